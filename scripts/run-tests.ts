@@ -1,0 +1,103 @@
+// The test runner behind `npm test`: starts one real Temporal dev server and one
+// throwaway PostgreSQL cluster for the whole run, then hands over to node:test.
+//   tsx scripts/run-tests.ts [unit|integration|e2e|faults|all] [file...]
+import { spawn } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { startDevServer, type DevServer } from '../src/shared/temporal-dev-server.js';
+import { startPostgres, type PgCluster } from '../test/support/postgres.js';
+
+const SUITES = ['unit', 'integration', 'e2e', 'faults'] as const;
+type Suite = (typeof SUITES)[number];
+const DEFAULT_SUITES: Suite[] = ['unit', 'integration', 'e2e'];
+
+function listTests(dir: string): string[] {
+  let out: string[] = [];
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries.sort()) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) out = out.concat(listTests(path));
+    else if (name.endsWith('.test.ts')) out.push(path);
+  }
+  return out;
+}
+
+async function main(): Promise<number> {
+  const args = process.argv.slice(2);
+  const suites = args.filter((a): a is Suite => (SUITES as readonly string[]).includes(a));
+  const explicitFiles = args.filter((a) => a.endsWith('.ts'));
+  const chosen = suites.length ? suites : args.includes('all') || !args.length ? DEFAULT_SUITES : [];
+  const files = [...chosen.flatMap((s) => listTests(join('test', s))), ...explicitFiles];
+  if (!files.length) {
+    console.error('run-tests: no test files matched', args);
+    return 1;
+  }
+  const isCI = process.env.CI === 'true';
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  let pg: PgCluster | undefined;
+  let temporal: DevServer | undefined;
+  const cleanup = (): void => {
+    pg?.stop();
+    pg = undefined;
+  };
+  process.on('exit', cleanup);
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(sig, () => {
+      void temporal?.stop(2_000);
+      cleanup();
+      process.exit(130);
+    });
+  }
+
+  if (!env.OUTPOST_TEST_PG_URL) {
+    try {
+      pg = await startPostgres();
+      env.OUTPOST_TEST_PG_URL = pg.url;
+      console.log(`run-tests: PostgreSQL ready at ${pg.url}`);
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      if (isCI) {
+        console.error(`run-tests: PostgreSQL is required in CI and could not start: ${reason}`);
+        return 1;
+      }
+      env.OUTPOST_TEST_PG_SKIP_REASON = `no PostgreSQL server could be started: ${reason} (run \`npm run pg:install\`)`;
+      console.warn(`run-tests: PostgreSQL tests will be skipped: ${env.OUTPOST_TEST_PG_SKIP_REASON}`);
+    }
+  }
+  if (!env.OUTPOST_TEST_TEMPORAL_ADDRESS) {
+    const t0 = Date.now();
+    temporal = await startDevServer({ logFile: join('.outpost', 'test-temporal.log') });
+    env.OUTPOST_TEST_TEMPORAL_ADDRESS = temporal.address;
+    console.log(`run-tests: Temporal dev server ready at ${temporal.address} in ${Date.now() - t0} ms`);
+  }
+
+  const concurrency = env.OUTPOST_TEST_CONCURRENCY ?? '2';
+  const nodeArgs = [
+    '--import',
+    'tsx',
+    '--test',
+    `--test-concurrency=${concurrency}`,
+    '--test-timeout=600000',
+    ...files,
+  ];
+  const code = await new Promise<number>((resolve) => {
+    const child = spawn(process.execPath, nodeArgs, { env, stdio: 'inherit' });
+    child.on('exit', (c, s) => resolve(c ?? (s ? 1 : 0)));
+  });
+  await temporal?.stop();
+  cleanup();
+  return code;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,211 @@
+// The one error registry. Every error Outpost raises on purpose has a stable code
+// (`OUTPOST_ERR_<NAME>`), a message, a hint saying what to do next, and an
+// HTTP status that the GraphQL layer and the CLI map it to.
+
+interface ErrorSpec {
+  /** HTTP status when this error is the whole answer (and `extensions.http` in GraphQL). */
+  readonly http: number;
+  /** What went wrong, in one sentence. */
+  readonly message: string;
+  /** What the user should do next. */
+  readonly hint: string;
+}
+
+const spec = (http: number, message: string, hint: string): ErrorSpec => ({ http, message, hint });
+
+export const ERRORS = {
+  // --- configuration and environment
+  CONFIG_INVALID: spec(400, 'Configuration is invalid', 'Fix the flag or environment variable named in the detail.'),
+  TEMPORAL_CLI_NOT_FOUND: spec(
+    500,
+    'The Temporal CLI was not found',
+    'Unset OUTPOST_TEMPORAL_BIN or point it at a working `temporal` binary.',
+  ),
+  TEMPORAL_CLI_GO_MISSING: spec(
+    500,
+    'Go is needed to build the Temporal CLI',
+    'Install Go (>= 1.22) or set OUTPOST_TEMPORAL_BIN to an existing `temporal` binary.',
+  ),
+  TEMPORAL_CLI_BUILD_FAILED: spec(
+    500,
+    'Building the Temporal CLI failed',
+    'Read the go output above; check that the Go module proxy is reachable.',
+  ),
+  TEMPORAL_START_FAILED: spec(
+    500,
+    'The Temporal dev server did not become ready',
+    'Check the server log named in the detail, and that its ports are free.',
+  ),
+  PORT_IN_USE: spec(
+    409,
+    'A port is already in use',
+    'Stop the process using it, or change the port with the flag named in the detail.',
+  ),
+  POSTGRES_UNAVAILABLE: spec(
+    503,
+    'PostgreSQL could not be reached',
+    'Check OUTPOST_DATABASE_URL and that the server is running.',
+  ),
+
+  // --- auth
+  UNAUTHENTICATED: spec(
+    401,
+    'Missing, invalid or revoked token',
+    'Send `Authorization: Bearer <token>` with a valid token (`outpost tokens create`).',
+  ),
+  FORBIDDEN: spec(
+    403,
+    'This token may not call this API',
+    'User tokens open /graphql; agent tokens open /agent/graphql.',
+  ),
+  CSRF: spec(403, 'Cross-site request refused', 'Reload the page and try again.'),
+
+  // --- request limits and bad input
+  BODY_TOO_LARGE: spec(413, 'Request body is too large', 'Send a smaller body or raise the limit named in the detail.'),
+  QUERY_TOO_DEEP: spec(400, 'Query is nested too deeply', 'Flatten the query or raise the limit named in the detail.'),
+  BATCH_TOO_LARGE: spec(400, 'Batch is too large', 'Split the batch or raise the limit named in the detail.'),
+  BAD_REQUEST: spec(400, 'The request is malformed', 'Check the request against the API schema.'),
+  INVALID_ARGUMENT: spec(400, 'An argument is invalid', 'Fix the argument named in the detail.'),
+
+  // --- domain
+  UNKNOWN_LOCATION: spec(
+    404,
+    'No code location with that name',
+    'List locations with `outpost locations list`, or deploy one.',
+  ),
+  UNKNOWN_JOB: spec(
+    404,
+    'No job with that name in the location',
+    'List the jobs of the location; the location may need a reload.',
+  ),
+  UNKNOWN_SCHEDULE: spec(404, 'No schedule with that name', 'List schedules with `outpost schedules list`.'),
+  UNKNOWN_SENSOR: spec(404, 'No sensor with that name', 'List sensors with `outpost sensors list`.'),
+  UNKNOWN_RUN: spec(404, 'No run with that id', 'List runs with `outpost runs list`.'),
+  UNKNOWN_AGENT: spec(404, 'No agent with that id', 'The agent must call registerAgent first.'),
+  UNKNOWN_WORK_ITEM: spec(404, 'No work item with that id', 'The id may be mistyped, or the item was pruned.'),
+  UNKNOWN_TOKEN: spec(404, 'No token with that id', 'List tokens with `outpost tokens list`.'),
+  UNKNOWN_KIND: spec(
+    400,
+    'The agent does not understand this work-item kind',
+    'Upgrade the agent to a version that knows the kind.',
+  ),
+  LOCATION_NOT_LOADED: spec(
+    409,
+    'The code location is not loaded',
+    'Wait for the location to load, or read its load error and redeploy.',
+  ),
+  CONFIG_SCHEMA_VIOLATION: spec(
+    400,
+    "Run config does not match the job's config schema",
+    'Fix the config fields listed in the detail.',
+  ),
+  ILLEGAL_RUN_TRANSITION: spec(
+    409,
+    'Illegal run status transition',
+    'The run is already in a state that does not allow this change.',
+  ),
+  WORK_ITEM_NOT_OWNED: spec(
+    409,
+    'The work item is leased to another agent',
+    'Only the agent holding the lease may ack or complete it.',
+  ),
+  WORK_ITEM_EXHAUSTED: spec(
+    409,
+    'The work item failed after its maximum attempts',
+    "Read the item's error, fix the cause and retry the action.",
+  ),
+  RUN_NOT_TERMINABLE: spec(409, 'The run has already finished', 'Nothing to terminate.'),
+
+  // --- user code
+  USER_CODE_LOAD_FAILED: spec(
+    500,
+    'The definitions module failed to load',
+    'Read the load error and fix the module, then redeploy.',
+  ),
+  USER_CODE_ERROR: spec(500, 'User code raised an error', 'Read the error and stack from your code.'),
+  USER_CODE_TIMEOUT: spec(504, 'User code did not answer in time', 'Make the call faster or raise its timeout.'),
+  CODE_SERVER_UNAVAILABLE: spec(
+    503,
+    'The code server is not reachable',
+    'The agent restarts it; check the code server log if this persists.',
+  ),
+  CODE_SERVER_BAD_RESPONSE: spec(
+    502,
+    'The code server answered something invalid',
+    'Check the SDK version of the code location.',
+  ),
+
+  // --- agent
+  CONTROL_PLANE_UNAVAILABLE: spec(
+    503,
+    'The control plane is not reachable',
+    'The agent retries with backoff; check OUTPOST_URL and the network.',
+  ),
+  RUN_WORKER_SPAWN_FAILED: spec(
+    500,
+    'The run worker process could not be started',
+    'Check the agent log for the spawn error.',
+  ),
+  RUN_WORKER_EXITED: spec(
+    500,
+    'The run worker exited without a terminal event',
+    "Read the run's stderr log for the cause.",
+  ),
+
+  INTERNAL: spec(500, 'Internal error', 'Report this with the server log.'),
+} as const satisfies Record<string, ErrorSpec>;
+
+export type ErrorName = keyof typeof ERRORS;
+export type ErrorCode = `OUTPOST_ERR_${ErrorName}`;
+
+export const errorCode = (name: ErrorName): ErrorCode => `OUTPOST_ERR_${name}`;
+
+export interface OutpostErrorOptions {
+  /** Specific facts: which limit, which job, which field. Never a secret. */
+  detail?: string;
+  cause?: unknown;
+  /** Structured data for API clients (e.g. `{ limit: 1048576 }`). */
+  data?: Record<string, unknown>;
+}
+
+export class OutpostError extends Error {
+  override readonly name = 'OutpostError';
+  readonly code: ErrorCode;
+  readonly errorName: ErrorName;
+  readonly http: number;
+  readonly hint: string;
+  readonly detail: string | undefined;
+  readonly data: Record<string, unknown> | undefined;
+
+  constructor(name: ErrorName, opts: OutpostErrorOptions = {}) {
+    const s = ERRORS[name];
+    super(opts.detail ? `${s.message}: ${opts.detail}` : s.message, { cause: opts.cause });
+    this.errorName = name;
+    this.code = errorCode(name);
+    this.http = s.http;
+    this.hint = s.hint;
+    this.detail = opts.detail;
+    this.data = opts.data;
+  }
+
+  /** The shape put into GraphQL `extensions` and CLI `--json` errors. */
+  toJSON(): { code: ErrorCode; message: string; hint: string; http: number; data?: Record<string, unknown> } {
+    return {
+      code: this.code,
+      message: this.message,
+      hint: this.hint,
+      http: this.http,
+      ...(this.data ? { data: this.data } : {}),
+    };
+  }
+}
+
+export const isOutpostError = (e: unknown, name?: ErrorName): e is OutpostError =>
+  e instanceof OutpostError && (name === undefined || e.errorName === name);
+
+/** Human one-liner for terminals: code, message, then what to do. */
+export function formatError(e: unknown): string {
+  if (e instanceof OutpostError) return `${e.code}: ${e.message}\n  → ${e.hint}`;
+  if (e instanceof Error) return `${errorCode('INTERNAL')}: ${e.message}`;
+  return `${errorCode('INTERNAL')}: ${String(e)}`;
+}
