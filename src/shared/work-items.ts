@@ -1,0 +1,81 @@
+// Work-item kinds and their payloads and results: the contract between the control plane
+// (which enqueues and stores results) and the agent (which claims and processes).
+import { z } from 'zod';
+
+export const WORK_ITEM_KINDS = [
+  'SYNC_CODE_LOCATION',
+  'EVALUATE_SCHEDULE',
+  'EVALUATE_SENSOR',
+  'QUERY_CODE_LOCATION',
+  'LAUNCH_RUN',
+  'TERMINATE_RUN',
+] as const;
+export type WorkItemKind = (typeof WORK_ITEM_KINDS)[number];
+
+export const WORK_ITEM_STATUSES = ['QUEUED', 'CLAIMED', 'ACKED', 'COMPLETED', 'FAILED'] as const;
+export type WorkItemStatus = (typeof WORK_ITEM_STATUSES)[number];
+
+const Json = z.record(z.unknown());
+const Tags = z.record(z.string());
+
+export const RunRequestSchema = z.object({
+  runKey: z.string().optional(),
+  job: z.string(),
+  runConfig: Json.default({}),
+  tags: Tags.default({}),
+  partitionKey: z.string().optional(),
+});
+export type RunRequest = z.infer<typeof RunRequestSchema>;
+
+export const PayloadSchemas = {
+  SYNC_CODE_LOCATION: z.object({ location: z.string(), version: z.number().int() }),
+  EVALUATE_SCHEDULE: z.object({ location: z.string(), schedule: z.string(), tickTimeMs: z.number() }),
+  EVALUATE_SENSOR: z.object({
+    location: z.string(),
+    sensor: z.string(),
+    cursor: z.string().nullable().optional(),
+    lastTickTimeMs: z.number().optional(),
+    lastRunKey: z.string().nullable().optional(),
+  }),
+  QUERY_CODE_LOCATION: z.object({
+    location: z.string(),
+    query: z.enum(['partitionNames', 'partitionConfig', 'partitionTags', 'executionPlan']),
+    job: z.string(),
+    partitionKey: z.string().optional(),
+    opSelection: z.array(z.string()).optional(),
+  }),
+  LAUNCH_RUN: z.object({ runId: z.string(), location: z.string(), job: z.string(), runConfig: Json, tags: Tags }),
+  TERMINATE_RUN: z.object({ runId: z.string() }),
+} as const satisfies Record<WorkItemKind, z.ZodTypeAny>;
+export type WorkItemPayload<K extends WorkItemKind> = z.infer<(typeof PayloadSchemas)[K]>;
+
+export const ResultSchemas = {
+  SYNC_CODE_LOCATION: z.object({ status: z.enum(['LOADED', 'ERROR']), error: z.string().optional() }),
+  EVALUATE_SCHEDULE: z.object({ runRequests: z.array(RunRequestSchema), skipReason: z.string().optional() }),
+  EVALUATE_SENSOR: z.object({
+    runRequests: z.array(RunRequestSchema),
+    /** Omitted = leave the stored cursor unchanged. */
+    cursor: z.string().nullable().optional(),
+    skipReason: z.string().optional(),
+  }),
+  QUERY_CODE_LOCATION: z.object({ answer: z.unknown() }),
+  LAUNCH_RUN: z.object({ status: z.string() }),
+  TERMINATE_RUN: z.object({ acknowledged: z.boolean() }),
+} as const satisfies Record<WorkItemKind, z.ZodTypeAny>;
+export type WorkItemResult<K extends WorkItemKind> = z.infer<(typeof ResultSchemas)[K]>;
+
+/** How the agent starts a location's code server. Never carries secrets. */
+export const CodeLocationSpecSchema = z.object({
+  name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/),
+  /** Path of a definitions module (TypeScript or JS), relative to the agent's working dir. */
+  module: z.string().optional(),
+  /** Or: a command that starts a code server; `{port}` is replaced with the port to bind. */
+  command: z.array(z.string()).optional(),
+  workingDirectory: z.string().optional(),
+  /** Non-secret environment for the code server and run workers. */
+  env: z.record(z.string()).optional(),
+});
+export type CodeLocationSpec = z.infer<typeof CodeLocationSpecSchema>;
+
+export const RUN_STATUSES = ['QUEUED', 'STARTING', 'STARTED', 'SUCCESS', 'FAILURE', 'CANCELING', 'CANCELED'] as const;
+export type RunStatus = (typeof RUN_STATUSES)[number];
