@@ -65,7 +65,7 @@ async function main(): Promise<number> {
         console.error(`run-tests: PostgreSQL is required in CI and could not start: ${reason}`);
         return 1;
       }
-      env.OUTPOST_TEST_PG_SKIP_REASON = `no PostgreSQL server could be started: ${reason} (run \`npm run pg:install\`)`;
+      env.OUTPOST_TEST_PG_SKIP_REASON = `no PostgreSQL server could be started: ${reason} (run \`npm run system:install\`)`;
       console.warn(`run-tests: PostgreSQL tests will be skipped: ${env.OUTPOST_TEST_PG_SKIP_REASON}`);
     }
   }

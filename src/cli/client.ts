@@ -1,0 +1,131 @@
+// How CLI commands reach the control plane: URL and user token from flags, then
+// OUTPOST_URL / OUTPOST_TOKEN, then the `.outpost/` files written by `outpost dev`.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Command } from 'commander';
+import { ClientError, GraphQLClient } from 'graphql-request';
+import { OutpostError, formatError, type ErrorCode } from '../shared/errors.js';
+
+export interface ClientOptions {
+  url?: string;
+  token?: string;
+  dataDir?: string;
+  json?: boolean;
+}
+
+export const DEFAULT_URL = 'http://127.0.0.1:3000';
+
+/** Adds --url, --token, --data-dir and --json to a command. */
+export function withClientOptions(cmd: Command): Command {
+  return cmd
+    .option('--url <url>', `control-plane URL (env OUTPOST_URL, default ${DEFAULT_URL})`)
+    .option('--token <token>', 'user token (env OUTPOST_TOKEN, else <data-dir>/user.token)')
+    .option('--data-dir <dir>', 'where `outpost dev` keeps its state', '.outpost')
+    .option('--json', 'print machine-readable JSON');
+}
+
+export function resolveTarget(
+  opts: ClientOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): { url: string; token: string } {
+  const url = (opts.url ?? env.OUTPOST_URL ?? readUrlFile(opts.dataDir) ?? DEFAULT_URL).replace(/\/$/, '');
+  let token = opts.token ?? env.OUTPOST_TOKEN;
+  if (!token) {
+    const file = join(opts.dataDir ?? '.outpost', 'user.token');
+    if (existsSync(file)) token = readFileSync(file, 'utf8').trim();
+  }
+  if (!token) {
+    throw new OutpostError('UNAUTHENTICATED', {
+      detail: 'no user token: pass --token, set OUTPOST_TOKEN, or run `npm start` (writes .outpost/user.token)',
+    });
+  }
+  return { url, token };
+}
+
+function readUrlFile(dataDir = '.outpost'): string | undefined {
+  const file = join(dataDir, 'url');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
+}
+
+export interface UserApi {
+  url: string;
+  request<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
+}
+
+export function userApi(opts: ClientOptions): UserApi {
+  const { url, token } = resolveTarget(opts);
+  const client = new GraphQLClient(`${url}/graphql`, { headers: { authorization: `Bearer ${token}` } });
+  return {
+    url,
+    async request<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
+      try {
+        return await client.request<T>(query, variables);
+      } catch (err) {
+        throw toOutpostError(err, url);
+      }
+    },
+  };
+}
+
+/** Turns transport and GraphQL errors into coded errors that say what to do. */
+export function toOutpostError(err: unknown, url: string): Error {
+  if (err instanceof ClientError) {
+    const first = err.response.errors?.[0];
+    const ext = (first?.extensions ?? {}) as { code?: string; hint?: string };
+    if (ext.code?.startsWith('OUTPOST_ERR_'))
+      return new RemoteError(ext.code as ErrorCode, first?.message ?? 'error', ext.hint);
+    if (err.response.status === 401) return new OutpostError('UNAUTHENTICATED');
+    if (err.response.status === 403) return new OutpostError('FORBIDDEN');
+    return new OutpostError('BAD_REQUEST', { detail: first?.message ?? `HTTP ${err.response.status}` });
+  }
+  const cause = (err as { cause?: { code?: string } }).cause;
+  if (cause?.code === 'ECONNREFUSED' || (err instanceof TypeError && /fetch failed/.test(err.message))) {
+    return new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${url} (is \`npm start\` running?)` });
+  }
+  return err instanceof Error ? err : new Error(String(err));
+}
+
+/** An error reported by the server, carrying its code and hint. */
+export class RemoteError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly hint: string | undefined,
+  ) {
+    super(message);
+  }
+}
+
+export function printCliError(err: unknown, json: boolean): void {
+  if (json) {
+    const body =
+      err instanceof RemoteError
+        ? { code: err.code, message: err.message, hint: err.hint }
+        : err instanceof OutpostError
+          ? err.toJSON()
+          : { code: 'OUTPOST_ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+    console.error(JSON.stringify({ error: body }));
+    return;
+  }
+  if (err instanceof RemoteError) console.error(`${err.code}: ${err.message}${err.hint ? `\n  → ${err.hint}` : ''}`);
+  else console.error(formatError(err));
+}
+
+/** A small stderr spinner for long waits; silent when stderr is not a TTY or --json is on. */
+export function spinner(
+  text: string,
+  enabled = process.stderr.isTTY,
+): { update(t: string): void; stop(final?: string): void } {
+  if (!enabled) return { update: () => undefined, stop: () => undefined };
+  const frames = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
+  let i = 0;
+  let current = text;
+  const timer = setInterval(() => process.stderr.write(`\r${frames[i++ % frames.length]} ${current}\x1b[K`), 80);
+  return {
+    update: (t) => (current = t),
+    stop: (final) => {
+      clearInterval(timer);
+      process.stderr.write(`\r\x1b[K${final ? final + '\n' : ''}`);
+    },
+  };
+}
