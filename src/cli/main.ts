@@ -1,7 +1,11 @@
 // The `outpost` command line. Each subcommand lives in its own file under commands/.
 import { Command } from 'commander';
 import { formatError, isOutpostError } from '../shared/errors.js';
+import { registerAutomationCommands } from './commands/automation.js';
 import { registerDevCommand } from './commands/dev.js';
+import { registerLocationsCommand } from './commands/locations.js';
+import { registerRunsCommand } from './commands/runs.js';
+import { registerTokensCommand } from './commands/tokens.js';
 
 const program = new Command()
   .name('outpost')
@@ -9,6 +13,10 @@ const program = new Command()
   .showHelpAfterError();
 
 registerDevCommand(program);
+registerLocationsCommand(program);
+registerRunsCommand(program);
+registerAutomationCommands(program);
+registerTokensCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(formatError(err));

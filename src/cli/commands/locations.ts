@@ -1,0 +1,124 @@
+// `outpost locations deploy|list|reload`.
+import type { Command } from 'commander';
+import { type ClientOptions, spinner, userApi, withClientOptions } from '../client.js';
+import { printTable, runAction } from '../output.js';
+
+interface LocationRow {
+  name: string;
+  status: string;
+  version: number;
+  loadError: string | null;
+  jobs: { name: string }[];
+}
+
+const LOCATION_FIELDS = 'name status version loadError jobs { name }';
+
+export function registerLocationsCommand(program: Command): void {
+  const locations = program.command('locations').description('Deploy and inspect code locations');
+
+  withClientOptions(
+    locations
+      .command('deploy <name>')
+      .description('Declare (or update) a code location; the agent starts its code server')
+      .option('--module <path>', 'definitions module, e.g. examples/hello/definitions.ts')
+      .option('--command <cmd...>', 'or: a command that starts a code server ({port} is replaced)')
+      .option('--working-directory <dir>', 'working directory for the code server and runs')
+      .option('--no-wait', 'return at once instead of waiting for LOADED or ERROR')
+      .option('--timeout <seconds>', 'how long to wait for the location to load', '120'),
+  ).action(
+    (
+      name: string,
+      opts: ClientOptions & {
+        module?: string;
+        command?: string[];
+        workingDirectory?: string;
+        wait: boolean;
+        timeout: string;
+      },
+    ) =>
+      runAction(opts, async () => {
+        const api = userApi(opts);
+        const input = { name, module: opts.module, command: opts.command, workingDirectory: opts.workingDirectory };
+        await api.request(
+          `mutation($input: DeployCodeLocationInput!) { deployCodeLocation(input: $input) { name version } }`,
+          { input },
+        );
+        const loc = opts.wait
+          ? await waitLoaded(api, name, Number(opts.timeout), !opts.json)
+          : await getLocation(api, name);
+        return { data: loc, text: () => describeLocation(loc) };
+      }),
+  );
+
+  withClientOptions(locations.command('list').description('List code locations and their status')).action(
+    (opts: ClientOptions) =>
+      runAction(opts, async () => {
+        const api = userApi(opts);
+        const res = await api.request<{ codeLocations: LocationRow[] }>(`{ codeLocations { ${LOCATION_FIELDS} } }`);
+        return {
+          data: res.codeLocations,
+          text: () =>
+            printTable(
+              ['NAME', 'STATUS', 'VERSION', 'JOBS', 'ERROR'],
+              res.codeLocations.map((l) => [
+                l.name,
+                l.status,
+                String(l.version),
+                String(l.jobs.length),
+                firstLine(l.loadError),
+              ]),
+            ),
+        };
+      }),
+  );
+
+  withClientOptions(
+    locations
+      .command('reload <name>')
+      .description('Restart the code server and refresh definitions')
+      .option('--no-wait', 'do not wait'),
+  ).action((name: string, opts: ClientOptions & { wait: boolean }) =>
+    runAction(opts, async () => {
+      const api = userApi(opts);
+      await api.request(`mutation($name: String!) { reloadCodeLocation(name: $name) { name version } }`, { name });
+      const loc = opts.wait ? await waitLoaded(api, name, 120, !opts.json) : await getLocation(api, name);
+      return { data: loc, text: () => describeLocation(loc) };
+    }),
+  );
+}
+
+async function getLocation(api: ReturnType<typeof userApi>, name: string): Promise<LocationRow> {
+  const res = await api.request<{ codeLocation: LocationRow | null }>(
+    `query($name: String!) { codeLocation(name: $name) { ${LOCATION_FIELDS} } }`,
+    { name },
+  );
+  if (!res.codeLocation) throw new Error(`code location ${name} vanished`);
+  return res.codeLocation;
+}
+
+async function waitLoaded(
+  api: ReturnType<typeof userApi>,
+  name: string,
+  timeoutS: number,
+  spin: boolean,
+): Promise<LocationRow> {
+  const s = spinner(`waiting for ${name} to load...`, spin && process.stderr.isTTY);
+  const deadline = Date.now() + timeoutS * 1000;
+  try {
+    for (;;) {
+      const loc = await getLocation(api, name);
+      if (loc.status !== 'LOADING' || Date.now() > deadline) return loc;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+  } finally {
+    s.stop();
+  }
+}
+
+const firstLine = (s: string | null): string => (s ?? '').split('\n')[0] ?? '';
+
+function describeLocation(l: LocationRow): string {
+  const jobs = l.jobs.map((j) => j.name).join(', ') || '(none)';
+  const err = l.loadError ? `\nload error:\n${l.loadError}` : '';
+  return `${l.name}: ${l.status} (version ${l.version}); jobs: ${jobs}${err}`;
+}

@@ -1,0 +1,251 @@
+// `outpost runs launch|list|show|logs|terminate`.
+import { readFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { OutpostError } from '../../shared/errors.js';
+import { type ClientOptions, type UserApi, userApi, withClientOptions } from '../client.js';
+import { formatDuration, printTable, runAction } from '../output.js';
+
+const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'CANCELED']);
+
+interface RunRow {
+  id: string;
+  status: string;
+  job: string;
+  location: string;
+  createdAt: number;
+  startedAt: number | null;
+  endedAt: number | null;
+}
+interface EventRow {
+  seq: number;
+  type: string;
+  timestamp: number;
+  stepKey: string | null;
+  level: string | null;
+  message: string | null;
+  error: { message?: string; stack?: string } | null;
+}
+interface LogChunk {
+  data: string;
+  nextOffset: number;
+}
+
+const RUN_FIELDS = 'id status job location createdAt startedAt endedAt';
+
+type LaunchOptions = ClientOptions & {
+  location: string;
+  config?: string;
+  configFile?: string;
+  tag: string[];
+  follow?: boolean;
+};
+
+export function registerRunsCommand(program: Command): void {
+  const runs = program.command('runs').description('Launch, watch and stop runs');
+
+  withClientOptions(
+    runs
+      .command('launch <job>')
+      .description('Launch a run of a job')
+      .option('--location <name>', 'code location of the job', 'hello')
+      .option('--config <json>', 'run config as JSON')
+      .option('--config-file <path>', 'run config from a JSON file')
+      .option('--tag <key=value>', 'a run tag (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
+      .option('--follow', 'stream events and logs until the run ends; exit non-zero unless it succeeds'),
+  ).action((job: string, opts: LaunchOptions) =>
+    runAction(opts, async () => {
+      const api = userApi(opts);
+      const runConfig = parseConfig(opts);
+      const tags = Object.fromEntries(
+        opts.tag.map((t) => {
+          const i = t.indexOf('=');
+          if (i < 1) throw new OutpostError('INVALID_ARGUMENT', { detail: `--tag ${t}: expected key=value` });
+          return [t.slice(0, i), t.slice(i + 1)];
+        }),
+      );
+      const res = await api.request<{ launchRun: RunRow }>(
+        `mutation($input: LaunchRunInput!) { launchRun(input: $input) { ${RUN_FIELDS} } }`,
+        { input: { location: opts.location, job, runConfig, tags } },
+      );
+      const run = res.launchRun;
+      if (!opts.follow) return { data: run, text: () => `launched run ${run.id} (${run.job}, ${run.status})` };
+      if (!opts.json) console.log(`launched run ${run.id} (${run.job})`);
+      const final = await follow(api, run.id, { json: Boolean(opts.json), logs: true });
+      return {
+        data: final,
+        text: () => `run ${final.id} ${final.status}`,
+        exitCode: final.status === 'SUCCESS' ? 0 : 1,
+      };
+    }),
+  );
+
+  withClientOptions(
+    runs
+      .command('list')
+      .description('List recent runs, newest first')
+      .option('--status <status>', 'only runs in this status')
+      .option('--job <job>', 'only runs of this job')
+      .option('--location <name>', 'only runs of this location')
+      .option('--limit <n>', 'how many', '20'),
+  ).action((opts: ClientOptions & { status?: string; job?: string; location?: string; limit: string }) =>
+    runAction(opts, async () => {
+      const api = userApi(opts);
+      const filter = { status: opts.status, job: opts.job, location: opts.location };
+      const res = await api.request<{ runs: { nodes: RunRow[] } }>(
+        `query($filter: RunsFilter, $first: Int) { runs(filter: $filter, first: $first) { nodes { ${RUN_FIELDS} } } }`,
+        { filter, first: Number(opts.limit) },
+      );
+      const rows = res.runs.nodes;
+      return {
+        data: rows,
+        text: () =>
+          printTable(
+            ['ID', 'STATUS', 'JOB', 'LOCATION', 'CREATED', 'DURATION'],
+            rows.map((r) => [
+              r.id,
+              r.status,
+              r.job,
+              r.location,
+              new Date(r.createdAt).toISOString(),
+              formatDuration(duration(r)),
+            ]),
+          ),
+      };
+    }),
+  );
+
+  withClientOptions(runs.command('show <id>').description('Show a run and its events')).action(
+    (id: string, opts: ClientOptions) =>
+      runAction(opts, async () => {
+        const api = userApi(opts);
+        const res = await api.request<{ run: (RunRow & { events: EventRow[] }) | null }>(
+          `query($id: ID!) { run(id: $id) { ${RUN_FIELDS} events { seq type timestamp stepKey level message error } } }`,
+          { id },
+        );
+        if (!res.run) throw new OutpostError('UNKNOWN_RUN', { detail: id });
+        const run = res.run;
+        return {
+          data: run,
+          text: () =>
+            [
+              `run ${run.id}: ${run.status} (${run.job} @ ${run.location}) ${formatDuration(duration(run))}`,
+              ...run.events.map(formatEvent),
+            ].join('\n'),
+        };
+      }),
+  );
+
+  withClientOptions(
+    runs
+      .command('logs <id>')
+      .description("Print a run's stdout or stderr")
+      .option('--stream <stream>', 'stdout or stderr', 'stdout')
+      .option('--follow', 'keep printing until the run ends'),
+  ).action((id: string, opts: ClientOptions & { stream: string; follow?: boolean }) =>
+    runAction(opts, async () => {
+      const api = userApi(opts);
+      if (opts.follow) {
+        const final = await follow(api, id, {
+          json: Boolean(opts.json),
+          logs: true,
+          events: false,
+          streams: [opts.stream],
+        });
+        return { data: final, text: () => '' };
+      }
+      let offset = 0;
+      for (let i = 0; i < 100_000; i++) {
+        const chunk = await fetchLogs(api, id, opts.stream, offset);
+        if (!chunk.data) break;
+        process.stdout.write(chunk.data);
+        offset = chunk.nextOffset;
+      }
+      return undefined;
+    }),
+  );
+
+  withClientOptions(
+    runs.command('terminate <id>').description('Stop a run (SIGTERM, then SIGKILL after a grace period)'),
+  ).action((id: string, opts: ClientOptions) =>
+    runAction(opts, async () => {
+      const api = userApi(opts);
+      const res = await api.request<{ terminateRun: RunRow }>(
+        `mutation($id: ID!) { terminateRun(id: $id) { ${RUN_FIELDS} } }`,
+        { id },
+      );
+      return { data: res.terminateRun, text: () => `run ${id}: ${res.terminateRun.status}` };
+    }),
+  );
+}
+
+function parseConfig(opts: LaunchOptions): Record<string, unknown> {
+  const text = opts.configFile ? readFileSync(opts.configFile, 'utf8') : opts.config;
+  if (!text) return {};
+  try {
+    const v: unknown = JSON.parse(text);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error('not an object');
+    return v as Record<string, unknown>;
+  } catch (e) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `run config must be a JSON object (${(e as Error).message})`,
+    });
+  }
+}
+
+const duration = (r: RunRow): number | null => (r.startedAt ? (r.endedAt ?? Date.now()) - r.startedAt : null);
+
+function formatEvent(e: EventRow): string {
+  const time = new Date(e.timestamp).toISOString().slice(11, 23);
+  const step = e.stepKey ? ` [${e.stepKey}]` : '';
+  const msg = e.message ? ` ${e.message}` : '';
+  const err = e.error?.stack ? `\n${e.error.stack}` : e.error?.message ? ` ${e.error.message}` : '';
+  return `${time} ${String(e.seq).padStart(5)} ${e.type}${step}${msg}${err}`;
+}
+
+async function fetchLogs(api: UserApi, id: string, stream: string, afterOffset: number): Promise<LogChunk> {
+  const res = await api.request<{ run: { computeLogs: LogChunk } | null }>(
+    `query($id: ID!, $stream: ComputeLogStream!, $after: Float) { run(id: $id) { computeLogs(stream: $stream, afterOffset: $after) { data nextOffset } } }`,
+    { id, stream, after: afterOffset },
+  );
+  if (!res.run) throw new OutpostError('UNKNOWN_RUN', { detail: id });
+  return res.run.computeLogs;
+}
+
+/** Polls the run until it ends, printing new events and log bytes as they arrive. */
+async function follow(
+  api: UserApi,
+  id: string,
+  opts: { json: boolean; logs: boolean; events?: boolean; streams?: string[] },
+): Promise<RunRow> {
+  let afterSeq = 0;
+  const offsets: Record<string, number> = { stdout: 0, stderr: 0 };
+  const streams = opts.streams ?? ['stdout', 'stderr'];
+  // Bounded: a run followed for over ~28 hours stops being followed.
+  for (let i = 0; i < 200_000; i++) {
+    const res = await api.request<{ run: (RunRow & { events: EventRow[] }) | null }>(
+      `query($id: ID!, $after: Int) { run(id: $id) { ${RUN_FIELDS} events(afterSeq: $after) { seq type timestamp stepKey level message error } } }`,
+      { id, after: afterSeq },
+    );
+    const run = res.run;
+    if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: id });
+    for (const e of run.events) {
+      afterSeq = Math.max(afterSeq, e.seq);
+      if (opts.events === false) continue;
+      console.log(opts.json ? JSON.stringify({ event: e }) : formatEvent(e));
+    }
+    if (opts.logs) {
+      for (const stream of streams) {
+        for (let j = 0; j < 1000; j++) {
+          const chunk = await fetchLogs(api, id, stream, offsets[stream] ?? 0);
+          if (!chunk.data) break;
+          offsets[stream] = chunk.nextOffset;
+          if (opts.json) console.log(JSON.stringify({ log: { stream, data: chunk.data } }));
+          else (stream === 'stderr' ? process.stderr : process.stdout).write(chunk.data);
+        }
+      }
+    }
+    if (TERMINAL.has(run.status) && run.events.length === 0) return run;
+    await new Promise((r) => setTimeout(r, 400));
+  }
+  throw new OutpostError('INTERNAL', { detail: 'gave up following the run' });
+}

@@ -1,0 +1,77 @@
+// `outpost tokens create|list|revoke`. A created token is shown once and never again.
+import type { Command } from 'commander';
+import { OutpostError } from '../../shared/errors.js';
+import { type ClientOptions, userApi, withClientOptions } from '../client.js';
+import { printTable, runAction } from '../output.js';
+
+interface TokenRow {
+  id: string;
+  kind: string;
+  name: string;
+  createdAt: number;
+  revokedAt: number | null;
+  lastUsedAt?: number | null;
+}
+
+export function registerTokensCommand(program: Command): void {
+  const tokens = program.command('tokens').description('Create, list and revoke API tokens');
+
+  withClientOptions(
+    tokens
+      .command('create')
+      .description('Create a token (printed once: store it now)')
+      .requiredOption('--name <name>', 'a label, e.g. the agent host')
+      .option('--kind <kind>', 'user (opens /graphql) or agent (opens /agent/graphql)', 'user')
+      .option('--raw', 'print only the token (for scripts)'),
+  ).action((opts: ClientOptions & { name: string; kind: string; raw?: boolean }) =>
+    runAction(opts, async () => {
+      const kind = opts.kind.toUpperCase();
+      if (kind !== 'USER' && kind !== 'AGENT')
+        throw new OutpostError('INVALID_ARGUMENT', { detail: '--kind must be user or agent' });
+      const api = userApi(opts);
+      const res = await api.request<{ createToken: { token: string; id: string } }>(
+        `mutation($kind: TokenKind!, $name: String!) { createToken(kind: $kind, name: $name) { id token } }`,
+        { kind, name: opts.name },
+      );
+      const { id, token } = res.createToken;
+      return {
+        data: { id, kind, name: opts.name, token },
+        text: () =>
+          opts.raw
+            ? token
+            : `created ${kind.toLowerCase()} token ${id} (${opts.name}); it is shown only once:\n${token}`,
+      };
+    }),
+  );
+
+  withClientOptions(tokens.command('list').description('List tokens (never their values)')).action(
+    (opts: ClientOptions) =>
+      runAction(opts, async () => {
+        const api = userApi(opts);
+        const res = await api.request<{ tokens: TokenRow[] }>(`{ tokens { id kind name createdAt revokedAt } }`);
+        return {
+          data: res.tokens,
+          text: () =>
+            printTable(
+              ['ID', 'KIND', 'NAME', 'CREATED', 'REVOKED'],
+              res.tokens.map((t) => [
+                t.id,
+                t.kind,
+                t.name,
+                new Date(t.createdAt).toISOString(),
+                t.revokedAt ? new Date(t.revokedAt).toISOString() : '',
+              ]),
+            ),
+        };
+      }),
+  );
+
+  withClientOptions(tokens.command('revoke <id>').description('Revoke a token at once')).action(
+    (id: string, opts: ClientOptions) =>
+      runAction(opts, async () => {
+        const api = userApi(opts);
+        await api.request(`mutation($id: ID!) { revokeToken(id: $id) { id } }`, { id });
+        return { data: { id, revoked: true }, text: () => `revoked ${id}` };
+      }),
+  );
+}
