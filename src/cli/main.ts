@@ -1,6 +1,7 @@
 // The `outpost` command line. Each subcommand lives in its own file under commands/.
 import { Command } from 'commander';
 import { formatError, isOutpostError } from '../shared/errors.js';
+import { registerApiCommand } from './commands/api.js';
 import { registerAutomationCommands } from './commands/automation.js';
 import { registerDevCommand } from './commands/dev.js';
 import { registerLocationsCommand } from './commands/locations.js';
@@ -13,6 +14,7 @@ const program = new Command()
   .showHelpAfterError();
 
 registerDevCommand(program);
+registerApiCommand(program);
 registerLocationsCommand(program);
 registerRunsCommand(program);
 registerAutomationCommands(program);

@@ -1,0 +1,57 @@
+// `outpost api ...`: commands the agent runs, not people. `execute-run` executes one run in this
+// process (see src/user-code/run-worker.ts for events, stdio and exit codes).
+import type { Command } from 'commander';
+
+interface ExecuteRunFlags {
+  runId: string;
+  module: string;
+  job: string;
+  configFile?: string;
+  spoolDir: string;
+  ops?: string;
+  maxConcurrency: string;
+  graceMs: string;
+}
+
+export function registerApiCommand(program: Command): void {
+  const api = program.command('api').description('Internal commands the agent spawns');
+  api
+    .command('execute-run')
+    .description('Execute one run of a job, writing events and logs to a spool directory')
+    .requiredOption('--run-id <id>', 'the run id')
+    .requiredOption('--module <path>', 'the definitions module (TypeScript or JS)')
+    .requiredOption('--job <name>', 'the job to run')
+    .option('--config-file <path>', 'JSON run config (default: {})')
+    .requiredOption('--spool-dir <dir>', 'where events.jsonl, stdout.log and stderr.log go')
+    .option('--ops <names>', 'comma-separated op subset (default: every op)')
+    .option('--max-concurrency <n>', 'independent ops run at once', '4')
+    .option('--grace-ms <ms>', 'after SIGTERM, how long ops get to stop before the worker exits', '5000')
+    .action(async (flags: ExecuteRunFlags) => {
+      // Imported lazily so other commands don't pay for it, and vice versa.
+      const { runWorker } = await import('../../user-code/run-worker.js');
+      const maxConcurrency = Number(flags.maxConcurrency);
+      const graceMs = Number(flags.graceMs);
+      if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || !Number.isFinite(graceMs) || graceMs < 0) {
+        process.stderr.write('execute-run: --max-concurrency must be a positive integer and --grace-ms >= 0\n');
+        process.exit(2);
+      }
+      const code = await runWorker({
+        runId: flags.runId,
+        module: flags.module,
+        job: flags.job,
+        spoolDir: flags.spoolDir,
+        maxConcurrency,
+        graceMs,
+        ...(flags.configFile ? { configFile: flags.configFile } : {}),
+        ...(flags.ops
+          ? {
+              opSelection: flags.ops
+                .split(',')
+                .map((s) => s.trim())
+                .filter(Boolean),
+            }
+          : {}),
+      });
+      process.exit(code);
+    });
+}
