@@ -16,11 +16,11 @@ export function humanizeLogLine(line: string): string {
   try {
     const rec = JSON.parse(line) as Record<string, unknown>;
     const { level, msg, time: _t, pid: _p, hostname: _h, name: _n, v: _v, ...rest } = rec;
-    const lvl = typeof level === 'number' ? (LEVELS[level] ?? String(level)) : String(level ?? '');
+    const lvl = typeof level === 'number' ? (LEVELS[level] ?? String(level)) : typeof level === 'string' ? level : '';
     const extra = Object.entries(rest)
       .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
       .join(' ');
-    return `${lvl.padEnd(5)} ${String(msg ?? '')}${extra ? ' ' + extra : ''}`;
+    return `${lvl.padEnd(5)} ${typeof msg === 'string' ? msg : JSON.stringify(msg ?? '')}${extra ? ' ' + extra : ''}`;
   } catch {
     return line;
   }

@@ -81,7 +81,7 @@ async function runDev(opts: DevOptions): Promise<void> {
       }
     });
 
-    const baseEnv = { ...process.env, OUTPOST_LOG_LEVEL: process.env.OUTPOST_LOG_LEVEL ?? 'info' };
+    const baseEnv: NodeJS.ProcessEnv = { ...process.env, OUTPOST_LOG_LEVEL: process.env.OUTPOST_LOG_LEVEL ?? 'info' };
     delete baseEnv.OUTPOST_TOKEN;
     delete baseEnv.OUTPOST_AGENT_TOKEN;
 
