@@ -1,0 +1,73 @@
+// The run's event spool: RunEvents as JSON lines with consecutive seq, written by this process
+// only. Writes are batched (a LOG-heavy op must not pay a syscall per line) and fsynced at step
+// boundaries and at the end, so the agent's tailer sees durable, complete lines.
+import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
+import { TERMINAL_EVENT_TYPES, type RunEvent } from '../shared/run-events.js';
+
+export type NewEvent = Omit<RunEvent, 'seq' | 'timestamp'>;
+
+/** Flush when this many bytes are buffered, or after FLUSH_DELAY_MS, whichever comes first. */
+const FLUSH_BYTES = 256 * 1024;
+const FLUSH_DELAY_MS = 50;
+
+export class EventSpool {
+  private readonly fd: number;
+  private seq = 0;
+  private buffer: string[] = [];
+  private bufferedBytes = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private finished = false;
+
+  /** Opens `path` for appending. Refuses a spool that already holds events: one worker per run. */
+  constructor(readonly path: string) {
+    this.fd = openSync(path, 'a', 0o600);
+    if (fstatSync(this.fd).size > 0) {
+      closeSync(this.fd);
+      throw new Error(`${path} already holds events: another worker ran for this run`);
+    }
+  }
+
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  /** True once a terminal event is written; later appends are dropped. */
+  get isFinished(): boolean {
+    return this.finished;
+  }
+
+  append(event: NewEvent): RunEvent | undefined {
+    if (this.finished) return undefined;
+    const full: RunEvent = { seq: ++this.seq, timestamp: Date.now(), ...event };
+    const line = JSON.stringify(full) + '\n';
+    this.buffer.push(line);
+    this.bufferedBytes += line.length;
+    if (TERMINAL_EVENT_TYPES.has(event.type)) {
+      this.finished = true;
+      this.sync();
+    } else if (this.bufferedBytes >= FLUSH_BYTES) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS).unref();
+    return full;
+  }
+
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    if (!this.buffer.length) return;
+    const data = this.buffer.join('');
+    this.buffer = [];
+    this.bufferedBytes = 0;
+    writeSync(this.fd, data);
+  }
+
+  /** Flush and fsync: called at step boundaries and at the end of the run. */
+  sync(): void {
+    this.flush();
+    fsyncSync(this.fd);
+  }
+
+  close(): void {
+    this.sync();
+    closeSync(this.fd);
+  }
+}

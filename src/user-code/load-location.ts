@@ -1,0 +1,28 @@
+// Loads a definitions module: its default export must be `defineLocation({...})`. Works for
+// TypeScript when the process runs under tsx (`node --import tsx`), and for built JS.
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { OutpostError } from '../shared/errors.js';
+import type { LocationDef } from './definitions.js';
+import { withTimeout } from './with-timeout.js';
+
+/** Default time a module may take to import (top-level await included). */
+export const DEFAULT_LOAD_TIMEOUT_MS = 60_000;
+
+export async function loadLocation(modulePath: string, timeoutMs = DEFAULT_LOAD_TIMEOUT_MS): Promise<LocationDef> {
+  const abs = resolve(modulePath);
+  if (!existsSync(abs)) throw new OutpostError('USER_CODE_LOAD_FAILED', { detail: `no file at ${abs}` });
+  const mod = (await withTimeout(
+    () => import(pathToFileURL(abs).href) as Promise<Record<string, unknown>>,
+    timeoutMs,
+    `importing ${modulePath}`,
+  )) as { default?: unknown };
+  const loc = mod.default as Partial<LocationDef> | undefined;
+  if (!loc || typeof loc !== 'object' || loc.kind !== 'location') {
+    throw new OutpostError('USER_CODE_LOAD_FAILED', {
+      detail: `${modulePath} must \`export default defineLocation({ jobs: [...] })\``,
+    });
+  }
+  return loc as LocationDef;
+}

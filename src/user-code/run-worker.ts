@@ -1,0 +1,194 @@
+// The run worker (`outpost api execute-run`): one run, in its own process. It writes RUN_START
+// as soon as its spool is open, loads the location, validates the run config, executes the
+// job, and ends with exactly one terminal event. It never talks to the control plane.
+//
+// Exit codes: 0 success · 1 run failed (op error, config violation, load error, unknown job) ·
+// 2 usage error before any event (bad flags, spool unusable) · 143 canceled by SIGTERM ·
+// 130 canceled by SIGINT.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { OutpostError } from '../shared/errors.js';
+import { SPOOL_FILES, serializeError } from '../shared/run-events.js';
+import { EventSpool, type NewEvent } from './event-spool.js';
+import { captureStdio } from './stdio-capture.js';
+
+export interface RunWorkerOptions {
+  runId: string;
+  module: string;
+  job: string;
+  /** JSON file with the run config; `{}` when absent. */
+  configFile?: string;
+  spoolDir: string;
+  /** Ops to run; empty means all. */
+  opSelection?: string[];
+  /** Ops running at once. Default 4. */
+  maxConcurrency?: number;
+  /** Time ops get to stop after SIGTERM before the worker exits anyway. Default 5000. */
+  graceMs?: number;
+}
+
+export const EXIT = { success: 0, failure: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
+
+/** Environment variables a run must never see, even if a careless spawner passes them on. */
+export function stripCredentials(env: NodeJS.ProcessEnv): void {
+  for (const key of Object.keys(env)) {
+    if (/^OUTPOST_.*(TOKEN|SECRET|PASSWORD)/i.test(key) || key === 'OUTPOST_DATABASE_URL') delete env[key];
+  }
+}
+
+/** Runs the worker and resolves with the process exit code. */
+export async function runWorker(opts: RunWorkerOptions): Promise<number> {
+  stripCredentials(process.env);
+  let spool: EventSpool;
+  try {
+    mkdirSync(opts.spoolDir, { recursive: true, mode: 0o700 });
+    spool = new EventSpool(join(opts.spoolDir, SPOOL_FILES.events));
+  } catch (err) {
+    process.stderr.write(`execute-run: cannot open the spool in ${opts.spoolDir}: ${(err as Error).message}\n`);
+    return EXIT.usage;
+  }
+  captureStdio(opts.spoolDir);
+  const emit = (e: NewEvent): void => void spool.append(e);
+  emit({
+    type: 'RUN_START',
+    message: `Started run ${opts.runId} of job ${opts.job}`,
+    data: { job: opts.job, module: opts.module, pid: process.pid, opSelection: opts.opSelection ?? [] },
+  });
+  spool.sync();
+
+  const abort = new AbortController();
+  let cancelExit: number | undefined;
+  const onSignal = (signal: 'SIGTERM' | 'SIGINT'): void => {
+    if (cancelExit !== undefined) return;
+    cancelExit = signal === 'SIGTERM' ? EXIT.sigterm : EXIT.sigint;
+    abort.abort(new DOMException(`run ${opts.runId} received ${signal}`, 'AbortError'));
+    // Ops that ignore the signal do not hold the run hostage: after the grace period, end it.
+    setTimeout(() => {
+      emit({
+        type: 'RUN_CANCELED',
+        message: `Run canceled by ${signal}; ops did not stop within ${opts.graceMs ?? 5000} ms`,
+        data: { signal, graceExpired: true },
+      });
+      spool.close();
+      process.exit(cancelExit);
+    }, opts.graceMs ?? 5000).unref();
+  };
+  process.on('SIGTERM', () => onSignal('SIGTERM'));
+  process.on('SIGINT', () => onSignal('SIGINT'));
+
+  try {
+    const outcome = await execute(opts, emit, () => spool.sync(), abort.signal);
+    if (abort.signal.aborted || outcome.status === 'canceled') {
+      emit({
+        type: 'RUN_CANCELED',
+        message: 'Run canceled',
+        data: { signal: cancelExit === EXIT.sigint ? 'SIGINT' : 'SIGTERM' },
+      });
+      spool.close();
+      return cancelExit ?? EXIT.sigterm;
+    }
+    if (outcome.status === 'success') {
+      emit({ type: 'RUN_SUCCESS', message: `Run ${opts.runId} succeeded` });
+      spool.close();
+      return EXIT.success;
+    }
+    emit({
+      type: 'RUN_FAILURE',
+      message: outcome.message,
+      error: outcome.error,
+      ...(outcome.data ? { data: outcome.data } : {}),
+    });
+    spool.close();
+    return EXIT.failure;
+  } catch (err) {
+    // A bug in the worker itself: still end the run with a terminal event.
+    emit({ type: 'RUN_FAILURE', message: `Run worker error: ${(err as Error).message}`, error: serializeError(err) });
+    spool.close();
+    return EXIT.failure;
+  }
+}
+
+type Outcome =
+  | { status: 'success' }
+  | { status: 'canceled' }
+  | { status: 'failure'; message: string; error: ReturnType<typeof serializeError>; data?: Record<string, unknown> };
+
+async function execute(
+  opts: RunWorkerOptions,
+  emit: (e: NewEvent) => void,
+  checkpoint: () => void,
+  signal: AbortSignal,
+): Promise<Outcome> {
+  const fail = (err: unknown, data?: Record<string, unknown>): Outcome => ({
+    status: 'failure',
+    message: (err as Error).message ?? String(err),
+    error: serializeError(err),
+    data: { ...(err instanceof OutpostError ? { code: err.code } : {}), ...data },
+  });
+  // Loaded here, after RUN_START, so the event is written before the heavier imports.
+  const [{ loadLocation }, { executeJob }] = await Promise.all([
+    import('./load-location.js'),
+    import('./run-executor.js'),
+  ]);
+
+  let runConfig: unknown = {};
+  if (opts.configFile) {
+    try {
+      runConfig = JSON.parse(readFileSync(opts.configFile, 'utf8'));
+    } catch (err) {
+      return fail(
+        new OutpostError('INVALID_ARGUMENT', { detail: `--config-file ${opts.configFile}: ${(err as Error).message}` }),
+      );
+    }
+  }
+  let location;
+  try {
+    location = await loadLocation(opts.module);
+  } catch (err) {
+    const wrapped =
+      err instanceof OutpostError
+        ? err
+        : new OutpostError('USER_CODE_LOAD_FAILED', { detail: (err as Error).message, cause: err });
+    return fail(wrapped, { userError: serializeError(err) });
+  }
+  const job = location.jobs.find((j) => j.name === opts.job);
+  if (!job) {
+    return fail(
+      new OutpostError('UNKNOWN_JOB', {
+        detail: `${opts.job} (jobs in ${opts.module}: ${location.jobs.map((j) => j.name).join(', ')})`,
+      }),
+    );
+  }
+  if (job.config) {
+    const checked = await job.config.check(runConfig);
+    if (!checked.ok) {
+      return fail(new OutpostError('CONFIG_SCHEMA_VIOLATION', { detail: checked.issues.join('; ') }), {
+        issues: checked.issues,
+      });
+    }
+    runConfig = checked.value;
+  }
+  if (signal.aborted) return { status: 'canceled' };
+  let outcome;
+  try {
+    outcome = await executeJob({
+      runId: opts.runId,
+      job,
+      runConfig,
+      opSelection: opts.opSelection ?? [],
+      maxConcurrency: Math.max(1, opts.maxConcurrency ?? 4),
+      signal,
+      emit,
+      checkpoint,
+    });
+  } catch (err) {
+    return fail(err); // an invalid op selection
+  }
+  if (outcome.status !== 'failure') return outcome;
+  return {
+    status: 'failure',
+    message: `Run failed: step${outcome.failedSteps.length > 1 ? 's' : ''} ${outcome.failedSteps.join(', ')} failed`,
+    error: outcome.error,
+    data: { failedSteps: outcome.failedSteps },
+  };
+}
