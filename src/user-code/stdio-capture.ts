@@ -28,14 +28,14 @@ export function captureStdio(spoolDir: string): Array<'stdout' | 'stderr'> {
     if (fdIsFile(fd, path)) continue;
     const target = openSync(path, 'a', 0o600);
     // Synchronous writes keep the file in step with the event spool, and nothing is lost on exit.
-    stream.write = ((chunk: string | Uint8Array, encoding?: unknown, cb?: unknown): boolean => {
+    stream.write = (chunk: string | Uint8Array, encoding?: unknown, cb?: unknown): boolean => {
       const callback = typeof encoding === 'function' ? encoding : cb;
       if (typeof chunk === 'string') {
         writeSync(target, chunk, null, typeof encoding === 'string' ? (encoding as BufferEncoding) : 'utf8');
       } else writeSync(target, chunk);
       if (typeof callback === 'function') (callback as () => void)();
       return true;
-    });
+    };
     redirected.push(name);
   }
   return redirected;
