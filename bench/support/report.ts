@@ -1,0 +1,73 @@
+// What every benchmark reports: the machine, the parameters, the figures, as a markdown
+// table on stdout and JSON in bench/results/<name>.json.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+
+export interface Figure {
+  name: string;
+  value: number;
+  unit: string;
+  /** Target, as text (e.g. "≤ 150 ms"), when the issue sets one. */
+  target?: string;
+  note?: string;
+}
+
+export function machine(): Record<string, unknown> {
+  return {
+    cores: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    platform: `${process.platform}-${process.arch}`,
+  };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (!sorted.length) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i]!;
+}
+
+export function summarize(samples: number[]): {
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  mean: number;
+  n: number;
+} {
+  const s = [...samples].sort((a, b) => a - b);
+  const mean = s.reduce((a, b) => a + b, 0) / (s.length || 1);
+  return {
+    p50: percentile(s, 50),
+    p90: percentile(s, 90),
+    p99: percentile(s, 99),
+    max: s[s.length - 1] ?? NaN,
+    mean,
+    n: s.length,
+  };
+}
+
+const round = (v: number): string =>
+  Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)) : String(v);
+
+export function report(name: string, params: Record<string, unknown>, figures: Figure[]): void {
+  const lines = [
+    `## ${name}`,
+    '',
+    `params: ${JSON.stringify(params)}`,
+    '',
+    '| figure | value | unit | target | note |',
+    '| --- | ---: | --- | --- | --- |',
+    ...figures.map((f) => `| ${f.name} | ${round(f.value)} | ${f.unit} | ${f.target ?? ''} | ${f.note ?? ''} |`),
+    '',
+  ];
+  console.log(lines.join('\n'));
+  const dir = join(import.meta.dirname, '..', 'results');
+  mkdirSync(dir, { recursive: true });
+  const body = { name, at: new Date().toISOString(), machine: machine(), params, figures };
+  writeFileSync(join(dir, `${name}.json`), JSON.stringify(body, null, 2) + '\n');
+}
+
+export const isQuick = (argv: string[] = process.argv): boolean => argv.includes('--quick');
