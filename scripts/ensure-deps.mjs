@@ -13,7 +13,8 @@ const want = digest.digest('hex');
 const have = existsSync(stampFile) ? readFileSync(stampFile, 'utf8').trim() : '';
 
 if (have !== want) {
-  const cmd = existsSync('package-lock.json') ? 'ci' : 'install';
+  // `npm install` honours the lock file; `npm ci` rejects lock files written without registry URLs.
+  const cmd = 'install';
   console.error(`[outpost] installing npm dependencies (npm ${cmd})...`);
   const res = spawnSync('npm', [cmd, '--no-audit', '--no-fund'], { stdio: 'inherit' });
   if (res.status !== 0) {
