@@ -115,6 +115,7 @@ export const ERRORS = {
     "Read the item's error, fix the cause and retry the action.",
   ),
   RUN_NOT_TERMINABLE: spec(409, 'The run has already finished', 'Nothing to terminate.'),
+  RUN_CANCELED: spec(409, 'The run was canceled before it launched', 'Launch the job again if it should run.'),
 
   // --- user code
   USER_CODE_LOAD_FAILED: spec(
