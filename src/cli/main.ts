@@ -2,6 +2,7 @@
 import { Command } from 'commander';
 import { formatError, isOutpostError } from '../shared/errors.js';
 import { registerApiCommand } from './commands/api.js';
+import { registerCodeServerCommand } from './commands/code-server.js';
 import { registerAutomationCommands } from './commands/automation.js';
 import { registerDevCommand } from './commands/dev.js';
 import { registerLocationsCommand } from './commands/locations.js';
@@ -15,6 +16,7 @@ const program = new Command()
 
 registerDevCommand(program);
 registerApiCommand(program);
+registerCodeServerCommand(program);
 registerLocationsCommand(program);
 registerRunsCommand(program);
 registerAutomationCommands(program);
