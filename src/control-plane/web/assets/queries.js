@@ -1,0 +1,76 @@
+// Every GraphQL document the UI sends, in one place, so a schema change is one edit.
+
+export const RUN_FIELDS = 'id status job location tags createdAt startedAt endedAt';
+
+export const RUNS = `query Runs($filter: RunFilter, $first: Int, $after: String) {
+  runs(filter: $filter, first: $first, after: $after) {
+    edges { node { ${RUN_FIELDS} } }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;
+
+export const LOCATION_NAMES = `query { codeLocations { name status jobs { name } } }`;
+
+export const RUN = `query Run($id: ID!) {
+  run(id: $id) { ${RUN_FIELDS} runConfig agentId }
+}`;
+
+const EVENT_FIELDS = 'seq type timestamp stepKey level message data error { name message stack }';
+
+export const RUN_EVENTS = `query RunEvents($id: ID!, $afterSeq: Int, $first: Int) {
+  run(id: $id) { id status endedAt startedAt events(afterSeq: $afterSeq, first: $first) { ${EVENT_FIELDS} } }
+}`;
+
+export const RUN_EVENTS_SUB = `subscription RunEvents($runId: ID!, $afterSeq: Int) {
+  runEvents(runId: $runId, afterSeq: $afterSeq) { ${EVENT_FIELDS} }
+}`;
+
+export const COMPUTE_LOGS = `query Logs($id: ID!, $stream: ComputeLogStream!, $afterOffset: Int) {
+  run(id: $id) { id computeLogs(stream: $stream, afterOffset: $afterOffset) { data offset nextOffset truncated } }
+}`;
+
+export const TERMINATE_RUN = `mutation Terminate($id: ID!) { terminateRun(id: $id) { id status } }`;
+
+export const LAUNCH_RUN = `mutation Launch($input: LaunchRunInput!) { launchRun(input: $input) { id status } }`;
+
+const TICK_FIELDS = 'ticks { id status timestamp skipReason error runIds }';
+
+export const LOCATIONS = `query {
+  codeLocations { name status version loadError updatedAt jobs { name description } schedules { name } sensors { name } }
+}`;
+
+export const LOCATION = `query Location($name: String!) {
+  codeLocation(name: $name) {
+    name status version loadError spec updatedAt
+    jobs { name description tags ops { name } }
+    schedules { name job cron timezone state nextTickAt }
+    sensors { name job state }
+  }
+}`;
+
+export const JOB = `query Job($name: String!) {
+  codeLocation(name: $name) {
+    name status
+    jobs { name description tags configSchema ops { name description inputs { name fromOp fromOutput } outputs } }
+  }
+}`;
+
+export const AUTOMATION = `query {
+  codeLocations {
+    name status
+    schedules { name job cron timezone state nextTickAt ${TICK_FIELDS} }
+    sensors { name job state cursor minIntervalSeconds ${TICK_FIELDS} }
+  }
+}`;
+
+export const SET_SCHEDULE_STATE = `mutation SetSchedule($location: String!, $name: String!, $state: InstigatorState!) {
+  setScheduleState(location: $location, name: $name, state: $state) { name state }
+}`;
+
+export const SET_SENSOR_STATE = `mutation SetSensor($location: String!, $name: String!, $state: InstigatorState!) {
+  setSensorState(location: $location, name: $name, state: $state) { name state }
+}`;
+
+export const AGENTS = `query { agents { id name hostname healthy lastHeartbeatAt codeServers runningRunIds } }`;
+
+export const RELOAD_LOCATION = `mutation Reload($name: String!) { reloadCodeLocation(name: $name) { name status } }`;

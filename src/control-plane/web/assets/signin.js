@@ -1,0 +1,35 @@
+// One-click sign-in: `outpost dev` prints /signin#token=<token>. The fragment never reaches a
+// server or a log; we read it, clear it from the address bar at once, and post it.
+/* global window, document, fetch, URLSearchParams */
+
+const form = document.getElementById('signin-form');
+const hash = new URLSearchParams(window.location.hash.slice(1));
+const token = hash.get('token');
+
+function showError(message) {
+  let p = document.querySelector('.form-error');
+  if (!p) {
+    p = document.createElement('p');
+    p.className = 'form-error';
+    p.setAttribute('role', 'alert');
+    form.before(p);
+  }
+  p.textContent = message;
+}
+
+if (token) {
+  window.history.replaceState(null, '', window.location.pathname + window.location.search);
+  const next = new URLSearchParams(window.location.search).get('next') ?? '/runs';
+  fetch('/signin', {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ token, next }),
+  })
+    .then(async (res) => {
+      const body = await res.json().catch(() => ({}));
+      if (res.ok) window.location.replace(body.next ?? '/runs');
+      else showError(body.error?.message ?? `Sign-in failed (HTTP ${res.status})`);
+    })
+    .catch((err) => showError(`Sign-in failed: ${err.message}`));
+}

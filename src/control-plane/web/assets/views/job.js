@@ -1,0 +1,151 @@
+// One job: its op graph, config schema, and a launch form whose JSON config is checked
+// against the schema as you type (the server checks it again on launch).
+import { gql } from '../api.js';
+import { errorBox, h, mount, statusPill, toast } from '../dom.js';
+import { exampleFor, validate } from '../lib/json-schema.js';
+import { JOB, LAUNCH_RUN } from '../queries.js';
+import { opGraph } from './op-graph.js';
+
+export async function jobView(main, { params, navigate }) {
+  const [locationName, jobName] = params;
+  const { codeLocation: l } = await gql(JOB, { name: locationName });
+  const job = l?.jobs?.find((j) => j.name === jobName);
+  if (!l || !job) {
+    mount(main, errorBox({ code: 'OUTPOST_ERR_UNKNOWN_JOB', message: `No job ${jobName} in ${locationName}` }));
+    return;
+  }
+  const schema = job.configSchema && typeof job.configSchema === 'object' ? job.configSchema : {};
+  const editor = h('textarea', {
+    id: 'config-editor',
+    class: 'code-editor',
+    rows: 10,
+    spellcheck: 'false',
+    'aria-label': 'Run config (JSON)',
+  });
+  editor.value = JSON.stringify(exampleFor(schema), null, 2);
+  const tagsInput = h('input', {
+    id: 'launch-tags',
+    type: 'text',
+    placeholder: 'key=value, key2=value2',
+    'aria-label': 'Tags',
+  });
+  const problems = h('ul', { class: 'problems', id: 'config-problems', 'aria-live': 'polite' });
+  const launchBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'launch' }, 'Launch run');
+  const serverError = h('div', {});
+
+  function check() {
+    let value;
+    const errs = [];
+    try {
+      value = editor.value.trim() ? JSON.parse(editor.value) : {};
+      errs.push(...validate(schema, value));
+    } catch (err) {
+      errs.push({ path: 'JSON', message: err.message });
+    }
+    problems.replaceChildren(...errs.map((e) => h('li', {}, h('code', {}, e.path), ' ', e.message)));
+    editor.classList.toggle('invalid', errs.length > 0);
+    launchBtn.disabled = errs.length > 0 || l.status !== 'LOADED';
+    return errs.length ? undefined : value;
+  }
+  editor.addEventListener('input', check);
+
+  function parseTags() {
+    const tags = {};
+    for (const part of tagsInput.value.split(',')) {
+      const [k, ...rest] = part.split('=');
+      if (k?.trim()) tags[k.trim()] = rest.join('=').trim();
+    }
+    return tags;
+  }
+
+  async function launch(ev) {
+    ev.preventDefault();
+    const runConfig = check();
+    if (runConfig === undefined) return;
+    launchBtn.disabled = true;
+    serverError.replaceChildren();
+    try {
+      const data = await gql(LAUNCH_RUN, { input: { location: l.name, job: job.name, runConfig, tags: parseTags() } });
+      toast(`Launched ${job.name}`);
+      navigate(`/runs/${encodeURIComponent(data.launchRun.id)}`);
+    } catch (err) {
+      serverError.replaceChildren(errorBox(err));
+      launchBtn.disabled = false;
+    }
+  }
+
+  const tags = Object.entries(job.tags ?? {});
+  mount(
+    main,
+    h(
+      'div',
+      { class: 'crumbs' },
+      h('a', { href: '/locations' }, 'Code locations'),
+      ' / ',
+      h('a', { href: `/locations/${encodeURIComponent(l.name)}` }, l.name),
+      ' / ',
+      job.name,
+    ),
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', {}, job.name),
+      statusPill(l.status),
+      h('span', { class: 'topbar-spacer' }),
+      h(
+        'a',
+        {
+          class: 'btn btn-ghost',
+          href: `/runs?location=${encodeURIComponent(l.name)}&job=${encodeURIComponent(job.name)}`,
+        },
+        'Runs of this job →',
+      ),
+    ),
+    job.description ? h('p', { class: 'lead' }, job.description) : null,
+    tags.length
+      ? h(
+          'div',
+          {},
+          tags.map(([k, v]) => h('span', { class: 'tag' }, `${k}=${v}`)),
+        )
+      : null,
+    h(
+      'div',
+      { class: 'card' },
+      h('h3', {}, 'Op graph'),
+      h(
+        'div',
+        { class: 'graph-scroll', id: 'op-graph' },
+        job.ops?.length ? opGraph(job.ops) : h('p', { class: 'muted' }, 'This job has no ops.'),
+      ),
+    ),
+    h(
+      'div',
+      { class: 'grid-2' },
+      h(
+        'form',
+        { class: 'card launch-form', id: 'launch-form', onsubmit: (e) => void launch(e) },
+        h('h3', {}, 'Launch'),
+        h('label', { for: 'config-editor' }, 'Run config (JSON)'),
+        editor,
+        problems,
+        h('label', { for: 'launch-tags' }, 'Tags (optional)'),
+        tagsInput,
+        serverError,
+        h(
+          'div',
+          { class: 'form-actions' },
+          launchBtn,
+          l.status !== 'LOADED' ? h('span', { class: 'muted' }, ` The location is ${l.status}.`) : null,
+        ),
+      ),
+      h(
+        'div',
+        { class: 'card' },
+        h('h3', {}, 'Config schema'),
+        h('pre', { class: 'schema', id: 'config-schema' }, JSON.stringify(schema, null, 2)),
+      ),
+    ),
+  );
+  check();
+}

@@ -1,0 +1,318 @@
+// Run detail: header with actions, status timeline, the structured event log (live over
+// SSE, with a polling fallback) filtered by step, and stdout/stderr tabs that tail live.
+/* global document, setTimeout, clearTimeout, setInterval, clearInterval */
+import { gql, subscribe } from '../api.js';
+import { errorBox, fmtDuration, fmtTime, h, mount, runDuration, statusPill, TERMINAL, toast } from '../dom.js';
+import { COMPUTE_LOGS, RUN, RUN_EVENTS, RUN_EVENTS_SUB, TERMINATE_RUN } from '../queries.js';
+import { renderTimeline } from './run-timeline.js';
+import { confirmDialog } from './confirm.js';
+
+const POLL_MS = 1000;
+const EVENT_PAGE = 1000;
+const MAX_LOG_CHARS = 2_000_000; // keep the page light; older output is dropped from view
+
+export async function runView(main, { params, config }) {
+  const id = params[0];
+  const { run: initial } = await gql(RUN, { id });
+  if (!initial) {
+    mount(main, errorBox({ code: 'OUTPOST_ERR_UNKNOWN_RUN', message: `No run with id ${id}` }));
+    return undefined;
+  }
+  let run = initial;
+  let stopped = false;
+  const timers = new Set();
+  const events = [];
+  let lastSeq = 0;
+  let closeSub = () => {};
+  let stepFilter = '';
+  let typeFilter = '';
+
+  // --- header
+  const statusSlot = h('span', {});
+  const durationSlot = h('span', { class: 'num' });
+  const terminateBtn = h(
+    'button',
+    { class: 'btn btn-danger', id: 'terminate', onclick: () => void terminate() },
+    'Terminate',
+  );
+  const temporalHref = `${config.temporalUiUrl}/namespaces/${encodeURIComponent(config.temporalNamespace)}/workflows/${encodeURIComponent(`run-${id}`)}`;
+  const facts = h('dl', { class: 'facts' });
+  const timeline = h('div', { class: 'timeline', id: 'timeline' });
+
+  // --- tabs
+  const stepSel = h(
+    'select',
+    {
+      id: 'step-filter',
+      'aria-label': 'Step',
+      onchange: (e) => {
+        stepFilter = e.target.value;
+        renderEvents();
+      },
+    },
+    h('option', { value: '' }, 'All steps'),
+  );
+  const typeSel = h(
+    'select',
+    {
+      id: 'type-filter',
+      'aria-label': 'Event type',
+      onchange: (e) => {
+        typeFilter = e.target.value;
+        renderEvents();
+      },
+    },
+    h('option', { value: '' }, 'All events'),
+    h('option', { value: 'LOG' }, 'Logs only'),
+    h('option', { value: 'ERRORS' }, 'Errors only'),
+  );
+  const eventsBody = h('tbody', {});
+  const eventsPane = h(
+    'div',
+    { class: 'pane', id: 'pane-events' },
+    h('div', { class: 'filters' }, stepSel, typeSel),
+    h(
+      'div',
+      { class: 'table-scroll' },
+      h(
+        'table',
+        { class: 'table events-table' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['Time', 'Type', 'Step', 'Message'].map((c) => h('th', {}, c)),
+          ),
+        ),
+        eventsBody,
+      ),
+    ),
+  );
+  const logPanes = {};
+  for (const stream of ['stdout', 'stderr']) {
+    const pre = h('pre', { class: 'log', id: `log-${stream}` });
+    logPanes[stream] = {
+      pre,
+      offset: 0,
+      pane: h('div', { class: 'pane', id: `pane-${stream}`, hidden: true }, pre),
+      done: false,
+      chars: 0,
+    };
+  }
+  const tabs = ['events', 'stdout', 'stderr'];
+  const tabButtons = tabs.map((t) =>
+    h(
+      'button',
+      {
+        class: 'tab',
+        role: 'tab',
+        id: `tab-${t}`,
+        'aria-selected': t === 'events' ? 'true' : 'false',
+        onclick: () => selectTab(t),
+      },
+      t === 'events' ? 'Events' : t,
+    ),
+  );
+  function selectTab(t) {
+    tabButtons.forEach((b, i) => b.setAttribute('aria-selected', tabs[i] === t ? 'true' : 'false'));
+    eventsPane.hidden = t !== 'events';
+    for (const s of ['stdout', 'stderr']) logPanes[s].pane.hidden = t !== s;
+  }
+
+  mount(
+    main,
+    h('div', { class: 'crumbs' }, h('a', { href: '/runs' }, 'Runs'), ' / ', h('span', { class: 'mono' }, id)),
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', {}, run.job, ' ', statusSlot),
+      h('span', { class: 'topbar-spacer' }),
+      h(
+        'a',
+        { class: 'btn', id: 'temporal-link', href: temporalHref, target: '_blank', rel: 'noopener noreferrer' },
+        'Open in Temporal UI ↗',
+      ),
+      terminateBtn,
+    ),
+    h('div', { class: 'card' }, facts, timeline),
+    h(
+      'div',
+      { class: 'card' },
+      h('div', { class: 'tabs', role: 'tablist' }, tabButtons),
+      eventsPane,
+      logPanes.stdout.pane,
+      logPanes.stderr.pane,
+    ),
+  );
+
+  function renderHeader() {
+    mount(statusSlot, statusPill(run.status));
+    durationSlot.textContent = fmtDuration(runDuration(run));
+    terminateBtn.hidden = TERMINAL.has(run.status);
+    terminateBtn.disabled = run.status === 'CANCELING';
+    const row = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
+    mount(
+      facts,
+      row('Run id', h('span', { class: 'mono' }, run.id)),
+      row('Location', h('a', { href: `/locations/${encodeURIComponent(run.location)}` }, run.location)),
+      row(
+        'Job',
+        h('a', { href: `/locations/${encodeURIComponent(run.location)}/jobs/${encodeURIComponent(run.job)}` }, run.job),
+      ),
+      row('Created', fmtTime(run.createdAt)),
+      row('Started', fmtTime(run.startedAt)),
+      row('Ended', fmtTime(run.endedAt)),
+      row('Duration', durationSlot),
+      run.agentId ? row('Agent', h('span', { class: 'mono' }, run.agentId)) : null,
+      Object.keys(run.tags ?? {}).length
+        ? row(
+            'Tags',
+            Object.entries(run.tags).map(([k, v]) => h('span', { class: 'tag' }, `${k}=${v}`)),
+          )
+        : null,
+      run.runConfig && Object.keys(run.runConfig).length
+        ? row('Config', h('code', {}, JSON.stringify(run.runConfig)))
+        : null,
+    );
+    renderTimeline(timeline, run, events);
+  }
+
+  const matches = (e) =>
+    (!stepFilter || e.stepKey === stepFilter) &&
+    (!typeFilter ||
+      (typeFilter === 'LOG' ? e.type === 'LOG' : e.error || e.level === 'error' || e.type.endsWith('FAILURE')));
+
+  function eventRow(e) {
+    const detail = [];
+    if (e.error)
+      detail.push(
+        h('details', {}, h('summary', {}, `${e.error.name}: ${e.error.message}`), h('pre', {}, e.error.stack ?? '')),
+      );
+    if (e.data && Object.keys(e.data).length) detail.push(h('code', { class: 'event-data' }, JSON.stringify(e.data)));
+    return h(
+      'tr',
+      { 'data-seq': e.seq, 'data-type': e.type, class: e.level ? `lvl-${e.level}` : '' },
+      h('td', { class: 'mono nowrap' }, fmtTime(e.timestamp)),
+      h('td', {}, h('span', { class: `etype etype-${e.type.toLowerCase()}` }, e.type)),
+      h('td', { class: 'mono' }, e.stepKey ?? ''),
+      h('td', {}, e.message ?? '', detail),
+    );
+  }
+
+  function renderEvents() {
+    eventsBody.replaceChildren(...events.filter(matches).map(eventRow));
+    if (!eventsBody.children.length)
+      eventsBody.append(
+        h(
+          'tr',
+          {},
+          h('td', { colspan: 4, class: 'empty' }, events.length ? 'No events match the filter.' : 'No events yet.'),
+        ),
+      );
+  }
+
+  function addEvents(batch) {
+    const fresh = batch.filter((e) => e.seq > lastSeq).sort((a, b) => a.seq - b.seq);
+    if (!fresh.length) return;
+    const known = new Set(events.map((e) => e.stepKey).filter(Boolean));
+    for (const e of fresh) {
+      if (e.seq !== lastSeq + 1 && lastSeq !== 0) break; // a gap: the poll will fill it in order
+      events.push(e);
+      lastSeq = e.seq;
+      if (e.stepKey && !known.has(e.stepKey)) {
+        known.add(e.stepKey);
+        stepSel.append(h('option', { value: e.stepKey }, e.stepKey));
+      }
+    }
+    renderEvents();
+    renderTimeline(timeline, run, events);
+  }
+
+  async function pollEvents() {
+    const data = await gql(RUN_EVENTS, { id, afterSeq: lastSeq, first: EVENT_PAGE });
+    if (data.run) {
+      run = { ...run, status: data.run.status, startedAt: data.run.startedAt, endedAt: data.run.endedAt };
+      addEvents(data.run.events ?? []);
+      renderHeader();
+    }
+  }
+
+  async function pollLog(stream) {
+    const pane = logPanes[stream];
+    const data = await gql(COMPUTE_LOGS, { id, stream, afterOffset: pane.offset });
+    const chunk = data.run?.computeLogs;
+    if (!chunk) return;
+    if (chunk.data) {
+      const atBottom = pane.pre.scrollTop + pane.pre.clientHeight >= pane.pre.scrollHeight - 8;
+      pane.pre.append(document.createTextNode(chunk.data));
+      pane.chars += chunk.data.length;
+      while (pane.chars > MAX_LOG_CHARS && pane.pre.firstChild) {
+        pane.chars -= pane.pre.firstChild.textContent.length;
+        pane.pre.firstChild.remove();
+      }
+      if (atBottom) pane.pre.scrollTop = pane.pre.scrollHeight;
+    }
+    pane.offset = chunk.nextOffset ?? pane.offset + (chunk.data?.length ?? 0);
+  }
+
+  // Poll logs and run status; after the run ends, one last round then stop (logs may lag).
+  let finalRounds = 2;
+  async function tick() {
+    if (stopped) return;
+    try {
+      await Promise.all([pollEvents(), pollLog('stdout'), pollLog('stderr')]);
+    } catch (err) {
+      if (err.code !== 'OUTPOST_ERR_UNAUTHENTICATED') toast(err.message, 'error');
+    }
+    if (TERMINAL.has(run.status)) finalRounds--;
+    if (!stopped && finalRounds > 0) {
+      const t = setTimeout(() => {
+        timers.delete(t);
+        void tick();
+      }, POLL_MS);
+      timers.add(t);
+    }
+  }
+
+  async function terminate() {
+    const ok = await confirmDialog({
+      title: 'Terminate this run?',
+      body: `The agent will send SIGTERM to run ${id}, then SIGKILL after a grace period. The run ends CANCELED.`,
+      confirm: 'Terminate',
+      danger: true,
+    });
+    if (!ok) return;
+    terminateBtn.disabled = true;
+    try {
+      const data = await gql(TERMINATE_RUN, { id });
+      if (data.terminateRun?.status) run = { ...run, status: data.terminateRun.status };
+      toast('Termination requested');
+      renderHeader();
+    } catch (err) {
+      terminateBtn.disabled = false;
+      toast(err.message, 'error');
+    }
+  }
+
+  renderHeader();
+  renderEvents();
+  await tick();
+  // Live events over SSE while the run is active; polling (above) keeps going as the fallback.
+  if (!TERMINAL.has(run.status)) {
+    closeSub = subscribe(RUN_EVENTS_SUB, { runId: id, afterSeq: lastSeq }, (d) => {
+      const e = d.runEvents;
+      addEvents(Array.isArray(e) ? e : e ? [e] : []);
+    });
+  }
+  const clock = setInterval(() => {
+    durationSlot.textContent = fmtDuration(runDuration(run));
+  }, 1000);
+  return () => {
+    stopped = true;
+    closeSub();
+    clearInterval(clock);
+    for (const t of timers) clearTimeout(t);
+  };
+}

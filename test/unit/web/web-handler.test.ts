@@ -1,0 +1,203 @@
+// The web handler through its fetch interface (no port): sign-in with a real user token from a
+// real SQLite store, cookie attributes, CSRF rules, redirects, assets and security headers.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { createLogger } from '../../../src/shared/logger.js';
+import { Store } from '../../../src/control-plane/store/store.js';
+import { createToken, revokeToken, verifyToken } from '../../../src/control-plane/store/tokens.js';
+import { cookieAuth, createWebHandler, type WebHandler } from '../../../src/control-plane/web/index.js';
+
+const BASE = 'http://127.0.0.1:3000';
+let dir: string;
+let store: Store;
+let web: WebHandler;
+let userToken: string;
+let userTokenId: string;
+let agentToken: string;
+const logLines: string[] = [];
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'outpost-web-'));
+  store = await Store.open({ url: `sqlite:${join(dir, 'outpost.db')}` });
+  ({ token: userToken, id: userTokenId } = await createToken(store, 'user', 'web-test'));
+  ({ token: agentToken } = await createToken(store, 'agent', 'web-test-agent'));
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logLines.push(chunk.toString());
+      cb();
+    },
+  });
+  web = createWebHandler({
+    authenticateUserToken: async (t) => (await verifyToken(store, t))?.kind === 'user',
+    temporalUiUrl: 'http://127.0.0.1:8233/',
+    temporalNamespace: 'default',
+    logger: createLogger({ name: 'test', level: 'debug', destination: sink }),
+  });
+});
+
+after(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+async function call(path: string, init: RequestInit = {}): Promise<Response> {
+  const res = await web(new Request(BASE + path, init));
+  assert.ok(res, `the web handler should own ${path}`);
+  return res;
+}
+
+function setCookies(res: Response): string[] {
+  return res.headers.getSetCookie();
+}
+
+async function signIn(token: string): Promise<{ res: Response; cookie: string; csrf: string }> {
+  const res = await call('/signin', {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: BASE },
+    body: new URLSearchParams({ token, next: '/runs?status=FAILURE' }).toString(),
+  });
+  const cookies = setCookies(res).map((c) => c.split(';')[0]!);
+  const csrf = cookies.find((c) => c.startsWith('outpost_csrf='))?.split('=')[1] ?? '';
+  return { res, cookie: cookies.join('; '), csrf };
+}
+
+describe('web handler', () => {
+  test('paths it does not own fall through', async () => {
+    assert.equal(await web(new Request(`${BASE}/graphql`, { method: 'POST' })), undefined);
+    assert.equal(await web(new Request(`${BASE}/agent/graphql`)), undefined);
+    assert.equal(await web(new Request(`${BASE}/healthz`)), undefined);
+  });
+
+  test('app pages redirect to sign-in, keeping where you were going', async () => {
+    const res = await call('/runs/run_123?x=1');
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/signin?next=%2Fruns%2Frun_123%3Fx%3D1');
+  });
+
+  test('a user token signs in: httpOnly SameSite=Strict session cookie, readable CSRF cookie', async () => {
+    const { res, cookie } = await signIn(userToken);
+    assert.equal(res.status, 303);
+    assert.equal(res.headers.get('location'), '/runs?status=FAILURE');
+    assert.ok(!res.headers.get('location')?.includes(userToken), 'no token in the redirect');
+    const [session, csrf] = setCookies(res);
+    assert.match(session!, /^outpost_session=opu_/);
+    assert.match(session!, /HttpOnly/);
+    assert.match(session!, /SameSite=Strict/);
+    assert.match(session!, /Path=\//);
+    assert.doesNotMatch(session!, /Secure/, 'plain http: no Secure flag, or the browser drops it');
+    assert.match(csrf!, /^outpost_csrf=[\w-]{20,}/);
+    assert.doesNotMatch(csrf!, /HttpOnly/);
+    const page = await call('/runs', { headers: { cookie } });
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    assert.match(html, /<script type="module" src="\/ui\/app.js">/);
+    assert.match(html, /content="http:\/\/127.0.0.1:8233"/, 'trailing slash trimmed from the Temporal UI URL');
+    assert.ok(!html.includes(userToken));
+  });
+
+  test('Secure cookies over https', async () => {
+    const res = await web(
+      new Request('https://outpost.example/signin', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', origin: 'https://outpost.example' },
+        body: JSON.stringify({ token: userToken }),
+      }),
+    );
+    assert.ok(res);
+    assert.equal(res.status, 200);
+    for (const c of res.headers.getSetCookie()) assert.match(c, /; Secure/);
+  });
+
+  test('agent tokens, wrong tokens and revoked tokens are refused', async () => {
+    for (const token of [agentToken, 'opu_wrong', '']) {
+      const { res } = await signIn(token);
+      assert.equal(res.status, 401);
+      assert.equal(setCookies(res).length, 0);
+      assert.match(await res.text(), /not a valid user token/);
+    }
+    const { token, id } = await createToken(store, 'user', 'to-revoke');
+    const { cookie } = await signIn(token);
+    assert.equal((await call('/agents', { headers: { cookie } })).status, 200);
+    await revokeToken(store, id);
+    assert.equal((await call('/agents', { headers: { cookie } })).status, 303, 'revocation ends the session');
+  });
+
+  test('JSON sign-in (the #token= link) answers JSON and never echoes the token', async () => {
+    const res = await call('/signin', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: BASE },
+      body: JSON.stringify({ token: userToken, next: '//evil.example/x' }),
+    });
+    assert.equal(res.status, 200);
+    const body = await res.text();
+    assert.deepEqual(JSON.parse(body), { ok: true, next: '/runs' }, 'open redirect refused');
+    assert.ok(!body.includes(userToken));
+  });
+
+  test('cross-site sign-in is refused', async () => {
+    const res = await call('/signin', {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://evil.example' },
+      body: `token=${userToken}`,
+    });
+    assert.equal(res.status, 403);
+    assert.equal(setCookies(res).length, 0);
+  });
+
+  test('cookieAuth: writes need the CSRF header equal to the cookie and a same-origin Origin', async () => {
+    const { cookie, csrf } = await signIn(userToken);
+    const post = (headers: Record<string, string>): Request =>
+      new Request(`${BASE}/graphql`, { method: 'POST', headers: { cookie, ...headers } });
+    assert.deepEqual(cookieAuth(post({ 'x-outpost-csrf': csrf, origin: BASE })), { token: userToken, csrfOk: true });
+    assert.equal(
+      cookieAuth(post({ 'x-outpost-csrf': csrf })).csrfOk,
+      true,
+      'no Origin (same-origin fetch may omit it)',
+    );
+    assert.equal(cookieAuth(post({})).csrfOk, false, 'no header');
+    assert.equal(cookieAuth(post({ 'x-outpost-csrf': `${csrf}x` })).csrfOk, false, 'wrong header');
+    assert.equal(cookieAuth(post({ 'x-outpost-csrf': csrf, origin: 'http://evil.example' })).csrfOk, false);
+    assert.equal(cookieAuth(post({ 'x-outpost-csrf': csrf, 'sec-fetch-site': 'cross-site' })).csrfOk, false);
+    const get = new Request(`${BASE}/graphql?query={agents{id}}`, { headers: { cookie } });
+    assert.deepEqual(cookieAuth(get), { token: userToken, csrfOk: true });
+    assert.deepEqual(cookieAuth(new Request(`${BASE}/graphql`, { method: 'POST' })), {
+      token: undefined,
+      csrfOk: false,
+    });
+  });
+
+  test('sign-out needs the CSRF header and clears both cookies', async () => {
+    const { cookie, csrf } = await signIn(userToken);
+    assert.equal((await call('/signout', { method: 'POST', headers: { cookie } })).status, 403);
+    const res = await call('/signout', { method: 'POST', headers: { cookie, 'x-outpost-csrf': csrf, origin: BASE } });
+    assert.equal(res.status, 200);
+    const cleared = setCookies(res);
+    assert.equal(cleared.length, 2);
+    for (const c of cleared) assert.match(c, /Max-Age=0/);
+  });
+
+  test('assets are served with ETags, a strict CSP and no inline script', async () => {
+    const res = await call('/ui/app.js');
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get('content-type') ?? '', /text\/javascript/);
+    assert.match(res.headers.get('content-security-policy') ?? '', /script-src 'self';/);
+    const etag = res.headers.get('etag')!;
+    assert.equal((await call('/ui/app.js', { headers: { 'if-none-match': etag } })).status, 304);
+    assert.equal((await call('/ui/nope.js')).status, 404);
+    assert.equal((await call('/ui/..%2Findex.ts')).status, 404);
+    assert.equal(await web(new Request(`${BASE}/ui/../index.ts`)), undefined, 'URL parsing resolves the dots first');
+    const signin = await (await call('/signin')).text();
+    assert.doesNotMatch(signin, /<script>(?!<\/script>)/, 'no inline script');
+  });
+
+  test('no token reaches the log', () => {
+    const log = logLines.join('');
+    assert.ok(log.includes('sign-in'), 'sign-ins are logged');
+    assert.ok(!log.includes(userToken) && !log.includes(agentToken));
+    assert.ok(userTokenId);
+  });
+});
