@@ -1,6 +1,7 @@
 // The `outpost` command line. Each subcommand lives in its own file under commands/.
 import { Command } from 'commander';
 import { formatError, isOutpostError } from '../shared/errors.js';
+import { registerAgentCommand } from './commands/agent.js';
 import { registerApiCommand } from './commands/api.js';
 import { registerCodeServerCommand } from './commands/code-server.js';
 import { registerAutomationCommands } from './commands/automation.js';
@@ -16,6 +17,7 @@ const program = new Command()
 
 registerDevCommand(program);
 registerApiCommand(program);
+registerAgentCommand(program);
 registerCodeServerCommand(program);
 registerLocationsCommand(program);
 registerRunsCommand(program);

@@ -1,0 +1,61 @@
+// What every activity needs, passed in explicitly by the agent (src/agent/worker.ts) so
+// activities are testable against real parts without globals.
+import { ApplicationFailure } from '@temporalio/common';
+import { OutpostError, errorCode, isOutpostError } from '../src/shared/errors.js';
+import type { Logger } from '../src/shared/logger.js';
+import type { CodeServerManager } from '../src/agent/code-server-manager.js';
+import type { ControlPlaneClient } from '../src/agent/control-plane-client.js';
+import type { Launcher } from '../src/agent/launchers/launcher.js';
+
+export interface ActivityDeps {
+  controlPlane: ControlPlaneClient;
+  codeServers: CodeServerManager;
+  launcher: Launcher;
+  /** The executing agent's id (known after registerAgent). */
+  agentId: () => string;
+  /** The executing agent's host-local task queue (`outpost-host-<agentId>`). */
+  hostTaskQueue: string;
+  logger: Logger;
+  /** Epoch ms; injectable for tests. */
+  clock?: () => number;
+  /** How often superviseRun polls the spool when idle; default 250 ms. */
+  supervisePollMs?: number;
+  /** How long code queries wait for a starting code server; default 60 s. */
+  codeServerWaitMs?: number;
+}
+
+/** Codes worth retrying: something is down for now, not wrong forever. */
+const RETRYABLE = new Set<string>([
+  errorCode('CONTROL_PLANE_UNAVAILABLE'),
+  errorCode('CODE_SERVER_UNAVAILABLE'),
+  errorCode('INTERNAL'),
+]);
+
+/**
+ * Turns an error into an ApplicationFailure whose `type` is the OUTPOST_ERR_* code, so the
+ * workflow can pass a coded error to failWork. Unknown errors stay retryable.
+ */
+export function toFailure(err: unknown): ApplicationFailure {
+  if (err instanceof ApplicationFailure) return err;
+  if (isOutpostError(err)) {
+    return ApplicationFailure.create({
+      type: err.code,
+      message: err.message,
+      nonRetryable: !RETRYABLE.has(err.code),
+      cause: err,
+    });
+  }
+  const e = err instanceof Error ? err : new Error(String(err));
+  return ApplicationFailure.create({ type: errorCode('INTERNAL'), message: e.message, cause: e });
+}
+
+/** Runs `fn`, converting what it throws with `toFailure`. */
+export async function coded<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toFailure(err);
+  }
+}
+
+export { OutpostError };

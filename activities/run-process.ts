@@ -1,0 +1,191 @@
+// Host-local run activities: launch (idempotent: adopt before spawn), supervise (ship the
+// spool until the process is gone), terminate (SIGTERM the group, grace, SIGKILL). They run
+// on the agent's own task queue, because the process and its spool exist only on this host.
+import { Context, CancelledFailure } from '@temporalio/activity';
+import { sleep } from '../src/agent/backoff.js';
+import { SpoolShipper } from '../src/agent/spool-shipper.js';
+import type { LaunchHandle } from '../src/agent/launchers/launcher.js';
+import { OutpostError, errorCode, isOutpostError } from '../src/shared/errors.js';
+import type { RunEvent } from '../src/shared/run-events.js';
+import type { RunStatus, WorkItemPayload } from '../src/shared/work-items.js';
+import { coded, toFailure, type ActivityDeps } from './deps.js';
+
+export type { LaunchHandle };
+
+const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['SUCCESS', 'FAILURE', 'CANCELED']);
+
+export type LaunchOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
+
+export interface SuperviseOptions {
+  /** The run is being terminated: a missing terminal event becomes RUN_CANCELED, not RUN_FAILURE. */
+  terminating?: boolean;
+}
+
+export interface SuperviseResult {
+  status: RunStatus;
+  lastSeq: number;
+}
+
+export function createRunProcessActivities(deps: ActivityDeps) {
+  const now = deps.clock ?? Date.now;
+  const pollMs = deps.supervisePollMs ?? 250;
+
+  /** Appends ENGINE + a terminal event after the highest seq, unless the run already ended. */
+  async function endRun(
+    runId: string,
+    type: 'RUN_FAILURE' | 'RUN_CANCELED',
+    message: string,
+    data: Record<string, unknown>,
+    afterSeq = 0,
+  ): Promise<RunStatus> {
+    const cursor = await deps.controlPlane.runCursor(runId);
+    if (TERMINAL_STATUSES.has(cursor.status)) return cursor.status;
+    const seq = Math.max(cursor.lastSeq, afterSeq) + 1;
+    const at = now();
+    const events: RunEvent[] = [
+      { seq, type: 'ENGINE', timestamp: at, level: type === 'RUN_FAILURE' ? 'error' : 'warn', message, data },
+      {
+        seq: seq + 1,
+        type,
+        timestamp: at,
+        message,
+        ...(type === 'RUN_FAILURE' ? { error: { name: errorCode('RUN_WORKER_EXITED'), message } } : {}),
+      },
+    ];
+    const res = await deps.controlPlane.appendRunEvents(runId, events);
+    return res.status;
+  }
+
+  return {
+    /** Spawns the run worker, or adopts the one this host already launched. Never spawns twice. */
+    launchRun(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LaunchOutcome> {
+      return coded(async () => {
+        const log = deps.logger.child({ runId: payload.runId });
+        const existing = await deps.launcher.adopt(payload.runId);
+        if (!existing) {
+          // A run terminated (or otherwise ended) before launch is never started.
+          const cursor = await deps.controlPlane.runCursor(payload.runId);
+          if (cursor.status === 'CANCELING' || TERMINAL_STATUSES.has(cursor.status)) {
+            log.info({ status: cursor.status }, 'run not launched: it was stopped first');
+            return { skipped: cursor.status };
+          }
+        }
+        const spec = deps.codeServers.spec(payload.location) ?? (await refreshSpec(deps, payload.location));
+        if (!spec.module) {
+          throw new OutpostError('RUN_WORKER_SPAWN_FAILED', {
+            detail: `location ${payload.location} has no module; command-based locations cannot run jobs yet`,
+          });
+        }
+        const handle =
+          existing ??
+          (await deps.launcher.launch({
+            runId: payload.runId,
+            location: payload.location,
+            job: payload.job,
+            runConfig: payload.runConfig,
+            module: spec.module,
+            ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}),
+            ...(spec.env ? { env: spec.env } : {}),
+          }));
+        try {
+          await deps.controlPlane.reportRunLaunched(deps.agentId(), payload.runId, {
+            launcher: handle.launcher,
+            ref: handle.ref,
+            adopted: handle.adopted,
+            hostTaskQueue: deps.hostTaskQueue,
+          });
+        } catch (err) {
+          // Already past STARTING (the worker raced ahead, or this is a retry): nothing to do.
+          if (!isOutpostError(err, 'ILLEGAL_RUN_TRANSITION')) throw err;
+        }
+        log.info({ ref: handle.ref, adopted: handle.adopted }, 'run launched');
+        return { launched: handle };
+      });
+    },
+
+    /**
+     * Tails and ships the spool until the worker has exited and everything is stored.
+     * Heartbeats every pass; a retry (new attempt, or a restarted agent) resumes from runCursor.
+     */
+    async superviseRun(handle: LaunchHandle, opts: SuperviseOptions = {}): Promise<SuperviseResult> {
+      const ctx = Context.current();
+      const runId = handle.runId;
+      const log = deps.logger.child({ runId });
+      try {
+        const cursor = await deps.controlPlane.runCursor(runId);
+        const shipper = new SpoolShipper(runId, deps.launcher.spoolDir(runId), deps.controlPlane, log, cursor);
+        for (;;) {
+          if (ctx.cancellationSignal.aborted) throw new CancelledFailure('superviseRun cancelled');
+          // Liveness first: whatever was written before we saw the exit is in the files now.
+          const alive = await deps.launcher.isAlive(runId);
+          const progressed = await shipper.shipOnce(!alive);
+          ctx.heartbeat({ lastSeq: shipper.lastSeq });
+          if (!alive) {
+            for (let i = 0; i < 100_000 && (await shipper.shipOnce(true)); i++)
+              ctx.heartbeat({ lastSeq: shipper.lastSeq });
+            break;
+          }
+          if (!progressed) await sleep(pollMs, ctx.cancellationSignal);
+        }
+        if (shipper.sawTerminalEvent) {
+          const final = await deps.controlPlane.runCursor(runId);
+          return { status: final.status, lastSeq: final.lastSeq };
+        }
+        const exit = deps.launcher.exitStatus(runId);
+        const how =
+          !exit || !exit.known
+            ? 'exited while the agent was not watching (exit status unknown)'
+            : exit.signal
+              ? `was killed by ${exit.signal}`
+              : `exited with code ${exit.code}`;
+        const type = opts.terminating ? 'RUN_CANCELED' : 'RUN_FAILURE';
+        const message = opts.terminating
+          ? `run terminated: the worker ${how}`
+          : `the run worker ${how} without a terminal event`;
+        log.warn({ exit }, message);
+        const status = await endRun(
+          runId,
+          type,
+          message,
+          { exitCode: exit?.code ?? null, signal: exit?.signal ?? null },
+          shipper.maxSeqInFile,
+        );
+        return { status, lastSeq: (await deps.controlPlane.runCursor(runId)).lastSeq };
+      } catch (err) {
+        if (err instanceof CancelledFailure) throw err;
+        throw toFailure(err);
+      }
+    },
+
+    /** SIGTERM the worker's process group, wait `graceMs`, then SIGKILL whatever is left. */
+    async terminateProcess(handle: LaunchHandle, graceMs: number): Promise<{ signaled: boolean; killed: boolean }> {
+      const ctx = Context.current();
+      const runId = handle.runId;
+      const signaled = await deps.launcher.signal(runId, 'SIGTERM');
+      if (!signaled) return { signaled: false, killed: false };
+      deps.logger.info({ runId, graceMs }, 'sent SIGTERM to the run worker group');
+      const deadline = now() + graceMs;
+      while (now() < deadline && (await deps.launcher.isAlive(runId))) {
+        ctx.heartbeat();
+        await sleep(100);
+      }
+      // SIGKILL mops up the leader if it ignored SIGTERM and any children it left in the group.
+      const killed = await deps.launcher.signal(runId, 'SIGKILL');
+      if (killed) deps.logger.warn({ runId }, 'sent SIGKILL to the run worker group after the grace period');
+      for (let i = 0; i < 100 && (await deps.launcher.isAlive(runId)); i++) await sleep(100);
+      return { signaled, killed };
+    },
+
+    /** Ends a run that never got a worker (terminated before launch, or the launch failed). */
+    endRunWithoutWorker(runId: string, type: 'RUN_FAILURE' | 'RUN_CANCELED', message: string): Promise<RunStatus> {
+      return coded(() => endRun(runId, type, message, {}));
+    },
+  };
+}
+
+async function refreshSpec(deps: ActivityDeps, location: string) {
+  await deps.codeServers.refresh();
+  const spec = deps.codeServers.spec(location);
+  if (!spec) throw new OutpostError('UNKNOWN_LOCATION', { detail: `${location} is not in the agent's workspace` });
+  return spec;
+}

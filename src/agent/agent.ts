@@ -1,0 +1,227 @@
+// One agent process: registers with the control plane, heartbeats, reconciles code servers,
+// runs the Temporal workers and the poller (or only one side, for scale-out), and stops
+// cleanly on SIGTERM. Everything is wired here from explicit parts.
+import { hostname } from 'node:os';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
+import { createActivities } from '../../activities/index.js';
+import type { Logger } from '../shared/logger.js';
+import { newId } from '../shared/ids.js';
+import { backoffDelay, sleep } from './backoff.js';
+import { hostTaskQueue, readAgentId, writeAgentId } from './agent-identity.js';
+import { CodeServerManager } from './code-server-manager.js';
+import { temporalTls, type AgentConfig } from './config.js';
+import { createControlPlaneClient, type ControlPlaneClient } from './control-plane-client.js';
+import { ProcessLauncher } from './launchers/process-launcher.js';
+import { Poller } from './poller.js';
+import { createAgentWorkers } from './worker.js';
+
+export const AGENT_VERSION = '0.1.0';
+export type AgentMode = 'all' | 'worker' | 'poller';
+
+export interface StartAgentOptions {
+  config: AgentConfig;
+  token: string;
+  logger: Logger;
+  mode?: AgentMode;
+  /** Base environment for children (tokens are stripped regardless). */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface RunningAgent {
+  agentId: string;
+  hostTaskQueue: string;
+  controlPlane: ControlPlaneClient;
+  launcher: ProcessLauncher;
+  /** Graceful stop: poller first, then workers (in-flight activities get the grace time), code servers last. */
+  stop(): Promise<void>;
+  /** Settles when the agent stopped, or rejects when a worker crashed. */
+  done: Promise<void>;
+}
+
+let runtimeInstalled = false;
+
+/** Routes Temporal's own logs into pino, and turns on Prometheus metrics when asked. Once per process. */
+function installRuntime(config: AgentConfig, logger: Logger): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  const temporalLog = logger.child({ component: 'temporal' });
+  const sink = (entry: { level: LogLevel; message: string; meta?: Record<string, unknown> }): void => {
+    const level =
+      entry.level === 'TRACE'
+        ? 'trace'
+        : entry.level === 'DEBUG'
+          ? 'debug'
+          : entry.level === 'INFO'
+            ? 'info'
+            : entry.level === 'WARN'
+              ? 'warn'
+              : 'error';
+    temporalLog[level](entry.meta ?? {}, entry.message);
+  };
+  try {
+    Runtime.install({
+      logger: new DefaultLogger('WARN', sink),
+      ...(config.metricsPort !== undefined
+        ? { telemetryOptions: { metrics: { prometheus: { bindAddress: `127.0.0.1:${config.metricsPort}` } } } }
+        : {}),
+    });
+  } catch (err) {
+    // Already installed by the embedding process (tests): keep theirs.
+    logger.debug({ err: (err as Error).message }, 'Temporal runtime already installed');
+  }
+}
+
+/** Registers (retrying while the control plane is down) and persists the id. */
+async function register(
+  cp: ControlPlaneClient,
+  config: AgentConfig,
+  logger: Logger,
+  signal: AbortSignal,
+): Promise<{ agentId: string; heartbeatIntervalMs: number }> {
+  let agentId = readAgentId(config.dataDir);
+  if (!agentId) {
+    agentId = newId('agent');
+    writeAgentId(config.dataDir, agentId);
+  }
+  for (let attempt = 0; attempt < 10_000; attempt++) {
+    try {
+      const reg = await cp.registerAgent({
+        agentId,
+        name: config.name ?? hostname(),
+        hostname: hostname(),
+        version: AGENT_VERSION,
+        taskQueue: hostTaskQueue(agentId),
+        metadata: { pid: process.pid, sharedTaskQueue: config.taskQueue },
+      });
+      if (reg.agentId !== agentId) {
+        // The control plane assigned another id: adopt it (and its queue) and register again.
+        agentId = reg.agentId;
+        writeAgentId(config.dataDir, agentId);
+        continue;
+      }
+      return reg;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 15_000 });
+      logger.warn({ err: (err as Error).message, retryInMs: delay }, 'registerAgent failed; retrying');
+      await sleep(delay, signal);
+    }
+  }
+  throw new Error('registerAgent: gave up');
+}
+
+export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent> {
+  const { config, logger } = opts;
+  const mode = opts.mode ?? 'all';
+  installRuntime(config, logger);
+  const abort = new AbortController();
+  const controlPlane = createControlPlaneClient({ url: config.url, token: opts.token });
+  const reg = await register(controlPlane, config, logger, abort.signal);
+  const agentId = reg.agentId;
+  const hostQueue = hostTaskQueue(agentId);
+  const log = logger.child({ agentId });
+  const tls = temporalTls(config);
+
+  const launcher = new ProcessLauncher({
+    dataDir: config.dataDir,
+    logger: log,
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  const codeServers = new CodeServerManager({
+    controlPlane,
+    agentId: () => agentId,
+    logger: log,
+    ...(opts.env ? { env: opts.env } : {}),
+  });
+  const stoppers: Array<() => Promise<void>> = [];
+  const running: Promise<void>[] = [];
+  let workers: Worker[] = [];
+
+  if (mode !== 'poller') {
+    await codeServers
+      .refresh()
+      .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'workspace fetch failed'));
+    const connection = await NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+    const activities = createActivities({
+      controlPlane,
+      codeServers,
+      launcher,
+      agentId: () => agentId,
+      hostTaskQueue: hostQueue,
+      logger: log,
+    });
+    workers = await createAgentWorkers({
+      connection,
+      namespace: config.temporalNamespace,
+      taskQueue: config.taskQueue,
+      hostTaskQueue: hostQueue,
+      activities,
+    });
+    for (const w of workers) running.push(w.run());
+    stoppers.push(async () => {
+      for (const w of workers) if (w.getState() === 'RUNNING') w.shutdown();
+      await Promise.allSettled(running);
+      await connection.close();
+    });
+  }
+
+  if (mode !== 'worker') {
+    const connection = await Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+    const client = new Client({ connection, namespace: config.temporalNamespace });
+    const poller = new Poller({
+      controlPlane,
+      temporal: client,
+      agentId,
+      taskQueue: config.taskQueue,
+      maxInFlight: config.maxInFlight,
+      logger: log,
+    });
+    const polling = poller.run(abort.signal);
+    // The poller stops first so no new workflow starts while workers drain.
+    stoppers.unshift(async () => {
+      abort.abort();
+      await polling;
+      await connection.close();
+    });
+  }
+
+  const heartbeat = async (): Promise<void> => {
+    try {
+      await controlPlane.heartbeat({ agentId, codeServers: codeServers.statuses(), runningRunIds: launcher.running() });
+      if (mode !== 'poller') await codeServers.refresh();
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'heartbeat failed');
+    }
+  };
+  const timer = setInterval(() => void heartbeat(), Math.max(1_000, reg.heartbeatIntervalMs));
+  void heartbeat();
+
+  log.info(
+    {
+      mode,
+      controlPlane: config.url,
+      temporal: `${config.temporalAddress} (namespace ${config.temporalNamespace}${tls ? ', TLS' : ''})`,
+      taskQueue: config.taskQueue,
+      hostTaskQueue: hostQueue,
+      dataDir: config.dataDir,
+      metrics: config.metricsPort !== undefined ? `http://127.0.0.1:${config.metricsPort}/metrics` : 'off',
+    },
+    'OUTPOST_AGENT_READY',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopping ??= (async () => {
+      log.info('agent stopping');
+      abort.abort();
+      clearInterval(timer);
+      for (const s of stoppers) await s();
+      await codeServers.stop();
+      log.info('agent stopped');
+    })();
+    return stopping;
+  };
+  const done = Promise.all(running).then(() => undefined);
+  return { agentId, hostTaskQueue: hostQueue, controlPlane, launcher, stop, done };
+}

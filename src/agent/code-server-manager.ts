@@ -1,0 +1,379 @@
+// Reconciles the control plane's `workspace` into running code servers: one process per
+// location on a free loopback port, health-checked with Ping, restarted with exponential
+// backoff when it dies, and replaced on a new spec version only once the new one is healthy.
+// Status (LOADING / LOADED / ERROR) is reported with reportCodeLocation and in heartbeats.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { resolve } from 'node:path';
+import type { Logger } from '../shared/logger.js';
+import { OutpostError } from '../shared/errors.js';
+import { CodeLocationSpecSchema, type CodeLocationSpec } from '../shared/work-items.js';
+import type {
+  GetDefinitionsResponse,
+  GetServerInfoResponse,
+  PingResponse,
+} from '../gen/outpost/codeserver/v1/code_server.js';
+import { backoffDelay } from './backoff.js';
+import { childEnv } from './config.js';
+import { connectCodeServer, unary, type CodeServerClient } from './code-server-client.js';
+import type { CodeServerStatusReport, ControlPlaneClient, WorkspaceEntry } from './control-plane-client.js';
+import { formatUserCodeError, snapshotFromDefinitions } from './definitions-snapshot.js';
+import { defaultCliCommand } from './launchers/process-launcher.js';
+
+export interface CodeServerManagerOptions {
+  controlPlane: ControlPlaneClient;
+  agentId: () => string;
+  logger: Logger;
+  /** How to start the CLI; default node + tsx + src/cli/main.ts. */
+  cliCommand?: string[];
+  /** Wait for the READY line at most this long; default 60 s (tsx on 2 cores is slow). */
+  startTimeoutMs?: number;
+  /** Ping every this often; default 5 s. */
+  healthIntervalMs?: number;
+  env?: NodeJS.ProcessEnv;
+}
+
+interface ServerProcess {
+  child: ChildProcess;
+  port: number;
+  serverId: string;
+  client: CodeServerClient;
+  version: number;
+  exited: boolean;
+}
+
+interface Slot {
+  name: string;
+  version: number;
+  spec: CodeLocationSpec;
+  status: 'LOADING' | 'LOADED' | 'ERROR';
+  error?: string;
+  current?: ServerProcess;
+  /** Version being started, so concurrent reconciles don't start it twice. */
+  startingVersion?: number;
+  restarts: number;
+  restartTimer?: NodeJS.Timeout;
+  waiters: Array<() => void>;
+  removed: boolean;
+}
+
+const READY = /OUTPOST_CODE_SERVER_READY port=(\d+) server_id=(\S+)/;
+
+export class CodeServerManager {
+  private readonly slots = new Map<string, Slot>();
+  private readonly cli: string[];
+  private healthTimer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly opts: CodeServerManagerOptions) {
+    this.cli = opts.cliCommand ?? defaultCliCommand();
+    this.healthTimer = setInterval(() => void this.healthCheck(), opts.healthIntervalMs ?? 5_000);
+    this.healthTimer.unref();
+  }
+
+  /** Fetches the workspace and reconciles. */
+  async refresh(): Promise<void> {
+    const entries = await this.opts.controlPlane.workspace(this.opts.agentId());
+    this.reconcile(entries);
+  }
+
+  reconcile(entries: WorkspaceEntry[]): void {
+    if (this.stopped) return;
+    const seen = new Set<string>();
+    for (const entry of entries) {
+      const spec = CodeLocationSpecSchema.safeParse({ ...entry.spec, name: entry.name });
+      seen.add(entry.name);
+      let slot = this.slots.get(entry.name);
+      if (!spec.success) {
+        const error = `invalid location spec: ${spec.error.issues[0]?.message ?? 'unknown'}`;
+        if (!slot || slot.version !== entry.version) void this.report(entry.name, entry.version, 'ERROR', { error });
+        continue;
+      }
+      if (!slot) {
+        slot = {
+          name: entry.name,
+          version: entry.version,
+          spec: spec.data,
+          status: 'LOADING',
+          restarts: 0,
+          waiters: [],
+          removed: false,
+        };
+        this.slots.set(entry.name, slot);
+        void this.start(slot);
+      } else if (entry.version > slot.version) {
+        slot.version = entry.version;
+        slot.spec = spec.data;
+        void this.start(slot);
+      }
+    }
+    for (const [name, slot] of this.slots) {
+      if (seen.has(name)) continue;
+      slot.removed = true;
+      clearTimeout(slot.restartTimer);
+      if (slot.current) void killServer(slot.current);
+      this.slots.delete(name);
+    }
+  }
+
+  statuses(): CodeServerStatusReport[] {
+    return [...this.slots.values()].map((s) => ({
+      location: s.name,
+      status: s.status,
+      ...(s.error ? { error: s.error.slice(0, 4000) } : {}),
+    }));
+  }
+
+  spec(location: string): (CodeLocationSpec & { version: number }) | undefined {
+    const slot = this.slots.get(location);
+    return slot ? { ...slot.spec, version: slot.version } : undefined;
+  }
+
+  /** The status of the location once it has settled at `minVersion` or later (waits up to `waitMs`). */
+  async settled(
+    location: string,
+    minVersion: number,
+    waitMs: number,
+  ): Promise<{ status: 'LOADED' | 'ERROR'; error?: string }> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const slot = this.slots.get(location);
+      if (slot && slot.version >= minVersion && slot.startingVersion === undefined && slot.status !== 'LOADING') {
+        return { status: slot.status, ...(slot.error ? { error: slot.error } : {}) };
+      }
+      if (!slot) await this.refresh();
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new OutpostError('CODE_SERVER_UNAVAILABLE', {
+          detail: `location ${location} did not finish loading version ${minVersion} within ${waitMs} ms`,
+        });
+      }
+      await this.waitForChange(location, Math.min(left, 1_000));
+    }
+  }
+
+  /** A client for the location's serving code server, waiting up to `waitMs` while it starts. */
+  async client(location: string, waitMs: number): Promise<{ client: CodeServerClient; serverId: string }> {
+    const deadline = Date.now() + waitMs;
+    let refreshed = false;
+    for (;;) {
+      const slot = this.slots.get(location);
+      if (slot?.current && !slot.current.exited)
+        return { client: slot.current.client, serverId: slot.current.serverId };
+      if (!slot && !refreshed) {
+        refreshed = true;
+        await this.refresh();
+        continue;
+      }
+      if (!slot) throw new OutpostError('UNKNOWN_LOCATION', { detail: `${location} is not in the agent's workspace` });
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new OutpostError('CODE_SERVER_UNAVAILABLE', {
+          detail: `the code server of ${location} was not ready within ${waitMs} ms (status ${slot.status}${slot.error ? `: ${slot.error.split('\n')[0]}` : ''})`,
+        });
+      }
+      await this.waitForChange(location, left);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.healthTimer);
+    const exits: Promise<void>[] = [];
+    for (const slot of this.slots.values()) {
+      clearTimeout(slot.restartTimer);
+      if (slot.current) exits.push(killServer(slot.current));
+    }
+    this.slots.clear();
+    await Promise.all(exits);
+  }
+
+  private waitForChange(location: string, ms: number): Promise<void> {
+    return new Promise((res) => {
+      const slot = this.slots.get(location);
+      const timer = setTimeout(res, ms);
+      slot?.waiters.push(() => {
+        clearTimeout(timer);
+        res();
+      });
+    });
+  }
+
+  private notify(slot: Slot): void {
+    const waiters = slot.waiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  /** Starts a server for the slot's current version; swaps it in only once it answers Ping. */
+  private async start(slot: Slot): Promise<void> {
+    const version = slot.version;
+    if (slot.startingVersion === version || this.stopped) return;
+    slot.startingVersion = version;
+    const log = this.opts.logger.child({ location: slot.name, version });
+    if (!slot.current) {
+      slot.status = 'LOADING';
+      void this.report(slot.name, version, 'LOADING', {});
+    }
+    let server: ServerProcess | undefined;
+    try {
+      server = await this.spawnServer(slot.spec, version);
+      if (slot.removed || this.stopped || slot.version !== version) {
+        await killServer(server);
+        return;
+      }
+      const [info, defs] = await Promise.all([
+        unary<object, GetServerInfoResponse>(server.client, 'getServerInfo', {}, 10_000),
+        unary<object, GetDefinitionsResponse>(server.client, 'getDefinitions', {}, 60_000),
+      ]);
+      const old = slot.current;
+      slot.current = server;
+      slot.restarts = 0;
+      this.watchExit(slot, server);
+      if (old && old !== server) void killServer(old);
+      const loadError = defs.loadError ?? info.loadError;
+      if (loadError) {
+        slot.status = 'ERROR';
+        slot.error = formatUserCodeError(loadError);
+        log.warn({ error: loadError.message }, 'code location failed to load');
+        await this.report(slot.name, version, 'ERROR', { error: slot.error });
+      } else {
+        const snapshot = snapshotFromDefinitions(defs, { serverId: info.serverId, sdkVersion: info.sdkVersion });
+        slot.status = 'LOADED';
+        delete slot.error;
+        log.info({ port: server.port, serverId: server.serverId, jobs: snapshot.jobs.length }, 'code location loaded');
+        await this.report(slot.name, version, 'LOADED', { snapshot });
+      }
+    } catch (err) {
+      if (server) void killServer(server);
+      const message = err instanceof Error ? err.message : String(err);
+      log.error({ err: message }, 'code server failed to start');
+      if (!slot.current || slot.current.exited) {
+        slot.status = 'ERROR';
+        slot.error = message;
+        await this.report(slot.name, version, 'ERROR', { error: message });
+      }
+      this.scheduleRestart(slot);
+    } finally {
+      if (slot.startingVersion === version) delete slot.startingVersion;
+      this.notify(slot);
+    }
+  }
+
+  private watchExit(slot: Slot, server: ServerProcess): void {
+    server.child.once('exit', (code, signal) => {
+      server.exited = true;
+      if (this.stopped || slot.removed || slot.current !== server) return;
+      this.opts.logger.warn({ location: slot.name, code, signal }, 'code server exited; restarting');
+      slot.status = 'LOADING';
+      this.notify(slot);
+      this.scheduleRestart(slot);
+    });
+  }
+
+  private scheduleRestart(slot: Slot): void {
+    if (this.stopped || slot.removed || slot.restartTimer) return;
+    const delay = backoffDelay(slot.restarts++, { initialMs: 500, maxMs: 30_000 });
+    slot.restartTimer = setTimeout(() => {
+      delete slot.restartTimer;
+      void this.start(slot);
+    }, delay);
+    slot.restartTimer.unref();
+  }
+
+  private async healthCheck(): Promise<void> {
+    for (const slot of this.slots.values()) {
+      const server = slot.current;
+      if (!server || server.exited || slot.startingVersion !== undefined) continue;
+      try {
+        await unary<{ echo: string }, PingResponse>(server.client, 'ping', { echo: 'health' }, 3_000);
+      } catch (err) {
+        // A hung server is as dead as an exited one: kill it; its exit handler restarts it.
+        this.opts.logger.warn({ location: slot.name, err: (err as Error).message }, 'code server failed Ping; killing');
+        void killServer(server);
+      }
+    }
+  }
+
+  private spawnServer(spec: CodeLocationSpec, version: number): Promise<ServerProcess> {
+    const cwd = spec.workingDirectory ? resolve(spec.workingDirectory) : process.cwd();
+    let cmd: string[];
+    if (spec.command?.length) cmd = spec.command.map((a) => a.replace('{port}', '0'));
+    else if (spec.module) {
+      cmd = [...this.cli, 'code-server', '--module', resolve(cwd, spec.module), '--port', '0', '--location', spec.name];
+    } else
+      throw new OutpostError('INVALID_ARGUMENT', { detail: `location ${spec.name} has neither module nor command` });
+    const child = spawn(cmd[0]!, cmd.slice(1), {
+      cwd,
+      stdio: ['pipe', 'pipe', 'pipe'],
+      env: childEnv(this.opts.env ?? process.env, spec.env ?? {}),
+    });
+    const log = this.opts.logger.child({ location: spec.name, pid: child.pid });
+    let stderrTail = '';
+    child.stderr?.on('data', (b: Buffer) => {
+      stderrTail = (stderrTail + b.toString('utf8')).slice(-4000);
+    });
+    return new Promise<ServerProcess>((resolvePromise, reject) => {
+      const timeoutMs = this.opts.startTimeoutMs ?? 60_000;
+      const timer = setTimeout(() => {
+        child.kill('SIGKILL');
+        reject(new OutpostError('CODE_SERVER_UNAVAILABLE', { detail: `no READY line within ${timeoutMs} ms` }));
+      }, timeoutMs);
+      const lines = createInterface({ input: child.stdout });
+      lines.on('line', (line) => {
+        const m = READY.exec(line);
+        if (!m) {
+          log.debug({ line }, 'code server stdout');
+          return;
+        }
+        clearTimeout(timer);
+        const port = Number(m[1]);
+        resolvePromise({ child, port, serverId: m[2]!, client: connectCodeServer(port), version, exited: false });
+      });
+      child.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(
+          new OutpostError('CODE_SERVER_UNAVAILABLE', {
+            detail: `code server exited (code ${code}, signal ${signal}) before it was ready: ${stderrTail.trim().split('\n').slice(-5).join(' | ')}`,
+          }),
+        );
+      });
+      child.once('error', (err) => {
+        clearTimeout(timer);
+        reject(new OutpostError('CODE_SERVER_UNAVAILABLE', { detail: err.message, cause: err }));
+      });
+    });
+  }
+
+  private async report(
+    location: string,
+    version: number,
+    status: 'LOADING' | 'LOADED' | 'ERROR',
+    extra: { snapshot?: unknown; error?: string },
+  ): Promise<void> {
+    try {
+      await this.opts.controlPlane.reportCodeLocation({
+        agentId: this.opts.agentId(),
+        location,
+        version,
+        status,
+        ...extra,
+      });
+    } catch (err) {
+      // The next heartbeat carries the status again; a snapshot is re-sent by the next sync.
+      this.opts.logger.warn({ location, err: (err as Error).message }, 'reportCodeLocation failed');
+    }
+  }
+}
+
+function killServer(server: ServerProcess): Promise<void> {
+  server.client.close();
+  if (server.exited || server.child.exitCode !== null) return Promise.resolve();
+  return new Promise((res) => {
+    const t = setTimeout(() => server.child.kill('SIGKILL'), 3_000);
+    server.child.once('exit', () => {
+      clearTimeout(t);
+      res();
+    });
+    server.child.kill('SIGTERM');
+  });
+}

@@ -1,0 +1,113 @@
+// Agent configuration: one zod schema, filled from flags, then OUTPOST_* variables, then
+// defaults (src/shared/config.ts). The token is read from a file or the environment and is
+// never printed; `describeConfig` is what the startup banner shows.
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { loadConfig, positiveInt, portSchema, type OptionSources } from '../shared/config.js';
+import { OutpostError } from '../shared/errors.js';
+
+export const AgentConfigSchema = z.object({
+  /** Control-plane base URL. */
+  url: z.string().url(),
+  /** File holding the agent token (first line). Wins over OUTPOST_AGENT_TOKEN. */
+  tokenFile: z.string().optional(),
+  temporalAddress: z.string().default('127.0.0.1:7233'),
+  temporalNamespace: z.string().default('default'),
+  /** Server CA (PEM) for a TLS Temporal frontend. Setting any TLS option enables TLS. */
+  temporalTlsCa: z.string().optional(),
+  /** Client certificate and key (PEM) for mTLS. */
+  temporalTlsCert: z.string().optional(),
+  temporalTlsKey: z.string().optional(),
+  /** Override the TLS server name (SNI). */
+  temporalTlsServerName: z.string().optional(),
+  /** Shared task queue every agent polls for workflows and shared activities. */
+  taskQueue: z.string().default('outpost-agent'),
+  /** State: the agent id, run directories (spool, pid records). */
+  dataDir: z.string().default('.outpost/agent'),
+  /** Work items claimed but not yet started as workflows, at most. */
+  maxInFlight: positiveInt.default(16),
+  /** Prometheus metrics on 127.0.0.1:<port>/metrics; unset = off. */
+  metricsPort: portSchema.optional(),
+  /** Agent display name; default the hostname. */
+  name: z.string().optional(),
+});
+export type AgentConfig = z.output<typeof AgentConfigSchema>;
+
+export const AGENT_OPTION_SOURCES: OptionSources<z.input<typeof AgentConfigSchema>> = {
+  url: { flag: '--url', env: 'OUTPOST_URL' },
+  tokenFile: { flag: '--token-file', env: 'OUTPOST_AGENT_TOKEN_FILE' },
+  temporalAddress: { flag: '--temporal-address', env: 'OUTPOST_TEMPORAL_ADDRESS' },
+  temporalNamespace: { flag: '--temporal-namespace', env: 'OUTPOST_TEMPORAL_NAMESPACE' },
+  temporalTlsCa: { flag: '--temporal-tls-ca', env: 'OUTPOST_TEMPORAL_TLS_CA' },
+  temporalTlsCert: { flag: '--temporal-tls-cert', env: 'OUTPOST_TEMPORAL_TLS_CERT' },
+  temporalTlsKey: { flag: '--temporal-tls-key', env: 'OUTPOST_TEMPORAL_TLS_KEY' },
+  temporalTlsServerName: { flag: '--temporal-tls-server-name', env: 'OUTPOST_TEMPORAL_TLS_SERVER_NAME' },
+  taskQueue: { flag: '--task-queue', env: 'OUTPOST_TASK_QUEUE' },
+  dataDir: { flag: '--data-dir', env: 'OUTPOST_AGENT_DATA_DIR' },
+  maxInFlight: { flag: '--max-in-flight', env: 'OUTPOST_AGENT_MAX_IN_FLIGHT' },
+  metricsPort: { flag: '--metrics-port', env: 'OUTPOST_AGENT_METRICS_PORT' },
+  name: { flag: '--name', env: 'OUTPOST_AGENT_NAME' },
+};
+
+export function loadAgentConfig(
+  flags: Partial<Record<keyof z.input<typeof AgentConfigSchema>, unknown>>,
+  env: NodeJS.ProcessEnv = process.env,
+): AgentConfig {
+  const cfg = loadConfig(AgentConfigSchema, AGENT_OPTION_SOURCES, flags, env);
+  return { ...cfg, dataDir: resolve(cfg.dataDir) };
+}
+
+/** The agent token: --token-file / OUTPOST_AGENT_TOKEN_FILE, else OUTPOST_AGENT_TOKEN. */
+export function readAgentToken(cfg: Pick<AgentConfig, 'tokenFile'>, env: NodeJS.ProcessEnv = process.env): string {
+  if (cfg.tokenFile) {
+    let text: string;
+    try {
+      text = readFileSync(cfg.tokenFile, 'utf8');
+    } catch (err) {
+      throw new OutpostError('CONFIG_INVALID', {
+        detail: `--token-file ${cfg.tokenFile} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+      });
+    }
+    const token = text.split('\n')[0]?.trim() ?? '';
+    if (!token) throw new OutpostError('CONFIG_INVALID', { detail: `--token-file ${cfg.tokenFile} is empty` });
+    return token;
+  }
+  const token = env.OUTPOST_AGENT_TOKEN?.trim();
+  if (!token) {
+    throw new OutpostError('CONFIG_INVALID', {
+      detail: 'no agent token: pass --token-file <path> or set OUTPOST_AGENT_TOKEN',
+    });
+  }
+  return token;
+}
+
+/** Temporal TLS settings, or undefined for plaintext (the dev server). */
+export function temporalTls(
+  cfg: AgentConfig,
+):
+  | { serverNameOverride?: string; serverRootCACertificate?: Buffer; clientCertPair?: { crt: Buffer; key: Buffer } }
+  | undefined {
+  const { temporalTlsCa: ca, temporalTlsCert: cert, temporalTlsKey: key, temporalTlsServerName: sni } = cfg;
+  if (!ca && !cert && !key && !sni) return undefined;
+  if (Boolean(cert) !== Boolean(key)) {
+    throw new OutpostError('CONFIG_INVALID', {
+      detail: '--temporal-tls-cert and --temporal-tls-key must be given together',
+    });
+  }
+  return {
+    ...(sni ? { serverNameOverride: sni } : {}),
+    ...(ca ? { serverRootCACertificate: readFileSync(ca) } : {}),
+    ...(cert && key ? { clientCertPair: { crt: readFileSync(cert), key: readFileSync(key) } } : {}),
+  };
+}
+
+/** Environment for a child process (code server, run worker): no OUTPOST_*TOKEN* variable ever passes. */
+export function childEnv(base: NodeJS.ProcessEnv, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries({ ...base, ...extra })) {
+    if (/^OUTPOST_.*TOKEN/i.test(k)) continue;
+    env[k] = v;
+  }
+  return env;
+}

@@ -1,0 +1,71 @@
+// Linux /proc readers used to identify processes robustly: a pid plus its start time (in
+// clock ticks since boot) names one process forever, so a recycled pid is never mistaken for
+// the run worker we launched.
+import { readdirSync, readFileSync } from 'node:fs';
+
+export interface ProcStat {
+  pid: number;
+  state: string;
+  pgrp: number;
+  startTime: number;
+}
+
+/** Parses /proc/<pid>/stat; undefined when the process does not exist. */
+export function readProcStat(pid: number): ProcStat | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // comm (field 2) may contain spaces and parentheses: split after the last ')'.
+  const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  // rest[0] is field 3 (state); field 5 is pgrp, field 22 is starttime.
+  const state = rest[0] ?? '?';
+  const pgrp = Number(rest[2]);
+  const startTime = Number(rest[19]);
+  return { pid, state, pgrp, startTime };
+}
+
+/** True when `pid` exists, is not a zombie and started at `startTime`. */
+export function isSameLiveProcess(pid: number, startTime: number): boolean {
+  const st = readProcStat(pid);
+  return st !== undefined && st.startTime === startTime && st.state !== 'Z' && st.state !== 'X';
+}
+
+export function readCmdline(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+/** Every live pid on the host. */
+export function listPids(): number[] {
+  return readdirSync('/proc')
+    .filter((n) => /^\d+$/.test(n))
+    .map(Number);
+}
+
+/** Live (non-zombie) processes whose process group is `pgid`. */
+export function processGroupMembers(pgid: number): number[] {
+  return listPids().filter((pid) => {
+    const st = readProcStat(pid);
+    return st !== undefined && st.pgrp === pgid && st.state !== 'Z' && st.state !== 'X';
+  });
+}
+
+/** Finds a live process whose command line contains every one of `needles` in order-free fashion. */
+export function findProcessByArgs(needles: string[]): number | undefined {
+  for (const pid of listPids()) {
+    if (pid === process.pid) continue;
+    const argv = readCmdline(pid);
+    if (!argv) continue;
+    if (needles.every((n) => argv.includes(n))) {
+      const st = readProcStat(pid);
+      if (st && st.state !== 'Z') return pid;
+    }
+  }
+  return undefined;
+}

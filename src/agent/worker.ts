@@ -1,0 +1,46 @@
+// Temporal workers of one agent: the shared queue (all workflows, plus activities any agent
+// may run) and the host-local queue `outpost-host-<agentId>` (activities that touch this host's
+// processes and spool). Both register the same activity object; workflows route by queue.
+import { fileURLToPath } from 'node:url';
+import { type NativeConnection, Worker } from '@temporalio/worker';
+import type { Activities } from '../../activities/index.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+export interface AgentWorkersOptions {
+  connection: NativeConnection;
+  namespace: string;
+  taskQueue: string;
+  hostTaskQueue: string;
+  activities: Activities;
+  /** Run activities of this agent at once; default 200 (supervision is mostly idle waiting). */
+  maxConcurrentActivities?: number;
+}
+
+/** Options every Outpost worker shares (also used by the replay test). */
+export const SHARED_WORKER_OPTIONS = {
+  // Let in-flight activities finish on SIGTERM, but never hang shutdown.
+  shutdownGraceTime: '10s',
+  shutdownForceTime: '30s',
+  // A workflow change without patched() must fail loudly, not retry its task forever.
+  workflowFailureErrorTypes: { '*': ['NondeterminismError'] },
+} as const;
+
+export async function createAgentWorkers(opts: AgentWorkersOptions): Promise<Worker[]> {
+  const common = {
+    connection: opts.connection,
+    namespace: opts.namespace,
+    activities: opts.activities,
+    maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
+    shutdownGraceTime: SHARED_WORKER_OPTIONS.shutdownGraceTime,
+    shutdownForceTime: SHARED_WORKER_OPTIONS.shutdownForceTime,
+  };
+  const shared = await Worker.create({
+    ...common,
+    taskQueue: opts.taskQueue,
+    workflowsPath: WORKFLOWS_PATH,
+    workflowFailureErrorTypes: { '*': ['NondeterminismError'] },
+  });
+  const host = await Worker.create({ ...common, taskQueue: opts.hostTaskQueue });
+  return [shared, host];
+}

@@ -1,0 +1,105 @@
+// `outpost agent [all|worker|poller]`: the Temporal-backed agent. `all` (default) runs the
+// poller and the workers in one process; `worker` and `poller` run one side each, for scale-out.
+import type { Command } from 'commander';
+import { startAgent, type AgentMode } from '../../agent/agent.js';
+import { loadAgentConfig, readAgentToken } from '../../agent/config.js';
+import { OutpostError } from '../../shared/errors.js';
+import { createLogger } from '../../shared/logger.js';
+
+interface AgentFlags {
+  url?: string;
+  tokenFile?: string;
+  temporalAddress?: string;
+  temporalNamespace?: string;
+  temporalTlsCa?: string;
+  temporalTlsCert?: string;
+  temporalTlsKey?: string;
+  temporalTlsServerName?: string;
+  taskQueue?: string;
+  dataDir?: string;
+  maxInFlight?: string;
+  metricsPort?: string;
+  name?: string;
+}
+
+const MODES: readonly AgentMode[] = ['all', 'worker', 'poller'];
+
+export function registerAgentCommand(program: Command): void {
+  program
+    .command('agent')
+    .description('Run the agent: claim work from the control plane and process it with Temporal workflows')
+    .argument(
+      '[mode]',
+      'all (poller + workers), worker (Temporal workers only) or poller (claim and start only)',
+      'all',
+    )
+    .option('--url <url>', 'control-plane base URL (env OUTPOST_URL)')
+    .option(
+      '--token-file <path>',
+      'file holding the agent token (env OUTPOST_AGENT_TOKEN_FILE; else OUTPOST_AGENT_TOKEN)',
+    )
+    .option(
+      '--temporal-address <host:port>',
+      'Temporal frontend (env OUTPOST_TEMPORAL_ADDRESS; default 127.0.0.1:7233)',
+    )
+    .option('--temporal-namespace <ns>', 'Temporal namespace (env OUTPOST_TEMPORAL_NAMESPACE; default "default")')
+    .option('--temporal-tls-ca <pem>', 'CA certificate for a TLS Temporal frontend (env OUTPOST_TEMPORAL_TLS_CA)')
+    .option('--temporal-tls-cert <pem>', 'client certificate for mTLS (env OUTPOST_TEMPORAL_TLS_CERT)')
+    .option('--temporal-tls-key <pem>', 'client key for mTLS (env OUTPOST_TEMPORAL_TLS_KEY)')
+    .option('--temporal-tls-server-name <name>', 'TLS server name override (env OUTPOST_TEMPORAL_TLS_SERVER_NAME)')
+    .option('--task-queue <name>', 'shared task queue of all agents (env OUTPOST_TASK_QUEUE; default outpost-agent)')
+    .option(
+      '--data-dir <dir>',
+      'agent state: id, run spools, pid records (env OUTPOST_AGENT_DATA_DIR; default .outpost/agent)',
+    )
+    .option(
+      '--max-in-flight <n>',
+      'claimed work items not yet started, at most (env OUTPOST_AGENT_MAX_IN_FLIGHT; default 16)',
+    )
+    .option(
+      '--metrics-port <port>',
+      'Prometheus metrics on 127.0.0.1:<port>/metrics (env OUTPOST_AGENT_METRICS_PORT; default off)',
+    )
+    .option('--name <name>', 'display name (env OUTPOST_AGENT_NAME; default the hostname)')
+    .action(async (mode: string, flags: AgentFlags) => {
+      if (!(MODES as readonly string[]).includes(mode)) {
+        throw new OutpostError('CONFIG_INVALID', {
+          detail: `agent mode must be one of ${MODES.join(', ')}, got ${mode}`,
+        });
+      }
+      const config = loadAgentConfig(flags);
+      const token = readAgentToken(config);
+      const logger = createLogger({ name: 'agent' });
+      const agent = await startAgent({ config, token, logger, mode: mode as AgentMode });
+      process.stderr.write(
+        [
+          `outpost agent ${agent.agentId} (${mode})`,
+          `  control plane:  ${config.url}`,
+          `  temporal:       ${config.temporalAddress} namespace ${config.temporalNamespace}`,
+          `  task queues:    ${config.taskQueue} (shared), ${agent.hostTaskQueue} (this host)`,
+          `  data dir:       ${config.dataDir}`,
+          `  metrics:        ${config.metricsPort !== undefined ? `http://127.0.0.1:${config.metricsPort}/metrics` : 'off'}`,
+          '',
+        ].join('\n'),
+      );
+      let stopping = false;
+      const stop = (sig: string): void => {
+        if (stopping) return;
+        stopping = true;
+        logger.info({ signal: sig }, 'shutting down');
+        agent.stop().then(
+          () => process.exit(0),
+          (err: unknown) => {
+            logger.error({ err }, 'shutdown failed');
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+      await agent.done.catch((err: unknown) => {
+        logger.error({ err }, 'a Temporal worker stopped with an error');
+        process.exit(1);
+      });
+    });
+}

@@ -1,0 +1,50 @@
+// Activity proxies with their timeouts and retry policies, shared by all workflows.
+import { proxyActivities, ActivityCancellationType, ApplicationFailure, ActivityFailure } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { WorkFailure } from './types.js';
+
+/**
+ * Control-plane bookkeeping (complete/fail work, end a run without a worker, find the host
+ * queue). Retries forever with a capped interval: the control plane may be down for a while,
+ * and every one of these calls is idempotent.
+ */
+export const bookkeeping = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
+});
+
+/** Code-server calls: a few attempts (the activity itself retries UNAVAILABLE), then failWork. */
+export const codeQueries = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
+});
+
+/** Host-local activities, on the task queue of the agent that owns the process and spool. */
+export function hostActivities(taskQueue: string) {
+  const short = proxyActivities<Activities>({
+    taskQueue,
+    startToCloseTimeout: '2 minutes',
+    heartbeatTimeout: '15s',
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s' },
+  });
+  // One heartbeating activity for the whole life of the process. A kill -9'd agent stops
+  // heartbeating, so within heartbeatTimeout the attempt times out and the retry goes to the
+  // same host queue, where the restarted agent (same id, same queue) resumes from runCursor.
+  const supervise = proxyActivities<Activities>({
+    taskQueue,
+    startToCloseTimeout: '3650 days',
+    heartbeatTimeout: '15s',
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '5s' },
+  });
+  return { launchRun: short.launchRun, terminateProcess: short.terminateProcess, superviseRun: supervise.superviseRun };
+}
+
+/** The coded error behind an activity failure, for failWork. */
+export function workFailureOf(err: unknown): WorkFailure {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof ApplicationFailure) {
+    return { code: cause.type ?? 'OUTPOST_ERR_INTERNAL', message: cause.message };
+  }
+  return { code: 'OUTPOST_ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+}

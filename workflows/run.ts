@@ -1,0 +1,101 @@
+// The run workflow (`run-<runId>`): launch the run worker on one host, supervise it until it
+// exits, and stop it when the public `terminate` signal arrives.
+//
+// Why history does not grow with run length: supervision is ONE long-running activity that
+// heartbeats (heartbeats are not history events) and ships events and logs itself. A run of a
+// week and a run of a second produce the same ~20 history events, so continueAsNew is not
+// needed; retries of that activity add no events either (only the final attempt is recorded).
+import {
+  CancellationScope,
+  condition,
+  defineQuery,
+  defineSignal,
+  isCancellation,
+  setHandler,
+} from '@temporalio/workflow';
+import type { LaunchHandle, SuperviseResult } from '../activities/index.js';
+import type { RunStatus } from '../src/shared/work-items.js';
+import { bookkeeping, hostActivities, workFailureOf } from './activity-options.js';
+import {
+  PHASE_QUERY,
+  TERMINATE_SIGNAL,
+  type RunPhase,
+  type RunWorkflowInput,
+  type RunWorkflowResult,
+} from './types.js';
+
+export const terminateSignal = defineSignal<[{ reason?: string }?]>(TERMINATE_SIGNAL);
+export const phaseQuery = defineQuery<RunPhase>(PHASE_QUERY);
+
+const DEFAULT_GRACE_MS = 10_000;
+
+export async function runWorkflow(input: RunWorkflowInput): Promise<RunWorkflowResult> {
+  const { runId } = input.payload;
+  let phase: RunPhase = 'launching';
+  let terminateRequested = false;
+  setHandler(phaseQuery, () => phase);
+  setHandler(terminateSignal, () => {
+    terminateRequested = true;
+  });
+
+  // Host pinning: this first activity runs on the shared queue and answers with the queue of
+  // the agent that picked it up; everything touching the process goes there from now on.
+  const host = hostActivities(await bookkeeping.hostQueue());
+
+  let status: RunStatus;
+  try {
+    status = await launchAndSupervise();
+  } catch (err) {
+    if (isCancellation(err)) throw err;
+    // The launch failed for good (e.g. the worker cannot be spawned): the run ends FAILURE.
+    const failure = workFailureOf(err);
+    phase = 'finalizing';
+    await bookkeeping.endRunWithoutWorker(runId, 'RUN_FAILURE', `launch failed: ${failure.message}`);
+    await bookkeeping.failWork(input.workItemId, failure);
+    phase = 'done';
+    return { status: 'FAILURE' };
+  }
+  phase = 'finalizing';
+  await bookkeeping.completeWork(input.workItemId, { status });
+  phase = 'done';
+  return { status };
+
+  async function launchAndSupervise(): Promise<RunStatus> {
+    if (terminateRequested) {
+      phase = 'finalizing';
+      return bookkeeping.endRunWithoutWorker(runId, 'RUN_CANCELED', 'run terminated before it was launched');
+    }
+    const outcome = await host.launchRun(input.payload);
+    if ('skipped' in outcome) {
+      phase = 'finalizing';
+      if (outcome.skipped !== 'CANCELING') return outcome.skipped;
+      return bookkeeping.endRunWithoutWorker(runId, 'RUN_CANCELED', 'run terminated before it was launched');
+    }
+    const handle: LaunchHandle = outcome.launched;
+    phase = 'running';
+    let result: SuperviseResult | undefined;
+    const scope = new CancellationScope();
+    const supervised = scope
+      .run(() => host.superviseRun(handle, {}))
+      .then((r) => {
+        result = r;
+      });
+    await Promise.race([supervised, condition(() => terminateRequested)]);
+    if (result === undefined) {
+      phase = 'terminating';
+      scope.cancel();
+      try {
+        await supervised;
+      } catch (err) {
+        if (!isCancellation(err)) throw err;
+      }
+      // If the run finished on its own meanwhile, terminateProcess finds nothing to signal.
+      await host.terminateProcess(handle, input.terminateGraceMs ?? DEFAULT_GRACE_MS);
+      phase = 'finalizing';
+      // Drain: every event and byte the worker wrote before dying is shipped; RUN_CANCELED is
+      // appended only if the worker did not write a terminal event itself.
+      result = await host.superviseRun(handle, { terminating: true });
+    }
+    return result.status;
+  }
+}
