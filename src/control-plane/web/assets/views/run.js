@@ -213,20 +213,28 @@ export async function runView(main, { params, config }) {
       );
   }
 
+  // Events arrive from SSE and from polling; both are ordered, so dedupe by seq suffices.
+  // Control-plane (ENGINE) events use seqs far above the worker's, so gaps are normal.
+  const seen = new Set();
+  const knownSteps = new Set();
   function addEvents(batch) {
-    const fresh = batch.filter((e) => e.seq > lastSeq).sort((a, b) => a.seq - b.seq);
+    const fresh = batch.filter((e) => !seen.has(e.seq)).sort((a, b) => a.seq - b.seq);
     if (!fresh.length) return;
-    const known = new Set(events.map((e) => e.stepKey).filter(Boolean));
+    const appendOnly = fresh[0].seq > lastSeq && eventsBody.querySelector('td.empty') === null && events.length > 0;
     for (const e of fresh) {
-      if (e.seq !== lastSeq + 1 && lastSeq !== 0) break; // a gap: the poll will fill it in order
+      seen.add(e.seq);
       events.push(e);
-      lastSeq = e.seq;
-      if (e.stepKey && !known.has(e.stepKey)) {
-        known.add(e.stepKey);
+      lastSeq = Math.max(lastSeq, e.seq);
+      if (e.stepKey && !knownSteps.has(e.stepKey)) {
+        knownSteps.add(e.stepKey);
         stepSel.append(h('option', { value: e.stepKey }, e.stepKey));
       }
     }
-    renderEvents();
+    if (appendOnly) eventsBody.append(...fresh.filter(matches).map(eventRow));
+    else {
+      events.sort((a, b) => a.seq - b.seq);
+      renderEvents();
+    }
     renderTimeline(timeline, run, events);
   }
 

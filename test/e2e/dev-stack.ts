@@ -1,0 +1,118 @@
+// Starts a real `outpost dev` (Temporal dev server, control plane, agent, examples/hello) in
+// a throwaway data dir on free ports, for browser tests, and stops it with SIGINT like Ctrl-C.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { freePort } from '../../src/shared/net.js';
+
+const CLI = resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
+
+export interface DevStack {
+  url: string;
+  /** The one-click link `outpost dev` prints: `<url>/signin#token=...`. */
+  signInLink: string;
+  userToken: string;
+  dataDir: string;
+  temporalUiUrl: string;
+  output: string[];
+  /** POSTs a GraphQL request with the user token (test-side checks and setup). */
+  graphql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  stop(): Promise<void>;
+}
+
+export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-e2e-'));
+  const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      CLI,
+      'dev',
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--temporal-port',
+      String(temporalPort),
+      '--temporal-ui-port',
+      String(uiPort),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' } },
+  );
+  const output: string[] = [];
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  let link: string | undefined;
+  const ready = new Promise<string>((resolveLink, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`outpost dev not ready in ${timeoutMs} ms:\n${output.slice(-40).join('\n')}`)),
+      timeoutMs,
+    );
+    for (const s of [child.stdout, child.stderr]) {
+      if (!s) continue;
+      createInterface({ input: s }).on('line', (line) => {
+        output.push(line);
+        if (output.length > 2000) output.shift();
+        const m = /(http:\/\/127\.0\.0\.1:\d+\/signin#token=\S+)/.exec(line);
+        if (m && !link) {
+          link = m[1]!;
+          clearTimeout(timer);
+          resolveLink(link);
+        }
+      });
+    }
+    void exited.then((code) => {
+      clearTimeout(timer);
+      reject(new Error(`outpost dev exited (code ${code}) before it was ready:\n${output.slice(-40).join('\n')}`));
+    });
+  });
+
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT');
+      const timer = setTimeout(() => {
+        // The whole group, in case a grandchild outlived its parent.
+        try {
+          process.kill(-child.pid!, 'SIGKILL');
+        } catch {
+          /* already gone */
+        }
+      }, 30_000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+
+  let signInLink: string;
+  try {
+    signInLink = await ready;
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  const url = `http://127.0.0.1:${port}`;
+  const userToken = decodeURIComponent(signInLink.split('#token=')[1]!);
+  return {
+    url,
+    signInLink,
+    userToken,
+    dataDir,
+    temporalUiUrl: `http://127.0.0.1:${uiPort}`,
+    output,
+    async graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+      const res = await fetch(`${url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${userToken}` },
+        body: JSON.stringify({ query, variables }),
+      });
+      const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> };
+      if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '));
+      return body.data as T;
+    },
+    stop,
+  };
+}

@@ -1,0 +1,103 @@
+// The whole product in a real browser: `outpost dev` (Temporal, control plane, agent,
+// examples/hello), signed in with the printed one-click link. Launch `hello` from the form and
+// see `hello from outpost` in stdout; launch `sleepy` and terminate it from the UI; toggle a
+// schedule. Takes the README screenshots (docs/ui-runs.png, docs/ui-run.png) on the way.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { browserSkipReason, launchBrowser, type TestBrowser } from '../support/browser.js';
+import { startDevStack, type DevStack } from './dev-stack.js';
+
+const DOCS = resolve(import.meta.dirname, '..', '..', 'docs');
+const RUN_TIMEOUT = 120_000;
+const skip = browserSkipReason();
+if (skip) console.log(`# skipped: ${skip}`);
+
+describe('web UI against outpost dev', { skip, timeout: 600_000 }, () => {
+  let stack: DevStack;
+  let b: TestBrowser;
+
+  before(async () => {
+    stack = await startDevStack();
+    b = await launchBrowser();
+  });
+  after(async () => {
+    await b?.close();
+    await stack?.stop();
+  });
+
+  test('the one-click link signs in and leaves no token in the URL', async () => {
+    const { page } = b;
+    await page.goto(stack.signInLink);
+    await page.waitForURL((u) => u.pathname === '/runs');
+    assert.ok(!page.url().includes(stack.userToken), 'token gone from the address bar');
+    const session = (await b.context.cookies()).find((c) => c.name === 'outpost_session');
+    assert.ok(session?.httpOnly && session.sameSite === 'Strict');
+    assert.equal(await page.evaluate(() => document.cookie.includes('outpost_session')), false);
+  });
+
+  test('examples/hello is LOADED', async () => {
+    const { page } = b;
+    await page.goto(`${stack.url}/locations`);
+    await page.locator('[data-location="hello"][data-status="LOADED"]').waitFor({ timeout: RUN_TIMEOUT });
+  });
+
+  test('launch hello from the form: SUCCESS, with "hello from outpost" in stdout', async () => {
+    const { page } = b;
+    await page.goto(`${stack.url}/locations/hello/jobs/hello`);
+    assert.ok((await page.locator('#op-graph .op-node').count()) >= 3, 'the op graph shows the three ops');
+    await page.locator('#launch').click();
+    await page.waitForURL(/\/runs\/run_/);
+    await page.locator('h1 [data-status="SUCCESS"]').waitFor({ timeout: RUN_TIMEOUT });
+    await page.locator('#tab-stdout').click();
+    await page.locator('#log-stdout', { hasText: 'hello from outpost' }).waitFor();
+    await page.locator('#tab-events').click();
+    await page.locator('.events-table tr[data-type="RUN_SUCCESS"]').waitFor();
+    const temporal = await page.locator('#temporal-link').getAttribute('href');
+    const runId = page.url().split('/runs/')[1]!;
+    assert.equal(temporal, `${stack.temporalUiUrl}/namespaces/default/workflows/run-${runId}`);
+    mkdirSync(DOCS, { recursive: true });
+    await page.screenshot({ path: resolve(DOCS, 'ui-run.png'), fullPage: false });
+  });
+
+  test('launch sleepy, terminate it from the UI, and see CANCELED', async () => {
+    const { page } = b;
+    await page.goto(`${stack.url}/locations/hello/jobs/sleepy`);
+    await page.locator('#config-editor').fill('{"seconds": 120}');
+    await page.locator('#launch').click();
+    await page.waitForURL(/\/runs\/run_/);
+    await page.locator('h1 [data-status="STARTED"]').waitFor({ timeout: RUN_TIMEOUT });
+    await page.locator('#terminate').click();
+    await page.locator('#confirm-ok').click();
+    await page.locator('h1 [data-status="CANCELED"]').waitFor({ timeout: RUN_TIMEOUT });
+  });
+
+  test('toggle a schedule on and off', async () => {
+    const { page } = b;
+    await page.goto(`${stack.url}/automation`);
+    const toggle = page.locator('[data-toggle="schedule:hello:every_minute"]');
+    const before = await toggle.isChecked();
+    await toggle.click();
+    const want = before ? 'STOPPED' : 'RUNNING';
+    await page.locator(`tr[data-schedule="every_minute"][data-state="${want}"]`).waitFor();
+    const { codeLocation } = await stack.graphql<{
+      codeLocation: { schedules: Array<{ name: string; state: string }> };
+    }>('{ codeLocation(name: "hello") { schedules { name state } } }');
+    assert.equal(codeLocation.schedules.find((s) => s.name === 'every_minute')?.state, want);
+    await page.locator('[data-toggle="schedule:hello:every_minute"]').click();
+    await page.locator(`tr[data-schedule="every_minute"][data-state="${before ? 'RUNNING' : 'STOPPED'}"]`).waitFor();
+  });
+
+  test('the runs page lists both runs live, and the pages render without errors', async () => {
+    const { page } = b;
+    await page.goto(`${stack.url}/runs`);
+    await page.locator('tr[data-status="SUCCESS"]').first().waitFor();
+    await page.locator('tr[data-status="CANCELED"]').first().waitFor();
+    await page.screenshot({ path: resolve(DOCS, 'ui-runs.png'), fullPage: false });
+    await page.goto(`${stack.url}/agents`);
+    await page.locator('tr[data-healthy="true"]').first().waitFor();
+    const problems = b.problems.filter((p) => !/EventSource|net::ERR_ABORTED/.test(p));
+    assert.deepEqual(problems, []);
+  });
+});
