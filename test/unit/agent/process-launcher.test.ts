@@ -1,0 +1,148 @@
+// The process launcher against real run workers (`outpost api execute-run` on examples/hello):
+// one spawn per run, adoption after a restart, recovery of the spawn/record crash window,
+// process-group termination, and no token in a worker's environment.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
+import { readProcStat } from '../../../src/agent/launchers/proc.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { SPOOL_FILES } from '../../../src/shared/run-events.js';
+
+const MODULE = resolve('examples/hello/definitions.ts');
+const logger = createLogger({ name: 'test', level: 'warn' });
+const dataDir = mkdtempSync(join(tmpdir(), 'outpost-launcher-'));
+after(() => rmSync(dataDir, { recursive: true, force: true }));
+
+async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+function events(launcher: ProcessLauncher, runId: string): Array<{ seq: number; type: string }> {
+  const file = join(launcher.spoolDir(runId), SPOOL_FILES.events);
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as { seq: number; type: string });
+}
+
+const spec = (runId: string, job: string, runConfig: Record<string, unknown> = {}) => ({
+  runId,
+  location: 'hello',
+  job,
+  runConfig,
+  module: MODULE,
+});
+
+describe('ProcessLauncher', () => {
+  test('spawns once, records pid and start time, and adopts on every later launch', async () => {
+    const launcher = new ProcessLauncher({ dataDir, logger });
+    const runId = 'run_launch_once';
+    const first = await launcher.launch(spec(runId, 'hello'));
+    assert.equal(first.adopted, false);
+    const record = JSON.parse(readFileSync(join(launcher.runDir(runId), 'process.json'), 'utf8')) as {
+      pid: number;
+      startTime: number;
+    };
+    assert.ok(record.pid > 0 && record.startTime > 0);
+    const second = await launcher.launch(spec(runId, 'hello'));
+    assert.equal(second.ref, first.ref);
+    await until('worker exit', async () => !(await launcher.isAlive(runId)));
+    assert.deepEqual(launcher.exitStatus(runId), { code: 0, signal: null, known: true });
+    assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_SUCCESS');
+    assert.match(readFileSync(join(launcher.spoolDir(runId), SPOOL_FILES.stdout), 'utf8'), /hello from outpost/);
+
+    // A restarted agent (a new launcher on the same data dir) adopts the finished run; no respawn.
+    const restarted = new ProcessLauncher({ dataDir, logger });
+    const adopted = await restarted.launch(spec(runId, 'hello'));
+    assert.equal(adopted.adopted, true);
+    assert.equal(await restarted.isAlive(runId), false);
+    assert.deepEqual(restarted.exitStatus(runId), { code: null, signal: null, known: false });
+    assert.equal(restarted.spawnCount(runId), 1);
+  });
+
+  test('after a crash between spawn and record, finds the live worker instead of spawning again', async () => {
+    const launcher = new ProcessLauncher({ dataDir, logger });
+    const runId = 'run_crash_window';
+    const dir = launcher.runDir(runId);
+    const spool = launcher.spoolDir(runId);
+    mkdirSync(spool, { recursive: true });
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ seconds: 30 }));
+    writeFileSync(join(dir, 'intent.json'), '{}');
+    // What the crashed agent had spawned (same command line) before it could record it.
+    const [node, ...pre] = defaultCliCommand();
+    const orphan = spawn(
+      node!,
+      [
+        ...pre,
+        'api',
+        'execute-run',
+        '--run-id',
+        runId,
+        '--module',
+        MODULE,
+        '--job',
+        'sleepy',
+        '--config-file',
+        join(dir, 'config.json'),
+        '--spool-dir',
+        spool,
+      ],
+      { detached: true, stdio: 'ignore' },
+    );
+    try {
+      await until('orphan running', () => readProcStat(orphan.pid!) !== undefined);
+      const handle = await launcher.launch(spec(runId, 'sleepy'));
+      assert.equal(handle.adopted, true);
+      assert.equal(handle.ref, `pid ${orphan.pid}`);
+      assert.equal(launcher.spawnCount(runId), 1);
+      assert.equal(await launcher.isAlive(runId), true);
+    } finally {
+      await launcher.signal(runId, 'SIGKILL');
+    }
+  });
+
+  test('signals the whole process group; nothing of it survives', async () => {
+    const launcher = new ProcessLauncher({ dataDir, logger });
+    const runId = 'run_terminate_group';
+    await launcher.launch(spec(runId, 'sleepy', { seconds: 60 }));
+    await until('RUN_START', () => events(launcher, runId).some((e) => e.type === 'RUN_START'));
+    assert.ok(launcher.groupMembers(runId).length >= 1);
+    assert.equal(await launcher.signal(runId, 'SIGTERM'), true);
+    await until('worker exit', async () => !(await launcher.isAlive(runId)));
+    assert.deepEqual(launcher.groupMembers(runId), []);
+    assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_CANCELED');
+    // Nothing left to signal: harmless.
+    assert.equal(await launcher.signal(runId, 'SIGKILL'), false);
+  });
+
+  test('never passes a token variable to the run worker', async () => {
+    const env = {
+      ...process.env,
+      OUTPOST_AGENT_TOKEN: 'secret-agent-token',
+      OUTPOST_USER_TOKEN: 'secret-user',
+      KEEP_ME: 'yes',
+    };
+    const launcher = new ProcessLauncher({ dataDir, logger, env });
+    const runId = 'run_env_clean';
+    await launcher.launch(spec(runId, 'sleepy', { seconds: 30 }));
+    try {
+      const pid = Number(/pid (\d+)/.exec((await launcher.adopt(runId))!.ref)![1]);
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      assert.ok(environ.includes('KEEP_ME=yes'));
+      assert.ok(!environ.some((e) => e.includes('secret')), 'a token reached the worker');
+    } finally {
+      await launcher.signal(runId, 'SIGKILL');
+      await until('worker exit', async () => !(await launcher.isAlive(runId)));
+    }
+  });
+});
