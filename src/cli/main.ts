@@ -1,28 +1,26 @@
 // The `outpost` command line. Each subcommand lives in its own file under commands/.
 import { Command } from 'commander';
 import { formatError, isOutpostError } from '../shared/errors.js';
-import { registerAgentCommand } from './commands/agent.js';
 import { registerApiCommand } from './commands/api.js';
 import { registerCodeServerCommand } from './commands/code-server.js';
-import { registerAutomationCommands } from './commands/automation.js';
-import { registerDevCommand } from './commands/dev.js';
-import { registerLocationsCommand } from './commands/locations.js';
-import { registerRunsCommand } from './commands/runs.js';
-import { registerTokensCommand } from './commands/tokens.js';
 
 const program = new Command()
   .name('outpost')
   .description('Outpost: hybrid orchestration with a control plane and a Temporal-backed agent.')
   .showHelpAfterError();
 
-registerDevCommand(program);
+// The run worker (`api execute-run`, once per run) and the code server start often and must
+// not pay for loading every other command (Temporal, GraphQL...): those are loaded only when needed.
+if (!['api', 'code-server'].includes(process.argv[2] ?? '')) {
+  (await import('./commands/agent.js')).registerAgentCommand(program);
+  (await import('./commands/automation.js')).registerAutomationCommands(program);
+  (await import('./commands/dev.js')).registerDevCommand(program);
+  (await import('./commands/locations.js')).registerLocationsCommand(program);
+  (await import('./commands/runs.js')).registerRunsCommand(program);
+  (await import('./commands/tokens.js')).registerTokensCommand(program);
+}
 registerApiCommand(program);
-registerAgentCommand(program);
 registerCodeServerCommand(program);
-registerLocationsCommand(program);
-registerRunsCommand(program);
-registerAutomationCommands(program);
-registerTokensCommand(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(formatError(err));
