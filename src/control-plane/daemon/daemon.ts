@@ -1,0 +1,223 @@
+// The schedule and sensor daemon, with an injected clock. Each pass:
+// - schedules: enqueue EVALUATE_SCHEDULE for the latest due cron tick, dedupe key
+//   `schedule:<loc>:<name>:<tickTime>`, so restarted or duplicated daemons never double-fire.
+//   Missed-tick policy: after downtime only the most recent missed tick fires; older ones are
+//   skipped. A schedule seen RUNNING for the first time (or just started) fires from its next tick.
+// - sensors: every minInterval (aligned to an interval grid, so two daemons agree on the tick),
+//   enqueue EVALUATE_SENSOR with the stored cursor, unless the previous evaluation is still open.
+// - runs stuck in STARTING past `startingTimeoutMs` become FAILURE with an ENGINE event.
+// - expired work-item leases are returned to the queue (or failed) even when no agent polls.
+import { Cron } from 'croner';
+import type { Logger } from '../../shared/logger.js';
+import { hasOpenTick, insertTick, listInstigators, updateInstigator } from '../store/instigators.js';
+import { listLocations, type LocationView } from '../store/locations.js';
+import { appendEngineEvent, setRunStatus } from '../store/runs.js';
+import type { InstigatorsTable } from '../store/schema.js';
+import type { Store } from '../store/store.js';
+import { enqueue } from '../store/work-items.js';
+import { expireLeases } from '../store/work-queue.js';
+
+export interface DaemonOptions {
+  /** Time between passes (real time). Default 2000 ms. */
+  intervalMs: number;
+  /** A run still STARTING after this long fails. Default 5 minutes. */
+  startingTimeoutMs: number;
+}
+
+export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = { intervalMs: 2_000, startingTimeoutMs: 5 * 60_000 };
+
+/** Searches back from `now` in growing windows, so a long downtime costs few cron steps. */
+const SEARCH_WINDOWS_MS = [3_600_000, 86_400_000, 31 * 86_400_000, 366 * 86_400_000];
+const MAX_STEPS = 100_000;
+
+/** The latest cron time t with after < t <= now, or undefined. */
+export function latestDueTick(cron: string, timezone: string, after: number, now: number): number | undefined {
+  const c = new Cron(cron, { timezone, paused: true });
+  for (const w of [...SEARCH_WINDOWS_MS, Infinity]) {
+    const start = Math.max(after, now - w);
+    const first = c.nextRun(new Date(start))?.getTime();
+    if (first === undefined || first > now) {
+      if (start === after) return undefined;
+      continue;
+    }
+    let t: number = first;
+    for (let i = 0; i < MAX_STEPS; i++) {
+      const n: number | undefined = c.nextRun(new Date(t))?.getTime();
+      if (n === undefined || n > now) break;
+      t = n;
+    }
+    return t;
+  }
+  return undefined;
+}
+
+export interface PassReport {
+  schedulesFired: string[];
+  sensorsFired: string[];
+  runsTimedOut: string[];
+}
+
+export class Daemon {
+  readonly options: DaemonOptions;
+  private timer: NodeJS.Timeout | undefined;
+  private current: Promise<unknown> | undefined;
+  private stopped = true;
+
+  constructor(
+    private readonly store: Store,
+    private readonly logger: Logger,
+    options: Partial<DaemonOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_DAEMON_OPTIONS, ...options };
+  }
+
+  start(): void {
+    this.stopped = false;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.current?.catch(() => undefined);
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.current = this.runOnce()
+        .catch((err: unknown) =>
+          this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'daemon pass failed'),
+        )
+        .finally(() => this.schedule(this.options.intervalMs));
+    }, ms);
+  }
+
+  /** One pass at the store's current clock; tests call this directly. */
+  async runOnce(): Promise<PassReport> {
+    const report: PassReport = { schedulesFired: [], sensorsFired: [], runsTimedOut: [] };
+    await expireLeases(this.store);
+    const rows = await listInstigators(this.store.db);
+    let enqueued = false;
+    for (const loc of await listLocations(this.store.db)) {
+      if (!loc.snapshot) continue;
+      for (const s of loc.snapshot.schedules) {
+        const row = rows.find((r) => r.location === loc.name && r.kind === 'SCHEDULE' && r.name === s.name);
+        if (await this.schedulePass(loc, s, row)) {
+          report.schedulesFired.push(`${loc.name}/${s.name}`);
+          enqueued = true;
+        }
+      }
+      for (const s of loc.snapshot.sensors) {
+        const row = rows.find((r) => r.location === loc.name && r.kind === 'SENSOR' && r.name === s.name);
+        if (await this.sensorPass(loc, s, row)) {
+          report.sensorsFired.push(`${loc.name}/${s.name}`);
+          enqueued = true;
+        }
+      }
+    }
+    report.runsTimedOut = await this.timeoutStartingRuns();
+    if (enqueued) this.store.signals.notifyWork();
+    return report;
+  }
+
+  private async schedulePass(
+    loc: LocationView,
+    s: NonNullable<LocationView['snapshot']>['schedules'][number],
+    row: InstigatorsTable | undefined,
+  ): Promise<boolean> {
+    if ((row?.state ?? s.defaultStatus) !== 'RUNNING') return false;
+    const store = this.store;
+    const now = store.now();
+    const key = { location: loc.name, kind: 'SCHEDULE' as const, name: s.name };
+    if (row?.last_tick_at == null) {
+      await updateInstigator(store.db, store, key, { last_tick_at: now });
+      return false;
+    }
+    let tick: number | undefined;
+    try {
+      tick = latestDueTick(s.cron, s.timezone, Number(row.last_tick_at), now);
+    } catch (err) {
+      this.logger.warn({ location: loc.name, schedule: s.name, err: String(err) }, 'invalid cron; schedule skipped');
+      return false;
+    }
+    if (tick === undefined) return false;
+    const tickTime = tick;
+    return store.db.transaction().execute(async (trx) => {
+      const { item, created } = await enqueue(trx, store, {
+        kind: 'EVALUATE_SCHEDULE',
+        payload: { location: loc.name, schedule: s.name, tickTimeMs: tickTime },
+        dedupeKey: `schedule:${loc.name}:${s.name}:${tickTime}`,
+      });
+      if (created) await insertTick(trx, store, { ...key, tickTime, workItemId: item.id });
+      await updateInstigator(trx, store, key, { last_tick_at: tickTime });
+      return created;
+    });
+  }
+
+  private async sensorPass(
+    loc: LocationView,
+    s: NonNullable<LocationView['snapshot']>['sensors'][number],
+    row: InstigatorsTable | undefined,
+  ): Promise<boolean> {
+    if ((row?.state ?? s.defaultStatus) !== 'RUNNING') return false;
+    const store = this.store;
+    const interval = s.minIntervalSeconds * 1000;
+    const tickTime = Math.floor(store.now() / interval) * interval;
+    const last = row?.last_tick_at == null ? undefined : Number(row.last_tick_at);
+    if (last !== undefined && tickTime <= last) return false;
+    if (await hasOpenTick(store.db, loc.name, 'SENSOR', s.name)) return false;
+    const key = { location: loc.name, kind: 'SENSOR' as const, name: s.name };
+    return store.db.transaction().execute(async (trx) => {
+      const { item, created } = await enqueue(trx, store, {
+        kind: 'EVALUATE_SENSOR',
+        payload: {
+          location: loc.name,
+          sensor: s.name,
+          cursor: row?.cursor ?? null,
+          ...(last !== undefined ? { lastTickTimeMs: last } : {}),
+        },
+        dedupeKey: `sensor:${loc.name}:${s.name}:${tickTime}`,
+      });
+      if (created) await insertTick(trx, store, { ...key, tickTime, workItemId: item.id, cursor: row?.cursor ?? null });
+      await updateInstigator(trx, store, key, { last_tick_at: tickTime });
+      return created;
+    });
+  }
+
+  private async timeoutStartingRuns(): Promise<string[]> {
+    const store = this.store;
+    const limit = this.options.startingTimeoutMs;
+    const stuck = await store.db
+      .selectFrom('runs')
+      .select(['id'])
+      .where('status', '=', 'STARTING')
+      .where('launched_at', '<', store.now() - limit)
+      .execute();
+    const failed: string[] = [];
+    for (const { id } of stuck) {
+      const changed = await store.db.transaction().execute(async (trx) => {
+        const r = await setRunStatus(trx, store, id, 'FAILURE', { strict: false });
+        if (r.changed) {
+          await appendEngineEvent(
+            trx,
+            store,
+            id,
+            `run did not start within ${Math.round(limit / 1000)} s of launch (STARTING timeout)`,
+            'error',
+            {
+              reason: 'STARTING_TIMEOUT',
+              startingTimeoutMs: limit,
+            },
+          );
+        }
+        return r.changed;
+      });
+      if (changed) {
+        failed.push(id);
+        this.logger.warn({ runId: id }, 'run failed: STARTING timeout');
+      }
+    }
+    return failed;
+  }
+}

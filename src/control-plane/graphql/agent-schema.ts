@@ -1,0 +1,159 @@
+// The agent API (/agent/graphql): exactly the SDL in agent-api.contract.graphql, which the
+// agent's client was written against, with resolvers over the store.
+import { readFileSync } from 'node:fs';
+import { createSchema } from 'graphql-yoga';
+import { OutpostError } from '../../shared/errors.js';
+import type { ComputeLogStream } from '../../shared/run-events.js';
+import { assertAgent, heartbeat, registerAgent, type CodeServerStatus } from '../store/agents.js';
+import { appendComputeLogs } from '../store/compute-logs.js';
+import { listLocations, reportCodeLocation, type ReportLocationInput } from '../store/locations.js';
+import { appendRunEvents, type RunEventInput } from '../store/run-events.js';
+import { requireRun } from '../store/runs.js';
+import { ackWork, claimWork, completeWork, failWork } from '../store/work-queue.js';
+import type { WorkItemView } from '../store/work-items.js';
+import { reportRunLaunched } from '../services/runs-service.js';
+import { checkBatch, type ApiContext } from './context.js';
+import { JSONScalar } from './scalars.js';
+
+export const AGENT_CONTRACT_SDL = readFileSync(new URL('./agent-api.contract.graphql', import.meta.url), 'utf8');
+
+const workItem = (w: WorkItemView) => ({
+  id: w.id,
+  kind: w.kind,
+  payload: w.payload,
+  status: w.status,
+  attempts: w.attempts,
+  runId: w.runId,
+  leaseExpiresAt: w.leaseExpiresAt,
+});
+
+type Args<T> = T;
+
+function decodeBase64(data: string): Buffer {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 !== 0) {
+    throw new OutpostError('INVALID_ARGUMENT', { detail: '`data` must be standard base64' });
+  }
+  return Buffer.from(data, 'base64');
+}
+
+export function createAgentSchema() {
+  return createSchema<ApiContext>({
+    typeDefs: AGENT_CONTRACT_SDL,
+    resolvers: {
+      JSON: JSONScalar,
+      Query: {
+        async workspace(_: unknown, { agentId }: Args<{ agentId: string }>, { store }: ApiContext) {
+          await assertAgent(store, agentId);
+          return (await listLocations(store.db)).map((l) => ({ name: l.name, version: l.version, spec: l.spec }));
+        },
+        async runCursor(_: unknown, { runId }: Args<{ runId: string }>, { store }: ApiContext) {
+          const run = await requireRun(store.db, runId);
+          return {
+            runId: run.id,
+            lastSeq: run.lastSeq,
+            stdoutBytes: run.stdoutBytes,
+            stderrBytes: run.stderrBytes,
+            status: run.status,
+          };
+        },
+      },
+      Mutation: {
+        async registerAgent(
+          _: unknown,
+          { input }: Args<{ input: Parameters<typeof registerAgent>[1] }>,
+          ctx: ApiContext,
+        ) {
+          const agentId = await registerAgent(ctx.store, input);
+          return { agentId, heartbeatIntervalMs: ctx.store.limits.heartbeatIntervalMs };
+        },
+        async heartbeat(
+          _: unknown,
+          {
+            input,
+          }: Args<{
+            input: {
+              agentId: string;
+              codeServers: CodeServerStatus[];
+              runningRunIds: string[];
+              errors?: string[] | null;
+            };
+          }>,
+          { store }: ApiContext,
+        ) {
+          await heartbeat(store, input);
+          return true;
+        },
+        async claimWork(
+          _: unknown,
+          { agentId, limit, waitMs }: Args<{ agentId: string; limit: number; waitMs: number }>,
+          { store, limits, request, metrics }: ApiContext,
+        ) {
+          if (limit < 1) throw new OutpostError('INVALID_ARGUMENT', { detail: '`limit` must be at least 1' });
+          checkBatch('claimWork limit', limit, 'maxClaimBatch', limits.maxClaimBatch);
+          await assertAgent(store, agentId);
+          const items = await claimWork(store, {
+            agentId,
+            limit,
+            waitMs: Math.min(Math.max(0, waitMs), limits.maxWaitMs),
+            signal: request.signal,
+          });
+          metrics.inc('outpost_work_items_claimed_total', items.length);
+          return items.map(workItem);
+        },
+        async ackWork(_: unknown, a: Args<{ agentId: string; id: string; workflowId: string }>, { store }: ApiContext) {
+          return workItem(await ackWork(store, a.agentId, a.id, a.workflowId));
+        },
+        async completeWork(
+          _: unknown,
+          a: Args<{ agentId: string; id: string; result: unknown }>,
+          { store }: ApiContext,
+        ) {
+          return workItem(await completeWork(store, a.agentId, a.id, a.result));
+        },
+        async failWork(
+          _: unknown,
+          a: Args<{ agentId: string; id: string; error: { code: string; message: string } }>,
+          { store }: ApiContext,
+        ) {
+          return workItem(await failWork(store, a.agentId, a.id, a.error));
+        },
+        async reportCodeLocation(
+          _: unknown,
+          { input }: Args<{ input: ReportLocationInput & { agentId: string } }>,
+          { store }: ApiContext,
+        ) {
+          await assertAgent(store, input.agentId);
+          return reportCodeLocation(store, input);
+        },
+        async reportRunLaunched(
+          _: unknown,
+          a: Args<{ agentId: string; runId: string; info?: Record<string, unknown> | null }>,
+          { store }: ApiContext,
+        ) {
+          return reportRunLaunched(store, a.agentId, a.runId, a.info);
+        },
+        async appendRunEvents(
+          _: unknown,
+          { runId, events }: Args<{ runId: string; events: RunEventInput[] }>,
+          { store, limits, metrics }: ApiContext,
+        ) {
+          checkBatch('appendRunEvents events', events.length, 'maxEventsPerBatch', limits.maxEventsPerBatch);
+          const r = await appendRunEvents(store, runId, events);
+          metrics.inc('outpost_run_events_received_total', events.length);
+          return r;
+        },
+        async appendComputeLogs(
+          _: unknown,
+          a: Args<{ runId: string; stream: ComputeLogStream; offset: number; data: string }>,
+          { store, limits, metrics }: ApiContext,
+        ) {
+          const bytes = decodeBase64(a.data);
+          checkBatch('appendComputeLogs data (bytes)', bytes.length, 'maxLogChunkBytes', limits.maxLogChunkBytes);
+          const r = await appendComputeLogs(store, a.runId, a.stream, a.offset, bytes);
+          metrics.inc('outpost_compute_log_bytes_received_total', bytes.length);
+          return r;
+        },
+      },
+    },
+  });
+}

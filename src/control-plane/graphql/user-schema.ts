@@ -1,0 +1,168 @@
+// The user API (/graphql): code locations and their definitions, runs with events and compute
+// logs, agents, work items, schedule/sensor state, token admin, and a run-events subscription (SSE).
+import { createSchema } from 'graphql-yoga';
+import { OutpostError } from '../../shared/errors.js';
+import type { ComputeLogStream } from '../../shared/run-events.js';
+import { isTerminal, type RunStatus } from '../core/run-state.js';
+import { listAgents } from '../store/agents.js';
+import { readComputeLogs } from '../store/compute-logs.js';
+import { listTicks, type InstigatorState } from '../store/instigators.js';
+import {
+  deployCodeLocation,
+  getLocation,
+  listLocations,
+  reloadCodeLocation,
+  type LocationView,
+} from '../store/locations.js';
+import { listRunEvents, type StoredRunEvent } from '../store/run-events.js';
+import { getRun, listRuns, requireRun, type RunFilter, type RunView } from '../store/runs.js';
+import { createToken, listTokens, revokeToken, type TokenKind } from '../store/tokens.js';
+import { listWorkItems, type WorkItemFilter } from '../store/work-items.js';
+import type { Store } from '../store/store.js';
+import {
+  schedulesOf,
+  sensorsOf,
+  setScheduleState,
+  setSensorState,
+  type ScheduleView,
+  type SensorView,
+} from '../services/instigators-service.js';
+import { launchRun, terminateRun, type LaunchRunInput } from '../services/runs-service.js';
+import { pageSize, type ApiContext } from './context.js';
+import { JSONScalar } from './scalars.js';
+import { USER_SDL } from './user-sdl.js';
+
+/** Most events one subscription pass reads; it loops until caught up. */
+const SUBSCRIPTION_PAGE = 1000;
+/** Re-check interval when no wake-up arrives (another replica stored the events). */
+const SUBSCRIPTION_RECHECK_MS = 1000;
+
+/** Streams a run's events from `afterSeq`, ending once the run is finished and all are sent. */
+export async function* runEventStream(
+  store: Store,
+  runId: string,
+  afterSeq: number,
+  signal?: AbortSignal,
+): AsyncGenerator<StoredRunEvent> {
+  await requireRun(store.db, runId);
+  let after = afterSeq;
+  let finishedPasses = 0;
+  // Bounded by the run finishing (or the client leaving); a day of 1 s rechecks at most.
+  for (let pass = 0; pass < 86_400 && !signal?.aborted; pass++) {
+    const events = await listRunEvents(store, runId, after, SUBSCRIPTION_PAGE);
+    for (const e of events) {
+      yield e;
+      after = e.seq;
+    }
+    if (events.length === SUBSCRIPTION_PAGE) continue;
+    const run = await getRun(store.db, runId);
+    // One more read after seeing the terminal status catches events stored just before it.
+    if (!run || isTerminal(run.status)) {
+      if (++finishedPasses > 1) return;
+      continue;
+    }
+    await store.signals.waitFor({ runId }, SUBSCRIPTION_RECHECK_MS, signal);
+  }
+}
+
+type Parent<T> = T;
+
+export function createUserSchema() {
+  return createSchema<ApiContext>({
+    typeDefs: USER_SDL,
+    resolvers: {
+      JSON: JSONScalar,
+      Query: {
+        codeLocations: (_: unknown, __: unknown, { store }: ApiContext) => listLocations(store.db),
+        codeLocation: (_: unknown, { name }: { name: string }, { store }: ApiContext) => getLocation(store.db, name),
+        async runs(
+          _: unknown,
+          a: { filter?: RunFilter | null; first?: number | null; after?: string | null },
+          { store, limits }: ApiContext,
+        ) {
+          const { runs, hasNextPage } = await listRuns(store, a.filter ?? {}, pageSize(a.first, 50, limits), a.after);
+          return {
+            edges: runs.map((r) => ({ cursor: r.id, node: r })),
+            nodes: runs,
+            pageInfo: { hasNextPage, endCursor: runs.at(-1)?.id ?? null },
+          };
+        },
+        run: (_: unknown, { id }: { id: string }, { store }: ApiContext) => getRun(store.db, id),
+        agents: (_: unknown, __: unknown, { store }: ApiContext) => listAgents(store),
+        workItems: (
+          _: unknown,
+          a: { filter?: WorkItemFilter | null; first?: number | null },
+          { store, limits }: ApiContext,
+        ) => listWorkItems(store, a.filter ?? {}, pageSize(a.first, 100, limits)),
+        tokens: (_: unknown, __: unknown, { store }: ApiContext) => listTokens(store),
+      },
+      Mutation: {
+        launchRun: (_: unknown, { input }: { input: LaunchRunInput }, { store }: ApiContext) => launchRun(store, input),
+        terminateRun: (_: unknown, { id }: { id: string }, { store }: ApiContext) => terminateRun(store, id),
+        deployCodeLocation: (_: unknown, { input }: { input: Record<string, unknown> }, { store }: ApiContext) =>
+          deployCodeLocation(
+            store,
+            Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined)),
+          ),
+        reloadCodeLocation: (_: unknown, { name }: { name: string }, { store }: ApiContext) =>
+          reloadCodeLocation(store, name),
+        setScheduleState: (
+          _: unknown,
+          a: { location: string; name: string; state: InstigatorState },
+          { store }: ApiContext,
+        ) => setScheduleState(store, a.location, a.name, a.state),
+        setSensorState: (
+          _: unknown,
+          a: { location: string; name: string; state: InstigatorState },
+          { store }: ApiContext,
+        ) => setSensorState(store, a.location, a.name, a.state),
+        async createToken(_: unknown, a: { kind: TokenKind; name: string }, { store }: ApiContext) {
+          const t = await createToken(store, a.kind, a.name);
+          return { id: t.id, kind: a.kind, name: a.name, token: t.token };
+        },
+        revokeToken: (_: unknown, { id }: { id: string }, { store }: ApiContext) => revokeToken(store, id),
+      },
+      Subscription: {
+        runEvents: {
+          subscribe: (_: unknown, a: { runId: string; afterSeq?: number | null }, { store, request }: ApiContext) =>
+            runEventStream(store, a.runId, a.afterSeq ?? 0, request.signal),
+          resolve: (e: StoredRunEvent) => e,
+        },
+      },
+      CodeLocation: {
+        jobs: (l: Parent<LocationView>) => l.snapshot?.jobs ?? [],
+        schedules: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => schedulesOf(store, l),
+        sensors: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => sensorsOf(store, l),
+        partitions: (l: Parent<LocationView>) => l.snapshot?.partitions ?? [],
+      },
+      Schedule: {
+        ticks: (s: Parent<ScheduleView>, a: { first?: number | null }, { store, limits }: ApiContext) =>
+          listTicks(store, s.location, 'SCHEDULE', s.name, pageSize(a.first, 20, limits)),
+      },
+      Sensor: {
+        ticks: (s: Parent<SensorView>, a: { first?: number | null }, { store, limits }: ApiContext) =>
+          listTicks(store, s.location, 'SENSOR', s.name, pageSize(a.first, 20, limits)),
+      },
+      Run: {
+        events: (
+          r: Parent<RunView>,
+          a: { afterSeq?: number | null; first?: number | null },
+          { store, limits }: ApiContext,
+        ) => listRunEvents(store, r.id, a.afterSeq ?? 0, pageSize(a.first, 1000, limits)),
+        computeLogs: (
+          r: Parent<RunView>,
+          a: { stream: ComputeLogStream; afterOffset?: number | null },
+          { store }: ApiContext,
+        ) => {
+          const after = a.afterOffset ?? 0;
+          if (!Number.isInteger(after) || after < 0) {
+            throw new OutpostError('INVALID_ARGUMENT', { detail: '`afterOffset` must be a non-negative integer' });
+          }
+          return readComputeLogs(store, r.id, a.stream, after);
+        },
+      },
+    },
+  });
+}
+
+export type { RunStatus };

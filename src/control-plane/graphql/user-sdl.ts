@@ -1,0 +1,292 @@
+// The user API's type definitions (the source); the printed schema is committed as
+// user.schema.graphql and a test keeps the two in step.
+export const USER_SDL = /* GraphQL */ `
+  scalar JSON
+
+  enum RunStatus {
+    QUEUED
+    STARTING
+    STARTED
+    SUCCESS
+    FAILURE
+    CANCELING
+    CANCELED
+  }
+  enum CodeLocationStatus {
+    LOADING
+    LOADED
+    ERROR
+  }
+  enum ComputeLogStream {
+    stdout
+    stderr
+  }
+  enum WorkItemKind {
+    SYNC_CODE_LOCATION
+    EVALUATE_SCHEDULE
+    EVALUATE_SENSOR
+    QUERY_CODE_LOCATION
+    LAUNCH_RUN
+    TERMINATE_RUN
+  }
+  enum WorkItemStatus {
+    QUEUED
+    CLAIMED
+    ACKED
+    COMPLETED
+    FAILED
+  }
+  enum InstigatorState {
+    RUNNING
+    STOPPED
+  }
+  enum TickStatus {
+    STARTED
+    SUCCESS
+    SKIPPED
+    FAILURE
+  }
+  enum TokenKind {
+    user
+    agent
+  }
+
+  type OpInput {
+    name: String!
+    fromOp: String!
+    fromOutput: String!
+  }
+  type Op {
+    name: String!
+    description: String!
+    inputs: [OpInput!]!
+    outputs: [String!]!
+    tags: JSON!
+  }
+  type Job {
+    name: String!
+    description: String!
+    tags: JSON!
+    "JSON Schema of the run config."
+    configSchema: JSON!
+    ops: [Op!]!
+    "Name of the job's partitions definition, if partitioned."
+    partitions: String
+  }
+  type Tick {
+    id: ID!
+    "Epoch ms: the cron time for schedules, the evaluation time for sensors."
+    tickTime: Float!
+    status: TickStatus!
+    runIds: [ID!]!
+    skipReason: String
+    error: String
+    cursor: String
+    createdAt: Float!
+    endedAt: Float
+  }
+  type Schedule {
+    name: String!
+    job: String!
+    cron: String!
+    timezone: String!
+    description: String!
+    "The state set with setScheduleState, else the definition's default."
+    state: InstigatorState!
+    "Next cron time (epoch ms) while RUNNING."
+    nextTickAt: Float
+    lastTickAt: Float
+    ticks(first: Int = 20): [Tick!]!
+  }
+  type Sensor {
+    name: String!
+    job: String!
+    minIntervalSeconds: Int!
+    description: String!
+    state: InstigatorState!
+    cursor: String
+    lastTickAt: Float
+    ticks(first: Int = 20): [Tick!]!
+  }
+  type PartitionSet {
+    name: String!
+    kind: String!
+    keys: [String!]
+    start: String
+    cadence: String
+    timezone: String
+    format: String
+  }
+  type CodeLocation {
+    name: String!
+    status: CodeLocationStatus!
+    "Incremented by every deploy and reload."
+    version: Int!
+    loadError: String
+    spec: JSON!
+    updatedAt: Float!
+    "Definitions as last reported by the agent (empty before the first load)."
+    jobs: [Job!]!
+    schedules: [Schedule!]!
+    sensors: [Sensor!]!
+    partitions: [PartitionSet!]!
+  }
+  type RunEvent {
+    seq: Int!
+    type: String!
+    timestamp: Float!
+    stepKey: String
+    level: String
+    message: String
+    data: JSON
+    error: JSON
+  }
+  type ComputeLogs {
+    "UTF-8 text of the bytes from offset to nextOffset (plus a marker where the cap dropped data)."
+    data: String!
+    offset: Float!
+    nextOffset: Float!
+    truncated: Boolean!
+  }
+  type Run {
+    id: ID!
+    status: RunStatus!
+    job: String!
+    location: String!
+    runConfig: JSON!
+    tags: JSON!
+    createdAt: Float!
+    launchedAt: Float
+    startedAt: Float
+    endedAt: Float
+    updatedAt: Float!
+    agentId: ID
+    "Highest contiguous event seq stored."
+    lastSeq: Int!
+    events(afterSeq: Int = 0, first: Int = 1000): [RunEvent!]!
+    computeLogs(stream: ComputeLogStream!, afterOffset: Float = 0): ComputeLogs!
+  }
+  type PageInfo {
+    hasNextPage: Boolean!
+    endCursor: String
+  }
+  type RunEdge {
+    cursor: String!
+    node: Run!
+  }
+  type RunConnection {
+    edges: [RunEdge!]!
+    nodes: [Run!]!
+    pageInfo: PageInfo!
+  }
+  input RunsFilter {
+    status: [RunStatus!]
+    job: String
+    location: String
+  }
+  type CodeServerStatus {
+    location: String!
+    status: CodeLocationStatus!
+    error: String
+  }
+  type Agent {
+    id: ID!
+    name: String!
+    hostname: String!
+    version: String!
+    taskQueue: String!
+    metadata: JSON!
+    registeredAt: Float!
+    lastHeartbeatAt: Float!
+    "Heard from within 3 heartbeat intervals."
+    healthy: Boolean!
+    codeServers: [CodeServerStatus!]!
+    runningRunIds: [ID!]!
+    errors: [String!]!
+  }
+  type WorkItemError {
+    code: String!
+    message: String!
+  }
+  type WorkItem {
+    id: ID!
+    kind: WorkItemKind!
+    payload: JSON!
+    status: WorkItemStatus!
+    attempts: Int!
+    maxAttempts: Int!
+    runId: ID
+    dedupeKey: String
+    leaseOwner: String
+    leaseExpiresAt: Float
+    workflowId: String
+    result: JSON
+    error: WorkItemError
+    createdAt: Float!
+    updatedAt: Float!
+  }
+  input WorkItemsFilter {
+    status: WorkItemStatus
+    kind: WorkItemKind
+    runId: ID
+  }
+  type Token {
+    id: ID!
+    kind: TokenKind!
+    name: String!
+    createdAt: Float!
+    revokedAt: Float
+    lastUsedAt: Float
+  }
+  type CreatedToken {
+    id: ID!
+    kind: TokenKind!
+    name: String!
+    "The plaintext token. Shown once; only its hash is stored."
+    token: String!
+  }
+  input LaunchRunInput {
+    location: String!
+    job: String!
+    runConfig: JSON
+    tags: JSON
+  }
+  input DeployCodeLocationInput {
+    name: String!
+    "Definitions module path, relative to the agent's working directory."
+    module: String
+    "Or a command that starts a code server; {port} is replaced by the port to bind."
+    command: [String!]
+    workingDirectory: String
+    "Non-secret environment for the code server and run workers."
+    env: JSON
+  }
+
+  type Query {
+    codeLocations: [CodeLocation!]!
+    codeLocation(name: String!): CodeLocation
+    runs(filter: RunsFilter, first: Int = 50, after: String): RunConnection!
+    run(id: ID!): Run
+    agents: [Agent!]!
+    workItems(filter: WorkItemsFilter, first: Int = 100): [WorkItem!]!
+    tokens: [Token!]!
+  }
+
+  type Mutation {
+    "Validates location, job and config; creates a QUEUED run and its LAUNCH_RUN work item."
+    launchRun(input: LaunchRunInput!): Run!
+    terminateRun(id: ID!): Run!
+    "Records the spec under a new version and enqueues SYNC_CODE_LOCATION."
+    deployCodeLocation(input: DeployCodeLocationInput!): CodeLocation!
+    reloadCodeLocation(name: String!): CodeLocation!
+    setScheduleState(location: String!, name: String!, state: InstigatorState!): Schedule!
+    setSensorState(location: String!, name: String!, state: InstigatorState!): Sensor!
+    createToken(kind: TokenKind!, name: String!): CreatedToken!
+    revokeToken(id: ID!): Token!
+  }
+
+  type Subscription {
+    "A run's events as they are stored, from afterSeq; ends after the run finishes."
+    runEvents(runId: ID!, afterSeq: Int = 0): RunEvent!
+  }
+`;

@@ -1,0 +1,171 @@
+// The control plane as one fetch-style handler (graphql-yoga style): routes, auth, limits,
+// health and metrics. Tests call it directly with no port; node-server.ts serves it on a socket.
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { OutpostError } from '../../shared/errors.js';
+import type { Logger } from '../../shared/logger.js';
+import { createAgentSchema } from '../graphql/agent-schema.js';
+import type { ApiContext } from '../graphql/context.js';
+import { createMaskError } from '../graphql/errors.js';
+import { createUserSchema } from '../graphql/user-schema.js';
+import { useDepthLimit, useKeepErrorExtensions } from '../graphql/yoga-plugins.js';
+import type { ApiLimits } from '../limits.js';
+import type { Store } from '../store/store.js';
+import type { WebHandler } from '../web/index.js';
+import { authenticate } from './auth.js';
+import type { Metrics } from './metrics.js';
+
+export interface HandlerDeps {
+  store: Store;
+  limits: ApiLimits;
+  metrics: Metrics;
+  logger: Logger;
+  /** The web UI; answers its own paths and returns undefined for the rest. */
+  web?: WebHandler;
+}
+
+export type FetchHandler = (request: Request) => Promise<Response>;
+
+type ServerContext = Omit<ApiContext, 'request'>;
+
+export function errorResponse(e: OutpostError, headers: Record<string, string> = {}): Response {
+  const body = {
+    errors: [
+      {
+        message: e.message,
+        extensions: { code: e.code, hint: e.hint, http: e.http, ...(e.data ? { data: e.data } : {}) },
+      },
+    ],
+  };
+  return new Response(JSON.stringify(body), {
+    status: e.http,
+    headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
+  });
+}
+
+export function bodyTooLarge(limit: number): OutpostError {
+  return new OutpostError('BODY_TOO_LARGE', {
+    detail: `the limit maxBodyBytes is ${limit} bytes`,
+    data: { limit: 'maxBodyBytes', value: limit },
+  });
+}
+
+/** Reads the body up to `limit` bytes; undefined when it is larger. */
+async function readLimited(request: Request, limit: number): Promise<ArrayBuffer | undefined> {
+  if (!request.body) return new ArrayBuffer(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const all = Buffer.concat(chunks);
+  return all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+}
+
+export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
+  const { store, limits, metrics, logger } = deps;
+  const common = {
+    maskedErrors: { maskError: createMaskError(logger) },
+    landingPage: false,
+    batching: false,
+    logging: false as const,
+    plugins: [useDepthLimit(limits.maxQueryDepth), useKeepErrorExtensions()],
+  };
+  const userYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
+    ...common,
+    schema: createUserSchema(),
+    graphqlEndpoint: '/graphql',
+    graphiql: { title: 'Outpost' },
+  });
+  const agentYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
+    ...common,
+    schema: createAgentSchema(),
+    graphqlEndpoint: '/agent/graphql',
+    graphiql: false,
+  });
+
+  async function graphql(
+    request: Request,
+    yoga: YogaServerInstance<ServerContext, object>,
+    kind: 'user' | 'agent',
+  ): Promise<Response> {
+    const declared = Number(request.headers.get('content-length') ?? NaN);
+    if (declared > limits.maxBodyBytes) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
+    let req = request;
+    if (request.method !== 'GET' && request.method !== 'HEAD') {
+      const body = await readLimited(request, limits.maxBodyBytes);
+      if (!body) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
+      req = new Request(request.url, {
+        method: request.method,
+        headers: request.headers,
+        body,
+        signal: request.signal,
+      });
+    }
+    // GraphiQL itself is a static page; the queries it sends carry the token.
+    const wantsGraphiQL =
+      kind === 'user' && request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html');
+    if (wantsGraphiQL) return yoga.fetch(req, { store, limits, metrics } as unknown as ServerContext);
+    let principal;
+    try {
+      principal = await authenticate(store, req, kind);
+    } catch (e) {
+      if (e instanceof OutpostError) {
+        return errorResponse(e, e.http === 401 ? { 'www-authenticate': 'Bearer realm="outpost"' } : {});
+      }
+      throw e;
+    }
+    return yoga.fetch(req, { store, limits, metrics, principal });
+  }
+
+  async function route(request: Request): Promise<Response> {
+    const path = new URL(request.url).pathname;
+    if (path === '/healthz') return Response.json({ status: 'ok' });
+    if (path === '/readyz') {
+      try {
+        await store.ping();
+        return Response.json({ status: 'ready' });
+      } catch (err) {
+        logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'readiness check failed');
+        return Response.json({ status: 'unavailable' }, { status: 503 });
+      }
+    }
+    if (path === '/metrics') {
+      return new Response(await metrics.render(store), { headers: { 'content-type': 'text/plain; version=0.0.4' } });
+    }
+    if (path === '/agent/graphql') return graphql(request, agentYoga, 'agent');
+    if (path === '/graphql') return graphql(request, userYoga, 'user');
+    const web = deps.web ? await deps.web(request) : undefined;
+    if (web) return web;
+    return Response.json(
+      { errors: [{ message: `no route for ${path}`, extensions: { code: 'OUTPOST_ERR_BAD_REQUEST', http: 404 } }] },
+      { status: 404 },
+    );
+  }
+
+  return async (request) => {
+    const path = new URL(request.url).pathname;
+    const routeLabel = ['/graphql', '/agent/graphql', '/healthz', '/readyz', '/metrics'].includes(path)
+      ? path
+      : 'other';
+    try {
+      const res = await route(request);
+      metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: String(res.status) });
+      return res;
+    } catch (err) {
+      logger.error(
+        { err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path },
+        'request failed',
+      );
+      metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: '500' });
+      return errorResponse(err instanceof OutpostError ? err : new OutpostError('INTERNAL'));
+    }
+  };
+}

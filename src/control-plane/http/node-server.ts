@@ -1,0 +1,87 @@
+// Serves a fetch-style handler on node:http (or node:https with a certificate): converts each
+// request, enforces the body limit while reading, streams the response (SSE included), and
+// aborts the request's signal when the client goes away.
+import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttps } from 'node:https';
+import type { Logger } from '../../shared/logger.js';
+import { bodyTooLarge, errorResponse, type FetchHandler } from './handler.js';
+
+export interface NodeServerOptions {
+  handler: FetchHandler;
+  maxBodyBytes: number;
+  logger: Logger;
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) return undefined;
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks);
+}
+
+async function send(res: ServerResponse, response: Response): Promise<void> {
+  const headers: Record<string, string | string[]> = {};
+  response.headers.forEach((v, k) => {
+    if (k !== 'set-cookie') headers[k] = v;
+  });
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length) headers['set-cookie'] = cookies;
+  res.writeHead(response.status, headers);
+  if (!response.body) {
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  res.on('close', () => void reader.cancel().catch(() => undefined));
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (!res.write(value)) await new Promise<void>((r) => res.once('drain', () => r()));
+  }
+  res.end();
+}
+
+export function createNodeServer(opts: NodeServerOptions): Server {
+  const listener = (req: IncomingMessage, res: ServerResponse): void => {
+    const abort = new AbortController();
+    res.on('close', () => {
+      if (!res.writableFinished) abort.abort();
+    });
+    void (async () => {
+      const declared = Number(req.headers['content-length'] ?? NaN);
+      const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+      const body = hasBody && !(declared > opts.maxBodyBytes) ? await readBody(req, opts.maxBodyBytes) : undefined;
+      if (hasBody && !body) {
+        // Answer at once and close: the rest of an oversized body is not worth reading.
+        res.setHeader('connection', 'close');
+        await send(res, errorResponse(bodyTooLarge(opts.maxBodyBytes)));
+        req.destroy();
+        return;
+      }
+      const headers = new Headers();
+      for (const [k, v] of Object.entries(req.headers)) {
+        if (Array.isArray(v)) for (const x of v) headers.append(k, x);
+        else if (v !== undefined) headers.set(k, v);
+      }
+      const proto = opts.tls ? 'https' : 'http';
+      const url = `${proto}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
+      const request = new Request(url, {
+        method: req.method ?? 'GET',
+        headers,
+        signal: abort.signal,
+        ...(body ? { body: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer } : {}),
+      });
+      await send(res, await opts.handler(request));
+    })().catch((err: unknown) => {
+      opts.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'HTTP adapter failed');
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  };
+  return opts.tls ? createHttps({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createHttp(listener);
+}

@@ -1,0 +1,163 @@
+// The control plane: opens and migrates the store, serves /graphql (user API + GraphiQL),
+// /agent/graphql, /healthz, /readyz, /metrics and the web UI, and runs the schedule/sensor daemon.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { OutpostError } from '../shared/errors.js';
+import { createLogger, redactUrl, type Logger } from '../shared/logger.js';
+import { Daemon, type DaemonOptions } from './daemon/daemon.js';
+import { createControlPlaneHandler, type FetchHandler } from './http/handler.js';
+import { Metrics } from './http/metrics.js';
+import { createNodeServer } from './http/node-server.js';
+import { DEFAULT_API_LIMITS, type ApiLimits } from './limits.js';
+import { Store, type StoreLimits } from './store/store.js';
+import { createToken, hasLiveToken, verifyToken, type TokenKind } from './store/tokens.js';
+import { createWebHandler } from './web/index.js';
+
+export { Store, type StoreLimits } from './store/store.js';
+export { DEFAULT_API_LIMITS, type ApiLimits } from './limits.js';
+export type { FetchHandler } from './http/handler.js';
+export { Daemon, type DaemonOptions } from './daemon/daemon.js';
+export { createToken, listTokens, revokeToken, type TokenInfo, type TokenKind } from './store/tokens.js';
+
+export interface ControlPlaneOptions {
+  /** `sqlite:.outpost/outpost.db` (default in the CLI), a file path, or `postgres://...`. */
+  databaseUrl: string;
+  /** Interface to bind. Default 127.0.0.1. */
+  host?: string;
+  /** Port; 0 picks a free one. Default 3000. */
+  port?: number;
+  /** Where the first admin user token is written (`<dataDir>/user.token`). No file when unset. */
+  dataDir?: string;
+  logger?: Logger;
+  /** Epoch-ms clock for leases, ticks and timeouts. Default Date.now. */
+  clock?: () => number;
+  /** Run the schedule/sensor/timeout daemon in this process. Default true. */
+  daemon?: boolean;
+  daemonOptions?: Partial<DaemonOptions>;
+  limits?: Partial<ApiLimits>;
+  storeLimits?: Partial<StoreLimits>;
+  /** PEM files; when both are set the server speaks HTTPS. */
+  tlsCertFile?: string;
+  tlsKeyFile?: string;
+  /** Web UI settings; false to serve no UI. Default: Temporal UI at http://127.0.0.1:8233, namespace default. */
+  web?: false | { temporalUiUrl?: string; temporalNamespace?: string; secureCookies?: boolean };
+}
+
+export interface ControlPlane {
+  /** `http://127.0.0.1:PORT` (https with TLS). */
+  url: string;
+  store: Store;
+  daemon: Daemon | undefined;
+  /** Creates a token and returns its plaintext (shown once; only the hash is stored). */
+  issueToken(kind: TokenKind, name: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+export interface HandlerOptions {
+  store: Store;
+  limits?: Partial<ApiLimits>;
+  logger?: Logger;
+  web?: ControlPlaneOptions['web'];
+}
+
+/** The whole HTTP surface as a fetch handler, for tests without a port. */
+export function createControlPlaneFetchHandler(opts: HandlerOptions): FetchHandler {
+  const logger = opts.logger ?? createLogger({ name: 'control-plane' });
+  const web =
+    opts.web === false || opts.web === undefined
+      ? undefined
+      : createWebHandler({
+          authenticateUserToken: async (t) => (await verifyToken(opts.store, t))?.kind === 'user',
+          temporalUiUrl: opts.web.temporalUiUrl ?? 'http://127.0.0.1:8233',
+          temporalNamespace: opts.web.temporalNamespace ?? 'default',
+          logger,
+          ...(opts.web.secureCookies !== undefined ? { secureCookies: opts.web.secureCookies } : {}),
+        });
+  return createControlPlaneHandler({
+    store: opts.store,
+    limits: { ...DEFAULT_API_LIMITS, ...opts.limits },
+    metrics: new Metrics(),
+    logger,
+    ...(web ? { web } : {}),
+  });
+}
+
+/** Writes the first admin user token to `<dataDir>/user.token` (0600) when no user token exists. */
+async function ensureAdminToken(store: Store, dataDir: string, logger: Logger): Promise<void> {
+  if (await hasLiveToken(store, 'user')) return;
+  const { token } = await createToken(store, 'user', 'admin');
+  mkdirSync(dataDir, { recursive: true });
+  const file = join(dataDir, 'user.token');
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  logger.info({ file }, 'created the first admin user token');
+}
+
+export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
+  const logger = opts.logger ?? createLogger({ name: 'control-plane' });
+  const store = await Store.open({
+    url: opts.databaseUrl,
+    logger,
+    ...(opts.clock ? { clock: opts.clock } : {}),
+    ...(opts.storeLimits ? { limits: opts.storeLimits } : {}),
+  });
+  let server: Server | undefined;
+  let daemon: Daemon | undefined;
+  try {
+    if (opts.dataDir) await ensureAdminToken(store, opts.dataDir, logger);
+    const limits = { ...DEFAULT_API_LIMITS, ...opts.limits };
+    const handler = createControlPlaneFetchHandler({ store, limits, logger, web: opts.web ?? {} });
+    const tls =
+      opts.tlsCertFile && opts.tlsKeyFile
+        ? { cert: readFileSync(opts.tlsCertFile), key: readFileSync(opts.tlsKeyFile) }
+        : undefined;
+    if (!!opts.tlsCertFile !== !!opts.tlsKeyFile) {
+      throw new OutpostError('CONFIG_INVALID', { detail: '--tls-cert and --tls-key must be given together' });
+    }
+    const srv = createNodeServer({ handler, maxBodyBytes: limits.maxBodyBytes, logger, ...(tls ? { tls } : {}) });
+    server = srv;
+    const host = opts.host ?? '127.0.0.1';
+    const port = opts.port ?? 3000;
+    await new Promise<void>((resolve, reject) => {
+      srv.once('error', (err: NodeJS.ErrnoException) =>
+        reject(
+          err.code === 'EADDRINUSE'
+            ? new OutpostError('PORT_IN_USE', { detail: `${host}:${port} (--port / OUTPOST_PORT)`, cause: err })
+            : err,
+        ),
+      );
+      srv.listen(port, host, () => resolve());
+    });
+    const addr = srv.address() as AddressInfo;
+    const shownHost = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+    const url = `${tls ? 'https' : 'http'}://${shownHost}:${addr.port}`;
+    if (opts.daemon !== false) {
+      daemon = new Daemon(store, logger, opts.daemonOptions);
+      daemon.start();
+    }
+    logger.info({ url, database: redactUrl(opts.databaseUrl), dialect: store.dialect }, 'control plane listening');
+    let closed = false;
+    return {
+      url,
+      store,
+      daemon,
+      issueToken: async (kind, name) => (await createToken(store, kind, name)).token,
+      async close() {
+        if (closed) return;
+        closed = true;
+        await daemon?.stop();
+        await new Promise<void>((resolve) => {
+          srv.close(() => resolve());
+          srv.closeAllConnections();
+        });
+        await store.close();
+      },
+    };
+  } catch (err) {
+    await daemon?.stop();
+    server?.close();
+    await store.close();
+    throw err;
+  }
+}

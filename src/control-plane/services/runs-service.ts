@@ -1,0 +1,131 @@
+// Run actions with their rules: launchRun validates before writing anything, terminateRun
+// cancels an unclaimed launch directly or asks the agent to stop the run, and
+// reportRunLaunched records that the agent spawned (or adopted) the run worker.
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import addFormats from 'ajv-formats';
+import { z } from 'zod';
+import { OutpostError } from '../../shared/errors.js';
+import { errorCode } from '../../shared/errors.js';
+import { isTerminal, type RunStatus } from '../core/run-state.js';
+import { requireLocation } from '../store/locations.js';
+import { appendEngineEvent, createRun, requireRun, setRunStatus, type RunView } from '../store/runs.js';
+import type { Store } from '../store/store.js';
+import { enqueue } from '../store/work-items.js';
+
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+(addFormats as unknown as (a: Ajv2020) => void)(ajv);
+const validators = new Map<string, ReturnType<typeof ajv.compile>>();
+
+function validatorFor(schema: Record<string, unknown>): ReturnType<typeof ajv.compile> {
+  const key = JSON.stringify(schema);
+  let v = validators.get(key);
+  if (!v) {
+    // Snapshots may name any draft in $schema; Ajv 2020 validates the keywords we care about.
+    const { $schema: _ignored, ...rest } = schema;
+    v = ajv.compile(rest);
+    if (validators.size > 500) validators.clear();
+    validators.set(key, v);
+  }
+  return v;
+}
+
+const LaunchInputSchema = z.object({
+  location: z.string().min(1),
+  job: z.string().min(1),
+  runConfig: z.record(z.unknown()).default({}),
+  tags: z.record(z.string()).default({}),
+});
+export type LaunchRunInput = z.input<typeof LaunchInputSchema>;
+
+/** Validates location (exists, LOADED), job and run config, then creates the run; nothing is written on error. */
+export async function launchRun(store: Store, input: LaunchRunInput): Promise<RunView> {
+  const parsed = LaunchInputSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+    });
+  }
+  const { location, job, runConfig, tags } = parsed.data;
+  const loc = await requireLocation(store.db, location);
+  if (loc.status !== 'LOADED' || !loc.snapshot) {
+    throw new OutpostError('LOCATION_NOT_LOADED', {
+      detail: `${location} is ${loc.status}${loc.loadError ? `: ${loc.loadError}` : ''}`,
+    });
+  }
+  const jobDef = loc.snapshot.jobs.find((j) => j.name === job);
+  if (!jobDef) {
+    throw new OutpostError('UNKNOWN_JOB', {
+      detail: `${job} is not in ${location} (jobs: ${loc.snapshot.jobs.map((j) => j.name).join(', ') || 'none'})`,
+    });
+  }
+  const validate = validatorFor(jobDef.configSchema);
+  if (!validate(runConfig)) {
+    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+    throw new OutpostError('CONFIG_SCHEMA_VIOLATION', {
+      detail: problems.join('; '),
+      data: { errors: validate.errors },
+    });
+  }
+  const { run } = await store.db
+    .transaction()
+    .execute((trx) => createRun(trx, store, { location, job, runConfig, tags }));
+  store.signals.notifyWork();
+  return run;
+}
+
+/**
+ * A QUEUED run whose launch nobody claimed yet is canceled here and now. Otherwise the run
+ * becomes CANCELING and a TERMINATE_RUN item asks the agent to stop it. Repeats are harmless.
+ */
+export async function terminateRun(store: Store, runId: string): Promise<RunView> {
+  const { run, enqueued } = await store.db.transaction().execute(async (trx) => {
+    const run = await requireRun(trx, runId);
+    if (isTerminal(run.status)) {
+      throw new OutpostError('RUN_NOT_TERMINABLE', { detail: `${runId} is ${run.status}` });
+    }
+    if (run.status === 'CANCELING') return { run, enqueued: false };
+    if (run.status === 'QUEUED') {
+      const res = await trx
+        .updateTable('work_items')
+        .set({
+          status: 'FAILED',
+          error: JSON.stringify({
+            code: errorCode('RUN_CANCELED'),
+            message: 'run canceled before an agent claimed it',
+          }),
+          updated_at: store.now(),
+        })
+        .where('run_id', '=', runId)
+        .where('kind', '=', 'LAUNCH_RUN')
+        .where('status', '=', 'QUEUED')
+        .executeTakeFirst();
+      if (Number(res.numUpdatedRows) > 0) {
+        const { run: canceled } = await setRunStatus(trx, store, runId, 'CANCELED');
+        await appendEngineEvent(trx, store, runId, 'run canceled before launch', 'info');
+        return { run: canceled, enqueued: false };
+      }
+    }
+    const { run: canceling } = await setRunStatus(trx, store, runId, 'CANCELING');
+    await enqueue(trx, store, { kind: 'TERMINATE_RUN', payload: { runId }, runId, dedupeKey: `terminate:${runId}` });
+    return { run: canceling, enqueued: true };
+  });
+  if (enqueued) store.signals.notifyWork();
+  return run;
+}
+
+/** QUEUED -> STARTING; later calls (a retried activity) return the current status unchanged. */
+export async function reportRunLaunched(
+  store: Store,
+  agentId: string,
+  runId: string,
+  info: Record<string, unknown> | null | undefined,
+): Promise<RunStatus> {
+  return store.db.transaction().execute(async (trx) => {
+    const run = await requireRun(trx, runId);
+    if (run.status !== 'QUEUED') return run.status;
+    const { run: after, changed } = await setRunStatus(trx, store, runId, 'STARTING', { agentId });
+    if (changed)
+      await appendEngineEvent(trx, store, runId, `run worker launched by agent ${agentId}`, 'info', info ?? {});
+    return after.status;
+  });
+}

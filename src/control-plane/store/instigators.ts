@@ -1,0 +1,161 @@
+// Schedule and sensor state (running/stopped override, cursor, last tick) and tick history.
+import { newId } from '../../shared/ids.js';
+import type { InstigatorsTable, TicksTable } from './schema.js';
+import type { Store } from './store.js';
+import type { Exec } from './work-items.js';
+
+export type InstigatorKind = 'SCHEDULE' | 'SENSOR';
+export type InstigatorState = 'RUNNING' | 'STOPPED';
+
+export interface TickView {
+  id: string;
+  tickTime: number;
+  status: TicksTable['status'];
+  runIds: string[];
+  skipReason: string | null;
+  error: string | null;
+  cursor: string | null;
+  workItemId: string | null;
+  createdAt: number;
+  endedAt: number | null;
+}
+
+export async function getInstigator(
+  exec: Exec,
+  location: string,
+  kind: InstigatorKind,
+  name: string,
+): Promise<InstigatorsTable | undefined> {
+  return exec
+    .selectFrom('instigators')
+    .selectAll()
+    .where('location', '=', location)
+    .where('kind', '=', kind)
+    .where('name', '=', name)
+    .executeTakeFirst();
+}
+
+export async function listInstigators(exec: Exec): Promise<InstigatorsTable[]> {
+  return exec.selectFrom('instigators').selectAll().execute();
+}
+
+/** Upserts some columns of an instigator row. */
+export async function updateInstigator(
+  exec: Exec,
+  store: Store,
+  key: { location: string; kind: InstigatorKind; name: string },
+  set: Partial<Pick<InstigatorsTable, 'state' | 'cursor' | 'last_tick_at'>>,
+): Promise<void> {
+  const now = store.now();
+  await exec
+    .insertInto('instigators')
+    .values({ ...key, state: null, cursor: null, last_tick_at: null, ...set, updated_at: now })
+    .onConflict((oc) => oc.columns(['location', 'kind', 'name']).doUpdateSet({ ...set, updated_at: now }))
+    .execute();
+}
+
+export async function insertTick(
+  exec: Exec,
+  store: Store,
+  t: {
+    location: string;
+    kind: InstigatorKind;
+    name: string;
+    tickTime: number;
+    workItemId: string;
+    cursor?: string | null;
+  },
+): Promise<string> {
+  const now = store.now();
+  const id = newId('tick', now);
+  await exec
+    .insertInto('ticks')
+    .values({
+      id,
+      location: t.location,
+      kind: t.kind,
+      name: t.name,
+      tick_time: t.tickTime,
+      status: 'STARTED',
+      work_item_id: t.workItemId,
+      run_ids: '[]',
+      skip_reason: null,
+      error: null,
+      cursor: t.cursor ?? null,
+      created_at: now,
+      ended_at: null,
+    })
+    .execute();
+  return id;
+}
+
+export async function finishTickForItem(
+  exec: Exec,
+  store: Store,
+  workItemId: string,
+  end: {
+    status: 'SUCCESS' | 'SKIPPED' | 'FAILURE';
+    runIds?: string[];
+    skipReason?: string;
+    error?: string;
+    cursor?: string | null;
+  },
+): Promise<void> {
+  await exec
+    .updateTable('ticks')
+    .set({
+      status: end.status,
+      run_ids: JSON.stringify(end.runIds ?? []),
+      skip_reason: end.skipReason ?? null,
+      error: end.error ?? null,
+      ...(end.cursor !== undefined ? { cursor: end.cursor } : {}),
+      ended_at: store.now(),
+    })
+    .where('work_item_id', '=', workItemId)
+    .where('status', '=', 'STARTED')
+    .execute();
+}
+
+/** Whether an earlier evaluation of this instigator is still in flight (not finished). */
+export async function hasOpenTick(exec: Exec, location: string, kind: InstigatorKind, name: string): Promise<boolean> {
+  const row = await exec
+    .selectFrom('ticks')
+    .select('id')
+    .where('location', '=', location)
+    .where('kind', '=', kind)
+    .where('name', '=', name)
+    .where('status', '=', 'STARTED')
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+export async function listTicks(
+  store: Store,
+  location: string,
+  kind: InstigatorKind,
+  name: string,
+  limit: number,
+): Promise<TickView[]> {
+  const rows = await store.db
+    .selectFrom('ticks')
+    .selectAll()
+    .where('location', '=', location)
+    .where('kind', '=', kind)
+    .where('name', '=', name)
+    .orderBy('tick_time', 'desc')
+    .orderBy('id', 'desc')
+    .limit(limit)
+    .execute();
+  return rows.map((r) => ({
+    id: r.id,
+    tickTime: Number(r.tick_time),
+    status: r.status,
+    runIds: JSON.parse(r.run_ids) as string[],
+    skipReason: r.skip_reason,
+    error: r.error,
+    cursor: r.cursor,
+    workItemId: r.work_item_id,
+    createdAt: Number(r.created_at),
+    endedAt: r.ended_at === null ? null : Number(r.ended_at),
+  }));
+}

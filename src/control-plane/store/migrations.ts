@@ -1,0 +1,177 @@
+// Versioned schema migrations, run at start by Kysely's Migrator. Each migration is written
+// once per dialect only where types differ (binary columns); append new ones, never edit old ones.
+import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import type { Dialect } from './connect.js';
+import { OutpostError } from '../../shared/errors.js';
+
+function migrationsFor(dialect: Dialect): Record<string, Migration> {
+  const bytes = dialect === 'postgres' ? 'bytea' : 'blob';
+  return {
+    '0001_initial': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('agents')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('hostname', 'text', (c) => c.notNull())
+          .addColumn('version', 'text', (c) => c.notNull())
+          .addColumn('task_queue', 'text', (c) => c.notNull())
+          .addColumn('metadata', 'text', (c) => c.notNull())
+          .addColumn('registered_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_heartbeat_at', 'bigint', (c) => c.notNull())
+          .addColumn('code_servers', 'text', (c) => c.notNull())
+          .addColumn('running_run_ids', 'text', (c) => c.notNull())
+          .addColumn('errors', 'text', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('tokens')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('hash', 'text', (c) => c.notNull().unique())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('revoked_at', 'bigint')
+          .addColumn('last_used_at', 'bigint')
+          .execute();
+
+        await db.schema
+          .createTable('code_locations')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('spec', 'text', (c) => c.notNull())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('snapshot', 'text')
+          .addColumn('load_error', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+
+        await db.schema
+          .createTable('work_items')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('payload', 'text', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('run_id', 'text')
+          .addColumn('dedupe_key', 'text', (c) => c.unique())
+          .addColumn('lease_owner', 'text')
+          .addColumn('lease_expires_at', 'bigint')
+          .addColumn('attempts', 'integer', (c) => c.notNull())
+          .addColumn('max_attempts', 'integer', (c) => c.notNull())
+          .addColumn('workflow_id', 'text')
+          .addColumn('result', 'text')
+          .addColumn('error', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('work_items_status').on('work_items').columns(['status', 'created_at']).execute();
+        await db.schema.createIndex('work_items_run').on('work_items').column('run_id').execute();
+
+        await db.schema
+          .createTable('runs')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('job', 'text', (c) => c.notNull())
+          .addColumn('location', 'text', (c) => c.notNull())
+          .addColumn('run_config', 'text', (c) => c.notNull())
+          .addColumn('tags', 'text', (c) => c.notNull())
+          .addColumn('dedupe_key', 'text', (c) => c.unique())
+          .addColumn('agent_id', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('launched_at', 'bigint')
+          .addColumn('started_at', 'bigint')
+          .addColumn('ended_at', 'bigint')
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addColumn('last_seq', 'integer', (c) => c.notNull())
+          .addColumn('engine_seq', 'bigint', (c) => c.notNull())
+          .addColumn('stdout_bytes', 'bigint', (c) => c.notNull())
+          .addColumn('stderr_bytes', 'bigint', (c) => c.notNull())
+          .addColumn('log_bytes_stored', 'bigint', (c) => c.notNull())
+          .addColumn('logs_truncated', 'integer', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('runs_status').on('runs').columns(['status', 'id']).execute();
+        await db.schema.createIndex('runs_job').on('runs').columns(['location', 'job', 'id']).execute();
+
+        await db.schema
+          .createTable('run_events')
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('seq', 'bigint', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('timestamp', 'double precision', (c) => c.notNull())
+          .addColumn('step_key', 'text')
+          .addColumn('level', 'text')
+          .addColumn('message', 'text')
+          .addColumn('data', 'text')
+          .addColumn('error', 'text')
+          .addPrimaryKeyConstraint('run_events_pk', ['run_id', 'seq'])
+          .execute();
+
+        await db.schema
+          .createTable('compute_logs')
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('stream', 'text', (c) => c.notNull())
+          .addColumn('offset', 'bigint', (c) => c.notNull())
+          .addColumn('data', sql.raw(bytes), (c) => c.notNull())
+          .addPrimaryKeyConstraint('compute_logs_pk', ['run_id', 'stream', 'offset'])
+          .execute();
+
+        await db.schema
+          .createTable('instigators')
+          .addColumn('location', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('state', 'text')
+          .addColumn('cursor', 'text')
+          .addColumn('last_tick_at', 'bigint')
+          .addColumn('updated_at', 'bigint', (c) => c.notNull())
+          .addPrimaryKeyConstraint('instigators_pk', ['location', 'kind', 'name'])
+          .execute();
+
+        await db.schema
+          .createTable('ticks')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('location', 'text', (c) => c.notNull())
+          .addColumn('kind', 'text', (c) => c.notNull())
+          .addColumn('name', 'text', (c) => c.notNull())
+          .addColumn('tick_time', 'bigint', (c) => c.notNull())
+          .addColumn('status', 'text', (c) => c.notNull())
+          .addColumn('work_item_id', 'text')
+          .addColumn('run_ids', 'text', (c) => c.notNull())
+          .addColumn('skip_reason', 'text')
+          .addColumn('error', 'text')
+          .addColumn('cursor', 'text')
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('ended_at', 'bigint')
+          .execute();
+        await db.schema
+          .createIndex('ticks_owner')
+          .on('ticks')
+          .columns(['location', 'kind', 'name', 'tick_time'])
+          .execute();
+        await db.schema.createIndex('ticks_work_item').on('ticks').column('work_item_id').execute();
+      },
+    },
+  };
+}
+
+class InlineProvider implements MigrationProvider {
+  constructor(private readonly dialect: Dialect) {}
+  getMigrations(): Promise<Record<string, Migration>> {
+    return Promise.resolve(migrationsFor(this.dialect));
+  }
+}
+
+/** Brings the database to the latest version; throws a coded error naming the failed step. */
+export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: new InlineProvider(dialect) });
+  const { error, results } = await migrator.migrateToLatest();
+  const failed = results?.find((r) => r.status === 'Error');
+  if (error) {
+    throw new OutpostError('INTERNAL', {
+      detail: `database migration ${failed?.migrationName ?? '(setup)'} failed: ${error instanceof Error ? error.message : String(error)}`,
+      cause: error,
+    });
+  }
+  return (results ?? []).filter((r) => r.status === 'Success').map((r) => r.migrationName);
+}

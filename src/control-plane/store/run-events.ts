@@ -1,0 +1,218 @@
+// Run events: batched, idempotent ingest keyed by (run_id, seq), with the run's highest
+// contiguous seq and its status advanced in the same transaction. SQLite uses one prepared
+// statement inside a better-sqlite3 transaction; PostgreSQL one multi-row INSERT from unnest().
+import { sql } from 'kysely';
+import { OutpostError } from '../../shared/errors.js';
+import { RUN_EVENT_TYPES } from '../../shared/run-events.js';
+import { applyEvent, isTerminal, statusForEvent, type RunStatus } from '../core/run-state.js';
+import { ENGINE_SEQ_BASE } from './runs.js';
+import type { Store } from './store.js';
+
+export interface RunEventInput {
+  seq: number;
+  type: string;
+  timestamp: number;
+  stepKey?: string | null;
+  level?: string | null;
+  message?: string | null;
+  data?: unknown;
+  error?: unknown;
+}
+
+export interface StoredRunEvent {
+  seq: number;
+  type: string;
+  timestamp: number;
+  stepKey: string | null;
+  level: string | null;
+  message: string | null;
+  data: Record<string, unknown> | null;
+  error: Record<string, unknown> | null;
+}
+
+export interface AppendEventsResult {
+  highestContiguousSeq: number;
+  status: RunStatus;
+}
+
+const EVENT_TYPES: ReadonlySet<string> = new Set(RUN_EVENT_TYPES);
+
+type Row = [string, number, string, number, string | null, string | null, string | null, string | null, string | null];
+
+function toRows(runId: string, events: RunEventInput[]): Row[] {
+  return events.map((e, i) => {
+    if (!Number.isInteger(e.seq) || e.seq < 1 || e.seq >= ENGINE_SEQ_BASE) {
+      throw new OutpostError('INVALID_ARGUMENT', {
+        detail: `events[${i}].seq must be an integer in 1..${ENGINE_SEQ_BASE - 1}`,
+      });
+    }
+    if (!EVENT_TYPES.has(e.type)) {
+      throw new OutpostError('INVALID_ARGUMENT', {
+        detail: `events[${i}].type ${JSON.stringify(e.type)} is not a run event type`,
+      });
+    }
+    return [
+      runId,
+      e.seq,
+      e.type,
+      e.timestamp,
+      e.stepKey ?? null,
+      e.level ?? null,
+      e.message ?? null,
+      e.data == null ? null : JSON.stringify(e.data),
+      e.error == null ? null : JSON.stringify(e.error),
+    ];
+  });
+}
+
+/** Walks seqs (ascending, all > last) while they are consecutive. */
+function contiguousFrom(last: number, seqs: Iterable<number>): number {
+  for (const s of seqs) {
+    if (Number(s) !== last + 1) break;
+    last++;
+  }
+  return last;
+}
+
+interface Planned {
+  status: RunStatus;
+  started: boolean;
+  ended: boolean;
+}
+
+/** Status after the newly stored events, in seq order. */
+function planStatus(current: RunStatus, newEvents: { seq: number; type: string }[]): Planned {
+  let status = current;
+  for (const e of newEvents.filter((x) => statusForEvent(x.type)).sort((a, b) => a.seq - b.seq)) {
+    status = applyEvent(status, e.type);
+  }
+  return {
+    status,
+    started: status !== current && (status === 'STARTED' || isTerminal(status)),
+    ended: status !== current && isTerminal(status),
+  };
+}
+
+/** Stores a batch; duplicates are ignored. Returns the highest contiguous seq and the status. */
+export async function appendRunEvents(
+  store: Store,
+  runId: string,
+  events: RunEventInput[],
+): Promise<AppendEventsResult> {
+  const rows = toRows(runId, events);
+  const result = store.sqlite ? await appendSqlite(store, runId, rows) : await appendPostgres(store, runId, rows);
+  if (events.length) store.signals.notifyRunEvents(runId);
+  return result;
+}
+
+async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<AppendEventsResult> {
+  const db = store.sqlite!;
+  // Hold Kysely's connection so no other statement interleaves with this raw transaction.
+  return store.db.connection().execute(() => {
+    const insert = db.prepare(
+      'INSERT OR IGNORE INTO run_events (run_id, seq, type, timestamp, step_key, level, message, data, error) VALUES (?,?,?,?,?,?,?,?,?)',
+    );
+    const tx = db.transaction((): AppendEventsResult => {
+      const run = db.prepare('SELECT status, last_seq FROM runs WHERE id = ?').get(runId) as
+        { status: RunStatus; last_seq: number } | undefined;
+      if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
+      const fresh: { seq: number; type: string }[] = [];
+      for (const r of rows) if (insert.run(r).changes === 1) fresh.push({ seq: r[1], type: r[2] });
+      const seqs = db
+        .prepare('SELECT seq FROM run_events WHERE run_id = ? AND seq > ? AND seq < ? ORDER BY seq')
+        .pluck()
+        .iterate(runId, run.last_seq, ENGINE_SEQ_BASE) as Iterable<number>;
+      const last = contiguousFrom(run.last_seq, seqs);
+      const plan = planStatus(run.status, fresh);
+      if (last !== run.last_seq || plan.status !== run.status) {
+        const now = store.now();
+        db.prepare(
+          `UPDATE runs SET last_seq = ?, status = ?, updated_at = ?,
+             started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,
+             ended_at = CASE WHEN ? THEN ? ELSE ended_at END
+           WHERE id = ?`,
+        ).run(last, plan.status, now, plan.started ? 1 : 0, now, plan.ended ? 1 : 0, now, runId);
+      }
+      return { highestContiguousSeq: last, status: plan.status };
+    });
+    return Promise.resolve(tx.immediate());
+  });
+}
+
+async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise<AppendEventsResult> {
+  return store.db.transaction().execute(async (trx) => {
+    const run = await trx
+      .selectFrom('runs')
+      .select(['status', 'last_seq'])
+      .where('id', '=', runId)
+      .forUpdate()
+      .executeTakeFirst();
+    if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
+    const col = <T>(i: number): T[] => rows.map((r) => r[i] as T);
+    const inserted = rows.length
+      ? await sql<{ seq: number; type: string }>`
+          INSERT INTO run_events (run_id, seq, type, timestamp, step_key, level, message, data, error)
+          SELECT ${runId}, * FROM unnest(
+            ${col<number>(1)}::bigint[], ${col<string>(2)}::text[], ${col<number>(3)}::float8[],
+            ${col<string | null>(4)}::text[], ${col<string | null>(5)}::text[], ${col<string | null>(6)}::text[],
+            ${col<string | null>(7)}::text[], ${col<string | null>(8)}::text[])
+          ON CONFLICT (run_id, seq) DO NOTHING
+          RETURNING seq, type`.execute(trx)
+      : { rows: [] };
+    const lastSeq = Number(run.last_seq);
+    const seqs = await sql<{ seq: number }>`
+      SELECT seq FROM run_events WHERE run_id = ${runId} AND seq > ${lastSeq} AND seq < ${ENGINE_SEQ_BASE} ORDER BY seq`.execute(
+      trx,
+    );
+    const last = contiguousFrom(
+      lastSeq,
+      seqs.rows.map((r) => Number(r.seq)),
+    );
+    const plan = planStatus(
+      run.status,
+      inserted.rows.map((r) => ({ seq: Number(r.seq), type: r.type })),
+    );
+    if (last !== lastSeq || plan.status !== run.status) {
+      const now = store.now();
+      await trx
+        .updateTable('runs')
+        .set({
+          last_seq: last,
+          status: plan.status,
+          updated_at: now,
+          ...(plan.ended ? { ended_at: now } : {}),
+          ...(plan.started ? { started_at: sql<number>`coalesce(started_at, ${now})` } : {}),
+        })
+        .where('id', '=', runId)
+        .execute();
+    }
+    return { highestContiguousSeq: last, status: plan.status };
+  });
+}
+
+/** Events after `afterSeq`, in seq order (worker events first, then control-plane ENGINE events). */
+export async function listRunEvents(
+  store: Store,
+  runId: string,
+  afterSeq: number,
+  first: number,
+): Promise<StoredRunEvent[]> {
+  const rows = await store.db
+    .selectFrom('run_events')
+    .selectAll()
+    .where('run_id', '=', runId)
+    .where('seq', '>', afterSeq)
+    .orderBy('seq')
+    .limit(first)
+    .execute();
+  return rows.map((r) => ({
+    seq: Number(r.seq),
+    type: r.type,
+    timestamp: Number(r.timestamp),
+    stepKey: r.step_key,
+    level: r.level,
+    message: r.message,
+    data: r.data === null ? null : (JSON.parse(r.data) as Record<string, unknown>),
+    error: r.error === null ? null : (JSON.parse(r.error) as Record<string, unknown>),
+  }));
+}

@@ -1,0 +1,231 @@
+// Runs: creation (with their LAUNCH_RUN item), reads, listing with cursor pagination, and
+// status changes through the pure state machine, guarded against concurrent writers.
+import { sql } from 'kysely';
+import { OutpostError } from '../../shared/errors.js';
+import { newId } from '../../shared/ids.js';
+import { checkTransition, timestampsFor, type RunStatus } from '../core/run-state.js';
+import type { RunsTable } from './schema.js';
+import type { Store } from './store.js';
+import { enqueue, type Exec, type WorkItemView } from './work-items.js';
+
+/** Control-plane-authored ENGINE events use seqs from here up, far above any run worker's. */
+export const ENGINE_SEQ_BASE = 1_000_000_000;
+
+export interface RunView {
+  id: string;
+  status: RunStatus;
+  job: string;
+  location: string;
+  runConfig: Record<string, unknown>;
+  tags: Record<string, string>;
+  dedupeKey: string | null;
+  agentId: string | null;
+  createdAt: number;
+  launchedAt: number | null;
+  startedAt: number | null;
+  endedAt: number | null;
+  updatedAt: number;
+  lastSeq: number;
+  stdoutBytes: number;
+  stderrBytes: number;
+  logsTruncated: boolean;
+}
+
+const num = (v: number | null): number | null => (v === null ? null : Number(v));
+
+export function toRunView(r: RunsTable): RunView {
+  return {
+    id: r.id,
+    status: r.status,
+    job: r.job,
+    location: r.location,
+    runConfig: JSON.parse(r.run_config) as Record<string, unknown>,
+    tags: JSON.parse(r.tags) as Record<string, string>,
+    dedupeKey: r.dedupe_key,
+    agentId: r.agent_id,
+    createdAt: Number(r.created_at),
+    launchedAt: num(r.launched_at),
+    startedAt: num(r.started_at),
+    endedAt: num(r.ended_at),
+    updatedAt: Number(r.updated_at),
+    lastSeq: Number(r.last_seq),
+    stdoutBytes: Number(r.stdout_bytes),
+    stderrBytes: Number(r.stderr_bytes),
+    logsTruncated: Number(r.logs_truncated) === 1,
+  };
+}
+
+export interface CreateRunInput {
+  location: string;
+  job: string;
+  runConfig: Record<string, unknown>;
+  tags: Record<string, string>;
+  /** When set and already used, the existing run is returned and nothing is created. */
+  dedupeKey?: string;
+}
+
+/** Inserts a QUEUED run and its LAUNCH_RUN item. Call inside a transaction; notify after commit. */
+export async function createRun(
+  exec: Exec,
+  store: Store,
+  input: CreateRunInput,
+): Promise<{ run: RunView; created: boolean; launch?: WorkItemView }> {
+  const now = store.now();
+  const row: RunsTable = {
+    id: newId('run', now),
+    status: 'QUEUED',
+    job: input.job,
+    location: input.location,
+    run_config: JSON.stringify(input.runConfig),
+    tags: JSON.stringify(input.tags),
+    dedupe_key: input.dedupeKey ?? null,
+    agent_id: null,
+    created_at: now,
+    launched_at: null,
+    started_at: null,
+    ended_at: null,
+    updated_at: now,
+    last_seq: 0,
+    engine_seq: ENGINE_SEQ_BASE,
+    stdout_bytes: 0,
+    stderr_bytes: 0,
+    log_bytes_stored: 0,
+    logs_truncated: 0,
+  };
+  const inserted = await exec
+    .insertInto('runs')
+    .values(row)
+    .onConflict((oc) => oc.column('dedupe_key').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (!inserted) {
+    const existing = await exec
+      .selectFrom('runs')
+      .selectAll()
+      .where('dedupe_key', '=', input.dedupeKey ?? '')
+      .executeTakeFirstOrThrow();
+    return { run: toRunView(existing), created: false };
+  }
+  const { item } = await enqueue(exec, store, {
+    kind: 'LAUNCH_RUN',
+    payload: { runId: row.id, location: input.location, job: input.job, runConfig: input.runConfig, tags: input.tags },
+    runId: row.id,
+    dedupeKey: `launch:${row.id}`,
+  });
+  return { run: toRunView(inserted), created: true, launch: item };
+}
+
+export async function getRun(exec: Exec, id: string): Promise<RunView | undefined> {
+  const r = await exec.selectFrom('runs').selectAll().where('id', '=', id).executeTakeFirst();
+  return r ? toRunView(r) : undefined;
+}
+
+export async function requireRun(exec: Exec, id: string): Promise<RunView> {
+  const r = await getRun(exec, id);
+  if (!r) throw new OutpostError('UNKNOWN_RUN', { detail: id });
+  return r;
+}
+
+export interface RunFilter {
+  status?: RunStatus[] | null;
+  job?: string | null;
+  location?: string | null;
+}
+
+/** Newest first. `after` is the id of the last run of the previous page (ids sort by time). */
+export async function listRuns(
+  store: Store,
+  filter: RunFilter,
+  first: number,
+  after?: string | null,
+): Promise<{ runs: RunView[]; hasNextPage: boolean }> {
+  let q = store.db.selectFrom('runs').selectAll();
+  if (filter.status?.length) q = q.where('status', 'in', filter.status);
+  if (filter.job) q = q.where('job', '=', filter.job);
+  if (filter.location) q = q.where('location', '=', filter.location);
+  if (after) q = q.where('id', '<', after);
+  const rows = await q
+    .orderBy('id', 'desc')
+    .limit(first + 1)
+    .execute();
+  return { runs: rows.slice(0, first).map(toRunView), hasNextPage: rows.length > first };
+}
+
+export interface SetStatusOptions {
+  /** Throw ILLEGAL_RUN_TRANSITION (true) or leave the status as is (false). Default true. */
+  strict?: boolean;
+  agentId?: string;
+}
+
+/**
+ * Moves a run to `to` if the state machine allows it. The UPDATE is conditional on the status
+ * read, so two concurrent writers cannot both apply conflicting changes.
+ */
+export async function setRunStatus(
+  exec: Exec,
+  store: Store,
+  runId: string,
+  to: RunStatus,
+  opts: SetStatusOptions = {},
+): Promise<{ run: RunView; changed: boolean }> {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const run = await requireRun(exec, runId);
+    const r = checkTransition(run.status, to);
+    if (!r.ok) {
+      if (opts.strict === false) return { run, changed: false };
+      throw new OutpostError('ILLEGAL_RUN_TRANSITION', {
+        detail: `${runId}: ${r.reason}`,
+        data: { from: run.status, to },
+      });
+    }
+    if (!r.changed) return { run, changed: false };
+    const now = store.now();
+    const ts = timestampsFor(to);
+    const res = await exec
+      .updateTable('runs')
+      .set({
+        status: to,
+        updated_at: now,
+        ...(ts.launched ? { launched_at: now } : {}),
+        ...(ts.started ? { started_at: now } : {}),
+        ...(ts.ended ? { ended_at: now } : {}),
+        ...(opts.agentId ? { agent_id: opts.agentId } : {}),
+      })
+      .where('id', '=', runId)
+      .where('status', '=', run.status)
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 1) return { run: await requireRun(exec, runId), changed: true };
+  }
+  throw new OutpostError('INTERNAL', { detail: `run ${runId} status kept changing under us` });
+}
+
+/** Appends an ENGINE event written by the control plane itself (seq from ENGINE_SEQ_BASE up). */
+export async function appendEngineEvent(
+  exec: Exec,
+  store: Store,
+  runId: string,
+  message: string,
+  level: 'info' | 'warn' | 'error' = 'error',
+  data: Record<string, unknown> = {},
+): Promise<void> {
+  const row = await exec
+    .updateTable('runs')
+    .set({ engine_seq: sql<number>`engine_seq + 1` })
+    .where('id', '=', runId)
+    .returning('engine_seq')
+    .executeTakeFirstOrThrow();
+  await exec
+    .insertInto('run_events')
+    .values({
+      run_id: runId,
+      seq: Number(row.engine_seq),
+      type: 'ENGINE',
+      timestamp: store.now(),
+      step_key: null,
+      level,
+      message,
+      data: JSON.stringify(data),
+      error: null,
+    })
+    .execute();
+}

@@ -1,0 +1,148 @@
+// Row types of the metadata database, shared by both dialects. Times are epoch ms (BIGINT),
+// JSON values are TEXT (the same on SQLite and PostgreSQL), booleans are 0/1 integers.
+export interface AgentsTable {
+  id: string;
+  name: string;
+  hostname: string;
+  version: string;
+  task_queue: string;
+  metadata: string;
+  registered_at: number;
+  last_heartbeat_at: number;
+  /** JSON: [{ location, status, error }] from the last heartbeat. */
+  code_servers: string;
+  /** JSON: string[] */
+  running_run_ids: string;
+  /** JSON: string[] */
+  errors: string;
+}
+
+export interface TokensTable {
+  id: string;
+  kind: 'user' | 'agent';
+  name: string;
+  /** hex sha256 of the plaintext token; the plaintext is never stored. */
+  hash: string;
+  created_at: number;
+  revoked_at: number | null;
+  last_used_at: number | null;
+}
+
+export interface CodeLocationsTable {
+  name: string;
+  /** JSON CodeLocationSpec. */
+  spec: string;
+  version: number;
+  status: 'LOADING' | 'LOADED' | 'ERROR';
+  /** JSON LocationSnapshot, when LOADED. */
+  snapshot: string | null;
+  load_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface WorkItemsTable {
+  id: string;
+  kind: string;
+  payload: string;
+  status: 'QUEUED' | 'CLAIMED' | 'ACKED' | 'COMPLETED' | 'FAILED';
+  run_id: string | null;
+  dedupe_key: string | null;
+  lease_owner: string | null;
+  lease_expires_at: number | null;
+  attempts: number;
+  max_attempts: number;
+  workflow_id: string | null;
+  result: string | null;
+  /** JSON { code, message }. */
+  error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface RunsTable {
+  id: string;
+  status: 'QUEUED' | 'STARTING' | 'STARTED' | 'SUCCESS' | 'FAILURE' | 'CANCELING' | 'CANCELED';
+  job: string;
+  location: string;
+  run_config: string;
+  tags: string;
+  /** Unique when set: `sensor:<loc>:<sensor>:<runKey>` / `schedule:<loc>:<name>:<tick>:<key>`. */
+  dedupe_key: string | null;
+  agent_id: string | null;
+  created_at: number;
+  launched_at: number | null;
+  started_at: number | null;
+  ended_at: number | null;
+  updated_at: number;
+  /** Highest contiguous event seq stored, advanced in the same transaction as the insert. */
+  last_seq: number;
+  /** Next seq for control-plane-authored ENGINE events (a range far above the worker's). */
+  engine_seq: number;
+  /** Source offsets accepted per stream (including bytes dropped past the cap). */
+  stdout_bytes: number;
+  stderr_bytes: number;
+  /** Bytes actually stored, both streams; compared against the cap. */
+  log_bytes_stored: number;
+  logs_truncated: number;
+}
+
+export interface RunEventsTable {
+  run_id: string;
+  seq: number;
+  type: string;
+  timestamp: number;
+  step_key: string | null;
+  level: string | null;
+  message: string | null;
+  data: string | null;
+  error: string | null;
+}
+
+export interface ComputeLogsTable {
+  run_id: string;
+  stream: 'stdout' | 'stderr';
+  offset: number;
+  data: Buffer;
+}
+
+export interface InstigatorsTable {
+  location: string;
+  kind: 'SCHEDULE' | 'SENSOR';
+  name: string;
+  /** Set by setScheduleState/setSensorState; null = the snapshot's defaultStatus. */
+  state: 'RUNNING' | 'STOPPED' | null;
+  cursor: string | null;
+  /** Last tick the daemon fired (schedules: the cron time; sensors: the evaluation time). */
+  last_tick_at: number | null;
+  updated_at: number;
+}
+
+export interface TicksTable {
+  id: string;
+  location: string;
+  kind: 'SCHEDULE' | 'SENSOR';
+  name: string;
+  tick_time: number;
+  status: 'STARTED' | 'SUCCESS' | 'SKIPPED' | 'FAILURE';
+  work_item_id: string | null;
+  /** JSON string[] of run ids created by this tick. */
+  run_ids: string;
+  skip_reason: string | null;
+  error: string | null;
+  cursor: string | null;
+  created_at: number;
+  ended_at: number | null;
+}
+
+export interface Database {
+  agents: AgentsTable;
+  tokens: TokensTable;
+  code_locations: CodeLocationsTable;
+  work_items: WorkItemsTable;
+  runs: RunsTable;
+  run_events: RunEventsTable;
+  compute_logs: ComputeLogsTable;
+  instigators: InstigatorsTable;
+  ticks: TicksTable;
+}

@@ -1,0 +1,87 @@
+// The metadata store: one connection (SQLite file or PostgreSQL pool), migrated at open, with
+// the clock, limits and wake-up signals every repository function needs.
+import type SQLite from 'better-sqlite3';
+import type { Kysely } from 'kysely';
+import type pg from 'pg';
+import type { Logger } from '../../shared/logger.js';
+import { OutpostError } from '../../shared/errors.js';
+import { type Dialect, openDatabase } from './connect.js';
+import { migrateToLatest } from './migrations.js';
+import type { Database } from './schema.js';
+import { Signals } from './signals.js';
+
+export interface StoreLimits {
+  /** Stored compute-log bytes per run (both streams); beyond it data is dropped with a marker. Default 50 MB. */
+  computeLogCapBytes: number;
+  /** Claims per work item before it fails with WORK_ITEM_EXHAUSTED. Default 5. */
+  maxAttempts: number;
+  /** How long a claim is held before the item returns to the queue. Default 60 s. */
+  leaseMs: number;
+  /** Heartbeat interval told to agents; 3 missed = unhealthy. Default 10 s. */
+  heartbeatIntervalMs: number;
+}
+
+export const DEFAULT_STORE_LIMITS: StoreLimits = {
+  computeLogCapBytes: 50 * 1024 * 1024,
+  maxAttempts: 5,
+  leaseMs: 60_000,
+  heartbeatIntervalMs: 10_000,
+};
+
+export interface StoreOptions {
+  /** `sqlite:<path>`, a file path, or `postgres://...`. */
+  url: string;
+  clock?: () => number;
+  logger?: Logger;
+  limits?: Partial<StoreLimits>;
+}
+
+export class Store {
+  readonly signals: Signals;
+  readonly limits: StoreLimits;
+  readonly clock: () => number;
+
+  private constructor(
+    readonly db: Kysely<Database>,
+    readonly dialect: Dialect,
+    readonly sqlite: SQLite.Database | undefined,
+    readonly pool: pg.Pool | undefined,
+    opts: StoreOptions,
+  ) {
+    this.clock = opts.clock ?? Date.now;
+    this.limits = { ...DEFAULT_STORE_LIMITS, ...opts.limits };
+    this.signals = new Signals(opts.logger);
+  }
+
+  static async open(opts: StoreOptions): Promise<Store> {
+    const opened = openDatabase<Database>({ url: opts.url });
+    const store = new Store(opened.db, opened.dialect, opened.sqlite, opened.pool, opts);
+    try {
+      await migrateToLatest(opened.db as unknown as Kysely<unknown>, opened.dialect);
+      if (opened.pool) await store.signals.listen(opts.url, opened.pool);
+    } catch (err) {
+      await opened.db.destroy().catch(() => undefined);
+      if (err instanceof OutpostError) throw err;
+      const msg = err instanceof Error ? err.message : String(err);
+      throw new OutpostError(opened.dialect === 'postgres' ? 'POSTGRES_UNAVAILABLE' : 'INTERNAL', {
+        detail: msg,
+        cause: err,
+      });
+    }
+    return store;
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  /** A cheap round trip, for /readyz. */
+  async ping(): Promise<void> {
+    await this.db.selectFrom('runs').select('id').limit(1).execute();
+  }
+
+  async close(): Promise<void> {
+    await this.signals.close();
+    await this.db.destroy();
+  }
+}

@@ -1,0 +1,162 @@
+// What completing or failing a work item does to the rest of the state, inside the same
+// transaction as the status change (so it happens exactly once): ticks create runs, sensor
+// cursors advance, failed launches fail their run, failed syncs mark the location ERROR.
+import type { WorkItemKind, WorkItemResult, RunRequest } from '../../shared/work-items.js';
+import { isTerminal, type RunStatus, RUN_STATUSES } from '../core/run-state.js';
+import { finishTickForItem, updateInstigator } from './instigators.js';
+import { appendEngineEvent, createRun, getRun, setRunStatus } from './runs.js';
+import type { Store } from './store.js';
+import type { Exec, WorkItemView } from './work-items.js';
+
+/** Returns true when new work was enqueued (the caller wakes pollers after commit). */
+export async function applyCompletion(
+  trx: Exec,
+  store: Store,
+  item: WorkItemView,
+  result: unknown,
+  agentId: string,
+): Promise<boolean> {
+  const kind = item.kind as WorkItemKind;
+  const p = item.payload;
+  switch (kind) {
+    case 'EVALUATE_SCHEDULE': {
+      const r = result as WorkItemResult<'EVALUATE_SCHEDULE'>;
+      const loc = String(p.location);
+      const name = String(p.schedule);
+      const tick = Number(p.tickTimeMs);
+      const runIds = await createRuns(
+        trx,
+        store,
+        loc,
+        r.runRequests,
+        (req, i) => {
+          return `schedule:${loc}:${name}:${tick}:${req.runKey ?? i}`;
+        },
+        { 'outpost/schedule': name, 'outpost/tick': String(tick) },
+      );
+      await finishTickForItem(
+        trx,
+        store,
+        item.id,
+        runIds.length
+          ? { status: 'SUCCESS', runIds }
+          : { status: 'SKIPPED', skipReason: r.skipReason ?? 'no run requests' },
+      );
+      return runIds.length > 0;
+    }
+    case 'EVALUATE_SENSOR': {
+      const r = result as WorkItemResult<'EVALUATE_SENSOR'>;
+      const loc = String(p.location);
+      const name = String(p.sensor);
+      // Without a run key a request always runs; with one, once per sensor and key, ever.
+      const runIds = await createRuns(
+        trx,
+        store,
+        loc,
+        r.runRequests,
+        (req) => (req.runKey === undefined ? undefined : `sensor:${loc}:${name}:${req.runKey}`),
+        { 'outpost/sensor': name },
+      );
+      if (r.cursor !== undefined) {
+        await updateInstigator(trx, store, { location: loc, kind: 'SENSOR', name }, { cursor: r.cursor });
+      }
+      await finishTickForItem(trx, store, item.id, {
+        ...(runIds.length
+          ? { status: 'SUCCESS' as const, runIds }
+          : { status: 'SKIPPED' as const, skipReason: r.skipReason ?? 'no new run requests' }),
+        ...(r.cursor !== undefined ? { cursor: r.cursor } : {}),
+      });
+      return runIds.length > 0;
+    }
+    case 'SYNC_CODE_LOCATION': {
+      const r = result as WorkItemResult<'SYNC_CODE_LOCATION'>;
+      if (r.status === 'ERROR')
+        await markLocationError(trx, store, String(p.location), Number(p.version), r.error ?? 'load failed');
+      return false;
+    }
+    case 'LAUNCH_RUN': {
+      // Status comes from events; a terminal status here covers a worker that died without one.
+      const status = (result as WorkItemResult<'LAUNCH_RUN'>).status as RunStatus;
+      if (item.runId && (RUN_STATUSES as readonly string[]).includes(status) && isTerminal(status)) {
+        const { changed } = await setRunStatus(trx, store, item.runId, status, { strict: false, agentId });
+        if (changed)
+          await appendEngineEvent(trx, store, item.runId, `run ended ${status} (reported by agent ${agentId})`, 'info');
+      }
+      return false;
+    }
+    default:
+      return false;
+  }
+}
+
+export async function applyFailure(
+  trx: Exec,
+  store: Store,
+  item: WorkItemView,
+  error: { code: string; message: string },
+): Promise<void> {
+  const p = item.payload;
+  const reason = `${error.code}: ${error.message}`;
+  switch (item.kind) {
+    case 'LAUNCH_RUN': {
+      if (!item.runId) return;
+      const run = await getRun(trx, item.runId);
+      if (!run || isTerminal(run.status)) return;
+      const to: RunStatus = run.status === 'CANCELING' ? 'CANCELED' : 'FAILURE';
+      await setRunStatus(trx, store, item.runId, to, { strict: false });
+      await appendEngineEvent(trx, store, item.runId, `launch failed: ${reason}`, 'error', { code: error.code });
+      return;
+    }
+    case 'EVALUATE_SCHEDULE':
+    case 'EVALUATE_SENSOR':
+      await finishTickForItem(trx, store, item.id, { status: 'FAILURE', error: reason });
+      return;
+    case 'SYNC_CODE_LOCATION':
+      await markLocationError(trx, store, String(p.location), Number(p.version), reason);
+      return;
+    default:
+      return;
+  }
+}
+
+async function createRuns(
+  trx: Exec,
+  store: Store,
+  location: string,
+  requests: RunRequest[],
+  dedupeKey: (req: RunRequest, index: number) => string | undefined,
+  originTags: Record<string, string>,
+): Promise<string[]> {
+  const ids: string[] = [];
+  for (const [i, req] of requests.entries()) {
+    const key = dedupeKey(req, i);
+    const tags: Record<string, string> = { ...req.tags, ...originTags };
+    if (req.runKey) tags['outpost/run_key'] = req.runKey;
+    if (req.partitionKey) tags['outpost/partition'] = req.partitionKey;
+    const { run, created } = await createRun(trx, store, {
+      location,
+      job: req.job,
+      runConfig: req.runConfig,
+      tags,
+      ...(key ? { dedupeKey: key } : {}),
+    });
+    if (created) ids.push(run.id);
+  }
+  return ids;
+}
+
+async function markLocationError(
+  trx: Exec,
+  store: Store,
+  location: string,
+  version: number,
+  error: string,
+): Promise<void> {
+  await trx
+    .updateTable('code_locations')
+    .set({ status: 'ERROR', load_error: error, updated_at: store.now() })
+    .where('name', '=', location)
+    .where('version', '=', version)
+    .where('status', '=', 'LOADING')
+    .execute();
+}

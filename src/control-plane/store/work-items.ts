@@ -1,0 +1,126 @@
+// Work-item rows as the APIs see them, and the insert every producer uses (deduped by key).
+// Producers call enqueue inside their transaction and store.signals.notifyWork() after commit.
+import type { Kysely } from 'kysely';
+import { newId } from '../../shared/ids.js';
+import { type WorkItemKind, type WorkItemPayload, type WorkItemStatus } from '../../shared/work-items.js';
+import type { Database, WorkItemsTable } from './schema.js';
+import type { Store } from './store.js';
+
+export type Exec = Kysely<Database>;
+
+export interface WorkItemView {
+  id: string;
+  kind: WorkItemKind;
+  payload: Record<string, unknown>;
+  status: WorkItemStatus;
+  attempts: number;
+  maxAttempts: number;
+  runId: string | null;
+  dedupeKey: string | null;
+  leaseOwner: string | null;
+  leaseExpiresAt: number | null;
+  workflowId: string | null;
+  result: unknown;
+  error: { code: string; message: string } | null;
+  createdAt: number;
+  updatedAt: number;
+}
+
+export function toWorkItemView(r: WorkItemsTable): WorkItemView {
+  return {
+    id: r.id,
+    kind: r.kind as WorkItemKind,
+    payload: JSON.parse(r.payload) as Record<string, unknown>,
+    status: r.status,
+    attempts: Number(r.attempts),
+    maxAttempts: Number(r.max_attempts),
+    runId: r.run_id,
+    dedupeKey: r.dedupe_key,
+    leaseOwner: r.lease_owner,
+    leaseExpiresAt: r.lease_expires_at === null ? null : Number(r.lease_expires_at),
+    workflowId: r.workflow_id,
+    result: r.result === null ? null : (JSON.parse(r.result) as unknown),
+    error: r.error === null ? null : (JSON.parse(r.error) as { code: string; message: string }),
+    createdAt: Number(r.created_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+export interface EnqueueInput<K extends WorkItemKind> {
+  kind: K;
+  payload: WorkItemPayload<K>;
+  runId?: string;
+  /** Unique across all items ever enqueued; a second enqueue with the same key returns the first item. */
+  dedupeKey?: string;
+  maxAttempts?: number;
+}
+
+/** Inserts a QUEUED item, or returns the existing item with the same dedupe key. */
+export async function enqueue<K extends WorkItemKind>(
+  exec: Exec,
+  store: Store,
+  input: EnqueueInput<K>,
+): Promise<{ item: WorkItemView; created: boolean }> {
+  const now = store.now();
+  const row: WorkItemsTable = {
+    id: newId('wi', now),
+    kind: input.kind,
+    payload: JSON.stringify(input.payload),
+    status: 'QUEUED',
+    run_id: input.runId ?? null,
+    dedupe_key: input.dedupeKey ?? null,
+    lease_owner: null,
+    lease_expires_at: null,
+    attempts: 0,
+    max_attempts: input.maxAttempts ?? store.limits.maxAttempts,
+    workflow_id: null,
+    result: null,
+    error: null,
+    created_at: now,
+    updated_at: now,
+  };
+  const inserted = await exec
+    .insertInto('work_items')
+    .values(row)
+    .onConflict((oc) => oc.column('dedupe_key').doNothing())
+    .returningAll()
+    .executeTakeFirst();
+  if (inserted) return { item: toWorkItemView(inserted), created: true };
+  const existing = await exec
+    .selectFrom('work_items')
+    .selectAll()
+    .where('dedupe_key', '=', input.dedupeKey ?? '')
+    .executeTakeFirstOrThrow();
+  return { item: toWorkItemView(existing), created: false };
+}
+
+/** enqueue in its own statement, then wake pollers. */
+export async function enqueueWork<K extends WorkItemKind>(
+  store: Store,
+  input: EnqueueInput<K>,
+): Promise<{ item: WorkItemView; created: boolean }> {
+  const r = await enqueue(store.db, store, input);
+  if (r.created) store.signals.notifyWork();
+  return r;
+}
+
+export async function getWorkItem(exec: Exec, id: string): Promise<WorkItemView | undefined> {
+  const r = await exec.selectFrom('work_items').selectAll().where('id', '=', id).executeTakeFirst();
+  return r ? toWorkItemView(r) : undefined;
+}
+
+export interface WorkItemFilter {
+  status?: WorkItemStatus | null;
+  kind?: WorkItemKind | null;
+  runId?: string | null;
+}
+
+/** Newest first, for operators. */
+export async function listWorkItems(store: Store, filter: WorkItemFilter, first: number): Promise<WorkItemView[]> {
+  let q = store.db.selectFrom('work_items').selectAll();
+  if (filter.status) q = q.where('status', '=', filter.status);
+  if (filter.kind) q = q.where('kind', '=', filter.kind);
+  if (filter.runId) q = q.where('run_id', '=', filter.runId);
+  const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(first).execute();
+  return rows.map(toWorkItemView);
+}

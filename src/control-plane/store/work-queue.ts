@@ -1,0 +1,163 @@
+// The durable work queue: long-poll claims with leases, idempotent ack/complete/fail, and
+// lease expiry that returns items to the queue or fails them after their maximum attempts.
+// Claims are one atomic UPDATE ... RETURNING (SQLite, single writer) or use
+// FOR UPDATE SKIP LOCKED (PostgreSQL), so two agents never hold the same item.
+import { sql } from 'kysely';
+import { OutpostError } from '../../shared/errors.js';
+import { ResultSchemas, type WorkItemKind } from '../../shared/work-items.js';
+import type { WorkItemsTable } from './schema.js';
+import type { Store } from './store.js';
+import { applyCompletion, applyFailure } from './work-effects.js';
+import { getWorkItem, toWorkItemView, type WorkItemView } from './work-items.js';
+
+/** Longest single wait between re-checks, so expired leases are noticed without a wake-up. */
+const RECHECK_MS = 1_000;
+
+export interface ClaimOptions {
+  agentId: string;
+  limit: number;
+  waitMs: number;
+  /** Ends the wait early (e.g. the HTTP client went away). */
+  signal?: AbortSignal;
+}
+
+export async function claimWork(store: Store, opts: ClaimOptions): Promise<WorkItemView[]> {
+  const deadline = Date.now() + Math.max(0, opts.waitMs);
+  // Bounded: each pass either returns or waits at least until the next wake-up or recheck.
+  for (let pass = 0; pass < 1_000_000; pass++) {
+    await expireLeases(store);
+    const items = await claimOnce(store, opts.agentId, opts.limit);
+    const remaining = deadline - Date.now();
+    if (items.length || remaining <= 0 || opts.signal?.aborted) return items;
+    await store.signals.waitFor('work', Math.min(remaining, RECHECK_MS), opts.signal);
+  }
+  return [];
+}
+
+/** One atomic claim of up to `limit` QUEUED items, oldest first. */
+export async function claimOnce(store: Store, agentId: string, limit: number): Promise<WorkItemView[]> {
+  const now = store.now();
+  const lease = now + store.limits.leaseMs;
+  const lock = store.dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``;
+  const res = await sql<WorkItemsTable>`
+    UPDATE work_items
+       SET status = 'CLAIMED', lease_owner = ${agentId}, lease_expires_at = ${lease},
+           attempts = attempts + 1, updated_at = ${now}
+     WHERE id IN (SELECT id FROM work_items WHERE status = 'QUEUED' ORDER BY created_at, id LIMIT ${limit} ${lock})
+       AND status = 'QUEUED'
+    RETURNING *`.execute(store.db);
+  return res.rows.map(toWorkItemView).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+}
+
+/**
+ * CLAIMED items whose lease ran out go back to QUEUED, or to FAILED once they have used
+ * their attempts. Safe to run from any number of replicas at once (conditional updates).
+ */
+export async function expireLeases(store: Store): Promise<number> {
+  const now = store.now();
+  const requeued = await store.db
+    .updateTable('work_items')
+    .set({ status: 'QUEUED', lease_owner: null, lease_expires_at: null, updated_at: now })
+    .where('status', '=', 'CLAIMED')
+    .where('lease_expires_at', '<=', now)
+    .where((eb) => eb('attempts', '<', eb.ref('max_attempts')))
+    .executeTakeFirst();
+  const exhausted = await store.db
+    .selectFrom('work_items')
+    .selectAll()
+    .where('status', '=', 'CLAIMED')
+    .where('lease_expires_at', '<=', now)
+    .execute();
+  for (const row of exhausted) {
+    await failItem(store, row.id, {
+      code: 'OUTPOST_ERR_WORK_ITEM_EXHAUSTED',
+      message: `lease expired after ${row.attempts} of ${row.max_attempts} attempts (last holder ${row.lease_owner ?? '?'})`,
+    });
+  }
+  const n = Number(requeued.numUpdatedRows);
+  if (n) store.signals.notifyWork();
+  return n + exhausted.length;
+}
+
+async function requireItem(store: Store, id: string): Promise<WorkItemView> {
+  const item = await getWorkItem(store.db, id);
+  if (!item) throw new OutpostError('UNKNOWN_WORK_ITEM', { detail: id });
+  return item;
+}
+
+/** CLAIMED -> ACKED once the agent's workflow exists. Idempotent; refuses another agent's live lease. */
+export async function ackWork(store: Store, agentId: string, id: string, workflowId: string): Promise<WorkItemView> {
+  const now = store.now();
+  const res = await store.db
+    .updateTable('work_items')
+    .set({ status: 'ACKED', lease_owner: agentId, lease_expires_at: null, workflow_id: workflowId, updated_at: now })
+    .where('id', '=', id)
+    .where((eb) =>
+      eb.or([
+        // The lease ran out and the item went back to the queue, but this agent's workflow exists.
+        eb('status', '=', 'QUEUED'),
+        eb.and([
+          eb('status', '=', 'CLAIMED'),
+          eb.or([eb('lease_owner', '=', agentId), eb('lease_expires_at', '<=', now)]),
+        ]),
+      ]),
+    )
+    .executeTakeFirst();
+  const item = await requireItem(store, id);
+  if (Number(res.numUpdatedRows) === 0 && item.status === 'CLAIMED') {
+    throw new OutpostError('WORK_ITEM_NOT_OWNED', { detail: `${id} is leased to ${item.leaseOwner ?? '?'}` });
+  }
+  return item;
+}
+
+/** -> COMPLETED with a result, and its effects (runs from ticks...) in the same transaction. Idempotent. */
+export async function completeWork(store: Store, agentId: string, id: string, result: unknown): Promise<WorkItemView> {
+  const current = await requireItem(store, id);
+  if (current.status === 'COMPLETED' || current.status === 'FAILED') return current;
+  const schema = ResultSchemas[current.kind as WorkItemKind] as (typeof ResultSchemas)[WorkItemKind] | undefined;
+  const parsed = schema ? schema.safeParse(result) : undefined;
+  if (!parsed?.success) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `result for ${current.kind}: ${parsed ? parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : 'unknown kind'}`,
+    });
+  }
+  let notify = false;
+  const item = await store.db.transaction().execute(async (trx) => {
+    const now = store.now();
+    const res = await trx
+      .updateTable('work_items')
+      .set({ status: 'COMPLETED', result: JSON.stringify(parsed.data), lease_expires_at: null, updated_at: now })
+      .where('id', '=', id)
+      .where('status', 'not in', ['COMPLETED', 'FAILED'])
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 1) notify = await applyCompletion(trx, store, current, parsed.data, agentId);
+    return (await getWorkItem(trx, id))!;
+  });
+  if (notify) store.signals.notifyWork();
+  return item;
+}
+
+/** -> FAILED with a coded error, and its effects (a failed launch fails the run). Idempotent. */
+export async function failWork(
+  store: Store,
+  _agentId: string,
+  id: string,
+  error: { code: string; message: string },
+): Promise<WorkItemView> {
+  await requireItem(store, id);
+  return failItem(store, id, error);
+}
+
+async function failItem(store: Store, id: string, error: { code: string; message: string }): Promise<WorkItemView> {
+  return store.db.transaction().execute(async (trx) => {
+    const current = (await getWorkItem(trx, id))!;
+    const res = await trx
+      .updateTable('work_items')
+      .set({ status: 'FAILED', error: JSON.stringify(error), lease_expires_at: null, updated_at: store.now() })
+      .where('id', '=', id)
+      .where('status', 'not in', ['COMPLETED', 'FAILED'])
+      .executeTakeFirst();
+    if (Number(res.numUpdatedRows) === 1) await applyFailure(trx, store, current, error);
+    return (await getWorkItem(trx, id))!;
+  });
+}

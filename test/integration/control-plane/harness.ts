@@ -1,0 +1,142 @@
+// Test harness for the control plane: a store on a fresh database, the fetch handler (no
+// port), one user and one agent token, and a tiny GraphQL caller.
+import {
+  Store,
+  createControlPlaneFetchHandler,
+  type ApiLimits,
+  type FetchHandler,
+  type StoreLimits,
+} from '../../../src/control-plane/index.js';
+import { createToken } from '../../../src/control-plane/store/tokens.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import type { LocationSnapshot } from '../../../src/shared/location-snapshot.js';
+
+export interface GqlResult<T = Record<string, unknown>> {
+  status: number;
+  data?: T;
+  errors?: {
+    message: string;
+    extensions?: { code?: string; hint?: string; http?: number; data?: Record<string, unknown> };
+  }[];
+}
+
+export interface Harness {
+  store: Store;
+  handler: FetchHandler;
+  userToken: string;
+  agentToken: string;
+  clock: { now: number };
+  gql<T = Record<string, unknown>>(
+    api: 'user' | 'agent',
+    query: string,
+    variables?: Record<string, unknown>,
+    token?: string | null,
+  ): Promise<GqlResult<T>>;
+  close(): Promise<void>;
+}
+
+export async function openHarness(
+  url: string,
+  opts: { limits?: Partial<ApiLimits>; storeLimits?: Partial<StoreLimits>; realClock?: boolean } = {},
+): Promise<Harness> {
+  const clock = { now: Date.UTC(2026, 0, 1, 12, 0, 0) };
+  const store = await Store.open({
+    url,
+    ...(opts.realClock ? {} : { clock: () => clock.now }),
+    ...(opts.storeLimits ? { limits: opts.storeLimits } : {}),
+  });
+  const logger = createLogger({ name: 'test', level: 'silent' });
+  const handler = createControlPlaneFetchHandler({
+    store,
+    logger,
+    web: false,
+    ...(opts.limits ? { limits: opts.limits } : {}),
+  });
+  const userToken = (await createToken(store, 'user', 'test-user')).token;
+  const agentToken = (await createToken(store, 'agent', 'test-agent')).token;
+  return {
+    store,
+    handler,
+    userToken,
+    agentToken,
+    clock,
+    async gql(api, query, variables = {}, token) {
+      const t = token === undefined ? (api === 'user' ? userToken : agentToken) : token;
+      const res = await handler(
+        new Request(`http://127.0.0.1/${api === 'user' ? 'graphql' : 'agent/graphql'}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...(t ? { authorization: `Bearer ${t}` } : {}) },
+          body: JSON.stringify({ query, variables }),
+        }),
+      );
+      const body = (await res.json()) as Omit<GqlResult, 'status'>;
+      return { status: res.status, ...body } as GqlResult<never>;
+    },
+    close: () => store.close(),
+  };
+}
+
+export const SNAPSHOT: LocationSnapshot = {
+  jobs: [
+    {
+      name: 'hello',
+      description: 'says hello',
+      tags: {},
+      configSchema: {},
+      ops: [
+        { name: 'a', description: '', inputs: [], outputs: ['result'], tags: {} },
+        {
+          name: 'b',
+          description: '',
+          inputs: [{ name: 'x', fromOp: 'a', fromOutput: 'result' }],
+          outputs: [],
+          tags: {},
+        },
+      ],
+    },
+    {
+      name: 'sleepy',
+      description: '',
+      tags: {},
+      configSchema: {
+        type: 'object',
+        properties: { seconds: { type: 'number', minimum: 0 } },
+        required: ['seconds'],
+        additionalProperties: false,
+      },
+      ops: [],
+    },
+  ],
+  schedules: [
+    {
+      name: 'every_minute',
+      job: 'hello',
+      cron: '* * * * *',
+      timezone: 'UTC',
+      defaultStatus: 'RUNNING',
+      description: '',
+    },
+  ],
+  sensors: [{ name: 'files', job: 'hello', minIntervalSeconds: 30, defaultStatus: 'STOPPED', description: '' }],
+  partitions: [],
+};
+
+/** Deploys `hello` and reports it LOADED by a registered agent; returns the agent id. */
+export async function loadedLocation(h: Harness, name = 'hello'): Promise<string> {
+  const dep = await h.gql<{ deployCodeLocation: { version: number } }>(
+    'user',
+    `mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { version } }`,
+    { i: { name, module: 'examples/hello/definitions.ts' } },
+  );
+  if (!dep.data) throw new Error(JSON.stringify(dep.errors));
+  const reg = await h.gql<{ registerAgent: { agentId: string } }>(
+    'agent',
+    `mutation { registerAgent(input: { name: "a1", hostname: "h", version: "0", taskQueue: "q1" }) { agentId } }`,
+  );
+  const agentId = reg.data!.registerAgent.agentId;
+  const rep = await h.gql('agent', `mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }`, {
+    i: { agentId, location: name, version: dep.data.deployCodeLocation.version, status: 'LOADED', snapshot: SNAPSHOT },
+  });
+  if (rep.errors) throw new Error(JSON.stringify(rep.errors));
+  return agentId;
+}
