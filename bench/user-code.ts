@@ -73,7 +73,12 @@ const start = summarize(worker.toRunStart);
 const exit = summarize(worker.toExit);
 report('user-code', { quick, coldStarts, definitionCalls, workerRuns, module: MODULE }, [
   { name: '`node --import tsx -e 0` (floor) p50', value: floor.p50, unit: 'ms' },
-  { name: 'code-server cold start (spawn → READY) p50', value: cold.p50, unit: 'ms', note: `max ${cold.max.toFixed(0)}` },
+  {
+    name: 'code-server cold start (spawn → READY) p50',
+    value: cold.p50,
+    unit: 'ms',
+    note: `max ${cold.max.toFixed(0)}`,
+  },
   { name: 'GetDefinitions p50', value: defs.p50, unit: 'ms' },
   { name: 'GetDefinitions p99', value: defs.p99, unit: 'ms' },
   { name: 'run worker spawn → RUN_START p50', value: start.p50, unit: 'ms', note: `max ${start.max.toFixed(0)}` },
