@@ -14,6 +14,7 @@ const program = new Command()
 if (!['api', 'code-server'].includes(process.argv[2] ?? '')) {
   (await import('./commands/agent.js')).registerAgentCommand(program);
   (await import('./commands/automation.js')).registerAutomationCommands(program);
+  (await import('./commands/control-plane.js')).registerControlPlaneCommand(program);
   (await import('./commands/dev.js')).registerDevCommand(program);
   (await import('./commands/locations.js')).registerLocationsCommand(program);
   (await import('./commands/runs.js')).registerRunsCommand(program);

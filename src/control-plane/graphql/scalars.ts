@@ -24,7 +24,6 @@ function literal(node: ValueNode, variables?: Record<string, unknown> | null): u
 
 export const JSONScalar = new GraphQLScalarType({
   name: 'JSON',
-  description: 'Any JSON value.',
   serialize: (v) => v,
   parseValue: (v) => v,
   parseLiteral: (node, variables) => literal(node, variables),

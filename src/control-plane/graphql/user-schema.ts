@@ -72,6 +72,7 @@ export function createUserSchema() {
     typeDefs: USER_SDL,
     resolvers: {
       JSON: JSONScalar,
+      TokenKind: { USER: 'user', AGENT: 'agent' },
       Query: {
         codeLocations: (_: unknown, __: unknown, { store }: ApiContext) => listLocations(store.db),
         codeLocation: (_: unknown, { name }: { name: string }, { store }: ApiContext) => getLocation(store.db, name),
@@ -138,6 +139,9 @@ export function createUserSchema() {
       Schedule: {
         ticks: (s: Parent<ScheduleView>, a: { first?: number | null }, { store, limits }: ApiContext) =>
           listTicks(store, s.location, 'SCHEDULE', s.name, pageSize(a.first, 20, limits)),
+      },
+      Tick: {
+        timestamp: (t: Parent<{ tickTime: number }>) => t.tickTime,
       },
       Sensor: {
         ticks: (s: Parent<SensorView>, a: { first?: number | null }, { store, limits }: ApiContext) =>

@@ -36,7 +36,7 @@ export const USER_SDL = /* GraphQL */ `
     COMPLETED
     FAILED
   }
-  enum InstigatorState {
+  enum AutomationState {
     RUNNING
     STOPPED
   }
@@ -47,8 +47,10 @@ export const USER_SDL = /* GraphQL */ `
     FAILURE
   }
   enum TokenKind {
-    user
-    agent
+    "Opens /graphql."
+    USER
+    "Opens /agent/graphql."
+    AGENT
   }
 
   type OpInput {
@@ -77,6 +79,8 @@ export const USER_SDL = /* GraphQL */ `
     id: ID!
     "Epoch ms: the cron time for schedules, the evaluation time for sensors."
     tickTime: Float!
+    "Same as tickTime."
+    timestamp: Float!
     status: TickStatus!
     runIds: [ID!]!
     skipReason: String
@@ -92,7 +96,7 @@ export const USER_SDL = /* GraphQL */ `
     timezone: String!
     description: String!
     "The state set with setScheduleState, else the definition's default."
-    state: InstigatorState!
+    state: AutomationState!
     "Next cron time (epoch ms) while RUNNING."
     nextTickAt: Float
     lastTickAt: Float
@@ -103,7 +107,7 @@ export const USER_SDL = /* GraphQL */ `
     job: String!
     minIntervalSeconds: Int!
     description: String!
-    state: InstigatorState!
+    state: AutomationState!
     cursor: String
     lastTickAt: Float
     ticks(first: Int = 20): [Tick!]!
@@ -184,11 +188,6 @@ export const USER_SDL = /* GraphQL */ `
     job: String
     location: String
   }
-  type CodeServerStatus {
-    location: String!
-    status: CodeLocationStatus!
-    error: String
-  }
   type Agent {
     id: ID!
     name: String!
@@ -200,7 +199,8 @@ export const USER_SDL = /* GraphQL */ `
     lastHeartbeatAt: Float!
     "Heard from within 3 heartbeat intervals."
     healthy: Boolean!
-    codeServers: [CodeServerStatus!]!
+    "[{ location, status, error }] from the last heartbeat."
+    codeServers: JSON!
     runningRunIds: [ID!]!
     errors: [String!]!
   }
@@ -279,8 +279,8 @@ export const USER_SDL = /* GraphQL */ `
     "Records the spec under a new version and enqueues SYNC_CODE_LOCATION."
     deployCodeLocation(input: DeployCodeLocationInput!): CodeLocation!
     reloadCodeLocation(name: String!): CodeLocation!
-    setScheduleState(location: String!, name: String!, state: InstigatorState!): Schedule!
-    setSensorState(location: String!, name: String!, state: InstigatorState!): Sensor!
+    setScheduleState(location: String!, name: String!, state: AutomationState!): Schedule!
+    setSensorState(location: String!, name: String!, state: AutomationState!): Sensor!
     createToken(kind: TokenKind!, name: String!): CreatedToken!
     revokeToken(id: ID!): Token!
   }

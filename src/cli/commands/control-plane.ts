@@ -1,0 +1,124 @@
+// `outpost control-plane`: serves the user API, agent API, web UI, health and metrics, and runs
+// the schedule/sensor daemon. Flags override OUTPOST_* environment variables, which override defaults.
+import type { Command } from 'commander';
+import { z } from 'zod';
+import { startControlPlane } from '../../control-plane/index.js';
+import { boolish, loadConfig, portSchema, positiveInt, type OptionSources } from '../../shared/config.js';
+import { createLogger } from '../../shared/logger.js';
+
+export const ControlPlaneConfigSchema = z.object({
+  host: z.string().default('127.0.0.1'),
+  port: portSchema.default(3000),
+  databaseUrl: z.string().default('sqlite:.outpost/outpost.db'),
+  dataDir: z.string().default('.outpost'),
+  tlsCert: z.string().optional(),
+  tlsKey: z.string().optional(),
+  daemon: boolish.default(true),
+  maxBodyBytes: positiveInt.optional(),
+  maxQueryDepth: positiveInt.optional(),
+  maxEventsPerBatch: positiveInt.optional(),
+  maxClaimBatch: positiveInt.optional(),
+  computeLogCapBytes: positiveInt.optional(),
+  leaseMs: positiveInt.optional(),
+  maxAttempts: positiveInt.optional(),
+  startingTimeoutMs: positiveInt.optional(),
+  temporalUiUrl: z.string().default('http://127.0.0.1:8233'),
+  temporalNamespace: z.string().default('default'),
+});
+type Config = z.input<typeof ControlPlaneConfigSchema>;
+
+const SOURCES: OptionSources<Config> = {
+  host: { flag: '--host', env: 'OUTPOST_HOST' },
+  port: { flag: '--port', env: 'OUTPOST_PORT' },
+  databaseUrl: { flag: '--database-url', env: 'OUTPOST_DATABASE_URL' },
+  dataDir: { flag: '--data-dir', env: 'OUTPOST_DATA_DIR' },
+  tlsCert: { flag: '--tls-cert', env: 'OUTPOST_TLS_CERT' },
+  tlsKey: { flag: '--tls-key', env: 'OUTPOST_TLS_KEY' },
+  daemon: { flag: '--no-daemon', env: 'OUTPOST_DAEMON' },
+  maxBodyBytes: { flag: '--max-body-bytes', env: 'OUTPOST_MAX_BODY_BYTES' },
+  maxQueryDepth: { flag: '--max-query-depth', env: 'OUTPOST_MAX_QUERY_DEPTH' },
+  maxEventsPerBatch: { flag: '--max-events-per-batch', env: 'OUTPOST_MAX_EVENTS_PER_BATCH' },
+  maxClaimBatch: { flag: '--max-claim-batch', env: 'OUTPOST_MAX_CLAIM_BATCH' },
+  computeLogCapBytes: { flag: '--compute-log-cap-bytes', env: 'OUTPOST_COMPUTE_LOG_CAP_BYTES' },
+  leaseMs: { flag: '--lease-ms', env: 'OUTPOST_LEASE_MS' },
+  maxAttempts: { flag: '--max-attempts', env: 'OUTPOST_MAX_ATTEMPTS' },
+  startingTimeoutMs: { flag: '--starting-timeout-ms', env: 'OUTPOST_STARTING_TIMEOUT_MS' },
+  temporalUiUrl: { flag: '--temporal-ui-url', env: 'OUTPOST_TEMPORAL_UI_URL' },
+  temporalNamespace: { flag: '--temporal-namespace', env: 'OUTPOST_TEMPORAL_NAMESPACE' },
+};
+
+export function registerControlPlaneCommand(program: Command): void {
+  program
+    .command('control-plane')
+    .description('Run the control plane: /graphql (user API, GraphiQL), /agent/graphql, web UI, daemon')
+    .option('--host <host>', 'interface to bind (OUTPOST_HOST; default 127.0.0.1)')
+    .option('--port <port>', 'HTTP port, 0 = any free port (OUTPOST_PORT; default 3000)')
+    .option(
+      '--database-url <url>',
+      'sqlite:<file> or postgres://... (OUTPOST_DATABASE_URL; default sqlite:.outpost/outpost.db)',
+    )
+    .option('--data-dir <dir>', 'where the first admin token is written (OUTPOST_DATA_DIR; default .outpost)')
+    .option('--tls-cert <file>', 'PEM certificate; with --tls-key serves HTTPS (OUTPOST_TLS_CERT)')
+    .option('--tls-key <file>', 'PEM private key (OUTPOST_TLS_KEY)')
+    .option('--no-daemon', 'do not run the schedule/sensor daemon in this replica (OUTPOST_DAEMON=false)')
+    .option('--max-body-bytes <n>', 'largest request body (OUTPOST_MAX_BODY_BYTES; default 16777216)')
+    .option('--max-query-depth <n>', 'deepest GraphQL selection (OUTPOST_MAX_QUERY_DEPTH; default 15)')
+    .option(
+      '--max-events-per-batch <n>',
+      'most events per appendRunEvents (OUTPOST_MAX_EVENTS_PER_BATCH; default 10000)',
+    )
+    .option('--max-claim-batch <n>', 'most items per claimWork (OUTPOST_MAX_CLAIM_BATCH; default 100)')
+    .option(
+      '--compute-log-cap-bytes <n>',
+      'stored compute logs per run (OUTPOST_COMPUTE_LOG_CAP_BYTES; default 52428800)',
+    )
+    .option('--lease-ms <n>', 'work-item lease (OUTPOST_LEASE_MS; default 60000)')
+    .option('--max-attempts <n>', 'claims before a work item fails (OUTPOST_MAX_ATTEMPTS; default 5)')
+    .option('--starting-timeout-ms <n>', 'STARTING runs fail after this (OUTPOST_STARTING_TIMEOUT_MS; default 300000)')
+    .option(
+      '--temporal-ui-url <url>',
+      'linked from the web UI (OUTPOST_TEMPORAL_UI_URL; default http://127.0.0.1:8233)',
+    )
+    .option('--temporal-namespace <ns>', 'linked from the web UI (OUTPOST_TEMPORAL_NAMESPACE; default default)')
+    .action(async (flags: Record<string, unknown>) => {
+      // commander sets daemon=true by default for --no-daemon; only an explicit flag should win over env.
+      const given = { ...flags, daemon: flags.daemon === false ? false : undefined };
+      const cfg = loadConfig(ControlPlaneConfigSchema, SOURCES, given as Partial<Record<keyof Config, unknown>>);
+      const logger = createLogger({ name: 'control-plane' });
+      const cp = await startControlPlane({
+        databaseUrl: cfg.databaseUrl,
+        host: cfg.host,
+        port: cfg.port,
+        dataDir: cfg.dataDir,
+        logger,
+        daemon: cfg.daemon,
+        ...(cfg.tlsCert ? { tlsCertFile: cfg.tlsCert } : {}),
+        ...(cfg.tlsKey ? { tlsKeyFile: cfg.tlsKey } : {}),
+        limits: {
+          ...(cfg.maxBodyBytes ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
+          ...(cfg.maxQueryDepth ? { maxQueryDepth: cfg.maxQueryDepth } : {}),
+          ...(cfg.maxEventsPerBatch ? { maxEventsPerBatch: cfg.maxEventsPerBatch } : {}),
+          ...(cfg.maxClaimBatch ? { maxClaimBatch: cfg.maxClaimBatch } : {}),
+        },
+        storeLimits: {
+          ...(cfg.computeLogCapBytes ? { computeLogCapBytes: cfg.computeLogCapBytes } : {}),
+          ...(cfg.leaseMs ? { leaseMs: cfg.leaseMs } : {}),
+          ...(cfg.maxAttempts ? { maxAttempts: cfg.maxAttempts } : {}),
+        },
+        daemonOptions: cfg.startingTimeoutMs ? { startingTimeoutMs: cfg.startingTimeoutMs } : {},
+        web: { temporalUiUrl: cfg.temporalUiUrl, temporalNamespace: cfg.temporalNamespace },
+      });
+      console.log(`control plane at ${cp.url} (GraphiQL: ${cp.url}/graphql)`);
+      let stopping = false;
+      const stop = (): void => {
+        if (stopping) return;
+        stopping = true;
+        void cp.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+}
