@@ -11,6 +11,7 @@ import { OutpostError } from '../shared/errors.js';
 import { SPOOL_FILES, serializeError } from '../shared/run-events.js';
 import { EventSpool, type NewEvent } from './event-spool.js';
 import { captureStdio } from './stdio-capture.js';
+import { stripCredentials } from './strip-credentials.js';
 
 export interface RunWorkerOptions {
   runId: string;
@@ -29,16 +30,9 @@ export interface RunWorkerOptions {
 
 export const EXIT = { success: 0, failure: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
 
-/** Environment variables a run must never see, even if a careless spawner passes them on. */
-export function stripCredentials(env: NodeJS.ProcessEnv): void {
-  for (const key of Object.keys(env)) {
-    if (/^OUTPOST_.*(TOKEN|SECRET|PASSWORD)/i.test(key) || key === 'OUTPOST_DATABASE_URL') delete env[key];
-  }
-}
-
 /** Runs the worker and resolves with the process exit code. */
 export async function runWorker(opts: RunWorkerOptions): Promise<number> {
-  stripCredentials(process.env);
+  stripCredentials();
   let spool: EventSpool;
   try {
     mkdirSync(opts.spoolDir, { recursive: true, mode: 0o700 });

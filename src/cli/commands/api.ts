@@ -26,6 +26,15 @@ export function registerApiCommand(program: Command): void {
     .option('--ops <names>', 'comma-separated op subset (default: every op)')
     .option('--max-concurrency <n>', 'independent ops run at once', '4')
     .option('--grace-ms <ms>', 'after SIGTERM, how long ops get to stop before the worker exits', '5000')
+    .addHelpText(
+      'after',
+      `
+Events: <spool-dir>/events.jsonl, one RunEvent per line, seq 1..N, fsynced at step boundaries.
+Output: the op code's stdout/stderr go to <spool-dir>/stdout.log and stderr.log. Spawn with fd 1
+and 2 opened on those files (children of ops inherit them); otherwise the worker redirects its
+own process.stdout/process.stderr writes there.
+Exit codes: 0 success, 1 run failed, 2 usage error (no events written), 143 SIGTERM, 130 SIGINT.`,
+    )
     .action(async (flags: ExecuteRunFlags) => {
       // Imported lazily so other commands don't pay for it, and vice versa.
       const { runWorker } = await import('../../user-code/run-worker.js');

@@ -25,6 +25,8 @@ export function registerCodeServerCommand(program: Command): void {
     .option('--call-timeout-ms <ms>', 'bound on each call into user code', '30000')
     .option('--load-timeout-ms <ms>', 'bound on importing the module', '60000')
     .action(async (flags: CodeServerFlags) => {
+      const { stripCredentials } = await import('../../user-code/strip-credentials.js');
+      stripCredentials();
       const [{ startCodeServer }, { createLogger }, { loadConfig, portSchema, positiveInt }, { z }] = await Promise.all(
         [
           import('../../user-code/code-server.js'),

@@ -24,10 +24,15 @@ export interface CodeServerProcess {
 }
 
 /** Starts the server and waits (bounded by `readyTimeoutMs`) for its READY line. */
-export async function spawnCodeServer(module: string, extraArgs: string[] = [], readyTimeoutMs = 30_000) {
+export async function spawnCodeServer(
+  module: string,
+  extraArgs: string[] = [],
+  env: NodeJS.ProcessEnv = {},
+  readyTimeoutMs = 30_000,
+) {
   const child = spawn(process.execPath, [...CLI, 'code-server', '--module', module, '--port', '0', ...extraArgs], {
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' },
+    env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn', ...env },
   });
   let out = '';
   let err = '';

@@ -179,7 +179,10 @@ describe('code server: examples/hello', () => {
 describe('code server: edge cases', () => {
   let cs: CodeServerProcess;
   before(async () => {
-    cs = await spawnCodeServer('test/fixtures/user-code/edge-location/definitions.ts', ['--call-timeout-ms', '500']);
+    cs = await spawnCodeServer('test/fixtures/user-code/edge-location/definitions.ts', ['--call-timeout-ms', '500'], {
+      OUTPOST_AGENT_TOKEN: 'agent-secret',
+      OUTPOST_TOKEN: 'user-secret',
+    });
   });
   after(async () => {
     await cs.stop();
@@ -235,6 +238,11 @@ describe('code server: edge cases', () => {
     assert.equal(await grpcCode(hang), status.DEADLINE_EXCEEDED);
     const ping = await cs.call.ping({ echo: 'still here' });
     assert.equal(ping.echo, 'still here');
+  });
+
+  test('user code in the code server never sees control-plane tokens', async () => {
+    const res = await cs.call.evaluateSensor({ sensor: 'env_sensor', cursor: '', lastTickTimeMs: 0, lastRunKey: '' });
+    assert.equal(res.skipReason, 'secrets visible: 0');
   });
 
   test('sensor cursor and last run key round-trip', async () => {
