@@ -69,6 +69,20 @@ export async function runWorker(opts: RunWorkerOptions): Promise<number> {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  // An error escaping user code (a throwing timer, an unhandled rejection) would kill the process
+  // without a terminal event; end the run with it instead.
+  const onStray = (err: unknown): void => {
+    emit({
+      type: 'RUN_FAILURE',
+      message: `Uncaught error in user code: ${String((err as Error)?.message ?? err)}`,
+      error: serializeError(err),
+      data: { uncaught: true },
+    });
+    spool.close();
+    process.exit(EXIT.failure);
+  };
+  process.on('uncaughtException', onStray);
+  process.on('unhandledRejection', onStray);
 
   try {
     const outcome = await execute(opts, emit, () => spool.sync(), abort.signal);

@@ -102,6 +102,15 @@ describe('run worker', () => {
     assert.deepEqual(d?.data?.metadata, { sum: 5 });
   });
 
+  test('an error escaping user code (a throwing timer) still ends the run with RUN_FAILURE', async () => {
+    const run = startWorker({ module: EDGE, job: 'stray' });
+    assert.equal((await run.exit).code, 1);
+    const events = readEvents(run.spoolDir);
+    assertContiguous(events);
+    assert.deepEqual(shape(events), ['RUN_START', 'STEP_START:leak', 'RUN_FAILURE']);
+    assert.deepEqual([events[2]!.error?.name, events[2]!.error?.message], ['EvalError', 'thrown from a stray timer']);
+  });
+
   test('--ops runs a subset only', async () => {
     const run = startWorker({ module: EDGE, job: 'diamond', extraArgs: ['--ops', 'a,c'] });
     assert.equal((await run.exit).code, 0);
