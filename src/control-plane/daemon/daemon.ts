@@ -143,7 +143,7 @@ export class Daemon {
     }
     if (tick === undefined) return false;
     const tickTime = tick;
-    return store.db.transaction().execute(async (trx) => {
+    return store.transaction(async (trx) => {
       const { item, created } = await enqueue(trx, store, {
         kind: 'EVALUATE_SCHEDULE',
         payload: { location: loc.name, schedule: s.name, tickTimeMs: tickTime },
@@ -168,7 +168,7 @@ export class Daemon {
     if (last !== undefined && tickTime <= last) return false;
     if (await hasOpenTick(store.db, loc.name, 'SENSOR', s.name)) return false;
     const key = { location: loc.name, kind: 'SENSOR' as const, name: s.name };
-    return store.db.transaction().execute(async (trx) => {
+    return store.transaction(async (trx) => {
       const { item, created } = await enqueue(trx, store, {
         kind: 'EVALUATE_SENSOR',
         payload: {
@@ -196,7 +196,7 @@ export class Daemon {
       .execute();
     const failed: string[] = [];
     for (const { id } of stuck) {
-      const changed = await store.db.transaction().execute(async (trx) => {
+      const changed = await store.transaction(async (trx) => {
         const r = await setRunStatus(trx, store, id, 'FAILURE', { strict: false });
         if (r.changed) {
           await appendEngineEvent(

@@ -66,9 +66,7 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
       data: { errors: validate.errors },
     });
   }
-  const { run } = await store.db
-    .transaction()
-    .execute((trx) => createRun(trx, store, { location, job, runConfig, tags }));
+  const { run } = await store.transaction((trx) => createRun(trx, store, { location, job, runConfig, tags }));
   store.signals.notifyWork();
   return run;
 }
@@ -78,7 +76,7 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
  * becomes CANCELING and a TERMINATE_RUN item asks the agent to stop it. Repeats are harmless.
  */
 export async function terminateRun(store: Store, runId: string): Promise<RunView> {
-  const { run, enqueued } = await store.db.transaction().execute(async (trx) => {
+  const { run, enqueued } = await store.transaction(async (trx) => {
     const run = await requireRun(trx, runId);
     if (isTerminal(run.status)) {
       throw new OutpostError('RUN_NOT_TERMINABLE', { detail: `${runId} is ${run.status}` });
@@ -120,7 +118,7 @@ export async function reportRunLaunched(
   runId: string,
   info: Record<string, unknown> | null | undefined,
 ): Promise<RunStatus> {
-  return store.db.transaction().execute(async (trx) => {
+  return store.transaction(async (trx) => {
     const run = await requireRun(trx, runId);
     if (run.status !== 'QUEUED') return run.status;
     const { run: after, changed } = await setRunStatus(trx, store, runId, 'STARTING', { agentId });

@@ -30,7 +30,7 @@ export async function appendComputeLogs(
     throw new OutpostError('INVALID_ARGUMENT', { detail: 'offset must be a non-negative integer' });
   }
   const col = stream === 'stdout' ? 'stdout_bytes' : 'stderr_bytes';
-  const result = await store.db.transaction().execute(async (trx) => {
+  const result = await store.transaction(async (trx) => {
     let q = trx
       .selectFrom('runs')
       .select(['stdout_bytes', 'stderr_bytes', 'log_bytes_stored', 'logs_truncated'])

@@ -59,7 +59,7 @@ export async function deployCodeLocation(store: Store, input: unknown): Promise<
   if (!spec.module && !spec.command?.length) {
     throw new OutpostError('INVALID_ARGUMENT', { detail: 'a code location needs `module` or `command`' });
   }
-  const view = await store.db.transaction().execute(async (trx) => {
+  const view = await store.transaction(async (trx) => {
     const now = store.now();
     const existing = await getLocation(trx, spec.name);
     const version = (existing?.version ?? 0) + 1;

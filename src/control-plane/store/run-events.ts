@@ -140,7 +140,7 @@ async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<A
 }
 
 async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise<AppendEventsResult> {
-  return store.db.transaction().execute(async (trx) => {
+  return store.transaction(async (trx) => {
     const run = await trx
       .selectFrom('runs')
       .select(['status', 'last_seq'])

@@ -1,7 +1,7 @@
 // The metadata store: one connection (SQLite file or PostgreSQL pool), migrated at open, with
 // the clock, limits and wake-up signals every repository function needs.
 import type SQLite from 'better-sqlite3';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type pg from 'pg';
 import type { Logger } from '../../shared/logger.js';
 import { OutpostError } from '../../shared/errors.js';
@@ -69,6 +69,25 @@ export class Store {
       });
     }
     return store;
+  }
+
+  /**
+   * Runs `fn` in a transaction. SQLite transactions begin IMMEDIATE, so two processes that
+   * read then write wait for each other (busy_timeout) instead of failing with SQLITE_BUSY.
+   */
+  async transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    if (this.dialect === 'postgres') return this.db.transaction().execute(fn);
+    return this.db.connection().execute(async (conn) => {
+      await sql`BEGIN IMMEDIATE`.execute(conn);
+      try {
+        const result = await fn(conn);
+        await sql`COMMIT`.execute(conn);
+        return result;
+      } catch (err) {
+        await sql`ROLLBACK`.execute(conn).catch(() => undefined);
+        throw err;
+      }
+    });
   }
 
   now(): number {

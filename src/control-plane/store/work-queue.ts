@@ -122,7 +122,7 @@ export async function completeWork(store: Store, agentId: string, id: string, re
     });
   }
   let notify = false;
-  const item = await store.db.transaction().execute(async (trx) => {
+  const item = await store.transaction(async (trx) => {
     const now = store.now();
     const res = await trx
       .updateTable('work_items')
@@ -149,7 +149,7 @@ export async function failWork(
 }
 
 async function failItem(store: Store, id: string, error: { code: string; message: string }): Promise<WorkItemView> {
-  return store.db.transaction().execute(async (trx) => {
+  return store.transaction(async (trx) => {
     const current = (await getWorkItem(trx, id))!;
     const res = await trx
       .updateTable('work_items')

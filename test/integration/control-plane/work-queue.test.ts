@@ -1,0 +1,180 @@
+// The work queue on SQLite and PostgreSQL: no double claims under concurrency (two store
+// instances = two replicas), lease expiry and re-claim, max attempts, dedupe keys, long-poll
+// wake-ups, and idempotent ack/complete/fail.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Store } from '../../../src/control-plane/store/store.js';
+import { enqueueWork, getWorkItem } from '../../../src/control-plane/store/work-items.js';
+import {
+  ackWork,
+  claimWork,
+  completeWork,
+  expireLeases,
+  failWork,
+} from '../../../src/control-plane/store/work-queue.js';
+import { createRun, getRun } from '../../../src/control-plane/store/runs.js';
+import { isOutpostError } from '../../../src/shared/errors.js';
+import { describeEachDialect } from '../../support/storage.js';
+
+describeEachDialect('work queue', (target) => {
+  let a: Store;
+  let b: Store;
+  const clock = { now: 1_000_000 };
+  before(async () => {
+    const url = await target.freshUrl();
+    const opts = { url, clock: () => clock.now, limits: { leaseMs: 1_000, maxAttempts: 2 } };
+    a = await Store.open(opts);
+    b = await Store.open(opts);
+  });
+  after(async () => {
+    await a.close();
+    await b.close();
+  });
+
+  const sensorItem = (n: number, dedupeKey?: string) =>
+    enqueueWork(a, {
+      kind: 'EVALUATE_SENSOR',
+      payload: { location: 'loc', sensor: `s${n}`, cursor: null },
+      ...(dedupeKey ? { dedupeKey } : {}),
+    });
+
+  test('concurrent claimers on two replicas never get the same item', async () => {
+    const ids = new Set<string>();
+    for (let i = 0; i < 60; i++) ids.add((await sensorItem(i)).item.id);
+    const claimed: string[] = [];
+    await Promise.all(
+      Array.from({ length: 6 }, async (_, w) => {
+        const store = w % 2 ? b : a;
+        for (let round = 0; round < 30; round++) {
+          const got = await claimWork(store, { agentId: `agent-${w}`, limit: 4, waitMs: 0 });
+          if (!got.length) return;
+          for (const item of got) {
+            assert.equal(item.status, 'CLAIMED');
+            assert.equal(item.leaseOwner, `agent-${w}`);
+            claimed.push(item.id);
+          }
+        }
+      }),
+    );
+    assert.equal(claimed.length, 60, 'every item claimed exactly once');
+    assert.equal(new Set(claimed).size, 60, 'no item claimed twice');
+    assert.deepEqual(new Set(claimed), ids);
+    // Finish them so later tests start from an empty queue.
+    for (const id of claimed) await completeWork(a, 'x', id, { runRequests: [] });
+  });
+
+  test('an expired lease returns the item; the new holder owns it; attempts are counted; then it fails', async () => {
+    const { item } = await sensorItem(100);
+    const [first] = await claimWork(a, { agentId: 'A', limit: 1, waitMs: 0 });
+    assert.equal(first?.id, item.id);
+    assert.equal(first.attempts, 1);
+    assert.deepEqual(await claimWork(b, { agentId: 'B', limit: 1, waitMs: 0 }), [], 'lease still held');
+
+    clock.now += 1_001;
+    const [again] = await claimWork(b, { agentId: 'B', limit: 1, waitMs: 0 });
+    assert.equal(again?.id, item.id);
+    assert.equal(again.attempts, 2);
+    assert.equal(again.leaseOwner, 'B');
+    await assert.rejects(ackWork(a, 'A', item.id, 'wi-x'), (e: unknown) => isOutpostError(e, 'WORK_ITEM_NOT_OWNED'));
+
+    clock.now += 1_001;
+    await expireLeases(a);
+    const failed = await getWorkItem(a.db, item.id);
+    assert.equal(failed?.status, 'FAILED');
+    assert.equal(failed.error?.code, 'OUTPOST_ERR_WORK_ITEM_EXHAUSTED');
+    assert.match(failed.error.message, /2 of 2 attempts/);
+    assert.deepEqual(await claimWork(a, { agentId: 'A', limit: 5, waitMs: 0 }), []);
+  });
+
+  test('an exhausted LAUNCH_RUN fails its run with an ENGINE event', async () => {
+    const { run, launch } = await a.transaction((trx) =>
+      createRun(trx, a, { location: 'loc', job: 'j', runConfig: {}, tags: {} }),
+    );
+    for (let i = 0; i < 2; i++) {
+      const [c] = await claimWork(a, { agentId: 'A', limit: 1, waitMs: 0 });
+      assert.equal(c?.id, launch?.id);
+      clock.now += 1_001;
+    }
+    await expireLeases(b);
+    const after = await getRun(a.db, run.id);
+    assert.equal(after?.status, 'FAILURE');
+    const ev = await a.db.selectFrom('run_events').selectAll().where('run_id', '=', run.id).execute();
+    assert.equal(ev.length, 1);
+    assert.match(ev[0]!.message ?? '', /WORK_ITEM_EXHAUSTED/);
+  });
+
+  test('dedupe keys: a second enqueue returns the first item and adds nothing', async () => {
+    const one = await sensorItem(200, 'sensor:loc:s200:123');
+    const two = await sensorItem(201, 'sensor:loc:s200:123');
+    assert.equal(one.created, true);
+    assert.equal(two.created, false);
+    assert.equal(two.item.id, one.item.id);
+    assert.equal(two.item.payload.sensor, 's200');
+    const n = await a.db
+      .selectFrom('work_items')
+      .select('id')
+      .where('dedupe_key', '=', 'sensor:loc:s200:123')
+      .execute();
+    assert.equal(n.length, 1);
+    const [c] = await claimWork(a, { agentId: 'A', limit: 5, waitMs: 0 });
+    await completeWork(a, 'A', c!.id, { runRequests: [] });
+  });
+
+  test('a waiting claim returns the item enqueued on another replica', async () => {
+    const waiting = claimWork(a, { agentId: 'A', limit: 1, waitMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 50));
+    const { item } = await enqueueWork(b, { kind: 'TERMINATE_RUN', payload: { runId: 'run_x' } });
+    const got = await waiting;
+    assert.deepEqual(
+      got.map((g) => g.id),
+      [item.id],
+    );
+    await completeWork(a, 'A', item.id, { acknowledged: true });
+  });
+
+  test('ack, complete and fail are idempotent, and effects apply once', async () => {
+    const { item } = await enqueueWork(a, {
+      kind: 'EVALUATE_SENSOR',
+      payload: { location: 'loc', sensor: 'once', cursor: null },
+    });
+    const [c] = await claimWork(a, { agentId: 'A', limit: 1, waitMs: 0 });
+    assert.equal(c?.id, item.id);
+    for (let i = 0; i < 2; i++) assert.equal((await ackWork(a, 'A', item.id, `wi-${item.id}`)).status, 'ACKED');
+    const result = { runRequests: [{ runKey: 'k1', job: 'j', runConfig: {}, tags: {} }], cursor: 'c1' };
+    // Two replicas at once on PostgreSQL. SQLite's driver is synchronous, so two connections in
+    // one process would block each other's event loop; there a single store races itself.
+    const other = target.dialect === 'postgres' ? b : a;
+    const done = await Promise.all([completeWork(a, 'A', item.id, result), completeWork(other, 'B', item.id, result)]);
+    assert.deepEqual(
+      done.map((d) => d.status),
+      ['COMPLETED', 'COMPLETED'],
+    );
+    assert.equal((await completeWork(a, 'A', item.id, result)).status, 'COMPLETED');
+    assert.equal(
+      (await failWork(a, 'A', item.id, { code: 'OUTPOST_ERR_INTERNAL', message: 'late' })).status,
+      'COMPLETED',
+    );
+    const runs = await a.db.selectFrom('runs').select('id').where('dedupe_key', '=', 'sensor:loc:once:k1').execute();
+    assert.equal(runs.length, 1, 'one run for the run key');
+    const cursor = await a.db.selectFrom('instigators').select('cursor').where('name', '=', 'once').executeTakeFirst();
+    assert.equal(cursor?.cursor, 'c1');
+  });
+
+  test('a malformed result is refused and changes nothing', async () => {
+    const { item } = await enqueueWork(a, {
+      kind: 'EVALUATE_SCHEDULE',
+      payload: { location: 'l', schedule: 's', tickTimeMs: 1 },
+    });
+    const got = await claimWork(a, { agentId: 'A', limit: 10, waitMs: 0 });
+    assert.ok(got.some((g) => g.id === item.id));
+    await assert.rejects(completeWork(a, 'A', item.id, { runRequests: 'nope' }), (e: unknown) =>
+      isOutpostError(e, 'INVALID_ARGUMENT'),
+    );
+    assert.equal((await getWorkItem(a.db, item.id))?.status, 'CLAIMED');
+    await failWork(a, 'A', item.id, { code: 'OUTPOST_ERR_UNKNOWN_KIND', message: 'test' });
+    await failWork(a, 'A', item.id, { code: 'OUTPOST_ERR_UNKNOWN_KIND', message: 'again' });
+    const f = await getWorkItem(a.db, item.id);
+    assert.equal(f?.status, 'FAILED');
+    assert.equal(f.error?.message, 'test');
+  });
+});
