@@ -21,7 +21,7 @@ export interface CodeServerOptions {
   locationName?: string;
   /** Bound on every call into user code (schedules, sensors, partitions). Default 30000 ms. */
   callTimeoutMs?: number;
-  /** Bound on importing the module. Default 60000 ms. */
+  /** Bound on importing the module. Default 30000 ms (the agent waits 60 s for READY). */
   loadTimeoutMs?: number;
   logger?: Logger;
   now?: () => number;

@@ -8,7 +8,7 @@ import type { LocationDef } from './definitions.js';
 import { withTimeout } from './with-timeout.js';
 
 /** Default time a module may take to import (top-level await included). */
-export const DEFAULT_LOAD_TIMEOUT_MS = 60_000;
+export const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 
 export async function loadLocation(modulePath: string, timeoutMs = DEFAULT_LOAD_TIMEOUT_MS): Promise<LocationDef> {
   const abs = resolve(modulePath);

@@ -23,7 +23,7 @@ export function registerCodeServerCommand(program: Command): void {
     .option('--host <host>', 'address to bind', '127.0.0.1')
     .option('--location <name>', "location name to report (default: the module's, else `default`)")
     .option('--call-timeout-ms <ms>', 'bound on each call into user code', '30000')
-    .option('--load-timeout-ms <ms>', 'bound on importing the module', '60000')
+    .option('--load-timeout-ms <ms>', 'bound on importing the module', '30000')
     .action(async (flags: CodeServerFlags) => {
       const { stripCredentials } = await import('../../user-code/strip-credentials.js');
       stripCredentials();

@@ -338,3 +338,20 @@ describe('code server: a module that fails to load', () => {
     for (const call of calls) assert.equal(await grpcCode(call), status.FAILED_PRECONDITION);
   });
 });
+
+describe('code server: a module whose import hangs', () => {
+  test('gives up after --load-timeout-ms and serves a timeout load error', async () => {
+    const cs = await spawnCodeServer('test/fixtures/user-code/hanging-location/definitions.ts', [
+      '--load-timeout-ms',
+      '300',
+    ]);
+    try {
+      const info = await cs.call.getServerInfo({});
+      assert.equal(info.loadError?.phase, 'load');
+      assert.match(info.loadError?.message ?? '', /did not answer in time: importing .* took longer than 300 ms/);
+    } finally {
+      // The module's pending top-level await must not keep the server from shutting down.
+      assert.equal(await cs.stop(), 0);
+    }
+  });
+});
