@@ -1,0 +1,158 @@
+// The daemon with an injected clock, on SQLite and PostgreSQL: cron ticks fire once (dedupe
+// keys hold across a second daemon and a lost last-tick), missed ticks collapse to the latest,
+// sensors carry their cursor and dedupe run keys, and STARTING runs time out.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Daemon } from '../../../src/control-plane/daemon/daemon.js';
+import { setScheduleState, setSensorState } from '../../../src/control-plane/services/instigators-service.js';
+import { reportRunLaunched } from '../../../src/control-plane/services/runs-service.js';
+import { listTicks } from '../../../src/control-plane/store/instigators.js';
+import { deployCodeLocation, reportCodeLocation } from '../../../src/control-plane/store/locations.js';
+import { createRun, getRun } from '../../../src/control-plane/store/runs.js';
+import { Store } from '../../../src/control-plane/store/store.js';
+import { listWorkItems } from '../../../src/control-plane/store/work-items.js';
+import { claimWork, completeWork } from '../../../src/control-plane/store/work-queue.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { describeEachDialect } from '../../support/storage.js';
+import { SNAPSHOT } from './harness.js';
+
+const at = (h: number, m: number, s = 0) => Date.UTC(2026, 0, 1, h, m, s);
+
+describeEachDialect('daemon', (target) => {
+  let store: Store;
+  let other: Store;
+  const clock = { now: at(12, 0, 30) };
+  const logger = createLogger({ name: 'test', level: 'silent' });
+  let daemon: Daemon;
+  let second: Daemon;
+
+  before(async () => {
+    const url = await target.freshUrl();
+    store = await Store.open({ url, clock: () => clock.now });
+    // A second replica's daemon; on SQLite the same store (one connection per process).
+    other = target.dialect === 'postgres' ? await Store.open({ url, clock: () => clock.now }) : store;
+    daemon = new Daemon(store, logger, { startingTimeoutMs: 60_000 });
+    second = new Daemon(other, logger, { startingTimeoutMs: 60_000 });
+    const loc = await deployCodeLocation(store, { name: 'hello', module: 'x.ts' });
+    await reportCodeLocation(store, { location: 'hello', version: loc.version, status: 'LOADED', snapshot: SNAPSHOT });
+    // Drain the SYNC item so later claims see only what the daemon enqueues.
+    const [sync] = await claimWork(store, { agentId: 'A', limit: 1, waitMs: 0 });
+    await completeWork(store, 'A', sync!.id, { status: 'LOADED' });
+  });
+  after(async () => {
+    if (other !== store) await other.close();
+    await store.close();
+  });
+
+  const scheduleItems = async () =>
+    (await listWorkItems(store, { kind: 'EVALUATE_SCHEDULE' }, 100)).map((w) => w.dedupeKey).sort();
+
+  test('a schedule fires each due tick once, across two daemons and a lost last-tick', async () => {
+    // First sight sets the baseline: no tick for the past.
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, []);
+    clock.now = at(12, 1, 5);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    assert.deepEqual((await second.runOnce()).schedulesFired, []);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, []);
+    // A daemon that lost its last tick (restored backup, racing replica) computes the same key.
+    await store.db.updateTable('instigators').set({ last_tick_at: at(12, 0, 0) }).where('name', '=', 'every_minute').execute();
+    assert.deepEqual((await second.runOnce()).schedulesFired, []);
+    assert.deepEqual(await scheduleItems(), [`schedule:hello:every_minute:${at(12, 1)}`]);
+    const ticks = await listTicks(store, 'hello', 'SCHEDULE', 'every_minute', 10);
+    assert.deepEqual(
+      ticks.map((t) => [t.tickTime, t.status]),
+      [[at(12, 1), 'STARTED']],
+    );
+  });
+
+  test('after downtime only the most recent missed tick fires', async () => {
+    clock.now = at(12, 5, 10);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    assert.deepEqual(await scheduleItems(), [
+      `schedule:hello:every_minute:${at(12, 1)}`,
+      `schedule:hello:every_minute:${at(12, 5)}`,
+    ]);
+  });
+
+  test('completing a tick creates its runs once and records the tick', async () => {
+    const items = await claimWork(store, { agentId: 'A', limit: 10, waitMs: 0 });
+    const tick = items.find((i) => i.payload.tickTimeMs === at(12, 5))!;
+    const result = { runRequests: [{ job: 'hello', runConfig: {}, tags: { from: 'cron' } }] };
+    await completeWork(store, 'A', tick.id, result);
+    await completeWork(store, 'A', tick.id, result);
+    const ticks = await listTicks(store, 'hello', 'SCHEDULE', 'every_minute', 10);
+    const done = ticks.find((t) => t.tickTime === at(12, 5))!;
+    assert.equal(done.status, 'SUCCESS');
+    assert.equal(done.runIds.length, 1);
+    const run = await getRun(store.db, done.runIds[0]!);
+    assert.equal(run?.status, 'QUEUED');
+    assert.equal(run.tags.from, 'cron');
+    assert.equal(run.tags['outpost/schedule'], 'every_minute');
+    const launches = await listWorkItems(store, { kind: 'LAUNCH_RUN', runId: run.id }, 10);
+    assert.equal(launches.length, 1);
+    const skipped = items.find((i) => i.payload.tickTimeMs === at(12, 1))!;
+    await completeWork(store, 'A', skipped.id, { runRequests: [], skipReason: 'nothing to do' });
+    const t1 = (await listTicks(store, 'hello', 'SCHEDULE', 'every_minute', 10)).find((t) => t.tickTime === at(12, 1));
+    assert.deepEqual([t1?.status, t1?.skipReason], ['SKIPPED', 'nothing to do']);
+  });
+
+  test('a stopped schedule does not fire; restarting it fires from the next tick only', async () => {
+    await setScheduleState(store, 'hello', 'every_minute', 'STOPPED');
+    clock.now = at(12, 9, 1);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, []);
+    await setScheduleState(store, 'hello', 'every_minute', 'RUNNING');
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, []);
+    clock.now = at(12, 10, 0);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    await setScheduleState(store, 'hello', 'every_minute', 'STOPPED');
+    for (const i of await claimWork(store, { agentId: 'A', limit: 10, waitMs: 0 })) {
+      await completeWork(store, 'A', i.id, { runRequests: [] }).catch(() => undefined);
+    }
+  });
+
+  test('a sensor ticks each interval with its cursor; run keys dedupe runs', async () => {
+    assert.deepEqual((await daemon.runOnce()).sensorsFired, [], 'STOPPED by default');
+    await setSensorState(store, 'hello', 'files', 'RUNNING');
+    assert.deepEqual((await daemon.runOnce()).sensorsFired, ['hello/files']);
+    assert.deepEqual((await second.runOnce()).sensorsFired, []);
+    let [item] = (await claimWork(store, { agentId: 'A', limit: 10, waitMs: 0 })).filter((i) => i.kind === 'EVALUATE_SENSOR');
+    assert.equal(item?.payload.cursor, null);
+    const req = { runKey: 'file-a', job: 'hello', runConfig: {}, tags: {} };
+    await completeWork(store, 'A', item!.id, { runRequests: [req], cursor: 'c1' });
+
+    clock.now += 10_000;
+    assert.deepEqual((await daemon.runOnce()).sensorsFired, [], 'within minInterval');
+    clock.now += 30_000;
+    assert.deepEqual((await daemon.runOnce()).sensorsFired, ['hello/files']);
+    [item] = (await claimWork(store, { agentId: 'A', limit: 10, waitMs: 0 })).filter((i) => i.kind === 'EVALUATE_SENSOR');
+    assert.equal(item?.payload.cursor, 'c1');
+    await completeWork(store, 'A', item!.id, { runRequests: [req, { ...req, runKey: 'file-b' }], cursor: 'c2' });
+    const runs = await store.db.selectFrom('runs').select('dedupe_key').where('dedupe_key', 'like', 'sensor:%').execute();
+    assert.deepEqual(runs.map((r) => r.dedupe_key).sort(), ['sensor:hello:files:file-a', 'sensor:hello:files:file-b']);
+    const ticks = await listTicks(store, 'hello', 'SENSOR', 'files', 10);
+    assert.deepEqual(
+      ticks.map((t) => [t.status, t.runIds.length, t.cursor]),
+      [
+        ['SUCCESS', 1, 'c2'],
+        ['SUCCESS', 1, 'c1'],
+      ],
+    );
+    await setSensorState(store, 'hello', 'files', 'STOPPED');
+  });
+
+  test('a run stuck in STARTING past the timeout fails with an ENGINE event', async () => {
+    const { run } = await store.transaction((trx) =>
+      createRun(trx, store, { location: 'hello', job: 'hello', runConfig: {}, tags: {} }),
+    );
+    await reportRunLaunched(store, 'A', run.id, { pid: 1 });
+    clock.now += 59_000;
+    assert.deepEqual((await daemon.runOnce()).runsTimedOut, []);
+    clock.now += 2_000;
+    assert.deepEqual((await daemon.runOnce()).runsTimedOut, [run.id]);
+    assert.deepEqual((await second.runOnce()).runsTimedOut, []);
+    const after = await getRun(store.db, run.id);
+    assert.equal(after?.status, 'FAILURE');
+    const events = await store.db.selectFrom('run_events').selectAll().where('run_id', '=', run.id).orderBy('seq').execute();
+    assert.match(events.at(-1)?.message ?? '', /STARTING timeout/);
+  });
+});
