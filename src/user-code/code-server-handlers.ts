@@ -93,6 +93,17 @@ export function codeServerHandlers(state: LoadedLocation): CodeServerServiceServ
       abort.abort();
     }
   };
+  /** Run requests on the wire; a request naming a job this location lacks is the user's error. */
+  const toMessages = (requests: RunRequest[], defaultJob: string) => {
+    if (!Array.isArray(requests)) throw new TypeError('runRequests must be an array');
+    return requests.map((r) => {
+      const message = runRequestToProto(r, defaultJob);
+      if (!loc().jobs.some((j) => j.name === message.job)) {
+        throw new Error(`a run request names job "${message.job}", which is not in this location`);
+      }
+      return message;
+    });
+  };
   const serverInfo = () => ({
     serverId: state.serverId,
     sdkVersion: SDK_VERSION,
@@ -123,44 +134,48 @@ export function codeServerHandlers(state: LoadedLocation): CodeServerServiceServ
       if (!s)
         throw new StatusError(status.NOT_FOUND, new OutpostError('UNKNOWN_SCHEDULE', { detail: req.schedule }).message);
       const tick = new Date(req.tickTimeMs || state.now());
-      const result = await userCall(`schedule:${s.name}`, (signal) =>
-        s.evaluate ? s.evaluate({ scheduleName: s.name, scheduledTime: tick, signal }) : defaultScheduleRequest(tick),
-      );
+      // Converting what user code returned happens inside the user call: a bad value is its error.
+      const result = await userCall(`schedule:${s.name}`, async (signal) => {
+        const value: ScheduleResult = s.evaluate
+          ? await s.evaluate({ scheduleName: s.name, scheduledTime: tick, signal })
+          : defaultScheduleRequest(tick);
+        if (value && !Array.isArray(value) && 'skipReason' in value && typeof value.skipReason === 'string') {
+          return { runRequests: [], skipReason: value.skipReason };
+        }
+        const requests: RunRequest[] = value === undefined ? [] : Array.isArray(value) ? value : [value as RunRequest];
+        return {
+          runRequests: toMessages(requests, s.job.name),
+          skipReason: requests.length ? '' : 'the schedule returned no run requests',
+        };
+      });
       if (!result.ok) return { runRequests: [], skipReason: '', error: result.error };
-      const value: ScheduleResult = result.value;
-      if (value && !Array.isArray(value) && 'skipReason' in value && typeof value.skipReason === 'string') {
-        return { runRequests: [], skipReason: value.skipReason, error: undefined };
-      }
-      const requests: RunRequest[] = value === undefined ? [] : Array.isArray(value) ? value : [value as RunRequest];
-      return {
-        runRequests: requests.map((r) => runRequestToProto(r, s.job.name)),
-        skipReason: requests.length ? '' : 'the schedule returned no run requests',
-        error: undefined,
-      };
+      return { ...result.value, error: undefined };
     }),
     evaluateSensor: unary(async (req): Promise<EvaluateSensorResponse> => {
       const s = loc().sensors.find((x) => x.name === req.sensor);
       if (!s)
         throw new StatusError(status.NOT_FOUND, new OutpostError('UNKNOWN_SENSOR', { detail: req.sensor }).message);
-      const result = await userCall(`sensor:${s.name}`, (signal) =>
-        s.evaluate({
-          sensorName: s.name,
-          cursor: req.cursor === '' ? undefined : req.cursor,
-          lastTickTimeMs: req.lastTickTimeMs ? req.lastTickTimeMs : undefined,
-          lastRunKey: req.lastRunKey === '' ? undefined : req.lastRunKey,
-          signal,
-        }),
-      );
+      const result = await userCall(`sensor:${s.name}`, async (signal) => {
+        const r =
+          (await s.evaluate({
+            sensorName: s.name,
+            cursor: req.cursor === '' ? undefined : req.cursor,
+            lastTickTimeMs: req.lastTickTimeMs ? req.lastTickTimeMs : undefined,
+            lastRunKey: req.lastRunKey === '' ? undefined : req.lastRunKey,
+            signal,
+          })) ?? {};
+        const requests = r.runRequests ?? [];
+        if (r.cursor !== undefined && typeof r.cursor !== 'string')
+          throw new TypeError('the sensor cursor must be a string');
+        return {
+          runRequests: toMessages(requests, s.job.name),
+          cursor: r.cursor ?? '',
+          hasCursor: r.cursor !== undefined,
+          skipReason: r.skipReason ?? (requests.length ? '' : 'the sensor returned no run requests'),
+        };
+      });
       if (!result.ok) return { runRequests: [], cursor: '', hasCursor: false, skipReason: '', error: result.error };
-      const r = result.value ?? {};
-      const requests = r.runRequests ?? [];
-      return {
-        runRequests: requests.map((x) => runRequestToProto(x, s.job.name)),
-        cursor: r.cursor ?? '',
-        hasCursor: r.cursor !== undefined,
-        skipReason: r.skipReason ?? (requests.length ? '' : 'the sensor returned no run requests'),
-        error: undefined,
-      };
+      return { ...result.value, error: undefined };
     }),
     getPartitionNames: unary((req) => {
       const j = partitioned(req.job);

@@ -229,6 +229,14 @@ describe('code server: edge cases', () => {
       [sensor.error?.name, sensor.error?.message, sensor.error?.phase],
       ['SyntaxError', 'sensor exploded', 'sensor:broken_sensor'],
     );
+    const wrongJob = await cs.call.evaluateSensor({
+      sensor: 'wrong_job',
+      cursor: '',
+      lastTickTimeMs: 0,
+      lastRunKey: '',
+    });
+    assert.deepEqual([wrongJob.runRequests, wrongJob.error?.phase], [[], 'sensor:wrong_job']);
+    assert.match(wrongJob.error?.message ?? '', /job "not_a_job", which is not in this location/);
     const tags = await cs.call.getPartitionTags({ job: 'report', partitionKey: '2024-01-02' });
     assert.deepEqual([tags.error?.name, tags.error?.message], ['RangeError', 'no tags for the second of January']);
   });
