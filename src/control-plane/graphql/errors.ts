@@ -1,15 +1,18 @@
 // Turns thrown errors into GraphQL errors with `extensions: { code, hint, http, data? }`.
-// OutpostErrors keep their message (it never holds a secret); anything else is masked.
+// OutpostErrors keep their message (it never holds a secret); resolver failures of any other
+// kind are masked as INTERNAL; request errors (parse, validation, variables) keep their message.
+//
+// graphql-yoga owns `extensions.http` internally (an object it mutates, then strips), so inside
+// the server our status travels as `outpostHttp`; yoga-plugins.ts writes the public shape.
 import { GraphQLError, type GraphQLErrorExtensions } from 'graphql';
 import { OutpostError, errorCode } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 
-/**
- * Our `http` extension is the status number; graphql-yoga types `http` as an object and strips
- * it when serializing, so the server re-serializes error results (see keep-error-extensions.ts).
- */
-function outpostExtensions(ext: { code: string; hint: string; http: number; data?: unknown }): GraphQLErrorExtensions {
-  return ext as unknown as GraphQLErrorExtensions;
+export interface PublicErrorExtensions {
+  code: string;
+  hint: string;
+  http: number;
+  data?: unknown;
 }
 
 export function toGraphQLError(e: OutpostError, base?: GraphQLError): GraphQLError {
@@ -19,8 +22,28 @@ export function toGraphQLError(e: OutpostError, base?: GraphQLError): GraphQLErr
     positions: base?.positions ?? null,
     path: base?.path ?? null,
     originalError: e,
-    extensions: outpostExtensions({ code: e.code, hint: e.hint, http: e.http, ...(e.data ? { data: e.data } : {}) }),
+    extensions: { code: e.code, hint: e.hint, outpostHttp: e.http, ...(e.data ? { data: e.data } : {}) },
   });
+}
+
+/** The public extensions for any error in a result (ours, or one graphql-js/yoga raised). */
+export function publicExtensions(ext: GraphQLErrorExtensions | undefined): PublicErrorExtensions {
+  const e = (ext ?? {}) as Record<string, unknown>;
+  if (typeof e.outpostHttp === 'number' && typeof e.code === 'string') {
+    return {
+      code: e.code,
+      hint: String(e.hint ?? ''),
+      http: e.outpostHttp,
+      ...(e.data !== undefined ? { data: e.data } : {}),
+    };
+  }
+  const status = (e.http as { status?: number } | undefined)?.status;
+  return {
+    code: errorCode('BAD_REQUEST'),
+    hint: 'Check the request against the API schema (GraphiQL at /graphql shows it).',
+    http: status ?? 400,
+    ...(typeof e.code === 'string' ? { data: { reason: e.code } } : {}),
+  };
 }
 
 export function createMaskError(logger?: Logger): (error: unknown, message: string) => Error {
@@ -28,8 +51,8 @@ export function createMaskError(logger?: Logger): (error: unknown, message: stri
     const gql = error instanceof GraphQLError ? error : undefined;
     const original = gql?.originalError ?? error;
     if (original instanceof OutpostError) return toGraphQLError(original, gql);
-    // Errors yoga raises itself (parse, validation, variables) already say what is wrong.
-    if (gql && !gql.originalError) return gql;
+    // No path: the request itself is wrong (syntax, validation, variable types); say so.
+    if (gql && !gql.path) return gql;
     logger?.error(
       { err: original instanceof Error ? { message: original.message, stack: original.stack } : String(original) },
       'unexpected error in a resolver',
@@ -37,11 +60,7 @@ export function createMaskError(logger?: Logger): (error: unknown, message: stri
     return new GraphQLError(message, {
       nodes: gql?.nodes ?? null,
       path: gql?.path ?? null,
-      extensions: outpostExtensions({
-        code: errorCode('INTERNAL'),
-        hint: 'Report this with the server log.',
-        http: 500,
-      }),
+      extensions: { code: errorCode('INTERNAL'), hint: 'Report this with the server log.', outpostHttp: 500 },
     });
   };
 }

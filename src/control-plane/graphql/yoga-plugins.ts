@@ -1,8 +1,9 @@
-// graphql-yoga plugins shared by both APIs: the query-depth limit, and serialization of error
-// results that keeps our `extensions.http` status (yoga strips `http` as an internal key).
+// graphql-yoga plugins shared by both APIs: the query-depth limit, and the public error shape
+// `extensions: { code, hint, http, data? }` (yoga would strip `http`, which it reserves).
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { depthLimitRule } from './depth-limit.js';
+import { publicExtensions } from './errors.js';
 
 export function useDepthLimit(limit: number): Plugin {
   return {
@@ -12,15 +13,16 @@ export function useDepthLimit(limit: number): Plugin {
   };
 }
 
-export function useKeepErrorExtensions(): Plugin {
+export function usePublicErrorShape(): Plugin {
   return {
     onExecutionResult({ result, setResult }) {
       if (!result || Array.isArray(result) || Symbol.asyncIterator in result || !result.errors?.length) return;
-      const full = JSON.stringify({
-        ...result,
-        errors: result.errors.map((e) => (e instanceof GraphQLError ? e.toJSON() : e)),
+      const errors = result.errors.map((e) => {
+        const json = e instanceof GraphQLError ? e.toJSON() : (e as { message: string; extensions?: never });
+        return { ...json, extensions: publicExtensions(json.extensions) };
       });
-      setResult({ ...result, stringify: () => full });
+      const body = JSON.stringify({ ...result, errors });
+      setResult({ ...result, stringify: () => body });
     },
   };
 }

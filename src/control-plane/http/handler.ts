@@ -7,7 +7,7 @@ import { createAgentSchema } from '../graphql/agent-schema.js';
 import type { ApiContext } from '../graphql/context.js';
 import { createMaskError } from '../graphql/errors.js';
 import { createUserSchema } from '../graphql/user-schema.js';
-import { useDepthLimit, useKeepErrorExtensions } from '../graphql/yoga-plugins.js';
+import { useDepthLimit, usePublicErrorShape } from '../graphql/yoga-plugins.js';
 import type { ApiLimits } from '../limits.js';
 import type { Store } from '../store/store.js';
 import type { WebHandler } from '../web/index.js';
@@ -76,7 +76,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     landingPage: false,
     batching: false,
     logging: false as const,
-    plugins: [useDepthLimit(limits.maxQueryDepth), useKeepErrorExtensions()],
+    plugins: [useDepthLimit(limits.maxQueryDepth), usePublicErrorShape()],
   };
   const userYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,

@@ -55,7 +55,11 @@ describeEachDialect('daemon', (target) => {
     assert.deepEqual((await second.runOnce()).schedulesFired, []);
     assert.deepEqual((await daemon.runOnce()).schedulesFired, []);
     // A daemon that lost its last tick (restored backup, racing replica) computes the same key.
-    await store.db.updateTable('instigators').set({ last_tick_at: at(12, 0, 0) }).where('name', '=', 'every_minute').execute();
+    await store.db
+      .updateTable('instigators')
+      .set({ last_tick_at: at(12, 0, 0) })
+      .where('name', '=', 'every_minute')
+      .execute();
     assert.deepEqual((await second.runOnce()).schedulesFired, []);
     assert.deepEqual(await scheduleItems(), [`schedule:hello:every_minute:${at(12, 1)}`]);
     const ticks = await listTicks(store, 'hello', 'SCHEDULE', 'every_minute', 10);
@@ -115,7 +119,9 @@ describeEachDialect('daemon', (target) => {
     await setSensorState(store, 'hello', 'files', 'RUNNING');
     assert.deepEqual((await daemon.runOnce()).sensorsFired, ['hello/files']);
     assert.deepEqual((await second.runOnce()).sensorsFired, []);
-    let [item] = (await claimWork(store, { agentId: 'A', limit: 10, waitMs: 0 })).filter((i) => i.kind === 'EVALUATE_SENSOR');
+    let [item] = (await claimWork(store, { agentId: 'A', limit: 10, waitMs: 0 })).filter(
+      (i) => i.kind === 'EVALUATE_SENSOR',
+    );
     assert.equal(item?.payload.cursor, null);
     const req = { runKey: 'file-a', job: 'hello', runConfig: {}, tags: {} };
     await completeWork(store, 'A', item!.id, { runRequests: [req], cursor: 'c1' });
@@ -124,10 +130,16 @@ describeEachDialect('daemon', (target) => {
     assert.deepEqual((await daemon.runOnce()).sensorsFired, [], 'within minInterval');
     clock.now += 30_000;
     assert.deepEqual((await daemon.runOnce()).sensorsFired, ['hello/files']);
-    [item] = (await claimWork(store, { agentId: 'A', limit: 10, waitMs: 0 })).filter((i) => i.kind === 'EVALUATE_SENSOR');
+    [item] = (await claimWork(store, { agentId: 'A', limit: 10, waitMs: 0 })).filter(
+      (i) => i.kind === 'EVALUATE_SENSOR',
+    );
     assert.equal(item?.payload.cursor, 'c1');
     await completeWork(store, 'A', item!.id, { runRequests: [req, { ...req, runKey: 'file-b' }], cursor: 'c2' });
-    const runs = await store.db.selectFrom('runs').select('dedupe_key').where('dedupe_key', 'like', 'sensor:%').execute();
+    const runs = await store.db
+      .selectFrom('runs')
+      .select('dedupe_key')
+      .where('dedupe_key', 'like', 'sensor:%')
+      .execute();
     assert.deepEqual(runs.map((r) => r.dedupe_key).sort(), ['sensor:hello:files:file-a', 'sensor:hello:files:file-b']);
     const ticks = await listTicks(store, 'hello', 'SENSOR', 'files', 10);
     assert.deepEqual(
@@ -152,7 +164,12 @@ describeEachDialect('daemon', (target) => {
     assert.deepEqual((await second.runOnce()).runsTimedOut, []);
     const after = await getRun(store.db, run.id);
     assert.equal(after?.status, 'FAILURE');
-    const events = await store.db.selectFrom('run_events').selectAll().where('run_id', '=', run.id).orderBy('seq').execute();
+    const events = await store.db
+      .selectFrom('run_events')
+      .selectAll()
+      .where('run_id', '=', run.id)
+      .orderBy('seq')
+      .execute();
     assert.match(events.at(-1)?.message ?? '', /STARTING timeout/);
   });
 });

@@ -10,7 +10,13 @@ import { Store } from '../../../src/control-plane/store/store.js';
 import { isOutpostError } from '../../../src/shared/errors.js';
 import { describeEachDialect } from '../../support/storage.js';
 
-const ev = (seq: number, type = 'LOG') => ({ seq, type, timestamp: 1_700_000_000_000 + seq, message: `m${seq}`, data: { i: seq } });
+const ev = (seq: number, type = 'LOG') => ({
+  seq,
+  type,
+  timestamp: 1_700_000_000_000 + seq,
+  message: `m${seq}`,
+  data: { i: seq },
+});
 
 describeEachDialect('run events and compute logs', (target) => {
   let store: Store;
@@ -19,7 +25,8 @@ describeEachDialect('run events and compute logs', (target) => {
   });
   after(() => store.close());
   const newRun = async () =>
-    (await store.transaction((trx) => createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }))).run.id;
+    (await store.transaction((trx) => createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }))).run
+      .id;
 
   test('duplicates (within and across batches) are ignored; contiguity is tracked through gaps', async () => {
     const id = await newRun();
@@ -62,10 +69,16 @@ describeEachDialect('run events and compute logs', (target) => {
 
   test('bad events are refused whole; unknown runs are refused', async () => {
     const id = await newRun();
-    await assert.rejects(appendRunEvents(store, id, [ev(1), ev(0)]), (e: unknown) => isOutpostError(e, 'INVALID_ARGUMENT'));
-    await assert.rejects(appendRunEvents(store, id, [ev(1, 'NOPE')]), (e: unknown) => isOutpostError(e, 'INVALID_ARGUMENT'));
+    await assert.rejects(appendRunEvents(store, id, [ev(1), ev(0)]), (e: unknown) =>
+      isOutpostError(e, 'INVALID_ARGUMENT'),
+    );
+    await assert.rejects(appendRunEvents(store, id, [ev(1, 'NOPE')]), (e: unknown) =>
+      isOutpostError(e, 'INVALID_ARGUMENT'),
+    );
     assert.deepEqual(await listRunEvents(store, id, 0, 10), []);
-    await assert.rejects(appendRunEvents(store, 'run_missing', [ev(1)]), (e: unknown) => isOutpostError(e, 'UNKNOWN_RUN'));
+    await assert.rejects(appendRunEvents(store, 'run_missing', [ev(1)]), (e: unknown) =>
+      isOutpostError(e, 'UNKNOWN_RUN'),
+    );
   });
 
   test('compute logs: resends and overlaps store each byte once; a gap is refused', async () => {
@@ -74,7 +87,10 @@ describeEachDialect('run events and compute logs', (target) => {
     assert.deepEqual(await put(0, 'abc'), { storedBytes: 3, truncated: false });
     assert.deepEqual(await put(0, 'abc'), { storedBytes: 3, truncated: false });
     assert.deepEqual(await put(1, 'bcdef'), { storedBytes: 6, truncated: false });
-    await assert.rejects(put(10, 'x'), (e: unknown) => isOutpostError(e, 'INVALID_ARGUMENT') && e.data?.storedBytes === 6);
+    await assert.rejects(
+      put(10, 'x'),
+      (e: unknown) => isOutpostError(e, 'INVALID_ARGUMENT') && e.data?.storedBytes === 6,
+    );
     const read = await readComputeLogs(store, id, 'stderr', 0);
     assert.deepEqual(read, { data: 'abcdef', offset: 0, nextOffset: 6, truncated: false });
     assert.equal((await readComputeLogs(store, id, 'stderr', 4)).data, 'ef');
@@ -93,7 +109,10 @@ describeEachDialect('run events and compute logs', (target) => {
       storedBytes: 20,
       truncated: true,
     });
-    assert.deepEqual(await appendComputeLogs(store, id, 'stdout', 20, Buffer.from('more')), { storedBytes: 24, truncated: true });
+    assert.deepEqual(await appendComputeLogs(store, id, 'stdout', 20, Buffer.from('more')), {
+      storedBytes: 24,
+      truncated: true,
+    });
     const read = await readComputeLogs(store, id, 'stdout', 0);
     assert.ok(read.data.startsWith('0123456789AB'), read.data);
     assert.match(read.data, /truncated.*20 bytes per-run cap/);
