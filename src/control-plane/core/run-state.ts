@@ -4,7 +4,6 @@
 //   QUEUED -> STARTING -> STARTED -> SUCCESS | FAILURE
 //      \________\___________\-----> CANCELING -> CANCELED (or SUCCESS/FAILURE if it finished first)
 import { OutpostError } from '../../shared/errors.js';
-import type { RunEventType } from '../../shared/run-events.js';
 import { RUN_STATUSES, type RunStatus } from '../../shared/work-items.js';
 
 export { RUN_STATUSES, type RunStatus };
@@ -43,8 +42,8 @@ export function transition(from: RunStatus, to: RunStatus): { status: RunStatus;
   return { status: r.status, changed: r.changed };
 }
 
-/** The status an event asks for, or undefined for events that do not move status. */
-export function statusForEvent(type: RunEventType | string): RunStatus | undefined {
+/** The status an event type (a RunEventType) asks for, or undefined for events that do not move status. */
+export function statusForEvent(type: string): RunStatus | undefined {
   switch (type) {
     case 'RUN_START':
       return 'STARTED';
@@ -64,7 +63,7 @@ export function statusForEvent(type: RunEventType | string): RunStatus | undefin
  * status (e.g. RUN_SUCCESS after a STARTING timeout already failed the run) leaves it as is;
  * a RUN_START while CANCELING keeps CANCELING, so the stop request is not forgotten.
  */
-export function applyEvent(status: RunStatus, type: RunEventType | string): RunStatus {
+export function applyEvent(status: RunStatus, type: string): RunStatus {
   const wanted = statusForEvent(type);
   if (!wanted) return status;
   if (status === 'CANCELING' && wanted === 'STARTED') return status;

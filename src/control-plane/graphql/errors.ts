@@ -32,7 +32,7 @@ export function publicExtensions(ext: GraphQLErrorExtensions | undefined): Publi
   if (typeof e.outpostHttp === 'number' && typeof e.code === 'string') {
     return {
       code: e.code,
-      hint: String(e.hint ?? ''),
+      hint: typeof e.hint === 'string' ? e.hint : '',
       http: e.outpostHttp,
       ...(e.data !== undefined ? { data: e.data } : {}),
     };

@@ -15,14 +15,15 @@ export function useDepthLimit(limit: number): Plugin {
 
 export function usePublicErrorShape(): Plugin {
   return {
-    onExecutionResult({ result, setResult }) {
+    onExecutionResult(payload) {
+      const { result } = payload;
       if (!result || Array.isArray(result) || Symbol.asyncIterator in result || !result.errors?.length) return;
       const errors = result.errors.map((e) => {
-        const json = e instanceof GraphQLError ? e.toJSON() : (e as { message: string; extensions?: never });
+        const json = e instanceof GraphQLError ? e.toJSON() : { message: (e as Error).message };
         return { ...json, extensions: publicExtensions(json.extensions) };
       });
       const body = JSON.stringify({ ...result, errors });
-      setResult({ ...result, stringify: () => body });
+      payload.setResult({ ...result, stringify: () => body });
     },
   };
 }

@@ -66,7 +66,7 @@ async function readLimited(request: Request, limit: number): Promise<ArrayBuffer
     chunks.push(value);
   }
   const all = Buffer.concat(chunks);
-  return all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer;
+  return all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
 }
 
 export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {

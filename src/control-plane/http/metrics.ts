@@ -20,7 +20,10 @@ export class Metrics {
       .map(([k, v]) => `${k}="${escape(v)}"`)
       .join(',');
     let m = this.counters.get(name);
-    if (!m) this.counters.set(name, (m = new Map()));
+    if (!m) {
+      m = new Map<string, number>();
+      this.counters.set(name, m);
+    }
     m.set(key, (m.get(key) ?? 0) + by);
   }
 

@@ -169,7 +169,7 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Pr
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {
     throw new OutpostError('INTERNAL', {
-      detail: `database migration ${failed?.migrationName ?? '(setup)'} failed: ${error instanceof Error ? error.message : String(error)}`,
+      detail: `database migration ${failed?.migrationName ?? '(setup)'} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
       cause: error,
     });
   }

@@ -1,7 +1,7 @@
 // What completing or failing a work item does to the rest of the state, inside the same
 // transaction as the status change (so it happens exactly once): ticks create runs, sensor
 // cursors advance, failed launches fail their run, failed syncs mark the location ERROR.
-import type { WorkItemKind, WorkItemResult, RunRequest } from '../../shared/work-items.js';
+import type { WorkItemResult, RunRequest } from '../../shared/work-items.js';
 import { isTerminal, type RunStatus, RUN_STATUSES } from '../core/run-state.js';
 import { finishTickForItem, updateInstigator } from './instigators.js';
 import { appendEngineEvent, createRun, getRun, setRunStatus } from './runs.js';
@@ -16,7 +16,7 @@ export async function applyCompletion(
   result: unknown,
   agentId: string,
 ): Promise<boolean> {
-  const kind = item.kind as WorkItemKind;
+  const kind = item.kind;
   const p = item.payload;
   switch (kind) {
     case 'EVALUATE_SCHEDULE': {

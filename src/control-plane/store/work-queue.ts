@@ -114,7 +114,7 @@ export async function ackWork(store: Store, agentId: string, id: string, workflo
 export async function completeWork(store: Store, agentId: string, id: string, result: unknown): Promise<WorkItemView> {
   const current = await requireItem(store, id);
   if (current.status === 'COMPLETED' || current.status === 'FAILED') return current;
-  const schema = ResultSchemas[current.kind as WorkItemKind] as (typeof ResultSchemas)[WorkItemKind] | undefined;
+  const schema = ResultSchemas[current.kind] as (typeof ResultSchemas)[WorkItemKind] | undefined;
   const parsed = schema ? schema.safeParse(result) : undefined;
   if (!parsed?.success) {
     throw new OutpostError('INVALID_ARGUMENT', {

@@ -124,7 +124,7 @@ describeEachDialect('daemon', (target) => {
     );
     assert.equal(item?.payload.cursor, null);
     const req = { runKey: 'file-a', job: 'hello', runConfig: {}, tags: {} };
-    await completeWork(store, 'A', item!.id, { runRequests: [req], cursor: 'c1' });
+    await completeWork(store, 'A', item.id, { runRequests: [req], cursor: 'c1' });
 
     clock.now += 10_000;
     assert.deepEqual((await daemon.runOnce()).sensorsFired, [], 'within minInterval');
@@ -134,7 +134,7 @@ describeEachDialect('daemon', (target) => {
       (i) => i.kind === 'EVALUATE_SENSOR',
     );
     assert.equal(item?.payload.cursor, 'c1');
-    await completeWork(store, 'A', item!.id, { runRequests: [req, { ...req, runKey: 'file-b' }], cursor: 'c2' });
+    await completeWork(store, 'A', item.id, { runRequests: [req, { ...req, runKey: 'file-b' }], cursor: 'c2' });
     const runs = await store.db
       .selectFrom('runs')
       .select('dedupe_key')
