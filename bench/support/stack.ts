@@ -1,0 +1,109 @@
+// A whole Outpost system for a benchmark: its own Temporal dev server, a control plane (SQLite
+// or PostgreSQL) with tokens and a user-API client (the agent engineer's test stack), and an
+// agent either in-process or as a real `outpost agent` child process whose RSS/CPU we can read.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { defaultCliCommand } from '../../src/agent/launchers/process-launcher.js';
+import type { StoreLimits } from '../../src/control-plane/index.js';
+import { startDevServer, type DevServer } from '../../src/shared/temporal-dev-server.js';
+import { startStack, type Stack } from '../../test/integration/agent/stack.js';
+
+export { until, HELLO_MODULE, type Stack } from '../../test/integration/agent/stack.js';
+
+export interface BenchSystem {
+  temporal: DevServer;
+  stack: Stack;
+  /** The `outpost agent` child, when started with spawnAgent. */
+  agentProcess?: ChildProcess;
+  /** Starts `outpost agent` as a child process; resolves once it printed its ready line. */
+  spawnAgent(extraArgs?: string[]): Promise<ChildProcess>;
+  close(): Promise<void>;
+}
+
+export async function startBenchSystem(opts: {
+  databaseUrl: string;
+  storeLimits?: Partial<StoreLimits>;
+  temporal?: DevServer;
+}): Promise<BenchSystem> {
+  const temporal = opts.temporal ?? (await startDevServer());
+  const ownTemporal = !opts.temporal;
+  const stack = await startStack({
+    databaseUrl: opts.databaseUrl,
+    temporalAddress: temporal.address,
+    ...(opts.storeLimits ? { storeLimits: opts.storeLimits } : {}),
+  });
+  const system: BenchSystem = {
+    temporal,
+    stack,
+    async spawnAgent(extraArgs = []) {
+      const tokenFile = join(stack.dataDir, 'agent.token');
+      writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
+      const [node, ...pre] = defaultCliCommand();
+      const child = spawn(
+        node!,
+        [
+          ...pre,
+          'agent',
+          '--url',
+          stack.cp.url,
+          '--token-file',
+          tokenFile,
+          '--temporal-address',
+          temporal.address,
+          '--task-queue',
+          stack.taskQueue,
+          '--data-dir',
+          join(stack.dataDir, 'agent'),
+          ...extraArgs,
+        ],
+        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' } },
+      );
+      child.stderr?.resume();
+      await new Promise<void>((res, rej) => {
+        const lines = createInterface({ input: child.stdout! });
+        const timer = setTimeout(() => rej(new Error('agent did not become ready in 90 s')), 90_000);
+        lines.on('line', (line) => {
+          if (line.includes('OUTPOST_AGENT_READY')) {
+            clearTimeout(timer);
+            res();
+          }
+        });
+        child.once('exit', (code) => rej(new Error(`agent exited with ${code} before it was ready`)));
+      });
+      child.stdout?.resume();
+      system.agentProcess = child;
+      return child;
+    },
+    async close() {
+      const child = system.agentProcess;
+      if (child && child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((r) => child.once('exit', r));
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(t);
+      }
+      await stack.close();
+      if (ownTemporal) await temporal.stop();
+    },
+  };
+  return system;
+}
+
+/** Resident set size of a process, in MB (from /proc). */
+export function rssMb(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+/** CPU time (user + system) a process has used so far, in ms (from /proc/<pid>/stat). */
+export function cpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // Fields after the command: state is index 0, utime 11, stime 12 (clock ticks, 100 Hz on Linux).
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -1,0 +1,185 @@
+// Real Outpost processes for fault injection: `outpost control-plane` on a file-backed SQLite DB
+// (so a kill -9 can be followed by a restart on the same DB and port) and `outpost agent`, both
+// as child processes we can SIGKILL, plus a small user-API client and run checks.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { defaultCliCommand } from '../../../src/agent/launchers/process-launcher.js';
+import { until } from '../../integration/agent/stack.js';
+
+export { until };
+export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Spawns `outpost <args>` and resolves once a stdout/stderr line matches `ready`. */
+export async function spawnOutpost(
+  args: string[],
+  ready: RegExp,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
+  const [node, ...pre] = defaultCliCommand();
+  const child = spawn(node!, [...pre, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn', ...env },
+  });
+  const tail: string[] = [];
+  const match = await new Promise<RegExpExecArray>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`outpost ${args[0]} not ready in 90 s: ${tail.join('\n')}`)), 90_000);
+    const onLine = (line: string): void => {
+      tail.push(line);
+      if (tail.length > 20) tail.shift();
+      const m = ready.exec(line);
+      if (m) {
+        clearTimeout(timer);
+        res(m);
+      }
+    };
+    createInterface({ input: child.stdout! }).on('line', onLine);
+    createInterface({ input: child.stderr! }).on('line', onLine);
+    child.once('exit', (code, sig) => {
+      clearTimeout(timer);
+      rej(new Error(`outpost ${args[0]} exited (${code ?? sig}) before ready: ${tail.join('\n')}`));
+    });
+  });
+  return { child, match };
+}
+
+export function isAlive(child: ChildProcess | undefined): boolean {
+  return !!child && child.exitCode === null && child.signalCode === null;
+}
+
+export async function kill9(child: ChildProcess | undefined): Promise<void> {
+  if (!child || !isAlive(child)) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
+export async function stopGracefully(child: ChildProcess | undefined): Promise<void> {
+  if (!child || !isAlive(child)) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(t);
+}
+
+/** `outpost control-plane` on sqlite:<dir>/outpost.db; restartable on the same DB and port. */
+export class ControlPlaneProcess {
+  child: ChildProcess | undefined;
+  url = '';
+  port = 0;
+  userToken = '';
+
+  constructor(
+    readonly dir: string,
+    readonly extraArgs: string[] = [],
+  ) {}
+
+  get dbFile(): string {
+    return join(this.dir, 'outpost.db');
+  }
+
+  async start(): Promise<void> {
+    const { child, match } = await spawnOutpost(
+      [
+        'control-plane',
+        '--database-url',
+        `sqlite:${this.dbFile}`,
+        '--port',
+        String(this.port),
+        '--data-dir',
+        this.dir,
+        ...this.extraArgs,
+      ],
+      /control plane at (http:\/\/127\.0\.0\.1:(\d+))/,
+    );
+    this.child = child;
+    this.url = match[1]!;
+    this.port = Number(match[2]);
+    const tokenFile = join(this.dir, 'user.token');
+    if (!this.userToken && existsSync(tokenFile)) this.userToken = readFileSync(tokenFile, 'utf8').trim();
+  }
+
+  async gql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
+    const res = await fetch(`${this.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${this.userToken}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> };
+    if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '));
+    return body.data as T;
+  }
+
+  async agentTokenFile(): Promise<string> {
+    const r = await this.gql<{ createToken: { token: string } }>(
+      `mutation { createToken(kind: AGENT, name: "faults") { token } }`,
+    );
+    const file = join(this.dir, 'agent.token');
+    writeFileSync(file, r.createToken.token + '\n', { mode: 0o600 });
+    return file;
+  }
+
+  kill9(): Promise<void> {
+    return kill9(this.child);
+  }
+
+  stop(): Promise<void> {
+    return stopGracefully(this.child);
+  }
+}
+
+/** `outpost agent` as a child process; restartable with the same data dir (same agent id, spools). */
+export class AgentProcess {
+  child: ChildProcess | undefined;
+
+  constructor(
+    readonly opts: { url: () => string; tokenFile: string; temporalAddress: string; taskQueue: string; dataDir: string; extraArgs?: string[] },
+  ) {}
+
+  async start(): Promise<ChildProcess> {
+    const { child } = await spawnOutpost(
+      [
+        'agent',
+        '--url',
+        this.opts.url(),
+        '--token-file',
+        this.opts.tokenFile,
+        '--temporal-address',
+        this.opts.temporalAddress,
+        '--task-queue',
+        this.opts.taskQueue,
+        '--data-dir',
+        this.opts.dataDir,
+        ...(this.opts.extraArgs ?? []),
+      ],
+      /OUTPOST_AGENT_READY/,
+      { OUTPOST_LOG_LEVEL: 'info' },
+    );
+    // Keep draining its output so a full pipe never blocks it.
+    child.stdout?.resume();
+    child.stderr?.resume();
+    this.child = child;
+    return child;
+  }
+
+  kill9(): Promise<void> {
+    return kill9(this.child);
+  }
+
+  stop(): Promise<void> {
+    return stopGracefully(this.child);
+  }
+
+  /** Lines of the launcher's append-only spawn log for a run (one per process actually spawned). */
+  spawnCount(runId: string): number {
+    const file = join(this.opts.dataDir, 'runs', runId, 'spawns.log');
+    if (!existsSync(file)) return 0;
+    return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).length;
+  }
+
+  spoolFile(runId: string, name: string): string {
+    return join(this.opts.dataDir, 'runs', runId, 'spool', name);
+  }
+}
