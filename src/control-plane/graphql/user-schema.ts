@@ -17,7 +17,8 @@ import {
 import { listRunEvents, type StoredRunEvent } from '../store/run-events.js';
 import { getRun, listRuns, requireRun, type RunFilter, type RunView } from '../store/runs.js';
 import { createToken, listTokens, revokeToken, type TokenKind } from '../store/tokens.js';
-import { listWorkItems, type WorkItemFilter } from '../store/work-items.js';
+import { getWorkItem, listWorkItems, type WorkItemFilter } from '../store/work-items.js';
+import { queryCodeLocation } from '../services/query-location.js';
 import type { Store } from '../store/store.js';
 import {
   schedulesOf,
@@ -96,6 +97,7 @@ export function createUserSchema() {
           { store, limits }: ApiContext,
         ) => listWorkItems(store, a.filter ?? {}, pageSize(a.first, 100, limits)),
         tokens: (_: unknown, __: unknown, { store }: ApiContext) => listTokens(store),
+        workItem: (_: unknown, { id }: { id: string }, { store }: ApiContext) => getWorkItem(store.db, id),
       },
       Mutation: {
         launchRun: (_: unknown, { input }: { input: LaunchRunInput }, { store }: ApiContext) => launchRun(store, input),
@@ -104,6 +106,17 @@ export function createUserSchema() {
           deployCodeLocation(
             store,
             Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined)),
+          ),
+        queryCodeLocation: (
+          _: unknown,
+          a: { input: Record<string, unknown>; waitMs?: number | null },
+          { store, limits, request }: ApiContext,
+        ) =>
+          queryCodeLocation(
+            store,
+            Object.fromEntries(Object.entries(a.input).filter(([, v]) => v !== null && v !== undefined)),
+            Math.min(a.waitMs ?? 10_000, limits.maxWaitMs),
+            request.signal,
           ),
         reloadCodeLocation: (_: unknown, { name }: { name: string }, { store }: ApiContext) =>
           reloadCodeLocation(store, name),

@@ -46,6 +46,12 @@ export const USER_SDL = /* GraphQL */ `
     SKIPPED
     FAILURE
   }
+  enum CodeLocationQuery {
+    partitionNames
+    partitionConfig
+    partitionTags
+    executionPlan
+  }
   enum TokenKind {
     "Opens /graphql."
     USER
@@ -251,6 +257,13 @@ export const USER_SDL = /* GraphQL */ `
     runConfig: JSON
     tags: JSON
   }
+  input QueryCodeLocationInput {
+    location: String!
+    query: CodeLocationQuery!
+    job: String!
+    partitionKey: String
+    opSelection: [String!]
+  }
   input DeployCodeLocationInput {
     name: String!
     "Definitions module path, relative to the agent's working directory."
@@ -269,6 +282,7 @@ export const USER_SDL = /* GraphQL */ `
     run(id: ID!): Run
     agents: [Agent!]!
     workItems(filter: WorkItemsFilter, first: Int = 100): [WorkItem!]!
+    workItem(id: ID!): WorkItem
     tokens: [Token!]!
   }
 
@@ -279,6 +293,8 @@ export const USER_SDL = /* GraphQL */ `
     "Records the spec under a new version and enqueues SYNC_CODE_LOCATION."
     deployCodeLocation(input: DeployCodeLocationInput!): CodeLocation!
     reloadCodeLocation(name: String!): CodeLocation!
+    "Asks an agent (only agents reach code servers) and waits up to waitMs; the item's result holds the answer."
+    queryCodeLocation(input: QueryCodeLocationInput!, waitMs: Int = 10000): WorkItem!
     setScheduleState(location: String!, name: String!, state: AutomationState!): Schedule!
     setSensorState(location: String!, name: String!, state: AutomationState!): Sensor!
     createToken(kind: TokenKind!, name: String!): CreatedToken!

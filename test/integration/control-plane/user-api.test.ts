@@ -211,6 +211,43 @@ describeEachDialect('user API', (target) => {
     assert.equal(unknown.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNKNOWN_AGENT');
   });
 
+  test('queryCodeLocation waits for the answer of an agent', async () => {
+    await claimAll();
+    const asking = h.gql<{ queryCodeLocation: { id: string; status: string; result: unknown } }>(
+      'user',
+      `mutation { queryCodeLocation(input: { location: "hello", query: partitionNames, job: "hello" }, waitMs: 10000) { id status result } }`,
+    );
+    let item: { id: string; kind: string; payload: Record<string, unknown> } | undefined;
+    for (let i = 0; i < 100 && !item; i++) {
+      item = (await claimAll()).find((w) => w.kind === 'QUERY_CODE_LOCATION');
+      if (!item) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(item?.payload, { location: 'hello', query: 'partitionNames', job: 'hello' });
+    await h.gql(
+      'agent',
+      `mutation($a: ID!, $id: ID!) { completeWork(agentId: $a, id: $id, result: { answer: ["2026-01-01"] }) { id } }`,
+      {
+        a: agentId,
+        id: item.id,
+      },
+    );
+    const answered = (await asking).data!.queryCodeLocation;
+    assert.deepEqual(answered, { id: item.id, status: 'COMPLETED', result: { answer: ['2026-01-01'] } });
+    const later = await h.gql<{ workItem: { status: string } }>(
+      'user',
+      `query($id: ID!) { workItem(id: $id) { status } }`,
+      {
+        id: item.id,
+      },
+    );
+    assert.equal(later.data?.workItem.status, 'COMPLETED');
+    const unknown = await h.gql(
+      'user',
+      `mutation { queryCodeLocation(input: { location: "hello", query: executionPlan, job: "nope" }) { id } }`,
+    );
+    assert.equal(unknown.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNKNOWN_JOB');
+  });
+
   test('tokens: created once in plaintext, listed without it, revoked for good', async () => {
     const c = await h.gql<{ createToken: { id: string; token: string; kind: string } }>(
       'user',
