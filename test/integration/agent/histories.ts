@@ -1,0 +1,15 @@
+// Records a finished workflow's history into test/fixtures/histories/<name>.json when
+// OUTPOST_RECORD_HISTORIES=1, for the replay (determinism) test. Off by default, so normal
+// test runs never rewrite committed fixtures.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Client } from '@temporalio/client';
+
+export const HISTORIES_DIR = resolve('test/fixtures/histories');
+
+export async function recordHistory(client: Client, workflowId: string, name: string): Promise<void> {
+  if (process.env.OUTPOST_RECORD_HISTORIES !== '1') return;
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  mkdirSync(HISTORIES_DIR, { recursive: true });
+  writeFileSync(join(HISTORIES_DIR, `${name}.json`), JSON.stringify({ workflowId, history }, null, 1));
+}

@@ -1,0 +1,221 @@
+// A real Outpost stack for agent tests: the control plane (startControlPlane, SQLite or
+// PostgreSQL), tokens, a user-API client, and an agent, in-process (startAgent) or as a real
+// `outpost agent` child process, all against the test Temporal dev server.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { GraphQLClient } from 'graphql-request';
+import { startAgent, type RunningAgent } from '../../../src/agent/agent.js';
+import { loadAgentConfig } from '../../../src/agent/config.js';
+import { defaultCliCommand } from '../../../src/agent/launchers/process-launcher.js';
+import { startControlPlane, type ControlPlane, type StoreLimits } from '../../../src/control-plane/index.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { uniqueTaskQueue } from '../../support/temporal.js';
+
+export const HELLO_MODULE = resolve('examples/hello/definitions.ts');
+const quiet = createLogger({ name: 'test', level: process.env.OUTPOST_TEST_LOG_LEVEL ?? 'silent' });
+
+export interface RunView {
+  id: string;
+  status: string;
+  events: Array<{
+    seq: number;
+    type: string;
+    message?: string | null;
+    stepKey?: string | null;
+    error?: { message?: string; stack?: string } | null;
+  }>;
+}
+
+export interface Stack {
+  cp: ControlPlane;
+  user: GraphQLClient;
+  agentToken: string;
+  taskQueue: string;
+  dataDir: string;
+  temporalAddress: string;
+  agent?: RunningAgent;
+  startAgent(): Promise<RunningAgent>;
+  gql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
+  deploy(name: string, module: string, env?: Record<string, string>): Promise<void>;
+  locationStatus(name: string): Promise<{ status: string; version: number; loadError: string | null }>;
+  launch(job: string, runConfig?: Record<string, unknown>, location?: string): Promise<string>;
+  run(id: string): Promise<RunView>;
+  waitRun(id: string, statuses: string[], timeoutMs?: number): Promise<RunView>;
+  computeLogs(id: string, stream: 'stdout' | 'stderr'): Promise<string>;
+  close(): Promise<void>;
+}
+
+export async function until<T>(
+  what: string,
+  fn: () => Promise<T | undefined | false> | T | undefined | false,
+  timeoutMs = 90_000,
+  everyMs = 200,
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined && v !== false) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
+  );
+}
+
+export async function startStack(opts: {
+  databaseUrl: string;
+  temporalAddress: string;
+  storeLimits?: Partial<StoreLimits>;
+}): Promise<Stack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-agent-it-'));
+  const cp = await startControlPlane({
+    databaseUrl: opts.databaseUrl,
+    port: 0,
+    daemon: false,
+    web: false,
+    logger: quiet,
+    storeLimits: { heartbeatIntervalMs: 2_000, ...opts.storeLimits },
+  });
+  const userToken = await cp.issueToken('user', 'agent-tests');
+  const agentToken = await cp.issueToken('agent', 'agent-tests');
+  const user = new GraphQLClient(`${cp.url}/graphql`, { headers: { authorization: `Bearer ${userToken}` } });
+  const taskQueue = uniqueTaskQueue('agent');
+  const gql = <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> =>
+    user.request<T>(query, variables);
+
+  const stack: Stack = {
+    cp,
+    user,
+    agentToken,
+    taskQueue,
+    dataDir,
+    temporalAddress: opts.temporalAddress,
+    async startAgent() {
+      const config = loadAgentConfig(
+        {
+          url: cp.url,
+          temporalAddress: opts.temporalAddress,
+          taskQueue,
+          dataDir: join(dataDir, 'agent'),
+          maxInFlight: '32',
+        },
+        {},
+      );
+      stack.agent = await startAgent({ config, token: agentToken, logger: quiet });
+      return stack.agent;
+    },
+    gql,
+    async deploy(name, module, env) {
+      const r = await gql<{ deployCodeLocation: { version: number } }>(
+        `mutation($input: DeployCodeLocationInput!) { deployCodeLocation(input: $input) { version } }`,
+        { input: { name, module, ...(env ? { env } : {}) } },
+      );
+      await until(`location ${name} v${r.deployCodeLocation.version} settled`, async () => {
+        const s = await stack.locationStatus(name);
+        return s.version === r.deployCodeLocation.version && s.status !== 'LOADING' ? s : undefined;
+      });
+    },
+    async locationStatus(name) {
+      const r = await gql<{ codeLocation: { status: string; version: number; loadError: string | null } }>(
+        `query($name: String!) { codeLocation(name: $name) { status version loadError } }`,
+        { name },
+      );
+      return r.codeLocation;
+    },
+    async launch(job, runConfig = {}, location = 'hello') {
+      const r = await gql<{ launchRun: { id: string } }>(
+        `mutation($input: LaunchRunInput!) { launchRun(input: $input) { id } }`,
+        { input: { location, job, runConfig } },
+      );
+      return r.launchRun.id;
+    },
+    async run(id) {
+      const events: RunView['events'] = [];
+      let status = '';
+      // Pages of 1000 (the API's page limit), until a short page.
+      for (let page = 0; page < 1_000; page++) {
+        const after = events.at(-1)?.seq ?? 0;
+        const r = await gql<{ run: { status: string; events: RunView['events'] } }>(
+          `query($id: ID!, $after: Int!) { run(id: $id) { status events(afterSeq: $after, first: 1000) { seq type message stepKey error } } }`,
+          { id, after },
+        );
+        status = r.run.status;
+        events.push(...r.run.events);
+        if (r.run.events.length < 1000) break;
+      }
+      return { id, status, events };
+    },
+    async waitRun(id, statuses, timeoutMs = 120_000) {
+      await until(
+        `run ${id} in ${statuses.join('|')}`,
+        async () => {
+          const r = await gql<{ run: { status: string } }>(`query($id: ID!) { run(id: $id) { status } }`, { id });
+          return statuses.includes(r.run.status) ? r : undefined;
+        },
+        timeoutMs,
+        250,
+      );
+      return stack.run(id);
+    },
+    async computeLogs(id, stream) {
+      const r = await gql<{ run: { computeLogs: { data: string } } }>(
+        `query($id: ID!, $stream: ComputeLogStream!) { run(id: $id) { computeLogs(stream: $stream) { data } } }`,
+        { id, stream },
+      );
+      return r.run.computeLogs.data;
+    },
+    async close() {
+      await stack.agent?.stop();
+      await cp.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}
+
+/** `outpost agent` as a real child process (for kill -9). Resolves once it printed its ready line. */
+export async function spawnAgentProcess(stack: Stack): Promise<ChildProcess> {
+  const tokenFile = join(stack.dataDir, 'agent.token');
+  writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
+  const [node, ...pre] = defaultCliCommand();
+  const child = spawn(
+    node!,
+    [
+      ...pre,
+      'agent',
+      '--url',
+      stack.cp.url,
+      '--token-file',
+      tokenFile,
+      '--temporal-address',
+      stack.temporalAddress,
+      '--task-queue',
+      stack.taskQueue,
+      '--data-dir',
+      join(stack.dataDir, 'agent'),
+    ],
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPOST_LOG_LEVEL: 'info' } },
+  );
+  child.stderr?.resume();
+  await new Promise<void>((res, rej) => {
+    const lines = createInterface({ input: child.stdout! });
+    const timer = setTimeout(() => rej(new Error('agent did not become ready in 90 s')), 90_000);
+    lines.on('line', (line) => {
+      if (line.includes('OUTPOST_AGENT_READY')) {
+        clearTimeout(timer);
+        res();
+      }
+    });
+    child.once('exit', (code) => rej(new Error(`agent exited with ${code} before it was ready`)));
+  });
+  child.stdout?.resume();
+  return child;
+}
