@@ -67,4 +67,35 @@ describeEachDialect('agent: a run end to end', (target) => {
     assert.equal(run.events.filter((e) => e.seq < 1_000_000_000).at(-1)?.type, 'RUN_FAILURE');
     assertContiguous(run.events);
   });
+
+  test('terminate a running sleepy: CANCELED, and nothing of its process group survives', async () => {
+    const id = await stack.launch('sleepy', { seconds: 300 });
+    await stack.waitRun(id, ['STARTED']);
+    const handle = t.client.workflow.getHandle(`run-${id}`);
+    assert.equal(await handle.query<string>('phase'), 'running');
+    const launcher = stack.agent!.launcher;
+    assert.ok(launcher.groupMembers(id).length >= 1, 'the worker runs');
+    await stack.gql(`mutation($id: ID!) { terminateRun(id: $id) { status } }`, { id });
+    const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);
+    assert.equal(run.status, 'CANCELED');
+    assert.deepEqual(launcher.groupMembers(id), []);
+    const own = run.events.filter((e) => e.seq < 1_000_000_000);
+    assert.equal(own.filter((e) => e.type === 'RUN_CANCELED').length, 1);
+    assertContiguous(run.events);
+    assert.deepEqual(await handle.result(), { status: 'CANCELED' });
+    assert.equal(await handle.query<string>('phase'), 'done');
+    assert.equal(launcher.spawnCount(id), 1);
+    await recordHistory(t.client, `run-${id}`, 'run-terminated');
+    // The TERMINATE_RUN workflow completed its item; terminating again is refused, harmlessly.
+    await assert.rejects(stack.gql(`mutation($id: ID!) { terminateRun(id: $id) { status } }`, { id }), /RUN_NOT_TERMINABLE/);
+  });
+
+  test('the public terminate signal (as sent from the Temporal UI or CLI) stops a run the same way', async () => {
+    const id = await stack.launch('sleepy', { seconds: 300 });
+    await stack.waitRun(id, ['STARTED']);
+    await t.client.workflow.getHandle(`run-${id}`).signal('terminate');
+    const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);
+    assert.equal(run.status, 'CANCELED');
+    assert.deepEqual(stack.agent!.launcher.groupMembers(id), []);
+  });
 });
