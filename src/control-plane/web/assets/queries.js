@@ -2,7 +2,7 @@
 
 export const RUN_FIELDS = 'id status job location tags createdAt startedAt endedAt';
 
-export const RUNS = `query Runs($filter: RunFilter, $first: Int, $after: String) {
+export const RUNS = `query Runs($filter: RunsFilter, $first: Int, $after: String) {
   runs(filter: $filter, first: $first, after: $after) {
     edges { node { ${RUN_FIELDS} } }
     pageInfo { hasNextPage endCursor }
@@ -15,7 +15,7 @@ export const RUN = `query Run($id: ID!) {
   run(id: $id) { ${RUN_FIELDS} runConfig agentId }
 }`;
 
-const EVENT_FIELDS = 'seq type timestamp stepKey level message data error { name message stack }';
+const EVENT_FIELDS = 'seq type timestamp stepKey level message data error';
 
 export const RUN_EVENTS = `query RunEvents($id: ID!, $afterSeq: Int, $first: Int) {
   run(id: $id) { id status endedAt startedAt events(afterSeq: $afterSeq, first: $first) { ${EVENT_FIELDS} } }
@@ -25,7 +25,7 @@ export const RUN_EVENTS_SUB = `subscription RunEvents($runId: ID!, $afterSeq: In
   runEvents(runId: $runId, afterSeq: $afterSeq) { ${EVENT_FIELDS} }
 }`;
 
-export const COMPUTE_LOGS = `query Logs($id: ID!, $stream: ComputeLogStream!, $afterOffset: Int) {
+export const COMPUTE_LOGS = `query Logs($id: ID!, $stream: ComputeLogStream!, $afterOffset: Float) {
   run(id: $id) { id computeLogs(stream: $stream, afterOffset: $afterOffset) { data offset nextOffset truncated } }
 }`;
 
@@ -33,7 +33,7 @@ export const TERMINATE_RUN = `mutation Terminate($id: ID!) { terminateRun(id: $i
 
 export const LAUNCH_RUN = `mutation Launch($input: LaunchRunInput!) { launchRun(input: $input) { id status } }`;
 
-const TICK_FIELDS = 'ticks { id status timestamp skipReason error runIds }';
+const TICK_FIELDS = 'ticks(first: 25) { id status tickTime skipReason error runIds }';
 
 export const LOCATIONS = `query {
   codeLocations { name status version loadError updatedAt jobs { name description } schedules { name } sensors { name } }
@@ -63,14 +63,14 @@ export const AUTOMATION = `query {
   }
 }`;
 
-export const SET_SCHEDULE_STATE = `mutation SetSchedule($location: String!, $name: String!, $state: InstigatorState!) {
+export const SET_SCHEDULE_STATE = `mutation SetSchedule($location: String!, $name: String!, $state: AutomationState!) {
   setScheduleState(location: $location, name: $name, state: $state) { name state }
 }`;
 
-export const SET_SENSOR_STATE = `mutation SetSensor($location: String!, $name: String!, $state: InstigatorState!) {
+export const SET_SENSOR_STATE = `mutation SetSensor($location: String!, $name: String!, $state: AutomationState!) {
   setSensorState(location: $location, name: $name, state: $state) { name state }
 }`;
 
-export const AGENTS = `query { agents { id name hostname healthy lastHeartbeatAt codeServers runningRunIds } }`;
+export const AGENTS = `query { agents { id name hostname version healthy lastHeartbeatAt codeServers runningRunIds errors } }`;
 
 export const RELOAD_LOCATION = `mutation Reload($name: String!) { reloadCodeLocation(name: $name) { name status } }`;

@@ -3,9 +3,6 @@
 /* global window, document, fetch, URLSearchParams */
 
 const form = document.getElementById('signin-form');
-const hash = new URLSearchParams(window.location.hash.slice(1));
-const token = hash.get('token');
-
 function showError(message) {
   let p = document.querySelector('.form-error');
   if (!p) {
@@ -17,7 +14,9 @@ function showError(message) {
   p.textContent = message;
 }
 
-if (token) {
+function signInFromFragment() {
+  const token = new URLSearchParams(window.location.hash.slice(1)).get('token');
+  if (!token) return;
   window.history.replaceState(null, '', window.location.pathname + window.location.search);
   const next = new URLSearchParams(window.location.search).get('next') ?? '/runs';
   fetch('/signin', {
@@ -33,3 +32,7 @@ if (token) {
     })
     .catch((err) => showError(`Sign-in failed: ${err.message}`));
 }
+
+signInFromFragment();
+// Opening the link while already on this page changes only the fragment: no reload.
+window.addEventListener('hashchange', signInFromFragment);

@@ -86,7 +86,7 @@ export async function automationView(main) {
     const dots = list.slice(0, TICKS_SHOWN).map((t) =>
       h('span', {
         class: `tick-dot tick-${String(t.status).toLowerCase()}`,
-        title: `${t.status} ${fmtTime(t.timestamp)}`,
+        title: `${t.status} ${fmtTime(t.tickTime)}`,
       }),
     );
     const btn = h(
@@ -122,7 +122,7 @@ export async function automationView(main) {
               h(
                 'tr',
                 {},
-                h('td', { class: 'nowrap' }, fmtTime(t.timestamp)),
+                h('td', { class: 'nowrap' }, fmtTime(t.tickTime)),
                 h('td', {}, h('span', { class: `tick-dot tick-${String(t.status).toLowerCase()}` }), ' ', t.status),
                 h(
                   'td',

@@ -22,7 +22,6 @@ export async function runView(main, { params, config }) {
   let stopped = false;
   const timers = new Set();
   const events = [];
-  let lastSeq = 0;
   let closeSub = () => {};
   let stepFilter = '';
   let typeFilter = '';
@@ -215,16 +214,22 @@ export async function runView(main, { params, config }) {
 
   // Events arrive from SSE and from polling; both are ordered, so dedupe by seq suffices.
   // Control-plane (ENGINE) events use seqs far above the worker's, so gaps are normal.
+  const ENGINE_SEQ_BASE = 1_000_000_000;
+  let lastWorkerSeq = 0; // polling resumes here, so worker events stored after an ENGINE event still arrive
   const seen = new Set();
+  // Shown in time order: ENGINE events (written by the control plane) interleave with the worker's.
+  const byTime = (a, b) => a.timestamp - b.timestamp || a.seq - b.seq;
   const knownSteps = new Set();
   function addEvents(batch) {
-    const fresh = batch.filter((e) => !seen.has(e.seq)).sort((a, b) => a.seq - b.seq);
+    const fresh = batch.filter((e) => !seen.has(e.seq)).sort(byTime);
     if (!fresh.length) return;
-    const appendOnly = fresh[0].seq > lastSeq && eventsBody.querySelector('td.empty') === null && events.length > 0;
+    const last = events[events.length - 1];
+    const appendOnly =
+      last !== undefined && byTime(fresh[0], last) > 0 && eventsBody.querySelector('td.empty') === null;
     for (const e of fresh) {
       seen.add(e.seq);
       events.push(e);
-      lastSeq = Math.max(lastSeq, e.seq);
+      if (e.seq < ENGINE_SEQ_BASE) lastWorkerSeq = Math.max(lastWorkerSeq, e.seq);
       if (e.stepKey && !knownSteps.has(e.stepKey)) {
         knownSteps.add(e.stepKey);
         stepSel.append(h('option', { value: e.stepKey }, e.stepKey));
@@ -232,14 +237,14 @@ export async function runView(main, { params, config }) {
     }
     if (appendOnly) eventsBody.append(...fresh.filter(matches).map(eventRow));
     else {
-      events.sort((a, b) => a.seq - b.seq);
+      events.sort(byTime);
       renderEvents();
     }
     renderTimeline(timeline, run, events);
   }
 
   async function pollEvents() {
-    const data = await gql(RUN_EVENTS, { id, afterSeq: lastSeq, first: EVENT_PAGE });
+    const data = await gql(RUN_EVENTS, { id, afterSeq: lastWorkerSeq, first: EVENT_PAGE });
     if (data.run) {
       run = { ...run, status: data.run.status, startedAt: data.run.startedAt, endedAt: data.run.endedAt };
       addEvents(data.run.events ?? []);
@@ -309,7 +314,7 @@ export async function runView(main, { params, config }) {
   await tick();
   // Live events over SSE while the run is active; polling (above) keeps going as the fallback.
   if (!TERMINAL.has(run.status)) {
-    closeSub = subscribe(RUN_EVENTS_SUB, { runId: id, afterSeq: lastSeq }, (d) => {
+    closeSub = subscribe(RUN_EVENTS_SUB, { runId: id, afterSeq: lastWorkerSeq }, (d) => {
       const e = d.runEvents;
       addEvents(Array.isArray(e) ? e : e ? [e] : []);
     });

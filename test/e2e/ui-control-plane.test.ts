@@ -1,0 +1,409 @@
+// The web UI in a real browser against a real control plane started in-process (SQLite, a
+// real port). Data is seeded through the real APIs: the user API for what a user does, and
+// the agent API for what an agent would report (definitions of examples/hello loaded by the
+// real SDK, run events, logs). No Temporal here; ui-full-flow.test.ts covers the whole system.
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startControlPlane, type ControlPlane } from '../../src/control-plane/index.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { loadLocation } from '../../src/user-code/load-location.js';
+import { definitionsToProto } from '../../src/user-code/definitions-to-proto.js';
+import { snapshotFromDefinitions } from '../../src/agent/definitions-snapshot.js';
+import { browserSkipReason, launchBrowser, type TestBrowser } from '../support/browser.js';
+
+const skip = browserSkipReason();
+if (skip) console.log(`# skipped: ${skip}`);
+
+type Vars = Record<string, unknown>;
+
+describe('web UI against a real control plane', { skip, timeout: 300_000 }, () => {
+  let dir: string;
+  let cp: ControlPlane;
+  let b: TestBrowser;
+  let userToken: string;
+  let agentToken: string;
+  let agentId: string;
+
+  async function call<T>(path: string, token: string, query: string, variables: Vars = {}): Promise<T> {
+    const res = await fetch(cp.url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> };
+    if (body.errors?.length) throw new Error(`${query.slice(0, 60)}: ${body.errors.map((e) => e.message).join('; ')}`);
+    return body.data as T;
+  }
+  const user = <T>(q: string, v?: Vars): Promise<T> => call<T>('/graphql', userToken, q, v);
+  const agent = <T>(q: string, v?: Vars): Promise<T> => call<T>('/agent/graphql', agentToken, q, v);
+
+  async function deploy(name: string): Promise<number> {
+    const d = await user<{ deployCodeLocation: { version: number } }>(
+      'mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { version } }',
+      { i: { name, module: 'examples/hello/definitions.ts' } },
+    );
+    return d.deployCodeLocation.version;
+  }
+
+  async function launch(job: string, runConfig: Vars = {}): Promise<string> {
+    const d = await user<{ launchRun: { id: string } }>(
+      'mutation($i: LaunchRunInput!) { launchRun(input: $i) { id } }',
+      { i: { location: 'hello', job, runConfig } },
+    );
+    return d.launchRun.id;
+  }
+
+  /** Plays the agent's part for a launch: claim, ack, report the worker launched. */
+  async function agentStarts(runId: string): Promise<void> {
+    for (let i = 0; i < 10; i++) {
+      const { claimWork } = await agent<{ claimWork: Array<{ id: string; kind: string; runId: string | null }> }>(
+        'mutation($a: ID!) { claimWork(agentId: $a, limit: 20, waitMs: 0) { id kind runId } }',
+        { a: agentId },
+      );
+      const item = claimWork.find((w) => w.kind === 'LAUNCH_RUN' && w.runId === runId);
+      if (item) {
+        await agent(
+          'mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { id } }',
+          {
+            a: agentId,
+            id: item.id,
+            w: `run-${runId}`,
+          },
+        );
+        await agent('mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r, info: { pid: 4242 }) }', {
+          a: agentId,
+          r: runId,
+        });
+        return;
+      }
+    }
+    throw new Error(`no LAUNCH_RUN item for ${runId}`);
+  }
+
+  const seqs = new Map<string, number>();
+  async function events(runId: string, list: Array<Vars>): Promise<void> {
+    let seq = seqs.get(runId) ?? 0;
+    const batch = list.map((e) => ({ seq: ++seq, timestamp: Date.now(), ...e }));
+    seqs.set(runId, seq);
+    await agent('mutation($r: ID!, $e: [RunEventInput!]!) { appendRunEvents(runId: $r, events: $e) { status } }', {
+      r: runId,
+      e: batch,
+    });
+  }
+
+  before(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'outpost-ui-'));
+    cp = await startControlPlane({
+      databaseUrl: `sqlite:${join(dir, 'outpost.db')}`,
+      port: 0,
+      daemon: false,
+      logger: createLogger({ name: 'control-plane', level: 'warn' }),
+      web: { temporalUiUrl: 'http://127.0.0.1:8233', temporalNamespace: 'default' },
+    });
+    userToken = await cp.issueToken('user', 'e2e');
+    agentToken = await cp.issueToken('agent', 'e2e-agent');
+    const reg = await agent<{ registerAgent: { agentId: string } }>(
+      'mutation { registerAgent(input: { name: "e2e-agent", hostname: "e2e-host", version: "test", taskQueue: "outpost" }) { agentId } }',
+    );
+    agentId = reg.registerAgent.agentId;
+    await agent(
+      'mutation($a: ID!) { heartbeat(input: { agentId: $a, codeServers: [{ location: "hello", status: LOADED }], runningRunIds: [] }) }',
+      {
+        a: agentId,
+      },
+    );
+    // examples/hello as the agent reports it: the real SDK's definitions, mapped by the agent's code.
+    const snapshot = snapshotFromDefinitions(
+      definitionsToProto(await loadLocation('examples/hello/definitions.ts'), 'hello'),
+    );
+    const v = await deploy('hello');
+    await agent('mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }', {
+      i: { agentId, location: 'hello', version: v, status: 'LOADED', snapshot },
+    });
+    const vb = await deploy('broken');
+    await agent('mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }', {
+      i: {
+        agentId,
+        location: 'broken',
+        version: vb,
+        status: 'ERROR',
+        error: "SyntaxError: Unexpected token '}' in definitions.ts:12",
+      },
+    });
+    b = await launchBrowser();
+  });
+
+  after(async () => {
+    await b?.close();
+    await cp?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  test('signed-out pages send you to sign-in; a wrong token is refused', async () => {
+    const { page } = b;
+    // Health means a heartbeat within three intervals: send a fresh one, as a live agent does.
+    await agent(
+      'mutation($a: ID!) { heartbeat(input: { agentId: $a, codeServers: [{ location: "hello", status: LOADED }], runningRunIds: [] }) }',
+      {
+        a: agentId,
+      },
+    );
+    await page.goto(`${cp.url}/agents`);
+    assert.equal(new URL(page.url()).pathname, '/signin');
+    await page.locator('#token').fill(agentToken);
+    await page.locator('#signin-form button').click();
+    await page.locator('.form-error', { hasText: 'not a valid user token' }).waitFor();
+    assert.equal((await b.context.cookies()).length, 0);
+  });
+
+  test('the #token= link signs in, clears the token from the URL, and sets an httpOnly cookie', async () => {
+    const { page } = b;
+    await page.goto(`${cp.url}/signin#token=${userToken}`);
+    await page.waitForURL((u) => u.pathname === '/runs');
+    assert.ok(!page.url().includes(userToken));
+    assert.ok(!(await page.evaluate(() => window.location.href + document.cookie)).includes(userToken));
+    const history = await page.evaluate(() => window.history.length);
+    assert.ok(history >= 1);
+    const cookies = await b.context.cookies();
+    const session = cookies.find((c) => c.name === 'outpost_session');
+    assert.ok(session, 'session cookie set');
+    assert.equal(session.httpOnly, true);
+    assert.equal(session.sameSite, 'Strict');
+    assert.equal(cookies.find((c) => c.name === 'outpost_csrf')?.httpOnly, false);
+  });
+
+  test('code locations: hello LOADED with its jobs, broken with its load error', async () => {
+    const { page } = b;
+    await page.goto(`${cp.url}/locations`);
+    await page.locator('[data-location="hello"][data-status="LOADED"]').waitFor();
+    await page
+      .locator('[data-location="broken"][data-status="ERROR"] .load-error', { hasText: 'SyntaxError' })
+      .waitFor();
+    await page.locator('[data-location="hello"] a', { hasText: 'sleepy' }).click();
+    await page.waitForURL((u) => u.pathname === '/locations/hello/jobs/sleepy');
+    await page.locator('#config-schema', { hasText: 'seconds' }).waitFor();
+    await page.goto(`${cp.url}/locations/hello/jobs/hello`);
+    assert.equal(await page.locator('#op-graph .op-node').count(), 3);
+    assert.ok((await page.locator('#op-graph .op-edge').count()) >= 2, 'edges between the ops');
+  });
+
+  test('the launch form checks config against the schema in the browser and on the server', async () => {
+    const { page } = b;
+    await page.goto(`${cp.url}/locations/hello/jobs/sleepy`);
+    assert.deepEqual(JSON.parse(await page.locator('#config-editor').inputValue()), { seconds: 5 });
+    await page.locator('#config-editor').fill('{"seconds": "soon"}');
+    await page.locator('#config-problems li', { hasText: 'must be number' }).waitFor();
+    assert.equal(await page.locator('#launch').isDisabled(), true);
+    await page.locator('#config-editor').fill('{"seconds": ');
+    await page.locator('#config-problems li', { hasText: 'JSON' }).waitFor();
+    // The server refuses the same config even if the browser check is bypassed.
+    const serverAnswer = await page.evaluate(async () => {
+      const csrf = /outpost_csrf=([^;]+)/.exec(document.cookie)?.[1] ?? '';
+      const res = await fetch('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-outpost-csrf': decodeURIComponent(csrf) },
+        body: JSON.stringify({
+          query:
+            'mutation { launchRun(input: { location: "hello", job: "sleepy", runConfig: { seconds: "soon" } }) { id } }',
+        }),
+      });
+      return (await res.json()) as { errors?: Array<{ extensions?: { code?: string } }> };
+    });
+    assert.equal(serverAnswer.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION');
+    await page.locator('#config-editor').fill('{"seconds": 30}');
+    await page.locator('#launch:not([disabled])').click();
+    await page.waitForURL(/\/runs\/run_/);
+    await page.locator('h1 [data-status="QUEUED"]').waitFor();
+    const runId = page.url().split('/runs/')[1]!;
+    const href = await page.locator('#temporal-link').getAttribute('href');
+    assert.equal(href, `http://127.0.0.1:8233/namespaces/default/workflows/run-${runId}`);
+  });
+
+  test('terminate from the run page, with confirmation: a queued run ends CANCELED', async () => {
+    const { page } = b;
+    await page.locator('#terminate').click();
+    await page.locator('#confirm-cancel').click();
+    await page.locator('h1 [data-status="QUEUED"]').waitFor();
+    await page.locator('#terminate').click();
+    await page.locator('#confirm-ok').click();
+    await page.locator('h1 [data-status="CANCELED"]').waitFor();
+    assert.equal(await page.locator('#terminate').isHidden(), true);
+  });
+
+  test('the runs list and the run page update live as the agent reports', async () => {
+    const { page } = b;
+    await page.goto(`${cp.url}/runs`);
+    await page.locator('tr[data-status="CANCELED"]').waitFor();
+    const runId = await launch('hello');
+    const row = page.locator(`tr[data-run-id="${runId}"]`);
+    await row.locator('[data-status="QUEUED"]').waitFor();
+    await agentStarts(runId);
+    await events(runId, [{ type: 'RUN_START', message: 'run started' }]);
+    await row.locator('[data-status="STARTED"]').waitFor();
+
+    await row.locator('a').click();
+    await page.waitForURL(`${cp.url}/runs/${runId}`);
+    await page.locator('h1 [data-status="STARTED"]').waitFor();
+    await events(runId, [
+      { type: 'STEP_START', stepKey: 'greet' },
+      { type: 'LOG', stepKey: 'greet', level: 'info', message: 'composing a greeting' },
+      { type: 'STEP_SUCCESS', stepKey: 'greet' },
+      { type: 'STEP_START', stepKey: 'shout' },
+    ]);
+    await page.locator('.events-table tr[data-type="LOG"]', { hasText: 'composing a greeting' }).waitFor();
+    await agent(
+      'mutation($r: ID!, $d: String!) { appendComputeLogs(runId: $r, stream: stdout, offset: 0, data: $d) { storedBytes } }',
+      {
+        r: runId,
+        d: Buffer.from('hello from outpost\n').toString('base64'),
+      },
+    );
+    await page.locator('#tab-stdout').click();
+    await page.locator('#log-stdout', { hasText: 'hello from outpost' }).waitFor();
+    await agent(
+      'mutation($r: ID!, $d: String!) { appendComputeLogs(runId: $r, stream: stdout, offset: 19, data: $d) { storedBytes } }',
+      {
+        r: runId,
+        d: Buffer.from('and a second line\n').toString('base64'),
+      },
+    );
+    await page.locator('#log-stdout', { hasText: 'and a second line' }).waitFor();
+    assert.equal(await page.locator('#log-stdout').textContent(), 'hello from outpost\nand a second line\n');
+    await page.locator('#tab-events').click();
+    await events(runId, [
+      {
+        type: 'LOG',
+        stepKey: 'shout',
+        level: 'error',
+        message: 'something went wrong',
+        error: { name: 'Error', message: 'boom', stack: 'Error: boom\n  at shout' },
+      },
+      { type: 'STEP_FAILURE', stepKey: 'shout', error: { name: 'Error', message: 'boom' } },
+      { type: 'RUN_FAILURE', message: 'run failed' },
+    ]);
+    await page.locator('h1 [data-status="FAILURE"]').waitFor();
+    await page.locator('.tl-step[data-step="greet"] .tl-bar-success').waitFor();
+    await page.locator('.tl-step[data-step="shout"] .tl-bar-failure').waitFor();
+    // Step filter: only the events of `greet`.
+    await page.locator('#step-filter').selectOption('greet');
+    const types = await page
+      .locator('.events-table tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type')));
+    assert.deepEqual(types, ['STEP_START', 'LOG', 'STEP_SUCCESS']);
+    await page.locator('#step-filter').selectOption('');
+    await page.locator('#type-filter').selectOption('ERRORS');
+    const errorRows = await page
+      .locator('.events-table tbody tr')
+      .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type')));
+    assert.deepEqual(errorRows, ['LOG', 'STEP_FAILURE', 'RUN_FAILURE']);
+  });
+
+  test('runs filters live in the URL', async () => {
+    const { page } = b;
+    await page.goto(`${cp.url}/runs`);
+    await page.locator('#filter-status').selectOption('CANCELED');
+    await page.waitForURL(/status=CANCELED/);
+    await page.locator('tr[data-status="CANCELED"]').waitFor();
+    assert.equal(await page.locator('tr[data-status="FAILURE"]').count(), 0);
+    await page.goto(`${cp.url}/runs?job=nope`);
+    await page.locator('td.empty', { hasText: 'No runs match' }).waitFor();
+  });
+
+  test('toggle a schedule and a sensor', async () => {
+    const { page } = b;
+    await page.goto(`${cp.url}/automation`);
+    await page.locator('tr[data-schedule="every_minute"][data-state="STOPPED"]').waitFor();
+    await page.locator('[data-toggle="schedule:hello:every_minute"]').click();
+    await page.locator('tr[data-schedule="every_minute"][data-state="RUNNING"]').waitFor();
+    const q = '{ codeLocation(name: "hello") { schedules { name state nextTickAt } sensors { name state } } }';
+    type Loc = {
+      codeLocation: {
+        schedules: Array<{ name: string; state: string; nextTickAt: number | null }>;
+        sensors: Array<{ name: string; state: string }>;
+      };
+    };
+    const s = (await user<Loc>(q)).codeLocation.schedules.find((x) => x.name === 'every_minute');
+    assert.equal(s?.state, 'RUNNING');
+    assert.ok(s?.nextTickAt, 'a running schedule has a next tick');
+    await page.locator('[data-toggle="sensor:hello:file_sensor"]').click();
+    const want = (await user<Loc>(q)).codeLocation.sensors.find((x) => x.name === 'file_sensor');
+    await page.locator(`tr[data-sensor="file_sensor"][data-state="${want?.state}"]`).waitFor();
+    await page.locator('[data-toggle="schedule:hello:every_minute"]').click();
+    await page.locator('tr[data-schedule="every_minute"][data-state="STOPPED"]').waitFor();
+  });
+
+  test('agents page shows health and heartbeat', async () => {
+    const { page } = b;
+    // Health means a heartbeat within three intervals: send a fresh one, as a live agent does.
+    await agent(
+      'mutation($a: ID!) { heartbeat(input: { agentId: $a, codeServers: [{ location: "hello", status: LOADED }], runningRunIds: [] }) }',
+      {
+        a: agentId,
+      },
+    );
+    await page.goto(`${cp.url}/agents`);
+    await page.locator(`tr[data-agent="${agentId}"][data-healthy="true"]`, { hasText: 'e2e-host' }).waitFor();
+    await page.locator(`tr[data-agent="${agentId}"] .tag`, { hasText: 'hello: LOADED' }).waitFor();
+  });
+
+  test('CSRF: a write without the header, or from another origin, is refused and changes nothing', async () => {
+    const { page } = b;
+    await page.goto(`${cp.url}/runs`);
+    const noHeader = await page.evaluate(async () => {
+      const res = await fetch('/graphql', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          query: 'mutation { setScheduleState(location: "hello", name: "every_minute", state: RUNNING) { state } }',
+        }),
+      });
+      return { status: res.status, body: await res.text() };
+    });
+    assert.equal(noHeader.status, 403);
+    assert.match(noHeader.body, /OUTPOST_ERR_CSRF/);
+
+    // Another origin on the same host (same site, so SameSite alone would not stop it) posts a
+    // form that smuggles a JSON mutation; the browser sends the cookie, the server refuses.
+    const evil: Server = createServer((_req, res) => {
+      const query = JSON.stringify({
+        query: 'mutation { setScheduleState(location: "hello", name: "every_minute", state: RUNNING) { state } }',
+        x: '',
+      });
+      const name = query.slice(0, -2);
+      res
+        .writeHead(200, { 'content-type': 'text/html' })
+        .end(
+          `<form id=f method=post enctype="text/plain" action="${cp.url}/graphql"><input name='${name}' value='"}'></form><script>f.submit()</script>`,
+        );
+    });
+    await new Promise<void>((r) => evil.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (evil.address() as { port: number }).port;
+      const answer = page.waitForResponse((r) => r.url() === `${cp.url}/graphql`);
+      await page.goto(`http://127.0.0.1:${port}/`);
+      assert.equal((await answer).status(), 403);
+    } finally {
+      evil.close();
+    }
+    const after = await user<{ codeLocation: { schedules: Array<{ name: string; state: string }> } }>(
+      '{ codeLocation(name: "hello") { schedules { name state } } }',
+    );
+    assert.equal(after.codeLocation.schedules.find((s) => s.name === 'every_minute')?.state, 'STOPPED');
+  });
+
+  test('sign out ends the session', async () => {
+    const { page } = b;
+    await page.goto(`${cp.url}/runs`);
+    await page.locator('#signout').click();
+    await page.waitForURL((u) => u.pathname === '/signin');
+    assert.equal((await b.context.cookies()).filter((c) => c.name.startsWith('outpost_')).length, 0);
+    await page.goto(`${cp.url}/runs`);
+    assert.equal(new URL(page.url()).pathname, '/signin');
+    const problems = b.problems.filter((p) => !/403|Failed to load resource/.test(p));
+    assert.deepEqual(problems, []);
+  });
+});
