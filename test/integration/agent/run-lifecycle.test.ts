@@ -87,7 +87,10 @@ describeEachDialect('agent: a run end to end', (target) => {
     assert.equal(launcher.spawnCount(id), 1);
     await recordHistory(t.client, `run-${id}`, 'run-terminated');
     // The TERMINATE_RUN workflow completed its item; terminating again is refused, harmlessly.
-    await assert.rejects(stack.gql(`mutation($id: ID!) { terminateRun(id: $id) { status } }`, { id }), /RUN_NOT_TERMINABLE/);
+    await assert.rejects(
+      stack.gql(`mutation($id: ID!) { terminateRun(id: $id) { status } }`, { id }),
+      /RUN_NOT_TERMINABLE/,
+    );
   });
 
   test('the public terminate signal (as sent from the Temporal UI or CLI) stops a run the same way', async () => {

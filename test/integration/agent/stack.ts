@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { GraphQLClient } from 'graphql-request';
-import { startAgent, type RunningAgent } from '../../../src/agent/agent.js';
+import { startAgent, type AgentMode, type RunningAgent } from '../../../src/agent/agent.js';
 import { loadAgentConfig } from '../../../src/agent/config.js';
 import { defaultCliCommand } from '../../../src/agent/launchers/process-launcher.js';
 import { startControlPlane, type ControlPlane, type StoreLimits } from '../../../src/control-plane/index.js';
@@ -37,7 +37,7 @@ export interface Stack {
   dataDir: string;
   temporalAddress: string;
   agent?: RunningAgent;
-  startAgent(): Promise<RunningAgent>;
+  startAgent(mode?: AgentMode): Promise<RunningAgent>;
   gql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
   deploy(name: string, module: string, env?: Record<string, string>): Promise<void>;
   locationStatus(name: string): Promise<{ status: string; version: number; loadError: string | null }>;
@@ -77,7 +77,7 @@ export async function startStack(opts: {
 }): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-agent-it-'));
   const cp = await startControlPlane({
-    databaseUrl: opts.databaseUrl,
+    databaseUrl: opts.databaseUrl ?? `sqlite:${join(dataDir, 'outpost.db')}`,
     port: 0,
     daemon: false,
     web: false,
@@ -98,7 +98,7 @@ export async function startStack(opts: {
     taskQueue,
     dataDir,
     temporalAddress: opts.temporalAddress,
-    async startAgent() {
+    async startAgent(mode = 'all') {
       const config = loadAgentConfig(
         {
           url: cp.url,
@@ -109,7 +109,7 @@ export async function startStack(opts: {
         },
         {},
       );
-      stack.agent = await startAgent({ config, token: agentToken, logger: quiet });
+      stack.agent = await startAgent({ config, token: agentToken, logger: quiet, mode });
       return stack.agent;
     },
     gql,
