@@ -71,7 +71,7 @@ export async function until<T>(
 }
 
 export async function startStack(opts: {
-  databaseUrl: string;
+  databaseUrl?: string;
   temporalAddress: string;
   storeLimits?: Partial<StoreLimits>;
 }): Promise<Stack> {
