@@ -132,6 +132,8 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     controlPlane,
     agentId: () => agentId,
     logger: log,
+    // Only the side that runs code servers may reap orphaned ones.
+    ...(mode !== 'poller' ? { dataDir: config.dataDir } : {}),
     ...(opts.env ? { env: opts.env } : {}),
   });
   const stoppers: Array<() => Promise<void>> = [];

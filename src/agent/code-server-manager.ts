@@ -3,8 +3,9 @@
 // backoff when it dies, and replaced on a new spec version only once the new one is healthy.
 // Status (LOADING / LOADED / ERROR) is reported with reportCodeLocation and in heartbeats.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Logger } from '../shared/logger.js';
 import { OutpostError } from '../shared/errors.js';
 import { CodeLocationSpecSchema, type CodeLocationSpec } from '../shared/work-items.js';
@@ -19,6 +20,7 @@ import { connectCodeServer, unary, type CodeServerClient } from './code-server-c
 import type { CodeServerStatusReport, ControlPlaneClient, WorkspaceEntry } from './control-plane-client.js';
 import { formatUserCodeError, snapshotFromDefinitions } from './definitions-snapshot.js';
 import { defaultCliCommand } from './launchers/process-launcher.js';
+import { isSameLiveProcess, readProcStat } from './launchers/proc.js';
 
 export interface CodeServerManagerOptions {
   controlPlane: ControlPlaneClient;
@@ -31,6 +33,11 @@ export interface CodeServerManagerOptions {
   /** Ping every this often; default 5 s. */
   healthIntervalMs?: number;
   env?: NodeJS.ProcessEnv;
+  /**
+   * Where code-server pids are recorded. A kill -9'd agent cannot stop its code servers; the
+   * next agent on the same data dir finds them here and stops them before starting its own.
+   */
+  dataDir?: string;
 }
 
 interface ServerProcess {
@@ -67,6 +74,7 @@ export class CodeServerManager {
 
   constructor(private readonly opts: CodeServerManagerOptions) {
     this.cli = opts.cliCommand ?? defaultCliCommand();
+    if (opts.dataDir) this.reapOrphans(opts.dataDir);
     this.healthTimer = setInterval(() => void this.healthCheck(), opts.healthIntervalMs ?? 5_000);
     this.healthTimer.unref();
   }
@@ -188,6 +196,38 @@ export class CodeServerManager {
     await Promise.all(exits);
   }
 
+  /** Kills code servers a previous (crashed) agent on this data dir left behind. */
+  private reapOrphans(dataDir: string): void {
+    const dir = join(dataDir, 'code-servers');
+    let files: string[] = [];
+    try {
+      files = readdirSync(dir);
+    } catch {
+      return;
+    }
+    for (const f of files) {
+      try {
+        const rec = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { pid: number; startTime: number };
+        if (isSameLiveProcess(rec.pid, rec.startTime)) {
+          process.kill(rec.pid, 'SIGKILL');
+          this.opts.logger.warn({ pid: rec.pid }, 'stopped a code server left by a previous agent');
+        }
+      } catch {
+        // Unreadable or already gone: nothing to stop.
+      }
+      rmSync(join(dir, f), { force: true });
+    }
+  }
+
+  private recordPid(child: ChildProcess): void {
+    if (!this.opts.dataDir || child.pid === undefined) return;
+    const dir = join(this.opts.dataDir, 'code-servers');
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `${child.pid}.json`);
+    writeFileSync(file, JSON.stringify({ pid: child.pid, startTime: readProcStat(child.pid)?.startTime ?? -1 }));
+    child.once('exit', () => rmSync(file, { force: true }));
+  }
+
   private waitForChange(location: string, ms: number): Promise<void> {
     return new Promise((res) => {
       const slot = this.slots.get(location);
@@ -307,6 +347,7 @@ export class CodeServerManager {
       stdio: ['pipe', 'pipe', 'pipe'],
       env: childEnv(this.opts.env ?? process.env, spec.env ?? {}),
     });
+    this.recordPid(child);
     const log = this.opts.logger.child({ location: spec.name, pid: child.pid });
     let stderrTail = '';
     child.stderr?.on('data', (b: Buffer) => {
