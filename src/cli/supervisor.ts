@@ -34,7 +34,13 @@ export interface Supervised {
 }
 
 export function supervise(tag: string, cmd: string, args: string[], env: NodeJS.ProcessEnv): Supervised {
-  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Own process group: a terminal Ctrl-C reaches only `outpost dev`, which then stops the
+  // children in order (agent before control plane) instead of all at once.
+  const child = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+  const killOnExit = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  process.once('exit', killOnExit);
   const print = prefixed(tag);
   for (const stream of [child.stdout, child.stderr]) {
     if (stream) createInterface({ input: stream }).on('line', (l) => print(humanizeLogLine(l)));

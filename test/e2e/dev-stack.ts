@@ -10,6 +10,8 @@ import { freePort } from '../../src/shared/net.js';
 const CLI = resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
 export interface DevStack {
+  /** Process id of `outpost dev` itself. */
+  pid: number;
   url: string;
   /** The one-click link `outpost dev` prints: `<url>/signin#token=...`. */
   signInLink: string;
@@ -97,6 +99,7 @@ export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
   const url = `http://127.0.0.1:${port}`;
   const userToken = decodeURIComponent(signInLink.split('#token=')[1]!);
   return {
+    pid: child.pid!,
     url,
     signInLink,
     userToken,

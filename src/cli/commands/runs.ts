@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { OutpostError } from '../../shared/errors.js';
+import { ENGINE_SEQ_BASE } from '../../shared/run-events.js';
 import { type ClientOptions, type UserApi, userApi, withClientOptions } from '../client.js';
 import { formatDuration, printTable, runAction } from '../output.js';
 
@@ -198,7 +199,8 @@ function formatEvent(e: EventRow): string {
   const time = new Date(e.timestamp).toISOString().slice(11, 23);
   const step = e.stepKey ? ` [${e.stepKey}]` : '';
   const msg = e.message ? ` ${e.message}` : '';
-  const err = e.error?.stack ? `\n${e.error.stack}` : e.error?.message ? ` ${e.error.message}` : '';
+  const err =
+    e.error?.stack && e.type === 'STEP_FAILURE' ? `\n${e.error.stack}` : e.error?.message ? ` ${e.error.message}` : '';
   return `${time} ${String(e.seq).padStart(5)} ${e.type}${step}${msg}${err}`;
 }
 
@@ -217,7 +219,10 @@ async function follow(
   id: string,
   opts: { json: boolean; logs: boolean; events?: boolean; streams?: string[] },
 ): Promise<RunRow> {
+  // Worker events (seq 1..N) are paged by seq; engine events (seq >= ENGINE_SEQ_BASE) sort
+  // after them whatever their time, so they are remembered by seq instead.
   let afterSeq = 0;
+  const seenEngine = new Set<number>();
   const offsets: Record<string, number> = { stdout: 0, stderr: 0 };
   const streams = opts.streams ?? ['stdout', 'stderr'];
   // Bounded: a run followed for over ~28 hours stops being followed.
@@ -228,8 +233,13 @@ async function follow(
     );
     const run = res.run;
     if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: id });
+    let fresh = 0;
     for (const e of run.events) {
-      afterSeq = Math.max(afterSeq, e.seq);
+      if (e.seq >= ENGINE_SEQ_BASE) {
+        if (seenEngine.has(e.seq)) continue;
+        seenEngine.add(e.seq);
+      } else afterSeq = Math.max(afterSeq, e.seq);
+      fresh++;
       if (opts.events === false) continue;
       console.log(opts.json ? JSON.stringify({ event: e }) : formatEvent(e));
     }
@@ -244,7 +254,7 @@ async function follow(
         }
       }
     }
-    if (TERMINAL.has(run.status) && run.events.length === 0) return run;
+    if (TERMINAL.has(run.status) && fresh === 0) return run;
     await new Promise((r) => setTimeout(r, 400));
   }
   throw new OutpostError('INTERNAL', { detail: 'gave up following the run' });

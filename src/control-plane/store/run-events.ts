@@ -5,7 +5,7 @@ import { sql } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
 import { RUN_EVENT_TYPES } from '../../shared/run-events.js';
 import { applyEvent, isTerminal, statusForEvent, type RunStatus } from '../core/run-state.js';
-import { ENGINE_SEQ_BASE } from './runs.js';
+import { ENGINE_SEQ_BASE } from '../../shared/run-events.js';
 import type { Store } from './store.js';
 
 export interface RunEventInput {

@@ -3,13 +3,13 @@
 import { sql } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
+import { ENGINE_SEQ_BASE } from '../../shared/run-events.js';
 import { checkTransition, timestampsFor, type RunStatus } from '../core/run-state.js';
 import type { RunsTable } from './schema.js';
 import type { Store } from './store.js';
 import { enqueue, type Exec, type WorkItemView } from './work-items.js';
 
 /** Control-plane-authored ENGINE events use seqs from here up, far above any run worker's. */
-export const ENGINE_SEQ_BASE = 1_000_000_000;
 
 export interface RunView {
   id: string;
