@@ -13,7 +13,7 @@ import { createLogger } from '../../src/shared/logger.js';
 import { loadLocation } from '../../src/user-code/load-location.js';
 import { definitionsToProto } from '../../src/user-code/definitions-to-proto.js';
 import { snapshotFromDefinitions } from '../../src/agent/definitions-snapshot.js';
-import { browserSkipReason, launchBrowser, type TestBrowser } from '../support/browser.js';
+import { browserSkipReason, debugShot, launchBrowser, type TestBrowser } from '../support/browser.js';
 
 const skip = browserSkipReason();
 if (skip) console.log(`# skipped: ${skip}`);
@@ -189,6 +189,10 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     await page.goto(`${cp.url}/locations/hello/jobs/hello`);
     assert.equal(await page.locator('#op-graph .op-node').count(), 3);
     assert.ok((await page.locator('#op-graph .op-edge').count()) >= 2, 'edges between the ops');
+    await debugShot(page, 'job');
+    await page.goto(`${cp.url}/locations`);
+    await page.locator('[data-location="hello"]').waitFor();
+    await debugShot(page, 'locations');
   });
 
   test('the launch form checks config against the schema in the browser and on the server', async () => {
@@ -300,6 +304,7 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
       .locator('.events-table tbody tr')
       .evaluateAll((rows) => rows.map((r) => r.getAttribute('data-type')));
     assert.deepEqual(errorRows, ['LOG', 'STEP_FAILURE', 'RUN_FAILURE']);
+    await debugShot(page, 'run');
   });
 
   test('runs filters live in the URL', async () => {
@@ -334,6 +339,7 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     await page.locator(`tr[data-sensor="file_sensor"][data-state="${want?.state}"]`).waitFor();
     await page.locator('[data-toggle="schedule:hello:every_minute"]').click();
     await page.locator('tr[data-schedule="every_minute"][data-state="STOPPED"]').waitFor();
+    await debugShot(page, 'automation');
   });
 
   test('agents page shows health and heartbeat', async () => {
@@ -348,6 +354,10 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     await page.goto(`${cp.url}/agents`);
     await page.locator(`tr[data-agent="${agentId}"][data-healthy="true"]`, { hasText: 'e2e-host' }).waitFor();
     await page.locator(`tr[data-agent="${agentId}"] .tag`, { hasText: 'hello: LOADED' }).waitFor();
+    await debugShot(page, 'agents');
+    await page.goto(`${cp.url}/runs`);
+    await page.locator('tr[data-status="FAILURE"]').waitFor();
+    await debugShot(page, 'runs');
   });
 
   test('CSRF: a write without the header, or from another origin, is refused and changes nothing', async () => {

@@ -46,7 +46,8 @@ describe('web UI against outpost dev', { skip, timeout: 600_000 }, () => {
   test('launch hello from the form: SUCCESS, with "hello from outpost" in stdout', async () => {
     const { page } = b;
     await page.goto(`${stack.url}/locations/hello/jobs/hello`);
-    assert.ok((await page.locator('#op-graph .op-node').count()) >= 3, 'the op graph shows the three ops');
+    await page.locator('#op-graph .op-node').first().waitFor();
+    assert.equal(await page.locator('#op-graph .op-node').count(), 3, 'the op graph shows the three ops');
     await page.locator('#launch').click();
     await page.waitForURL(/\/runs\/run_/);
     await page.locator('h1 [data-status="SUCCESS"]').waitFor({ timeout: RUN_TIMEOUT });
@@ -58,6 +59,7 @@ describe('web UI against outpost dev', { skip, timeout: 600_000 }, () => {
     const runId = page.url().split('/runs/')[1]!;
     assert.equal(temporal, `${stack.temporalUiUrl}/namespaces/default/workflows/run-${runId}`);
     mkdirSync(DOCS, { recursive: true });
+    await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
     await page.screenshot({ path: resolve(DOCS, 'ui-run.png'), fullPage: false });
   });
 
@@ -89,11 +91,24 @@ describe('web UI against outpost dev', { skip, timeout: 600_000 }, () => {
     await page.locator(`tr[data-schedule="every_minute"][data-state="${before ? 'RUNNING' : 'STOPPED'}"]`).waitFor();
   });
 
-  test('the runs page lists both runs live, and the pages render without errors', async () => {
+  test('the runs page shows new runs live, and the pages render without errors', async () => {
     const { page } = b;
     await page.goto(`${stack.url}/runs`);
     await page.locator('tr[data-status="SUCCESS"]').first().waitFor();
     await page.locator('tr[data-status="CANCELED"]').first().waitFor();
+    // Runs launched elsewhere (here: the API) appear and progress without a reload.
+    const launch = async (job: string, runConfig: Record<string, unknown> = {}): Promise<string> =>
+      (
+        await stack.graphql<{ launchRun: { id: string } }>(
+          'mutation($i: LaunchRunInput!) { launchRun(input: $i) { id } }',
+          { i: { location: 'hello', job, runConfig } },
+        )
+      ).launchRun.id;
+    const failed = await launch('fail');
+    const chatty = await launch('chatty', { events: 20 });
+    await page.locator(`tr[data-run-id="${failed}"][data-status="FAILURE"]`).waitFor({ timeout: RUN_TIMEOUT });
+    await page.locator(`tr[data-run-id="${chatty}"][data-status="SUCCESS"]`).waitFor({ timeout: RUN_TIMEOUT });
+    await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
     await page.screenshot({ path: resolve(DOCS, 'ui-runs.png'), fullPage: false });
     await page.goto(`${stack.url}/agents`);
     await page.locator('tr[data-healthy="true"]').first().waitFor();

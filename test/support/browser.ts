@@ -26,6 +26,12 @@ export function browserSkipReason(): string | undefined {
   return reason;
 }
 
+/** Saves a screenshot under $OUTPOST_E2E_SHOTS (for looking at the UI while developing); no-op otherwise. */
+export async function debugShot(page: Page, name: string): Promise<void> {
+  const dir = process.env.OUTPOST_E2E_SHOTS;
+  if (dir) await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true });
+}
+
 export interface TestBrowser {
   context: BrowserContext;
   page: Page;

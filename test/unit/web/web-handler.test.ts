@@ -162,6 +162,7 @@ describe('web handler', () => {
     assert.equal(cookieAuth(post({ 'x-outpost-csrf': `${csrf}x` })).csrfOk, false, 'wrong header');
     assert.equal(cookieAuth(post({ 'x-outpost-csrf': csrf, origin: 'http://evil.example' })).csrfOk, false);
     assert.equal(cookieAuth(post({ 'x-outpost-csrf': csrf, 'sec-fetch-site': 'cross-site' })).csrfOk, false);
+    assert.equal(cookieAuth(post({ 'x-outpost-csrf': csrf, origin: 'null' })).csrfOk, false, 'opaque origin');
     const get = new Request(`${BASE}/graphql?query={agents{id}}`, { headers: { cookie } });
     assert.deepEqual(cookieAuth(get), { token: userToken, csrfOk: true });
     assert.deepEqual(cookieAuth(new Request(`${BASE}/graphql`, { method: 'POST' })), {

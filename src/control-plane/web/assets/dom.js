@@ -90,9 +90,12 @@ export function fmtRelative(t, now = Date.now()) {
   return diff >= 0 ? `${unit[0]}${unit[1]} ago` : `in ${unit[0]}${unit[1]}`;
 }
 
-/** Run duration: end (or now, while running) minus start (or creation). */
+/**
+ * Run duration: end (or now, while running) minus the launch of the run worker. Launch, not
+ * the first event, because events reach the control plane in batches; queue time is excluded.
+ */
 export function runDuration(run, now = Date.now()) {
-  const start = toMs(run.startedAt) ?? toMs(run.createdAt);
+  const start = toMs(run.launchedAt) ?? toMs(run.startedAt);
   if (start === undefined) return undefined;
   const end = toMs(run.endedAt) ?? (TERMINAL.has(run.status) ? undefined : now);
   return end === undefined ? undefined : end - start;

@@ -1,6 +1,6 @@
 // Every GraphQL document the UI sends, in one place, so a schema change is one edit.
 
-export const RUN_FIELDS = 'id status job location tags createdAt startedAt endedAt';
+export const RUN_FIELDS = 'id status job location tags createdAt launchedAt startedAt endedAt';
 
 export const RUNS = `query Runs($filter: RunsFilter, $first: Int, $after: String) {
   runs(filter: $filter, first: $first, after: $after) {
@@ -18,7 +18,7 @@ export const RUN = `query Run($id: ID!) {
 const EVENT_FIELDS = 'seq type timestamp stepKey level message data error';
 
 export const RUN_EVENTS = `query RunEvents($id: ID!, $afterSeq: Int, $first: Int) {
-  run(id: $id) { id status endedAt startedAt events(afterSeq: $afterSeq, first: $first) { ${EVENT_FIELDS} } }
+  run(id: $id) { id status launchedAt startedAt endedAt events(afterSeq: $afterSeq, first: $first) { ${EVENT_FIELDS} } }
 }`;
 
 export const RUN_EVENTS_SUB = `subscription RunEvents($runId: ID!, $afterSeq: Int) {

@@ -23,6 +23,7 @@ export async function jobView(main, { params, navigate }) {
     'aria-label': 'Run config (JSON)',
   });
   editor.value = JSON.stringify(exampleFor(schema), null, 2);
+  editor.rows = Math.min(16, Math.max(4, editor.value.split('\n').length + 2));
   const tagsInput = h('input', {
     id: 'launch-tags',
     type: 'text',
@@ -105,7 +106,7 @@ export async function jobView(main, { params, navigate }) {
     tags.length
       ? h(
           'div',
-          {},
+          { class: 'tag-row' },
           tags.map(([k, v]) => h('span', { class: 'tag' }, `${k}=${v}`)),
         )
       : null,
@@ -143,6 +144,9 @@ export async function jobView(main, { params, navigate }) {
         'div',
         { class: 'card' },
         h('h3', {}, 'Config schema'),
+        Object.keys(schema.properties ?? {}).length === 0
+          ? h('p', { class: 'muted' }, 'This job takes no config: launch it with {}.')
+          : null,
         h('pre', { class: 'schema', id: 'config-schema' }, JSON.stringify(schema, null, 2)),
       ),
     ),

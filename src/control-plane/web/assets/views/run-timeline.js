@@ -1,6 +1,6 @@
-// The run's status timeline: milestones (created, started, ended) on one axis and one bar
-// per step from STEP_START to its success or failure, drawn to scale.
-import { fmtDuration, h, TERMINAL, toMs } from '../dom.js';
+// The run's status timeline: its status changes in order (queued, launched, started, ended)
+// with the time each took, then one bar per step, drawn to scale over the execution.
+import { fmtDuration, fmtTime, h, TERMINAL, toMs } from '../dom.js';
 
 /** Pure: step spans from events, in first-start order. */
 export function stepSpans(events) {
@@ -17,76 +17,81 @@ export function stepSpans(events) {
   return [...steps.values()];
 }
 
+const eventTime = (events, types) => toMs(events.find((e) => types.includes(e.type))?.timestamp);
+
 export function renderTimeline(el, run, events, now = Date.now()) {
-  const created = toMs(run.createdAt);
-  const started = toMs(run.startedAt) ?? toMs(events.find((e) => e.type === 'RUN_START')?.timestamp);
-  const ended =
-    toMs(run.endedAt) ??
-    toMs(events.find((e) => ['RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED'].includes(e.type))?.timestamp);
   const terminal = TERMINAL.has(run.status);
+  const created = toMs(run.createdAt);
+  const launched = toMs(run.launchedAt);
+  // Event timestamps are when things happened; the run's fields are when the control plane heard.
+  const started = eventTime(events, ['RUN_START']) ?? toMs(run.startedAt);
+  const ended = eventTime(events, ['RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED']) ?? toMs(run.endedAt);
+  const endLabel = terminal
+    ? run.status.charAt(0) + run.status.slice(1).toLowerCase()
+    : run.status === 'CANCELING'
+      ? 'Canceling'
+      : 'Running';
+
+  const phases = [
+    ['Queued', created, 'queued'],
+    ['Launched', launched, 'starting'],
+    ['Started', started, 'started'],
+    [endLabel, terminal ? ended : undefined, terminal ? run.status.toLowerCase() : 'now'],
+  ].filter(([, t]) => t !== undefined);
+  const chips = phases.map(([label, t, kind], i) => {
+    const next = phases[i + 1]?.[1] ?? (terminal ? undefined : now);
+    return h(
+      'div',
+      { class: `tl-phase-chip tl-chip-${kind}`, 'data-phase': label },
+      h('span', { class: 'tl-chip-label' }, label),
+      h('span', { class: 'tl-chip-time mono' }, fmtTime(t)),
+      next !== undefined && i < phases.length - 1
+        ? h('span', { class: 'tl-chip-dur' }, `→ ${fmtDuration(next - t)}`)
+        : null,
+    );
+  });
+  if (!terminal)
+    chips.push(
+      h(
+        'div',
+        { class: 'tl-phase-chip tl-chip-now' },
+        h('span', { class: 'tl-chip-label' }, endLabel),
+        h('span', { class: 'tl-chip-time' }, 'now'),
+      ),
+    );
+
   const steps = stepSpans(events).map((s) =>
     s.end === undefined && terminal
-      ? { ...s, end: ended, status: run.status === 'CANCELED' ? 'CANCELED' : s.status }
+      ? { ...s, end: ended ?? s.start, status: run.status === 'CANCELED' ? 'CANCELED' : s.status }
       : s,
   );
-  const t0 = created ?? started ?? now;
-  const t1 = Math.max(t0 + 1, ended ?? now, ...steps.map((s) => s.end ?? now));
-  const pct = (t) => `${(((t - t0) / (t1 - t0)) * 100).toFixed(2)}%`;
-  const width = (a, b) => `${Math.max(0.6, ((b - a) / (t1 - t0)) * 100).toFixed(2)}%`;
-
-  const milestones = [
-    ['Created', created, 'queued'],
-    ['Started', started, 'started'],
-    [
-      terminal ? run.status.charAt(0) + run.status.slice(1).toLowerCase() : 'Now',
-      ended ?? (terminal ? undefined : now),
-      terminal ? run.status.toLowerCase() : 'now',
-    ],
-  ].filter(([, t]) => t !== undefined);
-
-  el.replaceChildren(
-    h(
+  let gantt = null;
+  if (steps.length) {
+    const t0 = Math.min(started ?? Infinity, ...steps.map((s) => s.start ?? Infinity));
+    const t1 = Math.max(t0 + 1, ended ?? now, ...steps.map((s) => s.end ?? now));
+    const pct = (t) => `${(((t - t0) / (t1 - t0)) * 100).toFixed(2)}%`;
+    const width = (a, b) => `${Math.max(0.8, ((b - a) / (t1 - t0)) * 100).toFixed(2)}%`;
+    gantt = h(
       'div',
-      { class: 'tl-axis' },
-      started !== undefined
-        ? h('div', {
-            class: 'tl-phase tl-phase-queued',
-            style: `left:0;width:${width(t0, started)}`,
-            title: `Queued ${fmtDuration(started - t0)}`,
-          })
-        : null,
-      started !== undefined
-        ? h('div', {
-            class: `tl-phase tl-phase-${terminal ? run.status.toLowerCase() : 'running'}`,
-            style: `left:${pct(started)};width:${width(started, ended ?? now)}`,
-            title: `Running ${fmtDuration((ended ?? now) - started)}`,
-          })
-        : null,
-      milestones.map(([label, t, kind]) =>
-        h('div', { class: `tl-mark tl-mark-${kind}`, style: `left:${pct(t)}` }, h('span', {}, label)),
-      ),
-    ),
-    steps.length
-      ? h(
+      { class: 'tl-steps' },
+      steps.map((s) =>
+        h(
           'div',
-          { class: 'tl-steps' },
-          steps.map((s) =>
-            h(
-              'div',
-              { class: 'tl-step', 'data-step': s.key },
-              h('span', { class: 'tl-step-name mono' }, s.key),
-              h(
-                'span',
-                { class: 'tl-track' },
-                h('span', {
-                  class: `tl-bar tl-bar-${s.status.toLowerCase()}`,
-                  style: `left:${pct(s.start ?? t0)};width:${width(s.start ?? t0, s.end ?? now)}`,
-                }),
-              ),
-              h('span', { class: 'tl-step-dur num' }, fmtDuration((s.end ?? now) - (s.start ?? t0))),
-            ),
+          { class: 'tl-step', 'data-step': s.key },
+          h('span', { class: 'tl-step-name mono', title: s.key }, s.key),
+          h(
+            'span',
+            { class: 'tl-track' },
+            h('span', {
+              class: `tl-bar tl-bar-${s.status.toLowerCase()}`,
+              style: `left:${pct(s.start ?? t0)};width:${width(s.start ?? t0, s.end ?? now)}`,
+              title: `${s.key}: ${s.status.toLowerCase()}`,
+            }),
           ),
-        )
-      : null,
-  );
+          h('span', { class: 'tl-step-dur num' }, fmtDuration((s.end ?? now) - (s.start ?? t0))),
+        ),
+      ),
+    );
+  }
+  el.replaceChildren(h('div', { class: 'tl-phases' }, chips), gantt);
 }

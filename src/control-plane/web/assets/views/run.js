@@ -151,7 +151,7 @@ export async function runView(main, { params, config }) {
     durationSlot.textContent = fmtDuration(runDuration(run));
     terminateBtn.hidden = TERMINAL.has(run.status);
     terminateBtn.disabled = run.status === 'CANCELING';
-    const row = (k, v) => [h('dt', {}, k), h('dd', {}, v)];
+    const row = (k, v) => h('div', { class: 'fact' }, h('dt', {}, k), h('dd', {}, v));
     mount(
       facts,
       row('Run id', h('span', { class: 'mono' }, run.id)),
@@ -246,8 +246,9 @@ export async function runView(main, { params, config }) {
   async function pollEvents() {
     const data = await gql(RUN_EVENTS, { id, afterSeq: lastWorkerSeq, first: EVENT_PAGE });
     if (data.run) {
-      run = { ...run, status: data.run.status, startedAt: data.run.startedAt, endedAt: data.run.endedAt };
-      addEvents(data.run.events ?? []);
+      const { events: batch, ...fields } = data.run;
+      run = { ...run, ...fields };
+      addEvents(batch ?? []);
       renderHeader();
     }
   }
