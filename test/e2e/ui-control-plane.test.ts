@@ -249,8 +249,13 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     await events(runId, [{ type: 'RUN_START', message: 'run started' }]);
     await row.locator('[data-status="STARTED"]').waitFor();
 
+    // The run page subscribes to the run's events over SSE with the session cookie.
+    const sse = page.waitForResponse((r) => r.url().includes('/graphql?') && r.url().includes('subscription'));
     await row.locator('a').click();
     await page.waitForURL(`${cp.url}/runs/${runId}`);
+    const stream = await sse;
+    assert.equal(stream.status(), 200);
+    assert.match((await stream.allHeaders())['content-type'] ?? '', /text\/event-stream/);
     await page.locator('h1 [data-status="STARTED"]').waitFor();
     await events(runId, [
       { type: 'STEP_START', stepKey: 'greet' },
@@ -405,6 +410,27 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     assert.equal(after.codeLocation.schedules.find((s) => s.name === 'every_minute')?.state, 'STOPPED');
   });
 
+  test('launch again from a run page, and reload a location', async () => {
+    const { page } = b;
+    const first = await launch('sleepy', { seconds: 7 });
+    await page.goto(`${cp.url}/runs/${first}`);
+    await page.locator('#relaunch').click();
+    await page.waitForURL((u) => u.pathname.startsWith('/runs/run_') && !u.pathname.endsWith(first));
+    const second = page.url().split('/runs/')[1]!;
+    const { run } = await user<{ run: { job: string; runConfig: unknown } }>(
+      'query($id: ID!) { run(id: $id) { job runConfig } }',
+      {
+        id: second,
+      },
+    );
+    assert.deepEqual(run, { job: 'sleepy', runConfig: { seconds: 7 } });
+
+    await page.goto(`${cp.url}/locations`);
+    await page.locator('[data-location="broken"] button', { hasText: 'Reload' }).click();
+    await page.locator('[data-location="broken"][data-status="LOADING"]').waitFor();
+    await page.locator('[data-location="broken"]', { hasText: 'version 2' }).waitFor();
+  });
+
   test('sign out ends the session', async () => {
     const { page } = b;
     await page.goto(`${cp.url}/runs`);
@@ -413,7 +439,7 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     assert.equal((await b.context.cookies()).filter((c) => c.name.startsWith('outpost_')).length, 0);
     await page.goto(`${cp.url}/runs`);
     assert.equal(new URL(page.url()).pathname, '/signin');
-    const problems = b.problems.filter((p) => !/403|Failed to load resource/.test(p));
+    const problems = b.problems.filter((p) => !/40[13]|Failed to load resource/.test(p));
     assert.deepEqual(problems, []);
   });
 });

@@ -4,12 +4,17 @@
 // schedule. Takes the README screenshots (docs/ui-runs.png, docs/ui-run.png) on the way.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { browserSkipReason, launchBrowser, type TestBrowser } from '../support/browser.js';
 import { startDevStack, type DevStack } from './dev-stack.js';
 
-const DOCS = resolve(import.meta.dirname, '..', '..', 'docs');
+// The README screenshots are rewritten only on request, so a test run leaves the tree clean.
+const SHOTS =
+  process.env.OUTPOST_UPDATE_SCREENSHOTS === '1'
+    ? resolve(import.meta.dirname, '..', '..', 'docs')
+    : mkdtempSync(join(tmpdir(), 'outpost-shots-'));
 const RUN_TIMEOUT = 120_000;
 const skip = browserSkipReason();
 if (skip) console.log(`# skipped: ${skip}`);
@@ -25,6 +30,7 @@ describe('web UI against outpost dev', { skip, timeout: 600_000 }, () => {
   after(async () => {
     await b?.close();
     await stack?.stop();
+    if (process.env.OUTPOST_UPDATE_SCREENSHOTS !== '1') rmSync(SHOTS, { recursive: true, force: true });
   });
 
   test('the one-click link signs in and leaves no token in the URL', async () => {
@@ -58,9 +64,10 @@ describe('web UI against outpost dev', { skip, timeout: 600_000 }, () => {
     const temporal = await page.locator('#temporal-link').getAttribute('href');
     const runId = page.url().split('/runs/')[1]!;
     assert.equal(temporal, `${stack.temporalUiUrl}/namespaces/default/workflows/run-${runId}`);
-    mkdirSync(DOCS, { recursive: true });
+    mkdirSync(SHOTS, { recursive: true });
     await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
-    await page.screenshot({ path: resolve(DOCS, 'ui-run.png'), fullPage: false });
+    await page.screenshot({ path: join(SHOTS, 'ui-run.png'), fullPage: false });
+    assert.ok(statSync(join(SHOTS, 'ui-run.png')).size > 10_000, 'a real screenshot');
   });
 
   test('launch sleepy, terminate it from the UI, and see CANCELED', async () => {
@@ -109,7 +116,7 @@ describe('web UI against outpost dev', { skip, timeout: 600_000 }, () => {
     await page.locator(`tr[data-run-id="${failed}"][data-status="FAILURE"]`).waitFor({ timeout: RUN_TIMEOUT });
     await page.locator(`tr[data-run-id="${chatty}"][data-status="SUCCESS"]`).waitFor({ timeout: RUN_TIMEOUT });
     await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
-    await page.screenshot({ path: resolve(DOCS, 'ui-runs.png'), fullPage: false });
+    await page.screenshot({ path: join(SHOTS, 'ui-runs.png'), fullPage: false });
     await page.goto(`${stack.url}/agents`);
     await page.locator('tr[data-healthy="true"]').first().waitFor();
     const problems = b.problems.filter((p) => !/EventSource|net::ERR_ABORTED/.test(p));

@@ -3,7 +3,7 @@
 /* global document, setTimeout, clearTimeout, setInterval, clearInterval */
 import { gql, subscribe } from '../api.js';
 import { errorBox, fmtDuration, fmtTime, h, mount, runDuration, statusPill, TERMINAL, toast } from '../dom.js';
-import { COMPUTE_LOGS, RUN, RUN_EVENTS, RUN_EVENTS_SUB, TERMINATE_RUN } from '../queries.js';
+import { COMPUTE_LOGS, LAUNCH_RUN, RUN, RUN_EVENTS, RUN_EVENTS_SUB, TERMINATE_RUN } from '../queries.js';
 import { renderTimeline } from './run-timeline.js';
 import { confirmDialog } from './confirm.js';
 
@@ -11,7 +11,7 @@ const POLL_MS = 1000;
 const EVENT_PAGE = 1000;
 const MAX_LOG_CHARS = 2_000_000; // keep the page light; older output is dropped from view
 
-export async function runView(main, { params, config }) {
+export async function runView(main, { params, config, navigate }) {
   const id = params[0];
   const { run: initial } = await gql(RUN, { id });
   if (!initial) {
@@ -133,6 +133,7 @@ export async function runView(main, { params, config }) {
         { class: 'btn', id: 'temporal-link', href: temporalHref, target: '_blank', rel: 'noopener noreferrer' },
         'Open in Temporal UI ↗',
       ),
+      h('button', { class: 'btn', id: 'relaunch', onclick: (e) => void relaunch(e.currentTarget) }, 'Launch again'),
       terminateBtn,
     ),
     h('div', { class: 'card' }, facts, timeline),
@@ -243,13 +244,17 @@ export async function runView(main, { params, config }) {
     renderTimeline(timeline, run, events);
   }
 
+  // Catches up in pages (a chatty run can have many thousands of events), bounded per tick.
   async function pollEvents() {
-    const data = await gql(RUN_EVENTS, { id, afterSeq: lastWorkerSeq, first: EVENT_PAGE });
-    if (data.run) {
+    for (let page = 0; page < 20 && !stopped; page++) {
+      const before = lastWorkerSeq;
+      const data = await gql(RUN_EVENTS, { id, afterSeq: lastWorkerSeq, first: EVENT_PAGE });
+      if (!data.run) return;
       const { events: batch, ...fields } = data.run;
       run = { ...run, ...fields };
       addEvents(batch ?? []);
       renderHeader();
+      if ((batch ?? []).length < EVENT_PAGE || lastWorkerSeq === before) return;
     }
   }
 
@@ -287,6 +292,20 @@ export async function runView(main, { params, config }) {
         void tick();
       }, POLL_MS);
       timers.add(t);
+    }
+  }
+
+  // Same job, config and tags: the quickest way to retry after fixing something upstream.
+  async function relaunch(btn) {
+    btn.disabled = true;
+    try {
+      const input = { location: run.location, job: run.job, runConfig: run.runConfig ?? {}, tags: run.tags ?? {} };
+      const data = await gql(LAUNCH_RUN, { input });
+      toast(`Launched ${run.job} again`);
+      navigate(`/runs/${encodeURIComponent(data.launchRun.id)}`);
+    } catch (err) {
+      btn.disabled = false;
+      toast(err.message, 'error');
     }
   }
 
