@@ -1,14 +1,13 @@
 // A whole Outpost system for a benchmark: its own Temporal dev server, a control plane (SQLite
 // or PostgreSQL) with tokens and a user-API client (the agent engineer's test stack), and an
 // agent either in-process or as a real `outpost agent` child process whose RSS/CPU we can read.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { defaultCliCommand } from '../../src/agent/launchers/process-launcher.js';
 import type { StoreLimits } from '../../src/control-plane/index.js';
 import { startDevServer, type DevServer } from '../../src/shared/temporal-dev-server.js';
 import { startStack, type Stack } from '../../test/integration/agent/stack.js';
+import { spawnOutpost } from '../../test/faults/support/system.js';
 
 export { until, HELLO_MODULE, type Stack } from '../../test/integration/agent/stack.js';
 
@@ -40,11 +39,9 @@ export async function startBenchSystem(opts: {
     async spawnAgent(extraArgs = []) {
       const tokenFile = join(stack.dataDir, 'agent.token');
       writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
-      const [node, ...pre] = defaultCliCommand();
-      const child = spawn(
-        node!,
+      // At log level warn the ready signal is the banner on stderr (OUTPOST_AGENT_READY is an info log).
+      const { child } = await spawnOutpost(
         [
-          ...pre,
           'agent',
           '--url',
           stack.cp.url,
@@ -58,20 +55,9 @@ export async function startBenchSystem(opts: {
           join(stack.dataDir, 'agent'),
           ...extraArgs,
         ],
-        { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' } },
+        /OUTPOST_AGENT_READY|^outpost agent \S+ \(/,
       );
       child.stderr?.resume();
-      await new Promise<void>((res, rej) => {
-        const lines = createInterface({ input: child.stdout! });
-        const timer = setTimeout(() => rej(new Error('agent did not become ready in 90 s')), 90_000);
-        lines.on('line', (line) => {
-          if (line.includes('OUTPOST_AGENT_READY')) {
-            clearTimeout(timer);
-            res();
-          }
-        });
-        child.once('exit', (code) => rej(new Error(`agent exited with ${code} before it was ready`)));
-      });
       child.stdout?.resume();
       system.agentProcess = child;
       return child;

@@ -1,0 +1,143 @@
+// Ingest: one `chatty` run emitting N LOG events, end to end (run worker spool → agent tail →
+// agent API → store), on SQLite and on PostgreSQL. Measured from the first event's timestamp
+// (written by the run worker) to the moment the last event is visible in the store (polled every
+// 10 ms). Floor, same run, same store: the same rows appended directly with the store's own
+// appendRunEvents in the agent's batch size (no spool, no HTTP, no GraphQL).
+//   npx tsx bench/ingest.ts [--quick]
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { EVENT_BATCH } from '../src/agent/spool-shipper.js';
+import { appendRunEvents, listRunEvents, type RunEventInput } from '../src/control-plane/store/run-events.js';
+import { createRun, getRun } from '../src/control-plane/store/runs.js';
+import type { Store } from '../src/control-plane/store/store.js';
+import { startDevServer } from '../src/shared/temporal-dev-server.js';
+import { startPostgres, type PgCluster } from '../test/support/postgres.js';
+import { isQuick, report, type Figure } from './support/report.js';
+import { HELLO_MODULE, sleep, startBenchSystem } from './support/stack.js';
+
+const quick = isQuick();
+const EVENTS = quick ? 20_000 : 100_000;
+const progress = (msg: string): void => console.error(`[ingest] ${msg}`);
+
+async function maxSeq(store: Store, runId: string): Promise<number> {
+  const r = await store.db
+    .selectFrom('run_events')
+    .select((eb) => eb.fn.max('seq').as('m'))
+    .where('run_id', '=', runId)
+    .where('seq', '<', 1_000_000_000)
+    .executeTakeFirst();
+  return Number(r?.m ?? 0);
+}
+
+async function allEvents(store: Store, runId: string): Promise<RunEventInput[]> {
+  const out: RunEventInput[] = [];
+  let after = 0;
+  for (let i = 0; i < 10_000; i++) {
+    const page = await listRunEvents(store, runId, after, 10_000);
+    const user = page.filter((e) => e.seq < 1_000_000_000);
+    if (!user.length) break;
+    for (const e of user) {
+      out.push({
+        seq: e.seq,
+        type: e.type,
+        timestamp: e.timestamp,
+        ...(e.stepKey ? { stepKey: e.stepKey } : {}),
+        ...(e.level ? { level: e.level } : {}),
+        ...(e.message ? { message: e.message } : {}),
+        ...(e.data ? { data: e.data } : {}),
+        ...(e.error ? { error: e.error } : {}),
+      } as RunEventInput);
+    }
+    after = user[user.length - 1]!.seq;
+    if (user.length < page.length) break;
+  }
+  return out;
+}
+
+async function measure(dialect: string, url: string, temporal: Awaited<ReturnType<typeof startDevServer>>): Promise<Figure[]> {
+  const sys = await startBenchSystem({ databaseUrl: url, temporal });
+  try {
+    await sys.spawnAgent();
+    progress(`${dialect}: agent ready`);
+    await sys.stack.deploy('hello', HELLO_MODULE);
+    progress(`${dialect}: hello deployed`);
+    const store = sys.stack.cp.store;
+    // Warm-up: one small run so the code path and the store are hot.
+    const warm = await sys.stack.launch('chatty', { events: 1000 });
+    await sys.stack.waitRun(warm, ['SUCCESS']);
+    progress(`${dialect}: warm-up run done`);
+
+    const runId = await sys.stack.launch('chatty', { events: EVENTS });
+    // The last stored event is the one with the highest seq; note when that seq first appeared.
+    let lastStoredAt = 0;
+    let seen = 0;
+    for (let i = 0; i < 60_000; i++) {
+      const m = await maxSeq(store, runId);
+      if (m > seen) {
+        seen = m;
+        lastStoredAt = Date.now();
+      }
+      const run = await getRun(store.db, runId);
+      if (run && ['SUCCESS', 'FAILURE', 'CANCELED'].includes(run.status) && (await maxSeq(store, runId)) === seen) break;
+      await sleep(10);
+    }
+    const final = await sys.stack.waitRun(runId, ['SUCCESS', 'FAILURE']);
+    const rows = await allEvents(store, runId);
+    const contiguous = rows.every((e, i) => e.seq === i + 1);
+    const firstWrittenAt = rows[0]!.timestamp;
+    const e2eSecs = (lastStoredAt - firstWrittenAt) / 1000;
+    const e2e = rows.length / e2eSecs;
+
+    // Floor: the same rows, batch-inserted directly into the same store.
+    const { run } = await store.transaction((trx) =>
+      createRun(trx, store, { location: 'bench', job: 'chatty', runConfig: {}, tags: {} }),
+    );
+    const t0 = performance.now();
+    for (let i = 0; i < rows.length; i += EVENT_BATCH) await appendRunEvents(store, run.id, rows.slice(i, i + EVENT_BATCH));
+    const floor = rows.length / ((performance.now() - t0) / 1000);
+    const note = `${rows.length} events, status ${final.status}, seqs contiguous: ${contiguous}`;
+    return [
+      { name: `${dialect}: end to end`, value: e2e, unit: 'events/s', ...(dialect === 'sqlite' ? { target: '≥ 50000' } : {}), note },
+      { name: `${dialect}: floor (direct batched insert, batch ${EVENT_BATCH})`, value: floor, unit: 'events/s' },
+      { name: `${dialect}: end to end / floor`, value: e2e / floor, unit: 'ratio' },
+      { name: `${dialect}: first written → last stored`, value: e2eSecs * 1000, unit: 'ms' },
+    ];
+  } finally {
+    await sys.close();
+  }
+}
+
+async function freshPgUrl(cluster: PgCluster): Promise<string> {
+  const c = new pg.Client({ connectionString: cluster.url });
+  await c.connect();
+  await c.query('CREATE DATABASE bench_ingest');
+  await c.end();
+  const u = new URL(cluster.url);
+  u.pathname = '/bench_ingest';
+  return u.toString();
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-ingest-'));
+  const temporal = await startDevServer();
+  let cluster: PgCluster | undefined;
+  const figures: Figure[] = [];
+  try {
+    figures.push(...(await measure('sqlite', `sqlite:${join(dir, 'ingest.db')}`, temporal)));
+    try {
+      cluster = await startPostgres();
+    } catch (err) {
+      console.warn(`PostgreSQL skipped: ${err instanceof Error ? err.message : String(err)}`);
+    }
+    if (cluster) figures.push(...(await measure('postgres', await freshPgUrl(cluster), temporal)));
+    report('ingest', { quick, events: EVENTS, agentBatch: EVENT_BATCH }, figures);
+  } finally {
+    cluster?.stop();
+    await temporal.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
