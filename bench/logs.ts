@@ -1,0 +1,110 @@
+// Logs: one run writing 100 MiB (quick: 20 MiB) to stdout (bench/fixtures firehose job). Reports
+// MB/s from the step's start to the last byte stored, and checks the stored bytes are identical
+// to the run's spool file and to the expected text. Floor, same run, same store: the same bytes
+// appended directly with the store's appendComputeLogs in the agent's chunk size.
+//   npx tsx bench/logs.ts [--quick]
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { LOG_CHUNK } from '../src/agent/spool-shipper.js';
+import { appendComputeLogs } from '../src/control-plane/store/compute-logs.js';
+import { createRun } from '../src/control-plane/store/runs.js';
+import type { Store } from '../src/control-plane/store/store.js';
+import { firehoseBlock } from './fixtures/bench-location.js';
+import { isQuick, report } from './support/report.js';
+import { sleep, startBenchSystem } from './support/stack.js';
+
+const quick = isQuick();
+const MB = quick ? 20 : 100;
+const MiB = 1024 * 1024;
+
+async function storedStdout(store: Store, runId: string): Promise<Buffer> {
+  const rows = await store.db
+    .selectFrom('compute_logs')
+    .select(['offset', 'data'])
+    .where('run_id', '=', runId)
+    .where('stream', '=', 'stdout')
+    .orderBy('offset')
+    .execute();
+  return Buffer.concat(rows.map((r) => Buffer.from(r.data)));
+}
+
+async function storedBytes(store: Store, runId: string): Promise<number> {
+  const r = await store.db.selectFrom('runs').select('stdout_bytes').where('id', '=', runId).executeTakeFirst();
+  return Number(r?.stdout_bytes ?? 0);
+}
+
+const spoolSize = (runId: string): number => {
+  try {
+    return statSync(join(spoolRoot, runId, 'spool', 'stdout.log')).size;
+  } catch {
+    return Infinity;
+  }
+};
+let spoolRoot = '';
+
+const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-logs-'));
+  const sys = await startBenchSystem({
+    databaseUrl: `sqlite:${join(dir, 'logs.db')}`,
+    storeLimits: { computeLogCapBytes: 4 * MB * MiB },
+  });
+  try {
+    await sys.spawnAgent();
+    spoolRoot = join(sys.stack.dataDir, 'agent', 'runs');
+    await sys.stack.deploy('bench', resolve('bench/fixtures/bench-location.ts'));
+    const store = sys.stack.cp.store;
+    const runId = await sys.stack.launch('firehose', { mb: MB }, 'bench');
+    let seen = 0;
+    let lastStoredAt = 0;
+    for (let i = 0; i < 120_000; i++) {
+      const n = await storedBytes(store, runId);
+      if (n > seen) {
+        seen = n;
+        lastStoredAt = Date.now();
+      }
+      // Status turns terminal on RUN_SUCCESS, before the last log chunks are shipped: wait for
+      // the stored size to reach the spool file's size once the worker has exited.
+      const run = await store.db.selectFrom('runs').select('status').where('id', '=', runId).executeTakeFirst();
+      if (run && ['SUCCESS', 'FAILURE', 'CANCELED'].includes(run.status) && seen >= spoolSize(runId)) break;
+      await sleep(10);
+    }
+    const view = await sys.stack.run(runId);
+    const stepStart = view.events.find((e) => e.type === 'STEP_START');
+    const stepStartAt = (
+      await store.db.selectFrom('run_events').select('timestamp').where('run_id', '=', runId).where('seq', '=', stepStart?.seq ?? 2).executeTakeFirstOrThrow()
+    ).timestamp;
+    const secs = (lastStoredAt - Number(stepStartAt)) / 1000;
+
+    const stored = await storedStdout(store, runId);
+    const spool = readFileSync(join(sys.stack.dataDir, 'agent', 'runs', runId, 'spool', 'stdout.log'));
+    const lines = Math.floor((MB * MiB) / 64);
+    const expected = firehoseBlock(0, lines);
+    const identicalSpool = stored.equals(spool);
+    const identicalExpected = sha(stored) === sha(expected);
+
+    // Floor: the same bytes, appended directly in the agent's chunk size.
+    const { run } = await store.transaction((trx) => createRun(trx, store, { location: 'bench', job: 'firehose', runConfig: {}, tags: {} }));
+    const t0 = performance.now();
+    for (let off = 0; off < stored.length; off += LOG_CHUNK) await appendComputeLogs(store, run.id, 'stdout', off, stored.subarray(off, off + LOG_CHUNK));
+    const floorSecs = (performance.now() - t0) / 1000;
+
+    const mbStored = stored.length / MiB;
+    report('logs', { quick, mib: MB, chunk: LOG_CHUNK, store: 'sqlite' }, [
+      { name: 'stdout → stored', value: mbStored / secs, unit: 'MiB/s', note: `${mbStored.toFixed(1)} MiB, run ${view.status}, step start → last byte stored` },
+      { name: 'floor: direct appendComputeLogs', value: mbStored / floorSecs, unit: 'MiB/s', note: `chunk ${LOG_CHUNK / MiB} MiB` },
+      { name: 'stdout → stored / floor', value: mbStored / secs / (mbStored / floorSecs), unit: 'ratio' },
+      { name: 'stored bytes identical to spool file', value: identicalSpool ? 1 : 0, unit: 'bool', target: '1' },
+      { name: 'stored bytes identical to expected text', value: identicalExpected ? 1 : 0, unit: 'bool', target: '1', note: `sha256 ${sha(stored).slice(0, 12)}` },
+    ]);
+    if (!identicalSpool || !identicalExpected) process.exitCode = 1;
+  } finally {
+    await sys.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();
