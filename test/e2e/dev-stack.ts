@@ -1,7 +1,7 @@
 // Starts a real `outpost dev` (Temporal dev server, control plane, agent, examples/hello) in
 // a throwaway data dir on free ports, for browser tests, and stops it with SIGINT like Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -23,6 +23,40 @@ export interface DevStack {
   graphql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
   stop(): Promise<void>;
 }
+
+/** Every process descending from `root`, read from /proc (Linux), so none outlives the test. */
+function descendants(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      // The command may contain spaces and parentheses: the ppid follows the last ')'.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // exited while we looked
+    }
+  }
+  const out: number[] = [];
+  const queue = [root];
+  for (let i = 0; i < queue.length && i < 10_000; i++) {
+    for (const c of children.get(queue[i]!) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
+}
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-e2e-'));
@@ -73,6 +107,7 @@ export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
   });
 
   const stop = async (): Promise<void> => {
+    const tree = child.pid ? descendants(child.pid) : [];
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGINT');
       const timer = setTimeout(() => {
@@ -85,6 +120,21 @@ export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
       }, 30_000);
       await exited;
       clearTimeout(timer);
+    }
+    // `outpost dev` must stop everything itself (test/e2e/cli-dev.test.ts asserts it); this only
+    // makes sure a failure there does not leave processes behind on the machine.
+    for (let i = 0; i < 50 && tree.some(alive); i++) await new Promise((r) => setTimeout(r, 200));
+    const left = tree.filter(alive);
+    if (left.length) {
+      const what = left.map((pid) => {
+        try {
+          return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').slice(2, 5).join(' ')}`;
+        } catch {
+          return String(pid);
+        }
+      });
+      console.log(`# outpost dev left ${left.length} process(es) behind; killing them: ${what.join('; ')}`);
+      for (const pid of left) process.kill(pid, 'SIGKILL');
     }
     rmSync(dataDir, { recursive: true, force: true });
   };

@@ -1,6 +1,6 @@
 // Runs list: filters in the URL (shareable), refreshed every 2 s so new runs and status
 // changes appear live; "Load more" widens the window that is kept live.
-/* global window, URLSearchParams, setTimeout, clearTimeout */
+/* global window, document, URLSearchParams, setTimeout, clearTimeout */
 import { gql } from '../api.js';
 import { errorBox, fmtDuration, fmtTime, h, mount, RUN_STATUSES, runDuration, shortId, statusPill } from '../dom.js';
 import { LOCATION_NAMES, RUNS } from '../queries.js';
@@ -103,6 +103,11 @@ export async function runsView(main, { query, navigate }) {
 
   async function refresh() {
     clearTimeout(timer);
+    // A background tab does not poll; it catches up on the next tick after it is shown.
+    if (document.hidden && !stopped) {
+      timer = setTimeout(() => void refresh(), REFRESH_MS);
+      return;
+    }
     const f = {};
     if (filter.status) f.status = [filter.status];
     if (filter.location) f.location = filter.location;
