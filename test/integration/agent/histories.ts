@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { historyToJson } from '../../unit/agent/history-json.js';
 
 export const HISTORIES_DIR = resolve('test/fixtures/histories');
 
@@ -11,5 +12,6 @@ export async function recordHistory(client: Client, workflowId: string, name: st
   if (process.env.OUTPOST_RECORD_HISTORIES !== '1') return;
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   mkdirSync(HISTORIES_DIR, { recursive: true });
-  writeFileSync(join(HISTORIES_DIR, `${name}.json`), JSON.stringify({ workflowId, history }, null, 1));
+  const json = historyToJson(history);
+  writeFileSync(join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify({ workflowId, history: json }, null, 1)}\n`);
 }

@@ -206,7 +206,7 @@ export async function spawnAgentProcess(stack: Stack): Promise<ChildProcess> {
   );
   child.stderr?.resume();
   await new Promise<void>((res, rej) => {
-    const lines = createInterface({ input: child.stdout! });
+    const lines = createInterface({ input: child.stdout });
     const timer = setTimeout(() => rej(new Error('agent did not become ready in 90 s')), 90_000);
     lines.on('line', (line) => {
       if (line.includes('OUTPOST_AGENT_READY')) {

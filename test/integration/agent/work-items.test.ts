@@ -163,6 +163,34 @@ describe('agent: work items', () => {
     await recordHistory(t.client, done1.workflowId!, 'evaluate-sensor');
   });
 
+  test('code-location queries: partition names and an execution plan', async () => {
+    const names = await enqueueWork(stack.cp.store, {
+      kind: 'QUERY_CODE_LOCATION',
+      payload: { location: 'hello', query: 'partitionNames', job: 'greet_region' },
+    });
+    const done = await settled(names.item.id);
+    assert.equal(done.status, 'COMPLETED', JSON.stringify(done.error));
+    assert.deepEqual(done.result, { answer: ['eu', 'us', 'apac'] });
+    const plan = await enqueueWork(stack.cp.store, {
+      kind: 'QUERY_CODE_LOCATION',
+      payload: { location: 'hello', query: 'executionPlan', job: 'hello', opSelection: ['who', 'greeting'] },
+    });
+    const planned = await settled(plan.item.id);
+    assert.deepEqual(
+      (planned.result?.answer as Array<{ key: string }>).map((s) => s.key),
+      ['who', 'greeting'],
+    );
+    const unknownJob = await enqueueWork(stack.cp.store, {
+      kind: 'QUERY_CODE_LOCATION',
+      payload: { location: 'hello', query: 'partitionNames', job: 'no_such_job' },
+    });
+    const failed = await settled(unknownJob.item.id);
+    assert.equal(failed.status, 'FAILED');
+    assert.match(failed.error?.code ?? '', /^OUTPOST_ERR_/);
+    await recordHistory(t.client, done.workflowId!, 'query-code-location');
+    await recordHistory(t.client, failed.workflowId!, 'query-code-location-failed');
+  });
+
   test('a broken location shows ERROR, then LOADED once fixed and redeployed', async () => {
     const dir = join(stack.dataDir, 'fragile');
     mkdirSync(dir, { recursive: true });
