@@ -135,7 +135,14 @@ export class AgentProcess {
   child: ChildProcess | undefined;
 
   constructor(
-    readonly opts: { url: () => string; tokenFile: string; temporalAddress: string; taskQueue: string; dataDir: string; extraArgs?: string[] },
+    readonly opts: {
+      url: () => string;
+      tokenFile: string;
+      temporalAddress: string;
+      taskQueue: string;
+      dataDir: string;
+      extraArgs?: string[];
+    },
   ) {}
 
   async start(): Promise<ChildProcess> {
@@ -176,7 +183,9 @@ export class AgentProcess {
   spawnCount(runId: string): number {
     const file = join(this.opts.dataDir, 'runs', runId, 'spawns.log');
     if (!existsSync(file)) return 0;
-    return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim()).length;
+    return readFileSync(file, 'utf8')
+      .split('\n')
+      .filter((l) => l.trim()).length;
   }
 
   spoolFile(runId: string, name: string): string {
