@@ -1,5 +1,6 @@
 // The control plane as one fetch-style handler (graphql-yoga style): routes, auth, limits,
 // health and metrics. Tests call it directly with no port; node-server.ts serves it on a socket.
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { OutpostError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -10,7 +11,8 @@ import { createUserSchema } from '../graphql/user-schema.js';
 import { useDepthLimit, usePublicErrorShape } from '../graphql/yoga-plugins.js';
 import type { ApiLimits } from '../limits.js';
 import type { Store } from '../store/store.js';
-import type { WebHandler } from '../web/index.js';
+import { CSRF_COOKIE, CSRF_HEADER, type WebHandler } from '../web/index.js';
+import { parseCookies } from '../web/session.js';
 import { authenticate } from './auth.js';
 import type { Metrics } from './metrics.js';
 
@@ -82,7 +84,17 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     ...common,
     schema: createUserSchema(),
     graphqlEndpoint: '/graphql',
-    graphiql: { title: 'Outpost' },
+    // GraphiQL is bundled (no CDN: the page works on closed networks). Signed in to the web UI,
+    // its requests ride the session cookie, so the page is rendered with the CSRF header set.
+    renderGraphiQL,
+    graphiql: (request: Request) => {
+      const csrf = parseCookies(request.headers.get('cookie')).get(CSRF_COOKIE);
+      return {
+        title: 'Outpost GraphQL',
+        credentials: 'same-origin',
+        ...(csrf ? { headers: JSON.stringify({ [CSRF_HEADER]: csrf }) } : {}),
+      };
+    },
   });
   const agentYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,
