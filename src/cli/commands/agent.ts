@@ -97,9 +97,16 @@ export function registerAgentCommand(program: Command): void {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
-      await agent.done.catch((err: unknown) => {
+      try {
+        await agent.done;
+      } catch (err) {
         logger.error({ err }, 'a Temporal worker stopped with an error');
         process.exit(1);
-      });
+      }
+      // Workers only stop on their own when something is badly wrong: never idle on without them.
+      if (!stopping && mode !== 'poller') {
+        logger.error('the Temporal workers stopped unexpectedly');
+        process.exit(1);
+      }
     });
 }

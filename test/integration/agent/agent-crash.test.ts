@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import { testTemporal } from '../../support/temporal.js';
-import { HELLO_MODULE, spawnAgentProcess, startStack, until, type Stack } from './stack.js';
+import { freePort } from '../../../src/shared/net.js';
+import { HELLO_MODULE, agentOutput, spawnAgentProcess, startStack, until, type Stack } from './stack.js';
 
 const t = await testTemporal();
 const RUNS = 10;
@@ -17,6 +18,8 @@ const EVENTS_PER_RUN = 4_000;
 
 let stack: Stack;
 let agent: ChildProcess | undefined;
+let metricsPort: number;
+const outputs: string[][] = [];
 
 async function stopAgent(): Promise<void> {
   const child = agent;
@@ -31,7 +34,9 @@ async function stopAgent(): Promise<void> {
 
 before(async () => {
   stack = await startStack({ temporalAddress: t.address });
-  agent = await spawnAgentProcess(stack);
+  metricsPort = await freePort();
+  agent = await spawnAgentProcess(stack, ['--metrics-port', String(metricsPort)]);
+  outputs.push(agentOutput.get(agent)!);
   await stack.deploy('hello', HELLO_MODULE);
 });
 after(async () => {
@@ -64,6 +69,7 @@ test('kill -9 of the agent mid-run loses, repeats and duplicates nothing', async
   victim.kill('SIGKILL');
   await dead;
   agent = await spawnAgentProcess(stack);
+  outputs.push(agentOutput.get(agent)!);
 
   const runsDir = join(stack.dataDir, 'agent', 'runs');
   for (const id of ids) {
@@ -92,4 +98,27 @@ test('kill -9 of the agent mid-run loses, repeats and duplicates nothing', async
       assert.equal(await stack.computeLogs(id, stream), file, `run ${id}: ${stream} byte-identical`);
     }
   }
+});
+
+test('the agent serves Prometheus metrics on loopback and never prints its token', async () => {
+  // Stop the restarted agent (SIGTERM: a graceful stop), then a fresh one on the same data dir
+  // with the metrics port the kill -9'd first agent held.
+  await stopAgent();
+  const withMetrics = await spawnAgentProcess(stack, ['--metrics-port', String(metricsPort)]);
+  outputs.push(agentOutput.get(withMetrics)!);
+  try {
+    const body = await until('metrics', async () => {
+      const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`);
+      const text = await res.text();
+      return /temporal_/.test(text) ? text : undefined;
+    });
+    assert.match(body, /temporal_(worker|request|num_pollers|activity)/);
+  } finally {
+    const exited = new Promise((r) => withMetrics.once('exit', r));
+    withMetrics.kill('SIGTERM');
+    await exited;
+  }
+  const printed = outputs.map((o) => o.join('')).join('');
+  assert.match(printed, /outpost-host-agent_/, 'the banner names the host task queue');
+  assert.ok(!printed.includes(stack.agentToken), 'the token was printed');
 });

@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { format } from 'prettier';
 import { historyToJson } from '../../unit/agent/history-json.js';
 
 export const HISTORIES_DIR = resolve('test/fixtures/histories');
@@ -13,5 +14,7 @@ export async function recordHistory(client: Client, workflowId: string, name: st
   const history = await client.workflow.getHandle(workflowId).fetchHistory();
   mkdirSync(HISTORIES_DIR, { recursive: true });
   const json = historyToJson(history);
-  writeFileSync(join(HISTORIES_DIR, `${name}.json`), `${JSON.stringify({ workflowId, history: json }, null, 1)}\n`);
+  // Formatted as the repo's `prettier --check` expects, so recorded fixtures pass lint as written.
+  const text = await format(JSON.stringify({ workflowId, history: json }), { parser: 'json' });
+  writeFileSync(join(HISTORIES_DIR, `${name}.json`), text);
 }

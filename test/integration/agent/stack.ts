@@ -182,7 +182,10 @@ export async function startStack(opts: {
 }
 
 /** `outpost agent` as a real child process (for kill -9). Resolves once it printed its ready line. */
-export async function spawnAgentProcess(stack: Stack): Promise<ChildProcess> {
+/** Everything an agent child process printed (stdout + stderr), for checks such as "no token". */
+export const agentOutput = new WeakMap<ChildProcess, string[]>();
+
+export async function spawnAgentProcess(stack: Stack, extraArgs: string[] = []): Promise<ChildProcess> {
   const tokenFile = join(stack.dataDir, 'agent.token');
   writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
   const [node, ...pre] = defaultCliCommand();
@@ -201,10 +204,14 @@ export async function spawnAgentProcess(stack: Stack): Promise<ChildProcess> {
       stack.taskQueue,
       '--data-dir',
       join(stack.dataDir, 'agent'),
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPOST_LOG_LEVEL: 'info' } },
   );
-  child.stderr?.resume();
+  const output: string[] = [];
+  agentOutput.set(child, output);
+  child.stderr?.on('data', (b: Buffer) => output.push(b.toString('utf8')));
+  child.stdout?.on('data', (b: Buffer) => output.push(b.toString('utf8')));
   await new Promise<void>((res, rej) => {
     const lines = createInterface({ input: child.stdout });
     const timer = setTimeout(() => rej(new Error('agent did not become ready in 90 s')), 90_000);
@@ -216,6 +223,5 @@ export async function spawnAgentProcess(stack: Stack): Promise<ChildProcess> {
     });
     child.once('exit', (code) => rej(new Error(`agent exited with ${code} before it was ready`)));
   });
-  child.stdout?.resume();
   return child;
 }
