@@ -71,6 +71,8 @@ export class CodeServerManager {
   private readonly cli: string[];
   private healthTimer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Every code-server process this manager spawned that has not exited yet. */
+  private readonly children = new Set<ChildProcess>();
 
   constructor(private readonly opts: CodeServerManagerOptions) {
     this.cli = opts.cliCommand ?? defaultCliCommand();
@@ -193,6 +195,9 @@ export class CodeServerManager {
       if (slot.current) exits.push(killServer(slot.current));
     }
     this.slots.clear();
+    // Servers still starting (or being replaced) belong to no slot yet: stop them too, or they
+    // outlive the agent.
+    for (const child of this.children) exits.push(killChild(child));
     await Promise.all(exits);
   }
 
@@ -348,6 +353,9 @@ export class CodeServerManager {
       env: childEnv(this.opts.env ?? process.env, spec.env ?? {}),
     });
     this.recordPid(child);
+    this.children.add(child);
+    child.once('exit', () => this.children.delete(child));
+    if (this.stopped) void killChild(child);
     const log = this.opts.logger.child({ location: spec.name, pid: child.pid });
     let stderrTail = '';
     child.stderr?.on('data', (b: Buffer) => {
@@ -408,13 +416,19 @@ export class CodeServerManager {
 
 function killServer(server: ServerProcess): Promise<void> {
   server.client.close();
-  if (server.exited || server.child.exitCode !== null) return Promise.resolve();
+  if (server.exited) return Promise.resolve();
+  return killChild(server.child);
+}
+
+/** SIGTERM, then SIGKILL after 3 s; resolves once the process is gone. */
+function killChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((res) => {
-    const t = setTimeout(() => server.child.kill('SIGKILL'), 3_000);
-    server.child.once('exit', () => {
+    const t = setTimeout(() => child.kill('SIGKILL'), 3_000);
+    child.once('exit', () => {
       clearTimeout(t);
       res();
     });
-    server.child.kill('SIGTERM');
+    child.kill('SIGTERM');
   });
 }
