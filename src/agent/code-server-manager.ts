@@ -344,7 +344,17 @@ export class CodeServerManager {
     let cmd: string[];
     if (spec.command?.length) cmd = spec.command.map((a) => a.replace('{port}', '0'));
     else if (spec.module) {
-      cmd = [...this.cli, 'code-server', '--module', resolve(cwd, spec.module), '--port', '0', '--location', spec.name];
+      cmd = [
+        ...this.cli,
+        'code-server',
+        '--module',
+        resolve(cwd, spec.module),
+        '--port',
+        '0',
+        '--location',
+        spec.name,
+        '--exit-with-parent',
+      ];
     } else
       throw new OutpostError('INVALID_ARGUMENT', { detail: `location ${spec.name} has neither module nor command` });
     const child = spawn(cmd[0]!, cmd.slice(1), {

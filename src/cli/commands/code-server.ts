@@ -9,6 +9,7 @@ interface CodeServerFlags {
   location?: string;
   callTimeoutMs: string;
   loadTimeoutMs: string;
+  exitWithParent?: boolean;
 }
 
 export function registerCodeServerCommand(program: Command): void {
@@ -24,6 +25,7 @@ export function registerCodeServerCommand(program: Command): void {
     .option('--location <name>', "location name to report (default: the module's, else `default`)")
     .option('--call-timeout-ms <ms>', 'bound on each call into user code', '30000')
     .option('--load-timeout-ms <ms>', 'bound on importing the module', '30000')
+    .option('--exit-with-parent', 'shut down when stdin closes (the agent holds it open; set by the agent)')
     .action(async (flags: CodeServerFlags) => {
       const { stripCredentials } = await import('../../user-code/strip-credentials.js');
       stripCredentials();
@@ -65,5 +67,10 @@ export function registerCodeServerCommand(program: Command): void {
       };
       process.on('SIGTERM', () => stop('SIGTERM'));
       process.on('SIGINT', () => stop('SIGINT'));
+      if (flags.exitWithParent) {
+        // The agent's end of the pipe closes however the agent dies, kill -9 included, so a
+        // code server never outlives the agent that started it.
+        process.stdin.on('end', () => stop('parent exited')).resume();
+      }
     });
 }

@@ -56,7 +56,8 @@ async function runDev(opts: DevOptions): Promise<void> {
     stopping = true;
     log('stopping...');
     // Reverse start order: the agent first (it stops its code servers), then the control plane.
-    for (const c of [...children].reverse()) await c.stop();
+    // The agent drains its Temporal workers (up to its 30 s shutdownForceTime) before it stops.
+    for (const c of [...children].reverse()) await c.stop(45_000);
     stopRunWorkers(join(dataDir, 'agent'), log);
     await temporal?.stop();
     log('stopped');
