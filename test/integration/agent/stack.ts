@@ -185,7 +185,11 @@ export async function startStack(opts: {
 /** Everything an agent child process printed (stdout + stderr), for checks such as "no token". */
 export const agentOutput = new WeakMap<ChildProcess, string[]>();
 
-export async function spawnAgentProcess(stack: Stack, extraArgs: string[] = []): Promise<ChildProcess> {
+export async function spawnAgentProcess(
+  stack: Stack,
+  extraArgs: string[] = [],
+  opts: { mode?: 'all' | 'worker' | 'poller'; dataDir?: string } = {},
+): Promise<ChildProcess> {
   const tokenFile = join(stack.dataDir, 'agent.token');
   writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
   const [node, ...pre] = defaultCliCommand();
@@ -194,6 +198,7 @@ export async function spawnAgentProcess(stack: Stack, extraArgs: string[] = []):
     [
       ...pre,
       'agent',
+      opts.mode ?? 'all',
       '--url',
       stack.cp.url,
       '--token-file',
@@ -203,7 +208,7 @@ export async function spawnAgentProcess(stack: Stack, extraArgs: string[] = []):
       '--task-queue',
       stack.taskQueue,
       '--data-dir',
-      join(stack.dataDir, 'agent'),
+      opts.dataDir ?? join(stack.dataDir, 'agent'),
       ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPOST_LOG_LEVEL: 'info' } },
