@@ -48,7 +48,7 @@ async function allEvents(store: Store, runId: string): Promise<RunEventInput[]> 
         ...(e.message ? { message: e.message } : {}),
         ...(e.data ? { data: e.data } : {}),
         ...(e.error ? { error: e.error } : {}),
-      } as RunEventInput);
+      });
     }
     after = user[user.length - 1]!.seq;
     if (user.length < page.length) break;
@@ -56,7 +56,11 @@ async function allEvents(store: Store, runId: string): Promise<RunEventInput[]> 
   return out;
 }
 
-async function measure(dialect: string, url: string, temporal: Awaited<ReturnType<typeof startDevServer>>): Promise<Figure[]> {
+async function measure(
+  dialect: string,
+  url: string,
+  temporal: Awaited<ReturnType<typeof startDevServer>>,
+): Promise<Figure[]> {
   const sys = await startBenchSystem({ databaseUrl: url, temporal });
   try {
     await sys.spawnAgent();
@@ -80,7 +84,8 @@ async function measure(dialect: string, url: string, temporal: Awaited<ReturnTyp
         lastStoredAt = Date.now();
       }
       const run = await getRun(store.db, runId);
-      if (run && ['SUCCESS', 'FAILURE', 'CANCELED'].includes(run.status) && (await maxSeq(store, runId)) === seen) break;
+      if (run && ['SUCCESS', 'FAILURE', 'CANCELED'].includes(run.status) && (await maxSeq(store, runId)) === seen)
+        break;
       await sleep(10);
     }
     const final = await sys.stack.waitRun(runId, ['SUCCESS', 'FAILURE']);
@@ -95,11 +100,18 @@ async function measure(dialect: string, url: string, temporal: Awaited<ReturnTyp
       createRun(trx, store, { location: 'bench', job: 'chatty', runConfig: {}, tags: {} }),
     );
     const t0 = performance.now();
-    for (let i = 0; i < rows.length; i += EVENT_BATCH) await appendRunEvents(store, run.id, rows.slice(i, i + EVENT_BATCH));
+    for (let i = 0; i < rows.length; i += EVENT_BATCH)
+      await appendRunEvents(store, run.id, rows.slice(i, i + EVENT_BATCH));
     const floor = rows.length / ((performance.now() - t0) / 1000);
     const note = `${rows.length} events, status ${final.status}, seqs contiguous: ${contiguous}`;
     return [
-      { name: `${dialect}: end to end`, value: e2e, unit: 'events/s', ...(dialect === 'sqlite' ? { target: '≥ 50000' } : {}), note },
+      {
+        name: `${dialect}: end to end`,
+        value: e2e,
+        unit: 'events/s',
+        ...(dialect === 'sqlite' ? { target: '≥ 50000' } : {}),
+        note,
+      },
       { name: `${dialect}: floor (direct batched insert, batch ${EVENT_BATCH})`, value: floor, unit: 'events/s' },
       { name: `${dialect}: end to end / floor`, value: e2e / floor, unit: 'ratio' },
       { name: `${dialect}: first written → last stored`, value: e2eSecs * 1000, unit: 'ms' },

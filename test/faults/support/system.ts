@@ -34,8 +34,8 @@ export async function spawnOutpost(
         res(m);
       }
     };
-    createInterface({ input: child.stdout! }).on('line', onLine);
-    createInterface({ input: child.stderr! }).on('line', onLine);
+    createInterface({ input: child.stdout }).on('line', onLine);
+    createInterface({ input: child.stderr }).on('line', onLine);
     child.once('exit', (code, sig) => {
       clearTimeout(timer);
       rej(new Error(`outpost ${args[0]} exited (${code ?? sig}) before ready: ${tail.join('\n')}`));
