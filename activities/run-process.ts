@@ -4,6 +4,7 @@
 import { Context, CancelledFailure } from '@temporalio/activity';
 import { sleep } from '../src/agent/backoff.js';
 import { SpoolShipper } from '../src/agent/spool-shipper.js';
+import { SpoolWatch } from '../src/agent/spool-watch.js';
 import type { LaunchHandle } from '../src/agent/launchers/launcher.js';
 import { OutpostError, errorCode, isOutpostError } from '../src/shared/errors.js';
 import type { RunEvent } from '../src/shared/run-events.js';
@@ -111,6 +112,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const runId = handle.runId;
       const log = deps.logger.child({ runId });
+      const spoolWatch = new SpoolWatch(deps.launcher.spoolDir(runId));
       try {
         const cursor = await deps.controlPlane.runCursor(runId);
         const shipper = new SpoolShipper(runId, deps.launcher.spoolDir(runId), deps.controlPlane, log, cursor);
@@ -125,7 +127,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
               ctx.heartbeat({ lastSeq: shipper.lastSeq });
             break;
           }
-          if (!progressed) await sleep(pollMs, ctx.cancellationSignal);
+          if (!progressed) await spoolWatch.wait(pollMs, ctx.cancellationSignal);
         }
         if (shipper.sawTerminalEvent) {
           const final = await deps.controlPlane.runCursor(runId);
@@ -154,6 +156,8 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       } catch (err) {
         if (err instanceof CancelledFailure) throw err;
         throw toFailure(err);
+      } finally {
+        spoolWatch.close();
       }
     },
 
