@@ -29,6 +29,9 @@ const RETRYABLE = new Set<string>([
   errorCode('CONTROL_PLANE_UNAVAILABLE'),
   errorCode('CODE_SERVER_UNAVAILABLE'),
   errorCode('INTERNAL'),
+  // Finishing an item whose lease lapsed before the ack landed: it is re-claimed and acked for
+  // this same workflow (the start finds it), after which the retry succeeds.
+  errorCode('WORK_ITEM_NOT_OWNED'),
 ]);
 
 /**
