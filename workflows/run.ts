@@ -6,6 +6,7 @@
 // week and a run of a second produce the same ~20 history events, so continueAsNew is not
 // needed; retries of that activity add no events either (only the final attempt is recorded).
 import {
+  ActivityFailure,
   CancellationScope,
   condition,
   defineQuery,
@@ -87,7 +88,10 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunWorkflowR
       try {
         await supervised;
       } catch (err) {
-        if (!isCancellation(err)) throw err;
+        // Cancelled as asked, or failed because the host died meanwhile (the cancel-requested
+        // attempt then ends in a heartbeat timeout, not a cancellation). Either way the process
+        // is stopped and drained below, on the host queue, once its agent is back.
+        if (!isCancellation(err) && !(err instanceof ActivityFailure)) throw err;
       }
       // If the run finished on its own meanwhile, terminateProcess finds nothing to signal.
       await host.terminateProcess(handle, input.terminateGraceMs ?? DEFAULT_GRACE_MS);
