@@ -1,10 +1,12 @@
 // The agent API (/agent/graphql): exactly the SDL in agent-api.contract.graphql, which the
-// agent's client was written against, with resolvers over the store.
+// agent's client was written against, with resolvers over the store. Every call naming an
+// agentId first checks that the agent is bound to the calling token (authorizeAgent); calls
+// keyed only by run (events, logs, cursor) need an agent token but no particular agent.
 import { readFileSync } from 'node:fs';
 import { createSchema } from 'graphql-yoga';
 import { OutpostError } from '../../shared/errors.js';
 import type { ComputeLogStream } from '../../shared/run-events.js';
-import { assertAgent, heartbeat, registerAgent, type CodeServerStatus } from '../store/agents.js';
+import { authorizeAgent, heartbeat, registerAgent, type CodeServerStatus } from '../store/agents.js';
 import { appendComputeLogs } from '../store/compute-logs.js';
 import { listLocations, reportCodeLocation, type ReportLocationInput } from '../store/locations.js';
 import { appendRunEvents, type RunEventInput } from '../store/run-events.js';
@@ -42,8 +44,8 @@ export function createAgentSchema() {
     resolvers: {
       JSON: JSONScalar,
       Query: {
-        async workspace(_: unknown, { agentId }: Args<{ agentId: string }>, { store }: ApiContext) {
-          await assertAgent(store, agentId);
+        async workspace(_: unknown, { agentId }: Args<{ agentId: string }>, { store, principal }: ApiContext) {
+          await authorizeAgent(store, agentId, principal.id);
           return (await listLocations(store.db)).map((l) => ({ name: l.name, version: l.version, spec: l.spec }));
         },
         async runCursor(_: unknown, { runId }: Args<{ runId: string }>, { store }: ApiContext) {
@@ -63,7 +65,7 @@ export function createAgentSchema() {
           { input }: Args<{ input: Parameters<typeof registerAgent>[1] }>,
           ctx: ApiContext,
         ) {
-          const agentId = await registerAgent(ctx.store, input);
+          const agentId = await registerAgent(ctx.store, input, ctx.principal.id);
           return { agentId, heartbeatIntervalMs: ctx.store.limits.heartbeatIntervalMs };
         },
         async heartbeat(
@@ -78,19 +80,20 @@ export function createAgentSchema() {
               errors?: string[] | null;
             };
           }>,
-          { store }: ApiContext,
+          { store, principal }: ApiContext,
         ) {
+          await authorizeAgent(store, input.agentId, principal.id);
           await heartbeat(store, input);
           return true;
         },
         async claimWork(
           _: unknown,
           { agentId, limit, waitMs }: Args<{ agentId: string; limit: number; waitMs: number }>,
-          { store, limits, request, metrics }: ApiContext,
+          { store, limits, request, metrics, principal }: ApiContext,
         ) {
           if (limit < 1) throw new OutpostError('INVALID_ARGUMENT', { detail: '`limit` must be at least 1' });
           checkBatch('claimWork limit', limit, 'maxClaimBatch', limits.maxClaimBatch);
-          await assertAgent(store, agentId);
+          await authorizeAgent(store, agentId, principal.id);
           const items = await claimWork(store, {
             agentId,
             limit,
@@ -100,37 +103,45 @@ export function createAgentSchema() {
           metrics.inc('outpost_work_items_claimed_total', items.length);
           return items.map(workItem);
         },
-        async ackWork(_: unknown, a: Args<{ agentId: string; id: string; workflowId: string }>, { store }: ApiContext) {
+        async ackWork(
+          _: unknown,
+          a: Args<{ agentId: string; id: string; workflowId: string }>,
+          { store, principal }: ApiContext,
+        ) {
+          await authorizeAgent(store, a.agentId, principal.id);
           return workItem(await ackWork(store, a.agentId, a.id, a.workflowId));
         },
         async completeWork(
           _: unknown,
           a: Args<{ agentId: string; id: string; result: unknown }>,
-          { store }: ApiContext,
+          { store, principal }: ApiContext,
         ) {
-          return workItem(await completeWork(store, a.agentId, a.id, a.result));
+          await authorizeAgent(store, a.agentId, principal.id);
+          return workItem(await completeWork(store, a.agentId, a.id, a.result, { tokenId: principal.id }));
         },
         async failWork(
           _: unknown,
           a: Args<{ agentId: string; id: string; error: { code: string; message: string } }>,
-          { store }: ApiContext,
+          { store, principal }: ApiContext,
         ) {
-          return workItem(await failWork(store, a.agentId, a.id, a.error));
+          await authorizeAgent(store, a.agentId, principal.id);
+          return workItem(await failWork(store, a.agentId, a.id, a.error, { tokenId: principal.id }));
         },
         async reportCodeLocation(
           _: unknown,
           { input }: Args<{ input: ReportLocationInput & { agentId: string } }>,
-          { store }: ApiContext,
+          { store, principal }: ApiContext,
         ) {
-          await assertAgent(store, input.agentId);
+          await authorizeAgent(store, input.agentId, principal.id);
           return reportCodeLocation(store, input);
         },
         async reportRunLaunched(
           _: unknown,
           a: Args<{ agentId: string; runId: string; info?: Record<string, unknown> | null }>,
-          { store }: ApiContext,
+          { store, principal }: ApiContext,
         ) {
-          return reportRunLaunched(store, a.agentId, a.runId, a.info);
+          await authorizeAgent(store, a.agentId, principal.id);
+          return reportRunLaunched(store, a.agentId, a.runId, a.info, { tokenId: principal.id });
         },
         async appendRunEvents(
           _: unknown,

@@ -3,6 +3,7 @@ import { OutpostError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import type { AgentsTable } from './schema.js';
 import type { Store } from './store.js';
+import type { Exec } from './work-items.js';
 
 export interface CodeServerStatus {
   location: string;
@@ -34,8 +35,12 @@ export interface RegisterAgentInput {
   metadata?: Record<string, unknown> | null;
 }
 
-/** Registers (or re-registers, keeping its id) an agent. */
-export async function registerAgent(store: Store, input: RegisterAgentInput): Promise<string> {
+/**
+ * Registers (or re-registers, keeping its id) an agent, bound to the token that registered it.
+ * Re-registering an id bound to another live token is refused (FORBIDDEN) and changes nothing;
+ * an id whose token was revoked (rotation) or that predates binding is taken over by this one.
+ */
+export async function registerAgent(store: Store, input: RegisterAgentInput, tokenId: string): Promise<string> {
   const now = store.now();
   const id = input.agentId ?? newId('agent', now);
   const row = {
@@ -45,13 +50,61 @@ export async function registerAgent(store: Store, input: RegisterAgentInput): Pr
     task_queue: input.taskQueue,
     metadata: JSON.stringify(input.metadata ?? {}),
     last_heartbeat_at: now,
+    token_id: tokenId,
   };
-  await store.db
+  // One conditional upsert, so two tokens racing for a new id cannot both win.
+  const done = await store.db
     .insertInto('agents')
     .values({ id, ...row, registered_at: now, code_servers: '[]', running_run_ids: '[]', errors: '[]' })
-    .onConflict((oc) => oc.column('id').doUpdateSet(row))
-    .execute();
+    .onConflict((oc) =>
+      oc
+        .column('id')
+        .doUpdateSet(row)
+        .where((eb) =>
+          eb.or([
+            eb('agents.token_id', '=', tokenId),
+            eb('agents.token_id', 'is', null),
+            eb(
+              'agents.token_id',
+              'not in',
+              eb.selectFrom('tokens').select('tokens.id').where('tokens.revoked_at', 'is', null),
+            ),
+          ]),
+        ),
+    )
+    .returning('id')
+    .executeTakeFirst();
+  if (!done) throw new OutpostError('FORBIDDEN', { detail: `agent ${id} is registered with another token` });
   return id;
+}
+
+/**
+ * Refuses (FORBIDDEN) an agent id that is unknown or bound to another token, the same answer
+ * for both so ids cannot be probed. An agent registered before tokens were bound is bound to
+ * the first token that acts as it (agents keep running across a control-plane upgrade).
+ */
+export async function authorizeAgent(store: Store, agentId: string, tokenId: string): Promise<void> {
+  const read = () => store.db.selectFrom('agents').select('token_id').where('id', '=', agentId).executeTakeFirst();
+  let row = await read();
+  if (row && row.token_id === null) {
+    // Conditional, so of two tokens racing for an unbound agent only the first binds it.
+    await store.db
+      .updateTable('agents')
+      .set({ token_id: tokenId })
+      .where('id', '=', agentId)
+      .where('token_id', 'is', null)
+      .execute();
+    row = await read();
+  }
+  if (row?.token_id !== tokenId) {
+    throw new OutpostError('FORBIDDEN', { detail: `agent ${agentId} is not registered with this token` });
+  }
+}
+
+/** The token an agent is bound to, or undefined (unknown agent, or not yet bound). */
+export async function agentTokenId(db: Exec, agentId: string): Promise<string | undefined> {
+  const row = await db.selectFrom('agents').select('token_id').where('id', '=', agentId).executeTakeFirst();
+  return row?.token_id ?? undefined;
 }
 
 export async function heartbeat(
@@ -69,11 +122,6 @@ export async function heartbeat(
     .where('id', '=', input.agentId)
     .executeTakeFirst();
   if (Number(res.numUpdatedRows) === 0) throw new OutpostError('UNKNOWN_AGENT', { detail: input.agentId });
-}
-
-export async function assertAgent(store: Store, agentId: string): Promise<void> {
-  const row = await store.db.selectFrom('agents').select('id').where('id', '=', agentId).executeTakeFirst();
-  if (!row) throw new OutpostError('UNKNOWN_AGENT', { detail: agentId });
 }
 
 export async function listAgents(store: Store): Promise<AgentView[]> {

@@ -152,6 +152,14 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('ticks_work_item').on('ticks').column('work_item_id').execute();
       },
     },
+    // Agents are bound to the token that registered them, so another token cannot act as them.
+    // Rows from before this migration have no token yet; the first token to use them binds them.
+    '0002_agent_token': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('agents').addColumn('token_id', 'text').execute();
+        await db.schema.createIndex('agents_token').on('agents').column('token_id').execute();
+      },
+    },
   };
 }
 

@@ -15,6 +15,8 @@ export interface AgentsTable {
   running_run_ids: string;
   /** JSON: string[] */
   errors: string;
+  /** The token that registered this agent; only that token may act as it (null: not yet bound). */
+  token_id: string | null;
 }
 
 export interface TokensTable {

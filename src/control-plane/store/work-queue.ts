@@ -1,14 +1,16 @@
 // The durable work queue: long-poll claims with leases, idempotent ack/complete/fail, and
 // lease expiry that returns items to the queue or fails them after their maximum attempts.
-// Claims are one atomic UPDATE ... RETURNING (SQLite, single writer) or use
-// FOR UPDATE SKIP LOCKED (PostgreSQL), so two agents never hold the same item.
-import { sql } from 'kysely';
+// Claims are one atomic UPDATE ... RETURNING (SQLite, single writer) or use FOR UPDATE SKIP
+// LOCKED (PostgreSQL), so two agents never hold the same item. Only a claimed item can be
+// finished, and through the agent API only under the token its lease holder is bound to.
+import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
 import { ResultSchemas, type WorkItemKind } from '../../shared/work-items.js';
-import type { WorkItemsTable } from './schema.js';
+import { agentTokenId } from './agents.js';
+import type { Database, WorkItemsTable } from './schema.js';
 import type { Store } from './store.js';
 import { applyCompletion, applyFailure } from './work-effects.js';
-import { getWorkItem, toWorkItemView, type WorkItemView } from './work-items.js';
+import { getWorkItem, toWorkItemView, type Exec, type WorkItemView } from './work-items.js';
 
 /** Longest single wait between re-checks, so expired leases are noticed without a wake-up. */
 const RECHECK_MS = 1_000;
@@ -110,10 +112,63 @@ export async function ackWork(store: Store, agentId: string, id: string, workflo
   return item;
 }
 
-/** -> COMPLETED with a result, and its effects (runs from ticks...) in the same transaction. Idempotent. */
-export async function completeWork(store: Store, agentId: string, id: string, result: unknown): Promise<WorkItemView> {
+/**
+ * Who is finishing an item through the agent API: the id of the token it authenticated with.
+ * Any agent of that token (one deployment, whose Temporal activities may run on any of its
+ * agents) may finish an item leased to one of them; an agent of another token may not.
+ * In-process callers (the daemon, tests of the queue itself) pass none.
+ */
+export interface WorkCaller {
+  tokenId: string;
+}
+
+const FINISHED = ['COMPLETED', 'FAILED'] as const;
+const isFinished = (status: string): boolean => (FINISHED as readonly string[]).includes(status);
+
+/** Refuses finishing `item`: never claimed (NOT_OWNED), or leased under another token (FORBIDDEN). */
+async function assertMayFinish(db: Exec, item: WorkItemView, caller: WorkCaller | undefined): Promise<void> {
+  if (item.status === 'QUEUED') {
+    throw new OutpostError('WORK_ITEM_NOT_OWNED', { detail: `${item.id} is not claimed by any agent` });
+  }
+  if (!caller || (!item.leaseOwner && isFinished(item.status))) return;
+  const owner = item.leaseOwner ? await agentTokenId(db, item.leaseOwner) : undefined;
+  if (owner !== caller.tokenId) {
+    throw new OutpostError('FORBIDDEN', { detail: `${item.id} is leased to an agent of another token` });
+  }
+}
+
+/** The UPDATE guard matching assertMayFinish: claimed, and (for an agent) leased under its token. */
+function finishable(caller: WorkCaller | undefined) {
+  return (eb: ExpressionBuilder<Database, 'work_items'>) =>
+    eb.and([
+      eb('status', 'in', ['CLAIMED', 'ACKED']),
+      ...(caller
+        ? [
+            eb(
+              'lease_owner',
+              'in',
+              eb.selectFrom('agents').select('agents.id').where('agents.token_id', '=', caller.tokenId),
+            ),
+          ]
+        : []),
+    ]);
+}
+
+/**
+ * A claimed item -> COMPLETED with a result, and its effects (runs from ticks...) in the same
+ * transaction. Idempotent: a finished item is returned as it is. Refused, changing nothing, for
+ * an item never claimed or leased under another token (see WorkCaller).
+ */
+export async function completeWork(
+  store: Store,
+  agentId: string,
+  id: string,
+  result: unknown,
+  caller?: WorkCaller,
+): Promise<WorkItemView> {
   const current = await requireItem(store, id);
-  if (current.status === 'COMPLETED' || current.status === 'FAILED') return current;
+  await assertMayFinish(store.db, current, caller);
+  if (isFinished(current.status)) return current;
   const schema = ResultSchemas[current.kind] as (typeof ResultSchemas)[WorkItemKind] | undefined;
   const parsed = schema ? schema.safeParse(result) : undefined;
   if (!parsed?.success) {
@@ -128,34 +183,47 @@ export async function completeWork(store: Store, agentId: string, id: string, re
       .updateTable('work_items')
       .set({ status: 'COMPLETED', result: JSON.stringify(parsed.data), lease_expires_at: null, updated_at: now })
       .where('id', '=', id)
-      .where('status', 'not in', ['COMPLETED', 'FAILED'])
+      .where(finishable(caller))
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 1) notify = await applyCompletion(trx, store, current, parsed.data, agentId);
     return (await getWorkItem(trx, id))!;
   });
+  // Not updated and not finished: the lease moved (expired, re-queued, re-claimed) meanwhile.
+  if (!isFinished(item.status)) await assertMayFinish(store.db, item, caller);
   if (notify) store.signals.notifyWork();
   return item;
 }
 
-/** -> FAILED with a coded error, and its effects (a failed launch fails the run). Idempotent. */
+/** A claimed item -> FAILED with a coded error, and its effects (a failed launch fails the run). Same rules as completeWork. */
 export async function failWork(
   store: Store,
   _agentId: string,
   id: string,
   error: { code: string; message: string },
+  caller?: WorkCaller,
 ): Promise<WorkItemView> {
-  await requireItem(store, id);
-  return failItem(store, id, error);
+  const current = await requireItem(store, id);
+  await assertMayFinish(store.db, current, caller);
+  if (isFinished(current.status)) return current;
+  const item = await failItem(store, id, error, finishable(caller));
+  if (!isFinished(item.status)) await assertMayFinish(store.db, item, caller);
+  return item;
 }
 
-async function failItem(store: Store, id: string, error: { code: string; message: string }): Promise<WorkItemView> {
+async function failItem(
+  store: Store,
+  id: string,
+  error: { code: string; message: string },
+  guard: (eb: ExpressionBuilder<Database, 'work_items'>) => Expression<SqlBool> = (eb) =>
+    eb('status', 'not in', FINISHED),
+): Promise<WorkItemView> {
   return store.transaction(async (trx) => {
     const current = (await getWorkItem(trx, id))!;
     const res = await trx
       .updateTable('work_items')
       .set({ status: 'FAILED', error: JSON.stringify(error), lease_expires_at: null, updated_at: store.now() })
       .where('id', '=', id)
-      .where('status', 'not in', ['COMPLETED', 'FAILED'])
+      .where(guard)
       .executeTakeFirst();
     if (Number(res.numUpdatedRows) === 1) await applyFailure(trx, store, current, error);
     return (await getWorkItem(trx, id))!;

@@ -1,7 +1,12 @@
 // The agent API end to end through the fetch handler, on SQLite and PostgreSQL: register,
-// sync a location, claim/ack a launch, report it, ship events and logs, read the cursor.
+// sync a location, claim/ack a launch, report it, ship events and logs, read the cursor; and
+// ownership: only agents of the token whose agent claimed an item may finish it or report its
+// run launched.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import { createRun, getRun } from '../../../src/control-plane/store/runs.js';
+import { createToken } from '../../../src/control-plane/store/tokens.js';
+import { getWorkItem } from '../../../src/control-plane/store/work-items.js';
 import { describeEachDialect } from '../../support/storage.js';
 import { loadedLocation, openHarness, type Harness } from './harness.js';
 
@@ -135,5 +140,102 @@ describeEachDialect('agent API', (target) => {
       ws.data?.workspace.map((l) => [l.name, l.version, l.spec.module]),
       [['hello', 1, 'examples/hello/definitions.ts']],
     );
+  });
+  test("another token's agent cannot ack, finish or report a claimed launch; the claimer's token can", async () => {
+    const tokenB = (await createToken(h.store, 'agent', 'deployment-b')).token;
+    const register = async (name: string, token: string, agentId?: string) => {
+      const r = await h.gql<{ registerAgent: { agentId: string } }>(
+        'agent',
+        `mutation($i: RegisterAgentInput!) { registerAgent(input: $i) { agentId } }`,
+        { i: { ...(agentId ? { agentId } : {}), name, hostname: 'h', version: '0', taskQueue: 'q' } },
+        token,
+      );
+      return r;
+    };
+    const a = (await register('own-a', h.agentToken)).data!.registerAgent.agentId;
+    const a2 = (await register('own-a2', h.agentToken)).data!.registerAgent.agentId;
+    const b = (await register('own-b', tokenB)).data!.registerAgent.agentId;
+    const hijack = await register('evil', tokenB, a);
+    assert.equal(hijack.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_FORBIDDEN', "B cannot re-register A's id");
+
+    const runs: string[] = [];
+    for (let i = 0; i < 2; i++) {
+      const { run } = await h.store.transaction((trx) =>
+        createRun(trx, h.store, { location: 'hello', job: 'hello', runConfig: {}, tags: {} }),
+      );
+      runs.push(run.id);
+    }
+    const call = (token: string, query: string, v: Record<string, unknown>) => h.gql('agent', query, v, token);
+    const complete = `mutation($a: ID!, $i: ID!) { completeWork(agentId: $a, id: $i, result: { status: "FAILURE" }) { id status } }`;
+    const fail = `mutation($a: ID!, $i: ID!) { failWork(agentId: $a, id: $i, error: { code: "X", message: "m" }) { id status } }`;
+    const launched = `mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r) }`;
+    const ack = `mutation($a: ID!, $i: ID!) { ackWork(agentId: $a, id: $i, workflowId: "wf") { id status } }`;
+    const codeOf = (r: { errors?: { extensions?: { code?: string } }[] }) => r.errors?.[0]?.extensions?.code;
+
+    // Before any claim: nobody may finish the launch or report its run launched.
+    const [queued] = await h.store.db
+      .selectFrom('work_items')
+      .select('id')
+      .where('run_id', '=', runs[0]!)
+      .where('kind', '=', 'LAUNCH_RUN')
+      .execute();
+    assert.equal(codeOf(await call(h.agentToken, complete, { a, i: queued!.id })), 'OUTPOST_ERR_WORK_ITEM_NOT_OWNED');
+    assert.equal(codeOf(await call(h.agentToken, fail, { a, i: queued!.id })), 'OUTPOST_ERR_WORK_ITEM_NOT_OWNED');
+    assert.equal(codeOf(await call(h.agentToken, launched, { a, r: runs[0] })), 'OUTPOST_ERR_WORK_ITEM_NOT_OWNED');
+    assert.equal((await getWorkItem(h.store.db, queued!.id))?.status, 'QUEUED');
+    assert.equal((await getRun(h.store.db, runs[0]!))?.status, 'QUEUED');
+
+    const claimed = await call(
+      h.agentToken,
+      `mutation($a: ID!) { claimWork(agentId: $a, limit: 10, waitMs: 0) { id runId } }`,
+      {
+        a,
+      },
+    );
+    const items = (claimed.data as { claimWork: { id: string; runId: string | null }[] }).claimWork.filter((w) =>
+      runs.includes(w.runId ?? ''),
+    );
+    assert.equal(items.length, 2);
+    const state = async () =>
+      JSON.stringify([
+        await Promise.all(items.map((i) => getWorkItem(h.store.db, i.id))),
+        await Promise.all(runs.map((r) => getRun(h.store.db, r))),
+      ]);
+    const before = await state();
+    for (const item of items) {
+      for (const [q, v] of [
+        [ack, { a: b, i: item.id }],
+        [complete, { a: b, i: item.id }],
+        [fail, { a: b, i: item.id }],
+        [launched, { a: b, r: item.runId }],
+        [complete, { a, i: item.id }],
+        [launched, { a, r: item.runId }],
+      ] as const) {
+        const r = await call(tokenB, q, v);
+        const code = codeOf(r);
+        assert.ok(
+          code === 'OUTPOST_ERR_FORBIDDEN' || (q === ack && code === 'OUTPOST_ERR_WORK_ITEM_NOT_OWNED'),
+          `${q.slice(9, 30)} as B: ${JSON.stringify(r)}`,
+        );
+      }
+    }
+    assert.equal(await state(), before, 'nothing changed');
+
+    // Another agent of A's token (a Temporal activity may run on any agent of the deployment).
+    const [one, two] = items as [{ id: string; runId: string }, { id: string; runId: string }];
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await call(h.agentToken, launched, { a: a2, r: one.runId })).data?.reportRunLaunched, 'STARTING');
+    }
+    assert.equal(codeOf(await call(tokenB, launched, { a: b, r: one.runId })), 'OUTPOST_ERR_FORBIDDEN');
+    const done = await call(h.agentToken, complete, { a: a2, i: one.id });
+    assert.deepEqual(done.data, { completeWork: { id: one.id, status: 'COMPLETED' } });
+    assert.equal((await getRun(h.store.db, one.runId))?.status, 'FAILURE');
+    const failed = await call(h.agentToken, fail, { a, i: two.id });
+    assert.deepEqual(failed.data, { failWork: { id: two.id, status: 'FAILED' } });
+    // Finished: idempotent for the owner's token, still refused for B.
+    assert.deepEqual((await call(h.agentToken, fail, { a, i: one.id })).data, {
+      failWork: { id: one.id, status: 'COMPLETED' },
+    });
+    assert.equal(codeOf(await call(tokenB, complete, { a: b, i: two.id })), 'OUTPOST_ERR_FORBIDDEN');
   });
 });

@@ -1,6 +1,7 @@
 // Every operation of both APIs against no token, a wrong-kind token, a revoked token and a
-// valid one: 401, 403, 401, and through to the resolver. Operations are read from the schemas,
-// so a new field is covered automatically. Tokens never reach the log.
+// valid one: 401, 403, 401, and through to the resolver. Every agent operation naming an agent
+// is refused (FORBIDDEN, nothing changed) for another token's agent or an unknown id. Operations
+// are read from the schemas, so a new field is covered automatically. Tokens never reach the log.
 import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
@@ -24,13 +25,17 @@ import { createLogger } from '../../../src/shared/logger.js';
 import { describeEachDialect } from '../../support/storage.js';
 import { openHarness, type Harness } from './harness.js';
 
-function sample(type: GraphQLInputType): unknown {
-  if (isNonNullType(type)) return sample(type.ofType);
-  if (isListType(type)) return [sample(type.ofType)];
+/** A sample value of `type`; every `agentId` (argument or input field, even optional) is `agentId`. */
+function sample(type: GraphQLInputType, agentId: string): unknown {
+  if (isNonNullType(type)) return sample(type.ofType, agentId);
+  if (isListType(type)) return [sample(type.ofType, agentId)];
   if (isEnumType(type)) return type.getValues()[0]!.name;
   if (isInputObjectType(type)) {
     const out: Record<string, unknown> = {};
-    for (const f of Object.values(type.getFields())) if (isNonNullType(f.type)) out[f.name] = sample(f.type);
+    for (const f of Object.values(type.getFields())) {
+      if (f.name === 'agentId') out[f.name] = agentId;
+      else if (isNonNullType(f.type)) out[f.name] = sample(f.type, agentId);
+    }
     return out;
   }
   if (isScalarType(type)) {
@@ -43,9 +48,11 @@ interface Operation {
   name: string;
   query: string;
   variables: Record<string, unknown>;
+  /** Names an agent (an `agentId` argument or input field). */
+  namesAgent: boolean;
 }
 
-function operations(schema: GraphQLSchema): Operation[] {
+function operations(schema: GraphQLSchema, agentId = 'x'): Operation[] {
   const out: Operation[] = [];
   for (const [kw, root] of [
     ['query', schema.getQueryType()],
@@ -55,6 +62,10 @@ function operations(schema: GraphQLSchema): Operation[] {
     if (!root) continue;
     for (const field of Object.values(root.getFields()) as GraphQLField<unknown, unknown>[]) {
       const args = field.args.filter((a) => isNonNullType(a.type));
+      const namesAgent = args.some((a) => {
+        const t = getNamedType(a.type);
+        return a.name === 'agentId' || (isInputObjectType(t) && 'agentId' in t.getFields());
+      });
       const decl = args.map((a) => `$${a.name}: ${a.type.toString()}`).join(', ');
       const call = args.map((a) => `${a.name}: $${a.name}`).join(', ');
       const sel = isObjectType(getNamedType(field.type)) ? ' { __typename }' : '';
@@ -62,15 +73,23 @@ function operations(schema: GraphQLSchema): Operation[] {
         name: `${kw} ${field.name}`,
         query: `${kw}${decl ? `(${decl})` : ''} { ${field.name}${call ? `(${call})` : ''}${sel} }`,
         // Zero waits so claimWork does not long-poll in the test.
-        variables: Object.fromEntries(args.map((a) => [a.name, a.name === 'waitMs' ? 0 : sample(a.type)])),
+        variables: Object.fromEntries(
+          args.map((a) => [a.name, a.name === 'agentId' ? agentId : a.name === 'waitMs' ? 0 : sample(a.type, agentId)]),
+        ),
+        namesAgent,
       });
     }
   }
   return out;
 }
 
+// Registered with the harness's agent token before the matrix runs.
+const AGENT_ID = 'agent_matrix';
+const REGISTER = `mutation($i: RegisterAgentInput!) { registerAgent(input: $i) { agentId } }`;
+
 describeEachDialect('auth matrix', (target) => {
   let h: Harness;
+  let otherAgentToken: string;
   let handler: FetchHandler;
   const logged: string[] = [];
   let revokedUser: string;
@@ -95,6 +114,11 @@ describeEachDialect('auth matrix', (target) => {
     await revokeToken(h.store, a.id);
     revokedUser = u.token;
     revokedAgent = a.token;
+    otherAgentToken = (await createToken(h.store, 'agent', 'another deployment')).token;
+    const reg = await h.gql<{ registerAgent: { agentId: string } }>('agent', REGISTER, {
+      i: { agentId: AGENT_ID, name: 'm', hostname: 'h', version: '0', taskQueue: 'q' },
+    });
+    assert.equal(reg.data?.registerAgent.agentId, AGENT_ID, JSON.stringify(reg.errors));
   });
   after(() => h.close());
 
@@ -115,7 +139,7 @@ describeEachDialect('auth matrix', (target) => {
   };
 
   for (const api of ['user', 'agent'] as const) {
-    const ops = operations(api === 'user' ? createUserSchema() : createAgentSchema());
+    const ops = operations(api === 'user' ? createUserSchema() : createAgentSchema(), AGENT_ID);
     const path = api === 'user' ? '/graphql' : '/agent/graphql';
     test(`${api} API: every operation × no / wrong-kind / revoked / valid token`, async () => {
       assert.ok(ops.length >= (api === 'user' ? 15 : 12), `found ${ops.length} operations`);
@@ -142,6 +166,124 @@ describeEachDialect('auth matrix', (target) => {
       }
     });
   }
+
+  const agentRow = () => h.store.db.selectFrom('agents').selectAll().where('id', '=', AGENT_ID).executeTakeFirst();
+
+  test('agent API: every operation naming an agent × another token / unknown id → FORBIDDEN, nothing changed', async () => {
+    const ops = operations(createAgentSchema(), AGENT_ID).filter((o) => o.namesAgent);
+    assert.deepEqual(ops.map((o) => o.name.split(' ')[1]).sort(), [
+      'ackWork',
+      'claimWork',
+      'completeWork',
+      'failWork',
+      'heartbeat',
+      'registerAgent',
+      'reportCodeLocation',
+      'reportRunLaunched',
+      'workspace',
+    ]);
+    const unknownOps = operations(createAgentSchema(), 'agent_nope').filter(
+      (o) => o.namesAgent && !o.name.endsWith('registerAgent'),
+    );
+    const before = JSON.stringify(await agentRow());
+    for (const [op, token, who] of [
+      ...ops.map((o) => [o, otherAgentToken, "another token's agent"] as const),
+      ...unknownOps.map((o) => [o, h.agentToken, 'an unknown agent id'] as const),
+    ]) {
+      const r = await call('/agent/graphql', op, token);
+      assert.ok(r.status < 500, `${op.name} as ${who}: ${r.status}`);
+      const body = JSON.parse(r.text) as {
+        data?: Record<string, unknown> | null;
+        errors?: { extensions?: { code?: string } }[];
+      };
+      assert.equal(body.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_FORBIDDEN', `${op.name} as ${who}: ${r.text}`);
+      assert.ok(!body.data || Object.values(body.data).every((v) => v === null), `${op.name} as ${who}: no data`);
+    }
+    assert.equal(JSON.stringify(await agentRow()), before, "the agent's row is unchanged");
+    assert.equal(
+      await h.store.db.selectFrom('agents').select('id').where('id', '=', 'agent_nope').executeTakeFirst(),
+      undefined,
+    );
+  });
+
+  test('several agents may share one token; re-registering with the same token keeps the binding', async () => {
+    const shared = (await createToken(h.store, 'agent', 'scaled')).token;
+    const ids: string[] = [];
+    for (const name of ['s1', 's2', 's1']) {
+      const r = await h.gql<{ registerAgent: { agentId: string } }>(
+        'agent',
+        REGISTER,
+        {
+          i: {
+            ...(name === 's1' && ids[0] ? { agentId: ids[0] } : {}),
+            name,
+            hostname: 'h',
+            version: '0',
+            taskQueue: 'q',
+          },
+        },
+        shared,
+      );
+      assert.ok(r.data, JSON.stringify(r.errors));
+      ids.push(r.data.registerAgent.agentId);
+    }
+    assert.equal(ids[2], ids[0]);
+    assert.notEqual(ids[1], ids[0]);
+    for (const id of ids.slice(0, 2)) {
+      const hb = await h.gql(
+        'agent',
+        `mutation($a: ID!) { heartbeat(input: { agentId: $a, codeServers: [], runningRunIds: [] }) }`,
+        { a: id },
+        shared,
+      );
+      assert.deepEqual(hb.data, { heartbeat: true }, JSON.stringify(hb.errors));
+    }
+  });
+
+  test('an agent whose token was revoked may be re-registered by a new token (rotation)', async () => {
+    const old = await createToken(h.store, 'agent', 'old');
+    const fresh = (await createToken(h.store, 'agent', 'new')).token;
+    const i = { agentId: 'agent_rotated', name: 'r', hostname: 'h', version: '0', taskQueue: 'q' };
+    assert.ok((await h.gql('agent', REGISTER, { i }, old.token)).data);
+    assert.equal(
+      (await h.gql('agent', REGISTER, { i }, fresh)).errors?.[0]?.extensions?.code,
+      'OUTPOST_ERR_FORBIDDEN',
+      'refused while the first token is live',
+    );
+    await revokeToken(h.store, old.id);
+    const r = await h.gql<{ registerAgent: { agentId: string } }>('agent', REGISTER, { i }, fresh);
+    assert.equal(r.data?.registerAgent.agentId, 'agent_rotated', JSON.stringify(r.errors));
+  });
+
+  test('an agent registered before tokens were bound is bound to the first token that acts as it', async () => {
+    await h.store.db
+      .insertInto('agents')
+      .values({
+        id: 'agent_legacy',
+        name: 'l',
+        hostname: 'h',
+        version: '0',
+        task_queue: 'q',
+        metadata: '{}',
+        registered_at: 1,
+        last_heartbeat_at: 1,
+        code_servers: '[]',
+        running_run_ids: '[]',
+        errors: '[]',
+        token_id: null,
+      })
+      .execute();
+    const beat = (token: string) =>
+      h.gql(
+        'agent',
+        `mutation { heartbeat(input: { agentId: "agent_legacy", codeServers: [], runningRunIds: [] }) }`,
+        {},
+        token,
+      );
+    assert.deepEqual((await beat(h.agentToken)).data, { heartbeat: true });
+    assert.equal((await beat(otherAgentToken)).errors?.[0]?.extensions?.code, 'OUTPOST_ERR_FORBIDDEN');
+    assert.deepEqual((await beat(h.agentToken)).data, { heartbeat: true });
+  });
 
   test('no token appears in the log', () => {
     const all = logged.join('');

@@ -156,6 +156,9 @@ describeEachDialect('daemon', (target) => {
     const { run } = await store.transaction((trx) =>
       createRun(trx, store, { location: 'hello', job: 'hello', runConfig: {}, tags: {} }),
     );
+    // Only the agent that claimed the launch may report it launched.
+    const claimed = await claimWork(store, { agentId: 'A', limit: 50, waitMs: 0 });
+    assert.ok(claimed.some((i) => i.kind === 'LAUNCH_RUN' && i.runId === run.id));
     await reportRunLaunched(store, 'A', run.id, { pid: 1 });
     clock.now += 59_000;
     assert.deepEqual((await daemon.runOnce()).runsTimedOut, []);
