@@ -21,7 +21,9 @@ async function main(): Promise<void> {
     storeLimits: { heartbeatIntervalMs: HEARTBEAT_MS },
   });
   try {
-    const child = await sys.spawnAgent(['--max-in-flight', String(RUNS)]);
+    // 100, not RUNS: the agent asks claimWork for all its free slots and the control plane
+    // refuses a limit above maxClaimBatch (100), so a larger value stalls the poller.
+    const child = await sys.spawnAgent(['--max-in-flight', '100']);
     const pid = child.pid!;
     await sys.stack.deploy('hello', HELLO_MODULE);
     const store = sys.stack.cp.store;

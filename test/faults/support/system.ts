@@ -14,7 +14,7 @@ export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeou
 /** Spawns `outpost <args>` and resolves once a stdout/stderr line matches `ready`. */
 export async function spawnOutpost(
   args: string[],
-  ready: RegExp,
+  readyLine: RegExp,
   env: NodeJS.ProcessEnv = {},
 ): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const [node, ...pre] = defaultCliCommand();
@@ -23,12 +23,12 @@ export async function spawnOutpost(
     env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn', ...env },
   });
   const tail: string[] = [];
-  const match = await new Promise<RegExpExecArray>((res, rej) => {
+  const ready = new Promise<RegExpExecArray>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`outpost ${args[0]} not ready in 90 s: ${tail.join('\n')}`)), 90_000);
     const onLine = (line: string): void => {
       tail.push(line);
       if (tail.length > 20) tail.shift();
-      const m = ready.exec(line);
+      const m = readyLine.exec(line);
       if (m) {
         clearTimeout(timer);
         res(m);
@@ -41,6 +41,14 @@ export async function spawnOutpost(
       rej(new Error(`outpost ${args[0]} exited (${code ?? sig}) before ready: ${tail.join('\n')}`));
     });
   });
+  let match: RegExpExecArray;
+  try {
+    match = await ready;
+  } catch (err) {
+    // Never leave a half-started process behind.
+    child.kill('SIGKILL');
+    throw err;
+  }
   return { child, match };
 }
 
