@@ -69,10 +69,20 @@ async function main(): Promise<void> {
     const figures: Figure[] = [
       { name: 'agent idle RSS', value: mean(a), unit: 'MB', note: `mean of ${SAMPLES} samples, 1 location deployed` },
       { name: 'agent idle RSS max', value: Math.max(...a), unit: 'MB' },
-      { name: 'agent idle CPU', value: ((cpuMs(agentPid) - cpu0.agent) / (secs * 1000)) * 100, unit: '% of a core', note: 'long-poll + heartbeats + Temporal pollers' },
+      {
+        name: 'agent idle CPU',
+        value: ((cpuMs(agentPid) - cpu0.agent) / (secs * 1000)) * 100,
+        unit: '% of a core',
+        note: 'long-poll + heartbeats + Temporal pollers',
+      },
       { name: 'control plane idle RSS', value: mean(c), unit: 'MB', note: 'SQLite, no daemon' },
       { name: 'control plane idle CPU', value: ((cpuMs(cpPid) - cpu0.cp) / (secs * 1000)) * 100, unit: '% of a core' },
-      { name: 'code server (examples/hello) RSS', value: mean(cs), unit: 'MB', note: 'user code process, not the agent' },
+      {
+        name: 'code server (examples/hello) RSS',
+        value: mean(cs),
+        unit: 'MB',
+        note: 'user code process, not the agent',
+      },
     ];
     report('footprint', { quick, settleMs: SETTLE_MS, samples: SAMPLES }, figures);
   } finally {

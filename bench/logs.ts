@@ -75,7 +75,12 @@ async function main(): Promise<void> {
     const view = await sys.stack.run(runId);
     const stepStart = view.events.find((e) => e.type === 'STEP_START');
     const stepStartAt = (
-      await store.db.selectFrom('run_events').select('timestamp').where('run_id', '=', runId).where('seq', '=', stepStart?.seq ?? 2).executeTakeFirstOrThrow()
+      await store.db
+        .selectFrom('run_events')
+        .select('timestamp')
+        .where('run_id', '=', runId)
+        .where('seq', '=', stepStart?.seq ?? 2)
+        .executeTakeFirstOrThrow()
     ).timestamp;
     const secs = (lastStoredAt - Number(stepStartAt)) / 1000;
 
@@ -87,18 +92,37 @@ async function main(): Promise<void> {
     const identicalExpected = sha(stored) === sha(expected);
 
     // Floor: the same bytes, appended directly in the agent's chunk size.
-    const { run } = await store.transaction((trx) => createRun(trx, store, { location: 'bench', job: 'firehose', runConfig: {}, tags: {} }));
+    const { run } = await store.transaction((trx) =>
+      createRun(trx, store, { location: 'bench', job: 'firehose', runConfig: {}, tags: {} }),
+    );
     const t0 = performance.now();
-    for (let off = 0; off < stored.length; off += LOG_CHUNK) await appendComputeLogs(store, run.id, 'stdout', off, stored.subarray(off, off + LOG_CHUNK));
+    for (let off = 0; off < stored.length; off += LOG_CHUNK)
+      await appendComputeLogs(store, run.id, 'stdout', off, stored.subarray(off, off + LOG_CHUNK));
     const floorSecs = (performance.now() - t0) / 1000;
 
     const mbStored = stored.length / MiB;
     report('logs', { quick, mib: MB, chunk: LOG_CHUNK, store: 'sqlite' }, [
-      { name: 'stdout → stored', value: mbStored / secs, unit: 'MiB/s', note: `${mbStored.toFixed(1)} MiB, run ${view.status}, step start → last byte stored` },
-      { name: 'floor: direct appendComputeLogs', value: mbStored / floorSecs, unit: 'MiB/s', note: `chunk ${LOG_CHUNK / MiB} MiB` },
+      {
+        name: 'stdout → stored',
+        value: mbStored / secs,
+        unit: 'MiB/s',
+        note: `${mbStored.toFixed(1)} MiB, run ${view.status}, step start → last byte stored`,
+      },
+      {
+        name: 'floor: direct appendComputeLogs',
+        value: mbStored / floorSecs,
+        unit: 'MiB/s',
+        note: `chunk ${LOG_CHUNK / MiB} MiB`,
+      },
       { name: 'stdout → stored / floor', value: mbStored / secs / (mbStored / floorSecs), unit: 'ratio' },
       { name: 'stored bytes identical to spool file', value: identicalSpool ? 1 : 0, unit: 'bool', target: '1' },
-      { name: 'stored bytes identical to expected text', value: identicalExpected ? 1 : 0, unit: 'bool', target: '1', note: `sha256 ${sha(stored).slice(0, 12)}` },
+      {
+        name: 'stored bytes identical to expected text',
+        value: identicalExpected ? 1 : 0,
+        unit: 'bool',
+        target: '1',
+        note: `sha256 ${sha(stored).slice(0, 12)}`,
+      },
     ]);
     if (!identicalSpool || !identicalExpected) process.exitCode = 1;
   } finally {
