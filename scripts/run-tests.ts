@@ -9,7 +9,7 @@ import { startPostgres, type PgCluster } from '../test/support/postgres.js';
 
 const SUITES = ['unit', 'integration', 'e2e', 'faults'] as const;
 type Suite = (typeof SUITES)[number];
-const DEFAULT_SUITES: Suite[] = ['unit', 'integration', 'e2e'];
+const DEFAULT_SUITES: Suite[] = ['unit', 'integration', 'e2e', 'faults'];
 
 function listTests(dir: string): string[] {
   let out: string[] = [];
