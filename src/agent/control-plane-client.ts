@@ -51,7 +51,8 @@ export interface ControlPlaneClient {
     runningRunIds: string[];
     errors?: string[];
   }): Promise<boolean>;
-  claimWork(agentId: string, limit: number, waitMs: number): Promise<ClaimedWorkItem[]>;
+  /** `signal` aborts the long-poll (shutdown must not wait out `waitMs`). */
+  claimWork(agentId: string, limit: number, waitMs: number, signal?: AbortSignal): Promise<ClaimedWorkItem[]>;
   ackWork(agentId: string, id: string, workflowId: string): Promise<void>;
   completeWork(agentId: string, id: string, result: unknown): Promise<void>;
   failWork(agentId: string, id: string, error: { code: string; message: string }): Promise<void>;
@@ -96,10 +97,16 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
   const endpoint = agentEndpoint(opts.url);
   const baseTimeout = opts.timeoutMs ?? 30_000;
 
-  async function call<T>(document: string, variables: Record<string, unknown>, extraWaitMs = 0): Promise<T> {
+  async function call<T>(
+    document: string,
+    variables: Record<string, unknown>,
+    extraWaitMs = 0,
+    abort?: AbortSignal,
+  ): Promise<T> {
+    const timeout = AbortSignal.timeout(baseTimeout + extraWaitMs);
     const client = new GraphQLClient(endpoint, {
       headers: { authorization: `Bearer ${opts.token}` },
-      signal: AbortSignal.timeout(baseTimeout + extraWaitMs),
+      signal: abort ? AbortSignal.any([timeout, abort]) : timeout,
     });
     try {
       return await client.request<T>(document, variables);
@@ -122,11 +129,12 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
       });
       return r.heartbeat;
     },
-    async claimWork(agentId, limit, waitMs) {
+    async claimWork(agentId, limit, waitMs, signal) {
       const r = await call<{ claimWork: ClaimedWorkItem[] }>(
         `mutation($agentId: ID!, $limit: Int!, $waitMs: Int!) { claimWork(agentId: $agentId, limit: $limit, waitMs: $waitMs) { ${WORK_ITEM_FIELDS} } }`,
         { agentId, limit, waitMs },
         waitMs,
+        signal,
       );
       return r.claimWork;
     },

@@ -91,9 +91,12 @@ export class Poller {
       }
       let items: ClaimedWorkItem[];
       try {
-        items = await this.opts.controlPlane.claimWork(this.opts.agentId, free, this.opts.waitMs ?? 20_000);
+        items = await this.opts.controlPlane.claimWork(this.opts.agentId, free, this.opts.waitMs ?? 20_000, signal);
         failures = 0;
       } catch (err) {
+        // Aborted by shutdown: an item the server claimed for this aborted poll is not lost,
+        // its lease expires and it is claimed again.
+        if (signal.aborted) break;
         const delay = backoffDelay(failures++, { initialMs: 500, maxMs: 15_000 });
         log.warn({ err: (err as Error).message, retryInMs: delay }, 'claimWork failed; backing off');
         await sleep(delay, signal);

@@ -88,9 +88,13 @@ describe('agent: work items', () => {
 
   test('terminate after the launch was claimed but before its workflow started: CANCELED, never spawned', async () => {
     await stopPolling();
+    // The server may still hold the aborted long-poll for up to its waitMs (1 s); let it lapse so
+    // it cannot claim the launch below.
+    await new Promise((r) => setTimeout(r, 1_500));
     const id = await stack.launch('sleepy', { seconds: 300 });
     const claimed = await stack.agent!.controlPlane.claimWork(stack.agent!.agentId, 10, 2_000);
     const launchItem = claimed.find((i) => i.kind === 'LAUNCH_RUN' && i.runId === id);
+    if (!launchItem) startPolling(); // keep the other tests able to run
     assert.ok(launchItem, 'the launch was claimed');
     const r = await stack.gql<{ terminateRun: { status: string } }>(
       `mutation($id: ID!) { terminateRun(id: $id) { status } }`,
