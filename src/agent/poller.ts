@@ -25,7 +25,11 @@ export interface PollerOptions {
   logger: Logger;
   /** Long-poll wait per claim; default 20 s. */
   waitMs?: number;
+  /** Most items asked for in one claim; default 100, the control plane's default `--max-claim-batch`. */
+  claimBatch?: number;
 }
+
+const DEFAULT_CLAIM_BATCH = 100;
 
 /** Workflow start options for one item: id, type, args, summary and search attributes. */
 export function workflowStartFor(item: ClaimedWorkItem, taskQueue: string) {
@@ -91,7 +95,10 @@ export class Poller {
       }
       let items: ClaimedWorkItem[];
       try {
-        items = await this.opts.controlPlane.claimWork(this.opts.agentId, free, this.opts.waitMs ?? 20_000, signal);
+        // One claim asks for at most the control plane's batch limit (default 100): a larger
+        // --max-in-flight fills over several claims instead of being refused forever.
+        const limit = Math.min(free, this.opts.claimBatch ?? DEFAULT_CLAIM_BATCH);
+        items = await this.opts.controlPlane.claimWork(this.opts.agentId, limit, this.opts.waitMs ?? 20_000, signal);
         failures = 0;
       } catch (err) {
         // Aborted by shutdown: an item the server claimed for this aborted poll is not lost,
