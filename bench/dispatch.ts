@@ -1,17 +1,25 @@
 // Dispatch latency: `launchRun` → RUN_START stored, over sequential launches of the `noop` job,
 // through a real control plane (SQLite), a real `outpost agent` process, its own Temporal dev
-// server and real run workers. Also splits the figure at STARTING (the agent spawned the worker,
-// so the rest is the worker's own boot), and reads the agent's idle RSS afterwards.
+// server and real run workers. Measured against two floors sampled in the same run, interleaved
+// with the launches so they see the same machine load: a run worker spawned alone until it
+// writes RUN_START (floor 1), and a raw Temporal round trip, start workflow → activity runs, on
+// the same dev server (floor 2). Also splits the figure at STARTING (the agent spawned the
+// worker, so the rest is the worker's own boot), and reads the agent's idle RSS afterwards.
 //   npx tsx bench/dispatch.ts [--quick]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { sampleWorkerStart, startTemporalFloor } from './support/floors.js';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { HELLO_MODULE, rssMb, sleep, startBenchSystem, until } from './support/stack.js';
 
 const quick = isQuick();
-const LAUNCHES = quick ? 20 : 100;
+const LAUNCHES = quick ? 30 : 200;
+const FLOOR1_SAMPLES = quick ? 10 : 50;
+const FLOOR2_SAMPLES = quick ? 20 : 100;
 const IDLE_SETTLE_MS = quick ? 5_000 : 15_000;
+const TERMINAL = ['SUCCESS', 'FAILURE', 'CANCELED'];
 
 interface RunTimes {
   status: string;
@@ -20,20 +28,34 @@ interface RunTimes {
   startedAt: number | null;
 }
 
+/** How many of `samples` floor samples fall after launch `i`, spreading them evenly over the launches. */
+const dueAfter = (i: number, samples: number): number =>
+  Math.floor(((i + 1) * samples) / LAUNCHES) - Math.floor((i * samples) / LAUNCHES);
+
+const ms = (v: number): string => `${v.toFixed(0)} ms`;
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-dispatch-'));
   const system = await startBenchSystem({ databaseUrl: `sqlite:${join(dir, 'outpost.db')}` });
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const { stack } = system;
   try {
     const agent = await system.spawnAgent();
     await stack.deploy('hello', HELLO_MODULE);
-    // One warm-up run: the first launch pays for the worker's first workflow-task cache miss.
+    const floor = await startTemporalFloor(system.temporal.address);
+    // Warm-ups: the first launch pays for the worker's first workflow-task cache miss, the
+    // first floor samples for the floor Worker's bundle and the OS file cache.
     const warm = await stack.launch('noop');
-    await stack.waitRun(warm, ['SUCCESS', 'FAILURE', 'CANCELED']);
+    await stack.waitRun(warm, TERMINAL);
+    await floor.sample();
+    await sampleWorkerStart(HELLO_MODULE, 'noop');
 
     const toStart: number[] = [];
     const toSpawn: number[] = [];
     const workerBoot: number[] = [];
+    const floor1: number[] = [];
+    const floor2: number[] = [];
+    const floor2Result: number[] = [];
     for (let i = 0; i < LAUNCHES; i++) {
       const t0 = Date.now();
       const id = await stack.launch('noop');
@@ -44,7 +66,7 @@ async function main(): Promise<void> {
             `query($id: ID!) { run(id: $id) { status createdAt launchedAt startedAt } }`,
             { id },
           );
-          return ['SUCCESS', 'FAILURE', 'CANCELED'].includes(r.run.status) ? r.run : undefined;
+          return TERMINAL.includes(r.run.status) ? r.run : undefined;
         },
         120_000,
         20,
@@ -55,7 +77,14 @@ async function main(): Promise<void> {
         toSpawn.push(run.launchedAt - t0);
         workerBoot.push(run.startedAt - run.launchedAt);
       }
+      for (let k = dueAfter(i, FLOOR1_SAMPLES); k > 0; k--) floor1.push(await sampleWorkerStart(HELLO_MODULE, 'noop'));
+      for (let k = dueAfter(i, FLOOR2_SAMPLES); k > 0; k--) {
+        const s = await floor.sample();
+        floor2.push(s.toActivity);
+        floor2Result.push(s.toResult);
+      }
     }
+    await floor.close();
     await sleep(IDLE_SETTLE_MS);
     const rss: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -65,14 +94,39 @@ async function main(): Promise<void> {
     const total = summarize(toStart);
     const spawn = summarize(toSpawn);
     const boot = summarize(workerBoot);
+    const f1 = summarize(floor1);
+    const f2 = summarize(floor2);
+    const f2Result = summarize(floor2Result);
+    const floorSum = f1.p50 + f2.p50;
     const figures: Figure[] = [
       {
         name: 'launchRun → RUN_START stored, p50',
         value: total.p50,
         unit: 'ms',
+        target: '≤ 150 ms',
         note: `${total.n} sequential noop launches`,
       },
-      { name: 'launchRun → RUN_START stored, p99', value: total.p99, unit: 'ms' },
+      { name: 'launchRun → RUN_START stored, p90', value: total.p90, unit: 'ms' },
+      { name: 'launchRun → RUN_START stored, p99', value: total.p99, unit: 'ms', target: '≤ 400 ms' },
+      { name: 'launchRun → RUN_START stored, max', value: total.max, unit: 'ms' },
+      {
+        name: 'floor 1: run worker alone, spawn → RUN_START, p50',
+        value: f1.p50,
+        unit: 'ms',
+        note: `${f1.n} samples; p90 ${ms(f1.p90)}, p99 ${ms(f1.p99)}, max ${ms(f1.max)}`,
+      },
+      {
+        name: 'floor 2: raw Temporal, start workflow → activity runs, p50',
+        value: f2.p50,
+        unit: 'ms',
+        note: `${f2.n} samples, same dev server, own task queue; p90 ${ms(f2.p90)}, p99 ${ms(f2.p99)}, max ${ms(f2.max)}; to workflow result p50 ${ms(f2Result.p50)}`,
+      },
+      {
+        name: 'dispatch p50 / (floor 1 + floor 2) p50',
+        value: total.p50 / floorSum,
+        unit: 'ratio',
+        note: `floors sum ${ms(floorSum)}; dispatch spends ${ms(total.p50 - floorSum)} above them`,
+      },
       {
         name: 'launchRun → worker spawned (STARTING), p50',
         value: spawn.p50,
@@ -84,7 +138,7 @@ async function main(): Promise<void> {
         name: 'worker boot (STARTING → RUN_START), p50',
         value: boot.p50,
         unit: 'ms',
-        note: 'node + tsx + loading the location',
+        note: 'node + tsx + loading the location, then RUN_START shipped and stored',
       },
       {
         name: 'agent idle RSS',
@@ -93,7 +147,19 @@ async function main(): Promise<void> {
         note: `after the launches, ${IDLE_SETTLE_MS / 1000}s idle, 1 location`,
       },
     ];
-    report('dispatch', { quick, launches: LAUNCHES, job: 'noop', store: 'sqlite' }, figures);
+    report(
+      'dispatch',
+      {
+        quick,
+        launches: LAUNCHES,
+        floor1Samples: FLOOR1_SAMPLES,
+        floor2Samples: FLOOR2_SAMPLES,
+        job: 'noop',
+        store: 'sqlite',
+        floors: 'interleaved with the launches',
+      },
+      figures,
+    );
   } finally {
     await system.close();
     rmSync(dir, { recursive: true, force: true });
