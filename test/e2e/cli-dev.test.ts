@@ -1,10 +1,9 @@
 // The `outpost` CLI against a real `outpost dev`, then Ctrl-C (SIGINT) leaves no process behind.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startDevStack, type DevStack } from './dev-stack.js';
+import { alive, descendants, startDevStack, type DevStack } from './dev-stack.js';
 
 const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'outpost.mjs');
 let dev: DevStack;
@@ -23,41 +22,6 @@ function outpost(...args: string[]): { status: number | null; stdout: string; st
   });
   return { status: res.status, stdout: res.stdout, stderr: res.stderr };
 }
-
-/** Every process descending from `root` (by parent pid), read from /proc. */
-function descendants(root: number): number[] {
-  const parentOf = new Map<number, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      parentOf.set(Number(entry), ppid);
-    } catch {
-      // exited while we looked
-    }
-  }
-  const out: number[] = [];
-  const walk = (pid: number): void => {
-    for (const [child, parent] of parentOf) {
-      if (parent === pid) {
-        out.push(child);
-        walk(child);
-      }
-    }
-  };
-  walk(root);
-  return out;
-}
-
-const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 test('runs launch hello --follow streams the run and exits 0', () => {
   const res = outpost('runs', 'launch', 'hello', '--follow');

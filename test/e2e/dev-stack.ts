@@ -25,7 +25,7 @@ export interface DevStack {
 }
 
 /** Every process descending from `root`, read from /proc (Linux), so none outlives the test. */
-function descendants(root: number): number[] {
+export function descendants(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
@@ -49,7 +49,7 @@ function descendants(root: number): number[] {
   return out;
 }
 
-const alive = (pid: number): boolean => {
+export const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
     return true;
