@@ -1,10 +1,15 @@
 // Ships one run's spool (events.jsonl, stdout.log, stderr.log) to the control plane in
 // batches, starting from what the control plane already has (runCursor), so a restarted
 // supervisor neither loses nor repeats anything: events are keyed by seq, log chunks by
-// byte offset, and both appends are idempotent on the control plane.
+// byte offset, and both appends are idempotent on the control plane. Events go out up to two
+// batches at a time (the store ignores duplicate seqs and answers the highest contiguous seq, so
+// a batch stored before its predecessor is harmless); compute logs one chunk at a time, since
+// the control plane refuses an offset gap.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
+  LOG_LEVELS,
+  RUN_EVENT_TYPES,
   RunEventSchema,
   SPOOL_FILES,
   TERMINAL_EVENT_TYPES,
@@ -14,12 +19,16 @@ import {
 import type { Logger } from '../shared/logger.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
 
-/** Events per appendRunEvents call. */
-export const EVENT_BATCH = 2_000;
+/** Events per appendRunEvents call (the control plane's default limit is 10,000). */
+export const EVENT_BATCH = 5_000;
+/** appendRunEvents calls in flight at once for one run. */
+export const EVENT_BATCHES_IN_FLIGHT = 2;
 /** Bytes per appendComputeLogs call (before base64). */
 export const LOG_CHUNK = 1024 * 1024;
 /** Bytes of events.jsonl read per pass. */
-const EVENT_READ = 4 * 1024 * 1024;
+const EVENT_READ = 8 * 1024 * 1024;
+/** Events that move the run's status: the store applies them in commit order. */
+const STATUS_EVENT_TYPES: ReadonlySet<string> = new Set(['RUN_START', ...TERMINAL_EVENT_TYPES]);
 
 export class SpoolShipper {
   /** Highest contiguous seq the control plane has. */
@@ -34,7 +43,7 @@ export class SpoolShipper {
   constructor(
     private readonly runId: string,
     private readonly spoolDir: string,
-    private readonly controlPlane: ControlPlaneClient,
+    private readonly controlPlane: Pick<ControlPlaneClient, 'appendRunEvents' | 'appendComputeLogs'>,
     private readonly logger: Logger,
     cursor: RunCursor,
   ) {
@@ -56,10 +65,16 @@ export class SpoolShipper {
     const file = join(this.spoolDir, SPOOL_FILES.events);
     const chunk = readRange(file, this.eventsPos, EVENT_READ);
     if (!chunk || chunk.length === 0) return false;
-    const batch: RunEvent[] = [];
+    let batch: RunEvent[] = [];
+    const batches = [batch];
     let consumed = 0;
     let start = 0;
-    while (start < chunk.length && batch.length < EVENT_BATCH) {
+    while (start < chunk.length) {
+      if (batch.length === EVENT_BATCH) {
+        if (batches.length === EVENT_BATCHES_IN_FLIGHT) break;
+        batch = [];
+        batches.push(batch);
+      }
       let nl = chunk.indexOf(0x0a, start);
       if (nl === -1) {
         if (!final || chunk.length === EVENT_READ) break;
@@ -79,10 +94,31 @@ export class SpoolShipper {
       if (event.seq > this.lastSeq) batch.push(event);
     }
     this.eventsPos += consumed;
-    if (batch.length === 0) return consumed > 0;
-    const res = await this.controlPlane.appendRunEvents(this.runId, batch);
-    this.lastSeq = Math.max(this.lastSeq, res.highestContiguousSeq);
+    const toSend = batches.filter((b) => b.length > 0);
+    if (toSend.length === 0) return consumed > 0;
+    await this.sendBatches(toSend);
     return true;
+  }
+
+  /**
+   * Sends the batches, concurrently unless a later one carries a status event (which must not
+   * be stored before the events ahead of it). lastSeq only ever takes the store's answer, so it
+   * stays "highest contiguous seq acknowledged" even when a later batch lands first.
+   */
+  private async sendBatches(batches: RunEvent[][]): Promise<void> {
+    const concurrent = batches.slice(1).every((b) => !b.some((e) => STATUS_EVENT_TYPES.has(e.type)));
+    if (!concurrent) {
+      for (const b of batches) {
+        const res = await this.controlPlane.appendRunEvents(this.runId, b);
+        this.lastSeq = Math.max(this.lastSeq, res.highestContiguousSeq);
+      }
+      return;
+    }
+    const results = await Promise.allSettled(batches.map((b) => this.controlPlane.appendRunEvents(this.runId, b)));
+    for (const r of results)
+      if (r.status === 'fulfilled') this.lastSeq = Math.max(this.lastSeq, r.value.highestContiguousSeq);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
   }
 
   private async shipLog(stream: ComputeLogStream): Promise<boolean> {
@@ -103,11 +139,41 @@ export class SpoolShipper {
 
 function parseEvent(line: string): RunEvent | undefined {
   try {
-    const parsed = RunEventSchema.safeParse(JSON.parse(line));
+    const raw: unknown = JSON.parse(line);
+    if (isPlainEvent(raw)) return raw;
+    const parsed = RunEventSchema.safeParse(raw);
     return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }
+}
+
+const EVENT_TYPES: ReadonlySet<unknown> = new Set(RUN_EVENT_TYPES);
+const LEVELS: ReadonlySet<unknown> = new Set(LOG_LEVELS);
+const PLAIN_KEYS: ReadonlySet<string> = new Set(['seq', 'type', 'timestamp', 'stepKey', 'level', 'message', 'data']);
+
+/**
+ * Fast path for the common event (no `error`, no unknown keys): the same checks RunEventSchema
+ * makes, without zod's per-field cost (a third of the agent's CPU while shipping a chatty run).
+ * Anything else goes through the schema, which has the final word.
+ */
+function isPlainEvent(v: unknown): v is RunEvent {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const e = v as Record<string, unknown>;
+  for (const k in e) if (!PLAIN_KEYS.has(k)) return false;
+  const { seq, type, timestamp, stepKey, level, message, data } = e;
+  return (
+    typeof seq === 'number' &&
+    Number.isInteger(seq) &&
+    seq > 0 &&
+    EVENT_TYPES.has(type) &&
+    typeof timestamp === 'number' &&
+    Number.isFinite(timestamp) &&
+    (stepKey === undefined || typeof stepKey === 'string') &&
+    (level === undefined || LEVELS.has(level)) &&
+    (message === undefined || typeof message === 'string') &&
+    (data === undefined || (typeof data === 'object' && data !== null && !Array.isArray(data)))
+  );
 }
 
 /** Up to `max` bytes of `file` from `offset`; undefined when the file does not exist yet. */

@@ -1,0 +1,144 @@
+// The spool shipper against the real SQLite store (called in-process instead of over HTTP):
+// with two batches in flight and the later one landing first, every event is stored once, seqs
+// are contiguous, malformed lines are skipped, and after a failed call a new shipper started
+// from the store's cursor finishes the job without loss or duplicates.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { EVENT_BATCH, EVENT_BATCHES_IN_FLIGHT, SpoolShipper } from '../../../src/agent/spool-shipper.js';
+import { appendRunEvents, listRunEvents } from '../../../src/control-plane/store/run-events.js';
+import { createRun, getRun } from '../../../src/control-plane/store/runs.js';
+import { Store } from '../../../src/control-plane/store/store.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import type { RunEvent } from '../../../src/shared/run-events.js';
+
+const N = EVENT_BATCH * 2 + 1_500; // more than one pass of EVENT_BATCHES_IN_FLIGHT batches
+const logger = createLogger({ name: 'test', level: 'silent' });
+let dir: string;
+let store: Store;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'outpost-shipper-'));
+  store = await Store.open({ url: `sqlite:${join(dir, 'db.sqlite')}` });
+});
+after(async () => {
+  await store.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** A spool of N events (RUN_START … RUN_SUCCESS) with a few odd lines mixed in. */
+function writeSpool(spoolDir: string): void {
+  const lines: string[] = [];
+  for (let seq = 1; seq <= N; seq++) {
+    const type = seq === 1 ? 'RUN_START' : seq === N ? 'RUN_SUCCESS' : 'LOG';
+    const e: Record<string, unknown> = {
+      seq,
+      type,
+      timestamp: 1_700_000_000_000 + seq,
+      level: 'info',
+      data: { i: seq },
+    };
+    if (seq % 1000 === 0) e.error = { name: 'Error', message: `e${seq}` }; // the schema path
+    if (seq % 1001 === 0) e.extra = 'stripped'; // unknown key: the schema path
+    lines.push(JSON.stringify(e));
+    if (seq === 10) lines.push('{not json', JSON.stringify({ seq: 99_999_999, type: 'NOPE', timestamp: 1 }), '');
+  }
+  writeFileSync(join(spoolDir, 'events.jsonl'), lines.join('\n') + '\n');
+}
+
+/** appendRunEvents on the real store; every first call of a pair is held back so its successor lands first. */
+function storeClient(runId: string, opts: { failCall?: number } = {}) {
+  let calls = 0;
+  let inFlight = 0;
+  const stats = { maxInFlight: 0, calls: 0 };
+  return {
+    stats,
+    appendRunEvents: async (id: string, events: RunEvent[]) => {
+      assert.equal(id, runId);
+      const n = ++calls;
+      stats.calls = n;
+      inFlight++;
+      stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
+      try {
+        if (n % 2 === 1) await new Promise((r) => setTimeout(r, 30));
+        if (n === opts.failCall) throw new Error('control plane unavailable');
+        const r = await appendRunEvents(store, id, events);
+        return { highestContiguousSeq: r.highestContiguousSeq, status: r.status };
+      } finally {
+        inFlight--;
+      }
+    },
+    appendComputeLogs: () => Promise.resolve({ storedBytes: 0, truncated: false }),
+  };
+}
+
+async function newRun(): Promise<{ runId: string; spoolDir: string }> {
+  const { run } = await store.transaction((trx) =>
+    createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }),
+  );
+  const spoolDir = mkdtempSync(join(dir, 'spool-'));
+  writeSpool(spoolDir);
+  return { runId: run.id, spoolDir };
+}
+
+async function shipAll(shipper: SpoolShipper): Promise<void> {
+  for (let i = 0; i < 1_000 && (await shipper.shipOnce(true)); i++);
+}
+
+async function assertAllStoredOnce(runId: string): Promise<void> {
+  const seqs: number[] = [];
+  for (let after = 0, i = 0; i < 100; i++) {
+    const page = await listRunEvents(store, runId, after, 5_000);
+    if (!page.length) break;
+    seqs.push(...page.map((e) => e.seq));
+    after = page[page.length - 1]!.seq;
+  }
+  assert.equal(seqs.length, N);
+  assert.ok(
+    seqs.every((s, i) => s === i + 1),
+    'seqs are 1..N, each once',
+  );
+  const run = await getRun(store.db, runId);
+  assert.equal(run?.lastSeq, N);
+  assert.equal(run?.status, 'SUCCESS');
+  const withError = (await listRunEvents(store, runId, 999, 1))[0];
+  assert.deepEqual(withError?.error, { name: 'Error', message: 'e1000' });
+}
+
+test('two batches in flight, the later landing first: everything stored once, in order', async () => {
+  const { runId, spoolDir } = await newRun();
+  const client = storeClient(runId);
+  const shipper = new SpoolShipper(runId, spoolDir, client, logger, {
+    runId,
+    lastSeq: 0,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    status: 'STARTING',
+  });
+  await shipAll(shipper);
+  assert.equal(client.stats.maxInFlight, EVENT_BATCHES_IN_FLIGHT);
+  assert.equal(shipper.lastSeq, N);
+  assert.equal(shipper.maxSeqInFile, N, 'the line with a bad type was skipped');
+  assert.ok(shipper.sawTerminalEvent);
+  await assertAllStoredOnce(runId);
+});
+
+test('a failed call: a new shipper resumes from the stored cursor with nothing lost or repeated', async () => {
+  const { runId, spoolDir } = await newRun();
+  const cursor = { runId, lastSeq: 0, stdoutBytes: 0, stderrBytes: 0, status: 'STARTING' as const };
+  // Call 1 (held back, first batch) fails while call 2 (the next batch) is stored: a gap.
+  const failing = new SpoolShipper(runId, spoolDir, storeClient(runId, { failCall: 1 }), logger, cursor);
+  await assert.rejects(failing.shipOnce(true), /control plane unavailable/);
+  assert.equal(failing.lastSeq, 0, 'the cursor stays at the highest contiguous seq acknowledged');
+  const stored = await getRun(store.db, runId);
+  assert.equal(stored?.lastSeq, 0);
+  const resumed = new SpoolShipper(runId, spoolDir, storeClient(runId), logger, {
+    ...cursor,
+    lastSeq: stored.lastSeq,
+  });
+  await shipAll(resumed);
+  assert.equal(resumed.lastSeq, N);
+  await assertAllStoredOnce(runId);
+});
