@@ -126,6 +126,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const launcher = new ProcessLauncher({
     dataDir: config.dataDir,
     logger: log,
+    nice: config.runWorkerNice,
     ...(opts.env ? { env: opts.env } : {}),
   });
   const codeServers = new CodeServerManager({

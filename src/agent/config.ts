@@ -31,6 +31,12 @@ export const AgentConfigSchema = z.object({
   metricsPort: portSchema.optional(),
   /** Agent display name; default the hostname. */
   name: z.string().optional(),
+  /**
+   * Niceness added to run workers (0-19; default 5). A burst of run-worker start-ups can
+   * saturate the host's cores; a lower priority for user code keeps the agent's heartbeats,
+   * shipping and termination on time. 0 runs them at the agent's own priority.
+   */
+  runWorkerNice: z.coerce.number().int().min(0).max(19).default(5),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
 
@@ -48,6 +54,7 @@ export const AGENT_OPTION_SOURCES: OptionSources<z.input<typeof AgentConfigSchem
   maxInFlight: { flag: '--max-in-flight', env: 'OUTPOST_AGENT_MAX_IN_FLIGHT' },
   metricsPort: { flag: '--metrics-port', env: 'OUTPOST_AGENT_METRICS_PORT' },
   name: { flag: '--name', env: 'OUTPOST_AGENT_NAME' },
+  runWorkerNice: { flag: '--run-worker-nice', env: 'OUTPOST_AGENT_RUN_WORKER_NICE' },
 };
 
 export function loadAgentConfig(

@@ -21,6 +21,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../shared/logger.js';
@@ -49,6 +50,8 @@ export interface ProcessLauncherOptions {
   cliCommand?: string[];
   /** Base environment for workers; default process.env (tokens are always stripped). */
   env?: NodeJS.ProcessEnv;
+  /** Niceness added to each run worker (0 = the agent's priority); default 0. */
+  nice?: number;
 }
 
 const MAIN_TS = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
@@ -132,6 +135,16 @@ export class ProcessLauncher implements Launcher {
     const pid = child.pid;
     if (pid === undefined) {
       throw new OutpostError('RUN_WORKER_SPAWN_FAILED', { detail: `run ${spec.runId}: spawn returned no pid` });
+    }
+    if (this.opts.nice) {
+      try {
+        setPriority(pid, Math.min(19, getPriority(process.pid) + this.opts.nice));
+      } catch (err) {
+        this.opts.logger.warn(
+          { runId: spec.runId, pid, err: (err as Error).message },
+          'could not lower the run worker priority',
+        );
+      }
     }
     const stat = readProcStat(pid);
     const record: ProcessRecord = { pid, startTime: stat?.startTime ?? -1, pgid: pid, spawnedAt: Date.now() };

@@ -20,6 +20,7 @@ interface AgentFlags {
   maxInFlight?: string;
   metricsPort?: string;
   name?: string;
+  runWorkerNice?: string;
 }
 
 const MODES: readonly AgentMode[] = ['all', 'worker', 'poller'];
@@ -61,6 +62,10 @@ export function registerAgentCommand(program: Command): void {
       'Prometheus metrics on 127.0.0.1:<port>/metrics (env OUTPOST_AGENT_METRICS_PORT; default off)',
     )
     .option('--name <name>', 'display name (env OUTPOST_AGENT_NAME; default the hostname)')
+    .option(
+      '--run-worker-nice <n>',
+      'niceness added to run workers, 0-19, so the agent stays responsive (env OUTPOST_AGENT_RUN_WORKER_NICE; default 5)',
+    )
     .action(async (mode: string, flags: AgentFlags) => {
       if (!(MODES as readonly string[]).includes(mode)) {
         throw new OutpostError('CONFIG_INVALID', {

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { getPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
@@ -123,6 +123,19 @@ describe('ProcessLauncher', () => {
     assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_CANCELED');
     // Nothing left to signal: harmless.
     assert.equal(await launcher.signal(runId, 'SIGKILL'), false);
+  });
+
+  test('runs workers at a lower priority than the agent when asked (nice)', async () => {
+    const launcher = new ProcessLauncher({ dataDir, logger, nice: 5 });
+    const runId = 'run_nice';
+    await launcher.launch(spec(runId, 'sleepy', { seconds: 30 }));
+    const { pid } = JSON.parse(readFileSync(join(launcher.runDir(runId), 'process.json'), 'utf8')) as { pid: number };
+    try {
+      assert.equal(getPriority(pid), Math.min(19, getPriority(process.pid) + 5));
+    } finally {
+      await launcher.signal(runId, 'SIGKILL');
+      await until('worker exit', async () => !(await launcher.isAlive(runId)));
+    }
   });
 
   test('never passes a token variable to the run worker', async () => {
