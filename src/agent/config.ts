@@ -32,11 +32,11 @@ export const AgentConfigSchema = z.object({
   /** Agent display name; default the hostname. */
   name: z.string().optional(),
   /**
-   * Niceness added to run workers (0-19; default 5). A burst of run-worker start-ups can
-   * saturate the host's cores; a lower priority for user code keeps the agent's heartbeats,
-   * shipping and termination on time. 0 runs them at the agent's own priority.
+   * Niceness added to run workers (0-19; default 0 = the agent's own priority). On a host
+   * where bursts of run-worker start-ups saturate the cores, a lower priority for user code
+   * keeps the agent's heartbeats, shipping and termination on time.
    */
-  runWorkerNice: z.coerce.number().int().min(0).max(19).default(5),
+  runWorkerNice: z.coerce.number().int().min(0).max(19).default(0),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
 

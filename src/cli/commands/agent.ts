@@ -64,7 +64,7 @@ export function registerAgentCommand(program: Command): void {
     .option('--name <name>', 'display name (env OUTPOST_AGENT_NAME; default the hostname)')
     .option(
       '--run-worker-nice <n>',
-      'niceness added to run workers, 0-19, so the agent stays responsive (env OUTPOST_AGENT_RUN_WORKER_NICE; default 5)',
+      'niceness added to run workers, 0-19, so the agent stays responsive (env OUTPOST_AGENT_RUN_WORKER_NICE; default 0)',
     )
     .action(async (mode: string, flags: AgentFlags) => {
       if (!(MODES as readonly string[]).includes(mode)) {
