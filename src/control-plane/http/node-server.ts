@@ -13,15 +13,45 @@ export interface NodeServerOptions {
   tls?: { cert: Buffer; key: Buffer };
 }
 
-async function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) return undefined;
-    chunks.push(chunk);
-  }
-  return Buffer.concat(chunks);
+/** Reads the body up to `limit` bytes; undefined (stream paused, not destroyed) once it is over. */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    req.on('data', onData);
+    req.once('end', () => resolve(Buffer.concat(chunks)));
+    req.once('error', reject);
+  });
+}
+
+/**
+ * Reads and drops what the client is still sending after a 413, so that it gets to read the
+ * answer instead of a connection reset; past `cap` bytes or 10 s the connection is cut.
+ */
+function discardRest(req: IncomingMessage, cap: number): void {
+  let seen = 0;
+  const timer = setTimeout(() => req.destroy(), 10_000);
+  timer.unref();
+  req.on('data', (chunk: Buffer) => {
+    seen += chunk.length;
+    if (seen > cap) {
+      clearTimeout(timer);
+      req.destroy();
+    }
+  });
+  req.once('end', () => clearTimeout(timer));
+  req.once('close', () => clearTimeout(timer));
+  req.resume();
 }
 
 async function send(res: ServerResponse, response: Response): Promise<void> {
@@ -57,10 +87,11 @@ export function createNodeServer(opts: NodeServerOptions): Server {
       const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
       const body = hasBody && !(declared > opts.maxBodyBytes) ? await readBody(req, opts.maxBodyBytes) : undefined;
       if (hasBody && !body) {
-        // Answer at once and close: the rest of an oversized body is not worth reading.
+        // Answer at once and close the connection afterwards; the rest of the body is drained
+        // (bounded) so the client reads the 413 rather than a reset.
         res.setHeader('connection', 'close');
         await send(res, errorResponse(bodyTooLarge(opts.maxBodyBytes)));
-        req.destroy();
+        discardRest(req, opts.maxBodyBytes * 4);
         return;
       }
       const headers = new Headers();
