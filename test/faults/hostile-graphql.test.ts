@@ -10,18 +10,8 @@ import { test } from 'node:test';
 import { startControlPlane, type ControlPlane } from '../../src/control-plane/index.js';
 import { createRun } from '../../src/control-plane/store/runs.js';
 import { createLogger } from '../../src/shared/logger.js';
+import { STORE_TABLES } from '../../src/control-plane/store/schema.js';
 
-const TABLES = [
-  'agents',
-  'tokens',
-  'code_locations',
-  'work_items',
-  'runs',
-  'run_events',
-  'compute_logs',
-  'instigators',
-  'ticks',
-] as const;
 const TOTAL = 1_000;
 
 /** Deterministic PRNG (mulberry32), so a failing request can be reproduced from its index. */
@@ -38,7 +28,7 @@ function rng(seed: number): () => number {
 async function snapshot(cp: ControlPlane): Promise<string> {
   const db = cp.store.db;
   const counts: Record<string, number> = {};
-  for (const t of TABLES) {
+  for (const t of STORE_TABLES) {
     const r = await db
       .selectFrom(t)
       .select((eb) => eb.fn.countAll<number>().as('n'))

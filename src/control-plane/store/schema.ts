@@ -148,3 +148,22 @@ export interface Database {
   instigators: InstigatorsTable;
   ticks: TicksTable;
 }
+
+/** Every table, for code that must look at all of them (tests that prove nothing changed). */
+export const STORE_TABLES = [
+  'agents',
+  'tokens',
+  'code_locations',
+  'work_items',
+  'runs',
+  'run_events',
+  'compute_logs',
+  'instigators',
+  'ticks',
+] as const satisfies readonly (keyof Database)[];
+// A table added to Database but not to STORE_TABLES fails to compile here.
+const _allTables: Record<keyof Database, true> = Object.fromEntries(STORE_TABLES.map((t) => [t, true])) as Record<
+  (typeof STORE_TABLES)[number],
+  true
+>;
+void _allTables;

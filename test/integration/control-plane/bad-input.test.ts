@@ -5,18 +5,7 @@ import { after, before, test } from 'node:test';
 import { sql } from 'kysely';
 import { describeEachDialect } from '../../support/storage.js';
 import { loadedLocation, openHarness, type Harness } from './harness.js';
-
-const TABLES = [
-  'agents',
-  'tokens',
-  'code_locations',
-  'work_items',
-  'runs',
-  'run_events',
-  'compute_logs',
-  'instigators',
-  'ticks',
-];
+import { STORE_TABLES } from '../../../src/control-plane/store/schema.js';
 
 describeEachDialect('bad input', (target) => {
   let h: Harness;
@@ -38,7 +27,7 @@ describeEachDialect('bad input', (target) => {
   /** Every row of every table, minus token use times (bumped by authentication itself). */
   async function fingerprint(): Promise<string> {
     const parts: unknown[] = [];
-    for (const t of TABLES) {
+    for (const t of STORE_TABLES) {
       const rows = await sql<Record<string, unknown>>`SELECT * FROM ${sql.table(t)}`.execute(h.store.db);
       parts.push(
         rows.rows
