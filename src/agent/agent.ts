@@ -7,6 +7,7 @@ import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type Worker } 
 import { createActivities } from '../../activities/index.js';
 import type { Logger } from '../shared/logger.js';
 import { newId } from '../shared/ids.js';
+import type { CodeLocationSpec } from '../shared/work-items.js';
 import { backoffDelay, sleep } from './backoff.js';
 import { hostTaskQueue, readAgentId, writeAgentId } from './agent-identity.js';
 import { CodeServerManager } from './code-server-manager.js';
@@ -127,6 +128,9 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     dataDir: config.dataDir,
     logger: log,
     nice: config.runWorkerNice,
+    // A poller-only agent never launches runs here.
+    warmWorkers: mode === 'poller' ? 0 : config.warmRunWorkers,
+    locationVersion: (name) => codeServers.spec(name)?.version,
     ...(opts.env ? { env: opts.env } : {}),
   });
   const codeServers = new CodeServerManager({
@@ -136,6 +140,9 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     // Only the side that runs code servers may reap orphaned ones.
     ...(mode !== 'poller' ? { dataDir: config.dataDir } : {}),
     ...(opts.env ? { env: opts.env } : {}),
+    onLoaded: (name, spec) => {
+      if (spec.module) launcher.prewarm({ location: name, module: spec.module, ...locationPlace(spec) });
+    },
   });
   const stoppers: Array<() => Promise<void>> = [];
   const running: Promise<void>[] = [];
@@ -220,6 +227,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       abort.abort();
       clearInterval(timer);
       for (const s of stoppers) await s();
+      launcher.stop();
       await codeServers.stop();
       log.info('agent stopped');
     })();
@@ -227,4 +235,12 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   };
   const done = Promise.all(running).then(() => undefined);
   return { agentId, hostTaskQueue: hostQueue, controlPlane, launcher, stop, done };
+}
+
+/** Where a location's run workers start: its working directory and extra environment. */
+function locationPlace(spec: CodeLocationSpec): { cwd?: string; env?: Record<string, string> } {
+  return {
+    ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}),
+    ...(spec.env ? { env: spec.env } : {}),
+  };
 }

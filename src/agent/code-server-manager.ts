@@ -38,6 +38,8 @@ export interface CodeServerManagerOptions {
    * next agent on the same data dir finds them here and stops them before starting its own.
    */
   dataDir?: string;
+  /** Called each time a location version is loaded and serving (the agent pre-warms run workers). */
+  onLoaded?: (location: string, spec: CodeLocationSpec & { version: number }) => void;
 }
 
 interface ServerProcess {
@@ -286,6 +288,7 @@ export class CodeServerManager {
         slot.status = 'LOADED';
         delete slot.error;
         log.info({ port: server.port, serverId: server.serverId, jobs: snapshot.jobs.length }, 'code location loaded');
+        this.opts.onLoaded?.(slot.name, { ...slot.spec, version });
         await this.report(slot.name, version, 'LOADED', { snapshot });
       }
     } catch (err) {

@@ -37,6 +37,12 @@ export const AgentConfigSchema = z.object({
    * keeps the agent's heartbeats, shipping and termination on time.
    */
   runWorkerNice: z.coerce.number().int().min(0).max(19).default(0),
+  /**
+   * Run workers started ahead of time per code-location version (0-8; default 1): a launch
+   * hands the run to one that has already booted and imported the location, instead of
+   * spawning. Each idle one costs a Node process (~100 MB RSS with tsx).
+   */
+  warmRunWorkers: z.coerce.number().int().min(0).max(8).default(1),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
 
@@ -55,6 +61,7 @@ export const AGENT_OPTION_SOURCES: OptionSources<z.input<typeof AgentConfigSchem
   metricsPort: { flag: '--metrics-port', env: 'OUTPOST_AGENT_METRICS_PORT' },
   name: { flag: '--name', env: 'OUTPOST_AGENT_NAME' },
   runWorkerNice: { flag: '--run-worker-nice', env: 'OUTPOST_AGENT_RUN_WORKER_NICE' },
+  warmRunWorkers: { flag: '--warm-run-workers', env: 'OUTPOST_AGENT_WARM_RUN_WORKERS' },
 };
 
 export function loadAgentConfig(

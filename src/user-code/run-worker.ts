@@ -8,6 +8,7 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OutpostError } from '../shared/errors.js';
+import type { LocationDef } from './definitions.js';
 import { SPOOL_FILES, serializeError } from '../shared/run-events.js';
 import { EventSpool, type NewEvent } from './event-spool.js';
 import { captureStdio } from './stdio-capture.js';
@@ -26,6 +27,11 @@ export interface RunWorkerOptions {
   maxConcurrency?: number;
   /** Time ops get to stop after SIGTERM before the worker exits anyway. Default 5000. */
   graceMs?: number;
+  /**
+   * The location, already imported by a warm standby worker (see run-worker-standby.ts). A
+   * rejected promise is the load error, reported as this run's failure like a cold load's.
+   */
+  preloaded?: Promise<LocationDef>;
 }
 
 export const EXIT = { success: 0, failure: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
@@ -46,7 +52,13 @@ export async function runWorker(opts: RunWorkerOptions): Promise<number> {
   emit({
     type: 'RUN_START',
     message: `Started run ${opts.runId} of job ${opts.job}`,
-    data: { job: opts.job, module: opts.module, pid: process.pid, opSelection: opts.opSelection ?? [] },
+    data: {
+      job: opts.job,
+      module: opts.module,
+      pid: process.pid,
+      opSelection: opts.opSelection ?? [],
+      warm: opts.preloaded !== undefined,
+    },
   });
   spool.sync();
 
@@ -151,7 +163,7 @@ async function execute(
   }
   let location;
   try {
-    location = await loadLocation(opts.module);
+    location = await (opts.preloaded ?? loadLocation(opts.module));
   } catch (err) {
     const wrapped =
       err instanceof OutpostError

@@ -9,6 +9,12 @@
 // intent.json without process.json → the agent died inside the window; look for the worker
 // by its command line in /proc; if found, record and adopt it; if its spool shows it already
 // ran, adopt the finished run; only if there is no trace at all is it spawned.
+//
+// Warm path: when the standby pool (standby-pool.ts) has a ready worker for the location's
+// version, the run is handed to it instead of spawning. Same files, same order: intent.json
+// (naming the standby), the standby's spool moved into the run, the run sent over IPC and
+// acknowledged, then spawns.log + process.json. A standby acknowledges only after it has
+// written RUN_START, so recovery can tell a standby that took the run from one that never did.
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   appendFileSync,
@@ -18,6 +24,7 @@ import {
   openSync,
   readFileSync,
   renameSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -28,8 +35,10 @@ import type { Logger } from '../../shared/logger.js';
 import { OutpostError } from '../../shared/errors.js';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import { childEnv } from '../config.js';
+import { isStandbyMessage, type StandbyRunMessage } from '../../shared/standby-protocol.js';
 import type { ExitStatus, LaunchHandle, Launcher, RunLaunchSpec } from './launcher.js';
 import { findProcessByArgs, isSameLiveProcess, processGroupMembers, readProcStat } from './proc.js';
+import { StandbyPool, type Standby, type StandbySpec } from './standby-pool.js';
 
 interface ProcessRecord {
   pid: number;
@@ -40,6 +49,8 @@ interface ProcessRecord {
   spawnedAt: number;
   /** True when found via /proc after a crash instead of recorded at spawn. */
   recovered?: boolean;
+  /** True when the run went to a warm standby instead of a fresh spawn. */
+  warm?: boolean;
 }
 
 export interface ProcessLauncherOptions {
@@ -52,7 +63,23 @@ export interface ProcessLauncherOptions {
   env?: NodeJS.ProcessEnv;
   /** Niceness added to each run worker (0 = the agent's priority); default 0. */
   nice?: number;
+  /** Warm standby workers kept per code-location version; default 0 (every run spawns cold). */
+  warmWorkers?: number;
+  /** The current version of a code location, so standbys never run superseded code. */
+  locationVersion?: (location: string) => number | undefined;
 }
+
+interface IntentRecord {
+  runId: string;
+  at: number;
+  /** Set when the run was being handed to a standby. */
+  standby?: { pid: number; startTime: number };
+}
+
+/** How long a standby gets to acknowledge a run before it is killed and the run spawns cold. */
+const HANDOFF_TIMEOUT_MS = 5_000;
+/** After an agent crash, how long a named standby gets to show it took the run (or exit). */
+const RECOVER_STANDBY_WAIT_MS = 5_000;
 
 const MAIN_TS = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
 
@@ -65,9 +92,40 @@ export class ProcessLauncher implements Launcher {
   readonly kind = 'process';
   private readonly children = new Map<string, { child: ChildProcess; exit?: ExitStatus }>();
   private readonly cli: string[];
+  readonly standbys: StandbyPool;
 
   constructor(private readonly opts: ProcessLauncherOptions) {
     this.cli = opts.cliCommand ?? defaultCliCommand();
+    this.standbys = new StandbyPool({
+      dataDir: opts.dataDir,
+      logger: opts.logger,
+      cli: this.cli,
+      env: opts.env ?? process.env,
+      perKey: opts.warmWorkers ?? 0,
+      ...(opts.nice ? { nice: opts.nice } : {}),
+    });
+  }
+
+  /** Starts warm standbys for a location (called when it loads, and after each launch). */
+  prewarm(spec: Omit<RunLaunchSpec, 'runId' | 'job' | 'runConfig'>): void {
+    this.standbys.prewarm(this.standbySpec(spec));
+  }
+
+  /** Retires idle standbys (they exit without running anything). */
+  stop(): void {
+    this.standbys.stop();
+  }
+
+  private standbySpec(spec: Omit<RunLaunchSpec, 'runId' | 'job' | 'runConfig'>): StandbySpec {
+    const cwd = spec.cwd ?? process.cwd();
+    const version = this.opts.locationVersion?.(spec.location);
+    return {
+      location: spec.location,
+      module: resolve(cwd, spec.module),
+      cwd,
+      env: spec.env ?? {},
+      ...(version !== undefined ? { version } : {}),
+    };
   }
 
   runDir(runId: string): string {
@@ -91,16 +149,26 @@ export class ProcessLauncher implements Launcher {
     if (existing) return existing;
     const dir = this.runDir(spec.runId);
     const spool = this.spoolDir(spec.runId);
-    mkdirSync(spool, { recursive: true });
+    mkdirSync(dir, { recursive: true });
 
     if (existsSync(join(dir, 'intent.json'))) {
-      const recovered = this.recover(spec.runId);
+      const recovered = await this.recover(spec.runId);
       if (recovered) return recovered;
     }
 
     const configFile = join(dir, 'config.json');
     writeAtomic(configFile, JSON.stringify(spec.runConfig));
-    writeAtomic(join(dir, 'intent.json'), JSON.stringify({ runId: spec.runId, at: Date.now() }));
+    const standbySpec = this.standbySpec(spec);
+    // A fresh spool only: after a crash the spool may already hold a dead attempt's files.
+    const standby = existsSync(spool) ? undefined : this.standbys.take(standbySpec);
+    // Refill (or first fill) the pool for the next launch of this location, off the hot path.
+    setImmediate(() => this.standbys.prewarm(standbySpec));
+    if (standby) {
+      const handle = await this.handOff(spec, standby, configFile);
+      if (handle) return handle;
+    }
+    mkdirSync(spool, { recursive: true });
+    writeAtomic(join(dir, 'intent.json'), JSON.stringify({ runId: spec.runId, at: Date.now() } satisfies IntentRecord));
 
     const args = [
       ...this.cli.slice(1),
@@ -213,9 +281,76 @@ export class ProcessLauncher implements Launcher {
     }
   }
 
+  /**
+   * Hands the run to a ready standby. Returns undefined when it did not take it (it died, or
+   * did not answer in time and was killed without writing anything): then spawn cold.
+   */
+  private async handOff(spec: RunLaunchSpec, sb: Standby, configFile: string): Promise<LaunchHandle | undefined> {
+    const dir = this.runDir(spec.runId);
+    const spool = this.spoolDir(spec.runId);
+    const intent: IntentRecord = {
+      runId: spec.runId,
+      at: Date.now(),
+      standby: { pid: sb.pid, startTime: sb.startTime },
+    };
+    writeAtomic(join(dir, 'intent.json'), JSON.stringify(intent));
+    renameSync(join(sb.dir, 'spool'), spool);
+    rmSync(sb.dir, { recursive: true, force: true });
+    // Watch before sending, so an exit during the handoff is never missed.
+    this.watch(spec.runId, sb.child);
+    const message: StandbyRunMessage = { type: 'run', runId: spec.runId, job: spec.job, configFile, spoolDir: spool };
+    const accepted = await new Promise<boolean>((done) => {
+      const finish = (ok: boolean): void => {
+        clearTimeout(timer);
+        sb.child.off('message', onMessage);
+        sb.child.off('exit', onExit);
+        done(ok);
+      };
+      const onMessage = (m: unknown): void => {
+        if (isStandbyMessage(m) && m.type === 'accepted' && m.runId === spec.runId) finish(true);
+      };
+      const onExit = (): void => finish(false);
+      const timer = setTimeout(() => finish(false), HANDOFF_TIMEOUT_MS);
+      sb.child.on('message', onMessage);
+      sb.child.once('exit', onExit);
+      sb.child.send(message, (err) => {
+        if (err) finish(false);
+      });
+    });
+    if (!accepted) {
+      // Whatever state it is in, it must not run this run later: kill it before deciding.
+      try {
+        process.kill(-sb.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      this.children.delete(spec.runId);
+      if (!hasEvents(spool)) {
+        this.opts.logger.warn({ runId: spec.runId, pid: sb.pid }, 'standby run worker did not take the run; spawning');
+        return undefined;
+      }
+    }
+    const rec: ProcessRecord = {
+      pid: sb.pid,
+      startTime: sb.startTime,
+      pgid: sb.pid,
+      spawnedAt: Date.now(),
+      warm: true,
+    };
+    appendFileSync(join(dir, 'spawns.log'), `${JSON.stringify(rec)}\n`);
+    writeAtomic(join(dir, 'process.json'), JSON.stringify(rec));
+    this.opts.logger.info({ runId: spec.runId, pid: sb.pid }, 'handed run to a warm run worker');
+    return { runId: spec.runId, launcher: this.kind, ref: `pid ${sb.pid} (warm)`, adopted: false };
+  }
+
   /** The crash window: intent written, no record. Finds the worker instead of spawning a second. */
-  private recover(runId: string): LaunchHandle | undefined {
+  private async recover(runId: string): Promise<LaunchHandle | undefined> {
     const dir = this.runDir(runId);
+    const intent = readJson<IntentRecord>(join(dir, 'intent.json'));
+    if (intent?.standby) {
+      const found = await this.recoverStandby(runId, intent.standby);
+      if (found) return found;
+    }
     const pid = findProcessByArgs(['execute-run', '--run-id', runId]);
     if (pid !== undefined) {
       const stat = readProcStat(pid);
@@ -244,6 +379,44 @@ export class ProcessLauncher implements Launcher {
     return undefined;
   }
 
+  /**
+   * The crashed agent was handing this run to a standby. A standby that took it has written
+   * RUN_START; one that did not exits when it notices its channel closed. Wait (bounded) to
+   * see which; a standby still undecided then is killed, so it can never run it afterwards.
+   */
+  private async recoverStandby(
+    runId: string,
+    sb: { pid: number; startTime: number },
+  ): Promise<LaunchHandle | undefined> {
+    const spool = this.spoolDir(runId);
+    let alive = isSameLiveProcess(sb.pid, sb.startTime);
+    for (let waited = 0; alive && !hasEvents(spool) && waited < RECOVER_STANDBY_WAIT_MS; waited += 50) {
+      await new Promise((r) => setTimeout(r, 50));
+      alive = isSameLiveProcess(sb.pid, sb.startTime);
+    }
+    if (alive && !hasEvents(spool)) {
+      try {
+        process.kill(-sb.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      alive = false;
+    }
+    if (!alive) return undefined; // the events check in recover() decides: adopt its spool or spawn
+    const rec: ProcessRecord = {
+      pid: sb.pid,
+      startTime: sb.startTime,
+      pgid: sb.pid,
+      spawnedAt: Date.now(),
+      recovered: true,
+      warm: true,
+    };
+    appendFileSync(join(this.runDir(runId), 'spawns.log'), `${JSON.stringify(rec)}\n`);
+    writeAtomic(join(this.runDir(runId), 'process.json'), JSON.stringify(rec));
+    this.opts.logger.warn({ runId, pid: sb.pid }, 'adopted a warm run worker found after a crash during its handoff');
+    return { runId, launcher: this.kind, ref: `pid ${sb.pid} (warm)`, adopted: true };
+  }
+
   private watch(runId: string, child: ChildProcess): void {
     const entry: { child: ChildProcess; exit?: ExitStatus } = { child };
     this.children.set(runId, entry);
@@ -255,6 +428,22 @@ export class ProcessLauncher implements Launcher {
       entry.exit = { code: null, signal: null, known: true };
       this.opts.logger.error({ runId, err }, 'run worker process error');
     });
+  }
+}
+
+function readJson<T>(file: string): T | undefined {
+  try {
+    return JSON.parse(readFileSync(file, 'utf8')) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function hasEvents(spool: string): boolean {
+  try {
+    return statSync(join(spool, SPOOL_FILES.events)).size > 0;
+  } catch {
+    return false;
   }
 }
 

@@ -21,6 +21,7 @@ interface AgentFlags {
   metricsPort?: string;
   name?: string;
   runWorkerNice?: string;
+  warmRunWorkers?: string;
 }
 
 const MODES: readonly AgentMode[] = ['all', 'worker', 'poller'];
@@ -65,6 +66,10 @@ export function registerAgentCommand(program: Command): void {
     .option(
       '--run-worker-nice <n>',
       'niceness added to run workers, 0-19, so the agent stays responsive (env OUTPOST_AGENT_RUN_WORKER_NICE; default 0)',
+    )
+    .option(
+      '--warm-run-workers <n>',
+      'run workers kept booted per code location, 0-8, so launches skip process start (env OUTPOST_AGENT_WARM_RUN_WORKERS; default 1)',
     )
     .action(async (mode: string, flags: AgentFlags) => {
       if (!(MODES as readonly string[]).includes(mode)) {

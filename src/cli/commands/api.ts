@@ -63,4 +63,27 @@ Exit codes: 0 success, 1 run failed, 2 usage error (no events written), 143 SIGT
       });
       process.exit(code);
     });
+  api
+    .command('run-worker-standby')
+    .description('Start a run worker ahead of time: import the location, then wait for one run from the agent')
+    .requiredOption('--module <path>', 'the definitions module (TypeScript or JS)')
+    .option('--max-concurrency <n>', 'independent ops run at once', '4')
+    .option('--grace-ms <ms>', 'after SIGTERM, how long ops get to stop before the worker exits', '5000')
+    .addHelpText(
+      'after',
+      `
+Only the agent starts this, with an IPC channel (see src/shared/standby-protocol.ts). It exits 0
+without running anything if the channel closes before a run is handed over; after that it
+behaves exactly like execute-run (same events, output files and exit codes).`,
+    )
+    .action(async (flags: { module: string; maxConcurrency: string; graceMs: string }) => {
+      const { runStandby } = await import('../../user-code/run-worker-standby.js');
+      const maxConcurrency = Number(flags.maxConcurrency);
+      const graceMs = Number(flags.graceMs);
+      if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || !Number.isFinite(graceMs) || graceMs < 0) {
+        process.stderr.write('run-worker-standby: --max-concurrency must be a positive integer and --grace-ms >= 0\n');
+        process.exit(2);
+      }
+      process.exit(await runStandby({ module: flags.module, maxConcurrency, graceMs }));
+    });
 }

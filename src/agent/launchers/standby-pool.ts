@@ -1,0 +1,239 @@
+// Warm standby run workers: a few processes per code-location version, started ahead of any
+// run with Node, tsx, Outpost and the location already imported (`outpost api
+// run-worker-standby`). A launch takes a ready one and hands it the run over IPC instead of
+// paying ~250-400 ms of process start and module load on the dispatch path.
+//
+// Each standby lives in <dataDir>/standby/<id>/ with its stdout.log/stderr.log opened by us
+// (append) as its fd 1/2 in spool/. The launcher moves that spool directory into the run (a
+// rename keeps the open files), so whatever the worker prints lands in the run's logs.
+//
+// A standby only ever runs code of the location version it was started for: the key holds
+// the location, its version, module, working directory and environment, and starting a newer
+// version retires the older ones. Idle standbys exit when the agent disconnects (or dies).
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
+import { getPriority, setPriority } from 'node:os';
+import { join } from 'node:path';
+import type { Logger } from '../../shared/logger.js';
+import { newId } from '../../shared/ids.js';
+import { SPOOL_FILES } from '../../shared/run-events.js';
+import { isStandbyMessage, type StandbyMessage } from '../../shared/standby-protocol.js';
+import { childEnv } from '../config.js';
+import { readProcStat } from './proc.js';
+
+/** What a standby is started for; equal keys are interchangeable. */
+export interface StandbySpec {
+  location: string;
+  /** The code location's version (a redeploy or reload bumps it); undefined = unversioned. */
+  version?: number;
+  /** Absolute path of the definitions module. */
+  module: string;
+  cwd: string;
+  env: Record<string, string>;
+}
+
+export interface Standby {
+  id: string;
+  key: string;
+  location: string;
+  version: number | undefined;
+  child: ChildProcess;
+  pid: number;
+  startTime: number;
+  /** <dataDir>/standby/<id>; its spool/ subdirectory holds the open log files. */
+  dir: string;
+  state: 'booting' | 'ready' | 'taken' | 'failed' | 'gone';
+}
+
+export interface StandbyPoolOptions {
+  dataDir: string;
+  logger: Logger;
+  /** Command that starts the CLI (node + tsx + main.ts by default, from the launcher). */
+  cli: string[];
+  env: NodeJS.ProcessEnv;
+  /** Standbys kept per key; 0 disables the pool. */
+  perKey: number;
+  /** Niceness added to standbys, as for cold-spawned run workers. */
+  nice?: number;
+}
+
+/** After a standby fails to import its location, that key is not pre-warmed again for this long. */
+const FAILED_KEY_PAUSE_MS = 60_000;
+
+export function standbyKey(spec: StandbySpec): string {
+  const env = Object.entries(spec.env).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return JSON.stringify([spec.location, spec.version ?? null, spec.module, spec.cwd, env]);
+}
+
+export class StandbyPool {
+  private readonly standbys = new Map<string, Standby>();
+  private readonly failedKeys = new Map<string, number>();
+  private stopped = false;
+  /** Spawns done, for benchmarks and tests. */
+  spawned = 0;
+
+  constructor(private readonly opts: StandbyPoolOptions) {
+    // Standbys of an earlier agent process exit on their own (their channel closed with it);
+    // their directories hold nothing a run needs (a taken standby's spool was moved away).
+    rmSync(this.root(), { recursive: true, force: true });
+  }
+
+  get enabled(): boolean {
+    return this.opts.perKey > 0 && !this.stopped;
+  }
+
+  /** Starts standbys until the key has `perKey` (booting or ready); retires older versions. */
+  prewarm(spec: StandbySpec): void {
+    if (!this.enabled) return;
+    const key = standbyKey(spec);
+    const failedAt = this.failedKeys.get(key);
+    if (failedAt !== undefined && Date.now() - failedAt < FAILED_KEY_PAUSE_MS) return;
+    for (const sb of this.standbys.values()) {
+      if (sb.location === spec.location && sb.key !== key && (sb.version ?? -1) < (spec.version ?? -1)) {
+        this.retire(sb, 'a newer version of its location is loaded');
+      }
+    }
+    const have = [...this.standbys.values()].filter(
+      (s) => s.key === key && (s.state === 'booting' || s.state === 'ready'),
+    ).length;
+    for (let i = have; i < this.opts.perKey; i++) this.spawnOne(spec, key);
+  }
+
+  /** Removes and returns a ready standby for this spec, or undefined (then spawn cold). */
+  take(spec: StandbySpec): Standby | undefined {
+    if (!this.enabled) return undefined;
+    const key = standbyKey(spec);
+    for (const sb of this.standbys.values()) {
+      if (sb.key === key && sb.state === 'ready' && sb.child.connected) {
+        sb.state = 'taken';
+        this.standbys.delete(sb.id);
+        return sb;
+      }
+    }
+    return undefined;
+  }
+
+  /** Idle standbys: how many per state (metrics, tests). */
+  counts(): Record<Standby['state'], number> {
+    const c = { booting: 0, ready: 0, taken: 0, failed: 0, gone: 0 };
+    for (const s of this.standbys.values()) c[s.state]++;
+    return c;
+  }
+
+  /** Pids of idle standbys (tests check none outlive the agent). */
+  pids(): number[] {
+    return [...this.standbys.values()].map((s) => s.pid);
+  }
+
+  /** Disconnects every idle standby; each exits without running anything. */
+  stop(): void {
+    this.stopped = true;
+    for (const sb of [...this.standbys.values()]) this.retire(sb, 'the agent is stopping');
+  }
+
+  private root(): string {
+    return join(this.opts.dataDir, 'standby');
+  }
+
+  private spawnOne(spec: StandbySpec, key: string): void {
+    const id = newId('sb');
+    const dir = join(this.root(), id);
+    const spool = join(dir, 'spool');
+    mkdirSync(spool, { recursive: true, mode: 0o700 });
+    const out = openSync(join(spool, SPOOL_FILES.stdout), 'a', 0o600);
+    const err = openSync(join(spool, SPOOL_FILES.stderr), 'a', 0o600);
+    let child: ChildProcess;
+    try {
+      child = spawn(
+        this.opts.cli[0]!,
+        [...this.opts.cli.slice(1), 'api', 'run-worker-standby', '--module', spec.module],
+        {
+          cwd: spec.cwd,
+          detached: true,
+          stdio: ['ignore', out, err, 'ipc'],
+          env: childEnv(this.opts.env, spec.env),
+        },
+      );
+    } finally {
+      closeSync(out);
+      closeSync(err);
+    }
+    const pid = child.pid;
+    if (pid === undefined) {
+      this.opts.logger.warn({ location: spec.location }, 'could not start a standby run worker');
+      rmSync(dir, { recursive: true, force: true });
+      return;
+    }
+    this.spawned++;
+    if (this.opts.nice) {
+      try {
+        setPriority(pid, Math.min(19, getPriority(process.pid) + this.opts.nice));
+      } catch {
+        // Best effort, as for cold workers.
+      }
+    }
+    const sb: Standby = {
+      id,
+      key,
+      location: spec.location,
+      version: spec.version,
+      child,
+      pid,
+      startTime: readProcStat(pid)?.startTime ?? -1,
+      dir,
+      state: 'booting',
+    };
+    this.standbys.set(id, sb);
+    // Idle standbys must not keep the agent's event loop alive.
+    child.unref();
+    (child.channel as { unref?: () => void } | undefined)?.unref?.();
+    child.on('message', (m: unknown) => {
+      if (!isStandbyMessage(m) || m.type !== 'ready' || sb.state !== 'booting') return;
+      this.onReady(sb, m, spec);
+    });
+    child.once('exit', (code, signal) => {
+      if (sb.state === 'taken') return; // a run worker now: the launcher watches it
+      const wasIdle = sb.state === 'booting' || sb.state === 'ready';
+      sb.state = 'gone';
+      this.standbys.delete(sb.id);
+      rmSync(sb.dir, { recursive: true, force: true });
+      if (wasIdle && !this.stopped) {
+        this.opts.logger.warn({ location: sb.location, pid, code, signal }, 'standby run worker exited while idle');
+      }
+    });
+    child.on('error', (e) =>
+      this.opts.logger.warn({ location: sb.location, err: e.message }, 'standby run worker error'),
+    );
+  }
+
+  private onReady(sb: Standby, m: Extract<StandbyMessage, { type: 'ready' }>, spec: StandbySpec): void {
+    if (m.loadError === undefined) {
+      sb.state = 'ready';
+      this.failedKeys.delete(sb.key);
+      return;
+    }
+    // A location that does not import is reported by the run that tries it (cold, so it is
+    // retried fresh each time); a standby would only freeze the error.
+    sb.state = 'failed';
+    this.failedKeys.set(sb.key, Date.now());
+    this.opts.logger.warn(
+      { location: spec.location, version: spec.version, err: m.loadError },
+      'standby run worker could not import its location; runs of it start cold',
+    );
+    this.retire(sb, 'its location failed to import');
+  }
+
+  private retire(sb: Standby, why: string): void {
+    this.opts.logger.debug({ location: sb.location, pid: sb.pid, why }, 'retiring standby run worker');
+    this.standbys.delete(sb.id);
+    if (sb.state !== 'taken') sb.state = 'gone';
+    if (sb.child.connected) sb.child.disconnect();
+    else if (sb.child.exitCode === null && sb.child.signalCode === null) {
+      try {
+        process.kill(-sb.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+}

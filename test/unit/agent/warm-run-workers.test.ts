@@ -1,0 +1,221 @@
+// Warm standby run workers against real processes (`outpost api run-worker-standby` on
+// examples/hello): a launch hands the run to a booted standby (one spawn, same events and
+// logs as a cold worker), the pool refills, a newer location version retires older standbys,
+// a location that cannot import falls back to cold runs, stop() leaves no standby behind, and
+// both outcomes of an agent crash in the middle of a handoff are recovered without a second run.
+import assert from 'node:assert/strict';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
+import type { Standby } from '../../../src/agent/launchers/standby-pool.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { SPOOL_FILES } from '../../../src/shared/run-events.js';
+import type { StandbyRunMessage } from '../../../src/shared/standby-protocol.js';
+
+const MODULE = resolve('examples/hello/definitions.ts');
+const BROKEN = resolve('test/fixtures/user-code/broken-location/definitions.ts');
+const logger = createLogger({ name: 'test', level: 'warn' });
+const root = mkdtempSync(join(tmpdir(), 'outpost-warm-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+type Ev = { seq: number; type: string; data?: Record<string, unknown>; message?: string };
+function events(launcher: ProcessLauncher, runId: string): Ev[] {
+  const file = join(launcher.spoolDir(runId), SPOOL_FILES.events);
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Ev);
+}
+
+const spec = (runId: string, job: string, module = MODULE, runConfig: Record<string, unknown> = {}) => ({
+  runId,
+  location: module === MODULE ? 'hello' : 'broken',
+  job,
+  runConfig,
+  module,
+});
+
+function newLauncher(name: string, version?: () => number): ProcessLauncher {
+  return new ProcessLauncher({
+    dataDir: join(root, name),
+    logger,
+    warmWorkers: 1,
+    ...(version ? { locationVersion: () => version() } : {}),
+  });
+}
+
+async function finished(launcher: ProcessLauncher, runId: string): Promise<Ev[]> {
+  await until(`${runId} to exit`, async () => !(await launcher.isAlive(runId)));
+  return events(launcher, runId);
+}
+
+describe('warm standby run workers', () => {
+  test('a launch goes to a booted standby: one spawn, RUN_START..RUN_SUCCESS, output in the run', async () => {
+    const launcher = newLauncher('handoff');
+    try {
+      launcher.prewarm({ location: 'hello', module: MODULE });
+      await until('a ready standby', () => launcher.standbys.counts().ready === 1);
+      const [standbyPid] = launcher.standbys.pids();
+      const handle = await launcher.launch(spec('run_warm_1', 'hello'));
+      assert.match(handle.ref, /\(warm\)/);
+      assert.equal(handle.ref, `pid ${standbyPid} (warm)`);
+      const evs = await finished(launcher, 'run_warm_1');
+      assert.deepEqual(
+        evs.map((e) => e.seq),
+        evs.map((_, i) => i + 1),
+      );
+      assert.equal(evs[0]?.type, 'RUN_START');
+      assert.equal(evs[0]?.data?.warm, true);
+      assert.equal(evs[0]?.data?.pid, standbyPid);
+      assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS');
+      assert.deepEqual(launcher.exitStatus('run_warm_1'), { code: 0, signal: null, known: true });
+      assert.equal(launcher.spawnCount('run_warm_1'), 1);
+      assert.match(
+        readFileSync(join(launcher.spoolDir('run_warm_1'), SPOOL_FILES.stdout), 'utf8'),
+        /hello from outpost/,
+      );
+
+      // The pool refilled with a new process, and the next launch uses it too.
+      await until('the pool to refill', () => launcher.standbys.counts().ready === 1);
+      assert.notEqual(launcher.standbys.pids()[0], standbyPid);
+      const second = await launcher.launch(spec('run_warm_2', 'sleepy', MODULE, { seconds: 0 }));
+      assert.match(second.ref, /\(warm\)/);
+      assert.equal((await finished(launcher, 'run_warm_2')).at(-1)?.type, 'RUN_SUCCESS');
+    } finally {
+      launcher.stop();
+    }
+  });
+
+  test('a newer location version retires older standbys; stop() leaves none running', async () => {
+    let version = 1;
+    const launcher = newLauncher('versions', () => version);
+    launcher.prewarm({ location: 'hello', module: MODULE });
+    await until('a ready v1 standby', () => launcher.standbys.counts().ready === 1);
+    const [v1] = launcher.standbys.pids();
+    version = 2;
+    launcher.prewarm({ location: 'hello', module: MODULE });
+    await until('v1 standby to exit', () => !pidAlive(v1!));
+    await until('a ready v2 standby', () => launcher.standbys.counts().ready === 1);
+    const [v2] = launcher.standbys.pids();
+    assert.notEqual(v2, v1);
+    launcher.stop();
+    await until('v2 standby to exit', () => !pidAlive(v2!));
+  });
+
+  test('a location that fails to import is not kept warm; its runs start cold and report the error', async () => {
+    const launcher = newLauncher('broken');
+    try {
+      launcher.prewarm({ location: 'broken', module: BROKEN });
+      await until(
+        'the failed standby to be retired',
+        () => launcher.standbys.spawned === 1 && launcher.standbys.pids().length === 0,
+      );
+      const handle = await launcher.launch(spec('run_broken', 'anything', BROKEN));
+      assert.doesNotMatch(handle.ref, /warm/);
+      const evs = await finished(launcher, 'run_broken');
+      assert.equal(evs.at(-1)?.type, 'RUN_FAILURE');
+      assert.match(evs.at(-1)?.message ?? '', /broken on purpose/);
+      // The failing key is paused: no standby was started again for it.
+      assert.equal(launcher.standbys.spawned, 1);
+    } finally {
+      launcher.stop();
+    }
+  });
+
+  test('crash mid-handoff, standby never got the run: it exits, the next agent spawns once', async () => {
+    const first = newLauncher('crash-before-send');
+    first.prewarm({ location: 'hello', module: MODULE });
+    await until('a ready standby', () => first.standbys.counts().ready === 1);
+    const sb = first.standbys.take({ location: 'hello', module: MODULE, cwd: process.cwd(), env: {} })!;
+    const runId = 'run_crash_unsent';
+    beginHandoff(first, sb, runId);
+    // The agent dies before sending: the channel closes with it.
+    sb.child.disconnect();
+    const next = newLauncher('crash-before-send');
+    const handle = await next.launch(spec(runId, 'hello'));
+    assert.doesNotMatch(handle.ref, /warm/);
+    assert.equal((await finished(next, runId)).at(-1)?.type, 'RUN_SUCCESS');
+    assert.equal(next.spawnCount(runId), 1);
+    assert.ok(!pidAlive(sb.pid), 'the standby that never got the run exited');
+    next.stop();
+  });
+
+  test('crash mid-handoff, standby took the run: the next agent adopts it, nothing respawned', async () => {
+    const first = newLauncher('crash-after-send');
+    first.prewarm({ location: 'hello', module: MODULE });
+    await until('a ready standby', () => first.standbys.counts().ready === 1);
+    const sb = first.standbys.take({ location: 'hello', module: MODULE, cwd: process.cwd(), env: {} })!;
+    const runId = 'run_crash_sent';
+    const { configFile, spoolDir } = beginHandoff(first, sb, runId, { seconds: 2 });
+    const message: StandbyRunMessage = { type: 'run', runId, job: 'sleepy', configFile, spoolDir };
+    sb.child.send(message);
+    // The agent dies right after sending, before recording process.json.
+    await until('RUN_START', () => existsSync(join(spoolDir, SPOOL_FILES.events)));
+    if (sb.child.connected) sb.child.disconnect();
+    const next = newLauncher('crash-after-send');
+    const handle = await next.launch(spec(runId, 'sleepy', MODULE, { seconds: 2 }));
+    assert.equal(handle.adopted, true);
+    assert.equal(handle.ref, `pid ${sb.pid} (warm)`);
+    await until('the adopted worker to finish', () => !pidAlive(sb.pid));
+    const evs = events(next, runId);
+    assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS');
+    assert.deepEqual(
+      evs.map((e) => e.seq),
+      evs.map((_, i) => i + 1),
+    );
+    assert.equal(next.spawnCount(runId), 1);
+    next.stop();
+    first.stop();
+  });
+});
+
+/** What handOff does before sending: intent naming the standby, its spool moved into the run. */
+function beginHandoff(
+  launcher: ProcessLauncher,
+  sb: Standby,
+  runId: string,
+  runConfig: Record<string, unknown> = {},
+): { configFile: string; spoolDir: string } {
+  const dir = launcher.runDir(runId);
+  const spoolDir = launcher.spoolDir(runId);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  const configFile = join(dir, 'config.json');
+  writeFileSync(configFile, JSON.stringify(runConfig));
+  writeFileSync(
+    join(dir, 'intent.json'),
+    JSON.stringify({ runId, at: Date.now(), standby: { pid: sb.pid, startTime: sb.startTime } }),
+  );
+  renameSync(join(sb.dir, 'spool'), spoolDir);
+  return { configFile, spoolDir };
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return readStat(pid) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+function readStat(pid: number): string {
+  try {
+    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return text.slice(text.lastIndexOf(')') + 2).split(' ')[0] ?? '?';
+  } catch {
+    return 'X';
+  }
+}
