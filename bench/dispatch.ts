@@ -5,12 +5,15 @@
 // writes RUN_START (floor 1), and a raw Temporal round trip, start workflow → activity runs, on
 // the same dev server (floor 2). Also splits the figure at STARTING (the agent spawned the
 // worker, so the rest is the worker's own boot), and reads the agent's idle RSS afterwards.
+// The agent keeps warm standby run workers (its default, --warm-run-workers 1): a launch that
+// finds one ready skips floor 1 entirely, so the run also reports how many launches were warm
+// and a warm floor (a run handed to a booted standby alone, send → RUN_START).
 //   npx tsx bench/dispatch.ts [--quick]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { sampleWorkerStart, startTemporalFloor } from './support/floors.js';
+import { sampleWarmWorkerStart, sampleWorkerStart, startTemporalFloor } from './support/floors.js';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { HELLO_MODULE, rssMb, sleep, startBenchSystem, until } from './support/stack.js';
 
@@ -18,6 +21,9 @@ const quick = isQuick();
 const LAUNCHES = quick ? 30 : 200;
 const FLOOR1_SAMPLES = quick ? 10 : 50;
 const FLOOR2_SAMPLES = quick ? 20 : 100;
+const WARM_FLOOR_SAMPLES = quick ? 5 : 20;
+/** Standbys per location for the agent under test (its default is 1). */
+const WARM_WORKERS = Number(process.env.BENCH_WARM_RUN_WORKERS ?? 1);
 const IDLE_SETTLE_MS = quick ? 5_000 : 15_000;
 const TERMINAL = ['SUCCESS', 'FAILURE', 'CANCELED'];
 
@@ -40,7 +46,7 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const { stack } = system;
   try {
-    const agent = await system.spawnAgent();
+    const agent = await system.spawnAgent(['--warm-run-workers', String(WARM_WORKERS)]);
     await stack.deploy('hello', HELLO_MODULE);
     const floor = await startTemporalFloor(system.temporal.address);
     // Warm-ups: the first launch pays for the worker's first workflow-task cache miss, the
@@ -56,6 +62,8 @@ async function main(): Promise<void> {
     const floor1: number[] = [];
     const floor2: number[] = [];
     const floor2Result: number[] = [];
+    const floor1Warm: number[] = [];
+    let warmLaunches = 0;
     for (let i = 0; i < LAUNCHES; i++) {
       const t0 = Date.now();
       const id = await stack.launch('noop');
@@ -72,12 +80,20 @@ async function main(): Promise<void> {
         20,
       );
       if (run.status !== 'SUCCESS' || run.startedAt === null) throw new Error(`run ${id} ended ${run.status}`);
+      const first = await stack.gql<{ run: { events: Array<{ type: string; data: { warm?: boolean } | null }> } }>(
+        `query($id: ID!) { run(id: $id) { events(first: 1) { type data } } }`,
+        { id },
+      );
+      if (first.run.events[0]?.data?.warm === true) warmLaunches++;
       toStart.push(run.startedAt - t0);
       if (run.launchedAt !== null) {
         toSpawn.push(run.launchedAt - t0);
         workerBoot.push(run.startedAt - run.launchedAt);
       }
       for (let k = dueAfter(i, FLOOR1_SAMPLES); k > 0; k--) floor1.push(await sampleWorkerStart(HELLO_MODULE, 'noop'));
+      for (let k = dueAfter(i, WARM_FLOOR_SAMPLES); k > 0; k--) {
+        floor1Warm.push(await sampleWarmWorkerStart(HELLO_MODULE, 'noop'));
+      }
       for (let k = dueAfter(i, FLOOR2_SAMPLES); k > 0; k--) {
         const s = await floor.sample();
         floor2.push(s.toActivity);
@@ -97,7 +113,9 @@ async function main(): Promise<void> {
     const f1 = summarize(floor1);
     const f2 = summarize(floor2);
     const f2Result = summarize(floor2Result);
+    const f1w = summarize(floor1Warm);
     const floorSum = f1.p50 + f2.p50;
+    const warmFloorSum = f1w.p50 + f2.p50;
     const figures: Figure[] = [
       {
         name: 'launchRun → RUN_START stored, p50',
@@ -128,6 +146,24 @@ async function main(): Promise<void> {
         note: `floors sum ${ms(floorSum)}; dispatch spends ${ms(total.p50 - floorSum)} above them`,
       },
       {
+        name: 'floor 1w: run handed to a booted standby alone, send → RUN_START, p50',
+        value: f1w.p50,
+        unit: 'ms',
+        note: `${f1w.n} samples; p90 ${ms(f1w.p90)}, max ${ms(f1w.max)}`,
+      },
+      {
+        name: 'dispatch p50 / (floor 1w + floor 2) p50',
+        value: total.p50 / warmFloorSum,
+        unit: 'ratio',
+        note: `warm floors sum ${ms(warmFloorSum)}; dispatch spends ${ms(total.p50 - warmFloorSum)} above them`,
+      },
+      {
+        name: 'launches handed to a warm standby',
+        value: warmLaunches,
+        unit: 'runs',
+        note: `of ${LAUNCHES}; agent --warm-run-workers ${WARM_WORKERS}; the rest spawned cold`,
+      },
+      {
         name: 'launchRun → worker spawned (STARTING), p50',
         value: spawn.p50,
         unit: 'ms',
@@ -138,13 +174,13 @@ async function main(): Promise<void> {
         name: 'worker boot (STARTING → RUN_START), p50',
         value: boot.p50,
         unit: 'ms',
-        note: 'node + tsx + loading the location, then RUN_START shipped and stored',
+        note: 'warm: handoff + RUN_START shipped and stored; cold: node + tsx + loading the location too',
       },
       {
         name: 'agent idle RSS',
         value: rss.reduce((a, b) => a + b, 0) / rss.length,
         unit: 'MB',
-        note: `after the launches, ${IDLE_SETTLE_MS / 1000}s idle, 1 location`,
+        note: `after the launches, ${IDLE_SETTLE_MS / 1000}s idle, 1 location (its standby worker is a separate process)`,
       },
     ];
     report(
@@ -154,6 +190,8 @@ async function main(): Promise<void> {
         launches: LAUNCHES,
         floor1Samples: FLOOR1_SAMPLES,
         floor2Samples: FLOOR2_SAMPLES,
+        warmFloorSamples: WARM_FLOOR_SAMPLES,
+        warmRunWorkers: WARM_WORKERS,
         job: 'noop',
         store: 'sqlite',
         floors: 'interleaved with the launches',

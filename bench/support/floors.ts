@@ -2,11 +2,63 @@
 // a run worker started alone (`outpost api execute-run`, spawn → RUN_START written, as in
 // bench/user-code.ts), and a raw Temporal round trip (start workflow → its activity runs) on
 // a given dev server, with the empty workflow of bench/fixtures/temporal/ on its own task queue.
-import { rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+// The warm floor is a run handed to an already booted standby worker alone (send → RUN_START).
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { readEvents, startWorker } from '../../test/integration/user-code/run-worker-process.js';
+import { defaultCliCommand } from '../../src/agent/launchers/process-launcher.js';
+import { StandbyPool } from '../../src/agent/launchers/standby-pool.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { SPOOL_FILES } from '../../src/shared/run-events.js';
+import type { StandbyRunMessage } from '../../src/shared/standby-protocol.js';
+
+/**
+ * Hands one run of `job` to a booted standby worker alone (no agent, no Temporal) and returns
+ * send → RUN_START (its event timestamp), in ms: the part of a warm launch the worker owns.
+ */
+export async function sampleWarmWorkerStart(module: string, job: string): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-warm-'));
+  const pool = new StandbyPool({
+    dataDir: dir,
+    logger: createLogger({ name: 'bench', level: 'warn' }),
+    cli: defaultCliCommand(),
+    env: process.env,
+    perKey: 1,
+  });
+  const spec = { location: 'bench', module, cwd: process.cwd(), env: {} };
+  try {
+    pool.prewarm(spec);
+    let sb = pool.take(spec);
+    for (let i = 0; !sb && i < 1_200; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      sb = pool.take(spec);
+    }
+    if (!sb) throw new Error('no standby worker became ready within 60 s');
+    pool.stop(); // no refill
+    const runDir = join(dir, 'run');
+    mkdirSync(runDir);
+    const spoolDir = join(runDir, 'spool');
+    renameSync(join(sb.dir, 'spool'), spoolDir);
+    const configFile = join(runDir, 'config.json');
+    writeFileSync(configFile, '{}');
+    const exited = new Promise<number | null>((r) => sb.child.once('exit', (code) => r(code)));
+    const sentAt = Date.now();
+    const message: StandbyRunMessage = { type: 'run', runId: 'run_bench_warm', job, configFile, spoolDir };
+    sb.child.send(message);
+    const code = await exited;
+    const first = existsSync(join(spoolDir, SPOOL_FILES.events)) ? readEvents(spoolDir)[0] : undefined;
+    if (code !== 0 || first?.type !== 'RUN_START') {
+      throw new Error(`warm worker for ${job} ended ${code}, first event ${JSON.stringify(first)}`);
+    }
+    return first.timestamp - sentAt;
+  } finally {
+    pool.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 /** Spawns one run worker for `job` alone and returns spawn → RUN_START (its event timestamp), in ms. */
 export async function sampleWorkerStart(module: string, job: string): Promise<number> {

@@ -163,9 +163,18 @@ export class ProcessLauncher implements Launcher {
     const standby = existsSync(spool) ? undefined : this.standbys.take(standbySpec);
     // Refill (or first fill) the pool for the next launch of this location, off the hot path.
     setImmediate(() => this.standbys.prewarm(standbySpec));
-    if (standby) {
+    // A standby still booting is further along than a cold spawn: wait for it (nothing is
+    // recorded yet, so a crash meanwhile leaves no trace; it exits when our channel closes).
+    if (standby && (await standby.whenReady)) {
       const handle = await this.handOff(spec, standby, configFile);
       if (handle) return handle;
+    } else if (standby) {
+      standby.child.unref();
+      rmSync(standby.dir, { recursive: true, force: true });
+      this.opts.logger.warn(
+        { runId: spec.runId, pid: standby.pid },
+        'standby run worker did not become ready; spawning',
+      );
     }
     mkdirSync(spool, { recursive: true });
     writeAtomic(join(dir, 'intent.json'), JSON.stringify({ runId: spec.runId, at: Date.now() } satisfies IntentRecord));
@@ -317,6 +326,8 @@ export class ProcessLauncher implements Launcher {
         if (err) finish(false);
       });
     });
+    sb.child.unref();
+    (sb.child.channel as { unref?: () => void } | undefined)?.unref?.();
     if (!accepted) {
       // Whatever state it is in, it must not run this run later: kill it before deciding.
       try {

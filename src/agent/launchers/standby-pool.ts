@@ -42,7 +42,11 @@ export interface Standby {
   startTime: number;
   /** <dataDir>/standby/<id>; its spool/ subdirectory holds the open log files. */
   dir: string;
-  state: 'booting' | 'ready' | 'taken' | 'failed' | 'gone';
+  state: 'booting' | 'ready' | 'failed' | 'gone';
+  /** Resolves true once it is ready for a run, false if it failed or exited first. */
+  whenReady: Promise<boolean>;
+  /** Handed to the launcher: from now on its exit is the launcher's business. */
+  taken?: boolean;
 }
 
 export interface StandbyPoolOptions {
@@ -99,23 +103,29 @@ export class StandbyPool {
     for (let i = have; i < this.opts.perKey; i++) this.spawnOne(spec, key);
   }
 
-  /** Removes and returns a ready standby for this spec, or undefined (then spawn cold). */
+  /**
+   * Removes and returns a standby for this spec: a ready one, else one still booting (it is
+   * further along than a cold spawn would be; await `whenReady`), else undefined (spawn cold).
+   */
   take(spec: StandbySpec): Standby | undefined {
     if (!this.enabled) return undefined;
     const key = standbyKey(spec);
-    for (const sb of this.standbys.values()) {
-      if (sb.key === key && sb.state === 'ready' && sb.child.connected) {
-        sb.state = 'taken';
-        this.standbys.delete(sb.id);
-        return sb;
-      }
-    }
-    return undefined;
+    const mine = [...this.standbys.values()].filter((s) => s.key === key && s.child.connected);
+    const sb = mine.find((s) => s.state === 'ready') ?? mine.find((s) => s.state === 'booting');
+    if (!sb) return undefined;
+    // Taken while booting, it still turns ready (or fails) through the same listeners.
+    this.standbys.delete(sb.id);
+    sb.taken = true;
+    // Someone now waits on it: its messages and exit must keep the event loop alive until the
+    // handoff is done (the launcher unrefs it again, as it does every run worker).
+    sb.child.ref();
+    (sb.child.channel as { ref?: () => void } | undefined)?.ref?.();
+    return sb;
   }
 
   /** Idle standbys: how many per state (metrics, tests). */
   counts(): Record<Standby['state'], number> {
-    const c = { booting: 0, ready: 0, taken: 0, failed: 0, gone: 0 };
+    const c = { booting: 0, ready: 0, failed: 0, gone: 0 };
     for (const s of this.standbys.values()) c[s.state]++;
     return c;
   }
@@ -172,6 +182,7 @@ export class StandbyPool {
         // Best effort, as for cold workers.
       }
     }
+    let settle: (ok: boolean) => void = () => undefined;
     const sb: Standby = {
       id,
       key,
@@ -182,6 +193,7 @@ export class StandbyPool {
       startTime: readProcStat(pid)?.startTime ?? -1,
       dir,
       state: 'booting',
+      whenReady: new Promise<boolean>((r) => (settle = r)),
     };
     this.standbys.set(id, sb);
     // Idle standbys must not keep the agent's event loop alive.
@@ -189,10 +201,11 @@ export class StandbyPool {
     (child.channel as { unref?: () => void } | undefined)?.unref?.();
     child.on('message', (m: unknown) => {
       if (!isStandbyMessage(m) || m.type !== 'ready' || sb.state !== 'booting') return;
-      this.onReady(sb, m, spec);
+      settle(this.onReady(sb, m, spec));
     });
     child.once('exit', (code, signal) => {
-      if (sb.state === 'taken') return; // a run worker now: the launcher watches it
+      settle(false);
+      if (sb.taken) return; // a run worker now (or about to be): the launcher watches it
       const wasIdle = sb.state === 'booting' || sb.state === 'ready';
       sb.state = 'gone';
       this.standbys.delete(sb.id);
@@ -206,27 +219,30 @@ export class StandbyPool {
     );
   }
 
-  private onReady(sb: Standby, m: Extract<StandbyMessage, { type: 'ready' }>, spec: StandbySpec): void {
+  /** True when the standby is usable. */
+  private onReady(sb: Standby, m: Extract<StandbyMessage, { type: 'ready' }>, spec: StandbySpec): boolean {
     if (m.loadError === undefined) {
       sb.state = 'ready';
       this.failedKeys.delete(sb.key);
-      return;
+      return true;
     }
     // A location that does not import is reported by the run that tries it (cold, so it is
     // retried fresh each time); a standby would only freeze the error.
     sb.state = 'failed';
     this.failedKeys.set(sb.key, Date.now());
+    sb.taken = false; // a failed standby is never used: retire it even if a launch was waiting
     this.opts.logger.warn(
       { location: spec.location, version: spec.version, err: m.loadError },
       'standby run worker could not import its location; runs of it start cold',
     );
     this.retire(sb, 'its location failed to import');
+    return false;
   }
 
   private retire(sb: Standby, why: string): void {
     this.opts.logger.debug({ location: sb.location, pid: sb.pid, why }, 'retiring standby run worker');
     this.standbys.delete(sb.id);
-    if (sb.state !== 'taken') sb.state = 'gone';
+    sb.state = 'gone';
     if (sb.child.connected) sb.child.disconnect();
     else if (sb.child.exitCode === null && sb.child.signalCode === null) {
       try {

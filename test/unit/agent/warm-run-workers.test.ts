@@ -98,6 +98,22 @@ describe('warm standby run workers', () => {
     }
   });
 
+  test('a launch that finds its standby still booting waits for it instead of spawning', async () => {
+    const launcher = newLauncher('booting');
+    try {
+      launcher.prewarm({ location: 'hello', module: MODULE });
+      assert.equal(launcher.standbys.counts().booting, 1);
+      const handle = await launcher.launch(spec('run_booting', 'hello'));
+      assert.match(handle.ref, /\(warm\)/);
+      assert.equal((await finished(launcher, 'run_booting')).at(-1)?.type, 'RUN_SUCCESS');
+      assert.equal(launcher.spawnCount('run_booting'), 1);
+      // One standby for the run, one refill: no cold spawn happened.
+      assert.equal(launcher.standbys.spawned, 2);
+    } finally {
+      launcher.stop();
+    }
+  });
+
   test('a newer location version retires older standbys; stop() leaves none running', async () => {
     let version = 1;
     const launcher = newLauncher('versions', () => version);
