@@ -31,12 +31,8 @@ export async function sampleWarmWorkerStart(module: string, job: string): Promis
   const spec = { location: 'bench', module, cwd: process.cwd(), env: {} };
   try {
     pool.prewarm(spec);
-    let sb = pool.take(spec);
-    for (let i = 0; !sb && i < 1_200; i++) {
-      await new Promise((r) => setTimeout(r, 50));
-      sb = pool.take(spec);
-    }
-    if (!sb) throw new Error('no standby worker became ready within 60 s');
+    const sb = pool.take(spec);
+    if (!sb || !(await sb.whenReady)) throw new Error('no standby worker became ready within 60 s');
     pool.stop(); // no refill
     const runDir = join(dir, 'run');
     mkdirSync(runDir);

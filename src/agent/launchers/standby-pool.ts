@@ -55,10 +55,24 @@ export interface StandbyPoolOptions {
   /** Command that starts the CLI (node + tsx + main.ts by default, from the launcher). */
   cli: string[];
   env: NodeJS.ProcessEnv;
-  /** Standbys kept per key; 0 disables the pool. */
+  /** Standbys kept per key at rest; 0 disables the pool. */
   perKey: number;
+  /**
+   * Upper bound while launches outrun the pool: each launch that finds no ready standby raises
+   * its key's target by one, up to this; default max(perKey, 4).
+   */
+  maxPerKey?: number;
+  /** After this long without such a miss, a key's target falls back to `perKey`; default 60 s. */
+  burstDecayMs?: number;
+  clock?: () => number;
   /** Niceness added to standbys, as for cold-spawned run workers. */
   nice?: number;
+}
+
+/** A key's target above `perKey`, raised by launches that found no ready standby. */
+interface Burst {
+  target: number;
+  lastMissAt: number;
 }
 
 /** After a standby fails to import its location, that key is not pre-warmed again for this long. */
@@ -72,6 +86,8 @@ export function standbyKey(spec: StandbySpec): string {
 export class StandbyPool {
   private readonly standbys = new Map<string, Standby>();
   private readonly failedKeys = new Map<string, number>();
+  private readonly bursts = new Map<string, Burst>();
+  private readonly decayTimer: NodeJS.Timeout;
   private stopped = false;
   /** Spawns done, for benchmarks and tests. */
   spawned = 0;
@@ -80,13 +96,39 @@ export class StandbyPool {
     // Standbys of an earlier agent process exit on their own (their channel closed with it);
     // their directories hold nothing a run needs (a taken standby's spool was moved away).
     rmSync(this.root(), { recursive: true, force: true });
+    this.decayTimer = setInterval(() => this.decay(), Math.max(1_000, this.decayMs() / 4)).unref();
+  }
+
+  private now(): number {
+    return (this.opts.clock ?? Date.now)();
+  }
+
+  private decayMs(): number {
+    return this.opts.burstDecayMs ?? 60_000;
+  }
+
+  /** How many standbys a key should have now (booting or ready). */
+  target(key: string): number {
+    const burst = this.bursts.get(key);
+    if (!burst || this.now() - burst.lastMissAt > this.decayMs()) return this.opts.perKey;
+    return burst.target;
+  }
+
+  /** Keys whose burst has passed go back to `perKey`: surplus idle standbys are retired. */
+  private decay(): void {
+    for (const [key, burst] of this.bursts) {
+      if (this.now() - burst.lastMissAt <= this.decayMs()) continue;
+      this.bursts.delete(key);
+      const idle = [...this.standbys.values()].filter((s) => s.key === key && s.state === 'ready');
+      for (const sb of idle.slice(this.opts.perKey)) this.retire(sb, 'the burst of launches is over');
+    }
   }
 
   get enabled(): boolean {
     return this.opts.perKey > 0 && !this.stopped;
   }
 
-  /** Starts standbys until the key has `perKey` (booting or ready); retires older versions. */
+  /** Starts standbys until the key has its target (booting or ready); retires older versions. */
   prewarm(spec: StandbySpec): void {
     if (!this.enabled) return;
     const key = standbyKey(spec);
@@ -100,7 +142,7 @@ export class StandbyPool {
     const have = [...this.standbys.values()].filter(
       (s) => s.key === key && (s.state === 'booting' || s.state === 'ready'),
     ).length;
-    for (let i = have; i < this.opts.perKey; i++) this.spawnOne(spec, key);
+    for (let i = have; i < this.target(key); i++) this.spawnOne(spec, key);
   }
 
   /**
@@ -111,7 +153,13 @@ export class StandbyPool {
     if (!this.enabled) return undefined;
     const key = standbyKey(spec);
     const mine = [...this.standbys.values()].filter((s) => s.key === key && s.child.connected);
-    const sb = mine.find((s) => s.state === 'ready') ?? mine.find((s) => s.state === 'booting');
+    const ready = mine.find((s) => s.state === 'ready');
+    if (!ready) {
+      // Launches are outrunning the pool: keep one more warm for this key for a while.
+      const max = this.opts.maxPerKey ?? Math.max(this.opts.perKey, 4);
+      this.bursts.set(key, { target: Math.min(max, this.target(key) + 1), lastMissAt: this.now() });
+    }
+    const sb = ready ?? mine.find((s) => s.state === 'booting');
     if (!sb) return undefined;
     // Taken while booting, it still turns ready (or fails) through the same listeners.
     this.standbys.delete(sb.id);
@@ -138,6 +186,7 @@ export class StandbyPool {
   /** Disconnects every idle standby; each exits without running anything. */
   stop(): void {
     this.stopped = true;
+    clearInterval(this.decayTimer);
     for (const sb of [...this.standbys.values()]) this.retire(sb, 'the agent is stopping');
   }
 

@@ -8,8 +8,8 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, w
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
-import type { Standby } from '../../../src/agent/launchers/standby-pool.js';
+import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
+import { StandbyPool, standbyKey, type Standby } from '../../../src/agent/launchers/standby-pool.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import type { StandbyRunMessage } from '../../../src/shared/standby-protocol.js';
@@ -107,11 +107,35 @@ describe('warm standby run workers', () => {
       assert.match(handle.ref, /\(warm\)/);
       assert.equal((await finished(launcher, 'run_booting')).at(-1)?.type, 'RUN_SUCCESS');
       assert.equal(launcher.spawnCount('run_booting'), 1);
-      // One standby for the run, one refill: no cold spawn happened.
-      assert.equal(launcher.standbys.spawned, 2);
+      // The launch had to wait, so the key keeps two warm for a while: the run's standby plus
+      // two refills, and no cold spawn.
+      await until('the refills', () => launcher.standbys.spawned === 3);
+      assert.equal(launcher.standbys.counts().booting + launcher.standbys.counts().ready, 2);
     } finally {
       launcher.stop();
     }
+  });
+
+  test('launches that outrun the pool raise its target up to a bound; it decays after a quiet period', () => {
+    let now = 1_000_000;
+    const pool = new StandbyPool({
+      dataDir: join(root, 'burst'),
+      logger,
+      cli: defaultCliCommand(),
+      env: process.env,
+      perKey: 1,
+      maxPerKey: 3,
+      burstDecayMs: 60_000,
+      clock: () => now,
+    });
+    const sbSpec = { location: 'hello', module: MODULE, cwd: process.cwd(), env: {} };
+    const key = standbyKey(sbSpec);
+    assert.equal(pool.target(key), 1);
+    for (let i = 0; i < 5; i++) assert.equal(pool.take(sbSpec), undefined);
+    assert.equal(pool.target(key), 3);
+    now += 60_001;
+    assert.equal(pool.target(key), 1);
+    pool.stop();
   });
 
   test('a newer location version retires older standbys; stop() leaves none running', async () => {
