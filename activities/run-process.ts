@@ -6,6 +6,7 @@ import { sleep } from '../src/agent/backoff.js';
 import { SpoolShipper } from '../src/agent/spool-shipper.js';
 import { SpoolWatch } from '../src/agent/spool-watch.js';
 import type { LaunchHandle } from '../src/agent/launchers/launcher.js';
+import type { RunCursor } from '../src/agent/control-plane-client.js';
 import { OutpostError, errorCode, isOutpostError } from '../src/shared/errors.js';
 import type { RunEvent } from '../src/shared/run-events.js';
 import type { RunStatus, WorkItemPayload } from '../src/shared/work-items.js';
@@ -63,9 +64,10 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       return coded(async () => {
         const log = deps.logger.child({ runId: payload.runId });
         const existing = await deps.launcher.adopt(payload.runId);
+        let cursor: RunCursor | undefined;
         if (!existing) {
           // A run terminated (or otherwise ended) before launch is never started.
-          const cursor = await deps.controlPlane.runCursor(payload.runId);
+          cursor = await deps.controlPlane.runCursor(payload.runId);
           if (cursor.status === 'CANCELING' || TERMINAL_STATUSES.has(cursor.status)) {
             log.info({ status: cursor.status }, 'run not launched: it was stopped first');
             return { skipped: cursor.status };
@@ -88,17 +90,36 @@ export function createRunProcessActivities(deps: ActivityDeps) {
             ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}),
             ...(spec.env ? { env: spec.env } : {}),
           }));
-        try {
-          await deps.controlPlane.reportRunLaunched(deps.agentId(), payload.runId, {
-            launcher: handle.launcher,
-            ref: handle.ref,
-            adopted: handle.adopted,
-            hostTaskQueue: deps.hostTaskQueue,
-          });
-        } catch (err) {
-          // Already past STARTING (the worker raced ahead, or this is a retry): nothing to do.
-          if (!isOutpostError(err, 'ILLEGAL_RUN_TRANSITION')) throw err;
-        }
+        const report = async (): Promise<void> => {
+          try {
+            await deps.controlPlane.reportRunLaunched(deps.agentId(), payload.runId, {
+              launcher: handle.launcher,
+              ref: handle.ref,
+              adopted: handle.adopted,
+              hostTaskQueue: deps.hostTaskQueue,
+            });
+          } catch (err) {
+            // Already past STARTING (the worker raced ahead, or this is a retry): nothing to do.
+            if (!isOutpostError(err, 'ILLEGAL_RUN_TRANSITION')) throw err;
+          }
+        };
+        // A warm worker has written RUN_START before it acknowledged the run: ship what is in
+        // the spool right after the STARTING report (which must land first: it records the
+        // launching agent), instead of waiting for superviseRun to be scheduled. Only for a launch made just now, whose cursor was read just before it
+        // (superviseRun resumes from runCursor, and appends are idempotent by seq and offset).
+        const shipFirst = async (): Promise<void> => {
+          if (!cursor || existing) return;
+          const shipper = new SpoolShipper(
+            payload.runId,
+            deps.launcher.spoolDir(payload.runId),
+            deps.controlPlane,
+            log,
+            cursor,
+          );
+          await shipper.shipOnce(false);
+        };
+        await report();
+        await shipFirst();
         log.info({ ref: handle.ref, adopted: handle.adopted }, 'run launched');
         return { launched: handle };
       });

@@ -43,10 +43,9 @@ export async function runStandby(opts: StandbyOptions): Promise<number> {
   if (!run) return EXIT.success;
 
   process.env.OUTPOST_RUN_ID = run.runId;
-  const accepted: StandbyMessage = { type: 'accepted', runId: run.runId };
-  // From here on the run must not depend on the agent: close the channel once the answer is out.
-  send(accepted, undefined, {}, () => process.disconnect());
-  return runWorker({
+  // runWorker writes RUN_START synchronously before its first await, so by the time the agent
+  // reads `accepted` the run is in the spool (its crash recovery relies on that order).
+  const done = runWorker({
     runId: run.runId,
     module: opts.module,
     job: run.job,
@@ -56,4 +55,8 @@ export async function runStandby(opts: StandbyOptions): Promise<number> {
     ...(opts.maxConcurrency !== undefined ? { maxConcurrency: opts.maxConcurrency } : {}),
     ...(opts.graceMs !== undefined ? { graceMs: opts.graceMs } : {}),
   });
+  const accepted: StandbyMessage = { type: 'accepted', runId: run.runId };
+  // From here on the run must not depend on the agent: close the channel once the answer is out.
+  send(accepted, undefined, {}, () => process.disconnect());
+  return done;
 }
