@@ -1,12 +1,15 @@
 // What every fault case checks about its runs: the right terminal status, worker events with
-// contiguous seqs 1..N (none lost, none repeated), exactly one spawned run worker, and stored
-// stdout identical to the run's spool file.
+// contiguous seqs 1..N (none lost, none repeated) that are exactly the run's spool file (plus
+// the agent's own ENGINE + terminal pair when the worker could not write one), exactly one
+// spawned run worker, and stored stdout identical to the run's spool file. Given a StoreView,
+// also the database rows: one run row whose last_seq is the event count, the expected work
+// items all COMPLETED, and stdout chunks that tile the spool's bytes.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+import { ENGINE_SEQ_BASE, SPOOL_FILES } from '../../../src/shared/run-events.js';
+import type { StoreView } from './store-view.js';
 import type { AgentProcess, ControlPlaneProcess } from './system.js';
 import { until } from './system.js';
-
-const ENGINE_SEQ_BASE = 1_000_000_000;
 
 export interface RunEventView {
   seq: number;
@@ -93,7 +96,14 @@ export async function checkRun(
   cp: ControlPlaneProcess,
   agent: AgentProcess,
   id: string,
-  expect: { status: string; userEvents?: number; terminalType?: string; stdout?: boolean },
+  expect: {
+    status: string;
+    userEvents?: number;
+    terminalType?: string;
+    stdout?: boolean;
+    /** Check the run's database rows too, expecting these work items (kind -> count). */
+    store?: { view: StoreView; items: Record<string, number> };
+  },
 ): Promise<string> {
   const status = await runStatus(cp, id);
   const events = await runEvents(cp, id);
@@ -111,6 +121,18 @@ export async function checkRun(
       expect.terminalType,
       `run ${id}: terminal event`,
     );
+  const spooled = spoolEvents(agent, id);
+  const extra = user.slice(spooled.length);
+  assert.deepEqual(
+    user.slice(0, spooled.length).map((e) => `${e.seq} ${e.type}`),
+    spooled.map((e) => `${e.seq} ${e.type}`),
+    `run ${id}: stored events differ from the spool`,
+  );
+  // Beyond the spool only the agent's ending of a worker that could not end the run itself.
+  assert.ok(
+    extra.length === 0 || (extra.length === 2 && extra[0]!.type === 'ENGINE' && /^RUN_/.test(extra[1]!.type)),
+    `run ${id}: events beyond the spool: ${extra.map((e) => e.type).join(',')}`,
+  );
   const spawns = agent.spawnCount(id);
   assert.equal(spawns, 1, `run ${id}: spawned ${spawns} times`);
   if (expect.stdout !== false) {
@@ -128,5 +150,42 @@ export async function checkRun(
     );
     assert.equal(stored.data, spool, `run ${id}: stored stdout differs from the spool file`);
   }
-  return `${id} ${status}, seqs 1..${user.length} contiguous, ${events.length - user.length} engine events, spawned once`;
+  let rows = '';
+  if (expect.store) {
+    const r = expect.store.view.rowCounts(id);
+    assert.equal(r.run.status, expect.status, `run ${id}: status row`);
+    assert.equal(r.userEvents, user.length, `run ${id}: run_events rows`);
+    assert.equal(r.engineEvents, events.length - user.length, `run ${id}: engine event rows`);
+    assert.equal(Number(r.run.last_seq), user.length, `run ${id}: runs.last_seq`);
+    const kinds: Record<string, number> = {};
+    for (const item of r.items) {
+      kinds[item.kind] = (kinds[item.kind] ?? 0) + 1;
+      assert.equal(item.status, 'COMPLETED', `run ${id}: ${item.kind} item ${item.id}`);
+      if (item.kind === 'LAUNCH_RUN') assert.equal(item.workflow_id, `run-${id}`, `run ${id}: launch workflow id`);
+    }
+    assert.deepEqual(kinds, expect.store.items, `run ${id}: work items by kind`);
+    const spoolBytes = statSync(agent.spoolFile(id, SPOOL_FILES.stdout)).size;
+    assert.equal(r.stdoutBytes, spoolBytes, `run ${id}: stored stdout chunk bytes`);
+    assert.equal(Number(r.run.stdout_bytes), spoolBytes, `run ${id}: runs.stdout_bytes`);
+    const attempts = r.items.map((i) => i.attempts).join('/');
+    rows = `; rows: 1 run, ${r.items.length} work item(s) COMPLETED (claims ${attempts}), ${r.userEvents}+${r.engineEvents} events, ${r.stdoutChunks} stdout chunk(s)`;
+  }
+  return `${id} ${status}, seqs 1..${user.length} contiguous (${spooled.length} spooled), ${events.length - user.length} engine events, spawned once${rows}`;
+}
+
+/** The events the run worker wrote to its spool (complete lines only). */
+export function spoolEvents(agent: AgentProcess, id: string): Array<{ seq: number; type: string }> {
+  const file = agent.spoolFile(id, SPOOL_FILES.events);
+  if (!existsSync(file)) return [];
+  const out: Array<{ seq: number; type: string }> = [];
+  for (const line of readFileSync(file, 'utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const e = JSON.parse(line) as { seq: number; type: string };
+      out.push({ seq: e.seq, type: e.type });
+    } catch {
+      // A torn last line of a killed worker is not an event.
+    }
+  }
+  return out;
 }

@@ -1,0 +1,293 @@
+// The five moments of the issue at which the fault suite kill -9s the agent, each reached by
+// observing real state (never by sleeping a guessed time). Each moment says how it is reached
+// and returns what it saw at the instant before the kill, which the case prints:
+//   at claim            the control plane CLAIMED every item for the agent; the claim's answer
+//                       is held by the gate, so no workflow exists.
+//   after start, no ack every workflow exists (the agent sent its ackWork, held by the gate);
+//                       every item is still CLAIMED.
+//   mid-launch          every run worker is spawned (intent.json, spawns.log) but its launch is
+//                       not reported (reportRunLaunched held): runs QUEUED, no event stored.
+//   mid-supervise       every run STARTED, events stored and growing, none finished (drip runs
+//                       wait for a release file the case creates only after the restart).
+//   mid-termination     every run CANCELING with its terminate signal delivered (TERMINATE_RUN
+//                       item COMPLETED) and at least one worker received SIGTERM and is still
+//                       alive, cleaning up; the split of the others is printed.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { SPOOL_FILES } from '../../../src/shared/run-events.js';
+import type { AgentApiGate } from './agent-api-gate.js';
+import { TERMINATION_RECEIVED } from './fault-location.js';
+import type { StoreView } from './store-view.js';
+import { until, type AgentProcess, type ControlPlaneProcess } from './system.js';
+
+export interface MomentContext {
+  cp: ControlPlaneProcess;
+  agent: AgentProcess;
+  gate: AgentApiGate;
+  view: StoreView;
+  temporal: Client;
+}
+
+export interface AgentKillMoment {
+  name: string;
+  /** Terminal status every run must reach. */
+  expect: 'SUCCESS' | 'CANCELED';
+  /** Release the drip runs after the restart (not when they are to be canceled). */
+  release: boolean;
+  /** Work items each run ends with (kind -> count). */
+  items: Record<string, number>;
+  /** Before the launches: set the gate's holds. */
+  arm?(ctx: MomentContext): Promise<void>;
+  /** After the launches: act, then wait until the moment is reached; returns what was seen. */
+  reach(ctx: MomentContext, ids: string[]): Promise<string>;
+}
+
+/** Tight, bounded polling for the moments: a marker is seen within ~10 ms of appearing. */
+const TIGHT_MS = 10;
+const REACH_TIMEOUT_MS = 120_000;
+
+export type WorkerState = 'not spawned' | 'alive' | 'exited';
+
+/** The run worker recorded in runs/<id>/process.json: alive (not a zombie), exited, or none yet. */
+export function workerState(agent: AgentProcess, runId: string): WorkerState {
+  let pid: number;
+  try {
+    pid = (JSON.parse(readFileSync(join(runDir(agent, runId), 'process.json'), 'utf8')) as { pid: number }).pid;
+  } catch {
+    return 'not spawned';
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z') ? 'exited' : 'alive';
+  } catch {
+    return 'exited';
+  }
+}
+
+export function runDir(agent: AgentProcess, runId: string): string {
+  return join(agent.opts.dataDir, 'runs', runId);
+}
+
+/** How many of `ids` have a Temporal workflow `run-<id>` (of any status). */
+export async function workflowsExisting(temporal: Client, ids: string[]): Promise<number> {
+  const found = await Promise.all(
+    ids.map(async (id) => {
+      try {
+        await temporal.workflow.getHandle(`run-${id}`).describe();
+        return true;
+      } catch (err) {
+        if (err instanceof WorkflowNotFoundError) return false;
+        throw err;
+      }
+    }),
+  );
+  return found.filter(Boolean).length;
+}
+
+/** "STARTED×12 QUEUED×8": a multiset of states, for printouts. */
+export function tally(states: Iterable<string>): string {
+  const n = new Map<string, number>();
+  for (const s of states) n.set(s, (n.get(s) ?? 0) + 1);
+  return [...n].map(([s, k]) => `${s}×${k}`).join(' ');
+}
+
+function statuses(view: StoreView, ids: string[]): string[] {
+  const runs = view.runs(ids);
+  return ids.map((id) => runs.get(id)?.status ?? 'MISSING');
+}
+
+function heldRunIds(gate: AgentApiGate, op: string, key: (v: Record<string, unknown>) => unknown): Set<string> {
+  const { requests, responses } = gate.held(op);
+  return new Set([...requests, ...responses].map((c) => String(key(c.variables))));
+}
+
+const atClaim: AgentKillMoment = {
+  name: 'at claim',
+  expect: 'SUCCESS',
+  release: true,
+  items: { LAUNCH_RUN: 1 },
+  async arm({ gate }) {
+    gate.holdRequests((c) => c.op === 'claimWork');
+    gate.holdResponses((c, body) => c.op === 'claimWork' && hasClaimedItems(body));
+    // The agent's current long-poll would claim the first launch alone: end it (nothing is
+    // queued), so its next poll waits at the gate until all runs are queued.
+    gate.interruptClaims();
+    await until('the agent polls into the gate', () => gate.held('claimWork').requests.length === 1, 30_000, TIGHT_MS);
+  },
+  async reach({ gate, view, temporal }, ids) {
+    await until('all runs queued', () => view.workItems(ids, 'LAUNCH_RUN').length === ids.length, 30_000, TIGHT_MS);
+    gate.releaseRequests('claimWork');
+    const items = await until(
+      'one claim took every item',
+      () => {
+        const rows = view.workItems(ids, 'LAUNCH_RUN');
+        return rows.every((r) => r.status === 'CLAIMED' && r.lease_owner) && gate.held('claimWork').responses.length
+          ? rows
+          : undefined;
+      },
+      REACH_TIMEOUT_MS,
+      TIGHT_MS,
+    );
+    // The agent never saw the claim, so it cannot have started anything; proven below too.
+    const workflows = await workflowsExisting(temporal, ids);
+    if (workflows !== 0) throw new Error(`at claim: ${workflows} run workflows exist before the kill`);
+    return `items ${tally(items.map((r) => r.status))} (lease ${items[0]!.lease_owner}), claim answer held, run workflows 0, runs ${tally(statuses(view, ids))}`;
+  },
+};
+
+function hasClaimedItems(body: unknown): boolean {
+  const items = (body as { data?: { claimWork?: unknown[] } } | undefined)?.data?.claimWork;
+  return Array.isArray(items) && items.length > 0;
+}
+
+const afterStartBeforeAck: AgentKillMoment = {
+  name: 'after workflow start, before ack',
+  expect: 'SUCCESS',
+  release: true,
+  items: { LAUNCH_RUN: 1 },
+  // The poller acks only once workflow.start returned, so a held ack proves the workflow exists.
+  arm({ gate }) {
+    gate.holdRequests((c) => c.op === 'ackWork');
+    return Promise.resolve();
+  },
+  async reach({ gate, view, temporal }, ids) {
+    const wanted = new Set(ids.map((id) => `run-${id}`));
+    await until(
+      'every run ack held',
+      () => [...heldRunIds(gate, 'ackWork', (v) => v.workflowId)].filter((w) => wanted.has(w)).length === ids.length,
+      REACH_TIMEOUT_MS,
+      TIGHT_MS,
+    );
+    const items = view.workItems(ids, 'LAUNCH_RUN');
+    const runs = statuses(view, ids);
+    const workflows = await workflowsExisting(temporal, ids);
+    if (workflows !== ids.length) throw new Error(`after start: only ${workflows} run workflows exist`);
+    if (items.some((r) => r.status !== 'CLAIMED'))
+      throw new Error(`after start: items ${tally(items.map((r) => r.status))}`);
+    return `run workflows ${workflows}/${ids.length}, ${ids.length} ackWork calls held, items ${tally(items.map((r) => r.status))}, runs ${tally(runs)}`;
+  },
+};
+
+const midLaunch: AgentKillMoment = {
+  name: 'mid-launch',
+  expect: 'SUCCESS',
+  release: true,
+  items: { LAUNCH_RUN: 1 },
+  arm({ gate }) {
+    gate.holdRequests((c) => c.op === 'reportRunLaunched');
+    return Promise.resolve();
+  },
+  async reach({ gate, view, agent }, ids) {
+    await until(
+      'every launch report held',
+      () => ids.every((id) => heldRunIds(gate, 'reportRunLaunched', (v) => v.runId).has(id)),
+      REACH_TIMEOUT_MS,
+      TIGHT_MS,
+    );
+    const runs = statuses(view, ids);
+    const events = view.userEventCounts(ids);
+    const spawned = ids.filter((id) => agent.spawnCount(id) === 1).length;
+    const intents = ids.filter((id) => existsSync(join(runDir(agent, id), 'intent.json'))).length;
+    const stored = [...events.values()].reduce((a, b) => a + b, 0);
+    if (spawned !== ids.length || runs.some((s) => s !== 'QUEUED') || stored !== 0) {
+      throw new Error(`mid-launch: spawned ${spawned}, runs ${tally(runs)}, events stored ${stored}`);
+    }
+    return `intent.json ${intents}/${ids.length}, spawns.log ${spawned}/${ids.length}, workers ${tally(ids.map((id) => workerState(agent, id)))}, reportRunLaunched held ${ids.length}, runs ${tally(runs)}, events stored 0`;
+  },
+};
+
+const midSupervise: AgentKillMoment = {
+  name: 'mid-supervise',
+  expect: 'SUCCESS',
+  release: true,
+  items: { LAUNCH_RUN: 1 },
+  async reach({ view }, ids) {
+    const runs = await until(
+      'every run STARTED',
+      () => {
+        const s = statuses(view, ids);
+        return s.every((x) => x === 'STARTED') ? s : undefined;
+      },
+      REACH_TIMEOUT_MS,
+      TIGHT_MS,
+    );
+    // Flowing: every run has more events stored than when all were first seen STARTED.
+    const base = view.userEventCounts(ids);
+    const counts = await until(
+      'events flowing for every run',
+      () => {
+        const c = view.userEventCounts(ids);
+        return ids.every((id) => c.get(id)! > base.get(id)!) ? c : undefined;
+      },
+      REACH_TIMEOUT_MS,
+      TIGHT_MS,
+    );
+    const after = statuses(view, ids);
+    if (after.some((x) => x !== 'STARTED')) throw new Error(`mid-supervise: runs ${tally(after)}`);
+    const n = ids.map((id) => counts.get(id)!);
+    return `runs ${tally(runs)}, stored events per run ${Math.min(...n)}..${Math.max(...n)} and growing, none finished`;
+  },
+};
+
+const midTermination: AgentKillMoment = {
+  name: 'mid-termination',
+  expect: 'CANCELED',
+  release: false,
+  items: { LAUNCH_RUN: 1, TERMINATE_RUN: 1 },
+  async reach(ctx, ids) {
+    const { cp, view, agent } = ctx;
+    await midSupervise.reach(ctx, ids);
+    for (const id of ids) await cp.gql(`mutation($id: ID!) { terminateRun(id: $id) { id } }`, { id });
+    const cleaningUp = (id: string): boolean => {
+      try {
+        return readFileSync(join(runDir(agent, id), 'spool', SPOOL_FILES.stdout), 'utf8').includes(
+          TERMINATION_RECEIVED,
+        );
+      } catch {
+        return false;
+      }
+    };
+    const seen = await until(
+      'signals delivered and a worker cleaning up',
+      () => {
+        const runs = statuses(view, ids);
+        const delivered = view.workItems(ids, 'TERMINATE_RUN').filter((r) => r.status === 'COMPLETED').length;
+        const workers = ids.map((id) => {
+          const w = workerState(agent, id);
+          return w === 'alive' ? (cleaningUp(id) ? 'SIGTERM received, alive' : 'awaiting SIGTERM, alive') : w;
+        });
+        return runs.every((s) => s === 'CANCELING' || s === 'CANCELED') &&
+          delivered === ids.length &&
+          workers.includes('SIGTERM received, alive')
+          ? { runs, delivered, workers }
+          : undefined;
+      },
+      REACH_TIMEOUT_MS,
+      TIGHT_MS,
+    );
+    return `runs ${tally(seen.runs)}, terminate signals delivered ${seen.delivered}/${ids.length}, workers ${tally(seen.workers)}`;
+  },
+};
+
+/** Executions Temporal holds for a workflow id (visibility is eventually consistent: wait for one). */
+export async function executionsOf(temporal: Client, workflowId: string): Promise<number> {
+  return until(
+    `${workflowId} visible`,
+    async () => {
+      let n = 0;
+      for await (const _ of temporal.workflow.list({ query: `WorkflowId = '${workflowId}'` })) n++;
+      return n > 0 ? n : undefined;
+    },
+    30_000,
+    200,
+  );
+}
+
+export const AGENT_KILL_MOMENTS: readonly AgentKillMoment[] = [
+  atClaim,
+  afterStartBeforeAck,
+  midLaunch,
+  midSupervise,
+  midTermination,
+];
