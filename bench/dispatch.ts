@@ -13,7 +13,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
+import { Client, Connection } from '@temporalio/client';
 import { sampleWarmWorkerStart, sampleWorkerStart, startTemporalFloor } from './support/floors.js';
+import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support/phase-trace.js';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { HELLO_MODULE, rssMb, sleep, startBenchSystem, until } from './support/stack.js';
 
@@ -39,6 +41,7 @@ const dueAfter = (i: number, samples: number): number =>
   Math.floor(((i + 1) * samples) / LAUNCHES) - Math.floor((i * samples) / LAUNCHES);
 
 const ms = (v: number): string => `${v.toFixed(0)} ms`;
+const total50 = (xs: number[]): number => summarize(xs).p50;
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-dispatch-'));
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
     const floor2Result: number[] = [];
     const floor1Warm: number[] = [];
     let warmLaunches = 0;
+    const traces: Array<{ runId: string; marks: Marks }> = [];
     for (let i = 0; i < LAUNCHES; i++) {
       const t0 = Date.now();
       const id = await stack.launch('noop');
@@ -86,6 +90,14 @@ async function main(): Promise<void> {
       );
       if (first.run.events[0]?.data?.warm === true) warmLaunches++;
       toStart.push(run.startedAt - t0);
+      traces.push({
+        runId: id,
+        marks: new Map([
+          ['store: enqueued', t0],
+          ['store: STARTING (reportRunLaunched)', run.launchedAt ?? NaN],
+          ['store: STARTED (RUN_START stored)', run.startedAt],
+        ]),
+      });
       if (run.launchedAt !== null) {
         toSpawn.push(run.launchedAt - t0);
         workerBoot.push(run.startedAt - run.launchedAt);
@@ -101,6 +113,16 @@ async function main(): Promise<void> {
       }
     }
     await floor.close();
+    // Where a launch's time goes: each run workflow's history (server-side event times) between
+    // the launchRun call and the store's STARTING / STARTED, medians over every launch.
+    const connection = await Connection.connect({ address: system.temporal.address });
+    const client = new Client({ connection });
+    for (const t of traces) await addHistoryMarks(client, `run-${t.runId}`, t.marks);
+    await connection.close();
+    const phases = timeline(traces.map((t) => t.marks)).filter((r) => r.p50 <= total50(toStart) * 1.5);
+    console.log(
+      ['', '### where a launch spends its time (p50 over launches)', '', ...formatTimeline(phases)].join('\n'),
+    );
     await sleep(IDLE_SETTLE_MS);
     const rss: number[] = [];
     for (let i = 0; i < 5; i++) {
@@ -176,6 +198,12 @@ async function main(): Promise<void> {
         unit: 'ms',
         note: 'warm: handoff + RUN_START shipped and stored; cold: node + tsx + loading the location too',
       },
+      ...phases.map((r) => ({
+        name: `phase: ${r.mark}`,
+        value: r.stepP50,
+        unit: 'ms',
+        note: `step p50 from the previous phase; ${r.p50.toFixed(1)} ms after launchRun`,
+      })),
       {
         name: 'agent idle RSS',
         value: rss.reduce((a, b) => a + b, 0) / rss.length,

@@ -30,7 +30,7 @@ export const phaseQuery = defineQuery<RunPhase>(PHASE_QUERY);
 
 const DEFAULT_GRACE_MS = 10_000;
 
-export async function runWorkflow(input: RunWorkflowInput): Promise<RunWorkflowResult> {
+export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: string }): Promise<RunWorkflowResult> {
   const { runId } = input.payload;
   let phase: RunPhase = 'launching';
   let terminateRequested = false;
@@ -39,9 +39,12 @@ export async function runWorkflow(input: RunWorkflowInput): Promise<RunWorkflowR
     terminateRequested = true;
   });
 
-  // Host pinning: this first activity runs on the shared queue and answers with the queue of
-  // the agent that picked it up; everything touching the process goes there from now on.
-  const host = hostActivities(await bookkeeping.hostQueue());
+  // Host pinning: everything touching the process goes to one agent's host queue. An agent
+  // that claimed the run and runs workers itself names its own queue in the input; otherwise
+  // (a poller-only agent started us) this first activity runs on the shared queue and answers
+  // with the queue of the agent that picked it up. Deterministic either way: the input is in
+  // the history, so older histories (no hostTaskQueue) replay through the activity as before.
+  const host = hostActivities(input.hostTaskQueue ?? (await bookkeeping.hostQueue()));
 
   let status: RunStatus;
   try {

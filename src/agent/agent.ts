@@ -186,6 +186,8 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       taskQueue: config.taskQueue,
       maxInFlight: config.maxInFlight,
       logger: log,
+      // In `all` mode this process also hosts runs: the runs it claims are launched here.
+      ...(mode === 'all' ? { hostTaskQueue: hostQueue } : {}),
     });
     const polling = poller.run(abort.signal);
     // The poller stops first so no new workflow starts while workers drain.

@@ -67,8 +67,8 @@ test('a change to the run workflow without patched() fails the replay', async ()
     const runTs = join(dir, 'run.ts');
     const source = readFileSync(runTs, 'utf8');
     const mutated = source.replace(
-      'const host = hostActivities(await bookkeeping.hostQueue());',
-      'await bookkeeping.hostQueue();\n  const host = hostActivities(await bookkeeping.hostQueue());',
+      'const host = hostActivities(input.hostTaskQueue ?? (await bookkeeping.hostQueue()));',
+      'await bookkeeping.hostQueue();\n  const host = hostActivities(input.hostTaskQueue ?? (await bookkeeping.hostQueue()));',
     );
     assert.notEqual(mutated, source, 'the mutation applies');
     writeFileSync(runTs, mutated);
