@@ -1,9 +1,10 @@
 // Idle footprint: RSS of `outpost control-plane` and `outpost agent` as real processes, idle
 // after the example location is deployed (so the agent holds its Temporal workers, poller and
-// one code server). The code server is reported apart: it is user code, not the agent.
+// one code server). The code server and the warm standby run worker (the agent's default
+// --warm-run-workers 1) are reported apart: they are user-code processes, not the agent.
 //   npx tsx bench/footprint.ts [--quick]
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startDevServer } from '../src/shared/temporal-dev-server.js';
@@ -23,6 +24,14 @@ function childPids(pid: number): number[] {
       .map(Number);
   } catch {
     return [];
+  }
+}
+
+function isStandby(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes('run-worker-standby');
+  } catch {
+    return false;
   }
 }
 
@@ -55,13 +64,16 @@ async function main(): Promise<void> {
     const a: number[] = [];
     const c: number[] = [];
     const cs: number[] = [];
+    const sb: number[] = [];
     const cpu0 = { agent: cpuMs(agentPid), cp: cpuMs(cpPid) };
     const t0 = Date.now();
     for (let i = 0; i < SAMPLES; i++) {
       a.push(rssMb(agentPid));
       c.push(rssMb(cpPid));
-      // The agent's children are code servers (run workers are detached, and there are none).
-      cs.push(childPids(agentPid).reduce((sum, pid) => sum + rssMb(pid), 0));
+      // The agent's children: code servers and idle standby run workers (no runs are going).
+      const kids = childPids(agentPid);
+      cs.push(kids.filter((pid) => !isStandby(pid)).reduce((sum, pid) => sum + rssMb(pid), 0));
+      sb.push(kids.filter(isStandby).reduce((sum, pid) => sum + rssMb(pid), 0));
       await sleep(1_000);
     }
     const secs = (Date.now() - t0) / 1000;
@@ -82,6 +94,12 @@ async function main(): Promise<void> {
         value: mean(cs),
         unit: 'MB',
         note: 'user code process, not the agent',
+      },
+      {
+        name: 'warm standby run worker (examples/hello) RSS',
+        value: mean(sb),
+        unit: 'MB',
+        note: 'node + tsx + the location imported, waiting for a run; --warm-run-workers 0 removes it',
       },
     ];
     report('footprint', { quick, settleMs: SETTLE_MS, samples: SAMPLES }, figures);
