@@ -1,11 +1,54 @@
 // Work items answered by a location's code server: sync, schedule and sensor evaluation,
-// and queries. Each workflow is one activity plus completing (or failing) its work item.
-import type { WorkItemKind, WorkItemResult } from '../src/shared/work-items.js';
+// and queries. Each current (V2) workflow is one activity that asks the code server and
+// completes the item; failing the item (or completing it, when the control plane refused it
+// from the activity) is a bookkeeping activity that retries until the control plane takes it.
+// The V1 types (ask, then completeWork as a second activity) stay registered so executions an
+// older agent started still finish and their histories replay; the poller starts only V2.
+import type { WorkItemKind, WorkItemPayload, WorkItemResult } from '../src/shared/work-items.js';
+import type { CodeQueryKind } from '../activities/work-items.js';
 import { bookkeeping, codeQueries, workFailureOf } from './activity-options.js';
 import type { WorkFailure, WorkItemInput } from './types.js';
 
 type Outcome<K extends WorkItemKind> = { result: WorkItemResult<K> } | { failure: WorkFailure };
 
+/** V2: one activity asks and completes; bookkeeping only when that could not complete the item. */
+async function answer<K extends CodeQueryKind>(kind: K, input: WorkItemInput<K>): Promise<Outcome<K>> {
+  const { workItemId } = input;
+  let answered: { result: WorkItemResult<K>; completed: boolean };
+  try {
+    answered = await codeQueries.answerWorkItem(workItemId, kind, input.payload as WorkItemPayload<K>);
+  } catch (err) {
+    const failure = workFailureOf(err);
+    await bookkeeping.failWork(workItemId, failure);
+    return { failure };
+  }
+  if (!answered.completed) await bookkeeping.completeWork(workItemId, answered.result);
+  return { result: answered.result };
+}
+
+export function syncCodeLocationWorkflowV2(
+  input: WorkItemInput<'SYNC_CODE_LOCATION'>,
+): Promise<Outcome<'SYNC_CODE_LOCATION'>> {
+  return answer('SYNC_CODE_LOCATION', input);
+}
+
+export function evaluateScheduleWorkflowV2(
+  input: WorkItemInput<'EVALUATE_SCHEDULE'>,
+): Promise<Outcome<'EVALUATE_SCHEDULE'>> {
+  return answer('EVALUATE_SCHEDULE', input);
+}
+
+export function evaluateSensorWorkflowV2(input: WorkItemInput<'EVALUATE_SENSOR'>): Promise<Outcome<'EVALUATE_SENSOR'>> {
+  return answer('EVALUATE_SENSOR', input);
+}
+
+export function queryCodeLocationWorkflowV2(
+  input: WorkItemInput<'QUERY_CODE_LOCATION'>,
+): Promise<Outcome<'QUERY_CODE_LOCATION'>> {
+  return answer('QUERY_CODE_LOCATION', input);
+}
+
+/** V1: ask, then complete (or fail) the item as a second activity. */
 async function completeWith<K extends WorkItemKind>(
   workItemId: string,
   fn: () => Promise<WorkItemResult<K>>,

@@ -1,5 +1,9 @@
 // Every workflow type the agent's worker registers (its workflowsPath).
 export {
+  syncCodeLocationWorkflowV2,
+  evaluateScheduleWorkflowV2,
+  evaluateSensorWorkflowV2,
+  queryCodeLocationWorkflowV2,
   syncCodeLocationWorkflow,
   evaluateScheduleWorkflow,
   evaluateSensorWorkflow,

@@ -26,12 +26,15 @@ export interface WorkFailure {
   message: string;
 }
 
-/** Workflow type started for each work-item kind. */
+/**
+ * Workflow type started for each work-item kind. The code-server kinds are V2 (one activity
+ * asks and completes); their V1 types stay registered for executions already running.
+ */
 export const WORKFLOW_TYPES = {
-  SYNC_CODE_LOCATION: 'syncCodeLocationWorkflow',
-  EVALUATE_SCHEDULE: 'evaluateScheduleWorkflow',
-  EVALUATE_SENSOR: 'evaluateSensorWorkflow',
-  QUERY_CODE_LOCATION: 'queryCodeLocationWorkflow',
+  SYNC_CODE_LOCATION: 'syncCodeLocationWorkflowV2',
+  EVALUATE_SCHEDULE: 'evaluateScheduleWorkflowV2',
+  EVALUATE_SENSOR: 'evaluateSensorWorkflowV2',
+  QUERY_CODE_LOCATION: 'queryCodeLocationWorkflowV2',
   LAUNCH_RUN: 'runWorkflow',
   TERMINATE_RUN: 'terminateRunWorkflow',
 } as const satisfies Record<WorkItemKind, string>;

@@ -15,6 +15,12 @@ export interface ClaimedWorkItem {
   runId: string | null;
 }
 
+/** A claimed item whose workflow exists, to be acked. */
+export interface WorkAck {
+  id: string;
+  workflowId: string;
+}
+
 export interface WorkspaceEntry {
   name: string;
   version: number;
@@ -51,8 +57,17 @@ export interface ControlPlaneClient {
     runningRunIds: string[];
     errors?: string[];
   }): Promise<boolean>;
-  /** `signal` aborts the long-poll (shutdown must not wait out `waitMs`). */
-  claimWork(agentId: string, limit: number, waitMs: number, signal?: AbortSignal): Promise<ClaimedWorkItem[]>;
+  /**
+   * `signal` aborts the long-poll (shutdown must not wait out `waitMs`). `acks` are items whose
+   * workflow this agent started: acked (as by ackWork) in the same request, before the claim.
+   */
+  claimWork(
+    agentId: string,
+    limit: number,
+    waitMs: number,
+    signal?: AbortSignal,
+    acks?: WorkAck[],
+  ): Promise<ClaimedWorkItem[]>;
   ackWork(agentId: string, id: string, workflowId: string): Promise<void>;
   completeWork(agentId: string, id: string, result: unknown): Promise<void>;
   failWork(agentId: string, id: string, error: { code: string; message: string }): Promise<void>;
@@ -129,10 +144,10 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
       });
       return r.heartbeat;
     },
-    async claimWork(agentId, limit, waitMs, signal) {
+    async claimWork(agentId, limit, waitMs, signal, acks) {
       const r = await call<{ claimWork: ClaimedWorkItem[] }>(
-        `mutation($agentId: ID!, $limit: Int!, $waitMs: Int!) { claimWork(agentId: $agentId, limit: $limit, waitMs: $waitMs) { ${WORK_ITEM_FIELDS} } }`,
-        { agentId, limit, waitMs },
+        `mutation($agentId: ID!, $limit: Int!, $waitMs: Int!, $acks: [WorkAckInput!]) { claimWork(agentId: $agentId, limit: $limit, waitMs: $waitMs, acks: $acks) { ${WORK_ITEM_FIELDS} } }`,
+        { agentId, limit, waitMs, ...(acks?.length ? { acks } : {}) },
         waitMs,
         signal,
       );

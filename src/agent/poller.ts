@@ -2,9 +2,12 @@
 // - Workflow id from the item (`run-<runId>` / `wi-<itemId>`), conflict policy USE_EXISTING and
 //   reuse policy REJECT_DUPLICATE: a second start of the same item, running or finished, finds
 //   the first one (WorkflowExecutionAlreadyStartedError counts as success). Exactly once.
-// - A claimed item is never dropped: starting and acking retry with backoff until they succeed,
-//   the lease is lost to another agent, or the agent stops (then the lease expiry re-queues it).
-// - At most `maxInFlight` items are between claim and ack; claims ask only for free slots.
+// - A claimed item is never dropped: starting retries with backoff until it succeeds, the lease
+//   is lost to another agent, or the agent stops (then the lease expiry re-queues it).
+// - Acks ride on the next claimWork (one request fewer per item); one waiting longer than
+//   `ackDelayMs` (the claim long-poll is idle) is sent alone. An ack only stops the lease from
+//   expiring, so a late or lost one costs at most a re-claim that finds the same workflow.
+// - At most `maxInFlight` items are being started at once; claims ask only for free slots.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { OutpostError, isOutpostError, errorCode } from '../shared/errors.js';
 import { workflowIdFor } from '../shared/ids.js';
@@ -13,7 +16,7 @@ import { SA_JOB, SA_LOCATION, SA_RUN_ID, SA_WORK_ITEM_KIND } from '../shared/sea
 import { PayloadSchemas, WORK_ITEM_KINDS, type WorkItemKind } from '../shared/work-items.js';
 import { WORKFLOW_TYPES } from '../../workflows/types.js';
 import { backoffDelay, sleep } from './backoff.js';
-import type { ClaimedWorkItem, ControlPlaneClient } from './control-plane-client.js';
+import type { ClaimedWorkItem, ControlPlaneClient, WorkAck } from './control-plane-client.js';
 
 export interface PollerOptions {
   controlPlane: ControlPlaneClient;
@@ -25,11 +28,14 @@ export interface PollerOptions {
   logger: Logger;
   /** Long-poll wait per claim; default 20 s. */
   waitMs?: number;
-  /** Most items asked for in one claim; default 100, the control plane's default `--max-claim-batch`. */
+  /** Most items asked for (and acks sent) in one claim; default 100, the control plane's default `--max-claim-batch`. */
   claimBatch?: number;
+  /** Longest an ack waits for the next claim before it is sent alone; default 1 s (leases last 60 s). */
+  ackDelayMs?: number;
 }
 
 const DEFAULT_CLAIM_BATCH = 100;
+const DEFAULT_ACK_DELAY_MS = 1_000;
 
 /** Workflow start options for one item: id, type, args, summary and search attributes. */
 export function workflowStartFor(item: ClaimedWorkItem, taskQueue: string) {
@@ -73,8 +79,15 @@ export class Poller {
   private inFlight = 0;
   private slotFreed: (() => void) | undefined;
   private readonly pending = new Set<Promise<void>>();
+  /** Started items waiting for their ack, in start order. */
+  private readonly acks = new Map<string, WorkAck>();
+  private ackTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: PollerOptions) {}
+
+  private get claimBatch(): number {
+    return this.opts.claimBatch ?? DEFAULT_CLAIM_BATCH;
+  }
 
   get inFlightCount(): number {
     return this.inFlight;
@@ -94,13 +107,22 @@ export class Poller {
         continue;
       }
       let items: ClaimedWorkItem[];
+      const acks = this.takeAcks(this.claimBatch);
       try {
         // One claim asks for at most the control plane's batch limit (default 100): a larger
         // --max-in-flight fills over several claims instead of being refused forever.
-        const limit = Math.min(free, this.opts.claimBatch ?? DEFAULT_CLAIM_BATCH);
-        items = await this.opts.controlPlane.claimWork(this.opts.agentId, limit, this.opts.waitMs ?? 20_000, signal);
+        const limit = Math.min(free, this.claimBatch);
+        items = await this.opts.controlPlane.claimWork(
+          this.opts.agentId,
+          limit,
+          this.opts.waitMs ?? 20_000,
+          signal,
+          acks,
+        );
         failures = 0;
       } catch (err) {
+        // Not known to have landed: send them again (acking twice is harmless).
+        for (const a of acks) this.queueAck(a);
         // Aborted by shutdown: an item the server claimed for this aborted poll is not lost,
         // its lease expires and it is claimed again.
         if (signal.aborted) break;
@@ -121,9 +143,51 @@ export class Poller {
       }
     }
     await Promise.allSettled([...this.pending]);
+    // Stopping: one attempt at each ack still waiting; any not sent only costs a re-claim later.
+    await this.flushAcks(signal);
   }
 
-  /** Start + ack one item, retrying transient failures; unknown kinds and bad payloads fail the item. */
+  /** Up to `max` waiting acks, removed from the queue. */
+  private takeAcks(max: number): WorkAck[] {
+    const taken: WorkAck[] = [];
+    for (const a of this.acks.values()) {
+      if (taken.length >= max) break;
+      taken.push(a);
+      this.acks.delete(a.id);
+    }
+    if (!this.acks.size) this.clearAckTimer();
+    return taken;
+  }
+
+  private queueAck(ack: WorkAck): void {
+    this.acks.set(ack.id, ack);
+    this.ackTimer ??= setTimeout(() => {
+      this.ackTimer = undefined;
+      void this.flushAcks();
+    }, this.opts.ackDelayMs ?? DEFAULT_ACK_DELAY_MS);
+  }
+
+  private clearAckTimer(): void {
+    if (this.ackTimer) clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+  }
+
+  /** Sends every waiting ack on its own (the claim long-poll is idle, or we are stopping). */
+  private async flushAcks(signal?: AbortSignal): Promise<void> {
+    const acks = this.takeAcks(Number.MAX_SAFE_INTEGER);
+    await Promise.all(
+      acks.map((a) =>
+        this.retry(this.opts.logger.child({ workItemId: a.id }), signal, 'ackWork', () =>
+          this.opts.controlPlane.ackWork(this.opts.agentId, a.id, a.workflowId),
+        ),
+      ),
+    );
+  }
+
+  /**
+   * Starts one item's workflow, retrying transient failures, and queues its ack; unknown kinds
+   * and bad payloads fail the item.
+   */
   async dispatch(item: ClaimedWorkItem, signal?: AbortSignal): Promise<void> {
     const log = this.opts.logger.child({
       workItemId: item.id,
@@ -149,9 +213,7 @@ export class Poller {
       }
     });
     if (!started) return;
-    await this.retry(log, signal, 'ackWork', () =>
-      this.opts.controlPlane.ackWork(this.opts.agentId, item.id, start.options.workflowId),
-    );
+    this.queueAck({ id: item.id, workflowId: start.options.workflowId });
     log.info({ workflowId: start.options.workflowId }, 'work item dispatched');
   }
 

@@ -11,7 +11,7 @@ import { appendComputeLogs } from '../store/compute-logs.js';
 import { listLocations, reportCodeLocation, type ReportLocationInput } from '../store/locations.js';
 import { appendRunEvents, type RunEventInput } from '../store/run-events.js';
 import { requireRun } from '../store/runs.js';
-import { ackWork, claimWork, completeWork, failWork } from '../store/work-queue.js';
+import { ackWork, ackWorkBatch, claimWork, completeWork, failWork } from '../store/work-queue.js';
 import type { WorkItemView } from '../store/work-items.js';
 import { reportRunLaunched } from '../services/runs-service.js';
 import { checkBatch, type ApiContext } from './context.js';
@@ -88,12 +88,25 @@ export function createAgentSchema() {
         },
         async claimWork(
           _: unknown,
-          { agentId, limit, waitMs }: Args<{ agentId: string; limit: number; waitMs: number }>,
+          {
+            agentId,
+            limit,
+            waitMs,
+            acks,
+          }: Args<{
+            agentId: string;
+            limit: number;
+            waitMs: number;
+            acks?: Array<{ id: string; workflowId: string }> | null;
+          }>,
           { store, limits, request, metrics, principal }: ApiContext,
         ) {
           if (limit < 1) throw new OutpostError('INVALID_ARGUMENT', { detail: '`limit` must be at least 1' });
           checkBatch('claimWork limit', limit, 'maxClaimBatch', limits.maxClaimBatch);
+          // An agent acks at most what it claimed (its in-flight items), so the claim limit bounds it too.
+          if (acks) checkBatch('claimWork acks', acks.length, 'maxClaimBatch', limits.maxClaimBatch);
           await authorizeAgent(store, agentId, principal.id);
+          if (acks?.length) await ackWorkBatch(store, agentId, acks);
           const items = await claimWork(store, {
             agentId,
             limit,

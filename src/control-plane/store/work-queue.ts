@@ -5,6 +5,7 @@
 // finished, and through the agent API only under the token its lease holder is bound to.
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
+import { workflowIdFor } from '../../shared/ids.js';
 import { ResultSchemas, type WorkItemKind } from '../../shared/work-items.js';
 import { agentTokenId } from './agents.js';
 import type { Database, WorkItemsTable } from './schema.js';
@@ -40,12 +41,23 @@ export async function claimWork(store: Store, opts: ClaimOptions): Promise<WorkI
 export async function claimOnce(store: Store, agentId: string, limit: number): Promise<WorkItemView[]> {
   const now = store.now();
   const lease = now + store.limits.leaseMs;
-  const lock = store.dialect === 'postgres' ? sql`FOR UPDATE SKIP LOCKED` : sql``;
-  const res = await sql<WorkItemsTable>`
-    UPDATE work_items
-       SET status = 'CLAIMED', lease_owner = ${agentId}, lease_expires_at = ${lease},
-           attempts = attempts + 1, updated_at = ${now}
-     WHERE id IN (SELECT id FROM work_items WHERE status = 'QUEUED' ORDER BY created_at, id LIMIT ${limit} ${lock})
+  const set = sql`status = 'CLAIMED', lease_owner = ${agentId}, lease_expires_at = ${lease},
+           attempts = attempts + 1, updated_at = ${now}`;
+  // PostgreSQL: the pick is a MATERIALIZED CTE, run once. As `id IN (SELECT ... LIMIT n FOR
+  // UPDATE SKIP LOCKED)` the planner may re-run the subquery and claim more than `limit` items
+  // (seen in the work-queue test: 4 claimed for a limit of 3).
+  const res =
+    store.dialect === 'postgres'
+      ? await sql<WorkItemsTable>`
+    WITH picked AS MATERIALIZED (
+      SELECT id FROM work_items WHERE status = 'QUEUED' ORDER BY created_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+    UPDATE work_items SET ${set}
+      FROM picked
+     WHERE work_items.id = picked.id AND work_items.status = 'QUEUED'
+    RETURNING work_items.*`.execute(store.db)
+      : await sql<WorkItemsTable>`
+    UPDATE work_items SET ${set}
+     WHERE id IN (SELECT id FROM work_items WHERE status = 'QUEUED' ORDER BY created_at, id LIMIT ${limit})
        AND status = 'QUEUED'
     RETURNING *`.execute(store.db);
   return res.rows.map(toWorkItemView).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
@@ -87,10 +99,9 @@ async function requireItem(store: Store, id: string): Promise<WorkItemView> {
   return item;
 }
 
-/** CLAIMED -> ACKED once the agent's workflow exists. Idempotent; refuses another agent's live lease. */
-export async function ackWork(store: Store, agentId: string, id: string, workflowId: string): Promise<WorkItemView> {
-  const now = store.now();
-  const res = await store.db
+/** The conditional CLAIMED -> ACKED update: this agent's lease, or a lapsed or re-queued one. */
+function ackUpdate(db: Exec, agentId: string, id: string, workflowId: string, now: number) {
+  return db
     .updateTable('work_items')
     .set({ status: 'ACKED', lease_owner: agentId, lease_expires_at: null, workflow_id: workflowId, updated_at: now })
     .where('id', '=', id)
@@ -105,11 +116,49 @@ export async function ackWork(store: Store, agentId: string, id: string, workflo
       ]),
     )
     .executeTakeFirst();
+}
+
+/** CLAIMED -> ACKED once the agent's workflow exists. Idempotent; refuses another agent's live lease. */
+export async function ackWork(store: Store, agentId: string, id: string, workflowId: string): Promise<WorkItemView> {
+  const res = await ackUpdate(store.db, agentId, id, workflowId, store.now());
   const item = await requireItem(store, id);
   if (Number(res.numUpdatedRows) === 0 && item.status === 'CLAIMED') {
     throw new OutpostError('WORK_ITEM_NOT_OWNED', { detail: `${id} is leased to ${item.leaseOwner ?? '?'}` });
   }
   return item;
+}
+
+/**
+ * Many acks in one transaction (carried by the agent's next claimWork). Same rule per item as
+ * ackWork, but a refused or unknown item is skipped, not an error: the agent would only have
+ * given up on it. Returns how many items moved to ACKED.
+ */
+export async function ackWorkBatch(
+  store: Store,
+  agentId: string,
+  acks: ReadonlyArray<{ id: string; workflowId: string }>,
+): Promise<number> {
+  if (!acks.length) return 0;
+  return store.transaction(async (trx) => {
+    const now = store.now();
+    let acked = 0;
+    for (const a of acks) {
+      const n = Number((await ackUpdate(trx, agentId, a.id, a.workflowId, now)).numUpdatedRows);
+      acked += n;
+      // Finished before its ack arrived (a fast item, or failed by its workflow): keep the workflow id.
+      if (!n) {
+        await trx
+          .updateTable('work_items')
+          .set({ workflow_id: a.workflowId })
+          .where('id', '=', a.id)
+          .where('workflow_id', 'is', null)
+          .where('status', 'in', FINISHED)
+          .where('lease_owner', '=', agentId)
+          .execute();
+      }
+    }
+    return acked;
+  });
 }
 
 /**
@@ -181,7 +230,15 @@ export async function completeWork(
     const now = store.now();
     const res = await trx
       .updateTable('work_items')
-      .set({ status: 'COMPLETED', result: JSON.stringify(parsed.data), lease_expires_at: null, updated_at: now })
+      .set({
+        status: 'COMPLETED',
+        result: JSON.stringify(parsed.data),
+        lease_expires_at: null,
+        updated_at: now,
+        // Only a workflow completes an item, and its id is derived from the item: record it even
+        // when the item finished before the agent's (batched) ack arrived.
+        workflow_id: current.workflowId ?? workflowIdFor(current),
+      })
       .where('id', '=', id)
       .where(finishable(caller))
       .executeTakeFirst();

@@ -7,6 +7,7 @@ import { Store } from '../../../src/control-plane/store/store.js';
 import { enqueueWork, getWorkItem } from '../../../src/control-plane/store/work-items.js';
 import {
   ackWork,
+  ackWorkBatch,
   claimWork,
   completeWork,
   expireLeases,
@@ -176,5 +177,34 @@ describeEachDialect('work queue', (target) => {
     const f = await getWorkItem(a.db, item.id);
     assert.equal(f?.status, 'FAILED');
     assert.equal(f.error?.message, 'test');
+  });
+
+  test('batched acks (carried by claims): own leases acked, others and unknown ids skipped, late acks keep the workflow id', async () => {
+    // Drain what earlier tests left queued, so the claims below see only these items.
+    await claimWork(a, { agentId: 'drain', limit: 100, waitMs: 0 });
+    const ids = [];
+    for (let i = 0; i < 4; i++) ids.push((await sensorItem(100 + i)).item.id);
+    const mine = await claimWork(a, { agentId: 'A', limit: 3, waitMs: 0 });
+    assert.equal(mine.length, 3, 'a claim takes at most its limit');
+    const theirs = await claimWork(a, { agentId: 'B', limit: 1, waitMs: 0 });
+    assert.deepEqual([...mine, ...theirs].map((i) => i.id).sort(), [...ids].sort());
+    const [m0, m1, m2] = mine;
+    // m2 finishes before its ack arrives (a fast item): completion records the derived workflow id.
+    const completed = await completeWork(a, 'A', m2!.id, { runRequests: [] });
+    assert.equal(completed.status, 'COMPLETED');
+    assert.equal(completed.workflowId, `wi-${m2!.id}`);
+    const acks = [...mine, ...theirs, { id: 'wi_unknown' }].map((i) => ({ id: i.id, workflowId: `wi-${i.id}` }));
+    assert.equal(await ackWorkBatch(a, 'A', acks), 2, 'only the two live items leased to A');
+    for (const m of [m0, m1]) {
+      const row = await getWorkItem(a.db, m!.id);
+      assert.equal(row?.status, 'ACKED');
+      assert.equal(row?.workflowId, `wi-${m!.id}`);
+    }
+    assert.equal((await getWorkItem(a.db, m2!.id))?.status, 'COMPLETED', 'a late ack leaves a finished item as it is');
+    const other = await getWorkItem(a.db, theirs[0]!.id);
+    assert.equal(other?.status, 'CLAIMED', "B's lease untouched");
+    assert.equal(other?.leaseOwner, 'B');
+    assert.equal(await ackWorkBatch(a, 'A', acks), 0, 'acking again changes nothing');
+    assert.equal(await ackWorkBatch(a, 'A', []), 0);
   });
 });

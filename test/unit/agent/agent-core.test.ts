@@ -140,7 +140,7 @@ describe('workflowStartFor', () => {
       },
       'q',
     );
-    assert.equal(sensor.workflowType, 'evaluateSensorWorkflow');
+    assert.equal(sensor.workflowType, 'evaluateSensorWorkflowV2');
     assert.equal(sensor.options.workflowId, 'wi-wi_3');
   });
 
