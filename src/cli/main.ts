@@ -9,6 +9,11 @@ const program = new Command()
   .description('Outpost: hybrid orchestration with a control plane and a Temporal-backed agent.')
   .showHelpAfterError();
 
+// The control plane runs graphql-js without its development-mode checks (a cross-realm
+// `instanceOf` on every type test: ~7 % of its CPU while ingesting events). Only there: agents
+// pass their environment on to user code, which must see the user's own NODE_ENV.
+if (process.argv[2] === 'control-plane') process.env.NODE_ENV ??= 'production';
+
 // The run worker (`api execute-run`, once per run) and the code server start often and must
 // not pay for loading every other command (Temporal, GraphQL...): those are loaded only when needed.
 if (!['api', 'code-server'].includes(process.argv[2] ?? '')) {
