@@ -21,12 +21,12 @@ export interface Answer<K extends CodeQueryKind> {
 
 export function createWorkItemActivities(deps: ActivityDeps) {
   const queries = createCodeLocationActivities(deps);
-  const ask = {
-    SYNC_CODE_LOCATION: queries.syncCodeLocation,
-    EVALUATE_SCHEDULE: queries.evaluateSchedule,
-    EVALUATE_SENSOR: queries.evaluateSensor,
-    QUERY_CODE_LOCATION: queries.queryCodeLocation,
-  } as { [K in CodeQueryKind]: (payload: WorkItemPayload<K>) => Promise<WorkItemResult<K>> };
+  const ask: { [K in CodeQueryKind]: (payload: WorkItemPayload<K>) => Promise<WorkItemResult<K>> } = {
+    SYNC_CODE_LOCATION: (p) => queries.syncCodeLocation(p),
+    EVALUATE_SCHEDULE: (p) => queries.evaluateSchedule(p),
+    EVALUATE_SENSOR: (p) => queries.evaluateSensor(p),
+    QUERY_CODE_LOCATION: (p) => queries.queryCodeLocation(p),
+  };
 
   return {
     async completeWork(workItemId: string, result: unknown): Promise<void> {

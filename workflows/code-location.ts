@@ -4,7 +4,7 @@
 // from the activity) is a bookkeeping activity that retries until the control plane takes it.
 // The V1 types (ask, then completeWork as a second activity) stay registered so executions an
 // older agent started still finish and their histories replay; the poller starts only V2.
-import type { WorkItemKind, WorkItemPayload, WorkItemResult } from '../src/shared/work-items.js';
+import type { WorkItemKind, WorkItemResult } from '../src/shared/work-items.js';
 import type { CodeQueryKind } from '../activities/work-items.js';
 import { bookkeeping, codeQueries, workFailureOf } from './activity-options.js';
 import type { WorkFailure, WorkItemInput } from './types.js';
@@ -16,7 +16,7 @@ async function answer<K extends CodeQueryKind>(kind: K, input: WorkItemInput<K>)
   const { workItemId } = input;
   let answered: { result: WorkItemResult<K>; completed: boolean };
   try {
-    answered = await codeQueries.answerWorkItem(workItemId, kind, input.payload as WorkItemPayload<K>);
+    answered = await codeQueries.answerWorkItem(workItemId, kind, input.payload);
   } catch (err) {
     const failure = workFailureOf(err);
     await bookkeeping.failWork(workItemId, failure);
