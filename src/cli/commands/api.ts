@@ -13,6 +13,20 @@ interface ExecuteRunFlags {
   graceMs: string;
 }
 
+/** --max-concurrency and --grace-ms, checked; a bad value exits 2 before any event is written. */
+function workerLimits(
+  command: string,
+  flags: { maxConcurrency: string; graceMs: string },
+): { maxConcurrency: number; graceMs: number } {
+  const maxConcurrency = Number(flags.maxConcurrency);
+  const graceMs = Number(flags.graceMs);
+  if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || !Number.isFinite(graceMs) || graceMs < 0) {
+    process.stderr.write(`${command}: --max-concurrency must be a positive integer and --grace-ms >= 0\n`);
+    process.exit(2);
+  }
+  return { maxConcurrency, graceMs };
+}
+
 export function registerApiCommand(program: Command): void {
   const api = program.command('api').description('Internal commands the agent spawns');
   api
@@ -38,12 +52,7 @@ Exit codes: 0 success, 1 run failed, 2 usage error (no events written), 143 SIGT
     .action(async (flags: ExecuteRunFlags) => {
       // Imported lazily so other commands don't pay for it, and vice versa.
       const { runWorker } = await import('../../user-code/run-worker.js');
-      const maxConcurrency = Number(flags.maxConcurrency);
-      const graceMs = Number(flags.graceMs);
-      if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || !Number.isFinite(graceMs) || graceMs < 0) {
-        process.stderr.write('execute-run: --max-concurrency must be a positive integer and --grace-ms >= 0\n');
-        process.exit(2);
-      }
+      const { maxConcurrency, graceMs } = workerLimits('execute-run', flags);
       const code = await runWorker({
         runId: flags.runId,
         module: flags.module,
@@ -78,12 +87,7 @@ behaves exactly like execute-run (same events, output files and exit codes).`,
     )
     .action(async (flags: { module: string; maxConcurrency: string; graceMs: string }) => {
       const { runStandby } = await import('../../user-code/run-worker-standby.js');
-      const maxConcurrency = Number(flags.maxConcurrency);
-      const graceMs = Number(flags.graceMs);
-      if (!Number.isInteger(maxConcurrency) || maxConcurrency < 1 || !Number.isFinite(graceMs) || graceMs < 0) {
-        process.stderr.write('run-worker-standby: --max-concurrency must be a positive integer and --grace-ms >= 0\n');
-        process.exit(2);
-      }
+      const { maxConcurrency, graceMs } = workerLimits('run-worker-standby', flags);
       process.exit(await runStandby({ module: flags.module, maxConcurrency, graceMs }));
     });
 }
