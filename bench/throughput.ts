@@ -2,8 +2,13 @@
 // workflow → gRPC evaluation in the code server → completeWork stored), with 1, 8 and 64 items
 // outstanding at a time. Floor, same run, same Temporal server: raw Temporal, the same number of
 // empty workflows with one empty activity each, at the same concurrency.
-//   npx tsx bench/throughput.ts [--quick]
-import { mkdtempSync, rmSync } from 'node:fs';
+//   npx tsx bench/throughput.ts [--quick] [--profile]
+// --profile runs concurrency 8 only, with CPU profiles of the bench process (control plane),
+// the agent and the code server over the measured window, CPU time per process (incl. the
+// Temporal dev server) and a per-item phase timeline; the summary goes to
+// bench/results/throughput-profile.md (figures are not written to throughput.json).
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -11,11 +16,16 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 import { enqueueWork } from '../src/control-plane/store/work-items.js';
 import type { Store } from '../src/control-plane/store/store.js';
 import * as emptyActivities from './fixtures/temporal/activities.js';
-import { isQuick, report, type Figure } from './support/report.js';
-import { sleep, startBenchSystem } from './support/stack.js';
+import { formatSummary, summarizeProfile, type CpuProfile } from './support/cpu-profile-summary.js';
+import { addHistoryMarks, formatTimeline, StoreMarks, timeline } from './support/phase-trace.js';
+import { isQuick, machine, report, type Figure } from './support/report.js';
+import { cpuMs, sleep, startBenchSystem, type BenchSystem } from './support/stack.js';
 
 const quick = isQuick();
+const profile = process.argv.includes('--profile');
 const LEVELS = [1, 8, 64];
+/** A pump with no item finishing for this long gives up (the agent died or the queue is stuck). */
+const STALL_MS = 60_000;
 const ITEMS: Record<number, number> = quick ? { 1: 30, 8: 120, 64: 256 } : { 1: 200, 8: 800, 64: 2000 };
 
 /** Keeps `concurrency` items outstanding until `total` completed; returns items/s. */
@@ -23,6 +33,7 @@ async function pumpOutpost(
   store: Store,
   concurrency: number,
   total: number,
+  marks?: StoreMarks,
 ): Promise<{ rate: number; failed: number }> {
   const outstanding = new Set<string>();
   let started = 0;
@@ -37,21 +48,31 @@ async function pumpOutpost(
     started++;
   };
   const t0 = performance.now();
+  let progressAt = t0;
   while (started < Math.min(concurrency, total)) await enqueue();
-  for (let i = 0; i < 1_000_000 && done < total; i++) {
-    const rows = await store.db
+  for (let i = 0; i < 10_000_000 && done < total; i++) {
+    if (performance.now() - progressAt > STALL_MS) {
+      throw new Error(
+        `no item finished in ${STALL_MS / 1000} s (${done} of ${total} done, ${outstanding.size} outstanding)`,
+      );
+    }
+    // Tracing phases reads every outstanding item (to catch CLAIMED and ACKED); otherwise only finished ones.
+    const polled = await store.db
       .selectFrom('work_items')
-      .select(['id', 'status'])
+      .select(['id', 'status', 'created_at', 'updated_at'])
       .where('id', 'in', [...outstanding])
-      .where('status', 'in', ['COMPLETED', 'FAILED'])
+      .$if(!marks, (q) => q.where('status', 'in', ['COMPLETED', 'FAILED']))
       .execute();
+    for (const r of polled) marks?.see(r.id, r.status, Number(r.updated_at), Number(r.created_at));
+    const rows = polled.filter((r) => r.status === 'COMPLETED' || r.status === 'FAILED');
     for (const r of rows) {
       outstanding.delete(r.id);
       done++;
       if (r.status === 'FAILED') failed++;
       if (started < total) await enqueue();
     }
-    if (!rows.length) await sleep(2);
+    if (rows.length) progressAt = performance.now();
+    else await sleep(2);
   }
   return { rate: total / ((performance.now() - t0) / 1000), failed };
 }
@@ -69,13 +90,142 @@ async function pumpTemporal(client: Client, taskQueue: string, concurrency: numb
   return total / ((performance.now() - t0) / 1000);
 }
 
+/** `pid` and every process below it (the agent's code server and standby run worker), from /proc. */
+function processTree(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      (children.get(ppid) ?? children.set(ppid, []).get(ppid)!).push(Number(d));
+    } catch {
+      // exited while we looked
+    }
+  }
+  const tree = [pid];
+  for (let i = 0; i < tree.length && i < 10_000; i++) tree.push(...(children.get(tree[i]!) ?? []));
+  return tree;
+}
+
+/** CPU ms used so far by every process of the system under test: bench process (control plane), agent tree, dev server. */
+function systemCpuMs(sys: BenchSystem): number {
+  const pids = [process.pid, sys.temporal.process.pid!, ...processTree(sys.agentProcess!.pid!)];
+  return pids.reduce((sum, pid) => {
+    try {
+      return sum + cpuMs(pid);
+    } catch {
+      return sum;
+    }
+  }, 0);
+}
+
+/** Pids of the processes that loaded bench/support/cpu-profile.mjs, with a short role name. */
+function profiledProcesses(dir: string): Array<{ pid: number; role: string }> {
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.argv'))
+    .map((f) => {
+      const argv = JSON.parse(readFileSync(join(dir, f), 'utf8')) as string[];
+      const role = argv.includes('agent')
+        ? 'agent'
+        : argv.join(' ').includes('code-server')
+          ? 'code server'
+          : argv.join(' ');
+      return { pid: Number(f.replace('.argv', '')), role };
+    })
+    .filter((p) => existsSync(`/proc/${p.pid}`));
+}
+
+/**
+ * Concurrency 8 under the profilers: CPU profiles of every Node process on the path, CPU time of
+ * each (and of the Temporal dev server) over the window, and the per-item phase timeline.
+ */
+async function profileConcurrency8(sys: BenchSystem, profileDir: string, client: Client, raw: () => Promise<number>) {
+  const store = sys.stack.cp.store;
+  const n = ITEMS[8]!;
+  const children = profiledProcesses(profileDir);
+  console.error(`profiling ${children.map((c) => `${c.role} (${c.pid})`).join(', ')}`);
+  const pids = [
+    { pid: process.pid, role: 'bench process (control plane + bench loop)' },
+    ...children,
+    { pid: sys.temporal.process.pid!, role: 'temporal dev server' },
+  ];
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  const cpu0 = pids.map((p) => cpuMs(p.pid));
+  for (const c of children) process.kill(c.pid, 'SIGWINCH');
+  await session.post('Profiler.start');
+  const t0 = performance.now();
+  const marks = new StoreMarks();
+  const outpost = await pumpOutpost(store, 8, n, marks);
+  const wallMs = performance.now() - t0;
+  const { profile: own } = await session.post('Profiler.stop');
+  for (const c of children) process.kill(c.pid, 'SIGWINCH');
+  const cpu = pids.map((p, i) => cpuMs(p.pid) - cpu0[i]!);
+  session.disconnect();
+  const rawRate = await raw();
+
+  const items = [...marks.byItem.entries()];
+  for (const [id, m] of items) await addHistoryMarks(client, `wi-${id}`, m);
+  for (let i = 0; i < 50 && children.some((c) => !existsSync(join(profileDir, `${c.pid}.cpuprofile`))); i++)
+    await sleep(100);
+
+  const lines = [
+    `# throughput --profile (concurrency 8, ${n} items${quick ? ', quick' : ''})`,
+    '',
+    `at ${new Date().toISOString()}, machine ${JSON.stringify(machine())}`,
+    '',
+    `outpost ${outpost.rate.toFixed(1)} items/s (${outpost.failed} failed), raw Temporal ${rawRate.toFixed(1)} wf/s, ratio ${(outpost.rate / rawRate).toFixed(2)} (both under the profiler's overhead)`,
+    '',
+    `## CPU time over the ${wallMs.toFixed(0)} ms window (from /proc; 2 cores = ${(2 * wallMs).toFixed(0)} ms available)`,
+    '',
+    '| process | CPU ms | % of one core | CPU ms per item |',
+    '| --- | --- | --- | --- |',
+    ...pids.map(
+      (p, i) => `| ${p.role} | ${cpu[i]!} | ${((cpu[i]! / wallMs) * 100).toFixed(0)} % | ${(cpu[i]! / n).toFixed(1)} |`,
+    ),
+    '',
+    `## Phase timeline (median over ${items.length} items; store marks are updated_at of each status, seen by a 2 ms poll)`,
+    '',
+    ...formatTimeline(timeline(items.map(([, m]) => m))),
+    '',
+    '## CPU profiles (V8 sampling, self time and inclusive time per area as a share of busy time)',
+    '',
+    ...formatSummary('bench process (control plane + bench loop)', summarizeProfile(own as CpuProfile)),
+    ...children.flatMap((c) => {
+      const f = join(profileDir, `${c.pid}.cpuprofile`);
+      return existsSync(f)
+        ? formatSummary(c.role, summarizeProfile(JSON.parse(readFileSync(f, 'utf8')) as CpuProfile))
+        : [`### ${c.role}: no profile written`, ''];
+    }),
+  ];
+  writeFileSync('bench/results/throughput-profile.md', `${lines.join('\n')}\n`);
+  console.log(lines.join('\n'));
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-throughput-'));
   const sys = await startBenchSystem({ databaseUrl: `sqlite:${join(dir, 'tp.db')}` });
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const figures: Figure[] = [];
+  const profileDir = join(dir, 'profiles');
   try {
-    await sys.spawnAgent(['--max-in-flight', '64']);
+    if (profile) {
+      // Only the agent (and the code server it spawns, which inherits its environment) load the preload.
+      mkdirSync(profileDir);
+      process.env.OUTPOST_CPU_PROFILE_DIR = profileDir;
+      process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import ${resolve('bench/support/cpu-profile.mjs')}`;
+    }
+    const agent = await sys.spawnAgent(['--max-in-flight', '64']);
+    let agentTail = '';
+    for (const s of [agent.stderr, agent.stdout])
+      s?.on('data', (b: Buffer) => (agentTail = (agentTail + b.toString()).slice(-4000)));
+    agent.once('exit', (code, sig) => console.error(`agent exited (${code ?? sig}): ${agentTail}`));
+    if (profile) {
+      delete process.env.OUTPOST_CPU_PROFILE_DIR;
+      process.env.NODE_OPTIONS = process.env.NODE_OPTIONS!.replace(/ --import \S+cpu-profile\.mjs$/, '');
+    }
     await sys.stack.deploy('bench', resolve('bench/fixtures/bench-location.ts'));
     const store = sys.stack.cp.store;
     await pumpOutpost(store, 4, 20); // warm-up: code paths, gRPC channel, workflow cache
@@ -92,11 +242,18 @@ async function main(): Promise<void> {
     const connection = await Connection.connect({ address: sys.temporal.address });
     const client = new Client({ connection });
     await pumpTemporal(client, taskQueue, 4, 20); // warm-up
-
-    for (const c of LEVELS) {
+    if (profile)
+      await profileConcurrency8(sys, profileDir, client, () => pumpTemporal(client, taskQueue, 8, ITEMS[8]!));
+    for (const c of profile ? [] : LEVELS) {
       const n = ITEMS[c]!;
+      // CPU per item of the whole system (both cores, all processes) is the figure least moved
+      // by other work on this shared machine; the rates below are what a user sees.
+      const cpu0 = systemCpuMs(sys);
       const outpost = await pumpOutpost(store, c, n);
+      const cpu1 = systemCpuMs(sys);
       const raw = await pumpTemporal(client, taskQueue, c, n);
+      const cpu2 = systemCpuMs(sys);
+      const [cpuItem, cpuRaw] = [(cpu1 - cpu0) / n, (cpu2 - cpu1) / n];
       figures.push(
         {
           name: `outpost, concurrency ${c}`,
@@ -116,17 +273,31 @@ async function main(): Promise<void> {
           unit: 'ratio',
           target: '≥ 0.70',
         },
+        {
+          name: `CPU per item, concurrency ${c}`,
+          value: cpuItem,
+          unit: 'ms',
+          note: 'all processes: control plane + bench loop, agent + code server, Temporal dev server',
+        },
+        {
+          name: `CPU per raw workflow, concurrency ${c}`,
+          value: cpuRaw,
+          unit: 'ms',
+          note: 'the same processes (the raw worker runs in the bench process)',
+        },
+        { name: `raw CPU / outpost CPU per item, concurrency ${c}`, value: cpuRaw / cpuItem, unit: 'ratio' },
       );
     }
     worker.shutdown();
     await running;
     await connection.close();
     await native.close();
-    report(
-      'throughput',
-      { quick, levels: LEVELS, items: ITEMS, store: 'sqlite', agent: 'child process, --max-in-flight 64' },
-      figures,
-    );
+    if (!profile)
+      report(
+        'throughput',
+        { quick, levels: LEVELS, items: ITEMS, store: 'sqlite', agent: 'child process, --max-in-flight 64' },
+        figures,
+      );
   } finally {
     await sys.close();
     rmSync(dir, { recursive: true, force: true });
