@@ -12,7 +12,7 @@ import { backoffDelay, sleep } from './backoff.js';
 import { hostTaskQueue, readAgentId, writeAgentId } from './agent-identity.js';
 import { CodeServerManager } from './code-server-manager.js';
 import { temporalTls, type AgentConfig } from './config.js';
-import { createControlPlaneClient, type ControlPlaneClient } from './control-plane-client.js';
+import { createControlPlaneClient, isTransient, type ControlPlaneClient } from './control-plane-client.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
 import { Poller } from './poller.js';
 import { createAgentWorkers } from './worker.js';
@@ -198,9 +198,18 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     });
   }
 
+  const beat = (): Promise<boolean> =>
+    controlPlane.heartbeat({ agentId, codeServers: codeServers.statuses(), runningRunIds: launcher.running() });
   const heartbeat = async (): Promise<void> => {
     try {
-      await controlPlane.heartbeat({ agentId, codeServers: codeServers.statuses(), runningRunIds: launcher.running() });
+      // A beat lost in transport is sent again at once rather than an interval later. Under a
+      // CPU-starved start-up burst the agent reuses keep-alive sockets the control plane has
+      // already closed ("other side closed", ECONNRESET: ~1 % of calls, 1-3 of them heartbeats,
+      // in bench/concurrency), and each such loss alone made a missed beat.
+      await beat().catch((err: unknown) => {
+        if (!isTransient(err) || abort.signal.aborted) throw err;
+        return beat();
+      });
       if (mode !== 'poller') await codeServers.refresh();
     } catch (err) {
       log.warn({ err: (err as Error).message }, 'heartbeat failed');
