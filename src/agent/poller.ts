@@ -30,6 +30,11 @@ export interface PollerOptions {
   waitMs?: number;
   /** Most items asked for (and acks sent) in one claim; default 100, the control plane's default `--max-claim-batch`. */
   claimBatch?: number;
+  /**
+   * This agent's host queue, when it also runs workers: runs it claims are launched here,
+   * skipping the run workflow's host-pinning activity (one activity and workflow task less).
+   */
+  hostTaskQueue?: string;
   /** Longest an ack waits for the next claim before it is sent alone; default 1 s (leases last 60 s). */
   ackDelayMs?: number;
 }
@@ -38,7 +43,7 @@ const DEFAULT_CLAIM_BATCH = 100;
 const DEFAULT_ACK_DELAY_MS = 1_000;
 
 /** Workflow start options for one item: id, type, args, summary and search attributes. */
-export function workflowStartFor(item: ClaimedWorkItem, taskQueue: string) {
+export function workflowStartFor(item: ClaimedWorkItem, taskQueue: string, hostTaskQueue?: string) {
   if (!(WORK_ITEM_KINDS as readonly string[]).includes(item.kind)) {
     throw new OutpostError('UNKNOWN_KIND', { detail: `kind ${item.kind} (work item ${item.id})` });
   }
@@ -60,7 +65,9 @@ export function workflowStartFor(item: ClaimedWorkItem, taskQueue: string) {
     options: {
       workflowId,
       taskQueue,
-      args: [{ workItemId: item.id, payload }] as [unknown],
+      args: [
+        { workItemId: item.id, payload, ...(kind === 'LAUNCH_RUN' && hostTaskQueue ? { hostTaskQueue } : {}) },
+      ] as [unknown],
       workflowIdConflictPolicy: 'USE_EXISTING' as const,
       workflowIdReusePolicy: 'REJECT_DUPLICATE' as const,
       staticSummary: `${kind}${what ? `: ${what}` : ''}`,
@@ -196,7 +203,7 @@ export class Poller {
     });
     let start: ReturnType<typeof workflowStartFor>;
     try {
-      start = workflowStartFor(item, this.opts.taskQueue);
+      start = workflowStartFor(item, this.opts.taskQueue, this.opts.hostTaskQueue);
     } catch (err) {
       const e = err as OutpostError;
       log.error({ code: e.code }, e.message);
