@@ -56,12 +56,17 @@ const FORWARDED_HEADERS = ['authorization', 'content-type', 'accept'];
 
 export class AgentApiGate {
   url = '';
-  private readonly server = createServer((req, res) => void this.handle(req, res));
+  private readonly server = createServer((req, res) => {
+    // A call cut off mid-body (the agent killed) ends here, not as an unhandled rejection.
+    this.handle(req, res).catch(() => req.socket.destroy());
+  });
   private requestHolds: CallFilter[] = [];
   private responseHolds: ResponseFilter[] = [];
   private readonly heldRequests = new Set<Held>();
   private readonly heldResponses = new Set<Held>();
   private readonly inFlight = new Set<InFlight>();
+  /** Calls the agent made while a hold was set, and whether each reached the control plane. */
+  private log: Array<{ call: AgentCall; forwarded: boolean }> = [];
 
   /** `target()` is read per call: the control plane may restart (on the same port). */
   constructor(private readonly target: () => string) {}
@@ -93,6 +98,14 @@ export class AgentApiGate {
     return { requests: pick(this.heldRequests), responses: pick(this.heldResponses) };
   }
 
+  /**
+   * Calls of `op` the agent made since a hold was set (until the reset), held or not, retries
+   * included; with `forwarded`, whether each reached the control plane.
+   */
+  calls(op: string): Array<{ call: AgentCall; forwarded: boolean }> {
+    return this.log.filter((e) => e.call.op === op);
+  }
+
   /** Lets held requests of `op` go on to the control plane (they stay subject to response holds). */
   releaseRequests(op: string): number {
     const go = [...this.heldRequests].filter((h) => h.call.op === op);
@@ -118,6 +131,7 @@ export class AgentApiGate {
     for (const h of [...this.heldRequests, ...this.heldResponses]) h.drop();
     this.heldRequests.clear();
     this.heldResponses.clear();
+    this.log = [];
   }
 
   private hold(set: Set<Held>, call: AgentCall, res: ServerResponse): Promise<boolean> {
@@ -141,9 +155,14 @@ export class AgentApiGate {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const body = await readBody(req);
     const call = parseAgentCall(body);
+    // Logged only while a hold is set: the pass-through cases ship big event batches.
+    const holding = this.requestHolds.length > 0 || this.responseHolds.length > 0;
+    const entry = call && holding ? { call, forwarded: false } : undefined;
+    if (entry) this.log.push(entry);
     if (call && this.requestHolds.some((f) => f(call))) {
       if (!(await this.hold(this.heldRequests, call, res))) return void req.socket.destroy();
     }
+    if (entry) entry.forwarded = true;
     const abort = new AbortController();
     let interrupted = false;
     const flight: InFlight = {

@@ -4,14 +4,15 @@
 //   at claim            the control plane CLAIMED every item for the agent; the claim's answer
 //                       is held by the gate, so no workflow exists.
 //   after start, no ack every workflow exists (the agent sent its ackWork, held by the gate);
-//                       every item is still CLAIMED.
+//                       no item is ACKED.
 //   mid-launch          every run worker is spawned (intent.json, spawns.log) but its launch is
 //                       not reported (reportRunLaunched held): runs QUEUED, no event stored.
 //   mid-supervise       every run STARTED, events stored and growing, none finished (drip runs
 //                       wait for a release file the case creates only after the restart).
-//   mid-termination     every run CANCELING with its terminate signal delivered (TERMINATE_RUN
-//                       item COMPLETED) and at least one worker received SIGTERM and is still
-//                       alive, cleaning up; the split of the others is printed.
+//   mid-termination     every run CANCELING (none finished) and at least one worker received
+//                       SIGTERM and is still alive, cleaning up; printed: how many terminate
+//                       signals were delivered (TERMINATE_RUN item COMPLETED) and the split of
+//                       the other workers (awaiting SIGTERM, cleaning up, exited).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
@@ -97,9 +98,15 @@ function statuses(view: StoreView, ids: string[]): string[] {
   return ids.map((id) => runs.get(id)?.status ?? 'MISSING');
 }
 
-function heldRunIds(gate: AgentApiGate, op: string, key: (v: Record<string, unknown>) => unknown): Set<string> {
-  const { requests, responses } = gate.held(op);
-  return new Set([...requests, ...responses].map((c) => String(key(c.variables))));
+/**
+ * Runs whose `op` call the agent has made while the gate held every such call: made, never
+ * delivered. Counted over the whole case (a held call the agent timed out and retried counts
+ * once), so the condition does not flicker while a retry is in its backoff.
+ */
+function sentNeverDelivered(gate: AgentApiGate, op: string, key: string): Set<string> {
+  const calls = gate.calls(op);
+  if (calls.some((c) => c.forwarded)) throw new Error(`a ${op} call reached the control plane`);
+  return new Set(calls.map((c) => String(c.call.variables[key])));
 }
 
 const atClaim: AgentKillMoment = {
@@ -152,10 +159,12 @@ const afterStartBeforeAck: AgentKillMoment = {
     return Promise.resolve();
   },
   async reach({ gate, view, temporal }, ids) {
-    const wanted = new Set(ids.map((id) => `run-${id}`));
     await until(
-      'every run ack held',
-      () => [...heldRunIds(gate, 'ackWork', (v) => v.workflowId)].filter((w) => wanted.has(w)).length === ids.length,
+      'every run ack sent and held',
+      () => {
+        const sent = sentNeverDelivered(gate, 'ackWork', 'workflowId');
+        return ids.every((id) => sent.has(`run-${id}`));
+      },
       REACH_TIMEOUT_MS,
       TIGHT_MS,
     );
@@ -163,9 +172,10 @@ const afterStartBeforeAck: AgentKillMoment = {
     const runs = statuses(view, ids);
     const workflows = await workflowsExisting(temporal, ids);
     if (workflows !== ids.length) throw new Error(`after start: only ${workflows} run workflows exist`);
-    if (items.some((r) => r.status !== 'CLAIMED'))
+    // Un-acked: CLAIMED, or QUEUED again if a lease ran out meanwhile (then re-claimed, re-held).
+    if (items.some((r) => r.status !== 'CLAIMED' && r.status !== 'QUEUED'))
       throw new Error(`after start: items ${tally(items.map((r) => r.status))}`);
-    return `run workflows ${workflows}/${ids.length}, ${ids.length} ackWork calls held, items ${tally(items.map((r) => r.status))}, runs ${tally(runs)}`;
+    return `run workflows ${workflows}/${ids.length}, ackWork sent for ${ids.length} (${gate.calls('ackWork').length} calls) and none delivered, items ${tally(items.map((r) => r.status))}, runs ${tally(runs)}`;
   },
 };
 
@@ -180,8 +190,11 @@ const midLaunch: AgentKillMoment = {
   },
   async reach({ gate, view, agent }, ids) {
     await until(
-      'every launch report held',
-      () => ids.every((id) => heldRunIds(gate, 'reportRunLaunched', (v) => v.runId).has(id)),
+      'every launch report sent and held',
+      () => {
+        const sent = sentNeverDelivered(gate, 'reportRunLaunched', 'runId');
+        return ids.every((id) => sent.has(id));
+      },
       REACH_TIMEOUT_MS,
       TIGHT_MS,
     );
@@ -193,7 +206,7 @@ const midLaunch: AgentKillMoment = {
     if (spawned !== ids.length || runs.some((s) => s !== 'QUEUED') || stored !== 0) {
       throw new Error(`mid-launch: spawned ${spawned}, runs ${tally(runs)}, events stored ${stored}`);
     }
-    return `intent.json ${intents}/${ids.length}, spawns.log ${spawned}/${ids.length}, workers ${tally(ids.map((id) => workerState(agent, id)))}, reportRunLaunched held ${ids.length}, runs ${tally(runs)}, events stored 0`;
+    return `intent.json ${intents}/${ids.length}, spawns.log ${spawned}/${ids.length}, workers ${tally(ids.map((id) => workerState(agent, id)))}, reportRunLaunched sent for ${ids.length} (${gate.calls('reportRunLaunched').length} calls) and none delivered, runs ${tally(runs)}, events stored 0`;
   },
 };
 
@@ -248,8 +261,10 @@ const midTermination: AgentKillMoment = {
         return false;
       }
     };
-    const seen = await until(
+    let last = '';
+    const seen = await untilSeen(
       'signals delivered and a worker cleaning up',
+      () => last,
       () => {
         const runs = statuses(view, ids);
         const delivered = view.workItems(ids, 'TERMINATE_RUN').filter((r) => r.status === 'COMPLETED').length;
@@ -257,18 +272,31 @@ const midTermination: AgentKillMoment = {
           const w = workerState(agent, id);
           return w === 'alive' ? (cleaningUp(id) ? 'SIGTERM received, alive' : 'awaiting SIGTERM, alive') : w;
         });
-        return runs.every((s) => s === 'CANCELING' || s === 'CANCELED') &&
-          delivered === ids.length &&
-          workers.includes('SIGTERM received, alive')
+        last = `runs ${tally(runs)}, signals delivered ${delivered}, workers ${tally(workers)}`;
+        // No run can be CANCELED before a worker has cleaned up for cleanupMs after its SIGTERM,
+        // so the first worker seen cleaning up is seen with every run still CANCELING.
+        return runs.every((s) => s === 'CANCELING') && workers.includes('SIGTERM received, alive')
           ? { runs, delivered, workers }
           : undefined;
       },
-      REACH_TIMEOUT_MS,
-      TIGHT_MS,
     );
     return `runs ${tally(seen.runs)}, terminate signals delivered ${seen.delivered}/${ids.length}, workers ${tally(seen.workers)}`;
   },
 };
+
+/** `until`, whose timeout says what was last seen (`state()`), so a missed moment is explained. */
+async function untilSeen<T>(
+  what: string,
+  state: () => string,
+  fn: () => T | undefined,
+  timeoutMs = REACH_TIMEOUT_MS,
+): Promise<T> {
+  try {
+    return await until(what, fn, timeoutMs, TIGHT_MS);
+  } catch (err) {
+    throw new Error(`${(err as Error).message}; last seen: ${state()}`);
+  }
+}
 
 /** Executions Temporal holds for a workflow id (visibility is eventually consistent: wait for one). */
 export async function executionsOf(temporal: Client, workflowId: string): Promise<number> {

@@ -1,0 +1,120 @@
+// One real Outpost system for a fault-suite file, every part a child process it may kill:
+// a dedicated Temporal dev server (SQLite file; restartable on the same file and port),
+// `outpost control-plane` (file SQLite; restartable on the same DB and port) and
+// `outpost agent`, optionally reaching the control plane through an AgentApiGate. It deploys
+// the given code locations, and on stop leaves no process or temp directory behind.
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startDevServer, type DevServer } from '../../../src/shared/temporal-dev-server.js';
+import { AgentApiGate } from './agent-api-gate.js';
+import { AgentProcess, ControlPlaneProcess, until } from './system.js';
+
+export interface FaultSystemOptions {
+  /** Extra `outpost control-plane` flags (log cap, lease, ...). */
+  controlPlaneArgs: string[];
+  /** Extra `outpost agent` flags. */
+  agentArgs?: string[];
+  /** Route the agent's calls through an AgentApiGate (pass-through until a hold is set). */
+  gate?: boolean;
+  /** Code locations to deploy and wait for: name -> module path. */
+  locations: Record<string, string>;
+}
+
+export class FaultSystem {
+  readonly dir = mkdtempSync(join(tmpdir(), 'outpost-faults-'));
+  readonly cp: ControlPlaneProcess;
+  readonly gate: AgentApiGate | undefined;
+  temporal!: DevServer;
+  agent!: AgentProcess;
+  private temporalPort = 0;
+
+  constructor(private readonly opts: FaultSystemOptions) {
+    this.cp = new ControlPlaneProcess(join(this.dir, 'cp'), opts.controlPlaneArgs);
+    this.gate = opts.gate ? new AgentApiGate(() => this.cp.url) : undefined;
+  }
+
+  async start(): Promise<void> {
+    await this.startTemporal();
+    await this.cp.start();
+    await this.gate?.start();
+    const tokenFile = await this.cp.agentTokenFile();
+    this.agent = new AgentProcess({
+      url: () => this.gate?.url ?? this.cp.url,
+      tokenFile,
+      temporalAddress: this.temporal.address,
+      taskQueue: 'faults',
+      dataDir: join(this.dir, 'agent'),
+      extraArgs: this.opts.agentArgs ?? [],
+    });
+    await this.agent.start();
+    for (const [name, module] of Object.entries(this.opts.locations)) await this.deploy(name, module);
+  }
+
+  /** Starts the dev server, on the port of the previous one after a kill. */
+  async startTemporal(): Promise<void> {
+    this.temporal = await startDevServer({
+      dbFile: join(this.dir, 'temporal.db'),
+      ...(this.temporalPort ? { port: this.temporalPort } : {}),
+    });
+    this.temporalPort = Number(this.temporal.address.split(':')[1]);
+  }
+
+  get temporalPortNumber(): number {
+    return this.temporalPort;
+  }
+
+  async deploy(name: string, module: string): Promise<void> {
+    await this.cp.gql(`mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { version } }`, {
+      i: { name, module },
+    });
+    await until(`${name} loaded`, async () => {
+      const r = await this.cp.gql<{ codeLocation: { status: string } }>(
+        `query($n: String!) { codeLocation(name: $n) { status } }`,
+        { n: name },
+      );
+      return r.codeLocation.status === 'LOADED';
+    });
+  }
+
+  async stop(): Promise<void> {
+    killLeftoverWorkers(join(this.dir, 'agent', 'runs'));
+    await this.agent?.stop();
+    await this.gate?.stop();
+    await this.cp.stop();
+    await this.temporal?.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+/** True when the run worker recorded in <runDir>/process.json is still running. */
+function workerAlive(runDir: string): boolean {
+  try {
+    const { pid } = JSON.parse(readFileSync(join(runDir, 'process.json'), 'utf8')) as { pid: number };
+    // A recovered record of a worker that had already exited holds pid -1: never signal that.
+    if (!Number.isInteger(pid) || pid <= 1) return false;
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGKILLs the process group of any run worker of ours still alive (never leave one behind). */
+function killLeftoverWorkers(runsDir: string): void {
+  let runs: string[] = [];
+  try {
+    runs = readdirSync(runsDir);
+  } catch {
+    return;
+  }
+  for (const r of runs) {
+    if (!workerAlive(join(runsDir, r))) continue;
+    const { pid } = JSON.parse(readFileSync(join(runsDir, r, 'process.json'), 'utf8')) as { pid: number };
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // Already gone.
+    }
+  }
+}
