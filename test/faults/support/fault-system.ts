@@ -35,6 +35,10 @@ export class FaultSystem {
   }
 
   async start(): Promise<void> {
+    // If the runner kills this file (its timeout), after() never runs: leave nothing behind.
+    process.once('exit', this.killAllNow);
+    process.once('SIGTERM', exitOnSignal);
+    process.once('SIGINT', exitOnSignal);
     await this.startTemporal();
     await this.cp.start();
     await this.gate?.start();
@@ -77,7 +81,18 @@ export class FaultSystem {
     });
   }
 
+  private readonly killAllNow = (): void => {
+    for (const child of [this.agent?.child, this.cp.child, this.temporal?.process]) {
+      if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    }
+    killLeftoverWorkers(join(this.dir, 'agent', 'runs'));
+    rmSync(this.dir, { recursive: true, force: true });
+  };
+
   async stop(): Promise<void> {
+    process.off('exit', this.killAllNow);
+    process.off('SIGTERM', exitOnSignal);
+    process.off('SIGINT', exitOnSignal);
     killLeftoverWorkers(join(this.dir, 'agent', 'runs'));
     await this.agent?.stop();
     await this.gate?.stop();
@@ -85,6 +100,10 @@ export class FaultSystem {
     await this.temporal?.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+function exitOnSignal(signal: NodeJS.Signals): void {
+  process.exit(signal === 'SIGINT' ? 130 : 143);
 }
 
 /** True when the run worker recorded in <runDir>/process.json is still running. */
