@@ -2,17 +2,46 @@
 // Reports the time from the first launch to all runs STARTED, the agent's peak RSS and CPU while
 // they run, and missed heartbeats: the store's lastHeartbeatAt is sampled every 250 ms, and any
 // gap longer than 1.5 heartbeat intervals counts as a miss (target 0).
-//   npx tsx bench/concurrency.ts [--quick]
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+// Where the time goes, over the start-up burst (first launch → all STARTED): how long the
+// agent's and the control plane's main threads ran and how long they were runnable but waiting
+// for a CPU (/proc/<pid>/task/<pid>/schedstat), and the control plane's event-loop delay (it
+// runs in this process). Waiting ≫ running means starved by the scheduler, not busy.
+//   npx tsx bench/concurrency.ts [--quick] [--run-worker-nice N] [--trace-file F]
+// --run-worker-nice is passed to the agent; --trace-file writes every stored heartbeat time.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { isQuick, report } from './support/report.js';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { isQuick, report, summarize } from './support/report.js';
 import { cpuMs, HELLO_MODULE, rssMb, sleep, startBenchSystem } from './support/stack.js';
 
 const quick = isQuick();
 const RUNS = quick ? 60 : 200;
 const SLEEP_S = quick ? 15 : 40;
 const HEARTBEAT_MS = 2_000;
+const flag = (name: string): string | undefined => {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+};
+const runWorkerNice = flag('--run-worker-nice');
+const traceFile = flag('--trace-file');
+
+/** A thread's time on a CPU and time runnable but waiting for one, in ms (schedstat, ns). */
+function schedstat(pid: number): { run: number; wait: number } {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { run: (run ?? NaN) / 1e6, wait: (wait ?? NaN) / 1e6 };
+  } catch {
+    return { run: NaN, wait: NaN };
+  }
+}
+
+/** Busy and total CPU time of the whole machine so far, in clock ticks (/proc/stat). */
+function machineTicks(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-concurrency-'));
@@ -23,7 +52,11 @@ async function main(): Promise<void> {
   try {
     // 100, not RUNS: the agent asks claimWork for all its free slots and the control plane
     // refuses a limit above maxClaimBatch (100), so a larger value stalls the poller.
-    const child = await sys.spawnAgent(['--max-in-flight', '100']);
+    const child = await sys.spawnAgent([
+      '--max-in-flight',
+      '100',
+      ...(runWorkerNice !== undefined ? ['--run-worker-nice', runWorkerNice] : []),
+    ]);
     const pid = child.pid!;
     await sys.stack.deploy('hello', HELLO_MODULE);
     const store = sys.stack.cp.store;
@@ -32,26 +65,30 @@ async function main(): Promise<void> {
     let sampling = true;
     let peakRss = 0;
     let lastBeat = 0;
-    let maxGap = 0;
     let missed = 0;
+    const beats: number[] = [];
     const sampler = (async () => {
       for (let i = 0; i < 100_000 && sampling; i++) {
         peakRss = Math.max(peakRss, rssMb(pid));
         const a = await store.db.selectFrom('agents').select('last_heartbeat_at').executeTakeFirst();
         const beat = Number(a?.last_heartbeat_at ?? 0);
         if (beat !== lastBeat) {
-          if (lastBeat) {
-            const gap = beat - lastBeat;
-            maxGap = Math.max(maxGap, gap);
-            if (gap > 1.5 * HEARTBEAT_MS) missed += Math.floor(gap / HEARTBEAT_MS) - 1 || 1;
-          }
+          if (lastBeat && beat - lastBeat > 1.5 * HEARTBEAT_MS)
+            missed += Math.floor((beat - lastBeat) / HEARTBEAT_MS) - 1 || 1;
           lastBeat = beat;
+          beats.push(beat);
         }
         await sleep(250);
       }
     })();
 
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const agentSched0 = schedstat(pid);
+    const cpSched0 = schedstat(process.pid);
     const cpu0 = cpuMs(pid);
+    const load0 = loadavg()[0]!;
+    const machine0 = machineTicks();
     const t0 = Date.now();
     const ids: string[] = [];
     for (let i = 0; i < RUNS; i++) ids.push(await sys.stack.launch('sleepy', { seconds: SLEEP_S }));
@@ -69,6 +106,11 @@ async function main(): Promise<void> {
       else allStartedAt = Date.now();
       if (Date.now() - t0 > 10 * 60_000) break;
     }
+    loopDelay.disable();
+    const burstS = (Date.now() - t0) / 1000;
+    const agentSched = schedstat(pid);
+    const cpSched = schedstat(process.pid);
+    const machine1 = machineTicks();
     const cpuStart = cpuMs(pid);
     const tStart = Date.now();
     // Wait for all to finish (bounded), then stop sampling.
@@ -83,10 +125,23 @@ async function main(): Promise<void> {
     const cpuTotal = ((cpuMs(pid) - cpu0) / Math.max(1, Date.now() - t0)) * 100;
     sampling = false;
     await sampler;
+    if (traceFile) writeFileSync(traceFile, JSON.stringify({ beats, t0, launchedAt, allStartedAt }));
     const ok = [...finished.values()].filter((s) => s === 'SUCCESS').length;
+    const byStatus: Record<string, number> = { unfinished: RUNS - finished.size };
+    for (const s of finished.values()) byStatus[s] = (byStatus[s] ?? 0) + 1;
+    const gaps = summarize(beats.slice(1).map((b, i) => b - beats[i]!));
+    const burst = `over the ${burstS.toFixed(1)} s burst (first launch → all STARTED)`;
     report(
       'concurrency',
-      { quick, runs: RUNS, sleepSeconds: SLEEP_S, heartbeatIntervalMs: HEARTBEAT_MS, store: 'sqlite' },
+      {
+        quick,
+        runs: RUNS,
+        sleepSeconds: SLEEP_S,
+        heartbeatIntervalMs: HEARTBEAT_MS,
+        store: 'sqlite',
+        runWorkerNice: runWorkerNice ?? 'agent default',
+        autogroup: readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1',
+      },
       [
         {
           name: 'first launch → all STARTED',
@@ -112,9 +167,52 @@ async function main(): Promise<void> {
           value: missed,
           unit: 'count',
           target: '0',
-          note: `largest gap ${maxGap} ms (interval ${HEARTBEAT_MS} ms)`,
+          note: `stored gaps p50 ${gaps.p50} ms, p99 ${gaps.p99} ms, max ${gaps.max} ms (interval ${HEARTBEAT_MS} ms)`,
         },
-        { name: 'runs SUCCESS', value: ok, unit: 'runs', target: String(RUNS) },
+        { name: 'largest heartbeat gap', value: gaps.max, unit: 'ms', note: 'between stored lastHeartbeatAt values' },
+        {
+          name: 'agent main thread on a CPU',
+          value: (agentSched.run - agentSched0.run) / 1000,
+          unit: 's',
+          note: burst,
+        },
+        {
+          name: 'agent main thread waiting for a CPU',
+          value: (agentSched.wait - agentSched0.wait) / 1000,
+          unit: 's',
+          note: `runnable but not scheduled, ${burst}`,
+        },
+        {
+          name: 'control plane main thread on a CPU',
+          value: (cpSched.run - cpSched0.run) / 1000,
+          unit: 's',
+          note: `${burst}; this process (control plane + bench polls)`,
+        },
+        {
+          name: 'control plane main thread waiting for a CPU',
+          value: (cpSched.wait - cpSched0.wait) / 1000,
+          unit: 's',
+          note: burst,
+        },
+        {
+          name: 'control plane event-loop delay p99',
+          value: loopDelay.percentile(99) / 1e6,
+          unit: 'ms',
+          note: `max ${(loopDelay.max / 1e6).toFixed(0)} ms, ${burst}`,
+        },
+        {
+          name: 'machine CPU busy',
+          value: ((machine1.busy - machine0.busy) / Math.max(1, machine1.total - machine0.total)) * cpus().length,
+          unit: 'cores',
+          note: `of ${cpus().length}, ${burst}, every process on the host; load average ${load0.toFixed(1)} at the start`,
+        },
+        {
+          name: 'runs SUCCESS',
+          value: ok,
+          unit: 'runs',
+          target: String(RUNS),
+          note: `final statuses ${JSON.stringify(byStatus)}`,
+        },
       ],
     );
   } finally {
