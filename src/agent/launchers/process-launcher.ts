@@ -76,8 +76,11 @@ interface IntentRecord {
   standby?: { pid: number; startTime: number };
 }
 
-/** How long a standby gets to acknowledge a run before it is killed and the run spawns cold. */
-const HANDOFF_TIMEOUT_MS = 5_000;
+/**
+ * How long a standby gets to acknowledge a run before it is killed and the run spawns cold. It
+ * is alive and booted, so only CPU starvation delays it: generous, a cold spawn would be slower.
+ */
+const HANDOFF_TIMEOUT_MS = 30_000;
 /** After an agent crash, how long a named standby gets to show it took the run (or exit). */
 const RECOVER_STANDBY_WAIT_MS = 5_000;
 

@@ -114,5 +114,13 @@ export function createNodeServer(opts: NodeServerOptions): Server {
       else res.destroy();
     });
   };
-  return opts.tls ? createHttps({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createHttp(listener);
+  const server = opts.tls ? createHttps({ cert: opts.tls.cert, key: opts.tls.key }, listener) : createHttp(listener);
+  // Agents keep connections alive and reuse them (heartbeats every few seconds, event batches).
+  // With Node's 5 s default, a starved agent could send on a socket the server had just closed
+  // ("other side closed"); idle sockets now live 65 s (clients read the hint and close first).
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
+  server.headersTimeout = KEEP_ALIVE_MS + 5_000;
+  return server;
 }
+
+const KEEP_ALIVE_MS = 65_000;
