@@ -102,8 +102,8 @@ export class AgentApiGate {
    * Calls of `op` the agent made since a hold was set (until the reset), held or not, retries
    * included; with `forwarded`, whether each reached the control plane.
    */
-  calls(op: string): Array<{ call: AgentCall; forwarded: boolean }> {
-    return this.log.filter((e) => e.call.op === op);
+  calls(op?: string): Array<{ call: AgentCall; forwarded: boolean }> {
+    return this.log.filter((e) => !op || e.call.op === op);
   }
 
   /** Lets held requests of `op` go on to the control plane (they stay subject to response holds). */

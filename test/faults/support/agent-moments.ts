@@ -3,7 +3,8 @@
 // and returns what it saw at the instant before the kill, which the case prints:
 //   at claim            the control plane CLAIMED every item for the agent; the claim's answer
 //                       is held by the gate, so no workflow exists.
-//   after start, no ack every workflow exists (the agent sent its ackWork, held by the gate);
+//   after start, no ack one claim took every item; every workflow exists and the agent sent
+//                       its acks (ackWork, or riding on its next claimWork), held by the gate;
 //                       no item is ACKED.
 //   mid-launch          every run worker is spawned (intent.json, spawns.log) but its launch is
 //                       not reported (reportRunLaunched held): runs QUEUED, no event stored.
@@ -17,7 +18,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
-import type { AgentApiGate } from './agent-api-gate.js';
+import type { AgentApiGate, AgentCall } from './agent-api-gate.js';
 import { TERMINATION_RECEIVED } from './fault-location.js';
 import type { StoreView } from './store-view.js';
 import { until, type AgentProcess, type ControlPlaneProcess } from './system.js';
@@ -148,25 +149,56 @@ function hasClaimedItems(body: unknown): boolean {
   return Array.isArray(items) && items.length > 0;
 }
 
+/**
+ * The work-item acks in an agent call: an ackWork, or the acks a claimWork carries (the poller
+ * may send its acks with its next claim).
+ */
+function acksIn(call: AgentCall): string[] {
+  if (call.op === 'ackWork') return [String(call.variables.workflowId)];
+  if (call.op !== 'claimWork' || !Array.isArray(call.variables.acks)) return [];
+  return (call.variables.acks as Array<{ workflowId?: unknown }>).map((a) => String(a.workflowId));
+}
+
+/** Workflow ids the agent has sent acks for, failing if any ack reached the control plane. */
+function acksSentNeverDelivered(gate: AgentApiGate): Set<string> {
+  const sent = new Set<string>();
+  for (const { call, forwarded } of [...gate.calls('ackWork'), ...gate.calls('claimWork')]) {
+    const acks = acksIn(call);
+    if (forwarded && acks.length) throw new Error(`an ack reached the control plane: ${acks.join(',')}`);
+    for (const a of acks) sent.add(a);
+  }
+  return sent;
+}
+
+// The runs are claimed by ONE claim (as at claim), so that holding the acks, which may ride on
+// the agent's next claim, never keeps a run unclaimed.
+let claimReleased = false;
 const afterStartBeforeAck: AgentKillMoment = {
   name: 'after workflow start, before ack',
   expect: 'SUCCESS',
   release: true,
   items: { LAUNCH_RUN: 1 },
-  // The poller acks only once workflow.start returned, so a held ack proves the workflow exists.
-  arm({ gate }) {
-    gate.holdRequests((c) => c.op === 'ackWork');
-    return Promise.resolve();
+  // The poller acks only once workflow.start returned, so a sent ack proves the workflow exists.
+  async arm({ gate }) {
+    claimReleased = false;
+    gate.holdRequests((c) => acksIn(c).length > 0 || (c.op === 'claimWork' && !claimReleased));
+    gate.interruptClaims();
+    await until('the agent polls into the gate', () => gate.held('claimWork').requests.length === 1, 30_000, TIGHT_MS);
   },
   async reach({ gate, view, temporal }, ids) {
-    await until(
+    await until('all runs queued', () => view.workItems(ids, 'LAUNCH_RUN').length === ids.length, 30_000, TIGHT_MS);
+    claimReleased = true;
+    gate.releaseRequests('claimWork');
+    await untilSeen(
       'every run ack sent and held',
-      () => {
-        const sent = sentNeverDelivered(gate, 'ackWork', 'workflowId');
-        return ids.every((id) => sent.has(`run-${id}`));
+      async () => {
+        const sent = acksSentNeverDelivered(gate);
+        return `acks sent for ${ids.filter((id) => sent.has(`run-${id}`)).length}/${ids.length} runs, items ${tally(view.workItems(ids, 'LAUNCH_RUN').map((r) => r.status))}, runs ${tally(statuses(view, ids))}, run workflows ${await workflowsExisting(temporal, ids)}, agent calls ${tally(gate.calls().map((c) => c.call.op))}`;
       },
-      REACH_TIMEOUT_MS,
-      TIGHT_MS,
+      () => {
+        const sent = acksSentNeverDelivered(gate);
+        return ids.every((id) => sent.has(`run-${id}`)) || undefined;
+      },
     );
     const items = view.workItems(ids, 'LAUNCH_RUN');
     const runs = statuses(view, ids);
@@ -175,7 +207,8 @@ const afterStartBeforeAck: AgentKillMoment = {
     // Un-acked: CLAIMED, or QUEUED again if a lease ran out meanwhile (then re-claimed, re-held).
     if (items.some((r) => r.status !== 'CLAIMED' && r.status !== 'QUEUED'))
       throw new Error(`after start: items ${tally(items.map((r) => r.status))}`);
-    return `run workflows ${workflows}/${ids.length}, ackWork sent for ${ids.length} (${gate.calls('ackWork').length} calls) and none delivered, items ${tally(items.map((r) => r.status))}, runs ${tally(runs)}`;
+    const ackCalls = gate.calls().filter((c) => acksIn(c.call).length).length;
+    return `run workflows ${workflows}/${ids.length}, acks sent for all ${ids.length} (in ${ackCalls} held calls) and none delivered, items ${tally(items.map((r) => r.status))}, runs ${tally(runs)}`;
   },
 };
 
@@ -287,14 +320,14 @@ const midTermination: AgentKillMoment = {
 /** `until`, whose timeout says what was last seen (`state()`), so a missed moment is explained. */
 async function untilSeen<T>(
   what: string,
-  state: () => string,
+  state: () => string | Promise<string>,
   fn: () => T | undefined,
   timeoutMs = REACH_TIMEOUT_MS,
 ): Promise<T> {
   try {
     return await until(what, fn, timeoutMs, TIGHT_MS);
   } catch (err) {
-    throw new Error(`${(err as Error).message}; last seen: ${state()}`);
+    throw new Error(`${(err as Error).message}; last seen: ${await state()}`);
   }
 }
 
