@@ -75,7 +75,7 @@ describe('fault injection: kill -9 the agent at five moments of 20 concurrent ru
           100,
         );
         say(
-          `agent back in ${restartedMs} ms; all ${RUNS} runs terminal ${Date.now() - killedAt} ms after the kill (runs ${view.timeline(ids, killedAt)} from the kill)`,
+          `agent back in ${restartedMs} ms; all ${RUNS} runs terminal and their work items finished ${Date.now() - killedAt} ms after the kill (runs ${view.timeline(ids, killedAt)} from the kill)`,
         );
         for (const id of ids)
           say(await checkRun(cp, agent, id, { status: moment.expect, store: { view, items: moment.items } }));
