@@ -9,7 +9,9 @@ import type { WorkFailure } from './types.js';
  * and every one of these calls is idempotent.
  */
 export const bookkeeping = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
+  // Each is one short HTTP call: an attempt lost with a kill -9'd agent is retried elsewhere
+  // after this long (it was 1 minute, which held runs of a killed agent back for a minute).
+  startToCloseTimeout: '15 seconds',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
