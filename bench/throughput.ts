@@ -23,9 +23,14 @@ import { cpuMs, sleep, startBenchSystem, type BenchSystem } from './support/stac
 
 const quick = isQuick();
 const profile = process.argv.includes('--profile');
+/** Concurrency of the --profile run: `--concurrency N`, default 8. */
+const profileLevel = Number(process.argv[process.argv.indexOf('--concurrency') + 1] ?? 8) || 8;
 const LEVELS = [1, 8, 64];
-/** A pump with no item finishing for this long gives up (the agent died or the queue is stuck). */
-const STALL_MS = 60_000;
+/**
+ * A pump with no item finishing for this long gives up (the agent died or the queue is stuck).
+ * Longer than a lease (60 s), so an item recovered by lease expiry is waited for, not an error.
+ */
+const STALL_MS = 180_000;
 const ITEMS: Record<number, number> = quick ? { 1: 30, 8: 120, 64: 256 } : { 1: 200, 8: 800, 64: 2000 };
 
 /** Keeps `concurrency` items outstanding until `total` completed; returns items/s. */
@@ -52,8 +57,13 @@ async function pumpOutpost(
   while (started < Math.min(concurrency, total)) await enqueue();
   for (let i = 0; i < 10_000_000 && done < total; i++) {
     if (performance.now() - progressAt > STALL_MS) {
+      const stuck = await store.db
+        .selectFrom('work_items')
+        .select(['id', 'status', 'attempts', 'workflow_id'])
+        .where('id', 'in', [...outstanding])
+        .execute();
       throw new Error(
-        `no item finished in ${STALL_MS / 1000} s (${done} of ${total} done, ${outstanding.size} outstanding)`,
+        `no item finished in ${STALL_MS / 1000} s (${done} of ${total} done; outstanding: ${JSON.stringify(stuck)})`,
       );
     }
     // Tracing phases reads every outstanding item (to catch CLAIMED and ACKED); otherwise only finished ones.
@@ -140,9 +150,9 @@ function profiledProcesses(dir: string): Array<{ pid: number; role: string }> {
  * Concurrency 8 under the profilers: CPU profiles of every Node process on the path, CPU time of
  * each (and of the Temporal dev server) over the window, and the per-item phase timeline.
  */
-async function profileConcurrency8(sys: BenchSystem, profileDir: string, client: Client, raw: () => Promise<number>) {
+async function profileLevelRun(sys: BenchSystem, profileDir: string, client: Client, raw: () => Promise<number>) {
   const store = sys.stack.cp.store;
-  const n = ITEMS[8]!;
+  const n = ITEMS[profileLevel] ?? ITEMS[8]!;
   const children = profiledProcesses(profileDir);
   console.error(`profiling ${children.map((c) => `${c.role} (${c.pid})`).join(', ')}`);
   const pids = [
@@ -158,7 +168,7 @@ async function profileConcurrency8(sys: BenchSystem, profileDir: string, client:
   await session.post('Profiler.start');
   const t0 = performance.now();
   const marks = new StoreMarks();
-  const outpost = await pumpOutpost(store, 8, n, marks);
+  const outpost = await pumpOutpost(store, profileLevel, n, marks);
   const wallMs = performance.now() - t0;
   const { profile: own } = await session.post('Profiler.stop');
   for (const c of children) process.kill(c.pid, 'SIGWINCH');
@@ -172,7 +182,7 @@ async function profileConcurrency8(sys: BenchSystem, profileDir: string, client:
     await sleep(100);
 
   const lines = [
-    `# throughput --profile (concurrency 8, ${n} items${quick ? ', quick' : ''})`,
+    `# throughput --profile (concurrency ${profileLevel}, ${n} items${quick ? ', quick' : ''})`,
     '',
     `at ${new Date().toISOString()}, machine ${JSON.stringify(machine())}`,
     '',
@@ -200,7 +210,10 @@ async function profileConcurrency8(sys: BenchSystem, profileDir: string, client:
         : [`### ${c.role}: no profile written`, ''];
     }),
   ];
-  writeFileSync('bench/results/throughput-profile.md', `${lines.join('\n')}\n`);
+  writeFileSync(
+    `bench/results/throughput-profile${profileLevel === 8 ? '' : `-c${profileLevel}`}.md`,
+    `${lines.join('\n')}\n`,
+  );
   console.log(lines.join('\n'));
 }
 
@@ -243,7 +256,9 @@ async function main(): Promise<void> {
     const client = new Client({ connection });
     await pumpTemporal(client, taskQueue, 4, 20); // warm-up
     if (profile)
-      await profileConcurrency8(sys, profileDir, client, () => pumpTemporal(client, taskQueue, 8, ITEMS[8]!));
+      await profileLevelRun(sys, profileDir, client, () =>
+        pumpTemporal(client, taskQueue, profileLevel, ITEMS[profileLevel] ?? ITEMS[8]!),
+      );
     for (const c of profile ? [] : LEVELS) {
       const n = ITEMS[c]!;
       // CPU per item of the whole system (both cores, all processes) is the figure least moved

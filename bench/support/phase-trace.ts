@@ -65,6 +65,8 @@ export interface PhaseRow {
   p50: number;
   /** Median of (this mark - previous mark in the timeline), per item. */
   stepP50: number;
+  /** Slowest item's ms since enqueue: outliers (an item recovered by lease expiry) show here. */
+  max: number;
   items: number;
 }
 
@@ -82,7 +84,7 @@ export function timeline(items: Marks[]): PhaseRow[] {
   }
   const rows = [...offsets.entries()]
     .filter(([, xs]) => xs.length * 2 >= items.length)
-    .map(([mark, xs]) => ({ mark, p50: median(xs), items: xs.length }))
+    .map(([mark, xs]) => ({ mark, p50: median(xs), max: Math.max(...xs), items: xs.length }))
     .sort((a, b) => a.p50 - b.p50);
   return rows.map((r, i) => {
     const prev = rows[i - 1];
@@ -99,8 +101,10 @@ export function timeline(items: Marks[]): PhaseRow[] {
 
 export function formatTimeline(rows: PhaseRow[]): string[] {
   return [
-    '| mark | p50 ms since enqueue | step p50 ms | items |',
-    '| --- | --- | --- | --- |',
-    ...rows.map((r) => `| ${r.mark} | ${r.p50.toFixed(1)} | ${r.stepP50.toFixed(1)} | ${r.items} |`),
+    '| mark | p50 ms since enqueue | step p50 ms | max ms since enqueue | items |',
+    '| --- | --- | --- | --- | --- |',
+    ...rows.map(
+      (r) => `| ${r.mark} | ${r.p50.toFixed(1)} | ${r.stepP50.toFixed(1)} | ${r.max.toFixed(0)} | ${r.items} |`,
+    ),
   ];
 }
