@@ -12,7 +12,8 @@ import { backoffDelay, sleep } from './backoff.js';
 import { hostTaskQueue, readAgentId, writeAgentId } from './agent-identity.js';
 import { CodeServerManager } from './code-server-manager.js';
 import { temporalTls, type AgentConfig } from './config.js';
-import { createControlPlaneClient, isTransient, type ControlPlaneClient } from './control-plane-client.js';
+import { createControlPlaneClient, type ControlPlaneClient } from './control-plane-client.js';
+import { startHeartbeat } from './heartbeat.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
 import { Poller } from './poller.js';
 import { createAgentWorkers } from './worker.js';
@@ -198,25 +199,25 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     });
   }
 
-  const beat = (): Promise<boolean> =>
-    controlPlane.heartbeat({ agentId, codeServers: codeServers.statuses(), runningRunIds: launcher.running() });
-  const heartbeat = async (): Promise<void> => {
+  // Liveness goes out from a thread of its own (see heartbeat.ts); the main thread only keeps
+  // the reported status current and reconciles code servers on the same interval.
+  const intervalMs = Math.max(1_000, reg.heartbeatIntervalMs);
+  const heartbeat = startHeartbeat({
+    url: config.url,
+    token: opts.token,
+    intervalMs,
+    state: () => ({ agentId, codeServers: codeServers.statuses(), runningRunIds: launcher.running() }),
+    logger: log,
+  });
+  const reconcile = async (): Promise<void> => {
     try {
-      // A beat lost in transport is sent again at once rather than an interval later. Under a
-      // CPU-starved start-up burst the agent reuses keep-alive sockets the control plane has
-      // already closed ("other side closed", ECONNRESET: ~1 % of calls, 1-3 of them heartbeats,
-      // in bench/concurrency), and each such loss alone made a missed beat.
-      await beat().catch((err: unknown) => {
-        if (!isTransient(err) || abort.signal.aborted) throw err;
-        return beat();
-      });
       if (mode !== 'poller') await codeServers.refresh();
+      heartbeat.refresh();
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'heartbeat failed');
+      log.warn({ err: (err as Error).message }, 'code location refresh failed');
     }
   };
-  const timer = setInterval(() => void heartbeat(), Math.max(1_000, reg.heartbeatIntervalMs));
-  void heartbeat();
+  const timer = setInterval(() => void reconcile(), intervalMs);
 
   log.info(
     {
@@ -237,6 +238,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       log.info('agent stopping');
       abort.abort();
       clearInterval(timer);
+      await heartbeat.stop();
       for (const s of stoppers) await s();
       launcher.stop();
       await codeServers.stop();
