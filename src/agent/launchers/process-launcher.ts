@@ -286,11 +286,7 @@ export class ProcessLauncher implements Launcher {
   }
 
   private record(runId: string): ProcessRecord | undefined {
-    try {
-      return JSON.parse(readFileSync(join(this.runDir(runId), 'process.json'), 'utf8')) as ProcessRecord;
-    } catch {
-      return undefined;
-    }
+    return readJson<ProcessRecord>(join(this.runDir(runId), 'process.json'));
   }
 
   /**
