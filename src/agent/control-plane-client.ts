@@ -3,7 +3,7 @@
 // failures become CONTROL_PLANE_UNAVAILABLE (retryable); GraphQL errors keep their
 // OUTPOST_ERR_* code so callers can tell "try again" from "this will never work".
 import { ClientError, GraphQLClient } from 'graphql-request';
-import { OutpostError, errorCode, type ErrorName, ERRORS } from '../shared/errors.js';
+import { OutpostError, type ErrorName, ERRORS } from '../shared/errors.js';
 import type { RunEvent, ComputeLogStream } from '../shared/run-events.js';
 import type { RunStatus, WorkItemKind } from '../shared/work-items.js';
 
@@ -51,12 +51,6 @@ export interface ControlPlaneClient {
     taskQueue: string;
     metadata?: Record<string, unknown>;
   }): Promise<{ agentId: string; heartbeatIntervalMs: number }>;
-  heartbeat(input: {
-    agentId: string;
-    codeServers: CodeServerStatusReport[];
-    runningRunIds: string[];
-    errors?: string[];
-  }): Promise<boolean>;
   /**
    * `signal` aborts the long-poll (shutdown must not wait out `waitMs`). `acks` are items whose
    * workflow this agent started: acked (as by ackWork) in the same request, before the claim.
@@ -137,12 +131,6 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
         { input },
       );
       return r.registerAgent;
-    },
-    async heartbeat(input) {
-      const r = await call<{ heartbeat: boolean }>(`mutation($input: HeartbeatInput!) { heartbeat(input: $input) }`, {
-        input,
-      });
-      return r.heartbeat;
     },
     async claimWork(agentId, limit, waitMs, signal, acks) {
       const r = await call<{ claimWork: ClaimedWorkItem[] }>(
@@ -239,7 +227,3 @@ export function toOutpostError(err: unknown, endpoint: string): OutpostError {
   const message = err instanceof Error ? err.message : String(err);
   return new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${endpoint}: ${message}`, cause: err });
 }
-
-/** True for failures worth retrying: the control plane was unreachable or overloaded. */
-export const isTransient = (err: unknown): boolean =>
-  err instanceof OutpostError && (err.code === errorCode('CONTROL_PLANE_UNAVAILABLE') || err.http === 503);

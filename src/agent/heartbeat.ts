@@ -3,11 +3,12 @@
 // delays only how fresh the reported status is, not whether the agent looks alive.
 import { Worker } from 'node:worker_threads';
 import type { Logger } from '../shared/logger.js';
-import { agentEndpoint } from './control-plane-client.js';
+import { agentEndpoint, type CodeServerStatusReport } from './control-plane-client.js';
 
+/** The agent API's HeartbeatInput (the thread sends it as is). */
 export interface HeartbeatInput {
   agentId: string;
-  codeServers: unknown[];
+  codeServers: CodeServerStatusReport[];
   runningRunIds: string[];
 }
 
