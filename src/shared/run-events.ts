@@ -17,13 +17,6 @@ export const RUN_EVENT_TYPES = [
 ] as const;
 export type RunEventType = (typeof RUN_EVENT_TYPES)[number];
 
-/**
- * Seqs from here up belong to ENGINE events the control plane writes itself (launched,
- * canceled before launch, timeouts): they never collide with the run worker's 1, 2, 3...
- * and never count towards a run's contiguous seq.
- */
-export const ENGINE_SEQ_BASE = 1_000_000_000;
-
 export const TERMINAL_EVENT_TYPES: ReadonlySet<RunEventType> = new Set(['RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED']);
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;

@@ -2,7 +2,7 @@
 // logs, agents, work items, schedule/sensor state, token admin, and a run-events subscription (SSE).
 import { createSchema } from 'graphql-yoga';
 import { OutpostError } from '../../shared/errors.js';
-import { ENGINE_SEQ_BASE, type ComputeLogStream } from '../../shared/run-events.js';
+import { type ComputeLogStream } from '../../shared/run-events.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
 import { listAgents } from '../store/agents.js';
 import { readComputeLogs } from '../store/compute-logs.js';
@@ -46,19 +46,14 @@ export async function* runEventStream(
   signal?: AbortSignal,
 ): AsyncGenerator<StoredRunEvent> {
   await requireRun(store.db, runId);
-  // The cursor follows the worker's seqs only: engine events (seq >= ENGINE_SEQ_BASE) sort after
-  // every worker event whatever their time, so they are remembered by seq instead.
-  let after = Math.min(afterSeq, ENGINE_SEQ_BASE - 1);
-  const sentEngine = new Set<number>();
+  // One public sequence (1..N, no gap, ENGINE events included): the last seq sent is the cursor.
+  let after = afterSeq;
   let finishedPasses = 0;
   // Bounded by the run finishing (or the client leaving); a day of 1 s rechecks at most.
   for (let pass = 0; pass < 86_400 && !signal?.aborted; pass++) {
     const events = await listRunEvents(store, runId, after, SUBSCRIPTION_PAGE);
     for (const e of events) {
-      if (e.seq >= ENGINE_SEQ_BASE) {
-        if (sentEngine.has(e.seq)) continue;
-        sentEngine.add(e.seq);
-      } else after = e.seq;
+      after = e.seq;
       yield e;
     }
     if (events.length === SUBSCRIPTION_PAGE) continue;
@@ -167,6 +162,7 @@ export function createUserSchema() {
           listTicks(store, s.location, 'SENSOR', s.name, pageSize(a.first, 20, limits)),
       },
       Run: {
+        lastSeq: (r: Parent<RunView>) => r.eventSeq,
         events: (
           r: Parent<RunView>,
           a: { afterSeq?: number | null; first?: number | null },

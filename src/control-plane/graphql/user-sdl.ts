@@ -142,7 +142,10 @@ export const USER_SDL = /* GraphQL */ `
     partitions: [PartitionSet!]!
   }
   type RunEvent {
+    "Public seq: 1..N per run without gap, in the order events were stored, ENGINE events included."
     seq: Int!
+    "The run worker's own seq (what the agent ships by); null for events the control plane wrote."
+    workerSeq: Int
     type: String!
     timestamp: Float!
     stepKey: String
@@ -171,7 +174,7 @@ export const USER_SDL = /* GraphQL */ `
     endedAt: Float
     updatedAt: Float!
     agentId: ID
-    "Highest contiguous event seq stored."
+    "Seq of the run's last event (its events are 1..lastSeq)."
     lastSeq: Int!
     events(afterSeq: Int = 0, first: Int = 1000): [RunEvent!]!
     computeLogs(stream: ComputeLogStream!, afterOffset: Float = 0): ComputeLogs!

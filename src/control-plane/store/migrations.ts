@@ -160,10 +160,59 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('agents_token').on('agents').column('token_id').execute();
       },
     },
+    '0003_event_sequence': { up: (db) => migrateEventSequence(db) },
   };
 }
 
-class InlineProvider implements MigrationProvider {
+/**
+ * One public event sequence per run. Until now ENGINE events took seqs from 1,000,000,000 up;
+ * now every event has a public `seq` (1..N, no gap) and worker events keep their own seq in
+ * `worker_seq`, the shipping idempotency key. Stored worker events keep their seq (those past a
+ * gap stay unnumbered until it fills); ENGINE events are renumbered after them, in their order.
+ */
+async function migrateEventSequence(db: Kysely<unknown>): Promise<void> {
+  const base = 1_000_000_000; // the retired ENGINE_SEQ_BASE
+  await db.schema
+    .createTable('run_events_v2')
+    .addColumn('run_id', 'text', (c) => c.notNull())
+    .addColumn('seq', 'bigint')
+    .addColumn('worker_seq', 'bigint')
+    .addColumn('type', 'text', (c) => c.notNull())
+    .addColumn('timestamp', 'double precision', (c) => c.notNull())
+    .addColumn('step_key', 'text')
+    .addColumn('level', 'text')
+    .addColumn('message', 'text')
+    .addColumn('data', 'text')
+    .addColumn('error', 'text')
+    .execute();
+  await sql`
+    INSERT INTO run_events_v2 (run_id, seq, worker_seq, type, timestamp, step_key, level, message, data, error)
+    SELECT e.run_id,
+           CASE WHEN e.seq >= ${base}
+                THEN r.last_seq + ROW_NUMBER() OVER (PARTITION BY e.run_id, e.seq >= ${base} ORDER BY e.seq)
+                WHEN e.seq <= r.last_seq THEN e.seq
+                ELSE NULL END,
+           CASE WHEN e.seq >= ${base} THEN NULL ELSE e.seq END,
+           e.type, e.timestamp, e.step_key, e.level, e.message, e.data, e.error
+    FROM run_events e JOIN runs r ON r.id = e.run_id`.execute(db);
+  await db.schema.dropTable('run_events').execute();
+  await db.schema.alterTable('run_events_v2').renameTo('run_events').execute();
+  // NULLs are distinct in both dialects' unique indexes: unnumbered rows and ENGINE rows coexist.
+  await db.schema.createIndex('run_events_seq').on('run_events').columns(['run_id', 'seq']).unique().execute();
+  await db.schema
+    .createIndex('run_events_worker_seq')
+    .on('run_events')
+    .columns(['run_id', 'worker_seq'])
+    .unique()
+    .execute();
+  await db.schema.alterTable('runs').renameColumn('engine_seq', 'event_seq').execute();
+  await sql`
+    UPDATE runs SET event_seq = last_seq + (
+      SELECT COUNT(*) FROM run_events e WHERE e.run_id = runs.id AND e.worker_seq IS NULL)`.execute(db);
+}
+
+/** The migrations as a Kysely provider (tests use it to stop at an older version). */
+export class InlineProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
   getMigrations(): Promise<Record<string, Migration>> {
     return Promise.resolve(migrationsFor(this.dialect));

@@ -1,11 +1,12 @@
-// Run events: batched, idempotent ingest keyed by (run_id, seq), with the run's highest
-// contiguous seq and its status advanced in the same transaction. SQLite uses one prepared
-// statement inside a better-sqlite3 transaction; PostgreSQL one multi-row INSERT from unnest().
+// Run events: batched, idempotent ingest keyed by (run_id, worker_seq), with the run's highest
+// contiguous worker seq and its status advanced in the same transaction. A worker event gets its
+// public seq (shared with ENGINE events: 1..N per run, no gap) when it becomes contiguous, so
+// public order follows worker order even when a later batch lands first. SQLite uses prepared
+// statements inside a better-sqlite3 transaction; PostgreSQL one multi-row INSERT from unnest().
 import { sql } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
 import { RUN_EVENT_TYPES } from '../../shared/run-events.js';
 import { applyEvent, isTerminal, statusForEvent, type RunStatus } from '../core/run-state.js';
-import { ENGINE_SEQ_BASE } from '../../shared/run-events.js';
 import type { Store } from './store.js';
 
 export interface RunEventInput {
@@ -20,7 +21,10 @@ export interface RunEventInput {
 }
 
 export interface StoredRunEvent {
+  /** Public seq: 1..N per run without gap, worker and ENGINE events alike. */
   seq: number;
+  /** The run worker's own seq; null for ENGINE events. */
+  workerSeq: number | null;
   type: string;
   timestamp: number;
   stepKey: string | null;
@@ -41,9 +45,9 @@ type Row = [string, number, string, number, string | null, string | null, string
 
 function toRows(runId: string, events: RunEventInput[]): Row[] {
   return events.map((e, i) => {
-    if (!Number.isInteger(e.seq) || e.seq < 1 || e.seq >= ENGINE_SEQ_BASE) {
+    if (!Number.isSafeInteger(e.seq) || e.seq < 1) {
       throw new OutpostError('INVALID_ARGUMENT', {
-        detail: `events[${i}].seq must be an integer in 1..${ENGINE_SEQ_BASE - 1}`,
+        detail: `events[${i}].seq must be a positive integer`,
       });
     }
     if (!EVENT_TYPES.has(e.type)) {
@@ -72,6 +76,14 @@ function contiguousFrom(last: number, seqs: Iterable<number>): number {
     last++;
   }
   return last;
+}
+
+/**
+ * Public seqs for worker seqs (from, to]: the next ones after `eventSeq`, in worker order.
+ * `offset` maps a worker seq to its public seq; `eventSeq` is the run's new public high mark.
+ */
+export function publishRange(from: number, to: number, eventSeq: number): { offset: number; eventSeq: number } {
+  return { offset: eventSeq - from, eventSeq: eventSeq + (to - from) };
 }
 
 interface Planned {
@@ -110,28 +122,32 @@ async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<A
   // Hold Kysely's connection so no other statement interleaves with this raw transaction.
   return store.db.connection().execute(() => {
     const insert = db.prepare(
-      'INSERT OR IGNORE INTO run_events (run_id, seq, type, timestamp, step_key, level, message, data, error) VALUES (?,?,?,?,?,?,?,?,?)',
+      'INSERT OR IGNORE INTO run_events (run_id, worker_seq, type, timestamp, step_key, level, message, data, error) VALUES (?,?,?,?,?,?,?,?,?)',
     );
     const tx = db.transaction((): AppendEventsResult => {
-      const run = db.prepare('SELECT status, last_seq FROM runs WHERE id = ?').get(runId) as
-        { status: RunStatus; last_seq: number } | undefined;
+      const run = db.prepare('SELECT status, last_seq, event_seq FROM runs WHERE id = ?').get(runId) as
+        { status: RunStatus; last_seq: number; event_seq: number } | undefined;
       if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
       const fresh: { seq: number; type: string }[] = [];
       for (const r of rows) if (insert.run(r).changes === 1) fresh.push({ seq: r[1], type: r[2] });
       const seqs = db
-        .prepare('SELECT seq FROM run_events WHERE run_id = ? AND seq > ? AND seq < ? ORDER BY seq')
+        .prepare('SELECT worker_seq FROM run_events WHERE run_id = ? AND worker_seq > ? ORDER BY worker_seq')
         .pluck()
-        .iterate(runId, run.last_seq, ENGINE_SEQ_BASE) as Iterable<number>;
+        .iterate(runId, run.last_seq) as Iterable<number>;
       const last = contiguousFrom(run.last_seq, seqs);
       const plan = planStatus(run.status, fresh);
       if (last !== run.last_seq || plan.status !== run.status) {
         const now = store.now();
+        const publish = publishRange(run.last_seq, last, Number(run.event_seq));
         db.prepare(
-          `UPDATE runs SET last_seq = ?, status = ?, updated_at = ?,
+          'UPDATE run_events SET seq = worker_seq + ? WHERE run_id = ? AND worker_seq > ? AND worker_seq <= ?',
+        ).run(publish.offset, runId, run.last_seq, last);
+        db.prepare(
+          `UPDATE runs SET last_seq = ?, event_seq = ?, status = ?, updated_at = ?,
              started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,
              ended_at = CASE WHEN ? THEN ? ELSE ended_at END
            WHERE id = ?`,
-        ).run(last, plan.status, now, plan.started ? 1 : 0, now, plan.ended ? 1 : 0, now, runId);
+        ).run(last, publish.eventSeq, plan.status, now, plan.started ? 1 : 0, now, plan.ended ? 1 : 0, now, runId);
       }
       return { highestContiguousSeq: last, status: plan.status };
     });
@@ -143,7 +159,7 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
   return store.transaction(async (trx) => {
     const run = await trx
       .selectFrom('runs')
-      .select(['status', 'last_seq'])
+      .select(['status', 'last_seq', 'event_seq'])
       .where('id', '=', runId)
       .forUpdate()
       .executeTakeFirst();
@@ -151,19 +167,18 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
     const col = <T>(i: number): T[] => rows.map((r) => r[i] as T);
     const inserted = rows.length
       ? await sql<{ seq: number; type: string }>`
-          INSERT INTO run_events (run_id, seq, type, timestamp, step_key, level, message, data, error)
+          INSERT INTO run_events (run_id, worker_seq, type, timestamp, step_key, level, message, data, error)
           SELECT ${runId}, * FROM unnest(
             ${col<number>(1)}::bigint[], ${col<string>(2)}::text[], ${col<number>(3)}::float8[],
             ${col<string | null>(4)}::text[], ${col<string | null>(5)}::text[], ${col<string | null>(6)}::text[],
             ${col<string | null>(7)}::text[], ${col<string | null>(8)}::text[])
-          ON CONFLICT (run_id, seq) DO NOTHING
-          RETURNING seq, type`.execute(trx)
+          ON CONFLICT (run_id, worker_seq) DO NOTHING
+          RETURNING worker_seq AS seq, type`.execute(trx)
       : { rows: [] };
     const lastSeq = Number(run.last_seq);
     const seqs = await sql<{ seq: number }>`
-      SELECT seq FROM run_events WHERE run_id = ${runId} AND seq > ${lastSeq} AND seq < ${ENGINE_SEQ_BASE} ORDER BY seq`.execute(
-      trx,
-    );
+      SELECT worker_seq AS seq FROM run_events WHERE run_id = ${runId} AND worker_seq > ${lastSeq}
+      ORDER BY worker_seq`.execute(trx);
     const last = contiguousFrom(
       lastSeq,
       seqs.rows.map((r) => Number(r.seq)),
@@ -174,10 +189,17 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
     );
     if (last !== lastSeq || plan.status !== run.status) {
       const now = store.now();
+      const publish = publishRange(lastSeq, last, Number(run.event_seq));
+      if (last !== lastSeq) {
+        await sql`
+          UPDATE run_events SET seq = worker_seq + ${publish.offset}
+          WHERE run_id = ${runId} AND worker_seq > ${lastSeq} AND worker_seq <= ${last}`.execute(trx);
+      }
       await trx
         .updateTable('runs')
         .set({
           last_seq: last,
+          event_seq: publish.eventSeq,
           status: plan.status,
           updated_at: now,
           ...(plan.ended ? { ended_at: now } : {}),
@@ -190,7 +212,7 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
   });
 }
 
-/** Events after `afterSeq`, in seq order (worker events first, then control-plane ENGINE events). */
+/** Events after public seq `afterSeq`, in seq order (worker and ENGINE events interleaved as they happened). */
 export async function listRunEvents(
   store: Store,
   runId: string,
@@ -207,6 +229,7 @@ export async function listRunEvents(
     .execute();
   return rows.map((r) => ({
     seq: Number(r.seq),
+    workerSeq: r.worker_seq === null ? null : Number(r.worker_seq),
     type: r.type,
     timestamp: Number(r.timestamp),
     stepKey: r.step_key,

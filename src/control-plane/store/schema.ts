@@ -77,10 +77,10 @@ export interface RunsTable {
   started_at: number | null;
   ended_at: number | null;
   updated_at: number;
-  /** Highest contiguous event seq stored, advanced in the same transaction as the insert. */
+  /** Highest contiguous run-worker seq stored, advanced in the same transaction as the insert. */
   last_seq: number;
-  /** Next seq for control-plane-authored ENGINE events (a range far above the worker's). */
-  engine_seq: number;
+  /** Highest public event seq given out (worker and ENGINE events share it: 1..N, no gap). */
+  event_seq: number;
   /** Source offsets accepted per stream (including bytes dropped past the cap). */
   stdout_bytes: number;
   stderr_bytes: number;
@@ -91,7 +91,13 @@ export interface RunsTable {
 
 export interface RunEventsTable {
   run_id: string;
-  seq: number;
+  /**
+   * Public seq (1..N per run, in the order events became visible). NULL while a worker event
+   * waits behind a gap in worker seqs; it is numbered once the gap fills.
+   */
+  seq: number | null;
+  /** The run worker's own seq (the shipping idempotency key); NULL for ENGINE events. */
+  worker_seq: number | null;
   type: string;
   timestamp: number;
   step_key: string | null;
