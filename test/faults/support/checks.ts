@@ -118,7 +118,11 @@ export async function checkRun(
   events.forEach((e, i) => assert.equal(e.seq, i + 1, `run ${id}: public seq ${i + 1} missing (found ${e.seq})`));
   const user = events.filter((e) => e.workerSeq !== null);
   user.forEach((e, i) =>
-    assert.equal(e.workerSeq, i + 1, `run ${id}: worker seq ${i + 1} lost, repeated or out of order (found ${e.workerSeq})`),
+    assert.equal(
+      e.workerSeq,
+      i + 1,
+      `run ${id}: worker seq ${i + 1} lost, repeated or out of order (found ${e.workerSeq})`,
+    ),
   );
   if (expect.userEvents !== undefined) assert.equal(user.length, expect.userEvents, `run ${id}: user events`);
   if (expect.terminalType)

@@ -108,15 +108,12 @@ describeEachDialect('event sequence migration', (target) => {
     try {
       const story = async (id: string) =>
         (await listRunEvents(store, id, 0, 100)).map((e) => `${e.seq}:${e.workerSeq ?? 'E'}:${e.message}`);
-      assert.deepEqual(await story('r1'), [
-        '1:1:m1',
-        '2:2:m2',
-        '3:3:m3',
-        '4:E:m1000000001',
-        '5:E:m1000000002',
-      ]);
+      assert.deepEqual(await story('r1'), ['1:1:m1', '2:2:m2', '3:3:m3', '4:E:m1000000001', '5:E:m1000000002']);
       assert.equal((await getRun(store.db, 'r1'))?.eventSeq, 5);
-      assert.deepEqual(await store.transaction((trx) => appendEngineEvent(trx, store, 'r1', 'later', 'info')), undefined);
+      assert.deepEqual(
+        await store.transaction((trx) => appendEngineEvent(trx, store, 'r1', 'later', 'info')),
+        undefined,
+      );
       assert.equal((await listRunEvents(store, 'r1', 5, 10))[0]?.seq, 6);
       // r2: the event past the gap is kept, unnumbered, and takes its place once 3 arrives.
       assert.deepEqual(await story('r2'), ['1:1:m1', '2:2:m2']);
