@@ -9,6 +9,8 @@ export const RUN_EVENT_TYPES = [
   'STEP_OUTPUT',
   'STEP_SUCCESS',
   'STEP_FAILURE',
+  /** The step was stopped because the run was terminated (not a failure: no error). */
+  'STEP_CANCELED',
   'RUN_SUCCESS',
   'RUN_FAILURE',
   'RUN_CANCELED',
@@ -53,6 +55,8 @@ export const SPOOL_FILES = {
   events: 'events.jsonl',
   stdout: 'stdout.log',
   stderr: 'stderr.log',
+  /** Written by the agent when it terminates the run (the worker never writes it). */
+  terminated: 'terminate-requested.json',
 } as const;
 
 export function serializeError(err: unknown): SerializedError {
