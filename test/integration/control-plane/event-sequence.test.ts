@@ -5,7 +5,7 @@
 // is renumbered by the migration.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { type Kysely, Migrator, sql } from 'kysely';
+import { Migrator, sql } from 'kysely';
 import { openDatabase } from '../../../src/control-plane/store/connect.js';
 import { InlineProvider } from '../../../src/control-plane/store/migrations.js';
 import { appendRunEvents, listRunEvents } from '../../../src/control-plane/store/run-events.js';
@@ -76,7 +76,7 @@ describeEachDialect('event sequence migration', (target) => {
   test('old rows: worker events keep their seq, ENGINE events are renumbered after them', async () => {
     const url = await target.freshUrl();
     const opened = openDatabase<unknown>({ url });
-    const db = opened.db as Kysely<unknown>;
+    const db = opened.db;
     try {
       const migrated = await new Migrator({ db, provider: new InlineProvider(opened.dialect) }).migrateTo(
         '0002_agent_token',

@@ -109,7 +109,7 @@ describe('config schema checker', () => {
 
 describe('run timeline: step spans', () => {
   test('a step stopped by termination is CANCELED, not FAILURE', () => {
-    const spans = stepSpans([
+    const spans = (stepSpans as (events: unknown[]) => Array<{ key: string; status: string; end: number }>)([
       { type: 'STEP_START', stepKey: 'a', timestamp: 1000 },
       { type: 'STEP_SUCCESS', stepKey: 'a', timestamp: 2000 },
       { type: 'STEP_START', stepKey: 'nap', timestamp: 2000 },
@@ -118,7 +118,7 @@ describe('run timeline: step spans', () => {
       { type: 'STEP_FAILURE', stepKey: 'bad', timestamp: 3000 },
     ]);
     assert.deepEqual(
-      (spans as Array<{ key: string; status: string; end: number }>).map((s) => [s.key, s.status, s.end]),
+      spans.map((s) => [s.key, s.status, s.end]),
       [
         ['a', 'SUCCESS', 2000],
         ['nap', 'CANCELED', 5000],

@@ -223,8 +223,7 @@ export async function runView(main, { params, config, navigate }) {
     const fresh = batch.filter((e) => !seen.has(e.seq)).sort(bySeq);
     if (!fresh.length) return;
     const last = events[events.length - 1];
-    const appendOnly =
-      last !== undefined && bySeq(fresh[0], last) > 0 && eventsBody.querySelector('td.empty') === null;
+    const appendOnly = last !== undefined && bySeq(fresh[0], last) > 0 && eventsBody.querySelector('td.empty') === null;
     for (const e of fresh) {
       seen.add(e.seq);
       events.push(e);
