@@ -4,13 +4,17 @@
 // terminated once its step is running. Measured against two floors sampled in the same run,
 // interleaved with the terminations: a `sleepy` run worker alone, SIGTERM → exit (floor 1), and
 // one raw Temporal signal round trip, signal → workflow result, on the same dev server (floor 2).
+// Prints where a termination spends its time: each run workflow's history (server-side event
+// times) and the worker's STEP_CANCELED / RUN_CANCELED timestamps, medians over the runs.
 //   npx tsx bench/terminate.ts [--quick]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { readEvents, startWorker } from '../test/integration/user-code/run-worker-process.js';
 import { startTemporalFloor } from './support/floors.js';
+import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support/phase-trace.js';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { HELLO_MODULE, sleep, startBenchSystem, until } from './support/stack.js';
 
@@ -70,6 +74,7 @@ async function main(): Promise<void> {
     const toCanceled: number[] = [];
     const floor1: number[] = [];
     const floor2: number[] = [];
+    const traces: Array<{ runId: string; marks: Marks }> = [];
     for (let i = -1; i < RUNS; i++) {
       const id = await stack.launch('sleepy', config);
       await until(
@@ -101,12 +106,44 @@ async function main(): Promise<void> {
       if (status !== 'CANCELED') throw new Error(`run ${id} ended ${status}, not CANCELED`);
       if (i < 0) continue; // warm-up: first workflow-task cache misses
       toCanceled.push(took);
+      const ended = await stack.gql<{
+        run: { endedAt: number | null; events: Array<{ type: string; timestamp: number }> };
+      }>(`query($id: ID!) { run(id: $id) { endedAt events { type timestamp } } }`, { id });
+      const at = (type: string): number => ended.run.events.find((e) => e.type === type)?.timestamp ?? NaN;
+      traces.push({
+        runId: id,
+        marks: new Map([
+          // The TERMINATE_RUN item is enqueued inside the terminateRun call.
+          ['store: enqueued', t0],
+          ['worker: STEP_CANCELED written (SIGTERM seen)', at('STEP_CANCELED')],
+          ['worker: RUN_CANCELED written', at('RUN_CANCELED')],
+          ['store: CANCELED (RUN_CANCELED stored)', ended.run.endedAt ?? NaN],
+        ]),
+      });
       console.error(`[terminate] run ${i + 1}/${RUNS}: ${ms(took)}`);
       for (let k = dueAfter(i, FLOOR1_SAMPLES); k > 0; k--) floor1.push(await sampleWorkerSigterm());
       for (let k = dueAfter(i, FLOOR2_SAMPLES); k > 0; k--) floor2.push(await floor.sampleSignal());
       await sleep(100);
     }
     await floor.close();
+    const connection = await Connection.connect({ address: system.temporal.address });
+    const client = new Client({ connection });
+    for (const t of traces) {
+      await addHistoryMarks(client, `run-${t.runId}`, t.marks);
+      // Only what happened after terminateRun was called (the launch is another benchmark's).
+      const t0 = t.marks.get('store: enqueued')!;
+      for (const [k, v] of t.marks) if (v < t0) t.marks.delete(k);
+    }
+    await connection.close();
+    const phases = timeline(traces.map((t) => t.marks)).filter((r) => r.p50 <= summarize(toCanceled).p50 * 2);
+    console.log(
+      [
+        '',
+        '### where a termination spends its time (p50 ms since terminateRun was called)',
+        '',
+        ...formatTimeline(phases),
+      ].join('\n'),
+    );
     const total = summarize(toCanceled);
     const f1 = summarize(floor1);
     const f2 = summarize(floor2);
