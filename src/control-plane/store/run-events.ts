@@ -43,8 +43,10 @@ const EVENT_TYPES: ReadonlySet<string> = new Set(RUN_EVENT_TYPES);
 
 type Row = [string, number, string, number, string | null, string | null, string | null, string | null, string | null];
 
+/** Validated rows, the first copy of each seq only (a batch may repeat one). */
 function toRows(runId: string, events: RunEventInput[]): Row[] {
-  return events.map((e, i) => {
+  const seen = new Set<number>();
+  const rows = events.map((e, i): Row | undefined => {
     if (!Number.isSafeInteger(e.seq) || e.seq < 1) {
       throw new OutpostError('INVALID_ARGUMENT', {
         detail: `events[${i}].seq must be a positive integer`,
@@ -55,6 +57,8 @@ function toRows(runId: string, events: RunEventInput[]): Row[] {
         detail: `events[${i}].type ${JSON.stringify(e.type)} is not a run event type`,
       });
     }
+    if (seen.has(e.seq)) return undefined;
+    seen.add(e.seq);
     return [
       runId,
       e.seq,
@@ -67,6 +71,7 @@ function toRows(runId: string, events: RunEventInput[]): Row[] {
       e.error == null ? null : JSON.stringify(e.error),
     ];
   });
+  return rows.filter((r): r is Row => r !== undefined);
 }
 
 /** Walks seqs (ascending, all > last) while they are consecutive. */
@@ -76,6 +81,18 @@ function contiguousFrom(last: number, seqs: Iterable<number>): number {
     last++;
   }
   return last;
+}
+
+/**
+ * Highest h such that every worker seq lastSeq+1..h is in the batch (lastSeq when none is):
+ * those rows extend the contiguous prefix whatever else is stored, so they are inserted with
+ * their public seq and need no second write (the common case: batches arrive in order).
+ */
+export function batchChainEnd(lastSeq: number, workerSeqs: readonly number[]): number {
+  const inBatch = new Set(workerSeqs);
+  let h = lastSeq;
+  while (inBatch.has(h + 1)) h++;
+  return h;
 }
 
 /**
@@ -122,14 +139,28 @@ async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<A
   // Hold Kysely's connection so no other statement interleaves with this raw transaction.
   return store.db.connection().execute(() => {
     const insert = db.prepare(
-      'INSERT OR IGNORE INTO run_events (run_id, worker_seq, type, timestamp, step_key, level, message, data, error) VALUES (?,?,?,?,?,?,?,?,?)',
+      'INSERT OR IGNORE INTO run_events (run_id, worker_seq, seq, type, timestamp, step_key, level, message, data, error) VALUES (?,?,?,?,?,?,?,?,?,?)',
     );
     const tx = db.transaction((): AppendEventsResult => {
       const run = db.prepare('SELECT status, last_seq, event_seq FROM runs WHERE id = ?').get(runId) as
         { status: RunStatus; last_seq: number; event_seq: number } | undefined;
       if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
       const fresh: { seq: number; type: string }[] = [];
-      for (const r of rows) if (insert.run(r).changes === 1) fresh.push({ seq: r[1], type: r[2] });
+      const chainEnd = batchChainEnd(
+        run.last_seq,
+        rows.map((r) => r[1]),
+      );
+      const offset = Number(run.event_seq) - run.last_seq;
+      // Worker seqs from here up that are stored but not numbered (waiting past a gap till now).
+      let numberFrom = chainEnd + 1;
+      for (const r of rows) {
+        const ws = r[1];
+        const direct = ws > run.last_seq && ws <= chainEnd;
+        const [, , ...rest] = r;
+        if (insert.run(runId, ws, direct ? ws + offset : null, ...rest).changes === 1)
+          fresh.push({ seq: ws, type: r[2] });
+        else if (direct) numberFrom = Math.min(numberFrom, ws);
+      }
       const seqs = db
         .prepare('SELECT worker_seq FROM run_events WHERE run_id = ? AND worker_seq > ? ORDER BY worker_seq')
         .pluck()
@@ -139,9 +170,11 @@ async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<A
       if (last !== run.last_seq || plan.status !== run.status) {
         const now = store.now();
         const publish = publishRange(run.last_seq, last, Number(run.event_seq));
-        db.prepare(
-          'UPDATE run_events SET seq = worker_seq + ? WHERE run_id = ? AND worker_seq > ? AND worker_seq <= ?',
-        ).run(publish.offset, runId, run.last_seq, last);
+        if (last >= numberFrom) {
+          db.prepare(
+            'UPDATE run_events SET seq = worker_seq + ? WHERE run_id = ? AND worker_seq >= ? AND worker_seq <= ? AND seq IS NULL',
+          ).run(publish.offset, runId, numberFrom, last);
+        }
         db.prepare(
           `UPDATE runs SET last_seq = ?, event_seq = ?, status = ?, updated_at = ?,
              started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,
@@ -164,18 +197,25 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
       .forUpdate()
       .executeTakeFirst();
     if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
+    const lastSeq = Number(run.last_seq);
     const col = <T>(i: number): T[] => rows.map((r) => r[i] as T);
+    const chainEnd = batchChainEnd(lastSeq, col<number>(1));
+    const offset = Number(run.event_seq) - lastSeq;
+    const direct = (ws: number): boolean => ws > lastSeq && ws <= chainEnd;
+    const publicSeqs = col<number>(1).map((ws) => (direct(ws) ? ws + offset : null));
     const inserted = rows.length
       ? await sql<{ seq: number; type: string }>`
-          INSERT INTO run_events (run_id, worker_seq, type, timestamp, step_key, level, message, data, error)
+          INSERT INTO run_events (run_id, worker_seq, seq, type, timestamp, step_key, level, message, data, error)
           SELECT ${runId}, * FROM unnest(
-            ${col<number>(1)}::bigint[], ${col<string>(2)}::text[], ${col<number>(3)}::float8[],
+            ${col<number>(1)}::bigint[], ${publicSeqs}::bigint[], ${col<string>(2)}::text[], ${col<number>(3)}::float8[],
             ${col<string | null>(4)}::text[], ${col<string | null>(5)}::text[], ${col<string | null>(6)}::text[],
             ${col<string | null>(7)}::text[], ${col<string | null>(8)}::text[])
           ON CONFLICT (run_id, worker_seq) DO NOTHING
           RETURNING worker_seq AS seq, type`.execute(trx)
       : { rows: [] };
-    const lastSeq = Number(run.last_seq);
+    const stored = new Set(inserted.rows.map((r) => Number(r.seq)));
+    // Worker seqs from here up that are stored but not numbered (waiting past a gap till now).
+    const numberFrom = Math.min(chainEnd + 1, ...col<number>(1).filter((ws) => direct(ws) && !stored.has(ws)));
     const seqs = await sql<{ seq: number }>`
       SELECT worker_seq AS seq FROM run_events WHERE run_id = ${runId} AND worker_seq > ${lastSeq}
       ORDER BY worker_seq`.execute(trx);
@@ -190,10 +230,12 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
     if (last !== lastSeq || plan.status !== run.status) {
       const now = store.now();
       const publish = publishRange(lastSeq, last, Number(run.event_seq));
-      if (last !== lastSeq) {
+      if (last >= numberFrom) {
         await sql`
           UPDATE run_events SET seq = worker_seq + ${publish.offset}
-          WHERE run_id = ${runId} AND worker_seq > ${lastSeq} AND worker_seq <= ${last}`.execute(trx);
+          WHERE run_id = ${runId} AND worker_seq >= ${numberFrom} AND worker_seq <= ${last} AND seq IS NULL`.execute(
+          trx,
+        );
       }
       await trx
         .updateTable('runs')

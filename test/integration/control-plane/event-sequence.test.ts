@@ -52,6 +52,20 @@ describeEachDialect('one public event sequence', (target) => {
     assert.deepEqual(await story(id), ['1:1:w1', '2:E:meanwhile', '3:2:w2', '4:3:w3', '5:4:w4']);
   });
 
+  test('a resent batch overlapping events that wait past a gap numbers each once, in worker order', async () => {
+    const id = await newRun();
+    await appendRunEvents(store, id, [ev(1)]);
+    await appendRunEvents(store, id, [ev(3), ev(5)]);
+    await engine(id, 'meanwhile');
+    // 2 and 4 are new, 3 and 5 are already stored (unnumbered); 2 repeats within the batch.
+    assert.equal(
+      (await appendRunEvents(store, id, [ev(2), ev(2), ev(3), ev(4), ev(5), ev(6)])).highestContiguousSeq,
+      6,
+    );
+    assert.deepEqual(await story(id), ['1:1:w1', '2:E:meanwhile', '3:2:w2', '4:3:w3', '5:4:w4', '6:5:w5', '7:6:w6']);
+    assert.equal((await getRun(store.db, id))?.eventSeq, 7);
+  });
+
   test('afterSeq paging returns every event exactly once, ENGINE events included', async () => {
     const id = await newRun();
     for (let w = 1; w <= 20; w += 2) {
