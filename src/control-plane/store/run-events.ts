@@ -1,8 +1,9 @@
-// Run events: batched, idempotent ingest keyed by (run_id, worker_seq), with the run's highest
-// contiguous worker seq and its status advanced in the same transaction. A worker event gets its
-// public seq (shared with ENGINE events: 1..N per run, no gap) when it becomes contiguous, so
-// public order follows worker order even when a later batch lands first. SQLite uses prepared
-// statements inside a better-sqlite3 transaction; PostgreSQL one multi-row INSERT from unnest().
+// Run events: batched, idempotent ingest keyed by the worker's seq, with the run's highest
+// contiguous worker seq and its status advanced in the same transaction. A worker event enters
+// run_events, with its public seq (shared with ENGINE events: 1..N per run, no gap), when it
+// becomes contiguous; until then (a later batch landed first) it waits in run_events_pending.
+// So public order follows worker order, and a worker seq up to last_seq is stored exactly once.
+// SQLite uses prepared statements in a better-sqlite3 transaction; PostgreSQL unnest() INSERTs.
 import { sql } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
 import { RUN_EVENT_TYPES } from '../../shared/run-events.js';
@@ -95,14 +96,6 @@ export function batchChainEnd(lastSeq: number, workerSeqs: readonly number[]): n
   return h;
 }
 
-/**
- * Public seqs for worker seqs (from, to]: the next ones after `eventSeq`, in worker order.
- * `offset` maps a worker seq to its public seq; `eventSeq` is the run's new public high mark.
- */
-export function publishRange(from: number, to: number, eventSeq: number): { offset: number; eventSeq: number } {
-  return { offset: eventSeq - from, eventSeq: eventSeq + (to - from) };
-}
-
 interface Planned {
   status: RunStatus;
   started: boolean;
@@ -134,58 +127,79 @@ export async function appendRunEvents(
   return result;
 }
 
+/** Columns of run_events_pending, in Row order (the worker's seq is `worker_seq`). */
+const COLS = 'run_id, worker_seq, type, timestamp, step_key, level, message, data, error';
+
 async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<AppendEventsResult> {
   const db = store.sqlite!;
   // Hold Kysely's connection so no other statement interleaves with this raw transaction.
   return store.db.connection().execute(() => {
-    const insert = db.prepare(
-      'INSERT OR IGNORE INTO run_events (run_id, worker_seq, seq, type, timestamp, step_key, level, message, data, error) VALUES (?,?,?,?,?,?,?,?,?,?)',
-    );
     const tx = db.transaction((): AppendEventsResult => {
       const run = db.prepare('SELECT status, last_seq, event_seq FROM runs WHERE id = ?').get(runId) as
         { status: RunStatus; last_seq: number; event_seq: number } | undefined;
       if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
-      const fresh: { seq: number; type: string }[] = [];
-      const chainEnd = batchChainEnd(
-        run.last_seq,
-        rows.map((r) => r[1]),
-      );
-      const offset = Number(run.event_seq) - run.last_seq;
-      // Worker seqs from here up that are stored but not numbered (waiting past a gap till now).
-      let numberFrom = chainEnd + 1;
-      for (const r of rows) {
-        const ws = r[1];
-        const direct = ws > run.last_seq && ws <= chainEnd;
-        const [, , ...rest] = r;
-        if (insert.run(runId, ws, direct ? ws + offset : null, ...rest).changes === 1)
-          fresh.push({ seq: ws, type: r[2] });
-        else if (direct) numberFrom = Math.min(numberFrom, ws);
-      }
-      const seqs = db
-        .prepare('SELECT worker_seq FROM run_events WHERE run_id = ? AND worker_seq > ? ORDER BY worker_seq')
-        .pluck()
-        .iterate(runId, run.last_seq) as Iterable<number>;
-      const last = contiguousFrom(run.last_seq, seqs);
-      const plan = planStatus(run.status, fresh);
-      if (last !== run.last_seq || plan.status !== run.status) {
-        const now = store.now();
-        const publish = publishRange(run.last_seq, last, Number(run.event_seq));
-        if (last >= numberFrom) {
-          db.prepare(
-            'UPDATE run_events SET seq = worker_seq + ? WHERE run_id = ? AND worker_seq >= ? AND worker_seq <= ? AND seq IS NULL',
-          ).run(publish.offset, runId, numberFrom, last);
+      const last0 = Number(run.last_seq);
+      // Every worker seq up to last_seq is stored once already: those rows are resends.
+      const fresh = rows.filter((r) => r[1] > last0);
+      if (!fresh.length) return { highestContiguousSeq: last0, status: run.status };
+      const offset = Number(run.event_seq) - last0;
+      const toPending = db.prepare(`INSERT OR IGNORE INTO run_events_pending (${COLS}) VALUES (?,?,?,?,?,?,?,?,?)`);
+      let stored = fresh;
+      let last: number;
+      if (!db.prepare('SELECT 1 FROM run_events_pending WHERE run_id = ? LIMIT 1').get(runId)) {
+        // The common case: nothing waits past a gap, so the batch's chain from last_seq+1 is
+        // numbered as it is inserted, and only what lies past a gap in the batch waits.
+        last = batchChainEnd(
+          last0,
+          fresh.map((r) => r[1]),
+        );
+        const direct = db.prepare(`INSERT INTO run_events (seq, ${COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)`);
+        for (const r of fresh) {
+          if (r[1] <= last) direct.run(r[1] + offset, ...r);
+          else toPending.run(...r);
         }
+      } else {
+        stored = fresh.filter((r) => toPending.run(...r).changes === 1);
+        const seqs = db
+          .prepare('SELECT worker_seq FROM run_events_pending WHERE run_id = ? ORDER BY worker_seq')
+          .pluck()
+          .iterate(runId) as Iterable<number>;
+        last = contiguousFrom(last0, seqs);
+        if (last > last0) {
+          db.prepare(
+            `INSERT INTO run_events (seq, ${COLS}) SELECT worker_seq + ?, ${COLS} FROM run_events_pending
+             WHERE run_id = ? AND worker_seq <= ? ORDER BY worker_seq`,
+          ).run(offset, runId, last);
+          db.prepare('DELETE FROM run_events_pending WHERE run_id = ? AND worker_seq <= ?').run(runId, last);
+        }
+      }
+      const plan = planStatus(
+        run.status,
+        stored.map((r) => ({ seq: r[1], type: r[2] })),
+      );
+      if (last !== last0 || plan.status !== run.status) {
+        const now = store.now();
         db.prepare(
           `UPDATE runs SET last_seq = ?, event_seq = ?, status = ?, updated_at = ?,
              started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,
              ended_at = CASE WHEN ? THEN ? ELSE ended_at END
            WHERE id = ?`,
-        ).run(last, publish.eventSeq, plan.status, now, plan.started ? 1 : 0, now, plan.ended ? 1 : 0, now, runId);
+        ).run(last, last + offset, plan.status, now, plan.started ? 1 : 0, now, plan.ended ? 1 : 0, now, runId);
       }
       return { highestContiguousSeq: last, status: plan.status };
     });
     return Promise.resolve(tx.immediate());
   });
+}
+
+/** unnest() of rows (optionally with a leading public seq column) for a multi-row INSERT. */
+function unnestRows(rows: Row[], publicSeqs?: number[]) {
+  const col = <T>(i: number): T[] => rows.map((r) => r[i] as T);
+  return sql`unnest(
+    ${publicSeqs ? sql`${publicSeqs}::bigint[], ` : sql``}${col<string>(0)}::text[], ${col<number>(1)}::bigint[],
+    ${col<string>(2)}::text[], ${col<number>(3)}::float8[], ${col<string | null>(4)}::text[],
+    ${col<string | null>(5)}::text[], ${col<string | null>(6)}::text[], ${col<string | null>(7)}::text[],
+    ${col<string | null>(8)}::text[])`;
 }
 
 async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise<AppendEventsResult> {
@@ -197,51 +211,58 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
       .forUpdate()
       .executeTakeFirst();
     if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
-    const lastSeq = Number(run.last_seq);
-    const col = <T>(i: number): T[] => rows.map((r) => r[i] as T);
-    const chainEnd = batchChainEnd(lastSeq, col<number>(1));
-    const offset = Number(run.event_seq) - lastSeq;
-    const direct = (ws: number): boolean => ws > lastSeq && ws <= chainEnd;
-    const publicSeqs = col<number>(1).map((ws) => (direct(ws) ? ws + offset : null));
-    const inserted = rows.length
-      ? await sql<{ seq: number; type: string }>`
-          INSERT INTO run_events (run_id, worker_seq, seq, type, timestamp, step_key, level, message, data, error)
-          SELECT ${runId}, * FROM unnest(
-            ${col<number>(1)}::bigint[], ${publicSeqs}::bigint[], ${col<string>(2)}::text[], ${col<number>(3)}::float8[],
-            ${col<string | null>(4)}::text[], ${col<string | null>(5)}::text[], ${col<string | null>(6)}::text[],
-            ${col<string | null>(7)}::text[], ${col<string | null>(8)}::text[])
-          ON CONFLICT (run_id, worker_seq) DO NOTHING
-          RETURNING worker_seq AS seq, type`.execute(trx)
-      : { rows: [] };
-    const stored = new Set(inserted.rows.map((r) => Number(r.seq)));
-    // Worker seqs from here up that are stored but not numbered (waiting past a gap till now).
-    const numberFrom = Math.min(chainEnd + 1, ...col<number>(1).filter((ws) => direct(ws) && !stored.has(ws)));
-    const seqs = await sql<{ seq: number }>`
-      SELECT worker_seq AS seq FROM run_events WHERE run_id = ${runId} AND worker_seq > ${lastSeq}
-      ORDER BY worker_seq`.execute(trx);
-    const last = contiguousFrom(
-      lastSeq,
-      seqs.rows.map((r) => Number(r.seq)),
-    );
-    const plan = planStatus(
-      run.status,
-      inserted.rows.map((r) => ({ seq: Number(r.seq), type: r.type })),
-    );
-    if (last !== lastSeq || plan.status !== run.status) {
-      const now = store.now();
-      const publish = publishRange(lastSeq, last, Number(run.event_seq));
-      if (last >= numberFrom) {
-        await sql`
-          UPDATE run_events SET seq = worker_seq + ${publish.offset}
-          WHERE run_id = ${runId} AND worker_seq >= ${numberFrom} AND worker_seq <= ${last} AND seq IS NULL`.execute(
-          trx,
-        );
+    const last0 = Number(run.last_seq);
+    // Every worker seq up to last_seq is stored once already: those rows are resends.
+    const fresh = rows.filter((r) => r[1] > last0);
+    if (!fresh.length) return { highestContiguousSeq: last0, status: run.status };
+    const offset = Number(run.event_seq) - last0;
+    const waiting = await sql`SELECT 1 FROM run_events_pending WHERE run_id = ${runId} LIMIT 1`.execute(trx);
+    let stored: { seq: number; type: string }[];
+    let last: number;
+    if (!waiting.rows.length) {
+      // The common case: see appendSqlite.
+      last = batchChainEnd(
+        last0,
+        fresh.map((r) => r[1]),
+      );
+      const direct = fresh.filter((r) => r[1] <= last);
+      const rest = fresh.filter((r) => r[1] > last);
+      await sql`INSERT INTO run_events (seq, ${sql.raw(COLS)})
+        SELECT * FROM ${unnestRows(
+          direct,
+          direct.map((r) => r[1] + offset),
+        )}`.execute(trx);
+      if (rest.length) {
+        await sql`INSERT INTO run_events_pending (${sql.raw(COLS)}) SELECT * FROM ${unnestRows(rest)}
+          ON CONFLICT (run_id, worker_seq) DO NOTHING`.execute(trx);
       }
+      stored = fresh.map((r) => ({ seq: r[1], type: r[2] }));
+    } else {
+      const inserted = await sql<{ seq: number; type: string }>`
+        INSERT INTO run_events_pending (${sql.raw(COLS)}) SELECT * FROM ${unnestRows(fresh)}
+        ON CONFLICT (run_id, worker_seq) DO NOTHING RETURNING worker_seq AS seq, type`.execute(trx);
+      stored = inserted.rows.map((r) => ({ seq: Number(r.seq), type: r.type }));
+      const seqs = await sql<{ seq: number }>`
+        SELECT worker_seq AS seq FROM run_events_pending WHERE run_id = ${runId} ORDER BY worker_seq`.execute(trx);
+      last = contiguousFrom(
+        last0,
+        seqs.rows.map((r) => Number(r.seq)),
+      );
+      if (last > last0) {
+        await sql`INSERT INTO run_events (seq, ${sql.raw(COLS)})
+          SELECT worker_seq + ${offset}, ${sql.raw(COLS)} FROM run_events_pending
+          WHERE run_id = ${runId} AND worker_seq <= ${last} ORDER BY worker_seq`.execute(trx);
+        await sql`DELETE FROM run_events_pending WHERE run_id = ${runId} AND worker_seq <= ${last}`.execute(trx);
+      }
+    }
+    const plan = planStatus(run.status, stored);
+    if (last !== last0 || plan.status !== run.status) {
+      const now = store.now();
       await trx
         .updateTable('runs')
         .set({
           last_seq: last,
-          event_seq: publish.eventSeq,
+          event_seq: last + offset,
           status: plan.status,
           updated_at: now,
           ...(plan.ended ? { ended_at: now } : {}),

@@ -91,13 +91,23 @@ export interface RunsTable {
 
 export interface RunEventsTable {
   run_id: string;
-  /**
-   * Public seq (1..N per run, in the order events became visible). NULL while a worker event
-   * waits behind a gap in worker seqs; it is numbered once the gap fills.
-   */
-  seq: number | null;
+  /** Public seq: 1..N per run without gap, in the order events were stored (ENGINE included). */
+  seq: number;
   /** The run worker's own seq (the shipping idempotency key); NULL for ENGINE events. */
   worker_seq: number | null;
+  type: string;
+  timestamp: number;
+  step_key: string | null;
+  level: string | null;
+  message: string | null;
+  data: string | null;
+  error: string | null;
+}
+
+/** Worker events stored past a gap in worker seqs; they move to run_events when it fills. */
+export interface RunEventsPendingTable {
+  run_id: string;
+  worker_seq: number;
   type: string;
   timestamp: number;
   step_key: string | null;
@@ -150,6 +160,7 @@ export interface Database {
   work_items: WorkItemsTable;
   runs: RunsTable;
   run_events: RunEventsTable;
+  run_events_pending: RunEventsPendingTable;
   compute_logs: ComputeLogsTable;
   instigators: InstigatorsTable;
   ticks: TicksTable;
@@ -163,6 +174,7 @@ export const STORE_TABLES = [
   'work_items',
   'runs',
   'run_events',
+  'run_events_pending',
   'compute_logs',
   'instigators',
   'ticks',
