@@ -59,6 +59,21 @@ export const ERRORS = {
     'User tokens open /graphql; agent tokens open /agent/graphql.',
   ),
   CSRF: spec(403, 'Cross-site request refused', 'Reload the page and try again.'),
+  ROLE_REQUIRED: spec(
+    403,
+    "This token's role does not allow this action",
+    'Use a token with the role named in the detail; an ADMIN creates one with `outpost tokens create --role`.',
+  ),
+  ROLE_ESCALATION: spec(
+    403,
+    'A token cannot grant a role above its own',
+    'Ask a token holder with that role (or an ADMIN) to create the token.',
+  ),
+  PATH_NOT_ALLOWED: spec(
+    403,
+    'The code location names a path outside the allowed module roots',
+    'Deploy a module under a root named in the detail, or have the operator add one with --module-roots / OUTPOST_MODULE_ROOTS.',
+  ),
 
   // --- request limits and bad input
   BODY_TOO_LARGE: spec(413, 'Request body is too large', 'Send a smaller body or raise the limit named in the detail.'),

@@ -7,6 +7,7 @@
 //   enqueue EVALUATE_SENSOR with the stored cursor, unless the previous evaluation is still open.
 // - runs stuck in STARTING past `startingTimeoutMs` become FAILURE with an ENGINE event.
 // - expired work-item leases are returned to the queue (or failed) even when no agent polls.
+// - audit rows past their retention, and dead sessions, are deleted (retention.ts).
 import { Cron } from 'croner';
 import type { Logger } from '../../shared/logger.js';
 import { hasOpenTick, insertTick, listInstigators, updateInstigator } from '../store/instigators.js';
@@ -16,15 +17,24 @@ import type { InstigatorsTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { enqueue } from '../store/work-items.js';
 import { expireLeases } from '../store/work-queue.js';
+import { DEFAULT_AUDIT_RETENTION_MS } from '../store/audit-log.js';
+import { Retention, type RetentionOptions } from './retention.js';
 
-export interface DaemonOptions {
+export type { RetentionOptions } from './retention.js';
+
+export interface DaemonOptions extends RetentionOptions {
   /** Time between passes (real time). Default 2000 ms. */
   intervalMs: number;
   /** A run still STARTING after this long fails. Default 5 minutes. */
   startingTimeoutMs: number;
 }
 
-export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = { intervalMs: 2_000, startingTimeoutMs: 5 * 60_000 };
+export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {
+  intervalMs: 2_000,
+  startingTimeoutMs: 5 * 60_000,
+  auditRetentionMs: DEFAULT_AUDIT_RETENTION_MS,
+  pruneIntervalMs: 3_600_000,
+};
 
 /** Searches back from `now` in growing windows, so a long downtime costs few cron steps. */
 const SEARCH_WINDOWS_MS = [3_600_000, 86_400_000, 31 * 86_400_000, 366 * 86_400_000];
@@ -55,10 +65,13 @@ export interface PassReport {
   schedulesFired: string[];
   sensorsFired: string[];
   runsTimedOut: string[];
+  /** Audit, session and sign-in-code rows deleted by retention this pass. */
+  pruned: number;
 }
 
 export class Daemon {
   readonly options: DaemonOptions;
+  private readonly retention: Retention;
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<unknown> | undefined;
   private stopped = true;
@@ -69,6 +82,7 @@ export class Daemon {
     options: Partial<DaemonOptions> = {},
   ) {
     this.options = { ...DEFAULT_DAEMON_OPTIONS, ...options };
+    this.retention = new Retention(store, logger, this.options);
   }
 
   start(): void {
@@ -95,7 +109,7 @@ export class Daemon {
 
   /** One pass at the store's current clock; tests call this directly. */
   async runOnce(): Promise<PassReport> {
-    const report: PassReport = { schedulesFired: [], sensorsFired: [], runsTimedOut: [] };
+    const report: PassReport = { schedulesFired: [], sensorsFired: [], runsTimedOut: [], pruned: 0 };
     await expireLeases(this.store);
     const rows = await listInstigators(this.store.db);
     let enqueued = false;
@@ -117,6 +131,7 @@ export class Daemon {
       }
     }
     report.runsTimedOut = await this.timeoutStartingRuns();
+    report.pruned = await this.retention.maybePrune();
     if (enqueued) this.store.signals.notifyWork();
     return report;
   }

@@ -160,6 +160,43 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('agents_token').on('agents').column('token_id').execute();
       },
     },
+    // User roles (tokens from before roles were all-powerful, so they become ADMIN), server-side
+    // browser sessions, one-time sign-in codes, and the audit log.
+    '0006_roles_sessions_audit': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('tokens').addColumn('role', 'text').execute();
+        await db.schema.alterTable('tokens').addColumn('created_by', 'text').execute();
+        await sql`UPDATE tokens SET role = 'ADMIN' WHERE kind = 'user'`.execute(db);
+        await db.schema
+          .createTable('sessions')
+          .addColumn('id_hash', 'text', (c) => c.primaryKey())
+          .addColumn('token_id', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('revoked_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('sessions_token').on('sessions').column('token_id').execute();
+        await db.schema
+          .createTable('signin_codes')
+          .addColumn('code_hash', 'text', (c) => c.primaryKey())
+          .addColumn('token_id', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('used_at', 'bigint')
+          .execute();
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('actor_token_id', 'text')
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('target', 'text')
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
+      },
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import { locationView } from './views/location.js';
 import { jobView } from './views/job.js';
 import { automationView } from './views/automation.js';
 import { agentsView } from './views/agents.js';
+import { auditView } from './views/audit.js';
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? '';
 export const config = {
@@ -25,6 +26,7 @@ const ROUTES = [
   [/^\/locations\/([^/]+)\/?$/, () => locationView],
   [/^\/automation\/?$/, () => automationView],
   [/^\/agents\/?$/, () => agentsView],
+  [/^\/audit\/?$/, () => auditView],
 ];
 
 let cleanup = () => {};
