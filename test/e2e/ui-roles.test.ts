@@ -59,15 +59,20 @@ describe('roles in the web UI', { skip, timeout: 240_000 }, () => {
       tokens.agent,
       'mutation { registerAgent(input: { name: "a", hostname: "h", version: "0", taskQueue: "q" }) { agentId } }',
     );
-    await call('/agent/graphql', tokens.agent, 'mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }', {
-      i: {
-        agentId: reg.registerAgent.agentId,
-        location: 'hello',
-        version: dep.deployCodeLocation.version,
-        status: 'LOADED',
-        snapshot: SNAPSHOT,
+    await call(
+      '/agent/graphql',
+      tokens.agent,
+      'mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }',
+      {
+        i: {
+          agentId: reg.registerAgent.agentId,
+          location: 'hello',
+          version: dep.deployCodeLocation.version,
+          status: 'LOADED',
+          snapshot: SNAPSHOT,
+        },
       },
-    });
+    );
     const run = await call<{ launchRun: { id: string } }>(
       '/graphql',
       tokens.admin,

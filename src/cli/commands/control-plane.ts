@@ -55,7 +55,12 @@ const SOURCES: OptionSources<Config> = {
 
 /** Splits a list flag (`a,b` or the platform's path delimiter) into its non-empty items. */
 const list = (v: string | undefined, sep: RegExp): string[] | undefined =>
-  v === undefined ? undefined : v.split(sep).map((x) => x.trim()).filter(Boolean);
+  v === undefined
+    ? undefined
+    : v
+        .split(sep)
+        .map((x) => x.trim())
+        .filter(Boolean);
 
 export function registerControlPlaneCommand(program: Command): void {
   program
@@ -98,7 +103,10 @@ export function registerControlPlaneCommand(program: Command): void {
       '--allowed-origins <origins>',
       'comma-separated origins allowed to call /graphql cross-origin, without cookies (OUTPOST_ALLOWED_ORIGINS; default none)',
     )
-    .option('--audit-retention-days <n>', 'audit rows older than this are pruned (OUTPOST_AUDIT_RETENTION_DAYS; default 90)')
+    .option(
+      '--audit-retention-days <n>',
+      'audit rows older than this are pruned (OUTPOST_AUDIT_RETENTION_DAYS; default 90)',
+    )
     .action(async (flags: Record<string, unknown>) => {
       // commander sets daemon=true by default for --no-daemon; only an explicit flag should win over env.
       const given = { ...flags, daemon: flags.daemon === false ? false : undefined };

@@ -18,7 +18,8 @@ export interface DeployPolicy {
  * Environment that changes what a child process loads or runs (Node, the dynamic linker,
  * Python, shells): as good as a `command`, so ADMIN only.
  */
-const CODE_LOADING_ENV = /^(NODE_OPTIONS|NODE_PATH|NODE_LOADER|TSX_.*|LD_.*|DYLD_.*|PYTHON.*|PATH|BASH_ENV|ENV|PERL5.*|RUBY.*)$/i;
+const CODE_LOADING_ENV =
+  /^(NODE_OPTIONS|NODE_PATH|NODE_LOADER|TSX_.*|LD_.*|DYLD_.*|PYTHON.*|PATH|BASH_ENV|ENV|PERL5.*|RUBY.*)$/i;
 
 /** The realpath of `p`, resolving the longest existing prefix (the agent may create the rest). */
 export function realpathLoose(p: string): string {

@@ -82,7 +82,11 @@ export async function redeemSigninCode(store: Store, code: string): Promise<Toke
     .where('expires_at', '>', now)
     .executeTakeFirst();
   if (Number(res.numUpdatedRows) !== 1) return undefined;
-  const row = await store.db.selectFrom('signin_codes').select('token_id').where('code_hash', '=', hash).executeTakeFirst();
+  const row = await store.db
+    .selectFrom('signin_codes')
+    .select('token_id')
+    .where('code_hash', '=', hash)
+    .executeTakeFirst();
   const token = row ? await getToken(store, row.token_id) : undefined;
   if (!token || token.revokedAt !== null || token.kind !== 'user') return undefined;
   return token;

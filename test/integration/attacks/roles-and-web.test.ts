@@ -83,10 +83,9 @@ describeEachDialect('attacks: roles, sessions and web', (target) => {
   }
 
   async function lastAudit(): Promise<{ actor: string; action: string; outcome: string; target: string | null }> {
-    const res = await gql<{ auditLog: { nodes: { actor: string; action: string; outcome: string; target: string }[] } }>(
-      tok.admin,
-      `{ auditLog(first: 1) { nodes { actor action outcome target } } }`,
-    );
+    const res = await gql<{
+      auditLog: { nodes: { actor: string; action: string; outcome: string; target: string }[] };
+    }>(tok.admin, `{ auditLog(first: 1) { nodes { actor action outcome target } } }`);
     return res.data!.auditLog.nodes[0]!;
   }
 
@@ -146,6 +145,13 @@ describeEachDialect('attacks: roles, sessions and web', (target) => {
     assert.equal(del.data?.deleteCodeLocation.name, 'inroot');
     const gone = await gql<{ codeLocation: unknown }>(tok.viewer, `{ codeLocation(name: "inroot") { name } }`);
     assert.equal(gone.data?.codeLocation, null);
+    // Deployed again under the same name, it is synced again (a fresh SYNC item for version 1).
+    await gql(tok.editor, DEPLOY, { i: { name: 'inroot', module: 'loc/definitions.ts', workingDirectory: root } });
+    const items = await gql<{ workItems: { payload: { location: string } }[] }>(
+      tok.viewer,
+      `{ workItems(filter: { kind: SYNC_CODE_LOCATION }) { payload } }`,
+    );
+    assert.equal(items.data!.workItems.filter((w) => w.payload.location === 'inroot').length, 2);
     const admin = await gql(tok.admin, DEPLOY, { i: { name: 'cmd', command: ['node', 'server.js', '{port}'] } });
     assert.equal(admin.errors, undefined, JSON.stringify(admin.errors));
     assert.equal((await lastAudit()).outcome, 'ok');
@@ -216,7 +222,9 @@ describeEachDialect('attacks: roles, sessions and web', (target) => {
   });
 
   /** Signs in through the real socket; returns the cookie header and the CSRF value. */
-  async function browserSignIn(body: Record<string, string>): Promise<{ status: number; cookie: string; csrf: string }> {
+  async function browserSignIn(
+    body: Record<string, string>,
+  ): Promise<{ status: number; cookie: string; csrf: string }> {
     const res = await fetch(`${cp.url}/signin`, {
       method: 'POST',
       redirect: 'manual',

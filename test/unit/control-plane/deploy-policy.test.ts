@@ -26,9 +26,18 @@ const code = (fn: () => void): string | undefined => {
 };
 
 test('EDITOR: modules under the roots pass, including ones not created yet', () => {
-  assert.equal(code(() => checkDeploy({ module: 'a/defs.ts' }, 'EDITOR', policy)), undefined);
-  assert.equal(code(() => checkDeploy({ module: join(root, 'new/defs.ts') }, 'EDITOR', policy)), undefined);
-  assert.equal(code(() => checkDeploy({ module: 'defs.ts', workingDirectory: 'a' }, 'EDITOR', policy)), undefined);
+  assert.equal(
+    code(() => checkDeploy({ module: 'a/defs.ts' }, 'EDITOR', policy)),
+    undefined,
+  );
+  assert.equal(
+    code(() => checkDeploy({ module: join(root, 'new/defs.ts') }, 'EDITOR', policy)),
+    undefined,
+  );
+  assert.equal(
+    code(() => checkDeploy({ module: 'defs.ts', workingDirectory: 'a' }, 'EDITOR', policy)),
+    undefined,
+  );
 });
 
 test('EDITOR: absolute, `..` and symlink escapes are refused', () => {
@@ -41,15 +50,31 @@ test('EDITOR: absolute, `..` and symlink escapes are refused', () => {
     { module: 'x.ts', workingDirectory: '/tmp' },
     { module: 'a/defs.ts', workingDirectory: 'up' },
   ]) {
-    assert.equal(code(() => checkDeploy(spec, 'EDITOR', policy)), 'PATH_NOT_ALLOWED', JSON.stringify(spec));
+    assert.equal(
+      code(() => checkDeploy(spec, 'EDITOR', policy)),
+      'PATH_NOT_ALLOWED',
+      JSON.stringify(spec),
+    );
   }
 });
 
 test('commands and code-loading env need ADMIN; ADMIN may deploy anything', () => {
-  assert.equal(code(() => checkDeploy({ command: ['sh', '-c', 'id'] }, 'EDITOR', policy)), 'ROLE_REQUIRED');
+  assert.equal(
+    code(() => checkDeploy({ command: ['sh', '-c', 'id'] }, 'EDITOR', policy)),
+    'ROLE_REQUIRED',
+  );
   for (const k of ['NODE_OPTIONS', 'LD_PRELOAD', 'PYTHONPATH', 'PATH', 'node_options']) {
-    assert.equal(code(() => checkDeploy({ module: 'a/defs.ts', env: { [k]: 'x' } }, 'EDITOR', policy)), 'ROLE_REQUIRED');
+    assert.equal(
+      code(() => checkDeploy({ module: 'a/defs.ts', env: { [k]: 'x' } }, 'EDITOR', policy)),
+      'ROLE_REQUIRED',
+    );
   }
-  assert.equal(code(() => checkDeploy({ module: 'a/defs.ts', env: { GREETING: 'hi' } }, 'EDITOR', policy)), undefined);
-  assert.equal(code(() => checkDeploy({ command: ['sh'], module: '/etc/shadow' }, 'ADMIN', policy)), undefined);
+  assert.equal(
+    code(() => checkDeploy({ module: 'a/defs.ts', env: { GREETING: 'hi' } }, 'EDITOR', policy)),
+    undefined,
+  );
+  assert.equal(
+    code(() => checkDeploy({ command: ['sh'], module: '/etc/shadow' }, 'ADMIN', policy)),
+    undefined,
+  );
 });
