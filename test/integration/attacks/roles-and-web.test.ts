@@ -7,11 +7,38 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, wr
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
+import {
+  getNamedType,
+  isEnumType,
+  isInputObjectType,
+  isListType,
+  isNonNullType,
+  isScalarType,
+  type GraphQLInputType,
+} from 'graphql';
 import { sql } from 'kysely';
+import { can, requiredRole } from '../../../src/control-plane/core/roles.js';
+import { createUserSchema } from '../../../src/control-plane/graphql/user-schema.js';
 import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
 import { STORE_TABLES } from '../../../src/control-plane/store/schema.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { describeEachDialect } from '../../support/storage.js';
+
+/** A sample value of an input type: enough to get past validation to the role check. */
+function sample(type: GraphQLInputType): unknown {
+  if (isNonNullType(type)) return sample(type.ofType);
+  if (isListType(type)) return [sample(type.ofType)];
+  if (isEnumType(type)) return type.getValues()[0]!.name;
+  if (isInputObjectType(type)) {
+    const out: Record<string, unknown> = {};
+    for (const f of Object.values(type.getFields())) if (isNonNullType(f.type)) out[f.name] = sample(f.type);
+    return out;
+  }
+  if (isScalarType(type)) {
+    return ({ Int: 1, Float: 1, Boolean: true, JSON: {} } as Record<string, unknown>)[type.name] ?? 'x';
+  }
+  return null;
+}
 
 interface GqlError {
   message: string;
@@ -155,6 +182,23 @@ describeEachDialect('attacks: roles, sessions and web', (target) => {
     const admin = await gql(tok.admin, DEPLOY, { i: { name: 'cmd', command: ['node', 'server.js', '{port}'] } });
     assert.equal(admin.errors, undefined, JSON.stringify(admin.errors));
     assert.equal((await lastAudit()).outcome, 'ok');
+  });
+
+  test('every mutation above VIEWER refuses a VIEWER token, whatever its arguments', async () => {
+    const mutations = Object.values(createUserSchema().getMutationType()!.getFields());
+    let checked = 0;
+    for (const m of mutations) {
+      if (can('VIEWER', m.name)) continue;
+      const args = m.args.map((a) => `$${a.name}: ${a.type.toString()}`).join(', ');
+      const pass = m.args.map((a) => `${a.name}: $${a.name}`).join(', ');
+      const vars = Object.fromEntries(m.args.map((a) => [a.name, sample(a.type)]));
+      const sel = isScalarType(getNamedType(m.type)) || isEnumType(getNamedType(m.type)) ? '' : '{ __typename }';
+      const q = `mutation${args ? `(${args})` : ''} { ${m.name}${pass ? `(${pass})` : ''} ${sel} }`;
+      await refused(tok.viewer, 'viewer-1', m.name, 'OUTPOST_ERR_ROLE_REQUIRED', q, vars);
+      checked++;
+    }
+    assert.ok(checked >= 10, `only ${checked} mutations checked`);
+    assert.equal(requiredRole('createToken'), 'ADMIN');
   });
 
   test('VIEWER reads but cannot launch; LAUNCHER launches but cannot turn schedules on or off', async () => {
