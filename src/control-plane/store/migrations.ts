@@ -207,6 +207,12 @@ class InlineProvider implements MigrationProvider {
   }
 }
 
+/** Brings the database to `name` exactly (tests of a migration start from the version before it). */
+export async function migrateTo(db: Kysely<unknown>, dialect: Dialect, name: string): Promise<void> {
+  const { error } = await new Migrator({ db, provider: new InlineProvider(dialect) }).migrateTo(name);
+  if (error) throw error instanceof Error ? error : new Error(`migration to ${name} failed: ${JSON.stringify(error)}`);
+}
+
 /** Brings the database to the latest version; throws a coded error naming the failed step. */
 export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
   const migrator = new Migrator({ db, provider: new InlineProvider(dialect) });
