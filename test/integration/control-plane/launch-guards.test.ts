@@ -57,7 +57,13 @@ describeEachDialect('launch guards', (target) => {
     );
     agentId = reg.data!.registerAgent.agentId;
     const rep = await h.gql('agent', `mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }`, {
-      i: { agentId, location: 'hello', version: dep.data!.deployCodeLocation.version, status: 'LOADED', snapshot: SNAPSHOT },
+      i: {
+        agentId,
+        location: 'hello',
+        version: dep.data!.deployCodeLocation.version,
+        status: 'LOADED',
+        snapshot: SNAPSHOT,
+      },
     });
     assert.equal(rep.errors, undefined);
     // The sync item the deploy enqueued is not what these tests are about.
@@ -84,11 +90,15 @@ describeEachDialect('launch guards', (target) => {
     return r.data!.claimWork;
   }
   const ack = (id: string, workflowId: string) =>
-    h.gql('agent', `mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { id } }`, {
-      a: agentId,
-      id,
-      w: workflowId,
-    });
+    h.gql(
+      'agent',
+      `mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { id } }`,
+      {
+        a: agentId,
+        id,
+        w: workflowId,
+      },
+    );
   type RunFields = {
     status: string;
     startedAt: number | null;
@@ -202,10 +212,14 @@ describeEachDialect('launch guards', (target) => {
       { seq: 1, type: 'RUN_START', timestamp: t0 },
       { seq: 2, type: 'RUN_SUCCESS', timestamp: t0 + 9 },
     ];
-    const r = await h.gql('agent', `mutation($r: ID!, $e: [RunEventInput!]!) { appendRunEvents(runId: $r, events: $e) { status } }`, {
-      r: runId,
-      e: events,
-    });
+    const r = await h.gql(
+      'agent',
+      `mutation($r: ID!, $e: [RunEventInput!]!) { appendRunEvents(runId: $r, events: $e) { status } }`,
+      {
+        r: runId,
+        e: events,
+      },
+    );
     assert.equal(r.errors, undefined);
     const run = await getRun(runId);
     assert.equal(run.status, 'SUCCESS');

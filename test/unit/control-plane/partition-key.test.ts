@@ -14,7 +14,14 @@ const job = (partitions?: string): JobSnapshot => ({
 });
 const sets = [
   { name: 'regions', kind: 'static' as const, keys: ['eu', 'us', 'apac'] },
-  { name: 'days', kind: 'timeWindow' as const, start: '2026-01-01', cadence: 'daily', timezone: 'UTC', format: 'yyyy-MM-dd' },
+  {
+    name: 'days',
+    kind: 'timeWindow' as const,
+    start: '2026-01-01',
+    cadence: 'daily',
+    timezone: 'UTC',
+    format: 'yyyy-MM-dd',
+  },
 ];
 const now = Date.UTC(2026, 0, 4, 12);
 

@@ -44,10 +44,7 @@ test('allOf members are not closed one by one; the whole is closed', () => {
 
 test('each alternative of anyOf/oneOf is strict, and $defs are reached', () => {
   const schema = {
-    anyOf: [
-      { type: 'object', properties: { a: { type: 'number' } } },
-      { $ref: '#/$defs/b' },
-    ],
+    anyOf: [{ type: 'object', properties: { a: { type: 'number' } } }, { $ref: '#/$defs/b' }],
     $defs: { b: { type: 'object', properties: { b: { type: 'number' } } } },
   };
   assert.equal(accepts(schema, { a: 1 }), true);
