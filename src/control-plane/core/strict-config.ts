@@ -47,10 +47,12 @@ function close(s: Schema, closeHere: boolean, depth = 0): Schema {
   }
   for (const k of ALTERNATIVES) {
     const list = s[k];
-    if (Array.isArray(list)) out[k] = list.map((sub) => (isObject(sub) ? close(sub, true, depth + 1) : sub));
+    if (Array.isArray(list))
+      out[k] = (list as unknown[]).map((sub) => (isObject(sub) ? close(sub, true, depth + 1) : sub));
   }
   const all = s.allOf;
-  if (Array.isArray(all)) out.allOf = all.map((sub) => (isObject(sub) ? close(sub, false, depth + 1) : sub));
+  if (Array.isArray(all))
+    out.allOf = (all as unknown[]).map((sub) => (isObject(sub) ? close(sub, false, depth + 1) : sub));
   const open = OPEN_KEYWORDS.some((k) => k in s);
   if (closeHere && !open && describesObject(s)) {
     if (Array.isArray(all)) out.unevaluatedProperties = false;

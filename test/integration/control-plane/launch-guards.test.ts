@@ -195,7 +195,7 @@ describeEachDialect('launch guards', (target) => {
     const failed = await getRun(runId);
     assert.equal(failed.status, 'FAILURE');
     assert.equal(failed.launchError?.code, 'OUTPOST_ERR_RUN_LAUNCH_TIMEOUT');
-    assert.match(failed.launchError!.message, /2 of 2 attempts/);
+    assert.match(failed.launchError.message, /2 of 2 attempts/);
     assert.equal(failed.durationMs, null, 'it never started');
     assert.match(failed.events.at(-1)!.message!, /RUN_LAUNCH_TIMEOUT/);
     // The run that did report its launch is left alone.
