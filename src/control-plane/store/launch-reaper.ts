@@ -16,6 +16,19 @@ export interface ReapReport {
   failed: string[];
 }
 
+const REQUEUE_MESSAGE = 'run not launched within';
+
+async function priorRequeues(store: Store, runId: string): Promise<number> {
+  const row = await store.db
+    .selectFrom('run_events')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('run_id', '=', runId)
+    .where('type', '=', 'ENGINE')
+    .where('message', 'like', `${REQUEUE_MESSAGE} %`)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
+}
+
 export async function reapUnlaunchedRuns(store: Store, launchDeadlineMs: number): Promise<ReapReport> {
   const now = store.now();
   const stale = await store.db
@@ -40,13 +53,16 @@ export async function reapUnlaunchedRuns(store: Store, launchDeadlineMs: number)
   for (const row of stale) {
     const runId = row.run_id!;
     const who = `agent ${row.lease_owner ?? '?'} acknowledged it (workflow ${row.workflow_id ?? '?'})`;
-    if (Number(row.attempts) >= Number(row.max_attempts)) {
+    // Attempts count claims; an agent may also ack a re-queued item without claiming it, so
+    // earlier re-queues are counted too: either way the loop ends after max attempts.
+    const tries = Math.max(Number(row.attempts), (await priorRequeues(store, runId)) + 1);
+    if (tries >= Number(row.max_attempts)) {
       const item = await failItem(
         store,
         row.id,
         {
           code: errorCode('RUN_LAUNCH_TIMEOUT'),
-          message: `not launched within ${seconds} s of being acknowledged, ${row.attempts} of ${row.max_attempts} attempts; last: ${who}`,
+          message: `not launched within ${seconds} s of being acknowledged, ${tries} of ${row.max_attempts} attempts; last: ${who}`,
         },
         (eb) => eb.and([eb('status', '=', 'ACKED'), eb('updated_at', '=', row.updated_at)]),
       );
@@ -66,9 +82,9 @@ export async function reapUnlaunchedRuns(store: Store, launchDeadlineMs: number)
         trx,
         store,
         runId,
-        `run not launched within ${seconds} s: ${who}; queued again (attempt ${row.attempts} of ${row.max_attempts})`,
+        `${REQUEUE_MESSAGE} ${seconds} s: ${who}; queued again (attempt ${tries} of ${row.max_attempts})`,
         'warn',
-        { code: errorCode('RUN_LAUNCH_TIMEOUT'), attempts: Number(row.attempts), launchDeadlineMs },
+        { code: errorCode('RUN_LAUNCH_TIMEOUT'), attempts: tries, launchDeadlineMs },
       );
       return true;
     });

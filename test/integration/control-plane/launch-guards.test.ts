@@ -203,6 +203,26 @@ describeEachDialect('launch guards', (target) => {
     assert.deepEqual(await claim(), [], 'nothing left to claim');
   });
 
+  test('an agent that re-acks the re-queued launch without claiming it cannot keep it alive', async () => {
+    await claim();
+    const runId = (await launch({ job: 'hello' })).data!.launchRun.id;
+    const item = (await claim()).find((w) => w.runId === runId)!;
+    for (let round = 1; round <= 3; round++) {
+      // The ack of a lapsed lease is accepted from QUEUED (the agent's workflow may exist).
+      await ack(item.id, `run-${runId}`);
+      h.clock.now += DEADLINE_MS;
+      const pass = await daemon.runOnce();
+      if (round === 1) assert.deepEqual(pass.launchesRequeued, [runId]);
+      else {
+        assert.deepEqual(pass.launchesFailed, [runId], `round ${round}: failed after 2 attempts`);
+        break;
+      }
+    }
+    const failed = await getRun(runId);
+    assert.equal(failed.status, 'FAILURE');
+    assert.equal(failed.launchError?.code, 'OUTPOST_ERR_RUN_LAUNCH_TIMEOUT');
+  });
+
   test('start, end and duration are the events own times, however late they arrive', async () => {
     await claim();
     const runId = (await launch({ job: 'hello' })).data!.launchRun.id;
