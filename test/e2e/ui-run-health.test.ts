@@ -78,6 +78,24 @@ describe('run page and agent health in the browser', { skip, timeout: 300_000 },
     assert.equal((await row.innerText()).trim(), '9 ms');
   });
 
+  test('a partitioned job is launched from the form with a key from its set', async () => {
+    await b.page.goto(`${s.url}/locations/hello/jobs/greet_region`);
+    const select = b.page.locator('select#partition-key');
+    assert.deepEqual(await select.locator('option').allInnerTexts(), ['eu', 'us', 'apac']);
+    await select.selectOption('us');
+    await b.page.locator('#config-editor').fill('{"region": "us"}');
+    await b.page.locator('#launch').click();
+    await b.page.waitForURL((u) => u.pathname.startsWith('/runs/run_'));
+    const runId = decodeURIComponent(new URL(b.page.url()).pathname.split('/').pop()!);
+    const { run } = await s.user<{ run: { tags: Record<string, string> } }>(
+      'query($id: ID!) { run(id: $id) { tags } }',
+      {
+        id: runId,
+      },
+    );
+    assert.equal(run.tags['outpost/partition'], 'us');
+  });
+
   test('a QUEUED run: no stray null, no Running chip, and it says what it waits for', async () => {
     const runId = await s.launch('hello');
     await b.page.goto(`${s.url}/runs/${runId}`);

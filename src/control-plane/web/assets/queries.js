@@ -51,7 +51,8 @@ export const LOCATION = `query Location($name: String!) {
 export const JOB = `query Job($name: String!) {
   codeLocation(name: $name) {
     name status
-    jobs { name description tags configSchema ops { name description inputs { name fromOp fromOutput } outputs } }
+    jobs { name description tags configSchema partitions ops { name description inputs { name fromOp fromOutput } outputs } }
+    partitions { name kind keys }
   }
 }`;
 
