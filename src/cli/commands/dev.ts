@@ -124,14 +124,13 @@ async function runDev(opts: DevOptions): Promise<void> {
         'agent',
         '--url',
         url,
-        '--token-file',
-        agentTokenFile,
         '--temporal-address',
         temporal.address,
         '--data-dir',
         join(dataDir, 'agent'),
       ),
-      baseEnv,
+      // The token's path goes by environment, never argv: any process can read argv.
+      { ...baseEnv, OUTPOST_AGENT_TOKEN_FILE: agentTokenFile },
     );
     children.push(agent);
     watchExit(agent, () => stopping, shutdown, log);
