@@ -19,7 +19,7 @@ import { constants, tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OutpostError } from '../../shared/errors.js';
-import { childPids, readCmdline } from './proc.js';
+import { childPids, readCmdline, readProcStat } from './proc.js';
 
 export const ISOLATION_SETTINGS = ['auto', 'bubblewrap', 'none'] as const;
 export type IsolationSetting = (typeof ISOLATION_SETTINGS)[number];
@@ -29,8 +29,8 @@ export interface SandboxPlace {
   cwd: string;
   /** Paths read (the module's directory, a run's config): bound back read-only if hidden. */
   readable?: string[];
-  /** Directories written (a run's spool): bound read-write. */
-  writable?: string[];
+  /** Directories written (a run's spool): bound read-write, at the same path or at `at`. */
+  writable?: Array<string | { path: string; at: string }>;
   /** End with the agent (code servers). Never for run workers: they outlive an agent restart. */
   dieWithParent?: boolean;
 }
@@ -57,6 +57,14 @@ export interface IsolationOptions {
   hideFiles?: string[];
   bwrap?: string;
 }
+
+/**
+ * Where a sandboxed warm standby finds its spool. The launcher renames the standby's spool
+ * into the run's directory on handoff; a bind mount follows the directory it was made from,
+ * but one whose mount point is a host directory is detached when that directory is renamed.
+ * So the mount point lives in the sandbox's own /tmp (a tmpfs), at this fixed path.
+ */
+export const STANDBY_SPOOL_INSIDE = '/tmp/outpost-standby/spool';
 
 /** Outpost's install: its code and node_modules are read-only to user code. */
 const OUTPOST_ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
@@ -154,17 +162,21 @@ export function bubblewrapIsolation(bwrap: string, opts: IsolationOptions): Isol
       const cwd = canonical(place.cwd);
       if (masked(cwd)) args.push('--bind', cwd, cwd);
       for (const p of (place.readable ?? []).map(canonical)) if (masked(p)) args.push('--ro-bind', p, p);
-      for (const p of (place.writable ?? []).map(canonical)) args.push('--bind', p, p);
+      for (const w of place.writable ?? []) {
+        const [p, at] = typeof w === 'string' ? [canonical(w), canonical(w)] : [canonical(w.path), w.at];
+        args.push('--bind', p, at);
+      }
       // Last, so nothing bound back above can show them again.
       for (const f of hideFiles) args.push('--ro-bind', '/dev/null', f);
       args.push('--chdir', cwd, '--', ...cmd);
       return args;
     },
     async root(childPid, timeoutMs = 10_000) {
-      // bwrap forks its pid 1 within milliseconds of exec; until then there is nothing to signal.
+      // bwrap forks its pid 1 within milliseconds of exec, and it becomes a session and group
+      // leader (--new-session) right after: only then does its group hold what it runs.
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const inner = childPids(childPid).find((p) => isBwrap(p));
+        const inner = childPids(childPid).find((p) => isBwrap(p) && readProcStat(p)?.pgrp === p);
         if (inner !== undefined) return inner;
         if (!isBwrap(childPid) || Date.now() > deadline) return undefined;
         await new Promise((r) => setTimeout(r, 1));

@@ -19,7 +19,7 @@ import { SPOOL_FILES } from '../../shared/run-events.js';
 import { isStandbyMessage, type StandbyMessage } from '../../shared/standby-protocol.js';
 import { credentialFreeEnv } from '../../shared/child-env.js';
 import { readProcStat } from './proc.js';
-import { noIsolation, type Isolation } from './sandbox.js';
+import { noIsolation, STANDBY_SPOOL_INSIDE, type Isolation } from './sandbox.js';
 import { lowerPriority } from './priority.js';
 
 /** What a standby is started for; equal keys are interchangeable. */
@@ -209,11 +209,11 @@ export class StandbyPool {
     const err = openSync(join(spool, SPOOL_FILES.stderr), 'a', 0o600);
     const isolation = this.opts.isolation ?? noIsolation;
     // Bound: its own directory (the launcher drops the run's config there) and its spool, a
-    // mount of its own so that it stays reachable once the launcher renames it into the run.
+    // mount that stays reachable once the launcher renames it into the run (sandbox.ts).
     const cmd = isolation.command([...this.opts.cli, 'api', 'run-worker-standby', '--module', spec.module], {
       cwd: spec.cwd,
       readable: [dirname(spec.module), dir],
-      writable: [spool],
+      writable: [isolation.kind === 'none' ? spool : { path: spool, at: STANDBY_SPOOL_INSIDE }],
     });
     let child: ChildProcess;
     try {
