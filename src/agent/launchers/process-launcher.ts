@@ -196,9 +196,9 @@ export class ProcessLauncher implements Launcher {
       [
         ...this.cli,
         'api',
-      'execute-run',
-      '--run-id',
-      spec.runId,
+        'execute-run',
+        '--run-id',
+        spec.runId,
         '--module',
         module,
         '--job',
@@ -236,9 +236,10 @@ export class ProcessLauncher implements Launcher {
     this.watch(spec.runId, child);
     // The process that stands for the worker's tree: itself, or its sandbox's pid 1.
     const pid = (await this.isolation.root(child.pid)) ?? child.pid;
-    if (this.opts.nice) lowerPriority(pid, this.opts.nice, (err) =>
-      this.opts.logger.warn({ runId: spec.runId, pid, err: err.message }, 'could not lower the run worker priority'),
-    );
+    if (this.opts.nice)
+      lowerPriority(pid, this.opts.nice, (err) =>
+        this.opts.logger.warn({ runId: spec.runId, pid, err: err.message }, 'could not lower the run worker priority'),
+      );
     const stat = readProcStat(pid);
     const record: ProcessRecord = {
       pid,

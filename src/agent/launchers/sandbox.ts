@@ -108,8 +108,7 @@ export function resolveIsolation(
   if (setting === 'none') {
     return {
       isolation: noIsolation,
-      warning:
-        'isolation is off (--isolation none): user code can read every file the agent can, including its token',
+      warning: 'isolation is off (--isolation none): user code can read every file the agent can, including its token',
     };
   }
   const bwrap = opts.bwrap ?? '/usr/bin/bwrap';
@@ -138,7 +137,9 @@ function within(path: string, dir: string): boolean {
 }
 
 export function bubblewrapIsolation(bwrap: string, opts: IsolationOptions): Isolation {
-  const hideDirs = [...new Set(opts.hideDirs.filter(existsSync).map(canonical))].filter((d) => d !== '/');
+  const dirs = [...new Set(opts.hideDirs.filter(existsSync).map(canonical))].filter((d) => d !== '/');
+  // Nested ones are covered by their parent's tmpfs.
+  const hideDirs = dirs.filter((d) => !dirs.some((o) => o !== d && within(d, o)));
   const hideFiles = [...new Set((opts.hideFiles ?? []).filter(existsSync).map(canonical))];
   const root = canonical(OUTPOST_ROOT);
   const modules = canonical(join(OUTPOST_ROOT, 'node_modules'));

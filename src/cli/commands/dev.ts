@@ -120,15 +120,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     const agent = supervise(
       'agent',
       process.execPath,
-      nodeArgs(
-        'agent',
-        '--url',
-        url,
-        '--temporal-address',
-        temporal.address,
-        '--data-dir',
-        join(dataDir, 'agent'),
-      ),
+      nodeArgs('agent', '--url', url, '--temporal-address', temporal.address, '--data-dir', join(dataDir, 'agent')),
       // The token's path goes by environment, never argv: any process can read argv.
       { ...baseEnv, OUTPOST_AGENT_TOKEN_FILE: agentTokenFile },
     );
