@@ -152,23 +152,31 @@ export function bubblewrapIsolation(bwrap: string, opts: IsolationOptions): Isol
   for (const d of hideDirs) fixed.push('--tmpfs', d);
   // A token kept inside Outpost's own tree hides that tree too: bind the code back (the token
   // files themselves are covered last, in command()).
-  if (hideDirs.some((d) => within(root, d))) fixed.push('--ro-bind', root, root);
-  if (hideDirs.some((d) => within(modules, d))) fixed.push('--ro-bind', modules, modules);
+  const rebound: string[] = [root, modules].filter((p) => hideDirs.some((d) => within(p, d)));
+  for (const p of rebound) fixed.push('--ro-bind', p, p);
   return {
     kind: 'bubblewrap',
     summary: `bubblewrap (${bwrap}): own PID and mount namespaces, no capabilities; hidden: ${hideDirs.join(', ') || '-'}, /tmp`,
     command(cmd, place) {
       const args = [bwrap, ...fixed];
       if (place.dieWithParent) args.push('--die-with-parent');
+      const shown = [...rebound];
+      const show = (flag: string, p: string, at = p): void => {
+        args.push(flag, p, at);
+        shown.push(at);
+      };
       const cwd = canonical(place.cwd);
-      if (masked(cwd)) args.push('--bind', cwd, cwd);
-      for (const p of (place.readable ?? []).map(canonical)) if (masked(p)) args.push('--ro-bind', p, p);
+      if (masked(cwd)) show('--bind', cwd);
+      for (const p of (place.readable ?? []).map(canonical)) if (masked(p)) show('--ro-bind', p);
       for (const w of place.writable ?? []) {
-        const [p, at] = typeof w === 'string' ? [canonical(w), canonical(w)] : [canonical(w.path), w.at];
-        args.push('--bind', p, at);
+        if (typeof w === 'string') show('--bind', canonical(w));
+        else show('--bind', canonical(w.path), w.at);
       }
-      // Last, so nothing bound back above can show them again.
-      for (const f of hideFiles) args.push('--ro-bind', '/dev/null', f);
+      // Last, so nothing bound back above can show them again (where nothing did, the tmpfs
+      // over their directory already hides them).
+      for (const f of hideFiles) {
+        if (!masked(f) || shown.some((d) => within(f, d))) args.push('--ro-bind', '/dev/null', f);
+      }
       args.push('--chdir', cwd, '--', ...cmd);
       return args;
     },
