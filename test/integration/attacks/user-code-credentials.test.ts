@@ -56,7 +56,7 @@ async function startAgentProcess(warmRunWorkers: number): Promise<ChildProcess> 
   child.stderr?.on('data', (b: Buffer) => (banner += b.toString('utf8')));
   await new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new Error('agent did not become ready in 90 s')), 90_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
+    createInterface({ input: child.stdout }).on('line', (line) => {
       if (line.includes('OUTPOST_AGENT_READY')) {
         clearTimeout(timer);
         res();
