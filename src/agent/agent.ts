@@ -132,6 +132,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const { isolation, warning } = resolveIsolation(config.isolation, {
     hideDirs: [config.dataDir, ...credentialDirs([config.tokenFile])],
     hideFiles: [config.tokenFile, config.temporalTlsKey].filter((f): f is string => Boolean(f)),
+    exposeDirs: (config.isolationExpose ?? '').split(':').filter(Boolean),
   });
   if (warning) log.warn({ isolation: isolation.kind }, warning);
   const secrets = [opts.token];

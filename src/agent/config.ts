@@ -50,6 +50,11 @@ export const AgentConfigSchema = z.object({
    * host allows it, else none with a loud warning).
    */
   isolation: z.enum(ISOLATION_SETTINGS).default('auto'),
+  /**
+   * Directories (colon-separated) user code may read and write even where isolation hides
+   * their parent, e.g. a file sensor's inbox under the data dir. Default none.
+   */
+  isolationExpose: z.string().optional(),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
 
@@ -70,6 +75,7 @@ export const AGENT_OPTION_SOURCES: OptionSources<z.input<typeof AgentConfigSchem
   runWorkerNice: { flag: '--run-worker-nice', env: 'OUTPOST_AGENT_RUN_WORKER_NICE' },
   warmRunWorkers: { flag: '--warm-run-workers', env: 'OUTPOST_AGENT_WARM_RUN_WORKERS' },
   isolation: { flag: '--isolation', env: 'OUTPOST_AGENT_ISOLATION' },
+  isolationExpose: { flag: '--isolation-expose', env: 'OUTPOST_AGENT_ISOLATION_EXPOSE' },
 };
 
 export function loadAgentConfig(

@@ -37,7 +37,7 @@ import { credentialFreeEnv } from '../../shared/child-env.js';
 import { isStandbyMessage, type StandbyRunMessage } from '../../shared/standby-protocol.js';
 import type { ExitStatus, LaunchHandle, Launcher, RunLaunchSpec } from './launcher.js';
 import { findProcessByArgs, isSameLiveProcess, processGroupMembers, readProcStat } from './proc.js';
-import { noIsolation, preferSandboxRoot, STANDBY_SPOOL_INSIDE, type Isolation } from './sandbox.js';
+import { noIsolation, preferSandboxRoot, standbySpoolInside, type Isolation } from './sandbox.js';
 import { lowerPriority } from './priority.js';
 import { StandbyPool, type Standby, type StandbySpec } from './standby-pool.js';
 
@@ -323,7 +323,7 @@ export class ProcessLauncher implements Launcher {
     // A sandboxed standby sees only its own directory: the config goes there, and its spool
     // stays reachable at a fixed path inside (a bind mount follows the directory we rename).
     const sandboxed = this.isolation.kind !== 'none';
-    const inbox = { configFile: join(sb.dir, 'config.json'), spoolDir: STANDBY_SPOOL_INSIDE };
+    const inbox = { configFile: join(sb.dir, 'config.json'), spoolDir: standbySpoolInside(this.opts.dataDir) };
     if (sandboxed) writeAtomic(inbox.configFile, readFileSync(configFile, 'utf8'));
     renameSync(join(sb.dir, 'spool'), spool);
     if (!sandboxed) rmSync(sb.dir, { recursive: true, force: true });

@@ -1,10 +1,12 @@
 // Keeps user code (code servers, run workers, warm standbys) away from the agent's credentials
 // by OS means. `bubblewrap` runs each child in its own PID namespace (the agent's processes,
 // their /proc/<pid>/cmdline and environ are not there) and mount namespace: the agent's data
-// directory, the token files' directories and /tmp are empty tmpfs, Outpost's own code is
+// directory and the token files' directories are empty tmpfs, Outpost's own code is
 // read-only (so user code cannot plant code the agent runs next), all capabilities are
 // dropped (so no mount can be undone), and only what the child needs is bound back: its
-// module's directory, its working directory, its run's spool. It keeps the agent's uid, so an
+// module's directory, its working directory, its run's spool, and directories the operator
+// exposes (--isolation-expose, e.g. a sensor's inbox). /tmp stays shared with the host: user
+// code exchanges files there (tsx's compile cache in it is read-only). It keeps the agent's uid, so an
 // interpreter under a private home (e.g. /root/.pyenv) still runs. `none` runs children as
 // plain processes and is said loudly at start. The environment is scrubbed in both modes
 // (src/shared/child-env.ts).
@@ -55,6 +57,8 @@ export interface IsolationOptions {
   hideDirs: string[];
   /** Single files user code must not see (a TLS key kept next to other things). */
   hideFiles?: string[];
+  /** Directories bound back read-write into every sandbox even if hidden (a sensor's inbox). */
+  exposeDirs?: string[];
   bwrap?: string;
 }
 
@@ -62,9 +66,11 @@ export interface IsolationOptions {
  * Where a sandboxed warm standby finds its spool. The launcher renames the standby's spool
  * into the run's directory on handoff; a bind mount follows the directory it was made from,
  * but one whose mount point is a host directory is detached when that directory is renamed.
- * So the mount point lives in the sandbox's own /tmp (a tmpfs), at this fixed path.
+ * So the mount point is a path that exists only inside: in the data dir's tmpfs.
  */
-export const STANDBY_SPOOL_INSIDE = '/tmp/outpost-standby/spool';
+export function standbySpoolInside(dataDir: string): string {
+  return join(dataDir, 'sandbox-standby-spool');
+}
 
 /** Outpost's install: its code and node_modules are read-only to user code. */
 const OUTPOST_ROOT = resolve(fileURLToPath(new URL('../../../', import.meta.url)));
@@ -86,19 +92,7 @@ export function bubblewrapUsable(bwrap = '/usr/bin/bwrap'): { ok: boolean; why?:
   return { ok: false, why: `bwrap cannot create namespaces here: ${err}` };
 }
 
-const BASE_ARGS = [
-  '--dev-bind',
-  '/',
-  '/',
-  '--unshare-pid',
-  '--proc',
-  '/proc',
-  '--new-session',
-  '--cap-drop',
-  'ALL',
-  '--tmpfs',
-  '/tmp',
-];
+const BASE_ARGS = ['--dev-bind', '/', '/', '--unshare-pid', '--proc', '/proc', '--new-session', '--cap-drop', 'ALL'];
 
 /** Resolves `auto` / `bubblewrap` / `none` to what this host allows; `warning` is for the banner. */
 export function resolveIsolation(
@@ -145,7 +139,7 @@ export function bubblewrapIsolation(bwrap: string, opts: IsolationOptions): Isol
   const modules = canonical(join(OUTPOST_ROOT, 'node_modules'));
   // tsx's compile cache: read-only, so user code cannot poison what the agent itself loads.
   const tsxCache = join(tmpdir(), `tsx-${process.getuid?.() ?? 0}`);
-  const masked = (p: string): boolean => within(p, '/tmp') || hideDirs.some((d) => within(p, d));
+  const masked = (p: string): boolean => hideDirs.some((d) => within(p, d));
   const fixed = [...BASE_ARGS, '--ro-bind', root, root];
   if (!within(modules, root)) fixed.push('--ro-bind', modules, modules);
   fixed.push('--ro-bind-try', tsxCache, tsxCache);
@@ -154,9 +148,13 @@ export function bubblewrapIsolation(bwrap: string, opts: IsolationOptions): Isol
   // files themselves are covered last, in command()).
   const rebound: string[] = [root, modules].filter((p) => hideDirs.some((d) => within(p, d)));
   for (const p of rebound) fixed.push('--ro-bind', p, p);
+  for (const p of (opts.exposeDirs ?? []).filter(existsSync).map(canonical)) {
+    fixed.push('--bind', p, p);
+    rebound.push(p);
+  }
   return {
     kind: 'bubblewrap',
-    summary: `bubblewrap (${bwrap}): own PID and mount namespaces, no capabilities; hidden: ${hideDirs.join(', ') || '-'}, /tmp`,
+    summary: `bubblewrap (${bwrap}): own PID and mount namespaces, no capabilities; hidden: ${hideDirs.join(', ') || '-'}`,
     command(cmd, place) {
       const args = [bwrap, ...fixed];
       if (place.dieWithParent) args.push('--die-with-parent');

@@ -19,7 +19,7 @@ import { SPOOL_FILES } from '../../shared/run-events.js';
 import { isStandbyMessage, type StandbyMessage } from '../../shared/standby-protocol.js';
 import { credentialFreeEnv } from '../../shared/child-env.js';
 import { readProcStat } from './proc.js';
-import { noIsolation, STANDBY_SPOOL_INSIDE, type Isolation } from './sandbox.js';
+import { noIsolation, standbySpoolInside, type Isolation } from './sandbox.js';
 import { lowerPriority } from './priority.js';
 
 /** What a standby is started for; equal keys are interchangeable. */
@@ -213,7 +213,7 @@ export class StandbyPool {
     const cmd = isolation.command([...this.opts.cli, 'api', 'run-worker-standby', '--module', spec.module], {
       cwd: spec.cwd,
       readable: [dirname(spec.module), dir],
-      writable: [isolation.kind === 'none' ? spool : { path: spool, at: STANDBY_SPOOL_INSIDE }],
+      writable: [isolation.kind === 'none' ? spool : { path: spool, at: standbySpoolInside(this.opts.dataDir) }],
     });
     let child: ChildProcess;
     try {

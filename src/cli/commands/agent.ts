@@ -23,6 +23,7 @@ interface AgentFlags {
   runWorkerNice?: string;
   warmRunWorkers?: string;
   isolation?: string;
+  isolationExpose?: string;
 }
 
 const MODES: readonly AgentMode[] = ['all', 'worker', 'poller'];
@@ -75,6 +76,10 @@ export function registerAgentCommand(program: Command): void {
     .option(
       '--isolation <mode>',
       'keep user code from the agent credentials: auto, bubblewrap or none (env OUTPOST_AGENT_ISOLATION; default auto = bubblewrap when usable)',
+    )
+    .option(
+      '--isolation-expose <dirs>',
+      'colon-separated directories user code may use even inside hidden ones, e.g. a sensor inbox (env OUTPOST_AGENT_ISOLATION_EXPOSE)',
     )
     .action(async (mode: string, flags: AgentFlags) => {
       if (!(MODES as readonly string[]).includes(mode)) {

@@ -121,7 +121,9 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       const launcher = new ProcessLauncher({ dataDir, isolation, logger });
       const runId = `${mode}_run_terminate_group`;
       await launcher.launch(spec(runId, 'sleepy', { seconds: 60 }));
-      await until('RUN_START', () => events(launcher, runId).some((e) => e.type === 'RUN_START'));
+      // STEP_START, not RUN_START: the worker installs its SIGTERM handler just after RUN_START,
+      // and a loaded machine can deliver the signal in between (default action: no RUN_CANCELED).
+      await until('STEP_START', () => events(launcher, runId).some((e) => e.type === 'STEP_START'));
       assert.ok(launcher.groupMembers(runId).length >= 1);
       assert.equal(await launcher.signal(runId, 'SIGTERM'), true);
       await until('worker exit', async () => !(await launcher.isAlive(runId)));

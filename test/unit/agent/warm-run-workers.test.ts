@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
 import { StandbyPool, standbyKey, type Standby } from '../../../src/agent/launchers/standby-pool.js';
@@ -14,7 +14,7 @@ import {
   bubblewrapIsolation,
   bubblewrapUsable,
   noIsolation,
-  STANDBY_SPOOL_INSIDE,
+  standbySpoolInside,
   type Isolation,
 } from '../../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../../src/shared/logger.js';
@@ -258,7 +258,9 @@ function beginHandoff(
   const sandboxed = readFileSync(`/proc/${sb.pid}/cmdline`, 'utf8').includes('bwrap');
   if (sandboxed) writeFileSync(join(sb.dir, 'config.json'), JSON.stringify(runConfig));
   renameSync(join(sb.dir, 'spool'), spoolDir);
-  const inside = sandboxed ? { configFile: join(sb.dir, 'config.json'), spoolDir: STANDBY_SPOOL_INSIDE } : {};
+  const inside = sandboxed
+    ? { configFile: join(sb.dir, 'config.json'), spoolDir: standbySpoolInside(dirname(dirname(dir))) }
+    : {};
   return { configFile, spoolDir, inside };
 }
 
