@@ -16,6 +16,11 @@ const spec = (http: number, message: string, hint: string): ErrorSpec => ({ http
 export const ERRORS = {
   // --- configuration and environment
   CONFIG_INVALID: spec(400, 'Configuration is invalid', 'Fix the flag or environment variable named in the detail.'),
+  ISOLATION_UNAVAILABLE: spec(
+    500,
+    'The requested isolation of user code is not available on this host',
+    'Install bubblewrap (`apt-get install bubblewrap`) and allow it namespaces, or start the agent with --isolation auto or none.',
+  ),
   TEMPORAL_CLI_NOT_FOUND: spec(
     500,
     'The Temporal CLI was not found',

@@ -117,21 +117,19 @@ async function runDev(opts: DevOptions): Promise<void> {
       writeFileSync(agentTokenFile, res.createToken.token + '\n', { mode: 0o600 });
     }
 
+    const sensorInbox = join(dataDir, 'sensor-inbox');
+    mkdirSync(sensorInbox, { recursive: true });
     const agent = supervise(
       'agent',
       process.execPath,
-      nodeArgs(
-        'agent',
-        '--url',
-        url,
-        '--token-file',
-        agentTokenFile,
-        '--temporal-address',
-        temporal.address,
-        '--data-dir',
-        join(dataDir, 'agent'),
-      ),
-      baseEnv,
+      nodeArgs('agent', '--url', url, '--temporal-address', temporal.address, '--data-dir', join(dataDir, 'agent')),
+      // The token's path goes by environment, never argv: any process can read argv. The
+      // example's file sensor watches .outpost/sensor-inbox, inside what isolation hides.
+      {
+        ...baseEnv,
+        OUTPOST_AGENT_TOKEN_FILE: agentTokenFile,
+        OUTPOST_AGENT_ISOLATION_EXPOSE: sensorInbox,
+      },
     );
     children.push(agent);
     watchExit(agent, () => stopping, shutdown, log);
