@@ -8,6 +8,7 @@ import { sql } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
 import { RUN_EVENT_TYPES } from '../../shared/run-events.js';
 import { applyEvent, isTerminal, statusForEvent, type RunStatus } from '../core/run-state.js';
+import { executionTimes } from '../../shared/run-timing.js';
 import type { Store } from './store.js';
 
 export interface RunEventInput {
@@ -98,21 +99,23 @@ export function batchChainEnd(lastSeq: number, workerSeqs: readonly number[]): n
 
 interface Planned {
   status: RunStatus;
-  started: boolean;
-  ended: boolean;
+  /** RUN_START's own time, when it is among the new events (kept if already set). */
+  startedAt: number | undefined;
+  /** The terminal event's own time, when this batch ends the run. */
+  endedAt: number | undefined;
 }
 
-/** Status after the newly stored events, in seq order. */
-function planStatus(current: RunStatus, newEvents: { seq: number; type: string }[]): Planned {
+type FreshEvent = { seq: number; type: string; timestamp: number };
+
+/** Status after the newly stored events, in seq order, and the execution times they carry. */
+export function planStatus(current: RunStatus, newEvents: FreshEvent[], now: number): Planned {
   let status = current;
   for (const e of newEvents.filter((x) => statusForEvent(x.type)).sort((a, b) => a.seq - b.seq)) {
     status = applyEvent(status, e.type);
   }
-  return {
-    status,
-    started: status !== current && (status === 'STARTED' || isTerminal(status)),
-    ended: status !== current && isTerminal(status),
-  };
+  const times = executionTimes(newEvents);
+  const ended = status !== current && isTerminal(status);
+  return { status, startedAt: times.startedAt, endedAt: ended ? (times.endedAt ?? now) : undefined };
 }
 
 /** Stores a batch; duplicates are ignored. Returns the highest contiguous seq and the status. */
@@ -173,18 +176,19 @@ async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<A
           db.prepare('DELETE FROM run_events_pending WHERE run_id = ? AND worker_seq <= ?').run(runId, last);
         }
       }
+      const now = store.now();
       const plan = planStatus(
         run.status,
-        stored.map((r) => ({ seq: r[1], type: r[2] })),
+        stored.map((r) => ({ seq: r[1], type: r[2], timestamp: r[3] })),
+        now,
       );
-      if (last !== last0 || plan.status !== run.status) {
-        const now = store.now();
+      if (last !== last0 || plan.status !== run.status || plan.startedAt !== undefined) {
         db.prepare(
           `UPDATE runs SET last_seq = ?, event_seq = ?, status = ?, updated_at = ?,
-             started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,
-             ended_at = CASE WHEN ? THEN ? ELSE ended_at END
+             started_at = coalesce(started_at, ?),
+             ended_at = coalesce(?, ended_at)
            WHERE id = ?`,
-        ).run(last, last + offset, plan.status, now, plan.started ? 1 : 0, now, plan.ended ? 1 : 0, now, runId);
+        ).run(last, last + offset, plan.status, now, plan.startedAt ?? null, plan.endedAt ?? null, runId);
       }
       return { highestContiguousSeq: last, status: plan.status };
     });
@@ -217,7 +221,7 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
     if (!fresh.length) return { highestContiguousSeq: last0, status: run.status };
     const offset = Number(run.event_seq) - last0;
     const waiting = await sql`SELECT 1 FROM run_events_pending WHERE run_id = ${runId} LIMIT 1`.execute(trx);
-    let stored: { seq: number; type: string }[];
+    let stored: FreshEvent[];
     let last: number;
     if (!waiting.rows.length) {
       // The common case: see appendSqlite.
@@ -236,12 +240,12 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
         await sql`INSERT INTO run_events_pending (${sql.raw(COLS)}) SELECT * FROM ${unnestRows(rest)}
           ON CONFLICT (run_id, worker_seq) DO NOTHING`.execute(trx);
       }
-      stored = fresh.map((r) => ({ seq: r[1], type: r[2] }));
+      stored = fresh.map((r) => ({ seq: r[1], type: r[2], timestamp: r[3] }));
     } else {
-      const inserted = await sql<{ seq: number; type: string }>`
+      const inserted = await sql<FreshEvent>`
         INSERT INTO run_events_pending (${sql.raw(COLS)}) SELECT * FROM ${unnestRows(fresh)}
-        ON CONFLICT (run_id, worker_seq) DO NOTHING RETURNING worker_seq AS seq, type`.execute(trx);
-      stored = inserted.rows.map((r) => ({ seq: Number(r.seq), type: r.type }));
+        ON CONFLICT (run_id, worker_seq) DO NOTHING RETURNING worker_seq AS seq, type, timestamp`.execute(trx);
+      stored = inserted.rows.map((r) => ({ seq: Number(r.seq), type: r.type, timestamp: Number(r.timestamp) }));
       const seqs = await sql<{ seq: number }>`
         SELECT worker_seq AS seq FROM run_events_pending WHERE run_id = ${runId} ORDER BY worker_seq`.execute(trx);
       last = contiguousFrom(
@@ -255,9 +259,9 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
         await sql`DELETE FROM run_events_pending WHERE run_id = ${runId} AND worker_seq <= ${last}`.execute(trx);
       }
     }
-    const plan = planStatus(run.status, stored);
-    if (last !== last0 || plan.status !== run.status) {
-      const now = store.now();
+    const now = store.now();
+    const plan = planStatus(run.status, stored, now);
+    if (last !== last0 || plan.status !== run.status || plan.startedAt !== undefined) {
       await trx
         .updateTable('runs')
         .set({
@@ -265,8 +269,8 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
           event_seq: last + offset,
           status: plan.status,
           updated_at: now,
-          ...(plan.ended ? { ended_at: now } : {}),
-          ...(plan.started ? { started_at: sql<number>`coalesce(started_at, ${now})` } : {}),
+          ...(plan.endedAt !== undefined ? { ended_at: plan.endedAt } : {}),
+          ...(plan.startedAt !== undefined ? { started_at: sql<number>`coalesce(started_at, ${plan.startedAt})` } : {}),
         })
         .where('id', '=', runId)
         .execute();

@@ -5,9 +5,9 @@
 // is renumbered by the migration.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Migrator, sql } from 'kysely';
+import { sql } from 'kysely';
 import { openDatabase } from '../../../src/control-plane/store/connect.js';
-import { InlineProvider } from '../../../src/control-plane/store/migrations.js';
+import { migrateTo } from '../../../src/control-plane/store/migrations.js';
 import { appendRunEvents, listRunEvents } from '../../../src/control-plane/store/run-events.js';
 import { appendEngineEvent, createRun, getRun } from '../../../src/control-plane/store/runs.js';
 import { Store } from '../../../src/control-plane/store/store.js';
@@ -92,10 +92,7 @@ describeEachDialect('event sequence migration', (target) => {
     const opened = openDatabase<unknown>({ url });
     const db = opened.db;
     try {
-      const migrated = await new Migrator({ db, provider: new InlineProvider(opened.dialect) }).migrateTo(
-        '0002_agent_token',
-      );
-      assert.equal(migrated.error, undefined);
+      await migrateTo(db, opened.dialect, '0002_agent_token');
       const run = (id: string, lastSeq: number, engineSeq: number) => sql`
         INSERT INTO runs (id, status, job, location, run_config, tags, created_at, updated_at, last_seq,
                           engine_seq, stdout_bytes, stderr_bytes, log_bytes_stored, logs_truncated)
