@@ -1,0 +1,115 @@
+// Builds, once, a Python venv with a pinned `dagster` for the Dagster tests and fixtures.
+// It lives outside the repo (~/.cache/outpost/dagster/<version>/, or $OUTPOST_CACHE_DIR/dagster/<version>/)
+// so worktrees and CI runs share it; a stamp file written last makes a half-built venv rebuild.
+//   tsx scripts/dagster-venv.ts [1.13|1.11|1.9|<exact version>]   → prints the venv's python path
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { OutpostError } from '../src/shared/errors.js';
+
+/** The exact pins per supported minor: the newest patch of each on PyPI when recorded. */
+export const DAGSTER_PINS = { '1.9': '1.9.13', '1.11': '1.11.16', '1.13': '1.13.29' } as const;
+export type DagsterMinor = keyof typeof DAGSTER_PINS;
+/** The version the test runner builds by default. */
+export const DEFAULT_DAGSTER_MINOR: DagsterMinor = '1.13';
+
+export function resolveDagsterVersion(spec: string = DEFAULT_DAGSTER_MINOR): string {
+  if (spec in DAGSTER_PINS) return DAGSTER_PINS[spec as DagsterMinor];
+  if (/^\d+\.\d+\.\d+$/.test(spec)) return spec;
+  throw new OutpostError('CONFIG_INVALID', {
+    detail: `dagster version "${spec}": use one of ${Object.keys(DAGSTER_PINS).join(', ')} or an exact x.y.z`,
+  });
+}
+
+export function dagsterVenvDir(version: string): string {
+  const base = process.env.OUTPOST_CACHE_DIR || join(homedir(), '.cache', 'outpost');
+  return join(base, 'dagster', version);
+}
+
+export interface DagsterVenv {
+  version: string;
+  dir: string;
+  python: string;
+  /** False when the stamp was already there. */
+  built: boolean;
+}
+
+const STAMP = '.outpost-stamp.json';
+
+function run(cmd: string, args: string[], log: (line: string) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    // Low priority: the machines this runs on are shared (pip compiles nothing for dagster, but unpacks a lot).
+    const child = spawn('nice', ['-n', '10', cmd, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let tail = '';
+    const onData = (b: Buffer): void => {
+      tail = (tail + b.toString()).slice(-4000);
+      for (const line of b.toString().split('\n')) if (/^(Collecting|Successfully|ERROR)/.test(line)) log(line);
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('error', reject);
+    child.on('exit', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${cmd} ${args.join(' ')} exited ${code}:\n${tail}`)),
+    );
+  });
+}
+
+/** Finds a python3 with the venv module, or throws DAGSTER_PYTHON_MISSING. */
+export function findPython3(): string {
+  const candidate = process.env.OUTPOST_PYTHON3 || 'python3';
+  const probe = spawnSync(candidate, ['-c', 'import venv, sys; print(sys.version_info[:2] >= (3, 9))'], {
+    encoding: 'utf8',
+  });
+  if (probe.error || probe.status !== 0 || probe.stdout.trim() !== 'True') {
+    throw new OutpostError('DAGSTER_PYTHON_MISSING', {
+      detail: `"${candidate}" ${probe.error ? 'was not found' : 'lacks the venv module or is older than 3.9'}`,
+    });
+  }
+  return candidate;
+}
+
+/** Returns the venv for `spec`, building it first when its stamp is missing. */
+export async function ensureDagsterVenv(
+  spec?: string,
+  log: (line: string) => void = (l) => console.log(`[dagster-venv] ${l}`),
+): Promise<DagsterVenv> {
+  const version = resolveDagsterVersion(spec);
+  const dir = dagsterVenvDir(version);
+  const python = join(dir, 'bin', 'python');
+  const stampPath = join(dir, STAMP);
+  if (existsSync(stampPath)) {
+    const stamp = JSON.parse(readFileSync(stampPath, 'utf8')) as { version?: string };
+    if (stamp.version === version && existsSync(python)) return { version, dir, python, built: false };
+  }
+  const python3 = findPython3();
+  const t0 = Date.now();
+  log(`building a venv with dagster==${version} in ${dir} (about a minute)`);
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true });
+  try {
+    await run(python3, ['-m', 'venv', dir], log);
+    await run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `dagster==${version}`], log);
+    const check = spawnSync(python, ['-c', 'import dagster; print(dagster.__version__)'], { encoding: 'utf8' });
+    if (check.stdout.trim() !== version) throw new Error(`import dagster printed "${check.stdout.trim()}"`);
+  } catch (err) {
+    throw new OutpostError('DAGSTER_VENV_BUILD_FAILED', {
+      detail: `dagster==${version} in ${dir}: ${err instanceof Error ? err.message : String(err)}`,
+      cause: err,
+    });
+  }
+  writeFileSync(stampPath, JSON.stringify({ version, builtAt: new Date().toISOString() }) + '\n');
+  log(`dagster ${version} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
+  return { version, dir, python, built: true };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  ensureDagsterVenv(process.argv[2]).then(
+    (v) => console.log(v.python),
+    (err: unknown) => {
+      console.error(err instanceof OutpostError ? `${err.code}: ${err.message}\n  → ${err.hint}` : err);
+      process.exit(1);
+    },
+  );
+}
