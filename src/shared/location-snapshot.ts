@@ -51,7 +51,9 @@ export const PartitionsSnapshotSchema = z.object({
   /** Dagster time windows: cron of the window starts (Dagster's own form; `format` is then strftime). */
   cron: z.string().optional(),
   /** Dagster multi-partitions: one entry per dimension, each itself a partitions snapshot. */
-  dimensions: z.array(z.object({ name: z.string(), kind: z.string(), keys: z.array(z.string()).optional() })).optional(),
+  dimensions: z
+    .array(z.object({ name: z.string(), kind: z.string(), keys: z.array(z.string()).optional() }))
+    .optional(),
 });
 
 /** A software-defined asset (Dagster locations). */

@@ -40,10 +40,17 @@ export function configTypeToJsonSchema(rootKey: string, types: Record<string, Co
             properties[f.name] = {
               ...convert(f.type_key),
               ...(f.description ? { description: f.description } : {}),
-              ...parseDefault(f),
+              // A selector branch's default applies only once that branch is chosen: as a JSON
+              // Schema default, a validator filling defaults would select every branch at once.
+              ...(t.kind === 'SELECTOR' ? {} : parseDefault(f)),
             };
           }
-          const base: Schema = { type: 'object', ...described, properties, additionalProperties: t.kind === 'PERMISSIVE_SHAPE' };
+          const base: Schema = {
+            type: 'object',
+            ...described,
+            properties,
+            additionalProperties: t.kind === 'PERMISSIVE_SHAPE',
+          };
           if (t.kind === 'SELECTOR') return { ...base, minProperties: 1, maxProperties: 1 };
           const required = fields.filter((f) => f.is_required).map((f) => f.name);
           return required.length ? { ...base, required } : base;

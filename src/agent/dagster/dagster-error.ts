@@ -23,7 +23,8 @@ export function toUserCodeError(e: DagsterErrorInfo, phase: string): UserCodeErr
   return {
     name: e.clsName ?? 'Error',
     // The outer message is often generic ("Error occurred during the execution of ..."): keep the root cause too.
-    message: all.length > 1 ? `${e.message.trim()} (${root.clsName ?? 'Error'}: ${root.message.trim()})` : e.message.trim(),
+    message:
+      all.length > 1 ? `${e.message.trim()} (${root.clsName ?? 'Error'}: ${root.message.trim()})` : e.message.trim(),
     stack: all.map((x) => x.stack.join('')).join('\nThe above exception was the cause of:\n'),
     phase,
   };

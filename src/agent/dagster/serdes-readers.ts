@@ -22,7 +22,12 @@ const ErrorInfoSchema: z.ZodType<DagsterErrorInfo> = z.lazy(() =>
       cause: ErrorInfoSchema.nullish(),
     })
     .passthrough()
-    .transform((e) => ({ clsName: e.cls_name ?? null, message: e.message, stack: e.stack ?? [], cause: e.cause ?? null })),
+    .transform((e) => ({
+      clsName: e.cls_name ?? null,
+      message: e.message,
+      stack: e.stack ?? [],
+      cause: e.cause ?? null,
+    })),
 ) as unknown as z.ZodType<DagsterErrorInfo>;
 
 export type Read<T> = { ok: true; value: T } | { ok: false; error: DagsterErrorInfo };
@@ -75,7 +80,10 @@ export function expectOk<T>(r: Read<T>, phase: string): T {
 }
 
 const obj = <T extends z.ZodRawShape>(shape: T) => z.object(shape).passthrough();
-const tags = z.record(z.string()).nullish().transform((t) => t ?? {});
+const tags = z
+  .record(z.string())
+  .nullish()
+  .transform((t) => t ?? {});
 const enumName = z
   .object({ __enum__: z.string() })
   .nullish()
@@ -290,7 +298,9 @@ export const readExecutionPlan = (raw: string) =>
       steps: p.steps.map((s) => ({
         key: s.key,
         kind: s.kind,
-        upstream: [...new Set((s.inputs ?? []).flatMap((i) => (i.upstream_output_handles ?? []).map((h) => h.step_key)))],
+        upstream: [
+          ...new Set((s.inputs ?? []).flatMap((i) => (i.upstream_output_handles ?? []).map((h) => h.step_key))),
+        ],
       })),
     })),
   );
@@ -298,7 +308,11 @@ export const readExecutionPlan = (raw: string) =>
 // --- partitions
 
 export const readPartitionNames = (raw: string) =>
-  read(raw, 'ExternalPartitionNamesData', obj({ partition_names: z.array(z.string()) }).transform((v) => v.partition_names));
+  read(
+    raw,
+    'ExternalPartitionNamesData',
+    obj({ partition_names: z.array(z.string()) }).transform((v) => v.partition_names),
+  );
 
 export const readPartitionConfig = (raw: string) =>
   read(
@@ -308,7 +322,11 @@ export const readPartitionConfig = (raw: string) =>
   );
 
 export const readPartitionTags = (raw: string) =>
-  read(raw, 'ExternalPartitionTagsData', obj({ name: z.string(), tags: stringTags }).transform((v) => v.tags));
+  read(
+    raw,
+    'ExternalPartitionTagsData',
+    obj({ name: z.string(), tags: stringTags }).transform((v) => v.tags),
+  );
 
 // --- schedule and sensor evaluations
 

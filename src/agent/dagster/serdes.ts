@@ -12,13 +12,7 @@ export class SerdesFloat {
 export const float = (value: number): SerdesFloat => new SerdesFloat(value);
 
 export type SerdesValue =
-  | null
-  | boolean
-  | number
-  | string
-  | SerdesFloat
-  | SerdesValue[]
-  | { [key: string]: SerdesValue | undefined };
+  null | boolean | number | string | SerdesFloat | SerdesValue[] | { [key: string]: SerdesValue | undefined };
 
 function floatLiteral(v: number): string {
   if (!Number.isFinite(v)) throw new RangeError(`serdes: ${v} is not a finite float`);
@@ -85,7 +79,11 @@ export function repositoryOrigin(o: RepositoryOriginInput): SerdesValue {
 }
 
 export function jobOrigin(origin: RepositoryOriginInput, jobName: string): SerdesValue {
-  return { __class__: 'ExternalPipelineOrigin', external_repository_origin: repositoryOrigin(origin), pipeline_name: jobName };
+  return {
+    __class__: 'ExternalPipelineOrigin',
+    external_repository_origin: repositoryOrigin(origin),
+    pipeline_name: jobName,
+  };
 }
 
 // --- request arguments, one builder per RPC that takes serdes

@@ -24,7 +24,8 @@ function mapJob(name: string, snapshotId: string, data: JobData | undefined, par
     name,
     description: snap?.description ?? '',
     tags: snap?.tags ?? {},
-    configSchema: rootKey && snap ? configTypeToJsonSchema(rootKey, snap.config_schema_snapshot.all_config_snaps_by_key) : {},
+    configSchema:
+      rootKey && snap ? configTypeToJsonSchema(rootKey, snap.config_schema_snapshot.all_config_snaps_by_key) : {},
     ops: (snap?.dep_structure_snapshot.solid_invocation_snaps ?? []).map((inv) => {
       const def = defs.get(inv.solid_def_name);
       return {
