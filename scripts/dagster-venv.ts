@@ -113,3 +113,32 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     },
   );
 }
+
+/**
+ * For the test runner: when a selected test file needs a real Dagster (an integration, e2e or
+ * fault test under a `dagster` path), make a venv available as OUTPOST_TEST_DAGSTER_PYTHON
+ * (version from OUTPOST_TEST_DAGSTER_VERSION, default 1.13). In CI a failure fails the run;
+ * elsewhere the tests skip with OUTPOST_TEST_DAGSTER_SKIP_REASON. Returns false to abort the run.
+ */
+export async function prepareDagsterForTests(files: string[], env: NodeJS.ProcessEnv, isCI: boolean): Promise<boolean> {
+  const needs = files.some((f) => /dagster/.test(f) && !/(^|\/)unit\//.test(f));
+  if (!needs || env.OUTPOST_TEST_DAGSTER_PYTHON) return true;
+  try {
+    const venv = await ensureDagsterVenv(env.OUTPOST_TEST_DAGSTER_VERSION || DEFAULT_DAGSTER_MINOR, (l) =>
+      console.log(`run-tests: ${l}`),
+    );
+    env.OUTPOST_TEST_DAGSTER_PYTHON = venv.python;
+    env.OUTPOST_TEST_DAGSTER_VERSION = venv.version;
+    console.log(`run-tests: Dagster ${venv.version} at ${venv.python}`);
+    return true;
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    if (isCI) {
+      console.error(`run-tests: a Dagster venv is required in CI and could not be built: ${reason}`);
+      return false;
+    }
+    env.OUTPOST_TEST_DAGSTER_SKIP_REASON = `no Dagster venv could be built: ${reason}`;
+    console.warn(`run-tests: Dagster tests will be skipped: ${env.OUTPOST_TEST_DAGSTER_SKIP_REASON}`);
+    return true;
+  }
+}

@@ -65,7 +65,9 @@ export async function startDagsterServer(o: DagsterServerOptions): Promise<Dagst
   const t0 = Date.now();
   const child = spawn(o.python, args, {
     cwd: o.workingDirectory,
-    env: { ...process.env, ...o.env },
+    // Lazy load (as Dagster+ runs code servers): a load error is served by ListRepositories as
+    // structured data instead of killing the server with only a traceback on stderr.
+    env: { ...process.env, DAGSTER_CLI_API_GRPC_LAZY_LOAD_USER_CODE: '1', ...o.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let stderr = '';
@@ -73,12 +75,12 @@ export async function startDagsterServer(o: DagsterServerOptions): Promise<Dagst
     stderr = (stderr + b.toString()).slice(-64 * 1024);
   });
   let exited = false;
-  const exit = new Promise<void>((resolve) => child.once('exit', () => ((exited = true), resolve())));
-  const spawnError = new Promise<never>((_, reject) =>
-    child.once('error', (err) =>
-      reject(new OutpostError('CODE_SERVER_UNAVAILABLE', { detail: `spawn ${o.python}: ${err.message}`, cause: err })),
-    ),
-  );
+  let spawnFailure: Error | undefined;
+  const exit = new Promise<void>((resolve) => {
+    child.once('exit', () => ((exited = true), resolve()));
+    // A failed spawn (interpreter not found) emits 'error' and never 'exit'.
+    child.once('error', (err) => ((spawnFailure = err), (exited = true), resolve()));
+  });
   const client = new DagsterGrpcClient(socketPath);
   const stop = async (graceMs = 5_000): Promise<void> => {
     client.close();
@@ -91,13 +93,21 @@ export async function startDagsterServer(o: DagsterServerOptions): Promise<Dagst
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await Promise.race([waitForDagsterServer(client, o.startTimeoutMs ?? 60_000, () => !exited), spawnError]);
+    await waitForDagsterServer(client, o.startTimeoutMs ?? 60_000, () => !exited);
   } catch (err) {
     await stop(1_000);
-    throw new OutpostError('CODE_SERVER_UNAVAILABLE', {
-      detail: `dagster api grpc for "${o.locationName}" did not start: ${stderr.trim().slice(-2_000) || String(err)}`,
+    if (!exited || !(spawnFailure || child.exitCode !== null || child.signalCode)) throw err;
+    // The process is gone: wrong interpreter, no dagster in it, or a crash while starting.
+    const why = spawnFailure ? `cannot run ${o.python}: ${spawnFailure.message}` : lastLines(stderr, 15);
+    throw new OutpostError('USER_CODE_LOAD_FAILED', {
+      detail: `dagster api grpc for "${o.locationName}" exited before it answered (${child.exitCode ?? child.signalCode ?? 'spawn failed'}): ${why}`,
       cause: err,
     });
   }
   return { child, socketPath, client, startMs: Date.now() - t0, stderr: () => stderr, stop };
+}
+
+/** The end of a Python traceback holds the error itself. */
+function lastLines(text: string, n: number): string {
+  return text.trim().split('\n').slice(-n).join('\n');
 }
