@@ -62,7 +62,7 @@ describe('Dagster code server over a Unix socket', { skip }, () => {
     const t0 = performance.now();
     const list = readListRepositories(await server.client.listRepositories());
     assert.ok(list.ok, 'the example loads');
-    assert.equal(list.value.dagsterVersion, process.env.OUTPOST_TEST_DAGSTER_VERSION ?? list.value.dagsterVersion);
+    assert.ok(list.value.dagsterVersion?.startsWith(process.env.OUTPOST_TEST_DAGSTER_VERSION ?? ''));
     origin = { socket: server.socketPath, locationName: LOCATION, repositoryName: list.value.repositories[0]!.name };
     originJson = serdes.serialize(serdes.repositoryOrigin(origin));
     const rawRepo = await server.client.externalRepository(originJson, true);
