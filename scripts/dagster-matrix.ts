@@ -16,7 +16,7 @@ const results: string[] = [];
 let failed = 0;
 for (const minor of minors) {
   console.log(`\n=== Dagster ${minor} ===`);
-  const env = { ...process.env, OUTPOST_TEST_DAGSTER_VERSION: minor };
+  const env: NodeJS.ProcessEnv = { ...process.env, OUTPOST_TEST_DAGSTER_VERSION: minor };
   delete env.OUTPOST_TEST_DAGSTER_PYTHON;
   const r = spawnSync(process.execPath, ['--import', 'tsx', join('scripts', 'run-tests.ts'), ...files], {
     env,

@@ -14,6 +14,8 @@ export const DAGSTER_PINS = { '1.9': '1.9.13', '1.11': '1.11.16', '1.13': '1.13.
 export type DagsterMinor = keyof typeof DAGSTER_PINS;
 /** The version the test runner builds by default. */
 export const DEFAULT_DAGSTER_MINOR: DagsterMinor = '1.13';
+/** Installed beside dagster: the capture package's tests (python/tests) run with pytest. */
+export const TEST_PACKAGES = ['pytest==8.3.4'];
 
 export function resolveDagsterVersion(spec: string = DEFAULT_DAGSTER_MINOR): string {
   if (spec in DAGSTER_PINS) return DAGSTER_PINS[spec as DagsterMinor];
@@ -73,15 +75,31 @@ export function findPython3(): string {
 /** Returns the venv for `spec`, building it first when its stamp is missing. */
 export async function ensureDagsterVenv(
   spec?: string,
-  log: (line: string) => void = (l) => console.log(`[dagster-venv] ${l}`),
+  // stderr: the CLI's stdout is only the python path, for `PY=$(npm run -s dagster:venv)`.
+  log: (line: string) => void = (l) => console.error(`[dagster-venv] ${l}`),
 ): Promise<DagsterVenv> {
   const version = resolveDagsterVersion(spec);
   const dir = dagsterVenvDir(version);
   const python = join(dir, 'bin', 'python');
   const stampPath = join(dir, STAMP);
-  if (existsSync(stampPath)) {
-    const stamp = JSON.parse(readFileSync(stampPath, 'utf8')) as { version?: string };
-    if (stamp.version === version && existsSync(python)) return { version, dir, python, built: false };
+  const packages = [`dagster==${version}`, ...TEST_PACKAGES];
+  const pip = (args: string[]): Promise<void> =>
+    run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', ...args], log);
+  let stamp: { version?: string; packages?: string[] } = {};
+  try {
+    stamp = JSON.parse(readFileSync(stampPath, 'utf8')) as typeof stamp;
+  } catch {
+    // no stamp: build
+  }
+  if (stamp.version === version && existsSync(python)) {
+    if (packages.every((p) => stamp.packages?.includes(p))) return { version, dir, python, built: false };
+    // Same dagster, a test package added since: install it into the existing venv.
+    log(`adding ${packages.join(' ')} to ${dir}`);
+    await pip(packages).catch((err: unknown) => {
+      throw new OutpostError('DAGSTER_VENV_BUILD_FAILED', { detail: `${dir}: ${String(err)}`, cause: err });
+    });
+    writeFileSync(stampPath, JSON.stringify({ ...stamp, packages }) + '\n');
+    return { version, dir, python, built: true };
   }
   const python3 = findPython3();
   const t0 = Date.now();
@@ -90,7 +108,7 @@ export async function ensureDagsterVenv(
   mkdirSync(dir, { recursive: true });
   try {
     await run(python3, ['-m', 'venv', dir], log);
-    await run(python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', `dagster==${version}`], log);
+    await pip(packages);
     const check = spawnSync(python, ['-c', 'import dagster; print(dagster.__version__)'], { encoding: 'utf8' });
     if (check.stdout.trim() !== version) throw new Error(`import dagster printed "${check.stdout.trim()}"`);
   } catch (err) {
@@ -99,7 +117,7 @@ export async function ensureDagsterVenv(
       cause: err,
     });
   }
-  writeFileSync(stampPath, JSON.stringify({ version, builtAt: new Date().toISOString() }) + '\n');
+  writeFileSync(stampPath, JSON.stringify({ version, packages, builtAt: new Date().toISOString() }) + '\n');
   log(`dagster ${version} ready in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
   return { version, dir, python, built: true };
 }
