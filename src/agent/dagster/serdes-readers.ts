@@ -80,10 +80,7 @@ export function expectOk<T>(r: Read<T>, phase: string): T {
 }
 
 const obj = <T extends z.ZodRawShape>(shape: T) => z.object(shape).passthrough();
-const tags = z
-  .record(z.string())
-  .nullish()
-  .transform((t) => t ?? {});
+/** `{"__enum__": "Class.MEMBER"}` → "MEMBER". */
 const enumName = z
   .object({ __enum__: z.string() })
   .nullish()
@@ -128,7 +125,7 @@ const PartitionsData: z.ZodType<PartitionsDataT> = z.lazy(() =>
       .array(obj({ name: z.string(), external_partitions_def_data: PartitionsData }))
       .nullish(),
   }),
-) as unknown as z.ZodType<PartitionsDataT>;
+);
 export interface PartitionsDataT {
   __class__: string;
   partition_keys?: string[] | null;
