@@ -166,6 +166,23 @@ export const ERRORS = {
     'Check the SDK version of the code location.',
   ),
 
+  // --- Dagster code locations
+  DAGSTER_PYTHON_MISSING: spec(
+    500,
+    'No usable python3 was found to build a Dagster venv',
+    'Install Python 3.9+ with the venv module (Debian: python3-venv), or set OUTPOST_PYTHON3.',
+  ),
+  DAGSTER_VENV_BUILD_FAILED: spec(
+    500,
+    'Building the Dagster venv failed',
+    'Read the pip output in the detail; check that the Python package registry is reachable.',
+  ),
+  DAGSTER_UNSUPPORTED_VERSION: spec(
+    400,
+    'The Dagster version of the code location is not supported',
+    'Install a dagster version in the supported range into the interpreter and redeploy.',
+  ),
+
   // --- agent
   CONTROL_PLANE_UNAVAILABLE: spec(
     503,
