@@ -170,8 +170,8 @@ export function createAgentSchema() {
           { agentId, runId, events }: Args<{ agentId: string; runId: string; events: RunEventInput[] }>,
           { store, limits, metrics, principal }: ApiContext,
         ) {
-          checkBatch('appendRunEvents events', events.length, 'maxEventsPerBatch', limits.maxEventsPerBatch);
           await authorizeAgent(store, agentId, principal.id);
+          checkBatch('appendRunEvents events', events.length, 'maxEventsPerBatch', limits.maxEventsPerBatch);
           await assertRunWriter(store.db, runId, agentId);
           const r = await appendRunEvents(store, runId, events);
           metrics.inc('outpost_run_events_received_total', events.length);
@@ -182,9 +182,9 @@ export function createAgentSchema() {
           a: Args<{ agentId: string; runId: string; stream: ComputeLogStream; offset: number; data: string }>,
           { store, limits, metrics, principal }: ApiContext,
         ) {
+          await authorizeAgent(store, a.agentId, principal.id);
           const bytes = decodeBase64(a.data);
           checkBatch('appendComputeLogs data (bytes)', bytes.length, 'maxLogChunkBytes', limits.maxLogChunkBytes);
-          await authorizeAgent(store, a.agentId, principal.id);
           await assertRunWriter(store.db, a.runId, a.agentId);
           const r = await appendComputeLogs(store, a.runId, a.stream, a.offset, bytes);
           metrics.inc('outpost_compute_log_bytes_received_total', bytes.length);
