@@ -34,7 +34,7 @@ export async function assertRunWriter(exec: Exec, runId: string, agentId: string
   const refuse = (why: string) => new OutpostError('RUN_NOT_OWNED', { detail: `run ${runId}: ${why}` });
   if (row.agent_id) {
     if (row.agent_id === agentId) return { launchedBy: row.agent_id };
-    throw refuse(`it was launched by agent ${row.agent_id}, not ${agentId}`);
+    throw refuse(`it was launched by another agent, not ${agentId}`);
   }
   const holder = row.lease_owner;
   if (!holder) throw refuse('its launch is not held by any agent (not claimed, or its lease lapsed)');
