@@ -9,6 +9,16 @@ import { OutpostError } from '../../shared/errors.js';
 import { RUN_EVENT_TYPES } from '../../shared/run-events.js';
 import { applyEvent, isTerminal, statusForEvent, type RunStatus } from '../core/run-state.js';
 import { executionTimes } from '../../shared/run-timing.js';
+import {
+  assertOneTerminal,
+  assertSame,
+  colsOf,
+  resentRange,
+  STORED_COLS,
+  TERMINAL_TYPES,
+  type Row,
+  type StoredCols,
+} from './run-event-conflicts.js';
 import type { Store } from './store.js';
 
 export interface RunEventInput {
@@ -43,11 +53,9 @@ export interface AppendEventsResult {
 
 const EVENT_TYPES: ReadonlySet<string> = new Set(RUN_EVENT_TYPES);
 
-type Row = [string, number, string, number, string | null, string | null, string | null, string | null, string | null];
-
-/** Validated rows, the first copy of each seq only (a batch may repeat one). */
+/** Validated rows, the first copy of each seq only (a batch may repeat one, identically). */
 function toRows(runId: string, events: RunEventInput[]): Row[] {
-  const seen = new Set<number>();
+  const seen = new Map<number, Row>();
   const rows = events.map((e, i): Row | undefined => {
     if (!Number.isSafeInteger(e.seq) || e.seq < 1) {
       throw new OutpostError('INVALID_ARGUMENT', {
@@ -59,9 +67,7 @@ function toRows(runId: string, events: RunEventInput[]): Row[] {
         detail: `events[${i}].type ${JSON.stringify(e.type)} is not a run event type`,
       });
     }
-    if (seen.has(e.seq)) return undefined;
-    seen.add(e.seq);
-    return [
+    const row: Row = [
       runId,
       e.seq,
       e.type,
@@ -72,6 +78,13 @@ function toRows(runId: string, events: RunEventInput[]): Row[] {
       e.data == null ? null : JSON.stringify(e.data),
       e.error == null ? null : JSON.stringify(e.error),
     ];
+    const first = seen.get(e.seq);
+    if (first) {
+      assertSame(runId, row, colsOf(first));
+      return undefined;
+    }
+    seen.set(e.seq, row);
+    return row;
   });
   return rows.filter((r): r is Row => r !== undefined);
 }
@@ -142,10 +155,22 @@ async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<A
         { status: RunStatus; last_seq: number; event_seq: number } | undefined;
       if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
       const last0 = Number(run.last_seq);
-      // Every worker seq up to last_seq is stored once already: those rows are resends.
+      const offset = Number(run.event_seq) - last0;
+      // Every worker seq up to last_seq is stored once already: those rows are re-sends.
+      const resent = rows.filter((r) => r[1] <= last0);
+      if (resent.length) {
+        const [lo, hi] = resentRange(resent, offset);
+        const copies = db
+          .prepare(
+            `SELECT worker_seq, ${STORED_COLS} FROM run_events
+             WHERE run_id = ? AND seq >= ? AND seq <= ? AND worker_seq IS NOT NULL`,
+          )
+          .all(runId, lo, hi) as Array<StoredCols & { worker_seq: number }>;
+        const byWorkerSeq = new Map(copies.map((c) => [Number(c.worker_seq), c]));
+        for (const r of resent) assertSame(runId, r, byWorkerSeq.get(r[1]));
+      }
       const fresh = rows.filter((r) => r[1] > last0);
       if (!fresh.length) return { highestContiguousSeq: last0, status: run.status };
-      const offset = Number(run.event_seq) - last0;
       const toPending = db.prepare(`INSERT OR IGNORE INTO run_events_pending (${COLS}) VALUES (?,?,?,?,?,?,?,?,?)`);
       let stored = fresh;
       let last: number;
@@ -162,7 +187,14 @@ async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<A
           else toPending.run(...r);
         }
       } else {
-        stored = fresh.filter((r) => toPending.run(...r).changes === 1);
+        const pendingCopy = db.prepare(
+          `SELECT ${STORED_COLS} FROM run_events_pending WHERE run_id = ? AND worker_seq = ?`,
+        );
+        stored = fresh.filter((r) => {
+          if (toPending.run(...r).changes === 1) return true;
+          assertSame(runId, r, pendingCopy.get(runId, r[1]) as StoredCols | undefined);
+          return false;
+        });
         const seqs = db
           .prepare('SELECT worker_seq FROM run_events_pending WHERE run_id = ? ORDER BY worker_seq')
           .pluck()
@@ -175,6 +207,17 @@ async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<A
           ).run(offset, runId, last);
           db.prepare('DELETE FROM run_events_pending WHERE run_id = ? AND worker_seq <= ?').run(runId, last);
         }
+      }
+      if (stored.some((r) => TERMINAL_TYPES.includes(r[2]))) {
+        const inList = TERMINAL_TYPES.map(() => '?').join(',');
+        const terminals = db
+          .prepare(
+            `SELECT worker_seq FROM run_events WHERE run_id = ? AND type IN (${inList})
+             UNION ALL SELECT worker_seq FROM run_events_pending WHERE run_id = ? AND type IN (${inList})`,
+          )
+          .pluck()
+          .all(runId, ...TERMINAL_TYPES, runId, ...TERMINAL_TYPES) as number[];
+        assertOneTerminal(runId, terminals);
       }
       const now = store.now();
       const plan = planStatus(
@@ -216,10 +259,19 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
       .executeTakeFirst();
     if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
     const last0 = Number(run.last_seq);
-    // Every worker seq up to last_seq is stored once already: those rows are resends.
+    const offset = Number(run.event_seq) - last0;
+    // Every worker seq up to last_seq is stored once already: those rows are re-sends.
+    const resent = rows.filter((r) => r[1] <= last0);
+    if (resent.length) {
+      const [lo, hi] = resentRange(resent, offset);
+      const copies = await sql<StoredCols & { worker_seq: number }>`
+        SELECT worker_seq, ${sql.raw(STORED_COLS)} FROM run_events
+        WHERE run_id = ${runId} AND seq >= ${lo} AND seq <= ${hi} AND worker_seq IS NOT NULL`.execute(trx);
+      const byWorkerSeq = new Map(copies.rows.map((c) => [Number(c.worker_seq), c]));
+      for (const r of resent) assertSame(runId, r, byWorkerSeq.get(r[1]));
+    }
     const fresh = rows.filter((r) => r[1] > last0);
     if (!fresh.length) return { highestContiguousSeq: last0, status: run.status };
-    const offset = Number(run.event_seq) - last0;
     const waiting = await sql`SELECT 1 FROM run_events_pending WHERE run_id = ${runId} LIMIT 1`.execute(trx);
     let stored: FreshEvent[];
     let last: number;
@@ -246,6 +298,15 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
         INSERT INTO run_events_pending (${sql.raw(COLS)}) SELECT * FROM ${unnestRows(fresh)}
         ON CONFLICT (run_id, worker_seq) DO NOTHING RETURNING worker_seq AS seq, type, timestamp`.execute(trx);
       stored = inserted.rows.map((r) => ({ seq: Number(r.seq), type: r.type, timestamp: Number(r.timestamp) }));
+      const insertedSeqs = new Set(stored.map((e) => e.seq));
+      const kept = fresh.filter((r) => !insertedSeqs.has(r[1]));
+      if (kept.length) {
+        const copies = await sql<StoredCols & { worker_seq: number }>`
+          SELECT worker_seq, ${sql.raw(STORED_COLS)} FROM run_events_pending
+          WHERE run_id = ${runId} AND worker_seq = ANY(${kept.map((r) => r[1])}::bigint[])`.execute(trx);
+        const byWorkerSeq = new Map(copies.rows.map((c) => [Number(c.worker_seq), c]));
+        for (const r of kept) assertSame(runId, r, byWorkerSeq.get(r[1]));
+      }
       const seqs = await sql<{ seq: number }>`
         SELECT worker_seq AS seq FROM run_events_pending WHERE run_id = ${runId} ORDER BY worker_seq`.execute(trx);
       last = contiguousFrom(
@@ -258,6 +319,18 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
           WHERE run_id = ${runId} AND worker_seq <= ${last} ORDER BY worker_seq`.execute(trx);
         await sql`DELETE FROM run_events_pending WHERE run_id = ${runId} AND worker_seq <= ${last}`.execute(trx);
       }
+    }
+    if (stored.some((e) => TERMINAL_TYPES.includes(e.type))) {
+      const terminals = await sql<{ worker_seq: number }>`
+        SELECT worker_seq FROM run_events WHERE run_id = ${runId} AND type = ANY(${TERMINAL_TYPES}::text[])
+        UNION ALL
+        SELECT worker_seq FROM run_events_pending WHERE run_id = ${runId} AND type = ANY(${TERMINAL_TYPES}::text[])`.execute(
+        trx,
+      );
+      assertOneTerminal(
+        runId,
+        terminals.rows.map((t) => Number(t.worker_seq)),
+      );
     }
     const now = store.now();
     const plan = planStatus(run.status, stored, now);

@@ -11,6 +11,7 @@ import { migrateTo } from '../../../src/control-plane/store/migrations.js';
 import { appendRunEvents, listRunEvents } from '../../../src/control-plane/store/run-events.js';
 import { appendEngineEvent, createRun, getRun } from '../../../src/control-plane/store/runs.js';
 import { Store } from '../../../src/control-plane/store/store.js';
+import { isOutpostError } from '../../../src/shared/errors.js';
 import { describeEachDialect } from '../../support/storage.js';
 
 const ev = (seq: number, type = 'LOG') => ({ seq, type, timestamp: 1_700_000_000_000 + seq, message: `w${seq}` });
@@ -64,6 +65,29 @@ describeEachDialect('one public event sequence', (target) => {
     );
     assert.deepEqual(await story(id), ['1:1:w1', '2:E:meanwhile', '3:2:w2', '4:3:w3', '5:4:w4', '6:5:w5', '7:6:w6']);
     assert.equal((await getRun(store.db, id))?.eventSeq, 7);
+  });
+
+  test('conflicts are found wherever the stored copy is: numbered after ENGINE events, or waiting', async () => {
+    const conflict = (e: unknown) => isOutpostError(e, 'RUN_EVENT_CONFLICT');
+    const id = await newRun();
+    await appendRunEvents(store, id, [ev(1, 'RUN_START')]);
+    await engine(id, 'e1');
+    await engine(id, 'e2');
+    await appendRunEvents(store, id, [ev(2)]);
+    // Worker seq 2 is public seq 4: a changed re-send is refused, an identical one is not.
+    await assert.rejects(appendRunEvents(store, id, [{ ...ev(2), message: 'changed' }]), conflict);
+    assert.equal((await appendRunEvents(store, id, [ev(1, 'RUN_START'), ev(2)])).highestContiguousSeq, 2);
+    // Worker seq 4 waits past a gap: a changed copy of it is refused with its whole batch.
+    await appendRunEvents(store, id, [ev(4, 'RUN_SUCCESS')]);
+    await assert.rejects(appendRunEvents(store, id, [ev(3), { ...ev(4, 'RUN_SUCCESS'), message: 'x' }]), conflict);
+    // A second terminal event, while the first still waits: refused too.
+    await assert.rejects(appendRunEvents(store, id, [ev(3), ev(5, 'RUN_FAILURE')]), conflict);
+    assert.deepEqual(await story(id), ['1:1:w1', '2:E:e1', '3:E:e2', '4:2:w2']);
+    assert.deepEqual(await appendRunEvents(store, id, [ev(3), ev(4, 'RUN_SUCCESS')]), {
+      highestContiguousSeq: 4,
+      status: 'SUCCESS',
+    });
+    assert.deepEqual((await story(id)).slice(4), ['5:3:w3', '6:4:w4']);
   });
 
   test('afterSeq paging returns every event exactly once, ENGINE events included', async () => {
