@@ -85,10 +85,11 @@ async function main(): Promise<void> {
       );
       if (run.status !== 'SUCCESS' || run.startedAt === null) throw new Error(`run ${id} ended ${run.status}`);
       const first = await stack.gql<{ run: { events: Array<{ type: string; data: { warm?: boolean } | null }> } }>(
-        `query($id: ID!) { run(id: $id) { events(first: 1) { type data } } }`,
+        `query($id: ID!) { run(id: $id) { events(first: 10) { type data } } }`,
         { id },
       );
-      if (first.run.events[0]?.data?.warm === true) warmLaunches++;
+      // RUN_START carries the warm flag (the control plane's ENGINE event may come first).
+      if (first.run.events.find((e) => e.type === 'RUN_START')?.data?.warm === true) warmLaunches++;
       toStart.push(run.startedAt - t0);
       traces.push({
         runId: id,
