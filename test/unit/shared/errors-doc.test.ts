@@ -7,7 +7,11 @@ import { ERRORS, errorCode, type ErrorName } from '../../../src/shared/errors.js
 import { ERRORS_DOC, renderErrorsDoc } from '../../../scripts/gen-errors-doc.js';
 
 test('docs/errors.md is up to date with src/shared/errors.ts (fix: npm run gen:errors)', () => {
-  assert.equal(readFileSync(ERRORS_DOC, 'utf8'), renderErrorsDoc(), 'run `npm run gen:errors` and commit docs/errors.md');
+  assert.equal(
+    readFileSync(ERRORS_DOC, 'utf8'),
+    renderErrorsDoc(),
+    'run `npm run gen:errors` and commit docs/errors.md',
+  );
 });
 
 test('every registered code appears once, with its HTTP status and hint', () => {
