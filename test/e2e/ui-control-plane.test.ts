@@ -265,7 +265,7 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     ]);
     await page.locator('.events-table tr[data-type="LOG"]', { hasText: 'composing a greeting' }).waitFor();
     await agent(
-      'mutation($r: ID!, $d: String!) { appendComputeLogs(runId: $r, stream: stdout, offset: 0, data: $d) { storedBytes } }',
+      'mutation($r: ID!, $d: String!) { appendComputeLogs(runId: $r, stream: STDOUT, offset: 0, data: $d) { storedBytes } }',
       {
         r: runId,
         d: Buffer.from('hello from outpost\n').toString('base64'),
@@ -274,7 +274,7 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     await page.locator('#tab-stdout').click();
     await page.locator('#log-stdout', { hasText: 'hello from outpost' }).waitFor();
     await agent(
-      'mutation($r: ID!, $d: String!) { appendComputeLogs(runId: $r, stream: stdout, offset: 19, data: $d) { storedBytes } }',
+      'mutation($r: ID!, $d: String!) { appendComputeLogs(runId: $r, stream: STDOUT, offset: 19, data: $d) { storedBytes } }',
       {
         r: runId,
         d: Buffer.from('and a second line\n').toString('base64'),

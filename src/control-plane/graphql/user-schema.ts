@@ -30,6 +30,7 @@ import {
 } from '../services/instigators-service.js';
 import { launchRun, terminateRun, type LaunchRunInput } from '../services/runs-service.js';
 import { pageSize, type ApiContext } from './context.js';
+import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
 import { USER_SDL } from './user-sdl.js';
 
@@ -79,7 +80,9 @@ export function createUserSchema() {
     typeDefs: USER_SDL,
     resolvers: {
       JSON: JSONScalar,
-      TokenKind: { USER: 'user', AGENT: 'agent' },
+      TokenKind: TokenKindValues,
+      ComputeLogStream: ComputeLogStreamValues,
+      CodeLocationQuery: CodeLocationQueryValues,
       Query: {
         codeLocations: (_: unknown, __: unknown, { store }: ApiContext) => listLocations(store.db),
         codeLocation: (_: unknown, { name }: { name: string }, { store }: ApiContext) => getLocation(store.db, name),

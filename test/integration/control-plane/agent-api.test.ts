@@ -90,7 +90,7 @@ describeEachDialect('agent API', (target) => {
     const logs = (offset: number, text: string) =>
       h.gql<{ appendComputeLogs: { storedBytes: number; truncated: boolean } }>(
         'agent',
-        `mutation($r: ID!, $o: Float!, $d: String!) { appendComputeLogs(runId: $r, stream: stdout, offset: $o, data: $d) { storedBytes truncated } }`,
+        `mutation($r: ID!, $o: Float!, $d: String!) { appendComputeLogs(runId: $r, stream: STDOUT, offset: $o, data: $d) { storedBytes truncated } }`,
         { r: runId, o: offset, d: Buffer.from(text).toString('base64') },
       );
     assert.equal((await logs(0, 'hello ')).data?.appendComputeLogs.storedBytes, 6);
@@ -115,7 +115,7 @@ describeEachDialect('agent API', (target) => {
       run: { status: string; events: { seq: number; type: string }[]; computeLogs: { data: string } };
     }>(
       'user',
-      `query($r: ID!) { run(id: $r) { status events { seq type } computeLogs(stream: stdout) { data nextOffset truncated } } }`,
+      `query($r: ID!) { run(id: $r) { status events { seq type } computeLogs(stream: STDOUT) { data nextOffset truncated } } }`,
       { r: runId },
     );
     assert.equal(run.data?.run.status, 'SUCCESS');

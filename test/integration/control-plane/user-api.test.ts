@@ -216,7 +216,7 @@ describeEachDialect('user API', (target) => {
     await claimAll();
     const asking = h.gql<{ queryCodeLocation: { id: string; status: string; result: unknown } }>(
       'user',
-      `mutation { queryCodeLocation(input: { location: "hello", query: partitionNames, job: "hello" }, waitMs: 10000) { id status result } }`,
+      `mutation { queryCodeLocation(input: { location: "hello", query: PARTITION_NAMES, job: "hello" }, waitMs: 10000) { id status result } }`,
     );
     let item: { id: string; kind: string; payload: Record<string, unknown> } | undefined;
     for (let i = 0; i < 100 && !item; i++) {
@@ -244,7 +244,7 @@ describeEachDialect('user API', (target) => {
     assert.equal(later.data?.workItem.status, 'COMPLETED');
     const unknown = await h.gql(
       'user',
-      `mutation { queryCodeLocation(input: { location: "hello", query: executionPlan, job: "nope" }) { id } }`,
+      `mutation { queryCodeLocation(input: { location: "hello", query: EXECUTION_PLAN, job: "nope" }) { id } }`,
     );
     assert.equal(unknown.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNKNOWN_JOB');
   });
