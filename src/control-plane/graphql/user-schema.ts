@@ -34,6 +34,9 @@ import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from
 import { JSONScalar } from './scalars.js';
 import { USER_SDL } from './user-sdl.js';
 
+/** The shape of a runs cursor (a run id: `run_` + 24 base-32 characters). */
+const RUN_CURSOR = /^run_[0-9a-z]{24}$/;
+
 /** Most events one subscription pass reads; it loops until caught up. */
 const SUBSCRIPTION_PAGE = 1000;
 /** Re-check interval when no wake-up arrives (another replica stored the events). */
@@ -91,7 +94,14 @@ export function createUserSchema() {
           a: { filter?: RunFilter | null; first?: number | null; after?: string | null },
           { store, limits }: ApiContext,
         ) {
-          const { runs, hasNextPage } = await listRuns(store, a.filter ?? {}, pageSize(a.first, 50, limits), a.after);
+          const first = pageSize(a.first, 50, limits);
+          // The cursor is a run id this API handed out; anything else is an error, not an empty page.
+          if (a.after != null && (!RUN_CURSOR.test(a.after) || !(await getRun(store.db, a.after)))) {
+            throw new OutpostError('INVALID_ARGUMENT', {
+              detail: '`after` is not a cursor from this API (pass a previous pageInfo.endCursor)',
+            });
+          }
+          const { runs, hasNextPage } = await listRuns(store, a.filter ?? {}, first, a.after);
           return {
             edges: runs.map((r) => ({ cursor: r.id, node: r })),
             nodes: runs,

@@ -2,14 +2,14 @@
 // health and metrics. Tests call it directly with no port; node-server.ts serves it on a socket.
 import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { OutpostError } from '../../shared/errors.js';
+import { OutpostError, type ErrorName } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { createAgentSchema } from '../graphql/agent-schema.js';
 import type { ApiContext } from '../graphql/context.js';
 import { createMaskError } from '../graphql/errors.js';
 import { createUserSchema } from '../graphql/user-schema.js';
-import { useDepthLimit, usePublicErrorShape } from '../graphql/yoga-plugins.js';
-import type { ApiLimits } from '../limits.js';
+import { useCostLimit, useDepthLimit, usePublicErrorShape } from '../graphql/yoga-plugins.js';
+import { limitDetail, type ApiLimits } from '../limits.js';
 import type { Store } from '../store/store.js';
 import { CSRF_COOKIE, CSRF_HEADER, type WebHandler } from '../web/index.js';
 import { parseCookies } from '../web/session.js';
@@ -46,7 +46,7 @@ export function errorResponse(e: OutpostError, headers: Record<string, string> =
 
 export function bodyTooLarge(limit: number): OutpostError {
   return new OutpostError('BODY_TOO_LARGE', {
-    detail: `the limit maxBodyBytes is ${limit} bytes`,
+    detail: limitDetail('maxBodyBytes', limit, `the body has more than ${limit} bytes`),
     data: { limit: 'maxBodyBytes', value: limit },
   });
 }
@@ -71,6 +71,20 @@ async function readLimited(request: Request, limit: number): Promise<ArrayBuffer
   return all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
 }
 
+/** yoga answers some refusals (415, 405, 406) with an empty body; give them the one error shape. */
+function codedIfBare(res: Response): Response {
+  if (res.status < 400 || (res.headers.get('content-type') ?? '').includes('json')) return res;
+  const name = BARE_STATUS[res.status] ?? 'BAD_REQUEST';
+  const allow = res.headers.get('allow');
+  return errorResponse(new OutpostError(name), allow ? { allow } : {});
+}
+
+const BARE_STATUS: Record<number, ErrorName> = {
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+};
+
 export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const { store, limits, metrics, logger } = deps;
   const common = {
@@ -78,7 +92,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     landingPage: false,
     batching: false,
     logging: false as const,
-    plugins: [useDepthLimit(limits.maxQueryDepth), usePublicErrorShape()],
+    plugins: [useDepthLimit(limits.maxQueryDepth), useCostLimit(limits), usePublicErrorShape(limits)],
   };
   const userYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,
@@ -134,7 +148,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       }
       throw e;
     }
-    return yoga.fetch(req, { store, limits, metrics, principal });
+    return codedIfBare(await yoga.fetch(req, { store, limits, metrics, principal }));
   }
 
   async function route(request: Request): Promise<Response> {
@@ -156,10 +170,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     if (path === '/graphql') return graphql(request, userYoga, 'user');
     const web = deps.web ? await deps.web(request) : undefined;
     if (web) return web;
-    return Response.json(
-      { errors: [{ message: `no route for ${path}`, extensions: { code: 'OUTPOST_ERR_BAD_REQUEST', http: 404 } }] },
-      { status: 404 },
-    );
+    return errorResponse(new OutpostError('NO_ROUTE', { detail: path }));
   }
 
   return async (request) => {

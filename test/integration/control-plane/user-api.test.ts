@@ -263,7 +263,10 @@ describeEachDialect('user API', (target) => {
     );
     assert.ok(!JSON.stringify(list).includes(token));
     assert.ok(list.data?.tokens.some((t) => t.id === id && t.revokedAt === null));
-    assert.equal((await h.gql('agent', `query { runCursor(runId: "x") { lastSeq } }`, {}, token)).status, 200);
+    // Authenticated: the call gets as far as the resolver, whose refusal sets the status.
+    const live = await h.gql('agent', `query { runCursor(runId: "x") { lastSeq } }`, {}, token);
+    assert.equal(live.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNKNOWN_RUN');
+    assert.equal(live.status, 404);
     const r = await h.gql<{ revokeToken: { revokedAt: number } }>(
       'user',
       `mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }`,
