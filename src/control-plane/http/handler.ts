@@ -58,7 +58,15 @@ async function readLimited(request: Request, limit: number): Promise<ArrayBuffer
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (err) {
+      // node-server.ts errors the stream itself once the socket delivered more than the limit.
+      if (err instanceof OutpostError && err.errorName === 'BODY_TOO_LARGE') return undefined;
+      throw err;
+    }
+    const { done, value } = next;
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
@@ -78,6 +86,8 @@ function codedIfBare(res: Response): Response {
   const allow = res.headers.get('allow');
   return errorResponse(new OutpostError(name), allow ? { allow } : {});
 }
+
+const JSON_TYPES = new Set(['application/json', 'application/graphql+json']);
 
 const BARE_STATUS: Record<number, ErrorName> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
@@ -124,8 +134,28 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   ): Promise<Response> {
     const declared = Number(request.headers.get('content-length') ?? NaN);
     if (declared > limits.maxBodyBytes) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
+    // GraphiQL itself is a static page; the queries it sends carry the token.
+    const wantsGraphiQL =
+      kind === 'user' && request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html');
+    if (wantsGraphiQL) return yoga.fetch(request, { store, limits, metrics } as unknown as ServerContext);
+    // Authentication needs only the headers: an unauthenticated request is answered before a
+    // byte of its body is read (node-server.ts then drains or cuts the rest).
+    let principal;
+    try {
+      principal = await authenticate(store, request, kind);
+    } catch (e) {
+      if (e instanceof OutpostError) {
+        return errorResponse(e, e.http === 401 ? { 'www-authenticate': 'Bearer realm="outpost"' } : {});
+      }
+      throw e;
+    }
     let req = request;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
+      // JSON only: no uploads, so yoga's multipart and form parsers are never reached.
+      const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      if (!JSON_TYPES.has(type)) {
+        return errorResponse(new OutpostError('UNSUPPORTED_MEDIA_TYPE', { detail: type || 'no content-type' }));
+      }
       const body = await readLimited(request, limits.maxBodyBytes);
       if (!body) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
       req = new Request(request.url, {
@@ -134,19 +164,6 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
         body,
         signal: request.signal,
       });
-    }
-    // GraphiQL itself is a static page; the queries it sends carry the token.
-    const wantsGraphiQL =
-      kind === 'user' && request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html');
-    if (wantsGraphiQL) return yoga.fetch(req, { store, limits, metrics } as unknown as ServerContext);
-    let principal;
-    try {
-      principal = await authenticate(store, req, kind);
-    } catch (e) {
-      if (e instanceof OutpostError) {
-        return errorResponse(e, e.http === 401 ? { 'www-authenticate': 'Bearer realm="outpost"' } : {});
-      }
-      throw e;
     }
     return codedIfBare(await yoga.fetch(req, { store, limits, metrics, principal }));
   }
@@ -188,7 +205,13 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
         'request failed',
       );
       metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: '500' });
-      return errorResponse(err instanceof OutpostError ? err : new OutpostError('INTERNAL'));
+      const coded =
+        err instanceof OutpostError
+          ? err
+          : err instanceof Error && err.cause instanceof OutpostError
+            ? err.cause
+            : undefined;
+      return errorResponse(coded ?? new OutpostError('INTERNAL'));
     }
   };
 }
