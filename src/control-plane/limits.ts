@@ -69,6 +69,8 @@ export const FIXED_INPUT_LIMITS = {
   maxHeartbeatErrors: 50,
   /** ...of at most this many characters each. */
   maxHeartbeatErrorLength: 4096,
+  /** Heartbeat `codeServers` and `runningRunIds`: at most this many entries each. */
+  maxHeartbeatEntries: 10_000,
   /** Agent metadata and short agent fields (name, hostname, version, task queue). */
   maxAgentMetadataBytes: 16 * 1024,
   maxAgentFieldLength: 256,

@@ -29,6 +29,7 @@ import {
   type SensorView,
 } from '../services/instigators-service.js';
 import { launchRun, terminateRun, type LaunchRunInput } from '../services/runs-service.js';
+import { checkLaunchInput } from '../core/input-rules.js';
 import { pageSize, type ApiContext } from './context.js';
 import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
@@ -119,7 +120,10 @@ export function createUserSchema() {
         workItem: (_: unknown, { id }: { id: string }, { store }: ApiContext) => getWorkItem(store.db, id),
       },
       Mutation: {
-        launchRun: (_: unknown, { input }: { input: LaunchRunInput }, { store }: ApiContext) => launchRun(store, input),
+        launchRun: (_: unknown, { input }: { input: LaunchRunInput }, { store, limits }: ApiContext) => {
+          checkLaunchInput(input, limits);
+          return launchRun(store, input);
+        },
         terminateRun: (_: unknown, { id }: { id: string }, { store }: ApiContext) => terminateRun(store, id),
         deployCodeLocation: (_: unknown, { input }: { input: Record<string, unknown> }, { store }: ApiContext) =>
           deployCodeLocation(

@@ -3,6 +3,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { OutpostError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
+import { checkTokenName } from '../core/input-rules.js';
 import type { Store } from './store.js';
 
 export type TokenKind = 'user' | 'agent';
@@ -26,7 +27,7 @@ export async function createToken(
   kind: TokenKind,
   name: string,
 ): Promise<{ id: string; token: string; info: TokenInfo }> {
-  if (!name.trim()) throw new OutpostError('INVALID_ARGUMENT', { detail: 'token name must not be empty' });
+  checkTokenName(name);
   const token = PREFIX[kind] + randomBytes(32).toString('base64url');
   const now = store.now();
   const id = newId('tok', now);
