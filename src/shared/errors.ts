@@ -131,6 +131,11 @@ export const ERRORS = {
     "Run config does not match the job's config schema",
     'Fix the config fields listed in the detail.',
   ),
+  UNKNOWN_PARTITION: spec(
+    400,
+    "The partition key is missing or not in the job's partition set",
+    'Pass one of the keys listed in the detail (`--partition <key>`), or none for an unpartitioned job.',
+  ),
   ILLEGAL_RUN_TRANSITION: spec(
     409,
     'Illegal run status transition',
@@ -148,6 +153,11 @@ export const ERRORS = {
   ),
   RUN_NOT_TERMINABLE: spec(409, 'The run has already finished', 'Nothing to terminate.'),
   RUN_CANCELED: spec(409, 'The run was canceled before it launched', 'Launch the job again if it should run.'),
+  RUN_LAUNCH_TIMEOUT: spec(
+    504,
+    'The run was never launched: an agent acknowledged it, but its run worker did not start in time',
+    "Check the agents' health and logs and the run's workflow in the Temporal UI, then launch the job again.",
+  ),
 
   // --- user code
   USER_CODE_LOAD_FAILED: spec(

@@ -30,6 +30,7 @@ export const ControlPlaneConfigSchema = z.object({
   leaseMs: positiveInt.optional(),
   maxAttempts: positiveInt.optional(),
   startingTimeoutMs: positiveInt.optional(),
+  launchDeadlineMs: positiveInt.optional(),
   temporalUiUrl: z.string().default('http://127.0.0.1:8233'),
   temporalNamespace: z.string().default('default'),
 });
@@ -67,6 +68,7 @@ const SOURCES: OptionSources<Config> = {
   leaseMs: { flag: '--lease-ms', env: 'OUTPOST_LEASE_MS' },
   maxAttempts: { flag: '--max-attempts', env: 'OUTPOST_MAX_ATTEMPTS' },
   startingTimeoutMs: { flag: '--starting-timeout-ms', env: 'OUTPOST_STARTING_TIMEOUT_MS' },
+  launchDeadlineMs: { flag: '--launch-deadline-ms', env: 'OUTPOST_LAUNCH_DEADLINE_MS' },
   temporalUiUrl: { flag: '--temporal-ui-url', env: 'OUTPOST_TEMPORAL_UI_URL' },
   temporalNamespace: { flag: '--temporal-namespace', env: 'OUTPOST_TEMPORAL_NAMESPACE' },
 };
@@ -125,6 +127,10 @@ export function registerControlPlaneCommand(program: Command): void {
     .option('--max-attempts <n>', 'claims before a work item fails (OUTPOST_MAX_ATTEMPTS; default 5)')
     .option('--starting-timeout-ms <n>', 'STARTING runs fail after this (OUTPOST_STARTING_TIMEOUT_MS; default 300000)')
     .option(
+      '--launch-deadline-ms <n>',
+      'an acknowledged launch not started after this is queued again, then failed (OUTPOST_LAUNCH_DEADLINE_MS; default 180000)',
+    )
+    .option(
       '--temporal-ui-url <url>',
       'linked from the web UI (OUTPOST_TEMPORAL_UI_URL; default http://127.0.0.1:8233)',
     )
@@ -155,7 +161,10 @@ export function registerControlPlaneCommand(program: Command): void {
           ...(cfg.leaseMs ? { leaseMs: cfg.leaseMs } : {}),
           ...(cfg.maxAttempts ? { maxAttempts: cfg.maxAttempts } : {}),
         },
-        daemonOptions: cfg.startingTimeoutMs ? { startingTimeoutMs: cfg.startingTimeoutMs } : {},
+        daemonOptions: {
+          ...(cfg.startingTimeoutMs ? { startingTimeoutMs: cfg.startingTimeoutMs } : {}),
+          ...(cfg.launchDeadlineMs ? { launchDeadlineMs: cfg.launchDeadlineMs } : {}),
+        },
         web: { temporalUiUrl: cfg.temporalUiUrl, temporalNamespace: cfg.temporalNamespace },
       });
       console.log(`control plane at ${cp.url} (GraphiQL: ${cp.url}/graphql)`);

@@ -4,6 +4,10 @@ import { createSchema } from 'graphql-yoga';
 import { OutpostError } from '../../shared/errors.js';
 import { ENGINE_SEQ_BASE, type ComputeLogStream } from '../../shared/run-events.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
+import { strictConfigSchema } from '../core/strict-config.js';
+import { runDurationMs } from '../../shared/run-timing.js';
+import { launchErrorOf } from '../store/work-items.js';
+import { reachableLocations } from '../store/agents.js';
 import { listAgents } from '../store/agents.js';
 import { readComputeLogs } from '../store/compute-logs.js';
 import { listTicks, type InstigatorState } from '../store/instigators.js';
@@ -168,6 +172,8 @@ export function createUserSchema() {
       },
       CodeLocation: {
         jobs: (l: Parent<LocationView>) => l.snapshot?.jobs ?? [],
+        reachable: async (l: Parent<LocationView>, _: unknown, { store }: ApiContext) =>
+          (await reachableLocations(store)).has(l.name),
         schedules: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => schedulesOf(store, l),
         sensors: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => sensorsOf(store, l),
         partitions: (l: Parent<LocationView>) => l.snapshot?.partitions ?? [],
@@ -183,7 +189,12 @@ export function createUserSchema() {
         ticks: (s: Parent<SensorView>, a: { first?: number | null }, { store, limits }: ApiContext) =>
           listTicks(store, s.location, 'SENSOR', s.name, pageSize(a.first, 20, limits)),
       },
+      Job: {
+        configSchema: (j: Parent<{ configSchema: Record<string, unknown> }>) => strictConfigSchema(j.configSchema),
+      },
       Run: {
+        durationMs: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => runDurationMs(r, store.now()),
+        launchError: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => launchErrorOf(store.db, r.id),
         events: (
           r: Parent<RunView>,
           a: { afterSeq?: number | null; first?: number | null },

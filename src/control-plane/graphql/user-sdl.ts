@@ -75,7 +75,7 @@ export const USER_SDL = /* GraphQL */ `
     name: String!
     description: String!
     tags: JSON!
-    "JSON Schema of the run config."
+    "JSON Schema of the run config, as launchRun checks it: keys the schema does not list are refused unless it allows them."
     configSchema: JSON!
     ops: [Op!]!
     "Name of the job's partitions definition, if partitioned."
@@ -133,6 +133,8 @@ export const USER_SDL = /* GraphQL */ `
     "Incremented by every deploy and reload."
     version: Int!
     loadError: String
+    "False when no healthy agent (heard from within 3 heartbeat intervals) reports this location's code server: nothing can run here until one does."
+    reachable: Boolean!
     spec: JSON!
     updatedAt: Float!
     "Definitions as last reported by the agent (empty before the first load)."
@@ -166,9 +168,16 @@ export const USER_SDL = /* GraphQL */ `
     runConfig: JSON!
     tags: JSON!
     createdAt: Float!
+    "When an agent reported the run worker launched."
     launchedAt: Float
+    "The run's RUN_START event time (the run worker's clock); null until it starts."
     startedAt: Float
+    "The run's terminal event time, or when the control plane ended it (no worker event)."
     endedAt: Float
+    "startedAt to endedAt (to now while running); null if it never started. The one duration UI and CLI show."
+    durationMs: Float
+    "Why the run never launched (the LAUNCH_RUN item's error: launch timeout, attempts exhausted, spawn failure, canceled); null otherwise."
+    launchError: WorkItemError
     updatedAt: Float!
     agentId: ID
     "Highest contiguous event seq stored."
@@ -256,6 +265,8 @@ export const USER_SDL = /* GraphQL */ `
     job: String!
     runConfig: JSON
     tags: JSON
+    "Required for a partitioned job, refused otherwise; must be in the job's partition set. Stored as tag outpost/partition."
+    partitionKey: String
   }
   input QueryCodeLocationInput {
     location: String!

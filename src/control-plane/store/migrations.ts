@@ -160,6 +160,20 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('agents_token').on('agents').column('token_id').execute();
       },
     },
+    // A run's started_at/ended_at are its RUN_START and terminal events' own times (run-timing.ts),
+    // no longer when the control plane heard of them: rewrite stored runs from their events.
+    '0004_run_times_from_events': {
+      async up(db: Kysely<unknown>) {
+        const at = (types: string) =>
+          sql`(SELECT CAST(ROUND(MIN(e.timestamp)) AS BIGINT) FROM run_events e
+                WHERE e.run_id = runs.id AND e.type IN (${sql.raw(types)}))`;
+        const start = at(`'RUN_START'`);
+        const end = at(`'RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED'`);
+        await sql`UPDATE runs SET started_at = ${start}`.execute(db);
+        await sql`UPDATE runs SET ended_at = coalesce(${end}, ended_at)
+                   WHERE status IN ('SUCCESS', 'FAILURE', 'CANCELED')`.execute(db);
+      },
+    },
   };
 }
 

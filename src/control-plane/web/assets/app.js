@@ -10,6 +10,7 @@ import { locationView } from './views/location.js';
 import { jobView } from './views/job.js';
 import { automationView } from './views/automation.js';
 import { agentsView } from './views/agents.js';
+import { startAgentHealthBanner } from './views/agent-health.js';
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? '';
 export const config = {
@@ -71,4 +72,5 @@ document.addEventListener('click', (ev) => {
 
 window.addEventListener('popstate', () => void render());
 document.getElementById('signout')?.addEventListener('click', () => void signOut());
+startAgentHealthBanner();
 void render();

@@ -30,6 +30,17 @@ export async function jobView(main, { params, navigate }) {
     placeholder: 'key=value, key2=value2',
     'aria-label': 'Tags',
   });
+  // A partitioned job runs one partition: a key from its set (the server checks it again).
+  const partitionSet = job.partitions ? (l.partitions ?? []).find((p) => p.name === job.partitions) : undefined;
+  const partitionInput = !job.partitions
+    ? null
+    : partitionSet?.keys?.length
+      ? h(
+          'select',
+          { id: 'partition-key', 'aria-label': 'Partition' },
+          partitionSet.keys.map((k) => h('option', { value: k }, k)),
+        )
+      : h('input', { id: 'partition-key', type: 'text', placeholder: 'partition key', 'aria-label': 'Partition' });
   const problems = h('ul', { class: 'problems', id: 'config-problems', 'aria-live': 'polite' });
   const launchBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'launch' }, 'Launch run');
   const serverError = h('div', {});
@@ -66,7 +77,9 @@ export async function jobView(main, { params, navigate }) {
     launchBtn.disabled = true;
     serverError.replaceChildren();
     try {
-      const data = await gql(LAUNCH_RUN, { input: { location: l.name, job: job.name, runConfig, tags: parseTags() } });
+      const input = { location: l.name, job: job.name, runConfig, tags: parseTags() };
+      if (partitionInput) input.partitionKey = partitionInput.value.trim();
+      const data = await gql(LAUNCH_RUN, { input });
       toast(`Launched ${job.name}`);
       navigate(`/runs/${encodeURIComponent(data.launchRun.id)}`);
     } catch (err) {
@@ -130,6 +143,8 @@ export async function jobView(main, { params, navigate }) {
         h('label', { for: 'config-editor' }, 'Run config (JSON)'),
         editor,
         problems,
+        partitionInput ? h('label', { for: 'partition-key' }, `Partition (${job.partitions})`) : null,
+        partitionInput,
         h('label', { for: 'launch-tags' }, 'Tags (optional)'),
         tagsInput,
         serverError,

@@ -41,12 +41,24 @@ export async function locationsView(main) {
           );
           return h(
             'section',
-            { class: 'card location-card', 'data-location': l.name, 'data-status': l.status },
+            {
+              class: 'card location-card',
+              'data-location': l.name,
+              'data-status': l.status,
+              'data-reachable': String(l.reachable),
+            },
             h(
               'div',
               { class: 'card-head' },
               h('h2', {}, h('a', { href: `/locations/${encodeURIComponent(l.name)}` }, l.name)),
               statusPill(l.status),
+              l.reachable
+                ? null
+                : h(
+                    'span',
+                    { class: 'pill pill-unreachable', title: 'No healthy agent reports this code server' },
+                    'UNREACHABLE',
+                  ),
               h('span', { class: 'topbar-spacer' }),
               btn,
             ),
