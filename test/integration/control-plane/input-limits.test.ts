@@ -96,7 +96,11 @@ describeEachDialect('input limits', (target) => {
   });
 
   test('a run within every limit still launches', async () => {
-    const r = await launch({ runConfig: { x: 'y'.repeat(1000) }, tags: { team: 'data' } });
+    const r = await launch({
+      job: 'sleepy',
+      runConfig: { seconds: 1 },
+      tags: { team: 'data', note: 'y'.repeat(1000) },
+    });
     assert.equal(r.errors, undefined);
   });
 
