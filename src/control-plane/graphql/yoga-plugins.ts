@@ -134,6 +134,33 @@ const toExtensions = (e: OutpostError) => ({
   ...(e.data ? { data: e.data } : {}),
 });
 
+/**
+ * Whether `value` as JSON would exceed `cap` bytes, estimated without recursion or building the
+ * string (string lengths count as 1 byte per UTF-16 unit, so it errs low; the exact check follows).
+ */
+export function overBytes(value: unknown, cap: number): boolean {
+  let size = 0;
+  const stack: unknown[] = [value];
+  while (stack.length) {
+    const v = stack.pop();
+    if (typeof v === 'string') size += v.length + 2;
+    else if (typeof v === 'number' || typeof v === 'boolean') size += String(v).length;
+    else if (v === null) size += 4;
+    else if (typeof v !== 'object') continue;
+    else if (Array.isArray(v)) {
+      size += 2 + v.length;
+      for (const x of v) stack.push(x);
+    } else {
+      for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
+        size += k.length + 4;
+        stack.push(x);
+      }
+    }
+    if (size > cap) return true;
+  }
+  return false;
+}
+
 /** One status for an answer made only of errors: theirs if they agree, else 500 or 400. */
 export function refusalStatus(errors: readonly { extensions: { http: number } }[]): number {
   const statuses = new Set(errors.map((e) => e.extensions.http));
@@ -156,15 +183,15 @@ export function usePublicErrorShape(limits: Pick<ApiLimits, 'maxResponseBytes'>)
       }
       const data: unknown = result.data;
       const visible = { ...(errors.length ? { errors } : {}), ...(data !== undefined ? { data } : {}) };
-      let body = JSON.stringify(visible);
-      const bytes = Buffer.byteLength(body);
       let status = refused ? refusalStatus(errors) : 200;
-      // A backstop behind the cost limit: an answer this large is refused, not sent.
-      if (bytes > limits.maxResponseBytes) {
+      // A backstop behind the cost limit (which cannot see how large a JSON value is): an answer
+      // over the limit is refused, and measured first without building the string.
+      let body = overBytes(visible, limits.maxResponseBytes) ? undefined : JSON.stringify(visible);
+      if (body === undefined || Buffer.byteLength(body) > limits.maxResponseBytes) {
         const e = publicError(
           new OutpostError('RESPONSE_TOO_LARGE', {
-            detail: limitDetail('maxResponseBytes', limits.maxResponseBytes, `the answer has ${bytes} bytes`),
-            data: { limit: 'maxResponseBytes', value: limits.maxResponseBytes, got: bytes },
+            detail: limitDetail('maxResponseBytes', limits.maxResponseBytes, 'the answer is larger'),
+            data: { limit: 'maxResponseBytes', value: limits.maxResponseBytes },
           }),
         );
         body = JSON.stringify({ errors: [e] });

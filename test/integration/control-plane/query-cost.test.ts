@@ -11,6 +11,7 @@ import { startControlPlane, type ControlPlane } from '../../../src/control-plane
 import { appendRunEvents } from '../../../src/control-plane/store/run-events.js';
 import { createRun } from '../../../src/control-plane/store/runs.js';
 import { createLogger } from '../../../src/shared/logger.js';
+import { openHarness } from './harness.js';
 
 const EVENTS = 1000;
 let dir: string;
@@ -120,4 +121,31 @@ test('/healthz answers promptly while heavy queries run', async (t) => {
   const ok = heavy[0].body as { data?: Record<string, { events: unknown[] }> };
   assert.equal(ok.data?.a29?.events.length, EVENTS, 'the allowed query is answered in full');
   assert.equal(firstError(heavy[1].body).extensions.code, 'OUTPOST_ERR_QUERY_TOO_COSTLY');
+});
+
+test('an answer over maxResponseBytes is refused, naming the limit', async () => {
+  const h = await openHarness(`sqlite:${join(dir, 'small.db')}`, { limits: { maxResponseBytes: 20_000 } });
+  try {
+    const { run } = await h.store.transaction((trx) =>
+      createRun(trx, h.store, { location: 'hello', job: 'hello', runConfig: {}, tags: {} }),
+    );
+    const events = Array.from({ length: 300 }, (_, i) => ({
+      seq: i + 1,
+      type: 'LOG',
+      timestamp: 1,
+      message: 'x'.repeat(100),
+    }));
+    await appendRunEvents(h.store, run.id, events);
+    const small = await h.gql('user', `{ run(id: "${run.id}") { events(first: 10) { seq message } } }`);
+    assert.equal(small.errors, undefined);
+    const big = await h.gql('user', `{ run(id: "${run.id}") { events(first: 300) { seq message } } }`);
+    assert.equal(big.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_RESPONSE_TOO_LARGE');
+    assert.match(
+      big.errors?.[0]?.message ?? '',
+      /the limit maxResponseBytes is 20000 \(raise it with --max-response-bytes/,
+    );
+    assert.equal(big.status, 400);
+  } finally {
+    await h.close();
+  }
 });
