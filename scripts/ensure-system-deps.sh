@@ -3,11 +3,13 @@
 #   postgresql  - tests start their own throwaway cluster from its binaries
 #   chromium    - end-to-end tests drive it with playwright-core
 #   docker-compose - validates docker-compose.yml (`docker-compose config`)
+#   bubblewrap  - the agent sandboxes user code with it (--isolation auto|bubblewrap)
 set -euo pipefail
 need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || [ -n "${OUTPOST_PG_BIN:-}" ] || need+=(postgresql)
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v docker-compose >/dev/null 2>&1 || need+=(docker-compose)
+[ -x /usr/bin/bwrap ] || need+=(bubblewrap)
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "[outpost] installing Debian packages: ${need[*]}"
 SUDO=""

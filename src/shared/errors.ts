@@ -16,6 +16,11 @@ const spec = (http: number, message: string, hint: string): ErrorSpec => ({ http
 export const ERRORS = {
   // --- configuration and environment
   CONFIG_INVALID: spec(400, 'Configuration is invalid', 'Fix the flag or environment variable named in the detail.'),
+  ISOLATION_UNAVAILABLE: spec(
+    500,
+    'The requested isolation of user code is not available on this host',
+    'Install bubblewrap (`apt-get install bubblewrap`) and allow it namespaces, or start the agent with --isolation auto or none.',
+  ),
   TEMPORAL_CLI_NOT_FOUND: spec(
     500,
     'The Temporal CLI was not found',
@@ -59,6 +64,21 @@ export const ERRORS = {
     'User tokens open /graphql; agent tokens open /agent/graphql.',
   ),
   CSRF: spec(403, 'Cross-site request refused', 'Reload the page and try again.'),
+  ROLE_REQUIRED: spec(
+    403,
+    "This token's role does not allow this action",
+    'Use a token with the role named in the detail; an ADMIN creates one with `outpost tokens create --role`.',
+  ),
+  ROLE_ESCALATION: spec(
+    403,
+    'A token cannot grant a role above its own',
+    'Ask a token holder with that role (or an ADMIN) to create the token.',
+  ),
+  PATH_NOT_ALLOWED: spec(
+    403,
+    'The code location names a path outside the allowed module roots',
+    'Deploy a module under a root named in the detail, or have the operator add one with --module-roots / OUTPOST_MODULE_ROOTS.',
+  ),
 
   // --- request limits and bad input
   BODY_TOO_LARGE: spec(413, 'Request body is too large', 'Send a smaller body or raise the limit named in the detail.'),

@@ -33,6 +33,9 @@ export const ControlPlaneConfigSchema = z.object({
   launchDeadlineMs: positiveInt.optional(),
   temporalUiUrl: z.string().default('http://127.0.0.1:8233'),
   temporalNamespace: z.string().default('default'),
+  moduleRoots: z.string().optional(),
+  allowedOrigins: z.string().optional(),
+  auditRetentionDays: positiveInt.default(90),
 });
 type Config = z.input<typeof ControlPlaneConfigSchema>;
 
@@ -71,7 +74,19 @@ const SOURCES: OptionSources<Config> = {
   launchDeadlineMs: { flag: '--launch-deadline-ms', env: 'OUTPOST_LAUNCH_DEADLINE_MS' },
   temporalUiUrl: { flag: '--temporal-ui-url', env: 'OUTPOST_TEMPORAL_UI_URL' },
   temporalNamespace: { flag: '--temporal-namespace', env: 'OUTPOST_TEMPORAL_NAMESPACE' },
+  moduleRoots: { flag: '--module-roots', env: 'OUTPOST_MODULE_ROOTS' },
+  allowedOrigins: { flag: '--allowed-origins', env: 'OUTPOST_ALLOWED_ORIGINS' },
+  auditRetentionDays: { flag: '--audit-retention-days', env: 'OUTPOST_AUDIT_RETENTION_DAYS' },
 };
+
+/** Splits a list flag (`a,b` or the platform's path delimiter) into its non-empty items. */
+const list = (v: string | undefined, sep: RegExp): string[] | undefined =>
+  v === undefined
+    ? undefined
+    : v
+        .split(sep)
+        .map((x) => x.trim())
+        .filter(Boolean);
 
 export function registerControlPlaneCommand(program: Command): void {
   program
@@ -135,6 +150,18 @@ export function registerControlPlaneCommand(program: Command): void {
       'linked from the web UI (OUTPOST_TEMPORAL_UI_URL; default http://127.0.0.1:8233)',
     )
     .option('--temporal-namespace <ns>', 'linked from the web UI (OUTPOST_TEMPORAL_NAMESPACE; default default)')
+    .option(
+      '--module-roots <dirs>',
+      'directories (":"-separated) an EDITOR may deploy modules from (OUTPOST_MODULE_ROOTS; default the working directory)',
+    )
+    .option(
+      '--allowed-origins <origins>',
+      'comma-separated origins allowed to call /graphql cross-origin, without cookies (OUTPOST_ALLOWED_ORIGINS; default none)',
+    )
+    .option(
+      '--audit-retention-days <n>',
+      'audit rows older than this are pruned (OUTPOST_AUDIT_RETENTION_DAYS; default 90)',
+    )
     .action(async (flags: Record<string, unknown>) => {
       // commander sets daemon=true by default for --no-daemon; only an explicit flag should win over env.
       const given = { ...flags, daemon: flags.daemon === false ? false : undefined };
@@ -164,7 +191,10 @@ export function registerControlPlaneCommand(program: Command): void {
         daemonOptions: {
           ...(cfg.startingTimeoutMs ? { startingTimeoutMs: cfg.startingTimeoutMs } : {}),
           ...(cfg.launchDeadlineMs ? { launchDeadlineMs: cfg.launchDeadlineMs } : {}),
+          auditRetentionMs: cfg.auditRetentionDays * 86_400_000,
         },
+        ...(cfg.moduleRoots ? { moduleRoots: list(cfg.moduleRoots, /[:;]/) } : {}),
+        ...(cfg.allowedOrigins ? { allowedOrigins: list(cfg.allowedOrigins, /,/) } : {}),
         web: { temporalUiUrl: cfg.temporalUiUrl, temporalNamespace: cfg.temporalNamespace },
       });
       console.log(`control plane at ${cp.url} (GraphiQL: ${cp.url}/graphql)`);

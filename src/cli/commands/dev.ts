@@ -117,21 +117,19 @@ async function runDev(opts: DevOptions): Promise<void> {
       writeFileSync(agentTokenFile, res.createToken.token + '\n', { mode: 0o600 });
     }
 
+    const sensorInbox = join(dataDir, 'sensor-inbox');
+    mkdirSync(sensorInbox, { recursive: true });
     const agent = supervise(
       'agent',
       process.execPath,
-      nodeArgs(
-        'agent',
-        '--url',
-        url,
-        '--token-file',
-        agentTokenFile,
-        '--temporal-address',
-        temporal.address,
-        '--data-dir',
-        join(dataDir, 'agent'),
-      ),
-      baseEnv,
+      nodeArgs('agent', '--url', url, '--temporal-address', temporal.address, '--data-dir', join(dataDir, 'agent')),
+      // The token's path goes by environment, never argv: any process can read argv. The
+      // example's file sensor watches .outpost/sensor-inbox, inside what isolation hides.
+      {
+        ...baseEnv,
+        OUTPOST_AGENT_TOKEN_FILE: agentTokenFile,
+        OUTPOST_AGENT_ISOLATION_EXPOSE: sensorInbox,
+      },
     );
     children.push(agent);
     watchExit(agent, () => stopping, shutdown, log);
@@ -145,10 +143,14 @@ async function runDev(opts: DevOptions): Promise<void> {
       log(`code location hello: ${status}`);
     }
 
-    const token = readFileSync(userTokenFile, 'utf8').trim();
+    // A one-time code (works once, for minutes), never the token: this line ends up in logs.
+    const link = await api.request<{ createSignInLink: { path: string; expiresAt: number } }>(
+      `mutation { createSignInLink { path expiresAt } }`,
+    );
+    const minutes = Math.round((link.createSignInLink.expiresAt - Date.now()) / 60_000);
     log('');
     log(`Outpost UI:   ${url}`);
-    log(`sign in:      ${url}/signin#token=${token}`);
+    log(`sign in:      ${url}${link.createSignInLink.path}  (one-time link, expires in ${minutes} min)`);
     log(`GraphQL:      ${url}/graphql (user token in ${userTokenFile})`);
     log(`Temporal UI:  ${temporal.uiUrl}`);
     log(`data dir:     ${dataDir}`);

@@ -9,6 +9,7 @@
 // - expired work-item leases are returned to the queue (or failed) even when no agent polls.
 // - acknowledged launches whose run never reported launched within `launchDeadlineMs` are
 //   queued again, then fail with RUN_LAUNCH_TIMEOUT (launch-reaper.ts).
+// - audit rows past their retention, and dead sessions, are deleted (retention.ts).
 import { Cron } from 'croner';
 import type { Logger } from '../../shared/logger.js';
 import { hasOpenTick, insertTick, listInstigators, updateInstigator } from '../store/instigators.js';
@@ -19,8 +20,12 @@ import type { Store } from '../store/store.js';
 import { enqueue } from '../store/work-items.js';
 import { expireLeases } from '../store/work-queue.js';
 import { reapUnlaunchedRuns } from '../store/launch-reaper.js';
+import { DEFAULT_AUDIT_RETENTION_MS } from '../store/audit-log.js';
+import { Retention, type RetentionOptions } from './retention.js';
 
-export interface DaemonOptions {
+export type { RetentionOptions } from './retention.js';
+
+export interface DaemonOptions extends RetentionOptions {
   /** Time between passes (real time). Default 2000 ms. */
   intervalMs: number;
   /** A run still STARTING after this long fails. Default 5 minutes. */
@@ -37,6 +42,8 @@ export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {
   intervalMs: 2_000,
   startingTimeoutMs: 5 * 60_000,
   launchDeadlineMs: 3 * 60_000,
+  auditRetentionMs: DEFAULT_AUDIT_RETENTION_MS,
+  pruneIntervalMs: 3_600_000,
 };
 
 /** Searches back from `now` in growing windows, so a long downtime costs few cron steps. */
@@ -71,10 +78,13 @@ export interface PassReport {
   /** Runs whose acknowledged launch never started: queued again, or failed after their attempts. */
   launchesRequeued: string[];
   launchesFailed: string[];
+  /** Audit, session and sign-in-code rows deleted by retention this pass. */
+  pruned: number;
 }
 
 export class Daemon {
   readonly options: DaemonOptions;
+  private readonly retention: Retention;
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<unknown> | undefined;
   private stopped = true;
@@ -85,6 +95,7 @@ export class Daemon {
     options: Partial<DaemonOptions> = {},
   ) {
     this.options = { ...DEFAULT_DAEMON_OPTIONS, ...options };
+    this.retention = new Retention(store, logger, this.options);
   }
 
   start(): void {
@@ -117,6 +128,7 @@ export class Daemon {
       runsTimedOut: [],
       launchesRequeued: [],
       launchesFailed: [],
+      pruned: 0,
     };
     await expireLeases(this.store);
     const reaped = await reapUnlaunchedRuns(this.store, this.options.launchDeadlineMs);
@@ -144,6 +156,7 @@ export class Daemon {
       }
     }
     report.runsTimedOut = await this.timeoutStartingRuns();
+    report.pruned = await this.retention.maybePrune();
     if (enqueued) this.store.signals.notifyWork();
     return report;
   }

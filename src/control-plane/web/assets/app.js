@@ -11,6 +11,7 @@ import { jobView } from './views/job.js';
 import { automationView } from './views/automation.js';
 import { agentsView } from './views/agents.js';
 import { startAgentHealthBanner } from './views/agent-health.js';
+import { auditView } from './views/audit.js';
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? '';
 export const config = {
@@ -26,6 +27,7 @@ const ROUTES = [
   [/^\/locations\/([^/]+)\/?$/, () => locationView],
   [/^\/automation\/?$/, () => automationView],
   [/^\/agents\/?$/, () => agentsView],
+  [/^\/audit\/?$/, () => auditView],
 ];
 
 let cleanup = () => {};

@@ -77,3 +77,10 @@ export const AGENT_HEALTH = `query { agents { healthy lastHeartbeatAt } }`;
 export const AGENTS = `query { agents { id name hostname version healthy lastHeartbeatAt codeServers runningRunIds errors } }`;
 
 export const RELOAD_LOCATION = `mutation Reload($name: String!) { reloadCodeLocation(name: $name) { name status } }`;
+
+export const AUDIT_LOG = `query Audit($first: Int, $after: String, $filter: AuditFilter) {
+  auditLog(first: $first, after: $after, filter: $filter) {
+    nodes { id at actor actorTokenId action target outcome }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;

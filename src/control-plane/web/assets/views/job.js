@@ -5,6 +5,7 @@ import { errorBox, h, mount, statusPill, toast } from '../dom.js';
 import { exampleFor, validate } from '../lib/json-schema.js';
 import { JOB, LAUNCH_RUN } from '../queries.js';
 import { opGraph } from './op-graph.js';
+import { can, role } from '../roles.js';
 
 export async function jobView(main, { params, navigate }) {
   const [locationName, jobName] = params;
@@ -136,25 +137,32 @@ export async function jobView(main, { params, navigate }) {
     h(
       'div',
       { class: 'grid-2' },
-      h(
-        'form',
-        { class: 'card launch-form', id: 'launch-form', onsubmit: (e) => void launch(e) },
-        h('h3', {}, 'Launch'),
-        h('label', { for: 'config-editor' }, 'Run config (JSON)'),
-        editor,
-        problems,
-        partitionInput ? h('label', { for: 'partition-key' }, `Partition (${job.partitions})`) : null,
-        partitionInput,
-        h('label', { for: 'launch-tags' }, 'Tags (optional)'),
-        tagsInput,
-        serverError,
-        h(
-          'div',
-          { class: 'form-actions' },
-          launchBtn,
-          l.status !== 'LOADED' ? h('span', { class: 'muted' }, ` The location is ${l.status}.`) : null,
-        ),
-      ),
+      !can('launchRun')
+        ? h(
+            'div',
+            { class: 'card', id: 'launch-denied' },
+            h('h3', {}, 'Launch'),
+            h('p', { class: 'muted' }, `Your role (${role}) cannot launch runs; a LAUNCHER token can.`),
+          )
+        : h(
+            'form',
+            { class: 'card launch-form', id: 'launch-form', onsubmit: (e) => void launch(e) },
+            h('h3', {}, 'Launch'),
+            h('label', { for: 'config-editor' }, 'Run config (JSON)'),
+            editor,
+            problems,
+            partitionInput ? h('label', { for: 'partition-key' }, `Partition (${job.partitions})`) : null,
+            partitionInput,
+            h('label', { for: 'launch-tags' }, 'Tags (optional)'),
+            tagsInput,
+            serverError,
+            h(
+              'div',
+              { class: 'form-actions' },
+              launchBtn,
+              l.status !== 'LOADED' ? h('span', { class: 'muted' }, ` The location is ${l.status}.`) : null,
+            ),
+          ),
       h(
         'div',
         { class: 'card' },

@@ -3,6 +3,7 @@
 import { gql } from '../api.js';
 import { errorBox, fmtRelative, h, mount, statusPill, toast } from '../dom.js';
 import { LOCATIONS, RELOAD_LOCATION } from '../queries.js';
+import { can } from '../roles.js';
 
 const REFRESH_MS = 3000;
 
@@ -34,11 +35,9 @@ export async function locationsView(main) {
       errorSlot.replaceChildren();
       list.replaceChildren(
         ...codeLocations.map((l) => {
-          const btn = h(
-            'button',
-            { class: 'btn btn-ghost', onclick: (e) => void reload(l.name, e.currentTarget) },
-            'Reload',
-          );
+          const btn = can('reloadCodeLocation')
+            ? h('button', { class: 'btn btn-ghost', onclick: (e) => void reload(l.name, e.currentTarget) }, 'Reload')
+            : null;
           return h(
             'section',
             {

@@ -7,6 +7,7 @@ import { COMPUTE_LOGS, LAUNCH_RUN, RUN, RUN_EVENTS, RUN_EVENTS_SUB, TERMINATE_RU
 import { renderTimeline } from './run-timeline.js';
 import { onAgentHealth } from './agent-health.js';
 import { confirmDialog } from './confirm.js';
+import { can } from '../roles.js';
 
 const POLL_MS = 1000;
 const EVENT_PAGE = 1000;
@@ -137,8 +138,10 @@ export async function runView(main, { params, config, navigate }) {
         { class: 'btn', id: 'temporal-link', href: temporalHref, target: '_blank', rel: 'noopener noreferrer' },
         'Open in Temporal UI ↗',
       ),
-      h('button', { class: 'btn', id: 'relaunch', onclick: (e) => void relaunch(e.currentTarget) }, 'Launch again'),
-      terminateBtn,
+      can('launchRun')
+        ? h('button', { class: 'btn', id: 'relaunch', onclick: (e) => void relaunch(e.currentTarget) }, 'Launch again')
+        : null,
+      can('terminateRun') ? terminateBtn : null,
     ),
     h('div', { class: 'card' }, facts, whySlot, timeline),
     h(
