@@ -132,7 +132,11 @@ export function createNodeServer(opts: NodeServerOptions): Server {
     });
     void (async () => {
       const declared = Number(req.headers['content-length'] ?? NaN);
-      const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+      // A body is what the headers announce (a length, or chunked); a bare OPTIONS or DELETE has none.
+      const hasBody =
+        req.method !== 'GET' &&
+        req.method !== 'HEAD' &&
+        (declared > 0 || req.headers['transfer-encoding'] !== undefined);
       if (hasBody && declared > opts.maxBodyBytes) {
         // Refused on the declared length, before a byte of the body is read.
         await sendThenDrain(req, res, errorResponse(bodyTooLarge(opts.maxBodyBytes)), opts.maxBodyBytes);
