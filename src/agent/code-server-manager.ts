@@ -23,6 +23,9 @@ import { defaultCliCommand } from './launchers/process-launcher.js';
 import { isSameLiveProcess, readProcStat } from './launchers/proc.js';
 import { noIsolation, type Isolation } from './launchers/sandbox.js';
 
+/** Sends of one location report before giving up (about 2 minutes with backoff). */
+const REPORT_ATTEMPTS = 30;
+
 export interface CodeServerManagerOptions {
   controlPlane: ControlPlaneClient;
   agentId: () => string;
@@ -419,24 +422,40 @@ export class CodeServerManager {
     });
   }
 
+  /** The latest report per location; a pending retry is dropped once a newer one replaces it. */
+  private readonly latestReport = new Map<string, object>();
+
   private async report(
     location: string,
     version: number,
     status: 'LOADING' | 'LOADED' | 'ERROR',
     extra: { snapshot?: unknown; error?: string },
   ): Promise<void> {
-    try {
-      await this.opts.controlPlane.reportCodeLocation({
-        agentId: this.opts.agentId(),
-        location,
-        version,
-        status,
-        ...extra,
-      });
-    } catch (err) {
-      // The next heartbeat carries the status again; a snapshot is re-sent by the next sync.
-      this.opts.logger.warn({ location, err: (err as Error).message }, 'reportCodeLocation failed');
-    }
+    const input = { agentId: this.opts.agentId(), location, version, status, ...extra };
+    this.latestReport.set(location, input);
+    const send = async (n: number): Promise<void> => {
+      try {
+        await this.opts.controlPlane.reportCodeLocation(input);
+      } catch (err) {
+        // Refused until this deployment's claim of the version's SYNC item lands (LOCATION_NOT_OWNED),
+        // or the control plane is away: send it again, unless a newer report replaced it.
+        const why = (err as Error).message;
+        if (this.stopped || n + 1 >= REPORT_ATTEMPTS || this.latestReport.get(location) !== input) {
+          this.opts.logger.warn({ location, version, err: why }, 'reportCodeLocation failed');
+          return;
+        }
+        this.opts.logger.debug({ location, version, err: why }, 'reportCodeLocation refused; retrying');
+        // In the background: the caller (a code server start) must not wait on the retries.
+        const retry = setTimeout(
+          () => {
+            if (this.latestReport.get(location) === input) void send(n + 1);
+          },
+          backoffDelay(n, { initialMs: 250, maxMs: 5_000 }),
+        );
+        retry.unref();
+      }
+    };
+    await send(0);
   }
 }
 

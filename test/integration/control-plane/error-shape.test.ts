@@ -76,8 +76,13 @@ for (const api of ['user', 'agent'] as const) {
 test('a refusal raised in a resolver answers with its own status (403, 404)', async () => {
   const forbidden = await send('agent', JSON.stringify({ query: '{ workspace(agentId: "agent_nope") { name } }' }));
   assertShape(forbidden, 'FORBIDDEN', 403);
-  const unknown = await send('agent', JSON.stringify({ query: '{ runCursor(runId: "run_nope") { lastSeq } }' }));
-  assertShape(unknown, 'UNKNOWN_RUN', 404);
+  const unknown = await send('user', JSON.stringify({ query: '{ workItem(id: "wi_nope") { id } } ' }));
+  assert.equal(unknown.status, 200, 'a missing item is null data, not a refusal');
+  const notLoaded = await send(
+    'user',
+    JSON.stringify({ query: 'mutation { reloadCodeLocation(name: "nope") { name } }' }),
+  );
+  assertShape(notLoaded, 'UNKNOWN_LOCATION', 404);
 });
 
 test('partial success keeps HTTP 200 (data is not null)', async () => {

@@ -264,16 +264,20 @@ describeEachDialect('user API', (target) => {
     assert.ok(!JSON.stringify(list).includes(token));
     assert.ok(list.data?.tokens.some((t) => t.id === id && t.revokedAt === null));
     // Authenticated: the call gets as far as the resolver, whose refusal sets the status.
-    const live = await h.gql('agent', `query { runCursor(runId: "x") { lastSeq } }`, {}, token);
-    assert.equal(live.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNKNOWN_RUN');
-    assert.equal(live.status, 404);
+    const live = await h.gql('agent', `query { runCursor(agentId: "x", runId: "x") { lastSeq } }`, {}, token);
+    assert.notEqual(live.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNAUTHENTICATED');
+    assert.equal(live.status, live.errors?.[0]?.extensions?.http);
+    assert.notEqual(live.status, 401);
     const r = await h.gql<{ revokeToken: { revokedAt: number } }>(
       'user',
       `mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }`,
       { id },
     );
     assert.equal(r.data?.revokeToken.revokedAt, h.clock.now);
-    assert.equal((await h.gql('agent', `query { runCursor(runId: "x") { lastSeq } }`, {}, token)).status, 401);
+    assert.equal(
+      (await h.gql('agent', `query { runCursor(agentId: "x", runId: "x") { lastSeq } }`, {}, token)).status,
+      401,
+    );
     const stored = await h.store.db.selectFrom('tokens').select('hash').where('id', '=', id).executeTakeFirstOrThrow();
     assert.match(stored.hash, /^[0-9a-f]{64}$/);
     assert.notEqual(stored.hash, token);
