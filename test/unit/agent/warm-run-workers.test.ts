@@ -239,6 +239,7 @@ function beginHandoff(
     JSON.stringify({ runId, at: Date.now(), standby: { pid: sb.pid, startTime: sb.startTime } }),
   );
   renameSync(join(sb.dir, 'spool'), spoolDir);
+  rmSync(sb.dir, { recursive: true, force: true });
   return { configFile, spoolDir };
 }
 
