@@ -149,11 +149,17 @@ export function recordIsLive(rec: ProcessRecord): boolean {
 }
 
 /**
- * Stops every recorded run worker and standby under `dataDir`: SIGTERM (a run worker writes
+ * Stops every recorded run worker and/or standby under `dataDir`: SIGTERM (a run worker writes
  * RUN_CANCELED), then SIGKILL whatever is still there after `graceMs`. Returns what it signalled.
  */
-export async function stopRecordedProcesses(dataDir: string, graceMs: number): Promise<RecordedProcess[]> {
-  const live = listRecordedProcesses(dataDir).filter((p) => signalRecordedGroup(p.record, 'SIGTERM'));
+export async function stopRecordedProcesses(
+  dataDir: string,
+  graceMs: number,
+  kinds: ReadonlyArray<RecordedProcess['kind']> = ['run', 'standby'],
+): Promise<RecordedProcess[]> {
+  const live = listRecordedProcesses(dataDir).filter(
+    (p) => kinds.includes(p.kind) && signalRecordedGroup(p.record, 'SIGTERM'),
+  );
   const deadline = Date.now() + graceMs;
   while (live.some((p) => recordIsLive(p.record)) && Date.now() < deadline) {
     await new Promise((r) => setTimeout(r, 100));
