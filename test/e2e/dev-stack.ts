@@ -1,7 +1,7 @@
 // Starts a real `outpost dev` (Temporal dev server, control plane, agent, examples/hello) in
 // a throwaway data dir on free ports, for browser tests, and stops it with SIGINT like Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,6 +19,10 @@ export interface DevStack {
   dataDir: string;
   temporalUiUrl: string;
   output: string[];
+  /** Whether each token file existed, and its mode, at the moment /healthz first answered 200. */
+  tokensAtFirstHealthz: Record<'user' | 'agent', { exists: boolean; mode?: number }> | undefined;
+  /** Resolves with the exit code of `outpost dev` when it ends. */
+  exited: Promise<number | null>;
   /** POSTs a GraphQL request with the user token (test-side checks and setup). */
   graphql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
   stop(): Promise<void>;
@@ -44,6 +48,39 @@ export function descendants(root: number): number[] {
     for (const c of children.get(queue[i]!) ?? []) {
       out.push(c);
       queue.push(c);
+    }
+  }
+  return out;
+}
+
+/**
+ * Live processes that belong to a data dir: its path is in their command line, their working
+ * directory or one of their open files (run workers and warm standbys hold their spool's logs).
+ */
+export function processesOfDir(dir: string): Array<{ pid: number; cmd: string }> {
+  const out: Array<{ pid: number; cmd: string }> = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!)) continue;
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+      let refs = cmd.includes(dir);
+      const paths = (): string[] => {
+        const list = [readlinkSync(`/proc/${entry}/cwd`)];
+        for (const fd of readdirSync(`/proc/${entry}/fd`)) {
+          try {
+            list.push(readlinkSync(`/proc/${entry}/fd/${fd}`));
+          } catch {
+            // closed meanwhile
+          }
+        }
+        return list;
+      };
+      refs ||= paths().some((p) => p.startsWith(dir));
+      if (refs) out.push({ pid: Number(entry), cmd: cmd.slice(0, 160) });
+    } catch {
+      // exited while we looked, or not ours to read
     }
   }
   return out;
@@ -81,6 +118,25 @@ export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
   );
   const output: string[] = [];
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // Watches /healthz from the start: the token files must already exist when it first answers.
+  let tokensAtFirstHealthz: DevStack['tokensAtFirstHealthz'];
+  void (async () => {
+    while (child.exitCode === null && child.signalCode === null && !tokensAtFirstHealthz) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        if (res.ok) {
+          const look = (f: string): { exists: boolean; mode?: number } =>
+            existsSync(join(dataDir, f))
+              ? { exists: true, mode: statSync(join(dataDir, f)).mode & 0o777 }
+              : { exists: false };
+          tokensAtFirstHealthz = { user: look('user.token'), agent: look('agent.token') };
+        }
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
   let link: string | undefined;
   const ready = new Promise<string>((resolveLink, reject) => {
     const timer = setTimeout(
@@ -136,6 +192,18 @@ export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
       console.log(`# outpost dev left ${left.length} process(es) behind; killing them: ${what.join('; ')}`);
       for (const pid of left) process.kill(pid, 'SIGKILL');
     }
+    // Run workers are not descendants once an agent was restarted: find them by the data dir.
+    const strays = processesOfDir(dataDir);
+    if (strays.length) {
+      console.log(`# outpost dev left ${strays.length} process(es) of its data dir; killing them`);
+      for (const p of strays) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
     rmSync(dataDir, { recursive: true, force: true });
   };
 
@@ -156,6 +224,10 @@ export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
     dataDir,
     temporalUiUrl: `http://127.0.0.1:${uiPort}`,
     output,
+    get tokensAtFirstHealthz() {
+      return tokensAtFirstHealthz;
+    },
+    exited,
     async graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
       const res = await fetch(`${url}/graphql`, {
         method: 'POST',
