@@ -3,6 +3,7 @@
 // the rest keeps running, and runs in flight are adopted and finish once; Ctrl-C with runs in
 // flight leaves no process of the data dir (run workers and standbys included) and no stack.
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readProcessRecord, runDir, spawnCount } from '../../src/agent/launchers/run-records.js';
@@ -51,17 +52,27 @@ async function until<T>(
   throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
 }
 
-/** The pid `outpost dev` printed for a component, the latest start first. */
-function printedPid(tag: 'agent' | 'control-plane' | 'temporal'): number {
-  const patterns = {
-    agent: /agent (?:started|restarted) \(pid (\d+)\)/,
-    'control-plane': /control(?: plane ready at \S+|-plane restarted) \(pid (\d+)\)/,
-    temporal: /(?:Temporal ready at \S+|temporal restarted) \(pid (\d+)/,
-  };
-  const hits = dev.output.map((l) => patterns[tag].exec(l)?.[1]).filter((x): x is string => x !== undefined);
-  assert.ok(hits.length, `outpost dev printed no pid for ${tag}`);
-  return Number(hits.at(-1));
+/** The live process of a component: a child of `outpost dev`, found in /proc by its command line. */
+function componentPid(tag: 'agent' | 'control-plane' | 'temporal', stack: DevStack = dev): number | undefined {
+  const argOf = { agent: 'agent', 'control-plane': 'control-plane', temporal: 'start-dev' };
+  for (const pid of descendants(stack.pid)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const [state, ppid] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(ppid) !== stack.pid || state === 'Z') continue;
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(argOf[tag])) return pid;
+    } catch {
+      // exited while we looked
+    }
+  }
+  return undefined;
 }
+
+const pidOf = (tag: 'agent' | 'control-plane' | 'temporal'): number => {
+  const pid = componentPid(tag);
+  assert.ok(pid, `no ${tag} process under outpost dev`);
+  return pid;
+};
 
 /** The run ended with `status`, its events are 1 RUN_START .. 1 terminal, no seq repeated. */
 function assertOnce(id: string, view: RunView, status: string): void {
@@ -86,15 +97,15 @@ test('kill -9 of the agent: restarted with a message, runs in flight adopted and
   await until('the runs STARTED', async () =>
     (await Promise.all(ids.map(runView))).every((r) => r.status === 'STARTED'),
   );
-  const agentPid = printedPid('agent');
-  const [cpPid, temporalPid] = [printedPid('control-plane'), printedPid('temporal')];
+  const agentPid = pidOf('agent');
+  const [cpPid, temporalPid] = [pidOf('control-plane'), pidOf('temporal')];
   const seen = dev.output.length;
   process.kill(agentPid, 'SIGKILL');
   await until('the restart message', () =>
     dev.output.slice(seen).some((l) => l.includes('agent exited (signal SIGKILL); restarting in 1s (attempt 2/5)')),
   );
-  await until('the agent restarted', () => printedPid('agent') !== agentPid);
-  assert.deepEqual([printedPid('control-plane'), printedPid('temporal')], [cpPid, temporalPid], 'the others ran on');
+  await until('the agent restarted', () => (componentPid('agent') ?? agentPid) !== agentPid);
+  assert.deepEqual([pidOf('control-plane'), pidOf('temporal')], [cpPid, temporalPid], 'the others ran on');
   for (const pid of [cpPid, temporalPid]) process.kill(pid, 0);
   const views = await until('the runs to finish', async () => {
     const v = await Promise.all(ids.map(runView));
@@ -105,16 +116,16 @@ test('kill -9 of the agent: restarted with a message, runs in flight adopted and
 
 test('kill -9 of the control plane, then of Temporal: each restarted, the stack works after', async () => {
   for (const tag of ['control-plane', 'temporal'] as const) {
-    const pid = printedPid(tag);
-    const agentPid = printedPid('agent');
+    const pid = pidOf(tag);
+    const agentPid = pidOf('agent');
     const seen = dev.output.length;
     process.kill(pid, 'SIGKILL');
-    await until(`${tag} restarted`, () => printedPid(tag) !== pid);
+    await until(`${tag} restarted`, () => (componentPid(tag) ?? pid) !== pid);
     assert.ok(
       dev.output.slice(seen).some((l) => l.includes(`${tag} exited (signal SIGKILL); restarting in 1s (attempt 2/5)`)),
       dev.output.slice(seen).join('\n'),
     );
-    assert.equal(printedPid('agent'), agentPid, 'the agent ran on');
+    assert.equal(pidOf('agent'), agentPid, 'the agent ran on');
     const id = await until('a launch to be accepted', () => launch('hello'));
     const view = await until('the hello run to finish', async () => {
       const v = await runView(id);
@@ -156,4 +167,33 @@ test('Ctrl-C with runs in flight: nothing of the data dir is left, run workers i
       id,
     );
   assert.ok(!shutdownOutput.some((l) => /AbortError|^\s+at |"stack"/.test(l)), shutdownOutput.join('\n'));
+});
+
+test('an agent that keeps crashing: after the 5th crash in 5 minutes outpost dev gives up, stops all, exits 1', async () => {
+  const stack = await startDevStack(240_000, ['--no-location']);
+  try {
+    const agentPid = (): number | undefined => componentPid('agent', stack);
+    for (let crash = 1; crash <= 5; crash++) {
+      const pid = await until('an agent', () => agentPid());
+      process.kill(pid, 'SIGKILL');
+      if (crash < 5) await until(`restart ${crash}`, () => ((agentPid() ?? pid) !== pid ? true : undefined), 60_000);
+    }
+    const code = await stack.exited;
+    assert.equal(code, 1);
+    const said = stack.output.filter((l) => l.includes('agent exited (signal SIGKILL)'));
+    assert.deepEqual(
+      said.map((l) => l.replace(/^.*agent exited/, 'agent exited')),
+      [
+        'agent exited (signal SIGKILL); restarting in 1s (attempt 2/5)',
+        'agent exited (signal SIGKILL); restarting in 2s (attempt 3/5)',
+        'agent exited (signal SIGKILL); restarting in 4s (attempt 4/5)',
+        'agent exited (signal SIGKILL); restarting in 8s (attempt 5/5)',
+        'agent exited (signal SIGKILL); it failed 5 times within 5m, giving up',
+      ],
+    );
+    assert.ok(stack.output.some((l) => l.includes('stopped')));
+    assert.deepEqual(processesOfDir(stack.dataDir), [], 'no process of the data dir is left');
+  } finally {
+    await stack.stop();
+  }
 });

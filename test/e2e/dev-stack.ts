@@ -95,7 +95,7 @@ export const alive = (pid: number): boolean => {
   }
 };
 
-export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
+export async function startDevStack(timeoutMs = 240_000, extraArgs: string[] = []): Promise<DevStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-e2e-'));
   const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
   const child: ChildProcess = spawn(
@@ -113,6 +113,7 @@ export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
       String(temporalPort),
       '--temporal-ui-port',
       String(uiPort),
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' } },
   );

@@ -12,7 +12,7 @@
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
-import { isSameLiveProcess, processGroupMembers, readProcStat } from './proc.js';
+import { listPids, processGroupMembers, readProcStat, type ProcStat } from './proc.js';
 
 /** A process we started (a run worker or a standby): enough to find and signal it, never a stranger. */
 export interface ProcessRecord {
@@ -121,17 +121,43 @@ export function listRecordedProcesses(dataDir: string): RecordedProcess[] {
   return out;
 }
 
+/** What is known of the processes on the host: read per question, or once for many records. */
+interface ProcView {
+  stat(pid: number): ProcStat | undefined;
+  /** Live (non-zombie) members of a process group. */
+  members(pgid: number): number;
+}
+
+const liveView: ProcView = { stat: readProcStat, members: (pgid) => processGroupMembers(pgid).length };
+
+/** One pass over /proc, for checking many records at once. */
+function snapshotView(): ProcView {
+  const stats = new Map<number, ProcStat>();
+  const groups = new Map<number, number>();
+  for (const pid of listPids()) {
+    const st = readProcStat(pid);
+    if (!st) continue;
+    stats.set(pid, st);
+    if (st.state !== 'Z' && st.state !== 'X') groups.set(st.pgrp, (groups.get(st.pgrp) ?? 0) + 1);
+  }
+  return { stat: (pid) => stats.get(pid), members: (pgid) => groups.get(pgid) ?? 0 };
+}
+
 /**
- * Signals the recorded process group only while it is provably ours: the leader is the process
- * we recorded, or the leader is gone but members remain (a pgid is not reused while its group
- * lives). False when nothing of it was there to signal.
+ * True while the recorded process group is provably ours and not empty: the leader is the
+ * process we recorded, or the leader is gone but members remain (a pgid is not reused while its
+ * group lives). A leader pid now naming another process means ours is long gone.
  */
-export function signalRecordedGroup(rec: ProcessRecord, signal: NodeJS.Signals): boolean {
+export function recordIsLive(rec: ProcessRecord, view: ProcView = liveView): boolean {
   if (rec.pgid <= 0) return false;
-  const leader = readProcStat(rec.pid);
-  const leaderIsOurs = leader !== undefined && leader.startTime === rec.startTime;
-  if (!leaderIsOurs && leader !== undefined && leader.state !== 'Z') return false;
-  if (processGroupMembers(rec.pgid).length === 0) return false;
+  const leader = view.stat(rec.pid);
+  if (leader !== undefined && leader.startTime !== rec.startTime && leader.state !== 'Z') return false;
+  return view.members(rec.pgid) > 0;
+}
+
+/** Signals the recorded process group while `recordIsLive`; false when nothing was there. */
+export function signalRecordedGroup(rec: ProcessRecord, signal: NodeJS.Signals, view: ProcView = liveView): boolean {
+  if (!recordIsLive(rec, view)) return false;
   try {
     process.kill(-rec.pgid, signal);
     return true;
@@ -140,31 +166,28 @@ export function signalRecordedGroup(rec: ProcessRecord, signal: NodeJS.Signals):
   }
 }
 
-/** True while the recorded leader, or any member of its group, still runs. */
-export function recordIsLive(rec: ProcessRecord): boolean {
-  if (isSameLiveProcess(rec.pid, rec.startTime)) return true;
-  const leader = readProcStat(rec.pid);
-  if (leader !== undefined && leader.startTime !== rec.startTime && leader.state !== 'Z') return false;
-  return rec.pgid > 0 && processGroupMembers(rec.pgid).length > 0;
-}
-
 /**
  * Stops every recorded run worker and/or standby under `dataDir`: SIGTERM (a run worker writes
  * RUN_CANCELED), then SIGKILL whatever is still there after `graceMs`. Returns what it signalled.
+ * Reads /proc once per pass, however many runs the data dir has seen.
  */
 export async function stopRecordedProcesses(
   dataDir: string,
   graceMs: number,
   kinds: ReadonlyArray<RecordedProcess['kind']> = ['run', 'standby'],
 ): Promise<RecordedProcess[]> {
-  const live = listRecordedProcesses(dataDir).filter(
-    (p) => kinds.includes(p.kind) && signalRecordedGroup(p.record, 'SIGTERM'),
-  );
+  const recorded = listRecordedProcesses(dataDir).filter((p) => kinds.includes(p.kind));
+  if (!recorded.length) return [];
+  const first = snapshotView();
+  const live = recorded.filter((p) => signalRecordedGroup(p.record, 'SIGTERM', first));
   const deadline = Date.now() + graceMs;
-  while (live.some((p) => recordIsLive(p.record)) && Date.now() < deadline) {
+  while (live.length && Date.now() < deadline) {
+    const view = snapshotView();
+    if (!live.some((p) => recordIsLive(p.record, view))) return live;
     await new Promise((r) => setTimeout(r, 100));
   }
-  for (const p of live) signalRecordedGroup(p.record, 'SIGKILL');
+  const last = snapshotView();
+  for (const p of live) signalRecordedGroup(p.record, 'SIGKILL', last);
   return live;
 }
 
