@@ -120,9 +120,28 @@ export class Component {
     return this.current?.pid;
   }
 
-  /** The first start: a failure here is the caller's (nothing is retried). */
+  /**
+   * The first start: a failure here is the caller's (nothing is retried). A stop() meanwhile
+   * waits for it, stops what it started, and makes it reject.
+   */
   async start(): Promise<void> {
-    this.watch(await this.opts.start());
+    const run = (async () => {
+      const r = await this.opts.start();
+      if (this.stopped) {
+        await r.stop();
+        throw new Error(`${this.tag} was stopped while starting`);
+      }
+      this.watch(r);
+    })();
+    this.restarting = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    try {
+      await run;
+    } finally {
+      this.restarting = undefined;
+    }
   }
 
   /** Stops the component for good: a pending restart is cancelled, the instance stopped. */

@@ -48,29 +48,27 @@ async function until(what: string, fn: () => boolean, timeoutMs = 60_000): Promi
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** A detached process group (like a run worker) that ignores SIGTERM when asked to. */
-function startGroup(ignoreTerm = false): ProcessRecord {
-  const code = ignoreTerm
-    ? "process.on('SIGTERM', () => {}); setInterval(() => {}, 1000)"
-    : 'setInterval(() => {}, 1000)';
-  const child = spawn(process.execPath, ['-e', code], { detached: true, stdio: 'ignore' });
-  child.unref();
+/** A detached process group (like a run worker), optionally ignoring SIGTERM; resolves once set up. */
+async function startGroup(ignoreTerm = false): Promise<ProcessRecord> {
+  const code = `${ignoreTerm ? "process.on('SIGTERM', () => {});" : ''} setInterval(() => {}, 1000); console.log('ready')`;
+  const child = spawn(process.execPath, ['-e', code], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
   const pid = child.pid!;
   started.push(pid);
+  await new Promise((r) => child.stdout.once('data', r));
+  child.stdout.destroy();
+  child.unref();
   return { pid, pgid: pid, startTime: readProcStat(pid)!.startTime, spawnedAt: Date.now() };
 }
 
 test('stopRecordedProcesses ends every recorded run worker (SIGTERM, then SIGKILL after the grace)', async () => {
   const dataDir = join(root, 'stop');
-  const polite = startGroup();
-  const stubborn = startGroup(true);
+  const [polite, stubborn] = await Promise.all([startGroup(), startGroup(true)]);
   for (const [id, rec] of [
     ['run_a', polite],
     ['run_b', stubborn],
   ] as const) {
     recordRunProcess(runDir(dataDir, id), rec);
   }
-  await new Promise((r) => setTimeout(r, 300)); // let the stubborn one install its handler
   assert.deepEqual(
     listRecordedProcesses(dataDir)
       .map((p) => `${p.kind} ${p.id} ${p.record.pid}`)
@@ -86,7 +84,7 @@ test('stopRecordedProcesses ends every recorded run worker (SIGTERM, then SIGKIL
 
 test('a record whose pid now names another process is never signalled', async () => {
   const dataDir = join(root, 'reuse');
-  const stranger = startGroup();
+  const stranger = await startGroup();
   recordRunProcess(runDir(dataDir, 'run_c'), { ...stranger, startTime: stranger.startTime - 1 });
   assert.deepEqual(await stopRecordedProcesses(dataDir, 200), []);
   assert.ok(alive(stranger.pid), 'a process we did not start is left alone');

@@ -147,3 +147,22 @@ describe('Component (real child processes)', () => {
     assert.equal(c.pid, undefined);
   });
 });
+
+test('stop() during the first start waits for it and stops what it started', async () => {
+  let started: SpawnedChild | undefined;
+  const c = new Component({
+    tag: 'booting',
+    log: () => undefined,
+    onGiveUp: () => assert.fail('must not give up'),
+    start: async () => {
+      started = spawnPrefixed('t', process.execPath, ['-e', 'setInterval(() => {}, 1000)'], process.env);
+      await new Promise((r) => setTimeout(r, 500)); // e.g. waiting for its port to answer
+      return started;
+    },
+  });
+  const starting = c.start();
+  await new Promise((r) => setTimeout(r, 100));
+  await c.stop(1_000);
+  await assert.rejects(starting, /stopped while starting/);
+  assert.ok(started && !alive(started.pid), 'the process it started is gone');
+});
