@@ -76,12 +76,10 @@ async function runDev(opts: DevOptions): Promise<void> {
     // Then reverse start order: the agent (it stops its code servers and standbys; it drains its
     // Temporal workers, up to its 30 s shutdownForceTime), the control plane, Temporal. Anything
     // the agent launched meanwhile, or left, goes before the control plane and Temporal.
-    const [temporal, ...rest] = components;
-    for (const c of rest.reverse()) {
-      await c.stop(45_000);
+    for (const c of [...components].reverse()) {
+      await c.stop(c.tag === 'temporal' ? 10_000 : 45_000);
       if (c.tag === 'agent') await stopRuns(agentDataDir, log);
     }
-    await temporal?.stop(10_000);
     log('stopped');
     process.exit(code);
   };
