@@ -1,4 +1,5 @@
 // Shared output for CLI commands: JSON when --json, text otherwise, and coded errors.
+import { formatDurationMs } from '../shared/run-timing.js';
 import { printCliError, type ClientOptions } from './client.js';
 
 export interface ActionResult {
@@ -6,6 +7,8 @@ export interface ActionResult {
   text: () => string;
   /** Process exit code; default 0. */
   exitCode?: number;
+  /** Under --json, print `data` as one line: the last line of an NDJSON stream (e.g. --follow). */
+  ndjson?: boolean;
 }
 
 /** Runs a command body, prints its result, and maps errors to exit code 2. */
@@ -13,7 +16,7 @@ export async function runAction(opts: ClientOptions, body: () => Promise<ActionR
   try {
     const res = await body();
     if (res) {
-      if (opts.json) console.log(JSON.stringify(res.data, null, 2));
+      if (opts.json) console.log(res.ndjson ? JSON.stringify(res.data) : JSON.stringify(res.data, null, 2));
       else {
         const text = res.text();
         if (text) console.log(text);
@@ -36,9 +39,7 @@ export function printTable(headers: string[], rows: string[][]): string {
   return [line(headers), ...rows.map(line)].join('\n');
 }
 
+/** The run's durationMs as the API computed it (run-timing.ts), in the form the UI shows. */
 export function formatDuration(ms: number | null | undefined): string {
-  if (ms == null || ms < 0) return '';
-  if (ms < 1000) return `${Math.round(ms)}ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(1)}s`;
-  return `${Math.floor(ms / 60_000)}m${Math.round((ms % 60_000) / 1000)}s`;
+  return ms == null ? '' : formatDurationMs(ms);
 }

@@ -11,8 +11,10 @@ import { createControlPlaneHandler, type FetchHandler } from './http/handler.js'
 import { Metrics } from './http/metrics.js';
 import { createNodeServer } from './http/node-server.js';
 import { DEFAULT_API_LIMITS, type ApiLimits } from './limits.js';
+import type { UserRole } from './core/roles.js';
 import { Store, type StoreLimits } from './store/store.js';
-import { createToken, hasLiveToken, verifyToken, type TokenKind } from './store/tokens.js';
+import { storeSessions } from './store/sessions.js';
+import { createToken, hasLiveToken, type TokenKind } from './store/tokens.js';
 import { createWebHandler } from './web/index.js';
 
 export { Store, type StoreLimits } from './store/store.js';
@@ -20,6 +22,7 @@ export { DEFAULT_API_LIMITS, type ApiLimits } from './limits.js';
 export type { FetchHandler } from './http/handler.js';
 export { Daemon, type DaemonOptions } from './daemon/daemon.js';
 export { createToken, listTokens, revokeToken, type TokenInfo, type TokenKind } from './store/tokens.js';
+export { USER_ROLES, type UserRole } from './core/roles.js';
 
 export interface ControlPlaneOptions {
   /** `sqlite:.outpost/outpost.db` (default in the CLI), a file path, or `postgres://...`. */
@@ -49,6 +52,13 @@ export interface ControlPlaneOptions {
   tlsKeyFile?: string;
   /** Web UI settings; false to serve no UI. Default: Temporal UI at http://127.0.0.1:8233, namespace default. */
   web?: false | { temporalUiUrl?: string; temporalNamespace?: string; secureCookies?: boolean };
+  /**
+   * Directories under which a non-ADMIN token may deploy module paths and working directories
+   * (--module-roots / OUTPOST_MODULE_ROOTS). Default: the control plane's working directory.
+   */
+  moduleRoots?: string[];
+  /** Origins allowed to call /graphql from a browser (--allowed-origins / OUTPOST_ALLOWED_ORIGINS). Default none. */
+  allowedOrigins?: string[];
 }
 
 export interface ControlPlane {
@@ -56,8 +66,8 @@ export interface ControlPlane {
   url: string;
   store: Store;
   daemon: Daemon | undefined;
-  /** Creates a token and returns its plaintext (shown once; only the hash is stored). */
-  issueToken(kind: TokenKind, name: string): Promise<string>;
+  /** Creates a token and returns its plaintext (shown once; only the hash is stored). User tokens default to ADMIN. */
+  issueToken(kind: TokenKind, name: string, role?: UserRole): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -66,6 +76,8 @@ export interface HandlerOptions {
   limits?: Partial<ApiLimits>;
   logger?: Logger;
   web?: ControlPlaneOptions['web'];
+  moduleRoots?: string[];
+  allowedOrigins?: string[];
 }
 
 /** The whole HTTP surface as a fetch handler, for tests without a port. */
@@ -75,7 +87,7 @@ export function createControlPlaneFetchHandler(opts: HandlerOptions): FetchHandl
     opts.web === false || opts.web === undefined
       ? undefined
       : createWebHandler({
-          authenticateUserToken: async (t) => (await verifyToken(opts.store, t))?.kind === 'user',
+          sessions: storeSessions(opts.store),
           temporalUiUrl: opts.web.temporalUiUrl ?? 'http://127.0.0.1:8233',
           temporalNamespace: opts.web.temporalNamespace ?? 'default',
           logger,
@@ -86,6 +98,8 @@ export function createControlPlaneFetchHandler(opts: HandlerOptions): FetchHandl
     limits: { ...DEFAULT_API_LIMITS, ...opts.limits },
     metrics: new Metrics(),
     logger,
+    deployPolicy: { moduleRoots: opts.moduleRoots ?? [process.cwd()] },
+    cors: { allowedOrigins: opts.allowedOrigins ?? [] },
     ...(web ? { web } : {}),
   });
 }
@@ -93,7 +107,7 @@ export function createControlPlaneFetchHandler(opts: HandlerOptions): FetchHandl
 /** Writes the first admin user token to `<dataDir>/user.token` (0600) when no user token exists. */
 async function ensureAdminToken(store: Store, dataDir: string, logger: Logger): Promise<void> {
   if (await hasLiveToken(store, 'user')) return;
-  const { token } = await createToken(store, 'user', 'admin');
+  const { token } = await createToken(store, 'user', 'admin', { role: 'ADMIN' });
   mkdirSync(dataDir, { recursive: true });
   const file = join(dataDir, 'user.token');
   writeFileSync(file, token + '\n', { mode: 0o600 });
@@ -130,7 +144,14 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
     if (opts.dataDir) await ensureAdminToken(store, opts.dataDir, logger);
     if (opts.agentTokenFile) await ensureAgentTokenFile(store, opts.agentTokenFile, logger);
     const limits = { ...DEFAULT_API_LIMITS, ...opts.limits };
-    const handler = createControlPlaneFetchHandler({ store, limits, logger, web: opts.web ?? {} });
+    const handler = createControlPlaneFetchHandler({
+      store,
+      limits,
+      logger,
+      web: opts.web ?? {},
+      ...(opts.moduleRoots ? { moduleRoots: opts.moduleRoots } : {}),
+      ...(opts.allowedOrigins ? { allowedOrigins: opts.allowedOrigins } : {}),
+    });
     const tls =
       opts.tlsCertFile && opts.tlsKeyFile
         ? { cert: readFileSync(opts.tlsCertFile), key: readFileSync(opts.tlsKeyFile) }
@@ -165,7 +186,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       url,
       store,
       daemon,
-      issueToken: async (kind, name) => (await createToken(store, kind, name)).token,
+      issueToken: async (kind, name, role) => (await createToken(store, kind, name, role ? { role } : {})).token,
       async close() {
         if (closed) return;
         closed = true;

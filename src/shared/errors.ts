@@ -59,6 +59,21 @@ export const ERRORS = {
     'User tokens open /graphql; agent tokens open /agent/graphql.',
   ),
   CSRF: spec(403, 'Cross-site request refused', 'Reload the page and try again.'),
+  ROLE_REQUIRED: spec(
+    403,
+    "This token's role does not allow this action",
+    'Use a token with the role named in the detail; an ADMIN creates one with `outpost tokens create --role`.',
+  ),
+  ROLE_ESCALATION: spec(
+    403,
+    'A token cannot grant a role above its own',
+    'Ask a token holder with that role (or an ADMIN) to create the token.',
+  ),
+  PATH_NOT_ALLOWED: spec(
+    403,
+    'The code location names a path outside the allowed module roots',
+    'Deploy a module under a root named in the detail, or have the operator add one with --module-roots / OUTPOST_MODULE_ROOTS.',
+  ),
 
   // --- request limits and bad input
   BODY_TOO_LARGE: spec(413, 'Request body is too large', 'Send a smaller body or raise the limit named in the detail.'),
@@ -99,6 +114,11 @@ export const ERRORS = {
     "Run config does not match the job's config schema",
     'Fix the config fields listed in the detail.',
   ),
+  UNKNOWN_PARTITION: spec(
+    400,
+    "The partition key is missing or not in the job's partition set",
+    'Pass one of the keys listed in the detail (`--partition <key>`), or none for an unpartitioned job.',
+  ),
   ILLEGAL_RUN_TRANSITION: spec(
     409,
     'Illegal run status transition',
@@ -116,6 +136,11 @@ export const ERRORS = {
   ),
   RUN_NOT_TERMINABLE: spec(409, 'The run has already finished', 'Nothing to terminate.'),
   RUN_CANCELED: spec(409, 'The run was canceled before it launched', 'Launch the job again if it should run.'),
+  RUN_LAUNCH_TIMEOUT: spec(
+    504,
+    'The run was never launched: an agent acknowledged it, but its run worker did not start in time',
+    "Check the agents' health and logs and the run's workflow in the Temporal UI, then launch the job again.",
+  ),
 
   // --- user code
   USER_CODE_LOAD_FAILED: spec(

@@ -1,7 +1,7 @@
 // The one id scheme: a kind prefix plus a time-ordered random suffix (sortable, URL-safe).
 import { randomBytes } from 'node:crypto';
 
-export type IdKind = 'run' | 'wi' | 'agent' | 'tok' | 'loc' | 'tick' | 'sb';
+export type IdKind = 'run' | 'wi' | 'agent' | 'tok' | 'loc' | 'tick' | 'sb' | 'aud';
 
 let lastMs = 0;
 let counter = 0;

@@ -13,8 +13,9 @@ export interface DevStack {
   /** Process id of `outpost dev` itself. */
   pid: number;
   url: string;
-  /** The one-click link `outpost dev` prints: `<url>/signin#token=...`. */
+  /** The one-time link `outpost dev` prints: `<url>/signin#code=...` (works once, for minutes). */
   signInLink: string;
+  /** The ADMIN user token, read from `<dataDir>/user.token` (it is never printed). */
   userToken: string;
   dataDir: string;
   temporalUiUrl: string;
@@ -149,7 +150,7 @@ export async function startDevStack(timeoutMs = 240_000, extraArgs: string[] = [
       createInterface({ input: s }).on('line', (line) => {
         output.push(line);
         if (output.length > 2000) output.shift();
-        const m = /(http:\/\/127\.0\.0\.1:\d+\/signin#token=\S+)/.exec(line);
+        const m = /(http:\/\/127\.0\.0\.1:\d+\/signin#code=\S+)/.exec(line);
         if (m && !link) {
           link = m[1]!;
           clearTimeout(timer);
@@ -216,7 +217,7 @@ export async function startDevStack(timeoutMs = 240_000, extraArgs: string[] = [
     throw err;
   }
   const url = `http://127.0.0.1:${port}`;
-  const userToken = decodeURIComponent(signInLink.split('#token=')[1]!);
+  const userToken = readFileSync(join(dataDir, 'user.token'), 'utf8').trim();
   return {
     pid: child.pid!,
     url,

@@ -42,7 +42,13 @@ describe('GraphiQL', { skip, timeout: 180_000 }, () => {
       if (!['127.0.0.1', 'localhost'].includes(url.hostname) && !['data:', 'blob:'].includes(url.protocol))
         outside.push(r.url());
     });
-    await b.page.goto(`${cp.url}/signin#token=${encodeURIComponent(userToken)}`);
+    const link = await fetch(`${cp.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${userToken}` },
+      body: JSON.stringify({ query: 'mutation { createSignInLink { path } }' }),
+    });
+    const { data } = (await link.json()) as { data: { createSignInLink: { path: string } } };
+    await b.page.goto(`${cp.url}${data.createSignInLink.path}`);
     await b.page.waitForURL((u) => !u.pathname.startsWith('/signin'));
     await b.page.goto(`${cp.url}/graphql`);
     await b.page.locator('.graphiql-execute-button').first().waitFor();

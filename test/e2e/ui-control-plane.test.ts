@@ -160,12 +160,16 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     assert.equal((await b.context.cookies()).length, 0);
   });
 
-  test('the #token= link signs in, clears the token from the URL, and sets an httpOnly cookie', async () => {
+  test('the one-time #code= link signs in, clears the code from the URL, and sets an httpOnly cookie', async () => {
     const { page } = b;
-    await page.goto(`${cp.url}/signin#token=${userToken}`);
+    const { createSignInLink } = await user<{ createSignInLink: { path: string; code: string } }>(
+      'mutation { createSignInLink { path code } }',
+    );
+    await page.goto(`${cp.url}${createSignInLink.path}`);
     await page.waitForURL((u) => u.pathname === '/runs');
-    assert.ok(!page.url().includes(userToken));
-    assert.ok(!(await page.evaluate(() => window.location.href + document.cookie)).includes(userToken));
+    assert.ok(!page.url().includes(createSignInLink.code));
+    const visible = await page.evaluate(() => window.location.href + document.cookie);
+    assert.ok(!visible.includes(userToken) && !visible.includes(createSignInLink.code));
     const history = await page.evaluate(() => window.history.length);
     assert.ok(history >= 1);
     const cookies = await b.context.cookies();

@@ -33,11 +33,12 @@ describe('web UI against outpost dev', { skip, timeout: 600_000 }, () => {
     if (process.env.OUTPOST_UPDATE_SCREENSHOTS !== '1') rmSync(SHOTS, { recursive: true, force: true });
   });
 
-  test('the one-click link signs in and leaves no token in the URL', async () => {
+  test('the one-time link signs in, leaves no code in the URL, and the log holds no token', async () => {
     const { page } = b;
+    assert.ok(!stack.output.join('\n').includes(stack.userToken), 'no API token in the `outpost dev` output');
     await page.goto(stack.signInLink);
     await page.waitForURL((u) => u.pathname === '/runs');
-    assert.ok(!page.url().includes(stack.userToken), 'token gone from the address bar');
+    assert.ok(!page.url().includes('#code='), 'code gone from the address bar');
     const session = (await b.context.cookies()).find((c) => c.name === 'outpost_session');
     assert.ok(session?.httpOnly && session.sameSite === 'Strict');
     assert.equal(await page.evaluate(() => document.cookie.includes('outpost_session')), false);

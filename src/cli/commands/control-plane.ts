@@ -23,8 +23,12 @@ export const ControlPlaneConfigSchema = z.object({
   leaseMs: positiveInt.optional(),
   maxAttempts: positiveInt.optional(),
   startingTimeoutMs: positiveInt.optional(),
+  launchDeadlineMs: positiveInt.optional(),
   temporalUiUrl: z.string().default('http://127.0.0.1:8233'),
   temporalNamespace: z.string().default('default'),
+  moduleRoots: z.string().optional(),
+  allowedOrigins: z.string().optional(),
+  auditRetentionDays: positiveInt.default(90),
 });
 type Config = z.input<typeof ControlPlaneConfigSchema>;
 
@@ -44,9 +48,22 @@ const SOURCES: OptionSources<Config> = {
   leaseMs: { flag: '--lease-ms', env: 'OUTPOST_LEASE_MS' },
   maxAttempts: { flag: '--max-attempts', env: 'OUTPOST_MAX_ATTEMPTS' },
   startingTimeoutMs: { flag: '--starting-timeout-ms', env: 'OUTPOST_STARTING_TIMEOUT_MS' },
+  launchDeadlineMs: { flag: '--launch-deadline-ms', env: 'OUTPOST_LAUNCH_DEADLINE_MS' },
   temporalUiUrl: { flag: '--temporal-ui-url', env: 'OUTPOST_TEMPORAL_UI_URL' },
   temporalNamespace: { flag: '--temporal-namespace', env: 'OUTPOST_TEMPORAL_NAMESPACE' },
+  moduleRoots: { flag: '--module-roots', env: 'OUTPOST_MODULE_ROOTS' },
+  allowedOrigins: { flag: '--allowed-origins', env: 'OUTPOST_ALLOWED_ORIGINS' },
+  auditRetentionDays: { flag: '--audit-retention-days', env: 'OUTPOST_AUDIT_RETENTION_DAYS' },
 };
+
+/** Splits a list flag (`a,b` or the platform's path delimiter) into its non-empty items. */
+const list = (v: string | undefined, sep: RegExp): string[] | undefined =>
+  v === undefined
+    ? undefined
+    : v
+        .split(sep)
+        .map((x) => x.trim())
+        .filter(Boolean);
 
 export function registerControlPlaneCommand(program: Command): void {
   program
@@ -81,10 +98,26 @@ export function registerControlPlaneCommand(program: Command): void {
     .option('--max-attempts <n>', 'claims before a work item fails (OUTPOST_MAX_ATTEMPTS; default 5)')
     .option('--starting-timeout-ms <n>', 'STARTING runs fail after this (OUTPOST_STARTING_TIMEOUT_MS; default 300000)')
     .option(
+      '--launch-deadline-ms <n>',
+      'an acknowledged launch not started after this is queued again, then failed (OUTPOST_LAUNCH_DEADLINE_MS; default 180000)',
+    )
+    .option(
       '--temporal-ui-url <url>',
       'linked from the web UI (OUTPOST_TEMPORAL_UI_URL; default http://127.0.0.1:8233)',
     )
     .option('--temporal-namespace <ns>', 'linked from the web UI (OUTPOST_TEMPORAL_NAMESPACE; default default)')
+    .option(
+      '--module-roots <dirs>',
+      'directories (":"-separated) an EDITOR may deploy modules from (OUTPOST_MODULE_ROOTS; default the working directory)',
+    )
+    .option(
+      '--allowed-origins <origins>',
+      'comma-separated origins allowed to call /graphql cross-origin, without cookies (OUTPOST_ALLOWED_ORIGINS; default none)',
+    )
+    .option(
+      '--audit-retention-days <n>',
+      'audit rows older than this are pruned (OUTPOST_AUDIT_RETENTION_DAYS; default 90)',
+    )
     .action(async (flags: Record<string, unknown>) => {
       // commander sets daemon=true by default for --no-daemon; only an explicit flag should win over env.
       const given = { ...flags, daemon: flags.daemon === false ? false : undefined };
@@ -111,7 +144,13 @@ export function registerControlPlaneCommand(program: Command): void {
           ...(cfg.leaseMs ? { leaseMs: cfg.leaseMs } : {}),
           ...(cfg.maxAttempts ? { maxAttempts: cfg.maxAttempts } : {}),
         },
-        daemonOptions: cfg.startingTimeoutMs ? { startingTimeoutMs: cfg.startingTimeoutMs } : {},
+        daemonOptions: {
+          ...(cfg.startingTimeoutMs ? { startingTimeoutMs: cfg.startingTimeoutMs } : {}),
+          ...(cfg.launchDeadlineMs ? { launchDeadlineMs: cfg.launchDeadlineMs } : {}),
+          auditRetentionMs: cfg.auditRetentionDays * 86_400_000,
+        },
+        ...(cfg.moduleRoots ? { moduleRoots: list(cfg.moduleRoots, /[:;]/) } : {}),
+        ...(cfg.allowedOrigins ? { allowedOrigins: list(cfg.allowedOrigins, /,/) } : {}),
         web: { temporalUiUrl: cfg.temporalUiUrl, temporalNamespace: cfg.temporalNamespace },
       });
       console.log(`control plane at ${cp.url} (GraphiQL: ${cp.url}/graphql)`);

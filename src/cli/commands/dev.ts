@@ -180,10 +180,14 @@ async function runDev(opts: DevOptions): Promise<void> {
       log(`code location hello: ${status}`);
     }
 
-    const token = readFileSync(userTokenFile, 'utf8').trim();
+    // A one-time code (works once, for minutes), never the token: this line ends up in logs.
+    const link = await api.request<{ createSignInLink: { path: string; expiresAt: number } }>(
+      `mutation { createSignInLink { path expiresAt } }`,
+    );
+    const minutes = Math.round((link.createSignInLink.expiresAt - Date.now()) / 60_000);
     log('');
     log(`Outpost UI:   ${url}`);
-    log(`sign in:      ${url}/signin#token=${token}`);
+    log(`sign in:      ${url}${link.createSignInLink.path}  (one-time link, expires in ${minutes} min)`);
     log(`GraphQL:      ${url}/graphql (user token in ${userTokenFile})`);
     log(`Temporal UI:  ${temporalUiUrl}`);
     log(`data dir:     ${dataDir}`);

@@ -8,10 +8,15 @@ interface LocationRow {
   status: string;
   version: number;
   loadError: string | null;
+  /** False when no healthy agent serves its code server (nothing can run there now). */
+  reachable: boolean;
   jobs: { name: string }[];
 }
 
-const LOCATION_FIELDS = 'name status version loadError jobs { name }';
+const LOCATION_FIELDS = 'name status version loadError reachable jobs { name }';
+
+/** deploy/reload are scripted: anything but LOADED (ERROR, or still LOADING at the timeout) exits 1. */
+const outcomeExitCode = (l: LocationRow): number => (l.status === 'LOADED' ? 0 : 1);
 
 export function registerLocationsCommand(program: Command): void {
   const locations = program.command('locations').description('Deploy and inspect code locations');
@@ -46,7 +51,7 @@ export function registerLocationsCommand(program: Command): void {
         const loc = opts.wait
           ? await waitLoaded(api, name, Number(opts.timeout), !opts.json)
           : await getLocation(api, name);
-        return { data: loc, text: () => describeLocation(loc) };
+        return { data: loc, text: () => describeLocation(loc), exitCode: opts.wait ? outcomeExitCode(loc) : 0 };
       }),
   );
 
@@ -59,10 +64,11 @@ export function registerLocationsCommand(program: Command): void {
           data: res.codeLocations,
           text: () =>
             printTable(
-              ['NAME', 'STATUS', 'VERSION', 'JOBS', 'ERROR'],
+              ['NAME', 'STATUS', 'AGENT', 'VERSION', 'JOBS', 'ERROR'],
               res.codeLocations.map((l) => [
                 l.name,
                 l.status,
+                l.reachable ? 'reachable' : 'UNREACHABLE',
                 String(l.version),
                 String(l.jobs.length),
                 firstLine(l.loadError),
@@ -82,7 +88,7 @@ export function registerLocationsCommand(program: Command): void {
       const api = userApi(opts);
       await api.request(`mutation($name: String!) { reloadCodeLocation(name: $name) { name version } }`, { name });
       const loc = opts.wait ? await waitLoaded(api, name, 120, !opts.json) : await getLocation(api, name);
-      return { data: loc, text: () => describeLocation(loc) };
+      return { data: loc, text: () => describeLocation(loc), exitCode: opts.wait ? outcomeExitCode(loc) : 0 };
     }),
   );
 }
@@ -120,5 +126,9 @@ const firstLine = (s: string | null): string => (s ?? '').split('\n')[0] ?? '';
 function describeLocation(l: LocationRow): string {
   const jobs = l.jobs.map((j) => j.name).join(', ') || '(none)';
   const err = l.loadError ? `\nload error:\n${l.loadError}` : '';
-  return `${l.name}: ${l.status} (version ${l.version}); jobs: ${jobs}${err}`;
+  const still = l.status === 'LOADING' ? ' (still loading at the timeout)' : '';
+  const agent = l.reachable
+    ? ''
+    : '\nunreachable: no healthy agent serves this location (see the Agents page or the `agents` query)';
+  return `${l.name}: ${l.status}${still} (version ${l.version}); jobs: ${jobs}${err}${agent}`;
 }

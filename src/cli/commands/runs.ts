@@ -16,6 +16,9 @@ interface RunRow {
   createdAt: number;
   startedAt: number | null;
   endedAt: number | null;
+  /** Computed once by the API from the run's events (run-timing.ts); the UI shows the same. */
+  durationMs: number | null;
+  launchError: { code: string; message: string } | null;
 }
 interface EventRow {
   seq: number;
@@ -31,13 +34,17 @@ interface LogChunk {
   nextOffset: number;
 }
 
-const RUN_FIELDS = 'id status job location createdAt startedAt endedAt';
+const RUN_FIELDS = 'id status job location createdAt startedAt endedAt durationMs launchError { code message }';
+/** Events per request of `runs show`; it pages until it has them all. */
+const EVENT_PAGE = 1000;
+const EVENT_FIELDS = 'seq type timestamp stepKey level message error';
 
 type LaunchOptions = ClientOptions & {
   location: string;
   config?: string;
   configFile?: string;
   tag: string[];
+  partition?: string;
   follow?: boolean;
 };
 
@@ -52,7 +59,11 @@ export function registerRunsCommand(program: Command): void {
       .option('--config <json>', 'run config as JSON')
       .option('--config-file <path>', 'run config from a JSON file')
       .option('--tag <key=value>', 'a run tag (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
-      .option('--follow', 'stream events and logs until the run ends; exit non-zero unless it succeeds'),
+      .option('--partition <key>', "partition key (required for a partitioned job; one of its set's keys)")
+      .option(
+        '--follow',
+        'stream events and logs until the run ends; exit 1 unless it succeeds (with --json: NDJSON, one object a line)',
+      ),
   ).action((job: string, opts: LaunchOptions) =>
     runAction(opts, async () => {
       const api = userApi(opts);
@@ -66,15 +77,17 @@ export function registerRunsCommand(program: Command): void {
       );
       const res = await api.request<{ launchRun: RunRow }>(
         `mutation($input: LaunchRunInput!) { launchRun(input: $input) { ${RUN_FIELDS} } }`,
-        { input: { location: opts.location, job, runConfig, tags } },
+        { input: { location: opts.location, job, runConfig, tags, partitionKey: opts.partition } },
       );
       const run = res.launchRun;
       if (!opts.follow) return { data: run, text: () => `launched run ${run.id} (${run.job}, ${run.status})` };
-      if (!opts.json) console.log(`launched run ${run.id} (${run.job})`);
+      // --follow --json is NDJSON: {"launched":run}, then {"event":…} and {"log":…} lines, then {"run":final}.
+      console.log(opts.json ? JSON.stringify({ launched: run }) : `launched run ${run.id} (${run.job})`);
       const final = await follow(api, run.id, { json: Boolean(opts.json), logs: true });
       return {
-        data: final,
-        text: () => `run ${final.id} ${final.status}`,
+        data: { run: final },
+        ndjson: true,
+        text: () => `run ${final.id} ${final.status}${describeLaunchError(final)}`,
         exitCode: final.status === 'SUCCESS' ? 0 : 1,
       };
     }),
@@ -108,28 +121,23 @@ export function registerRunsCommand(program: Command): void {
               r.job,
               r.location,
               new Date(r.createdAt).toISOString(),
-              formatDuration(duration(r)),
+              formatDuration(r.durationMs),
             ]),
           ),
       };
     }),
   );
 
-  withClientOptions(runs.command('show <id>').description('Show a run and its events')).action(
+  withClientOptions(runs.command('show <id>').description('Show a run and all its events')).action(
     (id: string, opts: ClientOptions) =>
       runAction(opts, async () => {
         const api = userApi(opts);
-        const res = await api.request<{ run: (RunRow & { events: EventRow[] }) | null }>(
-          `query($id: ID!) { run(id: $id) { ${RUN_FIELDS} events { seq type timestamp stepKey level message error } } }`,
-          { id },
-        );
-        if (!res.run) throw new OutpostError('UNKNOWN_RUN', { detail: id });
-        const run = res.run;
+        const run = await showRun(api, id);
         return {
           data: run,
           text: () =>
             [
-              `run ${run.id}: ${run.status} (${run.job} @ ${run.location}) ${formatDuration(duration(run))}`,
+              `run ${run.id}: ${run.status} (${run.job} @ ${run.location}) ${formatDuration(run.durationMs)}${describeLaunchError(run)}`,
               ...run.events.map(formatEvent),
             ].join('\n'),
         };
@@ -152,16 +160,20 @@ export function registerRunsCommand(program: Command): void {
           events: false,
           streams: [opts.stream],
         });
-        return { data: final, text: () => '' };
+        return { data: { run: final }, ndjson: true, text: () => '' };
       }
+      // Under --json the whole text is one JSON document, so it is gathered first.
       let offset = 0;
+      const parts: string[] = [];
       for (let i = 0; i < 100_000; i++) {
         const chunk = await fetchLogs(api, id, opts.stream, offset);
         if (!chunk.data) break;
-        process.stdout.write(chunk.data);
+        if (opts.json) parts.push(chunk.data);
+        else process.stdout.write(chunk.data);
         offset = chunk.nextOffset;
       }
-      return undefined;
+      if (!opts.json) return undefined;
+      return { data: { runId: id, stream: opts.stream, data: parts.join(''), nextOffset: offset }, text: () => '' };
     }),
   );
 
@@ -193,7 +205,27 @@ function parseConfig(opts: LaunchOptions): Record<string, unknown> {
   }
 }
 
-const duration = (r: RunRow): number | null => (r.startedAt ? (r.endedAt ?? Date.now()) - r.startedAt : null);
+const describeLaunchError = (r: RunRow): string =>
+  r.launchError ? `\ndid not start: ${r.launchError.code}: ${r.launchError.message}` : '';
+
+/** The run with every event: pages by seq until a short page, so no limit cuts it off silently. */
+async function showRun(api: UserApi, id: string): Promise<RunRow & { events: EventRow[] }> {
+  const events: EventRow[] = [];
+  let afterSeq = 0;
+  // Bounded: 100k pages of 1,000 events is far more than a run stores.
+  for (let page = 0; page < 100_000; page++) {
+    const res = await api.request<{ run: (RunRow & { events: EventRow[] }) | null }>(
+      `query($id: ID!, $after: Int, $first: Int) { run(id: $id) { ${RUN_FIELDS} events(afterSeq: $after, first: $first) { ${EVENT_FIELDS} } } }`,
+      { id, after: afterSeq, first: EVENT_PAGE },
+    );
+    if (!res.run) throw new OutpostError('UNKNOWN_RUN', { detail: id });
+    events.push(...res.run.events);
+    const last = res.run.events.at(-1);
+    if (res.run.events.length < EVENT_PAGE || !last || last.seq <= afterSeq) return { ...res.run, events };
+    afterSeq = last.seq;
+  }
+  throw new OutpostError('INTERNAL', { detail: `run ${id} has more events than runs show pages through` });
+}
 
 function formatEvent(e: EventRow): string {
   const time = new Date(e.timestamp).toISOString().slice(11, 23);

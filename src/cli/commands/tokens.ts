@@ -11,6 +11,7 @@ interface TokenRow {
   createdAt: number;
   revokedAt: number | null;
   lastUsedAt?: number | null;
+  role?: string | null;
 }
 
 export function registerTokensCommand(program: Command): void {
@@ -22,24 +23,31 @@ export function registerTokensCommand(program: Command): void {
       .description('Create a token (printed once: store it now)')
       .requiredOption('--name <name>', 'a label, e.g. the agent host')
       .option('--kind <kind>', 'user (opens /graphql) or agent (opens /agent/graphql)', 'user')
+      .option('--role <role>', 'user tokens: viewer, launcher, editor or admin (default viewer)')
       .option('--raw', 'print only the token (for scripts)'),
-  ).action((opts: ClientOptions & { name: string; kind: string; raw?: boolean }) =>
+  ).action((opts: ClientOptions & { name: string; kind: string; role?: string; raw?: boolean }) =>
     runAction(opts, async () => {
       const kind = opts.kind.toUpperCase();
       if (kind !== 'USER' && kind !== 'AGENT')
         throw new OutpostError('INVALID_ARGUMENT', { detail: '--kind must be user or agent' });
+      const role = opts.role?.toUpperCase() ?? null;
+      if (role !== null && !['VIEWER', 'LAUNCHER', 'EDITOR', 'ADMIN'].includes(role))
+        throw new OutpostError('INVALID_ARGUMENT', { detail: '--role must be viewer, launcher, editor or admin' });
       const api = userApi(opts);
-      const res = await api.request<{ createToken: { token: string; id: string } }>(
-        `mutation($kind: TokenKind!, $name: String!) { createToken(kind: $kind, name: $name) { id token } }`,
-        { kind, name: opts.name },
+      const res = await api.request<{ createToken: { token: string; id: string; role: string | null } }>(
+        `mutation($kind: TokenKind!, $name: String!, $role: UserRole) {
+          createToken(kind: $kind, name: $name, role: $role) { id token role }
+        }`,
+        { kind, name: opts.name, role },
       );
       const { id, token } = res.createToken;
+      const shownRole = res.createToken.role ? ` ${res.createToken.role}` : '';
       return {
-        data: { id, kind, name: opts.name, token },
+        data: { id, kind, name: opts.name, role: res.createToken.role, token },
         text: () =>
           opts.raw
             ? token
-            : `created ${kind.toLowerCase()} token ${id} (${opts.name}); it is shown only once:\n${token}`,
+            : `created ${kind.toLowerCase()}${shownRole.toLowerCase()} token ${id} (${opts.name}); it is shown only once:\n${token}`,
       };
     }),
   );
@@ -48,16 +56,17 @@ export function registerTokensCommand(program: Command): void {
     (opts: ClientOptions) =>
       runAction(opts, async () => {
         const api = userApi(opts);
-        const res = await api.request<{ tokens: TokenRow[] }>(`{ tokens { id kind name createdAt revokedAt } }`);
+        const res = await api.request<{ tokens: TokenRow[] }>(`{ tokens { id kind name role createdAt revokedAt } }`);
         return {
           data: res.tokens,
           text: () =>
             printTable(
-              ['ID', 'KIND', 'NAME', 'CREATED', 'REVOKED'],
+              ['ID', 'KIND', 'NAME', 'ROLE', 'CREATED', 'REVOKED'],
               res.tokens.map((t) => [
                 t.id,
                 t.kind,
                 t.name,
+                t.role ?? '',
                 new Date(t.createdAt).toISOString(),
                 t.revokedAt ? new Date(t.revokedAt).toISOString() : '',
               ]),

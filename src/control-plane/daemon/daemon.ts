@@ -7,6 +7,9 @@
 //   enqueue EVALUATE_SENSOR with the stored cursor, unless the previous evaluation is still open.
 // - runs stuck in STARTING past `startingTimeoutMs` become FAILURE with an ENGINE event.
 // - expired work-item leases are returned to the queue (or failed) even when no agent polls.
+// - acknowledged launches whose run never reported launched within `launchDeadlineMs` are
+//   queued again, then fail with RUN_LAUNCH_TIMEOUT (launch-reaper.ts).
+// - audit rows past their retention, and dead sessions, are deleted (retention.ts).
 import { Cron } from 'croner';
 import type { Logger } from '../../shared/logger.js';
 import { hasOpenTick, insertTick, listInstigators, updateInstigator } from '../store/instigators.js';
@@ -16,15 +19,32 @@ import type { InstigatorsTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { enqueue } from '../store/work-items.js';
 import { expireLeases } from '../store/work-queue.js';
+import { reapUnlaunchedRuns } from '../store/launch-reaper.js';
+import { DEFAULT_AUDIT_RETENTION_MS } from '../store/audit-log.js';
+import { Retention, type RetentionOptions } from './retention.js';
 
-export interface DaemonOptions {
+export type { RetentionOptions } from './retention.js';
+
+export interface DaemonOptions extends RetentionOptions {
   /** Time between passes (real time). Default 2000 ms. */
   intervalMs: number;
   /** A run still STARTING after this long fails. Default 5 minutes. */
   startingTimeoutMs: number;
+  /**
+   * An ACKED launch whose run is still QUEUED this long after the ack is queued again (then,
+   * after its attempts, fails with RUN_LAUNCH_TIMEOUT). Default 3 minutes: far above a launch
+   * under load (the concurrency bench saw 67 s to start 200 runs at once).
+   */
+  launchDeadlineMs: number;
 }
 
-export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = { intervalMs: 2_000, startingTimeoutMs: 5 * 60_000 };
+export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {
+  intervalMs: 2_000,
+  startingTimeoutMs: 5 * 60_000,
+  launchDeadlineMs: 3 * 60_000,
+  auditRetentionMs: DEFAULT_AUDIT_RETENTION_MS,
+  pruneIntervalMs: 3_600_000,
+};
 
 /** Searches back from `now` in growing windows, so a long downtime costs few cron steps. */
 const SEARCH_WINDOWS_MS = [3_600_000, 86_400_000, 31 * 86_400_000, 366 * 86_400_000];
@@ -55,10 +75,16 @@ export interface PassReport {
   schedulesFired: string[];
   sensorsFired: string[];
   runsTimedOut: string[];
+  /** Runs whose acknowledged launch never started: queued again, or failed after their attempts. */
+  launchesRequeued: string[];
+  launchesFailed: string[];
+  /** Audit, session and sign-in-code rows deleted by retention this pass. */
+  pruned: number;
 }
 
 export class Daemon {
   readonly options: DaemonOptions;
+  private readonly retention: Retention;
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<unknown> | undefined;
   private stopped = true;
@@ -69,6 +95,7 @@ export class Daemon {
     options: Partial<DaemonOptions> = {},
   ) {
     this.options = { ...DEFAULT_DAEMON_OPTIONS, ...options };
+    this.retention = new Retention(store, logger, this.options);
   }
 
   start(): void {
@@ -95,8 +122,20 @@ export class Daemon {
 
   /** One pass at the store's current clock; tests call this directly. */
   async runOnce(): Promise<PassReport> {
-    const report: PassReport = { schedulesFired: [], sensorsFired: [], runsTimedOut: [] };
+    const report: PassReport = {
+      schedulesFired: [],
+      sensorsFired: [],
+      runsTimedOut: [],
+      launchesRequeued: [],
+      launchesFailed: [],
+      pruned: 0,
+    };
     await expireLeases(this.store);
+    const reaped = await reapUnlaunchedRuns(this.store, this.options.launchDeadlineMs);
+    report.launchesRequeued = reaped.requeued;
+    report.launchesFailed = reaped.failed;
+    for (const runId of reaped.requeued) this.logger.warn({ runId }, 'acknowledged launch never started; queued again');
+    for (const runId of reaped.failed) this.logger.warn({ runId }, 'run failed: RUN_LAUNCH_TIMEOUT');
     const rows = await listInstigators(this.store.db);
     let enqueued = false;
     for (const loc of await listLocations(this.store.db)) {
@@ -117,6 +156,7 @@ export class Daemon {
       }
     }
     report.runsTimedOut = await this.timeoutStartingRuns();
+    report.pruned = await this.retention.maybePrune();
     if (enqueued) this.store.signals.notifyWork();
     return report;
   }

@@ -2,6 +2,7 @@
 import { OutpostError } from '../../shared/errors.js';
 import type { ApiLimits } from '../limits.js';
 import type { Metrics } from '../http/metrics.js';
+import type { DeployPolicy } from '../services/deploy-policy.js';
 import type { Store } from '../store/store.js';
 import type { TokenInfo } from '../store/tokens.js';
 
@@ -11,6 +12,8 @@ export interface ApiContext {
   metrics: Metrics;
   principal: TokenInfo;
   request: Request;
+  /** Which module paths and commands a non-ADMIN may deploy (user API only). */
+  deployPolicy: DeployPolicy;
 }
 
 /** Throws BATCH_TOO_LARGE naming the limit when `n` exceeds it. */

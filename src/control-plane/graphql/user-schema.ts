@@ -4,16 +4,27 @@ import { createSchema } from 'graphql-yoga';
 import { OutpostError } from '../../shared/errors.js';
 import { ENGINE_SEQ_BASE, type ComputeLogStream } from '../../shared/run-events.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
+import { strictConfigSchema } from '../core/strict-config.js';
+import { runDurationMs } from '../../shared/run-timing.js';
+import { launchErrorOf } from '../store/work-items.js';
+import { reachableLocations } from '../store/agents.js';
 import { listAgents } from '../store/agents.js';
 import { readComputeLogs } from '../store/compute-logs.js';
 import { listTicks, type InstigatorState } from '../store/instigators.js';
 import {
+  deleteCodeLocation,
   deployCodeLocation,
   getLocation,
   listLocations,
   reloadCodeLocation,
+  requireLocation,
   type LocationView,
 } from '../store/locations.js';
+import { roleAtLeast, type UserRole } from '../core/roles.js';
+import { checkDeploy } from '../services/deploy-policy.js';
+import { listAudit, type AuditFilter } from '../store/audit-log.js';
+import { createSigninCode } from '../store/sessions.js';
+import { audited, restricted, roleOf } from './guard.js';
 import { listRunEvents, type StoredRunEvent } from '../store/run-events.js';
 import { getRun, listRuns, requireRun, type RunFilter, type RunView } from '../store/runs.js';
 import { createToken, listTokens, revokeToken, type TokenKind } from '../store/tokens.js';
@@ -80,6 +91,7 @@ export function createUserSchema() {
     resolvers: {
       JSON: JSONScalar,
       TokenKind: { USER: 'user', AGENT: 'agent' },
+      UserRole: { VIEWER: 'VIEWER', LAUNCHER: 'LAUNCHER', EDITOR: 'EDITOR', ADMIN: 'ADMIN' },
       Query: {
         codeLocations: (_: unknown, __: unknown, { store }: ApiContext) => listLocations(store.db),
         codeLocation: (_: unknown, { name }: { name: string }, { store }: ApiContext) => getLocation(store.db, name),
@@ -102,45 +114,117 @@ export function createUserSchema() {
           a: { filter?: WorkItemFilter | null; first?: number | null },
           { store, limits }: ApiContext,
         ) => listWorkItems(store, a.filter ?? {}, pageSize(a.first, 100, limits)),
-        tokens: (_: unknown, __: unknown, { store }: ApiContext) => listTokens(store),
+        tokens: restricted('tokens', (_: unknown, __: unknown, { store }: ApiContext) => listTokens(store)),
+        me: (_: unknown, __: unknown, { principal }: ApiContext) => principal,
+        auditLog: restricted(
+          'auditLog',
+          async (
+            _: unknown,
+            a: { first?: number | null; after?: string | null; filter?: AuditFilter | null },
+            { store, limits }: ApiContext,
+          ) => {
+            const { entries, hasNextPage } = await listAudit(
+              store,
+              a.filter ?? {},
+              pageSize(a.first, 50, limits),
+              a.after,
+            );
+            return {
+              edges: entries.map((e) => ({ cursor: e.id, node: e })),
+              nodes: entries,
+              pageInfo: { hasNextPage, endCursor: entries.at(-1)?.id ?? null },
+            };
+          },
+        ),
         workItem: (_: unknown, { id }: { id: string }, { store }: ApiContext) => getWorkItem(store.db, id),
       },
       Mutation: {
-        launchRun: (_: unknown, { input }: { input: LaunchRunInput }, { store }: ApiContext) => launchRun(store, input),
-        terminateRun: (_: unknown, { id }: { id: string }, { store }: ApiContext) => terminateRun(store, id),
-        deployCodeLocation: (_: unknown, { input }: { input: Record<string, unknown> }, { store }: ApiContext) =>
-          deployCodeLocation(
-            store,
-            Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined)),
-          ),
-        queryCodeLocation: (
-          _: unknown,
-          a: { input: Record<string, unknown>; waitMs?: number | null },
-          { store, limits, request }: ApiContext,
-        ) =>
-          queryCodeLocation(
-            store,
-            Object.fromEntries(Object.entries(a.input).filter(([, v]) => v !== null && v !== undefined)),
-            Math.min(a.waitMs ?? 10_000, limits.maxWaitMs),
-            request.signal,
-          ),
-        reloadCodeLocation: (_: unknown, { name }: { name: string }, { store }: ApiContext) =>
-          reloadCodeLocation(store, name),
-        setScheduleState: (
-          _: unknown,
-          a: { location: string; name: string; state: InstigatorState },
-          { store }: ApiContext,
-        ) => setScheduleState(store, a.location, a.name, a.state),
-        setSensorState: (
-          _: unknown,
-          a: { location: string; name: string; state: InstigatorState },
-          { store }: ApiContext,
-        ) => setSensorState(store, a.location, a.name, a.state),
-        async createToken(_: unknown, a: { kind: TokenKind; name: string }, { store }: ApiContext) {
-          const t = await createToken(store, a.kind, a.name);
-          return { id: t.id, kind: a.kind, name: a.name, token: t.token };
-        },
-        revokeToken: (_: unknown, { id }: { id: string }, { store }: ApiContext) => revokeToken(store, id),
+        launchRun: audited(
+          'launchRun',
+          (a: { input: LaunchRunInput }) => `${a.input.location}/${a.input.job}`,
+          (_, { input }, { store }) => launchRun(store, input),
+        ),
+        terminateRun: audited(
+          'terminateRun',
+          (a: { id: string }) => a.id,
+          (_, { id }, { store }) => terminateRun(store, id),
+        ),
+        deployCodeLocation: audited(
+          'deployCodeLocation',
+          (a: { input: Record<string, unknown> }) => String(a.input.name),
+          (_, { input }, ctx) => {
+            const spec = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined));
+            checkDeploy(spec, roleOf(ctx), ctx.deployPolicy);
+            return deployCodeLocation(ctx.store, spec);
+          },
+        ),
+        queryCodeLocation: audited(
+          'queryCodeLocation',
+          (a: { input: Record<string, unknown>; waitMs?: number | null }) => String(a.input.location),
+          (_, a, { store, limits, request }) =>
+            queryCodeLocation(
+              store,
+              Object.fromEntries(Object.entries(a.input).filter(([, v]) => v !== null && v !== undefined)),
+              Math.min(a.waitMs ?? 10_000, limits.maxWaitMs),
+              request.signal,
+            ),
+        ),
+        reloadCodeLocation: audited(
+          'reloadCodeLocation',
+          (a: { name: string }) => a.name,
+          async (_, { name }, ctx) => {
+            // A reload re-runs the stored spec; an EDITOR may not reload what it could not deploy.
+            checkDeploy((await requireLocation(ctx.store.db, name)).spec, roleOf(ctx), ctx.deployPolicy);
+            return reloadCodeLocation(ctx.store, name);
+          },
+        ),
+        deleteCodeLocation: audited(
+          'deleteCodeLocation',
+          (a: { name: string }) => a.name,
+          (_, { name }, { store }) => deleteCodeLocation(store, name),
+        ),
+        setScheduleState: audited(
+          'setScheduleState',
+          (a: { location: string; name: string; state: InstigatorState }) => `${a.location}/${a.name} ${a.state}`,
+          (_, a, { store }) => setScheduleState(store, a.location, a.name, a.state),
+        ),
+        setSensorState: audited(
+          'setSensorState',
+          (a: { location: string; name: string; state: InstigatorState }) => `${a.location}/${a.name} ${a.state}`,
+          (_, a, { store }) => setSensorState(store, a.location, a.name, a.state),
+        ),
+        createToken: audited(
+          'createToken',
+          (a: { kind: TokenKind; name: string; role?: UserRole | null }) =>
+            `${a.kind} ${a.name}${a.role ? ` ${a.role}` : ''}`,
+          async (_, a, ctx) => {
+            const role = a.kind === 'user' ? (a.role ?? 'VIEWER') : undefined;
+            if (a.kind === 'agent' && a.role) {
+              throw new OutpostError('INVALID_ARGUMENT', { detail: 'AGENT tokens carry no role; omit `role`' });
+            }
+            if (role && !roleAtLeast(roleOf(ctx), role)) {
+              throw new OutpostError('ROLE_ESCALATION', { detail: `this token is ${roleOf(ctx)}; asked for ${role}` });
+            }
+            const t = await createToken(ctx.store, a.kind, a.name, {
+              ...(role ? { role } : {}),
+              createdBy: ctx.principal.id,
+            });
+            return { id: t.id, kind: a.kind, name: a.name, role: t.info.role, token: t.token };
+          },
+        ),
+        revokeToken: audited(
+          'revokeToken',
+          (a: { id: string }) => a.id,
+          (_, { id }, { store }) => revokeToken(store, id),
+        ),
+        createSignInLink: audited(
+          'createSignInLink',
+          () => null,
+          async (_, __: unknown, { store, principal }) => {
+            const { code, expiresAt } = await createSigninCode(store, principal.id);
+            return { code, path: `/signin#code=${code}`, expiresAt };
+          },
+        ),
       },
       Subscription: {
         runEvents: {
@@ -151,6 +235,8 @@ export function createUserSchema() {
       },
       CodeLocation: {
         jobs: (l: Parent<LocationView>) => l.snapshot?.jobs ?? [],
+        reachable: async (l: Parent<LocationView>, _: unknown, { store }: ApiContext) =>
+          (await reachableLocations(store)).has(l.name),
         schedules: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => schedulesOf(store, l),
         sensors: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => sensorsOf(store, l),
         partitions: (l: Parent<LocationView>) => l.snapshot?.partitions ?? [],
@@ -166,7 +252,12 @@ export function createUserSchema() {
         ticks: (s: Parent<SensorView>, a: { first?: number | null }, { store, limits }: ApiContext) =>
           listTicks(store, s.location, 'SENSOR', s.name, pageSize(a.first, 20, limits)),
       },
+      Job: {
+        configSchema: (j: Parent<{ configSchema: Record<string, unknown> }>) => strictConfigSchema(j.configSchema),
+      },
       Run: {
+        durationMs: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => runDurationMs(r, store.now()),
+        launchError: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => launchErrorOf(store.db, r.id),
         events: (
           r: Parent<RunView>,
           a: { afterSeq?: number | null; first?: number | null },

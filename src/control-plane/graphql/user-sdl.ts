@@ -58,6 +58,17 @@ export const USER_SDL = /* GraphQL */ `
     "Opens /agent/graphql."
     AGENT
   }
+  "What a user token may do; each role includes the ones above it."
+  enum UserRole {
+    "Reads everything but tokens and the audit log."
+    VIEWER
+    "Also launches, terminates and re-executes runs, and tests schedules and sensors."
+    LAUNCHER
+    "Also deploys, reloads and deletes code locations (modules under the module roots) and turns schedules and sensors on and off."
+    EDITOR
+    "Also manages tokens and agents, deploys commands, and reads the audit log."
+    ADMIN
+  }
 
   type OpInput {
     name: String!
@@ -75,7 +86,7 @@ export const USER_SDL = /* GraphQL */ `
     name: String!
     description: String!
     tags: JSON!
-    "JSON Schema of the run config."
+    "JSON Schema of the run config, as launchRun checks it: keys the schema does not list are refused unless it allows them."
     configSchema: JSON!
     ops: [Op!]!
     "Name of the job's partitions definition, if partitioned."
@@ -133,6 +144,8 @@ export const USER_SDL = /* GraphQL */ `
     "Incremented by every deploy and reload."
     version: Int!
     loadError: String
+    "False when no healthy agent (heard from within 3 heartbeat intervals) reports this location's code server: nothing can run here until one does."
+    reachable: Boolean!
     spec: JSON!
     updatedAt: Float!
     "Definitions as last reported by the agent (empty before the first load)."
@@ -166,9 +179,16 @@ export const USER_SDL = /* GraphQL */ `
     runConfig: JSON!
     tags: JSON!
     createdAt: Float!
+    "When an agent reported the run worker launched."
     launchedAt: Float
+    "The run's RUN_START event time (the run worker's clock); null until it starts."
     startedAt: Float
+    "The run's terminal event time, or when the control plane ended it (no worker event)."
     endedAt: Float
+    "startedAt to endedAt (to now while running); null if it never started. The one duration UI and CLI show."
+    durationMs: Float
+    "Why the run never launched (the LAUNCH_RUN item's error: launch timeout, attempts exhausted, spawn failure, canceled); null otherwise."
+    launchError: WorkItemError
     updatedAt: Float!
     agentId: ID
     "Highest contiguous event seq stored."
@@ -240,6 +260,8 @@ export const USER_SDL = /* GraphQL */ `
     id: ID!
     kind: TokenKind!
     name: String!
+    "The role of a user token; null for agent tokens."
+    role: UserRole
     createdAt: Float!
     revokedAt: Float
     lastUsedAt: Float
@@ -248,14 +270,53 @@ export const USER_SDL = /* GraphQL */ `
     id: ID!
     kind: TokenKind!
     name: String!
+    role: UserRole
     "The plaintext token. Shown once; only its hash is stored."
     token: String!
+  }
+  type AuditEntry {
+    id: ID!
+    "Epoch ms."
+    at: Float!
+    "The acting token's name."
+    actor: String!
+    actorTokenId: ID
+    "The mutation's name, e.g. launchRun."
+    action: String!
+    target: String
+    "ok, or the error code of a refusal or failure."
+    outcome: String!
+  }
+  type AuditEdge {
+    cursor: String!
+    node: AuditEntry!
+  }
+  type AuditConnection {
+    edges: [AuditEdge!]!
+    nodes: [AuditEntry!]!
+    pageInfo: PageInfo!
+  }
+  input AuditFilter {
+    action: String
+    actorTokenId: ID
+    target: String
+    "ok, refused (any other outcome), or an exact error code."
+    outcome: String
+  }
+  type SignInLink {
+    "One-time code: works once, for a few minutes, and opens a browser session as this token."
+    code: String!
+    "Path to open on the control plane, with the code in the fragment (never sent to a server log)."
+    path: String!
+    expiresAt: Float!
   }
   input LaunchRunInput {
     location: String!
     job: String!
     runConfig: JSON
     tags: JSON
+    "Required for a partitioned job, refused otherwise; must be in the job's partition set. Stored as tag outpost/partition."
+    partitionKey: String
   }
   input QueryCodeLocationInput {
     location: String!
@@ -283,7 +344,12 @@ export const USER_SDL = /* GraphQL */ `
     agents: [Agent!]!
     workItems(filter: WorkItemsFilter, first: Int = 100): [WorkItem!]!
     workItem(id: ID!): WorkItem
+    "ADMIN only."
     tokens: [Token!]!
+    "The token making this request."
+    me: Token!
+    "Newest first. ADMIN only."
+    auditLog(first: Int = 50, after: String, filter: AuditFilter): AuditConnection!
   }
 
   type Mutation {
@@ -293,12 +359,18 @@ export const USER_SDL = /* GraphQL */ `
     "Records the spec under a new version and enqueues SYNC_CODE_LOCATION."
     deployCodeLocation(input: DeployCodeLocationInput!): CodeLocation!
     reloadCodeLocation(name: String!): CodeLocation!
+    "Removes the location (its runs stay); the agents stop its code server. Returns it as it was."
+    deleteCodeLocation(name: String!): CodeLocation!
     "Asks an agent (only agents reach code servers) and waits up to waitMs; the item's result holds the answer."
     queryCodeLocation(input: QueryCodeLocationInput!, waitMs: Int = 10000): WorkItem!
     setScheduleState(location: String!, name: String!, state: AutomationState!): Schedule!
     setSensorState(location: String!, name: String!, state: AutomationState!): Sensor!
-    createToken(kind: TokenKind!, name: String!): CreatedToken!
+    "ADMIN only. USER tokens get role (default VIEWER), never above the caller's; AGENT tokens carry none."
+    createToken(kind: TokenKind!, name: String!, role: UserRole): CreatedToken!
+    "ADMIN only. Also ends every browser session opened with the token."
     revokeToken(id: ID!): Token!
+    "A one-time browser sign-in link for the calling token."
+    createSignInLink: SignInLink!
   }
 
   type Subscription {

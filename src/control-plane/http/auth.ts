@@ -1,6 +1,7 @@
 // Bearer-token authentication per API: 401 for a missing, malformed, unknown or revoked
 // token; 403 for a live token of the wrong kind. The token itself is never logged.
 import { OutpostError } from '../../shared/errors.js';
+import { sessionPrincipal } from '../store/sessions.js';
 import type { Store } from '../store/store.js';
 import { verifyToken, type TokenInfo, type TokenKind } from '../store/tokens.js';
 import { cookieAuth } from '../web/session.js';
@@ -12,15 +13,19 @@ export function bearerToken(request: Request): string | undefined {
 }
 
 /**
- * The token's owner, or a coded error. `/graphql` also accepts the web UI's session cookie,
- * but only when the CSRF check passes.
+ * The token's owner, or a coded error. `/graphql` also accepts the web UI's session cookie
+ * (acting as the token the session was opened with), but only when the CSRF check passes.
  */
 export async function authenticate(store: Store, request: Request, want: TokenKind): Promise<TokenInfo> {
-  let token = bearerToken(request);
+  const token = bearerToken(request);
   if (!token && want === 'user') {
     const c = cookieAuth(request);
-    if (c.token && c.csrfOk) token = c.token;
-    else if (c.token) throw new OutpostError('CSRF');
+    if (c.sessionId && !c.csrfOk) throw new OutpostError('CSRF');
+    if (c.sessionId) {
+      const info = await sessionPrincipal(store, c.sessionId);
+      if (!info) throw new OutpostError('UNAUTHENTICATED', { detail: 'the session has ended; sign in again' });
+      return info;
+    }
   }
   if (!token) throw new OutpostError('UNAUTHENTICATED', { detail: 'no bearer token' });
   const info = await verifyToken(store, token);

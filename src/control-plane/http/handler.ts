@@ -1,6 +1,5 @@
 // The control plane as one fetch-style handler (graphql-yoga style): routes, auth, limits,
 // health and metrics. Tests call it directly with no port; node-server.ts serves it on a socket.
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { OutpostError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
@@ -10,10 +9,11 @@ import { createMaskError } from '../graphql/errors.js';
 import { createUserSchema } from '../graphql/user-schema.js';
 import { useDepthLimit, usePublicErrorShape } from '../graphql/yoga-plugins.js';
 import type { ApiLimits } from '../limits.js';
+import type { DeployPolicy } from '../services/deploy-policy.js';
 import type { Store } from '../store/store.js';
-import { CSRF_COOKIE, CSRF_HEADER, type WebHandler } from '../web/index.js';
-import { parseCookies } from '../web/session.js';
+import type { WebHandler } from '../web/index.js';
 import { authenticate } from './auth.js';
+import { preflight, withCors, type CorsPolicy } from './cors.js';
 import type { Metrics } from './metrics.js';
 
 export interface HandlerDeps {
@@ -21,8 +21,12 @@ export interface HandlerDeps {
   limits: ApiLimits;
   metrics: Metrics;
   logger: Logger;
-  /** The web UI; answers its own paths and returns undefined for the rest. */
+  /** The web UI; answers its own paths (GraphiQL's page included) and returns undefined for the rest. */
   web?: WebHandler;
+  /** Which code a non-ADMIN token may deploy. */
+  deployPolicy: DeployPolicy;
+  /** Cross-origin browser access to /graphql. Default: same origin only. */
+  cors?: CorsPolicy;
 }
 
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -72,8 +76,11 @@ async function readLimited(request: Request, limit: number): Promise<ArrayBuffer
 }
 
 export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
-  const { store, limits, metrics, logger } = deps;
+  const { store, limits, metrics, logger, deployPolicy } = deps;
+  const cors: CorsPolicy = deps.cors ?? { allowedOrigins: [] };
   const common = {
+    // CORS is ours (http/cors.ts): yoga's default echoes any Origin with credentials.
+    cors: false as const,
     maskedErrors: { maskError: createMaskError(logger) },
     landingPage: false,
     batching: false,
@@ -84,17 +91,8 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     ...common,
     schema: createUserSchema(),
     graphqlEndpoint: '/graphql',
-    // GraphiQL is bundled (no CDN: the page works on closed networks). Signed in to the web UI,
-    // its requests ride the session cookie, so the page is rendered with the CSRF header set.
-    renderGraphiQL,
-    graphiql: (request: Request) => {
-      const csrf = parseCookies(request.headers.get('cookie')).get(CSRF_COOKIE);
-      return {
-        title: 'Outpost GraphQL',
-        credentials: 'same-origin',
-        ...(csrf ? { headers: JSON.stringify({ [CSRF_HEADER]: csrf }) } : {}),
-      };
-    },
+    // GraphiQL's page is served by the web UI (web/graphiql-page.ts), behind sign-in.
+    graphiql: false,
   });
   const agentYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,
@@ -121,10 +119,6 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
         signal: request.signal,
       });
     }
-    // GraphiQL itself is a static page; the queries it sends carry the token.
-    const wantsGraphiQL =
-      kind === 'user' && request.method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html');
-    if (wantsGraphiQL) return yoga.fetch(req, { store, limits, metrics } as unknown as ServerContext);
     let principal;
     try {
       principal = await authenticate(store, req, kind);
@@ -134,7 +128,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       }
       throw e;
     }
-    return yoga.fetch(req, { store, limits, metrics, principal });
+    return yoga.fetch(req, { store, limits, metrics, principal, deployPolicy });
   }
 
   async function route(request: Request): Promise<Response> {
@@ -153,9 +147,13 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       return new Response(await metrics.render(store), { headers: { 'content-type': 'text/plain; version=0.0.4' } });
     }
     if (path === '/agent/graphql') return graphql(request, agentYoga, 'agent');
-    if (path === '/graphql') return graphql(request, userYoga, 'user');
+    // The web UI first: it owns GraphiQL's page (GET /graphql for text/html).
     const web = deps.web ? await deps.web(request) : undefined;
     if (web) return web;
+    if (path === '/graphql') {
+      if (request.method === 'OPTIONS') return preflight(request, cors);
+      return withCors(request, await graphql(request, userYoga, 'user'), cors);
+    }
     return Response.json(
       { errors: [{ message: `no route for ${path}`, extensions: { code: 'OUTPOST_ERR_BAD_REQUEST', http: 404 } }] },
       { status: 404 },

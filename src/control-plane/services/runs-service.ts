@@ -6,7 +6,9 @@ import addFormats from 'ajv-formats';
 import { z } from 'zod';
 import { OutpostError } from '../../shared/errors.js';
 import { errorCode } from '../../shared/errors.js';
+import { checkPartitionKey } from '../core/partition-key.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
+import { strictConfigSchema } from '../core/strict-config.js';
 import { requireLocation } from '../store/locations.js';
 import { appendEngineEvent, createRun, requireRun, setRunStatus, type RunView } from '../store/runs.js';
 import type { Store } from '../store/store.js';
@@ -23,19 +25,25 @@ function validatorFor(schema: Record<string, unknown>): ReturnType<typeof ajv.co
   let v = validators.get(key);
   if (!v) {
     // Snapshots may name any draft in $schema; Ajv 2020 validates the keywords we care about.
+    // Strict: keys the schema does not list are refused unless it allows them (strict-config.ts).
     const { $schema: _ignored, ...rest } = schema;
-    v = ajv.compile(rest);
+    v = ajv.compile(strictConfigSchema(rest));
     if (validators.size > 500) validators.clear();
     validators.set(key, v);
   }
   return v;
 }
 
+/** The tag that names a run's partition (as sensors and schedules set it). */
+export const PARTITION_TAG = 'outpost/partition';
+
 const LaunchInputSchema = z.object({
   location: z.string().min(1),
   job: z.string().min(1),
   runConfig: z.record(z.unknown()).default({}),
   tags: z.record(z.string()).default({}),
+  /** Stored as the `outpost/partition` tag (which may carry it instead). */
+  partitionKey: z.string().min(1).nullish(),
 });
 export type LaunchRunInput = z.input<typeof LaunchInputSchema>;
 
@@ -47,7 +55,8 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
       detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
     });
   }
-  const { location, job, runConfig, tags } = parsed.data;
+  const { location, job, runConfig, partitionKey } = parsed.data;
+  const tags = { ...parsed.data.tags };
   const loc = await requireLocation(store.db, location);
   if (loc.status !== 'LOADED' || !loc.snapshot) {
     throw new OutpostError('LOCATION_NOT_LOADED', {
@@ -68,6 +77,16 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
       data: { errors: validate.errors },
     });
   }
+  const tagged = tags[PARTITION_TAG];
+  if (partitionKey && tagged !== undefined && tagged !== partitionKey) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `partitionKey ${JSON.stringify(partitionKey)} and tag ${PARTITION_TAG}=${JSON.stringify(tagged)} disagree`,
+    });
+  }
+  const key = partitionKey ?? tagged;
+  const partition = checkPartitionKey(jobDef, loc.snapshot.partitions, key, store.now());
+  if (!partition.ok) throw new OutpostError(partition.code, { detail: partition.detail });
+  if (key !== undefined) tags[PARTITION_TAG] = key;
   const { run } = await store.transaction((trx) => createRun(trx, store, { location, job, runConfig, tags }));
   store.signals.notifyWork();
   return run;

@@ -147,3 +147,16 @@ function toView(store: Store, r: AgentsTable): AgentView {
     errors: JSON.parse(r.errors) as string[],
   };
 }
+
+/** Locations whose code server a healthy agent reports: those a run or query can reach now. */
+export async function reachableLocations(store: Store): Promise<Set<string>> {
+  const since = store.now() - 3 * store.limits.heartbeatIntervalMs;
+  const rows = await store.db
+    .selectFrom('agents')
+    .select('code_servers')
+    .where('last_heartbeat_at', '>=', since)
+    .execute();
+  const names = new Set<string>();
+  for (const r of rows) for (const cs of JSON.parse(r.code_servers) as CodeServerStatus[]) names.add(cs.location);
+  return names;
+}

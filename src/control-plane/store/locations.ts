@@ -133,3 +133,23 @@ export async function reportCodeLocation(store: Store, input: ReportLocationInpu
     .executeTakeFirst();
   return Number(res.numUpdatedRows) === 1;
 }
+
+/** Removes a location and its schedule/sensor state; runs stay. Agents drop its code server. */
+export async function deleteCodeLocation(store: Store, name: string): Promise<LocationView> {
+  const view = await store.transaction(async (trx) => {
+    const loc = await requireLocation(trx, name);
+    await trx.deleteFrom('instigators').where('location', '=', name).execute();
+    await trx.deleteFrom('code_locations').where('name', '=', name).execute();
+    // A later deploy under the same name starts again at version 1; free the old sync dedupe
+    // keys (`sync:<name>:<version>`, matched by range since `_` is a LIKE wildcard) so it syncs.
+    await trx
+      .updateTable('work_items')
+      .set({ dedupe_key: null })
+      .where('dedupe_key', '>=', `sync:${name}:`)
+      .where('dedupe_key', '<', `sync:${name};`)
+      .execute();
+    return loc;
+  });
+  store.signals.notifyWork();
+  return view;
+}

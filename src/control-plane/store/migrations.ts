@@ -160,8 +160,65 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('agents_token').on('agents').column('token_id').execute();
       },
     },
+    // A run's started_at/ended_at are its RUN_START and terminal events' own times (run-timing.ts),
+    // no longer when the control plane heard of them: rewrite stored runs from their events.
+    '0004_run_times_from_events': {
+      async up(db: Kysely<unknown>) {
+        const at = (types: string) =>
+          sql`(SELECT CAST(ROUND(MIN(e.timestamp)) AS BIGINT) FROM run_events e
+                WHERE e.run_id = runs.id AND e.type IN (${sql.raw(types)}))`;
+        const start = at(`'RUN_START'`);
+        const end = at(`'RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED'`);
+        await sql`UPDATE runs SET started_at = ${start}`.execute(db);
+        await sql`UPDATE runs SET ended_at = coalesce(${end}, ended_at)
+                   WHERE status IN ('SUCCESS', 'FAILURE', 'CANCELED')`.execute(db);
+      },
+    },
+    // User roles (tokens from before roles were all-powerful, so they become ADMIN), server-side
+    // browser sessions, one-time sign-in codes, and the audit log.
+    '0006_roles_sessions_audit': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('tokens').addColumn('role', 'text').execute();
+        await db.schema.alterTable('tokens').addColumn('created_by', 'text').execute();
+        await sql`UPDATE tokens SET role = 'ADMIN' WHERE kind = 'user'`.execute(db);
+        await db.schema
+          .createTable('sessions')
+          .addColumn('id_hash', 'text', (c) => c.primaryKey())
+          .addColumn('token_id', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('revoked_at', 'bigint')
+          .execute();
+        await db.schema.createIndex('sessions_token').on('sessions').column('token_id').execute();
+        await db.schema
+          .createTable('signin_codes')
+          .addColumn('code_hash', 'text', (c) => c.primaryKey())
+          .addColumn('token_id', 'text', (c) => c.notNull())
+          .addColumn('created_at', 'bigint', (c) => c.notNull())
+          .addColumn('expires_at', 'bigint', (c) => c.notNull())
+          .addColumn('used_at', 'bigint')
+          .execute();
+        await db.schema
+          .createTable('audit_log')
+          .addColumn('id', 'text', (c) => c.primaryKey())
+          .addColumn('at', 'bigint', (c) => c.notNull())
+          .addColumn('actor_token_id', 'text')
+          .addColumn('actor', 'text', (c) => c.notNull())
+          .addColumn('action', 'text', (c) => c.notNull())
+          .addColumn('target', 'text')
+          .addColumn('outcome', 'text', (c) => c.notNull())
+          .execute();
+        await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
+      },
+    },
   };
 }
+
+/**
+ * Migrations are numbered per branch of work (0004, 0006, ...) and may land in any order, so a
+ * database that already ran a later number still takes an earlier one merged afterwards.
+ */
+const ALLOW_UNORDERED = true;
 
 class InlineProvider implements MigrationProvider {
   constructor(private readonly dialect: Dialect) {}
@@ -170,9 +227,23 @@ class InlineProvider implements MigrationProvider {
   }
 }
 
+/** Brings the database to `name` exactly (tests of a migration start from the version before it). */
+export async function migrateTo(db: Kysely<unknown>, dialect: Dialect, name: string): Promise<void> {
+  const { error } = await new Migrator({
+    db,
+    provider: new InlineProvider(dialect),
+    allowUnorderedMigrations: ALLOW_UNORDERED,
+  }).migrateTo(name);
+  if (error) throw error instanceof Error ? error : new Error(`migration to ${name} failed: ${JSON.stringify(error)}`);
+}
+
 /** Brings the database to the latest version; throws a coded error naming the failed step. */
 export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: new InlineProvider(dialect) });
+  const migrator = new Migrator({
+    db,
+    provider: new InlineProvider(dialect),
+    allowUnorderedMigrations: ALLOW_UNORDERED,
+  });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error) {

@@ -6,6 +6,7 @@ import { OutpostError } from '../../shared/errors.js';
 import { RUN_EVENT_TYPES } from '../../shared/run-events.js';
 import { applyEvent, isTerminal, statusForEvent, type RunStatus } from '../core/run-state.js';
 import { ENGINE_SEQ_BASE } from '../../shared/run-events.js';
+import { executionTimes } from '../../shared/run-timing.js';
 import type { Store } from './store.js';
 
 export interface RunEventInput {
@@ -76,21 +77,23 @@ function contiguousFrom(last: number, seqs: Iterable<number>): number {
 
 interface Planned {
   status: RunStatus;
-  started: boolean;
-  ended: boolean;
+  /** RUN_START's own time, when it is among the new events (kept if already set). */
+  startedAt: number | undefined;
+  /** The terminal event's own time, when this batch ends the run. */
+  endedAt: number | undefined;
 }
 
-/** Status after the newly stored events, in seq order. */
-function planStatus(current: RunStatus, newEvents: { seq: number; type: string }[]): Planned {
+type FreshEvent = { seq: number; type: string; timestamp: number };
+
+/** Status after the newly stored events, in seq order, and the execution times they carry. */
+export function planStatus(current: RunStatus, newEvents: FreshEvent[], now: number): Planned {
   let status = current;
   for (const e of newEvents.filter((x) => statusForEvent(x.type)).sort((a, b) => a.seq - b.seq)) {
     status = applyEvent(status, e.type);
   }
-  return {
-    status,
-    started: status !== current && (status === 'STARTED' || isTerminal(status)),
-    ended: status !== current && isTerminal(status),
-  };
+  const times = executionTimes(newEvents);
+  const ended = status !== current && isTerminal(status);
+  return { status, startedAt: times.startedAt, endedAt: ended ? (times.endedAt ?? now) : undefined };
 }
 
 /** Stores a batch; duplicates are ignored. Returns the highest contiguous seq and the status. */
@@ -116,22 +119,22 @@ async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<A
       const run = db.prepare('SELECT status, last_seq FROM runs WHERE id = ?').get(runId) as
         { status: RunStatus; last_seq: number } | undefined;
       if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
-      const fresh: { seq: number; type: string }[] = [];
-      for (const r of rows) if (insert.run(r).changes === 1) fresh.push({ seq: r[1], type: r[2] });
+      const fresh: FreshEvent[] = [];
+      for (const r of rows) if (insert.run(r).changes === 1) fresh.push({ seq: r[1], type: r[2], timestamp: r[3] });
       const seqs = db
         .prepare('SELECT seq FROM run_events WHERE run_id = ? AND seq > ? AND seq < ? ORDER BY seq')
         .pluck()
         .iterate(runId, run.last_seq, ENGINE_SEQ_BASE) as Iterable<number>;
       const last = contiguousFrom(run.last_seq, seqs);
-      const plan = planStatus(run.status, fresh);
-      if (last !== run.last_seq || plan.status !== run.status) {
-        const now = store.now();
+      const now = store.now();
+      const plan = planStatus(run.status, fresh, now);
+      if (last !== run.last_seq || plan.status !== run.status || plan.startedAt !== undefined) {
         db.prepare(
           `UPDATE runs SET last_seq = ?, status = ?, updated_at = ?,
-             started_at = CASE WHEN ? AND started_at IS NULL THEN ? ELSE started_at END,
-             ended_at = CASE WHEN ? THEN ? ELSE ended_at END
+             started_at = coalesce(started_at, ?),
+             ended_at = coalesce(?, ended_at)
            WHERE id = ?`,
-        ).run(last, plan.status, now, plan.started ? 1 : 0, now, plan.ended ? 1 : 0, now, runId);
+        ).run(last, plan.status, now, plan.startedAt ?? null, plan.endedAt ?? null, runId);
       }
       return { highestContiguousSeq: last, status: plan.status };
     });
@@ -150,14 +153,14 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
     if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
     const col = <T>(i: number): T[] => rows.map((r) => r[i] as T);
     const inserted = rows.length
-      ? await sql<{ seq: number; type: string }>`
+      ? await sql<{ seq: number; type: string; timestamp: number }>`
           INSERT INTO run_events (run_id, seq, type, timestamp, step_key, level, message, data, error)
           SELECT ${runId}, * FROM unnest(
             ${col<number>(1)}::bigint[], ${col<string>(2)}::text[], ${col<number>(3)}::float8[],
             ${col<string | null>(4)}::text[], ${col<string | null>(5)}::text[], ${col<string | null>(6)}::text[],
             ${col<string | null>(7)}::text[], ${col<string | null>(8)}::text[])
           ON CONFLICT (run_id, seq) DO NOTHING
-          RETURNING seq, type`.execute(trx)
+          RETURNING seq, type, timestamp`.execute(trx)
       : { rows: [] };
     const lastSeq = Number(run.last_seq);
     const seqs = await sql<{ seq: number }>`
@@ -168,20 +171,21 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
       lastSeq,
       seqs.rows.map((r) => Number(r.seq)),
     );
+    const now = store.now();
     const plan = planStatus(
       run.status,
-      inserted.rows.map((r) => ({ seq: Number(r.seq), type: r.type })),
+      inserted.rows.map((r) => ({ seq: Number(r.seq), type: r.type, timestamp: Number(r.timestamp) })),
+      now,
     );
-    if (last !== lastSeq || plan.status !== run.status) {
-      const now = store.now();
+    if (last !== lastSeq || plan.status !== run.status || plan.startedAt !== undefined) {
       await trx
         .updateTable('runs')
         .set({
           last_seq: last,
           status: plan.status,
           updated_at: now,
-          ...(plan.ended ? { ended_at: now } : {}),
-          ...(plan.started ? { started_at: sql<number>`coalesce(started_at, ${now})` } : {}),
+          ...(plan.endedAt !== undefined ? { ended_at: plan.endedAt } : {}),
+          ...(plan.startedAt !== undefined ? { started_at: sql<number>`coalesce(started_at, ${plan.startedAt})` } : {}),
         })
         .where('id', '=', runId)
         .execute();

@@ -28,6 +28,40 @@ export interface TokensTable {
   created_at: number;
   revoked_at: number | null;
   last_used_at: number | null;
+  /** VIEWER | LAUNCHER | EDITOR | ADMIN for user tokens; null for agent tokens. */
+  role: string | null;
+  /** The token that created this one (null: bootstrap or created before 0006). */
+  created_by: string | null;
+}
+
+/** Browser sessions: the cookie holds a random id; only its sha256 is stored. */
+export interface SessionsTable {
+  id_hash: string;
+  token_id: string;
+  created_at: number;
+  expires_at: number;
+  revoked_at: number | null;
+}
+
+/** One-time sign-in codes (the link `outpost dev` prints): short-lived, used once. */
+export interface SigninCodesTable {
+  code_hash: string;
+  token_id: string;
+  created_at: number;
+  expires_at: number;
+  used_at: number | null;
+}
+
+/** Every user-API mutation and token change, refusals included. */
+export interface AuditLogTable {
+  id: string;
+  at: number;
+  actor_token_id: string | null;
+  actor: string;
+  action: string;
+  target: string | null;
+  /** `ok`, or the error code of a refusal or failure. */
+  outcome: string;
 }
 
 export interface CodeLocationsTable {
@@ -147,6 +181,9 @@ export interface Database {
   compute_logs: ComputeLogsTable;
   instigators: InstigatorsTable;
   ticks: TicksTable;
+  sessions: SessionsTable;
+  signin_codes: SigninCodesTable;
+  audit_log: AuditLogTable;
 }
 
 /** Every table, for code that must look at all of them (tests that prove nothing changed). */
@@ -160,10 +197,16 @@ export const STORE_TABLES = [
   'compute_logs',
   'instigators',
   'ticks',
+  'sessions',
+  'signin_codes',
 ] as const satisfies readonly (keyof Database)[];
-// A table added to Database but not to STORE_TABLES fails to compile here.
-const _allTables: Record<keyof Database, true> = Object.fromEntries(STORE_TABLES.map((t) => [t, true])) as Record<
-  (typeof STORE_TABLES)[number],
-  true
->;
+/**
+ * The audit log is kept apart: it records refusals too, so "a refused request changed nothing"
+ * compares STORE_TABLES and checks the audit log on its own.
+ */
+export const AUDIT_TABLES = ['audit_log'] as const satisfies readonly (keyof Database)[];
+// A table added to Database but not to STORE_TABLES or AUDIT_TABLES fails to compile here.
+const _allTables: Record<keyof Database, true> = Object.fromEntries(
+  [...STORE_TABLES, ...AUDIT_TABLES].map((t) => [t, true]),
+) as Record<(typeof STORE_TABLES)[number] | (typeof AUDIT_TABLES)[number], true>;
 void _allTables;

@@ -3,6 +3,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { OutpostError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
+import { isUserRole, type UserRole } from '../core/roles.js';
 import type { Store } from './store.js';
 
 export type TokenKind = 'user' | 'agent';
@@ -16,25 +17,57 @@ export interface TokenInfo {
   createdAt: number;
   revokedAt: number | null;
   lastUsedAt: number | null;
+  /** The role of a user token; null for agent tokens. */
+  role: UserRole | null;
+  /** The token that created this one, when known. */
+  createdBy: string | null;
 }
 
-const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
+export interface CreateTokenOptions {
+  /** Role of a user token. Default ADMIN (operators' own tokens); the user API defaults to VIEWER. */
+  role?: UserRole;
+  /** Id of the token that created this one. */
+  createdBy?: string;
+}
+
+export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
 
 /** Creates a token; the plaintext is returned here and nowhere else. */
 export async function createToken(
   store: Store,
   kind: TokenKind,
   name: string,
+  opts: CreateTokenOptions = {},
 ): Promise<{ id: string; token: string; info: TokenInfo }> {
   if (!name.trim()) throw new OutpostError('INVALID_ARGUMENT', { detail: 'token name must not be empty' });
+  if (kind === 'agent' && opts.role) {
+    throw new OutpostError('INVALID_ARGUMENT', { detail: 'agent tokens carry no role; omit `role`' });
+  }
+  const role = kind === 'user' ? (opts.role ?? 'ADMIN') : null;
+  const createdBy = opts.createdBy ?? null;
   const token = PREFIX[kind] + randomBytes(32).toString('base64url');
   const now = store.now();
   const id = newId('tok', now);
   await store.db
     .insertInto('tokens')
-    .values({ id, kind, name, hash: hashToken(token), created_at: now, revoked_at: null, last_used_at: null })
+    .values({
+      id,
+      kind,
+      name,
+      hash: hashToken(token),
+      created_at: now,
+      revoked_at: null,
+      last_used_at: null,
+      role,
+      created_by: createdBy,
+    })
     .execute();
-  return { id, token, info: { id, kind, name, createdAt: now, revokedAt: null, lastUsedAt: null } };
+  return { id, token, info: { id, kind, name, createdAt: now, revokedAt: null, lastUsedAt: null, role, createdBy } };
+}
+
+export async function getToken(store: Store, id: string): Promise<TokenInfo | undefined> {
+  const row = await store.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? toInfo(row) : undefined;
 }
 
 /** The live token matching `presented`, or undefined (unknown, malformed or revoked). */
@@ -68,13 +101,22 @@ export async function hasLiveToken(store: Store, kind: TokenKind): Promise<boole
   return row !== undefined;
 }
 
-/** Revokes a token; revoking twice is harmless. */
+/** Revokes a token and every browser session opened with it; revoking twice is harmless. */
 export async function revokeToken(store: Store, id: string): Promise<TokenInfo> {
   const row = await store.db.selectFrom('tokens').selectAll().where('id', '=', id).executeTakeFirst();
   if (!row) throw new OutpostError('UNKNOWN_TOKEN', { detail: id });
   if (row.revoked_at === null) {
-    row.revoked_at = store.now();
-    await store.db.updateTable('tokens').set({ revoked_at: row.revoked_at }).where('id', '=', id).execute();
+    const now = store.now();
+    row.revoked_at = now;
+    await store.transaction(async (trx) => {
+      await trx.updateTable('tokens').set({ revoked_at: now }).where('id', '=', id).execute();
+      await trx
+        .updateTable('sessions')
+        .set({ revoked_at: now })
+        .where('token_id', '=', id)
+        .where('revoked_at', 'is', null)
+        .execute();
+    });
   }
   return toInfo(row);
 }
@@ -86,6 +128,8 @@ function toInfo(row: {
   created_at: number;
   revoked_at: number | null;
   last_used_at: number | null;
+  role: string | null;
+  created_by: string | null;
 }): TokenInfo {
   return {
     id: row.id,
@@ -94,5 +138,8 @@ function toInfo(row: {
     createdAt: Number(row.created_at),
     revokedAt: row.revoked_at === null ? null : Number(row.revoked_at),
     lastUsedAt: row.last_used_at === null ? null : Number(row.last_used_at),
+    // A user token with no recognizable role gets the least one, never more.
+    role: row.kind === 'user' ? (isUserRole(row.role) ? row.role : 'VIEWER') : null,
+    createdBy: row.created_by,
   };
 }

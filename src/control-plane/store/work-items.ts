@@ -124,3 +124,15 @@ export async function listWorkItems(store: Store, filter: WorkItemFilter, first:
   const rows = await q.orderBy('created_at', 'desc').orderBy('id', 'desc').limit(first).execute();
   return rows.map(toWorkItemView);
 }
+
+/** Why a run never launched: the error of its FAILED LAUNCH_RUN item, or null. */
+export async function launchErrorOf(db: Exec, runId: string): Promise<{ code: string; message: string } | null> {
+  const row = await db
+    .selectFrom('work_items')
+    .select('error')
+    .where('run_id', '=', runId)
+    .where('kind', '=', 'LAUNCH_RUN')
+    .where('status', '=', 'FAILED')
+    .executeTakeFirst();
+  return row?.error ? (JSON.parse(row.error) as { code: string; message: string }) : null;
+}

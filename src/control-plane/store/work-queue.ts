@@ -267,7 +267,7 @@ export async function failWork(
   return item;
 }
 
-async function failItem(
+export async function failItem(
   store: Store,
   id: string,
   error: { code: string; message: string },

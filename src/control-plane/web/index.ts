@@ -1,17 +1,32 @@
 // The web UI, mounted by the control plane's HTTP server as one fetch-style handler:
-// `createWebHandler(deps)(request)` answers the paths it owns and returns undefined for the
-// rest (/graphql, /agent/graphql, /healthz...). `cookieAuth(request)` lets /graphql accept
-// the browser session cookie (see session.ts for the CSRF rules).
+// `createWebHandler(deps)(request)` answers the paths it owns (pages, assets, sign-in and
+// sign-out, GraphiQL's page) and returns undefined for the rest. A browser holds an opaque
+// server-side session (store/sessions.ts), never a token; `cookieAuth(request)` lets /graphql
+// accept it (see session.ts for the CSRF rules).
 import type { Logger } from '../../shared/logger.js';
+import type { UserRole } from '../core/roles.js';
+import type { WebSessions } from '../store/sessions.js';
+import type { TokenInfo } from '../store/tokens.js';
+import { graphiqlResponse } from './graphiql-page.js';
 import { appShell, signInPage } from './html-pages.js';
+import { safeNext } from './safe-next.js';
+import { securityHeaders } from './security-headers.js';
 import { loadAssets, serveAsset, ASSETS_DIR } from './static-assets.js';
-import { clearedCookies, cookieAuth, originOk, parseCookies, SESSION_COOKIE, sessionCookies } from './session.js';
+import {
+  clearedCookies,
+  cookieAuth,
+  CSRF_COOKIE,
+  originOk,
+  parseCookies,
+  SESSION_COOKIE,
+  sessionCookies,
+} from './session.js';
 
 export { cookieAuth, CSRF_COOKIE, CSRF_HEADER, SESSION_COOKIE, type CookieAuth } from './session.js';
 
 export interface WebDeps {
-  /** True when `token` is a live user-kind token (agent tokens must answer false). */
-  authenticateUserToken(token: string): Promise<boolean>;
+  /** Server-side sessions (store/sessions.ts `storeSessions(store)`). */
+  sessions: WebSessions;
   /** Base URL of the Temporal Web UI, e.g. `http://127.0.0.1:8233`. */
   temporalUiUrl: string;
   /** Temporal namespace the agents use, e.g. `default`. */
@@ -29,28 +44,16 @@ export interface WebDeps {
 export type WebHandler = (request: Request) => Promise<Response | undefined>;
 
 /** Client-side routes: each serves the app shell, and app.js renders the page. */
-const APP_ROUTES = [/^\/runs\/?$/, /^\/runs\/[^/]+$/, /^\/locations(\/.*)?$/, /^\/automation\/?$/, /^\/agents\/?$/];
+const APP_ROUTES = [
+  /^\/runs\/?$/,
+  /^\/runs\/[^/]+$/,
+  /^\/locations(\/.*)?$/,
+  /^\/automation\/?$/,
+  /^\/agents\/?$/,
+  /^\/audit\/?$/,
+];
 
 const MAX_SIGNIN_BODY = 16 * 1024;
-
-/** Only same-site relative paths, so `next` cannot bounce the user to another site. */
-function safeNext(next: unknown): string {
-  if (typeof next !== 'string' || !next.startsWith('/') || next.startsWith('//') || next.includes('\\')) return '/runs';
-  return next;
-}
-
-function securityHeaders(): Headers {
-  return new Headers({
-    'content-security-policy':
-      "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; " +
-      "frame-ancestors 'none'; base-uri 'none'; form-action 'self'; object-src 'none'",
-    'x-content-type-options': 'nosniff',
-    'x-frame-options': 'DENY',
-    // Keeps paths (run ids, filters) out of the Referer sent to other sites such as the Temporal
-    // UI. Not `no-referrer`: that makes browsers send `Origin: null`, which the CSRF check refuses.
-    'referrer-policy': 'same-origin',
-  });
-}
 
 function html(body: string, status = 200, extra?: Headers): Response {
   const headers = securityHeaders();
@@ -77,7 +80,10 @@ function json(body: unknown, status: number, cookies: string[] = []): Response {
 }
 
 interface SignInForm {
+  /** A user token pasted into the form, or */
   token: string;
+  /** a one-time code from a printed sign-in link. */
+  code: string;
   next: string;
   wantsJson: boolean;
 }
@@ -90,9 +96,10 @@ async function readSignInForm(request: Request): Promise<SignInForm | undefined>
   const type = request.headers.get('content-type') ?? '';
   if (type.includes('application/json')) {
     try {
-      const body = JSON.parse(text) as { token?: unknown; next?: unknown };
+      const body = JSON.parse(text) as { token?: unknown; code?: unknown; next?: unknown };
       return {
         token: typeof body.token === 'string' ? body.token.trim() : '',
+        code: typeof body.code === 'string' ? body.code.trim() : '',
         next: safeNext(body.next),
         wantsJson: true,
       };
@@ -101,26 +108,37 @@ async function readSignInForm(request: Request): Promise<SignInForm | undefined>
     }
   }
   const form = new URLSearchParams(text);
-  return { token: (form.get('token') ?? '').trim(), next: safeNext(form.get('next')), wantsJson: false };
+  return {
+    token: (form.get('token') ?? '').trim(),
+    code: (form.get('code') ?? '').trim(),
+    next: safeNext(form.get('next')),
+    wantsJson: false,
+  };
 }
 
 export function createWebHandler(deps: WebDeps): WebHandler {
   const assets = loadAssets(deps.assetsDir ?? ASSETS_DIR);
-  const shell = appShell({
+  const shellOptions = {
     temporalUiUrl: deps.temporalUiUrl.replace(/\/+$/, ''),
     temporalNamespace: deps.temporalNamespace,
-  });
+  };
+  const shells = new Map<UserRole, string>();
+  const shellFor = (role: UserRole): string => {
+    let page = shells.get(role);
+    if (!page) shells.set(role, (page = appShell({ ...shellOptions, role })));
+    return page;
+  };
   const log = deps.logger.child({ component: 'web' });
   const isSecure = (request: Request): boolean => deps.secureCookies ?? new URL(request.url).protocol === 'https:';
 
-  async function signedIn(request: Request): Promise<boolean> {
-    const token = parseCookies(request.headers.get('cookie')).get(SESSION_COOKIE);
-    if (!token) return false;
+  async function signedIn(request: Request): Promise<TokenInfo | undefined> {
+    const id = parseCookies(request.headers.get('cookie')).get(SESSION_COOKIE);
+    if (!id) return undefined;
     try {
-      return await deps.authenticateUserToken(token);
+      return await deps.sessions.principal(id);
     } catch (err) {
       log.warn({ err }, 'session check failed');
-      return false;
+      return undefined;
     }
   }
 
@@ -130,28 +148,31 @@ export function createWebHandler(deps: WebDeps): WebHandler {
       return json({ error: { code: 'OUTPOST_ERR_CSRF', message: 'Cross-site sign-in refused' } }, 403);
     const form = await readSignInForm(request);
     if (!form) return json({ error: { code: 'OUTPOST_ERR_BAD_REQUEST', message: 'Malformed sign-in request' } }, 400);
-    let ok = false;
-    if (form.token) {
-      try {
-        ok = await deps.authenticateUserToken(form.token);
-      } catch (err) {
-        log.warn({ err }, 'sign-in check failed');
-      }
+    let sessionId: string | undefined;
+    try {
+      if (form.code) sessionId = await deps.sessions.openWithCode(form.code);
+      else if (form.token) sessionId = await deps.sessions.openWithToken(form.token);
+    } catch (err) {
+      log.warn({ err }, 'sign-in check failed');
     }
-    if (!ok) {
-      log.info('sign-in refused');
-      const message = 'That token is not a valid user token.';
+    if (!sessionId) {
+      log.info({ via: form.code ? 'code' : 'token' }, 'sign-in refused');
+      const message = form.code
+        ? 'That sign-in link has expired or was already used. Run `outpost dev` again or paste a user token.'
+        : 'That token is not a valid user token.';
       if (form.wantsJson) return json({ error: { code: 'OUTPOST_ERR_UNAUTHENTICATED', message } }, 401);
       return html(signInPage({ error: message, next: form.next }), 401);
     }
-    log.info('sign-in');
-    const cookies = sessionCookies(form.token, isSecure(request));
+    log.info({ via: form.code ? 'code' : 'token' }, 'sign-in');
+    const cookies = sessionCookies(sessionId, isSecure(request));
     return form.wantsJson ? json({ ok: true, next: form.next }, 200, cookies) : redirect(form.next, cookies);
   }
 
-  function signOut(request: Request): Response {
-    if (!cookieAuth(request).csrfOk)
-      return json({ error: { code: 'OUTPOST_ERR_CSRF', message: 'Cross-site request refused' } }, 403);
+  async function signOut(request: Request): Promise<Response> {
+    const c = cookieAuth(request);
+    if (!c.csrfOk) return json({ error: { code: 'OUTPOST_ERR_CSRF', message: 'Cross-site request refused' } }, 403);
+    // The server-side session ends here, so a copied cookie is worthless afterwards.
+    if (c.sessionId) await deps.sessions.close(c.sessionId);
     return json({ ok: true }, 200, clearedCookies(isSecure(request)));
   }
 
@@ -173,9 +194,14 @@ export function createWebHandler(deps: WebDeps): WebHandler {
     }
     if (path === '/signout' && method === 'POST') return signOut(request);
     if (path === '/' && read) return redirect((await signedIn(request)) ? '/runs' : '/signin');
+    if (path === '/graphql' && method === 'GET' && (request.headers.get('accept') ?? '').includes('text/html')) {
+      if (!(await signedIn(request))) return redirect('/signin?next=%2Fgraphql');
+      return graphiqlResponse(parseCookies(request.headers.get('cookie')).get(CSRF_COOKIE));
+    }
     if (read && APP_ROUTES.some((r) => r.test(path))) {
-      if (!(await signedIn(request))) return redirect(`/signin?next=${encodeURIComponent(path + url.search)}`);
-      return html(shell);
+      const who = await signedIn(request);
+      if (!who) return redirect(`/signin?next=${encodeURIComponent(path + url.search)}`);
+      return html(shellFor(who.role ?? 'VIEWER'));
     }
     return undefined;
   };

@@ -1,20 +1,20 @@
-// Browser sessions: sign-in by user token, an httpOnly cookie that carries it, and
-// double-submit CSRF protection for every cookie-authenticated write.
-// The token itself is the session (no server-side state), so N control-plane replicas
-// share sessions for free, and revoking the token ends every browser session at once.
+// Browser sessions: sign-in by user token or one-time code, an httpOnly cookie holding an
+// opaque session id (the session itself lives in the store, so replicas share it and sign-out
+// or revoking the token ends it), and double-submit CSRF protection for cookie-authenticated writes.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { SESSION_TTL_MS } from '../store/sessions.js';
 
-/** httpOnly cookie holding the user token; never readable by page scripts. */
+/** httpOnly cookie holding the session id; never readable by page scripts, never the token. */
 export const SESSION_COOKIE = 'outpost_session';
 /** Readable cookie holding the CSRF secret; the page echoes it in {@link CSRF_HEADER}. */
 export const CSRF_COOKIE = 'outpost_csrf';
 export const CSRF_HEADER = 'x-outpost-csrf';
-/** Session lifetime (the token may be revoked sooner; every request re-checks it). */
-export const SESSION_MAX_AGE_S = 7 * 24 * 3600;
+/** Cookie lifetime, the same as the server-side session's. */
+export const SESSION_MAX_AGE_S = SESSION_TTL_MS / 1000;
 
 export interface CookieAuth {
-  /** The user token from the session cookie, if any. Still to be verified by the caller. */
-  token?: string;
+  /** The session id from the session cookie, if any. Still to be looked up by the caller. */
+  sessionId?: string;
   /**
    * True when the request may act with the cookie's authority: a safe method (GET/HEAD,
    * which GraphQL serves as read-only), or a write that carries the CSRF header matching the
@@ -67,13 +67,13 @@ export function originOk(request: Request): boolean {
 /** What the control plane's /graphql needs to accept a browser session. */
 export function cookieAuth(request: Request): CookieAuth {
   const cookies = parseCookies(request.headers.get('cookie'));
-  const token = cookies.get(SESSION_COOKIE) || undefined;
+  const sessionId = cookies.get(SESSION_COOKIE) || undefined;
   const method = request.method.toUpperCase();
-  if (method === 'GET' || method === 'HEAD') return { token, csrfOk: originOk(request) };
+  if (method === 'GET' || method === 'HEAD') return { sessionId, csrfOk: originOk(request) };
   const secret = cookies.get(CSRF_COOKIE);
   const header = request.headers.get(CSRF_HEADER);
   const csrfOk = !!secret && !!header && safeEqual(secret, header) && originOk(request);
-  return { token, csrfOk };
+  return { sessionId, csrfOk };
 }
 
 interface CookieOptions {
@@ -89,11 +89,11 @@ function serializeCookie(name: string, value: string, o: CookieOptions): string 
   return parts.join('; ');
 }
 
-/** Set-Cookie values that open a session for `token`. */
-export function sessionCookies(token: string, secure: boolean): string[] {
+/** Set-Cookie values that carry the session id `sessionId`. */
+export function sessionCookies(sessionId: string, secure: boolean): string[] {
   const csrf = randomBytes(24).toString('base64url');
   return [
-    serializeCookie(SESSION_COOKIE, token, { httpOnly: true, secure, maxAge: SESSION_MAX_AGE_S }),
+    serializeCookie(SESSION_COOKIE, sessionId, { httpOnly: true, secure, maxAge: SESSION_MAX_AGE_S }),
     serializeCookie(CSRF_COOKIE, csrf, { httpOnly: false, secure, maxAge: SESSION_MAX_AGE_S }),
   ];
 }

@@ -1,5 +1,6 @@
-// The web handler through its fetch interface (no port): sign-in with a real user token from a
-// real SQLite store, cookie attributes, CSRF rules, redirects, assets and security headers.
+// The web handler through its fetch interface (no port): sign-in with a real user token or a
+// one-time code from a real SQLite store, server-side sessions, cookie attributes, CSRF rules,
+// redirects (`next` stays on this site), GraphiQL's page, assets and security headers.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -8,12 +9,14 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { createLogger } from '../../../src/shared/logger.js';
 import { Store } from '../../../src/control-plane/store/store.js';
-import { createToken, revokeToken, verifyToken } from '../../../src/control-plane/store/tokens.js';
+import { createSigninCode, storeSessions } from '../../../src/control-plane/store/sessions.js';
+import { createToken, revokeToken } from '../../../src/control-plane/store/tokens.js';
 import { cookieAuth, createWebHandler, type WebHandler } from '../../../src/control-plane/web/index.js';
 
 const BASE = 'http://127.0.0.1:3000';
 let dir: string;
 let store: Store;
+let now = Date.now();
 let web: WebHandler;
 let userToken: string;
 let userTokenId: string;
@@ -22,7 +25,7 @@ const logLines: string[] = [];
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'outpost-web-'));
-  store = await Store.open({ url: `sqlite:${join(dir, 'outpost.db')}` });
+  store = await Store.open({ url: `sqlite:${join(dir, 'outpost.db')}`, clock: () => now });
   ({ token: userToken, id: userTokenId } = await createToken(store, 'user', 'web-test'));
   ({ token: agentToken } = await createToken(store, 'agent', 'web-test-agent'));
   const sink = new Writable({
@@ -32,7 +35,7 @@ before(async () => {
     },
   });
   web = createWebHandler({
-    authenticateUserToken: async (t) => (await verifyToken(store, t))?.kind === 'user',
+    sessions: storeSessions(store),
     temporalUiUrl: 'http://127.0.0.1:8233/',
     temporalNamespace: 'default',
     logger: createLogger({ name: 'test', level: 'debug', destination: sink }),
@@ -54,11 +57,14 @@ function setCookies(res: Response): string[] {
   return res.headers.getSetCookie();
 }
 
-async function signIn(token: string): Promise<{ res: Response; cookie: string; csrf: string }> {
+async function signIn(
+  token: string,
+  field: 'token' | 'code' = 'token',
+): Promise<{ res: Response; cookie: string; csrf: string }> {
   const res = await call('/signin', {
     method: 'POST',
     headers: { 'content-type': 'application/x-www-form-urlencoded', origin: BASE },
-    body: new URLSearchParams({ token, next: '/runs?status=FAILURE' }).toString(),
+    body: new URLSearchParams({ [field]: token, next: '/runs?status=FAILURE' }).toString(),
   });
   const cookies = setCookies(res).map((c) => c.split(';')[0]!);
   const csrf = cookies.find((c) => c.startsWith('outpost_csrf='))?.split('=')[1] ?? '';
@@ -84,7 +90,8 @@ describe('web handler', () => {
     assert.equal(res.headers.get('location'), '/runs?status=FAILURE');
     assert.ok(!res.headers.get('location')?.includes(userToken), 'no token in the redirect');
     const [session, csrf] = setCookies(res);
-    assert.match(session!, /^outpost_session=opu_/);
+    assert.match(session!, /^outpost_session=ops_/, 'an opaque session id, not the token');
+    assert.ok(!session!.includes(userToken));
     assert.match(session!, /HttpOnly/);
     assert.match(session!, /SameSite=Strict/);
     assert.match(session!, /Path=\//);
@@ -119,6 +126,8 @@ describe('web handler', () => {
       assert.equal(setCookies(res).length, 0);
       assert.match(await res.text(), /not a valid user token/);
     }
+    const stale = await call('/runs', { headers: { cookie: `outpost_session=${userToken}` } });
+    assert.equal(stale.status, 303, 'a raw token in the cookie (the old scheme) is no session');
     const { token, id } = await createToken(store, 'user', 'to-revoke');
     const { cookie } = await signIn(token);
     assert.equal((await call('/agents', { headers: { cookie } })).status, 200);
@@ -126,7 +135,7 @@ describe('web handler', () => {
     assert.equal((await call('/agents', { headers: { cookie } })).status, 303, 'revocation ends the session');
   });
 
-  test('JSON sign-in (the #token= link) answers JSON and never echoes the token', async () => {
+  test('JSON sign-in answers JSON and never echoes the token', async () => {
     const res = await call('/signin', {
       method: 'POST',
       headers: { 'content-type': 'application/json', origin: BASE },
@@ -152,7 +161,8 @@ describe('web handler', () => {
     const { cookie, csrf } = await signIn(userToken);
     const post = (headers: Record<string, string>): Request =>
       new Request(`${BASE}/graphql`, { method: 'POST', headers: { cookie, ...headers } });
-    assert.deepEqual(cookieAuth(post({ 'x-outpost-csrf': csrf, origin: BASE })), { token: userToken, csrfOk: true });
+    const sessionId = /outpost_session=([^;]+)/.exec(cookie)![1]!;
+    assert.deepEqual(cookieAuth(post({ 'x-outpost-csrf': csrf, origin: BASE })), { sessionId, csrfOk: true });
     assert.equal(
       cookieAuth(post({ 'x-outpost-csrf': csrf })).csrfOk,
       true,
@@ -164,21 +174,76 @@ describe('web handler', () => {
     assert.equal(cookieAuth(post({ 'x-outpost-csrf': csrf, 'sec-fetch-site': 'cross-site' })).csrfOk, false);
     assert.equal(cookieAuth(post({ 'x-outpost-csrf': csrf, origin: 'null' })).csrfOk, false, 'opaque origin');
     const get = new Request(`${BASE}/graphql?query={agents{id}}`, { headers: { cookie } });
-    assert.deepEqual(cookieAuth(get), { token: userToken, csrfOk: true });
+    assert.deepEqual(cookieAuth(get), { sessionId, csrfOk: true });
     assert.deepEqual(cookieAuth(new Request(`${BASE}/graphql`, { method: 'POST' })), {
-      token: undefined,
+      sessionId: undefined,
       csrfOk: false,
     });
   });
 
-  test('sign-out needs the CSRF header and clears both cookies', async () => {
+  test('sign-out needs the CSRF header, clears both cookies and ends the session server-side', async () => {
     const { cookie, csrf } = await signIn(userToken);
     assert.equal((await call('/signout', { method: 'POST', headers: { cookie } })).status, 403);
+    assert.equal((await call('/runs', { headers: { cookie } })).status, 200, 'a refused sign-out ends nothing');
     const res = await call('/signout', { method: 'POST', headers: { cookie, 'x-outpost-csrf': csrf, origin: BASE } });
     assert.equal(res.status, 200);
     const cleared = setCookies(res);
     assert.equal(cleared.length, 2);
     for (const c of cleared) assert.match(c, /Max-Age=0/);
+    // A copy of the old cookie (kept by an attacker, or a browser that ignored Max-Age=0) is dead.
+    assert.equal((await call('/runs', { headers: { cookie } })).status, 303);
+  });
+
+  test('a one-time sign-in code works once, and not after it expires', async () => {
+    const { code } = await createSigninCode(store, userTokenId);
+    const first = await signIn(code, 'code');
+    assert.equal(first.res.status, 303);
+    assert.equal((await call('/runs', { headers: { cookie: first.cookie } })).status, 200);
+    const again = await signIn(code, 'code');
+    assert.equal(again.res.status, 401, 'used once already');
+    assert.equal(setCookies(again.res).length, 0);
+    assert.match(await again.res.text(), /expired or was already used/);
+    const late = await createSigninCode(store, userTokenId);
+    now += 11 * 60_000;
+    try {
+      assert.equal((await signIn(late.code, 'code')).res.status, 401, 'expired');
+    } finally {
+      now -= 11 * 60_000;
+    }
+  });
+
+  test('`next` with tabs, newlines, backslashes, // or a scheme lands on /runs, never off-site or a 500', async () => {
+    const nexts = ['/\t/evil.example', '/\n/x', '/\\evil.example', '//evil.example', 'https://evil.example', '/\r\n/x'];
+    for (const next of nexts) {
+      const raw = JSON.stringify(next);
+      const res = await call('/signin', {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', origin: BASE },
+        body: new URLSearchParams({ token: userToken, next }).toString(),
+      });
+      assert.equal(res.status, 303, raw);
+      assert.equal(res.headers.get('location'), '/runs', raw);
+      const page = await call(`/signin?next=${encodeURIComponent(next)}`);
+      assert.equal(page.status, 200, raw);
+      assert.match(await page.text(), /name="next" value="\/runs"/, raw);
+    }
+  });
+
+  test('GraphiQL needs a session and carries the UI headers', async () => {
+    const anon = await call('/graphql', { headers: { accept: 'text/html' } });
+    assert.equal(anon.status, 303);
+    assert.equal(anon.headers.get('location'), '/signin?next=%2Fgraphql');
+    const { cookie } = await signIn(userToken);
+    const res = await call('/graphql', { headers: { accept: 'text/html', cookie } });
+    assert.equal(res.status, 200);
+    const csp = res.headers.get('content-security-policy') ?? '';
+    assert.match(csp, /frame-ancestors 'none'/);
+    assert.match(csp, /script-src 'self' 'nonce-[\w-]+'/);
+    assert.doesNotMatch(csp, /unsafe-eval/);
+    assert.equal(res.headers.get('x-frame-options'), 'DENY');
+    assert.equal(res.headers.get('x-content-type-options'), 'nosniff');
+    const nonce = /'nonce-([\w-]+)'/.exec(csp)![1]!;
+    assert.ok((await res.text()).includes(`<script nonce="${nonce}">`));
   });
 
   test('assets are served with ETags, a strict CSP and no inline script', async () => {

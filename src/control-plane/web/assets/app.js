@@ -10,6 +10,8 @@ import { locationView } from './views/location.js';
 import { jobView } from './views/job.js';
 import { automationView } from './views/automation.js';
 import { agentsView } from './views/agents.js';
+import { startAgentHealthBanner } from './views/agent-health.js';
+import { auditView } from './views/audit.js';
 
 const meta = (name) => document.querySelector(`meta[name="${name}"]`)?.getAttribute('content') ?? '';
 export const config = {
@@ -25,6 +27,7 @@ const ROUTES = [
   [/^\/locations\/([^/]+)\/?$/, () => locationView],
   [/^\/automation\/?$/, () => automationView],
   [/^\/agents\/?$/, () => agentsView],
+  [/^\/audit\/?$/, () => auditView],
 ];
 
 let cleanup = () => {};
@@ -71,4 +74,5 @@ document.addEventListener('click', (ev) => {
 
 window.addEventListener('popstate', () => void render());
 document.getElementById('signout')?.addEventListener('click', () => void signOut());
+startAgentHealthBanner();
 void render();

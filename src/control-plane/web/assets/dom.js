@@ -91,14 +91,14 @@ export function fmtRelative(t, now = Date.now()) {
 }
 
 /**
- * Run duration: end (or now, while running) minus the launch of the run worker. Launch, not
- * the first event, because events reach the control plane in batches; queue time is excluded.
+ * Run duration: the API's durationMs (RUN_START to the terminal event, by the events' own
+ * times; see src/shared/run-timing.ts), ticking from startedAt while the run is going, so
+ * the header, the runs list, the timeline and the CLI show one number.
  */
 export function runDuration(run, now = Date.now()) {
-  const start = toMs(run.launchedAt) ?? toMs(run.startedAt);
-  if (start === undefined) return undefined;
-  const end = toMs(run.endedAt) ?? (TERMINAL.has(run.status) ? undefined : now);
-  return end === undefined ? undefined : end - start;
+  if (TERMINAL.has(run.status)) return run.durationMs ?? undefined;
+  const start = toMs(run.startedAt);
+  return start === undefined ? undefined : Math.max(0, now - start);
 }
 
 export const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'CANCELED']);

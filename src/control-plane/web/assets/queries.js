@@ -1,6 +1,6 @@
 // Every GraphQL document the UI sends, in one place, so a schema change is one edit.
 
-export const RUN_FIELDS = 'id status job location tags createdAt launchedAt startedAt endedAt';
+export const RUN_FIELDS = 'id status job location tags createdAt launchedAt startedAt endedAt durationMs';
 
 export const RUNS = `query Runs($filter: RunsFilter, $first: Int, $after: String) {
   runs(filter: $filter, first: $first, after: $after) {
@@ -12,13 +12,13 @@ export const RUNS = `query Runs($filter: RunsFilter, $first: Int, $after: String
 export const LOCATION_NAMES = `query { codeLocations { name status jobs { name } } }`;
 
 export const RUN = `query Run($id: ID!) {
-  run(id: $id) { ${RUN_FIELDS} runConfig agentId }
+  run(id: $id) { ${RUN_FIELDS} runConfig agentId launchError { code message } }
 }`;
 
 const EVENT_FIELDS = 'seq type timestamp stepKey level message data error';
 
 export const RUN_EVENTS = `query RunEvents($id: ID!, $afterSeq: Int, $first: Int) {
-  run(id: $id) { id status launchedAt startedAt endedAt events(afterSeq: $afterSeq, first: $first) { ${EVENT_FIELDS} } }
+  run(id: $id) { id status launchedAt startedAt endedAt durationMs launchError { code message } events(afterSeq: $afterSeq, first: $first) { ${EVENT_FIELDS} } }
 }`;
 
 export const RUN_EVENTS_SUB = `subscription RunEvents($runId: ID!, $afterSeq: Int) {
@@ -36,7 +36,7 @@ export const LAUNCH_RUN = `mutation Launch($input: LaunchRunInput!) { launchRun(
 const TICK_FIELDS = 'ticks(first: 25) { id status tickTime skipReason error runIds }';
 
 export const LOCATIONS = `query {
-  codeLocations { name status version loadError updatedAt jobs { name description } schedules { name } sensors { name } }
+  codeLocations { name status version loadError reachable updatedAt jobs { name description } schedules { name } sensors { name } }
 }`;
 
 export const LOCATION = `query Location($name: String!) {
@@ -51,7 +51,8 @@ export const LOCATION = `query Location($name: String!) {
 export const JOB = `query Job($name: String!) {
   codeLocation(name: $name) {
     name status
-    jobs { name description tags configSchema ops { name description inputs { name fromOp fromOutput } outputs } }
+    jobs { name description tags configSchema partitions ops { name description inputs { name fromOp fromOutput } outputs } }
+    partitions { name kind keys }
   }
 }`;
 
@@ -71,6 +72,15 @@ export const SET_SENSOR_STATE = `mutation SetSensor($location: String!, $name: S
   setSensorState(location: $location, name: $name, state: $state) { name state }
 }`;
 
+export const AGENT_HEALTH = `query { agents { healthy lastHeartbeatAt } }`;
+
 export const AGENTS = `query { agents { id name hostname version healthy lastHeartbeatAt codeServers runningRunIds errors } }`;
 
 export const RELOAD_LOCATION = `mutation Reload($name: String!) { reloadCodeLocation(name: $name) { name status } }`;
+
+export const AUDIT_LOG = `query Audit($first: Int, $after: String, $filter: AuditFilter) {
+  auditLog(first: $first, after: $after, filter: $filter) {
+    nodes { id at actor actorTokenId action target outcome }
+    pageInfo { hasNextPage endCursor }
+  }
+}`;

@@ -1,5 +1,6 @@
-// One-click sign-in: `outpost dev` prints /signin#token=<token>. The fragment never reaches a
-// server or a log; we read it, clear it from the address bar at once, and post it.
+// One-click sign-in: `outpost dev` prints /signin#code=<one-time code>. The fragment never
+// reaches a server or a log; we read it, clear it from the address bar at once, and post it.
+// The code works once and for minutes; the session it opens is server-side and revocable.
 /* global window, document, fetch, URLSearchParams */
 
 const form = document.getElementById('signin-form');
@@ -15,15 +16,15 @@ function showError(message) {
 }
 
 function signInFromFragment() {
-  const token = new URLSearchParams(window.location.hash.slice(1)).get('token');
-  if (!token) return;
+  const code = new URLSearchParams(window.location.hash.slice(1)).get('code');
+  if (!code) return;
   window.history.replaceState(null, '', window.location.pathname + window.location.search);
   const next = new URLSearchParams(window.location.search).get('next') ?? '/runs';
   fetch('/signin', {
     method: 'POST',
     credentials: 'same-origin',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ token, next }),
+    body: JSON.stringify({ code, next }),
   })
     .then(async (res) => {
       const body = await res.json().catch(() => ({}));

@@ -3,6 +3,7 @@
 import { gql } from '../api.js';
 import { errorBox, fmtRelative, fmtTime, h, mount, shortId, toast } from '../dom.js';
 import { AUTOMATION, SET_SCHEDULE_STATE, SET_SENSOR_STATE } from '../queries.js';
+import { can, role } from '../roles.js';
 
 const REFRESH_MS = 3000;
 const TICKS_SHOWN = 10;
@@ -73,6 +74,11 @@ export async function automationView(main) {
       role: 'switch',
       class: 'switch',
       checked: item.state === 'RUNNING',
+      // Turning automation on or off is EDITOR's; below that the switch shows state only.
+      disabled: !can(kind === 'schedule' ? 'setScheduleState' : 'setSensorState'),
+      title: can(kind === 'schedule' ? 'setScheduleState' : 'setSensorState')
+        ? null
+        : `Your role (${role}) cannot change this`,
       'aria-label': `${item.name} on/off`,
       'data-toggle': `${kind}:${l.name}:${item.name}`,
       onchange: (e) => void toggle(kind, l.name, item.name, e.target.checked, e.target),

@@ -5,6 +5,7 @@ import { errorBox, h, mount, statusPill, toast } from '../dom.js';
 import { exampleFor, validate } from '../lib/json-schema.js';
 import { JOB, LAUNCH_RUN } from '../queries.js';
 import { opGraph } from './op-graph.js';
+import { can, role } from '../roles.js';
 
 export async function jobView(main, { params, navigate }) {
   const [locationName, jobName] = params;
@@ -30,6 +31,17 @@ export async function jobView(main, { params, navigate }) {
     placeholder: 'key=value, key2=value2',
     'aria-label': 'Tags',
   });
+  // A partitioned job runs one partition: a key from its set (the server checks it again).
+  const partitionSet = job.partitions ? (l.partitions ?? []).find((p) => p.name === job.partitions) : undefined;
+  const partitionInput = !job.partitions
+    ? null
+    : partitionSet?.keys?.length
+      ? h(
+          'select',
+          { id: 'partition-key', 'aria-label': 'Partition' },
+          partitionSet.keys.map((k) => h('option', { value: k }, k)),
+        )
+      : h('input', { id: 'partition-key', type: 'text', placeholder: 'partition key', 'aria-label': 'Partition' });
   const problems = h('ul', { class: 'problems', id: 'config-problems', 'aria-live': 'polite' });
   const launchBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'launch' }, 'Launch run');
   const serverError = h('div', {});
@@ -66,7 +78,9 @@ export async function jobView(main, { params, navigate }) {
     launchBtn.disabled = true;
     serverError.replaceChildren();
     try {
-      const data = await gql(LAUNCH_RUN, { input: { location: l.name, job: job.name, runConfig, tags: parseTags() } });
+      const input = { location: l.name, job: job.name, runConfig, tags: parseTags() };
+      if (partitionInput) input.partitionKey = partitionInput.value.trim();
+      const data = await gql(LAUNCH_RUN, { input });
       toast(`Launched ${job.name}`);
       navigate(`/runs/${encodeURIComponent(data.launchRun.id)}`);
     } catch (err) {
@@ -123,23 +137,32 @@ export async function jobView(main, { params, navigate }) {
     h(
       'div',
       { class: 'grid-2' },
-      h(
-        'form',
-        { class: 'card launch-form', id: 'launch-form', onsubmit: (e) => void launch(e) },
-        h('h3', {}, 'Launch'),
-        h('label', { for: 'config-editor' }, 'Run config (JSON)'),
-        editor,
-        problems,
-        h('label', { for: 'launch-tags' }, 'Tags (optional)'),
-        tagsInput,
-        serverError,
-        h(
-          'div',
-          { class: 'form-actions' },
-          launchBtn,
-          l.status !== 'LOADED' ? h('span', { class: 'muted' }, ` The location is ${l.status}.`) : null,
-        ),
-      ),
+      !can('launchRun')
+        ? h(
+            'div',
+            { class: 'card', id: 'launch-denied' },
+            h('h3', {}, 'Launch'),
+            h('p', { class: 'muted' }, `Your role (${role}) cannot launch runs; a LAUNCHER token can.`),
+          )
+        : h(
+            'form',
+            { class: 'card launch-form', id: 'launch-form', onsubmit: (e) => void launch(e) },
+            h('h3', {}, 'Launch'),
+            h('label', { for: 'config-editor' }, 'Run config (JSON)'),
+            editor,
+            problems,
+            partitionInput ? h('label', { for: 'partition-key' }, `Partition (${job.partitions})`) : null,
+            partitionInput,
+            h('label', { for: 'launch-tags' }, 'Tags (optional)'),
+            tagsInput,
+            serverError,
+            h(
+              'div',
+              { class: 'form-actions' },
+              launchBtn,
+              l.status !== 'LOADED' ? h('span', { class: 'muted' }, ` The location is ${l.status}.`) : null,
+            ),
+          ),
       h(
         'div',
         { class: 'card' },

@@ -3,6 +3,7 @@
 import { gql } from '../api.js';
 import { errorBox, fmtRelative, h, mount, statusPill, toast } from '../dom.js';
 import { LOCATIONS, RELOAD_LOCATION } from '../queries.js';
+import { can } from '../roles.js';
 
 const REFRESH_MS = 3000;
 
@@ -34,19 +35,29 @@ export async function locationsView(main) {
       errorSlot.replaceChildren();
       list.replaceChildren(
         ...codeLocations.map((l) => {
-          const btn = h(
-            'button',
-            { class: 'btn btn-ghost', onclick: (e) => void reload(l.name, e.currentTarget) },
-            'Reload',
-          );
+          const btn = can('reloadCodeLocation')
+            ? h('button', { class: 'btn btn-ghost', onclick: (e) => void reload(l.name, e.currentTarget) }, 'Reload')
+            : null;
           return h(
             'section',
-            { class: 'card location-card', 'data-location': l.name, 'data-status': l.status },
+            {
+              class: 'card location-card',
+              'data-location': l.name,
+              'data-status': l.status,
+              'data-reachable': String(l.reachable),
+            },
             h(
               'div',
               { class: 'card-head' },
               h('h2', {}, h('a', { href: `/locations/${encodeURIComponent(l.name)}` }, l.name)),
               statusPill(l.status),
+              l.reachable
+                ? null
+                : h(
+                    'span',
+                    { class: 'pill pill-unreachable', title: 'No healthy agent reports this code server' },
+                    'UNREACHABLE',
+                  ),
               h('span', { class: 'topbar-spacer' }),
               btn,
             ),

@@ -1,5 +1,7 @@
 // The run's status timeline: its status changes in order (queued, launched, started, ended)
 // with the time each took, then one bar per step, drawn to scale over the execution.
+// Start and end are the API's startedAt/endedAt (the RUN_START and terminal events' own
+// times) and the run's length is its durationMs, so the header and the timeline agree.
 import { fmtDuration, fmtTime, h, TERMINAL, toMs } from '../dom.js';
 
 /** Pure: step spans from events, in first-start order. */
@@ -17,20 +19,21 @@ export function stepSpans(events) {
   return [...steps.values()];
 }
 
-const eventTime = (events, types) => toMs(events.find((e) => types.includes(e.type))?.timestamp);
+/** Pure: what the run is doing now, for the open end of the timeline. */
+export function liveLabel(status, { agentsHealthy = true } = {}) {
+  if (status === 'QUEUED') return agentsHealthy ? 'Waiting to launch' : 'Waiting for an agent';
+  if (status === 'STARTING') return 'Starting';
+  if (status === 'CANCELING') return 'Canceling';
+  return 'Running';
+}
 
-export function renderTimeline(el, run, events, now = Date.now()) {
+export function renderTimeline(el, run, events, now = Date.now(), opts = {}) {
   const terminal = TERMINAL.has(run.status);
   const created = toMs(run.createdAt);
   const launched = toMs(run.launchedAt);
-  // Event timestamps are when things happened; the run's fields are when the control plane heard.
-  const started = eventTime(events, ['RUN_START']) ?? toMs(run.startedAt);
-  const ended = eventTime(events, ['RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED']) ?? toMs(run.endedAt);
-  const endLabel = terminal
-    ? run.status.charAt(0) + run.status.slice(1).toLowerCase()
-    : run.status === 'CANCELING'
-      ? 'Canceling'
-      : 'Running';
+  const started = toMs(run.startedAt);
+  const ended = toMs(run.endedAt);
+  const endLabel = terminal ? run.status.charAt(0) + run.status.slice(1).toLowerCase() : liveLabel(run.status, opts);
 
   const phases = [
     ['Queued', created, 'queued'],
@@ -40,21 +43,21 @@ export function renderTimeline(el, run, events, now = Date.now()) {
   ].filter(([, t]) => t !== undefined);
   const chips = phases.map(([label, t, kind], i) => {
     const next = phases[i + 1]?.[1] ?? (terminal ? undefined : now);
+    // Started -> end is the run's duration: the API's number, the one the header shows.
+    const dur = label === 'Started' && terminal && run.durationMs != null ? run.durationMs : next - t;
     return h(
       'div',
       { class: `tl-phase-chip tl-chip-${kind}`, 'data-phase': label },
       h('span', { class: 'tl-chip-label' }, label),
       h('span', { class: 'tl-chip-time mono' }, fmtTime(t)),
-      next !== undefined && i < phases.length - 1
-        ? h('span', { class: 'tl-chip-dur' }, `→ ${fmtDuration(next - t)}`)
-        : null,
+      next !== undefined && i < phases.length - 1 ? h('span', { class: 'tl-chip-dur' }, `→ ${fmtDuration(dur)}`) : null,
     );
   });
   if (!terminal)
     chips.push(
       h(
         'div',
-        { class: 'tl-phase-chip tl-chip-now' },
+        { class: `tl-phase-chip tl-chip-now${run.status === 'QUEUED' ? ' tl-chip-waiting' : ''}`, id: 'tl-now' },
         h('span', { class: 'tl-chip-label' }, endLabel),
         h('span', { class: 'tl-chip-time' }, 'now'),
       ),
@@ -93,5 +96,6 @@ export function renderTimeline(el, run, events, now = Date.now()) {
       ),
     );
   }
-  el.replaceChildren(h('div', { class: 'tl-phases' }, chips), gantt);
+  // No steps yet (e.g. a QUEUED run): only the phases; a null child would print "null".
+  el.replaceChildren(...[h('div', { class: 'tl-phases' }, chips), gantt].filter(Boolean));
 }

@@ -5,7 +5,9 @@ import { gql, subscribe } from '../api.js';
 import { errorBox, fmtDuration, fmtTime, h, mount, runDuration, statusPill, TERMINAL, toast } from '../dom.js';
 import { COMPUTE_LOGS, LAUNCH_RUN, RUN, RUN_EVENTS, RUN_EVENTS_SUB, TERMINATE_RUN } from '../queries.js';
 import { renderTimeline } from './run-timeline.js';
+import { onAgentHealth } from './agent-health.js';
 import { confirmDialog } from './confirm.js';
+import { can } from '../roles.js';
 
 const POLL_MS = 1000;
 const EVENT_PAGE = 1000;
@@ -37,6 +39,9 @@ export async function runView(main, { params, config, navigate }) {
   const temporalHref = `${config.temporalUiUrl}/namespaces/${encodeURIComponent(config.temporalNamespace)}/workflows/${encodeURIComponent(`run-${id}`)}`;
   const facts = h('dl', { class: 'facts' });
   const timeline = h('div', { class: 'timeline', id: 'timeline' });
+  // Why the run is not running: it never launched (its launch error), or it waits for an agent.
+  const whySlot = h('div', {});
+  let agentsHealthy = true;
 
   // --- tabs
   const stepSel = h(
@@ -133,10 +138,12 @@ export async function runView(main, { params, config, navigate }) {
         { class: 'btn', id: 'temporal-link', href: temporalHref, target: '_blank', rel: 'noopener noreferrer' },
         'Open in Temporal UI ↗',
       ),
-      h('button', { class: 'btn', id: 'relaunch', onclick: (e) => void relaunch(e.currentTarget) }, 'Launch again'),
-      terminateBtn,
+      can('launchRun')
+        ? h('button', { class: 'btn', id: 'relaunch', onclick: (e) => void relaunch(e.currentTarget) }, 'Launch again')
+        : null,
+      can('terminateRun') ? terminateBtn : null,
     ),
-    h('div', { class: 'card' }, facts, timeline),
+    h('div', { class: 'card' }, facts, whySlot, timeline),
     h(
       'div',
       { class: 'card' },
@@ -176,7 +183,34 @@ export async function runView(main, { params, config, navigate }) {
         ? row('Config', h('code', {}, JSON.stringify(run.runConfig)))
         : null,
     );
-    renderTimeline(timeline, run, events);
+    renderWhy();
+    renderTimeline(timeline, run, events, Date.now(), { agentsHealthy });
+  }
+
+  function renderWhy() {
+    if (run.launchError && TERMINAL.has(run.status)) {
+      const e = run.launchError;
+      mount(
+        whySlot,
+        h(
+          'div',
+          { class: 'error-box launch-error', id: 'launch-error', role: 'alert' },
+          h('strong', {}, `Did not start · ${e.code}`),
+          h('div', {}, e.message),
+        ),
+      );
+    } else if (run.status === 'QUEUED') {
+      mount(
+        whySlot,
+        h(
+          'p',
+          { class: 'muted', id: 'queued-hint' },
+          agentsHealthy
+            ? 'Queued: waiting for an agent to claim and launch it.'
+            : 'Waiting for an agent: no agent is healthy, so this run cannot launch until one is back.',
+        ),
+      );
+    } else whySlot.replaceChildren();
   }
 
   const matches = (e) =>
@@ -241,7 +275,7 @@ export async function runView(main, { params, config, navigate }) {
       events.sort(byTime);
       renderEvents();
     }
-    renderTimeline(timeline, run, events);
+    renderTimeline(timeline, run, events, Date.now(), { agentsHealthy });
   }
 
   // Catches up in pages (a chatty run can have many thousands of events), bounded per tick.
@@ -331,6 +365,12 @@ export async function runView(main, { params, config, navigate }) {
 
   renderHeader();
   renderEvents();
+  const stopHealth = onAgentHealth((s) => {
+    const healthy = !s.known || s.healthy > 0;
+    if (healthy === agentsHealthy) return;
+    agentsHealthy = healthy;
+    renderHeader();
+  });
   await tick();
   // Live events over SSE while the run is active; polling (above) keeps going as the fallback.
   if (!TERMINAL.has(run.status)) {
@@ -345,6 +385,7 @@ export async function runView(main, { params, config, navigate }) {
   return () => {
     stopped = true;
     closeSub();
+    stopHealth();
     clearInterval(clock);
     for (const t of timers) clearTimeout(t);
   };

@@ -4,6 +4,7 @@
 import { gql } from '../api.js';
 import { errorBox, fmtDuration, fmtTime, h, mount, RUN_STATUSES, runDuration, shortId, statusPill } from '../dom.js';
 import { LOCATION_NAMES, RUNS } from '../queries.js';
+import { agentHealth } from './agent-health.js';
 
 const PAGE = 50;
 const MAX_ROWS = 1000;
@@ -118,12 +119,21 @@ export async function runsView(main, { query, navigate }) {
       errorSlot.replaceChildren();
       const runs = (data.runs.edges ?? []).map((e) => e.node);
       const now = Date.now();
+      const health = agentHealth();
+      const noAgent = health.known && health.healthy === 0;
       body.replaceChildren(
         ...runs.map((r) =>
           h(
             'tr',
             { 'data-run-id': r.id, 'data-status': r.status },
-            h('td', {}, statusPill(r.status)),
+            h(
+              'td',
+              {},
+              statusPill(r.status),
+              r.status === 'QUEUED' && noAgent
+                ? h('span', { class: 'muted small waiting' }, ' waiting for an agent')
+                : null,
+            ),
             h(
               'td',
               { class: 'mono' },

@@ -1,0 +1,77 @@
+// Which code a token may deploy. A location runs code with the agent host's authority, so
+// by default only ADMIN names a `command`, and an EDITOR's module and working directory must
+// resolve (realpath: no `..` or symlink escape) under the configured module roots. Refused
+// before anything is written.
+import { realpathSync } from 'node:fs';
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { OutpostError } from '../../shared/errors.js';
+import { roleAtLeast, type UserRole } from '../core/roles.js';
+
+export interface DeployPolicy {
+  /** Directories a non-ADMIN deploy may name paths under (realpath'd at check time). */
+  moduleRoots: string[];
+  /** Relative paths resolve against this (the agent's working directory in `outpost dev`). Default process.cwd(). */
+  baseDir?: string;
+}
+
+/**
+ * Environment that changes what a child process loads or runs (Node, the dynamic linker,
+ * Python, shells): as good as a `command`, so ADMIN only.
+ */
+const CODE_LOADING_ENV =
+  /^(NODE_OPTIONS|NODE_PATH|NODE_LOADER|TSX_.*|LD_.*|DYLD_.*|PYTHON.*|PATH|BASH_ENV|ENV|PERL5.*|RUBY.*)$/i;
+
+/** The realpath of `p`, resolving the longest existing prefix (the agent may create the rest). */
+export function realpathLoose(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    const parent = dirname(p);
+    if (parent === p) return p;
+    return join(realpathLoose(parent), basename(p));
+  }
+}
+
+export function isUnder(path: string, root: string): boolean {
+  const rel = relative(root, path);
+  return rel === '' || (!rel.startsWith('..' + sep) && rel !== '..' && !isAbsolute(rel));
+}
+
+interface SpecPaths {
+  module?: string | null;
+  command?: readonly string[] | null;
+  workingDirectory?: string | null;
+  env?: Record<string, unknown> | null;
+}
+
+/** Throws ROLE_REQUIRED or PATH_NOT_ALLOWED when `role` may not deploy `spec`. */
+export function checkDeploy(spec: SpecPaths, role: UserRole, policy: DeployPolicy): void {
+  if (roleAtLeast(role, 'ADMIN')) return;
+  if (spec.command?.length) {
+    throw new OutpostError('ROLE_REQUIRED', {
+      detail: `a code location with \`command\` needs ADMIN; this token is ${role}`,
+      data: { required: 'ADMIN', role },
+    });
+  }
+  const loading = Object.keys(spec.env ?? {}).filter((k) => CODE_LOADING_ENV.test(k));
+  if (loading.length) {
+    throw new OutpostError('ROLE_REQUIRED', {
+      detail: `env ${loading.join(', ')} changes what code runs, which needs ADMIN; this token is ${role}`,
+      data: { required: 'ADMIN', role },
+    });
+  }
+  const roots = policy.moduleRoots.map((r) => realpathLoose(resolve(r)));
+  const base = resolve(policy.baseDir ?? process.cwd());
+  const check = (label: string, p: string): string => {
+    const real = realpathLoose(resolve(base, p));
+    if (!roots.some((r) => isUnder(real, r))) {
+      throw new OutpostError('PATH_NOT_ALLOWED', {
+        detail: `${label} resolves outside the module roots (${roots.join(', ') || 'none configured'})`,
+        data: { field: label },
+      });
+    }
+    return real;
+  };
+  const wd = spec.workingDirectory ? check('workingDirectory', spec.workingDirectory) : base;
+  if (spec.module) check('module', resolve(wd, spec.module));
+}

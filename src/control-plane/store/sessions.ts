@@ -1,0 +1,131 @@
+// Browser sessions and one-time sign-in codes, both server-side. The browser's cookie holds a
+// random session id and the printed link a random code; only their sha256 is stored. A session
+// acts as the token it was opened with, so revoking that token ends it too.
+import { randomBytes } from 'node:crypto';
+import type { Store } from './store.js';
+import { getToken, hashToken, verifyToken, type TokenInfo } from './tokens.js';
+
+/** How long a browser session lasts without signing in again. */
+export const SESSION_TTL_MS = 12 * 3600_000;
+/** How long a one-time sign-in link works (it also works only once). */
+export const SIGNIN_CODE_TTL_MS = 10 * 60_000;
+
+const SESSION_RE = /^ops_[A-Za-z0-9_-]{43}$/;
+const CODE_RE = /^opc_[A-Za-z0-9_-]{43}$/;
+
+const secret = (prefix: string): string => prefix + randomBytes(32).toString('base64url');
+
+/** Opens a session for a live user token; returns the cookie value (shown to the browser only). */
+export async function createSession(store: Store, tokenId: string, ttlMs = SESSION_TTL_MS): Promise<string> {
+  const id = secret('ops_');
+  const now = store.now();
+  await store.db
+    .insertInto('sessions')
+    .values({ id_hash: hashToken(id), token_id: tokenId, created_at: now, expires_at: now + ttlMs, revoked_at: null })
+    .execute();
+  return id;
+}
+
+/** The live user token behind a session id, or undefined (unknown, expired, signed out or revoked). */
+export async function sessionPrincipal(store: Store, sessionId: string): Promise<TokenInfo | undefined> {
+  if (!SESSION_RE.test(sessionId)) return undefined;
+  const row = await store.db
+    .selectFrom('sessions')
+    .selectAll()
+    .where('id_hash', '=', hashToken(sessionId))
+    .executeTakeFirst();
+  if (!row || row.revoked_at !== null || Number(row.expires_at) <= store.now()) return undefined;
+  const token = await getToken(store, row.token_id);
+  if (!token || token.revokedAt !== null || token.kind !== 'user') return undefined;
+  return token;
+}
+
+/** Ends a session (sign-out); unknown ids are ignored. */
+export async function revokeSession(store: Store, sessionId: string): Promise<void> {
+  if (!SESSION_RE.test(sessionId)) return;
+  await store.db
+    .updateTable('sessions')
+    .set({ revoked_at: store.now() })
+    .where('id_hash', '=', hashToken(sessionId))
+    .where('revoked_at', 'is', null)
+    .execute();
+}
+
+/** A one-time sign-in code for `tokenId`, valid for `ttlMs`. */
+export async function createSigninCode(
+  store: Store,
+  tokenId: string,
+  ttlMs = SIGNIN_CODE_TTL_MS,
+): Promise<{ code: string; expiresAt: number }> {
+  const code = secret('opc_');
+  const now = store.now();
+  await store.db
+    .insertInto('signin_codes')
+    .values({ code_hash: hashToken(code), token_id: tokenId, created_at: now, expires_at: now + ttlMs, used_at: null })
+    .execute();
+  return { code, expiresAt: now + ttlMs };
+}
+
+/**
+ * Uses a sign-in code: the live user token it was made for, or undefined when the code is
+ * unknown, expired or already used. The conditional update makes two redemptions race safely.
+ */
+export async function redeemSigninCode(store: Store, code: string): Promise<TokenInfo | undefined> {
+  if (!CODE_RE.test(code)) return undefined;
+  const hash = hashToken(code);
+  const now = store.now();
+  const res = await store.db
+    .updateTable('signin_codes')
+    .set({ used_at: now })
+    .where('code_hash', '=', hash)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', now)
+    .executeTakeFirst();
+  if (Number(res.numUpdatedRows) !== 1) return undefined;
+  const row = await store.db
+    .selectFrom('signin_codes')
+    .select('token_id')
+    .where('code_hash', '=', hash)
+    .executeTakeFirst();
+  const token = row ? await getToken(store, row.token_id) : undefined;
+  if (!token || token.revokedAt !== null || token.kind !== 'user') return undefined;
+  return token;
+}
+
+/** Deletes sessions and codes that can no longer be used; returns how many rows went. */
+export async function pruneSessions(store: Store, now = store.now()): Promise<number> {
+  const a = await store.db
+    .deleteFrom('sessions')
+    .where((eb) => eb.or([eb('expires_at', '<=', now), eb('revoked_at', 'is not', null)]))
+    .executeTakeFirst();
+  const b = await store.db
+    .deleteFrom('signin_codes')
+    .where((eb) => eb.or([eb('expires_at', '<=', now), eb('used_at', 'is not', null)]))
+    .executeTakeFirst();
+  return Number(a.numDeletedRows) + Number(b.numDeletedRows);
+}
+
+/** What the web UI needs from the store; see web/index.ts. */
+export interface WebSessions {
+  /** Opens a session for a live user token; its id, or undefined (unknown, revoked, agent token). */
+  openWithToken(token: string): Promise<string | undefined>;
+  /** Opens a session with a one-time sign-in code; its id, or undefined (unknown, used, expired). */
+  openWithCode(code: string): Promise<string | undefined>;
+  principal(sessionId: string): Promise<TokenInfo | undefined>;
+  close(sessionId: string): Promise<void>;
+}
+
+export function storeSessions(store: Store): WebSessions {
+  return {
+    async openWithToken(token) {
+      const info = await verifyToken(store, token);
+      return info?.kind === 'user' ? createSession(store, info.id) : undefined;
+    },
+    async openWithCode(code) {
+      const info = await redeemSigninCode(store, code);
+      return info ? createSession(store, info.id) : undefined;
+    },
+    principal: (id) => sessionPrincipal(store, id),
+    close: (id) => revokeSession(store, id),
+  };
+}

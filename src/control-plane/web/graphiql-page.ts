@@ -1,0 +1,62 @@
+// GraphiQL at GET /graphql, for signed-in browsers only. The bundle (no CDN) is one inline
+// script; it runs under the UI's CSP plus a per-response nonce, inline styles and blob: workers,
+// which Monaco needs. Its queries ride the session cookie with the CSRF header.
+import { randomBytes } from 'node:crypto';
+import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { securityHeaders } from './security-headers.js';
+
+const CSRF_SLOT = '__OUTPOST_CSRF_SLOT__';
+
+interface Parts {
+  head: Buffer;
+  middle: Buffer;
+  tail: Buffer;
+}
+
+/**
+ * The page's UTF-8 bytes split around its two per-response values. Rendering and encoding the
+ * ~9 MB bundle is done once; each response is then one buffer concatenation.
+ */
+let parts: Parts | undefined;
+
+function pageParts(): Parts {
+  if (parts) return parts;
+  const page = renderGraphiQL({
+    title: 'Outpost GraphQL',
+    endpoint: '/graphql',
+    credentials: 'same-origin',
+    headers: JSON.stringify({ 'x-outpost-csrf': CSRF_SLOT }),
+  });
+  // The template's own <script> opens right after the root div; the bundle text inside may
+  // contain "<script>" strings of its own, so only that first tag is touched. The options
+  // (with the CSRF slot) are printed after the bundle.
+  const anchor = page.indexOf('<div id="root"></div>');
+  const at = page.indexOf('<script>', anchor);
+  const slot = page.lastIndexOf(CSRF_SLOT);
+  if (anchor < 0 || at < 0 || slot < at) throw new Error('GraphiQL page layout changed: cannot place nonce and CSRF');
+  parts = {
+    head: Buffer.from(page.slice(0, at)),
+    middle: Buffer.from(page.slice(at + '<script>'.length, slot)),
+    tail: Buffer.from(page.slice(slot + CSRF_SLOT.length)),
+  };
+  return parts;
+}
+
+/** The page, with a fresh nonce on its one inline script and the headers to send with it. */
+export function graphiqlResponse(csrf: string | undefined): Response {
+  const nonce = randomBytes(18).toString('base64url');
+  // The CSRF cookie is base64url; anything else is not ours and is left out of the page.
+  const safeCsrf = csrf && /^[A-Za-z0-9_-]{1,128}$/.test(csrf) ? csrf : '';
+  const p = pageParts();
+  const page = Buffer.concat([
+    p.head,
+    Buffer.from(`<script nonce="${nonce}">`),
+    p.middle,
+    Buffer.from(safeCsrf),
+    p.tail,
+  ]);
+  const headers = securityHeaders({ scriptNonce: nonce, inlineStyles: true, blobWorkers: true });
+  headers.set('content-type', 'text/html; charset=utf-8');
+  headers.set('cache-control', 'no-store');
+  return new Response(page, { status: 200, headers });
+}

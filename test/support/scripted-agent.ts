@@ -1,0 +1,170 @@
+// A real control plane started in-process (SQLite, a real port) with the agent's part played
+// through the real agent API: register, heartbeat, report a location, claim/ack launches,
+// report launched, ship events and logs. For CLI and browser tests that need runs in exact
+// states without Temporal or run workers.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/control-plane/index.js';
+import { createLogger } from '../../src/shared/logger.js';
+import type { LocationSnapshot } from '../../src/shared/location-snapshot.js';
+import { loadLocation } from '../../src/user-code/load-location.js';
+import { definitionsToProto } from '../../src/user-code/definitions-to-proto.js';
+import { snapshotFromDefinitions } from '../../src/agent/definitions-snapshot.js';
+
+type Vars = Record<string, unknown>;
+
+export interface ScriptedStack {
+  cp: ControlPlane;
+  url: string;
+  userToken: string;
+  agentId: string;
+  user<T>(query: string, variables?: Vars): Promise<T>;
+  agent<T>(query: string, variables?: Vars): Promise<T>;
+  /** The real SDK's snapshot of examples/hello, as an agent reports it. */
+  helloSnapshot(): Promise<LocationSnapshot>;
+  deploy(name: string): Promise<number>;
+  report(name: string, version: number, outcome: { snapshot: LocationSnapshot } | { error: string }): Promise<void>;
+  heartbeat(locations: string[]): Promise<void>;
+  launch(job: string, runConfig?: Vars, partitionKey?: string): Promise<string>;
+  /** Claim and ack the run's launch (its workflow id named as the agent would), optionally report it launched. */
+  claimLaunch(runId: string, opts?: { reportLaunched?: boolean }): Promise<void>;
+  events(runId: string, list: Vars[]): Promise<void>;
+  /** The ComputeLogStream enum value for stdout, whatever its spelling in this schema. */
+  log(runId: string, data: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}): Promise<ScriptedStack> {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-scripted-'));
+  const cp = await startControlPlane({
+    databaseUrl: `sqlite:${join(dir, 'outpost.db')}`,
+    port: 0,
+    daemon: false,
+    logger: createLogger({ name: 'control-plane', level: 'warn' }),
+    web: { temporalUiUrl: 'http://127.0.0.1:8233', temporalNamespace: 'default' },
+    ...opts,
+  });
+  const userToken = await cp.issueToken('user', 'scripted-user');
+  const agentToken = await cp.issueToken('agent', 'scripted-agent');
+
+  async function call<T>(path: string, token: string, query: string, variables: Vars = {}): Promise<T> {
+    const res = await fetch(cp.url + path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body: JSON.stringify({ query, variables }),
+    });
+    const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> };
+    if (body.errors?.length) throw new Error(`${query.slice(0, 60)}: ${body.errors.map((e) => e.message).join('; ')}`);
+    return body.data as T;
+  }
+  const user = <T>(q: string, v?: Vars): Promise<T> => call<T>('/graphql', userToken, q, v);
+  const agent = <T>(q: string, v?: Vars): Promise<T> => call<T>('/agent/graphql', agentToken, q, v);
+
+  const reg = await agent<{ registerAgent: { agentId: string } }>(
+    'mutation { registerAgent(input: { name: "scripted", hostname: "h", version: "test", taskQueue: "outpost" }) { agentId } }',
+  );
+  const agentId = reg.registerAgent.agentId;
+  const seqs = new Map<string, number>();
+  const offsets = new Map<string, number>();
+  let stdoutName: string | undefined;
+
+  const stack: ScriptedStack = {
+    cp,
+    url: cp.url,
+    userToken,
+    agentId,
+    user,
+    agent,
+    async helloSnapshot() {
+      return snapshotFromDefinitions(definitionsToProto(await loadLocation('examples/hello/definitions.ts'), 'hello'));
+    },
+    async deploy(name) {
+      const d = await user<{ deployCodeLocation: { version: number } }>(
+        'mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { version } }',
+        { i: { name, module: 'examples/hello/definitions.ts' } },
+      );
+      return d.deployCodeLocation.version;
+    },
+    async report(name, version, outcome) {
+      await agent('mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }', {
+        i: {
+          agentId,
+          location: name,
+          version,
+          ...('snapshot' in outcome
+            ? { status: 'LOADED', snapshot: outcome.snapshot }
+            : { status: 'ERROR', error: outcome.error }),
+        },
+      });
+    },
+    async heartbeat(locations) {
+      await agent('mutation($i: HeartbeatInput!) { heartbeat(input: $i) }', {
+        i: { agentId, codeServers: locations.map((location) => ({ location, status: 'LOADED' })), runningRunIds: [] },
+      });
+    },
+    async launch(job, runConfig = {}, partitionKey) {
+      const d = await user<{ launchRun: { id: string } }>(
+        'mutation($i: LaunchRunInput!) { launchRun(input: $i) { id } }',
+        {
+          i: { location: 'hello', job, runConfig, ...(partitionKey ? { partitionKey } : {}) },
+        },
+      );
+      return d.launchRun.id;
+    },
+    async claimLaunch(runId, o = {}) {
+      for (let i = 0; i < 20; i++) {
+        const { claimWork } = await agent<{ claimWork: Array<{ id: string; kind: string; runId: string | null }> }>(
+          'mutation($a: ID!) { claimWork(agentId: $a, limit: 50, waitMs: 200) { id kind runId } }',
+          { a: agentId },
+        );
+        const item = claimWork.find((w) => w.kind === 'LAUNCH_RUN' && w.runId === runId);
+        if (!item) continue;
+        await agent(
+          'mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { id } }',
+          {
+            a: agentId,
+            id: item.id,
+            w: `run-${runId}`,
+          },
+        );
+        if (o.reportLaunched !== false) {
+          await agent('mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r, info: { pid: 4242 }) }', {
+            a: agentId,
+            r: runId,
+          });
+        }
+        return;
+      }
+      throw new Error(`no LAUNCH_RUN item for ${runId}`);
+    },
+    async events(runId, list) {
+      let seq = seqs.get(runId) ?? 0;
+      const batch = list.map((e) => ({ seq: ++seq, timestamp: Date.now(), ...e }));
+      seqs.set(runId, seq);
+      await agent('mutation($r: ID!, $e: [RunEventInput!]!) { appendRunEvents(runId: $r, events: $e) { status } }', {
+        r: runId,
+        e: batch,
+      });
+    },
+    async log(runId, data) {
+      if (!stdoutName) {
+        const t = await agent<{ __type: { enumValues: { name: string }[] } }>(
+          '{ __type(name: "ComputeLogStream") { enumValues { name } } }',
+        );
+        stdoutName = t.__type.enumValues.find((v) => v.name.toLowerCase() === 'stdout')!.name;
+      }
+      const offset = offsets.get(runId) ?? 0;
+      await agent(
+        'mutation($r: ID!, $s: ComputeLogStream!, $o: Float!, $d: String!) { appendComputeLogs(runId: $r, stream: $s, offset: $o, data: $d) { storedBytes } }',
+        { r: runId, s: stdoutName, o: offset, d: Buffer.from(data).toString('base64') },
+      );
+      offsets.set(runId, offset + Buffer.byteLength(data));
+    },
+    async close() {
+      await cp.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+  return stack;
+}

@@ -1,0 +1,45 @@
+// Partition keys are checked against the job's set from the snapshot alone.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { checkPartitionKey } from '../../../src/control-plane/core/partition-key.js';
+import type { JobSnapshot } from '../../../src/shared/location-snapshot.js';
+
+const job = (partitions?: string): JobSnapshot => ({
+  name: 'greet_region',
+  description: '',
+  tags: {},
+  configSchema: {},
+  ops: [],
+  ...(partitions ? { partitions } : {}),
+});
+const sets = [
+  { name: 'regions', kind: 'static' as const, keys: ['eu', 'us', 'apac'] },
+  {
+    name: 'days',
+    kind: 'timeWindow' as const,
+    start: '2026-01-01',
+    cadence: 'daily',
+    timezone: 'UTC',
+    format: 'yyyy-MM-dd',
+  },
+];
+const now = Date.UTC(2026, 0, 4, 12);
+
+test('a key in the static set passes; one outside it (mars) is refused, naming the set', () => {
+  assert.deepEqual(checkPartitionKey(job('regions'), sets, 'eu', now), { ok: true });
+  const r = checkPartitionKey(job('regions'), sets, 'mars', now);
+  assert.equal(r.ok, false);
+  assert.match(!r.ok ? r.detail : '', /"mars" is not in regions \(keys: eu, us, apac\)/);
+});
+
+test('a partitioned job needs a key; an unpartitioned job takes none', () => {
+  assert.equal(checkPartitionKey(job('regions'), sets, undefined, now).ok, false);
+  assert.deepEqual(checkPartitionKey(job(), sets, undefined, now), { ok: true });
+  assert.equal(checkPartitionKey(job(), sets, 'eu', now).ok, false);
+});
+
+test('time windows: only ended windows are keys', () => {
+  assert.deepEqual(checkPartitionKey(job('days'), sets, '2026-01-03', now), { ok: true });
+  assert.equal(checkPartitionKey(job('days'), sets, '2026-01-04', now).ok, false, 'today has not ended');
+  assert.equal(checkPartitionKey(job('days'), sets, '2025-12-31', now).ok, false, 'before the start');
+});
