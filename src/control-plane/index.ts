@@ -14,7 +14,7 @@ import { DEFAULT_API_LIMITS, type ApiLimits } from './limits.js';
 import type { UserRole } from './core/roles.js';
 import { Store, type StoreLimits } from './store/store.js';
 import { storeSessions } from './store/sessions.js';
-import { createToken, hasLiveToken, type TokenKind } from './store/tokens.js';
+import { createToken, hasLiveToken, verifyToken, type TokenKind } from './store/tokens.js';
 import { createWebHandler } from './web/index.js';
 
 export { Store, type StoreLimits } from './store/store.js';

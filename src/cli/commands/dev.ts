@@ -1,7 +1,7 @@
 // `outpost dev` (what `npm start` runs): the whole system on the embedded default, in one
 // terminal: a Temporal dev server with its UI, the control plane on SQLite, one agent, and
 // the example code location. State lives in the data dir and survives restarts.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { assertPortFree } from '../../shared/net.js';
