@@ -6,6 +6,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { readProcStat } from '../../src/agent/launchers/proc.js';
 import { readProcessRecord, runDir, spawnCount } from '../../src/agent/launchers/run-records.js';
 import { descendants, processesOfDir, startDevStack, type DevStack } from './dev-stack.js';
 
@@ -141,7 +142,11 @@ test('Ctrl-C with runs in flight: nothing of the data dir is left, run workers i
     (await Promise.all(ids.map(runView))).every((r) => r.status === 'STARTED'),
   );
   const workers = ids.map((id) => readProcessRecord(runDir(join(dev.dataDir, 'agent'), id))!.pid);
-  const before = new Set([...descendants(dev.pid), ...processesOfDir(dev.dataDir).map((p) => p.pid)]);
+  // By pid and start time: pids wrap quickly on a busy host (pid_max is often 32768).
+  const startOf = (pid: number): number | undefined => readProcStat(pid)?.startTime;
+  const before = new Map(
+    [...descendants(dev.pid), ...processesOfDir(dev.dataDir).map((p) => p.pid)].map((pid) => [pid, startOf(pid)]),
+  );
   for (const pid of workers) assert.ok(before.has(pid), `run worker ${pid} is found by the scan`);
   const seen = dev.output.length;
   const t0 = Date.now();
@@ -151,14 +156,23 @@ test('Ctrl-C with runs in flight: nothing of the data dir is left, run workers i
   assert.equal(code, 0);
   const left = processesOfDir(dev.dataDir).filter((p) => p.pid !== process.pid);
   assert.deepEqual(left, [], 'no process of the data dir is left');
-  const stillAlive = [...before].filter((pid) => {
+  // Everything else it started is gone too (a code server ends when its agent's pipe closes,
+  // which may take a moment after the agent exits); a zombie awaiting its reaper does not count.
+  const running = ([pid, startTime]: [number, number | undefined]): string | undefined => {
+    const st = readProcStat(pid);
+    if (!st || st.startTime !== startTime || st.state === 'Z') return undefined;
     try {
-      process.kill(pid, 0);
-      return true;
+      return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').slice(0, 160)}`;
     } catch {
-      return false;
+      return undefined;
     }
-  });
+  };
+  let stillAlive = [...before].map(running).filter(Boolean);
+  if (stillAlive.length) console.log(`# still exiting as outpost dev ended: ${stillAlive.join('; ')}`);
+  for (let i = 0; i < 25 && stillAlive.length; i++) {
+    await new Promise((r) => setTimeout(r, 200));
+    stillAlive = [...before].map(running).filter(Boolean);
+  }
   assert.deepEqual(stillAlive, [], 'everything outpost dev started is gone');
   const shutdownOutput = dev.output.slice(seen);
   for (const id of ids)

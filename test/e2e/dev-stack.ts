@@ -87,6 +87,16 @@ export function processesOfDir(dir: string): Array<{ pid: number; cmd: string }>
   return out;
 }
 
+/** Start time of a process (clock ticks since boot), which with its pid names it for good. */
+export function startTimeOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return undefined;
+  }
+}
+
 export const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
@@ -165,7 +175,12 @@ export async function startDevStack(timeoutMs = 240_000, extraArgs: string[] = [
   });
 
   const stop = async (): Promise<void> => {
-    const tree = child.pid ? descendants(child.pid) : [];
+    // Each with its start time: pids wrap quickly on a busy host, never kill a stranger.
+    // Once it has exited its pid may name another process: then there is no tree to look at.
+    const running = child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+    const tree = (running ? descendants(child.pid) : []).map((pid) => [pid, startTimeOf(pid)] as const);
+    const ours = ([pid, start]: readonly [number, number | undefined]): boolean =>
+      alive(pid) && start !== undefined && startTimeOf(pid) === start;
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGINT');
       const timer = setTimeout(() => {
@@ -181,8 +196,8 @@ export async function startDevStack(timeoutMs = 240_000, extraArgs: string[] = [
     }
     // `outpost dev` must stop everything itself (test/e2e/cli-dev.test.ts asserts it); this only
     // makes sure a failure there does not leave processes behind on the machine.
-    for (let i = 0; i < 50 && tree.some(alive); i++) await new Promise((r) => setTimeout(r, 200));
-    const left = tree.filter(alive);
+    for (let i = 0; i < 50 && tree.some(ours); i++) await new Promise((r) => setTimeout(r, 200));
+    const left = tree.filter(ours).map(([pid]) => pid);
     if (left.length) {
       const what = left.map((pid) => {
         try {
