@@ -8,6 +8,9 @@ RUN npm ci --omit=dev --no-audit --no-fund
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production OUTPOST_LOG_LEVEL=info
 WORKDIR /app
+# bubblewrap: the agent runs user code in it (--isolation), away from its token and data dir.
+# Debian's bwrap is not setuid: it uses user namespaces (see docker-compose.yml's agent).
+RUN apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*
 COPY --from=deps /app/node_modules ./node_modules
 COPY package.json tsconfig.json ./
 COPY bin ./bin
@@ -15,7 +18,10 @@ COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
 COPY examples ./examples
-RUN useradd --create-home --uid 10001 outpost && mkdir -p /data && chown outpost /data
+# /data and /secret (agent token) exist in the image so named volumes mounted there start out
+# owned by outpost, mode 0700: only that uid can enter them, and user code sees them empty.
+RUN useradd --create-home --uid 10001 outpost && mkdir -p /data /secret && chown outpost /data /secret \
+  && chmod 700 /data /secret
 USER outpost
 ENTRYPOINT ["node", "bin/outpost.mjs"]
 CMD ["--help"]

@@ -32,6 +32,10 @@ const RETRYABLE = new Set<string>([
   // Finishing an item whose lease lapsed before the ack landed: it is re-claimed and acked for
   // this same workflow (the start finds it), after which the retry succeeds.
   errorCode('WORK_ITEM_NOT_OWNED'),
+  // A run write refused now may be accepted on retry: the launch lease lapsed and this agent's
+  // next claim restores it, or a bookkeeping activity landed on an agent other than the one that
+  // launched the run and the retry lands on that one.
+  errorCode('RUN_NOT_OWNED'),
 ]);
 
 /**

@@ -40,7 +40,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     data: Record<string, unknown>,
     afterSeq = 0,
   ): Promise<RunStatus> {
-    const cursor = await deps.controlPlane.runCursor(runId);
+    const cursor = await deps.controlPlane.runCursor(deps.agentId(), runId);
     if (TERMINAL_STATUSES.has(cursor.status)) return cursor.status;
     const seq = Math.max(cursor.lastSeq, afterSeq) + 1;
     const at = now();
@@ -54,7 +54,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         ...(type === 'RUN_FAILURE' ? { error: { name: errorCode('RUN_WORKER_EXITED'), message } } : {}),
       },
     ];
-    const res = await deps.controlPlane.appendRunEvents(runId, events);
+    const res = await deps.controlPlane.appendRunEvents(deps.agentId(), runId, events);
     return res.status;
   }
 
@@ -67,7 +67,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         let cursor: RunCursor | undefined;
         if (!existing) {
           // A run terminated (or otherwise ended) before launch is never started.
-          cursor = await deps.controlPlane.runCursor(payload.runId);
+          cursor = await deps.controlPlane.runCursor(deps.agentId(), payload.runId);
           if (cursor.status === 'CANCELING' || TERMINAL_STATUSES.has(cursor.status)) {
             log.info({ status: cursor.status }, 'run not launched: it was stopped first');
             return { skipped: cursor.status };
@@ -111,6 +111,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
           if (!cursor || existing) return;
           const shipper = new SpoolShipper(
             payload.runId,
+            deps.agentId(),
             deps.launcher.spoolDir(payload.runId),
             deps.controlPlane,
             log,
@@ -135,8 +136,15 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       const log = deps.logger.child({ runId });
       const spoolWatch = new SpoolWatch(deps.launcher.spoolDir(runId));
       try {
-        const cursor = await deps.controlPlane.runCursor(runId);
-        const shipper = new SpoolShipper(runId, deps.launcher.spoolDir(runId), deps.controlPlane, log, cursor);
+        const cursor = await deps.controlPlane.runCursor(deps.agentId(), runId);
+        const shipper = new SpoolShipper(
+          runId,
+          deps.agentId(),
+          deps.launcher.spoolDir(runId),
+          deps.controlPlane,
+          log,
+          cursor,
+        );
         for (;;) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('superviseRun cancelled');
           // Liveness first: whatever was written before we saw the exit is in the files now.
@@ -151,7 +159,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
           if (!progressed) await spoolWatch.wait(pollMs, ctx.cancellationSignal);
         }
         if (shipper.sawTerminalEvent) {
-          const final = await deps.controlPlane.runCursor(runId);
+          const final = await deps.controlPlane.runCursor(deps.agentId(), runId);
           return { status: final.status, lastSeq: final.lastSeq };
         }
         const exit = deps.launcher.exitStatus(runId);
@@ -173,7 +181,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
           { exitCode: exit?.code ?? null, signal: exit?.signal ?? null },
           shipper.maxSeqInFile,
         );
-        return { status, lastSeq: (await deps.controlPlane.runCursor(runId)).lastSeq };
+        return { status, lastSeq: (await deps.controlPlane.runCursor(deps.agentId(), runId)).lastSeq };
       } catch (err) {
         if (err instanceof CancelledFailure) throw err;
         throw toFailure(err);

@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createControlPlaneFetchHandler } from '../src/control-plane/index.js';
+import { registerAgent } from '../src/control-plane/store/agents.js';
+import { claimOnce } from '../src/control-plane/store/work-queue.js';
 import { appendRunEvents, type RunEventInput } from '../src/control-plane/store/run-events.js';
 import { createRun } from '../src/control-plane/store/runs.js';
 import { Store } from '../src/control-plane/store/store.js';
@@ -59,15 +61,18 @@ async function httpThroughput(store: Store, batch: number): Promise<number> {
     web: false,
     logger: createLogger({ name: 'bench', level: 'silent' }),
   });
-  const token = (await createToken(store, 'agent', 'bench')).token;
+  const { token, id: tokenId } = await createToken(store, 'agent', 'bench');
   const runId = await newRun(store);
-  const query = `mutation($r: ID!, $e: [RunEventInput!]!) { appendRunEvents(runId: $r, events: $e) { highestContiguousSeq } }`;
+  // Only the agent holding the run's launch may append: register one and claim the launch.
+  const agentId = await registerAgent(store, { name: 'bench', hostname: 'h', version: '0', taskQueue: 'q' }, tokenId);
+  await claimOnce(store, agentId, 100);
+  const query = `mutation($a: ID!, $r: ID!, $e: [RunEventInput!]!) { appendRunEvents(agentId: $a, runId: $r, events: $e) { highestContiguousSeq } }`;
   const post = async (from: number): Promise<void> => {
     const res = await handler(
       new Request('http://127.0.0.1/agent/graphql', {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-        body: JSON.stringify({ query, variables: { r: runId, e: events(from, batch) } }),
+        body: JSON.stringify({ query, variables: { a: agentId, r: runId, e: events(from, batch) } }),
       }),
     );
     const body = (await res.json()) as { errors?: unknown };

@@ -6,6 +6,7 @@ import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDevServer, type DevServer } from '../src/shared/temporal-dev-server.js';
 import { startPostgres, type PgCluster } from '../test/support/postgres.js';
+import { prepareDagsterForTests } from './dagster-venv.js';
 
 const SUITES = ['unit', 'integration', 'e2e', 'faults'] as const;
 type Suite = (typeof SUITES)[number];
@@ -68,6 +69,11 @@ async function main(): Promise<number> {
       env.OUTPOST_TEST_PG_SKIP_REASON = `no PostgreSQL server could be started: ${reason} (run \`npm run system:install\`)`;
       console.warn(`run-tests: PostgreSQL tests will be skipped: ${env.OUTPOST_TEST_PG_SKIP_REASON}`);
     }
+  }
+  // Built once and cached outside the repo; see scripts/dagster-venv.ts.
+  if (!(await prepareDagsterForTests(files, env, isCI))) {
+    cleanup();
+    return 1;
   }
   if (!env.OUTPOST_TEST_TEMPORAL_ADDRESS) {
     const t0 = Date.now();

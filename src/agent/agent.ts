@@ -15,6 +15,7 @@ import { temporalTls, type AgentConfig } from './config.js';
 import { createControlPlaneClient, type ControlPlaneClient } from './control-plane-client.js';
 import { startHeartbeat } from './heartbeat.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
+import { credentialDirs, resolveIsolation, type Isolation } from './launchers/sandbox.js';
 import { Poller } from './poller.js';
 import { createAgentWorkers } from './worker.js';
 
@@ -26,7 +27,7 @@ export interface StartAgentOptions {
   token: string;
   logger: Logger;
   mode?: AgentMode;
-  /** Base environment for children (tokens are stripped regardless). */
+  /** Base environment for children (credentials are stripped regardless). */
   env?: NodeJS.ProcessEnv;
 }
 
@@ -35,6 +36,8 @@ export interface RunningAgent {
   hostTaskQueue: string;
   controlPlane: ControlPlaneClient;
   launcher: ProcessLauncher;
+  /** How user code is kept from the agent's credentials, and a warning when it is not. */
+  isolation: { kind: Isolation['kind']; summary: string; warning?: string };
   /** Graceful stop: poller first, then workers (in-flight activities get the grace time), code servers last. */
   stop(): Promise<void>;
   /** Settles when the agent stopped, or rejects when a worker crashed. */
@@ -124,6 +127,15 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const hostQueue = hostTaskQueue(agentId);
   const log = logger.child({ agentId });
   const tls = temporalTls(config);
+  // Chosen before any user code starts; hidden from it: our data dir and the directories of
+  // our credential files (siblings such as the admin's user.token live there too).
+  const { isolation, warning } = resolveIsolation(config.isolation, {
+    hideDirs: [config.dataDir, ...credentialDirs([config.tokenFile])],
+    hideFiles: [config.tokenFile, config.temporalTlsKey].filter((f): f is string => Boolean(f)),
+    exposeDirs: (config.isolationExpose ?? '').split(':').filter(Boolean),
+  });
+  if (warning) log.warn({ isolation: isolation.kind }, warning);
+  const secrets = [opts.token];
 
   const launcher = new ProcessLauncher({
     dataDir: config.dataDir,
@@ -132,6 +144,8 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     // A poller-only agent never launches runs here.
     warmWorkers: mode === 'poller' ? 0 : config.warmRunWorkers,
     locationVersion: (name) => codeServers.spec(name)?.version,
+    isolation,
+    secrets,
     ...(opts.env ? { env: opts.env } : {}),
   });
   const codeServers = new CodeServerManager({
@@ -140,6 +154,8 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     logger: log,
     // Only the side that runs code servers may reap orphaned ones.
     ...(mode !== 'poller' ? { dataDir: config.dataDir } : {}),
+    isolation,
+    secrets,
     ...(opts.env ? { env: opts.env } : {}),
     onLoaded: (name, spec) => {
       if (spec.module) launcher.prewarm({ location: name, module: spec.module, ...locationPlace(spec) });
@@ -227,6 +243,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       taskQueue: config.taskQueue,
       hostTaskQueue: hostQueue,
       dataDir: config.dataDir,
+      isolation: isolation.summary,
       metrics: config.metricsPort !== undefined ? `http://127.0.0.1:${config.metricsPort}/metrics` : 'off',
     },
     'OUTPOST_AGENT_READY',
@@ -247,7 +264,15 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     return stopping;
   };
   const done = Promise.all(running).then(() => undefined);
-  return { agentId, hostTaskQueue: hostQueue, controlPlane, launcher, stop, done };
+  return {
+    agentId,
+    hostTaskQueue: hostQueue,
+    controlPlane,
+    launcher,
+    isolation: { kind: isolation.kind, summary: isolation.summary, ...(warning ? { warning } : {}) },
+    stop,
+    done,
+  };
 }
 
 /** Where a location's run workers start: its working directory and extra environment. */

@@ -5,7 +5,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../shared/logger.js';
 import { OutpostError } from '../shared/errors.js';
 import { CodeLocationSpecSchema, type CodeLocationSpec } from '../shared/work-items.js';
@@ -15,12 +15,16 @@ import type {
   PingResponse,
 } from '../gen/outpost/codeserver/v1/code_server.js';
 import { backoffDelay } from './backoff.js';
-import { childEnv } from './config.js';
+import { credentialFreeEnv } from '../shared/child-env.js';
 import { connectCodeServer, unary, type CodeServerClient } from './code-server-client.js';
 import type { CodeServerStatusReport, ControlPlaneClient, WorkspaceEntry } from './control-plane-client.js';
 import { formatUserCodeError, snapshotFromDefinitions } from './definitions-snapshot.js';
 import { defaultCliCommand } from './launchers/process-launcher.js';
 import { isSameLiveProcess, readProcStat } from './launchers/proc.js';
+import { noIsolation, type Isolation } from './launchers/sandbox.js';
+
+/** Sends of one location report before giving up (about 2 minutes with backoff). */
+const REPORT_ATTEMPTS = 30;
 
 export interface CodeServerManagerOptions {
   controlPlane: ControlPlaneClient;
@@ -33,6 +37,10 @@ export interface CodeServerManagerOptions {
   /** Ping every this often; default 5 s. */
   healthIntervalMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Secrets the agent holds (its token): no variable carrying one reaches a code server. */
+  secrets?: string[];
+  /** How code servers are kept from the agent's credentials (launchers/sandbox.ts); default none. */
+  isolation?: Isolation;
   /**
    * Where code-server pids are recorded. A kill -9'd agent cannot stop its code servers; the
    * next agent on the same data dir finds them here and stops them before starting its own.
@@ -44,6 +52,8 @@ export interface CodeServerManagerOptions {
 
 interface ServerProcess {
   child: ChildProcess;
+  /** Signals the code server's whole tree (inside its sandbox, if any). */
+  kill: Killer;
   port: number;
   serverId: string;
   client: CodeServerClient;
@@ -74,7 +84,7 @@ export class CodeServerManager {
   private healthTimer: NodeJS.Timeout | undefined;
   private stopped = false;
   /** Every code-server process this manager spawned that has not exited yet. */
-  private readonly children = new Set<ChildProcess>();
+  private readonly children = new Map<ChildProcess, Killer>();
 
   constructor(private readonly opts: CodeServerManagerOptions) {
     this.cli = opts.cliCommand ?? defaultCliCommand();
@@ -199,7 +209,7 @@ export class CodeServerManager {
     this.slots.clear();
     // Servers still starting (or being replaced) belong to no slot yet: stop them too, or they
     // outlive the agent.
-    for (const child of this.children) exits.push(killChild(child));
+    for (const [child, kill] of this.children) exits.push(killChild(child, kill));
     await Promise.all(exits);
   }
 
@@ -360,15 +370,21 @@ export class CodeServerManager {
       ];
     } else
       throw new OutpostError('INVALID_ARGUMENT', { detail: `location ${spec.name} has neither module nor command` });
-    const child = spawn(cmd[0]!, cmd.slice(1), {
+    // Module or command, the same rule: credential-free environment, same sandbox; it ends
+    // with the agent.
+    const isolation = this.opts.isolation ?? noIsolation;
+    const readable = spec.module ? [dirname(resolve(cwd, spec.module))] : [];
+    const argv = isolation.command(cmd, { cwd, readable, dieWithParent: true });
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd,
       stdio: ['pipe', 'pipe', 'pipe'],
-      env: childEnv(this.opts.env ?? process.env, spec.env ?? {}),
+      env: credentialFreeEnv(this.opts.env ?? process.env, spec.env ?? {}, { secrets: this.opts.secrets ?? [] }),
     });
+    const kill = killer(child, isolation);
     this.recordPid(child);
-    this.children.add(child);
+    this.children.set(child, kill);
     child.once('exit', () => this.children.delete(child));
-    if (this.stopped) void killChild(child);
+    if (this.stopped) void killChild(child, kill);
     const log = this.opts.logger.child({ location: spec.name, pid: child.pid });
     let stderrTail = '';
     child.stderr?.on('data', (b: Buffer) => {
@@ -377,7 +393,7 @@ export class CodeServerManager {
     return new Promise<ServerProcess>((resolvePromise, reject) => {
       const timeoutMs = this.opts.startTimeoutMs ?? 60_000;
       const timer = setTimeout(() => {
-        child.kill('SIGKILL');
+        kill('SIGKILL');
         reject(new OutpostError('CODE_SERVER_UNAVAILABLE', { detail: `no READY line within ${timeoutMs} ms` }));
       }, timeoutMs);
       const lines = createInterface({ input: child.stdout });
@@ -389,7 +405,7 @@ export class CodeServerManager {
         }
         clearTimeout(timer);
         const port = Number(m[1]);
-        resolvePromise({ child, port, serverId: m[2]!, client: connectCodeServer(port), version, exited: false });
+        resolvePromise({ child, kill, port, serverId: m[2]!, client: connectCodeServer(port), version, exited: false });
       });
       child.once('exit', (code, signal) => {
         clearTimeout(timer);
@@ -406,42 +422,80 @@ export class CodeServerManager {
     });
   }
 
+  /** The latest report per location; a pending retry is dropped once a newer one replaces it. */
+  private readonly latestReport = new Map<string, object>();
+
   private async report(
     location: string,
     version: number,
     status: 'LOADING' | 'LOADED' | 'ERROR',
     extra: { snapshot?: unknown; error?: string },
   ): Promise<void> {
-    try {
-      await this.opts.controlPlane.reportCodeLocation({
-        agentId: this.opts.agentId(),
-        location,
-        version,
-        status,
-        ...extra,
-      });
-    } catch (err) {
-      // The next heartbeat carries the status again; a snapshot is re-sent by the next sync.
-      this.opts.logger.warn({ location, err: (err as Error).message }, 'reportCodeLocation failed');
-    }
+    const input = { agentId: this.opts.agentId(), location, version, status, ...extra };
+    this.latestReport.set(location, input);
+    const send = async (n: number): Promise<void> => {
+      try {
+        await this.opts.controlPlane.reportCodeLocation(input);
+      } catch (err) {
+        // Refused until this deployment's claim of the version's SYNC item lands (LOCATION_NOT_OWNED),
+        // or the control plane is away: send it again, unless a newer report replaced it.
+        const why = (err as Error).message;
+        if (this.stopped || n + 1 >= REPORT_ATTEMPTS || this.latestReport.get(location) !== input) {
+          this.opts.logger.warn({ location, version, err: why }, 'reportCodeLocation failed');
+          return;
+        }
+        this.opts.logger.debug({ location, version, err: why }, 'reportCodeLocation refused; retrying');
+        // In the background: the caller (a code server start) must not wait on the retries.
+        const retry = setTimeout(
+          () => {
+            if (this.latestReport.get(location) === input) void send(n + 1);
+          },
+          backoffDelay(n, { initialMs: 250, maxMs: 5_000 }),
+        );
+        retry.unref();
+      }
+    };
+    await send(0);
   }
 }
 
 function killServer(server: ServerProcess): Promise<void> {
   server.client.close();
   if (server.exited) return Promise.resolve();
-  return killChild(server.child);
+  return killChild(server.child, server.kill);
+}
+
+type Killer = (signal: NodeJS.Signals) => void;
+
+/**
+ * Signals what runs the user code: the child itself, or the group of its sandbox's pid 1 (a
+ * signal to the outer bwrap would kill the sandbox at once, without the code server's own
+ * clean shutdown).
+ */
+function killer(child: ChildProcess, isolation: Isolation): Killer {
+  if (isolation.kind === 'none' || child.pid === undefined) return (sig) => void child.kill(sig);
+  const root = isolation.root(child.pid);
+  return (sig) => {
+    void root.then((r) => {
+      try {
+        if (r !== undefined) process.kill(-r, sig);
+        else child.kill(sig);
+      } catch {
+        child.kill(sig);
+      }
+    });
+  };
 }
 
 /** SIGTERM, then SIGKILL after 3 s; resolves once the process is gone. */
-function killChild(child: ChildProcess): Promise<void> {
+function killChild(child: ChildProcess, kill: Killer): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((res) => {
-    const t = setTimeout(() => child.kill('SIGKILL'), 3_000);
+    const t = setTimeout(() => kill('SIGKILL'), 3_000);
     child.once('exit', () => {
       clearTimeout(t);
       res();
     });
-    child.kill('SIGTERM');
+    kill('SIGTERM');
   });
 }

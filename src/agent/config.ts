@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { loadConfig, positiveInt, portSchema, type OptionSources } from '../shared/config.js';
 import { OutpostError } from '../shared/errors.js';
+import { ISOLATION_SETTINGS } from './launchers/sandbox.js';
 
 export const AgentConfigSchema = z.object({
   /** Control-plane base URL. */
@@ -43,6 +44,17 @@ export const AgentConfigSchema = z.object({
    * spawning. Each idle one costs a Node process (~100 MB RSS with tsx).
    */
   warmRunWorkers: z.coerce.number().int().min(0).max(8).default(1),
+  /**
+   * How user code is kept from the agent's credentials (src/agent/launchers/sandbox.ts):
+   * `bubblewrap` (fail at start if unusable), `none`, or `auto` (default: bubblewrap when this
+   * host allows it, else none with a loud warning).
+   */
+  isolation: z.enum(ISOLATION_SETTINGS).default('auto'),
+  /**
+   * Directories (colon-separated) user code may read and write even where isolation hides
+   * their parent, e.g. a file sensor's inbox under the data dir. Default none.
+   */
+  isolationExpose: z.string().optional(),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
 
@@ -62,6 +74,8 @@ export const AGENT_OPTION_SOURCES: OptionSources<z.input<typeof AgentConfigSchem
   name: { flag: '--name', env: 'OUTPOST_AGENT_NAME' },
   runWorkerNice: { flag: '--run-worker-nice', env: 'OUTPOST_AGENT_RUN_WORKER_NICE' },
   warmRunWorkers: { flag: '--warm-run-workers', env: 'OUTPOST_AGENT_WARM_RUN_WORKERS' },
+  isolation: { flag: '--isolation', env: 'OUTPOST_AGENT_ISOLATION' },
+  isolationExpose: { flag: '--isolation-expose', env: 'OUTPOST_AGENT_ISOLATION_EXPOSE' },
 };
 
 export function loadAgentConfig(
@@ -114,14 +128,4 @@ export function temporalTls(
     ...(ca ? { serverRootCACertificate: readFileSync(ca) } : {}),
     ...(cert && key ? { clientCertPair: { crt: readFileSync(cert), key: readFileSync(key) } } : {}),
   };
-}
-
-/** Environment for a child process (code server, run worker): no OUTPOST_*TOKEN* variable ever passes. */
-export function childEnv(base: NodeJS.ProcessEnv, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries({ ...base, ...extra })) {
-    if (/^OUTPOST_.*TOKEN/i.test(k)) continue;
-    env[k] = v;
-  }
-  return env;
 }

@@ -75,14 +75,20 @@ export interface ControlPlaneClient {
     error?: string;
   }): Promise<boolean>;
   reportRunLaunched(agentId: string, runId: string, info: Record<string, unknown>): Promise<RunStatus>;
-  appendRunEvents(runId: string, events: RunEvent[]): Promise<{ highestContiguousSeq: number; status: RunStatus }>;
+  // Run writes and the cursor are accepted only from the agent holding the run's launch (RUN_NOT_OWNED otherwise).
+  appendRunEvents(
+    agentId: string,
+    runId: string,
+    events: RunEvent[],
+  ): Promise<{ highestContiguousSeq: number; status: RunStatus }>;
   appendComputeLogs(
+    agentId: string,
     runId: string,
     stream: ComputeLogStream,
     offset: number,
     data: Buffer,
   ): Promise<{ storedBytes: number; truncated: boolean }>;
-  runCursor(runId: string): Promise<RunCursor>;
+  runCursor(agentId: string, runId: string): Promise<RunCursor>;
 }
 
 export interface ControlPlaneClientOptions {
@@ -180,24 +186,24 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
       );
       return r.reportRunLaunched;
     },
-    async appendRunEvents(runId, events) {
+    async appendRunEvents(agentId, runId, events) {
       const r = await call<{ appendRunEvents: { highestContiguousSeq: number; status: RunStatus } }>(
-        `mutation($runId: ID!, $events: [RunEventInput!]!) { appendRunEvents(runId: $runId, events: $events) { highestContiguousSeq status } }`,
-        { runId, events },
+        `mutation($agentId: ID!, $runId: ID!, $events: [RunEventInput!]!) { appendRunEvents(agentId: $agentId, runId: $runId, events: $events) { highestContiguousSeq status } }`,
+        { agentId, runId, events },
       );
       return r.appendRunEvents;
     },
-    async appendComputeLogs(runId, stream, offset, data) {
+    async appendComputeLogs(agentId, runId, stream, offset, data) {
       const r = await call<{ appendComputeLogs: { storedBytes: number; truncated: boolean } }>(
-        `mutation($runId: ID!, $stream: ComputeLogStream!, $offset: Float!, $data: String!) { appendComputeLogs(runId: $runId, stream: $stream, offset: $offset, data: $data) { storedBytes truncated } }`,
-        { runId, stream, offset, data: data.toString('base64') },
+        `mutation($agentId: ID!, $runId: ID!, $stream: ComputeLogStream!, $offset: Float!, $data: String!) { appendComputeLogs(agentId: $agentId, runId: $runId, stream: $stream, offset: $offset, data: $data) { storedBytes truncated } }`,
+        { agentId, runId, stream, offset, data: data.toString('base64') },
       );
       return r.appendComputeLogs;
     },
-    async runCursor(runId) {
+    async runCursor(agentId, runId) {
       const r = await call<{ runCursor: RunCursor }>(
-        `query($runId: ID!) { runCursor(runId: $runId) { runId lastSeq stdoutBytes stderrBytes status } }`,
-        { runId },
+        `query($agentId: ID!, $runId: ID!) { runCursor(agentId: $agentId, runId: $runId) { runId lastSeq stdoutBytes stderrBytes status } }`,
+        { agentId, runId },
       );
       return r.runCursor;
     },

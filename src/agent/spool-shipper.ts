@@ -42,6 +42,8 @@ export class SpoolShipper {
 
   constructor(
     private readonly runId: string,
+    /** The agent holding the run's launch: the only one whose appends the control plane accepts. */
+    private readonly agentId: string,
     private readonly spoolDir: string,
     private readonly controlPlane: Pick<ControlPlaneClient, 'appendRunEvents' | 'appendComputeLogs'>,
     private readonly logger: Logger,
@@ -109,12 +111,14 @@ export class SpoolShipper {
     const concurrent = batches.slice(1).every((b) => !b.some((e) => STATUS_EVENT_TYPES.has(e.type)));
     if (!concurrent) {
       for (const b of batches) {
-        const res = await this.controlPlane.appendRunEvents(this.runId, b);
+        const res = await this.controlPlane.appendRunEvents(this.agentId, this.runId, b);
         this.lastSeq = Math.max(this.lastSeq, res.highestContiguousSeq);
       }
       return;
     }
-    const results = await Promise.allSettled(batches.map((b) => this.controlPlane.appendRunEvents(this.runId, b)));
+    const results = await Promise.allSettled(
+      batches.map((b) => this.controlPlane.appendRunEvents(this.agentId, this.runId, b)),
+    );
     for (const r of results)
       if (r.status === 'fulfilled') this.lastSeq = Math.max(this.lastSeq, r.value.highestContiguousSeq);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -126,7 +130,7 @@ export class SpoolShipper {
     const file = join(this.spoolDir, stream === 'stdout' ? SPOOL_FILES.stdout : SPOOL_FILES.stderr);
     const data = readRange(file, this.offsets[stream], LOG_CHUNK);
     if (!data || data.length === 0) return false;
-    const res = await this.controlPlane.appendComputeLogs(this.runId, stream, this.offsets[stream], data);
+    const res = await this.controlPlane.appendComputeLogs(this.agentId, this.runId, stream, this.offsets[stream], data);
     if (res.truncated) {
       this.truncated[stream] = true;
       this.logger.warn({ runId: this.runId, stream }, 'compute log cap reached; the rest is kept only in the spool');

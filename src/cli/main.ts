@@ -23,6 +23,7 @@ if (!['api', 'code-server'].includes(process.argv[2] ?? '')) {
   (await import('./commands/dev.js')).registerDevCommand(program);
   (await import('./commands/locations.js')).registerLocationsCommand(program);
   (await import('./commands/runs.js')).registerRunsCommand(program);
+  (await import('./commands/signin-link.js')).registerSignInLinkCommand(program);
   (await import('./commands/tokens.js')).registerTokensCommand(program);
 }
 registerApiCommand(program);

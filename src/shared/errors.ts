@@ -16,6 +16,11 @@ const spec = (http: number, message: string, hint: string): ErrorSpec => ({ http
 export const ERRORS = {
   // --- configuration and environment
   CONFIG_INVALID: spec(400, 'Configuration is invalid', 'Fix the flag or environment variable named in the detail.'),
+  ISOLATION_UNAVAILABLE: spec(
+    500,
+    'The requested isolation of user code is not available on this host',
+    'Install bubblewrap (`apt-get install bubblewrap`) and allow it namespaces, or start the agent with --isolation auto or none.',
+  ),
   TEMPORAL_CLI_NOT_FOUND: spec(
     500,
     'The Temporal CLI was not found',
@@ -129,6 +134,21 @@ export const ERRORS = {
     'The work item is leased to another agent',
     'Only the agent holding the lease may ack or complete it.',
   ),
+  RUN_NOT_OWNED: spec(
+    409,
+    'The run is written only by the agent that holds its launch',
+    "Only the agent that claimed the run's LAUNCH_RUN item (or, once launched, the agent that launched it) may write its events, logs and status; check which agent runs it with `outpost runs show`.",
+  ),
+  LOCATION_NOT_OWNED: spec(
+    409,
+    'The code location version was not given to this agent to sync',
+    "Only agents of the deployment holding the location version's SYNC_CODE_LOCATION item may report it; the agent retries once its claim lands, or reload the location.",
+  ),
+  RUN_EVENT_CONFLICT: spec(
+    409,
+    'The run event conflicts with one already stored',
+    'Events are immutable: resend an event only with identical content, and end a run with one terminal event.',
+  ),
   WORK_ITEM_EXHAUSTED: spec(
     409,
     'The work item failed after its maximum attempts',
@@ -159,6 +179,23 @@ export const ERRORS = {
     502,
     'The code server answered something invalid',
     'Check the SDK version of the code location.',
+  ),
+
+  // --- Dagster code locations
+  DAGSTER_PYTHON_MISSING: spec(
+    500,
+    'No usable python3 was found to build a Dagster venv',
+    'Install Python 3.9+ with the venv module (Debian: python3-venv), or set OUTPOST_PYTHON3.',
+  ),
+  DAGSTER_VENV_BUILD_FAILED: spec(
+    500,
+    'Building the Dagster venv failed',
+    'Read the pip output in the detail; check that the Python package registry is reachable.',
+  ),
+  DAGSTER_UNSUPPORTED_VERSION: spec(
+    400,
+    'The Dagster version of the code location is not supported',
+    'Install a dagster version in the supported range into the interpreter and redeploy.',
   ),
 
   // --- agent

@@ -18,6 +18,8 @@ export const JobSnapshotSchema = z.object({
   configSchema: z.record(z.unknown()).default({}),
   ops: z.array(OpSnapshotSchema).default([]),
   partitions: z.string().optional(),
+  /** Dagster: the job snapshot id, needed by execution-plan requests. */
+  snapshotId: z.string().optional(),
 });
 
 export const ScheduleSnapshotSchema = z.object({
@@ -39,12 +41,31 @@ export const SensorSnapshotSchema = z.object({
 
 export const PartitionsSnapshotSchema = z.object({
   name: z.string(),
-  kind: z.enum(['static', 'timeWindow']),
+  /** `dynamic` and `multi` come from Dagster locations only. */
+  kind: z.enum(['static', 'timeWindow', 'dynamic', 'multi']),
   keys: z.array(z.string()).optional(),
   start: z.string().optional(),
   cadence: z.string().optional(),
   timezone: z.string().optional(),
   format: z.string().optional(),
+  /** Dagster time windows: cron of the window starts (Dagster's own form; `format` is then strftime). */
+  cron: z.string().optional(),
+  /** Dagster multi-partitions: one entry per dimension, each itself a partitions snapshot. */
+  dimensions: z
+    .array(z.object({ name: z.string(), kind: z.string(), keys: z.array(z.string()).optional() }))
+    .optional(),
+});
+
+/** A software-defined asset (Dagster locations). */
+export const AssetSnapshotSchema = z.object({
+  /** Path parts joined with '/'. */
+  key: z.string(),
+  groupName: z.string().optional(),
+  description: z.string().default(''),
+  /** Upstream asset keys. */
+  deps: z.array(z.string()).default([]),
+  /** Jobs that materialize it (including Dagster's implicit `__ASSET_JOB`). */
+  jobNames: z.array(z.string()).default([]),
 });
 
 export const LocationSnapshotSchema = z.object({
@@ -55,6 +76,14 @@ export const LocationSnapshotSchema = z.object({
   /** Code-server identity when the snapshot was taken. */
   serverId: z.string().optional(),
   sdkVersion: z.string().optional(),
+  /** Which kind of code server produced it; absent means `outpost`. */
+  kind: z.enum(['outpost', 'dagster']).optional(),
+  dagsterVersion: z.string().optional(),
+  /** Dagster: the repository the snapshot describes (`__repository__` for a Definitions object). */
+  repositoryName: z.string().optional(),
+  assets: z.array(AssetSnapshotSchema).optional(),
 });
 export type LocationSnapshot = z.infer<typeof LocationSnapshotSchema>;
 export type JobSnapshot = z.infer<typeof JobSnapshotSchema>;
+export type PartitionsSnapshot = z.infer<typeof PartitionsSnapshotSchema>;
+export type AssetSnapshot = z.infer<typeof AssetSnapshotSchema>;

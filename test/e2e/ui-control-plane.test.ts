@@ -89,10 +89,14 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     let seq = seqs.get(runId) ?? 0;
     const batch = list.map((e) => ({ seq: ++seq, timestamp: Date.now(), ...e }));
     seqs.set(runId, seq);
-    await agent('mutation($r: ID!, $e: [RunEventInput!]!) { appendRunEvents(runId: $r, events: $e) { status } }', {
-      r: runId,
-      e: batch,
-    });
+    await agent(
+      'mutation($a: ID!, $r: ID!, $e: [RunEventInput!]!) { appendRunEvents(agentId: $a, runId: $r, events: $e) { status } }',
+      {
+        a: agentId,
+        r: runId,
+        e: batch,
+      },
+    );
   }
 
   before(async () => {
@@ -121,10 +125,12 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
       definitionsToProto(await loadLocation('examples/hello/definitions.ts'), 'hello'),
     );
     const v = await deploy('hello');
+    const vb = await deploy('broken');
+    // Only the agent asked to sync a location version (it holds the SYNC item) may report it.
+    await agent('mutation($a: ID!) { claimWork(agentId: $a, limit: 20, waitMs: 0) { id } }', { a: agentId });
     await agent('mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }', {
       i: { agentId, location: 'hello', version: v, status: 'LOADED', snapshot },
     });
-    const vb = await deploy('broken');
     await agent('mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }', {
       i: {
         agentId,
@@ -269,8 +275,9 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     ]);
     await page.locator('.events-table tr[data-type="LOG"]', { hasText: 'composing a greeting' }).waitFor();
     await agent(
-      'mutation($r: ID!, $d: String!) { appendComputeLogs(runId: $r, stream: stdout, offset: 0, data: $d) { storedBytes } }',
+      'mutation($a: ID!, $r: ID!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: stdout, offset: 0, data: $d) { storedBytes } }',
       {
+        a: agentId,
         r: runId,
         d: Buffer.from('hello from outpost\n').toString('base64'),
       },
@@ -278,8 +285,9 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     await page.locator('#tab-stdout').click();
     await page.locator('#log-stdout', { hasText: 'hello from outpost' }).waitFor();
     await agent(
-      'mutation($r: ID!, $d: String!) { appendComputeLogs(runId: $r, stream: stdout, offset: 19, data: $d) { storedBytes } }',
+      'mutation($a: ID!, $r: ID!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: stdout, offset: 19, data: $d) { storedBytes } }',
       {
+        a: agentId,
         r: runId,
         d: Buffer.from('and a second line\n').toString('base64'),
       },

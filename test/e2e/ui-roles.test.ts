@@ -59,6 +59,15 @@ describe('roles in the web UI', { skip, timeout: 240_000 }, () => {
       tokens.agent,
       'mutation { registerAgent(input: { name: "a", hostname: "h", version: "0", taskQueue: "q" }) { agentId } }',
     );
+    // Only the agent asked to sync the version (it claimed the SYNC item) may report it.
+    await call(
+      '/agent/graphql',
+      tokens.agent,
+      'mutation($a: ID!) { claimWork(agentId: $a, limit: 5, waitMs: 0) { id } }',
+      {
+        a: reg.registerAgent.agentId,
+      },
+    );
     await call(
       '/agent/graphql',
       tokens.agent,

@@ -29,7 +29,9 @@ describe('run page and agent health in the browser', { skip, timeout: 300_000 },
     await s.heartbeat(['hello']);
     beating = setInterval(() => void s.heartbeat(['hello']).catch(() => undefined), 500);
     b = await launchBrowser();
-    await b.page.goto(`${s.url}/signin#token=${s.userToken}`);
+    await b.page.goto(`${s.url}/signin`);
+    await b.page.locator('#token').fill(s.userToken);
+    await b.page.locator('#signin-form button').click();
     await b.page.waitForURL((u) => u.pathname === '/runs');
   });
   after(async () => {

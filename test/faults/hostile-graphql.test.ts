@@ -311,8 +311,9 @@ async function hostileRun(only: 'others' | 'wrong-agent', total: number): Promis
             '/agent/graphql',
             tokenA,
             JSON.stringify({
-              query: `mutation($r: ID!, $e: [RunEventInput!]!) { appendRunEvents(runId: $r, events: $e) { highestContiguousSeq } }`,
+              query: `mutation($a: ID!, $r: ID!, $e: [RunEventInput!]!) { appendRunEvents(agentId: $a, runId: $r, events: $e) { highestContiguousSeq } }`,
               variables: {
+                a: agentA,
                 r: pick([...runIds, 'run_nope', 1]),
                 e: pick([
                   [{ seq: pick([0, -1, 1.5, 'a']), type: 'LOG', timestamp: 1 }],

@@ -68,6 +68,29 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
   const seqs = new Map<string, number>();
   const offsets = new Map<string, number>();
   let stdoutName: string | undefined;
+  /** LAUNCH_RUN items claimed while claiming something else, by run id (claimLaunch takes them from here). */
+  const claimedLaunches = new Map<string, string>();
+  /** Claims what is queued; acks sync items (only the agent holding a version's sync may report it). */
+  async function claimQueued(waitMs: number): Promise<Array<{ id: string; kind: string; runId: string | null }>> {
+    const { claimWork } = await agent<{ claimWork: Array<{ id: string; kind: string; runId: string | null }> }>(
+      'mutation($a: ID!, $w: Int!) { claimWork(agentId: $a, limit: 50, waitMs: $w) { id kind runId } }',
+      { a: agentId, w: waitMs },
+    );
+    for (const w of claimWork) {
+      if (w.kind === 'LAUNCH_RUN' && w.runId) claimedLaunches.set(w.runId, w.id);
+      if (w.kind === 'SYNC_CODE_LOCATION') {
+        await agent(
+          'mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { id } }',
+          {
+            a: agentId,
+            id: w.id,
+            w: `wi-${w.id}`,
+          },
+        );
+      }
+    }
+    return claimWork;
+  }
 
   const stack: ScriptedStack = {
     cp,
@@ -87,6 +110,7 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
       return d.deployCodeLocation.version;
     },
     async report(name, version, outcome) {
+      await claimQueued(0);
       await agent('mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }', {
         i: {
           agentId,
@@ -114,12 +138,11 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
     },
     async claimLaunch(runId, o = {}) {
       for (let i = 0; i < 20; i++) {
-        const { claimWork } = await agent<{ claimWork: Array<{ id: string; kind: string; runId: string | null }> }>(
-          'mutation($a: ID!) { claimWork(agentId: $a, limit: 50, waitMs: 200) { id kind runId } }',
-          { a: agentId },
-        );
-        const item = claimWork.find((w) => w.kind === 'LAUNCH_RUN' && w.runId === runId);
-        if (!item) continue;
+        if (!claimedLaunches.has(runId)) await claimQueued(200);
+        const itemId = claimedLaunches.get(runId);
+        if (!itemId) continue;
+        claimedLaunches.delete(runId);
+        const item = { id: itemId };
         await agent(
           'mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { id } }',
           {
@@ -142,10 +165,14 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
       let seq = seqs.get(runId) ?? 0;
       const batch = list.map((e) => ({ seq: ++seq, timestamp: Date.now(), ...e }));
       seqs.set(runId, seq);
-      await agent('mutation($r: ID!, $e: [RunEventInput!]!) { appendRunEvents(runId: $r, events: $e) { status } }', {
-        r: runId,
-        e: batch,
-      });
+      await agent(
+        'mutation($a: ID!, $r: ID!, $e: [RunEventInput!]!) { appendRunEvents(agentId: $a, runId: $r, events: $e) { status } }',
+        {
+          a: agentId,
+          r: runId,
+          e: batch,
+        },
+      );
     },
     async log(runId, data) {
       if (!stdoutName) {
@@ -156,8 +183,8 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
       }
       const offset = offsets.get(runId) ?? 0;
       await agent(
-        'mutation($r: ID!, $s: ComputeLogStream!, $o: Float!, $d: String!) { appendComputeLogs(runId: $r, stream: $s, offset: $o, data: $d) { storedBytes } }',
-        { r: runId, s: stdoutName, o: offset, d: Buffer.from(data).toString('base64') },
+        'mutation($a: ID!, $r: ID!, $s: ComputeLogStream!, $o: Float!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: $s, offset: $o, data: $d) { storedBytes } }',
+        { a: agentId, r: runId, s: stdoutName, o: offset, d: Buffer.from(data).toString('base64') },
       );
       offsets.set(runId, offset + Buffer.byteLength(data));
     },

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 export interface ProcStat {
   pid: number;
   state: string;
+  ppid: number;
   pgrp: number;
   startTime: number;
 }
@@ -20,11 +21,12 @@ export function readProcStat(pid: number): ProcStat | undefined {
   }
   // comm (field 2) may contain spaces and parentheses: split after the last ')'.
   const rest = text.slice(text.lastIndexOf(')') + 2).split(' ');
-  // rest[0] is field 3 (state); field 5 is pgrp, field 22 is starttime.
+  // rest[0] is field 3 (state); field 4 is ppid, field 5 pgrp, field 22 starttime.
   const state = rest[0] ?? '?';
+  const ppid = Number(rest[1]);
   const pgrp = Number(rest[2]);
   const startTime = Number(rest[19]);
-  return { pid, state, pgrp, startTime };
+  return { pid, state, ppid, pgrp, startTime };
 }
 
 /** True when `pid` exists, is not a zombie and started at `startTime`. */
@@ -38,6 +40,15 @@ export function readCmdline(pid: number): string[] | undefined {
     return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
   } catch {
     return undefined;
+  }
+}
+
+/** Direct children of `pid` (from /proc/<pid>/task/<pid>/children, else a scan of every ppid). */
+export function childPids(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return listPids().filter((p) => readProcStat(p)?.ppid === pid);
   }
 }
 
@@ -56,16 +67,27 @@ export function processGroupMembers(pgid: number): number[] {
   });
 }
 
-/** Finds a live process whose command line contains every one of `needles` in order-free fashion. */
-export function findProcessByArgs(needles: string[]): number | undefined {
+/**
+ * Finds a live process whose command line contains every one of `needles` in order-free
+ * fashion. A sandbox repeats the command in its own command line (bwrap, then its pid 1, then
+ * the command): the outermost match whose parent does not match is returned, and `prefer` may
+ * pick a better one among its matching descendants (the launcher prefers the sandbox's pid 1).
+ */
+export function findProcessByArgs(
+  needles: string[],
+  prefer?: (outermost: number, matches: Set<number>) => number,
+): number | undefined {
+  const matches = new Set<number>();
   for (const pid of listPids()) {
     if (pid === process.pid) continue;
     const argv = readCmdline(pid);
-    if (!argv) continue;
-    if (needles.every((n) => argv.includes(n))) {
-      const st = readProcStat(pid);
-      if (st && st.state !== 'Z') return pid;
-    }
+    if (!argv || !needles.every((n) => argv.includes(n))) continue;
+    const st = readProcStat(pid);
+    if (st && st.state !== 'Z') matches.add(pid);
+  }
+  for (const pid of matches) {
+    if (matches.has(readProcStat(pid)?.ppid ?? -1)) continue;
+    return prefer ? prefer(pid, matches) : pid;
   }
   return undefined;
 }

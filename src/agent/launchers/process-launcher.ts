@@ -16,19 +16,19 @@
 // acknowledged, then spawns.log + process.json. A standby acknowledges only after it has
 // written RUN_START, so recovery can tell a standby that took the run from one that never did.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
-import { join, resolve } from 'node:path';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../shared/logger.js';
 import { OutpostError } from '../../shared/errors.js';
 import { SPOOL_FILES } from '../../shared/run-events.js';
-import { childEnv } from '../config.js';
+import { credentialFreeEnv } from '../../shared/child-env.js';
 import { isStandbyMessage, type StandbyRunMessage } from '../../shared/standby-protocol.js';
 import type { ExitStatus, LaunchHandle, Launcher, RunLaunchSpec } from './launcher.js';
 import { findProcessByArgs, isSameLiveProcess, processGroupMembers, readProcStat } from './proc.js';
 import {
   configFileOf,
+  forgetStandbyProcess,
   hasIntent,
   readIntent,
   readProcessRecord,
@@ -42,6 +42,8 @@ import {
   type IntentRecord,
   type ProcessRecord,
 } from './run-records.js';
+import { noIsolation, preferSandboxRoot, standbySpoolInside, type Isolation } from './sandbox.js';
+import { lowerPriority } from './priority.js';
 import { StandbyPool, type Standby, type StandbySpec } from './standby-pool.js';
 
 export interface ProcessLauncherOptions {
@@ -50,8 +52,12 @@ export interface ProcessLauncherOptions {
   logger: Logger;
   /** Command that starts the CLI; default: this Node with tsx on src/cli/main.ts. */
   cliCommand?: string[];
-  /** Base environment for workers; default process.env (tokens are always stripped). */
+  /** Base environment for workers; default process.env (credentials are always stripped). */
   env?: NodeJS.ProcessEnv;
+  /** Secrets the agent holds (its token): no variable carrying one reaches a worker. */
+  secrets?: string[];
+  /** How workers are kept from the agent's credentials (sandbox.ts); default none. */
+  isolation?: Isolation;
   /** Niceness added to each run worker (0 = the agent's priority); default 0. */
   nice?: number;
   /** Warm standby workers kept per code-location version; default 0 (every run spawns cold). */
@@ -79,15 +85,19 @@ export class ProcessLauncher implements Launcher {
   readonly kind = 'process';
   private readonly children = new Map<string, { child: ChildProcess; exit?: ExitStatus }>();
   private readonly cli: string[];
+  private readonly isolation: Isolation;
   readonly standbys: StandbyPool;
 
   constructor(private readonly opts: ProcessLauncherOptions) {
     this.cli = opts.cliCommand ?? defaultCliCommand();
+    this.isolation = opts.isolation ?? noIsolation;
     this.standbys = new StandbyPool({
       dataDir: opts.dataDir,
       logger: opts.logger,
       cli: this.cli,
       env: opts.env ?? process.env,
+      secrets: opts.secrets ?? [],
+      isolation: this.isolation,
       perKey: opts.warmWorkers ?? 0,
       ...(opts.nice ? { nice: opts.nice } : {}),
     });
@@ -163,54 +173,63 @@ export class ProcessLauncher implements Launcher {
     mkdirSync(spool, { recursive: true });
     writeIntent(dir, { runId: spec.runId, at: Date.now() });
 
-    const args = [
-      ...this.cli.slice(1),
-      'api',
-      'execute-run',
-      '--run-id',
-      spec.runId,
-      '--module',
-      resolve(spec.cwd ?? process.cwd(), spec.module),
-      '--job',
-      spec.job,
-      '--config-file',
-      configFile,
-      '--spool-dir',
-      spool,
-    ];
+    const module = resolve(spec.cwd ?? process.cwd(), spec.module);
+    const cmd = this.isolation.command(
+      [
+        ...this.cli,
+        'api',
+        'execute-run',
+        '--run-id',
+        spec.runId,
+        '--module',
+        module,
+        '--job',
+        spec.job,
+        '--config-file',
+        configFile,
+        '--spool-dir',
+        spool,
+      ],
+      { cwd: spec.cwd ?? process.cwd(), readable: [dirname(module), configFile], writable: [spool] },
+    );
     // The log files are opened by us in append mode so a worker's output survives our restarts.
     const out = openSync(join(spool, SPOOL_FILES.stdout), 'a');
     const err = openSync(join(spool, SPOOL_FILES.stderr), 'a');
     let child: ChildProcess;
     try {
-      child = spawn(this.cli[0]!, args, {
+      child = spawn(cmd[0]!, cmd.slice(1), {
         cwd: spec.cwd ?? process.cwd(),
         detached: true,
         stdio: ['ignore', out, err],
-        env: childEnv(this.opts.env ?? process.env, { ...spec.env, OUTPOST_RUN_ID: spec.runId }),
+        env: credentialFreeEnv(
+          this.opts.env ?? process.env,
+          { ...spec.env, OUTPOST_RUN_ID: spec.runId },
+          { secrets: this.opts.secrets ?? [] },
+        ),
       });
     } finally {
       closeSync(out);
       closeSync(err);
     }
-    const pid = child.pid;
-    if (pid === undefined) {
+    if (child.pid === undefined) {
       throw new OutpostError('RUN_WORKER_SPAWN_FAILED', { detail: `run ${spec.runId}: spawn returned no pid` });
     }
-    if (this.opts.nice) {
-      try {
-        setPriority(pid, Math.min(19, getPriority(process.pid) + this.opts.nice));
-      } catch (err) {
-        this.opts.logger.warn(
-          { runId: spec.runId, pid, err: (err as Error).message },
-          'could not lower the run worker priority',
-        );
-      }
-    }
-    const stat = readProcStat(pid);
-    const record: ProcessRecord = { pid, startTime: stat?.startTime ?? -1, pgid: pid, spawnedAt: Date.now() };
-    recordRunProcess(dir, record);
+    // Watch at once, so an exit while the sandbox's root is looked up is never missed.
     this.watch(spec.runId, child);
+    // The process that stands for the worker's tree: itself, or its sandbox's pid 1.
+    const pid = (await this.isolation.root(child.pid)) ?? child.pid;
+    if (this.opts.nice)
+      lowerPriority(pid, this.opts.nice, (err) =>
+        this.opts.logger.warn({ runId: spec.runId, pid, err: err.message }, 'could not lower the run worker priority'),
+      );
+    const stat = readProcStat(pid);
+    const record: ProcessRecord = {
+      pid,
+      startTime: stat?.startTime ?? -1,
+      pgid: stat?.pgrp ?? pid,
+      spawnedAt: Date.now(),
+    };
+    recordRunProcess(dir, record);
     child.unref();
     this.opts.logger.info({ runId: spec.runId, pid }, 'spawned run worker');
     return { runId: spec.runId, launcher: this.kind, ref: `pid ${pid}`, adopted: false };
@@ -270,11 +289,25 @@ export class ProcessLauncher implements Launcher {
       standby: { pid: sb.pid, startTime: sb.startTime },
     };
     writeIntent(dir, intent);
+    // A sandboxed standby sees only its own directory: the config goes there, and its spool
+    // stays reachable at a fixed path inside (a bind mount follows the directory we rename).
+    const sandboxed = this.isolation.kind !== 'none';
+    const inbox = { configFile: configFileOf(sb.dir), spoolDir: standbySpoolInside(this.opts.dataDir) };
+    if (sandboxed) writeAtomic(inbox.configFile, readFileSync(configFile, 'utf8'));
     renameSync(spoolOf(sb.dir), spool);
-    rmSync(sb.dir, { recursive: true, force: true });
+    // From here it is the run's worker, recorded by the run (intent now, process.json once it
+    // accepts): never again an idle standby to clean up, even while its directory stays.
+    forgetStandbyProcess(sb.dir);
+    if (!sandboxed) rmSync(sb.dir, { recursive: true, force: true });
+    else sb.child.once('exit', () => rmSync(sb.dir, { recursive: true, force: true }));
     // Watch before sending, so an exit during the handoff is never missed.
     this.watch(spec.runId, sb.child);
-    const message: StandbyRunMessage = { type: 'run', runId: spec.runId, job: spec.job, configFile, spoolDir: spool };
+    const message: StandbyRunMessage = {
+      type: 'run',
+      runId: spec.runId,
+      job: spec.job,
+      ...(sandboxed ? inbox : { configFile, spoolDir: spool }),
+    };
     const accepted = await new Promise<boolean>((done) => {
       const finish = (ok: boolean): void => {
         clearTimeout(timer);
@@ -328,7 +361,7 @@ export class ProcessLauncher implements Launcher {
       const found = await this.recoverStandby(runId, intent.standby);
       if (found) return found;
     }
-    const pid = findProcessByArgs(['execute-run', '--run-id', runId]);
+    const pid = findProcessByArgs(['execute-run', '--run-id', runId], preferSandboxRoot);
     if (pid !== undefined) {
       const stat = readProcStat(pid);
       const rec: ProcessRecord = {
@@ -394,7 +427,8 @@ export class ProcessLauncher implements Launcher {
   private watch(runId: string, child: ChildProcess): void {
     const entry: { child: ChildProcess; exit?: ExitStatus } = { child };
     this.children.set(runId, entry);
-    child.once('exit', (code, signal) => {
+    child.once('exit', (rawCode, rawSignal) => {
+      const { code, signal } = this.isolation.exit(rawCode, rawSignal);
       entry.exit = { code, signal, known: true };
       this.opts.logger.info({ runId, code, signal }, 'run worker exited');
     });

@@ -7,9 +7,19 @@
 //                                 spawns.log    one line per process actually spawned (append-only)
 //                                 config.json   the run config handed to the worker
 //                                 spool/        events.jsonl, stdout.log, stderr.log
-//   <agent data dir>/standby/<id>/process.json  an idle warm standby (removed when it takes a run)
+//   <agent data dir>/standby/<id>/process.json  an idle warm standby (removed when it takes a run;
+//                                               a sandboxed one keeps its directory until it exits)
 //                                 spool/        its log files, moved into the run that takes it
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
 import { listPids, processGroupMembers, readProcStat, type ProcStat } from './proc.js';
@@ -97,6 +107,11 @@ export function standbyDir(dataDir: string, id: string): string {
 /** Records an idle standby (its dir is removed when it exits or takes a run). */
 export function recordStandbyProcess(dir: string, rec: ProcessRecord): void {
   writeAtomic(join(dir, FILES.process), JSON.stringify(rec));
+}
+
+/** A standby that takes a run stops being one: its record goes before the run is sent to it. */
+export function forgetStandbyProcess(dir: string): void {
+  rmSync(join(dir, FILES.process), { force: true });
 }
 
 export interface RecordedProcess {

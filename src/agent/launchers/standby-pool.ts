@@ -13,13 +13,12 @@
 // restarted agent kills any recorded idle standby of its predecessor still there.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
-import { getPriority, setPriority } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { Logger } from '../../shared/logger.js';
 import { newId } from '../../shared/ids.js';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import { isStandbyMessage, type StandbyMessage } from '../../shared/standby-protocol.js';
-import { childEnv } from '../config.js';
+import { credentialFreeEnv } from '../../shared/child-env.js';
 import { readProcStat } from './proc.js';
 import {
   listRecordedProcesses,
@@ -29,6 +28,8 @@ import {
   standbyDir,
   standbyRoot,
 } from './run-records.js';
+import { noIsolation, standbySpoolInside, type Isolation } from './sandbox.js';
+import { lowerPriority } from './priority.js';
 
 /** What a standby is started for; equal keys are interchangeable. */
 export interface StandbySpec {
@@ -47,6 +48,7 @@ export interface Standby {
   location: string;
   version: number | undefined;
   child: ChildProcess;
+  /** The process standing for it (itself, or its sandbox's pid 1; final once it is ready). */
   pid: number;
   startTime: number;
   /** <dataDir>/standby/<id>; its spool/ subdirectory holds the open log files. */
@@ -64,6 +66,10 @@ export interface StandbyPoolOptions {
   /** Command that starts the CLI (node + tsx + main.ts by default, from the launcher). */
   cli: string[];
   env: NodeJS.ProcessEnv;
+  /** Secrets the agent holds: no variable carrying one reaches a standby. */
+  secrets?: string[];
+  /** Standbys are sandboxed from the start: they run user code (the import) before any run. */
+  isolation?: Isolation;
   /** Standbys kept per key at rest; 0 disables the pool. */
   perKey: number;
   /**
@@ -103,8 +109,8 @@ export class StandbyPool {
 
   constructor(private readonly opts: StandbyPoolOptions) {
     // Standbys of an earlier agent process exit on their own (their channel closed with it);
-    // one still there (it was busy importing when the agent died) never got a run (a taken
-    // standby's dir is removed before the run is sent), so it goes. Their directories hold
+    // one still recorded (it was busy importing when the agent died) never got a run (a taken
+    // standby's record is removed before the run is sent), so it goes. Their directories hold
     // nothing a run needs (a taken standby's spool was moved away).
     // A pool with nothing to keep warm (`outpost agent poller`) leaves the directory alone.
     if (opts.perKey > 0) {
@@ -214,18 +220,22 @@ export class StandbyPool {
     mkdirSync(spool, { recursive: true, mode: 0o700 });
     const out = openSync(join(spool, SPOOL_FILES.stdout), 'a', 0o600);
     const err = openSync(join(spool, SPOOL_FILES.stderr), 'a', 0o600);
+    const isolation = this.opts.isolation ?? noIsolation;
+    // Bound: its own directory (the launcher drops the run's config there) and its spool, a
+    // mount that stays reachable once the launcher renames it into the run (sandbox.ts).
+    const cmd = isolation.command([...this.opts.cli, 'api', 'run-worker-standby', '--module', spec.module], {
+      cwd: spec.cwd,
+      readable: [dirname(spec.module), dir],
+      writable: [isolation.kind === 'none' ? spool : { path: spool, at: standbySpoolInside(this.opts.dataDir) }],
+    });
     let child: ChildProcess;
     try {
-      child = spawn(
-        this.opts.cli[0]!,
-        [...this.opts.cli.slice(1), 'api', 'run-worker-standby', '--module', spec.module],
-        {
-          cwd: spec.cwd,
-          detached: true,
-          stdio: ['ignore', out, err, 'ipc'],
-          env: childEnv(this.opts.env, spec.env),
-        },
-      );
+      child = spawn(cmd[0]!, cmd.slice(1), {
+        cwd: spec.cwd,
+        detached: true,
+        stdio: ['ignore', out, err, 'ipc'],
+        env: credentialFreeEnv(this.opts.env, spec.env, { secrets: this.opts.secrets ?? [] }),
+      });
     } finally {
       closeSync(out);
       closeSync(err);
@@ -237,16 +247,15 @@ export class StandbyPool {
       return;
     }
     this.spawned++;
+    // Recorded at once (so `outpost dev` can stop it even mid-boot), again once its sandbox's
+    // pid 1 is known (below).
     const startTime = readProcStat(pid)?.startTime ?? -1;
     recordStandbyProcess(dir, { pid, startTime, pgid: pid, spawnedAt: Date.now() });
-    if (this.opts.nice) {
-      try {
-        setPriority(pid, Math.min(19, getPriority(process.pid) + this.opts.nice));
-      } catch {
-        // Best effort, as for cold workers.
-      }
-    }
     let settle: (ok: boolean) => void = () => undefined;
+    const root = isolation.root(pid);
+    const nice = this.opts.nice;
+    // Best effort, as for cold workers.
+    if (nice) void root.then((r) => lowerPriority(r ?? pid, nice, () => undefined));
     const sb: Standby = {
       id,
       key,
@@ -265,7 +274,23 @@ export class StandbyPool {
     (child.channel as { unref?: () => void } | undefined)?.unref?.();
     child.on('message', (m: unknown) => {
       if (!isStandbyMessage(m) || m.type !== 'ready' || sb.state !== 'booting') return;
-      settle(this.onReady(sb, m, spec));
+      // It has run code, so its sandbox's pid 1 exists: that is what a launch records.
+      void root.then((r) => {
+        if (r !== undefined && r !== sb.pid) {
+          sb.pid = r;
+          const st = readProcStat(r);
+          sb.startTime = st?.startTime ?? -1;
+          if (!sb.taken && sb.state === 'booting') {
+            recordStandbyProcess(sb.dir, {
+              pid: r,
+              startTime: sb.startTime,
+              pgid: st?.pgrp ?? r,
+              spawnedAt: Date.now(),
+            });
+          }
+        }
+        settle(sb.state === 'booting' ? this.onReady(sb, m, spec) : false);
+      });
     });
     child.once('exit', (code, signal) => {
       settle(false);

@@ -22,6 +22,8 @@ interface AgentFlags {
   name?: string;
   runWorkerNice?: string;
   warmRunWorkers?: string;
+  isolation?: string;
+  isolationExpose?: string;
 }
 
 const MODES: readonly AgentMode[] = ['all', 'worker', 'poller'];
@@ -71,6 +73,14 @@ export function registerAgentCommand(program: Command): void {
       '--warm-run-workers <n>',
       'run workers kept booted per code location, 0-8, so launches skip process start (env OUTPOST_AGENT_WARM_RUN_WORKERS; default 1)',
     )
+    .option(
+      '--isolation <mode>',
+      'keep user code from the agent credentials: auto, bubblewrap or none (env OUTPOST_AGENT_ISOLATION; default auto = bubblewrap when usable)',
+    )
+    .option(
+      '--isolation-expose <dirs>',
+      'colon-separated directories user code may use even inside hidden ones, e.g. a sensor inbox (env OUTPOST_AGENT_ISOLATION_EXPOSE)',
+    )
     .action(async (mode: string, flags: AgentFlags) => {
       if (!(MODES as readonly string[]).includes(mode)) {
         throw new OutpostError('CONFIG_INVALID', {
@@ -79,6 +89,8 @@ export function registerAgentCommand(program: Command): void {
       }
       const config = loadAgentConfig(flags);
       const token = readAgentToken(config);
+      // Read once; not kept in this process's environment for anything spawned later.
+      delete process.env.OUTPOST_AGENT_TOKEN;
       const logger = createLogger({ name: 'agent' });
       const agent = await startAgent({ config, token, logger, mode: mode as AgentMode });
       process.stderr.write(
@@ -89,6 +101,8 @@ export function registerAgentCommand(program: Command): void {
           `  task queues:    ${config.taskQueue} (shared), ${agent.hostTaskQueue} (this host)`,
           `  data dir:       ${config.dataDir}`,
           `  metrics:        ${config.metricsPort !== undefined ? `http://127.0.0.1:${config.metricsPort}/metrics` : 'off'}`,
+          `  isolation:      ${agent.isolation.summary}`,
+          ...(agent.isolation.warning ? ['', `  !!! WARNING: ${agent.isolation.warning}`, ''] : []),
           '',
         ].join('\n'),
       );

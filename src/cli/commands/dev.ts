@@ -147,23 +147,21 @@ async function runDev(opts: DevOptions): Promise<void> {
     log(`control plane ready at ${url} (pid ${controlPlane.pid})`);
     writeFileSync(join(dataDir, 'url'), url + '\n', { mode: 0o600 });
 
+    const sensorInbox = join(dataDir, 'sensor-inbox');
+    mkdirSync(sensorInbox, { recursive: true });
     const agent = component('agent', () =>
       Promise.resolve(
         spawnPrefixed(
           'agent',
           process.execPath,
-          nodeArgs(
-            'agent',
-            '--url',
-            url,
-            '--token-file',
-            agentTokenFile,
-            '--temporal-address',
-            temporalAddress,
-            '--data-dir',
-            agentDataDir,
-          ),
-          baseEnv,
+          nodeArgs('agent', '--url', url, '--temporal-address', temporalAddress, '--data-dir', agentDataDir),
+          // The token's path goes by environment, never argv: any process can read argv. The
+          // example's file sensor watches .outpost/sensor-inbox, inside what isolation hides.
+          {
+            ...baseEnv,
+            OUTPOST_AGENT_TOKEN_FILE: agentTokenFile,
+            OUTPOST_AGENT_ISOLATION_EXPOSE: sensorInbox,
+          },
         ),
       ),
     );

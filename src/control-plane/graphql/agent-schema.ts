@@ -1,7 +1,8 @@
 // The agent API (/agent/graphql): exactly the SDL in agent-api.contract.graphql, which the
-// agent's client was written against, with resolvers over the store. Every call naming an
-// agentId first checks that the agent is bound to the calling token (authorizeAgent); calls
-// keyed only by run (events, logs, cursor) need an agent token but no particular agent.
+// agent's client was written against, with resolvers over the store. Every call names an
+// agentId and first checks that the agent is bound to the calling token (authorizeAgent); then
+// an agent writes only its own work (store/ownership.ts, store/work-queue.ts): the runs whose
+// launch it holds, the location versions its deployment was asked to sync, the items leased to it.
 import { readFileSync } from 'node:fs';
 import { createSchema } from 'graphql-yoga';
 import { OutpostError } from '../../shared/errors.js';
@@ -9,6 +10,7 @@ import type { ComputeLogStream } from '../../shared/run-events.js';
 import { authorizeAgent, heartbeat, registerAgent, type CodeServerStatus } from '../store/agents.js';
 import { appendComputeLogs } from '../store/compute-logs.js';
 import { listLocations, reportCodeLocation, type ReportLocationInput } from '../store/locations.js';
+import { assertLocationReporter, assertRunWriter } from '../store/ownership.js';
 import { appendRunEvents, type RunEventInput } from '../store/run-events.js';
 import { requireRun } from '../store/runs.js';
 import { ackWork, ackWorkBatch, claimWork, completeWork, failWork } from '../store/work-queue.js';
@@ -48,7 +50,13 @@ export function createAgentSchema() {
           await authorizeAgent(store, agentId, principal.id);
           return (await listLocations(store.db)).map((l) => ({ name: l.name, version: l.version, spec: l.spec }));
         },
-        async runCursor(_: unknown, { runId }: Args<{ runId: string }>, { store }: ApiContext) {
+        async runCursor(
+          _: unknown,
+          { agentId, runId }: Args<{ agentId: string; runId: string }>,
+          { store, principal }: ApiContext,
+        ) {
+          await authorizeAgent(store, agentId, principal.id);
+          await assertRunWriter(store.db, runId, agentId);
           const run = await requireRun(store.db, runId);
           return {
             runId: run.id,
@@ -146,6 +154,7 @@ export function createAgentSchema() {
           { store, principal }: ApiContext,
         ) {
           await authorizeAgent(store, input.agentId, principal.id);
+          await assertLocationReporter(store.db, input.location, input.version, input.agentId);
           return reportCodeLocation(store, input);
         },
         async reportRunLaunched(
@@ -154,25 +163,29 @@ export function createAgentSchema() {
           { store, principal }: ApiContext,
         ) {
           await authorizeAgent(store, a.agentId, principal.id);
-          return reportRunLaunched(store, a.agentId, a.runId, a.info, { tokenId: principal.id });
+          return reportRunLaunched(store, a.agentId, a.runId, a.info);
         },
         async appendRunEvents(
           _: unknown,
-          { runId, events }: Args<{ runId: string; events: RunEventInput[] }>,
-          { store, limits, metrics }: ApiContext,
+          { agentId, runId, events }: Args<{ agentId: string; runId: string; events: RunEventInput[] }>,
+          { store, limits, metrics, principal }: ApiContext,
         ) {
+          await authorizeAgent(store, agentId, principal.id);
           checkBatch('appendRunEvents events', events.length, 'maxEventsPerBatch', limits.maxEventsPerBatch);
+          await assertRunWriter(store.db, runId, agentId);
           const r = await appendRunEvents(store, runId, events);
           metrics.inc('outpost_run_events_received_total', events.length);
           return r;
         },
         async appendComputeLogs(
           _: unknown,
-          a: Args<{ runId: string; stream: ComputeLogStream; offset: number; data: string }>,
-          { store, limits, metrics }: ApiContext,
+          a: Args<{ agentId: string; runId: string; stream: ComputeLogStream; offset: number; data: string }>,
+          { store, limits, metrics, principal }: ApiContext,
         ) {
+          await authorizeAgent(store, a.agentId, principal.id);
           const bytes = decodeBase64(a.data);
           checkBatch('appendComputeLogs data (bytes)', bytes.length, 'maxLogChunkBytes', limits.maxLogChunkBytes);
+          await assertRunWriter(store.db, a.runId, a.agentId);
           const r = await appendComputeLogs(store, a.runId, a.stream, a.offset, bytes);
           metrics.inc('outpost_compute_log_bytes_received_total', bytes.length);
           return r;

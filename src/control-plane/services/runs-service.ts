@@ -12,9 +12,8 @@ import { strictConfigSchema } from '../core/strict-config.js';
 import { requireLocation } from '../store/locations.js';
 import { appendEngineEvent, createRun, requireRun, setRunStatus, type RunView } from '../store/runs.js';
 import type { Store } from '../store/store.js';
-import { agentTokenId } from '../store/agents.js';
-import { enqueue, type Exec } from '../store/work-items.js';
-import type { WorkCaller } from '../store/work-queue.js';
+import { assertRunWriter } from '../store/ownership.js';
+import { enqueue } from '../store/work-items.js';
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
@@ -132,51 +131,36 @@ export async function terminateRun(store: Store, runId: string): Promise<RunView
   return run;
 }
 
-/** QUEUED -> STARTING; later calls (a retried activity) return the current status unchanged. */
+/**
+ * QUEUED -> STARTING, recording the reporting agent as the run's only writer from now on
+ * (store/ownership.ts). Only the launch's lease holder, or an agent of its token while no
+ * launching agent is recorded, may report (else RUN_NOT_OWNED, nothing changed). Later calls by
+ * the launching agent (a retried activity) return the current status unchanged.
+ */
 export async function reportRunLaunched(
   store: Store,
   agentId: string,
   runId: string,
   info: Record<string, unknown> | null | undefined,
-  caller?: WorkCaller,
 ): Promise<RunStatus> {
   return store.transaction(async (trx) => {
     const run = await requireRun(trx, runId);
-    await assertMayReportLaunch(trx, run, agentId, caller);
-    if (run.status !== 'QUEUED') return run.status;
+    const { launchedBy } = await assertRunWriter(trx, runId, agentId);
+    if (run.status !== 'QUEUED') {
+      // The worker's RUN_START landed first (QUEUED -> STARTED): still record who launched it.
+      if (!launchedBy) {
+        await trx
+          .updateTable('runs')
+          .set({ agent_id: agentId })
+          .where('id', '=', runId)
+          .where('agent_id', 'is', null)
+          .execute();
+      }
+      return run.status;
+    }
     const { run: after, changed } = await setRunStatus(trx, store, runId, 'STARTING', { agentId });
     if (changed)
       await appendEngineEvent(trx, store, runId, `run worker launched by agent ${agentId}`, 'info', info ?? {});
     return after.status;
   });
-}
-
-/**
- * Only the deployment that claimed the run's launch may say it launched: the run needs a claimed
- * LAUNCH_RUN item (else NOT_OWNED) leased under the caller's token, and once a launching agent
- * is recorded, another agent may re-report only under that agent's token (else FORBIDDEN).
- */
-async function assertMayReportLaunch(
-  trx: Exec,
-  run: RunView,
-  agentId: string,
-  caller: WorkCaller | undefined,
-): Promise<void> {
-  const owners = await trx
-    .selectFrom('work_items')
-    .leftJoin('agents', 'agents.id', 'work_items.lease_owner')
-    .select(['work_items.lease_owner', 'agents.token_id'])
-    .where('work_items.run_id', '=', run.id)
-    .where('work_items.kind', '=', 'LAUNCH_RUN')
-    .where('work_items.lease_owner', 'is not', null)
-    .execute();
-  if (!owners.length) {
-    throw new OutpostError('WORK_ITEM_NOT_OWNED', { detail: `the launch of ${run.id} was not claimed by any agent` });
-  }
-  if (!caller) return;
-  const forbidden = (why: string) => new OutpostError('FORBIDDEN', { detail: `run ${run.id}: ${why}` });
-  if (!owners.some((o) => o.token_id === caller.tokenId)) throw forbidden('its launch is leased under another token');
-  if (run.agentId && run.agentId !== agentId && (await agentTokenId(trx, run.agentId)) !== caller.tokenId) {
-    throw forbidden('it was launched by an agent of another token');
-  }
 }

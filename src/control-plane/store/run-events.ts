@@ -1,5 +1,6 @@
 // Run events: batched, idempotent ingest keyed by (run_id, seq), with the run's highest
-// contiguous seq and its status advanced in the same transaction. SQLite uses one prepared
+// contiguous seq and its status advanced in the same transaction. Identical re-sends are
+// ignored; a different event at a stored seq, or a second terminal event, refuses the batch. SQLite uses one prepared
 // statement inside a better-sqlite3 transaction; PostgreSQL one multi-row INSERT from unnest().
 import { sql } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
@@ -7,7 +8,9 @@ import { RUN_EVENT_TYPES } from '../../shared/run-events.js';
 import { applyEvent, isTerminal, statusForEvent, type RunStatus } from '../core/run-state.js';
 import { ENGINE_SEQ_BASE } from '../../shared/run-events.js';
 import { executionTimes } from '../../shared/run-timing.js';
+import type { RunEventsTable } from './schema.js';
 import type { Store } from './store.js';
+import type { Exec } from './work-items.js';
 
 export interface RunEventInput {
   seq: number;
@@ -66,6 +69,40 @@ function toRows(runId: string, events: RunEventInput[]): Row[] {
   });
 }
 
+const TERMINAL_TYPES = ['RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED'];
+
+type StoredCols = Pick<RunEventsTable, 'type' | 'timestamp' | 'step_key' | 'level' | 'message' | 'data' | 'error'>;
+
+/**
+ * Events are immutable: a re-sent event must equal the stored one (exactly-once shipping
+ * re-sends), anything else at a stored seq is a conflict, refused with the whole batch.
+ */
+function assertSame(runId: string, row: Row, stored: StoredCols | undefined): void {
+  const same =
+    stored !== undefined &&
+    stored.type === row[2] &&
+    Number(stored.timestamp) === row[3] &&
+    stored.step_key === row[4] &&
+    stored.level === row[5] &&
+    stored.message === row[6] &&
+    stored.data === row[7] &&
+    stored.error === row[8];
+  if (!same) {
+    throw new OutpostError('RUN_EVENT_CONFLICT', {
+      detail: `run ${runId} seq ${row[1]}: a different event is stored at this seq`,
+    });
+  }
+}
+
+/** A run ends once: a terminal event at a second seq is refused with the whole batch. */
+function assertOneTerminal(runId: string, terminalSeqs: number[]): void {
+  if (new Set(terminalSeqs.map(Number)).size > 1) {
+    throw new OutpostError('RUN_EVENT_CONFLICT', {
+      detail: `run ${runId} already has a terminal event (seqs ${[...new Set(terminalSeqs.map(Number))].sort((a, b) => a - b).join(', ')})`,
+    });
+  }
+}
+
 /** Walks seqs (ascending, all > last) while they are consecutive. */
 function contiguousFrom(last: number, seqs: Iterable<number>): number {
   for (const s of seqs) {
@@ -96,7 +133,7 @@ export function planStatus(current: RunStatus, newEvents: FreshEvent[], now: num
   return { status, startedAt: times.startedAt, endedAt: ended ? (times.endedAt ?? now) : undefined };
 }
 
-/** Stores a batch; duplicates are ignored. Returns the highest contiguous seq and the status. */
+/** Stores a batch; identical duplicates are ignored, conflicts refused (RUN_EVENT_CONFLICT). Returns the highest contiguous seq and the status. */
 export async function appendRunEvents(
   store: Store,
   runId: string,
@@ -120,7 +157,22 @@ async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<A
         { status: RunStatus; last_seq: number } | undefined;
       if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
       const fresh: FreshEvent[] = [];
-      for (const r of rows) if (insert.run(r).changes === 1) fresh.push({ seq: r[1], type: r[2], timestamp: r[3] });
+      const stored = db.prepare(
+        'SELECT type, timestamp, step_key, level, message, data, error FROM run_events WHERE run_id = ? AND seq = ?',
+      );
+      for (const r of rows) {
+        if (insert.run(r).changes === 1) fresh.push({ seq: r[1], type: r[2], timestamp: r[3] });
+        else assertSame(runId, r, stored.get(runId, r[1]) as StoredCols | undefined);
+      }
+      if (fresh.some((e) => TERMINAL_TYPES.includes(e.type))) {
+        const terminals = db
+          .prepare(
+            `SELECT seq FROM run_events WHERE run_id = ? AND seq < ? AND type IN (${TERMINAL_TYPES.map(() => '?').join(',')})`,
+          )
+          .pluck()
+          .all(runId, ENGINE_SEQ_BASE, ...TERMINAL_TYPES) as number[];
+        assertOneTerminal(runId, terminals);
+      }
       const seqs = db
         .prepare('SELECT seq FROM run_events WHERE run_id = ? AND seq > ? AND seq < ? ORDER BY seq')
         .pluck()
@@ -162,6 +214,7 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
           ON CONFLICT (run_id, seq) DO NOTHING
           RETURNING seq, type, timestamp`.execute(trx)
       : { rows: [] };
+    await assertPostgresBatch(trx, runId, rows, inserted.rows);
     const lastSeq = Number(run.last_seq);
     const seqs = await sql<{ seq: number }>`
       SELECT seq FROM run_events WHERE run_id = ${runId} AND seq > ${lastSeq} AND seq < ${ENGINE_SEQ_BASE} ORDER BY seq`.execute(
@@ -192,6 +245,41 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
     }
     return { highestContiguousSeq: last, status: plan.status };
   });
+}
+
+/** Conflicts of a PostgreSQL batch: rows not inserted must equal the stored ones; one terminal event. */
+async function assertPostgresBatch(
+  trx: Exec,
+  runId: string,
+  rows: Row[],
+  inserted: { seq: number | string; type: string }[],
+): Promise<void> {
+  const fresh = new Set(inserted.map((r) => Number(r.seq)));
+  // A row not inserted (or a second row for a seq inserted by this batch) is a re-send.
+  const resent = rows.filter((r) => !fresh.delete(r[1]));
+  if (resent.length) {
+    const stored = await trx
+      .selectFrom('run_events')
+      .select(['seq', 'type', 'timestamp', 'step_key', 'level', 'message', 'data', 'error'])
+      .where('run_id', '=', runId)
+      .where('seq', 'in', [...new Set(resent.map((r) => r[1]))])
+      .execute();
+    const bySeq = new Map(stored.map((e) => [Number(e.seq), e]));
+    for (const r of resent) assertSame(runId, r, bySeq.get(r[1]));
+  }
+  if (inserted.some((e) => TERMINAL_TYPES.includes(e.type))) {
+    const terminals = await trx
+      .selectFrom('run_events')
+      .select('seq')
+      .where('run_id', '=', runId)
+      .where('seq', '<', ENGINE_SEQ_BASE)
+      .where('type', 'in', TERMINAL_TYPES)
+      .execute();
+    assertOneTerminal(
+      runId,
+      terminals.map((t) => Number(t.seq)),
+    );
+  }
 }
 
 /** Events after `afterSeq`, in seq order (worker events first, then control-plane ENGINE events). */

@@ -99,32 +99,45 @@ async function requireItem(store: Store, id: string): Promise<WorkItemView> {
   return item;
 }
 
-/** The conditional CLAIMED -> ACKED update: this agent's lease, or a lapsed or re-queued one. */
+/** The workflow id DESIGN.md derives from an item, in SQL: `run-<runId>` for launches, `wi-<id>` otherwise. */
+const derivedWorkflowId = sql<string>`CASE WHEN kind = 'LAUNCH_RUN' AND run_id IS NOT NULL THEN 'run-' || run_id ELSE 'wi-' || id END`;
+
+/**
+ * The conditional CLAIMED -> ACKED update: only the lease holder acks (a lapsed lease not yet
+ * re-queued is still its own), and only with the workflow id derived from the item.
+ */
 function ackUpdate(db: Exec, agentId: string, id: string, workflowId: string, now: number) {
   return db
     .updateTable('work_items')
-    .set({ status: 'ACKED', lease_owner: agentId, lease_expires_at: null, workflow_id: workflowId, updated_at: now })
+    .set({ status: 'ACKED', lease_expires_at: null, workflow_id: workflowId, updated_at: now })
     .where('id', '=', id)
-    .where((eb) =>
-      eb.or([
-        // The lease ran out and the item went back to the queue, but this agent's workflow exists.
-        eb('status', '=', 'QUEUED'),
-        eb.and([
-          eb('status', '=', 'CLAIMED'),
-          eb.or([eb('lease_owner', '=', agentId), eb('lease_expires_at', '<=', now)]),
-        ]),
-      ]),
-    )
+    .where('status', '=', 'CLAIMED')
+    .where('lease_owner', '=', agentId)
+    .where(sql<boolean>`${workflowId} = ${derivedWorkflowId}`)
     .executeTakeFirst();
 }
 
-/** CLAIMED -> ACKED once the agent's workflow exists. Idempotent; refuses another agent's live lease. */
+/**
+ * CLAIMED -> ACKED once the agent's workflow exists. Idempotent for the holder; refuses an item
+ * not leased to `agentId` (NOT_OWNED: never claimed, re-queued, or another agent's) and a
+ * workflow id other than the derived one (INVALID_ARGUMENT), changing nothing.
+ */
 export async function ackWork(store: Store, agentId: string, id: string, workflowId: string): Promise<WorkItemView> {
   const res = await ackUpdate(store.db, agentId, id, workflowId, store.now());
   const item = await requireItem(store, id);
-  if (Number(res.numUpdatedRows) === 0 && item.status === 'CLAIMED') {
-    throw new OutpostError('WORK_ITEM_NOT_OWNED', { detail: `${id} is leased to ${item.leaseOwner ?? '?'}` });
+  if (Number(res.numUpdatedRows) === 1) return item;
+  if (item.leaseOwner !== agentId || item.status === 'QUEUED') {
+    throw new OutpostError('WORK_ITEM_NOT_OWNED', {
+      detail: `${id} is ${item.status === 'QUEUED' ? 'not claimed by any agent' : `not leased to ${agentId}`}`,
+    });
   }
+  const expected = workflowIdFor(item);
+  if (workflowId !== expected) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `workflowId of ${id} must be ${expected}, not ${workflowId}`,
+    });
+  }
+  // Acked already, or finished before the ack arrived: the same answer as the first ack.
   return item;
 }
 
@@ -154,6 +167,7 @@ export async function ackWorkBatch(
           .where('workflow_id', 'is', null)
           .where('status', 'in', FINISHED)
           .where('lease_owner', '=', agentId)
+          .where(sql<boolean>`${a.workflowId} = ${derivedWorkflowId}`)
           .execute();
       }
     }

@@ -158,7 +158,7 @@ export function createWebHandler(deps: WebDeps): WebHandler {
     if (!sessionId) {
       log.info({ via: form.code ? 'code' : 'token' }, 'sign-in refused');
       const message = form.code
-        ? 'That sign-in link has expired or was already used. Run `outpost dev` again or paste a user token.'
+        ? 'That sign-in link has expired or was already used. Run `npx outpost signin-link` for a new one, or paste a user token.'
         : 'That token is not a valid user token.';
       if (form.wantsJson) return json({ error: { code: 'OUTPOST_ERR_UNAUTHENTICATED', message } }, 401);
       return html(signInPage({ error: message, next: form.next }), 401);

@@ -1,7 +1,7 @@
 // The agent API end to end through the fetch handler, on SQLite and PostgreSQL: register,
 // sync a location, claim/ack a launch, report it, ship events and logs, read the cursor; and
-// ownership: only agents of the token whose agent claimed an item may finish it or report its
-// run launched.
+// ownership: only agents of the token whose agent claimed an item may finish it, and only the
+// agent holding a launch may report its run launched (and then write it).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { createRun, getRun } from '../../../src/control-plane/store/runs.js';
@@ -18,17 +18,10 @@ describeEachDialect('agent API', (target) => {
   after(() => h.close());
 
   test('a run from launch to SUCCESS, with idempotent events and logs', async () => {
+    // The deploy enqueued a SYNC_CODE_LOCATION, which this agent claimed before reporting.
     const agentId = await loadedLocation(h);
-    // The deploy enqueued a SYNC_CODE_LOCATION; claim it first.
-    const sync = await h.gql<{ claimWork: { id: string; kind: string; payload: { version: number } }[] }>(
-      'agent',
-      `mutation($a: ID!) { claimWork(agentId: $a, limit: 10, waitMs: 0) { id kind payload status attempts } }`,
-      { a: agentId },
-    );
-    assert.deepEqual(
-      sync.data?.claimWork.map((w) => w.kind),
-      ['SYNC_CODE_LOCATION'],
-    );
+    const sync = await h.store.db.selectFrom('work_items').select(['kind', 'lease_owner', 'status']).execute();
+    assert.deepEqual(sync, [{ kind: 'SYNC_CODE_LOCATION', lease_owner: agentId, status: 'ACKED' }]);
 
     const launched = await h.gql<{ launchRun: { id: string; status: string } }>(
       'user',
@@ -53,8 +46,8 @@ describeEachDialect('agent API', (target) => {
     for (let i = 0; i < 2; i++) {
       const ack = await h.gql<{ ackWork: { status: string } }>(
         'agent',
-        `mutation($a: ID!, $id: ID!) { ackWork(agentId: $a, id: $id, workflowId: "run-x") { status } }`,
-        { a: agentId, id: item.id },
+        `mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { status } }`,
+        { a: agentId, id: item.id, w: `run-${runId}` },
       );
       assert.equal(ack.data?.ackWork.status, 'ACKED');
       const rl = await h.gql<{ reportRunLaunched: string }>(
@@ -68,8 +61,8 @@ describeEachDialect('agent API', (target) => {
     const append = (events: unknown[]) =>
       h.gql<{ appendRunEvents: { highestContiguousSeq: number; status: string } }>(
         'agent',
-        `mutation($r: ID!, $e: [RunEventInput!]!) { appendRunEvents(runId: $r, events: $e) { highestContiguousSeq status } }`,
-        { r: runId, e: events },
+        `mutation($a: ID!, $r: ID!, $e: [RunEventInput!]!) { appendRunEvents(agentId: $a, runId: $r, events: $e) { highestContiguousSeq status } }`,
+        { a: agentId, r: runId, e: events },
       );
     const ev = (seq: number, type: string) => ({ seq, type, timestamp: 1000 + seq, message: `e${seq}` });
     assert.deepEqual((await append([ev(1, 'RUN_START'), ev(2, 'LOG')])).data?.appendRunEvents, {
@@ -90,8 +83,8 @@ describeEachDialect('agent API', (target) => {
     const logs = (offset: number, text: string) =>
       h.gql<{ appendComputeLogs: { storedBytes: number; truncated: boolean } }>(
         'agent',
-        `mutation($r: ID!, $o: Float!, $d: String!) { appendComputeLogs(runId: $r, stream: stdout, offset: $o, data: $d) { storedBytes truncated } }`,
-        { r: runId, o: offset, d: Buffer.from(text).toString('base64') },
+        `mutation($a: ID!, $r: ID!, $o: Float!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: stdout, offset: $o, data: $d) { storedBytes truncated } }`,
+        { a: agentId, r: runId, o: offset, d: Buffer.from(text).toString('base64') },
       );
     assert.equal((await logs(0, 'hello ')).data?.appendComputeLogs.storedBytes, 6);
     assert.equal((await logs(0, 'hello ')).data?.appendComputeLogs.storedBytes, 6);
@@ -99,8 +92,8 @@ describeEachDialect('agent API', (target) => {
 
     const cursor = await h.gql<{ runCursor: Record<string, unknown> }>(
       'agent',
-      `query($r: ID!) { runCursor(runId: $r) { runId lastSeq stdoutBytes stderrBytes status } }`,
-      { r: runId },
+      `query($a: ID!, $r: ID!) { runCursor(agentId: $a, runId: $r) { runId lastSeq stdoutBytes stderrBytes status } }`,
+      { a: agentId, r: runId },
     );
     assert.deepEqual(cursor.data?.runCursor, { runId, lastSeq: 5, stdoutBytes: 19, stderrBytes: 0, status: 'SUCCESS' });
 
@@ -181,7 +174,7 @@ describeEachDialect('agent API', (target) => {
       .execute();
     assert.equal(codeOf(await call(h.agentToken, complete, { a, i: queued!.id })), 'OUTPOST_ERR_WORK_ITEM_NOT_OWNED');
     assert.equal(codeOf(await call(h.agentToken, fail, { a, i: queued!.id })), 'OUTPOST_ERR_WORK_ITEM_NOT_OWNED');
-    assert.equal(codeOf(await call(h.agentToken, launched, { a, r: runs[0] })), 'OUTPOST_ERR_WORK_ITEM_NOT_OWNED');
+    assert.equal(codeOf(await call(h.agentToken, launched, { a, r: runs[0] })), 'OUTPOST_ERR_RUN_NOT_OWNED');
     assert.equal((await getWorkItem(h.store.db, queued!.id))?.status, 'QUEUED');
     assert.equal((await getRun(h.store.db, runs[0]!))?.status, 'QUEUED');
 
@@ -214,19 +207,23 @@ describeEachDialect('agent API', (target) => {
         const r = await call(tokenB, q, v);
         const code = codeOf(r);
         assert.ok(
-          code === 'OUTPOST_ERR_FORBIDDEN' || (q === ack && code === 'OUTPOST_ERR_WORK_ITEM_NOT_OWNED'),
+          code === 'OUTPOST_ERR_FORBIDDEN' ||
+            (q === ack && code === 'OUTPOST_ERR_WORK_ITEM_NOT_OWNED') ||
+            (q === launched && v.a === b && code === 'OUTPOST_ERR_RUN_NOT_OWNED'),
           `${q.slice(9, 30)} as B: ${JSON.stringify(r)}`,
         );
       }
     }
     assert.equal(await state(), before, 'nothing changed');
 
-    // Another agent of A's token (a Temporal activity may run on any agent of the deployment).
+    // Another agent of A's token may launch it (split mode: the poller claims, a worker agent
+    // launches); from then on only that agent writes the run, not even the claimer.
     const [one, two] = items as [{ id: string; runId: string }, { id: string; runId: string }];
     for (let i = 0; i < 2; i++) {
       assert.equal((await call(h.agentToken, launched, { a: a2, r: one.runId })).data?.reportRunLaunched, 'STARTING');
     }
-    assert.equal(codeOf(await call(tokenB, launched, { a: b, r: one.runId })), 'OUTPOST_ERR_FORBIDDEN');
+    assert.equal(codeOf(await call(h.agentToken, launched, { a, r: one.runId })), 'OUTPOST_ERR_RUN_NOT_OWNED');
+    assert.equal(codeOf(await call(tokenB, launched, { a: b, r: one.runId })), 'OUTPOST_ERR_RUN_NOT_OWNED');
     const done = await call(h.agentToken, complete, { a: a2, i: one.id });
     assert.deepEqual(done.data, { completeWork: { id: one.id, status: 'COMPLETED' } });
     assert.equal((await getRun(h.store.db, one.runId))?.status, 'FAILURE');

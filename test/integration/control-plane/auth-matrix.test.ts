@@ -173,6 +173,8 @@ describeEachDialect('auth matrix', (target) => {
     const ops = operations(createAgentSchema(), AGENT_ID).filter((o) => o.namesAgent);
     assert.deepEqual(ops.map((o) => o.name.split(' ')[1]).sort(), [
       'ackWork',
+      'appendComputeLogs',
+      'appendRunEvents',
       'claimWork',
       'completeWork',
       'failWork',
@@ -180,6 +182,7 @@ describeEachDialect('auth matrix', (target) => {
       'registerAgent',
       'reportCodeLocation',
       'reportRunLaunched',
+      'runCursor',
       'workspace',
     ]);
     const unknownOps = operations(createAgentSchema(), 'agent_nope').filter(

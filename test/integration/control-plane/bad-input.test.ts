@@ -84,7 +84,7 @@ describeEachDialect('bad input', (target) => {
       assert.match(r.errors[0]!.message, /String/);
       const e = await h.gql(
         'agent',
-        `mutation { appendRunEvents(runId: "${runId}", events: [{ seq: "one", type: "LOG", timestamp: 1 }]) { status } }`,
+        `mutation { appendRunEvents(agentId: "${agentId}", runId: "${runId}", events: [{ seq: "one", type: "LOG", timestamp: 1 }]) { status } }`,
       );
       assert.match(e.errors?.[0]?.message ?? '', /Int/);
     }));
@@ -103,7 +103,10 @@ describeEachDialect('bad input', (target) => {
       const cfg = await launch({ location: 'hello', job: 'sleepy', runConfig: { seconds: 'ten', extra: 1 } });
       assert.equal(cfg.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION');
       assert.match(cfg.errors?.[0]?.message ?? '', /\/seconds must be number/);
-      const events = await h.gql('agent', `mutation { appendRunEvents(runId: "run_nope", events: []) { status } }`);
+      const events = await h.gql(
+        'agent',
+        `mutation { appendRunEvents(agentId: "${agentId}", runId: "run_nope", events: []) { status } }`,
+      );
       assert.equal(events.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNKNOWN_RUN');
     }));
 
@@ -139,7 +142,7 @@ describeEachDialect('bad input', (target) => {
       const events = Array.from({ length: 11 }, (_, i) => ({ seq: i + 1, type: 'LOG', timestamp: 1 }));
       const r = await h.gql(
         'agent',
-        `mutation($e: [RunEventInput!]!) { appendRunEvents(runId: "${runId}", events: $e) { status } }`,
+        `mutation($e: [RunEventInput!]!) { appendRunEvents(agentId: "${agentId}", runId: "${runId}", events: $e) { status } }`,
         {
           e: events,
         },

@@ -46,11 +46,28 @@ describeEachDialect('run events and compute logs', (target) => {
     assert.equal((await getRun(store.db, id))?.lastSeq, 6);
   });
 
-  test('a retried batch with a different payload keeps the first copy', async () => {
+  test('a batch with a different event at a stored seq is refused whole; the first copy stays', async () => {
     const id = await newRun();
     await appendRunEvents(store, id, [ev(1)]);
-    await appendRunEvents(store, id, [{ ...ev(1), message: 'changed' }]);
-    assert.equal((await listRunEvents(store, id, 0, 10))[0]?.message, 'm1');
+    for (const changed of [{ message: 'changed' }, { type: 'STEP_START' }, { timestamp: 2 }, { data: { i: 9 } }]) {
+      await assert.rejects(appendRunEvents(store, id, [ev(2), { ...ev(1), ...changed }]), (e: unknown) =>
+        isOutpostError(e, 'RUN_EVENT_CONFLICT'),
+      );
+    }
+    // Two different events for one new seq in one batch: refused too.
+    await assert.rejects(appendRunEvents(store, id, [ev(2), { ...ev(2), message: 'other' }]), (e: unknown) =>
+      isOutpostError(e, 'RUN_EVENT_CONFLICT'),
+    );
+    assert.deepEqual(
+      (await listRunEvents(store, id, 0, 10)).map((e) => [e.seq, e.message]),
+      [[1, 'm1']],
+    );
+    assert.equal((await getRun(store.db, id))?.lastSeq, 1);
+    assert.equal(
+      (await appendRunEvents(store, id, [ev(1), ev(2), ev(2)])).highestContiguousSeq,
+      2,
+      'identical re-sends',
+    );
   });
 
   test('events for a CANCELING run still apply; terminal runs keep their status', async () => {
@@ -58,7 +75,12 @@ describeEachDialect('run events and compute logs', (target) => {
     await setRunStatus(store.db, store, id, 'CANCELING');
     assert.equal((await appendRunEvents(store, id, [ev(1, 'RUN_START')])).status, 'CANCELING');
     assert.equal((await appendRunEvents(store, id, [ev(2, 'RUN_CANCELED')])).status, 'CANCELED');
-    assert.equal((await appendRunEvents(store, id, [ev(3, 'RUN_SUCCESS')])).status, 'CANCELED');
+    // A run ends once: a second terminal event is refused with its batch, a re-send is not.
+    await assert.rejects(appendRunEvents(store, id, [ev(3), ev(4, 'RUN_SUCCESS')]), (e: unknown) =>
+      isOutpostError(e, 'RUN_EVENT_CONFLICT'),
+    );
+    assert.equal((await appendRunEvents(store, id, [ev(2, 'RUN_CANCELED')])).status, 'CANCELED');
+    assert.equal((await getRun(store.db, id))?.lastSeq, 2);
     const run = await getRun(store.db, id);
     assert.ok(run?.endedAt);
     const id2 = await newRun();

@@ -121,7 +121,11 @@ export const SNAPSHOT: LocationSnapshot = {
   partitions: [],
 };
 
-/** Deploys `hello` and reports it LOADED by a registered agent; returns the agent id. */
+/**
+ * Deploys `hello`, and a registered agent claims and acks its SYNC_CODE_LOCATION item (only the
+ * agent asked to sync a version may report it) and reports it LOADED; returns the agent id.
+ * Call it while nothing else is queued: the claim takes what is queued.
+ */
 export async function loadedLocation(h: Harness, name = 'hello'): Promise<string> {
   const dep = await h.gql<{ deployCodeLocation: { version: number } }>(
     'user',
@@ -134,6 +138,22 @@ export async function loadedLocation(h: Harness, name = 'hello'): Promise<string
     `mutation { registerAgent(input: { name: "a1", hostname: "h", version: "0", taskQueue: "q1" }) { agentId } }`,
   );
   const agentId = reg.data!.registerAgent.agentId;
+  const claimed = await h.gql<{ claimWork: { id: string; kind: string }[] }>(
+    'agent',
+    `mutation($a: ID!) { claimWork(agentId: $a, limit: 1, waitMs: 0) { id kind } }`,
+    { a: agentId },
+  );
+  const sync = claimed.data?.claimWork.find((w) => w.kind === 'SYNC_CODE_LOCATION');
+  if (!sync) throw new Error(`no SYNC_CODE_LOCATION item to claim: ${JSON.stringify(claimed)}`);
+  await h.gql(
+    'agent',
+    `mutation($a: ID!, $i: ID!, $w: String!) { ackWork(agentId: $a, id: $i, workflowId: $w) { id } }`,
+    {
+      a: agentId,
+      i: sync.id,
+      w: `wi-${sync.id}`,
+    },
+  );
   const rep = await h.gql('agent', `mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }`, {
     i: { agentId, location: name, version: dep.data.deployCodeLocation.version, status: 'LOADED', snapshot: SNAPSHOT },
   });

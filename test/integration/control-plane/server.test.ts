@@ -114,9 +114,6 @@ test('a long-polling claim is answered by a launch; SSE streams the run events u
     userToken,
     `mutation { deployCodeLocation(input: { name: "hello", module: "m.ts" }) { version } }`,
   );
-  await gql('/agent/graphql', agentToken, `mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }`, {
-    i: { agentId, location: 'hello', version: deployCodeLocation.version, status: 'LOADED', snapshot: SNAPSHOT },
-  });
   const claim = (waitMs: number) =>
     gql<{ claimWork: { id: string; kind: string; runId: string | null }[] }>(
       '/agent/graphql',
@@ -124,7 +121,11 @@ test('a long-polling claim is answered by a launch; SSE streams the run events u
       `mutation($a: ID!, $w: Int!) { claimWork(agentId: $a, limit: 1, waitMs: $w) { id kind runId } }`,
       { a: agentId, w: waitMs },
     );
+  // Only the agent asked to sync a version (it claimed the SYNC item) may report it.
   assert.equal((await claim(0)).claimWork[0]?.kind, 'SYNC_CODE_LOCATION');
+  await gql('/agent/graphql', agentToken, `mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }`, {
+    i: { agentId, location: 'hello', version: deployCodeLocation.version, status: 'LOADED', snapshot: SNAPSHOT },
+  });
   const waiting = claim(20_000);
   const { launchRun } = await gql<{ launchRun: { id: string } }>(
     '/graphql',
@@ -150,8 +151,9 @@ test('a long-polling claim is answered by a launch; SSE streams the run events u
     gql(
       '/agent/graphql',
       agentToken,
-      `mutation($r: ID!, $e: [RunEventInput!]!) { appendRunEvents(runId: $r, events: $e) { status } }`,
+      `mutation($a: ID!, $r: ID!, $e: [RunEventInput!]!) { appendRunEvents(agentId: $a, runId: $r, events: $e) { status } }`,
       {
+        a: agentId,
         r: launchRun.id,
         e: events.map((e) => ({ ...e, timestamp: Date.now(), message: `m${e.seq}` })),
       },

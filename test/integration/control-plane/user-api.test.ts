@@ -263,14 +263,20 @@ describeEachDialect('user API', (target) => {
     );
     assert.ok(!JSON.stringify(list).includes(token));
     assert.ok(list.data?.tokens.some((t) => t.id === id && t.revokedAt === null));
-    assert.equal((await h.gql('agent', `query { runCursor(runId: "x") { lastSeq } }`, {}, token)).status, 200);
+    assert.equal(
+      (await h.gql('agent', `query { runCursor(agentId: "x", runId: "x") { lastSeq } }`, {}, token)).status,
+      200,
+    );
     const r = await h.gql<{ revokeToken: { revokedAt: number } }>(
       'user',
       `mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }`,
       { id },
     );
     assert.equal(r.data?.revokeToken.revokedAt, h.clock.now);
-    assert.equal((await h.gql('agent', `query { runCursor(runId: "x") { lastSeq } }`, {}, token)).status, 401);
+    assert.equal(
+      (await h.gql('agent', `query { runCursor(agentId: "x", runId: "x") { lastSeq } }`, {}, token)).status,
+      401,
+    );
     const stored = await h.store.db.selectFrom('tokens').select('hash').where('id', '=', id).executeTakeFirstOrThrow();
     assert.match(stored.hash, /^[0-9a-f]{64}$/);
     assert.notEqual(stored.hash, token);

@@ -72,11 +72,20 @@ describeEachDialect('work queue', (target) => {
     assert.deepEqual(await claimWork(b, { agentId: 'B', limit: 1, waitMs: 0 }), [], 'lease still held');
 
     clock.now += 1_001;
+    // Lapsed and re-queued: no longer A's, so A's late ack is refused and changes nothing.
+    await expireLeases(a);
+    await assert.rejects(ackWork(a, 'A', item.id, `wi-${item.id}`), (e: unknown) =>
+      isOutpostError(e, 'WORK_ITEM_NOT_OWNED'),
+    );
+    assert.equal((await getWorkItem(a.db, item.id))?.status, 'QUEUED');
     const [again] = await claimWork(b, { agentId: 'B', limit: 1, waitMs: 0 });
     assert.equal(again?.id, item.id);
     assert.equal(again.attempts, 2);
     assert.equal(again.leaseOwner, 'B');
     await assert.rejects(ackWork(a, 'A', item.id, 'wi-x'), (e: unknown) => isOutpostError(e, 'WORK_ITEM_NOT_OWNED'));
+    // The holder itself must name the workflow id derived from the item.
+    await assert.rejects(ackWork(a, 'B', item.id, 'wi-x'), (e: unknown) => isOutpostError(e, 'INVALID_ARGUMENT'));
+    assert.equal((await getWorkItem(a.db, item.id))?.status, 'CLAIMED');
 
     clock.now += 1_001;
     await expireLeases(a);

@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { backoffDelay } from '../../../src/agent/backoff.js';
-import { childEnv, loadAgentConfig, readAgentToken } from '../../../src/agent/config.js';
+import { loadAgentConfig, readAgentToken } from '../../../src/agent/config.js';
+import { credentialFreeEnv } from '../../../src/shared/child-env.js';
 import { agentEndpoint } from '../../../src/agent/control-plane-client.js';
 import { hostTaskQueue, readAgentId, writeAgentId } from '../../../src/agent/agent-identity.js';
 import { snapshotFromDefinitions } from '../../../src/agent/definitions-snapshot.js';
@@ -60,7 +61,7 @@ describe('agent config', () => {
   });
 
   test('child environments never carry a token variable', () => {
-    const env = childEnv(
+    const env = credentialFreeEnv(
       {
         PATH: '/bin',
         OUTPOST_AGENT_TOKEN: 'a',
@@ -70,7 +71,7 @@ describe('agent config', () => {
       },
       { OUTPOST_TOKEN_X: 'd', EXTRA: 'e' },
     );
-    assert.deepEqual(env, { PATH: '/bin', OUTPOST_URL: 'u', EXTRA: 'e' });
+    assert.deepEqual(env, { PATH: '/bin', EXTRA: 'e' });
   });
 
   test('agent id persists in the data dir and names the host queue', () => {

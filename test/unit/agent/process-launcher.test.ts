@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
 import { readProcStat } from '../../../src/agent/launchers/proc.js';
+import { bubblewrapUsable, bubblewrapIsolation, noIsolation } from '../../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 
@@ -43,119 +44,127 @@ const spec = (runId: string, job: string, runConfig: Record<string, unknown> = {
   module: MODULE,
 });
 
-describe('ProcessLauncher', () => {
-  test('spawns once, records pid and start time, and adopts on every later launch', async () => {
-    const launcher = new ProcessLauncher({ dataDir, logger });
-    const runId = 'run_launch_once';
-    const first = await launcher.launch(spec(runId, 'hello'));
-    assert.equal(first.adopted, false);
-    const record = JSON.parse(readFileSync(join(launcher.runDir(runId), 'process.json'), 'utf8')) as {
-      pid: number;
-      startTime: number;
-    };
-    assert.ok(record.pid > 0 && record.startTime > 0);
-    const second = await launcher.launch(spec(runId, 'hello'));
-    assert.equal(second.ref, first.ref);
-    await until('worker exit', async () => !(await launcher.isAlive(runId)));
-    assert.deepEqual(launcher.exitStatus(runId), { code: 0, signal: null, known: true });
-    assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_SUCCESS');
-    assert.match(readFileSync(join(launcher.spoolDir(runId), SPOOL_FILES.stdout), 'utf8'), /hello from outpost/);
-
-    // A restarted agent (a new launcher on the same data dir) adopts the finished run; no respawn.
-    const restarted = new ProcessLauncher({ dataDir, logger });
-    const adopted = await restarted.launch(spec(runId, 'hello'));
-    assert.equal(adopted.adopted, true);
-    assert.equal(await restarted.isAlive(runId), false);
-    assert.deepEqual(restarted.exitStatus(runId), { code: null, signal: null, known: false });
-    assert.equal(restarted.spawnCount(runId), 1);
-  });
-
-  test('after a crash between spawn and record, finds the live worker instead of spawning again', async () => {
-    const launcher = new ProcessLauncher({ dataDir, logger });
-    const runId = 'run_crash_window';
-    const dir = launcher.runDir(runId);
-    const spool = launcher.spoolDir(runId);
-    mkdirSync(spool, { recursive: true });
-    writeFileSync(join(dir, 'config.json'), JSON.stringify({ seconds: 30 }));
-    writeFileSync(join(dir, 'intent.json'), '{}');
-    // What the crashed agent had spawned (same command line) before it could record it.
-    const [node, ...pre] = defaultCliCommand();
-    const orphan = spawn(
-      node!,
-      [
-        ...pre,
-        'api',
-        'execute-run',
-        '--run-id',
-        runId,
-        '--module',
-        MODULE,
-        '--job',
-        'sleepy',
-        '--config-file',
-        join(dir, 'config.json'),
-        '--spool-dir',
-        spool,
-      ],
-      { detached: true, stdio: 'ignore' },
-    );
-    try {
-      await until('orphan running', () => readProcStat(orphan.pid!) !== undefined);
-      const handle = await launcher.launch(spec(runId, 'sleepy'));
-      assert.equal(handle.adopted, true);
-      assert.equal(handle.ref, `pid ${orphan.pid}`);
-      assert.equal(launcher.spawnCount(runId), 1);
-      assert.equal(await launcher.isAlive(runId), true);
-    } finally {
-      await launcher.signal(runId, 'SIGKILL');
-    }
-  });
-
-  test('signals the whole process group; nothing of it survives', async () => {
-    const launcher = new ProcessLauncher({ dataDir, logger });
-    const runId = 'run_terminate_group';
-    await launcher.launch(spec(runId, 'sleepy', { seconds: 60 }));
-    await until('RUN_START', () => events(launcher, runId).some((e) => e.type === 'RUN_START'));
-    assert.ok(launcher.groupMembers(runId).length >= 1);
-    assert.equal(await launcher.signal(runId, 'SIGTERM'), true);
-    await until('worker exit', async () => !(await launcher.isAlive(runId)));
-    assert.deepEqual(launcher.groupMembers(runId), []);
-    assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_CANCELED');
-    // Nothing left to signal: harmless.
-    assert.equal(await launcher.signal(runId, 'SIGKILL'), false);
-  });
-
-  test('runs workers at a lower priority than the agent when asked (nice)', async () => {
-    const launcher = new ProcessLauncher({ dataDir, logger, nice: 5 });
-    const runId = 'run_nice';
-    await launcher.launch(spec(runId, 'sleepy', { seconds: 30 }));
-    const { pid } = JSON.parse(readFileSync(join(launcher.runDir(runId), 'process.json'), 'utf8')) as { pid: number };
-    try {
-      assert.equal(getPriority(pid), Math.min(19, getPriority(process.pid) + 5));
-    } finally {
-      await launcher.signal(runId, 'SIGKILL');
+// The same suite once per isolation: plain processes, and each worker in a bubblewrap sandbox.
+const bwrap = bubblewrapUsable();
+for (const mode of ['none', 'bubblewrap'] as const) {
+  const isolation = mode === 'none' ? noIsolation : bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [dataDir] });
+  const skip = mode === 'bubblewrap' && !bwrap.ok ? `bubblewrap unusable here: ${bwrap.why}` : false;
+  describe(`ProcessLauncher (isolation ${mode})`, { skip }, () => {
+    test('spawns once, records pid and start time, and adopts on every later launch', async () => {
+      const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+      const runId = `${mode}_run_launch_once`;
+      const first = await launcher.launch(spec(runId, 'hello'));
+      assert.equal(first.adopted, false);
+      const record = JSON.parse(readFileSync(join(launcher.runDir(runId), 'process.json'), 'utf8')) as {
+        pid: number;
+        startTime: number;
+      };
+      assert.ok(record.pid > 0 && record.startTime > 0);
+      const second = await launcher.launch(spec(runId, 'hello'));
+      assert.equal(second.ref, first.ref);
       await until('worker exit', async () => !(await launcher.isAlive(runId)));
-    }
-  });
+      assert.deepEqual(launcher.exitStatus(runId), { code: 0, signal: null, known: true });
+      assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_SUCCESS');
+      assert.match(readFileSync(join(launcher.spoolDir(runId), SPOOL_FILES.stdout), 'utf8'), /hello from outpost/);
 
-  test('never passes a token variable to the run worker', async () => {
-    const env = {
-      ...process.env,
-      OUTPOST_AGENT_TOKEN: 'secret-agent-token',
-      OUTPOST_USER_TOKEN: 'secret-user',
-      KEEP_ME: 'yes',
-    };
-    const launcher = new ProcessLauncher({ dataDir, logger, env });
-    const runId = 'run_env_clean';
-    await launcher.launch(spec(runId, 'sleepy', { seconds: 30 }));
-    try {
-      const pid = Number(/pid (\d+)/.exec((await launcher.adopt(runId))!.ref)![1]);
-      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
-      assert.ok(environ.includes('KEEP_ME=yes'));
-      assert.ok(!environ.some((e) => e.includes('secret')), 'a token reached the worker');
-    } finally {
-      await launcher.signal(runId, 'SIGKILL');
+      // A restarted agent (a new launcher on the same data dir) adopts the finished run; no respawn.
+      const restarted = new ProcessLauncher({ dataDir, isolation, logger });
+      const adopted = await restarted.launch(spec(runId, 'hello'));
+      assert.equal(adopted.adopted, true);
+      assert.equal(await restarted.isAlive(runId), false);
+      assert.deepEqual(restarted.exitStatus(runId), { code: null, signal: null, known: false });
+      assert.equal(restarted.spawnCount(runId), 1);
+    });
+
+    test('after a crash between spawn and record, finds the live worker instead of spawning again', async () => {
+      const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+      const runId = `${mode}_run_crash_window`;
+      const dir = launcher.runDir(runId);
+      const spool = launcher.spoolDir(runId);
+      mkdirSync(spool, { recursive: true });
+      writeFileSync(join(dir, 'config.json'), JSON.stringify({ seconds: 30 }));
+      writeFileSync(join(dir, 'intent.json'), '{}');
+      // What the crashed agent had spawned (same command line) before it could record it.
+      const [node, ...rest] = isolation.command(
+        [
+          ...defaultCliCommand(),
+          'api',
+          'execute-run',
+          '--run-id',
+          runId,
+          '--module',
+          MODULE,
+          '--job',
+          'sleepy',
+          '--config-file',
+          join(dir, 'config.json'),
+          '--spool-dir',
+          spool,
+        ],
+        { cwd: process.cwd(), readable: [MODULE, join(dir, 'config.json')], writable: [spool] },
+      );
+      const orphan = spawn(node!, rest, { detached: true, stdio: 'ignore' });
+      try {
+        await until('orphan running', () => readProcStat(orphan.pid!) !== undefined);
+        const root = await isolation.root(orphan.pid!);
+        const handle = await launcher.launch(spec(runId, 'sleepy'));
+        assert.equal(handle.adopted, true);
+        assert.equal(handle.ref, `pid ${root}`);
+        assert.equal(launcher.spawnCount(runId), 1);
+        assert.equal(await launcher.isAlive(runId), true);
+      } finally {
+        await launcher.signal(runId, 'SIGKILL');
+      }
+    });
+
+    test('signals the whole process group; nothing of it survives', async () => {
+      const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+      const runId = `${mode}_run_terminate_group`;
+      await launcher.launch(spec(runId, 'sleepy', { seconds: 60 }));
+      // STEP_START, not RUN_START: the worker installs its SIGTERM handler just after RUN_START,
+      // and a loaded machine can deliver the signal in between (default action: no RUN_CANCELED).
+      await until('STEP_START', () => events(launcher, runId).some((e) => e.type === 'STEP_START'));
+      assert.ok(launcher.groupMembers(runId).length >= 1);
+      assert.equal(await launcher.signal(runId, 'SIGTERM'), true);
       await until('worker exit', async () => !(await launcher.isAlive(runId)));
-    }
+      assert.deepEqual(launcher.groupMembers(runId), []);
+      assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_CANCELED');
+      // Nothing left to signal: harmless.
+      assert.equal(await launcher.signal(runId, 'SIGKILL'), false);
+    });
+
+    test('runs workers at a lower priority than the agent when asked (nice)', async () => {
+      const launcher = new ProcessLauncher({ dataDir, isolation, logger, nice: 5 });
+      const runId = `${mode}_run_nice`;
+      await launcher.launch(spec(runId, 'sleepy', { seconds: 30 }));
+      const { pid } = JSON.parse(readFileSync(join(launcher.runDir(runId), 'process.json'), 'utf8')) as { pid: number };
+      try {
+        assert.equal(getPriority(pid), Math.min(19, getPriority(process.pid) + 5));
+      } finally {
+        await launcher.signal(runId, 'SIGKILL');
+        await until('worker exit', async () => !(await launcher.isAlive(runId)));
+      }
+    });
+
+    test('never passes a token variable to the run worker', async () => {
+      const env = {
+        ...process.env,
+        OUTPOST_AGENT_TOKEN: 'secret-agent-token',
+        OUTPOST_USER_TOKEN: 'secret-user',
+        KEEP_ME: 'yes',
+      };
+      const launcher = new ProcessLauncher({ dataDir, isolation, logger, env });
+      const runId = `${mode}_run_env_clean`;
+      await launcher.launch(spec(runId, 'sleepy', { seconds: 30 }));
+      try {
+        const pid = Number(/pid (\d+)/.exec((await launcher.adopt(runId))!.ref)![1]);
+        const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+        assert.ok(environ.includes('KEEP_ME=yes'));
+        assert.ok(!environ.some((e) => e.includes('secret')), 'a token reached the worker');
+      } finally {
+        await launcher.signal(runId, 'SIGKILL');
+        await until('worker exit', async () => !(await launcher.isAlive(runId)));
+      }
+    });
   });
-});
+}

@@ -48,6 +48,9 @@ function writeSpool(spoolDir: string): void {
   writeFileSync(join(spoolDir, 'events.jsonl'), lines.join('\n') + '\n');
 }
 
+/** The agent id the shipper sends as (the store itself is called directly here). */
+const AGENT = 'agent_shipper';
+
 /** appendRunEvents on the real store; every first call of a pair is held back so its successor lands first. */
 function storeClient(runId: string, opts: { failCall?: number } = {}) {
   let calls = 0;
@@ -55,7 +58,8 @@ function storeClient(runId: string, opts: { failCall?: number } = {}) {
   const stats = { maxInFlight: 0, calls: 0 };
   return {
     stats,
-    appendRunEvents: async (id: string, events: RunEvent[]) => {
+    appendRunEvents: async (agentId: string, id: string, events: RunEvent[]) => {
+      assert.equal(agentId, AGENT);
       assert.equal(id, runId);
       const n = ++calls;
       stats.calls = n;
@@ -110,7 +114,7 @@ async function assertAllStoredOnce(runId: string): Promise<void> {
 test('two batches in flight, the later landing first: everything stored once, in order', async () => {
   const { runId, spoolDir } = await newRun();
   const client = storeClient(runId);
-  const shipper = new SpoolShipper(runId, spoolDir, client, logger, {
+  const shipper = new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
     runId,
     lastSeq: 0,
     stdoutBytes: 0,
@@ -129,12 +133,12 @@ test('a failed call: a new shipper resumes from the stored cursor with nothing l
   const { runId, spoolDir } = await newRun();
   const cursor = { runId, lastSeq: 0, stdoutBytes: 0, stderrBytes: 0, status: 'STARTING' as const };
   // Call 1 (held back, first batch) fails while call 2 (the next batch) is stored: a gap.
-  const failing = new SpoolShipper(runId, spoolDir, storeClient(runId, { failCall: 1 }), logger, cursor);
+  const failing = new SpoolShipper(runId, AGENT, spoolDir, storeClient(runId, { failCall: 1 }), logger, cursor);
   await assert.rejects(failing.shipOnce(true), /control plane unavailable/);
   assert.equal(failing.lastSeq, 0, 'the cursor stays at the highest contiguous seq acknowledged');
   const stored = await getRun(store.db, runId);
   assert.equal(stored?.lastSeq, 0);
-  const resumed = new SpoolShipper(runId, spoolDir, storeClient(runId), logger, {
+  const resumed = new SpoolShipper(runId, AGENT, spoolDir, storeClient(runId), logger, {
     ...cursor,
     lastSeq: stored.lastSeq,
   });

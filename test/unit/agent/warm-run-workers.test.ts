@@ -6,10 +6,18 @@
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
 import { StandbyPool, standbyKey, type Standby } from '../../../src/agent/launchers/standby-pool.js';
+import { forgetStandbyProcess } from '../../../src/agent/launchers/run-records.js';
+import {
+  bubblewrapIsolation,
+  bubblewrapUsable,
+  noIsolation,
+  standbySpoolInside,
+  type Isolation,
+} from '../../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import type { StandbyRunMessage } from '../../../src/shared/standby-protocol.js';
@@ -47,9 +55,10 @@ const spec = (runId: string, job: string, module = MODULE, runConfig: Record<str
   module,
 });
 
-function newLauncher(name: string, version?: () => number): ProcessLauncher {
+function newLauncher(isolation: Isolation, name: string, version?: () => number): ProcessLauncher {
   return new ProcessLauncher({
-    dataDir: join(root, name),
+    dataDir: join(root, `${isolation.kind}-${name}`),
+    isolation,
     logger,
     warmWorkers: 1,
     ...(version ? { locationVersion: () => version() } : {}),
@@ -61,165 +70,172 @@ async function finished(launcher: ProcessLauncher, runId: string): Promise<Ev[]>
   return events(launcher, runId);
 }
 
-describe('warm standby run workers', () => {
-  test('a launch goes to a booted standby: one spawn, RUN_START..RUN_SUCCESS, output in the run', async () => {
-    const launcher = newLauncher('handoff');
-    try {
+// The same suite once per isolation: plain processes, and standbys sandboxed from the start.
+const bwrap = bubblewrapUsable();
+for (const mode of ['none', 'bubblewrap'] as const) {
+  const isolation = mode === 'none' ? noIsolation : bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [root] });
+  const skip = mode === 'bubblewrap' && !bwrap.ok ? `bubblewrap unusable here: ${bwrap.why}` : false;
+  describe(`warm standby run workers (isolation ${mode})`, { skip }, () => {
+    test('a launch goes to a booted standby: one spawn, RUN_START..RUN_SUCCESS, output in the run', async () => {
+      const launcher = newLauncher(isolation, 'handoff');
+      try {
+        launcher.prewarm({ location: 'hello', module: MODULE });
+        await until('a ready standby', () => launcher.standbys.counts().ready === 1);
+        const [standbyPid] = launcher.standbys.pids();
+        const handle = await launcher.launch(spec('run_warm_1', 'hello'));
+        assert.match(handle.ref, /\(warm\)/);
+        assert.equal(handle.ref, `pid ${standbyPid} (warm)`);
+        const evs = await finished(launcher, 'run_warm_1');
+        assert.deepEqual(
+          evs.map((e) => e.seq),
+          evs.map((_, i) => i + 1),
+        );
+        assert.equal(evs[0]?.type, 'RUN_START');
+        assert.equal(evs[0]?.data?.warm, true);
+        // Inside a sandbox the worker sees its own PID namespace.
+        if (mode === 'none') assert.equal(evs[0]?.data?.pid, standbyPid);
+        assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS');
+        assert.deepEqual(launcher.exitStatus('run_warm_1'), { code: 0, signal: null, known: true });
+        assert.equal(launcher.spawnCount('run_warm_1'), 1);
+        assert.match(
+          readFileSync(join(launcher.spoolDir('run_warm_1'), SPOOL_FILES.stdout), 'utf8'),
+          /hello from outpost/,
+        );
+
+        // The pool refilled with a new process, and the next launch uses it too.
+        await until('the pool to refill', () => launcher.standbys.counts().ready === 1);
+        assert.notEqual(launcher.standbys.pids()[0], standbyPid);
+        const second = await launcher.launch(spec('run_warm_2', 'sleepy', MODULE, { seconds: 0 }));
+        assert.match(second.ref, /\(warm\)/);
+        assert.equal((await finished(launcher, 'run_warm_2')).at(-1)?.type, 'RUN_SUCCESS');
+      } finally {
+        launcher.stop();
+      }
+    });
+
+    test('a launch that finds its standby still booting waits for it instead of spawning', async () => {
+      const launcher = newLauncher(isolation, 'booting');
+      try {
+        launcher.prewarm({ location: 'hello', module: MODULE });
+        assert.equal(launcher.standbys.counts().booting, 1);
+        const handle = await launcher.launch(spec('run_booting', 'hello'));
+        assert.match(handle.ref, /\(warm\)/);
+        assert.equal((await finished(launcher, 'run_booting')).at(-1)?.type, 'RUN_SUCCESS');
+        assert.equal(launcher.spawnCount('run_booting'), 1);
+        // The launch had to wait, so the key keeps two warm for a while: the run's standby plus
+        // two refills, and no cold spawn.
+        await until('the refills', () => launcher.standbys.spawned === 3);
+        assert.equal(launcher.standbys.counts().booting + launcher.standbys.counts().ready, 2);
+      } finally {
+        launcher.stop();
+      }
+    });
+
+    test('launches that outrun the pool raise its target up to a bound; it decays after a quiet period', () => {
+      let now = 1_000_000;
+      const pool = new StandbyPool({
+        dataDir: join(root, `${mode}-burst`),
+        logger,
+        cli: defaultCliCommand(),
+        env: process.env,
+        perKey: 1,
+        maxPerKey: 3,
+        burstDecayMs: 60_000,
+        clock: () => now,
+      });
+      const sbSpec = { location: 'hello', module: MODULE, cwd: process.cwd(), env: {} };
+      const key = standbyKey(sbSpec);
+      assert.equal(pool.target(key), 1);
+      for (let i = 0; i < 5; i++) assert.equal(pool.take(sbSpec), undefined);
+      assert.equal(pool.target(key), 3);
+      now += 60_001;
+      assert.equal(pool.target(key), 1);
+      pool.stop();
+    });
+
+    test('a newer location version retires older standbys; stop() leaves none running', async () => {
+      let version = 1;
+      const launcher = newLauncher(isolation, 'versions', () => version);
       launcher.prewarm({ location: 'hello', module: MODULE });
-      await until('a ready standby', () => launcher.standbys.counts().ready === 1);
-      const [standbyPid] = launcher.standbys.pids();
-      const handle = await launcher.launch(spec('run_warm_1', 'hello'));
-      assert.match(handle.ref, /\(warm\)/);
-      assert.equal(handle.ref, `pid ${standbyPid} (warm)`);
-      const evs = await finished(launcher, 'run_warm_1');
+      await until('a ready v1 standby', () => launcher.standbys.counts().ready === 1);
+      const [v1] = launcher.standbys.pids();
+      version = 2;
+      launcher.prewarm({ location: 'hello', module: MODULE });
+      await until('v1 standby to exit', () => !pidAlive(v1!));
+      await until('a ready v2 standby', () => launcher.standbys.counts().ready === 1);
+      const [v2] = launcher.standbys.pids();
+      assert.notEqual(v2, v1);
+      launcher.stop();
+      await until('v2 standby to exit', () => !pidAlive(v2!));
+    });
+
+    test('a location that fails to import is not kept warm; its runs start cold and report the error', async () => {
+      const launcher = newLauncher(isolation, 'broken');
+      try {
+        launcher.prewarm({ location: 'broken', module: BROKEN });
+        await until(
+          'the failed standby to be retired',
+          () => launcher.standbys.spawned === 1 && launcher.standbys.pids().length === 0,
+        );
+        const handle = await launcher.launch(spec('run_broken', 'anything', BROKEN));
+        assert.doesNotMatch(handle.ref, /warm/);
+        const evs = await finished(launcher, 'run_broken');
+        assert.equal(evs.at(-1)?.type, 'RUN_FAILURE');
+        assert.match(evs.at(-1)?.message ?? '', /broken on purpose/);
+        // The failing key is paused: no standby was started again for it.
+        assert.equal(launcher.standbys.spawned, 1);
+      } finally {
+        launcher.stop();
+      }
+    });
+
+    test('crash mid-handoff, standby never got the run: it exits, the next agent spawns once', async () => {
+      const first = newLauncher(isolation, 'crash-before-send');
+      first.prewarm({ location: 'hello', module: MODULE });
+      await until('a ready standby', () => first.standbys.counts().ready === 1);
+      const sb = first.standbys.take({ location: 'hello', module: MODULE, cwd: process.cwd(), env: {} })!;
+      const runId = 'run_crash_unsent';
+      beginHandoff(first, sb, runId);
+      // The agent dies before sending: the channel closes with it.
+      sb.child.disconnect();
+      const next = newLauncher(isolation, 'crash-before-send');
+      const handle = await next.launch(spec(runId, 'hello'));
+      assert.doesNotMatch(handle.ref, /warm/);
+      assert.equal((await finished(next, runId)).at(-1)?.type, 'RUN_SUCCESS');
+      assert.equal(next.spawnCount(runId), 1);
+      assert.ok(!pidAlive(sb.pid), 'the standby that never got the run exited');
+      next.stop();
+    });
+
+    test('crash mid-handoff, standby took the run: the next agent adopts it, nothing respawned', async () => {
+      const first = newLauncher(isolation, 'crash-after-send');
+      first.prewarm({ location: 'hello', module: MODULE });
+      await until('a ready standby', () => first.standbys.counts().ready === 1);
+      const sb = first.standbys.take({ location: 'hello', module: MODULE, cwd: process.cwd(), env: {} })!;
+      const runId = 'run_crash_sent';
+      const { configFile, spoolDir, inside } = beginHandoff(first, sb, runId, { seconds: 2 });
+      const message: StandbyRunMessage = { type: 'run', runId, job: 'sleepy', configFile, spoolDir, ...inside };
+      sb.child.send(message);
+      // The agent dies right after sending, before recording process.json.
+      await until('RUN_START', () => existsSync(join(spoolDir, SPOOL_FILES.events)));
+      if (sb.child.connected) sb.child.disconnect();
+      const next = newLauncher(isolation, 'crash-after-send');
+      const handle = await next.launch(spec(runId, 'sleepy', MODULE, { seconds: 2 }));
+      assert.equal(handle.adopted, true);
+      assert.equal(handle.ref, `pid ${sb.pid} (warm)`);
+      await until('the adopted worker to finish', () => !pidAlive(sb.pid));
+      const evs = events(next, runId);
+      assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS');
       assert.deepEqual(
         evs.map((e) => e.seq),
         evs.map((_, i) => i + 1),
       );
-      assert.equal(evs[0]?.type, 'RUN_START');
-      assert.equal(evs[0]?.data?.warm, true);
-      assert.equal(evs[0]?.data?.pid, standbyPid);
-      assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS');
-      assert.deepEqual(launcher.exitStatus('run_warm_1'), { code: 0, signal: null, known: true });
-      assert.equal(launcher.spawnCount('run_warm_1'), 1);
-      assert.match(
-        readFileSync(join(launcher.spoolDir('run_warm_1'), SPOOL_FILES.stdout), 'utf8'),
-        /hello from outpost/,
-      );
-
-      // The pool refilled with a new process, and the next launch uses it too.
-      await until('the pool to refill', () => launcher.standbys.counts().ready === 1);
-      assert.notEqual(launcher.standbys.pids()[0], standbyPid);
-      const second = await launcher.launch(spec('run_warm_2', 'sleepy', MODULE, { seconds: 0 }));
-      assert.match(second.ref, /\(warm\)/);
-      assert.equal((await finished(launcher, 'run_warm_2')).at(-1)?.type, 'RUN_SUCCESS');
-    } finally {
-      launcher.stop();
-    }
-  });
-
-  test('a launch that finds its standby still booting waits for it instead of spawning', async () => {
-    const launcher = newLauncher('booting');
-    try {
-      launcher.prewarm({ location: 'hello', module: MODULE });
-      assert.equal(launcher.standbys.counts().booting, 1);
-      const handle = await launcher.launch(spec('run_booting', 'hello'));
-      assert.match(handle.ref, /\(warm\)/);
-      assert.equal((await finished(launcher, 'run_booting')).at(-1)?.type, 'RUN_SUCCESS');
-      assert.equal(launcher.spawnCount('run_booting'), 1);
-      // The launch had to wait, so the key keeps two warm for a while: the run's standby plus
-      // two refills, and no cold spawn.
-      await until('the refills', () => launcher.standbys.spawned === 3);
-      assert.equal(launcher.standbys.counts().booting + launcher.standbys.counts().ready, 2);
-    } finally {
-      launcher.stop();
-    }
-  });
-
-  test('launches that outrun the pool raise its target up to a bound; it decays after a quiet period', () => {
-    let now = 1_000_000;
-    const pool = new StandbyPool({
-      dataDir: join(root, 'burst'),
-      logger,
-      cli: defaultCliCommand(),
-      env: process.env,
-      perKey: 1,
-      maxPerKey: 3,
-      burstDecayMs: 60_000,
-      clock: () => now,
+      assert.equal(next.spawnCount(runId), 1);
+      next.stop();
+      first.stop();
     });
-    const sbSpec = { location: 'hello', module: MODULE, cwd: process.cwd(), env: {} };
-    const key = standbyKey(sbSpec);
-    assert.equal(pool.target(key), 1);
-    for (let i = 0; i < 5; i++) assert.equal(pool.take(sbSpec), undefined);
-    assert.equal(pool.target(key), 3);
-    now += 60_001;
-    assert.equal(pool.target(key), 1);
-    pool.stop();
   });
-
-  test('a newer location version retires older standbys; stop() leaves none running', async () => {
-    let version = 1;
-    const launcher = newLauncher('versions', () => version);
-    launcher.prewarm({ location: 'hello', module: MODULE });
-    await until('a ready v1 standby', () => launcher.standbys.counts().ready === 1);
-    const [v1] = launcher.standbys.pids();
-    version = 2;
-    launcher.prewarm({ location: 'hello', module: MODULE });
-    await until('v1 standby to exit', () => !pidAlive(v1!));
-    await until('a ready v2 standby', () => launcher.standbys.counts().ready === 1);
-    const [v2] = launcher.standbys.pids();
-    assert.notEqual(v2, v1);
-    launcher.stop();
-    await until('v2 standby to exit', () => !pidAlive(v2!));
-  });
-
-  test('a location that fails to import is not kept warm; its runs start cold and report the error', async () => {
-    const launcher = newLauncher('broken');
-    try {
-      launcher.prewarm({ location: 'broken', module: BROKEN });
-      await until(
-        'the failed standby to be retired',
-        () => launcher.standbys.spawned === 1 && launcher.standbys.pids().length === 0,
-      );
-      const handle = await launcher.launch(spec('run_broken', 'anything', BROKEN));
-      assert.doesNotMatch(handle.ref, /warm/);
-      const evs = await finished(launcher, 'run_broken');
-      assert.equal(evs.at(-1)?.type, 'RUN_FAILURE');
-      assert.match(evs.at(-1)?.message ?? '', /broken on purpose/);
-      // The failing key is paused: no standby was started again for it.
-      assert.equal(launcher.standbys.spawned, 1);
-    } finally {
-      launcher.stop();
-    }
-  });
-
-  test('crash mid-handoff, standby never got the run: it exits, the next agent spawns once', async () => {
-    const first = newLauncher('crash-before-send');
-    first.prewarm({ location: 'hello', module: MODULE });
-    await until('a ready standby', () => first.standbys.counts().ready === 1);
-    const sb = first.standbys.take({ location: 'hello', module: MODULE, cwd: process.cwd(), env: {} })!;
-    const runId = 'run_crash_unsent';
-    beginHandoff(first, sb, runId);
-    // The agent dies before sending: the channel closes with it.
-    sb.child.disconnect();
-    const next = newLauncher('crash-before-send');
-    const handle = await next.launch(spec(runId, 'hello'));
-    assert.doesNotMatch(handle.ref, /warm/);
-    assert.equal((await finished(next, runId)).at(-1)?.type, 'RUN_SUCCESS');
-    assert.equal(next.spawnCount(runId), 1);
-    assert.ok(!pidAlive(sb.pid), 'the standby that never got the run exited');
-    next.stop();
-  });
-
-  test('crash mid-handoff, standby took the run: the next agent adopts it, nothing respawned', async () => {
-    const first = newLauncher('crash-after-send');
-    first.prewarm({ location: 'hello', module: MODULE });
-    await until('a ready standby', () => first.standbys.counts().ready === 1);
-    const sb = first.standbys.take({ location: 'hello', module: MODULE, cwd: process.cwd(), env: {} })!;
-    const runId = 'run_crash_sent';
-    const { configFile, spoolDir } = beginHandoff(first, sb, runId, { seconds: 2 });
-    const message: StandbyRunMessage = { type: 'run', runId, job: 'sleepy', configFile, spoolDir };
-    sb.child.send(message);
-    // The agent dies right after sending, before recording process.json.
-    await until('RUN_START', () => existsSync(join(spoolDir, SPOOL_FILES.events)));
-    if (sb.child.connected) sb.child.disconnect();
-    const next = newLauncher('crash-after-send');
-    const handle = await next.launch(spec(runId, 'sleepy', MODULE, { seconds: 2 }));
-    assert.equal(handle.adopted, true);
-    assert.equal(handle.ref, `pid ${sb.pid} (warm)`);
-    await until('the adopted worker to finish', () => !pidAlive(sb.pid));
-    const evs = events(next, runId);
-    assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS');
-    assert.deepEqual(
-      evs.map((e) => e.seq),
-      evs.map((_, i) => i + 1),
-    );
-    assert.equal(next.spawnCount(runId), 1);
-    next.stop();
-    first.stop();
-  });
-});
+}
 
 /** What handOff does before sending: intent naming the standby, its spool moved into the run. */
 function beginHandoff(
@@ -227,7 +243,7 @@ function beginHandoff(
   sb: Standby,
   runId: string,
   runConfig: Record<string, unknown> = {},
-): { configFile: string; spoolDir: string } {
+): { configFile: string; spoolDir: string; inside: { configFile?: string; spoolDir?: string } } {
   const dir = launcher.runDir(runId);
   const spoolDir = launcher.spoolDir(runId);
   rmSync(dir, { recursive: true, force: true });
@@ -238,9 +254,19 @@ function beginHandoff(
     join(dir, 'intent.json'),
     JSON.stringify({ runId, at: Date.now(), standby: { pid: sb.pid, startTime: sb.startTime } }),
   );
+  // A sandboxed standby reads its run's config in its own directory and keeps writing its
+  // spool at the old path inside (a mount that follows the rename).
+  const sandboxed = readFileSync(`/proc/${sb.pid}/cmdline`, 'utf8').includes('bwrap');
+  if (sandboxed) writeFileSync(join(sb.dir, 'config.json'), JSON.stringify(runConfig));
   renameSync(join(sb.dir, 'spool'), spoolDir);
-  rmSync(sb.dir, { recursive: true, force: true });
-  return { configFile, spoolDir };
+  // As handOff does: the standby's record goes (it is the run's worker now); its directory too
+  // unless a sandbox still binds it.
+  forgetStandbyProcess(sb.dir);
+  if (!sandboxed) rmSync(sb.dir, { recursive: true, force: true });
+  const inside = sandboxed
+    ? { configFile: join(sb.dir, 'config.json'), spoolDir: standbySpoolInside(dirname(dirname(dir))) }
+    : {};
+  return { configFile, spoolDir, inside };
 }
 
 function pidAlive(pid: number): boolean {

@@ -202,7 +202,9 @@ describe('web handler', () => {
     const again = await signIn(code, 'code');
     assert.equal(again.res.status, 401, 'used once already');
     assert.equal(setCookies(again.res).length, 0);
-    assert.match(await again.res.text(), /expired or was already used/);
+    const page = await again.res.text();
+    assert.match(page, /expired or was already used/);
+    assert.match(page, /outpost signin-link/, 'the refusal says how to get a fresh link');
     const late = await createSigninCode(store, userTokenId);
     now += 11 * 60_000;
     try {

@@ -1,0 +1,113 @@
+// Dagster's repository snapshot (ListRepositories + deferred ExternalRepository + one ExternalJob
+// per job) as Outpost's LocationSnapshot. Pure: the caller fetches, this maps.
+import type {
+  AssetSnapshot,
+  JobSnapshot,
+  LocationSnapshot,
+  PartitionsSnapshot,
+} from '../../shared/location-snapshot.js';
+import { configTypeToJsonSchema } from './config-type-schema.js';
+import type { JobData, PartitionsDataT, RepositoryData } from './serdes-readers.js';
+
+export interface DagsterSnapshotInput {
+  dagsterVersion: string | null;
+  repository: RepositoryData & { jobRefs: { name: string; snapshotId: string }[] };
+  /** By job name; a job without one is listed with what the repository data says. */
+  jobs: Record<string, JobData>;
+}
+
+function mapJob(name: string, snapshotId: string, data: JobData | undefined, partitions?: string): JobSnapshot {
+  const snap = data?.pipeline_snapshot;
+  const defs = new Map((snap?.solid_definitions_snapshot.solid_def_snaps ?? []).map((d) => [d.name, d]));
+  const rootKey = snap?.mode_def_snaps[0]?.root_config_key;
+  return {
+    name,
+    description: snap?.description ?? '',
+    tags: snap?.tags ?? {},
+    configSchema:
+      rootKey && snap ? configTypeToJsonSchema(rootKey, snap.config_schema_snapshot.all_config_snaps_by_key) : {},
+    ops: (snap?.dep_structure_snapshot.solid_invocation_snaps ?? []).map((inv) => {
+      const def = defs.get(inv.solid_def_name);
+      return {
+        name: inv.solid_name,
+        description: def?.description ?? '',
+        inputs: inv.input_dep_snaps.flatMap((d) =>
+          d.upstream_output_snaps.map((u) => ({ name: d.input_name, fromOp: u.solid_name, fromOutput: u.output_name })),
+        ),
+        outputs: (def?.output_def_snaps ?? []).map((o) => o.name),
+        tags: { ...def?.tags, ...inv.tags },
+      };
+    }),
+    ...(partitions ? { partitions } : {}),
+    snapshotId,
+  };
+}
+
+const isoSeconds = (s: number | null | undefined): string | undefined =>
+  s == null ? undefined : new Date(s * 1000).toISOString();
+
+function partitionsKind(p: PartitionsDataT): Omit<PartitionsSnapshot, 'name'> {
+  switch (p.__class__) {
+    case 'ExternalStaticPartitionsDefinitionData':
+      return { kind: 'static', keys: p.partition_keys ?? [] };
+    case 'ExternalTimeWindowPartitionsDefinitionData':
+      return {
+        kind: 'timeWindow',
+        start: isoSeconds(p.start),
+        cron: p.cron_schedule ?? undefined,
+        timezone: p.timezone ?? 'UTC',
+        format: p.fmt ?? undefined,
+      };
+    case 'ExternalDynamicPartitionsDefinitionData':
+      return { kind: 'dynamic' };
+    case 'ExternalMultiPartitionsDefinitionData':
+      return {
+        kind: 'multi',
+        dimensions: (p.external_partition_dimension_definitions ?? []).map((d) => {
+          const inner = partitionsKind(d.external_partitions_def_data);
+          return { name: d.name, kind: inner.kind, ...(inner.keys ? { keys: inner.keys } : {}) };
+        }),
+      };
+    default:
+      // A kind added in a later Dagster: listed by name, with nothing Outpost would misread.
+      return { kind: 'dynamic' };
+  }
+}
+
+export function mapDagsterSnapshot(input: DagsterSnapshotInput): LocationSnapshot {
+  const repo = input.repository;
+  // Outpost names a job's partitions; Dagster names the partition set `<job>_partition_set`.
+  const partitionSets = repo.external_partition_set_datas.filter((p) => p.external_partitions_data);
+  const setByJob = new Map(partitionSets.map((p) => [p.pipeline_name, p.name]));
+  const assets: AssetSnapshot[] = (repo.external_asset_graph_data ?? []).map((a) => ({
+    key: a.asset_key,
+    ...(a.group_name ? { groupName: a.group_name } : {}),
+    description: a.description ?? a.op_description ?? '',
+    deps: (a.dependencies ?? []).map((d) => d.upstream_asset_key),
+    jobNames: a.job_names ?? [],
+  }));
+  return {
+    kind: 'dagster',
+    ...(input.dagsterVersion ? { dagsterVersion: input.dagsterVersion } : {}),
+    repositoryName: repo.name,
+    jobs: repo.jobRefs.map((r) => mapJob(r.name, r.snapshotId, input.jobs[r.name], setByJob.get(r.name))),
+    schedules: repo.external_schedule_datas.map((s) => ({
+      name: s.name,
+      job: s.pipeline_name,
+      // Several crons are rare; Outpost's model has one, so the first is used.
+      cron: Array.isArray(s.cron_schedule) ? (s.cron_schedule[0] ?? '') : s.cron_schedule,
+      timezone: s.execution_timezone || 'UTC',
+      defaultStatus: s.default_status === 'RUNNING' ? 'RUNNING' : 'STOPPED',
+      description: s.description ?? '',
+    })),
+    sensors: repo.external_sensor_datas.map((s) => ({
+      name: s.name,
+      job: s.pipeline_name ?? Object.values(s.target_dict ?? {})[0]?.pipeline_name ?? '',
+      minIntervalSeconds: Math.max(1, Math.round(s.min_interval ?? 30)),
+      defaultStatus: s.default_status === 'RUNNING' ? 'RUNNING' : 'STOPPED',
+      description: s.description ?? '',
+    })),
+    partitions: partitionSets.map((p) => ({ name: p.name, ...partitionsKind(p.external_partitions_data!) })),
+    assets,
+  };
+}

@@ -1,0 +1,73 @@
+// Who may write what through the agent API (DESIGN.md, trust boundaries: "an agent writes only
+// its own work"). The caller's agent id is already bound to its token (authorizeAgent); these
+// checks decide whether that agent holds the work it is writing. Refusals change nothing.
+//
+// A run: its LAUNCH_RUN item's lease holder, until an agent reports the run launched; from then
+// on only that launching agent, which owns the process and its spool (host-pinned activities
+// run there, and a restarted agent keeps its id). Before the launch is reported, any agent of
+// the lease holder's token may act: in split mode the poller claims and a worker agent of the
+// same deployment launches, and bookkeeping activities run on whichever agent picks them up.
+//
+// A code location version: the deployment (token) holding that version's SYNC_CODE_LOCATION
+// item. Every agent of a deployment serves the whole workspace and reports from its own code
+// servers, and the claimer may be a poller-only agent, so the check is per token, per version.
+import { OutpostError } from '../../shared/errors.js';
+import { agentTokenId } from './agents.js';
+import type { Exec } from './work-items.js';
+
+export interface RunWriter {
+  /** The run's recorded launching agent, or null while the launch is not reported. */
+  launchedBy: string | null;
+}
+
+/** Refuses (RUN_NOT_OWNED) an agent that does not hold run `runId`'s launch. */
+export async function assertRunWriter(exec: Exec, runId: string, agentId: string): Promise<RunWriter> {
+  const row = await exec
+    .selectFrom('runs')
+    .leftJoin('work_items', (j) =>
+      j.onRef('work_items.run_id', '=', 'runs.id').on('work_items.kind', '=', 'LAUNCH_RUN'),
+    )
+    .select(['runs.agent_id', 'work_items.lease_owner'])
+    .where('runs.id', '=', runId)
+    .executeTakeFirst();
+  if (!row) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
+  const refuse = (why: string) => new OutpostError('RUN_NOT_OWNED', { detail: `run ${runId}: ${why}` });
+  if (row.agent_id) {
+    if (row.agent_id === agentId) return { launchedBy: row.agent_id };
+    throw refuse(`it was launched by another agent, not ${agentId}`);
+  }
+  const holder = row.lease_owner;
+  if (!holder) throw refuse('its launch is not held by any agent (not claimed, or its lease lapsed)');
+  if (holder !== agentId && !(await sameToken(exec, holder, agentId))) {
+    throw refuse(`its launch is held by an agent of another token, not ${agentId}`);
+  }
+  return { launchedBy: null };
+}
+
+/** Refuses (LOCATION_NOT_OWNED) an agent whose deployment was not asked to sync `location` at `version`. */
+export async function assertLocationReporter(
+  exec: Exec,
+  location: string,
+  version: number,
+  agentId: string,
+): Promise<void> {
+  // deployCodeLocation enqueues exactly one SYNC_CODE_LOCATION per version, with this key.
+  const item = await exec
+    .selectFrom('work_items')
+    .select('lease_owner')
+    .where('dedupe_key', '=', `sync:${location}:${version}`)
+    .where('kind', '=', 'SYNC_CODE_LOCATION')
+    .executeTakeFirst();
+  const holder = item?.lease_owner;
+  if (holder && (holder === agentId || (await sameToken(exec, holder, agentId)))) return;
+  throw new OutpostError('LOCATION_NOT_OWNED', {
+    detail: `${location} version ${version}: ${
+      !item ? 'no such version was deployed' : !holder ? 'its sync is not claimed yet' : 'another deployment syncs it'
+    }`,
+  });
+}
+
+async function sameToken(exec: Exec, a: string, b: string): Promise<boolean> {
+  const [ta, tb] = await Promise.all([agentTokenId(exec, a), agentTokenId(exec, b)]);
+  return ta !== undefined && ta === tb;
+}

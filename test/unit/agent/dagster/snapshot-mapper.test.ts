@@ -1,0 +1,179 @@
+// Dagster repository snapshots recorded from real 1.9, 1.11 and 1.13 servers, mapped to Outpost's
+// LocationSnapshot; the converted config schema is checked with the run worker's own validator.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { readListRepositories } from '../../../../src/agent/dagster/serdes-readers.js';
+import { mapDagsterSnapshot } from '../../../../src/agent/dagster/snapshot-mapper.js';
+import { LocationSnapshotSchema, type LocationSnapshot } from '../../../../src/shared/location-snapshot.js';
+import { toConfigSchema } from '../../../../src/user-code/config-schema.js';
+import { MINORS, recorded, repositoryAndJobs, type Minor } from './dagster-fixtures.js';
+
+function snapshotOf(minor: Minor): LocationSnapshot {
+  const list = readListRepositories(recorded(minor, 'list-repositories').reply);
+  assert.ok(list.ok);
+  return mapDagsterSnapshot({ dagsterVersion: list.value.dagsterVersion, ...repositoryAndJobs(minor) });
+}
+
+for (const minor of MINORS) {
+  describe(`Dagster ${minor} snapshot → LocationSnapshot`, () => {
+    const snap = snapshotOf(minor);
+
+    test('is a valid LocationSnapshot that the control plane stores unchanged', () => {
+      assert.deepEqual(LocationSnapshotSchema.parse(snap), snap);
+      assert.equal(snap.kind, 'dagster');
+      assert.ok(snap.dagsterVersion?.startsWith(`${minor}.`));
+      assert.equal(snap.repositoryName, '__repository__');
+    });
+
+    test('jobs: description, tags, ops with their dependencies, snapshot ids', () => {
+      assert.deepEqual(
+        snap.jobs.map((j) => j.name),
+        [
+          '__ASSET_JOB',
+          'customer_job',
+          'daily_job',
+          'failing_job',
+          'greeting_job',
+          'multi_job',
+          'numbers_job',
+          'paint_job',
+          'slow_job',
+        ],
+      );
+      const g = snap.jobs.find((j) => j.name === 'greeting_job')!;
+      assert.equal(g.description, 'Two ops in a line');
+      assert.deepEqual(g.tags, { team: 'data' });
+      assert.match(g.snapshotId ?? '', /^[0-9a-f]{40}$/);
+      assert.deepEqual(g.ops, [
+        {
+          name: 'greet',
+          description: 'Says hello to the configured name.',
+          inputs: [],
+          outputs: ['result'],
+          tags: { kind: 'greeting' },
+        },
+        {
+          name: 'shout',
+          description: '',
+          inputs: [{ name: 'who', fromOp: 'greet', fromOutput: 'result' }],
+          outputs: ['result'],
+          tags: {},
+        },
+      ]);
+      const assetJob = snap.jobs.find((j) => j.name === 'numbers_job')!;
+      assert.deepEqual(
+        assetJob.ops.find((o) => o.name === 'doubled_numbers')?.inputs.map((i) => i.fromOp),
+        ['raw_numbers'],
+      );
+    });
+
+    test('configSchema accepts what Dagster accepts and refuses what it refuses', async () => {
+      const g = snap.jobs.find((j) => j.name === 'greeting_job')!;
+      const schema = toConfigSchema(g.configSchema, 'greeting_job');
+      const check = (v: unknown) => schema.check(v);
+      assert.equal((await check({ ops: { greet: { config: { name: 'world' } } } })).ok, true);
+      assert.equal((await check({})).ok, true, 'every field has a default');
+      const full = {
+        ops: {
+          shout: {
+            config: {
+              times: 2,
+              style: 'QUIET',
+              suffixes: ['!'],
+              limit: null,
+              extra: { anything: [1] },
+              source: { env: 'WHO' },
+              weights: { a: 0.5 },
+            },
+          },
+        },
+      };
+      assert.equal((await check(full)).ok, true);
+      for (const [why, bad] of [
+        ['unknown field (STRICT_SHAPE)', { ops: { greet: { config: { nam: 'typo' } } } }],
+        ['not in the ENUM', { ops: { shout: { config: { style: 'SHOUTY' } } } }],
+        ['two SELECTOR branches', { ops: { shout: { config: { source: { env: 'A', literal: 'B' } } } } }],
+        ['ARRAY of strings', { ops: { shout: { config: { suffixes: [1] } } } }],
+        ['MAP of floats', { ops: { shout: { config: { weights: { a: 'x' } } } } }],
+        ['Int scalar', { ops: { shout: { config: { times: 1.5 } } } }],
+      ] as const) {
+        assert.equal((await check(bad)).ok, false, why);
+      }
+      const shoutCfg = (
+        g.configSchema as {
+          properties: {
+            ops: { properties: { shout: { properties: { config: { properties: Record<string, unknown> } } } } };
+          };
+        }
+      ).properties.ops.properties.shout.properties.config.properties;
+      assert.deepEqual(shoutCfg.limit, { anyOf: [{ type: 'integer' }, { type: 'null' }] }, 'NONEABLE');
+    });
+
+    test("schedules under Dagster's names, sensors with their interval", () => {
+      assert.deepEqual(
+        snap.schedules.map((s) => [s.name, s.job, s.cron, s.timezone]),
+        [
+          ['daily_job_schedule', 'daily_job', '0 0 * * *', 'UTC'],
+          ['greeting_job_schedule', 'greeting_job', '0 2 * * *', 'UTC'],
+        ],
+      );
+      assert.deepEqual(
+        snap.sensors.map((s) => [s.name, s.job, s.minIntervalSeconds, s.description]),
+        [['every_tick', 'greeting_job', 45, 'One run per tick, cursor counts.']],
+      );
+    });
+
+    test('partitions: static, time window, dynamic and multi, named per job', () => {
+      const byName = Object.fromEntries(snap.partitions.map((p) => [p.name, p]));
+      assert.deepEqual(byName.paint_job_partition_set, {
+        name: 'paint_job_partition_set',
+        kind: 'static',
+        keys: ['red', 'green', 'blue'],
+      });
+      assert.deepEqual(byName.daily_job_partition_set, {
+        name: 'daily_job_partition_set',
+        kind: 'timeWindow',
+        start: '2026-11-01T00:00:00.000Z',
+        cron: '0 0 * * *',
+        timezone: 'UTC',
+        format: '%Y-%m-%d',
+      });
+      assert.equal(byName.customer_job_partition_set?.kind, 'dynamic');
+      assert.deepEqual(byName.multi_job_partition_set?.dimensions, [
+        { name: 'color', kind: 'static', keys: ['red', 'blue'] },
+        { name: 'date', kind: 'timeWindow' },
+      ]);
+      assert.equal(snap.jobs.find((j) => j.name === 'paint_job')?.partitions, 'paint_job_partition_set');
+    });
+
+    test('assets: key, group, description, deps, jobs', () => {
+      assert.deepEqual(snap.assets, [
+        {
+          key: 'doubled_numbers',
+          groupName: 'numbers',
+          description: 'The raw numbers doubled.',
+          deps: ['raw_numbers'],
+          jobNames: ['__ASSET_JOB', 'numbers_job'],
+        },
+        {
+          key: 'raw_numbers',
+          groupName: 'numbers',
+          description: 'A few raw numbers.',
+          deps: [],
+          jobNames: ['__ASSET_JOB', 'numbers_job'],
+        },
+      ]);
+    });
+  });
+}
+
+test('the same code maps to the same snapshot on every minor (only versions and snapshot ids differ)', () => {
+  const strip = (s: LocationSnapshot) => ({
+    ...s,
+    dagsterVersion: undefined,
+    jobs: s.jobs.map((j) => ({ ...j, snapshotId: undefined, configSchema: undefined })),
+  });
+  const [a, b, c] = MINORS.map((m) => strip(snapshotOf(m)));
+  assert.deepEqual(a, c);
+  assert.deepEqual(b, c);
+});
