@@ -12,6 +12,7 @@ export const ControlPlaneConfigSchema = z.object({
   port: portSchema.default(3000),
   databaseUrl: z.string().default('sqlite:.outpost/outpost.db'),
   dataDir: z.string().default('.outpost'),
+  agentTokenFile: z.string().optional(),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   daemon: boolish.default(true),
@@ -99,6 +100,10 @@ export function registerControlPlaneCommand(program: Command): void {
       'sqlite:<file> or postgres://... (OUTPOST_DATABASE_URL; default sqlite:.outpost/outpost.db)',
     )
     .option('--data-dir <dir>', 'where the first admin token is written (OUTPOST_DATA_DIR; default .outpost)')
+    .option(
+      '--agent-token-file <file>',
+      'before listening, make this file hold a live agent token, writing a new one if needed (0600)',
+    )
     .option('--tls-cert <file>', 'PEM certificate; with --tls-key serves HTTPS (OUTPOST_TLS_CERT)')
     .option('--tls-key <file>', 'PEM private key (OUTPOST_TLS_KEY)')
     .option('--no-daemon', 'do not run the schedule/sensor daemon in this replica (OUTPOST_DAEMON=false)')
@@ -172,6 +177,7 @@ export function registerControlPlaneCommand(program: Command): void {
         host: cfg.host,
         port: cfg.port,
         dataDir: cfg.dataDir,
+        ...(cfg.agentTokenFile ? { agentTokenFile: cfg.agentTokenFile } : {}),
         logger,
         daemon: cfg.daemon,
         ...(cfg.tlsCert ? { tlsCertFile: cfg.tlsCert } : {}),

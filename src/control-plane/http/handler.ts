@@ -198,6 +198,13 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: String(res.status) });
       return res;
     } catch (err) {
+      // The client went away (an agent stopping mid long-poll does, on every clean shutdown):
+      // yoga rejects with the abort reason. Nobody is left to answer; it is not a server error.
+      if (request.signal.aborted) {
+        logger.debug({ path }, 'client closed the request');
+        metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: '499' });
+        return new Response(null, { status: 499 });
+      }
       logger.error(
         { err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path },
         'request failed',
