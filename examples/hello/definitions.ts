@@ -2,7 +2,7 @@
 import { readdirSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod/v4';
-import { defineLocation, job, op, schedule, sensor, staticPartitions } from '../../src/user-code/index.js';
+import { defineLocation, job, op, schedule, sensor, staticPartitions } from 'outpost/sdk';
 
 // --- hello: three ops in a chain; the last prints to stdout (captured in the run's stdout.log).
 const who = op({ name: 'who', description: 'Who to greet' }, () => 'outpost');

@@ -17,28 +17,21 @@ export interface AgentWorkersOptions {
   maxConcurrentActivities?: number;
 }
 
-/** Options every Outpost worker shares (also used by the replay test). */
-export const SHARED_WORKER_OPTIONS = {
-  // Let in-flight activities finish on SIGTERM, but never hang shutdown.
-  shutdownGraceTime: '10s',
-  shutdownForceTime: '30s',
-  // A workflow change without patched() must fail loudly, not retry its task forever.
-  workflowFailureErrorTypes: { '*': ['NondeterminismError'] },
-} as const;
-
 export async function createAgentWorkers(opts: AgentWorkersOptions): Promise<Worker[]> {
   const common = {
     connection: opts.connection,
     namespace: opts.namespace,
     activities: opts.activities,
     maxConcurrentActivityTaskExecutions: opts.maxConcurrentActivities ?? 200,
-    shutdownGraceTime: SHARED_WORKER_OPTIONS.shutdownGraceTime,
-    shutdownForceTime: SHARED_WORKER_OPTIONS.shutdownForceTime,
+    // Let in-flight activities finish on SIGTERM, but never hang shutdown.
+    shutdownGraceTime: '10s',
+    shutdownForceTime: '30s',
   };
   const shared = await Worker.create({
     ...common,
     taskQueue: opts.taskQueue,
     workflowsPath: WORKFLOWS_PATH,
+    // A workflow change without patched() must fail loudly, not retry its task forever.
     workflowFailureErrorTypes: { '*': ['NondeterminismError'] },
   });
   const host = await Worker.create({ ...common, taskQueue: opts.hostTaskQueue });

@@ -1,7 +1,7 @@
 // Linux /proc readers used to identify processes robustly: a pid plus its start time (in
 // clock ticks since boot) names one process forever, so a recycled pid is never mistaken for
-// the run worker we launched. Also the one /proc writer: a run worker's autogroup priority.
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+// the run worker we launched.
+import { readdirSync, readFileSync } from 'node:fs';
 
 export interface ProcStat {
   pid: number;
@@ -90,47 +90,4 @@ export function findProcessByArgs(
     return prefer ? prefer(pid, matches) : pid;
   }
   return undefined;
-}
-
-/** A process's scheduler autogroup: its id and nice value, from /proc/<pid>/autogroup. */
-export interface Autogroup {
-  id: string;
-  nice: number;
-}
-
-/** Undefined when the process is gone or the kernel has no autogroups (CONFIG_SCHED_AUTOGROUP). */
-export function readAutogroup(pid: number | 'self'): Autogroup | undefined {
-  let text: string;
-  try {
-    text = readFileSync(`/proc/${pid}/autogroup`, 'utf8');
-  } catch {
-    return undefined;
-  }
-  // "/autogroup-3864 nice 0"
-  const m = /^(\S+) nice (-?\d+)/.exec(text);
-  return m ? { id: m[1]!, nice: Number(m[2]) } : undefined;
-}
-
-/**
- * Lowers the priority of `pid`'s autogroup to our own autogroup's nice + `by` (at most 19),
- * when it is a group of its own. Why: with autogrouping (sched_autogroup_enabled=1, processes in
- * the root CPU cgroup), the scheduler first shares the CPU between autogroups, and setpriority(2)
- * only ranks processes inside one. A detached run worker calls setsid(), so it is an autogroup of
- * its own: 200 booting workers are 200 groups, each weighted like the agent's whole session, and
- * the agent got a share of ~1/200 whatever the workers' own nice was (bench/README.md,
- * concurrency).
- * Never touches a group we share (that would lower ourselves). Returns whether it applied.
- */
-export function lowerAutogroupPriority(pid: number, by: number): boolean {
-  const own = readAutogroup('self');
-  const theirs = readAutogroup(pid);
-  if (!own || !theirs || own.id === theirs.id || by <= 0) return false;
-  const nice = Math.min(19, Math.max(theirs.nice, own.nice + by));
-  if (nice === theirs.nice) return true;
-  try {
-    writeFileSync(`/proc/${pid}/autogroup`, String(nice));
-    return true;
-  } catch {
-    return false;
-  }
 }

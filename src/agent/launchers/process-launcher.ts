@@ -16,18 +16,7 @@
 // acknowledged, then spawns.log + process.json. A standby acknowledges only after it has
 // written RUN_START, so recovery can tell a standby that took the run from one that never did.
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  appendFileSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../shared/logger.js';
@@ -37,22 +26,25 @@ import { credentialFreeEnv } from '../../shared/child-env.js';
 import { isStandbyMessage, type StandbyRunMessage } from '../../shared/standby-protocol.js';
 import type { ExitStatus, LaunchHandle, Launcher, RunLaunchSpec } from './launcher.js';
 import { findProcessByArgs, isSameLiveProcess, processGroupMembers, readProcStat } from './proc.js';
+import {
+  configFileOf,
+  forgetStandbyProcess,
+  hasIntent,
+  readIntent,
+  readProcessRecord,
+  recordRunProcess,
+  runDir,
+  signalRecordedGroup,
+  spawnCount,
+  spoolOf,
+  writeAtomic,
+  writeIntent,
+  type IntentRecord,
+  type ProcessRecord,
+} from './run-records.js';
 import { noIsolation, preferSandboxRoot, standbySpoolInside, type Isolation } from './sandbox.js';
 import { lowerPriority } from './priority.js';
 import { StandbyPool, type Standby, type StandbySpec } from './standby-pool.js';
-
-interface ProcessRecord {
-  pid: number;
-  /** Clock ticks since boot (/proc/<pid>/stat field 22): defeats pid reuse. */
-  startTime: number;
-  /** The process group: the worker is its leader. */
-  pgid: number;
-  spawnedAt: number;
-  /** True when found via /proc after a crash instead of recorded at spawn. */
-  recovered?: boolean;
-  /** True when the run went to a warm standby instead of a fresh spawn. */
-  warm?: boolean;
-}
 
 export interface ProcessLauncherOptions {
   /** Agent data dir; runs live in <dataDir>/runs/<runId>/. */
@@ -72,13 +64,6 @@ export interface ProcessLauncherOptions {
   warmWorkers?: number;
   /** The current version of a code location, so standbys never run superseded code. */
   locationVersion?: (location: string) => number | undefined;
-}
-
-interface IntentRecord {
-  runId: string;
-  at: number;
-  /** Set when the run was being handed to a standby. */
-  standby?: { pid: number; startTime: number };
 }
 
 /**
@@ -141,19 +126,16 @@ export class ProcessLauncher implements Launcher {
   }
 
   runDir(runId: string): string {
-    if (!/^[A-Za-z0-9_.-]+$/.test(runId)) throw new OutpostError('INVALID_ARGUMENT', { detail: `run id ${runId}` });
-    return join(this.opts.dataDir, 'runs', runId);
+    return runDir(this.opts.dataDir, runId);
   }
 
   spoolDir(runId: string): string {
-    return join(this.runDir(runId), 'spool');
+    return spoolOf(this.runDir(runId));
   }
 
   /** Lines of the append-only spawn log: one per process actually spawned. */
   spawnCount(runId: string): number {
-    const file = join(this.runDir(runId), 'spawns.log');
-    if (!existsSync(file)) return 0;
-    return readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+    return spawnCount(this.runDir(runId));
   }
 
   async launch(spec: RunLaunchSpec): Promise<LaunchHandle> {
@@ -163,12 +145,12 @@ export class ProcessLauncher implements Launcher {
     const spool = this.spoolDir(spec.runId);
     mkdirSync(dir, { recursive: true });
 
-    if (existsSync(join(dir, 'intent.json'))) {
+    if (hasIntent(dir)) {
       const recovered = await this.recover(spec.runId);
       if (recovered) return recovered;
     }
 
-    const configFile = join(dir, 'config.json');
+    const configFile = configFileOf(dir);
     writeAtomic(configFile, JSON.stringify(spec.runConfig));
     const standbySpec = this.standbySpec(spec);
     // A fresh spool only: after a crash the spool may already hold a dead attempt's files.
@@ -189,7 +171,7 @@ export class ProcessLauncher implements Launcher {
       );
     }
     mkdirSync(spool, { recursive: true });
-    writeAtomic(join(dir, 'intent.json'), JSON.stringify({ runId: spec.runId, at: Date.now() } satisfies IntentRecord));
+    writeIntent(dir, { runId: spec.runId, at: Date.now() });
 
     const module = resolve(spec.cwd ?? process.cwd(), spec.module);
     const cmd = this.isolation.command(
@@ -247,8 +229,7 @@ export class ProcessLauncher implements Launcher {
       pgid: stat?.pgrp ?? pid,
       spawnedAt: Date.now(),
     };
-    appendFileSync(join(dir, 'spawns.log'), `${JSON.stringify(record)}\n`);
-    writeAtomic(join(dir, 'process.json'), JSON.stringify(record));
+    recordRunProcess(dir, record);
     child.unref();
     this.opts.logger.info({ runId: spec.runId, pid }, 'spawned run worker');
     return { runId: spec.runId, launcher: this.kind, ref: `pid ${pid}`, adopted: false };
@@ -269,19 +250,7 @@ export class ProcessLauncher implements Launcher {
 
   signal(runId: string, signal: NodeJS.Signals): Promise<boolean> {
     const rec = this.record(runId);
-    if (!rec) return Promise.resolve(false);
-    // Signal the group only while it is provably ours: the leader is the process we recorded,
-    // or the leader is gone but members remain (a pgid is not reused while its group lives).
-    const leader = readProcStat(rec.pid);
-    const leaderIsOurs = leader !== undefined && leader.startTime === rec.startTime;
-    if (!leaderIsOurs && leader !== undefined && leader.state !== 'Z') return Promise.resolve(false);
-    if (processGroupMembers(rec.pgid).length === 0) return Promise.resolve(false);
-    try {
-      process.kill(-rec.pgid, signal);
-      return Promise.resolve(true);
-    } catch {
-      return Promise.resolve(false);
-    }
+    return Promise.resolve(rec !== undefined && signalRecordedGroup(rec, signal));
   }
 
   exitStatus(runId: string): ExitStatus | undefined {
@@ -304,7 +273,7 @@ export class ProcessLauncher implements Launcher {
   }
 
   private record(runId: string): ProcessRecord | undefined {
-    return readJson<ProcessRecord>(join(this.runDir(runId), 'process.json'));
+    return readProcessRecord(this.runDir(runId));
   }
 
   /**
@@ -319,13 +288,16 @@ export class ProcessLauncher implements Launcher {
       at: Date.now(),
       standby: { pid: sb.pid, startTime: sb.startTime },
     };
-    writeAtomic(join(dir, 'intent.json'), JSON.stringify(intent));
+    writeIntent(dir, intent);
     // A sandboxed standby sees only its own directory: the config goes there, and its spool
     // stays reachable at a fixed path inside (a bind mount follows the directory we rename).
     const sandboxed = this.isolation.kind !== 'none';
-    const inbox = { configFile: join(sb.dir, 'config.json'), spoolDir: standbySpoolInside(this.opts.dataDir) };
+    const inbox = { configFile: configFileOf(sb.dir), spoolDir: standbySpoolInside(this.opts.dataDir) };
     if (sandboxed) writeAtomic(inbox.configFile, readFileSync(configFile, 'utf8'));
-    renameSync(join(sb.dir, 'spool'), spool);
+    renameSync(spoolOf(sb.dir), spool);
+    // From here it is the run's worker, recorded by the run (intent now, process.json once it
+    // accepts): never again an idle standby to clean up, even while its directory stays.
+    forgetStandbyProcess(sb.dir);
     if (!sandboxed) rmSync(sb.dir, { recursive: true, force: true });
     else sb.child.once('exit', () => rmSync(sb.dir, { recursive: true, force: true }));
     // Watch before sending, so an exit during the handoff is never missed.
@@ -376,8 +348,7 @@ export class ProcessLauncher implements Launcher {
       spawnedAt: Date.now(),
       warm: true,
     };
-    appendFileSync(join(dir, 'spawns.log'), `${JSON.stringify(rec)}\n`);
-    writeAtomic(join(dir, 'process.json'), JSON.stringify(rec));
+    recordRunProcess(dir, rec);
     this.opts.logger.info({ runId: spec.runId, pid: sb.pid }, 'handed run to a warm run worker');
     return { runId: spec.runId, launcher: this.kind, ref: `pid ${sb.pid} (warm)`, adopted: false };
   }
@@ -385,7 +356,7 @@ export class ProcessLauncher implements Launcher {
   /** The crash window: intent written, no record. Finds the worker instead of spawning a second. */
   private async recover(runId: string): Promise<LaunchHandle | undefined> {
     const dir = this.runDir(runId);
-    const intent = readJson<IntentRecord>(join(dir, 'intent.json'));
+    const intent = readIntent(dir);
     if (intent?.standby) {
       const found = await this.recoverStandby(runId, intent.standby);
       if (found) return found;
@@ -401,8 +372,7 @@ export class ProcessLauncher implements Launcher {
         recovered: true,
       };
       // The spawn happened (in the crashed attempt) but was never logged: log it now, once.
-      appendFileSync(join(dir, 'spawns.log'), `${JSON.stringify(rec)}\n`);
-      writeAtomic(join(dir, 'process.json'), JSON.stringify(rec));
+      recordRunProcess(dir, rec);
       this.opts.logger.warn({ runId, pid }, 'adopted a run worker found after a crash between spawn and record');
       return { runId, launcher: this.kind, ref: `pid ${pid}`, adopted: true };
     }
@@ -410,8 +380,7 @@ export class ProcessLauncher implements Launcher {
     if (existsSync(events) && statSync(events).size > 0) {
       // It ran and has already exited: supervise will ship what it wrote.
       const rec: ProcessRecord = { pid: -1, startTime: -1, pgid: -1, spawnedAt: Date.now(), recovered: true };
-      appendFileSync(join(dir, 'spawns.log'), `${JSON.stringify(rec)}\n`);
-      writeAtomic(join(dir, 'process.json'), JSON.stringify(rec));
+      recordRunProcess(dir, rec);
       this.opts.logger.warn({ runId }, 'run worker already exited before its launch was recorded; adopting its spool');
       return { runId, launcher: this.kind, ref: 'exited before record', adopted: true };
     }
@@ -450,8 +419,7 @@ export class ProcessLauncher implements Launcher {
       recovered: true,
       warm: true,
     };
-    appendFileSync(join(this.runDir(runId), 'spawns.log'), `${JSON.stringify(rec)}\n`);
-    writeAtomic(join(this.runDir(runId), 'process.json'), JSON.stringify(rec));
+    recordRunProcess(this.runDir(runId), rec);
     this.opts.logger.warn({ runId, pid: sb.pid }, 'adopted a warm run worker found after a crash during its handoff');
     return { runId, launcher: this.kind, ref: `pid ${sb.pid} (warm)`, adopted: true };
   }
@@ -471,25 +439,10 @@ export class ProcessLauncher implements Launcher {
   }
 }
 
-function readJson<T>(file: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 function hasEvents(spool: string): boolean {
   try {
     return statSync(join(spool, SPOOL_FILES.events)).size > 0;
   } catch {
     return false;
   }
-}
-
-function writeAtomic(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
 }

@@ -238,7 +238,7 @@ function formatEvent(e: EventRow): string {
 async function fetchLogs(api: UserApi, id: string, stream: string, afterOffset: number): Promise<LogChunk> {
   const res = await api.request<{ run: { computeLogs: LogChunk } | null }>(
     `query($id: ID!, $stream: ComputeLogStream!, $after: Float) { run(id: $id) { computeLogs(stream: $stream, afterOffset: $after) { data nextOffset } } }`,
-    { id, stream, after: afterOffset },
+    { id, stream: stream.toUpperCase(), after: afterOffset },
   );
   if (!res.run) throw new OutpostError('UNKNOWN_RUN', { detail: id });
   return res.run.computeLogs;

@@ -40,9 +40,14 @@ import {
   type SensorView,
 } from '../services/instigators-service.js';
 import { launchRun, terminateRun, type LaunchRunInput } from '../services/runs-service.js';
+import { checkLaunchInput } from '../core/input-rules.js';
 import { pageSize, type ApiContext } from './context.js';
+import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
 import { USER_SDL } from './user-sdl.js';
+
+/** The shape of a runs cursor (a run id: `run_` + 24 base-32 characters). */
+const RUN_CURSOR = /^run_[0-9a-z]{24}$/;
 
 /** Most events one subscription pass reads; it loops until caught up. */
 const SUBSCRIPTION_PAGE = 1000;
@@ -85,7 +90,9 @@ export function createUserSchema() {
     typeDefs: USER_SDL,
     resolvers: {
       JSON: JSONScalar,
-      TokenKind: { USER: 'user', AGENT: 'agent' },
+      TokenKind: TokenKindValues,
+      ComputeLogStream: ComputeLogStreamValues,
+      CodeLocationQuery: CodeLocationQueryValues,
       UserRole: { VIEWER: 'VIEWER', LAUNCHER: 'LAUNCHER', EDITOR: 'EDITOR', ADMIN: 'ADMIN' },
       Query: {
         codeLocations: (_: unknown, __: unknown, { store }: ApiContext) => listLocations(store.db),
@@ -95,7 +102,14 @@ export function createUserSchema() {
           a: { filter?: RunFilter | null; first?: number | null; after?: string | null },
           { store, limits }: ApiContext,
         ) {
-          const { runs, hasNextPage } = await listRuns(store, a.filter ?? {}, pageSize(a.first, 50, limits), a.after);
+          const first = pageSize(a.first, 50, limits);
+          // The cursor is a run id this API handed out; anything else is an error, not an empty page.
+          if (a.after != null && (!RUN_CURSOR.test(a.after) || !(await getRun(store.db, a.after)))) {
+            throw new OutpostError('INVALID_ARGUMENT', {
+              detail: '`after` is not a cursor from this API (pass a previous pageInfo.endCursor)',
+            });
+          }
+          const { runs, hasNextPage } = await listRuns(store, a.filter ?? {}, first, a.after);
           return {
             edges: runs.map((r) => ({ cursor: r.id, node: r })),
             nodes: runs,
@@ -137,7 +151,10 @@ export function createUserSchema() {
         launchRun: audited(
           'launchRun',
           (a: { input: LaunchRunInput }) => `${a.input.location}/${a.input.job}`,
-          (_, { input }, { store }) => launchRun(store, input),
+          (_, { input }, { store, limits }) => {
+            checkLaunchInput(input, limits);
+            return launchRun(store, input);
+          },
         ),
         terminateRun: audited(
           'terminateRun',

@@ -18,8 +18,8 @@ export const USER_SDL = /* GraphQL */ `
     ERROR
   }
   enum ComputeLogStream {
-    stdout
-    stderr
+    STDOUT
+    STDERR
   }
   enum WorkItemKind {
     SYNC_CODE_LOCATION
@@ -47,10 +47,10 @@ export const USER_SDL = /* GraphQL */ `
     FAILURE
   }
   enum CodeLocationQuery {
-    partitionNames
-    partitionConfig
-    partitionTags
-    executionPlan
+    PARTITION_NAMES
+    PARTITION_CONFIG
+    PARTITION_TAGS
+    EXECUTION_PLAN
   }
   enum TokenKind {
     "Opens /graphql."

@@ -34,13 +34,13 @@ export interface RunView {
 const num = (v: number | null): number | null => (v === null ? null : Number(v));
 
 export function toRunView(r: RunsTable): RunView {
-  return {
+  const view = {
     id: r.id,
     status: r.status,
     job: r.job,
     location: r.location,
-    runConfig: JSON.parse(r.run_config) as Record<string, unknown>,
-    tags: JSON.parse(r.tags) as Record<string, string>,
+    runConfig: {} as Record<string, unknown>,
+    tags: {} as Record<string, string>,
     dedupeKey: r.dedupe_key,
     agentId: r.agent_id,
     createdAt: Number(r.created_at),
@@ -54,6 +54,30 @@ export function toRunView(r: RunsTable): RunView {
     stderrBytes: Number(r.stderr_bytes),
     logsTruncated: Number(r.logs_truncated) === 1,
   };
+  // Parsed when read: a page of 1,000 runs listing ids must not parse 1,000 run configs.
+  lazyJson(view, 'runConfig', r.run_config);
+  lazyJson(view, 'tags', r.tags);
+  return view;
+}
+
+function lazyJson<T extends object>(target: T, key: keyof T & string, text: string): void {
+  let parsed: unknown;
+  let done = false;
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!done) {
+        parsed = JSON.parse(text) as unknown;
+        done = true;
+      }
+      return parsed;
+    },
+    set: (v: unknown) => {
+      parsed = v;
+      done = true;
+    },
+  });
 }
 
 export interface CreateRunInput {

@@ -60,7 +60,7 @@ export async function storedStdout(cp: ControlPlaneProcess, id: string): Promise
   let truncated = false;
   for (let i = 0; i < 10_000; i++) {
     const r = await cp.gql<{ run: { computeLogs: { data: string; nextOffset: number; truncated: boolean } } }>(
-      `query($id: ID!, $o: Float!) { run(id: $id) { computeLogs(stream: stdout, afterOffset: $o) { data nextOffset truncated } } }`,
+      `query($id: ID!, $o: Float!) { run(id: $id) { computeLogs(stream: STDOUT, afterOffset: $o) { data nextOffset truncated } } }`,
       { id, o: offset },
     );
     const c = r.run.computeLogs;

@@ -7,7 +7,7 @@
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod/v4';
-import { defineLocation, job, op } from '../../../src/user-code/index.js';
+import { defineLocation, job, op } from 'outpost/sdk';
 
 /** The stdout line a drip run prints when its termination reaches it (tests look for it). */
 export const TERMINATION_RECEIVED = 'drip: termination received, cleaning up';

@@ -171,7 +171,7 @@ export async function startStack(opts: {
     async computeLogs(id, stream) {
       const r = await gql<{ run: { computeLogs: { data: string } } }>(
         `query($id: ID!, $stream: ComputeLogStream!) { run(id: $id) { computeLogs(stream: $stream) { data } } }`,
-        { id, stream },
+        { id, stream: stream.toUpperCase() },
       );
       return r.run.computeLogs.data;
     },

@@ -83,7 +83,7 @@ describeEachDialect('agent API', (target) => {
     const logs = (offset: number, text: string) =>
       h.gql<{ appendComputeLogs: { storedBytes: number; truncated: boolean } }>(
         'agent',
-        `mutation($a: ID!, $r: ID!, $o: Float!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: stdout, offset: $o, data: $d) { storedBytes truncated } }`,
+        `mutation($a: ID!, $r: ID!, $o: Float!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: STDOUT, offset: $o, data: $d) { storedBytes truncated } }`,
         { a: agentId, r: runId, o: offset, d: Buffer.from(text).toString('base64') },
       );
     assert.equal((await logs(0, 'hello ')).data?.appendComputeLogs.storedBytes, 6);
@@ -112,7 +112,7 @@ describeEachDialect('agent API', (target) => {
       };
     }>(
       'user',
-      `query($r: ID!) { run(id: $r) { status events { seq workerSeq type } computeLogs(stream: stdout) { data nextOffset truncated } } }`,
+      `query($r: ID!) { run(id: $r) { status events { seq workerSeq type } computeLogs(stream: STDOUT) { data nextOffset truncated } } }`,
       { r: runId },
     );
     assert.equal(run.data?.run.status, 'SUCCESS');

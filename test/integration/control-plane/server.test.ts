@@ -99,7 +99,7 @@ test('a streamed body over the limit is refused with 413 naming the limit', asyn
     duplex: 'half',
   } as RequestInit);
   assert.equal(res.status, 413);
-  assert.match(await res.text(), /maxBodyBytes is 16777216 bytes/);
+  assert.match(await res.text(), /the limit maxBodyBytes is 16777216 \(raise it with --max-body-bytes/);
 });
 
 test('a long-polling claim is answered by a launch; SSE streams the run events until it ends', async () => {

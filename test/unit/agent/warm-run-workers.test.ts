@@ -10,6 +10,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
 import { StandbyPool, standbyKey, type Standby } from '../../../src/agent/launchers/standby-pool.js';
+import { forgetStandbyProcess } from '../../../src/agent/launchers/run-records.js';
 import {
   bubblewrapIsolation,
   bubblewrapUsable,
@@ -258,6 +259,10 @@ function beginHandoff(
   const sandboxed = readFileSync(`/proc/${sb.pid}/cmdline`, 'utf8').includes('bwrap');
   if (sandboxed) writeFileSync(join(sb.dir, 'config.json'), JSON.stringify(runConfig));
   renameSync(join(sb.dir, 'spool'), spoolDir);
+  // As handOff does: the standby's record goes (it is the run's worker now); its directory too
+  // unless a sandbox still binds it.
+  forgetStandbyProcess(sb.dir);
+  if (!sandboxed) rmSync(sb.dir, { recursive: true, force: true });
   const inside = sandboxed
     ? { configFile: join(sb.dir, 'config.json'), spoolDir: standbySpoolInside(dirname(dirname(dir))) }
     : {};

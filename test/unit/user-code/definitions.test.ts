@@ -4,7 +4,7 @@ import { describe, test } from 'node:test';
 import { z as z3 } from 'zod';
 import { z } from 'zod/v4';
 import { isOutpostError } from '../../../src/shared/errors.js';
-import { defineLocation, job, op, schedule, sensor, staticPartitions } from '../../../src/user-code/index.js';
+import { defineLocation, job, op, schedule, sensor, staticPartitions } from 'outpost/sdk';
 
 const invalid = (pattern: RegExp) => (err: unknown) =>
   isOutpostError(err, 'INVALID_ARGUMENT') && pattern.test(err.message);

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isOutpostError } from '../../../src/shared/errors.js';
-import { job, op } from '../../../src/user-code/index.js';
+import { job, op } from 'outpost/sdk';
 import { executionPlan } from '../../../src/user-code/execution-plan.js';
 
 const a = op({ name: 'a' }, () => 1);

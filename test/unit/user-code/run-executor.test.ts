@@ -5,7 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { z } from 'zod/v4';
 import type { NewEvent } from '../../../src/user-code/event-spool.js';
-import { job, op, type JobDef } from '../../../src/user-code/index.js';
+import { job, op, type JobDef } from 'outpost/sdk';
 import { executeJob } from '../../../src/user-code/run-executor.js';
 
 async function execute(j: JobDef, opts: { maxConcurrency?: number; runConfig?: unknown; signal?: AbortSignal } = {}) {

@@ -291,7 +291,7 @@ export async function runView(main, { params, config, navigate }) {
 
   async function pollLog(stream) {
     const pane = logPanes[stream];
-    const data = await gql(COMPUTE_LOGS, { id, stream, afterOffset: pane.offset });
+    const data = await gql(COMPUTE_LOGS, { id, stream: stream.toUpperCase(), afterOffset: pane.offset });
     const chunk = data.run?.computeLogs;
     if (!chunk) return;
     if (chunk.data) {

@@ -1,0 +1,55 @@
+// The import zones in eslint.config.js, run through ESLint on real files' paths with one import
+// added: a new cross-zone import is an error; today's allow-listed ones are only warnings.
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { test } from 'node:test';
+import { ESLint } from 'eslint';
+import tseslint from 'typescript-eslint';
+
+// Type information is not needed for import rules; without it the run takes seconds, not a minute.
+const eslint = new ESLint({ overrideConfig: { files: ['**/*.ts'], ...tseslint.configs.disableTypeChecked } });
+
+/** The messages of `rule` when `line` is prepended to the real file at `file`. */
+async function lintWith(file: string, line: string): Promise<Array<{ severity: number; text: string }>> {
+  const code = `${line}\n${readFileSync(file, 'utf8')}`;
+  const [result] = await eslint.lintText(code, { filePath: file });
+  return result!.messages
+    .filter((m) => m.ruleId === 'no-restricted-imports' || m.ruleId === '@typescript-eslint/no-restricted-imports')
+    .filter((m) => m.line === 1)
+    .map((m) => ({ severity: m.severity, text: m.message }));
+}
+
+const cases: Array<[string, string]> = [
+  ['src/control-plane/core/partition-key.ts', "import { Poller } from '../../agent/poller.js';"],
+  ['src/control-plane/http/handler.ts', "import { loadLocation } from '../../user-code/load-location.js';"],
+  ['src/agent/poller.ts', "import { runWorker } from '../user-code/run-worker.js';"],
+  ['src/agent/launchers/sandbox.ts', "import type { Store } from '../../control-plane/store/store.js';"],
+  ['src/user-code/run-worker.ts', "import { backoff } from '../agent/backoff.js';"],
+  ['activities/deps.ts', "import { Poller } from '../src/agent/poller.js';"],
+  ['activities/index.ts', "import { backoff } from '../src/agent/backoff.js';"],
+  ['workflows/run.ts', "import { readFileSync } from 'node:fs';"],
+];
+
+test('a new cross-zone import fails lint, also in a file on the allow-list', async () => {
+  for (const [file, line] of cases) {
+    const msgs = await lintWith(file, line);
+    assert.ok(
+      msgs.some((m) => m.severity === 2),
+      `${file}: ${line} must be an error, got ${JSON.stringify(msgs)}`,
+    );
+  }
+});
+
+test('an allow-listed import is a warning, and imports inside a zone or of src/shared are fine', async () => {
+  const known = await lintWith(
+    'activities/run-process.ts',
+    "import { SpoolWatch } from '../src/agent/spool-watch.js';",
+  );
+  assert.deepEqual(
+    known.map((m) => m.severity),
+    [1],
+  );
+  assert.deepEqual(await lintWith('src/agent/poller.ts', "import { backoff } from './backoff.js';"), []);
+  assert.deepEqual(await lintWith('activities/deps.ts', "import { OutpostError } from '../src/shared/errors.js';"), []);
+  assert.deepEqual(await lintWith('src/control-plane/http/handler.ts', "import { x } from './agent-api.js';"), []);
+});
