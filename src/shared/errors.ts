@@ -118,6 +118,11 @@ export const ERRORS = {
   ),
   BAD_REQUEST: spec(400, 'The request is malformed', 'Check the request against the API schema.'),
   INVALID_ARGUMENT: spec(400, 'An argument is invalid', 'Fix the argument named in the detail.'),
+  TOKEN_ON_COMMAND_LINE: spec(
+    400,
+    'A token on the command line is refused: every process of the host reads it in /proc/<pid>/cmdline, and npm writes it to ~/.npm/_logs',
+    'Set OUTPOST_TOKEN, or pass --token-file <path> (a file holding the token, mode 600).',
+  ),
 
   // --- domain
   UNKNOWN_LOCATION: spec(

@@ -28,7 +28,9 @@ describe('outpost CLI contract', { timeout: 240_000 }, () => {
 
   function cli(args: string[]): Promise<CliResult> {
     return new Promise((done, fail) => {
-      const child = spawn(process.execPath, [BIN, ...args, '--url', s.url, '--token', s.userToken], {
+      // The token by environment: the CLI refuses one on its command line.
+      const child = spawn(process.execPath, [BIN, ...args, '--url', s.url], {
+        env: { ...process.env, OUTPOST_TOKEN: s.userToken },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
