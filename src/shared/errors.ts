@@ -21,6 +21,11 @@ export const ERRORS = {
     'The requested isolation of user code is not available on this host',
     'Install bubblewrap (`apt-get install bubblewrap`) and allow it namespaces, or start the agent with --isolation auto or none.',
   ),
+  ISOLATION_PATH_HIDDEN: spec(
+    400,
+    'User code may not run from, or load its module out of, a directory the sandbox hides (the agent’s data directory or its token file’s directory)',
+    'Deploy the location with a workingDirectory and module outside those directories (the detail names the one in the way).',
+  ),
   TEMPORAL_CLI_NOT_FOUND: spec(
     500,
     'The Temporal CLI was not found',

@@ -190,7 +190,7 @@ export class ProcessLauncher implements Launcher {
         '--spool-dir',
         spool,
       ],
-      { cwd: spec.cwd ?? process.cwd(), readable: [dirname(module), configFile], writable: [spool] },
+      { cwd: spec.cwd ?? process.cwd(), readable: [dirname(module)], internal: [configFile], writable: [spool] },
     );
     // The log files are opened by us in append mode so a worker's output survives our restarts.
     const out = openSync(join(spool, SPOOL_FILES.stdout), 'a');

@@ -225,7 +225,8 @@ export class StandbyPool {
     // mount that stays reachable once the launcher renames it into the run (sandbox.ts).
     const cmd = isolation.command([...this.opts.cli, 'api', 'run-worker-standby', '--module', spec.module], {
       cwd: spec.cwd,
-      readable: [dirname(spec.module), dir],
+      readable: [dirname(spec.module)],
+      internal: [dir],
       writable: [isolation.kind === 'none' ? spool : { path: spool, at: standbySpoolInside(this.opts.dataDir) }],
     });
     let child: ChildProcess;
