@@ -3,9 +3,9 @@
 // keeps one per code location version (src/agent/launchers/standby-pool.ts); the protocol is in
 // src/shared/standby-protocol.ts. Once a run is accepted this is `runWorker`, unchanged: same
 // events, spool, signals and exit codes as `execute-run`.
-import { isStandbyRunMessage, type StandbyMessage, type StandbyRunMessage } from '../shared/standby-protocol.js';
+import { isStandbyRunMessage, type StandbyMessage, type StandbyRunMessage } from '../../shared/standby-protocol.js';
 import { EXIT, runWorker } from './run-worker.js';
-import { stripCredentials } from './strip-credentials.js';
+import { stripCredentials } from '../common/strip-credentials.js';
 
 export interface StandbyOptions {
   module: string;
@@ -21,7 +21,7 @@ export async function runStandby(opts: StandbyOptions): Promise<number> {
     process.stderr.write('run-worker-standby: must be started by the agent with an IPC channel\n');
     return EXIT.usage;
   }
-  const [{ loadLocation }] = await Promise.all([import('./load-location.js'), import('./run-executor.js')]);
+  const [{ loadLocation }] = await Promise.all([import('../common/load-location.js'), import('./run-executor.js')]);
   const preloaded = loadLocation(opts.module);
   const loadError = await preloaded.then(
     () => undefined,
