@@ -13,8 +13,10 @@
 // Warm path: when the standby pool (standby-pool.ts) has a ready worker for the location's
 // version, the run is handed to it instead of spawning. Same files, same order: intent.json
 // (naming the standby), the standby's spool moved into the run, the run sent over IPC and
-// acknowledged, then spawns.log + process.json. A standby acknowledges only after it has
-// written RUN_START, so recovery can tell a standby that took the run from one that never did.
+// acknowledged, then spawns.log + process.json. A standby claims the run (a file created
+// O_EXCL in the spool) before it writes RUN_START and acknowledges after; an agent that stops
+// waiting (timeout, crash recovery) claims it before killing the standby, so exactly one of
+// them ever runs it, whichever deadline expires under load.
 import { spawn, type ChildProcess } from 'node:child_process';
 import {
   appendFileSync,
@@ -34,7 +36,12 @@ import type { Logger } from '../../shared/logger.js';
 import { OutpostError } from '../../shared/errors.js';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import { credentialFreeEnv } from '../../shared/child-env.js';
-import { isStandbyMessage, type StandbyRunMessage } from '../../shared/standby-protocol.js';
+import {
+  claimHandoff,
+  isStandbyMessage,
+  handoffClaimant,
+  type StandbyRunMessage,
+} from '../../shared/standby-protocol.js';
 import type { ExitStatus, LaunchHandle, Launcher, RunLaunchSpec } from './launcher.js';
 import { findProcessByArgs, isSameLiveProcess, processGroupMembers, readProcStat } from './proc.js';
 import { noIsolation, preferSandboxRoot, standbySpoolInside, type Isolation } from './sandbox.js';
@@ -178,7 +185,7 @@ export class ProcessLauncher implements Launcher {
     // A standby still booting is further along than a cold spawn: wait for it (nothing is
     // recorded yet, so a crash meanwhile leaves no trace; it exits when our channel closes).
     if (standby && (await standby.whenReady)) {
-      const handle = await this.handOff(spec, standby, configFile);
+      const handle = await this.handOff(spec, standby);
       if (handle) return handle;
     } else if (standby) {
       standby.child.unref();
@@ -311,7 +318,7 @@ export class ProcessLauncher implements Launcher {
    * Hands the run to a ready standby. Returns undefined when it did not take it (it died, or
    * did not answer in time and was killed without writing anything): then spawn cold.
    */
-  private async handOff(spec: RunLaunchSpec, sb: Standby, configFile: string): Promise<LaunchHandle | undefined> {
+  private async handOff(spec: RunLaunchSpec, sb: Standby): Promise<LaunchHandle | undefined> {
     const dir = this.runDir(spec.runId);
     const spool = this.spoolDir(spec.runId);
     const intent: IntentRecord = {
@@ -320,21 +327,20 @@ export class ProcessLauncher implements Launcher {
       standby: { pid: sb.pid, startTime: sb.startTime },
     };
     writeAtomic(join(dir, 'intent.json'), JSON.stringify(intent));
-    // A sandboxed standby sees only its own directory: the config goes there, and its spool
-    // stays reachable at a fixed path inside (a bind mount follows the directory we rename).
+    // The run config travels in the message (a file in the standby's directory could be wiped
+    // by a restarting agent before the worker read it). A sandboxed standby keeps writing its
+    // spool at a fixed path inside: its bind mount follows the directory we rename.
     const sandboxed = this.isolation.kind !== 'none';
-    const inbox = { configFile: join(sb.dir, 'config.json'), spoolDir: standbySpoolInside(this.opts.dataDir) };
-    if (sandboxed) writeAtomic(inbox.configFile, readFileSync(configFile, 'utf8'));
     renameSync(join(sb.dir, 'spool'), spool);
-    if (!sandboxed) rmSync(sb.dir, { recursive: true, force: true });
-    else sb.child.once('exit', () => rmSync(sb.dir, { recursive: true, force: true }));
+    rmSync(sb.dir, { recursive: true, force: true });
     // Watch before sending, so an exit during the handoff is never missed.
     this.watch(spec.runId, sb.child);
     const message: StandbyRunMessage = {
       type: 'run',
       runId: spec.runId,
       job: spec.job,
-      ...(sandboxed ? inbox : { configFile, spoolDir: spool }),
+      runConfig: spec.runConfig,
+      spoolDir: sandboxed ? standbySpoolInside(this.opts.dataDir) : spool,
     };
     const accepted = await new Promise<boolean>((done) => {
       const finish = (ok: boolean): void => {
@@ -356,8 +362,11 @@ export class ProcessLauncher implements Launcher {
     });
     sb.child.unref();
     (sb.child.channel as { unref?: () => void } | undefined)?.unref?.();
-    if (!accepted) {
-      // Whatever state it is in, it must not run this run later: kill it before deciding.
+    // No answer in time: claim the run before killing. If the standby claimed it first, it is
+    // running it (only slowly): keep it. Otherwise it can never start it, whatever it does next.
+    if (!accepted && isSameLiveProcess(sb.pid, sb.startTime) && claimHandoff(spool, 'agent') === 'taken') {
+      this.opts.logger.warn({ runId: spec.runId, pid: sb.pid }, 'standby run worker took the run late; keeping it');
+    } else if (!accepted) {
       try {
         process.kill(-sb.pid, 'SIGKILL');
       } catch {
@@ -419,27 +428,37 @@ export class ProcessLauncher implements Launcher {
   }
 
   /**
-   * The crashed agent was handing this run to a standby. A standby that took it has written
-   * RUN_START; one that did not exits when it notices its channel closed. Wait (bounded) to
-   * see which; a standby still undecided then is killed, so it can never run it afterwards.
+   * The crashed agent was handing this run to a standby. A standby that took it has claimed
+   * it and written RUN_START; one that did not exits when it notices its channel closed. Wait
+   * (bounded) to see which; if still undecided then, the claim decides (standby-protocol.ts),
+   * so a deadline that expires under load never kills a run that has started.
    */
   private async recoverStandby(
     runId: string,
     sb: { pid: number; startTime: number },
   ): Promise<LaunchHandle | undefined> {
     const spool = this.spoolDir(runId);
+    // An earlier agent may have claimed it already (and died before spawning): then the
+    // standby can never run it either.
+    const decided = (): boolean => hasEvents(spool) || handoffClaimant(spool) !== undefined;
     let alive = isSameLiveProcess(sb.pid, sb.startTime);
-    for (let waited = 0; alive && !hasEvents(spool) && waited < RECOVER_STANDBY_WAIT_MS; waited += 50) {
+    for (let waited = 0; alive && !decided() && waited < RECOVER_STANDBY_WAIT_MS; waited += 50) {
       await new Promise((r) => setTimeout(r, 50));
       alive = isSameLiveProcess(sb.pid, sb.startTime);
     }
     if (alive && !hasEvents(spool)) {
-      try {
-        process.kill(-sb.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
+      // Still undecided: claim the run. Lost, the standby claimed it first and is starting it
+      // (only slowly, e.g. on a starved CPU): adopt it. Won (or an earlier agent won), it can
+      // never start it: kill it.
+      if (handoffClaimant(spool) === undefined) claimHandoff(spool, 'agent');
+      if (handoffClaimant(spool) !== 'standby') {
+        try {
+          process.kill(-sb.pid, 'SIGKILL');
+        } catch {
+          // Already gone.
+        }
+        alive = false;
       }
-      alive = false;
     }
     if (!alive) return undefined; // the events check in recover() decides: adopt its spool or spawn
     const rec: ProcessRecord = {

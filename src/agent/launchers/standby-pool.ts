@@ -208,11 +208,11 @@ export class StandbyPool {
     const out = openSync(join(spool, SPOOL_FILES.stdout), 'a', 0o600);
     const err = openSync(join(spool, SPOOL_FILES.stderr), 'a', 0o600);
     const isolation = this.opts.isolation ?? noIsolation;
-    // Bound: its own directory (the launcher drops the run's config there) and its spool, a
-    // mount that stays reachable once the launcher renames it into the run (sandbox.ts).
+    // Bound: its spool, a mount that stays reachable once the launcher renames it into the run
+    // (sandbox.ts). The run config comes in the run message.
     const cmd = isolation.command([...this.opts.cli, 'api', 'run-worker-standby', '--module', spec.module], {
       cwd: spec.cwd,
-      readable: [dirname(spec.module), dir],
+      readable: [dirname(spec.module)],
       writable: [isolation.kind === 'none' ? spool : { path: spool, at: standbySpoolInside(this.opts.dataDir) }],
     });
     let child: ChildProcess;
