@@ -1,6 +1,8 @@
 // Host-local run activities: launch (idempotent: adopt before spawn), supervise (ship the
 // spool until the process is gone), terminate (SIGTERM the group, grace, SIGKILL). They run
 // on the agent's own task queue, because the process and its spool exist only on this host.
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { Context, CancelledFailure } from '@temporalio/activity';
 import { sleep } from '../src/agent/backoff.js';
 import { SpoolShipper } from '../src/agent/spool-shipper.js';
@@ -8,7 +10,7 @@ import { SpoolWatch } from '../src/agent/spool-watch.js';
 import type { LaunchHandle } from '../src/agent/launchers/launcher.js';
 import type { RunCursor } from '../src/agent/control-plane-client.js';
 import { OutpostError, errorCode, isOutpostError } from '../src/shared/errors.js';
-import type { RunEvent } from '../src/shared/run-events.js';
+import { SPOOL_FILES, type RunEvent } from '../src/shared/run-events.js';
 import type { RunStatus, WorkItemPayload } from '../src/shared/work-items.js';
 import { coded, toFailure, type ActivityDeps } from './deps.js';
 
@@ -169,8 +171,11 @@ export function createRunProcessActivities(deps: ActivityDeps) {
             : exit.signal
               ? `was killed by ${exit.signal}`
               : `exited with code ${exit.code}`;
-        const type = opts.terminating ? 'RUN_CANCELED' : 'RUN_FAILURE';
-        const message = opts.terminating
+        // terminateProcess records the request on this host before signalling, so an attempt
+        // started before it (or a retry after an agent restart) still ends the run CANCELED.
+        const terminating = opts.terminating || existsSync(join(deps.launcher.spoolDir(runId), SPOOL_FILES.terminated));
+        const type = terminating ? 'RUN_CANCELED' : 'RUN_FAILURE';
+        const message = terminating
           ? `run terminated: the worker ${how}`
           : `the run worker ${how} without a terminal event`;
         log.warn({ exit }, message);
@@ -194,6 +199,8 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     async terminateProcess(handle: LaunchHandle, graceMs: number): Promise<{ signaled: boolean; killed: boolean }> {
       const ctx = Context.current();
       const runId = handle.runId;
+      const spoolDir = deps.launcher.spoolDir(runId);
+      if (existsSync(spoolDir)) writeFileSync(join(spoolDir, SPOOL_FILES.terminated), JSON.stringify({ at: now() }));
       const signaled = await deps.launcher.signal(runId, 'SIGTERM');
       if (!signaled) return { signaled: false, killed: false };
       deps.logger.info({ runId, graceMs }, 'sent SIGTERM to the run worker group');

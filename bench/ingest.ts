@@ -24,9 +24,8 @@ const progress = (msg: string): void => console.error(`[ingest] ${msg}`);
 async function maxSeq(store: Store, runId: string): Promise<number> {
   const r = await store.db
     .selectFrom('run_events')
-    .select((eb) => eb.fn.max('seq').as('m'))
+    .select((eb) => eb.fn.max('worker_seq').as('m'))
     .where('run_id', '=', runId)
-    .where('seq', '<', 1_000_000_000)
     .executeTakeFirst();
   return Number(r?.m ?? 0);
 }
@@ -36,11 +35,11 @@ async function allEvents(store: Store, runId: string): Promise<RunEventInput[]> 
   let after = 0;
   for (let i = 0; i < 10_000; i++) {
     const page = await listRunEvents(store, runId, after, 10_000);
-    const user = page.filter((e) => e.seq < 1_000_000_000);
-    if (!user.length) break;
+    const user = page.filter((e) => e.workerSeq !== null);
+    if (!page.length) break;
     for (const e of user) {
       out.push({
-        seq: e.seq,
+        seq: e.workerSeq!,
         type: e.type,
         timestamp: e.timestamp,
         ...(e.stepKey ? { stepKey: e.stepKey } : {}),
@@ -50,8 +49,7 @@ async function allEvents(store: Store, runId: string): Promise<RunEventInput[]> 
         ...(e.error ? { error: e.error } : {}),
       });
     }
-    after = user[user.length - 1]!.seq;
-    if (user.length < page.length) break;
+    after = page[page.length - 1]!.seq;
   }
   return out;
 }

@@ -12,6 +12,7 @@ import {
   defineQuery,
   defineSignal,
   isCancellation,
+  patched,
   setHandler,
 } from '@temporalio/workflow';
 import type { LaunchHandle, SuperviseResult } from '../activities/index.js';
@@ -29,6 +30,13 @@ export const terminateSignal = defineSignal<[{ reason?: string }?]>(TERMINATE_SI
 export const phaseQuery = defineQuery<RunPhase>(PHASE_QUERY);
 
 const DEFAULT_GRACE_MS = 10_000;
+/**
+ * Patch: on `terminate`, signal the process at once from a short host activity instead of first
+ * cancelling the supervising activity, whose cancellation arrives only with its next heartbeat
+ * (throttled by the SDK to 0.8 × heartbeatTimeout, ~12 s). Executions recorded before it replay
+ * through the old branch.
+ */
+export const TERMINATE_AT_ONCE_PATCH = 'terminate-at-once';
 
 export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: string }): Promise<RunWorkflowResult> {
   const { runId } = input.payload;
@@ -85,6 +93,22 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
         result = r;
       });
     await Promise.race([supervised, condition(() => terminateRequested)]);
+    if (result === undefined && patched(TERMINATE_AT_ONCE_PATCH)) {
+      phase = 'terminating';
+      // SIGTERM now, grace, SIGKILL. The host records the termination first, so supervision,
+      // which sees the exit and drains, ends a run that wrote no terminal event CANCELED. With
+      // the agent dead both wait on the host queue and run when it is back.
+      await host.terminateProcess(handle, input.terminateGraceMs ?? DEFAULT_GRACE_MS);
+      try {
+        await supervised;
+      } catch (err) {
+        if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
+        // Supervision failed for good: drain on a fresh attempt, as the old branch does.
+        result = await host.superviseRun(handle, { terminating: true });
+      }
+      phase = 'finalizing';
+      return result!.status;
+    }
     if (result === undefined) {
       phase = 'terminating';
       scope.cancel();

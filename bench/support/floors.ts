@@ -73,6 +73,8 @@ export async function sampleWorkerStart(module: string, job: string): Promise<nu
 export interface TemporalFloor {
   /** Starts `emptyWorkflow` and resolves with start → activity running, and → workflow result, in ms. */
   sample(): Promise<{ toActivity: number; toResult: number }>;
+  /** Starts `awaitSignalWorkflow` (untimed), then times one signal → workflow result, in ms. */
+  sampleSignal(): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -109,6 +111,22 @@ export async function startTemporalFloor(address: string): Promise<TemporalFloor
       const t1 = performance.now();
       if (activityAt === undefined) throw new Error('emptyWorkflow completed without running its activity');
       return { toActivity: activityAt - t0, toResult: t1 - t0 };
+    },
+    async sampleSignal() {
+      const handle = await client.workflow.start('awaitSignalWorkflow', {
+        taskQueue,
+        workflowId: `${taskQueue}-${n++}`,
+      });
+      // Let its first workflow task run, so the signal lands on a waiting workflow.
+      for (let i = 0; i < 100; i++) {
+        const h = await handle.fetchHistory();
+        if (h.events?.some((e) => e.workflowTaskCompletedEventAttributes)) break;
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const t0 = performance.now();
+      await handle.signal('go');
+      await handle.result();
+      return performance.now() - t0;
     },
     async close() {
       worker.shutdown();

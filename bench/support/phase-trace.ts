@@ -33,6 +33,7 @@ const EVENT_TYPES: Record<number, string> = {
   13: 'ActivityTaskFailed',
   14: 'ActivityTaskTimedOut',
   25: 'MarkerRecorded',
+  26: 'WorkflowExecutionSignaled',
 };
 
 const tsMs = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): number =>

@@ -196,7 +196,8 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     async appendComputeLogs(agentId, runId, stream, offset, data) {
       const r = await call<{ appendComputeLogs: { storedBytes: number; truncated: boolean } }>(
         `mutation($agentId: ID!, $runId: ID!, $stream: ComputeLogStream!, $offset: Float!, $data: String!) { appendComputeLogs(agentId: $agentId, runId: $runId, stream: $stream, offset: $offset, data: $data) { storedBytes truncated } }`,
-        { agentId, runId, stream, offset, data: data.toString('base64') },
+        // The API's enum values are UPPER_CASE; the agent names streams as its spool files do.
+        { agentId, runId, stream: stream.toUpperCase(), offset, data: data.toString('base64') },
       );
       return r.appendComputeLogs;
     },

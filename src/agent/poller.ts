@@ -14,7 +14,7 @@ import { workflowIdFor } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import { SA_JOB, SA_LOCATION, SA_RUN_ID, SA_WORK_ITEM_KIND } from '../shared/search-attributes.js';
 import { PayloadSchemas, WORK_ITEM_KINDS, type WorkItemKind } from '../shared/work-items.js';
-import { WORKFLOW_TYPES } from '../../workflows/types.js';
+import { TERMINATE_SIGNAL, WORKFLOW_TYPES } from '../../workflows/types.js';
 import { backoffDelay, sleep } from './backoff.js';
 import type { ClaimedWorkItem, ControlPlaneClient, WorkAck } from './control-plane-client.js';
 
@@ -212,6 +212,7 @@ export class Poller {
       );
       return;
     }
+    if (item.kind === 'TERMINATE_RUN') await this.signalTerminateNow(item, log);
     const started = await this.retry(log, signal, 'start workflow', async () => {
       try {
         await this.opts.temporal.workflow.start(start.workflowType, start.options);
@@ -222,6 +223,25 @@ export class Poller {
     if (!started) return;
     this.queueAck({ id: item.id, workflowId: start.options.workflowId });
     log.info({ workflowId: start.options.workflowId }, 'work item dispatched');
+  }
+
+  /**
+   * Fast path for TERMINATE_RUN: the run workflow gets its `terminate` signal straight from here,
+   * sparing termination the terminate workflow's start and task. Best effort: the terminate
+   * workflow started next delivers it again (the handler only sets a flag, so twice is once) and
+   * handles a run workflow that does not exist.
+   */
+  private async signalTerminateNow(item: ClaimedWorkItem, log: Logger): Promise<void> {
+    const runId = (item.payload as { runId?: unknown }).runId;
+    if (typeof runId !== 'string') return;
+    try {
+      const workflowId = workflowIdFor({ kind: 'LAUNCH_RUN', id: item.id, runId });
+      await this.opts.temporal.workflow
+        .getHandle(workflowId)
+        .signal(TERMINATE_SIGNAL, { reason: `work item ${item.id}` });
+    } catch (err) {
+      log.debug({ err: (err as Error).message }, 'direct terminate signal not delivered; the terminate workflow will');
+    }
   }
 
   /** Retries `fn` with backoff until it succeeds (true), the lease is lost, or we stop (false). */

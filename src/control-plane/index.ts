@@ -1,9 +1,9 @@
 // The control plane: opens and migrates the store, serves /graphql (user API + GraphiQL),
 // /agent/graphql, /healthz, /readyz, /metrics and the web UI, and runs the schedule/sensor daemon.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { OutpostError } from '../shared/errors.js';
 import { createLogger, redactUrl, type Logger } from '../shared/logger.js';
 import { Daemon, type DaemonOptions } from './daemon/daemon.js';
@@ -14,7 +14,7 @@ import { DEFAULT_API_LIMITS, type ApiLimits } from './limits.js';
 import type { UserRole } from './core/roles.js';
 import { Store, type StoreLimits } from './store/store.js';
 import { storeSessions } from './store/sessions.js';
-import { createToken, hasLiveToken, type TokenKind } from './store/tokens.js';
+import { createToken, hasLiveToken, verifyToken, type TokenKind } from './store/tokens.js';
 import { createWebHandler } from './web/index.js';
 
 export { Store, type StoreLimits } from './store/store.js';
@@ -33,6 +33,12 @@ export interface ControlPlaneOptions {
   port?: number;
   /** Where the first admin user token is written (`<dataDir>/user.token`). No file when unset. */
   dataDir?: string;
+  /**
+   * A file that must hold a live agent token before the server listens: kept when it does,
+   * else a new agent token is written to it (0600). `outpost dev` uses it so that both token
+   * files exist once /healthz answers. No file when unset.
+   */
+  agentTokenFile?: string;
   logger?: Logger;
   /** Epoch-ms clock for leases, ticks and timeouts. Default Date.now. */
   clock?: () => number;
@@ -108,6 +114,22 @@ async function ensureAdminToken(store: Store, dataDir: string, logger: Logger): 
   logger.info({ file }, 'created the first admin user token');
 }
 
+/** Makes `file` hold a live agent token (see ControlPlaneOptions.agentTokenFile). */
+async function ensureAgentTokenFile(store: Store, file: string, logger: Logger): Promise<void> {
+  let current = '';
+  try {
+    current = readFileSync(file, 'utf8').trim();
+  } catch {
+    // absent: create one
+  }
+  if (current && (await verifyToken(store, current))?.kind === 'agent') return;
+  const { token } = await createToken(store, 'agent', 'outpost dev agent');
+  mkdirSync(dirname(file), { recursive: true });
+  writeFileSync(file, token + '\n', { mode: 0o600 });
+  chmodSync(file, 0o600); // writeFileSync's mode applies only to a new file
+  logger.info({ file }, 'wrote a new agent token');
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const logger = opts.logger ?? createLogger({ name: 'control-plane' });
   const store = await Store.open({
@@ -120,6 +142,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
   let daemon: Daemon | undefined;
   try {
     if (opts.dataDir) await ensureAdminToken(store, opts.dataDir, logger);
+    if (opts.agentTokenFile) await ensureAgentTokenFile(store, opts.agentTokenFile, logger);
     const limits = { ...DEFAULT_API_LIMITS, ...opts.limits };
     const handler = createControlPlaneFetchHandler({
       store,

@@ -1,9 +1,22 @@
-// Request limits of the HTTP and GraphQL layer. Each is named in the error that reports it.
+// Request limits of the HTTP and GraphQL layer. Each is named in the error that reports it,
+// with its value and the flag / environment variable that raises it.
 export interface ApiLimits {
   /** Largest request body in bytes. Default 16 MiB. */
   maxBodyBytes: number;
   /** Deepest selection nesting in an operation. Default 15. */
   maxQueryDepth: number;
+  /**
+   * Largest static cost of an operation: each field counts once per time it would resolve, a
+   * list multiplies its subtree by its `first` (or 10 when it has none). Default 100000: the
+   * web UI's heaviest page costs about a third of that; 3,000 aliased `events(first: 1000)` cost 24 M.
+   */
+  maxQueryCost: number;
+  /** Most fields (aliases included, fragments expanded) in one operation. Default 500. */
+  maxQueryFields: number;
+  /** Most lexical tokens in a GraphQL document (parsing stops there). Default 20000. */
+  maxQueryTokens: number;
+  /** Largest JSON answer in bytes; a backstop behind the cost limit. Default 32 MiB. */
+  maxResponseBytes: number;
   /** Most events per appendRunEvents call. Default 10000. */
   maxEventsPerBatch: number;
   /** Most items per claimWork call. Default 100. */
@@ -14,14 +27,73 @@ export interface ApiLimits {
   maxLogChunkBytes: number;
   /** Largest `first` of a list query. Default 1000. */
   maxPageSize: number;
+  /**
+   * Largest launchRun runConfig, as JSON bytes. Default 256 KiB: the launch travels as a
+   * Temporal workflow input, which Temporal refuses past 2 MB (and warns past 512 KB).
+   */
+  maxRunConfigBytes: number;
+  /** Most tags on a run. Default 100. */
+  maxRunTags: number;
+  /** Largest run tags object, as JSON bytes. Default 16 KiB. */
+  maxRunTagsBytes: number;
 }
 
 export const DEFAULT_API_LIMITS: ApiLimits = {
   maxBodyBytes: 16 * 1024 * 1024,
   maxQueryDepth: 15,
+  maxQueryCost: 100_000,
+  maxQueryFields: 500,
+  maxQueryTokens: 20_000,
+  maxResponseBytes: 32 * 1024 * 1024,
   maxEventsPerBatch: 10_000,
   maxClaimBatch: 100,
   maxWaitMs: 60_000,
   maxLogChunkBytes: 4 * 1024 * 1024,
   maxPageSize: 1000,
+  maxRunConfigBytes: 256 * 1024,
+  maxRunTags: 100,
+  maxRunTagsBytes: 16 * 1024,
 };
+
+/**
+ * Fixed input limits (no flag: no legitimate input comes near them). JSON deeper than
+ * maxJsonDepth is refused by the JSON scalar before anything recursive sees it.
+ */
+export const FIXED_INPUT_LIMITS = {
+  maxJsonDepth: 64,
+  /** Token names: printable, no control or bidi-override characters. */
+  maxTokenNameLength: 128,
+  /** Code location names: a safe identifier, `^[A-Za-z0-9][A-Za-z0-9_.-]*$` minus `..`. */
+  maxLocationNameLength: 64,
+  /** Heartbeat `errors`: at most this many strings... */
+  maxHeartbeatErrors: 50,
+  /** ...of at most this many characters each. */
+  maxHeartbeatErrorLength: 4096,
+  /** Heartbeat `codeServers` and `runningRunIds`: at most this many entries each. */
+  maxHeartbeatEntries: 10_000,
+  /** Agent metadata and short agent fields (name, hostname, version, task queue). */
+  maxAgentMetadataBytes: 16 * 1024,
+  maxAgentFieldLength: 256,
+} as const;
+
+/** The flag and environment variable that set each configurable limit, for error details. */
+export const LIMIT_SOURCES: Partial<Record<keyof ApiLimits, { flag: string; env: string }>> = {
+  maxBodyBytes: { flag: '--max-body-bytes', env: 'OUTPOST_MAX_BODY_BYTES' },
+  maxQueryDepth: { flag: '--max-query-depth', env: 'OUTPOST_MAX_QUERY_DEPTH' },
+  maxQueryCost: { flag: '--max-query-cost', env: 'OUTPOST_MAX_QUERY_COST' },
+  maxQueryFields: { flag: '--max-query-fields', env: 'OUTPOST_MAX_QUERY_FIELDS' },
+  maxQueryTokens: { flag: '--max-query-tokens', env: 'OUTPOST_MAX_QUERY_TOKENS' },
+  maxResponseBytes: { flag: '--max-response-bytes', env: 'OUTPOST_MAX_RESPONSE_BYTES' },
+  maxEventsPerBatch: { flag: '--max-events-per-batch', env: 'OUTPOST_MAX_EVENTS_PER_BATCH' },
+  maxClaimBatch: { flag: '--max-claim-batch', env: 'OUTPOST_MAX_CLAIM_BATCH' },
+  maxRunConfigBytes: { flag: '--max-run-config-bytes', env: 'OUTPOST_MAX_RUN_CONFIG_BYTES' },
+  maxRunTags: { flag: '--max-run-tags', env: 'OUTPOST_MAX_RUN_TAGS' },
+  maxRunTagsBytes: { flag: '--max-run-tags-bytes', env: 'OUTPOST_MAX_RUN_TAGS_BYTES' },
+};
+
+/** "<what>; the limit maxX is N (raise it with --max-x or OUTPOST_MAX_X)". */
+export function limitDetail(name: string, value: number, what: string): string {
+  const src = LIMIT_SOURCES[name as keyof ApiLimits];
+  const raise = src ? ` (raise it with ${src.flag} or ${src.env})` : ' (fixed)';
+  return `${what}; the limit ${name} is ${value}${raise}`;
+}

@@ -84,6 +84,38 @@ export const ERRORS = {
   BODY_TOO_LARGE: spec(413, 'Request body is too large', 'Send a smaller body or raise the limit named in the detail.'),
   QUERY_TOO_DEEP: spec(400, 'Query is nested too deeply', 'Flatten the query or raise the limit named in the detail.'),
   BATCH_TOO_LARGE: spec(400, 'Batch is too large', 'Split the batch or raise the limit named in the detail.'),
+  QUERY_TOO_COSTLY: spec(
+    400,
+    'Query would do too much work',
+    'Ask for fewer items (smaller `first`, fewer aliases) or raise the limit named in the detail.',
+  ),
+  RESPONSE_TOO_LARGE: spec(
+    400,
+    'The answer would be too large to send',
+    'Ask for fewer items or fields, or raise the limit named in the detail.',
+  ),
+  INPUT_TOO_LARGE: spec(
+    400,
+    'An input is larger than its limit',
+    'Shrink the input named in the detail, or raise its limit where the detail says how.',
+  ),
+  JSON_TOO_DEEP: spec(400, 'A JSON value is nested too deeply', 'Flatten the value; the limit is in the detail.'),
+  UNSUPPORTED_MEDIA_TYPE: spec(
+    415,
+    'Unsupported request content type',
+    'POST GraphQL as `content-type: application/json` with a body `{"query": ..., "variables": ...}`.',
+  ),
+  NO_ROUTE: spec(
+    404,
+    'No such endpoint',
+    'The endpoints are /graphql, /agent/graphql, /healthz, /readyz, /metrics and the web UI at /.',
+  ),
+  METHOD_NOT_ALLOWED: spec(405, 'Method not allowed here', 'Use POST (or GET for queries) on the GraphQL endpoint.'),
+  NOT_ACCEPTABLE: spec(
+    406,
+    'No acceptable response type',
+    'Accept application/json or application/graphql-response+json (text/event-stream for subscriptions).',
+  ),
   BAD_REQUEST: spec(400, 'The request is malformed', 'Check the request against the API schema.'),
   INVALID_ARGUMENT: spec(400, 'An argument is invalid', 'Fix the argument named in the detail.'),
 

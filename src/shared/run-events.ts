@@ -9,6 +9,8 @@ export const RUN_EVENT_TYPES = [
   'STEP_OUTPUT',
   'STEP_SUCCESS',
   'STEP_FAILURE',
+  /** The step was stopped because the run was terminated (not a failure: no error). */
+  'STEP_CANCELED',
   'RUN_SUCCESS',
   'RUN_FAILURE',
   'RUN_CANCELED',
@@ -16,13 +18,6 @@ export const RUN_EVENT_TYPES = [
   'ENGINE',
 ] as const;
 export type RunEventType = (typeof RUN_EVENT_TYPES)[number];
-
-/**
- * Seqs from here up belong to ENGINE events the control plane writes itself (launched,
- * canceled before launch, timeouts): they never collide with the run worker's 1, 2, 3...
- * and never count towards a run's contiguous seq.
- */
-export const ENGINE_SEQ_BASE = 1_000_000_000;
 
 export const TERMINAL_EVENT_TYPES: ReadonlySet<RunEventType> = new Set(['RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED']);
 
@@ -60,6 +55,8 @@ export const SPOOL_FILES = {
   events: 'events.jsonl',
   stdout: 'stdout.log',
   stderr: 'stderr.log',
+  /** Written by the agent when it terminates the run (the worker never writes it). */
+  terminated: 'terminate-requested.json',
 } as const;
 
 export function serializeError(err: unknown): SerializedError {

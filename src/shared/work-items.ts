@@ -65,8 +65,14 @@ export const ResultSchemas = {
 export type WorkItemResult<K extends WorkItemKind> = z.infer<(typeof ResultSchemas)[K]>;
 
 /** How the agent starts a location's code server. Never carries secrets. */
+/** A safe identifier: it names directories and workflow ids, so no `.`/`..` and no separators. */
+export const LOCATION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
+
 export const CodeLocationSpecSchema = z.object({
-  name: z.string().regex(/^[a-zA-Z0-9_.-]{1,64}$/),
+  name: z
+    .string()
+    .max(64, 'a location name has at most 64 characters')
+    .regex(LOCATION_NAME, 'a location name is letters, digits, `_` and `-`, with single dots between (no `.`, `..`)'),
   /** Path of a definitions module (TypeScript or JS), relative to the agent's working dir. */
   module: z.string().optional(),
   /** Or: a command that starts a code server; `{port}` is replaced with the port to bind. */

@@ -119,13 +119,25 @@ async function runStep(op: OpDef, opts: ExecuteOptions, results: Map<string, unk
     opts.checkpoint();
     return value;
   } catch (err) {
+    const durationMs = Math.round(performance.now() - started);
+    if (opts.signal.aborted) {
+      // Terminated, not failed: whatever the op threw (an AbortError, usually) is the stop itself.
+      opts.emit({
+        type: 'STEP_CANCELED',
+        stepKey,
+        message: `${stepKey} canceled: the run was terminated`,
+        data: { durationMs },
+      });
+      opts.checkpoint();
+      throw err;
+    }
     const error = serializeError(err);
     opts.emit({
       type: 'STEP_FAILURE',
       stepKey,
       message: `${stepKey} failed: ${error.message}`,
       error,
-      data: { durationMs: Math.round(performance.now() - started) },
+      data: { durationMs },
     });
     opts.checkpoint();
     throw err;

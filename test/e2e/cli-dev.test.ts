@@ -30,6 +30,21 @@ test('runs launch hello --follow streams the run and exits 0', () => {
   assert.match(res.stdout, /hello from outpost/);
   assert.match(res.stdout, /RUN_SUCCESS/);
   assert.match(res.stdout, /SUCCESS$/m);
+  // One public sequence: the printed seqs are 1, 2, 3... with the control plane's ENGINE event
+  // among them (it was printed as 1000000001 before).
+  const events = [...res.stdout.matchAll(/^\d\d:\d\d:\d\d\.\d{3}\s+(\d+) ([A-Z_]+)/gm)].map((m) => ({
+    seq: Number(m[1]),
+    type: m[2],
+  }));
+  assert.deepEqual(
+    events.map((e) => e.seq),
+    events.map((_, i) => i + 1),
+    res.stdout,
+  );
+  assert.ok(
+    events.some((e) => e.type === 'ENGINE'),
+    res.stdout,
+  );
 });
 
 test('runs launch fail --follow exits non-zero and shows the error', () => {

@@ -1,7 +1,7 @@
 // Starts a real `outpost dev` (Temporal dev server, control plane, agent, examples/hello) in
 // a throwaway data dir on free ports, for browser tests, and stops it with SIGINT like Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -20,6 +20,10 @@ export interface DevStack {
   dataDir: string;
   temporalUiUrl: string;
   output: string[];
+  /** Whether each token file existed, and its mode, at the moment /healthz first answered 200. */
+  tokensAtFirstHealthz: Record<'user' | 'agent', { exists: boolean; mode?: number }> | undefined;
+  /** Resolves with the exit code of `outpost dev` when it ends. */
+  exited: Promise<number | null>;
   /** POSTs a GraphQL request with the user token (test-side checks and setup). */
   graphql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
   stop(): Promise<void>;
@@ -50,6 +54,49 @@ export function descendants(root: number): number[] {
   return out;
 }
 
+/**
+ * Live processes that belong to a data dir: its path is in their command line, their working
+ * directory or one of their open files (run workers and warm standbys hold their spool's logs).
+ */
+export function processesOfDir(dir: string): Array<{ pid: number; cmd: string }> {
+  const out: Array<{ pid: number; cmd: string }> = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      if (['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!)) continue;
+      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
+      let refs = cmd.includes(dir);
+      const paths = (): string[] => {
+        const list = [readlinkSync(`/proc/${entry}/cwd`)];
+        for (const fd of readdirSync(`/proc/${entry}/fd`)) {
+          try {
+            list.push(readlinkSync(`/proc/${entry}/fd/${fd}`));
+          } catch {
+            // closed meanwhile
+          }
+        }
+        return list;
+      };
+      refs ||= paths().some((p) => p.startsWith(dir));
+      if (refs) out.push({ pid: Number(entry), cmd: cmd.slice(0, 160) });
+    } catch {
+      // exited while we looked, or not ours to read
+    }
+  }
+  return out;
+}
+
+/** Start time of a process (clock ticks since boot), which with its pid names it for good. */
+export function startTimeOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return undefined;
+  }
+}
+
 export const alive = (pid: number): boolean => {
   try {
     process.kill(pid, 0);
@@ -59,7 +106,7 @@ export const alive = (pid: number): boolean => {
   }
 };
 
-export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
+export async function startDevStack(timeoutMs = 240_000, extraArgs: string[] = []): Promise<DevStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-e2e-'));
   const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
   const child: ChildProcess = spawn(
@@ -77,11 +124,31 @@ export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
       String(temporalPort),
       '--temporal-ui-port',
       String(uiPort),
+      ...extraArgs,
     ],
     { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' } },
   );
   const output: string[] = [];
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  // Watches /healthz from the start: the token files must already exist when it first answers.
+  let tokensAtFirstHealthz: DevStack['tokensAtFirstHealthz'];
+  void (async () => {
+    while (child.exitCode === null && child.signalCode === null && !tokensAtFirstHealthz) {
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/healthz`);
+        if (res.ok) {
+          const look = (f: string): { exists: boolean; mode?: number } =>
+            existsSync(join(dataDir, f))
+              ? { exists: true, mode: statSync(join(dataDir, f)).mode & 0o777 }
+              : { exists: false };
+          tokensAtFirstHealthz = { user: look('user.token'), agent: look('agent.token') };
+        }
+      } catch {
+        // not listening yet
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
   let link: string | undefined;
   const ready = new Promise<string>((resolveLink, reject) => {
     const timer = setTimeout(
@@ -108,7 +175,12 @@ export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
   });
 
   const stop = async (): Promise<void> => {
-    const tree = child.pid ? descendants(child.pid) : [];
+    // Each with its start time: pids wrap quickly on a busy host, never kill a stranger.
+    // Once it has exited its pid may name another process: then there is no tree to look at.
+    const running = child.pid !== undefined && child.exitCode === null && child.signalCode === null;
+    const tree = (running ? descendants(child.pid) : []).map((pid) => [pid, startTimeOf(pid)] as const);
+    const ours = ([pid, start]: readonly [number, number | undefined]): boolean =>
+      alive(pid) && start !== undefined && startTimeOf(pid) === start;
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGINT');
       const timer = setTimeout(() => {
@@ -124,8 +196,8 @@ export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
     }
     // `outpost dev` must stop everything itself (test/e2e/cli-dev.test.ts asserts it); this only
     // makes sure a failure there does not leave processes behind on the machine.
-    for (let i = 0; i < 50 && tree.some(alive); i++) await new Promise((r) => setTimeout(r, 200));
-    const left = tree.filter(alive);
+    for (let i = 0; i < 50 && tree.some(ours); i++) await new Promise((r) => setTimeout(r, 200));
+    const left = tree.filter(ours).map(([pid]) => pid);
     if (left.length) {
       const what = left.map((pid) => {
         try {
@@ -136,6 +208,18 @@ export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
       });
       console.log(`# outpost dev left ${left.length} process(es) behind; killing them: ${what.join('; ')}`);
       for (const pid of left) process.kill(pid, 'SIGKILL');
+    }
+    // Run workers are not descendants once an agent was restarted: find them by the data dir.
+    const strays = processesOfDir(dataDir);
+    if (strays.length) {
+      console.log(`# outpost dev left ${strays.length} process(es) of its data dir; killing them`);
+      for (const p of strays) {
+        try {
+          process.kill(p.pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
     }
     rmSync(dataDir, { recursive: true, force: true });
   };
@@ -157,6 +241,10 @@ export async function startDevStack(timeoutMs = 240_000): Promise<DevStack> {
     dataDir,
     temporalUiUrl: `http://127.0.0.1:${uiPort}`,
     output,
+    get tokensAtFirstHealthz() {
+      return tokensAtFirstHealthz;
+    },
+    exited,
     async graphql<T>(query: string, variables: Record<string, unknown> = {}): Promise<T> {
       const res = await fetch(`${url}/graphql`, {
         method: 'POST',

@@ -275,7 +275,7 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     ]);
     await page.locator('.events-table tr[data-type="LOG"]', { hasText: 'composing a greeting' }).waitFor();
     await agent(
-      'mutation($a: ID!, $r: ID!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: stdout, offset: 0, data: $d) { storedBytes } }',
+      'mutation($a: ID!, $r: ID!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: STDOUT, offset: 0, data: $d) { storedBytes } }',
       {
         a: agentId,
         r: runId,
@@ -285,7 +285,7 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     await page.locator('#tab-stdout').click();
     await page.locator('#log-stdout', { hasText: 'hello from outpost' }).waitFor();
     await agent(
-      'mutation($a: ID!, $r: ID!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: stdout, offset: 19, data: $d) { storedBytes } }',
+      'mutation($a: ID!, $r: ID!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: STDOUT, offset: 19, data: $d) { storedBytes } }',
       {
         a: agentId,
         r: runId,

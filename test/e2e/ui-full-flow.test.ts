@@ -81,6 +81,10 @@ describe('web UI against outpost dev', { skip, timeout: 600_000 }, () => {
     await page.locator('#terminate').click();
     await page.locator('#confirm-ok').click();
     await page.locator('h1 [data-status="CANCELED"]').waitFor({ timeout: RUN_TIMEOUT });
+    // The step stopped by the termination is drawn canceled, not as a red failure.
+    await page.locator('.tl-step[data-step="nap"] .tl-bar-canceled').waitFor();
+    await page.locator('tr[data-type="STEP_CANCELED"]').waitFor({ state: 'attached' });
+    assert.equal(await page.locator('tr[data-type="STEP_FAILURE"]').count(), 0);
   });
 
   test('toggle a schedule on and off', async () => {

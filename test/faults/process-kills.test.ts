@@ -10,10 +10,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { checkRun, launch, runEvents, runStatus, storedStdout, waitTerminal } from './support/checks.js';
 import { FaultSystem } from './support/fault-system.js';
+import { readProcessRecord, runDir } from '../../src/agent/launchers/run-records.js';
 import { kill9, sleep, until, type AgentProcess } from './support/system.js';
 
 const LOG_CAP = 1024 * 1024;
@@ -40,9 +41,7 @@ describe('fault injection: kill -9 and restarts', () => {
     const victim = await launch(cp, 'sleepy', { seconds: 60 });
     const bystander = await launch(cp, 'chatty', { events: CHATTY_EVENTS });
     await until('victim STARTED', async () => (await runStatus(cp, victim)) === 'STARTED');
-    const rec = JSON.parse(readFileSync(join(agent.opts.dataDir, 'runs', victim, 'process.json'), 'utf8')) as {
-      pid: number;
-    };
+    const rec = readProcessRecord(runDir(agent.opts.dataDir, victim))!;
     process.kill(-rec.pid, 'SIGKILL');
     console.log(`run worker: sent SIGKILL to process group ${rec.pid} of run ${victim} once it was STARTED`);
     await waitTerminal(cp, [victim, bystander]);

@@ -13,23 +13,12 @@
 // Warm path: when the standby pool (standby-pool.ts) has a ready worker for the location's
 // version, the run is handed to it instead of spawning. Same files, same order: intent.json
 // (naming the standby), the standby's spool moved into the run, the run sent over IPC and
-// acknowledged, then spawns.log + process.json. A standby claims the run (a file created
-// O_EXCL in the spool) before it writes RUN_START and acknowledges after; an agent that stops
+// acknowledged, then spawns.log + process.json. A standby claims the run (a file in the spool
+// that only one side can create) before it writes RUN_START and acknowledges after; an agent that stops
 // waiting (timeout, crash recovery) claims it before killing the standby, so exactly one of
 // them ever runs it, whichever deadline expires under load.
 import { spawn, type ChildProcess } from 'node:child_process';
-import {
-  appendFileSync,
-  closeSync,
-  existsSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, renameSync, rmSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../../shared/logger.js';
@@ -44,22 +33,25 @@ import {
 } from '../../shared/standby-protocol.js';
 import type { ExitStatus, LaunchHandle, Launcher, RunLaunchSpec } from './launcher.js';
 import { findProcessByArgs, isSameLiveProcess, processGroupMembers, readProcStat } from './proc.js';
+import {
+  configFileOf,
+  forgetStandbyProcess,
+  hasIntent,
+  readIntent,
+  readProcessRecord,
+  recordRunProcess,
+  runDir,
+  signalRecordedGroup,
+  spawnCount,
+  spoolOf,
+  writeAtomic,
+  writeIntent,
+  type IntentRecord,
+  type ProcessRecord,
+} from './run-records.js';
 import { noIsolation, preferSandboxRoot, standbySpoolInside, type Isolation } from './sandbox.js';
 import { lowerPriority } from './priority.js';
 import { StandbyPool, type Standby, type StandbySpec } from './standby-pool.js';
-
-interface ProcessRecord {
-  pid: number;
-  /** Clock ticks since boot (/proc/<pid>/stat field 22): defeats pid reuse. */
-  startTime: number;
-  /** The process group: the worker is its leader. */
-  pgid: number;
-  spawnedAt: number;
-  /** True when found via /proc after a crash instead of recorded at spawn. */
-  recovered?: boolean;
-  /** True when the run went to a warm standby instead of a fresh spawn. */
-  warm?: boolean;
-}
 
 export interface ProcessLauncherOptions {
   /** Agent data dir; runs live in <dataDir>/runs/<runId>/. */
@@ -79,13 +71,6 @@ export interface ProcessLauncherOptions {
   warmWorkers?: number;
   /** The current version of a code location, so standbys never run superseded code. */
   locationVersion?: (location: string) => number | undefined;
-}
-
-interface IntentRecord {
-  runId: string;
-  at: number;
-  /** Set when the run was being handed to a standby. */
-  standby?: { pid: number; startTime: number };
 }
 
 /**
@@ -148,19 +133,16 @@ export class ProcessLauncher implements Launcher {
   }
 
   runDir(runId: string): string {
-    if (!/^[A-Za-z0-9_.-]+$/.test(runId)) throw new OutpostError('INVALID_ARGUMENT', { detail: `run id ${runId}` });
-    return join(this.opts.dataDir, 'runs', runId);
+    return runDir(this.opts.dataDir, runId);
   }
 
   spoolDir(runId: string): string {
-    return join(this.runDir(runId), 'spool');
+    return spoolOf(this.runDir(runId));
   }
 
   /** Lines of the append-only spawn log: one per process actually spawned. */
   spawnCount(runId: string): number {
-    const file = join(this.runDir(runId), 'spawns.log');
-    if (!existsSync(file)) return 0;
-    return readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+    return spawnCount(this.runDir(runId));
   }
 
   async launch(spec: RunLaunchSpec): Promise<LaunchHandle> {
@@ -170,12 +152,12 @@ export class ProcessLauncher implements Launcher {
     const spool = this.spoolDir(spec.runId);
     mkdirSync(dir, { recursive: true });
 
-    if (existsSync(join(dir, 'intent.json'))) {
+    if (hasIntent(dir)) {
       const recovered = await this.recover(spec.runId);
       if (recovered) return recovered;
     }
 
-    const configFile = join(dir, 'config.json');
+    const configFile = configFileOf(dir);
     writeAtomic(configFile, JSON.stringify(spec.runConfig));
     const standbySpec = this.standbySpec(spec);
     // A fresh spool only: after a crash the spool may already hold a dead attempt's files.
@@ -196,7 +178,7 @@ export class ProcessLauncher implements Launcher {
       );
     }
     mkdirSync(spool, { recursive: true });
-    writeAtomic(join(dir, 'intent.json'), JSON.stringify({ runId: spec.runId, at: Date.now() } satisfies IntentRecord));
+    writeIntent(dir, { runId: spec.runId, at: Date.now() });
 
     const module = resolve(spec.cwd ?? process.cwd(), spec.module);
     const cmd = this.isolation.command(
@@ -254,8 +236,7 @@ export class ProcessLauncher implements Launcher {
       pgid: stat?.pgrp ?? pid,
       spawnedAt: Date.now(),
     };
-    appendFileSync(join(dir, 'spawns.log'), `${JSON.stringify(record)}\n`);
-    writeAtomic(join(dir, 'process.json'), JSON.stringify(record));
+    recordRunProcess(dir, record);
     child.unref();
     this.opts.logger.info({ runId: spec.runId, pid }, 'spawned run worker');
     return { runId: spec.runId, launcher: this.kind, ref: `pid ${pid}`, adopted: false };
@@ -276,19 +257,7 @@ export class ProcessLauncher implements Launcher {
 
   signal(runId: string, signal: NodeJS.Signals): Promise<boolean> {
     const rec = this.record(runId);
-    if (!rec) return Promise.resolve(false);
-    // Signal the group only while it is provably ours: the leader is the process we recorded,
-    // or the leader is gone but members remain (a pgid is not reused while its group lives).
-    const leader = readProcStat(rec.pid);
-    const leaderIsOurs = leader !== undefined && leader.startTime === rec.startTime;
-    if (!leaderIsOurs && leader !== undefined && leader.state !== 'Z') return Promise.resolve(false);
-    if (processGroupMembers(rec.pgid).length === 0) return Promise.resolve(false);
-    try {
-      process.kill(-rec.pgid, signal);
-      return Promise.resolve(true);
-    } catch {
-      return Promise.resolve(false);
-    }
+    return Promise.resolve(rec !== undefined && signalRecordedGroup(rec, signal));
   }
 
   exitStatus(runId: string): ExitStatus | undefined {
@@ -311,7 +280,7 @@ export class ProcessLauncher implements Launcher {
   }
 
   private record(runId: string): ProcessRecord | undefined {
-    return readJson<ProcessRecord>(join(this.runDir(runId), 'process.json'));
+    return readProcessRecord(this.runDir(runId));
   }
 
   /**
@@ -326,12 +295,15 @@ export class ProcessLauncher implements Launcher {
       at: Date.now(),
       standby: { pid: sb.pid, startTime: sb.startTime },
     };
-    writeAtomic(join(dir, 'intent.json'), JSON.stringify(intent));
+    writeIntent(dir, intent);
     // The run config travels in the message (a file in the standby's directory could be wiped
     // by a restarting agent before the worker read it). A sandboxed standby keeps writing its
     // spool at a fixed path inside: its bind mount follows the directory we rename.
     const sandboxed = this.isolation.kind !== 'none';
-    renameSync(join(sb.dir, 'spool'), spool);
+    renameSync(spoolOf(sb.dir), spool);
+    // From here it is the run's worker, recorded by the run (intent now, process.json once it
+    // accepts): never again an idle standby to clean up.
+    forgetStandbyProcess(sb.dir);
     rmSync(sb.dir, { recursive: true, force: true });
     // Watch before sending, so an exit during the handoff is never missed.
     this.watch(spec.runId, sb.child);
@@ -385,8 +357,7 @@ export class ProcessLauncher implements Launcher {
       spawnedAt: Date.now(),
       warm: true,
     };
-    appendFileSync(join(dir, 'spawns.log'), `${JSON.stringify(rec)}\n`);
-    writeAtomic(join(dir, 'process.json'), JSON.stringify(rec));
+    recordRunProcess(dir, rec);
     this.opts.logger.info({ runId: spec.runId, pid: sb.pid }, 'handed run to a warm run worker');
     return { runId: spec.runId, launcher: this.kind, ref: `pid ${sb.pid} (warm)`, adopted: false };
   }
@@ -394,7 +365,7 @@ export class ProcessLauncher implements Launcher {
   /** The crash window: intent written, no record. Finds the worker instead of spawning a second. */
   private async recover(runId: string): Promise<LaunchHandle | undefined> {
     const dir = this.runDir(runId);
-    const intent = readJson<IntentRecord>(join(dir, 'intent.json'));
+    const intent = readIntent(dir);
     if (intent?.standby) {
       const found = await this.recoverStandby(runId, intent.standby);
       if (found) return found;
@@ -410,8 +381,7 @@ export class ProcessLauncher implements Launcher {
         recovered: true,
       };
       // The spawn happened (in the crashed attempt) but was never logged: log it now, once.
-      appendFileSync(join(dir, 'spawns.log'), `${JSON.stringify(rec)}\n`);
-      writeAtomic(join(dir, 'process.json'), JSON.stringify(rec));
+      recordRunProcess(dir, rec);
       this.opts.logger.warn({ runId, pid }, 'adopted a run worker found after a crash between spawn and record');
       return { runId, launcher: this.kind, ref: `pid ${pid}`, adopted: true };
     }
@@ -419,8 +389,7 @@ export class ProcessLauncher implements Launcher {
     if (existsSync(events) && statSync(events).size > 0) {
       // It ran and has already exited: supervise will ship what it wrote.
       const rec: ProcessRecord = { pid: -1, startTime: -1, pgid: -1, spawnedAt: Date.now(), recovered: true };
-      appendFileSync(join(dir, 'spawns.log'), `${JSON.stringify(rec)}\n`);
-      writeAtomic(join(dir, 'process.json'), JSON.stringify(rec));
+      recordRunProcess(dir, rec);
       this.opts.logger.warn({ runId }, 'run worker already exited before its launch was recorded; adopting its spool');
       return { runId, launcher: this.kind, ref: 'exited before record', adopted: true };
     }
@@ -469,8 +438,7 @@ export class ProcessLauncher implements Launcher {
       recovered: true,
       warm: true,
     };
-    appendFileSync(join(this.runDir(runId), 'spawns.log'), `${JSON.stringify(rec)}\n`);
-    writeAtomic(join(this.runDir(runId), 'process.json'), JSON.stringify(rec));
+    recordRunProcess(this.runDir(runId), rec);
     this.opts.logger.warn({ runId, pid: sb.pid }, 'adopted a warm run worker found after a crash during its handoff');
     return { runId, launcher: this.kind, ref: `pid ${sb.pid} (warm)`, adopted: true };
   }
@@ -490,25 +458,10 @@ export class ProcessLauncher implements Launcher {
   }
 }
 
-function readJson<T>(file: string): T | undefined {
-  try {
-    return JSON.parse(readFileSync(file, 'utf8')) as T;
-  } catch {
-    return undefined;
-  }
-}
-
 function hasEvents(spool: string): boolean {
   try {
     return statSync(join(spool, SPOOL_FILES.events)).size > 0;
   } catch {
     return false;
   }
-}
-
-function writeAtomic(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, file);
 }

@@ -3,13 +3,14 @@
 // run-worker-standby`). A launch takes a ready one and hands it the run over IPC instead of
 // paying ~250-400 ms of process start and module load on the dispatch path.
 //
-// Each standby lives in <dataDir>/standby/<id>/ with its stdout.log/stderr.log opened by us
-// (append) as its fd 1/2 in spool/. The launcher moves that spool directory into the run (a
+// Each standby lives in <dataDir>/standby/<id>/ (layout in run-records.ts), recorded there while
+// idle, with its stdout.log/stderr.log opened by us (append) as its fd 1/2 in spool/. The launcher moves that spool directory into the run (a
 // rename keeps the open files), so whatever the worker prints lands in the run's logs.
 //
 // A standby only ever runs code of the location version it was started for: the key holds
 // the location, its version, module, working directory and environment, and starting a newer
-// version retires the older ones. Idle standbys exit when the agent disconnects (or dies).
+// version retires the older ones. Idle standbys exit when the agent disconnects (or dies); a
+// restarted agent kills any recorded idle standby of its predecessor still there.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -19,6 +20,14 @@ import { SPOOL_FILES } from '../../shared/run-events.js';
 import { isStandbyMessage, type StandbyMessage } from '../../shared/standby-protocol.js';
 import { credentialFreeEnv } from '../../shared/child-env.js';
 import { readProcStat } from './proc.js';
+import {
+  listRecordedProcesses,
+  recordStandbyProcess,
+  signalRecordedGroup,
+  spoolOf,
+  standbyDir,
+  standbyRoot,
+} from './run-records.js';
 import { noIsolation, standbySpoolInside, type Isolation } from './sandbox.js';
 import { lowerPriority } from './priority.js';
 
@@ -100,8 +109,16 @@ export class StandbyPool {
 
   constructor(private readonly opts: StandbyPoolOptions) {
     // Standbys of an earlier agent process exit on their own (their channel closed with it);
-    // their directories hold nothing a run needs (a taken standby's spool was moved away).
-    rmSync(this.root(), { recursive: true, force: true });
+    // one still recorded (it was busy importing when the agent died) never got a run (a taken
+    // standby's record is removed before the run is sent), so it goes. Their directories hold
+    // nothing a run needs (a taken standby's spool was moved away).
+    // A pool with nothing to keep warm (`outpost agent poller`) leaves the directory alone.
+    if (opts.perKey > 0) {
+      for (const p of listRecordedProcesses(opts.dataDir)) {
+        if (p.kind === 'standby') signalRecordedGroup(p.record, 'SIGKILL');
+      }
+      rmSync(standbyRoot(opts.dataDir), { recursive: true, force: true });
+    }
     this.decayTimer = setInterval(() => this.decay(), Math.max(1_000, this.decayMs() / 4)).unref();
   }
 
@@ -196,14 +213,10 @@ export class StandbyPool {
     for (const sb of [...this.standbys.values()]) this.retire(sb, 'the agent is stopping');
   }
 
-  private root(): string {
-    return join(this.opts.dataDir, 'standby');
-  }
-
   private spawnOne(spec: StandbySpec, key: string): void {
     const id = newId('sb');
-    const dir = join(this.root(), id);
-    const spool = join(dir, 'spool');
+    const dir = standbyDir(this.opts.dataDir, id);
+    const spool = spoolOf(dir);
     mkdirSync(spool, { recursive: true, mode: 0o700 });
     const out = openSync(join(spool, SPOOL_FILES.stdout), 'a', 0o600);
     const err = openSync(join(spool, SPOOL_FILES.stderr), 'a', 0o600);
@@ -234,6 +247,10 @@ export class StandbyPool {
       return;
     }
     this.spawned++;
+    // Recorded at once (so `outpost dev` can stop it even mid-boot), again once its sandbox's
+    // pid 1 is known (below).
+    const startTime = readProcStat(pid)?.startTime ?? -1;
+    recordStandbyProcess(dir, { pid, startTime, pgid: pid, spawnedAt: Date.now() });
     let settle: (ok: boolean) => void = () => undefined;
     const root = isolation.root(pid);
     const nice = this.opts.nice;
@@ -246,7 +263,7 @@ export class StandbyPool {
       version: spec.version,
       child,
       pid,
-      startTime: readProcStat(pid)?.startTime ?? -1,
+      startTime,
       dir,
       state: 'booting',
       whenReady: new Promise<boolean>((r) => (settle = r)),
@@ -261,7 +278,16 @@ export class StandbyPool {
       void root.then((r) => {
         if (r !== undefined && r !== sb.pid) {
           sb.pid = r;
-          sb.startTime = readProcStat(r)?.startTime ?? -1;
+          const st = readProcStat(r);
+          sb.startTime = st?.startTime ?? -1;
+          if (!sb.taken && sb.state === 'booting') {
+            recordStandbyProcess(sb.dir, {
+              pid: r,
+              startTime: sb.startTime,
+              pgid: st?.pgrp ?? r,
+              spawnedAt: Date.now(),
+            });
+          }
         }
         settle(sb.state === 'booting' ? this.onReady(sb, m, spec) : false);
       });

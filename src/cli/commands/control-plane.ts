@@ -5,17 +5,26 @@ import { z } from 'zod';
 import { startControlPlane } from '../../control-plane/index.js';
 import { boolish, loadConfig, portSchema, positiveInt, type OptionSources } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
+import { DEFAULT_API_LIMITS, LIMIT_SOURCES, type ApiLimits } from '../../control-plane/limits.js';
 
 export const ControlPlaneConfigSchema = z.object({
   host: z.string().default('127.0.0.1'),
   port: portSchema.default(3000),
   databaseUrl: z.string().default('sqlite:.outpost/outpost.db'),
   dataDir: z.string().default('.outpost'),
+  agentTokenFile: z.string().optional(),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   daemon: boolish.default(true),
   maxBodyBytes: positiveInt.optional(),
   maxQueryDepth: positiveInt.optional(),
+  maxQueryCost: positiveInt.optional(),
+  maxQueryFields: positiveInt.optional(),
+  maxQueryTokens: positiveInt.optional(),
+  maxResponseBytes: positiveInt.optional(),
+  maxRunConfigBytes: positiveInt.optional(),
+  maxRunTags: positiveInt.optional(),
+  maxRunTagsBytes: positiveInt.optional(),
   maxEventsPerBatch: positiveInt.optional(),
   maxClaimBatch: positiveInt.optional(),
   computeLogCapBytes: positiveInt.optional(),
@@ -31,6 +40,21 @@ export const ControlPlaneConfigSchema = z.object({
 });
 type Config = z.input<typeof ControlPlaneConfigSchema>;
 
+/** Limits whose flag, environment variable and default are declared once, in limits.ts. */
+const NEW_STYLE_LIMITS = [
+  'maxQueryCost',
+  'maxQueryFields',
+  'maxQueryTokens',
+  'maxResponseBytes',
+  'maxRunConfigBytes',
+  'maxRunTags',
+  'maxRunTagsBytes',
+] as const satisfies readonly (keyof ApiLimits & keyof Config)[];
+
+function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
+  return Object.fromEntries(keys.map((k) => [k, o[k]])) as Pick<T, K>;
+}
+
 const SOURCES: OptionSources<Config> = {
   host: { flag: '--host', env: 'OUTPOST_HOST' },
   port: { flag: '--port', env: 'OUTPOST_PORT' },
@@ -41,6 +65,7 @@ const SOURCES: OptionSources<Config> = {
   daemon: { flag: '--no-daemon', env: 'OUTPOST_DAEMON' },
   maxBodyBytes: { flag: '--max-body-bytes', env: 'OUTPOST_MAX_BODY_BYTES' },
   maxQueryDepth: { flag: '--max-query-depth', env: 'OUTPOST_MAX_QUERY_DEPTH' },
+  ...pick(LIMIT_SOURCES, NEW_STYLE_LIMITS),
   maxEventsPerBatch: { flag: '--max-events-per-batch', env: 'OUTPOST_MAX_EVENTS_PER_BATCH' },
   maxClaimBatch: { flag: '--max-claim-batch', env: 'OUTPOST_MAX_CLAIM_BATCH' },
   computeLogCapBytes: { flag: '--compute-log-cap-bytes', env: 'OUTPOST_COMPUTE_LOG_CAP_BYTES' },
@@ -75,11 +100,40 @@ export function registerControlPlaneCommand(program: Command): void {
       'sqlite:<file> or postgres://... (OUTPOST_DATABASE_URL; default sqlite:.outpost/outpost.db)',
     )
     .option('--data-dir <dir>', 'where the first admin token is written (OUTPOST_DATA_DIR; default .outpost)')
+    .option(
+      '--agent-token-file <file>',
+      'before listening, make this file hold a live agent token, writing a new one if needed (0600)',
+    )
     .option('--tls-cert <file>', 'PEM certificate; with --tls-key serves HTTPS (OUTPOST_TLS_CERT)')
     .option('--tls-key <file>', 'PEM private key (OUTPOST_TLS_KEY)')
     .option('--no-daemon', 'do not run the schedule/sensor daemon in this replica (OUTPOST_DAEMON=false)')
     .option('--max-body-bytes <n>', 'largest request body (OUTPOST_MAX_BODY_BYTES; default 16777216)')
     .option('--max-query-depth <n>', 'deepest GraphQL selection (OUTPOST_MAX_QUERY_DEPTH; default 15)')
+    .option(
+      '--max-query-cost <n>',
+      `largest query cost: fields × list sizes (OUTPOST_MAX_QUERY_COST; default ${DEFAULT_API_LIMITS.maxQueryCost})`,
+    )
+    .option(
+      '--max-query-fields <n>',
+      `most fields in a query, aliases included (OUTPOST_MAX_QUERY_FIELDS; default ${DEFAULT_API_LIMITS.maxQueryFields})`,
+    )
+    .option(
+      '--max-query-tokens <n>',
+      `most tokens in a GraphQL document (OUTPOST_MAX_QUERY_TOKENS; default ${DEFAULT_API_LIMITS.maxQueryTokens})`,
+    )
+    .option(
+      '--max-response-bytes <n>',
+      `largest GraphQL answer (OUTPOST_MAX_RESPONSE_BYTES; default ${DEFAULT_API_LIMITS.maxResponseBytes})`,
+    )
+    .option(
+      '--max-run-config-bytes <n>',
+      `largest launchRun runConfig as JSON (OUTPOST_MAX_RUN_CONFIG_BYTES; default ${DEFAULT_API_LIMITS.maxRunConfigBytes})`,
+    )
+    .option('--max-run-tags <n>', `most tags on a run (OUTPOST_MAX_RUN_TAGS; default ${DEFAULT_API_LIMITS.maxRunTags})`)
+    .option(
+      '--max-run-tags-bytes <n>',
+      `largest run tags as JSON (OUTPOST_MAX_RUN_TAGS_BYTES; default ${DEFAULT_API_LIMITS.maxRunTagsBytes})`,
+    )
     .option(
       '--max-events-per-batch <n>',
       'most events per appendRunEvents (OUTPOST_MAX_EVENTS_PER_BATCH; default 10000)',
@@ -123,6 +177,7 @@ export function registerControlPlaneCommand(program: Command): void {
         host: cfg.host,
         port: cfg.port,
         dataDir: cfg.dataDir,
+        ...(cfg.agentTokenFile ? { agentTokenFile: cfg.agentTokenFile } : {}),
         logger,
         daemon: cfg.daemon,
         ...(cfg.tlsCert ? { tlsCertFile: cfg.tlsCert } : {}),
@@ -130,6 +185,7 @@ export function registerControlPlaneCommand(program: Command): void {
         limits: {
           ...(cfg.maxBodyBytes ? { maxBodyBytes: cfg.maxBodyBytes } : {}),
           ...(cfg.maxQueryDepth ? { maxQueryDepth: cfg.maxQueryDepth } : {}),
+          ...Object.fromEntries(NEW_STYLE_LIMITS.filter((k) => cfg[k]).map((k) => [k, cfg[k]])),
           ...(cfg.maxEventsPerBatch ? { maxEventsPerBatch: cfg.maxEventsPerBatch } : {}),
           ...(cfg.maxClaimBatch ? { maxClaimBatch: cfg.maxClaimBatch } : {}),
         },

@@ -1,13 +1,22 @@
 // `outpost dev` (what `npm start` runs): the whole system on the embedded default, in one
 // terminal: a Temporal dev server with its UI, the control plane on SQLite, one agent, and
 // the example code location. State lives in the data dir and survives restarts.
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { assertPortFree } from '../../shared/net.js';
-import { startDevServer, type DevServer } from '../../shared/temporal-dev-server.js';
+import { startDevServer } from '../../shared/temporal-dev-server.js';
 import { userApi } from '../client.js';
-import { prefixed, supervise, type Supervised } from '../supervisor.js';
+import { stopRecordedProcesses } from '../../agent/launchers/run-records.js';
+import {
+  Component,
+  describeExit,
+  exitOf,
+  prefixed,
+  spawnPrefixed,
+  type Running,
+  type SpawnedChild,
+} from '../supervisor.js';
 
 interface DevOptions {
   dataDir: string;
@@ -16,6 +25,9 @@ interface DevOptions {
   temporalUiPort: string;
   location: boolean;
 }
+
+/** A run worker's grace after SIGTERM (its own default is 5 s to stop its ops) before SIGKILL. */
+const RUN_STOP_GRACE_MS = 10_000;
 
 const CLI_ENTRY = resolve(import.meta.dirname, '..', 'main.ts');
 const nodeArgs = (...args: string[]): string[] => ['--import', 'tsx', CLI_ENTRY, ...args];
@@ -37,6 +49,7 @@ export function registerDevCommand(program: Command): void {
 async function runDev(opts: DevOptions): Promise<void> {
   const log = prefixed('outpost');
   const dataDir = resolve(opts.dataDir);
+  const agentDataDir = join(dataDir, 'agent');
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const host = '127.0.0.1';
   const port = Number(opts.port);
@@ -47,93 +60,115 @@ async function runDev(opts: DevOptions): Promise<void> {
   await assertPortFree(uiPort, host, '--temporal-ui-port');
 
   const url = `http://${host}:${port}`;
-  const children: Supervised[] = [];
-  let temporal: DevServer | undefined;
+  const userTokenFile = join(dataDir, 'user.token');
+  const agentTokenFile = join(dataDir, 'agent.token');
+  /** In start order: Temporal, control plane, agent. */
+  const components: Component[] = [];
   let stopping = false;
 
   const shutdown = async (code: number): Promise<never> => {
     if (stopping) return new Promise<never>(() => undefined);
     stopping = true;
     log('stopping...');
-    // Reverse start order: the agent first (it stops its code servers), then the control plane.
-    // The agent drains its Temporal workers (up to its 30 s shutdownForceTime) before it stops.
-    for (const c of [...children].reverse()) await c.stop(45_000);
-    stopRunWorkers(join(dataDir, 'agent'), log);
-    await temporal?.stop();
+    // Runs first, while the agent is still up to ship what they write on SIGTERM (RUN_CANCELED),
+    // so their supervision ends at once and the agent stops without waiting out its grace time.
+    await stopRuns(agentDataDir, log, false);
+    // Then reverse start order: the agent (it stops its code servers and standbys; it drains its
+    // Temporal workers, up to its 30 s shutdownForceTime), the control plane, Temporal. Anything
+    // the agent launched meanwhile, or left, goes before the control plane and Temporal.
+    for (const c of [...components].reverse()) {
+      await c.stop(c.tag === 'temporal' ? 10_000 : 45_000);
+      if (c.tag === 'agent') await stopRuns(agentDataDir, log);
+    }
     log('stopped');
     process.exit(code);
   };
   process.on('SIGINT', () => void shutdown(0));
   process.on('SIGTERM', () => void shutdown(0));
+  const component = (tag: string, start: () => Promise<Running>): Component => {
+    const c = new Component({ tag, start, log, onGiveUp: () => void shutdown(1) });
+    components.push(c);
+    return c;
+  };
 
   try {
+    let temporalUiUrl = '';
+    let temporalAddress = '';
+    let temporalNamespace = 'default';
+    const temporal = component('temporal', async () => {
+      const server = await startDevServer({
+        dbFile: join(dataDir, 'temporal.db'),
+        port: temporalPort,
+        uiPort,
+        logFile: join(dataDir, 'temporal.log'),
+      });
+      temporalUiUrl = server.uiUrl ?? '';
+      temporalAddress = server.address;
+      temporalNamespace = server.namespace;
+      return { pid: server.process.pid, exited: exitOf(server.process), stop: (ms) => server.stop(ms) };
+    });
     log('starting Temporal dev server...');
-    temporal = await startDevServer({
-      dbFile: join(dataDir, 'temporal.db'),
-      port: temporalPort,
-      uiPort,
-      logFile: join(dataDir, 'temporal.log'),
-    });
-    log(`Temporal ready at ${temporal.address}`);
-    temporal.process.once('exit', (c) => {
-      if (!stopping) {
-        log(`Temporal dev server exited (code ${c}); see ${join(dataDir, 'temporal.log')}`);
-        void shutdown(1);
-      }
-    });
+    await temporal.start();
+    log(`Temporal ready at ${temporalAddress} (pid ${temporal.pid}; log ${join(dataDir, 'temporal.log')})`);
 
     const baseEnv: NodeJS.ProcessEnv = { ...process.env, OUTPOST_LOG_LEVEL: process.env.OUTPOST_LOG_LEVEL ?? 'info' };
     delete baseEnv.OUTPOST_TOKEN;
     delete baseEnv.OUTPOST_AGENT_TOKEN;
 
-    const cp = supervise(
-      'control-plane',
-      process.execPath,
-      nodeArgs(
+    const controlPlane = component('control-plane', async () => {
+      const cp = spawnPrefixed(
         'control-plane',
-        '--host',
-        host,
-        '--port',
-        String(port),
-        '--data-dir',
-        dataDir,
-        '--database-url',
-        `sqlite:${join(dataDir, 'outpost.db')}`,
-      ),
-      { ...baseEnv, OUTPOST_TEMPORAL_UI_URL: temporal.uiUrl, OUTPOST_TEMPORAL_NAMESPACE: temporal.namespace },
-    );
-    children.push(cp);
-    watchExit(cp, () => stopping, shutdown, log);
-    await waitHttpReady(`${url}/readyz`, 60_000, cp);
-    writeFileSync(join(dataDir, 'url'), url + '\n', { mode: 0o600 });
-
-    const userTokenFile = join(dataDir, 'user.token');
-    const api = userApi({ url, dataDir });
-    const agentTokenFile = join(dataDir, 'agent.token');
-    if (!(await agentTokenWorks(url, agentTokenFile))) {
-      const res = await api.request<{ createToken: { token: string } }>(
-        `mutation { createToken(kind: AGENT, name: "outpost dev agent") { token } }`,
+        process.execPath,
+        nodeArgs(
+          'control-plane',
+          '--host',
+          host,
+          '--port',
+          String(port),
+          '--data-dir',
+          dataDir,
+          // Both token files are written before it listens, so before /healthz first answers.
+          '--agent-token-file',
+          agentTokenFile,
+          '--database-url',
+          `sqlite:${join(dataDir, 'outpost.db')}`,
+        ),
+        { ...baseEnv, OUTPOST_TEMPORAL_UI_URL: temporalUiUrl, OUTPOST_TEMPORAL_NAMESPACE: temporalNamespace },
       );
-      writeFileSync(agentTokenFile, res.createToken.token + '\n', { mode: 0o600 });
-    }
+      try {
+        await waitHttpReady(`${url}/readyz`, 60_000, cp);
+      } catch (err) {
+        await cp.stop(5_000);
+        throw err;
+      }
+      return cp;
+    });
+    await controlPlane.start();
+    log(`control plane ready at ${url} (pid ${controlPlane.pid})`);
+    writeFileSync(join(dataDir, 'url'), url + '\n', { mode: 0o600 });
 
     const sensorInbox = join(dataDir, 'sensor-inbox');
     mkdirSync(sensorInbox, { recursive: true });
-    const agent = supervise(
-      'agent',
-      process.execPath,
-      nodeArgs('agent', '--url', url, '--temporal-address', temporal.address, '--data-dir', join(dataDir, 'agent')),
-      // The token's path goes by environment, never argv: any process can read argv. The
-      // example's file sensor watches .outpost/sensor-inbox, inside what isolation hides.
-      {
-        ...baseEnv,
-        OUTPOST_AGENT_TOKEN_FILE: agentTokenFile,
-        OUTPOST_AGENT_ISOLATION_EXPOSE: sensorInbox,
-      },
+    const agent = component('agent', () =>
+      Promise.resolve(
+        spawnPrefixed(
+          'agent',
+          process.execPath,
+          nodeArgs('agent', '--url', url, '--temporal-address', temporalAddress, '--data-dir', agentDataDir),
+          // The token's path goes by environment, never argv: any process can read argv. The
+          // example's file sensor watches .outpost/sensor-inbox, inside what isolation hides.
+          {
+            ...baseEnv,
+            OUTPOST_AGENT_TOKEN_FILE: agentTokenFile,
+            OUTPOST_AGENT_ISOLATION_EXPOSE: sensorInbox,
+          },
+        ),
+      ),
     );
-    children.push(agent);
-    watchExit(agent, () => stopping, shutdown, log);
+    await agent.start();
+    log(`agent started (pid ${agent.pid})`);
 
+    const api = userApi({ url, dataDir });
     if (opts.location) {
       await api.request(
         `mutation($input: DeployCodeLocationInput!) { deployCodeLocation(input: $input) { name version } }`,
@@ -152,7 +187,7 @@ async function runDev(opts: DevOptions): Promise<void> {
     log(`Outpost UI:   ${url}`);
     log(`sign in:      ${url}${link.createSignInLink.path}  (one-time link, expires in ${minutes} min)`);
     log(`GraphQL:      ${url}/graphql (user token in ${userTokenFile})`);
-    log(`Temporal UI:  ${temporal.uiUrl}`);
+    log(`Temporal UI:  ${temporalUiUrl}`);
     log(`data dir:     ${dataDir}`);
     log('try:          npx outpost runs launch hello --follow');
     log('press Ctrl-C to stop');
@@ -162,24 +197,13 @@ async function runDev(opts: DevOptions): Promise<void> {
   }
 }
 
-function watchExit(
-  s: Supervised,
-  isStopping: () => boolean,
-  shutdown: (code: number) => Promise<never>,
-  log: (l: string) => void,
-): void {
-  void s.exited.then((code) => {
-    if (!isStopping()) {
-      log(`${s.tag} exited unexpectedly (code ${code}); stopping everything`);
-      void shutdown(1);
-    }
-  });
-}
-
-async function waitHttpReady(url: string, timeoutMs: number, owner: Supervised): Promise<void> {
+async function waitHttpReady(url: string, timeoutMs: number, owner: SpawnedChild): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (owner.child.exitCode !== null) throw new Error(`${owner.tag} exited with code ${owner.child.exitCode}`);
+    const { exitCode, signalCode } = owner.child;
+    if (exitCode !== null || signalCode !== null) {
+      throw new Error(`exited (${describeExit({ code: exitCode, signal: signalCode })}) before ${url} answered`);
+    }
     try {
       const res = await fetch(url);
       if (res.ok) return;
@@ -189,17 +213,6 @@ async function waitHttpReady(url: string, timeoutMs: number, owner: Supervised):
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${url} not ready after ${timeoutMs} ms`);
-}
-
-async function agentTokenWorks(url: string, file: string): Promise<boolean> {
-  if (!existsSync(file)) return false;
-  const token = readFileSync(file, 'utf8').trim();
-  const res = await fetch(`${url}/agent/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query: '{ __typename }' }),
-  });
-  return res.status === 200;
 }
 
 async function waitLocation(api: ReturnType<typeof userApi>, name: string, timeoutMs: number): Promise<string> {
@@ -219,23 +232,14 @@ async function waitLocation(api: ReturnType<typeof userApi>, name: string, timeo
 }
 
 /**
- * Run workers are detached so that they survive an agent crash; when the developer stops the
- * whole system they go too. SIGTERM lets each write RUN_CANCELED; the agent ships it next start.
+ * Run workers (and warm standbys) are detached so that they survive an agent crash; when the
+ * developer stops the whole system they go too. SIGTERM lets each write RUN_CANCELED (shipped by
+ * the agent now, or when it next starts); what is still there after the grace gets SIGKILL.
  */
-function stopRunWorkers(agentDataDir: string, log: (l: string) => void): void {
-  const runsDir = join(agentDataDir, 'runs');
-  if (!existsSync(runsDir)) return;
-  for (const runId of readdirSync(runsDir)) {
-    const file = join(runsDir, runId, 'launch.json');
-    if (!existsSync(file)) continue;
-    try {
-      const { pid } = JSON.parse(readFileSync(file, 'utf8')) as { pid?: number };
-      if (!pid) continue;
-      process.kill(-pid, 0);
-      process.kill(-pid, 'SIGTERM');
-      log(`stopped run worker of ${runId} (pid ${pid})`);
-    } catch {
-      // not running
-    }
+async function stopRuns(agentDataDir: string, log: (l: string) => void, standbysToo = true): Promise<void> {
+  const kinds = standbysToo ? (['run', 'standby'] as const) : (['run'] as const);
+  const stopped = await stopRecordedProcesses(agentDataDir, RUN_STOP_GRACE_MS, kinds);
+  for (const p of stopped) {
+    log(`stopped ${p.kind === 'run' ? `run worker of ${p.id}` : 'a warm standby run worker'} (pid ${p.record.pid})`);
   }
 }

@@ -2,7 +2,6 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { OutpostError } from '../../shared/errors.js';
-import { ENGINE_SEQ_BASE } from '../../shared/run-events.js';
 import { type ClientOptions, type UserApi, userApi, withClientOptions } from '../client.js';
 import { formatDuration, printTable, runAction } from '../output.js';
 
@@ -239,7 +238,7 @@ function formatEvent(e: EventRow): string {
 async function fetchLogs(api: UserApi, id: string, stream: string, afterOffset: number): Promise<LogChunk> {
   const res = await api.request<{ run: { computeLogs: LogChunk } | null }>(
     `query($id: ID!, $stream: ComputeLogStream!, $after: Float) { run(id: $id) { computeLogs(stream: $stream, afterOffset: $after) { data nextOffset } } }`,
-    { id, stream, after: afterOffset },
+    { id, stream: stream.toUpperCase(), after: afterOffset },
   );
   if (!res.run) throw new OutpostError('UNKNOWN_RUN', { detail: id });
   return res.run.computeLogs;
@@ -251,10 +250,8 @@ async function follow(
   id: string,
   opts: { json: boolean; logs: boolean; events?: boolean; streams?: string[] },
 ): Promise<RunRow> {
-  // Worker events (seq 1..N) are paged by seq; engine events (seq >= ENGINE_SEQ_BASE) sort
-  // after them whatever their time, so they are remembered by seq instead.
+  // Events carry one public seq per run (1..N, no gap, ENGINE events included): page by it.
   let afterSeq = 0;
-  const seenEngine = new Set<number>();
   const offsets: Record<string, number> = { stdout: 0, stderr: 0 };
   const streams = opts.streams ?? ['stdout', 'stderr'];
   // Bounded: a run followed for over ~28 hours stops being followed.
@@ -267,10 +264,7 @@ async function follow(
     if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: id });
     let fresh = 0;
     for (const e of run.events) {
-      if (e.seq >= ENGINE_SEQ_BASE) {
-        if (seenEngine.has(e.seq)) continue;
-        seenEngine.add(e.seq);
-      } else afterSeq = Math.max(afterSeq, e.seq);
+      afterSeq = Math.max(afterSeq, e.seq);
       fresh++;
       if (opts.events === false) continue;
       console.log(opts.json ? JSON.stringify({ event: e }) : formatEvent(e));

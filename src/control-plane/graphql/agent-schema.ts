@@ -17,6 +17,7 @@ import { ackWork, ackWorkBatch, claimWork, completeWork, failWork } from '../sto
 import type { WorkItemView } from '../store/work-items.js';
 import { reportRunLaunched } from '../services/runs-service.js';
 import { checkBatch, type ApiContext } from './context.js';
+import { ComputeLogStreamValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
 
 export const AGENT_CONTRACT_SDL = readFileSync(new URL('./agent-api.contract.graphql', import.meta.url), 'utf8');
@@ -45,6 +46,7 @@ export function createAgentSchema() {
     typeDefs: AGENT_CONTRACT_SDL,
     resolvers: {
       JSON: JSONScalar,
+      ComputeLogStream: ComputeLogStreamValues,
       Query: {
         async workspace(_: unknown, { agentId }: Args<{ agentId: string }>, { store, principal }: ApiContext) {
           await authorizeAgent(store, agentId, principal.id);

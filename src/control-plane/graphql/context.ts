@@ -1,6 +1,6 @@
 // What every resolver receives: the store, the limits and the authenticated token.
 import { OutpostError } from '../../shared/errors.js';
-import type { ApiLimits } from '../limits.js';
+import { limitDetail, type ApiLimits } from '../limits.js';
 import type { Metrics } from '../http/metrics.js';
 import type { DeployPolicy } from '../services/deploy-policy.js';
 import type { Store } from '../store/store.js';
@@ -20,7 +20,7 @@ export interface ApiContext {
 export function checkBatch(what: string, n: number, limitName: keyof ApiLimits, limit: number): void {
   if (n > limit) {
     throw new OutpostError('BATCH_TOO_LARGE', {
-      detail: `${what} has ${n}; the limit ${limitName} is ${limit}`,
+      detail: limitDetail(limitName, limit, `${what} has ${n}`),
       data: { limit: limitName, value: limit, got: n },
     });
   }

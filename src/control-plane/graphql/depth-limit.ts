@@ -9,6 +9,7 @@ import {
   type ValidationContext,
 } from 'graphql';
 import { OutpostError } from '../../shared/errors.js';
+import { limitDetail } from '../limits.js';
 import { toGraphQLError } from './errors.js';
 
 function depthOf(
@@ -52,7 +53,7 @@ export function depthLimitRule(limit: number): (ctx: ValidationContext) => ASTVi
       const depth = depthOf(node.selectionSet, fragments, new Set(), limit, 0);
       if (depth > limit) {
         const e = new OutpostError('QUERY_TOO_DEEP', {
-          detail: `depth exceeds the limit maxQueryDepth=${limit}`,
+          detail: limitDetail('maxQueryDepth', limit, `the operation is nested ${depth} deep or more`),
           data: { limit: 'maxQueryDepth', value: limit },
         });
         ctx.reportError(toGraphQLError(e, new GraphQLError(e.message, { nodes: [node] })));

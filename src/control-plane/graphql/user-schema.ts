@@ -2,7 +2,7 @@
 // logs, agents, work items, schedule/sensor state, token admin, and a run-events subscription (SSE).
 import { createSchema } from 'graphql-yoga';
 import { OutpostError } from '../../shared/errors.js';
-import { ENGINE_SEQ_BASE, type ComputeLogStream } from '../../shared/run-events.js';
+import { type ComputeLogStream } from '../../shared/run-events.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
 import { strictConfigSchema } from '../core/strict-config.js';
 import { runDurationMs } from '../../shared/run-timing.js';
@@ -40,9 +40,14 @@ import {
   type SensorView,
 } from '../services/instigators-service.js';
 import { launchRun, terminateRun, type LaunchRunInput } from '../services/runs-service.js';
+import { checkLaunchInput } from '../core/input-rules.js';
 import { pageSize, type ApiContext } from './context.js';
+import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
 import { USER_SDL } from './user-sdl.js';
+
+/** The shape of a runs cursor (a run id: `run_` + 24 base-32 characters). */
+const RUN_CURSOR = /^run_[0-9a-z]{24}$/;
 
 /** Most events one subscription pass reads; it loops until caught up. */
 const SUBSCRIPTION_PAGE = 1000;
@@ -57,19 +62,14 @@ export async function* runEventStream(
   signal?: AbortSignal,
 ): AsyncGenerator<StoredRunEvent> {
   await requireRun(store.db, runId);
-  // The cursor follows the worker's seqs only: engine events (seq >= ENGINE_SEQ_BASE) sort after
-  // every worker event whatever their time, so they are remembered by seq instead.
-  let after = Math.min(afterSeq, ENGINE_SEQ_BASE - 1);
-  const sentEngine = new Set<number>();
+  // One public sequence (1..N, no gap, ENGINE events included): the last seq sent is the cursor.
+  let after = afterSeq;
   let finishedPasses = 0;
   // Bounded by the run finishing (or the client leaving); a day of 1 s rechecks at most.
   for (let pass = 0; pass < 86_400 && !signal?.aborted; pass++) {
     const events = await listRunEvents(store, runId, after, SUBSCRIPTION_PAGE);
     for (const e of events) {
-      if (e.seq >= ENGINE_SEQ_BASE) {
-        if (sentEngine.has(e.seq)) continue;
-        sentEngine.add(e.seq);
-      } else after = e.seq;
+      after = e.seq;
       yield e;
     }
     if (events.length === SUBSCRIPTION_PAGE) continue;
@@ -90,7 +90,9 @@ export function createUserSchema() {
     typeDefs: USER_SDL,
     resolvers: {
       JSON: JSONScalar,
-      TokenKind: { USER: 'user', AGENT: 'agent' },
+      TokenKind: TokenKindValues,
+      ComputeLogStream: ComputeLogStreamValues,
+      CodeLocationQuery: CodeLocationQueryValues,
       UserRole: { VIEWER: 'VIEWER', LAUNCHER: 'LAUNCHER', EDITOR: 'EDITOR', ADMIN: 'ADMIN' },
       Query: {
         codeLocations: (_: unknown, __: unknown, { store }: ApiContext) => listLocations(store.db),
@@ -100,7 +102,14 @@ export function createUserSchema() {
           a: { filter?: RunFilter | null; first?: number | null; after?: string | null },
           { store, limits }: ApiContext,
         ) {
-          const { runs, hasNextPage } = await listRuns(store, a.filter ?? {}, pageSize(a.first, 50, limits), a.after);
+          const first = pageSize(a.first, 50, limits);
+          // The cursor is a run id this API handed out; anything else is an error, not an empty page.
+          if (a.after != null && (!RUN_CURSOR.test(a.after) || !(await getRun(store.db, a.after)))) {
+            throw new OutpostError('INVALID_ARGUMENT', {
+              detail: '`after` is not a cursor from this API (pass a previous pageInfo.endCursor)',
+            });
+          }
+          const { runs, hasNextPage } = await listRuns(store, a.filter ?? {}, first, a.after);
           return {
             edges: runs.map((r) => ({ cursor: r.id, node: r })),
             nodes: runs,
@@ -142,7 +151,10 @@ export function createUserSchema() {
         launchRun: audited(
           'launchRun',
           (a: { input: LaunchRunInput }) => `${a.input.location}/${a.input.job}`,
-          (_, { input }, { store }) => launchRun(store, input),
+          (_, { input }, { store, limits }) => {
+            checkLaunchInput(input, limits);
+            return launchRun(store, input);
+          },
         ),
         terminateRun: audited(
           'terminateRun',
@@ -256,6 +268,7 @@ export function createUserSchema() {
         configSchema: (j: Parent<{ configSchema: Record<string, unknown> }>) => strictConfigSchema(j.configSchema),
       },
       Run: {
+        lastSeq: (r: Parent<RunView>) => r.eventSeq,
         durationMs: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => runDurationMs(r, store.now()),
         launchError: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => launchErrorOf(store.db, r.id),
         events: (

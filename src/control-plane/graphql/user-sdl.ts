@@ -18,8 +18,8 @@ export const USER_SDL = /* GraphQL */ `
     ERROR
   }
   enum ComputeLogStream {
-    stdout
-    stderr
+    STDOUT
+    STDERR
   }
   enum WorkItemKind {
     SYNC_CODE_LOCATION
@@ -47,10 +47,10 @@ export const USER_SDL = /* GraphQL */ `
     FAILURE
   }
   enum CodeLocationQuery {
-    partitionNames
-    partitionConfig
-    partitionTags
-    executionPlan
+    PARTITION_NAMES
+    PARTITION_CONFIG
+    PARTITION_TAGS
+    EXECUTION_PLAN
   }
   enum TokenKind {
     "Opens /graphql."
@@ -155,7 +155,10 @@ export const USER_SDL = /* GraphQL */ `
     partitions: [PartitionSet!]!
   }
   type RunEvent {
+    "Public seq: 1..N per run without gap, in the order events were stored, ENGINE events included."
     seq: Int!
+    "The run worker's own seq (what the agent ships by); null for events the control plane wrote."
+    workerSeq: Int
     type: String!
     timestamp: Float!
     stepKey: String
@@ -191,7 +194,7 @@ export const USER_SDL = /* GraphQL */ `
     launchError: WorkItemError
     updatedAt: Float!
     agentId: ID
-    "Highest contiguous event seq stored."
+    "Seq of the run's last event (its events are 1..lastSeq)."
     lastSeq: Int!
     events(afterSeq: Int = 0, first: Int = 1000): [RunEvent!]!
     computeLogs(stream: ComputeLogStream!, afterOffset: Float = 0): ComputeLogs!

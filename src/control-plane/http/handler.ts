@@ -1,14 +1,14 @@
 // The control plane as one fetch-style handler (graphql-yoga style): routes, auth, limits,
 // health and metrics. Tests call it directly with no port; node-server.ts serves it on a socket.
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import { OutpostError } from '../../shared/errors.js';
+import { OutpostError, type ErrorName } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { createAgentSchema } from '../graphql/agent-schema.js';
 import type { ApiContext } from '../graphql/context.js';
 import { createMaskError } from '../graphql/errors.js';
 import { createUserSchema } from '../graphql/user-schema.js';
-import { useDepthLimit, usePublicErrorShape } from '../graphql/yoga-plugins.js';
-import type { ApiLimits } from '../limits.js';
+import { useCostLimit, useDepthLimit, usePublicErrorShape } from '../graphql/yoga-plugins.js';
+import { limitDetail, type ApiLimits } from '../limits.js';
 import type { DeployPolicy } from '../services/deploy-policy.js';
 import type { Store } from '../store/store.js';
 import type { WebHandler } from '../web/index.js';
@@ -50,7 +50,7 @@ export function errorResponse(e: OutpostError, headers: Record<string, string> =
 
 export function bodyTooLarge(limit: number): OutpostError {
   return new OutpostError('BODY_TOO_LARGE', {
-    detail: `the limit maxBodyBytes is ${limit} bytes`,
+    detail: limitDetail('maxBodyBytes', limit, `the body has more than ${limit} bytes`),
     data: { limit: 'maxBodyBytes', value: limit },
   });
 }
@@ -62,7 +62,15 @@ async function readLimited(request: Request, limit: number): Promise<ArrayBuffer
   const chunks: Uint8Array[] = [];
   let size = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let next: ReadableStreamReadResult<Uint8Array>;
+    try {
+      next = await reader.read();
+    } catch (err) {
+      // node-server.ts errors the stream itself once the socket delivered more than the limit.
+      if (err instanceof OutpostError && err.errorName === 'BODY_TOO_LARGE') return undefined;
+      throw err;
+    }
+    const { done, value } = next;
     if (done) break;
     size += value.byteLength;
     if (size > limit) {
@@ -75,6 +83,22 @@ async function readLimited(request: Request, limit: number): Promise<ArrayBuffer
   return all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength);
 }
 
+/** yoga answers some refusals (415, 405, 406) with an empty body; give them the one error shape. */
+function codedIfBare(res: Response): Response {
+  if (res.status < 400 || (res.headers.get('content-type') ?? '').includes('json')) return res;
+  const name = BARE_STATUS[res.status] ?? 'BAD_REQUEST';
+  const allow = res.headers.get('allow');
+  return errorResponse(new OutpostError(name), allow ? { allow } : {});
+}
+
+const JSON_TYPES = new Set(['application/json', 'application/graphql+json']);
+
+const BARE_STATUS: Record<number, ErrorName> = {
+  415: 'UNSUPPORTED_MEDIA_TYPE',
+  405: 'METHOD_NOT_ALLOWED',
+  406: 'NOT_ACCEPTABLE',
+};
+
 export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const { store, limits, metrics, logger, deployPolicy } = deps;
   const cors: CorsPolicy = deps.cors ?? { allowedOrigins: [] };
@@ -85,7 +109,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     landingPage: false,
     batching: false,
     logging: false as const,
-    plugins: [useDepthLimit(limits.maxQueryDepth), usePublicErrorShape()],
+    plugins: [useDepthLimit(limits.maxQueryDepth), useCostLimit(limits), usePublicErrorShape(limits)],
   };
   const userYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,
@@ -108,8 +132,24 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   ): Promise<Response> {
     const declared = Number(request.headers.get('content-length') ?? NaN);
     if (declared > limits.maxBodyBytes) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
+    // Authentication needs only the headers: an unauthenticated request is answered before a
+    // byte of its body is read (node-server.ts then drains or cuts the rest).
+    let principal;
+    try {
+      principal = await authenticate(store, request, kind);
+    } catch (e) {
+      if (e instanceof OutpostError) {
+        return errorResponse(e, e.http === 401 ? { 'www-authenticate': 'Bearer realm="outpost"' } : {});
+      }
+      throw e;
+    }
     let req = request;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
+      // JSON only: no uploads, so yoga's multipart and form parsers are never reached.
+      const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
+      if (!JSON_TYPES.has(type)) {
+        return errorResponse(new OutpostError('UNSUPPORTED_MEDIA_TYPE', { detail: type || 'no content-type' }));
+      }
       const body = await readLimited(request, limits.maxBodyBytes);
       if (!body) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
       req = new Request(request.url, {
@@ -119,16 +159,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
         signal: request.signal,
       });
     }
-    let principal;
-    try {
-      principal = await authenticate(store, req, kind);
-    } catch (e) {
-      if (e instanceof OutpostError) {
-        return errorResponse(e, e.http === 401 ? { 'www-authenticate': 'Bearer realm="outpost"' } : {});
-      }
-      throw e;
-    }
-    return yoga.fetch(req, { store, limits, metrics, principal, deployPolicy });
+    return codedIfBare(await yoga.fetch(req, { store, limits, metrics, principal, deployPolicy }));
   }
 
   async function route(request: Request): Promise<Response> {
@@ -154,10 +185,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       if (request.method === 'OPTIONS') return preflight(request, cors);
       return withCors(request, await graphql(request, userYoga, 'user'), cors);
     }
-    return Response.json(
-      { errors: [{ message: `no route for ${path}`, extensions: { code: 'OUTPOST_ERR_BAD_REQUEST', http: 404 } }] },
-      { status: 404 },
-    );
+    return errorResponse(new OutpostError('NO_ROUTE', { detail: path }));
   }
 
   return async (request) => {
@@ -170,12 +198,25 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: String(res.status) });
       return res;
     } catch (err) {
+      // The client went away (an agent stopping mid long-poll does, on every clean shutdown):
+      // yoga rejects with the abort reason. Nobody is left to answer; it is not a server error.
+      if (request.signal.aborted) {
+        logger.debug({ path }, 'client closed the request');
+        metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: '499' });
+        return new Response(null, { status: 499 });
+      }
       logger.error(
         { err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path },
         'request failed',
       );
       metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: '500' });
-      return errorResponse(err instanceof OutpostError ? err : new OutpostError('INTERNAL'));
+      const coded =
+        err instanceof OutpostError
+          ? err
+          : err instanceof Error && err.cause instanceof OutpostError
+            ? err.cause
+            : undefined;
+      return errorResponse(coded ?? new OutpostError('INTERNAL'));
     }
   };
 }

@@ -13,25 +13,53 @@ export interface NodeServerOptions {
   tls?: { cert: Buffer; key: Buffer };
 }
 
-/** Reads the body up to `limit` bytes; undefined (stream paused, not destroyed) once it is over. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (chunk: Buffer): void => {
-      size += chunk.length;
-      if (size > limit) {
-        req.off('data', onData);
+/**
+ * The request body as a stream the handler reads only if it wants to: the handler
+ * authenticates first, so an unauthenticated request is answered without its body being read.
+ * Past `limit` bytes the stream errors with BODY_TOO_LARGE and reading stops (the socket stays
+ * open so that the client reads the 413; `discardRest` drains what it still sends).
+ */
+function bodyStream(req: IncomingMessage, limit: number): ReadableStream<Uint8Array> {
+  let size = 0;
+  let finished = false;
+  return new ReadableStream<Uint8Array>(
+    {
+      start(controller) {
         req.pause();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    req.on('data', onData);
-    req.once('end', () => resolve(Buffer.concat(chunks)));
-    req.once('error', reject);
-  });
+        req.on('data', (chunk: Buffer) => {
+          if (finished) return;
+          size += chunk.length;
+          if (size > limit) {
+            finished = true;
+            req.pause();
+            controller.error(bodyTooLarge(limit));
+            return;
+          }
+          controller.enqueue(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+          // Backpressure: read from the socket only as fast as the handler consumes.
+          if ((controller.desiredSize ?? 0) <= 0) req.pause();
+        });
+        req.once('end', () => {
+          if (finished) return;
+          finished = true;
+          controller.close();
+        });
+        req.once('error', (err) => {
+          if (finished) return;
+          finished = true;
+          controller.error(err);
+        });
+      },
+      pull() {
+        if (!finished) req.resume();
+      },
+      cancel() {
+        finished = true;
+        req.pause();
+      },
+    },
+    { highWaterMark: 4 },
+  );
 }
 
 /**
@@ -76,6 +104,26 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
   res.end();
 }
 
+/**
+ * Sends the answer; when the handler answered without reading the whole body (a 401, a 413),
+ * the connection is closed after it and the rest of the body drained, bounded.
+ */
+async function sendThenDrain(
+  req: IncomingMessage,
+  res: ServerResponse,
+  response: Response,
+  cap: number,
+): Promise<void> {
+  const unread = !req.complete;
+  if (unread) res.setHeader('connection', 'close');
+  await send(res, response);
+  if (unread && !req.complete) {
+    // The body stream's own listener would queue what arrives for a reader that is gone.
+    req.removeAllListeners('data');
+    discardRest(req, cap * 4);
+  }
+}
+
 export function createNodeServer(opts: NodeServerOptions): Server {
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const abort = new AbortController();
@@ -84,14 +132,14 @@ export function createNodeServer(opts: NodeServerOptions): Server {
     });
     void (async () => {
       const declared = Number(req.headers['content-length'] ?? NaN);
-      const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
-      const body = hasBody && !(declared > opts.maxBodyBytes) ? await readBody(req, opts.maxBodyBytes) : undefined;
-      if (hasBody && !body) {
-        // Answer at once and close the connection afterwards; the rest of the body is drained
-        // (bounded) so the client reads the 413 rather than a reset.
-        res.setHeader('connection', 'close');
-        await send(res, errorResponse(bodyTooLarge(opts.maxBodyBytes)));
-        discardRest(req, opts.maxBodyBytes * 4);
+      // A body is what the headers announce (a length, or chunked); a bare OPTIONS or DELETE has none.
+      const hasBody =
+        req.method !== 'GET' &&
+        req.method !== 'HEAD' &&
+        (declared > 0 || req.headers['transfer-encoding'] !== undefined);
+      if (hasBody && declared > opts.maxBodyBytes) {
+        // Refused on the declared length, before a byte of the body is read.
+        await sendThenDrain(req, res, errorResponse(bodyTooLarge(opts.maxBodyBytes)), opts.maxBodyBytes);
         return;
       }
       const headers = new Headers();
@@ -105,9 +153,9 @@ export function createNodeServer(opts: NodeServerOptions): Server {
         method: req.method ?? 'GET',
         headers,
         signal: abort.signal,
-        ...(body ? { body: body.buffer.slice(body.byteOffset, body.byteOffset + body.byteLength) as ArrayBuffer } : {}),
+        ...(hasBody ? { body: bodyStream(req, opts.maxBodyBytes), duplex: 'half' } : {}),
       });
-      await send(res, await opts.handler(request));
+      await sendThenDrain(req, res, await opts.handler(request), opts.maxBodyBytes);
     })().catch((err: unknown) => {
       opts.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'HTTP adapter failed');
       if (!res.headersSent) res.writeHead(500).end();

@@ -1,6 +1,7 @@
 // Agents: registration, heartbeats (code-server statuses, running runs, errors), health.
 import { OutpostError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
+import { checkAgentRegistration, checkHeartbeat } from '../core/input-rules.js';
 import type { AgentsTable } from './schema.js';
 import type { Store } from './store.js';
 import type { Exec } from './work-items.js';
@@ -41,6 +42,7 @@ export interface RegisterAgentInput {
  * an id whose token was revoked (rotation) or that predates binding is taken over by this one.
  */
 export async function registerAgent(store: Store, input: RegisterAgentInput, tokenId: string): Promise<string> {
+  checkAgentRegistration(input);
   const now = store.now();
   const id = input.agentId ?? newId('agent', now);
   const row = {
@@ -111,6 +113,7 @@ export async function heartbeat(
   store: Store,
   input: { agentId: string; codeServers: CodeServerStatus[]; runningRunIds: string[]; errors?: string[] | null },
 ): Promise<void> {
+  checkHeartbeat(input);
   const res = await store.db
     .updateTable('agents')
     .set({

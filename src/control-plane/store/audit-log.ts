@@ -27,6 +27,14 @@ export const DEFAULT_AUDIT_RETENTION_MS = 90 * 86_400_000;
 
 const MAX_TARGET = 512;
 
+/**
+ * A refused input is audited as given, so it may hold NUL (which PostgreSQL text refuses) or
+ * bidi controls (which would reorder the audit page): those are written as `\u{…}` escapes.
+ */
+function printable(s: string): string {
+  return s.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
+}
+
 export async function recordAudit(store: Store, e: Omit<AuditEntry, 'id' | 'at'>): Promise<void> {
   const at = store.now();
   await store.db
@@ -37,7 +45,7 @@ export async function recordAudit(store: Store, e: Omit<AuditEntry, 'id' | 'at'>
       actor_token_id: e.actorTokenId,
       actor: e.actor,
       action: e.action,
-      target: e.target === null ? null : e.target.slice(0, MAX_TARGET),
+      target: e.target === null ? null : printable(e.target.slice(0, MAX_TARGET)),
       outcome: e.outcome,
     })
     .execute();

@@ -1,6 +1,6 @@
 // Versioned schema migrations, run at start by Kysely's Migrator. Each migration is written
 // once per dialect only where types differ (binary columns); append new ones, never edit old ones.
-import { type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
+import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import type { Dialect } from './connect.js';
 import { OutpostError } from '../../shared/errors.js';
 
@@ -160,6 +160,7 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('agents_token').on('agents').column('token_id').execute();
       },
     },
+    '0003_event_sequence': { up: (db) => migrateEventSequence(db) },
     // A run's started_at/ended_at are its RUN_START and terminal events' own times (run-timing.ts),
     // no longer when the control plane heard of them: rewrite stored runs from their events.
     '0004_run_times_from_events': {
@@ -212,6 +213,64 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
       },
     },
   };
+}
+
+/**
+ * One public event sequence per run. Until now ENGINE events took seqs from 1,000,000,000 up;
+ * now run_events holds every visible event under a public `seq` (1..N, no gap) and worker events
+ * keep their own seq in `worker_seq`, the shipping idempotency key. Stored worker events keep
+ * their seq; ENGINE events are renumbered after them, in their order; worker events stored past
+ * a gap move to run_events_pending until it fills.
+ */
+async function migrateEventSequence(db: Kysely<unknown>): Promise<void> {
+  const base = 1_000_000_000; // the retired ENGINE_SEQ_BASE
+  // Typed loosely: the builder's column-name parameter would otherwise pin the PK columns.
+  const eventColumns = (t: CreateTableBuilder<string, string>): CreateTableBuilder<string, string> =>
+    t
+      .addColumn('type', 'text', (c) => c.notNull())
+      .addColumn('timestamp', 'double precision', (c) => c.notNull())
+      .addColumn('step_key', 'text')
+      .addColumn('level', 'text')
+      .addColumn('message', 'text')
+      .addColumn('data', 'text')
+      .addColumn('error', 'text');
+  await eventColumns(
+    db.schema
+      .createTable('run_events_v2')
+      .addColumn('run_id', 'text', (c) => c.notNull())
+      .addColumn('seq', 'bigint', (c) => c.notNull())
+      .addColumn('worker_seq', 'bigint'),
+  )
+    .addPrimaryKeyConstraint('run_events_seq_pk', ['run_id', 'seq'])
+    .execute();
+  await eventColumns(
+    db.schema
+      .createTable('run_events_pending')
+      .addColumn('run_id', 'text', (c) => c.notNull())
+      .addColumn('worker_seq', 'bigint', (c) => c.notNull()),
+  )
+    .addPrimaryKeyConstraint('run_events_pending_pk', ['run_id', 'worker_seq'])
+    .execute();
+  const cols = sql.raw('type, timestamp, step_key, level, message, data, error');
+  const ecols = sql.raw('e.type, e.timestamp, e.step_key, e.level, e.message, e.data, e.error');
+  await sql`
+    INSERT INTO run_events_v2 (run_id, seq, worker_seq, ${cols})
+    SELECT e.run_id, e.seq, e.seq, ${ecols}
+    FROM run_events e JOIN runs r ON r.id = e.run_id WHERE e.seq <= r.last_seq`.execute(db);
+  await sql`
+    INSERT INTO run_events_v2 (run_id, seq, worker_seq, ${cols})
+    SELECT e.run_id, r.last_seq + ROW_NUMBER() OVER (PARTITION BY e.run_id ORDER BY e.seq), NULL, ${ecols}
+    FROM run_events e JOIN runs r ON r.id = e.run_id WHERE e.seq >= ${base}`.execute(db);
+  await sql`
+    INSERT INTO run_events_pending (run_id, worker_seq, ${cols})
+    SELECT e.run_id, e.seq, ${ecols}
+    FROM run_events e JOIN runs r ON r.id = e.run_id WHERE e.seq > r.last_seq AND e.seq < ${base}`.execute(db);
+  await db.schema.dropTable('run_events').execute();
+  await db.schema.alterTable('run_events_v2').renameTo('run_events').execute();
+  await db.schema.alterTable('runs').renameColumn('engine_seq', 'event_seq').execute();
+  await sql`
+    UPDATE runs SET event_seq = last_seq + (
+      SELECT COUNT(*) FROM run_events e WHERE e.run_id = runs.id AND e.worker_seq IS NULL)`.execute(db);
 }
 
 /**

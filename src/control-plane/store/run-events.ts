@@ -1,16 +1,25 @@
-// Run events: batched, idempotent ingest keyed by (run_id, seq), with the run's highest
-// contiguous seq and its status advanced in the same transaction. Identical re-sends are
-// ignored; a different event at a stored seq, or a second terminal event, refuses the batch. SQLite uses one prepared
-// statement inside a better-sqlite3 transaction; PostgreSQL one multi-row INSERT from unnest().
+// Run events: batched, idempotent ingest keyed by the worker's seq, with the run's highest
+// contiguous worker seq and its status advanced in the same transaction. A worker event enters
+// run_events, with its public seq (shared with ENGINE events: 1..N per run, no gap), when it
+// becomes contiguous; until then (a later batch landed first) it waits in run_events_pending.
+// So public order follows worker order, and a worker seq up to last_seq is stored exactly once.
+// SQLite uses prepared statements in a better-sqlite3 transaction; PostgreSQL unnest() INSERTs.
 import { sql } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
 import { RUN_EVENT_TYPES } from '../../shared/run-events.js';
 import { applyEvent, isTerminal, statusForEvent, type RunStatus } from '../core/run-state.js';
-import { ENGINE_SEQ_BASE } from '../../shared/run-events.js';
 import { executionTimes } from '../../shared/run-timing.js';
-import type { RunEventsTable } from './schema.js';
+import {
+  assertOneTerminal,
+  assertSame,
+  colsOf,
+  resentRange,
+  STORED_COLS,
+  TERMINAL_TYPES,
+  type Row,
+  type StoredCols,
+} from './run-event-conflicts.js';
 import type { Store } from './store.js';
-import type { Exec } from './work-items.js';
 
 export interface RunEventInput {
   seq: number;
@@ -24,7 +33,10 @@ export interface RunEventInput {
 }
 
 export interface StoredRunEvent {
+  /** Public seq: 1..N per run without gap, worker and ENGINE events alike. */
   seq: number;
+  /** The run worker's own seq; null for ENGINE events. */
+  workerSeq: number | null;
   type: string;
   timestamp: number;
   stepKey: string | null;
@@ -41,13 +53,13 @@ export interface AppendEventsResult {
 
 const EVENT_TYPES: ReadonlySet<string> = new Set(RUN_EVENT_TYPES);
 
-type Row = [string, number, string, number, string | null, string | null, string | null, string | null, string | null];
-
+/** Validated rows, the first copy of each seq only (a batch may repeat one, identically). */
 function toRows(runId: string, events: RunEventInput[]): Row[] {
-  return events.map((e, i) => {
-    if (!Number.isInteger(e.seq) || e.seq < 1 || e.seq >= ENGINE_SEQ_BASE) {
+  const seen = new Map<number, Row>();
+  const rows = events.map((e, i): Row | undefined => {
+    if (!Number.isSafeInteger(e.seq) || e.seq < 1) {
       throw new OutpostError('INVALID_ARGUMENT', {
-        detail: `events[${i}].seq must be an integer in 1..${ENGINE_SEQ_BASE - 1}`,
+        detail: `events[${i}].seq must be a positive integer`,
       });
     }
     if (!EVENT_TYPES.has(e.type)) {
@@ -55,7 +67,7 @@ function toRows(runId: string, events: RunEventInput[]): Row[] {
         detail: `events[${i}].type ${JSON.stringify(e.type)} is not a run event type`,
       });
     }
-    return [
+    const row: Row = [
       runId,
       e.seq,
       e.type,
@@ -66,41 +78,15 @@ function toRows(runId: string, events: RunEventInput[]): Row[] {
       e.data == null ? null : JSON.stringify(e.data),
       e.error == null ? null : JSON.stringify(e.error),
     ];
+    const first = seen.get(e.seq);
+    if (first) {
+      assertSame(runId, row, colsOf(first));
+      return undefined;
+    }
+    seen.set(e.seq, row);
+    return row;
   });
-}
-
-const TERMINAL_TYPES = ['RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED'];
-
-type StoredCols = Pick<RunEventsTable, 'type' | 'timestamp' | 'step_key' | 'level' | 'message' | 'data' | 'error'>;
-
-/**
- * Events are immutable: a re-sent event must equal the stored one (exactly-once shipping
- * re-sends), anything else at a stored seq is a conflict, refused with the whole batch.
- */
-function assertSame(runId: string, row: Row, stored: StoredCols | undefined): void {
-  const same =
-    stored !== undefined &&
-    stored.type === row[2] &&
-    Number(stored.timestamp) === row[3] &&
-    stored.step_key === row[4] &&
-    stored.level === row[5] &&
-    stored.message === row[6] &&
-    stored.data === row[7] &&
-    stored.error === row[8];
-  if (!same) {
-    throw new OutpostError('RUN_EVENT_CONFLICT', {
-      detail: `run ${runId} seq ${row[1]}: a different event is stored at this seq`,
-    });
-  }
-}
-
-/** A run ends once: a terminal event at a second seq is refused with the whole batch. */
-function assertOneTerminal(runId: string, terminalSeqs: number[]): void {
-  if (new Set(terminalSeqs.map(Number)).size > 1) {
-    throw new OutpostError('RUN_EVENT_CONFLICT', {
-      detail: `run ${runId} already has a terminal event (seqs ${[...new Set(terminalSeqs.map(Number))].sort((a, b) => a - b).join(', ')})`,
-    });
-  }
+  return rows.filter((r): r is Row => r !== undefined);
 }
 
 /** Walks seqs (ascending, all > last) while they are consecutive. */
@@ -110,6 +96,18 @@ function contiguousFrom(last: number, seqs: Iterable<number>): number {
     last++;
   }
   return last;
+}
+
+/**
+ * Highest h such that every worker seq lastSeq+1..h is in the batch (lastSeq when none is):
+ * those rows extend the contiguous prefix whatever else is stored, so they are inserted with
+ * their public seq and need no second write (the common case: batches arrive in order).
+ */
+export function batchChainEnd(lastSeq: number, workerSeqs: readonly number[]): number {
+  const inBatch = new Set(workerSeqs);
+  let h = lastSeq;
+  while (inBatch.has(h + 1)) h++;
+  return h;
 }
 
 interface Planned {
@@ -133,7 +131,7 @@ export function planStatus(current: RunStatus, newEvents: FreshEvent[], now: num
   return { status, startedAt: times.startedAt, endedAt: ended ? (times.endedAt ?? now) : undefined };
 }
 
-/** Stores a batch; identical duplicates are ignored, conflicts refused (RUN_EVENT_CONFLICT). Returns the highest contiguous seq and the status. */
+/** Stores a batch; duplicates are ignored. Returns the highest contiguous seq and the status. */
 export async function appendRunEvents(
   store: Store,
   runId: string,
@@ -145,48 +143,95 @@ export async function appendRunEvents(
   return result;
 }
 
+/** Columns of run_events_pending, in Row order (the worker's seq is `worker_seq`). */
+const COLS = 'run_id, worker_seq, type, timestamp, step_key, level, message, data, error';
+
 async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<AppendEventsResult> {
   const db = store.sqlite!;
   // Hold Kysely's connection so no other statement interleaves with this raw transaction.
   return store.db.connection().execute(() => {
-    const insert = db.prepare(
-      'INSERT OR IGNORE INTO run_events (run_id, seq, type, timestamp, step_key, level, message, data, error) VALUES (?,?,?,?,?,?,?,?,?)',
-    );
     const tx = db.transaction((): AppendEventsResult => {
-      const run = db.prepare('SELECT status, last_seq FROM runs WHERE id = ?').get(runId) as
-        { status: RunStatus; last_seq: number } | undefined;
+      const run = db.prepare('SELECT status, last_seq, event_seq FROM runs WHERE id = ?').get(runId) as
+        { status: RunStatus; last_seq: number; event_seq: number } | undefined;
       if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
-      const fresh: FreshEvent[] = [];
-      const stored = db.prepare(
-        'SELECT type, timestamp, step_key, level, message, data, error FROM run_events WHERE run_id = ? AND seq = ?',
-      );
-      for (const r of rows) {
-        if (insert.run(r).changes === 1) fresh.push({ seq: r[1], type: r[2], timestamp: r[3] });
-        else assertSame(runId, r, stored.get(runId, r[1]) as StoredCols | undefined);
+      const last0 = Number(run.last_seq);
+      const offset = Number(run.event_seq) - last0;
+      // Every worker seq up to last_seq is stored once already: those rows are re-sends.
+      const resent = rows.filter((r) => r[1] <= last0);
+      if (resent.length) {
+        const [lo, hi] = resentRange(resent, offset);
+        const copies = db
+          .prepare(
+            `SELECT worker_seq, ${STORED_COLS} FROM run_events
+             WHERE run_id = ? AND seq >= ? AND seq <= ? AND worker_seq IS NOT NULL`,
+          )
+          .all(runId, lo, hi) as Array<StoredCols & { worker_seq: number }>;
+        const byWorkerSeq = new Map(copies.map((c) => [Number(c.worker_seq), c]));
+        for (const r of resent) assertSame(runId, r, byWorkerSeq.get(r[1]));
       }
-      if (fresh.some((e) => TERMINAL_TYPES.includes(e.type))) {
+      const fresh = rows.filter((r) => r[1] > last0);
+      if (!fresh.length) return { highestContiguousSeq: last0, status: run.status };
+      const toPending = db.prepare(`INSERT OR IGNORE INTO run_events_pending (${COLS}) VALUES (?,?,?,?,?,?,?,?,?)`);
+      let stored = fresh;
+      let last: number;
+      if (!db.prepare('SELECT 1 FROM run_events_pending WHERE run_id = ? LIMIT 1').get(runId)) {
+        // The common case: nothing waits past a gap, so the batch's chain from last_seq+1 is
+        // numbered as it is inserted, and only what lies past a gap in the batch waits.
+        last = batchChainEnd(
+          last0,
+          fresh.map((r) => r[1]),
+        );
+        const direct = db.prepare(`INSERT INTO run_events (seq, ${COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)`);
+        for (const r of fresh) {
+          if (r[1] <= last) direct.run(r[1] + offset, ...r);
+          else toPending.run(...r);
+        }
+      } else {
+        const pendingCopy = db.prepare(
+          `SELECT ${STORED_COLS} FROM run_events_pending WHERE run_id = ? AND worker_seq = ?`,
+        );
+        stored = fresh.filter((r) => {
+          if (toPending.run(...r).changes === 1) return true;
+          assertSame(runId, r, pendingCopy.get(runId, r[1]) as StoredCols | undefined);
+          return false;
+        });
+        const seqs = db
+          .prepare('SELECT worker_seq FROM run_events_pending WHERE run_id = ? ORDER BY worker_seq')
+          .pluck()
+          .iterate(runId) as Iterable<number>;
+        last = contiguousFrom(last0, seqs);
+        if (last > last0) {
+          db.prepare(
+            `INSERT INTO run_events (seq, ${COLS}) SELECT worker_seq + ?, ${COLS} FROM run_events_pending
+             WHERE run_id = ? AND worker_seq <= ? ORDER BY worker_seq`,
+          ).run(offset, runId, last);
+          db.prepare('DELETE FROM run_events_pending WHERE run_id = ? AND worker_seq <= ?').run(runId, last);
+        }
+      }
+      if (stored.some((r) => TERMINAL_TYPES.includes(r[2]))) {
+        const inList = TERMINAL_TYPES.map(() => '?').join(',');
         const terminals = db
           .prepare(
-            `SELECT seq FROM run_events WHERE run_id = ? AND seq < ? AND type IN (${TERMINAL_TYPES.map(() => '?').join(',')})`,
+            `SELECT worker_seq FROM run_events WHERE run_id = ? AND type IN (${inList})
+             UNION ALL SELECT worker_seq FROM run_events_pending WHERE run_id = ? AND type IN (${inList})`,
           )
           .pluck()
-          .all(runId, ENGINE_SEQ_BASE, ...TERMINAL_TYPES) as number[];
+          .all(runId, ...TERMINAL_TYPES, runId, ...TERMINAL_TYPES) as number[];
         assertOneTerminal(runId, terminals);
       }
-      const seqs = db
-        .prepare('SELECT seq FROM run_events WHERE run_id = ? AND seq > ? AND seq < ? ORDER BY seq')
-        .pluck()
-        .iterate(runId, run.last_seq, ENGINE_SEQ_BASE) as Iterable<number>;
-      const last = contiguousFrom(run.last_seq, seqs);
       const now = store.now();
-      const plan = planStatus(run.status, fresh, now);
-      if (last !== run.last_seq || plan.status !== run.status || plan.startedAt !== undefined) {
+      const plan = planStatus(
+        run.status,
+        stored.map((r) => ({ seq: r[1], type: r[2], timestamp: r[3] })),
+        now,
+      );
+      if (last !== last0 || plan.status !== run.status || plan.startedAt !== undefined) {
         db.prepare(
-          `UPDATE runs SET last_seq = ?, status = ?, updated_at = ?,
+          `UPDATE runs SET last_seq = ?, event_seq = ?, status = ?, updated_at = ?,
              started_at = coalesce(started_at, ?),
              ended_at = coalesce(?, ended_at)
            WHERE id = ?`,
-        ).run(last, plan.status, now, plan.startedAt ?? null, plan.endedAt ?? null, runId);
+        ).run(last, last + offset, plan.status, now, plan.startedAt ?? null, plan.endedAt ?? null, runId);
       }
       return { highestContiguousSeq: last, status: plan.status };
     });
@@ -194,47 +239,107 @@ async function appendSqlite(store: Store, runId: string, rows: Row[]): Promise<A
   });
 }
 
+/** unnest() of rows (optionally with a leading public seq column) for a multi-row INSERT. */
+function unnestRows(rows: Row[], publicSeqs?: number[]) {
+  const col = <T>(i: number): T[] => rows.map((r) => r[i] as T);
+  return sql`unnest(
+    ${publicSeqs ? sql`${publicSeqs}::bigint[], ` : sql``}${col<string>(0)}::text[], ${col<number>(1)}::bigint[],
+    ${col<string>(2)}::text[], ${col<number>(3)}::float8[], ${col<string | null>(4)}::text[],
+    ${col<string | null>(5)}::text[], ${col<string | null>(6)}::text[], ${col<string | null>(7)}::text[],
+    ${col<string | null>(8)}::text[])`;
+}
+
 async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise<AppendEventsResult> {
   return store.transaction(async (trx) => {
     const run = await trx
       .selectFrom('runs')
-      .select(['status', 'last_seq'])
+      .select(['status', 'last_seq', 'event_seq'])
       .where('id', '=', runId)
       .forUpdate()
       .executeTakeFirst();
     if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
-    const col = <T>(i: number): T[] => rows.map((r) => r[i] as T);
-    const inserted = rows.length
-      ? await sql<{ seq: number; type: string; timestamp: number }>`
-          INSERT INTO run_events (run_id, seq, type, timestamp, step_key, level, message, data, error)
-          SELECT ${runId}, * FROM unnest(
-            ${col<number>(1)}::bigint[], ${col<string>(2)}::text[], ${col<number>(3)}::float8[],
-            ${col<string | null>(4)}::text[], ${col<string | null>(5)}::text[], ${col<string | null>(6)}::text[],
-            ${col<string | null>(7)}::text[], ${col<string | null>(8)}::text[])
-          ON CONFLICT (run_id, seq) DO NOTHING
-          RETURNING seq, type, timestamp`.execute(trx)
-      : { rows: [] };
-    await assertPostgresBatch(trx, runId, rows, inserted.rows);
-    const lastSeq = Number(run.last_seq);
-    const seqs = await sql<{ seq: number }>`
-      SELECT seq FROM run_events WHERE run_id = ${runId} AND seq > ${lastSeq} AND seq < ${ENGINE_SEQ_BASE} ORDER BY seq`.execute(
-      trx,
-    );
-    const last = contiguousFrom(
-      lastSeq,
-      seqs.rows.map((r) => Number(r.seq)),
-    );
+    const last0 = Number(run.last_seq);
+    const offset = Number(run.event_seq) - last0;
+    // Every worker seq up to last_seq is stored once already: those rows are re-sends.
+    const resent = rows.filter((r) => r[1] <= last0);
+    if (resent.length) {
+      const [lo, hi] = resentRange(resent, offset);
+      const copies = await sql<StoredCols & { worker_seq: number }>`
+        SELECT worker_seq, ${sql.raw(STORED_COLS)} FROM run_events
+        WHERE run_id = ${runId} AND seq >= ${lo} AND seq <= ${hi} AND worker_seq IS NOT NULL`.execute(trx);
+      const byWorkerSeq = new Map(copies.rows.map((c) => [Number(c.worker_seq), c]));
+      for (const r of resent) assertSame(runId, r, byWorkerSeq.get(r[1]));
+    }
+    const fresh = rows.filter((r) => r[1] > last0);
+    if (!fresh.length) return { highestContiguousSeq: last0, status: run.status };
+    const waiting = await sql`SELECT 1 FROM run_events_pending WHERE run_id = ${runId} LIMIT 1`.execute(trx);
+    let stored: FreshEvent[];
+    let last: number;
+    if (!waiting.rows.length) {
+      // The common case: see appendSqlite.
+      last = batchChainEnd(
+        last0,
+        fresh.map((r) => r[1]),
+      );
+      const direct = fresh.filter((r) => r[1] <= last);
+      const rest = fresh.filter((r) => r[1] > last);
+      await sql`INSERT INTO run_events (seq, ${sql.raw(COLS)})
+        SELECT * FROM ${unnestRows(
+          direct,
+          direct.map((r) => r[1] + offset),
+        )}`.execute(trx);
+      if (rest.length) {
+        await sql`INSERT INTO run_events_pending (${sql.raw(COLS)}) SELECT * FROM ${unnestRows(rest)}
+          ON CONFLICT (run_id, worker_seq) DO NOTHING`.execute(trx);
+      }
+      stored = fresh.map((r) => ({ seq: r[1], type: r[2], timestamp: r[3] }));
+    } else {
+      const inserted = await sql<FreshEvent>`
+        INSERT INTO run_events_pending (${sql.raw(COLS)}) SELECT * FROM ${unnestRows(fresh)}
+        ON CONFLICT (run_id, worker_seq) DO NOTHING RETURNING worker_seq AS seq, type, timestamp`.execute(trx);
+      stored = inserted.rows.map((r) => ({ seq: Number(r.seq), type: r.type, timestamp: Number(r.timestamp) }));
+      const insertedSeqs = new Set(stored.map((e) => e.seq));
+      const kept = fresh.filter((r) => !insertedSeqs.has(r[1]));
+      if (kept.length) {
+        const copies = await sql<StoredCols & { worker_seq: number }>`
+          SELECT worker_seq, ${sql.raw(STORED_COLS)} FROM run_events_pending
+          WHERE run_id = ${runId} AND worker_seq = ANY(${kept.map((r) => r[1])}::bigint[])`.execute(trx);
+        const byWorkerSeq = new Map(copies.rows.map((c) => [Number(c.worker_seq), c]));
+        for (const r of kept) assertSame(runId, r, byWorkerSeq.get(r[1]));
+      }
+      const seqs = await sql<{ seq: number }>`
+        SELECT worker_seq AS seq FROM run_events_pending WHERE run_id = ${runId} ORDER BY worker_seq`.execute(trx);
+      last = contiguousFrom(
+        last0,
+        seqs.rows.map((r) => Number(r.seq)),
+      );
+      if (last > last0) {
+        await sql`INSERT INTO run_events (seq, ${sql.raw(COLS)})
+          SELECT worker_seq + ${offset}, ${sql.raw(COLS)} FROM run_events_pending
+          WHERE run_id = ${runId} AND worker_seq <= ${last} ORDER BY worker_seq`.execute(trx);
+        await sql`DELETE FROM run_events_pending WHERE run_id = ${runId} AND worker_seq <= ${last}`.execute(trx);
+      }
+    }
+    if (stored.some((e) => TERMINAL_TYPES.includes(e.type))) {
+      const terminals = await sql<{ worker_seq: number }>`
+        SELECT worker_seq FROM run_events WHERE run_id = ${runId} AND type = ANY(${TERMINAL_TYPES}::text[])
+        UNION ALL
+        SELECT worker_seq FROM run_events_pending WHERE run_id = ${runId} AND type = ANY(${TERMINAL_TYPES}::text[])`.execute(
+        trx,
+      );
+      assertOneTerminal(
+        runId,
+        terminals.rows.map((t) => Number(t.worker_seq)),
+      );
+    }
     const now = store.now();
-    const plan = planStatus(
-      run.status,
-      inserted.rows.map((r) => ({ seq: Number(r.seq), type: r.type, timestamp: Number(r.timestamp) })),
-      now,
-    );
-    if (last !== lastSeq || plan.status !== run.status || plan.startedAt !== undefined) {
+    const plan = planStatus(run.status, stored, now);
+    if (last !== last0 || plan.status !== run.status || plan.startedAt !== undefined) {
       await trx
         .updateTable('runs')
         .set({
           last_seq: last,
+          event_seq: last + offset,
           status: plan.status,
           updated_at: now,
           ...(plan.endedAt !== undefined ? { ended_at: plan.endedAt } : {}),
@@ -247,42 +352,7 @@ async function appendPostgres(store: Store, runId: string, rows: Row[]): Promise
   });
 }
 
-/** Conflicts of a PostgreSQL batch: rows not inserted must equal the stored ones; one terminal event. */
-async function assertPostgresBatch(
-  trx: Exec,
-  runId: string,
-  rows: Row[],
-  inserted: { seq: number | string; type: string }[],
-): Promise<void> {
-  const fresh = new Set(inserted.map((r) => Number(r.seq)));
-  // A row not inserted (or a second row for a seq inserted by this batch) is a re-send.
-  const resent = rows.filter((r) => !fresh.delete(r[1]));
-  if (resent.length) {
-    const stored = await trx
-      .selectFrom('run_events')
-      .select(['seq', 'type', 'timestamp', 'step_key', 'level', 'message', 'data', 'error'])
-      .where('run_id', '=', runId)
-      .where('seq', 'in', [...new Set(resent.map((r) => r[1]))])
-      .execute();
-    const bySeq = new Map(stored.map((e) => [Number(e.seq), e]));
-    for (const r of resent) assertSame(runId, r, bySeq.get(r[1]));
-  }
-  if (inserted.some((e) => TERMINAL_TYPES.includes(e.type))) {
-    const terminals = await trx
-      .selectFrom('run_events')
-      .select('seq')
-      .where('run_id', '=', runId)
-      .where('seq', '<', ENGINE_SEQ_BASE)
-      .where('type', 'in', TERMINAL_TYPES)
-      .execute();
-    assertOneTerminal(
-      runId,
-      terminals.map((t) => Number(t.seq)),
-    );
-  }
-}
-
-/** Events after `afterSeq`, in seq order (worker events first, then control-plane ENGINE events). */
+/** Events after public seq `afterSeq`, in seq order (worker and ENGINE events interleaved as they happened). */
 export async function listRunEvents(
   store: Store,
   runId: string,
@@ -299,6 +369,7 @@ export async function listRunEvents(
     .execute();
   return rows.map((r) => ({
     seq: Number(r.seq),
+    workerSeq: r.worker_seq === null ? null : Number(r.worker_seq),
     type: r.type,
     timestamp: Number(r.timestamp),
     stepKey: r.step_key,

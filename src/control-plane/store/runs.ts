@@ -3,13 +3,10 @@
 import { sql } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
-import { ENGINE_SEQ_BASE } from '../../shared/run-events.js';
 import { checkTransition, timestampsFor, type RunStatus } from '../core/run-state.js';
 import type { RunsTable } from './schema.js';
 import type { Store } from './store.js';
 import { enqueue, type Exec, type WorkItemView } from './work-items.js';
-
-/** Control-plane-authored ENGINE events use seqs from here up, far above any run worker's. */
 
 export interface RunView {
   id: string;
@@ -25,7 +22,10 @@ export interface RunView {
   startedAt: number | null;
   endedAt: number | null;
   updatedAt: number;
+  /** Highest contiguous run-worker seq stored (the agent's shipping cursor). */
   lastSeq: number;
+  /** Highest public event seq (events are 1..eventSeq, ENGINE events included). */
+  eventSeq: number;
   stdoutBytes: number;
   stderrBytes: number;
   logsTruncated: boolean;
@@ -34,13 +34,13 @@ export interface RunView {
 const num = (v: number | null): number | null => (v === null ? null : Number(v));
 
 export function toRunView(r: RunsTable): RunView {
-  return {
+  const view = {
     id: r.id,
     status: r.status,
     job: r.job,
     location: r.location,
-    runConfig: JSON.parse(r.run_config) as Record<string, unknown>,
-    tags: JSON.parse(r.tags) as Record<string, string>,
+    runConfig: {} as Record<string, unknown>,
+    tags: {} as Record<string, string>,
     dedupeKey: r.dedupe_key,
     agentId: r.agent_id,
     createdAt: Number(r.created_at),
@@ -49,10 +49,35 @@ export function toRunView(r: RunsTable): RunView {
     endedAt: num(r.ended_at),
     updatedAt: Number(r.updated_at),
     lastSeq: Number(r.last_seq),
+    eventSeq: Number(r.event_seq),
     stdoutBytes: Number(r.stdout_bytes),
     stderrBytes: Number(r.stderr_bytes),
     logsTruncated: Number(r.logs_truncated) === 1,
   };
+  // Parsed when read: a page of 1,000 runs listing ids must not parse 1,000 run configs.
+  lazyJson(view, 'runConfig', r.run_config);
+  lazyJson(view, 'tags', r.tags);
+  return view;
+}
+
+function lazyJson<T extends object>(target: T, key: keyof T & string, text: string): void {
+  let parsed: unknown;
+  let done = false;
+  Object.defineProperty(target, key, {
+    enumerable: true,
+    configurable: true,
+    get: () => {
+      if (!done) {
+        parsed = JSON.parse(text) as unknown;
+        done = true;
+      }
+      return parsed;
+    },
+    set: (v: unknown) => {
+      parsed = v;
+      done = true;
+    },
+  });
 }
 
 export interface CreateRunInput {
@@ -86,7 +111,7 @@ export async function createRun(
     ended_at: null,
     updated_at: now,
     last_seq: 0,
-    engine_seq: ENGINE_SEQ_BASE,
+    event_seq: 0,
     stdout_bytes: 0,
     stderr_bytes: 0,
     log_bytes_stored: 0,
@@ -199,7 +224,10 @@ export async function setRunStatus(
   throw new OutpostError('INTERNAL', { detail: `run ${runId} status kept changing under us` });
 }
 
-/** Appends an ENGINE event written by the control plane itself (seq from ENGINE_SEQ_BASE up). */
+/**
+ * Appends an ENGINE event written by the control plane itself. It takes the run's next public
+ * seq; the counter row is locked by the UPDATE, so concurrent writers serialize on it.
+ */
 export async function appendEngineEvent(
   exec: Exec,
   store: Store,
@@ -210,15 +238,16 @@ export async function appendEngineEvent(
 ): Promise<void> {
   const row = await exec
     .updateTable('runs')
-    .set({ engine_seq: sql<number>`engine_seq + 1` })
+    .set({ event_seq: sql<number>`event_seq + 1` })
     .where('id', '=', runId)
-    .returning('engine_seq')
+    .returning('event_seq')
     .executeTakeFirstOrThrow();
   await exec
     .insertInto('run_events')
     .values({
       run_id: runId,
-      seq: Number(row.engine_seq),
+      seq: Number(row.event_seq),
+      worker_seq: null,
       type: 'ENGINE',
       timestamp: store.now(),
       step_key: null,

@@ -111,10 +111,10 @@ export interface RunsTable {
   started_at: number | null;
   ended_at: number | null;
   updated_at: number;
-  /** Highest contiguous event seq stored, advanced in the same transaction as the insert. */
+  /** Highest contiguous run-worker seq stored, advanced in the same transaction as the insert. */
   last_seq: number;
-  /** Next seq for control-plane-authored ENGINE events (a range far above the worker's). */
-  engine_seq: number;
+  /** Highest public event seq given out (worker and ENGINE events share it: 1..N, no gap). */
+  event_seq: number;
   /** Source offsets accepted per stream (including bytes dropped past the cap). */
   stdout_bytes: number;
   stderr_bytes: number;
@@ -125,7 +125,23 @@ export interface RunsTable {
 
 export interface RunEventsTable {
   run_id: string;
+  /** Public seq: 1..N per run without gap, in the order events were stored (ENGINE included). */
   seq: number;
+  /** The run worker's own seq (the shipping idempotency key); NULL for ENGINE events. */
+  worker_seq: number | null;
+  type: string;
+  timestamp: number;
+  step_key: string | null;
+  level: string | null;
+  message: string | null;
+  data: string | null;
+  error: string | null;
+}
+
+/** Worker events stored past a gap in worker seqs; they move to run_events when it fills. */
+export interface RunEventsPendingTable {
+  run_id: string;
+  worker_seq: number;
   type: string;
   timestamp: number;
   step_key: string | null;
@@ -178,6 +194,7 @@ export interface Database {
   work_items: WorkItemsTable;
   runs: RunsTable;
   run_events: RunEventsTable;
+  run_events_pending: RunEventsPendingTable;
   compute_logs: ComputeLogsTable;
   instigators: InstigatorsTable;
   ticks: TicksTable;
@@ -194,6 +211,7 @@ export const STORE_TABLES = [
   'work_items',
   'runs',
   'run_events',
+  'run_events_pending',
   'compute_logs',
   'instigators',
   'ticks',

@@ -3,6 +3,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { OutpostError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
+import { checkTokenName } from '../core/input-rules.js';
 import { isUserRole, type UserRole } from '../core/roles.js';
 import type { Store } from './store.js';
 
@@ -39,7 +40,7 @@ export async function createToken(
   name: string,
   opts: CreateTokenOptions = {},
 ): Promise<{ id: string; token: string; info: TokenInfo }> {
-  if (!name.trim()) throw new OutpostError('INVALID_ARGUMENT', { detail: 'token name must not be empty' });
+  checkTokenName(name);
   if (kind === 'agent' && opts.role) {
     throw new OutpostError('INVALID_ARGUMENT', { detail: 'agent tokens carry no role; omit `role`' });
   }

@@ -14,9 +14,10 @@
 //                       SIGTERM and is still alive, cleaning up; printed: how many terminate
 //                       signals were delivered (TERMINATE_RUN item COMPLETED) and the split of
 //                       the other workers (awaiting SIGTERM, cleaning up, exited).
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { hasIntent, readProcessRecord, runDir as recordsRunDir } from '../../../src/agent/launchers/run-records.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import type { AgentApiGate, AgentCall } from './agent-api-gate.js';
 import { TERMINATION_RECEIVED } from './fault-location.js';
@@ -53,12 +54,8 @@ export type WorkerState = 'not spawned' | 'alive' | 'exited';
 
 /** The run worker recorded in runs/<id>/process.json: alive (not a zombie), exited, or none yet. */
 export function workerState(agent: AgentProcess, runId: string): WorkerState {
-  let pid: number;
-  try {
-    pid = (JSON.parse(readFileSync(join(runDir(agent, runId), 'process.json'), 'utf8')) as { pid: number }).pid;
-  } catch {
-    return 'not spawned';
-  }
+  const pid = readProcessRecord(runDir(agent, runId))?.pid;
+  if (pid === undefined) return 'not spawned';
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z') ? 'exited' : 'alive';
@@ -68,7 +65,7 @@ export function workerState(agent: AgentProcess, runId: string): WorkerState {
 }
 
 export function runDir(agent: AgentProcess, runId: string): string {
-  return join(agent.opts.dataDir, 'runs', runId);
+  return recordsRunDir(agent.opts.dataDir, runId);
 }
 
 /** How many of `ids` have a Temporal workflow `run-<id>` (of any status). */
@@ -234,7 +231,7 @@ const midLaunch: AgentKillMoment = {
     const runs = statuses(view, ids);
     const events = view.userEventCounts(ids);
     const spawned = ids.filter((id) => agent.spawnCount(id) === 1).length;
-    const intents = ids.filter((id) => existsSync(join(runDir(agent, id), 'intent.json'))).length;
+    const intents = ids.filter((id) => hasIntent(runDir(agent, id))).length;
     const stored = [...events.values()].reduce((a, b) => a + b, 0);
     if (spawned !== ids.length || runs.some((s) => s !== 'QUEUED') || stored !== 0) {
       throw new Error(`mid-launch: spawned ${spawned}, runs ${tally(runs)}, events stored ${stored}`);

@@ -1,18 +1,21 @@
-// What every fault case checks about its runs: the right terminal status, worker events with
-// contiguous seqs 1..N (none lost, none repeated) that are exactly the run's spool file (plus
+// What every fault case checks about its runs: the right terminal status, one public sequence
+// 1..N without gap over all events (ENGINE events included) in which the worker events appear in
+// worker-seq order, worker seqs 1..M (none lost, none repeated) that are exactly the run's spool file (plus
 // the agent's own ENGINE + terminal pair when the worker could not write one), exactly one
 // spawned run worker, and stored stdout identical to the run's spool file. Given a StoreView,
 // also the database rows: one run row whose last_seq is the event count, the expected work
 // items all COMPLETED, and stdout chunks that tile the spool's bytes.
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
-import { ENGINE_SEQ_BASE, SPOOL_FILES } from '../../../src/shared/run-events.js';
+import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import type { StoreView } from './store-view.js';
 import type { AgentProcess, ControlPlaneProcess } from './system.js';
 import { until } from './system.js';
 
 export interface RunEventView {
   seq: number;
+  /** The run worker's seq; null for events the control plane wrote. */
+  workerSeq: number | null;
   type: string;
   message: string | null;
 }
@@ -41,7 +44,7 @@ export async function runEvents(cp: ControlPlaneProcess, id: string): Promise<Ru
   let after = 0;
   for (let i = 0; i < 1_000; i++) {
     const r = await cp.gql<{ run: { events: RunEventView[] } }>(
-      `query($id: ID!, $a: Int!) { run(id: $id) { events(afterSeq: $a, first: 1000) { seq type message } } }`,
+      `query($id: ID!, $a: Int!) { run(id: $id) { events(afterSeq: $a, first: 1000) { seq workerSeq type message } } }`,
       { id, a: after },
     );
     if (!r.run.events.length) break;
@@ -57,7 +60,7 @@ export async function storedStdout(cp: ControlPlaneProcess, id: string): Promise
   let truncated = false;
   for (let i = 0; i < 10_000; i++) {
     const r = await cp.gql<{ run: { computeLogs: { data: string; nextOffset: number; truncated: boolean } } }>(
-      `query($id: ID!, $o: Float!) { run(id: $id) { computeLogs(stream: stdout, afterOffset: $o) { data nextOffset truncated } } }`,
+      `query($id: ID!, $o: Float!) { run(id: $id) { computeLogs(stream: STDOUT, afterOffset: $o) { data nextOffset truncated } } }`,
       { id, o: offset },
     );
     const c = r.run.computeLogs;
@@ -112,8 +115,15 @@ export async function checkRun(
     .slice(-8)
     .join(' | ');
   assert.equal(status, expect.status, `run ${id} status; last events: ${story}`);
-  const user = events.filter((e) => e.seq < ENGINE_SEQ_BASE);
-  user.forEach((e, i) => assert.equal(e.seq, i + 1, `run ${id}: seq ${i + 1} lost or repeated (found ${e.seq})`));
+  events.forEach((e, i) => assert.equal(e.seq, i + 1, `run ${id}: public seq ${i + 1} missing (found ${e.seq})`));
+  const user = events.filter((e) => e.workerSeq !== null);
+  user.forEach((e, i) =>
+    assert.equal(
+      e.workerSeq,
+      i + 1,
+      `run ${id}: worker seq ${i + 1} lost, repeated or out of order (found ${e.workerSeq})`,
+    ),
+  );
   if (expect.userEvents !== undefined) assert.equal(user.length, expect.userEvents, `run ${id}: user events`);
   if (expect.terminalType)
     assert.equal(
@@ -124,7 +134,7 @@ export async function checkRun(
   const spooled = spoolEvents(agent, id);
   const extra = user.slice(spooled.length);
   assert.deepEqual(
-    user.slice(0, spooled.length).map((e) => `${e.seq} ${e.type}`),
+    user.slice(0, spooled.length).map((e) => `${e.workerSeq} ${e.type}`),
     spooled.map((e) => `${e.seq} ${e.type}`),
     `run ${id}: stored events differ from the spool`,
   );
@@ -157,6 +167,7 @@ export async function checkRun(
     assert.equal(r.userEvents, user.length, `run ${id}: run_events rows`);
     assert.equal(r.engineEvents, events.length - user.length, `run ${id}: engine event rows`);
     assert.equal(Number(r.run.last_seq), user.length, `run ${id}: runs.last_seq`);
+    assert.equal(Number(r.run.event_seq), events.length, `run ${id}: runs.event_seq`);
     const kinds: Record<string, number> = {};
     for (const item of r.items) {
       kinds[item.kind] = (kinds[item.kind] ?? 0) + 1;

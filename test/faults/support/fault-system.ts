@@ -3,9 +3,10 @@
 // `outpost control-plane` (file SQLite; restartable on the same DB and port) and
 // `outpost agent`, optionally reaching the control plane through an AgentApiGate. It deploys
 // the given code locations, and on stop leaves no process or temp directory behind.
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { listRecordedProcesses, signalRecordedGroup } from '../../../src/agent/launchers/run-records.js';
 import { startDevServer, type DevServer } from '../../../src/shared/temporal-dev-server.js';
 import { AgentApiGate } from './agent-api-gate.js';
 import { AgentProcess, ControlPlaneProcess, until } from './system.js';
@@ -85,7 +86,7 @@ export class FaultSystem {
     for (const child of [this.agent?.child, this.cp.child, this.temporal?.process]) {
       if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     }
-    killLeftoverWorkers(join(this.dir, 'agent', 'runs'));
+    killLeftoverWorkers(join(this.dir, 'agent'));
     rmSync(this.dir, { recursive: true, force: true });
   };
 
@@ -93,7 +94,7 @@ export class FaultSystem {
     process.off('exit', this.killAllNow);
     process.off('SIGTERM', exitOnSignal);
     process.off('SIGINT', exitOnSignal);
-    killLeftoverWorkers(join(this.dir, 'agent', 'runs'));
+    killLeftoverWorkers(join(this.dir, 'agent'));
     await this.agent?.stop();
     await this.gate?.stop();
     await this.cp.stop();
@@ -106,34 +107,7 @@ function exitOnSignal(signal: NodeJS.Signals): void {
   process.exit(signal === 'SIGINT' ? 130 : 143);
 }
 
-/** True when the run worker recorded in <runDir>/process.json is still running. */
-function workerAlive(runDir: string): boolean {
-  try {
-    const { pid } = JSON.parse(readFileSync(join(runDir, 'process.json'), 'utf8')) as { pid: number };
-    // A recovered record of a worker that had already exited holds pid -1: never signal that.
-    if (!Number.isInteger(pid) || pid <= 1) return false;
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** SIGKILLs the process group of any run worker of ours still alive (never leave one behind). */
-function killLeftoverWorkers(runsDir: string): void {
-  let runs: string[] = [];
-  try {
-    runs = readdirSync(runsDir);
-  } catch {
-    return;
-  }
-  for (const r of runs) {
-    if (!workerAlive(join(runsDir, r))) continue;
-    const { pid } = JSON.parse(readFileSync(join(runsDir, r, 'process.json'), 'utf8')) as { pid: number };
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      // Already gone.
-    }
-  }
+/** SIGKILLs the process group of any run worker or standby of ours still alive (never leave one behind). */
+function killLeftoverWorkers(agentDataDir: string): void {
+  for (const p of listRecordedProcesses(agentDataDir)) signalRecordedGroup(p.record, 'SIGKILL');
 }

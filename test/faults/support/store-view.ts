@@ -4,14 +4,13 @@
 // counts they check afterwards. It never writes.
 import assert from 'node:assert/strict';
 import SQLite from 'better-sqlite3';
-import { ENGINE_SEQ_BASE } from '../../../src/shared/run-events.js';
 import type { RunsTable, WorkItemsTable } from '../../../src/control-plane/store/schema.js';
 
 export type WorkItemRow = Pick<
   WorkItemsTable,
   'id' | 'kind' | 'status' | 'run_id' | 'lease_owner' | 'attempts' | 'workflow_id'
 >;
-export type RunRow = Pick<RunsTable, 'id' | 'status' | 'last_seq' | 'stdout_bytes'>;
+export type RunRow = Pick<RunsTable, 'id' | 'status' | 'last_seq' | 'event_seq' | 'stdout_bytes'>;
 
 export interface RunRowCounts {
   run: RunRow;
@@ -50,7 +49,7 @@ export class StoreView {
 
   runs(runIds: string[]): Map<string, RunRow> {
     const rows = this.db
-      .prepare(`SELECT id, status, last_seq, stdout_bytes FROM runs WHERE id IN (${this.inList(runIds)})`)
+      .prepare(`SELECT id, status, last_seq, event_seq, stdout_bytes FROM runs WHERE id IN (${this.inList(runIds)})`)
       .all(...runIds) as RunRow[];
     return new Map(rows.map((r) => [r.id, r]));
   }
@@ -71,10 +70,10 @@ export class StoreView {
   userEventCounts(runIds: string[]): Map<string, number> {
     const rows = this.db
       .prepare(
-        `SELECT run_id, COUNT(*) AS n FROM run_events WHERE run_id IN (${this.inList(runIds)}) AND seq < ?
-          GROUP BY run_id`,
+        `SELECT run_id, COUNT(*) AS n FROM run_events WHERE run_id IN (${this.inList(runIds)})
+          AND worker_seq IS NOT NULL GROUP BY run_id`,
       )
-      .all(...runIds, ENGINE_SEQ_BASE) as Array<{ run_id: string; n: number }>;
+      .all(...runIds) as Array<{ run_id: string; n: number }>;
     const out = new Map(runIds.map((id) => [id, 0]));
     for (const r of rows) out.set(r.run_id, Number(r.n));
     return out;
@@ -84,9 +83,9 @@ export class StoreView {
   rowCounts(runId: string): RunRowCounts {
     const run = this.runs([runId]).get(runId);
     assert.ok(run, `run ${runId} has a row`);
-    const events = this.db.prepare(`SELECT seq FROM run_events WHERE run_id = ? ORDER BY seq`).all(runId) as Array<{
-      seq: number;
-    }>;
+    const events = this.db
+      .prepare(`SELECT seq, worker_seq FROM run_events WHERE run_id = ? ORDER BY seq`)
+      .all(runId) as Array<{ seq: number | null; worker_seq: number | null }>;
     const chunks = this.db
       .prepare(
         `SELECT "offset" AS off, length(data) AS len FROM compute_logs WHERE run_id = ? AND stream = 'stdout'
@@ -98,7 +97,7 @@ export class StoreView {
       assert.equal(Number(c.off), end, `run ${runId}: stdout chunk at ${c.off} does not follow byte ${end}`);
       end += Number(c.len);
     }
-    const userEvents = events.filter((e) => Number(e.seq) < ENGINE_SEQ_BASE).length;
+    const userEvents = events.filter((e) => e.worker_seq !== null).length;
     return {
       run,
       items: this.workItems([runId]),

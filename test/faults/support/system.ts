@@ -6,6 +6,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { defaultCliCommand } from '../../../src/agent/launchers/process-launcher.js';
+import { runDir, spawnCount } from '../../../src/agent/launchers/run-records.js';
 import { until } from '../../integration/agent/stack.js';
 
 export { until };
@@ -189,11 +190,7 @@ export class AgentProcess {
 
   /** Lines of the launcher's append-only spawn log for a run (one per process actually spawned). */
   spawnCount(runId: string): number {
-    const file = join(this.opts.dataDir, 'runs', runId, 'spawns.log');
-    if (!existsSync(file)) return 0;
-    return readFileSync(file, 'utf8')
-      .split('\n')
-      .filter((l) => l.trim()).length;
+    return spawnCount(runDir(this.opts.dataDir, runId));
   }
 
   spoolFile(runId: string, name: string): string {

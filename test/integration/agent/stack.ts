@@ -21,7 +21,10 @@ export interface RunView {
   id: string;
   status: string;
   events: Array<{
+    /** Public seq: 1..N over all events. */
     seq: number;
+    /** The run worker's own seq; null for events the control plane wrote. */
+    workerSeq: number | null;
     type: string;
     message?: string | null;
     stepKey?: string | null;
@@ -144,7 +147,7 @@ export async function startStack(opts: {
       for (let page = 0; page < 1_000; page++) {
         const after = events.at(-1)?.seq ?? 0;
         const r = await gql<{ run: { status: string; events: RunView['events'] } }>(
-          `query($id: ID!, $after: Int!) { run(id: $id) { status events(afterSeq: $after, first: 1000) { seq type message stepKey error } } }`,
+          `query($id: ID!, $after: Int!) { run(id: $id) { status events(afterSeq: $after, first: 1000) { seq workerSeq type message stepKey error } } }`,
           { id, after },
         );
         status = r.run.status;
@@ -168,7 +171,7 @@ export async function startStack(opts: {
     async computeLogs(id, stream) {
       const r = await gql<{ run: { computeLogs: { data: string } } }>(
         `query($id: ID!, $stream: ComputeLogStream!) { run(id: $id) { computeLogs(stream: $stream) { data } } }`,
-        { id, stream },
+        { id, stream: stream.toUpperCase() },
       );
       return r.run.computeLogs.data;
     },

@@ -143,7 +143,7 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
     assert.equal(ok(await asA(Q.launched, { a: agent.a, r: runId })).reportRunLaunched, 'STARTING');
     const first = ok(await asA(Q.append, { a: agent.a, r: runId, e: [ev(1, 'RUN_START'), ev(2, 'LOG')] }));
     assert.deepEqual(first.appendRunEvents, { highestContiguousSeq: 2, status: 'STARTED' });
-    ok(await asA(Q.logs, { a: agent.a, r: runId, s: 'stdout', o: 0, d: b64('hello from outpost\n') }));
+    ok(await asA(Q.logs, { a: agent.a, r: runId, s: 'STDOUT', o: 0, d: b64('hello from outpost\n') }));
   });
   after(async () => {
     await cp?.close();
@@ -178,7 +178,7 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
       .selectFrom('run_events')
       .select('message')
       .where('run_id', '=', runId)
-      .where('seq', '=', 3)
+      .where('worker_seq', '=', 3)
       .executeTakeFirst();
     assert.equal(stored?.message, 'worker event 3');
   });
@@ -206,12 +206,12 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
   test("B's bytes cannot become the run's stdout or stderr", async () => {
     await refused(
       'appendComputeLogs stdout',
-      () => asB(Q.logs, { a: agent.b, r: runId, s: 'stdout', o: 19, d: b64('forged\n') }),
+      () => asB(Q.logs, { a: agent.b, r: runId, s: 'STDOUT', o: 19, d: b64('forged\n') }),
       'OUTPOST_ERR_RUN_NOT_OWNED',
     );
     await refused(
       'appendComputeLogs stderr at offset 0',
-      () => asB(Q.logs, { a: agent.b, r: runId, s: 'stderr', o: 0, d: b64('forged\n') }),
+      () => asB(Q.logs, { a: agent.b, r: runId, s: 'STDERR', o: 0, d: b64('forged\n') }),
       'OUTPOST_ERR_RUN_NOT_OWNED',
     );
   });

@@ -101,12 +101,13 @@ async function runProbe(): Promise<{ warm: boolean; reports: ProbeReport[] }> {
   const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);
   assert.equal(run.status, 'SUCCESS', JSON.stringify(run.events.slice(-3)));
   const stdout = await stack.computeLogs(id, 'stdout');
-  const start = await stack.gql<{ run: { events: Array<{ data: { warm?: boolean } | null }> } }>(
-    `query($id: ID!) { run(id: $id) { events(afterSeq: 0, first: 1) { data } } }`,
+  // RUN_START says whether a warm standby ran it (the control plane's ENGINE event may precede it).
+  const start = await stack.gql<{ run: { events: Array<{ type: string; data: { warm?: boolean } | null }> } }>(
+    `query($id: ID!) { run(id: $id) { events(afterSeq: 0, first: 10) { type data } } }`,
     { id },
   );
   return {
-    warm: start.run.events[0]?.data?.warm === true,
+    warm: start.run.events.find((e) => e.type === 'RUN_START')?.data?.warm === true,
     reports: [...parseReport(stdout, 'PROBE_IN_RUN'), ...parseReport(stdout, 'PROBE_AT_IMPORT')],
   };
 }

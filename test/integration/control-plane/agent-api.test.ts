@@ -83,7 +83,7 @@ describeEachDialect('agent API', (target) => {
     const logs = (offset: number, text: string) =>
       h.gql<{ appendComputeLogs: { storedBytes: number; truncated: boolean } }>(
         'agent',
-        `mutation($a: ID!, $r: ID!, $o: Float!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: stdout, offset: $o, data: $d) { storedBytes truncated } }`,
+        `mutation($a: ID!, $r: ID!, $o: Float!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: STDOUT, offset: $o, data: $d) { storedBytes truncated } }`,
         { a: agentId, r: runId, o: offset, d: Buffer.from(text).toString('base64') },
       );
     assert.equal((await logs(0, 'hello ')).data?.appendComputeLogs.storedBytes, 6);
@@ -105,15 +105,25 @@ describeEachDialect('agent API', (target) => {
     assert.equal(done.data?.completeWork.status, 'COMPLETED');
 
     const run = await h.gql<{
-      run: { status: string; events: { seq: number; type: string }[]; computeLogs: { data: string } };
+      run: {
+        status: string;
+        events: { seq: number; workerSeq: number | null; type: string }[];
+        computeLogs: { data: string };
+      };
     }>(
       'user',
-      `query($r: ID!) { run(id: $r) { status events { seq type } computeLogs(stream: stdout) { data nextOffset truncated } } }`,
+      `query($r: ID!) { run(id: $r) { status events { seq workerSeq type } computeLogs(stream: STDOUT) { data nextOffset truncated } } }`,
       { r: runId },
     );
     assert.equal(run.data?.run.status, 'SUCCESS');
+    // One sequence: the ENGINE "launched" event and the worker's five, numbered 1..6 in order.
+    const events = run.data.run.events;
     assert.deepEqual(
-      run.data.run.events.filter((e) => e.seq < 1e9).map((e) => e.seq),
+      events.map((e) => e.seq),
+      [1, 2, 3, 4, 5, 6],
+    );
+    assert.deepEqual(
+      events.filter((e) => e.workerSeq !== null).map((e) => e.workerSeq),
       [1, 2, 3, 4, 5],
     );
     assert.equal(run.data.run.computeLogs.data, 'hello from outpost\n');

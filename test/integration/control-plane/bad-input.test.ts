@@ -120,7 +120,10 @@ describeEachDialect('bad input', (target) => {
           errors: { message: string; extensions: { code: string; data: unknown } }[];
         };
         assert.equal(body.errors[0]!.extensions.code, 'OUTPOST_ERR_BODY_TOO_LARGE');
-        assert.match(body.errors[0]!.message, /maxBodyBytes is 32768 bytes/);
+        assert.match(
+          body.errors[0]!.message,
+          /the limit maxBodyBytes is 32768 \(raise it with --max-body-bytes or OUTPOST_MAX_BODY_BYTES\)/,
+        );
         assert.deepEqual(body.errors[0]!.extensions.data, { limit: 'maxBodyBytes', value: 32768 });
       }
     }));
@@ -134,7 +137,10 @@ describeEachDialect('bad input', (target) => {
         `fragment F on Op { inputs { name } } { codeLocations { jobs { ops { ...F } } } runs { edges { node { events { data } } } } }`,
       );
       assert.equal(tooDeep.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_QUERY_TOO_DEEP');
-      assert.match(tooDeep.errors?.[0]?.message ?? '', /maxQueryDepth=4/);
+      assert.match(
+        tooDeep.errors?.[0]?.message ?? '',
+        /the limit maxQueryDepth is 4 \(raise it with --max-query-depth/,
+      );
     }));
 
   test('oversized batches name the limit', () =>

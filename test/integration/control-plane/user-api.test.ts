@@ -216,7 +216,7 @@ describeEachDialect('user API', (target) => {
     await claimAll();
     const asking = h.gql<{ queryCodeLocation: { id: string; status: string; result: unknown } }>(
       'user',
-      `mutation { queryCodeLocation(input: { location: "hello", query: partitionNames, job: "hello" }, waitMs: 10000) { id status result } }`,
+      `mutation { queryCodeLocation(input: { location: "hello", query: PARTITION_NAMES, job: "hello" }, waitMs: 10000) { id status result } }`,
     );
     let item: { id: string; kind: string; payload: Record<string, unknown> } | undefined;
     for (let i = 0; i < 100 && !item; i++) {
@@ -244,7 +244,7 @@ describeEachDialect('user API', (target) => {
     assert.equal(later.data?.workItem.status, 'COMPLETED');
     const unknown = await h.gql(
       'user',
-      `mutation { queryCodeLocation(input: { location: "hello", query: executionPlan, job: "nope" }) { id } }`,
+      `mutation { queryCodeLocation(input: { location: "hello", query: EXECUTION_PLAN, job: "nope" }) { id } }`,
     );
     assert.equal(unknown.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNKNOWN_JOB');
   });
@@ -263,10 +263,11 @@ describeEachDialect('user API', (target) => {
     );
     assert.ok(!JSON.stringify(list).includes(token));
     assert.ok(list.data?.tokens.some((t) => t.id === id && t.revokedAt === null));
-    assert.equal(
-      (await h.gql('agent', `query { runCursor(agentId: "x", runId: "x") { lastSeq } }`, {}, token)).status,
-      200,
-    );
+    // Authenticated: the call gets as far as the resolver, whose refusal sets the status.
+    const live = await h.gql('agent', `query { runCursor(agentId: "x", runId: "x") { lastSeq } }`, {}, token);
+    assert.notEqual(live.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNAUTHENTICATED');
+    assert.equal(live.status, live.errors?.[0]?.extensions?.http);
+    assert.notEqual(live.status, 401);
     const r = await h.gql<{ revokeToken: { revokedAt: number } }>(
       'user',
       `mutation($id: ID!) { revokeToken(id: $id) { revokedAt } }`,

@@ -11,6 +11,7 @@ import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
 import { StandbyPool, standbyKey, type Standby } from '../../../src/agent/launchers/standby-pool.js';
+import { forgetStandbyProcess } from '../../../src/agent/launchers/run-records.js';
 import {
   bubblewrapIsolation,
   bubblewrapUsable,
@@ -284,8 +285,11 @@ function beginHandoff(
     JSON.stringify({ runId, at: Date.now(), standby: { pid: sb.pid, startTime: sb.startTime } }),
   );
   renameSync(join(sb.dir, 'spool'), spoolDir);
-  // A sandboxed standby keeps writing its spool at the old path inside (a mount that follows
+  // As handOff does: the standby's record and directory go (it is the run's worker now). A
+  // sandboxed standby keeps writing its spool at the old path inside (a mount that follows
   // the rename).
+  forgetStandbyProcess(sb.dir);
+  rmSync(sb.dir, { recursive: true, force: true });
   const sandboxed = readFileSync(`/proc/${sb.pid}/cmdline`, 'utf8').includes('bwrap');
   const inside = sandboxed ? standbySpoolInside(dirname(dirname(dir))) : spoolDir;
   return { message: { type: 'run', runId, job, runConfig, spoolDir: inside }, spoolDir };

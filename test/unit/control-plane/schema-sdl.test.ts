@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { test } from 'node:test';
-import { buildSchema, printSchema } from 'graphql';
+import { buildSchema, isEnumType, printSchema } from 'graphql';
 import { printedSchemas, SDL_FILES } from '../../../src/control-plane/graphql/print-schemas.js';
 
 test('committed user.schema.graphql and agent.schema.graphql match the built schemas', () => {
@@ -21,4 +21,17 @@ test('the agent schema is exactly the agreed contract', () => {
     'utf8',
   );
   assert.equal(printedSchemas().agent, printSchema(buildSchema(contract)) + '\n');
+});
+
+test('every enum value in both schemas is UPPER_CASE (GraphQL convention)', () => {
+  const printed = printedSchemas();
+  for (const api of ['user', 'agent'] as const) {
+    const schema = buildSchema(printed[api]);
+    for (const type of Object.values(schema.getTypeMap())) {
+      if (!isEnumType(type) || type.name.startsWith('__')) continue;
+      for (const v of type.getValues()) {
+        assert.match(v.name, /^[A-Z][A-Z0-9_]*$/, `${api} schema: ${type.name}.${v.name} is not UPPER_CASE`);
+      }
+    }
+  }
 });

@@ -74,9 +74,14 @@ describe('executeJob', () => {
       await sleep(10_000, undefined, { signal: ctx.signal });
     });
     const second = op({ name: 'second', ins: { f: first } }, () => 0);
-    const { outcome, shape } = await execute(job({ name: 'j', ops: [first, second] }), { signal: abort.signal });
+    const { outcome, shape, events } = await execute(job({ name: 'j', ops: [first, second] }), {
+      signal: abort.signal,
+    });
     assert.equal(outcome.status, 'canceled');
-    assert.deepEqual(shape, ['STEP_START:first', 'STEP_FAILURE:first']);
+    // Stopped by the termination, not failed: STEP_CANCELED, without the AbortError as an error.
+    assert.deepEqual(shape, ['STEP_START:first', 'STEP_CANCELED:first']);
+    assert.equal(events[1]?.error, undefined);
+    assert.match(events[1]?.message ?? '', /canceled/);
   });
 
   test('log fields that JSON cannot hold are made safe', async () => {

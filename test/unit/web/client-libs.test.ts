@@ -1,11 +1,13 @@
 // The UI's pure client modules (served to the browser as-is), tested in Node: the op-graph
-// layout and the JSON Schema checker behind the launch form.
+// layout, the JSON Schema checker behind the launch form, and the run timeline's step spans.
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 // @ts-expect-error plain browser ES module without types
 import { layoutOpGraph, NODE_W } from '../../../src/control-plane/web/assets/lib/graph-layout.js';
 // @ts-expect-error plain browser ES module without types
 import { exampleFor, validate } from '../../../src/control-plane/web/assets/lib/json-schema.js';
+// @ts-expect-error plain browser ES module without types
+import { stepSpans } from '../../../src/control-plane/web/assets/views/run-timeline.js';
 
 interface Layout {
   nodes: Array<{ name: string; layer: number; row: number; x: number; y: number }>;
@@ -102,5 +104,26 @@ describe('config schema checker', () => {
     assert.deepEqual(example({ type: 'object', properties: { n: { type: 'integer', minimum: 1 } }, required: ['n'] }), {
       n: 1,
     });
+  });
+});
+
+describe('run timeline: step spans', () => {
+  test('a step stopped by termination is CANCELED, not FAILURE', () => {
+    const spans = (stepSpans as (events: unknown[]) => Array<{ key: string; status: string; end: number }>)([
+      { type: 'STEP_START', stepKey: 'a', timestamp: 1000 },
+      { type: 'STEP_SUCCESS', stepKey: 'a', timestamp: 2000 },
+      { type: 'STEP_START', stepKey: 'nap', timestamp: 2000 },
+      { type: 'STEP_CANCELED', stepKey: 'nap', timestamp: 5000 },
+      { type: 'STEP_START', stepKey: 'bad', timestamp: 2000 },
+      { type: 'STEP_FAILURE', stepKey: 'bad', timestamp: 3000 },
+    ]);
+    assert.deepEqual(
+      spans.map((s) => [s.key, s.status, s.end]),
+      [
+        ['a', 'SUCCESS', 2000],
+        ['nap', 'CANCELED', 5000],
+        ['bad', 'FAILURE', 3000],
+      ],
+    );
   });
 });

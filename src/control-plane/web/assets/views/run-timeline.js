@@ -14,6 +14,7 @@ export function stepSpans(events) {
     if (e.type === 'STEP_START') s.start = t;
     else if (e.type === 'STEP_SUCCESS') [s.end, s.status] = [t, 'SUCCESS'];
     else if (e.type === 'STEP_FAILURE') [s.end, s.status] = [t, 'FAILURE'];
+    else if (e.type === 'STEP_CANCELED') [s.end, s.status] = [t, 'CANCELED'];
     steps.set(e.stepKey, s);
   }
   return [...steps.values()];

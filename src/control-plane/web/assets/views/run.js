@@ -248,23 +248,20 @@ export async function runView(main, { params, config, navigate }) {
   }
 
   // Events arrive from SSE and from polling; both are ordered, so dedupe by seq suffices.
-  // Control-plane (ENGINE) events use seqs far above the worker's, so gaps are normal.
-  const ENGINE_SEQ_BASE = 1_000_000_000;
-  let lastWorkerSeq = 0; // polling resumes here, so worker events stored after an ENGINE event still arrive
+  // One public seq per run (1..N, no gap, ENGINE events included), in the order events happened.
+  let lastSeq = 0; // polling and the subscription resume here
   const seen = new Set();
-  // Shown in time order: ENGINE events (written by the control plane) interleave with the worker's.
-  const byTime = (a, b) => a.timestamp - b.timestamp || a.seq - b.seq;
+  const bySeq = (a, b) => a.seq - b.seq;
   const knownSteps = new Set();
   function addEvents(batch) {
-    const fresh = batch.filter((e) => !seen.has(e.seq)).sort(byTime);
+    const fresh = batch.filter((e) => !seen.has(e.seq)).sort(bySeq);
     if (!fresh.length) return;
     const last = events[events.length - 1];
-    const appendOnly =
-      last !== undefined && byTime(fresh[0], last) > 0 && eventsBody.querySelector('td.empty') === null;
+    const appendOnly = last !== undefined && bySeq(fresh[0], last) > 0 && eventsBody.querySelector('td.empty') === null;
     for (const e of fresh) {
       seen.add(e.seq);
       events.push(e);
-      if (e.seq < ENGINE_SEQ_BASE) lastWorkerSeq = Math.max(lastWorkerSeq, e.seq);
+      lastSeq = Math.max(lastSeq, e.seq);
       if (e.stepKey && !knownSteps.has(e.stepKey)) {
         knownSteps.add(e.stepKey);
         stepSel.append(h('option', { value: e.stepKey }, e.stepKey));
@@ -272,7 +269,7 @@ export async function runView(main, { params, config, navigate }) {
     }
     if (appendOnly) eventsBody.append(...fresh.filter(matches).map(eventRow));
     else {
-      events.sort(byTime);
+      events.sort(bySeq);
       renderEvents();
     }
     renderTimeline(timeline, run, events, Date.now(), { agentsHealthy });
@@ -281,20 +278,20 @@ export async function runView(main, { params, config, navigate }) {
   // Catches up in pages (a chatty run can have many thousands of events), bounded per tick.
   async function pollEvents() {
     for (let page = 0; page < 20 && !stopped; page++) {
-      const before = lastWorkerSeq;
-      const data = await gql(RUN_EVENTS, { id, afterSeq: lastWorkerSeq, first: EVENT_PAGE });
+      const before = lastSeq;
+      const data = await gql(RUN_EVENTS, { id, afterSeq: lastSeq, first: EVENT_PAGE });
       if (!data.run) return;
       const { events: batch, ...fields } = data.run;
       run = { ...run, ...fields };
       addEvents(batch ?? []);
       renderHeader();
-      if ((batch ?? []).length < EVENT_PAGE || lastWorkerSeq === before) return;
+      if ((batch ?? []).length < EVENT_PAGE || lastSeq === before) return;
     }
   }
 
   async function pollLog(stream) {
     const pane = logPanes[stream];
-    const data = await gql(COMPUTE_LOGS, { id, stream, afterOffset: pane.offset });
+    const data = await gql(COMPUTE_LOGS, { id, stream: stream.toUpperCase(), afterOffset: pane.offset });
     const chunk = data.run?.computeLogs;
     if (!chunk) return;
     if (chunk.data) {
@@ -374,7 +371,7 @@ export async function runView(main, { params, config, navigate }) {
   await tick();
   // Live events over SSE while the run is active; polling (above) keeps going as the fallback.
   if (!TERMINAL.has(run.status)) {
-    closeSub = subscribe(RUN_EVENTS_SUB, { runId: id, afterSeq: lastWorkerSeq }, (d) => {
+    closeSub = subscribe(RUN_EVENTS_SUB, { runId: id, afterSeq: lastSeq }, (d) => {
       const e = d.runEvents;
       addEvents(Array.isArray(e) ? e : e ? [e] : []);
     });

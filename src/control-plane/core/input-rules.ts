@@ -1,0 +1,129 @@
+// Size and shape rules for inputs that are stored or sent on to an agent: each names its limit,
+// and is checked before anything is written. Pure functions: no store, no clock.
+import { OutpostError } from '../../shared/errors.js';
+import { FIXED_INPUT_LIMITS, limitDetail, type ApiLimits } from '../limits.js';
+
+const L = FIXED_INPUT_LIMITS;
+
+/** The nesting depth of a JSON value, counted without recursion; stops once past `max`. */
+export function jsonDepth(value: unknown, max: number = Infinity): number {
+  let deepest = 0;
+  const stack: { v: unknown; d: number }[] = [{ v: value, d: 0 }];
+  while (stack.length) {
+    const { v, d } = stack.pop()!;
+    if (v === null || typeof v !== 'object') continue;
+    const depth = d + 1;
+    if (depth > deepest) deepest = depth;
+    if (deepest > max) return deepest;
+    for (const child of Array.isArray(v) ? v : Object.values(v as Record<string, unknown>)) {
+      if (child !== null && typeof child === 'object') stack.push({ v: child, d: depth });
+    }
+  }
+  return deepest;
+}
+
+/** Throws JSON_TOO_DEEP naming the limit when `value` nests deeper than maxJsonDepth. */
+export function checkJsonDepth(what: string, value: unknown): void {
+  const depth = jsonDepth(value, L.maxJsonDepth);
+  if (depth > L.maxJsonDepth) {
+    throw new OutpostError('JSON_TOO_DEEP', {
+      detail: limitDetail('maxJsonDepth', L.maxJsonDepth, `${what} nests deeper than ${L.maxJsonDepth}`),
+      data: { limit: 'maxJsonDepth', value: L.maxJsonDepth },
+    });
+  }
+}
+
+function tooLarge(what: string, limit: string, value: number, got: number, unit = ''): OutpostError {
+  return new OutpostError('INPUT_TOO_LARGE', {
+    detail: limitDetail(limit, value, `${what} has ${got}${unit}`),
+    data: { limit, value, got },
+  });
+}
+
+const jsonBytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v ?? null));
+
+/** launchRun's runConfig and tags: what the agent can still launch (a Temporal workflow input). */
+export function checkLaunchInput(
+  input: { runConfig?: unknown; tags?: unknown },
+  limits: Pick<ApiLimits, 'maxRunConfigBytes' | 'maxRunTags' | 'maxRunTagsBytes'>,
+): void {
+  checkJsonDepth('runConfig', input.runConfig);
+  checkJsonDepth('tags', input.tags);
+  const config = jsonBytes(input.runConfig);
+  if (config > limits.maxRunConfigBytes) {
+    throw tooLarge('runConfig', 'maxRunConfigBytes', limits.maxRunConfigBytes, config, ' bytes');
+  }
+  if (input.tags && typeof input.tags === 'object') {
+    const n = Object.keys(input.tags).length;
+    if (n > limits.maxRunTags) throw tooLarge('tags', 'maxRunTags', limits.maxRunTags, n, ' keys');
+    const bytes = jsonBytes(input.tags);
+    if (bytes > limits.maxRunTagsBytes) {
+      throw tooLarge('tags', 'maxRunTagsBytes', limits.maxRunTagsBytes, bytes, ' bytes');
+    }
+  }
+}
+
+/** Control, format (bidi overrides, zero-width) and line/paragraph separator characters. */
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
+
+/** A label shown in lists and logs: printable, no bidi tricks, bounded. */
+function checkLabel(what: string, value: string, limit: keyof typeof L): void {
+  const max = L[limit];
+  if (!value.trim()) throw new OutpostError('INVALID_ARGUMENT', { detail: `${what} must not be empty` });
+  if (value.length > max) throw tooLarge(what, limit, max, value.length, ' characters');
+  if (UNPRINTABLE.test(value)) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `${what} holds a control, bidi or invisible character; use printable text`,
+    });
+  }
+}
+
+export function checkTokenName(name: string): void {
+  checkLabel('token name', name, 'maxTokenNameLength');
+}
+
+/** registerAgent: short fields and bounded metadata. */
+export function checkAgentRegistration(input: {
+  name: string;
+  hostname: string;
+  version: string;
+  taskQueue: string;
+  metadata?: unknown;
+}): void {
+  for (const f of ['name', 'hostname', 'version', 'taskQueue'] as const) {
+    checkLabel(`agent ${f}`, input[f], 'maxAgentFieldLength');
+  }
+  checkJsonDepth('agent metadata', input.metadata);
+  const bytes = jsonBytes(input.metadata ?? {});
+  if (bytes > L.maxAgentMetadataBytes) {
+    throw tooLarge('agent metadata', 'maxAgentMetadataBytes', L.maxAgentMetadataBytes, bytes, ' bytes');
+  }
+}
+
+/** heartbeat: a bounded list of bounded error strings, and bounded code-server reports. */
+export function checkHeartbeat(input: {
+  codeServers: readonly { error?: string | null }[];
+  runningRunIds: readonly string[];
+  errors?: readonly string[] | null;
+}): void {
+  const errors = input.errors ?? [];
+  if (errors.length > L.maxHeartbeatErrors) {
+    throw tooLarge('heartbeat errors', 'maxHeartbeatErrors', L.maxHeartbeatErrors, errors.length, ' entries');
+  }
+  const texts = [...errors, ...input.codeServers.map((c) => c.error ?? '')];
+  for (const e of texts) {
+    if (e.length > L.maxHeartbeatErrorLength) {
+      throw tooLarge(
+        'a heartbeat error',
+        'maxHeartbeatErrorLength',
+        L.maxHeartbeatErrorLength,
+        e.length,
+        ' characters',
+      );
+    }
+  }
+  if (input.codeServers.length > L.maxHeartbeatEntries || input.runningRunIds.length > L.maxHeartbeatEntries) {
+    const n = Math.max(input.codeServers.length, input.runningRunIds.length);
+    throw tooLarge('heartbeat codeServers/runningRunIds', 'maxHeartbeatEntries', L.maxHeartbeatEntries, n, ' entries');
+  }
+}

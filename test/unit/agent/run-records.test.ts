@@ -1,0 +1,111 @@
+// The run-directory records (src/agent/launchers/run-records.ts) against real processes: what
+// the launcher and the standby pool record is what `outpost dev` finds and stops, a recycled
+// pid is never signalled, and a restarted agent's pool ends the idle standbys its predecessor
+// left behind.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, test } from 'node:test';
+import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
+import { readProcStat } from '../../../src/agent/launchers/proc.js';
+import {
+  listRecordedProcesses,
+  recordRunProcess,
+  runDir,
+  stopRecordedProcesses,
+  type ProcessRecord,
+} from '../../../src/agent/launchers/run-records.js';
+import { createLogger } from '../../../src/shared/logger.js';
+
+const MODULE = resolve('examples/hello/definitions.ts');
+const logger = createLogger({ name: 'test', level: 'warn' });
+const root = mkdtempSync(join(tmpdir(), 'outpost-records-'));
+const started: number[] = [];
+after(() => {
+  for (const pid of started) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+  rmSync(root, { recursive: true, force: true });
+});
+
+const alive = (pid: number): boolean => {
+  const st = readProcStat(pid);
+  return st !== undefined && st.state !== 'Z' && st.state !== 'X';
+};
+
+async function until(what: string, fn: () => boolean, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (fn()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** A detached process group (like a run worker), optionally ignoring SIGTERM; resolves once set up. */
+async function startGroup(ignoreTerm = false): Promise<ProcessRecord> {
+  const code = `${ignoreTerm ? "process.on('SIGTERM', () => {});" : ''} setInterval(() => {}, 1000); console.log('ready')`;
+  const child = spawn(process.execPath, ['-e', code], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  const pid = child.pid!;
+  started.push(pid);
+  await new Promise((r) => child.stdout.once('data', r));
+  child.stdout.destroy();
+  child.unref();
+  return { pid, pgid: pid, startTime: readProcStat(pid)!.startTime, spawnedAt: Date.now() };
+}
+
+test('stopRecordedProcesses ends every recorded run worker (SIGTERM, then SIGKILL after the grace)', async () => {
+  const dataDir = join(root, 'stop');
+  const [polite, stubborn] = await Promise.all([startGroup(), startGroup(true)]);
+  for (const [id, rec] of [
+    ['run_a', polite],
+    ['run_b', stubborn],
+  ] as const) {
+    recordRunProcess(runDir(dataDir, id), rec);
+  }
+  assert.deepEqual(
+    listRecordedProcesses(dataDir)
+      .map((p) => `${p.kind} ${p.id} ${p.record.pid}`)
+      .sort(),
+    [`run run_a ${polite.pid}`, `run run_b ${stubborn.pid}`],
+  );
+  const t0 = Date.now();
+  const stopped = await stopRecordedProcesses(dataDir, 1_000);
+  assert.equal(stopped.length, 2);
+  await until('both gone', () => !alive(polite.pid) && !alive(stubborn.pid), 5_000);
+  assert.ok(Date.now() - t0 >= 1_000, 'the stubborn one got its grace period before SIGKILL');
+});
+
+test('a record whose pid now names another process is never signalled', async () => {
+  const dataDir = join(root, 'reuse');
+  const stranger = await startGroup();
+  recordRunProcess(runDir(dataDir, 'run_c'), { ...stranger, startTime: stranger.startTime - 1 });
+  assert.deepEqual(await stopRecordedProcesses(dataDir, 200), []);
+  assert.ok(alive(stranger.pid), 'a process we did not start is left alone');
+});
+
+test('idle standbys are recorded; a restarted agent ends those its predecessor left behind', async () => {
+  const dataDir = join(root, 'standby');
+  const first = new ProcessLauncher({ dataDir, logger, warmWorkers: 1 });
+  first.prewarm({ location: 'hello', module: MODULE });
+  await until('a ready standby', () => first.standbys.counts().ready === 1);
+  const [pid] = first.standbys.pids();
+  started.push(pid!);
+  assert.deepEqual(
+    listRecordedProcesses(dataDir).map((p) => [p.kind, p.record.pid]),
+    [['standby', pid]],
+  );
+  // The agent is gone without retiring it (its channel is still open here, as if it were
+  // still importing when the agent died): the next agent's pool ends it.
+  const next = new ProcessLauncher({ dataDir, logger, warmWorkers: 1 });
+  await until('the old standby gone', () => !alive(pid!), 10_000);
+  assert.deepEqual(listRecordedProcesses(dataDir), []);
+  next.stop();
+  first.stop();
+});
