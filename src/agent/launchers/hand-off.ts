@@ -1,20 +1,21 @@
 // Warm path: the run goes to a ready standby (standby-pool.ts) instead of a new process. Same
 // files, same order as a cold spawn: intent.json (naming the standby), the standby's spool
 // moved into the run, the run sent over IPC and acknowledged, then spawns.log + process.json.
-// A standby acknowledges only after it has written RUN_START, so recovery.ts can tell a standby
-// that took the run from one that never did.
-import { readFileSync, renameSync, rmSync } from 'node:fs';
-import { isStandbyMessage, type StandbyRunMessage } from '../../shared/standby-protocol.js';
+// A standby claims the run (a file in the spool that only one side can create) before it writes
+// RUN_START and acknowledges after; an agent that stops waiting (timeout, crash recovery in
+// recovery.ts) claims it before killing the standby, so exactly one of them ever runs it,
+// whichever deadline expires under load.
+import { renameSync, rmSync } from 'node:fs';
+import { claimHandoff, isStandbyMessage, type StandbyRunMessage } from '../../shared/standby-protocol.js';
 import type { LaunchHandle, RunLaunchSpec } from './launcher.js';
 import type { LaunchContext } from './launch-context.js';
+import { isSameLiveProcess } from './proc.js';
 import {
-  configFileOf,
   forgetStandbyProcess,
   recordRunProcess,
   runDir,
   spoolHasEvents,
   spoolOf,
-  writeAtomic,
   writeIntent,
   type IntentRecord,
   type ProcessRecord,
@@ -32,12 +33,7 @@ const HANDOFF_TIMEOUT_MS = 30_000;
  * Hands the run to a ready standby. Returns undefined when it did not take it (it died, or
  * did not answer in time and was killed without writing anything): then spawn cold.
  */
-export async function handOff(
-  ctx: LaunchContext,
-  spec: RunLaunchSpec,
-  sb: Standby,
-  configFile: string,
-): Promise<LaunchHandle | undefined> {
+export async function handOff(ctx: LaunchContext, spec: RunLaunchSpec, sb: Standby): Promise<LaunchHandle | undefined> {
   const dir = runDir(ctx.dataDir, spec.runId);
   const spool = spoolOf(dir);
   const intent: IntentRecord = {
@@ -46,24 +42,23 @@ export async function handOff(
     standby: { pid: sb.pid, startTime: sb.startTime },
   };
   writeIntent(dir, intent);
-  // A sandboxed standby sees only its own directory: the config goes there, and its spool
-  // stays reachable at a fixed path inside (a bind mount follows the directory we rename).
+  // The run config travels in the message (a file in the standby's directory could be wiped
+  // by a restarting agent before the worker read it). A sandboxed standby keeps writing its
+  // spool at a fixed path inside: its bind mount follows the directory we rename.
   const sandboxed = ctx.isolation.kind !== 'none';
-  const inbox = { configFile: configFileOf(sb.dir), spoolDir: standbySpoolInside(ctx.dataDir) };
-  if (sandboxed) writeAtomic(inbox.configFile, readFileSync(configFile, 'utf8'));
   renameSync(spoolOf(sb.dir), spool);
   // From here it is the run's worker, recorded by the run (intent now, process.json once it
-  // accepts): never again an idle standby to clean up, even while its directory stays.
+  // accepts): never again an idle standby to clean up.
   forgetStandbyProcess(sb.dir);
-  if (!sandboxed) rmSync(sb.dir, { recursive: true, force: true });
-  else sb.child.once('exit', () => rmSync(sb.dir, { recursive: true, force: true }));
+  rmSync(sb.dir, { recursive: true, force: true });
   // Watch before sending, so an exit during the handoff is never missed.
   ctx.watch(spec.runId, sb.child);
   const message: StandbyRunMessage = {
     type: 'run',
     runId: spec.runId,
     job: spec.job,
-    ...(sandboxed ? inbox : { configFile, spoolDir: spool }),
+    runConfig: spec.runConfig,
+    spoolDir: sandboxed ? standbySpoolInside(ctx.dataDir) : spool,
   };
   const accepted = await new Promise<boolean>((done) => {
     const finish = (ok: boolean): void => {
@@ -85,8 +80,11 @@ export async function handOff(
   });
   sb.child.unref();
   (sb.child.channel as { unref?: () => void } | undefined)?.unref?.();
-  if (!accepted) {
-    // Whatever state it is in, it must not run this run later: kill it before deciding.
+  // No answer in time: claim the run before killing. If the standby claimed it first, it is
+  // running it (only slowly): keep it. Otherwise it can never start it, whatever it does next.
+  if (!accepted && isSameLiveProcess(sb.pid, sb.startTime) && claimHandoff(spool, 'agent') === 'taken') {
+    ctx.logger.warn({ runId: spec.runId, pid: sb.pid }, 'standby run worker took the run late; keeping it');
+  } else if (!accepted) {
     try {
       process.kill(-sb.pid, 'SIGKILL');
     } catch {

@@ -2,7 +2,8 @@
 // process group, stdout/stderr appended to the spool's log files. This class decides which
 // path a launch takes; each path is its own file:
 //   cold-spawn.ts  a fresh process (intent.json → spawn → spawns.log + process.json);
-//   hand-off.ts    a ready warm standby (standby-pool.ts) takes the run over IPC;
+//   hand-off.ts    a ready warm standby (standby-pool.ts) takes the run over IPC (a claim
+//                  file decides standby vs agent when a deadline runs out);
 //   recovery.ts    intent.json without process.json: the agent died mid-launch; find the worker.
 // Both spawns (cold and standby) go through detached-spawn.ts; the on-disk records are
 // run-records.ts. On any later call: process.json present → adopt it (alive or finished,
@@ -147,7 +148,7 @@ export class ProcessLauncher implements Launcher {
     // A standby still booting is further along than a cold spawn: wait for it (nothing is
     // recorded yet, so a crash meanwhile leaves no trace; it exits when our channel closes).
     if (standby && (await standby.whenReady)) {
-      const handle = await handOff(this.ctx, spec, standby, configFile);
+      const handle = await handOff(this.ctx, spec, standby);
       if (handle) return handle;
     } else if (standby) {
       standby.child.unref();

@@ -6,6 +6,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SPOOL_FILES } from '../../shared/run-events.js';
+import { claimHandoff, handoffClaimant } from '../../shared/standby-protocol.js';
 import type { LaunchHandle } from './launcher.js';
 import type { LaunchContext } from './launch-context.js';
 import { findProcessByArgs, isSameLiveProcess, readProcStat } from './proc.js';
@@ -49,9 +50,10 @@ export async function recover(ctx: LaunchContext, runId: string): Promise<Launch
 }
 
 /**
- * The crashed agent was handing this run to a standby. A standby that took it has written
- * RUN_START; one that did not exits when it notices its channel closed. Wait (bounded) to
- * see which; a standby still undecided then is killed, so it can never run it afterwards.
+ * The crashed agent was handing this run to a standby. A standby that took it has claimed
+ * it and written RUN_START; one that did not exits when it notices its channel closed. Wait
+ * (bounded) to see which; if still undecided then, the claim decides (standby-protocol.ts),
+ * so a deadline that expires under load never kills a run that has started.
  */
 async function recoverStandby(
   ctx: LaunchContext,
@@ -60,18 +62,27 @@ async function recoverStandby(
 ): Promise<LaunchHandle | undefined> {
   const dir = runDir(ctx.dataDir, runId);
   const spool = spoolOf(dir);
+  // An earlier agent may have claimed it already (and died before spawning): then the
+  // standby can never run it either.
+  const decided = (): boolean => spoolHasEvents(spool) || handoffClaimant(spool) !== undefined;
   let alive = isSameLiveProcess(sb.pid, sb.startTime);
-  for (let waited = 0; alive && !spoolHasEvents(spool) && waited < RECOVER_STANDBY_WAIT_MS; waited += 50) {
+  for (let waited = 0; alive && !decided() && waited < RECOVER_STANDBY_WAIT_MS; waited += 50) {
     await new Promise((r) => setTimeout(r, 50));
     alive = isSameLiveProcess(sb.pid, sb.startTime);
   }
   if (alive && !spoolHasEvents(spool)) {
-    try {
-      process.kill(-sb.pid, 'SIGKILL');
-    } catch {
-      // Already gone.
+    // Still undecided: claim the run. Lost, the standby claimed it first and is starting it
+    // (only slowly, e.g. on a starved CPU): adopt it. Won (or an earlier agent won), it can
+    // never start it: kill it.
+    if (handoffClaimant(spool) === undefined) claimHandoff(spool, 'agent');
+    if (handoffClaimant(spool) !== 'standby') {
+      try {
+        process.kill(-sb.pid, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+      alive = false;
     }
-    alive = false;
   }
   if (!alive) return undefined; // the events check in recover() decides: adopt its spool or spawn
   const rec: ProcessRecord = {

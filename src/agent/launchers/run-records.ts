@@ -6,9 +6,10 @@
 //                                 process.json  the run worker: pid, start time, process group
 //                                 spawns.log    one line per process actually spawned (append-only)
 //                                 config.json   the run config handed to the worker
-//                                 spool/        events.jsonl, stdout.log, stderr.log
-//   <agent data dir>/standby/<id>/process.json  an idle warm standby (removed when it takes a run;
-//                                               a sandboxed one keeps its directory until it exits)
+//                                 spool/        events.jsonl, stdout.log, stderr.log, and after a
+//                                               standby handoff standby-claim (standby-protocol.ts)
+//   <agent data dir>/standby/<id>/process.json  an idle warm standby (removed, with its directory,
+//                                               when it takes a run)
 //                                 spool/        its log files, moved into the run that takes it
 import {
   appendFileSync,

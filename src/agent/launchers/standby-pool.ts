@@ -219,14 +219,14 @@ export class StandbyPool {
     const spool = spoolOf(dir);
     mkdirSync(spool, { recursive: true, mode: 0o700 });
     const isolation = this.opts.isolation ?? noIsolation;
-    // Bound: its own directory (the launcher drops the run's config there) and its spool, a
-    // mount that stays reachable once the launcher renames it into the run (sandbox.ts).
+    // Bound: its spool, a mount that stays reachable once the launcher renames it into the run
+    // (sandbox.ts). The run config comes in the run message.
     const child = spawnDetached({
       cmd: [...this.opts.cli, 'api', 'run-worker-standby', '--module', spec.module],
       isolation,
       place: {
         cwd: spec.cwd,
-        readable: [dirname(spec.module), dir],
+        readable: [dirname(spec.module)],
         writable: [isolation.kind === 'none' ? spool : { path: spool, at: standbySpoolInside(this.opts.dataDir) }],
       },
       logDir: spool,

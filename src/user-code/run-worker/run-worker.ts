@@ -20,6 +20,8 @@ export interface RunWorkerOptions {
   job: string;
   /** JSON file with the run config; `{}` when absent. */
   configFile?: string;
+  /** The run config itself (a warm standby gets it in its run message); wins over configFile. */
+  runConfig?: unknown;
   spoolDir: string;
   /** Ops to run; empty means all. */
   opSelection?: string[];
@@ -151,8 +153,8 @@ async function execute(
     import('./run-executor.js'),
   ]);
 
-  let runConfig: unknown = {};
-  if (opts.configFile) {
+  let runConfig: unknown = opts.runConfig ?? {};
+  if (opts.runConfig === undefined && opts.configFile) {
     try {
       runConfig = JSON.parse(readFileSync(opts.configFile, 'utf8'));
     } catch (err) {
