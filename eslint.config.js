@@ -18,6 +18,14 @@ const zone = (files, dirs, message, allowed = []) => ({
   rules: { 'no-restricted-imports': ['error', { patterns: [zonePattern(dirs, message, allowed)] }] },
 });
 
+/** Several zones on the same files (one rule config per file: a later one would replace an earlier). */
+const zones = (files, ...groups) => ({
+  files,
+  rules: {
+    'no-restricted-imports': ['error', { patterns: groups.map(([dirs, message]) => zonePattern(dirs, message)) }],
+  },
+});
+
 /** Today's cross-zone imports: allowed exactly (an error for any other), each shown as a warning. */
 function knownViolations(byFile) {
   const dirsOf = (file) =>
@@ -106,6 +114,20 @@ export default tseslint.config(
     ['control-plane', 'agent', 'activities', 'workflows'],
     'User code runs apart from Outpost: only src/shared/.',
   ),
+  // Inside src/user-code/: the SDK (the `outpost/sdk` package) never pulls in the programs; the
+  // code server and the run worker share only sdk/ and common/.
+  ...[
+    ['sdk', ['code-server', 'run-worker', 'common'], 'The SDK is the public package: it never imports the programs.'],
+    ['common', ['code-server', 'run-worker'], 'common/ serves both programs: it imports neither.'],
+    ['code-server', ['run-worker'], 'The code server and the run worker share only sdk/ and common/.'],
+    ['run-worker', ['code-server'], 'The code server and the run worker share only sdk/ and common/.'],
+  ].map(([dir, banned, message]) =>
+    zones(
+      [`src/user-code/${dir}/**/*.ts`],
+      [['control-plane', 'agent', 'activities', 'workflows'], 'User code runs apart from Outpost: only src/shared/.'],
+      [banned, message],
+    ),
+  ),
   zone(
     ['activities/**/*.ts'],
     ['src/agent', 'src/control-plane', 'src/user-code'],
@@ -131,7 +153,7 @@ export default tseslint.config(
       '../src/agent/spool-shipper.js',
       '../src/agent/spool-watch.js',
     ],
-    'src/control-plane/core/partition-key.ts': ['../../user-code/partitions.js'],
+    'src/control-plane/core/partition-key.ts': ['../../user-code/sdk/partitions.js'],
   }),
   {
     files: ['**/*.js', '**/*.mjs'],

@@ -3,7 +3,7 @@
 // bench/user-code.ts), and a raw Temporal round trip (start workflow → its activity runs) on
 // a given dev server, with the empty workflow of bench/fixtures/temporal/ on its own task queue.
 // The warm floor is a run handed to an already booted standby worker alone (send → RUN_START).
-import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
@@ -38,11 +38,9 @@ export async function sampleWarmWorkerStart(module: string, job: string): Promis
     mkdirSync(runDir);
     const spoolDir = join(runDir, 'spool');
     renameSync(join(sb.dir, 'spool'), spoolDir);
-    const configFile = join(runDir, 'config.json');
-    writeFileSync(configFile, '{}');
     const exited = new Promise<number | null>((r) => sb.child.once('exit', (code) => r(code)));
     const sentAt = Date.now();
-    const message: StandbyRunMessage = { type: 'run', runId: 'run_bench_warm', job, configFile, spoolDir };
+    const message: StandbyRunMessage = { type: 'run', runId: 'run_bench_warm', job, runConfig: {}, spoolDir };
     sb.child.send(message);
     const code = await exited;
     const first = existsSync(join(spoolDir, SPOOL_FILES.events)) ? readEvents(spoolDir)[0] : undefined;

@@ -2,29 +2,24 @@
 // location on a free loopback port, health-checked with Ping, restarted with exponential
 // backoff when it dies, and replaced on a new spec version only once the new one is healthy.
 // Status (LOADING / LOADED / ERROR) is reported with reportCodeLocation and in heartbeats.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
-import { dirname, join, resolve } from 'node:path';
+// This file holds the reconcile loop and each location's slot; the roles it drives are
+// code-server-spawn.ts (start and stop one server), code-server-health.ts (Ping),
+// code-server-orphans.ts (servers a crashed agent left) and code-server-report.ts.
+import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../shared/logger.js';
 import { OutpostError } from '../shared/errors.js';
 import { CodeLocationSpecSchema, type CodeLocationSpec } from '../shared/work-items.js';
-import type {
-  GetDefinitionsResponse,
-  GetServerInfoResponse,
-  PingResponse,
-} from '../gen/outpost/codeserver/v1/code_server.js';
+import type { GetDefinitionsResponse, GetServerInfoResponse } from '../gen/outpost/codeserver/v1/code_server.js';
 import { backoffDelay } from './backoff.js';
-import { credentialFreeEnv } from '../shared/child-env.js';
-import { connectCodeServer, unary, type CodeServerClient } from './code-server-client.js';
+import { unary, type CodeServerClient } from './code-server-client.js';
+import { checkCodeServers, type HealthTarget } from './code-server-health.js';
+import { reapOrphanCodeServers, recordCodeServer } from './code-server-orphans.js';
+import { LocationReporter } from './code-server-report.js';
+import { killChild, killServer, spawnCodeServer, type Killer, type ServerProcess } from './code-server-spawn.js';
 import type { CodeServerStatusReport, ControlPlaneClient, WorkspaceEntry } from './control-plane-client.js';
 import { formatUserCodeError, snapshotFromDefinitions } from './definitions-snapshot.js';
-import { defaultCliCommand } from './launchers/process-launcher.js';
-import { isSameLiveProcess, readProcStat } from './launchers/proc.js';
+import { defaultCliCommand } from './launchers/detached-spawn.js';
 import { noIsolation, type Isolation } from './launchers/sandbox.js';
-
-/** Sends of one location report before giving up (about 2 minutes with backoff). */
-const REPORT_ATTEMPTS = 30;
 
 export interface CodeServerManagerOptions {
   controlPlane: ControlPlaneClient;
@@ -50,17 +45,6 @@ export interface CodeServerManagerOptions {
   onLoaded?: (location: string, spec: CodeLocationSpec & { version: number }) => void;
 }
 
-interface ServerProcess {
-  child: ChildProcess;
-  /** Signals the code server's whole tree (inside its sandbox, if any). */
-  kill: Killer;
-  port: number;
-  serverId: string;
-  client: CodeServerClient;
-  version: number;
-  exited: boolean;
-}
-
 interface Slot {
   name: string;
   version: number;
@@ -76,8 +60,6 @@ interface Slot {
   removed: boolean;
 }
 
-const READY = /OUTPOST_CODE_SERVER_READY port=(\d+) server_id=(\S+)/;
-
 export class CodeServerManager {
   private readonly slots = new Map<string, Slot>();
   private readonly cli: string[];
@@ -85,10 +67,17 @@ export class CodeServerManager {
   private stopped = false;
   /** Every code-server process this manager spawned that has not exited yet. */
   private readonly children = new Map<ChildProcess, Killer>();
+  private readonly reporter: LocationReporter;
 
   constructor(private readonly opts: CodeServerManagerOptions) {
     this.cli = opts.cliCommand ?? defaultCliCommand();
-    if (opts.dataDir) this.reapOrphans(opts.dataDir);
+    this.reporter = new LocationReporter({
+      controlPlane: opts.controlPlane,
+      agentId: opts.agentId,
+      logger: opts.logger,
+      stopped: () => this.stopped,
+    });
+    if (opts.dataDir) reapOrphanCodeServers(opts.dataDir, opts.logger);
     this.healthTimer = setInterval(() => void this.healthCheck(), opts.healthIntervalMs ?? 5_000);
     this.healthTimer.unref();
   }
@@ -213,38 +202,6 @@ export class CodeServerManager {
     await Promise.all(exits);
   }
 
-  /** Kills code servers a previous (crashed) agent on this data dir left behind. */
-  private reapOrphans(dataDir: string): void {
-    const dir = join(dataDir, 'code-servers');
-    let files: string[] = [];
-    try {
-      files = readdirSync(dir);
-    } catch {
-      return;
-    }
-    for (const f of files) {
-      try {
-        const rec = JSON.parse(readFileSync(join(dir, f), 'utf8')) as { pid: number; startTime: number };
-        if (isSameLiveProcess(rec.pid, rec.startTime)) {
-          process.kill(rec.pid, 'SIGKILL');
-          this.opts.logger.warn({ pid: rec.pid }, 'stopped a code server left by a previous agent');
-        }
-      } catch {
-        // Unreadable or already gone: nothing to stop.
-      }
-      rmSync(join(dir, f), { force: true });
-    }
-  }
-
-  private recordPid(child: ChildProcess): void {
-    if (!this.opts.dataDir || child.pid === undefined) return;
-    const dir = join(this.opts.dataDir, 'code-servers');
-    mkdirSync(dir, { recursive: true });
-    const file = join(dir, `${child.pid}.json`);
-    writeFileSync(file, JSON.stringify({ pid: child.pid, startTime: readProcStat(child.pid)?.startTime ?? -1 }));
-    child.once('exit', () => rmSync(file, { force: true }));
-  }
-
   private waitForChange(location: string, ms: number): Promise<void> {
     return new Promise((res) => {
       const slot = this.slots.get(location);
@@ -338,164 +295,40 @@ export class CodeServerManager {
     slot.restartTimer.unref();
   }
 
-  private async healthCheck(): Promise<void> {
-    for (const slot of this.slots.values()) {
-      const server = slot.current;
-      if (!server || server.exited || slot.startingVersion !== undefined) continue;
-      try {
-        await unary<{ echo: string }, PingResponse>(server.client, 'ping', { echo: 'health' }, 3_000);
-      } catch (err) {
-        // A hung server is as dead as an exited one: kill it; its exit handler restarts it.
-        this.opts.logger.warn({ location: slot.name, err: (err as Error).message }, 'code server failed Ping; killing');
-        void killServer(server);
+  private healthCheck(): Promise<void> {
+    // Lazily, slot by slot: a slot that started replacing its server meanwhile is skipped.
+    const slots = this.slots;
+    function* targets(): Generator<HealthTarget> {
+      for (const slot of slots.values()) {
+        yield { location: slot.name, server: slot.startingVersion === undefined ? slot.current : undefined };
       }
     }
+    return checkCodeServers(targets(), this.opts.logger);
   }
 
   private spawnServer(spec: CodeLocationSpec, version: number): Promise<ServerProcess> {
-    const cwd = spec.workingDirectory ? resolve(spec.workingDirectory) : process.cwd();
-    let cmd: string[];
-    if (spec.command?.length) cmd = spec.command.map((a) => a.replace('{port}', '0'));
-    else if (spec.module) {
-      cmd = [
-        ...this.cli,
-        'code-server',
-        '--module',
-        resolve(cwd, spec.module),
-        '--port',
-        '0',
-        '--location',
-        spec.name,
-        '--exit-with-parent',
-      ];
-    } else
-      throw new OutpostError('INVALID_ARGUMENT', { detail: `location ${spec.name} has neither module nor command` });
-    // Module or command, the same rule: credential-free environment, same sandbox; it ends
-    // with the agent.
-    const isolation = this.opts.isolation ?? noIsolation;
-    const readable = spec.module ? [dirname(resolve(cwd, spec.module))] : [];
-    const argv = isolation.command(cmd, { cwd, readable, dieWithParent: true });
-    const child = spawn(argv[0]!, argv.slice(1), {
-      cwd,
-      stdio: ['pipe', 'pipe', 'pipe'],
-      env: credentialFreeEnv(this.opts.env ?? process.env, spec.env ?? {}, { secrets: this.opts.secrets ?? [] }),
-    });
-    const kill = killer(child, isolation);
-    this.recordPid(child);
-    this.children.set(child, kill);
-    child.once('exit', () => this.children.delete(child));
-    if (this.stopped) void killChild(child, kill);
-    const log = this.opts.logger.child({ location: spec.name, pid: child.pid });
-    let stderrTail = '';
-    child.stderr?.on('data', (b: Buffer) => {
-      stderrTail = (stderrTail + b.toString('utf8')).slice(-4000);
-    });
-    return new Promise<ServerProcess>((resolvePromise, reject) => {
-      const timeoutMs = this.opts.startTimeoutMs ?? 60_000;
-      const timer = setTimeout(() => {
-        kill('SIGKILL');
-        reject(new OutpostError('CODE_SERVER_UNAVAILABLE', { detail: `no READY line within ${timeoutMs} ms` }));
-      }, timeoutMs);
-      const lines = createInterface({ input: child.stdout });
-      lines.on('line', (line) => {
-        const m = READY.exec(line);
-        if (!m) {
-          log.debug({ line }, 'code server stdout');
-          return;
-        }
-        clearTimeout(timer);
-        const port = Number(m[1]);
-        resolvePromise({ child, kill, port, serverId: m[2]!, client: connectCodeServer(port), version, exited: false });
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        reject(
-          new OutpostError('CODE_SERVER_UNAVAILABLE', {
-            detail: `code server exited (code ${code}, signal ${signal}) before it was ready: ${stderrTail.trim().split('\n').slice(-5).join(' | ')}`,
-          }),
-        );
-      });
-      child.once('error', (err) => {
-        clearTimeout(timer);
-        reject(new OutpostError('CODE_SERVER_UNAVAILABLE', { detail: err.message, cause: err }));
-      });
+    const options = {
+      cli: this.cli,
+      isolation: this.opts.isolation ?? noIsolation,
+      env: this.opts.env ?? process.env,
+      secrets: this.opts.secrets ?? [],
+      startTimeoutMs: this.opts.startTimeoutMs ?? 60_000,
+      logger: this.opts.logger,
+    };
+    return spawnCodeServer(options, spec, version, (child, kill) => {
+      if (this.opts.dataDir) recordCodeServer(this.opts.dataDir, child);
+      this.children.set(child, kill);
+      child.once('exit', () => this.children.delete(child));
+      if (this.stopped) void killChild(child, kill);
     });
   }
 
-  /** The latest report per location; a pending retry is dropped once a newer one replaces it. */
-  private readonly latestReport = new Map<string, object>();
-
-  private async report(
+  private report(
     location: string,
     version: number,
     status: 'LOADING' | 'LOADED' | 'ERROR',
     extra: { snapshot?: unknown; error?: string },
   ): Promise<void> {
-    const input = { agentId: this.opts.agentId(), location, version, status, ...extra };
-    this.latestReport.set(location, input);
-    const send = async (n: number): Promise<void> => {
-      try {
-        await this.opts.controlPlane.reportCodeLocation(input);
-      } catch (err) {
-        // Refused until this deployment's claim of the version's SYNC item lands (LOCATION_NOT_OWNED),
-        // or the control plane is away: send it again, unless a newer report replaced it.
-        const why = (err as Error).message;
-        if (this.stopped || n + 1 >= REPORT_ATTEMPTS || this.latestReport.get(location) !== input) {
-          this.opts.logger.warn({ location, version, err: why }, 'reportCodeLocation failed');
-          return;
-        }
-        this.opts.logger.debug({ location, version, err: why }, 'reportCodeLocation refused; retrying');
-        // In the background: the caller (a code server start) must not wait on the retries.
-        const retry = setTimeout(
-          () => {
-            if (this.latestReport.get(location) === input) void send(n + 1);
-          },
-          backoffDelay(n, { initialMs: 250, maxMs: 5_000 }),
-        );
-        retry.unref();
-      }
-    };
-    await send(0);
+    return this.reporter.report(location, version, status, extra);
   }
-}
-
-function killServer(server: ServerProcess): Promise<void> {
-  server.client.close();
-  if (server.exited) return Promise.resolve();
-  return killChild(server.child, server.kill);
-}
-
-type Killer = (signal: NodeJS.Signals) => void;
-
-/**
- * Signals what runs the user code: the child itself, or the group of its sandbox's pid 1 (a
- * signal to the outer bwrap would kill the sandbox at once, without the code server's own
- * clean shutdown).
- */
-function killer(child: ChildProcess, isolation: Isolation): Killer {
-  if (isolation.kind === 'none' || child.pid === undefined) return (sig) => void child.kill(sig);
-  const root = isolation.root(child.pid);
-  return (sig) => {
-    void root.then((r) => {
-      try {
-        if (r !== undefined) process.kill(-r, sig);
-        else child.kill(sig);
-      } catch {
-        child.kill(sig);
-      }
-    });
-  };
-}
-
-/** SIGTERM, then SIGKILL after 3 s; resolves once the process is gone. */
-function killChild(child: ChildProcess, kill: Killer): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
-  return new Promise((res) => {
-    const t = setTimeout(() => kill('SIGKILL'), 3_000);
-    child.once('exit', () => {
-      clearTimeout(t);
-      res();
-    });
-    kill('SIGTERM');
-  });
 }

@@ -61,6 +61,11 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
  */
 export const FIXED_INPUT_LIMITS = {
   maxJsonDepth: 64,
+  /**
+   * Brackets nested in one GraphQL document, checked on its text before graphql-js's recursive
+   * parser (which overflows the stack a few thousand deep). Far above maxQueryDepth + maxJsonDepth.
+   */
+  maxDocumentNesting: 256,
   /** Token names: printable, no control or bidi-override characters. */
   maxTokenNameLength: 128,
   /** Code location names: a safe identifier, `^[A-Za-z0-9][A-Za-z0-9_.-]*$` minus `..`. */

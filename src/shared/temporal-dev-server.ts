@@ -23,6 +23,11 @@ export interface DevServerOptions {
   /** How long to wait for readiness; default 60 s (2-core machines are slow to boot it). */
   readyTimeoutMs?: number;
   namespace?: string;
+  /**
+   * Own process group, so a terminal's Ctrl-C reaches only the caller, which stops it in its
+   * turn (`outpost dev`: after the agent has drained). Killed if the caller exits first.
+   */
+  detached?: boolean;
 }
 
 export interface DevServer {
@@ -55,7 +60,15 @@ export async function startDevServer(opts: DevServerOptions = {}): Promise<DevSe
   const child = spawn(cli.path, args, {
     env: { ...process.env, TEMPORAL_VERSION_CHECK_DISABLED: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
+  if (opts.detached) {
+    const killOnExit = (): void => {
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+    };
+    process.on('exit', killOnExit);
+    child.once('exit', () => process.off('exit', killOnExit));
+  }
   if (opts.logFile) {
     mkdirSync(dirname(opts.logFile), { recursive: true });
     const out = createWriteStream(opts.logFile, { flags: 'a' });

@@ -150,7 +150,9 @@ test('Ctrl-C with runs in flight: nothing of the data dir is left, run workers i
   for (const pid of workers) assert.ok(before.has(pid), `run worker ${pid} is found by the scan`);
   const seen = dev.output.length;
   const t0 = Date.now();
-  process.kill(dev.pid, 'SIGINT');
+  // As a terminal's Ctrl-C does: SIGINT to the whole foreground process group, not only to
+  // `outpost dev` (a component in that group would stop on its own and be "restarted").
+  process.kill(-dev.pid, 'SIGINT');
   const code = await dev.exited;
   console.log(`# Ctrl-C with 5 runs in flight: outpost dev exited ${code} after ${Date.now() - t0} ms`);
   assert.equal(code, 0);
@@ -181,6 +183,7 @@ test('Ctrl-C with runs in flight: nothing of the data dir is left, run workers i
       id,
     );
   assert.ok(!shutdownOutput.some((l) => /AbortError|^\s+at |"stack"/.test(l)), shutdownOutput.join('\n'));
+  assert.ok(!shutdownOutput.some((l) => /restarting in|restarted/.test(l)), shutdownOutput.join('\n'));
 });
 
 test('an agent that keeps crashing: after the 5th crash in 5 minutes outpost dev gives up, stops all, exits 1', async () => {

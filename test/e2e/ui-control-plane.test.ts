@@ -10,8 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startControlPlane, type ControlPlane } from '../../src/control-plane/index.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { loadLocation } from '../../src/user-code/load-location.js';
-import { definitionsToProto } from '../../src/user-code/definitions-to-proto.js';
+import { loadLocation } from '../../src/user-code/common/load-location.js';
+import { definitionsToProto } from '../../src/user-code/code-server/definitions-to-proto.js';
 import { snapshotFromDefinitions } from '../../src/agent/definitions-snapshot.js';
 import { browserSkipReason, debugShot, launchBrowser, type TestBrowser } from '../support/browser.js';
 

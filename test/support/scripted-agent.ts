@@ -8,8 +8,8 @@ import { join } from 'node:path';
 import { startControlPlane, type ControlPlane, type ControlPlaneOptions } from '../../src/control-plane/index.js';
 import { createLogger } from '../../src/shared/logger.js';
 import type { LocationSnapshot } from '../../src/shared/location-snapshot.js';
-import { loadLocation } from '../../src/user-code/load-location.js';
-import { definitionsToProto } from '../../src/user-code/definitions-to-proto.js';
+import { loadLocation } from '../../src/user-code/common/load-location.js';
+import { definitionsToProto } from '../../src/user-code/code-server/definitions-to-proto.js';
 import { snapshotFromDefinitions } from '../../src/agent/definitions-snapshot.js';
 
 type Vars = Record<string, unknown>;

@@ -1,50 +1,40 @@
 // Runs each run worker as a local process: `outpost api execute-run`, detached in its own
-// process group, stdout/stderr appended to the spool's log files.
-//
-// Exactly one spawn per run, even across kill -9 of the agent at any instant:
-//   1. write intent.json (we are about to spawn);
-//   2. spawn (synchronous: returns the pid);
-//   3. append to spawns.log and write process.json {pid, startTime} (read from /proc).
-// On any later call: process.json present → adopt it (alive or finished, never respawn).
-// intent.json without process.json → the agent died inside the window; look for the worker
-// by its command line in /proc; if found, record and adopt it; if its spool shows it already
-// ran, adopt the finished run; only if there is no trace at all is it spawned.
-//
-// Warm path: when the standby pool (standby-pool.ts) has a ready worker for the location's
-// version, the run is handed to it instead of spawning. Same files, same order: intent.json
-// (naming the standby), the standby's spool moved into the run, the run sent over IPC and
-// acknowledged, then spawns.log + process.json. A standby acknowledges only after it has
-// written RUN_START, so recovery can tell a standby that took the run from one that never did.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// process group, stdout/stderr appended to the spool's log files. This class decides which
+// path a launch takes; each path is its own file:
+//   cold-spawn.ts  a fresh process (intent.json → spawn → spawns.log + process.json);
+//   hand-off.ts    a ready warm standby (standby-pool.ts) takes the run over IPC (a claim
+//                  file decides standby vs agent when a deadline runs out);
+//   recovery.ts    intent.json without process.json: the agent died mid-launch; find the worker.
+// Both spawns (cold and standby) go through detached-spawn.ts; the on-disk records are
+// run-records.ts. On any later call: process.json present → adopt it (alive or finished,
+// never respawn).
+import type { ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import type { Logger } from '../../shared/logger.js';
-import { OutpostError } from '../../shared/errors.js';
-import { SPOOL_FILES } from '../../shared/run-events.js';
-import { credentialFreeEnv } from '../../shared/child-env.js';
-import { isStandbyMessage, type StandbyRunMessage } from '../../shared/standby-protocol.js';
 import type { ExitStatus, LaunchHandle, Launcher, RunLaunchSpec } from './launcher.js';
-import { findProcessByArgs, isSameLiveProcess, processGroupMembers, readProcStat } from './proc.js';
+import type { LaunchContext } from './launch-context.js';
+import { spawnCold } from './cold-spawn.js';
+import { defaultCliCommand } from './detached-spawn.js';
+import { handOff } from './hand-off.js';
+import { recover } from './recovery.js';
+import { isSameLiveProcess, processGroupMembers } from './proc.js';
 import {
   configFileOf,
-  forgetStandbyProcess,
   hasIntent,
-  readIntent,
   readProcessRecord,
-  recordRunProcess,
   runDir,
   signalRecordedGroup,
   spawnCount,
   spoolOf,
   writeAtomic,
-  writeIntent,
-  type IntentRecord,
   type ProcessRecord,
 } from './run-records.js';
-import { noIsolation, preferSandboxRoot, standbySpoolInside, type Isolation } from './sandbox.js';
-import { lowerPriority } from './priority.js';
-import { StandbyPool, type Standby, type StandbySpec } from './standby-pool.js';
+import { noIsolation, type Isolation } from './sandbox.js';
+import { StandbyPool, type StandbySpec } from './standby-pool.js';
+
+// Where the CLI command lives now; re-exported for the callers that start it the same way.
+export { defaultCliCommand } from './detached-spawn.js';
 
 export interface ProcessLauncherOptions {
   /** Agent data dir; runs live in <dataDir>/runs/<runId>/. */
@@ -66,31 +56,29 @@ export interface ProcessLauncherOptions {
   locationVersion?: (location: string) => number | undefined;
 }
 
-/**
- * How long a standby gets to acknowledge a run before it is killed and the run spawns cold. It
- * is alive and booted, so only CPU starvation delays it: generous, a cold spawn would be slower.
- */
-const HANDOFF_TIMEOUT_MS = 30_000;
-/** After an agent crash, how long a named standby gets to show it took the run (or exit). */
-const RECOVER_STANDBY_WAIT_MS = 5_000;
-
-const MAIN_TS = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
-
-/** `node --import <tsx> src/cli/main.ts`: works from any cwd, since tsx is resolved from here. */
-export function defaultCliCommand(): string[] {
-  return [process.execPath, '--import', import.meta.resolve('tsx'), MAIN_TS];
-}
-
 export class ProcessLauncher implements Launcher {
   readonly kind = 'process';
   private readonly children = new Map<string, { child: ChildProcess; exit?: ExitStatus }>();
   private readonly cli: string[];
   private readonly isolation: Isolation;
   readonly standbys: StandbyPool;
+  private readonly ctx: LaunchContext;
 
   constructor(private readonly opts: ProcessLauncherOptions) {
     this.cli = opts.cliCommand ?? defaultCliCommand();
     this.isolation = opts.isolation ?? noIsolation;
+    this.ctx = {
+      kind: this.kind,
+      dataDir: opts.dataDir,
+      logger: opts.logger,
+      isolation: this.isolation,
+      cli: this.cli,
+      env: opts.env ?? process.env,
+      secrets: opts.secrets ?? [],
+      ...(opts.nice ? { nice: opts.nice } : {}),
+      watch: (runId, child) => this.watch(runId, child),
+      unwatch: (runId) => void this.children.delete(runId),
+    };
     this.standbys = new StandbyPool({
       dataDir: opts.dataDir,
       logger: opts.logger,
@@ -146,7 +134,7 @@ export class ProcessLauncher implements Launcher {
     mkdirSync(dir, { recursive: true });
 
     if (hasIntent(dir)) {
-      const recovered = await this.recover(spec.runId);
+      const recovered = await recover(this.ctx, spec.runId);
       if (recovered) return recovered;
     }
 
@@ -160,7 +148,7 @@ export class ProcessLauncher implements Launcher {
     // A standby still booting is further along than a cold spawn: wait for it (nothing is
     // recorded yet, so a crash meanwhile leaves no trace; it exits when our channel closes).
     if (standby && (await standby.whenReady)) {
-      const handle = await this.handOff(spec, standby, configFile);
+      const handle = await handOff(this.ctx, spec, standby);
       if (handle) return handle;
     } else if (standby) {
       standby.child.unref();
@@ -170,69 +158,7 @@ export class ProcessLauncher implements Launcher {
         'standby run worker did not become ready; spawning',
       );
     }
-    mkdirSync(spool, { recursive: true });
-    writeIntent(dir, { runId: spec.runId, at: Date.now() });
-
-    const module = resolve(spec.cwd ?? process.cwd(), spec.module);
-    const cmd = this.isolation.command(
-      [
-        ...this.cli,
-        'api',
-        'execute-run',
-        '--run-id',
-        spec.runId,
-        '--module',
-        module,
-        '--job',
-        spec.job,
-        '--config-file',
-        configFile,
-        '--spool-dir',
-        spool,
-      ],
-      { cwd: spec.cwd ?? process.cwd(), readable: [dirname(module)], internal: [configFile], writable: [spool] },
-    );
-    // The log files are opened by us in append mode so a worker's output survives our restarts.
-    const out = openSync(join(spool, SPOOL_FILES.stdout), 'a');
-    const err = openSync(join(spool, SPOOL_FILES.stderr), 'a');
-    let child: ChildProcess;
-    try {
-      child = spawn(cmd[0]!, cmd.slice(1), {
-        cwd: spec.cwd ?? process.cwd(),
-        detached: true,
-        stdio: ['ignore', out, err],
-        env: credentialFreeEnv(
-          this.opts.env ?? process.env,
-          { ...spec.env, OUTPOST_RUN_ID: spec.runId },
-          { secrets: this.opts.secrets ?? [] },
-        ),
-      });
-    } finally {
-      closeSync(out);
-      closeSync(err);
-    }
-    if (child.pid === undefined) {
-      throw new OutpostError('RUN_WORKER_SPAWN_FAILED', { detail: `run ${spec.runId}: spawn returned no pid` });
-    }
-    // Watch at once, so an exit while the sandbox's root is looked up is never missed.
-    this.watch(spec.runId, child);
-    // The process that stands for the worker's tree: itself, or its sandbox's pid 1.
-    const pid = (await this.isolation.root(child.pid)) ?? child.pid;
-    if (this.opts.nice)
-      lowerPriority(pid, this.opts.nice, (err) =>
-        this.opts.logger.warn({ runId: spec.runId, pid, err: err.message }, 'could not lower the run worker priority'),
-      );
-    const stat = readProcStat(pid);
-    const record: ProcessRecord = {
-      pid,
-      startTime: stat?.startTime ?? -1,
-      pgid: stat?.pgrp ?? pid,
-      spawnedAt: Date.now(),
-    };
-    recordRunProcess(dir, record);
-    child.unref();
-    this.opts.logger.info({ runId: spec.runId, pid }, 'spawned run worker');
-    return { runId: spec.runId, launcher: this.kind, ref: `pid ${pid}`, adopted: false };
+    return spawnCold(this.ctx, spec, configFile);
   }
 
   adopt(runId: string): Promise<LaunchHandle | undefined> {
@@ -276,154 +202,6 @@ export class ProcessLauncher implements Launcher {
     return readProcessRecord(this.runDir(runId));
   }
 
-  /**
-   * Hands the run to a ready standby. Returns undefined when it did not take it (it died, or
-   * did not answer in time and was killed without writing anything): then spawn cold.
-   */
-  private async handOff(spec: RunLaunchSpec, sb: Standby, configFile: string): Promise<LaunchHandle | undefined> {
-    const dir = this.runDir(spec.runId);
-    const spool = this.spoolDir(spec.runId);
-    const intent: IntentRecord = {
-      runId: spec.runId,
-      at: Date.now(),
-      standby: { pid: sb.pid, startTime: sb.startTime },
-    };
-    writeIntent(dir, intent);
-    // A sandboxed standby sees only its own directory: the config goes there, and its spool
-    // stays reachable at a fixed path inside (a bind mount follows the directory we rename).
-    const sandboxed = this.isolation.kind !== 'none';
-    const inbox = { configFile: configFileOf(sb.dir), spoolDir: standbySpoolInside(this.opts.dataDir) };
-    if (sandboxed) writeAtomic(inbox.configFile, readFileSync(configFile, 'utf8'));
-    renameSync(spoolOf(sb.dir), spool);
-    // From here it is the run's worker, recorded by the run (intent now, process.json once it
-    // accepts): never again an idle standby to clean up, even while its directory stays.
-    forgetStandbyProcess(sb.dir);
-    if (!sandboxed) rmSync(sb.dir, { recursive: true, force: true });
-    else sb.child.once('exit', () => rmSync(sb.dir, { recursive: true, force: true }));
-    // Watch before sending, so an exit during the handoff is never missed.
-    this.watch(spec.runId, sb.child);
-    const message: StandbyRunMessage = {
-      type: 'run',
-      runId: spec.runId,
-      job: spec.job,
-      ...(sandboxed ? inbox : { configFile, spoolDir: spool }),
-    };
-    const accepted = await new Promise<boolean>((done) => {
-      const finish = (ok: boolean): void => {
-        clearTimeout(timer);
-        sb.child.off('message', onMessage);
-        sb.child.off('exit', onExit);
-        done(ok);
-      };
-      const onMessage = (m: unknown): void => {
-        if (isStandbyMessage(m) && m.type === 'accepted' && m.runId === spec.runId) finish(true);
-      };
-      const onExit = (): void => finish(false);
-      const timer = setTimeout(() => finish(false), HANDOFF_TIMEOUT_MS);
-      sb.child.on('message', onMessage);
-      sb.child.once('exit', onExit);
-      sb.child.send(message, (err) => {
-        if (err) finish(false);
-      });
-    });
-    sb.child.unref();
-    (sb.child.channel as { unref?: () => void } | undefined)?.unref?.();
-    if (!accepted) {
-      // Whatever state it is in, it must not run this run later: kill it before deciding.
-      try {
-        process.kill(-sb.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-      this.children.delete(spec.runId);
-      if (!hasEvents(spool)) {
-        this.opts.logger.warn({ runId: spec.runId, pid: sb.pid }, 'standby run worker did not take the run; spawning');
-        return undefined;
-      }
-    }
-    const rec: ProcessRecord = {
-      pid: sb.pid,
-      startTime: sb.startTime,
-      pgid: sb.pid,
-      spawnedAt: Date.now(),
-      warm: true,
-    };
-    recordRunProcess(dir, rec);
-    this.opts.logger.info({ runId: spec.runId, pid: sb.pid }, 'handed run to a warm run worker');
-    return { runId: spec.runId, launcher: this.kind, ref: `pid ${sb.pid} (warm)`, adopted: false };
-  }
-
-  /** The crash window: intent written, no record. Finds the worker instead of spawning a second. */
-  private async recover(runId: string): Promise<LaunchHandle | undefined> {
-    const dir = this.runDir(runId);
-    const intent = readIntent(dir);
-    if (intent?.standby) {
-      const found = await this.recoverStandby(runId, intent.standby);
-      if (found) return found;
-    }
-    const pid = findProcessByArgs(['execute-run', '--run-id', runId], preferSandboxRoot);
-    if (pid !== undefined) {
-      const stat = readProcStat(pid);
-      const rec: ProcessRecord = {
-        pid,
-        startTime: stat?.startTime ?? -1,
-        pgid: stat?.pgrp ?? pid,
-        spawnedAt: Date.now(),
-        recovered: true,
-      };
-      // The spawn happened (in the crashed attempt) but was never logged: log it now, once.
-      recordRunProcess(dir, rec);
-      this.opts.logger.warn({ runId, pid }, 'adopted a run worker found after a crash between spawn and record');
-      return { runId, launcher: this.kind, ref: `pid ${pid}`, adopted: true };
-    }
-    const events = join(this.spoolDir(runId), SPOOL_FILES.events);
-    if (existsSync(events) && statSync(events).size > 0) {
-      // It ran and has already exited: supervise will ship what it wrote.
-      const rec: ProcessRecord = { pid: -1, startTime: -1, pgid: -1, spawnedAt: Date.now(), recovered: true };
-      recordRunProcess(dir, rec);
-      this.opts.logger.warn({ runId }, 'run worker already exited before its launch was recorded; adopting its spool');
-      return { runId, launcher: this.kind, ref: 'exited before record', adopted: true };
-    }
-    return undefined;
-  }
-
-  /**
-   * The crashed agent was handing this run to a standby. A standby that took it has written
-   * RUN_START; one that did not exits when it notices its channel closed. Wait (bounded) to
-   * see which; a standby still undecided then is killed, so it can never run it afterwards.
-   */
-  private async recoverStandby(
-    runId: string,
-    sb: { pid: number; startTime: number },
-  ): Promise<LaunchHandle | undefined> {
-    const spool = this.spoolDir(runId);
-    let alive = isSameLiveProcess(sb.pid, sb.startTime);
-    for (let waited = 0; alive && !hasEvents(spool) && waited < RECOVER_STANDBY_WAIT_MS; waited += 50) {
-      await new Promise((r) => setTimeout(r, 50));
-      alive = isSameLiveProcess(sb.pid, sb.startTime);
-    }
-    if (alive && !hasEvents(spool)) {
-      try {
-        process.kill(-sb.pid, 'SIGKILL');
-      } catch {
-        // Already gone.
-      }
-      alive = false;
-    }
-    if (!alive) return undefined; // the events check in recover() decides: adopt its spool or spawn
-    const rec: ProcessRecord = {
-      pid: sb.pid,
-      startTime: sb.startTime,
-      pgid: sb.pid,
-      spawnedAt: Date.now(),
-      recovered: true,
-      warm: true,
-    };
-    recordRunProcess(this.runDir(runId), rec);
-    this.opts.logger.warn({ runId, pid: sb.pid }, 'adopted a warm run worker found after a crash during its handoff');
-    return { runId, launcher: this.kind, ref: `pid ${sb.pid} (warm)`, adopted: true };
-  }
-
   private watch(runId: string, child: ChildProcess): void {
     const entry: { child: ChildProcess; exit?: ExitStatus } = { child };
     this.children.set(runId, entry);
@@ -436,13 +214,5 @@ export class ProcessLauncher implements Launcher {
       entry.exit = { code: null, signal: null, known: true };
       this.opts.logger.error({ runId, err }, 'run worker process error');
     });
-  }
-}
-
-function hasEvents(spool: string): boolean {
-  try {
-    return statSync(join(spool, SPOOL_FILES.events)).size > 0;
-  } catch {
-    return false;
   }
 }

@@ -6,9 +6,10 @@
 //                                 process.json  the run worker: pid, start time, process group
 //                                 spawns.log    one line per process actually spawned (append-only)
 //                                 config.json   the run config handed to the worker
-//                                 spool/        events.jsonl, stdout.log, stderr.log
-//   <agent data dir>/standby/<id>/process.json  an idle warm standby (removed when it takes a run;
-//                                               a sandboxed one keeps its directory until it exits)
+//                                 spool/        events.jsonl, stdout.log, stderr.log, and after a
+//                                               standby handoff standby-claim (standby-protocol.ts)
+//   <agent data dir>/standby/<id>/process.json  an idle warm standby (removed, with its directory,
+//                                               when it takes a run)
 //                                 spool/        its log files, moved into the run that takes it
 import {
   appendFileSync,
@@ -18,10 +19,12 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  statSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
+import { SPOOL_FILES } from '../../shared/run-events.js';
 import { listPids, processGroupMembers, readProcStat, type ProcStat } from './proc.js';
 
 /** A process we started (a run worker or a standby): enough to find and signal it, never a stranger. */
@@ -69,6 +72,15 @@ export function runDir(dataDir: string, runId: string): string {
 export const spoolOf = (dir: string): string => join(dir, FILES.spool);
 export const configFileOf = (dir: string): string => join(dir, FILES.config);
 export const hasIntent = (dir: string): boolean => existsSync(join(dir, FILES.intent));
+
+/** True once the worker has written an event: it started the run (RUN_START comes first). */
+export function spoolHasEvents(spool: string): boolean {
+  try {
+    return statSync(join(spool, SPOOL_FILES.events)).size > 0;
+  } catch {
+    return false;
+  }
+}
 
 export function readIntent(dir: string): IntentRecord | undefined {
   return readJson<IntentRecord>(join(dir, FILES.intent));

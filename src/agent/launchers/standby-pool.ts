@@ -4,21 +4,21 @@
 // paying ~250-400 ms of process start and module load on the dispatch path.
 //
 // Each standby lives in <dataDir>/standby/<id>/ (layout in run-records.ts), recorded there while
-// idle, with its stdout.log/stderr.log opened by us (append) as its fd 1/2 in spool/. The launcher moves that spool directory into the run (a
-// rename keeps the open files), so whatever the worker prints lands in the run's logs.
+// idle, with its stdout.log/stderr.log opened by detached-spawn.ts (append, 0600) as its fd
+// 1/2 in spool/. The launcher moves that spool directory into the run (a rename keeps the open
+// files), so whatever the worker prints lands in the run's logs.
 //
 // A standby only ever runs code of the location version it was started for: the key holds
 // the location, its version, module, working directory and environment, and starting a newer
 // version retires the older ones. Idle standbys exit when the agent disconnects (or dies); a
 // restarted agent kills any recorded idle standby of its predecessor still there.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { Logger } from '../../shared/logger.js';
 import { newId } from '../../shared/ids.js';
-import { SPOOL_FILES } from '../../shared/run-events.js';
 import { isStandbyMessage, type StandbyMessage } from '../../shared/standby-protocol.js';
-import { credentialFreeEnv } from '../../shared/child-env.js';
+import { spawnDetached } from './detached-spawn.js';
 import { readProcStat } from './proc.js';
 import {
   listRecordedProcesses,
@@ -218,29 +218,23 @@ export class StandbyPool {
     const dir = standbyDir(this.opts.dataDir, id);
     const spool = spoolOf(dir);
     mkdirSync(spool, { recursive: true, mode: 0o700 });
-    const out = openSync(join(spool, SPOOL_FILES.stdout), 'a', 0o600);
-    const err = openSync(join(spool, SPOOL_FILES.stderr), 'a', 0o600);
     const isolation = this.opts.isolation ?? noIsolation;
-    // Bound: its own directory (the launcher drops the run's config there) and its spool, a
-    // mount that stays reachable once the launcher renames it into the run (sandbox.ts).
-    const cmd = isolation.command([...this.opts.cli, 'api', 'run-worker-standby', '--module', spec.module], {
-      cwd: spec.cwd,
-      readable: [dirname(spec.module)],
-      internal: [dir],
-      writable: [isolation.kind === 'none' ? spool : { path: spool, at: standbySpoolInside(this.opts.dataDir) }],
-    });
-    let child: ChildProcess;
-    try {
-      child = spawn(cmd[0]!, cmd.slice(1), {
+    // Bound: its spool, a mount that stays reachable once the launcher renames it into the run
+    // (sandbox.ts). The run config comes in the run message.
+    const child = spawnDetached({
+      cmd: [...this.opts.cli, 'api', 'run-worker-standby', '--module', spec.module],
+      isolation,
+      place: {
         cwd: spec.cwd,
-        detached: true,
-        stdio: ['ignore', out, err, 'ipc'],
-        env: credentialFreeEnv(this.opts.env, spec.env, { secrets: this.opts.secrets ?? [] }),
-      });
-    } finally {
-      closeSync(out);
-      closeSync(err);
-    }
+        readable: [dirname(spec.module)],
+        writable: [isolation.kind === 'none' ? spool : { path: spool, at: standbySpoolInside(this.opts.dataDir) }],
+      },
+      logDir: spool,
+      baseEnv: this.opts.env,
+      extraEnv: spec.env,
+      secrets: this.opts.secrets ?? [],
+      ipc: true,
+    });
     const pid = child.pid;
     if (pid === undefined) {
       this.opts.logger.warn({ location: spec.location }, 'could not start a standby run worker');

@@ -1,5 +1,5 @@
 // `outpost api ...`: commands the agent runs, not people. `execute-run` executes one run in this
-// process (see src/user-code/run-worker.ts for events, stdio and exit codes).
+// process (see src/user-code/run-worker/run-worker.ts for events, stdio and exit codes).
 import type { Command } from 'commander';
 
 interface ExecuteRunFlags {
@@ -51,7 +51,7 @@ Exit codes: 0 success, 1 run failed, 2 usage error (no events written), 143 SIGT
     )
     .action(async (flags: ExecuteRunFlags) => {
       // Imported lazily so other commands don't pay for it, and vice versa.
-      const { runWorker } = await import('../../user-code/run-worker.js');
+      const { runWorker } = await import('../../user-code/run-worker/run-worker.js');
       const { maxConcurrency, graceMs } = workerLimits('execute-run', flags);
       const code = await runWorker({
         runId: flags.runId,
@@ -86,7 +86,7 @@ without running anything if the channel closes before a run is handed over; afte
 behaves exactly like execute-run (same events, output files and exit codes).`,
     )
     .action(async (flags: { module: string; maxConcurrency: string; graceMs: string }) => {
-      const { runStandby } = await import('../../user-code/run-worker-standby.js');
+      const { runStandby } = await import('../../user-code/run-worker/run-worker-standby.js');
       const { maxConcurrency, graceMs } = workerLimits('run-worker-standby', flags);
       process.exit(await runStandby({ module: flags.module, maxConcurrency, graceMs }));
     });

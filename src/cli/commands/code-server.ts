@@ -27,11 +27,11 @@ export function registerCodeServerCommand(program: Command): void {
     .option('--load-timeout-ms <ms>', 'bound on importing the module', '30000')
     .option('--exit-with-parent', 'shut down when stdin closes (the agent holds it open; set by the agent)')
     .action(async (flags: CodeServerFlags) => {
-      const { stripCredentials } = await import('../../user-code/strip-credentials.js');
+      const { stripCredentials } = await import('../../user-code/common/strip-credentials.js');
       stripCredentials();
       const [{ startCodeServer }, { createLogger }, { loadConfig, portSchema, positiveInt }, { z }] = await Promise.all(
         [
-          import('../../user-code/code-server.js'),
+          import('../../user-code/code-server/code-server.js'),
           import('../../shared/logger.js'),
           import('../../shared/config.js'),
           import('zod'),

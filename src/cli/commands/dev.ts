@@ -101,6 +101,9 @@ async function runDev(opts: DevOptions): Promise<void> {
         port: temporalPort,
         uiPort,
         logFile: join(dataDir, 'temporal.log'),
+        // Like every component: a terminal Ctrl-C must not stop Temporal before the agent drains
+        // (it did, and the supervisor then "restarted" it mid-shutdown).
+        detached: true,
       });
       temporalUiUrl = server.uiUrl ?? '';
       temporalAddress = server.address;

@@ -79,7 +79,10 @@ export function registerRunsCommand(program: Command): void {
         { input: { location: opts.location, job, runConfig, tags, partitionKey: opts.partition } },
       );
       const run = res.launchRun;
-      if (!opts.follow) return { data: run, text: () => `launched run ${run.id} (${run.job}, ${run.status})` };
+      if (!opts.follow) {
+        const hint = await waitingHint(api, run);
+        return { data: run, text: () => `launched run ${run.id} (${run.job}, ${run.status})${hint}` };
+      }
       // --follow --json is NDJSON: {"launched":run}, then {"event":…} and {"log":…} lines, then {"run":final}.
       console.log(opts.json ? JSON.stringify({ launched: run }) : `launched run ${run.id} (${run.job})`);
       const final = await follow(api, run.id, { json: Boolean(opts.json), logs: true });
@@ -132,11 +135,12 @@ export function registerRunsCommand(program: Command): void {
       runAction(opts, async () => {
         const api = userApi(opts);
         const run = await showRun(api, id);
+        const hint = await waitingHint(api, run);
         return {
           data: run,
           text: () =>
             [
-              `run ${run.id}: ${run.status} (${run.job} @ ${run.location}) ${formatDuration(run.durationMs)}${describeLaunchError(run)}`,
+              `run ${run.id}: ${run.status} (${run.job} @ ${run.location}) ${formatDuration(run.durationMs)}${describeLaunchError(run)}${hint}`,
               ...run.events.map(formatEvent),
             ].join('\n'),
         };
@@ -207,6 +211,16 @@ function parseConfig(opts: LaunchOptions): Record<string, unknown> {
 const describeLaunchError = (r: RunRow): string =>
   r.launchError ? `\ndid not start: ${r.launchError.code}: ${r.launchError.message}` : '';
 
+const NO_AGENT_HINT =
+  'waiting for an agent: no agent is healthy, so this run cannot launch until one is back (`outpost dev` runs one; see the Agents page)';
+
+/** For a QUEUED run, the same truth the UI shows: whether any agent is there to launch it. */
+async function waitingHint(api: UserApi, r: RunRow): Promise<string> {
+  if (r.status !== 'QUEUED') return '';
+  const res = await api.request<{ agents: { healthy: boolean }[] }>('{ agents { healthy } }');
+  return res.agents.some((a) => a.healthy) ? '' : `\n${NO_AGENT_HINT}`;
+}
+
 /** The run with every event: pages by seq until a short page, so no limit cuts it off silently. */
 async function showRun(api: UserApi, id: string): Promise<RunRow & { events: EventRow[] }> {
   const events: EventRow[] = [];
@@ -254,6 +268,7 @@ async function follow(
   let afterSeq = 0;
   const offsets: Record<string, number> = { stdout: 0, stderr: 0 };
   const streams = opts.streams ?? ['stdout', 'stderr'];
+  let hinted = false;
   // Bounded: a run followed for over ~28 hours stops being followed.
   for (let i = 0; i < 200_000; i++) {
     const res = await api.request<{ run: (RunRow & { events: EventRow[] }) | null }>(
@@ -262,6 +277,14 @@ async function follow(
     );
     const run = res.run;
     if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: id });
+    // Once, on stderr (stdout stays the NDJSON contract under --json).
+    if (!hinted && run.status === 'QUEUED' && i % 10 === 0) {
+      const hint = await waitingHint(api, run);
+      if (hint) {
+        hinted = true;
+        process.stderr.write(`${hint.trim()}\n`);
+      }
+    }
     let fresh = 0;
     for (const e of run.events) {
       afterSeq = Math.max(afterSeq, e.seq);

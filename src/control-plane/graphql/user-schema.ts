@@ -48,6 +48,12 @@ import { USER_SDL } from './user-sdl.js';
 
 /** The shape of a runs cursor (a run id: `run_` + 24 base-32 characters). */
 const RUN_CURSOR = /^run_[0-9a-z]{24}$/;
+/** An audit entry id (ids.ts); checked by form only, as a pruned entry's id still pages on. */
+const AUDIT_CURSOR = /^aud_[0-9a-z]{24}$/;
+const notACursor = (): OutpostError =>
+  new OutpostError('INVALID_ARGUMENT', {
+    detail: '`after` is not a cursor from this API (pass a previous pageInfo.endCursor)',
+  });
 
 /** Most events one subscription pass reads; it loops until caught up. */
 const SUBSCRIPTION_PAGE = 1000;
@@ -105,9 +111,7 @@ export function createUserSchema() {
           const first = pageSize(a.first, 50, limits);
           // The cursor is a run id this API handed out; anything else is an error, not an empty page.
           if (a.after != null && (!RUN_CURSOR.test(a.after) || !(await getRun(store.db, a.after)))) {
-            throw new OutpostError('INVALID_ARGUMENT', {
-              detail: '`after` is not a cursor from this API (pass a previous pageInfo.endCursor)',
-            });
+            throw notACursor();
           }
           const { runs, hasNextPage } = await listRuns(store, a.filter ?? {}, first, a.after);
           return {
@@ -132,6 +136,7 @@ export function createUserSchema() {
             a: { first?: number | null; after?: string | null; filter?: AuditFilter | null },
             { store, limits }: ApiContext,
           ) => {
+            if (a.after != null && !AUDIT_CURSOR.test(a.after)) throw notACursor();
             const { entries, hasNextPage } = await listAudit(
               store,
               a.filter ?? {},

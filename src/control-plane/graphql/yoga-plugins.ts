@@ -18,7 +18,8 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import { OutpostError } from '../../shared/errors.js';
 import type { ApiLimits } from '../limits.js';
-import { limitDetail } from '../limits.js';
+import { FIXED_INPUT_LIMITS, limitDetail } from '../limits.js';
+import { documentNesting } from './document-nesting.js';
 import { costError, queryCost } from './query-cost.js';
 import { depthLimitRule } from './depth-limit.js';
 import { publicExtensions, toGraphQLError, type PublicErrorExtensions } from './errors.js';
@@ -72,6 +73,14 @@ export function useCostLimit(limits: CostLimits): Plugin {
     // Parsing is linear but not free (3,000 aliases: ~150 ms): stop at the token limit.
     onParse({ setParseFn }) {
       setParseFn((source: string | Source, options?: ParseOptions) => {
+        const max = FIXED_INPUT_LIMITS.maxDocumentNesting;
+        if (documentNesting(typeof source === 'string' ? source : source.body, max) > max) {
+          const e = new OutpostError('QUERY_TOO_DEEP', {
+            detail: limitDetail('maxDocumentNesting', max, `the document nests brackets deeper than ${max}`),
+            data: { limit: 'maxDocumentNesting', value: max },
+          });
+          throw toGraphQLError(e);
+        }
         try {
           return parse(source, { ...options, maxTokens: limits.maxQueryTokens });
         } catch (err) {

@@ -68,14 +68,8 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
       detail: `${job} is not in ${location} (jobs: ${loc.snapshot.jobs.map((j) => j.name).join(', ') || 'none'})`,
     });
   }
-  const validate = validatorFor(jobDef.configSchema);
-  if (!validate(runConfig)) {
-    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
-    throw new OutpostError('CONFIG_SCHEMA_VIOLATION', {
-      detail: problems.join('; '),
-      data: { errors: validate.errors },
-    });
-  }
+  // The partition key first: a key outside the set is the problem to name, not the config the
+  // partition would have gone with.
   const tagged = tags[PARTITION_TAG];
   if (partitionKey && tagged !== undefined && tagged !== partitionKey) {
     throw new OutpostError('INVALID_ARGUMENT', {
@@ -85,6 +79,14 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
   const key = partitionKey ?? tagged;
   const partition = checkPartitionKey(jobDef, loc.snapshot.partitions, key, store.now());
   if (!partition.ok) throw new OutpostError(partition.code, { detail: partition.detail });
+  const validate = validatorFor(jobDef.configSchema);
+  if (!validate(runConfig)) {
+    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+    throw new OutpostError('CONFIG_SCHEMA_VIOLATION', {
+      detail: problems.join('; '),
+      data: { errors: validate.errors },
+    });
+  }
   if (key !== undefined) tags[PARTITION_TAG] = key;
   const { run } = await store.transaction((trx) => createRun(trx, store, { location, job, runConfig, tags }));
   store.signals.notifyWork();

@@ -14,7 +14,7 @@ import { recordHistory } from './histories.js';
 import { HELLO_MODULE, startStack, until, type Stack } from './stack.js';
 
 const t = await testTemporal();
-const SDK = resolve('src/user-code/index.ts');
+const SDK = resolve('src/user-code/sdk/index.ts');
 
 interface ItemView {
   id: string;

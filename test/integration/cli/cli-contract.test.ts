@@ -136,6 +136,36 @@ describe('outpost CLI contract', { timeout: 240_000 }, () => {
     assert.match((await cli(['locations', 'list'])).stdout, /hello\s+LOADED\s+reachable/);
   });
 
+  test('a queued run says when it waits for an agent, as the UI does', async () => {
+    // Healthy agent (heartbeat just sent): a queued run carries no such hint.
+    await s.heartbeat(['hello']);
+    const withAgent = await cli(['runs', 'launch', 'hello']);
+    assert.equal(withAgent.code, 0, withAgent.stderr);
+    assert.doesNotMatch(withAgent.stdout, /waiting for an agent/);
+    // No agent heard from within 3 heartbeat intervals (50 ms here): launch and show say so.
+    const lonely = await startScriptedStack({ storeLimits: { heartbeatIntervalMs: 50 } });
+    try {
+      const v = await lonely.deploy('hello');
+      await lonely.report('hello', v, { snapshot: await lonely.helloSnapshot() });
+      await new Promise((r) => setTimeout(r, 300));
+      const run = (args: string[]) =>
+        new Promise<CliResult>((done, fail) => {
+          const child = spawn(process.execPath, [BIN, ...args, '--url', lonely.url, '--token', lonely.userToken]);
+          let stdout = '';
+          child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+          child.on('error', fail);
+          child.on('close', (code) => done({ code, stdout, stderr: '' }));
+        });
+      const launched = await run(['runs', 'launch', 'hello']);
+      assert.equal(launched.code, 0);
+      assert.match(launched.stdout, /QUEUED\)\nwaiting for an agent: no agent is healthy/);
+      const id = /launched run (\S+)/.exec(launched.stdout)![1]!;
+      assert.match((await run(['runs', 'show', id])).stdout, /QUEUED .*\nwaiting for an agent/);
+    } finally {
+      await lonely.close();
+    }
+  });
+
   /** Claims the location's sync item as the agent does, and reports the load failed. */
   async function reportSyncAs(name: string, error: string): Promise<void> {
     for (let i = 0; i < 100; i++) {

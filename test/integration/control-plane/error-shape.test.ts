@@ -112,6 +112,12 @@ test('a garbage `after` cursor is an error, not an empty page', async () => {
     'INVALID_ARGUMENT',
     400,
   );
+  // The audit log's cursor too (an entry id; a pruned entry's id still pages on).
+  assertShape(
+    await send('user', JSON.stringify({ query: '{ auditLog(after: "garbage") { nodes { id } } }' })),
+    'INVALID_ARGUMENT',
+    400,
+  );
 });
 
 test('an unknown path answers the same shape', async () => {

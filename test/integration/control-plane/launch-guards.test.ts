@@ -123,9 +123,8 @@ describeEachDialect('launch guards', (target) => {
       ['hello', { anything: true }],
       ['greet_region', { region: 'eu', extra: 1 }],
     ] as const) {
-      const r = await launch({ job, runConfig, partitionKey: 'eu' });
-      const code = job === 'greet_region' ? 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION' : undefined;
-      assert.equal(r.errors?.[0]?.extensions?.code, code ?? 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION', job);
+      const r = await launch({ job, runConfig, ...(job === 'greet_region' ? { partitionKey: 'eu' } : {}) });
+      assert.equal(r.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION', job);
     }
     assert.deepEqual(await counts(), before);
     const ok = await launch({ job: 'sleepy', runConfig: { seconds: 1 } });
@@ -155,6 +154,10 @@ describeEachDialect('launch guards', (target) => {
     }
     const mars = await launch({ job: 'greet_region', runConfig: { region: 'mars' }, partitionKey: 'mars' });
     assert.match(mars.errors![0]!.message, /"mars" is not in regions \(keys: eu, us, apac\)/);
+    // The key is checked before the config: without config, mars is named as the problem (not
+    // the `region` the partition would have supplied).
+    const bare = await launch({ job: 'greet_region', partitionKey: 'mars' });
+    assert.equal(bare.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNKNOWN_PARTITION', JSON.stringify(bare.errors));
     const unpartitioned = await launch({ job: 'hello', partitionKey: 'eu' });
     assert.equal(unpartitioned.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNKNOWN_PARTITION');
     assert.deepEqual(await counts(), before);

@@ -82,6 +82,26 @@ test('too many aliases are refused by count, even of a cheap field', async () =>
   assert.deepEqual(e.extensions.data, { limit: 'maxQueryFields', value: 500 });
 });
 
+test('a document nested thousands deep is refused by its nesting, not a parser stack overflow', async () => {
+  // Under the token limit, yet graphql-js's recursive parser overflowed on each (OUTPOST_ERR_INTERNAL).
+  const literal = (open: string, close: string) => open.repeat(4000) + '1' + close.repeat(4000);
+  for (const query of [
+    `mutation { launchRun(input: { location: "hello", job: "hello", runConfig: ${literal('{a:', '}')} }) { id } }`,
+    `mutation { launchRun(input: { location: "hello", job: "hello", runConfig: { a: ${literal('[', ']')} } }) { id } }`,
+    '{ a'.repeat(4000) + '}'.repeat(4000),
+  ]) {
+    const r = await gql(query);
+    const e = firstError(r.body);
+    assert.equal(e.extensions.code, 'OUTPOST_ERR_QUERY_TOO_DEEP', e.message);
+    assert.deepEqual(e.extensions.data, { limit: 'maxDocumentNesting', value: 256 });
+    assert.match(e.message, /the limit maxDocumentNesting is 256 \(fixed\)/);
+    assert.equal(r.status, 400);
+  }
+  // Brackets inside strings and comments do not count.
+  const quoted = await gql(`{ __typename # ${'{'.repeat(300)}\n a: __typename(x: "${'['.repeat(300)}") }`);
+  assert.notEqual(firstError(quoted.body).extensions.code, 'OUTPOST_ERR_QUERY_TOO_DEEP');
+});
+
 test('the cost counts `first` through variables and connections', async () => {
   const res = await fetch(`${cp.url}/graphql`, {
     method: 'POST',

@@ -14,7 +14,7 @@ import { credentials } from '@grpc/grpc-js';
 import { defaultCliCommand } from '../../../src/agent/launchers/process-launcher.js';
 import { bubblewrapIsolation, bubblewrapUsable } from '../../../src/agent/launchers/sandbox.js';
 import { CodeServerServiceClient } from '../../../src/gen/outpost/codeserver/v1/code_server.js';
-import { SDK_VERSION } from '../../../src/user-code/sdk-version.js';
+import { SDK_VERSION } from '../../../src/user-code/sdk/sdk-version.js';
 import { promiseCalls } from './code-server-process.js';
 
 const REPO = resolve('.');

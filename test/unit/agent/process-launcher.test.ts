@@ -3,7 +3,7 @@
 // process-group termination, and no token in a worker's environment.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -66,6 +66,10 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       assert.deepEqual(launcher.exitStatus(runId), { code: 0, signal: null, known: true });
       assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_SUCCESS');
       assert.match(readFileSync(join(launcher.spoolDir(runId), SPOOL_FILES.stdout), 'utf8'), /hello from outpost/);
+      // The worker's logs can hold whatever user code prints: owner-only, as a standby's are.
+      for (const f of [SPOOL_FILES.stdout, SPOOL_FILES.stderr]) {
+        assert.equal(statSync(join(launcher.spoolDir(runId), f)).mode & 0o777, 0o600, f);
+      }
 
       // A restarted agent (a new launcher on the same data dir) adopts the finished run; no respawn.
       const restarted = new ProcessLauncher({ dataDir, isolation, logger });

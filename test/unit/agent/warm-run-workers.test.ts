@@ -2,7 +2,8 @@
 // examples/hello): a launch hands the run to a booted standby (one spawn, same events and
 // logs as a cold worker), the pool refills, a newer location version retires older standbys,
 // a location that cannot import falls back to cold runs, stop() leaves no standby behind, and
-// both outcomes of an agent crash in the middle of a handoff are recovered without a second run.
+// every outcome of an agent crash in the middle of a handoff (standby never got the run, took
+// it, or was still undecided at the recovery deadline) is recovered with exactly one run.
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,7 +21,7 @@ import {
 } from '../../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
-import type { StandbyRunMessage } from '../../../src/shared/standby-protocol.js';
+import { handoffClaimant, STANDBY_CLAIM_FILE, type StandbyRunMessage } from '../../../src/shared/standby-protocol.js';
 
 const MODULE = resolve('examples/hello/definitions.ts');
 const BROKEN = resolve('test/fixtures/user-code/broken-location/definitions.ts');
@@ -195,7 +196,7 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       await until('a ready standby', () => first.standbys.counts().ready === 1);
       const sb = first.standbys.take({ location: 'hello', module: MODULE, cwd: process.cwd(), env: {} })!;
       const runId = 'run_crash_unsent';
-      beginHandoff(first, sb, runId);
+      beginHandoff(first, sb, runId, 'hello');
       // The agent dies before sending: the channel closes with it.
       sb.child.disconnect();
       const next = newLauncher(isolation, 'crash-before-send');
@@ -213,23 +214,53 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       await until('a ready standby', () => first.standbys.counts().ready === 1);
       const sb = first.standbys.take({ location: 'hello', module: MODULE, cwd: process.cwd(), env: {} })!;
       const runId = 'run_crash_sent';
-      const { configFile, spoolDir, inside } = beginHandoff(first, sb, runId, { seconds: 2 });
-      const message: StandbyRunMessage = { type: 'run', runId, job: 'sleepy', configFile, spoolDir, ...inside };
+      const { message, spoolDir } = beginHandoff(first, sb, runId, 'sleepy', { seconds: 2 });
+      // The agent dies right after sending, before recording process.json, and the next one
+      // starts (it clears the standby directories) before the worker, slowed down here, has
+      // read its run: the run must not depend on anything left there. It once did (its config
+      // file), and ended RUN_FAILURE whenever the CPU was starved at that moment.
+      process.kill(-sb.pid, 'SIGSTOP');
       sb.child.send(message);
-      // The agent dies right after sending, before recording process.json.
-      await until('RUN_START', () => existsSync(join(spoolDir, SPOOL_FILES.events)));
       if (sb.child.connected) sb.child.disconnect();
       const next = newLauncher(isolation, 'crash-after-send');
+      process.kill(-sb.pid, 'SIGCONT');
+      // Once it has claimed the run it is the one running it, however long RUN_START takes.
+      await until('the standby to claim the run', () => existsSync(join(spoolDir, STANDBY_CLAIM_FILE)));
       const handle = await next.launch(spec(runId, 'sleepy', MODULE, { seconds: 2 }));
       assert.equal(handle.adopted, true);
       assert.equal(handle.ref, `pid ${sb.pid} (warm)`);
       await until('the adopted worker to finish', () => !pidAlive(sb.pid));
       const evs = events(next, runId);
-      assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS');
+      assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS', JSON.stringify(evs.at(-1)));
       assert.deepEqual(
         evs.map((e) => e.seq),
         evs.map((_, i) => i + 1),
       );
+      assert.equal(next.spawnCount(runId), 1);
+      next.stop();
+      first.stop();
+    });
+
+    test('crash mid-handoff, standby undecided at the recovery deadline: the claim decides, one run', async () => {
+      const first = newLauncher(isolation, 'crash-undecided');
+      first.prewarm({ location: 'hello', module: MODULE });
+      await until('a ready standby', () => first.standbys.counts().ready === 1);
+      const sb = first.standbys.take({ location: 'hello', module: MODULE, cwd: process.cwd(), env: {} })!;
+      const runId = 'run_crash_undecided';
+      const { message } = beginHandoff(first, sb, runId, 'hello');
+      // A starved standby: the run is in its channel but it cannot act before the deadline.
+      process.kill(-sb.pid, 'SIGSTOP');
+      sb.child.send(message);
+      if (sb.child.connected) sb.child.disconnect();
+      const next = newLauncher(isolation, 'crash-undecided');
+      const handle = await next.launch(spec(runId, 'hello'));
+      // The recovering agent claimed the run first: the standby is gone and can never run it.
+      assert.doesNotMatch(handle.ref, /warm/);
+      assert.equal(handoffClaimant(next.spoolDir(runId)), 'agent');
+      await until('the stopped standby to be killed', () => !pidAlive(sb.pid));
+      const evs = await finished(next, runId);
+      assert.equal(evs.filter((e) => e.type === 'RUN_START').length, 1);
+      assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS');
       assert.equal(next.spawnCount(runId), 1);
       next.stop();
       first.stop();
@@ -242,31 +273,26 @@ function beginHandoff(
   launcher: ProcessLauncher,
   sb: Standby,
   runId: string,
+  job: string,
   runConfig: Record<string, unknown> = {},
-): { configFile: string; spoolDir: string; inside: { configFile?: string; spoolDir?: string } } {
+): { message: StandbyRunMessage; spoolDir: string } {
   const dir = launcher.runDir(runId);
   const spoolDir = launcher.spoolDir(runId);
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  const configFile = join(dir, 'config.json');
-  writeFileSync(configFile, JSON.stringify(runConfig));
   writeFileSync(
     join(dir, 'intent.json'),
     JSON.stringify({ runId, at: Date.now(), standby: { pid: sb.pid, startTime: sb.startTime } }),
   );
-  // A sandboxed standby reads its run's config in its own directory and keeps writing its
-  // spool at the old path inside (a mount that follows the rename).
-  const sandboxed = readFileSync(`/proc/${sb.pid}/cmdline`, 'utf8').includes('bwrap');
-  if (sandboxed) writeFileSync(join(sb.dir, 'config.json'), JSON.stringify(runConfig));
   renameSync(join(sb.dir, 'spool'), spoolDir);
-  // As handOff does: the standby's record goes (it is the run's worker now); its directory too
-  // unless a sandbox still binds it.
+  // As handOff does: the standby's record and directory go (it is the run's worker now). A
+  // sandboxed standby keeps writing its spool at the old path inside (a mount that follows
+  // the rename).
   forgetStandbyProcess(sb.dir);
-  if (!sandboxed) rmSync(sb.dir, { recursive: true, force: true });
-  const inside = sandboxed
-    ? { configFile: join(sb.dir, 'config.json'), spoolDir: standbySpoolInside(dirname(dirname(dir))) }
-    : {};
-  return { configFile, spoolDir, inside };
+  rmSync(sb.dir, { recursive: true, force: true });
+  const sandboxed = readFileSync(`/proc/${sb.pid}/cmdline`, 'utf8').includes('bwrap');
+  const inside = sandboxed ? standbySpoolInside(dirname(dirname(dir))) : spoolDir;
+  return { message: { type: 'run', runId, job, runConfig, spoolDir: inside }, spoolDir };
 }
 
 function pidAlive(pid: number): boolean {

@@ -21,10 +21,12 @@ async function lintWith(file: string, line: string): Promise<Array<{ severity: n
 
 const cases: Array<[string, string]> = [
   ['src/control-plane/core/partition-key.ts', "import { Poller } from '../../agent/poller.js';"],
-  ['src/control-plane/http/handler.ts', "import { loadLocation } from '../../user-code/load-location.js';"],
-  ['src/agent/poller.ts', "import { runWorker } from '../user-code/run-worker.js';"],
+  ['src/control-plane/http/handler.ts', "import { loadLocation } from '../../user-code/common/load-location.js';"],
+  ['src/agent/poller.ts', "import { runWorker } from '../user-code/run-worker/run-worker.js';"],
   ['src/agent/launchers/sandbox.ts', "import type { Store } from '../../control-plane/store/store.js';"],
-  ['src/user-code/run-worker.ts', "import { backoff } from '../agent/backoff.js';"],
+  ['src/user-code/run-worker/run-worker.ts', "import { backoff } from '../../agent/backoff.js';"],
+  ['src/user-code/sdk/index.ts', "import { runWorker } from '../run-worker/run-worker.js';"],
+  ['src/user-code/code-server/code-server.ts', "import { EventSpool } from '../run-worker/event-spool.js';"],
   ['activities/deps.ts', "import { Poller } from '../src/agent/poller.js';"],
   ['activities/index.ts', "import { backoff } from '../src/agent/backoff.js';"],
   ['workflows/run.ts', "import { readFileSync } from 'node:fs';"],
@@ -52,4 +54,8 @@ test('an allow-listed import is a warning, and imports inside a zone or of src/s
   assert.deepEqual(await lintWith('src/agent/poller.ts', "import { backoff } from './backoff.js';"), []);
   assert.deepEqual(await lintWith('activities/deps.ts', "import { OutpostError } from '../src/shared/errors.js';"), []);
   assert.deepEqual(await lintWith('src/control-plane/http/handler.ts', "import { x } from './agent-api.js';"), []);
+  assert.deepEqual(
+    await lintWith('src/user-code/run-worker/run-worker.ts', "import { op } from '../sdk/definitions.js';"),
+    [],
+  );
 });

@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { credentialFreeEnv, isCredentialName } from '../../../src/shared/child-env.js';
-import { stripCredentials } from '../../../src/user-code/strip-credentials.js';
+import { stripCredentials } from '../../../src/user-code/common/strip-credentials.js';
 
 const TOKEN = 'outpost_agent_0123456789abcdef';
 

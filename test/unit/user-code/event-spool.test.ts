@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { EventSpool } from '../../../src/user-code/event-spool.js';
+import { EventSpool } from '../../../src/user-code/run-worker/event-spool.js';
 
 const fresh = () => join(mkdtempSync(join(tmpdir(), 'outpost-spool-')), 'events.jsonl');
 const lines = (path: string) =>

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isOutpostError } from '../../../src/shared/errors.js';
 import { job, op } from 'outpost/sdk';
-import { executionPlan } from '../../../src/user-code/execution-plan.js';
+import { executionPlan } from '../../../src/user-code/common/execution-plan.js';
 
 const a = op({ name: 'a' }, () => 1);
 const b = op({ name: 'b', ins: { x: a } }, (_c, { x }) => x);

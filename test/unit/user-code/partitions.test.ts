@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { isOutpostError } from '../../../src/shared/errors.js';
-import { partitionKeys, staticPartitions, timeWindowPartitions } from '../../../src/user-code/partitions.js';
+import { partitionKeys, staticPartitions, timeWindowPartitions } from '../../../src/user-code/sdk/partitions.js';
 
 describe('partitions', () => {
   test('static keys come back in order', () => {

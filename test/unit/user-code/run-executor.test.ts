@@ -4,9 +4,9 @@ import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { z } from 'zod/v4';
-import type { NewEvent } from '../../../src/user-code/event-spool.js';
+import type { NewEvent } from '../../../src/user-code/run-worker/event-spool.js';
 import { job, op, type JobDef } from 'outpost/sdk';
-import { executeJob } from '../../../src/user-code/run-executor.js';
+import { executeJob } from '../../../src/user-code/run-worker/run-executor.js';
 
 async function execute(j: JobDef, opts: { maxConcurrency?: number; runConfig?: unknown; signal?: AbortSignal } = {}) {
   const events: NewEvent[] = [];

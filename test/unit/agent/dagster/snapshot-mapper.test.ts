@@ -5,7 +5,7 @@ import { describe, test } from 'node:test';
 import { readListRepositories } from '../../../../src/agent/dagster/serdes-readers.js';
 import { mapDagsterSnapshot } from '../../../../src/agent/dagster/snapshot-mapper.js';
 import { LocationSnapshotSchema, type LocationSnapshot } from '../../../../src/shared/location-snapshot.js';
-import { toConfigSchema } from '../../../../src/user-code/config-schema.js';
+import { toConfigSchema } from '../../../../src/user-code/sdk/config-schema.js';
 import { MINORS, recorded, repositoryAndJobs, type Minor } from './dagster-fixtures.js';
 
 function snapshotOf(minor: Minor): LocationSnapshot {

@@ -1,7 +1,7 @@
 // The execution plan of a job or an op subset: steps in dependency order, each with the steps
 // it waits for and a topological level (steps on one level may run at the same time). Pure.
-import { OutpostError } from '../shared/errors.js';
-import type { JobDef } from './definitions.js';
+import { OutpostError } from '../../shared/errors.js';
+import type { JobDef } from '../sdk/definitions.js';
 
 export interface PlanStep {
   key: string;

@@ -3,8 +3,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { OutpostError } from '../shared/errors.js';
-import type { LocationDef } from './definitions.js';
+import { OutpostError } from '../../shared/errors.js';
+import type { LocationDef } from '../sdk/definitions.js';
 import { withTimeout } from './with-timeout.js';
 
 /** Default time a module may take to import (top-level await included). */

@@ -3,9 +3,14 @@
 // keeps one per code location version (src/agent/launchers/standby-pool.ts); the protocol is in
 // src/shared/standby-protocol.ts. Once a run is accepted this is `runWorker`, unchanged: same
 // events, spool, signals and exit codes as `execute-run`.
-import { isStandbyRunMessage, type StandbyMessage, type StandbyRunMessage } from '../shared/standby-protocol.js';
+import {
+  claimHandoff,
+  isStandbyRunMessage,
+  type StandbyMessage,
+  type StandbyRunMessage,
+} from '../../shared/standby-protocol.js';
 import { EXIT, runWorker } from './run-worker.js';
-import { stripCredentials } from './strip-credentials.js';
+import { stripCredentials } from '../common/strip-credentials.js';
 
 export interface StandbyOptions {
   module: string;
@@ -21,7 +26,7 @@ export async function runStandby(opts: StandbyOptions): Promise<number> {
     process.stderr.write('run-worker-standby: must be started by the agent with an IPC channel\n');
     return EXIT.usage;
   }
-  const [{ loadLocation }] = await Promise.all([import('./load-location.js'), import('./run-executor.js')]);
+  const [{ loadLocation }] = await Promise.all([import('../common/load-location.js'), import('./run-executor.js')]);
   const preloaded = loadLocation(opts.module);
   const loadError = await preloaded.then(
     () => undefined,
@@ -41,6 +46,19 @@ export async function runStandby(opts: StandbyOptions): Promise<number> {
     send(ready);
   });
   if (!run) return EXIT.success;
+  // An agent that gave up on us (handoff timeout, crash recovery) claimed the run first and is
+  // about to kill us and spawn it cold: write nothing. A spool we cannot reach is runWorker's
+  // to report.
+  let claim: ReturnType<typeof claimHandoff> | 'unusable';
+  try {
+    claim = claimHandoff(run.spoolDir, 'standby');
+  } catch {
+    claim = 'unusable';
+  }
+  if (claim === 'taken') {
+    if (process.connected) process.disconnect();
+    return EXIT.success;
+  }
 
   process.env.OUTPOST_RUN_ID = run.runId;
   // runWorker writes RUN_START synchronously before its first await, so by the time the agent
@@ -49,7 +67,7 @@ export async function runStandby(opts: StandbyOptions): Promise<number> {
     runId: run.runId,
     module: opts.module,
     job: run.job,
-    configFile: run.configFile,
+    runConfig: run.runConfig,
     spoolDir: run.spoolDir,
     preloaded,
     ...(opts.maxConcurrency !== undefined ? { maxConcurrency: opts.maxConcurrency } : {}),

@@ -1,6 +1,6 @@
 // What an op function receives: the run's identity and config, a structured logger whose
 // lines become LOG events, an AbortSignal that fires on termination, and output metadata.
-import type { LogLevel } from '../shared/run-events.js';
+import type { LogLevel } from '../../shared/run-events.js';
 
 export type LogFields = Record<string, unknown>;
 

@@ -1,7 +1,7 @@
 // Run-config schemas: users write zod/v4 or plain JSON Schema; the code server publishes JSON
 // Schema (draft 2020-12) and the run worker validates with zod (applying defaults) or ajv.
 import { z } from 'zod/v4';
-import { OutpostError } from '../shared/errors.js';
+import { OutpostError } from '../../shared/errors.js';
 
 /** A zod/v4 schema whose output is `T`, or a JSON Schema object. */
 export type ConfigSchemaInput<T> = z.ZodType<T> | JsonSchemaObject;

@@ -6,10 +6,10 @@ import {
   type PartitionsDefinition,
   type RunRequest as RunRequestMessage,
   type UserCodeError,
-} from '../gen/outpost/codeserver/v1/code_server.js';
-import { serializeError } from '../shared/run-events.js';
-import type { DefaultStatus as SdkDefaultStatus, JobDef, LocationDef, RunRequest } from './definitions.js';
-import type { PartitionsDef } from './partitions.js';
+} from '../../gen/outpost/codeserver/v1/code_server.js';
+import { serializeError } from '../../shared/run-events.js';
+import type { DefaultStatus as SdkDefaultStatus, JobDef, LocationDef, RunRequest } from '../sdk/definitions.js';
+import type { PartitionsDef } from '../sdk/partitions.js';
 
 const STATUS: Record<SdkDefaultStatus, DefaultStatus> = {
   RUNNING: DefaultStatus.DEFAULT_STATUS_RUNNING,

@@ -1,6 +1,6 @@
 // Bounds a call into user code. A synchronous infinite loop cannot be interrupted from the same
 // thread; everything that awaits (I/O, timers) can, and the caller gets USER_CODE_TIMEOUT.
-import { OutpostError } from '../shared/errors.js';
+import { OutpostError } from '../../shared/errors.js';
 
 export async function withTimeout<T>(fn: () => T | Promise<T>, timeoutMs: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

@@ -1,7 +1,7 @@
 // Partitions: a fixed list of keys, or time windows (hourly/daily/weekly/monthly) from a start
 // date in a time zone. A window's key appears once the window has ended, as in Dagster.
 import { Cron } from 'croner';
-import { OutpostError } from '../shared/errors.js';
+import { OutpostError } from '../../shared/errors.js';
 
 export type Cadence = 'hourly' | 'daily' | 'weekly' | 'monthly';
 

@@ -1,6 +1,6 @@
 // The definitions SDK: `op`, `job`, `schedule`, `sensor` and `defineLocation`. Builders only
 // capture what the user wrote and check it early; the code server and the run worker read it.
-import { OutpostError } from '../shared/errors.js';
+import { OutpostError } from '../../shared/errors.js';
 import { toConfigSchema, type ConfigSchemaInput, type ConfigSchema } from './config-schema.js';
 import type { PartitionsDef } from './partitions.js';
 import type { OpContext } from './op-context.js';

@@ -1,11 +1,11 @@
 // Executes a job's ops in dependency order, independent ops concurrently up to a limit, and
 // turns what happens into run events. No process concerns here (signals, files, exit codes):
 // the run worker owns those and hands in `emit`, `checkpoint` and an AbortSignal.
-import { serializeError, type SerializedError } from '../shared/run-events.js';
-import type { JobDef, OpDef } from './definitions.js';
+import { serializeError, type SerializedError } from '../../shared/run-events.js';
+import type { JobDef, OpDef } from '../sdk/definitions.js';
 import type { NewEvent } from './event-spool.js';
-import { executionPlan, type PlanStep } from './execution-plan.js';
-import { createOpLogger, type OpContext } from './op-context.js';
+import { executionPlan, type PlanStep } from '../common/execution-plan.js';
+import { createOpLogger, type OpContext } from '../sdk/op-context.js';
 
 export interface ExecuteOptions {
   runId: string;

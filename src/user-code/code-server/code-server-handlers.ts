@@ -5,14 +5,14 @@ import type {
   CodeServerServiceServer,
   EvaluateScheduleResponse,
   EvaluateSensorResponse,
-} from '../gen/outpost/codeserver/v1/code_server.js';
-import { OutpostError, isOutpostError } from '../shared/errors.js';
-import type { JobDef, LocationDef, RunRequest, ScheduleResult } from './definitions.js';
+} from '../../gen/outpost/codeserver/v1/code_server.js';
+import { OutpostError, isOutpostError } from '../../shared/errors.js';
+import type { JobDef, LocationDef, RunRequest, ScheduleResult } from '../sdk/definitions.js';
 import { definitionsToProto, runRequestToProto, stringTags, toUserCodeError } from './definitions-to-proto.js';
-import { executionPlan } from './execution-plan.js';
-import { partitionKeys } from './partitions.js';
-import { SDK_VERSION } from './sdk-version.js';
-import { withTimeout } from './with-timeout.js';
+import { executionPlan } from '../common/execution-plan.js';
+import { partitionKeys } from '../sdk/partitions.js';
+import { SDK_VERSION } from '../sdk/sdk-version.js';
+import { withTimeout } from '../common/with-timeout.js';
 
 export interface LoadedLocation {
   serverId: string;

@@ -4,11 +4,11 @@
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Server, ServerCredentials } from '@grpc/grpc-js';
-import { CodeServerServiceService } from '../gen/outpost/codeserver/v1/code_server.js';
-import type { Logger } from '../shared/logger.js';
-import type { LocationDef } from './definitions.js';
+import { CodeServerServiceService } from '../../gen/outpost/codeserver/v1/code_server.js';
+import type { Logger } from '../../shared/logger.js';
+import type { LocationDef } from '../sdk/definitions.js';
 import { codeServerHandlers, type LoadedLocation } from './code-server-handlers.js';
-import { DEFAULT_LOAD_TIMEOUT_MS, loadLocation } from './load-location.js';
+import { DEFAULT_LOAD_TIMEOUT_MS, loadLocation } from '../common/load-location.js';
 
 export interface CodeServerOptions {
   /** Path to the definitions module (TypeScript under tsx, or JS). */

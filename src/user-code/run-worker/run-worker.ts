@@ -7,12 +7,12 @@
 // 130 canceled by SIGINT.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { OutpostError } from '../shared/errors.js';
-import type { LocationDef } from './definitions.js';
-import { SPOOL_FILES, serializeError } from '../shared/run-events.js';
+import { OutpostError } from '../../shared/errors.js';
+import type { LocationDef } from '../sdk/definitions.js';
+import { SPOOL_FILES, serializeError } from '../../shared/run-events.js';
 import { EventSpool, type NewEvent } from './event-spool.js';
 import { captureStdio } from './stdio-capture.js';
-import { stripCredentials } from './strip-credentials.js';
+import { stripCredentials } from '../common/strip-credentials.js';
 
 export interface RunWorkerOptions {
   runId: string;
@@ -20,6 +20,8 @@ export interface RunWorkerOptions {
   job: string;
   /** JSON file with the run config; `{}` when absent. */
   configFile?: string;
+  /** The run config itself (a warm standby gets it in its run message); wins over configFile. */
+  runConfig?: unknown;
   spoolDir: string;
   /** Ops to run; empty means all. */
   opSelection?: string[];
@@ -147,12 +149,12 @@ async function execute(
   });
   // Loaded here, after RUN_START, so the event is written before the heavier imports.
   const [{ loadLocation }, { executeJob }] = await Promise.all([
-    import('./load-location.js'),
+    import('../common/load-location.js'),
     import('./run-executor.js'),
   ]);
 
-  let runConfig: unknown = {};
-  if (opts.configFile) {
+  let runConfig: unknown = opts.runConfig ?? {};
+  if (opts.runConfig === undefined && opts.configFile) {
     try {
       runConfig = JSON.parse(readFileSync(opts.configFile, 'utf8'));
     } catch (err) {

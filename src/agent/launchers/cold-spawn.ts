@@ -1,0 +1,70 @@
+// Cold path: a fresh `outpost api execute-run` process for the run. Exactly one spawn per run,
+// even across kill -9 of the agent at any instant:
+//   1. write intent.json (we are about to spawn);
+//   2. spawn (synchronous: returns the pid);
+//   3. append to spawns.log and write process.json {pid, startTime} (read from /proc).
+// A crash between 1 and 3 is resolved by recovery.ts on the next launch.
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { OutpostError } from '../../shared/errors.js';
+import type { LaunchHandle, RunLaunchSpec } from './launcher.js';
+import type { LaunchContext } from './launch-context.js';
+import { spawnDetached } from './detached-spawn.js';
+import { lowerPriority } from './priority.js';
+import { readProcStat } from './proc.js';
+import { recordRunProcess, runDir, spoolOf, writeIntent, type ProcessRecord } from './run-records.js';
+
+export async function spawnCold(ctx: LaunchContext, spec: RunLaunchSpec, configFile: string): Promise<LaunchHandle> {
+  const dir = runDir(ctx.dataDir, spec.runId);
+  const spool = spoolOf(dir);
+  mkdirSync(spool, { recursive: true });
+  writeIntent(dir, { runId: spec.runId, at: Date.now() });
+
+  const cwd = spec.cwd ?? process.cwd();
+  const module = resolve(cwd, spec.module);
+  const child = spawnDetached({
+    cmd: [
+      ...ctx.cli,
+      'api',
+      'execute-run',
+      '--run-id',
+      spec.runId,
+      '--module',
+      module,
+      '--job',
+      spec.job,
+      '--config-file',
+      configFile,
+      '--spool-dir',
+      spool,
+    ],
+    isolation: ctx.isolation,
+    place: { cwd, readable: [dirname(module)], internal: [configFile], writable: [spool] },
+    logDir: spool,
+    baseEnv: ctx.env,
+    extraEnv: { ...spec.env, OUTPOST_RUN_ID: spec.runId },
+    secrets: ctx.secrets,
+  });
+  if (child.pid === undefined) {
+    throw new OutpostError('RUN_WORKER_SPAWN_FAILED', { detail: `run ${spec.runId}: spawn returned no pid` });
+  }
+  // Watch at once, so an exit while the sandbox's root is looked up is never missed.
+  ctx.watch(spec.runId, child);
+  // The process that stands for the worker's tree: itself, or its sandbox's pid 1.
+  const pid = (await ctx.isolation.root(child.pid)) ?? child.pid;
+  if (ctx.nice)
+    lowerPriority(pid, ctx.nice, (err) =>
+      ctx.logger.warn({ runId: spec.runId, pid, err: err.message }, 'could not lower the run worker priority'),
+    );
+  const stat = readProcStat(pid);
+  const record: ProcessRecord = {
+    pid,
+    startTime: stat?.startTime ?? -1,
+    pgid: stat?.pgrp ?? pid,
+    spawnedAt: Date.now(),
+  };
+  recordRunProcess(dir, record);
+  child.unref();
+  ctx.logger.info({ runId: spec.runId, pid }, 'spawned run worker');
+  return { runId: spec.runId, launcher: ctx.kind, ref: `pid ${pid}`, adopted: false };
+}

@@ -1,0 +1,59 @@
+// The one way a run worker (cold) or a warm standby is started: inside its isolation
+// (sandbox.ts), with a credential-free environment, detached in its own process group so it
+// outlives an agent restart, and its stdout/stderr appended to log files we open. Those logs
+// hold whatever user code prints, so they are owner-only (0600) whichever path spawned them;
+// two copies of this step had drifted on exactly that.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { credentialFreeEnv } from '../../shared/child-env.js';
+import { SPOOL_FILES } from '../../shared/run-events.js';
+import type { Isolation, SandboxPlace } from './sandbox.js';
+
+/** Mode of a worker's stdout/stderr log files. */
+export const WORKER_LOG_MODE = 0o600;
+
+const MAIN_TS = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
+
+/** `node --import <tsx> src/cli/main.ts`: works from any cwd, since tsx is resolved from here. */
+export function defaultCliCommand(): string[] {
+  return [process.execPath, '--import', import.meta.resolve('tsx'), MAIN_TS];
+}
+
+export interface DetachedSpawnSpec {
+  /** The command, before isolation wraps it. */
+  cmd: string[];
+  isolation: Isolation;
+  /** Where it runs and what its sandbox binds (cwd is also the process's cwd). */
+  place: SandboxPlace;
+  /** Directory holding stdout.log / stderr.log (created by the caller). */
+  logDir: string;
+  /** The agent's environment: credentials are stripped from it. */
+  baseEnv: NodeJS.ProcessEnv;
+  /** Variables added on top (the location's env, OUTPOST_RUN_ID). */
+  extraEnv: Record<string, string>;
+  /** Secrets the agent holds: no variable carrying one reaches the child. */
+  secrets: string[];
+  /** Open an IPC channel (warm standbys receive their run over it). */
+  ipc?: boolean;
+}
+
+/** Spawns it; the caller checks `child.pid` (undefined when the spawn failed). */
+export function spawnDetached(s: DetachedSpawnSpec): ChildProcess {
+  const argv = s.isolation.command(s.cmd, s.place);
+  // Opened by us in append mode, so a worker's output survives our restarts.
+  const out = openSync(join(s.logDir, SPOOL_FILES.stdout), 'a', WORKER_LOG_MODE);
+  const err = openSync(join(s.logDir, SPOOL_FILES.stderr), 'a', WORKER_LOG_MODE);
+  try {
+    return spawn(argv[0]!, argv.slice(1), {
+      cwd: s.place.cwd,
+      detached: true,
+      stdio: s.ipc ? ['ignore', out, err, 'ipc'] : ['ignore', out, err],
+      env: credentialFreeEnv(s.baseEnv, s.extraEnv, { secrets: s.secrets }),
+    });
+  } finally {
+    closeSync(out);
+    closeSync(err);
+  }
+}

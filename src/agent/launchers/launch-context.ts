@@ -1,0 +1,23 @@
+// What the process launcher's three paths (cold-spawn.ts, hand-off.ts, recovery.ts) share:
+// the agent's settings for run workers and the launcher's watch over the children it started.
+import type { ChildProcess } from 'node:child_process';
+import type { Logger } from '../../shared/logger.js';
+import type { Isolation } from './sandbox.js';
+
+export interface LaunchContext {
+  /** The launcher kind written into each LaunchHandle. */
+  kind: string;
+  dataDir: string;
+  logger: Logger;
+  isolation: Isolation;
+  /** Command that starts the CLI (node + tsx + src/cli/main.ts by default). */
+  cli: string[];
+  env: NodeJS.ProcessEnv;
+  secrets: string[];
+  /** Niceness added to each run worker; 0/undefined = the agent's priority. */
+  nice?: number;
+  /** Watches a child that now runs `runId` (its exit status is kept for supervise). */
+  watch(runId: string, child: ChildProcess): void;
+  /** Drops the watch (a standby that did not take the run). */
+  unwatch(runId: string): void;
+}
