@@ -100,12 +100,14 @@ describeEachDialect('agent: a run end to end', (target) => {
     const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);
     assert.equal(run.status, 'CANCELED');
     assertPrompt(Date.now() - t0);
+    // CANCELED is stored when the worker's RUN_CANCELED arrives, which it writes just before it
+    // exits; supervision ends once the process group is gone, so look at the group after that.
+    assert.deepEqual(await handle.result(), { status: 'CANCELED' });
     assert.deepEqual(launcher.groupMembers(id), []);
     const own = run.events.filter((e) => e.workerSeq !== null);
     assert.equal(own.filter((e) => e.type === 'RUN_CANCELED').length, 1);
     assertStepCanceled(run.events);
     assertContiguous(run.events);
-    assert.deepEqual(await handle.result(), { status: 'CANCELED' });
     assert.equal(await handle.query<string>('phase'), 'done');
     assert.equal(launcher.spawnCount(id), 1);
     await recordHistory(t.client, `run-${id}`, 'run-terminated');
@@ -120,12 +122,14 @@ describeEachDialect('agent: a run end to end', (target) => {
     const id = await stack.launch('sleepy', { seconds: 300 });
     await stack.waitRun(id, ['STARTED']);
     const t0 = Date.now();
-    await t.client.workflow.getHandle(`run-${id}`).signal('terminate');
+    const handle = t.client.workflow.getHandle(`run-${id}`);
+    await handle.signal('terminate');
     const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);
     assert.equal(run.status, 'CANCELED');
     assertPrompt(Date.now() - t0);
     assertStepCanceled(run.events);
     assertContiguous(run.events);
+    assert.deepEqual(await handle.result(), { status: 'CANCELED' });
     assert.deepEqual(stack.agent!.launcher.groupMembers(id), []);
   });
 });
