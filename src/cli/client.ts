@@ -1,25 +1,30 @@
 // How CLI commands reach the control plane: URL and user token from flags, then
-// OUTPOST_URL / OUTPOST_TOKEN, then the `.outpost/` files written by `outpost dev`.
+// OUTPOST_URL / OUTPOST_TOKEN, then the `.outpost/` files written by `outpost dev`. A token
+// itself is never taken from argv (readable by every process of the host, and logged by npm
+// into ~/.npm/_logs, which sandboxed user code can read): only a file holding it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import { ClientError, GraphQLClient } from 'graphql-request';
 import { OutpostError, formatError, type ErrorCode } from '../shared/errors.js';
 
 export interface ClientOptions {
   url?: string;
+  /** Set only to refuse it: `--token <token>` is kept as a hidden option for a coded error. */
   token?: string;
+  tokenFile?: string;
   dataDir?: string;
   json?: boolean;
 }
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 
-/** Adds --url, --token, --data-dir and --json to a command. */
+/** Adds --url, --token-file, --data-dir and --json to a command. */
 export function withClientOptions(cmd: Command): Command {
   return cmd
     .option('--url <url>', `control-plane URL (env OUTPOST_URL, default ${DEFAULT_URL})`)
-    .option('--token <token>', 'user token (env OUTPOST_TOKEN, else <data-dir>/user.token)')
+    .option('--token-file <path>', 'file holding the user token (else env OUTPOST_TOKEN, else <data-dir>/user.token)')
+    .addOption(new Option('--token <token>').hideHelp())
     .option('--data-dir <dir>', 'where `outpost dev` keeps its state', '.outpost')
     .option('--json', 'print machine-readable JSON');
 }
@@ -29,17 +34,30 @@ export function resolveTarget(
   env: NodeJS.ProcessEnv = process.env,
 ): { url: string; token: string } {
   const url = (opts.url ?? env.OUTPOST_URL ?? readUrlFile(opts.dataDir) ?? DEFAULT_URL).replace(/\/$/, '');
-  let token = opts.token ?? env.OUTPOST_TOKEN;
-  if (!token) {
+  if (opts.token !== undefined) {
+    throw new OutpostError('TOKEN_ON_COMMAND_LINE', { detail: '--token <token>' });
+  }
+  let token = opts.tokenFile !== undefined ? readTokenFile(opts.tokenFile) : env.OUTPOST_TOKEN;
+  if (!token && opts.tokenFile === undefined) {
     const file = join(opts.dataDir ?? '.outpost', 'user.token');
     if (existsSync(file)) token = readFileSync(file, 'utf8').trim();
   }
   if (!token) {
     throw new OutpostError('UNAUTHENTICATED', {
-      detail: 'no user token: pass --token, set OUTPOST_TOKEN, or run `npm start` (writes .outpost/user.token)',
+      detail: 'no user token: pass --token-file, set OUTPOST_TOKEN, or run `npm start` (writes .outpost/user.token)',
     });
   }
   return { url, token };
+}
+
+function readTokenFile(file: string): string {
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (err) {
+    throw new OutpostError('CONFIG_INVALID', {
+      detail: `--token-file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+    });
+  }
 }
 
 function readUrlFile(dataDir = '.outpost'): string | undefined {

@@ -21,6 +21,11 @@ export const ERRORS = {
     'The requested isolation of user code is not available on this host',
     'Install bubblewrap (`apt-get install bubblewrap`) and allow it namespaces, or start the agent with --isolation auto or none.',
   ),
+  ISOLATION_PATH_HIDDEN: spec(
+    400,
+    'User code may not run from, or load its module out of, a directory the sandbox hides (the agent’s data directory or its token file’s directory)',
+    'Deploy the location with a workingDirectory and module outside those directories (the detail names the one in the way).',
+  ),
   TEMPORAL_CLI_NOT_FOUND: spec(
     500,
     'The Temporal CLI was not found',
@@ -118,6 +123,11 @@ export const ERRORS = {
   ),
   BAD_REQUEST: spec(400, 'The request is malformed', 'Check the request against the API schema.'),
   INVALID_ARGUMENT: spec(400, 'An argument is invalid', 'Fix the argument named in the detail.'),
+  TOKEN_ON_COMMAND_LINE: spec(
+    400,
+    'A token on the command line is refused: every process of the host reads it in /proc/<pid>/cmdline, and npm writes it to ~/.npm/_logs',
+    'Set OUTPOST_TOKEN, or pass --token-file <path> (a file holding the token, mode 600).',
+  ),
 
   // --- domain
   UNKNOWN_LOCATION: spec(

@@ -16,7 +16,9 @@ after(async () => {
 });
 
 function outpost(...args: string[]): { status: number | null; stdout: string; stderr: string } {
-  const res = spawnSync(process.execPath, [BIN, ...args, '--url', dev.url, '--token', dev.userToken], {
+  // The token by environment: the CLI refuses one on its command line.
+  const res = spawnSync(process.execPath, [BIN, ...args, '--url', dev.url], {
+    env: { ...process.env, OUTPOST_TOKEN: dev.userToken },
     encoding: 'utf8',
     timeout: 120_000,
   });
@@ -88,7 +90,8 @@ test('--json output parses, and errors carry their code', () => {
 });
 
 test('a bad token gets a coded error that says what to do', () => {
-  const res = spawnSync(process.execPath, [BIN, 'runs', 'list', '--url', dev.url, '--token', 'opu_wrong'], {
+  const res = spawnSync(process.execPath, [BIN, 'runs', 'list', '--url', dev.url], {
+    env: { ...process.env, OUTPOST_TOKEN: 'opu_wrong' },
     encoding: 'utf8',
   });
   assert.equal(res.status, 2);

@@ -39,7 +39,7 @@ export async function spawnCold(ctx: LaunchContext, spec: RunLaunchSpec, configF
       spool,
     ],
     isolation: ctx.isolation,
-    place: { cwd, readable: [dirname(module), configFile], writable: [spool] },
+    place: { cwd, readable: [dirname(module)], internal: [configFile], writable: [spool] },
     logDir: spool,
     baseEnv: ctx.env,
     extraEnv: { ...spec.env, OUTPOST_RUN_ID: spec.runId },

@@ -28,9 +28,12 @@ export type IsolationSetting = (typeof ISOLATION_SETTINGS)[number];
 
 /** Where a child runs and what it may reach besides the host's ordinary files. */
 export interface SandboxPlace {
+  /** Chosen by the deployer: never inside a hidden directory (refused, not bound back). */
   cwd: string;
-  /** Paths read (the module's directory, a run's config): bound back read-only if hidden. */
+  /** Paths the deployer chose (the module's directory): like `cwd`, refused if hidden. */
   readable?: string[];
+  /** The agent's own files for the child (a run's config, a standby's directory): shown read-only. */
+  internal?: string[];
   /** Directories written (a run's spool): bound read-write, at the same path or at `at`. */
   writable?: Array<string | { path: string; at: string }>;
   /** End with the agent (code servers). Never for run workers: they outlive an agent restart. */
@@ -140,6 +143,7 @@ export function bubblewrapIsolation(bwrap: string, opts: IsolationOptions): Isol
   // tsx's compile cache: read-only, so user code cannot poison what the agent itself loads.
   const tsxCache = join(tmpdir(), `tsx-${process.getuid?.() ?? 0}`);
   const masked = (p: string): boolean => hideDirs.some((d) => within(p, d));
+  const hiddenBy = (p: string): string | undefined => hideDirs.find((d) => within(p, d));
   const fixed = [...BASE_ARGS, '--ro-bind', root, root];
   if (!within(modules, root)) fixed.push('--ro-bind', modules, modules);
   fixed.push('--ro-bind-try', tsxCache, tsxCache);
@@ -163,9 +167,16 @@ export function bubblewrapIsolation(bwrap: string, opts: IsolationOptions): Isol
         args.push(flag, p, at);
         shown.push(at);
       };
+      // A deployer's path inside a hidden directory (workingDirectory: .outpost) would bind the
+      // agent's data and the tokens beside it back in: refused, unless Outpost's own tree or an
+      // exposed directory already shows it.
       const cwd = canonical(place.cwd);
-      if (masked(cwd)) show('--bind', cwd);
-      for (const p of (place.readable ?? []).map(canonical)) if (masked(p)) show('--ro-bind', p);
+      for (const p of [cwd, ...(place.readable ?? []).map(canonical)]) {
+        if (masked(p) && !rebound.some((d) => within(p, d))) {
+          throw new OutpostError('ISOLATION_PATH_HIDDEN', { detail: `${p} is inside ${hiddenBy(p)}` });
+        }
+      }
+      for (const p of (place.internal ?? []).map(canonical)) if (masked(p)) show('--ro-bind', p);
       for (const w of place.writable ?? []) {
         if (typeof w === 'string') show('--bind', canonical(w));
         else show('--bind', canonical(w.path), w.at);

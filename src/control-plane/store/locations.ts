@@ -62,7 +62,13 @@ export async function deployCodeLocation(store: Store, input: unknown): Promise<
   const view = await store.transaction(async (trx) => {
     const now = store.now();
     const existing = await getLocation(trx, spec.name);
-    const version = (existing?.version ?? 0) + 1;
+    // Past the last version of a deleted location of this name too: never a reused version.
+    const floor = await trx
+      .selectFrom('location_version_floors')
+      .select('version')
+      .where('name', '=', spec.name)
+      .executeTakeFirst();
+    const version = Math.max(existing?.version ?? 0, Number(floor?.version ?? 0)) + 1;
     await trx
       .insertInto('code_locations')
       .values({
@@ -140,13 +146,12 @@ export async function deleteCodeLocation(store: Store, name: string): Promise<Lo
     const loc = await requireLocation(trx, name);
     await trx.deleteFrom('instigators').where('location', '=', name).execute();
     await trx.deleteFrom('code_locations').where('name', '=', name).execute();
-    // A later deploy under the same name starts again at version 1; free the old sync dedupe
-    // keys (`sync:<name>:<version>`, matched by range since `_` is a LIKE wildcard) so it syncs.
+    // A later deploy under this name goes past this version: agents tell deployments apart
+    // by (name, version), and this one's SYNC item must not vouch for the next.
     await trx
-      .updateTable('work_items')
-      .set({ dedupe_key: null })
-      .where('dedupe_key', '>=', `sync:${name}:`)
-      .where('dedupe_key', '<', `sync:${name};`)
+      .insertInto('location_version_floors')
+      .values({ name, version: loc.version })
+      .onConflict((oc) => oc.column('name').doUpdateSet({ version: loc.version }))
       .execute();
     return loc;
   });

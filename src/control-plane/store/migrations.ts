@@ -212,6 +212,17 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
         await db.schema.createIndex('audit_log_at').on('audit_log').column('at').execute();
       },
     },
+    // (name, version) names one deployment for ever: a location deleted and deployed again must
+    // not reuse a version, or agents keep serving the deleted code as that same version.
+    '0010_location_version_floors': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('location_version_floors')
+          .addColumn('name', 'text', (c) => c.primaryKey())
+          .addColumn('version', 'integer', (c) => c.notNull())
+          .execute();
+      },
+    },
   };
 }
 

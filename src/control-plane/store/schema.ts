@@ -187,6 +187,12 @@ export interface TicksTable {
   ended_at: number | null;
 }
 
+/** The last version a deleted location reached: a later deploy under its name goes past it. */
+export interface LocationVersionFloorsTable {
+  name: string;
+  version: number;
+}
+
 export interface Database {
   agents: AgentsTable;
   tokens: TokensTable;
@@ -201,6 +207,7 @@ export interface Database {
   sessions: SessionsTable;
   signin_codes: SigninCodesTable;
   audit_log: AuditLogTable;
+  location_version_floors: LocationVersionFloorsTable;
 }
 
 /** Every table, for code that must look at all of them (tests that prove nothing changed). */
@@ -217,6 +224,7 @@ export const STORE_TABLES = [
   'ticks',
   'sessions',
   'signin_codes',
+  'location_version_floors',
 ] as const satisfies readonly (keyof Database)[];
 /**
  * The audit log is kept apart: it records refusals too, so "a refused request changed nothing"

@@ -172,7 +172,7 @@ describeEachDialect('attacks: roles, sessions and web', (target) => {
     assert.equal(del.data?.deleteCodeLocation.name, 'inroot');
     const gone = await gql<{ codeLocation: unknown }>(tok.viewer, `{ codeLocation(name: "inroot") { name } }`);
     assert.equal(gone.data?.codeLocation, null);
-    // Deployed again under the same name, it is synced again (a fresh SYNC item for version 1).
+    // Deployed again under the same name, it is synced again (a fresh SYNC item, past the old version).
     await gql(tok.editor, DEPLOY, { i: { name: 'inroot', module: 'loc/definitions.ts', workingDirectory: root } });
     const items = await gql<{ workItems: { payload: { location: string } }[] }>(
       tok.viewer,

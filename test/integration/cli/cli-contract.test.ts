@@ -28,7 +28,9 @@ describe('outpost CLI contract', { timeout: 240_000 }, () => {
 
   function cli(args: string[]): Promise<CliResult> {
     return new Promise((done, fail) => {
-      const child = spawn(process.execPath, [BIN, ...args, '--url', s.url, '--token', s.userToken], {
+      // The token by environment: the CLI refuses one on its command line.
+      const child = spawn(process.execPath, [BIN, ...args, '--url', s.url], {
+        env: { ...process.env, OUTPOST_TOKEN: s.userToken },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';
@@ -148,7 +150,9 @@ describe('outpost CLI contract', { timeout: 240_000 }, () => {
       await new Promise((r) => setTimeout(r, 300));
       const run = (args: string[]) =>
         new Promise<CliResult>((done, fail) => {
-          const child = spawn(process.execPath, [BIN, ...args, '--url', lonely.url, '--token', lonely.userToken]);
+          const child = spawn(process.execPath, [BIN, ...args, '--url', lonely.url], {
+            env: { ...process.env, OUTPOST_TOKEN: lonely.userToken },
+          });
           let stdout = '';
           child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
           child.on('error', fail);

@@ -105,7 +105,7 @@ for (const mode of ['none', 'bubblewrap'] as const) {
           '--spool-dir',
           spool,
         ],
-        { cwd: process.cwd(), readable: [MODULE, join(dir, 'config.json')], writable: [spool] },
+        { cwd: process.cwd(), readable: [MODULE], internal: [join(dir, 'config.json')], writable: [spool] },
       );
       const orphan = spawn(node!, rest, { detached: true, stdio: 'ignore' });
       try {

@@ -61,7 +61,7 @@ describe('bubblewrap sandbox', { skip: usable.ok ? false : `bubblewrap unusable 
     ].join('; ');
     const argv = isolation.command(['sh', '-c', script], {
       cwd: work,
-      readable: [join(secretDir, 'agent', 'runs', 'r1', 'config.json')],
+      internal: [join(secretDir, 'agent', 'runs', 'r1', 'config.json')],
       writable: [spool],
     });
     const r = spawnSync(argv[0]!, argv.slice(1), { encoding: 'utf8' });
