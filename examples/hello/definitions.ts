@@ -54,10 +54,12 @@ const noop = job({ name: 'noop', ops: [op({ name: 'nothing' }, () => undefined)]
 
 // --- greet_region: a partitioned job; each partition key becomes the run config.
 const regions = staticPartitions({ name: 'regions', keys: ['eu', 'us', 'apac'] });
-const greetRegion = op(
-  { name: 'greet_region', config: z.object({ region: z.string() }) },
-  (ctx) => `hello ${ctx.config.region}`,
-);
+const greetRegion = op({ name: 'greet_region', config: z.object({ region: z.string() }) }, (ctx) => {
+  // Printed, so a partition's config is visible in the run's stdout.
+  const text = `hello ${ctx.config.region}`;
+  console.log(text);
+  return text;
+});
 const greet_region = job({
   name: 'greet_region',
   ops: [greetRegion],

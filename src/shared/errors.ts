@@ -196,6 +196,11 @@ export const ERRORS = {
     'The work item failed after its maximum attempts',
     "Read the item's error, fix the cause and retry the action.",
   ),
+  NO_AGENT_ANSWER: spec(
+    504,
+    'No agent answered the code location query in time',
+    'Start an agent that serves this location (`outpost agent`) or check its health, then try again.',
+  ),
   RUN_NOT_TERMINABLE: spec(409, 'The run has already finished', 'Nothing to terminate.'),
   RUN_CANCELED: spec(409, 'The run was canceled before it launched', 'Launch the job again if it should run.'),
   RUN_LAUNCH_TIMEOUT: spec(

@@ -80,22 +80,29 @@ describe('run page and agent health in the browser', { skip, timeout: 300_000 },
     assert.equal((await row.innerText()).trim(), '9 ms');
   });
 
-  test('a partitioned job is launched from the form with a key from its set', async () => {
-    await b.page.goto(`${s.url}/locations/hello/jobs/greet_region`);
-    const select = b.page.locator('select#partition-key');
-    assert.deepEqual(await select.locator('option').allInnerTexts(), ['eu', 'us', 'apac']);
-    await select.selectOption('us');
-    await b.page.locator('#config-editor').fill('{"region": "us"}');
-    await b.page.locator('#launch').click();
-    await b.page.waitForURL((u) => u.pathname.startsWith('/runs/run_'));
-    const runId = decodeURIComponent(new URL(b.page.url()).pathname.split('/').pop()!);
-    const { run } = await s.user<{ run: { tags: Record<string, string> } }>(
-      'query($id: ID!) { run(id: $id) { tags } }',
-      {
-        id: runId,
-      },
-    );
-    assert.equal(run.tags['outpost/partition'], 'us');
+  test('a partitioned job is launched from the form with only a key picked: the partition brings its config', async () => {
+    // The location answers as examples/hello's partitionConfig / partitionTags do.
+    const stop = s.answerQueries((p) => ({ region: String(p.partitionKey) }));
+    try {
+      await b.page.goto(`${s.url}/locations/hello/jobs/greet_region`);
+      const select = b.page.locator('select#partition-key');
+      assert.deepEqual(await select.locator('option').allInnerTexts(), ['eu', 'us', 'apac']);
+      await select.selectOption('us');
+      assert.equal((await b.page.locator('#config-editor').inputValue()).trim(), '{}');
+      assert.equal(await b.page.locator('#config-problems li').count(), 0, 'no error for what the partition supplies');
+      await b.page.locator('#launch').click();
+      await b.page.waitForURL((u) => u.pathname.startsWith('/runs/run_'));
+      const runId = decodeURIComponent(new URL(b.page.url()).pathname.split('/').pop()!);
+      const { run } = await s.user<{ run: { tags: Record<string, string>; runConfig: Record<string, unknown> } }>(
+        'query($id: ID!) { run(id: $id) { tags runConfig } }',
+        { id: runId },
+      );
+      assert.equal(run.tags['outpost/partition'], 'us');
+      assert.equal(run.tags.region, 'us');
+      assert.deepEqual(run.runConfig, { region: 'us' });
+    } finally {
+      await stop();
+    }
   });
 
   test('a QUEUED run: no stray null, no Running chip, and it says what it waits for', async () => {

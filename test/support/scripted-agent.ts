@@ -32,6 +32,11 @@ export interface ScriptedStack {
   events(runId: string, list: Vars[]): Promise<void>;
   /** The ComputeLogStream enum value for stdout, whatever its spelling in this schema. */
   log(runId: string, data: string): Promise<void>;
+  /**
+   * Play the agent for code-location queries (a launch's partition config and tags) until the
+   * returned function is called: each QUERY_CODE_LOCATION item is completed with `answer`'s value.
+   */
+  answerQueries(answer: (payload: Vars) => unknown): () => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -71,13 +76,25 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
   /** LAUNCH_RUN items claimed while claiming something else, by run id (claimLaunch takes them from here). */
   const claimedLaunches = new Map<string, string>();
   /** Claims what is queued; acks sync items (only the agent holding a version's sync may report it). */
+  let answerer: ((payload: Vars) => unknown) | undefined;
   async function claimQueued(waitMs: number): Promise<Array<{ id: string; kind: string; runId: string | null }>> {
-    const { claimWork } = await agent<{ claimWork: Array<{ id: string; kind: string; runId: string | null }> }>(
-      'mutation($a: ID!, $w: Int!) { claimWork(agentId: $a, limit: 50, waitMs: $w) { id kind runId } }',
+    type Claimed = { id: string; kind: string; runId: string | null; payload: Vars };
+    const { claimWork } = await agent<{ claimWork: Claimed[] }>(
+      'mutation($a: ID!, $w: Int!) { claimWork(agentId: $a, limit: 50, waitMs: $w) { id kind runId payload } }',
       { a: agentId, w: waitMs },
     );
     for (const w of claimWork) {
       if (w.kind === 'LAUNCH_RUN' && w.runId) claimedLaunches.set(w.runId, w.id);
+      if (w.kind === 'QUERY_CODE_LOCATION' && answerer) {
+        await agent(
+          'mutation($a: ID!, $id: ID!, $r: JSON!) { completeWork(agentId: $a, id: $id, result: $r) { id } }',
+          {
+            a: agentId,
+            id: w.id,
+            r: { answer: answerer(w.payload) },
+          },
+        );
+      }
       if (w.kind === 'SYNC_CODE_LOCATION') {
         await agent(
           'mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { id } }',
@@ -135,6 +152,18 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
         },
       );
       return d.launchRun.id;
+    },
+    answerQueries(answer) {
+      answerer = answer;
+      let stopped = false;
+      const loop = (async () => {
+        while (!stopped) await claimQueued(200);
+      })();
+      return async () => {
+        stopped = true;
+        await loop;
+        answerer = undefined;
+      };
     },
     async claimLaunch(runId, o = {}) {
       for (let i = 0; i < 20; i++) {

@@ -14,6 +14,7 @@ import { appendEngineEvent, createRun, requireRun, setRunStatus, type RunView } 
 import type { Store } from '../store/store.js';
 import { assertRunWriter } from '../store/ownership.js';
 import { enqueue } from '../store/work-items.js';
+import { deepMerge, partitionRunParts } from './partition-run.js';
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
@@ -46,7 +47,10 @@ const LaunchInputSchema = z.object({
 });
 export type LaunchRunInput = z.input<typeof LaunchInputSchema>;
 
-/** Validates location (exists, LOADED), job and run config, then creates the run; nothing is written on error. */
+/**
+ * Validates location (exists, LOADED), job, partition key and run config (merged over the
+ * partition's, asked of the location), then creates the run; no run is written on error.
+ */
 export async function launchRun(store: Store, input: LaunchRunInput): Promise<RunView> {
   const parsed = LaunchInputSchema.safeParse(input);
   if (!parsed.success) {
@@ -54,7 +58,7 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
       detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
     });
   }
-  const { location, job, runConfig, partitionKey } = parsed.data;
+  const { location, job, partitionKey } = parsed.data;
   const tags = { ...parsed.data.tags };
   const loc = await requireLocation(store.db, location);
   if (loc.status !== 'LOADED' || !loc.snapshot) {
@@ -79,6 +83,13 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
   const key = partitionKey ?? tagged;
   const partition = checkPartitionKey(jobDef, loc.snapshot.partitions, key, store.now());
   if (!partition.ok) throw new OutpostError(partition.code, { detail: partition.detail });
+  // A partition supplies config and tags (only its location knows them); the user's win.
+  let runConfig = parsed.data.runConfig;
+  if (jobDef.partitions && key !== undefined) {
+    const fromPartition = await partitionRunParts(store, location, job, key);
+    runConfig = deepMerge(fromPartition.runConfig, runConfig);
+    for (const [k, v] of Object.entries(fromPartition.tags)) if (!(k in tags)) tags[k] = v;
+  }
   const validate = validatorFor(jobDef.configSchema);
   if (!validate(runConfig)) {
     const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);

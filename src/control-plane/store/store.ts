@@ -19,6 +19,8 @@ export interface StoreLimits {
   leaseMs: number;
   /** Heartbeat interval told to agents; 3 missed = unhealthy. Default 10 s. */
   heartbeatIntervalMs: number;
+  /** How long a launch waits for an agent to answer a code-location query (a partition's config). Default 10 s. */
+  locationQueryWaitMs: number;
 }
 
 export const DEFAULT_STORE_LIMITS: StoreLimits = {
@@ -26,6 +28,7 @@ export const DEFAULT_STORE_LIMITS: StoreLimits = {
   maxAttempts: 5,
   leaseMs: 60_000,
   heartbeatIntervalMs: 10_000,
+  locationQueryWaitMs: 10_000,
 };
 
 export interface StoreOptions {

@@ -42,7 +42,9 @@ describeEachDialect('launch guards', (target) => {
   let agentId: string;
   let daemon: Daemon;
   before(async () => {
-    h = await openHarness(await target.freshUrl(), { storeLimits: { maxAttempts: 2 } });
+    h = await openHarness(await target.freshUrl(), {
+      storeLimits: { maxAttempts: 2, locationQueryWaitMs: 5_000 },
+    });
     daemon = new Daemon(h.store, createLogger({ name: 'test', level: 'silent' }), {
       launchDeadlineMs: DEADLINE_MS,
     });
@@ -77,10 +79,46 @@ describeEachDialect('launch guards', (target) => {
       `mutation($i: LaunchRunInput!) { launchRun(input: $i) { id status tags } }`,
       { i: { location: 'hello', ...input } },
     );
+  // A partition's questions to its location (QUERY_CODE_LOCATION) are asked before any check
+  // that needs their answer; they are not counted as writes of the launch.
   const counts = async () => ({
     runs: (await h.store.db.selectFrom('runs').select('id').execute()).length,
-    items: (await h.store.db.selectFrom('work_items').select('id').execute()).length,
+    items: (await h.store.db.selectFrom('work_items').select('id').where('kind', '!=', 'QUERY_CODE_LOCATION').execute())
+      .length,
   });
+  /** Launch while playing the agent for the location's partition queries (config and tags = { region: key }). */
+  async function launchAnswered(input: Record<string, unknown>) {
+    let done = false;
+    const answering = (async () => {
+      while (!done) {
+        const r = await h.gql<{ claimWork: { id: string; kind: string; payload: Record<string, unknown> }[] }>(
+          'agent',
+          `mutation($a: ID!) { claimWork(agentId: $a, limit: 20, waitMs: 0) { id kind payload } }`,
+          { a: agentId },
+        );
+        for (const w of r.data!.claimWork.filter((i) => i.kind === 'QUERY_CODE_LOCATION')) {
+          const answer = { region: String(w.payload.partitionKey) };
+          const c = await h.gql(
+            'agent',
+            `mutation($a: ID!, $id: ID!, $r: JSON!) { completeWork(agentId: $a, id: $id, result: $r) { id } }`,
+            {
+              a: agentId,
+              id: w.id,
+              r: { answer },
+            },
+          );
+          assert.equal(c.errors, undefined, JSON.stringify(c.errors));
+        }
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    })();
+    try {
+      return await launch(input);
+    } finally {
+      done = true;
+      await answering;
+    }
+  }
   async function claim(): Promise<{ id: string; kind: string; runId: string | null }[]> {
     const r = await h.gql<{ claimWork: { id: string; kind: string; runId: string | null }[] }>(
       'agent',
@@ -123,7 +161,11 @@ describeEachDialect('launch guards', (target) => {
       ['hello', { anything: true }],
       ['greet_region', { region: 'eu', extra: 1 }],
     ] as const) {
-      const r = await launch({ job, runConfig, ...(job === 'greet_region' ? { partitionKey: 'eu' } : {}) });
+      const r = await (job === 'greet_region' ? launchAnswered : launch)({
+        job,
+        runConfig,
+        ...(job === 'greet_region' ? { partitionKey: 'eu' } : {}),
+      });
       assert.equal(r.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION', job);
     }
     assert.deepEqual(await counts(), before);
@@ -161,8 +203,23 @@ describeEachDialect('launch guards', (target) => {
     const unpartitioned = await launch({ job: 'hello', partitionKey: 'eu' });
     assert.equal(unpartitioned.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNKNOWN_PARTITION');
     assert.deepEqual(await counts(), before);
-    const eu = await launch({ job: 'greet_region', runConfig: { region: 'eu' }, partitionKey: 'eu' });
+    const eu = await launchAnswered({ job: 'greet_region', partitionKey: 'eu' });
     assert.equal(eu.data?.launchRun.tags['outpost/partition'], 'eu');
+    assert.equal(eu.data?.launchRun.tags.region, 'eu', "the partition's tags");
+  });
+
+  test('a partition launch nobody answers is refused with NO_AGENT_ANSWER, and no run is written', async () => {
+    await claim(); // earlier launches, so only the new queries stay queued
+    const before = await counts();
+    const t0 = Date.now();
+    const r = await launch({ job: 'greet_region', partitionKey: 'us' });
+    assert.equal(r.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_NO_AGENT_ANSWER', JSON.stringify(r.errors));
+    assert.match(
+      r.errors?.[0]?.message ?? '',
+      /partition(Config|Tags) for greet_region partition "us" .*within 5000 ms/,
+    );
+    assert.ok(Date.now() - t0 < 15_000, 'bounded by locationQueryWaitMs');
+    assert.deepEqual(await counts(), before);
   });
 
   test('an acked launch whose workflow never starts is queued again, then fails with RUN_LAUNCH_TIMEOUT', async () => {

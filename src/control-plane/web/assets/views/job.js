@@ -23,7 +23,10 @@ export async function jobView(main, { params, navigate }) {
     spellcheck: 'false',
     'aria-label': 'Run config (JSON)',
   });
-  editor.value = JSON.stringify(exampleFor(schema), null, 2);
+  // A partition supplies its own config (only the location knows it; the server merges this
+  // editor's values over it), so a partitioned job starts empty rather than with placeholders
+  // that would override the partition's values.
+  editor.value = job.partitions ? '{}' : JSON.stringify(exampleFor(schema), null, 2);
   editor.rows = Math.min(16, Math.max(4, editor.value.split('\n').length + 2));
   const tagsInput = h('input', {
     id: 'launch-tags',
@@ -51,7 +54,10 @@ export async function jobView(main, { params, navigate }) {
     const errs = [];
     try {
       value = editor.value.trim() ? JSON.parse(editor.value) : {};
-      errs.push(...validate(schema, value));
+      // Missing fields may be the partition's to supply: the server checks them after merging.
+      errs.push(
+        ...validate(schema, value).filter((e) => !(job.partitions && e.message.startsWith('missing required'))),
+      );
     } catch (err) {
       errs.push({ path: 'JSON', message: err.message });
     }
@@ -148,7 +154,11 @@ export async function jobView(main, { params, navigate }) {
             'form',
             { class: 'card launch-form', id: 'launch-form', onsubmit: (e) => void launch(e) },
             h('h3', {}, 'Launch'),
-            h('label', { for: 'config-editor' }, 'Run config (JSON)'),
+            h(
+              'label',
+              { for: 'config-editor' },
+              job.partitions ? "Run config (JSON, merged over the partition's config)" : 'Run config (JSON)',
+            ),
             editor,
             problems,
             partitionInput ? h('label', { for: 'partition-key' }, `Partition (${job.partitions})`) : null,
