@@ -1,7 +1,7 @@
 // Host-local run activities: launch (idempotent: adopt before spawn), supervise (ship the
 // spool until the process is gone), terminate (SIGTERM the group, grace, SIGKILL). They run
 // on the agent's own task queue, because the process and its spool exist only on this host.
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { Context, CancelledFailure } from '@temporalio/activity';
 import { sleep } from '../src/agent/backoff.js';
@@ -199,9 +199,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     async terminateProcess(handle: LaunchHandle, graceMs: number): Promise<{ signaled: boolean; killed: boolean }> {
       const ctx = Context.current();
       const runId = handle.runId;
-      const spoolDir = deps.launcher.spoolDir(runId);
-      if (existsSync(spoolDir)) writeFileSync(join(spoolDir, SPOOL_FILES.terminated), JSON.stringify({ at: now() }));
-      const signaled = await deps.launcher.signal(runId, 'SIGTERM');
+      const signaled = await deps.launcher.requestTermination(runId);
       if (!signaled) return { signaled: false, killed: false };
       deps.logger.info({ runId, graceMs }, 'sent SIGTERM to the run worker group');
       const deadline = now() + graceMs;

@@ -204,7 +204,9 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       maxInFlight: config.maxInFlight,
       logger: log,
       // In `all` mode this process also hosts runs: the runs it claims are launched here.
-      ...(mode === 'all' ? { hostTaskQueue: hostQueue } : {}),
+      ...(mode === 'all'
+        ? { hostTaskQueue: hostQueue, terminateLocally: (runId: string) => launcher.requestTermination(runId) }
+        : {}),
     });
     const polling = poller.run(abort.signal);
     // The poller stops first so no new workflow starts while workers drain.

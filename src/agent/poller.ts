@@ -37,6 +37,13 @@ export interface PollerOptions {
   hostTaskQueue?: string;
   /** Longest an ack waits for the next claim before it is sent alone; default 1 s (leases last 60 s). */
   ackDelayMs?: number;
+  /**
+   * When this process also hosts runs: on TERMINATE_RUN, SIGTERM the run's worker at once if it
+   * runs here (Launcher.requestTermination). The run workflow still terminates it (SIGTERM again,
+   * grace, SIGKILL, drain) and stays the durable path; this spares termination a workflow task
+   * and an activity dispatch. Unset in `poller` mode. Default: none.
+   */
+  terminateLocally?: (runId: string) => Promise<boolean>;
 }
 
 const DEFAULT_CLAIM_BATCH = 100;
@@ -234,6 +241,10 @@ export class Poller {
   private async signalTerminateNow(item: ClaimedWorkItem, log: Logger): Promise<void> {
     const runId = (item.payload as { runId?: unknown }).runId;
     if (typeof runId !== 'string') return;
+    const local = this.opts.terminateLocally?.(runId).catch((err: unknown) => {
+      log.debug({ err: (err as Error).message }, 'local SIGTERM failed; the run workflow will send it');
+      return false;
+    });
     try {
       const workflowId = workflowIdFor({ kind: 'LAUNCH_RUN', id: item.id, runId });
       await this.opts.temporal.workflow
@@ -242,6 +253,7 @@ export class Poller {
     } catch (err) {
       log.debug({ err: (err as Error).message }, 'direct terminate signal not delivered; the terminate workflow will');
     }
+    await local;
   }
 
   /** Retries `fn` with backoff until it succeeds (true), the lease is lost, or we stop (false). */

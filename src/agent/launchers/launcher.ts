@@ -44,6 +44,11 @@ export interface Launcher {
   isAlive(runId: string): Promise<boolean>;
   /** Sends a signal to the whole worker (process group). False when nothing was there to signal. */
   signal(runId: string, signal: NodeJS.Signals): Promise<boolean>;
+  /**
+   * Records on this host that the run was asked to terminate (so an exit without a terminal
+   * event reads as CANCELED), then SIGTERMs its worker group. False when nothing was signalled.
+   */
+  requestTermination(runId: string): Promise<boolean>;
   /** How the worker ended, once it has. */
   exitStatus(runId: string): ExitStatus | undefined;
   /** Directory holding the worker's events.jsonl, stdout.log and stderr.log. */

@@ -9,8 +9,9 @@
 // run-records.ts. On any later call: process.json present → adopt it (alive or finished,
 // never respawn).
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ExitStatus, LaunchHandle, Launcher, RunLaunchSpec } from './launcher.js';
 import type { LaunchContext } from './launch-context.js';
@@ -177,6 +178,12 @@ export class ProcessLauncher implements Launcher {
   signal(runId: string, signal: NodeJS.Signals): Promise<boolean> {
     const rec = this.record(runId);
     return Promise.resolve(rec !== undefined && signalRecordedGroup(rec, signal));
+  }
+
+  requestTermination(runId: string): Promise<boolean> {
+    const spool = this.spoolDir(runId);
+    if (existsSync(spool)) writeFileSync(join(spool, SPOOL_FILES.terminated), JSON.stringify({ at: Date.now() }));
+    return this.signal(runId, 'SIGTERM');
   }
 
   exitStatus(runId: string): ExitStatus | undefined {

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Poller } from '../../../src/agent/poller.js';
+import { Poller, type PollerOptions } from '../../../src/agent/poller.js';
 import { findProcessByArgs } from '../../../src/agent/launchers/proc.js';
 import { enqueueWork } from '../../../src/control-plane/store/work-items.js';
 import { createLogger } from '../../../src/shared/logger.js';
@@ -31,9 +31,10 @@ describe('agent: work items', () => {
   let poller: Poller;
 
   /** The agent runs its workers; the test owns the poller so it can pause claiming. */
-  function startPolling(): void {
+  function startPolling(extra: Partial<PollerOptions> = {}): void {
     abort = new AbortController();
     poller = new Poller({
+      ...extra,
       controlPlane: stack.agent!.controlPlane,
       temporal: t.client,
       agentId: stack.agent!.agentId,
@@ -121,6 +122,35 @@ describe('agent: work items', () => {
     assert.ok(term);
     assert.equal((await settled(term.id)).status, 'COMPLETED');
     await recordHistory(t.client, term.workflowId!, 'terminate-run');
+  });
+
+  test('the agent hosting a run SIGTERMs it as soon as it claims TERMINATE_RUN; the workflow still ends it CANCELED', async () => {
+    await stopPolling();
+    const local: Array<{ runId: string; signalled: boolean }> = [];
+    startPolling({
+      terminateLocally: async (runId) => {
+        const signalled = await stack.agent!.launcher.requestTermination(runId);
+        local.push({ runId, signalled });
+        return signalled;
+      },
+    });
+    try {
+      const id = await stack.launch('sleepy', { seconds: 300 });
+      await stack.waitRun(id, ['STARTED']);
+      await until('the worker runs its step', async () =>
+        (await stack.run(id)).events.some((e) => e.type === 'STEP_START') ? true : undefined,
+      );
+      await stack.gql(`mutation($id: ID!) { terminateRun(id: $id) { status } }`, { id });
+      const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);
+      assert.equal(run.status, 'CANCELED');
+      assert.deepEqual(local, [{ runId: id, signalled: true }]);
+      assert.deepEqual(await t.client.workflow.getHandle(`run-${id}`).result(), { status: 'CANCELED' });
+      assert.equal(run.events.filter((e) => e.type === 'RUN_CANCELED').length, 1);
+      assert.equal(stack.agent!.launcher.spawnCount(id), 1);
+    } finally {
+      await stopPolling();
+      startPolling();
+    }
   });
 
   test('a schedule tick enqueued twice creates exactly one run', async () => {
