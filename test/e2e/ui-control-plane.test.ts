@@ -14,11 +14,10 @@ import { loadLocation } from '../../src/user-code/common/load-location.js';
 import { definitionsToProto } from '../../src/user-code/code-server/definitions-to-proto.js';
 import { snapshotFromDefinitions } from '../../src/agent/definitions-snapshot.js';
 import { browserSkipReason, debugShot, launchBrowser, type TestBrowser } from '../support/browser.js';
+import { graphqlCall, type Vars } from '../support/graphql-call.js';
 
 const skip = browserSkipReason();
 if (skip) console.log(`# skipped: ${skip}`);
-
-type Vars = Record<string, unknown>;
 
 describe('web UI against a real control plane', { skip, timeout: 300_000 }, () => {
   let dir: string;
@@ -28,16 +27,8 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
   let agentToken: string;
   let agentId: string;
 
-  async function call<T>(path: string, token: string, query: string, variables: Vars = {}): Promise<T> {
-    const res = await fetch(cp.url + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> };
-    if (body.errors?.length) throw new Error(`${query.slice(0, 60)}: ${body.errors.map((e) => e.message).join('; ')}`);
-    return body.data as T;
-  }
+  const call = <T>(path: string, token: string, query: string, variables: Vars = {}): Promise<T> =>
+    graphqlCall<T>(cp.url, path, token, query, variables);
   const user = <T>(q: string, v?: Vars): Promise<T> => call<T>('/graphql', userToken, q, v);
   const agent = <T>(q: string, v?: Vars): Promise<T> => call<T>('/agent/graphql', agentToken, q, v);
 

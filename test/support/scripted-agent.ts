@@ -11,8 +11,7 @@ import type { LocationSnapshot } from '../../src/shared/location-snapshot.js';
 import { loadLocation } from '../../src/user-code/common/load-location.js';
 import { definitionsToProto } from '../../src/user-code/code-server/definitions-to-proto.js';
 import { snapshotFromDefinitions } from '../../src/agent/definitions-snapshot.js';
-
-type Vars = Record<string, unknown>;
+import { graphqlCall, type Vars } from './graphql-call.js';
 
 export interface ScriptedStack {
   cp: ControlPlane;
@@ -53,16 +52,8 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
   const userToken = await cp.issueToken('user', 'scripted-user');
   const agentToken = await cp.issueToken('agent', 'scripted-agent');
 
-  async function call<T>(path: string, token: string, query: string, variables: Vars = {}): Promise<T> {
-    const res = await fetch(cp.url + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> };
-    if (body.errors?.length) throw new Error(`${query.slice(0, 60)}: ${body.errors.map((e) => e.message).join('; ')}`);
-    return body.data as T;
-  }
+  const call = <T>(path: string, token: string, query: string, variables: Vars = {}): Promise<T> =>
+    graphqlCall<T>(cp.url, path, token, query, variables);
   const user = <T>(q: string, v?: Vars): Promise<T> => call<T>('/graphql', userToken, q, v);
   const agent = <T>(q: string, v?: Vars): Promise<T> => call<T>('/agent/graphql', agentToken, q, v);
 
