@@ -14,6 +14,10 @@ export const RUN_EVENT_TYPES = [
   'RUN_SUCCESS',
   'RUN_FAILURE',
   'RUN_CANCELED',
+  /** An asset was materialized (Dagster); `assetKey` names it. */
+  'ASSET_MATERIALIZATION',
+  /** An asset was observed without being materialized (Dagster); `assetKey` names it. */
+  'ASSET_OBSERVATION',
   /** Written by the agent or control plane about the run (e.g. "worker exited with signal 9"). */
   'ENGINE',
 ] as const;
@@ -39,6 +43,8 @@ export const RunEventSchema = z.object({
   timestamp: z.number(),
   /** The op (step) this event belongs to, if any. */
   stepKey: z.string().optional(),
+  /** ASSET_MATERIALIZATION / ASSET_OBSERVATION: the asset key, path parts joined with `/`. */
+  assetKey: z.string().optional(),
   level: z.enum(LOG_LEVELS).optional(),
   message: z.string().optional(),
   /** Structured payload: log fields, output metadata, exit code... */

@@ -29,9 +29,17 @@ export type RunRequest = z.infer<typeof RunRequestSchema>;
 
 export const PayloadSchemas = {
   SYNC_CODE_LOCATION: z.object({ location: z.string(), version: z.number().int() }),
-  EVALUATE_SCHEDULE: z.object({ location: z.string(), schedule: z.string(), tickTimeMs: z.number() }),
+  EVALUATE_SCHEDULE: z.object({
+    location: z.string(),
+    schedule: z.string(),
+    tickTimeMs: z.number(),
+    /** testSchedule: evaluate and answer, but the control plane launches nothing. */
+    dryRun: z.boolean().optional(),
+  }),
   EVALUATE_SENSOR: z.object({
     location: z.string(),
+    /** testSensor: evaluate and answer; no run, no cursor stored. */
+    dryRun: z.boolean().optional(),
     sensor: z.string(),
     cursor: z.string().nullable().optional(),
     lastTickTimeMs: z.number().optional(),
@@ -44,7 +52,15 @@ export const PayloadSchemas = {
     partitionKey: z.string().optional(),
     opSelection: z.array(z.string()).optional(),
   }),
-  LAUNCH_RUN: z.object({ runId: z.string(), location: z.string(), job: z.string(), runConfig: Json, tags: Tags }),
+  LAUNCH_RUN: z.object({
+    runId: z.string(),
+    location: z.string(),
+    job: z.string(),
+    runConfig: Json,
+    tags: Tags,
+    /** Asset keys (path parts joined with `/`) to materialize; absent = the whole job. */
+    assetSelection: z.array(z.string()).optional(),
+  }),
   TERMINATE_RUN: z.object({ runId: z.string() }),
 } as const satisfies Record<WorkItemKind, z.ZodTypeAny>;
 export type WorkItemPayload<K extends WorkItemKind> = z.infer<(typeof PayloadSchemas)[K]>;
@@ -64,10 +80,32 @@ export const ResultSchemas = {
 } as const satisfies Record<WorkItemKind, z.ZodTypeAny>;
 export type WorkItemResult<K extends WorkItemKind> = z.infer<(typeof ResultSchemas)[K]>;
 
-/** How the agent starts a location's code server. Never carries secrets. */
 /** A safe identifier: it names directories and workflow ids, so no `.`/`..` and no separators. */
 export const LOCATION_NAME = /^[A-Za-z0-9][A-Za-z0-9_-]*(\.[A-Za-z0-9_-]+)*$/;
 
+/**
+ * A Dagster code location: an interpreter that already has `dagster` and the user's
+ * dependencies (Outpost installs nothing into it), and exactly one code pointer.
+ */
+export const DagsterLocationSchema = z
+  .object({
+    /** Path of the Python interpreter (usually a venv's `bin/python`). */
+    python: z.string().min(1),
+    pythonFile: z.string().min(1).optional(),
+    moduleName: z.string().min(1).optional(),
+    packageName: z.string().min(1).optional(),
+    /** The Definitions (or repository) attribute; default: Dagster's discovery. */
+    attribute: z.string().min(1).optional(),
+    /** Working directory of the code server and run workers; a relative `pythonFile` resolves against it. */
+    workingDirectory: z.string().min(1).optional(),
+  })
+  .strict()
+  .refine((d) => [d.pythonFile, d.moduleName, d.packageName].filter((v) => v !== undefined).length === 1, {
+    message: 'a Dagster location names exactly one of pythonFile, moduleName and packageName',
+  });
+export type DagsterLocation = z.infer<typeof DagsterLocationSchema>;
+
+/** How the agent starts a location's code server. Never carries secrets. */
 export const CodeLocationSpecSchema = z.object({
   name: z
     .string()
@@ -80,8 +118,18 @@ export const CodeLocationSpecSchema = z.object({
   workingDirectory: z.string().optional(),
   /** Non-secret environment for the code server and run workers. */
   env: z.record(z.string()).optional(),
+  /** Or: an unmodified Dagster code location (then `module` and `command` are absent). */
+  dagster: DagsterLocationSchema.optional(),
 });
 export type CodeLocationSpec = z.infer<typeof CodeLocationSpecSchema>;
+
+export const CODE_LOCATION_KINDS = ['OUTPOST', 'DAGSTER'] as const;
+export type CodeLocationKind = (typeof CODE_LOCATION_KINDS)[number];
+
+/** The one rule for a location's kind: a Dagster pointer makes it a Dagster location. */
+export function codeLocationKind(spec: Pick<CodeLocationSpec, 'dagster'>): CodeLocationKind {
+  return spec.dagster ? 'DAGSTER' : 'OUTPOST';
+}
 
 export const RUN_STATUSES = ['QUEUED', 'STARTING', 'STARTED', 'SUCCESS', 'FAILURE', 'CANCELING', 'CANCELED'] as const;
 export type RunStatus = (typeof RUN_STATUSES)[number];
