@@ -51,6 +51,10 @@ export const PayloadSchemas = {
     job: z.string(),
     partitionKey: z.string().optional(),
     opSelection: z.array(z.string()).optional(),
+    /** executionPlan: the run config to plan with (Dagster validates it and answers its own error). */
+    runConfig: Json.optional(),
+    /** executionPlan: asset keys to plan for (Dagster asset jobs). */
+    assetSelection: z.array(z.string()).optional(),
   }),
   LAUNCH_RUN: z.object({
     runId: z.string(),
