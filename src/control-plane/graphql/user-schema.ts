@@ -45,6 +45,9 @@ import { pageSize, type ApiContext } from './context.js';
 import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
 import { USER_SDL } from './user-sdl.js';
+import { testSchedule, testSensor, type TestScheduleInput, type TestSensorInput } from '../services/tick-test.js';
+import { locationKind } from '../services/launch-target.js';
+import { assetsOf, withAssetKeys } from '../services/assets-view.js';
 
 /** The shape of a runs cursor (a run id: `run_` + 24 base-32 characters). */
 const RUN_CURSOR = /^run_[0-9a-z]{24}$/;
@@ -90,6 +93,19 @@ export async function* runEventStream(
 }
 
 type Parent<T> = T;
+
+/** An input object without its null fields, one level down too (nested inputs such as `dagster`). */
+function withoutNulls(input: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input)) {
+    if (v === null || v === undefined) continue;
+    out[k] =
+      typeof v === 'object' && !Array.isArray(v) && k !== 'env' && k !== 'runConfig'
+        ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== null && x !== undefined))
+        : v;
+  }
+  return out;
+}
 
 export function createUserSchema() {
   return createSchema<ApiContext>({
@@ -155,7 +171,8 @@ export function createUserSchema() {
       Mutation: {
         launchRun: audited(
           'launchRun',
-          (a: { input: LaunchRunInput }) => `${a.input.location}/${a.input.job}`,
+          (a: { input: LaunchRunInput }) =>
+            `${a.input.location}/${a.input.job ?? `assets ${(a.input.assetSelection ?? []).join(',')}`}`,
           (_, { input }, { store, limits }) => {
             checkLaunchInput(input, limits);
             return launchRun(store, input);
@@ -170,7 +187,7 @@ export function createUserSchema() {
           'deployCodeLocation',
           (a: { input: Record<string, unknown> }) => String(a.input.name),
           (_, { input }, ctx) => {
-            const spec = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined));
+            const spec = withoutNulls(input);
             checkDeploy(spec, roleOf(ctx), ctx.deployPolicy);
             return deployCodeLocation(ctx.store, spec);
           },
@@ -181,7 +198,7 @@ export function createUserSchema() {
           (_, a, { store, limits, request }) =>
             queryCodeLocation(
               store,
-              Object.fromEntries(Object.entries(a.input).filter(([, v]) => v !== null && v !== undefined)),
+              withoutNulls(a.input),
               Math.min(a.waitMs ?? 10_000, limits.maxWaitMs),
               request.signal,
             ),
@@ -199,6 +216,16 @@ export function createUserSchema() {
           'deleteCodeLocation',
           (a: { name: string }) => a.name,
           (_, { name }, { store }) => deleteCodeLocation(store, name),
+        ),
+        testSchedule: audited(
+          'testSchedule',
+          (a: { input: TestScheduleInput }) => `${a.input.location}/${a.input.name}`,
+          (_, { input }, { store, request }) => testSchedule(store, input, request.signal),
+        ),
+        testSensor: audited(
+          'testSensor',
+          (a: { input: TestSensorInput }) => `${a.input.location}/${a.input.name}`,
+          (_, { input }, { store, request }) => testSensor(store, input, request.signal),
         ),
         setScheduleState: audited(
           'setScheduleState',
@@ -247,10 +274,14 @@ export function createUserSchema() {
         runEvents: {
           subscribe: (_: unknown, a: { runId: string; afterSeq?: number | null }, { store, request }: ApiContext) =>
             runEventStream(store, a.runId, a.afterSeq ?? 0, request.signal),
-          resolve: (e: StoredRunEvent) => e,
+          resolve: async (e: StoredRunEvent, a: { runId: string }, { store }: ApiContext) =>
+            (await withAssetKeys(store, a.runId, [e]))[0],
         },
       },
       CodeLocation: {
+        kind: (l: Parent<LocationView>) => locationKind(l.spec, l.snapshot),
+        dagsterVersion: (l: Parent<LocationView>) => l.snapshot?.dagsterVersion ?? null,
+        assets: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => assetsOf(store, l),
         jobs: (l: Parent<LocationView>) => l.snapshot?.jobs ?? [],
         reachable: async (l: Parent<LocationView>, _: unknown, { store }: ApiContext) =>
           (await reachableLocations(store)).has(l.name),
@@ -276,11 +307,12 @@ export function createUserSchema() {
         lastSeq: (r: Parent<RunView>) => r.eventSeq,
         durationMs: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => runDurationMs(r, store.now()),
         launchError: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => launchErrorOf(store.db, r.id),
-        events: (
+        events: async (
           r: Parent<RunView>,
           a: { afterSeq?: number | null; first?: number | null },
           { store, limits }: ApiContext,
-        ) => listRunEvents(store, r.id, a.afterSeq ?? 0, pageSize(a.first, 1000, limits)),
+        ) =>
+          withAssetKeys(store, r.id, await listRunEvents(store, r.id, a.afterSeq ?? 0, pageSize(a.first, 1000, limits))),
         computeLogs: (
           r: Parent<RunView>,
           a: { stream: ComputeLogStream; afterOffset?: number | null },

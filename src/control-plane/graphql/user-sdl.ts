@@ -17,6 +17,11 @@ export const USER_SDL = /* GraphQL */ `
     LOADED
     ERROR
   }
+  "What serves a code location: Outpost's own SDK or an unmodified Dagster code location."
+  enum CodeLocationKind {
+    OUTPOST
+    DAGSTER
+  }
   enum ComputeLogStream {
     STDOUT
     STDERR
@@ -138,8 +143,29 @@ export const USER_SDL = /* GraphQL */ `
     timezone: String
     format: String
   }
+  type AssetMaterialization {
+    runId: ID!
+    "Epoch ms of the ASSET_MATERIALIZATION event."
+    timestamp: Float!
+  }
+  "A software-defined asset of a Dagster location, from its snapshot."
+  type Asset {
+    "Path parts joined with /."
+    key: String!
+    groupName: String
+    description: String!
+    "Upstream asset keys."
+    deps: [String!]!
+    "Jobs that materialize it (Dagster's implicit __ASSET_JOB included)."
+    jobNames: [String!]!
+    "The latest stored ASSET_MATERIALIZATION of this key in this location; null if never."
+    lastMaterialization: AssetMaterialization
+  }
   type CodeLocation {
     name: String!
+    kind: CodeLocationKind!
+    "The Dagster version the code server reported (DAGSTER locations, once loaded)."
+    dagsterVersion: String
     status: CodeLocationStatus!
     "Incremented by every deploy and reload."
     version: Int!
@@ -153,6 +179,8 @@ export const USER_SDL = /* GraphQL */ `
     schedules: [Schedule!]!
     sensors: [Sensor!]!
     partitions: [PartitionSet!]!
+    "Assets (Dagster locations; empty otherwise)."
+    assets: [Asset!]!
   }
   type RunEvent {
     "Public seq: 1..N per run without gap, in the order events were stored, ENGINE events included."
@@ -162,6 +190,8 @@ export const USER_SDL = /* GraphQL */ `
     type: String!
     timestamp: Float!
     stepKey: String
+    "ASSET_MATERIALIZATION / ASSET_OBSERVATION: the asset key."
+    assetKey: String
     level: String
     message: String
     data: JSON
@@ -306,6 +336,23 @@ export const USER_SDL = /* GraphQL */ `
     "ok, refused (any other outcome), or an exact error code."
     outcome: String
   }
+  "A run a schedule or sensor evaluation asks for."
+  type RunRequest {
+    runKey: String
+    job: String!
+    runConfig: JSON!
+    tags: JSON!
+    partitionKey: String
+  }
+  "What a schedule or sensor evaluation answered; nothing was launched and no cursor stored."
+  type TickEvaluation {
+    runRequests: [RunRequest!]!
+    skipReason: String
+    "The sensor's new cursor, if it set one."
+    cursor: String
+    "The error the user's code raised (or an answer Outpost cannot act on); null on success."
+    error: String
+  }
   type SignInLink {
     "One-time code: works once, for a few minutes, and opens a browser session as this token."
     code: String!
@@ -315,7 +362,10 @@ export const USER_SDL = /* GraphQL */ `
   }
   input LaunchRunInput {
     location: String!
-    job: String!
+    "Optional with assetSelection: then the job that materializes the assets (Dagster's implicit __ASSET_JOB first)."
+    job: String
+    "Asset keys (path parts joined with /) to materialize; unknown keys are refused."
+    assetSelection: [String!]
     runConfig: JSON
     tags: JSON
     "Required for a partitioned job, refused otherwise; must be in the job's partition set. Stored as tag outpost/partition."
@@ -327,6 +377,35 @@ export const USER_SDL = /* GraphQL */ `
     job: String!
     partitionKey: String
     opSelection: [String!]
+    "EXECUTION_PLAN: the run config to plan with (a Dagster location checks it)."
+    runConfig: JSON
+    "EXECUTION_PLAN: asset keys to plan for."
+    assetSelection: [String!]
+  }
+  "An unmodified Dagster code location: an interpreter that has dagster and the code's dependencies, and exactly one pointer."
+  input DagsterLocationInput {
+    "Path of the Python interpreter (e.g. a venv's bin/python); Outpost installs nothing into it."
+    python: String!
+    "A Python file; a relative one resolves against workingDirectory."
+    pythonFile: String
+    moduleName: String
+    packageName: String
+    "The Definitions (or repository) attribute; default: Dagster's discovery."
+    attribute: String
+    "Working directory of the code server and runs (relative: against the agent's)."
+    workingDirectory: String
+  }
+  input TestScheduleInput {
+    location: String!
+    name: String!
+    "Epoch ms of the tick to evaluate; default now."
+    tickTime: Float
+  }
+  input TestSensorInput {
+    location: String!
+    name: String!
+    "The cursor to evaluate from; default none."
+    cursor: String
   }
   input DeployCodeLocationInput {
     name: String!
@@ -337,6 +416,8 @@ export const USER_SDL = /* GraphQL */ `
     workingDirectory: String
     "Non-secret environment for the code server and run workers."
     env: JSON
+    "Or an unmodified Dagster code location (then no module, command or workingDirectory)."
+    dagster: DagsterLocationInput
   }
 
   type Query {
@@ -366,6 +447,10 @@ export const USER_SDL = /* GraphQL */ `
     deleteCodeLocation(name: String!): CodeLocation!
     "Asks an agent (only agents reach code servers) and waits up to waitMs; the item's result holds the answer."
     queryCodeLocation(input: QueryCodeLocationInput!, waitMs: Int = 10000): WorkItem!
+    "Evaluates a schedule at tickTime without launching anything (waits for an agent, like queryCodeLocation)."
+    testSchedule(input: TestScheduleInput!): TickEvaluation!
+    "Evaluates a sensor from a cursor without launching anything or storing the cursor."
+    testSensor(input: TestSensorInput!): TickEvaluation!
     setScheduleState(location: String!, name: String!, state: AutomationState!): Schedule!
     setSensorState(location: String!, name: String!, state: AutomationState!): Sensor!
     "ADMIN only. USER tokens get role (default VIEWER), never above the caller's; AGENT tokens carry none."

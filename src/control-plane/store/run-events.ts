@@ -20,12 +20,15 @@ import {
   type StoredCols,
 } from './run-event-conflicts.js';
 import type { Store } from './store.js';
+import { recordAssetEvents } from './asset-events.js';
 
 export interface RunEventInput {
   seq: number;
   type: string;
   timestamp: number;
   stepKey?: string | null;
+  /** ASSET_MATERIALIZATION / ASSET_OBSERVATION: the asset key (recorded in asset_events). */
+  assetKey?: string | null;
   level?: string | null;
   message?: string | null;
   data?: unknown;
@@ -139,6 +142,7 @@ export async function appendRunEvents(
 ): Promise<AppendEventsResult> {
   const rows = toRows(runId, events);
   const result = store.sqlite ? await appendSqlite(store, runId, rows) : await appendPostgres(store, runId, rows);
+  await recordAssetEvents(store, runId, events);
   if (events.length) store.signals.notifyRunEvents(runId);
   return result;
 }

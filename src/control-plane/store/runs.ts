@@ -87,6 +87,8 @@ export interface CreateRunInput {
   tags: Record<string, string>;
   /** When set and already used, the existing run is returned and nothing is created. */
   dedupeKey?: string;
+  /** Asset keys to materialize (Dagster); carried by the LAUNCH_RUN item. */
+  assetSelection?: string[];
 }
 
 /** Inserts a QUEUED run and its LAUNCH_RUN item. Call inside a transaction; notify after commit. */
@@ -133,7 +135,14 @@ export async function createRun(
   }
   const { item } = await enqueue(exec, store, {
     kind: 'LAUNCH_RUN',
-    payload: { runId: row.id, location: input.location, job: input.job, runConfig: input.runConfig, tags: input.tags },
+    payload: {
+      runId: row.id,
+      location: input.location,
+      job: input.job,
+      runConfig: input.runConfig,
+      tags: input.tags,
+      ...(input.assetSelection ? { assetSelection: input.assetSelection } : {}),
+    },
     runId: row.id,
     dedupeKey: `launch:${row.id}`,
   });
