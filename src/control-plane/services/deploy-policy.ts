@@ -47,6 +47,8 @@ interface SpecPaths {
   dagster?: {
     python?: string | null;
     pythonFile?: string | null;
+    moduleName?: string | null;
+    packageName?: string | null;
     workingDirectory?: string | null;
   } | null;
   command?: readonly string[] | null;

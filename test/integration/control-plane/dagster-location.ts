@@ -114,16 +114,25 @@ export async function claim(h: Harness, agentId: string, waitMs: number): Promis
   return r.data.claimWork;
 }
 
+const backlogs = new WeakMap<Harness, Claimed[]>();
+
 /** Claims the next item of `kind` (waiting up to ~5 s) and answers it: a result, or a coded failure. */
 export async function answerNext(
   h: Harness,
   agentId: string,
   kind: string,
   answer: (item: Claimed) => { result: unknown } | { error: { code: string; message: string } },
+  match: (item: Claimed) => boolean = () => true,
 ): Promise<Claimed> {
+  // Items of other kinds (or a second one of this kind) claimed on the way wait for their turn.
+  const backlog = backlogs.get(h) ?? [];
+  backlogs.set(h, backlog);
   for (let i = 0; i < 25; i++) {
-    const item = (await claim(h, agentId, 200)).find((w) => w.kind === kind);
-    if (!item) continue;
+    const wanted = (w: Claimed): boolean => w.kind === kind && match(w);
+    if (!backlog.some(wanted)) backlog.push(...(await claim(h, agentId, 200)));
+    const at = backlog.findIndex(wanted);
+    if (at < 0) continue;
+    const item = backlog.splice(at, 1)[0]!;
     const a = answer(item);
     const r =
       'result' in a
