@@ -62,15 +62,15 @@ function register(program: Command, kind: Kind): void {
       }),
   );
 
+  const testFlag =
+    kind === 'schedules'
+      ? { flags: '--tick-time <time>', description: 'the tick to evaluate: ISO 8601 or epoch ms (default now)' }
+      : { flags: '--cursor <cursor>', description: 'the cursor to evaluate from (default none)' };
   withClientOptions(
     cmd
       .command('test <location> <name>')
       .description(`Evaluate a ${noun} now without launching anything`)
-      .option(
-        ...((kind === 'schedules'
-          ? ['--tick-time <time>', 'the tick to evaluate: ISO 8601 or epoch ms (default now)']
-          : ['--cursor <cursor>', 'the cursor to evaluate from (default none)']) as [string, string]),
-      ),
+      .option(testFlag.flags, testFlag.description),
   ).action((location: string, name: string, opts: ClientOptions & { tickTime?: string; cursor?: string }) =>
     runAction(opts, async () => {
       const api = userApi(opts);

@@ -101,7 +101,9 @@ function withoutNulls(input: Record<string, unknown>): Record<string, unknown> {
     if (v === null || v === undefined) continue;
     out[k] =
       typeof v === 'object' && !Array.isArray(v) && k !== 'env' && k !== 'runConfig'
-        ? Object.fromEntries(Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== null && x !== undefined))
+        ? Object.fromEntries(
+            Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== null && x !== undefined),
+          )
         : v;
   }
   return out;
@@ -312,7 +314,11 @@ export function createUserSchema() {
           a: { afterSeq?: number | null; first?: number | null },
           { store, limits }: ApiContext,
         ) =>
-          withAssetKeys(store, r.id, await listRunEvents(store, r.id, a.afterSeq ?? 0, pageSize(a.first, 1000, limits))),
+          withAssetKeys(
+            store,
+            r.id,
+            await listRunEvents(store, r.id, a.afterSeq ?? 0, pageSize(a.first, 1000, limits)),
+          ),
         computeLogs: (
           r: Parent<RunView>,
           a: { stream: ComputeLogStream; afterOffset?: number | null },

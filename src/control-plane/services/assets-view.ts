@@ -1,7 +1,12 @@
 // Assets as the user API shows them: the location snapshot's asset definitions with each one's
 // latest stored materialization, and run events with the asset key they were shipped with.
 import type { AssetSnapshot } from '../../shared/location-snapshot.js';
-import { ASSET_EVENT_TYPES, assetKeysOfRun, lastMaterializations, type LastMaterialization } from '../store/asset-events.js';
+import {
+  ASSET_EVENT_TYPES,
+  assetKeysOfRun,
+  lastMaterializations,
+  type LastMaterialization,
+} from '../store/asset-events.js';
 import type { LocationView } from '../store/locations.js';
 import type { StoredRunEvent } from '../store/run-events.js';
 import type { Store } from '../store/store.js';

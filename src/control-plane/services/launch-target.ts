@@ -14,7 +14,10 @@ import { itemError, noAnswer, queryCodeLocation } from './query-location.js';
 export const IMPLICIT_ASSET_JOB = /^__ASSET_JOB(_\d+)?$/;
 
 /** The location's kind, from its spec, or from its snapshot when the spec does not say. */
-export function locationKind(spec: Pick<CodeLocationSpec, 'dagster'>, snapshot: LocationSnapshot | null): CodeLocationKind {
+export function locationKind(
+  spec: Pick<CodeLocationSpec, 'dagster'>,
+  snapshot: LocationSnapshot | null,
+): CodeLocationKind {
   return codeLocationKind(spec) === 'DAGSTER' || snapshot?.kind === 'dagster' ? 'DAGSTER' : 'OUTPOST';
 }
 
@@ -30,7 +33,8 @@ export function resolveLaunchJob(
   assetSelection: readonly string[] | null | undefined,
 ): string {
   if (!assetSelection) {
-    if (!job) throw new OutpostError('INVALID_ARGUMENT', { detail: 'name a `job`, or an `assetSelection` to materialize' });
+    if (!job)
+      throw new OutpostError('INVALID_ARGUMENT', { detail: 'name a `job`, or an `assetSelection` to materialize' });
     return job;
   }
   if (!assetSelection.length) {

@@ -25,7 +25,11 @@ const isAssetEvent = (e: AssetEventInput): e is AssetEventInput & { type: AssetE
   (ASSET_EVENT_TYPES as readonly string[]).includes(e.type) && typeof e.assetKey === 'string' && e.assetKey !== '';
 
 /** Records the batch's asset events (no-op, no query, when it has none). */
-export async function recordAssetEvents(store: Store, runId: string, events: readonly AssetEventInput[]): Promise<void> {
+export async function recordAssetEvents(
+  store: Store,
+  runId: string,
+  events: readonly AssetEventInput[],
+): Promise<void> {
   const assets = events.filter(isAssetEvent);
   if (!assets.length) return;
   const run = await store.db.selectFrom('runs').select('location').where('id', '=', runId).executeTakeFirst();

@@ -28,13 +28,13 @@ describeEachDialect('Dagster contract (control plane)', (target) => {
     ]) {
       const res = await h.gql('user', DEPLOY, { i: { name: 'two', dagster } });
       assert.equal(res.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_INVALID_ARGUMENT', JSON.stringify(res));
-      assert.match(res.errors![0]!.message, /pythonFile, moduleName and packageName/);
+      assert.match(res.errors[0].message, /pythonFile, moduleName and packageName/);
     }
     const mixed = await h.gql('user', DEPLOY, {
       i: { name: 'mixed', module: 'x.ts', dagster: { python: '/venv/bin/python', moduleName: 'a' } },
     });
     assert.equal(mixed.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_INVALID_ARGUMENT');
-    assert.match(mixed.errors![0]!.message, /`module`/);
+    assert.match(mixed.errors[0].message, /`module`/);
     assert.deepEqual(await counts(h), before);
   });
 
@@ -50,7 +50,7 @@ describeEachDialect('Dagster contract (control plane)', (target) => {
       },
     );
     assert.equal(res.data?.deployCodeLocation.kind, 'DAGSTER', JSON.stringify(res));
-    assert.equal(res.data!.deployCodeLocation.spec.dagster.pythonFile, '/srv/code/defs/app.py');
+    assert.equal(res.data.deployCodeLocation.spec.dagster.pythonFile, '/srv/code/defs/app.py');
     await h.gql('user', 'mutation { deleteCodeLocation(name: "file-loc") { name } }');
     // Drain its SYNC item so later claims see only what the tests enqueue.
     await claim(h, agentId, 0);
@@ -89,8 +89,8 @@ describeEachDialect('Dagster contract (control plane)', (target) => {
     const before = await counts(h);
     const res = await h.gql('user', LAUNCH, { i: { location: 'dag', assetSelection: ['summary', 'nope', 'x/y'] } });
     assert.equal(res.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_UNKNOWN_ASSET', JSON.stringify(res));
-    assert.match(res.errors![0]!.message, /"nope", "x\/y"/);
-    assert.deepEqual(res.errors![0]!.extensions?.data, { unknown: ['nope', 'x/y'] });
+    assert.match(res.errors[0].message, /"nope", "x\/y"/);
+    assert.deepEqual(res.errors[0].extensions?.data, { unknown: ['nope', 'x/y'] });
     assert.deepEqual(await counts(h), before);
     const noJob = await h.gql('user', LAUNCH, { i: { location: 'dag' } });
     assert.equal(noJob.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_INVALID_ARGUMENT');
@@ -115,7 +115,7 @@ describeEachDialect('Dagster contract (control plane)', (target) => {
     });
     const res = await launch;
     assert.equal(res.data?.launchRun.job, '__ASSET_JOB', JSON.stringify(res));
-    const runId = res.data!.launchRun.id;
+    const runId = res.data.launchRun.id;
     const [item] = (await claim(h, agentId, 1000)).filter((w) => w.kind === 'LAUNCH_RUN');
     assert.deepEqual(item?.payload.assetSelection, ['summary']);
     await h.gql(
@@ -123,7 +123,7 @@ describeEachDialect('Dagster contract (control plane)', (target) => {
       `mutation($a: ID!, $i: ID!, $w: String!) { ackWork(agentId: $a, id: $i, workflowId: $w) { id } }`,
       {
         a: agentId,
-        i: item!.id,
+        i: item.id,
         w: `run-${runId}`,
       },
     );
@@ -195,7 +195,7 @@ describeEachDialect('Dagster contract (control plane)', (target) => {
     }));
     const res = await launch;
     assert.equal(res.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION', JSON.stringify(res));
-    assert.ok(res.errors![0]!.message.includes(message), res.errors![0]!.message);
+    assert.ok(res.errors[0].message.includes(message), res.errors[0].message);
     const after = await counts(h);
     // Only the (finished) query item was added: no run, no launch.
     assert.deepEqual({ ...after, items: after.items - 1 }, before);
