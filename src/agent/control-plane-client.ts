@@ -1,5 +1,5 @@
 // The agent's only way to talk to the control plane: typed calls to /agent/graphql
-// (src/control-plane/graphql/agent-api.contract.graphql) over graphql-request. Transport
+// (src/control-plane/graphql/agent.graphql) over graphql-request. Transport
 // failures become CONTROL_PLANE_UNAVAILABLE (retryable); GraphQL errors keep their
 // OUTPOST_ERR_* code so callers can tell "try again" from "this will never work".
 import { ClientError, GraphQLClient } from 'graphql-request';

@@ -1,5 +1,5 @@
-// The agent API (/agent/graphql): exactly the SDL in agent-api.contract.graphql, which the
-// agent's client was written against, with resolvers over the store. Every call names an
+// The agent API (/agent/graphql): the SDL in agent.graphql (the one source; the agent's client
+// types are generated from it) with resolvers over the store. Every call names an
 // agentId and first checks that the agent is bound to the calling token (authorizeAgent); then
 // an agent writes only its own work (store/ownership.ts, store/work-queue.ts): the runs whose
 // launch it holds, the location versions its deployment was asked to sync, the items leased to it.
@@ -20,7 +20,7 @@ import { checkBatch, type ApiContext } from './context.js';
 import { ComputeLogStreamValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
 
-export const AGENT_CONTRACT_SDL = readFileSync(new URL('./agent-api.contract.graphql', import.meta.url), 'utf8');
+const AGENT_SDL = readFileSync(new URL('./agent.graphql', import.meta.url), 'utf8');
 
 const workItem = (w: WorkItemView) => ({
   id: w.id,
@@ -43,7 +43,7 @@ function decodeBase64(data: string): Buffer {
 
 export function createAgentSchema() {
   return createSchema<ApiContext>({
-    typeDefs: AGENT_CONTRACT_SDL,
+    typeDefs: AGENT_SDL,
     resolvers: {
       JSON: JSONScalar,
       ComputeLogStream: ComputeLogStreamValues,

@@ -1,5 +1,6 @@
 // The user API (/graphql): code locations and their definitions, runs with events and compute
 // logs, agents, work items, schedule/sensor state, token admin, and a run-events subscription (SSE).
+import { readFileSync } from 'node:fs';
 import { createSchema } from 'graphql-yoga';
 import { OutpostError } from '../../shared/errors.js';
 import { type ComputeLogStream } from '../../shared/run-events.js';
@@ -44,7 +45,6 @@ import { checkLaunchInput } from '../core/input-rules.js';
 import { pageSize, type ApiContext } from './context.js';
 import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
-import { USER_SDL } from './user-sdl.js';
 
 /** The shape of a runs cursor (a run id: `run_` + 24 base-32 characters). */
 const RUN_CURSOR = /^run_[0-9a-z]{24}$/;
@@ -88,6 +88,9 @@ export async function* runEventStream(
     await store.signals.waitFor({ runId }, SUBSCRIPTION_RECHECK_MS, signal);
   }
 }
+
+/** The user API's schema source (user.graphql, next to this module; the Docker image copies src/). */
+const USER_SDL = readFileSync(new URL('./user.graphql', import.meta.url), 'utf8');
 
 type Parent<T> = T;
 
