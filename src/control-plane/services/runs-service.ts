@@ -15,6 +15,7 @@ import type { Store } from '../store/store.js';
 import { assertRunWriter } from '../store/ownership.js';
 import { enqueue } from '../store/work-items.js';
 import { deepMerge, partitionRunParts } from './partition-run.js';
+import { formatZodIssues } from '../../shared/zod-issues.js';
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
@@ -55,7 +56,7 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
   const parsed = LaunchInputSchema.safeParse(input);
   if (!parsed.success) {
     throw new OutpostError('INVALID_ARGUMENT', {
-      detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      detail: formatZodIssues(parsed.error),
     });
   }
   const { location, job, partitionKey } = parsed.data;

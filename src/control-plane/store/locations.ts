@@ -6,6 +6,7 @@ import { CodeLocationSpecSchema, type CodeLocationSpec } from '../../shared/work
 import type { CodeLocationsTable } from './schema.js';
 import type { Store } from './store.js';
 import { enqueue, type Exec } from './work-items.js';
+import { formatZodIssues } from '../../shared/zod-issues.js';
 
 export interface LocationView {
   name: string;
@@ -52,7 +53,7 @@ export async function deployCodeLocation(store: Store, input: unknown): Promise<
   const parsed = CodeLocationSpecSchema.safeParse(input);
   if (!parsed.success) {
     throw new OutpostError('INVALID_ARGUMENT', {
-      detail: parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '),
+      detail: formatZodIssues(parsed.error),
     });
   }
   const spec = parsed.data;
@@ -119,7 +120,7 @@ export async function reportCodeLocation(store: Store, input: ReportLocationInpu
     const parsed = LocationSnapshotSchema.safeParse(input.snapshot);
     if (!parsed.success) {
       throw new OutpostError('INVALID_ARGUMENT', {
-        detail: `snapshot: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        detail: `snapshot: ${formatZodIssues(parsed.error)}`,
       });
     }
     snapshot = parsed.data;

@@ -12,6 +12,7 @@ import type { Database, WorkItemsTable } from './schema.js';
 import type { Store } from './store.js';
 import { applyCompletion, applyFailure } from './work-effects.js';
 import { getWorkItem, toWorkItemView, type Exec, type WorkItemView } from './work-items.js';
+import { formatZodIssues } from '../../shared/zod-issues.js';
 
 /** Longest single wait between re-checks, so expired leases are noticed without a wake-up. */
 const RECHECK_MS = 1_000;
@@ -236,7 +237,7 @@ export async function completeWork(
   const parsed = schema ? schema.safeParse(result) : undefined;
   if (!parsed?.success) {
     throw new OutpostError('INVALID_ARGUMENT', {
-      detail: `result for ${current.kind}: ${parsed ? parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : 'unknown kind'}`,
+      detail: `result for ${current.kind}: ${parsed ? formatZodIssues(parsed.error) : 'unknown kind'}`,
     });
   }
   let notify = false;
