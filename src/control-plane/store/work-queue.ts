@@ -1,14 +1,14 @@
 // The durable work queue: long-poll claims with leases, idempotent ack/complete/fail, and
 // lease expiry that returns items to the queue or fails them after their maximum attempts.
-// Claims are one atomic UPDATE ... RETURNING (SQLite, single writer) or use FOR UPDATE SKIP
-// LOCKED (PostgreSQL), so two agents never hold the same item. Only a claimed item can be
+// Claims are one atomic UPDATE ... RETURNING (each dialect's claimQueued: SQLite has a single
+// writer, PostgreSQL skips locked rows), so two agents never hold the same item. Only a claimed item can be
 // finished, and through the agent API only under the token its lease holder is bound to.
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
 import { workflowIdFor } from '../../shared/ids.js';
 import { ResultSchemas, type WorkItemKind } from '../../shared/work-items.js';
 import { agentTokenId } from './agents.js';
-import type { Database, WorkItemsTable } from './schema.js';
+import type { Database } from './schema.js';
 import type { Store } from './store.js';
 import { applyCompletion, applyFailure } from './work-effects.js';
 import { getWorkItem, toWorkItemView, type Exec, type WorkItemView } from './work-items.js';
@@ -44,24 +44,8 @@ export async function claimOnce(store: Store, agentId: string, limit: number): P
   const lease = now + store.limits.leaseMs;
   const set = sql`status = 'CLAIMED', lease_owner = ${agentId}, lease_expires_at = ${lease},
            attempts = attempts + 1, updated_at = ${now}`;
-  // PostgreSQL: the pick is a MATERIALIZED CTE, run once. As `id IN (SELECT ... LIMIT n FOR
-  // UPDATE SKIP LOCKED)` the planner may re-run the subquery and claim more than `limit` items
-  // (seen in the work-queue test: 4 claimed for a limit of 3).
-  const res =
-    store.dialect === 'postgres'
-      ? await sql<WorkItemsTable>`
-    WITH picked AS MATERIALIZED (
-      SELECT id FROM work_items WHERE status = 'QUEUED' ORDER BY created_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-    UPDATE work_items SET ${set}
-      FROM picked
-     WHERE work_items.id = picked.id AND work_items.status = 'QUEUED'
-    RETURNING work_items.*`.execute(store.db)
-      : await sql<WorkItemsTable>`
-    UPDATE work_items SET ${set}
-     WHERE id IN (SELECT id FROM work_items WHERE status = 'QUEUED' ORDER BY created_at, id LIMIT ${limit})
-       AND status = 'QUEUED'
-    RETURNING *`.execute(store.db);
-  return res.rows.map(toWorkItemView).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  const rows = await store.dialect.claimQueued(store.db, set, limit);
+  return rows.map(toWorkItemView).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
 }
 
 /**
