@@ -13,7 +13,8 @@ import { listLocations, reportCodeLocation, type ReportLocationInput } from '../
 import { assertLocationReporter, assertRunWriter } from '../store/ownership.js';
 import { appendRunEvents, type RunEventInput } from '../store/run-events.js';
 import { requireRun } from '../store/runs.js';
-import { ackWork, ackWorkBatch, claimWork, completeWork, failWork } from '../store/work-queue.js';
+import { ackWork, ackWorkBatch } from '../store/work-queue.js';
+import { claimWork, completeWork, failWork } from '../services/work-service.js';
 import type { WorkItemView } from '../store/work-items.js';
 import { reportRunLaunched } from '../services/runs-service.js';
 import { checkBatch, type ApiContext } from './context.js';

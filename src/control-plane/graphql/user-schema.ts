@@ -11,15 +11,8 @@ import { reachableLocations } from '../store/agents.js';
 import { listAgents } from '../store/agents.js';
 import { readComputeLogs } from '../store/compute-logs.js';
 import { listTicks, type InstigatorState } from '../store/instigators.js';
-import {
-  deleteCodeLocation,
-  deployCodeLocation,
-  getLocation,
-  listLocations,
-  reloadCodeLocation,
-  requireLocation,
-  type LocationView,
-} from '../store/locations.js';
+import { getLocation, listLocations, requireLocation, type LocationView } from '../store/locations.js';
+import { deleteCodeLocation, deployCodeLocation, reloadCodeLocation } from '../services/locations-service.js';
 import { roleAtLeast, type UserRole } from '../core/roles.js';
 import { checkDeploy } from '../services/deploy-policy.js';
 import { listAudit, type AuditFilter } from '../store/audit-log.js';

@@ -9,6 +9,8 @@ import { RUN_EVENT_TYPES } from '../../shared/run-events.js';
 import { applyEvent, isTerminal, statusForEvent, type RunStatus } from '../core/run-state.js';
 import { executionTimes } from '../../shared/run-timing.js';
 import { assertSame, colsOf, type Row } from './run-event-conflicts.js';
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.js';
 import type { Store } from './store.js';
 
 export interface RunEventInput {
@@ -162,4 +164,16 @@ export async function listRunEvents(
     data: r.data === null ? null : (JSON.parse(r.data) as Record<string, unknown>),
     error: r.error === null ? null : (JSON.parse(r.error) as Record<string, unknown>),
   }));
+}
+
+/** How many ENGINE events of `runId` have a message starting with `prefix`. */
+export async function countEngineEvents(exec: Kysely<Database>, runId: string, prefix: string): Promise<number> {
+  const row = await exec
+    .selectFrom('run_events')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('run_id', '=', runId)
+    .where('type', '=', 'ENGINE')
+    .where('message', 'like', `${prefix}%`)
+    .executeTakeFirst();
+  return Number(row?.n ?? 0);
 }
