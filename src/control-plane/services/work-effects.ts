@@ -2,12 +2,13 @@
 // transaction as the status change (so it happens exactly once): ticks create runs, sensor
 // cursors advance, failed launches fail their run, failed syncs mark the location ERROR.
 import { codeLocationKind, type WorkItemResult, type RunRequest } from '../../shared/work-items.js';
-import { getLocation } from './locations.js';
 import { isTerminal, type RunStatus, RUN_STATUSES } from '../core/run-state.js';
-import { finishTickForItem, updateInstigator } from './instigators.js';
-import { appendEngineEvent, createRun, getRun, setRunStatus } from './runs.js';
-import type { Store } from './store.js';
-import type { Exec, WorkItemView } from './work-items.js';
+import { finishTickForItem, updateInstigator } from '../store/instigators.js';
+import { getLocation, markLocationError } from '../store/locations.js';
+import { appendEngineEvent, getRun, setRunStatus } from '../store/runs.js';
+import type { Store } from '../store/store.js';
+import type { Exec, WorkItemView } from '../store/work-items.js';
+import { createRun } from './runs-service.js';
 
 /** Returns true when new work was enqueued (the caller wakes pollers after commit). */
 export async function applyCompletion(
@@ -163,20 +164,4 @@ function dagsterOriginTags(origin: Record<string, string>): Record<string, strin
   if (origin['outpost/schedule']) out['dagster/schedule_name'] = origin['outpost/schedule'];
   if (origin['outpost/sensor']) out['dagster/sensor_name'] = origin['outpost/sensor'];
   return out;
-}
-
-async function markLocationError(
-  trx: Exec,
-  store: Store,
-  location: string,
-  version: number,
-  error: string,
-): Promise<void> {
-  await trx
-    .updateTable('code_locations')
-    .set({ status: 'ERROR', load_error: error, updated_at: store.now() })
-    .where('name', '=', location)
-    .where('version', '=', version)
-    .where('status', '=', 'LOADING')
-    .execute();
 }
