@@ -96,7 +96,7 @@ def test_the_cancel_marker_makes_an_unfinished_run_read_canceling(tmp_path: Path
     with DagsterInstance.get() as instance:
         run = instance.create_run_for_job(job_def=noop_job)
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.NOT_STARTED
-        (spool / "cancel.requested").write_text("")
+        (spool / "terminate-requested.json").write_text("{}")
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELING
         # A finished run keeps its real status: the marker only steers an interrupted worker.
         instance.report_run_failed(run)
