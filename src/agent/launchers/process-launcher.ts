@@ -95,6 +95,7 @@ export class ProcessLauncher implements Launcher {
 
   /** Starts warm standbys for a location (called when it loads, and after each launch). */
   prewarm(spec: Omit<RunLaunchSpec, 'runId' | 'job' | 'runConfig'>): void {
+    if (spec.dagster) return; // Dagster runs always spawn cold
     this.standbys.prewarm(this.standbySpec(spec));
   }
 
