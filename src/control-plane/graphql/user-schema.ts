@@ -291,7 +291,10 @@ export function createUserSchema() {
         kind: (l: Parent<LocationView>) => locationKind(l.spec, l.snapshot),
         dagsterVersion: (l: Parent<LocationView>) => l.snapshot?.dagsterVersion ?? null,
         assets: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => assetsOf(store, l),
-        jobs: (l: Parent<LocationView>) => l.snapshot?.jobs ?? [],
+        jobs: (l: Parent<LocationView>) => {
+          const byLocation = locationKind(l.spec, l.snapshot) === 'DAGSTER';
+          return (l.snapshot?.jobs ?? []).map((j) => ({ ...j, checkedByLocation: byLocation }));
+        },
         reachable: async (l: Parent<LocationView>, _: unknown, { store }: ApiContext) =>
           (await reachableLocations(store)).has(l.name),
         schedules: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => schedulesOf(store, l),
@@ -310,7 +313,9 @@ export function createUserSchema() {
           listTicks(store, s.location, 'SENSOR', s.name, pageSize(a.first, 20, limits)),
       },
       Job: {
-        configSchema: (j: Parent<{ configSchema: Record<string, unknown> }>) => strictConfigSchema(j.configSchema),
+        // Dagster checks its own config (launch-target.ts): its converted schema is shown as converted.
+        configSchema: (j: Parent<{ configSchema: Record<string, unknown>; checkedByLocation?: boolean }>) =>
+          j.checkedByLocation ? j.configSchema : strictConfigSchema(j.configSchema),
       },
       Run: {
         lastSeq: (r: Parent<RunView>) => r.eventSeq,

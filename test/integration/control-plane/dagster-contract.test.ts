@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { describeEachDialect } from '../../support/storage.js';
 import { openHarness, type Harness } from './harness.js';
-import { answerNext, claim, counts, loadedDagsterLocation } from './dagster-location.js';
+import { DAGSTER_SNAPSHOT, answerNext, claim, counts, loadedDagsterLocation } from './dagster-location.js';
 
 const DEPLOY = `mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { name kind spec } }`;
 const LAUNCH = `mutation($i: LaunchRunInput!) { launchRun(input: $i) { id job } }`;
@@ -182,6 +182,13 @@ describeEachDialect('Dagster contract (control plane)', (target) => {
       assert.ok(res.data?.launchRun.id, JSON.stringify(res));
     }
     await claim(h, agentId, 0); // the two launches
+    // The schema is shown as converted, not closed by the strict form (which adds additionalProperties: false).
+    const job = await h.gql<{ codeLocation: { jobs: Array<{ name: string; configSchema: unknown }> } }>(
+      'user',
+      '{ codeLocation(name: "dag") { jobs { name configSchema } } }',
+    );
+    const greeting = job.data?.codeLocation.jobs.find((j) => j.name === 'greeting_job');
+    assert.deepEqual(greeting?.configSchema, DAGSTER_SNAPSHOT.jobs[0]!.configSchema);
   });
 
   test("invalid Dagster config is refused with Dagster's own message, before any run exists", async () => {
