@@ -10,6 +10,7 @@ import type { RunRequest, WorkItemPayload, WorkItemResult } from '../../shared/w
 import { backoffDelay, sleep } from '../backoff.js';
 import { toUserCodeError } from './dagster-error.js';
 import type { DagsterCodeServer } from './dagster-code-server.js';
+import { DAGSTER_DEFAULT_TIMEOUT_MS } from './dagster-grpc-client.js';
 import type { DagsterLoaded } from './dagster-load.js';
 import * as serdes from './serdes.js';
 import {
@@ -79,8 +80,18 @@ export function planSteps(
 export class DagsterCodeLocation {
   constructor(
     private readonly servers: DagsterServers,
-    private readonly opts: { logger: Logger; waitMs?: number },
+    private readonly opts: {
+      logger: Logger;
+      /** Wait this long for a starting server; default 60 s. */
+      waitMs?: number;
+      /** Deadline of one evaluation or query; default Dagster's own (60 s). */
+      callTimeoutMs?: number;
+    },
   ) {}
+
+  private get callMs(): number {
+    return this.opts.callTimeoutMs ?? DAGSTER_DEFAULT_TIMEOUT_MS;
+  }
 
   async sync(payload: WorkItemPayload<'SYNC_CODE_LOCATION'>): Promise<WorkItemResult<'SYNC_CODE_LOCATION'>> {
     await this.servers.refresh();
@@ -97,7 +108,10 @@ export class DagsterCodeLocation {
         tickMs: payload.tickTimeMs,
         timezone: schedule.timezone,
       });
-      const r = expectOk(readScheduleResult(await s.client.scheduleExecution(args)), `schedule:${schedule.name}`);
+      const r = expectOk(
+        readScheduleResult(await s.client.scheduleExecution(args, this.callMs)),
+        `schedule:${schedule.name}`,
+      );
       const from = `schedule ${schedule.name}`;
       return {
         runRequests: r.runRequests.map((x) => toOutpostRunRequest(x, schedule.job, from)),
@@ -117,7 +131,7 @@ export class DagsterCodeLocation {
         lastTickCompletionMs: payload.lastTickTimeMs ?? null,
         lastRunKey: payload.lastRunKey ?? null,
       });
-      const r = expectOk(readSensorResult(await s.client.sensorExecution(args)), `sensor:${sensor.name}`);
+      const r = expectOk(readSensorResult(await s.client.sensorExecution(args, this.callMs)), `sensor:${sensor.name}`);
       if (r.unsupported.length) {
         throw new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', {
           detail: `sensor ${sensor.name} returned ${r.unsupported.join(', ')}, which Outpost cannot act on yet; the tick fails rather than dropping them`,
@@ -155,7 +169,7 @@ export class DagsterCodeLocation {
           ...(payload.opSelection?.length ? { opSelection: payload.opSelection } : {}),
           ...(payload.assetSelection?.length ? { assetSelection: payload.assetSelection } : {}),
         });
-        const r = readExecutionPlan(await s.client.executionPlanSnapshot(args));
+        const r = readExecutionPlan(await s.client.executionPlanSnapshot(args, this.callMs));
         if (!r.ok && r.error.clsName === 'DagsterInvalidConfigError') {
           // Dagster's own message, as data: the user reads exactly what Dagster says.
           throw new OutpostError('CONFIG_SCHEMA_VIOLATION', {
@@ -174,7 +188,10 @@ export class DagsterCodeLocation {
       const phase = `${payload.query}:${job.name}`;
       if (payload.query === 'partitionNames') {
         return {
-          answer: expectOk(readPartitionNames(await s.client.partitionNames(serdes.partitionNamesArgs(set))), phase),
+          answer: expectOk(
+            readPartitionNames(await s.client.partitionNames(serdes.partitionNamesArgs(set), this.callMs)),
+            phase,
+          ),
         };
       }
       if (!payload.partitionKey) {
@@ -184,9 +201,9 @@ export class DagsterCodeLocation {
       }
       const args = serdes.partitionArgs({ ...set, partitionName: payload.partitionKey });
       if (payload.query === 'partitionConfig') {
-        return { answer: expectOk(readPartitionConfig(await s.client.partitionConfig(args)), phase) };
+        return { answer: expectOk(readPartitionConfig(await s.client.partitionConfig(args, this.callMs)), phase) };
       }
-      return { answer: expectOk(readPartitionTags(await s.client.partitionTags(args)), phase) };
+      return { answer: expectOk(readPartitionTags(await s.client.partitionTags(args, this.callMs)), phase) };
     });
   }
 
