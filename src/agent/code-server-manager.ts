@@ -27,6 +27,7 @@ import { formatUserCodeError, snapshotFromDefinitions } from './definitions-snap
 import { defaultCliCommand } from './launchers/detached-spawn.js';
 import { noIsolation, type Isolation } from './launchers/sandbox.js';
 import type { DagsterCodeServer } from './dagster/dagster-code-server.js';
+import type { DagsterLoaded } from './dagster/dagster-load.js';
 import type { DagsterTarget } from './dagster/dagster-target.js';
 import { startDagsterSlot } from './code-server-dagster.js';
 import { isDagster, stopServed, type Served, type Slot } from './code-server-slot.js';
@@ -175,12 +176,12 @@ export class CodeServerManager {
   }
 
   /** The location's serving Dagster code server (loaded), waiting up to `waitMs` while it starts. */
-  async dagsterServer(location: string, waitMs: number): Promise<DagsterCodeServer & { loaded: object }> {
+  async dagsterServer(location: string, waitMs: number): Promise<DagsterCodeServer & { loaded: DagsterLoaded }> {
     const s = await this.serving(location, waitMs);
     if (!isDagster(s) || !s.loaded) {
       throw new OutpostError('INVALID_ARGUMENT', { detail: `${location} is not a Dagster location` });
     }
-    return s as DagsterCodeServer & { loaded: object };
+    return s as DagsterCodeServer & { loaded: DagsterLoaded };
   }
 
   /** What the Dagster run launcher needs from the location's serving server; undefined if none. */

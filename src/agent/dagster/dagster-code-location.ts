@@ -32,7 +32,7 @@ export interface DagsterServers {
     minVersion: number,
     waitMs: number,
   ): Promise<{ status: 'LOADED' | 'ERROR'; error?: string }>;
-  dagsterServer(location: string, waitMs: number): Promise<DagsterCodeServer & { loaded: object }>;
+  dagsterServer(location: string, waitMs: number): Promise<Loaded>;
 }
 
 type Loaded = DagsterCodeServer & { loaded: DagsterLoaded };
@@ -210,7 +210,7 @@ export class DagsterCodeLocation {
   /** Calls the location's server, retrying CODE_SERVER_UNAVAILABLE against whatever serves it by then. */
   private async withServer<T>(location: string, fn: (s: Loaded) => Promise<T>): Promise<T> {
     for (let attempt = 0; ; attempt++) {
-      const server = (await this.servers.dagsterServer(location, this.opts.waitMs ?? 60_000)) as Loaded;
+      const server = await this.servers.dagsterServer(location, this.opts.waitMs ?? 60_000);
       try {
         return await fn(server);
       } catch (err) {

@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import type { CodeLocationPort } from '../../../activities/ports.js';
 import type { CodeServerManager } from '../../../src/agent/code-server-manager.js';
 import { DagsterCodeLocation } from '../../../src/agent/dagster/dagster-code-location.js';
-import { OutpostError, isOutpostError } from '../../../src/shared/errors.js';
+import { isOutpostError } from '../../../src/shared/errors.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { EXAMPLE_DIR, LOCATIONS_DIR, RecordingControlPlane, dagsterManager, skip } from './dagster-manager-harness.js';
 
@@ -14,7 +14,7 @@ if (skip) console.log(`# skipping DagsterCodeLocation tests: ${skip}`);
 
 const coded = (name: Parameters<typeof isOutpostError>[1], pattern: RegExp) => (err: unknown) => {
   assert.ok(isOutpostError(err, name), `expected ${name}, got ${String(err)}`);
-  assert.match((err as OutpostError).message, pattern);
+  assert.match(err.message, pattern);
   return true;
 };
 
