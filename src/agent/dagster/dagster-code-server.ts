@@ -6,7 +6,7 @@
 // the pid record (code-server-orphans.ts) covers the time until then.
 // Start = spawn, wait on Ping, then load (dagster-load.ts). Health = ListRepositories.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Logger } from '../../shared/logger.js';
@@ -44,8 +44,12 @@ export function dagsterWorkingDirectory(spec: CodeLocationSpec): string {
   return dir ? resolve(dir) : process.cwd();
 }
 
+/**
+ * Unique per spawn: a server being stopped removes its socket file once gone, which must never be
+ * the file of its replacement for the same version.
+ */
 function socketPathFor(dir: string, location: string, version: number): string {
-  const name = `${location}.${version}.sock`;
+  const name = `${location}.${version}.${randomBytes(3).toString('hex')}.sock`;
   const path = join(dir, name);
   if (Buffer.byteLength(path) <= 100) return path;
   return join(dir, `${createHash('sha256').update(name).digest('hex').slice(0, 16)}.sock`);
@@ -101,7 +105,6 @@ export class DagsterCodeServer {
   ): DagsterCodeServer {
     mkdirSync(o.socketDir, { recursive: true, mode: 0o700 });
     const socketPath = socketPathFor(o.socketDir, spec.name, version);
-    rmSync(socketPath, { force: true }); // left by a killed agent: the new server binds afresh
     const cwd = dagsterWorkingDirectory(spec);
     const args = [
       '-m',
@@ -112,7 +115,7 @@ export class DagsterCodeServer {
       socketPath,
       '--heartbeat',
       '--heartbeat-timeout',
-      String(o.heartbeatTimeoutSeconds),
+      String(Math.max(1, Math.round(o.heartbeatTimeoutSeconds))),
       '--location-name',
       spec.name,
       ...dagsterPointerArgs(spec.dagster),

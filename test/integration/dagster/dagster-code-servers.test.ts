@@ -110,6 +110,7 @@ describe('Dagster code servers in the code-server manager', { skip }, () => {
       ],
     ];
     for (const [name, spec] of bad) cp.set(name, 1, spec);
+    cp.set('two-pointers', 1, { pythonFile: 'sensors.py', moduleName: 'sensors', workingDirectory: LOCATIONS_DIR });
     const t0 = performance.now();
     await manager.refresh();
     for (const [name, , expected] of bad) {
@@ -119,6 +120,9 @@ describe('Dagster code servers in the code-server manager', { skip }, () => {
       assert.equal(cp.last(name)?.status, 'ERROR');
       assert.equal(cp.last(name)?.error, settled.error);
     }
+    // Refused before anything is spawned (the spec itself is invalid).
+    assert.equal(cp.last('two-pointers')?.status, 'ERROR');
+    assert.match(cp.last('two-pointers')?.error ?? '', /exactly one of pythonFile, moduleName and packageName/);
     console.log(`# five bad locations settled ERROR in ${(performance.now() - t0).toFixed(0)} ms`);
     const syntax = manager.statuses().find((s) => s.location === 'syntax')!.error!;
     assert.match(syntax, /syntax_error\.py/, 'the stack tail names the file');
@@ -130,7 +134,7 @@ describe('Dagster code servers in the code-server manager', { skip }, () => {
     const count = cp.reports.filter((r) => r.location === 'syntax').length;
     await new Promise((r) => setTimeout(r, 2_000));
     assert.equal(cp.reports.filter((r) => r.location === 'syntax').length, count);
-    for (const [name] of bad) cp.entries = cp.entries.filter((e) => e.name !== name);
+    cp.entries = cp.entries.filter((e) => e.name === 'example');
     await manager.refresh();
   });
 
