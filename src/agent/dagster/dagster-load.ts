@@ -42,7 +42,9 @@ export interface DagsterLoaded {
 export function describeLoadError(e: DagsterErrorInfo, frames = 4): string {
   let root = e;
   while (root.cause) root = root.cause;
-  const tail = root.stack.slice(-frames).join('').trimEnd();
+  // Python's import machinery says nothing about the user's code: skip its frames.
+  const userFrames = root.stack.filter((f) => !/<frozen importlib|[\\/]importlib[\\/]__init__\.py"/.test(f));
+  const tail = userFrames.slice(-frames).join('').trimEnd();
   return tail ? `${formatDagsterError(e)}\n${tail}` : formatDagsterError(e);
 }
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, test } from 'node:test';
-import { isAlive, skip, until } from './dagster-manager-harness.js';
+import { RecordingControlPlane, dagsterManager, isAlive, skip, until } from './dagster-manager-harness.js';
 
 if (skip) console.log(`# skipping Dagster heartbeat test: ${skip}`);
 
@@ -22,10 +22,11 @@ describe('Dagster code-server heartbeat', { skip }, () => {
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  test('kill -9 of the agent-side process: the server exits by itself', async () => {
+  /** Starts a manager in a child process; resolves with it and its server's pid once LOADED. */
+  async function holder(timeoutS: number) {
     const child = spawn(
       process.execPath,
-      ['--import', 'tsx', 'test/integration/dagster/hold-dagster-server.ts', String(TIMEOUT_S), dataDir],
+      ['--import', 'tsx', 'test/integration/dagster/hold-dagster-server.ts', String(timeoutS), dataDir],
       { stdio: ['ignore', 'pipe', 'inherit'], env: process.env },
     );
     const line = await new Promise<string>((res, rej) => {
@@ -35,6 +36,11 @@ describe('Dagster code-server heartbeat', { skip }, () => {
     const held = JSON.parse(line) as { status: string; pid: number };
     assert.equal(held.status, 'LOADED');
     serverPid = held.pid;
+    return { child, held };
+  }
+
+  test('kill -9 of the agent-side process: the server exits by itself', async () => {
+    const { child, held } = await holder(TIMEOUT_S);
     assert.equal(readdirSync(join(dataDir, 'code-servers')).length, 1, 'the pid is recorded for orphan reaping');
     // Alive past the timeout while the agent heartbeats.
     await new Promise((r) => setTimeout(r, (TIMEOUT_S + 2) * 1000));
@@ -45,5 +51,18 @@ describe('Dagster code-server heartbeat', { skip }, () => {
     console.log(
       `# server exited ${Date.now() - killedAt} ms after the agent's kill -9 (heartbeat timeout ${TIMEOUT_S} s)`,
     );
+  });
+
+  test('before its heartbeat timeout, the next agent on the same data dir reaps it', async () => {
+    const { child, held } = await holder(600);
+    child.kill('SIGKILL');
+    await new Promise((r) => setTimeout(r, 500));
+    assert.ok(isAlive(held.pid), 'a 600 s heartbeat timeout keeps it up for now');
+    const next = dagsterManager(new RecordingControlPlane(), { dataDir });
+    try {
+      await until('the orphan is reaped', () => !isAlive(held.pid), 10_000);
+    } finally {
+      await next.stop();
+    }
   });
 });

@@ -23,7 +23,7 @@ describe('supported Dagster versions', () => {
   }
 });
 
-test('load error text: every cause as "Cls: message", then the innermost stack tail', () => {
+test('load error text: every cause as "Cls: message", then the innermost stack tail without import machinery', () => {
   const text = describeLoadError(
     {
       clsName: 'DagsterImportError',
@@ -32,7 +32,13 @@ test('load error text: every cause as "Cls: message", then the innermost stack t
       cause: {
         clsName: 'SyntaxError',
         message: "'[' was never closed (syntax_error.py, line 4)",
-        stack: ['  File "a.py", line 1\n', '  File "b.py", line 2\n', '  File "syntax_error.py", line 4\n'],
+        stack: [
+          '  File "a.py", line 1\n',
+          '  File "b.py", line 2\n',
+          '  File "syntax_error.py", line 4\n',
+          '  File "<frozen importlib._bootstrap>", line 241, in _call_with_frames_removed\n',
+          '  File "/usr/lib/python3.11/importlib/__init__.py", line 126, in import_module\n',
+        ],
         cause: null,
       },
     },
