@@ -34,6 +34,11 @@ export class RecordingControlPlane {
     this.entries = [...this.entries.filter((e) => e.name !== name), entry];
   }
 
+  /** An Outpost-SDK location (a definitions module). */
+  setModule(name: string, version: number, module: string): void {
+    this.entries = [...this.entries.filter((e) => e.name !== name), { name, version, spec: { module } }];
+  }
+
   last(location: string): Report | undefined {
     return this.reports.filter((r) => r.location === location).at(-1);
   }
