@@ -26,6 +26,7 @@ import type { CodeServerStatusReport, ControlPlaneClient, WorkspaceEntry } from 
 import { formatUserCodeError, snapshotFromDefinitions } from './definitions-snapshot.js';
 import { defaultCliCommand } from './launchers/detached-spawn.js';
 import { noIsolation, type Isolation } from './launchers/sandbox.js';
+import { formatZodIssues } from '../shared/zod-issues.js';
 import type { DagsterCodeServer } from './dagster/dagster-code-server.js';
 import type { DagsterLoaded } from './dagster/dagster-load.js';
 import type { DagsterTarget } from './dagster/dagster-target.js';
@@ -101,7 +102,7 @@ export class CodeServerManager {
       seen.add(entry.name);
       let slot = this.slots.get(entry.name);
       if (!spec.success) {
-        const error = `invalid location spec: ${spec.error.issues[0]?.message ?? 'unknown'}`;
+        const error = `invalid location spec: ${formatZodIssues(spec.error)}`;
         if (!slot || slot.version !== entry.version) void this.report(entry.name, entry.version, 'ERROR', { error });
         continue;
       }
@@ -188,7 +189,7 @@ export class CodeServerManager {
   dagsterTarget(location: string): DagsterTarget | undefined {
     const s = this.slots.get(location)?.current;
     if (!s || s.exited || !isDagster(s) || !s.loaded) return undefined;
-    return { ...s.loaded.target, locationVersion: s.version };
+    return s.loaded.target;
   }
 
   private async serving(location: string, waitMs: number): Promise<Served> {

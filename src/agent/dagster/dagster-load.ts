@@ -35,7 +35,7 @@ export interface DagsterLoaded {
   /** serdes.repositoryOrigin(origin), serialized once. */
   originJson: string;
   snapshot: LocationSnapshot;
-  target: Omit<DagsterTarget, 'locationVersion'>;
+  target: DagsterTarget;
 }
 
 /** "Cls: message" for the whole cause chain, then the last frames of the innermost traceback. */

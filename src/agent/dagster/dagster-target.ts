@@ -1,24 +1,19 @@
-// What a run launcher needs from a loaded Dagster code server to start `dagster api execute_run`
-// for one of its jobs. Produced by the code-server manager (`dagsterTarget(location)`), consumed by
-// the Dagster run launcher; both import this type so neither depends on the other.
+// What a run worker needs to know about a loaded Dagster code location: the interpreter and
+// code pointer its code server reported (ListRepositories), so a run executes exactly the code
+// that was loaded. The Dagster code-server manager produces it; the run launcher consumes it.
 
 export interface DagsterTarget {
-  /** The interpreter that serves the location: ListRepositories' `executable_path`. */
+  /** `executable_path` from ListRepositories: the interpreter run workers must use. */
   python: string;
-  /** cwd of the run worker (required: a `python_file` pointer is relative to it). */
+  /** Where the code server ran; a relative `python_file` in the pointer resolves against it. */
   workingDirectory: string;
-  /**
-   * The repository's code pointer exactly as ListRepositories returned it (a serdes object such as
-   * `{"__class__": "FileCodePointer", ...}`), to be placed in the run's origin without re-shaping.
-   */
+  /** Raw serdes object from `repository_code_pointer_dict` (e.g. a FileCodePointer), passed through. */
   codePointer: Record<string, unknown>;
   /** `__repository__` for a `Definitions` object. */
   repositoryName: string;
-  /** ListRepositories' `entry_point` (usually `["dagster"]`). */
+  /** `entry_point` from ListRepositories, usually `["dagster"]`. */
   entryPoint: string[];
   locationName: string;
-  /** `dagster_library_versions.dagster` of the server, e.g. "1.13.29". */
-  dagsterVersion: string;
-  /** The location version the serving code server was started for. */
-  locationVersion: number;
+  /** `dagster_library_versions.dagster`, when reported. */
+  dagsterVersion?: string;
 }

@@ -34,15 +34,8 @@ import { reachableLocations } from '../store/agents.js';
 import { listAgents } from '../store/agents.js';
 import { readComputeLogs } from '../store/compute-logs.js';
 import { listTicks } from '../store/instigators.js';
-import {
-  deleteCodeLocation,
-  deployCodeLocation,
-  getLocation,
-  listLocations,
-  reloadCodeLocation,
-  requireLocation,
-  type LocationView,
-} from '../store/locations.js';
+import { getLocation, listLocations, requireLocation, type LocationView } from '../store/locations.js';
+import { deleteCodeLocation, deployCodeLocation, reloadCodeLocation } from '../services/locations-service.js';
 import { roleAtLeast } from '../core/roles.js';
 import { checkDeploy } from '../services/deploy-policy.js';
 import { listAudit } from '../store/audit-log.js';
