@@ -113,15 +113,15 @@ export function registerLocationsCommand(program: Command): void {
           data: res.codeLocations,
           text: () =>
             printTable(
-              ['NAME', 'KIND', 'DAGSTER', 'STATUS', 'AGENT', 'VERSION', 'JOBS', 'ERROR'],
+              ['NAME', 'STATUS', 'AGENT', 'VERSION', 'JOBS', 'KIND', 'DAGSTER', 'ERROR'],
               res.codeLocations.map((l) => [
                 l.name,
-                l.kind,
-                l.dagsterVersion ?? '',
                 l.status,
                 l.reachable ? 'reachable' : 'UNREACHABLE',
                 String(l.version),
                 String(l.jobs.length),
+                l.kind,
+                l.dagsterVersion ?? '-',
                 firstLine(l.loadError),
               ]),
             ),

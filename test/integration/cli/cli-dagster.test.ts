@@ -103,8 +103,8 @@ describe('outpost CLI: Dagster locations', { timeout: 240_000 }, () => {
     await s.report('dag', deployed.version, { snapshot: DAGSTER_SNAPSHOT });
     const list = await cli(['locations', 'list']);
     assert.equal(list.code, 0, list.stderr);
-    assert.match(list.stdout, /^NAME\s+KIND\s+DAGSTER\s+STATUS/);
-    assert.match(list.stdout, /\ndag\s+DAGSTER\s+1\.13\.29\s+LOADED/);
+    assert.match(list.stdout, /^NAME\s+STATUS\s+AGENT\s+VERSION\s+JOBS\s+KIND\s+DAGSTER\s+ERROR/);
+    assert.match(list.stdout, /\ndag\s+LOADED\s+\S+\s+\d+\s+3\s+DAGSTER\s+1\.13\.29/);
     const show = await cli(['locations', 'show', 'dag']);
     assert.equal(show.code, 0, show.stderr);
     assert.match(
@@ -114,6 +114,18 @@ describe('outpost CLI: Dagster locations', { timeout: 240_000 }, () => {
     const assets = await cli(['assets', 'list', 'dag']);
     assert.equal(assets.code, 0, assets.stderr);
     assert.match(assets.stdout, /raw\/customers\s+ingest\s+__ASSET_JOB,customer_job\s+never/);
+  });
+
+  test('runs launch --asset materializes assets through the asset job; an unknown key is refused', async () => {
+    const launch = cli(['runs', 'launch', '--location', 'dag', '--asset', 'summary', '--json']);
+    const plan = await answer('QUERY_CODE_LOCATION', { result: { answer: [] } });
+    assert.deepEqual(plan.payload.assetSelection, ['summary']);
+    const r = await launch;
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal((JSON.parse(r.stdout) as { job: string }).job, '__ASSET_JOB');
+    const bad = await cli(['runs', 'launch', '--location', 'dag', '--asset', 'nope']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /OUTPOST_ERR_UNKNOWN_ASSET[\s\S]*"nope"/);
   });
 
   test('deploy flags: Dagster flags without --dagster, and two pointers, are refused with codes', async () => {
@@ -143,6 +155,7 @@ describe('outpost CLI: Dagster locations', { timeout: 240_000 }, () => {
   });
 
   test('schedules test evaluates at --tick-time and prints the run requests; nothing launched', async () => {
+    const runsBefore = await s.user<{ runs: { nodes: unknown[] } }>('{ runs { nodes { id } } }');
     const run = cli([
       'schedules',
       'test',
@@ -174,7 +187,7 @@ describe('outpost CLI: Dagster locations', { timeout: 240_000 }, () => {
     assert.equal(t.code, 0, t.stderr);
     assert.match(t.stdout, /no run requests: holiday\n\(nothing was launched\)/);
     const runs = await s.user<{ runs: { nodes: unknown[] } }>('{ runs { nodes { id } } }');
-    assert.equal(runs.runs.nodes.length, 0);
+    assert.equal(runs.runs.nodes.length, runsBefore.runs.nodes.length, 'no run launched');
   });
 
   test('sensors test passes --cursor; a sensor that raised prints its error and exits 1', async () => {
