@@ -1,22 +1,14 @@
 // Host-local run activities: launch (idempotent: adopt before spawn), supervise (ship the
 // spool until the process is gone), terminate (SIGTERM the group, grace, SIGKILL). They run
 // on the agent's own task queue, because the process and its spool exist only on this host.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { Context, CancelledFailure } from '@temporalio/activity';
-import { sleep } from '../src/agent/backoff.js';
-import { SpoolShipper } from '../src/agent/spool-shipper.js';
-import { SpoolWatch } from '../src/agent/spool-watch.js';
-import type { LaunchHandle } from '../src/agent/launchers/launcher.js';
-import type { RunCursor } from '../src/agent/control-plane-client.js';
+import { sleep } from '../src/shared/backoff.js';
 import { OutpostError, errorCode, isOutpostError } from '../src/shared/errors.js';
-import { SPOOL_FILES, type RunEvent } from '../src/shared/run-events.js';
-import type { RunStatus, WorkItemPayload } from '../src/shared/work-items.js';
-import { coded, toFailure, type ActivityDeps } from './deps.js';
-
-export type { LaunchHandle };
-
-const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['SUCCESS', 'FAILURE', 'CANCELED']);
+import type { RunEvent } from '../src/shared/run-events.js';
+import { isTerminalRunStatus, type RunStatus } from '../src/shared/run-status.js';
+import type { WorkItemPayload } from '../src/shared/work-items.js';
+import { coded, toFailure } from './failures.js';
+import type { ActivityDeps, LaunchHandle, RunCursor, RunSpool } from './ports.js';
 
 export type LaunchOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
 
@@ -43,7 +35,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     afterSeq = 0,
   ): Promise<RunStatus> {
     const cursor = await deps.controlPlane.runCursor(deps.agentId(), runId);
-    if (TERMINAL_STATUSES.has(cursor.status)) return cursor.status;
+    if (isTerminalRunStatus(cursor.status)) return cursor.status;
     const seq = Math.max(cursor.lastSeq, afterSeq) + 1;
     const at = now();
     const events: RunEvent[] = [
@@ -70,12 +62,12 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         if (!existing) {
           // A run terminated (or otherwise ended) before launch is never started.
           cursor = await deps.controlPlane.runCursor(deps.agentId(), payload.runId);
-          if (cursor.status === 'CANCELING' || TERMINAL_STATUSES.has(cursor.status)) {
+          if (cursor.status === 'CANCELING' || isTerminalRunStatus(cursor.status)) {
             log.info({ status: cursor.status }, 'run not launched: it was stopped first');
             return { skipped: cursor.status };
           }
         }
-        const spec = deps.codeServers.spec(payload.location) ?? (await refreshSpec(deps, payload.location));
+        const spec = await deps.workspace.spec(payload.location);
         if (!spec.module) {
           throw new OutpostError('RUN_WORKER_SPAWN_FAILED', {
             detail: `location ${payload.location} has no module; command-based locations cannot run jobs yet`,
@@ -111,15 +103,12 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         // (superviseRun resumes from runCursor, and appends are idempotent by seq and offset).
         const shipFirst = async (): Promise<void> => {
           if (!cursor || existing) return;
-          const shipper = new SpoolShipper(
-            payload.runId,
-            deps.agentId(),
-            deps.launcher.spoolDir(payload.runId),
-            deps.controlPlane,
-            log,
-            cursor,
-          );
-          await shipper.shipOnce(false);
+          const spool = deps.spool.open(payload.runId, cursor);
+          try {
+            await spool.shipOnce(false);
+          } finally {
+            spool.close();
+          }
         };
         await report();
         await shipFirst();
@@ -136,17 +125,10 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const runId = handle.runId;
       const log = deps.logger.child({ runId });
-      const spoolWatch = new SpoolWatch(deps.launcher.spoolDir(runId));
+      let shipper: RunSpool | undefined;
       try {
         const cursor = await deps.controlPlane.runCursor(deps.agentId(), runId);
-        const shipper = new SpoolShipper(
-          runId,
-          deps.agentId(),
-          deps.launcher.spoolDir(runId),
-          deps.controlPlane,
-          log,
-          cursor,
-        );
+        shipper = deps.spool.open(runId, cursor);
         for (;;) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('superviseRun cancelled');
           // Liveness first: whatever was written before we saw the exit is in the files now.
@@ -158,7 +140,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
               ctx.heartbeat({ lastSeq: shipper.lastSeq });
             break;
           }
-          if (!progressed) await spoolWatch.wait(pollMs, ctx.cancellationSignal);
+          if (!progressed) await shipper.waitForWrite(pollMs, ctx.cancellationSignal);
         }
         if (shipper.sawTerminalEvent) {
           const final = await deps.controlPlane.runCursor(deps.agentId(), runId);
@@ -173,7 +155,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
               : `exited with code ${exit.code}`;
         // terminateProcess records the request on this host before signalling, so an attempt
         // started before it (or a retry after an agent restart) still ends the run CANCELED.
-        const terminating = opts.terminating || existsSync(join(deps.launcher.spoolDir(runId), SPOOL_FILES.terminated));
+        const terminating = opts.terminating || shipper.terminationRecorded();
         const type = terminating ? 'RUN_CANCELED' : 'RUN_FAILURE';
         const message = terminating
           ? `run terminated: the worker ${how}`
@@ -191,7 +173,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         if (err instanceof CancelledFailure) throw err;
         throw toFailure(err);
       } finally {
-        spoolWatch.close();
+        shipper?.close();
       }
     },
 
@@ -219,11 +201,4 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       return coded(() => endRun(runId, type, message, {}));
     },
   };
-}
-
-async function refreshSpec(deps: ActivityDeps, location: string) {
-  await deps.codeServers.refresh();
-  const spec = deps.codeServers.spec(location);
-  if (!spec) throw new OutpostError('UNKNOWN_LOCATION', { detail: `${location} is not in the agent's workspace` });
-  return spec;
 }

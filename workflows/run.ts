@@ -16,7 +16,7 @@ import {
   setHandler,
 } from '@temporalio/workflow';
 import type { LaunchHandle, SuperviseResult } from '../activities/index.js';
-import type { RunStatus } from '../src/shared/work-items.js';
+import type { RunStatus } from '../src/shared/run-status.js';
 import { bookkeeping, hostActivities, workFailureOf } from './activity-options.js';
 import {
   PHASE_QUERY,

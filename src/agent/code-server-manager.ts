@@ -10,7 +10,7 @@ import type { Logger } from '../shared/logger.js';
 import { OutpostError } from '../shared/errors.js';
 import { CodeLocationSpecSchema, type CodeLocationSpec } from '../shared/work-items.js';
 import type { GetDefinitionsResponse, GetServerInfoResponse } from '../gen/outpost/codeserver/v1/code_server.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../shared/backoff.js';
 import { unary, type CodeServerClient } from './code-server-client.js';
 import { checkCodeServers, type HealthTarget } from './code-server-health.js';
 import { reapOrphanCodeServers, recordCodeServer } from './code-server-orphans.js';

@@ -5,7 +5,7 @@
 // finished, and through the agent API only under the token its lease holder is bound to.
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
-import { workflowIdFor } from '../../shared/ids.js';
+import { workflowIdFor } from '../../shared/workflow-contract.js';
 import { ResultSchemas, type WorkItemKind } from '../../shared/work-items.js';
 import { agentTokenId } from './agents.js';
 import type { Database, WorkItemsTable } from './schema.js';
