@@ -1,5 +1,5 @@
 // The ports activities depend on, declared here and implemented by the agent (structurally:
-// activities never import src/agent/). The composition root (src/cli/commands/agent-root.ts)
+// activities never import src/agent/). The composition root (src/cli/agent-root.ts)
 // is the one place that knows both, so the compiler checks each implementation against its
 // port there.
 import type { Logger } from '../src/shared/logger.js';

@@ -97,10 +97,11 @@ export function createRunProcessActivities(deps: ActivityDeps) {
             if (!isOutpostError(err, 'ILLEGAL_RUN_TRANSITION')) throw err;
           }
         };
-        // A warm worker has written RUN_START before it acknowledged the run: ship what is in
+        // A warm worker has written RUN_START before it acknowledged the run: ship one pass of
         // the spool right after the STARTING report (which must land first: it records the
-        // launching agent), instead of waiting for superviseRun to be scheduled. Only for a launch made just now, whose cursor was read just before it
-        // (superviseRun resumes from runCursor, and appends are idempotent by seq and offset).
+        // launching agent) instead of waiting ~40 ms for superviseRun to be scheduled. Only for a
+        // launch made just now, whose cursor was read just before it (superviseRun resumes from
+        // runCursor, and appends are idempotent by seq and offset).
         const shipFirst = async (): Promise<void> => {
           if (!cursor || existing) return;
           const spool = deps.spool.open(payload.runId, cursor);
