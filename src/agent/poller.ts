@@ -16,6 +16,7 @@ import { PayloadSchemas, WORK_ITEM_KINDS, type WorkItemKind } from '../shared/wo
 import { TERMINATE_SIGNAL, WORKFLOW_TYPES, runWorkflowId, workflowIdFor } from '../shared/workflow-contract.js';
 import { backoffDelay, sleep } from '../shared/backoff.js';
 import type { ClaimedWorkItem, ControlPlaneClient, WorkAck } from './control-plane-client.js';
+import { formatZodIssues } from '../shared/zod-issues.js';
 
 export interface PollerOptions {
   controlPlane: ControlPlaneClient;
@@ -57,7 +58,7 @@ export function workflowStartFor(item: ClaimedWorkItem, taskQueue: string, hostT
   const parsed = PayloadSchemas[kind].safeParse(item.payload);
   if (!parsed.success) {
     throw new OutpostError('INVALID_ARGUMENT', {
-      detail: `payload of ${kind} item ${item.id}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      detail: `payload of ${kind} item ${item.id}: ${formatZodIssues(parsed.error)}`,
     });
   }
   const payload = parsed.data as Record<string, unknown>;
