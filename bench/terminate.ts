@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { readEvents, startWorker } from '../test/integration/user-code/run-worker-process.js';
+import { readEvents, startWorker } from '../test/support/run-worker-process.js';
 import { startTemporalFloor } from './support/floors.js';
 import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support/phase-trace.js';
 import { isQuick, report, summarize, type Figure } from './support/report.js';

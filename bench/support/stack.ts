@@ -6,10 +6,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoreLimits } from '../../src/control-plane/index.js';
 import { startDevServer, type DevServer } from '../../src/shared/temporal-dev-server.js';
-import { startStack, type Stack } from '../../test/integration/agent/stack.js';
-import { spawnOutpost } from '../../test/faults/support/system.js';
+import { startStack, type Stack } from '../../test/support/stack.js';
+import { spawnOutpost } from '../../test/support/outpost-processes.js';
 
-export { until, HELLO_MODULE, type Stack } from '../../test/integration/agent/stack.js';
+export { until, HELLO_MODULE, type Stack } from '../../test/support/stack.js';
 
 export interface BenchSystem {
   temporal: DevServer;

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { alive, descendants, startDevStack, type DevStack } from './dev-stack.js';
+import { alive, descendants, startDevStack, type DevStack } from '../support/dev-stack.js';
 
 const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'outpost.mjs');
 let dev: DevStack;

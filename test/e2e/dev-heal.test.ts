@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readProcStat } from '../../src/agent/launchers/proc.js';
 import { readProcessRecord, runDir, spawnCount } from '../../src/agent/launchers/run-records.js';
-import { descendants, processesOfDir, startDevStack, type DevStack } from './dev-stack.js';
+import { descendants, processesOfDir, startDevStack, type DevStack } from '../support/dev-stack.js';
 
 let dev: DevStack;
 

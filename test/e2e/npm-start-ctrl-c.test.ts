@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { freePort } from '../../src/shared/net.js';
-import { alive, processesOfDir, startTimeOf } from './dev-stack.js';
+import { alive, processesOfDir, startTimeOf } from '../support/dev-stack.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 

@@ -8,7 +8,7 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { browserSkipReason, launchBrowser, type TestBrowser } from '../support/browser.js';
-import { startDevStack, type DevStack } from './dev-stack.js';
+import { startDevStack, type DevStack } from '../support/dev-stack.js';
 
 // The README screenshots are rewritten only on request, so a test run leaves the tree clean.
 const SHOTS =

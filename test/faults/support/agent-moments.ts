@@ -22,7 +22,7 @@ import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import type { AgentApiGate, AgentCall } from './agent-api-gate.js';
 import { TERMINATION_RECEIVED } from './fault-location.js';
 import type { StoreView } from './store-view.js';
-import { until, type AgentProcess, type ControlPlaneProcess } from './system.js';
+import { until, type AgentProcess, type ControlPlaneProcess } from '../../support/outpost-processes.js';
 
 export interface MomentContext {
   cp: ControlPlaneProcess;

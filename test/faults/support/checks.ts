@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import type { StoreView } from './store-view.js';
-import type { AgentProcess, ControlPlaneProcess } from './system.js';
-import { until } from './system.js';
+import type { AgentProcess, ControlPlaneProcess } from '../../support/outpost-processes.js';
+import { until } from '../../support/outpost-processes.js';
 
 export interface RunEventView {
   seq: number;

@@ -5,8 +5,8 @@ import { after, before, test } from 'node:test';
 import { SA_JOB, SA_RUN_ID } from '../../../src/shared/search-attributes.js';
 import { describeEachDialect } from '../../support/storage.js';
 import { testTemporal } from '../../support/temporal.js';
-import { HELLO_MODULE, startStack, type Stack } from './stack.js';
-import { recordHistory } from './histories.js';
+import { HELLO_MODULE, startStack, type Stack } from '../../support/stack.js';
+import { recordHistory } from '../../support/histories.js';
 
 // At top level, so the shared connection's cleanup hook belongs to the file, not a suite.
 const t = await testTemporal();

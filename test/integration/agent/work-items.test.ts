@@ -10,8 +10,8 @@ import { findProcessByArgs } from '../../../src/agent/launchers/proc.js';
 import { enqueueWork } from '../../../src/control-plane/store/work-items.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { testTemporal } from '../../support/temporal.js';
-import { recordHistory } from './histories.js';
-import { HELLO_MODULE, startStack, until, type Stack } from './stack.js';
+import { recordHistory } from '../../support/histories.js';
+import { HELLO_MODULE, startStack, until, type Stack } from '../../support/stack.js';
 
 const t = await testTemporal();
 const SDK = resolve('src/user-code/sdk/index.ts');

@@ -11,7 +11,7 @@ import { startControlPlane, type ControlPlane } from '../../../src/control-plane
 import { STORE_TABLES } from '../../../src/control-plane/store/schema.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { describeEachDialect } from '../../support/storage.js';
-import { SNAPSHOT } from '../control-plane/harness.js';
+import { SNAPSHOT } from '../../support/control-plane-harness.js';
 
 interface Answer<T = Record<string, unknown>> {
   data?: T;

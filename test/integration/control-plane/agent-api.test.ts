@@ -8,7 +8,7 @@ import { createRun, getRun } from '../../../src/control-plane/store/runs.js';
 import { createToken } from '../../../src/control-plane/store/tokens.js';
 import { getWorkItem } from '../../../src/control-plane/store/work-items.js';
 import { describeEachDialect } from '../../support/storage.js';
-import { loadedLocation, openHarness, type Harness } from './harness.js';
+import { loadedLocation, openHarness, type Harness } from '../../support/control-plane-harness.js';
 
 describeEachDialect('agent API', (target) => {
   let h: Harness;

@@ -8,7 +8,7 @@ import { Daemon } from '../../../src/control-plane/daemon/daemon.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import type { LocationSnapshot } from '../../../src/shared/location-snapshot.js';
 import { describeEachDialect } from '../../support/storage.js';
-import { openHarness, type Harness } from './harness.js';
+import { openHarness, type Harness } from '../../support/control-plane-harness.js';
 
 const SNAPSHOT: LocationSnapshot = {
   jobs: [

@@ -6,10 +6,10 @@ import {
   type ApiLimits,
   type FetchHandler,
   type StoreLimits,
-} from '../../../src/control-plane/index.js';
-import { createToken } from '../../../src/control-plane/store/tokens.js';
-import { createLogger } from '../../../src/shared/logger.js';
-import type { LocationSnapshot } from '../../../src/shared/location-snapshot.js';
+} from '../../src/control-plane/index.js';
+import { createToken } from '../../src/control-plane/store/tokens.js';
+import { createLogger } from '../../src/shared/logger.js';
+import type { LocationSnapshot } from '../../src/shared/location-snapshot.js';
 
 export interface GqlResult<T = Record<string, unknown>> {
   status: number;

@@ -7,12 +7,12 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { GraphQLClient } from 'graphql-request';
-import { startAgent, type AgentMode, type RunningAgent } from '../../../src/agent/agent.js';
-import { loadAgentConfig } from '../../../src/agent/config.js';
-import { defaultCliCommand } from '../../../src/agent/launchers/process-launcher.js';
-import { startControlPlane, type ControlPlane, type StoreLimits } from '../../../src/control-plane/index.js';
-import { createLogger } from '../../../src/shared/logger.js';
-import { uniqueTaskQueue } from '../../support/temporal.js';
+import { startAgent, type AgentMode, type RunningAgent } from '../../src/agent/agent.js';
+import { loadAgentConfig } from '../../src/agent/config.js';
+import { defaultCliCommand } from '../../src/agent/launchers/process-launcher.js';
+import { startControlPlane, type ControlPlane, type StoreLimits } from '../../src/control-plane/index.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { uniqueTaskQueue } from './temporal.js';
 
 export const HELLO_MODULE = resolve('examples/hello/definitions.ts');
 const quiet = createLogger({ name: 'test', level: process.env.OUTPOST_TEST_LOG_LEVEL ?? 'silent' });

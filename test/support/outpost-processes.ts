@@ -5,9 +5,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import { defaultCliCommand } from '../../../src/agent/launchers/process-launcher.js';
-import { runDir, spawnCount } from '../../../src/agent/launchers/run-records.js';
-import { until } from '../../integration/agent/stack.js';
+import { defaultCliCommand } from '../../src/agent/launchers/process-launcher.js';
+import { runDir, spawnCount } from '../../src/agent/launchers/run-records.js';
+import { until } from './stack.js';
 
 export { until };
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

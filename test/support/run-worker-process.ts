@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RunEventSchema, SPOOL_FILES, type RunEvent } from '../../../src/shared/run-events.js';
+import { RunEventSchema, SPOOL_FILES, type RunEvent } from '../../src/shared/run-events.js';
 import { CLI } from './code-server-process.js';
 
 export interface WorkerRun {
