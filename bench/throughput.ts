@@ -19,7 +19,8 @@ import * as emptyActivities from './fixtures/temporal/activities.js';
 import { formatSummary, summarizeProfile, type CpuProfile } from './support/cpu-profile-summary.js';
 import { addHistoryMarks, formatTimeline, StoreMarks, timeline } from './support/phase-trace.js';
 import { isQuick, machine, report, type Figure } from './support/report.js';
-import { cpuMs, sleep, startBenchSystem, type BenchSystem } from './support/stack.js';
+import { cpuMs, startBenchSystem, type BenchSystem } from './support/stack.js';
+import { sleep } from '../test/support/wait.js';
 
 const quick = isQuick();
 const profile = process.argv.includes('--profile');

@@ -15,6 +15,7 @@ import { definitionsToProto } from '../../src/user-code/code-server/definitions-
 import { snapshotFromDefinitions } from '../../src/agent/definitions-snapshot.js';
 import { browserSkipReason, debugShot, launchBrowser, type TestBrowser } from '../support/browser.js';
 import { graphqlCall, type Vars } from '../support/graphql-call.js';
+import { runWorkflowId } from '../support/workflow-ids.js';
 
 const skip = browserSkipReason();
 if (skip) console.log(`# skipped: ${skip}`);
@@ -62,7 +63,7 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
           {
             a: agentId,
             id: item.id,
-            w: `run-${runId}`,
+            w: runWorkflowId(runId),
           },
         );
         await agent('mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r, info: { pid: 4242 }) }', {
@@ -225,7 +226,7 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     await page.locator('h1 [data-status="QUEUED"]').waitFor();
     const runId = page.url().split('/runs/')[1]!;
     const href = await page.locator('#temporal-link').getAttribute('href');
-    assert.equal(href, `http://127.0.0.1:8233/namespaces/default/workflows/run-${runId}`);
+    assert.equal(href, `http://127.0.0.1:8233/namespaces/default/workflows/${runWorkflowId(runId)}`);
   });
 
   test('terminate from the run page, with confirmation: a queued run ends CANCELED', async () => {

@@ -12,6 +12,7 @@ import { loadLocation } from '../../src/user-code/common/load-location.js';
 import { definitionsToProto } from '../../src/user-code/code-server/definitions-to-proto.js';
 import { snapshotFromDefinitions } from '../../src/agent/definitions-snapshot.js';
 import { graphqlCall, type Vars } from './graphql-call.js';
+import { runWorkflowId } from './workflow-ids.js';
 
 export interface ScriptedStack {
   cp: ControlPlane;
@@ -168,7 +169,7 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
           {
             a: agentId,
             id: item.id,
-            w: `run-${runId}`,
+            w: runWorkflowId(runId),
           },
         );
         if (o.reportLaunched !== false) {

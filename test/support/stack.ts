@@ -13,6 +13,7 @@ import { defaultCliCommand } from '../../src/agent/launchers/process-launcher.js
 import { startControlPlane, type ControlPlane, type StoreLimits } from '../../src/control-plane/index.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { uniqueTaskQueue } from './temporal.js';
+import { until } from './wait.js';
 
 export const HELLO_MODULE = resolve('examples/hello/definitions.ts');
 const quiet = createLogger({ name: 'test', level: process.env.OUTPOST_TEST_LOG_LEVEL ?? 'silent' });
@@ -49,28 +50,6 @@ export interface Stack {
   waitRun(id: string, statuses: string[], timeoutMs?: number): Promise<RunView>;
   computeLogs(id: string, stream: 'stdout' | 'stderr'): Promise<string>;
   close(): Promise<void>;
-}
-
-export async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 90_000,
-  everyMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
-  );
 }
 
 export async function startStack(opts: {

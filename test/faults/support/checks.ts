@@ -10,7 +10,8 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import type { StoreView } from './store-view.js';
 import type { AgentProcess, ControlPlaneProcess } from '../../support/outpost-processes.js';
-import { until } from '../../support/outpost-processes.js';
+import { until } from '../../support/wait.js';
+import { runWorkflowId } from '../../support/workflow-ids.js';
 
 export interface RunEventView {
   seq: number;
@@ -172,7 +173,8 @@ export async function checkRun(
     for (const item of r.items) {
       kinds[item.kind] = (kinds[item.kind] ?? 0) + 1;
       assert.equal(item.status, 'COMPLETED', `run ${id}: ${item.kind} item ${item.id}`);
-      if (item.kind === 'LAUNCH_RUN') assert.equal(item.workflow_id, `run-${id}`, `run ${id}: launch workflow id`);
+      if (item.kind === 'LAUNCH_RUN')
+        assert.equal(item.workflow_id, runWorkflowId(id), `run ${id}: launch workflow id`);
     }
     assert.deepEqual(kinds, expect.store.items, `run ${id}: work items by kind`);
     const spoolBytes = statSync(agent.spoolFile(id, SPOOL_FILES.stdout)).size;

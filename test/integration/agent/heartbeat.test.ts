@@ -12,7 +12,8 @@ import { startAgent, type RunningAgent } from '../../../src/agent/agent.js';
 import { loadAgentConfig } from '../../../src/agent/config.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { testTemporal } from '../../support/temporal.js';
-import { startStack, until, type Stack } from '../../support/stack.js';
+import { startStack, type Stack } from '../../support/stack.js';
+import { until } from '../../support/wait.js';
 
 const t = await testTemporal();
 let stack: Stack;

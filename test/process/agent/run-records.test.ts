@@ -18,6 +18,7 @@ import {
   type ProcessRecord,
 } from '../../../src/agent/launchers/run-records.js';
 import { createLogger } from '../../../src/shared/logger.js';
+import { until } from '../../support/wait.js';
 
 const MODULE = resolve('examples/hello/definitions.ts');
 const logger = createLogger({ name: 'test', level: 'warn' });
@@ -38,15 +39,6 @@ const alive = (pid: number): boolean => {
   const st = readProcStat(pid);
   return st !== undefined && st.state !== 'Z' && st.state !== 'X';
 };
-
-async function until(what: string, fn: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (fn()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** A detached process group (like a run worker), optionally ignoring SIGTERM; resolves once set up. */
 async function startGroup(ignoreTerm = false): Promise<ProcessRecord> {

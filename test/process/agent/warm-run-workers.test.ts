@@ -22,21 +22,13 @@ import {
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import { handoffClaimant, STANDBY_CLAIM_FILE, type StandbyRunMessage } from '../../../src/shared/standby-protocol.js';
+import { until } from '../../support/wait.js';
 
 const MODULE = resolve('examples/hello/definitions.ts');
 const BROKEN = resolve('test/fixtures/user-code/broken-location/definitions.ts');
 const logger = createLogger({ name: 'test', level: 'warn' });
 const root = mkdtempSync(join(tmpdir(), 'outpost-warm-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 type Ev = { seq: number; type: string; data?: Record<string, unknown>; message?: string };
 function events(launcher: ProcessLauncher, runId: string): Ev[] {
