@@ -7,28 +7,30 @@ import assert from 'node:assert/strict';
 import type { ControlPlane } from '../../src/control-plane/index.js';
 import { browserSkipReason, debugShot, launchBrowser, type TestBrowser } from '../support/browser.js';
 import type { Vars } from '../support/graphql-call.js';
-import { startSeededControlPlane, type SeededControlPlane } from '../support/seeded-control-plane.js';
+import type { ScriptedStack } from '../support/scripted-agent.js';
+import { signIn, startSeededControlPlane } from '../support/seeded-control-plane.js';
 import { runWorkflowId } from '../support/workflow-ids.js';
 
 const skip = browserSkipReason();
 if (skip) console.log(`# skipped: ${skip}`);
 
 describe('web UI against a real control plane', { skip, timeout: 300_000 }, () => {
-  let s: SeededControlPlane;
+  let s: ScriptedStack;
   let b: TestBrowser;
   let cp: ControlPlane;
   let agentId: string;
   const user = <T>(q: string, v?: Vars): Promise<T> => s.user<T>(q, v);
   const agent = <T>(q: string, v?: Vars): Promise<T> => s.agent<T>(q, v);
   const launch = (job: string, runConfig?: Vars): Promise<string> => s.launch(job, runConfig);
-  const agentStarts = (runId: string): Promise<void> => s.agentStarts(runId);
+  /** Plays the agent's part for a launch: claim, ack, report the worker launched. */
+  const agentStarts = (runId: string): Promise<void> => s.claimLaunch(runId);
   const events = (runId: string, list: Vars[]): Promise<void> => s.events(runId, list);
 
   before(async () => {
     s = await startSeededControlPlane();
     ({ cp, agentId } = s);
     b = await launchBrowser();
-    await s.signIn(b);
+    await signIn(s, b);
   });
 
   after(async () => {

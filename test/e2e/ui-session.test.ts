@@ -1,4 +1,4 @@
-// Sessions in the web UI, in a real browser against a real control plane (seeded in-process, see
+// Sessions in the web UI, in a real browser against a real control plane (seeded in-process by
 // test/support/seeded-control-plane.ts): signed-out redirects, the one-time sign-in link and its
 // cookies, CSRF refusals, sign-out. The pages themselves: ui-control-plane.test.ts.
 import { after, before, describe, test } from 'node:test';
@@ -7,13 +7,14 @@ import { createServer, type Server } from 'node:http';
 import type { ControlPlane } from '../../src/control-plane/index.js';
 import { browserSkipReason, launchBrowser, type TestBrowser } from '../support/browser.js';
 import type { Vars } from '../support/graphql-call.js';
-import { startSeededControlPlane, type SeededControlPlane } from '../support/seeded-control-plane.js';
+import type { ScriptedStack } from '../support/scripted-agent.js';
+import { startSeededControlPlane } from '../support/seeded-control-plane.js';
 
 const skip = browserSkipReason();
 if (skip) console.log(`# skipped: ${skip}`);
 
 describe('web UI sessions against a real control plane', { skip, timeout: 300_000 }, () => {
-  let s: SeededControlPlane;
+  let s: ScriptedStack;
   let b: TestBrowser;
   let cp: ControlPlane;
   let agentId: string;
