@@ -5,6 +5,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { defaultCliCommand } from '../../src/agent/launchers/process-launcher.js';
+import { readProcStat } from '../../src/agent/launchers/proc.js';
 
 /** Resolves when `child` exits (at once if it already has), with its code or signal. */
 export function exitOf(child: ChildProcess): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -142,11 +143,9 @@ export function startTimeOf(pid: number): number | undefined {
   }
 }
 
-export const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** Whether `pid` is a live process; a zombie (exited, not yet reaped) counts as gone. */
+export function alive(pid: number | undefined): boolean {
+  if (pid === undefined) return false;
+  const st = readProcStat(pid);
+  return st !== undefined && st.state !== 'Z' && st.state !== 'X';
+}

@@ -10,17 +10,8 @@ import {
   type RestartPolicy,
 } from '../../../src/cli/restart-policy.js';
 import { Component, spawnPrefixed, type SpawnedChild } from '../../../src/cli/supervisor.js';
+import { alive } from '../../support/process.js';
 import { sleep, until } from '../../support/wait.js';
-
-const alive = (pid: number | undefined): boolean => {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 describe('planRestart', () => {
   const p = DEFAULT_RESTART_POLICY;
