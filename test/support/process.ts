@@ -14,11 +14,15 @@ export function exitOf(child: ChildProcess): Promise<{ code: number | null; sign
   return new Promise((r) => child.once('exit', (code, signal) => r({ code, signal })));
 }
 
-/** Spawns `outpost <args>` and resolves once a stdout/stderr line matches `ready`. */
+/**
+ * Spawns `outpost <args>` and resolves once a stdout/stderr line matches `readyLine`; a child that
+ * exits or stays silent for 90 s first is killed. `output`, when given, receives every line printed.
+ */
 export async function spawnOutpost(
   args: string[],
   readyLine: RegExp,
   env: NodeJS.ProcessEnv = {},
+  output?: string[],
 ): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const [node, ...pre] = defaultCliCommand();
   const child = spawn(node!, [...pre, ...args], {
@@ -29,6 +33,7 @@ export async function spawnOutpost(
   const ready = new Promise<RegExpExecArray>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`outpost ${args[0]} not ready in 90 s: ${tail.join('\n')}`)), 90_000);
     const onLine = (line: string): void => {
+      output?.push(`${line}\n`);
       tail.push(line);
       if (tail.length > 20) tail.shift();
       const m = readyLine.exec(line);

@@ -1,17 +1,16 @@
 // A real Outpost stack for agent tests: the control plane (startControlPlane, SQLite or
 // PostgreSQL), tokens, a user-API client, and an agent, in-process (startAgent) or as a real
 // `outpost agent` child process, all against the test Temporal dev server.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { GraphQLClient } from 'graphql-request';
 import { startAgent, type AgentMode, type RunningAgent } from '../../src/agent/agent.js';
 import { loadAgentConfig } from '../../src/agent/config.js';
-import { defaultCliCommand } from '../../src/agent/launchers/process-launcher.js';
 import { startControlPlane, type ControlPlane, type StoreLimits } from '../../src/control-plane/index.js';
 import { createLogger } from '../../src/shared/logger.js';
+import { spawnOutpost } from './process.js';
 import { uniqueTaskQueue } from './temporal.js';
 import { until } from './wait.js';
 
@@ -163,10 +162,10 @@ export async function startStack(opts: {
   return stack;
 }
 
-/** `outpost agent` as a real child process (for kill -9). Resolves once it printed its ready line. */
 /** Everything an agent child process printed (stdout + stderr), for checks such as "no token". */
 export const agentOutput = new WeakMap<ChildProcess, string[]>();
 
+/** `outpost agent` as a real child process (for kill -9). Resolves once it printed its ready line. */
 export async function spawnAgentProcess(
   stack: Stack,
   extraArgs: string[] = [],
@@ -174,11 +173,9 @@ export async function spawnAgentProcess(
 ): Promise<ChildProcess> {
   const tokenFile = join(stack.dataDir, 'agent.token');
   writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
-  const [node, ...pre] = defaultCliCommand();
-  const child = spawn(
-    node!,
+  const output: string[] = [];
+  const { child } = await spawnOutpost(
     [
-      ...pre,
       'agent',
       opts.mode ?? 'all',
       '--url',
@@ -193,22 +190,10 @@ export async function spawnAgentProcess(
       opts.dataDir ?? join(stack.dataDir, 'agent'),
       ...extraArgs,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPOST_LOG_LEVEL: 'info' } },
+    /OUTPOST_AGENT_READY/,
+    { OUTPOST_LOG_LEVEL: 'info' },
+    output,
   );
-  const output: string[] = [];
   agentOutput.set(child, output);
-  child.stderr?.on('data', (b: Buffer) => output.push(b.toString('utf8')));
-  child.stdout?.on('data', (b: Buffer) => output.push(b.toString('utf8')));
-  await new Promise<void>((res, rej) => {
-    const lines = createInterface({ input: child.stdout });
-    const timer = setTimeout(() => rej(new Error('agent did not become ready in 90 s')), 90_000);
-    lines.on('line', (line) => {
-      if (line.includes('OUTPOST_AGENT_READY')) {
-        clearTimeout(timer);
-        res();
-      }
-    });
-    child.once('exit', (code) => rej(new Error(`agent exited with ${code} before it was ready`)));
-  });
   return child;
 }
