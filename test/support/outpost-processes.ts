@@ -1,6 +1,6 @@
-// Real Outpost processes for fault injection: `outpost control-plane` on a file-backed SQLite DB
-// (so a kill -9 can be followed by a restart on the same DB and port) and `outpost agent`, both
-// as child processes we can SIGKILL, plus a small user-API client and run checks.
+// Real Outpost processes for fault injection and the footprint bench: `outpost control-plane` on
+// a file-backed SQLite DB (so a kill -9 can be followed by a restart on the same DB and port) and
+// `outpost agent`, both as child processes we can SIGKILL, plus a small user-API client.
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

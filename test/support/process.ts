@@ -60,10 +60,12 @@ export async function spawnOutpost(
   return { child, match };
 }
 
+/** Whether a child we spawned has not exited yet. */
 export function isAlive(child: ChildProcess | undefined): boolean {
   return !!child && child.exitCode === null && child.signalCode === null;
 }
 
+/** SIGKILLs a child (if still running) and resolves once it has exited. */
 export async function kill9(child: ChildProcess | undefined): Promise<void> {
   if (!child || !isAlive(child)) return;
   const exited = exitOf(child);
@@ -71,6 +73,7 @@ export async function kill9(child: ChildProcess | undefined): Promise<void> {
   await exited;
 }
 
+/** SIGTERM, then SIGKILL after 10 s; resolves once the child has exited. */
 export async function stopGracefully(child: ChildProcess | undefined): Promise<void> {
   if (!child || !isAlive(child)) return;
   const exited = exitOf(child);
@@ -85,14 +88,8 @@ export function descendants(root: number): number[] {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
-    try {
-      // The command may contain spaces and parentheses: the ppid follows the last ')'.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // exited while we looked
-    }
+    const st = readProcStat(Number(entry)); // undefined: exited while we looked
+    if (st) children.set(st.ppid, [...(children.get(st.ppid) ?? []), st.pid]);
   }
   const out: number[] = [];
   const queue = [root];
@@ -114,8 +111,7 @@ export function processesOfDir(dir: string): Array<{ pid: number; cmd: string }>
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!)) continue;
+      if (!alive(Number(entry))) continue;
       const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
       let refs = cmd.includes(dir);
       const paths = (): string[] => {
@@ -139,14 +135,7 @@ export function processesOfDir(dir: string): Array<{ pid: number; cmd: string }>
 }
 
 /** Start time of a process (clock ticks since boot), which with its pid names it for good. */
-export function startTimeOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return undefined;
-  }
-}
+export const startTimeOf = (pid: number): number | undefined => readProcStat(pid)?.startTime;
 
 /** Whether `pid` is a live process; a zombie (exited, not yet reaped) counts as gone. */
 export function alive(pid: number | undefined): boolean {
