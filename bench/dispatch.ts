@@ -22,7 +22,7 @@ import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { firstEventArrival } from './support/run-events-sse.js';
 import { HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
 import { sleep, until } from '../test/support/wait.js';
-import { runWorkflowId } from '../test/support/workflow-ids.js';
+import { runWorkflowId } from '../src/shared/workflow-contract.js';
 
 const quick = isQuick();
 const LAUNCHES = quick ? 30 : 200;

@@ -18,7 +18,7 @@ import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { HELLO_MODULE, startBenchSystem } from './support/stack.js';
 import { sleep, until } from '../test/support/wait.js';
-import { runWorkflowId } from '../test/support/workflow-ids.js';
+import { runWorkflowId } from '../src/shared/workflow-contract.js';
 
 const quick = isQuick();
 const RUNS = quick ? 5 : 30;

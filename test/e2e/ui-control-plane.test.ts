@@ -9,7 +9,7 @@ import { browserSkipReason, debugShot, launchBrowser, type TestBrowser } from '.
 import type { Vars } from '../support/graphql-call.js';
 import type { ScriptedStack } from '../support/scripted-agent.js';
 import { signIn, startSeededControlPlane } from '../support/seeded-control-plane.js';
-import { runWorkflowId } from '../support/workflow-ids.js';
+import { runWorkflowId } from '../../src/shared/workflow-contract.js';
 
 const skip = browserSkipReason();
 if (skip) console.log(`# skipped: ${skip}`);

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { browserSkipReason, launchBrowser, type TestBrowser } from '../support/browser.js';
 import { startDevStack, type DevStack } from '../support/dev-stack.js';
-import { runWorkflowId } from '../support/workflow-ids.js';
+import { runWorkflowId } from '../../src/shared/workflow-contract.js';
 
 // The README screenshots are rewritten only on request, so a test run leaves the tree clean.
 const SHOTS =

@@ -12,7 +12,7 @@ import { loadLocation } from '../../src/user-code/common/load-location.js';
 import { definitionsToProto } from '../../src/user-code/code-server/definitions-to-proto.js';
 import { snapshotFromDefinitions } from '../../src/agent/definitions-snapshot.js';
 import { graphqlCall, type Vars } from './graphql-call.js';
-import { runWorkflowId } from './workflow-ids.js';
+import { runWorkflowId, workItemWorkflowId } from '../../src/shared/workflow-contract.js';
 
 export interface ScriptedStack {
   cp: ControlPlane;
@@ -104,7 +104,7 @@ export async function startScriptedStack(
           {
             a: agentId,
             id: w.id,
-            w: `wi-${w.id}`,
+            w: workItemWorkflowId(w.id),
           },
         );
       }

@@ -1,12 +1,13 @@
 // A real Outpost stack for agent tests: the control plane (startControlPlane, SQLite or
-// PostgreSQL), tokens, a user-API client, and an agent, in-process (startAgent) or as a real
+// PostgreSQL), tokens, a user-API client, and an agent, in-process (startOutpostAgent) or as a real
 // `outpost agent` child process, all against the test Temporal dev server.
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { GraphQLClient } from 'graphql-request';
-import { startAgent, type AgentMode, type RunningAgent } from '../../src/agent/agent.js';
+import type { AgentMode, RunningAgent } from '../../src/agent/agent.js';
+import { startOutpostAgent } from '../../src/cli/agent-root.js';
 import { loadAgentConfig } from '../../src/agent/config.js';
 import { startControlPlane, type ControlPlane, type StoreLimits } from '../../src/control-plane/index.js';
 import { createLogger } from '../../src/shared/logger.js';
@@ -90,7 +91,7 @@ export async function startStack(opts: {
         },
         {},
       );
-      stack.agent = await startAgent({ config, token: agentToken, logger: quiet, mode });
+      stack.agent = await startOutpostAgent({ config, token: agentToken, logger: quiet, mode });
       return stack.agent;
     },
     gql,

@@ -24,7 +24,7 @@ import { TERMINATION_RECEIVED } from './fault-location.js';
 import type { StoreView } from './store-view.js';
 import type { AgentProcess, ControlPlaneProcess } from '../../support/outpost-processes.js';
 import { until } from '../../support/wait.js';
-import { runWorkflowId } from '../../support/workflow-ids.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 export interface MomentContext {
   cp: ControlPlaneProcess;

@@ -11,7 +11,7 @@ import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import type { StoreView } from './store-view.js';
 import type { AgentProcess, ControlPlaneProcess } from '../../support/outpost-processes.js';
 import { until } from '../../support/wait.js';
-import { runWorkflowId } from '../../support/workflow-ids.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 export interface RunEventView {
   seq: number;

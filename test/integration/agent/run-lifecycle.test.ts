@@ -7,7 +7,7 @@ import { describeEachDialect } from '../../support/storage.js';
 import { testTemporal } from '../../support/temporal.js';
 import { HELLO_MODULE, startStack, type Stack } from '../../support/stack.js';
 import { recordHistory } from '../../support/histories.js';
-import { runWorkflowId } from '../../support/workflow-ids.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 // At top level, so the shared connection's cleanup hook belongs to the file, not a suite.
 const t = await testTemporal();

@@ -13,7 +13,7 @@ import { testTemporal } from '../../support/temporal.js';
 import { recordHistory } from '../../support/histories.js';
 import { HELLO_MODULE, startStack, type Stack } from '../../support/stack.js';
 import { until } from '../../support/wait.js';
-import { runWorkflowId } from '../../support/workflow-ids.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 const t = await testTemporal();
 const SDK = resolve('src/user-code/sdk/index.ts');

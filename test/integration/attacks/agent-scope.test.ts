@@ -12,7 +12,7 @@ import { STORE_TABLES } from '../../../src/control-plane/store/schema.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { describeEachDialect } from '../../support/storage.js';
 import { SNAPSHOT } from '../../support/control-plane-harness.js';
-import { runWorkflowId } from '../../support/workflow-ids.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 interface Answer<T = Record<string, unknown>> {
   data?: T;

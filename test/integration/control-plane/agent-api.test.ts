@@ -10,7 +10,7 @@ import { createToken } from '../../../src/control-plane/store/tokens.js';
 import { getWorkItem } from '../../../src/control-plane/store/work-items.js';
 import { describeEachDialect } from '../../support/storage.js';
 import { loadedLocation, openHarness, type Harness } from '../../support/control-plane-harness.js';
-import { runWorkflowId } from '../../support/workflow-ids.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 describeEachDialect('agent API', (target) => {
   let h: Harness;

@@ -9,7 +9,7 @@ import { createLogger } from '../../../src/shared/logger.js';
 import type { LocationSnapshot } from '../../../src/shared/location-snapshot.js';
 import { describeEachDialect } from '../../support/storage.js';
 import { openHarness, type Harness } from '../../support/control-plane-harness.js';
-import { runWorkflowId } from '../../support/workflow-ids.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 const SNAPSHOT: LocationSnapshot = {
   jobs: [
