@@ -21,6 +21,7 @@ import { addHistoryMarks, formatTimeline, StoreMarks, timeline } from './support
 import { isQuick, machine, report, type Figure } from './support/report.js';
 import { cpuMs, startBenchSystem, type BenchSystem } from './support/stack.js';
 import { sleep } from '../test/support/wait.js';
+import { workItemWorkflowId } from '../src/shared/workflow-contract.js';
 
 const quick = isQuick();
 const profile = process.argv.includes('--profile');
@@ -178,7 +179,7 @@ async function profileLevelRun(sys: BenchSystem, profileDir: string, client: Cli
   const rawRate = await raw();
 
   const items = [...marks.byItem.entries()];
-  for (const [id, m] of items) await addHistoryMarks(client, `wi-${id}`, m);
+  for (const [id, m] of items) await addHistoryMarks(client, workItemWorkflowId(id), m);
   for (let i = 0; i < 50 && children.some((c) => !existsSync(join(profileDir, `${c.pid}.cpuprofile`))); i++)
     await sleep(100);
 

@@ -12,7 +12,7 @@ import { STORE_TABLES } from '../../../src/control-plane/store/schema.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { describeEachDialect } from '../../support/storage.js';
 import { SNAPSHOT } from '../../support/control-plane-harness.js';
-import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
+import { runWorkflowId, workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 interface Answer<T = Record<string, unknown>> {
   data?: T;
@@ -131,7 +131,7 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
     ).deployCodeLocation.version;
     const [sync] = ok(await asA<{ claimWork: WorkItem[] }>(Q.claim, { a: agent.a })).claimWork;
     assert.equal(sync?.kind, 'SYNC_CODE_LOCATION');
-    ok(await asA(Q.ack, { a: agent.a, i: sync.id, w: `wi-${sync.id}` }));
+    ok(await asA(Q.ack, { a: agent.a, i: sync.id, w: workItemWorkflowId(sync.id) }));
     const loaded = { agentId: agent.a, location: 'hello', version, status: 'LOADED', snapshot: SNAPSHOT };
     assert.equal(ok(await asA<{ reportCodeLocation: boolean }>(Q.report, { i: loaded })).reportCodeLocation, true);
 
@@ -263,7 +263,7 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
     const r3 = ok(await asUser<{ launchRun: { id: string } }>(Q.launch)).launchRun.id;
     const [item] = ok(await asB<{ claimWork: WorkItem[] }>(Q.claim, { a: agent.b })).claimWork;
     assert.equal(item?.runId, r3);
-    for (const w of ['run-never-existed', `wi-${item.id}`, runWorkflowId(runId)]) {
+    for (const w of ['run-never-existed', workItemWorkflowId(item.id), runWorkflowId(runId)]) {
       await refused(
         `ackWork with ${w}`,
         () => asB(Q.ack, { a: agent.b, i: item.id, w }),
@@ -347,7 +347,7 @@ describeEachDialect('agent scope: a launch re-claimed after its lease lapsed mov
           (r) => (r.data as unknown as { claimWork: WorkItem[] }).claimWork,
         );
       const [sync] = await claims(ta, a);
-      await call('/agent/graphql', ta, Q.ack, { a, i: sync!.id, w: `wi-${sync!.id}` });
+      await call('/agent/graphql', ta, Q.ack, { a, i: sync!.id, w: workItemWorkflowId(sync!.id) });
       await call('/agent/graphql', ta, Q.report, {
         i: { agentId: a, location: 'hello', version: sync!.payload.version, status: 'LOADED', snapshot: SNAPSHOT },
       });
