@@ -72,6 +72,20 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       assert.equal(restarted.spawnCount(runId), 1);
     });
 
+    test('two launches of one run at once (a retried launchRun attempt) spawn and record one worker', async () => {
+      // Temporal retries a launchRun attempt that outlived its heartbeat timeout while the first
+      // still runs, in the same agent: the second once found the first's intent and its worker in
+      // /proc before process.json existed, and recorded that one spawn a second time.
+      const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+      const runId = `${mode}_run_concurrent_launch`;
+      const [a, b] = await Promise.all([launcher.launch(spec(runId, 'hello')), launcher.launch(spec(runId, 'hello'))]);
+      assert.equal(b.ref, a.ref);
+      assert.equal(launcher.spawnCount(runId), 1);
+      await until('worker exit', async () => !(await launcher.isAlive(runId)));
+      assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_SUCCESS');
+      assert.equal(launcher.spawnCount(runId), 1);
+    });
+
     test('after a crash between spawn and record, finds the live worker instead of spawning again', async () => {
       const launcher = new ProcessLauncher({ dataDir, isolation, logger });
       const runId = `${mode}_run_crash_window`;
