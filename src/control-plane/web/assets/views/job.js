@@ -2,7 +2,7 @@
 // against the schema as you type (the server checks it again on launch).
 import { gql } from '../api.js';
 import { errorBox, h, mount, statusPill, toast } from '../dom.js';
-import { exampleFor, validate } from '../lib/json-schema.js';
+import { exampleFor, requiredExampleFor, validate } from '../lib/json-schema.js';
 import { JOB, LAUNCH_RUN } from '../queries.js';
 import { opGraph } from './op-graph.js';
 import { can, role } from '../roles.js';
@@ -26,7 +26,9 @@ export async function jobView(main, { params, navigate }) {
   // A partition supplies its own config (only the location knows it; the server merges this
   // editor's values over it), so a partitioned job starts empty rather than with placeholders
   // that would override the partition's values.
-  editor.value = job.partitions ? '{}' : JSON.stringify(exampleFor(schema), null, 2);
+  // A Dagster job starts from its required fields only (Dagster applies the defaults itself).
+  const start = l.kind === 'DAGSTER' ? requiredExampleFor(schema) : exampleFor(schema);
+  editor.value = job.partitions ? '{}' : JSON.stringify(start, null, 2);
   editor.rows = Math.min(16, Math.max(4, editor.value.split('\n').length + 2));
   const tagsInput = h('input', {
     id: 'launch-tags',
@@ -159,6 +161,13 @@ export async function jobView(main, { params, navigate }) {
               { for: 'config-editor' },
               job.partitions ? "Run config (JSON, merged over the partition's config)" : 'Run config (JSON)',
             ),
+            l.kind === 'DAGSTER'
+              ? h(
+                  'p',
+                  { class: 'muted small', id: 'dagster-config-hint' },
+                  "Dagster run config (ops, resources, execution); what you leave out takes the schema's defaults.",
+                )
+              : null,
             editor,
             problems,
             partitionInput ? h('label', { for: 'partition-key' }, `Partition (${job.partitions})`) : null,
