@@ -1,6 +1,7 @@
 // One row of the run page's event log. Dagster runs add two things: ENGINE events carry the
-// Dagster event type they stand for (data.dagsterEventType) as a label, and asset
-// materializations / observations name their asset, linked to the location's asset view.
+// Dagster event type they stand for (data.dagsterEventType) as a label, asset
+// materializations / observations name their asset, linked to the location's asset view, and
+// Dagster's raw event record (data.dagster) is folded away.
 import { fmtTime, h } from '../dom.js';
 import { assetHref } from './assets.js';
 
@@ -20,11 +21,20 @@ export function eventRow(e, location) {
       h('details', {}, h('summary', {}, `${e.error.name}: ${e.error.message}`), h('pre', {}, e.error.stack ?? '')),
     );
   const dagsterType = dagsterTypeOf(e);
-  // The label shows the Dagster type; the payload need not repeat it.
-  const data = dagsterType
-    ? Object.fromEntries(Object.entries(e.data).filter(([k]) => k !== 'dagsterEventType'))
-    : e.data;
-  if (data && Object.keys(data).length) detail.push(h('code', { class: 'event-data' }, JSON.stringify(data)));
+  // The label shows the Dagster type, and Dagster's raw event record (data.dagster, a serdes
+  // string) folds away: the payload line keeps what a reader scans for.
+  const { dagsterEventType: _t, dagster: raw, ...rest } = e.data ?? {};
+  const data = e.data && typeof e.data === 'object' ? rest : {};
+  if (Object.keys(data).length) detail.push(h('code', { class: 'event-data' }, JSON.stringify(data)));
+  if (raw !== undefined)
+    detail.push(
+      h(
+        'details',
+        { class: 'dagster-raw' },
+        h('summary', { class: 'muted small' }, 'Dagster event record'),
+        h('pre', {}, typeof raw === 'string' ? raw : JSON.stringify(raw, null, 2)),
+      ),
+    );
   const asset =
     ASSET_EVENTS.has(e.type) && e.assetKey
       ? h('a', { class: 'asset-link', href: assetHref(location, e.assetKey), 'data-asset-key': e.assetKey }, e.assetKey)
