@@ -6,8 +6,14 @@
 // launches a run whose LAUNCH_RUN work item carries the selection, the Dagster launch form, and
 // test schedule / test sensor show the evaluation without launching anything.
 import assert from 'node:assert/strict';
+import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import { readListRepositories, readScheduleResult, readSensorResult } from '../../src/agent/dagster/serdes-readers.js';
+import {
+  readExecutionPlan,
+  readListRepositories,
+  readScheduleResult,
+  readSensorResult,
+} from '../../src/agent/dagster/serdes-readers.js';
 import { mapDagsterSnapshot } from '../../src/agent/dagster/snapshot-mapper.js';
 import type { LocationSnapshot } from '../../src/shared/location-snapshot.js';
 import { browserSkipReason, debugShot, launchBrowser, type TestBrowser } from '../support/browser.js';
@@ -51,9 +57,19 @@ interface Claimed {
   payload: Vars;
 }
 
+/** The execution-plan calls recorded from the real server: run config → Dagster's answer. */
+function recordedPlans() {
+  return ['execution-plan.valid', 'execution-plan.invalid-config'].map((name) => {
+    const r = recorded('1.13', name);
+    const runConfig = (JSON.parse(r.request) as { run_config: Vars }).run_config;
+    return { runConfig, plan: readExecutionPlan(r.reply) };
+  });
+}
+
 /**
- * Plays the agent's work loop: answers EVALUATE_* items from the recorded replies, and hands
- * LAUNCH_RUN items to the test (acked and reported launched, as the agent does).
+ * Plays the agent's work loop: answers the executionPlan config checks and EVALUATE_* items
+ * from the recorded replies, and acks LAUNCH_RUN items and reports them launched (as the agent
+ * does); every claimed item is kept for the test to inspect.
  */
 function playAgent(s: ScriptedStack) {
   const seen: Claimed[] = [];
@@ -61,6 +77,7 @@ function playAgent(s: ScriptedStack) {
   const schedule = readScheduleResult(recorded('1.13', 'schedule.daily_job_schedule').reply);
   const sensor = readSensorResult(recorded('1.13', 'sensor.cursor-41').reply);
   if (!schedule.ok || !sensor.ok) throw new Error('recorded evaluations do not read');
+  const plans = recordedPlans();
   const complete = (id: string, r: unknown) =>
     s.agent('mutation($a: ID!, $id: ID!, $r: JSON!) { completeWork(agentId: $a, id: $id, result: $r) { id } }', {
       a: s.agentId,
@@ -76,7 +93,23 @@ function playAgent(s: ScriptedStack) {
       );
       for (const w of claimWork) {
         seen.push(w);
-        if (w.kind === 'EVALUATE_SCHEDULE') await complete(w.id, evaluation(schedule.value, 'daily_job'));
+        if (w.kind === 'QUERY_CODE_LOCATION' && w.payload.query === 'executionPlan') {
+          const rec = plans.find((p) => isDeepStrictEqual(p.runConfig, w.payload.runConfig));
+          if (rec?.plan.ok === false) {
+            await s.agent(
+              'mutation($a: ID!, $id: ID!, $e: WorkErrorInput!) { failWork(agentId: $a, id: $id, error: $e) { id } }',
+              {
+                a: s.agentId,
+                id: w.id,
+                e: { code: 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION', message: rec.plan.error.message },
+              },
+            );
+          } else if (rec?.plan.ok) await complete(w.id, { answer: rec.plan.value });
+          // No recording plans an asset selection: its plan is one step per selected asset.
+          else if (Array.isArray(w.payload.assetSelection))
+            await complete(w.id, { answer: { stepKeys: w.payload.assetSelection } });
+          else throw new Error(`no recorded execution plan for ${JSON.stringify(w.payload)}`);
+        } else if (w.kind === 'EVALUATE_SCHEDULE') await complete(w.id, evaluation(schedule.value, 'daily_job'));
         else if (w.kind === 'EVALUATE_SENSOR')
           await complete(w.id, { ...evaluation(sensor.value, 'greeting_job'), cursor: sensor.value.cursor });
         else if (w.kind === 'LAUNCH_RUN' && w.runId) {
@@ -294,24 +327,34 @@ describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, (
     await takeDagsterShots(b.page, { url: s.url, runId, location: LOC });
   });
 
-  test('the launch form works from the converted Dagster config schema', async () => {
+  test('the launch form works from the converted Dagster config schema; Dagster judges the config', async () => {
     await b.page.goto(`${s.url}/locations/${LOC}/jobs/greeting_job`);
     await b.page.locator('#dagster-config-hint').waitFor();
     const editor = b.page.locator('#config-editor');
     // Only required fields (none here): Dagster applies the schema's defaults itself.
     assert.deepEqual(JSON.parse(await editor.inputValue()), {});
-    await editor.fill(JSON.stringify({ ops: { greet: { config: { name: 5 } } } }));
-    await b.page.locator('#config-problems li', { hasText: 'ops.greet.config.name' }).waitFor();
-    assert.equal(await b.page.locator('#launch').isDisabled(), true);
-    const runConfig = { ops: { greet: { config: { name: 'world' } } } };
-    await editor.fill(JSON.stringify(runConfig));
+    assert.equal(await b.page.locator('#config-problems li').count(), 0);
+    const [valid, invalid] = recordedPlans();
+    // The typo Dagster refused when recorded: the form flags it but lets Dagster judge.
+    await editor.fill(JSON.stringify(invalid!.runConfig));
+    await b.page.locator('#config-problems li.advisory', { hasText: 'unknown property "nam"' }).waitFor();
+    assert.equal(await b.page.locator('#launch').isDisabled(), false);
+    await b.page.locator('#launch').click();
+    const refused = b.page.locator('#launch-form .error-box');
+    await refused.waitFor();
+    assert.match(await refused.innerText(), /OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION/);
+    assert.match(await refused.innerText(), /Received unexpected config entry "nam" at path root:ops:greet:config/);
+    assert.equal(new URL(b.page.url()).pathname, `/locations/${LOC}/jobs/greeting_job`);
+
+    await editor.fill(JSON.stringify(valid!.runConfig));
     assert.equal(await b.page.locator('#config-problems li').count(), 0);
     await b.page.locator('#launch').click();
     await b.page.waitForURL((u) => u.pathname.startsWith('/runs/'));
     const runId = decodeURIComponent(new URL(b.page.url()).pathname.split('/').pop()!);
     const launch = await agent.item((c) => c.kind === 'LAUNCH_RUN' && c.runId === runId);
-    assert.deepEqual(launch.payload.runConfig, runConfig);
+    assert.deepEqual(launch.payload.runConfig, { ops: { greet: { config: { name: 'world' } } } });
     assert.equal(launch.payload.job, 'greeting_job');
+    assert.equal(launch.payload.assetSelection, undefined);
   });
 
   test('test schedule and test sensor show the evaluation and launch nothing', async () => {

@@ -16,6 +16,7 @@ export async function jobView(main, { params, navigate }) {
     return;
   }
   const schema = job.configSchema && typeof job.configSchema === 'object' ? job.configSchema : {};
+  const dagster = l.kind === 'DAGSTER';
   const editor = h('textarea', {
     id: 'config-editor',
     class: 'code-editor',
@@ -27,7 +28,7 @@ export async function jobView(main, { params, navigate }) {
   // editor's values over it), so a partitioned job starts empty rather than with placeholders
   // that would override the partition's values.
   // A Dagster job starts from its required fields only (Dagster applies the defaults itself).
-  const start = l.kind === 'DAGSTER' ? requiredExampleFor(schema) : exampleFor(schema);
+  const start = dagster ? requiredExampleFor(schema) : exampleFor(schema);
   editor.value = job.partitions ? '{}' : JSON.stringify(start, null, 2);
   editor.rows = Math.min(16, Math.max(4, editor.value.split('\n').length + 2));
   const tagsInput = h('input', {
@@ -63,10 +64,21 @@ export async function jobView(main, { params, navigate }) {
     } catch (err) {
       errs.push({ path: 'JSON', message: err.message });
     }
-    problems.replaceChildren(...errs.map((e) => h('li', {}, h('code', {}, e.path), ' ', e.message)));
-    editor.classList.toggle('invalid', errs.length > 0);
-    launchBtn.disabled = errs.length > 0 || l.status !== 'LOADED';
-    return errs.length ? undefined : value;
+    // Dagster is the judge of Dagster config (the launch asks the location): the converted
+    // schema cannot express every Dagster config type, so its problems advise but do not block.
+    const blocking = dagster ? errs.filter((e) => e.path === 'JSON') : errs;
+    problems.classList.toggle('advisory', blocking.length < errs.length);
+    problems.replaceChildren(
+      ...errs.map((e) =>
+        h('li', { class: blocking.includes(e) ? null : 'advisory' }, h('code', {}, e.path), ' ', e.message),
+      ),
+      blocking.length < errs.length
+        ? h('li', { class: 'muted advisory-note' }, 'Dagster checks the config when you launch.')
+        : null,
+    );
+    editor.classList.toggle('invalid', blocking.length > 0);
+    launchBtn.disabled = blocking.length > 0 || l.status !== 'LOADED';
+    return blocking.length ? undefined : value;
   }
   editor.addEventListener('input', check);
 
@@ -161,7 +173,7 @@ export async function jobView(main, { params, navigate }) {
               { for: 'config-editor' },
               job.partitions ? "Run config (JSON, merged over the partition's config)" : 'Run config (JSON)',
             ),
-            l.kind === 'DAGSTER'
+            dagster
               ? h(
                   'p',
                   { class: 'muted small', id: 'dagster-config-hint' },
