@@ -79,12 +79,20 @@ export async function assetsView(main, { params, query, navigate }) {
       assets.length
         ? opGraph(nodes, {
             noun: 'asset',
+            // Kept short to fit the node; the table has the details.
             meta: (n) => {
               const m = lastMat(n.asset);
-              return `${n.asset.groupName ?? 'default'} · ${m ? fmtRelative(m.timestamp) : 'never materialized'}`;
+              return `${n.asset.groupName ?? 'default'} · ${m ? fmtRelative(m.timestamp) : 'never'}`;
             },
             nodeAttrs: (n) => ({
-              class: `asset-node${selected.has(n.name) ? ' selected' : ''}${n.name === focus ? ' focused' : ''}`,
+              class: [
+                'asset-node',
+                lastMat(n.asset) ? 'materialized' : '',
+                selected.has(n.name) ? 'selected' : '',
+                n.name === focus ? 'focused' : '',
+              ]
+                .filter(Boolean)
+                .join(' '),
               'data-asset': n.name,
               'aria-pressed': String(selected.has(n.name)),
             }),

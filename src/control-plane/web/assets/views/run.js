@@ -11,6 +11,8 @@ import { confirmDialog } from './confirm.js';
 import { can } from '../roles.js';
 
 const POLL_MS = 1000;
+/** Dagster's implicit asset job(s): `__ASSET_JOB`, or `__ASSET_JOB_<n>` per partitions definition. */
+const IMPLICIT_ASSET_JOB = /^__ASSET_JOB(_\d+)?$/;
 const EVENT_PAGE = 1000;
 const MAX_LOG_CHARS = 2_000_000; // keep the page light; older output is dropped from view
 
@@ -140,9 +142,21 @@ export async function runView(main, { params, config, navigate }) {
         { class: 'btn', id: 'temporal-link', href: temporalHref, target: '_blank', rel: 'noopener noreferrer' },
         'Open in Temporal UI ↗',
       ),
-      can('launchRun')
-        ? h('button', { class: 'btn', id: 'relaunch', onclick: (e) => void relaunch(e.currentTarget) }, 'Launch again')
-        : null,
+      // An asset materialization is launched again from the asset view: the run does not say
+      // which assets it selected, and relaunching its asset job would materialize them all.
+      IMPLICIT_ASSET_JOB.test(run.job)
+        ? h(
+            'a',
+            { class: 'btn', id: 'to-assets', href: `/locations/${encodeURIComponent(run.location)}/assets` },
+            'Assets →',
+          )
+        : can('launchRun')
+          ? h(
+              'button',
+              { class: 'btn', id: 'relaunch', onclick: (e) => void relaunch(e.currentTarget) },
+              'Launch again',
+            )
+          : null,
       can('terminateRun') ? terminateBtn : null,
     ),
     h('div', { class: 'card' }, facts, whySlot, timeline),
