@@ -421,4 +421,25 @@ describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, (
     const problems = b.problems.filter((p) => !/40[13]|Failed to load resource/.test(p));
     assert.deepEqual(problems, []);
   });
+
+  test('a VIEWER sees the assets and automation but no Materialize and no Test', async () => {
+    const viewer = await launchBrowser();
+    try {
+      const token = await s.cp.issueToken('user', 'viewer-dagster', 'VIEWER');
+      await viewer.page.goto(`${s.url}/signin`);
+      await viewer.page.locator('#token').fill(token);
+      await viewer.page.locator('#signin-form button').click();
+      await viewer.page.waitForURL((u) => u.pathname === '/runs');
+      await viewer.page.goto(`${s.url}/locations/${LOC}/assets`);
+      await viewer.page.locator('#assets tr[data-asset="raw_numbers"]').waitFor();
+      await viewer.page.locator('#materialize-denied').waitFor();
+      assert.equal(await viewer.page.locator('#materialize-selected, #materialize-all').count(), 0);
+      assert.equal(await viewer.page.locator('#assets input[type="checkbox"]:not([disabled])').count(), 0);
+      await viewer.page.goto(`${s.url}/automation`);
+      await viewer.page.locator('tr[data-schedule="daily_job_schedule"]').waitFor();
+      assert.equal(await viewer.page.locator('button.test-tick').count(), 0);
+    } finally {
+      await viewer.close();
+    }
+  });
 });
