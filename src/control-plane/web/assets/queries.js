@@ -54,7 +54,7 @@ export const LOCATION = `query Location($name: String!) {
 
 export const JOB = `query Job($name: String!) {
   codeLocation(name: $name) {
-    name kind status
+    name kind dagsterVersion status
     jobs { name description tags configSchema partitions ops { name description inputs { name fromOp fromOutput } outputs } }
     partitions { name kind keys }
   }

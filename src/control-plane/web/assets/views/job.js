@@ -5,6 +5,7 @@ import { errorBox, h, mount, statusPill, toast } from '../dom.js';
 import { exampleFor, requiredExampleFor, validate } from '../lib/json-schema.js';
 import { JOB, LAUNCH_RUN } from '../queries.js';
 import { opGraph } from './op-graph.js';
+import { kindChip } from './location-kind.js';
 import { can, role } from '../roles.js';
 
 export async function jobView(main, { params, navigate }) {
@@ -126,7 +127,12 @@ export async function jobView(main, { params, navigate }) {
       { class: 'page-head' },
       h('h1', {}, job.name),
       statusPill(l.status),
+      dagster ? kindChip(l) : null,
       h('span', { class: 'topbar-spacer' }),
+      // The implicit asset job is Dagster's way to materialize assets: pick them in the asset view.
+      dagster && job.name.startsWith('__ASSET_JOB')
+        ? h('a', { class: 'btn', id: 'to-assets', href: `/locations/${encodeURIComponent(l.name)}/assets` }, 'Assets →')
+        : null,
       h(
         'a',
         {
