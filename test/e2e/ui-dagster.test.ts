@@ -73,10 +73,19 @@ function recordedPlans() {
  */
 function playAgent(s: ScriptedStack) {
   const seen: Claimed[] = [];
+  const errors: string[] = [];
   const waiters: Array<{ match: (c: Claimed) => boolean; resolve: (c: Claimed) => void }> = [];
   const schedule = readScheduleResult(recorded('1.13', 'schedule.daily_job_schedule').reply);
-  const sensor = readSensorResult(recorded('1.13', 'sensor.cursor-41').reply);
-  if (!schedule.ok || !sensor.ok) throw new Error('recorded evaluations do not read');
+  // The sensor evaluations recorded from the cursor they were made with ("41" asks for a run, "abc" skips).
+  const sensorByCursor = new Map(
+    ['sensor.cursor-41', 'sensor.cursor-abc'].map((name) => {
+      const r = recorded('1.13', name);
+      const read = readSensorResult(r.reply);
+      if (!read.ok) throw new Error(`${name} does not read`);
+      return [(JSON.parse(r.request) as { cursor: string }).cursor, read.value] as const;
+    }),
+  );
+  if (!schedule.ok) throw new Error('recorded evaluations do not read');
   const plans = recordedPlans();
   const complete = (id: string, r: unknown) =>
     s.agent('mutation($a: ID!, $id: ID!, $r: JSON!) { completeWork(agentId: $a, id: $id, result: $r) { id } }', {
@@ -93,41 +102,48 @@ function playAgent(s: ScriptedStack) {
       );
       for (const w of claimWork) {
         seen.push(w);
-        if (w.kind === 'QUERY_CODE_LOCATION' && w.payload.query === 'executionPlan') {
-          const rec = plans.find((p) => isDeepStrictEqual(p.runConfig, w.payload.runConfig));
-          if (rec?.plan.ok === false) {
+        // A mistake here must fail the test, not stall it: noted, asserted empty at the end.
+        try {
+          if (w.kind === 'QUERY_CODE_LOCATION' && w.payload.query === 'executionPlan') {
+            const rec = plans.find((p) => isDeepStrictEqual(p.runConfig, w.payload.runConfig));
+            if (rec?.plan.ok === false) {
+              await s.agent(
+                'mutation($a: ID!, $id: ID!, $e: WorkErrorInput!) { failWork(agentId: $a, id: $id, error: $e) { id } }',
+                {
+                  a: s.agentId,
+                  id: w.id,
+                  e: { code: 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION', message: rec.plan.error.message },
+                },
+              );
+            } else if (rec?.plan.ok) await complete(w.id, { answer: rec.plan.value });
+            // No recording plans an asset selection: its plan is one step per selected asset.
+            else if (Array.isArray(w.payload.assetSelection))
+              await complete(w.id, { answer: { stepKeys: w.payload.assetSelection } });
+            else throw new Error(`no recorded execution plan for ${JSON.stringify(w.payload)}`);
+          } else if (w.kind === 'EVALUATE_SCHEDULE') await complete(w.id, evaluation(schedule.value, 'daily_job'));
+          else if (w.kind === 'EVALUATE_SENSOR') {
+            const sensor = sensorByCursor.get(String(w.payload.cursor));
+            if (!sensor) throw new Error(`no recorded evaluation from cursor ${String(w.payload.cursor)}`);
+            await complete(w.id, { ...evaluation(sensor, 'greeting_job'), cursor: sensor.cursor });
+          } else if (w.kind === 'LAUNCH_RUN' && w.runId) {
             await s.agent(
-              'mutation($a: ID!, $id: ID!, $e: WorkErrorInput!) { failWork(agentId: $a, id: $id, error: $e) { id } }',
+              'mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { id } }',
               {
                 a: s.agentId,
                 id: w.id,
-                e: { code: 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION', message: rec.plan.error.message },
+                w: `run-${w.runId}`,
               },
             );
-          } else if (rec?.plan.ok) await complete(w.id, { answer: rec.plan.value });
-          // No recording plans an asset selection: its plan is one step per selected asset.
-          else if (Array.isArray(w.payload.assetSelection))
-            await complete(w.id, { answer: { stepKeys: w.payload.assetSelection } });
-          else throw new Error(`no recorded execution plan for ${JSON.stringify(w.payload)}`);
-        } else if (w.kind === 'EVALUATE_SCHEDULE') await complete(w.id, evaluation(schedule.value, 'daily_job'));
-        else if (w.kind === 'EVALUATE_SENSOR')
-          await complete(w.id, { ...evaluation(sensor.value, 'greeting_job'), cursor: sensor.value.cursor });
-        else if (w.kind === 'LAUNCH_RUN' && w.runId) {
-          await s.agent(
-            'mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { id } }',
-            {
-              a: s.agentId,
-              id: w.id,
-              w: `run-${w.runId}`,
-            },
-          );
-          await s.agent(
-            'mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r, info: { pid: 4242 }) }',
-            {
-              a: s.agentId,
-              r: w.runId,
-            },
-          );
+            await s.agent(
+              'mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r, info: { pid: 4242 }) }',
+              {
+                a: s.agentId,
+                r: w.runId,
+              },
+            );
+          }
+        } catch (err) {
+          errors.push(`${w.kind}: ${String(err)}`);
         }
         for (const x of waiters.splice(0)) {
           if (x.match(w)) x.resolve(w);
@@ -138,6 +154,7 @@ function playAgent(s: ScriptedStack) {
   })();
   return {
     seen,
+    errors,
     /** The first claimed item matching, now or later. */
     item(match: (c: Claimed) => boolean): Promise<Claimed> {
       const found = seen.find(match);
@@ -408,6 +425,13 @@ describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, (
     const sItem = await agent.item((c) => c.kind === 'EVALUATE_SENSOR');
     assert.equal(sItem.payload.cursor, '41');
     assert.equal(sItem.payload.dryRun, true);
+    // From a cursor with nothing new, the sensor skips and says why.
+    await sPanel.locator('input.tick-cursor').fill('abc');
+    await sPanel.locator('button.tick-evaluate').click();
+    await sPanel.locator('.skip-reason', { hasText: 'Skipped: nothing new since abc' }).waitFor();
+    assert.equal(await sPanel.locator('tr.run-request').count(), 0);
+    assert.match(await sPanel.locator('.tick-summary').innerText(), /No run requests/);
+    assert.equal((await sPanel.locator('.new-cursor').innerText()).trim(), 'abc');
 
     // Nothing launched, and the sensor's stored cursor is unchanged.
     const runsAfter = await s.user<{ runs: { edges: unknown[] } }>(
@@ -420,6 +444,7 @@ describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, (
     assert.equal(codeLocation.sensors.find((x) => x.name === 'every_tick')?.cursor ?? null, null);
     const problems = b.problems.filter((p) => !/40[13]|Failed to load resource/.test(p));
     assert.deepEqual(problems, []);
+    assert.deepEqual(agent.errors, []);
   });
 
   test('a VIEWER sees the assets and automation but no Materialize and no Test', async () => {
