@@ -10,7 +10,8 @@ import { kindChip } from './location-kind.js';
 import { opGraph } from './op-graph.js';
 import { can, role } from '../roles.js';
 
-export const ASSET_JOB = '__ASSET_JOB';
+/** Dagster's implicit asset job(s): `__ASSET_JOB`, or `__ASSET_JOB_<n>` per partitions definition. */
+export const isImplicitAssetJob = (job) => /^__ASSET_JOB(_\d+)?$/.test(job);
 
 export const assetHref = (location, key) =>
   `/locations/${encodeURIComponent(location)}/assets?asset=${encodeURIComponent(key)}`;
@@ -137,7 +138,7 @@ export async function assetsView(main, { params, query, navigate }) {
         (a.jobNames ?? []).map((j) =>
           h(
             'a',
-            { class: `tag${j === ASSET_JOB ? ' muted' : ''}`, href: `${locHref}/jobs/${encodeURIComponent(j)}` },
+            { class: `tag${isImplicitAssetJob(j) ? ' muted' : ''}`, href: `${locHref}/jobs/${encodeURIComponent(j)}` },
             j,
           ),
         ),

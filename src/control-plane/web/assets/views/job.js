@@ -6,6 +6,7 @@ import { exampleFor, requiredExampleFor, validate } from '../lib/json-schema.js'
 import { JOB, LAUNCH_RUN } from '../queries.js';
 import { opGraph } from './op-graph.js';
 import { kindChip } from './location-kind.js';
+import { isImplicitAssetJob } from './assets.js';
 import { can, role } from '../roles.js';
 
 export async function jobView(main, { params, navigate }) {
@@ -130,7 +131,7 @@ export async function jobView(main, { params, navigate }) {
       dagster ? kindChip(l) : null,
       h('span', { class: 'topbar-spacer' }),
       // The implicit asset job is Dagster's way to materialize assets: pick them in the asset view.
-      dagster && job.name.startsWith('__ASSET_JOB')
+      dagster && isImplicitAssetJob(job.name)
         ? h('a', { class: 'btn', id: 'to-assets', href: `/locations/${encodeURIComponent(l.name)}/assets` }, 'Assets →')
         : null,
       h(

@@ -4,7 +4,7 @@ import { gql } from '../api.js';
 import { errorBox, fmtRelative, h, mount, statusPill } from '../dom.js';
 import { LOCATION } from '../queries.js';
 import { kindChip } from './location-kind.js';
-import { ASSET_JOB } from './assets.js';
+import { isImplicitAssetJob } from './assets.js';
 
 export async function locationView(main, { params }) {
   const name = params[0];
@@ -56,7 +56,7 @@ export async function locationView(main, { params }) {
               h(
                 'td',
                 { class: 'muted' },
-                j.name === ASSET_JOB ? 'The implicit job that materializes the assets' : j.description || '',
+                isImplicitAssetJob(j.name) ? 'The implicit job that materializes the assets' : j.description || '',
               ),
               h('td', { class: 'num' }, j.ops?.length ?? 0),
             ),

@@ -6,13 +6,12 @@ import { errorBox, fmtDuration, fmtTime, h, mount, runDuration, statusPill, TERM
 import { COMPUTE_LOGS, LAUNCH_RUN, RUN, RUN_EVENTS, RUN_EVENTS_SUB, TERMINATE_RUN } from '../queries.js';
 import { renderTimeline } from './run-timeline.js';
 import { eventRow } from './run-event-row.js';
+import { isImplicitAssetJob } from './assets.js';
 import { onAgentHealth } from './agent-health.js';
 import { confirmDialog } from './confirm.js';
 import { can } from '../roles.js';
 
 const POLL_MS = 1000;
-/** Dagster's implicit asset job(s): `__ASSET_JOB`, or `__ASSET_JOB_<n>` per partitions definition. */
-const IMPLICIT_ASSET_JOB = /^__ASSET_JOB(_\d+)?$/;
 const EVENT_PAGE = 1000;
 const MAX_LOG_CHARS = 2_000_000; // keep the page light; older output is dropped from view
 
@@ -144,7 +143,7 @@ export async function runView(main, { params, config, navigate }) {
       ),
       // An asset materialization is launched again from the asset view: the run does not say
       // which assets it selected, and relaunching its asset job would materialize them all.
-      IMPLICIT_ASSET_JOB.test(run.job)
+      isImplicitAssetJob(run.job)
         ? h(
             'a',
             { class: 'btn', id: 'to-assets', href: `/locations/${encodeURIComponent(run.location)}/assets` },
