@@ -10,7 +10,7 @@ import { createControlPlaneFetchHandler } from '../src/control-plane/index.js';
 import { registerAgent } from '../src/control-plane/store/agents.js';
 import { claimOnce } from '../src/control-plane/store/work-queue.js';
 import { appendRunEvents, type RunEventInput } from '../src/control-plane/store/run-events.js';
-import { createRun } from '../src/control-plane/store/runs.js';
+import { createRun } from '../src/control-plane/services/runs-service.js';
 import { Store } from '../src/control-plane/store/store.js';
 import { createToken } from '../src/control-plane/store/tokens.js';
 import { createLogger } from '../src/shared/logger.js';

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { LOG_CHUNK } from '../src/agent/spool-shipper.js';
 import { appendComputeLogs } from '../src/control-plane/store/compute-logs.js';
-import { createRun } from '../src/control-plane/store/runs.js';
+import { createRun } from '../src/control-plane/services/runs-service.js';
 import type { Store } from '../src/control-plane/store/store.js';
 import { firehoseBlock } from './fixtures/bench-location.js';
 import { isQuick, report } from './support/report.js';

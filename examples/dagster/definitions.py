@@ -43,6 +43,8 @@ from dagster import (
 )
 def greet(context: OpExecutionContext) -> str:
     name = context.op_config["name"]
+    # A plain print is user output (the run's stdout), not a Dagster event.
+    print(f"greet printed {name}")
     context.log.info(f"hello {name}")
     return name
 

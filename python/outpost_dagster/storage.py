@@ -2,8 +2,10 @@
 
 SpoolEventLogStorage keeps Dagster's own SQLite event log (the worker reads its events back for
 step stats, retries and asset queries) and appends each event to Outpost's spool.
-CancelAwareRunStorage reports a run CANCELING while the agent's cancel marker exists, so the
-worker, interrupted by SIGTERM, ends the run CANCELED rather than FAILURE.
+CancelAwareRunStorage seeds the run the agent wrote (`run_file`, serdes DagsterRun) and reports
+it CANCELING while the agent's terminate marker exists, so the worker, interrupted by SIGTERM,
+ends the run CANCELED rather than FAILURE. The marker is the one Launcher.requestTermination
+writes: `terminate-requested.json` in the spool (SPOOL_FILES.terminated in run-events.ts).
 """
 
 from __future__ import annotations
@@ -11,20 +13,30 @@ from __future__ import annotations
 import os
 from typing import Any, Mapping
 
-from dagster import DagsterRunStatus, EventLogEntry, StringSource
+from dagster import DagsterRun, DagsterRunStatus, EventLogEntry, Field, StringSource
+from dagster._core.errors import DagsterRunAlreadyExists
 from dagster._core.storage.event_log import SqliteEventLogStorage
 from dagster._core.storage.runs import SqliteRunStorage
-from dagster._serdes import ConfigurableClassData
+from dagster._serdes import ConfigurableClassData, deserialize_value
 
+from outpost_dagster.console import redirect_console_echo
 from outpost_dagster.event_mapping import to_run_event
 from outpost_dagster.spool import SpoolWriter
 
-CANCEL_MARKER = "cancel.requested"
+TERMINATE_MARKER = "terminate-requested.json"
+
+# Storages load before any run logger is made: the console echo goes to its own file from here.
+redirect_console_echo()
+
+
+def terminate_requested(spool_dir: str) -> bool:
+    return bool(spool_dir) and os.path.exists(os.path.join(spool_dir, TERMINATE_MARKER))
 
 
 class SpoolEventLogStorage(SqliteEventLogStorage):
     def __init__(self, base_dir: str, spool_dir: str, inst_data: ConfigurableClassData | None = None) -> None:
         super().__init__(base_dir, inst_data=inst_data)
+        self._spool_dir = spool_dir
         self._spool = SpoolWriter(spool_dir)
 
     @classmethod
@@ -39,7 +51,7 @@ class SpoolEventLogStorage(SqliteEventLogStorage):
 
     def store_event(self, event: EventLogEntry) -> None:
         super().store_event(event)
-        self._spool.append(to_run_event(event))
+        self._spool.append(to_run_event(event, terminating=terminate_requested(self._spool_dir)))
 
 
 class CancelAwareRunStorage(SqliteRunStorage):
@@ -47,7 +59,11 @@ class CancelAwareRunStorage(SqliteRunStorage):
 
     @classmethod
     def config_type(cls) -> dict[str, Any]:
-        return {"base_dir": StringSource, "spool_dir": StringSource}
+        return {
+            "base_dir": StringSource,
+            "spool_dir": StringSource,
+            "run_file": Field(StringSource, is_required=False),
+        }
 
     @classmethod
     def from_config_value(
@@ -55,14 +71,24 @@ class CancelAwareRunStorage(SqliteRunStorage):
     ) -> "CancelAwareRunStorage":
         storage = cls.from_local(base_dir=config_value["base_dir"], inst_data=inst_data)
         storage._spool_dir = config_value["spool_dir"]
+        run_file = config_value.get("run_file")
+        if run_file:
+            storage._seed(run_file)
         return storage
+
+    def _seed(self, run_file: str) -> None:
+        """Inserts the agent-written run once; every step process builds this storage again."""
+        with open(run_file, encoding="utf-8") as f:
+            run = deserialize_value(f.read(), DagsterRun)
+        if self.has_run(run.run_id):
+            return
+        try:
+            self.add_run(run)
+        except DagsterRunAlreadyExists:
+            pass
 
     def _row_to_run(self, row: dict) -> Any:
         run = super()._row_to_run(row)
-        if (
-            self._spool_dir
-            and not run.is_finished
-            and os.path.exists(os.path.join(self._spool_dir, CANCEL_MARKER))
-        ):
+        if not run.is_finished and terminate_requested(self._spool_dir):
             return run.with_status(DagsterRunStatus.CANCELING)
         return run

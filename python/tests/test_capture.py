@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,13 +17,14 @@ PYTHON_DIR = Path(__file__).resolve().parents[1]
 EXAMPLE = PYTHON_DIR.parent / "examples" / "dagster"
 
 
-def _dagster_yaml(home: Path, spool: Path) -> str:
+def _dagster_yaml(home: Path, spool: Path, run_file: Path | None = None) -> str:
     storage = home / "storage"
+    seed = f', run_file: "{run_file}"' if run_file else ""
     return f"""
 run_storage:
   module: outpost_dagster.storage
   class: CancelAwareRunStorage
-  config: {{base_dir: "{storage}", spool_dir: "{spool}"}}
+  config: {{base_dir: "{storage}", spool_dir: "{spool}"{seed}}}
 event_log_storage:
   module: outpost_dagster.storage
   class: SpoolEventLogStorage
@@ -33,13 +36,22 @@ telemetry: {{enabled: false}}
 """
 
 
+def _env(tmp_path: Path, home: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DAGSTER_HOME": str(home),
+        "PYTHONPATH": str(PYTHON_DIR),
+        "OUTPOST_DAGSTER_CONSOLE_LOG": str(tmp_path / "spool" / "dagster-console.log"),
+    }
+
+
 def _run(tmp_path: Path, job: str, config: dict) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
     home, spool = tmp_path / "home", tmp_path / "spool"
     home.mkdir()
     spool.mkdir()
     (home / "dagster.yaml").write_text(_dagster_yaml(home, spool))
     (tmp_path / "config.json").write_text(json.dumps(config))
-    env = {**os.environ, "DAGSTER_HOME": str(home), "PYTHONPATH": str(PYTHON_DIR)}
+    env = _env(tmp_path, home)
     proc = subprocess.run(
         [sys.executable, "-m", "dagster", "job", "execute", "-f", "definitions.py", "-j", job,
          "-c", str(tmp_path / "config.json")],
@@ -63,6 +75,66 @@ def test_a_successful_run_is_captured_in_order(tmp_path: Path) -> None:
     assert all(e["data"]["dagster"].startswith('{"__class__": "EventLogEntry"') for e in events)
     engine = [e for e in events if e["type"] == "ENGINE"]
     assert engine and all(e["data"]["dagsterEventType"] for e in engine)
+    # Dagster's console echo went to its own file, not to the worker's stderr.
+    assert "hello world" not in proc.stderr and "STEP_START" not in proc.stderr
+    assert "hello world" in (tmp_path / "spool" / "dagster-console.log").read_text()
+
+
+def test_asset_materializations_are_first_class_with_their_key(tmp_path: Path) -> None:
+    proc, events = _run(tmp_path, "numbers_job", {})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    materialized = sorted(e["assetKey"] for e in events if e["type"] == "ASSET_MATERIALIZATION")
+    assert materialized == ["doubled_numbers", "raw_numbers"]
+    assert all(e["data"]["dagsterEventType"] == "ASSET_MATERIALIZATION" for e in events if "assetKey" in e)
+
+
+def test_a_terminated_step_is_canceled_not_failed(tmp_path: Path) -> None:
+    home, spool = tmp_path / "home", tmp_path / "spool"
+    home.mkdir()
+    spool.mkdir()
+    (home / "dagster.yaml").write_text(_dagster_yaml(home, spool))
+    (tmp_path / "config.json").write_text(json.dumps({"ops": {"sleep_a_while": {"config": {"seconds": 120.0}}}}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "dagster", "job", "execute", "-f", "definitions.py", "-j", "slow_job",
+         "-c", str(tmp_path / "config.json")],
+        cwd=EXAMPLE, env=_env(tmp_path, home), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    events_file = spool / "events.jsonl"
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        if events_file.exists() and '"still sleeping"' in events_file.read_text():
+            break
+        time.sleep(0.2)
+    # What Launcher.requestTermination does: the marker, then SIGTERM to the group.
+    (spool / "terminate-requested.json").write_text("{}")
+    os.killpg(proc.pid, signal.SIGTERM)
+    proc.wait(timeout=60)
+    events = [json.loads(line) for line in events_file.read_text().splitlines()]
+    assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
+    canceled = [e for e in events if e["type"] == "STEP_CANCELED"]
+    assert [e["stepKey"] for e in canceled] == ["sleep_a_while"] and "error" not in canceled[0]
+    assert not any(e["type"] == "STEP_FAILURE" for e in events)
+    assert events[-1]["type"] == "RUN_CANCELED"
+
+
+def test_the_run_file_seeds_the_run_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from dagster import DagsterInstance, DagsterRun, DagsterRunStatus
+    from dagster._serdes import serialize_value
+
+    home, spool = tmp_path / "home", tmp_path / "spool"
+    home.mkdir()
+    spool.mkdir()
+    run_file = tmp_path / "run.json"
+    run_file.write_text(serialize_value(DagsterRun(job_name="greeting_job", run_id="r-1", tags={"a": "b"})))
+    (home / "dagster.yaml").write_text(_dagster_yaml(home, spool, run_file))
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.syspath_prepend(str(PYTHON_DIR))
+    for _ in range(2):  # the worker and each step process build the storage: seeding is idempotent
+        with DagsterInstance.get() as instance:
+            run = instance.get_run_by_id("r-1")
+            assert run is not None and run.tags == {"a": "b"}
+            assert run.status == DagsterRunStatus.NOT_STARTED
 
 
 def test_a_failing_op_is_a_step_failure_with_its_error_then_run_failure(tmp_path: Path) -> None:
@@ -96,7 +168,7 @@ def test_the_cancel_marker_makes_an_unfinished_run_read_canceling(tmp_path: Path
     with DagsterInstance.get() as instance:
         run = instance.create_run_for_job(job_def=noop_job)
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.NOT_STARTED
-        (spool / "cancel.requested").write_text("")
+        (spool / "terminate-requested.json").write_text("{}")
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELING
         # A finished run keeps its real status: the marker only steers an interrupted worker.
         instance.report_run_failed(run)

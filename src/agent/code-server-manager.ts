@@ -20,6 +20,7 @@ import type { CodeServerStatusReport, ControlPlaneClient, WorkspaceEntry } from 
 import { formatUserCodeError, snapshotFromDefinitions } from './definitions-snapshot.js';
 import { defaultCliCommand } from './launchers/detached-spawn.js';
 import { noIsolation, type Isolation } from './launchers/sandbox.js';
+import { formatZodIssues } from '../shared/zod-issues.js';
 
 export interface CodeServerManagerOptions {
   controlPlane: ControlPlaneClient;
@@ -96,7 +97,7 @@ export class CodeServerManager {
       seen.add(entry.name);
       let slot = this.slots.get(entry.name);
       if (!spec.success) {
-        const error = `invalid location spec: ${spec.error.issues[0]?.message ?? 'unknown'}`;
+        const error = `invalid location spec: ${formatZodIssues(spec.error)}`;
         if (!slot || slot.version !== entry.version) void this.report(entry.name, entry.version, 'ERROR', { error });
         continue;
       }

@@ -1,56 +1,49 @@
 // The agent's only way to talk to the control plane: typed calls to /agent/graphql
-// (src/control-plane/graphql/agent-api.contract.graphql) over graphql-request. Transport
+// (src/control-plane/graphql/agent.graphql) over graphql-request, sending the documents in
+// control-plane-documents.ts with the types generated for them (src/gen/graphql/agent.ts). Transport
 // failures become CONTROL_PLANE_UNAVAILABLE (retryable); GraphQL errors keep their
 // OUTPOST_ERR_* code so callers can tell "try again" from "this will never work".
 import { ClientError, GraphQLClient } from 'graphql-request';
+import type {
+  AgentOperations,
+  CodeLocationStatus,
+  RegisterAgentInput,
+  ReportCodeLocationInput,
+  RunCursorQuery,
+  WorkAckInput,
+  WorkErrorInput,
+  WorkspaceQuery,
+  ClaimWorkMutation,
+} from '../gen/graphql/agent.js';
 import { OutpostError, type ErrorName, ERRORS } from '../shared/errors.js';
 import type { RunEvent, ComputeLogStream } from '../shared/run-events.js';
 import type { RunStatus, WorkItemKind } from '../shared/work-items.js';
+import { AGENT_DOCUMENTS } from './control-plane-documents.js';
 
-export interface ClaimedWorkItem {
-  id: string;
+// The types below come from the generated src/gen/graphql/agent.ts (npm run gen:graphql); only
+// JSON fields are narrowed: a work item's payload and a location's spec are JSON objects.
+type ClaimedWorkItemResult = ClaimWorkMutation['claimWork'][number];
+export type ClaimedWorkItem = Omit<ClaimedWorkItemResult, 'kind' | 'payload'> & {
   kind: WorkItemKind | (string & {});
   payload: Record<string, unknown>;
-  attempts: number;
-  runId: string | null;
-}
+};
 
 /** A claimed item whose workflow exists, to be acked. */
-export interface WorkAck {
-  id: string;
-  workflowId: string;
-}
+export type WorkAck = WorkAckInput;
 
-export interface WorkspaceEntry {
-  name: string;
-  version: number;
-  spec: Record<string, unknown>;
-}
+export type WorkspaceEntry = Omit<WorkspaceQuery['workspace'][number], 'spec'> & { spec: Record<string, unknown> };
 
-export interface RunCursor {
-  runId: string;
-  lastSeq: number;
-  stdoutBytes: number;
-  stderrBytes: number;
-  status: RunStatus;
-}
+export type RunCursor = RunCursorQuery['runCursor'];
 
 export interface CodeServerStatusReport {
   location: string;
-  status: 'LOADING' | 'LOADED' | 'ERROR';
+  status: CodeLocationStatus;
   error?: string;
 }
 
 /** The agent API as the agent uses it. Activities and the poller depend on this interface. */
 export interface ControlPlaneClient {
-  registerAgent(input: {
-    agentId?: string;
-    name: string;
-    hostname: string;
-    version: string;
-    taskQueue: string;
-    metadata?: Record<string, unknown>;
-  }): Promise<{ agentId: string; heartbeatIntervalMs: number }>;
+  registerAgent(input: RegisterAgentInput): Promise<AgentOperations['RegisterAgent']['result']['registerAgent']>;
   /**
    * `signal` aborts the long-poll (shutdown must not wait out `waitMs`). `acks` are items whose
    * workflow this agent started: acked (as by ackWork) in the same request, before the claim.
@@ -64,30 +57,23 @@ export interface ControlPlaneClient {
   ): Promise<ClaimedWorkItem[]>;
   ackWork(agentId: string, id: string, workflowId: string): Promise<void>;
   completeWork(agentId: string, id: string, result: unknown): Promise<void>;
-  failWork(agentId: string, id: string, error: { code: string; message: string }): Promise<void>;
+  failWork(agentId: string, id: string, error: WorkErrorInput): Promise<void>;
   workspace(agentId: string): Promise<WorkspaceEntry[]>;
-  reportCodeLocation(input: {
-    agentId: string;
-    location: string;
-    version: number;
-    status: 'LOADING' | 'LOADED' | 'ERROR';
-    snapshot?: unknown;
-    error?: string;
-  }): Promise<boolean>;
+  reportCodeLocation(input: ReportCodeLocationInput): Promise<boolean>;
   reportRunLaunched(agentId: string, runId: string, info: Record<string, unknown>): Promise<RunStatus>;
   // Run writes and the cursor are accepted only from the agent holding the run's launch (RUN_NOT_OWNED otherwise).
   appendRunEvents(
     agentId: string,
     runId: string,
     events: RunEvent[],
-  ): Promise<{ highestContiguousSeq: number; status: RunStatus }>;
+  ): Promise<AgentOperations['AppendRunEvents']['result']['appendRunEvents']>;
   appendComputeLogs(
     agentId: string,
     runId: string,
     stream: ComputeLogStream,
     offset: number,
     data: Buffer,
-  ): Promise<{ storedBytes: number; truncated: boolean }>;
+  ): Promise<AgentOperations['AppendComputeLogs']['result']['appendComputeLogs']>;
   runCursor(agentId: string, runId: string): Promise<RunCursor>;
 }
 
@@ -100,8 +86,6 @@ export interface ControlPlaneClientOptions {
   timeoutMs?: number;
 }
 
-const WORK_ITEM_FIELDS = 'id kind payload attempts runId';
-
 /** Joins the base URL and the agent API path, tolerating a trailing slash or a full endpoint URL. */
 export function agentEndpoint(url: string): string {
   const trimmed = url.replace(/\/+$/, '');
@@ -112,19 +96,20 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
   const endpoint = agentEndpoint(opts.url);
   const baseTimeout = opts.timeoutMs ?? 30_000;
 
-  async function call<T>(
-    document: string,
-    variables: Record<string, unknown>,
+  /** Sends the named document (control-plane-documents.ts) with variables and result typed for it. */
+  async function call<K extends keyof AgentOperations>(
+    operation: K,
+    variables: AgentOperations[K]['variables'],
     extraWaitMs = 0,
     abort?: AbortSignal,
-  ): Promise<T> {
+  ): Promise<AgentOperations[K]['result']> {
     const timeout = AbortSignal.timeout(baseTimeout + extraWaitMs);
     const client = new GraphQLClient(endpoint, {
       headers: { authorization: `Bearer ${opts.token}` },
       signal: abort ? AbortSignal.any([timeout, abort]) : timeout,
     });
     try {
-      return await client.request<T>(document, variables);
+      return await client.request<AgentOperations[K]['result']>(AGENT_DOCUMENTS[operation], variables);
     } catch (err) {
       throw toOutpostError(err, endpoint);
     }
@@ -132,81 +117,48 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
 
   return {
     async registerAgent(input) {
-      const r = await call<{ registerAgent: { agentId: string; heartbeatIntervalMs: number } }>(
-        `mutation($input: RegisterAgentInput!) { registerAgent(input: $input) { agentId heartbeatIntervalMs } }`,
-        { input },
-      );
-      return r.registerAgent;
+      return (await call('RegisterAgent', { input })).registerAgent;
     },
     async claimWork(agentId, limit, waitMs, signal, acks) {
-      const r = await call<{ claimWork: ClaimedWorkItem[] }>(
-        `mutation($agentId: ID!, $limit: Int!, $waitMs: Int!, $acks: [WorkAckInput!]) { claimWork(agentId: $agentId, limit: $limit, waitMs: $waitMs, acks: $acks) { ${WORK_ITEM_FIELDS} } }`,
-        { agentId, limit, waitMs, ...(acks?.length ? { acks } : {}) },
-        waitMs,
-        signal,
-      );
-      return r.claimWork;
+      const r = await call('ClaimWork', { agentId, limit, waitMs, ...(acks?.length ? { acks } : {}) }, waitMs, signal);
+      // A work item's payload is a JSON object (src/shared/work-items.ts PayloadSchemas).
+      return r.claimWork as ClaimedWorkItem[];
     },
     async ackWork(agentId, id, workflowId) {
-      await call(
-        `mutation($agentId: ID!, $id: ID!, $workflowId: String!) { ackWork(agentId: $agentId, id: $id, workflowId: $workflowId) { id } }`,
-        { agentId, id, workflowId },
-      );
+      await call('AckWork', { agentId, id, workflowId });
     },
     async completeWork(agentId, id, result) {
-      await call(
-        `mutation($agentId: ID!, $id: ID!, $result: JSON!) { completeWork(agentId: $agentId, id: $id, result: $result) { id } }`,
-        { agentId, id, result },
-      );
+      await call('CompleteWork', { agentId, id, result });
     },
     async failWork(agentId, id, error) {
-      await call(
-        `mutation($agentId: ID!, $id: ID!, $error: WorkErrorInput!) { failWork(agentId: $agentId, id: $id, error: $error) { id } }`,
-        { agentId, id, error },
-      );
+      await call('FailWork', { agentId, id, error });
     },
     async workspace(agentId) {
-      const r = await call<{ workspace: WorkspaceEntry[] }>(
-        `query($agentId: ID!) { workspace(agentId: $agentId) { name version spec } }`,
-        { agentId },
-      );
-      return r.workspace;
+      // A location's spec is a JSON object (the deployed CodeLocationSpec).
+      return (await call('Workspace', { agentId })).workspace as WorkspaceEntry[];
     },
     async reportCodeLocation(input) {
-      const r = await call<{ reportCodeLocation: boolean }>(
-        `mutation($input: ReportCodeLocationInput!) { reportCodeLocation(input: $input) }`,
-        { input },
-      );
-      return r.reportCodeLocation;
+      return (await call('ReportCodeLocation', { input })).reportCodeLocation;
     },
     async reportRunLaunched(agentId, runId, info) {
-      const r = await call<{ reportRunLaunched: RunStatus }>(
-        `mutation($agentId: ID!, $runId: ID!, $info: JSON) { reportRunLaunched(agentId: $agentId, runId: $runId, info: $info) }`,
-        { agentId, runId, info },
-      );
-      return r.reportRunLaunched;
+      return (await call('ReportRunLaunched', { agentId, runId, info })).reportRunLaunched;
     },
     async appendRunEvents(agentId, runId, events) {
-      const r = await call<{ appendRunEvents: { highestContiguousSeq: number; status: RunStatus } }>(
-        `mutation($agentId: ID!, $runId: ID!, $events: [RunEventInput!]!) { appendRunEvents(agentId: $agentId, runId: $runId, events: $events) { highestContiguousSeq status } }`,
-        { agentId, runId, events },
-      );
-      return r.appendRunEvents;
+      return (await call('AppendRunEvents', { agentId, runId, events })).appendRunEvents;
     },
     async appendComputeLogs(agentId, runId, stream, offset, data) {
-      const r = await call<{ appendComputeLogs: { storedBytes: number; truncated: boolean } }>(
-        `mutation($agentId: ID!, $runId: ID!, $stream: ComputeLogStream!, $offset: Float!, $data: String!) { appendComputeLogs(agentId: $agentId, runId: $runId, stream: $stream, offset: $offset, data: $data) { storedBytes truncated } }`,
+      const r = await call('AppendComputeLogs', {
+        agentId,
+        runId,
         // The API's enum values are UPPER_CASE; the agent names streams as its spool files do.
-        { agentId, runId, stream: stream.toUpperCase(), offset, data: data.toString('base64') },
-      );
+        stream: stream === 'stdout' ? 'STDOUT' : 'STDERR',
+        offset,
+        data: data.toString('base64'),
+      });
       return r.appendComputeLogs;
     },
     async runCursor(agentId, runId) {
-      const r = await call<{ runCursor: RunCursor }>(
-        `query($agentId: ID!, $runId: ID!) { runCursor(agentId: $agentId, runId: $runId) { runId lastSeq stdoutBytes stderrBytes status } }`,
-        { agentId, runId },
-      );
-      return r.runCursor;
+      return (await call('RunCursor', { agentId, runId })).runCursor;
     },
   };
 }

@@ -7,6 +7,7 @@ import {
 } from '../gen/outpost/codeserver/v1/code_server.js';
 import { OutpostError } from '../shared/errors.js';
 import { LocationSnapshotSchema, type LocationSnapshot } from '../shared/location-snapshot.js';
+import { formatZodIssues } from '../shared/zod-issues.js';
 
 const status = (s: DefaultStatus): 'RUNNING' | 'STOPPED' =>
   s === DefaultStatus.DEFAULT_STATUS_RUNNING ? 'RUNNING' : 'STOPPED';
@@ -73,7 +74,7 @@ export function snapshotFromDefinitions(
   };
   const parsed = LocationSnapshotSchema.safeParse(raw);
   if (!parsed.success) {
-    throw new OutpostError('CODE_SERVER_BAD_RESPONSE', { detail: parsed.error.issues[0]?.message ?? 'invalid' });
+    throw new OutpostError('CODE_SERVER_BAD_RESPONSE', { detail: formatZodIssues(parsed.error) });
   }
   return parsed.data;
 }

@@ -17,6 +17,7 @@ import { PayloadSchemas, WORK_ITEM_KINDS, type WorkItemKind } from '../shared/wo
 import { TERMINATE_SIGNAL, WORKFLOW_TYPES } from '../../workflows/types.js';
 import { backoffDelay, sleep } from './backoff.js';
 import type { ClaimedWorkItem, ControlPlaneClient, WorkAck } from './control-plane-client.js';
+import { formatZodIssues } from '../shared/zod-issues.js';
 
 export interface PollerOptions {
   controlPlane: ControlPlaneClient;
@@ -58,7 +59,7 @@ export function workflowStartFor(item: ClaimedWorkItem, taskQueue: string, hostT
   const parsed = PayloadSchemas[kind].safeParse(item.payload);
   if (!parsed.success) {
     throw new OutpostError('INVALID_ARGUMENT', {
-      detail: `payload of ${kind} item ${item.id}: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      detail: `payload of ${kind} item ${item.id}: ${formatZodIssues(parsed.error)}`,
     });
   }
   const payload = parsed.data as Record<string, unknown>;

@@ -180,7 +180,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       daemon = new Daemon(store, logger, opts.daemonOptions);
       daemon.start();
     }
-    logger.info({ url, database: redactUrl(opts.databaseUrl), dialect: store.dialect }, 'control plane listening');
+    logger.info({ url, database: redactUrl(opts.databaseUrl), dialect: store.dialect.name }, 'control plane listening');
     let closed = false;
     return {
       url,

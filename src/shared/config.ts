@@ -2,6 +2,7 @@
 // environment variables, then the schema's defaults. Errors name the flag and variable.
 import { z } from 'zod';
 import { OutpostError } from './errors.js';
+import { issuePath } from './zod-issues.js';
 
 /** One option: its flag, its environment variable, and how to read the string. */
 export interface OptionSource {
@@ -33,7 +34,7 @@ export function loadConfig<S extends z.ZodObject<z.ZodRawShape>>(
     const problems = parsed.error.issues.map((i) => {
       const key = String(i.path[0] ?? '');
       const src = sources[key as keyof z.input<S>];
-      const where = src ? `${src.flag} / ${src.env}` : key;
+      const where = src ? `${src.flag} / ${src.env}` : issuePath(i.path);
       return `${where}: ${i.message}`;
     });
     throw new OutpostError('CONFIG_INVALID', { detail: problems.join('; ') });

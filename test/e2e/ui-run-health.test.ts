@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { reapUnlaunchedRuns } from '../../src/control-plane/store/launch-reaper.js';
+import { reapUnlaunchedRuns } from '../../src/control-plane/services/launch-reaper.js';
 import { browserSkipReason, debugShot, launchBrowser, type TestBrowser } from '../support/browser.js';
 import { startScriptedStack, type ScriptedStack } from '../support/scripted-agent.js';
 

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { startControlPlane, type ControlPlane } from '../../src/control-plane/index.js';
-import { createRun } from '../../src/control-plane/store/runs.js';
+import { createRun } from '../../src/control-plane/services/runs-service.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { STORE_TABLES } from '../../src/control-plane/store/schema.js';
 

@@ -1,28 +1,28 @@
-// Cold path: a fresh `outpost api execute-run` process for the run. Exactly one spawn per run,
-// even across kill -9 of the agent at any instant:
-//   1. write intent.json (we are about to spawn);
+// Cold path: a fresh run worker process for the run. Exactly one spawn per run, even across
+// kill -9 of the agent at any instant:
+//   1. write intent.json (we are about to spawn; it says how the worker reads in /proc);
 //   2. spawn (synchronous: returns the pid);
 //   3. append to spawns.log and write process.json {pid, startTime} (read from /proc).
-// A crash between 1 and 3 is resolved by recovery.ts on the next launch.
+// A crash between 1 and 3 is resolved by recovery.ts on the next launch. What is spawned is a
+// SpawnPlan: Outpost's `outpost api execute-run`, or for a Dagster location
+// `dagster api execute_run` (dagster-run-command.ts); everything else is this one path.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
+import { dagsterRunCommand } from '../dagster/dagster-run-command.js';
 import type { LaunchHandle, RunLaunchSpec } from './launcher.js';
-import type { LaunchContext } from './launch-context.js';
+import type { LaunchContext, SpawnPlan } from './launch-context.js';
 import { spawnDetached } from './detached-spawn.js';
 import { lowerPriority } from './priority.js';
 import { readProcStat } from './proc.js';
+import { outpostWorkerMatch } from './recovery.js';
 import { recordRunProcess, runDir, spoolOf, writeIntent, type ProcessRecord } from './run-records.js';
 
-export async function spawnCold(ctx: LaunchContext, spec: RunLaunchSpec, configFile: string): Promise<LaunchHandle> {
-  const dir = runDir(ctx.dataDir, spec.runId);
-  const spool = spoolOf(dir);
-  mkdirSync(spool, { recursive: true });
-  writeIntent(dir, { runId: spec.runId, at: Date.now() });
-
+/** Outpost's own worker: the CLI's `api execute-run` on the location's definitions module. */
+function outpostRunCommand(ctx: LaunchContext, spec: RunLaunchSpec, configFile: string, spool: string): SpawnPlan {
   const cwd = spec.cwd ?? process.cwd();
   const module = resolve(cwd, spec.module);
-  const child = spawnDetached({
+  return {
     cmd: [
       ...ctx.cli,
       'api',
@@ -38,11 +38,28 @@ export async function spawnCold(ctx: LaunchContext, spec: RunLaunchSpec, configF
       '--spool-dir',
       spool,
     ],
-    isolation: ctx.isolation,
     place: { cwd, readable: [dirname(module)], internal: [configFile], writable: [spool] },
+    extraEnv: { ...spec.env, OUTPOST_RUN_ID: spec.runId },
+    match: outpostWorkerMatch(spec.runId),
+  };
+}
+
+export async function spawnCold(ctx: LaunchContext, spec: RunLaunchSpec, configFile: string): Promise<LaunchHandle> {
+  const dir = runDir(ctx.dataDir, spec.runId);
+  const spool = spoolOf(dir);
+  mkdirSync(spool, { recursive: true });
+  const plan = spec.dagster
+    ? dagsterRunCommand(ctx.dataDir, dir, spool, spec, spec.dagster)
+    : outpostRunCommand(ctx, spec, configFile, spool);
+  writeIntent(dir, { runId: spec.runId, at: Date.now(), match: plan.match });
+
+  const child = spawnDetached({
+    cmd: plan.cmd,
+    isolation: ctx.isolation,
+    place: plan.place,
     logDir: spool,
     baseEnv: ctx.env,
-    extraEnv: { ...spec.env, OUTPOST_RUN_ID: spec.runId },
+    extraEnv: plan.extraEnv,
     secrets: ctx.secrets,
   });
   if (child.pid === undefined) {

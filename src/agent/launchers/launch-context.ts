@@ -2,7 +2,18 @@
 // the agent's settings for run workers and the launcher's watch over the children it started.
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../../shared/logger.js';
-import type { Isolation } from './sandbox.js';
+import type { Isolation, SandboxPlace } from './sandbox.js';
+
+/** What a cold spawn runs: Outpost's own worker, or another engine's (dagster-run-command.ts). */
+export interface SpawnPlan {
+  /** The command, before isolation wraps it. */
+  cmd: string[];
+  place: SandboxPlace;
+  /** Added to the scrubbed environment (the location's env, OUTPOST_RUN_ID, ...). */
+  extraEnv: Record<string, string>;
+  /** argv elements that identify this run's worker in /proc (recovery.ts, after a crash). */
+  match: string[];
+}
 
 export interface LaunchContext {
   /** The launcher kind written into each LaunchHandle. */

@@ -1,6 +1,7 @@
 // The one small interface every way of running a run worker implements (processes now;
 // containers or pods later). Workflows only ever see `LaunchHandle`, which is opaque: pids,
 // files and container ids stay behind this interface, on the host that owns them.
+import type { DagsterTarget } from '../dagster/dagster-target.js';
 
 /** What to start. The launcher decides where the spool lives and returns it. */
 export interface RunLaunchSpec {
@@ -14,6 +15,15 @@ export interface RunLaunchSpec {
   cwd?: string;
   /** Extra, non-secret environment from the location spec. */
   env?: Record<string, string>;
+  /**
+   * A Dagster location's run: the worker is `<python> -m dagster api execute_run` for this
+   * target instead of Outpost's own (`module` is then unused). Never served by a warm standby.
+   */
+  dagster?: DagsterTarget;
+  /** Run tags (Dagster runs carry them into the DagsterRun). */
+  tags?: Record<string, string>;
+  /** Asset keys (path parts joined with '/') the run materializes; all of the job's when absent. */
+  assetSelection?: string[];
 }
 
 /** Opaque to workflows: enough for the same launcher (on the same host) to find the run again. */

@@ -1,4 +1,5 @@
-// Runs each run worker as a local process: `outpost api execute-run`, detached in its own
+// Runs each run worker as a local process: `outpost api execute-run` (or, for a Dagster
+// location, `dagster api execute_run`: cold-spawn.ts), detached in its own
 // process group, stdout/stderr appended to the spool's log files. This class decides which
 // path a launch takes; each path is its own file:
 //   cold-spawn.ts  a fresh process (intent.json → spawn → spawns.log + process.json);
@@ -94,6 +95,7 @@ export class ProcessLauncher implements Launcher {
 
   /** Starts warm standbys for a location (called when it loads, and after each launch). */
   prewarm(spec: Omit<RunLaunchSpec, 'runId' | 'job' | 'runConfig'>): void {
+    if (spec.dagster) return; // Dagster runs always spawn cold
     this.standbys.prewarm(this.standbySpec(spec));
   }
 
@@ -141,6 +143,8 @@ export class ProcessLauncher implements Launcher {
 
     const configFile = configFileOf(dir);
     writeAtomic(configFile, JSON.stringify(spec.runConfig));
+    // Dagster imports user code per step anyway: its runs always spawn cold, no standby pool.
+    if (spec.dagster) return spawnCold(this.ctx, spec, configFile);
     const standbySpec = this.standbySpec(spec);
     // A fresh spool only: after a crash the spool may already hold a dead attempt's files.
     const standby = existsSync(spool) ? undefined : this.standbys.take(standbySpec);

@@ -13,6 +13,9 @@ import { findProcessByArgs, isSameLiveProcess, readProcStat } from './proc.js';
 import { readIntent, recordRunProcess, runDir, spoolHasEvents, spoolOf, type ProcessRecord } from './run-records.js';
 import { preferSandboxRoot } from './sandbox.js';
 
+/** How Outpost's own run worker (`outpost api execute-run --run-id <id>`) reads in /proc. */
+export const outpostWorkerMatch = (runId: string): string[] => ['execute-run', '--run-id', runId];
+
 /** After an agent crash, how long a named standby gets to show it took the run (or exit). */
 const RECOVER_STANDBY_WAIT_MS = 5_000;
 
@@ -23,7 +26,8 @@ export async function recover(ctx: LaunchContext, runId: string): Promise<Launch
     const found = await recoverStandby(ctx, runId, intent.standby);
     if (found) return found;
   }
-  const pid = findProcessByArgs(['execute-run', '--run-id', runId], preferSandboxRoot);
+  // The intent names how its worker reads in /proc (a Dagster worker's argv differs from ours).
+  const pid = findProcessByArgs(intent?.match ?? outpostWorkerMatch(runId), preferSandboxRoot);
   if (pid !== undefined) {
     const stat = readProcStat(pid);
     const rec: ProcessRecord = {

@@ -47,6 +47,8 @@ export interface IntentRecord {
   at: number;
   /** Set when the run was being handed to a standby. */
   standby?: { pid: number; startTime: number };
+  /** argv elements identifying the worker about to be spawned (default: Outpost's own). */
+  match?: string[];
 }
 
 const RUNS = 'runs';

@@ -12,14 +12,14 @@
 // - audit rows past their retention, and dead sessions, are deleted (retention.ts).
 import { Cron } from 'croner';
 import type { Logger } from '../../shared/logger.js';
-import { hasOpenTick, insertTick, listInstigators, updateInstigator } from '../store/instigators.js';
+import { hasOpenTick, listInstigators, updateInstigator } from '../store/instigators.js';
 import { listLocations, type LocationView } from '../store/locations.js';
 import { appendEngineEvent, setRunStatus } from '../store/runs.js';
 import type { InstigatorsTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
-import { enqueue } from '../store/work-items.js';
-import { expireLeases } from '../store/work-queue.js';
-import { reapUnlaunchedRuns } from '../store/launch-reaper.js';
+import { expireLeases } from '../services/work-service.js';
+import { reapUnlaunchedRuns } from '../services/launch-reaper.js';
+import { startScheduleTick, startSensorTick } from '../services/ticks-service.js';
 import { DEFAULT_AUDIT_RETENTION_MS } from '../store/audit-log.js';
 import { Retention, type RetentionOptions } from './retention.js';
 
@@ -182,17 +182,7 @@ export class Daemon {
       return false;
     }
     if (tick === undefined) return false;
-    const tickTime = tick;
-    return store.transaction(async (trx) => {
-      const { item, created } = await enqueue(trx, store, {
-        kind: 'EVALUATE_SCHEDULE',
-        payload: { location: loc.name, schedule: s.name, tickTimeMs: tickTime },
-        dedupeKey: `schedule:${loc.name}:${s.name}:${tickTime}`,
-      });
-      if (created) await insertTick(trx, store, { ...key, tickTime, workItemId: item.id });
-      await updateInstigator(trx, store, key, { last_tick_at: tickTime });
-      return created;
-    });
+    return startScheduleTick(store, { location: loc.name, name: s.name }, tick);
   }
 
   private async sensorPass(
@@ -207,22 +197,7 @@ export class Daemon {
     const last = row?.last_tick_at == null ? undefined : Number(row.last_tick_at);
     if (last !== undefined && tickTime <= last) return false;
     if (await hasOpenTick(store.db, loc.name, 'SENSOR', s.name)) return false;
-    const key = { location: loc.name, kind: 'SENSOR' as const, name: s.name };
-    return store.transaction(async (trx) => {
-      const { item, created } = await enqueue(trx, store, {
-        kind: 'EVALUATE_SENSOR',
-        payload: {
-          location: loc.name,
-          sensor: s.name,
-          cursor: row?.cursor ?? null,
-          ...(last !== undefined ? { lastTickTimeMs: last } : {}),
-        },
-        dedupeKey: `sensor:${loc.name}:${s.name}:${tickTime}`,
-      });
-      if (created) await insertTick(trx, store, { ...key, tickTime, workItemId: item.id, cursor: row?.cursor ?? null });
-      await updateInstigator(trx, store, key, { last_tick_at: tickTime });
-      return created;
-    });
+    return startSensorTick(store, { location: loc.name, name: s.name }, tickTime, row?.cursor ?? null, last);
   }
 
   private async timeoutStartingRuns(): Promise<string[]> {

@@ -1,26 +1,40 @@
-// The agent API (/agent/graphql): exactly the SDL in agent-api.contract.graphql, which the
-// agent's client was written against, with resolvers over the store. Every call names an
+// The agent API (/agent/graphql): the SDL in agent.graphql (the one source; the agent's client
+// types are generated from it) with resolvers over the store. Every call names an
 // agentId and first checks that the agent is bound to the calling token (authorizeAgent); then
 // an agent writes only its own work (store/ownership.ts, store/work-queue.ts): the runs whose
 // launch it holds, the location versions its deployment was asked to sync, the items leased to it.
 import { readFileSync } from 'node:fs';
 import { createSchema } from 'graphql-yoga';
+import type {
+  MutationAckWorkArgs,
+  MutationAppendComputeLogsArgs,
+  MutationAppendRunEventsArgs,
+  MutationClaimWorkArgs,
+  MutationCompleteWorkArgs,
+  MutationFailWorkArgs,
+  MutationHeartbeatArgs,
+  MutationRegisterAgentArgs,
+  MutationReportCodeLocationArgs,
+  MutationReportRunLaunchedArgs,
+  QueryRunCursorArgs,
+  QueryWorkspaceArgs,
+} from '../../gen/graphql/agent.js';
 import { OutpostError } from '../../shared/errors.js';
-import type { ComputeLogStream } from '../../shared/run-events.js';
-import { authorizeAgent, heartbeat, registerAgent, type CodeServerStatus } from '../store/agents.js';
+import { authorizeAgent, heartbeat, registerAgent } from '../store/agents.js';
 import { appendComputeLogs } from '../store/compute-logs.js';
-import { listLocations, reportCodeLocation, type ReportLocationInput } from '../store/locations.js';
+import { listLocations, reportCodeLocation } from '../store/locations.js';
 import { assertLocationReporter, assertRunWriter } from '../store/ownership.js';
-import { appendRunEvents, type RunEventInput } from '../store/run-events.js';
+import { appendRunEvents } from '../store/run-events.js';
 import { requireRun } from '../store/runs.js';
-import { ackWork, ackWorkBatch, claimWork, completeWork, failWork } from '../store/work-queue.js';
+import { ackWork, ackWorkBatch } from '../store/work-queue.js';
+import { claimWork, completeWork, failWork } from '../services/work-service.js';
 import type { WorkItemView } from '../store/work-items.js';
 import { reportRunLaunched } from '../services/runs-service.js';
 import { checkBatch, type ApiContext } from './context.js';
 import { ComputeLogStreamValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
 
-export const AGENT_CONTRACT_SDL = readFileSync(new URL('./agent-api.contract.graphql', import.meta.url), 'utf8');
+const AGENT_SDL = readFileSync(new URL('./agent.graphql', import.meta.url), 'utf8');
 
 const workItem = (w: WorkItemView) => ({
   id: w.id,
@@ -32,8 +46,6 @@ const workItem = (w: WorkItemView) => ({
   leaseExpiresAt: w.leaseExpiresAt,
 });
 
-type Args<T> = T;
-
 function decodeBase64(data: string): Buffer {
   if (!/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 !== 0) {
     throw new OutpostError('INVALID_ARGUMENT', { detail: '`data` must be standard base64' });
@@ -43,20 +55,16 @@ function decodeBase64(data: string): Buffer {
 
 export function createAgentSchema() {
   return createSchema<ApiContext>({
-    typeDefs: AGENT_CONTRACT_SDL,
+    typeDefs: AGENT_SDL,
     resolvers: {
       JSON: JSONScalar,
       ComputeLogStream: ComputeLogStreamValues,
       Query: {
-        async workspace(_: unknown, { agentId }: Args<{ agentId: string }>, { store, principal }: ApiContext) {
+        async workspace(_: unknown, { agentId }: QueryWorkspaceArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, agentId, principal.id);
           return (await listLocations(store.db)).map((l) => ({ name: l.name, version: l.version, spec: l.spec }));
         },
-        async runCursor(
-          _: unknown,
-          { agentId, runId }: Args<{ agentId: string; runId: string }>,
-          { store, principal }: ApiContext,
-        ) {
+        async runCursor(_: unknown, { agentId, runId }: QueryRunCursorArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, agentId, principal.id);
           await assertRunWriter(store.db, runId, agentId);
           const run = await requireRun(store.db, runId);
@@ -70,45 +78,20 @@ export function createAgentSchema() {
         },
       },
       Mutation: {
-        async registerAgent(
-          _: unknown,
-          { input }: Args<{ input: Parameters<typeof registerAgent>[1] }>,
-          ctx: ApiContext,
-        ) {
-          const agentId = await registerAgent(ctx.store, input, ctx.principal.id);
+        async registerAgent(_: unknown, { input }: MutationRegisterAgentArgs, ctx: ApiContext) {
+          // JSON arrives as `unknown`; the agent sends metadata as an object (kept as sent, as before).
+          const metadata = input.metadata as Record<string, unknown> | null | undefined;
+          const agentId = await registerAgent(ctx.store, { ...input, metadata }, ctx.principal.id);
           return { agentId, heartbeatIntervalMs: ctx.store.limits.heartbeatIntervalMs };
         },
-        async heartbeat(
-          _: unknown,
-          {
-            input,
-          }: Args<{
-            input: {
-              agentId: string;
-              codeServers: CodeServerStatus[];
-              runningRunIds: string[];
-              errors?: string[] | null;
-            };
-          }>,
-          { store, principal }: ApiContext,
-        ) {
+        async heartbeat(_: unknown, { input }: MutationHeartbeatArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, input.agentId, principal.id);
           await heartbeat(store, input);
           return true;
         },
         async claimWork(
           _: unknown,
-          {
-            agentId,
-            limit,
-            waitMs,
-            acks,
-          }: Args<{
-            agentId: string;
-            limit: number;
-            waitMs: number;
-            acks?: Array<{ id: string; workflowId: string }> | null;
-          }>,
+          { agentId, limit, waitMs, acks }: MutationClaimWorkArgs,
           { store, limits, request, metrics, principal }: ApiContext,
         ) {
           if (limit < 1) throw new OutpostError('INVALID_ARGUMENT', { detail: '`limit` must be at least 1' });
@@ -126,50 +109,35 @@ export function createAgentSchema() {
           metrics.inc('outpost_work_items_claimed_total', items.length);
           return items.map(workItem);
         },
-        async ackWork(
-          _: unknown,
-          a: Args<{ agentId: string; id: string; workflowId: string }>,
-          { store, principal }: ApiContext,
-        ) {
+        async ackWork(_: unknown, a: MutationAckWorkArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, a.agentId, principal.id);
           return workItem(await ackWork(store, a.agentId, a.id, a.workflowId));
         },
-        async completeWork(
-          _: unknown,
-          a: Args<{ agentId: string; id: string; result: unknown }>,
-          { store, principal }: ApiContext,
-        ) {
+        async completeWork(_: unknown, a: MutationCompleteWorkArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, a.agentId, principal.id);
           return workItem(await completeWork(store, a.agentId, a.id, a.result, { tokenId: principal.id }));
         },
-        async failWork(
-          _: unknown,
-          a: Args<{ agentId: string; id: string; error: { code: string; message: string } }>,
-          { store, principal }: ApiContext,
-        ) {
+        async failWork(_: unknown, a: MutationFailWorkArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, a.agentId, principal.id);
           return workItem(await failWork(store, a.agentId, a.id, a.error, { tokenId: principal.id }));
         },
         async reportCodeLocation(
           _: unknown,
-          { input }: Args<{ input: ReportLocationInput & { agentId: string } }>,
+          { input }: MutationReportCodeLocationArgs,
           { store, principal }: ApiContext,
         ) {
           await authorizeAgent(store, input.agentId, principal.id);
           await assertLocationReporter(store.db, input.location, input.version, input.agentId);
           return reportCodeLocation(store, input);
         },
-        async reportRunLaunched(
-          _: unknown,
-          a: Args<{ agentId: string; runId: string; info?: Record<string, unknown> | null }>,
-          { store, principal }: ApiContext,
-        ) {
+        async reportRunLaunched(_: unknown, a: MutationReportRunLaunchedArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, a.agentId, principal.id);
-          return reportRunLaunched(store, a.agentId, a.runId, a.info);
+          // JSON arrives as `unknown`; the agent sends launch info as an object (kept as sent, as before).
+          return reportRunLaunched(store, a.agentId, a.runId, a.info as Record<string, unknown> | null | undefined);
         },
         async appendRunEvents(
           _: unknown,
-          { agentId, runId, events }: Args<{ agentId: string; runId: string; events: RunEventInput[] }>,
+          { agentId, runId, events }: MutationAppendRunEventsArgs,
           { store, limits, metrics, principal }: ApiContext,
         ) {
           await authorizeAgent(store, agentId, principal.id);
@@ -181,7 +149,7 @@ export function createAgentSchema() {
         },
         async appendComputeLogs(
           _: unknown,
-          a: Args<{ agentId: string; runId: string; stream: ComputeLogStream; offset: number; data: string }>,
+          a: MutationAppendComputeLogsArgs,
           { store, limits, metrics, principal }: ApiContext,
         ) {
           await authorizeAgent(store, a.agentId, principal.id);

@@ -1,8 +1,31 @@
 // The user API (/graphql): code locations and their definitions, runs with events and compute
 // logs, agents, work items, schedule/sensor state, token admin, and a run-events subscription (SSE).
+import { readFileSync } from 'node:fs';
 import { createSchema } from 'graphql-yoga';
+import type {
+  MutationCreateTokenArgs,
+  MutationDeleteCodeLocationArgs,
+  MutationDeployCodeLocationArgs,
+  MutationLaunchRunArgs,
+  MutationQueryCodeLocationArgs,
+  MutationReloadCodeLocationArgs,
+  MutationRevokeTokenArgs,
+  MutationSetScheduleStateArgs,
+  MutationSetSensorStateArgs,
+  MutationTerminateRunArgs,
+  QueryAuditLogArgs,
+  QueryCodeLocationArgs,
+  QueryRunArgs,
+  QueryRunsArgs,
+  QueryWorkItemArgs,
+  QueryWorkItemsArgs,
+  RunComputeLogsArgs,
+  RunEventsArgs,
+  ScheduleTicksArgs,
+  SensorTicksArgs,
+  SubscriptionRunEventsArgs,
+} from '../../gen/graphql/user.js';
 import { OutpostError } from '../../shared/errors.js';
-import { type ComputeLogStream } from '../../shared/run-events.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
 import { strictConfigSchema } from '../core/strict-config.js';
 import { runDurationMs } from '../../shared/run-timing.js';
@@ -10,25 +33,18 @@ import { launchErrorOf } from '../store/work-items.js';
 import { reachableLocations } from '../store/agents.js';
 import { listAgents } from '../store/agents.js';
 import { readComputeLogs } from '../store/compute-logs.js';
-import { listTicks, type InstigatorState } from '../store/instigators.js';
-import {
-  deleteCodeLocation,
-  deployCodeLocation,
-  getLocation,
-  listLocations,
-  reloadCodeLocation,
-  requireLocation,
-  type LocationView,
-} from '../store/locations.js';
-import { roleAtLeast, type UserRole } from '../core/roles.js';
+import { listTicks } from '../store/instigators.js';
+import { getLocation, listLocations, requireLocation, type LocationView } from '../store/locations.js';
+import { deleteCodeLocation, deployCodeLocation, reloadCodeLocation } from '../services/locations-service.js';
+import { roleAtLeast } from '../core/roles.js';
 import { checkDeploy } from '../services/deploy-policy.js';
-import { listAudit, type AuditFilter } from '../store/audit-log.js';
+import { listAudit } from '../store/audit-log.js';
 import { createSigninCode } from '../store/sessions.js';
 import { audited, restricted, roleOf } from './guard.js';
 import { listRunEvents, type StoredRunEvent } from '../store/run-events.js';
-import { getRun, listRuns, requireRun, type RunFilter, type RunView } from '../store/runs.js';
-import { createToken, listTokens, revokeToken, type TokenKind } from '../store/tokens.js';
-import { getWorkItem, listWorkItems, type WorkItemFilter } from '../store/work-items.js';
+import { getRun, listRuns, requireRun, type RunView } from '../store/runs.js';
+import { createToken, listTokens, revokeToken } from '../store/tokens.js';
+import { getWorkItem, listWorkItems } from '../store/work-items.js';
 import { queryCodeLocation } from '../services/query-location.js';
 import type { Store } from '../store/store.js';
 import {
@@ -44,7 +60,6 @@ import { checkLaunchInput } from '../core/input-rules.js';
 import { pageSize, type ApiContext } from './context.js';
 import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
-import { USER_SDL } from './user-sdl.js';
 
 /** The shape of a runs cursor (a run id: `run_` + 24 base-32 characters). */
 const RUN_CURSOR = /^run_[0-9a-z]{24}$/;
@@ -89,6 +104,9 @@ export async function* runEventStream(
   }
 }
 
+/** The user API's schema source (user.graphql, next to this module; the Docker image copies src/). */
+const USER_SDL = readFileSync(new URL('./user.graphql', import.meta.url), 'utf8');
+
 type Parent<T> = T;
 
 export function createUserSchema() {
@@ -102,12 +120,9 @@ export function createUserSchema() {
       UserRole: { VIEWER: 'VIEWER', LAUNCHER: 'LAUNCHER', EDITOR: 'EDITOR', ADMIN: 'ADMIN' },
       Query: {
         codeLocations: (_: unknown, __: unknown, { store }: ApiContext) => listLocations(store.db),
-        codeLocation: (_: unknown, { name }: { name: string }, { store }: ApiContext) => getLocation(store.db, name),
-        async runs(
-          _: unknown,
-          a: { filter?: RunFilter | null; first?: number | null; after?: string | null },
-          { store, limits }: ApiContext,
-        ) {
+        codeLocation: (_: unknown, { name }: QueryCodeLocationArgs, { store }: ApiContext) =>
+          getLocation(store.db, name),
+        async runs(_: unknown, a: QueryRunsArgs, { store, limits }: ApiContext) {
           const first = pageSize(a.first, 50, limits);
           // The cursor is a run id this API handed out; anything else is an error, not an empty page.
           if (a.after != null && (!RUN_CURSOR.test(a.after) || !(await getRun(store.db, a.after)))) {
@@ -120,55 +135,46 @@ export function createUserSchema() {
             pageInfo: { hasNextPage, endCursor: runs.at(-1)?.id ?? null },
           };
         },
-        run: (_: unknown, { id }: { id: string }, { store }: ApiContext) => getRun(store.db, id),
+        run: (_: unknown, { id }: QueryRunArgs, { store }: ApiContext) => getRun(store.db, id),
         agents: (_: unknown, __: unknown, { store }: ApiContext) => listAgents(store),
-        workItems: (
-          _: unknown,
-          a: { filter?: WorkItemFilter | null; first?: number | null },
-          { store, limits }: ApiContext,
-        ) => listWorkItems(store, a.filter ?? {}, pageSize(a.first, 100, limits)),
+        workItems: (_: unknown, a: QueryWorkItemsArgs, { store, limits }: ApiContext) =>
+          listWorkItems(store, a.filter ?? {}, pageSize(a.first, 100, limits)),
         tokens: restricted('tokens', (_: unknown, __: unknown, { store }: ApiContext) => listTokens(store)),
         me: (_: unknown, __: unknown, { principal }: ApiContext) => principal,
-        auditLog: restricted(
-          'auditLog',
-          async (
-            _: unknown,
-            a: { first?: number | null; after?: string | null; filter?: AuditFilter | null },
-            { store, limits }: ApiContext,
-          ) => {
-            if (a.after != null && !AUDIT_CURSOR.test(a.after)) throw notACursor();
-            const { entries, hasNextPage } = await listAudit(
-              store,
-              a.filter ?? {},
-              pageSize(a.first, 50, limits),
-              a.after,
-            );
-            return {
-              edges: entries.map((e) => ({ cursor: e.id, node: e })),
-              nodes: entries,
-              pageInfo: { hasNextPage, endCursor: entries.at(-1)?.id ?? null },
-            };
-          },
-        ),
-        workItem: (_: unknown, { id }: { id: string }, { store }: ApiContext) => getWorkItem(store.db, id),
+        auditLog: restricted('auditLog', async (_: unknown, a: QueryAuditLogArgs, { store, limits }: ApiContext) => {
+          if (a.after != null && !AUDIT_CURSOR.test(a.after)) throw notACursor();
+          const { entries, hasNextPage } = await listAudit(
+            store,
+            a.filter ?? {},
+            pageSize(a.first, 50, limits),
+            a.after,
+          );
+          return {
+            edges: entries.map((e) => ({ cursor: e.id, node: e })),
+            nodes: entries,
+            pageInfo: { hasNextPage, endCursor: entries.at(-1)?.id ?? null },
+          };
+        }),
+        workItem: (_: unknown, { id }: QueryWorkItemArgs, { store }: ApiContext) => getWorkItem(store.db, id),
       },
       Mutation: {
         launchRun: audited(
           'launchRun',
-          (a: { input: LaunchRunInput }) => `${a.input.location}/${a.input.job}`,
+          (a: MutationLaunchRunArgs) => `${a.input.location}/${a.input.job}`,
           (_, { input }, { store, limits }) => {
             checkLaunchInput(input, limits);
-            return launchRun(store, input);
+            // JSON fields arrive as `unknown`; launchRun parses the input (LaunchInputSchema).
+            return launchRun(store, input as LaunchRunInput);
           },
         ),
         terminateRun: audited(
           'terminateRun',
-          (a: { id: string }) => a.id,
+          (a: MutationTerminateRunArgs) => a.id,
           (_, { id }, { store }) => terminateRun(store, id),
         ),
         deployCodeLocation: audited(
           'deployCodeLocation',
-          (a: { input: Record<string, unknown> }) => String(a.input.name),
+          (a: MutationDeployCodeLocationArgs) => a.input.name,
           (_, { input }, ctx) => {
             const spec = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined));
             checkDeploy(spec, roleOf(ctx), ctx.deployPolicy);
@@ -177,7 +183,7 @@ export function createUserSchema() {
         ),
         queryCodeLocation: audited(
           'queryCodeLocation',
-          (a: { input: Record<string, unknown>; waitMs?: number | null }) => String(a.input.location),
+          (a: MutationQueryCodeLocationArgs) => a.input.location,
           (_, a, { store, limits, request }) =>
             queryCodeLocation(
               store,
@@ -188,7 +194,7 @@ export function createUserSchema() {
         ),
         reloadCodeLocation: audited(
           'reloadCodeLocation',
-          (a: { name: string }) => a.name,
+          (a: MutationReloadCodeLocationArgs) => a.name,
           async (_, { name }, ctx) => {
             // A reload re-runs the stored spec; an EDITOR may not reload what it could not deploy.
             checkDeploy((await requireLocation(ctx.store.db, name)).spec, roleOf(ctx), ctx.deployPolicy);
@@ -197,23 +203,22 @@ export function createUserSchema() {
         ),
         deleteCodeLocation: audited(
           'deleteCodeLocation',
-          (a: { name: string }) => a.name,
+          (a: MutationDeleteCodeLocationArgs) => a.name,
           (_, { name }, { store }) => deleteCodeLocation(store, name),
         ),
         setScheduleState: audited(
           'setScheduleState',
-          (a: { location: string; name: string; state: InstigatorState }) => `${a.location}/${a.name} ${a.state}`,
+          (a: MutationSetScheduleStateArgs) => `${a.location}/${a.name} ${a.state}`,
           (_, a, { store }) => setScheduleState(store, a.location, a.name, a.state),
         ),
         setSensorState: audited(
           'setSensorState',
-          (a: { location: string; name: string; state: InstigatorState }) => `${a.location}/${a.name} ${a.state}`,
+          (a: MutationSetSensorStateArgs) => `${a.location}/${a.name} ${a.state}`,
           (_, a, { store }) => setSensorState(store, a.location, a.name, a.state),
         ),
         createToken: audited(
           'createToken',
-          (a: { kind: TokenKind; name: string; role?: UserRole | null }) =>
-            `${a.kind} ${a.name}${a.role ? ` ${a.role}` : ''}`,
+          (a: MutationCreateTokenArgs) => `${a.kind} ${a.name}${a.role ? ` ${a.role}` : ''}`,
           async (_, a, ctx) => {
             const role = a.kind === 'user' ? (a.role ?? 'VIEWER') : undefined;
             if (a.kind === 'agent' && a.role) {
@@ -231,7 +236,7 @@ export function createUserSchema() {
         ),
         revokeToken: audited(
           'revokeToken',
-          (a: { id: string }) => a.id,
+          (a: MutationRevokeTokenArgs) => a.id,
           (_, { id }, { store }) => revokeToken(store, id),
         ),
         createSignInLink: audited(
@@ -245,7 +250,7 @@ export function createUserSchema() {
       },
       Subscription: {
         runEvents: {
-          subscribe: (_: unknown, a: { runId: string; afterSeq?: number | null }, { store, request }: ApiContext) =>
+          subscribe: (_: unknown, a: SubscriptionRunEventsArgs, { store, request }: ApiContext) =>
             runEventStream(store, a.runId, a.afterSeq ?? 0, request.signal),
           resolve: (e: StoredRunEvent) => e,
         },
@@ -259,14 +264,14 @@ export function createUserSchema() {
         partitions: (l: Parent<LocationView>) => l.snapshot?.partitions ?? [],
       },
       Schedule: {
-        ticks: (s: Parent<ScheduleView>, a: { first?: number | null }, { store, limits }: ApiContext) =>
+        ticks: (s: Parent<ScheduleView>, a: ScheduleTicksArgs, { store, limits }: ApiContext) =>
           listTicks(store, s.location, 'SCHEDULE', s.name, pageSize(a.first, 20, limits)),
       },
       Tick: {
         timestamp: (t: Parent<{ tickTime: number }>) => t.tickTime,
       },
       Sensor: {
-        ticks: (s: Parent<SensorView>, a: { first?: number | null }, { store, limits }: ApiContext) =>
+        ticks: (s: Parent<SensorView>, a: SensorTicksArgs, { store, limits }: ApiContext) =>
           listTicks(store, s.location, 'SENSOR', s.name, pageSize(a.first, 20, limits)),
       },
       Job: {
@@ -276,16 +281,9 @@ export function createUserSchema() {
         lastSeq: (r: Parent<RunView>) => r.eventSeq,
         durationMs: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => runDurationMs(r, store.now()),
         launchError: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => launchErrorOf(store.db, r.id),
-        events: (
-          r: Parent<RunView>,
-          a: { afterSeq?: number | null; first?: number | null },
-          { store, limits }: ApiContext,
-        ) => listRunEvents(store, r.id, a.afterSeq ?? 0, pageSize(a.first, 1000, limits)),
-        computeLogs: (
-          r: Parent<RunView>,
-          a: { stream: ComputeLogStream; afterOffset?: number | null },
-          { store }: ApiContext,
-        ) => {
+        events: (r: Parent<RunView>, a: RunEventsArgs, { store, limits }: ApiContext) =>
+          listRunEvents(store, r.id, a.afterSeq ?? 0, pageSize(a.first, 1000, limits)),
+        computeLogs: (r: Parent<RunView>, a: RunComputeLogsArgs, { store }: ApiContext) => {
           const after = a.afterOffset ?? 0;
           if (!Number.isInteger(after) || after < 0) {
             throw new OutpostError('INVALID_ARGUMENT', { detail: '`afterOffset` must be a non-negative integer' });

@@ -5,6 +5,7 @@ import { PayloadSchemas, type WorkItemPayload } from '../../shared/work-items.js
 import { requireLocation } from '../store/locations.js';
 import type { Store } from '../store/store.js';
 import { enqueueWork, getWorkItem, type WorkItemView } from '../store/work-items.js';
+import { formatZodIssues } from '../../shared/zod-issues.js';
 
 /** How often the waiting request re-reads the item (the answer lands on any replica). */
 const POLL_MS = 100;
@@ -18,7 +19,7 @@ export async function queryCodeLocation(
   const parsed = PayloadSchemas.QUERY_CODE_LOCATION.safeParse(input);
   if (!parsed.success) {
     throw new OutpostError('INVALID_ARGUMENT', {
-      detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      detail: formatZodIssues(parsed.error),
     });
   }
   const payload: WorkItemPayload<'QUERY_CODE_LOCATION'> = parsed.data;

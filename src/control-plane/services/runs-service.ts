@@ -5,16 +5,24 @@ import { Ajv2020 } from 'ajv/dist/2020.js';
 import addFormats from 'ajv-formats';
 import { z } from 'zod';
 import { OutpostError } from '../../shared/errors.js';
-import { errorCode } from '../../shared/errors.js';
 import { checkPartitionKey } from '../core/partition-key.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
 import { strictConfigSchema } from '../core/strict-config.js';
 import { requireLocation } from '../store/locations.js';
-import { appendEngineEvent, createRun, requireRun, setRunStatus, type RunView } from '../store/runs.js';
+import {
+  appendEngineEvent,
+  insertRun,
+  recordLaunchingAgent,
+  requireRun,
+  setRunStatus,
+  type CreateRunInput,
+  type RunView,
+} from '../store/runs.js';
 import type { Store } from '../store/store.js';
 import { assertRunWriter } from '../store/ownership.js';
-import { enqueue } from '../store/work-items.js';
+import { cancelQueuedLaunch, enqueue, type Exec, type WorkItemView } from '../store/work-items.js';
 import { deepMerge, partitionRunParts } from './partition-run.js';
+import { formatZodIssues } from '../../shared/zod-issues.js';
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
 (addFormats as unknown as (a: Ajv2020) => void)(ajv);
@@ -55,7 +63,7 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
   const parsed = LaunchInputSchema.safeParse(input);
   if (!parsed.success) {
     throw new OutpostError('INVALID_ARGUMENT', {
-      detail: parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; '),
+      detail: formatZodIssues(parsed.error),
     });
   }
   const { location, job, partitionKey } = parsed.data;
@@ -105,6 +113,26 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
 }
 
 /**
+ * A QUEUED run and its LAUNCH_RUN item, in the caller's transaction (notify after commit). With
+ * a used dedupe key, the existing run is returned and nothing is created.
+ */
+export async function createRun(
+  exec: Exec,
+  store: Store,
+  input: CreateRunInput,
+): Promise<{ run: RunView; created: boolean; launch?: WorkItemView }> {
+  const { run, created } = await insertRun(exec, store, input);
+  if (!created) return { run, created };
+  const { item } = await enqueue(exec, store, {
+    kind: 'LAUNCH_RUN',
+    payload: { runId: run.id, location: input.location, job: input.job, runConfig: input.runConfig, tags: input.tags },
+    runId: run.id,
+    dedupeKey: `launch:${run.id}`,
+  });
+  return { run, created, launch: item };
+}
+
+/**
  * A QUEUED run whose launch nobody claimed yet is canceled here and now. Otherwise the run
  * becomes CANCELING and a TERMINATE_RUN item asks the agent to stop it. Repeats are harmless.
  */
@@ -115,26 +143,10 @@ export async function terminateRun(store: Store, runId: string): Promise<RunView
       throw new OutpostError('RUN_NOT_TERMINABLE', { detail: `${runId} is ${run.status}` });
     }
     if (run.status === 'CANCELING') return { run, enqueued: false };
-    if (run.status === 'QUEUED') {
-      const res = await trx
-        .updateTable('work_items')
-        .set({
-          status: 'FAILED',
-          error: JSON.stringify({
-            code: errorCode('RUN_CANCELED'),
-            message: 'run canceled before an agent claimed it',
-          }),
-          updated_at: store.now(),
-        })
-        .where('run_id', '=', runId)
-        .where('kind', '=', 'LAUNCH_RUN')
-        .where('status', '=', 'QUEUED')
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) > 0) {
-        const { run: canceled } = await setRunStatus(trx, store, runId, 'CANCELED');
-        await appendEngineEvent(trx, store, runId, 'run canceled before launch', 'info');
-        return { run: canceled, enqueued: false };
-      }
+    if (run.status === 'QUEUED' && (await cancelQueuedLaunch(trx, store, runId))) {
+      const { run: canceled } = await setRunStatus(trx, store, runId, 'CANCELED');
+      await appendEngineEvent(trx, store, runId, 'run canceled before launch', 'info');
+      return { run: canceled, enqueued: false };
     }
     const { run: canceling } = await setRunStatus(trx, store, runId, 'CANCELING');
     await enqueue(trx, store, { kind: 'TERMINATE_RUN', payload: { runId }, runId, dedupeKey: `terminate:${runId}` });
@@ -161,14 +173,7 @@ export async function reportRunLaunched(
     const { launchedBy } = await assertRunWriter(trx, runId, agentId);
     if (run.status !== 'QUEUED') {
       // The worker's RUN_START landed first (QUEUED -> STARTED): still record who launched it.
-      if (!launchedBy) {
-        await trx
-          .updateTable('runs')
-          .set({ agent_id: agentId })
-          .where('id', '=', runId)
-          .where('agent_id', 'is', null)
-          .execute();
-      }
+      if (!launchedBy) await recordLaunchingAgent(trx, runId, agentId);
       return run.status;
     }
     const { run: after, changed } = await setRunStatus(trx, store, runId, 'STARTING', { agentId });

@@ -31,12 +31,14 @@ export async function appendComputeLogs(
   }
   const col = stream === 'stdout' ? 'stdout_bytes' : 'stderr_bytes';
   const result = await store.transaction(async (trx) => {
-    let q = trx
-      .selectFrom('runs')
-      .select(['stdout_bytes', 'stderr_bytes', 'log_bytes_stored', 'logs_truncated'])
-      .where('id', '=', runId);
-    if (store.dialect === 'postgres') q = q.forUpdate();
-    const run = await q.executeTakeFirst();
+    const run = await store.dialect
+      .lockForUpdate(
+        trx
+          .selectFrom('runs')
+          .select(['stdout_bytes', 'stderr_bytes', 'log_bytes_stored', 'logs_truncated'])
+          .where('id', '=', runId),
+      )
+      .executeTakeFirst();
     if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
     const pos = Number(run[col]);
     const truncated = Number(run.logs_truncated) === 1;

@@ -39,6 +39,11 @@ export async function listInstigators(exec: Exec): Promise<InstigatorsTable[]> {
   return exec.selectFrom('instigators').selectAll().execute();
 }
 
+/** A deleted location's schedule and sensor state (its ticks stay, as history). */
+export async function deleteInstigatorsOf(exec: Exec, location: string): Promise<void> {
+  await exec.deleteFrom('instigators').where('location', '=', location).execute();
+}
+
 /** Upserts some columns of an instigator row. */
 export async function updateInstigator(
   exec: Exec,

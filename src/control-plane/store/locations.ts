@@ -1,11 +1,13 @@
-// Code locations: the declared spec and its version (bumped by each deploy or reload, which
-// enqueues SYNC_CODE_LOCATION), and the status and definitions snapshot the agent reports.
+// Code locations: the declared spec and its version (bumped by each deploy or reload; the deploy
+// itself, with its SYNC_CODE_LOCATION item, is services/locations-service.ts), and the status
+// and definitions snapshot the agent reports.
 import { OutpostError } from '../../shared/errors.js';
 import { LocationSnapshotSchema, type LocationSnapshot } from '../../shared/location-snapshot.js';
 import { CodeLocationSpecSchema, type CodeLocationSpec } from '../../shared/work-items.js';
 import type { CodeLocationsTable } from './schema.js';
 import type { Store } from './store.js';
-import { enqueue, type Exec } from './work-items.js';
+import type { Exec } from './work-items.js';
+import { formatZodIssues } from '../../shared/zod-issues.js';
 
 export interface LocationView {
   name: string;
@@ -47,61 +49,54 @@ export async function listLocations(exec: Exec): Promise<LocationView[]> {
   return rows.map(toView);
 }
 
-/** Records the spec (version + 1, LOADING) and enqueues SYNC_CODE_LOCATION for that version. */
-export async function deployCodeLocation(store: Store, input: unknown): Promise<LocationView> {
+/**
+ * Records `spec` as the location's next version, LOADING (its last snapshot kept until the new
+ * one loads). Returns the version: past any earlier one of this name, deleted ones too.
+ */
+export async function writeLocationVersion(exec: Exec, store: Store, spec: CodeLocationSpec): Promise<number> {
+  const now = store.now();
+  const existing = await getLocation(exec, spec.name);
+  // Past the last version of a deleted location of this name too: never a reused version.
+  const floor = await exec
+    .selectFrom('location_version_floors')
+    .select('version')
+    .where('name', '=', spec.name)
+    .executeTakeFirst();
+  const version = Math.max(existing?.version ?? 0, Number(floor?.version ?? 0)) + 1;
+  await exec
+    .insertInto('code_locations')
+    .values({
+      name: spec.name,
+      spec: JSON.stringify(spec),
+      version,
+      status: 'LOADING',
+      snapshot: existing?.snapshot ? JSON.stringify(existing.snapshot) : null,
+      load_error: null,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) =>
+      oc
+        .column('name')
+        .doUpdateSet({ spec: JSON.stringify(spec), version, status: 'LOADING', load_error: null, updated_at: now }),
+    )
+    .execute();
+  return version;
+}
+
+/** Parses a deploy's input into a spec, or INVALID_ARGUMENT naming what is wrong. */
+export function parseLocationSpec(input: unknown): CodeLocationSpec {
   const parsed = CodeLocationSpecSchema.safeParse(input);
   if (!parsed.success) {
     throw new OutpostError('INVALID_ARGUMENT', {
-      detail: parsed.error.issues.map((i) => `${i.path.join('.') || 'input'}: ${i.message}`).join('; '),
+      detail: formatZodIssues(parsed.error),
     });
   }
   const spec = parsed.data;
   if (!spec.module && !spec.command?.length) {
     throw new OutpostError('INVALID_ARGUMENT', { detail: 'a code location needs `module` or `command`' });
   }
-  const view = await store.transaction(async (trx) => {
-    const now = store.now();
-    const existing = await getLocation(trx, spec.name);
-    // Past the last version of a deleted location of this name too: never a reused version.
-    const floor = await trx
-      .selectFrom('location_version_floors')
-      .select('version')
-      .where('name', '=', spec.name)
-      .executeTakeFirst();
-    const version = Math.max(existing?.version ?? 0, Number(floor?.version ?? 0)) + 1;
-    await trx
-      .insertInto('code_locations')
-      .values({
-        name: spec.name,
-        spec: JSON.stringify(spec),
-        version,
-        status: 'LOADING',
-        snapshot: existing?.snapshot ? JSON.stringify(existing.snapshot) : null,
-        load_error: null,
-        created_at: now,
-        updated_at: now,
-      })
-      .onConflict((oc) =>
-        oc
-          .column('name')
-          .doUpdateSet({ spec: JSON.stringify(spec), version, status: 'LOADING', load_error: null, updated_at: now }),
-      )
-      .execute();
-    await enqueue(trx, store, {
-      kind: 'SYNC_CODE_LOCATION',
-      payload: { location: spec.name, version },
-      dedupeKey: `sync:${spec.name}:${version}`,
-    });
-    return requireLocation(trx, spec.name);
-  });
-  store.signals.notifyWork();
-  return view;
-}
-
-/** Re-syncs a location with its current spec (a new version, so the agent reloads it). */
-export async function reloadCodeLocation(store: Store, name: string): Promise<LocationView> {
-  const loc = await requireLocation(store.db, name);
-  return deployCodeLocation(store, loc.spec);
+  return spec;
 }
 
 export interface ReportLocationInput {
@@ -119,7 +114,7 @@ export async function reportCodeLocation(store: Store, input: ReportLocationInpu
     const parsed = LocationSnapshotSchema.safeParse(input.snapshot);
     if (!parsed.success) {
       throw new OutpostError('INVALID_ARGUMENT', {
-        detail: `snapshot: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+        detail: `snapshot: ${formatZodIssues(parsed.error)}`,
       });
     }
     snapshot = parsed.data;
@@ -140,21 +135,32 @@ export async function reportCodeLocation(store: Store, input: ReportLocationInpu
   return Number(res.numUpdatedRows) === 1;
 }
 
-/** Removes a location and its schedule/sensor state; runs stay. Agents drop its code server. */
-export async function deleteCodeLocation(store: Store, name: string): Promise<LocationView> {
-  const view = await store.transaction(async (trx) => {
-    const loc = await requireLocation(trx, name);
-    await trx.deleteFrom('instigators').where('location', '=', name).execute();
-    await trx.deleteFrom('code_locations').where('name', '=', name).execute();
-    // A later deploy under this name goes past this version: agents tell deployments apart
-    // by (name, version), and this one's SYNC item must not vouch for the next.
-    await trx
-      .insertInto('location_version_floors')
-      .values({ name, version: loc.version })
-      .onConflict((oc) => oc.column('name').doUpdateSet({ version: loc.version }))
-      .execute();
-    return loc;
-  });
-  store.signals.notifyWork();
-  return view;
+/**
+ * Deletes the location's row. A later deploy under this name goes past its version: agents
+ * tell deployments apart by (name, version), and this one's SYNC item must not vouch for the next.
+ */
+export async function removeLocationRow(exec: Exec, loc: LocationView): Promise<void> {
+  await exec.deleteFrom('code_locations').where('name', '=', loc.name).execute();
+  await exec
+    .insertInto('location_version_floors')
+    .values({ name: loc.name, version: loc.version })
+    .onConflict((oc) => oc.column('name').doUpdateSet({ version: loc.version }))
+    .execute();
+}
+
+/** A failed load of `version` (if it is still the one loading) -> ERROR with its reason. */
+export async function markLocationError(
+  exec: Exec,
+  store: Store,
+  location: string,
+  version: number,
+  error: string,
+): Promise<void> {
+  await exec
+    .updateTable('code_locations')
+    .set({ status: 'ERROR', load_error: error, updated_at: store.now() })
+    .where('name', '=', location)
+    .where('version', '=', version)
+    .where('status', '=', 'LOADING')
+    .execute();
 }

@@ -1,11 +1,11 @@
 // Versioned schema migrations, run at start by Kysely's Migrator. Each migration is written
 // once per dialect only where types differ (binary columns); append new ones, never edit old ones.
 import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
-import type { Dialect } from './connect.js';
+import { DIALECTS, type Dialect } from './connect.js';
 import { OutpostError } from '../../shared/errors.js';
 
 function migrationsFor(dialect: Dialect): Record<string, Migration> {
-  const bytes = dialect === 'postgres' ? 'bytea' : 'blob';
+  const bytes = DIALECTS[dialect].binaryType;
   return {
     '0001_initial': {
       async up(db: Kysely<unknown>) {

@@ -1,12 +1,12 @@
-// Runs: creation (with their LAUNCH_RUN item), reads, listing with cursor pagination, and
-// status changes through the pure state machine, guarded against concurrent writers.
+// Runs: the run row (insert, with an optional dedupe key), reads, listing with cursor pagination,
+// and status changes through the pure state machine, guarded against concurrent writers.
 import { sql } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { checkTransition, timestampsFor, type RunStatus } from '../core/run-state.js';
 import type { RunsTable } from './schema.js';
 import type { Store } from './store.js';
-import { enqueue, type Exec, type WorkItemView } from './work-items.js';
+import type { Exec } from './work-items.js';
 
 export interface RunView {
   id: string;
@@ -89,12 +89,15 @@ export interface CreateRunInput {
   dedupeKey?: string;
 }
 
-/** Inserts a QUEUED run and its LAUNCH_RUN item. Call inside a transaction; notify after commit. */
-export async function createRun(
+/**
+ * Inserts a QUEUED run row (only: its LAUNCH_RUN item is services/runs-service.ts createRun's).
+ * With a used dedupe key, returns the existing run and creates nothing.
+ */
+export async function insertRun(
   exec: Exec,
   store: Store,
   input: CreateRunInput,
-): Promise<{ run: RunView; created: boolean; launch?: WorkItemView }> {
+): Promise<{ run: RunView; created: boolean }> {
   const now = store.now();
   const row: RunsTable = {
     id: newId('run', now),
@@ -131,13 +134,17 @@ export async function createRun(
       .executeTakeFirstOrThrow();
     return { run: toRunView(existing), created: false };
   }
-  const { item } = await enqueue(exec, store, {
-    kind: 'LAUNCH_RUN',
-    payload: { runId: row.id, location: input.location, job: input.job, runConfig: input.runConfig, tags: input.tags },
-    runId: row.id,
-    dedupeKey: `launch:${row.id}`,
-  });
-  return { run: toRunView(inserted), created: true, launch: item };
+  return { run: toRunView(inserted), created: true };
+}
+
+/** Records `agentId` as the run's launching agent, unless one is recorded already. */
+export async function recordLaunchingAgent(exec: Exec, runId: string, agentId: string): Promise<void> {
+  await exec
+    .updateTable('runs')
+    .set({ agent_id: agentId })
+    .where('id', '=', runId)
+    .where('agent_id', 'is', null)
+    .execute();
 }
 
 export async function getRun(exec: Exec, id: string): Promise<RunView | undefined> {

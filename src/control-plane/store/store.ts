@@ -1,11 +1,10 @@
 // The metadata store: one connection (SQLite file or PostgreSQL pool), migrated at open, with
 // the clock, limits and wake-up signals every repository function needs.
-import type SQLite from 'better-sqlite3';
-import { sql, type Kysely } from 'kysely';
-import type pg from 'pg';
+import type { Kysely } from 'kysely';
 import type { Logger } from '../../shared/logger.js';
 import { OutpostError } from '../../shared/errors.js';
-import { type Dialect, openDatabase } from './connect.js';
+import { openDatabase } from './connect.js';
+import type { StoreDialect } from './dialect/dialect.js';
 import { migrateToLatest } from './migrations.js';
 import type { Database } from './schema.js';
 import { Signals } from './signals.js';
@@ -46,9 +45,8 @@ export class Store {
 
   private constructor(
     readonly db: Kysely<Database>,
-    readonly dialect: Dialect,
-    readonly sqlite: SQLite.Database | undefined,
-    readonly pool: pg.Pool | undefined,
+    /** What differs between SQLite and PostgreSQL (dialect/). */
+    readonly dialect: StoreDialect,
     opts: StoreOptions,
   ) {
     this.clock = opts.clock ?? Date.now;
@@ -58,15 +56,15 @@ export class Store {
 
   static async open(opts: StoreOptions): Promise<Store> {
     const opened = openDatabase<Database>({ url: opts.url });
-    const store = new Store(opened.db, opened.dialect, opened.sqlite, opened.pool, opts);
+    const store = new Store(opened.db, opened.ops, opts);
     try {
       await migrateToLatest(opened.db as unknown as Kysely<unknown>, opened.dialect);
-      if (opened.pool) await store.signals.listen(opts.url, opened.pool);
+      await opened.ops.listen(store.signals, opts.url);
     } catch (err) {
       await opened.db.destroy().catch(() => undefined);
       if (err instanceof OutpostError) throw err;
       const msg = err instanceof Error ? err.message : String(err);
-      throw new OutpostError(opened.dialect === 'postgres' ? 'POSTGRES_UNAVAILABLE' : 'INTERNAL', {
+      throw new OutpostError(opened.ops.unavailableCode, {
         detail: msg,
         cause: err,
       });
@@ -75,22 +73,11 @@ export class Store {
   }
 
   /**
-   * Runs `fn` in a transaction. SQLite transactions begin IMMEDIATE, so two processes that
-   * read then write wait for each other (busy_timeout) instead of failing with SQLITE_BUSY.
+   * Runs `fn` in a transaction that takes the write lock at its start (SQLite: BEGIN IMMEDIATE,
+   * so two processes that read then write wait for each other instead of failing SQLITE_BUSY).
    */
-  async transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
-    if (this.dialect === 'postgres') return this.db.transaction().execute(fn);
-    return this.db.connection().execute(async (conn) => {
-      await sql`BEGIN IMMEDIATE`.execute(conn);
-      try {
-        const result = await fn(conn);
-        await sql`COMMIT`.execute(conn);
-        return result;
-      } catch (err) {
-        await sql`ROLLBACK`.execute(conn).catch(() => undefined);
-        throw err;
-      }
-    });
+  transaction<T>(fn: (trx: Kysely<Database>) => Promise<T>): Promise<T> {
+    return this.dialect.transaction(this.db, fn);
   }
 
   now(): number {

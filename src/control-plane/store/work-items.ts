@@ -1,6 +1,7 @@
 // Work-item rows as the APIs see them, and the insert every producer uses (deduped by key).
 // Producers call enqueue inside their transaction and store.signals.notifyWork() after commit.
 import type { Kysely } from 'kysely';
+import { errorCode } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { type WorkItemKind, type WorkItemPayload, type WorkItemStatus } from '../../shared/work-items.js';
 import type { Database, WorkItemsTable } from './schema.js';
@@ -135,4 +136,23 @@ export async function launchErrorOf(db: Exec, runId: string): Promise<{ code: st
     .where('status', '=', 'FAILED')
     .executeTakeFirst();
   return row?.error ? (JSON.parse(row.error) as { code: string; message: string }) : null;
+}
+
+/**
+ * A QUEUED (never claimed) LAUNCH_RUN item of `runId` -> FAILED with RUN_CANCELED. Returns
+ * whether one was; false once an agent claimed it (then only the agent can stop the run).
+ */
+export async function cancelQueuedLaunch(exec: Exec, store: Store, runId: string): Promise<boolean> {
+  const res = await exec
+    .updateTable('work_items')
+    .set({
+      status: 'FAILED',
+      error: JSON.stringify({ code: errorCode('RUN_CANCELED'), message: 'run canceled before an agent claimed it' }),
+      updated_at: store.now(),
+    })
+    .where('run_id', '=', runId)
+    .where('kind', '=', 'LAUNCH_RUN')
+    .where('status', '=', 'QUEUED')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
 }

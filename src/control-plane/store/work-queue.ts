@@ -1,41 +1,16 @@
-// The durable work queue: long-poll claims with leases, idempotent ack/complete/fail, and
-// lease expiry that returns items to the queue or fails them after their maximum attempts.
-// Claims are one atomic UPDATE ... RETURNING (SQLite, single writer) or use FOR UPDATE SKIP
-// LOCKED (PostgreSQL), so two agents never hold the same item. Only a claimed item can be
-// finished, and through the agent API only under the token its lease holder is bound to.
+// The work queue's rows: atomic claims with leases, idempotent acks, the guards on who may
+// finish an item, and the single-table moves (complete, fail, re-queue) that
+// services/work-service.ts composes with their effects on runs and ticks.
+// Claims are one atomic UPDATE ... RETURNING (each dialect's claimQueued: SQLite has a single
+// writer, PostgreSQL skips locked rows), so two agents never hold the same item. Only a claimed
+// item can be finished, and through the agent API only under the token its lease holder is bound to.
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
 import { workflowIdFor } from '../../shared/ids.js';
-import { ResultSchemas, type WorkItemKind } from '../../shared/work-items.js';
 import { agentTokenId } from './agents.js';
 import type { Database, WorkItemsTable } from './schema.js';
 import type { Store } from './store.js';
-import { applyCompletion, applyFailure } from './work-effects.js';
 import { getWorkItem, toWorkItemView, type Exec, type WorkItemView } from './work-items.js';
-
-/** Longest single wait between re-checks, so expired leases are noticed without a wake-up. */
-const RECHECK_MS = 1_000;
-
-export interface ClaimOptions {
-  agentId: string;
-  limit: number;
-  waitMs: number;
-  /** Ends the wait early (e.g. the HTTP client went away). */
-  signal?: AbortSignal;
-}
-
-export async function claimWork(store: Store, opts: ClaimOptions): Promise<WorkItemView[]> {
-  const deadline = Date.now() + Math.max(0, opts.waitMs);
-  // Bounded: each pass either returns or waits at least until the next wake-up or recheck.
-  for (let pass = 0; pass < 1_000_000; pass++) {
-    await expireLeases(store);
-    const items = await claimOnce(store, opts.agentId, opts.limit);
-    const remaining = deadline - Date.now();
-    if (items.length || remaining <= 0 || opts.signal?.aborted) return items;
-    await store.signals.waitFor('work', Math.min(remaining, RECHECK_MS), opts.signal);
-  }
-  return [];
-}
 
 /** One atomic claim of up to `limit` QUEUED items, oldest first. */
 export async function claimOnce(store: Store, agentId: string, limit: number): Promise<WorkItemView[]> {
@@ -43,57 +18,11 @@ export async function claimOnce(store: Store, agentId: string, limit: number): P
   const lease = now + store.limits.leaseMs;
   const set = sql`status = 'CLAIMED', lease_owner = ${agentId}, lease_expires_at = ${lease},
            attempts = attempts + 1, updated_at = ${now}`;
-  // PostgreSQL: the pick is a MATERIALIZED CTE, run once. As `id IN (SELECT ... LIMIT n FOR
-  // UPDATE SKIP LOCKED)` the planner may re-run the subquery and claim more than `limit` items
-  // (seen in the work-queue test: 4 claimed for a limit of 3).
-  const res =
-    store.dialect === 'postgres'
-      ? await sql<WorkItemsTable>`
-    WITH picked AS MATERIALIZED (
-      SELECT id FROM work_items WHERE status = 'QUEUED' ORDER BY created_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
-    UPDATE work_items SET ${set}
-      FROM picked
-     WHERE work_items.id = picked.id AND work_items.status = 'QUEUED'
-    RETURNING work_items.*`.execute(store.db)
-      : await sql<WorkItemsTable>`
-    UPDATE work_items SET ${set}
-     WHERE id IN (SELECT id FROM work_items WHERE status = 'QUEUED' ORDER BY created_at, id LIMIT ${limit})
-       AND status = 'QUEUED'
-    RETURNING *`.execute(store.db);
-  return res.rows.map(toWorkItemView).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
+  const rows = await store.dialect.claimQueued(store.db, set, limit);
+  return rows.map(toWorkItemView).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
 }
 
-/**
- * CLAIMED items whose lease ran out go back to QUEUED, or to FAILED once they have used
- * their attempts. Safe to run from any number of replicas at once (conditional updates).
- */
-export async function expireLeases(store: Store): Promise<number> {
-  const now = store.now();
-  const requeued = await store.db
-    .updateTable('work_items')
-    .set({ status: 'QUEUED', lease_owner: null, lease_expires_at: null, updated_at: now })
-    .where('status', '=', 'CLAIMED')
-    .where('lease_expires_at', '<=', now)
-    .where((eb) => eb('attempts', '<', eb.ref('max_attempts')))
-    .executeTakeFirst();
-  const exhausted = await store.db
-    .selectFrom('work_items')
-    .selectAll()
-    .where('status', '=', 'CLAIMED')
-    .where('lease_expires_at', '<=', now)
-    .execute();
-  for (const row of exhausted) {
-    await failItem(store, row.id, {
-      code: 'OUTPOST_ERR_WORK_ITEM_EXHAUSTED',
-      message: `lease expired after ${row.attempts} of ${row.max_attempts} attempts (last holder ${row.lease_owner ?? '?'})`,
-    });
-  }
-  const n = Number(requeued.numUpdatedRows);
-  if (n) store.signals.notifyWork();
-  return n + exhausted.length;
-}
-
-async function requireItem(store: Store, id: string): Promise<WorkItemView> {
+export async function requireItem(store: Store, id: string): Promise<WorkItemView> {
   const item = await getWorkItem(store.db, id);
   if (!item) throw new OutpostError('UNKNOWN_WORK_ITEM', { detail: id });
   return item;
@@ -185,11 +114,11 @@ export interface WorkCaller {
   tokenId: string;
 }
 
-const FINISHED = ['COMPLETED', 'FAILED'] as const;
-const isFinished = (status: string): boolean => (FINISHED as readonly string[]).includes(status);
+export const FINISHED = ['COMPLETED', 'FAILED'] as const;
+export const isFinished = (status: string): boolean => (FINISHED as readonly string[]).includes(status);
 
 /** Refuses finishing `item`: never claimed (NOT_OWNED), or leased under another token (FORBIDDEN). */
-async function assertMayFinish(db: Exec, item: WorkItemView, caller: WorkCaller | undefined): Promise<void> {
+export async function assertMayFinish(db: Exec, item: WorkItemView, caller: WorkCaller | undefined): Promise<void> {
   if (item.status === 'QUEUED') {
     throw new OutpostError('WORK_ITEM_NOT_OWNED', { detail: `${item.id} is not claimed by any agent` });
   }
@@ -201,7 +130,7 @@ async function assertMayFinish(db: Exec, item: WorkItemView, caller: WorkCaller 
 }
 
 /** The UPDATE guard matching assertMayFinish: claimed, and (for an agent) leased under its token. */
-function finishable(caller: WorkCaller | undefined) {
+export function finishable(caller: WorkCaller | undefined) {
   return (eb: ExpressionBuilder<Database, 'work_items'>) =>
     eb.and([
       eb('status', 'in', ['CLAIMED', 'ACKED']),
@@ -218,85 +147,102 @@ function finishable(caller: WorkCaller | undefined) {
 }
 
 /**
- * A claimed item -> COMPLETED with a result, and its effects (runs from ticks...) in the same
- * transaction. Idempotent: a finished item is returned as it is. Refused, changing nothing, for
- * an item never claimed or leased under another token (see WorkCaller).
+ * CLAIMED items whose lease ran out and that have attempts left go back to QUEUED (conditional,
+ * so any number of replicas may run it). Returns how many did.
  */
-export async function completeWork(
+export async function requeueExpiredLeases(store: Store, now: number): Promise<number> {
+  const res = await store.db
+    .updateTable('work_items')
+    .set({ status: 'QUEUED', lease_owner: null, lease_expires_at: null, updated_at: now })
+    .where('status', '=', 'CLAIMED')
+    .where('lease_expires_at', '<=', now)
+    .where((eb) => eb('attempts', '<', eb.ref('max_attempts')))
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
+/** CLAIMED items whose lease ran out with no attempt left (what requeueExpiredLeases left). */
+export async function listExhaustedLeases(store: Store, now: number): Promise<WorkItemsTable[]> {
+  return store.db
+    .selectFrom('work_items')
+    .selectAll()
+    .where('status', '=', 'CLAIMED')
+    .where('lease_expires_at', '<=', now)
+    .execute();
+}
+
+/** `current` -> COMPLETED with `result` where `guard` holds. Returns whether it moved. */
+export async function markCompleted(
+  exec: Exec,
   store: Store,
-  agentId: string,
-  id: string,
+  current: WorkItemView,
   result: unknown,
-  caller?: WorkCaller,
-): Promise<WorkItemView> {
-  const current = await requireItem(store, id);
-  await assertMayFinish(store.db, current, caller);
-  if (isFinished(current.status)) return current;
-  const schema = ResultSchemas[current.kind] as (typeof ResultSchemas)[WorkItemKind] | undefined;
-  const parsed = schema ? schema.safeParse(result) : undefined;
-  if (!parsed?.success) {
-    throw new OutpostError('INVALID_ARGUMENT', {
-      detail: `result for ${current.kind}: ${parsed ? parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') : 'unknown kind'}`,
-    });
-  }
-  let notify = false;
-  const item = await store.transaction(async (trx) => {
-    const now = store.now();
-    const res = await trx
-      .updateTable('work_items')
-      .set({
-        status: 'COMPLETED',
-        result: JSON.stringify(parsed.data),
-        lease_expires_at: null,
-        updated_at: now,
-        // Only a workflow completes an item, and its id is derived from the item: record it even
-        // when the item finished before the agent's (batched) ack arrived.
-        workflow_id: current.workflowId ?? workflowIdFor(current),
-      })
-      .where('id', '=', id)
-      .where(finishable(caller))
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 1) notify = await applyCompletion(trx, store, current, parsed.data, agentId);
-    return (await getWorkItem(trx, id))!;
-  });
-  // Not updated and not finished: the lease moved (expired, re-queued, re-claimed) meanwhile.
-  if (!isFinished(item.status)) await assertMayFinish(store.db, item, caller);
-  if (notify) store.signals.notifyWork();
-  return item;
+  guard: (eb: ExpressionBuilder<Database, 'work_items'>) => Expression<SqlBool>,
+): Promise<boolean> {
+  const res = await exec
+    .updateTable('work_items')
+    .set({
+      status: 'COMPLETED',
+      result: JSON.stringify(result),
+      lease_expires_at: null,
+      updated_at: store.now(),
+      // Only a workflow completes an item, and its id is derived from the item: record it even
+      // when the item finished before the agent's (batched) ack arrived.
+      workflow_id: current.workflowId ?? workflowIdFor(current),
+    })
+    .where('id', '=', current.id)
+    .where(guard)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }
 
-/** A claimed item -> FAILED with a coded error, and its effects (a failed launch fails the run). Same rules as completeWork. */
-export async function failWork(
-  store: Store,
-  _agentId: string,
-  id: string,
-  error: { code: string; message: string },
-  caller?: WorkCaller,
-): Promise<WorkItemView> {
-  const current = await requireItem(store, id);
-  await assertMayFinish(store.db, current, caller);
-  if (isFinished(current.status)) return current;
-  const item = await failItem(store, id, error, finishable(caller));
-  if (!isFinished(item.status)) await assertMayFinish(store.db, item, caller);
-  return item;
-}
-
-export async function failItem(
+/** Item `id` -> FAILED with a coded error where `guard` holds (default: not finished). Returns whether it moved. */
+export async function markFailed(
+  exec: Exec,
   store: Store,
   id: string,
   error: { code: string; message: string },
   guard: (eb: ExpressionBuilder<Database, 'work_items'>) => Expression<SqlBool> = (eb) =>
     eb('status', 'not in', FINISHED),
-): Promise<WorkItemView> {
-  return store.transaction(async (trx) => {
-    const current = (await getWorkItem(trx, id))!;
-    const res = await trx
-      .updateTable('work_items')
-      .set({ status: 'FAILED', error: JSON.stringify(error), lease_expires_at: null, updated_at: store.now() })
-      .where('id', '=', id)
-      .where(guard)
-      .executeTakeFirst();
-    if (Number(res.numUpdatedRows) === 1) await applyFailure(trx, store, current, error);
-    return (await getWorkItem(trx, id))!;
-  });
+): Promise<boolean> {
+  const res = await exec
+    .updateTable('work_items')
+    .set({ status: 'FAILED', error: JSON.stringify(error), lease_expires_at: null, updated_at: store.now() })
+    .where('id', '=', id)
+    .where(guard)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
+}
+
+/** ACKED launches of still-QUEUED runs not touched since `before` (their workflow never started). */
+export async function listStaleAckedLaunches(store: Store, before: number) {
+  return store.db
+    .selectFrom('work_items')
+    .innerJoin('runs', 'runs.id', 'work_items.run_id')
+    .select([
+      'work_items.id',
+      'work_items.run_id',
+      'work_items.attempts',
+      'work_items.max_attempts',
+      'work_items.lease_owner',
+      'work_items.workflow_id',
+      'work_items.updated_at',
+    ])
+    .where('work_items.kind', '=', 'LAUNCH_RUN')
+    .where('work_items.status', '=', 'ACKED')
+    .where('work_items.updated_at', '<=', before)
+    .where('runs.status', '=', 'QUEUED')
+    .execute();
+}
+
+/** An ACKED item unchanged since `updatedAt` -> QUEUED, for any agent to claim. Returns whether it moved. */
+export async function requeueAcked(exec: Exec, id: string, updatedAt: number, now: number): Promise<boolean> {
+  const res = await exec
+    .updateTable('work_items')
+    .set({ status: 'QUEUED', lease_owner: null, lease_expires_at: null, workflow_id: null, updated_at: now })
+    .where('id', '=', id)
+    .where('status', '=', 'ACKED')
+    .where('updated_at', '=', updatedAt)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }

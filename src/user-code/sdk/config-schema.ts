@@ -2,6 +2,7 @@
 // Schema (draft 2020-12) and the run worker validates with zod (applying defaults) or ajv.
 import { z } from 'zod/v4';
 import { OutpostError } from '../../shared/errors.js';
+import { zodIssueLines } from '../../shared/zod-issues.js';
 
 /** A zod/v4 schema whose output is `T`, or a JSON Schema object. */
 export type ConfigSchemaInput<T> = z.ZodType<T> | JsonSchemaObject;
@@ -35,7 +36,7 @@ function fromZod(schema: z.ZodType): ConfigSchema {
     check(value) {
       const parsed = schema.safeParse(value);
       if (parsed.success) return Promise.resolve({ ok: true, value: parsed.data });
-      return Promise.resolve({ ok: false, issues: parsed.error.issues.map((i) => `${pathOf(i.path)}: ${i.message}`) });
+      return Promise.resolve({ ok: false, issues: zodIssueLines(parsed.error) });
     },
   };
 }
@@ -66,8 +67,4 @@ async function compileAjv(schema: Record<string, unknown>): Promise<(value: unkn
       ),
     };
   };
-}
-
-function pathOf(path: readonly PropertyKey[]): string {
-  return path.length ? path.map(String).join('.') : '(root)';
 }

@@ -4,7 +4,8 @@
 // agent holding a launch may report its run launched (and then write it).
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { createRun, getRun } from '../../../src/control-plane/store/runs.js';
+import { getRun } from '../../../src/control-plane/store/runs.js';
+import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { createToken } from '../../../src/control-plane/store/tokens.js';
 import { getWorkItem } from '../../../src/control-plane/store/work-items.js';
 import { describeEachDialect } from '../../support/storage.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
 import { appendRunEvents } from '../../../src/control-plane/store/run-events.js';
-import { createRun } from '../../../src/control-plane/store/runs.js';
+import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { openHarness } from './harness.js';
 

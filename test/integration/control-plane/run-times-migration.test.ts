@@ -6,7 +6,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { sql } from 'kysely';
 import { Store } from '../../../src/control-plane/store/store.js';
-import { createRun, getRun } from '../../../src/control-plane/store/runs.js';
+import { getRun } from '../../../src/control-plane/store/runs.js';
+import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { describeEachDialect } from '../../support/storage.js';
 
 describeEachDialect('migration 0004_run_times_from_events', (target) => {

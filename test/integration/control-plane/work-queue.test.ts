@@ -5,15 +5,10 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Store } from '../../../src/control-plane/store/store.js';
 import { enqueueWork, getWorkItem } from '../../../src/control-plane/store/work-items.js';
-import {
-  ackWork,
-  ackWorkBatch,
-  claimWork,
-  completeWork,
-  expireLeases,
-  failWork,
-} from '../../../src/control-plane/store/work-queue.js';
-import { createRun, getRun } from '../../../src/control-plane/store/runs.js';
+import { ackWork, ackWorkBatch } from '../../../src/control-plane/store/work-queue.js';
+import { claimWork, completeWork, expireLeases, failWork } from '../../../src/control-plane/services/work-service.js';
+import { getRun } from '../../../src/control-plane/store/runs.js';
+import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { isOutpostError } from '../../../src/shared/errors.js';
 import { describeEachDialect } from '../../support/storage.js';
 

@@ -3,10 +3,12 @@
 // cursors advance, failed launches fail their run, failed syncs mark the location ERROR.
 import type { WorkItemResult, RunRequest } from '../../shared/work-items.js';
 import { isTerminal, type RunStatus, RUN_STATUSES } from '../core/run-state.js';
-import { finishTickForItem, updateInstigator } from './instigators.js';
-import { appendEngineEvent, createRun, getRun, setRunStatus } from './runs.js';
-import type { Store } from './store.js';
-import type { Exec, WorkItemView } from './work-items.js';
+import { finishTickForItem, updateInstigator } from '../store/instigators.js';
+import { markLocationError } from '../store/locations.js';
+import { appendEngineEvent, getRun, setRunStatus } from '../store/runs.js';
+import type { Store } from '../store/store.js';
+import type { Exec, WorkItemView } from '../store/work-items.js';
+import { createRun } from './runs-service.js';
 
 /** Returns true when new work was enqueued (the caller wakes pollers after commit). */
 export async function applyCompletion(
@@ -143,20 +145,4 @@ async function createRuns(
     if (created) ids.push(run.id);
   }
   return ids;
-}
-
-async function markLocationError(
-  trx: Exec,
-  store: Store,
-  location: string,
-  version: number,
-  error: string,
-): Promise<void> {
-  await trx
-    .updateTable('code_locations')
-    .set({ status: 'ERROR', load_error: error, updated_at: store.now() })
-    .where('name', '=', location)
-    .where('version', '=', version)
-    .where('status', '=', 'LOADING')
-    .execute();
 }

@@ -7,9 +7,11 @@
 // attempts, the run fails with RUN_LAUNCH_TIMEOUT. Safe on any number of replicas: every
 // change is conditional on the row being as read.
 import { errorCode } from '../../shared/errors.js';
-import { appendEngineEvent } from './runs.js';
-import type { Store } from './store.js';
-import { failItem } from './work-queue.js';
+import { countEngineEvents } from '../store/run-events.js';
+import { appendEngineEvent } from '../store/runs.js';
+import type { Store } from '../store/store.js';
+import { listStaleAckedLaunches, requeueAcked } from '../store/work-queue.js';
+import { failItem } from './work-service.js';
 
 export interface ReapReport {
   requeued: string[];
@@ -18,36 +20,9 @@ export interface ReapReport {
 
 const REQUEUE_MESSAGE = 'run not launched within';
 
-async function priorRequeues(store: Store, runId: string): Promise<number> {
-  const row = await store.db
-    .selectFrom('run_events')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('run_id', '=', runId)
-    .where('type', '=', 'ENGINE')
-    .where('message', 'like', `${REQUEUE_MESSAGE} %`)
-    .executeTakeFirst();
-  return Number(row?.n ?? 0);
-}
-
 export async function reapUnlaunchedRuns(store: Store, launchDeadlineMs: number): Promise<ReapReport> {
   const now = store.now();
-  const stale = await store.db
-    .selectFrom('work_items')
-    .innerJoin('runs', 'runs.id', 'work_items.run_id')
-    .select([
-      'work_items.id',
-      'work_items.run_id',
-      'work_items.attempts',
-      'work_items.max_attempts',
-      'work_items.lease_owner',
-      'work_items.workflow_id',
-      'work_items.updated_at',
-    ])
-    .where('work_items.kind', '=', 'LAUNCH_RUN')
-    .where('work_items.status', '=', 'ACKED')
-    .where('work_items.updated_at', '<=', now - launchDeadlineMs)
-    .where('runs.status', '=', 'QUEUED')
-    .execute();
+  const stale = await listStaleAckedLaunches(store, now - launchDeadlineMs);
   const report: ReapReport = { requeued: [], failed: [] };
   const seconds = Math.round(launchDeadlineMs / 1000);
   for (const row of stale) {
@@ -55,7 +30,7 @@ export async function reapUnlaunchedRuns(store: Store, launchDeadlineMs: number)
     const who = `agent ${row.lease_owner ?? '?'} acknowledged it (workflow ${row.workflow_id ?? '?'})`;
     // Attempts count claims; an agent may also ack a re-queued item without claiming it, so
     // earlier re-queues are counted too: either way the loop ends after max attempts.
-    const tries = Math.max(Number(row.attempts), (await priorRequeues(store, runId)) + 1);
+    const tries = Math.max(Number(row.attempts), (await countEngineEvents(store.db, runId, `${REQUEUE_MESSAGE} `)) + 1);
     if (tries >= Number(row.max_attempts)) {
       const item = await failItem(
         store,
@@ -70,14 +45,7 @@ export async function reapUnlaunchedRuns(store: Store, launchDeadlineMs: number)
       continue;
     }
     const requeued = await store.transaction(async (trx) => {
-      const res = await trx
-        .updateTable('work_items')
-        .set({ status: 'QUEUED', lease_owner: null, lease_expires_at: null, workflow_id: null, updated_at: now })
-        .where('id', '=', row.id)
-        .where('status', '=', 'ACKED')
-        .where('updated_at', '=', row.updated_at)
-        .executeTakeFirst();
-      if (Number(res.numUpdatedRows) !== 1) return false;
+      if (!(await requeueAcked(trx, row.id, row.updated_at, now))) return false;
       await appendEngineEvent(
         trx,
         store,

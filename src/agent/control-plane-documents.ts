@@ -1,0 +1,98 @@
+// Every GraphQL document the agent sends to /agent/graphql, by operation name (the key is the
+// operation's name). `npm run gen:graphql` validates them against src/control-plane/graphql/agent.graphql
+// and generates their variables and result types into src/gen/graphql/agent.ts (AgentOperations).
+
+export const AGENT_DOCUMENTS = {
+  RegisterAgent: /* GraphQL */ `
+    mutation RegisterAgent($input: RegisterAgentInput!) {
+      registerAgent(input: $input) {
+        agentId
+        heartbeatIntervalMs
+      }
+    }
+  `,
+  ClaimWork: /* GraphQL */ `
+    mutation ClaimWork($agentId: ID!, $limit: Int!, $waitMs: Int!, $acks: [WorkAckInput!]) {
+      claimWork(agentId: $agentId, limit: $limit, waitMs: $waitMs, acks: $acks) {
+        id
+        kind
+        payload
+        attempts
+        runId
+      }
+    }
+  `,
+  AckWork: /* GraphQL */ `
+    mutation AckWork($agentId: ID!, $id: ID!, $workflowId: String!) {
+      ackWork(agentId: $agentId, id: $id, workflowId: $workflowId) {
+        id
+      }
+    }
+  `,
+  CompleteWork: /* GraphQL */ `
+    mutation CompleteWork($agentId: ID!, $id: ID!, $result: JSON!) {
+      completeWork(agentId: $agentId, id: $id, result: $result) {
+        id
+      }
+    }
+  `,
+  FailWork: /* GraphQL */ `
+    mutation FailWork($agentId: ID!, $id: ID!, $error: WorkErrorInput!) {
+      failWork(agentId: $agentId, id: $id, error: $error) {
+        id
+      }
+    }
+  `,
+  Workspace: /* GraphQL */ `
+    query Workspace($agentId: ID!) {
+      workspace(agentId: $agentId) {
+        name
+        version
+        spec
+      }
+    }
+  `,
+  ReportCodeLocation: /* GraphQL */ `
+    mutation ReportCodeLocation($input: ReportCodeLocationInput!) {
+      reportCodeLocation(input: $input)
+    }
+  `,
+  ReportRunLaunched: /* GraphQL */ `
+    mutation ReportRunLaunched($agentId: ID!, $runId: ID!, $info: JSON) {
+      reportRunLaunched(agentId: $agentId, runId: $runId, info: $info)
+    }
+  `,
+  AppendRunEvents: /* GraphQL */ `
+    mutation AppendRunEvents($agentId: ID!, $runId: ID!, $events: [RunEventInput!]!) {
+      appendRunEvents(agentId: $agentId, runId: $runId, events: $events) {
+        highestContiguousSeq
+        status
+      }
+    }
+  `,
+  AppendComputeLogs: /* GraphQL */ `
+    mutation AppendComputeLogs(
+      $agentId: ID!
+      $runId: ID!
+      $stream: ComputeLogStream!
+      $offset: Float!
+      $data: String!
+    ) {
+      appendComputeLogs(agentId: $agentId, runId: $runId, stream: $stream, offset: $offset, data: $data) {
+        storedBytes
+        truncated
+      }
+    }
+  `,
+  RunCursor: /* GraphQL */ `
+    query RunCursor($agentId: ID!, $runId: ID!) {
+      runCursor(agentId: $agentId, runId: $runId) {
+        runId
+        lastSeq
+        stdoutBytes
+        stderrBytes
+        status
+      }
+    }
+  `,
+} as const;

@@ -1,0 +1,129 @@
+// The agent-facing work-queue actions that change more than the queue: the long-poll claim
+// (which first expires leases), completing an item and failing one, each applying its effects
+// (services/work-effects.ts: runs from ticks, a failed launch's run, a location's load error)
+// in the same transaction as the item's own move, so they happen exactly once.
+import { OutpostError } from '../../shared/errors.js';
+import { ResultSchemas, type WorkItemKind } from '../../shared/work-items.js';
+import { formatZodIssues } from '../../shared/zod-issues.js';
+import type { Store } from '../store/store.js';
+import { getWorkItem, type WorkItemView } from '../store/work-items.js';
+import {
+  assertMayFinish,
+  claimOnce,
+  finishable,
+  isFinished,
+  listExhaustedLeases,
+  markCompleted,
+  markFailed,
+  requeueExpiredLeases,
+  requireItem,
+  type WorkCaller,
+} from '../store/work-queue.js';
+import { applyCompletion, applyFailure } from './work-effects.js';
+
+/** Longest single wait between re-checks, so expired leases are noticed without a wake-up. */
+const RECHECK_MS = 1_000;
+
+export interface ClaimOptions {
+  agentId: string;
+  limit: number;
+  waitMs: number;
+  /** Ends the wait early (e.g. the HTTP client went away). */
+  signal?: AbortSignal;
+}
+
+export async function claimWork(store: Store, opts: ClaimOptions): Promise<WorkItemView[]> {
+  const deadline = Date.now() + Math.max(0, opts.waitMs);
+  // Bounded: each pass either returns or waits at least until the next wake-up or recheck.
+  for (let pass = 0; pass < 1_000_000; pass++) {
+    await expireLeases(store);
+    const items = await claimOnce(store, opts.agentId, opts.limit);
+    const remaining = deadline - Date.now();
+    if (items.length || remaining <= 0 || opts.signal?.aborted) return items;
+    await store.signals.waitFor('work', Math.min(remaining, RECHECK_MS), opts.signal);
+  }
+  return [];
+}
+
+/**
+ * CLAIMED items whose lease ran out go back to QUEUED, or to FAILED once they have used
+ * their attempts. Safe to run from any number of replicas at once (conditional updates).
+ */
+export async function expireLeases(store: Store): Promise<number> {
+  const now = store.now();
+  const requeued = await requeueExpiredLeases(store, now);
+  const exhausted = await listExhaustedLeases(store, now);
+  for (const row of exhausted) {
+    await failItem(store, row.id, {
+      code: 'OUTPOST_ERR_WORK_ITEM_EXHAUSTED',
+      message: `lease expired after ${row.attempts} of ${row.max_attempts} attempts (last holder ${row.lease_owner ?? '?'})`,
+    });
+  }
+  if (requeued) store.signals.notifyWork();
+  return requeued + exhausted.length;
+}
+
+/**
+ * A claimed item -> COMPLETED with a result, and its effects (runs from ticks...) in the same
+ * transaction. Idempotent: a finished item is returned as it is. Refused, changing nothing, for
+ * an item never claimed or leased under another token (see WorkCaller).
+ */
+export async function completeWork(
+  store: Store,
+  agentId: string,
+  id: string,
+  result: unknown,
+  caller?: WorkCaller,
+): Promise<WorkItemView> {
+  const current = await requireItem(store, id);
+  await assertMayFinish(store.db, current, caller);
+  if (isFinished(current.status)) return current;
+  const schema = ResultSchemas[current.kind] as (typeof ResultSchemas)[WorkItemKind] | undefined;
+  const parsed = schema ? schema.safeParse(result) : undefined;
+  if (!parsed?.success) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `result for ${current.kind}: ${parsed ? formatZodIssues(parsed.error) : 'unknown kind'}`,
+    });
+  }
+  let notify = false;
+  const item = await store.transaction(async (trx) => {
+    if (await markCompleted(trx, store, current, parsed.data, finishable(caller))) {
+      notify = await applyCompletion(trx, store, current, parsed.data, agentId);
+    }
+    return (await getWorkItem(trx, id))!;
+  });
+  // Not updated and not finished: the lease moved (expired, re-queued, re-claimed) meanwhile.
+  if (!isFinished(item.status)) await assertMayFinish(store.db, item, caller);
+  if (notify) store.signals.notifyWork();
+  return item;
+}
+
+/** A claimed item -> FAILED with a coded error, and its effects (a failed launch fails the run). Same rules as completeWork. */
+export async function failWork(
+  store: Store,
+  _agentId: string,
+  id: string,
+  error: { code: string; message: string },
+  caller?: WorkCaller,
+): Promise<WorkItemView> {
+  const current = await requireItem(store, id);
+  await assertMayFinish(store.db, current, caller);
+  if (isFinished(current.status)) return current;
+  const item = await failItem(store, id, error, finishable(caller));
+  if (!isFinished(item.status)) await assertMayFinish(store.db, item, caller);
+  return item;
+}
+
+/** Item `id` -> FAILED where `guard` holds (default: not finished), with its effects. */
+export async function failItem(
+  store: Store,
+  id: string,
+  error: { code: string; message: string },
+  guard?: Parameters<typeof markFailed>[4],
+): Promise<WorkItemView> {
+  return store.transaction(async (trx) => {
+    const current = (await getWorkItem(trx, id))!;
+    if (await markFailed(trx, store, id, error, guard)) await applyFailure(trx, store, current, error);
+    return (await getWorkItem(trx, id))!;
+  });
+}
