@@ -1,177 +1,32 @@
 // The UI of a Dagster code location in a real browser, against a real control plane whose agent
-// is played through the agent API: the agent reports the snapshot recorded from a real Dagster
-// 1.13 code server serving examples/dagster (mapped by the agent's own snapshot mapper), answers
-// test evaluations with the replies recorded from that server, and ships a materialization run's
-// events. Checks: kind and Dagster version, the asset list and lineage, "Materialize selected"
+// is played through the agent API (ui-dagster-agent.ts): it reports the snapshot recorded from a
+// real Dagster 1.13 code server serving examples/dagster, answers config checks and test
+// evaluations with that server's recorded replies, and runs the materialization the UI launched
+// as a real `dagster api execute_run` (ui-dagster-worker.ts), shipping its events. Checks: kind and Dagster version, the asset list and lineage, "Materialize selected"
 // launches a run whose LAUNCH_RUN work item carries the selection, the Dagster launch form, and
 // test schedule / test sensor show the evaluation without launching anything.
 import assert from 'node:assert/strict';
-import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, test } from 'node:test';
-import {
-  readExecutionPlan,
-  readListRepositories,
-  readScheduleResult,
-  readSensorResult,
-} from '../../src/agent/dagster/serdes-readers.js';
-import { mapDagsterSnapshot } from '../../src/agent/dagster/snapshot-mapper.js';
-import type { LocationSnapshot } from '../../src/shared/location-snapshot.js';
 import { browserSkipReason, debugShot, launchBrowser, type TestBrowser } from '../support/browser.js';
-import type { Vars } from '../support/graphql-call.js';
 import { startScriptedStack, type ScriptedStack } from '../support/scripted-agent.js';
-import { recorded, repositoryAndJobs } from '../unit/agent/dagster/dagster-fixtures.js';
+import { recorded } from '../unit/agent/dagster/dagster-fixtures.js';
+import { playAgent, recordedPlans, recordedSnapshot, type PlayedAgent } from './ui-dagster-agent.js';
 import { takeDagsterShots } from './ui-dagster-shots.js';
+import { dagsterSkipReason, startDagsterWorker } from './ui-dagster-worker.js';
+import type { RunEvent } from '../../src/shared/run-events.js';
+import type { WorkItemPayload } from '../../src/shared/work-items.js';
 
 const skip = browserSkipReason();
 if (skip) console.log(`# skipped: ${skip}`);
 
 const LOC = 'dagster_example';
-
-function recordedSnapshot(): LocationSnapshot {
-  const list = readListRepositories(recorded('1.13', 'list-repositories').reply);
-  if (!list.ok) throw new Error(list.error.message);
-  return mapDagsterSnapshot({ dagsterVersion: list.value.dagsterVersion, ...repositoryAndJobs('1.13') });
-}
-
-/** A recorded schedule or sensor reply as the agent answers an EVALUATE_* item. */
-function evaluation(
-  reply: { runRequests: Array<{ runKey: string | null; jobName: string | null } & Vars>; skipMessage: string | null },
-  ownJob: string,
-) {
-  return {
-    runRequests: reply.runRequests.map((r) => ({
-      ...(r.runKey ? { runKey: r.runKey } : {}),
-      job: r.jobName ?? ownJob,
-      runConfig: r.runConfig,
-      tags: r.tags,
-      ...(r.partitionKey ? { partitionKey: r.partitionKey } : {}),
-    })),
-    ...(reply.skipMessage ? { skipReason: reply.skipMessage } : {}),
-  };
-}
-
-interface Claimed {
-  id: string;
-  kind: string;
-  runId: string | null;
-  payload: Vars;
-}
-
-/** The execution-plan calls recorded from the real server: run config → Dagster's answer. */
-function recordedPlans() {
-  return ['execution-plan.valid', 'execution-plan.invalid-config'].map((name) => {
-    const r = recorded('1.13', name);
-    const runConfig = (JSON.parse(r.request) as { run_config: Vars }).run_config;
-    return { runConfig, plan: readExecutionPlan(r.reply) };
-  });
-}
-
-/**
- * Plays the agent's work loop: answers the executionPlan config checks and EVALUATE_* items
- * from the recorded replies, and acks LAUNCH_RUN items and reports them launched (as the agent
- * does); every claimed item is kept for the test to inspect.
- */
-function playAgent(s: ScriptedStack) {
-  const seen: Claimed[] = [];
-  const errors: string[] = [];
-  const waiters: Array<{ match: (c: Claimed) => boolean; resolve: (c: Claimed) => void }> = [];
-  const schedule = readScheduleResult(recorded('1.13', 'schedule.daily_job_schedule').reply);
-  // The sensor evaluations recorded from the cursor they were made with ("41" asks for a run, "abc" skips).
-  const sensorByCursor = new Map(
-    ['sensor.cursor-41', 'sensor.cursor-abc'].map((name) => {
-      const r = recorded('1.13', name);
-      const read = readSensorResult(r.reply);
-      if (!read.ok) throw new Error(`${name} does not read`);
-      return [(JSON.parse(r.request) as { cursor: string }).cursor, read.value] as const;
-    }),
-  );
-  if (!schedule.ok) throw new Error('recorded evaluations do not read');
-  const plans = recordedPlans();
-  const complete = (id: string, r: unknown) =>
-    s.agent('mutation($a: ID!, $id: ID!, $r: JSON!) { completeWork(agentId: $a, id: $id, result: $r) { id } }', {
-      a: s.agentId,
-      id,
-      r,
-    });
-  let stopped = false;
-  const loop = (async () => {
-    while (!stopped) {
-      const { claimWork } = await s.agent<{ claimWork: Claimed[] }>(
-        'mutation($a: ID!) { claimWork(agentId: $a, limit: 20, waitMs: 200) { id kind runId payload } }',
-        { a: s.agentId },
-      );
-      for (const w of claimWork) {
-        seen.push(w);
-        // A mistake here must fail the test, not stall it: noted, asserted empty at the end.
-        try {
-          if (w.kind === 'QUERY_CODE_LOCATION' && w.payload.query === 'executionPlan') {
-            const rec = plans.find((p) => isDeepStrictEqual(p.runConfig, w.payload.runConfig));
-            if (rec?.plan.ok === false) {
-              await s.agent(
-                'mutation($a: ID!, $id: ID!, $e: WorkErrorInput!) { failWork(agentId: $a, id: $id, error: $e) { id } }',
-                {
-                  a: s.agentId,
-                  id: w.id,
-                  e: { code: 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION', message: rec.plan.error.message },
-                },
-              );
-            } else if (rec?.plan.ok) await complete(w.id, { answer: rec.plan.value });
-            // No recording plans an asset selection: its plan is one step per selected asset.
-            else if (Array.isArray(w.payload.assetSelection))
-              await complete(w.id, { answer: { stepKeys: w.payload.assetSelection } });
-            else throw new Error(`no recorded execution plan for ${JSON.stringify(w.payload)}`);
-          } else if (w.kind === 'EVALUATE_SCHEDULE') await complete(w.id, evaluation(schedule.value, 'daily_job'));
-          else if (w.kind === 'EVALUATE_SENSOR') {
-            const sensor = sensorByCursor.get(String(w.payload.cursor));
-            if (!sensor) throw new Error(`no recorded evaluation from cursor ${String(w.payload.cursor)}`);
-            await complete(w.id, { ...evaluation(sensor, 'greeting_job'), cursor: sensor.cursor });
-          } else if (w.kind === 'LAUNCH_RUN' && w.runId) {
-            await s.agent(
-              'mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { id } }',
-              {
-                a: s.agentId,
-                id: w.id,
-                w: `run-${w.runId}`,
-              },
-            );
-            await s.agent(
-              'mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r, info: { pid: 4242 }) }',
-              {
-                a: s.agentId,
-                r: w.runId,
-              },
-            );
-          }
-        } catch (err) {
-          errors.push(`${w.kind}: ${String(err)}`);
-        }
-        for (const x of waiters.splice(0)) {
-          if (x.match(w)) x.resolve(w);
-          else waiters.push(x);
-        }
-      }
-    }
-  })();
-  return {
-    seen,
-    errors,
-    /** The first claimed item matching, now or later. */
-    item(match: (c: Claimed) => boolean): Promise<Claimed> {
-      const found = seen.find(match);
-      if (found) return Promise.resolve(found);
-      return new Promise((resolve) => waiters.push({ match, resolve }));
-    },
-    async stop() {
-      stopped = true;
-      await loop;
-    },
-  };
-}
+const dagsterSkip = dagsterSkipReason();
+if (dagsterSkip) console.log(`# the real Dagster run is skipped: ${dagsterSkip}`);
 
 describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, () => {
   let s: ScriptedStack;
   let b: TestBrowser;
-  let agent: ReturnType<typeof playAgent>;
+  let agent: PlayedAgent;
   let beating: ReturnType<typeof setInterval> | undefined;
   const snapshot = recordedSnapshot();
   let materializeRunId = '';
@@ -252,106 +107,58 @@ describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, (
     assert.equal(launch.payload.location, LOC);
   });
 
-  test('a Dagster run: ENGINE events show their Dagster type, a materialization links to its asset', async () => {
-    assert.ok(materializeRunId, 'the materialization run was launched');
-    const runId = materializeRunId;
-    // The events the agent's spool mapping produces for a one-asset run (see NOTES: types kept,
-    // other Dagster events as ENGINE with their dagsterEventType).
-    // Event times are the run's own: after its creation, before now.
-    await new Promise((r) => setTimeout(r, 1_200));
-    const t0 = Date.now() - 1_150;
-    await s.events(runId, [
-      {
-        type: 'ENGINE',
-        timestamp: t0,
-        message: 'Started process for run (pid 4242).',
-        data: { dagsterEventType: 'ENGINE_EVENT' },
-      },
-      {
-        type: 'RUN_START',
-        timestamp: t0 + 40,
-        message: 'Started execution of run for "__ASSET_JOB".',
-        data: { dagsterEventType: 'PIPELINE_START' },
-      },
-      {
-        type: 'ENGINE',
-        timestamp: t0 + 60,
-        stepKey: 'raw_numbers',
-        message: 'Launching subprocess for "raw_numbers".',
-        data: { dagsterEventType: 'STEP_WORKER_STARTING' },
-      },
-      {
-        type: 'STEP_START',
-        timestamp: t0 + 900,
-        stepKey: 'raw_numbers',
-        message: 'Started execution of step "raw_numbers".',
-        data: { dagsterEventType: 'STEP_START' },
-      },
-      {
-        type: 'STEP_OUTPUT',
-        timestamp: t0 + 950,
-        stepKey: 'raw_numbers',
-        message: 'Yielded output "result" of type "Any".',
-        data: { dagsterEventType: 'STEP_OUTPUT' },
-      },
-      {
-        type: 'ENGINE',
-        timestamp: t0 + 960,
-        stepKey: 'raw_numbers',
-        message: 'Writing file at: raw_numbers using PickledObjectFilesystemIOManager...',
-        data: { dagsterEventType: 'HANDLED_OUTPUT' },
-      },
-      {
-        type: 'ASSET_MATERIALIZATION',
-        timestamp: t0 + 970,
-        stepKey: 'raw_numbers',
-        assetKey: 'raw_numbers',
-        message: 'Materialized value raw_numbers.',
-        data: { dagsterEventType: 'ASSET_MATERIALIZATION' },
-      },
-      {
-        type: 'STEP_SUCCESS',
-        timestamp: t0 + 980,
-        stepKey: 'raw_numbers',
-        message: 'Finished execution of step "raw_numbers" in 62ms.',
-        data: { dagsterEventType: 'STEP_SUCCESS' },
-      },
-      {
-        type: 'RUN_SUCCESS',
-        timestamp: t0 + 1_100,
-        message: 'Finished execution of run for "__ASSET_JOB".',
-        data: { dagsterEventType: 'PIPELINE_SUCCESS' },
-      },
-    ]);
-    await b.page.goto(`${s.url}/runs/${runId}`);
-    await b.page.locator('h1 [data-status="SUCCESS"]').waitFor();
-    // Relaunching the asset job would materialize every asset: the page sends you to the assets.
-    assert.equal(await b.page.locator('#relaunch').count(), 0);
-    assert.equal(await b.page.locator('#to-assets').getAttribute('href'), `/locations/${LOC}/assets`);
-    const handled = b.page.locator('tr[data-type="ENGINE"][data-dagster-type="HANDLED_OUTPUT"]');
-    assert.match(await handled.locator('.dagster-type').innerText(), /HANDLED_OUTPUT/);
-    const link = b.page.locator('tr[data-type="ASSET_MATERIALIZATION"] a.asset-link');
-    assert.equal((await link.innerText()).trim(), 'raw_numbers');
-    await b.page.locator('#type-filter').selectOption('ASSETS');
-    assert.equal(await b.page.locator('.events-table tbody tr[data-type]').count(), 1);
-    await debugShot(b.page, 'dagster-run');
+  test(
+    'a real Dagster run of that item: ENGINE events show their Dagster type, the materialization links to its asset',
+    { skip: dagsterSkip },
+    async () => {
+      assert.ok(materializeRunId, 'the materialization run was launched');
+      const runId = materializeRunId;
+      // The agent's part, for real: the LAUNCH_RUN item runs as `dagster api execute_run` and the
+      // events Dagster (through python/outpost_dagster) spooled are shipped as the agent ships them.
+      const launch = await agent.item((c) => c.kind === 'LAUNCH_RUN' && c.runId === runId);
+      const worker = await startDagsterWorker(process.env.OUTPOST_TEST_DAGSTER_PYTHON!, LOC);
+      let events: RunEvent[];
+      try {
+        events = await worker.run(launch.payload as WorkItemPayload<'LAUNCH_RUN'>);
+      } finally {
+        await worker.close();
+      }
+      assert.equal(events.at(-1)?.type, 'RUN_SUCCESS', JSON.stringify(events.at(-1)));
+      assert.deepEqual(
+        events.filter((e) => e.type === 'ASSET_MATERIALIZATION').map((e) => e.assetKey),
+        ['raw_numbers'],
+      );
+      await s.events(runId, events);
+      await b.page.goto(`${s.url}/runs/${runId}`);
+      await b.page.locator('h1 [data-status="SUCCESS"]').waitFor();
+      // Relaunching the asset job would materialize every asset: the page sends you to the assets.
+      assert.equal(await b.page.locator('#relaunch').count(), 0);
+      assert.equal(await b.page.locator('#to-assets').getAttribute('href'), `/locations/${LOC}/assets`);
+      const handled = b.page.locator('tr[data-type="ENGINE"][data-dagster-type="HANDLED_OUTPUT"]');
+      assert.match(await handled.locator('.dagster-type').innerText(), /HANDLED_OUTPUT/);
+      const link = b.page.locator('tr[data-type="ASSET_MATERIALIZATION"] a.asset-link');
+      assert.equal((await link.innerText()).trim(), 'raw_numbers');
+      await b.page.locator('#type-filter').selectOption('ASSETS');
+      assert.equal(await b.page.locator('.events-table tbody tr[data-type]').count(), 1);
+      await debugShot(b.page, 'dagster-run');
 
-    // The link opens the asset view on that asset, whose latest materialization is this run.
-    await link.click();
-    await b.page.waitForURL(
-      (u) => u.pathname === `/locations/${LOC}/assets` && u.searchParams.get('asset') === 'raw_numbers',
-    );
-    const row = b.page.locator('#assets tr.focused[data-asset="raw_numbers"]');
-    await row.waitFor();
-    assert.equal(await row.locator('.last-materialization a').getAttribute('href'), `/runs/${runId}`);
-    assert.match(await row.locator('.last-materialization').innerText(), /^\d+s ago/);
-    assert.equal(
-      await b.page.locator('#asset-graph .asset-node.materialized').getAttribute('data-asset'),
-      'raw_numbers',
-    );
-    await debugShot(b.page, 'dagster-assets');
-    await takeDagsterShots(b.page, { url: s.url, runId, location: LOC });
-  });
+      // The link opens the asset view on that asset, whose latest materialization is this run.
+      await link.click();
+      await b.page.waitForURL(
+        (u) => u.pathname === `/locations/${LOC}/assets` && u.searchParams.get('asset') === 'raw_numbers',
+      );
+      const row = b.page.locator('#assets tr.focused[data-asset="raw_numbers"]');
+      await row.waitFor();
+      assert.equal(await row.locator('.last-materialization a').getAttribute('href'), `/runs/${runId}`);
+      assert.match(await row.locator('.last-materialization').innerText(), /^\d+s ago/);
+      assert.equal(
+        await b.page.locator('#asset-graph .asset-node.materialized').getAttribute('data-asset'),
+        'raw_numbers',
+      );
+      await debugShot(b.page, 'dagster-assets');
+      await takeDagsterShots(b.page, { url: s.url, runId, location: LOC });
+    },
+  );
 
   test('the launch form works from the converted Dagster config schema; Dagster judges the config', async () => {
     await b.page.goto(`${s.url}/locations/${LOC}/jobs/greeting_job`);
