@@ -30,9 +30,15 @@ export async function takeDagsterShots(page: Page, o: DagsterShotsInput): Promis
 
   await page.goto(`${o.url}/runs/${encodeURIComponent(o.runId)}`);
   await page.locator('h1 [data-status]').waitFor();
-  await page.locator('tr[data-type="ASSET_MATERIALIZATION"] .asset-link').first().waitFor();
+  const materialized = page.locator('tr[data-type="ASSET_MATERIALIZATION"]').first();
+  await materialized.locator('.asset-link').waitFor();
+  // The event log scrolls on its own: bring the materialization to its middle, keep the header.
+  await materialized.evaluate((row: HTMLElement) => {
+    const box = row.closest('.table-scroll');
+    if (box) box.scrollTop = row.offsetTop - box.clientHeight / 2;
+  });
   const run = join(dir, 'ui-dagster-run.png');
-  await page.screenshot({ path: run });
+  await page.screenshot({ path: run, fullPage: true });
   written.push(run);
 
   await page.goto(`${o.url}/locations/${encodeURIComponent(o.location)}/assets`);

@@ -6,14 +6,14 @@
 // launches a run whose LAUNCH_RUN work item carries the selection, the Dagster launch form, and
 // test schedule / test sensor show the evaluation without launching anything.
 import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { browserSkipReason, debugShot, launchBrowser, type TestBrowser } from '../support/browser.js';
 import { startScriptedStack, type ScriptedStack } from '../support/scripted-agent.js';
 import { recorded } from '../unit/agent/dagster/dagster-fixtures.js';
 import { playAgent, recordedPlans, recordedSnapshot, type PlayedAgent } from './ui-dagster-agent.js';
 import { takeDagsterShots } from './ui-dagster-shots.js';
-import { dagsterSkipReason, startDagsterWorker } from './ui-dagster-worker.js';
-import type { RunEvent } from '../../src/shared/run-events.js';
+import { dagsterSkipReason, startDagsterWorker, type DagsterWorker } from './ui-dagster-worker.js';
 import type { WorkItemPayload } from '../../src/shared/work-items.js';
 
 const skip = browserSkipReason();
@@ -27,6 +27,7 @@ describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, (
   let s: ScriptedStack;
   let b: TestBrowser;
   let agent: PlayedAgent;
+  let worker: DagsterWorker | undefined;
   let beating: ReturnType<typeof setInterval> | undefined;
   const snapshot = recordedSnapshot();
   let materializeRunId = '';
@@ -38,7 +39,11 @@ describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, (
       {
         i: {
           name: LOC,
-          dagster: { python: '/usr/bin/python3', pythonFile: 'definitions.py', workingDirectory: 'examples/dagster' },
+          dagster: {
+            python: process.env.OUTPOST_TEST_DAGSTER_PYTHON ?? '/usr/bin/python3',
+            pythonFile: 'definitions.py',
+            workingDirectory: resolve('examples', 'dagster'),
+          },
         },
       },
     );
@@ -46,6 +51,8 @@ describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, (
     await s.heartbeat([LOC]);
     beating = setInterval(() => void s.heartbeat([LOC]).catch(() => undefined), 1000);
     agent = playAgent(s);
+    // The launch target, from a real code server, ready before the run is launched.
+    if (!dagsterSkip) worker = await startDagsterWorker(process.env.OUTPOST_TEST_DAGSTER_PYTHON!, LOC);
     b = await launchBrowser();
     await b.page.goto(`${s.url}/signin`);
     await b.page.locator('#token').fill(s.userToken);
@@ -55,6 +62,7 @@ describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, (
   after(async () => {
     clearInterval(beating);
     await agent?.stop();
+    await worker?.close();
     await b?.close();
     await s?.close();
   });
@@ -116,13 +124,7 @@ describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, (
       // The agent's part, for real: the LAUNCH_RUN item runs as `dagster api execute_run` and the
       // events Dagster (through python/outpost_dagster) spooled are shipped as the agent ships them.
       const launch = await agent.item((c) => c.kind === 'LAUNCH_RUN' && c.runId === runId);
-      const worker = await startDagsterWorker(process.env.OUTPOST_TEST_DAGSTER_PYTHON!, LOC);
-      let events: RunEvent[];
-      try {
-        events = await worker.run(launch.payload as WorkItemPayload<'LAUNCH_RUN'>);
-      } finally {
-        await worker.close();
-      }
+      const events = await worker!.run(launch.payload as WorkItemPayload<'LAUNCH_RUN'>);
       assert.equal(events.at(-1)?.type, 'RUN_SUCCESS', JSON.stringify(events.at(-1)));
       assert.deepEqual(
         events.filter((e) => e.type === 'ASSET_MATERIALIZATION').map((e) => e.assetKey),
