@@ -1,16 +1,22 @@
 // Reconciles the control plane's `workspace` into running code servers: one process per
-// location on a free loopback port, health-checked with Ping, restarted with exponential
+// location (Outpost's SDK server on a free loopback port, or a Dagster `api grpc` server on a
+// Unix socket for a `dagster` spec), health-checked, restarted with exponential
 // backoff when it dies, and replaced on a new spec version only once the new one is healthy.
 // Status (LOADING / LOADED / ERROR) is reported with reportCodeLocation and in heartbeats.
 // This file holds the reconcile loop and each location's slot; the roles it drives are
 // code-server-spawn.ts (start and stop one server), code-server-health.ts (Ping),
-// code-server-orphans.ts (servers a crashed agent left) and code-server-report.ts.
+// code-server-orphans.ts (servers a crashed agent left), code-server-report.ts, and for Dagster
+// locations dagster/dagster-code-server.ts (spawn, heartbeat, load, health of one server).
 import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Logger } from '../shared/logger.js';
 import { OutpostError } from '../shared/errors.js';
+import { credentialFreeEnv } from '../shared/child-env.js';
 import { CodeLocationSpecSchema, type CodeLocationSpec } from '../shared/work-items.js';
 import type { GetDefinitionsResponse, GetServerInfoResponse } from '../gen/outpost/codeserver/v1/code_server.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../shared/backoff.js';
 import { unary, type CodeServerClient } from './code-server-client.js';
 import { checkCodeServers, type HealthTarget } from './code-server-health.js';
 import { reapOrphanCodeServers, recordCodeServer } from './code-server-orphans.js';
@@ -21,6 +27,11 @@ import { formatUserCodeError, snapshotFromDefinitions } from './definitions-snap
 import { defaultCliCommand } from './launchers/detached-spawn.js';
 import { noIsolation, type Isolation } from './launchers/sandbox.js';
 import { formatZodIssues } from '../shared/zod-issues.js';
+import type { DagsterCodeServer } from './dagster/dagster-code-server.js';
+import type { DagsterLoaded } from './dagster/dagster-load.js';
+import type { DagsterTarget } from './dagster/dagster-target.js';
+import { startDagsterSlot } from './code-server-dagster.js';
+import { isDagster, stopServed, type Served, type Slot } from './code-server-slot.js';
 
 export interface CodeServerManagerOptions {
   controlPlane: ControlPlaneClient;
@@ -42,23 +53,16 @@ export interface CodeServerManagerOptions {
    * next agent on the same data dir finds them here and stops them before starting its own.
    */
   dataDir?: string;
-  /** Called each time a location version is loaded and serving (the agent pre-warms run workers). */
+  /** Called each time an Outpost location version is loaded and serving (the agent pre-warms run workers). */
   onLoaded?: (location: string, spec: CodeLocationSpec & { version: number }) => void;
-}
-
-interface Slot {
-  name: string;
-  version: number;
-  spec: CodeLocationSpec;
-  status: 'LOADING' | 'LOADED' | 'ERROR';
-  error?: string;
-  current?: ServerProcess;
-  /** Version being started, so concurrent reconciles don't start it twice. */
-  startingVersion?: number;
-  restarts: number;
-  restartTimer?: NodeJS.Timeout;
-  waiters: Array<() => void>;
-  removed: boolean;
+  dagster?: {
+    /** Directory of the code servers' Unix sockets; default a private one under the OS temp dir. */
+    socketDir?: string;
+    /** Spawn → loaded at most this long, else the location is ERROR; default 180 s. */
+    startTimeoutMs?: number;
+    /** The server exits when the agent's heartbeats stop for this long; default 60 s (as Dagster+). */
+    heartbeatTimeoutSeconds?: number;
+  };
 }
 
 export class CodeServerManager {
@@ -69,6 +73,7 @@ export class CodeServerManager {
   /** Every code-server process this manager spawned that has not exited yet. */
   private readonly children = new Map<ChildProcess, Killer>();
   private readonly reporter: LocationReporter;
+  private socketDir: string | undefined;
 
   constructor(private readonly opts: CodeServerManagerOptions) {
     this.cli = opts.cliCommand ?? defaultCliCommand();
@@ -123,7 +128,7 @@ export class CodeServerManager {
       if (seen.has(name)) continue;
       slot.removed = true;
       clearTimeout(slot.restartTimer);
-      if (slot.current) void killServer(slot.current);
+      if (slot.current) void stopServed(slot.current);
       this.slots.delete(name);
     }
   }
@@ -166,12 +171,33 @@ export class CodeServerManager {
 
   /** A client for the location's serving code server, waiting up to `waitMs` while it starts. */
   async client(location: string, waitMs: number): Promise<{ client: CodeServerClient; serverId: string }> {
+    const s = await this.serving(location, waitMs);
+    if (isDagster(s)) throw new OutpostError('INVALID_ARGUMENT', { detail: `${location} is a Dagster location` });
+    return { client: s.client, serverId: s.serverId };
+  }
+
+  /** The location's serving Dagster code server (loaded), waiting up to `waitMs` while it starts. */
+  async dagsterServer(location: string, waitMs: number): Promise<DagsterCodeServer & { loaded: DagsterLoaded }> {
+    const s = await this.serving(location, waitMs);
+    if (!isDagster(s) || !s.loaded) {
+      throw new OutpostError('INVALID_ARGUMENT', { detail: `${location} is not a Dagster location` });
+    }
+    return s as DagsterCodeServer & { loaded: DagsterLoaded };
+  }
+
+  /** What the Dagster run launcher needs from the location's serving server; undefined if none. */
+  dagsterTarget(location: string): DagsterTarget | undefined {
+    const s = this.slots.get(location)?.current;
+    if (!s || s.exited || !isDagster(s) || !s.loaded) return undefined;
+    return s.loaded.target;
+  }
+
+  private async serving(location: string, waitMs: number): Promise<Served> {
     const deadline = Date.now() + waitMs;
     let refreshed = false;
     for (;;) {
       const slot = this.slots.get(location);
-      if (slot?.current && !slot.current.exited)
-        return { client: slot.current.client, serverId: slot.current.serverId };
+      if (slot?.current && !slot.current.exited) return slot.current;
       if (!slot && !refreshed) {
         refreshed = true;
         await this.refresh();
@@ -194,13 +220,14 @@ export class CodeServerManager {
     const exits: Promise<void>[] = [];
     for (const slot of this.slots.values()) {
       clearTimeout(slot.restartTimer);
-      if (slot.current) exits.push(killServer(slot.current));
+      if (slot.current) exits.push(stopServed(slot.current));
     }
     this.slots.clear();
     // Servers still starting (or being replaced) belong to no slot yet: stop them too, or they
     // outlive the agent.
     for (const [child, kill] of this.children) exits.push(killChild(child, kill));
     await Promise.all(exits);
+    if (this.socketDir && !this.opts.dagster?.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
   }
 
   private waitForChange(location: string, ms: number): Promise<void> {
@@ -229,6 +256,22 @@ export class CodeServerManager {
       slot.status = 'LOADING';
       void this.report(slot.name, version, 'LOADING', {});
     }
+    if (slot.spec.dagster) {
+      return startDagsterSlot(slot, slot.spec.dagster, version, log, {
+        stopped: () => this.stopped,
+        server: {
+          socketDir: this.dagsterSocketDir(),
+          env: credentialFreeEnv(this.opts.env ?? process.env, slot.spec.env ?? {}, { secrets: this.opts.secrets }),
+          startTimeoutMs: this.opts.dagster?.startTimeoutMs ?? 180_000,
+          heartbeatTimeoutSeconds: this.opts.dagster?.heartbeatTimeoutSeconds ?? 60,
+        },
+        track: (child, kill) => this.track(child, kill),
+        serve: (server) => this.serve(slot, server),
+        report: (status, extra) => this.report(slot.name, version, status, extra),
+        scheduleRestart: () => this.scheduleRestart(slot),
+        notify: () => this.notify(slot),
+      });
+    }
     let server: ServerProcess | undefined;
     try {
       server = await this.spawnServer(slot.spec, version);
@@ -240,11 +283,7 @@ export class CodeServerManager {
         unary<object, GetServerInfoResponse>(server.client, 'getServerInfo', {}, 10_000),
         unary<object, GetDefinitionsResponse>(server.client, 'getDefinitions', {}, 60_000),
       ]);
-      const old = slot.current;
-      slot.current = server;
-      slot.restarts = 0;
-      this.watchExit(slot, server);
-      if (old && old !== server) void killServer(old);
+      this.serve(slot, server);
       const loadError = defs.loadError ?? info.loadError;
       if (loadError) {
         slot.status = 'ERROR';
@@ -275,7 +314,28 @@ export class CodeServerManager {
     }
   }
 
-  private watchExit(slot: Slot, server: ServerProcess): void {
+  private dagsterSocketDir(): string {
+    this.socketDir ??= this.opts.dagster?.socketDir ?? mkdtempSync(join(tmpdir(), 'outpost-dg-'));
+    return this.socketDir;
+  }
+
+  /** Makes `server` the slot's serving process and stops the one it replaces. */
+  private serve(slot: Slot, server: Served): void {
+    const old = slot.current;
+    slot.current = server;
+    slot.restarts = 0;
+    this.watchExit(slot, server);
+    if (old && old !== server) void stopServed(old);
+  }
+
+  private track(child: ChildProcess, kill: Killer): void {
+    if (this.opts.dataDir) recordCodeServer(this.opts.dataDir, child);
+    this.children.set(child, kill);
+    child.once('exit', () => this.children.delete(child));
+    if (this.stopped) void killChild(child, kill);
+  }
+
+  private watchExit(slot: Slot, server: Served): void {
     server.child.once('exit', (code, signal) => {
       server.exited = true;
       if (this.stopped || slot.removed || slot.current !== server) return;
@@ -316,12 +376,7 @@ export class CodeServerManager {
       startTimeoutMs: this.opts.startTimeoutMs ?? 60_000,
       logger: this.opts.logger,
     };
-    return spawnCodeServer(options, spec, version, (child, kill) => {
-      if (this.opts.dataDir) recordCodeServer(this.opts.dataDir, child);
-      this.children.set(child, kill);
-      child.once('exit', () => this.children.delete(child));
-      if (this.stopped) void killChild(child, kill);
-    });
+    return spawnCodeServer(options, spec, version, (child, kill) => this.track(child, kill));
   }
 
   private report(

@@ -244,6 +244,11 @@ export const ERRORS = {
     'The Dagster version of the code location is not supported',
     'Install a dagster version in the supported range into the interpreter and redeploy.',
   ),
+  UNSUPPORTED_DAGSTER_FEATURE: spec(
+    422,
+    'The Dagster code asked for something Outpost cannot act on yet',
+    'The detail names the feature (e.g. a sensor result with dynamic-partition requests or asset events); return only run requests, skips and cursor updates, or see the README for what Outpost supports.',
+  ),
 
   // --- agent
   CONTROL_PLANE_UNAVAILABLE: spec(

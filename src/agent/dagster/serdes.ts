@@ -96,6 +96,13 @@ export interface ExecutionPlanInput {
   snapshotId: string;
   opSelection?: string[];
   stepKeys?: string[];
+  /** Asset keys, path parts joined with `/` (Outpost's form); absent = the whole job. */
+  assetSelection?: string[];
+}
+
+/** `a/b` → `AssetKey(["a", "b"])`. */
+export function assetKey(key: string): SerdesValue {
+  return { __class__: 'AssetKey', path: key.split('/') };
 }
 
 export function executionPlanSnapshotArgs(i: ExecutionPlanInput): string {
@@ -105,6 +112,7 @@ export function executionPlanSnapshotArgs(i: ExecutionPlanInput): string {
     solid_selection: i.opSelection ?? [],
     run_config: jsonValue(i.runConfig ?? {}),
     step_keys_to_execute: i.stepKeys ?? null,
+    ...(i.assetSelection ? { asset_selection: { __frozenset__: i.assetSelection.map(assetKey) } } : {}),
     pipeline_snapshot_id: i.snapshotId,
     known_state: null,
     instance_ref: null,

@@ -1,0 +1,227 @@
+// A Dagster code location as the work items see it (structurally the CodeLocationPort activities
+// declare; src/agent never imports activities/): sync, schedule and sensor evaluation, partition
+// and execution-plan queries, each one a call to the location's `dagster api grpc` server. Names
+// are checked against the loaded snapshot first (UNKNOWN_*), in-band Dagster errors become
+// USER_CODE_ERROR with Dagster's class and message, an invalid run config CONFIG_SCHEMA_VIOLATION
+// with Dagster's own text, and results Outpost cannot act on fail loudly (never dropped).
+import type { Logger } from '../../shared/logger.js';
+import { OutpostError, isOutpostError } from '../../shared/errors.js';
+import type { RunRequest, WorkItemPayload, WorkItemResult } from '../../shared/work-items.js';
+import { backoffDelay, sleep } from '../../shared/backoff.js';
+import { toUserCodeError } from './dagster-error.js';
+import type { DagsterCodeServer } from './dagster-code-server.js';
+import { DAGSTER_DEFAULT_TIMEOUT_MS } from './dagster-grpc-client.js';
+import type { DagsterLoaded } from './dagster-load.js';
+import * as serdes from './serdes.js';
+import {
+  expectOk,
+  readExecutionPlan,
+  readPartitionConfig,
+  readPartitionNames,
+  readPartitionTags,
+  readScheduleResult,
+  readSensorResult,
+  type DagsterRunRequest,
+} from './serdes-readers.js';
+
+/** What this needs from the code-server manager. */
+export interface DagsterServers {
+  refresh(): Promise<void>;
+  settled(
+    location: string,
+    minVersion: number,
+    waitMs: number,
+  ): Promise<{ status: 'LOADED' | 'ERROR'; error?: string }>;
+  dagsterServer(location: string, waitMs: number): Promise<Loaded>;
+}
+
+type Loaded = DagsterCodeServer & { loaded: DagsterLoaded };
+
+const UNAVAILABLE_ATTEMPTS = 4;
+/** Dagster's tag for a run requested with a run key. */
+export const RUN_KEY_TAG = 'dagster/run_key';
+
+/** A Dagster RunRequest as Outpost's: `job_name` null means the schedule's or sensor's own job. */
+export function toOutpostRunRequest(r: DagsterRunRequest, ownJob: string, from: string): RunRequest {
+  const job = r.jobName ?? ownJob;
+  if (!job) {
+    throw new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', {
+      detail: `${from} requested a run without a job, and targets no job of its own`,
+    });
+  }
+  return {
+    job,
+    runConfig: r.runConfig,
+    tags: { ...r.tags, ...(r.runKey ? { [RUN_KEY_TAG]: r.runKey } : {}) },
+    ...(r.runKey ? { runKey: r.runKey } : {}),
+    ...(r.partitionKey ? { partitionKey: r.partitionKey } : {}),
+  };
+}
+
+/** Steps with their upstream steps and a level (longest path from a root), like Outpost's plans. */
+export function planSteps(
+  steps: { key: string; upstream: string[] }[],
+): { key: string; dependsOn: string[]; level: number }[] {
+  const byKey = new Map(steps.map((s) => [s.key, s]));
+  const levels = new Map<string, number>();
+  const level = (key: string, seen: Set<string>): number => {
+    const known = levels.get(key);
+    if (known !== undefined) return known;
+    if (seen.has(key)) return 0; // a malformed cycle: do not recurse forever
+    seen.add(key);
+    const up = byKey.get(key)?.upstream.filter((u) => byKey.has(u)) ?? [];
+    const l = up.length ? Math.max(...up.map((u) => level(u, seen))) + 1 : 0;
+    levels.set(key, l);
+    return l;
+  };
+  return steps.map((s) => ({ key: s.key, dependsOn: s.upstream, level: level(s.key, new Set()) }));
+}
+
+export class DagsterCodeLocation {
+  constructor(
+    private readonly servers: DagsterServers,
+    private readonly opts: {
+      logger: Logger;
+      /** Wait this long for a starting server; default 60 s. */
+      waitMs?: number;
+      /** Deadline of one evaluation or query; default Dagster's own (60 s). */
+      callTimeoutMs?: number;
+    },
+  ) {}
+
+  private get callMs(): number {
+    return this.opts.callTimeoutMs ?? DAGSTER_DEFAULT_TIMEOUT_MS;
+  }
+
+  async sync(payload: WorkItemPayload<'SYNC_CODE_LOCATION'>): Promise<WorkItemResult<'SYNC_CODE_LOCATION'>> {
+    await this.servers.refresh();
+    return this.servers.settled(payload.location, payload.version, 180_000);
+  }
+
+  evaluateSchedule(payload: WorkItemPayload<'EVALUATE_SCHEDULE'>): Promise<WorkItemResult<'EVALUATE_SCHEDULE'>> {
+    return this.withServer(payload.location, async (s) => {
+      const schedule = s.loaded.snapshot.schedules.find((x) => x.name === payload.schedule);
+      if (!schedule) throw unknown('UNKNOWN_SCHEDULE', payload.schedule, payload.location);
+      const args = serdes.scheduleExecutionArgs({
+        origin: s.loaded.origin,
+        scheduleName: schedule.name,
+        tickMs: payload.tickTimeMs,
+        timezone: schedule.timezone,
+      });
+      const r = expectOk(
+        readScheduleResult(await s.client.scheduleExecution(args, this.callMs)),
+        `schedule:${schedule.name}`,
+      );
+      const from = `schedule ${schedule.name}`;
+      return {
+        runRequests: r.runRequests.map((x) => toOutpostRunRequest(x, schedule.job, from)),
+        ...(r.skipMessage ? { skipReason: r.skipMessage } : {}),
+      };
+    });
+  }
+
+  evaluateSensor(payload: WorkItemPayload<'EVALUATE_SENSOR'>): Promise<WorkItemResult<'EVALUATE_SENSOR'>> {
+    return this.withServer(payload.location, async (s) => {
+      const sensor = s.loaded.snapshot.sensors.find((x) => x.name === payload.sensor);
+      if (!sensor) throw unknown('UNKNOWN_SENSOR', payload.sensor, payload.location);
+      const args = serdes.sensorExecutionArgs({
+        origin: s.loaded.origin,
+        sensorName: sensor.name,
+        cursor: payload.cursor ?? null,
+        lastTickCompletionMs: payload.lastTickTimeMs ?? null,
+        lastRunKey: payload.lastRunKey ?? null,
+      });
+      const r = expectOk(readSensorResult(await s.client.sensorExecution(args, this.callMs)), `sensor:${sensor.name}`);
+      if (r.unsupported.length) {
+        throw new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', {
+          detail: `sensor ${sensor.name} returned ${r.unsupported.join(', ')}, which Outpost cannot act on yet; the tick fails rather than dropping them`,
+          data: { fields: r.unsupported },
+        });
+      }
+      const from = `sensor ${sensor.name}`;
+      return {
+        runRequests: r.runRequests.map((x) => toOutpostRunRequest(x, sensor.job, from)),
+        // Always the reply's cursor: Dagster echoes the input when the sensor did not update it.
+        cursor: r.cursor,
+        ...(r.skipMessage ? { skipReason: r.skipMessage } : {}),
+      };
+    });
+  }
+
+  query(payload: WorkItemPayload<'QUERY_CODE_LOCATION'>): Promise<WorkItemResult<'QUERY_CODE_LOCATION'>> {
+    return this.withServer(payload.location, async (s) => {
+      const job = s.loaded.snapshot.jobs.find((j) => j.name === payload.job);
+      if (!job) throw unknown('UNKNOWN_JOB', payload.job, payload.location);
+      const origin = s.loaded.origin;
+      if (payload.query === 'executionPlan') {
+        const assets = new Set((s.loaded.snapshot.assets ?? []).map((a) => a.key));
+        const missing = (payload.assetSelection ?? []).filter((k) => !assets.has(k));
+        if (missing.length) {
+          throw new OutpostError('INVALID_ARGUMENT', {
+            detail: `unknown asset key(s) ${missing.join(', ')} in ${payload.location}; its assets: ${[...assets].join(', ') || 'none'}`,
+          });
+        }
+        const args = serdes.executionPlanSnapshotArgs({
+          origin,
+          jobName: job.name,
+          snapshotId: job.snapshotId ?? '',
+          runConfig: payload.runConfig ?? {},
+          ...(payload.opSelection?.length ? { opSelection: payload.opSelection } : {}),
+          ...(payload.assetSelection?.length ? { assetSelection: payload.assetSelection } : {}),
+        });
+        const r = readExecutionPlan(await s.client.executionPlanSnapshot(args, this.callMs));
+        if (!r.ok && r.error.clsName === 'DagsterInvalidConfigError') {
+          // Dagster's own message, as data: the user reads exactly what Dagster says.
+          throw new OutpostError('CONFIG_SCHEMA_VIOLATION', {
+            detail: `${job.name}: ${r.error.message.trim()}`,
+            data: { userCodeError: toUserCodeError(r.error, `executionPlan:${job.name}`) },
+          });
+        }
+        return { answer: planSteps(expectOk(r, `executionPlan:${job.name}`).steps) };
+      }
+      if (!job.partitions) {
+        throw new OutpostError('UNKNOWN_PARTITION', {
+          detail: `job ${job.name} of ${payload.location} is not partitioned`,
+        });
+      }
+      const set = { origin, jobName: job.name, partitionSetName: job.partitions };
+      const phase = `${payload.query}:${job.name}`;
+      if (payload.query === 'partitionNames') {
+        return {
+          answer: expectOk(
+            readPartitionNames(await s.client.partitionNames(serdes.partitionNamesArgs(set), this.callMs)),
+            phase,
+          ),
+        };
+      }
+      if (!payload.partitionKey) {
+        throw new OutpostError('UNKNOWN_PARTITION', {
+          detail: `${payload.query} of ${job.name} needs a partition key`,
+        });
+      }
+      const args = serdes.partitionArgs({ ...set, partitionName: payload.partitionKey });
+      if (payload.query === 'partitionConfig') {
+        return { answer: expectOk(readPartitionConfig(await s.client.partitionConfig(args, this.callMs)), phase) };
+      }
+      return { answer: expectOk(readPartitionTags(await s.client.partitionTags(args, this.callMs)), phase) };
+    });
+  }
+
+  /** Calls the location's server, retrying CODE_SERVER_UNAVAILABLE against whatever serves it by then. */
+  private async withServer<T>(location: string, fn: (s: Loaded) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt++) {
+      const server = await this.servers.dagsterServer(location, this.opts.waitMs ?? 60_000);
+      try {
+        return await fn(server);
+      } catch (err) {
+        if (!isOutpostError(err, 'CODE_SERVER_UNAVAILABLE') || attempt + 1 >= UNAVAILABLE_ATTEMPTS) throw err;
+        this.opts.logger.warn({ location, attempt }, 'Dagster code server unavailable; retrying');
+        await sleep(backoffDelay(attempt, { initialMs: 500, maxMs: 5_000 }));
+      }
+    }
+  }
+}
+
+function unknown(name: 'UNKNOWN_SCHEDULE' | 'UNKNOWN_SENSOR' | 'UNKNOWN_JOB', what: string, location: string) {
+  return new OutpostError(name, { detail: `${what} is not defined in ${location}` });
+}

@@ -1,0 +1,173 @@
+// DagsterCodeLocation (the CodeLocationPort of Dagster locations) against real `dagster api grpc`
+// servers: schedule and sensor ticks, the sensor cursor, failing and unsupported sensors,
+// partitions, and the execution plan with Dagster's own invalid-config message.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import type { CodeLocationPort } from '../../../activities/ports.js';
+import type { CodeServerManager } from '../../../src/agent/code-server-manager.js';
+import { DagsterCodeLocation } from '../../../src/agent/dagster/dagster-code-location.js';
+import { isOutpostError } from '../../../src/shared/errors.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { EXAMPLE_DIR, LOCATIONS_DIR, RecordingControlPlane, dagsterManager, skip } from './dagster-manager-harness.js';
+
+if (skip) console.log(`# skipping DagsterCodeLocation tests: ${skip}`);
+
+const coded = (name: Parameters<typeof isOutpostError>[1], pattern: RegExp) => (err: unknown) => {
+  assert.ok(isOutpostError(err, name), `expected ${name}, got ${String(err)}`);
+  assert.match(err.message, pattern);
+  return true;
+};
+
+describe('DagsterCodeLocation', { skip }, () => {
+  const cp = new RecordingControlPlane();
+  let manager: CodeServerManager;
+  let port: CodeLocationPort;
+  /** The same, with a 2 s call deadline instead of Dagster's 60 s. */
+  let impatient: CodeLocationPort;
+
+  before(async () => {
+    manager = dagsterManager(cp);
+    const logger = createLogger({ name: 'test', level: 'silent' });
+    port = new DagsterCodeLocation(manager, { logger });
+    impatient = new DagsterCodeLocation(manager, { logger, callTimeoutMs: 2_000 });
+    cp.set('example', 1, { pythonFile: 'definitions.py', workingDirectory: EXAMPLE_DIR });
+    cp.set('sensors', 1, { pythonFile: 'sensors.py', workingDirectory: LOCATIONS_DIR });
+    assert.deepEqual(await port.sync({ location: 'example', version: 1 }), { status: 'LOADED' });
+    assert.deepEqual(await port.sync({ location: 'sensors', version: 1 }), { status: 'LOADED' });
+  });
+  after(async () => {
+    await manager?.stop();
+  });
+
+  test('schedules: a plain tick and a partitioned tick', async () => {
+    const tick = await port.evaluateSchedule({
+      location: 'example',
+      schedule: 'greeting_job_schedule',
+      tickTimeMs: Date.UTC(2026, 11, 29, 2),
+    });
+    assert.equal(tick.runRequests.length, 1);
+    assert.equal(tick.runRequests[0]!.job, 'greeting_job', "the schedule's own job");
+    assert.equal(tick.runRequests[0]!.tags['dagster/schedule_name'], 'greeting_job_schedule');
+    const daily = await port.evaluateSchedule({
+      location: 'example',
+      schedule: 'daily_job_schedule',
+      tickTimeMs: Date.UTC(2026, 11, 30, 0),
+    });
+    const r = daily.runRequests[0]!;
+    assert.deepEqual([r.job, r.partitionKey, r.runKey], ['daily_job', '2026-12-29', '2026-12-29']);
+    assert.equal(r.tags['dagster/run_key'], '2026-12-29');
+    assert.equal(r.tags['dagster/partition'], '2026-12-29');
+  });
+
+  test('sensors: the cursor goes 1 → 2 and round-trips as an opaque string', async () => {
+    const first = await port.evaluateSensor({ location: 'example', sensor: 'every_tick', cursor: null });
+    assert.equal(first.cursor, '1');
+    assert.deepEqual(first.runRequests[0], {
+      job: 'greeting_job',
+      runConfig: { ops: { greet: { config: { name: 'tick 1' } } } },
+      tags: { 'dagster/sensor_name': 'every_tick', 'dagster/run_key': 'tick-1' },
+      runKey: 'tick-1',
+    });
+    const second = await port.evaluateSensor({ location: 'example', sensor: 'every_tick', cursor: first.cursor });
+    assert.equal(second.cursor, '2');
+    assert.equal(second.runRequests[0]?.runKey, 'tick-2');
+    const skipped = await port.evaluateSensor({ location: 'example', sensor: 'every_tick', cursor: 'abc' });
+    assert.deepEqual(skipped, { runRequests: [], cursor: 'abc', skipReason: 'nothing new since abc' });
+  });
+
+  test('a sensor that raises fails with the Python error; unsupported results fail the tick', async () => {
+    await assert.rejects(
+      port.evaluateSensor({ location: 'sensors', sensor: 'raising_sensor' }),
+      coded('USER_CODE_ERROR', /ValueError: the sensor broke on purpose/),
+    );
+    await assert.rejects(
+      port.evaluateSensor({ location: 'sensors', sensor: 'asset_event_sensor' }),
+      coded('UNSUPPORTED_DAGSTER_FEATURE', /asset_events/),
+    );
+    await assert.rejects(
+      port.evaluateSensor({ location: 'sensors', sensor: 'dynamic_partitions_sensor' }),
+      coded('UNSUPPORTED_DAGSTER_FEATURE', /dynamic_partitions_requests/),
+    );
+  });
+
+  test('a sensor that hangs ends at the call deadline with a coded timeout', async () => {
+    const t0 = Date.now();
+    await assert.rejects(
+      impatient.evaluateSensor({ location: 'sensors', sensor: 'hanging_sensor' }),
+      coded('USER_CODE_TIMEOUT', /took longer than 2000 ms/),
+    );
+    assert.ok(Date.now() - t0 < 10_000);
+    // The server itself still answers other calls meanwhile.
+    await (await manager.dagsterServer('sensors', 1_000)).checkHealth(5_000);
+  });
+
+  test('a server killed under a call: UNAVAILABLE is retried against the restarted server', async () => {
+    const pid = (await manager.dagsterServer('example', 1_000)).child.pid!;
+    process.kill(pid, 'SIGKILL');
+    const r = await port.evaluateSensor({ location: 'example', sensor: 'every_tick', cursor: '5' });
+    assert.equal(r.cursor, '6');
+    assert.notEqual((await manager.dagsterServer('example', 1_000)).child.pid, pid);
+  });
+
+  test('partitions: names, config and tags', async () => {
+    const q = { location: 'example', job: 'paint_job' } as const;
+    assert.deepEqual((await port.query({ ...q, query: 'partitionNames' })).answer, ['red', 'green', 'blue']);
+    assert.deepEqual((await port.query({ ...q, query: 'partitionConfig', partitionKey: 'green' })).answer, {});
+    const tags = (await port.query({ ...q, query: 'partitionTags', partitionKey: 'green' })).answer;
+    assert.equal((tags as Record<string, string>)['dagster/partition'], 'green');
+    const daily = (await port.query({ location: 'example', job: 'daily_job', query: 'partitionNames' })).answer;
+    assert.equal((daily as string[])[0], '2026-11-01');
+    await assert.rejects(
+      port.query({ location: 'example', job: 'greeting_job', query: 'partitionNames' }),
+      coded('UNKNOWN_PARTITION', /not partitioned/),
+    );
+  });
+
+  test("execution plan: steps with levels, Dagster's own invalid-config message, asset selection", async () => {
+    const plan = await port.query({
+      location: 'example',
+      job: 'greeting_job',
+      query: 'executionPlan',
+      runConfig: { ops: { greet: { config: { name: 'x' } } } },
+    });
+    assert.deepEqual(plan.answer, [
+      { key: 'greet', dependsOn: [], level: 0 },
+      { key: 'shout', dependsOn: ['greet'], level: 1 },
+    ]);
+    await assert.rejects(
+      port.query({
+        location: 'example',
+        job: 'greeting_job',
+        query: 'executionPlan',
+        runConfig: { ops: { greet: { config: { nam: 'typo' } } } },
+      }),
+      coded('CONFIG_SCHEMA_VIOLATION', /Received unexpected config entry "nam" at path root:ops:greet:config/),
+    );
+    const assets = await port.query({
+      location: 'example',
+      job: '__ASSET_JOB',
+      query: 'executionPlan',
+      assetSelection: ['doubled_numbers'],
+    });
+    assert.deepEqual(
+      (assets.answer as { key: string }[]).map((s) => s.key),
+      ['doubled_numbers'],
+    );
+    await assert.rejects(
+      port.query({ location: 'example', job: '__ASSET_JOB', query: 'executionPlan', assetSelection: ['nope'] }),
+      coded('INVALID_ARGUMENT', /unknown asset key\(s\) nope/),
+    );
+  });
+
+  test('unknown schedule, sensor and job are coded errors', async () => {
+    await assert.rejects(
+      port.evaluateSchedule({ location: 'example', schedule: 'nope', tickTimeMs: 0 }),
+      coded('UNKNOWN_SCHEDULE', /nope/),
+    );
+    await assert.rejects(port.evaluateSensor({ location: 'example', sensor: 'nope' }), coded('UNKNOWN_SENSOR', /nope/));
+    await assert.rejects(
+      port.query({ location: 'example', job: 'nope', query: 'partitionNames' }),
+      coded('UNKNOWN_JOB', /nope/),
+    );
+  });
+});

@@ -1,0 +1,130 @@
+// The pure parts of hosting Dagster locations: the supported-version range, load-error text,
+// the pointer flags, run-request mapping (own job, run-key tag), plan levels, asset selection.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { dagsterPointerArgs } from '../../../../src/agent/dagster/dagster-code-server.js';
+import { planSteps, toOutpostRunRequest } from '../../../../src/agent/dagster/dagster-code-location.js';
+import { describeLoadError, isSupportedDagsterVersion } from '../../../../src/agent/dagster/dagster-load.js';
+import * as serdes from '../../../../src/agent/dagster/serdes.js';
+import { readSensorResult } from '../../../../src/agent/dagster/serdes-readers.js';
+import { isOutpostError } from '../../../../src/shared/errors.js';
+import { MINORS, recorded } from './dagster-fixtures.js';
+
+describe('supported Dagster versions', () => {
+  test('1.9.x to 1.13.x are supported; others and unparsable versions are not', () => {
+    for (const v of ['1.9.0', '1.9.13', '1.11.16', '1.13.29', '1.12.0rc1']) assert.ok(isSupportedDagsterVersion(v), v);
+    for (const v of ['1.8.13', '1.14.0', '2.0.0', '0.15.0', '1!0+dev', 'unknown', ''])
+      assert.ok(!isSupportedDagsterVersion(v), v);
+  });
+  for (const minor of MINORS) {
+    test(`the recorded ${minor} server reports a supported version`, () => {
+      assert.ok(isSupportedDagsterVersion(recorded(minor, 'list-repositories').dagsterVersion));
+    });
+  }
+});
+
+test('load error text: every cause as "Cls: message", then the innermost stack tail without import machinery', () => {
+  const text = describeLoadError(
+    {
+      clsName: 'DagsterImportError',
+      message: 'Encountered ImportError',
+      stack: ['  File "outer.py", line 1\n'],
+      cause: {
+        clsName: 'SyntaxError',
+        message: "'[' was never closed (syntax_error.py, line 4)",
+        stack: [
+          '  File "a.py", line 1\n',
+          '  File "b.py", line 2\n',
+          '  File "syntax_error.py", line 4\n',
+          '  File "<frozen importlib._bootstrap>", line 241, in _call_with_frames_removed\n',
+          '  File "/usr/lib/python3.11/importlib/__init__.py", line 126, in import_module\n',
+        ],
+        cause: null,
+      },
+    },
+    2,
+  );
+  assert.equal(
+    text,
+    "DagsterImportError: Encountered ImportError\ncaused by SyntaxError: '[' was never closed (syntax_error.py, line 4)\n" +
+      '  File "b.py", line 2\n  File "syntax_error.py", line 4',
+  );
+});
+
+test('pointer flags: exactly the one pointer given, then the attribute', () => {
+  assert.deepEqual(dagsterPointerArgs({ python: 'p', pythonFile: 'defs.py' }), ['--python-file', 'defs.py']);
+  assert.deepEqual(dagsterPointerArgs({ python: 'p', moduleName: 'm', attribute: 'defs' }), [
+    '--module-name',
+    'm',
+    '--attribute',
+    'defs',
+  ]);
+  assert.deepEqual(dagsterPointerArgs({ python: 'p', packageName: 'pkg' }), ['--package-name', 'pkg']);
+});
+
+describe('run requests', () => {
+  const base = { runKey: null, jobName: null, runConfig: {}, tags: {}, partitionKey: null, assetSelection: null };
+  test("job_name null is the sensor's or schedule's own job; run_key becomes a tag too", () => {
+    assert.deepEqual(toOutpostRunRequest({ ...base, runKey: 'k', tags: { a: 'b' } }, 'own_job', 'sensor s'), {
+      job: 'own_job',
+      runConfig: {},
+      tags: { a: 'b', 'dagster/run_key': 'k' },
+      runKey: 'k',
+    });
+    assert.deepEqual(toOutpostRunRequest({ ...base, jobName: 'other', partitionKey: 'red' }, 'own', 's'), {
+      job: 'other',
+      runConfig: {},
+      tags: {},
+      partitionKey: 'red',
+    });
+  });
+  test('no job at all is a coded error, not a guess', () => {
+    assert.throws(
+      () => toOutpostRunRequest(base, '', 'sensor s'),
+      (e) => isOutpostError(e, 'UNSUPPORTED_DAGSTER_FEATURE'),
+    );
+  });
+  for (const minor of MINORS) {
+    test(`${minor}: the recorded sensor reply maps with its cursor and no unsupported fields`, () => {
+      const r = readSensorResult(recorded(minor, 'sensor.cursor-41').reply);
+      assert.ok(r.ok);
+      assert.deepEqual(r.value.unsupported, []);
+      const mapped = r.value.runRequests.map((x) => toOutpostRunRequest(x, 'greeting_job', 'every_tick'));
+      assert.equal(mapped[0]?.tags['dagster/run_key'], mapped[0]?.runKey);
+      assert.equal(r.value.cursor, '42');
+    });
+  }
+});
+
+test('plan levels: the longest path from a root; unknown upstreams ignored', () => {
+  assert.deepEqual(
+    planSteps([
+      { key: 'a', upstream: [] },
+      { key: 'b', upstream: ['a'] },
+      { key: 'c', upstream: ['a', 'b', 'elsewhere'] },
+    ]),
+    [
+      { key: 'a', dependsOn: [], level: 0 },
+      { key: 'b', dependsOn: ['a'], level: 1 },
+      { key: 'c', dependsOn: ['a', 'b', 'elsewhere'], level: 2 },
+    ],
+  );
+});
+
+test('execution-plan args carry the asset selection as a frozenset of AssetKeys', () => {
+  const args = JSON.parse(
+    serdes.executionPlanSnapshotArgs({
+      origin: { socket: '/s', locationName: 'l', repositoryName: '__repository__' },
+      jobName: '__ASSET_JOB',
+      snapshotId: 'x',
+      runConfig: {},
+      assetSelection: ['a/b', 'c'],
+    }),
+  ) as { asset_selection: unknown };
+  assert.deepEqual(args.asset_selection, {
+    __frozenset__: [
+      { __class__: 'AssetKey', path: ['a', 'b'] },
+      { __class__: 'AssetKey', path: ['c'] },
+    ],
+  });
+});
