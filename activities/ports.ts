@@ -5,6 +5,7 @@
 import type { Logger } from '../src/shared/logger.js';
 import type { RunEvent } from '../src/shared/run-events.js';
 import type { RunStatus } from '../src/shared/run-status.js';
+import type { DagsterTarget } from '../src/shared/dagster-target.js';
 import type { CodeLocationSpec, WorkItemPayload, WorkItemResult } from '../src/shared/work-items.js';
 
 /**
@@ -25,6 +26,11 @@ export interface CodeLocationPort {
 export interface WorkspacePort {
   /** The location's spec, re-reading the workspace once when it is not known yet; UNKNOWN_LOCATION otherwise. */
   spec(location: string): Promise<CodeLocationSpec>;
+  /**
+   * A loaded Dagster location's launch target (interpreter and code pointer its server
+   * reported), waiting for a starting server; CODE_SERVER_UNAVAILABLE when none is loaded.
+   */
+  dagsterTarget(location: string): Promise<DagsterTarget>;
 }
 
 /** What to start. The launcher decides where the spool lives. */
@@ -39,6 +45,12 @@ export interface RunLaunchSpec {
   cwd?: string;
   /** Extra, non-secret environment from the location spec. */
   env?: Record<string, string>;
+  /** A Dagster location's run: `dagster api execute_run` for this target (`module` unused). */
+  dagster?: DagsterTarget;
+  /** Run tags (a Dagster run carries them into its DagsterRun). */
+  tags?: Record<string, string>;
+  /** Asset keys to materialize (Dagster); absent = the whole job. */
+  assetSelection?: string[];
 }
 
 /** Opaque to workflows: enough for the same launcher (on the same host) to find the run again. */

@@ -7,10 +7,10 @@ import { sleep } from '../src/shared/backoff.js';
 import { OutpostError, errorCode, isOutpostError } from '../src/shared/errors.js';
 import type { RunEvent } from '../src/shared/run-events.js';
 import { isTerminalRunStatus, type RunStatus } from '../src/shared/run-status.js';
-import type { WorkItemPayload } from '../src/shared/work-items.js';
+import { codeLocationKind, type WorkItemPayload } from '../src/shared/work-items.js';
 import { coded, toFailure } from './failures.js';
 import { LaunchBoard, type Launched } from './launch-board.js';
-import type { ActivityDeps, LaunchHandle, RunCursor, RunSpool } from './ports.js';
+import type { ActivityDeps, LaunchHandle, RunCursor, RunLaunchSpec, RunSpool } from './ports.js';
 
 export type LaunchOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
 
@@ -60,6 +60,35 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     return res.status;
   }
 
+  /** What to start for a run: Outpost's run worker, or Dagster's `execute_run` for a Dagster location. */
+  async function launchSpec(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<RunLaunchSpec> {
+    const spec = await deps.workspace.spec(payload.location);
+    const common = {
+      runId: payload.runId,
+      location: payload.location,
+      job: payload.job,
+      runConfig: payload.runConfig,
+      ...(spec.env ? { env: spec.env } : {}),
+    };
+    if (codeLocationKind(spec) === 'DAGSTER') {
+      const target = await deps.workspace.dagsterTarget(payload.location);
+      return {
+        ...common,
+        module: '',
+        cwd: target.workingDirectory,
+        dagster: target,
+        tags: payload.tags,
+        ...(payload.assetSelection ? { assetSelection: payload.assetSelection } : {}),
+      };
+    }
+    if (!spec.module) {
+      throw new OutpostError('RUN_WORKER_SPAWN_FAILED', {
+        detail: `location ${payload.location} has no module; command-based locations cannot run jobs yet`,
+      });
+    }
+    return { ...common, module: spec.module, ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}) };
+  }
+
   /** Adopts or spawns the run's worker and reports it; never ships (superviseRun does). */
   async function launch(
     payload: WorkItemPayload<'LAUNCH_RUN'>,
@@ -75,23 +104,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         return { skipped: cursor.status } as const;
       }
     }
-    const spec = await deps.workspace.spec(payload.location);
-    if (!spec.module) {
-      throw new OutpostError('RUN_WORKER_SPAWN_FAILED', {
-        detail: `location ${payload.location} has no module; command-based locations cannot run jobs yet`,
-      });
-    }
-    const handle =
-      existing ??
-      (await deps.launcher.launch({
-        runId: payload.runId,
-        location: payload.location,
-        job: payload.job,
-        runConfig: payload.runConfig,
-        module: spec.module,
-        ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}),
-        ...(spec.env ? { env: spec.env } : {}),
-      }));
+    const handle = existing ?? (await deps.launcher.launch(await launchSpec(payload)));
     const report = async (): Promise<void> => {
       try {
         await deps.controlPlane.reportRunLaunched(deps.agentId(), payload.runId, {

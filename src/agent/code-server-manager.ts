@@ -29,7 +29,7 @@ import { noIsolation, type Isolation } from './launchers/sandbox.js';
 import { formatZodIssues } from '../shared/zod-issues.js';
 import type { DagsterCodeServer } from './dagster/dagster-code-server.js';
 import type { DagsterLoaded } from './dagster/dagster-load.js';
-import type { DagsterTarget } from './dagster/dagster-target.js';
+import type { DagsterTarget } from '../shared/dagster-target.js';
 import { startDagsterSlot } from './code-server-dagster.js';
 import { isDagster, stopServed, type Served, type Slot } from './code-server-slot.js';
 

@@ -6,6 +6,8 @@
 import { fileURLToPath } from 'node:url';
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
 import { startAgent, type AgentParts, type RunningAgent, type StartAgentOptions } from '../agent/agent.js';
+import { CodeLocationRouter } from '../agent/code-location-router.js';
+import { DagsterCodeLocation } from '../agent/dagster/dagster-code-location.js';
 import { createOutpostCodeLocations } from '../agent/outpost-code-location.js';
 import { createRunSpools } from '../agent/run-spool.js';
 import { OutpostError } from '../shared/errors.js';
@@ -13,13 +15,20 @@ import { OutpostError } from '../shared/errors.js';
 /** Every workflow type the agent's shared-queue worker registers. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
+/** How long a Dagster launch waits for its location's server to be loaded (it may be restarting). */
+const DAGSTER_TARGET_WAIT_MS = 60_000;
+
 /** The activities' ports, implemented by the agent's parts. */
 export function activityDeps(parts: AgentParts): ActivityDeps {
   const { controlPlane, codeServers, launcher, logger } = parts;
   return {
     controlPlane,
     launcher,
-    codeLocations: createOutpostCodeLocations({ codeServers, logger }),
+    // One port over both kinds of location, routed by the location's spec.
+    codeLocations: new CodeLocationRouter(codeServers, {
+      outpost: createOutpostCodeLocations({ codeServers, logger }),
+      dagster: new DagsterCodeLocation(codeServers, { logger }),
+    }),
     workspace: {
       async spec(location) {
         let spec = codeServers.spec(location);
@@ -30,6 +39,9 @@ export function activityDeps(parts: AgentParts): ActivityDeps {
         if (!spec)
           throw new OutpostError('UNKNOWN_LOCATION', { detail: `${location} is not in the agent's workspace` });
         return spec;
+      },
+      async dagsterTarget(location) {
+        return (await codeServers.dagsterServer(location, DAGSTER_TARGET_WAIT_MS)).loaded.target;
       },
     },
     spool: createRunSpools({
