@@ -1,13 +1,13 @@
 // A real Dagster run worker for the Dagster UI test: the launch target comes from a real
-// `dagster api grpc` serving examples/dagster (ListRepositories), and a LAUNCH_RUN payload runs
+// `dagster api grpc` serving examples/dagster (loaded by the agent's own loader), and a LAUNCH_RUN payload runs
 // as `dagster api execute_run` through the agent's own ProcessLauncher, so the events the test
 // ships are the ones Dagster and python/outpost_dagster wrote. Not a test file.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startDagsterServer } from '../../src/agent/dagster/dagster-server-process.js';
-import type { DagsterTarget } from '../../src/agent/dagster/dagster-target.js';
-import { readListRepositories } from '../../src/agent/dagster/serdes-readers.js';
+import type { DagsterTarget } from '../../src/shared/dagster-target.js';
+import { loadDagsterLocation } from '../../src/agent/dagster/dagster-load.js';
 import { ProcessLauncher } from '../../src/agent/launchers/process-launcher.js';
 import { noIsolation } from '../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../src/shared/logger.js';
@@ -49,18 +49,12 @@ export async function startDagsterWorker(python: string, location: string): Prom
   });
   let target: DagsterTarget;
   try {
-    const list = readListRepositories(await server.client.listRepositories());
-    if (!list.ok) throw new Error(`examples/dagster does not load: ${list.error.message}`);
-    const repositoryName = list.value.repositories[0]!.name;
-    target = {
-      python: list.value.executablePath!,
-      workingDirectory: EXAMPLE,
-      codePointer: list.value.codePointers[repositoryName] as Record<string, unknown>,
-      repositoryName,
-      entryPoint: list.value.entryPoint,
+    // The agent's own loader: the target exactly as a code location hands it to the launcher.
+    ({ target } = await loadDagsterLocation(server.client, {
       locationName: location,
-      ...(list.value.dagsterVersion ? { dagsterVersion: list.value.dagsterVersion } : {}),
-    };
+      socketPath: server.socketPath,
+      workingDirectory: EXAMPLE,
+    }));
   } finally {
     await server.stop();
   }
