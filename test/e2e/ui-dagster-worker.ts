@@ -13,6 +13,7 @@ import { noIsolation } from '../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { SPOOL_FILES, type RunEvent } from '../../src/shared/run-events.js';
 import type { WorkItemPayload } from '../../src/shared/work-items.js';
+import { until } from '../support/wait.js';
 
 const EXAMPLE = resolve('examples', 'dagster');
 
@@ -29,15 +30,6 @@ export interface DagsterWorker {
   /** Runs the item's job (and asset selection) to its end; the spool's events, in seq order. */
   run(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<RunEvent[]>;
   close(): Promise<void>;
-}
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 export async function startDagsterWorker(python: string, location: string): Promise<DagsterWorker> {
