@@ -86,46 +86,55 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       assert.equal(launcher.spawnCount(runId), 1);
     });
 
-    test('after a crash between spawn and record, finds the live worker instead of spawning again', async () => {
-      const launcher = new ProcessLauncher({ dataDir, isolation, logger });
-      const runId = `${mode}_run_crash_window`;
-      const dir = launcher.runDir(runId);
-      const spool = launcher.spoolDir(runId);
-      mkdirSync(spool, { recursive: true });
-      writeFileSync(join(dir, 'config.json'), JSON.stringify({ seconds: 30 }));
-      writeFileSync(join(dir, 'intent.json'), '{}');
-      // What the crashed agent had spawned (same command line) before it could record it.
-      const [node, ...rest] = isolation.command(
-        [
-          ...defaultCliCommand(),
-          'api',
-          'execute-run',
-          '--run-id',
-          runId,
-          '--module',
-          MODULE,
-          '--job',
-          'sleepy',
-          '--config-file',
-          join(dir, 'config.json'),
-          '--spool-dir',
-          spool,
-        ],
-        { cwd: process.cwd(), readable: [MODULE], internal: [join(dir, 'config.json')], writable: [spool] },
-      );
-      const orphan = spawn(node!, rest, { detached: true, stdio: 'ignore' });
-      try {
-        await until('orphan running', () => readProcStat(orphan.pid!) !== undefined);
-        const root = await isolation.root(orphan.pid!);
-        const handle = await launcher.launch(spec(runId, 'sleepy'));
-        assert.equal(handle.adopted, true);
-        assert.equal(handle.ref, `pid ${root}`);
-        assert.equal(launcher.spawnCount(runId), 1);
-        assert.equal(await launcher.isAlive(runId), true);
-      } finally {
-        await launcher.signal(runId, 'SIGKILL');
-      }
-    });
+    for (const logged of [false, true]) {
+      test(`after a crash between spawn and record${logged ? ' (spawn already logged)' : ''}, finds the live worker instead of spawning again`, async () => {
+        const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+        const runId = `${mode}_run_crash_window${logged ? '_logged' : ''}`;
+        const dir = launcher.runDir(runId);
+        const spool = launcher.spoolDir(runId);
+        mkdirSync(spool, { recursive: true });
+        writeFileSync(join(dir, 'config.json'), JSON.stringify({ seconds: 30 }));
+        writeFileSync(join(dir, 'intent.json'), '{}');
+        // What the crashed agent had spawned (same command line) before it could record it.
+        const [node, ...rest] = isolation.command(
+          [
+            ...defaultCliCommand(),
+            'api',
+            'execute-run',
+            '--run-id',
+            runId,
+            '--module',
+            MODULE,
+            '--job',
+            'sleepy',
+            '--config-file',
+            join(dir, 'config.json'),
+            '--spool-dir',
+            spool,
+          ],
+          { cwd: process.cwd(), readable: [MODULE], internal: [join(dir, 'config.json')], writable: [spool] },
+        );
+        const orphan = spawn(node!, rest, { detached: true, stdio: 'ignore' });
+        try {
+          await until('orphan running', () => readProcStat(orphan.pid!) !== undefined);
+          const root = await isolation.root(orphan.pid!);
+          if (logged) {
+            // Killed between the spawn log's line and process.json: recovery must not log it again.
+            writeFileSync(join(dir, 'intent.json'), JSON.stringify({ runId, at: Date.now() - 1_000 }));
+            const st = readProcStat(root!)!;
+            const line = { pid: root, startTime: st.startTime, pgid: st.pgrp, spawnedAt: Date.now() };
+            writeFileSync(join(dir, 'spawns.log'), `${JSON.stringify(line)}\n`);
+          }
+          const handle = await launcher.launch(spec(runId, 'sleepy'));
+          assert.equal(handle.adopted, true);
+          assert.equal(handle.ref, `pid ${root}`);
+          assert.equal(launcher.spawnCount(runId), 1);
+          assert.equal(await launcher.isAlive(runId), true);
+        } finally {
+          await launcher.signal(runId, 'SIGKILL');
+        }
+      });
+    }
 
     test('signals the whole process group; nothing of it survives', async () => {
       const launcher = new ProcessLauncher({ dataDir, isolation, logger });
