@@ -56,7 +56,7 @@ function knownViolations(byFile) {
 const WORKFLOW_SAFE = ['src/shared/workflow-contract.ts', 'src/shared/run-status.ts', 'src/shared/errors.ts'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'src/gen/', '.outpost/', 'bench/results/', 'docs/', 'coverage/'] },
+  { ignores: ['node_modules/', 'dist/', '.build-test-*/', 'src/gen/', '.outpost/', 'bench/results/', 'docs/', 'coverage/'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
