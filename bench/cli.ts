@@ -3,7 +3,8 @@
 // and peak RSS per call from /usr/bin/time, interleaved with `node -e 0` (the floor, same run)
 // and a few calls of the same command from source through tsx (OUTPOST_FROM_SOURCE=1: before).
 //   npx tsx bench/cli.ts [--quick]
-import { spawnSync } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -22,12 +23,16 @@ interface Sample {
   rssMiB: number;
 }
 
-/** One call under /usr/bin/time: wall (ours, around the spawn) and the child's peak RSS. */
-function timed(argv: string[], env: NodeJS.ProcessEnv): Sample {
+const run = promisify(execFile);
+
+/**
+ * One call under /usr/bin/time: wall (ours, around the spawn) and the child's peak RSS. Async:
+ * the control plane answering it runs in this process.
+ */
+async function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<Sample> {
   const t0 = process.hrtime.bigint();
-  const res = spawnSync('/usr/bin/time', ['-f', 'OUTPOST_BENCH_RSS_KB=%M', ...argv], { env, encoding: 'utf8' });
+  const res = await run('/usr/bin/time', ['-f', 'OUTPOST_BENCH_RSS_KB=%M', ...argv], { env, encoding: 'utf8' });
   const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  if (res.status !== 0) throw new Error(`${argv.join(' ')} exited ${res.status}: ${res.stderr}`);
   const kb = /OUTPOST_BENCH_RSS_KB=(\d+)/.exec(res.stderr)?.[1];
   return { wallMs, rssMiB: Number(kb) / 1024 };
 }
@@ -53,7 +58,7 @@ async function main(): Promise<void> {
     const cmd = [process.execPath, BIN, 'runs', 'list', '--url', stack.cp.url];
 
     // The listing is checked once: every run is there.
-    const out = spawnSync(process.execPath, [BIN, 'runs', 'list', '--url', stack.cp.url, '--json'], {
+    const out = await run(process.execPath, [BIN, 'runs', 'list', '--url', stack.cp.url, '--json'], {
       env,
       encoding: 'utf8',
     });
@@ -64,12 +69,12 @@ async function main(): Promise<void> {
     const cli: Sample[] = [];
     const floor: Sample[] = [];
     const source: Sample[] = [];
-    timed(cmd, env); // warm the page cache once, for both
-    timed([process.execPath, '-e', '0'], env);
+    await timed(cmd, env); // warm the page cache once, for both
+    await timed([process.execPath, '-e', '0'], env);
     for (let i = 0; i < SAMPLES; i++) {
-      cli.push(timed(cmd, env));
-      floor.push(timed([process.execPath, '-e', '0'], env));
-      if (i < SOURCE_SAMPLES) source.push(timed(cmd, { ...env, OUTPOST_FROM_SOURCE: '1' }));
+      cli.push(await timed(cmd, env));
+      floor.push(await timed([process.execPath, '-e', '0'], env));
+      if (i < SOURCE_SAMPLES) source.push(await timed(cmd, { ...env, OUTPOST_FROM_SOURCE: '1' }));
     }
     const s = (xs: Sample[], k: keyof Sample) => summarize(xs.map((x) => x[k]));
     const [cliWall, floorWall, srcWall] = [s(cli, 'wallMs'), s(floor, 'wallMs'), s(source, 'wallMs')];

@@ -34,7 +34,10 @@ before(() => {
     copyFileSync(join(ROOT, f), join(fake, f));
   }
   // Prints which form ran: the compiled .js or the .ts through tsx.
-  put('src/cli/main.ts', "const form: string = import.meta.url.endsWith('.js') ? 'compiled' : 'source';\nconsole.log(form);\n");
+  put(
+    'src/cli/main.ts',
+    "const form: string = import.meta.url.endsWith('.js') ? 'compiled' : 'source';\nconsole.log(form);\n",
+  );
   put('src/shared/extra.ts', 'export const x = 1;\n');
   put('workflows/index.ts', 'export async function noop(): Promise<void> {}\n');
   put('activities/index.ts', 'export const none = {};\n');

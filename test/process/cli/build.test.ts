@@ -55,13 +55,18 @@ describe('compiled build', () => {
     assert.equal(resolve(fileURLToPath(new URL(rel, sandbox))), ROOT);
     // Into the compiled trees: the compiled twin.
     const root = pathToFileURL(join(out, 'src/cli/agent-root.js')).href;
-    assert.equal(nodeEval(`import { WORKFLOWS_PATH } from ${JSON.stringify(root)}; console.log(WORKFLOWS_PATH)`), join(out, 'workflows/index.js'));
+    assert.equal(
+      nodeEval(`import { WORKFLOWS_PATH } from ${JSON.stringify(root)}; console.log(WORKFLOWS_PATH)`),
+      join(out, 'workflows/index.js'),
+    );
   });
 
   test('compiled, Outpost spawns compiled processes; from source (this test, under tsx) it spawns tsx', () => {
     const mod = pathToFileURL(join(out, 'src/shared/cli-command.js')).href;
     const [own, user] = JSON.parse(
-      nodeEval(`import * as c from ${JSON.stringify(mod)}; console.log(JSON.stringify([c.cliNodeArgs(), c.defaultCliCommand()]))`),
+      nodeEval(
+        `import * as c from ${JSON.stringify(mod)}; console.log(JSON.stringify([c.cliNodeArgs(), c.defaultCliCommand()]))`,
+      ),
     ) as [string[], string[]];
     assert.deepEqual(own, [join(out, 'src/cli/main.js')]);
     // User-code processes: our modules compiled, tsx only for the user's TypeScript, the SDK from the build.
@@ -95,9 +100,14 @@ export async function resolve(s, c, next) { const r = await next(s, c); appendFi
       assert.notEqual(res.status, null, `outpost ${args.join(' ')} did not exit`);
       const urls = readFileSync(log, 'utf8').split('\n');
       // The hook sees the command run: its own module was resolved.
-      assert.ok(urls.some((u) => u.endsWith(`/commands/${args[0]}.js`)), urls.join('\n'));
+      assert.ok(
+        urls.some((u) => u.endsWith(`/commands/${args[0]}.js`)),
+        urls.join('\n'),
+      );
       const heavy = urls.filter((u) =>
-        /node_modules\/(@temporalio|kysely|better-sqlite3|graphql-yoga|pg|pino)\/|\/src\/(control-plane|agent)\/|tsx/.test(u),
+        /node_modules\/(@temporalio|kysely|better-sqlite3|graphql-yoga|pg|pino)\/|\/src\/(control-plane|agent)\/|tsx/.test(
+          u,
+        ),
       );
       assert.deepEqual(heavy, [], `outpost ${args.join(' ')} loaded heavy modules`);
     }
