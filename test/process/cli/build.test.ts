@@ -105,7 +105,7 @@ export async function resolve(s, c, next) { const r = await next(s, c); appendFi
         urls.join('\n'),
       );
       const heavy = urls.filter((u) =>
-        /node_modules\/(@temporalio|kysely|better-sqlite3|graphql-yoga|pg|pino)\/|\/src\/(control-plane|agent)\/|tsx/.test(
+        /node_modules\/(@temporalio|kysely|better-sqlite3|graphql|graphql-yoga|graphql-request|pg|pino)\/|\/src\/(control-plane|agent)\/|tsx/.test(
           u,
         ),
       );
