@@ -22,7 +22,7 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', 
  * wrote beside the compiled trees: workers load it instead of bundling at every start. From
  * source there is none, so tests never load a stale bundle.
  */
-function workflowBundlePath(): string | undefined {
+export function workflowBundlePath(): string | undefined {
   if (!WORKFLOWS_PATH.endsWith('.js')) return undefined;
   const bundle = join(dirname(dirname(WORKFLOWS_PATH)), 'workflow-bundle.js');
   return existsSync(bundle) ? bundle : undefined;
