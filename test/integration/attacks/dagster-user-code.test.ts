@@ -9,8 +9,8 @@
 // the token file there shows the probe can find what it looks for.
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CodeServerManager } from '../../../src/agent/code-server-manager.js';
 import { DagsterCodeLocation } from '../../../src/agent/dagster/dagster-code-location.js';
@@ -23,11 +23,13 @@ import {
 } from '../../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
+import { childPids } from '../../../src/agent/launchers/proc.js';
 import { LocationSnapshotSchema } from '../../../src/shared/location-snapshot.js';
 import {
   LOCATIONS_DIR,
   RecordingControlPlane,
   dagsterManager,
+  isAlive,
   skip,
   until,
 } from '../dagster/dagster-manager-harness.js';
@@ -55,6 +57,10 @@ function parse(text: string, marker: string): ProbeReport {
   return JSON.parse(line) as ProbeReport;
 }
 
+function descendants(pid: number): number[] {
+  return childPids(pid).flatMap((c) => [c, ...descendants(c)]);
+}
+
 const bwrap = bubblewrapUsable();
 for (const mode of ['bubblewrap', 'none'] as const) {
   const why = skip || (mode === 'bubblewrap' && !bwrap.ok ? `bubblewrap unusable here: ${bwrap.why}` : false);
@@ -78,7 +84,10 @@ for (const mode of ['bubblewrap', 'none'] as const) {
       writeFileSync(join(home, 'user.token'), `${ADMIN_TOKEN}\n`, { mode: 0o600 });
       // Another run's spool and another location's socket dir, holding secrets of their own.
       mkdirSync(join(dataDir, 'runs', 'other-run', 'spool'), { recursive: true });
-      writeFileSync(join(dataDir, 'runs', 'other-run', 'spool', 'events.jsonl'), `{"message":"${OTHER_SPOOL_SECRET}"}\n`);
+      writeFileSync(
+        join(dataDir, 'runs', 'other-run', 'spool', 'events.jsonl'),
+        `{"message":"${OTHER_SPOOL_SECRET}"}\n`,
+      );
       mkdirSync(join(dataDir, 'dagster-sockets', 'other-location'), { recursive: true });
       writeFileSync(join(dataDir, 'dagster-sockets', 'other-location', 'planted'), OTHER_SOCKET_SECRET);
       // Stands for the agent process: its token file on argv, its token in its environment.
@@ -139,7 +148,10 @@ for (const mode of ['bubblewrap', 'none'] as const) {
     test('at import and in a sensor evaluation, the code server sees no credential', async () => {
       assert.deepEqual(await manager.settled('probe', 1, 120_000), { status: 'LOADED' });
       const snap = LocationSnapshotSchema.parse(cp.last('probe')!.snapshot);
-      check('code server at import', parse(snap.jobs.find((j) => j.name === 'probe_job')!.description, 'PROBE_AT_IMPORT'));
+      check(
+        'code server at import',
+        parse(snap.jobs.find((j) => j.name === 'probe_job')!.description, 'PROBE_AT_IMPORT'),
+      );
       const port = new DagsterCodeLocation(manager, { logger });
       const tick = await port.evaluateSensor({ location: 'probe', sensor: 'probe_sensor', dryRun: true });
       check('code server in a sensor', parse(tick.skipReason ?? '', 'PROBE_IN_SENSOR'));
@@ -171,6 +183,20 @@ for (const mode of ['bubblewrap', 'none'] as const) {
       const stderr = readFileSync(join(launcher.spoolDir(runId), SPOOL_FILES.stderr), 'utf8');
       assert.match(text, /PROBE_IN_RUN/, `the run printed no report; stderr: ${stderr.slice(-2000)}`);
       check('run step', parse(text, 'PROBE_IN_RUN'), [launcher.runDir(runId), join(dataDir, 'artifacts', 'probe')]);
+    });
+    test('the socket is in a private directory of its own, and stop leaves no process', async () => {
+      const server = await manager.dagsterServer('probe', 60_000);
+      // Another local user can neither connect to nor replace the server's socket.
+      const own = dirname(server.socketPath);
+      assert.equal(statSync(own).mode & 0o777, 0o700, 'the server socket dir');
+      assert.equal(statSync(dirname(own)).mode & 0o777, 0o700, 'the socket root');
+      assert.equal(dirname(own), join(dataDir, 'dagster-sockets'), 'the root is hidden with the data dir');
+      const outer = server.child.pid!;
+      const tree = [outer, ...descendants(outer)];
+      if (mode === 'bubblewrap') assert.ok(tree.length >= 3, `bwrap → bwrap → python: ${tree.join(' ')}`);
+      await server.stop();
+      await until('the server tree to end', () => tree.every((p) => !isAlive(p)), 15_000);
+      assert.equal(existsSync(own), false, 'the socket dir is removed');
     });
   });
 }
