@@ -41,6 +41,7 @@ interface ProbeReport {
   files: string[];
   pids: number[];
   outpostEnv?: string[];
+  wrote?: string[];
   searched: { files: number; procs: number; envVars: number };
 }
 
@@ -48,6 +49,7 @@ const AGENT_TOKEN = 'opa_' + 'A'.repeat(43);
 const ADMIN_TOKEN = 'opu_' + 'B'.repeat(43);
 const OTHER_SPOOL_SECRET = 'ops_other_run_spool_' + 'C'.repeat(20);
 const OTHER_SOCKET_SECRET = 'ops_other_location_socket_' + 'D'.repeat(20);
+const OTHER_ARTIFACT_SECRET = 'ops_other_location_asset_' + 'E'.repeat(20);
 const logger = createLogger({ name: 'test', level: 'silent' });
 
 function parse(text: string, marker: string): ProbeReport {
@@ -90,6 +92,8 @@ for (const mode of ['bubblewrap', 'none'] as const) {
       );
       mkdirSync(join(dataDir, 'dagster-sockets', 'other-location'), { recursive: true });
       writeFileSync(join(dataDir, 'dagster-sockets', 'other-location', 'planted'), OTHER_SOCKET_SECRET);
+      mkdirSync(join(dataDir, 'artifacts', 'other-location', 'storage'), { recursive: true, mode: 0o700 });
+      writeFileSync(join(dataDir, 'artifacts', 'other-location', 'storage', 'raw'), OTHER_ARTIFACT_SECRET);
       // Stands for the agent process: its token file on argv, its token in its environment.
       sleeper = spawn('sh', ['-c', 'sleep 600; :', 'agent', '--token-file', tokenFile], {
         env: { PATH: process.env.PATH, OUTPOST_AGENT_TOKEN: AGENT_TOKEN },
@@ -111,7 +115,7 @@ for (const mode of ['bubblewrap', 'none'] as const) {
         },
         secrets: [AGENT_TOKEN],
       });
-      cp.set('probe', 1, { pythonFile: 'credential_probe.py', workingDirectory: LOCATIONS_DIR }, { PROBE_PATHS: home });
+      cp.set('probe', 1, { pythonFile: 'credential_probe.py', workingDirectory: LOCATIONS_DIR }, probeEnv());
       await manager.refresh();
     });
     after(async () => {
@@ -119,6 +123,9 @@ for (const mode of ['bubblewrap', 'none'] as const) {
       sleeper?.kill('SIGKILL');
       if (home) rmSync(home, { recursive: true, force: true });
     });
+
+    const otherEvents = (): string => join(dataDir, 'runs', 'other-run', 'spool', 'events.jsonl');
+    const probeEnv = (): Record<string, string> => ({ PROBE_PATHS: home, PROBE_WRITE: otherEvents() });
 
     /** What each mode promises about one report. */
     function check(where: string, r: ProbeReport, own: string[] = []): void {
@@ -140,6 +147,8 @@ for (const mode of ['bubblewrap', 'none'] as const) {
         return;
       }
       assert.deepEqual(r.found, [], `${where}: user code found secrets`);
+      // A write to another run's spool lands, at most, in the sandbox's own tmpfs.
+      assert.doesNotMatch(readFileSync(otherEvents(), 'utf8'), /RUN_SUCCESS/, `${where}: wrote another run's spool`);
       const foreign = r.files.filter((f) => !own.some((o) => f.startsWith(`${o}/`)));
       assert.deepEqual(foreign, [], `${where}: user code read the agent's files`);
       assert.ok(!r.pids.includes(sleeper.pid!) && !r.pids.includes(process.pid), `${where}: it sees the agent's pids`);
@@ -175,7 +184,7 @@ for (const mode of ['bubblewrap', 'none'] as const) {
         runConfig: {},
         module: '',
         dagster: target,
-        env: { PROBE_PATHS: home },
+        env: probeEnv(),
       });
       await until('the probe run to exit', async () => !(await launcher.isAlive(runId)), 120_000);
       const stdout = join(launcher.spoolDir(runId), SPOOL_FILES.stdout);
@@ -183,6 +192,23 @@ for (const mode of ['bubblewrap', 'none'] as const) {
       const stderr = readFileSync(join(launcher.spoolDir(runId), SPOOL_FILES.stderr), 'utf8');
       assert.match(text, /PROBE_IN_RUN/, `the run printed no report; stderr: ${stderr.slice(-2000)}`);
       check('run step', parse(text, 'PROBE_IN_RUN'), [launcher.runDir(runId), join(dataDir, 'artifacts', 'probe')]);
+      // What the agent wrote for the worker: no credential, owner-only files in owner-only dirs.
+      const dir = launcher.runDir(runId);
+      const home = join(dir, 'dagster_home');
+      for (const d of [
+        dir,
+        launcher.spoolDir(runId),
+        home,
+        join(dataDir, 'artifacts'),
+        join(dataDir, 'artifacts', 'probe'),
+      ]) {
+        assert.equal(statSync(d).mode & 0o777, 0o700, d);
+      }
+      for (const f of ['dagster.yaml', 'run.json']) {
+        assert.equal(statSync(join(home, f)).mode & 0o777, 0o600, f);
+        const body = readFileSync(join(home, f), 'utf8');
+        assert.ok(!body.includes(AGENT_TOKEN) && !body.includes(ADMIN_TOKEN) && !body.includes(tokenFile), f);
+      }
     });
     test('the socket is in a private directory of its own, and stop leaves no process', async () => {
       const server = await manager.dagsterServer('probe', 60_000);
