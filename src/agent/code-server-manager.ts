@@ -56,10 +56,7 @@ export interface CodeServerManagerOptions {
   /** Called each time an Outpost location version is loaded and serving (the agent pre-warms run workers). */
   onLoaded?: (location: string, spec: CodeLocationSpec & { version: number }) => void;
   dagster?: {
-    /**
-     * Private root of the code servers' socket directories; default `<dataDir>/dagster-sockets`
-     * (dagsterSocketRoot), else a fresh one under the OS temp dir.
-     */
+    /** Private root of the servers' socket dirs; default dagsterSocketRoot(dataDir), else a temp dir. */
     socketDir?: string;
     /** Spawn → loaded at most this long, else the location is ERROR; default 180 s. */
     startTimeoutMs?: number;
