@@ -173,7 +173,12 @@ for (const mode of ['bubblewrap', 'none'] as const) {
         dataDir,
         isolation,
         logger,
-        env: { ...process.env, OUTPOST_AGENT_TOKEN: AGENT_TOKEN, OUTPOST_TOKEN: ADMIN_TOKEN },
+        env: {
+          ...process.env,
+          OUTPOST_AGENT_TOKEN: AGENT_TOKEN,
+          OUTPOST_TOKEN: ADMIN_TOKEN,
+          OUTPOST_AGENT_TOKEN_FILE: tokenFile,
+        },
         secrets: [AGENT_TOKEN],
       });
       const runId = `dg_probe_${mode}`;
