@@ -1,28 +1,27 @@
-// Host-local run activities: launch (idempotent: adopt before spawn), supervise (ship the
-// spool until the process is gone), terminate (SIGTERM the group, grace, SIGKILL). They run
-// on the agent's own task queue, because the process and its spool exist only on this host.
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+// Host-local run activities: launch (idempotent: adopt before spawn), supervise (the one that
+// ships the spool, until the process is gone), terminate (SIGTERM the group, grace, SIGKILL).
+// They run on the agent's own task queue, because the process and its spool exist only on
+// this host.
 import { Context, CancelledFailure } from '@temporalio/activity';
-import { sleep } from '../src/agent/backoff.js';
-import { SpoolShipper } from '../src/agent/spool-shipper.js';
-import { SpoolWatch } from '../src/agent/spool-watch.js';
-import type { LaunchHandle } from '../src/agent/launchers/launcher.js';
-import type { RunCursor } from '../src/agent/control-plane-client.js';
+import { sleep } from '../src/shared/backoff.js';
 import { OutpostError, errorCode, isOutpostError } from '../src/shared/errors.js';
-import { SPOOL_FILES, type RunEvent } from '../src/shared/run-events.js';
-import type { RunStatus, WorkItemPayload } from '../src/shared/work-items.js';
-import { coded, toFailure, type ActivityDeps } from './deps.js';
-
-export type { LaunchHandle };
-
-const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['SUCCESS', 'FAILURE', 'CANCELED']);
+import type { RunEvent } from '../src/shared/run-events.js';
+import { isTerminalRunStatus, type RunStatus } from '../src/shared/run-status.js';
+import { codeLocationKind, type WorkItemPayload } from '../src/shared/work-items.js';
+import { coded, toFailure } from './failures.js';
+import { LaunchBoard, type Launched } from './launch-board.js';
+import type { ActivityDeps, LaunchHandle, RunCursor, RunLaunchSpec, RunSpool } from './ports.js';
 
 export type LaunchOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
 
 export interface SuperviseOptions {
   /** The run is being terminated: a missing terminal event becomes RUN_CANCELED, not RUN_FAILURE. */
   terminating?: boolean;
+  /**
+   * Scheduled together with launchRun (the handle carries only the runId): wait until the launch
+   * is reported, and return the stored status at once when it started no worker.
+   */
+  withLaunch?: boolean;
 }
 
 export interface SuperviseResult {
@@ -33,6 +32,7 @@ export interface SuperviseResult {
 export function createRunProcessActivities(deps: ActivityDeps) {
   const now = deps.clock ?? Date.now;
   const pollMs = deps.supervisePollMs ?? 250;
+  const board = new LaunchBoard();
 
   /** Appends ENGINE + a terminal event after the highest seq, unless the run already ended. */
   async function endRun(
@@ -43,7 +43,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     afterSeq = 0,
   ): Promise<RunStatus> {
     const cursor = await deps.controlPlane.runCursor(deps.agentId(), runId);
-    if (TERMINAL_STATUSES.has(cursor.status)) return cursor.status;
+    if (isTerminalRunStatus(cursor.status)) return cursor.status;
     const seq = Math.max(cursor.lastSeq, afterSeq) + 1;
     const at = now();
     const events: RunEvent[] = [
@@ -60,72 +60,113 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     return res.status;
   }
 
+  /** What to start for a run: Outpost's run worker, or Dagster's `execute_run` for a Dagster location. */
+  async function launchSpec(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<RunLaunchSpec> {
+    const spec = await deps.workspace.spec(payload.location);
+    const common = {
+      runId: payload.runId,
+      location: payload.location,
+      job: payload.job,
+      runConfig: payload.runConfig,
+      ...(spec.env ? { env: spec.env } : {}),
+    };
+    if (codeLocationKind(spec) === 'DAGSTER') {
+      const target = await deps.workspace.dagsterTarget(payload.location);
+      return {
+        ...common,
+        module: '',
+        cwd: target.workingDirectory,
+        dagster: target,
+        tags: payload.tags,
+        ...(payload.assetSelection ? { assetSelection: payload.assetSelection } : {}),
+      };
+    }
+    if (!spec.module) {
+      throw new OutpostError('RUN_WORKER_SPAWN_FAILED', {
+        detail: `location ${payload.location} has no module; command-based locations cannot run jobs yet`,
+      });
+    }
+    return { ...common, module: spec.module, ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}) };
+  }
+
+  /** Adopts or spawns the run's worker and reports it; never ships (superviseRun does). */
+  async function launch(
+    payload: WorkItemPayload<'LAUNCH_RUN'>,
+  ): Promise<{ launched: LaunchHandle; posted: NonNullable<Launched> } | { skipped: RunStatus }> {
+    const log = deps.logger.child({ runId: payload.runId });
+    const existing = await deps.launcher.adopt(payload.runId);
+    let cursor: RunCursor | undefined;
+    if (!existing) {
+      // A run terminated (or otherwise ended) before launch is never started.
+      cursor = await deps.controlPlane.runCursor(deps.agentId(), payload.runId);
+      if (cursor.status === 'CANCELING' || isTerminalRunStatus(cursor.status)) {
+        log.info({ status: cursor.status }, 'run not launched: it was stopped first');
+        return { skipped: cursor.status } as const;
+      }
+    }
+    const handle = existing ?? (await deps.launcher.launch(await launchSpec(payload)));
+    const report = async (): Promise<void> => {
+      try {
+        await deps.controlPlane.reportRunLaunched(deps.agentId(), payload.runId, {
+          launcher: handle.launcher,
+          ref: handle.ref,
+          adopted: handle.adopted,
+          hostTaskQueue: deps.hostTaskQueue,
+        });
+      } catch (err) {
+        // Already past STARTING (the worker raced ahead, or this is a retry): nothing to do.
+        if (!isOutpostError(err, 'ILLEGAL_RUN_TRANSITION')) throw err;
+      }
+    };
+    await report();
+    log.info({ ref: handle.ref, adopted: handle.adopted }, 'run launched');
+    // The cursor read just before a fresh launch is where its spool starts (appends are
+    // idempotent by seq and offset, so an older cursor is only ever a repeat).
+    return { launched: handle, posted: cursor && !existing ? { cursor } : {} };
+  }
+
+  /**
+   * Waits for the launch scheduled with this supervision. The launch normally runs in this
+   * process and posts its outcome on the board; after an agent restart the outcome is read
+   * from what is stored instead: a reported launch (status past QUEUED) and a recorded worker
+   * mean it ran, a stopped run without a worker means it never will.
+   */
+  async function awaitLaunch(runId: string, ctx: Context): Promise<Launched> {
+    const posted = board.wait(runId);
+    try {
+      for (;;) {
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('superviseRun cancelled');
+        const timer = sleep(pollMs, ctx.cancellationSignal).then(() => 'waiting' as const);
+        const outcome = await Promise.race([posted, timer]);
+        if (outcome !== 'waiting') return outcome;
+        ctx.heartbeat();
+        if (board.inFlight.has(runId)) continue;
+        const stored = await deps.controlPlane.runCursor(deps.agentId(), runId);
+        if (stored.status === 'QUEUED') continue;
+        if (await deps.launcher.adopt(runId)) return {};
+        if (stored.status === 'CANCELING' || isTerminalRunStatus(stored.status)) return undefined;
+      }
+    } finally {
+      board.take(runId);
+    }
+  }
+
   return {
     /** Spawns the run worker, or adopts the one this host already launched. Never spawns twice. */
-    launchRun(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LaunchOutcome> {
-      return coded(async () => {
-        const log = deps.logger.child({ runId: payload.runId });
-        const existing = await deps.launcher.adopt(payload.runId);
-        let cursor: RunCursor | undefined;
-        if (!existing) {
-          // A run terminated (or otherwise ended) before launch is never started.
-          cursor = await deps.controlPlane.runCursor(deps.agentId(), payload.runId);
-          if (cursor.status === 'CANCELING' || TERMINAL_STATUSES.has(cursor.status)) {
-            log.info({ status: cursor.status }, 'run not launched: it was stopped first');
-            return { skipped: cursor.status };
-          }
-        }
-        const spec = deps.codeServers.spec(payload.location) ?? (await refreshSpec(deps, payload.location));
-        if (!spec.module) {
-          throw new OutpostError('RUN_WORKER_SPAWN_FAILED', {
-            detail: `location ${payload.location} has no module; command-based locations cannot run jobs yet`,
-          });
-        }
-        const handle =
-          existing ??
-          (await deps.launcher.launch({
-            runId: payload.runId,
-            location: payload.location,
-            job: payload.job,
-            runConfig: payload.runConfig,
-            module: spec.module,
-            ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}),
-            ...(spec.env ? { env: spec.env } : {}),
-          }));
-        const report = async (): Promise<void> => {
-          try {
-            await deps.controlPlane.reportRunLaunched(deps.agentId(), payload.runId, {
-              launcher: handle.launcher,
-              ref: handle.ref,
-              adopted: handle.adopted,
-              hostTaskQueue: deps.hostTaskQueue,
-            });
-          } catch (err) {
-            // Already past STARTING (the worker raced ahead, or this is a retry): nothing to do.
-            if (!isOutpostError(err, 'ILLEGAL_RUN_TRANSITION')) throw err;
-          }
-        };
-        // A warm worker has written RUN_START before it acknowledged the run: ship what is in
-        // the spool right after the STARTING report (which must land first: it records the
-        // launching agent), instead of waiting for superviseRun to be scheduled. Only for a launch made just now, whose cursor was read just before it
-        // (superviseRun resumes from runCursor, and appends are idempotent by seq and offset).
-        const shipFirst = async (): Promise<void> => {
-          if (!cursor || existing) return;
-          const shipper = new SpoolShipper(
-            payload.runId,
-            deps.agentId(),
-            deps.launcher.spoolDir(payload.runId),
-            deps.controlPlane,
-            log,
-            cursor,
-          );
-          await shipper.shipOnce(false);
-        };
-        await report();
-        await shipFirst();
-        log.info({ ref: handle.ref, adopted: handle.adopted }, 'run launched');
-        return { launched: handle };
-      });
+    async launchRun(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LaunchOutcome> {
+      board.inFlight.add(payload.runId);
+      try {
+        const outcome = await launch(payload);
+        board.post(payload.runId, 'launched' in outcome ? outcome.posted : undefined);
+        return 'launched' in outcome ? { launched: outcome.launched } : outcome;
+      } catch (err) {
+        const failure = toFailure(err);
+        // Failed for good: the supervision scheduled with it has nothing to wait for.
+        if (failure.nonRetryable) board.post(payload.runId, undefined);
+        throw failure;
+      } finally {
+        board.inFlight.delete(payload.runId);
+      }
     },
 
     /**
@@ -136,17 +177,18 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       const ctx = Context.current();
       const runId = handle.runId;
       const log = deps.logger.child({ runId });
-      const spoolWatch = new SpoolWatch(deps.launcher.spoolDir(runId));
+      let shipper: RunSpool | undefined;
       try {
-        const cursor = await deps.controlPlane.runCursor(deps.agentId(), runId);
-        const shipper = new SpoolShipper(
-          runId,
-          deps.agentId(),
-          deps.launcher.spoolDir(runId),
-          deps.controlPlane,
-          log,
-          cursor,
-        );
+        let cursor: RunCursor | undefined;
+        if (opts.withLaunch) {
+          const launched = await awaitLaunch(runId, ctx);
+          if (!launched) {
+            const stored = await deps.controlPlane.runCursor(deps.agentId(), runId);
+            return { status: stored.status, lastSeq: stored.lastSeq };
+          }
+          cursor = launched.cursor;
+        }
+        shipper = deps.spool.open(runId, cursor ?? (await deps.controlPlane.runCursor(deps.agentId(), runId)));
         for (;;) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('superviseRun cancelled');
           // Liveness first: whatever was written before we saw the exit is in the files now.
@@ -158,7 +200,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
               ctx.heartbeat({ lastSeq: shipper.lastSeq });
             break;
           }
-          if (!progressed) await spoolWatch.wait(pollMs, ctx.cancellationSignal);
+          if (!progressed) await shipper.waitForWrite(pollMs, ctx.cancellationSignal);
         }
         if (shipper.sawTerminalEvent) {
           const final = await deps.controlPlane.runCursor(deps.agentId(), runId);
@@ -173,7 +215,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
               : `exited with code ${exit.code}`;
         // terminateProcess records the request on this host before signalling, so an attempt
         // started before it (or a retry after an agent restart) still ends the run CANCELED.
-        const terminating = opts.terminating || existsSync(join(deps.launcher.spoolDir(runId), SPOOL_FILES.terminated));
+        const terminating = opts.terminating || shipper.terminationRecorded();
         const type = terminating ? 'RUN_CANCELED' : 'RUN_FAILURE';
         const message = terminating
           ? `run terminated: the worker ${how}`
@@ -191,7 +233,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         if (err instanceof CancelledFailure) throw err;
         throw toFailure(err);
       } finally {
-        spoolWatch.close();
+        shipper?.close();
       }
     },
 
@@ -219,11 +261,4 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       return coded(() => endRun(runId, type, message, {}));
     },
   };
-}
-
-async function refreshSpec(deps: ActivityDeps, location: string) {
-  await deps.codeServers.refresh();
-  const spec = deps.codeServers.spec(location);
-  if (!spec) throw new OutpostError('UNKNOWN_LOCATION', { detail: `${location} is not in the agent's workspace` });
-  return spec;
 }

@@ -7,8 +7,8 @@
 // workflow completes the item with its own retry-forever bookkeeping activity, as before.
 import type { WorkItemPayload, WorkItemResult } from '../src/shared/work-items.js';
 import { createCodeLocationActivities } from './code-location.js';
-import type { ActivityDeps } from './deps.js';
-import { coded } from './deps.js';
+import { coded } from './failures.js';
+import type { ActivityDeps } from './ports.js';
 
 /** Work items a location's code server answers. */
 export type CodeQueryKind = 'SYNC_CODE_LOCATION' | 'EVALUATE_SCHEDULE' | 'EVALUATE_SENSOR' | 'QUERY_CODE_LOCATION';

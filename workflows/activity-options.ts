@@ -1,6 +1,7 @@
 // Activity proxies with their timeouts and retry policies, shared by all workflows.
 import { proxyActivities, ActivityCancellationType, ApplicationFailure, ActivityFailure } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
+import { errorCode } from '../src/shared/errors.js';
 import type { WorkFailure } from './types.js';
 
 /**
@@ -46,7 +47,7 @@ export function hostActivities(taskQueue: string) {
 export function workFailureOf(err: unknown): WorkFailure {
   const cause = err instanceof ActivityFailure ? err.cause : err;
   if (cause instanceof ApplicationFailure) {
-    return { code: cause.type ?? 'OUTPOST_ERR_INTERNAL', message: cause.message };
+    return { code: cause.type ?? errorCode('INTERNAL'), message: cause.message };
   }
-  return { code: 'OUTPOST_ERR_INTERNAL', message: err instanceof Error ? err.message : String(err) };
+  return { code: errorCode('INTERNAL'), message: err instanceof Error ? err.message : String(err) };
 }

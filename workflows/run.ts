@@ -15,8 +15,8 @@ import {
   patched,
   setHandler,
 } from '@temporalio/workflow';
-import type { LaunchHandle, SuperviseResult } from '../activities/index.js';
-import type { RunStatus } from '../src/shared/work-items.js';
+import type { LaunchHandle, LaunchOutcome, SuperviseOptions, SuperviseResult } from '../activities/index.js';
+import type { RunStatus } from '../src/shared/run-status.js';
 import { bookkeeping, hostActivities, workFailureOf } from './activity-options.js';
 import {
   PHASE_QUERY,
@@ -37,6 +37,12 @@ const DEFAULT_GRACE_MS = 10_000;
  * through the old branch.
  */
 export const TERMINATE_AT_ONCE_PATCH = 'terminate-at-once';
+/**
+ * Patch: schedule superviseRun together with launchRun (it waits on the host for the launch to
+ * be reported), so the spool is shipped by supervision alone and RUN_START does not wait for a
+ * workflow task after the launch. Executions recorded before it replay launch-then-supervise.
+ */
+export const SUPERVISE_WITH_LAUNCH_PATCH = 'supervise-with-launch';
 
 export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: string }): Promise<RunWorkflowResult> {
   const { runId } = input.payload;
@@ -77,21 +83,39 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
       phase = 'finalizing';
       return bookkeeping.endRunWithoutWorker(runId, 'RUN_CANCELED', 'run terminated before it was launched');
     }
-    const outcome = await host.launchRun(input.payload);
+    let result: SuperviseResult | undefined;
+    const scope = new CancellationScope();
+    const supervise = (h: LaunchHandle, opts: SuperviseOptions): Promise<void> =>
+      scope
+        .run(() => host.superviseRun(h, opts))
+        .then((r) => {
+          result = r;
+        });
+    const stopEarly = async (p: Promise<void>): Promise<void> => {
+      scope.cancel();
+      await p.catch(() => undefined);
+    };
+    const early = patched(SUPERVISE_WITH_LAUNCH_PATCH)
+      ? supervise({ runId, launcher: '', ref: '', adopted: false }, { withLaunch: true })
+      : undefined;
+    let outcome: LaunchOutcome;
+    try {
+      outcome = await host.launchRun(input.payload);
+    } catch (err) {
+      // Failed for good. The host has told supervision there is nothing to wait for; the cancel
+      // covers an agent restarted in between.
+      if (early) await stopEarly(early);
+      throw err;
+    }
     if ('skipped' in outcome) {
+      if (early) await stopEarly(early);
       phase = 'finalizing';
       if (outcome.skipped !== 'CANCELING') return outcome.skipped;
       return bookkeeping.endRunWithoutWorker(runId, 'RUN_CANCELED', 'run terminated before it was launched');
     }
     const handle: LaunchHandle = outcome.launched;
     phase = 'running';
-    let result: SuperviseResult | undefined;
-    const scope = new CancellationScope();
-    const supervised = scope
-      .run(() => host.superviseRun(handle, {}))
-      .then((r) => {
-        result = r;
-      });
+    const supervised = early ?? supervise(handle, {});
     await Promise.race([supervised, condition(() => terminateRequested)]);
     if (result === undefined && patched(TERMINATE_AT_ONCE_PATCH)) {
       phase = 'terminating';

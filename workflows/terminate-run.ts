@@ -4,13 +4,13 @@
 import { getExternalWorkflowHandle } from '@temporalio/workflow';
 import { bookkeeping } from './activity-options.js';
 import { terminateSignal } from './run.js';
-import type { WorkItemInput } from './types.js';
+import { runWorkflowId, type WorkItemInput } from './types.js';
 
 export async function terminateRunWorkflow(input: WorkItemInput<'TERMINATE_RUN'>): Promise<{ delivered: boolean }> {
   const { runId } = input.payload;
   let delivered = true;
   try {
-    await getExternalWorkflowHandle(`run-${runId}`).signal(terminateSignal, {
+    await getExternalWorkflowHandle(runWorkflowId(runId)).signal(terminateSignal, {
       reason: `work item ${input.workItemId}`,
     });
   } catch {

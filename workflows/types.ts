@@ -1,6 +1,6 @@
-// Inputs, outputs and the public signal/query names of Outpost's workflows. Pure: shared by
-// the workflows, the poller that starts them, and tests.
-import type { WorkItemKind, WorkItemPayload, RunStatus } from '../src/shared/work-items.js';
+// Inputs and outputs of Outpost's workflows. Pure: shared by the workflows and tests.
+import type { RunStatus } from '../src/shared/run-status.js';
+import type { WorkItemKind, WorkItemPayload } from '../src/shared/work-items.js';
 
 /** Every workflow gets its work item's id (to complete it) and its payload. */
 export interface WorkItemInput<K extends WorkItemKind> {
@@ -26,19 +26,6 @@ export interface WorkFailure {
   message: string;
 }
 
-/**
- * Workflow type started for each work-item kind. The code-server kinds are V2 (one activity
- * asks and completes); their V1 types stay registered for executions already running.
- */
-export const WORKFLOW_TYPES = {
-  SYNC_CODE_LOCATION: 'syncCodeLocationWorkflowV2',
-  EVALUATE_SCHEDULE: 'evaluateScheduleWorkflowV2',
-  EVALUATE_SENSOR: 'evaluateSensorWorkflowV2',
-  QUERY_CODE_LOCATION: 'queryCodeLocationWorkflowV2',
-  LAUNCH_RUN: 'runWorkflow',
-  TERMINATE_RUN: 'terminateRunWorkflow',
-} as const satisfies Record<WorkItemKind, string>;
-
-/** Public names: an operator may send `terminate` from the Temporal UI or CLI. */
-export const TERMINATE_SIGNAL = 'terminate';
-export const PHASE_QUERY = 'phase';
+// Workflow types, ids and the public signal/query names live in the shared contract (the poller
+// and the worker read them there too).
+export { WORKFLOW_TYPES, TERMINATE_SIGNAL, PHASE_QUERY, runWorkflowId } from '../src/shared/workflow-contract.js';

@@ -1,14 +1,15 @@
 // One agent process: registers with the control plane, heartbeats, reconciles code servers,
 // runs the Temporal workers and the poller (or only one side, for scale-out), and stops
-// cleanly on SIGTERM. Everything is wired here from explicit parts.
+// cleanly on SIGTERM. The agent's own parts are built here; the Temporal code (workflows and
+// the activities built from these parts) is handed in by the composition root
+// (src/cli/agent-root.ts), so this module imports neither.
 import { hostname } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
-import { createActivities } from '../../activities/index.js';
 import type { Logger } from '../shared/logger.js';
 import { newId } from '../shared/ids.js';
 import type { CodeLocationSpec } from '../shared/work-items.js';
-import { backoffDelay, sleep } from './backoff.js';
+import { backoffDelay, sleep } from '../shared/backoff.js';
 import { hostTaskQueue, readAgentId, writeAgentId } from './agent-identity.js';
 import { CodeServerManager } from './code-server-manager.js';
 import { temporalTls, type AgentConfig } from './config.js';
@@ -22,8 +23,29 @@ import { createAgentWorkers } from './worker.js';
 export const AGENT_VERSION = '0.1.0';
 export type AgentMode = 'all' | 'worker' | 'poller';
 
+/** The agent's parts the activities are built from (by the composition root). */
+export interface AgentParts {
+  controlPlane: ControlPlaneClient;
+  codeServers: CodeServerManager;
+  launcher: ProcessLauncher;
+  /** The agent's id (known after registerAgent). */
+  agentId: () => string;
+  hostTaskQueue: string;
+  logger: Logger;
+}
+
+/** The Temporal code this agent's workers run. */
+export interface TemporalCode {
+  /** Module exporting every workflow type (the worker's workflowsPath). */
+  workflowsPath: string;
+  /** Every activity, by name, built from the agent's parts. */
+  activities(parts: AgentParts): object;
+}
+
 export interface StartAgentOptions {
   config: AgentConfig;
+  /** Workflows and activities (see src/cli/agent-root.ts). */
+  temporal: TemporalCode;
   token: string;
   logger: Logger;
   mode?: AgentMode;
@@ -170,7 +192,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       .refresh()
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'workspace fetch failed'));
     const connection = await NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
-    const activities = createActivities({
+    const activities = opts.temporal.activities({
       controlPlane,
       codeServers,
       launcher,
@@ -184,6 +206,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       taskQueue: config.taskQueue,
       hostTaskQueue: hostQueue,
       activities,
+      workflowsPath: opts.temporal.workflowsPath,
     });
     for (const w of workers) running.push(w.run());
     stoppers.push(async () => {

@@ -16,7 +16,7 @@ import { OutpostError } from '../shared/errors.js';
 import { credentialFreeEnv } from '../shared/child-env.js';
 import { CodeLocationSpecSchema, type CodeLocationSpec } from '../shared/work-items.js';
 import type { GetDefinitionsResponse, GetServerInfoResponse } from '../gen/outpost/codeserver/v1/code_server.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../shared/backoff.js';
 import { unary, type CodeServerClient } from './code-server-client.js';
 import { checkCodeServers, type HealthTarget } from './code-server-health.js';
 import { reapOrphanCodeServers, recordCodeServer } from './code-server-orphans.js';
@@ -29,7 +29,7 @@ import { noIsolation, type Isolation } from './launchers/sandbox.js';
 import { formatZodIssues } from '../shared/zod-issues.js';
 import type { DagsterCodeServer } from './dagster/dagster-code-server.js';
 import type { DagsterLoaded } from './dagster/dagster-load.js';
-import type { DagsterTarget } from './dagster/dagster-target.js';
+import type { DagsterTarget } from '../shared/dagster-target.js';
 import { startDagsterSlot } from './code-server-dagster.js';
 import { isDagster, stopServed, type Served, type Slot } from './code-server-slot.js';
 

@@ -2,7 +2,7 @@
 // control plane. Sent again with backoff while refused, in the background, until a newer
 // report for the same location replaces it.
 import type { Logger } from '../shared/logger.js';
-import { backoffDelay } from './backoff.js';
+import { backoffDelay } from '../shared/backoff.js';
 import type { ControlPlaneClient } from './control-plane-client.js';
 
 /** Sends of one location report before giving up (about 2 minutes with backoff). */

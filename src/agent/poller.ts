@@ -10,12 +10,11 @@
 // - At most `maxInFlight` items are being started at once; claims ask only for free slots.
 import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
 import { OutpostError, isOutpostError, errorCode } from '../shared/errors.js';
-import { workflowIdFor } from '../shared/ids.js';
 import type { Logger } from '../shared/logger.js';
 import { SA_JOB, SA_LOCATION, SA_RUN_ID, SA_WORK_ITEM_KIND } from '../shared/search-attributes.js';
 import { PayloadSchemas, WORK_ITEM_KINDS, type WorkItemKind } from '../shared/work-items.js';
-import { TERMINATE_SIGNAL, WORKFLOW_TYPES } from '../../workflows/types.js';
-import { backoffDelay, sleep } from './backoff.js';
+import { TERMINATE_SIGNAL, WORKFLOW_TYPES, runWorkflowId, workflowIdFor } from '../shared/workflow-contract.js';
+import { backoffDelay, sleep } from '../shared/backoff.js';
 import type { ClaimedWorkItem, ControlPlaneClient, WorkAck } from './control-plane-client.js';
 import { formatZodIssues } from '../shared/zod-issues.js';
 
@@ -247,9 +246,8 @@ export class Poller {
       return false;
     });
     try {
-      const workflowId = workflowIdFor({ kind: 'LAUNCH_RUN', id: item.id, runId });
       await this.opts.temporal.workflow
-        .getHandle(workflowId)
+        .getHandle(runWorkflowId(runId))
         .signal(TERMINATE_SIGNAL, { reason: `work item ${item.id}` });
     } catch (err) {
       log.debug({ err: (err as Error).message }, 'direct terminate signal not delivered; the terminate workflow will');

@@ -1,18 +1,19 @@
 // Temporal workers of one agent: the shared queue (all workflows, plus activities any agent
 // may run) and the host-local queue `outpost-host-<agentId>` (activities that touch this host's
 // processes and spool). Both register the same activity object; workflows route by queue.
-import { fileURLToPath } from 'node:url';
+// The workflows and the activities come from the composition root (src/cli/agent-root.ts):
+// this module knows neither.
 import { type NativeConnection, Worker } from '@temporalio/worker';
-import type { Activities } from '../../activities/index.js';
-
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
 
 export interface AgentWorkersOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   hostTaskQueue: string;
-  activities: Activities;
+  /** Every activity, by name (opaque here). */
+  activities: object;
+  /** Module that exports every workflow type (Temporal bundles it). */
+  workflowsPath: string;
   /** Run activities of this agent at once; default 200 (supervision is mostly idle waiting). */
   maxConcurrentActivities?: number;
 }
@@ -30,7 +31,7 @@ export async function createAgentWorkers(opts: AgentWorkersOptions): Promise<Wor
   const shared = await Worker.create({
     ...common,
     taskQueue: opts.taskQueue,
-    workflowsPath: WORKFLOWS_PATH,
+    workflowsPath: opts.workflowsPath,
     // A workflow change without patched() must fail loudly, not retry its task forever.
     workflowFailureErrorTypes: { '*': ['NondeterminismError'] },
   });

@@ -22,9 +22,3 @@ export function newId(kind: IdKind, now: number = Date.now()): string {
     .slice(0, 10);
   return `${kind}_${time}${seq}${rand}`;
 }
-
-/** Temporal workflow id for a work item: `run-<runId>` for launches, `wi-<workItemId>` otherwise. */
-export function workflowIdFor(item: { kind: string; id: string; runId?: string | null }): string {
-  if (item.kind === 'LAUNCH_RUN' && item.runId) return `run-${item.runId}`;
-  return `wi-${item.id}`;
-}

@@ -2,6 +2,7 @@
 // it started when the run worker wrote RUN_START and ended at its terminal event, both by
 // the worker's clock. Times the control plane heard of them (which lag for an adopted or
 // backlogged run) are only a fallback when no such event exists.
+import { isTerminalRunStatus } from './run-status.js';
 
 export const RUN_END_EVENT_TYPES: ReadonlySet<string> = new Set(['RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED']);
 
@@ -29,8 +30,6 @@ export interface RunTimesInput {
   endedAt: number | null;
 }
 
-const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'CANCELED']);
-
 /**
  * Milliseconds from start to end; to `now` while the run is still going; null when it never
  * started (a run that failed to launch has no duration) or ended without an end time.
@@ -38,7 +37,7 @@ const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'CANCELED']);
  */
 export function runDurationMs(run: RunTimesInput, now: number): number | null {
   if (run.startedAt == null) return null;
-  const end = run.endedAt ?? (TERMINAL.has(run.status) ? null : now);
+  const end = run.endedAt ?? (isTerminalRunStatus(run.status) ? null : now);
   if (end == null) return null;
   return Math.max(0, Math.round(end - run.startedAt));
 }

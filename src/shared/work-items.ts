@@ -135,5 +135,4 @@ export function codeLocationKind(spec: Pick<CodeLocationSpec, 'dagster'>): CodeL
   return spec.dagster ? 'DAGSTER' : 'OUTPOST';
 }
 
-export const RUN_STATUSES = ['QUEUED', 'STARTING', 'STARTED', 'SUCCESS', 'FAILURE', 'CANCELING', 'CANCELED'] as const;
-export type RunStatus = (typeof RUN_STATUSES)[number];
+export { RUN_STATUSES, type RunStatus } from './run-status.js';

@@ -7,7 +7,7 @@
 import type { Logger } from '../../shared/logger.js';
 import { OutpostError, isOutpostError } from '../../shared/errors.js';
 import type { RunRequest, WorkItemPayload, WorkItemResult } from '../../shared/work-items.js';
-import { backoffDelay, sleep } from '../backoff.js';
+import { backoffDelay, sleep } from '../../shared/backoff.js';
 import { toUserCodeError } from './dagster-error.js';
 import type { DagsterCodeServer } from './dagster-code-server.js';
 import { DAGSTER_DEFAULT_TIMEOUT_MS } from './dagster-grpc-client.js';

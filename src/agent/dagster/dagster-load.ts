@@ -7,7 +7,7 @@ import { OutpostError } from '../../shared/errors.js';
 import type { LocationSnapshot } from '../../shared/location-snapshot.js';
 import { formatDagsterError } from './dagster-error.js';
 import type { DagsterGrpcClient } from './dagster-grpc-client.js';
-import type { DagsterTarget } from './dagster-target.js';
+import type { DagsterTarget } from '../../shared/dagster-target.js';
 import * as serdes from './serdes.js';
 import {
   readJobData,

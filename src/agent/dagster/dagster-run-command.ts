@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { RunLaunchSpec } from '../launchers/launcher.js';
 import type { SpawnPlan } from '../launchers/launch-context.js';
 import { artifactDirOf, DAGSTER_CONSOLE_LOG, writeDagsterRunFiles } from './dagster-run-files.js';
-import type { DagsterTarget } from './dagster-target.js';
+import type { DagsterTarget } from '../../shared/dagster-target.js';
 
 /** The repo's python/ (holds the outpost_dagster package). */
 export const CAPTURE_PYTHONPATH = fileURLToPath(new URL('../../../python', import.meta.url));

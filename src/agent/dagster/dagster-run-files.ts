@@ -10,7 +10,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
 import type { RunLaunchSpec } from '../launchers/launcher.js';
-import type { DagsterTarget } from './dagster-target.js';
+import type { DagsterTarget } from '../../shared/dagster-target.js';
 import { jsonValue, serialize, type SerdesValue } from './serdes.js';
 
 const HOME = 'dagster_home';

@@ -1,7 +1,7 @@
 // The one small interface every way of running a run worker implements (processes now;
 // containers or pods later). Workflows only ever see `LaunchHandle`, which is opaque: pids,
 // files and container ids stay behind this interface, on the host that owns them.
-import type { DagsterTarget } from '../dagster/dagster-target.js';
+import type { DagsterTarget } from '../../shared/dagster-target.js';
 
 /** What to start. The launcher decides where the spool lives and returns it. */
 export interface RunLaunchSpec {

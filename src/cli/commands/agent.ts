@@ -1,10 +1,11 @@
 // `outpost agent [all|worker|poller]`: the Temporal-backed agent. `all` (default) runs the
 // poller and the workers in one process; `worker` and `poller` run one side each, for scale-out.
 import type { Command } from 'commander';
-import { startAgent, type AgentMode } from '../../agent/agent.js';
+import type { AgentMode } from '../../agent/agent.js';
 import { loadAgentConfig, readAgentToken } from '../../agent/config.js';
 import { OutpostError } from '../../shared/errors.js';
 import { createLogger } from '../../shared/logger.js';
+import { startOutpostAgent } from '../agent-root.js';
 
 interface AgentFlags {
   url?: string;
@@ -92,7 +93,7 @@ export function registerAgentCommand(program: Command): void {
       // Read once; not kept in this process's environment for anything spawned later.
       delete process.env.OUTPOST_AGENT_TOKEN;
       const logger = createLogger({ name: 'agent' });
-      const agent = await startAgent({ config, token, logger, mode: mode as AgentMode });
+      const agent = await startOutpostAgent({ config, token, logger, mode: mode as AgentMode });
       process.stderr.write(
         [
           `outpost agent ${agent.agentId} (${mode})`,

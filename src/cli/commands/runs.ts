@@ -2,10 +2,9 @@
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { OutpostError } from '../../shared/errors.js';
+import { isTerminalRunStatus } from '../../shared/run-status.js';
 import { type ClientOptions, type UserApi, userApi, withClientOptions } from '../client.js';
 import { formatDuration, printTable, runAction } from '../output.js';
-
-const TERMINAL = new Set(['SUCCESS', 'FAILURE', 'CANCELED']);
 
 interface RunRow {
   id: string;
@@ -303,7 +302,7 @@ async function follow(
         }
       }
     }
-    if (TERMINAL.has(run.status) && fresh === 0) return run;
+    if (isTerminalRunStatus(run.status) && fresh === 0) return run;
     await new Promise((r) => setTimeout(r, 400));
   }
   throw new OutpostError('INTERNAL', { detail: 'gave up following the run' });

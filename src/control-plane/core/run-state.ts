@@ -4,13 +4,13 @@
 //   QUEUED -> STARTING -> STARTED -> SUCCESS | FAILURE
 //      \________\___________\-----> CANCELING -> CANCELED (or SUCCESS/FAILURE if it finished first)
 import { OutpostError } from '../../shared/errors.js';
-import { RUN_STATUSES, type RunStatus } from '../../shared/work-items.js';
+import { RUN_STATUSES, TERMINAL_RUN_STATUSES, isTerminalRunStatus, type RunStatus } from '../../shared/run-status.js';
 
 export { RUN_STATUSES, type RunStatus };
 
-export const TERMINAL_STATUSES: ReadonlySet<RunStatus> = new Set(['SUCCESS', 'FAILURE', 'CANCELED']);
-
-export const isTerminal = (s: RunStatus): boolean => TERMINAL_STATUSES.has(s);
+/** The terminal set lives in src/shared/run-status.ts (one list for every part); these names stay for the store. */
+export const TERMINAL_STATUSES = TERMINAL_RUN_STATUSES;
+export const isTerminal = (s: RunStatus): boolean => isTerminalRunStatus(s);
 
 /** Legal targets from each status (a status to itself is a harmless repeat, handled apart). */
 export const LEGAL_TRANSITIONS: Readonly<Record<RunStatus, readonly RunStatus[]>> = {

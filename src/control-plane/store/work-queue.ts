@@ -6,7 +6,7 @@
 // item can be finished, and through the agent API only under the token its lease holder is bound to.
 import { sql, type Expression, type ExpressionBuilder, type SqlBool } from 'kysely';
 import { OutpostError } from '../../shared/errors.js';
-import { workflowIdFor } from '../../shared/ids.js';
+import { workflowIdFor } from '../../shared/workflow-contract.js';
 import { agentTokenId } from './agents.js';
 import type { Database, WorkItemsTable } from './schema.js';
 import type { Store } from './store.js';

@@ -8,7 +8,8 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startAgent, type RunningAgent } from '../../../src/agent/agent.js';
+import type { RunningAgent } from '../../../src/agent/agent.js';
+import { startOutpostAgent } from '../../../src/cli/agent-root.js';
 import { loadAgentConfig } from '../../../src/agent/config.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { testTemporal } from '../../support/temporal.js';
@@ -80,7 +81,7 @@ test('a heartbeat whose connection is cut is retried at once and stored', async 
     },
     {},
   );
-  agent = await startAgent({
+  agent = await startOutpostAgent({
     config,
     token: stack.agentToken,
     logger: createLogger({ name: 'test', level: 'silent' }),

@@ -1,5 +1,5 @@
 // A real Outpost stack for agent tests: the control plane (startControlPlane, SQLite or
-// PostgreSQL), tokens, a user-API client, and an agent, in-process (startAgent) or as a real
+// PostgreSQL), tokens, a user-API client, and an agent, in-process (startOutpostAgent) or as a real
 // `outpost agent` child process, all against the test Temporal dev server.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { GraphQLClient } from 'graphql-request';
-import { startAgent, type AgentMode, type RunningAgent } from '../../../src/agent/agent.js';
+import type { AgentMode, RunningAgent } from '../../../src/agent/agent.js';
+import { startOutpostAgent } from '../../../src/cli/agent-root.js';
 import { loadAgentConfig } from '../../../src/agent/config.js';
 import { defaultCliCommand } from '../../../src/agent/launchers/process-launcher.js';
 import { startControlPlane, type ControlPlane, type StoreLimits } from '../../../src/control-plane/index.js';
@@ -112,7 +113,7 @@ export async function startStack(opts: {
         },
         {},
       );
-      stack.agent = await startAgent({ config, token: agentToken, logger: quiet, mode });
+      stack.agent = await startOutpostAgent({ config, token: agentToken, logger: quiet, mode });
       return stack.agent;
     },
     gql,

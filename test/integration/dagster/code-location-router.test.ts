@@ -3,11 +3,10 @@
 // a TypeScript code server and a Dagster code server side by side.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { createCodeLocationActivities } from '../../../activities/code-location.js';
-import type { ActivityDeps } from '../../../activities/deps.js';
 import type { CodeLocationPort } from '../../../activities/ports.js';
 import { CodeLocationRouter } from '../../../src/agent/code-location-router.js';
 import type { CodeServerManager } from '../../../src/agent/code-server-manager.js';
+import { createOutpostCodeLocations } from '../../../src/agent/outpost-code-location.js';
 import { DagsterCodeLocation } from '../../../src/agent/dagster/dagster-code-location.js';
 import { isOutpostError } from '../../../src/shared/errors.js';
 import { createLogger } from '../../../src/shared/logger.js';
@@ -24,14 +23,8 @@ describe('CodeLocationRouter', { skip }, () => {
     const logger = createLogger({ name: 'test', level: 'silent' });
     manager = dagsterManager(cp);
     // Today's Outpost-SDK activities need only these of their deps for code-location calls.
-    const outpost = createCodeLocationActivities({ codeServers: manager, logger } as unknown as ActivityDeps);
     router = new CodeLocationRouter(manager, {
-      outpost: {
-        sync: (p) => outpost.syncCodeLocation(p),
-        evaluateSchedule: (p) => outpost.evaluateSchedule(p),
-        evaluateSensor: (p) => outpost.evaluateSensor(p),
-        query: (p) => outpost.queryCodeLocation(p),
-      },
+      outpost: createOutpostCodeLocations({ codeServers: manager, logger }),
       dagster: new DagsterCodeLocation(manager, { logger }),
     });
     cp.setModule('hello', 1, 'examples/hello/definitions.ts');
@@ -59,7 +52,7 @@ describe('CodeLocationRouter', { skip }, () => {
       router.evaluateSchedule({ location: 'example', schedule: 'every_minute', tickTimeMs: tick }),
       (e) => isOutpostError(e, 'UNKNOWN_SCHEDULE'),
     );
-    // Today's activities hand errors to Temporal as ApplicationFailures carrying the coded message.
+    // The Outpost port answers an unknown location with its coded error.
     await assert.rejects(router.evaluateSensor({ location: 'nowhere', sensor: 's' }), /not in the agent's workspace/);
   });
 });

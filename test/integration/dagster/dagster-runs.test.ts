@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DAGSTER_CONSOLE_LOG, artifactDirOf } from '../../../src/agent/dagster/dagster-run-files.js';
 import { startDagsterServer } from '../../../src/agent/dagster/dagster-server-process.js';
-import type { DagsterTarget } from '../../../src/agent/dagster/dagster-target.js';
+import type { DagsterTarget } from '../../../src/shared/dagster-target.js';
 import { readListRepositories } from '../../../src/agent/dagster/serdes-readers.js';
 import type { RunLaunchSpec } from '../../../src/agent/launchers/launcher.js';
 import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';

@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { backoffDelay } from '../../../src/agent/backoff.js';
+import { backoffDelay } from '../../../src/shared/backoff.js';
 import { loadAgentConfig, readAgentToken } from '../../../src/agent/config.js';
 import { credentialFreeEnv } from '../../../src/shared/child-env.js';
 import { agentEndpoint } from '../../../src/agent/control-plane-client.js';

@@ -7,7 +7,7 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../../../src/agent/worker.js';
+import { WORKFLOWS_PATH } from '../../../src/cli/agent-root.js';
 import { WORKFLOW_TYPES } from '../../../workflows/types.js';
 import { historyFromJson } from './history-json.js';
 
@@ -60,8 +60,9 @@ test('every workflow type has a recorded history, and all of them replay', async
 });
 
 test('a change to the run workflow without patched() fails the replay', async () => {
-  // A copy inside the repo, so its package imports resolve from the same node_modules.
-  const dir = mkdtempSync(join(DIR, '.replay-mutant-'));
+  // A copy beside workflows/, so its package imports (same node_modules) and its imports of the
+  // pure src/shared/ modules resolve as the original's do.
+  const dir = mkdtempSync(resolve('.replay-mutant-'));
   try {
     cpSync(resolve('workflows'), dir, { recursive: true });
     const runTs = join(dir, 'run.ts');

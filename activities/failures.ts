@@ -1,28 +1,8 @@
-// What every activity needs, passed in explicitly by the agent (src/agent/worker.ts) so
-// activities are testable against real parts without globals.
+// How an activity's error reaches its workflow: as an ApplicationFailure whose `type` is the
+// OUTPOST_ERR_* code (so the workflow can pass it to failWork), retryable only when the cause
+// is transient.
 import { ApplicationFailure } from '@temporalio/common';
-import { OutpostError, errorCode, isOutpostError } from '../src/shared/errors.js';
-import type { Logger } from '../src/shared/logger.js';
-import type { CodeServerManager } from '../src/agent/code-server-manager.js';
-import type { ControlPlaneClient } from '../src/agent/control-plane-client.js';
-import type { Launcher } from '../src/agent/launchers/launcher.js';
-
-export interface ActivityDeps {
-  controlPlane: ControlPlaneClient;
-  codeServers: CodeServerManager;
-  launcher: Launcher;
-  /** The executing agent's id (known after registerAgent). */
-  agentId: () => string;
-  /** The executing agent's host-local task queue (`outpost-host-<agentId>`). */
-  hostTaskQueue: string;
-  logger: Logger;
-  /** Epoch ms; injectable for tests. */
-  clock?: () => number;
-  /** How often superviseRun polls the spool when idle; default 250 ms. */
-  supervisePollMs?: number;
-  /** How long code queries wait for a starting code server; default 60 s. */
-  codeServerWaitMs?: number;
-}
+import { errorCode, isOutpostError } from '../src/shared/errors.js';
 
 /** Codes worth retrying: something is down for now, not wrong forever. */
 const RETRYABLE = new Set<string>([
@@ -64,5 +44,3 @@ export async function coded<T>(fn: () => Promise<T>): Promise<T> {
     throw toFailure(err);
   }
 }
-
-export { OutpostError };

@@ -1,0 +1,33 @@
+// The contract between the agent's poller and worker and its workflows: workflow type per
+// work-item kind, workflow ids, and the public signal and query names. Pure and import-free
+// (types aside), so the workflow bundle may import it; operators rely on these names.
+import type { WorkItemKind } from './work-items.js';
+
+/**
+ * Workflow type started for each work-item kind. The code-server kinds are V2 (one activity
+ * asks and completes); their V1 types stay registered for executions already running.
+ */
+export const WORKFLOW_TYPES = {
+  SYNC_CODE_LOCATION: 'syncCodeLocationWorkflowV2',
+  EVALUATE_SCHEDULE: 'evaluateScheduleWorkflowV2',
+  EVALUATE_SENSOR: 'evaluateSensorWorkflowV2',
+  QUERY_CODE_LOCATION: 'queryCodeLocationWorkflowV2',
+  LAUNCH_RUN: 'runWorkflow',
+  TERMINATE_RUN: 'terminateRunWorkflow',
+} as const satisfies Record<WorkItemKind, string>;
+
+/** Public names: an operator may send `terminate` from the Temporal UI or CLI. */
+export const TERMINATE_SIGNAL = 'terminate';
+export const PHASE_QUERY = 'phase';
+
+/** Workflow id of a run's workflow: one per run, whichever work item started it. */
+export const runWorkflowId = (runId: string): string => `run-${runId}`;
+
+/** Workflow id of any other work item's workflow. */
+export const workItemWorkflowId = (workItemId: string): string => `wi-${workItemId}`;
+
+/** Temporal workflow id for a work item: `run-<runId>` for launches, `wi-<workItemId>` otherwise. */
+export function workflowIdFor(item: { kind: string; id: string; runId?: string | null }): string {
+  if (item.kind === 'LAUNCH_RUN' && item.runId) return runWorkflowId(item.runId);
+  return workItemWorkflowId(item.id);
+}
