@@ -18,6 +18,7 @@ if (process.argv[2] === 'control-plane') process.env.NODE_ENV ??= 'production';
 // not pay for loading every other command (Temporal, GraphQL...): those are loaded only when needed.
 if (!['api', 'code-server'].includes(process.argv[2] ?? '')) {
   (await import('./commands/agent.js')).registerAgentCommand(program);
+  (await import('./commands/assets.js')).registerAssetsCommand(program);
   (await import('./commands/automation.js')).registerAutomationCommands(program);
   (await import('./commands/control-plane.js')).registerControlPlaneCommand(program);
   (await import('./commands/dev.js')).registerDevCommand(program);

@@ -142,6 +142,11 @@ export const ERRORS = {
   ),
   UNKNOWN_SCHEDULE: spec(404, 'No schedule with that name', 'List schedules with `outpost schedules list`.'),
   UNKNOWN_SENSOR: spec(404, 'No sensor with that name', 'List sensors with `outpost sensors list`.'),
+  UNKNOWN_ASSET: spec(
+    404,
+    'No asset with that key in the location',
+    'List the assets with `outpost assets list <location>`; keys are path parts joined with `/`.',
+  ),
   UNKNOWN_RUN: spec(404, 'No run with that id', 'List runs with `outpost runs list`.'),
   UNKNOWN_AGENT: spec(404, 'No agent with that id', 'The agent must call registerAgent first.'),
   UNKNOWN_WORK_ITEM: spec(404, 'No work item with that id', 'The id may be mistyped, or the item was pruned.'),

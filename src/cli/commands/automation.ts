@@ -1,5 +1,8 @@
-// `outpost schedules start|stop|list` and `outpost sensors start|stop|list`.
+// `outpost schedules start|stop|list|test` and `outpost sensors start|stop|list|test`. `test`
+// evaluates without launching (Dagster's "test schedule / test sensor"); an error the user's code
+// raised is printed and exits 1, like a failed deploy.
 import type { Command } from 'commander';
+import { OutpostError } from '../../shared/errors.js';
 import { type ClientOptions, userApi, withClientOptions } from '../client.js';
 import { printTable, runAction } from '../output.js';
 
@@ -59,6 +62,33 @@ function register(program: Command, kind: Kind): void {
       }),
   );
 
+  const testFlag =
+    kind === 'schedules'
+      ? { flags: '--tick-time <time>', description: 'the tick to evaluate: ISO 8601 or epoch ms (default now)' }
+      : { flags: '--cursor <cursor>', description: 'the cursor to evaluate from (default none)' };
+  withClientOptions(
+    cmd
+      .command('test <location> <name>')
+      .description(`Evaluate a ${noun} now without launching anything`)
+      .option(testFlag.flags, testFlag.description),
+  ).action((location: string, name: string, opts: ClientOptions & { tickTime?: string; cursor?: string }) =>
+    runAction(opts, async () => {
+      const api = userApi(opts);
+      const field = kind === 'schedules' ? 'testSchedule' : 'testSensor';
+      const input =
+        kind === 'schedules'
+          ? { location, name, ...(opts.tickTime !== undefined ? { tickTime: parseTickTime(opts.tickTime) } : {}) }
+          : { location, name, ...(opts.cursor !== undefined ? { cursor: opts.cursor } : {}) };
+      const res = await api.request<Record<string, TickEvaluation>>(
+        `mutation($input: ${kind === 'schedules' ? 'TestScheduleInput' : 'TestSensorInput'}!) { ${field}(input: $input) {
+          runRequests { runKey job runConfig tags partitionKey } skipReason cursor error } }`,
+        { input },
+      );
+      const ev = res[field]!;
+      return { data: ev, text: () => describeEvaluation(ev, kind), exitCode: ev.error ? 1 : 0 };
+    }),
+  );
+
   for (const [verb, state] of [
     ['start', 'RUNNING'],
     ['stop', 'STOPPED'],
@@ -80,4 +110,52 @@ function register(program: Command, kind: Kind): void {
       }),
     );
   }
+}
+
+interface TickEvaluation {
+  runRequests: Array<{
+    runKey: string | null;
+    job: string;
+    runConfig: unknown;
+    tags: Record<string, string>;
+    partitionKey: string | null;
+  }>;
+  skipReason: string | null;
+  cursor: string | null;
+  error: string | null;
+}
+
+/** `--tick-time`: epoch ms (digits) or an ISO 8601 date. */
+export function parseTickTime(v: string): number {
+  const ms = /^\d+$/.test(v) ? Number(v) : Date.parse(v);
+  if (!Number.isFinite(ms)) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `--tick-time ${JSON.stringify(v)} is neither epoch ms nor ISO 8601`,
+    });
+  }
+  return ms;
+}
+
+function describeEvaluation(ev: TickEvaluation, kind: Kind): string {
+  if (ev.error) return `error: ${ev.error}`;
+  const lines: string[] = [];
+  if (ev.runRequests.length) {
+    lines.push(
+      printTable(
+        ['RUN KEY', 'JOB', 'PARTITION', 'TAGS', 'RUN CONFIG'],
+        ev.runRequests.map((r) => [
+          r.runKey ?? '',
+          r.job,
+          r.partitionKey ?? '',
+          Object.entries(r.tags)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(','),
+          JSON.stringify(r.runConfig),
+        ]),
+      ),
+    );
+  } else lines.push(`no run requests${ev.skipReason ? `: ${ev.skipReason}` : ''}`);
+  if (kind === 'sensors') lines.push(`cursor: ${ev.cursor ?? '(unchanged)'}`);
+  lines.push('(nothing was launched)');
+  return lines.join('\n');
 }

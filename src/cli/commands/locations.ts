@@ -1,5 +1,7 @@
-// `outpost locations deploy|list|reload`.
+// `outpost locations deploy|list|show|reload`. `deploy --dagster` declares an unmodified Dagster
+// code location: an interpreter (`--python`) and exactly one of --python-file, --module, --package.
 import type { Command } from 'commander';
+import { OutpostError } from '../../shared/errors.js';
 import { type ClientOptions, spinner, userApi, withClientOptions } from '../client.js';
 import { printTable, runAction } from '../output.js';
 
@@ -10,10 +12,51 @@ interface LocationRow {
   loadError: string | null;
   /** False when no healthy agent serves its code server (nothing can run there now). */
   reachable: boolean;
+  kind: string;
+  dagsterVersion: string | null;
   jobs: { name: string }[];
+  assets: { key: string }[];
 }
 
-const LOCATION_FIELDS = 'name status version loadError reachable jobs { name }';
+const LOCATION_FIELDS = 'name kind dagsterVersion status version loadError reachable jobs { name } assets { key }';
+
+interface DeployOptions {
+  module?: string;
+  command?: string[];
+  workingDirectory?: string;
+  dagster?: boolean;
+  python?: string;
+  pythonFile?: string;
+  package?: string;
+  attribute?: string;
+}
+
+/** The DeployCodeLocationInput for the flags; the API checks the rest (exactly one pointer). */
+export function deployInput(name: string, o: DeployOptions): Record<string, unknown> {
+  if (!o.dagster) {
+    const dagsterOnly = (['python', 'pythonFile', 'package', 'attribute'] as const).filter((k) => o[k] !== undefined);
+    if (dagsterOnly.length) {
+      throw new OutpostError('INVALID_ARGUMENT', {
+        detail: `${dagsterOnly.map((k) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`).join(', ')} need --dagster`,
+      });
+    }
+    return { name, module: o.module, command: o.command, workingDirectory: o.workingDirectory };
+  }
+  if (!o.python) throw new OutpostError('INVALID_ARGUMENT', { detail: '--dagster needs --python <interpreter>' });
+  if (o.command) throw new OutpostError('INVALID_ARGUMENT', { detail: '--dagster takes no --command' });
+  return {
+    name,
+    dagster: {
+      python: o.python,
+      pythonFile: o.pythonFile,
+      // Under --dagster, --module names a Python module (Dagster's -m).
+      moduleName: o.module,
+      packageName: o.package,
+      attribute: o.attribute,
+      workingDirectory: o.workingDirectory,
+    },
+  };
+}
 
 /** deploy/reload are scripted: anything but LOADED (ERROR, or still LOADING at the timeout) exits 1. */
 const outcomeExitCode = (l: LocationRow): number => (l.status === 'LOADED' ? 0 : 1);
@@ -25,25 +68,31 @@ export function registerLocationsCommand(program: Command): void {
     locations
       .command('deploy <name>')
       .description('Declare (or update) a code location; the agent starts its code server')
-      .option('--module <path>', 'definitions module, e.g. examples/hello/definitions.ts')
+      .option(
+        '--module <path>',
+        'definitions module, e.g. examples/hello/definitions.ts (with --dagster: a Python module)',
+      )
       .option('--command <cmd...>', 'or: a command that starts a code server ({port} is replaced)')
       .option('--working-directory <dir>', 'working directory for the code server and runs')
+      .option('--dagster', 'an unmodified Dagster code location (needs --python and one pointer)')
+      .option('--python <path>', 'with --dagster: the interpreter that has dagster and your dependencies')
+      .option('--python-file <file>', 'with --dagster: a Python file (relative: to --working-directory)')
+      .option('--package <name>', 'with --dagster: a Python package')
+      .option('--attribute <name>', 'with --dagster: the Definitions attribute (default: discovered)')
       .option('--no-wait', 'return at once instead of waiting for LOADED or ERROR')
       .option('--timeout <seconds>', 'how long to wait for the location to load', '120'),
   ).action(
     (
       name: string,
-      opts: ClientOptions & {
-        module?: string;
-        command?: string[];
-        workingDirectory?: string;
-        wait: boolean;
-        timeout: string;
-      },
+      opts: ClientOptions &
+        DeployOptions & {
+          wait: boolean;
+          timeout: string;
+        },
     ) =>
       runAction(opts, async () => {
+        const input = deployInput(name, opts);
         const api = userApi(opts);
-        const input = { name, module: opts.module, command: opts.command, workingDirectory: opts.workingDirectory };
         await api.request(
           `mutation($input: DeployCodeLocationInput!) { deployCodeLocation(input: $input) { name version } }`,
           { input },
@@ -64,18 +113,29 @@ export function registerLocationsCommand(program: Command): void {
           data: res.codeLocations,
           text: () =>
             printTable(
-              ['NAME', 'STATUS', 'AGENT', 'VERSION', 'JOBS', 'ERROR'],
+              ['NAME', 'STATUS', 'AGENT', 'VERSION', 'JOBS', 'KIND', 'DAGSTER', 'ERROR'],
               res.codeLocations.map((l) => [
                 l.name,
                 l.status,
                 l.reachable ? 'reachable' : 'UNREACHABLE',
                 String(l.version),
                 String(l.jobs.length),
+                l.kind,
+                l.dagsterVersion ?? '-',
                 firstLine(l.loadError),
               ]),
             ),
         };
       }),
+  );
+
+  withClientOptions(
+    locations.command('show <name>').description('Show a code location: kind, status, jobs, assets'),
+  ).action((name: string, opts: ClientOptions) =>
+    runAction(opts, async () => {
+      const loc = await getLocation(userApi(opts), name);
+      return { data: loc, text: () => describeLocation(loc) };
+    }),
   );
 
   withClientOptions(
@@ -98,7 +158,7 @@ async function getLocation(api: ReturnType<typeof userApi>, name: string): Promi
     `query($name: String!) { codeLocation(name: $name) { ${LOCATION_FIELDS} } }`,
     { name },
   );
-  if (!res.codeLocation) throw new Error(`code location ${name} vanished`);
+  if (!res.codeLocation) throw new OutpostError('UNKNOWN_LOCATION', { detail: name });
   return res.codeLocation;
 }
 
@@ -130,5 +190,7 @@ function describeLocation(l: LocationRow): string {
   const agent = l.reachable
     ? ''
     : '\nunreachable: no healthy agent serves this location (see the Agents page or the `agents` query)';
-  return `${l.name}: ${l.status}${still} (version ${l.version}); jobs: ${jobs}${err}${agent}`;
+  const kind = l.kind === 'DAGSTER' ? `Dagster ${l.dagsterVersion ?? '(version unknown until loaded)'}` : 'Outpost';
+  const assets = l.assets.length ? `; assets: ${l.assets.map((a) => a.key).join(', ')}` : '';
+  return `${l.name}: ${l.status}${still} (${kind}, version ${l.version}); jobs: ${jobs}${assets}${err}${agent}`;
 }

@@ -43,6 +43,7 @@ type LaunchOptions = ClientOptions & {
   configFile?: string;
   tag: string[];
   partition?: string;
+  asset: string[];
   follow?: boolean;
 };
 
@@ -51,18 +52,24 @@ export function registerRunsCommand(program: Command): void {
 
   withClientOptions(
     runs
-      .command('launch <job>')
-      .description('Launch a run of a job')
+      .command('launch [job]')
+      .description('Launch a run of a job (or, with --asset, materialize assets; the job is then optional)')
       .option('--location <name>', 'code location of the job', 'hello')
       .option('--config <json>', 'run config as JSON')
       .option('--config-file <path>', 'run config from a JSON file')
       .option('--tag <key=value>', 'a run tag (repeatable)', (v: string, acc: string[]) => [...acc, v], [] as string[])
       .option('--partition <key>', "partition key (required for a partitioned job; one of its set's keys)")
       .option(
+        '--asset <key>',
+        'an asset key to materialize, path parts joined with / (repeatable; without a job: the asset job)',
+        (v: string, acc: string[]) => [...acc, v],
+        [] as string[],
+      )
+      .option(
         '--follow',
         'stream events and logs until the run ends; exit 1 unless it succeeds (with --json: NDJSON, one object a line)',
       ),
-  ).action((job: string, opts: LaunchOptions) =>
+  ).action((job: string | undefined, opts: LaunchOptions) =>
     runAction(opts, async () => {
       const api = userApi(opts);
       const runConfig = parseConfig(opts);
@@ -75,7 +82,16 @@ export function registerRunsCommand(program: Command): void {
       );
       const res = await api.request<{ launchRun: RunRow }>(
         `mutation($input: LaunchRunInput!) { launchRun(input: $input) { ${RUN_FIELDS} } }`,
-        { input: { location: opts.location, job, runConfig, tags, partitionKey: opts.partition } },
+        {
+          input: {
+            location: opts.location,
+            job,
+            runConfig,
+            tags,
+            partitionKey: opts.partition,
+            ...(opts.asset.length ? { assetSelection: opts.asset } : {}),
+          },
+        },
       );
       const run = res.launchRun;
       if (!opts.follow) {

@@ -24,6 +24,8 @@ export const REQUIRED_ROLE = {
   launchRun: 'LAUNCHER',
   terminateRun: 'LAUNCHER',
   queryCodeLocation: 'LAUNCHER',
+  testSchedule: 'LAUNCHER',
+  testSensor: 'LAUNCHER',
   createSignInLink: 'VIEWER',
   // EDITOR: code locations and automation state.
   deployCodeLocation: 'EDITOR',

@@ -13,6 +13,8 @@ import type {
   MutationSetScheduleStateArgs,
   MutationSetSensorStateArgs,
   MutationTerminateRunArgs,
+  MutationTestScheduleArgs,
+  MutationTestSensorArgs,
   QueryAuditLogArgs,
   QueryCodeLocationArgs,
   QueryRunArgs,
@@ -60,6 +62,9 @@ import { checkLaunchInput } from '../core/input-rules.js';
 import { pageSize, type ApiContext } from './context.js';
 import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
+import { testSchedule, testSensor } from '../services/tick-test.js';
+import { locationKind } from '../services/launch-target.js';
+import { assetsOf, withAssetKeys } from '../services/assets-view.js';
 
 /** The shape of a runs cursor (a run id: `run_` + 24 base-32 characters). */
 const RUN_CURSOR = /^run_[0-9a-z]{24}$/;
@@ -108,6 +113,21 @@ export async function* runEventStream(
 const USER_SDL = readFileSync(new URL('./user.graphql', import.meta.url), 'utf8');
 
 type Parent<T> = T;
+
+/** An input object without its null fields, one level down too (nested inputs such as `dagster`). */
+function withoutNulls(input: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input)) {
+    if (v === null || v === undefined) continue;
+    out[k] =
+      typeof v === 'object' && !Array.isArray(v) && k !== 'env' && k !== 'runConfig'
+        ? Object.fromEntries(
+            Object.entries(v as Record<string, unknown>).filter(([, x]) => x !== null && x !== undefined),
+          )
+        : v;
+  }
+  return out;
+}
 
 export function createUserSchema() {
   return createSchema<ApiContext>({
@@ -160,7 +180,8 @@ export function createUserSchema() {
       Mutation: {
         launchRun: audited(
           'launchRun',
-          (a: MutationLaunchRunArgs) => `${a.input.location}/${a.input.job}`,
+          (a: MutationLaunchRunArgs) =>
+            `${a.input.location}/${a.input.job ?? `assets ${(a.input.assetSelection ?? []).join(',')}`}`,
           (_, { input }, { store, limits }) => {
             checkLaunchInput(input, limits);
             // JSON fields arrive as `unknown`; launchRun parses the input (LaunchInputSchema).
@@ -176,7 +197,7 @@ export function createUserSchema() {
           'deployCodeLocation',
           (a: MutationDeployCodeLocationArgs) => a.input.name,
           (_, { input }, ctx) => {
-            const spec = Object.fromEntries(Object.entries(input).filter(([, v]) => v !== null && v !== undefined));
+            const spec = withoutNulls(input);
             checkDeploy(spec, roleOf(ctx), ctx.deployPolicy);
             return deployCodeLocation(ctx.store, spec);
           },
@@ -187,7 +208,7 @@ export function createUserSchema() {
           (_, a, { store, limits, request }) =>
             queryCodeLocation(
               store,
-              Object.fromEntries(Object.entries(a.input).filter(([, v]) => v !== null && v !== undefined)),
+              withoutNulls(a.input),
               Math.min(a.waitMs ?? 10_000, limits.maxWaitMs),
               request.signal,
             ),
@@ -205,6 +226,16 @@ export function createUserSchema() {
           'deleteCodeLocation',
           (a: MutationDeleteCodeLocationArgs) => a.name,
           (_, { name }, { store }) => deleteCodeLocation(store, name),
+        ),
+        testSchedule: audited(
+          'testSchedule',
+          (a: MutationTestScheduleArgs) => `${a.input.location}/${a.input.name}`,
+          (_, { input }, { store, request }) => testSchedule(store, input, request.signal),
+        ),
+        testSensor: audited(
+          'testSensor',
+          (a: MutationTestSensorArgs) => `${a.input.location}/${a.input.name}`,
+          (_, { input }, { store, request }) => testSensor(store, input, request.signal),
         ),
         setScheduleState: audited(
           'setScheduleState',
@@ -252,11 +283,18 @@ export function createUserSchema() {
         runEvents: {
           subscribe: (_: unknown, a: SubscriptionRunEventsArgs, { store, request }: ApiContext) =>
             runEventStream(store, a.runId, a.afterSeq ?? 0, request.signal),
-          resolve: (e: StoredRunEvent) => e,
+          resolve: async (e: StoredRunEvent, a: SubscriptionRunEventsArgs, { store }: ApiContext) =>
+            (await withAssetKeys(store, a.runId, [e]))[0],
         },
       },
       CodeLocation: {
-        jobs: (l: Parent<LocationView>) => l.snapshot?.jobs ?? [],
+        kind: (l: Parent<LocationView>) => locationKind(l.spec, l.snapshot),
+        dagsterVersion: (l: Parent<LocationView>) => l.snapshot?.dagsterVersion ?? null,
+        assets: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => assetsOf(store, l),
+        jobs: (l: Parent<LocationView>) => {
+          const byLocation = locationKind(l.spec, l.snapshot) === 'DAGSTER';
+          return (l.snapshot?.jobs ?? []).map((j) => ({ ...j, checkedByLocation: byLocation }));
+        },
         reachable: async (l: Parent<LocationView>, _: unknown, { store }: ApiContext) =>
           (await reachableLocations(store)).has(l.name),
         schedules: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => schedulesOf(store, l),
@@ -275,14 +313,20 @@ export function createUserSchema() {
           listTicks(store, s.location, 'SENSOR', s.name, pageSize(a.first, 20, limits)),
       },
       Job: {
-        configSchema: (j: Parent<{ configSchema: Record<string, unknown> }>) => strictConfigSchema(j.configSchema),
+        // Dagster checks its own config (launch-target.ts): its converted schema is shown as converted.
+        configSchema: (j: Parent<{ configSchema: Record<string, unknown>; checkedByLocation?: boolean }>) =>
+          j.checkedByLocation ? j.configSchema : strictConfigSchema(j.configSchema),
       },
       Run: {
         lastSeq: (r: Parent<RunView>) => r.eventSeq,
         durationMs: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => runDurationMs(r, store.now()),
         launchError: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => launchErrorOf(store.db, r.id),
-        events: (r: Parent<RunView>, a: RunEventsArgs, { store, limits }: ApiContext) =>
-          listRunEvents(store, r.id, a.afterSeq ?? 0, pageSize(a.first, 1000, limits)),
+        events: async (r: Parent<RunView>, a: RunEventsArgs, { store, limits }: ApiContext) =>
+          withAssetKeys(
+            store,
+            r.id,
+            await listRunEvents(store, r.id, a.afterSeq ?? 0, pageSize(a.first, 1000, limits)),
+          ),
         computeLogs: (r: Parent<RunView>, a: RunComputeLogsArgs, { store }: ApiContext) => {
           const after = a.afterOffset ?? 0;
           if (!Number.isInteger(after) || after < 0) {

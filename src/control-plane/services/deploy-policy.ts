@@ -2,6 +2,11 @@
 // by default only ADMIN names a `command`, and an EDITOR's module and working directory must
 // resolve (realpath: no `..` or symlink escape) under the configured module roots. Refused
 // before anything is written.
+// Dagster locations follow the same rule: for an EDITOR the interpreter (`python`), the
+// effective working directory (Python imports `moduleName`/`packageName` from it) and a
+// `pythonFile` must lie under the module roots. The interpreter's own name is not followed (a
+// venv's `bin/python` is a symlink to the system Python), its directory is; a system
+// interpreter (`/usr/bin/python3`) is therefore ADMIN only.
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
@@ -39,6 +44,13 @@ export function isUnder(path: string, root: string): boolean {
 
 interface SpecPaths {
   module?: string | null;
+  dagster?: {
+    python?: string | null;
+    pythonFile?: string | null;
+    moduleName?: string | null;
+    packageName?: string | null;
+    workingDirectory?: string | null;
+  } | null;
   command?: readonly string[] | null;
   workingDirectory?: string | null;
   env?: Record<string, unknown> | null;
@@ -74,4 +86,20 @@ export function checkDeploy(spec: SpecPaths, role: UserRole, policy: DeployPolic
   };
   const wd = spec.workingDirectory ? check('workingDirectory', spec.workingDirectory) : base;
   if (spec.module) check('module', resolve(wd, spec.module));
+  const d = spec.dagster;
+  if (d) {
+    const dwd = check('dagster.workingDirectory', d.workingDirectory ?? base);
+    if (d.pythonFile) check('dagster.pythonFile', resolve(dwd, d.pythonFile));
+    if (d.python) {
+      // The directory realpath'd, the file name kept: venv interpreters are symlinks out of it.
+      const py = resolve(base, d.python);
+      const real = join(realpathLoose(dirname(py)), basename(py));
+      if (!roots.some((r) => isUnder(real, r))) {
+        throw new OutpostError('PATH_NOT_ALLOWED', {
+          detail: `dagster.python resolves outside the module roots (${roots.join(', ') || 'none configured'}); a system interpreter needs ADMIN`,
+          data: { field: 'dagster.python' },
+        });
+      }
+    }
+  }
 }

@@ -1,6 +1,6 @@
 // QUERY_CODE_LOCATION from the user API: enqueue the question for an agent (only agents can
 // reach code servers) and wait, bounded, for its answer.
-import { OutpostError } from '../../shared/errors.js';
+import { ERRORS, OutpostError, type ErrorName } from '../../shared/errors.js';
 import { PayloadSchemas, type WorkItemPayload } from '../../shared/work-items.js';
 import { requireLocation } from '../store/locations.js';
 import type { Store } from '../store/store.js';
@@ -28,6 +28,16 @@ export async function queryCodeLocation(
     throw new OutpostError('UNKNOWN_JOB', { detail: `${payload.job} is not in ${payload.location}` });
   }
   const { item } = await enqueueWork(store, { kind: 'QUERY_CODE_LOCATION', payload });
+  return waitForItem(store, item, waitMs, signal);
+}
+
+/** Re-reads `item` until it is finished or `waitMs` passed; returns it as last read. */
+export async function waitForItem(
+  store: Store,
+  item: WorkItemView,
+  waitMs: number,
+  signal?: AbortSignal,
+): Promise<WorkItemView> {
   const deadline = Date.now() + Math.max(0, waitMs);
   let current = item;
   for (let i = 0; i < 100_000 && Date.now() < deadline && !signal?.aborted; i++) {
@@ -36,4 +46,27 @@ export async function queryCodeLocation(
     if (current.status === 'COMPLETED' || current.status === 'FAILED') break;
   }
   return current;
+}
+
+/**
+ * The coded error for a FAILED item: the agent's own code when this registry knows it (its
+ * message, e.g. Dagster's, passed through), else `fallback` with the agent's code in the detail.
+ */
+export function itemError(item: WorkItemView, fallback: ErrorName, what: string): OutpostError {
+  const raw = item.error?.code ?? '';
+  const name = raw.replace(/^OUTPOST_ERR_/, '');
+  const message = item.error?.message ?? 'failed';
+  if (isErrorName(name)) return new OutpostError(name, { detail: `${what}: ${message}` });
+  return new OutpostError(fallback, { detail: `${what}: ${raw ? `${raw}: ` : ''}${message}` });
+}
+
+/** NO_AGENT_ANSWER for an item still open after `waitMs`. */
+export function noAnswer(item: WorkItemView, what: string, waitMs: number): OutpostError {
+  return new OutpostError('NO_AGENT_ANSWER', {
+    detail: `${what} was not answered within ${waitMs} ms (work item ${item.id} is ${item.status})`,
+  });
+}
+
+export function isErrorName(name: string): name is ErrorName {
+  return Object.prototype.hasOwnProperty.call(ERRORS, name);
 }

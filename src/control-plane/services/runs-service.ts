@@ -22,6 +22,7 @@ import type { Store } from '../store/store.js';
 import { assertRunWriter } from '../store/ownership.js';
 import { cancelQueuedLaunch, enqueue, type Exec, type WorkItemView } from '../store/work-items.js';
 import { deepMerge, partitionRunParts } from './partition-run.js';
+import { checkConfigWithLocation, locationKind, resolveLaunchJob } from './launch-target.js';
 import { formatZodIssues } from '../../shared/zod-issues.js';
 
 const ajv = new Ajv2020({ strict: false, allErrors: true });
@@ -47,7 +48,10 @@ export const PARTITION_TAG = 'outpost/partition';
 
 const LaunchInputSchema = z.object({
   location: z.string().min(1),
-  job: z.string().min(1),
+  /** Optional with `assetSelection`: then the job that materializes the assets. */
+  job: z.string().min(1).nullish(),
+  /** Asset keys (path parts joined with `/`) to materialize. */
+  assetSelection: z.array(z.string().min(1)).nullish(),
   runConfig: z.record(z.unknown()).default({}),
   tags: z.record(z.string()).default({}),
   /** Stored as the `outpost/partition` tag (which may carry it instead). */
@@ -66,7 +70,8 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
       detail: formatZodIssues(parsed.error),
     });
   }
-  const { location, job, partitionKey } = parsed.data;
+  const { location, partitionKey } = parsed.data;
+  const assetSelection = parsed.data.assetSelection ?? undefined;
   const tags = { ...parsed.data.tags };
   const loc = await requireLocation(store.db, location);
   if (loc.status !== 'LOADED' || !loc.snapshot) {
@@ -74,6 +79,7 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
       detail: `${location} is ${loc.status}${loc.loadError ? `: ${loc.loadError}` : ''}`,
     });
   }
+  const job = resolveLaunchJob(loc.snapshot, location, parsed.data.job, assetSelection);
   const jobDef = loc.snapshot.jobs.find((j) => j.name === job);
   if (!jobDef) {
     throw new OutpostError('UNKNOWN_JOB', {
@@ -98,16 +104,22 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
     runConfig = deepMerge(fromPartition.runConfig, runConfig);
     for (const [k, v] of Object.entries(fromPartition.tags)) if (!(k in tags)) tags[k] = v;
   }
-  const validate = validatorFor(jobDef.configSchema);
-  if (!validate(runConfig)) {
-    const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
-    throw new OutpostError('CONFIG_SCHEMA_VIOLATION', {
-      detail: problems.join('; '),
-      data: { errors: validate.errors },
-    });
+  if (locationKind(loc.spec, loc.snapshot) === 'DAGSTER') {
+    await checkConfigWithLocation(store, { location, job, runConfig, assetSelection });
+  } else {
+    const validate = validatorFor(jobDef.configSchema);
+    if (!validate(runConfig)) {
+      const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+      throw new OutpostError('CONFIG_SCHEMA_VIOLATION', {
+        detail: problems.join('; '),
+        data: { errors: validate.errors },
+      });
+    }
   }
   if (key !== undefined) tags[PARTITION_TAG] = key;
-  const { run } = await store.transaction((trx) => createRun(trx, store, { location, job, runConfig, tags }));
+  const { run } = await store.transaction((trx) =>
+    createRun(trx, store, { location, job, runConfig, tags, ...(assetSelection ? { assetSelection } : {}) }),
+  );
   store.signals.notifyWork();
   return run;
 }
@@ -125,7 +137,14 @@ export async function createRun(
   if (!created) return { run, created };
   const { item } = await enqueue(exec, store, {
     kind: 'LAUNCH_RUN',
-    payload: { runId: run.id, location: input.location, job: input.job, runConfig: input.runConfig, tags: input.tags },
+    payload: {
+      runId: run.id,
+      location: input.location,
+      job: input.job,
+      runConfig: input.runConfig,
+      tags: input.tags,
+      ...(input.assetSelection ? { assetSelection: input.assetSelection } : {}),
+    },
     runId: run.id,
     dedupeKey: `launch:${run.id}`,
   });

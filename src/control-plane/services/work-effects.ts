@@ -1,10 +1,10 @@
 // What completing or failing a work item does to the rest of the state, inside the same
 // transaction as the status change (so it happens exactly once): ticks create runs, sensor
 // cursors advance, failed launches fail their run, failed syncs mark the location ERROR.
-import type { WorkItemResult, RunRequest } from '../../shared/work-items.js';
+import { codeLocationKind, type WorkItemResult, type RunRequest } from '../../shared/work-items.js';
 import { isTerminal, type RunStatus, RUN_STATUSES } from '../core/run-state.js';
 import { finishTickForItem, updateInstigator } from '../store/instigators.js';
-import { markLocationError } from '../store/locations.js';
+import { getLocation, markLocationError } from '../store/locations.js';
 import { appendEngineEvent, getRun, setRunStatus } from '../store/runs.js';
 import type { Store } from '../store/store.js';
 import type { Exec, WorkItemView } from '../store/work-items.js';
@@ -20,6 +20,8 @@ export async function applyCompletion(
 ): Promise<boolean> {
   const kind = item.kind;
   const p = item.payload;
+  // testSchedule / testSensor: the answer is the whole effect (no run, no cursor, no tick).
+  if (isDryRun(item)) return false;
   switch (kind) {
     case 'EVALUATE_SCHEDULE': {
       const r = result as WorkItemResult<'EVALUATE_SCHEDULE'>;
@@ -99,6 +101,7 @@ export async function applyFailure(
 ): Promise<void> {
   const p = item.payload;
   const reason = `${error.code}: ${error.message}`;
+  if (isDryRun(item)) return;
   switch (item.kind) {
     case 'LAUNCH_RUN': {
       if (!item.runId) return;
@@ -130,10 +133,15 @@ async function createRuns(
   originTags: Record<string, string>,
 ): Promise<string[]> {
   const ids: string[] = [];
+  const loc = requests.length ? await getLocation(trx, location) : undefined;
+  const dagster = loc ? codeLocationKind(loc.spec) === 'DAGSTER' || loc.snapshot?.kind === 'dagster' : false;
   for (const [i, req] of requests.entries()) {
     const key = dedupeKey(req, i);
     const tags: Record<string, string> = { ...req.tags, ...originTags };
+    if (dagster) Object.assign(tags, dagsterOriginTags(originTags));
+    // The run key, under one Outpost tag for every kind, and Dagster's own for Dagster code.
     if (req.runKey) tags['outpost/run_key'] = req.runKey;
+    if (req.runKey && dagster) tags['dagster/run_key'] = req.runKey;
     if (req.partitionKey) tags['outpost/partition'] = req.partitionKey;
     const { run, created } = await createRun(trx, store, {
       location,
@@ -145,4 +153,15 @@ async function createRuns(
     if (created) ids.push(run.id);
   }
   return ids;
+}
+
+const isDryRun = (item: WorkItemView): boolean =>
+  (item.kind === 'EVALUATE_SCHEDULE' || item.kind === 'EVALUATE_SENSOR') && item.payload.dryRun === true;
+
+/** The tags Dagster's own daemon puts on a run it launches for a schedule or sensor. */
+function dagsterOriginTags(origin: Record<string, string>): Record<string, string> {
+  const out: Record<string, string> = {};
+  if (origin['outpost/schedule']) out['dagster/schedule_name'] = origin['outpost/schedule'];
+  if (origin['outpost/sensor']) out['dagster/sensor_name'] = origin['outpost/sensor'];
+  return out;
 }

@@ -1,6 +1,7 @@
 // Code locations: the declared spec and its version (bumped by each deploy or reload; the deploy
 // itself, with its SYNC_CODE_LOCATION item, is services/locations-service.ts), and the status
 // and definitions snapshot the agent reports.
+import { isAbsolute, resolve } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
 import { LocationSnapshotSchema, type LocationSnapshot } from '../../shared/location-snapshot.js';
 import { CodeLocationSpecSchema, type CodeLocationSpec } from '../../shared/work-items.js';
@@ -92,9 +93,31 @@ export function parseLocationSpec(input: unknown): CodeLocationSpec {
       detail: formatZodIssues(parsed.error),
     });
   }
-  const spec = parsed.data;
-  if (!spec.module && !spec.command?.length) {
-    throw new OutpostError('INVALID_ARGUMENT', { detail: 'a code location needs `module` or `command`' });
+  const spec = normalizeDagster(parsed.data);
+  if (!spec.module && !spec.command?.length && !spec.dagster) {
+    throw new OutpostError('INVALID_ARGUMENT', { detail: 'a code location needs `module`, `command` or `dagster`' });
+  }
+  return spec;
+}
+
+/**
+ * A Dagster spec as stored: `dagster` excludes `module`, `command` and a top-level
+ * `workingDirectory` (it has its own), and a relative `pythonFile` under an absolute
+ * `dagster.workingDirectory` is stored resolved. Under a relative (or no) working directory it
+ * stays relative: the agent starts the code server in that directory (resolved against its own),
+ * so Dagster resolves the file against it.
+ */
+function normalizeDagster(spec: CodeLocationSpec): CodeLocationSpec {
+  const d = spec.dagster;
+  if (!d) return spec;
+  const clash = (['module', 'command', 'workingDirectory'] as const).filter((k) => spec[k] !== undefined);
+  if (clash.length) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `a Dagster location takes no ${clash.map((k) => `\`${k}\``).join(', ')} (its working directory is dagster.workingDirectory)`,
+    });
+  }
+  if (d.pythonFile && !isAbsolute(d.pythonFile) && d.workingDirectory && isAbsolute(d.workingDirectory)) {
+    return { ...spec, dagster: { ...d, pythonFile: resolve(d.workingDirectory, d.pythonFile) } };
   }
   return spec;
 }

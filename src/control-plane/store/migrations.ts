@@ -223,6 +223,28 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // Asset events (Dagster materializations and observations) by asset key, so a location's
+    // assets show their latest materialization without scanning run_events. Keyed by the
+    // event's (run, worker seq): written idempotently whenever a batch carrying one is appended.
+    '0012_asset_events': {
+      async up(db: Kysely<unknown>) {
+        await db.schema
+          .createTable('asset_events')
+          .addColumn('run_id', 'text', (c) => c.notNull())
+          .addColumn('worker_seq', 'bigint', (c) => c.notNull())
+          .addColumn('location', 'text', (c) => c.notNull())
+          .addColumn('asset_key', 'text', (c) => c.notNull())
+          .addColumn('type', 'text', (c) => c.notNull())
+          .addColumn('timestamp', 'double precision', (c) => c.notNull())
+          .addPrimaryKeyConstraint('asset_events_pk', ['run_id', 'worker_seq'])
+          .execute();
+        await db.schema
+          .createIndex('asset_events_latest')
+          .on('asset_events')
+          .columns(['location', 'asset_key', 'type', 'timestamp'])
+          .execute();
+      },
+    },
   };
 }
 

@@ -12,12 +12,15 @@ import { assertSame, colsOf, type Row } from './run-event-conflicts.js';
 import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { Store } from './store.js';
+import { recordAssetEvents } from './asset-events.js';
 
 export interface RunEventInput {
   seq: number;
   type: string;
   timestamp: number;
   stepKey?: string | null;
+  /** ASSET_MATERIALIZATION / ASSET_OBSERVATION: the asset key (recorded in asset_events). */
+  assetKey?: string | null;
   level?: string | null;
   message?: string | null;
   data?: unknown;
@@ -131,6 +134,7 @@ export async function appendRunEvents(
 ): Promise<AppendEventsResult> {
   const rows = toRows(runId, events);
   const result = await store.dialect.appendRunEvents(store, runId, rows);
+  await recordAssetEvents(store, runId, events);
   if (events.length) store.signals.notifyRunEvents(runId);
   return result;
 }

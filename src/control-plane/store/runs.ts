@@ -87,6 +87,8 @@ export interface CreateRunInput {
   tags: Record<string, string>;
   /** When set and already used, the existing run is returned and nothing is created. */
   dedupeKey?: string;
+  /** Asset keys to materialize (Dagster); carried by the LAUNCH_RUN item. */
+  assetSelection?: string[];
 }
 
 /**

@@ -193,6 +193,16 @@ export interface LocationVersionFloorsTable {
   version: number;
 }
 
+/** ASSET_MATERIALIZATION / ASSET_OBSERVATION events by asset key (store/asset-events.ts). */
+export interface AssetEventsTable {
+  run_id: string;
+  worker_seq: number;
+  location: string;
+  asset_key: string;
+  type: 'ASSET_MATERIALIZATION' | 'ASSET_OBSERVATION';
+  timestamp: number;
+}
+
 export interface Database {
   agents: AgentsTable;
   tokens: TokensTable;
@@ -208,6 +218,7 @@ export interface Database {
   signin_codes: SigninCodesTable;
   audit_log: AuditLogTable;
   location_version_floors: LocationVersionFloorsTable;
+  asset_events: AssetEventsTable;
 }
 
 /** Every table, for code that must look at all of them (tests that prove nothing changed). */
@@ -225,6 +236,7 @@ export const STORE_TABLES = [
   'sessions',
   'signin_codes',
   'location_version_floors',
+  'asset_events',
 ] as const satisfies readonly (keyof Database)[];
 /**
  * The audit log is kept apart: it records refusals too, so "a refused request changed nothing"

@@ -50,6 +50,7 @@ export interface RunEventInput {
   type: string;
   timestamp: number;
   stepKey?: string | null;
+  assetKey?: string | null;
   level?: string | null;
   message?: string | null;
   data?: unknown;

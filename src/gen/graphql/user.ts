@@ -3,6 +3,8 @@
 
 export type AutomationState = 'RUNNING' | 'STOPPED';
 
+export type CodeLocationKind = 'OUTPOST' | 'DAGSTER';
+
 export type CodeLocationQuery = 'PARTITION_NAMES' | 'PARTITION_CONFIG' | 'PARTITION_TAGS' | 'EXECUTION_PLAN';
 
 /** CodeLocationQuery as resolvers receive it (enum-values.ts). */
@@ -37,17 +39,28 @@ export interface AuditFilter {
   outcome?: string | null;
 }
 
+export interface DagsterLocationInput {
+  python: string;
+  pythonFile?: string | null;
+  moduleName?: string | null;
+  packageName?: string | null;
+  attribute?: string | null;
+  workingDirectory?: string | null;
+}
+
 export interface DeployCodeLocationInput {
   name: string;
   module?: string | null;
   command?: Array<string> | null;
   workingDirectory?: string | null;
   env?: unknown;
+  dagster?: DagsterLocationInput | null;
 }
 
 export interface LaunchRunInput {
   location: string;
-  job: string;
+  job?: string | null;
+  assetSelection?: Array<string> | null;
   runConfig?: unknown;
   tags?: unknown;
   partitionKey?: string | null;
@@ -59,12 +72,26 @@ export interface QueryCodeLocationInput {
   job: string;
   partitionKey?: string | null;
   opSelection?: Array<string> | null;
+  runConfig?: unknown;
+  assetSelection?: Array<string> | null;
 }
 
 export interface RunsFilter {
   status?: Array<RunStatus> | null;
   job?: string | null;
   location?: string | null;
+}
+
+export interface TestScheduleInput {
+  location: string;
+  name: string;
+  tickTime?: number | null;
+}
+
+export interface TestSensorInput {
+  location: string;
+  name: string;
+  cursor?: string | null;
 }
 
 export interface WorkItemsFilter {
@@ -96,6 +123,14 @@ export interface MutationDeleteCodeLocationArgs {
 export interface MutationQueryCodeLocationArgs {
   input: QueryCodeLocationInput;
   waitMs?: number | null;
+}
+
+export interface MutationTestScheduleArgs {
+  input: TestScheduleInput;
+}
+
+export interface MutationTestSensorArgs {
+  input: TestSensorInput;
 }
 
 export interface MutationSetScheduleStateArgs {

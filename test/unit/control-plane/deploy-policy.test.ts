@@ -78,3 +78,54 @@ test('commands and code-loading env need ADMIN; ADMIN may deploy anything', () =
     undefined,
   );
 });
+
+test('Dagster pointers: an EDITOR needs the interpreter, working directory and file under the roots', () => {
+  // A venv's bin/python is a symlink out of the roots (to the system Python): its name is not followed.
+  mkdirSync(join(root, 'venv', 'bin'), { recursive: true });
+  symlinkSync('/usr/bin/python3', join(root, 'venv', 'bin', 'python'));
+  const venv = join(root, 'venv', 'bin', 'python');
+  for (const dagster of [
+    { python: venv, moduleName: 'defs' },
+    { python: 'venv/bin/python', pythonFile: 'a/defs.py' },
+    { python: venv, pythonFile: 'defs.py', workingDirectory: 'a' },
+  ]) {
+    assert.equal(
+      code(() => checkDeploy({ dagster }, 'EDITOR', policy)),
+      undefined,
+      JSON.stringify(dagster),
+    );
+  }
+  for (const [dagster, field] of [
+    [{ python: '/usr/bin/python3', moduleName: 'defs' }, 'dagster.python'],
+    [{ python: 'up/x/bin/python', moduleName: 'defs' }, 'dagster.python'],
+    [{ python: venv, pythonFile: '/etc/x.py' }, 'dagster.pythonFile'],
+    [{ python: venv, pythonFile: '../../x.py', workingDirectory: 'a' }, 'dagster.pythonFile'],
+    [{ python: venv, moduleName: 'defs', workingDirectory: '/tmp' }, 'dagster.workingDirectory'],
+  ] as const) {
+    let data: unknown;
+    try {
+      checkDeploy({ dagster }, 'EDITOR', policy);
+    } catch (e) {
+      assert.ok(isOutpostError(e, 'PATH_NOT_ALLOWED'), String(e));
+      data = e.data;
+    }
+    assert.deepEqual(data, { field }, JSON.stringify(dagster));
+  }
+  // A module/package is imported from the working directory: the agent's own must be under the roots too.
+  assert.equal(
+    code(() =>
+      checkDeploy({ dagster: { python: venv, moduleName: 'defs' } }, 'EDITOR', { moduleRoots: [root], baseDir: dir }),
+    ),
+    'PATH_NOT_ALLOWED',
+  );
+  assert.equal(
+    code(() => checkDeploy({ dagster: { python: '/usr/bin/python3', pythonFile: '/etc/x.py' } }, 'ADMIN', policy)),
+    undefined,
+  );
+  assert.equal(
+    code(() =>
+      checkDeploy({ dagster: { python: venv, moduleName: 'm' }, env: { PYTHONPATH: '/x' } }, 'EDITOR', policy),
+    ),
+    'ROLE_REQUIRED',
+  );
+});

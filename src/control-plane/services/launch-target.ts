@@ -1,0 +1,97 @@
+// What a launch targets, and who checks its config. An asset selection names asset keys; the
+// job that materializes them comes from the snapshot's assets (Dagster's implicit asset job,
+// `__ASSET_JOB`, when the launch names none). Run config of a Dagster location is checked by
+// Dagster itself (an execution-plan query through an agent, as Dagster's webserver asks its code
+// server), never by Outpost's strict JSON Schema: the converted schema cannot express Dagster's
+// defaults, Permissive or Selector fields, so it would refuse valid config.
+import { OutpostError } from '../../shared/errors.js';
+import type { LocationSnapshot } from '../../shared/location-snapshot.js';
+import { codeLocationKind, type CodeLocationKind, type CodeLocationSpec } from '../../shared/work-items.js';
+import type { Store } from '../store/store.js';
+import { itemError, noAnswer, queryCodeLocation } from './query-location.js';
+
+/** Dagster's implicit asset job (`__ASSET_JOB`, or `__ASSET_JOB_<n>` per partitions definition). */
+export const IMPLICIT_ASSET_JOB = /^__ASSET_JOB(_\d+)?$/;
+
+/** The location's kind, from its spec, or from its snapshot when the spec does not say. */
+export function locationKind(
+  spec: Pick<CodeLocationSpec, 'dagster'>,
+  snapshot: LocationSnapshot | null,
+): CodeLocationKind {
+  return codeLocationKind(spec) === 'DAGSTER' || snapshot?.kind === 'dagster' ? 'DAGSTER' : 'OUTPOST';
+}
+
+/**
+ * The job a launch runs: `job` as given, or (with an asset selection and no job) the job that
+ * materializes every selected asset, the implicit asset job first. Unknown keys, or keys the
+ * named job does not materialize, are refused before anything is written.
+ */
+export function resolveLaunchJob(
+  snapshot: LocationSnapshot,
+  location: string,
+  job: string | null | undefined,
+  assetSelection: readonly string[] | null | undefined,
+): string {
+  if (!assetSelection) {
+    if (!job)
+      throw new OutpostError('INVALID_ARGUMENT', { detail: 'name a `job`, or an `assetSelection` to materialize' });
+    return job;
+  }
+  if (!assetSelection.length) {
+    throw new OutpostError('INVALID_ARGUMENT', { detail: '`assetSelection` is empty; omit it to run the whole job' });
+  }
+  const assets = snapshot.assets ?? [];
+  const byKey = new Map(assets.map((a) => [a.key, a]));
+  const unknown = [...new Set(assetSelection.filter((k) => !byKey.has(k)))];
+  if (unknown.length) {
+    throw new OutpostError('UNKNOWN_ASSET', {
+      detail: `${unknown.map((k) => JSON.stringify(k)).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not in ${location} (assets: ${assets.map((a) => a.key).join(', ') || 'none'})`,
+      data: { unknown },
+    });
+  }
+  const jobsOf = (k: string): string[] => byKey.get(k)?.jobNames ?? [];
+  if (job) {
+    const outside = assetSelection.filter((k) => !jobsOf(k).includes(job));
+    if (outside.length) {
+      throw new OutpostError('INVALID_ARGUMENT', {
+        detail: `job ${job} does not materialize ${outside.map((k) => JSON.stringify(k)).join(', ')}; omit \`job\` to use the asset job`,
+      });
+    }
+    return job;
+  }
+  const common = jobsOf(assetSelection[0]!).filter((j) => assetSelection.every((k) => jobsOf(k).includes(j)));
+  const chosen = common.find((j) => IMPLICIT_ASSET_JOB.test(j)) ?? common[0];
+  if (!chosen) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `no one job of ${location} materializes all of ${assetSelection.map((k) => JSON.stringify(k)).join(', ')} (Dagster puts assets of different partitions in different asset jobs); launch them separately`,
+    });
+  }
+  return chosen;
+}
+
+/**
+ * Asks the Dagster location to plan the run with this config (and selection); a FAILED answer
+ * is refused with the agent's code and Dagster's own message, an unanswered one with
+ * NO_AGENT_ANSWER. Nothing is written either way.
+ */
+export async function checkConfigWithLocation(
+  store: Store,
+  input: { location: string; job: string; runConfig: Record<string, unknown>; assetSelection?: string[] | undefined },
+  waitMs = store.limits.locationQueryWaitMs,
+): Promise<void> {
+  const what = `run config of ${input.location}/${input.job}`;
+  const item = await queryCodeLocation(
+    store,
+    {
+      location: input.location,
+      job: input.job,
+      query: 'executionPlan',
+      runConfig: input.runConfig,
+      ...(input.assetSelection ? { assetSelection: input.assetSelection } : {}),
+    },
+    waitMs,
+  );
+  if (item.status === 'COMPLETED') return;
+  if (item.status === 'FAILED') throw itemError(item, 'CONFIG_SCHEMA_VIOLATION', what);
+  throw noAnswer(item, `${what} (checked by the location)`, waitMs);
+}
