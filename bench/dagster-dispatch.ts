@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { dagsterPython, sampleExecuteRun, sampleGrpcStart } from './support/dagster-floors.js';
-import { BENCH_DAGSTER, deployLoaded } from './support/dagster-stack.js';
+import { BENCH_DAGSTER, deployLoaded, waitRunWorkerGone } from './support/dagster-stack.js';
 import { startTemporalFloor } from './support/floors.js';
 import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support/phase-trace.js';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
@@ -62,9 +62,13 @@ async function main(): Promise<void> {
         `run ${id} finished`,
         async () => {
           const r = await stack.gql<{
-            run: { status: string; launchedAt: number | null; events: Array<{ type: string; timestamp: number }> };
+            run: {
+              status: string;
+              launchedAt: number | null;
+              events: Array<{ type: string; timestamp: number; workerSeq: number | null; message: string | null }>;
+            };
           }>(
-            `query($id: ID!) { run(id: $id) { status launchedAt events(afterSeq: 0, first: 3) { type timestamp } } }`,
+            `query($id: ID!) { run(id: $id) { status launchedAt events(afterSeq: 0, first: 4) { type timestamp workerSeq message } } }`,
             {
               id,
             },
@@ -75,6 +79,8 @@ async function main(): Promise<void> {
         50,
       );
       if (run.status !== 'SUCCESS') throw new Error(`run ${id} ended ${run.status}`);
+      // Nothing of this run may still run while the next sample is taken.
+      await waitRunWorkerGone(id);
       // The worker's own clock: when it wrote its first event and RUN_START into the spool.
       const written = new Map<string, number>();
       for (const e of run.events) if (!written.has(e.type)) written.set(e.type, e.timestamp);

@@ -1,15 +1,16 @@
 // The physical floors of the Dagster benchmarks, sampled in the benchmark's own run with the
 // project's own pieces and nothing of the agent around them: `dagster api grpc` alone (spawn →
 // first successful ListRepositories from Node, dagster-server-process.ts + dagster-grpc-client.ts),
-// and `dagster api execute_run` alone with the exact files and environment the process launcher
-// gives it (dagster-run-command.ts), spawn → its events in the spool.
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+// and `dagster api execute_run` alone, spawned by the project's ProcessLauncher exactly as the
+// agent spawns it (dagster-run-command.ts), spawn → its events in the spool.
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { dagsterRunCommand } from '../../src/agent/dagster/dagster-run-command.js';
+import { ProcessLauncher } from '../../src/agent/launchers/process-launcher.js';
+import { resolveIsolation } from '../../src/agent/launchers/sandbox.js';
+import { createLogger } from '../../src/shared/logger.js';
 import { startDagsterServer, type DagsterCodePointer } from '../../src/agent/dagster/dagster-server-process.js';
-import type { DagsterTarget } from '../../src/agent/dagster/dagster-target.js';
+import type { DagsterTarget } from '../../src/shared/dagster-target.js';
 import { readListRepositories } from '../../src/agent/dagster/serdes-readers.js';
 import { SPOOL_FILES, type RunEvent } from '../../src/shared/run-events.js';
 import { ensureDagsterVenv } from '../../scripts/dagster-venv.js';
@@ -87,11 +88,14 @@ export interface ExecuteRunSample {
 }
 
 let floorRuns = 0;
+const quiet = createLogger({ name: 'bench', level: 'warn' });
 
 /**
- * Spawns `dagster api execute_run` of `job` alone, with the run files, cwd, PYTHONPATH and
- * DAGSTER_HOME the process launcher gives it, in its own process group. `untilEnd` false: the
- * group is killed as soon as RUN_START is in the spool (a dispatch floor needs nothing after it).
+ * Runs `dagster api execute_run` of `job` alone through the project's ProcessLauncher, as the
+ * agent spawns it (run files and command from dagster-run-command.ts, scrubbed environment, own
+ * process group, the sandbox `--isolation auto` picks, its data dir hidden as the agent's is), with
+ * no control plane and no Temporal around it. `untilEnd` false: the group is killed as soon as
+ * RUN_START is in the spool (a dispatch floor needs nothing after it).
  */
 export async function sampleExecuteRun(
   target: DagsterTarget,
@@ -100,51 +104,25 @@ export async function sampleExecuteRun(
   untilEnd: boolean,
 ): Promise<ExecuteRunSample> {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-bench-dg-run-'));
+  const { isolation } = resolveIsolation('auto', { hideDirs: [dataDir] });
+  const launcher = new ProcessLauncher({ dataDir, logger: quiet, isolation });
   const runId = `run_bench_floor_${process.pid}_${floorRuns++}`;
-  const runDir = join(dataDir, 'runs', runId);
-  const spool = join(runDir, 'spool');
-  mkdirSync(spool, { recursive: true, mode: 0o700 });
   try {
-    const plan = dagsterRunCommand(
-      dataDir,
-      runDir,
-      spool,
-      { runId, location: target.locationName, job, runConfig, module: '', dagster: target },
-      target,
-    );
     const spawnedAt = Date.now();
-    const child = spawn(plan.cmd[0]!, plan.cmd.slice(1), {
-      cwd: plan.place.cwd,
-      env: { ...process.env, ...plan.extraEnv },
-      detached: true,
-      stdio: 'ignore',
-    });
-    const exited = new Promise<number>((resolve, reject) => {
-      child.once('error', reject);
-      child.once('exit', () => resolve(Date.now()));
-    });
-    let gone = false;
-    void exited.then(
-      () => (gone = true),
-      () => (gone = true),
-    );
+    await launcher.launch({ runId, location: target.locationName, job, runConfig, module: '', dagster: target });
+    const spool = launcher.spoolDir(runId);
     let events: RunEvent[] = [];
-    if (untilEnd) {
-      await exited;
+    for (let i = 0; ; i++) {
       events = readSpoolEvents(spool);
-    } else {
-      for (let i = 0; !events.some((e) => e.type === 'RUN_START'); i++) {
-        if (gone || i > 12_000) break;
-        await new Promise((r) => setTimeout(r, 5));
-        events = readSpoolEvents(spool);
-      }
-      try {
-        process.kill(-child.pid!, 'SIGKILL');
-      } catch {
-        // already gone
-      }
+      const alive = await launcher.isAlive(runId);
+      if (!alive) events = readSpoolEvents(spool);
+      if (!alive || (!untilEnd && events.some((e) => e.type === 'RUN_START'))) break;
+      if (i > 60_000) throw new Error(`execute_run of ${job} alone still runs after 10 minutes`);
+      await new Promise((r) => setTimeout(r, untilEnd ? 50 : 5));
     }
-    const exitAt = await exited;
+    const exitAt = Date.now();
+    if (!untilEnd) await launcher.signal(runId, 'SIGKILL');
+    while (await launcher.isAlive(runId)) await new Promise((r) => setTimeout(r, 20));
     const first = events[0];
     const start = events.find((e) => e.type === 'RUN_START');
     if (!first || !start) {

@@ -63,20 +63,23 @@ const CLK_TCK = 100;
 let bootMs: number | undefined;
 function bootTimeMs(): number {
   if (bootMs === undefined) {
-    const m = /^btime (\d+)$/m.exec(readFileSync('/proc/stat', 'utf8'));
-    bootMs = Number(m?.[1] ?? 0) * 1000;
+    // /proc/uptime has 10 ms steps; /proc/stat's btime only whole seconds.
+    bootMs = Date.now() - Number(readFileSync('/proc/uptime', 'utf8').split(' ')[0]) * 1000;
   }
   return bootMs;
 }
 
-/** Processes whose argv holds every one of `args` (consecutive pairs not required), with their start time (epoch ms, 10 ms steps). */
-export function findProcesses(args: string[]): Array<{ pid: number; startedAt: number }> {
+/** Processes whose argv holds every one of `args`, or passes `args` as a test, with their start time (epoch ms, 10 ms steps). */
+export function findProcesses(
+  args: string[] | ((argv: string[]) => boolean),
+): Array<{ pid: number; startedAt: number }> {
+  const match = typeof args === 'function' ? args : (argv: string[]) => args.every((a) => argv.includes(a));
   const out: Array<{ pid: number; startedAt: number }> = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
-      if (!args.every((a) => argv.includes(a))) continue;
+      if (!match(argv)) continue;
       const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       // Field 22 of stat (index 19 after the command): start time in clock ticks since boot.
@@ -101,5 +104,18 @@ export async function waitCodeServerGone(name: string, timeoutMs = 30_000): Prom
     if (Date.now() > deadline)
       throw new Error(`the code server of ${name} still runs ${timeoutMs} ms after its delete`);
     await sleep(50);
+  }
+}
+
+/**
+ * Waits until the `dagster api execute_run` of `runId` (and its sandbox, if any) has exited: a run
+ * is SUCCESS once RUN_SUCCESS is stored, while its worker still winds down for a while.
+ */
+export async function waitRunWorkerGone(runId: string, timeoutMs = 30_000): Promise<void> {
+  const mine = (argv: string[]) => argv.includes('execute_run') && argv.some((a) => a.includes(runId));
+  const deadline = Date.now() + timeoutMs;
+  while (findProcesses(mine).length) {
+    if (Date.now() > deadline) throw new Error(`the worker of ${runId} still runs ${timeoutMs} ms after its run ended`);
+    await sleep(20);
   }
 }

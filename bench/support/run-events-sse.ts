@@ -25,7 +25,7 @@ export async function firstEventArrival(
 }
 
 export interface EventArrivals {
-  /** The run's first event, whatever its type. */
+  /** The run's first event written by its worker (not one the control plane wrote), whatever its type. */
   first: EventArrival & { type: string };
   /** The first arrival of each type seen, up to and including `untilType`. */
   byType: Map<string, EventArrival>;
@@ -48,7 +48,7 @@ export async function eventArrivals(
   let first: EventArrivals['first'] | undefined;
   try {
     const params = new URLSearchParams({
-      query: 'subscription($r: ID!) { runEvents(runId: $r) { type data } }',
+      query: 'subscription($r: ID!) { runEvents(runId: $r) { type workerSeq data } }',
       variables: JSON.stringify({ r: runId }),
     });
     const res = await fetch(`${baseUrl}/graphql?${params}`, {
@@ -76,18 +76,18 @@ export async function eventArrivals(
           .join('\n');
         if (!data) continue;
         const body = JSON.parse(data) as {
-          data?: { runEvents?: { type: string; data: Record<string, unknown> | null } };
+          data?: { runEvents?: { type: string; workerSeq: number | null; data: Record<string, unknown> | null } };
           errors?: Array<{ message: string }>;
         };
         if (body.errors?.length) throw new Error(`runEvents: ${body.errors[0]!.message}`);
         const event = body.data?.runEvents;
         if (!event) continue;
         const arrival = { at, openedAt, data: event.data };
-        first ??= { ...arrival, type: event.type };
+        if (event.workerSeq !== null) first ??= { ...arrival, type: event.type };
         if (!byType.has(event.type)) byType.set(event.type, arrival);
         if (event.type === untilType) {
           await reader.cancel().catch(() => undefined);
-          return { first, byType };
+          return { first: first ?? { ...arrival, type: event.type }, byType };
         }
       }
     }
