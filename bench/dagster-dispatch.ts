@@ -19,7 +19,8 @@ import { startTemporalFloor } from './support/floors.js';
 import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support/phase-trace.js';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { eventArrivals } from './support/run-events-sse.js';
-import { startBenchSystem, until } from './support/stack.js';
+import { startBenchSystem } from './support/stack.js';
+import { until } from '../test/support/wait.js';
 
 const quick = isQuick();
 const LAUNCHES = quick ? 3 : 10;

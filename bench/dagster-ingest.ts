@@ -19,7 +19,8 @@ import type { Store } from '../src/control-plane/store/store.js';
 import { dagsterPython, sampleExecuteRun, sampleGrpcStart } from './support/dagster-floors.js';
 import { BENCH_DAGSTER, deployLoaded } from './support/dagster-stack.js';
 import { isQuick, report, type Figure } from './support/report.js';
-import { sleep, startBenchSystem } from './support/stack.js';
+import { startBenchSystem } from './support/stack.js';
+import { sleep } from '../test/support/wait.js';
 
 const quick = isQuick();
 const LINES = quick ? 2_000 : 10_000;

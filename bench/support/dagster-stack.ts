@@ -6,7 +6,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { getLocation } from '../../src/control-plane/store/locations.js';
 import type { Stack } from './stack.js';
-import { sleep } from './stack.js';
+import { sleep } from '../../test/support/wait.js';
 
 /** The project's example location, and the benchmarks' own (noop_job, chatty_job). */
 export const EXAMPLE_DAGSTER = { dir: resolve('examples/dagster'), file: 'definitions.py' };
