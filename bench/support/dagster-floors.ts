@@ -76,11 +76,13 @@ export function readSpoolEvents(spoolDir: string): RunEvent[] {
 }
 
 export interface ExecuteRunSample {
-  /** Spawn → the first event's own timestamp, ms. */
+  /** Spawn → the first event seen in the spool (polled every 5 ms; `untilEnd`: its own timestamp), ms. */
   toFirstEvent: number;
   firstEventType: string;
-  /** Spawn → RUN_START's own timestamp, ms. */
+  /** Spawn → RUN_START seen in the spool (as above), ms. */
   toRunStart: number;
+  /** Spawn → the first event's and RUN_START's own timestamps, ms: they are taken before the write. */
+  stamped: { firstEvent: number; runStart: number };
   /** Every event in the spool (all of them when run to the end). */
   events: RunEvent[];
   /** Spawn → exit, ms (only when run to the end). */
@@ -112,8 +114,13 @@ export async function sampleExecuteRun(
     await launcher.launch({ runId, location: target.locationName, job, runConfig, module: '', dagster: target });
     const spool = launcher.spoolDir(runId);
     let events: RunEvent[] = [];
+    // When the spool first held an event, and RUN_START: what an agent tailing it could ship.
+    let firstSeenAt: number | undefined;
+    let startSeenAt: number | undefined;
     for (let i = 0; ; i++) {
       events = readSpoolEvents(spool);
+      if (events.length) firstSeenAt ??= Date.now();
+      if (events.some((e) => e.type === 'RUN_START')) startSeenAt ??= Date.now();
       const alive = await launcher.isAlive(runId);
       if (!alive) events = readSpoolEvents(spool);
       if (!alive || (!untilEnd && events.some((e) => e.type === 'RUN_START'))) break;
@@ -130,10 +137,12 @@ export async function sampleExecuteRun(
         `execute_run of ${job} alone wrote no RUN_START (events: ${events.map((e) => e.type).join(', ')})`,
       );
     }
+    const stamped = { firstEvent: first.timestamp - spawnedAt, runStart: start.timestamp - spawnedAt };
     return {
-      toFirstEvent: first.timestamp - spawnedAt,
+      toFirstEvent: untilEnd ? stamped.firstEvent : firstSeenAt! - spawnedAt,
       firstEventType: first.type,
-      toRunStart: start.timestamp - spawnedAt,
+      toRunStart: untilEnd ? stamped.runStart : startSeenAt! - spawnedAt,
+      stamped,
       events,
       ...(untilEnd ? { toExit: exitAt - spawnedAt } : {}),
     };

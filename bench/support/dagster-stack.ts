@@ -108,14 +108,26 @@ export async function waitCodeServerGone(name: string, timeoutMs = 30_000): Prom
 }
 
 /**
- * Waits until the `dagster api execute_run` of `runId` (and its sandbox, if any) has exited: a run
- * is SUCCESS once RUN_SUCCESS is stored, while its worker still winds down for a while.
+ * Waits until no process of run `runId` is left: its `dagster api execute_run`, its sandbox and
+ * its step processes (multiprocessing children, whose argv names no run) all carry
+ * OUTPOST_RUN_ID in their environment. A run is SUCCESS once RUN_SUCCESS is stored, while its
+ * processes still wind down for a while.
  */
 export async function waitRunWorkerGone(runId: string, timeoutMs = 30_000): Promise<void> {
-  const mine = (argv: string[]) => argv.includes('execute_run') && argv.some((a) => a.includes(runId));
+  const mark = `OUTPOST_RUN_ID=${runId}`;
   const deadline = Date.now() + timeoutMs;
-  while (findProcesses(mine).length) {
-    if (Date.now() > deadline) throw new Error(`the worker of ${runId} still runs ${timeoutMs} ms after its run ended`);
+  for (;;) {
+    const left = readdirSync('/proc').filter((e) => {
+      if (!/^\d+$/.test(e)) return false;
+      try {
+        return readFileSync(`/proc/${e}/environ`, 'utf8').split('\0').includes(mark);
+      } catch {
+        return false;
+      }
+    });
+    if (!left.length) return;
+    if (Date.now() > deadline)
+      throw new Error(`run ${runId} still has processes ${left.join(', ')} ${timeoutMs} ms after it ended`);
     await sleep(20);
   }
 }
