@@ -1,6 +1,6 @@
 // The physical floors of the Dagster benchmarks, sampled in the benchmark's own run with the
 // project's own pieces and nothing of the agent around them: `dagster api grpc` alone (spawn →
-// first successful ListRepositories from Node, dagster-server-process.ts + dagster-grpc-client.ts),
+// first successful ListRepositories from Node, test/support/dagster-server.ts + dagster-grpc-client.ts),
 // and `dagster api execute_run` alone, spawned by the project's ProcessLauncher exactly as the
 // agent spawns it (dagster-run-command.ts), spawn → its events in the spool.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ProcessLauncher } from '../../src/agent/launchers/process-launcher.js';
 import { resolveIsolation } from '../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { startDagsterServer, type DagsterCodePointer } from '../../src/agent/dagster/dagster-server-process.js';
+import { startDagsterServer, type DagsterCodePointer } from '../../test/support/dagster-server.js';
 import type { DagsterTarget } from '../../src/shared/dagster-target.js';
 import { readListRepositories } from '../../src/agent/dagster/serdes-readers.js';
 import { SPOOL_FILES, type RunEvent } from '../../src/shared/run-events.js';

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DAGSTER_CONSOLE_LOG, artifactDirOf } from '../../../src/agent/dagster/dagster-run-files.js';
-import { startDagsterServer } from '../../../src/agent/dagster/dagster-server-process.js';
+import { startDagsterServer } from '../../support/dagster-server.js';
 import type { DagsterTarget } from '../../../src/shared/dagster-target.js';
 import { readListRepositories } from '../../../src/agent/dagster/serdes-readers.js';
 import type { RunLaunchSpec } from '../../../src/agent/launchers/launcher.js';
