@@ -4,18 +4,17 @@ import tseslint from 'typescript-eslint';
 
 const escape = (s) => s.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&');
 
-/** Relative imports (any depth) of `dirs`, minus `allowed` exact specifiers. */
-function zonePattern(dirs, message, allowed = []) {
-  const except = allowed.length ? `(?!${allowed.map((a) => `${escape(a)}$`).join('|')})` : '';
+/** Relative imports (any depth) of `dirs`. */
+function zonePattern(dirs, message) {
   return {
-    regex: `^${except}(\\.\\./)+(src/)?(${dirs.map((d) => escape(d.replace(/^src\//, ''))).join('|')})(/|$)`,
+    regex: `^(\\.\\./)+(src/)?(${dirs.map((d) => escape(d.replace(/^src\//, ''))).join('|')})(/|$)`,
     message,
   };
 }
 
-const zone = (files, dirs, message, allowed = []) => ({
+const zone = (files, dirs, message) => ({
   files,
-  rules: { 'no-restricted-imports': ['error', { patterns: [zonePattern(dirs, message, allowed)] }] },
+  rules: { 'no-restricted-imports': ['error', { patterns: [zonePattern(dirs, message)] }] },
 });
 
 /** Several zones on the same files (one rule config per file: a later one would replace an earlier). */
@@ -25,32 +24,6 @@ const zones = (files, ...groups) => ({
     'no-restricted-imports': ['error', { patterns: groups.map(([dirs, message]) => zonePattern(dirs, message)) }],
   },
 });
-
-/** Today's cross-zone imports: allowed exactly (an error for any other), each shown as a warning. */
-function knownViolations(byFile) {
-  const dirsOf = (file) =>
-    file.startsWith('activities/')
-      ? ['src/agent', 'src/control-plane', 'src/user-code']
-      : ['agent', 'user-code', 'activities', 'workflows'];
-  return Object.entries(byFile).map(([file, allowed]) => ({
-    files: [file],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        { patterns: [zonePattern(dirsOf(file), 'Cross-zone import not on the allow-list.', allowed)] },
-      ],
-      '@typescript-eslint/no-restricted-imports': [
-        'warn',
-        {
-          paths: allowed.map((name) => ({
-            name,
-            message: 'Known cross-zone import, allowed until the issue 12 ports refactor (eslint.config.js).',
-          })),
-        },
-      ],
-    },
-  }));
-}
 
 /** Shared modules workflow code may import values from: pure, and importing nothing but types. */
 const WORKFLOW_SAFE = ['src/shared/workflow-contract.ts', 'src/shared/run-status.ts', 'src/shared/errors.ts'];
@@ -126,6 +99,16 @@ export default tseslint.config(
     ['agent', 'user-code', 'activities', 'workflows'],
     'The control plane talks to agents and user code over APIs only.',
   ),
+  // Inside the control plane: the store holds rows and SQL; the services layer above it composes
+  // store calls into mutations that span tables, never the other way round.
+  zones(
+    ['src/control-plane/store/**/*.ts'],
+    [
+      ['agent', 'user-code', 'activities', 'workflows'],
+      'The control plane talks to agents and user code over APIs only.',
+    ],
+    [['services'], 'The store never calls services/: mutations spanning tables live there, above it.'],
+  ),
   zones(
     ['src/agent/**/*.ts'],
     [['control-plane', 'user-code'], 'The agent talks to the control plane and code servers over APIs only.'],
@@ -158,9 +141,6 @@ export default tseslint.config(
     ['src/agent', 'src/control-plane', 'src/user-code'],
     'Activities depend on src/shared/ and ports they declare, never src/agent/.',
   ),
-  ...knownViolations({
-    'src/control-plane/core/partition-key.ts': ['../../user-code/sdk/partitions.js'],
-  }),
   {
     files: ['**/*.js', '**/*.mjs'],
     extends: [tseslint.configs.disableTypeChecked],

@@ -23,7 +23,13 @@ export const RUN_EVENT_TYPES = [
 ] as const;
 export type RunEventType = (typeof RUN_EVENT_TYPES)[number];
 
-export const TERMINAL_EVENT_TYPES: ReadonlySet<RunEventType> = new Set(['RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED']);
+/** The events that end a run, in the order of their statuses (SUCCESS, FAILURE, CANCELED). */
+export const TERMINAL_EVENT_TYPE_LIST = [
+  'RUN_SUCCESS',
+  'RUN_FAILURE',
+  'RUN_CANCELED',
+] as const satisfies readonly RunEventType[];
+export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(TERMINAL_EVENT_TYPE_LIST);
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];

@@ -2,9 +2,8 @@
 // it started when the run worker wrote RUN_START and ended at its terminal event, both by
 // the worker's clock. Times the control plane heard of them (which lag for an adopted or
 // backlogged run) are only a fallback when no such event exists.
+import { TERMINAL_EVENT_TYPES } from './run-events.js';
 import { isTerminalRunStatus } from './run-status.js';
-
-export const RUN_END_EVENT_TYPES: ReadonlySet<string> = new Set(['RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED']);
 
 export interface TimedEvent {
   type: string;
@@ -19,7 +18,7 @@ export function executionTimes(events: Iterable<TimedEvent>): { startedAt?: numb
     const t = Math.round(Number(e.timestamp));
     if (!Number.isFinite(t)) continue;
     if (e.type === 'RUN_START') startedAt = startedAt === undefined ? t : Math.min(startedAt, t);
-    else if (RUN_END_EVENT_TYPES.has(e.type)) endedAt = endedAt === undefined ? t : Math.min(endedAt, t);
+    else if (TERMINAL_EVENT_TYPES.has(e.type)) endedAt = endedAt === undefined ? t : Math.min(endedAt, t);
   }
   return { ...(startedAt !== undefined ? { startedAt } : {}), ...(endedAt !== undefined ? { endedAt } : {}) };
 }

@@ -2,7 +2,7 @@
 // control plane never asks user code here): a partitioned job needs a key from its set, an
 // unpartitioned job takes none. Pure, given `now` (time windows grow as time passes).
 import type { JobSnapshot, LocationSnapshot } from '../../shared/location-snapshot.js';
-import { partitionKeys, type Cadence, type PartitionsDef } from '../../user-code/sdk/partitions.js';
+import { partitionKeys, type Cadence, type PartitionsDef } from '../../shared/partitions.js';
 
 export type PartitionKeyCheck = { ok: true } | { ok: false; code: 'UNKNOWN_PARTITION'; detail: string };
 

@@ -17,8 +17,6 @@ export type Row = [
   string | null,
 ];
 
-export const TERMINAL_TYPES = ['RUN_SUCCESS', 'RUN_FAILURE', 'RUN_CANCELED'];
-
 export type StoredCols = Pick<
   RunEventsPendingTable,
   'type' | 'timestamp' | 'step_key' | 'level' | 'message' | 'data' | 'error'

@@ -2,12 +2,12 @@
 // unnest() multi-row INSERTs, ON CONFLICT DO NOTHING for re-sent events.
 import { sql } from 'kysely';
 import { OutpostError } from '../../../shared/errors.js';
+import { TERMINAL_EVENT_TYPE_LIST, TERMINAL_EVENT_TYPES } from '../../../shared/run-events.js';
 import {
   assertOneTerminal,
   assertSame,
   resentRange,
   STORED_COLS,
-  TERMINAL_TYPES,
   type Row,
   type StoredCols,
 } from '../run-event-conflicts.js';
@@ -102,11 +102,11 @@ export async function appendRunEventsPostgres(store: Store, runId: string, rows:
         await sql`DELETE FROM run_events_pending WHERE run_id = ${runId} AND worker_seq <= ${last}`.execute(trx);
       }
     }
-    if (stored.some((e) => TERMINAL_TYPES.includes(e.type))) {
+    if (stored.some((e) => TERMINAL_EVENT_TYPES.has(e.type))) {
       const terminals = await sql<{ worker_seq: number }>`
-        SELECT worker_seq FROM run_events WHERE run_id = ${runId} AND type = ANY(${TERMINAL_TYPES}::text[])
+        SELECT worker_seq FROM run_events WHERE run_id = ${runId} AND type = ANY(${TERMINAL_EVENT_TYPE_LIST}::text[])
         UNION ALL
-        SELECT worker_seq FROM run_events_pending WHERE run_id = ${runId} AND type = ANY(${TERMINAL_TYPES}::text[])`.execute(
+        SELECT worker_seq FROM run_events_pending WHERE run_id = ${runId} AND type = ANY(${TERMINAL_EVENT_TYPE_LIST}::text[])`.execute(
         trx,
       );
       assertOneTerminal(

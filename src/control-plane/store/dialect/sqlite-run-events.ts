@@ -2,13 +2,13 @@
 // statements on the raw handle, holding Kysely's connection so nothing interleaves with it.
 import type SQLite from 'better-sqlite3';
 import { OutpostError } from '../../../shared/errors.js';
+import { TERMINAL_EVENT_TYPE_LIST, TERMINAL_EVENT_TYPES } from '../../../shared/run-events.js';
 import type { RunStatus } from '../../core/run-state.js';
 import {
   assertOneTerminal,
   assertSame,
   resentRange,
   STORED_COLS,
-  TERMINAL_TYPES,
   type Row,
   type StoredCols,
 } from '../run-event-conflicts.js';
@@ -81,15 +81,15 @@ export async function appendRunEventsSqlite(
           db.prepare('DELETE FROM run_events_pending WHERE run_id = ? AND worker_seq <= ?').run(runId, last);
         }
       }
-      if (stored.some((r) => TERMINAL_TYPES.includes(r[2]))) {
-        const inList = TERMINAL_TYPES.map(() => '?').join(',');
+      if (stored.some((r) => TERMINAL_EVENT_TYPES.has(r[2]))) {
+        const inList = TERMINAL_EVENT_TYPE_LIST.map(() => '?').join(',');
         const terminals = db
           .prepare(
             `SELECT worker_seq FROM run_events WHERE run_id = ? AND type IN (${inList})
              UNION ALL SELECT worker_seq FROM run_events_pending WHERE run_id = ? AND type IN (${inList})`,
           )
           .pluck()
-          .all(runId, ...TERMINAL_TYPES, runId, ...TERMINAL_TYPES) as number[];
+          .all(runId, ...TERMINAL_EVENT_TYPE_LIST, runId, ...TERMINAL_EVENT_TYPE_LIST) as number[];
         assertOneTerminal(runId, terminals);
       }
       const now = store.now();
