@@ -13,7 +13,8 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isQuick, report, summarize } from './support/report.js';
-import { cpuMs, HELLO_MODULE, rssMb, sleep, startBenchSystem } from './support/stack.js';
+import { cpuMs, HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
+import { sleep } from '../test/support/wait.js';
 
 const quick = isQuick();
 const RUNS = quick ? 60 : 200;

@@ -20,7 +20,9 @@ import { sampleWarmWorkerStart, sampleWorkerStart, startTemporalFloor } from './
 import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support/phase-trace.js';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { firstEventArrival } from './support/run-events-sse.js';
-import { HELLO_MODULE, rssMb, sleep, startBenchSystem, until } from './support/stack.js';
+import { HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
+import { sleep, until } from '../test/support/wait.js';
+import { runWorkflowId } from '../src/shared/workflow-contract.js';
 
 const quick = isQuick();
 const LAUNCHES = quick ? 30 : 200;
@@ -123,7 +125,7 @@ async function main(): Promise<void> {
     // the launchRun call and the store's STARTING / STARTED, medians over every launch.
     const connection = await Connection.connect({ address: system.temporal.address });
     const client = new Client({ connection });
-    for (const t of traces) await addHistoryMarks(client, `run-${t.runId}`, t.marks);
+    for (const t of traces) await addHistoryMarks(client, runWorkflowId(t.runId), t.marks);
     await connection.close();
     const phases = timeline(traces.map((t) => t.marks)).filter((r) => r.p50 <= total50(toStart) * 1.5);
     console.log(

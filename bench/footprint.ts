@@ -8,7 +8,8 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startDevServer } from '../src/shared/temporal-dev-server.js';
-import { AgentProcess, ControlPlaneProcess, sleep, until } from '../test/faults/support/system.js';
+import { AgentProcess, ControlPlaneProcess } from '../test/support/outpost-processes.js';
+import { sleep, until } from '../test/support/wait.js';
 import { cpuMs, rssMb } from './support/stack.js';
 import { isQuick, report, type Figure } from './support/report.js';
 

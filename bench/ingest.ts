@@ -16,7 +16,8 @@ import type { Store } from '../src/control-plane/store/store.js';
 import { startDevServer } from '../src/shared/temporal-dev-server.js';
 import { startPostgres, type PgCluster } from '../test/support/postgres.js';
 import { isQuick, report, type Figure } from './support/report.js';
-import { HELLO_MODULE, sleep, startBenchSystem } from './support/stack.js';
+import { HELLO_MODULE, startBenchSystem } from './support/stack.js';
+import { sleep } from '../test/support/wait.js';
 
 const quick = isQuick();
 const EVENTS = quick ? 20_000 : 100_000;

@@ -13,7 +13,8 @@ import { createRun } from '../src/control-plane/services/runs-service.js';
 import type { Store } from '../src/control-plane/store/store.js';
 import { firehoseBlock } from './fixtures/bench-location.js';
 import { isQuick, report } from './support/report.js';
-import { sleep, startBenchSystem } from './support/stack.js';
+import { startBenchSystem } from './support/stack.js';
+import { sleep } from '../test/support/wait.js';
 
 const quick = isQuick();
 const MB = quick ? 20 : 100;

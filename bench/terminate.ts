@@ -12,11 +12,13 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { readEvents, startWorker } from '../test/integration/user-code/run-worker-process.js';
+import { readEvents, startWorker } from '../test/support/run-worker-process.js';
 import { startTemporalFloor } from './support/floors.js';
 import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support/phase-trace.js';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
-import { HELLO_MODULE, sleep, startBenchSystem, until } from './support/stack.js';
+import { HELLO_MODULE, startBenchSystem } from './support/stack.js';
+import { sleep, until } from '../test/support/wait.js';
+import { runWorkflowId } from '../src/shared/workflow-contract.js';
 
 const quick = isQuick();
 const RUNS = quick ? 5 : 30;
@@ -129,7 +131,7 @@ async function main(): Promise<void> {
     const connection = await Connection.connect({ address: system.temporal.address });
     const client = new Client({ connection });
     for (const t of traces) {
-      await addHistoryMarks(client, `run-${t.runId}`, t.marks);
+      await addHistoryMarks(client, runWorkflowId(t.runId), t.marks);
       // Only what happened after terminateRun was called (the launch is another benchmark's).
       const t0 = t.marks.get('store: enqueued')!;
       for (const [k, v] of t.marks) if (v < t0) t.marks.delete(k);

@@ -19,7 +19,9 @@ import * as emptyActivities from './fixtures/temporal/activities.js';
 import { formatSummary, summarizeProfile, type CpuProfile } from './support/cpu-profile-summary.js';
 import { addHistoryMarks, formatTimeline, StoreMarks, timeline } from './support/phase-trace.js';
 import { isQuick, machine, report, type Figure } from './support/report.js';
-import { cpuMs, sleep, startBenchSystem, type BenchSystem } from './support/stack.js';
+import { cpuMs, startBenchSystem, type BenchSystem } from './support/stack.js';
+import { sleep } from '../test/support/wait.js';
+import { workItemWorkflowId } from '../src/shared/workflow-contract.js';
 
 const quick = isQuick();
 const profile = process.argv.includes('--profile');
@@ -177,7 +179,7 @@ async function profileLevelRun(sys: BenchSystem, profileDir: string, client: Cli
   const rawRate = await raw();
 
   const items = [...marks.byItem.entries()];
-  for (const [id, m] of items) await addHistoryMarks(client, `wi-${id}`, m);
+  for (const [id, m] of items) await addHistoryMarks(client, workItemWorkflowId(id), m);
   for (let i = 0; i < 50 && children.some((c) => !existsSync(join(profileDir, `${c.pid}.cpuprofile`))); i++)
     await sleep(100);
 

@@ -4,8 +4,8 @@
 import { spawnSync } from 'node:child_process';
 import { rmSync } from 'node:fs';
 import { isQuick, report, summarize } from './support/report.js';
-import { spawnCodeServer } from '../test/integration/user-code/code-server-process.js';
-import { readEvents, startWorker } from '../test/integration/user-code/run-worker-process.js';
+import { spawnCodeServer } from '../test/support/code-server-process.js';
+import { readEvents, startWorker } from '../test/support/run-worker-process.js';
 
 const quick = isQuick();
 const MODULE = 'examples/hello/definitions.ts';

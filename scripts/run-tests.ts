@@ -1,6 +1,7 @@
 // The test runner behind `npm test`: starts one real Temporal dev server and one
 // throwaway PostgreSQL cluster for the whole run, then hands over to node:test.
-//   tsx scripts/run-tests.ts [unit|integration|e2e|faults|all] [file...]
+//   tsx scripts/run-tests.ts [unit|process|integration|e2e|faults|all] [file...]
+// `unit` is in-process only; tests that spawn child processes live in `process/` (see test/README.md).
 import { spawn } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
@@ -8,9 +9,17 @@ import { startDevServer, type DevServer } from '../src/shared/temporal-dev-serve
 import { startPostgres, type PgCluster } from '../test/support/postgres.js';
 import { prepareDagsterForTests } from './dagster-venv.js';
 
-const SUITES = ['unit', 'integration', 'e2e', 'faults'] as const;
+const SUITES = ['unit', 'process', 'integration', 'e2e', 'faults'] as const;
 type Suite = (typeof SUITES)[number];
-const DEFAULT_SUITES: Suite[] = ['unit', 'integration', 'e2e', 'faults'];
+const DEFAULT_SUITES: Suite[] = ['unit', 'process', 'integration', 'e2e', 'faults'];
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
 
 function listTests(dir: string): string[] {
   let out: string[] = [];
@@ -31,9 +40,13 @@ function listTests(dir: string): string[] {
 async function main(): Promise<number> {
   const args = process.argv.slice(2);
   const suites = args.filter((a): a is Suite => (SUITES as readonly string[]).includes(a));
-  const explicitFiles = args.filter((a) => a.endsWith('.ts'));
+  // A file runs as given; a folder (e.g. test/process/agent) runs every *.test.ts below it.
+  const explicit = args.filter((a) => a.endsWith('.ts') || isDir(a));
   const chosen = suites.length ? suites : args.includes('all') || !args.length ? DEFAULT_SUITES : [];
-  const files = [...chosen.flatMap((s) => listTests(join('test', s))), ...explicitFiles];
+  const files = [
+    ...chosen.flatMap((s) => listTests(join('test', s))),
+    ...explicit.flatMap((a) => (isDir(a) ? listTests(a) : [a])),
+  ];
   if (!files.length) {
     console.error('run-tests: no test files matched', args);
     return 1;

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
-import { readEvents, startWorker } from '../../test/integration/user-code/run-worker-process.js';
+import { readEvents, startWorker } from '../../test/support/run-worker-process.js';
 import { defaultCliCommand } from '../../src/agent/launchers/process-launcher.js';
 import { StandbyPool } from '../../src/agent/launchers/standby-pool.js';
 import { createLogger } from '../../src/shared/logger.js';

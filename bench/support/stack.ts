@@ -6,10 +6,10 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StoreLimits } from '../../src/control-plane/index.js';
 import { startDevServer, type DevServer } from '../../src/shared/temporal-dev-server.js';
-import { startStack, type Stack } from '../../test/integration/agent/stack.js';
-import { spawnOutpost } from '../../test/faults/support/system.js';
+import { startStack, type Stack } from '../../test/support/stack.js';
+import { spawnOutpost } from '../../test/support/process.js';
 
-export { until, HELLO_MODULE, type Stack } from '../../test/integration/agent/stack.js';
+export { HELLO_MODULE, type Stack } from '../../test/support/stack.js';
 
 export interface BenchSystem {
   temporal: DevServer;
@@ -91,5 +91,3 @@ export function cpuMs(pid: number): number {
   // Fields after the command: state is index 0, utime 11, stime 12 (clock ticks, 100 Hz on Linux).
   return (Number(fields[11]) + Number(fields[12])) * 10;
 }
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { alive, descendants, startDevStack, type DevStack } from './dev-stack.js';
+import { startDevStack, type DevStack } from '../support/dev-stack.js';
+import { alive, descendants } from '../support/process.js';
+import { sleep } from '../support/wait.js';
 
 const BIN = resolve(import.meta.dirname, '..', '..', 'bin', 'outpost.mjs');
 let dev: DevStack;
@@ -108,7 +110,7 @@ test('SIGINT stops outpost dev and every process it started', async () => {
   );
   await dev.stop();
   const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline && tree.some(alive)) await new Promise((r) => setTimeout(r, 200));
+  while (Date.now() < deadline && tree.some(alive)) await sleep(200);
   const left = tree.filter(alive);
   assert.deepEqual(left, [], `left behind: ${left.map((p) => `${p}`).join(', ')}`);
 });

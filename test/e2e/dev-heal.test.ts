@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readProcStat } from '../../src/agent/launchers/proc.js';
 import { readProcessRecord, runDir, spawnCount } from '../../src/agent/launchers/run-records.js';
-import { descendants, processesOfDir, startDevStack, type DevStack } from './dev-stack.js';
+import { startDevStack, type DevStack } from '../support/dev-stack.js';
+import { descendants, processesOfDir } from '../support/process.js';
+import { sleep, until as untilWithin } from '../support/wait.js';
 
 let dev: DevStack;
 
@@ -31,27 +33,12 @@ const launch = async (job: string, runConfig: Record<string, unknown> = {}): Pro
     })
   ).launchRun.id;
 
+// A restart of the control plane or agent takes a while on a loaded host: wait longer than the default.
+const until = <T>(what: string, fn: () => Promise<T | undefined> | T | undefined, timeoutMs = 120_000): Promise<T> =>
+  untilWithin(what, fn, timeoutMs, 250);
+
 const runView = async (id: string): Promise<RunView> =>
   (await dev.graphql<{ run: RunView }>(`query($id: ID!) { run(id: $id) { status events { seq type } } }`, { id })).run;
-
-async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined> | T | undefined,
-  timeoutMs = 120_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err; // e.g. the control plane is restarting
-    }
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(`timed out waiting for ${what}${last instanceof Error ? ` (last error: ${last.message})` : ''}`);
-}
 
 /** The live process of a component: a child of `outpost dev`, found in /proc by its command line. */
 function componentPid(tag: 'agent' | 'control-plane' | 'temporal', stack: DevStack = dev): number | undefined {
@@ -172,7 +159,7 @@ test('Ctrl-C with runs in flight: nothing of the data dir is left, run workers i
   let stillAlive = [...before].map(running).filter(Boolean);
   if (stillAlive.length) console.log(`# still exiting as outpost dev ended: ${stillAlive.join('; ')}`);
   for (let i = 0; i < 25 && stillAlive.length; i++) {
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(200);
     stillAlive = [...before].map(running).filter(Boolean);
   }
   assert.deepEqual(stillAlive, [], 'everything outpost dev started is gone');

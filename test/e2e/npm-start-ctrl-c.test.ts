@@ -13,7 +13,8 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
 import { freePort } from '../../src/shared/net.js';
-import { alive, processesOfDir, startTimeOf } from './dev-stack.js';
+import { alive, processesOfDir, startTimeOf } from '../support/process.js';
+import { sleep } from '../support/wait.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 
@@ -68,12 +69,12 @@ test(
       assert.notEqual(dev, 1);
       process.kill(dev, 'SIGSTOP');
       process.kill(-npm.pid!, 'SIGINT'); // as a terminal's Ctrl-C: the whole foreground group
-      await new Promise((r) => setTimeout(r, 1_000));
+      await sleep(1_000);
       if (alive(dev)) process.kill(dev, 'SIGCONT');
       await exited;
       let left = processesOfDir(dataDir);
       for (let i = 0; i < 100 && (left.length || alive(dev)); i++) {
-        await new Promise((r) => setTimeout(r, 200));
+        await sleep(200);
         left = processesOfDir(dataDir);
       }
       assert.deepEqual(left, [], `processes of the data dir left:\n${output.slice(-20).join('\n')}`);

@@ -1,180 +1,41 @@
-// The web UI in a real browser against a real control plane started in-process (SQLite, a
-// real port). Data is seeded through the real APIs: the user API for what a user does, and
-// the agent API for what an agent would report (definitions of examples/hello loaded by the
-// real SDK, run events, logs). No Temporal here; ui-full-flow.test.ts covers the whole system.
+// The web UI's pages in a real browser against a real control plane started in-process (SQLite,
+// a real port), seeded through the real APIs by test/support/seeded-control-plane.ts: locations,
+// launch form, terminate, live runs, filters, automation, agents. Sign-in, CSRF and sign-out:
+// ui-session.test.ts. No Temporal here; ui-full-flow.test.ts covers the whole system.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startControlPlane, type ControlPlane } from '../../src/control-plane/index.js';
-import { createLogger } from '../../src/shared/logger.js';
-import { loadLocation } from '../../src/user-code/common/load-location.js';
-import { definitionsToProto } from '../../src/user-code/code-server/definitions-to-proto.js';
-import { snapshotFromDefinitions } from '../../src/agent/definitions-snapshot.js';
+import type { ControlPlane } from '../../src/control-plane/index.js';
 import { browserSkipReason, debugShot, launchBrowser, type TestBrowser } from '../support/browser.js';
-import { graphqlCall, type Vars } from '../support/graphql-call.js';
+import type { Vars } from '../support/graphql-call.js';
+import type { ScriptedStack } from '../support/scripted-agent.js';
+import { signIn, startSeededControlPlane } from '../support/seeded-control-plane.js';
+import { runWorkflowId } from '../../src/shared/workflow-contract.js';
 
 const skip = browserSkipReason();
 if (skip) console.log(`# skipped: ${skip}`);
 
 describe('web UI against a real control plane', { skip, timeout: 300_000 }, () => {
-  let dir: string;
-  let cp: ControlPlane;
+  let s: ScriptedStack;
   let b: TestBrowser;
-  let userToken: string;
-  let agentToken: string;
+  let cp: ControlPlane;
   let agentId: string;
-
-  const call = <T>(path: string, token: string, query: string, variables: Vars = {}): Promise<T> =>
-    graphqlCall<T>(cp.url, path, token, query, variables);
-  const user = <T>(q: string, v?: Vars): Promise<T> => call<T>('/graphql', userToken, q, v);
-  const agent = <T>(q: string, v?: Vars): Promise<T> => call<T>('/agent/graphql', agentToken, q, v);
-
-  async function deploy(name: string): Promise<number> {
-    const d = await user<{ deployCodeLocation: { version: number } }>(
-      'mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { version } }',
-      { i: { name, module: 'examples/hello/definitions.ts' } },
-    );
-    return d.deployCodeLocation.version;
-  }
-
-  async function launch(job: string, runConfig: Vars = {}): Promise<string> {
-    const d = await user<{ launchRun: { id: string } }>(
-      'mutation($i: LaunchRunInput!) { launchRun(input: $i) { id } }',
-      { i: { location: 'hello', job, runConfig } },
-    );
-    return d.launchRun.id;
-  }
-
+  const user = <T>(q: string, v?: Vars): Promise<T> => s.user<T>(q, v);
+  const agent = <T>(q: string, v?: Vars): Promise<T> => s.agent<T>(q, v);
+  const launch = (job: string, runConfig?: Vars): Promise<string> => s.launch(job, runConfig);
   /** Plays the agent's part for a launch: claim, ack, report the worker launched. */
-  async function agentStarts(runId: string): Promise<void> {
-    for (let i = 0; i < 10; i++) {
-      const { claimWork } = await agent<{ claimWork: Array<{ id: string; kind: string; runId: string | null }> }>(
-        'mutation($a: ID!) { claimWork(agentId: $a, limit: 20, waitMs: 0) { id kind runId } }',
-        { a: agentId },
-      );
-      const item = claimWork.find((w) => w.kind === 'LAUNCH_RUN' && w.runId === runId);
-      if (item) {
-        await agent(
-          'mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { id } }',
-          {
-            a: agentId,
-            id: item.id,
-            w: `run-${runId}`,
-          },
-        );
-        await agent('mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r, info: { pid: 4242 }) }', {
-          a: agentId,
-          r: runId,
-        });
-        return;
-      }
-    }
-    throw new Error(`no LAUNCH_RUN item for ${runId}`);
-  }
-
-  const seqs = new Map<string, number>();
-  async function events(runId: string, list: Array<Vars>): Promise<void> {
-    let seq = seqs.get(runId) ?? 0;
-    const batch = list.map((e) => ({ seq: ++seq, timestamp: Date.now(), ...e }));
-    seqs.set(runId, seq);
-    await agent(
-      'mutation($a: ID!, $r: ID!, $e: [RunEventInput!]!) { appendRunEvents(agentId: $a, runId: $r, events: $e) { status } }',
-      {
-        a: agentId,
-        r: runId,
-        e: batch,
-      },
-    );
-  }
+  const agentStarts = (runId: string): Promise<void> => s.claimLaunch(runId);
+  const events = (runId: string, list: Vars[]): Promise<void> => s.events(runId, list);
 
   before(async () => {
-    dir = mkdtempSync(join(tmpdir(), 'outpost-ui-'));
-    cp = await startControlPlane({
-      databaseUrl: `sqlite:${join(dir, 'outpost.db')}`,
-      port: 0,
-      daemon: false,
-      logger: createLogger({ name: 'control-plane', level: 'warn' }),
-      web: { temporalUiUrl: 'http://127.0.0.1:8233', temporalNamespace: 'default' },
-    });
-    userToken = await cp.issueToken('user', 'e2e');
-    agentToken = await cp.issueToken('agent', 'e2e-agent');
-    const reg = await agent<{ registerAgent: { agentId: string } }>(
-      'mutation { registerAgent(input: { name: "e2e-agent", hostname: "e2e-host", version: "test", taskQueue: "outpost" }) { agentId } }',
-    );
-    agentId = reg.registerAgent.agentId;
-    await agent(
-      'mutation($a: ID!) { heartbeat(input: { agentId: $a, codeServers: [{ location: "hello", status: LOADED }], runningRunIds: [] }) }',
-      {
-        a: agentId,
-      },
-    );
-    // examples/hello as the agent reports it: the real SDK's definitions, mapped by the agent's code.
-    const snapshot = snapshotFromDefinitions(
-      definitionsToProto(await loadLocation('examples/hello/definitions.ts'), 'hello'),
-    );
-    const v = await deploy('hello');
-    const vb = await deploy('broken');
-    // Only the agent asked to sync a location version (it holds the SYNC item) may report it.
-    await agent('mutation($a: ID!) { claimWork(agentId: $a, limit: 20, waitMs: 0) { id } }', { a: agentId });
-    await agent('mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }', {
-      i: { agentId, location: 'hello', version: v, status: 'LOADED', snapshot },
-    });
-    await agent('mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }', {
-      i: {
-        agentId,
-        location: 'broken',
-        version: vb,
-        status: 'ERROR',
-        error: "SyntaxError: Unexpected token '}' in definitions.ts:12",
-      },
-    });
+    s = await startSeededControlPlane();
+    ({ cp, agentId } = s);
     b = await launchBrowser();
+    await signIn(s, b);
   });
 
   after(async () => {
     await b?.close();
-    await cp?.close();
-    rmSync(dir, { recursive: true, force: true });
-  });
-
-  test('signed-out pages send you to sign-in; a wrong token is refused', async () => {
-    const { page } = b;
-    // Health means a heartbeat within three intervals: send a fresh one, as a live agent does.
-    await agent(
-      'mutation($a: ID!) { heartbeat(input: { agentId: $a, codeServers: [{ location: "hello", status: LOADED }], runningRunIds: [] }) }',
-      {
-        a: agentId,
-      },
-    );
-    await page.goto(`${cp.url}/agents`);
-    assert.equal(new URL(page.url()).pathname, '/signin');
-    await page.locator('#token').fill(agentToken);
-    await page.locator('#signin-form button').click();
-    await page.locator('.form-error', { hasText: 'not a valid user token' }).waitFor();
-    assert.equal((await b.context.cookies()).length, 0);
-  });
-
-  test('the one-time #code= link signs in, clears the code from the URL, and sets an httpOnly cookie', async () => {
-    const { page } = b;
-    const { createSignInLink } = await user<{ createSignInLink: { path: string; code: string } }>(
-      'mutation { createSignInLink { path code } }',
-    );
-    await page.goto(`${cp.url}${createSignInLink.path}`);
-    await page.waitForURL((u) => u.pathname === '/runs');
-    assert.ok(!page.url().includes(createSignInLink.code));
-    const visible = await page.evaluate(() => window.location.href + document.cookie);
-    assert.ok(!visible.includes(userToken) && !visible.includes(createSignInLink.code));
-    const history = await page.evaluate(() => window.history.length);
-    assert.ok(history >= 1);
-    const cookies = await b.context.cookies();
-    const session = cookies.find((c) => c.name === 'outpost_session');
-    assert.ok(session, 'session cookie set');
-    assert.equal(session.httpOnly, true);
-    assert.equal(session.sameSite, 'Strict');
-    assert.equal(cookies.find((c) => c.name === 'outpost_csrf')?.httpOnly, false);
+    await s?.close();
   });
 
   test('code locations: hello LOADED with its jobs, broken with its load error', async () => {
@@ -225,7 +86,7 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     await page.locator('h1 [data-status="QUEUED"]').waitFor();
     const runId = page.url().split('/runs/')[1]!;
     const href = await page.locator('#temporal-link').getAttribute('href');
-    assert.equal(href, `http://127.0.0.1:8233/namespaces/default/workflows/run-${runId}`);
+    assert.equal(href, `http://127.0.0.1:8233/namespaces/default/workflows/${runWorkflowId(runId)}`);
   });
 
   test('terminate from the run page, with confirmation: a queued run ends CANCELED', async () => {
@@ -368,51 +229,6 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     await debugShot(page, 'runs');
   });
 
-  test('CSRF: a write without the header, or from another origin, is refused and changes nothing', async () => {
-    const { page } = b;
-    await page.goto(`${cp.url}/runs`);
-    const noHeader = await page.evaluate(async () => {
-      const res = await fetch('/graphql', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({
-          query: 'mutation { setScheduleState(location: "hello", name: "every_minute", state: RUNNING) { state } }',
-        }),
-      });
-      return { status: res.status, body: await res.text() };
-    });
-    assert.equal(noHeader.status, 403);
-    assert.match(noHeader.body, /OUTPOST_ERR_CSRF/);
-
-    // Another origin on the same host (same site, so SameSite alone would not stop it) posts a
-    // form that smuggles a JSON mutation; the browser sends the cookie, the server refuses.
-    const evil: Server = createServer((_req, res) => {
-      const query = JSON.stringify({
-        query: 'mutation { setScheduleState(location: "hello", name: "every_minute", state: RUNNING) { state } }',
-        x: '',
-      });
-      const name = query.slice(0, -2);
-      res
-        .writeHead(200, { 'content-type': 'text/html' })
-        .end(
-          `<form id=f method=post enctype="text/plain" action="${cp.url}/graphql"><input name='${name}' value='"}'></form><script>f.submit()</script>`,
-        );
-    });
-    await new Promise<void>((r) => evil.listen(0, '127.0.0.1', () => r()));
-    try {
-      const port = (evil.address() as { port: number }).port;
-      const answer = page.waitForResponse((r) => r.url() === `${cp.url}/graphql`);
-      await page.goto(`http://127.0.0.1:${port}/`);
-      assert.equal((await answer).status(), 403);
-    } finally {
-      evil.close();
-    }
-    const after = await user<{ codeLocation: { schedules: Array<{ name: string; state: string }> } }>(
-      '{ codeLocation(name: "hello") { schedules { name state } } }',
-    );
-    assert.equal(after.codeLocation.schedules.find((s) => s.name === 'every_minute')?.state, 'STOPPED');
-  });
-
   test('launch again from a run page, and reload a location', async () => {
     const { page } = b;
     const first = await launch('sleepy', { seconds: 7 });
@@ -434,14 +250,7 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     await page.locator('[data-location="broken"]', { hasText: 'version 2' }).waitFor();
   });
 
-  test('sign out ends the session', async () => {
-    const { page } = b;
-    await page.goto(`${cp.url}/runs`);
-    await page.locator('#signout').click();
-    await page.waitForURL((u) => u.pathname === '/signin');
-    assert.equal((await b.context.cookies()).filter((c) => c.name.startsWith('outpost_')).length, 0);
-    await page.goto(`${cp.url}/runs`);
-    assert.equal(new URL(page.url()).pathname, '/signin');
+  test('no page logged an error to the console', () => {
     const problems = b.problems.filter((p) => !/40[13]|Failed to load resource/.test(p));
     assert.deepEqual(problems, []);
   });

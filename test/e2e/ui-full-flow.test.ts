@@ -8,7 +8,8 @@ import { mkdirSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { browserSkipReason, launchBrowser, type TestBrowser } from '../support/browser.js';
-import { startDevStack, type DevStack } from './dev-stack.js';
+import { startDevStack, type DevStack } from '../support/dev-stack.js';
+import { runWorkflowId } from '../../src/shared/workflow-contract.js';
 
 // The README screenshots are rewritten only on request, so a test run leaves the tree clean.
 const SHOTS =
@@ -64,7 +65,7 @@ describe('web UI against outpost dev', { skip, timeout: 600_000 }, () => {
     await page.locator('.events-table tr[data-type="RUN_SUCCESS"]').waitFor();
     const temporal = await page.locator('#temporal-link').getAttribute('href');
     const runId = page.url().split('/runs/')[1]!;
-    assert.equal(temporal, `${stack.temporalUiUrl}/namespaces/default/workflows/run-${runId}`);
+    assert.equal(temporal, `${stack.temporalUiUrl}/namespaces/default/workflows/${runWorkflowId(runId)}`);
     mkdirSync(SHOTS, { recursive: true });
     await page.evaluate(() => document.getElementById('toasts')?.replaceChildren());
     await page.screenshot({ path: join(SHOTS, 'ui-run.png'), fullPage: false });

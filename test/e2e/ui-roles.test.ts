@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startControlPlane, type ControlPlane } from '../../src/control-plane/index.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { SNAPSHOT } from '../integration/control-plane/harness.js';
+import { SNAPSHOT } from '../support/control-plane-harness.js';
 import { browserSkipReason, launchBrowser, type TestBrowser } from '../support/browser.js';
 
 const skip = browserSkipReason();

@@ -21,7 +21,7 @@ import { AGENT_KILL_MOMENTS, executionsOf, tally, workflowsExisting } from './su
 import { checkRun, launch, waitTerminal } from './support/checks.js';
 import { FaultSystem } from './support/fault-system.js';
 import { StoreView } from './support/store-view.js';
-import { until } from './support/system.js';
+import { until } from '../support/wait.js';
 
 /** Concurrent runs per moment (the issue's figure). */
 const RUNS = 20;

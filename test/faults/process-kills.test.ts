@@ -15,7 +15,9 @@ import { after, before, describe, test } from 'node:test';
 import { checkRun, launch, runEvents, runStatus, storedStdout, waitTerminal } from './support/checks.js';
 import { FaultSystem } from './support/fault-system.js';
 import { readProcessRecord, runDir } from '../../src/agent/launchers/run-records.js';
-import { kill9, sleep, until, type AgentProcess } from './support/system.js';
+import type { AgentProcess } from '../support/outpost-processes.js';
+import { kill9 } from '../support/process.js';
+import { sleep, until } from '../support/wait.js';
 
 const LOG_CAP = 1024 * 1024;
 const CHATTY_EVENTS = 2_000;

@@ -12,11 +12,13 @@ import { loadLocation } from '../../src/user-code/common/load-location.js';
 import { definitionsToProto } from '../../src/user-code/code-server/definitions-to-proto.js';
 import { snapshotFromDefinitions } from '../../src/agent/definitions-snapshot.js';
 import { graphqlCall, type Vars } from './graphql-call.js';
+import { runWorkflowId, workItemWorkflowId } from '../../src/shared/workflow-contract.js';
 
 export interface ScriptedStack {
   cp: ControlPlane;
   url: string;
   userToken: string;
+  agentToken: string;
   agentId: string;
   user<T>(query: string, variables?: Vars): Promise<T>;
   agent<T>(query: string, variables?: Vars): Promise<T>;
@@ -39,7 +41,16 @@ export interface ScriptedStack {
   close(): Promise<void>;
 }
 
-export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}): Promise<ScriptedStack> {
+/** How the scripted agent registers (the agents page shows both). */
+export interface ScriptedAgentInfo {
+  name?: string;
+  hostname?: string;
+}
+
+export async function startScriptedStack(
+  opts: Partial<ControlPlaneOptions> = {},
+  info: ScriptedAgentInfo = {},
+): Promise<ScriptedStack> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-scripted-'));
   const cp = await startControlPlane({
     databaseUrl: `sqlite:${join(dir, 'outpost.db')}`,
@@ -58,7 +69,8 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
   const agent = <T>(q: string, v?: Vars): Promise<T> => call<T>('/agent/graphql', agentToken, q, v);
 
   const reg = await agent<{ registerAgent: { agentId: string } }>(
-    'mutation { registerAgent(input: { name: "scripted", hostname: "h", version: "test", taskQueue: "outpost" }) { agentId } }',
+    'mutation($n: String!, $h: String!) { registerAgent(input: { name: $n, hostname: $h, version: "test", taskQueue: "outpost" }) { agentId } }',
+    { n: info.name ?? 'scripted', h: info.hostname ?? 'h' },
   );
   const agentId = reg.registerAgent.agentId;
   const seqs = new Map<string, number>();
@@ -92,7 +104,7 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
           {
             a: agentId,
             id: w.id,
-            w: `wi-${w.id}`,
+            w: workItemWorkflowId(w.id),
           },
         );
       }
@@ -104,6 +116,7 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
     cp,
     url: cp.url,
     userToken,
+    agentToken,
     agentId,
     user,
     agent,
@@ -168,7 +181,7 @@ export async function startScriptedStack(opts: Partial<ControlPlaneOptions> = {}
           {
             a: agentId,
             id: item.id,
-            w: `run-${runId}`,
+            w: runWorkflowId(runId),
           },
         );
         if (o.reportLaunched !== false) {

@@ -22,7 +22,9 @@ import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import type { AgentApiGate, AgentCall } from './agent-api-gate.js';
 import { TERMINATION_RECEIVED } from './fault-location.js';
 import type { StoreView } from './store-view.js';
-import { until, type AgentProcess, type ControlPlaneProcess } from './system.js';
+import type { AgentProcess, ControlPlaneProcess } from '../../support/outpost-processes.js';
+import { until } from '../../support/wait.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 export interface MomentContext {
   cp: ControlPlaneProcess;
@@ -73,7 +75,7 @@ export async function workflowsExisting(temporal: Client, ids: string[]): Promis
   const found = await Promise.all(
     ids.map(async (id) => {
       try {
-        await temporal.workflow.getHandle(`run-${id}`).describe();
+        await temporal.workflow.getHandle(runWorkflowId(id)).describe();
         return true;
       } catch (err) {
         if (err instanceof WorkflowNotFoundError) return false;
@@ -190,11 +192,11 @@ const afterStartBeforeAck: AgentKillMoment = {
       'every run ack sent and held',
       async () => {
         const sent = acksSentNeverDelivered(gate);
-        return `acks sent for ${ids.filter((id) => sent.has(`run-${id}`)).length}/${ids.length} runs, items ${tally(view.workItems(ids, 'LAUNCH_RUN').map((r) => r.status))}, runs ${tally(statuses(view, ids))}, run workflows ${await workflowsExisting(temporal, ids)}, agent calls ${tally(gate.calls().map((c) => c.call.op))}`;
+        return `acks sent for ${ids.filter((id) => sent.has(runWorkflowId(id))).length}/${ids.length} runs, items ${tally(view.workItems(ids, 'LAUNCH_RUN').map((r) => r.status))}, runs ${tally(statuses(view, ids))}, run workflows ${await workflowsExisting(temporal, ids)}, agent calls ${tally(gate.calls().map((c) => c.call.op))}`;
       },
       () => {
         const sent = acksSentNeverDelivered(gate);
-        return ids.every((id) => sent.has(`run-${id}`)) || undefined;
+        return ids.every((id) => sent.has(runWorkflowId(id))) || undefined;
       },
     );
     const items = view.workItems(ids, 'LAUNCH_RUN');

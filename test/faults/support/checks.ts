@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import type { StoreView } from './store-view.js';
-import type { AgentProcess, ControlPlaneProcess } from './system.js';
-import { until } from './system.js';
+import type { AgentProcess, ControlPlaneProcess } from '../../support/outpost-processes.js';
+import { until } from '../../support/wait.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 export interface RunEventView {
   seq: number;
@@ -172,7 +173,8 @@ export async function checkRun(
     for (const item of r.items) {
       kinds[item.kind] = (kinds[item.kind] ?? 0) + 1;
       assert.equal(item.status, 'COMPLETED', `run ${id}: ${item.kind} item ${item.id}`);
-      if (item.kind === 'LAUNCH_RUN') assert.equal(item.workflow_id, `run-${id}`, `run ${id}: launch workflow id`);
+      if (item.kind === 'LAUNCH_RUN')
+        assert.equal(item.workflow_id, runWorkflowId(id), `run ${id}: launch workflow id`);
     }
     assert.deepEqual(kinds, expect.store.items, `run ${id}: work items by kind`);
     const spoolBytes = statSync(agent.spoolFile(id, SPOOL_FILES.stdout)).size;

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { listRecordedProcesses, signalRecordedGroup } from '../../../src/agent/launchers/run-records.js';
 import { startDevServer, type DevServer } from '../../../src/shared/temporal-dev-server.js';
 import { AgentApiGate } from './agent-api-gate.js';
-import { AgentProcess, ControlPlaneProcess, until } from './system.js';
+import { AgentProcess, ControlPlaneProcess } from '../../support/outpost-processes.js';
+import { until } from '../../support/wait.js';
 
 export interface FaultSystemOptions {
   /** Extra `outpost control-plane` flags (log cap, lease, ...). */

@@ -10,7 +10,8 @@ import { after, before, test } from 'node:test';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import { testTemporal } from '../../support/temporal.js';
 import { freePort } from '../../../src/shared/net.js';
-import { HELLO_MODULE, agentOutput, spawnAgentProcess, startStack, until, type Stack } from './stack.js';
+import { HELLO_MODULE, agentOutput, spawnAgentProcess, startStack, type Stack } from '../../support/stack.js';
+import { until } from '../../support/wait.js';
 
 const t = await testTemporal();
 const RUNS = 10;

@@ -6,7 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { testTemporal } from '../../support/temporal.js';
-import { HELLO_MODULE, spawnAgentProcess, startStack, type Stack } from './stack.js';
+import { HELLO_MODULE, spawnAgentProcess, startStack, type Stack } from '../../support/stack.js';
 
 const t = await testTemporal();
 let stack: Stack;

@@ -13,7 +13,8 @@ import { startOutpostAgent } from '../../../src/cli/agent-root.js';
 import { loadAgentConfig } from '../../../src/agent/config.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { testTemporal } from '../../support/temporal.js';
-import { startStack, until, type Stack } from './stack.js';
+import { startStack, type Stack } from '../../support/stack.js';
+import { until } from '../../support/wait.js';
 
 const t = await testTemporal();
 let stack: Stack;

@@ -13,7 +13,7 @@ import { createControlPlaneClient, type ControlPlaneClient } from '../../../src/
 import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
 import { getLocation } from '../../../src/control-plane/store/locations.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { until } from './stack.js';
+import { until } from '../../support/wait.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 let dir: string;

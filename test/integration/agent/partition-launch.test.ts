@@ -6,7 +6,7 @@ import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { testTemporal } from '../../support/temporal.js';
-import { HELLO_MODULE, startStack, type Stack } from './stack.js';
+import { HELLO_MODULE, startStack, type Stack } from '../../support/stack.js';
 
 const t = await testTemporal();
 const BIN = resolve(import.meta.dirname, '..', '..', '..', 'bin', 'outpost.mjs');

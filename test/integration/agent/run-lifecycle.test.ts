@@ -5,8 +5,9 @@ import { after, before, test } from 'node:test';
 import { SA_JOB, SA_RUN_ID } from '../../../src/shared/search-attributes.js';
 import { describeEachDialect } from '../../support/storage.js';
 import { testTemporal } from '../../support/temporal.js';
-import { HELLO_MODULE, startStack, type Stack } from './stack.js';
-import { recordHistory } from './histories.js';
+import { HELLO_MODULE, startStack, type Stack } from '../../support/stack.js';
+import { recordHistory } from '../../support/histories.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 // At top level, so the shared connection's cleanup hook belongs to the file, not a suite.
 const t = await testTemporal();
@@ -67,14 +68,14 @@ describeEachDialect('agent: a run end to end', (target) => {
     }
     assertContiguous(run.events);
     assert.match(await stack.computeLogs(id, 'stdout'), /hello from outpost/);
-    const handle = t.client.workflow.getHandle(`run-${id}`);
+    const handle = t.client.workflow.getHandle(runWorkflowId(id));
     await handle.result();
     assert.equal(await handle.query<string>('phase'), 'done');
     const desc = await handle.describe();
     assert.equal(desc.typedSearchAttributes.get(SA_RUN_ID), id);
     assert.equal(desc.typedSearchAttributes.get(SA_JOB), 'hello');
     assert.equal(stack.agent!.launcher.spawnCount(id), 1);
-    await recordHistory(t.client, `run-${id}`, 'run-success');
+    await recordHistory(t.client, runWorkflowId(id), 'run-success');
   });
 
   test('fail: FAILURE with the error and its stack', async () => {
@@ -91,7 +92,7 @@ describeEachDialect('agent: a run end to end', (target) => {
   test('terminate a running sleepy: CANCELED, and nothing of its process group survives', async () => {
     const id = await stack.launch('sleepy', { seconds: 300 });
     await stack.waitRun(id, ['STARTED']);
-    const handle = t.client.workflow.getHandle(`run-${id}`);
+    const handle = t.client.workflow.getHandle(runWorkflowId(id));
     assert.equal(await handle.query<string>('phase'), 'running');
     const launcher = stack.agent!.launcher;
     assert.ok(launcher.groupMembers(id).length >= 1, 'the worker runs');
@@ -110,7 +111,7 @@ describeEachDialect('agent: a run end to end', (target) => {
     assertContiguous(run.events);
     assert.equal(await handle.query<string>('phase'), 'done');
     assert.equal(launcher.spawnCount(id), 1);
-    await recordHistory(t.client, `run-${id}`, 'run-terminated');
+    await recordHistory(t.client, runWorkflowId(id), 'run-terminated');
     // The TERMINATE_RUN workflow completed its item; terminating again is refused, harmlessly.
     await assert.rejects(
       stack.gql(`mutation($id: ID!) { terminateRun(id: $id) { status } }`, { id }),
@@ -122,7 +123,7 @@ describeEachDialect('agent: a run end to end', (target) => {
     const id = await stack.launch('sleepy', { seconds: 300 });
     await stack.waitRun(id, ['STARTED']);
     const t0 = Date.now();
-    const handle = t.client.workflow.getHandle(`run-${id}`);
+    const handle = t.client.workflow.getHandle(runWorkflowId(id));
     await handle.signal('terminate');
     const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);
     assert.equal(run.status, 'CANCELED');

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { freePort } from '../../../src/shared/net.js';
 import { startDevServer, type DevServer } from '../../../src/shared/temporal-dev-server.js';
-import { HELLO_MODULE, spawnAgentProcess, startStack, type Stack } from './stack.js';
+import { HELLO_MODULE, spawnAgentProcess, startStack, type Stack } from '../../support/stack.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'outpost-temporal-crash-'));
 const dbFile = join(dir, 'temporal.db');

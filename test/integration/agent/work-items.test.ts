@@ -10,8 +10,10 @@ import { findProcessByArgs } from '../../../src/agent/launchers/proc.js';
 import { enqueueWork } from '../../../src/control-plane/store/work-items.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { testTemporal } from '../../support/temporal.js';
-import { recordHistory } from './histories.js';
-import { HELLO_MODULE, startStack, until, type Stack } from './stack.js';
+import { recordHistory } from '../../support/histories.js';
+import { HELLO_MODULE, startStack, type Stack } from '../../support/stack.js';
+import { until } from '../../support/wait.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 const t = await testTemporal();
 const SDK = resolve('src/user-code/sdk/index.ts');
@@ -106,13 +108,13 @@ describe('agent: work items', () => {
     await stack.waitRun(id, ['CANCELED', 'SUCCESS', 'FAILURE']);
     // The delayed start of the launch (a slow agent) finds the run stopped and spawns nothing.
     await poller.dispatch(launchItem);
-    const handle = t.client.workflow.getHandle(`run-${id}`);
+    const handle = t.client.workflow.getHandle(runWorkflowId(id));
     assert.deepEqual(await handle.result(), { status: 'CANCELED' });
     const run = await stack.run(id);
     assert.equal(run.status, 'CANCELED');
     assert.equal(stack.agent!.launcher.spawnCount(id), 0);
     assert.equal((await settled(launchItem.id)).status, 'COMPLETED');
-    await recordHistory(t.client, `run-${id}`, 'run-canceled-before-launch');
+    await recordHistory(t.client, runWorkflowId(id), 'run-canceled-before-launch');
     const term = (
       await stack.gql<{ workItems: ItemView[] }>(
         `query($id: ID!) { workItems(filter: { runId: $id, kind: TERMINATE_RUN }) { id status workflowId result error { code message } } }`,
@@ -144,7 +146,7 @@ describe('agent: work items', () => {
       const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);
       assert.equal(run.status, 'CANCELED');
       assert.deepEqual(local, [{ runId: id, signalled: true }]);
-      assert.deepEqual(await t.client.workflow.getHandle(`run-${id}`).result(), { status: 'CANCELED' });
+      assert.deepEqual(await t.client.workflow.getHandle(runWorkflowId(id)).result(), { status: 'CANCELED' });
       assert.equal(run.events.filter((e) => e.type === 'RUN_CANCELED').length, 1);
       assert.equal(stack.agent!.launcher.spawnCount(id), 1);
     } finally {

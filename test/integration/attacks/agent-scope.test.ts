@@ -11,7 +11,8 @@ import { startControlPlane, type ControlPlane } from '../../../src/control-plane
 import { STORE_TABLES } from '../../../src/control-plane/store/schema.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { describeEachDialect } from '../../support/storage.js';
-import { SNAPSHOT } from '../control-plane/harness.js';
+import { SNAPSHOT } from '../../support/control-plane-harness.js';
+import { runWorkflowId, workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 interface Answer<T = Record<string, unknown>> {
   data?: T;
@@ -130,7 +131,7 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
     ).deployCodeLocation.version;
     const [sync] = ok(await asA<{ claimWork: WorkItem[] }>(Q.claim, { a: agent.a })).claimWork;
     assert.equal(sync?.kind, 'SYNC_CODE_LOCATION');
-    ok(await asA(Q.ack, { a: agent.a, i: sync.id, w: `wi-${sync.id}` }));
+    ok(await asA(Q.ack, { a: agent.a, i: sync.id, w: workItemWorkflowId(sync.id) }));
     const loaded = { agentId: agent.a, location: 'hello', version, status: 'LOADED', snapshot: SNAPSHOT };
     assert.equal(ok(await asA<{ reportCodeLocation: boolean }>(Q.report, { i: loaded })).reportCodeLocation, true);
 
@@ -139,7 +140,7 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
     const [launch] = ok(await asA<{ claimWork: WorkItem[] }>(Q.claim, { a: agent.a })).claimWork;
     assert.equal(launch?.runId, runId);
     launchItem = launch.id;
-    ok(await asA(Q.ack, { a: agent.a, i: launchItem, w: `run-${runId}` }));
+    ok(await asA(Q.ack, { a: agent.a, i: launchItem, w: runWorkflowId(runId) }));
     assert.equal(ok(await asA(Q.launched, { a: agent.a, r: runId })).reportRunLaunched, 'STARTING');
     const first = ok(await asA(Q.append, { a: agent.a, r: runId, e: [ev(1, 'RUN_START'), ev(2, 'LOG')] }));
     assert.deepEqual(first.appendRunEvents, { highestContiguousSeq: 2, status: 'STARTED' });
@@ -238,18 +239,21 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
   test("B's ackWork of A's items is refused, and acks riding on B's claimWork change nothing", async () => {
     await refused(
       "ackWork of A's acked launch",
-      () => asB(Q.ack, { a: agent.b, i: launchItem, w: `run-${runId}` }),
+      () => asB(Q.ack, { a: agent.b, i: launchItem, w: runWorkflowId(runId) }),
       'OUTPOST_ERR_WORK_ITEM_NOT_OWNED',
     );
     const { runId: r2, itemId } = await claimedByA();
     await refused(
       "ackWork of A's claimed launch",
-      () => asB(Q.ack, { a: agent.b, i: itemId, w: `run-${r2}` }),
+      () => asB(Q.ack, { a: agent.b, i: itemId, w: runWorkflowId(r2) }),
       'OUTPOST_ERR_WORK_ITEM_NOT_OWNED',
     );
     const before = await rows();
     const carried = ok(
-      await asB<{ claimWork: WorkItem[] }>(Q.claim, { a: agent.b, acks: [{ id: itemId, workflowId: `run-${r2}` }] }),
+      await asB<{ claimWork: WorkItem[] }>(Q.claim, {
+        a: agent.b,
+        acks: [{ id: itemId, workflowId: runWorkflowId(r2) }],
+      }),
     );
     assert.deepEqual(carried.claimWork, []);
     assert.equal(await rows(), before, 'acks carried by claimWork: no row changed');
@@ -259,7 +263,7 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
     const r3 = ok(await asUser<{ launchRun: { id: string } }>(Q.launch)).launchRun.id;
     const [item] = ok(await asB<{ claimWork: WorkItem[] }>(Q.claim, { a: agent.b })).claimWork;
     assert.equal(item?.runId, r3);
-    for (const w of ['run-never-existed', `wi-${item.id}`, `run-${runId}`]) {
+    for (const w of ['run-never-existed', workItemWorkflowId(item.id), runWorkflowId(runId)]) {
       await refused(
         `ackWork with ${w}`,
         () => asB(Q.ack, { a: agent.b, i: item.id, w }),
@@ -269,7 +273,9 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
     const before = await rows();
     ok(await asB(Q.claim, { a: agent.b, acks: [{ id: item.id, workflowId: 'run-never-existed' }] }));
     assert.equal(await rows(), before, 'a bogus workflow id riding on claimWork: no row changed');
-    const acked = ok(await asB<{ ackWork: { status: string } }>(Q.ack, { a: agent.b, i: item.id, w: `run-${r3}` }));
+    const acked = ok(
+      await asB<{ ackWork: { status: string } }>(Q.ack, { a: agent.b, i: item.id, w: runWorkflowId(r3) }),
+    );
     assert.equal(acked.ackWork.status, 'ACKED');
     // B holds this launch, so now A is the outsider.
     await refused(
@@ -288,7 +294,7 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
   /** A fresh run whose launch A claimed, acked and reported. */
   async function launchedByA(): Promise<string> {
     const { runId: id, itemId } = await claimedByA();
-    ok(await asA(Q.ack, { a: agent.a, i: itemId, w: `run-${id}` }));
+    ok(await asA(Q.ack, { a: agent.a, i: itemId, w: runWorkflowId(id) }));
     ok(await asA(Q.launched, { a: agent.a, r: id }));
     return id;
   }
@@ -341,7 +347,7 @@ describeEachDialect('agent scope: a launch re-claimed after its lease lapsed mov
           (r) => (r.data as unknown as { claimWork: WorkItem[] }).claimWork,
         );
       const [sync] = await claims(ta, a);
-      await call('/agent/graphql', ta, Q.ack, { a, i: sync!.id, w: `wi-${sync!.id}` });
+      await call('/agent/graphql', ta, Q.ack, { a, i: sync!.id, w: workItemWorkflowId(sync!.id) });
       await call('/agent/graphql', ta, Q.report, {
         i: { agentId: a, location: 'hello', version: sync!.payload.version, status: 'LOADED', snapshot: SNAPSHOT },
       });
@@ -354,7 +360,7 @@ describeEachDialect('agent scope: a launch re-claimed after its lease lapsed mov
       const [again] = await claims(tb, b);
       assert.equal(again?.id, launch.id);
       assert.equal(
-        codeOf(await call('/agent/graphql', ta, Q.ack, { a, i: launch.id, w: `run-${run}` })),
+        codeOf(await call('/agent/graphql', ta, Q.ack, { a, i: launch.id, w: runWorkflowId(run) })),
         'OUTPOST_ERR_WORK_ITEM_NOT_OWNED',
       );
       assert.equal(

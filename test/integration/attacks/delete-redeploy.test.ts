@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { testTemporal } from '../../support/temporal.js';
-import { HELLO_MODULE, startStack, until, type Stack } from '../agent/stack.js';
+import { HELLO_MODULE, startStack, type Stack } from '../../support/stack.js';
+import { until } from '../../support/wait.js';
 
 const OTHER_MODULE = resolve('test/fixtures/user-code/edge-location/definitions.ts');
 

@@ -14,7 +14,8 @@ import { createInterface } from 'node:readline';
 import { after, before, describe, test } from 'node:test';
 import { defaultCliCommand } from '../../../src/agent/launchers/process-launcher.js';
 import { testTemporal } from '../../support/temporal.js';
-import { startStack, until, type Stack } from '../agent/stack.js';
+import { startStack, type Stack } from '../../support/stack.js';
+import { until } from '../../support/wait.js';
 
 const PROBE = resolve('test/fixtures/user-code/credential-probe/definitions.ts');
 

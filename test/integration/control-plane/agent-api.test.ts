@@ -9,7 +9,8 @@ import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { createToken } from '../../../src/control-plane/store/tokens.js';
 import { getWorkItem } from '../../../src/control-plane/store/work-items.js';
 import { describeEachDialect } from '../../support/storage.js';
-import { loadedLocation, openHarness, type Harness } from './harness.js';
+import { loadedLocation, openHarness, type Harness } from '../../support/control-plane-harness.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 describeEachDialect('agent API', (target) => {
   let h: Harness;
@@ -48,7 +49,7 @@ describeEachDialect('agent API', (target) => {
       const ack = await h.gql<{ ackWork: { status: string } }>(
         'agent',
         `mutation($a: ID!, $id: ID!, $w: String!) { ackWork(agentId: $a, id: $id, workflowId: $w) { status } }`,
-        { a: agentId, id: item.id, w: `run-${runId}` },
+        { a: agentId, id: item.id, w: runWorkflowId(runId) },
       );
       assert.equal(ack.data?.ackWork.status, 'ACKED');
       const rl = await h.gql<{ reportRunLaunched: string }>(

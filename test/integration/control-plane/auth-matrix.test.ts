@@ -23,7 +23,7 @@ import { createUserSchema } from '../../../src/control-plane/graphql/user-schema
 import { createToken, revokeToken } from '../../../src/control-plane/store/tokens.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { describeEachDialect } from '../../support/storage.js';
-import { openHarness, type Harness } from './harness.js';
+import { openHarness, type Harness } from '../../support/control-plane-harness.js';
 
 /** A sample value of `type`; every `agentId` (argument or input field, even optional) is `agentId`. */
 function sample(type: GraphQLInputType, agentId: string): unknown {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { sql } from 'kysely';
 import { describeEachDialect } from '../../support/storage.js';
-import { loadedLocation, openHarness, type Harness } from './harness.js';
+import { loadedLocation, openHarness, type Harness } from '../../support/control-plane-harness.js';
 import { STORE_TABLES } from '../../../src/control-plane/store/schema.js';
 
 describeEachDialect('bad input', (target) => {

@@ -16,7 +16,7 @@ import { listWorkItems } from '../../../src/control-plane/store/work-items.js';
 import { claimWork, completeWork } from '../../../src/control-plane/services/work-service.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { describeEachDialect } from '../../support/storage.js';
-import { SNAPSHOT } from './harness.js';
+import { SNAPSHOT } from '../../support/control-plane-harness.js';
 
 const at = (h: number, m: number, s = 0) => Date.UTC(2026, 0, 1, h, m, s);
 

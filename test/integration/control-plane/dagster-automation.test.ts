@@ -9,7 +9,7 @@ import { Daemon } from '../../../src/control-plane/daemon/daemon.js';
 import { createToken } from '../../../src/control-plane/store/tokens.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { describeEachDialect } from '../../support/storage.js';
-import { loadedLocation, openHarness, type Harness } from './harness.js';
+import { loadedLocation, openHarness, type Harness } from '../../support/control-plane-harness.js';
 import { answerNext, counts, loadedDagsterLocation } from './dagster-location.js';
 
 const TEST_SCHEDULE = `mutation($i: TestScheduleInput!) { testSchedule(input: $i) {

@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { describeEachDialect } from '../../support/storage.js';
-import { openHarness, type Harness } from './harness.js';
+import { openHarness, type Harness } from '../../support/control-plane-harness.js';
 import { DAGSTER_SNAPSHOT, answerNext, claim, counts, loadedDagsterLocation } from './dagster-location.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 const DEPLOY = `mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { name kind spec } }`;
 const LAUNCH = `mutation($i: LaunchRunInput!) { launchRun(input: $i) { id job } }`;
@@ -124,7 +125,7 @@ describeEachDialect('Dagster contract (control plane)', (target) => {
       {
         a: agentId,
         i: item.id,
-        w: `run-${runId}`,
+        w: runWorkflowId(runId),
       },
     );
     await h.gql('agent', 'mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r) }', {

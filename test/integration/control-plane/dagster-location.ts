@@ -3,7 +3,8 @@
 // a converted config schema) reported LOADED through the agent API, and an agent that answers
 // work items through the real agent API.
 import type { LocationSnapshot } from '../../../src/shared/location-snapshot.js';
-import type { Harness } from './harness.js';
+import type { Harness } from '../../support/control-plane-harness.js';
+import { workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 export const DAGSTER_SNAPSHOT: LocationSnapshot = {
   kind: 'dagster',
@@ -88,7 +89,7 @@ export async function loadedDagsterLocation(h: Harness, name = 'dag'): Promise<s
     {
       a: agentId,
       i: sync.id,
-      w: `wi-${sync.id}`,
+      w: workItemWorkflowId(sync.id),
     },
   );
   const rep = await h.gql('agent', `mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }`, {

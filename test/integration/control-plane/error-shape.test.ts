@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadedLocation, openHarness, type Harness } from './harness.js';
+import { loadedLocation, openHarness, type Harness } from '../../support/control-plane-harness.js';
 
 let h: Harness;
 let runId: string;

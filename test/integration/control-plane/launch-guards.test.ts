@@ -8,7 +8,8 @@ import { Daemon } from '../../../src/control-plane/daemon/daemon.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import type { LocationSnapshot } from '../../../src/shared/location-snapshot.js';
 import { describeEachDialect } from '../../support/storage.js';
-import { openHarness, type Harness } from './harness.js';
+import { openHarness, type Harness } from '../../support/control-plane-harness.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 const SNAPSHOT: LocationSnapshot = {
   jobs: [
@@ -232,10 +233,10 @@ describeEachDialect('launch guards', (target) => {
       const item = items.find((w) => w.runId === runId)!;
       assert.ok(item, `attempt ${attempt}: the launch is claimable`);
       // A correctly named workflow id, but no workflow ever runs: nothing reports the launch.
-      assert.equal((await ack(item.id, `run-${runId}`)).errors, undefined);
+      assert.equal((await ack(item.id, runWorkflowId(runId))).errors, undefined);
       if (attempt === 1) {
         const other = items.find((w) => w.runId === launchedOk)!;
-        await ack(other.id, `run-${launchedOk}`);
+        await ack(other.id, runWorkflowId(launchedOk));
         await h.gql('agent', `mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r) }`, {
           a: agentId,
           r: launchedOk,
@@ -267,11 +268,11 @@ describeEachDialect('launch guards', (target) => {
     await claim();
     const runId = (await launch({ job: 'hello' })).data!.launchRun.id;
     const item = (await claim()).find((w) => w.runId === runId)!;
-    await ack(item.id, `run-${runId}`);
+    await ack(item.id, runWorkflowId(runId));
     h.clock.now += DEADLINE_MS;
     assert.deepEqual((await daemon.runOnce()).launchesRequeued, [runId]);
     // Re-queued, the item is no longer leased to the agent: its re-ack is refused, changing nothing.
-    const reAck = await ack(item.id, `run-${runId}`);
+    const reAck = await ack(item.id, runWorkflowId(runId));
     assert.equal(reAck.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_WORK_ITEM_NOT_OWNED');
     assert.equal(
       (await h.store.db.selectFrom('work_items').select('status').where('id', '=', item.id).executeTakeFirst())?.status,
@@ -279,7 +280,7 @@ describeEachDialect('launch guards', (target) => {
     );
     // Only a claim takes it again, and counts the attempt: the second one that never starts fails the run.
     assert.ok((await claim()).some((w) => w.id === item.id));
-    await ack(item.id, `run-${runId}`);
+    await ack(item.id, runWorkflowId(runId));
     h.clock.now += DEADLINE_MS;
     assert.deepEqual((await daemon.runOnce()).launchesFailed, [runId], 'failed after 2 attempts');
     const failed = await getRun(runId);

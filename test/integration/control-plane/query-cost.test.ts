@@ -11,7 +11,7 @@ import { startControlPlane, type ControlPlane } from '../../../src/control-plane
 import { appendRunEvents } from '../../../src/control-plane/store/run-events.js';
 import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { openHarness } from './harness.js';
+import { openHarness } from '../../support/control-plane-harness.js';
 
 const EVENTS = 1000;
 let dir: string;

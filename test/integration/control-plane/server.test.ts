@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { SNAPSHOT } from './harness.js';
+import { SNAPSHOT } from '../../support/control-plane-harness.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 

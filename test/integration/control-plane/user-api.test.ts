@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { describeEachDialect } from '../../support/storage.js';
-import { loadedLocation, openHarness, type Harness } from './harness.js';
+import { loadedLocation, openHarness, type Harness } from '../../support/control-plane-harness.js';
 
 describeEachDialect('user API', (target) => {
   let h: Harness;
@@ -87,7 +87,7 @@ describeEachDialect('user API', (target) => {
       `mutation($a: ID!, $s: JSON) { reportCodeLocation(input: { agentId: $a, location: "hello", version: 2, status: LOADED, snapshot: $s }) }`,
       {
         a: agentId,
-        s: (await import('./harness.js')).SNAPSHOT,
+        s: (await import('../../support/control-plane-harness.js')).SNAPSHOT,
       },
     );
   });

@@ -11,6 +11,7 @@ import { getRun } from '../../../src/control-plane/store/runs.js';
 import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { isOutpostError } from '../../../src/shared/errors.js';
 import { describeEachDialect } from '../../support/storage.js';
+import { workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
 
 describeEachDialect('work queue', (target) => {
   let a: Store;
@@ -69,7 +70,7 @@ describeEachDialect('work queue', (target) => {
     clock.now += 1_001;
     // Lapsed and re-queued: no longer A's, so A's late ack is refused and changes nothing.
     await expireLeases(a);
-    await assert.rejects(ackWork(a, 'A', item.id, `wi-${item.id}`), (e: unknown) =>
+    await assert.rejects(ackWork(a, 'A', item.id, workItemWorkflowId(item.id)), (e: unknown) =>
       isOutpostError(e, 'WORK_ITEM_NOT_OWNED'),
     );
     assert.equal((await getWorkItem(a.db, item.id))?.status, 'QUEUED');
@@ -144,7 +145,8 @@ describeEachDialect('work queue', (target) => {
     });
     const [c] = await claimWork(a, { agentId: 'A', limit: 1, waitMs: 0 });
     assert.equal(c?.id, item.id);
-    for (let i = 0; i < 2; i++) assert.equal((await ackWork(a, 'A', item.id, `wi-${item.id}`)).status, 'ACKED');
+    for (let i = 0; i < 2; i++)
+      assert.equal((await ackWork(a, 'A', item.id, workItemWorkflowId(item.id))).status, 'ACKED');
     const result = { runRequests: [{ runKey: 'k1', job: 'j', runConfig: {}, tags: {} }], cursor: 'c1' };
     // Two replicas at once on PostgreSQL. SQLite's driver is synchronous, so two connections in
     // one process would block each other's event loop; there a single store races itself.
@@ -196,13 +198,16 @@ describeEachDialect('work queue', (target) => {
     // m2 finishes before its ack arrives (a fast item): completion records the derived workflow id.
     const completed = await completeWork(a, 'A', m2!.id, { runRequests: [] });
     assert.equal(completed.status, 'COMPLETED');
-    assert.equal(completed.workflowId, `wi-${m2!.id}`);
-    const acks = [...mine, ...theirs, { id: 'wi_unknown' }].map((i) => ({ id: i.id, workflowId: `wi-${i.id}` }));
+    assert.equal(completed.workflowId, workItemWorkflowId(m2!.id));
+    const acks = [...mine, ...theirs, { id: 'wi_unknown' }].map((i) => ({
+      id: i.id,
+      workflowId: workItemWorkflowId(i.id),
+    }));
     assert.equal(await ackWorkBatch(a, 'A', acks), 2, 'only the two live items leased to A');
     for (const m of [m0, m1]) {
       const row = await getWorkItem(a.db, m!.id);
       assert.equal(row?.status, 'ACKED');
-      assert.equal(row?.workflowId, `wi-${m!.id}`);
+      assert.equal(row?.workflowId, workItemWorkflowId(m!.id));
     }
     assert.equal((await getWorkItem(a.db, m2!.id))?.status, 'COMPLETED', 'a late ack leaves a finished item as it is');
     const other = await getWorkItem(a.db, theirs[0]!.id);

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { status, type ServiceError } from '@grpc/grpc-js';
 import { DefaultStatus } from '../../../src/gen/outpost/codeserver/v1/code_server.js';
 import { SDK_VERSION } from '../../../src/user-code/sdk/sdk-version.js';
-import { spawnCodeServer, type CodeServerProcess } from './code-server-process.js';
+import { spawnCodeServer, type CodeServerProcess } from '../../support/code-server-process.js';
 
 const inbox = mkdtempSync(join(tmpdir(), 'outpost-inbox-'));
 process.env.OUTPOST_FILE_SENSOR_DIR = inbox; // inherited by the child

@@ -3,7 +3,14 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { errorCode } from '../../../src/shared/errors.js';
-import { assertContiguous, readEvents, readLog, shape, startWorker, waitForEvents } from './run-worker-process.js';
+import {
+  assertContiguous,
+  readEvents,
+  readLog,
+  shape,
+  startWorker,
+  waitForEvents,
+} from '../../support/run-worker-process.js';
 
 const EDGE = 'test/fixtures/user-code/edge-location/definitions.ts';
 

@@ -15,7 +15,7 @@ import { defaultCliCommand } from '../../../src/agent/launchers/process-launcher
 import { bubblewrapIsolation, bubblewrapUsable } from '../../../src/agent/launchers/sandbox.js';
 import { CodeServerServiceClient } from '../../../src/gen/outpost/codeserver/v1/code_server.js';
 import { SDK_VERSION } from '../../../src/user-code/sdk/sdk-version.js';
-import { promiseCalls } from './code-server-process.js';
+import { promiseCalls } from '../../support/code-server-process.js';
 
 const REPO = resolve('.');
 const TSC = createRequire(import.meta.url).resolve('typescript/bin/tsc');

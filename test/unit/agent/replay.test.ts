@@ -9,7 +9,7 @@ import { test } from 'node:test';
 import { DefaultLogger, Runtime, Worker } from '@temporalio/worker';
 import { WORKFLOWS_PATH } from '../../../src/cli/agent-root.js';
 import { WORKFLOW_TYPES } from '../../../workflows/types.js';
-import { historyFromJson } from './history-json.js';
+import { historyFromJson } from '../../support/history-json.js';
 
 const DIR = resolve('test/fixtures/histories');
 

@@ -1,11 +1,13 @@
 // Starts a real `outpost dev` (Temporal dev server, control plane, agent, examples/hello) in
 // a throwaway data dir on free ports, for browser tests, and stops it with SIGINT like Ctrl-C.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { freePort } from '../../src/shared/net.js';
+import { alive, descendants, processesOfDir, startTimeOf } from './process.js';
+import { sleep } from './wait.js';
 
 const CLI = resolve(import.meta.dirname, '..', '..', 'src', 'cli', 'main.ts');
 
@@ -28,83 +30,6 @@ export interface DevStack {
   graphql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
   stop(): Promise<void>;
 }
-
-/** Every process descending from `root`, read from /proc (Linux), so none outlives the test. */
-export function descendants(root: number): number[] {
-  const children = new Map<number, number[]>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      // The command may contain spaces and parentheses: the ppid follows the last ')'.
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
-      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
-    } catch {
-      // exited while we looked
-    }
-  }
-  const out: number[] = [];
-  const queue = [root];
-  for (let i = 0; i < queue.length && i < 10_000; i++) {
-    for (const c of children.get(queue[i]!) ?? []) {
-      out.push(c);
-      queue.push(c);
-    }
-  }
-  return out;
-}
-
-/**
- * Live processes that belong to a data dir: its path is in their command line, their working
- * directory or one of their open files (run workers and warm standbys hold their spool's logs).
- */
-export function processesOfDir(dir: string): Array<{ pid: number; cmd: string }> {
-  const out: Array<{ pid: number; cmd: string }> = [];
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      if (['Z', 'X'].includes(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[0]!)) continue;
-      const cmd = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0').join(' ');
-      let refs = cmd.includes(dir);
-      const paths = (): string[] => {
-        const list = [readlinkSync(`/proc/${entry}/cwd`)];
-        for (const fd of readdirSync(`/proc/${entry}/fd`)) {
-          try {
-            list.push(readlinkSync(`/proc/${entry}/fd/${fd}`));
-          } catch {
-            // closed meanwhile
-          }
-        }
-        return list;
-      };
-      refs ||= paths().some((p) => p.startsWith(dir));
-      if (refs) out.push({ pid: Number(entry), cmd: cmd.slice(0, 160) });
-    } catch {
-      // exited while we looked, or not ours to read
-    }
-  }
-  return out;
-}
-
-/** Start time of a process (clock ticks since boot), which with its pid names it for good. */
-export function startTimeOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
-  } catch {
-    return undefined;
-  }
-}
-
-export const alive = (pid: number): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 export async function startDevStack(timeoutMs = 240_000, extraArgs: string[] = []): Promise<DevStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-e2e-'));
@@ -146,7 +71,7 @@ export async function startDevStack(timeoutMs = 240_000, extraArgs: string[] = [
       } catch {
         // not listening yet
       }
-      await new Promise((r) => setTimeout(r, 20));
+      await sleep(20);
     }
   })();
   let link: string | undefined;
@@ -196,7 +121,7 @@ export async function startDevStack(timeoutMs = 240_000, extraArgs: string[] = [
     }
     // `outpost dev` must stop everything itself (test/e2e/cli-dev.test.ts asserts it); this only
     // makes sure a failure there does not leave processes behind on the machine.
-    for (let i = 0; i < 50 && tree.some(ours); i++) await new Promise((r) => setTimeout(r, 200));
+    for (let i = 0; i < 50 && tree.some(ours); i++) await sleep(200);
     const left = tree.filter(ours).map(([pid]) => pid);
     if (left.length) {
       const what = left.map((pid) => {

@@ -10,25 +10,8 @@ import {
   type RestartPolicy,
 } from '../../../src/cli/restart-policy.js';
 import { Component, spawnPrefixed, type SpawnedChild } from '../../../src/cli/supervisor.js';
-
-const alive = (pid: number | undefined): boolean => {
-  if (pid === undefined) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-
-async function until(what: string, fn: () => boolean, timeoutMs = 20_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (fn()) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { alive } from '../../support/process.js';
+import { sleep, until } from '../../support/wait.js';
 
 describe('planRestart', () => {
   const p = DEFAULT_RESTART_POLICY;
@@ -86,8 +69,8 @@ describe('Component (real child processes)', () => {
       },
     });
     await c.start();
-    await until('give-up', () => gaveUp > 0);
-    await new Promise((r) => setTimeout(r, 300));
+    await until('give-up', () => gaveUp > 0, 20_000, 20);
+    await sleep(300);
     assert.equal(gaveUp, 1);
     assert.equal(pids.length, 3, 'started 3 times: the first start and 2 restarts');
     assert.deepEqual(lines, [
@@ -116,7 +99,7 @@ describe('Component (real child processes)', () => {
     await b.start();
     const [a1, b1] = [a.pid!, b.pid!];
     process.kill(a1, 'SIGKILL');
-    await until('a restarted', () => a.pid !== undefined && a.pid !== a1);
+    await until('a restarted', () => a.pid !== undefined && a.pid !== a1, 20_000, 20);
     assert.equal(lines[0], 'a exited (signal SIGKILL); restarting in 0.1s (attempt 2/3)');
     assert.equal(b.pid, b1, 'b kept running');
     await a.stop(2_000);
@@ -140,9 +123,9 @@ describe('Component (real child processes)', () => {
     await c.start();
     const pid = c.pid!;
     process.kill(pid, 'SIGKILL');
-    await until('the crash reported', () => lines.length === 1);
+    await until('the crash reported', () => lines.length === 1, 20_000, 20);
     await c.stop(1_000);
-    await new Promise((r) => setTimeout(r, 2_500));
+    await sleep(2_500);
     assert.equal(starts, 1, 'no restart after stop()');
     assert.equal(c.pid, undefined);
   });
@@ -156,12 +139,12 @@ test('stop() during the first start waits for it and stops what it started', asy
     onGiveUp: () => assert.fail('must not give up'),
     start: async () => {
       started = spawnPrefixed('t', process.execPath, ['-e', 'setInterval(() => {}, 1000)'], process.env);
-      await new Promise((r) => setTimeout(r, 500)); // e.g. waiting for its port to answer
+      await sleep(500); // e.g. waiting for its port to answer
       return started;
     },
   });
   const starting = c.start();
-  await new Promise((r) => setTimeout(r, 100));
+  await sleep(100);
   await c.stop(1_000);
   await assert.rejects(starting, /stopped while starting/);
   assert.ok(started && !alive(started.pid), 'the process it started is gone');

@@ -6,10 +6,11 @@ import {
   type ApiLimits,
   type FetchHandler,
   type StoreLimits,
-} from '../../../src/control-plane/index.js';
-import { createToken } from '../../../src/control-plane/store/tokens.js';
-import { createLogger } from '../../../src/shared/logger.js';
-import type { LocationSnapshot } from '../../../src/shared/location-snapshot.js';
+} from '../../src/control-plane/index.js';
+import { createToken } from '../../src/control-plane/store/tokens.js';
+import { createLogger } from '../../src/shared/logger.js';
+import type { LocationSnapshot } from '../../src/shared/location-snapshot.js';
+import { workItemWorkflowId } from '../../src/shared/workflow-contract.js';
 
 export interface GqlResult<T = Record<string, unknown>> {
   status: number;
@@ -151,7 +152,7 @@ export async function loadedLocation(h: Harness, name = 'hello'): Promise<string
     {
       a: agentId,
       i: sync.id,
-      w: `wi-${sync.id}`,
+      w: workItemWorkflowId(sync.id),
     },
   );
   const rep = await h.gql('agent', `mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }`, {

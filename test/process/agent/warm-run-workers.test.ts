@@ -22,21 +22,14 @@ import {
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import { handoffClaimant, STANDBY_CLAIM_FILE, type StandbyRunMessage } from '../../../src/shared/standby-protocol.js';
+import { alive } from '../../support/process.js';
+import { until } from '../../support/wait.js';
 
 const MODULE = resolve('examples/hello/definitions.ts');
 const BROKEN = resolve('test/fixtures/user-code/broken-location/definitions.ts');
 const logger = createLogger({ name: 'test', level: 'warn' });
 const root = mkdtempSync(join(tmpdir(), 'outpost-warm-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 type Ev = { seq: number; type: string; data?: Record<string, unknown>; message?: string };
 function events(launcher: ProcessLauncher, runId: string): Ev[] {
@@ -162,12 +155,12 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       const [v1] = launcher.standbys.pids();
       version = 2;
       launcher.prewarm({ location: 'hello', module: MODULE });
-      await until('v1 standby to exit', () => !pidAlive(v1!));
+      await until('v1 standby to exit', () => !alive(v1));
       await until('a ready v2 standby', () => launcher.standbys.counts().ready === 1);
       const [v2] = launcher.standbys.pids();
       assert.notEqual(v2, v1);
       launcher.stop();
-      await until('v2 standby to exit', () => !pidAlive(v2!));
+      await until('v2 standby to exit', () => !alive(v2));
     });
 
     test('a location that fails to import is not kept warm; its runs start cold and report the error', async () => {
@@ -204,7 +197,7 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       assert.doesNotMatch(handle.ref, /warm/);
       assert.equal((await finished(next, runId)).at(-1)?.type, 'RUN_SUCCESS');
       assert.equal(next.spawnCount(runId), 1);
-      assert.ok(!pidAlive(sb.pid), 'the standby that never got the run exited');
+      assert.ok(!alive(sb.pid), 'the standby that never got the run exited');
       next.stop();
     });
 
@@ -229,7 +222,7 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       const handle = await next.launch(spec(runId, 'sleepy', MODULE, { seconds: 2 }));
       assert.equal(handle.adopted, true);
       assert.equal(handle.ref, `pid ${sb.pid} (warm)`);
-      await until('the adopted worker to finish', () => !pidAlive(sb.pid));
+      await until('the adopted worker to finish', () => !alive(sb.pid));
       const evs = events(next, runId);
       assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS', JSON.stringify(evs.at(-1)));
       assert.deepEqual(
@@ -257,7 +250,7 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       // The recovering agent claimed the run first: the standby is gone and can never run it.
       assert.doesNotMatch(handle.ref, /warm/);
       assert.equal(handoffClaimant(next.spoolDir(runId)), 'agent');
-      await until('the stopped standby to be killed', () => !pidAlive(sb.pid));
+      await until('the stopped standby to be killed', () => !alive(sb.pid));
       const evs = await finished(next, runId);
       assert.equal(evs.filter((e) => e.type === 'RUN_START').length, 1);
       assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS');
@@ -293,22 +286,4 @@ function beginHandoff(
   const sandboxed = readFileSync(`/proc/${sb.pid}/cmdline`, 'utf8').includes('bwrap');
   const inside = sandboxed ? standbySpoolInside(dirname(dirname(dir))) : spoolDir;
   return { message: { type: 'run', runId, job, runConfig, spoolDir: inside }, spoolDir };
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return readStat(pid) !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function readStat(pid: number): string {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return text.slice(text.lastIndexOf(')') + 2).split(' ')[0] ?? '?';
-  } catch {
-    return 'X';
-  }
 }

@@ -6,7 +6,7 @@ import { credentials, type ServiceError } from '@grpc/grpc-js';
 import {
   CodeServerServiceClient,
   type CodeServerServiceService,
-} from '../../../src/gen/outpost/codeserver/v1/code_server.js';
+} from '../../src/gen/outpost/codeserver/v1/code_server.js';
 
 export const CLI = ['--import', 'tsx', 'src/cli/main.ts'];
 

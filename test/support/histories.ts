@@ -5,7 +5,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { format } from 'prettier';
-import { historyToJson } from '../../unit/agent/history-json.js';
+import { historyToJson } from './history-json.js';
 
 export const HISTORIES_DIR = resolve('test/fixtures/histories');
 

@@ -1,19 +1,19 @@
 // A real Outpost stack for agent tests: the control plane (startControlPlane, SQLite or
 // PostgreSQL), tokens, a user-API client, and an agent, in-process (startOutpostAgent) or as a real
 // `outpost agent` child process, all against the test Temporal dev server.
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { createInterface } from 'node:readline';
 import { GraphQLClient } from 'graphql-request';
-import type { AgentMode, RunningAgent } from '../../../src/agent/agent.js';
-import { startOutpostAgent } from '../../../src/cli/agent-root.js';
-import { loadAgentConfig } from '../../../src/agent/config.js';
-import { defaultCliCommand } from '../../../src/agent/launchers/process-launcher.js';
-import { startControlPlane, type ControlPlane, type StoreLimits } from '../../../src/control-plane/index.js';
-import { createLogger } from '../../../src/shared/logger.js';
-import { uniqueTaskQueue } from '../../support/temporal.js';
+import type { AgentMode, RunningAgent } from '../../src/agent/agent.js';
+import { startOutpostAgent } from '../../src/cli/agent-root.js';
+import { loadAgentConfig } from '../../src/agent/config.js';
+import { startControlPlane, type ControlPlane, type StoreLimits } from '../../src/control-plane/index.js';
+import { createLogger } from '../../src/shared/logger.js';
+import { spawnOutpost } from './process.js';
+import { uniqueTaskQueue } from './temporal.js';
+import { until } from './wait.js';
 
 export const HELLO_MODULE = resolve('examples/hello/definitions.ts');
 const quiet = createLogger({ name: 'test', level: process.env.OUTPOST_TEST_LOG_LEVEL ?? 'silent' });
@@ -50,28 +50,6 @@ export interface Stack {
   waitRun(id: string, statuses: string[], timeoutMs?: number): Promise<RunView>;
   computeLogs(id: string, stream: 'stdout' | 'stderr'): Promise<string>;
   close(): Promise<void>;
-}
-
-export async function until<T>(
-  what: string,
-  fn: () => Promise<T | undefined | false> | T | undefined | false,
-  timeoutMs = 90_000,
-  everyMs = 200,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let last: unknown;
-  while (Date.now() < deadline) {
-    try {
-      const v = await fn();
-      if (v !== undefined && v !== false) return v;
-    } catch (err) {
-      last = err;
-    }
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  throw new Error(
-    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ''}`,
-  );
 }
 
 export async function startStack(opts: {
@@ -188,10 +166,10 @@ export async function startStack(opts: {
   return stack;
 }
 
-/** `outpost agent` as a real child process (for kill -9). Resolves once it printed its ready line. */
 /** Everything an agent child process printed (stdout + stderr), for checks such as "no token". */
 export const agentOutput = new WeakMap<ChildProcess, string[]>();
 
+/** `outpost agent` as a real child process (for kill -9). Resolves once it printed its ready line. */
 export async function spawnAgentProcess(
   stack: Stack,
   extraArgs: string[] = [],
@@ -199,11 +177,9 @@ export async function spawnAgentProcess(
 ): Promise<ChildProcess> {
   const tokenFile = join(stack.dataDir, 'agent.token');
   writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
-  const [node, ...pre] = defaultCliCommand();
-  const child = spawn(
-    node!,
+  const output: string[] = [];
+  const { child } = await spawnOutpost(
     [
-      ...pre,
       'agent',
       opts.mode ?? 'all',
       '--url',
@@ -218,22 +194,10 @@ export async function spawnAgentProcess(
       opts.dataDir ?? join(stack.dataDir, 'agent'),
       ...extraArgs,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, OUTPOST_LOG_LEVEL: 'info' } },
+    /OUTPOST_AGENT_READY/,
+    { OUTPOST_LOG_LEVEL: 'info' },
+    output,
   );
-  const output: string[] = [];
   agentOutput.set(child, output);
-  child.stderr?.on('data', (b: Buffer) => output.push(b.toString('utf8')));
-  child.stdout?.on('data', (b: Buffer) => output.push(b.toString('utf8')));
-  await new Promise<void>((res, rej) => {
-    const lines = createInterface({ input: child.stdout });
-    const timer = setTimeout(() => rej(new Error('agent did not become ready in 90 s')), 90_000);
-    lines.on('line', (line) => {
-      if (line.includes('OUTPOST_AGENT_READY')) {
-        clearTimeout(timer);
-        res();
-      }
-    });
-    child.once('exit', (code) => rej(new Error(`agent exited with ${code} before it was ready`)));
-  });
   return child;
 }

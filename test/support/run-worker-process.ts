@@ -4,8 +4,9 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { RunEventSchema, SPOOL_FILES, type RunEvent } from '../../../src/shared/run-events.js';
+import { RunEventSchema, SPOOL_FILES, type RunEvent } from '../../src/shared/run-events.js';
 import { CLI } from './code-server-process.js';
+import { until } from './wait.js';
 
 export interface WorkerRun {
   child: ChildProcess;
@@ -76,11 +77,11 @@ export const readLog = (spoolDir: string, stream: 'stdout' | 'stderr'): string =
 
 /** Polls (bounded) until `predicate` holds for the spool's events. */
 export async function waitForEvents(spoolDir: string, predicate: (e: RunEvent[]) => boolean, timeoutMs = 20_000) {
-  for (let waited = 0; waited < timeoutMs; waited += 25) {
-    if (predicate(readEvents(spoolDir))) return;
-    await new Promise((r) => setTimeout(r, 25));
+  try {
+    await until('spool events', () => predicate(readEvents(spoolDir)), timeoutMs, 25);
+  } catch {
+    throw new Error(`events did not arrive within ${timeoutMs} ms: ${JSON.stringify(readEvents(spoolDir))}`);
   }
-  throw new Error(`events did not arrive within ${timeoutMs} ms: ${JSON.stringify(readEvents(spoolDir))}`);
 }
 
 /** `[type, stepKey]` pairs: the shape of a run, without timestamps. */

@@ -1,77 +1,11 @@
-// Real Outpost processes for fault injection: `outpost control-plane` on a file-backed SQLite DB
-// (so a kill -9 can be followed by a restart on the same DB and port) and `outpost agent`, both
-// as child processes we can SIGKILL, plus a small user-API client and run checks.
-import { spawn, type ChildProcess } from 'node:child_process';
+// Real Outpost processes for fault injection and the footprint bench: `outpost control-plane` on
+// a file-backed SQLite DB (so a kill -9 can be followed by a restart on the same DB and port) and
+// `outpost agent`, both as child processes we can SIGKILL, plus a small user-API client.
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { defaultCliCommand } from '../../../src/agent/launchers/process-launcher.js';
-import { runDir, spawnCount } from '../../../src/agent/launchers/run-records.js';
-import { until } from '../../integration/agent/stack.js';
-
-export { until };
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Spawns `outpost <args>` and resolves once a stdout/stderr line matches `ready`. */
-export async function spawnOutpost(
-  args: string[],
-  readyLine: RegExp,
-  env: NodeJS.ProcessEnv = {},
-): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const [node, ...pre] = defaultCliCommand();
-  const child = spawn(node!, [...pre, ...args], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn', ...env },
-  });
-  const tail: string[] = [];
-  const ready = new Promise<RegExpExecArray>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error(`outpost ${args[0]} not ready in 90 s: ${tail.join('\n')}`)), 90_000);
-    const onLine = (line: string): void => {
-      tail.push(line);
-      if (tail.length > 20) tail.shift();
-      const m = readyLine.exec(line);
-      if (m) {
-        clearTimeout(timer);
-        res(m);
-      }
-    };
-    createInterface({ input: child.stdout }).on('line', onLine);
-    createInterface({ input: child.stderr }).on('line', onLine);
-    child.once('exit', (code, sig) => {
-      clearTimeout(timer);
-      rej(new Error(`outpost ${args[0]} exited (${code ?? sig}) before ready: ${tail.join('\n')}`));
-    });
-  });
-  let match: RegExpExecArray;
-  try {
-    match = await ready;
-  } catch (err) {
-    // Never leave a half-started process behind.
-    child.kill('SIGKILL');
-    throw err;
-  }
-  return { child, match };
-}
-
-export function isAlive(child: ChildProcess | undefined): boolean {
-  return !!child && child.exitCode === null && child.signalCode === null;
-}
-
-export async function kill9(child: ChildProcess | undefined): Promise<void> {
-  if (!child || !isAlive(child)) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGKILL');
-  await exited;
-}
-
-export async function stopGracefully(child: ChildProcess | undefined): Promise<void> {
-  if (!child || !isAlive(child)) return;
-  const exited = new Promise((r) => child.once('exit', r));
-  child.kill('SIGTERM');
-  const t = setTimeout(() => child.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(t);
-}
+import { runDir, spawnCount } from '../../src/agent/launchers/run-records.js';
+import { kill9, spawnOutpost, stopGracefully } from './process.js';
 
 /** `outpost control-plane` on sqlite:<dir>/outpost.db; restartable on the same DB and port. */
 export class ControlPlaneProcess {

@@ -18,6 +18,8 @@ import {
   type ProcessRecord,
 } from '../../../src/agent/launchers/run-records.js';
 import { createLogger } from '../../../src/shared/logger.js';
+import { alive } from '../../support/process.js';
+import { until } from '../../support/wait.js';
 
 const MODULE = resolve('examples/hello/definitions.ts');
 const logger = createLogger({ name: 'test', level: 'warn' });
@@ -33,20 +35,6 @@ after(() => {
   }
   rmSync(root, { recursive: true, force: true });
 });
-
-const alive = (pid: number): boolean => {
-  const st = readProcStat(pid);
-  return st !== undefined && st.state !== 'Z' && st.state !== 'X';
-};
-
-async function until(what: string, fn: () => boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (fn()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 /** A detached process group (like a run worker), optionally ignoring SIGTERM; resolves once set up. */
 async function startGroup(ignoreTerm = false): Promise<ProcessRecord> {
@@ -104,7 +92,7 @@ test('idle standbys are recorded; a restarted agent ends those its predecessor l
   // The agent is gone without retiring it (its channel is still open here, as if it were
   // still importing when the agent died): the next agent's pool ends it.
   const next = new ProcessLauncher({ dataDir, logger, warmWorkers: 1 });
-  await until('the old standby gone', () => !alive(pid!), 10_000);
+  await until('the old standby gone', () => !alive(pid), 10_000);
   assert.deepEqual(listRecordedProcesses(dataDir), []);
   next.stop();
   first.stop();

@@ -12,20 +12,12 @@ import { readProcStat } from '../../../src/agent/launchers/proc.js';
 import { bubblewrapUsable, bubblewrapIsolation, noIsolation } from '../../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
+import { until } from '../../support/wait.js';
 
 const MODULE = resolve('examples/hello/definitions.ts');
 const logger = createLogger({ name: 'test', level: 'warn' });
 const dataDir = mkdtempSync(join(tmpdir(), 'outpost-launcher-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
-
-async function until(what: string, fn: () => boolean | Promise<boolean>, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 function events(launcher: ProcessLauncher, runId: string): Array<{ seq: number; type: string }> {
   const file = join(launcher.spoolDir(runId), SPOOL_FILES.events);
