@@ -3,11 +3,12 @@
 // the README's "Try the Dagster example" block runs as written (read from README.md between its
 // markers), against that real system. Skipped, saying why, without a Dagster interpreter.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startDevStack, type DevStack } from './dev-stack.js';
+import { startDevStack, type DevStack } from '../support/dev-stack.js';
+import { until } from '../support/wait.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const BIN = resolve(ROOT, 'bin', 'outpost.mjs');
@@ -55,27 +56,27 @@ describe('outpost dev with a Dagster interpreter: the example deployed, the READ
   });
   after(() => dev?.stop());
 
-  const outpost = (args: string[]): { status: number | null; out: string } => {
-    const res = spawnSync(process.execPath, [BIN, ...args, '--url', dev.url], {
+  // Async (not spawnSync): a blocked event loop would miss the server closing idle keep-alive
+  // sockets, and the test's next fetch would fail on a dead one.
+  const outpost = async (args: string[]): Promise<{ status: number | null; out: string }> => {
+    const child = spawn(process.execPath, [BIN, ...args, '--url', dev.url], {
       env: { ...process.env, OUTPOST_TOKEN: dev.userToken },
-      encoding: 'utf8',
-      timeout: 180_000,
+      stdio: ['ignore', 'pipe', 'pipe'],
     });
-    return { status: res.status, out: res.stdout + res.stderr };
+    let out = '';
+    child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    child.stderr.on('data', (b: Buffer) => (out += b.toString('utf8')));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 180_000);
+    const status = await new Promise<number | null>((r) => child.once('close', (code) => r(code)));
+    clearTimeout(timer);
+    return { status, out };
   };
   const runStatus = async (id: string): Promise<string> =>
     (await dev.graphql<{ run: { status: string } }>(`query($id: ID!) { run(id: $id) { status } }`, { id })).run.status;
-  async function until<T>(what: string, fn: () => Promise<T | undefined> | T | undefined, ms: number): Promise<T> {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      const v = await fn();
-      if (v !== undefined) return v;
-      await new Promise((r) => setTimeout(r, 500));
-    }
-    throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-  }
 
-  test('it deploys dagster_example LOADED and prints a try: line for it', () => {
+  test('it deploys dagster_example LOADED and prints a try: line for it', async () => {
+    // The ready lines follow the sign-in link startDevStack waits for.
+    await until('the try: lines', () => (dev.output.some((l) => /press Ctrl-C/.test(l)) ? true : undefined), 30_000);
     const text = dev.output.join('\n');
     assert.match(text, /code location dagster_example: LOADED/, text);
     assert.match(text, /try:\s+npx outpost runs launch greeting_job --location dagster_example --config/);
@@ -85,42 +86,58 @@ describe('outpost dev with a Dagster interpreter: the example deployed, the READ
     const commands = readmeDagsterCommands(readFileSync(resolve(ROOT, 'README.md'), 'utf8'));
     assert.ok(commands.length >= 10, `README block: ${commands.length} commands`);
     let lastRun: string | undefined;
-    for (const args of commands) {
-      const resolved = args.map((a) => (a === '<run-id>' ? lastRun! : a));
-      const { status, out } = outpost(resolved);
-      const line = `outpost ${resolved.join(' ')}`;
-      assert.equal(status, 0, `${line}\n${out}`);
-      const launched = /launched run (\S+)/.exec(out);
-      if (launched) lastRun = launched[1];
-      // What each one is documented to show.
-      if (args[0] === 'locations') assert.match(out, /DAGSTER/, out);
-      if (args.includes('greeting_job')) assert.match(out, /hello you/, out);
-      if (args[0] === 'runs' && args[1] === 'terminate') {
-        await until(
-          'the slow run CANCELED',
-          async () => ((await runStatus(lastRun!)) === 'CANCELED' ? true : undefined),
-          60_000,
-        );
+    try {
+      await runAll();
+    } catch (err) {
+      console.log(`# outpost dev printed (last 80 lines):\n${dev.output.slice(-80).join('\n')}`);
+      throw err;
+    }
+    async function runAll(): Promise<void> {
+      for (const args of commands) {
+        const resolved = args.map((a) => (a === '<run-id>' ? lastRun! : a));
+        const { status, out } = await outpost(resolved);
+        const line = `outpost ${resolved.join(' ')}`;
+        assert.equal(status, 0, `${line}\n${out}`);
+        const launched = /launched run (\S+)/.exec(out);
+        if (launched) lastRun = launched[1];
+        // What each one is documented to show.
+        if (args[0] === 'locations') assert.match(out, /LOADED \(Dagster \d/, out);
+        if (args.includes('greeting_job')) assert.match(out, /hello you/, out);
+        if (args[0] === 'runs' && args[1] === 'terminate') {
+          await until(
+            'the slow run CANCELED',
+            async () => ((await runStatus(lastRun!)) === 'CANCELED' ? true : undefined),
+            60_000,
+          );
+        }
+        if (args.includes('--asset')) assert.match(out, /ASSET_MATERIALIZATION/, out);
+        if (args[0] === 'assets')
+          assert.match(out, /doubled_numbers[\s\S]*raw_numbers|raw_numbers[\s\S]*doubled_numbers/, out);
+        if (args[0] === 'schedules') assert.match(out, /greeting_job/, out);
+        if (args[0] === 'sensors' && args[1] === 'test') assert.match(out, /tick-42/, out);
+        if (args[0] === 'sensors' && args[1] === 'start') {
+          // The daemon ticks at once: the sensor's run appears, tagged with its run key.
+          await until(
+            'the sensor run',
+            async () => {
+              const r: { out: string } = await outpost([
+                'runs',
+                'list',
+                '--location',
+                'dagster_example',
+                '--job',
+                'greeting_job',
+                '--json',
+              ]);
+              return r.out.includes('"dagster/run_key": "tick-1"') || r.out.includes('"dagster/run_key":"tick-1"')
+                ? true
+                : undefined;
+            },
+            90_000,
+          );
+        }
+        if (args[0] === 'runs' && args[1] === 'list') assert.match(out, /dagster\/run_key/, out);
       }
-      if (args.includes('--asset')) assert.match(out, /ASSET_MATERIALIZATION/, out);
-      if (args[0] === 'assets')
-        assert.match(out, /doubled_numbers[\s\S]*raw_numbers|raw_numbers[\s\S]*doubled_numbers/, out);
-      if (args[0] === 'schedules') assert.match(out, /greeting_job/, out);
-      if (args[0] === 'sensors' && args[1] === 'test') assert.match(out, /tick-42/, out);
-      if (args[0] === 'sensors' && args[1] === 'start') {
-        // The daemon ticks at once: the sensor's run appears, tagged with its run key.
-        await until(
-          'the sensor run',
-          () => {
-            const r = outpost(['runs', 'list', '--location', 'dagster_example', '--job', 'greeting_job', '--json']);
-            return r.out.includes('"dagster/run_key": "tick-1"') || r.out.includes('"dagster/run_key":"tick-1"')
-              ? true
-              : undefined;
-          },
-          90_000,
-        );
-      }
-      if (args[0] === 'runs' && args[1] === 'list') assert.match(out, /dagster\/run_key/, out);
     }
   });
 });

@@ -14,7 +14,7 @@ import { runDir } from './support/agent-moments.js';
 import { checkRun, launch, runEvents, waitTerminal } from './support/checks.js';
 import { FaultSystem } from './support/fault-system.js';
 import { StoreView } from './support/store-view.js';
-import { sleep, until } from './support/system.js';
+import { sleep, until } from '../support/wait.js';
 
 const python = process.env.OUTPOST_TEST_DAGSTER_PYTHON;
 const skip = python

@@ -7,7 +7,8 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { ClientError } from 'graphql-request';
 import { readProcessRecord, runDir } from '../../../src/agent/launchers/run-records.js';
-import { startStack, until, type Stack } from '../agent/stack.js';
+import { startStack, type Stack } from '../../support/stack.js';
+import { until } from '../../support/wait.js';
 
 const python = process.env.OUTPOST_TEST_DAGSTER_PYTHON;
 const temporalAddress = process.env.OUTPOST_TEST_TEMPORAL_ADDRESS;
@@ -161,6 +162,8 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
     assert.equal(evs.filter((e) => e.type === 'RUN_START').length, 1);
     assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS');
     assert.match(await s.computeLogs(id, 'stdout'), /greet printed x/);
+    // Dagster's console echo of its events is not user output.
+    assert.doesNotMatch(await s.computeLogs(id, 'stderr'), /hello x/);
   });
 
   test('invalid config and an unknown job are refused before any run exists', async () => {
@@ -170,6 +173,8 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
     assert.match(bad.message, /String|string/, bad.message);
     const unknown = await refusal(launch({ job: 'no_such_job' }));
     assert.equal(unknown.code, 'OUTPOST_ERR_UNKNOWN_JOB', unknown.message);
+    const asset = await refusal(launch({ assetSelection: ['no_such_asset'] }));
+    assert.equal(asset.code, 'OUTPOST_ERR_UNKNOWN_ASSET', asset.message);
     assert.equal(await runCount(), n);
   });
 
@@ -181,6 +186,7 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
     gapFree(evs);
     assert.ok(evs.some((e) => e.type === 'STEP_FAILURE' && e.stepKey === 'fail_on_purpose'));
     assert.equal(evs.at(-1)?.type, 'RUN_FAILURE');
+    assert.match(await s.computeLogs(id, 'stdout'), /about to fail on purpose/);
   });
 
   test('terminateRun mid-step: CANCELED (STEP_CANCELED), nothing left running', async () => {
