@@ -29,13 +29,18 @@ export function readmeDagsterCommands(readme: string): string[][] {
     .map((l) => shellWords(l).slice(2));
 }
 
-/** Splits a command line as sh would for what the README uses: words, '…' quoting, # comments. */
+/** Splits a command line as sh would for what the README uses: words, '…' and "$VAR" quoting, # comments. */
 function shellWords(line: string): string[] {
   const words: string[] = [];
   let cur: string | undefined;
   for (let i = 0; i < line.length; i++) {
     const c = line[i]!;
-    if (c === "'") {
+    if (c === '"') {
+      // Only "$NAME" is used: the variable's value, as sh expands it.
+      const end = line.indexOf('"', i + 1);
+      cur = (cur ?? '') + line.slice(i + 1, end).replace(/\$(\w+)/g, (_, v: string) => process.env[v] ?? '');
+      i = end;
+    } else if (c === "'") {
       const end = line.indexOf("'", i + 1);
       cur = (cur ?? '') + line.slice(i + 1, end);
       i = end;
@@ -52,6 +57,8 @@ function shellWords(line: string): string[] {
 describe('outpost dev with a Dagster interpreter: the example deployed, the README commands work', { skip }, () => {
   let dev: DevStack;
   before(async () => {
+    // The README's lines name the interpreter as $OUTPOST_DAGSTER_PYTHON.
+    process.env.OUTPOST_DAGSTER_PYTHON = python;
     dev = await startDevStack(300_000, ['--dagster-python', python!]);
   });
   after(() => dev?.stop());
@@ -102,13 +109,17 @@ describe('outpost dev with a Dagster interpreter: the example deployed, the READ
         if (launched) lastRun = launched[1];
         // What each one is documented to show.
         if (args[0] === 'locations') assert.match(out, /LOADED \(Dagster \d/, out);
+        if (args[1] === 'deploy') assert.match(out, /my_dagster: LOADED/, out);
         if (args.includes('greeting_job')) assert.match(out, /hello you/, out);
         if (args[0] === 'runs' && args[1] === 'terminate') {
           await until(
             'the slow run CANCELED',
             async () => ((await runStatus(lastRun!)) === 'CANCELED' ? true : undefined),
             60_000,
-          );
+          ).catch(async (err: Error) => {
+            const shown = await outpost(['runs', 'show', lastRun!]);
+            throw new Error(`${err.message}\n${shown.out}`);
+          });
         }
         if (args.includes('--asset')) assert.match(out, /ASSET_MATERIALIZATION/, out);
         if (args[0] === 'assets')

@@ -210,6 +210,17 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
     await until('the run process group gone', () => !groupAlive(rec.pgid), 15_000);
   });
 
+  test('terminateRun right after launchRun (before the worker started): CANCELED', async () => {
+    const id = await launch({ job: 'slow_job', runConfig: { ops: { sleep_a_while: { config: { seconds: 120 } } } } });
+    await s.gql(`mutation($id: ID!) { terminateRun(id: $id) { status } }`, { id });
+    const run = await s.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'], 60_000).catch(async (err: Error) => {
+      const r = await s.run(id);
+      throw new Error(`${err.message}: ${r.status}; ${JSON.stringify(r.events.map((e) => [e.type, e.message]))}`);
+    });
+    assert.equal(run.status, 'CANCELED');
+    gapFree(await events(id));
+  });
+
   test('materialize all (job omitted), then only the downstream asset reading the upstream', async () => {
     const all = await launch({ assetSelection: ['raw_numbers', 'doubled_numbers'] });
     const r1 = await s.waitRun(all, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
