@@ -12,6 +12,7 @@ import type { CodeLocationSpec } from '../shared/work-items.js';
 import { backoffDelay, sleep } from '../shared/backoff.js';
 import { hostTaskQueue, readAgentId, writeAgentId } from './agent-identity.js';
 import { CodeServerManager } from './code-server-manager.js';
+import { dagsterSocketRoot } from './dagster/dagster-code-server.js';
 import { temporalTls, type AgentConfig } from './config.js';
 import { createControlPlaneClient, type ControlPlaneClient } from './control-plane-client.js';
 import { startHeartbeat } from './heartbeat.js';
@@ -149,10 +150,12 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const hostQueue = hostTaskQueue(agentId);
   const log = logger.child({ agentId });
   const tls = temporalTls(config);
-  // Chosen before any user code starts; hidden from it: our data dir and the directories of
+  // Chosen before any user code starts; hidden from it: our data dir, the Dagster code servers'
+  // sockets (in the data dir unless its path is too long for a socket) and the directories of
   // our credential files (siblings such as the admin's user.token live there too).
+  const dagsterSockets = dagsterSocketRoot(config.dataDir);
   const { isolation, warning } = resolveIsolation(config.isolation, {
-    hideDirs: [config.dataDir, ...credentialDirs([config.tokenFile])],
+    hideDirs: [config.dataDir, dagsterSockets, ...credentialDirs([config.tokenFile])],
     hideFiles: [config.tokenFile, config.temporalTlsKey].filter((f): f is string => Boolean(f)),
     exposeDirs: (config.isolationExpose ?? '').split(':').filter(Boolean),
   });
@@ -178,6 +181,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     ...(mode !== 'poller' ? { dataDir: config.dataDir } : {}),
     isolation,
     secrets,
+    dagster: { socketDir: dagsterSockets },
     ...(opts.env ? { env: opts.env } : {}),
     onLoaded: (name, spec) => {
       if (spec.module) launcher.prewarm({ location: name, module: spec.module, ...locationPlace(spec) });

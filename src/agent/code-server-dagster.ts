@@ -9,12 +9,7 @@ import type { DagsterLocation } from '../shared/work-items.js';
 import type { Killer } from './code-server-spawn.js';
 import type { LocationStatus } from './code-server-report.js';
 import type { Slot } from './code-server-slot.js';
-import {
-  DagsterCodeServer,
-  groupKiller,
-  isDagsterLoadError,
-  type DagsterCodeServerOptions,
-} from './dagster/dagster-code-server.js';
+import { DagsterCodeServer, isDagsterLoadError, type DagsterCodeServerOptions } from './dagster/dagster-code-server.js';
 
 /** What the manager lends this start (all bound to the slot and version). */
 export interface DagsterStartContext {
@@ -38,8 +33,11 @@ export async function startDagsterSlot(
 ): Promise<void> {
   let server: DagsterCodeServer | undefined;
   try {
-    server = DagsterCodeServer.spawn({ ...ctx.server, logger: log }, { ...slot.spec, dagster }, version, (child) =>
-      ctx.track(child, groupKiller(child)),
+    server = DagsterCodeServer.spawn(
+      { ...ctx.server, logger: log },
+      { ...slot.spec, dagster },
+      version,
+      (child, kill) => ctx.track(child, kill),
     );
     const loaded = await server.start(ctx.server.startTimeoutMs);
     if (slot.removed || ctx.stopped() || slot.version !== version) {

@@ -27,7 +27,7 @@ import { formatUserCodeError, snapshotFromDefinitions } from './definitions-snap
 import { defaultCliCommand } from './launchers/detached-spawn.js';
 import { noIsolation, type Isolation } from './launchers/sandbox.js';
 import { formatZodIssues } from '../shared/zod-issues.js';
-import type { DagsterCodeServer } from './dagster/dagster-code-server.js';
+import { dagsterSocketRoot, type DagsterCodeServer } from './dagster/dagster-code-server.js';
 import type { DagsterLoaded } from './dagster/dagster-load.js';
 import type { DagsterTarget } from '../shared/dagster-target.js';
 import { startDagsterSlot } from './code-server-dagster.js';
@@ -56,7 +56,7 @@ export interface CodeServerManagerOptions {
   /** Called each time an Outpost location version is loaded and serving (the agent pre-warms run workers). */
   onLoaded?: (location: string, spec: CodeLocationSpec & { version: number }) => void;
   dagster?: {
-    /** Directory of the code servers' Unix sockets; default a private one under the OS temp dir. */
+    /** Private root of the servers' socket dirs; default dagsterSocketRoot(dataDir), else a temp dir. */
     socketDir?: string;
     /** Spawn → loaded at most this long, else the location is ERROR; default 180 s. */
     startTimeoutMs?: number;
@@ -227,7 +227,9 @@ export class CodeServerManager {
     // outlive the agent.
     for (const [child, kill] of this.children) exits.push(killChild(child, kill));
     await Promise.all(exits);
-    if (this.socketDir && !this.opts.dagster?.socketDir) rmSync(this.socketDir, { recursive: true, force: true });
+    if (this.socketDir && !this.opts.dagster?.socketDir && !this.opts.dataDir) {
+      rmSync(this.socketDir, { recursive: true, force: true });
+    }
   }
 
   private waitForChange(location: string, ms: number): Promise<void> {
@@ -261,6 +263,8 @@ export class CodeServerManager {
         stopped: () => this.stopped,
         server: {
           socketDir: this.dagsterSocketDir(),
+          // The same sandbox as Outpost code servers and run workers: it runs user code too.
+          isolation: this.opts.isolation ?? noIsolation,
           env: credentialFreeEnv(this.opts.env ?? process.env, slot.spec.env ?? {}, { secrets: this.opts.secrets }),
           startTimeoutMs: this.opts.dagster?.startTimeoutMs ?? 180_000,
           heartbeatTimeoutSeconds: this.opts.dagster?.heartbeatTimeoutSeconds ?? 60,
@@ -315,7 +319,9 @@ export class CodeServerManager {
   }
 
   private dagsterSocketDir(): string {
-    this.socketDir ??= this.opts.dagster?.socketDir ?? mkdtempSync(join(tmpdir(), 'outpost-dg-'));
+    this.socketDir ??=
+      this.opts.dagster?.socketDir ??
+      (this.opts.dataDir ? dagsterSocketRoot(this.opts.dataDir) : mkdtempSync(join(tmpdir(), 'outpost-dg-')));
     return this.socketDir;
   }
 

@@ -47,7 +47,7 @@ function outpostRunCommand(ctx: LaunchContext, spec: RunLaunchSpec, configFile: 
 export async function spawnCold(ctx: LaunchContext, spec: RunLaunchSpec, configFile: string): Promise<LaunchHandle> {
   const dir = runDir(ctx.dataDir, spec.runId);
   const spool = spoolOf(dir);
-  mkdirSync(spool, { recursive: true });
+  mkdirSync(spool, { recursive: true, mode: 0o700 });
   const plan = spec.dagster
     ? dagsterRunCommand(ctx.dataDir, dir, spool, spec, spec.dagster)
     : outpostRunCommand(ctx, spec, configFile, spool);

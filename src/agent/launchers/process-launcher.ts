@@ -134,7 +134,8 @@ export class ProcessLauncher implements Launcher {
     if (existing) return existing;
     const dir = this.runDir(spec.runId);
     const spool = this.spoolDir(spec.runId);
-    mkdirSync(dir, { recursive: true });
+    // Owner-only: the run's config, spool and (Dagster) instance files are the run's alone.
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
 
     if (hasIntent(dir)) {
       const recovered = await recover(this.ctx, spec.runId);

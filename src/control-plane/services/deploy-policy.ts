@@ -6,7 +6,9 @@
 // effective working directory (Python imports `moduleName`/`packageName` from it) and a
 // `pythonFile` must lie under the module roots. The interpreter's own name is not followed (a
 // venv's `bin/python` is a symlink to the system Python), its directory is; a system
-// interpreter (`/usr/bin/python3`) is therefore ADMIN only.
+// interpreter (`/usr/bin/python3`) is therefore ADMIN only, and so is a bare name (`python3`): the
+// agent looks it up on its PATH, outside the roots. DAGSTER_HOME in a Dagster location's env is
+// refused for every role: each run's DAGSTER_HOME is Outpost's own instance (the capture storages).
 import { realpathSync } from 'node:fs';
 import { basename, dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
@@ -56,8 +58,17 @@ interface SpecPaths {
   env?: Record<string, unknown> | null;
 }
 
-/** Throws ROLE_REQUIRED or PATH_NOT_ALLOWED when `role` may not deploy `spec`. */
+/** Set by Outpost for a Dagster location's processes; a location's env may not name them. */
+const DAGSTER_RESERVED_ENV = /^DAGSTER_HOME$/i;
+
+/** Throws INVALID_ARGUMENT, ROLE_REQUIRED or PATH_NOT_ALLOWED when `role` may not deploy `spec`. */
 export function checkDeploy(spec: SpecPaths, role: UserRole, policy: DeployPolicy): void {
+  const reserved = spec.dagster ? Object.keys(spec.env ?? {}).filter((k) => DAGSTER_RESERVED_ENV.test(k)) : [];
+  if (reserved.length) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `env ${reserved.join(', ')}: Outpost sets DAGSTER_HOME for each Dagster run (its own instance, which captures the run's events); remove it from the location's env`,
+    });
+  }
   if (roleAtLeast(role, 'ADMIN')) return;
   if (spec.command?.length) {
     throw new OutpostError('ROLE_REQUIRED', {
@@ -90,6 +101,12 @@ export function checkDeploy(spec: SpecPaths, role: UserRole, policy: DeployPolic
   if (d) {
     const dwd = check('dagster.workingDirectory', d.workingDirectory ?? base);
     if (d.pythonFile) check('dagster.pythonFile', resolve(dwd, d.pythonFile));
+    if (d.python && !d.python.includes('/')) {
+      throw new OutpostError('PATH_NOT_ALLOWED', {
+        detail: `dagster.python "${d.python}" is looked up on the agent's PATH, outside the module roots; name the interpreter by its path (a venv's bin/python under the roots), or deploy as ADMIN`,
+        data: { field: 'dagster.python' },
+      });
+    }
     if (d.python) {
       // The directory realpath'd, the file name kept: venv interpreters are symlinks out of it.
       const py = resolve(base, d.python);

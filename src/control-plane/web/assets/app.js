@@ -7,6 +7,7 @@ import { runsView } from './views/runs.js';
 import { runView } from './views/run.js';
 import { locationsView } from './views/locations.js';
 import { locationView } from './views/location.js';
+import { assetsView } from './views/assets.js';
 import { jobView } from './views/job.js';
 import { automationView } from './views/automation.js';
 import { agentsView } from './views/agents.js';
@@ -24,6 +25,7 @@ const ROUTES = [
   [/^\/runs\/([^/]+)$/, () => runView],
   [/^\/locations\/?$/, () => locationsView],
   [/^\/locations\/([^/]+)\/jobs\/([^/]+)$/, () => jobView],
+  [/^\/locations\/([^/]+)\/assets\/?$/, () => assetsView],
   [/^\/locations\/([^/]+)\/?$/, () => locationView],
   [/^\/automation\/?$/, () => automationView],
   [/^\/agents\/?$/, () => agentsView],

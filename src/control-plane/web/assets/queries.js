@@ -15,7 +15,7 @@ export const RUN = `query Run($id: ID!) {
   run(id: $id) { ${RUN_FIELDS} runConfig agentId launchError { code message } }
 }`;
 
-const EVENT_FIELDS = 'seq type timestamp stepKey level message data error';
+const EVENT_FIELDS = 'seq type timestamp stepKey assetKey level message data error';
 
 export const RUN_EVENTS = `query RunEvents($id: ID!, $afterSeq: Int, $first: Int) {
   run(id: $id) { id status launchedAt startedAt endedAt durationMs launchError { code message } events(afterSeq: $afterSeq, first: $first) { ${EVENT_FIELDS} } }
@@ -36,13 +36,17 @@ export const LAUNCH_RUN = `mutation Launch($input: LaunchRunInput!) { launchRun(
 const TICK_FIELDS = 'ticks(first: 25) { id status tickTime skipReason error runIds }';
 
 export const LOCATIONS = `query {
-  codeLocations { name status version loadError reachable updatedAt jobs { name description } schedules { name } sensors { name } }
+  codeLocations {
+    name kind dagsterVersion status version loadError reachable updatedAt
+    jobs { name description } schedules { name } sensors { name } assets { key }
+  }
 }`;
 
 export const LOCATION = `query Location($name: String!) {
   codeLocation(name: $name) {
-    name status version loadError spec updatedAt
+    name kind dagsterVersion status version loadError spec updatedAt
     jobs { name description tags ops { name } }
+    assets { key }
     schedules { name job cron timezone state nextTickAt }
     sensors { name job state }
   }
@@ -50,10 +54,27 @@ export const LOCATION = `query Location($name: String!) {
 
 export const JOB = `query Job($name: String!) {
   codeLocation(name: $name) {
-    name status
+    name kind dagsterVersion status
     jobs { name description tags configSchema partitions ops { name description inputs { name fromOp fromOutput } outputs } }
     partitions { name kind keys }
   }
+}`;
+
+export const ASSETS = `query Assets($name: String!) {
+  codeLocation(name: $name) {
+    name kind status dagsterVersion
+    assets { key groupName description deps jobNames lastMaterialization { runId timestamp } }
+  }
+}`;
+
+const TICK_EVALUATION = `runRequests { runKey job runConfig tags partitionKey } skipReason cursor error`;
+
+export const TEST_SCHEDULE = `mutation TestSchedule($input: TestScheduleInput!) {
+  testSchedule(input: $input) { ${TICK_EVALUATION} }
+}`;
+
+export const TEST_SENSOR = `mutation TestSensor($input: TestSensorInput!) {
+  testSensor(input: $input) { ${TICK_EVALUATION} }
 }`;
 
 export const AUTOMATION = `query {

@@ -87,7 +87,20 @@ export function validate(schema, value, path = '', depth = 0) {
 }
 
 /** A starting config: defaults where the schema gives them, required fields otherwise. */
-export function exampleFor(schema, depth = 0) {
+export function exampleFor(schema) {
+  return example(schema, false, 0);
+}
+
+/**
+ * A starting config of the required fields only. For Dagster's converted schemas: Dagster
+ * applies its own defaults, and its system sections (execution, resources, loggers) carry
+ * defaults that would fill the editor with settings nobody chose.
+ */
+export function requiredExampleFor(schema) {
+  return example(schema, true, 0);
+}
+
+function example(schema, requiredOnly, depth) {
   if (!schema || typeof schema !== 'object' || depth > 16) return {};
   if (schema.default !== undefined) return schema.default;
   if (schema.const !== undefined) return schema.const;
@@ -97,7 +110,8 @@ export function exampleFor(schema, depth = 0) {
     const out = {};
     const required = new Set(schema.required ?? []);
     for (const [k, s] of Object.entries(schema.properties ?? {})) {
-      if (required.has(k) || (s && s.default !== undefined)) out[k] = exampleFor(s, depth + 1);
+      if (required.has(k) || (!requiredOnly && s && s.default !== undefined))
+        out[k] = example(s, requiredOnly, depth + 1);
     }
     return out;
   }

@@ -1,9 +1,11 @@
-// Schedules and sensors across all locations: on/off toggles, next tick and tick history.
+// Schedules and sensors across all locations: on/off toggles, next tick, tick history, and a
+// test panel that evaluates one tick without launching (views/tick-test.js).
 /* global setTimeout, clearTimeout */
 import { gql } from '../api.js';
 import { errorBox, fmtRelative, fmtTime, h, mount, shortId, toast } from '../dom.js';
 import { AUTOMATION, SET_SCHEDULE_STATE, SET_SENSOR_STATE } from '../queries.js';
 import { can, role } from '../roles.js';
+import { tickTestRow } from './tick-test.js';
 
 const REFRESH_MS = 3000;
 const TICKS_SHOWN = 10;
@@ -12,6 +14,7 @@ export async function automationView(main) {
   let timer;
   let stopped = false;
   const open = new Set(); // rows whose tick history is expanded survive refreshes
+  const tests = new Map(); // open test panels, by row key: kept (with their results) across refreshes
   const schedBody = h('tbody', {});
   const sensorBody = h('tbody', {});
   const errorSlot = h('div', {});
@@ -86,9 +89,30 @@ export async function automationView(main) {
     return h('td', {}, input);
   }
 
-  function ticksCell(key, ticks) {
+  function testButton(kind, l, item, key) {
+    if (!can(kind === 'schedule' ? 'testSchedule' : 'testSensor')) return null;
+    const onClose = () => {
+      tests.delete(key);
+      void refresh();
+    };
+    return h(
+      'button',
+      {
+        class: 'btn btn-ghost btn-small test-tick',
+        'data-test-open': key,
+        onclick: () => {
+          if (tests.has(key)) tests.delete(key);
+          else tests.set(key, tickTestRow(kind, l.name, item, { colspan: 7, onClose }));
+          void refresh();
+        },
+      },
+      'Test',
+    );
+  }
+
+  function ticksCell(key, ticks, test) {
     const list = ticks ?? [];
-    if (!list.length) return h('td', { class: 'muted' }, 'none yet');
+    if (!list.length) return h('td', { class: 'muted' }, 'none yet ', test);
     const dots = list.slice(0, TICKS_SHOWN).map((t) =>
       h('span', {
         class: `tick-dot tick-${String(t.status).toLowerCase()}`,
@@ -107,7 +131,7 @@ export async function automationView(main) {
       },
       open.has(key) ? 'hide' : 'history',
     );
-    return h('td', {}, dots, ' ', btn);
+    return h('td', {}, dots, ' ', btn, ' ', test);
   }
 
   function historyRow(key, ticks) {
@@ -175,9 +199,10 @@ export async function automationView(main) {
                 { title: fmtTime(s.nextTickAt) },
                 s.state === 'RUNNING' && s.nextTickAt ? fmtRelative(s.nextTickAt) : '—',
               ),
-              ticksCell(key, s.ticks),
+              ticksCell(key, s.ticks, testButton('schedule', l, s, key)),
             ),
             historyRow(key, s.ticks),
+            tests.get(key),
           );
         }
         for (const s of l.sensors ?? []) {
@@ -196,9 +221,10 @@ export async function automationView(main) {
               ),
               h('td', { class: 'mono small' }, s.cursor ?? '—'),
               h('td', { class: 'muted small' }, s.minIntervalSeconds ? `every ${s.minIntervalSeconds}s` : ''),
-              ticksCell(key, s.ticks),
+              ticksCell(key, s.ticks, testButton('sensor', l, s, key)),
             ),
             historyRow(key, s.ticks),
+            tests.get(key),
           );
         }
       }

@@ -2,9 +2,11 @@
 // against the schema as you type (the server checks it again on launch).
 import { gql } from '../api.js';
 import { errorBox, h, mount, statusPill, toast } from '../dom.js';
-import { exampleFor, validate } from '../lib/json-schema.js';
+import { exampleFor, requiredExampleFor, validate } from '../lib/json-schema.js';
 import { JOB, LAUNCH_RUN } from '../queries.js';
 import { opGraph } from './op-graph.js';
+import { kindChip } from './location-kind.js';
+import { isImplicitAssetJob } from './assets.js';
 import { can, role } from '../roles.js';
 
 export async function jobView(main, { params, navigate }) {
@@ -16,6 +18,7 @@ export async function jobView(main, { params, navigate }) {
     return;
   }
   const schema = job.configSchema && typeof job.configSchema === 'object' ? job.configSchema : {};
+  const dagster = l.kind === 'DAGSTER';
   const editor = h('textarea', {
     id: 'config-editor',
     class: 'code-editor',
@@ -26,7 +29,9 @@ export async function jobView(main, { params, navigate }) {
   // A partition supplies its own config (only the location knows it; the server merges this
   // editor's values over it), so a partitioned job starts empty rather than with placeholders
   // that would override the partition's values.
-  editor.value = job.partitions ? '{}' : JSON.stringify(exampleFor(schema), null, 2);
+  // A Dagster job starts from its required fields only (Dagster applies the defaults itself).
+  const start = dagster ? requiredExampleFor(schema) : exampleFor(schema);
+  editor.value = job.partitions ? '{}' : JSON.stringify(start, null, 2);
   editor.rows = Math.min(16, Math.max(4, editor.value.split('\n').length + 2));
   const tagsInput = h('input', {
     id: 'launch-tags',
@@ -61,10 +66,21 @@ export async function jobView(main, { params, navigate }) {
     } catch (err) {
       errs.push({ path: 'JSON', message: err.message });
     }
-    problems.replaceChildren(...errs.map((e) => h('li', {}, h('code', {}, e.path), ' ', e.message)));
-    editor.classList.toggle('invalid', errs.length > 0);
-    launchBtn.disabled = errs.length > 0 || l.status !== 'LOADED';
-    return errs.length ? undefined : value;
+    // Dagster is the judge of Dagster config (the launch asks the location): the converted
+    // schema cannot express every Dagster config type, so its problems advise but do not block.
+    const blocking = dagster ? errs.filter((e) => e.path === 'JSON') : errs;
+    problems.classList.toggle('advisory', blocking.length < errs.length);
+    problems.replaceChildren(
+      ...errs.map((e) =>
+        h('li', { class: blocking.includes(e) ? null : 'advisory' }, h('code', {}, e.path), ' ', e.message),
+      ),
+      blocking.length < errs.length
+        ? h('li', { class: 'muted advisory-note' }, 'Dagster checks the config when you launch.')
+        : null,
+    );
+    editor.classList.toggle('invalid', blocking.length > 0);
+    launchBtn.disabled = blocking.length > 0 || l.status !== 'LOADED';
+    return blocking.length ? undefined : value;
   }
   editor.addEventListener('input', check);
 
@@ -112,7 +128,12 @@ export async function jobView(main, { params, navigate }) {
       { class: 'page-head' },
       h('h1', {}, job.name),
       statusPill(l.status),
+      dagster ? kindChip(l) : null,
       h('span', { class: 'topbar-spacer' }),
+      // The implicit asset job is Dagster's way to materialize assets: pick them in the asset view.
+      dagster && isImplicitAssetJob(job.name)
+        ? h('a', { class: 'btn', id: 'to-assets', href: `/locations/${encodeURIComponent(l.name)}/assets` }, 'Assets →')
+        : null,
       h(
         'a',
         {
@@ -159,6 +180,13 @@ export async function jobView(main, { params, navigate }) {
               { for: 'config-editor' },
               job.partitions ? "Run config (JSON, merged over the partition's config)" : 'Run config (JSON)',
             ),
+            dagster
+              ? h(
+                  'p',
+                  { class: 'muted small', id: 'dagster-config-hint' },
+                  "Dagster run config (ops, resources, execution); what you leave out takes the schema's defaults.",
+                )
+              : null,
             editor,
             problems,
             partitionInput ? h('label', { for: 'partition-key' }, `Partition (${job.partitions})`) : null,

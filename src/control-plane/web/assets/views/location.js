@@ -1,7 +1,10 @@
-// One code location: status, load error, its jobs (with op counts) and its automation.
+// One code location: kind (Outpost or Dagster, with its version), status, load error, its
+// jobs (with op counts), its assets and its automation.
 import { gql } from '../api.js';
 import { errorBox, fmtRelative, h, mount, statusPill } from '../dom.js';
 import { LOCATION } from '../queries.js';
+import { kindChip } from './location-kind.js';
+import { isImplicitAssetJob } from './assets.js';
 
 export async function locationView(main, { params }) {
   const name = params[0];
@@ -15,10 +18,11 @@ export async function locationView(main, { params }) {
   mount(
     main,
     h('div', { class: 'crumbs' }, h('a', { href: '/locations' }, 'Code locations'), ' / ', l.name),
-    h('div', { class: 'page-head' }, h('h1', {}, l.name, ' ', statusPill(l.status))),
+    h('div', { class: 'page-head' }, h('h1', {}, l.name, ' ', statusPill(l.status)), kindChip(l)),
     h(
       'div',
-      { class: 'muted small' },
+      { class: 'muted small', id: 'location-facts' },
+      l.kind === 'DAGSTER' ? `Dagster ${l.dagsterVersion ?? '(version not reported yet)'} · ` : '',
       l.version ? `version ${l.version}` : '',
       l.updatedAt ? ` · updated ${fmtRelative(l.updatedAt)}` : '',
     ),
@@ -49,13 +53,33 @@ export async function locationView(main, { params }) {
               'tr',
               { 'data-job': j.name },
               h('td', {}, link(j.name)),
-              h('td', { class: 'muted' }, j.description || ''),
+              h(
+                'td',
+                { class: 'muted' },
+                isImplicitAssetJob(j.name) ? 'The implicit job that materializes the assets' : j.description || '',
+              ),
               h('td', { class: 'num' }, j.ops?.length ?? 0),
             ),
           ),
         ),
       ),
     ),
+    l.assets?.length
+      ? h(
+          'div',
+          { class: 'card', id: 'location-assets' },
+          h('h3', {}, 'Assets'),
+          h(
+            'p',
+            {},
+            h(
+              'a',
+              { href: `/locations/${encodeURIComponent(l.name)}/assets` },
+              `${l.assets.length} asset${l.assets.length === 1 ? '' : 's'}: lineage, latest materializations, Materialize →`,
+            ),
+          ),
+        )
+      : null,
     l.schedules?.length || l.sensors?.length
       ? h(
           'div',

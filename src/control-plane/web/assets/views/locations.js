@@ -4,6 +4,7 @@ import { gql } from '../api.js';
 import { errorBox, fmtRelative, h, mount, statusPill, toast } from '../dom.js';
 import { LOCATIONS, RELOAD_LOCATION } from '../queries.js';
 import { can } from '../roles.js';
+import { kindChip } from './location-kind.js';
 
 const REFRESH_MS = 3000;
 
@@ -51,6 +52,7 @@ export async function locationsView(main) {
               { class: 'card-head' },
               h('h2', {}, h('a', { href: `/locations/${encodeURIComponent(l.name)}` }, l.name)),
               statusPill(l.status),
+              kindChip(l),
               l.reachable
                 ? null
                 : h(
@@ -65,6 +67,14 @@ export async function locationsView(main) {
               'div',
               { class: 'muted small' },
               `${l.jobs?.length ?? 0} jobs · ${l.schedules?.length ?? 0} schedules · ${l.sensors?.length ?? 0} sensors`,
+              l.assets?.length ? ' · ' : '',
+              l.assets?.length
+                ? h(
+                    'a',
+                    { href: `/locations/${encodeURIComponent(l.name)}/assets` },
+                    `${l.assets.length} asset${l.assets.length === 1 ? '' : 's'}`,
+                  )
+                : null,
               l.version ? ` · version ${l.version}` : '',
               l.updatedAt ? ` · updated ${fmtRelative(l.updatedAt)}` : '',
             ),

@@ -5,6 +5,8 @@ import { gql, subscribe } from '../api.js';
 import { errorBox, fmtDuration, fmtTime, h, mount, runDuration, statusPill, TERMINAL, toast } from '../dom.js';
 import { COMPUTE_LOGS, LAUNCH_RUN, RUN, RUN_EVENTS, RUN_EVENTS_SUB, TERMINATE_RUN } from '../queries.js';
 import { renderTimeline } from './run-timeline.js';
+import { eventRow } from './run-event-row.js';
+import { isImplicitAssetJob } from './assets.js';
 import { onAgentHealth } from './agent-health.js';
 import { confirmDialog } from './confirm.js';
 import { can } from '../roles.js';
@@ -69,6 +71,7 @@ export async function runView(main, { params, config, navigate }) {
     h('option', { value: '' }, 'All events'),
     h('option', { value: 'LOG' }, 'Logs only'),
     h('option', { value: 'ERRORS' }, 'Errors only'),
+    h('option', { value: 'ASSETS' }, 'Asset events'),
   );
   const eventsBody = h('tbody', {});
   const eventsPane = h(
@@ -138,9 +141,21 @@ export async function runView(main, { params, config, navigate }) {
         { class: 'btn', id: 'temporal-link', href: temporalHref, target: '_blank', rel: 'noopener noreferrer' },
         'Open in Temporal UI ↗',
       ),
-      can('launchRun')
-        ? h('button', { class: 'btn', id: 'relaunch', onclick: (e) => void relaunch(e.currentTarget) }, 'Launch again')
-        : null,
+      // An asset materialization is launched again from the asset view: the run does not say
+      // which assets it selected, and relaunching its asset job would materialize them all.
+      isImplicitAssetJob(run.job)
+        ? h(
+            'a',
+            { class: 'btn', id: 'to-assets', href: `/locations/${encodeURIComponent(run.location)}/assets` },
+            'Assets →',
+          )
+        : can('launchRun')
+          ? h(
+              'button',
+              { class: 'btn', id: 'relaunch', onclick: (e) => void relaunch(e.currentTarget) },
+              'Launch again',
+            )
+          : null,
       can('terminateRun') ? terminateBtn : null,
     ),
     h('div', { class: 'card' }, facts, whySlot, timeline),
@@ -213,30 +228,16 @@ export async function runView(main, { params, config, navigate }) {
     } else whySlot.replaceChildren();
   }
 
-  const matches = (e) =>
-    (!stepFilter || e.stepKey === stepFilter) &&
-    (!typeFilter ||
-      (typeFilter === 'LOG' ? e.type === 'LOG' : e.error || e.level === 'error' || e.type.endsWith('FAILURE')));
-
-  function eventRow(e) {
-    const detail = [];
-    if (e.error)
-      detail.push(
-        h('details', {}, h('summary', {}, `${e.error.name}: ${e.error.message}`), h('pre', {}, e.error.stack ?? '')),
-      );
-    if (e.data && Object.keys(e.data).length) detail.push(h('code', { class: 'event-data' }, JSON.stringify(e.data)));
-    return h(
-      'tr',
-      { 'data-seq': e.seq, 'data-type': e.type, class: e.level ? `lvl-${e.level}` : '' },
-      h('td', { class: 'mono nowrap' }, fmtTime(e.timestamp)),
-      h('td', {}, h('span', { class: `etype etype-${e.type.toLowerCase()}` }, e.type)),
-      h('td', { class: 'mono' }, e.stepKey ?? ''),
-      h('td', {}, e.message ?? '', detail),
-    );
-  }
+  const typeMatches = (e) =>
+    typeFilter === 'LOG'
+      ? e.type === 'LOG'
+      : typeFilter === 'ASSETS'
+        ? e.type.startsWith('ASSET_')
+        : e.error || e.level === 'error' || e.type.endsWith('FAILURE');
+  const matches = (e) => (!stepFilter || e.stepKey === stepFilter) && (!typeFilter || typeMatches(e));
 
   function renderEvents() {
-    eventsBody.replaceChildren(...events.filter(matches).map(eventRow));
+    eventsBody.replaceChildren(...events.filter(matches).map((e) => eventRow(e, run.location)));
     if (!eventsBody.children.length)
       eventsBody.append(
         h(
@@ -267,7 +268,7 @@ export async function runView(main, { params, config, navigate }) {
         stepSel.append(h('option', { value: e.stepKey }, e.stepKey));
       }
     }
-    if (appendOnly) eventsBody.append(...fresh.filter(matches).map(eventRow));
+    if (appendOnly) eventsBody.append(...fresh.filter(matches).map((e) => eventRow(e, run.location)));
     else {
       events.sort(bySeq);
       renderEvents();

@@ -1,0 +1,213 @@
+// A location's assets (Dagster software-defined assets): their lineage drawn with the op-graph
+// layout, a table with group, description, dependencies, jobs and the latest materialization,
+// and Dagster's "Materialize": all assets, or those selected in the table or on the graph. A
+// materialization is a launchRun with an asset selection and no job, which targets the
+// location's implicit asset job.
+import { gql } from '../api.js';
+import { errorBox, fmtRelative, fmtTime, h, mount, shortId, statusPill, toast } from '../dom.js';
+import { ASSETS, LAUNCH_RUN } from '../queries.js';
+import { kindChip } from './location-kind.js';
+import { opGraph } from './op-graph.js';
+import { can, role } from '../roles.js';
+
+/** Dagster's implicit asset job(s): `__ASSET_JOB`, or `__ASSET_JOB_<n>` per partitions definition. */
+export const isImplicitAssetJob = (job) => /^__ASSET_JOB(_\d+)?$/.test(job);
+
+export const assetHref = (location, key) =>
+  `/locations/${encodeURIComponent(location)}/assets?asset=${encodeURIComponent(key)}`;
+
+export async function assetsView(main, { params, query, navigate }) {
+  const name = params[0];
+  const { codeLocation: l } = await gql(ASSETS, { name });
+  if (!l) {
+    mount(main, errorBox({ code: 'OUTPOST_ERR_UNKNOWN_LOCATION', message: `No code location named ${name}` }));
+    return;
+  }
+  const assets = [...(l.assets ?? [])].sort((a, b) => a.key.localeCompare(b.key));
+  const focus = query.get('asset') ?? '';
+  const selected = new Set(assets.some((a) => a.key === focus) ? [focus] : []);
+  const locHref = `/locations/${encodeURIComponent(l.name)}`;
+
+  const graphSlot = h('div', { class: 'graph-scroll', id: 'asset-graph' });
+  const tbody = h('tbody', {});
+  const serverError = h('div', {});
+  const mayLaunch = can('launchRun');
+  const allBtn = h(
+    'button',
+    { class: 'btn', id: 'materialize-all', onclick: (e) => void materialize(all(), e.currentTarget) },
+    'Materialize all',
+  );
+  const selBtn = h('button', {
+    class: 'btn btn-primary',
+    id: 'materialize-selected',
+    onclick: (e) => void materialize([...selected], e.currentTarget),
+  });
+  // Assets no job materializes (observable sources) cannot be in a materialization.
+  const all = () => assets.filter((a) => (a.jobNames ?? []).length > 0).map((a) => a.key);
+
+  function toggle(key) {
+    if (selected.has(key)) selected.delete(key);
+    else selected.add(key);
+    render();
+  }
+
+  async function materialize(keys, btn) {
+    if (!keys.length) return;
+    btn.disabled = true;
+    serverError.replaceChildren();
+    try {
+      const input = { location: l.name, assetSelection: keys, runConfig: {}, tags: {} };
+      const data = await gql(LAUNCH_RUN, { input });
+      toast(`Materializing ${keys.length === 1 ? keys[0] : `${keys.length} assets`}`);
+      navigate(`/runs/${encodeURIComponent(data.launchRun.id)}`);
+    } catch (err) {
+      serverError.replaceChildren(errorBox(err));
+      btn.disabled = false;
+    }
+  }
+
+  const nodes = assets.map((a) => ({
+    name: a.key,
+    description: a.description,
+    inputs: (a.deps ?? []).map((d) => ({ fromOp: d })),
+    asset: a,
+  }));
+  const lastMat = (a) => a.lastMaterialization;
+
+  function render() {
+    mount(
+      graphSlot,
+      assets.length
+        ? opGraph(nodes, {
+            noun: 'asset',
+            // Kept short to fit the node; the table has the details.
+            meta: (n) => {
+              const m = lastMat(n.asset);
+              return `${n.asset.groupName ?? 'default'} · ${m ? fmtRelative(m.timestamp) : 'never'}`;
+            },
+            nodeAttrs: (n) => ({
+              class: [
+                'asset-node',
+                lastMat(n.asset) ? 'materialized' : '',
+                selected.has(n.name) ? 'selected' : '',
+                n.name === focus ? 'focused' : '',
+              ]
+                .filter(Boolean)
+                .join(' '),
+              'data-asset': n.name,
+              'aria-pressed': String(selected.has(n.name)),
+            }),
+            onNodeClick: mayLaunch ? toggle : undefined,
+          })
+        : h('p', { class: 'muted' }, 'This location defines no assets.'),
+    );
+    tbody.replaceChildren(...assets.map(row));
+    if (!assets.length) tbody.append(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No assets.')));
+    selBtn.textContent = `Materialize selected (${selected.size})`;
+    selBtn.disabled = selected.size === 0 || l.status !== 'LOADED';
+    allBtn.disabled = all().length === 0 || l.status !== 'LOADED';
+  }
+
+  function row(a) {
+    const m = lastMat(a);
+    return h(
+      'tr',
+      { 'data-asset': a.key, class: a.key === focus ? 'focused' : null },
+      h(
+        'td',
+        {},
+        h('input', {
+          type: 'checkbox',
+          'aria-label': `Select ${a.key}`,
+          checked: selected.has(a.key),
+          disabled: !mayLaunch,
+          onchange: () => toggle(a.key),
+        }),
+      ),
+      h('td', { class: 'mono' }, h('strong', {}, a.key)),
+      h('td', {}, a.groupName ?? h('span', { class: 'muted' }, 'default')),
+      h('td', { class: 'muted' }, a.description || ''),
+      h(
+        'td',
+        { class: 'asset-deps' },
+        (a.deps ?? []).map((d) => h('a', { class: 'mono tag', href: assetHref(l.name, d) }, d)),
+      ),
+      h(
+        'td',
+        { class: 'asset-jobs' },
+        (a.jobNames ?? []).map((j) =>
+          h(
+            'a',
+            { class: `tag${isImplicitAssetJob(j) ? ' muted' : ''}`, href: `${locHref}/jobs/${encodeURIComponent(j)}` },
+            j,
+          ),
+        ),
+      ),
+      h(
+        'td',
+        { class: 'nowrap last-materialization' },
+        m
+          ? h(
+              'a',
+              { href: `/runs/${encodeURIComponent(m.runId)}`, title: `${fmtTime(m.timestamp)} · run ${m.runId}` },
+              fmtRelative(m.timestamp),
+              h('span', { class: 'muted mono small' }, ` ${shortId(m.runId)}`),
+            )
+          : h('span', { class: 'muted' }, 'never'),
+      ),
+    );
+  }
+
+  mount(
+    main,
+    h(
+      'div',
+      { class: 'crumbs' },
+      h('a', { href: '/locations' }, 'Code locations'),
+      ' / ',
+      h('a', { href: locHref }, l.name),
+      ' / Assets',
+    ),
+    h(
+      'div',
+      { class: 'page-head' },
+      h('h1', {}, 'Assets'),
+      kindChip(l),
+      statusPill(l.status),
+      h('span', { class: 'topbar-spacer' }),
+      mayLaunch ? [selBtn, allBtn] : null,
+    ),
+    mayLaunch
+      ? h(
+          'p',
+          { class: 'muted small' },
+          'Select assets in the table or click them on the graph; a materialization runs the location’s asset job for exactly those assets.',
+        )
+      : h('p', { class: 'muted small', id: 'materialize-denied' }, `Your role (${role}) cannot materialize assets.`),
+    serverError,
+    h('div', { class: 'card' }, h('h3', {}, 'Lineage'), graphSlot),
+    h(
+      'div',
+      { class: 'card table-card' },
+      h('h3', { class: 'card-title' }, `${assets.length} asset${assets.length === 1 ? '' : 's'}`),
+      h(
+        'table',
+        { class: 'table', id: 'assets' },
+        h(
+          'thead',
+          {},
+          h(
+            'tr',
+            {},
+            ['', 'Asset', 'Group', 'Description', 'Depends on', 'Jobs', 'Latest materialization'].map((c) =>
+              h('th', {}, c),
+            ),
+          ),
+        ),
+        tbody,
+      ),
+    ),
+  );
+  render();
+  main.querySelector('tr.focused')?.scrollIntoView({ block: 'center' });
+}
