@@ -5,6 +5,16 @@ RUN apt-get update && apt-get install -y --no-install-recommends python3 make g+
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund
 
+# The compiled build (`npm run build`: dist/ and the prebuilt workflow bundle); esbuild comes with
+# tsx, a runtime dependency. The bin runs dist/ since it is newer than the sources copied with it.
+FROM deps AS build
+COPY bin ./bin
+COPY scripts/build.mjs ./scripts/
+COPY src ./src
+COPY workflows ./workflows
+COPY activities ./activities
+RUN node scripts/build.mjs
+
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production OUTPOST_LOG_LEVEL=info
 WORKDIR /app
@@ -18,6 +28,9 @@ COPY src ./src
 COPY workflows ./workflows
 COPY activities ./activities
 COPY examples ./examples
+# The stamp is touched last, so it is newer than every source copied above (bin/build-state.mjs).
+COPY --from=build /app/dist ./dist
+RUN touch dist/.build-stamp
 # /data and /secret (agent token) exist in the image so named volumes mounted there start out
 # owned by outpost, mode 0700: only that uid can enter them, and user code sees them empty.
 RUN useradd --create-home --uid 10001 outpost && mkdir -p /data /secret && chown outpost /data /secret \

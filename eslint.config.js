@@ -29,7 +29,18 @@ const zones = (files, ...groups) => ({
 const WORKFLOW_SAFE = ['src/shared/workflow-contract.ts', 'src/shared/run-status.ts', 'src/shared/errors.ts'];
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'src/gen/', '.outpost/', 'bench/results/', 'docs/', 'coverage/'] },
+  {
+    ignores: [
+      'node_modules/',
+      'dist/',
+      '.build-test-*/',
+      'src/gen/',
+      '.outpost/',
+      'bench/results/',
+      'docs/',
+      'coverage/',
+    ],
+  },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

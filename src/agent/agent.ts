@@ -39,6 +39,8 @@ export interface AgentParts {
 export interface TemporalCode {
   /** Module exporting every workflow type (the worker's workflowsPath). */
   workflowsPath: string;
+  /** A prebuilt bundle of those workflows (scripts/build.mjs); when set, the worker loads it. */
+  workflowBundlePath?: string;
   /** Every activity, by name, built from the agent's parts. */
   activities(parts: AgentParts): object;
 }
@@ -211,6 +213,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       hostTaskQueue: hostQueue,
       activities,
       workflowsPath: opts.temporal.workflowsPath,
+      workflowBundlePath: opts.temporal.workflowBundlePath,
     });
     for (const w of workers) running.push(w.run());
     stoppers.push(async () => {

@@ -14,6 +14,8 @@ export interface AgentWorkersOptions {
   activities: object;
   /** Module that exports every workflow type (Temporal bundles it). */
   workflowsPath: string;
+  /** Prebuilt bundle of workflowsPath (`npm run build`): loaded instead of bundling at start. */
+  workflowBundlePath?: string | undefined;
   /** Run activities of this agent at once; default 200 (supervision is mostly idle waiting). */
   maxConcurrentActivities?: number;
 }
@@ -31,7 +33,9 @@ export async function createAgentWorkers(opts: AgentWorkersOptions): Promise<Wor
   const shared = await Worker.create({
     ...common,
     taskQueue: opts.taskQueue,
-    workflowsPath: opts.workflowsPath,
+    ...(opts.workflowBundlePath
+      ? { workflowBundle: { codePath: opts.workflowBundlePath } }
+      : { workflowsPath: opts.workflowsPath }),
     // A workflow change without patched() must fail loudly, not retry its task forever.
     workflowFailureErrorTypes: { '*': ['NondeterminismError'] },
   });

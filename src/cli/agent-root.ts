@@ -3,6 +3,8 @@
 // of the ports activities declare (activities/ports.ts) from the agent's parts, so the
 // compiler checks each one against its port here, and hands the activities and the workflows
 // to the agent's workers. `outpost agent` and the tests start agents through it.
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createActivities, type ActivityDeps } from '../../activities/index.js';
 import { startAgent, type AgentParts, type RunningAgent, type StartAgentOptions } from '../agent/agent.js';
@@ -14,6 +16,17 @@ import { OutpostError } from '../shared/errors.js';
 
 /** Every workflow type the agent's shared-queue worker registers. */
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../../workflows/index.ts', import.meta.url));
+
+/**
+ * Compiled (dist/, where the build rewrote the path above to .js), the workflow bundle the build
+ * wrote beside the compiled trees: workers load it instead of bundling at every start. From
+ * source there is none, so tests never load a stale bundle.
+ */
+export function workflowBundlePath(): string | undefined {
+  if (!WORKFLOWS_PATH.endsWith('.js')) return undefined;
+  const bundle = join(dirname(dirname(WORKFLOWS_PATH)), 'workflow-bundle.js');
+  return existsSync(bundle) ? bundle : undefined;
+}
 
 /** How long a Dagster launch waits for its location's server to be loaded (it may be restarting). */
 const DAGSTER_TARGET_WAIT_MS = 60_000;
@@ -60,6 +73,10 @@ export function activityDeps(parts: AgentParts): ActivityDeps {
 export function startOutpostAgent(opts: Omit<StartAgentOptions, 'temporal'>): Promise<RunningAgent> {
   return startAgent({
     ...opts,
-    temporal: { workflowsPath: WORKFLOWS_PATH, activities: (parts) => createActivities(activityDeps(parts)) },
+    temporal: {
+      workflowsPath: WORKFLOWS_PATH,
+      workflowBundlePath: workflowBundlePath(),
+      activities: (parts) => createActivities(activityDeps(parts)),
+    },
   });
 }

@@ -1,8 +1,28 @@
-// The `outpost` command line. Each subcommand lives in its own file under commands/.
+// The `outpost` command line. Each subcommand lives in its own file under commands/, loaded
+// only when that command runs: a client command (`runs list`) must not pay for Temporal, the
+// store or the server, and the run worker (`api execute-run`, once per run) and the code server
+// start often. Help without a command (or an unknown one) loads every registration.
 import { Command } from 'commander';
 import { formatError, isOutpostError } from '../shared/errors.js';
-import { registerApiCommand } from './commands/api.js';
-import { registerCodeServerCommand } from './commands/code-server.js';
+
+type Register = (program: Command) => void;
+
+/** Each top-level command → its registration, imported on demand. */
+const COMMANDS: Record<string, () => Promise<Register>> = {
+  agent: async () => (await import('./commands/agent.js')).registerAgentCommand,
+  assets: async () => (await import('./commands/assets.js')).registerAssetsCommand,
+  schedules: async () => (await import('./commands/automation.js')).registerAutomationCommands,
+  'control-plane': async () => (await import('./commands/control-plane.js')).registerControlPlaneCommand,
+  dev: async () => (await import('./commands/dev.js')).registerDevCommand,
+  locations: async () => (await import('./commands/locations.js')).registerLocationsCommand,
+  runs: async () => (await import('./commands/runs.js')).registerRunsCommand,
+  'signin-link': async () => (await import('./commands/signin-link.js')).registerSignInLinkCommand,
+  tokens: async () => (await import('./commands/tokens.js')).registerTokensCommand,
+  api: async () => (await import('./commands/api.js')).registerApiCommand,
+  'code-server': async () => (await import('./commands/code-server.js')).registerCodeServerCommand,
+};
+/** Commands registered together with another (automation.ts registers both). */
+const ALIASES: Record<string, string> = { sensors: 'schedules' };
 
 const program = new Command()
   .name('outpost')
@@ -14,21 +34,9 @@ const program = new Command()
 // pass their environment on to user code, which must see the user's own NODE_ENV.
 if (process.argv[2] === 'control-plane') process.env.NODE_ENV ??= 'production';
 
-// The run worker (`api execute-run`, once per run) and the code server start often and must
-// not pay for loading every other command (Temporal, GraphQL...): those are loaded only when needed.
-if (!['api', 'code-server'].includes(process.argv[2] ?? '')) {
-  (await import('./commands/agent.js')).registerAgentCommand(program);
-  (await import('./commands/assets.js')).registerAssetsCommand(program);
-  (await import('./commands/automation.js')).registerAutomationCommands(program);
-  (await import('./commands/control-plane.js')).registerControlPlaneCommand(program);
-  (await import('./commands/dev.js')).registerDevCommand(program);
-  (await import('./commands/locations.js')).registerLocationsCommand(program);
-  (await import('./commands/runs.js')).registerRunsCommand(program);
-  (await import('./commands/signin-link.js')).registerSignInLinkCommand(program);
-  (await import('./commands/tokens.js')).registerTokensCommand(program);
-}
-registerApiCommand(program);
-registerCodeServerCommand(program);
+const name = process.argv[2] ?? '';
+const load = COMMANDS[ALIASES[name] ?? name];
+for (const register of load ? [load] : Object.values(COMMANDS)) (await register())(program);
 
 program.parseAsync(process.argv).catch((err: unknown) => {
   console.error(formatError(err));

@@ -6,7 +6,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { credentialFreeEnv } from '../../shared/child-env.js';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Isolation, SandboxPlace } from './sandbox.js';
@@ -14,12 +13,8 @@ import type { Isolation, SandboxPlace } from './sandbox.js';
 /** Mode of a worker's stdout/stderr log files. */
 export const WORKER_LOG_MODE = 0o600;
 
-const MAIN_TS = fileURLToPath(new URL('../../cli/main.ts', import.meta.url));
-
-/** `node --import <tsx> src/cli/main.ts`: works from any cwd, since tsx is resolved from here. */
-export function defaultCliCommand(): string[] {
-  return [process.execPath, '--import', import.meta.resolve('tsx'), MAIN_TS];
-}
+/** This Node on the CLI, compiled when the agent runs compiled, else through tsx (cli-command.ts). */
+export { defaultCliCommand } from '../../shared/cli-command.js';
 
 export interface DetachedSpawnSpec {
   /** The command, before isolation wraps it. */

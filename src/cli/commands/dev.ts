@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
+import { cliNodeArgs } from '../../shared/cli-command.js';
 import { assertPortFree } from '../../shared/net.js';
 import { startDevServer } from '../../shared/temporal-dev-server.js';
 import { userApi } from '../client.js';
@@ -36,8 +37,8 @@ const DAGSTER_EXAMPLE = {
 /** A run worker's grace after SIGTERM (its own default is 5 s to stop its ops) before SIGKILL. */
 const RUN_STOP_GRACE_MS = 10_000;
 
-const CLI_ENTRY = resolve(import.meta.dirname, '..', 'main.ts');
-const nodeArgs = (...args: string[]): string[] => ['--import', 'tsx', CLI_ENTRY, ...args];
+/** Its processes run the CLI as this one does: compiled, or through tsx (cli-command.ts). */
+const nodeArgs = (...args: string[]): string[] => [...cliNodeArgs(), ...args];
 
 export function registerDevCommand(program: Command): void {
   program

@@ -1,0 +1,105 @@
+// `npm run build`: compiles src/, workflows/ and activities/ to dist/ (one .js + source map per
+// .ts, same layout under dist/), copies the files they load at run time (.graphql schemas, web
+// assets, the heartbeat thread), prebuilds the Temporal workflow bundle production workers load
+// (dist/workflow-bundle.js), and writes the freshness stamp last (bin/build-state.mjs).
+// Plain Node + esbuild (already installed with tsx): no tsx, so it runs before anything else.
+//   node scripts/build.mjs [--out <dir>] [--no-workflow-bundle]
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+import { COMPILED_DIRS, STAMP } from '../bin/build-state.mjs';
+
+const ROOT = resolve(fileURLToPath(new URL('..', import.meta.url)));
+const args = process.argv.slice(2);
+const outIdx = args.indexOf('--out');
+const OUT = outIdx >= 0 ? resolve(args[outIdx + 1]) : join(ROOT, 'dist');
+const withBundle = !args.includes('--no-workflow-bundle');
+
+/** Every file under a directory, recursively (python caches skipped). */
+function walk(dir) {
+  const out = [];
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    if (e.name === '__pycache__' || e.name === 'node_modules') continue;
+    const p = join(dir, e.name);
+    if (e.isDirectory()) out.push(...walk(p));
+    else out.push(p);
+  }
+  return out;
+}
+
+/**
+ * `new URL('<relative>', import.meta.url)` literals name files beside the module. Once the
+ * module sits one level deeper (dist/src/… instead of src/…): a target inside a compiled tree
+ * maps to its compiled twin (.ts → .js), a target outside (python/, the install root whose
+ * node_modules the sandbox protects) keeps pointing at the install, so it gains one `../`.
+ */
+function rewriteUrls(source, file) {
+  return source.replace(/new URL\((['"])(\.{1,2}\/[^'"]*)\1,\s*import\.meta\.url\)/g, (_m, q, rel) => {
+    const target = resolve(dirname(file), rel);
+    const top = relative(ROOT, target).split(sep)[0];
+    if (COMPILED_DIRS.includes(top)) {
+      return `new URL(${q}${rel.replace(/\.ts$/, '.js')}${q}, import.meta.url)`;
+    }
+    const outFile = join(OUT, relative(ROOT, file));
+    const moved = relative(dirname(outFile), target).replaceAll(sep, '/') + (rel.endsWith('/') ? '/' : '');
+    return `new URL(${q}${moved}${q}, import.meta.url)`;
+  });
+}
+
+const started = Date.now();
+rmSync(OUT, { recursive: true, force: true });
+const sources = COMPILED_DIRS.flatMap((d) => walk(join(ROOT, d)));
+const tsFiles = sources.filter((f) => f.endsWith('.ts') && !f.endsWith('.d.ts'));
+const assets = sources.filter((f) => !f.endsWith('.ts') && !f.endsWith('.md'));
+
+await build({
+  entryPoints: tsFiles,
+  outdir: OUT,
+  outbase: ROOT,
+  bundle: false,
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  sourcemap: true,
+  logLevel: 'warning',
+  plugins: [
+    {
+      name: 'outpost-urls',
+      setup(b) {
+        b.onLoad({ filter: /\.ts$/ }, (a) => ({
+          contents: rewriteUrls(readFileSync(a.path, 'utf8'), a.path),
+          loader: 'ts',
+        }));
+      },
+    },
+  ],
+});
+for (const f of assets) {
+  const to = join(OUT, relative(ROOT, f));
+  mkdirSync(dirname(to), { recursive: true });
+  copyFileSync(f, to);
+}
+// Compiled modules are ESM like their sources: the nearest package.json says so.
+writeFileSync(join(OUT, 'package.json'), JSON.stringify({ type: 'module' }) + '\n');
+
+if (withBundle) {
+  // Loaded lazily: webpack is only needed here, never by the CLI.
+  const { bundleWorkflowCode } = await import('@temporalio/worker');
+  const { code } = await bundleWorkflowCode({
+    workflowsPath: join(ROOT, 'workflows', 'index.ts'),
+    logger: {
+      trace() {},
+      debug() {},
+      info() {},
+      warn: (m) => console.error(m),
+      error: (m) => console.error(m),
+      log() {},
+    },
+  });
+  writeFileSync(join(OUT, 'workflow-bundle.js'), code);
+}
+writeFileSync(join(OUT, STAMP), new Date().toISOString() + '\n');
+console.error(
+  `[outpost] built ${tsFiles.length} modules into ${relative(process.cwd(), OUT) || '.'} in ${Date.now() - started} ms`,
+);

@@ -1,0 +1,115 @@
+// The compiled build (scripts/build.mjs) of this tree, into a throwaway directory beside dist/:
+// what the compiled CLI finds at run time (schemas, web assets, the install root the sandbox
+// protects), which processes it spawns (compiled, never tsx for its own code), and the module
+// graph of a client command, recorded by a resolve hook: no Temporal, store or server.
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { after, before, describe, test } from 'node:test';
+import { cliNodeArgs, defaultCliCommand } from '../../../src/shared/cli-command.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+let out: string;
+
+before(() => {
+  // Inside the install so the compiled modules resolve node_modules as dist/ does.
+  out = mkdtempSync(join(ROOT, '.build-test-'));
+  const res = spawnSync(process.execPath, ['scripts/build.mjs', '--out', out, '--no-workflow-bundle'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  assert.equal(res.status, 0, res.stderr);
+});
+after(() => {
+  if (out) rmSync(out, { recursive: true, force: true });
+});
+
+/** Runs Node with `code` as an ES module whose imports are resolved from the build. */
+function nodeEval(code: string): string {
+  const res = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(res.status, 0, res.stderr);
+  return res.stdout.trim();
+}
+
+describe('compiled build', () => {
+  test('run-time files are found from the build, and paths outside the trees still reach the install', () => {
+    for (const f of [
+      'src/cli/main.js',
+      'src/cli/main.js.map',
+      'src/control-plane/graphql/user.graphql',
+      'src/control-plane/graphql/agent.graphql',
+      'src/control-plane/web/assets/app.js',
+      'src/agent/heartbeat-thread.mjs',
+    ]) {
+      assert.ok(existsSync(join(out, f)), `${f} missing from the build`);
+    }
+    // The sandbox's install root and the Dagster capture path: the repo, not the build.
+    const sandbox = pathToFileURL(join(out, 'src/agent/launchers/sandbox.js')).href;
+    const rel = /OUTPOST_ROOT = resolve\(fileURLToPath\(new URL\("([^"]+)"/.exec(
+      readFileSync(new URL(sandbox), 'utf8'),
+    )?.[1];
+    assert.ok(rel, 'OUTPOST_ROOT literal not found');
+    assert.equal(resolve(fileURLToPath(new URL(rel, sandbox))), ROOT);
+    // Into the compiled trees: the compiled twin.
+    const root = pathToFileURL(join(out, 'src/cli/agent-root.js')).href;
+    assert.equal(
+      nodeEval(`import { WORKFLOWS_PATH } from ${JSON.stringify(root)}; console.log(WORKFLOWS_PATH)`),
+      join(out, 'workflows/index.js'),
+    );
+  });
+
+  test('compiled, Outpost spawns compiled processes; from source (this test, under tsx) it spawns tsx', () => {
+    const mod = pathToFileURL(join(out, 'src/shared/cli-command.js')).href;
+    const [own, user] = JSON.parse(
+      nodeEval(
+        `import * as c from ${JSON.stringify(mod)}; console.log(JSON.stringify([c.cliNodeArgs(), c.defaultCliCommand()]))`,
+      ),
+    ) as [string[], string[]];
+    assert.deepEqual(own, [join(out, 'src/cli/main.js')]);
+    // User-code processes: our modules compiled, tsx only for the user's TypeScript, the SDK from the build.
+    assert.equal(user.at(-1), join(out, 'src/cli/main.js'));
+    assert.ok(user.includes('--conditions=outpost-compiled'), user.join(' '));
+    assert.equal(cliNodeArgs().at(-1), join(ROOT, 'src/cli/main.ts'));
+    assert.ok(cliNodeArgs().some((a) => a.includes('tsx')));
+    assert.equal(defaultCliCommand().at(-1), join(ROOT, 'src/cli/main.ts'));
+  });
+
+  test('a client command loads neither Temporal, the store, the server nor the agent', () => {
+    const log = join(out, 'resolved.log');
+    const hooks = join(out, 'record-hooks.mjs');
+    writeFileSync(
+      hooks,
+      `import { appendFileSync } from 'node:fs';
+export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }`,
+    );
+    const register = `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)});`;
+    for (const args of [
+      ['runs', 'list', '--url', 'http://127.0.0.1:9'],
+      ['locations', 'list', '--url', 'http://127.0.0.1:9'],
+      ['runs', 'list', '--help'],
+    ]) {
+      rmSync(log, { force: true });
+      const res = spawnSync(process.execPath, ['--import', register, join(out, 'src/cli/main.js'), ...args], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, OUTPOST_TOKEN: 'x' },
+      });
+      assert.notEqual(res.status, null, `outpost ${args.join(' ')} did not exit`);
+      const urls = readFileSync(log, 'utf8').split('\n');
+      // The hook sees the command run: its own module was resolved.
+      assert.ok(
+        urls.some((u) => u.endsWith(`/commands/${args[0]}.js`)),
+        urls.join('\n'),
+      );
+      const heavy = urls.filter((u) =>
+        /node_modules\/(@temporalio|kysely|better-sqlite3|graphql|graphql-yoga|graphql-request|pg|pino)\/|\/src\/(control-plane|agent)\/|tsx/.test(
+          u,
+        ),
+      );
+      assert.deepEqual(heavy, [], `outpost ${args.join(' ')} loaded heavy modules`);
+    }
+  });
+});
