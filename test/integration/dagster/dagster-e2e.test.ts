@@ -313,6 +313,19 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
       assert.deepEqual(keys, Array.from({ length: cursor }, (_, i) => `tick-${i + 1}`).sort());
     } finally {
       await s.gql(`mutation { setSensorState(location: "${LOC}", name: "every_tick", state: STOPPED) { state } }`);
+      // A later tick's run may still be going: run workers outlive the agent by design, so
+      // let them finish before the stack's directory is removed.
+      await until(
+        'every run finished',
+        async () =>
+          (
+            await s.gql<{ runs: { nodes: unknown[] } }>(
+              `{ runs(first: 500, filter: { status: [QUEUED, STARTING, STARTED, CANCELING] }) { nodes { id } } }`,
+            )
+          ).runs.nodes.length === 0,
+        120_000,
+        500,
+      );
     }
   });
 });
