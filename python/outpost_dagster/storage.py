@@ -25,6 +25,7 @@ from outpost_dagster.event_mapping import to_run_event
 from outpost_dagster.spool import SpoolWriter
 
 TERMINATE_MARKER = "terminate-requested.json"
+_NOT_EXECUTING = frozenset({DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING})
 
 # Storages load before any run logger is made: the console echo goes to its own file from here.
 redirect_console_echo()
@@ -93,6 +94,11 @@ class CancelAwareRunStorage(SqliteRunStorage):
 
     def _row_to_run(self, row: dict) -> Any:
         run = super()._row_to_run(row)
-        if not run.is_finished and terminate_requested(self._spool_dir):
-            return run.with_status(DagsterRunStatus.CANCELING)
-        return run
+        if run.is_finished or not terminate_requested(self._spool_dir):
+            return run
+        # Terminated before execution began (the SIGTERM found no process yet): CANCELED makes
+        # the worker skip execution; CANCELING here would make Dagster fail the run as a worker
+        # restarted mid-cancel. The agent then ends it RUN_CANCELED (no terminal event of its own).
+        if run.status in _NOT_EXECUTING:
+            return run.with_status(DagsterRunStatus.CANCELED)
+        return run.with_status(DagsterRunStatus.CANCELING)
