@@ -117,7 +117,7 @@ export function registerLocationsCommand(program: Command): void {
               res.codeLocations.map((l) => [
                 l.name,
                 l.status,
-                l.reachable ? 'reachable' : 'UNREACHABLE',
+                l.reachable ? 'reachable' : l.status === 'ERROR' ? '-' : 'UNREACHABLE',
                 String(l.version),
                 String(l.jobs.length),
                 l.kind,
