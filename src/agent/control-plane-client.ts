@@ -62,11 +62,16 @@ export interface ControlPlaneClient {
   reportCodeLocation(input: ReportCodeLocationInput): Promise<boolean>;
   reportRunLaunched(agentId: string, runId: string, info: Record<string, unknown>): Promise<RunStatus>;
   // Run writes and the cursor are accepted only from the agent holding the run's launch (RUN_NOT_OWNED otherwise).
+  /**
+   * Sent as NDJSON (appendRunEventLines): `lines` is `events` as the spool holds them, one JSON
+   * object per line, when the caller has it (the shipper forwards spool lines without re-encoding).
+   */
   appendRunEvents(
     agentId: string,
     runId: string,
     events: RunEvent[],
-  ): Promise<AgentOperations['AppendRunEvents']['result']['appendRunEvents']>;
+    lines?: string,
+  ): Promise<AgentOperations['AppendRunEventLines']['result']['appendRunEventLines']>;
   appendComputeLogs(
     agentId: string,
     runId: string,
@@ -143,8 +148,9 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     async reportRunLaunched(agentId, runId, info) {
       return (await call('ReportRunLaunched', { agentId, runId, info })).reportRunLaunched;
     },
-    async appendRunEvents(agentId, runId, events) {
-      return (await call('AppendRunEvents', { agentId, runId, events })).appendRunEvents;
+    async appendRunEvents(agentId, runId, events, lines) {
+      const ndjson = lines ?? events.map((e) => JSON.stringify(e)).join('\n');
+      return (await call('AppendRunEventLines', { agentId, runId, lines: ndjson })).appendRunEventLines;
     },
     async appendComputeLogs(agentId, runId, stream, offset, data) {
       const r = await call('AppendComputeLogs', {

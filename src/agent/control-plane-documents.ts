@@ -70,6 +70,14 @@ export const AGENT_DOCUMENTS = {
       }
     }
   `,
+  AppendRunEventLines: /* GraphQL */ `
+    mutation AppendRunEventLines($agentId: ID!, $runId: ID!, $lines: String!) {
+      appendRunEventLines(agentId: $agentId, runId: $runId, lines: $lines) {
+        highestContiguousSeq
+        status
+      }
+    }
+  `,
   AppendComputeLogs: /* GraphQL */ `
     mutation AppendComputeLogs(
       $agentId: ID!

@@ -67,14 +67,14 @@ export class SpoolShipper {
     const file = join(this.spoolDir, SPOOL_FILES.events);
     const chunk = readRange(file, this.eventsPos, EVENT_READ);
     if (!chunk || chunk.length === 0) return false;
-    let batch: RunEvent[] = [];
+    let batch: Batch = { events: [], lines: [] };
     const batches = [batch];
     let consumed = 0;
     let start = 0;
     while (start < chunk.length) {
-      if (batch.length === EVENT_BATCH) {
+      if (batch.events.length === EVENT_BATCH) {
         if (batches.length === EVENT_BATCHES_IN_FLIGHT) break;
-        batch = [];
+        batch = { events: [], lines: [] };
         batches.push(batch);
       }
       let nl = chunk.indexOf(0x0a, start);
@@ -86,17 +86,22 @@ export class SpoolShipper {
       start = nl + 1;
       consumed = Math.min(start, chunk.length);
       if (!line) continue;
-      const event = parseEvent(line);
-      if (!event) {
+      const parsed = parseEvent(line);
+      if (!parsed) {
         this.logger.error({ runId: this.runId, line: line.slice(0, 200) }, 'unparseable spool line skipped');
         continue;
       }
+      const { event, plain } = parsed;
       this.maxSeqInFile = Math.max(this.maxSeqInFile, event.seq);
       if (TERMINAL_EVENT_TYPES.has(event.type)) this.sawTerminalEvent = true;
-      if (event.seq > this.lastSeq) batch.push(event);
+      if (event.seq > this.lastSeq) {
+        batch.events.push(event);
+        // A plain line is forwarded as written; anything else as the schema parsed it.
+        batch.lines.push(plain ? line : JSON.stringify(event));
+      }
     }
     this.eventsPos += consumed;
-    const toSend = batches.filter((b) => b.length > 0);
+    const toSend = batches.filter((b) => b.events.length > 0);
     if (toSend.length === 0) return consumed > 0;
     await this.sendBatches(toSend);
     return true;
@@ -107,18 +112,18 @@ export class SpoolShipper {
    * be stored before the events ahead of it). lastSeq only ever takes the store's answer, so it
    * stays "highest contiguous seq acknowledged" even when a later batch lands first.
    */
-  private async sendBatches(batches: RunEvent[][]): Promise<void> {
-    const concurrent = batches.slice(1).every((b) => !b.some((e) => STATUS_EVENT_TYPES.has(e.type)));
+  private async sendBatches(batches: Batch[]): Promise<void> {
+    const concurrent = batches.slice(1).every((b) => !b.events.some((e) => STATUS_EVENT_TYPES.has(e.type)));
+    const send = (b: Batch) =>
+      this.controlPlane.appendRunEvents(this.agentId, this.runId, b.events, b.lines.join('\n'));
     if (!concurrent) {
       for (const b of batches) {
-        const res = await this.controlPlane.appendRunEvents(this.agentId, this.runId, b);
+        const res = await send(b);
         this.lastSeq = Math.max(this.lastSeq, res.highestContiguousSeq);
       }
       return;
     }
-    const results = await Promise.allSettled(
-      batches.map((b) => this.controlPlane.appendRunEvents(this.agentId, this.runId, b)),
-    );
+    const results = await Promise.allSettled(batches.map(send));
     for (const r of results)
       if (r.status === 'fulfilled') this.lastSeq = Math.max(this.lastSeq, r.value.highestContiguousSeq);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -141,12 +146,19 @@ export class SpoolShipper {
   }
 }
 
-function parseEvent(line: string): RunEvent | undefined {
+/** One batch of events, with the NDJSON lines the control plane receives for them. */
+interface Batch {
+  events: RunEvent[];
+  lines: string[];
+}
+
+/** The event on a spool line; `plain` when the line itself is a valid event as written. */
+function parseEvent(line: string): { event: RunEvent; plain: boolean } | undefined {
   try {
     const raw: unknown = JSON.parse(line);
-    if (isPlainEvent(raw)) return raw;
+    if (isPlainEvent(raw)) return { event: raw, plain: true };
     const parsed = RunEventSchema.safeParse(raw);
-    return parsed.success ? parsed.data : undefined;
+    return parsed.success ? { event: parsed.data, plain: false } : undefined;
   } catch {
     return undefined;
   }

@@ -116,6 +116,12 @@ export interface MutationAppendRunEventsArgs {
   events: Array<RunEventInput>;
 }
 
+export interface MutationAppendRunEventLinesArgs {
+  agentId: string;
+  runId: string;
+  lines: string;
+}
+
 export interface MutationAppendComputeLogsArgs {
   agentId: string;
   runId: string;
@@ -240,6 +246,19 @@ export type AppendRunEventsMutation = {
   };
 };
 
+export type AppendRunEventLinesMutationVariables = {
+  agentId: string;
+  runId: string;
+  lines: string;
+};
+
+export type AppendRunEventLinesMutation = {
+  appendRunEventLines: {
+    highestContiguousSeq: number;
+    status: RunStatus;
+  };
+};
+
 export type AppendComputeLogsMutationVariables = {
   agentId: string;
   runId: string;
@@ -281,6 +300,7 @@ export interface AgentOperations {
   ReportCodeLocation: { variables: ReportCodeLocationMutationVariables; result: ReportCodeLocationMutation };
   ReportRunLaunched: { variables: ReportRunLaunchedMutationVariables; result: ReportRunLaunchedMutation };
   AppendRunEvents: { variables: AppendRunEventsMutationVariables; result: AppendRunEventsMutation };
+  AppendRunEventLines: { variables: AppendRunEventLinesMutationVariables; result: AppendRunEventLinesMutation };
   AppendComputeLogs: { variables: AppendComputeLogsMutationVariables; result: AppendComputeLogsMutation };
   RunCursor: { variables: RunCursorQueryVariables; result: RunCursorQuery };
 }

@@ -29,6 +29,7 @@ const Q = {
   report: `mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }`,
   launched: `mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r, info: { pid: 1 }) }`,
   append: `mutation($a: ID!, $r: ID!, $e: [RunEventInput!]!) { appendRunEvents(agentId: $a, runId: $r, events: $e) { highestContiguousSeq status } }`,
+  lines: `mutation($a: ID!, $r: ID!, $l: String!) { appendRunEventLines(agentId: $a, runId: $r, lines: $l) { highestContiguousSeq status } }`,
   logs: `mutation($a: ID!, $r: ID!, $s: ComputeLogStream!, $o: Float!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: $s, offset: $o, data: $d) { storedBytes } }`,
   cursor: `query($a: ID!, $r: ID!) { runCursor(agentId: $a, runId: $r) { lastSeq status } }`,
   deploy: `mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { version } }`,
@@ -161,6 +162,18 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
     await refused(
       "appendRunEvents as A's agent id",
       () => asB(Q.append, { a: agent.a, r: runId, e: [ev(3, 'RUN_SUCCESS', 'forged')] }),
+      'OUTPOST_ERR_FORBIDDEN',
+    );
+    // The NDJSON form of the same call is held to the same checks.
+    const forged = JSON.stringify(ev(3, 'RUN_SUCCESS', 'forged'));
+    await refused(
+      'appendRunEventLines RUN_SUCCESS',
+      () => asB(Q.lines, { a: agent.b, r: runId, l: forged }),
+      'OUTPOST_ERR_RUN_NOT_OWNED',
+    );
+    await refused(
+      "appendRunEventLines as A's agent id",
+      () => asB(Q.lines, { a: agent.a, r: runId, l: forged }),
       'OUTPOST_ERR_FORBIDDEN',
     );
     const cursor = ok(await asA<{ runCursor: { status: string } }>(Q.cursor, { a: agent.a, r: runId }));

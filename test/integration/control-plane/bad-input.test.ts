@@ -159,6 +159,52 @@ describeEachDialect('bad input', (target) => {
       assert.match(c.errors?.[0]?.message ?? '', /maxClaimBatch is 5/);
     }));
 
+  test('appendRunEventLines: an oversized batch names the limit, a bad line is named and refused', () =>
+    unchanged(async () => {
+      const lines = (l: string) =>
+        h.gql(
+          'agent',
+          `mutation($l: String!) { appendRunEventLines(agentId: "${agentId}", runId: "${runId}", lines: $l) { status } }`,
+          { l },
+        );
+      const line = (e: Record<string, unknown>) => JSON.stringify({ type: 'LOG', timestamp: 1, ...e });
+      const eleven = Array.from({ length: 11 }, (_, i) => line({ seq: i + 1 })).join('\n');
+      const big = await lines(eleven);
+      assert.equal(big.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_BATCH_TOO_LARGE');
+      assert.match(big.errors?.[0]?.message ?? '', /maxEventsPerBatch is 10/);
+      let deep: unknown = 1;
+      for (let i = 0; i < 200; i++) deep = { d: deep };
+      const bad: Array<[string, RegExp, string?]> = [
+        ['{"seq":1,', /lines\[1\]: is not JSON/],
+        ['[1,2]', /lines\[1\]: is not a JSON object/],
+        [line({ seq: 2, extra: 1 }), /lines\[1\]: unknown field "extra"/],
+        [line({ seq: 2.5 }), /lines\[1\]: `seq` must be an Int/],
+        [line({ seq: 2 ** 31 }), /lines\[1\]: `seq` must be an Int/],
+        [line({ seq: 2, type: 7 }), /lines\[1\]: `type` must be a String/],
+        [line({ seq: 2, timestamp: '1' }), /lines\[1\]: `timestamp` must be a Float/],
+        [line({ seq: 2, message: { m: 1 } }), /lines\[1\]: `message` must be a String/],
+        [line({ seq: 2, data: deep }), /lines\[1\]\.data nests deeper/, 'OUTPOST_ERR_JSON_TOO_DEEP'],
+      ];
+      for (const [second, message, code = 'OUTPOST_ERR_INVALID_ARGUMENT'] of bad) {
+        const r = await lines(`\n${line({ seq: 1 })}\n\n${second}\n`);
+        assert.equal(r.errors?.[0]?.extensions?.code, code, second.slice(0, 60));
+        assert.match(r.errors?.[0]?.message ?? '', message);
+      }
+    }));
+
+  test('appendComputeLogs: data that is not standard padded base64 is refused', () =>
+    unchanged(async () => {
+      for (const d of ['aGVsbG8*', 'aGVsbG8', 'aGVs bG8=', 'aGVsbG8_', 'a===']) {
+        const r = await h.gql(
+          'agent',
+          `mutation($d: String!) { appendComputeLogs(agentId: "${agentId}", runId: "${runId}", stream: STDOUT, offset: 0, data: $d) { storedBytes } }`,
+          { d },
+        );
+        assert.equal(r.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_INVALID_ARGUMENT', d);
+        assert.match(r.errors?.[0]?.message ?? '', /standard base64/, d);
+      }
+    }));
+
   test('a snapshot that does not match the schema is refused', () =>
     unchanged(async () => {
       const r = await h.gql('agent', `mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }`, {

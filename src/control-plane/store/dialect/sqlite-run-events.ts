@@ -15,6 +15,17 @@ import {
 import { batchChainEnd, COLS, contiguousFrom, planStatus, type AppendEventsResult } from '../run-events.js';
 import type { Store } from '../store.js';
 
+/** Statements by SQL text, per database handle: compiled once, not on every batch. */
+const statements = new WeakMap<SQLite.Database, Map<string, SQLite.Statement>>();
+
+function prep(db: SQLite.Database, sql: string): SQLite.Statement {
+  let byText = statements.get(db);
+  if (!byText) statements.set(db, (byText = new Map<string, SQLite.Statement>()));
+  let st = byText.get(sql);
+  if (!st) byText.set(sql, (st = db.prepare(sql)));
+  return st;
+}
+
 export async function appendRunEventsSqlite(
   store: Store,
   db: SQLite.Database,
@@ -24,7 +35,7 @@ export async function appendRunEventsSqlite(
   // Hold Kysely's connection so no other statement interleaves with this raw transaction.
   return store.db.connection().execute(() => {
     const tx = db.transaction((): AppendEventsResult => {
-      const run = db.prepare('SELECT status, last_seq, event_seq FROM runs WHERE id = ?').get(runId) as
+      const run = prep(db, 'SELECT status, last_seq, event_seq FROM runs WHERE id = ?').get(runId) as
         { status: RunStatus; last_seq: number; event_seq: number } | undefined;
       if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
       const last0 = Number(run.last_seq);
@@ -33,34 +44,35 @@ export async function appendRunEventsSqlite(
       const resent = rows.filter((r) => r[1] <= last0);
       if (resent.length) {
         const [lo, hi] = resentRange(resent, offset);
-        const copies = db
-          .prepare(
-            `SELECT worker_seq, ${STORED_COLS} FROM run_events
+        const copies = prep(
+          db,
+
+          `SELECT worker_seq, ${STORED_COLS} FROM run_events
              WHERE run_id = ? AND seq >= ? AND seq <= ? AND worker_seq IS NOT NULL`,
-          )
-          .all(runId, lo, hi) as Array<StoredCols & { worker_seq: number }>;
+        ).all(runId, lo, hi) as Array<StoredCols & { worker_seq: number }>;
         const byWorkerSeq = new Map(copies.map((c) => [Number(c.worker_seq), c]));
         for (const r of resent) assertSame(runId, r, byWorkerSeq.get(r[1]));
       }
       const fresh = rows.filter((r) => r[1] > last0);
       if (!fresh.length) return { highestContiguousSeq: last0, status: run.status };
-      const toPending = db.prepare(`INSERT OR IGNORE INTO run_events_pending (${COLS}) VALUES (?,?,?,?,?,?,?,?,?)`);
+      const toPending = prep(db, `INSERT OR IGNORE INTO run_events_pending (${COLS}) VALUES (?,?,?,?,?,?,?,?,?)`);
       let stored = fresh;
       let last: number;
-      if (!db.prepare('SELECT 1 FROM run_events_pending WHERE run_id = ? LIMIT 1').get(runId)) {
+      if (!prep(db, 'SELECT 1 FROM run_events_pending WHERE run_id = ? LIMIT 1').get(runId)) {
         // The common case: nothing waits past a gap, so the batch's chain from last_seq+1 is
         // numbered as it is inserted, and only what lies past a gap in the batch waits.
         last = batchChainEnd(
           last0,
           fresh.map((r) => r[1]),
         );
-        const direct = db.prepare(`INSERT INTO run_events (seq, ${COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)`);
+        const direct = prep(db, `INSERT INTO run_events (seq, ${COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)`);
         for (const r of fresh) {
           if (r[1] <= last) direct.run(r[1] + offset, ...r);
           else toPending.run(...r);
         }
       } else {
-        const pendingCopy = db.prepare(
+        const pendingCopy = prep(
+          db,
           `SELECT ${STORED_COLS} FROM run_events_pending WHERE run_id = ? AND worker_seq = ?`,
         );
         stored = fresh.filter((r) => {
@@ -68,26 +80,27 @@ export async function appendRunEventsSqlite(
           assertSame(runId, r, pendingCopy.get(runId, r[1]) as StoredCols | undefined);
           return false;
         });
-        const seqs = db
-          .prepare('SELECT worker_seq FROM run_events_pending WHERE run_id = ? ORDER BY worker_seq')
+        const seqs = prep(db, 'SELECT worker_seq FROM run_events_pending WHERE run_id = ? ORDER BY worker_seq')
           .pluck()
           .iterate(runId) as Iterable<number>;
         last = contiguousFrom(last0, seqs);
         if (last > last0) {
-          db.prepare(
+          prep(
+            db,
             `INSERT INTO run_events (seq, ${COLS}) SELECT worker_seq + ?, ${COLS} FROM run_events_pending
              WHERE run_id = ? AND worker_seq <= ? ORDER BY worker_seq`,
           ).run(offset, runId, last);
-          db.prepare('DELETE FROM run_events_pending WHERE run_id = ? AND worker_seq <= ?').run(runId, last);
+          prep(db, 'DELETE FROM run_events_pending WHERE run_id = ? AND worker_seq <= ?').run(runId, last);
         }
       }
       if (stored.some((r) => TERMINAL_EVENT_TYPES.has(r[2]))) {
         const inList = TERMINAL_EVENT_TYPE_LIST.map(() => '?').join(',');
-        const terminals = db
-          .prepare(
-            `SELECT worker_seq FROM run_events WHERE run_id = ? AND type IN (${inList})
+        const terminals = prep(
+          db,
+
+          `SELECT worker_seq FROM run_events WHERE run_id = ? AND type IN (${inList})
              UNION ALL SELECT worker_seq FROM run_events_pending WHERE run_id = ? AND type IN (${inList})`,
-          )
+        )
           .pluck()
           .all(runId, ...TERMINAL_EVENT_TYPE_LIST, runId, ...TERMINAL_EVENT_TYPE_LIST) as number[];
         assertOneTerminal(runId, terminals);
@@ -99,7 +112,8 @@ export async function appendRunEventsSqlite(
         now,
       );
       if (last !== last0 || plan.status !== run.status || plan.startedAt !== undefined) {
-        db.prepare(
+        prep(
+          db,
           `UPDATE runs SET last_seq = ?, event_seq = ?, status = ?, updated_at = ?,
              started_at = coalesce(started_at, ?),
              ended_at = coalesce(?, ended_at)
