@@ -6,21 +6,17 @@ import type { Logger } from '../src/shared/logger.js';
 import type { RunEvent } from '../src/shared/run-events.js';
 import type { RunStatus } from '../src/shared/run-status.js';
 import type { DagsterTarget } from '../src/shared/dagster-target.js';
-import type { CodeLocationSpec, WorkItemPayload, WorkItemResult } from '../src/shared/work-items.js';
+import type { ExitStatus, LaunchHandle, RunLaunchSpec } from '../src/shared/launch.js';
+import type { CodeLocationSpec } from '../src/shared/work-items.js';
+import type { CodeLocationCalls } from '../src/shared/code-location-calls.js';
+
+export type { ExitStatus, LaunchHandle, RunLaunchSpec } from '../src/shared/launch.js';
 
 /**
  * Asks a code location something, whatever kind of code server serves it (Outpost's SDK
- * server or a Dagster `api grpc` server). Each method takes the work item's payload and
- * returns its result; user-code failures throw OutpostError USER_CODE_ERROR, a server that
- * is down or restarting throws CODE_SERVER_UNAVAILABLE (retried).
+ * server or a Dagster `api grpc` server): the calls of src/shared/code-location-calls.ts.
  */
-export interface CodeLocationPort {
-  /** Ensures the location's server runs at `version` (or later) and has reported its definitions. */
-  sync(payload: WorkItemPayload<'SYNC_CODE_LOCATION'>): Promise<WorkItemResult<'SYNC_CODE_LOCATION'>>;
-  evaluateSchedule(payload: WorkItemPayload<'EVALUATE_SCHEDULE'>): Promise<WorkItemResult<'EVALUATE_SCHEDULE'>>;
-  evaluateSensor(payload: WorkItemPayload<'EVALUATE_SENSOR'>): Promise<WorkItemResult<'EVALUATE_SENSOR'>>;
-  query(payload: WorkItemPayload<'QUERY_CODE_LOCATION'>): Promise<WorkItemResult<'QUERY_CODE_LOCATION'>>;
-}
+export type CodeLocationPort = CodeLocationCalls;
 
 /** The locations of the agent's workspace, as the control plane deployed them. */
 export interface WorkspacePort {
@@ -31,43 +27,6 @@ export interface WorkspacePort {
    * reported), waiting for a starting server; CODE_SERVER_UNAVAILABLE when none is loaded.
    */
   dagsterTarget(location: string): Promise<DagsterTarget>;
-}
-
-/** What to start. The launcher decides where the spool lives. */
-export interface RunLaunchSpec {
-  runId: string;
-  location: string;
-  job: string;
-  runConfig: Record<string, unknown>;
-  /** Definitions module of the code location. */
-  module: string;
-  /** Working directory of the run worker; default the agent's. */
-  cwd?: string;
-  /** Extra, non-secret environment from the location spec. */
-  env?: Record<string, string>;
-  /** A Dagster location's run: `dagster api execute_run` for this target (`module` unused). */
-  dagster?: DagsterTarget;
-  /** Run tags (a Dagster run carries them into its DagsterRun). */
-  tags?: Record<string, string>;
-  /** Asset keys to materialize (Dagster); absent = the whole job. */
-  assetSelection?: string[];
-}
-
-/** Opaque to workflows: enough for the same launcher (on the same host) to find the run again. */
-export interface LaunchHandle {
-  runId: string;
-  launcher: string;
-  /** Launcher-specific identity, e.g. `pid 123 (start 456)`. For humans and logs only. */
-  ref: string;
-  /** True when an existing worker was adopted instead of spawning a new one. */
-  adopted: boolean;
-}
-
-export interface ExitStatus {
-  code: number | null;
-  signal: string | null;
-  /** False when the process exited while nobody was watching (exit status unknowable). */
-  known: boolean;
 }
 
 /** Runs run workers on this host (the shape of src/agent/launchers/launcher.ts `Launcher`). */

@@ -12,6 +12,9 @@ import { coded, toFailure } from './failures.js';
 import { LaunchBoard, type Launched } from './launch-board.js';
 import type { ActivityDeps, LaunchHandle, RunCursor, RunLaunchSpec, RunSpool } from './ports.js';
 
+/** How often launchRun heartbeats while it works (its heartbeat timeout is 15 s). */
+const LAUNCH_HEARTBEAT_MS = 3_000;
+
 export type LaunchOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
 
 export interface SuperviseOptions {
@@ -154,6 +157,10 @@ export function createRunProcessActivities(deps: ActivityDeps) {
   return {
     /** Spawns the run worker, or adopts the one this host already launched. Never spawns twice. */
     async launchRun(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LaunchOutcome> {
+      // A launch may outlast the 15 s heartbeat timeout (a standby booting or taking the run on a
+      // starved CPU): heartbeat, or Temporal retries it here while this attempt still runs.
+      const ctx = Context.current();
+      const beat = setInterval(() => ctx.heartbeat(), LAUNCH_HEARTBEAT_MS);
       board.inFlight.add(payload.runId);
       try {
         const outcome = await launch(payload);
@@ -165,6 +172,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         if (failure.nonRetryable) board.post(payload.runId, undefined);
         throw failure;
       } finally {
+        clearInterval(beat);
         board.inFlight.delete(payload.runId);
       }
     },

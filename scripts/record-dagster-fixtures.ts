@@ -6,7 +6,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startDagsterServer } from '../src/agent/dagster/dagster-server-process.js';
+import { startDagsterServer } from '../test/support/dagster-server.js';
 import * as serdes from '../src/agent/dagster/serdes.js';
 import { readListRepositories, readRepositoryData } from '../src/agent/dagster/serdes-readers.js';
 import { DAGSTER_PINS, ensureDagsterVenv, type DagsterMinor } from './dagster-venv.js';

@@ -50,7 +50,14 @@ export function summarize(samples: number[]): {
 }
 
 const round = (v: number): string =>
-  Number.isFinite(v) ? (Math.abs(v) >= 100 ? v.toFixed(0) : v.toFixed(2)) : String(v);
+  !Number.isFinite(v)
+    ? String(v)
+    : Math.abs(v) >= 100
+      ? v.toFixed(0)
+      : // Small ratios (an ingest at 0.3 % of its floor) keep two significant digits.
+        v !== 0 && Math.abs(v) < 0.01
+        ? v.toPrecision(2)
+        : v.toFixed(2);
 
 export function report(name: string, params: Record<string, unknown>, figures: Figure[]): void {
   const lines = [

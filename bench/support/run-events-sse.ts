@@ -20,14 +20,35 @@ export async function firstEventArrival(
   type: string,
   timeoutMs = 120_000,
 ): Promise<EventArrival> {
+  const seen = await eventArrivals(baseUrl, token, runId, type, timeoutMs);
+  return seen.byType.get(type)!;
+}
+
+export interface EventArrivals {
+  /** The run's first event written by its worker (not one the control plane wrote), whatever its type. */
+  first: EventArrival & { type: string };
+  /** The first arrival of each type seen, up to and including `untilType`. */
+  byType: Map<string, EventArrival>;
+}
+
+/** Subscribes to `runId`, timestamps every frame until the first event of `untilType` arrives; then hangs up. */
+export async function eventArrivals(
+  baseUrl: string,
+  token: string,
+  runId: string,
+  untilType: string,
+  timeoutMs = 120_000,
+): Promise<EventArrivals> {
   const abort = new AbortController();
   const timer = setTimeout(
-    () => abort.abort(new Error(`no ${type} for run ${runId} within ${timeoutMs} ms`)),
+    () => abort.abort(new Error(`no ${untilType} for run ${runId} within ${timeoutMs} ms`)),
     timeoutMs,
   );
+  const byType = new Map<string, EventArrival>();
+  let first: EventArrivals['first'] | undefined;
   try {
     const params = new URLSearchParams({
-      query: 'subscription($r: ID!) { runEvents(runId: $r) { type data } }',
+      query: 'subscription($r: ID!) { runEvents(runId: $r) { type workerSeq data } }',
       variables: JSON.stringify({ r: runId }),
     });
     const res = await fetch(`${baseUrl}/graphql?${params}`, {
@@ -41,7 +62,7 @@ export async function firstEventArrival(
     let buffered = '';
     for (;;) {
       const { done, value } = await reader.read();
-      if (done) throw new Error(`runEvents for ${runId} ended without ${type}`);
+      if (done) throw new Error(`runEvents for ${runId} ended without ${untilType}`);
       const at = Date.now();
       buffered += decoder.decode(value, { stream: true });
       let end: number;
@@ -55,14 +76,18 @@ export async function firstEventArrival(
           .join('\n');
         if (!data) continue;
         const body = JSON.parse(data) as {
-          data?: { runEvents?: { type: string; data: Record<string, unknown> | null } };
+          data?: { runEvents?: { type: string; workerSeq: number | null; data: Record<string, unknown> | null } };
           errors?: Array<{ message: string }>;
         };
         if (body.errors?.length) throw new Error(`runEvents: ${body.errors[0]!.message}`);
         const event = body.data?.runEvents;
-        if (event?.type === type) {
+        if (!event) continue;
+        const arrival = { at, openedAt, data: event.data };
+        if (event.workerSeq !== null) first ??= { ...arrival, type: event.type };
+        if (!byType.has(event.type)) byType.set(event.type, arrival);
+        if (event.type === untilType) {
           await reader.cancel().catch(() => undefined);
-          return { at, openedAt, data: event.data };
+          return { first: first ?? { ...arrival, type: event.type }, byType };
         }
       }
     }

@@ -1,7 +1,8 @@
 """Storages named from a run's dagster.yaml.
 
-SpoolEventLogStorage keeps Dagster's own SQLite event log (the worker reads its events back for
-step stats, retries and asset queries) and appends each event to Outpost's spool.
+SpoolEventLogStorage keeps Dagster's own SQLite event log for Dagster events (the worker reads
+them back for step stats, retries and asset queries) and appends every event to Outpost's spool;
+plain log lines go to the spool only.
 CancelAwareRunStorage seeds the run the agent wrote (`run_file`, serdes DagsterRun) and reports
 it CANCELING while the agent's terminate marker exists, so the worker, interrupted by SIGTERM,
 ends the run CANCELED rather than FAILURE. The marker is the one Launcher.requestTermination
@@ -24,6 +25,7 @@ from outpost_dagster.event_mapping import to_run_event
 from outpost_dagster.spool import SpoolWriter
 
 TERMINATE_MARKER = "terminate-requested.json"
+_NOT_EXECUTING = frozenset({DagsterRunStatus.NOT_STARTED, DagsterRunStatus.QUEUED, DagsterRunStatus.STARTING})
 
 # Storages load before any run logger is made: the console echo goes to its own file from here.
 redirect_console_echo()
@@ -50,7 +52,10 @@ class SpoolEventLogStorage(SqliteEventLogStorage):
         return cls(inst_data=inst_data, **config_value)
 
     def store_event(self, event: EventLogEntry) -> None:
-        super().store_event(event)
+        # Each SQLite write is a commit of its own (~30 ms on a loaded 2-core box): plain
+        # `context.log` lines, which Dagster never reads back during a run, go to the spool only.
+        if event.dagster_event is not None:
+            super().store_event(event)
         self._spool.append(to_run_event(event, terminating=terminate_requested(self._spool_dir)))
 
 
@@ -89,6 +94,11 @@ class CancelAwareRunStorage(SqliteRunStorage):
 
     def _row_to_run(self, row: dict) -> Any:
         run = super()._row_to_run(row)
-        if not run.is_finished and terminate_requested(self._spool_dir):
-            return run.with_status(DagsterRunStatus.CANCELING)
-        return run
+        if run.is_finished or not terminate_requested(self._spool_dir):
+            return run
+        # Terminated before execution began (the SIGTERM found no process yet): CANCELED makes
+        # the worker skip execution; CANCELING here would make Dagster fail the run as a worker
+        # restarted mid-cancel. The agent then ends it RUN_CANCELED (no terminal event of its own).
+        if run.status in _NOT_EXECUTING:
+            return run.with_status(DagsterRunStatus.CANCELED)
+        return run.with_status(DagsterRunStatus.CANCELING)

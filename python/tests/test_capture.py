@@ -148,7 +148,7 @@ def test_a_failing_op_is_a_step_failure_with_its_error_then_run_failure(tmp_path
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
 
 
-def test_the_cancel_marker_makes_an_unfinished_run_read_canceling(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_cancel_marker_makes_an_unfinished_run_read_canceling_or_canceled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dagster import DagsterInstance, DagsterRunStatus, job, op
 
     @op
@@ -167,9 +167,14 @@ def test_the_cancel_marker_makes_an_unfinished_run_read_canceling(tmp_path: Path
     monkeypatch.syspath_prepend(str(PYTHON_DIR))
     with DagsterInstance.get() as instance:
         run = instance.create_run_for_job(job_def=noop_job)
+        started = instance.create_run_for_job(job_def=noop_job, status=DagsterRunStatus.STARTED)
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.NOT_STARTED
         (spool / "terminate-requested.json").write_text("{}")
-        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELING
+        # Executing: CANCELING, so the interrupted worker ends it CANCELED.
+        assert instance.get_run_by_id(started.run_id).status == DagsterRunStatus.CANCELING
+        # Not executing yet: CANCELED, so a worker starting now skips it (CANCELING would make
+        # Dagster fail it as a worker restarted mid-cancel).
+        assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.CANCELED
         # A finished run keeps its real status: the marker only steers an interrupted worker.
         instance.report_run_failed(run)
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE

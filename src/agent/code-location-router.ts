@@ -4,14 +4,7 @@
 // composition root builds it from the two and hands it to the activities.
 import { codeLocationKind, type CodeLocationSpec } from '../shared/work-items.js';
 import type { WorkItemPayload, WorkItemResult } from '../shared/work-items.js';
-
-/** The CodeLocationPort shape (activities/ports.ts), restated: src/agent never imports activities/. */
-export interface CodeLocationCalls {
-  sync(payload: WorkItemPayload<'SYNC_CODE_LOCATION'>): Promise<WorkItemResult<'SYNC_CODE_LOCATION'>>;
-  evaluateSchedule(payload: WorkItemPayload<'EVALUATE_SCHEDULE'>): Promise<WorkItemResult<'EVALUATE_SCHEDULE'>>;
-  evaluateSensor(payload: WorkItemPayload<'EVALUATE_SENSOR'>): Promise<WorkItemResult<'EVALUATE_SENSOR'>>;
-  query(payload: WorkItemPayload<'QUERY_CODE_LOCATION'>): Promise<WorkItemResult<'QUERY_CODE_LOCATION'>>;
-}
+import type { CodeLocationCalls } from '../shared/code-location-calls.js';
 
 export interface LocationSpecs {
   refresh(): Promise<void>;

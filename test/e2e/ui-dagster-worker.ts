@@ -5,7 +5,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startDagsterServer } from '../../src/agent/dagster/dagster-server-process.js';
+import { startDagsterServer } from '../support/dagster-server.js';
 import type { DagsterTarget } from '../../src/shared/dagster-target.js';
 import { loadDagsterLocation } from '../../src/agent/dagster/dagster-load.js';
 import { ProcessLauncher } from '../../src/agent/launchers/process-launcher.js';

@@ -56,12 +56,15 @@ export async function startStack(opts: {
   databaseUrl?: string;
   temporalAddress: string;
   storeLimits?: Partial<StoreLimits>;
+  /** Run the schedule/sensor daemon (default false: tests drive work items themselves). */
+  daemon?: boolean;
 }): Promise<Stack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-agent-it-'));
   const cp = await startControlPlane({
     databaseUrl: opts.databaseUrl ?? `sqlite:${join(dataDir, 'outpost.db')}`,
     port: 0,
-    daemon: false,
+    daemon: opts.daemon ?? false,
+    ...(opts.daemon ? { daemonOptions: { intervalMs: 500 } } : {}),
     web: false,
     logger: quiet,
     storeLimits: { heartbeatIntervalMs: 2_000, ...opts.storeLimits },

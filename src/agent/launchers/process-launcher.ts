@@ -38,6 +38,8 @@ import { StandbyPool, type StandbySpec } from './standby-pool.js';
 // Where the CLI command lives now; re-exported for the callers that start it the same way.
 export { defaultCliCommand } from './detached-spawn.js';
 
+const noop = (): void => undefined;
+
 export interface ProcessLauncherOptions {
   /** Agent data dir; runs live in <dataDir>/runs/<runId>/. */
   dataDir: string;
@@ -61,6 +63,8 @@ export interface ProcessLauncherOptions {
 export class ProcessLauncher implements Launcher {
   readonly kind = 'process';
   private readonly children = new Map<string, { child: ChildProcess; exit?: ExitStatus }>();
+  /** The launch in flight per run (see launch()). */
+  private readonly launching = new Map<string, Promise<LaunchHandle>>();
   private readonly cli: string[];
   private readonly isolation: Isolation;
   readonly standbys: StandbyPool;
@@ -129,7 +133,24 @@ export class ProcessLauncher implements Launcher {
     return spawnCount(this.runDir(runId));
   }
 
-  async launch(spec: RunLaunchSpec): Promise<LaunchHandle> {
+  /**
+   * One launch per run at a time in this process. A second call while one is in flight (Temporal
+   * retrying a launchRun attempt that outlived its heartbeat timeout, here, while the first still
+   * runs) waits for it and then adopts its worker: racing it, it would find the first one's intent
+   * and its worker in /proc before process.json exists, and record that one spawn a second time.
+   */
+  launch(spec: RunLaunchSpec): Promise<LaunchHandle> {
+    const prior = this.launching.get(spec.runId);
+    const next = (prior ? prior.then(noop, noop) : Promise.resolve()).then(() => this.launchOnce(spec));
+    this.launching.set(spec.runId, next);
+    const done = (): void => {
+      if (this.launching.get(spec.runId) === next) this.launching.delete(spec.runId);
+    };
+    next.then(done, done);
+    return next;
+  }
+
+  private async launchOnce(spec: RunLaunchSpec): Promise<LaunchHandle> {
     const existing = await this.adopt(spec.runId);
     if (existing) return existing;
     const dir = this.runDir(spec.runId);

@@ -99,8 +99,30 @@ export function readProcessRecord(dir: string): ProcessRecord | undefined {
 /** Records the run's worker: logs the spawn (once per process) and writes process.json. */
 export function recordRunProcess(dir: string, rec: ProcessRecord): void {
   mkdirSync(dir, { recursive: true });
-  appendFileSync(join(dir, FILES.spawns), `${JSON.stringify(rec)}\n`);
+  // A kill -9 between the log line and process.json leaves the spawn logged but unrecorded:
+  // the recovery that records it then must not log that one spawn twice.
+  if (!alreadyLogged(dir, rec)) appendFileSync(join(dir, FILES.spawns), `${JSON.stringify(rec)}\n`);
   writeAtomic(join(dir, FILES.process), JSON.stringify(rec));
+}
+
+/**
+ * Whether the spawn log already holds this process: its last line names the same one, or, for a
+ * recovery, it was logged after the current intent (the intent's spawn, whatever pid it shows).
+ */
+function alreadyLogged(dir: string, rec: ProcessRecord): boolean {
+  const file = join(dir, FILES.spawns);
+  if (!existsSync(file)) return false;
+  const last = readFileSync(file, 'utf8').split('\n').filter(Boolean).at(-1);
+  if (!last) return false;
+  let prev: Partial<ProcessRecord>;
+  try {
+    prev = JSON.parse(last) as Partial<ProcessRecord>;
+  } catch {
+    return false; // a torn line (killed mid-append): log this one
+  }
+  if (prev.pid === rec.pid && prev.startTime === rec.startTime) return true;
+  const intent = rec.recovered ? readIntent(dir) : undefined;
+  return intent !== undefined && (prev.spawnedAt ?? 0) >= intent.at;
 }
 
 /** Lines of the append-only spawn log: one per process actually spawned. */

@@ -25,7 +25,14 @@ interface DevOptions {
   temporalPort: string;
   temporalUiPort: string;
   location: boolean;
+  dagsterPython?: string;
 }
+
+/** The Dagster example `outpost dev` deploys when given an interpreter that has dagster. */
+const DAGSTER_EXAMPLE = {
+  name: 'dagster_example',
+  dir: resolve(import.meta.dirname, '..', '..', '..', 'examples', 'dagster'),
+};
 
 /** A run worker's grace after SIGTERM (its own default is 5 s to stop its ops) before SIGKILL. */
 const RUN_STOP_GRACE_MS = 10_000;
@@ -41,7 +48,12 @@ export function registerDevCommand(program: Command): void {
     .option('--port <port>', 'control-plane HTTP port (UI, /graphql)', '3000')
     .option('--temporal-port <port>', 'Temporal frontend gRPC port', '7233')
     .option('--temporal-ui-port <port>', 'Temporal Web UI port', '8233')
-    .option('--no-location', 'do not deploy the example location examples/hello')
+    .option('--no-location', 'do not deploy the example locations')
+    .option(
+      '--dagster-python <path>',
+      'also deploy examples/dagster as dagster_example, served by this interpreter (it must have dagster); env OUTPOST_DAGSTER_PYTHON',
+      process.env.OUTPOST_DAGSTER_PYTHON || undefined,
+    )
     .action(async (opts: DevOptions) => {
       await runDev(opts);
     });
@@ -186,6 +198,24 @@ async function runDev(opts: DevOptions): Promise<void> {
       );
       const status = await waitLocation(api, 'hello', 120_000);
       log(`code location hello: ${status}`);
+      // Optional: `npm start` needs no Python; with an interpreter it also hosts the Dagster example.
+      if (opts.dagsterPython) {
+        await api.request(
+          `mutation($input: DeployCodeLocationInput!) { deployCodeLocation(input: $input) { name version } }`,
+          {
+            input: {
+              name: DAGSTER_EXAMPLE.name,
+              dagster: {
+                python: opts.dagsterPython,
+                pythonFile: 'definitions.py',
+                workingDirectory: DAGSTER_EXAMPLE.dir,
+              },
+            },
+          },
+        );
+        const dagsterStatus = await waitLocation(api, DAGSTER_EXAMPLE.name, 120_000);
+        log(`code location ${DAGSTER_EXAMPLE.name}: ${dagsterStatus}`);
+      }
     }
 
     // A one-time code (works once, for minutes), never the token: this line ends up in logs.
@@ -200,6 +230,11 @@ async function runDev(opts: DevOptions): Promise<void> {
     log(`Temporal UI:  ${temporalUiUrl}`);
     log(`data dir:     ${dataDir}`);
     log('try:          npx outpost runs launch hello --follow');
+    if (opts.location && opts.dagsterPython) {
+      log(
+        `try:          npx outpost runs launch greeting_job --location ${DAGSTER_EXAMPLE.name} --config '{"ops":{"greet":{"config":{"name":"you"}}}}' --follow`,
+      );
+    }
     log('press Ctrl-C to stop');
   } catch (err) {
     log(`failed to start: ${err instanceof Error ? err.message : String(err)}`);

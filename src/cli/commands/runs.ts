@@ -17,6 +17,8 @@ interface RunRow {
   /** Computed once by the API from the run's events (run-timing.ts); the UI shows the same. */
   durationMs: number | null;
   launchError: { code: string; message: string } | null;
+  /** Run tags: a sensor's or schedule's run carries its run key here (dagster/run_key, outpost/run_key). */
+  tags: Record<string, string>;
 }
 interface EventRow {
   seq: number;
@@ -32,7 +34,7 @@ interface LogChunk {
   nextOffset: number;
 }
 
-const RUN_FIELDS = 'id status job location createdAt startedAt endedAt durationMs launchError { code message }';
+const RUN_FIELDS = 'id status job location tags createdAt startedAt endedAt durationMs launchError { code message }';
 /** Events per request of `runs show`; it pages until it has them all. */
 const EVENT_PAGE = 1000;
 const EVENT_FIELDS = 'seq type timestamp stepKey level message error';
@@ -156,6 +158,7 @@ export function registerRunsCommand(program: Command): void {
           text: () =>
             [
               `run ${run.id}: ${run.status} (${run.job} @ ${run.location}) ${formatDuration(run.durationMs)}${describeLaunchError(run)}${hint}`,
+              ...formatTags(run.tags),
               ...run.events.map(formatEvent),
             ].join('\n'),
         };
@@ -253,6 +256,12 @@ async function showRun(api: UserApi, id: string): Promise<RunRow & { events: Eve
     afterSeq = last.seq;
   }
   throw new OutpostError('INTERNAL', { detail: `run ${id} has more events than runs show pages through` });
+}
+
+/** One `tags:` line (sorted key=value), none when the run has no tags. */
+function formatTags(tags: Record<string, string> | null | undefined): string[] {
+  const entries = Object.entries(tags ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  return entries.length ? [`tags: ${entries.map(([k, v]) => `${k}=${v}`).join(' ')}`] : [];
 }
 
 function formatEvent(e: EventRow): string {

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { toUserCodeError } from '../../../src/agent/dagster/dagster-error.js';
-import { startDagsterServer, type DagsterServer } from '../../../src/agent/dagster/dagster-server-process.js';
+import { startDagsterServer, type DagsterServer } from '../../support/dagster-server.js';
 import * as serdes from '../../../src/agent/dagster/serdes.js';
 import {
   readExecutionPlan,

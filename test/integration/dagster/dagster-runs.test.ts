@@ -3,12 +3,12 @@
 // `dagster api grpc` (ListRepositories), the files the worker reads are written by TS, and the
 // events land in the spool through python/outpost_dagster. No mock of Dagster anywhere.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DAGSTER_CONSOLE_LOG, artifactDirOf } from '../../../src/agent/dagster/dagster-run-files.js';
-import { startDagsterServer } from '../../../src/agent/dagster/dagster-server-process.js';
+import { startDagsterServer } from '../../support/dagster-server.js';
 import type { DagsterTarget } from '../../../src/shared/dagster-target.js';
 import { readListRepositories } from '../../../src/agent/dagster/serdes-readers.js';
 import type { RunLaunchSpec } from '../../../src/agent/launchers/launcher.js';
@@ -203,6 +203,31 @@ for (const mode of ['none', 'bubblewrap'] as const) {
         // Node reaps the child (and, under bubblewrap, when bwrap itself has exited) moments later.
         await until('the launcher to see the worker exit', async () => !(await launcher.isAlive(runId)), 10_000);
       });
+
+      test(
+        'terminate requested before the worker starts executing: it runs nothing and fails nothing (RUN_CANCELED path)',
+        { skip: only },
+        async () => {
+          // The terminate marker is there before the worker's storage first reads the run (its
+          // SIGTERM found no process yet): Dagster must see the run CANCELED, not CANCELING,
+          // or it reports "started a new run worker while ... CANCELING" and RUN_FAILURE.
+          const runId = `${mode}_dg_terminate_early`;
+          await launcher.launch(
+            spec(runId, 'slow_job', { runConfig: { ops: { sleep_a_while: { config: { seconds: 120.0 } } } } }),
+          );
+          writeFileSync(join(launcher.spoolDir(runId), SPOOL_FILES.terminated), JSON.stringify({ at: Date.now() }));
+          const evs = await finished(launcher, runId);
+          assert.deepEqual(
+            evs.map((e) => e.seq),
+            evs.map((_, i) => i + 1),
+          );
+          const types = evs.map((e) => e.type);
+          assert.ok(!types.includes('RUN_FAILURE'), JSON.stringify(evs.map((e) => [e.type, e.message])));
+          assert.ok(!types.includes('STEP_START'), JSON.stringify(types));
+          // No terminal event of its own: superviseRun, terminating, appends ENGINE + RUN_CANCELED.
+          assert.ok(!types.some((t) => ['RUN_SUCCESS', 'RUN_CANCELED'].includes(t)), JSON.stringify(types));
+        },
+      );
 
       test(
         'SIGKILL of the worker: no terminal event; the worker reads dead with its signal (RUN_FAILURE path)',

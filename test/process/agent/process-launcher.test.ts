@@ -72,46 +72,69 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       assert.equal(restarted.spawnCount(runId), 1);
     });
 
-    test('after a crash between spawn and record, finds the live worker instead of spawning again', async () => {
+    test('two launches of one run at once (a retried launchRun attempt) spawn and record one worker', async () => {
+      // Temporal retries a launchRun attempt that outlived its heartbeat timeout while the first
+      // still runs, in the same agent: the second once found the first's intent and its worker in
+      // /proc before process.json existed, and recorded that one spawn a second time.
       const launcher = new ProcessLauncher({ dataDir, isolation, logger });
-      const runId = `${mode}_run_crash_window`;
-      const dir = launcher.runDir(runId);
-      const spool = launcher.spoolDir(runId);
-      mkdirSync(spool, { recursive: true });
-      writeFileSync(join(dir, 'config.json'), JSON.stringify({ seconds: 30 }));
-      writeFileSync(join(dir, 'intent.json'), '{}');
-      // What the crashed agent had spawned (same command line) before it could record it.
-      const [node, ...rest] = isolation.command(
-        [
-          ...defaultCliCommand(),
-          'api',
-          'execute-run',
-          '--run-id',
-          runId,
-          '--module',
-          MODULE,
-          '--job',
-          'sleepy',
-          '--config-file',
-          join(dir, 'config.json'),
-          '--spool-dir',
-          spool,
-        ],
-        { cwd: process.cwd(), readable: [MODULE], internal: [join(dir, 'config.json')], writable: [spool] },
-      );
-      const orphan = spawn(node!, rest, { detached: true, stdio: 'ignore' });
-      try {
-        await until('orphan running', () => readProcStat(orphan.pid!) !== undefined);
-        const root = await isolation.root(orphan.pid!);
-        const handle = await launcher.launch(spec(runId, 'sleepy'));
-        assert.equal(handle.adopted, true);
-        assert.equal(handle.ref, `pid ${root}`);
-        assert.equal(launcher.spawnCount(runId), 1);
-        assert.equal(await launcher.isAlive(runId), true);
-      } finally {
-        await launcher.signal(runId, 'SIGKILL');
-      }
+      const runId = `${mode}_run_concurrent_launch`;
+      const [a, b] = await Promise.all([launcher.launch(spec(runId, 'hello')), launcher.launch(spec(runId, 'hello'))]);
+      assert.equal(b.ref, a.ref);
+      assert.equal(launcher.spawnCount(runId), 1);
+      await until('worker exit', async () => !(await launcher.isAlive(runId)));
+      assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_SUCCESS');
+      assert.equal(launcher.spawnCount(runId), 1);
     });
+
+    for (const logged of [false, true]) {
+      test(`after a crash between spawn and record${logged ? ' (spawn already logged)' : ''}, finds the live worker instead of spawning again`, async () => {
+        const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+        const runId = `${mode}_run_crash_window${logged ? '_logged' : ''}`;
+        const dir = launcher.runDir(runId);
+        const spool = launcher.spoolDir(runId);
+        mkdirSync(spool, { recursive: true });
+        writeFileSync(join(dir, 'config.json'), JSON.stringify({ seconds: 30 }));
+        writeFileSync(join(dir, 'intent.json'), '{}');
+        // What the crashed agent had spawned (same command line) before it could record it.
+        const [node, ...rest] = isolation.command(
+          [
+            ...defaultCliCommand(),
+            'api',
+            'execute-run',
+            '--run-id',
+            runId,
+            '--module',
+            MODULE,
+            '--job',
+            'sleepy',
+            '--config-file',
+            join(dir, 'config.json'),
+            '--spool-dir',
+            spool,
+          ],
+          { cwd: process.cwd(), readable: [MODULE], internal: [join(dir, 'config.json')], writable: [spool] },
+        );
+        const orphan = spawn(node!, rest, { detached: true, stdio: 'ignore' });
+        try {
+          await until('orphan running', () => readProcStat(orphan.pid!) !== undefined);
+          const root = await isolation.root(orphan.pid!);
+          if (logged) {
+            // Killed between the spawn log's line and process.json: recovery must not log it again.
+            writeFileSync(join(dir, 'intent.json'), JSON.stringify({ runId, at: Date.now() - 1_000 }));
+            const st = readProcStat(root!)!;
+            const line = { pid: root, startTime: st.startTime, pgid: st.pgrp, spawnedAt: Date.now() };
+            writeFileSync(join(dir, 'spawns.log'), `${JSON.stringify(line)}\n`);
+          }
+          const handle = await launcher.launch(spec(runId, 'sleepy'));
+          assert.equal(handle.adopted, true);
+          assert.equal(handle.ref, `pid ${root}`);
+          assert.equal(launcher.spawnCount(runId), 1);
+          assert.equal(await launcher.isAlive(runId), true);
+        } finally {
+          await launcher.signal(runId, 'SIGKILL');
+        }
+      });
+    }
 
     test('signals the whole process group; nothing of it survives', async () => {
       const launcher = new ProcessLauncher({ dataDir, isolation, logger });

@@ -1,13 +1,13 @@
 // Starts one `<python> -m dagster api grpc` on a Unix socket and waits until it answers Ping.
 // A socket, not a port: Dagster binds ports with SO_REUSEPORT, so a stale server on the same port
-// would silently share it. Used by the fixture recorder and the tests today; the Dagster code-server
-// manager will own the process once the code-server seam lands.
+// would silently share it. A bare server for tests, benchmark floors and the fixture recorder; the
+// agent's own servers are started by src/agent/dagster/dagster-code-server.ts (sandbox, heartbeat).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { OutpostError } from '../../shared/errors.js';
-import { DagsterGrpcClient, waitForDagsterServer } from './dagster-grpc-client.js';
+import { OutpostError } from '../../src/shared/errors.js';
+import { DagsterGrpcClient, waitForDagsterServer } from '../../src/agent/dagster/dagster-grpc-client.js';
 
 /** Exactly one pointer, as in Dagster's CLI. */
 export type DagsterCodePointer = { pythonFile: string } | { moduleName: string } | { packageName: string };
