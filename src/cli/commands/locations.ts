@@ -117,7 +117,7 @@ export function registerLocationsCommand(program: Command): void {
               res.codeLocations.map((l) => [
                 l.name,
                 l.status,
-                l.reachable ? 'reachable' : 'UNREACHABLE',
+                l.reachable ? 'reachable' : l.status === 'ERROR' ? '-' : 'UNREACHABLE',
                 String(l.version),
                 String(l.jobs.length),
                 l.kind,
@@ -187,9 +187,11 @@ function describeLocation(l: LocationRow): string {
   const jobs = l.jobs.map((j) => j.name).join(', ') || '(none)';
   const err = l.loadError ? `\nload error:\n${l.loadError}` : '';
   const still = l.status === 'LOADING' ? ' (still loading at the timeout)' : '';
-  const agent = l.reachable
-    ? ''
-    : '\nunreachable: no healthy agent serves this location (see the Agents page or the `agents` query)';
+  // A location in ERROR has no server to reach: its load error says why, not the agents.
+  const agent =
+    l.reachable || l.status === 'ERROR'
+      ? ''
+      : '\nunreachable: no healthy agent serves this location (see the Agents page or the `agents` query)';
   const kind = l.kind === 'DAGSTER' ? `Dagster ${l.dagsterVersion ?? '(version unknown until loaded)'}` : 'Outpost';
   const assets = l.assets.length ? `; assets: ${l.assets.map((a) => a.key).join(', ')}` : '';
   return `${l.name}: ${l.status}${still} (${kind}, version ${l.version}); jobs: ${jobs}${assets}${err}${agent}`;

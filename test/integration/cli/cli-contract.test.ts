@@ -125,6 +125,9 @@ describe('outpost CLI contract', { timeout: 240_000 }, () => {
     const rr = await reloading;
     assert.equal(rr.code, 1);
     assert.match(rr.stdout, /broken: ERROR/);
+    // Its load error says why; "no healthy agent serves it" would send the user to the agents.
+    assert.match(rr.stdout, /still broken/);
+    assert.doesNotMatch(rr.stdout, /unreachable/);
   });
 
   test('locations list says UNREACHABLE when no healthy agent serves a location', async () => {

@@ -53,7 +53,8 @@ export async function locationsView(main) {
               h('h2', {}, h('a', { href: `/locations/${encodeURIComponent(l.name)}` }, l.name)),
               statusPill(l.status),
               kindChip(l),
-              l.reachable
+              // A location in ERROR has no server to reach: its load error says why.
+              l.reachable || l.status === 'ERROR'
                 ? null
                 : h(
                     'span',
