@@ -3,11 +3,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { Connection } from '@temporalio/client';
 import { OutpostError } from './errors.js';
-import { SEARCH_ATTRIBUTE_REGISTRATIONS } from './search-attributes.js';
+import { SEARCH_ATTRIBUTE_REGISTRATIONS } from './search-attribute-names.js';
 import { ensureTemporalCli } from './temporal-cli.js';
 import { freePort } from './net.js';
+import { describeNamespaceOk } from './temporal-ready.js';
 
 export interface DevServerOptions {
   /** SQLite file for Temporal's state; omitted = in-memory (lost on exit). */
@@ -112,13 +112,8 @@ async function waitReady(address: string, namespace: string, timeoutMs: number, 
       throw new OutpostError('TEMPORAL_START_FAILED', { detail: `the server exited with code ${child.exitCode}` });
     }
     try {
-      const conn = await Connection.connect({ address, connectTimeout: 2_000 });
-      try {
-        await conn.workflowService.describeNamespace({ namespace });
-        return;
-      } finally {
-        await conn.close();
-      }
+      await describeNamespaceOk(address, namespace, 2_000);
+      return;
     } catch (err) {
       lastError = err;
       await new Promise((r) => setTimeout(r, 250));

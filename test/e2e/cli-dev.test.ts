@@ -1,6 +1,7 @@
 // The `outpost` CLI against a real `outpost dev`, then Ctrl-C (SIGINT) leaves no process behind.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startDevStack, type DevStack } from '../support/dev-stack.js';
@@ -99,6 +100,17 @@ test('a bad token gets a coded error that says what to do', () => {
   assert.equal(res.status, 2);
   assert.match(res.stderr, /OUTPOST_ERR_UNAUTHENTICATED/);
   assert.match(res.stderr, /→ /);
+});
+
+test('the control plane and the agent run with MALLOC_ARENA_MAX=2 (fewer idle malloc arenas)', () => {
+  const env = (pid: number): string[] => readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+  const cmd = (pid: number): string[] => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+  const ours = descendants(dev.pid).filter((pid) => {
+    const c = cmd(pid);
+    return c.includes('agent') || c.includes('control-plane');
+  });
+  assert.equal(ours.length, 2, `agent and control plane among ${descendants(dev.pid).join(' ')}`);
+  for (const pid of ours) assert.ok(env(pid).includes('MALLOC_ARENA_MAX=2'), cmd(pid).join(' '));
 });
 
 test('SIGINT stops outpost dev and every process it started', async () => {

@@ -127,7 +127,13 @@ async function runDev(opts: DevOptions): Promise<void> {
     await temporal.start();
     log(`Temporal ready at ${temporalAddress} (pid ${temporal.pid}; log ${join(dataDir, 'temporal.log')})`);
 
-    const baseEnv: NodeJS.ProcessEnv = { ...process.env, OUTPOST_LOG_LEVEL: process.env.OUTPOST_LOG_LEVEL ?? 'info' };
+    const baseEnv: NodeJS.ProcessEnv = {
+      ...process.env,
+      OUTPOST_LOG_LEVEL: process.env.OUTPOST_LOG_LEVEL ?? 'info',
+      // glibc gives each thread that mallocs its own arena; the agent's Temporal core threads
+      // leave ~20 MB of idle arenas (bench/footprint-dev.ts). Two are enough for these processes.
+      MALLOC_ARENA_MAX: process.env.MALLOC_ARENA_MAX ?? '2',
+    };
     delete baseEnv.OUTPOST_TOKEN;
     delete baseEnv.OUTPOST_AGENT_TOKEN;
 

@@ -1,0 +1,137 @@
+// Idle footprint of `npm start` as a user runs it: every process of the tree (npm itself, the
+// shell npm runs the script in, the `outpost dev` supervisor, the Temporal dev server, the
+// control plane, the agent, the example's code server and the warm standby run worker) and
+// their sum, compiled (npm's prestart builds dist/ when it is stale). Idle = the sign-in link
+// is printed, then a settle time; mean RSS of the samples after it.
+//   npx tsx bench/footprint-dev.ts [--quick]
+// A heap snapshot of the idle agent: see bench/README.md (SIGUSR2 is Temporal's shutdown signal,
+// so NODE_OPTIONS=--heapsnapshot-signal=SIGWINCH).
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { freePort } from '../src/shared/net.js';
+import { alive, descendants } from '../test/support/process.js';
+import { sleep } from '../test/support/wait.js';
+import { cpuMs, rssMb } from './support/stack.js';
+import { isQuick, report, type Figure } from './support/report.js';
+
+const quick = isQuick();
+const SETTLE_MS = quick ? 10_000 : 30_000;
+const SAMPLES = quick ? 5 : 20;
+const ROOT = resolve(import.meta.dirname, '..');
+
+/** Which part of the stack a process is, from its command line. */
+export function roleOf(cmdline: string[]): string {
+  const joined = cmdline.join(' ');
+  if (cmdline.includes('run-worker-standby')) return 'warm standby run worker';
+  if (cmdline.includes('code-server')) return 'code server';
+  if (/temporal/.test(cmdline[0] ?? '') && cmdline.includes('server')) return 'Temporal dev server';
+  if (cmdline.includes('control-plane')) return 'control plane';
+  if (cmdline.includes('agent')) return 'agent';
+  if (cmdline.includes('dev')) return 'outpost dev (supervisor)';
+  if (/npm/.test(joined)) return 'npm';
+  if (/^(\/bin\/)?(sh|bash|dash)$/.test(cmdline[0] ?? '')) return 'sh (npm script shell)';
+  return `other: ${joined.slice(0, 60)}`;
+}
+
+function cmdlineOf(pid: number): string[] {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return [];
+  }
+}
+
+async function main(): Promise<void> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-bench-footprint-dev-'));
+  const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+  const npm = spawn(
+    'npm',
+    [
+      'start',
+      '--silent',
+      '--',
+      '--data-dir',
+      dataDir,
+      '--port',
+      String(port),
+      '--temporal-port',
+      String(temporalPort),
+      '--temporal-ui-port',
+      String(uiPort),
+    ],
+    {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: true,
+      env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' },
+    },
+  );
+  const output: string[] = [];
+  const ready = new Promise<void>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error(`npm start not ready:\n${output.slice(-30).join('\n')}`)), 600_000);
+    for (const s of [npm.stdout, npm.stderr]) {
+      createInterface({ input: s }).on('line', (l) => {
+        output.push(l);
+        if (/signin#code=/.test(l)) {
+          clearTimeout(timer);
+          res();
+        }
+      });
+    }
+    npm.once('exit', (c) => rej(new Error(`npm start exited (${c}):\n${output.slice(-30).join('\n')}`)));
+  });
+  try {
+    await ready;
+    await sleep(SETTLE_MS);
+    const pids = [npm.pid!, ...descendants(npm.pid!)];
+    const roles = new Map(pids.map((pid) => [pid, roleOf(cmdlineOf(pid))]));
+    const samples = new Map<string, number[]>();
+    const cpu0 = new Map(pids.map((pid) => [pid, cpuMs(pid)]));
+    const t0 = Date.now();
+    for (let i = 0; i < SAMPLES; i++) {
+      const byRole = new Map<string, number>();
+      for (const pid of pids) {
+        if (!alive(pid)) continue;
+        const role = roles.get(pid)!;
+        byRole.set(role, (byRole.get(role) ?? 0) + rssMb(pid));
+      }
+      for (const [role, mb] of byRole) samples.set(role, [...(samples.get(role) ?? []), mb]);
+      samples.set('total', [...(samples.get('total') ?? []), [...byRole.values()].reduce((s, x) => s + x, 0)]);
+      await sleep(1_000);
+    }
+    const ms = Date.now() - t0;
+    const mean = (xs: number[]): number => xs.reduce((s, x) => s + x, 0) / xs.length;
+    const cpuOf = (role: string): number =>
+      pids.filter((p) => roles.get(p) === role && alive(p)).reduce((s, p) => s + cpuMs(p) - cpu0.get(p)!, 0);
+    const figures: Figure[] = [];
+    for (const [role, xs] of samples) {
+      if (role === 'total') continue;
+      figures.push({
+        name: `${role} idle RSS`,
+        value: mean(xs),
+        unit: 'MB',
+        ...(role === 'agent' ? { target: '≤ 150 MB' } : {}),
+        note: `CPU ${((cpuOf(role) / ms) * 100).toFixed(2)} % of a core`,
+      });
+    }
+    figures.push({
+      name: '`npm start` idle, all processes',
+      value: mean(samples.get('total')!),
+      unit: 'MB',
+      target: '≤ 600 MB',
+      note: `sum of ${pids.length} processes, mean of ${SAMPLES} samples`,
+    });
+    report(quick ? 'footprint-dev-quick' : 'footprint-dev', { quick, settleMs: SETTLE_MS, samples: SAMPLES }, figures);
+  } finally {
+    if (npm.exitCode === null) {
+      process.kill(-npm.pid!, 'SIGINT');
+      await new Promise((r) => npm.once('exit', r));
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+await main();
