@@ -115,6 +115,8 @@ export class DagsterCodeServer {
     readonly version: number,
     readonly locationName: string,
     readonly workingDirectory: string,
+    /** The interpreter the server was started with (the deployed one, which deploy policy checked). */
+    readonly python: string,
     heartbeatSeconds: number,
     private readonly isolation: Isolation,
   ) {
@@ -204,6 +206,7 @@ export class DagsterCodeServer {
       version,
       spec.name,
       cwd,
+      python,
       o.heartbeatTimeoutSeconds,
       isolation,
     );
@@ -243,6 +246,9 @@ export class DagsterCodeServer {
         locationName: this.locationName,
         socketPath: this.socketPath,
         workingDirectory: this.workingDirectory,
+        // Runs use the deployed interpreter, not what user code reports (it could rewrite
+        // sys.executable at import); a bare name is left to the server's own report.
+        ...(this.python.includes('/') ? { python: this.python } : {}),
       }),
       left,
       `loading the definitions took longer than ${startTimeoutMs} ms`,

@@ -50,7 +50,13 @@ export function describeLoadError(e: DagsterErrorInfo, frames = 4): string {
 
 export async function loadDagsterLocation(
   client: DagsterGrpcClient,
-  o: { locationName: string; socketPath: string; workingDirectory: string },
+  o: {
+    locationName: string;
+    socketPath: string;
+    workingDirectory: string;
+    /** The interpreter run workers use; default the server's own `executable_path`. */
+    python?: string;
+  },
 ): Promise<DagsterLoaded> {
   const list = readListRepositories(await client.listRepositories());
   if (!list.ok) {
@@ -96,7 +102,7 @@ export async function loadDagsterLocation(
     originJson,
     snapshot,
     target: {
-      python: list.value.executablePath ?? '',
+      python: o.python ?? list.value.executablePath ?? '',
       workingDirectory: pointerDir ?? o.workingDirectory,
       codePointer,
       repositoryName: repo.name,

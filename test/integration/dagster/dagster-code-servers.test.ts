@@ -2,6 +2,7 @@
 // snapshot; each bad input makes only its own location ERROR with the Python text; a killed server
 // is restarted; a new version replaces the old one only once loaded.
 import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { CodeServerManager } from '../../../src/agent/code-server-manager.js';
 import { LocationSnapshotSchema, type LocationSnapshot } from '../../../src/shared/location-snapshot.js';
@@ -80,7 +81,10 @@ describe('Dagster code servers in the code-server manager', { skip }, () => {
     assert.equal(target.workingDirectory, EXAMPLE_DIR);
     assert.equal(target.dagsterVersion, snap.dagsterVersion);
     assert.equal(target.codePointer.__class__, 'FileCodePointer');
-    assert.ok(target.python.length > 0 && target.entryPoint.includes('dagster'));
+    assert.ok(target.entryPoint.includes('dagster'));
+    // Runs use the interpreter that was deployed (and checked by deploy policy), not a path the
+    // server reports back.
+    assert.equal(target.python, resolve(python!));
     assert.equal(manager.statuses().find((s) => s.location === 'example')?.status, 'LOADED');
   });
 
