@@ -174,6 +174,7 @@ describeEachDialect('auth matrix', (target) => {
     assert.deepEqual(ops.map((o) => o.name.split(' ')[1]).sort(), [
       'ackWork',
       'appendComputeLogs',
+      'appendRunEventLines',
       'appendRunEvents',
       'claimWork',
       'completeWork',
