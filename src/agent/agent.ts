@@ -170,6 +170,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     nice: config.runWorkerNice,
     // A poller-only agent never launches runs here.
     warmWorkers: mode === 'poller' ? 0 : config.warmRunWorkers,
+    maxBooting: config.maxBootingRunWorkers,
     locationVersion: (name) => codeServers.spec(name)?.version,
     isolation,
     secrets,

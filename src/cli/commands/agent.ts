@@ -23,6 +23,7 @@ interface AgentFlags {
   name?: string;
   runWorkerNice?: string;
   warmRunWorkers?: string;
+  maxBootingRunWorkers?: string;
   isolation?: string;
   isolationExpose?: string;
 }
@@ -73,6 +74,10 @@ export function registerAgentCommand(program: Command): void {
     .option(
       '--warm-run-workers <n>',
       'run workers kept booted per code location, 0-8, so launches skip process start (env OUTPOST_AGENT_WARM_RUN_WORKERS; default 1)',
+    )
+    .option(
+      '--max-booting-run-workers <n>',
+      'run workers starting up at once, at most; further launches wait their turn, so a burst cannot starve the agent; 0 = no cap (env OUTPOST_AGENT_MAX_BOOTING_RUN_WORKERS; default one per core, at least 2)',
     )
     .option(
       '--isolation <mode>',
