@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
-import { commandCpuMs, procTimes, treeCpu } from './support/proc-cpu.js';
+import { commandCpuMs, procTimes, TreeCpuLedger } from './support/proc-cpu.js';
 import { compiledCli, cpuMs, HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
 import { sleep } from '../test/support/wait.js';
 
@@ -71,15 +71,15 @@ async function bootCpuFloor(cli: string[], dir: string): Promise<number[]> {
 const roleOf = (cmd: string): string => (cmd.includes(' code-server ') ? 'codeServer' : 'workers');
 
 /** CPU so far (ms) of every part of the system, and of the whole host. */
-function cpuByPart(agentPid: number, temporalPid: number): Record<string, number> {
-  const tree = treeCpu(agentPid, roleOf);
+function cpuByPart(agent: TreeCpuLedger, temporalPid: number): Record<string, number> {
+  agent.sample();
+  const tree = agent.totals();
   const t = procTimes(temporalPid);
   const self = process.cpuUsage();
   const machine = machineTicks();
   return {
     agent: tree.self ?? 0,
-    // The agent reaps exited workers (and their sandboxes): their time is in its cutime.
-    workers: (tree.workers ?? 0) + (tree.exited ?? 0),
+    workers: tree.workers ?? 0,
     codeServer: tree.codeServer ?? 0,
     controlPlane: (self.user + self.system) / 1000,
     temporal: t ? t.own + t.reaped : 0,
@@ -131,9 +131,10 @@ async function main(): Promise<void> {
     const cores = cpus().length;
     const floorMs = (RUNS * floorSamples.p50) / cores;
     const temporalPid = sys.temporal.process.pid!;
+    const ledger = new TreeCpuLedger(pid, roleOf);
     const store = sys.stack.cp.store;
 
-    // Sampler: RSS, CPU and heartbeats, every 250 ms until stopped.
+    // Sampler: RSS, CPU and heartbeats, every 250 ms until stopped (the process tree's CPU every 1 s).
     let sampling = true;
     let peakRss = 0;
     let lastBeat = 0;
@@ -142,6 +143,8 @@ async function main(): Promise<void> {
     const sampler = (async () => {
       for (let i = 0; i < 100_000 && sampling; i++) {
         peakRss = Math.max(peakRss, rssMb(pid));
+        // Every second: workers' CPU is read while they live (see TreeCpuLedger).
+        if (i % 4 === 0) ledger.sample();
         const a = await store.db.selectFrom('agents').select('last_heartbeat_at').executeTakeFirst();
         const beat = Number(a?.last_heartbeat_at ?? 0);
         if (beat !== lastBeat) {
@@ -161,7 +164,7 @@ async function main(): Promise<void> {
     const cpu0 = cpuMs(pid);
     const load0 = loadavg()[0]!;
     const machine0 = machineTicks();
-    const parts0 = cpuByPart(pid, temporalPid);
+    const parts0 = cpuByPart(ledger, temporalPid);
     const t0 = Date.now();
     const ids: string[] = [];
     for (let i = 0; i < RUNS; i++) ids.push(await sys.stack.launch('sleepy', { seconds: SLEEP_S }));
@@ -184,7 +187,7 @@ async function main(): Promise<void> {
     const agentSched = schedstat(pid);
     const cpSched = schedstat(process.pid);
     const machine1 = machineTicks();
-    const parts1 = cpuByPart(pid, temporalPid);
+    const parts1 = cpuByPart(ledger, temporalPid);
     const cpuStart = cpuMs(pid);
     const tStart = Date.now();
     // Wait for all to finish (bounded), then stop sampling.
@@ -195,7 +198,16 @@ async function main(): Promise<void> {
       if (finished.size < RUNS) await sleep(250);
       if (Date.now() - t0 > 15 * 60_000) break;
     }
-    const parts2 = cpuByPart(pid, temporalPid);
+    const parts2 = cpuByPart(ledger, temporalPid);
+    // When each worker was running user code: its first STEP_START, by its own clock.
+    const steps = await store.db
+      .selectFrom('run_events')
+      .select(['run_id', (eb) => eb.fn.min('timestamp').as('at')])
+      .where('type', '=', 'STEP_START')
+      .where('run_id', 'in', ids)
+      .groupBy('run_id')
+      .execute();
+    const allStepsAt = steps.length === RUNS ? Math.max(...steps.map((r) => Number(r.at))) : NaN;
     const cpuSteady = ((cpuMs(pid) - cpuStart) / Math.max(1, Date.now() - tStart)) * 100;
     const cpuTotal = ((cpuMs(pid) - cpu0) / Math.max(1, Date.now() - t0)) * 100;
     sampling = false;
@@ -234,6 +246,12 @@ async function main(): Promise<void> {
           value: toStarted,
           unit: 'ms',
           note: `${RUNS} runs; launching took ${launchedAt - t0} ms (sequential launchRun calls)`,
+        },
+        {
+          name: 'first launch → every run executing user code',
+          value: allStepsAt - t0,
+          unit: 'ms',
+          note: "the latest of the runs' first STEP_START (written by the worker, its clock): RUN_START, which makes a run STARTED, is written before the user's module is imported",
         },
         {
           name: 'run worker boot CPU alone (floor sample) p50',

@@ -3,6 +3,7 @@
 // Clock ticks are 10 ms (USER_HZ 100), so single samples are coarse; sum or repeat them.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { readProcStat } from '../../src/agent/launchers/proc.js';
 import { descendants } from '../../test/support/process.js';
 
 const TICK_MS = 10;
@@ -24,29 +25,47 @@ export function procTimes(pid: number): { own: number; reaped: number } | undefi
 }
 
 /**
- * CPU of `root` and everything below it, by role. `root` itself is `self`; its reaped children
- * (their whole subtrees, as the kernel sums them on wait) are `exited`; each live descendant is
- * counted with its own reaped children under `classify(cmdline)`. No time is counted twice:
- * a reaped process is no longer live.
+ * CPU of `root` and every process below it, by role, kept across their exits: call `sample()`
+ * often (each process's latest reading is kept per pid and start time). The kernel's own sums of
+ * reaped children are not used: a sandboxed worker's time is lost there (bubblewrap's outer
+ * process exits without waiting for the namespace's pid 1), so a process is counted up to the
+ * last sample that saw it alive — for processes living seconds, all but their last moments.
  */
-export function treeCpu(root: number, classify: (cmdline: string) => string): Record<string, number> {
-  const out: Record<string, number> = {};
-  const add = (k: string, ms: number): void => void (out[k] = (out[k] ?? 0) + ms);
-  const t = procTimes(root);
-  if (!t) return out;
-  add('self', t.own);
-  add('exited', t.reaped);
-  for (const pid of descendants(root)) {
-    const d = procTimes(pid);
-    let cmd = '';
-    try {
-      cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
-    } catch {
-      continue; // gone meanwhile: its time moved into its parent's reaped sum
+export class TreeCpuLedger {
+  private readonly seen = new Map<string, { role: string; ms: number }>();
+
+  constructor(
+    private readonly root: number,
+    private readonly classify: (cmdline: string) => string,
+  ) {}
+
+  sample(): void {
+    for (const pid of [this.root, ...descendants(this.root)]) {
+      const t = procTimes(pid);
+      const start = readProcStat(pid)?.startTime;
+      if (!t || start === undefined) continue;
+      const key = `${pid}:${start}`;
+      let entry = this.seen.get(key);
+      if (!entry) {
+        let cmd = '';
+        try {
+          cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+        } catch {
+          continue; // gone meanwhile
+        }
+        entry = { role: pid === this.root ? 'self' : this.classify(cmd), ms: 0 };
+        this.seen.set(key, entry);
+      }
+      entry.ms = Math.max(entry.ms, t.own);
     }
-    if (d) add(classify(cmd), d.own + d.reaped);
   }
-  return out;
+
+  /** ms per role so far (the root is `self`). */
+  totals(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const { role, ms } of this.seen.values()) out[role] = (out[role] ?? 0) + ms;
+    return out;
+  }
 }
 
 /**
