@@ -67,8 +67,9 @@ async function bootCpuFloor(cli: string[], dir: string): Promise<number[]> {
   return out;
 }
 
-/** A descendant of the agent: its code server, or a run worker (cold, standby, or its sandbox). */
-const roleOf = (cmd: string): string => (cmd.includes(' code-server ') ? 'codeServer' : 'workers');
+/** A descendant of the agent: its code server, a run worker (cold or standby), or a sandbox process. */
+const roleOf = (cmd: string): string =>
+  cmd.includes(' code-server ') ? 'codeServer' : /^\S*bwrap /.test(cmd) ? 'sandboxes' : 'workers';
 
 /** CPU so far (ms) of every part of the system, and of the whole host. */
 function cpuByPart(agent: TreeCpuLedger, temporalPid: number): Record<string, number> {
@@ -80,6 +81,7 @@ function cpuByPart(agent: TreeCpuLedger, temporalPid: number): Record<string, nu
   return {
     agent: tree.self ?? 0,
     workers: tree.workers ?? 0,
+    sandboxes: tree.sandboxes ?? 0,
     codeServer: tree.codeServer ?? 0,
     controlPlane: (self.user + self.system) / 1000,
     temporal: t ? t.own + t.reaped : 0,
@@ -87,7 +89,7 @@ function cpuByPart(agent: TreeCpuLedger, temporalPid: number): Record<string, nu
   };
 }
 const CLOCK_HZ = 100;
-const PARTS = ['workers', 'agent', 'codeServer', 'controlPlane', 'temporal'] as const;
+const PARTS = ['workers', 'sandboxes', 'agent', 'codeServer', 'controlPlane', 'temporal'] as const;
 
 /** A thread's time on a CPU and time runnable but waiting for one, in ms (schedstat, ns). */
 function schedstat(pid: number): { run: number; wait: number } {
