@@ -24,6 +24,7 @@ interface AgentFlags {
   runWorkerNice?: string;
   warmRunWorkers?: string;
   maxBootingRunWorkers?: string;
+  runWorkerCpuWeight?: string;
   isolation?: string;
   isolationExpose?: string;
 }
@@ -80,6 +81,10 @@ export function registerAgentCommand(program: Command): void {
       'run workers starting up at once, at most; further launches wait their turn, so a burst cannot starve the agent; 0 = no cap (env OUTPOST_AGENT_MAX_BOOTING_RUN_WORKERS; default one per core, at least 2)',
     )
     .option(
+      '--run-worker-cpu-weight <w>',
+      "cpu.weight of the run workers' cgroup v2 where the host delegates one (the agent's is 100), else only the boot cap applies; 0 = never (env OUTPOST_AGENT_RUN_WORKER_CPU_WEIGHT; default 10)",
+    )
+    .option(
       '--isolation <mode>',
       'keep user code from the agent credentials: auto, bubblewrap or none (env OUTPOST_AGENT_ISOLATION; default auto = bubblewrap when usable)',
     )
@@ -108,6 +113,7 @@ export function registerAgentCommand(program: Command): void {
           `  data dir:       ${config.dataDir}`,
           `  metrics:        ${config.metricsPort !== undefined ? `http://127.0.0.1:${config.metricsPort}/metrics` : 'off'}`,
           `  isolation:      ${agent.isolation.summary}`,
+          `  run workers:    ${agent.runWorkerCpu}`,
           ...(agent.isolation.warning ? ['', `  !!! WARNING: ${agent.isolation.warning}`, ''] : []),
           '',
         ].join('\n'),
