@@ -273,6 +273,12 @@ async function main(): Promise<void> {
           unit: 'ratio',
           target: '≤ 1.5',
         },
+        {
+          name: 'our CPU over the burst / cores / CPU floor',
+          value: ours / cores / floorMs,
+          unit: 'ratio',
+          note: 'the ratio on an otherwise idle host with every core kept busy: load-independent (what the system itself costs per run vs one worker booting alone)',
+        },
         ...PARTS.map(perRun),
         {
           name: 'CPU over the burst: rest of the host',
