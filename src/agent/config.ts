@@ -48,7 +48,7 @@ export const AgentConfigSchema = z.object({
   /**
    * Run workers booting at once, at most (cold spawns; src/agent/launchers/boot-slots.ts):
    * launches beyond it wait, so a burst of start-ups cannot starve the agent. 0 = no cap;
-   * default one per core, at least 2.
+   * default two per core, at least 4.
    */
   maxBootingRunWorkers: z.coerce.number().int().min(0).max(1024).default(defaultMaxBooting()),
   /**

@@ -57,8 +57,8 @@ export interface ProcessLauncherOptions {
   /** Niceness added to each run worker (0 = the agent's priority); default 0. */
   nice?: number;
   /**
-   * Cold spawns booting at once, at most (boot-slots.ts); 0 = no cap. Default: one per core, at
-   * least 2 (defaultMaxBooting).
+   * Cold spawns booting at once, at most (boot-slots.ts); 0 = no cap. Default: two per core, at
+   * least 4 (defaultMaxBooting).
    */
   maxBooting?: number;
   /** Warm standby workers kept per code-location version; default 0 (every run spawns cold). */

@@ -78,7 +78,7 @@ export function registerAgentCommand(program: Command): void {
     )
     .option(
       '--max-booting-run-workers <n>',
-      'run workers starting up at once, at most; further launches wait their turn, so a burst cannot starve the agent; 0 = no cap (env OUTPOST_AGENT_MAX_BOOTING_RUN_WORKERS; default one per core, at least 2)',
+      'run workers starting up at once, at most; further launches wait their turn, so a burst cannot starve the agent; 0 = no cap (env OUTPOST_AGENT_MAX_BOOTING_RUN_WORKERS; default two per core, at least 4)',
     )
     .option(
       '--run-worker-cpu-weight <w>',
