@@ -1,9 +1,10 @@
 // The cold-boot cap's pure parts: slots are granted first come, first served, never more than
 // the limit at once, a release is counted once, a limit of 0 never waits; and a spool holding
-// RUN_START alone is still booting while one with a second event (or a partial one) is not.
+// RUN_START alone is still booting while one with a second event (or a partial one) is not; and
+// the agent's two settings (--max-booting-run-workers, --run-worker-cpu-weight) load as documented.
 import assert from 'node:assert/strict';
 import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { BootSlots, bootEnded, whenBooted } from '../../../src/agent/launchers/boot-slots.js';
@@ -63,4 +64,23 @@ test('a boot ends with the second spool event, a process exit, or the timeout', 
   exit();
   await byExit;
   await whenBooted(join(dir, 'never'), new Promise(() => undefined), 30);
+});
+
+test('agent settings: the boot cap and the cgroup weight, from flags, env and defaults', async () => {
+  const { loadAgentConfig } = await import('../../../src/agent/config.js');
+  const base = { url: 'http://127.0.0.1:1' };
+  const d = loadAgentConfig(base, {});
+  assert.equal(d.maxBootingRunWorkers, Math.max(4, 2 * availableParallelism()));
+  assert.equal(d.runWorkerCpuWeight, 10);
+  const e = loadAgentConfig(base, {
+    OUTPOST_AGENT_MAX_BOOTING_RUN_WORKERS: '0',
+    OUTPOST_AGENT_RUN_WORKER_CPU_WEIGHT: '0',
+  });
+  assert.deepEqual([e.maxBootingRunWorkers, e.runWorkerCpuWeight], [0, 0]);
+  const f = loadAgentConfig({ ...base, maxBootingRunWorkers: '3', runWorkerCpuWeight: '50' }, {});
+  assert.deepEqual([f.maxBootingRunWorkers, f.runWorkerCpuWeight], [3, 50]);
+  assert.throws(
+    () => loadAgentConfig({ ...base, maxBootingRunWorkers: '-1' }, {}),
+    /max-booting-run-workers|maxBootingRunWorkers/,
+  );
 });
