@@ -15,7 +15,7 @@ import type {
   WorkspaceQuery,
   ClaimWorkMutation,
 } from '../gen/graphql/agent.js';
-import { OutpostError, type ErrorName, ERRORS } from '../shared/errors.js';
+import { OutpostError, type ErrorName, ERRORS, isOutpostError } from '../shared/errors.js';
 import type { RunEvent, ComputeLogStream } from '../shared/run-events.js';
 import type { RunStatus, WorkItemKind } from '../shared/work-items.js';
 import { AGENT_DOCUMENTS } from './control-plane-documents.js';
@@ -120,6 +120,36 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     }
   }
 
+  const logsEndpoint = endpoint.replace(/\/agent\/graphql$/, '/agent/logs');
+  let rawLogs = true;
+
+  /** POST /agent/logs: the chunk's bytes as the body, no base64, no JSON (agent-logs.ts on the control plane). */
+  async function postLogChunk(
+    agentId: string,
+    runId: string,
+    stream: ComputeLogStream,
+    offset: number,
+    data: Buffer,
+  ): Promise<{ storedBytes: number; truncated: boolean }> {
+    const query = new URLSearchParams({ agentId, runId, stream, offset: String(offset) });
+    let res: Response;
+    let body: unknown;
+    try {
+      res = await fetch(`${logsEndpoint}?${query}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/octet-stream' },
+        body: new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength),
+        signal: AbortSignal.timeout(baseTimeout),
+      });
+      body = await res.json().catch(() => undefined);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${logsEndpoint}: ${message}`, cause: err });
+    }
+    if (res.ok) return body as { storedBytes: number; truncated: boolean };
+    throw codedAnswer(res.status, body, logsEndpoint);
+  }
+
   return {
     async registerAgent(input) {
       return (await call('RegisterAgent', { input })).registerAgent;
@@ -153,6 +183,15 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
       return (await call('AppendRunEventLines', { agentId, runId, lines: ndjson })).appendRunEventLines;
     },
     async appendComputeLogs(agentId, runId, stream, offset, data) {
+      if (rawLogs) {
+        try {
+          return await postLogChunk(agentId, runId, stream, offset, data);
+        } catch (e) {
+          // A control plane without the raw endpoint: the mutation, from now on.
+          if (!isOutpostError(e, 'NO_ROUTE')) throw e;
+          rawLogs = false;
+        }
+      }
       const r = await call('AppendComputeLogs', {
         agentId,
         runId,
@@ -171,24 +210,30 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
 
 /** Maps a graphql-request failure to an OutpostError, keeping the server's code when it sent one. */
 export function toOutpostError(err: unknown, endpoint: string): OutpostError {
-  if (err instanceof ClientError) {
-    const first = err.response.errors?.[0];
-    const code = (first?.extensions as { code?: unknown } | undefined)?.code;
-    const name = typeof code === 'string' ? code.replace(/^OUTPOST_ERR_/, '') : undefined;
-    const status = err.response.status;
-    if (name && name in ERRORS) {
-      return new OutpostError(name as ErrorName, { detail: first?.message ?? err.message, cause: err });
-    }
-    if (status === 401) return new OutpostError('UNAUTHENTICATED', { detail: `${endpoint} refused the agent token` });
-    if (status === 403) return new OutpostError('FORBIDDEN', { detail: `${endpoint} refused the agent token` });
-    if (status >= 500 || status === 0) {
-      return new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${endpoint} answered ${status}`, cause: err });
-    }
-    return new OutpostError('INTERNAL', {
-      detail: `${endpoint}: ${first?.message ?? `HTTP ${status}`}`,
-      cause: err,
-    });
-  }
+  if (err instanceof ClientError) return codedAnswer(err.response.status, err.response, endpoint, err);
   const message = err instanceof Error ? err.message : String(err);
   return new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${endpoint}: ${message}`, cause: err });
+}
+
+/** An error answer (`{errors: [{message, extensions: {code, data}}]}`, every API's shape) as an OutpostError. */
+function codedAnswer(status: number, body: unknown, endpoint: string, cause?: unknown): OutpostError {
+  const first = (
+    body as { errors?: { message?: string; extensions?: { code?: unknown; data?: unknown } }[] } | undefined
+  )?.errors?.[0];
+  const code = first?.extensions?.code;
+  const name = typeof code === 'string' ? code.replace(/^OUTPOST_ERR_/, '') : undefined;
+  if (name && name in ERRORS) {
+    const data = first?.extensions?.data as Record<string, unknown> | undefined;
+    return new OutpostError(name as ErrorName, {
+      detail: first?.message ?? `HTTP ${status}`,
+      cause,
+      ...(data ? { data } : {}),
+    });
+  }
+  if (status === 401) return new OutpostError('UNAUTHENTICATED', { detail: `${endpoint} refused the agent token` });
+  if (status === 403) return new OutpostError('FORBIDDEN', { detail: `${endpoint} refused the agent token` });
+  if (status >= 500 || status === 0) {
+    return new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${endpoint} answered ${status}`, cause });
+  }
+  return new OutpostError('INTERNAL', { detail: `${endpoint}: ${first?.message ?? `HTTP ${status}`}`, cause });
 }

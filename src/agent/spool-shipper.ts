@@ -3,8 +3,8 @@
 // supervisor neither loses nor repeats anything: events are keyed by seq, log chunks by
 // byte offset, and both appends are idempotent on the control plane. Events go out up to two
 // batches at a time (the store ignores duplicate seqs and answers the highest contiguous seq, so
-// a batch stored before its predecessor is harmless); compute logs one chunk at a time, since
-// the control plane refuses an offset gap.
+// a batch stored before its predecessor is harmless); compute logs up to two chunks at a time
+// (the control plane holds a chunk until the bytes before it are stored).
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -16,6 +16,7 @@ import {
   type ComputeLogStream,
   type RunEvent,
 } from '../shared/run-events.js';
+import { isOutpostError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
 
@@ -23,8 +24,10 @@ import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
 export const EVENT_BATCH = 5_000;
 /** appendRunEvents calls in flight at once for one run. */
 export const EVENT_BATCHES_IN_FLIGHT = 2;
-/** Bytes per appendComputeLogs call (before base64). */
+/** Bytes per appendComputeLogs call. */
 export const LOG_CHUNK = 1024 * 1024;
+/** appendComputeLogs calls in flight at once for one stream. */
+export const LOG_CHUNKS_IN_FLIGHT = 2;
 /** Bytes of events.jsonl read per pass. */
 const EVENT_READ = 8 * 1024 * 1024;
 /** Events that move the run's status: the store applies them in commit order. */
@@ -130,21 +133,48 @@ export class SpoolShipper {
     if (failed) throw failed.reason;
   }
 
+  /**
+   * Up to LOG_CHUNKS_IN_FLIGHT consecutive chunks at once: the control plane holds a chunk whose
+   * offset is ahead until the bytes before it are stored (a gap that does not fill is refused),
+   * and every chunk is keyed by its offset, so a resent or reordered chunk stores each byte once.
+   */
   private async shipLog(stream: ComputeLogStream): Promise<boolean> {
     if (this.truncated[stream]) return false;
     const file = join(this.spoolDir, stream === 'stdout' ? SPOOL_FILES.stdout : SPOOL_FILES.stderr);
-    const data = readRange(file, this.offsets[stream], LOG_CHUNK);
+    const start = this.offsets[stream];
+    const data = readRange(file, start, LOG_CHUNK * LOG_CHUNKS_IN_FLIGHT);
     if (!data || data.length === 0) return false;
-    const res = await this.controlPlane.appendComputeLogs(this.agentId, this.runId, stream, this.offsets[stream], data);
-    if (res.truncated) {
-      this.truncated[stream] = true;
-      this.logger.warn({ runId: this.runId, stream }, 'compute log cap reached; the rest is kept only in the spool');
+    const sends: Promise<{ storedBytes: number; truncated: boolean }>[] = [];
+    for (let at = 0; at < data.length; at += LOG_CHUNK) {
+      const chunk = data.subarray(at, at + LOG_CHUNK);
+      sends.push(this.controlPlane.appendComputeLogs(this.agentId, this.runId, stream, start + at, chunk));
     }
-    // storedBytes is the control plane's truth: it may be ahead (a previous attempt) but never behind.
-    this.offsets[stream] = Math.max(res.storedBytes, this.offsets[stream]);
-    return true;
+    const results = await Promise.allSettled(sends);
+    let failure: Error | undefined;
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') {
+        // storedBytes is the control plane's truth: it may be ahead (a previous attempt) but never behind.
+        this.offsets[stream] = Math.max(r.value.storedBytes, this.offsets[stream]);
+        if (r.value.truncated && !this.truncated[stream]) {
+          this.truncated[stream] = true;
+          this.logger.warn(
+            { runId: this.runId, stream },
+            'compute log cap reached; the rest is kept only in the spool',
+          );
+        }
+        // A later chunk refused for a gap (its predecessor failed, or a control plane that does
+        // not wait for it) is resent from the stored offset on the next pass.
+      } else if (failure === undefined && !(i > 0 && isGapRefusal(r.reason))) {
+        failure = r.reason instanceof Error ? r.reason : new Error(String(r.reason));
+      }
+    });
+    if (failure !== undefined) throw failure;
+    return this.offsets[stream] > start;
   }
 }
+
+const isGapRefusal = (e: unknown): boolean =>
+  isOutpostError(e, 'INVALID_ARGUMENT') && typeof e.data?.storedBytes === 'number';
 
 /** One batch of events, with the NDJSON lines the control plane receives for them. */
 interface Batch {

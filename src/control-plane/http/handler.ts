@@ -12,6 +12,7 @@ import { limitDetail, type ApiLimits } from '../limits.js';
 import type { DeployPolicy } from '../services/deploy-policy.js';
 import type { Store } from '../store/store.js';
 import type { WebHandler } from '../web/index.js';
+import { AGENT_LOGS_PATH, handleAgentLogs } from './agent-logs.js';
 import { authenticate } from './auth.js';
 import { preflight, withCors, type CorsPolicy } from './cors.js';
 import type { Metrics } from './metrics.js';
@@ -162,6 +163,17 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     return codedIfBare(await yoga.fetch(req, { store, limits, metrics, principal, deployPolicy }));
   }
 
+  /** The raw-bytes log endpoint (agent-logs.ts); its refusals take the one error shape. */
+  async function agentLogs(request: Request): Promise<Response> {
+    try {
+      return await handleAgentLogs(request, { store, limits, metrics });
+    } catch (e) {
+      const coded = e instanceof OutpostError ? e : undefined;
+      if (!coded) throw e;
+      return errorResponse(coded, coded.http === 401 ? { 'www-authenticate': 'Bearer realm="outpost"' } : {});
+    }
+  }
+
   async function route(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === '/healthz') return Response.json({ status: 'ok' });
@@ -178,6 +190,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       return new Response(await metrics.render(store), { headers: { 'content-type': 'text/plain; version=0.0.4' } });
     }
     if (path === '/agent/graphql') return graphql(request, agentYoga, 'agent');
+    if (path === AGENT_LOGS_PATH) return agentLogs(request);
     // The web UI first: it owns GraphiQL's page (GET /graphql for text/html).
     const web = deps.web ? await deps.web(request) : undefined;
     if (web) return web;
@@ -190,7 +203,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
 
   return async (request) => {
     const path = new URL(request.url).pathname;
-    const routeLabel = ['/graphql', '/agent/graphql', '/healthz', '/readyz', '/metrics'].includes(path)
+    const routeLabel = ['/graphql', '/agent/graphql', AGENT_LOGS_PATH, '/healthz', '/readyz', '/metrics'].includes(path)
       ? path
       : 'other';
     try {
