@@ -1,7 +1,9 @@
 // The agent's only way to talk to the control plane: typed calls to /agent/graphql
 // (src/control-plane/graphql/agent.graphql) over graphql-request, sending the documents in
-// control-plane-documents.ts with the types generated for them (src/gen/graphql/agent.ts). Transport
-// failures become CONTROL_PLANE_UNAVAILABLE (retryable); GraphQL errors keep their
+// control-plane-documents.ts with the types generated for them (src/gen/graphql/agent.ts), except
+// run events and compute logs, which go as they lie in the spool to POST /agent/events and
+// /agent/logs (the mutations remain the fallback for a control plane without them). Transport
+// failures become CONTROL_PLANE_UNAVAILABLE (retryable); error answers keep their
 // OUTPOST_ERR_* code so callers can tell "try again" from "this will never work".
 import { ClientError, GraphQLClient } from 'graphql-request';
 import type {
@@ -120,34 +122,45 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     }
   }
 
-  const logsEndpoint = endpoint.replace(/\/agent\/graphql$/, '/agent/logs');
-  let rawLogs = true;
+  const base = endpoint.replace(/\/agent\/graphql$/, '');
+  /** The raw-body endpoints this control plane answers; one answering NO_ROUTE (older) is not asked again. */
+  const raw = { logs: true, events: true };
 
-  /** POST /agent/logs: the chunk's bytes as the body, no base64, no JSON (agent-logs.ts on the control plane). */
-  async function postLogChunk(
-    agentId: string,
-    runId: string,
-    stream: ComputeLogStream,
-    offset: number,
-    data: Buffer,
-  ): Promise<{ storedBytes: number; truncated: boolean }> {
-    const query = new URLSearchParams({ agentId, runId, stream, offset: String(offset) });
+  /**
+   * POST /agent/logs or /agent/events: the body as the spool holds it (raw bytes, NDJSON), no
+   * base64 and no JSON string around it (agent-logs.ts, agent-events.ts on the control plane).
+   */
+  async function post<T>(path: string, query: Record<string, string>, contentType: string, body: Buffer): Promise<T> {
+    const url = `${base}${path}`;
     let res: Response;
-    let body: unknown;
+    let answer: unknown;
     try {
-      res = await fetch(`${logsEndpoint}?${query}`, {
+      res = await fetch(`${url}?${new URLSearchParams(query)}`, {
         method: 'POST',
-        headers: { authorization: `Bearer ${opts.token}`, 'content-type': 'application/octet-stream' },
-        body: new Uint8Array(data.buffer as ArrayBuffer, data.byteOffset, data.byteLength),
+        headers: { authorization: `Bearer ${opts.token}`, 'content-type': contentType },
+        body: new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength),
         signal: AbortSignal.timeout(baseTimeout),
       });
-      body = await res.json().catch(() => undefined);
+      answer = await res.json().catch(() => undefined);
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
-      throw new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${logsEndpoint}: ${message}`, cause: err });
+      throw new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${url}: ${message}`, cause: err });
     }
-    if (res.ok) return body as { storedBytes: number; truncated: boolean };
-    throw codedAnswer(res.status, body, logsEndpoint);
+    if (res.ok) return answer as T;
+    throw codedAnswer(res.status, answer, url);
+  }
+
+  /** `fast()` while the control plane has the endpoint, else (NO_ROUTE: an older one) `fallback()` from now on. */
+  async function rawOr<T>(which: keyof typeof raw, fast: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+    if (raw[which]) {
+      try {
+        return await fast();
+      } catch (e) {
+        if (!isOutpostError(e, 'NO_ROUTE')) throw e;
+        raw[which] = false;
+      }
+    }
+    return fallback();
   }
 
   return {
@@ -180,27 +193,28 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     },
     async appendRunEvents(agentId, runId, events, lines) {
       const ndjson = lines ?? events.map((e) => JSON.stringify(e)).join('\n');
-      return (await call('AppendRunEventLines', { agentId, runId, lines: ndjson })).appendRunEventLines;
+      return rawOr(
+        'events',
+        () => post('/agent/events', { agentId, runId }, 'application/x-ndjson', Buffer.from(ndjson)),
+        async () => (await call('AppendRunEventLines', { agentId, runId, lines: ndjson })).appendRunEventLines,
+      );
     },
     async appendComputeLogs(agentId, runId, stream, offset, data) {
-      if (rawLogs) {
-        try {
-          return await postLogChunk(agentId, runId, stream, offset, data);
-        } catch (e) {
-          // A control plane without the raw endpoint: the mutation, from now on.
-          if (!isOutpostError(e, 'NO_ROUTE')) throw e;
-          rawLogs = false;
-        }
-      }
-      const r = await call('AppendComputeLogs', {
-        agentId,
-        runId,
-        // The API's enum values are UPPER_CASE; the agent names streams as its spool files do.
-        stream: stream === 'stdout' ? 'STDOUT' : 'STDERR',
-        offset,
-        data: data.toString('base64'),
-      });
-      return r.appendComputeLogs;
+      return rawOr(
+        'logs',
+        () => post('/agent/logs', { agentId, runId, stream, offset: String(offset) }, 'application/octet-stream', data),
+        async () => {
+          const r = await call('AppendComputeLogs', {
+            agentId,
+            runId,
+            // The API's enum values are UPPER_CASE; the agent names streams as its spool files do.
+            stream: stream === 'stdout' ? 'STDOUT' : 'STDERR',
+            offset,
+            data: data.toString('base64'),
+          });
+          return r.appendComputeLogs;
+        },
+      );
     },
     async runCursor(agentId, runId) {
       return (await call('RunCursor', { agentId, runId })).runCursor;

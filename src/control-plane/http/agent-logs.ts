@@ -15,8 +15,7 @@ import { authorizeAgent } from '../store/agents.js';
 import { appendComputeLogs, type AppendLogsResult } from '../store/compute-logs.js';
 import { assertRunWriter } from '../store/ownership.js';
 import type { Store } from '../store/store.js';
-import { authenticate } from './auth.js';
-import type { Metrics } from './metrics.js';
+import { openAgentUpload, readBodyLimited, type AgentUpload, type AgentUploadDeps } from './agent-upload.js';
 
 export const AGENT_LOGS_PATH = '/agent/logs';
 
@@ -27,12 +26,6 @@ const STREAMS: ReadonlySet<string> = new Set<ComputeLogStream>(['stdout', 'stder
 
 const invalid = (detail: string) => new OutpostError('INVALID_ARGUMENT', { detail });
 
-function param(url: URL, name: string): string {
-  const v = url.searchParams.get(name);
-  if (!v) throw invalid(`POST ${AGENT_LOGS_PATH} needs the query parameter \`${name}\``);
-  return v;
-}
-
 interface LogChunkTarget {
   agentId: string;
   runId: string;
@@ -40,15 +33,16 @@ interface LogChunkTarget {
   offset: number;
 }
 
-function target(url: URL): LogChunkTarget {
-  const stream = param(url, 'stream');
+function target(upload: AgentUpload): LogChunkTarget {
+  const { param } = upload;
+  const stream = param('stream');
   if (!STREAMS.has(stream)) throw invalid('`stream` must be stdout or stderr');
-  const offsetText = param(url, 'offset');
+  const offsetText = param('offset');
   const offset = Number(offsetText);
   if (!/^\d+$/.test(offsetText) || !Number.isSafeInteger(offset)) {
     throw invalid('`offset` must be a non-negative integer');
   }
-  return { agentId: param(url, 'agentId'), runId: param(url, 'runId'), stream: stream as ComputeLogStream, offset };
+  return { agentId: param('agentId'), runId: param('runId'), stream: stream as ComputeLogStream, offset };
 }
 
 /** The refusal naming the limit in effect: maxLogChunkBytes, or maxBodyBytes when it is lower. */
@@ -62,28 +56,6 @@ function tooLarge(limits: ApiLimits, got: string): OutpostError {
     detail: limitDetail(name, limit, `the ${AGENT_LOGS_PATH} chunk has ${got} bytes`),
     data: { limit: name, value: limit, got },
   });
-}
-
-/** The body, refused past `limit` bytes (declared or read) without holding more than that. */
-async function readChunk(request: Request, limits: ApiLimits): Promise<Buffer> {
-  const limit = Math.min(limits.maxLogChunkBytes, limits.maxBodyBytes);
-  const declared = Number(request.headers.get('content-length') ?? NaN);
-  if (declared > limit) throw tooLarge(limits, String(declared));
-  if (!request.body) return Buffer.alloc(0);
-  const reader = request.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => undefined);
-      throw tooLarge(limits, `more than ${limit}`);
-    }
-    parts.push(value);
-  }
-  return Buffer.concat(parts, size);
 }
 
 const isGap = (e: unknown): boolean => isOutpostError(e, 'INVALID_ARGUMENT') && typeof e.data?.storedBytes === 'number';
@@ -114,30 +86,16 @@ export async function appendWhenContiguous(
   }
 }
 
-export interface AgentLogsDeps {
-  store: Store;
-  limits: ApiLimits;
-  metrics: Metrics;
-}
-
 /** Answers POST /agent/logs; throws OutpostError for every refusal (the caller shapes it). */
-export async function handleAgentLogs(request: Request, deps: AgentLogsDeps): Promise<Response> {
+export async function handleAgentLogs(request: Request, deps: AgentUploadDeps): Promise<Response> {
   const { store, limits, metrics } = deps;
-  // Authentication needs only the headers: nothing is read from an unauthenticated body.
-  const principal = await authenticate(store, request, 'agent');
-  if (request.method !== 'POST')
-    throw new OutpostError('METHOD_NOT_ALLOWED', { detail: `${request.method} ${AGENT_LOGS_PATH}` });
-  const type = (request.headers.get('content-type') ?? '').split(';')[0]!.trim().toLowerCase();
-  if (type !== 'application/octet-stream') {
-    throw new OutpostError('UNSUPPORTED_MEDIA_TYPE', {
-      detail: `${AGENT_LOGS_PATH} takes application/octet-stream, not ${type || 'no content-type'}`,
-    });
-  }
-  const t = target(new URL(request.url));
-  await authorizeAgent(store, t.agentId, principal.id);
+  const upload = await openAgentUpload(request, store, AGENT_LOGS_PATH, 'application/octet-stream');
+  const t = target(upload);
+  await authorizeAgent(store, t.agentId, upload.principal.id);
   // Ownership before the body: another agent's chunk is refused unread.
   await assertRunWriter(store.db, t.runId, t.agentId);
-  const data = await readChunk(request, limits);
+  const limit = Math.min(limits.maxLogChunkBytes, limits.maxBodyBytes);
+  const data = await readBodyLimited(request, limit, (got) => tooLarge(limits, got));
   const r = await appendWhenContiguous(store, t, data);
   metrics.inc('outpost_compute_log_bytes_received_total', data.length);
   return Response.json(r);

@@ -176,6 +176,17 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
       () => asB(Q.lines, { a: agent.a, r: runId, l: forged }),
       'OUTPOST_ERR_FORBIDDEN',
     );
+    // And so is the raw NDJSON endpoint.
+    const rawEvents = async (a: string): Promise<Answer<unknown>> => {
+      const res = await fetch(`${cp.url}/agent/events?${new URLSearchParams({ agentId: a, runId })}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${tok.b}` },
+        body: forged,
+      });
+      return (await res.json()) as Answer<unknown>;
+    };
+    await refused('POST /agent/events RUN_SUCCESS', () => rawEvents(agent.b), 'OUTPOST_ERR_RUN_NOT_OWNED');
+    await refused("POST /agent/events as A's agent id", () => rawEvents(agent.a), 'OUTPOST_ERR_FORBIDDEN');
     const cursor = ok(await asA<{ runCursor: { status: string } }>(Q.cursor, { a: agent.a, r: runId }));
     assert.equal(cursor.runCursor.status, 'STARTED');
   });
