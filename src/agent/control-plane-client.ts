@@ -1,11 +1,12 @@
 // The agent's only way to talk to the control plane: typed calls to /agent/graphql
-// (src/control-plane/graphql/agent.graphql) over graphql-request, sending the documents in
-// control-plane-documents.ts with the types generated for them (src/gen/graphql/agent.ts), except
-// run events and compute logs, which go as they lie in the spool to POST /agent/events and
-// /agent/logs (the mutations remain the fallback for a control plane without them). Transport
-// failures become CONTROL_PLANE_UNAVAILABLE (retryable); error answers keep their
+// (src/control-plane/graphql/agent.graphql) as plain JSON POSTs over fetch, sending the documents
+// in control-plane-documents.ts with the types generated for them (src/gen/graphql/agent.ts),
+// except run events and compute logs, which go as they lie in the spool to POST /agent/events and
+// /agent/logs (the mutations remain the fallback for a control plane without them).
+// Transport failures become CONTROL_PLANE_UNAVAILABLE (retryable); error answers keep their
 // OUTPOST_ERR_* code so callers can tell "try again" from "this will never work".
-import { ClientError, GraphQLClient } from 'graphql-request';
+// No GraphQL client library: graphql-request parses every document with graphql-js, which kept
+// ~10 MB of graphql-js resident in every agent for the sake of reading an operation's name.
 import type {
   AgentOperations,
   CodeLocationStatus,
@@ -111,12 +112,33 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     abort?: AbortSignal,
   ): Promise<AgentOperations[K]['result']> {
     const timeout = AbortSignal.timeout(baseTimeout + extraWaitMs);
-    const client = new GraphQLClient(endpoint, {
-      headers: { authorization: `Bearer ${opts.token}` },
-      signal: abort ? AbortSignal.any([timeout, abort]) : timeout,
-    });
     try {
-      return await client.request<AgentOperations[K]['result']>(AGENT_DOCUMENTS[operation], variables);
+      // The global fetch: undici's shared pool keeps connections alive between calls.
+      const res = await fetch(endpoint, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${opts.token}`,
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+        },
+        body: JSON.stringify({ query: AGENT_DOCUMENTS[operation], variables, operationName: operation }),
+        signal: abort ? AbortSignal.any([timeout, abort]) : timeout,
+      });
+      const text = await res.text();
+      let body: GraphQLBody | undefined;
+      try {
+        body = JSON.parse(text) as GraphQLBody;
+      } catch {
+        body = undefined;
+      }
+      if (!res.ok || body?.errors?.length) {
+        throw new ControlPlaneResponseError(res.status, body?.errors);
+      }
+      if (!body || body.data === undefined || body.data === null) {
+        // A 2xx that is not a GraphQL result (a proxy's page, a cut body): the transport failed.
+        throw new Error(`HTTP ${res.status} without a GraphQL result`);
+      }
+      return body.data as AgentOperations[K]['result'];
     } catch (err) {
       throw toOutpostError(err, endpoint);
     }
@@ -222,9 +244,30 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
   };
 }
 
-/** Maps a graphql-request failure to an OutpostError, keeping the server's code when it sent one. */
+interface GraphQLErrorBody {
+  message?: string;
+  extensions?: { code?: unknown };
+}
+
+interface GraphQLBody {
+  data?: unknown;
+  errors?: GraphQLErrorBody[];
+}
+
+/** An answer that is not a clean `{data}`: an HTTP error status or GraphQL errors. */
+export class ControlPlaneResponseError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errors: GraphQLErrorBody[] | undefined,
+  ) {
+    super(errors?.[0]?.message ?? `HTTP ${status}`);
+    this.name = 'ControlPlaneResponseError';
+  }
+}
+
+/** Maps a failed call to an OutpostError, keeping the server's code when it sent one. */
 export function toOutpostError(err: unknown, endpoint: string): OutpostError {
-  if (err instanceof ClientError) return codedAnswer(err.response.status, err.response, endpoint, err);
+  if (err instanceof ControlPlaneResponseError) return codedAnswer(err.status, { errors: err.errors }, endpoint, err);
   const message = err instanceof Error ? err.message : String(err);
   return new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${endpoint}: ${message}`, cause: err });
 }
