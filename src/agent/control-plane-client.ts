@@ -65,15 +65,20 @@ export interface ControlPlaneClient {
   reportCodeLocation(input: ReportCodeLocationInput): Promise<boolean>;
   reportRunLaunched(agentId: string, runId: string, info: Record<string, unknown>): Promise<RunStatus>;
   // Run writes and the cursor are accepted only from the agent holding the run's launch (RUN_NOT_OWNED otherwise).
-  /**
-   * Sent as NDJSON (appendRunEventLines): `lines` is `events` as the spool holds them, one JSON
-   * object per line, when the caller has it (the shipper forwards spool lines without re-encoding).
-   */
+  /** Sent as NDJSON, one JSON object per event (appendRunEventLines below). */
   appendRunEvents(
     agentId: string,
     runId: string,
     events: RunEvent[],
-    lines?: string,
+  ): Promise<AgentOperations['AppendRunEventLines']['result']['appendRunEventLines']>;
+  /**
+   * A batch of NDJSON lines as the spool holds them (the shipper forwards spool lines without
+   * decoding them): POST /agent/events, or the appendRunEventLines mutation on an older control plane.
+   */
+  appendRunEventLines(
+    agentId: string,
+    runId: string,
+    lines: Buffer,
   ): Promise<AgentOperations['AppendRunEventLines']['result']['appendRunEventLines']>;
   appendComputeLogs(
     agentId: string,
@@ -213,12 +218,15 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     async reportRunLaunched(agentId, runId, info) {
       return (await call('ReportRunLaunched', { agentId, runId, info })).reportRunLaunched;
     },
-    async appendRunEvents(agentId, runId, events, lines) {
-      const ndjson = lines ?? events.map((e) => JSON.stringify(e)).join('\n');
+    async appendRunEvents(agentId, runId, events) {
+      return this.appendRunEventLines(agentId, runId, Buffer.from(events.map((e) => JSON.stringify(e)).join('\n')));
+    },
+    async appendRunEventLines(agentId, runId, lines) {
       return rawOr(
         'events',
-        () => post('/agent/events', { agentId, runId }, 'application/x-ndjson', Buffer.from(ndjson)),
-        async () => (await call('AppendRunEventLines', { agentId, runId, lines: ndjson })).appendRunEventLines,
+        () => post('/agent/events', { agentId, runId }, 'application/x-ndjson', lines),
+        async () =>
+          (await call('AppendRunEventLines', { agentId, runId, lines: lines.toString('utf8') })).appendRunEventLines,
       );
     },
     async appendComputeLogs(agentId, runId, stream, offset, data) {

@@ -16,12 +16,12 @@ import {
   SpoolShipper,
 } from '../../../src/agent/spool-shipper.js';
 import { appendWhenContiguous } from '../../../src/control-plane/http/agent-logs.js';
+import { parseEventLines } from '../../../src/control-plane/graphql/event-lines.js';
 import { appendRunEvents, listRunEvents } from '../../../src/control-plane/store/run-events.js';
 import { getRun } from '../../../src/control-plane/store/runs.js';
 import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { Store } from '../../../src/control-plane/store/store.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import type { RunEvent } from '../../../src/shared/run-events.js';
 
 const N = EVENT_BATCH * 2 + 1_500; // more than one pass of EVENT_BATCHES_IN_FLIGHT batches
 const logger = createLogger({ name: 'test', level: 'silent' });
@@ -67,7 +67,9 @@ function storeClient(runId: string, opts: { failCall?: number } = {}) {
   const stats = { maxInFlight: 0, calls: 0 };
   return {
     stats,
-    appendRunEvents: async (agentId: string, id: string, events: RunEvent[]) => {
+    // The control plane's own check of each line (a malformed one refuses the batch), then the store.
+    appendRunEventLines: async (agentId: string, id: string, lines: Buffer) => {
+      const events = parseEventLines(lines.toString('utf8'));
       assert.equal(agentId, AGENT);
       assert.equal(id, runId);
       const n = ++calls;
@@ -172,7 +174,7 @@ function logClient(opts: { failCall?: number } = {}) {
   const stats = { maxInFlight: 0 };
   return {
     stats,
-    appendRunEvents: () => Promise.reject(new Error('no events here')),
+    appendRunEventLines: () => Promise.reject(new Error('no events here')),
     appendComputeLogs: async (
       agentId: string,
       runId: string,
