@@ -22,6 +22,7 @@ import { OutpostError, type ErrorName, ERRORS, isOutpostError } from '../shared/
 import type { RunEvent, ComputeLogStream } from '../shared/run-events.js';
 import type { RunStatus, WorkItemKind } from '../shared/work-items.js';
 import { AGENT_DOCUMENTS } from './control-plane-documents.js';
+import { createRawPoster, type RawAnswer } from './raw-post.js';
 
 // The types below come from the generated src/gen/graphql/agent.ts (npm run gen:graphql); only
 // JSON fields are narrowed: a work item's payload and a location's spec are JSON objects.
@@ -150,6 +151,7 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
   }
 
   const base = endpoint.replace(/\/agent\/graphql$/, '');
+  const rawPost = createRawPoster(base);
   /** The raw-body endpoints this control plane answers; one answering NO_ROUTE (older) is not asked again. */
   const raw = { logs: true, events: true };
 
@@ -159,22 +161,24 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
    */
   async function post<T>(path: string, query: Record<string, string>, contentType: string, body: Buffer): Promise<T> {
     const url = `${base}${path}`;
-    let res: Response;
-    let answer: unknown;
+    let answer: RawAnswer;
     try {
-      res = await fetch(`${url}?${new URLSearchParams(query)}`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${opts.token}`, 'content-type': contentType },
-        body: new Uint8Array(body.buffer as ArrayBuffer, body.byteOffset, body.byteLength),
-        signal: AbortSignal.timeout(baseTimeout),
-      });
-      answer = await res.json().catch(() => undefined);
+      answer = await rawPost(
+        `${url}?${new URLSearchParams(query)}`,
+        { authorization: `Bearer ${opts.token}`, 'content-type': contentType },
+        body,
+        AbortSignal.timeout(baseTimeout),
+      );
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err);
       throw new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${url}: ${message}`, cause: err });
     }
-    if (res.ok) return answer as T;
-    throw codedAnswer(res.status, answer, url);
+    if (answer.status >= 200 && answer.status < 300) {
+      // A 2xx that is not our JSON answer (a proxy's page, a cut body): the transport failed.
+      if (typeof answer.body === 'object' && answer.body !== null) return answer.body as T;
+      throw new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${url} answered ${answer.status} without JSON` });
+    }
+    throw codedAnswer(answer.status, answer.body, url);
   }
 
   /** `fast()` while the control plane has the endpoint, else (NO_ROUTE: an older one) `fallback()` from now on. */

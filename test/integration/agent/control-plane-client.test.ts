@@ -160,14 +160,23 @@ test('a refused token is UNAUTHENTICATED', async () => {
 test('connection refused, a 5xx page and a non-GraphQL 2xx are CONTROL_PLANE_UNAVAILABLE; another status is INTERNAL', async () => {
   const closed = createControlPlaneClient({ url: `http://127.0.0.1:${await freePort()}`, token });
   assert.equal(await codeOf(closed.registerAgent(register)), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
+  // The raw-body calls (their own HTTP client) answer the same way.
+  const rawCalls = (c: ReturnType<typeof createControlPlaneClient>) => [
+    () => c.appendRunEventLines('agent_x', 'run_x', Buffer.from('{"seq":1,"type":"LOG","timestamp":1}')),
+    () => c.appendComputeLogs('agent_x', 'run_x', 'stdout', 0, Buffer.from('x')),
+  ];
+  for (const call of rawCalls(closed)) assert.equal(await codeOf(call()), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
   const viaRelay = createControlPlaneClient({ url: relayUrl, token });
   try {
     mode = 'html502';
     assert.equal(await codeOf(viaRelay.registerAgent(register)), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
+    for (const call of rawCalls(viaRelay)) assert.equal(await codeOf(call()), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
     mode = 'html200';
     assert.equal(await codeOf(viaRelay.registerAgent(register)), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
+    for (const call of rawCalls(viaRelay)) assert.equal(await codeOf(call()), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
     mode = 'html404';
     assert.equal(await codeOf(viaRelay.registerAgent(register)), 'OUTPOST_ERR_INTERNAL');
+    for (const call of rawCalls(viaRelay)) assert.equal(await codeOf(call()), 'OUTPOST_ERR_INTERNAL');
   } finally {
     mode = 'forward';
   }
