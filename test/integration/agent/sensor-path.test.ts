@@ -3,8 +3,8 @@
 // start, no task-queue match), and the evaluation is one workflow task with a local activity
 // (no activity task, no second workflow task). The throughput benchmark measures what this saves.
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
 import { enqueueWork } from '../../../src/control-plane/store/work-items.js';
 import { workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
@@ -26,15 +26,23 @@ after(async () => {
   await stack?.close();
 });
 
+async function finished(id: string, timeoutMs?: number) {
+  return until(
+    `work item ${id} finished`,
+    async () => {
+      const row = await stack.cp.store.db
+        .selectFrom('work_items')
+        .select(['status', 'error'])
+        .where('id', '=', id)
+        .executeTakeFirst();
+      return row && (row.status === 'COMPLETED' || row.status === 'FAILED') ? row : undefined;
+    },
+    timeoutMs,
+  );
+}
+
 async function evaluated(id: string) {
-  const item = await until(`work item ${id} completed`, async () => {
-    const row = await stack.cp.store.db
-      .selectFrom('work_items')
-      .select(['status', 'error'])
-      .where('id', '=', id)
-      .executeTakeFirst();
-    return row && (row.status === 'COMPLETED' || row.status === 'FAILED') ? row : undefined;
-  });
+  const item = await finished(id);
   assert.equal(item.status, 'COMPLETED', String(item.error));
   const handle = t.client.workflow.getHandle(workItemWorkflowId(id));
   await handle.result();
@@ -81,14 +89,44 @@ test('a sensor the location does not have fails its item with a coded error', as
     kind: 'EVALUATE_SENSOR',
     payload: { location: 'hello', sensor: 'no_such_sensor', cursor: null },
   });
-  const row = await until(`work item ${item.id} finished`, async () => {
-    const r = await stack.cp.store.db
-      .selectFrom('work_items')
-      .select(['status', 'error'])
-      .where('id', '=', item.id)
-      .executeTakeFirst();
-    return r && (r.status === 'COMPLETED' || r.status === 'FAILED') ? r : undefined;
-  });
+  const row = await finished(item.id);
   assert.equal(row.status, 'FAILED');
   assert.match(String(row.error), /OUTPOST_ERR_/);
+});
+
+test('slow evaluations in flight hold no workflow-task slot another item needs', async () => {
+  // A local activity keeps its workflow task open: with the SDK's default 40 workflow-task slots,
+  // 45 slow evaluations would stall every other workflow of the agent until one finished.
+  const gate = join(stack.dataDir, 'gate');
+  mkdirSync(gate, { recursive: true });
+  await stack.deploy('gated', resolve('test/fixtures/user-code/gated-sensor/definitions.ts'), {
+    OUTPOST_GATE_DIR: gate,
+  });
+  const slow: string[] = [];
+  for (let i = 0; i < 45; i++) {
+    const { item } = await enqueueWork(stack.cp.store, {
+      kind: 'EVALUATE_SENSOR',
+      payload: { location: 'gated', sensor: 'gated_sensor', cursor: null },
+    });
+    slow.push(item.id);
+  }
+  const startedCount = (): number =>
+    existsSync(join(gate, 'started')) ? readFileSync(join(gate, 'started'), 'utf8').split('\n').length - 1 : 0;
+  try {
+    // Well within the code server's 30 s call timeout, which would otherwise free the slots.
+    await until('45 evaluations in the code server at once', () => startedCount() >= 45, 20_000);
+    const { item } = await enqueueWork(stack.cp.store, {
+      kind: 'EVALUATE_SENSOR',
+      payload: { location: 'hello', sensor: 'file_sensor', cursor: null },
+    });
+    // Not a timing assertion: the other item finishes at all while the 45 still wait.
+    assert.equal((await finished(item.id, 30_000)).status, 'COMPLETED');
+    assert.equal(startedCount(), 45, 'no slow evaluation was retried meanwhile');
+  } finally {
+    writeFileSync(join(gate, 'open'), '');
+  }
+  for (const id of slow) {
+    const row = await finished(id);
+    assert.equal(row.status, 'COMPLETED', String(row.error));
+  }
 });
