@@ -5,7 +5,7 @@
 // is printed, then a settle time; mean RSS and PSS of the samples after it, and the tree's
 // memory counting shared file pages once (bench/support/smaps.ts): RSS counts the node binary
 // in each of the seven Node processes.
-//   npx tsx bench/footprint-dev.ts [--quick]
+//   npx tsx bench/footprint-dev.ts [--quick] [--settle-s <seconds after the sign-in link>]
 // A heap snapshot of the idle agent: see bench/README.md (SIGUSR2 is Temporal's shutdown signal,
 // so NODE_OPTIONS=--heapsnapshot-signal=SIGWINCH).
 import { spawn } from 'node:child_process';
@@ -21,7 +21,10 @@ import { cpuMs, rssMb } from './support/stack.js';
 import { isQuick, report, type Figure } from './support/report.js';
 
 const quick = isQuick();
-const SETTLE_MS = quick ? 10_000 : 30_000;
+// V8 shrinks a heap some 30-60 s after the last burst of work (its memory reducer): a sample
+// before that sees start-up's young generation still committed. --settle-s <n> waits longer.
+const settleArg = process.argv.indexOf('--settle-s');
+const SETTLE_MS = settleArg > 0 ? Number(process.argv[settleArg + 1]) * 1000 : quick ? 10_000 : 30_000;
 const SAMPLES = quick ? 5 : 20;
 const ROOT = resolve(import.meta.dirname, '..');
 
