@@ -1,7 +1,9 @@
 // Throughput: no-op EVALUATE_SENSOR work items end to end (enqueue in the store → agent claims →
 // workflow → gRPC evaluation in the code server → completeWork stored), with 1, 8 and 64 items
 // outstanding at a time. Floor, same run, same Temporal server: raw Temporal, the same number of
-// empty workflows with one empty activity each, at the same concurrency.
+// empty workflows with one empty activity each, at the same concurrency. Beside it, a floor of
+// the shape Outpost's evaluations now have (started eagerly on the worker's own connection, one
+// local activity): how close Outpost is to Temporal doing the same work.
 //   npx tsx bench/throughput.ts [--quick] [--profile]
 // --profile runs concurrency 8 only, with CPU profiles of the bench process (control plane),
 // the agent and the code server over the measured window, CPU time per process (incl. the
@@ -41,6 +43,7 @@ async function pumpOutpost(
   concurrency: number,
   total: number,
   marks?: StoreMarks,
+  client?: Client,
 ): Promise<{ rate: number; failed: number }> {
   const outstanding = new Set<string>();
   let started = 0;
@@ -64,8 +67,12 @@ async function pumpOutpost(
         .select(['id', 'status', 'attempts', 'workflow_id'])
         .where('id', 'in', [...outstanding])
         .execute();
+      const workflows = client
+        ? await Promise.all(stuck.filter((r) => r.workflow_id).map((r) => stuckWorkflow(client, r.workflow_id!)))
+        : [];
       throw new Error(
-        `no item finished in ${STALL_MS / 1000} s (${done} of ${total} done; outstanding: ${JSON.stringify(stuck)})`,
+        `no item finished in ${STALL_MS / 1000} s (${done} of ${total} done; outstanding: ${JSON.stringify(stuck)}; ` +
+          `their workflows: ${JSON.stringify(workflows)})`,
       );
     }
     // Tracing phases reads every outstanding item (to catch CLAIMED and ACKED); otherwise only finished ones.
@@ -89,13 +96,44 @@ async function pumpOutpost(
   return { rate: total / ((performance.now() - t0) / 1000), failed };
 }
 
-async function pumpTemporal(client: Client, taskQueue: string, concurrency: number, total: number): Promise<number> {
+/** What a stuck item's workflow waits for: its history's event types and pending activities. */
+async function stuckWorkflow(client: Client, workflowId: string): Promise<unknown> {
+  try {
+    const handle = client.workflow.getHandle(workflowId);
+    const [d, history] = await Promise.all([handle.describe(), handle.fetchHistory()]);
+    return {
+      workflowId,
+      status: d.status.name,
+      events: (history.events ?? []).map((e) => Number(e.eventType)),
+      pendingActivities: (d.raw.pendingActivities ?? []).map((a) => ({
+        type: a.activityType?.name,
+        state: a.state,
+        attempt: a.attempt,
+        lastStartedTime: a.lastStartedTime,
+        lastWorkerIdentity: a.lastWorkerIdentity,
+      })),
+      pendingWorkflowTask: d.raw.pendingWorkflowTask ?? null,
+    };
+  } catch (err) {
+    return { workflowId, error: (err as Error).message };
+  }
+}
+
+async function pumpTemporal(
+  client: Client,
+  taskQueue: string,
+  concurrency: number,
+  total: number,
+  shape: 'activity' | 'eager local' = 'activity',
+): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   const lane = async (): Promise<void> => {
     while (next < total) {
       const i = next++;
-      await client.workflow.execute('emptyWorkflow', { taskQueue, workflowId: `${taskQueue}-${concurrency}-${i}` });
+      const workflowId = `${taskQueue}-${shape === 'activity' ? '' : 'el-'}${concurrency}-${i}`;
+      if (shape === 'activity') await client.workflow.execute('emptyWorkflow', { taskQueue, workflowId });
+      else await client.workflow.execute('emptyLocalWorkflow', { taskQueue, workflowId, requestEagerStart: true });
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
@@ -170,7 +208,7 @@ async function profileLevelRun(sys: BenchSystem, profileDir: string, client: Cli
   await session.post('Profiler.start');
   const t0 = performance.now();
   const marks = new StoreMarks();
-  const outpost = await pumpOutpost(store, profileLevel, n, marks);
+  const outpost = await pumpOutpost(store, profileLevel, n, marks, client);
   const wallMs = performance.now() - t0;
   const { profile: own } = await session.post('Profiler.stop');
   for (const c of children) process.kill(c.pid, 'SIGWINCH');
@@ -253,10 +291,23 @@ async function main(): Promise<void> {
       workflowsPath: resolve('bench/fixtures/temporal/workflows.ts'),
       activities: emptyActivities,
     });
-    const running = worker.run();
+    // The same-shape floor's worker: the agent's slot limits (src/agent/worker.ts), its own queue.
+    const sameQueue = `${taskQueue}-same`;
+    const sameWorker = await Worker.create({
+      connection: native,
+      taskQueue: sameQueue,
+      workflowsPath: resolve('bench/fixtures/temporal/workflows.ts'),
+      activities: emptyActivities,
+      maxConcurrentWorkflowTaskExecutions: 200,
+      maxConcurrentLocalActivityExecutions: 200,
+    });
+    const running = Promise.all([worker.run(), sameWorker.run()]);
     const connection = await Connection.connect({ address: sys.temporal.address });
     const client = new Client({ connection });
+    // Eager start needs the client on the worker's own NativeConnection.
+    const eagerClient = new Client({ connection: native });
     await pumpTemporal(client, taskQueue, 4, 20); // warm-up
+    await pumpTemporal(eagerClient, sameQueue, 4, 20, 'eager local');
     if (profile)
       await profileLevelRun(sys, profileDir, client, () =>
         pumpTemporal(client, taskQueue, profileLevel, ITEMS[profileLevel] ?? ITEMS[8]!),
@@ -266,11 +317,13 @@ async function main(): Promise<void> {
       // CPU per item of the whole system (both cores, all processes) is the figure least moved
       // by other work on this shared machine; the rates below are what a user sees.
       const cpu0 = systemCpuMs(sys);
-      const outpost = await pumpOutpost(store, c, n);
+      const outpost = await pumpOutpost(store, c, n, undefined, client);
       const cpu1 = systemCpuMs(sys);
       const raw = await pumpTemporal(client, taskQueue, c, n);
       const cpu2 = systemCpuMs(sys);
-      const [cpuItem, cpuRaw] = [(cpu1 - cpu0) / n, (cpu2 - cpu1) / n];
+      const same = await pumpTemporal(eagerClient, sameQueue, c, n, 'eager local');
+      const cpu3 = systemCpuMs(sys);
+      const [cpuItem, cpuRaw, cpuSame] = [(cpu1 - cpu0) / n, (cpu2 - cpu1) / n, (cpu3 - cpu2) / n];
       figures.push(
         {
           name: `outpost, concurrency ${c}`,
@@ -303,9 +356,18 @@ async function main(): Promise<void> {
           note: 'the same processes (the raw worker runs in the bench process)',
         },
         { name: `raw CPU / outpost CPU per item, concurrency ${c}`, value: cpuRaw / cpuItem, unit: 'ratio' },
+        {
+          name: `raw Temporal same shape, concurrency ${c}`,
+          value: same,
+          unit: 'workflows/s',
+          note: `${n} empty workflows started eagerly, one empty local activity each`,
+        },
+        { name: `outpost / raw same shape, concurrency ${c}`, value: outpost.rate / same, unit: 'ratio' },
+        { name: `CPU per same-shape raw workflow, concurrency ${c}`, value: cpuSame, unit: 'ms' },
       );
     }
     worker.shutdown();
+    sameWorker.shutdown();
     await running;
     await connection.close();
     await native.close();

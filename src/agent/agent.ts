@@ -203,11 +203,15 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const running: Promise<void>[] = [];
   let workers: Worker[] = [];
 
+  // In `all` mode the poller's client shares the workers' NativeConnection, which lets it start
+  // workflows eagerly (the first task comes back in the start response, to this process's worker).
+  let workerConnection: NativeConnection | undefined;
   if (mode !== 'poller') {
     await codeServers
       .refresh()
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'workspace fetch failed'));
     const connection = await NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+    workerConnection = connection;
     const activities = opts.temporal.activities({
       controlPlane,
       codeServers,
@@ -234,8 +238,10 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   }
 
   if (mode !== 'worker') {
-    const connection = await Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
-    const client = new Client({ connection, namespace: config.temporalNamespace });
+    const own = workerConnection
+      ? undefined
+      : await Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+    const client = new Client({ connection: workerConnection ?? own!, namespace: config.temporalNamespace });
     const poller = new Poller({
       controlPlane,
       temporal: client,
@@ -243,6 +249,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       taskQueue: config.taskQueue,
       maxInFlight: config.maxInFlight,
       logger: log,
+      eagerStart: workerConnection !== undefined,
       // In `all` mode this process also hosts runs: the runs it claims are launched here.
       ...(mode === 'all'
         ? { hostTaskQueue: hostQueue, terminateLocally: (runId: string) => launcher.requestTermination(runId) }
@@ -253,7 +260,8 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     stoppers.unshift(async () => {
       abort.abort();
       await polling;
-      await connection.close();
+      // The shared NativeConnection is closed by the workers' stopper, after they drain.
+      await own?.close();
     });
   }
 

@@ -44,6 +44,13 @@ export interface PollerOptions {
    * and an activity dispatch. Unset in `poller` mode. Default: none.
    */
   terminateLocally?: (runId: string) => Promise<boolean>;
+  /**
+   * Ask the server to hand the first workflow task back in the start response (eager start).
+   * Only when `temporal` runs on the NativeConnection of a worker of `taskQueue` in this process
+   * (`all` mode): that worker runs the task at once, sparing a task-queue match and a poll.
+   * The server falls back to an ordinary start when the worker has no free slot. Default false.
+   */
+  eagerStart?: boolean;
 }
 
 const DEFAULT_CLAIM_BATCH = 100;
@@ -222,7 +229,10 @@ export class Poller {
     if (item.kind === 'TERMINATE_RUN') await this.signalTerminateNow(item, log);
     const started = await this.retry(log, signal, 'start workflow', async () => {
       try {
-        await this.opts.temporal.workflow.start(start.workflowType, start.options);
+        await this.opts.temporal.workflow.start(start.workflowType, {
+          ...start.options,
+          ...(this.opts.eagerStart ? { requestEagerStart: true } : {}),
+        });
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       }
