@@ -42,6 +42,8 @@ export interface LauncherPort {
   requestTermination(runId: string): Promise<boolean>;
   /** How the worker ended, once it has. */
   exitStatus(runId: string): ExitStatus | undefined;
+  /** The run's first events are stored: work held back off its launch path may start now. */
+  launchSettled?(runId: string): void;
 }
 
 /** What the control plane already has of a run: supervision resumes from here. */

@@ -202,6 +202,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
           // Liveness first: whatever was written before we saw the exit is in the files now.
           const alive = await deps.launcher.isAlive(runId);
           const progressed = await shipper.shipOnce(!alive);
+          if (progressed) deps.launcher.launchSettled?.(runId);
           ctx.heartbeat({ lastSeq: shipper.lastSeq });
           if (!alive) {
             for (let i = 0; i < 100_000 && (await shipper.shipOnce(true)); i++)

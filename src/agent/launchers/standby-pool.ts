@@ -8,6 +8,11 @@
 // 1/2 in spool/. The launcher moves that spool directory into the run (a rename keeps the open
 // files), so whatever the worker prints lands in the run's logs.
 //
+// Launches faster than a standby boots: a launch that finds none ready waits for the first of
+// its key's booting standbys to turn ready (whichever finishes first; one waiting launch per
+// booting standby, any further launch spawns cold at once rather than queueing behind it), and
+// every such miss raises the key's target for a while, so the pool grows under a burst.
+//
 // A standby only ever runs code of the location version it was started for: the key holds
 // the location, its version, module, working directory and environment, and starting a newer
 // version retires the older ones. Idle standbys exit when the agent disconnects (or dies); a
@@ -56,8 +61,14 @@ export interface Standby {
   state: 'booting' | 'ready' | 'failed' | 'gone';
   /** Resolves true once it is ready for a run, false if it failed or exited first. */
   whenReady: Promise<boolean>;
-  /** Handed to the launcher: from now on its exit is the launcher's business. */
+  /** Handed to the launcher (always once ready): from now on its exit is the launcher's business. */
   taken?: boolean;
+}
+
+/** A launch waiting for the first of its key's booting standbys to turn ready. */
+interface Waiter {
+  key: string;
+  resolve: (sb: Standby | undefined) => void;
 }
 
 export interface StandbyPoolOptions {
@@ -102,6 +113,10 @@ export class StandbyPool {
   private readonly standbys = new Map<string, Standby>();
   private readonly failedKeys = new Map<string, number>();
   private readonly bursts = new Map<string, Burst>();
+  /** In arrival order: the first waiter of a key gets the first of its standbys to turn ready. */
+  private readonly waiters: Waiter[] = [];
+  /** Keeps the event loop alive while a launch waits (see nextReady). */
+  private hold: NodeJS.Timeout | undefined;
   private readonly decayTimer: NodeJS.Timeout;
   private stopped = false;
   /** Spawns done, for benchmarks and tests. */
@@ -169,29 +184,81 @@ export class StandbyPool {
   }
 
   /**
-   * Removes and returns a standby for this spec: a ready one, else one still booting (it is
-   * further along than a cold spawn would be; await `whenReady`), else undefined (spawn cold).
+   * Removes and returns a ready standby for this spec, else undefined. A miss means launches are
+   * outrunning the pool: the key keeps one more warm for a while (up to maxPerKey).
    */
   take(spec: StandbySpec): Standby | undefined {
     if (!this.enabled) return undefined;
     const key = standbyKey(spec);
-    const mine = [...this.standbys.values()].filter((s) => s.key === key && s.child.connected);
-    const ready = mine.find((s) => s.state === 'ready');
-    if (!ready) {
-      // Launches are outrunning the pool: keep one more warm for this key for a while.
-      const max = this.opts.maxPerKey ?? Math.max(this.opts.perKey, 4);
-      this.bursts.set(key, { target: Math.min(max, this.target(key) + 1), lastMissAt: this.now() });
-    }
-    const sb = ready ?? mine.find((s) => s.state === 'booting');
-    if (!sb) return undefined;
-    // Taken while booting, it still turns ready (or fails) through the same listeners.
+    const ready = [...this.standbys.values()].find((s) => s.key === key && s.state === 'ready' && s.child.connected);
+    if (ready) return this.hand(ready);
+    const max = this.opts.maxPerKey ?? Math.max(this.opts.perKey, 4);
+    this.bursts.set(key, { target: Math.min(max, this.target(key) + 1), lastMissAt: this.now() });
+    return undefined;
+  }
+
+  /**
+   * After a miss: the first of this key's booting standbys to turn ready (it is further along
+   * than a cold spawn), shared in arrival order among the launches waiting; undefined at once
+   * when every booting one is already promised to an earlier launch (spawn cold), or later when
+   * they fail or exit first.
+   */
+  nextReady(spec: StandbySpec): Promise<Standby | undefined> {
+    if (!this.enabled) return Promise.resolve(undefined);
+    const key = standbyKey(spec);
+    if (this.booting(key) <= this.waiting(key)) return Promise.resolve(undefined);
+    // Idle standbys do not keep the event loop alive; a launch waiting on one must.
+    this.hold ??= setInterval(() => undefined, 1 << 30);
+    return new Promise((resolve) =>
+      this.waiters.push({
+        key,
+        resolve: (sb) => {
+          if (this.waiters.length === 0 && this.hold) {
+            clearInterval(this.hold);
+            this.hold = undefined;
+          }
+          resolve(sb);
+        },
+      }),
+    );
+  }
+
+  private booting(key: string): number {
+    let n = 0;
+    for (const s of this.standbys.values()) if (s.key === key && s.state === 'booting' && s.child.connected) n++;
+    return n;
+  }
+
+  private waiting(key: string): number {
+    return this.waiters.filter((w) => w.key === key).length;
+  }
+
+  /** Removes it from the idle set and makes it the caller's. */
+  private hand(sb: Standby): Standby {
     this.standbys.delete(sb.id);
     sb.taken = true;
-    // Someone now waits on it: its messages and exit must keep the event loop alive until the
-    // handoff is done (the launcher unrefs it again, as it does every run worker).
+    // Someone now runs a run on it: its messages and exit must keep the event loop alive until
+    // the handoff is done (the launcher unrefs it again, as it does every run worker).
     sb.child.ref();
     (sb.child.channel as { ref?: () => void } | undefined)?.ref?.();
     return sb;
+  }
+
+  /** A standby just turned ready: the first launch waiting for its key takes it. */
+  private offer(sb: Standby): void {
+    const i = this.waiters.findIndex((w) => w.key === sb.key);
+    if (i < 0) return;
+    const [w] = this.waiters.splice(i, 1);
+    w!.resolve(this.hand(sb));
+  }
+
+  /** A booting standby went away: launches that can no longer be served by one spawn cold now. */
+  private release(key: string): void {
+    for (let excess = this.waiting(key) - this.booting(key); excess > 0; excess--) {
+      const i = this.waiters.findLastIndex((w) => w.key === key);
+      const [w] = this.waiters.splice(i, 1);
+      w!.resolve(undefined);
+    }
   }
 
   /** Idle standbys: how many per state (metrics, tests). */
@@ -211,6 +278,7 @@ export class StandbyPool {
     this.stopped = true;
     clearInterval(this.decayTimer);
     for (const sb of [...this.standbys.values()]) this.retire(sb, 'the agent is stopping');
+    for (const w of this.waiters.splice(0)) w.resolve(undefined);
   }
 
   private spawnOne(spec: StandbySpec, key: string): void {
@@ -294,6 +362,7 @@ export class StandbyPool {
       sb.state = 'gone';
       this.standbys.delete(sb.id);
       rmSync(sb.dir, { recursive: true, force: true });
+      this.release(sb.key);
       if (wasIdle && !this.stopped) {
         this.opts.logger.warn({ location: sb.location, pid, code, signal }, 'standby run worker exited while idle');
       }
@@ -308,13 +377,13 @@ export class StandbyPool {
     if (m.loadError === undefined) {
       sb.state = 'ready';
       this.failedKeys.delete(sb.key);
+      this.offer(sb);
       return true;
     }
     // A location that does not import is reported by the run that tries it (cold, so it is
     // retried fresh each time); a standby would only freeze the error.
     sb.state = 'failed';
     this.failedKeys.set(sb.key, Date.now());
-    sb.taken = false; // a failed standby is never used: retire it even if a launch was waiting
     this.opts.logger.warn(
       { location: spec.location, version: spec.version, err: m.loadError },
       'standby run worker could not import its location; runs of it start cold',
@@ -327,6 +396,7 @@ export class StandbyPool {
     this.opts.logger.debug({ location: sb.location, pid: sb.pid, why }, 'retiring standby run worker');
     this.standbys.delete(sb.id);
     sb.state = 'gone';
+    this.release(sb.key);
     if (sb.child.connected) sb.child.disconnect();
     else if (sb.child.exitCode === null && sb.child.signalCode === null) {
       try {
