@@ -1,9 +1,10 @@
 // The agent's only way to talk to the control plane: typed calls to /agent/graphql
-// (src/control-plane/graphql/agent.graphql) over graphql-request, sending the documents in
-// control-plane-documents.ts with the types generated for them (src/gen/graphql/agent.ts). Transport
-// failures become CONTROL_PLANE_UNAVAILABLE (retryable); GraphQL errors keep their
+// (src/control-plane/graphql/agent.graphql) as plain JSON POSTs over fetch, sending the documents
+// in control-plane-documents.ts with the types generated for them (src/gen/graphql/agent.ts).
+// Transport failures become CONTROL_PLANE_UNAVAILABLE (retryable); GraphQL errors keep their
 // OUTPOST_ERR_* code so callers can tell "try again" from "this will never work".
-import { ClientError, GraphQLClient } from 'graphql-request';
+// No GraphQL client library: graphql-request parses every document with graphql-js, which kept
+// ~10 MB of graphql-js resident in every agent for the sake of reading an operation's name.
 import type {
   AgentOperations,
   CodeLocationStatus,
@@ -109,12 +110,33 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     abort?: AbortSignal,
   ): Promise<AgentOperations[K]['result']> {
     const timeout = AbortSignal.timeout(baseTimeout + extraWaitMs);
-    const client = new GraphQLClient(endpoint, {
-      headers: { authorization: `Bearer ${opts.token}` },
-      signal: abort ? AbortSignal.any([timeout, abort]) : timeout,
-    });
     try {
-      return await client.request<AgentOperations[K]['result']>(AGENT_DOCUMENTS[operation], variables);
+      // The global fetch: undici's shared pool keeps connections alive between calls.
+      const res = await fetch(endpoint, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${opts.token}`,
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json, application/json',
+        },
+        body: JSON.stringify({ query: AGENT_DOCUMENTS[operation], variables, operationName: operation }),
+        signal: abort ? AbortSignal.any([timeout, abort]) : timeout,
+      });
+      const text = await res.text();
+      let body: GraphQLBody | undefined;
+      try {
+        body = JSON.parse(text) as GraphQLBody;
+      } catch {
+        body = undefined;
+      }
+      if (!res.ok || body?.errors?.length) {
+        throw new ControlPlaneResponseError(res.status, body?.errors);
+      }
+      if (!body || body.data === undefined || body.data === null) {
+        // A 2xx that is not a GraphQL result (a proxy's page, a cut body): the transport failed.
+        throw new Error(`HTTP ${res.status} without a GraphQL result`);
+      }
+      return body.data as AgentOperations[K]['result'];
     } catch (err) {
       throw toOutpostError(err, endpoint);
     }
@@ -169,13 +191,34 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
   };
 }
 
-/** Maps a graphql-request failure to an OutpostError, keeping the server's code when it sent one. */
+interface GraphQLErrorBody {
+  message?: string;
+  extensions?: { code?: unknown };
+}
+
+interface GraphQLBody {
+  data?: unknown;
+  errors?: GraphQLErrorBody[];
+}
+
+/** An answer that is not a clean `{data}`: an HTTP error status or GraphQL errors. */
+export class ControlPlaneResponseError extends Error {
+  constructor(
+    readonly status: number,
+    readonly errors: GraphQLErrorBody[] | undefined,
+  ) {
+    super(errors?.[0]?.message ?? `HTTP ${status}`);
+    this.name = 'ControlPlaneResponseError';
+  }
+}
+
+/** Maps a failed call to an OutpostError, keeping the server's code when it sent one. */
 export function toOutpostError(err: unknown, endpoint: string): OutpostError {
-  if (err instanceof ClientError) {
-    const first = err.response.errors?.[0];
-    const code = (first?.extensions as { code?: unknown } | undefined)?.code;
+  if (err instanceof ControlPlaneResponseError) {
+    const first = err.errors?.[0];
+    const code = first?.extensions?.code;
     const name = typeof code === 'string' ? code.replace(/^OUTPOST_ERR_/, '') : undefined;
-    const status = err.response.status;
+    const status = err.status;
     if (name && name in ERRORS) {
       return new OutpostError(name as ErrorName, { detail: first?.message ?? err.message, cause: err });
     }

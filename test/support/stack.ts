@@ -173,7 +173,7 @@ export const agentOutput = new WeakMap<ChildProcess, string[]>();
 export async function spawnAgentProcess(
   stack: Stack,
   extraArgs: string[] = [],
-  opts: { mode?: 'all' | 'worker' | 'poller'; dataDir?: string } = {},
+  opts: { mode?: 'all' | 'worker' | 'poller'; dataDir?: string; env?: NodeJS.ProcessEnv } = {},
 ): Promise<ChildProcess> {
   const tokenFile = join(stack.dataDir, 'agent.token');
   writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
@@ -195,7 +195,7 @@ export async function spawnAgentProcess(
       ...extraArgs,
     ],
     /OUTPOST_AGENT_READY/,
-    { OUTPOST_LOG_LEVEL: 'info' },
+    { OUTPOST_LOG_LEVEL: 'info', ...opts.env },
     output,
   );
   agentOutput.set(child, output);

@@ -1,0 +1,151 @@
+// The agent's control-plane client: what each kind of failure becomes. A GraphQL error keeps the
+// server's OUTPOST_ERR_* code; a refused token is UNAUTHENTICATED; anything that says "the
+// transport or the server failed" (connection refused, a timeout, a 5xx or a non-GraphQL 2xx
+// from a proxy) is CONTROL_PLANE_UNAVAILABLE, which callers retry; another status is INTERNAL.
+// Calls reuse kept-alive connections. Real control plane on a socket; the proxy cases go
+// through a plain HTTP relay in front of it that answers as a misbehaving proxy would.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import { createControlPlaneClient } from '../../../src/agent/control-plane-client.js';
+import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
+import { freePort } from '../../../src/shared/net.js';
+import { createLogger } from '../../../src/shared/logger.js';
+
+const logger = createLogger({ name: 'test', level: 'silent' });
+let dir: string;
+let cp: ControlPlane;
+let token: string;
+let relay: Server;
+let relayUrl: string;
+/** What the relay does with the next request: forward it, or answer as a broken proxy. */
+let mode: 'forward' | 'html502' | 'html404' | 'html200' | 'hang' = 'forward';
+let connections = 0;
+
+/** Forwards a request to the control plane, or answers per `mode`. */
+function relayRequest(req: IncomingMessage, res: ServerResponse): void {
+  const chunks: Buffer[] = [];
+  req.on('data', (c: Buffer) => chunks.push(c));
+  req.on('end', () => {
+    const html = (status: number) => {
+      res.writeHead(status, { 'content-type': 'text/html' });
+      res.end('<html><body>Bad Gateway</body></html>');
+    };
+    if (mode === 'html502') return html(502);
+    if (mode === 'html404') return html(404);
+    if (mode === 'html200') return html(200);
+    if (mode === 'hang') return; // never answers
+    const body = Buffer.concat(chunks);
+    fetch(`${cp.url}${req.url}`, {
+      method: req.method!,
+      headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
+      body,
+    })
+      .then(async (r) => {
+        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
+        res.end(Buffer.from(await r.arrayBuffer()));
+      })
+      .catch(() => req.socket.destroy());
+  });
+}
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'outpost-cp-client-'));
+  cp = await startControlPlane({
+    databaseUrl: `sqlite:${join(dir, 'db.sqlite')}`,
+    port: 0,
+    logger,
+    daemon: false,
+    web: false,
+  });
+  token = await cp.issueToken('agent', 'a');
+  relay = createServer(relayRequest);
+  relay.on('connection', () => connections++);
+  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
+  relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+});
+after(async () => {
+  relay.closeAllConnections();
+  await new Promise((r) => relay.close(r));
+  await cp.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return (e as { code?: string }).code;
+  }
+};
+const register = { name: 'a', hostname: 'h', version: '0', taskQueue: 'q' };
+
+test('a call returns the data; sequential calls reuse kept-alive connections', async () => {
+  mode = 'forward';
+  const client = createControlPlaneClient({ url: relayUrl, token });
+  const before = connections;
+  const { agentId, heartbeatIntervalMs } = await client.registerAgent(register);
+  assert.match(agentId, /\S/);
+  assert.ok(heartbeatIntervalMs > 0);
+  for (let i = 0; i < 9; i++) assert.deepEqual(await client.workspace(agentId), []);
+  // undici may open a second socket when a call starts before the previous one's socket is back
+  // in the pool; without keep-alive it would be ten.
+  const opened = connections - before;
+  assert.ok(opened >= 1 && opened <= 2, `ten calls over ${opened} connections`);
+});
+
+test("a GraphQL error keeps the server's code and message", async () => {
+  const client = createControlPlaneClient({ url: cp.url, token });
+  const { agentId } = await client.registerAgent(register);
+  const err = await client
+    .reportCodeLocation({ agentId, location: 'nope', version: 1, status: 'ERROR', error: 'x' })
+    .then(
+      () => undefined,
+      (e: Error & { code?: string }) => e,
+    );
+  assert.equal(err?.code, 'OUTPOST_ERR_LOCATION_NOT_OWNED');
+  assert.match(err?.message ?? '', /nope/);
+});
+
+test('a refused token is UNAUTHENTICATED', async () => {
+  const client = createControlPlaneClient({ url: cp.url, token: 'not-a-token' });
+  assert.equal(await codeOf(client.registerAgent(register)), 'OUTPOST_ERR_UNAUTHENTICATED');
+});
+
+test('connection refused, a 5xx page and a non-GraphQL 2xx are CONTROL_PLANE_UNAVAILABLE; another status is INTERNAL', async () => {
+  const closed = createControlPlaneClient({ url: `http://127.0.0.1:${await freePort()}`, token });
+  assert.equal(await codeOf(closed.registerAgent(register)), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
+  const viaRelay = createControlPlaneClient({ url: relayUrl, token });
+  try {
+    mode = 'html502';
+    assert.equal(await codeOf(viaRelay.registerAgent(register)), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
+    mode = 'html200';
+    assert.equal(await codeOf(viaRelay.registerAgent(register)), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
+    mode = 'html404';
+    assert.equal(await codeOf(viaRelay.registerAgent(register)), 'OUTPOST_ERR_INTERNAL');
+  } finally {
+    mode = 'forward';
+  }
+});
+
+test('a call past its timeout, or aborted by its signal, is CONTROL_PLANE_UNAVAILABLE', async () => {
+  mode = 'hang';
+  try {
+    const client = createControlPlaneClient({ url: relayUrl, token, timeoutMs: 300 });
+    assert.equal(await codeOf(client.registerAgent(register)), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
+    // A long-poll: its wait is added to the timeout, and the caller's signal ends it sooner.
+    const abort = new AbortController();
+    setTimeout(() => abort.abort(), 200);
+    const started = Date.now();
+    const code = await codeOf(client.claimWork('x', 1, 60_000, abort.signal));
+    assert.equal(code, 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
+    assert.ok(Date.now() - started < 30_000, 'the abort ended the call, not the 60 s wait');
+  } finally {
+    mode = 'forward';
+  }
+});
