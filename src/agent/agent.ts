@@ -67,6 +67,8 @@ export interface RunningAgent {
   stop(): Promise<void>;
   /** Settles when the agent stopped, or rejects when a worker crashed. */
   done: Promise<void>;
+  /** Workflows its poller started that Temporal started eagerly on this process's worker (tests, benchmarks). */
+  eagerStarts(): number;
 }
 
 let runtimeInstalled = false;
@@ -192,12 +194,15 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const stoppers: Array<() => Promise<void>> = [];
   const running: Promise<void>[] = [];
   let workers: Worker[] = [];
+  /** The workers' connection; in `all` mode the poller starts workflows on it too (eager start). */
+  let workerConnection: NativeConnection | undefined;
 
   if (mode !== 'poller') {
     await codeServers
       .refresh()
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'workspace fetch failed'));
     const connection = await NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+    workerConnection = connection;
     const activities = opts.temporal.activities({
       controlPlane,
       codeServers,
@@ -223,10 +228,15 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     });
   }
 
+  let poller: Poller | undefined;
   if (mode !== 'worker') {
-    const connection = await Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+    // In `all` mode the workflow's first task can go straight to our own worker (eager start),
+    // which needs the client on the workers' connection; a poller-only agent has its own.
+    const shared = mode === 'all' ? workerConnection : undefined;
+    const connection =
+      shared ?? (await Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }));
     const client = new Client({ connection, namespace: config.temporalNamespace });
-    const poller = new Poller({
+    poller = new Poller({
       controlPlane,
       temporal: client,
       agentId,
@@ -235,7 +245,11 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       logger: log,
       // In `all` mode this process also hosts runs: the runs it claims are launched here.
       ...(mode === 'all'
-        ? { hostTaskQueue: hostQueue, terminateLocally: (runId: string) => launcher.requestTermination(runId) }
+        ? {
+            hostTaskQueue: hostQueue,
+            terminateLocally: (runId: string) => launcher.requestTermination(runId),
+            eagerStart: shared !== undefined,
+          }
         : {}),
     });
     const polling = poller.run(abort.signal);
@@ -243,7 +257,8 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     stoppers.unshift(async () => {
       abort.abort();
       await polling;
-      await connection.close();
+      // A shared connection is the workers' to close (they stop after the poller).
+      if (!shared) await connection.close();
     });
   }
 
@@ -304,6 +319,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     isolation: { kind: isolation.kind, summary: isolation.summary, ...(warning ? { warning } : {}) },
     stop,
     done,
+    eagerStarts: () => poller?.eagerStarts ?? 0,
   };
 }
 

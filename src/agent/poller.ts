@@ -44,6 +44,13 @@ export interface PollerOptions {
    * and an activity dispatch. Unset in `poller` mode. Default: none.
    */
   terminateLocally?: (runId: string) => Promise<boolean>;
+  /**
+   * Ask Temporal to start each workflow eagerly: its first task comes back in the start call's
+   * answer to this process's worker, instead of through a task-queue poll. Only when `temporal`
+   * is a Client on the NativeConnection the workers use (`all` mode); the SDK refuses it
+   * otherwise, and a server that does not do it starts the workflow as usual. Default false.
+   */
+  eagerStart?: boolean;
 }
 
 const DEFAULT_CLAIM_BATCH = 100;
@@ -96,6 +103,8 @@ export class Poller {
   /** Started items waiting for their ack, in start order. */
   private readonly acks = new Map<string, WorkAck>();
   private ackTimer: NodeJS.Timeout | undefined;
+  /** Workflows the server started eagerly (their first task handed straight to our worker). */
+  eagerStarts = 0;
 
   constructor(private readonly opts: PollerOptions) {}
 
@@ -222,7 +231,11 @@ export class Poller {
     if (item.kind === 'TERMINATE_RUN') await this.signalTerminateNow(item, log);
     const started = await this.retry(log, signal, 'start workflow', async () => {
       try {
-        await this.opts.temporal.workflow.start(start.workflowType, start.options);
+        const handle = await this.opts.temporal.workflow.start(start.workflowType, {
+          ...start.options,
+          ...(this.opts.eagerStart ? { requestEagerStart: true } : {}),
+        });
+        if (handle.eagerlyStarted) this.eagerStarts++;
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       }
