@@ -1,7 +1,9 @@
 // Throughput: no-op EVALUATE_SENSOR work items end to end (enqueue in the store → agent claims →
 // workflow → gRPC evaluation in the code server → completeWork stored), with 1, 8 and 64 items
 // outstanding at a time. Floor, same run, same Temporal server: raw Temporal, the same number of
-// empty workflows with one empty activity each, at the same concurrency.
+// empty workflows with one empty activity each, at the same concurrency. Beside it, a floor of
+// the shape Outpost's evaluations now have (started eagerly on the worker's own connection, one
+// local activity): how close Outpost is to Temporal doing the same work.
 //   npx tsx bench/throughput.ts [--quick] [--profile]
 // --profile runs concurrency 8 only, with CPU profiles of the bench process (control plane),
 // the agent and the code server over the measured window, CPU time per process (incl. the
@@ -89,13 +91,21 @@ async function pumpOutpost(
   return { rate: total / ((performance.now() - t0) / 1000), failed };
 }
 
-async function pumpTemporal(client: Client, taskQueue: string, concurrency: number, total: number): Promise<number> {
+async function pumpTemporal(
+  client: Client,
+  taskQueue: string,
+  concurrency: number,
+  total: number,
+  shape: 'activity' | 'eager local' = 'activity',
+): Promise<number> {
   let next = 0;
   const t0 = performance.now();
   const lane = async (): Promise<void> => {
     while (next < total) {
       const i = next++;
-      await client.workflow.execute('emptyWorkflow', { taskQueue, workflowId: `${taskQueue}-${concurrency}-${i}` });
+      const workflowId = `${taskQueue}-${shape === 'activity' ? '' : 'el-'}${concurrency}-${i}`;
+      if (shape === 'activity') await client.workflow.execute('emptyWorkflow', { taskQueue, workflowId });
+      else await client.workflow.execute('emptyLocalWorkflow', { taskQueue, workflowId, requestEagerStart: true });
     }
   };
   await Promise.all(Array.from({ length: concurrency }, lane));
@@ -253,10 +263,23 @@ async function main(): Promise<void> {
       workflowsPath: resolve('bench/fixtures/temporal/workflows.ts'),
       activities: emptyActivities,
     });
-    const running = worker.run();
+    // The same-shape floor's worker: the agent's slot limits (src/agent/worker.ts), its own queue.
+    const sameQueue = `${taskQueue}-same`;
+    const sameWorker = await Worker.create({
+      connection: native,
+      taskQueue: sameQueue,
+      workflowsPath: resolve('bench/fixtures/temporal/workflows.ts'),
+      activities: emptyActivities,
+      maxConcurrentWorkflowTaskExecutions: 200,
+      maxConcurrentLocalActivityExecutions: 200,
+    });
+    const running = Promise.all([worker.run(), sameWorker.run()]);
     const connection = await Connection.connect({ address: sys.temporal.address });
     const client = new Client({ connection });
+    // Eager start needs the client on the worker's own NativeConnection.
+    const eagerClient = new Client({ connection: native });
     await pumpTemporal(client, taskQueue, 4, 20); // warm-up
+    await pumpTemporal(eagerClient, sameQueue, 4, 20, 'eager local');
     if (profile)
       await profileLevelRun(sys, profileDir, client, () =>
         pumpTemporal(client, taskQueue, profileLevel, ITEMS[profileLevel] ?? ITEMS[8]!),
@@ -270,7 +293,9 @@ async function main(): Promise<void> {
       const cpu1 = systemCpuMs(sys);
       const raw = await pumpTemporal(client, taskQueue, c, n);
       const cpu2 = systemCpuMs(sys);
-      const [cpuItem, cpuRaw] = [(cpu1 - cpu0) / n, (cpu2 - cpu1) / n];
+      const same = await pumpTemporal(eagerClient, sameQueue, c, n, 'eager local');
+      const cpu3 = systemCpuMs(sys);
+      const [cpuItem, cpuRaw, cpuSame] = [(cpu1 - cpu0) / n, (cpu2 - cpu1) / n, (cpu3 - cpu2) / n];
       figures.push(
         {
           name: `outpost, concurrency ${c}`,
@@ -303,9 +328,18 @@ async function main(): Promise<void> {
           note: 'the same processes (the raw worker runs in the bench process)',
         },
         { name: `raw CPU / outpost CPU per item, concurrency ${c}`, value: cpuRaw / cpuItem, unit: 'ratio' },
+        {
+          name: `raw Temporal same shape, concurrency ${c}`,
+          value: same,
+          unit: 'workflows/s',
+          note: `${n} empty workflows started eagerly, one empty local activity each`,
+        },
+        { name: `outpost / raw same shape, concurrency ${c}`, value: outpost.rate / same, unit: 'ratio' },
+        { name: `CPU per same-shape raw workflow, concurrency ${c}`, value: cpuSame, unit: 'ms' },
       );
     }
     worker.shutdown();
+    sameWorker.shutdown();
     await running;
     await connection.close();
     await native.close();

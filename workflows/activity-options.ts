@@ -1,5 +1,11 @@
 // Activity proxies with their timeouts and retry policies, shared by all workflows.
-import { proxyActivities, ActivityCancellationType, ApplicationFailure, ActivityFailure } from '@temporalio/workflow';
+import {
+  proxyActivities,
+  proxyLocalActivities,
+  ActivityCancellationType,
+  ApplicationFailure,
+  ActivityFailure,
+} from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { errorCode } from '../src/shared/errors.js';
 import type { WorkFailure } from './types.js';
@@ -18,6 +24,17 @@ export const bookkeeping = proxyActivities<Activities>({
 
 /** Code-server calls: a few attempts (the activity itself retries UNAVAILABLE), then failWork. */
 export const codeQueries = proxyActivities<Activities>({
+  startToCloseTimeout: '5 minutes',
+  retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
+});
+
+/**
+ * The same code-server calls as local activities: run by the worker that runs the workflow task,
+ * inside that task (no activity task to schedule and match, no second workflow task). For the
+ * short evaluations (sensors, schedules); the SDK keeps a longer one alive by heartbeating its
+ * workflow task, and retries locally with the same policy.
+ */
+export const localCodeQueries = proxyLocalActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
 });

@@ -1,22 +1,30 @@
 // Work items answered by a location's code server: sync, schedule and sensor evaluation,
-// and queries. Each current (V2) workflow is one activity that asks the code server and
-// completes the item; failing the item (or completing it, when the control plane refused it
+// and queries. Each current workflow is one activity that asks the code server and completes
+// the item: a local activity (V3) for schedule and sensor evaluation, a regular one (V2) for
+// syncs and queries. Failing the item (or completing it, when the control plane refused it
 // from the activity) is a bookkeeping activity that retries until the control plane takes it.
-// The V1 types (ask, then completeWork as a second activity) stay registered so executions an
-// older agent started still finish and their histories replay; the poller starts only V2.
+// Older types (V1: ask, then completeWork as a second activity; V2 of the evaluations) stay
+// registered so executions an older agent started still finish and their histories replay.
 import type { WorkItemKind, WorkItemResult } from '../src/shared/work-items.js';
 import type { CodeQueryKind } from '../activities/work-items.js';
-import { bookkeeping, codeQueries, workFailureOf } from './activity-options.js';
+import { bookkeeping, codeQueries, localCodeQueries, workFailureOf } from './activity-options.js';
 import type { WorkFailure, WorkItemInput } from './types.js';
 
 type Outcome<K extends WorkItemKind> = { result: WorkItemResult<K> } | { failure: WorkFailure };
 
-/** V2: one activity asks and completes; bookkeeping only when that could not complete the item. */
-async function answer<K extends CodeQueryKind>(kind: K, input: WorkItemInput<K>): Promise<Outcome<K>> {
+/**
+ * One activity asks and completes (V2 a regular one, V3 a local one); bookkeeping only when
+ * that could not complete the item.
+ */
+async function answer<K extends CodeQueryKind>(
+  kind: K,
+  input: WorkItemInput<K>,
+  queries: typeof codeQueries = codeQueries,
+): Promise<Outcome<K>> {
   const { workItemId } = input;
   let answered: { result: WorkItemResult<K>; completed: boolean };
   try {
-    answered = await codeQueries.answerWorkItem(workItemId, kind, input.payload);
+    answered = await queries.answerWorkItem(workItemId, kind, input.payload);
   } catch (err) {
     const failure = workFailureOf(err);
     await bookkeeping.failWork(workItemId, failure);
@@ -24,6 +32,16 @@ async function answer<K extends CodeQueryKind>(kind: K, input: WorkItemInput<K>)
   }
   if (!answered.completed) await bookkeeping.completeWork(workItemId, answered.result);
   return { result: answered.result };
+}
+
+export function evaluateScheduleWorkflowV3(
+  input: WorkItemInput<'EVALUATE_SCHEDULE'>,
+): Promise<Outcome<'EVALUATE_SCHEDULE'>> {
+  return answer('EVALUATE_SCHEDULE', input, localCodeQueries);
+}
+
+export function evaluateSensorWorkflowV3(input: WorkItemInput<'EVALUATE_SENSOR'>): Promise<Outcome<'EVALUATE_SENSOR'>> {
+  return answer('EVALUATE_SENSOR', input, localCodeQueries);
 }
 
 export function syncCodeLocationWorkflowV2(

@@ -1,5 +1,7 @@
 // Every workflow type the agent's worker registers (its workflowsPath).
 export {
+  evaluateScheduleWorkflowV3,
+  evaluateSensorWorkflowV3,
   syncCodeLocationWorkflowV2,
   evaluateScheduleWorkflowV2,
   evaluateSensorWorkflowV2,

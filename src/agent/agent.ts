@@ -194,9 +194,10 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const stoppers: Array<() => Promise<void>> = [];
   const running: Promise<void>[] = [];
   let workers: Worker[] = [];
-  /** The workers' connection; in `all` mode the poller starts workflows on it too (eager start). */
-  let workerConnection: NativeConnection | undefined;
 
+  // In `all` mode the poller's client shares the workers' NativeConnection, which lets it start
+  // workflows eagerly (the first task comes back in the start response, to this process's worker).
+  let workerConnection: NativeConnection | undefined;
   if (mode !== 'poller') {
     await codeServers
       .refresh()
@@ -230,12 +231,10 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
 
   let poller: Poller | undefined;
   if (mode !== 'worker') {
-    // In `all` mode the workflow's first task can go straight to our own worker (eager start),
-    // which needs the client on the workers' connection; a poller-only agent has its own.
-    const shared = mode === 'all' ? workerConnection : undefined;
-    const connection =
-      shared ?? (await Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }));
-    const client = new Client({ connection, namespace: config.temporalNamespace });
+    const own = workerConnection
+      ? undefined
+      : await Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+    const client = new Client({ connection: workerConnection ?? own!, namespace: config.temporalNamespace });
     poller = new Poller({
       controlPlane,
       temporal: client,
@@ -243,13 +242,10 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       taskQueue: config.taskQueue,
       maxInFlight: config.maxInFlight,
       logger: log,
+      eagerStart: workerConnection !== undefined,
       // In `all` mode this process also hosts runs: the runs it claims are launched here.
       ...(mode === 'all'
-        ? {
-            hostTaskQueue: hostQueue,
-            terminateLocally: (runId: string) => launcher.requestTermination(runId),
-            eagerStart: shared !== undefined,
-          }
+        ? { hostTaskQueue: hostQueue, terminateLocally: (runId: string) => launcher.requestTermination(runId) }
         : {}),
     });
     const polling = poller.run(abort.signal);
@@ -257,8 +253,8 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     stoppers.unshift(async () => {
       abort.abort();
       await polling;
-      // A shared connection is the workers' to close (they stop after the poller).
-      if (!shared) await connection.close();
+      // The shared NativeConnection is closed by the workers' stopper, after they drain.
+      await own?.close();
     });
   }
 

@@ -45,10 +45,10 @@ export interface PollerOptions {
    */
   terminateLocally?: (runId: string) => Promise<boolean>;
   /**
-   * Ask Temporal to start each workflow eagerly: its first task comes back in the start call's
-   * answer to this process's worker, instead of through a task-queue poll. Only when `temporal`
-   * is a Client on the NativeConnection the workers use (`all` mode); the SDK refuses it
-   * otherwise, and a server that does not do it starts the workflow as usual. Default false.
+   * Ask the server to hand the first workflow task back in the start response (eager start).
+   * Only when `temporal` runs on the NativeConnection of a worker of `taskQueue` in this process
+   * (`all` mode): that worker runs the task at once, sparing a task-queue match and a poll.
+   * The server falls back to an ordinary start when the worker has no free slot. Default false.
    */
   eagerStart?: boolean;
 }

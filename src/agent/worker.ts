@@ -20,6 +20,15 @@ export interface AgentWorkersOptions {
   maxConcurrentActivities?: number;
 }
 
+/**
+ * Open workflow tasks and local activities of the shared queue at once. A sensor or schedule
+ * evaluation is a local activity that keeps its workflow task open while the code server
+ * answers, so the SDK's default 40 tasks would let 40 slow evaluations stall every other
+ * workflow of the agent; the same bound as activities keeps them apart. Tasks still run one
+ * at a time on the workflow thread: a slot is mostly an evaluation waiting.
+ */
+const MAX_OPEN_WORKFLOW_TASKS = 200;
+
 export async function createAgentWorkers(opts: AgentWorkersOptions): Promise<Worker[]> {
   const common = {
     connection: opts.connection,
@@ -33,6 +42,8 @@ export async function createAgentWorkers(opts: AgentWorkersOptions): Promise<Wor
   const shared = await Worker.create({
     ...common,
     taskQueue: opts.taskQueue,
+    maxConcurrentWorkflowTaskExecutions: MAX_OPEN_WORKFLOW_TASKS,
+    maxConcurrentLocalActivityExecutions: MAX_OPEN_WORKFLOW_TASKS,
     ...(opts.workflowBundlePath
       ? { workflowBundle: { codePath: opts.workflowBundlePath } }
       : { workflowsPath: opts.workflowsPath }),

@@ -4,13 +4,14 @@
 import type { WorkItemKind } from './work-items.js';
 
 /**
- * Workflow type started for each work-item kind. The code-server kinds are V2 (one activity
- * asks and completes); their V1 types stay registered for executions already running.
+ * Workflow type started for each work-item kind. The code-server kinds are one activity that
+ * asks and completes: a local one for schedule and sensor evaluation (V3), a regular one for
+ * syncs and queries (V2); the older types stay registered for executions already running.
  */
 export const WORKFLOW_TYPES = {
   SYNC_CODE_LOCATION: 'syncCodeLocationWorkflowV2',
-  EVALUATE_SCHEDULE: 'evaluateScheduleWorkflowV2',
-  EVALUATE_SENSOR: 'evaluateSensorWorkflowV2',
+  EVALUATE_SCHEDULE: 'evaluateScheduleWorkflowV3',
+  EVALUATE_SENSOR: 'evaluateSensorWorkflowV3',
   QUERY_CODE_LOCATION: 'queryCodeLocationWorkflowV2',
   LAUNCH_RUN: 'runWorkflow',
   TERMINATE_RUN: 'terminateRunWorkflow',

@@ -141,7 +141,7 @@ describe('workflowStartFor', () => {
       },
       'q',
     );
-    assert.equal(sensor.workflowType, 'evaluateSensorWorkflowV2');
+    assert.equal(sensor.workflowType, 'evaluateSensorWorkflowV3');
     assert.equal(sensor.options.workflowId, 'wi-wi_3');
   });
 
