@@ -187,11 +187,13 @@ export class ProcessLauncher implements Launcher {
     }
     if (standby) {
       const handle = await handOff(this.ctx, spec, standby);
-      // Its replacement boots once this launch's first events are stored (launchSettled):
+      // At rest its replacement boots once this launch's first events are stored (launchSettled):
       // spawning forks this whole process (tens of ms for an agent of a few hundred MB) and
       // the new worker's boot takes a core, both of which would land on this launch's path.
+      // In a burst the next launch is already coming: the replacement starts at once.
       if (handle) {
-        this.refillLater(spec.runId, standbySpec);
+        if (this.standbys.inBurst(standbySpec)) setImmediate(() => this.standbys.prewarm(standbySpec));
+        else this.refillLater(spec.runId, standbySpec);
         return handle;
       }
       setImmediate(() => this.standbys.prewarm(standbySpec));

@@ -8,10 +8,9 @@
 // 1/2 in spool/. The launcher moves that spool directory into the run (a rename keeps the open
 // files), so whatever the worker prints lands in the run's logs.
 //
-// Launches faster than a standby boots: a launch that finds none ready waits for the first of
-// its key's booting standbys to turn ready (whichever finishes first; one waiting launch per
-// booting standby, any further launch spawns cold at once rather than queueing behind it), and
-// every such miss raises the key's target for a while, so the pool grows under a burst.
+// Launches faster than boots: a launch finding none ready takes the first of its key's booting
+// standbys to turn ready (one waiting launch per booting standby; any further one spawns cold at
+// once), and every such miss raises the key's target for a while: the pool grows in a burst.
 //
 // A standby only ever runs code of the location version it was started for: the key holds
 // the location, its version, module, working directory and environment, and starting a newer
@@ -59,8 +58,6 @@ export interface Standby {
   /** <dataDir>/standby/<id>; its spool/ subdirectory holds the open log files. */
   dir: string;
   state: 'booting' | 'ready' | 'failed' | 'gone';
-  /** Resolves true once it is ready for a run, false if it failed or exited first. */
-  whenReady: Promise<boolean>;
   /** Handed to the launcher (always once ready): from now on its exit is the launcher's business. */
   taken?: boolean;
 }
@@ -115,8 +112,6 @@ export class StandbyPool {
   private readonly bursts = new Map<string, Burst>();
   /** In arrival order: the first waiter of a key gets the first of its standbys to turn ready. */
   private readonly waiters: Waiter[] = [];
-  /** Keeps the event loop alive while a launch waits (see nextReady). */
-  private hold: NodeJS.Timeout | undefined;
   private readonly decayTimer: NodeJS.Timeout;
   private stopped = false;
   /** Spawns done, for benchmarks and tests. */
@@ -150,6 +145,11 @@ export class StandbyPool {
     const burst = this.bursts.get(key);
     if (!burst || this.now() - burst.lastMissAt > this.decayMs()) return this.opts.perKey;
     return burst.target;
+  }
+
+  /** Launches of this spec recently outran the pool (its target is raised). */
+  inBurst(spec: StandbySpec): boolean {
+    return this.target(standbyKey(spec)) > this.opts.perKey;
   }
 
   /** Keys whose burst has passed go back to `perKey`: surplus idle standbys are retired. */
@@ -207,26 +207,20 @@ export class StandbyPool {
     if (!this.enabled) return Promise.resolve(undefined);
     const key = standbyKey(spec);
     if (this.booting(key) <= this.waiting(key)) return Promise.resolve(undefined);
-    // Idle standbys do not keep the event loop alive; a launch waiting on one must.
-    this.hold ??= setInterval(() => undefined, 1 << 30);
-    return new Promise((resolve) =>
-      this.waiters.push({
-        key,
-        resolve: (sb) => {
-          if (this.waiters.length === 0 && this.hold) {
-            clearInterval(this.hold);
-            this.hold = undefined;
-          }
-          resolve(sb);
-        },
-      }),
-    );
+    return new Promise((resolve) => {
+      // Idle standbys do not keep the event loop alive; a launch waiting on one must.
+      const hold = setInterval(() => undefined, 1 << 30);
+      const done = (sb: Standby | undefined): void => {
+        clearInterval(hold);
+        resolve(sb);
+      };
+      this.waiters.push({ key, resolve: done });
+    });
   }
 
   private booting(key: string): number {
-    let n = 0;
-    for (const s of this.standbys.values()) if (s.key === key && s.state === 'booting' && s.child.connected) n++;
-    return n;
+    return [...this.standbys.values()].filter((s) => s.key === key && s.state === 'booting' && s.child.connected)
+      .length;
   }
 
   private waiting(key: string): number {
@@ -314,7 +308,6 @@ export class StandbyPool {
     // pid 1 is known (below).
     const startTime = readProcStat(pid)?.startTime ?? -1;
     recordStandbyProcess(dir, { pid, startTime, pgid: pid, spawnedAt: Date.now() });
-    let settle: (ok: boolean) => void = () => undefined;
     const root = isolation.root(pid);
     const nice = this.opts.nice;
     // Best effort, as for cold workers.
@@ -329,7 +322,6 @@ export class StandbyPool {
       startTime,
       dir,
       state: 'booting',
-      whenReady: new Promise<boolean>((r) => (settle = r)),
     };
     this.standbys.set(id, sb);
     // Idle standbys must not keep the agent's event loop alive.
@@ -352,11 +344,10 @@ export class StandbyPool {
             });
           }
         }
-        settle(sb.state === 'booting' ? this.onReady(sb, m, spec) : false);
+        if (sb.state === 'booting') this.onReady(sb, m, spec);
       });
     });
     child.once('exit', (code, signal) => {
-      settle(false);
       if (sb.taken) return; // a run worker now (or about to be): the launcher watches it
       const wasIdle = sb.state === 'booting' || sb.state === 'ready';
       sb.state = 'gone';
@@ -372,13 +363,13 @@ export class StandbyPool {
     );
   }
 
-  /** True when the standby is usable. */
-  private onReady(sb: Standby, m: Extract<StandbyMessage, { type: 'ready' }>, spec: StandbySpec): boolean {
+  /** Ready, or failed to import its location (then retired). */
+  private onReady(sb: Standby, m: Extract<StandbyMessage, { type: 'ready' }>, spec: StandbySpec): void {
     if (m.loadError === undefined) {
       sb.state = 'ready';
       this.failedKeys.delete(sb.key);
       this.offer(sb);
-      return true;
+      return;
     }
     // A location that does not import is reported by the run that tries it (cold, so it is
     // retried fresh each time); a standby would only freeze the error.
@@ -389,7 +380,6 @@ export class StandbyPool {
       'standby run worker could not import its location; runs of it start cold',
     );
     this.retire(sb, 'its location failed to import');
-    return false;
   }
 
   private retire(sb: Standby, why: string): void {
