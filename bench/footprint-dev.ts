@@ -2,8 +2,10 @@
 // shell npm runs the script in, the `outpost dev` supervisor, the Temporal dev server, the
 // control plane, the agent, the example's code server and the warm standby run worker) and
 // their sum, compiled (npm's prestart builds dist/ when it is stale). Idle = the sign-in link
-// is printed, then a settle time; mean RSS of the samples after it.
-//   npx tsx bench/footprint-dev.ts [--quick]
+// is printed, then a settle time; mean RSS and PSS of the samples after it, and the tree's
+// memory counting shared file pages once (bench/support/smaps.ts): RSS counts the node binary
+// in each of the seven Node processes.
+//   npx tsx bench/footprint-dev.ts [--quick] [--settle-s <seconds after the sign-in link>]
 // A heap snapshot of the idle agent: see bench/README.md (SIGUSR2 is Temporal's shutdown signal,
 // so NODE_OPTIONS=--heapsnapshot-signal=SIGWINCH).
 import { spawn } from 'node:child_process';
@@ -14,11 +16,15 @@ import { createInterface } from 'node:readline';
 import { freePort } from '../src/shared/net.js';
 import { alive, descendants } from '../test/support/process.js';
 import { sleep } from '../test/support/wait.js';
+import { distinctMb, pssMb } from './support/smaps.js';
 import { cpuMs, rssMb } from './support/stack.js';
 import { isQuick, report, type Figure } from './support/report.js';
 
 const quick = isQuick();
-const SETTLE_MS = quick ? 10_000 : 30_000;
+// V8 shrinks a heap some 30-60 s after the last burst of work (its memory reducer): a sample
+// before that sees start-up's young generation still committed. --settle-s <n> waits longer.
+const settleArg = process.argv.indexOf('--settle-s');
+const SETTLE_MS = settleArg > 0 ? Number(process.argv[settleArg + 1]) * 1000 : quick ? 10_000 : 30_000;
 const SAMPLES = quick ? 5 : 20;
 const ROOT = resolve(import.meta.dirname, '..');
 
@@ -89,17 +95,24 @@ async function main(): Promise<void> {
     const pids = [npm.pid!, ...descendants(npm.pid!)];
     const roles = new Map(pids.map((pid) => [pid, roleOf(cmdlineOf(pid))]));
     const samples = new Map<string, number[]>();
+    const pss = new Map<string, number[]>();
+    const distinct: number[] = [];
     const cpu0 = new Map(pids.map((pid) => [pid, cpuMs(pid)]));
     const t0 = Date.now();
     for (let i = 0; i < SAMPLES; i++) {
       const byRole = new Map<string, number>();
-      for (const pid of pids) {
-        if (!alive(pid)) continue;
+      const pssByRole = new Map<string, number>();
+      const live = pids.filter((pid) => alive(pid));
+      for (const pid of live) {
         const role = roles.get(pid)!;
         byRole.set(role, (byRole.get(role) ?? 0) + rssMb(pid));
+        pssByRole.set(role, (pssByRole.get(role) ?? 0) + pssMb(pid));
       }
       for (const [role, mb] of byRole) samples.set(role, [...(samples.get(role) ?? []), mb]);
+      for (const [role, mb] of pssByRole) pss.set(role, [...(pss.get(role) ?? []), mb]);
       samples.set('total', [...(samples.get('total') ?? []), [...byRole.values()].reduce((s, x) => s + x, 0)]);
+      pss.set('total', [...(pss.get('total') ?? []), [...pssByRole.values()].reduce((s, x) => s + x, 0)]);
+      distinct.push(distinctMb(live));
       await sleep(1_000);
     }
     const ms = Date.now() - t0;
@@ -114,7 +127,7 @@ async function main(): Promise<void> {
         value: mean(xs),
         unit: 'MB',
         ...(role === 'agent' ? { target: '≤ 150 MB' } : {}),
-        note: `CPU ${((cpuOf(role) / ms) * 100).toFixed(2)} % of a core`,
+        note: `PSS ${mean(pss.get(role)!).toFixed(0)} MB; CPU ${((cpuOf(role) / ms) * 100).toFixed(2)} % of a core`,
       });
     }
     figures.push({
@@ -122,7 +135,19 @@ async function main(): Promise<void> {
       value: mean(samples.get('total')!),
       unit: 'MB',
       target: '≤ 600 MB',
-      note: `sum of ${pids.length} processes, mean of ${SAMPLES} samples`,
+      note: `RSS sum of ${pids.length} processes, mean of ${SAMPLES} samples`,
+    });
+    figures.push({
+      name: '`npm start` idle, all processes, PSS',
+      value: mean(pss.get('total')!),
+      unit: 'MB',
+      note: 'PSS sum: pages shared with any process of the host divided among them (host-dependent)',
+    });
+    figures.push({
+      name: '`npm start` idle, all processes, shared pages once',
+      value: mean(distinct),
+      unit: 'MB',
+      note: 'private pages summed + each file’s shared pages counted once: the PSS sum on a host of its own',
     });
     report(quick ? 'footprint-dev-quick' : 'footprint-dev', { quick, settleMs: SETTLE_MS, samples: SAMPLES }, figures);
   } finally {

@@ -43,6 +43,7 @@ async function pumpOutpost(
   concurrency: number,
   total: number,
   marks?: StoreMarks,
+  client?: Client,
 ): Promise<{ rate: number; failed: number }> {
   const outstanding = new Set<string>();
   let started = 0;
@@ -66,8 +67,12 @@ async function pumpOutpost(
         .select(['id', 'status', 'attempts', 'workflow_id'])
         .where('id', 'in', [...outstanding])
         .execute();
+      const workflows = client
+        ? await Promise.all(stuck.filter((r) => r.workflow_id).map((r) => stuckWorkflow(client, r.workflow_id!)))
+        : [];
       throw new Error(
-        `no item finished in ${STALL_MS / 1000} s (${done} of ${total} done; outstanding: ${JSON.stringify(stuck)})`,
+        `no item finished in ${STALL_MS / 1000} s (${done} of ${total} done; outstanding: ${JSON.stringify(stuck)}; ` +
+          `their workflows: ${JSON.stringify(workflows)})`,
       );
     }
     // Tracing phases reads every outstanding item (to catch CLAIMED and ACKED); otherwise only finished ones.
@@ -89,6 +94,29 @@ async function pumpOutpost(
     else await sleep(2);
   }
   return { rate: total / ((performance.now() - t0) / 1000), failed };
+}
+
+/** What a stuck item's workflow waits for: its history's event types and pending activities. */
+async function stuckWorkflow(client: Client, workflowId: string): Promise<unknown> {
+  try {
+    const handle = client.workflow.getHandle(workflowId);
+    const [d, history] = await Promise.all([handle.describe(), handle.fetchHistory()]);
+    return {
+      workflowId,
+      status: d.status.name,
+      events: (history.events ?? []).map((e) => Number(e.eventType)),
+      pendingActivities: (d.raw.pendingActivities ?? []).map((a) => ({
+        type: a.activityType?.name,
+        state: a.state,
+        attempt: a.attempt,
+        lastStartedTime: a.lastStartedTime,
+        lastWorkerIdentity: a.lastWorkerIdentity,
+      })),
+      pendingWorkflowTask: d.raw.pendingWorkflowTask ?? null,
+    };
+  } catch (err) {
+    return { workflowId, error: (err as Error).message };
+  }
 }
 
 async function pumpTemporal(
@@ -180,7 +208,7 @@ async function profileLevelRun(sys: BenchSystem, profileDir: string, client: Cli
   await session.post('Profiler.start');
   const t0 = performance.now();
   const marks = new StoreMarks();
-  const outpost = await pumpOutpost(store, profileLevel, n, marks);
+  const outpost = await pumpOutpost(store, profileLevel, n, marks, client);
   const wallMs = performance.now() - t0;
   const { profile: own } = await session.post('Profiler.stop');
   for (const c of children) process.kill(c.pid, 'SIGWINCH');
@@ -289,7 +317,7 @@ async function main(): Promise<void> {
       // CPU per item of the whole system (both cores, all processes) is the figure least moved
       // by other work on this shared machine; the rates below are what a user sees.
       const cpu0 = systemCpuMs(sys);
-      const outpost = await pumpOutpost(store, c, n);
+      const outpost = await pumpOutpost(store, c, n, undefined, client);
       const cpu1 = systemCpuMs(sys);
       const raw = await pumpTemporal(client, taskQueue, c, n);
       const cpu2 = systemCpuMs(sys);

@@ -1,7 +1,9 @@
 // The agent's only way to talk to the control plane: typed calls to /agent/graphql
 // (src/control-plane/graphql/agent.graphql) as plain JSON POSTs over fetch, sending the documents
-// in control-plane-documents.ts with the types generated for them (src/gen/graphql/agent.ts).
-// Transport failures become CONTROL_PLANE_UNAVAILABLE (retryable); GraphQL errors keep their
+// in control-plane-documents.ts with the types generated for them (src/gen/graphql/agent.ts),
+// except run events and compute logs, which go as they lie in the spool to POST /agent/events and
+// /agent/logs (the mutations remain the fallback for a control plane without them).
+// Transport failures become CONTROL_PLANE_UNAVAILABLE (retryable); error answers keep their
 // OUTPOST_ERR_* code so callers can tell "try again" from "this will never work".
 // No GraphQL client library: graphql-request parses every document with graphql-js, which kept
 // ~10 MB of graphql-js resident in every agent for the sake of reading an operation's name.
@@ -16,10 +18,11 @@ import type {
   WorkspaceQuery,
   ClaimWorkMutation,
 } from '../gen/graphql/agent.js';
-import { OutpostError, type ErrorName, ERRORS } from '../shared/errors.js';
+import { OutpostError, type ErrorName, ERRORS, isOutpostError } from '../shared/errors.js';
 import type { RunEvent, ComputeLogStream } from '../shared/run-events.js';
 import type { WorkItemKind } from '../shared/work-items.js';
 import { AGENT_DOCUMENTS } from './control-plane-documents.js';
+import { createRawPoster, type RawAnswer } from './raw-post.js';
 
 // The types below come from the generated src/gen/graphql/agent.ts (npm run gen:graphql); only
 // JSON fields are narrowed: a work item's payload and a location's spec are JSON objects.
@@ -72,15 +75,20 @@ export interface ControlPlaneClient {
     lines: string,
   ): Promise<RunCursor>;
   // Run writes and the cursor are accepted only from the agent holding the run's launch (RUN_NOT_OWNED otherwise).
-  /**
-   * Sent as NDJSON (appendRunEventLines): `lines` is `events` as the spool holds them, one JSON
-   * object per line, when the caller has it (the shipper forwards spool lines without re-encoding).
-   */
+  /** Sent as NDJSON, one JSON object per event (appendRunEventLines below). */
   appendRunEvents(
     agentId: string,
     runId: string,
     events: RunEvent[],
-    lines?: string,
+  ): Promise<AgentOperations['AppendRunEventLines']['result']['appendRunEventLines']>;
+  /**
+   * A batch of NDJSON lines as the spool holds them (the shipper forwards spool lines without
+   * decoding them): POST /agent/events, or the appendRunEventLines mutation on an older control plane.
+   */
+  appendRunEventLines(
+    agentId: string,
+    runId: string,
+    lines: Buffer,
   ): Promise<AgentOperations['AppendRunEventLines']['result']['appendRunEventLines']>;
   appendComputeLogs(
     agentId: string,
@@ -151,6 +159,50 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     }
   }
 
+  const base = endpoint.replace(/\/agent\/graphql$/, '');
+  const rawPost = createRawPoster(base);
+  /** The raw-body endpoints this control plane answers; one answering NO_ROUTE (older) is not asked again. */
+  const raw = { logs: true, events: true };
+
+  /**
+   * POST /agent/logs or /agent/events: the body as the spool holds it (raw bytes, NDJSON), no
+   * base64 and no JSON string around it (agent-logs.ts, agent-events.ts on the control plane).
+   */
+  async function post<T>(path: string, query: Record<string, string>, contentType: string, body: Buffer): Promise<T> {
+    const url = `${base}${path}`;
+    let answer: RawAnswer;
+    try {
+      answer = await rawPost(
+        `${url}?${new URLSearchParams(query)}`,
+        { authorization: `Bearer ${opts.token}`, 'content-type': contentType },
+        body,
+        AbortSignal.timeout(baseTimeout),
+      );
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      throw new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${url}: ${message}`, cause: err });
+    }
+    if (answer.status >= 200 && answer.status < 300) {
+      // A 2xx that is not our JSON answer (a proxy's page, a cut body): the transport failed.
+      if (typeof answer.body === 'object' && answer.body !== null) return answer.body as T;
+      throw new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${url} answered ${answer.status} without JSON` });
+    }
+    throw codedAnswer(answer.status, answer.body, url);
+  }
+
+  /** `fast()` while the control plane has the endpoint, else (NO_ROUTE: an older one) `fallback()` from now on. */
+  async function rawOr<T>(which: keyof typeof raw, fast: () => Promise<T>, fallback: () => Promise<T>): Promise<T> {
+    if (raw[which]) {
+      try {
+        return await fast();
+      } catch (e) {
+        if (!isOutpostError(e, 'NO_ROUTE')) throw e;
+        raw[which] = false;
+      }
+    }
+    return fallback();
+  }
+
   return {
     async registerAgent(input) {
       return (await call('RegisterAgent', { input })).registerAgent;
@@ -179,20 +231,33 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     async reportRunLaunchedWithEvents(agentId, runId, info, lines) {
       return (await call('ReportRunLaunchedWithEvents', { agentId, runId, info, lines })).reportRunLaunchedWithEvents;
     },
-    async appendRunEvents(agentId, runId, events, lines) {
-      const ndjson = lines ?? events.map((e) => JSON.stringify(e)).join('\n');
-      return (await call('AppendRunEventLines', { agentId, runId, lines: ndjson })).appendRunEventLines;
+    async appendRunEvents(agentId, runId, events) {
+      return this.appendRunEventLines(agentId, runId, Buffer.from(events.map((e) => JSON.stringify(e)).join('\n')));
+    },
+    async appendRunEventLines(agentId, runId, lines) {
+      return rawOr(
+        'events',
+        () => post('/agent/events', { agentId, runId }, 'application/x-ndjson', lines),
+        async () =>
+          (await call('AppendRunEventLines', { agentId, runId, lines: lines.toString('utf8') })).appendRunEventLines,
+      );
     },
     async appendComputeLogs(agentId, runId, stream, offset, data) {
-      const r = await call('AppendComputeLogs', {
-        agentId,
-        runId,
-        // The API's enum values are UPPER_CASE; the agent names streams as its spool files do.
-        stream: stream === 'stdout' ? 'STDOUT' : 'STDERR',
-        offset,
-        data: data.toString('base64'),
-      });
-      return r.appendComputeLogs;
+      return rawOr(
+        'logs',
+        () => post('/agent/logs', { agentId, runId, stream, offset: String(offset) }, 'application/octet-stream', data),
+        async () => {
+          const r = await call('AppendComputeLogs', {
+            agentId,
+            runId,
+            // The API's enum values are UPPER_CASE; the agent names streams as its spool files do.
+            stream: stream === 'stdout' ? 'STDOUT' : 'STDERR',
+            offset,
+            data: data.toString('base64'),
+          });
+          return r.appendComputeLogs;
+        },
+      );
     },
     async runCursor(agentId, runId) {
       return (await call('RunCursor', { agentId, runId })).runCursor;
@@ -223,24 +288,30 @@ export class ControlPlaneResponseError extends Error {
 
 /** Maps a failed call to an OutpostError, keeping the server's code when it sent one. */
 export function toOutpostError(err: unknown, endpoint: string): OutpostError {
-  if (err instanceof ControlPlaneResponseError) {
-    const first = err.errors?.[0];
-    const code = first?.extensions?.code;
-    const name = typeof code === 'string' ? code.replace(/^OUTPOST_ERR_/, '') : undefined;
-    const status = err.status;
-    if (name && name in ERRORS) {
-      return new OutpostError(name as ErrorName, { detail: first?.message ?? err.message, cause: err });
-    }
-    if (status === 401) return new OutpostError('UNAUTHENTICATED', { detail: `${endpoint} refused the agent token` });
-    if (status === 403) return new OutpostError('FORBIDDEN', { detail: `${endpoint} refused the agent token` });
-    if (status >= 500 || status === 0) {
-      return new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${endpoint} answered ${status}`, cause: err });
-    }
-    return new OutpostError('INTERNAL', {
-      detail: `${endpoint}: ${first?.message ?? `HTTP ${status}`}`,
-      cause: err,
-    });
-  }
+  if (err instanceof ControlPlaneResponseError) return codedAnswer(err.status, { errors: err.errors }, endpoint, err);
   const message = err instanceof Error ? err.message : String(err);
   return new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${endpoint}: ${message}`, cause: err });
+}
+
+/** An error answer (`{errors: [{message, extensions: {code, data}}]}`, every API's shape) as an OutpostError. */
+function codedAnswer(status: number, body: unknown, endpoint: string, cause?: unknown): OutpostError {
+  const first = (
+    body as { errors?: { message?: string; extensions?: { code?: unknown; data?: unknown } }[] } | undefined
+  )?.errors?.[0];
+  const code = first?.extensions?.code;
+  const name = typeof code === 'string' ? code.replace(/^OUTPOST_ERR_/, '') : undefined;
+  if (name && name in ERRORS) {
+    const data = first?.extensions?.data as Record<string, unknown> | undefined;
+    return new OutpostError(name as ErrorName, {
+      detail: first?.message ?? `HTTP ${status}`,
+      cause,
+      ...(data ? { data } : {}),
+    });
+  }
+  if (status === 401) return new OutpostError('UNAUTHENTICATED', { detail: `${endpoint} refused the agent token` });
+  if (status === 403) return new OutpostError('FORBIDDEN', { detail: `${endpoint} refused the agent token` });
+  if (status >= 500 || status === 0) {
+    return new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${endpoint} answered ${status}`, cause });
+  }
+  return new OutpostError('INTERNAL', { detail: `${endpoint}: ${first?.message ?? `HTTP ${status}`}`, cause });
 }

@@ -11,7 +11,7 @@ import { SpoolShipper, eventLinesAfter } from './spool-shipper.js';
 import { SpoolWatch } from './spool-watch.js';
 
 export interface RunSpoolsOptions {
-  controlPlane: Pick<ControlPlaneClient, 'appendRunEvents' | 'appendComputeLogs'>;
+  controlPlane: Pick<ControlPlaneClient, 'appendRunEventLines' | 'appendComputeLogs'>;
   /** The agent holding the runs' launches: the only one whose appends the control plane accepts. */
   agentId: () => string;
   /** Directory of a run's spool (the launcher's choice). */

@@ -1,30 +1,27 @@
 // Ships one run's spool (events.jsonl, stdout.log, stderr.log) to the control plane in
 // batches, starting from what the control plane already has (runCursor), so a restarted
 // supervisor neither loses nor repeats anything: events are keyed by seq, log chunks by
-// byte offset, and both appends are idempotent on the control plane. Events go out up to two
+// byte offset, and both appends are idempotent on the control plane. Event lines go as written
+// (spool-lines.ts reads their seq and type off the bytes), up to two
 // batches at a time (the store ignores duplicate seqs and answers the highest contiguous seq, so
-// a batch stored before its predecessor is harmless); compute logs one chunk at a time, since
-// the control plane refuses an offset gap.
+// a batch stored before its predecessor is harmless); compute logs up to two chunks at a time
+// (the control plane holds a chunk until the bytes before it are stored).
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import {
-  LOG_LEVELS,
-  RUN_EVENT_TYPES,
-  RunEventSchema,
-  SPOOL_FILES,
-  TERMINAL_EVENT_TYPES,
-  type ComputeLogStream,
-  type RunEvent,
-} from '../shared/run-events.js';
+import { SPOOL_FILES, TERMINAL_EVENT_TYPES, type ComputeLogStream } from '../shared/run-events.js';
+import { isOutpostError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
+import { lineHead, parseEvent, type LineHead } from './spool-lines.js';
 
-/** Events per appendRunEvents call (the control plane's default limit is 10,000). */
+/** Events per appendRunEventLines call (the control plane's default limit is 10,000). */
 export const EVENT_BATCH = 5_000;
-/** appendRunEvents calls in flight at once for one run. */
+/** appendRunEventLines calls in flight at once for one run. */
 export const EVENT_BATCHES_IN_FLIGHT = 2;
-/** Bytes per appendComputeLogs call (before base64). */
+/** Bytes per appendComputeLogs call. */
 export const LOG_CHUNK = 1024 * 1024;
+/** appendComputeLogs calls in flight at once for one stream. */
+export const LOG_CHUNKS_IN_FLIGHT = 2;
 /** Bytes of events.jsonl read per pass. */
 const EVENT_READ = 8 * 1024 * 1024;
 /** Events that move the run's status: the store applies them in commit order. */
@@ -45,7 +42,7 @@ export class SpoolShipper {
     /** The agent holding the run's launch: the only one whose appends the control plane accepts. */
     private readonly agentId: string,
     private readonly spoolDir: string,
-    private readonly controlPlane: Pick<ControlPlaneClient, 'appendRunEvents' | 'appendComputeLogs'>,
+    private readonly controlPlane: Pick<ControlPlaneClient, 'appendRunEventLines' | 'appendComputeLogs'>,
     private readonly logger: Logger,
     cursor: RunCursor,
   ) {
@@ -67,14 +64,14 @@ export class SpoolShipper {
     const file = join(this.spoolDir, SPOOL_FILES.events);
     const chunk = readRange(file, this.eventsPos, EVENT_READ);
     if (!chunk || chunk.length === 0) return false;
-    let batch: Batch = { events: [], lines: [] };
+    let batch = newBatch();
     const batches = [batch];
     let consumed = 0;
     let start = 0;
     while (start < chunk.length) {
-      if (batch.events.length === EVENT_BATCH) {
+      if (batch.heads.length === EVENT_BATCH) {
         if (batches.length === EVENT_BATCHES_IN_FLIGHT) break;
-        batch = { events: [], lines: [] };
+        batch = newBatch();
         batches.push(batch);
       }
       let nl = chunk.indexOf(0x0a, start);
@@ -82,29 +79,39 @@ export class SpoolShipper {
         if (!final || chunk.length === EVENT_READ) break;
         nl = chunk.length;
       }
-      const line = chunk.subarray(start, nl).toString('utf8').trim();
+      const lineStart = start;
       start = nl + 1;
       consumed = Math.min(start, chunk.length);
+      // The common line goes as its own bytes; anything else is parsed (and maybe skipped) now.
+      const fast = lineHead(chunk, lineStart, nl);
+      const line = fast ? { head: fast, bytes: chunk.subarray(lineStart, nl) } : this.strictLine(chunk, lineStart, nl);
       if (!line) continue;
-      const parsed = parseEvent(line);
-      if (!parsed) {
-        this.logger.error({ runId: this.runId, line: line.slice(0, 200) }, 'unparseable spool line skipped');
-        continue;
-      }
-      const { event, plain } = parsed;
-      this.maxSeqInFile = Math.max(this.maxSeqInFile, event.seq);
-      if (TERMINAL_EVENT_TYPES.has(event.type)) this.sawTerminalEvent = true;
-      if (event.seq > this.lastSeq) {
-        batch.events.push(event);
-        // A plain line is forwarded as written; anything else as the schema parsed it.
-        batch.lines.push(plain ? line : JSON.stringify(event));
+      this.maxSeqInFile = Math.max(this.maxSeqInFile, line.head.seq);
+      if (TERMINAL_EVENT_TYPES.has(line.head.type)) this.sawTerminalEvent = true;
+      if (line.head.seq > this.lastSeq) {
+        batch.heads.push(line.head);
+        batch.lines.push(line.bytes);
       }
     }
     this.eventsPos += consumed;
-    const toSend = batches.filter((b) => b.events.length > 0);
+    const toSend = batches.filter((b) => b.heads.length > 0);
     if (toSend.length === 0) return consumed > 0;
     await this.sendBatches(toSend);
     return true;
+  }
+
+  /** A line read strictly (JSON.parse, RunEventSchema); undefined, logged, when it holds no event. */
+  private strictLine(buf: Buffer, start: number, end: number): { head: LineHead; bytes: Buffer } | undefined {
+    const text = buf.toString('utf8', start, end).trim();
+    if (!text) return undefined;
+    const parsed = parseEvent(text);
+    if (!parsed) {
+      this.logger.error({ runId: this.runId, line: text.slice(0, 200) }, 'unparseable spool line skipped');
+      return undefined;
+    }
+    const { event, plain } = parsed;
+    // A plain line is forwarded as written; anything else as the schema parsed it.
+    return { head: { seq: event.seq, type: event.type }, bytes: Buffer.from(plain ? text : JSON.stringify(event)) };
   }
 
   /**
@@ -113,9 +120,8 @@ export class SpoolShipper {
    * stays "highest contiguous seq acknowledged" even when a later batch lands first.
    */
   private async sendBatches(batches: Batch[]): Promise<void> {
-    const concurrent = batches.slice(1).every((b) => !b.events.some((e) => STATUS_EVENT_TYPES.has(e.type)));
-    const send = (b: Batch) =>
-      this.controlPlane.appendRunEvents(this.agentId, this.runId, b.events, b.lines.join('\n'));
+    const concurrent = batches.slice(1).every((b) => !b.heads.some((e) => STATUS_EVENT_TYPES.has(e.type)));
+    const send = (b: Batch) => this.sendBatch(b);
     if (!concurrent) {
       for (const b of batches) {
         const res = await send(b);
@@ -130,26 +136,80 @@ export class SpoolShipper {
     if (failed) throw failed.reason;
   }
 
+  /**
+   * One batch as NDJSON. Lines went unparsed, so when the control plane refuses the batch for a
+   * malformed line (INVALID_ARGUMENT) it is read again strictly, its non-events skipped, and resent.
+   */
+  private async sendBatch(b: Batch): Promise<{ highestContiguousSeq: number }> {
+    const post = (lines: Buffer[]) => this.controlPlane.appendRunEventLines(this.agentId, this.runId, joinLines(lines));
+    try {
+      return await post(b.lines);
+    } catch (err) {
+      if (!isOutpostError(err, 'INVALID_ARGUMENT')) throw err;
+      this.logger.warn({ runId: this.runId, err: err.message }, 'batch refused; re-reading its lines strictly');
+      const strict = b.lines.flatMap((l) => this.strictLine(l, 0, l.length)?.bytes ?? []);
+      if (strict.length === 0) return { highestContiguousSeq: this.lastSeq };
+      return post(strict);
+    }
+  }
+
+  /**
+   * Up to LOG_CHUNKS_IN_FLIGHT consecutive chunks at once: the control plane holds a chunk whose
+   * offset is ahead until the bytes before it are stored (a gap that does not fill is refused),
+   * and every chunk is keyed by its offset, so a resent or reordered chunk stores each byte once.
+   */
   private async shipLog(stream: ComputeLogStream): Promise<boolean> {
     if (this.truncated[stream]) return false;
     const file = join(this.spoolDir, stream === 'stdout' ? SPOOL_FILES.stdout : SPOOL_FILES.stderr);
-    const data = readRange(file, this.offsets[stream], LOG_CHUNK);
+    const start = this.offsets[stream];
+    const data = readRange(file, start, LOG_CHUNK * LOG_CHUNKS_IN_FLIGHT);
     if (!data || data.length === 0) return false;
-    const res = await this.controlPlane.appendComputeLogs(this.agentId, this.runId, stream, this.offsets[stream], data);
-    if (res.truncated) {
-      this.truncated[stream] = true;
-      this.logger.warn({ runId: this.runId, stream }, 'compute log cap reached; the rest is kept only in the spool');
+    const sends: Promise<{ storedBytes: number; truncated: boolean }>[] = [];
+    for (let at = 0; at < data.length; at += LOG_CHUNK) {
+      const chunk = data.subarray(at, at + LOG_CHUNK);
+      sends.push(this.controlPlane.appendComputeLogs(this.agentId, this.runId, stream, start + at, chunk));
     }
-    // storedBytes is the control plane's truth: it may be ahead (a previous attempt) but never behind.
-    this.offsets[stream] = Math.max(res.storedBytes, this.offsets[stream]);
-    return true;
+    const results = await Promise.allSettled(sends);
+    let failure: Error | undefined;
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') {
+        // storedBytes is the control plane's truth: it may be ahead (a previous attempt) but never behind.
+        this.offsets[stream] = Math.max(r.value.storedBytes, this.offsets[stream]);
+        if (r.value.truncated && !this.truncated[stream]) {
+          this.truncated[stream] = true;
+          this.logger.warn(
+            { runId: this.runId, stream },
+            'compute log cap reached; the rest is kept only in the spool',
+          );
+        }
+        // A later chunk refused for a gap (its predecessor failed, or a control plane that does
+        // not wait for it) is resent from the stored offset on the next pass.
+      } else if (failure === undefined && !(i > 0 && isGapRefusal(r.reason))) {
+        failure = r.reason instanceof Error ? r.reason : new Error(String(r.reason));
+      }
+    });
+    if (failure !== undefined) throw failure;
+    return this.offsets[stream] > start;
   }
 }
 
-/** One batch of events, with the NDJSON lines the control plane receives for them. */
+const isGapRefusal = (e: unknown): boolean =>
+  isOutpostError(e, 'INVALID_ARGUMENT') && typeof e.data?.storedBytes === 'number';
+
+/** One batch of events: each line's head, and the line as it will be sent. */
 interface Batch {
-  events: RunEvent[];
-  lines: string[];
+  heads: LineHead[];
+  lines: Buffer[];
+}
+
+const newBatch = (): Batch => ({ heads: [], lines: [] });
+
+const NEWLINE = Buffer.from('\n');
+
+function joinLines(lines: Buffer[]): Buffer {
+  const parts: Buffer[] = [];
+  for (const l of lines) parts.push(l, NEWLINE);
+  return Buffer.concat(parts);
 }
 
 /**
@@ -160,9 +220,8 @@ interface Batch {
  */
 export function eventLinesAfter(spoolDir: string, afterSeq: number, max: number): string {
   const chunk = readRange(join(spoolDir, SPOOL_FILES.events), 0, 64 * 1024);
-  if (!chunk) return '';
-  const end = chunk.lastIndexOf(0x0a);
-  if (end < 0) return '';
+  const end = chunk ? chunk.lastIndexOf(0x0a) : -1;
+  if (!chunk || end < 0) return '';
   const out: string[] = [];
   for (const raw of chunk.subarray(0, end).toString('utf8').split('\n')) {
     const line = raw.trim();
@@ -174,46 +233,6 @@ export function eventLinesAfter(spoolDir: string, afterSeq: number, max: number)
     if (out.length >= max) break;
   }
   return out.join('\n');
-}
-
-/** The event on a spool line; `plain` when the line itself is a valid event as written. */
-function parseEvent(line: string): { event: RunEvent; plain: boolean } | undefined {
-  try {
-    const raw: unknown = JSON.parse(line);
-    if (isPlainEvent(raw)) return { event: raw, plain: true };
-    const parsed = RunEventSchema.safeParse(raw);
-    return parsed.success ? { event: parsed.data, plain: false } : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-const EVENT_TYPES: ReadonlySet<unknown> = new Set(RUN_EVENT_TYPES);
-const LEVELS: ReadonlySet<unknown> = new Set(LOG_LEVELS);
-const PLAIN_KEYS: ReadonlySet<string> = new Set(['seq', 'type', 'timestamp', 'stepKey', 'level', 'message', 'data']);
-
-/**
- * Fast path for the common event (no `error`, no unknown keys): the same checks RunEventSchema
- * makes, without zod's per-field cost (a third of the agent's CPU while shipping a chatty run).
- * Anything else goes through the schema, which has the final word.
- */
-function isPlainEvent(v: unknown): v is RunEvent {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
-  const e = v as Record<string, unknown>;
-  for (const k in e) if (!PLAIN_KEYS.has(k)) return false;
-  const { seq, type, timestamp, stepKey, level, message, data } = e;
-  return (
-    typeof seq === 'number' &&
-    Number.isInteger(seq) &&
-    seq > 0 &&
-    EVENT_TYPES.has(type) &&
-    typeof timestamp === 'number' &&
-    Number.isFinite(timestamp) &&
-    (stepKey === undefined || typeof stepKey === 'string') &&
-    (level === undefined || LEVELS.has(level)) &&
-    (message === undefined || typeof message === 'string') &&
-    (data === undefined || (typeof data === 'object' && data !== null && !Array.isArray(data)))
-  );
 }
 
 /** Up to `max` bytes of `file` from `offset`; undefined when the file does not exist yet. */
@@ -228,7 +247,8 @@ function readRange(file: string, offset: number, max: number): Buffer | undefine
     const size = statSync(file).size;
     const len = Math.min(max, size - offset);
     if (len <= 0) return Buffer.alloc(0);
-    const buf = Buffer.alloc(len);
+    // Unfilled: every byte up to n is read over it, and only those are used.
+    const buf = Buffer.allocUnsafe(len);
     const n = readSync(fd, buf, 0, len, offset);
     return buf.subarray(0, n);
   } finally {

@@ -108,12 +108,12 @@ export const ERRORS = {
   UNSUPPORTED_MEDIA_TYPE: spec(
     415,
     'Unsupported request content type',
-    'POST GraphQL as `content-type: application/json` with a body `{"query": ..., "variables": ...}`.',
+    'POST GraphQL as `content-type: application/json` with a body `{"query": ..., "variables": ...}`; POST /agent/logs takes `application/octet-stream`, POST /agent/events `application/x-ndjson`.',
   ),
   NO_ROUTE: spec(
     404,
     'No such endpoint',
-    'The endpoints are /graphql, /agent/graphql, /healthz, /readyz, /metrics and the web UI at /.',
+    'The endpoints are /graphql, /agent/graphql, /agent/logs, /agent/events, /healthz, /readyz, /metrics and the web UI at /.',
   ),
   METHOD_NOT_ALLOWED: spec(405, 'Method not allowed here', 'Use POST (or GET for queries) on the GraphQL endpoint.'),
   NOT_ACCEPTABLE: spec(

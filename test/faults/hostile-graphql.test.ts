@@ -326,6 +326,35 @@ async function hostileRun(only: 'others' | 'wrong-agent', total: number): Promis
             }),
           ),
       },
+      {
+        // The raw-body agent endpoints: malformed NDJSON, bad parameters, wrong types.
+        name: 'fuzzed raw agent input',
+        make: () => {
+          const runId = pick([...runIds, 'run_nope']);
+          if (r() < 0.6) {
+            const q = new URLSearchParams({ agentId: pick([agentA, 'agent_nope']), runId });
+            const body = pick([
+              '{not json',
+              '[1]',
+              '{"seq":0,"type":"LOG","timestamp":1}',
+              '{"seq":1,"type":"NOPE","timestamp":1}',
+              '{"seq":1}',
+              '{"seq":1.5,"type":"LOG","timestamp":1}',
+              '\u0000\u0001',
+              '{"seq":1,"type":"LOG","timestamp":1}\n' + huge(300),
+              `{"seq":1,"type":"LOG","timestamp":1,"data":${'['.repeat(5000)}${']'.repeat(5000)}}`,
+            ]);
+            return post(`/agent/events?${q}`, tokenA, body, pick(['application/x-ndjson', 'application/json']));
+          }
+          const q = new URLSearchParams({
+            agentId: agentA,
+            runId,
+            stream: pick(['stdout', 'stdin', '']),
+            offset: pick(['-1', 'x', '1e3', '']),
+          });
+          return post(`/agent/logs?${q}`, tokenA, huge(64), pick(['application/octet-stream', 'text/plain']));
+        },
+      },
     ];
     const byKind = new Map<string, { n: number; statuses: Set<number> }>();
     const bad: string[] = [];

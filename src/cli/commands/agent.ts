@@ -92,6 +92,10 @@ export function registerAgentCommand(program: Command): void {
       const token = readAgentToken(config);
       // Read once; not kept in this process's environment for anything spawned later.
       delete process.env.OUTPOST_AGENT_TOKEN;
+      // The agent's children (code servers, run workers, standbys) inherit its environment:
+      // two malloc arenas each unless the deployment chose otherwise. This process itself gets
+      // it only from whoever started it (glibc reads it at start): the bin, `outpost dev`, the image.
+      process.env.MALLOC_ARENA_MAX ??= '2';
       const logger = createLogger({ name: 'agent' });
       const agent = await startOutpostAgent({ config, token, logger, mode: mode as AgentMode });
       process.stderr.write(

@@ -12,6 +12,9 @@ import { limitDetail, type ApiLimits } from '../limits.js';
 import type { DeployPolicy } from '../services/deploy-policy.js';
 import type { Store } from '../store/store.js';
 import type { WebHandler } from '../web/index.js';
+import { AGENT_EVENTS_PATH, handleAgentEvents } from './agent-events.js';
+import { AGENT_LOGS_PATH, handleAgentLogs } from './agent-logs.js';
+import type { AgentUploadDeps } from './agent-upload.js';
 import { authenticate } from './auth.js';
 import { preflight, withCors, type CorsPolicy } from './cors.js';
 import type { Metrics } from './metrics.js';
@@ -162,6 +165,20 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     return codedIfBare(await yoga.fetch(req, { store, limits, metrics, principal, deployPolicy }));
   }
 
+  /** The agent API's raw-body endpoints (agent-logs.ts, agent-events.ts); refusals take the one error shape. */
+  async function agentUpload(
+    request: Request,
+    handle: (request: Request, deps: AgentUploadDeps) => Promise<Response>,
+  ): Promise<Response> {
+    try {
+      return await handle(request, { store, limits, metrics });
+    } catch (e) {
+      const coded = e instanceof OutpostError ? e : undefined;
+      if (!coded) throw e;
+      return errorResponse(coded, coded.http === 401 ? { 'www-authenticate': 'Bearer realm="outpost"' } : {});
+    }
+  }
+
   async function route(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === '/healthz') return Response.json({ status: 'ok' });
@@ -178,6 +195,8 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       return new Response(await metrics.render(store), { headers: { 'content-type': 'text/plain; version=0.0.4' } });
     }
     if (path === '/agent/graphql') return graphql(request, agentYoga, 'agent');
+    if (path === AGENT_LOGS_PATH) return agentUpload(request, handleAgentLogs);
+    if (path === AGENT_EVENTS_PATH) return agentUpload(request, handleAgentEvents);
     // The web UI first: it owns GraphiQL's page (GET /graphql for text/html).
     const web = deps.web ? await deps.web(request) : undefined;
     if (web) return web;
@@ -190,7 +209,15 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
 
   return async (request) => {
     const path = new URL(request.url).pathname;
-    const routeLabel = ['/graphql', '/agent/graphql', '/healthz', '/readyz', '/metrics'].includes(path)
+    const routeLabel = [
+      '/graphql',
+      '/agent/graphql',
+      AGENT_LOGS_PATH,
+      AGENT_EVENTS_PATH,
+      '/healthz',
+      '/readyz',
+      '/metrics',
+    ].includes(path)
       ? path
       : 'other';
     try {

@@ -23,7 +23,9 @@ let token: string;
 let relay: Server;
 let relayUrl: string;
 /** What the relay does with the next request: forward it, or answer as a broken proxy. */
-let mode: 'forward' | 'html502' | 'html404' | 'html200' | 'hang' = 'forward';
+let mode: 'forward' | 'html502' | 'html404' | 'html200' | 'hang' | 'noRawEndpoints' = 'forward';
+/** Paths the relay was asked for, in order. */
+const paths: string[] = [];
 let connections = 0;
 
 /** Forwards a request to the control plane, or answers per `mode`. */
@@ -39,10 +41,22 @@ function relayRequest(req: IncomingMessage, res: ServerResponse): void {
     if (mode === 'html404') return html(404);
     if (mode === 'html200') return html(200);
     if (mode === 'hang') return; // never answers
+    paths.push(new URL(req.url!, 'http://x').pathname);
+    if (mode === 'noRawEndpoints' && req.url?.startsWith('/agent/') && !req.url.startsWith('/agent/graphql')) {
+      // A control plane from before the raw-body endpoints.
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end(
+        JSON.stringify({ errors: [{ message: 'No such endpoint', extensions: { code: 'OUTPOST_ERR_NO_ROUTE' } }] }),
+      );
+      return;
+    }
     const body = Buffer.concat(chunks);
     fetch(`${cp.url}${req.url}`, {
       method: req.method!,
-      headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
+      headers: {
+        'content-type': req.headers['content-type'] ?? 'application/json',
+        authorization: req.headers.authorization ?? '',
+      },
       body,
     })
       .then(async (r) => {
@@ -112,6 +126,32 @@ test("a GraphQL error keeps the server's code and message", async () => {
   assert.match(err?.message ?? '', /nope/);
 });
 
+test('events and log chunks go to the raw endpoints; without them (an older control plane) the mutations', async () => {
+  for (const m of ['forward', 'noRawEndpoints'] as const) {
+    mode = m;
+    const client = createControlPlaneClient({ url: relayUrl, token });
+    const { agentId } = await client.registerAgent(register);
+    for (let i = 0; i < 2; i++) {
+      paths.length = 0;
+      // An unknown run: refused past the token and agent checks, with the server's code either way.
+      const event = { seq: 1, type: 'LOG' as const, timestamp: 1 };
+      assert.equal(await codeOf(client.appendRunEvents(agentId, 'run_nope', [event])), 'OUTPOST_ERR_UNKNOWN_RUN');
+      assert.equal(
+        await codeOf(client.appendComputeLogs(agentId, 'run_nope', 'stdout', 0, Buffer.from('x'))),
+        'OUTPOST_ERR_UNKNOWN_RUN',
+      );
+      const expected =
+        m === 'forward'
+          ? ['/agent/events', '/agent/logs']
+          : i === 0
+            ? ['/agent/events', '/agent/graphql', '/agent/logs', '/agent/graphql']
+            : ['/agent/graphql', '/agent/graphql']; // NO_ROUTE is remembered
+      assert.deepEqual(paths, expected, `${m}, call ${i}`);
+    }
+  }
+  mode = 'forward';
+});
+
 test('a refused token is UNAUTHENTICATED', async () => {
   const client = createControlPlaneClient({ url: cp.url, token: 'not-a-token' });
   assert.equal(await codeOf(client.registerAgent(register)), 'OUTPOST_ERR_UNAUTHENTICATED');
@@ -120,14 +160,23 @@ test('a refused token is UNAUTHENTICATED', async () => {
 test('connection refused, a 5xx page and a non-GraphQL 2xx are CONTROL_PLANE_UNAVAILABLE; another status is INTERNAL', async () => {
   const closed = createControlPlaneClient({ url: `http://127.0.0.1:${await freePort()}`, token });
   assert.equal(await codeOf(closed.registerAgent(register)), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
+  // The raw-body calls (their own HTTP client) answer the same way.
+  const rawCalls = (c: ReturnType<typeof createControlPlaneClient>) => [
+    () => c.appendRunEventLines('agent_x', 'run_x', Buffer.from('{"seq":1,"type":"LOG","timestamp":1}')),
+    () => c.appendComputeLogs('agent_x', 'run_x', 'stdout', 0, Buffer.from('x')),
+  ];
+  for (const call of rawCalls(closed)) assert.equal(await codeOf(call()), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
   const viaRelay = createControlPlaneClient({ url: relayUrl, token });
   try {
     mode = 'html502';
     assert.equal(await codeOf(viaRelay.registerAgent(register)), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
+    for (const call of rawCalls(viaRelay)) assert.equal(await codeOf(call()), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
     mode = 'html200';
     assert.equal(await codeOf(viaRelay.registerAgent(register)), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
+    for (const call of rawCalls(viaRelay)) assert.equal(await codeOf(call()), 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE');
     mode = 'html404';
     assert.equal(await codeOf(viaRelay.registerAgent(register)), 'OUTPOST_ERR_INTERNAL');
+    for (const call of rawCalls(viaRelay)) assert.equal(await codeOf(call()), 'OUTPOST_ERR_INTERNAL');
   } finally {
     mode = 'forward';
   }

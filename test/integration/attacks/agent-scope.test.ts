@@ -176,6 +176,17 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
       () => asB(Q.lines, { a: agent.a, r: runId, l: forged }),
       'OUTPOST_ERR_FORBIDDEN',
     );
+    // And so is the raw NDJSON endpoint.
+    const rawEvents = async (a: string): Promise<Answer<unknown>> => {
+      const res = await fetch(`${cp.url}/agent/events?${new URLSearchParams({ agentId: a, runId })}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-ndjson', authorization: `Bearer ${tok.b}` },
+        body: forged,
+      });
+      return (await res.json()) as Answer<unknown>;
+    };
+    await refused('POST /agent/events RUN_SUCCESS', () => rawEvents(agent.b), 'OUTPOST_ERR_RUN_NOT_OWNED');
+    await refused("POST /agent/events as A's agent id", () => rawEvents(agent.a), 'OUTPOST_ERR_FORBIDDEN');
     const cursor = ok(await asA<{ runCursor: { status: string } }>(Q.cursor, { a: agent.a, r: runId }));
     assert.equal(cursor.runCursor.status, 'STARTED');
   });
@@ -228,6 +239,19 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
       () => asB(Q.logs, { a: agent.b, r: runId, s: 'STDERR', o: 0, d: b64('forged\n') }),
       'OUTPOST_ERR_RUN_NOT_OWNED',
     );
+    // The raw-bytes endpoint applies the same checks.
+    const raw = async (token: string, a: string, stream: string, offset: number): Promise<Answer<unknown>> => {
+      const q = new URLSearchParams({ agentId: a, runId, stream, offset: String(offset) });
+      const res = await fetch(`${cp.url}/agent/logs?${q}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${token}` },
+        body: 'forged\n',
+      });
+      return (await res.json()) as Answer<unknown>;
+    };
+    await refused('POST /agent/logs stdout', () => raw(tok.b, agent.b, 'stdout', 19), 'OUTPOST_ERR_RUN_NOT_OWNED');
+    await refused('POST /agent/logs stderr', () => raw(tok.b, agent.b, 'stderr', 0), 'OUTPOST_ERR_RUN_NOT_OWNED');
+    await refused("POST /agent/logs as A's id", () => raw(tok.b, agent.a, 'stdout', 19), 'OUTPOST_ERR_FORBIDDEN');
   });
 
   test("B cannot read A's run cursor or report A's run launched", async () => {

@@ -1,19 +1,27 @@
 // The spool shipper against the real SQLite store (called in-process instead of over HTTP):
 // with two batches in flight and the later one landing first, every event is stored once, seqs
 // are contiguous, malformed lines are skipped, and after a failed call a new shipper started
-// from the store's cursor finishes the job without loss or duplicates.
+// from the store's cursor finishes the job without loss or duplicates. The same for stdout, with
+// chunks in flight together: the stored bytes are the spool's, byte for byte.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { EVENT_BATCH, EVENT_BATCHES_IN_FLIGHT, SpoolShipper } from '../../../src/agent/spool-shipper.js';
+import {
+  EVENT_BATCH,
+  EVENT_BATCHES_IN_FLIGHT,
+  LOG_CHUNK,
+  LOG_CHUNKS_IN_FLIGHT,
+  SpoolShipper,
+} from '../../../src/agent/spool-shipper.js';
+import { appendWhenContiguous } from '../../../src/control-plane/http/agent-logs.js';
+import { parseEventLines } from '../../../src/control-plane/graphql/event-lines.js';
 import { appendRunEvents, listRunEvents } from '../../../src/control-plane/store/run-events.js';
 import { getRun } from '../../../src/control-plane/store/runs.js';
 import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { Store } from '../../../src/control-plane/store/store.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import type { RunEvent } from '../../../src/shared/run-events.js';
 
 const N = EVENT_BATCH * 2 + 1_500; // more than one pass of EVENT_BATCHES_IN_FLIGHT batches
 const logger = createLogger({ name: 'test', level: 'silent' });
@@ -59,7 +67,9 @@ function storeClient(runId: string, opts: { failCall?: number } = {}) {
   const stats = { maxInFlight: 0, calls: 0 };
   return {
     stats,
-    appendRunEvents: async (agentId: string, id: string, events: RunEvent[]) => {
+    // The control plane's own check of each line (a malformed one refuses the batch), then the store.
+    appendRunEventLines: async (agentId: string, id: string, lines: Buffer) => {
+      const events = parseEventLines(lines.toString('utf8'));
       assert.equal(agentId, AGENT);
       assert.equal(id, runId);
       const n = ++calls;
@@ -146,4 +156,89 @@ test('a failed call: a new shipper resumes from the stored cursor with nothing l
   await shipAll(resumed);
   assert.equal(resumed.lastSeq, N);
   await assertAllStoredOnce(runId);
+});
+
+/** stdout of LOG_CHUNKS_IN_FLIGHT passes and a bit, every line numbered (a duplicate or a hole shows). */
+function writeStdout(spoolDir: string): Buffer {
+  let text = '';
+  for (let i = 0; text.length < LOG_CHUNK * LOG_CHUNKS_IN_FLIGHT * 2 + 12_345; i++) text += `line ${i} of stdout\n`;
+  const bytes = Buffer.from(text);
+  writeFileSync(join(spoolDir, 'stdout.log'), bytes);
+  return bytes;
+}
+
+/** appendComputeLogs as the raw endpoint does it (waiting for a gap), each first call of a pair held back. */
+function logClient(opts: { failCall?: number } = {}) {
+  let calls = 0;
+  let inFlight = 0;
+  const stats = { maxInFlight: 0 };
+  return {
+    stats,
+    appendRunEventLines: () => Promise.reject(new Error('no events here')),
+    appendComputeLogs: async (
+      agentId: string,
+      runId: string,
+      stream: 'stdout' | 'stderr',
+      offset: number,
+      data: Buffer,
+    ) => {
+      const n = ++calls;
+      inFlight++;
+      stats.maxInFlight = Math.max(stats.maxInFlight, inFlight);
+      try {
+        if (n % 2 === 1) await new Promise((r) => setTimeout(r, 30));
+        if (n === opts.failCall) throw new Error('control plane unavailable');
+        return await appendWhenContiguous(store, { runId, stream, offset }, data, 300);
+      } finally {
+        inFlight--;
+      }
+    },
+  };
+}
+
+async function storedStdout(runId: string): Promise<Buffer> {
+  const rows = await store.db
+    .selectFrom('compute_logs')
+    .select(['offset', 'data'])
+    .where('run_id', '=', runId)
+    .where('stream', '=', 'stdout')
+    .orderBy('offset')
+    .execute();
+  return Buffer.concat(rows.map((r) => Buffer.from(r.data)));
+}
+
+test('stdout: chunks in flight together, the later landing first; stored bytes identical to the spool', async () => {
+  const { runId, spoolDir } = await newRun();
+  const bytes = writeStdout(spoolDir);
+  const client = logClient();
+  const shipper = new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
+    runId,
+    lastSeq: N,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    status: 'STARTED',
+  });
+  for (let i = 0; i < 100 && (await shipper.shipOnce(true)); i++);
+  assert.equal(client.stats.maxInFlight, LOG_CHUNKS_IN_FLIGHT);
+  assert.ok((await storedStdout(runId)).equals(bytes), 'stored stdout is the spool, byte for byte');
+});
+
+test('stdout: a failed chunk, then a new shipper from the cursor: no byte lost or stored twice', async () => {
+  const { runId, spoolDir } = await newRun();
+  const bytes = writeStdout(spoolDir);
+  const cursor = { runId, lastSeq: N, stdoutBytes: 0, stderrBytes: 0, status: 'STARTED' as const };
+  // Call 3 (the first of the second pair) fails; call 4 waits for it, then is refused for the gap.
+  const failing = new SpoolShipper(runId, AGENT, spoolDir, logClient({ failCall: 3 }), logger, cursor);
+  await assert.rejects(
+    (async () => {
+      for (let i = 0; i < 100 && (await failing.shipOnce(true)); i++);
+    })(),
+    /control plane unavailable/,
+  );
+  const run = await getRun(store.db, runId);
+  assert.equal(run?.stdoutBytes, LOG_CHUNK * LOG_CHUNKS_IN_FLIGHT, 'the first pair only');
+  // A restarted supervisor resends from a stale cursor (0): overlaps store nothing twice.
+  const resumed = new SpoolShipper(runId, AGENT, spoolDir, logClient(), logger, cursor);
+  for (let i = 0; i < 100 && (await resumed.shipOnce(true)); i++);
+  assert.ok((await storedStdout(runId)).equals(bytes), 'stored stdout is the spool, byte for byte');
 });

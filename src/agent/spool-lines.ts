@@ -1,0 +1,97 @@
+// Reading events.jsonl lines for shipping. The common line (the run worker's EventSpool writes
+// `{"seq":N,"timestamp":T,"type":"X",...}`, the Dagster spool `{"seq":N,"type":"X",...}`) is
+// forwarded as its bytes once its head (seq, type) is read off them: no decode, no JSON.parse.
+// The control plane validates every line it stores (graphql/event-lines.ts) and refuses a batch
+// naming a malformed line; the shipper then re-reads that batch strictly here (JSON.parse and
+// RunEventSchema), skipping what is not an event, as it used to for every line.
+import { LOG_LEVELS, RUN_EVENT_TYPES, RunEventSchema, type RunEvent, type RunEventType } from '../shared/run-events.js';
+
+/** What the shipper needs of a line before sending it: its seq, and its type (status, terminal). */
+export interface LineHead {
+  seq: number;
+  type: RunEventType;
+}
+
+const EVENT_TYPES: ReadonlySet<string> = new Set(RUN_EVENT_TYPES);
+const SEQ = Buffer.from('{"seq":');
+const TIMESTAMP = Buffer.from('"timestamp":');
+const TYPE = Buffer.from('"type":"');
+
+/** `lit` at `pos` (a byte loop: Buffer#compare's native call costs more than these few bytes). */
+function at(buf: Buffer, pos: number, lit: Buffer): boolean {
+  if (pos + lit.length > buf.length) return false;
+  for (let i = 0; i < lit.length; i++) if (buf[pos + i] !== lit[i]) return false;
+  return true;
+}
+
+const isDigit = (c: number | undefined): boolean => c !== undefined && c >= 0x30 && c <= 0x39;
+/** A JSON number's characters: digits, `-`, `+`, `.`, `e`, `E`. */
+const isNumberChar = (c: number | undefined): boolean =>
+  isDigit(c) || c === 0x2d || c === 0x2b || c === 0x2e || c === 0x65 || c === 0x45;
+
+/**
+ * The head of the line `buf[start, end)` when it is written in one of the spool writers' shapes
+ * (seq first, an optional timestamp, then type, all top-level keys since the object starts with
+ * them) and ends with `}`; undefined for anything else, which then takes the strict path.
+ */
+export function lineHead(buf: Buffer, start: number, end: number): LineHead | undefined {
+  let e = end;
+  while (e > start && (buf[e - 1] === 0x20 || buf[e - 1] === 0x0d || buf[e - 1] === 0x09)) e--;
+  if (e - start < 16 || buf[e - 1] !== 0x7d || !at(buf, start, SEQ)) return undefined;
+  let p = start + SEQ.length;
+  if (!isDigit(buf[p]) || buf[p] === 0x30) return undefined;
+  let seq = 0;
+  while (isDigit(buf[p])) seq = seq * 10 + (buf[p++]! - 0x30);
+  if (!Number.isSafeInteger(seq) || buf[p++] !== 0x2c) return undefined;
+  if (at(buf, p, TIMESTAMP)) {
+    p += TIMESTAMP.length;
+    const from = p;
+    while (isNumberChar(buf[p])) p++;
+    if (p === from || buf[p++] !== 0x2c) return undefined;
+  }
+  if (!at(buf, p, TYPE)) return undefined;
+  p += TYPE.length;
+  const from = p;
+  while (p < e && ((buf[p]! >= 0x41 && buf[p]! <= 0x5a) || buf[p] === 0x5f)) p++;
+  const type = buf.toString('latin1', from, p);
+  if (buf[p] !== 0x22 || (buf[p + 1] !== 0x2c && buf[p + 1] !== 0x7d) || !EVENT_TYPES.has(type)) return undefined;
+  return { seq, type: type as RunEventType };
+}
+
+/** The event on a spool line, strictly; `plain` when the line itself is a valid event as written. */
+export function parseEvent(line: string): { event: RunEvent; plain: boolean } | undefined {
+  try {
+    const raw: unknown = JSON.parse(line);
+    if (isPlainEvent(raw)) return { event: raw, plain: true };
+    const parsed = RunEventSchema.safeParse(raw);
+    return parsed.success ? { event: parsed.data, plain: false } : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+const LEVELS: ReadonlySet<unknown> = new Set(LOG_LEVELS);
+const PLAIN_KEYS: ReadonlySet<string> = new Set(['seq', 'type', 'timestamp', 'stepKey', 'level', 'message', 'data']);
+
+/**
+ * The common event (no `error`, no unknown keys), checked as RunEventSchema checks it without
+ * zod's per-field cost; anything else goes through the schema, which has the final word.
+ */
+function isPlainEvent(v: unknown): v is RunEvent {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return false;
+  const e = v as Record<string, unknown>;
+  for (const k in e) if (!PLAIN_KEYS.has(k)) return false;
+  const { seq, type, timestamp, stepKey, level, message, data } = e;
+  return (
+    typeof seq === 'number' &&
+    Number.isInteger(seq) &&
+    seq > 0 &&
+    EVENT_TYPES.has(type as string) &&
+    typeof timestamp === 'number' &&
+    Number.isFinite(timestamp) &&
+    (stepKey === undefined || typeof stepKey === 'string') &&
+    (level === undefined || LEVELS.has(level)) &&
+    (message === undefined || typeof message === 'string') &&
+    (data === undefined || (typeof data === 'object' && data !== null && !Array.isArray(data)))
+  );
+}

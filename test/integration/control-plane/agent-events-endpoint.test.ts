@@ -1,0 +1,166 @@
+// POST /agent/events (run events as NDJSON) through the fetch handler, on SQLite and PostgreSQL:
+// the holder's batch is stored (re-sends idempotent, status follows); a malformed line refuses
+// the whole batch with INVALID_ARGUMENT naming the line; too many lines or too many bytes are
+// refused naming maxEventsPerBatch / maxBodyBytes; another token's agent, an agent without the
+// run, a missing token or the wrong content type are refused; no refusal writes anything.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { listRunEvents } from '../../../src/control-plane/store/run-events.js';
+import { getRun } from '../../../src/control-plane/store/runs.js';
+import { createToken } from '../../../src/control-plane/store/tokens.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
+import { loadedLocation, openHarness, type Harness } from '../../support/control-plane-harness.js';
+import { describeEachDialect } from '../../support/storage.js';
+
+interface Answer {
+  status: number;
+  body: {
+    highestContiguousSeq?: number;
+    status?: string;
+    errors?: { message: string; extensions: { code: string; hint: string; data?: Record<string, unknown> } }[];
+  };
+}
+
+const line = (seq: number, type = 'LOG', extra: Record<string, unknown> = {}) =>
+  JSON.stringify({
+    seq,
+    timestamp: 1_700_000_000_000 + seq,
+    type,
+    stepKey: 'op',
+    level: 'info',
+    message: `m${seq}`,
+    data: { i: seq },
+    ...extra,
+  });
+
+describeEachDialect('POST /agent/events', (target) => {
+  let h: Harness;
+  let agentA = '';
+  let agentB = '';
+  let tokenB = '';
+  let runId = '';
+
+  async function post(
+    body: string,
+    params: Record<string, string> = { agentId: agentA, runId },
+    headers: Record<string, string> = {},
+    token: string | null = h.agentToken,
+  ): Promise<Answer> {
+    const res = await h.handler(
+      new Request(`http://127.0.0.1/agent/events?${new URLSearchParams(params)}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/x-ndjson',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...headers,
+        },
+        body,
+      }),
+    );
+    return { status: res.status, body: (await res.json()) as Answer['body'] };
+  }
+  /** The worker's events as stored (ENGINE events, written by the control plane, left out). */
+  const workerEvents = async () => (await listRunEvents(h.store, runId, 0, 100)).filter((e) => e.workerSeq !== null);
+  const storedSeqs = async () => (await workerEvents()).map((e) => e.workerSeq);
+
+  async function refused(a: Promise<Answer>, code: string, status: number): Promise<Answer> {
+    const before = JSON.stringify([await storedSeqs(), (await getRun(h.store.db, runId))?.lastSeq]);
+    const answer = await a;
+    assert.equal(answer.body.errors?.[0]?.extensions.code, `OUTPOST_ERR_${code}`, JSON.stringify(answer));
+    assert.equal(answer.status, status);
+    assert.ok(answer.body.errors?.[0]?.extensions.hint, 'the refusal carries a hint');
+    assert.equal(JSON.stringify([await storedSeqs(), (await getRun(h.store.db, runId))?.lastSeq]), before);
+    return answer;
+  }
+
+  before(async () => {
+    h = await openHarness(await target.freshUrl(), { limits: { maxEventsPerBatch: 5, maxBodyBytes: 4096 } });
+    agentA = await loadedLocation(h);
+    tokenB = (await createToken(h.store, 'agent', 'deployment-b')).token;
+    const reg = await h.gql<{ registerAgent: { agentId: string } }>(
+      'agent',
+      `mutation { registerAgent(input: { name: "b", hostname: "h", version: "0", taskQueue: "qb" }) { agentId } }`,
+      {},
+      tokenB,
+    );
+    agentB = reg.data!.registerAgent.agentId;
+    runId = (
+      await h.gql<{ launchRun: { id: string } }>(
+        'user',
+        `mutation { launchRun(input: { location: "hello", job: "hello" }) { id } }`,
+      )
+    ).data!.launchRun.id;
+    const claimed = await h.gql<{ claimWork: { id: string }[] }>(
+      'agent',
+      `mutation($a: ID!) { claimWork(agentId: $a, limit: 10, waitMs: 0) { id } }`,
+      { a: agentA },
+    );
+    const item = claimed.data!.claimWork[0]!;
+    await h.gql(
+      'agent',
+      `mutation($a: ID!, $i: ID!, $w: String!) { ackWork(agentId: $a, id: $i, workflowId: $w) { id } }`,
+      {
+        a: agentA,
+        i: item.id,
+        w: runWorkflowId(runId),
+      },
+    );
+    const rl = await h.gql('agent', `mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r) }`, {
+      a: agentA,
+      r: runId,
+    });
+    assert.equal(rl.errors, undefined);
+  });
+  after(() => h.close());
+
+  test("the holder's batch is stored; a re-sent batch changes nothing; status follows", async () => {
+    assert.deepEqual((await post([line(1, 'RUN_START'), line(2), line(3)].join('\n') + '\n')).body, {
+      highestContiguousSeq: 3,
+      status: 'STARTED',
+    });
+    assert.deepEqual((await post([line(2), line(3)].join('\n'))).body, { highestContiguousSeq: 3, status: 'STARTED' });
+    assert.deepEqual(await storedSeqs(), [1, 2, 3]);
+    const third = (await workerEvents())[2];
+    assert.deepEqual(third?.data, { i: 3 });
+    assert.equal(third?.message, 'm3');
+  });
+
+  test('a malformed line refuses the whole batch with INVALID_ARGUMENT naming the line', async () => {
+    for (const bad of [
+      '{not json',
+      '[1,2]',
+      JSON.stringify({ seq: 5, type: 'LOG' }),
+      JSON.stringify({ seq: 'x', type: 'LOG', timestamp: 1 }),
+      JSON.stringify({ seq: 5, type: 'NOPE', timestamp: 1 }),
+      JSON.stringify({ seq: 5, type: 'LOG', timestamp: 1, extra: 1 }),
+      JSON.stringify({ seq: 5, type: 'LOG', timestamp: 1, message: 7 }),
+    ]) {
+      const a = await refused(post([line(4), bad].join('\n')), 'INVALID_ARGUMENT', 400);
+      assert.match(a.body.errors![0]!.message, /lines\[1\]|events\[1\]/, bad);
+    }
+  });
+
+  test('too many lines or too many bytes are refused naming the limit', async () => {
+    const six = [4, 5, 6, 7, 8, 9].map((s) => line(s)).join('\n');
+    const many = await refused(post(six), 'BATCH_TOO_LARGE', 400);
+    assert.match(many.body.errors![0]!.message, /maxEventsPerBatch is 5/);
+    const huge = line(4, 'LOG', { message: 'x'.repeat(5000) });
+    const big = await refused(post(huge), 'BODY_TOO_LARGE', 413);
+    assert.match(big.body.errors![0]!.message, /maxBodyBytes is 4096/);
+  });
+
+  test("another token's agent, an agent without the run, no token, the wrong type: refused", async () => {
+    const forged = line(4, 'RUN_SUCCESS');
+    await refused(post(forged, { agentId: agentB, runId }), 'FORBIDDEN', 403);
+    await refused(post(forged, { agentId: agentB, runId }, {}, tokenB), 'RUN_NOT_OWNED', 409);
+    await refused(post(forged, { agentId: agentA, runId }, {}, null), 'UNAUTHENTICATED', 401);
+    await refused(post(forged, { agentId: agentA, runId }, {}, h.userToken), 'FORBIDDEN', 403);
+    await refused(
+      post(forged, { agentId: agentA, runId }, { 'content-type': 'application/json' }),
+      'UNSUPPORTED_MEDIA_TYPE',
+      415,
+    );
+    await refused(post(forged, { agentId: agentA }), 'INVALID_ARGUMENT', 400);
+    assert.equal((await getRun(h.store.db, runId))?.status, 'STARTED');
+  });
+});

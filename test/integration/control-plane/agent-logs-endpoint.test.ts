@@ -1,0 +1,205 @@
+// POST /agent/logs (raw compute-log bytes) through the fetch handler, on SQLite and PostgreSQL:
+// the holder's chunks are stored once (resends and overlaps included); a chunk sent ahead of its
+// predecessor waits for it; every refusal (no token, a user token, another token's agent, an
+// agent that does not hold the run, an over-limit body naming its limit, a bad parameter or
+// content type) takes the one error shape and changes nothing.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { appendWhenContiguous } from '../../../src/control-plane/http/agent-logs.js';
+import { readComputeLogs } from '../../../src/control-plane/store/compute-logs.js';
+import { createToken } from '../../../src/control-plane/store/tokens.js';
+import { isOutpostError } from '../../../src/shared/errors.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
+import { loadedLocation, openHarness, type Harness } from '../../support/control-plane-harness.js';
+import { describeEachDialect } from '../../support/storage.js';
+
+const CHUNK_LIMIT = 64;
+
+interface Answer {
+  status: number;
+  body: {
+    storedBytes?: number;
+    truncated?: boolean;
+    errors?: { message: string; extensions: { code: string; hint: string; data?: Record<string, unknown> } }[];
+  };
+}
+
+describeEachDialect('POST /agent/logs', (target) => {
+  let h: Harness;
+  let agentA = '';
+  let agentB = '';
+  let tokenB = '';
+  let runId = '';
+
+  async function post(
+    params: Record<string, string>,
+    body: string | Buffer,
+    headers: Record<string, string> = {},
+    token: string | null = h.agentToken,
+  ): Promise<Answer> {
+    const res = await h.handler(
+      new Request(`http://127.0.0.1/agent/logs?${new URLSearchParams(params)}`, {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/octet-stream',
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...headers,
+        },
+        body: typeof body === 'string' ? body : new Uint8Array(body),
+      }),
+    );
+    return { status: res.status, body: (await res.json()) as Answer['body'] };
+  }
+  const chunk = (offset: number, text: string, agentId = agentA, stream = 'stdout') =>
+    post({ agentId, runId, stream, offset: String(offset) }, text);
+  const stored = async (stream: 'stdout' | 'stderr' = 'stdout') =>
+    (await readComputeLogs(h.store, runId, stream, 0)).data;
+  const codeOf = (a: Answer) => a.body.errors?.[0]?.extensions.code;
+
+  /** Asserts the refusal's code and hint, and that no log byte and no run counter moved. */
+  async function refused(a: Promise<Answer>, code: string, status: number): Promise<Answer> {
+    const before = [await stored('stdout'), await stored('stderr')];
+    const answer = await a;
+    assert.equal(codeOf(answer), `OUTPOST_ERR_${code}`, JSON.stringify(answer));
+    assert.equal(answer.status, status);
+    assert.ok(answer.body.errors?.[0]?.extensions.hint, 'the refusal carries a hint');
+    assert.deepEqual([await stored('stdout'), await stored('stderr')], before);
+    return answer;
+  }
+
+  before(async () => {
+    h = await openHarness(await target.freshUrl(), { limits: { maxLogChunkBytes: CHUNK_LIMIT } });
+    agentA = await loadedLocation(h);
+    tokenB = (await createToken(h.store, 'agent', 'deployment-b')).token;
+    const reg = await h.gql<{ registerAgent: { agentId: string } }>(
+      'agent',
+      `mutation { registerAgent(input: { name: "b", hostname: "h", version: "0", taskQueue: "qb" }) { agentId } }`,
+      {},
+      tokenB,
+    );
+    agentB = reg.data!.registerAgent.agentId;
+    runId = (
+      await h.gql<{ launchRun: { id: string } }>(
+        'user',
+        `mutation { launchRun(input: { location: "hello", job: "hello" }) { id } }`,
+      )
+    ).data!.launchRun.id;
+    const claimed = await h.gql<{ claimWork: { id: string }[] }>(
+      'agent',
+      `mutation($a: ID!) { claimWork(agentId: $a, limit: 10, waitMs: 0) { id } }`,
+      { a: agentA },
+    );
+    const item = claimed.data!.claimWork[0]!;
+    await h.gql(
+      'agent',
+      `mutation($a: ID!, $i: ID!, $w: String!) { ackWork(agentId: $a, id: $i, workflowId: $w) { id } }`,
+      {
+        a: agentA,
+        i: item.id,
+        w: runWorkflowId(runId),
+      },
+    );
+    const rl = await h.gql('agent', `mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r) }`, {
+      a: agentA,
+      r: runId,
+    });
+    assert.equal(rl.errors, undefined);
+  });
+  after(() => h.close());
+
+  test("the holder's chunks are stored once: a resent or overlapping chunk adds only new bytes", async () => {
+    assert.deepEqual((await chunk(0, 'hello ')).body, { storedBytes: 6, truncated: false });
+    assert.deepEqual((await chunk(0, 'hello ')).body, { storedBytes: 6, truncated: false });
+    assert.deepEqual((await chunk(0, 'hello from ')).body, { storedBytes: 11, truncated: false });
+    assert.deepEqual((await chunk(6, 'from outpost\n')).body, { storedBytes: 19, truncated: false });
+    assert.equal(await stored(), 'hello from outpost\n');
+    assert.deepEqual((await chunk(0, 'oops\n', agentA, 'stderr')).body, { storedBytes: 5, truncated: false });
+    assert.equal(await stored('stderr'), 'oops\n');
+  });
+
+  test('a chunk sent ahead of its predecessor waits for it; both land in order', async () => {
+    const base = (await readComputeLogs(h.store, runId, 'stdout', 0)).nextOffset;
+    const second = chunk(base + 4, 'EFGH');
+    await new Promise((r) => setTimeout(r, 50));
+    const first = await chunk(base, 'ABCD');
+    assert.equal(first.body.storedBytes, base + 4);
+    assert.deepEqual((await second).body, { storedBytes: base + 8, truncated: false });
+    assert.ok((await stored()).endsWith('ABCDEFGH'));
+  });
+
+  test('a gap that does not fill is refused with the stored offset', async () => {
+    const base = (await readComputeLogs(h.store, runId, 'stdout', 0)).nextOffset;
+    await assert.rejects(
+      appendWhenContiguous(h.store, { runId, stream: 'stdout', offset: base + 100 }, Buffer.from('x'), 100),
+      (e: unknown) => isOutpostError(e, 'INVALID_ARGUMENT') && e.data?.storedBytes === base,
+    );
+  });
+
+  test("another token's agent, or an agent without the run, is refused and writes nothing", async () => {
+    // B's id with A's token: B is not bound to this token.
+    await refused(chunk(0, 'forged\n', agentB), 'FORBIDDEN', 403);
+    // B's own token and id: B does not hold the run.
+    await refused(
+      post({ agentId: agentB, runId, stream: 'stdout', offset: '19' }, 'forged\n', {}, tokenB),
+      'RUN_NOT_OWNED',
+      409,
+    );
+    await refused(
+      post({ agentId: agentB, runId, stream: 'stderr', offset: '0' }, 'forged\n', {}, tokenB),
+      'RUN_NOT_OWNED',
+      409,
+    );
+  });
+
+  test('no token, a user token, a revoked-like unknown token: 401 / 403 before the body is read', async () => {
+    const params = { agentId: agentA, runId, stream: 'stdout', offset: '0' };
+    await refused(post(params, 'x', {}, null), 'UNAUTHENTICATED', 401);
+    await refused(post(params, 'x', {}, h.userToken), 'FORBIDDEN', 403);
+    await refused(post(params, 'x', {}, 'opa_not_a_token'), 'UNAUTHENTICATED', 401);
+  });
+
+  test('a body over maxLogChunkBytes is refused naming the limit, declared or streamed', async () => {
+    const params = { agentId: agentA, runId, stream: 'stdout', offset: '0' };
+    const big = Buffer.alloc(CHUNK_LIMIT + 1, 'z');
+    const declared = await refused(post(params, big), 'BATCH_TOO_LARGE', 400);
+    assert.match(declared.body.errors![0]!.message, /maxLogChunkBytes is 64/);
+    assert.equal(declared.body.errors![0]!.extensions.data?.limit, 'maxLogChunkBytes');
+    // No content-length: a stream of unknown length is cut at the limit.
+    const stream = new ReadableStream<Uint8Array>({
+      start(c) {
+        c.enqueue(new Uint8Array(40));
+        c.enqueue(new Uint8Array(40));
+        c.close();
+      },
+    });
+    const res = await h.handler(
+      new Request(`http://127.0.0.1/agent/logs?${new URLSearchParams(params)}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${h.agentToken}` },
+        body: stream,
+        duplex: 'half',
+      } as RequestInit),
+    );
+    const body = (await res.json()) as Answer['body'];
+    assert.equal(body.errors?.[0]?.extensions.code, 'OUTPOST_ERR_BATCH_TOO_LARGE');
+    assert.match(body.errors?.[0]?.message ?? '', /maxLogChunkBytes is 64/);
+  });
+
+  test('bad parameters, content type or method are refused in the one error shape', async () => {
+    const ok = { agentId: agentA, runId, stream: 'stdout', offset: '0' };
+    await refused(post({ ...ok, stream: 'stdin' }, 'x'), 'INVALID_ARGUMENT', 400);
+    await refused(post({ ...ok, offset: '-1' }, 'x'), 'INVALID_ARGUMENT', 400);
+    await refused(post({ ...ok, offset: '1e3' }, 'x'), 'INVALID_ARGUMENT', 400);
+    const { runId: _omit, ...noRun } = ok;
+    void _omit;
+    await refused(post(noRun, 'x'), 'INVALID_ARGUMENT', 400);
+    await refused(post(ok, 'x', { 'content-type': 'application/json' }), 'UNSUPPORTED_MEDIA_TYPE', 415);
+    const get = await h.handler(
+      new Request(`http://127.0.0.1/agent/logs?${new URLSearchParams(ok)}`, {
+        headers: { authorization: `Bearer ${h.agentToken}` },
+      }),
+    );
+    assert.equal(get.status, 405);
+    assert.equal(((await get.json()) as Answer['body']).errors?.[0]?.extensions.code, 'OUTPOST_ERR_METHOD_NOT_ALLOWED');
+  });
+});
