@@ -177,16 +177,14 @@ export class StandbyPool {
         this.retire(sb, 'a newer version of its location is loaded');
       }
     }
-    const have = [...this.standbys.values()].filter(
-      (s) => s.key === key && (s.state === 'booting' || s.state === 'ready'),
-    ).length;
+    // A booting one promised to a waiting launch is as good as taken: replace it now.
+    const have =
+      [...this.standbys.values()].filter((s) => s.key === key && (s.state === 'booting' || s.state === 'ready'))
+        .length - this.waiting(key);
     for (let i = have; i < this.target(key); i++) this.spawnOne(spec, key);
   }
 
-  /**
-   * Removes and returns a ready standby for this spec, else undefined. A miss means launches are
-   * outrunning the pool: the key keeps one more warm for a while (up to maxPerKey).
-   */
+  /** A ready standby for this spec, removed, else undefined: a miss raises the key's target (up to maxPerKey). */
   take(spec: StandbySpec): Standby | undefined {
     if (!this.enabled) return undefined;
     const key = standbyKey(spec);
