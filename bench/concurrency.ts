@@ -1,19 +1,29 @@
 // Concurrency: 200 (quick: 60) concurrent `sleepy` runs on one `outpost agent` child process.
-// Reports the time from the first launch to all runs STARTED, the agent's peak RSS and CPU while
-// they run, and missed heartbeats: the store's lastHeartbeatAt is sampled every 250 ms, and any
-// gap longer than 1.5 heartbeat intervals counts as a miss (target 0).
-// Where the time goes, over the start-up burst (first launch → all STARTED): how long the
-// agent's and the control plane's main threads ran and how long they were runnable but waiting
-// for a CPU (/proc/<pid>/task/<pid>/schedstat), and the control plane's event-loop delay (it
-// runs in this process). Waiting ≫ running means starved by the scheduler, not busy.
-//   npx tsx bench/concurrency.ts [--quick] [--run-worker-nice N] [--trace-file F]
-// --run-worker-nice is passed to the agent; --trace-file writes every stored heartbeat time.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// Reports the time from the first launch to all runs STARTED against its CPU floor, the agent's
+// peak RSS and CPU while they run, and missed heartbeats: the store's lastHeartbeatAt is sampled
+// every 250 ms, and any gap longer than 1.5 heartbeat intervals counts as a miss (target 0).
+// Floor (same run, before the burst): a `noop` run worker started alone, as the agent starts
+// one (same CLI form, no sandbox), a few times; its CPU (user + system, spawn → exit) is the
+// per-worker boot CPU, and N × that / cores is the least time N boots can take on this machine.
+// Where the time goes, over the start-up burst (first launch → all STARTED): the CPU each part
+// used (run workers, the agent, the code server, this process = control plane + bench, the
+// Temporal dev server, and the rest of the host) from /proc; how long the agent's and the
+// control plane's main threads ran and how long they were runnable but waiting for a CPU
+// (/proc/<pid>/task/<pid>/schedstat); and the control plane's event-loop delay (it runs in
+// this process). Waiting ≫ running means starved by the scheduler, not busy.
+//   npx tsx bench/concurrency.ts [--quick] [--from-source] [--run-worker-nice N]
+//     [--agent-arg A]... [--trace-file F]
+// The agent runs compiled (dist/, rebuilt when stale, as `outpost agent` runs), so its run
+// workers do too; --from-source runs it through tsx instead. --run-worker-nice and each
+// --agent-arg are passed to the agent; --trace-file writes every stored heartbeat time.
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
-import { isQuick, report, summarize } from './support/report.js';
-import { cpuMs, HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
+import { isQuick, report, summarize, type Figure } from './support/report.js';
+import { commandCpuMs, procTimes, TreeCpuLedger } from './support/proc-cpu.js';
+import { compiledCli, cpuMs, HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
 import { sleep } from '../test/support/wait.js';
 
 const quick = isQuick();
@@ -26,6 +36,60 @@ const flag = (name: string): string | undefined => {
 };
 const runWorkerNice = flag('--run-worker-nice');
 const traceFile = flag('--trace-file');
+const fromSource = process.argv.includes('--from-source');
+const agentArgs = process.argv.flatMap((a, i) => (a === '--agent-arg' ? [process.argv[i + 1]!] : []));
+const FLOOR_SAMPLES = quick ? 3 : 5;
+const ROOT = resolve(import.meta.dirname, '..');
+
+/**
+ * The command the agent starts a run worker with: its cli-command module's answer, taken from the
+ * same tree the agent runs (dist/ when compiled), so the floor starts workers exactly as it does.
+ */
+async function workerCli(): Promise<string[]> {
+  const mod = fromSource
+    ? join(ROOT, 'src', 'shared', 'cli-command.ts')
+    : join(ROOT, 'dist', 'src', 'shared', 'cli-command.js');
+  const { defaultCliCommand } = (await import(pathToFileURL(mod).href)) as { defaultCliCommand: () => string[] };
+  return defaultCliCommand();
+}
+
+/** Per-worker boot CPU, alone: `noop` run workers one after another, CPU of each (ms). */
+async function bootCpuFloor(cli: string[], dir: string): Promise<number[]> {
+  const out: number[] = [];
+  for (let i = 0; i < FLOOR_SAMPLES; i++) {
+    const spool = join(dir, `floor-${i}`);
+    mkdirSync(spool);
+    const argv = [...cli, 'api', 'execute-run', '--run-id', `floor_${i}`, '--module', HELLO_MODULE];
+    const { cpuMs, code } = await commandCpuMs([...argv, '--job', 'noop', '--spool-dir', spool]);
+    if (code !== 0) throw new Error(`floor worker exited ${code}: ${argv.join(' ')}`);
+    out.push(cpuMs);
+  }
+  return out;
+}
+
+/** A descendant of the agent: its code server, a run worker (cold or standby), or a sandbox process. */
+const roleOf = (cmd: string): string =>
+  cmd.includes(' code-server ') ? 'codeServer' : /^\S*bwrap /.test(cmd) ? 'sandboxes' : 'workers';
+
+/** CPU so far (ms) of every part of the system, and of the whole host. */
+function cpuByPart(agent: TreeCpuLedger, temporalPid: number): Record<string, number> {
+  agent.sample();
+  const tree = agent.totals();
+  const t = procTimes(temporalPid);
+  const self = process.cpuUsage();
+  const machine = machineTicks();
+  return {
+    agent: tree.self ?? 0,
+    workers: tree.workers ?? 0,
+    sandboxes: tree.sandboxes ?? 0,
+    codeServer: tree.codeServer ?? 0,
+    controlPlane: (self.user + self.system) / 1000,
+    temporal: t ? t.own + t.reaped : 0,
+    host: (machine.busy * 1000) / CLOCK_HZ,
+  };
+}
+const CLOCK_HZ = 100;
+const PARTS = ['workers', 'sandboxes', 'agent', 'codeServer', 'controlPlane', 'temporal'] as const;
 
 /** A thread's time on a CPU and time runnable but waiting for one, in ms (schedstat, ns). */
 function schedstat(pid: number): { run: number; wait: number } {
@@ -53,16 +117,26 @@ async function main(): Promise<void> {
   try {
     // 100, not RUNS: the agent asks claimWork for all its free slots and the control plane
     // refuses a limit above maxClaimBatch (100), so a larger value stalls the poller.
-    const child = await sys.spawnAgent([
-      '--max-in-flight',
-      '100',
-      ...(runWorkerNice !== undefined ? ['--run-worker-nice', runWorkerNice] : []),
-    ]);
+    const cli = fromSource ? undefined : compiledCli();
+    const child = await sys.spawnAgent(
+      [
+        '--max-in-flight',
+        '100',
+        ...(runWorkerNice !== undefined ? ['--run-worker-nice', runWorkerNice] : []),
+        ...agentArgs,
+      ],
+      cli,
+    );
     const pid = child.pid!;
     await sys.stack.deploy('hello', HELLO_MODULE);
+    const floorSamples = summarize(await bootCpuFloor(await workerCli(), dir));
+    const cores = cpus().length;
+    const floorMs = (RUNS * floorSamples.p50) / cores;
+    const temporalPid = sys.temporal.process.pid!;
+    const ledger = new TreeCpuLedger(pid, roleOf);
     const store = sys.stack.cp.store;
 
-    // Sampler: RSS, CPU and heartbeats, every 250 ms until stopped.
+    // Sampler: RSS, CPU and heartbeats, every 250 ms until stopped (the process tree's CPU every 1 s).
     let sampling = true;
     let peakRss = 0;
     let lastBeat = 0;
@@ -71,6 +145,8 @@ async function main(): Promise<void> {
     const sampler = (async () => {
       for (let i = 0; i < 100_000 && sampling; i++) {
         peakRss = Math.max(peakRss, rssMb(pid));
+        // Every second: workers' CPU is read while they live (see TreeCpuLedger).
+        if (i % 4 === 0) ledger.sample();
         const a = await store.db.selectFrom('agents').select('last_heartbeat_at').executeTakeFirst();
         const beat = Number(a?.last_heartbeat_at ?? 0);
         if (beat !== lastBeat) {
@@ -90,6 +166,7 @@ async function main(): Promise<void> {
     const cpu0 = cpuMs(pid);
     const load0 = loadavg()[0]!;
     const machine0 = machineTicks();
+    const parts0 = cpuByPart(ledger, temporalPid);
     const t0 = Date.now();
     const ids: string[] = [];
     for (let i = 0; i < RUNS; i++) ids.push(await sys.stack.launch('sleepy', { seconds: SLEEP_S }));
@@ -112,6 +189,7 @@ async function main(): Promise<void> {
     const agentSched = schedstat(pid);
     const cpSched = schedstat(process.pid);
     const machine1 = machineTicks();
+    const parts1 = cpuByPart(ledger, temporalPid);
     const cpuStart = cpuMs(pid);
     const tStart = Date.now();
     // Wait for all to finish (bounded), then stop sampling.
@@ -122,6 +200,16 @@ async function main(): Promise<void> {
       if (finished.size < RUNS) await sleep(250);
       if (Date.now() - t0 > 15 * 60_000) break;
     }
+    const parts2 = cpuByPart(ledger, temporalPid);
+    // When each worker was running user code: its first STEP_START, by its own clock.
+    const steps = await store.db
+      .selectFrom('run_events')
+      .select(['run_id', (eb) => eb.fn.min('timestamp').as('at')])
+      .where('type', '=', 'STEP_START')
+      .where('run_id', 'in', ids)
+      .groupBy('run_id')
+      .execute();
+    const allStepsAt = steps.length === RUNS ? Math.max(...steps.map((r) => Number(r.at))) : NaN;
     const cpuSteady = ((cpuMs(pid) - cpuStart) / Math.max(1, Date.now() - tStart)) * 100;
     const cpuTotal = ((cpuMs(pid) - cpu0) / Math.max(1, Date.now() - t0)) * 100;
     sampling = false;
@@ -132,6 +220,15 @@ async function main(): Promise<void> {
     for (const s of finished.values()) byStatus[s] = (byStatus[s] ?? 0) + 1;
     const gaps = summarize(beats.slice(1).map((b, i) => b - beats[i]!));
     const burst = `over the ${burstS.toFixed(1)} s burst (first launch → all STARTED)`;
+    const toStarted = allStartedAt ? allStartedAt - t0 : NaN;
+    const burstCpu = (part: string): number => (parts1[part] ?? 0) - (parts0[part] ?? 0);
+    const ours = PARTS.reduce((sum, p) => sum + burstCpu(p), 0);
+    const perRun = (part: string): Figure => ({
+      name: `CPU per run over the burst: ${part}`,
+      value: burstCpu(part) / RUNS,
+      unit: 'ms',
+      note: `${(burstCpu(part) / 1000).toFixed(1)} s in all; whole test ${(((parts2[part] ?? 0) - (parts0[part] ?? 0)) / RUNS).toFixed(0)} ms per run`,
+    });
     report(
       'concurrency',
       {
@@ -141,14 +238,53 @@ async function main(): Promise<void> {
         heartbeatIntervalMs: HEARTBEAT_MS,
         store: 'sqlite',
         runWorkerNice: runWorkerNice ?? 'agent default',
+        agent: fromSource ? 'source (tsx)' : 'compiled (dist/)',
+        agentArgs,
         autogroup: readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'utf8').trim() === '1',
       },
       [
         {
           name: 'first launch → all STARTED',
-          value: allStartedAt ? allStartedAt - t0 : NaN,
+          value: toStarted,
           unit: 'ms',
           note: `${RUNS} runs; launching took ${launchedAt - t0} ms (sequential launchRun calls)`,
+        },
+        {
+          name: 'first launch → every run executing user code',
+          value: allStepsAt - t0,
+          unit: 'ms',
+          note: "the latest of the runs' first STEP_START (written by the worker, its clock): RUN_START, which makes a run STARTED, is written before the user's module is imported",
+        },
+        {
+          name: 'run worker boot CPU alone (floor sample) p50',
+          value: floorSamples.p50,
+          unit: 'ms',
+          note: `${FLOOR_SAMPLES} noop workers, spawn → exit, ${fromSource ? 'from source' : 'compiled'}; max ${floorSamples.max}`,
+        },
+        {
+          name: 'CPU floor (N × boot CPU / cores)',
+          value: floorMs,
+          unit: 'ms',
+          note: `${RUNS} × ${floorSamples.p50} ms / ${cores}`,
+        },
+        {
+          name: 'all STARTED / CPU floor',
+          value: toStarted / floorMs,
+          unit: 'ratio',
+          target: '≤ 1.5',
+        },
+        {
+          name: 'our CPU over the burst / cores / CPU floor',
+          value: ours / cores / floorMs,
+          unit: 'ratio',
+          note: 'the ratio on an otherwise idle host with every core kept busy: load-independent (what the system itself costs per run vs one worker booting alone)',
+        },
+        ...PARTS.map(perRun),
+        {
+          name: 'CPU over the burst: rest of the host',
+          value: (burstCpu('host') - ours) / 1000,
+          unit: 's',
+          note: `host busy ${(burstCpu('host') / 1000).toFixed(1)} s of ${(burstS * cores).toFixed(1)} s (${cores} cores × burst); the rest is other work on the machine`,
         },
         {
           name: 'agent peak RSS',

@@ -1,9 +1,9 @@
 // A whole Outpost system for a benchmark: its own Temporal dev server, a control plane (SQLite
 // or PostgreSQL) with tokens and a user-API client (the agent engineer's test stack), and an
 // agent either in-process or as a real `outpost agent` child process whose RSS/CPU we can read.
-import type { ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { StoreLimits } from '../../src/control-plane/index.js';
 import { startDevServer, type DevServer } from '../../src/shared/temporal-dev-server.js';
 import { startStack, type Stack } from '../../test/support/stack.js';
@@ -16,8 +16,12 @@ export interface BenchSystem {
   stack: Stack;
   /** The `outpost agent` child, when started with spawnAgent. */
   agentProcess?: ChildProcess;
-  /** Starts `outpost agent` as a child process; resolves once it printed its ready line. */
-  spawnAgent(extraArgs?: string[]): Promise<ChildProcess>;
+  /**
+   * Starts `outpost agent` as a child process; resolves once it printed its ready line. `cli`
+   * is the command that starts the CLI (default: the bench's own form, from source through tsx;
+   * `compiledCli()` for the build users run, whose user-code children are compiled too).
+   */
+  spawnAgent(extraArgs?: string[], cli?: string[]): Promise<ChildProcess>;
   close(): Promise<void>;
 }
 
@@ -36,7 +40,7 @@ export async function startBenchSystem(opts: {
   const system: BenchSystem = {
     temporal,
     stack,
-    async spawnAgent(extraArgs = []) {
+    async spawnAgent(extraArgs = [], cli) {
       const tokenFile = join(stack.dataDir, 'agent.token');
       writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
       // At log level warn the ready signal is the banner on stderr (OUTPOST_AGENT_READY is an info log).
@@ -56,6 +60,9 @@ export async function startBenchSystem(opts: {
           ...extraArgs,
         ],
         /OUTPOST_AGENT_READY|^outpost agent \S+ \(/,
+        {},
+        undefined,
+        cli,
       );
       child.stderr?.resume();
       child.stdout?.resume();
@@ -76,6 +83,18 @@ export async function startBenchSystem(opts: {
     },
   };
   return system;
+}
+
+const ROOT = resolve(import.meta.dirname, '..', '..');
+
+/**
+ * The CLI as `outpost` runs it once built (`node dist/src/cli/main.js`), after bringing dist/ up
+ * to date the way `npm start` does (scripts/ensure-build.mjs).
+ */
+export function compiledCli(): string[] {
+  const built = spawnSync(process.execPath, [join(ROOT, 'scripts', 'ensure-build.mjs')], { stdio: 'inherit' });
+  if (built.status !== 0) throw new Error('the build failed');
+  return [process.execPath, join(ROOT, 'dist', 'src', 'cli', 'main.js')];
 }
 
 /** Resident set size of a process, in MB (from /proc). */

@@ -16,6 +16,7 @@ import { dagsterSocketRoot } from './dagster/dagster-code-server.js';
 import { temporalTls, type AgentConfig } from './config.js';
 import { createControlPlaneClient, type ControlPlaneClient } from './control-plane-client.js';
 import { startHeartbeat } from './heartbeat.js';
+import { resolveRunWorkerCpu } from './launchers/cpu-cgroup.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
 import { credentialDirs, resolveIsolation, type Isolation } from './launchers/sandbox.js';
 import { Poller } from './poller.js';
@@ -63,6 +64,8 @@ export interface RunningAgent {
   launcher: ProcessLauncher;
   /** How user code is kept from the agent's credentials, and a warning when it is not. */
   isolation: { kind: Isolation['kind']; summary: string; warning?: string };
+  /** What keeps a burst of run workers from starving the agent: the boot cap and the cgroup, or why none. */
+  runWorkerCpu: string;
   /** Graceful stop: poller first, then workers (in-flight activities get the grace time), code servers last. */
   stop(): Promise<void>;
   /** Settles when the agent stopped, or rejects when a worker crashed. */
@@ -164,6 +167,12 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     exposeDirs: (config.isolationExpose ?? '').split(':').filter(Boolean),
   });
   if (warning) log.warn({ isolation: isolation.kind }, warning);
+  // Only a side that launches runs puts workers in a cgroup (it moves this process too).
+  const cpu =
+    mode === 'poller'
+      ? { isolation, summary: 'no runs launched here' }
+      : resolveRunWorkerCpu(isolation, config.runWorkerCpuWeight);
+  const runWorkerCpu = `at most ${config.maxBootingRunWorkers || 'any number of'} booting at once; ${cpu.summary}`;
   const secrets = [opts.token];
 
   const launcher = new ProcessLauncher({
@@ -172,8 +181,9 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     nice: config.runWorkerNice,
     // A poller-only agent never launches runs here.
     warmWorkers: mode === 'poller' ? 0 : config.warmRunWorkers,
+    maxBooting: config.maxBootingRunWorkers,
     locationVersion: (name) => codeServers.spec(name)?.version,
-    isolation,
+    isolation: cpu.isolation,
     secrets,
     ...(opts.env ? { env: opts.env } : {}),
   });
@@ -287,6 +297,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       hostTaskQueue: hostQueue,
       dataDir: config.dataDir,
       isolation: isolation.summary,
+      runWorkerCpu,
       metrics: config.metricsPort !== undefined ? `http://127.0.0.1:${config.metricsPort}/metrics` : 'off',
     },
     'OUTPOST_AGENT_READY',
@@ -313,6 +324,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     controlPlane,
     launcher,
     isolation: { kind: isolation.kind, summary: isolation.summary, ...(warning ? { warning } : {}) },
+    runWorkerCpu,
     stop,
     done,
     eagerStarts: () => poller?.eagerStarts ?? 0,

@@ -6,6 +6,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { loadConfig, positiveInt, portSchema, type OptionSources } from '../shared/config.js';
 import { OutpostError } from '../shared/errors.js';
+import { defaultMaxBooting } from './launchers/boot-slots.js';
 import { ISOLATION_SETTINGS } from './launchers/sandbox.js';
 
 export const AgentConfigSchema = z.object({
@@ -45,6 +46,18 @@ export const AgentConfigSchema = z.object({
    */
   warmRunWorkers: z.coerce.number().int().min(0).max(8).default(1),
   /**
+   * Run workers booting at once, at most (cold spawns; src/agent/launchers/boot-slots.ts):
+   * launches beyond it wait, so a burst of start-ups cannot starve the agent. 0 = no cap;
+   * default two per core, at least 4.
+   */
+  maxBootingRunWorkers: z.coerce.number().int().min(0).max(1024).default(defaultMaxBooting()),
+  /**
+   * cpu.weight of the run workers' cgroup v2 (1-10000; the agent's is 100), used where the host
+   * delegates a cgroup v2 with the cpu controller to the agent (src/agent/launchers/cpu-cgroup.ts);
+   * elsewhere the boot cap alone applies. Default 10; 0 = never use cgroups.
+   */
+  runWorkerCpuWeight: z.coerce.number().int().min(0).max(10_000).default(10),
+  /**
    * How user code is kept from the agent's credentials (src/agent/launchers/sandbox.ts):
    * `bubblewrap` (fail at start if unusable), `none`, or `auto` (default: bubblewrap when this
    * host allows it, else none with a loud warning).
@@ -74,6 +87,8 @@ export const AGENT_OPTION_SOURCES: OptionSources<z.input<typeof AgentConfigSchem
   name: { flag: '--name', env: 'OUTPOST_AGENT_NAME' },
   runWorkerNice: { flag: '--run-worker-nice', env: 'OUTPOST_AGENT_RUN_WORKER_NICE' },
   warmRunWorkers: { flag: '--warm-run-workers', env: 'OUTPOST_AGENT_WARM_RUN_WORKERS' },
+  maxBootingRunWorkers: { flag: '--max-booting-run-workers', env: 'OUTPOST_AGENT_MAX_BOOTING_RUN_WORKERS' },
+  runWorkerCpuWeight: { flag: '--run-worker-cpu-weight', env: 'OUTPOST_AGENT_RUN_WORKER_CPU_WEIGHT' },
   isolation: { flag: '--isolation', env: 'OUTPOST_AGENT_ISOLATION' },
   isolationExpose: { flag: '--isolation-expose', env: 'OUTPOST_AGENT_ISOLATION_EXPOSE' },
 };

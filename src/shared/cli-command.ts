@@ -20,14 +20,32 @@ export function cliNodeArgs(): string[] {
 }
 
 /**
- * The command for user-code processes (code servers, run workers, standbys): they import the
- * user's definitions, often TypeScript, so tsx is loaded either way. Compiled, our own modules
- * come from dist/ and so does the user's `outpost/sdk` (one copy: `instanceof OutpostError`
- * holds across the SDK and the worker). Works from any cwd: tsx is resolved from here.
+ * The command for user-code processes (code servers, run workers, standbys). Compiled, our own
+ * modules load natively from dist/ and tsx is registered only when the user's module is about to
+ * be imported (src/user-code/common/load-location.ts): through tsx's loader thread, each of the
+ * ~100 modules a run worker loads before that cost a round trip, ~60 ms of CPU per worker boot.
+ * The user's `outpost/sdk` resolves to dist's copy too (one copy: `instanceof OutpostError` holds
+ * across the SDK and the worker). From source, tsx is preloaded: our modules are TypeScript.
+ * Works from any cwd: tsx is resolved from here.
  */
 export function defaultCliCommand(): string[] {
-  const tsx = ['--import', import.meta.resolve('tsx')];
   return RUNS_COMPILED
-    ? [process.execPath, `--conditions=${COMPILED_CONDITION}`, ...tsx, CLI_ENTRY]
-    : [process.execPath, ...tsx, CLI_ENTRY];
+    ? [process.execPath, `--conditions=${COMPILED_CONDITION}`, CLI_ENTRY]
+    : [process.execPath, '--import', import.meta.resolve('tsx'), CLI_ENTRY];
+}
+
+/**
+ * Makes sure the user's TypeScript can be imported: compiled processes register tsx on first use
+ * (its CommonJS hooks, then its ESM loader, through tsx's public API; in this order a TypeScript
+ * module in a CommonJS package loads as under `--import tsx`, which `import('tsx')` at run time
+ * does not do); from source tsx is already there.
+ */
+let tsxRegistered: Promise<void> | undefined;
+export function ensureTypeScriptLoader(): Promise<void> {
+  return (tsxRegistered ??= RUNS_COMPILED ? registerTsx() : Promise.resolve());
+}
+
+async function registerTsx(): Promise<void> {
+  (await import('tsx/cjs/api')).register();
+  (await import('tsx/esm/api')).register();
 }

@@ -1,10 +1,12 @@
-// kill -9 the agent at the issue's five moments, each with 20 concurrent runs, on one real
-// system (support/fault-system.ts: Temporal dev server, `outpost control-plane` with 10 s
-// leases, `outpost agent --max-in-flight 32`, all child processes). The agent reaches the
+// kill -9 the agent at the issue's five moments (and while runs wait for a boot slot), each with
+// 20 concurrent runs, on one real system (support/fault-system.ts: Temporal dev server,
+// `outpost control-plane` with 10 s leases, `outpost agent --max-in-flight 32
+// --max-booting-run-workers 2`, all child processes). The agent reaches the
 // control plane through an AgentApiGate (support/agent-api-gate.ts) that can hold chosen calls.
 // Every moment is reached by observing state, never by sleeping a guessed time; how is in
 // support/agent-moments.ts: at claim (claim answer held), after workflow start before ack
-// (acks held), mid-launch (launch reports held, workers spawned), mid-supervise (all STARTED,
+// (acks held), mid-launch (launch reports held, workers spawned), waiting for a boot slot (some
+// workers spawned, the rest waiting under the agent's cap of 2), mid-supervise (all STARTED,
 // events flowing) and mid-termination (signals delivered, a worker cleaning up after SIGTERM).
 // Runs are `drip` runs (support/fault-location.ts) that end when the case creates their
 // release file after the restart. Each case prints what it saw at the kill, what the restarted
@@ -30,7 +32,8 @@ describe('fault injection: kill -9 the agent at five moments of 20 concurrent ru
   const sys = new FaultSystem({
     controlPlaneArgs: ['--lease-ms', '10000', '--no-daemon'],
     // One claim can take all of a case's runs (the at-claim moment holds exactly one claim).
-    agentArgs: ['--max-in-flight', String(RUNS + 12)],
+    // Two workers boot at once whatever the host's cores, so runs wait for a boot slot.
+    agentArgs: ['--max-in-flight', String(RUNS + 12), '--max-booting-run-workers', '2'],
     gate: true,
     locations: { faults: resolve('test/faults/support/fault-location.ts') },
   });

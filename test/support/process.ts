@@ -17,14 +17,16 @@ export function exitOf(child: ChildProcess): Promise<{ code: number | null; sign
 /**
  * Spawns `outpost <args>` and resolves once a stdout/stderr line matches `readyLine`; a child that
  * exits or stays silent for 90 s first is killed. `output`, when given, receives every line printed.
+ * `cli` is the command that starts the CLI (default: this process's form, source or compiled).
  */
 export async function spawnOutpost(
   args: string[],
   readyLine: RegExp,
   env: NodeJS.ProcessEnv = {},
   output?: string[],
+  cli: string[] = defaultCliCommand(),
 ): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
-  const [node, ...pre] = defaultCliCommand();
+  const [node, ...pre] = cli;
   const child = spawn(node!, [...pre, ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn', ...env },

@@ -3,13 +3,16 @@
 //   1. write intent.json (we are about to spawn; it says how the worker reads in /proc);
 //   2. spawn (synchronous: returns the pid);
 //   3. append to spawns.log and write process.json {pid, startTime} (read from /proc).
-// A crash between 1 and 3 is resolved by recovery.ts on the next launch. What is spawned is a
+// A crash between 1 and 3 is resolved by recovery.ts on the next launch. Before 1, the spawn
+// waits for a boot slot (boot-slots.ts: at most N workers booting at once); nothing is on disk
+// for it yet, so a crash while waiting is a launch that never began. What is spawned is a
 // SpawnPlan: Outpost's `outpost api execute-run`, or for a Dagster location
 // `dagster api execute_run` (dagster-run-command.ts); everything else is this one path.
 import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
 import { dagsterRunCommand } from '../dagster/dagster-run-command.js';
+import { whenBooted } from './boot-slots.js';
 import type { LaunchHandle, RunLaunchSpec } from './launcher.js';
 import type { LaunchContext, SpawnPlan } from './launch-context.js';
 import { spawnDetached } from './detached-spawn.js';
@@ -45,6 +48,22 @@ function outpostRunCommand(ctx: LaunchContext, spec: RunLaunchSpec, configFile: 
 }
 
 export async function spawnCold(ctx: LaunchContext, spec: RunLaunchSpec, configFile: string): Promise<LaunchHandle> {
+  const release = await ctx.bootSlots.acquire();
+  try {
+    return await spawnBooting(ctx, spec, configFile, release);
+  } catch (err) {
+    release();
+    throw err;
+  }
+}
+
+/** The spawn itself, holding a boot slot that `release` gives back once the worker has booted. */
+async function spawnBooting(
+  ctx: LaunchContext,
+  spec: RunLaunchSpec,
+  configFile: string,
+  release: () => void,
+): Promise<LaunchHandle> {
   const dir = runDir(ctx.dataDir, spec.runId);
   const spool = spoolOf(dir);
   mkdirSync(spool, { recursive: true, mode: 0o700 });
@@ -67,6 +86,7 @@ export async function spawnCold(ctx: LaunchContext, spec: RunLaunchSpec, configF
   }
   // Watch at once, so an exit while the sandbox's root is looked up is never missed.
   ctx.watch(spec.runId, child);
+  void whenBooted(spool, new Promise((r) => child.once('exit', r))).then(release);
   // The process that stands for the worker's tree: itself, or its sandbox's pid 1.
   const pid = (await ctx.isolation.root(child.pid)) ?? child.pid;
   if (ctx.nice)

@@ -2,6 +2,7 @@
 // the agent's settings for run workers and the launcher's watch over the children it started.
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../../shared/logger.js';
+import type { BootSlots } from './boot-slots.js';
 import type { Isolation, SandboxPlace } from './sandbox.js';
 
 /** What a cold spawn runs: Outpost's own worker, or another engine's (dagster-run-command.ts). */
@@ -27,6 +28,8 @@ export interface LaunchContext {
   secrets: string[];
   /** Niceness added to each run worker; 0/undefined = the agent's priority. */
   nice?: number;
+  /** Cold spawns wait here for one of the N boot slots (boot-slots.ts). */
+  bootSlots: BootSlots;
   /** Watches a child that now runs `runId` (its exit status is kept for supervise). */
   watch(runId: string, child: ChildProcess): void;
   /** Drops the watch (a standby that did not take the run). */

@@ -2,7 +2,8 @@
 // location, `dagster api execute_run`: cold-spawn.ts), detached in its own
 // process group, stdout/stderr appended to the spool's log files. This class decides which
 // path a launch takes; each path is its own file:
-//   cold-spawn.ts  a fresh process (intent.json → spawn → spawns.log + process.json);
+//   cold-spawn.ts  a fresh process (intent.json → spawn → spawns.log + process.json), once
+//                  one of the boot slots is free (boot-slots.ts: a cap on workers booting at once);
 //   hand-off.ts    a ready warm standby (standby-pool.ts) takes the run over IPC (a claim
 //                  file decides standby vs agent when a deadline runs out);
 //   recovery.ts    intent.json without process.json: the agent died mid-launch; find the worker.
@@ -16,6 +17,7 @@ import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ExitStatus, LaunchHandle, Launcher, RunLaunchSpec } from './launcher.js';
 import type { LaunchContext } from './launch-context.js';
+import { BootSlots, defaultMaxBooting } from './boot-slots.js';
 import { spawnCold } from './cold-spawn.js';
 import { defaultCliCommand } from './detached-spawn.js';
 import { handOff } from './hand-off.js';
@@ -57,6 +59,11 @@ export interface ProcessLauncherOptions {
   isolation?: Isolation;
   /** Niceness added to each run worker (0 = the agent's priority); default 0. */
   nice?: number;
+  /**
+   * Cold spawns booting at once, at most (boot-slots.ts); 0 = no cap. Default: two per core, at
+   * least 4 (defaultMaxBooting).
+   */
+  maxBooting?: number;
   /** Warm standby workers kept per code-location version; default 0 (every run spawns cold). */
   warmWorkers?: number;
   /** The current version of a code location, so standbys never run superseded code. */
@@ -74,10 +81,13 @@ export class ProcessLauncher implements Launcher {
   private readonly isolation: Isolation;
   readonly standbys: StandbyPool;
   private readonly ctx: LaunchContext;
+  /** The cold-boot cap shared by every cold spawn of this launcher. */
+  readonly bootSlots: BootSlots;
 
   constructor(private readonly opts: ProcessLauncherOptions) {
     this.cli = opts.cliCommand ?? defaultCliCommand();
     this.isolation = opts.isolation ?? noIsolation;
+    this.bootSlots = new BootSlots(opts.maxBooting ?? defaultMaxBooting());
     this.ctx = {
       kind: this.kind,
       dataDir: opts.dataDir,
@@ -87,6 +97,7 @@ export class ProcessLauncher implements Launcher {
       env: opts.env ?? process.env,
       secrets: opts.secrets ?? [],
       ...(opts.nice ? { nice: opts.nice } : {}),
+      bootSlots: this.bootSlots,
       watch: (runId, child) => this.watch(runId, child),
       unwatch: (runId) => void this.children.delete(runId),
     };

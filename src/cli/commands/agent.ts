@@ -23,6 +23,8 @@ interface AgentFlags {
   name?: string;
   runWorkerNice?: string;
   warmRunWorkers?: string;
+  maxBootingRunWorkers?: string;
+  runWorkerCpuWeight?: string;
   isolation?: string;
   isolationExpose?: string;
 }
@@ -75,6 +77,14 @@ export function registerAgentCommand(program: Command): void {
       'run workers kept booted per code location, 0-8, so launches skip process start (env OUTPOST_AGENT_WARM_RUN_WORKERS; default 1)',
     )
     .option(
+      '--max-booting-run-workers <n>',
+      'run workers starting up at once, at most; further launches wait their turn, so a burst cannot starve the agent; 0 = no cap (env OUTPOST_AGENT_MAX_BOOTING_RUN_WORKERS; default two per core, at least 4)',
+    )
+    .option(
+      '--run-worker-cpu-weight <w>',
+      "cpu.weight of the run workers' cgroup v2 where the host delegates one (the agent's is 100), else only the boot cap applies; 0 = never (env OUTPOST_AGENT_RUN_WORKER_CPU_WEIGHT; default 10)",
+    )
+    .option(
       '--isolation <mode>',
       'keep user code from the agent credentials: auto, bubblewrap or none (env OUTPOST_AGENT_ISOLATION; default auto = bubblewrap when usable)',
     )
@@ -107,6 +117,7 @@ export function registerAgentCommand(program: Command): void {
           `  data dir:       ${config.dataDir}`,
           `  metrics:        ${config.metricsPort !== undefined ? `http://127.0.0.1:${config.metricsPort}/metrics` : 'off'}`,
           `  isolation:      ${agent.isolation.summary}`,
+          `  run workers:    ${agent.runWorkerCpu}`,
           ...(agent.isolation.warning ? ['', `  !!! WARNING: ${agent.isolation.warning}`, ''] : []),
           '',
         ].join('\n'),

@@ -1,8 +1,9 @@
-// Loads a definitions module: its default export must be `defineLocation({...})`. Works for
-// TypeScript when the process runs under tsx (`node --import tsx`), and for built JS.
+// Loads a definitions module: its default export must be `defineLocation({...})`. TypeScript or
+// built JS: tsx is registered first (at once in a compiled process, where it is not preloaded).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { ensureTypeScriptLoader } from '../../shared/cli-command.js';
 import { OutpostError } from '../../shared/errors.js';
 import type { LocationDef } from '../sdk/definitions.js';
 import { withTimeout } from './with-timeout.js';
@@ -13,6 +14,7 @@ export const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 export async function loadLocation(modulePath: string, timeoutMs = DEFAULT_LOAD_TIMEOUT_MS): Promise<LocationDef> {
   const abs = resolve(modulePath);
   if (!existsSync(abs)) throw new OutpostError('USER_CODE_LOAD_FAILED', { detail: `no file at ${abs}` });
+  await ensureTypeScriptLoader();
   const mod = (await withTimeout(
     () => import(pathToFileURL(abs).href) as Promise<Record<string, unknown>>,
     timeoutMs,

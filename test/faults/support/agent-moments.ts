@@ -9,13 +9,16 @@
 //   mid-launch          every run worker is spawned (intent.json, spawns.log) but its launch is
 //                       not reported (reportRunLaunchedWithEvents held): runs QUEUED, no event
 //                       stored.
+//   waiting for a boot  the agent's boot cap (2) lets two workers boot while the other runs wait
+//   slot                for a slot: at least one spawned (spawns.log) and at least three with
+//                       only their config.json (no intent.json: nothing of their spawn recorded).
 //   mid-supervise       every run STARTED, events stored and growing, none finished (drip runs
 //                       wait for a release file the case creates only after the restart).
 //   mid-termination     every run CANCELING (none finished) and at least one worker received
 //                       SIGTERM and is still alive, cleaning up; printed: how many terminate
 //                       signals were delivered (TERMINATE_RUN item COMPLETED) and the split of
 //                       the other workers (awaiting SIGTERM, cleaning up, exited).
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { hasIntent, readProcessRecord, runDir as recordsRunDir } from '../../../src/agent/launchers/run-records.js';
@@ -246,6 +249,28 @@ const midLaunch: AgentKillMoment = {
   },
 };
 
+const waitingForBootSlot: AgentKillMoment = {
+  name: 'waiting for a boot slot',
+  expect: 'SUCCESS',
+  release: true,
+  items: { LAUNCH_RUN: 1 },
+  async reach({ view, agent }, ids) {
+    const waiting = (id: string): boolean =>
+      existsSync(join(runDir(agent, id), 'config.json')) && !hasIntent(runDir(agent, id));
+    const seen = await until(
+      'runs spawned and runs waiting for a boot slot',
+      () => {
+        const spawned = ids.filter((id) => agent.spawnCount(id) === 1).length;
+        const queued = ids.filter(waiting).length;
+        return spawned >= 1 && queued >= 3 ? { spawned, queued } : undefined;
+      },
+      REACH_TIMEOUT_MS,
+      TIGHT_MS,
+    );
+    return `spawns.log ${seen.spawned}/${ids.length}, waiting for a boot slot (config.json, no intent.json) ${seen.queued}, workers ${tally(ids.map((id) => workerState(agent, id)))}, runs ${tally(statuses(view, ids))}`;
+  },
+};
+
 const midSupervise: AgentKillMoment = {
   name: 'mid-supervise',
   expect: 'SUCCESS',
@@ -352,6 +377,7 @@ export const AGENT_KILL_MOMENTS: readonly AgentKillMoment[] = [
   atClaim,
   afterStartBeforeAck,
   midLaunch,
+  waitingForBootSlot,
   midSupervise,
   midTermination,
 ];

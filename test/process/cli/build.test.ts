@@ -4,8 +4,8 @@
 // graph of a client command, recorded by a resolve hook: no Temporal, store or server.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { cliNodeArgs, defaultCliCommand } from '../../../src/shared/cli-command.js';
@@ -32,6 +32,17 @@ function nodeEval(code: string): string {
   const res = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', timeout: 60_000 });
   assert.equal(res.status, 0, res.stderr);
   return res.stdout.trim();
+}
+
+/** A `--import` that records every module URL the process resolves into `log`, in order. */
+function recorder(log: string): string {
+  const hooks = join(out, `record-hooks-${Math.random().toString(36).slice(2)}.mjs`);
+  writeFileSync(
+    hooks,
+    `import { appendFileSync } from 'node:fs';
+export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }`,
+  );
+  return `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)});`;
 }
 
 describe('compiled build', () => {
@@ -69,23 +80,66 @@ describe('compiled build', () => {
       ),
     ) as [string[], string[]];
     assert.deepEqual(own, [join(out, 'src/cli/main.js')]);
-    // User-code processes: our modules compiled, tsx only for the user's TypeScript, the SDK from the build.
+    // User-code processes: our modules compiled, tsx only for the user's TypeScript (registered
+    // when the location is loaded, not preloaded), the SDK from the build.
     assert.equal(user.at(-1), join(out, 'src/cli/main.js'));
     assert.ok(user.includes('--conditions=outpost-compiled'), user.join(' '));
+    assert.ok(!user.some((a) => a.includes('tsx')), user.join(' '));
     assert.equal(cliNodeArgs().at(-1), join(ROOT, 'src/cli/main.ts'));
     assert.ok(cliNodeArgs().some((a) => a.includes('tsx')));
     assert.equal(defaultCliCommand().at(-1), join(ROOT, 'src/cli/main.ts'));
   });
 
+  test('a compiled run worker loads its own modules natively, then tsx for the TypeScript location', () => {
+    const log = join(out, 'worker-resolved.log');
+    const spool = mkdtempSync(join(out, 'spool-'));
+    const register = recorder(log);
+    const cli = pathToFileURL(join(out, 'src/shared/cli-command.js')).href;
+    const [node, ...args] = JSON.parse(
+      nodeEval(`import * as c from ${JSON.stringify(cli)}; console.log(JSON.stringify(c.defaultCliCommand()))`),
+    ) as string[];
+    // TypeScript (tsx needed) importing the build's own SDK (the package's `outpost/sdk` export
+    // would name the install's dist/, which this throwaway build is not).
+    const module = join(out, 'location', 'definitions.ts');
+    mkdirSync(dirname(module));
+    const sdk = pathToFileURL(join(out, 'src/user-code/sdk/index.js')).href;
+    writeFileSync(
+      module,
+      `import { defineLocation, job, op } from ${JSON.stringify(sdk)};
+const answer: number = 42;
+export default defineLocation({ jobs: [job({ name: 'noop', ops: [op({ name: 'nothing' }, () => answer)] })] });
+`,
+    );
+    const res = spawnSync(
+      node!,
+      [
+        '--import',
+        register,
+        ...args,
+        'api',
+        'execute-run',
+        '--run-id',
+        'r1',
+        '--module',
+        module,
+        '--job',
+        'noop',
+      ].concat(['--spool-dir', spool]),
+      { encoding: 'utf8', timeout: 60_000 },
+    );
+    assert.equal(res.status, 0, res.stderr);
+    const events = readFileSync(join(spool, 'events.jsonl'), 'utf8');
+    assert.match(events, /"RUN_SUCCESS"/);
+    const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
+    const firstTsx = urls.findIndex((u) => u.includes('/node_modules/tsx/'));
+    const worker = urls.findIndex((u) => u.endsWith('/src/user-code/run-worker/run-worker.js'));
+    assert.ok(worker >= 0 && firstTsx > worker, `tsx (${firstTsx}) after the worker's own modules (${worker})`);
+    assert.ok(urls.includes(pathToFileURL(module).href), 'the location was imported');
+  });
+
   test('a client command loads neither Temporal, the store, the server nor the agent', () => {
     const log = join(out, 'resolved.log');
-    const hooks = join(out, 'record-hooks.mjs');
-    writeFileSync(
-      hooks,
-      `import { appendFileSync } from 'node:fs';
-export async function resolve(s, c, next) { const r = await next(s, c); appendFileSync(${JSON.stringify(log)}, r.url + '\\n'); return r; }`,
-    );
-    const register = `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)});`;
+    const register = recorder(log);
     for (const args of [
       ['runs', 'list', '--url', 'http://127.0.0.1:9'],
       ['locations', 'list', '--url', 'http://127.0.0.1:9'],

@@ -1,0 +1,97 @@
+// CPU time of processes from /proc (Linux), for benchmarks that must say where the CPU went and
+// not only how long something took: a process tree split by role, and one child command's CPU.
+// Clock ticks are 10 ms (USER_HZ 100), so single samples are coarse; sum or repeat them.
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { readProcStat } from '../../src/agent/launchers/proc.js';
+import { descendants } from '../../test/support/process.js';
+
+const TICK_MS = 10;
+
+/** utime + stime (own) and cutime + cstime (children it waited for), in ms; undefined if gone. */
+export function procTimes(pid: number): { own: number; reaped: number } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+  // After the command's ')': state is index 0, utime 11, stime 12, cutime 13, cstime 14.
+  const f = text
+    .slice(text.lastIndexOf(')') + 2)
+    .split(' ')
+    .map(Number);
+  return { own: (f[11]! + f[12]!) * TICK_MS, reaped: (f[13]! + f[14]!) * TICK_MS };
+}
+
+/**
+ * CPU of `root` and every process below it, by role, kept across their exits: call `sample()`
+ * often (each process's latest reading is kept per pid and start time). The kernel's own sums of
+ * reaped children are not used: a sandboxed worker's time is lost there (bubblewrap's outer
+ * process exits without waiting for the namespace's pid 1), so a process is counted up to the
+ * last sample that saw it alive — for processes living seconds, all but their last moments.
+ */
+export class TreeCpuLedger {
+  private readonly seen = new Map<string, { role: string; ms: number }>();
+
+  constructor(
+    private readonly root: number,
+    private readonly classify: (cmdline: string) => string,
+  ) {}
+
+  sample(): void {
+    for (const pid of [this.root, ...descendants(this.root)]) {
+      const t = procTimes(pid);
+      const start = readProcStat(pid)?.startTime;
+      if (!t || start === undefined) continue;
+      const key = `${pid}:${start}`;
+      let entry = this.seen.get(key);
+      if (!entry) {
+        let cmd = '';
+        try {
+          cmd = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ');
+        } catch {
+          continue; // gone meanwhile
+        }
+        entry = { role: pid === this.root ? 'self' : this.classify(cmd), ms: 0 };
+        this.seen.set(key, entry);
+      }
+      entry.ms = Math.max(entry.ms, t.own);
+    }
+  }
+
+  /** ms per role so far (the root is `self`). */
+  totals(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const { role, ms } of this.seen.values()) out[role] = (out[role] ?? 0) + ms;
+    return out;
+  }
+}
+
+/**
+ * Runs `argv` to its end and resolves with the CPU it used (user + system, its children
+ * included): a shell waits for it and reads its own cutime/cstime afterwards.
+ */
+export function commandCpuMs(
+  argv: string[],
+  opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ cpuMs: number; code: number | null }> {
+  return new Promise((resolve, reject) => {
+    const sh = spawn('sh', ['-c', '"$@" >/dev/null 2>&1; s=$?; cat /proc/$$/stat; exit $s', 'sh', ...argv], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      ...opts,
+    });
+    let text = '';
+    sh.stdout.on('data', (b: Buffer) => (text += b.toString()));
+    sh.once('error', reject);
+    sh.once('exit', (code) => {
+      const f = text
+        .slice(text.lastIndexOf(')') + 2)
+        .split(' ')
+        .map(Number);
+      const cpuMs = (f[13]! + f[14]!) * TICK_MS;
+      if (!Number.isFinite(cpuMs)) reject(new Error(`no /proc stat from the shell: ${text}`));
+      else resolve({ cpuMs, code });
+    });
+  });
+}

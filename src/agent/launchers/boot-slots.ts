@@ -1,0 +1,107 @@
+// A cap on run workers booting at once (cold spawns). A worker's boot (Node, the loader, the
+// user's imports: ~0.3 s of CPU each) is the costly part of a run start; a burst of 200 of them
+// on a small host puts hundreds of runnable processes (each its own scheduler autogroup, since
+// workers are session leaders) against the agent, which then waits for a CPU for most of the
+// burst. With a cap, at most N boot at a time and the rest wait here, before anything about
+// their spawn is recorded: an agent killed meanwhile left no trace, and the launch that Temporal
+// retries spawns once (process-launcher.ts). Waiting is a promise, never a blocking call, so
+// heartbeats (their own thread) and everything else in the agent go on.
+// A boot ends when the worker has written its second spool event (the first is RUN_START,
+// written before the user's code is imported; the next comes once it is loaded: STEP_START,
+// or the run's end), when the process exits, or after `bootTimeoutMs`, whichever is first.
+import { existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import { availableParallelism } from 'node:os';
+import { SPOOL_FILES } from '../../shared/run-events.js';
+
+/**
+ * Default cap: two booting workers per core, at least 4. A boot also waits (on its loader thread,
+ * on fsync), so one per core leaves cores idle, and on a shared host the burst then yields to
+ * every other process (quick bench, 2 cores: a cap of 2 took 1.4-1.6× as long as none, 8 about
+ * the same as none); a few booting workers still weigh little against the agent next to hundreds.
+ */
+export function defaultMaxBooting(): number {
+  return Math.max(4, 2 * availableParallelism());
+}
+
+/** A boot that has not ended by then gives its slot back anyway (a slow import, a hung worker). */
+export const DEFAULT_BOOT_TIMEOUT_MS = 15_000;
+const POLL_MS = 20;
+
+export class BootSlots {
+  private active = 0;
+  private readonly queue: Array<() => void> = [];
+  /** Most boots ever in flight at once (for tests and the agent's own reports). */
+  peak = 0;
+
+  /** `limit` 0 = no cap. */
+  constructor(readonly limit: number) {}
+
+  /** Resolves with a release function once a slot is free (FIFO). Release is idempotent. */
+  async acquire(): Promise<() => void> {
+    if (this.limit > 0 && this.active >= this.limit) await new Promise<void>((r) => this.queue.push(r));
+    this.active++;
+    this.peak = Math.max(this.peak, this.active);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.active--;
+      this.queue.shift()?.();
+    };
+  }
+
+  get booting(): number {
+    return this.active;
+  }
+
+  get waiting(): number {
+    return this.queue.length;
+  }
+}
+
+/** Whether the spool's event file holds at least two lines (RUN_START and one more). */
+export function bootEnded(spoolDir: string): boolean {
+  const file = join(spoolDir, SPOOL_FILES.events);
+  if (!existsSync(file)) return false;
+  // The first line is RUN_START (a few hundred bytes): a second newline within 64 KiB or a
+  // file longer than that both mean a second event.
+  const buf = Buffer.alloc(64 * 1024);
+  const fd = openSync(file, 'r');
+  try {
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    if (n === buf.length) return true;
+    const first = buf.indexOf(10);
+    return first >= 0 && first < n - 1;
+  } catch {
+    return false;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/**
+ * Resolves once the worker writing `spoolDir` has booted (see the header), `exited` settles,
+ * or `timeoutMs` passes. Polls: the file is small, and only booting workers are watched.
+ */
+export function whenBooted(
+  spoolDir: string,
+  exited: Promise<unknown>,
+  timeoutMs = DEFAULT_BOOT_TIMEOUT_MS,
+): Promise<void> {
+  return new Promise((resolve) => {
+    let done = false;
+    const finish = (): void => {
+      if (done) return;
+      done = true;
+      clearInterval(poll);
+      clearTimeout(limit);
+      resolve();
+    };
+    const poll = setInterval(() => {
+      if (bootEnded(spoolDir)) finish();
+    }, POLL_MS);
+    const limit = setTimeout(finish, timeoutMs);
+    exited.then(finish, finish);
+  });
+}
