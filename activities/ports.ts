@@ -42,6 +42,8 @@ export interface LauncherPort {
   requestTermination(runId: string): Promise<boolean>;
   /** How the worker ended, once it has. */
   exitStatus(runId: string): ExitStatus | undefined;
+  /** The run's first events are stored: work held back off its launch path may start now. */
+  launchSettled?(runId: string): void;
 }
 
 /** What the control plane already has of a run: supervision resumes from here. */
@@ -57,7 +59,13 @@ export interface RunCursor {
 export interface ControlPlanePort {
   completeWork(agentId: string, id: string, result: unknown): Promise<void>;
   failWork(agentId: string, id: string, error: { code: string; message: string }): Promise<void>;
-  reportRunLaunched(agentId: string, runId: string, info: Record<string, unknown>): Promise<RunStatus>;
+  /** The launch (QUEUED -> STARTING) and the worker's first spool lines in one call; the cursor after them. */
+  reportRunLaunchedWithEvents(
+    agentId: string,
+    runId: string,
+    info: Record<string, unknown>,
+    lines: string,
+  ): Promise<RunCursor>;
   appendRunEvents(
     agentId: string,
     runId: string,
@@ -89,6 +97,8 @@ export interface RunSpool {
 export interface SpoolPort {
   /** The run's spool, shipping from what the control plane already has (`cursor`). */
   open(runId: string, cursor: RunCursor): RunSpool;
+  /** Complete event lines of the spool after `afterSeq`, at most `max`, as written (NDJSON). */
+  eventLinesAfter(runId: string, afterSeq: number, max: number): string;
 }
 
 /** Everything activities are built from (`createActivities`). */

@@ -12,6 +12,9 @@ import { coded, toFailure } from './failures.js';
 import { LaunchBoard, type Launched } from './launch-board.js';
 import type { ActivityDeps, LaunchHandle, RunCursor, RunLaunchSpec, RunSpool } from './ports.js';
 
+/** Most spool events a launch sends with its report (the rest are supervision's). */
+const FIRST_EVENTS_MAX = 100;
+
 /** How often launchRun heartbeats while it works (its heartbeat timeout is 15 s). */
 const LAUNCH_HEARTBEAT_MS = 3_000;
 
@@ -108,24 +111,31 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       }
     }
     const handle = existing ?? (await deps.launcher.launch(await launchSpec(payload)));
-    const report = async (): Promise<void> => {
-      try {
-        await deps.controlPlane.reportRunLaunched(deps.agentId(), payload.runId, {
-          launcher: handle.launcher,
-          ref: handle.ref,
-          adopted: handle.adopted,
-          hostTaskQueue: deps.hostTaskQueue,
-        });
-      } catch (err) {
-        // Already past STARTING (the worker raced ahead, or this is a retry): nothing to do.
-        if (!isOutpostError(err, 'ILLEGAL_RUN_TRANSITION')) throw err;
-      }
+    const info = {
+      launcher: handle.launcher,
+      ref: handle.ref,
+      adopted: handle.adopted,
+      hostTaskQueue: deps.hostTaskQueue,
     };
-    await report();
+    // A fresh worker's first events (a warm one wrote RUN_START before it accepted the run) go
+    // with the report: one round trip stores both, and supervision ships on from the answer.
+    const lines =
+      cursor && !existing ? deps.spool.eventLinesAfter(payload.runId, cursor.lastSeq, FIRST_EVENTS_MAX) : '';
+    let after: RunCursor | undefined;
+    try {
+      after = await deps.controlPlane.reportRunLaunchedWithEvents(deps.agentId(), payload.runId, info, lines);
+    } catch (err) {
+      // Already past STARTING (the worker raced ahead, or this is a retry): nothing to do.
+      if (!isOutpostError(err, 'ILLEGAL_RUN_TRANSITION')) throw err;
+    }
+    // Its first events are stored: the launch is off the hot path (the standby refill may start).
+    if (after && lines) deps.launcher.launchSettled?.(payload.runId);
     log.info({ ref: handle.ref, adopted: handle.adopted }, 'run launched');
-    // The cursor read just before a fresh launch is where its spool starts (appends are
-    // idempotent by seq and offset, so an older cursor is only ever a repeat).
-    return { launched: handle, posted: cursor && !existing ? { cursor } : {} };
+    // The cursor read just before a fresh launch, or the report's answer after it, is where its
+    // spool ships from (appends are idempotent by seq and offset, so an older cursor is only
+    // ever a repeat).
+    const from = after ?? cursor;
+    return { launched: handle, posted: from && !existing ? { cursor: from } : {} };
   }
 
   /**
@@ -202,6 +212,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
           // Liveness first: whatever was written before we saw the exit is in the files now.
           const alive = await deps.launcher.isAlive(runId);
           const progressed = await shipper.shipOnce(!alive);
+          if (progressed) deps.launcher.launchSettled?.(runId);
           ctx.heartbeat({ lastSeq: shipper.lastSeq });
           if (!alive) {
             for (let i = 0; i < 100_000 && (await shipper.shipOnce(true)); i++)

@@ -10,6 +10,9 @@
 // The agent keeps warm standby run workers (its default, --warm-run-workers 1): a launch that
 // finds one ready skips floor 1 entirely, so the run also reports how many launches were warm
 // and a warm floor (a run handed to a booted standby alone, send → RUN_START).
+// Then a burst (bench/support/dispatch-burst.ts): 20 launches back to back, each fired as soon
+// as the previous one's RUN_START arrived, against the same warm floors: can the standby pool
+// keep up with launches that come faster than a worker boots?
 //   npx tsx bench/dispatch.ts [--quick]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +23,7 @@ import { sampleWarmWorkerStart, sampleWorkerStart, startTemporalFloor } from './
 import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support/phase-trace.js';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { firstEventArrival } from './support/run-events-sse.js';
+import { runBurst } from './support/dispatch-burst.js';
 import { HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
 import { sleep, until } from '../test/support/wait.js';
 import { runWorkflowId } from '../src/shared/workflow-contract.js';
@@ -32,6 +36,10 @@ const WARM_FLOOR_SAMPLES = quick ? 5 : 20;
 /** Standbys per location for the agent under test (its default is 1). */
 const WARM_WORKERS = Number(process.env.BENCH_WARM_RUN_WORKERS ?? 1);
 const IDLE_SETTLE_MS = quick ? 5_000 : 15_000;
+/** Back-to-back launches of the burst section (the same in quick runs: it is the target's size). */
+const BURST = 20;
+/** Pause before the burst, so the pool is at rest (its standby booted) when it starts. */
+const BURST_SETTLE_MS = 5_000;
 const TERMINAL = ['SUCCESS', 'FAILURE', 'CANCELED'];
 
 interface RunTimes {
@@ -126,10 +134,26 @@ async function main(): Promise<void> {
     const connection = await Connection.connect({ address: system.temporal.address });
     const client = new Client({ connection });
     for (const t of traces) await addHistoryMarks(client, runWorkflowId(t.runId), t.marks);
-    await connection.close();
     const phases = timeline(traces.map((t) => t.marks)).filter((r) => r.p50 <= total50(toStart) * 1.5);
     console.log(
       ['', '### where a launch spends its time (p50 over launches)', '', ...formatTimeline(phases)].join('\n'),
+    );
+    await sleep(BURST_SETTLE_MS);
+    const burstRun = await runBurst(stack, sseToken, 'noop', BURST);
+    for (const t of burstRun.traces) await addHistoryMarks(client, runWorkflowId(t.runId), t.marks);
+    await connection.close();
+    const burstPhases = timeline(burstRun.traces.map((t) => t.marks)).filter(
+      (r) => r.p50 <= total50(burstRun.toStart) * 1.5,
+    );
+    console.log(
+      [
+        '',
+        `### burst: where a back-to-back launch spends its time (p50 over ${BURST})`,
+        '',
+        ...formatTimeline(burstPhases),
+        '',
+        `burst launchRun → RUN_START per launch (ms, w = warm): ${burstRun.toStart.map((v, i) => `${v}${burstRun.warm[i] ? 'w' : ''}`).join(' ')}`,
+      ].join('\n'),
     );
     await sleep(IDLE_SETTLE_MS);
     const rss: number[] = [];
@@ -146,6 +170,7 @@ async function main(): Promise<void> {
     const f1w = summarize(floor1Warm);
     const floorSum = f1.p50 + f2.p50;
     const warmFloorSum = f1w.p50 + f2.p50;
+    const burst = summarize(burstRun.toStart);
     const figures: Figure[] = [
       {
         name: 'launchRun → RUN_START stored, p50',
@@ -187,6 +212,31 @@ async function main(): Promise<void> {
         unit: 'ratio',
         note: `warm floors sum ${ms(warmFloorSum)}; dispatch spends ${ms(total.p50 - warmFloorSum)} above them`,
       },
+      {
+        name: 'burst: launchRun → RUN_START stored, p50',
+        value: burst.p50,
+        unit: 'ms',
+        note: `${burst.n} launches back to back, each fired when the previous RUN_START arrived (${burstRun.preStored} already stored when its subscription opened: upper bound); p90 ${ms(burst.p90)}, p99 ${ms(burst.p99)}, max ${ms(burst.max)}`,
+      },
+      {
+        name: 'burst p50 / (floor 1w + floor 2) p50',
+        value: burst.p50 / warmFloorSum,
+        unit: 'ratio',
+        target: '≤ 2',
+        note: `burst spends ${ms(burst.p50 - warmFloorSum)} above the warm floors`,
+      },
+      {
+        name: 'burst launches handed to a warm standby',
+        value: burstRun.warm.filter(Boolean).length,
+        unit: 'runs',
+        note: `of ${BURST}; counts a standby the launch had to wait for while it booted (the per-launch times show those)`,
+      },
+      ...burstPhases.map((r) => ({
+        name: `burst phase: ${r.mark}`,
+        value: r.stepP50,
+        unit: 'ms',
+        note: `step p50 from the previous phase; ${r.p50.toFixed(1)} ms after launchRun`,
+      })),
       {
         name: 'launches handed to a warm standby',
         value: warmLaunches,
@@ -231,6 +281,7 @@ async function main(): Promise<void> {
         job: 'noop',
         store: 'sqlite',
         floors: 'interleaved with the launches',
+        burst: BURST,
       },
       figures,
     );

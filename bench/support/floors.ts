@@ -31,8 +31,8 @@ export async function sampleWarmWorkerStart(module: string, job: string): Promis
   const spec = { location: 'bench', module, cwd: process.cwd(), env: {} };
   try {
     pool.prewarm(spec);
-    const sb = pool.take(spec);
-    if (!sb || !(await sb.whenReady)) throw new Error('no standby worker became ready within 60 s');
+    const sb = pool.take(spec) ?? (await pool.nextReady(spec));
+    if (!sb) throw new Error('the standby worker exited before it was ready');
     pool.stop(); // no refill
     const runDir = join(dir, 'run');
     mkdirSync(runDir);

@@ -70,6 +70,8 @@ export interface RunningAgent {
   stop(): Promise<void>;
   /** Settles when the agent stopped, or rejects when a worker crashed. */
   done: Promise<void>;
+  /** Workflows its poller started that Temporal started eagerly on this process's worker (tests, benchmarks). */
+  eagerStarts(): number;
 }
 
 let runtimeInstalled = false;
@@ -237,12 +239,13 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     });
   }
 
+  let poller: Poller | undefined;
   if (mode !== 'worker') {
     const own = workerConnection
       ? undefined
       : await Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
     const client = new Client({ connection: workerConnection ?? own!, namespace: config.temporalNamespace });
-    const poller = new Poller({
+    poller = new Poller({
       controlPlane,
       temporal: client,
       agentId,
@@ -325,6 +328,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     runWorkerCpu,
     stop,
     done,
+    eagerStarts: () => poller?.eagerStarts ?? 0,
   };
 }
 

@@ -20,7 +20,7 @@ import type {
 } from '../gen/graphql/agent.js';
 import { OutpostError, type ErrorName, ERRORS, isOutpostError } from '../shared/errors.js';
 import type { RunEvent, ComputeLogStream } from '../shared/run-events.js';
-import type { RunStatus, WorkItemKind } from '../shared/work-items.js';
+import type { WorkItemKind } from '../shared/work-items.js';
 import { AGENT_DOCUMENTS } from './control-plane-documents.js';
 import { createRawPoster, type RawAnswer } from './raw-post.js';
 
@@ -64,7 +64,16 @@ export interface ControlPlaneClient {
   failWork(agentId: string, id: string, error: WorkErrorInput): Promise<void>;
   workspace(agentId: string): Promise<WorkspaceEntry[]>;
   reportCodeLocation(input: ReportCodeLocationInput): Promise<boolean>;
-  reportRunLaunched(agentId: string, runId: string, info: Record<string, unknown>): Promise<RunStatus>;
+  /**
+   * The worker is launched (QUEUED -> STARTING), with its first events (`lines`: spool lines,
+   * NDJSON, possibly empty) stored in the same call; answers the cursor after them.
+   */
+  reportRunLaunchedWithEvents(
+    agentId: string,
+    runId: string,
+    info: Record<string, unknown>,
+    lines: string,
+  ): Promise<RunCursor>;
   // Run writes and the cursor are accepted only from the agent holding the run's launch (RUN_NOT_OWNED otherwise).
   /** Sent as NDJSON, one JSON object per event (appendRunEventLines below). */
   appendRunEvents(
@@ -219,8 +228,8 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     async reportCodeLocation(input) {
       return (await call('ReportCodeLocation', { input })).reportCodeLocation;
     },
-    async reportRunLaunched(agentId, runId, info) {
-      return (await call('ReportRunLaunched', { agentId, runId, info })).reportRunLaunched;
+    async reportRunLaunchedWithEvents(agentId, runId, info, lines) {
+      return (await call('ReportRunLaunchedWithEvents', { agentId, runId, info, lines })).reportRunLaunchedWithEvents;
     },
     async appendRunEvents(agentId, runId, events) {
       return this.appendRunEventLines(agentId, runId, Buffer.from(events.map((e) => JSON.stringify(e)).join('\n')));

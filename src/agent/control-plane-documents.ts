@@ -57,9 +57,15 @@ export const AGENT_DOCUMENTS = {
       reportCodeLocation(input: $input)
     }
   `,
-  ReportRunLaunched: /* GraphQL */ `
-    mutation ReportRunLaunched($agentId: ID!, $runId: ID!, $info: JSON) {
-      reportRunLaunched(agentId: $agentId, runId: $runId, info: $info)
+  ReportRunLaunchedWithEvents: /* GraphQL */ `
+    mutation ReportRunLaunchedWithEvents($agentId: ID!, $runId: ID!, $info: JSON, $lines: String) {
+      reportRunLaunchedWithEvents(agentId: $agentId, runId: $runId, info: $info, lines: $lines) {
+        runId
+        lastSeq
+        stdoutBytes
+        stderrBytes
+        status
+      }
     }
   `,
   AppendRunEvents: /* GraphQL */ `

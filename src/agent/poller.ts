@@ -103,6 +103,8 @@ export class Poller {
   /** Started items waiting for their ack, in start order. */
   private readonly acks = new Map<string, WorkAck>();
   private ackTimer: NodeJS.Timeout | undefined;
+  /** Workflows the server started eagerly (their first task handed straight to our worker). */
+  eagerStarts = 0;
 
   constructor(private readonly opts: PollerOptions) {}
 
@@ -229,10 +231,11 @@ export class Poller {
     if (item.kind === 'TERMINATE_RUN') await this.signalTerminateNow(item, log);
     const started = await this.retry(log, signal, 'start workflow', async () => {
       try {
-        await this.opts.temporal.workflow.start(start.workflowType, {
+        const handle = await this.opts.temporal.workflow.start(start.workflowType, {
           ...start.options,
           ...(this.opts.eagerStart ? { requestEagerStart: true } : {}),
         });
+        if (handle.eagerlyStarted) this.eagerStarts++;
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       }

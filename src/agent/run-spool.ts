@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import type { Logger } from '../shared/logger.js';
 import { SPOOL_FILES } from '../shared/run-events.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
-import { SpoolShipper } from './spool-shipper.js';
+import { SpoolShipper, eventLinesAfter } from './spool-shipper.js';
 import { SpoolWatch } from './spool-watch.js';
 
 export interface RunSpoolsOptions {
@@ -21,6 +21,8 @@ export interface RunSpoolsOptions {
 
 export function createRunSpools(opts: RunSpoolsOptions) {
   return {
+    eventLinesAfter: (runId: string, afterSeq: number, max: number) =>
+      eventLinesAfter(opts.spoolDir(runId), afterSeq, max),
     open(runId: string, cursor: RunCursor) {
       const dir = opts.spoolDir(runId);
       const shipper = new SpoolShipper(

@@ -212,6 +212,29 @@ function joinLines(lines: Buffer[]): Buffer {
   return Buffer.concat(parts);
 }
 
+/**
+ * The complete event lines of a spool after seq `afterSeq`, at most `max`, joined as NDJSON
+ * (each as written when it is a plain event, else as the schema parsed it): what a launch sends
+ * with its report, so a warm worker's RUN_START needs no round trip of its own. Reads at most
+ * the first 64 KiB; what is not sent here the shipper sends (it skips seqs the store has).
+ */
+export function eventLinesAfter(spoolDir: string, afterSeq: number, max: number): string {
+  const chunk = readRange(join(spoolDir, SPOOL_FILES.events), 0, 64 * 1024);
+  const end = chunk ? chunk.lastIndexOf(0x0a) : -1;
+  if (!chunk || end < 0) return '';
+  const out: string[] = [];
+  for (const raw of chunk.subarray(0, end).toString('utf8').split('\n')) {
+    const line = raw.trim();
+    const parsed = line ? parseEvent(line) : undefined;
+    if (!parsed || parsed.event.seq <= afterSeq) continue;
+    // Contiguous from afterSeq only: the store would leave anything after a gap uncounted.
+    if (parsed.event.seq !== afterSeq + out.length + 1) break;
+    out.push(parsed.plain ? line : JSON.stringify(parsed.event));
+    if (out.length >= max) break;
+  }
+  return out.join('\n');
+}
+
 /** Up to `max` bytes of `file` from `offset`; undefined when the file does not exist yet. */
 function readRange(file: string, offset: number, max: number): Buffer | undefined {
   let fd: number;

@@ -50,7 +50,6 @@ export async function handOff(ctx: LaunchContext, spec: RunLaunchSpec, sb: Stand
   // From here it is the run's worker, recorded by the run (intent now, process.json once it
   // accepts): never again an idle standby to clean up.
   forgetStandbyProcess(sb.dir);
-  rmSync(sb.dir, { recursive: true, force: true });
   // Watch before sending, so an exit during the handoff is never missed.
   ctx.watch(spec.runId, sb.child);
   const message: StandbyRunMessage = {
@@ -78,6 +77,9 @@ export async function handOff(ctx: LaunchContext, spec: RunLaunchSpec, sb: Stand
       if (err) finish(false);
     });
   });
+  // What is left of its standby directory (its record went before the send) is cleanup, not
+  // part of the hand-off: removed once the answer is in.
+  rmSync(sb.dir, { recursive: true, force: true });
   sb.child.unref();
   (sb.child.channel as { unref?: () => void } | undefined)?.unref?.();
   // No answer in time: claim the run before killing. If the standby claimed it first, it is

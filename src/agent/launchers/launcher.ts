@@ -23,4 +23,6 @@ export interface Launcher {
   exitStatus(runId: string): ExitStatus | undefined;
   /** Directory holding the worker's events.jsonl, stdout.log and stderr.log. */
   spoolDir(runId: string): string;
+  /** The run's first events are stored: work held back off its launch path may start now. */
+  launchSettled?(runId: string): void;
 }

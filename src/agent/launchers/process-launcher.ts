@@ -11,7 +11,7 @@
 // run-records.ts. On any later call: process.json present → adopt it (alive or finished,
 // never respawn).
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Logger } from '../../shared/logger.js';
@@ -41,6 +41,9 @@ import { StandbyPool, type StandbySpec } from './standby-pool.js';
 export { defaultCliCommand } from './detached-spawn.js';
 
 const noop = (): void => undefined;
+
+/** A taken standby's replacement starts after this long if its launch never settles (launchSettled). */
+const REFILL_FALLBACK_MS = 1_000;
 
 export interface ProcessLauncherOptions {
   /** Agent data dir; runs live in <dataDir>/runs/<runId>/. */
@@ -72,6 +75,8 @@ export class ProcessLauncher implements Launcher {
   private readonly children = new Map<string, { child: ChildProcess; exit?: ExitStatus }>();
   /** The launch in flight per run (see launch()). */
   private readonly launching = new Map<string, Promise<LaunchHandle>>();
+  /** Refills held back until the launch that took a standby has settled. */
+  private readonly pendingRefills = new Map<string, { spec: StandbySpec; timer: NodeJS.Timeout }>();
   private readonly cli: string[];
   private readonly isolation: Isolation;
   readonly standbys: StandbyPool;
@@ -116,6 +121,8 @@ export class ProcessLauncher implements Launcher {
 
   /** Retires idle standbys (they exit without running anything). */
   stop(): void {
+    for (const { timer } of this.pendingRefills.values()) clearTimeout(timer);
+    this.pendingRefills.clear();
     this.standbys.stop();
   }
 
@@ -180,23 +187,47 @@ export class ProcessLauncher implements Launcher {
     if (spec.dagster) return spawnCold(this.ctx, spec, configFile);
     const standbySpec = this.standbySpec(spec);
     // A fresh spool only: after a crash the spool may already hold a dead attempt's files.
-    const standby = existsSync(spool) ? undefined : this.standbys.take(standbySpec);
-    // Refill (or first fill) the pool for the next launch of this location, off the hot path.
-    setImmediate(() => this.standbys.prewarm(standbySpec));
-    // A standby still booting is further along than a cold spawn: wait for it (nothing is
-    // recorded yet, so a crash meanwhile leaves no trace; it exits when our channel closes).
-    if (standby && (await standby.whenReady)) {
+    const fresh = !existsSync(spool);
+    let standby = fresh ? this.standbys.take(standbySpec) : undefined;
+    if (!standby) {
+      // A miss: this launch is already late and the ones behind it need standbys booting now.
+      setImmediate(() => this.standbys.prewarm(standbySpec));
+      // A booting one is further along than a cold spawn: take the first to turn ready (nothing
+      // is recorded yet, so a crash meanwhile leaves no trace; it exits when our channel closes).
+      if (fresh) standby = await this.standbys.nextReady(standbySpec);
+    }
+    if (standby) {
       const handle = await handOff(this.ctx, spec, standby);
-      if (handle) return handle;
-    } else if (standby) {
-      standby.child.unref();
-      rmSync(standby.dir, { recursive: true, force: true });
-      this.opts.logger.warn(
-        { runId: spec.runId, pid: standby.pid },
-        'standby run worker did not become ready; spawning',
-      );
+      // At rest its replacement boots once this launch's first events are stored (launchSettled):
+      // spawning forks this whole process (tens of ms for an agent of a few hundred MB) and
+      // the new worker's boot takes a core, both of which would land on this launch's path.
+      // In a burst the next launch is already coming: the replacement starts at once.
+      if (handle) {
+        if (this.standbys.inBurst(standbySpec)) setImmediate(() => this.standbys.prewarm(standbySpec));
+        else this.refillLater(spec.runId, standbySpec);
+        return handle;
+      }
+      setImmediate(() => this.standbys.prewarm(standbySpec));
     }
     return spawnCold(this.ctx, spec, configFile);
+  }
+
+  /**
+   * The launch of this run has reached the control plane (its first events are stored): start
+   * what was held back off its path, the refill of the standby it took. Idempotent; a launch
+   * that never reports this refills after REFILL_FALLBACK_MS anyway.
+   */
+  launchSettled(runId: string): void {
+    const pending = this.pendingRefills.get(runId);
+    if (!pending) return;
+    this.pendingRefills.delete(runId);
+    clearTimeout(pending.timer);
+    this.standbys.prewarm(pending.spec);
+  }
+
+  private refillLater(runId: string, spec: StandbySpec): void {
+    const timer = setTimeout(() => this.launchSettled(runId), REFILL_FALLBACK_MS).unref();
+    this.pendingRefills.set(runId, { spec, timer });
   }
 
   adopt(runId: string): Promise<LaunchHandle | undefined> {

@@ -8,6 +8,10 @@
 // 1/2 in spool/. The launcher moves that spool directory into the run (a rename keeps the open
 // files), so whatever the worker prints lands in the run's logs.
 //
+// Launches faster than boots: a launch finding none ready takes the first of its key's booting
+// standbys to turn ready (one waiting launch per booting standby; any further one spawns cold at
+// once), and every such miss raises the key's target for a while: the pool grows in a burst.
+//
 // A standby only ever runs code of the location version it was started for: the key holds
 // the location, its version, module, working directory and environment, and starting a newer
 // version retires the older ones. Idle standbys exit when the agent disconnects (or dies); a
@@ -54,10 +58,14 @@ export interface Standby {
   /** <dataDir>/standby/<id>; its spool/ subdirectory holds the open log files. */
   dir: string;
   state: 'booting' | 'ready' | 'failed' | 'gone';
-  /** Resolves true once it is ready for a run, false if it failed or exited first. */
-  whenReady: Promise<boolean>;
-  /** Handed to the launcher: from now on its exit is the launcher's business. */
+  /** Handed to the launcher (always once ready): from now on its exit is the launcher's business. */
   taken?: boolean;
+}
+
+/** A launch waiting for the first of its key's booting standbys to turn ready. */
+interface Waiter {
+  key: string;
+  resolve: (sb: Standby | undefined) => void;
 }
 
 export interface StandbyPoolOptions {
@@ -102,6 +110,8 @@ export class StandbyPool {
   private readonly standbys = new Map<string, Standby>();
   private readonly failedKeys = new Map<string, number>();
   private readonly bursts = new Map<string, Burst>();
+  /** In arrival order: the first waiter of a key gets the first of its standbys to turn ready. */
+  private readonly waiters: Waiter[] = [];
   private readonly decayTimer: NodeJS.Timeout;
   private stopped = false;
   /** Spawns done, for benchmarks and tests. */
@@ -137,6 +147,11 @@ export class StandbyPool {
     return burst.target;
   }
 
+  /** Launches of this spec recently outran the pool (its target is raised). */
+  inBurst(spec: StandbySpec): boolean {
+    return this.target(standbyKey(spec)) > this.opts.perKey;
+  }
+
   /** Keys whose burst has passed go back to `perKey`: surplus idle standbys are retired. */
   private decay(): void {
     for (const [key, burst] of this.bursts) {
@@ -162,36 +177,80 @@ export class StandbyPool {
         this.retire(sb, 'a newer version of its location is loaded');
       }
     }
-    const have = [...this.standbys.values()].filter(
-      (s) => s.key === key && (s.state === 'booting' || s.state === 'ready'),
-    ).length;
+    // A booting one promised to a waiting launch is as good as taken: replace it now.
+    const have =
+      [...this.standbys.values()].filter((s) => s.key === key && (s.state === 'booting' || s.state === 'ready'))
+        .length - this.waiting(key);
     for (let i = have; i < this.target(key); i++) this.spawnOne(spec, key);
   }
 
-  /**
-   * Removes and returns a standby for this spec: a ready one, else one still booting (it is
-   * further along than a cold spawn would be; await `whenReady`), else undefined (spawn cold).
-   */
+  /** A ready standby for this spec, removed, else undefined: a miss raises the key's target (up to maxPerKey). */
   take(spec: StandbySpec): Standby | undefined {
     if (!this.enabled) return undefined;
     const key = standbyKey(spec);
-    const mine = [...this.standbys.values()].filter((s) => s.key === key && s.child.connected);
-    const ready = mine.find((s) => s.state === 'ready');
-    if (!ready) {
-      // Launches are outrunning the pool: keep one more warm for this key for a while.
-      const max = this.opts.maxPerKey ?? Math.max(this.opts.perKey, 4);
-      this.bursts.set(key, { target: Math.min(max, this.target(key) + 1), lastMissAt: this.now() });
-    }
-    const sb = ready ?? mine.find((s) => s.state === 'booting');
-    if (!sb) return undefined;
-    // Taken while booting, it still turns ready (or fails) through the same listeners.
+    const ready = [...this.standbys.values()].find((s) => s.key === key && s.state === 'ready' && s.child.connected);
+    if (ready) return this.hand(ready);
+    const max = this.opts.maxPerKey ?? Math.max(this.opts.perKey, 4);
+    this.bursts.set(key, { target: Math.min(max, this.target(key) + 1), lastMissAt: this.now() });
+    return undefined;
+  }
+
+  /**
+   * After a miss: the first of this key's booting standbys to turn ready (it is further along
+   * than a cold spawn), shared in arrival order among the launches waiting; undefined at once
+   * when every booting one is already promised to an earlier launch (spawn cold), or later when
+   * they fail or exit first.
+   */
+  nextReady(spec: StandbySpec): Promise<Standby | undefined> {
+    if (!this.enabled) return Promise.resolve(undefined);
+    const key = standbyKey(spec);
+    if (this.booting(key) <= this.waiting(key)) return Promise.resolve(undefined);
+    return new Promise((resolve) => {
+      // Idle standbys do not keep the event loop alive; a launch waiting on one must.
+      const hold = setInterval(() => undefined, 1 << 30);
+      const done = (sb: Standby | undefined): void => {
+        clearInterval(hold);
+        resolve(sb);
+      };
+      this.waiters.push({ key, resolve: done });
+    });
+  }
+
+  private booting(key: string): number {
+    return [...this.standbys.values()].filter((s) => s.key === key && s.state === 'booting' && s.child.connected)
+      .length;
+  }
+
+  private waiting(key: string): number {
+    return this.waiters.filter((w) => w.key === key).length;
+  }
+
+  /** Removes it from the idle set and makes it the caller's. */
+  private hand(sb: Standby): Standby {
     this.standbys.delete(sb.id);
     sb.taken = true;
-    // Someone now waits on it: its messages and exit must keep the event loop alive until the
-    // handoff is done (the launcher unrefs it again, as it does every run worker).
+    // Someone now runs a run on it: its messages and exit must keep the event loop alive until
+    // the handoff is done (the launcher unrefs it again, as it does every run worker).
     sb.child.ref();
     (sb.child.channel as { ref?: () => void } | undefined)?.ref?.();
     return sb;
+  }
+
+  /** A standby just turned ready: the first launch waiting for its key takes it. */
+  private offer(sb: Standby): void {
+    const i = this.waiters.findIndex((w) => w.key === sb.key);
+    if (i < 0) return;
+    const [w] = this.waiters.splice(i, 1);
+    w!.resolve(this.hand(sb));
+  }
+
+  /** A booting standby went away: launches that can no longer be served by one spawn cold now. */
+  private release(key: string): void {
+    for (let excess = this.waiting(key) - this.booting(key); excess > 0; excess--) {
+      const i = this.waiters.findLastIndex((w) => w.key === key);
+      const [w] = this.waiters.splice(i, 1);
+      w!.resolve(undefined);
+    }
   }
 
   /** Idle standbys: how many per state (metrics, tests). */
@@ -211,6 +270,7 @@ export class StandbyPool {
     this.stopped = true;
     clearInterval(this.decayTimer);
     for (const sb of [...this.standbys.values()]) this.retire(sb, 'the agent is stopping');
+    for (const w of this.waiters.splice(0)) w.resolve(undefined);
   }
 
   private spawnOne(spec: StandbySpec, key: string): void {
@@ -246,7 +306,6 @@ export class StandbyPool {
     // pid 1 is known (below).
     const startTime = readProcStat(pid)?.startTime ?? -1;
     recordStandbyProcess(dir, { pid, startTime, pgid: pid, spawnedAt: Date.now() });
-    let settle: (ok: boolean) => void = () => undefined;
     const root = isolation.root(pid);
     const nice = this.opts.nice;
     // Best effort, as for cold workers.
@@ -261,7 +320,6 @@ export class StandbyPool {
       startTime,
       dir,
       state: 'booting',
-      whenReady: new Promise<boolean>((r) => (settle = r)),
     };
     this.standbys.set(id, sb);
     // Idle standbys must not keep the agent's event loop alive.
@@ -284,16 +342,16 @@ export class StandbyPool {
             });
           }
         }
-        settle(sb.state === 'booting' ? this.onReady(sb, m, spec) : false);
+        if (sb.state === 'booting') this.onReady(sb, m, spec);
       });
     });
     child.once('exit', (code, signal) => {
-      settle(false);
       if (sb.taken) return; // a run worker now (or about to be): the launcher watches it
       const wasIdle = sb.state === 'booting' || sb.state === 'ready';
       sb.state = 'gone';
       this.standbys.delete(sb.id);
       rmSync(sb.dir, { recursive: true, force: true });
+      this.release(sb.key);
       if (wasIdle && !this.stopped) {
         this.opts.logger.warn({ location: sb.location, pid, code, signal }, 'standby run worker exited while idle');
       }
@@ -303,30 +361,30 @@ export class StandbyPool {
     );
   }
 
-  /** True when the standby is usable. */
-  private onReady(sb: Standby, m: Extract<StandbyMessage, { type: 'ready' }>, spec: StandbySpec): boolean {
+  /** Ready, or failed to import its location (then retired). */
+  private onReady(sb: Standby, m: Extract<StandbyMessage, { type: 'ready' }>, spec: StandbySpec): void {
     if (m.loadError === undefined) {
       sb.state = 'ready';
       this.failedKeys.delete(sb.key);
-      return true;
+      this.offer(sb);
+      return;
     }
     // A location that does not import is reported by the run that tries it (cold, so it is
     // retried fresh each time); a standby would only freeze the error.
     sb.state = 'failed';
     this.failedKeys.set(sb.key, Date.now());
-    sb.taken = false; // a failed standby is never used: retire it even if a launch was waiting
     this.opts.logger.warn(
       { location: spec.location, version: spec.version, err: m.loadError },
       'standby run worker could not import its location; runs of it start cold',
     );
     this.retire(sb, 'its location failed to import');
-    return false;
   }
 
   private retire(sb: Standby, why: string): void {
     this.opts.logger.debug({ location: sb.location, pid: sb.pid, why }, 'retiring standby run worker');
     this.standbys.delete(sb.id);
     sb.state = 'gone';
+    this.release(sb.key);
     if (sb.child.connected) sb.child.disconnect();
     else if (sb.child.exitCode === null && sb.child.signalCode === null) {
       try {

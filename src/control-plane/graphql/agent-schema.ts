@@ -17,6 +17,7 @@ import type {
   MutationRegisterAgentArgs,
   MutationReportCodeLocationArgs,
   MutationReportRunLaunchedArgs,
+  MutationReportRunLaunchedWithEventsArgs,
   QueryRunCursorArgs,
   QueryWorkspaceArgs,
 } from '../../gen/graphql/agent.js';
@@ -60,6 +61,18 @@ function decodeBase64(data: string): Buffer {
   return bytes;
 }
 
+/** What the control plane has of a run: the agent ships its spool from here. */
+async function runCursorOf(store: ApiContext['store'], runId: string) {
+  const run = await requireRun(store.db, runId);
+  return {
+    runId: run.id,
+    lastSeq: run.lastSeq,
+    stdoutBytes: run.stdoutBytes,
+    stderrBytes: run.stderrBytes,
+    status: run.status,
+  };
+}
+
 export function createAgentSchema() {
   return createSchema<ApiContext>({
     typeDefs: AGENT_SDL,
@@ -74,14 +87,7 @@ export function createAgentSchema() {
         async runCursor(_: unknown, { agentId, runId }: QueryRunCursorArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, agentId, principal.id);
           await assertRunWriter(store.db, runId, agentId);
-          const run = await requireRun(store.db, runId);
-          return {
-            runId: run.id,
-            lastSeq: run.lastSeq,
-            stdoutBytes: run.stdoutBytes,
-            stderrBytes: run.stderrBytes,
-            status: run.status,
-          };
+          return runCursorOf(store, runId);
         },
       },
       Mutation: {
@@ -141,6 +147,29 @@ export function createAgentSchema() {
           await authorizeAgent(store, a.agentId, principal.id);
           // JSON arrives as `unknown`; the agent sends launch info as an object (kept as sent, as before).
           return reportRunLaunched(store, a.agentId, a.runId, a.info as Record<string, unknown> | null | undefined);
+        },
+        async reportRunLaunchedWithEvents(
+          _: unknown,
+          a: MutationReportRunLaunchedWithEventsArgs,
+          { store, limits, metrics, principal }: ApiContext,
+        ) {
+          await authorizeAgent(store, a.agentId, principal.id);
+          const lines = a.lines ?? '';
+          checkBatch(
+            'reportRunLaunchedWithEvents lines',
+            countEventLines(lines),
+            'maxEventsPerBatch',
+            limits.maxEventsPerBatch,
+          );
+          // Checked before anything is written: a bad line refuses the whole call.
+          const events = parseEventLines(lines);
+          await reportRunLaunched(store, a.agentId, a.runId, a.info as Record<string, unknown> | null | undefined);
+          if (events.length) {
+            // reportRunLaunched checked (and recorded) this agent as the run's writer.
+            await appendRunEvents(store, a.runId, events);
+            metrics.inc('outpost_run_events_received_total', events.length);
+          }
+          return runCursorOf(store, a.runId);
         },
         async appendRunEvents(
           _: unknown,

@@ -110,6 +110,13 @@ export interface MutationReportRunLaunchedArgs {
   info?: unknown;
 }
 
+export interface MutationReportRunLaunchedWithEventsArgs {
+  agentId: string;
+  runId: string;
+  info?: unknown;
+  lines?: string | null;
+}
+
 export interface MutationAppendRunEventsArgs {
   agentId: string;
   runId: string;
@@ -223,14 +230,21 @@ export type ReportCodeLocationMutation = {
   reportCodeLocation: boolean;
 };
 
-export type ReportRunLaunchedMutationVariables = {
+export type ReportRunLaunchedWithEventsMutationVariables = {
   agentId: string;
   runId: string;
   info?: unknown;
+  lines?: string | null;
 };
 
-export type ReportRunLaunchedMutation = {
-  reportRunLaunched: RunStatus;
+export type ReportRunLaunchedWithEventsMutation = {
+  reportRunLaunchedWithEvents: {
+    runId: string;
+    lastSeq: number;
+    stdoutBytes: number;
+    stderrBytes: number;
+    status: RunStatus;
+  };
 };
 
 export type AppendRunEventsMutationVariables = {
@@ -298,7 +312,7 @@ export interface AgentOperations {
   FailWork: { variables: FailWorkMutationVariables; result: FailWorkMutation };
   Workspace: { variables: WorkspaceQueryVariables; result: WorkspaceQuery };
   ReportCodeLocation: { variables: ReportCodeLocationMutationVariables; result: ReportCodeLocationMutation };
-  ReportRunLaunched: { variables: ReportRunLaunchedMutationVariables; result: ReportRunLaunchedMutation };
+  ReportRunLaunchedWithEvents: { variables: ReportRunLaunchedWithEventsMutationVariables; result: ReportRunLaunchedWithEventsMutation };
   AppendRunEvents: { variables: AppendRunEventsMutationVariables; result: AppendRunEventsMutation };
   AppendRunEventLines: { variables: AppendRunEventLinesMutationVariables; result: AppendRunEventLinesMutation };
   AppendComputeLogs: { variables: AppendComputeLogsMutationVariables; result: AppendComputeLogsMutation };

@@ -17,6 +17,7 @@ export class EventSpool {
   private bufferedBytes = 0;
   private timer: NodeJS.Timeout | undefined;
   private finished = false;
+  private closed = false;
 
   /** Opens `path` for appending. Refuses a spool that already holds events: one worker per run. */
   constructor(readonly path: string) {
@@ -66,8 +67,20 @@ export class EventSpool {
     fsyncSync(this.fd);
   }
 
+  /**
+   * Flush now (readers see the lines at once), fsync on the next turn of the event loop: for
+   * RUN_START, whose fsync would otherwise delay a standby's `accepted`. close() syncs anyway.
+   */
+  syncSoon(): void {
+    this.flush();
+    setImmediate(() => {
+      if (!this.closed) this.sync();
+    });
+  }
+
   close(): void {
     this.sync();
     closeSync(this.fd);
+    this.closed = true;
   }
 }

@@ -62,7 +62,10 @@ export async function runWorker(opts: RunWorkerOptions): Promise<number> {
       warm: opts.preloaded !== undefined,
     },
   });
-  spool.sync();
+  // Written now (the agent, and its crash recovery, read it as soon as the run is accepted);
+  // made durable just after, off the launch path: a standby answers `accepted` in this tick,
+  // and the fsync (ms, more on a busy disk) would otherwise hold that answer back.
+  spool.syncSoon();
 
   const abort = new AbortController();
   let cancelExit: number | undefined;

@@ -7,7 +7,8 @@
 //                       its acks (ackWork, or riding on its next claimWork), held by the gate;
 //                       no item is ACKED.
 //   mid-launch          every run worker is spawned (intent.json, spawns.log) but its launch is
-//                       not reported (reportRunLaunched held): runs QUEUED, no event stored.
+//                       not reported (reportRunLaunchedWithEvents held): runs QUEUED, no event
+//                       stored.
 //   waiting for a boot  the agent's boot cap (2) lets two workers boot while the other runs wait
 //   slot                for a slot: at least one spawned (spawns.log) and at least three with
 //                       only their config.json (no intent.json: nothing of their spawn recorded).
@@ -214,20 +215,23 @@ const afterStartBeforeAck: AgentKillMoment = {
   },
 };
 
+/** The agent's launch report (it carries a warm worker's first events too). */
+const LAUNCH_REPORT = 'reportRunLaunchedWithEvents';
+
 const midLaunch: AgentKillMoment = {
   name: 'mid-launch',
   expect: 'SUCCESS',
   release: true,
   items: { LAUNCH_RUN: 1 },
   arm({ gate }) {
-    gate.holdRequests((c) => c.op === 'reportRunLaunched');
+    gate.holdRequests((c) => c.op === LAUNCH_REPORT);
     return Promise.resolve();
   },
   async reach({ gate, view, agent }, ids) {
     await until(
       'every launch report sent and held',
       () => {
-        const sent = sentNeverDelivered(gate, 'reportRunLaunched', 'runId');
+        const sent = sentNeverDelivered(gate, LAUNCH_REPORT, 'runId');
         return ids.every((id) => sent.has(id));
       },
       REACH_TIMEOUT_MS,
@@ -241,7 +245,7 @@ const midLaunch: AgentKillMoment = {
     if (spawned !== ids.length || runs.some((s) => s !== 'QUEUED') || stored !== 0) {
       throw new Error(`mid-launch: spawned ${spawned}, runs ${tally(runs)}, events stored ${stored}`);
     }
-    return `intent.json ${intents}/${ids.length}, spawns.log ${spawned}/${ids.length}, workers ${tally(ids.map((id) => workerState(agent, id)))}, reportRunLaunched sent for ${ids.length} (${gate.calls('reportRunLaunched').length} calls) and none delivered, runs ${tally(runs)}, events stored 0`;
+    return `intent.json ${intents}/${ids.length}, spawns.log ${spawned}/${ids.length}, workers ${tally(ids.map((id) => workerState(agent, id)))}, ${LAUNCH_REPORT} sent for ${ids.length} (${gate.calls(LAUNCH_REPORT).length} calls) and none delivered, runs ${tally(runs)}, events stored 0`;
   },
 };
 

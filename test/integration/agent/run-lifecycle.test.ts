@@ -78,6 +78,13 @@ describeEachDialect('agent: a run end to end', (target) => {
     await recordHistory(t.client, runWorkflowId(id), 'run-success');
   });
 
+  test('in `all` mode the run workflow starts eagerly: its first task goes straight to this agent', async () => {
+    const before = stack.agent!.eagerStarts();
+    const id = await stack.launch('hello');
+    assert.equal((await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'])).status, 'SUCCESS');
+    assert.equal(stack.agent!.eagerStarts(), before + 1, 'the dev server started the launch eagerly');
+  });
+
   test('fail: FAILURE with the error and its stack', async () => {
     const id = await stack.launch('fail');
     const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);

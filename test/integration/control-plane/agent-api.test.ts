@@ -247,4 +247,49 @@ describeEachDialect('agent API', (target) => {
     });
     assert.equal(codeOf(await call(tokenB, complete, { a: b, i: two.id })), 'OUTPOST_ERR_FORBIDDEN');
   });
+
+  test("reportRunLaunchedWithEvents: the launch and the worker's first events in one call, answering the cursor", async () => {
+    const agentId = await loadedLocation(h);
+    const launched = await h.gql<{ launchRun: { id: string } }>(
+      'user',
+      `mutation { launchRun(input: { location: "hello", job: "hello" }) { id } }`,
+    );
+    const runId = launched.data!.launchRun.id;
+    await h.gql('agent', `mutation($a: ID!) { claimWork(agentId: $a, limit: 10, waitMs: 50) { id } }`, { a: agentId });
+    const report = (lines: string) =>
+      h.gql<{ reportRunLaunchedWithEvents: Record<string, unknown> }>(
+        'agent',
+        `mutation($a: ID!, $r: ID!, $l: String) { reportRunLaunchedWithEvents(agentId: $a, runId: $r, info: { pid: 7 }, lines: $l) { runId lastSeq stdoutBytes stderrBytes status } }`,
+        { a: agentId, r: runId, l: lines },
+      );
+    const line = (seq: number, type: string) =>
+      JSON.stringify({ seq, type, timestamp: 2000 + seq, message: `w${seq}` });
+    // A bad line refuses the whole call: nothing reported, nothing stored.
+    const bad = await report(`${line(1, 'RUN_START')}\nnot json`);
+    assert.match(JSON.stringify(bad.errors), /OUTPOST_ERR_INVALID_ARGUMENT/);
+    assert.equal((await getRun(h.store.db, runId))?.status, 'QUEUED');
+    const lines = [line(1, 'RUN_START'), line(2, 'LOG')].join('\n');
+    assert.deepEqual((await report(lines)).data?.reportRunLaunchedWithEvents, {
+      runId,
+      lastSeq: 2,
+      stdoutBytes: 0,
+      stderrBytes: 0,
+      status: 'STARTED',
+    });
+    // A retry (same lines, or none) changes nothing and answers the same cursor.
+    assert.equal((await report(lines)).data?.reportRunLaunchedWithEvents.lastSeq, 2);
+    assert.equal((await report('')).data?.reportRunLaunchedWithEvents.status, 'STARTED');
+    const run = await h.gql<{
+      run: { launchedAt: number | null; events: { workerSeq: number | null; type: string }[] };
+    }>('user', `query($r: ID!) { run(id: $r) { launchedAt events { workerSeq type } } }`, { r: runId });
+    assert.ok(run.data?.run.launchedAt, 'STARTING was recorded (launchedAt) before RUN_START');
+    assert.deepEqual(
+      run.data.run.events.map((e) => [e.type, e.workerSeq]),
+      [
+        ['ENGINE', null],
+        ['RUN_START', 1],
+        ['LOG', 2],
+      ],
+    );
+  });
 });

@@ -183,6 +183,7 @@ describeEachDialect('auth matrix', (target) => {
       'registerAgent',
       'reportCodeLocation',
       'reportRunLaunched',
+      'reportRunLaunchedWithEvents',
       'runCursor',
       'workspace',
     ]);

@@ -125,6 +125,87 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       }
     });
 
+    test('the replacement of a taken standby starts once the launch settles, not during its hand-off', async () => {
+      const launcher = newLauncher(isolation, 'refill-later');
+      try {
+        launcher.prewarm({ location: 'hello', module: MODULE });
+        await until('a ready standby', () => launcher.standbys.counts().ready === 1);
+        const handle = await launcher.launch(spec('run_refill_1', 'hello'));
+        assert.match(handle.ref, /\(warm\)/);
+        // Nothing forked while the run was being handed over.
+        assert.equal(launcher.standbys.spawned, 1);
+        // Its first events are stored (supervision says so): the refill starts at once.
+        launcher.launchSettled('run_refill_1');
+        assert.equal(launcher.standbys.spawned, 2);
+        await until('the refill to be ready', () => launcher.standbys.counts().ready === 1);
+        // The next launch finds it ready (a hit: the pool's target stayed at 1).
+        const next = await launcher.launch(spec('run_refill_2', 'hello'));
+        assert.match(next.ref, /\(warm\)/);
+        assert.equal(
+          launcher.standbys.target(standbyKey({ location: 'hello', module: MODULE, cwd: process.cwd(), env: {} })),
+          1,
+        );
+        for (const id of ['run_refill_1', 'run_refill_2'])
+          assert.equal((await finished(launcher, id)).at(-1)?.type, 'RUN_SUCCESS');
+      } finally {
+        launcher.stop();
+      }
+    });
+
+    test('launches waiting on booting standbys take whichever turns ready first; one waiter per booting standby', async () => {
+      const pool = new StandbyPool({
+        dataDir: join(root, `${mode}-waiters`),
+        logger,
+        cli: defaultCliCommand(),
+        env: process.env,
+        isolation,
+        perKey: 2,
+      });
+      try {
+        const sbSpec = { location: 'hello', module: MODULE, cwd: process.cwd(), env: {} };
+        pool.prewarm(sbSpec);
+        assert.equal(pool.counts().booting, 2);
+        assert.equal(pool.take(sbSpec), undefined, 'none ready yet');
+        const first = pool.nextReady(sbSpec);
+        const second = pool.nextReady(sbSpec);
+        // Both booting ones are promised: a third launch is told to spawn cold at once.
+        assert.equal(await pool.nextReady(sbSpec), undefined);
+        const [a, b] = await Promise.all([first, second]);
+        assert.ok(a && b && a !== b);
+        assert.equal(a.state, 'ready');
+        assert.equal(b.state, 'ready');
+        assert.ok(a.taken && b.taken);
+        assert.equal(pool.counts().ready + pool.counts().booting, 0, 'both handed out, none idle');
+        for (const sb of [a, b]) {
+          sb.child.disconnect();
+          await until('the unused standby to exit', () => !alive(sb.pid));
+        }
+      } finally {
+        pool.stop();
+      }
+    });
+
+    test('a launch waiting on a booting standby that dies is told to spawn cold', async () => {
+      const pool = new StandbyPool({
+        dataDir: join(root, `${mode}-waiter-dies`),
+        logger,
+        cli: defaultCliCommand(),
+        env: process.env,
+        isolation,
+        perKey: 1,
+      });
+      try {
+        const sbSpec = { location: 'hello', module: MODULE, cwd: process.cwd(), env: {} };
+        pool.prewarm(sbSpec);
+        const [pid] = pool.pids();
+        const waiting = pool.nextReady(sbSpec);
+        process.kill(-pid!, 'SIGKILL');
+        assert.equal(await waiting, undefined);
+      } finally {
+        pool.stop();
+      }
+    });
+
     test('launches that outrun the pool raise its target up to a bound; it decays after a quiet period', () => {
       let now = 1_000_000;
       const pool = new StandbyPool({

@@ -14,6 +14,21 @@ const lines = (path: string) =>
     .map((l) => JSON.parse(l) as { seq: number; type: string });
 
 describe('EventSpool', () => {
+  test('syncSoon: the lines are in the file at once; a close before the deferred fsync is fine', async () => {
+    const path = fresh();
+    const spool = new EventSpool(path);
+    spool.append({ type: 'RUN_START' });
+    spool.syncSoon();
+    assert.deepEqual(
+      lines(path).map((e) => e.type),
+      ['RUN_START'],
+    );
+    spool.close();
+    // The deferred fsync finds the spool closed and does nothing (an fsync of a closed fd throws).
+    await new Promise((r) => setImmediate(r));
+    assert.equal(lines(path).length, 1);
+  });
+
   test('numbers events 1..N and makes them durable on sync; drops events after a terminal one', () => {
     const path = fresh();
     const spool = new EventSpool(path);
