@@ -37,10 +37,13 @@ export class EventSpool {
     return this.finished;
   }
 
-  append(event: NewEvent): RunEvent | undefined {
+  /** Returns the event's seq, or undefined when the spool is already finished. */
+  append(event: NewEvent): number | undefined {
     if (this.finished) return undefined;
-    const full: RunEvent = { seq: ++this.seq, timestamp: Date.now(), ...event };
-    const line = JSON.stringify(full) + '\n';
+    const seq = ++this.seq;
+    // The bytes of JSON.stringify({ seq, timestamp, ...event }) without building that object:
+    // the event's own JSON minus its opening brace (it always has `type`, so it is never `{}`).
+    const line = `{"seq":${seq},"timestamp":${Date.now()},${JSON.stringify(event).slice(1)}\n`;
     this.buffer.push(line);
     this.bufferedBytes += line.length;
     if (TERMINAL_EVENT_TYPES.has(event.type)) {
@@ -48,7 +51,7 @@ export class EventSpool {
       this.sync();
     } else if (this.bufferedBytes >= FLUSH_BYTES) this.flush();
     else this.timer ??= setTimeout(() => this.flush(), FLUSH_DELAY_MS).unref();
-    return full;
+    return seq;
   }
 
   flush(): void {
