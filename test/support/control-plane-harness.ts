@@ -10,7 +10,7 @@ import {
 import { createToken } from '../../src/control-plane/store/tokens.js';
 import { createLogger } from '../../src/shared/logger.js';
 import type { LocationSnapshot } from '../../src/shared/location-snapshot.js';
-import { workItemWorkflowId } from '../../src/shared/workflow-contract.js';
+import { runWorkflowId, workItemWorkflowId } from '../../src/shared/workflow-contract.js';
 
 export interface GqlResult<T = Record<string, unknown>> {
   status: number;
@@ -160,4 +160,56 @@ export async function loadedLocation(h: Harness, name = 'hello'): Promise<string
   });
   if (rep.errors) throw new Error(JSON.stringify(rep.errors));
   return agentId;
+}
+
+/** Two agents on two tokens, and a run launched to the first (claimed, acked, reported launched). */
+export interface RunOfAgentA {
+  agentA: string;
+  agentB: string;
+  tokenB: string;
+  runId: string;
+}
+
+/**
+ * `loadedLocation`, then a second agent registered with its own token, and a `hello` run whose
+ * LAUNCH_RUN item agent A claims, acks and reports launched: the set-up of the agent upload
+ * endpoints' ownership tests.
+ */
+export async function runOfAgentA(h: Harness): Promise<RunOfAgentA> {
+  const agentA = await loadedLocation(h);
+  const tokenB = (await createToken(h.store, 'agent', 'deployment-b')).token;
+  const reg = await h.gql<{ registerAgent: { agentId: string } }>(
+    'agent',
+    `mutation { registerAgent(input: { name: "b", hostname: "h", version: "0", taskQueue: "qb" }) { agentId } }`,
+    {},
+    tokenB,
+  );
+  const agentB = reg.data!.registerAgent.agentId;
+  const runId = (
+    await h.gql<{ launchRun: { id: string } }>(
+      'user',
+      `mutation { launchRun(input: { location: "hello", job: "hello" }) { id } }`,
+    )
+  ).data!.launchRun.id;
+  const claimed = await h.gql<{ claimWork: { id: string }[] }>(
+    'agent',
+    `mutation($a: ID!) { claimWork(agentId: $a, limit: 10, waitMs: 0) { id } }`,
+    { a: agentA },
+  );
+  const item = claimed.data!.claimWork[0]!;
+  await h.gql(
+    'agent',
+    `mutation($a: ID!, $i: ID!, $w: String!) { ackWork(agentId: $a, id: $i, workflowId: $w) { id } }`,
+    {
+      a: agentA,
+      i: item.id,
+      w: runWorkflowId(runId),
+    },
+  );
+  const rl = await h.gql('agent', `mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r) }`, {
+    a: agentA,
+    r: runId,
+  });
+  if (rl.errors) throw new Error(JSON.stringify(rl.errors));
+  return { agentA, agentB, tokenB, runId };
 }

@@ -7,9 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { listRunEvents } from '../../../src/control-plane/store/run-events.js';
 import { getRun } from '../../../src/control-plane/store/runs.js';
-import { createToken } from '../../../src/control-plane/store/tokens.js';
-import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
-import { loadedLocation, openHarness, type Harness } from '../../support/control-plane-harness.js';
+import { openHarness, runOfAgentA, type Harness } from '../../support/control-plane-harness.js';
 import { describeEachDialect } from '../../support/storage.js';
 
 interface Answer {
@@ -75,41 +73,7 @@ describeEachDialect('POST /agent/events', (target) => {
 
   before(async () => {
     h = await openHarness(await target.freshUrl(), { limits: { maxEventsPerBatch: 5, maxBodyBytes: 4096 } });
-    agentA = await loadedLocation(h);
-    tokenB = (await createToken(h.store, 'agent', 'deployment-b')).token;
-    const reg = await h.gql<{ registerAgent: { agentId: string } }>(
-      'agent',
-      `mutation { registerAgent(input: { name: "b", hostname: "h", version: "0", taskQueue: "qb" }) { agentId } }`,
-      {},
-      tokenB,
-    );
-    agentB = reg.data!.registerAgent.agentId;
-    runId = (
-      await h.gql<{ launchRun: { id: string } }>(
-        'user',
-        `mutation { launchRun(input: { location: "hello", job: "hello" }) { id } }`,
-      )
-    ).data!.launchRun.id;
-    const claimed = await h.gql<{ claimWork: { id: string }[] }>(
-      'agent',
-      `mutation($a: ID!) { claimWork(agentId: $a, limit: 10, waitMs: 0) { id } }`,
-      { a: agentA },
-    );
-    const item = claimed.data!.claimWork[0]!;
-    await h.gql(
-      'agent',
-      `mutation($a: ID!, $i: ID!, $w: String!) { ackWork(agentId: $a, id: $i, workflowId: $w) { id } }`,
-      {
-        a: agentA,
-        i: item.id,
-        w: runWorkflowId(runId),
-      },
-    );
-    const rl = await h.gql('agent', `mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r) }`, {
-      a: agentA,
-      r: runId,
-    });
-    assert.equal(rl.errors, undefined);
+    ({ agentA, agentB, tokenB, runId } = await runOfAgentA(h));
   });
   after(() => h.close());
 
