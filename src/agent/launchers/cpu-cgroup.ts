@@ -13,7 +13,6 @@
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { probeCpuCgroupV1, removeCpuCgroupV1, setUpCpuCgroupV1 } from './cpu-cgroup-v1.js';
-import { readCmdline } from './proc.js';
 import type { Isolation } from './sandbox.js';
 
 export type CpuCgroupProbe = { ok: true; own: string } | { ok: false; why: string };
@@ -88,25 +87,19 @@ export function setUpCpuCgroup(own: string, weight: number, pid = process.pid): 
   return { ok: true, procs: join(workers, 'cgroup.procs'), weight };
 }
 
-// $$ is the shell, which then becomes the command (exec keeps the pid).
-const ENTER_THEN_EXEC = 'echo $$ > "$0" && exec "$@"';
-
 /** `isolation`, with every command entering the cgroup whose cgroup.procs is `procs` first. */
 export function inCpuCgroup(isolation: Isolation, procs: string): Isolation {
   return {
     ...isolation,
     summary: isolation.summary,
-    command: (cmd, place) => ['/bin/sh', '-c', ENTER_THEN_EXEC, procs, ...isolation.command(cmd, place)],
-    // The sandbox finds its root from what the child runs; until the shell has exec'd, the child
-    // is this shell, and a sandbox would take it for the whole tree (its SIGTERM would then kill
-    // bwrap's outer process, not reach the worker). So wait for the exec first.
-    async root(childPid, timeoutMs = 10_000) {
-      const deadline = Date.now() + timeoutMs;
-      while (readCmdline(childPid)?.[2] === ENTER_THEN_EXEC && Date.now() < deadline) {
-        await new Promise((r) => setTimeout(r, 1));
-      }
-      return isolation.root(childPid, Math.max(0, deadline - Date.now()));
-    },
+    command: (cmd, place) => [
+      '/bin/sh',
+      '-c',
+      // $$ is the shell, which then becomes the command (exec keeps the pid).
+      'echo $$ > "$0" && exec "$@"',
+      procs,
+      ...isolation.command(cmd, place),
+    ],
   };
 }
 
