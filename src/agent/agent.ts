@@ -16,7 +16,7 @@ import { dagsterSocketRoot } from './dagster/dagster-code-server.js';
 import { temporalTls, type AgentConfig } from './config.js';
 import { createControlPlaneClient, type ControlPlaneClient } from './control-plane-client.js';
 import { startHeartbeat } from './heartbeat.js';
-import { resolveRunWorkerCpu, type RunWorkerCpu } from './launchers/cpu-cgroup.js';
+import { resolveRunWorkerCpu } from './launchers/cpu-cgroup.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
 import { credentialDirs, resolveIsolation, type Isolation } from './launchers/sandbox.js';
 import { Poller } from './poller.js';
@@ -167,11 +167,11 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     exposeDirs: (config.isolationExpose ?? '').split(':').filter(Boolean),
   });
   if (warning) log.warn({ isolation: isolation.kind }, warning);
-  // Only a side that launches runs puts workers in a cgroup (v2 moves this process too).
-  const cpu: RunWorkerCpu =
+  // Only a side that launches runs puts workers in a cgroup (it moves this process too).
+  const cpu =
     mode === 'poller'
       ? { isolation, summary: 'no runs launched here' }
-      : resolveRunWorkerCpu(isolation, config.runWorkerCpuWeight, agentId);
+      : resolveRunWorkerCpu(isolation, config.runWorkerCpuWeight);
   const runWorkerCpu = `at most ${config.maxBootingRunWorkers || 'any number of'} booting at once; ${cpu.summary}`;
   const secrets = [opts.token];
 
@@ -313,7 +313,6 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       for (const s of stoppers) await s();
       launcher.stop();
       await codeServers.stop();
-      if (cpu.release) log.info({ cgroup: cpu.cgroup, result: await cpu.release() }, 'run workers cgroup released');
       log.info('agent stopped');
     })();
     return stopping;

@@ -54,7 +54,6 @@ export const AgentConfigSchema = z.object({
   /**
    * cpu.weight of the run workers' cgroup v2 (1-10000; the agent's is 100), used where the host
    * delegates a cgroup v2 with the cpu controller to the agent (src/agent/launchers/cpu-cgroup.ts);
-   * else, where the cgroup v1 cpu hierarchy is writable, a v1 group's cpu.shares = weight × 1024 / 100;
    * elsewhere the boot cap alone applies. Default 10; 0 = never use cgroups.
    */
   runWorkerCpuWeight: z.coerce.number().int().min(0).max(10_000).default(10),

@@ -2,9 +2,8 @@
 // the agent: then booting workers share the CPU as one group weighed against the agent's, however
 // many there are (the cap on concurrent boots, boot-slots.ts, still applies). Available only with
 // the unified hierarchy's cpu controller and a writable cgroup (systemd `Delegate=yes`, a
-// container with its own cgroup namespace). On a cgroup v1 or hybrid host (the cpu controller
-// belongs to v1) the v1 cpu hierarchy is used when writable (cpu-cgroup-v1.ts); else the summary
-// says why and nothing is changed.
+// container with its own cgroup namespace): on a cgroup v1 or hybrid host (the cpu controller
+// belongs to v1) or without write access, `detect` says why and nothing is changed.
 // Layout made inside the agent's own cgroup C (v2 allows processes only in leaves once a
 // controller is enabled for children): C/outpost-agent (the agent moves there) and
 // C/outpost-run-workers (cpu.weight = the setting; the agent's leaf keeps the default 100). Each
@@ -12,7 +11,6 @@
 // cgroup.procs, then execs the command (so its sandbox and everything it forks are inside).
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { probeCpuCgroupV1, removeCpuCgroupV1, setUpCpuCgroupV1 } from './cpu-cgroup-v1.js';
 import type { Isolation } from './sandbox.js';
 
 export type CpuCgroupProbe = { ok: true; own: string } | { ok: false; why: string };
@@ -109,43 +107,21 @@ export interface RunWorkerCpu {
   /** One line for the banner and the log: what keeps workers from starving the agent. */
   summary: string;
   cgroup?: string;
-  /** At agent shutdown: removes a cgroup v1 group when empty (best effort); says what it did. */
-  release?: () => Promise<string>;
 }
 
 /**
- * Resolves `--run-worker-cpu-weight` (0 = off) against this host: the cgroup v2 layout when it
- * can be set up, else a cgroup v1 cpu group (cpu-cgroup-v1.ts) named after `agentName`, else the
- * isolation unchanged; and a summary saying which and why.
+ * Resolves `--run-worker-cpu-weight` (0 = off) against this host: the cgroup when it can be set
+ * up, else the isolation unchanged, and a summary saying which and why.
  */
-export function resolveRunWorkerCpu(
-  isolation: Isolation,
-  weight: number,
-  agentName: string,
-  src?: ProbeSources,
-): RunWorkerCpu {
+export function resolveRunWorkerCpu(isolation: Isolation, weight: number, src?: ProbeSources): RunWorkerCpu {
   if (weight === 0) return { isolation, summary: 'cgroup off (--run-worker-cpu-weight 0)' };
   const probe = probeCpuCgroup(src);
-  let why: string;
-  if (probe.ok) {
-    const setup = setUpCpuCgroup(probe.own, weight);
-    if (setup.ok) {
-      return {
-        isolation: inCpuCgroup(isolation, setup.procs),
-        summary: `cgroup v2 ${probe.own}/outpost-run-workers, cpu.weight ${weight} (the agent 100)`,
-        cgroup: join(probe.own, 'outpost-run-workers'),
-      };
-    }
-    why = setup.why;
-  } else why = probe.why;
-  const v1 = probeCpuCgroupV1(src);
-  if (!v1.ok) return { isolation, summary: `no cgroup: ${why}; ${v1.why}` };
-  const setup = setUpCpuCgroupV1(v1.own, agentName, weight);
-  if (!setup.ok) return { isolation, summary: `no cgroup: ${why}; ${setup.why}` };
+  if (!probe.ok) return { isolation, summary: `no cgroup: ${probe.why}` };
+  const setup = setUpCpuCgroup(probe.own, weight);
+  if (!setup.ok) return { isolation, summary: `no cgroup: ${setup.why}` };
   return {
     isolation: inCpuCgroup(isolation, setup.procs),
-    summary: `cgroup v1 ${setup.group}, cpu.shares ${setup.shares} (the agent 1024; no cgroup v2: ${why})`,
-    cgroup: setup.group,
-    release: () => removeCpuCgroupV1(setup.group),
+    summary: `cgroup v2 ${probe.own}/outpost-run-workers, cpu.weight ${weight} (the agent 100)`,
+    cgroup: join(probe.own, 'outpost-run-workers'),
   };
 }
