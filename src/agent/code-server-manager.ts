@@ -27,6 +27,7 @@ import { formatUserCodeError, snapshotFromDefinitions } from './definitions-snap
 import { defaultCliCommand } from './launchers/detached-spawn.js';
 import { noIsolation, type Isolation } from './launchers/sandbox.js';
 import { formatZodIssues } from '../shared/zod-issues.js';
+import { precompileLocationTs } from '../shared/ts-precompile.js';
 import { dagsterSocketRoot, type DagsterCodeServer } from './dagster/dagster-code-server.js';
 import type { DagsterLoaded } from './dagster/dagster-load.js';
 import type { DagsterTarget } from '../shared/dagster-target.js';
@@ -382,6 +383,7 @@ export class CodeServerManager {
       startTimeoutMs: this.opts.startTimeoutMs ?? 60_000,
       logger: this.opts.logger,
     };
+    void precompileLocationTs(spec, credentialFreeEnv(options.env, {}, { secrets: options.secrets }));
     return spawnCodeServer(options, spec, version, (child, kill) => this.track(child, kill));
   }
 

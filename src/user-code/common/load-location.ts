@@ -14,7 +14,7 @@ export const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 export async function loadLocation(modulePath: string, timeoutMs = DEFAULT_LOAD_TIMEOUT_MS): Promise<LocationDef> {
   const abs = resolve(modulePath);
   if (!existsSync(abs)) throw new OutpostError('USER_CODE_LOAD_FAILED', { detail: `no file at ${abs}` });
-  await ensureTypeScriptLoader();
+  await ensureTypeScriptLoader(abs);
   const mod = (await withTimeout(
     () => import(pathToFileURL(abs).href) as Promise<Record<string, unknown>>,
     timeoutMs,

@@ -1,0 +1,75 @@
+// Fills the compile cache (ts-cache.ts) for one code location: run as a short helper process by
+// the agent when it starts the location's code server (compiled agents only), outside any
+// sandbox: it reads and parses the user's files with esbuild and never runs them. Writes each
+// transpiled file, then the manifest last, each through a rename, so a reader sees whole files.
+//   node dist/src/shared/ts-precompile.js <module>
+import { spawn } from 'node:child_process';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { extname, resolve } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import {
+  entryFile,
+  fileHash,
+  LIGHT_EXTENSIONS,
+  manifestFile,
+  trustedCacheDir,
+  tsCacheDir,
+  TS_CACHE_FORMAT,
+  type TsManifest,
+} from './ts-cache.js';
+import { RUNS_COMPILED } from './cli-command.js';
+import { esbuildVersion, locationGraph, transpile } from './ts-transpile.js';
+
+function writeAtomic(path: string, text: string): void {
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o644 });
+  renameSync(tmp, path);
+}
+
+/** Transpiles `entry`'s graph into the cache; returns the manifest written. */
+export async function precompileLocation(entry: string, dir = tsCacheDir()): Promise<TsManifest> {
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  if (!trustedCacheDir(dir)) throw new Error(`${dir} is not a directory only this user can write`);
+  const abs = resolve(entry);
+  const version = await esbuildVersion();
+  const graph = await locationGraph(abs);
+  const files: Record<string, string> = {};
+  for (const f of graph.files) {
+    const source = readFileSync(f, 'utf8');
+    files[f] = fileHash(source);
+    if (graph.unsupported || !LIGHT_EXTENSIONS.has(extname(f))) continue;
+    writeAtomic(entryFile(dir, f, source, version), await transpile(f, source));
+  }
+  const manifest: TsManifest = { format: TS_CACHE_FORMAT, esbuild: version, files, unsupported: graph.unsupported };
+  writeAtomic(manifestFile(dir, abs), JSON.stringify(manifest));
+  return manifest;
+}
+
+/**
+ * Compiled agents: starts the helper for a location's module beside its code server's start.
+ * Not awaited: until the cache has it, processes load the location through tsx; a failure only
+ * leaves it there. Resolves with the helper's exit code (null when none ran).
+ */
+export function precompileLocationTs(
+  spec: { module?: string; command?: string[]; workingDirectory?: string },
+  env: NodeJS.ProcessEnv,
+): Promise<number | null> {
+  if (!RUNS_COMPILED || !spec.module || spec.command?.length) return Promise.resolve(null);
+  const cwd = spec.workingDirectory ? resolve(spec.workingDirectory) : process.cwd();
+  const helper = fileURLToPath(import.meta.url);
+  return new Promise((done) => {
+    const child = spawn(process.execPath, [helper, resolve(cwd, spec.module!)], { cwd, env, stdio: 'ignore' });
+    child.once('error', () => done(null));
+    child.once('exit', (code) => done(code));
+  });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  precompileLocation(process.argv[2]!).then(
+    () => process.exit(0),
+    (err: unknown) => {
+      process.stderr.write(`ts-precompile: ${String((err as Error)?.message ?? err)}\n`);
+      process.exit(1);
+    },
+  );
+}
