@@ -13,7 +13,9 @@
 // Then a burst (bench/support/dispatch-burst.ts): 20 launches back to back, each fired as soon
 // as the previous one's RUN_START arrived, against the same warm floors: can the standby pool
 // keep up with launches that come faster than a worker boots?
-//   npx tsx bench/dispatch.ts [--quick]
+// The agent runs compiled (dist/, rebuilt when stale, as `outpost agent` and `npm start` run it),
+// so its run workers and standbys do too; --from-source runs it through tsx instead.
+//   npx tsx bench/dispatch.ts [--quick] [--from-source]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,11 +26,12 @@ import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { firstEventArrival } from './support/run-events-sse.js';
 import { runBurst } from './support/dispatch-burst.js';
-import { HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
+import { compiledCli, HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
 import { sleep, until } from '../test/support/wait.js';
 import { runWorkflowId } from '../src/shared/workflow-contract.js';
 
 const quick = isQuick();
+const fromSource = process.argv.includes('--from-source');
 const LAUNCHES = quick ? 30 : 200;
 const FLOOR1_SAMPLES = quick ? 10 : 50;
 const FLOOR2_SAMPLES = quick ? 20 : 100;
@@ -61,7 +64,10 @@ async function main(): Promise<void> {
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const { stack } = system;
   try {
-    const agent = await system.spawnAgent(['--warm-run-workers', String(WARM_WORKERS)]);
+    const agent = await system.spawnAgent(
+      ['--warm-run-workers', String(WARM_WORKERS)],
+      fromSource ? undefined : compiledCli(),
+    );
     await stack.deploy('hello', HELLO_MODULE);
     const floor = await startTemporalFloor(system.temporal.address);
     // Warm-ups: the first launch pays for the worker's first workflow-task cache miss, the
@@ -273,6 +279,7 @@ async function main(): Promise<void> {
       'dispatch',
       {
         quick,
+        agent: fromSource ? 'from source (tsx)' : 'compiled',
         launches: LAUNCHES,
         floor1Samples: FLOOR1_SAMPLES,
         floor2Samples: FLOOR2_SAMPLES,
