@@ -1,11 +1,12 @@
 // Fills the compile cache (ts-cache.ts) for one code location: run as a short helper process by
 // the agent when it starts the location's code server (compiled agents only), outside any
 // sandbox: it reads and parses the user's files with esbuild and never runs them. Writes each
-// transpiled file, then the manifest last, each through a rename, so a reader sees whole files.
+// transpiled file, then the manifest last, each through a rename, so a reader sees whole files;
+// then removes entries nothing rewrote for a week.
 //   node dist/src/shared/ts-precompile.js <module>
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import { extname, resolve } from 'node:path';
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { extname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   entryFile,
@@ -42,7 +43,23 @@ export async function precompileLocation(entry: string, dir = tsCacheDir()): Pro
   }
   const manifest: TsManifest = { format: TS_CACHE_FORMAT, esbuild: version, files, unsupported: graph.unsupported };
   writeAtomic(manifestFile(dir, abs), JSON.stringify(manifest));
+  prune(dir);
   return manifest;
+}
+
+/** Entries no precompile rewrote for this long go (each run of this helper rewrites its own). */
+const PRUNE_AFTER_MS = 7 * 24 * 3600_000;
+
+function prune(dir: string): void {
+  const before = Date.now() - PRUNE_AFTER_MS;
+  for (const name of readdirSync(dir)) {
+    const path = join(dir, name);
+    try {
+      if (statSync(path).mtimeMs < before) rmSync(path, { force: true });
+    } catch {
+      // gone already (another helper pruned it)
+    }
+  }
 }
 
 /**

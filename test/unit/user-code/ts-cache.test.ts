@@ -2,7 +2,7 @@
 // manifest check): what the light loader cannot load as tsx would is left to tsx, and a
 // manifest is used only while every file still has the text it was made from.
 import assert from 'node:assert/strict';
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -73,5 +73,18 @@ describe('compile cache', () => {
     await precompileLocation(join(dir, 'main.ts'), shared);
     chmodSync(shared, 0o777);
     assert.equal(usableManifest(shared, join(dir, 'main.ts')), undefined);
+  });
+
+  test('entries no precompile rewrote for a week are pruned; current ones stay', async () => {
+    const dir = project('prune', { 'package.json': ESM, 'main.ts': 'export const a = 1;' });
+    const cache = mkdtempSync(join(root, 'cache-'));
+    const old = join(cache, 'stale.mjs');
+    writeFileSync(old, 'export {}');
+    const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600_000);
+    utimesSync(old, eightDaysAgo, eightDaysAgo);
+    await precompileLocation(join(dir, 'main.ts'), cache);
+    assert.ok(!existsSync(old));
+    assert.ok(usableManifest(cache, join(dir, 'main.ts')));
+    assert.equal(readdirSync(cache).length, 2);
   });
 });
