@@ -1,4 +1,4 @@
-// The compile cache's judgement of a location (ts-transpile.ts's graph walk, ts-cache.ts's
+// (A process test: esbuild runs as a service process.) The compile cache's judgement of a location (ts-transpile.ts's graph walk, ts-cache.ts's
 // manifest check): what the light loader cannot load as tsx would is left to tsx, and a
 // manifest is used only while every file still has the text it was made from.
 import assert from 'node:assert/strict';
