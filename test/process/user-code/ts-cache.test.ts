@@ -1,6 +1,7 @@
-// (A process test: esbuild runs as a service process.) The compile cache's judgement of a location (ts-transpile.ts's graph walk, ts-cache.ts's
+// The compile cache's judgement of a location (ts-transpile.ts's graph walk, ts-cache.ts's
 // manifest check): what the light loader cannot load as tsx would is left to tsx, and a
-// manifest is used only while every file still has the text it was made from.
+// manifest is used only while every file still has the text it was made from. A process test:
+// esbuild runs as a service process.
 import assert from 'node:assert/strict';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
