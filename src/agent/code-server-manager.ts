@@ -374,7 +374,7 @@ export class CodeServerManager {
     return checkCodeServers(targets(), this.opts.logger);
   }
 
-  private spawnServer(spec: CodeLocationSpec, version: number): Promise<ServerProcess> {
+  private async spawnServer(spec: CodeLocationSpec, version: number): Promise<ServerProcess> {
     const options = {
       cli: this.cli,
       isolation: this.opts.isolation ?? noIsolation,
@@ -383,7 +383,8 @@ export class CodeServerManager {
       startTimeoutMs: this.opts.startTimeoutMs ?? 60_000,
       logger: this.opts.logger,
     };
-    void precompileLocationTs(spec, credentialFreeEnv(options.env, {}, { secrets: options.secrets }));
+    // Compiled: its TypeScript into the compile cache first, so it loads without tsx (ts-cache.ts).
+    await precompileLocationTs(spec, credentialFreeEnv(options.env, {}, { secrets: options.secrets }));
     return spawnCodeServer(options, spec, version, (child, kill) => this.track(child, kill));
   }
 

@@ -1,5 +1,5 @@
 // Fills the compile cache (ts-cache.ts) for one code location: run as a short helper process by
-// the agent when it starts the location's code server (compiled agents only), outside any
+// the agent before it starts the location's code server (compiled agents only), outside any
 // sandbox: it reads and parses the user's files with esbuild and never runs them. Writes each
 // transpiled file, then the manifest last, each through a rename, so a reader sees whole files;
 // then removes entries nothing rewrote for a week.
@@ -62,10 +62,14 @@ function prune(dir: string): void {
   }
 }
 
+/** How long the agent waits for the helper before it starts the code server anyway. */
+const PRECOMPILE_WAIT_MS = 5_000;
+
 /**
- * Compiled agents: starts the helper for a location's module beside its code server's start.
- * Not awaited: until the cache has it, processes load the location through tsx; a failure only
- * leaves it there. Resolves with the helper's exit code (null when none ran).
+ * Compiled agents: runs the helper for a location's module before its code server starts.
+ * Resolves with its exit code, or null when none ran or it took longer than PRECOMPILE_WAIT_MS
+ * (it goes on: later processes find its output). Until the cache has the location, processes
+ * load it through tsx; a failure only leaves it there.
  */
 export function precompileLocationTs(
   spec: { module?: string; command?: string[]; workingDirectory?: string },
@@ -76,8 +80,12 @@ export function precompileLocationTs(
   const helper = fileURLToPath(import.meta.url);
   return new Promise((done) => {
     const child = spawn(process.execPath, [helper, resolve(cwd, spec.module!)], { cwd, env, stdio: 'ignore' });
+    const timer = setTimeout(() => done(null), PRECOMPILE_WAIT_MS).unref();
     child.once('error', () => done(null));
-    child.once('exit', (code) => done(code));
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      done(code);
+    });
   });
 }
 
