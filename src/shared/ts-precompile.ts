@@ -6,7 +6,7 @@
 //   node dist/src/shared/ts-precompile.js <module>
 import { spawn } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
   entryFile,
@@ -27,6 +27,11 @@ function writeAtomic(path: string, text: string): void {
   renameSync(tmp, path);
 }
 
+function within(path: string, dir: string): boolean {
+  const rel = relative(dir, path);
+  return !rel.startsWith('..') && !rel.startsWith('/');
+}
+
 /** Transpiles `entry`'s graph into the cache; returns the manifest written. */
 export async function precompileLocation(entry: string, dir = tsCacheDir()): Promise<TsManifest> {
   mkdirSync(dir, { recursive: true, mode: 0o755 });
@@ -34,11 +39,15 @@ export async function precompileLocation(entry: string, dir = tsCacheDir()): Pro
   const abs = resolve(entry);
   const version = await esbuildVersion();
   const graph = await locationGraph(abs);
+  const mine = [dirname(abs), process.cwd()];
   const files: Record<string, string> = {};
   for (const f of graph.files) {
     const source = readFileSync(f, 'utf8');
     files[f] = fileHash(source);
-    if (graph.unsupported || !LIGHT_EXTENSIONS.has(extname(f))) continue;
+    // Only the deployer's own directories: a file elsewhere may sit where a sandbox hides it
+    // (the agent's data), and the cache is readable from every sandbox. Such files are
+    // transpiled in memory by whoever can read them.
+    if (graph.unsupported || !LIGHT_EXTENSIONS.has(extname(f)) || !mine.some((d) => within(f, d))) continue;
     writeAtomic(entryFile(dir, f, source, version), await transpile(f, source));
   }
   const manifest: TsManifest = { format: TS_CACHE_FORMAT, esbuild: version, files, unsupported: graph.unsupported };

@@ -3,11 +3,21 @@
 // manifest is used only while every file still has the text it was made from. A process test:
 // esbuild runs as a service process.
 import assert from 'node:assert/strict';
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { usableManifest } from '../../../src/shared/ts-cache.js';
+import { entryFile, usableManifest } from '../../../src/shared/ts-cache.js';
 import { precompileLocation } from '../../../src/shared/ts-precompile.js';
 import { locationGraph } from '../../../src/shared/ts-transpile.js';
 
@@ -74,6 +84,22 @@ describe('compile cache', () => {
     await precompileLocation(join(dir, 'main.ts'), shared);
     chmodSync(shared, 0o777);
     assert.equal(usableManifest(shared, join(dir, 'main.ts')), undefined);
+  });
+
+  test("only files under the module's directory or the working directory are written to the cache", async () => {
+    const dir = project('scoped', {
+      'package.json': ESM,
+      'app/main.ts': "export { s } from '../elsewhere/s.js';",
+      'elsewhere/s.ts': 'export const s = 1;',
+    });
+    const cache = mkdtempSync(join(root, 'cache-'));
+    const m = await precompileLocation(join(dir, 'app/main.ts'), cache);
+    assert.equal(m.unsupported, undefined);
+    const cached = (f: string): boolean =>
+      existsSync(entryFile(cache, join(dir, f), readFileSync(join(dir, f), 'utf8'), m.esbuild));
+    assert.ok(cached('app/main.ts'));
+    assert.ok(!cached('elsewhere/s.ts'), 'a file outside the deployer’s directories is not cached');
+    assert.ok(usableManifest(cache, join(dir, 'app/main.ts')));
   });
 
   test('entries no precompile rewrote for a week are pruned; current ones stay', async () => {
