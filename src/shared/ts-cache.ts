@@ -10,7 +10,7 @@
 // parses, never executes, user code); sandboxes see it read-only, so user code cannot plant
 // code for the next run. A process that finds a file missing transpiles it in memory.
 import { createHash } from 'node:crypto';
-import { existsSync, lstatSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 
@@ -21,6 +21,11 @@ const FORMAT = TS_CACHE_FORMAT;
 /** The cache directory: per uid, like tsx's (/tmp/tsx-<uid>), bound read-only in sandboxes. */
 export function tsCacheDir(): string {
   return process.env.OUTPOST_TS_CACHE_DIR ?? join(tmpdir(), `outpost-ts-${process.getuid?.() ?? 0}`);
+}
+
+/** Creates the cache directory if missing, 0755 whatever the umask (a wider one is not trusted). */
+export function ensureCacheDir(dir: string): void {
+  if (mkdirSync(dir, { recursive: true }) !== undefined) chmodSync(dir, 0o755);
 }
 
 /** A directory this process may trust: ours, not a symlink, writable by nobody else. */

@@ -5,10 +5,11 @@
 // then removes entries nothing rewrote for a week.
 //   node dist/src/shared/ts-precompile.js <module>
 import { spawn } from 'node:child_process';
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import {
+  ensureCacheDir,
   entryFile,
   fileHash,
   LIGHT_EXTENSIONS,
@@ -34,7 +35,7 @@ function within(path: string, dir: string): boolean {
 
 /** Transpiles `entry`'s graph into the cache; returns the manifest written. */
 export async function precompileLocation(entry: string, dir = tsCacheDir()): Promise<TsManifest> {
-  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  ensureCacheDir(dir);
   if (!trustedCacheDir(dir)) throw new Error(`${dir} is not a directory only this user can write`);
   const abs = resolve(entry);
   const version = await esbuildVersion();

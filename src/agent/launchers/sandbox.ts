@@ -16,13 +16,13 @@
 // that pid 1: SIGTERM to its group reaches the command (pid 1 itself ignores it), SIGKILL to it
 // ends the whole namespace, and the outer bwrap exits with the command's status.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { existsSync, realpathSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OutpostError } from '../../shared/errors.js';
 import { childPids, readCmdline, readProcStat } from './proc.js';
-import { tsCacheDir } from '../../shared/ts-cache.js';
+import { ensureCacheDir, tsCacheDir } from '../../shared/ts-cache.js';
 
 export const ISOLATION_SETTINGS = ['auto', 'bubblewrap', 'none'] as const;
 export type IsolationSetting = (typeof ISOLATION_SETTINGS)[number];
@@ -151,7 +151,7 @@ export function bubblewrapIsolation(bwrap: string, opts: IsolationOptions): Isol
   // Outpost's compile cache for user TypeScript (filled by the agent only): made now, so it is
   // bound read-only from the first sandbox on, never left writable under the shared /tmp.
   const tsCache = tsCacheDir();
-  mkdirSync(tsCache, { recursive: true, mode: 0o755 });
+  ensureCacheDir(tsCache);
   fixed.push('--ro-bind', tsCache, tsCache);
   for (const d of hideDirs) fixed.push('--tmpfs', d);
   // A token kept inside Outpost's own tree hides that tree too: bind the code back (the token
