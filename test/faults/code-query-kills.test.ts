@@ -112,7 +112,9 @@ describe('fault injection: kill -9 the agent mid code-location query', () => {
       BOUND_MS,
       100,
     );
-    console.log(`${what}: ${item.status} ${Date.now() - t0} ms after the restart`);
+    console.log(
+      `${what}: ${item.status} ${Date.now() - t0} ms after the restart${item.error ? ` (${item.error.code}: ${item.error.message})` : ''}`,
+    );
     if (item.workflowId) console.log(await timeline(item.workflowId));
     return item;
   }
