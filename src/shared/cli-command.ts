@@ -61,6 +61,8 @@ async function registerLoader(modulePath: string | undefined): Promise<TypeScrip
       });
       // As tsx does: stack traces point at the .ts (each transpiled file has an inline map).
       process.setSourceMapsEnabled(true);
+      // require() of a .ts does not pass through those hooks on Node 20.
+      (await import('../user-code/common/ts-require.js')).registerTypeScriptRequire();
       return 'light';
     }
   }

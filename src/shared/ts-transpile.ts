@@ -3,9 +3,10 @@
 // traces point at the .ts), and walks a location's static import graph to list its files and say
 // whether the light loader (src/user-code/common/ts-hooks.ts) reads it as tsx would. esbuild is imported on first use
 // only: a process whose files are all in the cache never loads it.
+import { createRequire } from 'node:module';
 import { dirname, extname, resolve } from 'node:path';
 import type * as EsbuildApi from 'esbuild';
-import type { Metafile } from 'esbuild';
+import type { BuildOptions, Metafile } from 'esbuild';
 import { esmScope, LIGHT_EXTENSIONS, NATIVE_EXTENSIONS } from './ts-cache.js';
 
 type Esbuild = typeof EsbuildApi;
@@ -18,28 +19,42 @@ export async function esbuildVersion(): Promise<string> {
   return (await load()).version;
 }
 
+const options = (path: string, format: 'esm' | 'cjs'): BuildOptions & { write: false } => ({
+  entryPoints: [path],
+  // The output is named beside the file, so the map's source is the file's own name.
+  outdir: dirname(path),
+  bundle: false,
+  write: false,
+  format,
+  platform: 'node',
+  target: `node${process.versions.node}`,
+  sourcemap: 'inline',
+  minifyWhitespace: true,
+  keepNames: true,
+  logLevel: 'silent',
+});
+
 /**
- * `path`'s text transpiled. esbuild reads the tsconfig.json nearest the file (decorators, JSX
- * and class-field settings), as `tsc` would.
+ * `path`'s text transpiled to `format` (a .tsx file as TSX). esbuild reads the tsconfig.json
+ * nearest the file (decorators, JSX and class-field settings), as `tsc` would.
  */
-export async function transpile(path: string, source: string): Promise<string> {
+export async function transpile(path: string, source: string, format: 'esm' | 'cjs' = 'esm'): Promise<string> {
   const { build } = await load();
+  const loader = extname(path) === '.tsx' ? 'tsx' : 'ts';
   const out = await build({
-    entryPoints: [path],
-    // The output is named beside the file, so the map's source is the file's own name.
-    outdir: dirname(path),
-    plugins: [{ name: 'text', setup: (b) => b.onLoad({ filter: /.*/ }, () => ({ contents: source, loader: 'ts' })) }],
-    bundle: false,
-    write: false,
-    format: 'esm',
-    platform: 'node',
-    target: `node${process.versions.node}`,
-    sourcemap: 'inline',
-    minifyWhitespace: true,
-    keepNames: true,
-    logLevel: 'silent',
+    ...options(path, format),
+    plugins: [{ name: 'text', setup: (b) => b.onLoad({ filter: /.*/ }, () => ({ contents: source, loader })) }],
   });
   return out.outputFiles[0]!.text;
+}
+
+/**
+ * The file at `path` transpiled to CommonJS, synchronously: for require() (ts-require.ts), which
+ * cannot wait. esbuild is required here, on the first such call only.
+ */
+export function transpileSync(path: string): string {
+  const { buildSync } = createRequire(import.meta.url)('esbuild') as Esbuild;
+  return buildSync(options(path, 'cjs')).outputFiles[0]!.text;
 }
 
 export interface LocationGraph {

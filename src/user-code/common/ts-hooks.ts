@@ -9,7 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { LoadHook, ResolveHook } from 'node:module';
-import { entryFile, LIGHT_EXTENSIONS } from '../../shared/ts-cache.js';
+import { entryFile, esmScope, LIGHT_EXTENSIONS } from '../../shared/ts-cache.js';
 
 interface HooksData {
   cacheDir: string;
@@ -21,10 +21,27 @@ export function initialize(d: HooksData): void {
   data = d;
 }
 
-const TS_FOR_JS: Record<string, string[]> = { '.js': ['.ts'], '.mjs': ['.mts'], '': ['.ts', '.mts', '/index.ts'] };
+const TS_FOR_JS: Record<string, string[]> = {
+  '.js': ['.ts', '.tsx'],
+  '.mjs': ['.mts'],
+  '.cjs': ['.cts'],
+  '': ['.ts', '.tsx', '.mts', '/index.ts', '/index.tsx'],
+};
+
+// What tsx loads beyond the cached .ts/.mts: files outside the static graph (a dynamic import)
+// may also be .tsx or .cts, or sit in a CommonJS package; those are transpiled here.
+const HOOK_EXTENSIONS = new Set([...LIGHT_EXTENSIONS, '.tsx', '.cts']);
 
 function isTs(url: string | undefined): boolean {
-  return !!url?.startsWith('file:') && LIGHT_EXTENSIONS.has(extname(new URL(url).pathname));
+  return !!url?.startsWith('file:') && HOOK_EXTENSIONS.has(extname(new URL(url).pathname));
+}
+
+/** The format a TypeScript file loads as, by Node's rules for its JavaScript twin (as tsx does). */
+function formatOf(path: string): 'module' | 'commonjs' {
+  const ext = extname(path);
+  if (ext === '.mts') return 'module';
+  if (ext === '.cts') return 'commonjs';
+  return esmScope(path) ? 'module' : 'commonjs';
 }
 
 export const resolve: ResolveHook = async (specifier, context, next) => {
@@ -57,14 +74,18 @@ export const load: LoadHook = async (url, context, next) => {
   if (!isTs(url)) return next(url, context);
   const path = fileURLToPath(url);
   const source = readFileSync(path, 'utf8');
+  const format = formatOf(path);
   let code: string | undefined;
-  if (data) {
+  // The cache holds ESM of the static graph's .ts/.mts only.
+  if (data && format === 'module' && LIGHT_EXTENSIONS.has(extname(path))) {
     try {
       code = readFileSync(entryFile(data.cacheDir, path, source, data.esbuildVersion), 'utf8');
     } catch {
       code = undefined;
     }
   }
-  code ??= await (await import('../../shared/ts-transpile.js')).transpile(path, source);
-  return { format: 'module', source: code, shortCircuit: true };
+  code ??= await (
+    await import('../../shared/ts-transpile.js')
+  ).transpile(path, source, format === 'module' ? 'esm' : 'cjs');
+  return { format, source: code, shortCircuit: true };
 };

@@ -159,6 +159,23 @@ describe('compiled TypeScript loading', () => {
     assert.match(line(missing, 'REPORT') ?? '', /3 sides in helpers\.ts/);
   });
 
+  test('outside the static graph: a dynamic .tsx, .cts and CommonJS-scope .ts, and require() of a .ts, load as under tsx', () => {
+    precompile();
+    const viaTsx = run('dynamic', { tsx: true });
+    const light = run('dynamic');
+    assert.equal(viaTsx.code, 0, viaTsx.out);
+    assert.equal(light.code, 0, light.out);
+    assert.ok(!usedTsx(light), `the light loader served them: ${light.resolved.join(' ')}`);
+    const dynamic = line(light, 'DYNAMIC');
+    assert.equal(dynamic, line(viaTsx, 'DYNAMIC'));
+    assert.deepEqual(JSON.parse(dynamic ?? '{}'), {
+      view: '{"x":"tsx"} string',
+      old: 'cts require:function',
+      legacy: '7 string',
+      required: 'required',
+    });
+  });
+
   const bwrap = bubblewrapUsable();
   test('under bubblewrap the cache is read-only and still used', { skip: bwrap.ok ? false : bwrap.why }, () => {
     precompile();
