@@ -1,0 +1,95 @@
+// A compiled `outpost agent` (dist/, rebuilt when stale as `npm start` does) deploys a TypeScript
+// location (test/fixtures/user-code/ts-features) and runs a job, end to end: the agent's helper
+// fills the compile cache at deploy (a manifest and one transpiled entry per file of the static
+// graph), and the cold run worker imports the location through the light loader over that cache,
+// not tsx. The proof is what the worker ran: after deploy the test rewrites the cached entry of
+// helpers.ts (the source is untouched, so the manifest still holds), and the run's stdout shows
+// the rewritten text — only a worker reading the cache can print it; under tsx it would not.
+import assert from 'node:assert/strict';
+import type { ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, test } from 'node:test';
+import { spawnOutpost, stopGracefully } from '../../support/process.js';
+import { startStack, type Stack } from '../../support/stack.js';
+import { testTemporal } from '../../support/temporal.js';
+
+const ROOT = resolve(import.meta.dirname, '..', '..', '..');
+const MODULE = join(ROOT, 'test/fixtures/user-code/ts-features/definitions.ts');
+const t = await testTemporal();
+const cacheDir = mkdtempSync(join(tmpdir(), 'outpost-e2e-ts-cache-'));
+let stack: Stack;
+let agent: ChildProcess | undefined;
+
+before(async () => {
+  const b = spawnSync(process.execPath, ['scripts/ensure-build.mjs'], {
+    cwd: ROOT,
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
+  assert.equal(b.status, 0, b.stderr);
+  stack = await startStack({ temporalAddress: t.address });
+  const tokenFile = join(stack.dataDir, 'agent.token');
+  writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
+  ({ child: agent } = await spawnOutpost(
+    [
+      'agent',
+      '--url',
+      stack.cp.url,
+      '--token-file',
+      tokenFile,
+      '--temporal-address',
+      t.address,
+      '--task-queue',
+      stack.taskQueue,
+      '--data-dir',
+      join(stack.dataDir, 'agent'),
+      // A cold run worker, started after the cache entry is rewritten below.
+      '--warm-run-workers',
+      '0',
+    ],
+    /OUTPOST_AGENT_READY/,
+    { OUTPOST_LOG_LEVEL: 'info', OUTPOST_TS_CACHE_DIR: cacheDir, OUTPOST_TS_LOADER: '' },
+    undefined,
+    [process.execPath, join(ROOT, 'dist/src/cli/main.js')],
+  ));
+  agent.stdout?.resume();
+  agent.stderr?.resume();
+});
+after(async () => {
+  await stopGracefully(agent);
+  await stack?.close();
+  rmSync(cacheDir, { recursive: true, force: true });
+});
+
+test('a compiled agent deploys a TypeScript location and its run worker loads it through the compile cache', async () => {
+  await stack.deploy('ts_features', MODULE);
+  const status = await stack.locationStatus('ts_features');
+  assert.equal(status.status, 'LOADED', status.loadError ?? '');
+
+  const files = readdirSync(cacheDir);
+  assert.equal(files.filter((f) => f.startsWith('m-')).length, 1, `one manifest: ${files.join(' ')}`);
+  const entries = files.filter((f) => !f.startsWith('m-')).map((f) => join(cacheDir, f));
+  // definitions.ts, helpers.ts, lib/twice.ts, lib/index.ts (data.json is loaded natively).
+  assert.equal(entries.length, 4, files.join(' '));
+  const helpers = entries.filter((f) => readFileSync(f, 'utf8').includes('sides in'));
+  assert.equal(helpers.length, 1, 'one cached entry holds helpers.ts');
+  writeFileSync(
+    helpers[0]!,
+    readFileSync(helpers[0]!, 'utf8').replace('sides in', 'sides (from the compile cache) in'),
+  );
+
+  const id = await stack.launch('report', {}, 'ts_features');
+  const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE']);
+  const stdout = await stack.computeLogs(id, 'stdout');
+  assert.equal(run.status, 'SUCCESS', `${stdout}\n${await stack.computeLogs(id, 'stderr')}`);
+  const report = /^REPORT (.*)$/m.exec(stdout)?.[1];
+  assert.ok(report, stdout);
+  const r = JSON.parse(report) as { helper: string; lib: string; colour: string };
+  assert.deepEqual(
+    [r.helper, r.lib, r.colour],
+    ['3 sides (from the compile cache) in helpers.ts', 'lib-index', 'blue'],
+  );
+});
