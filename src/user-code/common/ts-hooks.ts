@@ -3,7 +3,9 @@
 // loads under its own URL (import.meta.url, relative imports and node_modules resolution are
 // Node's own) with the transpiled text from the cache, or transpiled here when the cache lacks
 // it. Resolution adds what tsx adds for TypeScript: `./x.js` finds `./x.ts`, `./x` finds
-// `./x.ts` or `./x/index.ts`, and a JSON import needs no `with { type: 'json' }`. Against tsx's
+// `./x.ts` or `./x/index.ts`, and a JSON import needs no `with { type: 'json' }`. A file outside
+// the cached static graph (a dynamic import of .tsx, .cts or CommonJS-scope .ts) is transpiled in
+// memory to the format Node gives its JavaScript twin (require() is ts-require.ts). Against tsx's
 // loader this saves tsx and esbuild loading in every process (~130 ms of CPU per boot).
 import { existsSync, readFileSync } from 'node:fs';
 import { extname } from 'node:path';

@@ -1,7 +1,8 @@
 // The compiled run worker's two ways to import a TypeScript location: tsx, and the light loader
 // over the compile cache (src/shared/ts-cache.ts, ts-precompile.ts, src/user-code/common/ts-hooks.ts).
 // Both must mean the same: relative `.js`/extensionless/directory imports of .ts files, a JSON
-// import, import.meta.url, and a stack trace pointing at the .ts line. A file changed since the
+// import, import.meta.url, a stack trace pointing at the .ts line, and what the static graph does
+// not show (a dynamic .tsx/.cts/CommonJS-scope .ts import, require() of a .ts). A file changed since the
 // cache was filled sends the process back to tsx; a cache entry gone is transpiled in memory;
 // under bubblewrap the cache is read-only and still read. Runs dist/ (rebuilt when stale, as
 // `npm start` does) with a cache directory of its own.
