@@ -60,6 +60,17 @@ export function hostActivities(taskQueue: string) {
   return { launchRun: short.launchRun, terminateProcess: short.terminateProcess, superviseRun: supervise.superviseRun };
 }
 
+/**
+ * launchRunHere: the launch as a local activity of the run workflow's first task, on the agent
+ * that runs that task (run.ts decides when). One attempt: a failure that may pass, or a timeout,
+ * goes on as launchRun on the host queue (it retries there, and adopts what this attempt started).
+ * As long as an ordinary launch may take (the SDK keeps the workflow task alive meanwhile).
+ */
+export const localLaunch = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { maximumAttempts: 1 },
+});
+
 /** The coded error behind an activity failure, for failWork. */
 export function workFailureOf(err: unknown): WorkFailure {
   const cause = err instanceof ActivityFailure ? err.cause : err;
