@@ -106,8 +106,11 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     const existing = await deps.launcher.adopt(payload.runId);
     let cursor: RunCursor | undefined;
     if (!existing) {
-      // A run terminated (or otherwise ended) before launch is never started.
-      cursor = await deps.controlPlane.runCursor(deps.agentId(), payload.runId);
+      // A run terminated (or otherwise ended) before launch is never started. The cursor asked
+      // for when this agent claimed the launch, if fresh, saves the launch a round trip.
+      cursor =
+        (await deps.prefetchedCursor?.(payload.runId)) ??
+        (await deps.controlPlane.runCursor(deps.agentId(), payload.runId));
       if (cursor.status === 'CANCELING' || isTerminalRunStatus(cursor.status)) {
         log.info({ status: cursor.status }, 'run not launched: it was stopped first');
         return { skipped: cursor.status } as const;

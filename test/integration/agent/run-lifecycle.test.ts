@@ -87,11 +87,32 @@ describeEachDialect('agent: a run end to end', (target) => {
   });
 
   test('in `all` mode the launch runs inside the first workflow task (a local activity), not as an activity task', async () => {
-    const id = await stack.launch('hello');
-    assert.equal((await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'])).status, 'SUCCESS');
+    // The pre-launch check (runCursor) is asked for when the launch is claimed, before the run
+    // workflow starts (launch-checks.ts), not once its first task runs.
+    const cp = stack.agent!.controlPlane;
+    const asked: Array<{ runId: string; at: number }> = [];
+    const runCursor = cp.runCursor.bind(cp);
+    cp.runCursor = (agentId, runId) => {
+      asked.push({ runId, at: Date.now() });
+      return runCursor(agentId, runId);
+    };
+    let id: string;
+    try {
+      id = await stack.launch('hello');
+      assert.equal((await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'])).status, 'SUCCESS');
+    } finally {
+      cp.runCursor = runCursor;
+    }
     const handle = t.client.workflow.getHandle(runWorkflowId(id));
     await handle.result();
     const events = (await handle.fetchHistory()).events ?? [];
+    const started = events[0]!.eventTime!;
+    const startedAt = Number(started.seconds) * 1000 + Math.floor((started.nanos ?? 0) / 1e6);
+    const check = asked.find((a) => a.runId === id);
+    assert.ok(
+      check && check.at <= startedAt,
+      `the check asked for ${check ? check.at - startedAt : '?'} ms after the start`,
+    );
     const activities = events.flatMap((e) => {
       const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
       return name ? [name] : [];
