@@ -92,10 +92,12 @@ export function hostActivities(taskQueue: string) {
  * launchRunHere: the launch as a local activity of the run workflow's first task, on the agent
  * that runs that task (run.ts decides when). One attempt: a failure that may pass, or a timeout,
  * goes on as launchRun on the host queue (it retries there, and adopts what this attempt started).
- * As long as an ordinary launch may take (the SDK keeps the workflow task alive meanwhile).
+ * Short: a warm hand-off takes milliseconds, and a launch that waits (for a boot slot, or a
+ * standby still booting) must not hold one of the worker's workflow-task slots, which sensor
+ * and schedule evaluations share, for the whole wait: after this long it waits as launchRun.
  */
 export const localLaunch = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
+  startToCloseTimeout: '5 seconds',
   retry: { maximumAttempts: 1 },
 });
 
