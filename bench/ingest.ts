@@ -17,6 +17,7 @@ import { startDevServer } from '../src/shared/temporal-dev-server.js';
 import { startPostgres, type PgCluster } from '../test/support/postgres.js';
 import { isQuick, report, type Figure } from './support/report.js';
 import { HELLO_MODULE, startBenchSystem } from './support/stack.js';
+import { cpuOf, startWindowCpu } from './support/window-cpu.js';
 import { sleep } from '../test/support/wait.js';
 
 const quick = isQuick();
@@ -63,7 +64,7 @@ async function measure(
 ): Promise<Figure[]> {
   const sys = await startBenchSystem({ databaseUrl: url, temporal });
   try {
-    await sys.spawnAgent();
+    const agent = await sys.spawnAgent();
     progress(`${dialect}: agent ready`);
     await sys.stack.deploy('hello', HELLO_MODULE);
     progress(`${dialect}: hello deployed`);
@@ -73,6 +74,7 @@ async function measure(
     await sys.stack.waitRun(warm, ['SUCCESS']);
     progress(`${dialect}: warm-up run done`);
 
+    const stopCpu = await startWindowCpu(agent.pid!);
     const runId = await sys.stack.launch('chatty', { events: EVENTS });
     // The last stored event is the one with the highest seq; note when that seq first appeared.
     let lastStoredAt = 0;
@@ -88,6 +90,7 @@ async function measure(
         break;
       await sleep(10);
     }
+    const cpu = await stopCpu();
     const final = await sys.stack.waitRun(runId, ['SUCCESS', 'FAILURE']);
     const rows = await allEvents(store, runId);
     const contiguous = rows.every((e, i) => e.seq === i + 1);
@@ -100,8 +103,10 @@ async function measure(
       createRun(trx, store, { location: 'bench', job: 'chatty', runConfig: {}, tags: {} }),
     );
     const t0 = performance.now();
-    for (let i = 0; i < rows.length; i += EVENT_BATCH)
-      await appendRunEvents(store, run.id, rows.slice(i, i + EVENT_BATCH));
+    const floorCpuMs = await cpuOf(async () => {
+      for (let i = 0; i < rows.length; i += EVENT_BATCH)
+        await appendRunEvents(store, run.id, rows.slice(i, i + EVENT_BATCH));
+    });
     const floor = rows.length / ((performance.now() - t0) / 1000);
     const note = `${rows.length} events, status ${final.status}, seqs contiguous: ${contiguous}`;
     return [
@@ -115,6 +120,14 @@ async function measure(
       { name: `${dialect}: floor (direct batched insert, batch ${EVENT_BATCH})`, value: floor, unit: 'events/s' },
       { name: `${dialect}: end to end / floor`, value: e2e / floor, unit: 'ratio' },
       { name: `${dialect}: first written → last stored`, value: e2eSecs * 1000, unit: 'ms' },
+      // Load-independent: CPU per event over launch → last stored (the run's own bookkeeping included).
+      {
+        name: `${dialect}: CPU per event, bench process (control plane + polling)`,
+        value: (cpu.benchMs * 1000) / rows.length,
+        unit: 'µs',
+        note: `floor (appendRunEvents alone): ${((floorCpuMs * 1000) / rows.length).toFixed(2)} µs/event`,
+      },
+      { name: `${dialect}: CPU per event, agent`, value: (cpu.agentMs * 1000) / rows.length, unit: 'µs' },
       // The run worker's own writing time bounds end to end from below (it shares the 2 cores).
       {
         name: `${dialect}: first written → last written (run worker)`,
