@@ -59,7 +59,7 @@ async function main(): Promise<void> {
     spoolRoot = join(sys.stack.dataDir, 'agent', 'runs');
     await sys.stack.deploy('bench', resolve('bench/fixtures/bench-location.ts'));
     const store = sys.stack.cp.store;
-    const stopCpu = await startWindowCpu(agent.pid!);
+    const stopCpu = await startWindowCpu(agent.pid!, 'logs');
     const runId = await sys.stack.launch('firehose', { mb: MB }, 'bench');
     let seen = 0;
     let lastStoredAt = 0;

@@ -1,7 +1,8 @@
 // CPU over a measured window, per process: the bench process itself (in these benches it hosts
 // the control plane, so its figure is the control plane's plus the bench's own store polling)
 // and the `outpost agent` child (from /proc, 10 ms ticks). With OUTPOST_BENCH_CP_PROFILE=<file>
-// the bench process is also profiled over the window (V8 sampling profiler, .cpuprofile).
+// the bench process is also profiled over the window (V8 sampling profiler), into
+// <file>.<label>.cpuprofile.
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpuMs } from './stack.js';
@@ -14,7 +15,7 @@ export interface WindowCpu {
 }
 
 /** Starts counting; the returned function stops and answers the CPU used since. */
-export async function startWindowCpu(agentPid: number): Promise<() => Promise<WindowCpu>> {
+export async function startWindowCpu(agentPid: number, label: string): Promise<() => Promise<WindowCpu>> {
   const profileFile = process.env.OUTPOST_BENCH_CP_PROFILE;
   let session: Session | undefined;
   if (profileFile) {
@@ -30,7 +31,7 @@ export async function startWindowCpu(agentPid: number): Promise<() => Promise<Wi
     const agentMs = cpuMs(agentPid) - agent0;
     if (session && profileFile) {
       const { profile } = await session.post('Profiler.stop');
-      writeFileSync(profileFile, JSON.stringify(profile));
+      writeFileSync(`${profileFile}.${label}.cpuprofile`, JSON.stringify(profile));
       session.disconnect();
     }
     return { benchMs: (self.user + self.system) / 1000, agentMs };
