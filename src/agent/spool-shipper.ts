@@ -61,11 +61,7 @@ export class SpoolShipper {
    * line of events.jsonl is complete as it will ever be. Returns true when anything was shipped.
    */
   async shipOnce(final = false): Promise<boolean> {
-    const results = await Promise.allSettled([
-      this.shipEvents(final),
-      this.shipLog('stdout'),
-      this.shipLog('stderr'),
-    ]);
+    const results = await Promise.allSettled([this.shipEvents(final), this.shipLog('stdout'), this.shipLog('stderr')]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     return results.some((r) => r.status === 'fulfilled' && r.value);
@@ -77,7 +73,7 @@ export class SpoolShipper {
     /** File positions of batches that failed: the next pass starts again from the first. */
     const failedAt: number[] = [];
     let progressed = false;
-    for (let sent = 0; sent < SENDS_PER_PASS && !window.failed; ) {
+    for (let sent = 0; sent < SENDS_PER_PASS && !window.failed;) {
       const batch = this.nextBatch(file, final);
       if (!batch) {
         // Nothing complete to read: wait for an answer (the file may grow meanwhile), or stop.
@@ -196,7 +192,7 @@ export class SpoolShipper {
       if (!isOutpostError(err, 'INVALID_ARGUMENT')) throw err;
       this.logger.warn({ runId: this.runId, err: err.message }, 'batch refused; re-reading its lines strictly');
       const strict: Buffer[] = [];
-      for (let at = 0; at < body.length; ) {
+      for (let at = 0; at < body.length;) {
         let nl = body.indexOf(0x0a, at);
         if (nl === -1) nl = body.length;
         const line = this.strictLine(body, at, nl);
