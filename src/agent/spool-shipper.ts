@@ -24,8 +24,12 @@ export const EVENT_BATCHES_IN_FLIGHT = 3;
 export const LOG_CHUNK = 1024 * 1024;
 /** appendComputeLogs calls in flight at once for one stream. */
 export const LOG_CHUNKS_IN_FLIGHT = 3;
-/** Requests one pass sends at most per kind, so a pass returns (liveness, heartbeat) while a run is busy. */
+/**
+ * Requests one pass sends at most per kind, and how long it keeps starting them, so a pass
+ * returns (liveness, heartbeat: superviseRun's timeout is 15 s) while a run is busy.
+ */
 const SENDS_PER_PASS = 16;
+const PASS_MS = 1_000;
 /** Bytes of events.jsonl read at a time (grown, up to EVENT_LINE_MAX, for a longer line). */
 const EVENT_READ = 1024 * 1024;
 /** The longest events.jsonl line read whole (as before this window: 8 MiB). */
@@ -73,7 +77,8 @@ export class SpoolShipper {
     /** File positions of batches that failed: the next pass starts again from the first. */
     const failedAt: number[] = [];
     let progressed = false;
-    for (let sent = 0; sent < SENDS_PER_PASS && !window.failed;) {
+    const until = Date.now() + PASS_MS;
+    for (let sent = 0; sent < SENDS_PER_PASS && Date.now() < until && !window.failed;) {
       const batch = this.nextBatch(file, final);
       if (!batch) {
         // Nothing complete to read: wait for an answer (the file may grow meanwhile), or stop.
@@ -216,7 +221,12 @@ export class SpoolShipper {
     let next = start;
     /** A chunk refused for a gap (its predecessor failed, or a control plane that does not wait). */
     let gap = false;
-    for (let sent = 0; sent < SENDS_PER_PASS && !window.failed && !gap && !this.truncated[stream]; sent++) {
+    const until = Date.now() + PASS_MS;
+    for (
+      let sent = 0;
+      sent < SENDS_PER_PASS && Date.now() < until && !window.failed && !gap && !this.truncated[stream];
+      sent++
+    ) {
       await window.room();
       if (window.failed || gap || this.truncated[stream]) break;
       const chunk = readRange(file, next, LOG_CHUNK);
