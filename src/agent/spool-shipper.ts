@@ -65,13 +65,36 @@ export class SpoolShipper {
    * line of events.jsonl is complete as it will ever be. Returns true when anything was shipped.
    */
   async shipOnce(final = false): Promise<boolean> {
-    const results = await Promise.allSettled([this.shipEvents(final), this.shipLog('stdout'), this.shipLog('stderr')]);
+    const logs = Promise.allSettled([this.shipLog('stdout'), this.shipLog('stderr')]);
+    const results = await Promise.allSettled([this.shipEvents(final, logs), logs.then(unwrap)]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) throw failed.reason;
     return results.some((r) => r.status === 'fulfilled' && r.value);
   }
 
-  private async shipEvents(final: boolean): Promise<boolean> {
+  /**
+   * Whether the run's end must wait for its logs: the bytes the worker wrote before its terminal
+   * event (the files' `sizes` once that line was read; the worker writes both files itself, so
+   * the order holds) are not all stored, and this pass's log shipping failed or is still moving.
+   * A stream that made no progress at all does not hold the end back forever.
+   */
+  private async logsHoldTheEnd(logs: Promise<PromiseSettledResult<boolean>[]>, sizes: LogSizes): Promise<boolean> {
+    const [stdout, stderr] = await logs;
+    const behind = (stream: ComputeLogStream, r: PromiseSettledResult<boolean> | undefined): boolean =>
+      !this.truncated[stream] &&
+      this.offsets[stream] < sizes[stream] &&
+      (r?.status === 'rejected' || r?.value === true);
+    return behind('stdout', stdout) || behind('stderr', stderr);
+  }
+
+  private logSizes(): LogSizes {
+    return {
+      stdout: fileSize(join(this.spoolDir, SPOOL_FILES.stdout)),
+      stderr: fileSize(join(this.spoolDir, SPOOL_FILES.stderr)),
+    };
+  }
+
+  private async shipEvents(final: boolean, logs: Promise<PromiseSettledResult<boolean>[]>): Promise<boolean> {
     const file = join(this.spoolDir, SPOOL_FILES.events);
     const window = new Window(EVENT_BATCHES_IN_FLIGHT);
     /** File positions of batches that failed: the next pass starts again from the first. */
@@ -88,8 +111,17 @@ export class SpoolShipper {
       }
       progressed = true;
       if (batch.heads.length === 0) continue;
-      // A batch that moves the status is sent alone, after every batch ahead of it is answered.
-      if (batch.heads.some((h) => STATUS_EVENT_TYPES.has(h.type))) await window.drain();
+      // A batch that moves the status is sent alone, after every batch ahead of it is answered;
+      // one that ends the run also after the logs written before it (else a run shown SUCCESS
+      // could still be missing its last lines): until then it waits for a later pass.
+      if (batch.heads.some((h) => TERMINAL_EVENT_TYPES.has(h.type))) {
+        const sizes = this.logSizes();
+        await window.drain();
+        if (!window.failed && (await this.logsHoldTheEnd(logs, sizes))) {
+          this.eventsPos = batch.pos;
+          break;
+        }
+      } else if (batch.heads.some((h) => STATUS_EVENT_TYPES.has(h.type))) await window.drain();
       else await window.room();
       if (window.failed) {
         failedAt.push(batch.pos);
@@ -338,6 +370,22 @@ export function eventLinesAfter(spoolDir: string, afterSeq: number, max: number)
     if (out.length >= max) break;
   }
   return out.join('\n');
+}
+
+type LogSizes = Record<ComputeLogStream, number>;
+
+const unwrap = (results: PromiseSettledResult<boolean>[]): boolean => {
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.some((r) => r.status === 'fulfilled' && r.value);
+};
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** Up to `max` bytes of `file` from `offset`; undefined when the file does not exist yet. */

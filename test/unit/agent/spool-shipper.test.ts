@@ -332,3 +332,33 @@ test('stdout: the next chunk goes as soon as one is answered; stored bytes ident
   );
   assert.ok((await storedStdout(runId)).equals(bytes), 'stored stdout is the spool, byte for byte');
 });
+
+test('the run ends in the store only after the logs written before its end are stored', async () => {
+  // Without this, a user (or a test) reading the logs of a run that shows SUCCESS could miss
+  // its last lines: events and logs ship side by side, and logs are the larger, slower part.
+  const { runId, spoolDir } = await newRun(20, false);
+  const bytes = writeStdout(spoolDir);
+  writeFileSync(join(spoolDir, 'stderr.log'), 'warning: something\n');
+  const storedAtEnd: number[] = [];
+  const client = {
+    appendRunEventLines: async (_a: string, _r: string, lines: Buffer) => {
+      if (/"type":"RUN_SUCCESS"/.test(lines.toString('utf8'))) storedAtEnd.push((await storedStdout(runId)).length);
+      return appendRunEvents(store, runId, parseEventLines(lines.toString('utf8')));
+    },
+    appendComputeLogs: async (_a: string, _r: string, stream: 'stdout' | 'stderr', offset: number, data: Buffer) => {
+      await new Promise((r) => setTimeout(r, 40)); // a control plane slower with bytes than with events
+      return appendWhenContiguous(store, { runId, stream, offset }, data, 3_000);
+    },
+  };
+  const shipper = new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
+    runId,
+    lastSeq: 0,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    status: 'STARTING',
+  });
+  await shipAll(shipper);
+  assert.deepEqual(storedAtEnd, [bytes.length], 'RUN_SUCCESS was sent once, with all of stdout already stored');
+  assert.ok((await storedStdout(runId)).equals(bytes));
+  assert.equal((await getRun(store.db, runId))?.status, 'SUCCESS');
+});
