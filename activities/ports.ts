@@ -115,6 +115,11 @@ export interface ActivityDeps {
   logger: Logger;
   /** Epoch ms; default Date.now. */
   clock?: () => number;
+  /**
+   * The run's cursor as asked for when this agent claimed its launch (a moment ago), once; undefined
+   * (or an answer of undefined): launchRun asks the control plane itself. Default: none.
+   */
+  prefetchedCursor?: (runId: string) => Promise<RunCursor | undefined> | undefined;
   /** How often superviseRun polls the spool when idle; default 250 ms. */
   supervisePollMs?: number;
 }

@@ -20,6 +20,9 @@ const LAUNCH_HEARTBEAT_MS = 3_000;
 
 export type LaunchOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
 
+/** launchRunHere's answer: the launch's outcome, or `elsewhere` when this is not the run's host. */
+export type LocalLaunchOutcome = LaunchOutcome | { elsewhere: true };
+
 export interface SuperviseOptions {
   /** The run is being terminated: a missing terminal event becomes RUN_CANCELED, not RUN_FAILURE. */
   terminating?: boolean;
@@ -103,8 +106,11 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     const existing = await deps.launcher.adopt(payload.runId);
     let cursor: RunCursor | undefined;
     if (!existing) {
-      // A run terminated (or otherwise ended) before launch is never started.
-      cursor = await deps.controlPlane.runCursor(deps.agentId(), payload.runId);
+      // A run terminated (or otherwise ended) before launch is never started. The cursor asked
+      // for when this agent claimed the launch, if fresh, saves the launch a round trip.
+      cursor =
+        (await deps.prefetchedCursor?.(payload.runId)) ??
+        (await deps.controlPlane.runCursor(deps.agentId(), payload.runId));
       if (cursor.status === 'CANCELING' || isTerminalRunStatus(cursor.status)) {
         log.info({ status: cursor.status }, 'run not launched: it was stopped first');
         return { skipped: cursor.status } as const;
@@ -164,27 +170,45 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     }
   }
 
+  /** launchRun's body, for both ways it runs (an activity on the host queue, or local in the workflow task). */
+  async function launchAndPost(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LaunchOutcome> {
+    // A launch may outlast the 15 s heartbeat timeout (a standby booting or taking the run on a
+    // starved CPU): heartbeat, or Temporal retries it here while this attempt still runs. A local
+    // activity has no heartbeat: its workflow task is kept alive by the SDK instead.
+    const ctx = Context.current();
+    const beat = ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), LAUNCH_HEARTBEAT_MS);
+    board.inFlight.add(payload.runId);
+    try {
+      const outcome = await launch(payload);
+      board.post(payload.runId, 'launched' in outcome ? outcome.posted : undefined);
+      return 'launched' in outcome ? { launched: outcome.launched } : outcome;
+    } catch (err) {
+      const failure = toFailure(err);
+      // Failed for good: the supervision scheduled with it has nothing to wait for.
+      if (failure.nonRetryable) board.post(payload.runId, undefined);
+      throw failure;
+    } finally {
+      clearInterval(beat);
+      board.inFlight.delete(payload.runId);
+    }
+  }
+
   return {
     /** Spawns the run worker, or adopts the one this host already launched. Never spawns twice. */
-    async launchRun(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LaunchOutcome> {
-      // A launch may outlast the 15 s heartbeat timeout (a standby booting or taking the run on a
-      // starved CPU): heartbeat, or Temporal retries it here while this attempt still runs.
-      const ctx = Context.current();
-      const beat = setInterval(() => ctx.heartbeat(), LAUNCH_HEARTBEAT_MS);
-      board.inFlight.add(payload.runId);
-      try {
-        const outcome = await launch(payload);
-        board.post(payload.runId, 'launched' in outcome ? outcome.posted : undefined);
-        return 'launched' in outcome ? { launched: outcome.launched } : outcome;
-      } catch (err) {
-        const failure = toFailure(err);
-        // Failed for good: the supervision scheduled with it has nothing to wait for.
-        if (failure.nonRetryable) board.post(payload.runId, undefined);
-        throw failure;
-      } finally {
-        clearInterval(beat);
-        board.inFlight.delete(payload.runId);
-      }
+    launchRun(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LaunchOutcome> {
+      return launchAndPost(payload);
+    },
+
+    /**
+     * launchRun as a local activity of the run workflow's first task, which the agent that
+     * claimed the run runs (eager start): no activity task to schedule and match, and no workflow
+     * task between the start and the launch. Only the host named by the workflow may launch:
+     * anywhere else (the task went to another agent's worker, e.g. after this one died) it
+     * answers `elsewhere`, and the workflow schedules launchRun on the host queue as before.
+     */
+    async launchRunHere(hostTaskQueue: string, payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LocalLaunchOutcome> {
+      if (hostTaskQueue !== deps.hostTaskQueue) return { elsewhere: true };
+      return launchAndPost(payload);
     },
 
     /**

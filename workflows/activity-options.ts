@@ -88,6 +88,19 @@ export function hostActivities(taskQueue: string) {
   return { launchRun: short.launchRun, terminateProcess: short.terminateProcess, superviseRun: supervise.superviseRun };
 }
 
+/**
+ * launchRunHere: the launch as a local activity of the run workflow's first task, on the agent
+ * that runs that task (run.ts decides when). One attempt: a failure that may pass, or a timeout,
+ * goes on as launchRun on the host queue (it retries there, and adopts what this attempt started).
+ * Short: a warm hand-off takes milliseconds, and a launch that waits (for a boot slot, or a
+ * standby still booting) must not hold one of the worker's workflow-task slots, which sensor
+ * and schedule evaluations share, for the whole wait: after this long it waits as launchRun.
+ */
+export const localLaunch = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '5 seconds',
+  retry: { maximumAttempts: 1 },
+});
+
 /** The coded error behind an activity failure, for failWork. */
 export function workFailureOf(err: unknown): WorkFailure {
   const cause = err instanceof ActivityFailure ? err.cause : err;

@@ -7,6 +7,7 @@
 // needed; retries of that activity add no events either (only the final attempt is recorded).
 import {
   ActivityFailure,
+  ApplicationFailure,
   CancellationScope,
   condition,
   defineQuery,
@@ -17,7 +18,7 @@ import {
 } from '@temporalio/workflow';
 import type { LaunchHandle, LaunchOutcome, SuperviseOptions, SuperviseResult } from '../activities/index.js';
 import type { RunStatus } from '../src/shared/run-status.js';
-import { bookkeeping, hostActivities, workFailureOf } from './activity-options.js';
+import { bookkeeping, hostActivities, localLaunch, workFailureOf } from './activity-options.js';
 import {
   PHASE_QUERY,
   TERMINATE_SIGNAL,
@@ -43,6 +44,14 @@ export const TERMINATE_AT_ONCE_PATCH = 'terminate-at-once';
  * workflow task after the launch. Executions recorded before it replay launch-then-supervise.
  */
 export const SUPERVISE_WITH_LAUNCH_PATCH = 'supervise-with-launch';
+/**
+ * Patch: when the agent that claimed the run named its own host queue (it runs this first
+ * workflow task, started eagerly), launch as a local activity inside this task (launchRunHere)
+ * instead of scheduling launchRun: no activity task round trip before the worker is handed the
+ * run. Anywhere else, or after a failure that may pass, launchRun on the host queue as before.
+ * Executions recorded before it replay through launchRun.
+ */
+export const LAUNCH_IN_TASK_PATCH = 'launch-in-task';
 
 export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: string }): Promise<RunWorkflowResult> {
   const { runId } = input.payload;
@@ -100,7 +109,7 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
       : undefined;
     let outcome: LaunchOutcome;
     try {
-      outcome = await host.launchRun(input.payload);
+      outcome = await launch();
     } catch (err) {
       // Failed for good. The host has told supervision there is nothing to wait for; the cancel
       // covers an agent restarted in between.
@@ -153,4 +162,21 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
     }
     return result.status;
   }
+
+  async function launch(): Promise<LaunchOutcome> {
+    if (input.hostTaskQueue !== undefined && patched(LAUNCH_IN_TASK_PATCH)) {
+      try {
+        const here = await localLaunch.launchRunHere(input.hostTaskQueue, input.payload);
+        if (!('elsewhere' in here)) return here;
+      } catch (err) {
+        // Failed for good (the worker cannot be spawned): as launchRun failing for good would.
+        if (isCancellation(err) || failedForGood(err)) throw err;
+      }
+    }
+    return host.launchRun(input.payload);
+  }
+}
+
+function failedForGood(err: unknown): boolean {
+  return err instanceof ActivityFailure && err.cause instanceof ApplicationFailure && err.cause.nonRetryable === true;
 }

@@ -20,6 +20,7 @@ import { resolveRunWorkerCpu } from './launchers/cpu-cgroup.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
 import { credentialDirs, resolveIsolation, type Isolation } from './launchers/sandbox.js';
 import { Poller } from './poller.js';
+import { LaunchChecks } from './launch-checks.js';
 import { createAgentWorkers } from './worker.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -34,6 +35,8 @@ export interface AgentParts {
   agentId: () => string;
   hostTaskQueue: string;
   logger: Logger;
+  /** Pre-launch checks the poller asked for when it claimed a launch (`all` mode). */
+  launchChecks?: LaunchChecks;
 }
 
 /** The Temporal code this agent's workers run. */
@@ -174,6 +177,8 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       : resolveRunWorkerCpu(isolation, config.runWorkerCpuWeight);
   const runWorkerCpu = `at most ${config.maxBootingRunWorkers || 'any number of'} booting at once; ${cpu.summary}`;
   const secrets = [opts.token];
+  // `all` mode: this process launches the runs it claims, so the poller asks for their checks early.
+  const launchChecks = mode === 'all' ? new LaunchChecks((runId) => controlPlane.runCursor(agentId, runId)) : undefined;
 
   const launcher = new ProcessLauncher({
     dataDir: config.dataDir,
@@ -221,6 +226,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       agentId: () => agentId,
       hostTaskQueue: hostQueue,
       logger: log,
+      ...(launchChecks ? { launchChecks } : {}),
     });
     workers = await createAgentWorkers({
       connection,
@@ -255,7 +261,11 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       eagerStart: workerConnection !== undefined,
       // In `all` mode this process also hosts runs: the runs it claims are launched here.
       ...(mode === 'all'
-        ? { hostTaskQueue: hostQueue, terminateLocally: (runId: string) => launcher.requestTermination(runId) }
+        ? {
+            hostTaskQueue: hostQueue,
+            terminateLocally: (runId: string) => launcher.requestTermination(runId),
+            ...(launchChecks ? { prefetchLaunch: (runId: string) => launchChecks.prefetch(runId) } : {}),
+          }
         : {}),
     });
     const polling = poller.run(abort.signal);

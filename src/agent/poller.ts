@@ -51,6 +51,12 @@ export interface PollerOptions {
    * The server falls back to an ordinary start when the worker has no free slot. Default false.
    */
   eagerStart?: boolean;
+  /**
+   * Called with the run id of each LAUNCH_RUN item before its workflow starts, when this process
+   * launches the runs it claims (`all` mode): the launch's pre-launch check is asked for now
+   * (launch-checks.ts). Default: none.
+   */
+  prefetchLaunch?: (runId: string) => void;
 }
 
 const DEFAULT_CLAIM_BATCH = 100;
@@ -229,6 +235,10 @@ export class Poller {
       return;
     }
     if (item.kind === 'TERMINATE_RUN') await this.signalTerminateNow(item, log);
+    if (item.kind === 'LAUNCH_RUN' && this.opts.prefetchLaunch) {
+      const runId = (start.options.args[0] as { payload: { runId?: unknown } }).payload.runId;
+      if (typeof runId === 'string') this.opts.prefetchLaunch(runId);
+    }
     const started = await this.retry(log, signal, 'start workflow', async () => {
       try {
         const handle = await this.opts.temporal.workflow.start(start.workflowType, {

@@ -2,10 +2,12 @@
 // batches, starting from what the control plane already has (runCursor), so a restarted
 // supervisor neither loses nor repeats anything: events are keyed by seq, log chunks by
 // byte offset, and both appends are idempotent on the control plane. Event lines go as written
-// (spool-lines.ts reads their seq and type off the bytes), up to two
-// batches at a time (the store ignores duplicate seqs and answers the highest contiguous seq, so
-// a batch stored before its predecessor is harmless); compute logs up to two chunks at a time
-// (the control plane holds a chunk until the bytes before it are stored).
+// (spool-lines.ts reads their seq and type off the bytes; a run of such lines is sent as the
+// file's own bytes). Each kind keeps a window of requests in flight: the next batch or chunk is
+// read and sent as soon as one is answered, so the control plane is not left idle while the agent
+// waits for a pair to finish (the store ignores duplicate seqs and answers the highest contiguous
+// seq, so a batch stored before its predecessor is harmless; the control plane holds a log chunk
+// until the bytes before it are stored). Events and both log streams ship side by side.
 import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SPOOL_FILES, TERMINAL_EVENT_TYPES, type ComputeLogStream } from '../shared/run-events.js';
@@ -17,13 +19,21 @@ import { lineHead, parseEvent, type LineHead } from './spool-lines.js';
 /** Events per appendRunEventLines call (the control plane's default limit is 10,000). */
 export const EVENT_BATCH = 5_000;
 /** appendRunEventLines calls in flight at once for one run. */
-export const EVENT_BATCHES_IN_FLIGHT = 2;
+export const EVENT_BATCHES_IN_FLIGHT = 3;
 /** Bytes per appendComputeLogs call. */
 export const LOG_CHUNK = 1024 * 1024;
 /** appendComputeLogs calls in flight at once for one stream. */
-export const LOG_CHUNKS_IN_FLIGHT = 2;
-/** Bytes of events.jsonl read per pass. */
-const EVENT_READ = 8 * 1024 * 1024;
+export const LOG_CHUNKS_IN_FLIGHT = 3;
+/**
+ * Requests one pass sends at most per kind, and how long it keeps starting them, so a pass
+ * returns (liveness, heartbeat: superviseRun's timeout is 15 s) while a run is busy.
+ */
+const SENDS_PER_PASS = 16;
+const PASS_MS = 1_000;
+/** Bytes of events.jsonl read at a time (grown, up to EVENT_LINE_MAX, for a longer line). */
+const EVENT_READ = 1024 * 1024;
+/** The longest events.jsonl line read whole (as before this window: 8 MiB). */
+const EVENT_LINE_MAX = 8 * 1024 * 1024;
 /** Events that move the run's status: the store applies them in commit order. */
 const STATUS_EVENT_TYPES: ReadonlySet<string> = new Set(['RUN_START', ...TERMINAL_EVENT_TYPES]);
 
@@ -55,28 +65,118 @@ export class SpoolShipper {
    * line of events.jsonl is complete as it will ever be. Returns true when anything was shipped.
    */
   async shipOnce(final = false): Promise<boolean> {
-    let progressed = await this.shipEvents(final);
-    for (const stream of ['stdout', 'stderr'] as const) progressed = (await this.shipLog(stream)) || progressed;
+    const logs = Promise.allSettled([this.shipLog('stdout'), this.shipLog('stderr')]);
+    const results = await Promise.allSettled([this.shipEvents(final, logs), logs.then(unwrap)]);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    return results.some((r) => r.status === 'fulfilled' && r.value);
+  }
+
+  /**
+   * Whether the run's end must wait for its logs: the bytes the worker wrote before its terminal
+   * event (the files' `sizes` once that line was read; the worker writes both files itself, so
+   * the order holds) are not all stored, and this pass's log shipping failed or is still moving.
+   * A stream that made no progress at all does not hold the end back forever.
+   */
+  private async logsHoldTheEnd(logs: Promise<PromiseSettledResult<boolean>[]>, sizes: LogSizes): Promise<boolean> {
+    const [stdout, stderr] = await logs;
+    const behind = (stream: ComputeLogStream, r: PromiseSettledResult<boolean> | undefined): boolean =>
+      !this.truncated[stream] &&
+      this.offsets[stream] < sizes[stream] &&
+      (r?.status === 'rejected' || r?.value === true);
+    return behind('stdout', stdout) || behind('stderr', stderr);
+  }
+
+  private logSizes(): LogSizes {
+    return {
+      stdout: fileSize(join(this.spoolDir, SPOOL_FILES.stdout)),
+      stderr: fileSize(join(this.spoolDir, SPOOL_FILES.stderr)),
+    };
+  }
+
+  private async shipEvents(final: boolean, logs: Promise<PromiseSettledResult<boolean>[]>): Promise<boolean> {
+    const file = join(this.spoolDir, SPOOL_FILES.events);
+    const window = new Window(EVENT_BATCHES_IN_FLIGHT);
+    /** File positions of batches that failed: the next pass starts again from the first. */
+    const failedAt: number[] = [];
+    let progressed = false;
+    const until = Date.now() + PASS_MS;
+    for (let sent = 0; sent < SENDS_PER_PASS && Date.now() < until && !window.failed;) {
+      const batch = this.nextBatch(file, final);
+      if (!batch) {
+        // Nothing complete to read: wait for an answer (the file may grow meanwhile), or stop.
+        if (window.size === 0) break;
+        await window.next();
+        continue;
+      }
+      progressed = true;
+      if (batch.heads.length === 0) continue;
+      // A batch that moves the status is sent alone, after every batch ahead of it is answered;
+      // one that ends the run also after the logs written before it (else a run shown SUCCESS
+      // could still be missing its last lines): until then it waits for a later pass.
+      if (batch.heads.some((h) => TERMINAL_EVENT_TYPES.has(h.type))) {
+        const sizes = this.logSizes();
+        await window.drain();
+        if (!window.failed && (await this.logsHoldTheEnd(logs, sizes))) {
+          this.eventsPos = batch.pos;
+          break;
+        }
+      } else if (batch.heads.some((h) => STATUS_EVENT_TYPES.has(h.type))) await window.drain();
+      else await window.room();
+      if (window.failed) {
+        failedAt.push(batch.pos);
+        break;
+      }
+      sent++;
+      window.add(
+        this.sendBatch(batch).then(
+          (res) => {
+            // lastSeq only ever takes the store's answer: "highest contiguous seq acknowledged".
+            this.lastSeq = Math.max(this.lastSeq, res.highestContiguousSeq);
+          },
+          (err: unknown) => {
+            failedAt.push(batch.pos);
+            throw err;
+          },
+        ),
+      );
+    }
+    await window.drain();
+    if (window.failed) {
+      // Not a position past an unstored line: what follows the first failure is read again.
+      this.eventsPos = Math.min(this.eventsPos, ...failedAt);
+      throw window.error;
+    }
     return progressed;
   }
 
-  private async shipEvents(final: boolean): Promise<boolean> {
-    const file = join(this.spoolDir, SPOOL_FILES.events);
-    const chunk = readRange(file, this.eventsPos, EVENT_READ);
-    if (!chunk || chunk.length === 0) return false;
-    let batch = newBatch();
-    const batches = [batch];
+  /**
+   * The next batch of up to EVENT_BATCH complete lines after eventsPos (advanced past them),
+   * lines already stored left out; undefined when no complete line is there.
+   */
+  private nextBatch(file: string, final: boolean): Batch | undefined {
+    const pos = this.eventsPos;
+    let size = EVENT_READ;
+    let chunk = readRange(file, pos, size);
+    if (!chunk || chunk.length === 0) return undefined;
+    // A line longer than the read: read more, up to EVENT_LINE_MAX (a longer one waits, as before).
+    while (chunk.indexOf(0x0a) === -1 && chunk.length === size && size < EVENT_LINE_MAX) {
+      size = Math.min(size * 4, EVENT_LINE_MAX);
+      chunk = readRange(file, pos, size) ?? chunk;
+    }
+    const batch: Batch = { pos, heads: [], parts: [] };
+    /** Start of the current run of lines sent as the file's own bytes. */
+    let runFrom = -1;
     let consumed = 0;
     let start = 0;
-    while (start < chunk.length) {
-      if (batch.heads.length === EVENT_BATCH) {
-        if (batches.length === EVENT_BATCHES_IN_FLIGHT) break;
-        batch = newBatch();
-        batches.push(batch);
-      }
+    const closeRun = (at: number): void => {
+      if (runFrom >= 0) batch.parts.push(chunk.subarray(runFrom, at));
+      runFrom = -1;
+    };
+    while (start < chunk.length && batch.heads.length < EVENT_BATCH) {
       let nl = chunk.indexOf(0x0a, start);
       if (nl === -1) {
-        if (!final || chunk.length === EVENT_READ) break;
+        if (!final || chunk.length === size) break;
         nl = chunk.length;
       }
       const lineStart = start;
@@ -84,20 +184,22 @@ export class SpoolShipper {
       consumed = Math.min(start, chunk.length);
       // The common line goes as its own bytes; anything else is parsed (and maybe skipped) now.
       const fast = lineHead(chunk, lineStart, nl);
-      const line = fast ? { head: fast, bytes: chunk.subarray(lineStart, nl) } : this.strictLine(chunk, lineStart, nl);
-      if (!line) continue;
-      this.maxSeqInFile = Math.max(this.maxSeqInFile, line.head.seq);
-      if (TERMINAL_EVENT_TYPES.has(line.head.type)) this.sawTerminalEvent = true;
-      if (line.head.seq > this.lastSeq) {
-        batch.heads.push(line.head);
-        batch.lines.push(line.bytes);
+      const strict = fast ? undefined : this.strictLine(chunk, lineStart, nl);
+      const head = fast ?? strict?.head;
+      if (head) {
+        this.maxSeqInFile = Math.max(this.maxSeqInFile, head.seq);
+        if (TERMINAL_EVENT_TYPES.has(head.type)) this.sawTerminalEvent = true;
       }
+      if (!head || head.seq <= this.lastSeq || strict) {
+        closeRun(lineStart);
+        if (strict && head && head.seq > this.lastSeq) batch.parts.push(strict.bytes, NEWLINE);
+      } else if (runFrom < 0) runFrom = lineStart;
+      if (head && head.seq > this.lastSeq) batch.heads.push(head);
     }
-    this.eventsPos += consumed;
-    const toSend = batches.filter((b) => b.heads.length > 0);
-    if (toSend.length === 0) return consumed > 0;
-    await this.sendBatches(toSend);
-    return true;
+    closeRun(consumed);
+    if (consumed === 0) return undefined;
+    this.eventsPos = pos + consumed;
+    return batch;
   }
 
   /** A line read strictly (JSON.parse, RunEventSchema); undefined, logged, when it holds no event. */
@@ -115,102 +217,137 @@ export class SpoolShipper {
   }
 
   /**
-   * Sends the batches, concurrently unless a later one carries a status event (which must not
-   * be stored before the events ahead of it). lastSeq only ever takes the store's answer, so it
-   * stays "highest contiguous seq acknowledged" even when a later batch lands first.
-   */
-  private async sendBatches(batches: Batch[]): Promise<void> {
-    const concurrent = batches.slice(1).every((b) => !b.heads.some((e) => STATUS_EVENT_TYPES.has(e.type)));
-    const send = (b: Batch) => this.sendBatch(b);
-    if (!concurrent) {
-      for (const b of batches) {
-        const res = await send(b);
-        this.lastSeq = Math.max(this.lastSeq, res.highestContiguousSeq);
-      }
-      return;
-    }
-    const results = await Promise.allSettled(batches.map(send));
-    for (const r of results)
-      if (r.status === 'fulfilled') this.lastSeq = Math.max(this.lastSeq, r.value.highestContiguousSeq);
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) throw failed.reason;
-  }
-
-  /**
    * One batch as NDJSON. Lines went unparsed, so when the control plane refuses the batch for a
    * malformed line (INVALID_ARGUMENT) it is read again strictly, its non-events skipped, and resent.
    */
   private async sendBatch(b: Batch): Promise<{ highestContiguousSeq: number }> {
-    const post = (lines: Buffer[]) => this.controlPlane.appendRunEventLines(this.agentId, this.runId, joinLines(lines));
+    const post = (body: Buffer) => this.controlPlane.appendRunEventLines(this.agentId, this.runId, body);
+    const body = b.parts.length === 1 ? b.parts[0]! : Buffer.concat(b.parts);
     try {
-      return await post(b.lines);
+      return await post(body);
     } catch (err) {
       if (!isOutpostError(err, 'INVALID_ARGUMENT')) throw err;
       this.logger.warn({ runId: this.runId, err: err.message }, 'batch refused; re-reading its lines strictly');
-      const strict = b.lines.flatMap((l) => this.strictLine(l, 0, l.length)?.bytes ?? []);
+      const strict: Buffer[] = [];
+      for (let at = 0; at < body.length;) {
+        let nl = body.indexOf(0x0a, at);
+        if (nl === -1) nl = body.length;
+        const line = this.strictLine(body, at, nl);
+        if (line) strict.push(line.bytes, NEWLINE);
+        at = nl + 1;
+      }
       if (strict.length === 0) return { highestContiguousSeq: this.lastSeq };
-      return post(strict);
+      return post(Buffer.concat(strict));
     }
   }
 
   /**
-   * Up to LOG_CHUNKS_IN_FLIGHT consecutive chunks at once: the control plane holds a chunk whose
+   * A window of LOG_CHUNKS_IN_FLIGHT consecutive chunks: the control plane holds a chunk whose
    * offset is ahead until the bytes before it are stored (a gap that does not fill is refused),
    * and every chunk is keyed by its offset, so a resent or reordered chunk stores each byte once.
    */
   private async shipLog(stream: ComputeLogStream): Promise<boolean> {
-    if (this.truncated[stream]) return false;
     const file = join(this.spoolDir, stream === 'stdout' ? SPOOL_FILES.stdout : SPOOL_FILES.stderr);
     const start = this.offsets[stream];
-    const data = readRange(file, start, LOG_CHUNK * LOG_CHUNKS_IN_FLIGHT);
-    if (!data || data.length === 0) return false;
-    const sends: Promise<{ storedBytes: number; truncated: boolean }>[] = [];
-    for (let at = 0; at < data.length; at += LOG_CHUNK) {
-      const chunk = data.subarray(at, at + LOG_CHUNK);
-      sends.push(this.controlPlane.appendComputeLogs(this.agentId, this.runId, stream, start + at, chunk));
+    const window = new Window(LOG_CHUNKS_IN_FLIGHT);
+    let next = start;
+    /** A chunk refused for a gap (its predecessor failed, or a control plane that does not wait). */
+    let gap = false;
+    const until = Date.now() + PASS_MS;
+    for (
+      let sent = 0;
+      sent < SENDS_PER_PASS && Date.now() < until && !window.failed && !gap && !this.truncated[stream];
+      sent++
+    ) {
+      await window.room();
+      if (window.failed || gap || this.truncated[stream]) break;
+      const chunk = readRange(file, next, LOG_CHUNK);
+      if (!chunk || chunk.length === 0) break;
+      const at = next;
+      next += chunk.length;
+      window.add(
+        this.controlPlane.appendComputeLogs(this.agentId, this.runId, stream, at, chunk).then(
+          (r) => {
+            // storedBytes is the control plane's truth: it may be ahead (a previous attempt) but never behind.
+            this.offsets[stream] = Math.max(r.storedBytes, this.offsets[stream]);
+            if (r.truncated && !this.truncated[stream]) {
+              this.truncated[stream] = true;
+              this.logger.warn(
+                { runId: this.runId, stream },
+                'compute log cap reached; the rest is kept only in the spool',
+              );
+            }
+          },
+          (err: unknown) => {
+            // Resent from the stored offset on the next pass.
+            if (at > start && isGapRefusal(err)) gap = true;
+            else throw err;
+          },
+        ),
+      );
     }
-    const results = await Promise.allSettled(sends);
-    let failure: Error | undefined;
-    results.forEach((r, i) => {
-      if (r.status === 'fulfilled') {
-        // storedBytes is the control plane's truth: it may be ahead (a previous attempt) but never behind.
-        this.offsets[stream] = Math.max(r.value.storedBytes, this.offsets[stream]);
-        if (r.value.truncated && !this.truncated[stream]) {
-          this.truncated[stream] = true;
-          this.logger.warn(
-            { runId: this.runId, stream },
-            'compute log cap reached; the rest is kept only in the spool',
-          );
-        }
-        // A later chunk refused for a gap (its predecessor failed, or a control plane that does
-        // not wait for it) is resent from the stored offset on the next pass.
-      } else if (failure === undefined && !(i > 0 && isGapRefusal(r.reason))) {
-        failure = r.reason instanceof Error ? r.reason : new Error(String(r.reason));
-      }
-    });
-    if (failure !== undefined) throw failure;
+    await window.drain();
+    if (window.failed) throw window.error;
     return this.offsets[stream] > start;
+  }
+}
+
+/**
+ * Requests in flight, at most `limit`: room() waits for one to settle when it is full; the first
+ * failure is kept (failed/error) and the rest still run to their end (drain()).
+ */
+class Window {
+  private readonly pending = new Set<Promise<void>>();
+  failed = false;
+  error: unknown;
+
+  constructor(private readonly limit: number) {}
+
+  get size(): number {
+    return this.pending.size;
+  }
+
+  add(p: Promise<void>): void {
+    const tracked: Promise<void> = p.then(
+      () => undefined,
+      (err: unknown) => {
+        if (!this.failed) {
+          this.failed = true;
+          this.error = err;
+        }
+      },
+    );
+    const settled = tracked.then(() => {
+      this.pending.delete(settled);
+    });
+    this.pending.add(settled);
+  }
+
+  /** Resolves once one request in flight has settled. */
+  async next(): Promise<void> {
+    if (this.pending.size) await Promise.race(this.pending);
+  }
+
+  async room(): Promise<void> {
+    while (this.pending.size >= this.limit) await this.next();
+  }
+
+  async drain(): Promise<void> {
+    while (this.pending.size) await this.next();
   }
 }
 
 const isGapRefusal = (e: unknown): boolean =>
   isOutpostError(e, 'INVALID_ARGUMENT') && typeof e.data?.storedBytes === 'number';
 
-/** One batch of events: each line's head, and the line as it will be sent. */
+/** One batch of events: where it starts in the file, each line's head, and its NDJSON body in parts. */
 interface Batch {
+  pos: number;
   heads: LineHead[];
-  lines: Buffer[];
+  parts: Buffer[];
 }
-
-const newBatch = (): Batch => ({ heads: [], lines: [] });
 
 const NEWLINE = Buffer.from('\n');
-
-function joinLines(lines: Buffer[]): Buffer {
-  const parts: Buffer[] = [];
-  for (const l of lines) parts.push(l, NEWLINE);
-  return Buffer.concat(parts);
-}
 
 /**
  * The complete event lines of a spool after seq `afterSeq`, at most `max`, joined as NDJSON
@@ -233,6 +370,22 @@ export function eventLinesAfter(spoolDir: string, afterSeq: number, max: number)
     if (out.length >= max) break;
   }
   return out.join('\n');
+}
+
+type LogSizes = Record<ComputeLogStream, number>;
+
+const unwrap = (results: PromiseSettledResult<boolean>[]): boolean => {
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return results.some((r) => r.status === 'fulfilled' && r.value);
+};
+
+function fileSize(file: string): number {
+  try {
+    return statSync(file).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** Up to `max` bytes of `file` from `offset`; undefined when the file does not exist yet. */

@@ -66,6 +66,7 @@ export function activityDeps(parts: AgentParts): ActivityDeps {
     agentId: parts.agentId,
     hostTaskQueue: parts.hostTaskQueue,
     logger,
+    ...(parts.launchChecks ? { prefetchedCursor: (runId: string) => parts.launchChecks?.take(runId) } : {}),
   };
 }
 

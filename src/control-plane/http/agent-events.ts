@@ -6,16 +6,56 @@
 // within maxBodyBytes, each line checked as RunEventInput (graphql/event-lines.ts: a malformed
 // line refuses the batch with INVALID_ARGUMENT naming it), every refusal in the one error shape.
 //   POST /agent/events?agentId=<id>&runId=<id>   → 200 {"highestContiguousSeq": n, "status": s}
+// A batch whose first seq is ahead of what is stored waits (up to EVENT_GAP_WAIT_MS) for the
+// events before it: the agent keeps several batches in flight on separate connections, and one
+// that overtook its predecessor would otherwise go through run_events_pending (written, moved
+// and deleted: about three times the writes). A gap that does not fill is stored as before.
 import { OutpostError } from '../../shared/errors.js';
 import { checkBatch } from '../graphql/context.js';
 import { countEventLines, parseEventLines } from '../graphql/event-lines.js';
 import { limitDetail } from '../limits.js';
 import { authorizeAgent } from '../store/agents.js';
 import { assertRunWriter } from '../store/ownership.js';
-import { appendRunEvents } from '../store/run-events.js';
+import { appendRunEvents, type AppendEventsResult, type RunEventInput } from '../store/run-events.js';
+import type { Store } from '../store/store.js';
 import { openAgentUpload, readBodyLimited, type AgentUploadDeps } from './agent-upload.js';
 
 export const AGENT_EVENTS_PATH = '/agent/events';
+
+/** Longest a batch waits for the events ahead of it (a batch sent just before it). */
+export const EVENT_GAP_WAIT_MS = 1_000;
+
+/**
+ * appendRunEvents, after waiting for the run's stored seqs to reach the batch's first one. Only a
+ * batch ahead of a gap arms a waiter (an AbortController and a listener cost ~0.1 ms), and it is
+ * armed before each look again, so a predecessor committing in between still wakes it.
+ */
+export async function appendEventsInOrder(
+  store: Store,
+  runId: string,
+  events: RunEventInput[],
+  waitMs = EVENT_GAP_WAIT_MS,
+): Promise<AppendEventsResult> {
+  let first = Infinity;
+  for (const e of events) if (e.seq < first) first = e.seq;
+  const ready = async (): Promise<boolean> => {
+    const row = await store.db.selectFrom('runs').select('last_seq').where('id', '=', runId).executeTakeFirst();
+    return !row || first <= Number(row.last_seq) + 1;
+  };
+  if (await ready()) return appendRunEvents(store, runId, events);
+  const deadline = Date.now() + waitMs;
+  while (Date.now() < deadline) {
+    const disarm = new AbortController();
+    const woken = store.signals.waitFor({ runId }, deadline - Date.now(), disarm.signal);
+    try {
+      if (await ready()) break;
+      await woken;
+    } finally {
+      disarm.abort();
+    }
+  }
+  return appendRunEvents(store, runId, events);
+}
 
 /** Answers POST /agent/events; throws OutpostError for every refusal (the caller shapes it). */
 export async function handleAgentEvents(request: Request, deps: AgentUploadDeps): Promise<Response> {
@@ -38,7 +78,7 @@ export async function handleAgentEvents(request: Request, deps: AgentUploadDeps)
   const lines = body.toString('utf8');
   checkBatch(`${AGENT_EVENTS_PATH} lines`, countEventLines(lines), 'maxEventsPerBatch', limits.maxEventsPerBatch);
   const events = parseEventLines(lines);
-  const r = await appendRunEvents(store, runId, events);
+  const r = await appendEventsInOrder(store, runId, events);
   metrics.inc('outpost_run_events_received_total', events.length);
   return Response.json(r);
 }

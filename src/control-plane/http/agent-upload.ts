@@ -7,6 +7,7 @@ import type { ApiLimits } from '../limits.js';
 import type { Store } from '../store/store.js';
 import type { TokenInfo } from '../store/tokens.js';
 import { authenticate } from './auth.js';
+import { takeRawBody } from './raw-body.js';
 import type { Metrics } from './metrics.js';
 
 export interface AgentUploadDeps {
@@ -54,7 +55,8 @@ export async function openAgentUpload(
 /**
  * The body, refused past `limit` bytes, on the declared length or while reading (never holding
  * more than the limit); `tooLarge` names the limit. node-server.ts's own maxBodyBytes refusal
- * (an error from the stream) passes through.
+ * (an error from the stream or its raw reader) passes through. Off a socket the body is read
+ * raw (raw-body.ts); otherwise from the Request's stream.
  */
 export async function readBodyLimited(
   request: Request,
@@ -63,6 +65,12 @@ export async function readBodyLimited(
 ): Promise<Buffer> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > limit) throw tooLarge(String(declared));
+  const raw = takeRawBody(request);
+  if (raw) {
+    const body = await raw(limit);
+    if (!body) throw tooLarge(`more than ${limit}`);
+    return body;
+  }
   if (!request.body) return Buffer.alloc(0);
   const reader = request.body.getReader();
   const parts: Uint8Array[] = [];

@@ -1,10 +1,16 @@
 // Serves a fetch-style handler on node:http (or node:https with a certificate): converts each
 // request, enforces the body limit while reading, streams the response (SSE included), and
-// aborts the request's signal when the client goes away.
+// aborts the request's signal when the client goes away. The raw-body endpoints' bodies are
+// read off the socket directly (raw-body.ts), not through a web stream.
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import type { Logger } from '../../shared/logger.js';
+import { AGENT_EVENTS_PATH } from './agent-events.js';
+import { AGENT_LOGS_PATH } from './agent-logs.js';
 import { bodyTooLarge, errorResponse, type FetchHandler } from './handler.js';
+import { attachRawBody, readIncoming } from './raw-body.js';
+
+const RAW_BODY_PATHS: ReadonlySet<string> = new Set([AGENT_EVENTS_PATH, AGENT_LOGS_PATH]);
 
 export interface NodeServerOptions {
   handler: FetchHandler;
@@ -149,12 +155,21 @@ export function createNodeServer(opts: NodeServerOptions): Server {
       }
       const proto = opts.tls ? 'https' : 'http';
       const url = `${proto}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
+      const raw = hasBody && req.method === 'POST' && RAW_BODY_PATHS.has((req.url ?? '/').split('?')[0]!);
       const request = new Request(url, {
         method: req.method ?? 'GET',
         headers,
         signal: abort.signal,
-        ...(hasBody ? { body: bodyStream(req, opts.maxBodyBytes), duplex: 'half' } : {}),
+        ...(hasBody && !raw ? { body: bodyStream(req, opts.maxBodyBytes), duplex: 'half' } : {}),
       });
+      if (raw) {
+        // The endpoint's limit, within the server's: past the server's, its own refusal.
+        attachRawBody(request, (limit) =>
+          readIncoming(req, Math.min(limit, opts.maxBodyBytes), () =>
+            limit > opts.maxBodyBytes ? bodyTooLarge(opts.maxBodyBytes) : undefined,
+          ),
+        );
+      }
       await sendThenDrain(req, res, await opts.handler(request), opts.maxBodyBytes);
     })().catch((err: unknown) => {
       opts.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'HTTP adapter failed');

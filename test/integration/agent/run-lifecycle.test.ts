@@ -7,7 +7,8 @@ import { describeEachDialect } from '../../support/storage.js';
 import { testTemporal } from '../../support/temporal.js';
 import { HELLO_MODULE, startStack, type Stack } from '../../support/stack.js';
 import { recordHistory } from '../../support/histories.js';
-import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
+import { WORKFLOW_TYPES, runWorkflowId } from '../../../src/shared/workflow-contract.js';
+import { until } from '../../support/wait.js';
 
 // At top level, so the shared connection's cleanup hook belongs to the file, not a suite.
 const t = await testTemporal();
@@ -83,6 +84,81 @@ describeEachDialect('agent: a run end to end', (target) => {
     const id = await stack.launch('hello');
     assert.equal((await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'])).status, 'SUCCESS');
     assert.equal(stack.agent!.eagerStarts(), before + 1, 'the dev server started the launch eagerly');
+  });
+
+  test('in `all` mode the launch runs inside the first workflow task (a local activity), not as an activity task', async () => {
+    // The pre-launch check (runCursor) is asked for when the launch is claimed, before the run
+    // workflow starts (launch-checks.ts), not once its first task runs.
+    const cp = stack.agent!.controlPlane;
+    const asked: Array<{ runId: string; at: number }> = [];
+    const runCursor = cp.runCursor.bind(cp);
+    cp.runCursor = (agentId, runId) => {
+      asked.push({ runId, at: Date.now() });
+      return runCursor(agentId, runId);
+    };
+    let id: string;
+    try {
+      id = await stack.launch('hello');
+      assert.equal((await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'])).status, 'SUCCESS');
+    } finally {
+      cp.runCursor = runCursor;
+    }
+    const handle = t.client.workflow.getHandle(runWorkflowId(id));
+    await handle.result();
+    const events = (await handle.fetchHistory()).events ?? [];
+    const started = events[0]!.eventTime!;
+    const startedAt = Number(started.seconds) * 1000 + Math.floor((started.nanos ?? 0) / 1e6);
+    const check = asked.find((a) => a.runId === id);
+    assert.ok(
+      check && check.at <= startedAt,
+      `the check asked for ${check ? check.at - startedAt : '?'} ms after the start`,
+    );
+    const activities = events.flatMap((e) => {
+      const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
+      return name ? [name] : [];
+    });
+    assert.deepEqual(activities, ['superviseRun', 'completeWork'], 'no launchRun activity task');
+    const markers = events.flatMap((e) => (e.markerRecordedEventAttributes ? [e.markerRecordedEventAttributes] : []));
+    assert.ok(
+      markers.some((m) => m.markerName === 'core_local_activity'),
+      `a local activity's marker: ${markers.map((m) => m.markerName).join(', ')}`,
+    );
+    assert.equal(stack.agent!.launcher.spawnCount(id), 1);
+  });
+
+  test("a first workflow task run on another agent than the run's host schedules launchRun on the host queue", async () => {
+    // Started directly (no control-plane run): the workflow names a host queue no worker serves,
+    // so this agent's worker runs its first task, launchRunHere answers `elsewhere`, and the
+    // launch waits on that host's queue, as it would for a dead host.
+    const runId = `elsewhere-${Date.now()}`;
+    const otherHost = `outpost-host-nobody-${Date.now()}`;
+    const handle = await t.client.workflow.start(WORKFLOW_TYPES.LAUNCH_RUN, {
+      workflowId: runWorkflowId(runId),
+      taskQueue: stack.taskQueue,
+      args: [
+        {
+          workItemId: 'none',
+          payload: { runId, location: 'hello', job: 'hello', runConfig: {}, tags: {} },
+          hostTaskQueue: otherHost,
+        },
+      ],
+    });
+    try {
+      const scheduled = await until(
+        'launchRun scheduled on the host queue',
+        async () => {
+          const events = (await handle.fetchHistory()).events ?? [];
+          const launch = events.find((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'launchRun');
+          return launch?.activityTaskScheduledEventAttributes ?? undefined;
+        },
+        30_000,
+        50,
+      );
+      assert.equal(scheduled.taskQueue?.name, otherHost);
+      assert.equal(stack.agent!.launcher.spawnCount(runId), 0, 'nothing launched here');
+    } finally {
+      await handle.terminate('test over');
+    }
   });
 
   test('fail: FAILURE with the error and its stack', async () => {

@@ -2,9 +2,12 @@
 // the holder's batch is stored (re-sends idempotent, status follows); a malformed line refuses
 // the whole batch with INVALID_ARGUMENT naming the line; too many lines or too many bytes are
 // refused naming maxEventsPerBatch / maxBodyBytes; another token's agent, an agent without the
-// run, a missing token or the wrong content type are refused; no refusal writes anything.
+// run, a missing token or the wrong content type are refused; no refusal writes anything. A batch
+// sent ahead of its predecessor waits for it (the agent keeps several in flight); past the wait
+// it is stored all the same, after the gap, as before.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { appendEventsInOrder } from '../../../src/control-plane/http/agent-events.js';
 import { listRunEvents } from '../../../src/control-plane/store/run-events.js';
 import { getRun } from '../../../src/control-plane/store/runs.js';
 import { postAgentRaw, uploadFixture, type RawAnswer } from '../../support/control-plane-harness.js';
@@ -96,5 +99,27 @@ describeEachDialect('POST /agent/events', (target) => {
     );
     await refused(post(forged, { agentId: u.agentA }), 'INVALID_ARGUMENT', 400);
     assert.equal((await getRun(u.h.store.db, u.runId))?.status, 'STARTED');
+  });
+
+  test('a batch sent ahead of its predecessor waits for it; both land in order', async () => {
+    const last = (await getRun(u.h.store.db, u.runId))!.lastSeq;
+    const second = post([line(last + 4), line(last + 5)].join('\n'));
+    await new Promise((r) => setTimeout(r, 50));
+    const first = await post([last + 1, last + 2, last + 3].map((s) => line(s)).join('\n'));
+    assert.equal(first.body.highestContiguousSeq, last + 3);
+    // Answered once its predecessor was stored: it extended the contiguous seqs itself.
+    assert.equal((await second).body.highestContiguousSeq, last + 5);
+    assert.deepEqual(
+      (await storedSeqs()).slice(-5),
+      [1, 2, 3, 4, 5].map((i) => last + i),
+    );
+  });
+
+  test('a gap that does not fill: the batch is stored after the wait, and the gap fills later', async () => {
+    const last = (await getRun(u.h.store.db, u.runId))!.lastSeq;
+    const ahead = await appendEventsInOrder(u.h.store, u.runId, [{ seq: last + 2, type: 'LOG', timestamp: 1 }], 100);
+    assert.equal(ahead.highestContiguousSeq, last);
+    const filled = await appendEventsInOrder(u.h.store, u.runId, [{ seq: last + 1, type: 'LOG', timestamp: 1 }], 100);
+    assert.equal(filled.highestContiguousSeq, last + 2);
   });
 });

@@ -1,8 +1,9 @@
 // The spool shipper against the real SQLite store (called in-process instead of over HTTP):
-// with two batches in flight and the later one landing first, every event is stored once, seqs
+// with batches in flight together and a later one landing first, every event is stored once, seqs
 // are contiguous, malformed lines are skipped, and after a failed call a new shipper started
 // from the store's cursor finishes the job without loss or duplicates. The same for stdout, with
-// chunks in flight together: the stored bytes are the spool's, byte for byte.
+// chunks in flight together: the stored bytes are the spool's, byte for byte. Both keep a window
+// of requests in flight (the next goes as soon as one is answered), a status event going alone.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,10 +39,10 @@ after(async () => {
 });
 
 /** A spool of N events (RUN_START … RUN_SUCCESS) with a few odd lines mixed in. */
-function writeSpool(spoolDir: string): void {
+function writeSpool(spoolDir: string, n = N, odd = true): void {
   const lines: string[] = [];
-  for (let seq = 1; seq <= N; seq++) {
-    const type = seq === 1 ? 'RUN_START' : seq === N ? 'RUN_SUCCESS' : 'LOG';
+  for (let seq = 1; seq <= n; seq++) {
+    const type = seq === 1 ? 'RUN_START' : seq === n ? 'RUN_SUCCESS' : 'LOG';
     const e: Record<string, unknown> = {
       seq,
       type,
@@ -50,9 +51,9 @@ function writeSpool(spoolDir: string): void {
       data: { i: seq },
     };
     if (seq % 1000 === 0) e.error = { name: 'Error', message: `e${seq}` }; // the schema path
-    if (seq % 1001 === 0) e.extra = 'stripped'; // unknown key: the schema path
+    if (odd && seq % 1001 === 0) e.extra = 'stripped'; // unknown key: the schema path
     lines.push(JSON.stringify(e));
-    if (seq === 10) lines.push('{not json', JSON.stringify({ seq: 99_999_999, type: 'NOPE', timestamp: 1 }), '');
+    if (odd && seq === 10) lines.push('{not json', JSON.stringify({ seq: 99_999_999, type: 'NOPE', timestamp: 1 }), '');
   }
   writeFileSync(join(spoolDir, 'events.jsonl'), lines.join('\n') + '\n');
 }
@@ -89,12 +90,12 @@ function storeClient(runId: string, opts: { failCall?: number } = {}) {
   };
 }
 
-async function newRun(): Promise<{ runId: string; spoolDir: string }> {
+async function newRun(n = N, odd = true): Promise<{ runId: string; spoolDir: string }> {
   const { run } = await store.transaction((trx) =>
     createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }),
   );
   const spoolDir = mkdtempSync(join(dir, 'spool-'));
-  writeSpool(spoolDir);
+  writeSpool(spoolDir, n, odd);
   return { runId: run.id, spoolDir };
 }
 
@@ -102,7 +103,7 @@ async function shipAll(shipper: SpoolShipper): Promise<void> {
   for (let i = 0; i < 1_000 && (await shipper.shipOnce(true)); i++);
 }
 
-async function assertAllStoredOnce(runId: string): Promise<void> {
+async function assertAllStoredOnce(runId: string, n = N): Promise<void> {
   const seqs: number[] = [];
   for (let after = 0, i = 0; i < 100; i++) {
     const page = await listRunEvents(store, runId, after, 5_000);
@@ -110,13 +111,13 @@ async function assertAllStoredOnce(runId: string): Promise<void> {
     seqs.push(...page.map((e) => e.seq));
     after = page[page.length - 1]!.seq;
   }
-  assert.equal(seqs.length, N);
+  assert.equal(seqs.length, n);
   assert.ok(
     seqs.every((s, i) => s === i + 1),
-    'seqs are 1..N, each once',
+    'seqs are 1..n, each once',
   );
   const run = await getRun(store.db, runId);
-  assert.equal(run?.lastSeq, N);
+  assert.equal(run?.lastSeq, n);
   assert.equal(run?.status, 'SUCCESS');
   const withError = (await listRunEvents(store, runId, 999, 1))[0];
   assert.deepEqual(withError?.error, { name: 'Error', message: 'e1000' });
@@ -133,7 +134,8 @@ test('two batches in flight, the later landing first: everything stored once, in
     status: 'STARTING',
   });
   await shipAll(shipper);
-  assert.equal(client.stats.maxInFlight, EVENT_BATCHES_IN_FLIGHT);
+  // Three batches: the last carries RUN_SUCCESS and goes alone, so two were in flight together.
+  assert.equal(client.stats.maxInFlight, 2);
   assert.equal(shipper.lastSeq, N);
   assert.equal(shipper.maxSeqInFile, N, 'the line with a bad type was skipped');
   assert.ok(shipper.sawTerminalEvent);
@@ -227,7 +229,7 @@ test('stdout: a failed chunk, then a new shipper from the cursor: no byte lost o
   const { runId, spoolDir } = await newRun();
   const bytes = writeStdout(spoolDir);
   const cursor = { runId, lastSeq: N, stdoutBytes: 0, stderrBytes: 0, status: 'STARTED' as const };
-  // Call 3 (the first of the second pair) fails; call 4 waits for it, then is refused for the gap.
+  // Call 3 fails; the chunks after it wait for its bytes, then are refused for the gap.
   const failing = new SpoolShipper(runId, AGENT, spoolDir, logClient({ failCall: 3 }), logger, cursor);
   await assert.rejects(
     (async () => {
@@ -236,9 +238,127 @@ test('stdout: a failed chunk, then a new shipper from the cursor: no byte lost o
     /control plane unavailable/,
   );
   const run = await getRun(store.db, runId);
-  assert.equal(run?.stdoutBytes, LOG_CHUNK * LOG_CHUNKS_IN_FLIGHT, 'the first pair only');
+  assert.equal(run?.stdoutBytes, LOG_CHUNK * 2, 'the two chunks before the failed one only');
   // A restarted supervisor resends from a stale cursor (0): overlaps store nothing twice.
   const resumed = new SpoolShipper(runId, AGENT, spoolDir, logClient(), logger, cursor);
   for (let i = 0; i < 100 && (await resumed.shipOnce(true)); i++);
   assert.ok((await storedStdout(runId)).equals(bytes), 'stored stdout is the spool, byte for byte');
+});
+
+/**
+ * A client whose first call's answer is held (after it is stored) until `more` further calls have
+ * arrived, or 2 s pass: a window sends on as each answer comes; lock-step pairs wait for it first.
+ */
+function heldFirstCall<T>(answer: (n: number, args: unknown[]) => Promise<T>, more: number) {
+  let calls = 0;
+  let release!: () => void;
+  const released = new Promise<void>((r) => (release = r));
+  const stats = { arrivedWhileHeld: 0, held: true };
+  const timer = setTimeout(release, 2_000);
+  return {
+    stats,
+    async call(args: unknown[]): Promise<T> {
+      const n = ++calls;
+      if (n > 1 && stats.held && ++stats.arrivedWhileHeld >= more) release();
+      const answered = await answer(n, args);
+      if (n === 1) {
+        await released;
+        stats.held = false;
+        clearTimeout(timer);
+      }
+      return answered;
+    },
+  };
+}
+
+test('events: the next batch goes as soon as one is answered, not after the whole pair', async () => {
+  // No odd lines: no batch is refused and resent, so the held call is the first batch itself.
+  const { runId, spoolDir } = await newRun(EVENT_BATCH * 6, false);
+  let inFlight = 0;
+  let statusWithOthers = 0;
+  const held = heldFirstCall(
+    (_n, [lines]) => appendRunEvents(store, runId, parseEventLines((lines as Buffer).toString('utf8'))),
+    EVENT_BATCHES_IN_FLIGHT,
+  );
+  const client = {
+    appendRunEventLines: (_a: string, _r: string, lines: Buffer) => {
+      inFlight++;
+      // A batch that moves the status goes alone: nothing ahead of it is still in flight.
+      if (/"type":"RUN_(START|SUCCESS)"/.test(lines.toString('utf8')) && inFlight > 1) statusWithOthers++;
+      return held.call([lines]).finally(() => inFlight--);
+    },
+    appendComputeLogs: () => Promise.resolve({ storedBytes: 0, truncated: false }),
+  };
+  const shipper = new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
+    runId,
+    lastSeq: 0,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    status: 'STARTING',
+  });
+  await shipAll(shipper);
+  assert.ok(
+    held.stats.arrivedWhileHeld >= EVENT_BATCHES_IN_FLIGHT,
+    `calls sent while the first was unanswered: ${held.stats.arrivedWhileHeld}`,
+  );
+  assert.equal(statusWithOthers, 0, 'RUN_START and RUN_SUCCESS went with nothing ahead of them in flight');
+  await assertAllStoredOnce(runId, EVENT_BATCH * 6);
+});
+
+test('stdout: the next chunk goes as soon as one is answered; stored bytes identical to the spool', async () => {
+  const { runId, spoolDir } = await newRun();
+  const bytes = writeStdout(spoolDir);
+  const held = heldFirstCall(
+    (_n, [offset, data]) =>
+      appendWhenContiguous(store, { runId, stream: 'stdout', offset: offset as number }, data as Buffer, 3_000),
+    LOG_CHUNKS_IN_FLIGHT,
+  );
+  const client = {
+    appendRunEventLines: () => Promise.reject(new Error('no events here')),
+    appendComputeLogs: (_a: string, _r: string, _s: 'stdout' | 'stderr', offset: number, data: Buffer) =>
+      held.call([offset, data]),
+  };
+  const shipper = new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
+    runId,
+    lastSeq: N,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    status: 'STARTED',
+  });
+  for (let i = 0; i < 100 && (await shipper.shipOnce(true)); i++);
+  assert.ok(
+    held.stats.arrivedWhileHeld >= LOG_CHUNKS_IN_FLIGHT,
+    `chunks sent while the first was unanswered: ${held.stats.arrivedWhileHeld}`,
+  );
+  assert.ok((await storedStdout(runId)).equals(bytes), 'stored stdout is the spool, byte for byte');
+});
+
+test('the run ends in the store only after the logs written before its end are stored', async () => {
+  // Without this, a user (or a test) reading the logs of a run that shows SUCCESS could miss
+  // its last lines: events and logs ship side by side, and logs are the larger, slower part.
+  const { runId, spoolDir } = await newRun(20, false);
+  const bytes = writeStdout(spoolDir);
+  writeFileSync(join(spoolDir, 'stderr.log'), 'warning: something\n');
+  const storedAtEnd: number[] = [];
+  const client = {
+    appendRunEventLines: async (_a: string, _r: string, lines: Buffer) => {
+      if (/"type":"RUN_SUCCESS"/.test(lines.toString('utf8'))) storedAtEnd.push((await storedStdout(runId)).length);
+      return appendRunEvents(store, runId, parseEventLines(lines.toString('utf8')));
+    },
+    appendComputeLogs: async (_a: string, _r: string, stream: 'stdout' | 'stderr', offset: number, data: Buffer) => {
+      await new Promise((r) => setTimeout(r, 40)); // a control plane slower with bytes than with events
+      return appendWhenContiguous(store, { runId, stream, offset }, data, 3_000);
+    },
+  };
+  const shipper = new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
+    runId,
+    lastSeq: 0,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    status: 'STARTING',
+  });
+  await shipAll(shipper);
+  assert.deepEqual(storedAtEnd, [bytes.length], 'RUN_SUCCESS was sent once, with all of stdout already stored');
+  assert.ok((await storedStdout(runId)).equals(bytes));
+  assert.equal((await getRun(store.db, runId))?.status, 'SUCCESS');
 });

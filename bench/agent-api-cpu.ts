@@ -1,0 +1,139 @@
+// Agent API CPU: the control plane's CPU per event and per MiB through its real HTTP server and
+// raw-body endpoints (POST /agent/events NDJSON in the agent's batch size, POST /agent/logs in
+// its chunk size, as many requests in flight as the shipper keeps), sent by a client process of
+// its own, against the store alone in the same process: the floors of ingest and logs
+// (appendRunEvents in the same batches, parsed beforehand; appendComputeLogs in the same chunks).
+// process.cpuUsage() of this process around each, so the figure hardly depends on other load on
+// the machine (unlike ingest's and logs' wall-clock ratios, whose bottleneck is this CPU). SQLite.
+//   npx tsx bench/agent-api-cpu.ts [--quick]
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { EVENT_BATCH, EVENT_BATCHES_IN_FLIGHT, LOG_CHUNK, LOG_CHUNKS_IN_FLIGHT } from '../src/agent/spool-shipper.js';
+import { parseEventLines } from '../src/control-plane/graphql/event-lines.js';
+import { createNodeServer } from '../src/control-plane/http/node-server.js';
+import { createRun } from '../src/control-plane/services/runs-service.js';
+import { appendComputeLogs } from '../src/control-plane/store/compute-logs.js';
+import { appendRunEvents } from '../src/control-plane/store/run-events.js';
+import { DEFAULT_API_LIMITS } from '../src/control-plane/limits.js';
+import { createLogger } from '../src/shared/logger.js';
+import { openHarness, runOfAgentA, type Harness } from '../test/support/control-plane-harness.js';
+import { isQuick, report, summarize } from './support/report.js';
+import { cpuOf } from './support/window-cpu.js';
+
+const quick = isQuick();
+const REPS = quick ? 2 : 5;
+const EVENTS = quick ? 20_000 : 100_000;
+const MIB = 1024 * 1024;
+const LOG_BYTES = (quick ? 16 : 64) * MIB;
+const CLIENT = join(import.meta.dirname, 'support', 'agent-api-client.mjs');
+
+const line = (seq: number) =>
+  `{"seq":${seq},"timestamp":${1_700_000_000_000 + seq},"type":"LOG","stepKey":"chatter","level":"info","message":"chatter","data":{"i":${seq}}}`;
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-agent-api-'));
+  const h: Harness = await openHarness(`sqlite:${join(dir, 'db.sqlite')}`, {
+    realClock: true,
+    storeLimits: { computeLogCapBytes: 64 * LOG_BYTES * REPS },
+  });
+  const server = createNodeServer({
+    handler: h.handler,
+    maxBodyBytes: DEFAULT_API_LIMITS.maxBodyBytes,
+    logger: createLogger({ name: 'bench', level: 'silent' }),
+  });
+  try {
+    const { agentA, runId } = await runOfAgentA(h);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+    /** This process's CPU while the client sends everything and gets every answer. */
+    async function viaHttp(kind: 'events' | 'logs', from: number): Promise<number> {
+      const [count, size, inFlight] =
+        kind === 'events'
+          ? [EVENTS, EVENT_BATCH, EVENT_BATCHES_IN_FLIGHT]
+          : [LOG_BYTES / LOG_CHUNK, LOG_CHUNK, LOG_CHUNKS_IN_FLIGHT];
+      const args = [url, h.agentToken, agentA, runId, kind, from, count, size, inFlight].map(String);
+      const c = spawn(process.execPath, [CLIENT, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+      await new Promise<void>((r) => c.stdout.once('data', () => r()));
+      const exited = new Promise<void>((r, j) =>
+        c.once('exit', (code) => (code === 0 ? r() : j(new Error(`client exited ${code}`)))),
+      );
+      return cpuOf(async () => {
+        c.stdin.write('go');
+        await exited;
+      });
+    }
+    const freshRun = async () =>
+      (
+        await h.store.transaction((trx) =>
+          createRun(trx, h.store, { location: 'hello', job: 'hello', runConfig: {}, tags: {} }),
+        )
+      ).run.id;
+
+    const ev: number[] = [];
+    const evFloor: number[] = [];
+    const logs: number[] = [];
+    const logsFloor: number[] = [];
+    for (let r = 0; r < REPS; r++) {
+      ev.push(((await viaHttp('events', r * EVENTS + 1)) * 1000) / EVENTS);
+      const floorRun = await freshRun();
+      const batches: ReturnType<typeof parseEventLines>[] = [];
+      for (let s = 1; s <= EVENTS; s += EVENT_BATCH) {
+        const lines: string[] = [];
+        for (let i = s; i < Math.min(s + EVENT_BATCH, EVENTS + 1); i++) lines.push(line(i));
+        batches.push(parseEventLines(lines.join('\n')));
+      }
+      evFloor.push(
+        ((await cpuOf(async () => {
+          for (const b of batches) await appendRunEvents(h.store, floorRun, b);
+        })) *
+          1000) /
+          EVENTS,
+      );
+      logs.push((await viaHttp('logs', r * LOG_BYTES)) / (LOG_BYTES / MIB));
+      const logRun = await freshRun();
+      const chunk = Buffer.alloc(LOG_CHUNK, 'x');
+      logsFloor.push(
+        (await cpuOf(async () => {
+          for (let off = 0; off < LOG_BYTES; off += LOG_CHUNK)
+            await appendComputeLogs(h.store, logRun, 'stdout', off, chunk);
+        })) /
+          (LOG_BYTES / MIB),
+      );
+    }
+    const p50 = (xs: number[]) => summarize(xs).p50;
+    const spread = (xs: number[]) => `${REPS} reps, ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
+    report(
+      'agent-api-cpu',
+      { quick, reps: REPS, events: EVENTS, logMiB: LOG_BYTES / MIB, batch: EVENT_BATCH, chunk: LOG_CHUNK },
+      [
+        {
+          name: 'events: control-plane CPU per event via POST /agent/events',
+          value: p50(ev),
+          unit: 'µs',
+          note: spread(ev),
+        },
+        { name: 'events: floor, appendRunEvents alone', value: p50(evFloor), unit: 'µs', note: spread(evFloor) },
+        { name: 'events: floor / via HTTP', value: p50(evFloor) / p50(ev), unit: 'ratio' },
+        {
+          name: 'logs: control-plane CPU per MiB via POST /agent/logs',
+          value: p50(logs),
+          unit: 'ms',
+          note: spread(logs),
+        },
+        { name: 'logs: floor, appendComputeLogs alone', value: p50(logsFloor), unit: 'ms', note: spread(logsFloor) },
+        { name: 'logs: floor / via HTTP', value: p50(logsFloor) / p50(logs), unit: 'ratio' },
+      ],
+    );
+  } finally {
+    server.closeAllConnections();
+    await new Promise((r) => server.close(r));
+    await h.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await main();

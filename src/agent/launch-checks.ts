@@ -1,0 +1,41 @@
+// Pre-launch checks asked for early. Before a launch starts a worker it reads the run's cursor
+// (a run stopped meanwhile is never started; a fresh one ships its first events from there).
+// When this agent claims a run's launch and will host it (`all` mode), the poller asks for that
+// cursor at once, while the run workflow is being started and its first task runs: the launch,
+// ~20-30 ms later, takes the answer instead of a control-plane round trip of its own. An answer
+// is used once, and only while fresh (asked for at most `maxAgeMs` ago); else the launch asks.
+// The check then reflects the run's status at the claim rather than a few ms before the spawn:
+// a run terminated in between starts, and its run workflow, signalled by the termination,
+// terminates it (as for a termination that lands just after the check today).
+import type { RunCursor } from './control-plane-client.js';
+
+/** Longest a prefetched answer stands in for the launch's own check. */
+export const LAUNCH_CHECK_MAX_AGE_MS = 1_000;
+
+export class LaunchChecks {
+  private readonly pending = new Map<string, { at: number; cursor: Promise<RunCursor | undefined> }>();
+
+  constructor(
+    private readonly fetch: (runId: string) => Promise<RunCursor>,
+    private readonly maxAgeMs = LAUNCH_CHECK_MAX_AGE_MS,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  /** Asks for the run's cursor now; a failure only means the launch asks itself. */
+  prefetch(runId: string): void {
+    const entry = { at: this.now(), cursor: this.fetch(runId).catch(() => undefined) };
+    this.pending.set(runId, entry);
+    // Forgotten if no launch takes it (the workflow existed already, or its task ran elsewhere).
+    setTimeout(() => {
+      if (this.pending.get(runId) === entry) this.pending.delete(runId);
+    }, this.maxAgeMs).unref();
+  }
+
+  /** The prefetched answer, once and only while fresh; undefined: ask the control plane. */
+  take(runId: string): Promise<RunCursor | undefined> | undefined {
+    const entry = this.pending.get(runId);
+    if (!entry) return undefined;
+    this.pending.delete(runId);
+    return this.now() - entry.at <= this.maxAgeMs ? entry.cursor : undefined;
+  }
+}
