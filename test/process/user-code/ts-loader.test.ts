@@ -172,7 +172,7 @@ describe('compiled TypeScript loading', () => {
     assert.deepEqual(JSON.parse(dynamic ?? '{}'), {
       view: '{"x":"tsx"} string',
       old: 'cts require:function',
-      legacy: '7 string',
+      legacy: '7 string dep',
       required: 'required',
     });
   });
