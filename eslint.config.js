@@ -34,6 +34,7 @@ export default tseslint.config(
       'node_modules/',
       'dist/',
       '.build-test-*/',
+      'test/fixtures/user-code/ts-features-copy-*/',
       'src/gen/',
       '.outpost/',
       'bench/results/',

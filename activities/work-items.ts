@@ -5,10 +5,17 @@
 // activity task and one workflow task per item instead of two of each (measured in
 // bench/README.md, throughput). If completing fails, it still returns the answer and the
 // workflow completes the item with its own retry-forever bookkeeping activity, as before.
+// As a regular activity it heartbeats while it waits: an attempt whose worker died or never
+// ran it (a lost task under load) then times out within the heartbeat timeout, not at its
+// start-to-close, and the retry asks again (completion is idempotent by item id).
+import { Context } from '@temporalio/activity';
 import type { WorkItemPayload, WorkItemResult } from '../src/shared/work-items.js';
 import { createCodeLocationActivities } from './code-location.js';
 import { coded } from './failures.js';
 import type { ActivityDeps } from './ports.js';
+
+/** How often answerWorkItem heartbeats while it waits (the V3 heartbeat timeout is 15 s). */
+const ANSWER_HEARTBEAT_MS = 3_000;
 
 /** Work items a location's code server answers. */
 export type CodeQueryKind = 'SYNC_CODE_LOCATION' | 'EVALUATE_SCHEDULE' | 'EVALUATE_SENSOR' | 'QUERY_CODE_LOCATION';
@@ -47,18 +54,26 @@ export function createWorkItemActivities(deps: ActivityDeps) {
       kind: K,
       payload: WorkItemPayload<K>,
     ): Promise<Answer<K>> {
-      const result = await ask[kind](payload);
+      // A local activity (V3 evaluations) is kept alive by its workflow task instead.
+      const ctx = Context.current();
+      const beat = ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), ANSWER_HEARTBEAT_MS);
+      if (beat) ctx.heartbeat();
       try {
-        await deps.controlPlane.completeWork(deps.agentId(), workItemId, result);
-      } catch (err) {
-        deps.logger.warn(
-          { workItemId, err: (err as Error).message },
-          'completing the item from the activity failed; the workflow retries it',
-        );
-        return { result, completed: false };
+        const result = await ask[kind](payload);
+        try {
+          await deps.controlPlane.completeWork(deps.agentId(), workItemId, result);
+        } catch (err) {
+          deps.logger.warn(
+            { workItemId, err: (err as Error).message },
+            'completing the item from the activity failed; the workflow retries it',
+          );
+          return { result, completed: false };
+        }
+        deps.logger.info({ workItemId }, 'work item completed');
+        return { result, completed: true };
+      } finally {
+        clearInterval(beat);
       }
-      deps.logger.info({ workItemId }, 'work item completed');
-      return { result, completed: true };
     },
     /** The task queue of the agent executing this activity: pins a run to this host. */
     hostQueue(): Promise<string> {

@@ -12,10 +12,14 @@
 // and a warm floor (a run handed to a booted standby alone, send → RUN_START).
 // Then a burst (bench/support/dispatch-burst.ts): 20 launches back to back, each fired as soon
 // as the previous one's RUN_START arrived, against the same warm floors: can the standby pool
-// keep up with launches that come faster than a worker boots?
-//   npx tsx bench/dispatch.ts [--quick]
+// keep up with launches that come faster than a worker boots? Its CPU per launch (agent, its run
+// workers and standbys, control plane, Temporal; launch → run finished) is load-independent:
+// divided by the cores it is the least a launch can take once launches queue on the CPU.
+// The agent runs compiled (dist/, rebuilt when stale, as `outpost agent` and `npm start` run it),
+// so its run workers and standbys do too; --from-source runs it through tsx instead.
+//   npx tsx bench/dispatch.ts [--quick] [--from-source]
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
@@ -24,11 +28,13 @@ import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { firstEventArrival } from './support/run-events-sse.js';
 import { runBurst } from './support/dispatch-burst.js';
-import { HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
+import { procTimes, TreeCpuLedger } from './support/proc-cpu.js';
+import { compiledCli, HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
 import { sleep, until } from '../test/support/wait.js';
 import { runWorkflowId } from '../src/shared/workflow-contract.js';
 
 const quick = isQuick();
+const fromSource = process.argv.includes('--from-source');
 const LAUNCHES = quick ? 30 : 200;
 const FLOOR1_SAMPLES = quick ? 10 : 50;
 const FLOOR2_SAMPLES = quick ? 20 : 100;
@@ -55,13 +61,55 @@ const dueAfter = (i: number, samples: number): number =>
 const ms = (v: number): string => `${v.toFixed(0)} ms`;
 const total50 = (xs: number[]): number => summarize(xs).p50;
 
+const cores = cpus().length;
+
+/**
+ * CPU used from now to stop(), in ms: the agent, every process below it (run workers, standbys,
+ * sandboxes; sampled every 20 ms, kept across their exits), this process (control plane and
+ * bench) and the Temporal dev server.
+ */
+interface CpuWindow {
+  agent: number;
+  children: number;
+  self: number;
+  temporal: number;
+  total: number;
+}
+
+function startCpuWindow(agentPid: number, temporalPid: number): { stop(): CpuWindow } {
+  const ledger = new TreeCpuLedger(agentPid, () => 'children');
+  ledger.sample();
+  const before = ledger.totals();
+  const self0 = process.cpuUsage();
+  const temporal0 = procTimes(temporalPid)?.own ?? 0;
+  const timer = setInterval(() => ledger.sample(), 20);
+  return {
+    stop() {
+      clearInterval(timer);
+      ledger.sample();
+      const after = ledger.totals();
+      const selfUsage = process.cpuUsage(self0);
+      const out = {
+        agent: (after.self ?? 0) - (before.self ?? 0),
+        children: (after.children ?? 0) - (before.children ?? 0),
+        self: (selfUsage.user + selfUsage.system) / 1000,
+        temporal: (procTimes(temporalPid)?.own ?? 0) - temporal0,
+      };
+      return { ...out, total: out.agent + out.children + out.self + out.temporal };
+    },
+  };
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-dispatch-'));
   const system = await startBenchSystem({ databaseUrl: `sqlite:${join(dir, 'outpost.db')}` });
   Runtime.install({ logger: new DefaultLogger('WARN') });
   const { stack } = system;
   try {
-    const agent = await system.spawnAgent(['--warm-run-workers', String(WARM_WORKERS)]);
+    const agent = await system.spawnAgent(
+      ['--warm-run-workers', String(WARM_WORKERS)],
+      fromSource ? undefined : compiledCli(),
+    );
     await stack.deploy('hello', HELLO_MODULE);
     const floor = await startTemporalFloor(system.temporal.address);
     // Warm-ups: the first launch pays for the worker's first workflow-task cache miss, the
@@ -139,7 +187,9 @@ async function main(): Promise<void> {
       ['', '### where a launch spends its time (p50 over launches)', '', ...formatTimeline(phases)].join('\n'),
     );
     await sleep(BURST_SETTLE_MS);
+    const burstCpu = startCpuWindow(agent.pid!, system.temporal.process.pid!);
     const burstRun = await runBurst(stack, sseToken, 'noop', BURST);
+    const burstCpuMs = burstCpu.stop();
     for (const t of burstRun.traces) await addHistoryMarks(client, runWorkflowId(t.runId), t.marks);
     await connection.close();
     const burstPhases = timeline(burstRun.traces.map((t) => t.marks)).filter(
@@ -226,6 +276,12 @@ async function main(): Promise<void> {
         note: `burst spends ${ms(burst.p50 - warmFloorSum)} above the warm floors`,
       },
       {
+        name: 'burst: CPU per launch, launch → run finished',
+        value: burstCpuMs.total / BURST,
+        unit: 'ms',
+        note: `load-independent; agent ${ms(burstCpuMs.agent / BURST)}, its run workers and standbys ${ms(burstCpuMs.children / BURST)}, control plane + bench ${ms(burstCpuMs.self / BURST)}, Temporal ${ms(burstCpuMs.temporal / BURST)}; / ${cores} cores = ${ms(burstCpuMs.total / BURST / cores)}, the least a launch can take when launches queue on the CPU`,
+      },
+      {
         name: 'burst launches handed to a warm standby',
         value: burstRun.warm.filter(Boolean).length,
         unit: 'runs',
@@ -273,6 +329,7 @@ async function main(): Promise<void> {
       'dispatch',
       {
         quick,
+        agent: fromSource ? 'from source (tsx)' : 'compiled',
         launches: LAUNCHES,
         floor1Samples: FLOOR1_SAMPLES,
         floor2Samples: FLOOR2_SAMPLES,

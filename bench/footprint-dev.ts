@@ -9,11 +9,10 @@
 // A heap snapshot of the idle agent: see bench/README.md (SIGUSR2 is Temporal's shutdown signal,
 // so NODE_OPTIONS=--heapsnapshot-signal=SIGWINCH).
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { freePort } from '../src/shared/net.js';
+import { devPlace } from '../test/support/dev-stack.js';
 import { alive, descendants } from '../test/support/process.js';
 import { sleep } from '../test/support/wait.js';
 import { distinctMb, pssMb } from './support/smaps.js';
@@ -51,30 +50,13 @@ function cmdlineOf(pid: number): string[] {
 }
 
 async function main(): Promise<void> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-bench-footprint-dev-'));
-  const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
-  const npm = spawn(
-    'npm',
-    [
-      'start',
-      '--silent',
-      '--',
-      '--data-dir',
-      dataDir,
-      '--port',
-      String(port),
-      '--temporal-port',
-      String(temporalPort),
-      '--temporal-ui-port',
-      String(uiPort),
-    ],
-    {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      detached: true,
-      env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' },
-    },
-  );
+  const { dataDir, args } = await devPlace('outpost-bench-footprint-dev-');
+  const npm = spawn('npm', ['start', '--silent', '--', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' },
+  });
   const output: string[] = [];
   const ready = new Promise<void>((res, rej) => {
     const timer = setTimeout(() => rej(new Error(`npm start not ready:\n${output.slice(-30).join('\n')}`)), 600_000);

@@ -5,6 +5,7 @@ import {
   ActivityCancellationType,
   ApplicationFailure,
   ActivityFailure,
+  TimeoutFailure,
 } from '@temporalio/workflow';
 import type { Activities } from '../activities/index.js';
 import { errorCode } from '../src/shared/errors.js';
@@ -22,11 +23,38 @@ export const bookkeeping = proxyActivities<Activities>({
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '30s' },
 });
 
-/** Code-server calls: a few attempts (the activity itself retries UNAVAILABLE), then failWork. */
+/**
+ * Code-server calls: a few attempts (the activity itself retries UNAVAILABLE), then failWork.
+ * No heartbeat timeout: an attempt lost with its worker waits out the 5 minutes (V1 and V2
+ * types only, kept for executions already running; V3 uses `answers` below).
+ */
 export const codeQueries = proxyActivities<Activities>({
   startToCloseTimeout: '5 minutes',
   retry: { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 },
 });
+
+const ANSWER_RETRY = { initialInterval: '1s', backoffCoefficient: 2, maximumInterval: '10s', maximumAttempts: 3 };
+
+/**
+ * answerWorkItem as a regular activity (syncs and queries, V3 types). It heartbeats while it
+ * waits, so an attempt whose worker died or never ran it (a task lost under load) times out
+ * after 15 s and is retried, instead of holding the item for its whole start-to-close. The
+ * start-to-close bounds a live attempt at what its work may take: a sync waits up to 3 minutes
+ * for the location to load (plus two control-plane calls of at most 30 s); a query up to
+ * 60 s for a starting code server and 60 s for the user-code call (plus its completion).
+ */
+export const answers = {
+  sync: proxyActivities<Activities>({
+    startToCloseTimeout: '4 minutes',
+    heartbeatTimeout: '15s',
+    retry: ANSWER_RETRY,
+  }),
+  query: proxyActivities<Activities>({
+    startToCloseTimeout: '3 minutes',
+    heartbeatTimeout: '15s',
+    retry: ANSWER_RETRY,
+  }),
+};
 
 /**
  * The same code-server calls as local activities: run by the worker that runs the workflow task,
@@ -63,6 +91,15 @@ export function hostActivities(taskQueue: string) {
 /** The coded error behind an activity failure, for failWork. */
 export function workFailureOf(err: unknown): WorkFailure {
   const cause = err instanceof ActivityFailure ? err.cause : err;
+  if (cause instanceof TimeoutFailure) {
+    // The last attempt timed out: its worker died, hung or never ran it (the activity's own
+    // failures are ApplicationFailures with their code).
+    const what = err instanceof ActivityFailure ? err.activityType : 'the activity';
+    return {
+      code: errorCode('WORK_ITEM_ABANDONED'),
+      message: `${what}: ${cause.timeoutType === 'HEARTBEAT' ? 'no heartbeat from the agent running it' : `${cause.timeoutType ?? 'a'} timeout`} on its last attempt (${cause.message ?? 'timed out'})`,
+    };
+  }
   if (cause instanceof ApplicationFailure) {
     return { code: cause.type ?? errorCode('INTERNAL'), message: cause.message };
   }

@@ -1,20 +1,22 @@
 // Work items answered by a location's code server: sync, schedule and sensor evaluation,
-// and queries. Each current workflow is one activity that asks the code server and completes
-// the item: a local activity (V3) for schedule and sensor evaluation, a regular one (V2) for
-// syncs and queries. Failing the item (or completing it, when the control plane refused it
-// from the activity) is a bookkeeping activity that retries until the control plane takes it.
-// Older types (V1: ask, then completeWork as a second activity; V2 of the evaluations) stay
-// registered so executions an older agent started still finish and their histories replay.
+// and queries. Each current (V3) workflow is one activity that asks the code server and
+// completes the item: a local activity for schedule and sensor evaluation, a regular one that
+// heartbeats for syncs and queries (so an attempt lost with its worker is retried within
+// seconds). Failing the item (or completing it, when the control plane refused it from the
+// activity) is a bookkeeping activity that retries until the control plane takes it.
+// Older types (V1: ask, then completeWork as a second activity; V2: the one activity without
+// a heartbeat timeout) stay registered so executions an older agent started still finish and
+// their histories replay.
 import type { WorkItemKind, WorkItemResult } from '../src/shared/work-items.js';
 import type { CodeQueryKind } from '../activities/work-items.js';
-import { bookkeeping, codeQueries, localCodeQueries, workFailureOf } from './activity-options.js';
+import { answers, bookkeeping, codeQueries, localCodeQueries, workFailureOf } from './activity-options.js';
 import type { WorkFailure, WorkItemInput } from './types.js';
 
 type Outcome<K extends WorkItemKind> = { result: WorkItemResult<K> } | { failure: WorkFailure };
 
 /**
- * One activity asks and completes (V2 a regular one, V3 a local one); bookkeeping only when
- * that could not complete the item.
+ * One activity asks and completes (through `queries`: regular or local, with their timeouts);
+ * bookkeeping only when that could not complete the item.
  */
 async function answer<K extends CodeQueryKind>(
   kind: K,
@@ -42,6 +44,18 @@ export function evaluateScheduleWorkflowV3(
 
 export function evaluateSensorWorkflowV3(input: WorkItemInput<'EVALUATE_SENSOR'>): Promise<Outcome<'EVALUATE_SENSOR'>> {
   return answer('EVALUATE_SENSOR', input, localCodeQueries);
+}
+
+export function syncCodeLocationWorkflowV3(
+  input: WorkItemInput<'SYNC_CODE_LOCATION'>,
+): Promise<Outcome<'SYNC_CODE_LOCATION'>> {
+  return answer('SYNC_CODE_LOCATION', input, answers.sync);
+}
+
+export function queryCodeLocationWorkflowV3(
+  input: WorkItemInput<'QUERY_CODE_LOCATION'>,
+): Promise<Outcome<'QUERY_CODE_LOCATION'>> {
+  return answer('QUERY_CODE_LOCATION', input, answers.query);
 }
 
 export function syncCodeLocationWorkflowV2(

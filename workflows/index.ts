@@ -2,6 +2,8 @@
 export {
   evaluateScheduleWorkflowV3,
   evaluateSensorWorkflowV3,
+  syncCodeLocationWorkflowV3,
+  queryCodeLocationWorkflowV3,
   syncCodeLocationWorkflowV2,
   evaluateScheduleWorkflowV2,
   evaluateSensorWorkflowV2,

@@ -27,6 +27,7 @@ import { formatUserCodeError, snapshotFromDefinitions } from './definitions-snap
 import { defaultCliCommand } from './launchers/detached-spawn.js';
 import { noIsolation, type Isolation } from './launchers/sandbox.js';
 import { formatZodIssues } from '../shared/zod-issues.js';
+import { precompileLocationTs } from '../shared/ts-precompile.js';
 import { dagsterSocketRoot, type DagsterCodeServer } from './dagster/dagster-code-server.js';
 import type { DagsterLoaded } from './dagster/dagster-load.js';
 import type { DagsterTarget } from '../shared/dagster-target.js';
@@ -373,7 +374,7 @@ export class CodeServerManager {
     return checkCodeServers(targets(), this.opts.logger);
   }
 
-  private spawnServer(spec: CodeLocationSpec, version: number): Promise<ServerProcess> {
+  private async spawnServer(spec: CodeLocationSpec, version: number): Promise<ServerProcess> {
     const options = {
       cli: this.cli,
       isolation: this.opts.isolation ?? noIsolation,
@@ -382,6 +383,8 @@ export class CodeServerManager {
       startTimeoutMs: this.opts.startTimeoutMs ?? 60_000,
       logger: this.opts.logger,
     };
+    // Compiled: its TypeScript into the compile cache first, so it loads without tsx (ts-cache.ts).
+    await precompileLocationTs(spec, credentialFreeEnv(options.env, {}, { secrets: options.secrets }));
     return spawnCodeServer(options, spec, version, (child, kill) => this.track(child, kill));
   }
 

@@ -10,7 +10,7 @@ const CREDENTIAL_NAME = /TOKEN|SECRET|PASSWORD|PASSWD|CREDENTIAL|PRIVATE_?KEY|AP
 /** Connection strings carry passwords; TLS settings name key files. */
 const CONNECTION_NAME = /(^|_)DATABASE_URL$|(^|_)(PG|MYSQL|REDIS|MONGO)[A-Z_]*URL$|^OUTPOST_.*TLS/i;
 /** The agent's own OUTPOST_* settings user code may see (what the code server and run worker read). */
-const OUTPOST_PASS = /^OUTPOST_(RUN_ID|LOG_LEVEL|FILE_SENSOR_DIR|CODE_SERVER_[A-Z_]+)$/i;
+const OUTPOST_PASS = /^OUTPOST_(RUN_ID|LOG_LEVEL|FILE_SENSOR_DIR|CODE_SERVER_[A-Z_]+|TS_CACHE_DIR|TS_LOADER)$/i;
 
 /** True for a variable that must never reach user code, whoever set it. */
 export function isCredentialName(name: string): boolean {

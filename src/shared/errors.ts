@@ -206,6 +206,11 @@ export const ERRORS = {
     'No agent answered the code location query in time',
     'Start an agent that serves this location (`outpost agent`) or check its health, then try again.',
   ),
+  WORK_ITEM_ABANDONED: spec(
+    504,
+    'Every agent that took the work item stopped answering before finishing it',
+    "An agent was killed, overloaded or stuck mid-item: check the agents' health and logs, then retry the action (reload the location for a sync).",
+  ),
   RUN_NOT_TERMINABLE: spec(409, 'The run has already finished', 'Nothing to terminate.'),
   RUN_CANCELED: spec(409, 'The run was canceled before it launched', 'Launch the job again if it should run.'),
   RUN_LAUNCH_TIMEOUT: spec(

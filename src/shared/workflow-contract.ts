@@ -5,14 +5,15 @@ import type { WorkItemKind } from './work-items.js';
 
 /**
  * Workflow type started for each work-item kind. The code-server kinds are one activity that
- * asks and completes: a local one for schedule and sensor evaluation (V3), a regular one for
- * syncs and queries (V2); the older types stay registered for executions already running.
+ * asks and completes: a local one for schedule and sensor evaluation, a regular one that
+ * heartbeats for syncs and queries; the older types stay registered for executions already
+ * running.
  */
 export const WORKFLOW_TYPES = {
-  SYNC_CODE_LOCATION: 'syncCodeLocationWorkflowV2',
+  SYNC_CODE_LOCATION: 'syncCodeLocationWorkflowV3',
   EVALUATE_SCHEDULE: 'evaluateScheduleWorkflowV3',
   EVALUATE_SENSOR: 'evaluateSensorWorkflowV3',
-  QUERY_CODE_LOCATION: 'queryCodeLocationWorkflowV2',
+  QUERY_CODE_LOCATION: 'queryCodeLocationWorkflowV3',
   LAUNCH_RUN: 'runWorkflow',
   TERMINATE_RUN: 'terminateRunWorkflow',
 } as const satisfies Record<WorkItemKind, string>;

@@ -7,12 +7,11 @@
 // that busy machine, deterministically.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { readFileSync, rmSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { test } from 'node:test';
-import { freePort } from '../../src/shared/net.js';
+import { devPlace } from '../support/dev-stack.js';
 import { alive, processesOfDir, startTimeOf } from '../support/process.js';
 import { sleep } from '../support/wait.js';
 
@@ -27,8 +26,7 @@ test(
   'Ctrl-C of `npm start` stops everything even when outpost dev is slow to answer',
   { timeout: 300_000 },
   async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'outpost-npm-start-'));
-    const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
+    const { dataDir, args } = await devPlace('outpost-npm-start-');
     const npm = spawn(
       'npm',
       [
@@ -37,14 +35,7 @@ test(
         // Not the prestart dependency check: node_modules may be shared, and this is not about it.
         '--ignore-scripts',
         '--',
-        '--data-dir',
-        dataDir,
-        '--port',
-        String(port),
-        '--temporal-port',
-        String(temporalPort),
-        '--temporal-ui-port',
-        String(uiPort),
+        ...args,
         '--no-location',
       ],
       { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] },

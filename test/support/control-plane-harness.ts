@@ -7,6 +7,7 @@ import {
   type FetchHandler,
   type StoreLimits,
 } from '../../src/control-plane/index.js';
+import { after, before } from 'node:test';
 import { createToken } from '../../src/control-plane/store/tokens.js';
 import { createLogger } from '../../src/shared/logger.js';
 import type { LocationSnapshot } from '../../src/shared/location-snapshot.js';
@@ -212,4 +213,60 @@ export async function runOfAgentA(h: Harness): Promise<RunOfAgentA> {
   });
   if (rl.errors) throw new Error(JSON.stringify(rl.errors));
   return { agentA, agentB, tokenB, runId };
+}
+
+/** `runOfAgentA` on a fresh harness, filled in by `before()` and closed by `after()` of the suite. */
+export interface UploadFixture extends RunOfAgentA {
+  h: Harness;
+}
+
+/**
+ * The agent upload endpoints' suite set-up (agent-events, agent-logs): a harness on
+ * `freshUrl()` with `opts`, and `runOfAgentA` on it. Call inside the suite; read the fields
+ * in tests (they are set once `before()` has run).
+ */
+export function uploadFixture(freshUrl: () => Promise<string>, opts: Parameters<typeof openHarness>[1]): UploadFixture {
+  const u = { agentA: '', agentB: '', tokenB: '', runId: '' } as UploadFixture;
+  before(async () => {
+    u.h = await openHarness(await freshUrl(), opts);
+    Object.assign(u, await runOfAgentA(u.h));
+  });
+  after(() => u.h.close());
+  return u;
+}
+
+/** What a raw-body agent endpoint (/agent/events, /agent/logs) answered: its status and JSON. */
+export interface RawAnswer<B> {
+  status: number;
+  body: B & {
+    errors?: { message: string; extensions: { code: string; hint: string; data?: Record<string, unknown> } }[];
+  };
+}
+
+/**
+ * POSTs `body` to a raw-body agent endpoint through the fetch handler, as the agent does: query
+ * `params`, `contentType` (overridable in `headers`), bearer `token` (default the agent token;
+ * null sends none).
+ */
+export async function postAgentRaw<B>(
+  h: Harness,
+  path: '/agent/events' | '/agent/logs',
+  contentType: string,
+  params: Record<string, string>,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+  token: string | null = h.agentToken,
+): Promise<RawAnswer<B>> {
+  const res = await h.handler(
+    new Request(`http://127.0.0.1${path}?${new URLSearchParams(params)}`, {
+      method: 'POST',
+      headers: {
+        'content-type': contentType,
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...headers,
+      },
+      body: typeof body === 'string' ? body : new Uint8Array(body),
+    }),
+  );
+  return { status: res.status, body: (await res.json()) as RawAnswer<B>['body'] };
 }

@@ -31,16 +31,27 @@ export interface DevStack {
   stop(): Promise<void>;
 }
 
-export async function startDevStack(timeoutMs = 240_000, extraArgs: string[] = []): Promise<DevStack> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-e2e-'));
+/** A throwaway data dir and free ports for one `outpost dev`, and the arguments that name them. */
+export interface DevPlace {
+  dataDir: string;
+  port: number;
+  uiPort: number;
+  /** `--data-dir … --port … --temporal-port … --temporal-ui-port …` */
+  args: string[];
+}
+
+/**
+ * A data dir under the system's temp dir (named `<prefix>…`) and three free ports, as `outpost
+ * dev` (or `npm start --`) takes them. Shared by these tests and the footprint-dev bench.
+ */
+export async function devPlace(prefix: string): Promise<DevPlace> {
+  const dataDir = mkdtempSync(join(tmpdir(), prefix));
   const [port, temporalPort, uiPort] = [await freePort(), await freePort(), await freePort()];
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [
-      '--import',
-      'tsx',
-      CLI,
-      'dev',
+  return {
+    dataDir,
+    port,
+    uiPort,
+    args: [
       '--data-dir',
       dataDir,
       '--port',
@@ -49,10 +60,17 @@ export async function startDevStack(timeoutMs = 240_000, extraArgs: string[] = [
       String(temporalPort),
       '--temporal-ui-port',
       String(uiPort),
-      ...extraArgs,
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'], detached: true, env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' } },
-  );
+  };
+}
+
+export async function startDevStack(timeoutMs = 240_000, extraArgs: string[] = []): Promise<DevStack> {
+  const { dataDir, port, uiPort, args } = await devPlace('outpost-e2e-');
+  const child: ChildProcess = spawn(process.execPath, ['--import', 'tsx', CLI, 'dev', ...args, ...extraArgs], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+    detached: true,
+    env: { ...process.env, OUTPOST_LOG_LEVEL: 'warn' },
+  });
   const output: string[] = [];
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
   // Watches /healthz from the start: the token files must already exist when it first answers.

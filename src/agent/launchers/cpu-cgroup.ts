@@ -11,6 +11,7 @@
 // cgroup.procs, then execs the command (so its sandbox and everything it forks are inside).
 import { accessSync, constants, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readCmdline } from './proc.js';
 import type { Isolation } from './sandbox.js';
 
 export type CpuCgroupProbe = { ok: true; own: string } | { ok: false; why: string };
@@ -85,19 +86,29 @@ export function setUpCpuCgroup(own: string, weight: number, pid = process.pid): 
   return { ok: true, procs: join(workers, 'cgroup.procs'), weight };
 }
 
-/** `isolation`, with every command entering the cgroup whose cgroup.procs is `procs` first. */
+// $$ is the shell, which then becomes the command (exec keeps the pid).
+const ENTER_THEN_EXEC = 'echo $$ > "$0" && exec "$@"';
+
+/**
+ * `isolation`, with every command entering the cgroup whose cgroup.procs is `procs` first (any
+ * file that takes a pid works the same; tests use a FIFO to hold the shell before its exec).
+ */
 export function inCpuCgroup(isolation: Isolation, procs: string): Isolation {
   return {
     ...isolation,
     summary: isolation.summary,
-    command: (cmd, place) => [
-      '/bin/sh',
-      '-c',
-      // $$ is the shell, which then becomes the command (exec keeps the pid).
-      'echo $$ > "$0" && exec "$@"',
-      procs,
-      ...isolation.command(cmd, place),
-    ],
+    command: (cmd, place) => ['/bin/sh', '-c', ENTER_THEN_EXEC, procs, ...isolation.command(cmd, place)],
+    // The sandbox finds its root from what the child runs. Until the shell has exec'd, the child
+    // is this shell: bubblewrap's lookup gave up at once (not bwrap), so the shell's pid (bwrap's
+    // outer process after the exec) was recorded, and termination's SIGTERM killed that outer
+    // process instead of reaching the worker. So wait for the exec (or the shell's end) first.
+    async root(childPid, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      while (readCmdline(childPid)?.[2] === ENTER_THEN_EXEC && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 1));
+      }
+      return isolation.root(childPid, Math.max(0, deadline - Date.now()));
+    },
   };
 }
 

@@ -6,7 +6,7 @@
 // dropped (so no mount can be undone), and only what the child needs is bound back: its
 // module's directory, its working directory, its run's spool, and directories the operator
 // exposes (--isolation-expose, e.g. a sensor's inbox). /tmp stays shared with the host: user
-// code exchanges files there (tsx's compile cache in it is read-only). It keeps the agent's uid, so an
+// code exchanges files there (tsx's and Outpost's compile caches in it are read-only). It keeps the agent's uid, so an
 // interpreter under a private home (e.g. /root/.pyenv) still runs. `none` runs children as
 // plain processes and is said loudly at start. The environment is scrubbed in both modes
 // (src/shared/child-env.ts).
@@ -22,6 +22,7 @@ import { basename, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { OutpostError } from '../../shared/errors.js';
 import { childPids, readCmdline, readProcStat } from './proc.js';
+import { ensureCacheDir, tsCacheDir } from '../../shared/ts-cache.js';
 
 export const ISOLATION_SETTINGS = ['auto', 'bubblewrap', 'none'] as const;
 export type IsolationSetting = (typeof ISOLATION_SETTINGS)[number];
@@ -147,6 +148,11 @@ export function bubblewrapIsolation(bwrap: string, opts: IsolationOptions): Isol
   const fixed = [...BASE_ARGS, '--ro-bind', root, root];
   if (!within(modules, root)) fixed.push('--ro-bind', modules, modules);
   fixed.push('--ro-bind-try', tsxCache, tsxCache);
+  // Outpost's compile cache for user TypeScript (filled by the agent only): made now, so it is
+  // bound read-only from the first sandbox on, never left writable under the shared /tmp.
+  const tsCache = tsCacheDir();
+  ensureCacheDir(tsCache);
+  fixed.push('--ro-bind', tsCache, tsCache);
   for (const d of hideDirs) fixed.push('--tmpfs', d);
   // A token kept inside Outpost's own tree hides that tree too: bind the code back (the token
   // files themselves are covered last, in command()).

@@ -14,7 +14,11 @@ export const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 export async function loadLocation(modulePath: string, timeoutMs = DEFAULT_LOAD_TIMEOUT_MS): Promise<LocationDef> {
   const abs = resolve(modulePath);
   if (!existsSync(abs)) throw new OutpostError('USER_CODE_LOAD_FAILED', { detail: `no file at ${abs}` });
-  await ensureTypeScriptLoader();
+  // The SDK (and zod under it, ~100 modules) before the loader: once module hooks are
+  // registered every import costs round trips to their thread. The location's `outpost/sdk`
+  // is this same module.
+  await import('../sdk/index.js');
+  await ensureTypeScriptLoader(abs);
   const mod = (await withTimeout(
     () => import(pathToFileURL(abs).href) as Promise<Record<string, unknown>>,
     timeoutMs,

@@ -4,20 +4,13 @@
 // refused naming maxEventsPerBatch / maxBodyBytes; another token's agent, an agent without the
 // run, a missing token or the wrong content type are refused; no refusal writes anything.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { listRunEvents } from '../../../src/control-plane/store/run-events.js';
 import { getRun } from '../../../src/control-plane/store/runs.js';
-import { openHarness, runOfAgentA, type Harness } from '../../support/control-plane-harness.js';
+import { postAgentRaw, uploadFixture, type RawAnswer } from '../../support/control-plane-harness.js';
 import { describeEachDialect } from '../../support/storage.js';
 
-interface Answer {
-  status: number;
-  body: {
-    highestContiguousSeq?: number;
-    status?: string;
-    errors?: { message: string; extensions: { code: string; hint: string; data?: Record<string, unknown> } }[];
-  };
-}
+type Answer = RawAnswer<{ highestContiguousSeq?: number; status?: string }>;
 
 const line = (seq: number, type = 'LOG', extra: Record<string, unknown> = {}) =>
   JSON.stringify({
@@ -32,50 +25,27 @@ const line = (seq: number, type = 'LOG', extra: Record<string, unknown> = {}) =>
   });
 
 describeEachDialect('POST /agent/events', (target) => {
-  let h: Harness;
-  let agentA = '';
-  let agentB = '';
-  let tokenB = '';
-  let runId = '';
-
-  async function post(
+  const u = uploadFixture(() => target.freshUrl(), { limits: { maxEventsPerBatch: 5, maxBodyBytes: 4096 } });
+  const post = (
     body: string,
-    params: Record<string, string> = { agentId: agentA, runId },
+    params: Record<string, string> = { agentId: u.agentA, runId: u.runId },
     headers: Record<string, string> = {},
-    token: string | null = h.agentToken,
-  ): Promise<Answer> {
-    const res = await h.handler(
-      new Request(`http://127.0.0.1/agent/events?${new URLSearchParams(params)}`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/x-ndjson',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...headers,
-        },
-        body,
-      }),
-    );
-    return { status: res.status, body: (await res.json()) as Answer['body'] };
-  }
+    token: string | null = u.h.agentToken,
+  ): Promise<Answer> => postAgentRaw(u.h, '/agent/events', 'application/x-ndjson', params, body, headers, token);
   /** The worker's events as stored (ENGINE events, written by the control plane, left out). */
-  const workerEvents = async () => (await listRunEvents(h.store, runId, 0, 100)).filter((e) => e.workerSeq !== null);
+  const workerEvents = async () =>
+    (await listRunEvents(u.h.store, u.runId, 0, 100)).filter((e) => e.workerSeq !== null);
   const storedSeqs = async () => (await workerEvents()).map((e) => e.workerSeq);
 
   async function refused(a: Promise<Answer>, code: string, status: number): Promise<Answer> {
-    const before = JSON.stringify([await storedSeqs(), (await getRun(h.store.db, runId))?.lastSeq]);
+    const before = JSON.stringify([await storedSeqs(), (await getRun(u.h.store.db, u.runId))?.lastSeq]);
     const answer = await a;
     assert.equal(answer.body.errors?.[0]?.extensions.code, `OUTPOST_ERR_${code}`, JSON.stringify(answer));
     assert.equal(answer.status, status);
     assert.ok(answer.body.errors?.[0]?.extensions.hint, 'the refusal carries a hint');
-    assert.equal(JSON.stringify([await storedSeqs(), (await getRun(h.store.db, runId))?.lastSeq]), before);
+    assert.equal(JSON.stringify([await storedSeqs(), (await getRun(u.h.store.db, u.runId))?.lastSeq]), before);
     return answer;
   }
-
-  before(async () => {
-    h = await openHarness(await target.freshUrl(), { limits: { maxEventsPerBatch: 5, maxBodyBytes: 4096 } });
-    ({ agentA, agentB, tokenB, runId } = await runOfAgentA(h));
-  });
-  after(() => h.close());
 
   test("the holder's batch is stored; a re-sent batch changes nothing; status follows", async () => {
     assert.deepEqual((await post([line(1, 'RUN_START'), line(2), line(3)].join('\n') + '\n')).body, {
@@ -115,16 +85,16 @@ describeEachDialect('POST /agent/events', (target) => {
 
   test("another token's agent, an agent without the run, no token, the wrong type: refused", async () => {
     const forged = line(4, 'RUN_SUCCESS');
-    await refused(post(forged, { agentId: agentB, runId }), 'FORBIDDEN', 403);
-    await refused(post(forged, { agentId: agentB, runId }, {}, tokenB), 'RUN_NOT_OWNED', 409);
-    await refused(post(forged, { agentId: agentA, runId }, {}, null), 'UNAUTHENTICATED', 401);
-    await refused(post(forged, { agentId: agentA, runId }, {}, h.userToken), 'FORBIDDEN', 403);
+    await refused(post(forged, { agentId: u.agentB, runId: u.runId }), 'FORBIDDEN', 403);
+    await refused(post(forged, { agentId: u.agentB, runId: u.runId }, {}, u.tokenB), 'RUN_NOT_OWNED', 409);
+    await refused(post(forged, { agentId: u.agentA, runId: u.runId }, {}, null), 'UNAUTHENTICATED', 401);
+    await refused(post(forged, { agentId: u.agentA, runId: u.runId }, {}, u.h.userToken), 'FORBIDDEN', 403);
     await refused(
-      post(forged, { agentId: agentA, runId }, { 'content-type': 'application/json' }),
+      post(forged, { agentId: u.agentA, runId: u.runId }, { 'content-type': 'application/json' }),
       'UNSUPPORTED_MEDIA_TYPE',
       415,
     );
-    await refused(post(forged, { agentId: agentA }), 'INVALID_ARGUMENT', 400);
-    assert.equal((await getRun(h.store.db, runId))?.status, 'STARTED');
+    await refused(post(forged, { agentId: u.agentA }), 'INVALID_ARGUMENT', 400);
+    assert.equal((await getRun(u.h.store.db, u.runId))?.status, 'STARTED');
   });
 });

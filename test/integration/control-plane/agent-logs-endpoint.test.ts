@@ -4,54 +4,29 @@
 // agent that does not hold the run, an over-limit body naming its limit, a bad parameter or
 // content type) takes the one error shape and changes nothing.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import { appendWhenContiguous } from '../../../src/control-plane/http/agent-logs.js';
 import { readComputeLogs } from '../../../src/control-plane/store/compute-logs.js';
 import { isOutpostError } from '../../../src/shared/errors.js';
-import { openHarness, runOfAgentA, type Harness } from '../../support/control-plane-harness.js';
+import { postAgentRaw, uploadFixture, type RawAnswer } from '../../support/control-plane-harness.js';
 import { describeEachDialect } from '../../support/storage.js';
 
 const CHUNK_LIMIT = 64;
 
-interface Answer {
-  status: number;
-  body: {
-    storedBytes?: number;
-    truncated?: boolean;
-    errors?: { message: string; extensions: { code: string; hint: string; data?: Record<string, unknown> } }[];
-  };
-}
+type Answer = RawAnswer<{ storedBytes?: number; truncated?: boolean }>;
 
 describeEachDialect('POST /agent/logs', (target) => {
-  let h: Harness;
-  let agentA = '';
-  let agentB = '';
-  let tokenB = '';
-  let runId = '';
-
-  async function post(
+  const u = uploadFixture(() => target.freshUrl(), { limits: { maxLogChunkBytes: CHUNK_LIMIT } });
+  const post = (
     params: Record<string, string>,
     body: string | Buffer,
     headers: Record<string, string> = {},
-    token: string | null = h.agentToken,
-  ): Promise<Answer> {
-    const res = await h.handler(
-      new Request(`http://127.0.0.1/agent/logs?${new URLSearchParams(params)}`, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/octet-stream',
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...headers,
-        },
-        body: typeof body === 'string' ? body : new Uint8Array(body),
-      }),
-    );
-    return { status: res.status, body: (await res.json()) as Answer['body'] };
-  }
-  const chunk = (offset: number, text: string, agentId = agentA, stream = 'stdout') =>
-    post({ agentId, runId, stream, offset: String(offset) }, text);
+    token: string | null = u.h.agentToken,
+  ): Promise<Answer> => postAgentRaw(u.h, '/agent/logs', 'application/octet-stream', params, body, headers, token);
+  const chunk = (offset: number, text: string, agentId = u.agentA, stream = 'stdout') =>
+    post({ agentId, runId: u.runId, stream, offset: String(offset) }, text);
   const stored = async (stream: 'stdout' | 'stderr' = 'stdout') =>
-    (await readComputeLogs(h.store, runId, stream, 0)).data;
+    (await readComputeLogs(u.h.store, u.runId, stream, 0)).data;
   const codeOf = (a: Answer) => a.body.errors?.[0]?.extensions.code;
 
   /** Asserts the refusal's code and hint, and that no log byte and no run counter moved. */
@@ -65,24 +40,18 @@ describeEachDialect('POST /agent/logs', (target) => {
     return answer;
   }
 
-  before(async () => {
-    h = await openHarness(await target.freshUrl(), { limits: { maxLogChunkBytes: CHUNK_LIMIT } });
-    ({ agentA, agentB, tokenB, runId } = await runOfAgentA(h));
-  });
-  after(() => h.close());
-
   test("the holder's chunks are stored once: a resent or overlapping chunk adds only new bytes", async () => {
     assert.deepEqual((await chunk(0, 'hello ')).body, { storedBytes: 6, truncated: false });
     assert.deepEqual((await chunk(0, 'hello ')).body, { storedBytes: 6, truncated: false });
     assert.deepEqual((await chunk(0, 'hello from ')).body, { storedBytes: 11, truncated: false });
     assert.deepEqual((await chunk(6, 'from outpost\n')).body, { storedBytes: 19, truncated: false });
     assert.equal(await stored(), 'hello from outpost\n');
-    assert.deepEqual((await chunk(0, 'oops\n', agentA, 'stderr')).body, { storedBytes: 5, truncated: false });
+    assert.deepEqual((await chunk(0, 'oops\n', u.agentA, 'stderr')).body, { storedBytes: 5, truncated: false });
     assert.equal(await stored('stderr'), 'oops\n');
   });
 
   test('a chunk sent ahead of its predecessor waits for it; both land in order', async () => {
-    const base = (await readComputeLogs(h.store, runId, 'stdout', 0)).nextOffset;
+    const base = (await readComputeLogs(u.h.store, u.runId, 'stdout', 0)).nextOffset;
     const second = chunk(base + 4, 'EFGH');
     await new Promise((r) => setTimeout(r, 50));
     const first = await chunk(base, 'ABCD');
@@ -92,38 +61,38 @@ describeEachDialect('POST /agent/logs', (target) => {
   });
 
   test('a gap that does not fill is refused with the stored offset', async () => {
-    const base = (await readComputeLogs(h.store, runId, 'stdout', 0)).nextOffset;
+    const base = (await readComputeLogs(u.h.store, u.runId, 'stdout', 0)).nextOffset;
     await assert.rejects(
-      appendWhenContiguous(h.store, { runId, stream: 'stdout', offset: base + 100 }, Buffer.from('x'), 100),
+      appendWhenContiguous(u.h.store, { runId: u.runId, stream: 'stdout', offset: base + 100 }, Buffer.from('x'), 100),
       (e: unknown) => isOutpostError(e, 'INVALID_ARGUMENT') && e.data?.storedBytes === base,
     );
   });
 
   test("another token's agent, or an agent without the run, is refused and writes nothing", async () => {
     // B's id with A's token: B is not bound to this token.
-    await refused(chunk(0, 'forged\n', agentB), 'FORBIDDEN', 403);
+    await refused(chunk(0, 'forged\n', u.agentB), 'FORBIDDEN', 403);
     // B's own token and id: B does not hold the run.
     await refused(
-      post({ agentId: agentB, runId, stream: 'stdout', offset: '19' }, 'forged\n', {}, tokenB),
+      post({ agentId: u.agentB, runId: u.runId, stream: 'stdout', offset: '19' }, 'forged\n', {}, u.tokenB),
       'RUN_NOT_OWNED',
       409,
     );
     await refused(
-      post({ agentId: agentB, runId, stream: 'stderr', offset: '0' }, 'forged\n', {}, tokenB),
+      post({ agentId: u.agentB, runId: u.runId, stream: 'stderr', offset: '0' }, 'forged\n', {}, u.tokenB),
       'RUN_NOT_OWNED',
       409,
     );
   });
 
   test('no token, a user token, a revoked-like unknown token: 401 / 403 before the body is read', async () => {
-    const params = { agentId: agentA, runId, stream: 'stdout', offset: '0' };
+    const params = { agentId: u.agentA, runId: u.runId, stream: 'stdout', offset: '0' };
     await refused(post(params, 'x', {}, null), 'UNAUTHENTICATED', 401);
-    await refused(post(params, 'x', {}, h.userToken), 'FORBIDDEN', 403);
+    await refused(post(params, 'x', {}, u.h.userToken), 'FORBIDDEN', 403);
     await refused(post(params, 'x', {}, 'opa_not_a_token'), 'UNAUTHENTICATED', 401);
   });
 
   test('a body over maxLogChunkBytes is refused naming the limit, declared or streamed', async () => {
-    const params = { agentId: agentA, runId, stream: 'stdout', offset: '0' };
+    const params = { agentId: u.agentA, runId: u.runId, stream: 'stdout', offset: '0' };
     const big = Buffer.alloc(CHUNK_LIMIT + 1, 'z');
     const declared = await refused(post(params, big), 'BATCH_TOO_LARGE', 400);
     assert.match(declared.body.errors![0]!.message, /maxLogChunkBytes is 64/);
@@ -136,10 +105,10 @@ describeEachDialect('POST /agent/logs', (target) => {
         c.close();
       },
     });
-    const res = await h.handler(
+    const res = await u.h.handler(
       new Request(`http://127.0.0.1/agent/logs?${new URLSearchParams(params)}`, {
         method: 'POST',
-        headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${h.agentToken}` },
+        headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${u.h.agentToken}` },
         body: stream,
         duplex: 'half',
       } as RequestInit),
@@ -150,7 +119,7 @@ describeEachDialect('POST /agent/logs', (target) => {
   });
 
   test('bad parameters, content type or method are refused in the one error shape', async () => {
-    const ok = { agentId: agentA, runId, stream: 'stdout', offset: '0' };
+    const ok = { agentId: u.agentA, runId: u.runId, stream: 'stdout', offset: '0' };
     await refused(post({ ...ok, stream: 'stdin' }, 'x'), 'INVALID_ARGUMENT', 400);
     await refused(post({ ...ok, offset: '-1' }, 'x'), 'INVALID_ARGUMENT', 400);
     await refused(post({ ...ok, offset: '1e3' }, 'x'), 'INVALID_ARGUMENT', 400);
@@ -158,9 +127,9 @@ describeEachDialect('POST /agent/logs', (target) => {
     void _omit;
     await refused(post(noRun, 'x'), 'INVALID_ARGUMENT', 400);
     await refused(post(ok, 'x', { 'content-type': 'application/json' }), 'UNSUPPORTED_MEDIA_TYPE', 415);
-    const get = await h.handler(
+    const get = await u.h.handler(
       new Request(`http://127.0.0.1/agent/logs?${new URLSearchParams(ok)}`, {
-        headers: { authorization: `Bearer ${h.agentToken}` },
+        headers: { authorization: `Bearer ${u.h.agentToken}` },
       }),
     );
     assert.equal(get.status, 405);

@@ -7,15 +7,18 @@
 //   processes) into a real cgroup before it execs, and the run still succeeds. Shown on a cgroup
 //   v1 cpu hierarchy when one is writable here (cgroup.procs works the same in v1 and v2);
 // - the whole v2 set-up (agent leaf, +cpu, cpu.weight) only where the host delegates one and
-//   OUTPOST_TEST_CGROUP2=1 allows this test process to be moved.
+//   OUTPOST_TEST_CGROUP2=1 allows this test process to be moved;
+// - the wrapper's exec race under bubblewrap, on any host (a FIFO stands for cgroup.procs).
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { inCpuCgroup, probeCpuCgroup, resolveRunWorkerCpu } from '../../../src/agent/launchers/cpu-cgroup.js';
 import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
-import { processGroupMembers } from '../../../src/agent/launchers/proc.js';
+import { childPids, processGroupMembers, readCmdline } from '../../../src/agent/launchers/proc.js';
 import { bubblewrapIsolation, bubblewrapUsable, noIsolation } from '../../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
@@ -134,3 +137,75 @@ test(
     await until('worker exit', async () => !(await launcher.isAlive('v2_run')), 60_000);
   },
 );
+
+// The wrapper/lookup race, without any cgroup: `inCpuCgroup` writes the pid to whatever file it
+// is given, so a FIFO holds the wrapper shell at `echo $$ > fifo` until the test reads it. The
+// launcher looks up the sandbox's root while the child is still that shell (the test reads the
+// FIFO only once the lookup has started). Before, the lookup gave up at once (the shell is not
+// bwrap), the shell's pid (bwrap's outer process, once exec'd) was recorded as the worker's, and
+// termination's SIGTERM killed that outer process, never reaching the worker: it slept on and
+// ended RUN_SUCCESS. Now the lookup waits for the exec and termination reaches the worker.
+describe(
+  'the cgroup wrapper under bubblewrap: the root is looked up after the exec',
+  {
+    skip: bwrap.ok ? false : `bubblewrap unusable here: ${bwrap.why}`,
+  },
+  () => {
+    test('a run launched while the wrapper has not exec’d yet is terminated promptly', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'outpost-wrapper-race-'));
+      let written = '';
+      let sandbox: number[] = [];
+      try {
+        const fifo = join(dir, 'procs');
+        execFileSync('mkfifo', [fifo]);
+        const wrapped = inCpuCgroup(bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [dataDir] }), fifo);
+        let lookupStarted!: () => void;
+        const looking = new Promise<void>((r) => (lookupStarted = r));
+        const launcher = new ProcessLauncher({
+          dataDir,
+          isolation: { ...wrapped, root: (pid, timeoutMs) => (lookupStarted(), wrapped.root(pid, timeoutMs)) },
+          logger,
+        });
+        const runId = 'wrapper_race_run';
+        const launched = launcher.launch({
+          runId,
+          location: 'hello',
+          job: 'sleepy',
+          runConfig: { seconds: 300 },
+          module: MODULE,
+        });
+        await looking;
+        // Let the shell go on: it writes its pid here, then execs bwrap.
+        written = await readFile(fifo, 'utf8');
+        await launched;
+        sandbox = [...childPids(Number(written.trim())), Number(written.trim())];
+        const events = join(launcher.spoolDir(runId), SPOOL_FILES.events);
+        await until(
+          'the step started',
+          () => existsSync(events) && readFileSync(events, 'utf8').includes('STEP_START'),
+        );
+        const recorded = launcher.groupMembers(runId);
+        assert.ok(await launcher.requestTermination(runId));
+        await until('the worker exits after SIGTERM', async () => !(await launcher.isAlive(runId)), 60_000);
+        const last = readFileSync(events, 'utf8').trim().split('\n').at(-1)!;
+        assert.match(last, /"RUN_CANCELED"/);
+        assert.ok(
+          !recorded.includes(Number(written.trim())),
+          `bwrap's outer process (${written.trim()}) is not the recorded group`,
+        );
+      } finally {
+        // Never leave the sandbox behind when termination missed it: its pid 1 is bwrap's child.
+        for (const p of sandbox) if (readCmdline(p)?.[0] === '/usr/bin/bwrap') killQuietly(p);
+        rmSync(dir, { recursive: true, force: true });
+      }
+    });
+  },
+);
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}

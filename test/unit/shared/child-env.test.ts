@@ -18,6 +18,9 @@ describe('credentialFreeEnv', () => {
         OUTPOST_DATABASE_URL: 'postgres://u:p@h/db',
         OUTPOST_TEMPORAL_TLS_KEY: '/etc/key.pem',
         OUTPOST_LOG_LEVEL: 'info',
+        // The compile cache's settings: the run worker reads them (src/shared/ts-cache.ts).
+        OUTPOST_TS_CACHE_DIR: '/tmp/c',
+        OUTPOST_TS_LOADER: 'tsx',
         GITHUB_TOKEN: 'ghp_x',
         AWS_SECRET_ACCESS_KEY: 'k',
         PGPASSWORD: 'p',
@@ -32,6 +35,8 @@ describe('credentialFreeEnv', () => {
       PATH: '/bin',
       HOME: '/root',
       OUTPOST_LOG_LEVEL: 'info',
+      OUTPOST_TS_CACHE_DIR: '/tmp/c',
+      OUTPOST_TS_LOADER: 'tsx',
       OUTPOST_RUN_ID: 'r1',
       LOCATION_SETTING: 'yes',
     });

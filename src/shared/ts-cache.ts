@@ -1,0 +1,119 @@
+// The compile cache for a code location's TypeScript in compiled processes (run workers, standbys,
+// code servers): each TypeScript file of the location, transpiled once by esbuild the way tsx
+// does it (ESM, inline source map, names kept), stored under a key that hashes its path, its
+// text and the transpiler, outside the user's tree. A manifest per location entry lists the
+// files of its static import graph and says whether the light loader (src/user-code/common/ts-hooks.ts) can import
+// it with the same meaning as tsx; anything it cannot (CommonJS TypeScript, JSX, tsconfig path
+// aliases, a file that changed since) leaves the process on tsx (cli-command.ts).
+//
+// Only the agent writes the cache (ts-precompile.ts, a helper it runs outside any sandbox: it
+// parses, never executes, user code); sandboxes see it read-only, so user code cannot plant
+// code for the next run. A process that finds a file missing transpiles it in memory.
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, extname, join, resolve } from 'node:path';
+
+/** Bumped when what a cache entry holds changes meaning. */
+export const TS_CACHE_FORMAT = 1;
+const FORMAT = TS_CACHE_FORMAT;
+
+/** The cache directory: per uid, like tsx's (/tmp/tsx-<uid>), bound read-only in sandboxes. */
+export function tsCacheDir(): string {
+  return process.env.OUTPOST_TS_CACHE_DIR ?? join(tmpdir(), `outpost-ts-${process.getuid?.() ?? 0}`);
+}
+
+/** Creates the cache directory if missing, 0755 whatever the umask (a wider one is not trusted). */
+export function ensureCacheDir(dir: string): void {
+  if (mkdirSync(dir, { recursive: true }) !== undefined) chmodSync(dir, 0o755);
+}
+
+/** A directory this process may trust: ours, not a symlink, writable by nobody else. */
+export function trustedCacheDir(dir: string): boolean {
+  try {
+    const st = lstatSync(dir);
+    const uid = process.getuid?.();
+    return st.isDirectory() && (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
+  } catch {
+    return false;
+  }
+}
+
+function sha(...parts: string[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(p).update('\0');
+  return h.digest('hex').slice(0, 40);
+}
+
+/** What the transpiled output depends on besides the file itself. */
+function transpilerKey(esbuildVersion: string): string {
+  return `${FORMAT}:${esbuildVersion}:${process.versions.node}`;
+}
+
+/** The cache file holding `source` (the text of `path`) transpiled. */
+export function entryFile(dir: string, path: string, source: string, esbuildVersion: string): string {
+  return join(dir, `${sha(transpilerKey(esbuildVersion), path, source)}.mjs`);
+}
+
+/** The manifest of a location entry module. */
+export function manifestFile(dir: string, entry: string): string {
+  return join(dir, `m-${sha(String(FORMAT), resolve(entry))}.json`);
+}
+
+export interface TsManifest {
+  format: number;
+  esbuild: string;
+  /** Every local file of the static graph: absolute path → sha of its text. */
+  files: Record<string, string>;
+  /** Why the light loader cannot take this graph (tsx does), or undefined when it can. */
+  unsupported?: string;
+}
+
+export function fileHash(source: string): string {
+  return sha(source);
+}
+
+/** Whether a .ts file is an ES module to Node's rules (nearest package.json says "module"). */
+export function esmScope(path: string): boolean {
+  if (path.endsWith('.mts')) return true;
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
+    const pkg = join(dir, 'package.json');
+    if (existsSync(pkg)) {
+      try {
+        return (JSON.parse(readFileSync(pkg, 'utf8')) as { type?: string }).type === 'module';
+      } catch {
+        return false;
+      }
+    }
+    if (dirname(dir) === dir) return false;
+  }
+}
+
+/** Extensions the light loader transpiles; any other TypeScript-ish file means tsx. */
+export const LIGHT_EXTENSIONS = new Set(['.ts', '.mts']);
+export const NATIVE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.json', '.node']);
+
+/**
+ * The manifest of `entry` when the light loader can import it as it stands: it exists, was made
+ * by this transpiler, says the graph is supported, and every file still has the text it was
+ * made from. Otherwise undefined (tsx then).
+ */
+export function usableManifest(dir: string, entry: string): TsManifest | undefined {
+  if (!LIGHT_EXTENSIONS.has(extname(entry))) return undefined;
+  if (!trustedCacheDir(dir)) return undefined;
+  let m: TsManifest;
+  try {
+    m = JSON.parse(readFileSync(manifestFile(dir, entry), 'utf8')) as TsManifest;
+  } catch {
+    return undefined;
+  }
+  if (m.format !== FORMAT || m.unsupported) return undefined;
+  for (const [path, hash] of Object.entries(m.files)) {
+    try {
+      if (fileHash(readFileSync(path, 'utf8')) !== hash) return undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  return m;
+}

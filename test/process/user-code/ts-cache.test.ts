@@ -1,0 +1,117 @@
+// The compile cache's judgement of a location (ts-transpile.ts's graph walk, ts-cache.ts's
+// manifest check): what the light loader cannot load as tsx would is left to tsx, and a
+// manifest is used only while every file still has the text it was made from. A process test:
+// esbuild runs as a service process.
+import assert from 'node:assert/strict';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { entryFile, usableManifest } from '../../../src/shared/ts-cache.js';
+import { precompileLocation } from '../../../src/shared/ts-precompile.js';
+import { locationGraph } from '../../../src/shared/ts-transpile.js';
+
+const root = mkdtempSync(join(tmpdir(), 'outpost-ts-cache-test-'));
+after(() => rmSync(root, { recursive: true, force: true }));
+
+/** A project directory with these files (path → text). */
+function project(name: string, files: Record<string, string>): string {
+  const dir = join(root, name);
+  for (const [p, text] of Object.entries(files)) {
+    mkdirSync(join(dir, p, '..'), { recursive: true });
+    writeFileSync(join(dir, p), text);
+  }
+  return dir;
+}
+
+const ESM = JSON.stringify({ type: 'module' });
+
+describe('compile cache', () => {
+  test('an ES module graph of .ts, .js and .json files is the light loader’s', async () => {
+    const dir = project('esm', {
+      'package.json': ESM,
+      'main.ts': "import { a } from './a.js'; import j from './j.json'; export default [a, j];",
+      'a.ts': "export { b as a } from './b.js';",
+      'b.js': 'export const b = 1;',
+      'j.json': '{}',
+    });
+    const g = await locationGraph(join(dir, 'main.ts'));
+    assert.equal(g.unsupported, undefined);
+    assert.deepEqual(g.files.map((f) => f.slice(dir.length + 1)).sort(), ['a.ts', 'b.js', 'j.json', 'main.ts']);
+  });
+
+  test('CommonJS TypeScript, JSX and tsconfig path aliases are left to tsx', async () => {
+    const cjs = project('cjs', { 'package.json': '{}', 'main.ts': 'export default 1;' });
+    assert.match((await locationGraph(join(cjs, 'main.ts'))).unsupported ?? '', /CommonJS TypeScript/);
+    const jsx = project('jsx', { 'package.json': ESM, 'main.ts': "import './v.tsx';", 'v.tsx': 'export {};' });
+    assert.match((await locationGraph(join(jsx, 'main.ts'))).unsupported ?? '', /\.tsx/);
+    const alias = project('alias', {
+      'package.json': ESM,
+      'tsconfig.json': JSON.stringify({ compilerOptions: { baseUrl: '.', paths: { '@lib/*': ['lib/*'] } } }),
+      'main.ts': "import { x } from '@lib/x'; export default x;",
+      'lib/x.ts': 'export const x = 1;',
+    });
+    assert.match((await locationGraph(join(alias, 'main.ts'))).unsupported ?? '', /path alias/);
+    const cache = mkdtempSync(join(root, 'cache-'));
+    await precompileLocation(join(alias, 'main.ts'), cache);
+    assert.equal(usableManifest(cache, join(alias, 'main.ts')), undefined);
+  });
+
+  test('a manifest is used only while its files are unchanged, and only from a private directory', async () => {
+    const dir = project('edit', {
+      'package.json': ESM,
+      'main.ts': "export { a } from './a.js';",
+      'a.ts': 'export const a = 1;',
+    });
+    const cache = mkdtempSync(join(root, 'cache-'));
+    await precompileLocation(join(dir, 'main.ts'), cache);
+    assert.ok(usableManifest(cache, join(dir, 'main.ts')));
+    writeFileSync(join(dir, 'a.ts'), 'export const a = 2;');
+    assert.equal(usableManifest(cache, join(dir, 'main.ts')), undefined);
+    await precompileLocation(join(dir, 'main.ts'), cache);
+    assert.ok(usableManifest(cache, join(dir, 'main.ts')));
+    const shared = mkdtempSync(join(root, 'shared-'));
+    await precompileLocation(join(dir, 'main.ts'), shared);
+    chmodSync(shared, 0o777);
+    assert.equal(usableManifest(shared, join(dir, 'main.ts')), undefined);
+  });
+
+  test("only files under the module's directory or the working directory are written to the cache", async () => {
+    const dir = project('scoped', {
+      'package.json': ESM,
+      'app/main.ts': "export { s } from '../elsewhere/s.js';",
+      'elsewhere/s.ts': 'export const s = 1;',
+    });
+    const cache = mkdtempSync(join(root, 'cache-'));
+    const m = await precompileLocation(join(dir, 'app/main.ts'), cache);
+    assert.equal(m.unsupported, undefined);
+    const cached = (f: string): boolean =>
+      existsSync(entryFile(cache, join(dir, f), readFileSync(join(dir, f), 'utf8'), m.esbuild));
+    assert.ok(cached('app/main.ts'));
+    assert.ok(!cached('elsewhere/s.ts'), 'a file outside the deployer’s directories is not cached');
+    assert.ok(usableManifest(cache, join(dir, 'app/main.ts')));
+  });
+
+  test('entries no precompile rewrote for a week are pruned; current ones stay', async () => {
+    const dir = project('prune', { 'package.json': ESM, 'main.ts': 'export const a = 1;' });
+    const cache = mkdtempSync(join(root, 'cache-'));
+    const old = join(cache, 'stale.mjs');
+    writeFileSync(old, 'export {}');
+    const eightDaysAgo = new Date(Date.now() - 8 * 24 * 3600_000);
+    utimesSync(old, eightDaysAgo, eightDaysAgo);
+    await precompileLocation(join(dir, 'main.ts'), cache);
+    assert.ok(!existsSync(old));
+    assert.ok(usableManifest(cache, join(dir, 'main.ts')));
+    assert.equal(readdirSync(cache).length, 2);
+  });
+});
