@@ -1,5 +1,5 @@
 // The agent's only way to talk to the control plane: typed calls to /agent/graphql
-// (src/control-plane/graphql/agent.graphql) as plain JSON POSTs over fetch, sending the documents
+// (src/control-plane/graphql/agent.graphql) as plain JSON POSTs over node:http (raw-post.ts), sending the documents
 // in control-plane-documents.ts with the types generated for them (src/gen/graphql/agent.ts),
 // except run events and compute logs, which go as they lie in the spool to POST /agent/events and
 // /agent/logs (the mutations remain the fallback for a control plane without them).
@@ -118,6 +118,8 @@ export function agentEndpoint(url: string): string {
 export function createControlPlaneClient(opts: ControlPlaneClientOptions): ControlPlaneClient {
   const endpoint = agentEndpoint(opts.url);
   const baseTimeout = opts.timeoutMs ?? 30_000;
+  const base = endpoint.replace(/\/agent\/graphql$/, '');
+  const rawPost = createRawPoster(base);
 
   /** Sends the named document (control-plane-documents.ts) with variables and result typed for it. */
   async function call<K extends keyof AgentOperations>(
@@ -128,25 +130,21 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
   ): Promise<AgentOperations[K]['result']> {
     const timeout = AbortSignal.timeout(baseTimeout + extraWaitMs);
     try {
-      // The global fetch: undici's shared pool keeps connections alive between calls.
-      const res = await fetch(endpoint, {
-        method: 'POST',
-        headers: {
+      // node:http with kept-alive sockets (raw-post.ts), not fetch: undici alone held ~10 MB of
+      // the idle agent (bench/footprint-dev.ts), and it is the agent's only fetch.
+      const res = await rawPost(
+        endpoint,
+        {
           authorization: `Bearer ${opts.token}`,
           'content-type': 'application/json',
           accept: 'application/graphql-response+json, application/json',
         },
-        body: JSON.stringify({ query: AGENT_DOCUMENTS[operation], variables, operationName: operation }),
-        signal: abort ? AbortSignal.any([timeout, abort]) : timeout,
-      });
-      const text = await res.text();
-      let body: GraphQLBody | undefined;
-      try {
-        body = JSON.parse(text) as GraphQLBody;
-      } catch {
-        body = undefined;
-      }
-      if (!res.ok || body?.errors?.length) {
+        Buffer.from(JSON.stringify({ query: AGENT_DOCUMENTS[operation], variables, operationName: operation })),
+        abort ? AbortSignal.any([timeout, abort]) : timeout,
+      );
+      const body = res.body as GraphQLBody | undefined;
+      const ok = res.status >= 200 && res.status < 300;
+      if (!ok || body?.errors?.length) {
         throw new ControlPlaneResponseError(res.status, body?.errors);
       }
       if (!body || body.data === undefined || body.data === null) {
@@ -159,8 +157,6 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     }
   }
 
-  const base = endpoint.replace(/\/agent\/graphql$/, '');
-  const rawPost = createRawPoster(base);
   /** The raw-body endpoints this control plane answers; one answering NO_ROUTE (older) is not asked again. */
   const raw = { logs: true, events: true };
 

@@ -82,8 +82,10 @@ export class GraphQLResponseError extends Error {
 }
 
 /**
- * A plain POST with fetch, not a GraphQL client library: a CLI command starts in a fraction of
- * a second only if it loads nothing it does not need (graphql-js alone is ~60 ms of loading).
+ * A plain POST over node:http(s), not a GraphQL client library and not fetch: a CLI command
+ * starts in a fraction of a second only if it loads nothing it does not need (graphql-js alone
+ * is ~60 ms of loading), and `outpost dev` keeps this client for its lifetime, where fetch's
+ * undici held ~10 MB more than node:http (bench/footprint-dev.ts).
  */
 export function userApi(opts: ClientOptions): UserApi {
   const { url, token } = resolveTarget(opts);
@@ -92,23 +94,15 @@ export function userApi(opts: ClientOptions): UserApi {
     url,
     async request<T>(query: string, variables?: Record<string, unknown>): Promise<T> {
       try {
-        const res = await fetch(endpoint, {
-          method: 'POST',
-          headers: {
-            authorization: `Bearer ${token}`,
-            'content-type': 'application/json',
-            accept: 'application/graphql-response+json, application/json',
-          },
-          body: JSON.stringify({ query, variables }),
-        });
-        const text = await res.text();
+        const res = await postJson(endpoint, { authorization: `Bearer ${token}` }, { query, variables });
         let body: GraphQLBody | undefined;
         try {
-          body = JSON.parse(text) as GraphQLBody;
+          body = JSON.parse(res.text) as GraphQLBody;
         } catch {
           body = undefined;
         }
-        if (!res.ok || !body || body.errors?.length || body.data === undefined || body.data === null) {
+        const ok = res.status >= 200 && res.status < 300;
+        if (!ok || !body || body.errors?.length || body.data === undefined || body.data === null) {
           throw new GraphQLResponseError({ status: res.status, ...(body?.errors ? { errors: body.errors } : {}) });
         }
         return body.data as T;
@@ -117,6 +111,41 @@ export function userApi(opts: ClientOptions): UserApi {
       }
     },
   };
+}
+
+/** A transport failure (refused, reset, DNS, TLS): the control plane could not be reached. */
+export class TransportError extends Error {}
+
+/** POSTs `payload` as JSON; resolves with any HTTP answer, rejects with a TransportError. */
+export async function postJson(
+  endpoint: string,
+  headers: Record<string, string>,
+  payload: unknown,
+): Promise<{ status: number; text: string }> {
+  const { request } = endpoint.startsWith('https:') ? await import('node:https') : await import('node:http');
+  const body = Buffer.from(JSON.stringify(payload));
+  return new Promise((resolve, reject) => {
+    const req = request(
+      endpoint,
+      {
+        method: 'POST',
+        headers: {
+          ...headers,
+          'content-type': 'application/json',
+          'content-length': String(body.length),
+          accept: 'application/graphql-response+json, application/json',
+        },
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on('data', (c: Buffer) => parts.push(c));
+        res.on('error', (err) => reject(new TransportError(err.message, { cause: err })));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text: Buffer.concat(parts).toString('utf8') }));
+      },
+    );
+    req.on('error', (err) => reject(new TransportError(err.message, { cause: err })));
+    req.end(body);
+  });
 }
 
 /** Turns transport and GraphQL errors into coded errors that say what to do. */
@@ -131,7 +160,11 @@ export function toOutpostError(err: unknown, url: string): Error {
     return new OutpostError('BAD_REQUEST', { detail: first?.message ?? `HTTP ${err.response.status}` });
   }
   const cause = (err as { cause?: { code?: string } }).cause;
-  if (cause?.code === 'ECONNREFUSED' || (err instanceof TypeError && /fetch failed/.test(err.message))) {
+  if (
+    err instanceof TransportError ||
+    cause?.code === 'ECONNREFUSED' ||
+    (err instanceof TypeError && /fetch failed/.test(err.message))
+  ) {
     return new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${url} (is \`npm start\` running?)` });
   }
   return err instanceof Error ? err : new Error(String(err));

@@ -2,6 +2,7 @@
 // terminal: a Temporal dev server with its UI, the control plane on SQLite, one agent, and
 // the example code location. State lives in the data dir and survives restarts.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { join, resolve } from 'node:path';
 import type { Command } from 'commander';
 import { cliNodeArgs } from '../../shared/cli-command.js';
@@ -249,15 +250,25 @@ async function waitHttpReady(url: string, timeoutMs: number, owner: SpawnedChild
     if (exitCode !== null || signalCode !== null) {
       throw new Error(`exited (${describeExit({ code: exitCode, signal: signalCode })}) before ${url} answered`);
     }
-    try {
-      const res = await fetch(url);
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
+    if (await answersOk(url)) return;
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${url} not ready after ${timeoutMs} ms`);
+}
+
+/** Whether a GET of `url` answers 2xx; node:http, not fetch (see userApi in ../client.ts). */
+function answersOk(url: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const req = httpGet(url, (res) => {
+      res.resume();
+      const code = res.statusCode ?? 0;
+      res.on('end', () => resolve(code >= 200 && code < 300));
+      res.on('error', () => resolve(false));
+    });
+    // Not listening yet, or not answering.
+    req.setTimeout(5_000, () => req.destroy());
+    req.on('error', () => resolve(false));
+  });
 }
 
 async function waitLocation(api: ReturnType<typeof userApi>, name: string, timeoutMs: number): Promise<string> {

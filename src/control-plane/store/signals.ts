@@ -1,8 +1,9 @@
 // Wake-ups between writers and long-pollers: an in-process emitter, plus PostgreSQL
 // LISTEN/NOTIFY so that an enqueue on one control-plane replica wakes pollers on all of them.
 import { EventEmitter } from 'node:events';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Logger } from '../../shared/logger.js';
+import { pgModule } from './dialect/pg-module.js';
 
 const WORK_CHANNEL = 'outpost_work';
 const RUN_EVENTS_CHANNEL = 'outpost_run_events';
@@ -20,7 +21,7 @@ export class Signals {
   /** PostgreSQL only: listen on a dedicated connection (not a pooled one). */
   async listen(url: string, pool: pg.Pool): Promise<void> {
     this.pool = pool;
-    const client = new pg.Client({ connectionString: url });
+    const client = new (pgModule().Client)({ connectionString: url });
     client.on('error', (err) => this.logger?.warn({ err: err.message }, 'LISTEN connection error'));
     await client.connect();
     client.on('notification', (n) => {

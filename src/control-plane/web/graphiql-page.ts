@@ -1,9 +1,18 @@
 // GraphiQL at GET /graphql, for signed-in browsers only. The bundle (no CDN) is one inline
 // script; it runs under the UI's CSP plus a per-response nonce, inline styles and blob: workers,
 // which Monaco needs. Its queries ride the session cookie with the CSRF header.
+//
+// The bundle is loaded on the first page request, not at start, and let go once rendered: as
+// an ES module import it held ~32 MB of an idle control plane's heap (its source text and the
+// string it exports), for a page most sessions never open (bench/footprint-dev.ts).
 import { randomBytes } from 'node:crypto';
-import { renderGraphiQL } from '@graphql-yoga/render-graphiql';
+import { createRequire } from 'node:module';
+import { dirname, sep } from 'node:path';
+import type { renderGraphiQL as RenderGraphiQL } from '@graphql-yoga/render-graphiql';
 import { securityHeaders } from './security-headers.js';
+
+/** The package's CommonJS entry: unlike an ES module, it can be dropped from the cache. */
+export const GRAPHIQL_MODULE = createRequire(import.meta.url).resolve('@graphql-yoga/render-graphiql');
 
 const CSRF_SLOT = '__OUTPOST_CSRF_SLOT__';
 
@@ -19,9 +28,22 @@ interface Parts {
  */
 let parts: Parts | undefined;
 
+/** Renders the page with the package loaded for the call only, then drops its modules. */
+function renderOnce(opts: Parameters<typeof RenderGraphiQL>[0]): string {
+  const dir = dirname(GRAPHIQL_MODULE);
+  // A require of its own: the module it is made for lists what it loads as its children.
+  const require = createRequire(import.meta.url);
+  try {
+    const { renderGraphiQL } = require(GRAPHIQL_MODULE) as { renderGraphiQL: typeof RenderGraphiQL };
+    return renderGraphiQL(opts);
+  } finally {
+    for (const id of Object.keys(require.cache)) if (id.startsWith(dir + sep)) delete require.cache[id];
+  }
+}
+
 function pageParts(): Parts {
   if (parts) return parts;
-  const page = renderGraphiQL({
+  const page = renderOnce({
     title: 'Outpost GraphQL',
     endpoint: '/graphql',
     credentials: 'same-origin',

@@ -99,16 +99,27 @@ const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {
 };
 const register = { name: 'a', hostname: 'h', version: '0', taskQueue: 'q' };
 
-test('a call returns the data; sequential calls reuse kept-alive connections', async () => {
+test('a call returns the data; sequential calls reuse kept-alive connections, without fetch', async () => {
   mode = 'forward';
   const client = createControlPlaneClient({ url: relayUrl, token });
   const before = connections;
-  const { agentId, heartbeatIntervalMs } = await client.registerAgent(register);
-  assert.match(agentId, /\S/);
-  assert.ok(heartbeatIntervalMs > 0);
-  for (let i = 0; i < 9; i++) assert.deepEqual(await client.workspace(agentId), []);
-  // undici may open a second socket when a call starts before the previous one's socket is back
-  // in the pool; without keep-alive it would be ten.
+  // The agent's calls go over node:http: loading fetch (undici) cost the idle agent ~10 MB.
+  const realFetch = globalThis.fetch;
+  // (The relay itself forwards with fetch, to the control plane's own URL.)
+  globalThis.fetch = (input, init) =>
+    String(input instanceof Request ? input.url : input).startsWith(relayUrl)
+      ? Promise.reject(new Error('the agent client used fetch'))
+      : realFetch(input, init);
+  try {
+    const { agentId, heartbeatIntervalMs } = await client.registerAgent(register);
+    assert.match(agentId, /\S/);
+    assert.ok(heartbeatIntervalMs > 0);
+    for (let i = 0; i < 9; i++) assert.deepEqual(await client.workspace(agentId), []);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+  // A second socket may open when a call starts before the previous one's socket is back in the
+  // pool; without keep-alive it would be ten.
   const opened = connections - before;
   assert.ok(opened >= 1 && opened <= 2, `ten calls over ${opened} connections`);
 });

@@ -2,13 +2,11 @@
 // claims skip rows another replica holds, and wake-ups cross replicas by LISTEN/NOTIFY. The
 // event ingest uses unnest() multi-row INSERTs (postgres-run-events.ts).
 import { Kysely, PostgresDialect, sql } from 'kysely';
-import pg from 'pg';
+import type pg from 'pg';
 import type { WorkItemsTable } from '../schema.js';
 import type { DialectFactory, OpenOptions, StoreDialect } from './dialect.js';
+import { pgModule } from './pg-module.js';
 import { appendRunEventsPostgres } from './postgres-run-events.js';
-
-// Return BIGINT/COUNT as numbers (our values fit in 2^53).
-pg.types.setTypeParser(20, (v) => Number(v));
 
 function postgresOps(pool: pg.Pool): StoreDialect {
   return {
@@ -38,7 +36,7 @@ export const postgresDialect: DialectFactory = {
   name: 'postgres',
   binaryType: 'bytea',
   open<DB>(opts: OpenOptions) {
-    const pool = new pg.Pool({ connectionString: opts.url, max: opts.poolSize ?? 10 });
+    const pool = new (pgModule().Pool)({ connectionString: opts.url, max: opts.poolSize ?? 10 });
     return {
       db: new Kysely<DB>({ dialect: new PostgresDialect({ pool }) }),
       dialect: 'postgres',
