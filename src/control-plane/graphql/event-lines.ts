@@ -5,6 +5,7 @@
 // names the offending line in the one error shape (INVALID_ARGUMENT / JSON_TOO_DEEP).
 import { OutpostError } from '../../shared/errors.js';
 import { checkJsonDepth } from '../core/input-rules.js';
+import { scanEventLine } from './event-line-scan.js';
 import type { RunEventInput } from '../store/run-events.js';
 
 const KEYS: ReadonlySet<string> = new Set([
@@ -51,15 +52,23 @@ export function parseEventLines(ndjson: string): RunEventInput[] {
   while (start < ndjson.length) {
     let nl = ndjson.indexOf('\n', start);
     if (nl === -1) nl = ndjson.length;
-    const line = ndjson.slice(start, nl);
+    const from = start;
     start = nl + 1;
+    // The compact shape our writers produce, in one pass; anything else takes JSON.parse.
+    const fast = scanEventLine(ndjson, from, nl);
+    if (fast) {
+      out.push(fast);
+      continue;
+    }
+    const line = ndjson.slice(from, nl);
     if (line.trim() === '') continue;
     out.push(toEvent(out.length, line));
   }
   return out;
 }
 
-function toEvent(i: number, line: string): RunEventInput {
+/** The general path: JSON.parse, then the RunEventInput checks (also the scanner's reference). */
+export function toEvent(i: number, line: string): RunEventInput {
   let v: unknown;
   try {
     v = JSON.parse(line);

@@ -13,6 +13,7 @@ import type { Kysely } from 'kysely';
 import type { Database } from './schema.js';
 import type { Store } from './store.js';
 import { recordAssetEvents } from './asset-events.js';
+import { storedJson } from './json-text.js';
 
 export interface RunEventInput {
   seq: number;
@@ -70,8 +71,8 @@ function toRows(runId: string, events: RunEventInput[]): Row[] {
       e.stepKey ?? null,
       e.level ?? null,
       e.message ?? null,
-      e.data == null ? null : JSON.stringify(e.data),
-      e.error == null ? null : JSON.stringify(e.error),
+      storedJson(e.data),
+      storedJson(e.error),
     ];
     const first = seen.get(e.seq);
     if (first) {
