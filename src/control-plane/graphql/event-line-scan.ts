@@ -14,17 +14,18 @@ const MAX_DEPTH = FIXED_INPUT_LIMITS.maxJsonDepth;
 /** GraphQL's Int: a signed 32-bit integer. */
 const MAX_INT = 2 ** 31 - 1;
 
-const enum K {
-  seq = 1,
-  type = 2,
-  timestamp = 4,
-  stepKey = 8,
-  assetKey = 16,
-  level = 32,
-  message = 64,
-  data = 128,
-  error = 256,
-}
+/** Top-level keys as bits (a key seen twice goes to the general path). */
+const K = {
+  seq: 1,
+  type: 2,
+  timestamp: 4,
+  stepKey: 8,
+  assetKey: 16,
+  level: 32,
+  message: 64,
+  data: 128,
+  error: 256,
+} as const;
 
 /** The top-level key spelled in s[a, b) (no escapes), or 0 when it is not one. */
 function keyOf(s: string, a: number, b: number): number {
