@@ -62,6 +62,58 @@ describeEachDialect('POST /agent/events', (target) => {
     assert.equal(third?.message, 'm3');
   });
 
+  test('odd but valid lines are stored byte for byte as JSON.parse + JSON.stringify would store them', async () => {
+    const last = (await getRun(u.h.store.db, u.runId))!.lastSeq;
+    const s = (n: number) => last + n;
+    // Compact lines (the scanner's fast path) and spellings it leaves to JSON.parse.
+    const batches = [
+      [
+        `{"seq":${s(1)},"timestamp":1.5,"type":"LOG","message":"a\\nb \\"q\\" \\u00e9","data":{"__proto__":{"x":[1,-0.5,1e+21]},"":null}}`,
+        `{"seq":${s(2)},"timestamp":17,"type":"LOG","data":{"b":1,"2":2,"a":{"a":1,"a":2}},"error":"\\u0001"}`,
+        `{ "seq" : ${s(3)}, "timestamp": 3, "type": "LOG", "data": [1.0, 4.2e1, "\\/"], "level": null }`,
+      ],
+      [
+        `{"seq":${s(4)},"timestamp":1700000000000,"type":"LOG","stepKey":"op","data":{"s":"\ud83d\ude00 \u2028","t":true}}\r`,
+        `{"type":"LOG","seq":${s(5)},"timestamp":2,"data":null,"error":{"e":[[]],"f":{}}}`,
+      ],
+    ];
+    for (const b of batches) assert.equal((await post(b.join('\n'))).status, 200);
+    const rows = await u.h.store.db
+      .selectFrom('run_events')
+      .select(['worker_seq', 'type', 'timestamp', 'step_key', 'level', 'message', 'data', 'error'])
+      .where('run_id', '=', u.runId)
+      .where('worker_seq', '>', last)
+      .orderBy('worker_seq')
+      .execute();
+    const want = batches.flat().map((l) => {
+      const e = JSON.parse(l) as Record<string, unknown>;
+      const text = (v: unknown) => (v == null ? null : JSON.stringify(v));
+      return [
+        e.seq,
+        e.type,
+        e.timestamp,
+        e.stepKey ?? null,
+        e.level ?? null,
+        e.message ?? null,
+        text(e.data),
+        text(e.error),
+      ];
+    });
+    assert.deepEqual(
+      rows.map((r) => [
+        Number(r.worker_seq),
+        r.type,
+        Number(r.timestamp),
+        r.step_key,
+        r.level,
+        r.message,
+        r.data,
+        r.error,
+      ]),
+      want,
+    );
+  });
+
   test('a malformed line refuses the whole batch with INVALID_ARGUMENT naming the line', async () => {
     for (const bad of [
       '{not json',
