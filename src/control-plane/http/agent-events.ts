@@ -18,7 +18,6 @@ import { authorizeAgent } from '../store/agents.js';
 import { assertRunWriter } from '../store/ownership.js';
 import { appendRunEvents, type AppendEventsResult, type RunEventInput } from '../store/run-events.js';
 import type { Store } from '../store/store.js';
-import { releaseBody } from './body-pool.js';
 import { openAgentUpload, readBodyLimited, type AgentUploadDeps } from './agent-upload.js';
 
 export const AGENT_EVENTS_PATH = '/agent/events';
@@ -77,7 +76,6 @@ export async function handleAgentEvents(request: Request, deps: AgentUploadDeps)
       }),
   );
   const lines = body.toString('utf8');
-  releaseBody(body);
   checkBatch(`${AGENT_EVENTS_PATH} lines`, countEventLines(lines), 'maxEventsPerBatch', limits.maxEventsPerBatch);
   const events = parseEventLines(lines);
   const r = await appendEventsInOrder(store, runId, events);

@@ -15,7 +15,6 @@ import { authorizeAgent } from '../store/agents.js';
 import { appendComputeLogs, type AppendLogsResult } from '../store/compute-logs.js';
 import { assertRunWriter } from '../store/ownership.js';
 import type { Store } from '../store/store.js';
-import { releaseBody } from './body-pool.js';
 import { openAgentUpload, readBodyLimited, type AgentUpload, type AgentUploadDeps } from './agent-upload.js';
 
 export const AGENT_LOGS_PATH = '/agent/logs';
@@ -103,12 +102,7 @@ export async function handleAgentLogs(request: Request, deps: AgentUploadDeps): 
   await assertRunWriter(store.db, t.runId, t.agentId);
   const limit = Math.min(limits.maxLogChunkBytes, limits.maxBodyBytes);
   const data = await readBodyLimited(request, limit, (got) => tooLarge(limits, got));
-  try {
-    const r = await appendWhenContiguous(store, t, data);
-    metrics.inc('outpost_compute_log_bytes_received_total', data.length);
-    return Response.json(r);
-  } finally {
-    // The store copied what it keeps before answering: the body's memory goes back to the pool.
-    releaseBody(data);
-  }
+  const r = await appendWhenContiguous(store, t, data);
+  metrics.inc('outpost_compute_log_bytes_received_total', data.length);
+  return Response.json(r);
 }

@@ -1,14 +1,12 @@
 // The body of a raw-body endpoint (POST /agent/events, /agent/logs) read straight off node:http's
 // IncomingMessage instead of through the web ReadableStream a fetch-style Request carries: no
 // promise and no stream bookkeeping per 64 KiB piece, and one buffer sized from content-length
-// (Node's parser delivers exactly that many bytes) instead of a list joined at the end, taken
-// from a pool (body-pool.ts; the endpoint gives it back with releaseBody once it is done).
+// (Node's parser delivers exactly that many bytes) instead of a list joined at the end.
 // node-server.ts attaches the reader to the Request it builds; agent-upload.ts takes it when
 // there is one (a Request from elsewhere, e.g. a test calling the handler, keeps its own body).
 // The checks are unchanged: read only when the handler asks (after authentication and
 // ownership), refused past the endpoint's limit while reading, never holding more than it.
 import type { IncomingMessage } from 'node:http';
-import { releaseBody, takeBody } from './body-pool.js';
 
 /** Resolves with the body, or undefined past `limit` bytes (reading stops there). */
 export type RawBodyReader = (limit: number) => Promise<Buffer | undefined>;
@@ -38,9 +36,8 @@ export function readIncoming(
 ): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
-    const pooled =
-      Number.isSafeInteger(declared) && declared >= 0 && declared <= limit ? takeBody(declared) : undefined;
-    let whole = pooled;
+    let whole =
+      Number.isSafeInteger(declared) && declared >= 0 && declared <= limit ? Buffer.allocUnsafe(declared) : undefined;
     const parts: Buffer[] = [];
     let size = 0;
     const stop = (): void => {
@@ -52,7 +49,6 @@ export function readIncoming(
     const onData = (chunk: Buffer): void => {
       if (size + chunk.length > limit) {
         stop();
-        releaseBody(pooled);
         req.pause();
         const err = overLimit();
         if (err) reject(err);
@@ -70,19 +66,15 @@ export function readIncoming(
     };
     const onEnd = (): void => {
       stop();
-      if (whole) return resolve(whole.subarray(0, size));
-      resolve(Buffer.concat(parts, size));
-      releaseBody(pooled);
+      resolve(whole ? whole.subarray(0, size) : Buffer.concat(parts, size));
     };
     const onError = (err: Error): void => {
       stop();
-      releaseBody(pooled);
       reject(err);
     };
     const onClose = (): void => {
       if (req.complete) return;
       stop();
-      releaseBody(pooled);
       reject(new Error('the client closed the request before its body ended'));
     };
     req.on('data', onData);
