@@ -36,6 +36,7 @@ export function createRunSpools(opts: RunSpoolsOptions) {
       // Made at the first wait, not here: a one-pass ship needs no watch. That first wait returns
       // at once, so a write between the last pass and the watch's start is not missed.
       let watch: SpoolWatch | undefined;
+      let woken = false;
       return {
         shipOnce: (final: boolean) => shipper.shipOnce(final),
         get lastSeq() {
@@ -50,7 +51,18 @@ export function createRunSpools(opts: RunSpoolsOptions) {
         waitForWrite(ms: number, signal: AbortSignal): Promise<void> {
           if (watch) return watch.wait(ms, signal);
           watch = new SpoolWatch(dir);
+          if (woken) watch.poke();
           return Promise.resolve();
+        },
+        get watching() {
+          return watch?.live ?? false;
+        },
+        wakeOn(event: Promise<unknown>): void {
+          const poke = (): void => {
+            woken = true;
+            watch?.poke();
+          };
+          event.then(poke, poke);
         },
         terminationRecorded: () => existsSync(join(dir, SPOOL_FILES.terminated)),
         close: () => watch?.close(),
