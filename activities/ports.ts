@@ -91,6 +91,8 @@ export interface RunSpool {
   /** Highest seq seen in the spool. */
   readonly maxSeqInFile: number;
   readonly sawTerminalEvent: boolean;
+  /** The terminal status the control plane answered this spool's appends with, if one did. */
+  readonly endStatus?: RunStatus | undefined;
   /** Resolves when the spool changes, after `ms`, when `signal` aborts, or once `wakeOn`'s event has happened. */
   waitForWrite(ms: number, signal: AbortSignal): Promise<void>;
   /** True while writes to the spool wake waitForWrite (inotify): polling is then only a fallback. */

@@ -253,6 +253,8 @@ export function createRunProcessActivities(deps: ActivityDeps) {
             await shipper.waitForWrite(exited && shipper.watching ? idleMs : pollMs, ctx.cancellationSignal);
         }
         if (shipper.sawTerminalEvent) {
+          // The answer that stored the terminal event carried the run's status: no cursor call.
+          if (shipper.endStatus) return { status: shipper.endStatus, lastSeq: shipper.lastSeq };
           const final = await deps.controlPlane.runCursor(deps.agentId(), runId);
           return { status: final.status, lastSeq: final.lastSeq };
         }

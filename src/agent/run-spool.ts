@@ -48,6 +48,9 @@ export function createRunSpools(opts: RunSpoolsOptions) {
         get sawTerminalEvent() {
           return shipper.sawTerminalEvent;
         },
+        get endStatus() {
+          return shipper.endStatus;
+        },
         waitForWrite(ms: number, signal: AbortSignal): Promise<void> {
           if (watch) return watch.wait(ms, signal);
           watch = new SpoolWatch(dir);

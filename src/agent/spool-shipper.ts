@@ -12,6 +12,7 @@ import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SPOOL_FILES, TERMINAL_EVENT_TYPES, type ComputeLogStream } from '../shared/run-events.js';
 import { isOutpostError } from '../shared/errors.js';
+import { isTerminalRunStatus, type RunStatus } from '../shared/run-status.js';
 import type { Logger } from '../shared/logger.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
 import { lineHead, parseEvent, type LineHead } from './spool-lines.js';
@@ -43,6 +44,11 @@ export class SpoolShipper {
   /** Highest seq seen in the spool file. */
   maxSeqInFile = 0;
   sawTerminalEvent = false;
+  /**
+   * The run's terminal status as the control plane answered an append with it (the answer to the
+   * terminal event's batch): supervision then needs no cursor to end. Undefined until then.
+   */
+  endStatus: RunStatus | undefined;
   private eventsPos = 0;
   private readonly offsets: Record<ComputeLogStream, number>;
   private readonly truncated: Record<ComputeLogStream, boolean> = { stdout: false, stderr: false };
@@ -133,6 +139,8 @@ export class SpoolShipper {
           (res) => {
             // lastSeq only ever takes the store's answer: "highest contiguous seq acknowledged".
             this.lastSeq = Math.max(this.lastSeq, res.highestContiguousSeq);
+            // A terminal status never changes again, whatever answer came first.
+            if (res.status && isTerminalRunStatus(res.status)) this.endStatus = res.status;
           },
           (err: unknown) => {
             failedAt.push(batch.pos);
@@ -220,7 +228,7 @@ export class SpoolShipper {
    * One batch as NDJSON. Lines went unparsed, so when the control plane refuses the batch for a
    * malformed line (INVALID_ARGUMENT) it is read again strictly, its non-events skipped, and resent.
    */
-  private async sendBatch(b: Batch): Promise<{ highestContiguousSeq: number }> {
+  private async sendBatch(b: Batch): Promise<{ highestContiguousSeq: number; status?: RunStatus }> {
     const post = (body: Buffer) => this.controlPlane.appendRunEventLines(this.agentId, this.runId, body);
     const body = b.parts.length === 1 ? b.parts[0]! : Buffer.concat(b.parts);
     try {

@@ -57,7 +57,9 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       // Its own child: the exit is announced (supervision sleeps on it instead of polling).
       const exited = launcher.whenExited(runId);
       assert.ok(exited, 'whenExited of a worker this launcher started');
-      await exited;
+      // The worker is unref'd (the agent's own work keeps its loop alive): keep this one alive.
+      const keepAlive = setInterval(() => undefined, 1_000);
+      await exited.finally(() => clearInterval(keepAlive));
       assert.equal(await launcher.isAlive(runId), false);
       assert.deepEqual(launcher.exitStatus(runId), { code: 0, signal: null, known: true });
       assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_SUCCESS');

@@ -142,6 +142,27 @@ test('two batches in flight, the later landing first: everything stored once, in
   await assertAllStoredOnce(runId);
 });
 
+test("the stored end status comes with the answer to the terminal event's batch (no cursor asked after it)", async () => {
+  const { runId, spoolDir } = await newRun(50, false);
+  const cursor = { runId, lastSeq: 0, stdoutBytes: 0, stderrBytes: 0, status: 'STARTING' as const };
+  const shipper = new SpoolShipper(runId, AGENT, spoolDir, storeClient(runId), logger, cursor);
+  await shipper.shipOnce(false);
+  assert.ok(shipper.sawTerminalEvent);
+  const stored = await getRun(store.db, runId);
+  assert.equal(stored?.status, 'SUCCESS');
+  assert.equal(shipper.endStatus, stored?.status);
+
+  // A shipper resumed past the end (everything already stored) sent nothing: it does not know.
+  const resumed = new SpoolShipper(runId, AGENT, spoolDir, storeClient(runId), logger, {
+    ...cursor,
+    lastSeq: 50,
+    status: 'SUCCESS',
+  });
+  await shipAll(resumed);
+  assert.ok(resumed.sawTerminalEvent);
+  assert.equal(resumed.endStatus, undefined);
+});
+
 test('a failed call: a new shipper resumes from the stored cursor with nothing lost or repeated', async () => {
   const { runId, spoolDir } = await newRun();
   const cursor = { runId, lastSeq: 0, stdoutBytes: 0, stderrBytes: 0, status: 'STARTING' as const };
