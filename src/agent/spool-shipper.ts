@@ -374,6 +374,9 @@ export function eventLinesAfter(spoolDir: string, afterSeq: number, max: number)
     if (!parsed || parsed.event.seq <= afterSeq) continue;
     // Contiguous from afterSeq only: the store would leave anything after a gap uncounted.
     if (parsed.event.seq !== afterSeq + out.length + 1) break;
+    // A run already over (a fast one on a warm worker): its end goes with supervision, which
+    // stores it only after the logs written before it (else SUCCESS could show without them).
+    if (TERMINAL_EVENT_TYPES.has(parsed.event.type)) break;
     out.push(parsed.plain ? line : JSON.stringify(parsed.event));
     if (out.length >= max) break;
   }

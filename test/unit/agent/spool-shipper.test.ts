@@ -15,6 +15,7 @@ import {
   LOG_CHUNK,
   LOG_CHUNKS_IN_FLIGHT,
   SpoolShipper,
+  eventLinesAfter,
 } from '../../../src/agent/spool-shipper.js';
 import { appendWhenContiguous } from '../../../src/control-plane/http/agent-logs.js';
 import { parseEventLines } from '../../../src/control-plane/graphql/event-lines.js';
@@ -161,6 +162,16 @@ test("the stored end status comes with the answer to the terminal event's batch 
   await shipAll(resumed);
   assert.ok(resumed.sawTerminalEvent);
   assert.equal(resumed.endStatus, undefined);
+});
+
+test("a launch report's first events stop before a terminal event (it goes with supervision, after the logs)", async () => {
+  // A fast run on a warm worker can be over before its launch is reported: the report once
+  // stored RUN_SUCCESS with the first events, before any of the run's stdout was shipped.
+  const { spoolDir } = await newRun(5, false);
+  const seqs = (lines: string) => lines.split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq);
+  assert.deepEqual(seqs(eventLinesAfter(spoolDir, 0, 100)), [1, 2, 3, 4]);
+  assert.deepEqual(seqs(eventLinesAfter(spoolDir, 1, 2)), [2, 3]);
+  assert.equal(eventLinesAfter(spoolDir, 4, 100), '');
 });
 
 test('a failed call: a new shipper resumes from the stored cursor with nothing lost or repeated', async () => {
