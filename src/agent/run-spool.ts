@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { Logger } from '../shared/logger.js';
 import { SPOOL_FILES } from '../shared/run-events.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
-import { SpoolShipper, eventLinesAfter } from './spool-shipper.js';
+import { SpoolShipper } from './spool-shipper.js';
+import { eventLinesAfter } from './spool-lines.js';
 import { SpoolWatch } from './spool-watch.js';
 
 export interface RunSpoolsOptions {

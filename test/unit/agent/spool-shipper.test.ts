@@ -15,8 +15,8 @@ import {
   LOG_CHUNK,
   LOG_CHUNKS_IN_FLIGHT,
   SpoolShipper,
-  eventLinesAfter,
 } from '../../../src/agent/spool-shipper.js';
+import { eventLinesAfter } from '../../../src/agent/spool-lines.js';
 import { appendWhenContiguous } from '../../../src/control-plane/http/agent-logs.js';
 import { parseEventLines } from '../../../src/control-plane/graphql/event-lines.js';
 import { appendRunEvents, listRunEvents } from '../../../src/control-plane/store/run-events.js';
