@@ -44,6 +44,11 @@ export interface LauncherPort {
   exitStatus(runId: string): ExitStatus | undefined;
   /** The run's first events are stored: work held back off its launch path may start now. */
   launchSettled?(runId: string): void;
+  /**
+   * Settles when the run's worker exits, if this process started it and sees it exit (a child);
+   * undefined otherwise (an adopted worker: liveness is then polled).
+   */
+  whenExited?(runId: string): Promise<void> | undefined;
 }
 
 /** What the control plane already has of a run: supervision resumes from here. */
@@ -86,8 +91,14 @@ export interface RunSpool {
   /** Highest seq seen in the spool. */
   readonly maxSeqInFile: number;
   readonly sawTerminalEvent: boolean;
-  /** Resolves when the spool changes, after `ms`, or when `signal` aborts. */
+  /** The terminal status the control plane answered this spool's appends with, if one did. */
+  readonly endStatus?: RunStatus | undefined;
+  /** Resolves when the spool changes, after `ms`, when `signal` aborts, or once `wakeOn`'s event has happened. */
   waitForWrite(ms: number, signal: AbortSignal): Promise<void>;
+  /** True while writes to the spool wake waitForWrite (inotify): polling is then only a fallback. */
+  readonly watching: boolean;
+  /** Wakes waitForWrite when `event` settles (the worker exited), as a write would. */
+  wakeOn(event: Promise<unknown>): void;
   /** True when this host recorded a request to terminate the run (Launcher.requestTermination). */
   terminationRecorded(): boolean;
   close(): void;
@@ -122,4 +133,10 @@ export interface ActivityDeps {
   prefetchedCursor?: (runId: string) => Promise<RunCursor | undefined> | undefined;
   /** How often superviseRun polls the spool when idle; default 250 ms. */
   supervisePollMs?: number;
+  /**
+   * How often it polls instead when nothing needs polling: writes wake it (the spool is
+   * watched) and so does the worker's exit (whenExited). Only a fallback and the heartbeat
+   * then; default 2,000 ms (superviseRun's heartbeat timeout is 15 s).
+   */
+  superviseIdleMs?: number;
 }

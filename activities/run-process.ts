@@ -41,6 +41,7 @@ export interface SuperviseResult {
 export function createRunProcessActivities(deps: ActivityDeps) {
   const now = deps.clock ?? Date.now;
   const pollMs = deps.supervisePollMs ?? 250;
+  const idleMs = Math.max(pollMs, deps.superviseIdleMs ?? 2_000);
   const board = new LaunchBoard();
 
   /** Appends ENGINE + a terminal event after the highest seq, unless the run already ended. */
@@ -231,6 +232,11 @@ export function createRunProcessActivities(deps: ActivityDeps) {
           cursor = launched.cursor;
         }
         shipper = deps.spool.open(runId, cursor ?? (await deps.controlPlane.runCursor(deps.agentId(), runId)));
+        // A worker this process watches wakes supervision when it exits: with the spool watched
+        // too, nothing is left to poll for, so an idle run costs a pass every idleMs, not every
+        // pollMs (CPU per run with hundreds supervised at once).
+        const exited = deps.launcher.whenExited?.(runId);
+        if (exited) shipper.wakeOn(exited);
         for (;;) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('superviseRun cancelled');
           // Liveness first: whatever was written before we saw the exit is in the files now.
@@ -243,9 +249,12 @@ export function createRunProcessActivities(deps: ActivityDeps) {
               ctx.heartbeat({ lastSeq: shipper.lastSeq });
             break;
           }
-          if (!progressed) await shipper.waitForWrite(pollMs, ctx.cancellationSignal);
+          if (!progressed)
+            await shipper.waitForWrite(exited && shipper.watching ? idleMs : pollMs, ctx.cancellationSignal);
         }
         if (shipper.sawTerminalEvent) {
+          // The answer that stored the terminal event carried the run's status: no cursor call.
+          if (shipper.endStatus) return { status: shipper.endStatus, lastSeq: shipper.lastSeq };
           const final = await deps.controlPlane.runCursor(deps.agentId(), runId);
           return { status: final.status, lastSeq: final.lastSeq };
         }

@@ -3,25 +3,24 @@
 // Clock ticks are 10 ms (USER_HZ 100), so single samples are coarse; sum or repeat them.
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { readProcStat } from '../../src/agent/launchers/proc.js';
 import { descendants } from '../../test/support/process.js';
 
 const TICK_MS = 10;
 
 /** utime + stime (own) and cutime + cstime (children it waited for), in ms; undefined if gone. */
-export function procTimes(pid: number): { own: number; reaped: number } | undefined {
+export function procTimes(pid: number): { own: number; reaped: number; startTime: number } | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
-  // After the command's ')': state is index 0, utime 11, stime 12, cutime 13, cstime 14.
+  // After the command's ')': state is index 0, utime 11, stime 12, cutime 13, cstime 14, starttime 19.
   const f = text
     .slice(text.lastIndexOf(')') + 2)
     .split(' ')
     .map(Number);
-  return { own: (f[11]! + f[12]!) * TICK_MS, reaped: (f[13]! + f[14]!) * TICK_MS };
+  return { own: (f[11]! + f[12]!) * TICK_MS, reaped: (f[13]! + f[14]!) * TICK_MS, startTime: f[19]! };
 }
 
 /**
@@ -41,10 +40,10 @@ export class TreeCpuLedger {
 
   sample(): void {
     for (const pid of [this.root, ...descendants(this.root)]) {
+      // One read of its stat: this runs inside the process measured as the control plane.
       const t = procTimes(pid);
-      const start = readProcStat(pid)?.startTime;
-      if (!t || start === undefined) continue;
-      const key = `${pid}:${start}`;
+      if (!t) continue;
+      const key = `${pid}:${t.startTime}`;
       let entry = this.seen.get(key);
       if (!entry) {
         let cmd = '';

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import type { Logger } from '../shared/logger.js';
 import { SPOOL_FILES } from '../shared/run-events.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
-import { SpoolShipper, eventLinesAfter } from './spool-shipper.js';
+import { SpoolShipper } from './spool-shipper.js';
+import { eventLinesAfter } from './spool-lines.js';
 import { SpoolWatch } from './spool-watch.js';
 
 export interface RunSpoolsOptions {
@@ -36,6 +37,7 @@ export function createRunSpools(opts: RunSpoolsOptions) {
       // Made at the first wait, not here: a one-pass ship needs no watch. That first wait returns
       // at once, so a write between the last pass and the watch's start is not missed.
       let watch: SpoolWatch | undefined;
+      let woken = false;
       return {
         shipOnce: (final: boolean) => shipper.shipOnce(final),
         get lastSeq() {
@@ -47,10 +49,24 @@ export function createRunSpools(opts: RunSpoolsOptions) {
         get sawTerminalEvent() {
           return shipper.sawTerminalEvent;
         },
+        get endStatus() {
+          return shipper.endStatus;
+        },
         waitForWrite(ms: number, signal: AbortSignal): Promise<void> {
           if (watch) return watch.wait(ms, signal);
           watch = new SpoolWatch(dir);
+          if (woken) watch.poke();
           return Promise.resolve();
+        },
+        get watching() {
+          return watch?.live ?? false;
+        },
+        wakeOn(event: Promise<unknown>): void {
+          const poke = (): void => {
+            woken = true;
+            watch?.poke();
+          };
+          event.then(poke, poke);
         },
         terminationRecorded: () => existsSync(join(dir, SPOOL_FILES.terminated)),
         close: () => watch?.close(),

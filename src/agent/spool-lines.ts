@@ -3,8 +3,19 @@
 // forwarded as its bytes once its head (seq, type) is read off them: no decode, no JSON.parse.
 // The control plane validates every line it stores (graphql/event-lines.ts) and refuses a batch
 // naming a malformed line; the shipper then re-reads that batch strictly here (JSON.parse and
-// RunEventSchema), skipping what is not an event, as it used to for every line.
-import { LOG_LEVELS, RUN_EVENT_TYPES, RunEventSchema, type RunEvent, type RunEventType } from '../shared/run-events.js';
+// RunEventSchema), skipping what is not an event, as it used to for every line. Also the first
+// lines a launch report carries (eventLinesAfter) and the byte reads both use (readRange).
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  LOG_LEVELS,
+  RUN_EVENT_TYPES,
+  RunEventSchema,
+  SPOOL_FILES,
+  TERMINAL_EVENT_TYPES,
+  type RunEvent,
+  type RunEventType,
+} from '../shared/run-events.js';
 
 /** What the shipper needs of a line before sending it: its seq, and its type (status, terminal). */
 export interface LineHead {
@@ -94,4 +105,51 @@ function isPlainEvent(v: unknown): v is RunEvent {
     (message === undefined || typeof message === 'string') &&
     (data === undefined || (typeof data === 'object' && data !== null && !Array.isArray(data)))
   );
+}
+
+/**
+ * The complete event lines of a spool after seq `afterSeq`, at most `max`, joined as NDJSON
+ * (each as written when it is a plain event, else as the schema parsed it): what a launch sends
+ * with its report, so a warm worker's RUN_START needs no round trip of its own. Reads at most
+ * the first 64 KiB; what is not sent here the shipper sends (it skips seqs the store has).
+ */
+export function eventLinesAfter(spoolDir: string, afterSeq: number, max: number): string {
+  const chunk = readRange(join(spoolDir, SPOOL_FILES.events), 0, 64 * 1024);
+  const end = chunk ? chunk.lastIndexOf(0x0a) : -1;
+  if (!chunk || end < 0) return '';
+  const out: string[] = [];
+  for (const raw of chunk.subarray(0, end).toString('utf8').split('\n')) {
+    const line = raw.trim();
+    const parsed = line ? parseEvent(line) : undefined;
+    if (!parsed || parsed.event.seq <= afterSeq) continue;
+    // Contiguous from afterSeq only: the store would leave anything after a gap uncounted.
+    if (parsed.event.seq !== afterSeq + out.length + 1) break;
+    // A run already over (a fast one on a warm worker): its end goes with supervision, which
+    // stores it only after the logs written before it (else SUCCESS could show without them).
+    if (TERMINAL_EVENT_TYPES.has(parsed.event.type)) break;
+    out.push(parsed.plain ? line : JSON.stringify(parsed.event));
+    if (out.length >= max) break;
+  }
+  return out.join('\n');
+}
+
+/** Up to `max` bytes of `file` from `offset`; undefined when the file does not exist yet. */
+export function readRange(file: string, offset: number, max: number): Buffer | undefined {
+  let fd: number;
+  try {
+    fd = openSync(file, 'r');
+  } catch {
+    return undefined;
+  }
+  try {
+    const size = statSync(file).size;
+    const len = Math.min(max, size - offset);
+    if (len <= 0) return Buffer.alloc(0);
+    // Unfilled: every byte up to n is read over it, and only those are used.
+    const buf = Buffer.allocUnsafe(len);
+    const n = readSync(fd, buf, 0, len, offset);
+    return buf.subarray(0, n);
+  } finally {
+    closeSync(fd);
+  }
 }

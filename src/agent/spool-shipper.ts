@@ -8,13 +8,14 @@
 // waits for a pair to finish (the store ignores duplicate seqs and answers the highest contiguous
 // seq, so a batch stored before its predecessor is harmless; the control plane holds a log chunk
 // until the bytes before it are stored). Events and both log streams ship side by side.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SPOOL_FILES, TERMINAL_EVENT_TYPES, type ComputeLogStream } from '../shared/run-events.js';
 import { isOutpostError } from '../shared/errors.js';
+import { isTerminalRunStatus, type RunStatus } from '../shared/run-status.js';
 import type { Logger } from '../shared/logger.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
-import { lineHead, parseEvent, type LineHead } from './spool-lines.js';
+import { lineHead, parseEvent, readRange, type LineHead } from './spool-lines.js';
 
 /** Events per appendRunEventLines call (the control plane's default limit is 10,000). */
 export const EVENT_BATCH = 5_000;
@@ -43,6 +44,11 @@ export class SpoolShipper {
   /** Highest seq seen in the spool file. */
   maxSeqInFile = 0;
   sawTerminalEvent = false;
+  /**
+   * The run's terminal status as the control plane answered an append with it (the answer to the
+   * terminal event's batch): supervision then needs no cursor to end. Undefined until then.
+   */
+  endStatus: RunStatus | undefined;
   private eventsPos = 0;
   private readonly offsets: Record<ComputeLogStream, number>;
   private readonly truncated: Record<ComputeLogStream, boolean> = { stdout: false, stderr: false };
@@ -133,6 +139,8 @@ export class SpoolShipper {
           (res) => {
             // lastSeq only ever takes the store's answer: "highest contiguous seq acknowledged".
             this.lastSeq = Math.max(this.lastSeq, res.highestContiguousSeq);
+            // A terminal status never changes again, whatever answer came first.
+            if (res.status && isTerminalRunStatus(res.status)) this.endStatus = res.status;
           },
           (err: unknown) => {
             failedAt.push(batch.pos);
@@ -220,7 +228,7 @@ export class SpoolShipper {
    * One batch as NDJSON. Lines went unparsed, so when the control plane refuses the batch for a
    * malformed line (INVALID_ARGUMENT) it is read again strictly, its non-events skipped, and resent.
    */
-  private async sendBatch(b: Batch): Promise<{ highestContiguousSeq: number }> {
+  private async sendBatch(b: Batch): Promise<{ highestContiguousSeq: number; status?: RunStatus }> {
     const post = (body: Buffer) => this.controlPlane.appendRunEventLines(this.agentId, this.runId, body);
     const body = b.parts.length === 1 ? b.parts[0]! : Buffer.concat(b.parts);
     try {
@@ -349,29 +357,6 @@ interface Batch {
 
 const NEWLINE = Buffer.from('\n');
 
-/**
- * The complete event lines of a spool after seq `afterSeq`, at most `max`, joined as NDJSON
- * (each as written when it is a plain event, else as the schema parsed it): what a launch sends
- * with its report, so a warm worker's RUN_START needs no round trip of its own. Reads at most
- * the first 64 KiB; what is not sent here the shipper sends (it skips seqs the store has).
- */
-export function eventLinesAfter(spoolDir: string, afterSeq: number, max: number): string {
-  const chunk = readRange(join(spoolDir, SPOOL_FILES.events), 0, 64 * 1024);
-  const end = chunk ? chunk.lastIndexOf(0x0a) : -1;
-  if (!chunk || end < 0) return '';
-  const out: string[] = [];
-  for (const raw of chunk.subarray(0, end).toString('utf8').split('\n')) {
-    const line = raw.trim();
-    const parsed = line ? parseEvent(line) : undefined;
-    if (!parsed || parsed.event.seq <= afterSeq) continue;
-    // Contiguous from afterSeq only: the store would leave anything after a gap uncounted.
-    if (parsed.event.seq !== afterSeq + out.length + 1) break;
-    out.push(parsed.plain ? line : JSON.stringify(parsed.event));
-    if (out.length >= max) break;
-  }
-  return out.join('\n');
-}
-
 type LogSizes = Record<ComputeLogStream, number>;
 
 const unwrap = (results: PromiseSettledResult<boolean>[]): boolean => {
@@ -385,26 +370,5 @@ function fileSize(file: string): number {
     return statSync(file).size;
   } catch {
     return 0;
-  }
-}
-
-/** Up to `max` bytes of `file` from `offset`; undefined when the file does not exist yet. */
-function readRange(file: string, offset: number, max: number): Buffer | undefined {
-  let fd: number;
-  try {
-    fd = openSync(file, 'r');
-  } catch {
-    return undefined;
-  }
-  try {
-    const size = statSync(file).size;
-    const len = Math.min(max, size - offset);
-    if (len <= 0) return Buffer.alloc(0);
-    // Unfilled: every byte up to n is read over it, and only those are used.
-    const buf = Buffer.allocUnsafe(len);
-    const n = readSync(fd, buf, 0, len, offset);
-    return buf.subarray(0, n);
-  } finally {
-    closeSync(fd);
   }
 }

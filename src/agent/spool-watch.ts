@@ -11,14 +11,22 @@ export class SpoolWatch {
   constructor(dir: string) {
     try {
       mkdirSync(dir, { recursive: true });
-      this.watcher = watch(dir, () => {
-        this.changed = true;
-        this.wake?.();
-      });
+      this.watcher = watch(dir, () => this.poke());
       this.watcher.on('error', () => this.close());
     } catch {
       this.watcher = undefined;
     }
+  }
+
+  /** True while notifications arrive (fs.watch started and has not failed): a poll is then only a fallback. */
+  get live(): boolean {
+    return this.watcher !== undefined;
+  }
+
+  /** Wakes the current wait (or the next one) as a spool write does: something else changed (the worker exited). */
+  poke(): void {
+    this.changed = true;
+    this.wake?.();
   }
 
   /** Resolves after `ms`, when a spool file changes, or when `signal` aborts, whichever is first. */

@@ -72,7 +72,7 @@ export interface ProcessLauncherOptions {
 
 export class ProcessLauncher implements Launcher {
   readonly kind = 'process';
-  private readonly children = new Map<string, { child: ChildProcess; exit?: ExitStatus }>();
+  private readonly children = new Map<string, { child: ChildProcess; exit?: ExitStatus; exited: Promise<void> }>();
   /** The launch in flight per run (see launch()). */
   private readonly launching = new Map<string, Promise<LaunchHandle>>();
   /** Refills held back until the launch that took a standby has settled. */
@@ -254,6 +254,10 @@ export class ProcessLauncher implements Launcher {
     return this.signal(runId, 'SIGTERM');
   }
 
+  whenExited(runId: string): Promise<void> | undefined {
+    return this.children.get(runId)?.exited;
+  }
+
   exitStatus(runId: string): ExitStatus | undefined {
     const watched = this.children.get(runId);
     if (watched) return watched.exit;
@@ -278,16 +282,20 @@ export class ProcessLauncher implements Launcher {
   }
 
   private watch(runId: string, child: ChildProcess): void {
-    const entry: { child: ChildProcess; exit?: ExitStatus } = { child };
+    let settle = (): void => undefined;
+    const exited = new Promise<void>((resolve) => (settle = resolve));
+    const entry: { child: ChildProcess; exit?: ExitStatus; exited: Promise<void> } = { child, exited };
     this.children.set(runId, entry);
     child.once('exit', (rawCode, rawSignal) => {
       const { code, signal } = this.isolation.exit(rawCode, rawSignal);
       entry.exit = { code, signal, known: true };
       this.opts.logger.info({ runId, code, signal }, 'run worker exited');
+      settle();
     });
     child.once('error', (err) => {
       entry.exit = { code: null, signal: null, known: true };
       this.opts.logger.error({ runId, err }, 'run worker process error');
+      settle();
     });
   }
 }

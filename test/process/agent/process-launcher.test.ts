@@ -54,7 +54,13 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       assert.ok(record.pid > 0 && record.startTime > 0);
       const second = await launcher.launch(spec(runId, 'hello'));
       assert.equal(second.ref, first.ref);
-      await until('worker exit', async () => !(await launcher.isAlive(runId)));
+      // Its own child: the exit is announced (supervision sleeps on it instead of polling).
+      const exited = launcher.whenExited(runId);
+      assert.ok(exited, 'whenExited of a worker this launcher started');
+      // The worker is unref'd (the agent's own work keeps its loop alive): keep this one alive.
+      const keepAlive = setInterval(() => undefined, 1_000);
+      await exited.finally(() => clearInterval(keepAlive));
+      assert.equal(await launcher.isAlive(runId), false);
       assert.deepEqual(launcher.exitStatus(runId), { code: 0, signal: null, known: true });
       assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_SUCCESS');
       assert.match(readFileSync(join(launcher.spoolDir(runId), SPOOL_FILES.stdout), 'utf8'), /hello from outpost/);
@@ -69,6 +75,7 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       assert.equal(adopted.adopted, true);
       assert.equal(await restarted.isAlive(runId), false);
       assert.deepEqual(restarted.exitStatus(runId), { code: null, signal: null, known: false });
+      assert.equal(restarted.whenExited(runId), undefined, 'an adopted worker is polled');
       assert.equal(restarted.spawnCount(runId), 1);
     });
 

@@ -16,6 +16,7 @@ import {
   LOG_CHUNKS_IN_FLIGHT,
   SpoolShipper,
 } from '../../../src/agent/spool-shipper.js';
+import { eventLinesAfter } from '../../../src/agent/spool-lines.js';
 import { appendWhenContiguous } from '../../../src/control-plane/http/agent-logs.js';
 import { parseEventLines } from '../../../src/control-plane/graphql/event-lines.js';
 import { appendRunEvents, listRunEvents } from '../../../src/control-plane/store/run-events.js';
@@ -140,6 +141,37 @@ test('two batches in flight, the later landing first: everything stored once, in
   assert.equal(shipper.maxSeqInFile, N, 'the line with a bad type was skipped');
   assert.ok(shipper.sawTerminalEvent);
   await assertAllStoredOnce(runId);
+});
+
+test("the stored end status comes with the answer to the terminal event's batch (no cursor asked after it)", async () => {
+  const { runId, spoolDir } = await newRun(50, false);
+  const cursor = { runId, lastSeq: 0, stdoutBytes: 0, stderrBytes: 0, status: 'STARTING' as const };
+  const shipper = new SpoolShipper(runId, AGENT, spoolDir, storeClient(runId), logger, cursor);
+  await shipper.shipOnce(false);
+  assert.ok(shipper.sawTerminalEvent);
+  const stored = await getRun(store.db, runId);
+  assert.equal(stored?.status, 'SUCCESS');
+  assert.equal(shipper.endStatus, stored?.status);
+
+  // A shipper resumed past the end (everything already stored) sent nothing: it does not know.
+  const resumed = new SpoolShipper(runId, AGENT, spoolDir, storeClient(runId), logger, {
+    ...cursor,
+    lastSeq: 50,
+    status: 'SUCCESS',
+  });
+  await shipAll(resumed);
+  assert.ok(resumed.sawTerminalEvent);
+  assert.equal(resumed.endStatus, undefined);
+});
+
+test("a launch report's first events stop before a terminal event (it goes with supervision, after the logs)", async () => {
+  // A fast run on a warm worker can be over before its launch is reported: the report once
+  // stored RUN_SUCCESS with the first events, before any of the run's stdout was shipped.
+  const { spoolDir } = await newRun(5, false);
+  const seqs = (lines: string) => lines.split('\n').map((l) => (JSON.parse(l) as { seq: number }).seq);
+  assert.deepEqual(seqs(eventLinesAfter(spoolDir, 0, 100)), [1, 2, 3, 4]);
+  assert.deepEqual(seqs(eventLinesAfter(spoolDir, 1, 2)), [2, 3]);
+  assert.equal(eventLinesAfter(spoolDir, 4, 100), '');
 });
 
 test('a failed call: a new shipper resumes from the stored cursor with nothing lost or repeated', async () => {
