@@ -24,6 +24,7 @@ import { getRun } from '../../../src/control-plane/store/runs.js';
 import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { Store } from '../../../src/control-plane/store/store.js';
 import { createLogger } from '../../../src/shared/logger.js';
+import type { RunStatus } from '../../../src/shared/run-status.js';
 
 const N = EVENT_BATCH * 2 + 1_500; // more than one pass of EVENT_BATCHES_IN_FLIGHT batches
 const logger = createLogger({ name: 'test', level: 'silent' });
@@ -100,6 +101,23 @@ async function newRun(n = N, odd = true): Promise<{ runId: string; spoolDir: str
   return { runId: run.id, spoolDir };
 }
 
+/** A shipper for a run whose store holds nothing of it yet (or up to `lastSeq`, in `status`). */
+function shipperFromStart(
+  runId: string,
+  spoolDir: string,
+  client: ConstructorParameters<typeof SpoolShipper>[3],
+  lastSeq = 0,
+  status: RunStatus = 'STARTING',
+): SpoolShipper {
+  return new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
+    runId,
+    lastSeq,
+    stdoutBytes: 0,
+    stderrBytes: 0,
+    status,
+  });
+}
+
 async function shipAll(shipper: SpoolShipper): Promise<void> {
   for (let i = 0; i < 1_000 && (await shipper.shipOnce(true)); i++);
 }
@@ -127,13 +145,7 @@ async function assertAllStoredOnce(runId: string, n = N): Promise<void> {
 test('two batches in flight, the later landing first: everything stored once, in order', async () => {
   const { runId, spoolDir } = await newRun();
   const client = storeClient(runId);
-  const shipper = new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
-    runId,
-    lastSeq: 0,
-    stdoutBytes: 0,
-    stderrBytes: 0,
-    status: 'STARTING',
-  });
+  const shipper = shipperFromStart(runId, spoolDir, client);
   await shipAll(shipper);
   // Three batches: the last carries RUN_SUCCESS and goes alone, so two were in flight together.
   assert.equal(client.stats.maxInFlight, 2);
@@ -245,13 +257,7 @@ test('stdout: chunks in flight together, the later landing first; stored bytes i
   const { runId, spoolDir } = await newRun();
   const bytes = writeStdout(spoolDir);
   const client = logClient();
-  const shipper = new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
-    runId,
-    lastSeq: N,
-    stdoutBytes: 0,
-    stderrBytes: 0,
-    status: 'STARTED',
-  });
+  const shipper = shipperFromStart(runId, spoolDir, client, N, 'STARTED');
   for (let i = 0; i < 100 && (await shipper.shipOnce(true)); i++);
   assert.equal(client.stats.maxInFlight, LOG_CHUNKS_IN_FLIGHT);
   assert.ok((await storedStdout(runId)).equals(bytes), 'stored stdout is the spool, byte for byte');
@@ -321,13 +327,7 @@ test('events: the next batch goes as soon as one is answered, not after the whol
     },
     appendComputeLogs: () => Promise.resolve({ storedBytes: 0, truncated: false }),
   };
-  const shipper = new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
-    runId,
-    lastSeq: 0,
-    stdoutBytes: 0,
-    stderrBytes: 0,
-    status: 'STARTING',
-  });
+  const shipper = shipperFromStart(runId, spoolDir, client);
   await shipAll(shipper);
   assert.ok(
     held.stats.arrivedWhileHeld >= EVENT_BATCHES_IN_FLIGHT,
@@ -350,13 +350,7 @@ test('stdout: the next chunk goes as soon as one is answered; stored bytes ident
     appendComputeLogs: (_a: string, _r: string, _s: 'stdout' | 'stderr', offset: number, data: Buffer) =>
       held.call([offset, data]),
   };
-  const shipper = new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
-    runId,
-    lastSeq: N,
-    stdoutBytes: 0,
-    stderrBytes: 0,
-    status: 'STARTED',
-  });
+  const shipper = shipperFromStart(runId, spoolDir, client, N, 'STARTED');
   for (let i = 0; i < 100 && (await shipper.shipOnce(true)); i++);
   assert.ok(
     held.stats.arrivedWhileHeld >= LOG_CHUNKS_IN_FLIGHT,
@@ -382,13 +376,7 @@ test('the run ends in the store only after the logs written before its end are s
       return appendWhenContiguous(store, { runId, stream, offset }, data, 3_000);
     },
   };
-  const shipper = new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
-    runId,
-    lastSeq: 0,
-    stdoutBytes: 0,
-    stderrBytes: 0,
-    status: 'STARTING',
-  });
+  const shipper = shipperFromStart(runId, spoolDir, client);
   await shipAll(shipper);
   assert.deepEqual(storedAtEnd, [bytes.length], 'RUN_SUCCESS was sent once, with all of stdout already stored');
   assert.ok((await storedStdout(runId)).equals(bytes));
