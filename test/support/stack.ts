@@ -173,7 +173,13 @@ export const agentOutput = new WeakMap<ChildProcess, string[]>();
 export async function spawnAgentProcess(
   stack: Stack,
   extraArgs: string[] = [],
-  opts: { mode?: 'all' | 'worker' | 'poller'; dataDir?: string; env?: NodeJS.ProcessEnv } = {},
+  opts: {
+    mode?: 'all' | 'worker' | 'poller';
+    dataDir?: string;
+    env?: NodeJS.ProcessEnv;
+    /** The command before `agent` (e.g. node and the compiled dist/ entry); spawnOutpost's default otherwise. */
+    cli?: string[];
+  } = {},
 ): Promise<ChildProcess> {
   const tokenFile = join(stack.dataDir, 'agent.token');
   writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
@@ -197,6 +203,7 @@ export async function spawnAgentProcess(
     /OUTPOST_AGENT_READY/,
     { OUTPOST_LOG_LEVEL: 'info', ...opts.env },
     output,
+    opts.cli,
   );
   agentOutput.set(child, output);
   return child;

@@ -12,8 +12,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, test } from 'node:test';
-import { spawnOutpost, stopGracefully } from '../../support/process.js';
-import { startStack, type Stack } from '../../support/stack.js';
+import { stopGracefully } from '../../support/process.js';
+import { spawnAgentProcess, startStack, type Stack } from '../../support/stack.js';
 import { testTemporal } from '../../support/temporal.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
@@ -31,32 +31,11 @@ before(async () => {
   });
   assert.equal(b.status, 0, b.stderr);
   stack = await startStack({ temporalAddress: t.address });
-  const tokenFile = join(stack.dataDir, 'agent.token');
-  writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
-  ({ child: agent } = await spawnOutpost(
-    [
-      'agent',
-      '--url',
-      stack.cp.url,
-      '--token-file',
-      tokenFile,
-      '--temporal-address',
-      t.address,
-      '--task-queue',
-      stack.taskQueue,
-      '--data-dir',
-      join(stack.dataDir, 'agent'),
-      // A cold run worker, started after the cache entry is rewritten below.
-      '--warm-run-workers',
-      '0',
-    ],
-    /OUTPOST_AGENT_READY/,
-    { OUTPOST_LOG_LEVEL: 'info', OUTPOST_TS_CACHE_DIR: cacheDir, OUTPOST_TS_LOADER: '' },
-    undefined,
-    [process.execPath, join(ROOT, 'dist/src/cli/main.js')],
-  ));
-  agent.stdout?.resume();
-  agent.stderr?.resume();
+  // A cold run worker (no warm standby), started after the cache entry is rewritten below.
+  agent = await spawnAgentProcess(stack, ['--warm-run-workers', '0'], {
+    env: { OUTPOST_TS_CACHE_DIR: cacheDir, OUTPOST_TS_LOADER: '' },
+    cli: [process.execPath, join(ROOT, 'dist/src/cli/main.js')],
+  });
 });
 after(async () => {
   await stopGracefully(agent);
