@@ -18,7 +18,7 @@ import {
 } from '@temporalio/workflow';
 import type { LaunchHandle, LaunchOutcome, SuperviseOptions, SuperviseResult } from '../activities/index.js';
 import type { RunStatus } from '../src/shared/run-status.js';
-import { bookkeeping, hostActivities, localLaunch, workFailureOf } from './activity-options.js';
+import { bookkeeping, hostActivities, localBookkeeping, localLaunch, workFailureOf } from './activity-options.js';
 import {
   PHASE_QUERY,
   TERMINATE_SIGNAL,
@@ -52,6 +52,13 @@ export const SUPERVISE_WITH_LAUNCH_PATCH = 'supervise-with-launch';
  * Executions recorded before it replay through launchRun.
  */
 export const LAUNCH_IN_TASK_PATCH = 'launch-in-task';
+/**
+ * Patch: complete the launch item as a local activity of the workflow task that sees the run
+ * end (one activity task and one workflow task fewer per run); after its few attempts fail,
+ * the retry-forever completeWork activity as before. Executions recorded before it replay
+ * through the activity.
+ */
+export const COMPLETE_IN_TASK_PATCH = 'complete-in-task';
 
 export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: string }): Promise<RunWorkflowResult> {
   const { runId } = input.payload;
@@ -83,9 +90,21 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
     return { status: 'FAILURE' };
   }
   phase = 'finalizing';
-  await bookkeeping.completeWork(input.workItemId, { status });
+  await completeItem(status);
   phase = 'done';
   return { status };
+
+  async function completeItem(runStatus: RunStatus): Promise<void> {
+    if (patched(COMPLETE_IN_TASK_PATCH)) {
+      try {
+        await localBookkeeping.completeWork(input.workItemId, { status: runStatus });
+        return;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+      }
+    }
+    await bookkeeping.completeWork(input.workItemId, { status: runStatus });
+  }
 
   async function launchAndSupervise(): Promise<RunStatus> {
     if (terminateRequested) {
