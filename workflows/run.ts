@@ -60,7 +60,26 @@ export const LAUNCH_IN_TASK_PATCH = 'launch-in-task';
  */
 export const COMPLETE_IN_TASK_PATCH = 'complete-in-task';
 
-export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: string }): Promise<RunWorkflowResult> {
+type RunInput = RunWorkflowInput & { hostTaskQueue?: string };
+
+/**
+ * The run workflow as first registered: each change since is behind its patch, so executions
+ * recorded before a change replay through the old branch. New runs start runWorkflowV2.
+ */
+export async function runWorkflow(input: RunInput): Promise<RunWorkflowResult> {
+  return runWith(input, patched);
+}
+
+/**
+ * The same workflow with every patch above taken: no patch markers and none of the
+ * TemporalChangeVersion search-attribute upserts the SDK records with each (6 history events
+ * and 3 visibility writes per run). WORKFLOW_TYPES.LAUNCH_RUN names it for new runs.
+ */
+export async function runWorkflowV2(input: RunInput): Promise<RunWorkflowResult> {
+  return runWith(input, () => true);
+}
+
+async function runWith(input: RunInput, has: (patchId: string) => boolean): Promise<RunWorkflowResult> {
   const { runId } = input.payload;
   let phase: RunPhase = 'launching';
   let terminateRequested = false;
@@ -95,7 +114,7 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
   return { status };
 
   async function completeItem(runStatus: RunStatus): Promise<void> {
-    if (patched(COMPLETE_IN_TASK_PATCH)) {
+    if (has(COMPLETE_IN_TASK_PATCH)) {
       try {
         await localBookkeeping.completeWork(input.workItemId, { status: runStatus });
         return;
@@ -123,7 +142,7 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
       scope.cancel();
       await p.catch(() => undefined);
     };
-    const early = patched(SUPERVISE_WITH_LAUNCH_PATCH)
+    const early = has(SUPERVISE_WITH_LAUNCH_PATCH)
       ? supervise({ runId, launcher: '', ref: '', adopted: false }, { withLaunch: true })
       : undefined;
     let outcome: LaunchOutcome;
@@ -145,7 +164,7 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
     phase = 'running';
     const supervised = early ?? supervise(handle, {});
     await Promise.race([supervised, condition(() => terminateRequested)]);
-    if (result === undefined && patched(TERMINATE_AT_ONCE_PATCH)) {
+    if (result === undefined && has(TERMINATE_AT_ONCE_PATCH)) {
       phase = 'terminating';
       // SIGTERM now, grace, SIGKILL. The host records the termination first, so supervision,
       // which sees the exit and drains, ends a run that wrote no terminal event CANCELED. With
@@ -183,7 +202,7 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
   }
 
   async function launch(): Promise<LaunchOutcome> {
-    if (input.hostTaskQueue !== undefined && patched(LAUNCH_IN_TASK_PATCH)) {
+    if (input.hostTaskQueue !== undefined && has(LAUNCH_IN_TASK_PATCH)) {
       try {
         const here = await localLaunch.launchRunHere(input.hostTaskQueue, input.payload);
         if (!('elsewhere' in here)) return here;

@@ -140,6 +140,16 @@ describeEachDialect('agent: a run end to end', (target) => {
     });
     assert.deepEqual(activities, ['superviseRun'], 'only supervision is an activity task');
     assert.equal(events.filter((e) => e.workflowTaskCompletedEventAttributes).length, 2, 'two workflow tasks');
+    // New runs take every patch without recording it: no patch markers, no TemporalChangeVersion upserts.
+    const markers = events.flatMap((e) =>
+      e.markerRecordedEventAttributes ? [e.markerRecordedEventAttributes.markerName] : [],
+    );
+    assert.deepEqual(markers, ['core_local_activity', 'core_local_activity'], 'the launch and the completion');
+    assert.equal(
+      events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length,
+      0,
+      'no search-attribute upserts',
+    );
     const items = await stack.cp.store.db
       .selectFrom('work_items')
       .select(['status', 'result'])
