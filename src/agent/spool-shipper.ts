@@ -15,21 +15,15 @@ import { isOutpostError } from '../shared/errors.js';
 import { isTerminalRunStatus, type RunStatus } from '../shared/run-status.js';
 import type { Logger } from '../shared/logger.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
+import { cutLogChunk, logChunkFor } from './log-chunk-size.js';
 import { lineHead, parseEvent, readRange, type LineHead } from './spool-lines.js';
 
 /** Events per appendRunEventLines call (the control plane's default limit is 10,000). */
 export const EVENT_BATCH = 5_000;
 /** appendRunEventLines calls in flight at once for one run. */
 export const EVENT_BATCHES_IN_FLIGHT = 3;
-/**
- * Bytes per appendComputeLogs call at most: the control plane's default maxLogChunkBytes (4 MiB;
- * each request costs the control plane ~1 ms besides its bytes, so fewer, larger chunks cost it
- * less per MiB). A control plane whose limit is lower names it in its refusal, and the chunks to
- * it are cut to that size from then on (learnedLogChunk).
- */
-export const LOG_CHUNK = 4 * 1024 * 1024;
-/** Smallest chunk the shipper cuts to on a too-large refusal; below it the refusal is an error. */
-const MIN_LOG_CHUNK = 64 * 1024;
+/** Bytes per appendComputeLogs call at most (log-chunk-size.ts: fewer if the control plane takes less). */
+export { LOG_CHUNK } from './log-chunk-size.js';
 /** appendComputeLogs calls in flight at once for one stream. */
 export const LOG_CHUNKS_IN_FLIGHT = 3;
 /**
@@ -266,7 +260,7 @@ export class SpoolShipper {
     const start = this.offsets[stream];
     const window = new Window(LOG_CHUNKS_IN_FLIGHT);
     let next = start;
-    const size = learnedLogChunk.get(this.controlPlane) ?? LOG_CHUNK;
+    const size = logChunkFor(this.controlPlane);
     /** A chunk refused for a gap (its predecessor failed, or a control plane that does not wait). */
     let gap = false;
     /** A chunk refused as too large: sent again, smaller, from the stored offset. */
@@ -312,27 +306,12 @@ export class SpoolShipper {
     return this.offsets[stream] > start;
   }
 
-  /**
-   * On a refusal of a `sent`-byte chunk as too large (the control plane's maxLogChunkBytes or
-   * maxBodyBytes, named with its value in the refusal), cuts this control plane's chunks to the
-   * limit (or to half, when the limit is on a larger body: the mutation's base64 of an older
-   * control plane). False when `err` is no such refusal or the chunk is already the smallest.
-   */
+  /** A chunk refused as too large: cut this control plane's chunks (log-chunk-size.ts); false if it is no such refusal. */
   private cutChunks(err: unknown, sent: number): boolean {
-    if (!isOutpostError(err, 'BATCH_TOO_LARGE') && !isOutpostError(err, 'BODY_TOO_LARGE')) return false;
-    if (sent <= MIN_LOG_CHUNK) return false;
-    const value = err.data?.value;
-    const limit = typeof value === 'number' && value < sent ? value : Math.floor(sent / 2);
-    const now = learnedLogChunk.get(this.controlPlane) ?? LOG_CHUNK;
-    const size = Math.max(MIN_LOG_CHUNK, Math.min(now, limit));
-    if (size !== now) {
-      learnedLogChunk.set(this.controlPlane, size);
-      this.logger.warn(
-        { runId: this.runId, limit: err.data?.limit, chunkBytes: size },
-        'the control plane refused a log chunk as too large; sending smaller chunks',
-      );
-    }
-    return true;
+    const cut = cutLogChunk(this.controlPlane, err, sent);
+    if (cut)
+      this.logger.warn({ runId: this.runId, ...cut }, 'a log chunk was refused as too large; sending smaller ones');
+    return cut !== undefined;
   }
 }
 
@@ -380,9 +359,6 @@ class Window {
     while (this.pending.size) await this.next();
   }
 }
-
-/** The log chunk size learned from a control plane's too-large refusal, per client (per control plane). */
-const learnedLogChunk = new WeakMap<object, number>();
 
 const isGapRefusal = (e: unknown): boolean =>
   isOutpostError(e, 'INVALID_ARGUMENT') && typeof e.data?.storedBytes === 'number';
