@@ -24,8 +24,12 @@ export const EVENT_BATCH = 5_000;
 export const EVENT_BATCHES_IN_FLIGHT = 3;
 /** Bytes per appendComputeLogs call at most (log-chunk-size.ts: fewer if the control plane takes less). */
 export { LOG_CHUNK } from './log-chunk-size.js';
-/** appendComputeLogs calls in flight at once for one stream. */
-export const LOG_CHUNKS_IN_FLIGHT = 3;
+/**
+ * appendComputeLogs calls in flight at once for one stream: the next chunk is on its way while the
+ * control plane stores one (8 MiB per stream in the agent and the control plane at most; it was 3
+ * chunks of 1 MiB).
+ */
+export const LOG_CHUNKS_IN_FLIGHT = 2;
 /**
  * Requests one pass sends at most per kind, and how long it keeps starting them, so a pass
  * returns (liveness, heartbeat: superviseRun's timeout is 15 s) while a run is busy.
