@@ -3,8 +3,9 @@
 //
 // Why history does not grow with run length: supervision is ONE long-running activity that
 // heartbeats (heartbeats are not history events) and ships events and logs itself. A run of a
-// week and a run of a second produce the same 13 history events (runWorkflowV2), so continueAsNew is not
-// needed; retries of that activity add no events either (only the final attempt is recorded).
+// week and a run of a second produce the same 13 history events (runWorkflowV2), so
+// continueAsNew is not needed; retries of that activity add no events either (only the final
+// attempt is recorded).
 import {
   ActivityFailure,
   ApplicationFailure,
