@@ -8,19 +8,19 @@ import { descendants } from '../../test/support/process.js';
 const TICK_MS = 10;
 
 /** utime + stime (own) and cutime + cstime (children it waited for), in ms; undefined if gone. */
-export function procTimes(pid: number): { own: number; reaped: number; startTime: number } | undefined {
+export function procTimes(pid: number): { own: number; reaped: number; startTime: number; ppid: number } | undefined {
   let text: string;
   try {
     text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return undefined;
   }
-  // After the command's ')': state is index 0, utime 11, stime 12, cutime 13, cstime 14, starttime 19.
+  // After the command's ')': state is index 0, ppid 1, utime 11, stime 12, cutime 13, cstime 14, starttime 19.
   const f = text
     .slice(text.lastIndexOf(')') + 2)
     .split(' ')
     .map(Number);
-  return { own: (f[11]! + f[12]!) * TICK_MS, reaped: (f[13]! + f[14]!) * TICK_MS, startTime: f[19]! };
+  return { own: (f[11]! + f[12]!) * TICK_MS, reaped: (f[13]! + f[14]!) * TICK_MS, startTime: f[19]!, ppid: f[1]! };
 }
 
 /**
@@ -31,7 +31,7 @@ export function procTimes(pid: number): { own: number; reaped: number; startTime
  * last sample that saw it alive — for processes living seconds, all but their last moments.
  */
 export class TreeCpuLedger {
-  private readonly seen = new Map<string, { role: string; ms: number }>();
+  private readonly seen = new Map<string, { pid: number; ppid: number; role: string; cmd: string; ms: number }>();
 
   constructor(
     private readonly root: number,
@@ -52,11 +52,16 @@ export class TreeCpuLedger {
         } catch {
           continue; // gone meanwhile
         }
-        entry = { role: pid === this.root ? 'self' : this.classify(cmd), ms: 0 };
+        entry = { pid, ppid: t.ppid, role: pid === this.root ? 'self' : this.classify(cmd), cmd, ms: 0 };
         this.seen.set(key, entry);
       }
       entry.ms = Math.max(entry.ms, t.own);
     }
+  }
+
+  /** Every process seen so far (key: pid and start time), with its command line and CPU (ms). */
+  processes(): Map<string, { pid: number; ppid: number; role: string; cmd: string; ms: number }> {
+    return new Map([...this.seen].map(([k, v]) => [k, { ...v }]));
   }
 
   /** ms per role so far (the root is `self`). */
