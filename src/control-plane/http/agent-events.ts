@@ -12,7 +12,7 @@
 // and deleted: about three times the writes). A gap that does not fill is stored as before.
 import { OutpostError } from '../../shared/errors.js';
 import { checkBatch } from '../graphql/context.js';
-import { countEventLines, parseEventLines } from '../graphql/event-lines.js';
+import { bodyText, countEventLines, parseEventLines } from '../graphql/event-lines.js';
 import { limitDetail } from '../limits.js';
 import { authorizeAgent } from '../store/agents.js';
 import { assertRunWriter } from '../store/ownership.js';
@@ -75,9 +75,9 @@ export async function handleAgentEvents(request: Request, deps: AgentUploadDeps)
         data: { limit: 'maxBodyBytes', value: limits.maxBodyBytes, got },
       }),
   );
-  const lines = body.toString('utf8');
-  checkBatch(`${AGENT_EVENTS_PATH} lines`, countEventLines(lines), 'maxEventsPerBatch', limits.maxEventsPerBatch);
-  const events = parseEventLines(lines);
+  const { text, codes } = bodyText(body);
+  checkBatch(`${AGENT_EVENTS_PATH} lines`, countEventLines(text), 'maxEventsPerBatch', limits.maxEventsPerBatch);
+  const events = parseEventLines(text, codes);
   const r = await appendEventsInOrder(store, runId, events);
   metrics.inc('outpost_run_events_received_total', events.length);
   return Response.json(r);
