@@ -43,9 +43,11 @@ export async function appendEventsInOrder(
     const row = await store.db.selectFrom('runs').select('last_seq').where('id', '=', runId).executeTakeFirst();
     return !row || first <= Number(row.last_seq) + 1;
   };
-  // A run's stored seq only grows: a batch that follows one this process stored needs no look.
+  // An empty batch has no predecessor to wait for (it would wait out the whole wait). A run's
+  // stored seq only grows: a batch that follows one this process stored needs no look.
   const known = answered.get(store)?.get(runId);
-  if ((known !== undefined && first <= known + 1) || (await ready())) return appendAndNote(store, runId, events);
+  if (!events.length || (known !== undefined && first <= known + 1) || (await ready()))
+    return appendAndNote(store, runId, events);
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
     const disarm = new AbortController();
