@@ -198,13 +198,13 @@ export class ProcessLauncher implements Launcher {
     }
     if (standby) {
       const handle = await handOff(this.ctx, spec, standby);
-      // At rest its replacement boots once this launch's first events are stored (launchSettled):
-      // spawning forks this whole process (tens of ms for an agent of a few hundred MB) and
-      // the new worker's boot takes a core, both of which would land on this launch's path.
-      // In a burst the next launch is already coming: the replacement starts at once.
+      // Its replacement boots once this launch's first events are stored (launchSettled), in a
+      // burst too: spawning forks this whole process (its main thread blocked 4-7 ms for the
+      // ~140 MB agent, tens of ms wall under load) and the new worker's boot takes a core, both
+      // of which landed on the launch report's trip. A burst loses little: its next launch
+      // comes after this one's report, and a launch that misses refills the pool at once.
       if (handle) {
-        if (this.standbys.inBurst(standbySpec)) setImmediate(() => this.standbys.prewarm(standbySpec));
-        else this.refillLater(spec.runId, standbySpec);
+        this.refillLater(spec.runId, standbySpec);
         return handle;
       }
       setImmediate(() => this.standbys.prewarm(standbySpec));
@@ -214,15 +214,17 @@ export class ProcessLauncher implements Launcher {
 
   /**
    * The launch of this run has reached the control plane (its first events are stored): start
-   * what was held back off its path, the refill of the standby it took. Idempotent; a launch
-   * that never reports this refills after REFILL_FALLBACK_MS anyway.
+   * what was held back off its path, the refill of the standby it took, on the next turn.
+   * Idempotent; a launch that never reports this refills after REFILL_FALLBACK_MS anyway.
    */
   launchSettled(runId: string): void {
     const pending = this.pendingRefills.get(runId);
     if (!pending) return;
     this.pendingRefills.delete(runId);
     clearTimeout(pending.timer);
-    this.standbys.prewarm(pending.spec);
+    // On the next turn: the caller (the launch activity) returns its result first, so the
+    // fork does not hold back the workflow task that waits for it.
+    setImmediate(() => this.standbys.prewarm(pending.spec));
   }
 
   private refillLater(runId: string, spec: StandbySpec): void {

@@ -136,7 +136,7 @@ for (const mode of ['none', 'bubblewrap'] as const) {
         assert.equal(launcher.standbys.spawned, 1);
         // Its first events are stored (supervision says so): the refill starts at once.
         launcher.launchSettled('run_refill_1');
-        assert.equal(launcher.standbys.spawned, 2);
+        await until('the refill to spawn', () => launcher.standbys.spawned === 2);
         await until('the refill to be ready', () => launcher.standbys.counts().ready === 1);
         // The next launch finds it ready (a hit: the pool's target stayed at 1).
         const next = await launcher.launch(spec('run_refill_2', 'hello'));
@@ -146,6 +146,35 @@ for (const mode of ['none', 'bubblewrap'] as const) {
           1,
         );
         for (const id of ['run_refill_1', 'run_refill_2'])
+          assert.equal((await finished(launcher, id)).at(-1)?.type, 'RUN_SUCCESS');
+      } finally {
+        launcher.stop();
+      }
+    });
+
+    test('in a burst too, a taken ready standby is replaced only once its launch settles', async () => {
+      const launcher = newLauncher(isolation, 'burst-refill-later');
+      const ticks = async (): Promise<void> => {
+        for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      };
+      try {
+        // A launch that finds its standby booting: a miss, so the key is in a burst (target 2).
+        launcher.prewarm({ location: 'hello', module: MODULE });
+        await launcher.launch(spec('run_burst_1', 'hello'));
+        await until('two refills ready', () => launcher.standbys.counts().ready === 2);
+        const sbSpec = { location: 'hello', module: MODULE, cwd: process.cwd(), env: {} };
+        assert.ok(launcher.standbys.inBurst(sbSpec));
+        const before = launcher.standbys.spawned;
+        // A hit during the burst: the hand-off and the launch report's trip fork nothing.
+        const handle = await launcher.launch(spec('run_burst_2', 'hello'));
+        assert.match(handle.ref, /\(warm\)/);
+        await ticks();
+        assert.equal(launcher.standbys.spawned, before, 'no standby spawned before the launch settled');
+        // Its report is answered: the replacement starts (off the activity's own return path).
+        launcher.launchSettled('run_burst_2');
+        await ticks();
+        assert.equal(launcher.standbys.spawned, before + 1);
+        for (const id of ['run_burst_1', 'run_burst_2'])
           assert.equal((await finished(launcher, id)).at(-1)?.type, 'RUN_SUCCESS');
       } finally {
         launcher.stop();
