@@ -11,7 +11,7 @@
 // run-records.ts. On any later call: process.json present → adopt it (alive or finished,
 // never respawn).
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Logger } from '../../shared/logger.js';
@@ -76,7 +76,7 @@ export class ProcessLauncher implements Launcher {
   /** The launch in flight per run (see launch()). */
   private readonly launching = new Map<string, Promise<LaunchHandle>>();
   /** Refills held back until the launch that took a standby has settled. */
-  private readonly pendingRefills = new Map<string, { spec: StandbySpec; timer: NodeJS.Timeout }>();
+  private readonly pendingRefills = new Map<string, { spec: StandbySpec; standbyDir: string; timer: NodeJS.Timeout }>();
   private readonly cli: string[];
   private readonly isolation: Isolation;
   readonly standbys: StandbyPool;
@@ -181,10 +181,14 @@ export class ProcessLauncher implements Launcher {
       if (recovered) return recovered;
     }
 
-    const configFile = configFileOf(dir);
-    writeAtomic(configFile, JSON.stringify(spec.runConfig));
+    // Only a cold worker reads its run config from a file (a standby gets it in the run message).
+    const cold = (): Promise<LaunchHandle> => {
+      const configFile = configFileOf(dir);
+      writeAtomic(configFile, JSON.stringify(spec.runConfig));
+      return spawnCold(this.ctx, spec, configFile);
+    };
     // Dagster imports user code per step anyway: its runs always spawn cold, no standby pool.
-    if (spec.dagster) return spawnCold(this.ctx, spec, configFile);
+    if (spec.dagster) return cold();
     const standbySpec = this.standbySpec(spec);
     // A fresh spool only: after a crash the spool may already hold a dead attempt's files.
     const fresh = !existsSync(spool);
@@ -204,12 +208,12 @@ export class ProcessLauncher implements Launcher {
       // of which landed on the launch report's trip. A burst loses little: its next launch
       // comes after this one's report, and a launch that misses refills the pool at once.
       if (handle) {
-        this.refillLater(spec.runId, standbySpec);
+        this.refillLater(spec.runId, standbySpec, standby.dir);
         return handle;
       }
       setImmediate(() => this.standbys.prewarm(standbySpec));
     }
-    return spawnCold(this.ctx, spec, configFile);
+    return cold();
   }
 
   /**
@@ -224,12 +228,16 @@ export class ProcessLauncher implements Launcher {
     clearTimeout(pending.timer);
     // On the next turn: the caller (the launch activity) returns its result first, so the
     // fork does not hold back the workflow task that waits for it.
-    setImmediate(() => this.standbys.prewarm(pending.spec));
+    setImmediate(() => {
+      rmSync(pending.standbyDir, { recursive: true, force: true });
+      this.standbys.prewarm(pending.spec);
+    });
   }
 
-  private refillLater(runId: string, spec: StandbySpec): void {
+  /** `standbyDir`: the taken standby's emptied directory (hand-off.ts), removed then too. */
+  private refillLater(runId: string, spec: StandbySpec, standbyDir: string): void {
     const timer = setTimeout(() => this.launchSettled(runId), REFILL_FALLBACK_MS).unref();
-    this.pendingRefills.set(runId, { spec, timer });
+    this.pendingRefills.set(runId, { spec, standbyDir, timer });
   }
 
   adopt(runId: string): Promise<LaunchHandle | undefined> {

@@ -152,7 +152,7 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       }
     });
 
-    test('in a burst too, a taken ready standby is replaced only once its launch settles', async () => {
+    test('in a burst too, a taken ready standby is replaced only once its launch settles; no config file', async () => {
       const launcher = newLauncher(isolation, 'burst-refill-later');
       const ticks = async (): Promise<void> => {
         for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
@@ -168,6 +168,8 @@ for (const mode of ['none', 'bubblewrap'] as const) {
         // A hit during the burst: the hand-off and the launch report's trip fork nothing.
         const handle = await launcher.launch(spec('run_burst_2', 'hello'));
         assert.match(handle.ref, /\(warm\)/);
+        // Its run config went in the run message: no file is written for it on the way.
+        assert.ok(!existsSync(join(launcher.runDir('run_burst_2'), 'config.json')));
         await ticks();
         assert.equal(launcher.standbys.spawned, before, 'no standby spawned before the launch settled');
         // Its report is answered: the replacement starts (off the activity's own return path).
