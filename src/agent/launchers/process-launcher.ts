@@ -181,14 +181,10 @@ export class ProcessLauncher implements Launcher {
       if (recovered) return recovered;
     }
 
-    // Only a cold worker reads its run config from a file (a standby gets it in the run message).
-    const cold = (): Promise<LaunchHandle> => {
-      const configFile = configFileOf(dir);
-      writeAtomic(configFile, JSON.stringify(spec.runConfig));
-      return spawnCold(this.ctx, spec, configFile);
-    };
+    const configFile = configFileOf(dir);
+    writeAtomic(configFile, JSON.stringify(spec.runConfig));
     // Dagster imports user code per step anyway: its runs always spawn cold, no standby pool.
-    if (spec.dagster) return cold();
+    if (spec.dagster) return spawnCold(this.ctx, spec, configFile);
     const standbySpec = this.standbySpec(spec);
     // A fresh spool only: after a crash the spool may already hold a dead attempt's files.
     const fresh = !existsSync(spool);
@@ -213,7 +209,7 @@ export class ProcessLauncher implements Launcher {
       }
       setImmediate(() => this.standbys.prewarm(standbySpec));
     }
-    return cold();
+    return spawnCold(this.ctx, spec, configFile);
   }
 
   /**

@@ -5,7 +5,7 @@
 //   <agent data dir>/runs/<runId>/intent.json   written just before a spawn or a standby handoff
 //                                 process.json  the run worker: pid, start time, process group
 //                                 spawns.log    one line per process actually spawned (append-only)
-//                                 config.json   the run config handed to a cold worker
+//                                 config.json   the run config handed to the worker
 //                                 spool/        events.jsonl, stdout.log, stderr.log, and after a
 //                                               standby handoff standby-claim (standby-protocol.ts)
 //   <agent data dir>/standby/<id>/process.json  an idle warm standby (removed, with its directory,
