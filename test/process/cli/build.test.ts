@@ -135,6 +135,10 @@ export default defineLocation({ jobs: [job({ name: 'noop', ops: [op({ name: 'not
     const worker = urls.findIndex((u) => u.endsWith('/src/user-code/run-worker/run-worker.js'));
     assert.ok(worker >= 0 && firstTsx > worker, `tsx (${firstTsx}) after the worker's own modules (${worker})`);
     assert.ok(urls.includes(pathToFileURL(module).href), 'the location was imported');
+    // The worker's own modules need no zod: only the SDK's zod/v4 is there (the run-event schemas
+    // the agent checks with, on zod v3, are not the worker's to load).
+    const v3 = urls.filter((u) => /node_modules\/zod\/(index\.js|v3\/)/.test(u));
+    assert.deepEqual(v3, [], 'the run worker loaded zod v3');
   });
 
   test('a client command loads neither Temporal, the store, the server nor the agent', () => {
