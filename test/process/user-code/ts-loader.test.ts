@@ -114,6 +114,20 @@ const usedLinked = (r: Ran, module: string): boolean =>
   r.resolved.some((u) => u.startsWith(pathToFileURL(join(cacheDir, 'l-')).href)) &&
   !r.resolved.includes(pathToFileURL(module).href);
 
+const bwrap = bubblewrapUsable();
+
+/** Bubblewrap as the agent sets it up, with this test's cache directory bound read-only. */
+function sandbox(): ReturnType<typeof bubblewrapIsolation> {
+  const prev = process.env.OUTPOST_TS_CACHE_DIR;
+  process.env.OUTPOST_TS_CACHE_DIR = cacheDir;
+  try {
+    return bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [] });
+  } finally {
+    if (prev === undefined) delete process.env.OUTPOST_TS_CACHE_DIR;
+    else process.env.OUTPOST_TS_CACHE_DIR = prev;
+  }
+}
+
 describe('compiled TypeScript loading', () => {
   test('the light loader means what tsx means, without loading tsx', () => {
     precompile();
@@ -190,18 +204,9 @@ describe('compiled TypeScript loading', () => {
     });
   });
 
-  const bwrap = bubblewrapUsable();
   test('under bubblewrap the cache is read-only and still used', { skip: bwrap.ok ? false : bwrap.why }, () => {
     precompile();
-    const prev = process.env.OUTPOST_TS_CACHE_DIR;
-    process.env.OUTPOST_TS_CACHE_DIR = cacheDir;
-    let isolation;
-    try {
-      isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [] });
-    } finally {
-      if (prev === undefined) delete process.env.OUTPOST_TS_CACHE_DIR;
-      else process.env.OUTPOST_TS_CACHE_DIR = prev;
-    }
+    const isolation = sandbox();
     const r = run('write_cache', {
       wrap: (cmd, spool) => isolation.command(cmd, { cwd: ROOT, readable: [join(location, '..')], writable: [spool] }),
     });
@@ -278,4 +283,21 @@ describe('the linked compile cache (no module hooks)', () => {
     assert.equal(missing.code, 0, missing.out);
     assert.ok(!usedLinked(missing, linkedLocation) && !usedTsx(missing));
   });
+
+  test(
+    'under bubblewrap the linked entries are read from the read-only cache',
+    { skip: bwrap.ok ? false : bwrap.why },
+    () => {
+      precompile(linkedLocation);
+      const isolation = sandbox();
+      const readable = [join(linkedLocation, '..'), FIXTURE];
+      const r = run('report', {
+        module: linkedLocation,
+        wrap: (cmd, spool) => isolation.command(cmd, { cwd: ROOT, readable, writable: [spool] }),
+      });
+      assert.equal(r.code, 0, r.out);
+      assert.ok(usedLinked(r, linkedLocation), 'the sandboxed worker imported the linked entries');
+      assert.match(line(r, 'REPORT') ?? '', /3 sides in helpers\.ts/);
+    },
+  );
 });
