@@ -6,6 +6,9 @@
 // it with the same meaning as tsx; anything it cannot (CommonJS TypeScript, JSX, tsconfig path
 // aliases, a file that changed since) leaves the process on tsx (cli-command.ts).
 //
+// When the whole graph is cached, the manifest also names its linked entries (ts-link.ts):
+// the same files as ready ES modules a process imports without hooks (linkedEntryUrl).
+//
 // Only the agent writes the cache (ts-precompile.ts, a helper it runs outside any sandbox: it
 // parses, never executes, user code); sandboxes see it read-only, so user code cannot plant
 // code for the next run. A process that finds a file missing transpiles it in memory.

@@ -1,7 +1,7 @@
 // Fills the compile cache (ts-cache.ts) for one code location: run as a short helper process by
 // the agent before it starts the location's code server (compiled agents only), outside any
 // sandbox: it reads and parses the user's files with esbuild and never runs them. Writes each
-// transpiled file, then the manifest last, each through a rename, so a reader sees whole files;
+// transpiled file (and, for a graph that can be, its linked entries: ts-link.ts), then the manifest last, each through a rename, so a reader sees whole files;
 // then removes entries nothing rewrote for a week.
 //   node dist/src/shared/ts-precompile.js <module>
 import { spawn } from 'node:child_process';
