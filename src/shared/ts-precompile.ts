@@ -1,8 +1,9 @@
 // Fills the compile cache (ts-cache.ts) for one code location: run as a short helper process by
 // the agent before it starts the location's code server (compiled agents only), outside any
 // sandbox: it reads and parses the user's files with esbuild and never runs them. Writes each
-// transpiled file (and, for a graph that can be, its linked entries: ts-link.ts), then the manifest last, each through a rename, so a reader sees whole files;
-// then removes entries nothing rewrote for a week.
+// transpiled file (and, for a graph that can be, its linked entries: ts-link.ts), then the
+// manifest last, each through a rename, so a reader sees whole files; then removes entries
+// nothing rewrote for a week.
 //   node dist/src/shared/ts-precompile.js <module>
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
