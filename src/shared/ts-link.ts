@@ -209,7 +209,8 @@ export async function linkLocation(
       else if (file) to = pathToFileURL(linkedFile(dir, key, file)).href;
       else to = isBuiltin(i.n) ? i.n : bare.get(`${pathToFileURL(f).href}\0${i.n}`);
       if (!to) return `${f}: cannot link ${i.n}`;
-      edits.push([i.s, i.e - i.s, to]);
+      // Inside esbuild's double quotes: escaped as a JSON string's body.
+      edits.push([i.s, i.e - i.s, JSON.stringify(to).slice(1, -1)]);
       if (file && extname(file) === '.json' && i.a < 0) edits.push([i.e + 1, 0, 'with{type:"json"}']);
     }
     const out = edit(code, map, edits);
