@@ -15,16 +15,21 @@ import { isOutpostError } from '../shared/errors.js';
 import { isTerminalRunStatus, type RunStatus } from '../shared/run-status.js';
 import type { Logger } from '../shared/logger.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
+import { cutLogChunk, logChunkFor } from './log-chunk-size.js';
 import { lineHead, parseEvent, readRange, type LineHead } from './spool-lines.js';
 
 /** Events per appendRunEventLines call (the control plane's default limit is 10,000). */
 export const EVENT_BATCH = 5_000;
 /** appendRunEventLines calls in flight at once for one run. */
 export const EVENT_BATCHES_IN_FLIGHT = 3;
-/** Bytes per appendComputeLogs call. */
-export const LOG_CHUNK = 1024 * 1024;
-/** appendComputeLogs calls in flight at once for one stream. */
-export const LOG_CHUNKS_IN_FLIGHT = 3;
+/** Bytes per appendComputeLogs call at most (log-chunk-size.ts: fewer if the control plane takes less). */
+export { LOG_CHUNK } from './log-chunk-size.js';
+/**
+ * appendComputeLogs calls in flight at once for one stream: the next chunk is on its way while the
+ * control plane stores one (8 MiB per stream in the agent and the control plane at most; it was 3
+ * chunks of 1 MiB).
+ */
+export const LOG_CHUNKS_IN_FLIGHT = 2;
 /**
  * Requests one pass sends at most per kind, and how long it keeps starting them, so a pass
  * returns (liveness, heartbeat: superviseRun's timeout is 15 s) while a run is busy.
@@ -259,17 +264,20 @@ export class SpoolShipper {
     const start = this.offsets[stream];
     const window = new Window(LOG_CHUNKS_IN_FLIGHT);
     let next = start;
+    const size = logChunkFor(this.controlPlane);
     /** A chunk refused for a gap (its predecessor failed, or a control plane that does not wait). */
     let gap = false;
+    /** A chunk refused as too large: sent again, smaller, from the stored offset. */
+    let cut = false;
     const until = Date.now() + PASS_MS;
     for (
       let sent = 0;
-      sent < SENDS_PER_PASS && Date.now() < until && !window.failed && !gap && !this.truncated[stream];
+      sent < SENDS_PER_PASS && Date.now() < until && !window.failed && !gap && !cut && !this.truncated[stream];
       sent++
     ) {
       await window.room();
-      if (window.failed || gap || this.truncated[stream]) break;
-      const chunk = readRange(file, next, LOG_CHUNK);
+      if (window.failed || gap || cut || this.truncated[stream]) break;
+      const chunk = readRange(file, next, size);
       if (!chunk || chunk.length === 0) break;
       const at = next;
       next += chunk.length;
@@ -289,6 +297,7 @@ export class SpoolShipper {
           (err: unknown) => {
             // Resent from the stored offset on the next pass.
             if (at > start && isGapRefusal(err)) gap = true;
+            else if (this.cutChunks(err, chunk.length)) cut = true;
             else throw err;
           },
         ),
@@ -296,7 +305,17 @@ export class SpoolShipper {
     }
     await window.drain();
     if (window.failed) throw window.error;
+    // Cut smaller: sent again at once (a pass that stored nothing would wait for the next write).
+    if (cut) return (await this.shipLog(stream)) || this.offsets[stream] > start;
     return this.offsets[stream] > start;
+  }
+
+  /** A chunk refused as too large: cut this control plane's chunks (log-chunk-size.ts); false if it is no such refusal. */
+  private cutChunks(err: unknown, sent: number): boolean {
+    const cut = cutLogChunk(this.controlPlane, err, sent);
+    if (cut)
+      this.logger.warn({ runId: this.runId, ...cut }, 'a log chunk was refused as too large; sending smaller ones');
+    return cut !== undefined;
   }
 }
 

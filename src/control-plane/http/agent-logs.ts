@@ -7,7 +7,7 @@
 //   POST /agent/logs?agentId=<id>&runId=<id>&stream=stdout|stderr&offset=<bytes>
 //   → 200 {"storedBytes": n, "truncated": bool}
 // A chunk whose offset is ahead of what is stored waits (up to GAP_WAIT_MS) for the bytes before
-// it, so an agent may keep two chunks in flight; a gap that does not fill is refused as before.
+// it, so an agent may keep several chunks in flight; a gap that does not fill is refused as before.
 import { OutpostError, isOutpostError } from '../../shared/errors.js';
 import type { ComputeLogStream } from '../../shared/run-events.js';
 import { limitDetail, type ApiLimits } from '../limits.js';
@@ -15,6 +15,7 @@ import { authorizeAgent } from '../store/agents.js';
 import { appendComputeLogs, type AppendLogsResult } from '../store/compute-logs.js';
 import { assertRunWriter } from '../store/ownership.js';
 import type { Store } from '../store/store.js';
+import { LogChunkOrder, type ChunkEntry } from './log-chunk-order.js';
 import { openAgentUpload, readBodyLimited, type AgentUpload, type AgentUploadDeps } from './agent-upload.js';
 
 export const AGENT_LOGS_PATH = '/agent/logs';
@@ -60,34 +61,73 @@ function tooLarge(limits: ApiLimits, got: string): OutpostError {
 
 const isGap = (e: unknown): boolean => isOutpostError(e, 'INVALID_ARGUMENT') && typeof e.data?.storedBytes === 'number';
 
+/** One chunk order per store (per process: a replica sees its own requests only). */
+const orders = new WeakMap<Store, LogChunkOrder>();
+export function chunkOrderOf(store: Store): LogChunkOrder {
+  let order = orders.get(store);
+  if (!order) orders.set(store, (order = new LogChunkOrder()));
+  return order;
+}
+
 /**
- * appendComputeLogs, waiting for a gap before `offset` to fill: the agent sends chunk n+1 while
- * chunk n is in flight, and the two may reach the store in either order. Only a chunk refused for
- * a gap arms a waiter (an AbortController and a listener cost ~0.1 ms), and it is armed before
- * each further attempt, so a predecessor that commits in between still wakes it.
+ * appendComputeLogs once the bytes before `offset` can be there: the agent sends chunk n+1 while
+ * chunk n is in flight, and the two may reach the store in either order. A chunk first waits, in
+ * memory, for the earlier chunks of its stream this process is handling (log-chunk-order.ts);
+ * refused for a gap all the same (its predecessor has not arrived, or went to another replica),
+ * it waits for the stored offset to reach it, checked with a plain read on each wake-up of the
+ * run or when an earlier chunk arrives, before it tries its transaction again. `entry` is the
+ * chunk's place in the order when the caller registered it before reading the body.
  */
 export async function appendWhenContiguous(
   store: Store,
   t: Omit<LogChunkTarget, 'agentId'>,
   data: Buffer,
   waitMs = GAP_WAIT_MS,
+  entry?: ChunkEntry,
 ): Promise<AppendLogsResult> {
+  const order = chunkOrderOf(store);
+  const own = entry ?? order.enter(t.runId, t.stream, t.offset);
   const deadline = Date.now() + waitMs;
   try {
-    return await appendComputeLogs(store, t.runId, t.stream, t.offset, data);
-  } catch (e) {
-    if (!isGap(e) || Date.now() >= deadline) throw e;
+    await order.before(own, deadline);
+    for (;;) {
+      try {
+        return await appendComputeLogs(store, t.runId, t.stream, t.offset, data);
+      } catch (e) {
+        if (!isGap(e) || Date.now() >= deadline) throw e;
+      }
+      await gapFilled(store, order, own, t, deadline);
+    }
+  } finally {
+    if (!entry) own.settle();
   }
-  for (;;) {
+}
+
+/**
+ * Returns once the chunk's transaction is worth trying again: the stored offset reached it, an
+ * earlier chunk handled here has settled, or the deadline passed. The waiters are armed before
+ * each look, so a predecessor that commits or arrives in between still wakes it.
+ */
+async function gapFilled(
+  store: Store,
+  order: LogChunkOrder,
+  entry: ChunkEntry,
+  t: Omit<LogChunkTarget, 'agentId'>,
+  deadline: number,
+): Promise<void> {
+  const col = t.stream === 'stdout' ? 'stdout_bytes' : 'stderr_bytes';
+  while (Date.now() < deadline) {
     const disarm = new AbortController();
-    const woken = store.signals.waitFor({ runId: t.runId }, deadline - Date.now(), disarm.signal);
+    const signalled = store.signals.waitFor({ runId: t.runId }, deadline - Date.now(), disarm.signal);
+    const earlier = order.earlierArrival(entry);
     try {
-      return await appendComputeLogs(store, t.runId, t.stream, t.offset, data);
-    } catch (e) {
-      if (!isGap(e) || Date.now() >= deadline) throw e;
-      await woken;
+      if (order.hasEarlier(entry)) return await order.before(entry, deadline);
+      const row = await store.db.selectFrom('runs').select(col).where('id', '=', t.runId).executeTakeFirst();
+      if (!row || Number(row[col]) >= t.offset) return;
+      await Promise.race([earlier.arrived, signalled]);
     } finally {
       disarm.abort();
+      earlier.drop();
     }
   }
 }
@@ -100,9 +140,15 @@ export async function handleAgentLogs(request: Request, deps: AgentUploadDeps): 
   await authorizeAgent(store, t.agentId, upload.principal.id);
   // Ownership before the body: another agent's chunk is refused unread.
   await assertRunWriter(store.db, t.runId, t.agentId);
-  const limit = Math.min(limits.maxLogChunkBytes, limits.maxBodyBytes);
-  const data = await readBodyLimited(request, limit, (got) => tooLarge(limits, got));
-  const r = await appendWhenContiguous(store, t, data);
-  metrics.inc('outpost_compute_log_bytes_received_total', data.length);
-  return Response.json(r);
+  // In the order before the body: a chunk whose body arrives first still waits for this one.
+  const entry = chunkOrderOf(store).enter(t.runId, t.stream, t.offset);
+  try {
+    const limit = Math.min(limits.maxLogChunkBytes, limits.maxBodyBytes);
+    const data = await readBodyLimited(request, limit, (got) => tooLarge(limits, got));
+    const r = await appendWhenContiguous(store, t, data, GAP_WAIT_MS, entry);
+    metrics.inc('outpost_compute_log_bytes_received_total', data.length);
+    return Response.json(r);
+  } finally {
+    entry.settle();
+  }
 }

@@ -56,7 +56,8 @@ export async function appendComputeLogs(
     if (keep.length) {
       await trx
         .insertInto('compute_logs')
-        .values({ run_id: runId, stream, offset: pos, data: Buffer.from(keep) })
+        // The bytes as received, not a copy: both drivers read a Buffer view as it is.
+        .values({ run_id: runId, stream, offset: pos, data: keep })
         .onConflict((oc) => oc.columns(['run_id', 'stream', 'offset']).doNothing())
         .execute();
     }

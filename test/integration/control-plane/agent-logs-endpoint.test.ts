@@ -5,7 +5,7 @@
 // content type) takes the one error shape and changes nothing.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { appendWhenContiguous } from '../../../src/control-plane/http/agent-logs.js';
+import { appendWhenContiguous, chunkOrderOf } from '../../../src/control-plane/http/agent-logs.js';
 import { readComputeLogs } from '../../../src/control-plane/store/compute-logs.js';
 import { isOutpostError } from '../../../src/shared/errors.js';
 import { postAgentRaw, uploadFixture, type RawAnswer } from '../../support/control-plane-harness.js';
@@ -58,6 +58,78 @@ describeEachDialect('POST /agent/logs', (target) => {
     assert.equal(first.body.storedBytes, base + 4);
     assert.deepEqual((await second).body, { storedBytes: base + 8, truncated: false });
     assert.ok((await stored()).endsWith('ABCDEFGH'));
+  });
+
+  test("a chunk whose body arrives before its predecessor's waits for it without a refused transaction", async () => {
+    // The agent's window: chunk n's request arrives first, but chunk n+1's body is read first.
+    const base = (await readComputeLogs(u.h.store, u.runId, 'stdout', 0)).nextOffset;
+    const store = u.h.store;
+    const real = store.transaction.bind(store);
+    let transactions = 0;
+    store.transaction = (fn) => {
+      transactions++;
+      return real(fn);
+    };
+    try {
+      let release!: () => void;
+      const held = new Promise<void>((r) => (release = r));
+      const slowBody = new ReadableStream<Uint8Array>({
+        async pull(c) {
+          await held;
+          c.enqueue(Buffer.from('ABCD'));
+          c.close();
+        },
+      });
+      const params = { agentId: u.agentA, runId: u.runId, stream: 'stdout' };
+      const first = u.h.handler(
+        new Request(`http://127.0.0.1/agent/logs?${new URLSearchParams({ ...params, offset: String(base) })}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${u.h.agentToken}` },
+          body: slowBody,
+          duplex: 'half',
+        } as RequestInit),
+      );
+      // Let the first request pass its checks and start waiting for its body.
+      await new Promise((r) => setTimeout(r, 50));
+      const second = chunk(base + 4, 'EFGH');
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(transactions, 0, 'the later chunk did not try its transaction while its predecessor was read');
+      release();
+      assert.equal(((await (await first).json()) as Answer['body']).storedBytes, base + 4);
+      assert.deepEqual((await second).body, { storedBytes: base + 8, truncated: false });
+      assert.equal(transactions, 2, 'one transaction per chunk: none refused for the gap');
+      assert.ok((await stored()).endsWith('ABCDEFGH'));
+      assert.equal(chunkOrderOf(store).size, 0, 'no chunk is left in the order');
+    } finally {
+      store.transaction = real;
+    }
+  });
+
+  test('a chunk waiting for a gap retries its transaction only once the gap is filled, not on other writes of the run', async () => {
+    const base = (await readComputeLogs(u.h.store, u.runId, 'stdout', 0)).nextOffset;
+    const stderrBase = (await readComputeLogs(u.h.store, u.runId, 'stderr', 0)).nextOffset;
+    const store = u.h.store;
+    const real = store.transaction.bind(store);
+    let transactions = 0;
+    store.transaction = (fn) => {
+      transactions++;
+      return real(fn);
+    };
+    try {
+      const ahead = chunk(base + 4, 'MNOP');
+      await new Promise((r) => setTimeout(r, 50));
+      // Other writes to the run wake its waiters: stderr chunks.
+      for (let i = 0; i < 5; i++) await chunk(stderrBase + i, 'e', u.agentA, 'stderr');
+      await new Promise((r) => setTimeout(r, 20));
+      const before = transactions;
+      assert.ok(before <= 6, `the waiting chunk tried its transaction ${before - 5} times before its gap filled`);
+      assert.equal((await chunk(base, 'IJKL')).body.storedBytes, base + 4);
+      assert.deepEqual((await ahead).body, { storedBytes: base + 8, truncated: false });
+      assert.equal(transactions, before + 2);
+      assert.ok((await stored()).endsWith('IJKLMNOP'));
+    } finally {
+      store.transaction = real;
+    }
   });
 
   test('a gap that does not fill is refused with the stored offset', async () => {
