@@ -46,7 +46,8 @@ async function linkedUrl(abs: string): Promise<string | undefined> {
   const { linkedEntryUrl, tsCacheDir } = await import('../../shared/ts-cache.js');
   const url = linkedEntryUrl(tsCacheDir(), abs);
   if (!url) return undefined;
-  process.setSourceMapsEnabled(true);
   (await import('./ts-require.js')).registerTypeScriptRequire();
+  // Enabled last: modules compiled from here on have their maps read (ours need not).
+  process.setSourceMapsEnabled(true);
   return url;
 }
