@@ -101,6 +101,17 @@ export const localLaunch = proxyLocalActivities<Activities>({
   retry: { maximumAttempts: 1 },
 });
 
+/**
+ * completeWork as a local activity of the workflow task that sees the run's supervision end:
+ * no activity task and no third workflow task per run. A few short attempts only, so a control
+ * plane that is down does not hold a workflow-task slot; then it goes on as the retry-forever
+ * `bookkeeping.completeWork` (run.ts). completeWork is idempotent by item id.
+ */
+export const localBookkeeping = proxyLocalActivities<Activities>({
+  startToCloseTimeout: '5 seconds',
+  retry: { initialInterval: '200ms', backoffCoefficient: 2, maximumInterval: '1s', maximumAttempts: 3 },
+});
+
 /** The coded error behind an activity failure, for failWork. */
 export function workFailureOf(err: unknown): WorkFailure {
   const cause = err instanceof ActivityFailure ? err.cause : err;

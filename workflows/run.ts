@@ -3,8 +3,9 @@
 //
 // Why history does not grow with run length: supervision is ONE long-running activity that
 // heartbeats (heartbeats are not history events) and ships events and logs itself. A run of a
-// week and a run of a second produce the same ~20 history events, so continueAsNew is not
-// needed; retries of that activity add no events either (only the final attempt is recorded).
+// week and a run of a second produce the same 13 history events (runWorkflowV2), so
+// continueAsNew is not needed; retries of that activity add no events either (only the final
+// attempt is recorded).
 import {
   ActivityFailure,
   ApplicationFailure,
@@ -18,7 +19,7 @@ import {
 } from '@temporalio/workflow';
 import type { LaunchHandle, LaunchOutcome, SuperviseOptions, SuperviseResult } from '../activities/index.js';
 import type { RunStatus } from '../src/shared/run-status.js';
-import { bookkeeping, hostActivities, localLaunch, workFailureOf } from './activity-options.js';
+import { bookkeeping, hostActivities, localBookkeeping, localLaunch, workFailureOf } from './activity-options.js';
 import {
   PHASE_QUERY,
   TERMINATE_SIGNAL,
@@ -52,8 +53,34 @@ export const SUPERVISE_WITH_LAUNCH_PATCH = 'supervise-with-launch';
  * Executions recorded before it replay through launchRun.
  */
 export const LAUNCH_IN_TASK_PATCH = 'launch-in-task';
+/**
+ * Patch: complete the launch item as a local activity of the workflow task that sees the run
+ * end (one activity task and one workflow task fewer per run); after its few attempts fail,
+ * the retry-forever completeWork activity as before. Executions recorded before it replay
+ * through the activity.
+ */
+export const COMPLETE_IN_TASK_PATCH = 'complete-in-task';
 
-export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: string }): Promise<RunWorkflowResult> {
+type RunInput = RunWorkflowInput & { hostTaskQueue?: string };
+
+/**
+ * The run workflow as first registered: each change since is behind its patch, so executions
+ * recorded before a change replay through the old branch. New runs start runWorkflowV2.
+ */
+export async function runWorkflow(input: RunInput): Promise<RunWorkflowResult> {
+  return runWith(input, patched);
+}
+
+/**
+ * The same workflow with every patch above taken: no patch markers and none of the
+ * TemporalChangeVersion search-attribute upserts the SDK records with each (6 history events
+ * and 3 visibility writes per run). WORKFLOW_TYPES.LAUNCH_RUN names it for new runs.
+ */
+export async function runWorkflowV2(input: RunInput): Promise<RunWorkflowResult> {
+  return runWith(input, () => true);
+}
+
+async function runWith(input: RunInput, has: (patchId: string) => boolean): Promise<RunWorkflowResult> {
   const { runId } = input.payload;
   let phase: RunPhase = 'launching';
   let terminateRequested = false;
@@ -83,9 +110,21 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
     return { status: 'FAILURE' };
   }
   phase = 'finalizing';
-  await bookkeeping.completeWork(input.workItemId, { status });
+  await completeItem(status);
   phase = 'done';
   return { status };
+
+  async function completeItem(runStatus: RunStatus): Promise<void> {
+    if (has(COMPLETE_IN_TASK_PATCH)) {
+      try {
+        await localBookkeeping.completeWork(input.workItemId, { status: runStatus });
+        return;
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+      }
+    }
+    await bookkeeping.completeWork(input.workItemId, { status: runStatus });
+  }
 
   async function launchAndSupervise(): Promise<RunStatus> {
     if (terminateRequested) {
@@ -104,7 +143,7 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
       scope.cancel();
       await p.catch(() => undefined);
     };
-    const early = patched(SUPERVISE_WITH_LAUNCH_PATCH)
+    const early = has(SUPERVISE_WITH_LAUNCH_PATCH)
       ? supervise({ runId, launcher: '', ref: '', adopted: false }, { withLaunch: true })
       : undefined;
     let outcome: LaunchOutcome;
@@ -126,7 +165,7 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
     phase = 'running';
     const supervised = early ?? supervise(handle, {});
     await Promise.race([supervised, condition(() => terminateRequested)]);
-    if (result === undefined && patched(TERMINATE_AT_ONCE_PATCH)) {
+    if (result === undefined && has(TERMINATE_AT_ONCE_PATCH)) {
       phase = 'terminating';
       // SIGTERM now, grace, SIGKILL. The host records the termination first, so supervision,
       // which sees the exit and drains, ends a run that wrote no terminal event CANCELED. With
@@ -164,7 +203,7 @@ export async function runWorkflow(input: RunWorkflowInput & { hostTaskQueue?: st
   }
 
   async function launch(): Promise<LaunchOutcome> {
-    if (input.hostTaskQueue !== undefined && patched(LAUNCH_IN_TASK_PATCH)) {
+    if (input.hostTaskQueue !== undefined && has(LAUNCH_IN_TASK_PATCH)) {
       try {
         const here = await localLaunch.launchRunHere(input.hostTaskQueue, input.payload);
         if (!('elsewhere' in here)) return here;

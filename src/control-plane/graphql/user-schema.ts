@@ -44,7 +44,7 @@ import { listAudit } from '../store/audit-log.js';
 import { createSigninCode } from '../store/sessions.js';
 import { audited, restricted, roleOf } from './guard.js';
 import { listRunEvents, type StoredRunEvent } from '../store/run-events.js';
-import { getRun, listRuns, requireRun, type RunView } from '../store/runs.js';
+import { getRun, getRunStatus, listRuns, type RunView } from '../store/runs.js';
 import { createToken, listTokens, revokeToken } from '../store/tokens.js';
 import { getWorkItem, listWorkItems } from '../store/work-items.js';
 import { queryCodeLocation } from '../services/query-location.js';
@@ -87,7 +87,7 @@ export async function* runEventStream(
   afterSeq: number,
   signal?: AbortSignal,
 ): AsyncGenerator<StoredRunEvent> {
-  await requireRun(store.db, runId);
+  if (!(await getRunStatus(store.db, runId))) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
   // One public sequence (1..N, no gap, ENGINE events included): the last seq sent is the cursor.
   let after = afterSeq;
   let finishedPasses = 0;
@@ -99,9 +99,9 @@ export async function* runEventStream(
       yield e;
     }
     if (events.length === SUBSCRIPTION_PAGE) continue;
-    const run = await getRun(store.db, runId);
+    const status = await getRunStatus(store.db, runId);
     // One more read after seeing the terminal status catches events stored just before it.
-    if (!run || isTerminal(run.status)) {
+    if (!status || isTerminal(status)) {
       if (++finishedPasses > 1) return;
       continue;
     }

@@ -154,6 +154,12 @@ export async function getRun(exec: Exec, id: string): Promise<RunView | undefine
   return r ? toRunView(r) : undefined;
 }
 
+/** A run's status alone (no row to build): for loops that only watch it, e.g. a subscription. */
+export async function getRunStatus(exec: Exec, id: string): Promise<RunStatus | undefined> {
+  const r = await exec.selectFrom('runs').select('status').where('id', '=', id).executeTakeFirst();
+  return r?.status;
+}
+
 export async function requireRun(exec: Exec, id: string): Promise<RunView> {
   const r = await getRun(exec, id);
   if (!r) throw new OutpostError('UNKNOWN_RUN', { detail: id });

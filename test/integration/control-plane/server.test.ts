@@ -174,6 +174,15 @@ test('a long-polling claim is answered by a launch; SSE streams the run events u
   const seqs = [...text.matchAll(/"seq":(\d+)/g)].map((m) => Number(m[1]));
   assert.deepEqual(seqs, [1, 2, 3, 4]);
   assert.match(text, /"seq":1,"type":"ENGINE"/);
+  // A run that does not exist: the stream answers UNKNOWN_RUN and ends.
+  const unknown = new URLSearchParams({
+    query: `subscription($r: ID!) { runEvents(runId: $r) { seq } }`,
+    variables: JSON.stringify({ r: 'run_nope' }),
+  });
+  const gone = await fetch(`${cp.url}/graphql?${unknown}`, {
+    headers: { accept: 'text/event-stream', authorization: `Bearer ${userToken}` },
+  });
+  assert.match(await gone.text(), /OUTPOST_ERR_UNKNOWN_RUN/);
 });
 
 test('HTTPS with --tls-cert and --tls-key', async () => {

@@ -4,10 +4,37 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql } from 'kysely';
+import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
 import type { WorkItemsTable } from '../schema.js';
 import type { DialectFactory, StoreDialect } from './dialect.js';
 import { appendRunEventsSqlite } from './sqlite-run-events.js';
+
+/** Distinct SQL texts whose statements are kept; past it the oldest is let go. */
+const STATEMENT_CACHE_SIZE = 500;
+
+/**
+ * The handle as Kysely's SqliteDialect sees it, with each distinct SQL text prepared once:
+ * Kysely prepares every query it runs, and preparing cost the control plane as much CPU as
+ * running the query on its hot paths, which repeat the same few texts. Safe to share: Kysely
+ * runs a statement to completion synchronously (all/run); one still being iterated (busy) is
+ * not handed out again.
+ */
+export function cachingDatabase(handle: SQLite.Database, size = STATEMENT_CACHE_SIZE): SqliteDatabase {
+  const cache = new Map<string, SQLite.Statement>();
+  return {
+    close: () => handle.close(),
+    prepare(source: string) {
+      const hit = cache.get(source);
+      if (hit && !hit.busy) return hit;
+      const stmt = handle.prepare(source);
+      if (!hit) {
+        if (cache.size >= size) cache.delete(cache.keys().next().value!);
+        cache.set(source, stmt);
+      }
+      return stmt;
+    },
+  };
+}
 
 function sqliteOps(handle: SQLite.Database): StoreDialect {
   return {
@@ -54,7 +81,7 @@ export const sqliteDialect: DialectFactory = {
     handle.pragma('busy_timeout = 5000');
     handle.pragma('foreign_keys = ON');
     return {
-      db: new Kysely<DB>({ dialect: new SqliteDialect({ database: handle }) }),
+      db: new Kysely<DB>({ dialect: new SqliteDialect({ database: cachingDatabase(handle) }) }),
       dialect: 'sqlite',
       ops: sqliteOps(handle),
     };
