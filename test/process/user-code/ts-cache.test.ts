@@ -112,6 +112,33 @@ describe('compile cache', () => {
     await precompileLocation(join(dir, 'main.ts'), cache);
     assert.ok(!existsSync(old));
     assert.ok(usableManifest(cache, join(dir, 'main.ts')));
-    assert.equal(readdirSync(cache).length, 2);
+    // The manifest, the file's entry and its linked entry.
+    const left = readdirSync(cache);
+    assert.equal(left.length, 3, left.join(' '));
+    assert.deepEqual([left.some((f) => f.startsWith('m-')), left.some((f) => f.startsWith('l-'))], [true, true]);
+  });
+
+  test('a graph is linked for hook-free import unless what it loads is only known at run time', async () => {
+    const dir = project('link', {
+      'package.json': ESM,
+      'main.ts': "import { a } from './a'; import j from './j.json'; export default [a, j, import.meta.url];",
+      'a.ts': 'export const a = 1;',
+      'j.json': '{}',
+      'dyn.ts': "export default await import('./a.js');",
+      'meta.ts': "export default import.meta.resolve('./a.js');",
+    });
+    const cache = mkdtempSync(join(root, 'cache-'));
+    const linked = await precompileLocation(join(dir, 'main.ts'), cache);
+    assert.equal(linked.unlinked, undefined);
+    assert.equal(linked.linked?.files.length, 2);
+    for (const [file, why] of [
+      ['dyn.ts', /dynamic import/],
+      ['meta.ts', /import\.meta/],
+    ] as const) {
+      const m = await precompileLocation(join(dir, file), cache);
+      assert.equal(m.linked, undefined);
+      assert.match(m.unlinked ?? '', why);
+      assert.ok(usableManifest(cache, join(dir, file)), 'the hooks still take it from the cache');
+    }
   });
 });
