@@ -23,7 +23,13 @@ import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { commandCpuMs, procTimes, TreeCpuLedger } from './support/proc-cpu.js';
-import { burstProcesses, runWorkerPids } from './support/burst-processes.js';
+import {
+  burstProcesses,
+  burstProcessFigures,
+  runWorkerPids,
+  threadCpu,
+  threadCpuDelta,
+} from './support/burst-processes.js';
 import { compiledCli, cpuMs, HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
 import { sleep } from '../test/support/wait.js';
 
@@ -178,6 +184,7 @@ async function main(): Promise<void> {
     const machine0 = machineTicks();
     const parts0 = cpuByPart(ledger, temporalPid, sampleLedger);
     const procs0 = ledger.processes();
+    const threads0 = threadCpu(pid);
     samplingMs = 0;
     // With the profile preload (bench/support/cpu-profile.mjs) in the agent: profile the burst.
     const profiling = process.env.OUTPOST_CPU_PROFILE_DIR !== undefined;
@@ -206,6 +213,7 @@ async function main(): Promise<void> {
     const machine1 = machineTicks();
     const parts1 = cpuByPart(ledger, temporalPid, sampleLedger);
     const samplingBurstMs = samplingMs; // the sample inside parts1 included, as controlPlane includes it
+    const threads1 = threadCpu(pid);
     if (profiling) process.kill(pid, 'SIGWINCH');
     const spawned = burstProcesses(procs0, ledger.processes(), runWorkerPids(join(sys.stack.dataDir, 'agent')));
     const cpuStart = cpuMs(pid);
@@ -297,19 +305,12 @@ async function main(): Promise<void> {
           unit: 'ratio',
           note: 'the ratio on an otherwise idle host with every core kept busy: load-independent (what the system itself costs per run vs one worker booting alone)',
         },
-        ...PARTS.map(perRun),
-        {
-          name: 'processes spawned per run over the burst',
-          value: (spawned.cold.count + spawned.standbyUsed.count + spawned.standbyUnused.count) / RUNS,
-          unit: 'count',
-          note: `cold workers ${spawned.cold.count}, standbys handed a run ${spawned.standbyUsed.count}, standbys without a run ${spawned.standbyUnused.count} (${(spawned.standbyUnused.ms / RUNS).toFixed(1)} ms per run), sandbox (bubblewrap) processes ${spawned.other.count}`,
-        },
-        ...(['cold', 'standbyUsed'] as const).map((k) => ({
-          name: `CPU per ${k === 'cold' ? 'cold worker' : 'standby handed a run'} over the burst`,
-          value: spawned[k].ms / Math.max(1, spawned[k].count),
-          unit: 'ms',
-          note: `${spawned[k].count} processes; the floor sample boots and runs noop alone`,
-        })),
+        ...PARTS.map(perRun).map((f) =>
+          f.name.endsWith(': agent')
+            ? { ...f, note: `${f.note}; by thread (ms per run): ${threadCpuDelta(threads0, threads1, RUNS)}` }
+            : f,
+        ),
+        ...burstProcessFigures(spawned, RUNS),
         {
           name: "CPU per run over the burst: the bench's /proc sampling (inside controlPlane)",
           value: samplingBurstMs / RUNS,

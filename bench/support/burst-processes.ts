@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { TreeCpuLedger } from './proc-cpu.js';
+import type { Figure } from './report.js';
 
 type Snapshot = ReturnType<TreeCpuLedger['processes']>;
 
@@ -64,4 +65,59 @@ export function burstProcesses(before: Snapshot, after: Snapshot, runPids: Set<n
     out[kind].ms += ms;
   }
   return out;
+}
+
+/** CPU (ms) of each thread of `pid` so far, summed by thread name (/proc/<pid>/task/<tid>/comm). */
+export function threadCpu(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  let tids: string[] = [];
+  try {
+    tids = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return out;
+  }
+  for (const tid of tids) {
+    try {
+      const dir = `/proc/${pid}/task/${tid}`;
+      const name = tid === String(pid) ? 'main' : readFileSync(`${dir}/comm`, 'utf8').trim();
+      const f = readFileSync(`${dir}/stat`, 'utf8');
+      const v = f
+        .slice(f.lastIndexOf(')') + 2)
+        .split(' ')
+        .map(Number);
+      out.set(name, (out.get(name) ?? 0) + (v[11]! + v[12]!) * 10);
+    } catch {
+      // Exited meanwhile.
+    }
+  }
+  return out;
+}
+
+/** "name ms, …" of the threads that used CPU between two readings, busiest first. */
+export function threadCpuDelta(before: Map<string, number>, after: Map<string, number>, per = 1): string {
+  return [...after]
+    .map(([name, ms]) => [name, (ms - (before.get(name) ?? 0)) / per] as const)
+    .filter(([, ms]) => ms > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([name, ms]) => `${name} ${ms.toFixed(1)}`)
+    .join(', ');
+}
+
+/** The report's rows for it: processes per run, and CPU per process of each kind that ran one. */
+export function burstProcessFigures(spawned: BurstProcesses, runs: number): Figure[] {
+  const { cold, standbyUsed, standbyUnused, other } = spawned;
+  return [
+    {
+      name: 'processes spawned per run over the burst',
+      value: (cold.count + standbyUsed.count + standbyUnused.count) / runs,
+      unit: 'count',
+      note: `cold workers ${cold.count}, standbys handed a run ${standbyUsed.count}, standbys without a run ${standbyUnused.count} (${(standbyUnused.ms / runs).toFixed(1)} ms per run), sandbox (bubblewrap) processes ${other.count}`,
+    },
+    ...(['cold', 'standbyUsed'] as const).map((k) => ({
+      name: `CPU per ${k === 'cold' ? 'cold worker' : 'standby handed a run'} over the burst`,
+      value: spawned[k].ms / Math.max(1, spawned[k].count),
+      unit: 'ms',
+      note: `${spawned[k].count} processes; the floor sample boots and runs noop alone`,
+    })),
+  ];
 }
