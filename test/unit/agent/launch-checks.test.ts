@@ -1,5 +1,6 @@
 // LaunchChecks: a launch takes the cursor the poller asked for at claim time once, and only
-// while it is fresh; a failed or stale prefetch leaves the launch to ask the control plane.
+// while it is fresh; a failed or stale prefetch leaves the launch to ask the control plane, and
+// while launches come too late for a prefetch to be fresh, claims are not prefetched.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { LaunchChecks } from '../../../src/agent/launch-checks.js';
@@ -34,11 +35,42 @@ test('a stale prefetch is not used', async () => {
     () => now,
   );
   checks.prefetch('r1');
-  now += 501;
-  assert.equal(checks.take('r1'), undefined);
-  checks.prefetch('r2');
   now += 500;
-  assert.deepEqual(await checks.take('r2'), cursorOf('r2'), 'fresh up to maxAgeMs');
+  assert.deepEqual(await checks.take('r1'), cursorOf('r1'), 'fresh up to maxAgeMs');
+  checks.prefetch('r2');
+  now += 501;
+  assert.equal(checks.take('r2'), undefined);
+});
+
+test('while launches come later than maxAgeMs after their claim, claims are not prefetched; a launch in time turns it back on', async () => {
+  let now = 1_000;
+  const asked: string[] = [];
+  const checks = new LaunchChecks(
+    (runId) => {
+      asked.push(runId);
+      return Promise.resolve(cursorOf(runId));
+    },
+    500,
+    () => now,
+  );
+  // A burst: three launches claimed at once, each launched seconds later.
+  for (const r of ['a', 'b', 'c']) checks.prefetch(r);
+  assert.deepEqual(asked, ['a', 'b', 'c'], 'launches were in time so far: asked at once');
+  now += 2_000;
+  assert.equal(checks.take('a'), undefined, 'stale: the launch asks itself');
+  checks.prefetch('d');
+  assert.deepEqual(asked, ['a', 'b', 'c'], 'launches run late: a prefetch now would only be a second call');
+  now += 2_000;
+  assert.equal(checks.take('b'), undefined);
+  assert.equal(checks.take('d'), undefined, 'not prefetched (and late anyway): the launch asks itself');
+  // The burst is over: a claim launched in time (not prefetched, so the launch asked) turns prefetching back on.
+  checks.prefetch('e');
+  now += 100;
+  assert.equal(checks.take('e'), undefined, 'not prefetched');
+  checks.prefetch('f');
+  assert.deepEqual(asked, ['a', 'b', 'c', 'f'], 'in time again: asked at once');
+  now += 100;
+  assert.deepEqual(await checks.take('f'), cursorOf('f'));
 });
 
 test('a prefetch that fails answers undefined (the launch asks), without an unhandled rejection', async () => {
