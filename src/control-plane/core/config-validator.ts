@@ -43,6 +43,12 @@ const AJV_ONLY = new Set([
   ...['unevaluatedItems', 'additionalItems', 'dependencies'],
 ]);
 
+/** Keywords whose value is one subschema (other values, e.g. `required`'s, hold no keywords). */
+const ONE_SUBSCHEMA = new Set([
+  ...['items', 'contains', 'not', 'if', 'then', 'else', 'propertyNames', 'additionalProperties'],
+  'unevaluatedProperties',
+]);
+
 type Format = RegExp | ((s: string) => boolean) | { type?: string; validate: RegExp | ((s: unknown) => boolean) };
 const FORMATS = fullFormats as unknown as Record<string, Format>;
 
@@ -66,7 +72,7 @@ export function compileConfigSchema(root: Schema): CompiledConfigSchema {
           for (const [n, sub] of Object.entries(v)) walk(sub, `${here}/${n}`, depth + 1);
       } else if (['allOf', 'anyOf', 'oneOf', 'prefixItems'].includes(k)) {
         if (Array.isArray(v)) v.forEach((sub, i) => walk(sub, `${here}/${i}`, depth + 1));
-      } else walk(v, here, depth + 1);
+      } else if (ONE_SUBSCHEMA.has(k)) walk(v, here, depth + 1);
     }
   };
   walk(root, '', 0);
