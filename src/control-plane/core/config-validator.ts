@@ -30,12 +30,12 @@ const CHECKED = new Set([
   ...['minContains', 'contains', 'maxProperties', 'minProperties', 'required', 'dependentRequired'],
   ...['properties', 'patternProperties', 'additionalProperties', 'propertyNames', 'items', 'prefixItems'],
   ...['allOf', 'anyOf', 'oneOf', 'not', 'if', 'then', 'else', 'dependentSchemas', '$ref', '$defs'],
-  ...['definitions', 'unevaluatedProperties'],
+  ...['definitions', 'unevaluatedProperties', 'nullable'],
 ]);
 /** Annotations: they assert nothing (2020-12 §7.7, format aside, which is checked). */
 const ANNOTATIONS = new Set([
   ...['$schema', '$comment', 'title', 'description', 'default', 'examples', 'deprecated', 'readOnly'],
-  ...['writeOnly', 'contentEncoding', 'contentMediaType', 'contentSchema', '$vocabulary', 'nullable'],
+  ...['writeOnly', 'contentEncoding', 'contentMediaType', 'contentSchema', '$vocabulary'],
 ]);
 /** Standard keywords (2020-12 or earlier drafts) left to ajv: rare in config schemas. */
 const AJV_ONLY = new Set([
@@ -178,7 +178,9 @@ function check(
   }
   if (s.type !== undefined) {
     const types = Array.isArray(s.type) ? (s.type as string[]) : [s.type as string];
-    if (!types.some((t) => hasType(v, t))) fail('type', `must be ${types.join(',')}`, { type: s.type });
+    // `nullable` (OpenAPI, which ajv also honours) lets null through a typed schema.
+    if (!types.some((t) => hasType(v, t)) && !(v === null && s.nullable === true))
+      fail('type', `must be ${types.join(',')}`, { type: s.type });
   }
   if (Array.isArray(s.enum) && !s.enum.some((e) => equal(e, v)))
     fail('enum', `must be one of ${s.enum.map(show).join(', ')}`, { allowedValues: s.enum });

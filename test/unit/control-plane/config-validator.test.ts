@@ -201,6 +201,7 @@ const CASES: Case[] = [
         code: { not: { type: 'string', maxLength: 2 } },
         ref: { $ref: '#/$defs/port' },
         count: { type: 'number', minimum: 0, exclusiveMaximum: 10 },
+        opt: { type: 'string', nullable: true },
       },
       patternProperties: { '^x_': { type: 'boolean' } },
       if: { properties: { kind: { const: 'file' } }, required: ['kind'] },
@@ -229,6 +230,8 @@ const CASES: Case[] = [
       { x_debug: 'yes' },
       { y: 1 },
       { kind: 'url', count: 1, ref: 1, x_a: true, x_b: false },
+      { opt: null },
+      { opt: 1 },
     ],
   },
 ];
