@@ -8,7 +8,7 @@
 // CPU per boot, src/user-code/common/ts-hooks.ts). A graph with a dynamic import or another use
 // of import.meta is not linked: what it loads at run time needs the hooks.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, extname, join, parse as parsePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -169,6 +169,7 @@ export async function linkLocation(
   const bare = new Map<string, string>(); // importer \0 specifier → URL
   const packages: Record<string, string> = {};
   const absent = new Set<string>();
+  const links: Record<string, string> = {};
   for (const [n, [spec, from]] of pairs.entries()) {
     const url = resolved[n];
     if (!url?.startsWith('file:') && !(url && isBuiltin(url))) return `${spec} does not resolve to a file`;
@@ -179,13 +180,18 @@ export async function linkLocation(
     const pkg = packageJsonOf(name === undefined ? fileURLToPath(from) : target, name);
     if (!pkg) return `${spec}: no package.json for ${target}`;
     packages[pkg] = fileHash(readFileSync(pkg, 'utf8'));
-    // A package installed nearer the importer later would win over the one Node found (the
-    // first node_modules/<name> up from the importer, maybe through a symlink).
-    if (name === undefined || !target.includes(`/node_modules/${name}/`)) continue;
-    for (let d = dirname(fileURLToPath(from)); d !== parsePath(d).root; d = dirname(d)) {
+    // Node takes the first node_modules/<name> up from the importer, often a symlink (pnpm,
+    // workspaces, npm link) whose real path is where the package is: one installed nearer later,
+    // or that symlink pointed elsewhere, resolves the package elsewhere.
+    if (name === undefined) continue;
+    for (let d = dirname(fileURLToPath(from)); ; d = dirname(d)) {
       const candidate = join(d, 'node_modules', name);
-      if (existsSync(candidate)) break;
+      if (existsSync(candidate)) {
+        links[candidate] = realpathSync(candidate);
+        break;
+      }
       absent.add(candidate);
+      if (d === dirname(d)) break;
     }
   }
   const resolver = resolverKey([`--conditions=${COMPILED_CONDITION}`], process.env.NODE_OPTIONS);
@@ -209,8 +215,11 @@ export async function linkLocation(
       else if (file) to = pathToFileURL(linkedFile(dir, key, file)).href;
       else to = isBuiltin(i.n) ? i.n : bare.get(`${pathToFileURL(f).href}\0${i.n}`);
       if (!to) return `${f}: cannot link ${i.n}`;
-      // Inside esbuild's double quotes: escaped as a JSON string's body.
-      edits.push([i.s, i.e - i.s, JSON.stringify(to).slice(1, -1)]);
+      // The whole literal, quotes included, as a JSON string: esbuild writes a specifier in
+      // single quotes when that escapes less, and a file URL keeps a ' of its path.
+      const quote = code[i.s - 1];
+      if ((quote !== '"' && quote !== "'") || code[i.e] !== quote) return `${f}: cannot link ${i.n}`;
+      edits.push([i.s - 1, i.e - i.s + 2, JSON.stringify(to)]);
       if (file && extname(file) === '.json' && i.a < 0) edits.push([i.e + 1, 0, 'with{type:"json"}']);
     }
     const out = edit(code, map, edits);
@@ -218,5 +227,5 @@ export async function linkLocation(
     writes.push([linkedFile(dir, key, f), `${out.code}//# sourceMappingURL=data:application/json;base64,${inline}\n`]);
     files.push(linkedFile(dir, key, f).slice(dir.length + 1));
   }
-  return { graph: { files, packages, absent: [...absent], resolver }, writes };
+  return { graph: { files, packages, absent: [...absent], links, resolver }, writes };
 }

@@ -11,11 +11,14 @@ import {
   readdirSync,
   readFileSync,
   rmSync,
+  symlinkSync,
   utimesSync,
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, describe, test } from 'node:test';
 import { entryFile, usableManifest } from '../../../src/shared/ts-cache.js';
 import { precompileLocation } from '../../../src/shared/ts-precompile.js';
@@ -140,5 +143,57 @@ describe('compile cache', () => {
       assert.match(m.unlinked ?? '', why);
       assert.ok(usableManifest(cache, join(dir, file)), 'the hooks still take it from the cache');
     }
+  });
+
+  test('a rewritten specifier stays one string whatever quotes esbuild wrote it in', async () => {
+    // esbuild writes a specifier with more " than ' in single quotes; the JSON file's URL keeps
+    // a ' of its directory (file URLs do not escape it), which must not end that string.
+    const dir = project("quo'te", {
+      'package.json': ESM,
+      'main.ts': `import j from './x".json'; export default j;`,
+      'x".json': '{"v":"ok"}',
+    });
+    const cache = mkdtempSync(join(root, 'cache-'));
+    const m = await precompileLocation(join(dir, 'main.ts'), cache);
+    assert.equal(m.unlinked, undefined);
+    const mod = (await import(pathToFileURL(join(cache, m.linked!.files[0]!)).href)) as { default: unknown };
+    assert.deepEqual(mod.default, { v: 'ok' });
+  });
+
+  test('a linked graph is not used once a package it imports resolves elsewhere (a symlink moved)', async () => {
+    // node_modules/dep is a symlink (pnpm, workspaces, npm link). Pointed at another copy with
+    // the same package.json, Node resolves dep there; the linked entry still names the old one.
+    const dir = project('relink', {
+      'package.json': ESM,
+      'main.ts': "import { v } from 'dep'; export default v;",
+      'store/one/package.json': JSON.stringify({ name: 'dep', type: 'module', main: 'index.js' }),
+      'store/one/index.js': 'export const v = 1;',
+      'store/two/package.json': JSON.stringify({ name: 'dep', type: 'module', main: 'index.js' }),
+      'store/two/index.js': 'export const v = 2;',
+    });
+    mkdirSync(join(dir, 'node_modules'));
+    symlinkSync(join(dir, 'store/one'), join(dir, 'node_modules/dep'));
+    const cache = mkdtempSync(join(root, 'cache-'));
+    const m = await precompileLocation(join(dir, 'main.ts'), cache);
+    assert.equal(m.unlinked, undefined);
+    // As a compiled worker asks (its conditions, no hooks): the linked entry or nothing.
+    const ask = (): string =>
+      execFileSync(
+        process.execPath,
+        [
+          '--conditions=outpost-compiled',
+          '--import',
+          'tsx',
+          '--input-type=module',
+          '-e',
+          `const { linkedEntryUrl } = await import(${JSON.stringify(pathToFileURL(join(import.meta.dirname, '../../../src/shared/ts-cache.ts')).href)});` +
+            `process.stdout.write(String(linkedEntryUrl(${JSON.stringify(cache)}, ${JSON.stringify(join(dir, 'main.ts'))})))`,
+        ],
+        { encoding: 'utf8' },
+      );
+    assert.match(ask(), /^file:/, 'the linked entry is used while dep stays where it was');
+    rmSync(join(dir, 'node_modules/dep'));
+    symlinkSync(join(dir, 'store/two'), join(dir, 'node_modules/dep'));
+    assert.equal(ask(), 'undefined', 'dep now resolves to store/two: the hooks resolve it as Node does');
   });
 });
