@@ -79,7 +79,8 @@ export function resolverKey(execArgv: string[], nodeOptions: string | undefined)
  * The URL of `entry`'s linked entry, when this process can import it as it stands without module
  * hooks: the manifest is usable (every source file unchanged), the graph was linked under this
  * process's resolution, every package.json it rests on is unchanged, nothing shadows a resolved
- * package and each is still found through the same path, and every linked entry is there. Otherwise undefined (the light loader's hooks then).
+ * package and each is still found through the same path, and every linked entry is there.
+ * Otherwise undefined (the light loader's hooks then).
  */
 export function linkedEntryUrl(dir: string, entry: string): string | undefined {
   const linked = usableManifest(dir, entry)?.linked;
@@ -90,7 +91,7 @@ export function linkedEntryUrl(dir: string, entry: string): string | undefined {
     }
     // A manifest linked before links were recorded is not trusted on its packages.
     if (!linked.links) return undefined;
-    for (const [entry, real] of Object.entries(linked.links)) if (realpathSync(entry) !== real) return undefined;
+    for (const [at, real] of Object.entries(linked.links)) if (realpathSync(at) !== real) return undefined;
   } catch {
     return undefined;
   }
