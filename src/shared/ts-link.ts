@@ -22,6 +22,9 @@ export interface Linked {
   writes: Array<[string, string]>;
 }
 
+/** What a bare specifier may resolve to in a linked graph: files Node imports without hooks. */
+const PACKAGE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.json']);
+
 /** The package a bare specifier names (`@scope/name/sub` → `@scope/name`). */
 function packageName(spec: string): string {
   const parts = spec.split('/');
@@ -177,6 +180,8 @@ export async function linkLocation(
     if (!url.startsWith('file:')) continue;
     const name = spec.startsWith('#') ? undefined : packageName(spec);
     const target = fileURLToPath(url);
+    // What Node imports as it is: a package's TypeScript (a workspace's source) needs the hooks.
+    if (!PACKAGE_EXTENSIONS.has(extname(target))) return `${spec} resolves to ${target}, which Node cannot import`;
     const pkg = packageJsonOf(name === undefined ? fileURLToPath(from) : target, name);
     if (!pkg) return `${spec}: no package.json for ${target}`;
     packages[pkg] = fileHash(readFileSync(pkg, 'utf8'));
@@ -220,7 +225,8 @@ export async function linkLocation(
       const quote = code[i.s - 1];
       if ((quote !== '"' && quote !== "'") || code[i.e] !== quote) return `${f}: cannot link ${i.n}`;
       edits.push([i.s - 1, i.e - i.s + 2, JSON.stringify(to)]);
-      if (file && extname(file) === '.json' && i.a < 0) edits.push([i.e + 1, 0, 'with{type:"json"}']);
+      // A JSON file, the location's or a package's, as the hooks import it (no attribute needed).
+      if (to.startsWith('file:') && to.endsWith('.json') && i.a < 0) edits.push([i.e + 1, 0, 'with{type:"json"}']);
     }
     const out = edit(code, map, edits);
     const inline = Buffer.from(out.map).toString('base64');

@@ -16,7 +16,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { after, describe, test } from 'node:test';
@@ -195,5 +195,47 @@ describe('compile cache', () => {
     rmSync(join(dir, 'node_modules/dep'));
     symlinkSync(join(dir, 'store/two'), join(dir, 'node_modules/dep'));
     assert.equal(ask(), 'undefined', 'dep now resolves to store/two: the hooks resolve it as Node does');
+  });
+
+  test('a linked graph imports as the hooks do: a package in TypeScript, a package JSON file', async () => {
+    // A workspace package published as its .ts source (the hooks transpile it), and a package's
+    // JSON imported without `with { type: 'json' }` (the hooks add it): Node alone takes neither.
+    const dir = project('pkgts', {
+      'package.json': ESM,
+      'main.ts': "import { v } from 'tsdep'; import d from 'jsondep/d.json'; export default [v, d];",
+      'node_modules/tsdep/package.json': JSON.stringify({ name: 'tsdep', type: 'module', exports: './index.ts' }),
+      'node_modules/tsdep/index.ts': 'export const v: number = 1;',
+      'node_modules/jsondep/package.json': JSON.stringify({ name: 'jsondep', exports: { './d.json': './d.json' } }),
+      'node_modules/jsondep/d.json': '{"d":2}',
+    });
+    const cache = mkdtempSync(join(root, 'cache-'));
+    const m = await precompileLocation(join(dir, 'main.ts'), cache);
+    if (m.linked) {
+      // Whatever is linked imports in a compiled worker's Node, with no hooks.
+      const url = pathToFileURL(join(cache, m.linked.files[0]!)).href;
+      const r = spawnSync(
+        process.execPath,
+        ['--conditions=outpost-compiled', '--input-type=module', '-e', `await import(${JSON.stringify(url)})`],
+        { encoding: 'utf8' },
+      );
+      assert.equal(r.status, 0, r.stderr);
+    }
+    assert.match(m.unlinked ?? '', /tsdep/, 'a package in TypeScript is left to the hooks');
+    // Without it, the package JSON file is linked, and imports.
+    writeFileSync(join(dir, 'main.ts'), "import d from 'jsondep/d.json'; export default d;");
+    const m2 = await precompileLocation(join(dir, 'main.ts'), cache);
+    assert.equal(m2.unlinked, undefined);
+    const url = pathToFileURL(join(cache, m2.linked!.files[0]!)).href;
+    const r = spawnSync(
+      process.execPath,
+      [
+        '--conditions=outpost-compiled',
+        '--input-type=module',
+        '-e',
+        `process.stdout.write(JSON.stringify((await import(${JSON.stringify(url)})).default))`,
+      ],
+      { encoding: 'utf8' },
+    );
+    assert.equal(r.stdout, '{"d":2}', r.stderr);
   });
 });
