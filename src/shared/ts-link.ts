@@ -162,6 +162,10 @@ export async function linkLocation(
     if (extname(f) === '.json') continue;
     if (!['.ts', '.mts'].includes(extname(f)) || !cached(f)) return `${f} is not cached TypeScript`;
   }
+  // The graph holds real paths; the module may be named through a symlink (current/ -> a release).
+  const real = realpathSync(entry);
+  const main = graph.files.find((f) => f === entry) ?? graph.files.find((f) => realpathSync(f) === real);
+  if (main === undefined) return `${entry} is not in its own graph`;
   const pairs: Array<[string, string]> = [];
   for (const f of graph.files) {
     for (const i of graph.imports[f] ?? []) {
@@ -207,7 +211,7 @@ export async function linkLocation(
   const files: string[] = [];
   const ts = graph.files.filter((f) => extname(f) !== '.json');
   // The entry first: the worker imports files[0].
-  ts.sort((a, b) => Number(b === entry) - Number(a === entry));
+  ts.sort((a, b) => Number(b === main) - Number(a === main));
   for (const f of ts) {
     const local = new Map((graph.imports[f] ?? []).map((i) => [i.specifier, i.file]));
     const { code, map } = await transpileForLink(f, sources[f]!);

@@ -238,4 +238,27 @@ describe('compile cache', () => {
     );
     assert.equal(r.stdout, '{"d":2}', r.stderr);
   });
+
+  test('the linked graph starts at the location module when its path goes through a symlink', async () => {
+    // A deploy layout: the module is configured as current/main.ts, current -> release-1, and the
+    // agent works from the directory above. The graph holds real paths.
+    const dir = project('releases', {
+      'release-1/package.json': ESM,
+      'release-1/a.ts': 'export const a = 1;',
+      'release-1/main.ts': "import { a } from './a.js'; export default { a };",
+    });
+    symlinkSync(join(dir, 'release-1'), join(dir, 'current'));
+    const cache = mkdtempSync(join(root, 'cache-'));
+    const cwd = process.cwd();
+    process.chdir(dir);
+    let m;
+    try {
+      m = await precompileLocation(join(dir, 'current/main.ts'), cache);
+    } finally {
+      process.chdir(cwd);
+    }
+    assert.equal(m.unlinked, undefined);
+    const mod = (await import(pathToFileURL(join(cache, m.linked!.files[0]!)).href)) as { default?: unknown };
+    assert.deepEqual(mod.default, { a: 1 }, 'the first linked entry is the location module');
+  });
 });
