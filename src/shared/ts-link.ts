@@ -6,7 +6,10 @@
 // .filename and .dirname the source's, and the source map naming the .ts by absolute URL. That
 // spares each run worker and standby Node's hooks thread (a second Node environment, ~40 ms of
 // CPU per boot, src/user-code/common/ts-hooks.ts). A graph with a dynamic import or another use
-// of import.meta is not linked: what it loads at run time needs the hooks.
+// of import.meta is not linked: what it loads at run time needs the hooks; nor is one importing a
+// package that resolves to what Node cannot import alone (a workspace's .ts source). A package
+// is trusted at run time while its package.json and the real path of the node_modules entry it
+// was found through are unchanged and nothing nearer shadows it (ts-cache.ts linkedEntryUrl).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
