@@ -266,7 +266,7 @@ function check(
     sub(passed ? s.then : s.else, out, own);
   }
   if (isObj(v) && isObj(s.dependentSchemas))
-    for (const [k, dep] of Object.entries(s.dependentSchemas)) if (k in v) sub(dep, out, own);
+    for (const [k, dep] of Object.entries(s.dependentSchemas)) if (Object.hasOwn(v, k)) sub(dep, out, own);
 
   if (isObj(v) && s.unevaluatedProperties !== undefined) {
     for (const k of Object.keys(v)) {
@@ -329,12 +329,12 @@ function checkObject(
     fail('minProperties', `must NOT have fewer than ${s.minProperties} properties`);
   if (Array.isArray(s.required))
     for (const k of s.required as string[])
-      if (!(k in v)) fail('required', 'is required (missing)', { missingProperty: k }, ptr(at, k));
+      if (!Object.hasOwn(v, k)) fail('required', 'is required (missing)', { missingProperty: k }, ptr(at, k));
   if (isObj(s.dependentRequired))
     for (const [k, deps] of Object.entries(s.dependentRequired))
-      if (k in v && Array.isArray(deps))
+      if (Object.hasOwn(v, k) && Array.isArray(deps))
         for (const d of deps as string[])
-          if (!(d in v))
+          if (!Object.hasOwn(v, d))
             fail('dependentRequired', `is required when ${show(k)} is present`, { missingProperty: d }, ptr(at, d));
   const props = isObj(s.properties) ? s.properties : {};
   const patterns = isObj(s.patternProperties) ? Object.entries(s.patternProperties) : [];

@@ -291,6 +291,16 @@ test('messages name the field and what is wrong with it', () => {
   assert.ok(lines.includes('/when must match format "date-time"'), lines.join('\n'));
 });
 
+test('a required field is an own field: names Object.prototype carries do not count', () => {
+  const compiled = compileConfigSchema({ type: 'object', required: ['toString', 'constructor'] });
+  assert.equal(compiled.kind, 'ok');
+  if (compiled.kind !== 'ok') return;
+  assert.deepEqual(
+    compiled.validate({}).map((p) => p.instancePath),
+    ['/toString', '/constructor'],
+  );
+});
+
 test('keywords it does not check are never skipped: unknown ones are named, standard ones go to ajv', () => {
   const unknown = compileConfigSchema({ type: 'object', properties: { n: { type: 'number', minimun: 3 } } });
   assert.deepEqual(unknown, { kind: 'unknown', keywords: ['/properties/n/minimun'] });
