@@ -5,7 +5,7 @@
 // the single-threaded control plane for the first launch of every job. "Compiling" here is one
 // walk over the schema that sorts its keywords: a keyword this module does not check is never
 // skipped silently; the caller gets it back (`needsAjv` for standard keywords it leaves to ajv,
-// `unknown` for keywords no JSON Schema draft defines).
+// `unknown` for keywords no JSON Schema draft defines, and for patterns that are no regex).
 import { fullFormats } from 'ajv-formats/dist/formats.js';
 
 type Schema = Record<string, unknown>;
@@ -56,12 +56,24 @@ const FORMATS = fullFormats as unknown as Record<string, Format>;
 export function compileConfigSchema(root: Schema): CompiledConfigSchema {
   const ajvOnly = new Set<string>();
   const unknown = new Set<string>();
+  const regexps = new Map<string, RegExp>();
+  /** Patterns are compiled up front: one that is not a valid regex is named, not thrown at launch. */
+  const regex = (p: unknown, here: string) => {
+    if (typeof p !== 'string' || regexps.has(p)) return;
+    try {
+      regexps.set(p, new RegExp(p, 'u'));
+    } catch {
+      unknown.add(`${here} (not a valid regular expression)`);
+    }
+  };
   const walk = (s: unknown, at: string, depth: number): void => {
     if (typeof s !== 'object' || s === null || Array.isArray(s) || depth > 64) return;
     for (const [k, v] of Object.entries(s as Schema)) {
       const here = `${at}/${k}`;
       if (k.startsWith('x-') || ANNOTATIONS.has(k)) continue;
       if (k === '$id' && at === '') continue; // the root's own id changes no $ref resolution here
+      if (k === 'pattern') regex(v, here);
+      if (k === 'patternProperties' && isObj(v)) for (const p of Object.keys(v)) regex(p, `${here}/${p}`);
       if (AJV_ONLY.has(k)) ajvOnly.add(here);
       else if (!CHECKED.has(k)) unknown.add(here);
       else if (k === '$ref' && (typeof v !== 'string' || !v.startsWith('#'))) ajvOnly.add(here);
@@ -78,7 +90,6 @@ export function compileConfigSchema(root: Schema): CompiledConfigSchema {
   walk(root, '', 0);
   if (unknown.size) return { kind: 'unknown', keywords: [...unknown] };
   if (ajvOnly.size) return { kind: 'needsAjv', keywords: [...ajvOnly] };
-  const regexps = new Map<string, RegExp>();
   const ctx: Ctx = {
     root,
     re: (p) => {

@@ -39,7 +39,7 @@ function build(schema: Record<string, unknown>): ConfigValidator | Promise<Confi
   if (compiled.kind === 'ok') return compiled.validate;
   if (compiled.kind === 'unknown') {
     throw new OutpostError('CONFIG_SCHEMA_UNSUPPORTED', {
-      detail: `unknown keyword(s) at ${compiled.keywords.join(', ')}`,
+      detail: `not checkable: ${compiled.keywords.join(', ')}`,
       data: { keywords: compiled.keywords },
     });
   }

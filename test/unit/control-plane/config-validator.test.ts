@@ -304,6 +304,8 @@ test('a required field is an own field: names Object.prototype carries do not co
 test('keywords it does not check are never skipped: unknown ones are named, standard ones go to ajv', () => {
   const unknown = compileConfigSchema({ type: 'object', properties: { n: { type: 'number', minimun: 3 } } });
   assert.deepEqual(unknown, { kind: 'unknown', keywords: ['/properties/n/minimun'] });
+  const badRegex = compileConfigSchema({ type: 'string', pattern: '(' });
+  assert.deepEqual(badRegex, { kind: 'unknown', keywords: ['/pattern (not a valid regular expression)'] });
   const dynamic = compileConfigSchema({ $defs: { a: { $dynamicAnchor: 'a' } }, $dynamicRef: '#a' });
   assert.equal(dynamic.kind, 'needsAjv');
   const remote = compileConfigSchema({ $ref: 'https://example.com/schema.json' });
