@@ -10,19 +10,22 @@
 // In a burst, launches start seconds after their claim (they queue for the CPU, boot slots and
 // standbys): every answer asked for then is stale by its launch, which asks again, so each run
 // cost two runCursor calls (113 for 60 runs in `bench/concurrency.ts --quick`). So each claim's
-// time is kept, and while the last launch came later than `maxAgeMs` after its claim, claims are
-// not prefetched; a launch that comes in time again turns prefetching back on.
+// time is kept, and while the last launch came later than `maxAgeMs` after its claim (within the
+// last few seconds: a burst going on), claims are not prefetched; a launch that comes in time, or
+// a few quiet seconds, turn prefetching back on.
 import type { RunCursor } from './control-plane-client.js';
 
 /** Longest a prefetched answer stands in for the launch's own check. */
 export const LAUNCH_CHECK_MAX_AGE_MS = 1_000;
+/** How long a late launch stops prefetching for, unless another late one comes meanwhile. */
+const LATE_HOLD_MS = 5_000;
 /** How long a claim's time is kept for its launch to measure the delay (a launch may never come). */
 const CLAIM_RETAIN_MS = 60_000;
 
 export class LaunchChecks {
   private readonly pending = new Map<string, { at: number; cursor: Promise<RunCursor | undefined> | undefined }>();
-  /** The last launch came later than maxAgeMs after its claim: a prefetch now would be wasted. */
-  private late = false;
+  /** When the last launch came later than maxAgeMs after its claim (a prefetch now would be wasted). */
+  private lateAt = -Infinity;
 
   constructor(
     private readonly fetch: (runId: string) => Promise<RunCursor>,
@@ -33,7 +36,7 @@ export class LaunchChecks {
   /** A launch of this run was claimed: asks for its cursor now, unless launches run late. A failure only means the launch asks itself. */
   prefetch(runId: string): void {
     let cursor: Promise<RunCursor | undefined> | undefined;
-    if (!this.late) {
+    if (this.now() - this.lateAt > LATE_HOLD_MS) {
       cursor = this.fetch(runId).catch(() => undefined);
     }
     const entry = { at: this.now(), cursor };
@@ -53,7 +56,7 @@ export class LaunchChecks {
     if (!entry) return undefined;
     this.pending.delete(runId);
     const fresh = this.now() - entry.at <= this.maxAgeMs;
-    this.late = !fresh;
+    this.lateAt = fresh ? -Infinity : this.now();
     return fresh ? entry.cursor : undefined;
   }
 }

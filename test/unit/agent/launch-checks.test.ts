@@ -42,7 +42,7 @@ test('a stale prefetch is not used', async () => {
   assert.equal(checks.take('r2'), undefined);
 });
 
-test('while launches come later than maxAgeMs after their claim, claims are not prefetched; a launch in time turns it back on', async () => {
+test('while launches come later than maxAgeMs after their claim, claims are not prefetched; a launch in time, or quiet seconds, turn it back on', async () => {
   let now = 1_000;
   const asked: string[] = [];
   const checks = new LaunchChecks(
@@ -71,6 +71,13 @@ test('while launches come later than maxAgeMs after their claim, claims are not 
   assert.deepEqual(asked, ['a', 'b', 'c', 'f'], 'in time again: asked at once');
   now += 100;
   assert.deepEqual(await checks.take('f'), cursorOf('f'));
+  // A late launch, then none for a while: the next claim, launched on its own, is prefetched.
+  checks.prefetch('g');
+  now += 2_000;
+  assert.equal(checks.take('g'), undefined);
+  now += 5_001;
+  checks.prefetch('h');
+  assert.deepEqual(asked, ['a', 'b', 'c', 'f', 'g', 'h'], 'no late launch for 5 s: asked at once');
 });
 
 test('a prefetch that fails answers undefined (the launch asks), without an unhandled rejection', async () => {
