@@ -4,7 +4,8 @@
 // whose real run worker (`outpost api execute-run`, detached) still runs and writes its spool.
 //   - the record names another process (as when a sandbox's outer bwrap process was recorded:
 //     termination's SIGTERM kills it and the worker inside runs on);
-//   - there is no record at all (an agent killed between a hand-off and its record).
+//   - there is no record at all (an agent killed between a hand-off and its record), for
+//     supervision and for the launch retried then (it must adopt the worker, not skip the run).
 // Either way the agent must not append its own ENGINE + RUN_CANCELED while the worker writes:
 // supervision finds the worker by its spool, stops it, drains it, and the run ends with the
 // worker's own RUN_CANCELED, the stored events being exactly the spool's.
@@ -15,11 +16,16 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { createActivities, type ActivityDeps, type SuperviseResult } from '../../../activities/index.js';
+import {
+  createActivities,
+  type ActivityDeps,
+  type LaunchOutcome,
+  type SuperviseResult,
+} from '../../../activities/index.js';
 import { createControlPlaneClient } from '../../../src/agent/control-plane-client.js';
 import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
 import { readProcStat } from '../../../src/agent/launchers/proc.js';
-import { recordRunProcess, runDir, spoolOf } from '../../../src/agent/launchers/run-records.js';
+import { recordRunProcess, runDir, spoolOf, writeIntent } from '../../../src/agent/launchers/run-records.js';
 import { createRunSpools } from '../../../src/agent/run-spool.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
@@ -63,9 +69,12 @@ describe('superviseRun in a restarted agent, for a CANCELING run whose record do
       agentId: () => s.agentId,
       hostTaskQueue: 'supervise-by-spool',
       logger,
-      // Not reached by supervision or termination.
+      // Not reached by supervision, termination or a launch that adopts.
       codeLocations: undefined,
-      workspace: undefined,
+      // The location's spec as the control plane serves it to the agent.
+      workspace: {
+        spec: async (name: string) => (await controlPlane.workspace(s.agentId)).find((e) => e.name === name)!.spec,
+      },
       supervisePollMs: 100,
     } as unknown as ActivityDeps;
     return { activities: createActivities(deps), launcher };
@@ -168,6 +177,27 @@ describe('superviseRun in a restarted agent, for a CANCELING run whose record do
     assert.equal(stopped.signaled, false);
     const result = await env.run<[], SuperviseResult, () => Promise<SuperviseResult>>(() =>
       activities.superviseRun(handle, { withLaunch: true }),
+    );
+    await assertEndedByWorker(runId, spool, worker, result.status);
+  });
+
+  test('no record, only the intent: the retried launch adopts the worker instead of skipping the run', async () => {
+    const { runId, worker, spool } = await runningWorker();
+    writeIntent(runDir(dataDir, runId), { runId, at: Date.now() });
+    await terminate(runId);
+    const { activities } = freshActivities();
+    const env = new MockActivityEnvironment();
+    const payload = { runId, location: 'hello', job: 'sleepy', runConfig: { seconds: 120 }, tags: {} };
+    const outcome = await env.run<[], LaunchOutcome, () => Promise<LaunchOutcome>>(() => activities.launchRun(payload));
+    // Skipped, the workflow would end the run "before it was launched" on top of the live worker.
+    assert.ok('launched' in outcome, `launch outcome ${JSON.stringify(outcome)}`);
+    assert.equal(outcome.launched.adopted, true);
+    const stopped = await env.run<[], { signaled: boolean }, () => Promise<{ signaled: boolean }>>(() =>
+      activities.terminateProcess(outcome.launched, 5_000),
+    );
+    assert.equal(stopped.signaled, true, 'the adopted worker is signalled');
+    const result = await env.run<[], SuperviseResult, () => Promise<SuperviseResult>>(() =>
+      activities.superviseRun(outcome.launched, { terminating: true }),
     );
     await assertEndedByWorker(runId, spool, worker, result.status);
   });
