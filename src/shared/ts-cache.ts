@@ -13,7 +13,7 @@
 // parses, never executes, user code); sandboxes see it read-only, so user code cannot plant
 // code for the next run. A process that finds a file missing transpiles it in memory.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -79,7 +79,8 @@ export function resolverKey(execArgv: string[], nodeOptions: string | undefined)
  * The URL of `entry`'s linked entry, when this process can import it as it stands without module
  * hooks: the manifest is usable (every source file unchanged), the graph was linked under this
  * process's resolution, every package.json it rests on is unchanged, nothing shadows a resolved
- * package, and every linked entry is there. Otherwise undefined (the light loader's hooks then).
+ * package and each is still found through the same path, and every linked entry is there.
+ * Otherwise undefined (the light loader's hooks then).
  */
 export function linkedEntryUrl(dir: string, entry: string): string | undefined {
   const linked = usableManifest(dir, entry)?.linked;
@@ -88,6 +89,9 @@ export function linkedEntryUrl(dir: string, entry: string): string | undefined {
     for (const [pkg, hash] of Object.entries(linked.packages)) {
       if (fileHash(readFileSync(pkg, 'utf8')) !== hash) return undefined;
     }
+    // A manifest linked before links were recorded is not trusted on its packages.
+    if (!linked.links) return undefined;
+    for (const [at, real] of Object.entries(linked.links)) if (realpathSync(at) !== real) return undefined;
   } catch {
     return undefined;
   }
@@ -123,6 +127,8 @@ export interface LinkedGraph {
   packages: Record<string, string>;
   /** node_modules entries absent at link time that would shadow a resolved package. */
   absent: string[];
+  /** The node_modules/<name> entry each package was found through → its real path then. */
+  links: Record<string, string>;
   /** The conditions the packages were resolved under (resolverKey). */
   resolver: string;
 }

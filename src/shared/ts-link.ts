@@ -6,9 +6,12 @@
 // .filename and .dirname the source's, and the source map naming the .ts by absolute URL. That
 // spares each run worker and standby Node's hooks thread (a second Node environment, ~40 ms of
 // CPU per boot, src/user-code/common/ts-hooks.ts). A graph with a dynamic import or another use
-// of import.meta is not linked: what it loads at run time needs the hooks.
+// of import.meta is not linked: what it loads at run time needs the hooks; nor is one importing a
+// package that resolves to what Node cannot import alone (a workspace's .ts source). A package
+// is trusted at run time while its package.json and the real path of the node_modules entry it
+// was found through are unchanged and nothing nearer shadows it (ts-cache.ts linkedEntryUrl).
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, extname, join, parse as parsePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -21,6 +24,9 @@ export interface Linked {
   graph: LinkedGraph;
   writes: Array<[string, string]>;
 }
+
+/** What a bare specifier may resolve to in a linked graph: files Node imports without hooks. */
+const PACKAGE_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.json']);
 
 /** The package a bare specifier names (`@scope/name/sub` → `@scope/name`). */
 function packageName(spec: string): string {
@@ -159,6 +165,10 @@ export async function linkLocation(
     if (extname(f) === '.json') continue;
     if (!['.ts', '.mts'].includes(extname(f)) || !cached(f)) return `${f} is not cached TypeScript`;
   }
+  // The graph holds real paths; the module may be named through a symlink (current/ -> a release).
+  const real = realpathSync(entry);
+  const main = graph.files.find((f) => f === entry) ?? graph.files.find((f) => realpathSync(f) === real);
+  if (main === undefined) return `${entry} is not in its own graph`;
   const pairs: Array<[string, string]> = [];
   for (const f of graph.files) {
     for (const i of graph.imports[f] ?? []) {
@@ -169,6 +179,7 @@ export async function linkLocation(
   const bare = new Map<string, string>(); // importer \0 specifier → URL
   const packages: Record<string, string> = {};
   const absent = new Set<string>();
+  const links: Record<string, string> = {};
   for (const [n, [spec, from]] of pairs.entries()) {
     const url = resolved[n];
     if (!url?.startsWith('file:') && !(url && isBuiltin(url))) return `${spec} does not resolve to a file`;
@@ -176,16 +187,23 @@ export async function linkLocation(
     if (!url.startsWith('file:')) continue;
     const name = spec.startsWith('#') ? undefined : packageName(spec);
     const target = fileURLToPath(url);
+    // What Node imports as it is: a package's TypeScript (a workspace's source) needs the hooks.
+    if (!PACKAGE_EXTENSIONS.has(extname(target))) return `${spec} resolves to ${target}, which Node cannot import`;
     const pkg = packageJsonOf(name === undefined ? fileURLToPath(from) : target, name);
     if (!pkg) return `${spec}: no package.json for ${target}`;
     packages[pkg] = fileHash(readFileSync(pkg, 'utf8'));
-    // A package installed nearer the importer later would win over the one Node found (the
-    // first node_modules/<name> up from the importer, maybe through a symlink).
-    if (name === undefined || !target.includes(`/node_modules/${name}/`)) continue;
-    for (let d = dirname(fileURLToPath(from)); d !== parsePath(d).root; d = dirname(d)) {
+    // Node takes the first node_modules/<name> up from the importer, often a symlink (pnpm,
+    // workspaces, npm link) whose real path is where the package is: one installed nearer later,
+    // or that symlink pointed elsewhere, resolves the package elsewhere.
+    if (name === undefined) continue;
+    for (let d = dirname(fileURLToPath(from)); ; d = dirname(d)) {
       const candidate = join(d, 'node_modules', name);
-      if (existsSync(candidate)) break;
+      if (existsSync(candidate)) {
+        links[candidate] = realpathSync(candidate);
+        break;
+      }
       absent.add(candidate);
+      if (d === dirname(d)) break;
     }
   }
   const resolver = resolverKey([`--conditions=${COMPILED_CONDITION}`], process.env.NODE_OPTIONS);
@@ -196,7 +214,7 @@ export async function linkLocation(
   const files: string[] = [];
   const ts = graph.files.filter((f) => extname(f) !== '.json');
   // The entry first: the worker imports files[0].
-  ts.sort((a, b) => Number(b === entry) - Number(a === entry));
+  ts.sort((a, b) => Number(b === main) - Number(a === main));
   for (const f of ts) {
     const local = new Map((graph.imports[f] ?? []).map((i) => [i.specifier, i.file]));
     const { code, map } = await transpileForLink(f, sources[f]!);
@@ -209,14 +227,18 @@ export async function linkLocation(
       else if (file) to = pathToFileURL(linkedFile(dir, key, file)).href;
       else to = isBuiltin(i.n) ? i.n : bare.get(`${pathToFileURL(f).href}\0${i.n}`);
       if (!to) return `${f}: cannot link ${i.n}`;
-      // Inside esbuild's double quotes: escaped as a JSON string's body.
-      edits.push([i.s, i.e - i.s, JSON.stringify(to).slice(1, -1)]);
-      if (file && extname(file) === '.json' && i.a < 0) edits.push([i.e + 1, 0, 'with{type:"json"}']);
+      // The whole literal, quotes included, as a JSON string: esbuild writes a specifier in
+      // single quotes when that escapes less, and a file URL keeps a ' of its path.
+      const quote = code[i.s - 1];
+      if ((quote !== '"' && quote !== "'") || code[i.e] !== quote) return `${f}: cannot link ${i.n}`;
+      edits.push([i.s - 1, i.e - i.s + 2, JSON.stringify(to)]);
+      // A JSON file, the location's or a package's, as the hooks import it (no attribute needed).
+      if (to.startsWith('file:') && to.endsWith('.json') && i.a < 0) edits.push([i.e + 1, 0, 'with{type:"json"}']);
     }
     const out = edit(code, map, edits);
     const inline = Buffer.from(out.map).toString('base64');
     writes.push([linkedFile(dir, key, f), `${out.code}//# sourceMappingURL=data:application/json;base64,${inline}\n`]);
     files.push(linkedFile(dir, key, f).slice(dir.length + 1));
   }
-  return { graph: { files, packages, absent: [...absent], resolver }, writes };
+  return { graph: { files, packages, absent: [...absent], links, resolver }, writes };
 }

@@ -98,7 +98,11 @@ export interface LocationGraph {
 /** The local files `entry` imports statically (itself included), and what tsx alone can load. */
 export async function locationGraph(entry: string): Promise<LocationGraph> {
   const { build } = await load();
+  // The metafile's paths are relative to esbuild's working directory: name it, and resolve
+  // them against the same one (esbuild's service may have started in another directory).
+  const cwd = process.cwd();
   const out = await build({
+    absWorkingDir: cwd,
     entryPoints: [entry],
     bundle: true,
     write: false,
@@ -108,17 +112,17 @@ export async function locationGraph(entry: string): Promise<LocationGraph> {
     packages: 'external',
     logLevel: 'silent',
   });
-  return judge(out.metafile);
+  return judge(out.metafile, cwd);
 }
 
-function judge(meta: Metafile): LocationGraph {
-  const files = Object.keys(meta.inputs).map((p) => resolve(p));
+function judge(meta: Metafile, cwd: string): LocationGraph {
+  const files = Object.keys(meta.inputs).map((p) => resolve(cwd, p));
   const imports: Record<string, GraphImport[]> = {};
   for (const [from, input] of Object.entries(meta.inputs)) {
-    imports[resolve(from)] = input.imports.map((i) => ({
+    imports[resolve(cwd, from)] = input.imports.map((i) => ({
       specifier: i.original ?? i.path,
       kind: i.kind,
-      ...(i.external ? {} : { file: resolve(i.path) }),
+      ...(i.external ? {} : { file: resolve(cwd, i.path) }),
     }));
   }
   for (const f of files) {
