@@ -2,7 +2,7 @@
 // (src/control-plane/store/dialect/sqlite-checkpointer.ts): the main connection's autocheckpoint
 // is off, the thread still copies the WAL into the database once it passes the threshold, a
 // reader in another connection keeps its snapshot through a checkpoint, the WAL's bound is kept
-// by a TRUNCATE checkpoint, and close ends the thread. Real SQLite files; no timings: each test
+// by a RESTART checkpoint, and close ends the thread. Real SQLite files; no timings: each test
 // waits for the checkpointer's own events.
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
@@ -124,7 +124,7 @@ test('a reader in another connection keeps its snapshot while the thread checkpo
   });
 });
 
-test('past its bound the WAL is truncated, and writes wait for it without blocking the thread', async () => {
+test('past its bound the WAL is checkpointed with RESTART while writes wait, without blocking the thread', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-sqlite-ckpt-'));
   const file = join(dir, 'bound.db');
   const handle = new SQLite(file);
@@ -134,23 +134,28 @@ test('past its bound the WAL is truncated, and writes wait for it without blocki
   try {
     handle.exec('CREATE TABLE t (b BLOB)');
     const insert = handle.prepare('INSERT INTO t VALUES (?)');
-    const truncated = new Promise<CheckpointResult>((resolve) =>
-      ckpt.on('checkpoint', (r: CheckpointResult) => r.mode === 'TRUNCATE' && resolve(r)),
+    const restarted = new Promise<CheckpointResult>((resolve) =>
+      ckpt.on('checkpoint', (r: CheckpointResult) => r.mode === 'RESTART' && resolve(r)),
     );
     insert.run(Buffer.alloc(3 * MiB, 1));
     ckpt.afterCommit();
     const wait = ckpt.beforeWrite();
     assert.ok(wait, 'a write waits while the WAL is past its bound');
-    // The thread is free meanwhile: a timer still fires before the checkpoint answers.
+    // The thread is free meanwhile: an immediate runs before the checkpoint answers.
     let ticked = false;
     setImmediate(() => (ticked = true));
     await wait;
-    const r = await truncated;
+    const r = await restarted;
     assert.ok(ticked);
     assert.equal(r.busy, 0);
-    assert.equal(statSync(`${file}-wal`).size, 0, 'the -wal file is truncated');
-    assert.equal(ckpt.beforeWrite(), undefined);
-    assert.equal(handle.prepare('SELECT count(*) FROM t').pluck().get(), 1);
+    assert.equal(r.checkpointed, r.log);
+    assert.equal(ckpt.beforeWrite(), undefined, 'every frame copied: writes go on');
+    // The next write starts the WAL over, so its size stays within the bound.
+    insert.run(Buffer.from('x'));
+    ckpt.afterCommit();
+    const wal = ckpt.walState();
+    assert.ok(wal && wal.frames < 10, `WAL restarted: ${wal?.frames} frames`);
+    assert.equal(handle.prepare('SELECT count(*) FROM t').pluck().get(), 2);
   } finally {
     await ckpt.close();
     handle.close();

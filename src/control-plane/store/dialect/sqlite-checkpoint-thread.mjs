@@ -5,7 +5,7 @@
 // for 10-150 ms per 4 MiB log chunk. Here it blocks only this thread.
 //
 // Plain JavaScript on purpose: worker threads do not inherit tsx's loader. Messages:
-//   in:  { type: 'checkpoint', mode: 'PASSIVE' | 'TRUNCATE' }
+//   in:  { type: 'checkpoint', mode: 'PASSIVE' | 'RESTART' }
 //        { type: 'close' }        a last PASSIVE checkpoint, then the connection is closed
 //   out: { type: 'checkpoint', mode, busy, log, checkpointed, ms } | { type: 'failed', mode, message }
 //        { type: 'closed' }
@@ -16,12 +16,12 @@ import SQLite from 'better-sqlite3';
 /** @type {{ file: string, busyTimeoutMs: number }} */
 const config = workerData;
 const db = new SQLite(config.file, { fileMustExist: true });
-// TRUNCATE waits this long for a writer or reader to finish; PASSIVE never waits.
+// RESTART waits this long for a writer or reader to finish; PASSIVE never waits.
 db.pragma(`busy_timeout = ${config.busyTimeoutMs}`);
 // This connection never writes, so it never checkpoints on its own; said for clarity.
 db.pragma('wal_autocheckpoint = 0');
 
-/** @param {'PASSIVE' | 'TRUNCATE'} mode */
+/** @param {'PASSIVE' | 'RESTART'} mode */
 function checkpoint(mode) {
   const t0 = performance.now();
   try {
@@ -33,7 +33,7 @@ function checkpoint(mode) {
 }
 
 parentPort.on('message', (m) => {
-  if (m.type === 'checkpoint') parentPort.postMessage(checkpoint(m.mode === 'TRUNCATE' ? 'TRUNCATE' : 'PASSIVE'));
+  if (m.type === 'checkpoint') parentPort.postMessage(checkpoint(m.mode === 'RESTART' ? 'RESTART' : 'PASSIVE'));
   else if (m.type === 'close') {
     parentPort.postMessage(checkpoint('PASSIVE'));
     db.close();

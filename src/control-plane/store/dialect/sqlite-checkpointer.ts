@@ -6,7 +6,7 @@
 // one page the kernel already holds) and, past the threshold, asks a thread with a connection of
 // its own (sqlite-checkpoint-thread.mjs) for a PASSIVE checkpoint, which never waits for the
 // writer or readers. So that the WAL cannot grow without bound while writes outrun the copying,
-// once the WAL holds WAL_BOUND_BYTES the thread runs a TRUNCATE checkpoint and the main
+// once the WAL holds WAL_BOUND_BYTES the thread runs a RESTART checkpoint and the main
 // connection's writes wait for it (asynchronously: reads are still served meanwhile).
 import { EventEmitter } from 'node:events';
 import { closeSync, openSync, readSync } from 'node:fs';
@@ -16,16 +16,16 @@ import type SQLite from 'better-sqlite3';
 
 /** Pages in the WAL not yet copied into the database past which a checkpoint is asked for (SQLite's own default). */
 export const WAL_CHECKPOINT_PAGES = 1000;
-/** Size of the WAL past which writes wait for a TRUNCATE checkpoint, so it cannot grow without bound. */
-export const WAL_BOUND_BYTES = 64 * 1024 * 1024;
-/** How long the thread's TRUNCATE checkpoint waits for a writer or reader (another process's) to finish. */
-const TRUNCATE_BUSY_MS = 1000;
+/** Size of the WAL past which writes wait for a RESTART checkpoint, so it cannot grow without bound. */
+export const WAL_BOUND_BYTES = 16 * 1024 * 1024;
+/** How long the thread's RESTART checkpoint waits for a writer or reader (another process's) to finish. */
+const RESTART_BUSY_MS = 1000;
 /** How long close waits for the thread's last checkpoint before ending it. */
 const CLOSE_WAIT_MS = 10_000;
 
 const THREAD = new URL('./sqlite-checkpoint-thread.mjs', import.meta.url);
 
-export type CheckpointMode = 'PASSIVE' | 'TRUNCATE';
+export type CheckpointMode = 'PASSIVE' | 'RESTART';
 
 /** One checkpoint's answer: `log` WAL frames, `checkpointed` of them in the database; busy 1 = it could not finish. */
 export interface CheckpointResult {
@@ -65,6 +65,8 @@ export class SqliteCheckpointer extends EventEmitter {
   private failed = false;
   /** The last checkpoint could not copy every frame (a reader's snapshot, or busy). */
   private heldBack = false;
+  /** The WAL held WAL_BOUND_BYTES or more at the last look. */
+  private overBound = false;
   private readonly thresholdPages: number;
   private readonly boundBytes: number;
 
@@ -90,7 +92,7 @@ export class SqliteCheckpointer extends EventEmitter {
 
   /** Before a write on the main connection: while the WAL is past its bound, the checkpoint to wait for. */
   beforeWrite(): Promise<void> | undefined {
-    return this.inFlight?.mode === 'TRUNCATE' ? this.inFlight.done : undefined;
+    return this.overBound && !this.heldBack ? this.inFlight?.done : undefined;
   }
 
   /**
@@ -118,10 +120,14 @@ export class SqliteCheckpointer extends EventEmitter {
   }
 
   private check(): void {
-    if (this.inFlight || this.closing || this.failed) return;
+    if (this.closing || this.failed) return;
     const wal = this.walState();
     if (!wal) return;
-    if (!this.heldBack && wal.frames * (wal.pageSize + 24) >= this.boundBytes) this.request('TRUNCATE');
+    // Read even while a checkpoint is under way: past the bound, writes wait for it to end. Once
+    // every frame is copied, the next write starts the WAL over: nothing to wait for.
+    this.overBound = wal.frames * (wal.pageSize + 24) >= this.boundBytes && wal.backfilled < wal.frames;
+    if (this.inFlight) return;
+    if (this.overBound && !this.heldBack) this.request('RESTART');
     else if (wal.frames - wal.backfilled >= this.thresholdPages) this.request('PASSIVE');
   }
 
@@ -138,7 +144,7 @@ export class SqliteCheckpointer extends EventEmitter {
   private thread(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(THREAD, {
-      workerData: { file: this.opts.file, busyTimeoutMs: TRUNCATE_BUSY_MS },
+      workerData: { file: this.opts.file, busyTimeoutMs: RESTART_BUSY_MS },
       // No tsx in the thread (plain JS), and nothing of the process's flags.
       execArgv: [],
     });
