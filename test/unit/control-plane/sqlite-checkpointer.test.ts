@@ -22,6 +22,7 @@ import {
 import { sqliteCheckpointerOf } from '../../../src/control-plane/store/dialect/sqlite-dialect.js';
 import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { Store } from '../../../src/control-plane/store/store.js';
+import { until } from '../../support/wait.js';
 
 const MiB = 1024 * 1024;
 const threads = (): number => readdirSync('/proc/self/task').length;
@@ -155,6 +156,34 @@ test('past its bound the WAL is checkpointed with RESTART while writes wait, wit
     ckpt.afterCommit();
     const wal = ckpt.walState();
     assert.ok(wal && wal.frames < 10, `WAL restarted: ${wal?.frames} frames`);
+    assert.equal(handle.prepare('SELECT count(*) FROM t').pluck().get(), 2);
+  } finally {
+    await ckpt.close();
+    handle.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an idle thread ends and the next checkpoint starts one again', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-sqlite-ckpt-'));
+  const file = join(dir, 'idle.db');
+  const handle = new SQLite(file);
+  handle.pragma('journal_mode = WAL');
+  const ckpt = new SqliteCheckpointer(handle, { file, thresholdPages: 10, idleMs: 50 });
+  try {
+    handle.exec('CREATE TABLE t (b BLOB)');
+    const insert = handle.prepare('INSERT INTO t VALUES (?)');
+    const write = async (): Promise<void> => {
+      const full = fullCheckpoint(ckpt);
+      insert.run(Buffer.alloc(MiB, 1));
+      ckpt.afterCommit();
+      await full;
+    };
+    await write();
+    assert.ok(ckpt.threadRunning);
+    await until('the idle thread ended', () => !ckpt.threadRunning, 30_000, 20);
+    await write();
+    assert.ok(ckpt.threadRunning, 'started again for the next checkpoint');
     assert.equal(handle.prepare('SELECT count(*) FROM t').pluck().get(), 2);
   } finally {
     await ckpt.close();

@@ -20,6 +20,8 @@ export const WAL_CHECKPOINT_PAGES = 1000;
 export const WAL_BOUND_BYTES = 16 * 1024 * 1024;
 /** How long the thread's RESTART checkpoint waits for a writer or reader (another process's) to finish. */
 const RESTART_BUSY_MS = 1000;
+/** The thread ends after this long without a checkpoint asked for (~9 MB of RSS back); the next one starts it again. */
+export const THREAD_IDLE_MS = 60_000;
 /** How long close waits for the thread's last checkpoint before ending it. */
 const CLOSE_WAIT_MS = 10_000;
 
@@ -49,6 +51,8 @@ export interface CheckpointerOptions {
   file: string;
   thresholdPages?: number;
   boundBytes?: number;
+  /** THREAD_IDLE_MS unless told (tests). */
+  idleMs?: number;
 }
 
 /**
@@ -62,6 +66,9 @@ export class SqliteCheckpointer extends EventEmitter {
   private readonly header = Buffer.alloc(136);
   private inFlight?: { mode: CheckpointMode; done: Promise<void>; settle: () => void };
   private closing?: Promise<void>;
+  private idleTimer?: NodeJS.Timeout;
+  /** A thread ended for idleness, until it has exited. */
+  private retiring?: Promise<void>;
   private failed = false;
   /** The last checkpoint could not copy every frame (a reader's snapshot, or busy). */
   private heldBack = false;
@@ -139,6 +146,16 @@ export class SqliteCheckpointer extends EventEmitter {
     const done = new Promise<void>((r) => (settle = r));
     this.inFlight = { mode, done, settle };
     worker.postMessage({ type: 'checkpoint', mode });
+    clearTimeout(this.idleTimer);
+  }
+
+  /** Ends an idle thread (its connection closed after a last PASSIVE checkpoint); not the checkpointer. */
+  private retire(): void {
+    const worker = this.worker;
+    if (!worker || this.inFlight || this.closing || this.failed) return;
+    this.worker = undefined;
+    this.retiring = new Promise<void>((r) => worker.once('exit', () => r()));
+    worker.postMessage({ type: 'close' });
   }
 
   private thread(): Worker {
@@ -150,7 +167,8 @@ export class SqliteCheckpointer extends EventEmitter {
     });
     worker.unref();
     worker.on('message', (m: { type: string } & Partial<CheckpointResult> & { message?: string }) => {
-      if (m.type === 'closed') return;
+      // A retired thread's last answer is not an answer to anything asked of this one.
+      if (m.type === 'closed' || worker !== this.worker) return;
       const settled = this.inFlight;
       this.inFlight = undefined;
       if (!this.closing) worker.unref();
@@ -161,12 +179,16 @@ export class SqliteCheckpointer extends EventEmitter {
       const complete = m.type === 'checkpoint' && !m.busy && m.checkpointed === m.log;
       this.heldBack = !complete;
       settled?.settle();
+      if (!this.closing) {
+        this.idleTimer = setTimeout(() => this.retire(), this.opts.idleMs ?? THREAD_IDLE_MS);
+        this.idleTimer.unref();
+      }
       // Complete, but the WAL may have grown meanwhile: ask again at once if it is still past.
       if (complete) this.check();
     });
     worker.on('error', (err) => this.fail(err));
     worker.on('exit', () => {
-      if (!this.closing) this.fail(new Error('the checkpoint thread exited'));
+      if (worker === this.worker && !this.closing) this.fail(new Error('the checkpoint thread exited'));
     });
     this.worker = worker;
     return worker;
@@ -191,14 +213,18 @@ export class SqliteCheckpointer extends EventEmitter {
   }
 
   private async stop(): Promise<void> {
+    clearTimeout(this.idleTimer);
     const worker = this.worker;
+    const exits: Promise<void>[] = this.retiring ? [this.retiring] : [];
     if (worker && !this.failed) {
       worker.ref();
-      const exited = new Promise<void>((r) => worker.once('exit', () => r()));
+      exits.push(new Promise<void>((r) => worker.once('exit', () => r())));
       worker.postMessage({ type: 'close' });
+    }
+    if (exits.length) {
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), CLOSE_WAIT_MS)));
-      if ((await Promise.race([exited, late])) === 'late') await worker.terminate();
+      if ((await Promise.race([Promise.all(exits), late])) === 'late') await worker?.terminate();
       clearTimeout(timer);
     }
     this.inFlight?.settle();
