@@ -2,8 +2,10 @@
 // agent API → store), on SQLite and on PostgreSQL. Measured from the first event's timestamp
 // (written by the run worker) to the moment the last event is visible in the store (polled every
 // 10 ms). Floor, same run, same store: the same rows appended directly with the store's own
-// appendRunEvents in the agent's batch size (no spool, no HTTP, no GraphQL).
-//   npx tsx bench/ingest.ts [--quick]
+// appendRunEvents in the agent's batch size (no spool, no HTTP, no GraphQL). The agent (and the
+// run workers it starts) run compiled, as `outpost agent` runs; `--from-source` for the old form
+// (through tsx).
+//   npx tsx bench/ingest.ts [--quick] [--from-source]
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -15,11 +17,12 @@ import type { Store } from '../src/control-plane/store/store.js';
 import { startDevServer } from '../src/shared/temporal-dev-server.js';
 import { startPostgres, type PgCluster } from '../test/support/postgres.js';
 import { isQuick, report, type Figure } from './support/report.js';
-import { HELLO_MODULE, startBenchSystem } from './support/stack.js';
+import { compiledCli, HELLO_MODULE, startBenchSystem } from './support/stack.js';
 import { cpuOf, startWindowCpu } from './support/window-cpu.js';
 import { sleep } from '../test/support/wait.js';
 
 const quick = isQuick();
+const fromSource = process.argv.includes('--from-source');
 const EVENTS = quick ? 20_000 : 100_000;
 const progress = (msg: string): void => console.error(`[ingest] ${msg}`);
 
@@ -76,7 +79,7 @@ async function measure(
 ): Promise<Figure[]> {
   const sys = await startBenchSystem({ databaseUrl: url, temporal });
   try {
-    const agent = await sys.spawnAgent();
+    const agent = await sys.spawnAgent([], fromSource ? undefined : compiledCli());
     progress(`${dialect}: agent ready`);
     await sys.stack.deploy('hello', HELLO_MODULE);
     progress(`${dialect}: hello deployed`);
@@ -174,7 +177,11 @@ async function main(): Promise<void> {
       console.warn(`PostgreSQL skipped: ${err instanceof Error ? err.message : String(err)}`);
     }
     if (cluster) figures.push(...(await measure('postgres', await freshPgUrl(cluster), temporal)));
-    report('ingest', { quick, events: EVENTS, agentBatch: EVENT_BATCH }, figures);
+    report(
+      'ingest',
+      { quick, events: EVENTS, agentBatch: EVENT_BATCH, agent: fromSource ? 'from source (tsx)' : 'compiled' },
+      figures,
+    );
   } finally {
     cluster?.stop();
     await temporal.stop();

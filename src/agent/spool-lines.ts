@@ -24,6 +24,25 @@ export interface LineHead {
 }
 
 const EVENT_TYPES: ReadonlySet<string> = new Set(RUN_EVENT_TYPES);
+
+/** The event types by their length in bytes: a line's type is matched, not decoded. */
+const TYPES_BY_LENGTH: ReadonlyArray<readonly RunEventType[] | undefined> = (() => {
+  const out: RunEventType[][] = [];
+  for (const t of RUN_EVENT_TYPES) (out[t.length] ??= []).push(t);
+  return out;
+})();
+
+/** The event type spelled by buf[from, to) (ASCII), or undefined: no string made per line. */
+function typeAt(buf: Buffer, from: number, to: number): RunEventType | undefined {
+  const candidates = TYPES_BY_LENGTH[to - from];
+  if (!candidates) return undefined;
+  for (const t of candidates) {
+    let i = 0;
+    while (i < t.length && buf[from + i] === t.charCodeAt(i)) i++;
+    if (i === t.length) return t;
+  }
+  return undefined;
+}
 const SEQ = Buffer.from('{"seq":');
 const TIMESTAMP = Buffer.from('"timestamp":');
 const TYPE = Buffer.from('"type":"');
@@ -64,9 +83,9 @@ export function lineHead(buf: Buffer, start: number, end: number): LineHead | un
   p += TYPE.length;
   const from = p;
   while (p < e && ((buf[p]! >= 0x41 && buf[p]! <= 0x5a) || buf[p] === 0x5f)) p++;
-  const type = buf.toString('latin1', from, p);
-  if (buf[p] !== 0x22 || (buf[p + 1] !== 0x2c && buf[p + 1] !== 0x7d) || !EVENT_TYPES.has(type)) return undefined;
-  return { seq, type: type as RunEventType };
+  const type = typeAt(buf, from, p);
+  if (buf[p] !== 0x22 || (buf[p + 1] !== 0x2c && buf[p + 1] !== 0x7d) || type === undefined) return undefined;
+  return { seq, type };
 }
 
 /** The event on a spool line, strictly; `plain` when the line itself is a valid event as written. */

@@ -11,6 +11,12 @@ export const RUNS_COMPILED = import.meta.url.endsWith('.js');
 /** The CLI's entry: the build rewrites this literal to dist's main.js. */
 export const CLI_ENTRY = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
 
+/**
+ * The entry of compiled user-code processes: the CLI, except that the agent's own argv for a run
+ * worker or standby skips its option parser (src/cli/user-code-main.ts).
+ */
+export const USER_CODE_ENTRY = fileURLToPath(new URL('../cli/user-code-main.ts', import.meta.url));
+
 /** Resolves `outpost/sdk` to dist's SDK (package.json exports), the copy compiled workers use. */
 export const COMPILED_CONDITION = 'outpost-compiled';
 
@@ -30,7 +36,7 @@ export function cliNodeArgs(): string[] {
  */
 export function defaultCliCommand(): string[] {
   return RUNS_COMPILED
-    ? [process.execPath, `--conditions=${COMPILED_CONDITION}`, CLI_ENTRY]
+    ? [process.execPath, `--conditions=${COMPILED_CONDITION}`, USER_CODE_ENTRY]
     : [process.execPath, '--import', import.meta.resolve('tsx'), CLI_ENTRY];
 }
 

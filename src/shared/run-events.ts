@@ -1,6 +1,17 @@
 // The run-event schema: written by the run worker to its spool, shipped by the agent,
 // stored by the control plane, which derives run status from it.
 import { z } from 'zod';
+import type { SerializedError } from './run-spool.js';
+
+// What the run worker needs of this module lives zod-free in run-spool.ts (a worker boot does not
+// pay for zod v3); everyone else imports it from here as before.
+export {
+  SPOOL_FILES,
+  TERMINAL_EVENT_TYPE_LIST,
+  TERMINAL_EVENT_TYPES,
+  serializeError,
+  type SerializedError,
+} from './run-spool.js';
 
 export const RUN_EVENT_TYPES = [
   'RUN_START',
@@ -23,14 +34,6 @@ export const RUN_EVENT_TYPES = [
 ] as const;
 export type RunEventType = (typeof RUN_EVENT_TYPES)[number];
 
-/** The events that end a run, in the order of their statuses (SUCCESS, FAILURE, CANCELED). */
-export const TERMINAL_EVENT_TYPE_LIST = [
-  'RUN_SUCCESS',
-  'RUN_FAILURE',
-  'RUN_CANCELED',
-] as const satisfies readonly RunEventType[];
-export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(TERMINAL_EVENT_TYPE_LIST);
-
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -38,8 +41,7 @@ export const SerializedErrorSchema = z.object({
   name: z.string(),
   message: z.string(),
   stack: z.string().optional(),
-});
-export type SerializedError = z.infer<typeof SerializedErrorSchema>;
+}) satisfies z.ZodType<SerializedError>;
 
 export const RunEventSchema = z.object({
   /** 1, 2, 3, ... with no gaps, per run. */
@@ -61,17 +63,3 @@ export type RunEvent = z.infer<typeof RunEventSchema>;
 
 export const COMPUTE_LOG_STREAMS = ['stdout', 'stderr'] as const;
 export type ComputeLogStream = (typeof COMPUTE_LOG_STREAMS)[number];
-
-/** File names inside a run's spool directory. */
-export const SPOOL_FILES = {
-  events: 'events.jsonl',
-  stdout: 'stdout.log',
-  stderr: 'stderr.log',
-  /** Written by the agent when it terminates the run (the worker never writes it). */
-  terminated: 'terminate-requested.json',
-} as const;
-
-export function serializeError(err: unknown): SerializedError {
-  if (err instanceof Error) return { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
-  return { name: 'Error', message: String(err) };
-}

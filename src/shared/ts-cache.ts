@@ -6,13 +6,17 @@
 // it with the same meaning as tsx; anything it cannot (CommonJS TypeScript, JSX, tsconfig path
 // aliases, a file that changed since) leaves the process on tsx (cli-command.ts).
 //
+// When the whole graph is cached, the manifest also names its linked entries (ts-link.ts):
+// the same files as ready ES modules a process imports without hooks (linkedEntryUrl).
+//
 // Only the agent writes the cache (ts-precompile.ts, a helper it runs outside any sandbox: it
 // parses, never executes, user code); sandboxes see it read-only, so user code cannot plant
 // code for the next run. A process that finds a file missing transpiles it in memory.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 /** Bumped when what a cache entry holds changes meaning. */
 export const TS_CACHE_FORMAT = 1;
@@ -55,6 +59,48 @@ export function entryFile(dir: string, path: string, source: string, esbuildVers
   return join(dir, `${sha(transpilerKey(esbuildVersion), path, source)}.mjs`);
 }
 
+/** The linked entry of `path` in the graph `key` (ts-link.ts). */
+export function linkedFile(dir: string, key: string, path: string): string {
+  return join(dir, `l-${sha(key, path)}.mjs`);
+}
+
+/** What decides how Node resolves a bare specifier in a process: its conditions and NODE_OPTIONS. */
+export function resolverKey(execArgv: string[], nodeOptions: string | undefined): string {
+  const conditions: string[] = [];
+  for (let i = 0; i < execArgv.length; i++) {
+    const a = execArgv[i]!;
+    const m = /^(?:--conditions|-C)(?:=(.*))?$/.exec(a);
+    if (m) conditions.push(m[1] ?? execArgv[++i] ?? '');
+  }
+  return JSON.stringify([conditions.sort(), nodeOptions ?? '', process.versions.node]);
+}
+
+/**
+ * The URL of `entry`'s linked entry, when this process can import it as it stands without module
+ * hooks: the manifest is usable (every source file unchanged), the graph was linked under this
+ * process's resolution, every package.json it rests on is unchanged, nothing shadows a resolved
+ * package and each is still found through the same path, and every linked entry is there.
+ * Otherwise undefined (the light loader's hooks then).
+ */
+export function linkedEntryUrl(dir: string, entry: string): string | undefined {
+  const linked = usableManifest(dir, entry)?.linked;
+  if (!linked || linked.resolver !== resolverKey(process.execArgv, process.env.NODE_OPTIONS)) return undefined;
+  try {
+    for (const [pkg, hash] of Object.entries(linked.packages)) {
+      if (fileHash(readFileSync(pkg, 'utf8')) !== hash) return undefined;
+    }
+    // A manifest linked before links were recorded is not trusted on its packages.
+    if (!linked.links) return undefined;
+    for (const [at, real] of Object.entries(linked.links)) if (realpathSync(at) !== real) return undefined;
+  } catch {
+    return undefined;
+  }
+  if (linked.absent.some((p) => existsSync(p)) || !linked.files.every((f) => existsSync(join(dir, f)))) {
+    return undefined;
+  }
+  return pathToFileURL(join(dir, linked.files[0]!)).href;
+}
+
 /** The manifest of a location entry module. */
 export function manifestFile(dir: string, entry: string): string {
   return join(dir, `m-${sha(String(FORMAT), resolve(entry))}.json`);
@@ -67,6 +113,24 @@ export interface TsManifest {
   files: Record<string, string>;
   /** Why the light loader cannot take this graph (tsx does), or undefined when it can. */
   unsupported?: string;
+  /** The graph's linked entries (ts-link.ts), when it could be linked. */
+  linked?: LinkedGraph;
+  /** Why it could not be linked (the light loader's hooks take it). */
+  unlinked?: string;
+}
+
+/** What a linked graph is (ts-link.ts writes it) and what it rests on beyond the source files. */
+export interface LinkedGraph {
+  /** Cache file names of the linked entries; the location's first. */
+  files: string[];
+  /** package.json path → sha of its text, for every package a bare specifier resolved into. */
+  packages: Record<string, string>;
+  /** node_modules entries absent at link time that would shadow a resolved package. */
+  absent: string[];
+  /** The node_modules/<name> entry each package was found through → its real path then. */
+  links: Record<string, string>;
+  /** The conditions the packages were resolved under (resolverKey). */
+  resolver: string;
 }
 
 export function fileHash(source: string): string {

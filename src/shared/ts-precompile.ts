@@ -1,8 +1,9 @@
 // Fills the compile cache (ts-cache.ts) for one code location: run as a short helper process by
 // the agent before it starts the location's code server (compiled agents only), outside any
 // sandbox: it reads and parses the user's files with esbuild and never runs them. Writes each
-// transpiled file, then the manifest last, each through a rename, so a reader sees whole files;
-// then removes entries nothing rewrote for a week.
+// transpiled file (and, for a graph that can be, its linked entries: ts-link.ts), then the
+// manifest last, each through a rename, so a reader sees whole files; then removes entries
+// nothing rewrote for a week.
 //   node dist/src/shared/ts-precompile.js <module>
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -20,6 +21,7 @@ import {
   type TsManifest,
 } from './ts-cache.js';
 import { RUNS_COMPILED } from './cli-command.js';
+import { linkLocation } from './ts-link.js';
 import { esbuildVersion, locationGraph, transpile } from './ts-transpile.js';
 
 function writeAtomic(path: string, text: string): void {
@@ -42,16 +44,29 @@ export async function precompileLocation(entry: string, dir = tsCacheDir()): Pro
   const graph = await locationGraph(abs);
   const mine = [dirname(abs), process.cwd()];
   const files: Record<string, string> = {};
+  const sources: Record<string, string> = {};
+  // Only the deployer's own directories: a file elsewhere may sit where a sandbox hides it
+  // (the agent's data), and the cache is readable from every sandbox. Such files are
+  // transpiled in memory by whoever can read them.
+  const cached = (f: string): boolean =>
+    !graph.unsupported && LIGHT_EXTENSIONS.has(extname(f)) && mine.some((d) => within(f, d));
   for (const f of graph.files) {
-    const source = readFileSync(f, 'utf8');
+    const source = (sources[f] = readFileSync(f, 'utf8'));
     files[f] = fileHash(source);
-    // Only the deployer's own directories: a file elsewhere may sit where a sandbox hides it
-    // (the agent's data), and the cache is readable from every sandbox. Such files are
-    // transpiled in memory by whoever can read them.
-    if (graph.unsupported || !LIGHT_EXTENSIONS.has(extname(f)) || !mine.some((d) => within(f, d))) continue;
-    writeAtomic(entryFile(dir, f, source, version), await transpile(f, source));
+    if (cached(f)) writeAtomic(entryFile(dir, f, source, version), await transpile(f, source));
   }
   const manifest: TsManifest = { format: TS_CACHE_FORMAT, esbuild: version, files, unsupported: graph.unsupported };
+  if (!graph.unsupported) {
+    // A graph that cannot be linked (or a linker that fails) still has the hooks over the cache.
+    const linked = await linkLocation(abs, graph, sources, dir, version, cached).catch(
+      (err: unknown) => `linking failed: ${String((err as Error)?.message ?? err)}`,
+    );
+    if (typeof linked === 'string') manifest.unlinked = linked;
+    else {
+      for (const [file, text] of linked.writes) writeAtomic(file, text);
+      manifest.linked = linked.graph;
+    }
+  }
   writeAtomic(manifestFile(dir, abs), JSON.stringify(manifest));
   prune(dir);
   return manifest;

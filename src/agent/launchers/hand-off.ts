@@ -78,8 +78,9 @@ export async function handOff(ctx: LaunchContext, spec: RunLaunchSpec, sb: Stand
     });
   });
   // What is left of its standby directory (its record went before the send) is cleanup, not
-  // part of the hand-off: removed once the answer is in.
-  rmSync(sb.dir, { recursive: true, force: true });
+  // part of the hand-off: the launcher removes it once the launch is reported (off its path),
+  // or here when the standby did not take the run.
+  if (!accepted) rmSync(sb.dir, { recursive: true, force: true });
   sb.child.unref();
   (sb.child.channel as { unref?: () => void } | undefined)?.unref?.();
   // No answer in time: claim the run before killing. If the standby claimed it first, it is

@@ -11,7 +11,7 @@
 // run-records.ts. On any later call: process.json present → adopt it (alive or finished,
 // never respawn).
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Logger } from '../../shared/logger.js';
@@ -76,7 +76,7 @@ export class ProcessLauncher implements Launcher {
   /** The launch in flight per run (see launch()). */
   private readonly launching = new Map<string, Promise<LaunchHandle>>();
   /** Refills held back until the launch that took a standby has settled. */
-  private readonly pendingRefills = new Map<string, { spec: StandbySpec; timer: NodeJS.Timeout }>();
+  private readonly pendingRefills = new Map<string, { spec: StandbySpec; standbyDir: string; timer: NodeJS.Timeout }>();
   private readonly cli: string[];
   private readonly isolation: Isolation;
   readonly standbys: StandbyPool;
@@ -198,13 +198,13 @@ export class ProcessLauncher implements Launcher {
     }
     if (standby) {
       const handle = await handOff(this.ctx, spec, standby);
-      // At rest its replacement boots once this launch's first events are stored (launchSettled):
-      // spawning forks this whole process (tens of ms for an agent of a few hundred MB) and
-      // the new worker's boot takes a core, both of which would land on this launch's path.
-      // In a burst the next launch is already coming: the replacement starts at once.
+      // Its replacement boots once this launch's first events are stored (launchSettled), in a
+      // burst too: spawning forks this whole process (its main thread blocked 4-7 ms for the
+      // ~140 MB agent, tens of ms wall under load) and the new worker's boot takes a core, both
+      // of which landed on the launch report's trip. A burst loses little: its next launch
+      // comes after this one's report, and a launch that misses refills the pool at once.
       if (handle) {
-        if (this.standbys.inBurst(standbySpec)) setImmediate(() => this.standbys.prewarm(standbySpec));
-        else this.refillLater(spec.runId, standbySpec);
+        this.refillLater(spec.runId, standbySpec, standby.dir);
         return handle;
       }
       setImmediate(() => this.standbys.prewarm(standbySpec));
@@ -214,20 +214,26 @@ export class ProcessLauncher implements Launcher {
 
   /**
    * The launch of this run has reached the control plane (its first events are stored): start
-   * what was held back off its path, the refill of the standby it took. Idempotent; a launch
-   * that never reports this refills after REFILL_FALLBACK_MS anyway.
+   * what was held back off its path, the refill of the standby it took, on the next turn.
+   * Idempotent; a launch that never reports this refills after REFILL_FALLBACK_MS anyway.
    */
   launchSettled(runId: string): void {
     const pending = this.pendingRefills.get(runId);
     if (!pending) return;
     this.pendingRefills.delete(runId);
     clearTimeout(pending.timer);
-    this.standbys.prewarm(pending.spec);
+    // On the next turn: the caller (the launch activity) returns its result first, so the
+    // fork does not hold back the workflow task that waits for it.
+    setImmediate(() => {
+      rmSync(pending.standbyDir, { recursive: true, force: true });
+      this.standbys.prewarm(pending.spec);
+    });
   }
 
-  private refillLater(runId: string, spec: StandbySpec): void {
+  /** `standbyDir`: the taken standby's emptied directory (hand-off.ts), removed then too. */
+  private refillLater(runId: string, spec: StandbySpec, standbyDir: string): void {
     const timer = setTimeout(() => this.launchSettled(runId), REFILL_FALLBACK_MS).unref();
-    this.pendingRefills.set(runId, { spec, timer });
+    this.pendingRefills.set(runId, { spec, standbyDir, timer });
   }
 
   adopt(runId: string): Promise<LaunchHandle | undefined> {

@@ -2,7 +2,7 @@
 // process (see src/user-code/run-worker/run-worker.ts for events, stdio and exit codes).
 import type { Command } from 'commander';
 
-interface ExecuteRunFlags {
+export interface ExecuteRunFlags {
   runId: string;
   module: string;
   job: string;
@@ -12,6 +12,15 @@ interface ExecuteRunFlags {
   maxConcurrency: string;
   graceMs: string;
 }
+
+export interface StandbyFlags {
+  module: string;
+  maxConcurrency: string;
+  graceMs: string;
+}
+
+/** The defaults of --max-concurrency and --grace-ms (also src/cli/worker-main.ts's). */
+export const WORKER_DEFAULTS = { maxConcurrency: '4', graceMs: '5000' } as const;
 
 /** --max-concurrency and --grace-ms, checked; a bad value exits 2 before any event is written. */
 function workerLimits(
@@ -38,8 +47,12 @@ export function registerApiCommand(program: Command): void {
     .option('--config-file <path>', 'JSON run config (default: {})')
     .requiredOption('--spool-dir <dir>', 'where events.jsonl, stdout.log and stderr.log go')
     .option('--ops <names>', 'comma-separated op subset (default: every op)')
-    .option('--max-concurrency <n>', 'independent ops run at once', '4')
-    .option('--grace-ms <ms>', 'after SIGTERM, how long ops get to stop before the worker exits', '5000')
+    .option('--max-concurrency <n>', 'independent ops run at once', WORKER_DEFAULTS.maxConcurrency)
+    .option(
+      '--grace-ms <ms>',
+      'after SIGTERM, how long ops get to stop before the worker exits',
+      WORKER_DEFAULTS.graceMs,
+    )
     .addHelpText(
       'after',
       `
@@ -49,35 +62,17 @@ and 2 opened on those files (children of ops inherit them); otherwise the worker
 own process.stdout/process.stderr writes there.
 Exit codes: 0 success, 1 run failed, 2 usage error (no events written), 143 SIGTERM, 130 SIGINT.`,
     )
-    .action(async (flags: ExecuteRunFlags) => {
-      // Imported lazily so other commands don't pay for it, and vice versa.
-      const { runWorker } = await import('../../user-code/run-worker/run-worker.js');
-      const { maxConcurrency, graceMs } = workerLimits('execute-run', flags);
-      const code = await runWorker({
-        runId: flags.runId,
-        module: flags.module,
-        job: flags.job,
-        spoolDir: flags.spoolDir,
-        maxConcurrency,
-        graceMs,
-        ...(flags.configFile ? { configFile: flags.configFile } : {}),
-        ...(flags.ops
-          ? {
-              opSelection: flags.ops
-                .split(',')
-                .map((s) => s.trim())
-                .filter(Boolean),
-            }
-          : {}),
-      });
-      process.exit(code);
-    });
+    .action(executeRun);
   api
     .command('run-worker-standby')
     .description('Start a run worker ahead of time: import the location, then wait for one run from the agent')
     .requiredOption('--module <path>', 'the definitions module (TypeScript or JS)')
-    .option('--max-concurrency <n>', 'independent ops run at once', '4')
-    .option('--grace-ms <ms>', 'after SIGTERM, how long ops get to stop before the worker exits', '5000')
+    .option('--max-concurrency <n>', 'independent ops run at once', WORKER_DEFAULTS.maxConcurrency)
+    .option(
+      '--grace-ms <ms>',
+      'after SIGTERM, how long ops get to stop before the worker exits',
+      WORKER_DEFAULTS.graceMs,
+    )
     .addHelpText(
       'after',
       `
@@ -85,9 +80,37 @@ Only the agent starts this, with an IPC channel (see src/shared/standby-protocol
 without running anything if the channel closes before a run is handed over; after that it
 behaves exactly like execute-run (same events, output files and exit codes).`,
     )
-    .action(async (flags: { module: string; maxConcurrency: string; graceMs: string }) => {
-      const { runStandby } = await import('../../user-code/run-worker/run-worker-standby.js');
-      const { maxConcurrency, graceMs } = workerLimits('run-worker-standby', flags);
-      process.exit(await runStandby({ module: flags.module, maxConcurrency, graceMs }));
-    });
+    .action(runWorkerStandby);
+}
+
+/** `api execute-run`: runs the worker and exits with its code. */
+export async function executeRun(flags: ExecuteRunFlags): Promise<never> {
+  // Imported lazily so other commands don't pay for it, and vice versa.
+  const { runWorker } = await import('../../user-code/run-worker/run-worker.js');
+  const { maxConcurrency, graceMs } = workerLimits('execute-run', flags);
+  const code = await runWorker({
+    runId: flags.runId,
+    module: flags.module,
+    job: flags.job,
+    spoolDir: flags.spoolDir,
+    maxConcurrency,
+    graceMs,
+    ...(flags.configFile ? { configFile: flags.configFile } : {}),
+    ...(flags.ops
+      ? {
+          opSelection: flags.ops
+            .split(',')
+            .map((s) => s.trim())
+            .filter(Boolean),
+        }
+      : {}),
+  });
+  process.exit(code);
+}
+
+/** `api run-worker-standby`: waits for one run from the agent, runs it, exits with its code. */
+export async function runWorkerStandby(flags: StandbyFlags): Promise<never> {
+  const { runStandby } = await import('../../user-code/run-worker/run-worker-standby.js');
+  const { maxConcurrency, graceMs } = workerLimits('run-worker-standby', flags);
+  process.exit(await runStandby({ module: flags.module, maxConcurrency, graceMs }));
 }

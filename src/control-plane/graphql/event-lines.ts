@@ -5,7 +5,8 @@
 // names the offending line in the one error shape (INVALID_ARGUMENT / JSON_TOO_DEEP).
 import { OutpostError } from '../../shared/errors.js';
 import { checkJsonDepth } from '../core/input-rules.js';
-import { scanEventLine } from './event-line-scan.js';
+import { isAscii } from 'node:buffer';
+import { codesOf, scanEnd, scanEventLineAt, type Codes } from './event-line-scan.js';
 import type { RunEventInput } from '../store/run-events.js';
 
 const KEYS: ReadonlySet<string> = new Set([
@@ -45,21 +46,30 @@ export function countEventLines(ndjson: string): number {
   return n;
 }
 
+/** An NDJSON body as text, and its code units for the scanner (its own bytes when ASCII). */
+export function bodyText(body: Buffer): { text: string; codes: Codes } {
+  if (isAscii(body)) return { text: body.toString('latin1'), codes: body };
+  const text = body.toString('utf8');
+  return { text, codes: codesOf(text) };
+}
+
 /** The events of an NDJSON batch, validated as GraphQL validated RunEventInput. */
-export function parseEventLines(ndjson: string): RunEventInput[] {
+export function parseEventLines(ndjson: string, codes: Codes = codesOf(ndjson)): RunEventInput[] {
   const out: RunEventInput[] = [];
   let start = 0;
   while (start < ndjson.length) {
+    // The compact shape our writers produce, in one pass that also finds the line's end;
+    // anything else takes JSON.parse.
+    const fast = scanEventLineAt(codes, ndjson, start);
+    if (fast) {
+      out.push(fast);
+      start = scanEnd() + 1;
+      continue;
+    }
     let nl = ndjson.indexOf('\n', start);
     if (nl === -1) nl = ndjson.length;
     const from = start;
     start = nl + 1;
-    // The compact shape our writers produce, in one pass; anything else takes JSON.parse.
-    const fast = scanEventLine(ndjson, from, nl);
-    if (fast) {
-      out.push(fast);
-      continue;
-    }
     const line = ndjson.slice(from, nl);
     if (line.trim() === '') continue;
     out.push(toEvent(out.length, line));

@@ -12,8 +12,9 @@
 // and deleted: about three times the writes). A gap that does not fill is stored as before.
 import { OutpostError } from '../../shared/errors.js';
 import { checkBatch } from '../graphql/context.js';
-import { countEventLines, parseEventLines } from '../graphql/event-lines.js';
+import { bodyText, countEventLines, parseEventLines } from '../graphql/event-lines.js';
 import { limitDetail } from '../limits.js';
+import { isTerminal } from '../core/run-state.js';
 import { authorizeAgent } from '../store/agents.js';
 import { assertRunWriter } from '../store/ownership.js';
 import { appendRunEvents, type AppendEventsResult, type RunEventInput } from '../store/run-events.js';
@@ -42,7 +43,11 @@ export async function appendEventsInOrder(
     const row = await store.db.selectFrom('runs').select('last_seq').where('id', '=', runId).executeTakeFirst();
     return !row || first <= Number(row.last_seq) + 1;
   };
-  if (await ready()) return appendRunEvents(store, runId, events);
+  // An empty batch has no predecessor to wait for (it would wait out the whole wait). A run's
+  // stored seq only grows: a batch that follows one this process stored needs no look.
+  const known = answered.get(store)?.get(runId);
+  if (!events.length || (known !== undefined && first <= known + 1) || (await ready()))
+    return appendAndNote(store, runId, events);
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
     const disarm = new AbortController();
@@ -54,7 +59,24 @@ export async function appendEventsInOrder(
       disarm.abort();
     }
   }
-  return appendRunEvents(store, runId, events);
+  return appendAndNote(store, runId, events);
+}
+
+/** Per store, the highest contiguous seq this process last answered per run (runs still going). */
+const answered = new WeakMap<Store, Map<string, number>>();
+/** Runs remembered at most (a bound, not a working-set size: forgetting costs one query). */
+const ANSWERED_MAX = 10_000;
+
+async function appendAndNote(store: Store, runId: string, events: RunEventInput[]): Promise<AppendEventsResult> {
+  const r = await appendRunEvents(store, runId, events);
+  let byRun = answered.get(store);
+  if (!byRun) answered.set(store, (byRun = new Map<string, number>()));
+  if (isTerminal(r.status)) byRun.delete(runId);
+  else {
+    if (byRun.size >= ANSWERED_MAX && !byRun.has(runId)) byRun.clear();
+    byRun.set(runId, r.highestContiguousSeq);
+  }
+  return r;
 }
 
 /** Answers POST /agent/events; throws OutpostError for every refusal (the caller shapes it). */
@@ -75,9 +97,9 @@ export async function handleAgentEvents(request: Request, deps: AgentUploadDeps)
         data: { limit: 'maxBodyBytes', value: limits.maxBodyBytes, got },
       }),
   );
-  const lines = body.toString('utf8');
-  checkBatch(`${AGENT_EVENTS_PATH} lines`, countEventLines(lines), 'maxEventsPerBatch', limits.maxEventsPerBatch);
-  const events = parseEventLines(lines);
+  const { text, codes } = bodyText(body);
+  checkBatch(`${AGENT_EVENTS_PATH} lines`, countEventLines(text), 'maxEventsPerBatch', limits.maxEventsPerBatch);
+  const events = parseEventLines(text, codes);
   const r = await appendEventsInOrder(store, runId, events);
   metrics.inc('outpost_run_events_received_total', events.length);
   return Response.json(r);

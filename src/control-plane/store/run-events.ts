@@ -51,39 +51,60 @@ const EVENT_TYPES: ReadonlySet<string> = new Set(RUN_EVENT_TYPES);
 
 /** Validated rows, the first copy of each seq only (a batch may repeat one, identically). */
 function toRows(runId: string, events: RunEventInput[]): Row[] {
-  const seen = new Map<number, Row>();
-  const rows = events.map((e, i): Row | undefined => {
-    if (!Number.isSafeInteger(e.seq) || e.seq < 1) {
-      throw new OutpostError('INVALID_ARGUMENT', {
-        detail: `events[${i}].seq must be a positive integer`,
-      });
-    }
-    if (!EVENT_TYPES.has(e.type)) {
-      throw new OutpostError('INVALID_ARGUMENT', {
-        detail: `events[${i}].type ${JSON.stringify(e.type)} is not a run event type`,
-      });
-    }
-    const row: Row = [
-      runId,
-      e.seq,
-      e.type,
-      e.timestamp,
-      e.stepKey ?? null,
-      e.level ?? null,
-      e.message ?? null,
-      storedJson(e.data),
-      storedJson(e.error),
-    ];
-    const first = seen.get(e.seq);
-    if (first) {
-      assertSame(runId, row, colsOf(first));
-      return undefined;
-    }
-    seen.set(e.seq, row);
-    return row;
-  });
-  return rows.filter((r): r is Row => r !== undefined);
+  // The common batch has ascending seqs, so no repeats: one pass, no map of seen seqs.
+  const rows = new Array<Row>(events.length);
+  let prev = 0;
+  for (let i = 0; i < events.length; i++) {
+    const e = events[i]!;
+    checkEvent(e, i);
+    if (e.seq <= prev) return toRowsDeduped(runId, events);
+    prev = e.seq;
+    rows[i] = rowOf(runId, e);
+  }
+  return rows;
 }
+
+/** toRows for a batch whose seqs are not ascending: each repeat must equal its first copy. */
+function toRowsDeduped(runId: string, events: RunEventInput[]): Row[] {
+  const seen = new Map<number, Row>();
+  const rows: Row[] = [];
+  events.forEach((e, i) => {
+    checkEvent(e, i);
+    const row = rowOf(runId, e);
+    const first = seen.get(e.seq);
+    if (first) assertSame(runId, row, colsOf(first));
+    else {
+      seen.set(e.seq, row);
+      rows.push(row);
+    }
+  });
+  return rows;
+}
+
+function checkEvent(e: RunEventInput, i: number): void {
+  if (!Number.isSafeInteger(e.seq) || e.seq < 1) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `events[${i}].seq must be a positive integer`,
+    });
+  }
+  if (!EVENT_TYPES.has(e.type)) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `events[${i}].type ${JSON.stringify(e.type)} is not a run event type`,
+    });
+  }
+}
+
+const rowOf = (runId: string, e: RunEventInput): Row => [
+  runId,
+  e.seq,
+  e.type,
+  e.timestamp,
+  e.stepKey ?? null,
+  e.level ?? null,
+  e.message ?? null,
+  storedJson(e.data),
+  storedJson(e.error),
+];
 
 /** Walks seqs (ascending, all > last) while they are consecutive. */
 export function contiguousFrom(last: number, seqs: Iterable<number>): number {

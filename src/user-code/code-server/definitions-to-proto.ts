@@ -7,7 +7,7 @@ import {
   type RunRequest as RunRequestMessage,
   type UserCodeError,
 } from '../../gen/outpost/codeserver/v1/code_server.js';
-import { serializeError } from '../../shared/run-events.js';
+import { serializeError } from '../../shared/run-spool.js';
 import type { DefaultStatus as SdkDefaultStatus, JobDef, LocationDef, RunRequest } from '../sdk/definitions.js';
 import type { PartitionsDef } from '../sdk/partitions.js';
 

@@ -1,9 +1,11 @@
 // Loads a definitions module: its default export must be `defineLocation({...})`. TypeScript or
-// built JS: tsx is registered first (at once in a compiled process, where it is not preloaded).
+// built JS. In a compiled process a TypeScript location whose graph the compile cache holds linked
+// (src/shared/ts-link.ts) is imported from the cache as it is, with no module hooks; otherwise a
+// loader is registered first (the light loader's hooks over the cache, or tsx; cli-command.ts).
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { ensureTypeScriptLoader } from '../../shared/cli-command.js';
+import { ensureTypeScriptLoader, RUNS_COMPILED } from '../../shared/cli-command.js';
 import { OutpostError } from '../../shared/errors.js';
 import type { LocationDef } from '../sdk/definitions.js';
 import { withTimeout } from './with-timeout.js';
@@ -18,9 +20,9 @@ export async function loadLocation(modulePath: string, timeoutMs = DEFAULT_LOAD_
   // registered every import costs round trips to their thread. The location's `outpost/sdk`
   // is this same module.
   await import('../sdk/index.js');
-  await ensureTypeScriptLoader(abs);
+  const url = (await linkedUrl(abs)) ?? (await ensureTypeScriptLoader(abs), pathToFileURL(abs).href);
   const mod = (await withTimeout(
-    () => import(pathToFileURL(abs).href) as Promise<Record<string, unknown>>,
+    () => import(url) as Promise<Record<string, unknown>>,
     timeoutMs,
     `importing ${modulePath}`,
   )) as { default?: unknown };
@@ -31,4 +33,21 @@ export async function loadLocation(modulePath: string, timeoutMs = DEFAULT_LOAD_
     });
   }
   return loc as LocationDef;
+}
+
+/**
+ * The location's linked entry in the compile cache, when this compiled process may import it
+ * without hooks (OUTPOST_TS_LOADER=tsx or =hooks says not to). As under the hooks, stack traces
+ * are source-mapped to the .ts and require() of a .ts works.
+ */
+async function linkedUrl(abs: string): Promise<string | undefined> {
+  const choice = process.env.OUTPOST_TS_LOADER;
+  if (!RUNS_COMPILED || choice === 'tsx' || choice === 'hooks') return undefined;
+  const { linkedEntryUrl, tsCacheDir } = await import('../../shared/ts-cache.js');
+  const url = linkedEntryUrl(tsCacheDir(), abs);
+  if (!url) return undefined;
+  (await import('./ts-require.js')).registerTypeScriptRequire();
+  // Enabled last: modules compiled from here on have their maps read (ours need not).
+  process.setSourceMapsEnabled(true);
+  return url;
 }

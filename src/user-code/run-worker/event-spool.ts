@@ -2,7 +2,8 @@
 // only. Writes are batched (a LOG-heavy op must not pay a syscall per line) and fsynced at step
 // boundaries and at the end, so the agent's tailer sees durable, complete lines.
 import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
-import { TERMINAL_EVENT_TYPES, type RunEvent } from '../../shared/run-events.js';
+import type { RunEvent } from '../../shared/run-events.js';
+import { TERMINAL_EVENT_TYPES } from '../../shared/run-spool.js';
 
 export type NewEvent = Omit<RunEvent, 'seq' | 'timestamp'>;
 

@@ -1,7 +1,7 @@
 // Executes a job's ops in dependency order, independent ops concurrently up to a limit, and
 // turns what happens into run events. No process concerns here (signals, files, exit codes):
 // the run worker owns those and hands in `emit`, `checkpoint` and an AbortSignal.
-import { serializeError, type SerializedError } from '../../shared/run-events.js';
+import { serializeError, type SerializedError } from '../../shared/run-spool.js';
 import type { JobDef, OpDef } from '../sdk/definitions.js';
 import type { NewEvent } from './event-spool.js';
 import { executionPlan, type PlanStep } from '../common/execution-plan.js';

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
 import type { LocationDef } from '../sdk/definitions.js';
-import { SPOOL_FILES, serializeError } from '../../shared/run-events.js';
+import { SPOOL_FILES, serializeError } from '../../shared/run-spool.js';
 import { EventSpool, type NewEvent } from './event-spool.js';
 import { captureStdio } from './stdio-capture.js';
 import { stripCredentials } from '../common/strip-credentials.js';

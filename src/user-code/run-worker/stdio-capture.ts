@@ -4,7 +4,7 @@
 // process.stderr writes (console.* included) to those files instead.
 import { fstatSync, openSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { SPOOL_FILES } from '../../shared/run-events.js';
+import { SPOOL_FILES } from '../../shared/run-spool.js';
 
 /** True when file descriptor `fd` is the file at `path`. */
 function fdIsFile(fd: number, path: string): boolean {

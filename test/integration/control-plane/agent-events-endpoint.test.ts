@@ -171,6 +171,15 @@ describeEachDialect('POST /agent/events', (target) => {
     );
   });
 
+  test('an empty batch is answered with what is stored; it waits for no predecessor', { timeout: 10_000 }, async () => {
+    const last = (await getRun(u.h.store.db, u.runId))!.lastSeq;
+    // A wait past the test's timeout: an empty batch that armed one (it has no first seq, so no
+    // predecessor ever arrives) would fail the test.
+    const answer = await appendEventsInOrder(u.h.store, u.runId, [], 15_000);
+    assert.equal(answer.highestContiguousSeq, last);
+    assert.equal((await post('\n\n')).body.highestContiguousSeq, last);
+  });
+
   test('a gap that does not fill: the batch is stored after the wait, and the gap fills later', async () => {
     const last = (await getRun(u.h.store.db, u.runId))!.lastSeq;
     const ahead = await appendEventsInOrder(u.h.store, u.runId, [{ seq: last + 2, type: 'LOG', timestamp: 1 }], 100);

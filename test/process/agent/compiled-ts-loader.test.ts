@@ -18,6 +18,7 @@ import { testTemporal } from '../../support/temporal.js';
 
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 const MODULE = join(ROOT, 'test/fixtures/user-code/ts-features/definitions.ts');
+const LINKED = join(ROOT, 'test/fixtures/user-code/ts-linked/definitions.ts');
 const t = await testTemporal();
 const cacheDir = mkdtempSync(join(tmpdir(), 'outpost-e2e-ts-cache-'));
 let stack: Stack;
@@ -71,4 +72,29 @@ test('a compiled agent deploys a TypeScript location and its run worker loads it
     [r.helper, r.lib, r.colour],
     ['3 sides (from the compile cache) in helpers.ts', 'lib-index', 'blue'],
   );
+});
+
+test('a location whose whole graph the cache holds is linked at deploy, and its run worker imports the linked entries', async () => {
+  await stack.deploy('ts_linked', LINKED);
+  const status = await stack.locationStatus('ts_linked');
+  assert.equal(status.status, 'LOADED', status.loadError ?? '');
+  const manifests = readdirSync(cacheDir)
+    .filter((f) => f.startsWith('m-'))
+    .map((f) => JSON.parse(readFileSync(join(cacheDir, f), 'utf8')) as { files: object; linked?: { files: string[] } });
+  const m = manifests.find((x) => LINKED in x.files);
+  // definitions.ts and, beside it, ts-features' helpers.ts, lib/twice.ts and lib/index.ts.
+  assert.equal(m?.linked?.files.length, 4, JSON.stringify(m));
+  // Only the linked entry of helpers.ts is rewritten: only a worker importing linked entries prints it.
+  const helpers = m.linked.files
+    .map((f) => join(cacheDir, f))
+    .filter((f) => readFileSync(f, 'utf8').includes('sides in'));
+  assert.equal(helpers.length, 1);
+  writeFileSync(helpers[0]!, readFileSync(helpers[0]!, 'utf8').replace('sides in', 'sides (linked) in'));
+
+  const id = await stack.launch('report', {}, 'ts_linked');
+  const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE']);
+  const stdout = await stack.computeLogs(id, 'stdout');
+  assert.equal(run.status, 'SUCCESS', `${stdout}\n${await stack.computeLogs(id, 'stderr')}`);
+  const r = JSON.parse(/^REPORT (.*)$/m.exec(stdout)?.[1] ?? '{}') as { helper?: string; twice?: number };
+  assert.deepEqual([r.helper, r.twice], ['3 sides (linked) in helpers.ts', 42]);
 });

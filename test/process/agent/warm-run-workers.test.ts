@@ -5,13 +5,22 @@
 // every outcome of an agent crash in the middle of a handoff (standby never got the run, took
 // it, or was still undecided at the recovery deadline) is recovered with exactly one run.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
 import { StandbyPool, standbyKey, type Standby } from '../../../src/agent/launchers/standby-pool.js';
-import { forgetStandbyProcess } from '../../../src/agent/launchers/run-records.js';
+import { forgetStandbyProcess, standbyRoot } from '../../../src/agent/launchers/run-records.js';
 import {
   bubblewrapIsolation,
   bubblewrapUsable,
@@ -136,7 +145,7 @@ for (const mode of ['none', 'bubblewrap'] as const) {
         assert.equal(launcher.standbys.spawned, 1);
         // Its first events are stored (supervision says so): the refill starts at once.
         launcher.launchSettled('run_refill_1');
-        assert.equal(launcher.standbys.spawned, 2);
+        await until('the refill to spawn', () => launcher.standbys.spawned === 2);
         await until('the refill to be ready', () => launcher.standbys.counts().ready === 1);
         // The next launch finds it ready (a hit: the pool's target stayed at 1).
         const next = await launcher.launch(spec('run_refill_2', 'hello'));
@@ -146,6 +155,42 @@ for (const mode of ['none', 'bubblewrap'] as const) {
           1,
         );
         for (const id of ['run_refill_1', 'run_refill_2'])
+          assert.equal((await finished(launcher, id)).at(-1)?.type, 'RUN_SUCCESS');
+      } finally {
+        launcher.stop();
+      }
+    });
+
+    test('in a burst too, a taken ready standby is replaced (and its directory removed) only once its launch settles', async () => {
+      const launcher = newLauncher(isolation, 'burst-refill-later');
+      const launcherDir = join(root, `${isolation.kind}-burst-refill-later`);
+      const ticks = async (): Promise<void> => {
+        for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+      };
+      try {
+        // A launch that finds its standby booting: a miss, so the key is in a burst (target 2).
+        launcher.prewarm({ location: 'hello', module: MODULE });
+        await launcher.launch(spec('run_burst_1', 'hello'));
+        launcher.launchSettled('run_burst_1');
+        await until('two refills ready', () => launcher.standbys.counts().ready === 2);
+        const sbSpec = { location: 'hello', module: MODULE, cwd: process.cwd(), env: {} };
+        assert.ok(launcher.standbys.inBurst(sbSpec));
+        const before = launcher.standbys.spawned;
+        // A hit during the burst: the hand-off and the launch report's trip fork nothing.
+        const handle = await launcher.launch(spec('run_burst_2', 'hello'));
+        assert.match(handle.ref, /\(warm\)/);
+        await ticks();
+        assert.equal(launcher.standbys.spawned, before, 'no standby spawned before the launch settled');
+        // Nor is the taken standby's emptied directory removed on the way (cleanup, not hand-off).
+        assert.equal(readdirSync(standbyRoot(launcherDir)).length, 2);
+        // Its report is answered: the replacement starts (off the activity's own return path),
+        // and the taken standby's directory goes.
+        launcher.launchSettled('run_burst_2');
+        await ticks();
+        assert.equal(launcher.standbys.spawned, before + 1);
+        const dirs = readdirSync(standbyRoot(launcherDir));
+        assert.equal(dirs.length, 2, 'the ready standby and its new replacement');
+        for (const id of ['run_burst_1', 'run_burst_2'])
           assert.equal((await finished(launcher, id)).at(-1)?.type, 'RUN_SUCCESS');
       } finally {
         launcher.stop();

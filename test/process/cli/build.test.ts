@@ -82,7 +82,7 @@ describe('compiled build', () => {
     assert.deepEqual(own, [join(out, 'src/cli/main.js')]);
     // User-code processes: our modules compiled, tsx only for the user's TypeScript (registered
     // when the location is loaded, not preloaded), the SDK from the build.
-    assert.equal(user.at(-1), join(out, 'src/cli/main.js'));
+    assert.equal(user.at(-1), join(out, 'src/cli/user-code-main.js'));
     assert.ok(user.includes('--conditions=outpost-compiled'), user.join(' '));
     assert.ok(!user.some((a) => a.includes('tsx')), user.join(' '));
     assert.equal(cliNodeArgs().at(-1), join(ROOT, 'src/cli/main.ts'));
@@ -135,6 +135,13 @@ export default defineLocation({ jobs: [job({ name: 'noop', ops: [op({ name: 'not
     const worker = urls.findIndex((u) => u.endsWith('/src/user-code/run-worker/run-worker.js'));
     assert.ok(worker >= 0 && firstTsx > worker, `tsx (${firstTsx}) after the worker's own modules (${worker})`);
     assert.ok(urls.includes(pathToFileURL(module).href), 'the location was imported');
+    // The worker's own modules need no zod: only the SDK's zod/v4 is there (the run-event schemas
+    // the agent checks with, on zod v3, are not the worker's to load).
+    const v3 = urls.filter((u) => /node_modules\/zod\/(index\.js|v3\/)/.test(u));
+    assert.deepEqual(v3, [], 'the run worker loaded zod v3');
+    // The agent's own argv form starts the worker without the CLI's option parser.
+    const commander = urls.filter((u) => u.includes('/node_modules/commander/'));
+    assert.deepEqual(commander, [], 'the run worker loaded commander');
   });
 
   test('a client command loads neither Temporal, the store, the server nor the agent', () => {

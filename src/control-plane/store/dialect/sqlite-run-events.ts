@@ -3,7 +3,7 @@
 import type SQLite from 'better-sqlite3';
 import { OutpostError } from '../../../shared/errors.js';
 import { TERMINAL_EVENT_TYPE_LIST, TERMINAL_EVENT_TYPES } from '../../../shared/run-events.js';
-import type { RunStatus } from '../../core/run-state.js';
+import { statusForEvent, type RunStatus } from '../../core/run-state.js';
 import {
   assertOneTerminal,
   assertSame,
@@ -65,10 +65,11 @@ export async function appendRunEventsSqlite(
           last0,
           fresh.map((r) => r[1]),
         );
-        const direct = prep(db, `INSERT INTO run_events (seq, ${COLS}) VALUES (?,?,?,?,?,?,?,?,?,?)`);
+        // The public seq goes last, so a row binds as it is (no spread into a new array).
+        const direct = prep(db, `INSERT INTO run_events (${COLS}, seq) VALUES (?,?,?,?,?,?,?,?,?,?)`);
         for (const r of fresh) {
-          if (r[1] <= last) direct.run(r[1] + offset, ...r);
-          else toPending.run(...r);
+          if (r[1] <= last) direct.run(r, r[1] + offset);
+          else toPending.run(r);
         }
       } else {
         const pendingCopy = prep(
@@ -106,9 +107,12 @@ export async function appendRunEventsSqlite(
         assertOneTerminal(runId, terminals);
       }
       const now = store.now();
+      // Only the events that move the status or carry its times (RUN_START, the terminal ones).
       const plan = planStatus(
         run.status,
-        stored.map((r) => ({ seq: r[1], type: r[2], timestamp: r[3] })),
+        stored
+          .filter((r) => statusForEvent(r[2]) !== undefined)
+          .map((r) => ({ seq: r[1], type: r[2], timestamp: r[3] })),
         now,
       );
       if (last !== last0 || plan.status !== run.status || plan.startedAt !== undefined) {

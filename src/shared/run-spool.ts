@@ -1,0 +1,32 @@
+// The zod-free part of the run-event contract (run-events.ts re-exports it): what the run worker
+// needs to write its spool, so its boot loads no schema library. The schemas stay in run-events.ts.
+import type { RunEventType } from './run-events.js';
+
+/** The events that end a run, in the order of their statuses (SUCCESS, FAILURE, CANCELED). */
+export const TERMINAL_EVENT_TYPE_LIST = [
+  'RUN_SUCCESS',
+  'RUN_FAILURE',
+  'RUN_CANCELED',
+] as const satisfies readonly RunEventType[];
+export const TERMINAL_EVENT_TYPES: ReadonlySet<string> = new Set(TERMINAL_EVENT_TYPE_LIST);
+
+/** An error as events carry it. */
+export interface SerializedError {
+  name: string;
+  message: string;
+  stack?: string | undefined;
+}
+
+/** File names inside a run's spool directory. */
+export const SPOOL_FILES = {
+  events: 'events.jsonl',
+  stdout: 'stdout.log',
+  stderr: 'stderr.log',
+  /** Written by the agent when it terminates the run (the worker never writes it). */
+  terminated: 'terminate-requested.json',
+} as const;
+
+export function serializeError(err: unknown): SerializedError {
+  if (err instanceof Error) return { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
+  return { name: 'Error', message: String(err) };
+}
