@@ -9,12 +9,22 @@
 //        { type: 'close' }        a last PASSIVE checkpoint, then the connection is closed
 //   out: { type: 'checkpoint', mode, busy, log, checkpointed, ms } | { type: 'failed', mode, message }
 //        { type: 'closed' }
+import { readlinkSync } from 'node:fs';
+import { setPriority } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { parentPort, workerData } from 'node:worker_threads';
 import SQLite from 'better-sqlite3';
 
 /** @type {{ file: string, busyTimeoutMs: number }} */
 const config = workerData;
+// A lower CPU priority for this thread alone (Linux: a thread id is a pid to setpriority), so on
+// a busy host the control plane's thread is scheduled first. Best effort.
+try {
+  const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
+  if (tid > 0) setPriority(tid, 10);
+} catch {
+  /* not Linux, or not permitted: the default priority */
+}
 const db = new SQLite(config.file, { fileMustExist: true });
 // RESTART waits this long for a writer or reader to finish; PASSIVE never waits.
 db.pragma(`busy_timeout = ${config.busyTimeoutMs}`);
