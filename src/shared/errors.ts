@@ -166,6 +166,11 @@ export const ERRORS = {
     "Run config does not match the job's config schema",
     'Fix the config fields listed in the detail.',
   ),
+  CONFIG_SCHEMA_UNSUPPORTED: spec(
+    400,
+    "The job's config schema uses keywords Outpost cannot check",
+    "Use JSON Schema 2020-12 keywords (custom annotations start with `x-`) in the job's config schema, then redeploy the location.",
+  ),
   UNKNOWN_PARTITION: spec(
     400,
     "The partition key is missing or not in the job's partition set",

@@ -1,13 +1,10 @@
 // Run actions with their rules: launchRun validates before writing anything, terminateRun
 // cancels an unclaimed launch directly or asks the agent to stop the run, and
 // reportRunLaunched records that the agent spawned (or adopted) the run worker.
-import { Ajv2020 } from 'ajv/dist/2020.js';
-import addFormats from 'ajv-formats';
 import { z } from 'zod';
 import { OutpostError } from '../../shared/errors.js';
 import { checkPartitionKey } from '../core/partition-key.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
-import { strictConfigSchema } from '../core/strict-config.js';
 import { requireLocation } from '../store/locations.js';
 import {
   appendEngineEvent,
@@ -24,24 +21,7 @@ import { cancelQueuedLaunch, enqueue, type Exec, type WorkItemView } from '../st
 import { deepMerge, partitionRunParts } from './partition-run.js';
 import { checkConfigWithLocation, locationKind, resolveLaunchJob } from './launch-target.js';
 import { formatZodIssues } from '../../shared/zod-issues.js';
-
-const ajv = new Ajv2020({ strict: false, allErrors: true });
-(addFormats as unknown as (a: Ajv2020) => void)(ajv);
-const validators = new Map<string, ReturnType<typeof ajv.compile>>();
-
-function validatorFor(schema: Record<string, unknown>): ReturnType<typeof ajv.compile> {
-  const key = JSON.stringify(schema);
-  let v = validators.get(key);
-  if (!v) {
-    // Snapshots may name any draft in $schema; Ajv 2020 validates the keywords we care about.
-    // Strict: keys the schema does not list are refused unless it allows them (strict-config.ts).
-    const { $schema: _ignored, ...rest } = schema;
-    v = ajv.compile(strictConfigSchema(rest));
-    if (validators.size > 500) validators.clear();
-    validators.set(key, v);
-  }
-  return v;
-}
+import { configValidatorFor } from './config-validators.js';
 
 /** The tag that names a run's partition (as sensors and schedules set it). */
 export const PARTITION_TAG = 'outpost/partition';
@@ -107,12 +87,12 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
   if (locationKind(loc.spec, loc.snapshot) === 'DAGSTER') {
     await checkConfigWithLocation(store, { location, job, runConfig, assetSelection });
   } else {
-    const validate = validatorFor(jobDef.configSchema);
-    if (!validate(runConfig)) {
-      const problems = (validate.errors ?? []).map((e) => `${e.instancePath || '/'} ${e.message ?? 'is invalid'}`);
+    const validate = await configValidatorFor(jobDef.configSchema);
+    const problems = validate(runConfig);
+    if (problems.length) {
       throw new OutpostError('CONFIG_SCHEMA_VIOLATION', {
-        detail: problems.join('; '),
-        data: { errors: validate.errors },
+        detail: problems.map((e) => `${e.instancePath || '/'} ${e.message}`).join('; '),
+        data: { errors: problems },
       });
     }
   }
