@@ -101,6 +101,14 @@ export interface RunSpool {
   wakeOn(event: Promise<unknown>): void;
   /** True when this host recorded a request to terminate the run (Launcher.requestTermination). */
   terminationRecorded(): boolean;
+  /**
+   * Live processes (not this agent) holding the spool's files open for writing: the worker's
+   * tree, found whatever pid the launcher recorded (src/agent/spool-writers.ts). Scans /proc:
+   * asked only before the agent would end the run itself.
+   */
+  writers(): number[];
+  /** Signals the process group of each writer; how many groups it reached. */
+  signalWriters(signal: NodeJS.Signals): number;
   close(): void;
 }
 

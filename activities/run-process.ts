@@ -18,6 +18,15 @@ const FIRST_EVENTS_MAX = 100;
 /** How often launchRun heartbeats while it works (its heartbeat timeout is 15 s). */
 const LAUNCH_HEARTBEAT_MS = 3_000;
 
+/** How long a worker found by its spool gets after SIGTERM before SIGKILL (the workflow's default grace). */
+const ORPHAN_GRACE_MS = 10_000;
+
+/** A worker supervision found by its spool after its recorded process was gone, and what was sent to it. */
+interface Orphans {
+  termAt?: number;
+  killed: boolean;
+}
+
 export type LaunchOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
 
 /** launchRunHere's answer: the launch's outcome, or `elsewhere` when this is not the run's host. */
@@ -43,6 +52,28 @@ export function createRunProcessActivities(deps: ActivityDeps) {
   const pollMs = deps.supervisePollMs ?? 250;
   const idleMs = Math.max(pollMs, deps.superviseIdleMs ?? 2_000);
   const board = new LaunchBoard();
+
+  /**
+   * Termination of a worker whose recorded process is gone (supervision found it by its spool):
+   * the launcher's signals cannot reach it, so its process group is signalled here, as
+   * terminateProcess would: SIGTERM, then SIGKILL after the grace period.
+   */
+  function stopOrphans(shipper: RunSpool, orphans: Orphans, terminating: boolean, log: typeof deps.logger): void {
+    if (!terminating && !shipper.terminationRecorded()) return;
+    const at = now();
+    if (orphans.termAt === undefined) {
+      orphans.termAt = at;
+      log.warn({ groups: shipper.signalWriters('SIGTERM') }, 'sent SIGTERM to the run worker found by its spool');
+    } else if (!orphans.killed && at - orphans.termAt >= ORPHAN_GRACE_MS) {
+      orphans.killed = true;
+      log.warn({ groups: shipper.signalWriters('SIGKILL') }, 'sent SIGKILL to the run worker found by its spool');
+    }
+  }
+
+  /** Whether a worker for the run wrote events into its spool on this host. */
+  function ranHere(runId: string): boolean {
+    return deps.spool.eventLinesAfter(runId, 0, 1) !== '';
+  }
 
   /** Appends ENGINE + a terminal event after the highest seq, unless the run already ended. */
   async function endRun(
@@ -112,7 +143,9 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       cursor =
         (await deps.prefetchedCursor?.(payload.runId)) ??
         (await deps.controlPlane.runCursor(deps.agentId(), payload.runId));
-      if (cursor.status === 'CANCELING' || isTerminalRunStatus(cursor.status)) {
+      // Not when a worker already wrote events here (its record lost with a killed agent): the
+      // launcher adopts it (recovery.ts) and supervision drains and stops it.
+      if ((cursor.status === 'CANCELING' && !ranHere(payload.runId)) || isTerminalRunStatus(cursor.status)) {
         log.info({ status: cursor.status }, 'run not launched: it was stopped first');
         return { skipped: cursor.status } as const;
       }
@@ -164,6 +197,9 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         const stored = await deps.controlPlane.runCursor(deps.agentId(), runId);
         if (stored.status === 'QUEUED') continue;
         if (await deps.launcher.adopt(runId)) return {};
+        // The spool is the truth: a worker that wrote events here ran, recorded or not (an agent
+        // killed mid-hand-off), so supervision drains it instead of reporting the run stopped.
+        if (stored.status === 'CANCELING' && ranHere(runId)) return {};
         if (stored.status === 'CANCELING' || isTerminalRunStatus(stored.status)) return undefined;
       }
     } finally {
@@ -237,10 +273,32 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         // pollMs (CPU per run with hundreds supervised at once).
         const exited = deps.launcher.whenExited?.(runId);
         if (exited) shipper.wakeOn(exited);
+        /** Set once the recorded process is gone while a process still writes the spool's events. */
+        let orphans: Orphans | undefined;
         for (;;) {
           if (ctx.cancellationSignal.aborted) throw new CancelledFailure('superviseRun cancelled');
           // Liveness first: whatever was written before we saw the exit is in the files now.
-          const alive = await deps.launcher.isAlive(runId);
+          let alive = await deps.launcher.isAlive(runId);
+          // The spool is the truth: a worker still writing its events runs, whatever pid was
+          // recorded (a sandbox's outer process dies of SIGTERM while the worker inside goes on).
+          // Asked only when the agent might otherwise end the run itself: no terminal event in
+          // what is there (its complete lines read first, so an ordinary end costs no /proc scan).
+          if (!alive && !shipper.sawTerminalEvent) {
+            for (let i = 0; i < 100_000 && (await shipper.shipOnce(false)); i++)
+              ctx.heartbeat({ lastSeq: shipper.lastSeq });
+          }
+          const writers = !alive && !shipper.sawTerminalEvent ? shipper.writers() : [];
+          if (writers.length) {
+            alive = true;
+            if (!orphans) {
+              orphans = { killed: false };
+              log.warn(
+                { writers },
+                'the recorded run worker process is gone but a process still writes its events: supervising it until it exits',
+              );
+            }
+          }
+          if (alive && orphans) stopOrphans(shipper, orphans, opts.terminating === true, log);
           const progressed = await shipper.shipOnce(!alive);
           if (progressed) deps.launcher.launchSettled?.(runId);
           ctx.heartbeat({ lastSeq: shipper.lastSeq });

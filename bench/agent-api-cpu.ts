@@ -6,7 +6,6 @@
 // process.cpuUsage() of this process around each, so the figure hardly depends on other load on
 // the machine (unlike ingest's and logs' wall-clock ratios, whose bottleneck is this CPU). SQLite.
 //   npx tsx bench/agent-api-cpu.ts [--quick]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,7 +20,7 @@ import { DEFAULT_API_LIMITS } from '../src/control-plane/limits.js';
 import { createLogger } from '../src/shared/logger.js';
 import { openHarness, runOfAgentA, type Harness } from '../test/support/control-plane-harness.js';
 import { isQuick, report, summarize } from './support/report.js';
-import { cpuOf } from './support/window-cpu.js';
+import { clientCpu, cpuOf } from './support/window-cpu.js';
 
 const quick = isQuick();
 const REPS = quick ? 2 : 5;
@@ -56,15 +55,7 @@ async function main(): Promise<void> {
           ? [EVENTS, EVENT_BATCH, EVENT_BATCHES_IN_FLIGHT]
           : [LOG_BYTES / LOG_CHUNK, LOG_CHUNK, LOG_CHUNKS_IN_FLIGHT];
       const args = [url, h.agentToken, agentA, runId, kind, from, count, size, inFlight].map(String);
-      const c = spawn(process.execPath, [CLIENT, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-      await new Promise<void>((r) => c.stdout.once('data', () => r()));
-      const exited = new Promise<void>((r, j) =>
-        c.once('exit', (code) => (code === 0 ? r() : j(new Error(`client exited ${code}`)))),
-      );
-      return cpuOf(async () => {
-        c.stdin.write('go');
-        await exited;
-      });
+      return clientCpu(CLIENT, args);
     }
     const freshRun = async () =>
       (

@@ -9,7 +9,6 @@
 // the client runs, i.e. what a run's requests cost the control plane with its HTTP layer. No
 // floor: the in-process figure is the HTTP figure's floor (ratio reported).
 //   NODE_ENV=production npx tsx bench/run-requests-cpu.ts [--quick] [--runs N]
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -19,7 +18,7 @@ import { createNodeServer } from '../src/control-plane/http/node-server.js';
 import { DEFAULT_API_LIMITS } from '../src/control-plane/limits.js';
 import { createLogger } from '../src/shared/logger.js';
 import { isQuick, report } from './support/report.js';
-import { cpuOf } from './support/window-cpu.js';
+import { clientCpu } from './support/window-cpu.js';
 import { runWorkflowId } from '../src/shared/workflow-contract.js';
 import { loadedLocation, openHarness, postAgentRaw } from '../test/support/control-plane-harness.js';
 
@@ -109,15 +108,7 @@ async function main(): Promise<void> {
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     const viaHttp = async (runs: number): Promise<number> => {
       const args = [url, h.userToken, h.agentToken, agentId, String(runs), JSON.stringify(AGENT_DOCUMENTS)];
-      const c = spawn(process.execPath, [CLIENT, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
-      await new Promise<void>((r) => c.stdout.once('data', () => r()));
-      const exited = new Promise<void>((r, j) =>
-        c.once('exit', (code) => (code === 0 ? r() : j(new Error(`client exited ${code}`)))),
-      );
-      return cpuOf(async () => {
-        c.stdin.write('go');
-        await exited;
-      });
+      return clientCpu(CLIENT, args);
     };
     await viaHttp(WARMUP);
     const httpMs = (await viaHttp(RUNS)) / RUNS;

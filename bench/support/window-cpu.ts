@@ -3,6 +3,7 @@
 // and the `outpost agent` child (from /proc, 10 ms ticks). With OUTPOST_BENCH_CP_PROFILE=<file>
 // the bench process is also profiled over the window (V8 sampling profiler), into
 // <file>.<label>.cpuprofile.
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpuMs } from './stack.js';
@@ -44,4 +45,20 @@ export async function cpuOf(fn: () => Promise<void>): Promise<number> {
   await fn();
   const c = process.cpuUsage(c0);
   return (c.user + c.system) / 1000;
+}
+
+/**
+ * This process's CPU while a client script in its own process does its requests: the script
+ * prints a line when ready and starts on "go" from stdin; the window ends at its exit.
+ */
+export async function clientCpu(script: string, args: string[]): Promise<number> {
+  const c = spawn(process.execPath, [script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  await new Promise<void>((r) => c.stdout.once('data', () => r()));
+  const exited = new Promise<void>((r, j) =>
+    c.once('exit', (code) => (code === 0 ? r() : j(new Error(`client exited ${code}`)))),
+  );
+  return cpuOf(async () => {
+    c.stdin.write('go');
+    await exited;
+  });
 }

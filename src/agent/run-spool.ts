@@ -10,6 +10,7 @@ import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
 import { SpoolShipper } from './spool-shipper.js';
 import { eventLinesAfter } from './spool-lines.js';
 import { SpoolWatch } from './spool-watch.js';
+import { signalSpoolWriters, spoolWriters } from './spool-writers.js';
 
 export interface RunSpoolsOptions {
   controlPlane: Pick<ControlPlaneClient, 'appendRunEventLines' | 'appendComputeLogs'>;
@@ -69,6 +70,8 @@ export function createRunSpools(opts: RunSpoolsOptions) {
           event.then(poke, poke);
         },
         terminationRecorded: () => existsSync(join(dir, SPOOL_FILES.terminated)),
+        writers: () => spoolWriters(dir).map((w) => w.pid),
+        signalWriters: (signal: NodeJS.Signals) => signalSpoolWriters(spoolWriters(dir), signal),
         close: () => watch?.close(),
       };
     },

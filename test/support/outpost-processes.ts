@@ -2,7 +2,7 @@
 // a file-backed SQLite DB (so a kill -9 can be followed by a restart on the same DB and port) and
 // `outpost agent`, both as child processes we can SIGKILL, plus a small user-API client.
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { createWriteStream, existsSync, readFileSync, writeFileSync, type WriteStream } from 'node:fs';
 import { join } from 'node:path';
 import { runDir, spawnCount } from '../../src/agent/launchers/run-records.js';
 import { kill9, spawnOutpost, stopGracefully } from './process.js';
@@ -76,6 +76,7 @@ export class ControlPlaneProcess {
 /** `outpost agent` as a child process; restartable with the same data dir (same agent id, spools). */
 export class AgentProcess {
   child: ChildProcess | undefined;
+  private log: WriteStream | undefined;
 
   constructor(
     readonly opts: {
@@ -85,6 +86,8 @@ export class AgentProcess {
       taskQueue: string;
       dataDir: string;
       extraArgs?: string[];
+      /** Append the agent's output (every life of it) to this file; default: drained and dropped. */
+      logFile?: string;
     },
   ) {}
 
@@ -108,8 +111,15 @@ export class AgentProcess {
       { OUTPOST_LOG_LEVEL: 'info' },
     );
     // Keep draining its output so a full pipe never blocks it.
-    child.stdout?.resume();
-    child.stderr?.resume();
+    if (this.opts.logFile) {
+      // One stream for every life, never ended: a line the old process flushes late still lands.
+      this.log ??= createWriteStream(this.opts.logFile, { flags: 'a' }).on('error', () => undefined);
+      child.stdout?.pipe(this.log, { end: false });
+      child.stderr?.pipe(this.log, { end: false });
+    } else {
+      child.stdout?.resume();
+      child.stderr?.resume();
+    }
     this.child = child;
     return child;
   }

@@ -137,7 +137,7 @@ export async function checkRun(
   assert.deepEqual(
     user.slice(0, spooled.length).map((e) => `${e.workerSeq} ${e.type}`),
     spooled.map((e) => `${e.seq} ${e.type}`),
-    `run ${id}: stored events differ from the spool`,
+    `run ${id}: stored events differ from the spool; ${divergence(user, spooled)}`,
   );
   // Beyond the spool only the agent's ending of a worker that could not end the run itself.
   assert.ok(
@@ -201,4 +201,23 @@ export function spoolEvents(agent: AgentProcess, id: string): Array<{ seq: numbe
     }
   }
   return out;
+}
+
+/**
+ * Where the stored worker events leave the spool, with the stored events' messages from there on
+ * (an agent-written ENGINE event says which path ended the run) and the spool's count there.
+ */
+function divergence(user: RunEventView[], spooled: Array<{ seq: number; type: string }>): string {
+  const at = user.findIndex((e, i) => spooled[i]?.type !== e.type || spooled[i]?.seq !== e.workerSeq);
+  if (at < 0) return `stored ${user.length} worker events, spool ${spooled.length}`;
+  const stored = user
+    .slice(Math.max(0, at - 1), at + 3)
+    .map((e) => `${e.workerSeq} ${e.type}${e.message ? `: ${e.message}` : ''}`)
+    .join(' | ');
+  const spool = spooled
+    .slice(Math.max(0, at - 1), at + 3)
+    .map((e) => `${e.seq} ${e.type}`)
+    .join(' | ');
+  const last = spooled[spooled.length - 1];
+  return `first difference at worker seq ${at + 1}: stored ${stored}; spool ${spool} … ${spooled.length} lines, last ${last ? `${last.seq} ${last.type}` : 'none'}`;
 }

@@ -52,6 +52,8 @@ export class FaultSystem {
       taskQueue: 'faults',
       dataDir: join(this.dir, 'agent'),
       extraArgs: this.opts.agentArgs ?? [],
+      // A diagnostic: OUTPOST_FAULT_AGENT_LOG=<file> keeps the agent's log (info level) there.
+      ...(process.env.OUTPOST_FAULT_AGENT_LOG ? { logFile: process.env.OUTPOST_FAULT_AGENT_LOG } : {}),
     });
     await this.agent.start();
     for (const [name, module] of Object.entries(this.opts.locations)) await this.deploy(name, module);

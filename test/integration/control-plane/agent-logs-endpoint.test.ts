@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { appendWhenContiguous, chunkOrderOf } from '../../../src/control-plane/http/agent-logs.js';
 import { readComputeLogs } from '../../../src/control-plane/store/compute-logs.js';
+import type { Store } from '../../../src/control-plane/store/store.js';
 import { isOutpostError } from '../../../src/shared/errors.js';
 import { postAgentRaw, uploadFixture, type RawAnswer } from '../../support/control-plane-harness.js';
 import { describeEachDialect } from '../../support/storage.js';
@@ -14,6 +15,17 @@ import { describeEachDialect } from '../../support/storage.js';
 const CHUNK_LIMIT = 64;
 
 type Answer = RawAnswer<{ storedBytes?: number; truncated?: boolean }>;
+
+/** Counts the store's transactions until restored (a refused chunk costs one). */
+function countTransactions(store: Store): { readonly n: number; restore(): void } {
+  const real = store.transaction.bind(store);
+  const counted = { n: 0, restore: () => void (store.transaction = real) };
+  store.transaction = (fn) => {
+    counted.n++;
+    return real(fn);
+  };
+  return counted;
+}
 
 describeEachDialect('POST /agent/logs', (target) => {
   const u = uploadFixture(() => target.freshUrl(), { limits: { maxLogChunkBytes: CHUNK_LIMIT } });
@@ -64,12 +76,7 @@ describeEachDialect('POST /agent/logs', (target) => {
     // The agent's window: chunk n's request arrives first, but chunk n+1's body is read first.
     const base = (await readComputeLogs(u.h.store, u.runId, 'stdout', 0)).nextOffset;
     const store = u.h.store;
-    const real = store.transaction.bind(store);
-    let transactions = 0;
-    store.transaction = (fn) => {
-      transactions++;
-      return real(fn);
-    };
+    const counted = countTransactions(store);
     try {
       let release!: () => void;
       const held = new Promise<void>((r) => (release = r));
@@ -93,15 +100,15 @@ describeEachDialect('POST /agent/logs', (target) => {
       await new Promise((r) => setTimeout(r, 50));
       const second = chunk(base + 4, 'EFGH');
       await new Promise((r) => setTimeout(r, 50));
-      assert.equal(transactions, 0, 'the later chunk did not try its transaction while its predecessor was read');
+      assert.equal(counted.n, 0, 'the later chunk did not try its transaction while its predecessor was read');
       release();
       assert.equal(((await (await first).json()) as Answer['body']).storedBytes, base + 4);
       assert.deepEqual((await second).body, { storedBytes: base + 8, truncated: false });
-      assert.equal(transactions, 2, 'one transaction per chunk: none refused for the gap');
+      assert.equal(counted.n, 2, 'one transaction per chunk: none refused for the gap');
       assert.ok((await stored()).endsWith('ABCDEFGH'));
       assert.equal(chunkOrderOf(store).size, 0, 'no chunk is left in the order');
     } finally {
-      store.transaction = real;
+      counted.restore();
     }
   });
 
@@ -109,26 +116,21 @@ describeEachDialect('POST /agent/logs', (target) => {
     const base = (await readComputeLogs(u.h.store, u.runId, 'stdout', 0)).nextOffset;
     const stderrBase = (await readComputeLogs(u.h.store, u.runId, 'stderr', 0)).nextOffset;
     const store = u.h.store;
-    const real = store.transaction.bind(store);
-    let transactions = 0;
-    store.transaction = (fn) => {
-      transactions++;
-      return real(fn);
-    };
+    const counted = countTransactions(store);
     try {
       const ahead = chunk(base + 4, 'MNOP');
       await new Promise((r) => setTimeout(r, 50));
       // Other writes to the run wake its waiters: stderr chunks.
       for (let i = 0; i < 5; i++) await chunk(stderrBase + i, 'e', u.agentA, 'stderr');
       await new Promise((r) => setTimeout(r, 20));
-      const before = transactions;
+      const before = counted.n;
       assert.ok(before <= 6, `the waiting chunk tried its transaction ${before - 5} times before its gap filled`);
       assert.equal((await chunk(base, 'IJKL')).body.storedBytes, base + 4);
       assert.deepEqual((await ahead).body, { storedBytes: base + 8, truncated: false });
-      assert.equal(transactions, before + 2);
+      assert.equal(counted.n, before + 2);
       assert.ok((await stored()).endsWith('IJKLMNOP'));
     } finally {
-      store.transaction = real;
+      counted.restore();
     }
   });
 

@@ -1,12 +1,14 @@
 // SQLite (better-sqlite3): the embedded default. One writer at a time, so transactions begin
 // IMMEDIATE (taking the write lock at once), rows need no lock of their own, and the event
-// ingest uses prepared statements on the raw handle (sqlite-run-events.ts).
+// ingest uses prepared statements on the raw handle (sqlite-run-events.ts). A file database's
+// WAL checkpoints run on a thread of their own (sqlite-checkpointer.ts), not inside COMMIT.
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, sql, type SqliteDatabase } from 'kysely';
+import { Kysely, SqliteDialect, SqliteDriver, sql, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
 import type { WorkItemsTable } from '../schema.js';
 import type { DialectFactory, StoreDialect } from './dialect.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { appendRunEventsSqlite } from './sqlite-run-events.js';
 
 /** Distinct SQL texts whose statements are kept; past it the oldest is let go. */
@@ -36,25 +38,30 @@ export function cachingDatabase(handle: SQLite.Database, size = STATEMENT_CACHE_
   };
 }
 
-function sqliteOps(handle: SQLite.Database): StoreDialect {
+function sqliteOps(handle: SQLite.Database, ckpt: SqliteCheckpointer | undefined): StoreDialect {
   return {
     name: 'sqlite',
     unavailableCode: 'INTERNAL',
     listen: () => Promise.resolve(),
     // Two processes that read then write wait for each other (busy_timeout) instead of failing
     // with SQLITE_BUSY.
-    transaction: (db, fn) =>
-      db.connection().execute(async (conn) => {
+    transaction: async (db, fn) => {
+      // Past the WAL's bound, writes wait (without blocking the thread) for its checkpoint.
+      const room = ckpt?.beforeWrite();
+      if (room) await room;
+      return db.connection().execute(async (conn) => {
         await sql`BEGIN IMMEDIATE`.execute(conn);
         try {
           const result = await fn(conn);
           await sql`COMMIT`.execute(conn);
+          ckpt?.afterCommit();
           return result;
         } catch (err) {
           await sql`ROLLBACK`.execute(conn).catch(() => undefined);
           throw err;
         }
-      }),
+      });
+    },
     lockForUpdate: (q) => q,
     claimQueued: async (db, set, limit) =>
       (
@@ -64,8 +71,49 @@ function sqliteOps(handle: SQLite.Database): StoreDialect {
        AND status = 'QUEUED'
     RETURNING *`.execute(db)
       ).rows,
-    appendRunEvents: (store, runId, rows) => appendRunEventsSqlite(store, handle, runId, rows),
+    appendRunEvents: async (store, runId, rows) => {
+      const room = ckpt?.beforeWrite();
+      if (room) await room;
+      const result = await appendRunEventsSqlite(store, handle, runId, rows);
+      ckpt?.afterCommit();
+      return result;
+    },
   };
+}
+
+/** Kysely's SQLite driver, whose destroy ends the checkpoint thread before the connection closes. */
+class CheckpointedSqliteDriver extends SqliteDriver {
+  constructor(
+    config: SqliteDialectConfig,
+    private readonly ckpt: SqliteCheckpointer,
+  ) {
+    super(config);
+  }
+
+  override async destroy(): Promise<void> {
+    await this.ckpt.close();
+    await super.destroy();
+  }
+}
+
+class CheckpointedSqliteDialect extends SqliteDialect {
+  constructor(
+    private readonly config: SqliteDialectConfig,
+    private readonly ckpt: SqliteCheckpointer,
+  ) {
+    super(config);
+  }
+
+  override createDriver(): SqliteDriver {
+    return new CheckpointedSqliteDriver(this.config, this.ckpt);
+  }
+}
+
+const checkpointers = new WeakMap<StoreDialect, SqliteCheckpointer>();
+
+/** The checkpointer of an open SQLite file database (tests, diagnostics); none in memory. */
+export function sqliteCheckpointerOf(ops: StoreDialect): SqliteCheckpointer | undefined {
+  return checkpointers.get(ops);
 }
 
 export const sqliteDialect: DialectFactory = {
@@ -76,14 +124,22 @@ export const sqliteDialect: DialectFactory = {
     if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
     const handle = new SQLite(file);
     // WAL lets readers run beside the single writer; NORMAL sync is durable across process crashes.
-    handle.pragma('journal_mode = WAL');
+    const journal = handle.pragma('journal_mode = WAL', { simple: true });
     handle.pragma('synchronous = NORMAL');
     handle.pragma('busy_timeout = 5000');
     handle.pragma('foreign_keys = ON');
+    // An in-memory or temporary database has no WAL: nothing to checkpoint.
+    const ckpt = journal === 'wal' ? new SqliteCheckpointer(handle, { file: resolve(file) }) : undefined;
+    ckpt?.on('failed', (err: Error) =>
+      process.emitWarning(`SQLite checkpoints run on the main thread again: ${err.message}`, 'OutpostWarning'),
+    );
+    const config: SqliteDialectConfig = { database: cachingDatabase(handle) };
+    const ops = sqliteOps(handle, ckpt);
+    if (ckpt) checkpointers.set(ops, ckpt);
     return {
-      db: new Kysely<DB>({ dialect: new SqliteDialect({ database: cachingDatabase(handle) }) }),
+      db: new Kysely<DB>({ dialect: ckpt ? new CheckpointedSqliteDialect(config, ckpt) : new SqliteDialect(config) }),
       dialect: 'sqlite',
-      ops: sqliteOps(handle),
+      ops,
     };
   },
 };

@@ -1,0 +1,217 @@
+// Supervision after an agent restart, when this host's record of a run's worker does not stand
+// for the worker: superviseRun (scheduled with the launch, as the run workflow does) runs in a
+// fresh set of activities (an empty launch board, as in a restarted agent) for a CANCELING run
+// whose real run worker (`outpost api execute-run`, detached) still runs and writes its spool.
+//   - the record names another process (as when a sandbox's outer bwrap process was recorded:
+//     termination's SIGTERM kills it and the worker inside runs on);
+//   - there is no record at all (an agent killed between a hand-off and its record), for
+//     supervision and for the launch retried then (it must adopt the worker, not skip the run).
+// Either way the agent must not append its own ENGINE + RUN_CANCELED while the worker writes:
+// supervision finds the worker by its spool, stops it, drains it, and the run ends with the
+// worker's own RUN_CANCELED, the stored events being exactly the spool's.
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import {
+  createActivities,
+  type ActivityDeps,
+  type LaunchOutcome,
+  type SuperviseResult,
+} from '../../../activities/index.js';
+import { createControlPlaneClient } from '../../../src/agent/control-plane-client.js';
+import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
+import { readProcStat } from '../../../src/agent/launchers/proc.js';
+import { recordRunProcess, runDir, spoolOf, writeIntent } from '../../../src/agent/launchers/run-records.js';
+import { createRunSpools } from '../../../src/agent/run-spool.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { SPOOL_FILES } from '../../../src/shared/run-events.js';
+import { CLI } from '../../support/code-server-process.js';
+import { startScriptedStack, type ScriptedStack } from '../../support/scripted-agent.js';
+import { until } from '../../support/wait.js';
+
+const HELLO = resolve('examples/hello/definitions.ts');
+
+describe('superviseRun in a restarted agent, for a CANCELING run whose record does not stand for its worker', () => {
+  let s: ScriptedStack;
+  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-supervise-spool-'));
+  const children: ChildProcess[] = [];
+
+  before(async () => {
+    s = await startScriptedStack();
+    const v = await s.deploy('hello');
+    await s.report('hello', v, { snapshot: await s.helloSnapshot() });
+    await s.heartbeat(['hello']);
+  });
+  after(async () => {
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+    await s?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  /** A fresh agent's run activities on this data dir (a new launcher and board, as after a restart). */
+  function freshActivities() {
+    const logger = createLogger({ name: 'agent', level: 'warn' });
+    const controlPlane = createControlPlaneClient({ url: s.url, token: s.agentToken });
+    const launcher = new ProcessLauncher({ dataDir, logger });
+    const deps = {
+      controlPlane,
+      launcher,
+      spool: createRunSpools({
+        controlPlane,
+        agentId: () => s.agentId,
+        spoolDir: (runId) => launcher.spoolDir(runId),
+        logger,
+      }),
+      agentId: () => s.agentId,
+      hostTaskQueue: 'supervise-by-spool',
+      logger,
+      // Not reached by supervision, termination or a launch that adopts.
+      codeLocations: undefined,
+      // The location's spec as the control plane serves it to the agent.
+      workspace: {
+        spec: async (name: string) => (await controlPlane.workspace(s.agentId)).find((e) => e.name === name)!.spec,
+      },
+      supervisePollMs: 100,
+    } as unknown as ActivityDeps;
+    return { activities: createActivities(deps), launcher };
+  }
+
+  /** A STARTED run of `sleepy` whose real worker runs detached, writing the run's spool here. */
+  async function runningWorker(): Promise<{ runId: string; worker: ChildProcess; spool: string }> {
+    const runId = await s.launch('sleepy', { seconds: 120 });
+    await s.claimLaunch(runId, { reportLaunched: true });
+    const dir = runDir(dataDir, runId);
+    const spool = spoolOf(dir);
+    mkdirSync(spool, { recursive: true });
+    const configFile = join(dir, 'config.json');
+    writeFileSync(configFile, JSON.stringify({ seconds: 120 }));
+    const out = openSync(join(spool, SPOOL_FILES.stdout), 'a');
+    const err = openSync(join(spool, SPOOL_FILES.stderr), 'a');
+    const worker = spawn(
+      process.execPath,
+      [...CLI, 'api', 'execute-run', '--run-id', runId, '--module', HELLO, '--job', 'sleepy'].concat([
+        '--config-file',
+        configFile,
+        '--spool-dir',
+        spool,
+      ]),
+      { detached: true, stdio: ['ignore', out, err] },
+    );
+    closeSync(out);
+    closeSync(err);
+    children.push(worker);
+    await until('the worker is napping', () => spoolTypes(spool).includes('STEP_START'), 60_000, 50);
+    return { runId, worker, spool };
+  }
+
+  async function terminate(runId: string): Promise<void> {
+    await s.user('mutation($id: ID!) { terminateRun(id: $id) { id } }', { id: runId });
+  }
+
+  async function storedEvents(runId: string): Promise<Array<{ workerSeq: number | null; type: string }>> {
+    const r = await s.user<{ run: { status: string; events: Array<{ workerSeq: number | null; type: string }> } }>(
+      'query($id: ID!) { run(id: $id) { status events(afterSeq: 0, first: 1000) { workerSeq type } } }',
+      { id: runId },
+    );
+    return r.run.events;
+  }
+
+  /** The case's assertions: the worker's own ending, every spool event stored once, nothing of the agent's. */
+  async function assertEndedByWorker(runId: string, spool: string, worker: ChildProcess, status: string) {
+    assert.equal(status, 'CANCELED', 'supervision ends the run CANCELED');
+    const agents = (await storedEvents(runId)).filter((e) => e.type === 'ENGINE' && e.workerSeq !== null);
+    assert.deepEqual(agents, [], 'the agent appended its own ENGINE + terminal pair while the worker was alive');
+    await until('the worker exited', () => worker.exitCode !== null || worker.signalCode !== null, 30_000, 50);
+    const stored = (await storedEvents(runId)).filter((e) => e.workerSeq !== null);
+    const written = spoolTypes(spool);
+    assert.deepEqual(
+      stored.map((e) => `${e.workerSeq} ${e.type}`),
+      written.map((t, i) => `${i + 1} ${t}`),
+      'stored events are exactly the spool (no ENGINE + RUN_CANCELED of the agent on top of a live worker)',
+    );
+    assert.equal(written.at(-1), 'RUN_CANCELED', "the worker's own RUN_CANCELED ends the run");
+  }
+
+  test('the recorded process is another one, killed by termination: the worker is found by its spool', async () => {
+    const { runId, worker, spool } = await runningWorker();
+    // The record names a process of its own group, as a sandbox's outer process would be.
+    const decoy = spawn('sleep', ['600'], { detached: true, stdio: 'ignore' });
+    children.push(decoy);
+    const st = readProcStat(decoy.pid!)!;
+    recordRunProcess(runDir(dataDir, runId), {
+      pid: decoy.pid!,
+      startTime: st.startTime,
+      pgid: decoy.pid!,
+      spawnedAt: Date.now(),
+    });
+    await terminate(runId);
+    const { activities } = freshActivities();
+    const handle = { runId, launcher: 'process', ref: '', adopted: false };
+    const env = new MockActivityEnvironment();
+    // Termination reaches only the recorded process; the worker is not signalled by it.
+    const stopped = await env.run<[], { signaled: boolean }, () => Promise<{ signaled: boolean }>>(() =>
+      activities.terminateProcess(handle, 1_000),
+    );
+    assert.equal(stopped.signaled, true);
+    assert.equal(worker.exitCode, null, 'the worker runs on');
+    const result = await env.run<[], SuperviseResult, () => Promise<SuperviseResult>>(() =>
+      activities.superviseRun(handle, { withLaunch: true }),
+    );
+    await assertEndedByWorker(runId, spool, worker, result.status);
+  });
+
+  test('no record at all: supervision drains the spool instead of reporting the run stopped', async () => {
+    const { runId, worker, spool } = await runningWorker();
+    await terminate(runId);
+    const { activities } = freshActivities();
+    const handle = { runId, launcher: 'process', ref: '', adopted: false };
+    const env = new MockActivityEnvironment();
+    // Records the termination on this host; there is nothing recorded to signal.
+    const stopped = await env.run<[], { signaled: boolean }, () => Promise<{ signaled: boolean }>>(() =>
+      activities.terminateProcess(handle, 1_000),
+    );
+    assert.equal(stopped.signaled, false);
+    const result = await env.run<[], SuperviseResult, () => Promise<SuperviseResult>>(() =>
+      activities.superviseRun(handle, { withLaunch: true }),
+    );
+    await assertEndedByWorker(runId, spool, worker, result.status);
+  });
+
+  test('no record, only the intent: the retried launch adopts the worker instead of skipping the run', async () => {
+    const { runId, worker, spool } = await runningWorker();
+    writeIntent(runDir(dataDir, runId), { runId, at: Date.now() });
+    await terminate(runId);
+    const { activities } = freshActivities();
+    const env = new MockActivityEnvironment();
+    const payload = { runId, location: 'hello', job: 'sleepy', runConfig: { seconds: 120 }, tags: {} };
+    const outcome = await env.run<[], LaunchOutcome, () => Promise<LaunchOutcome>>(() => activities.launchRun(payload));
+    // Skipped, the workflow would end the run "before it was launched" on top of the live worker.
+    assert.ok('launched' in outcome, `launch outcome ${JSON.stringify(outcome)}`);
+    assert.equal(outcome.launched.adopted, true);
+    const stopped = await env.run<[], { signaled: boolean }, () => Promise<{ signaled: boolean }>>(() =>
+      activities.terminateProcess(outcome.launched, 5_000),
+    );
+    assert.equal(stopped.signaled, true, 'the adopted worker is signalled');
+    const result = await env.run<[], SuperviseResult, () => Promise<SuperviseResult>>(() =>
+      activities.superviseRun(outcome.launched, { terminating: true }),
+    );
+    await assertEndedByWorker(runId, spool, worker, result.status);
+  });
+});
+
+function spoolTypes(spool: string): string[] {
+  let text = '';
+  try {
+    text = readFileSync(join(spool, SPOOL_FILES.events), 'utf8');
+  } catch {
+    return [];
+  }
+  return text
+    .split('\n')
+    .filter((l) => l.trim())
+    .map((l) => (JSON.parse(l) as { type: string }).type);
+}
