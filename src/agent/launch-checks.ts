@@ -10,15 +10,18 @@
 // In a burst, launches start seconds after their claim (they queue for the CPU, boot slots and
 // standbys): every answer asked for then is stale by its launch, which asks again, so each run
 // cost two runCursor calls (113 for 60 runs in `bench/concurrency.ts --quick`). So each claim's
-// time is kept, and while the last launch came later than `maxAgeMs` after its claim (within the
-// last few seconds: a burst going on), claims are not prefetched; a launch that comes in time, or
-// a few quiet seconds, turn prefetching back on.
+// time is kept, and a claim is not prefetched while the last launch came later than `maxAgeMs`
+// after its claim (within the last few seconds: a burst going on), nor while BACKLOG_MAX claims
+// of the last `maxAgeMs` still wait for their launch (claims outrun launches: this one comes
+// after them); a launch that comes in time, or a few quiet seconds, turn prefetching back on.
 import type { RunCursor } from './control-plane-client.js';
 
 /** Longest a prefetched answer stands in for the launch's own check. */
 export const LAUNCH_CHECK_MAX_AGE_MS = 1_000;
 /** How long a late launch stops prefetching for, unless another late one comes meanwhile. */
 const LATE_HOLD_MS = 5_000;
+/** Claims of the last maxAgeMs not launched yet beyond which a new claim's launch is taken to come too late. */
+const BACKLOG_MAX = 8;
 /** How long a claim's time is kept for its launch to measure the delay (a launch may never come). */
 const CLAIM_RETAIN_MS = 60_000;
 
@@ -36,7 +39,7 @@ export class LaunchChecks {
   /** A launch of this run was claimed: asks for its cursor now, unless launches run late. A failure only means the launch asks itself. */
   prefetch(runId: string): void {
     let cursor: Promise<RunCursor | undefined> | undefined;
-    if (this.now() - this.lateAt > LATE_HOLD_MS) {
+    if (this.now() - this.lateAt > LATE_HOLD_MS && this.backlog() < BACKLOG_MAX) {
       cursor = this.fetch(runId).catch(() => undefined);
     }
     const entry = { at: this.now(), cursor };
@@ -48,6 +51,13 @@ export class LaunchChecks {
       },
       Math.max(this.maxAgeMs, CLAIM_RETAIN_MS),
     ).unref();
+  }
+
+  /** Claims of the last maxAgeMs whose launch has not come yet. */
+  private backlog(): number {
+    let n = 0;
+    for (const { at } of this.pending.values()) if (this.now() - at <= this.maxAgeMs) n++;
+    return n;
   }
 
   /** The prefetched answer, once and only while fresh; undefined: ask the control plane. */

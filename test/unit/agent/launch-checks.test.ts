@@ -85,3 +85,27 @@ test('a prefetch that fails answers undefined (the launch asks), without an unha
   checks.prefetch('r1');
   assert.equal(await checks.take('r1'), undefined);
 });
+
+test('claims beyond 8 waiting for their launch are not prefetched (their launches come after those)', async () => {
+  let now = 1_000;
+  const asked: string[] = [];
+  const checks = new LaunchChecks(
+    (runId) => {
+      asked.push(runId);
+      return Promise.resolve(cursorOf(runId));
+    },
+    1_000,
+    () => now,
+  );
+  const ids = Array.from({ length: 12 }, (_, i) => `r${i}`);
+  for (const r of ids) checks.prefetch(r);
+  assert.deepEqual(asked, ids.slice(0, 8), 'the first 8 asked at once, the rest left to their launch');
+  now += 100;
+  assert.deepEqual(await checks.take('r0'), cursorOf('r0'), 'in time: used');
+  assert.equal(checks.take('r9'), undefined, 'not prefetched: the launch asks itself');
+  checks.prefetch('r12');
+  assert.equal(asked.length, 8, 'still 10 recent claims waiting');
+  now += 1_000;
+  checks.prefetch('r13');
+  assert.deepEqual(asked, [...ids.slice(0, 8), 'r13'], 'no claim of the last maxAgeMs waiting: asked at once');
+});
