@@ -15,22 +15,12 @@ import { firehoseBlock } from './fixtures/bench-location.js';
 import { isQuick, report } from './support/report.js';
 import { startBenchSystem } from './support/stack.js';
 import { cpuOf, startWindowCpu } from './support/window-cpu.js';
+import { storedStdoutBytes } from '../test/support/stored-logs.js';
 import { sleep } from '../test/support/wait.js';
 
 const quick = isQuick();
 const MB = quick ? 20 : 100;
 const MiB = 1024 * 1024;
-
-async function storedStdout(store: Store, runId: string): Promise<Buffer> {
-  const rows = await store.db
-    .selectFrom('compute_logs')
-    .select(['offset', 'data'])
-    .where('run_id', '=', runId)
-    .where('stream', '=', 'stdout')
-    .orderBy('offset')
-    .execute();
-  return Buffer.concat(rows.map((r) => Buffer.from(r.data)));
-}
 
 async function storedBytes(store: Store, runId: string): Promise<number> {
   const r = await store.db.selectFrom('runs').select('stdout_bytes').where('id', '=', runId).executeTakeFirst();
@@ -104,7 +94,7 @@ async function main(): Promise<void> {
       : NaN;
     const writeSecs = (stepEndAt - Number(stepStartAt)) / 1000;
 
-    const stored = await storedStdout(store, runId);
+    const stored = await storedStdoutBytes(store, runId);
     const spool = readFileSync(join(sys.stack.dataDir, 'agent', 'runs', runId, 'spool', 'stdout.log'));
     const lines = Math.floor((MB * MiB) / 64);
     const expected = firehoseBlock(0, lines);

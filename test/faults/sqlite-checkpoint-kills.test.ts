@@ -12,6 +12,7 @@ import { test } from 'node:test';
 import { sql } from 'kysely';
 import { Store } from '../../src/control-plane/store/store.js';
 import { exitOf, kill9 } from '../support/process.js';
+import { storedChunks } from '../support/stored-logs.js';
 import { until } from '../support/wait.js';
 import { CHUNK, chunkByte } from './support/sqlite-log-writer.js';
 
@@ -54,13 +55,7 @@ test('kill -9 of a process writing through the store, checkpoints under way, los
       const run = await store.db.selectFrom('runs').select('stdout_bytes').where('id', '=', runId).executeTakeFirst();
       const stored = Number(run?.stdout_bytes);
       assert.ok(stored >= end, `stored ${stored} bytes, ${end} reported committed before the kill`);
-      const rows = await store.db
-        .selectFrom('compute_logs')
-        .select(['offset', 'data'])
-        .where('run_id', '=', runId)
-        .where('stream', '=', 'stdout')
-        .orderBy('offset')
-        .execute();
+      const rows = await storedChunks(store, runId);
       let at = 0;
       for (const r of rows) {
         assert.equal(Number(r.offset), at, 'chunks are contiguous');

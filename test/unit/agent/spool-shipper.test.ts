@@ -23,6 +23,7 @@ import { appendRunEvents, listRunEvents } from '../../../src/control-plane/store
 import { getRun } from '../../../src/control-plane/store/runs.js';
 import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { Store } from '../../../src/control-plane/store/store.js';
+import { storedStdoutBytes } from '../../support/stored-logs.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import type { RunStatus } from '../../../src/shared/run-status.js';
 
@@ -242,15 +243,8 @@ function logClient(opts: { failCall?: number } = {}) {
   };
 }
 
-async function storedStdout(runId: string): Promise<Buffer> {
-  const rows = await store.db
-    .selectFrom('compute_logs')
-    .select(['offset', 'data'])
-    .where('run_id', '=', runId)
-    .where('stream', '=', 'stdout')
-    .orderBy('offset')
-    .execute();
-  return Buffer.concat(rows.map((r) => Buffer.from(r.data)));
+function storedStdout(runId: string): Promise<Buffer> {
+  return storedStdoutBytes(store, runId);
 }
 
 test('stdout: chunks in flight together, the later landing first; stored bytes identical to the spool', async () => {
