@@ -104,7 +104,11 @@ export function inCpuCgroup(isolation: Isolation, procs: string): Isolation {
     // process instead of reaching the worker. So wait for the exec (or the shell's end) first.
     async root(childPid, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
-      while (readCmdline(childPid)?.[2] === ENTER_THEN_EXEC && Date.now() < deadline) {
+      // Mid-exec, /proc/<pid>/cmdline reads empty for a moment: that is not the exec done yet.
+      for (;;) {
+        const argv = readCmdline(childPid);
+        const wrapperOrExecing = argv !== undefined && (argv.length === 0 || argv[2] === ENTER_THEN_EXEC);
+        if (!wrapperOrExecing || Date.now() >= deadline) break;
         await new Promise((r) => setTimeout(r, 1));
       }
       return isolation.root(childPid, Math.max(0, deadline - Date.now()));

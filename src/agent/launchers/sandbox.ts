@@ -202,7 +202,9 @@ export function bubblewrapIsolation(bwrap: string, opts: IsolationOptions): Isol
       for (;;) {
         const inner = childPids(childPid).find((p) => isBwrap(p) && readProcStat(p)?.pgrp === p);
         if (inner !== undefined) return inner;
-        if (!isBwrap(childPid) || Date.now() > deadline) return undefined;
+        // An empty command line is a process mid-exec (into bwrap, after a wrapper): wait on.
+        const argv = readCmdline(childPid);
+        if (argv === undefined || (argv.length > 0 && !isBwrap(childPid)) || Date.now() > deadline) return undefined;
         await new Promise((r) => setTimeout(r, 1));
       }
     },
