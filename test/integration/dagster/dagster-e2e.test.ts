@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { isDeepStrictEqual } from 'node:util';
 import { ClientError } from 'graphql-request';
 import { readProcessRecord, runDir } from '../../../src/agent/launchers/run-records.js';
 import { startStack, type Stack } from '../../support/stack.js';
@@ -297,20 +298,37 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
       assert.ok((await events(run.id)).some((e) => /hello tick 1/.test(e.message ?? '')));
       // The cursor was stored: one tick per 45 s interval, so by now 1 (or 2 if a boundary passed),
       // and each tick's run key names one run only.
-      const { codeLocation } = await s.gql<{ codeLocation: { sensors: Array<{ cursor: string | null }> } }>(
-        `{ codeLocation(name: "${LOC}") { sensors { cursor } } }`,
-      );
-      const cursor = Number(codeLocation.sensors[0]?.cursor);
-      assert.ok(cursor >= 1, `cursor ${codeLocation.sensors[0]?.cursor}`);
-      const keys = (
-        await s.gql<{ runs: { nodes: Array<{ tags: Record<string, string> }> } }>(
-          `{ runs(first: 500) { nodes { tags } } }`,
-        )
-      ).runs.nodes
-        .map((r) => r.tags['dagster/run_key'])
-        .filter(Boolean)
-        .sort();
-      assert.deepEqual(keys, Array.from({ length: cursor }, (_, i) => `tick-${i + 1}`).sort());
+      const cursorNow = async (): Promise<number> => {
+        const { codeLocation } = await s.gql<{ codeLocation: { sensors: Array<{ cursor: string | null }> } }>(
+          `{ codeLocation(name: "${LOC}") { sensors { cursor } } }`,
+        );
+        return Number(codeLocation.sensors[0]?.cursor);
+      };
+      // A tick's run and cursor may land a moment apart: wait (bounded) for a read in which
+      // they agree, then assert on the last read (a lasting mismatch still fails).
+      const expected = (n: number): string[] => Array.from({ length: n }, (_, i) => `tick-${i + 1}`).sort();
+      let last = { cursor: 0, keys: [] as string[] };
+      await until(
+        'the cursor and the runs read together',
+        async () => {
+          const cursorBefore = await cursorNow();
+          const runKeys = (
+            await s.gql<{ runs: { nodes: Array<{ tags: Record<string, string> }> } }>(
+              `{ runs(first: 500) { nodes { tags } } }`,
+            )
+          ).runs.nodes
+            .map((r) => r.tags['dagster/run_key'])
+            .filter((k): k is string => Boolean(k))
+            .sort();
+          last = { cursor: cursorBefore, keys: runKeys };
+          return cursorBefore === (await cursorNow()) && isDeepStrictEqual(runKeys, expected(cursorBefore));
+        },
+        30_000,
+        100,
+      ).catch(() => undefined);
+      const { cursor, keys } = last;
+      assert.ok(cursor >= 1, `cursor ${cursor}`);
+      assert.deepEqual(keys, expected(cursor));
     } finally {
       await s.gql(`mutation { setSensorState(location: "${LOC}", name: "every_tick", state: STOPPED) { state } }`);
       // A later tick's run may still be going: run workers outlive the agent by design, so
