@@ -84,6 +84,9 @@ async function spawnBooting(
   if (child.pid === undefined) {
     throw new OutpostError('RUN_WORKER_SPAWN_FAILED', { detail: `run ${spec.runId}: spawn returned no pid` });
   }
+  // Read before any await: until the loop turns, our child is not reaped, so /proc still holds
+  // its start time even if the whole tree has already ended (a quick job on a busy host).
+  const spawned = readProcStat(child.pid);
   // Watch at once, so an exit while the sandbox's root is looked up is never missed.
   ctx.watch(spec.runId, child);
   void whenBooted(spool, new Promise((r) => child.once('exit', r))).then(release);
@@ -93,7 +96,9 @@ async function spawnBooting(
     lowerPriority(pid, ctx.nice, (err) =>
       ctx.logger.warn({ runId: spec.runId, pid, err: err.message }, 'could not lower the run worker priority'),
     );
-  const stat = readProcStat(pid);
+  // A tree that ended before its root was seen leaves our child's pid: record it with the start
+  // time read at spawn, never an unknown one.
+  const stat = readProcStat(pid) ?? (pid === child.pid ? spawned : undefined);
   const record: ProcessRecord = {
     pid,
     startTime: stat?.startTime ?? -1,

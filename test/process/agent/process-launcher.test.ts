@@ -9,7 +9,12 @@ import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
 import { readProcStat } from '../../../src/agent/launchers/proc.js';
-import { bubblewrapUsable, bubblewrapIsolation, noIsolation } from '../../../src/agent/launchers/sandbox.js';
+import {
+  bubblewrapUsable,
+  bubblewrapIsolation,
+  noIsolation,
+  type Isolation,
+} from '../../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import { until } from '../../support/wait.js';
@@ -77,6 +82,32 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       assert.deepEqual(restarted.exitStatus(runId), { code: null, signal: null, known: false });
       assert.equal(restarted.whenExited(runId), undefined, 'an adopted worker is polled');
       assert.equal(restarted.spawnCount(runId), 1);
+    });
+
+    test('a worker whose whole tree ends before its root is seen is recorded with a known start time', async () => {
+      // On a busy host a quick job can boot, run and exit before the launcher's event loop turns to
+      // look up the sandbox's pid 1 (CI, bubblewrap): the record then held a start time of -1.
+      // Here the lookup waits until the launcher has reaped the worker, which forces that order.
+      const late: Isolation = {
+        ...isolation,
+        async root(childPid, timeoutMs) {
+          await until('worker reaped', () => readProcStat(childPid) === undefined);
+          return isolation.root(childPid, timeoutMs);
+        },
+      };
+      const launcher = new ProcessLauncher({ dataDir, isolation: late, logger });
+      const runId = `${mode}_run_ended_before_root`;
+      const handle = await launcher.launch(spec(runId, 'hello'));
+      const record = JSON.parse(readFileSync(join(launcher.runDir(runId), 'process.json'), 'utf8')) as {
+        pid: number;
+        startTime: number;
+        pgid: number;
+      };
+      assert.equal(handle.ref, `pid ${record.pid}`);
+      assert.ok(record.startTime > 0, `start time ${record.startTime}`);
+      assert.equal(record.pgid, record.pid, 'the detached child leads its own group');
+      assert.equal(await launcher.isAlive(runId), false);
+      assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_SUCCESS');
     });
 
     test('two launches of one run at once (a retried launchRun attempt) spawn and record one worker', async () => {
