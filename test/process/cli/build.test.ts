@@ -132,8 +132,20 @@ export default defineLocation({ jobs: [job({ name: 'noop', ops: [op({ name: 'not
     assert.match(events, /"RUN_SUCCESS"/);
     const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
     const firstTsx = urls.findIndex((u) => u.includes('/node_modules/tsx/'));
-    const worker = urls.findIndex((u) => u.endsWith('/src/user-code/run-worker/run-worker.js'));
+    const worker = urls.findIndex((u) => u === pathToFileURL(join(out, 'src/cli/user-code-main.js')).href);
     assert.ok(worker >= 0 && firstTsx > worker, `tsx (${firstTsx}) after the worker's own modules (${worker})`);
+    // The worker's own modules are one file (its entry, bundled by the build): of the build it
+    // resolves only that file, the error registry and the SDK the location shares with it (and
+    // what the SDK imports), and the TypeScript loader's own files once the location needs them.
+    const shared = ['src/shared/errors.js', 'src/shared/zod-issues.js', 'src/shared/partitions.js'];
+    const own = urls.filter(
+      (u) =>
+        u.startsWith(pathToFileURL(out).href + '/') &&
+        u !== pathToFileURL(module).href &&
+        !u.startsWith(pathToFileURL(join(out, 'src/user-code/sdk')).href + '/') &&
+        !shared.some((f) => u === pathToFileURL(join(out, f)).href),
+    );
+    assert.deepEqual(own, [pathToFileURL(join(out, 'src/cli/user-code-main.js')).href]);
     assert.ok(urls.includes(pathToFileURL(module).href), 'the location was imported');
     // The worker's own modules need no zod: only the SDK's zod/v4 is there (the run-event schemas
     // the agent checks with, on zod v3, are not the worker's to load).
