@@ -1,5 +1,5 @@
 // `npm run build`: compiles src/, workflows/ and activities/ to dist/ (one .js + source map per
-// .ts, same layout under dist/), copies the files they load at run time (.graphql schemas, web
+// .ts, same layout under dist/; the user-code entry and the SDK also bundled, see BUNDLES), copies the files they load at run time (.graphql schemas, web
 // assets, the heartbeat thread), prebuilds the Temporal workflow bundle production workers load
 // (dist/workflow-bundle.js), and writes the freshness stamp last (bin/build-state.mjs).
 // Plain Node + esbuild (already installed with tsx): no tsx, so it runs before anything else.
