@@ -80,7 +80,7 @@ async function standbyCpu(
   let stat = '';
   sh.stdio[3]!.on('data', (b: Buffer) => (stat += b.toString()));
   const exited = new Promise<void>((r) => sh.once('exit', () => r()));
-  const ready = await new Promise((r) => sh.once('message', r));
+  const ready = await new Promise<{ type?: string; loadError?: string }>((r) => sh.once('message', r));
   if (ready.type !== 'ready' || ready.loadError) throw new Error(`standby not ready: ${JSON.stringify(ready)}`);
   const worker = Number(readFileSync(`/proc/${sh.pid}/task/${sh.pid}/children`, 'utf8').trim().split(' ')[0]);
   const boot = procTimes(worker)?.own;
