@@ -1,5 +1,6 @@
 // The run-event ingest (run-events.ts) on SQLite: one better-sqlite3 transaction of prepared
-// statements on the raw handle, holding Kysely's connection so nothing interleaves with it.
+// statements on the raw handle, run while the caller (sqlite-dialect.ts) holds Kysely's connection
+// so nothing interleaves with it.
 import type SQLite from 'better-sqlite3';
 import { OutpostError } from '../../../shared/errors.js';
 import { TERMINAL_EVENT_TYPE_LIST, TERMINAL_EVENT_TYPES } from '../../../shared/run-events.js';
@@ -26,14 +27,14 @@ function prep(db: SQLite.Database, sql: string): SQLite.Statement {
   return st;
 }
 
-export async function appendRunEventsSqlite(
+/** One batch in one transaction; the caller holds Kysely's connection so nothing interleaves with it. */
+export function appendRunEventsSqlite(
   store: Store,
   db: SQLite.Database,
   runId: string,
   rows: Row[],
-): Promise<AppendEventsResult> {
-  // Hold Kysely's connection so no other statement interleaves with this raw transaction.
-  return store.db.connection().execute(() => {
+): AppendEventsResult {
+  {
     const tx = db.transaction((): AppendEventsResult => {
       const run = prep(db, 'SELECT status, last_seq, event_seq FROM runs WHERE id = ?').get(runId) as
         { status: RunStatus; last_seq: number; event_seq: number } | undefined;
@@ -126,6 +127,6 @@ export async function appendRunEventsSqlite(
       }
       return { highestContiguousSeq: last, status: plan.status };
     });
-    return Promise.resolve(tx.immediate());
-  });
+    return tx.immediate();
+  }
 }
