@@ -92,13 +92,15 @@ async function spawnBooting(
   void whenBooted(spool, new Promise((r) => child.once('exit', r))).then(release);
   // The process that stands for the worker's tree: itself, or its sandbox's pid 1.
   const pid = (await ctx.isolation.root(child.pid)) ?? child.pid;
-  if (ctx.nice)
+  // Our child is what was read at spawn: once the loop has turned it may be reaped (a tree that
+  // ended before its root was seen) and its pid another process's, never to be recorded or renice'd.
+  const own = pid === child.pid;
+  const reaped = child.exitCode !== null || child.signalCode !== null;
+  if (ctx.nice && !(own && reaped))
     lowerPriority(pid, ctx.nice, (err) =>
       ctx.logger.warn({ runId: spec.runId, pid, err: err.message }, 'could not lower the run worker priority'),
     );
-  // A tree that ended before its root was seen leaves our child's pid: record it with the start
-  // time read at spawn, never an unknown one.
-  const stat = readProcStat(pid) ?? (pid === child.pid ? spawned : undefined);
+  const stat = own ? spawned : readProcStat(pid);
   const record: ProcessRecord = {
     pid,
     startTime: stat?.startTime ?? -1,
