@@ -9,6 +9,7 @@ import type { Logger } from '../../shared/logger.js';
 import type { LocationDef } from '../sdk/definitions.js';
 import { codeServerHandlers, type LoadedLocation } from './code-server-handlers.js';
 import { DEFAULT_LOAD_TIMEOUT_MS, loadLocation } from '../common/load-location.js';
+import { makeConfigJsonSchemas } from './config-json-schema.js';
 
 export interface CodeServerOptions {
   /** Path to the definitions module (TypeScript under tsx, or JS). */
@@ -47,7 +48,9 @@ export async function startCodeServer(opts: CodeServerOptions): Promise<RunningC
   let location: LocationDef | undefined;
   let loadError: unknown;
   try {
-    location = await loadLocation(opts.module, opts.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS);
+    const loaded = await loadLocation(opts.module, opts.loadTimeoutMs ?? DEFAULT_LOAD_TIMEOUT_MS);
+    makeConfigJsonSchemas(loaded);
+    location = loaded;
   } catch (err) {
     loadError = err;
     opts.logger?.error({ err, module: opts.module }, 'definitions module failed to load; serving the load error');

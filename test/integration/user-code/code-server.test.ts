@@ -363,3 +363,21 @@ describe('code server: a module whose import hangs', () => {
     }
   });
 });
+
+describe('code server: a job whose zod config has no JSON Schema', () => {
+  // The SDK no longer converts configs itself (the code server does, for GetDefinitions): such a
+  // schema must still be the location's load error, not a failing GetDefinitions (an INTERNAL
+  // status the agent took for a server that failed to start, and restarted it again and again).
+  test('is served as the load error, naming the job', async () => {
+    const cs = await spawnCodeServer('test/fixtures/user-code/unconvertible-config/definitions.ts');
+    try {
+      const defs = await cs.call.getDefinitions({});
+      assert.deepEqual(defs.jobs, []);
+      assert.equal(defs.loadError?.phase, 'load');
+      assert.match(defs.loadError?.message ?? '', /job lenient: .*Dynamic catch values/);
+      assert.equal((await cs.call.getServerInfo({})).loadError?.message, defs.loadError?.message);
+    } finally {
+      assert.equal(await cs.stop(), 0);
+    }
+  });
+});
