@@ -223,8 +223,9 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       return 'launched' in outcome ? { launched: outcome.launched } : outcome;
     } catch (err) {
       const failure = toFailure(err);
-      // Failed for good: the supervision scheduled with it has nothing to wait for.
-      if (failure.nonRetryable) board.post(payload.runId, undefined);
+      // Failed for good: the supervision scheduled with it has nothing to wait for. Not for a
+      // launch begun ahead of its activity: that one launches again and posts what it finds.
+      if (failure.nonRetryable && ctx) board.post(payload.runId, undefined);
       throw failure;
     } finally {
       clearInterval(beat);

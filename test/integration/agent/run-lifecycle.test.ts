@@ -10,6 +10,7 @@ import { recordHistory } from '../../support/histories.js';
 import { WORKFLOW_TYPES, runWorkflowId } from '../../../src/shared/workflow-contract.js';
 import { until } from '../../support/wait.js';
 import { Context } from '@temporalio/activity';
+import { OutpostError } from '../../../src/shared/errors.js';
 
 /** Whether the caller runs inside a Temporal activity (Context.current() throws outside one). */
 function inActivityContext(): boolean {
@@ -177,6 +178,31 @@ describeEachDialect('agent: a run end to end', (target) => {
     const after = agent.launchesAhead();
     assert.deepEqual([after.begun - before.begun, after.joined - before.joined], [1, 1], 'begun ahead and joined');
     assert.equal(launcher.spawnCount(id), 1);
+  });
+
+  test('a launch begun ahead that fails for good is left to the first task, which launches itself; supervision waits for that one', async () => {
+    const { launcher } = stack.agent!;
+    const launch = launcher.launch.bind(launcher);
+    const calls: boolean[] = [];
+    launcher.launch = (spec) => {
+      calls.push(inActivityContext());
+      // The launch begun ahead (outside any activity) fails for good; the activity's succeeds.
+      if (!inActivityContext()) return Promise.reject(new OutpostError('RUN_WORKER_SPAWN_FAILED', { detail: 'test' }));
+      return launch(spec);
+    };
+    let id: string;
+    try {
+      id = await stack.launch('hello');
+      const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);
+      assert.equal(run.status, 'SUCCESS');
+    } finally {
+      launcher.launch = launch;
+    }
+    assert.deepEqual(calls, [false, true], 'begun ahead, then launched by the local activity');
+    assert.equal(launcher.spawnCount(id), 1);
+    const handle = t.client.workflow.getHandle(runWorkflowId(id));
+    const result = (await handle.result()) as { status: string };
+    assert.equal(result.status, 'SUCCESS');
   });
 
   test('the launch item is completed inside the workflow task that sees supervision end (no completeWork activity task)', async () => {
