@@ -19,7 +19,7 @@ import {
   waitCodeServerGone,
   waitLoaded,
 } from './support/dagster-stack.js';
-import { isQuick, report, summarize, type Figure } from './support/report.js';
+import { isQuick, report, runMain, summarize, type Figure } from './support/report.js';
 import { startBenchSystem } from './support/stack.js';
 
 const quick = isQuick();
@@ -140,10 +140,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

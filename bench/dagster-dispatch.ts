@@ -17,7 +17,7 @@ import { dagsterPython, sampleExecuteRun, sampleGrpcStart } from './support/dags
 import { BENCH_DAGSTER, deployLoaded, waitRunWorkerGone } from './support/dagster-stack.js';
 import { startTemporalFloor } from './support/floors.js';
 import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support/phase-trace.js';
-import { isQuick, report, summarize, type Figure } from './support/report.js';
+import { isQuick, report, runMain, summarize, type Figure } from './support/report.js';
 import { eventArrivals } from './support/run-events-sse.js';
 import { startBenchSystem } from './support/stack.js';
 import { until } from '../test/support/wait.js';
@@ -228,10 +228,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -18,7 +18,7 @@ import { createRun } from '../src/control-plane/services/runs-service.js';
 import type { Store } from '../src/control-plane/store/store.js';
 import { dagsterPython, sampleExecuteRun, sampleGrpcStart } from './support/dagster-floors.js';
 import { BENCH_DAGSTER, deployLoaded } from './support/dagster-stack.js';
-import { isQuick, report, type Figure } from './support/report.js';
+import { isQuick, report, runMain, type Figure } from './support/report.js';
 import { startBenchSystem } from './support/stack.js';
 import { sleep } from '../test/support/wait.js';
 
@@ -193,10 +193,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(process.exitCode ?? 0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

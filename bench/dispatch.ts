@@ -25,7 +25,7 @@ import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { sampleWarmWorkerStart, sampleWorkerStart, startTemporalFloor } from './support/floors.js';
 import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support/phase-trace.js';
-import { isQuick, report, summarize, type Figure } from './support/report.js';
+import { isQuick, report, runMain, summarize, type Figure } from './support/report.js';
 import { firstEventArrival } from './support/run-events-sse.js';
 import { runBurst } from './support/dispatch-burst.js';
 import { procTimes, TreeCpuLedger } from './support/proc-cpu.js';
@@ -348,10 +348,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (err: unknown) => {
-    console.error(err);
-    process.exit(1);
-  },
-);
+runMain(main);

@@ -17,7 +17,7 @@ import { AGENT_DOCUMENTS } from '../src/agent/control-plane-documents.js';
 import { createNodeServer } from '../src/control-plane/http/node-server.js';
 import { DEFAULT_API_LIMITS } from '../src/control-plane/limits.js';
 import { createLogger } from '../src/shared/logger.js';
-import { isQuick, report } from './support/report.js';
+import { isQuick, report, runMain } from './support/report.js';
 import { clientCpu } from './support/window-cpu.js';
 import { runWorkflowId } from '../src/shared/workflow-contract.js';
 import { loadedLocation, openHarness, postAgentRaw } from '../test/support/control-plane-harness.js';
@@ -125,10 +125,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

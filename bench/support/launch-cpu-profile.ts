@@ -15,6 +15,7 @@ import { runWorkflowId } from '../../src/shared/workflow-contract.js';
 import { runBurst } from './dispatch-burst.js';
 import { procTimes } from './proc-cpu.js';
 import { compiledCli, HELLO_MODULE, startBenchSystem } from './stack.js';
+import { runMain } from './report.js';
 import { sleep } from '../../test/support/wait.js';
 
 const arg = (name: string): string | undefined => {
@@ -100,10 +101,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().then(
-  () => process.exit(0),
-  (e: unknown) => {
-    console.error(e);
-    process.exit(1);
-  },
-);
+runMain(main);

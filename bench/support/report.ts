@@ -78,3 +78,18 @@ export function report(name: string, params: Record<string, unknown>, figures: F
 }
 
 export const isQuick = (argv: string[] = process.argv): boolean => argv.includes('--quick');
+
+/**
+ * Runs a benchmark's `main` and exits: with its exit code (0 unless it set one) once it is done,
+ * or 1 after printing what threw. The exit is explicit because a bench leaves handles behind (a
+ * Temporal runtime, kept-alive sockets) that would hold the process open.
+ */
+export function runMain(main: () => Promise<void>): void {
+  main().then(
+    () => process.exit(process.exitCode ?? 0),
+    (err: unknown) => {
+      console.error(err);
+      process.exit(1);
+    },
+  );
+}

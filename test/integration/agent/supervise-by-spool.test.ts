@@ -136,6 +136,29 @@ describe('superviseRun in a restarted agent, for a CANCELING run whose record do
     assert.equal(written.at(-1), 'RUN_CANCELED', "the worker's own RUN_CANCELED ends the run");
   }
 
+  /**
+   * Terminates the run, then, as a fresh agent on this host would: terminateProcess with no handle
+   * of its own, then (after `between`) superviseRun. Answers whether termination signalled
+   * anything, and how supervision ended the run.
+   */
+  async function terminateThenSupervise(
+    runId: string,
+    between: () => void = () => undefined,
+  ): Promise<{ signaled: boolean; status: string }> {
+    await terminate(runId);
+    const { activities } = freshActivities();
+    const handle = { runId, launcher: 'process', ref: '', adopted: false };
+    const env = new MockActivityEnvironment();
+    const stopped = await env.run<[], { signaled: boolean }, () => Promise<{ signaled: boolean }>>(() =>
+      activities.terminateProcess(handle, 1_000),
+    );
+    between();
+    const result = await env.run<[], SuperviseResult, () => Promise<SuperviseResult>>(() =>
+      activities.superviseRun(handle, { withLaunch: true }),
+    );
+    return { signaled: stopped.signaled, status: result.status };
+  }
+
   test('the recorded process is another one, killed by termination: the worker is found by its spool', async () => {
     const { runId, worker, spool } = await runningWorker();
     // The record names a process of its own group, as a sandbox's outer process would be.
@@ -148,37 +171,20 @@ describe('superviseRun in a restarted agent, for a CANCELING run whose record do
       pgid: decoy.pid!,
       spawnedAt: Date.now(),
     });
-    await terminate(runId);
-    const { activities } = freshActivities();
-    const handle = { runId, launcher: 'process', ref: '', adopted: false };
-    const env = new MockActivityEnvironment();
     // Termination reaches only the recorded process; the worker is not signalled by it.
-    const stopped = await env.run<[], { signaled: boolean }, () => Promise<{ signaled: boolean }>>(() =>
-      activities.terminateProcess(handle, 1_000),
+    const { signaled, status } = await terminateThenSupervise(runId, () =>
+      assert.equal(worker.exitCode, null, 'the worker runs on'),
     );
-    assert.equal(stopped.signaled, true);
-    assert.equal(worker.exitCode, null, 'the worker runs on');
-    const result = await env.run<[], SuperviseResult, () => Promise<SuperviseResult>>(() =>
-      activities.superviseRun(handle, { withLaunch: true }),
-    );
-    await assertEndedByWorker(runId, spool, worker, result.status);
+    assert.equal(signaled, true);
+    await assertEndedByWorker(runId, spool, worker, status);
   });
 
   test('no record at all: supervision drains the spool instead of reporting the run stopped', async () => {
     const { runId, worker, spool } = await runningWorker();
-    await terminate(runId);
-    const { activities } = freshActivities();
-    const handle = { runId, launcher: 'process', ref: '', adopted: false };
-    const env = new MockActivityEnvironment();
     // Records the termination on this host; there is nothing recorded to signal.
-    const stopped = await env.run<[], { signaled: boolean }, () => Promise<{ signaled: boolean }>>(() =>
-      activities.terminateProcess(handle, 1_000),
-    );
-    assert.equal(stopped.signaled, false);
-    const result = await env.run<[], SuperviseResult, () => Promise<SuperviseResult>>(() =>
-      activities.superviseRun(handle, { withLaunch: true }),
-    );
-    await assertEndedByWorker(runId, spool, worker, result.status);
+    const { signaled, status } = await terminateThenSupervise(runId);
+    assert.equal(signaled, false);
+    await assertEndedByWorker(runId, spool, worker, status);
   });
 
   test('no record, only the intent: the retried launch adopts the worker instead of skipping the run', async () => {

@@ -14,6 +14,20 @@ const cursorOf = (runId: string, status: RunCursor['status'] = 'QUEUED'): RunCur
   status,
 });
 
+/** Checks on a clock the test moves, recording every runId the control plane is asked for. */
+function recordingChecks(maxAgeMs: number, clock: { now: number }): { checks: LaunchChecks; asked: string[] } {
+  const asked: string[] = [];
+  const checks = new LaunchChecks(
+    (runId) => {
+      asked.push(runId);
+      return Promise.resolve(cursorOf(runId));
+    },
+    maxAgeMs,
+    () => clock.now,
+  );
+  return { checks, asked };
+}
+
 test('a prefetched cursor is taken once, then the launch asks itself', async () => {
   const asked: string[] = [];
   const checks = new LaunchChecks((runId) => {
@@ -43,39 +57,31 @@ test('a stale prefetch is not used', async () => {
 });
 
 test('while launches come later than maxAgeMs after their claim, claims are not prefetched; a launch in time, or quiet seconds, turn it back on', async () => {
-  let now = 1_000;
-  const asked: string[] = [];
-  const checks = new LaunchChecks(
-    (runId) => {
-      asked.push(runId);
-      return Promise.resolve(cursorOf(runId));
-    },
-    500,
-    () => now,
-  );
+  const clock = { now: 1_000 };
+  const { checks, asked } = recordingChecks(500, clock);
   // A burst: three launches claimed at once, each launched seconds later.
   for (const r of ['a', 'b', 'c']) checks.prefetch(r);
   assert.deepEqual(asked, ['a', 'b', 'c'], 'launches were in time so far: asked at once');
-  now += 2_000;
+  clock.now += 2_000;
   assert.equal(checks.take('a'), undefined, 'stale: the launch asks itself');
   checks.prefetch('d');
   assert.deepEqual(asked, ['a', 'b', 'c'], 'launches run late: a prefetch now would only be a second call');
-  now += 2_000;
+  clock.now += 2_000;
   assert.equal(checks.take('b'), undefined);
   assert.equal(checks.take('d'), undefined, 'not prefetched (and late anyway): the launch asks itself');
   // The burst is over: a claim launched in time (not prefetched, so the launch asked) turns prefetching back on.
   checks.prefetch('e');
-  now += 100;
+  clock.now += 100;
   assert.equal(checks.take('e'), undefined, 'not prefetched');
   checks.prefetch('f');
   assert.deepEqual(asked, ['a', 'b', 'c', 'f'], 'in time again: asked at once');
-  now += 100;
+  clock.now += 100;
   assert.deepEqual(await checks.take('f'), cursorOf('f'));
   // A late launch, then none for a while: the next claim, launched on its own, is prefetched.
   checks.prefetch('g');
-  now += 2_000;
+  clock.now += 2_000;
   assert.equal(checks.take('g'), undefined);
-  now += 5_001;
+  clock.now += 5_001;
   checks.prefetch('h');
   assert.deepEqual(asked, ['a', 'b', 'c', 'f', 'g', 'h'], 'no late launch for 5 s: asked at once');
 });
@@ -87,25 +93,17 @@ test('a prefetch that fails answers undefined (the launch asks), without an unha
 });
 
 test('claims beyond 8 waiting for their launch are not prefetched (their launches come after those)', async () => {
-  let now = 1_000;
-  const asked: string[] = [];
-  const checks = new LaunchChecks(
-    (runId) => {
-      asked.push(runId);
-      return Promise.resolve(cursorOf(runId));
-    },
-    1_000,
-    () => now,
-  );
+  const clock = { now: 1_000 };
+  const { checks, asked } = recordingChecks(1_000, clock);
   const ids = Array.from({ length: 12 }, (_, i) => `r${i}`);
   for (const r of ids) checks.prefetch(r);
   assert.deepEqual(asked, ids.slice(0, 8), 'the first 8 asked at once, the rest left to their launch');
-  now += 100;
+  clock.now += 100;
   assert.deepEqual(await checks.take('r0'), cursorOf('r0'), 'in time: used');
   assert.equal(checks.take('r9'), undefined, 'not prefetched: the launch asks itself');
   checks.prefetch('r12');
   assert.equal(asked.length, 8, 'still 10 recent claims waiting');
-  now += 1_000;
+  clock.now += 1_000;
   checks.prefetch('r13');
   assert.deepEqual(asked, [...ids.slice(0, 8), 'r13'], 'no claim of the last maxAgeMs waiting: asked at once');
 });
