@@ -5,6 +5,9 @@
 // (appendRunEvents in the same batches, parsed beforehand; appendComputeLogs in the same chunks).
 // process.cpuUsage() of this process around each, so the figure hardly depends on other load on
 // the machine (unlike ingest's and logs' wall-clock ratios, whose bottleneck is this CPU). SQLite.
+// Each figure is also split by thread (support/thread-cpu.ts): the main thread, where every
+// request waits its turn, and the process's other threads (V8's GC helpers, the SQLite checkpoint
+// thread), which the sum hides.
 //   npx tsx bench/agent-api-cpu.ts [--quick]
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
@@ -19,7 +22,8 @@ import { appendRunEvents } from '../src/control-plane/store/run-events.js';
 import { DEFAULT_API_LIMITS } from '../src/control-plane/limits.js';
 import { createLogger } from '../src/shared/logger.js';
 import { openHarness, runOfAgentA, type Harness } from '../test/support/control-plane-harness.js';
-import { isQuick, report, summarize } from './support/report.js';
+import { isQuick, report, summarize, type Figure } from './support/report.js';
+import { threadCpu, threadCpuSince, type ThreadCpu } from './support/thread-cpu.js';
 import { clientCpu, cpuOf } from './support/window-cpu.js';
 
 const quick = isQuick();
@@ -64,12 +68,26 @@ async function main(): Promise<void> {
         )
       ).run.id;
 
+    /** `fn`'s answer and the thread split over it, in ms. */
+    const split = async <T>(fn: () => Promise<T>): Promise<[T, ThreadCpu]> => {
+      const t0 = threadCpu();
+      const out = await fn();
+      return [out, threadCpuSince(t0)];
+    };
+    const splits: Record<'ev' | 'evFloor' | 'logs' | 'logsFloor', ThreadCpu[]> = {
+      ev: [],
+      evFloor: [],
+      logs: [],
+      logsFloor: [],
+    };
     const ev: number[] = [];
     const evFloor: number[] = [];
     const logs: number[] = [];
     const logsFloor: number[] = [];
     for (let r = 0; r < REPS; r++) {
-      ev.push(((await viaHttp('events', r * EVENTS + 1)) * 1000) / EVENTS);
+      const [evMs, evSplit] = await split(() => viaHttp('events', r * EVENTS + 1));
+      ev.push((evMs * 1000) / EVENTS);
+      splits.ev.push(evSplit);
       const floorRun = await freshRun();
       const batches: ReturnType<typeof parseEventLines>[] = [];
       for (let s = 1; s <= EVENTS; s += EVENT_BATCH) {
@@ -77,25 +95,38 @@ async function main(): Promise<void> {
         for (let i = s; i < Math.min(s + EVENT_BATCH, EVENTS + 1); i++) lines.push(line(i));
         batches.push(parseEventLines(lines.join('\n')));
       }
-      evFloor.push(
-        ((await cpuOf(async () => {
+      const [evFloorMs, evFloorSplit] = await split(() =>
+        cpuOf(async () => {
           for (const b of batches) await appendRunEvents(h.store, floorRun, b);
-        })) *
-          1000) /
-          EVENTS,
+        }),
       );
-      logs.push((await viaHttp('logs', r * LOG_BYTES)) / (LOG_BYTES / MIB));
+      evFloor.push((evFloorMs * 1000) / EVENTS);
+      splits.evFloor.push(evFloorSplit);
+      const [logsMs, logsSplit] = await split(() => viaHttp('logs', r * LOG_BYTES));
+      logs.push(logsMs / (LOG_BYTES / MIB));
+      splits.logs.push(logsSplit);
       const logRun = await freshRun();
       const chunk = Buffer.alloc(LOG_CHUNK, 'x');
-      logsFloor.push(
-        (await cpuOf(async () => {
+      const [logsFloorMs, logsFloorSplit] = await split(() =>
+        cpuOf(async () => {
           for (let off = 0; off < LOG_BYTES; off += LOG_CHUNK)
             await appendComputeLogs(h.store, logRun, 'stdout', off, chunk);
-        })) /
-          (LOG_BYTES / MIB),
+        }),
       );
+      logsFloor.push(logsFloorMs / (LOG_BYTES / MIB));
+      splits.logsFloor.push(logsFloorSplit);
     }
     const p50 = (xs: number[]) => summarize(xs).p50;
+    /** Per event (µs) or per MiB (ms): the main thread's and the other threads' medians. */
+    const byThread = (key: keyof typeof splits, per: number, unit: string, what: string): Figure[] => [
+      {
+        name: `${what}: main thread`,
+        value: p50(splits[key].map((t) => t.mainMs / per)),
+        unit,
+        note: '10 ms ticks (/proc)',
+      },
+      { name: `${what}: other threads`, value: p50(splits[key].map((t) => t.otherMs / per)), unit },
+    ];
     const spread = (xs: number[]) => `${REPS} reps, ${Math.min(...xs).toFixed(2)}–${Math.max(...xs).toFixed(2)}`;
     report(
       'agent-api-cpu',
@@ -109,6 +140,8 @@ async function main(): Promise<void> {
         },
         { name: 'events: floor, appendRunEvents alone', value: p50(evFloor), unit: 'µs', note: spread(evFloor) },
         { name: 'events: floor / via HTTP', value: p50(evFloor) / p50(ev), unit: 'ratio' },
+        ...byThread('ev', EVENTS / 1000, 'µs', 'events via HTTP'),
+        ...byThread('evFloor', EVENTS / 1000, 'µs', 'events floor'),
         {
           name: 'logs: control-plane CPU per MiB via POST /agent/logs',
           value: p50(logs),
@@ -117,6 +150,8 @@ async function main(): Promise<void> {
         },
         { name: 'logs: floor, appendComputeLogs alone', value: p50(logsFloor), unit: 'ms', note: spread(logsFloor) },
         { name: 'logs: floor / via HTTP', value: p50(logsFloor) / p50(logs), unit: 'ratio' },
+        ...byThread('logs', LOG_BYTES / MIB, 'ms', 'logs via HTTP'),
+        ...byThread('logsFloor', LOG_BYTES / MIB, 'ms', 'logs floor'),
       ],
     );
   } finally {

@@ -1,7 +1,9 @@
 // Logs: one run writing 100 MiB (quick: 20 MiB) to stdout (bench/fixtures firehose job). Reports
 // MB/s from the step's start to the last byte stored, and checks the stored bytes are identical
 // to the run's spool file and to the expected text. Floor, same run, same store: the same bytes
-// appended directly with the store's appendComputeLogs in the agent's chunk size.
+// appended directly with the store's appendComputeLogs in the agent's chunk size. Both also
+// report the SQLite RESTART checkpoints in their window (the WAL past its bound: every write waits
+// for one, store/dialect/sqlite-checkpointer.ts), which on a loaded host can be most of either.
 //   npx tsx bench/logs.ts [--quick]
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -10,6 +12,8 @@ import { join, resolve } from 'node:path';
 import { LOG_CHUNK } from '../src/agent/spool-shipper.js';
 import { appendComputeLogs } from '../src/control-plane/store/compute-logs.js';
 import { createRun } from '../src/control-plane/services/runs-service.js';
+import type { CheckpointResult } from '../src/control-plane/store/dialect/sqlite-checkpointer.js';
+import { sqliteCheckpointerOf } from '../src/control-plane/store/dialect/sqlite-dialect.js';
 import type { Store } from '../src/control-plane/store/store.js';
 import { firehoseBlock } from './fixtures/bench-location.js';
 import { isQuick, report } from './support/report.js';
@@ -36,6 +40,22 @@ const spoolSize = (runId: string): number => {
 };
 let spoolRoot = '';
 
+/** Counts the store's RESTART checkpoints from now on; the returned function stops and answers. */
+function countRestarts(store: Store): () => { n: number; ms: number } {
+  const ckpt = sqliteCheckpointerOf(store.dialect);
+  const seen = { n: 0, ms: 0 };
+  const on = (r: CheckpointResult): void => {
+    if (r.mode !== 'RESTART') return;
+    seen.n++;
+    seen.ms += r.ms;
+  };
+  ckpt?.on('checkpoint', on);
+  return () => {
+    ckpt?.off('checkpoint', on);
+    return seen;
+  };
+}
+
 const sha = (b: Buffer | string): string => createHash('sha256').update(b).digest('hex');
 
 async function main(): Promise<void> {
@@ -50,6 +70,7 @@ async function main(): Promise<void> {
     await sys.stack.deploy('bench', resolve('bench/fixtures/bench-location.ts'));
     const store = sys.stack.cp.store;
     const stopCpu = await startWindowCpu(agent.pid!, 'logs');
+    const e2eRestarts = countRestarts(store);
     const runId = await sys.stack.launch('firehose', { mb: MB }, 'bench');
     let seen = 0;
     let lastStoredAt = 0;
@@ -66,6 +87,7 @@ async function main(): Promise<void> {
       await sleep(10);
     }
     const cpu = await stopCpu();
+    const e2eWaits = e2eRestarts();
     const view = await sys.stack.run(runId);
     const stepStart = view.events.find((e) => e.type === 'STEP_START');
     const stepStartAt = (
@@ -105,12 +127,14 @@ async function main(): Promise<void> {
     const { run } = await store.transaction((trx) =>
       createRun(trx, store, { location: 'bench', job: 'firehose', runConfig: {}, tags: {} }),
     );
+    const floorRestarts = countRestarts(store);
     const t0 = performance.now();
     const floorCpuMs = await cpuOf(async () => {
       for (let off = 0; off < stored.length; off += LOG_CHUNK)
         await appendComputeLogs(store, run.id, 'stdout', off, stored.subarray(off, off + LOG_CHUNK));
     });
     const floorSecs = (performance.now() - t0) / 1000;
+    const floorWaits = floorRestarts();
 
     const mbStored = stored.length / MiB;
     report('logs', { quick, mib: MB, chunk: LOG_CHUNK, store: 'sqlite' }, [
@@ -141,6 +165,18 @@ async function main(): Promise<void> {
         note: `floor (appendComputeLogs alone): ${(floorCpuMs / mbStored).toFixed(2)} ms/MiB`,
       },
       { name: 'CPU per MiB: agent', value: cpu.agentMs / mbStored, unit: 'ms' },
+      {
+        name: 'RESTART checkpoints writes waited for, end to end (launch → last byte)',
+        value: e2eWaits.ms,
+        unit: 'ms',
+        note: `${e2eWaits.n} checkpoints`,
+      },
+      {
+        name: 'RESTART checkpoints writes waited for, floor',
+        value: floorWaits.ms,
+        unit: 'ms',
+        note: `${floorWaits.n} checkpoints, of the floor's ${(floorSecs * 1000).toFixed(0)} ms`,
+      },
       { name: 'stored bytes identical to spool file', value: identicalSpool ? 1 : 0, unit: 'bool', target: '1' },
       {
         name: 'stored bytes identical to expected text',

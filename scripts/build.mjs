@@ -1,5 +1,5 @@
 // `npm run build`: compiles src/, workflows/ and activities/ to dist/ (one .js + source map per
-// .ts, same layout under dist/), copies the files they load at run time (.graphql schemas, web
+// .ts, same layout under dist/; the user-code entry and the SDK also bundled, see BUNDLES), copies the files they load at run time (.graphql schemas, web
 // assets, the heartbeat thread), prebuilds the Temporal workflow bundle production workers load
 // (dist/workflow-bundle.js), and writes the freshness stamp last (bin/build-state.mjs).
 // Plain Node + esbuild (already installed with tsx): no tsx, so it runs before anything else.
@@ -47,6 +47,78 @@ function rewriteUrls(source, file) {
   });
 }
 
+/** Each module's `new URL(..., import.meta.url)` literals rewritten for its place under OUT. */
+const urlsPlugin = {
+  name: 'outpost-urls',
+  setup(b) {
+    b.onLoad({ filter: /\.ts$/ }, (a) => ({
+      contents: rewriteUrls(readFileSync(a.path, 'utf8'), a.path),
+      loader: 'ts',
+    }));
+  },
+};
+
+// Run workers and standbys start once per run, and each boot resolves, reads and compiles every
+// module it loads (~0.3 ms of CPU each here). So two entries they load are written as one file
+// each, holding the modules under them, in place of their per-file output:
+// - their entry, src/cli/user-code-main.ts (~25 modules of ours). Left out, imported from their
+//   own compiled files: the SDK and the error registry (the location's `outpost/sdk` import must
+//   reach the same instances: one SDK, one OutpostError) and the full CLI (main.ts: code servers
+//   and any other argv);
+// - the SDK, src/user-code/sdk/index.ts (the location's `outpost/sdk`: ~8 modules), the error
+//   registry left out. Its other files stay compiled one by one for the few modules of ours
+//   that import them directly (they hold no state: two copies mean the same).
+// Packages stay imports. A bundle sits where its per-file entry was; a module that reads
+// import.meta is bundled only from a folder at its entry's depth and only with `../` URLs, which
+// then mean the same from the bundle's URL (the build refuses anything else).
+const src = (...p) => join(ROOT, 'src', ...p);
+const BUNDLES = [
+  {
+    entry: src('cli', 'user-code-main.ts'),
+    shared: [src('user-code', 'sdk') + sep, src('shared', 'errors.ts'), src('cli', 'main.ts')],
+  },
+  { entry: src('user-code', 'sdk', 'index.ts'), shared: [src('shared', 'errors.ts')] },
+];
+async function bundleEntry({ entry, shared }) {
+  const depth = (f) => relative(ROOT, dirname(f)).split(sep).length;
+  const isShared = (target) => shared.some((s) => (s.endsWith(sep) ? target.startsWith(s) : target === s));
+  await build({
+    entryPoints: [entry],
+    outfile: join(OUT, relative(ROOT, entry)).replace(/\.ts$/, '.js'),
+    bundle: true,
+    packages: 'external',
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    sourcemap: true,
+    allowOverwrite: true,
+    logLevel: 'warning',
+    plugins: [
+      {
+        name: 'outpost-bundle-shared',
+        setup(b) {
+          b.onResolve({ filter: /^\.\.?\// }, (a) => {
+            const target = resolve(a.resolveDir, a.path).replace(/\.js$/, '.ts');
+            if (target === entry || !isShared(target)) return undefined;
+            const spec = relative(dirname(entry), target).replaceAll(sep, '/').replace(/\.ts$/, '.js');
+            return { path: spec.startsWith('.') ? spec : `./${spec}`, external: true };
+          });
+          b.onLoad({ filter: /\.ts$/ }, (a) => {
+            const source = readFileSync(a.path, 'utf8');
+            const meta = /import\.meta\b/.test(source);
+            if (meta && (depth(a.path) !== depth(entry) || /['"]\.\/[^'"]*['"]\s*,\s*import\.meta/.test(source))) {
+              throw new Error(
+                `${relative(ROOT, a.path)} reads import.meta: bundled into ${relative(ROOT, entry)}, its relative URLs could change meaning`,
+              );
+            }
+            return { contents: rewriteUrls(source, a.path), loader: 'ts' };
+          });
+        },
+      },
+    ],
+  });
+}
+
 const started = Date.now();
 rmSync(OUT, { recursive: true, force: true });
 const sources = COMPILED_DIRS.flatMap((d) => walk(join(ROOT, d)));
@@ -63,18 +135,9 @@ await build({
   target: 'node20',
   sourcemap: true,
   logLevel: 'warning',
-  plugins: [
-    {
-      name: 'outpost-urls',
-      setup(b) {
-        b.onLoad({ filter: /\.ts$/ }, (a) => ({
-          contents: rewriteUrls(readFileSync(a.path, 'utf8'), a.path),
-          loader: 'ts',
-        }));
-      },
-    },
-  ],
+  plugins: [urlsPlugin],
 });
+for (const b of BUNDLES) await bundleEntry(b);
 for (const f of assets) {
   const to = join(OUT, relative(ROOT, f));
   mkdirSync(dirname(to), { recursive: true });

@@ -37,6 +37,9 @@ import {
 import { noIsolation, type Isolation } from './sandbox.js';
 import { StandbyPool, type StandbySpec } from './standby-pool.js';
 
+/** How long a worker's exit waits for its recorded sandbox root to be gone as well. */
+const ROOT_EXIT_WAIT_MS = 2_000;
+
 // Where the CLI command lives now; re-exported for the callers that start it the same way.
 export { defaultCliCommand } from './detached-spawn.js';
 
@@ -287,6 +290,16 @@ export class ProcessLauncher implements Launcher {
     return readProcessRecord(this.runDir(runId));
   }
 
+  /** Resolves once the run's recorded process, when it is not `childPid`, has ended (bounded). */
+  private async recordedRootGone(runId: string, childPid: number | undefined): Promise<void> {
+    const rec = this.record(runId);
+    if (!rec || rec.pid === childPid) return;
+    const deadline = Date.now() + ROOT_EXIT_WAIT_MS;
+    while (isSameLiveProcess(rec.pid, rec.startTime) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+
   private watch(runId: string, child: ChildProcess): void {
     let settle = (): void => undefined;
     const exited = new Promise<void>((resolve) => (settle = resolve));
@@ -294,9 +307,13 @@ export class ProcessLauncher implements Launcher {
     this.children.set(runId, entry);
     child.once('exit', (rawCode, rawSignal) => {
       const { code, signal } = this.isolation.exit(rawCode, rawSignal);
-      entry.exit = { code, signal, known: true };
-      this.opts.logger.info({ runId, code, signal }, 'run worker exited');
-      settle();
+      // Exited means the recorded process is gone too: bubblewrap's outer process exits as soon
+      // as its pid 1 reports the command's status, a moment before that pid 1 itself is gone.
+      void this.recordedRootGone(runId, child.pid).then(() => {
+        entry.exit = { code, signal, known: true };
+        this.opts.logger.info({ runId, code, signal }, 'run worker exited');
+        settle();
+      });
     });
     child.once('error', (err) => {
       entry.exit = { code: null, signal: null, known: true };

@@ -10,6 +10,7 @@ import {
 import { serializeError } from '../../shared/run-spool.js';
 import type { DefaultStatus as SdkDefaultStatus, JobDef, LocationDef, RunRequest } from '../sdk/definitions.js';
 import type { PartitionsDef } from '../sdk/partitions.js';
+import { configJsonSchema } from './config-json-schema.js';
 
 const STATUS: Record<SdkDefaultStatus, DefaultStatus> = {
   RUNNING: DefaultStatus.DEFAULT_STATUS_RUNNING,
@@ -26,7 +27,7 @@ export function jobToProto(j: JobDef): JobDefinition {
     name: j.name,
     description: j.description,
     tags: { ...j.tags },
-    configSchemaJson: JSON.stringify(j.config?.jsonSchema ?? {}),
+    configSchemaJson: JSON.stringify(configJsonSchema(j.config)),
     ops: j.ops.map((o) => ({
       name: o.name,
       description: o.description,

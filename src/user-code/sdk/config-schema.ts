@@ -1,6 +1,8 @@
 // Run-config schemas: users write zod/v4 or plain JSON Schema; the code server publishes JSON
-// Schema (draft 2020-12) and the run worker validates with zod (applying defaults) or ajv.
-import { z } from 'zod/v4';
+// Schema (draft 2020-12, code-server/config-json-schema.ts) and the run worker validates with
+// the user's zod schema (applying defaults) or ajv. The SDK itself never loads zod: a run worker
+// of a location that does not import it should not pay for it (~60 modules, ~35 ms of CPU).
+import type { z } from 'zod/v4';
 import { OutpostError } from '../../shared/errors.js';
 import { zodIssueLines } from '../../shared/zod-issues.js';
 
@@ -11,8 +13,11 @@ export type JsonSchemaObject = { [key: string]: unknown } & { _zod?: never; _def
 export type ConfigCheck = { ok: true; value: unknown } | { ok: false; issues: string[] };
 
 export interface ConfigSchema {
-  /** JSON Schema describing the *input* (fields with defaults are optional). */
-  readonly jsonSchema: Record<string, unknown>;
+  /**
+   * What the user wrote: a zod/v4 schema, or JSON Schema describing the input. The published
+   * JSON Schema is made from it where it is needed (code-server/config-json-schema.ts).
+   */
+  readonly input: { zod: z.ZodType } | { jsonSchema: Record<string, unknown> };
   check(value: unknown): Promise<ConfigCheck>;
 }
 
@@ -30,9 +35,8 @@ export function toConfigSchema(input: ConfigSchemaInput<unknown>, owner: string)
 }
 
 function fromZod(schema: z.ZodType): ConfigSchema {
-  const jsonSchema = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
   return {
-    jsonSchema,
+    input: { zod: schema },
     check(value) {
       const parsed = schema.safeParse(value);
       if (parsed.success) return Promise.resolve({ ok: true, value: parsed.data });
@@ -44,7 +48,7 @@ function fromZod(schema: z.ZodType): ConfigSchema {
 function fromJsonSchema(schema: Record<string, unknown>): ConfigSchema {
   let validator: Promise<(value: unknown) => ConfigCheck> | undefined;
   return {
-    jsonSchema: schema,
+    input: { jsonSchema: schema },
     async check(value) {
       // ajv is loaded only when a job actually uses JSON Schema: it costs start-up time.
       validator ??= compileAjv(schema);

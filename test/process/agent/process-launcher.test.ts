@@ -8,7 +8,7 @@ import { getPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
-import { readProcStat } from '../../../src/agent/launchers/proc.js';
+import { childPids, readCmdline, readProcStat } from '../../../src/agent/launchers/proc.js';
 import {
   bubblewrapUsable,
   bubblewrapIsolation,
@@ -225,3 +225,29 @@ for (const mode of ['none', 'bubblewrap'] as const) {
     });
   });
 }
+
+test("a worker's exit is announced once its recorded root is gone too, not while it lingers", async () => {
+  // bubblewrap's outer process exits as soon as its pid 1 reports the command's status, a moment
+  // before that pid 1 (the recorded root) is gone: a launcher restarted right after the exit saw
+  // the finished run alive (process-launcher's bubblewrap case failed so under load). Here the
+  // recorded root is a process of the worker's that outlives it by ~0.6 s, which forces that order.
+  const lingering: Isolation = {
+    ...noIsolation,
+    command: (cmd) => ['/bin/sh', '-c', 'sleep 0.6 & exec "$@"', 'sh', ...cmd],
+    async root(childPid) {
+      for (;;) {
+        const sleeper = childPids(childPid).find((p) => readCmdline(p)?.[0] === 'sleep');
+        if (sleeper !== undefined) return sleeper;
+        await new Promise((r) => setTimeout(r, 1));
+      }
+    },
+  };
+  const launcher = new ProcessLauncher({ dataDir, isolation: lingering, logger });
+  const runId = 'run_root_outlives_worker';
+  await launcher.launch(spec(runId, 'hello'));
+  const keepAlive = setInterval(() => undefined, 1_000);
+  await launcher.whenExited(runId)!.finally(() => clearInterval(keepAlive));
+  const restarted = new ProcessLauncher({ dataDir, isolation: lingering, logger });
+  assert.equal(await restarted.isAlive(runId), false, 'the recorded root still ran when the exit was announced');
+  assert.equal(launcher.exitStatus(runId)?.code, 0);
+});

@@ -132,16 +132,61 @@ export default defineLocation({ jobs: [job({ name: 'noop', ops: [op({ name: 'not
     assert.match(events, /"RUN_SUCCESS"/);
     const urls = readFileSync(log, 'utf8').split('\n').filter(Boolean);
     const firstTsx = urls.findIndex((u) => u.includes('/node_modules/tsx/'));
-    const worker = urls.findIndex((u) => u.endsWith('/src/user-code/run-worker/run-worker.js'));
+    const worker = urls.findIndex((u) => u === pathToFileURL(join(out, 'src/cli/user-code-main.js')).href);
     assert.ok(worker >= 0 && firstTsx > worker, `tsx (${firstTsx}) after the worker's own modules (${worker})`);
+    // The worker's own modules are one file and the SDK another (the build bundles both): of the
+    // build it resolves those, the error registry they share and the op logger the SDK's
+    // bundle leaves to its own file. The location and tsx's loader files are not the build's.
+    const fromBuild = new Set(
+      urls.filter((u) => u.startsWith(pathToFileURL(out).href + '/') && u !== pathToFileURL(module).href),
+    );
+    assert.deepEqual(
+      [...fromBuild].sort(),
+      [
+        'src/cli/user-code-main.js',
+        'src/shared/errors.js',
+        'src/user-code/sdk/index.js',
+        'src/user-code/sdk/op-context.js',
+      ]
+        .map((f) => pathToFileURL(join(out, f)).href)
+        .sort(),
+    );
     assert.ok(urls.includes(pathToFileURL(module).href), 'the location was imported');
-    // The worker's own modules need no zod: only the SDK's zod/v4 is there (the run-event schemas
-    // the agent checks with, on zod v3, are not the worker's to load).
-    const v3 = urls.filter((u) => /node_modules\/zod\/(index\.js|v3\/)/.test(u));
-    assert.deepEqual(v3, [], 'the run worker loaded zod v3');
+    // Neither the worker nor the SDK needs zod (~60 modules, a third of a boot's CPU): a location
+    // that does not import it never loads it (the run-event schemas the agent checks with, on
+    // zod v3, are not the worker's; the JSON Schema of a zod config is the code server's to make).
+    const zod = urls.filter((u) => u.includes('/node_modules/zod/'));
+    assert.deepEqual(zod, [], 'the run worker loaded zod');
     // The agent's own argv form starts the worker without the CLI's option parser.
     const commander = urls.filter((u) => u.includes('/node_modules/commander/'));
     assert.deepEqual(commander, [], 'the run worker loaded commander');
+  });
+
+  test("the SDK's errors are the worker's: a definition error keeps its code in the run's failure", () => {
+    // The SDK and the worker are bundled apart: they must still share one OutpostError, or the
+    // worker would report the SDK's INVALID_ARGUMENT as a plain load failure.
+    const spool = mkdtempSync(join(out, 'spool-'));
+    const module = join(out, 'location-invalid', 'definitions.ts');
+    mkdirSync(dirname(module));
+    const sdk = pathToFileURL(join(out, 'src/user-code/sdk/index.js')).href;
+    writeFileSync(
+      module,
+      `import { defineLocation, job, op } from ${JSON.stringify(sdk)};
+const nothing = op({ name: 'nothing' }, () => undefined);
+export default defineLocation({ jobs: [job({ name: 'twin', ops: [nothing] }), job({ name: 'twin', ops: [nothing] })] });
+`,
+    );
+    const cli = pathToFileURL(join(out, 'src/shared/cli-command.js')).href;
+    const [node, ...args] = JSON.parse(
+      nodeEval(`import * as c from ${JSON.stringify(cli)}; console.log(JSON.stringify(c.defaultCliCommand()))`),
+    ) as string[];
+    const argv = [...args, 'api', 'execute-run', '--run-id', 'r1', '--module', module, '--job', 'twin'];
+    const res = spawnSync(node!, [...argv, '--spool-dir', spool], { encoding: 'utf8', timeout: 60_000 });
+    assert.equal(res.status, 1, res.stderr);
+    const events = readFileSync(join(spool, 'events.jsonl'), 'utf8').split('\n').filter(Boolean);
+    const last = JSON.parse(events.at(-1)!) as { type: string; data?: { code?: string } };
+    assert.equal(last.type, 'RUN_FAILURE');
+    assert.equal(last.data?.code, 'OUTPOST_ERR_INVALID_ARGUMENT', events.at(-1));
   });
 
   test('a client command loads neither Temporal, the store, the server nor the agent', () => {

@@ -4,6 +4,7 @@ import { describe, test } from 'node:test';
 import { z as z3 } from 'zod';
 import { z } from 'zod/v4';
 import { isOutpostError } from '../../../src/shared/errors.js';
+import { configJsonSchema } from '../../../src/user-code/code-server/config-json-schema.js';
 import { defineLocation, job, op, schedule, sensor, staticPartitions } from 'outpost/sdk';
 
 const invalid = (pattern: RegExp) => (err: unknown) =>
@@ -26,7 +27,7 @@ describe('definitions', () => {
     const nap = op({ name: 'nap', config: z.object({ seconds: z.number().default(1) }) }, (ctx) => ctx.config.seconds);
     const j = job({ name: 'sleepy', ops: [nap] });
     assert.equal(j.config, nap.config);
-    assert.deepEqual((j.config?.jsonSchema as { properties: unknown }).properties, {
+    assert.deepEqual(configJsonSchema(j.config).properties, {
       seconds: { type: 'number', default: 1 },
     });
     assert.deepEqual(await j.config?.check({}), { ok: true, value: { seconds: 1 } });

@@ -103,6 +103,16 @@ export class SqliteCheckpointer extends EventEmitter {
   }
 
   /**
+   * The RESTART checkpoint under way, if any: it holds SQLite's write lock on the thread, so a
+   * write about to BEGIN waits for it here rather than in SQLite's busy handler, which sleeps on
+   * the control plane's thread. Asked again once a write has Kysely's connection: a write that
+   * waited for the connection may have passed beforeWrite before the commit ahead of it asked.
+   */
+  restartInFlight(): Promise<void> | undefined {
+    return this.inFlight?.mode === 'RESTART' ? this.inFlight.done : undefined;
+  }
+
+  /**
    * The WAL's size as the wal-index header says (https://www.sqlite.org/walformat.html): two
    * copies of the header (48 bytes each) that agree, then nBackfill. Native byte order.
    * undefined when there is no -shm file yet or a writer of another process is mid-update.

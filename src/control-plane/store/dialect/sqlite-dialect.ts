@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, SqliteDriver, sql, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
-import type { WorkItemsTable } from '../schema.js';
+import type { Database, WorkItemsTable } from '../schema.js';
 import type { DialectFactory, StoreDialect } from './dialect.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { appendRunEventsSqlite } from './sqlite-run-events.js';
@@ -38,6 +38,29 @@ export function cachingDatabase(handle: SQLite.Database, size = STATEMENT_CACHE_
   };
 }
 
+/**
+ * Runs `write` holding Kysely's one connection (so nothing interleaves with it) once SQLite's
+ * write lock is free of checkpoints: past the WAL's bound it waits for the checkpoint without
+ * blocking the thread, and a RESTART asked for while it waited for the connection (by the commit
+ * ahead of it) is waited for with the connection given back, so reads go on meanwhile.
+ */
+async function onWriteConnection<T>(
+  db: Kysely<Database>,
+  ckpt: SqliteCheckpointer | undefined,
+  write: (conn: Kysely<Database>) => Promise<T>,
+): Promise<T> {
+  for (;;) {
+    const room = ckpt?.beforeWrite();
+    if (room) await room;
+    const out = await db.connection().execute(async (conn): Promise<{ value: T } | { restart: Promise<void> }> => {
+      const restart = ckpt?.restartInFlight();
+      return restart ? { restart } : { value: await write(conn) };
+    });
+    if ('value' in out) return out.value;
+    await out.restart;
+  }
+}
+
 function sqliteOps(handle: SQLite.Database, ckpt: SqliteCheckpointer | undefined): StoreDialect {
   return {
     name: 'sqlite',
@@ -45,11 +68,8 @@ function sqliteOps(handle: SQLite.Database, ckpt: SqliteCheckpointer | undefined
     listen: () => Promise.resolve(),
     // Two processes that read then write wait for each other (busy_timeout) instead of failing
     // with SQLITE_BUSY.
-    transaction: async (db, fn) => {
-      // Past the WAL's bound, writes wait (without blocking the thread) for its checkpoint.
-      const room = ckpt?.beforeWrite();
-      if (room) await room;
-      return db.connection().execute(async (conn) => {
+    transaction: (db, fn) =>
+      onWriteConnection(db, ckpt, async (conn) => {
         await sql`BEGIN IMMEDIATE`.execute(conn);
         try {
           const result = await fn(conn);
@@ -60,8 +80,7 @@ function sqliteOps(handle: SQLite.Database, ckpt: SqliteCheckpointer | undefined
           await sql`ROLLBACK`.execute(conn).catch(() => undefined);
           throw err;
         }
-      });
-    },
+      }),
     lockForUpdate: (q) => q,
     claimQueued: async (db, set, limit) =>
       (
@@ -72,9 +91,9 @@ function sqliteOps(handle: SQLite.Database, ckpt: SqliteCheckpointer | undefined
     RETURNING *`.execute(db)
       ).rows,
     appendRunEvents: async (store, runId, rows) => {
-      const room = ckpt?.beforeWrite();
-      if (room) await room;
-      const result = await appendRunEventsSqlite(store, handle, runId, rows);
+      const result = await onWriteConnection(store.db, ckpt, () =>
+        Promise.resolve(appendRunEventsSqlite(store, handle, runId, rows)),
+      );
       ckpt?.afterCommit();
       return result;
     },
