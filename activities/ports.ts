@@ -7,7 +7,7 @@ import type { RunEvent } from '../src/shared/run-events.js';
 import type { RunStatus } from '../src/shared/run-status.js';
 import type { DagsterTarget } from '../src/shared/dagster-target.js';
 import type { ExitStatus, LaunchHandle, RunLaunchSpec } from '../src/shared/launch.js';
-import type { CodeLocationSpec } from '../src/shared/work-items.js';
+import type { CodeLocationSpec, WorkItemPayload } from '../src/shared/work-items.js';
 import type { CodeLocationCalls } from '../src/shared/code-location-calls.js';
 
 export type { ExitStatus, LaunchHandle, RunLaunchSpec } from '../src/shared/launch.js';
@@ -139,6 +139,12 @@ export interface ActivityDeps {
    * (or an answer of undefined): launchRun asks the control plane itself. Default: none.
    */
   prefetchedCursor?: (runId: string) => Promise<RunCursor | undefined> | undefined;
+  /**
+   * Launches the poller began once it started a run's workflow eagerly here, ahead of its first
+   * task (`all` mode, src/agent/launch-ahead.ts): the launch activities serve it their launch,
+   * and join the one begun for their run instead of launching again. Default: none.
+   */
+  launchAhead?: LaunchAheadPort;
   /** How often superviseRun polls the spool when idle; default 250 ms. */
   supervisePollMs?: number;
   /**
@@ -148,3 +154,12 @@ export interface ActivityDeps {
    */
   superviseIdleMs?: number;
 }
+
+/** Where the launch activities meet a launch begun ahead of them (src/agent/launch-ahead.ts). */
+export interface LaunchAheadPort {
+  serve(starter: (payload: WorkItemPayload<'LAUNCH_RUN'>) => Promise<LaunchAheadOutcome>): void;
+  join(runId: string): Promise<LaunchAheadOutcome | undefined> | undefined;
+}
+
+/** launchRun's outcome (run-process.ts's LaunchOutcome), declared here so the port needs no activity code. */
+export type LaunchAheadOutcome = { launched: LaunchHandle } | { skipped: RunStatus };

@@ -207,13 +207,15 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     }
   }
 
-  /** launchRun's body, for both ways it runs (an activity on the host queue, or local in the workflow task). */
-  async function launchAndPost(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LaunchOutcome> {
+  /**
+   * launchRun's body, for every way it runs: an activity on the host queue, local in the workflow
+   * task, or begun by the poller ahead of that task (no activity context: `ctx` undefined).
+   */
+  async function launchAndPost(payload: WorkItemPayload<'LAUNCH_RUN'>, ctx?: Context): Promise<LaunchOutcome> {
     // A launch may outlast the 15 s heartbeat timeout (a standby booting or taking the run on a
     // starved CPU): heartbeat, or Temporal retries it here while this attempt still runs. A local
     // activity has no heartbeat: its workflow task is kept alive by the SDK instead.
-    const ctx = Context.current();
-    const beat = ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), LAUNCH_HEARTBEAT_MS);
+    const beat = !ctx || ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), LAUNCH_HEARTBEAT_MS);
     board.inFlight.add(payload.runId);
     try {
       const outcome = await launch(payload);
@@ -221,8 +223,9 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       return 'launched' in outcome ? { launched: outcome.launched } : outcome;
     } catch (err) {
       const failure = toFailure(err);
-      // Failed for good: the supervision scheduled with it has nothing to wait for.
-      if (failure.nonRetryable) board.post(payload.runId, undefined);
+      // Failed for good: the supervision scheduled with it has nothing to wait for. Not for a
+      // launch begun ahead of its activity: that one launches again and posts what it finds.
+      if (failure.nonRetryable && ctx) board.post(payload.runId, undefined);
       throw failure;
     } finally {
       clearInterval(beat);
@@ -230,10 +233,25 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     }
   }
 
+  deps.launchAhead?.serve((payload) => launchAndPost(payload));
+
+  /** The launch begun ahead of this activity for the run, if it succeeded; else launches now. */
+  async function joinOrLaunch(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LaunchOutcome> {
+    const ctx = Context.current();
+    const ahead = deps.launchAhead?.join(payload.runId);
+    if (ahead) {
+      // Joined while it still runs: heartbeat as launchAndPost would (a local activity has none).
+      const beat = ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), LAUNCH_HEARTBEAT_MS);
+      const outcome = await ahead.finally(() => clearInterval(beat));
+      if (outcome) return outcome;
+    }
+    return launchAndPost(payload, ctx);
+  }
+
   return {
     /** Spawns the run worker, or adopts the one this host already launched. Never spawns twice. */
     launchRun(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LaunchOutcome> {
-      return launchAndPost(payload);
+      return joinOrLaunch(payload);
     },
 
     /**
@@ -245,7 +263,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
      */
     async launchRunHere(hostTaskQueue: string, payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LocalLaunchOutcome> {
       if (hostTaskQueue !== deps.hostTaskQueue) return { elsewhere: true };
-      return launchAndPost(payload);
+      return joinOrLaunch(payload);
     },
 
     /**

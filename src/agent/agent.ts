@@ -7,8 +7,10 @@ import { hostname } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
 import type { Logger } from '../shared/logger.js';
+import type { LaunchHandle } from '../shared/launch.js';
+import type { RunStatus } from '../shared/run-status.js';
 import { newId } from '../shared/ids.js';
-import type { CodeLocationSpec } from '../shared/work-items.js';
+import type { CodeLocationSpec, WorkItemPayload } from '../shared/work-items.js';
 import { backoffDelay, sleep } from '../shared/backoff.js';
 import { hostTaskQueue, readAgentId, writeAgentId } from './agent-identity.js';
 import { CodeServerManager } from './code-server-manager.js';
@@ -21,9 +23,12 @@ import { ProcessLauncher } from './launchers/process-launcher.js';
 import { credentialDirs, resolveIsolation, type Isolation } from './launchers/sandbox.js';
 import { Poller } from './poller.js';
 import { LaunchChecks } from './launch-checks.js';
+import { LaunchAhead } from './launch-ahead.js';
 import { createAgentWorkers } from './worker.js';
 
 export const AGENT_VERSION = '0.1.0';
+/** A launch's outcome as the launch activities report it (activities/ports.ts checks the match). */
+type LaunchOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
 export type AgentMode = 'all' | 'worker' | 'poller';
 
 /** The agent's parts the activities are built from (by the composition root). */
@@ -37,6 +42,8 @@ export interface AgentParts {
   logger: Logger;
   /** Pre-launch checks the poller asked for when it claimed a launch (`all` mode). */
   launchChecks?: LaunchChecks;
+  /** Launches the poller begins ahead of their run workflow's first task (`all` mode). */
+  launchAhead?: LaunchAhead<WorkItemPayload<'LAUNCH_RUN'>, LaunchOutcome>;
 }
 
 /** The Temporal code this agent's workers run. */
@@ -75,6 +82,8 @@ export interface RunningAgent {
   done: Promise<void>;
   /** Workflows its poller started that Temporal started eagerly on this process's worker (tests, benchmarks). */
   eagerStarts(): number;
+  /** Launches its poller began ahead of the first workflow task, and how many a launch activity joined (tests, benchmarks). */
+  launchesAhead(): { begun: number; joined: number };
 }
 
 let runtimeInstalled = false;
@@ -179,6 +188,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const secrets = [opts.token];
   // `all` mode: this process launches the runs it claims, so the poller asks for their checks early.
   const launchChecks = mode === 'all' ? new LaunchChecks((runId) => controlPlane.runCursor(agentId, runId)) : undefined;
+  const launchAhead = mode === 'all' ? new LaunchAhead<WorkItemPayload<'LAUNCH_RUN'>, LaunchOutcome>() : undefined;
 
   const launcher = new ProcessLauncher({
     dataDir: config.dataDir,
@@ -227,6 +237,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       hostTaskQueue: hostQueue,
       logger: log,
       ...(launchChecks ? { launchChecks } : {}),
+      ...(launchAhead ? { launchAhead } : {}),
     });
     workers = await createAgentWorkers({
       connection,
@@ -265,6 +276,9 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
             hostTaskQueue: hostQueue,
             terminateLocally: (runId: string) => launcher.requestTermination(runId),
             ...(launchChecks ? { prefetchLaunch: (runId: string) => launchChecks.prefetch(runId) } : {}),
+            ...(launchAhead
+              ? { launchAhead: (payload: WorkItemPayload<'LAUNCH_RUN'>) => launchAhead.begin(payload) }
+              : {}),
           }
         : {}),
     });
@@ -338,6 +352,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     stop,
     done,
     eagerStarts: () => poller?.eagerStarts ?? 0,
+    launchesAhead: () => ({ begun: launchAhead?.begun ?? 0, joined: launchAhead?.joined ?? 0 }),
   };
 }
 

@@ -12,7 +12,7 @@ import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/c
 import { OutpostError, isOutpostError, errorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { SA_JOB, SA_LOCATION, SA_RUN_ID, SA_WORK_ITEM_KIND } from '../shared/search-attributes.js';
-import { PayloadSchemas, WORK_ITEM_KINDS, type WorkItemKind } from '../shared/work-items.js';
+import { PayloadSchemas, WORK_ITEM_KINDS, type WorkItemKind, type WorkItemPayload } from '../shared/work-items.js';
 import { TERMINATE_SIGNAL, WORKFLOW_TYPES, runWorkflowId, workflowIdFor } from '../shared/workflow-contract.js';
 import { backoffDelay, sleep } from '../shared/backoff.js';
 import type { ClaimedWorkItem, ControlPlaneClient, WorkAck } from './control-plane-client.js';
@@ -57,6 +57,13 @@ export interface PollerOptions {
    * (launch-checks.ts). Default: none.
    */
   prefetchLaunch?: (runId: string) => void;
+  /**
+   * Called with a LAUNCH_RUN item's payload once its run workflow was started eagerly here (its
+   * first task handed to this process's worker, whose first step is launching on this host): the
+   * launch begins now and that task's launch joins it (launch-ahead.ts). Never for a workflow
+   * that already existed or was not started eagerly. Default: none.
+   */
+  launchAhead?: (payload: WorkItemPayload<'LAUNCH_RUN'>) => void;
 }
 
 const DEFAULT_CLAIM_BATCH = 100;
@@ -245,7 +252,10 @@ export class Poller {
           ...start.options,
           ...(this.opts.eagerStart ? { requestEagerStart: true } : {}),
         });
-        if (handle.eagerlyStarted) this.eagerStarts++;
+        if (!handle.eagerlyStarted) return;
+        this.eagerStarts++;
+        const input = start.options.args[0] as { payload: WorkItemPayload<'LAUNCH_RUN'>; hostTaskQueue?: string };
+        if (item.kind === 'LAUNCH_RUN' && input.hostTaskQueue !== undefined) this.opts.launchAhead?.(input.payload);
       } catch (err) {
         if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
       }

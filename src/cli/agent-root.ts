@@ -67,6 +67,7 @@ export function activityDeps(parts: AgentParts): ActivityDeps {
     hostTaskQueue: parts.hostTaskQueue,
     logger,
     ...(parts.launchChecks ? { prefetchedCursor: (runId: string) => parts.launchChecks?.take(runId) } : {}),
+    ...(parts.launchAhead ? { launchAhead: parts.launchAhead } : {}),
   };
 }
 

@@ -9,6 +9,18 @@ import { HELLO_MODULE, startStack, type Stack } from '../../support/stack.js';
 import { recordHistory } from '../../support/histories.js';
 import { WORKFLOW_TYPES, runWorkflowId } from '../../../src/shared/workflow-contract.js';
 import { until } from '../../support/wait.js';
+import { Context } from '@temporalio/activity';
+import { OutpostError } from '../../../src/shared/errors.js';
+
+/** Whether the caller runs inside a Temporal activity (Context.current() throws outside one). */
+function inActivityContext(): boolean {
+  try {
+    Context.current();
+    return true;
+  } catch {
+    return false;
+  }
+}
 
 // At top level, so the shared connection's cleanup hook belongs to the file, not a suite.
 const t = await testTemporal();
@@ -124,6 +136,73 @@ describeEachDialect('agent: a run end to end', (target) => {
       `a local activity's marker: ${markers.map((m) => m.markerName).join(', ')}`,
     );
     assert.equal(stack.agent!.launcher.spawnCount(id), 1);
+  });
+
+  test('in `all` mode the launch begins once the workflow is started eagerly, and the first task joins it (one launch, one report)', async () => {
+    // Who calls the launcher tells the order: the first task's local activity runs in an
+    // activity context; the poller, which begins the launch as soon as the workflow exists and
+    // its first task is in this process, does not.
+    const agent = stack.agent!;
+    const { launcher, controlPlane: cp } = agent;
+    const launches: Array<{ runId: string; inActivity: boolean }> = [];
+    const reports: string[] = [];
+    const launch = launcher.launch.bind(launcher);
+    const report = cp.reportRunLaunchedWithEvents.bind(cp);
+    launcher.launch = (spec) => {
+      launches.push({ runId: spec.runId, inActivity: inActivityContext() });
+      return launch(spec);
+    };
+    cp.reportRunLaunchedWithEvents = (agentId, runId, info, lines) => {
+      reports.push(runId);
+      return report(agentId, runId, info, lines);
+    };
+    const before = agent.launchesAhead();
+    let id: string;
+    try {
+      id = await stack.launch('hello');
+      assert.equal((await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'])).status, 'SUCCESS');
+    } finally {
+      launcher.launch = launch;
+      cp.reportRunLaunchedWithEvents = report;
+    }
+    assert.deepEqual(
+      launches.filter((l) => l.runId === id),
+      [{ runId: id, inActivity: false }],
+      'launched once, by the poller, not by the local activity',
+    );
+    assert.deepEqual(
+      reports.filter((r) => r === id),
+      [id],
+      'reported once',
+    );
+    const after = agent.launchesAhead();
+    assert.deepEqual([after.begun - before.begun, after.joined - before.joined], [1, 1], 'begun ahead and joined');
+    assert.equal(launcher.spawnCount(id), 1);
+  });
+
+  test('a launch begun ahead that fails for good is left to the first task, which launches itself; supervision waits for that one', async () => {
+    const { launcher } = stack.agent!;
+    const launch = launcher.launch.bind(launcher);
+    const calls: boolean[] = [];
+    launcher.launch = (spec) => {
+      calls.push(inActivityContext());
+      // The launch begun ahead (outside any activity) fails for good; the activity's succeeds.
+      if (!inActivityContext()) return Promise.reject(new OutpostError('RUN_WORKER_SPAWN_FAILED', { detail: 'test' }));
+      return launch(spec);
+    };
+    let id: string;
+    try {
+      id = await stack.launch('hello');
+      const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);
+      assert.equal(run.status, 'SUCCESS');
+    } finally {
+      launcher.launch = launch;
+    }
+    assert.deepEqual(calls, [false, true], 'begun ahead, then launched by the local activity');
+    assert.equal(launcher.spawnCount(id), 1);
+    const handle = t.client.workflow.getHandle(runWorkflowId(id));
+    const result = (await handle.result()) as { status: string };
+    assert.equal(result.status, 'SUCCESS');
   });
 
   test('the launch item is completed inside the workflow task that sees supervision end (no completeWork activity task)', async () => {
