@@ -16,9 +16,10 @@ export const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 export async function loadLocation(modulePath: string, timeoutMs = DEFAULT_LOAD_TIMEOUT_MS): Promise<LocationDef> {
   const abs = resolve(modulePath);
   if (!existsSync(abs)) throw new OutpostError('USER_CODE_LOAD_FAILED', { detail: `no file at ${abs}` });
-  // The SDK (and zod under it, ~100 modules) before the loader: once module hooks are
-  // registered every import costs round trips to their thread. The location's `outpost/sdk`
-  // is this same module.
+  // The SDK before the loader: once module hooks are registered every import costs round trips
+  // to their thread. The location's `outpost/sdk` is this same module. (The SDK no longer loads
+  // zod: a location that imports zod and is not in the linked compile cache loads it through
+  // the hooks, slower but the same.)
   await import('../sdk/index.js');
   const url = (await linkedUrl(abs)) ?? (await ensureTypeScriptLoader(abs), pathToFileURL(abs).href);
   const mod = (await withTimeout(
