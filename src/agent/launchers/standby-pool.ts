@@ -60,6 +60,8 @@ export interface Standby {
   state: 'booting' | 'ready' | 'failed' | 'gone';
   /** Handed to the launcher (always once ready): from now on its exit is the launcher's business. */
   taken?: boolean;
+  /** When it was spawned, on the pool's clock (its boot time, once ready, is its key's). */
+  spawnedAt?: number;
 }
 
 /** A launch waiting for the first of its key's booting standbys to turn ready. */
@@ -110,6 +112,9 @@ export class StandbyPool {
   private readonly standbys = new Map<string, Standby>();
   private readonly failedKeys = new Map<string, number>();
   private readonly bursts = new Map<string, Burst>();
+  /** Per key: the last take, and how long its last standby took from spawn to ready. */
+  private readonly lastTakeAt = new Map<string, number>();
+  private readonly bootMs = new Map<string, number>();
   /** In arrival order: the first waiter of a key gets the first of its standbys to turn ready. */
   private readonly waiters: Waiter[] = [];
   private readonly decayTimer: NodeJS.Timeout;
@@ -189,10 +194,26 @@ export class StandbyPool {
     if (!this.enabled) return undefined;
     const key = standbyKey(spec);
     const ready = [...this.standbys.values()].find((s) => s.key === key && s.state === 'ready' && s.child.connected);
-    if (ready) return this.hand(ready);
+    const previous = this.lastTakeAt.get(key);
+    this.lastTakeAt.set(key, this.now());
+    if (!ready) {
+      this.raise(key);
+      return undefined;
+    }
+    const taken = this.hand(ready);
+    // A near miss: none is left ready, and launches come sooner apart than a standby boots, so
+    // the next one would wait for this one's replacement (~100 ms under load): grow now, as a
+    // miss would, instead of after it made a launch wait.
+    const boot = this.bootMs.get(key);
+    const left = [...this.standbys.values()].some((s) => s.key === key && s.state === 'ready');
+    if (!left && previous !== undefined && boot !== undefined && this.now() - previous < boot) this.raise(key);
+    return taken;
+  }
+
+  /** Launches outran (or are about to outrun) the key's standbys: its target grows by one, up to maxPerKey. */
+  private raise(key: string): void {
     const max = this.opts.maxPerKey ?? Math.max(this.opts.perKey, 4);
     this.bursts.set(key, { target: Math.min(max, this.target(key) + 1), lastMissAt: this.now() });
-    return undefined;
   }
 
   /**
@@ -320,6 +341,7 @@ export class StandbyPool {
       startTime,
       dir,
       state: 'booting',
+      spawnedAt: this.now(),
     };
     this.standbys.set(id, sb);
     // Idle standbys must not keep the agent's event loop alive.
@@ -365,6 +387,7 @@ export class StandbyPool {
   private onReady(sb: Standby, m: Extract<StandbyMessage, { type: 'ready' }>, spec: StandbySpec): void {
     if (m.loadError === undefined) {
       sb.state = 'ready';
+      if (sb.spawnedAt !== undefined) this.bootMs.set(sb.key, this.now() - sb.spawnedAt);
       this.failedKeys.delete(sb.key);
       this.offer(sb);
       return;

@@ -273,6 +273,45 @@ for (const mode of ['none', 'bubblewrap'] as const) {
       pool.stop();
     });
 
+    test('a hit that leaves no ready standby, sooner after the previous take than a boot lasts, raises the target', async () => {
+      // Launches arriving faster than a standby boots will find the replacement still booting:
+      // the pool grows on the hit that shows it, not only on the miss that makes a launch wait.
+      let now = 1_000_000;
+      const pool = new StandbyPool({
+        dataDir: join(root, `${mode}-near-miss`),
+        logger,
+        cli: defaultCliCommand(),
+        env: process.env,
+        isolation,
+        perKey: 2,
+        maxPerKey: 4,
+        clock: () => now,
+      });
+      const sbSpec = { location: 'hello', module: MODULE, cwd: process.cwd(), env: {} };
+      const key = standbyKey(sbSpec);
+      try {
+        pool.prewarm(sbSpec);
+        now += 300; // each standby took 300 ms (on the pool's clock) to turn ready
+        await until('both standbys ready', () => pool.counts().ready === 2);
+        // Slow launches (further apart than a boot): the pool stays at rest.
+        assert.ok(pool.take(sbSpec));
+        now += 1_000;
+        assert.ok(pool.take(sbSpec));
+        assert.equal(pool.target(key), 2);
+        pool.prewarm(sbSpec);
+        now += 300;
+        await until('the refills ready', () => pool.counts().ready === 2);
+        // Two launches 50 ms apart take both: the next one would wait for a booting standby.
+        now += 5_000;
+        assert.ok(pool.take(sbSpec));
+        now += 50;
+        assert.ok(pool.take(sbSpec));
+        assert.equal(pool.target(key), 3);
+      } finally {
+        pool.stop();
+      }
+    });
+
     test('a newer location version retires older standbys; stop() leaves none running', async () => {
       let version = 1;
       const launcher = newLauncher(isolation, 'versions', () => version);
