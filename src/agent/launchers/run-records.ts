@@ -259,8 +259,15 @@ export function readJson<T>(file: string): T | undefined {
 }
 
 export function writeAtomic(file: string, text: string): void {
-  mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
+  // The directory is there on every launch path: made only when missing, not asked each time
+  // (four such writes per run, on the agent's main thread in a burst).
+  try {
+    writeFileSync(tmp, text);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(tmp, text);
+  }
   renameSync(tmp, file);
 }
