@@ -39,6 +39,9 @@ before(() => {
     "const form: string = import.meta.url.endsWith('.js') ? 'compiled' : 'source';\nconsole.log(form);\n",
   );
   put('src/shared/extra.ts', 'export const x = 1;\n');
+  // The two entries the build writes as one file each (run workers' entry and the SDK).
+  put('src/cli/user-code-main.ts', 'export const worker = 1;\n');
+  put('src/user-code/sdk/index.ts', 'export const sdk = 1;\n');
   put('workflows/index.ts', 'export async function noop(): Promise<void> {}\n');
   put('activities/index.ts', 'export const none = {};\n');
 });
