@@ -45,6 +45,19 @@ export async function resolve(s, c, next) { const r = await next(s, c); appendFi
   return `data:text/javascript,import { register } from 'node:module'; register(${JSON.stringify(pathToFileURL(hooks).href)});`;
 }
 
+/**
+ * A TypeScript location (tsx needed) in `<out>/<dir>/definitions.ts` importing the build's own
+ * SDK (the package's `outpost/sdk` export would name the install's dist/, which this throwaway
+ * build is not); `body` follows the SDK import.
+ */
+function writeLocation(dir: string, body: string): string {
+  const module = join(out, dir, 'definitions.ts');
+  mkdirSync(dirname(module));
+  const sdk = pathToFileURL(join(out, 'src/user-code/sdk/index.js')).href;
+  writeFileSync(module, `import { defineLocation, job, op } from ${JSON.stringify(sdk)};\n${body}`);
+  return module;
+}
+
 describe('compiled build', () => {
   test('run-time files are found from the build, and paths outside the trees still reach the install', () => {
     for (const f of [
@@ -98,15 +111,9 @@ describe('compiled build', () => {
     const [node, ...args] = JSON.parse(
       nodeEval(`import * as c from ${JSON.stringify(cli)}; console.log(JSON.stringify(c.defaultCliCommand()))`),
     ) as string[];
-    // TypeScript (tsx needed) importing the build's own SDK (the package's `outpost/sdk` export
-    // would name the install's dist/, which this throwaway build is not).
-    const module = join(out, 'location', 'definitions.ts');
-    mkdirSync(dirname(module));
-    const sdk = pathToFileURL(join(out, 'src/user-code/sdk/index.js')).href;
-    writeFileSync(
-      module,
-      `import { defineLocation, job, op } from ${JSON.stringify(sdk)};
-const answer: number = 42;
+    const module = writeLocation(
+      'location',
+      `const answer: number = 42;
 export default defineLocation({ jobs: [job({ name: 'noop', ops: [op({ name: 'nothing' }, () => answer)] })] });
 `,
     );
@@ -166,13 +173,9 @@ export default defineLocation({ jobs: [job({ name: 'noop', ops: [op({ name: 'not
     // The SDK and the worker are bundled apart: they must still share one OutpostError, or the
     // worker would report the SDK's INVALID_ARGUMENT as a plain load failure.
     const spool = mkdtempSync(join(out, 'spool-'));
-    const module = join(out, 'location-invalid', 'definitions.ts');
-    mkdirSync(dirname(module));
-    const sdk = pathToFileURL(join(out, 'src/user-code/sdk/index.js')).href;
-    writeFileSync(
-      module,
-      `import { defineLocation, job, op } from ${JSON.stringify(sdk)};
-const nothing = op({ name: 'nothing' }, () => undefined);
+    const module = writeLocation(
+      'location-invalid',
+      `const nothing = op({ name: 'nothing' }, () => undefined);
 export default defineLocation({ jobs: [job({ name: 'twin', ops: [nothing] }), job({ name: 'twin', ops: [nothing] })] });
 `,
     );
