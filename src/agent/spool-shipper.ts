@@ -16,6 +16,7 @@ import { isTerminalRunStatus, type RunStatus } from '../shared/run-status.js';
 import type { Logger } from '../shared/logger.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
 import { cutLogChunk, logChunkFor } from './log-chunk-size.js';
+import { processLogBudget, type LogSendBudget } from './log-send-budget.js';
 import { lineHead, parseEvent, readRange, type LineHead } from './spool-lines.js';
 
 /** Events per appendRunEventLines call (the control plane's default limit is 10,000). */
@@ -25,11 +26,11 @@ export const EVENT_BATCHES_IN_FLIGHT = 3;
 /** Bytes per appendComputeLogs call at most (log-chunk-size.ts: fewer if the control plane takes less). */
 export { LOG_CHUNK } from './log-chunk-size.js';
 /**
- * appendComputeLogs calls in flight at once for one stream: the next chunk is on its way while the
- * control plane stores one (8 MiB per stream in the agent and the control plane at most; it was 3
- * chunks of 1 MiB).
+ * appendComputeLogs calls in flight at once for one stream, past the first only within the
+ * process's LOG_BYTES_IN_FLIGHT (log-send-budget.ts): the control plane has the next bodies
+ * received while it stores one, and one waiting on a checkpoint does not leave it idle after.
  */
-export const LOG_CHUNKS_IN_FLIGHT = 2;
+export const LOG_CHUNKS_IN_FLIGHT = 4;
 /**
  * Requests one pass sends at most per kind, and how long it keeps starting them, so a pass
  * returns (liveness, heartbeat: superviseRun's timeout is 15 s) while a run is busy.
@@ -66,6 +67,8 @@ export class SpoolShipper {
     private readonly controlPlane: Pick<ControlPlaneClient, 'appendRunEventLines' | 'appendComputeLogs'>,
     private readonly logger: Logger,
     cursor: RunCursor,
+    /** Log-chunk bytes in flight, shared with the process's other shippers. */
+    private readonly logBudget: LogSendBudget = processLogBudget,
   ) {
     this.lastSeq = cursor.lastSeq;
     this.offsets = { stdout: cursor.stdoutBytes, stderr: cursor.stderrBytes };
@@ -276,13 +279,27 @@ export class SpoolShipper {
       sent++
     ) {
       await window.room();
-      if (window.failed || gap || cut || this.truncated[stream]) break;
+      // Past the stream's first chunk in flight, only within the budget: else after its next answer.
+      while (!window.failed && !this.logBudget.take(size, window.size === 0)) await window.next();
+      if (window.failed || gap || cut || this.truncated[stream]) {
+        if (!window.failed) this.logBudget.release(size);
+        break;
+      }
       const chunk = readRange(file, next, size);
-      if (!chunk || chunk.length === 0) break;
+      if (!chunk || chunk.length === 0) {
+        this.logBudget.release(size);
+        break;
+      }
       const at = next;
       next += chunk.length;
+      const call = this.controlPlane.appendComputeLogs(this.agentId, this.runId, stream, at, chunk);
+      // Given back before the window sees the answer, so a stream waiting in it finds the room.
+      void call.then(
+        () => this.logBudget.release(size),
+        () => this.logBudget.release(size),
+      );
       window.add(
-        this.controlPlane.appendComputeLogs(this.agentId, this.runId, stream, at, chunk).then(
+        call.then(
           (r) => {
             // storedBytes is the control plane's truth: it may be ahead (a previous attempt) but never behind.
             this.offsets[stream] = Math.max(r.storedBytes, this.offsets[stream]);
