@@ -36,6 +36,12 @@ export const LOG_CHUNKS_IN_FLIGHT = 4;
  * returns (liveness, heartbeat: superviseRun's timeout is 15 s) while a run is busy.
  */
 const SENDS_PER_PASS = 16;
+/**
+ * Log chunks one pass sends at most per stream (256 MiB of 4 MiB chunks): a pass ends by waiting
+ * for every chunk in flight, which leaves the control plane without a body to store, so log
+ * passes end on PASS_MS rather than every 64 MiB.
+ */
+export const LOG_SENDS_PER_PASS = 64;
 const PASS_MS = 1_000;
 /** Bytes of events.jsonl read at a time (grown, up to EVENT_LINE_MAX, for a longer line). */
 const EVENT_READ = 1024 * 1024;
@@ -275,7 +281,7 @@ export class SpoolShipper {
     const until = Date.now() + PASS_MS;
     for (
       let sent = 0;
-      sent < SENDS_PER_PASS && Date.now() < until && !window.failed && !gap && !cut && !this.truncated[stream];
+      sent < LOG_SENDS_PER_PASS && Date.now() < until && !window.failed && !gap && !cut && !this.truncated[stream];
       sent++
     ) {
       await window.room();

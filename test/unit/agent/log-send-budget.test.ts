@@ -2,7 +2,8 @@
 // endpoint's appendWhenContiguous called in-process): one busy stream keeps more than two chunks
 // on their way while the budget has room (so the control plane has the next bodies received while
 // it stores one), and streams sharing a budget stay within it, each still shipping (its first chunk
-// always goes), with the stored bytes the spool's, byte for byte.
+// always goes), with the stored bytes the spool's, byte for byte. A pass sends up to
+// LOG_SENDS_PER_PASS chunks of a stream (it ends by draining them, which idles the control plane).
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { LOG_CHUNK, LOG_CHUNKS_IN_FLIGHT, SpoolShipper } from '../../../src/agen
 import { appendWhenContiguous } from '../../../src/control-plane/http/agent-logs.js';
 import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { Store } from '../../../src/control-plane/store/store.js';
+import { OutpostError } from '../../../src/shared/errors.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { storedStdoutBytes } from '../../support/stored-logs.js';
 
@@ -30,13 +32,16 @@ after(async () => {
 });
 
 /** A started run whose spool holds `chunks` chunks of numbered stdout lines (and a bit more). */
-async function runWithStdout(chunks: number): Promise<{ runId: string; spoolDir: string; bytes: Buffer }> {
+async function runWithStdout(
+  chunks: number,
+  chunk = LOG_CHUNK,
+): Promise<{ runId: string; spoolDir: string; bytes: Buffer }> {
   const { run } = await store.transaction((trx) =>
     createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }),
   );
   const spoolDir = mkdtempSync(join(dir, 'spool-'));
   const lines: string[] = [];
-  for (let i = 0, size = 0; size < LOG_CHUNK * chunks + 777; i++) {
+  for (let i = 0, size = 0; size < chunk * chunks + 777; i++) {
     const line = `${run.id} line ${i}\n`;
     lines.push(line);
     size += line.length;
@@ -73,7 +78,12 @@ function slowClient() {
   };
 }
 
-function shipper(runId: string, spoolDir: string, client: ReturnType<typeof slowClient>, budget: LogSendBudget) {
+function shipper(
+  runId: string,
+  spoolDir: string,
+  client: Pick<ReturnType<typeof slowClient>, 'appendRunEventLines' | 'appendComputeLogs'>,
+  budget: LogSendBudget,
+) {
   const cursor = { runId, lastSeq: 0, stdoutBytes: 0, stderrBytes: 0, status: 'STARTED' as const };
   return new SpoolShipper(runId, 'agent_budget', spoolDir, client, logger, cursor, budget);
 }
@@ -117,4 +127,23 @@ test('a budget of two chunks over two streams: at most two chunks past the strea
   assert.ok(budget.peak <= 2 * LOG_CHUNK + runs.length * LOG_CHUNK, `peak ${budget.peak}`);
   assert.ok(client.stats.maxTotal <= 3, `chunks in flight at once: ${client.stats.maxTotal}`);
   for (const r of runs) assert.ok((await storedStdoutBytes(store, r.runId)).equals(r.bytes));
+});
+
+test('one pass sends 40 chunks of a stream (a pass ends by draining its window)', async () => {
+  // 64 KiB chunks: the first is refused naming that limit (the shipper cuts its chunks to it).
+  const small = 64 * 1024;
+  const chunks = 40;
+  const { runId, spoolDir, bytes } = await runWithStdout(chunks - 1, small);
+  let calls = 0;
+  const client = {
+    appendRunEventLines: () => Promise.reject(new Error('no events here')),
+    appendComputeLogs: async (_a: string, id: string, stream: 'stdout' | 'stderr', offset: number, data: Buffer) => {
+      if (calls++ === 0)
+        throw new OutpostError('BATCH_TOO_LARGE', { data: { limit: 'maxLogChunkBytes', value: small } });
+      return appendWhenContiguous(store, { runId: id, stream, offset }, data, 3_000);
+    },
+  };
+  await shipper(runId, spoolDir, client, new LogSendBudget()).shipOnce(true);
+  assert.equal(calls, 1 + chunks, 'every chunk went in the one pass');
+  assert.ok((await storedStdoutBytes(store, runId)).equals(bytes), 'stored stdout is the spool, byte for byte');
 });
