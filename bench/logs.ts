@@ -4,6 +4,8 @@
 // appended directly with the store's appendComputeLogs in the agent's chunk size. Both also
 // report the SQLite RESTART checkpoints in their window (the WAL past its bound: every write waits
 // for one, store/dialect/sqlite-checkpointer.ts), which on a loaded host can be most of either.
+// CPU per MiB: the agent, and the bench process (the control plane) by thread, end to end and
+// for the floor.
 //   npx tsx bench/logs.ts [--quick]
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
@@ -18,6 +20,7 @@ import type { Store } from '../src/control-plane/store/store.js';
 import { firehoseBlock } from './fixtures/bench-location.js';
 import { isQuick, report } from './support/report.js';
 import { startBenchSystem } from './support/stack.js';
+import { threadCpu, threadCpuSince } from './support/thread-cpu.js';
 import { cpuOf, startWindowCpu } from './support/window-cpu.js';
 import { storedStdoutBytes } from '../test/support/stored-logs.js';
 import { sleep } from '../test/support/wait.js';
@@ -70,6 +73,7 @@ async function main(): Promise<void> {
     await sys.stack.deploy('bench', resolve('bench/fixtures/bench-location.ts'));
     const store = sys.stack.cp.store;
     const stopCpu = await startWindowCpu(agent.pid!, 'logs');
+    const e2eThreads0 = threadCpu();
     const e2eRestarts = countRestarts(store);
     const runId = await sys.stack.launch('firehose', { mb: MB }, 'bench');
     let seen = 0;
@@ -87,6 +91,7 @@ async function main(): Promise<void> {
       await sleep(10);
     }
     const cpu = await stopCpu();
+    const e2eThreads = threadCpuSince(e2eThreads0);
     const e2eWaits = e2eRestarts();
     const view = await sys.stack.run(runId);
     const stepStart = view.events.find((e) => e.type === 'STEP_START');
@@ -129,11 +134,13 @@ async function main(): Promise<void> {
     );
     const floorRestarts = countRestarts(store);
     const t0 = performance.now();
+    const floorThreads0 = threadCpu();
     const floorCpuMs = await cpuOf(async () => {
       for (let off = 0; off < stored.length; off += LOG_CHUNK)
         await appendComputeLogs(store, run.id, 'stdout', off, stored.subarray(off, off + LOG_CHUNK));
     });
     const floorSecs = (performance.now() - t0) / 1000;
+    const floorThreads = threadCpuSince(floorThreads0);
     const floorWaits = floorRestarts();
 
     const mbStored = stored.length / MiB;
@@ -163,6 +170,19 @@ async function main(): Promise<void> {
         value: cpu.benchMs / mbStored,
         unit: 'ms',
         note: `floor (appendComputeLogs alone): ${(floorCpuMs / mbStored).toFixed(2)} ms/MiB`,
+      },
+      // By thread (/proc, 10 ms ticks): the main thread is where every request and store waits its turn.
+      {
+        name: 'CPU per MiB: bench process, main thread',
+        value: e2eThreads.mainMs / mbStored,
+        unit: 'ms',
+        note: `floor: ${(floorThreads.mainMs / mbStored).toFixed(2)} ms/MiB`,
+      },
+      {
+        name: 'CPU per MiB: bench process, other threads (GC, checkpoint thread)',
+        value: e2eThreads.otherMs / mbStored,
+        unit: 'ms',
+        note: `floor: ${(floorThreads.otherMs / mbStored).toFixed(2)} ms/MiB`,
       },
       { name: 'CPU per MiB: agent', value: cpu.agentMs / mbStored, unit: 'ms' },
       {
