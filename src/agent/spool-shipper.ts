@@ -15,8 +15,9 @@ import { isOutpostError } from '../shared/errors.js';
 import { isTerminalRunStatus, type RunStatus } from '../shared/run-status.js';
 import type { Logger } from '../shared/logger.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
-import { cutLogChunk, logChunkFor } from './log-chunk-size.js';
+import { confirmLogChunk, cutLogChunk, logChunkConfirmed, logChunkFor } from './log-chunk-size.js';
 import { processLogBudget, type LogSendBudget } from './log-send-budget.js';
+import { SendWindow } from './send-window.js';
 import { lineHead, parseEvent, readRange, type LineHead } from './spool-lines.js';
 
 /** Events per appendRunEventLines call (the control plane's default limit is 10,000). */
@@ -116,7 +117,7 @@ export class SpoolShipper {
 
   private async shipEvents(final: boolean, logs: Promise<PromiseSettledResult<boolean>[]>): Promise<boolean> {
     const file = join(this.spoolDir, SPOOL_FILES.events);
-    const window = new Window(EVENT_BATCHES_IN_FLIGHT);
+    const window = new SendWindow(EVENT_BATCHES_IN_FLIGHT);
     /** File positions of batches that failed: the next pass starts again from the first. */
     const failedAt: number[] = [];
     let progressed = false;
@@ -271,7 +272,7 @@ export class SpoolShipper {
   private async shipLog(stream: ComputeLogStream): Promise<boolean> {
     const file = join(this.spoolDir, stream === 'stdout' ? SPOOL_FILES.stdout : SPOOL_FILES.stderr);
     const start = this.offsets[stream];
-    const window = new Window(LOG_CHUNKS_IN_FLIGHT);
+    const window = new SendWindow(LOG_CHUNKS_IN_FLIGHT);
     let next = start;
     const size = logChunkFor(this.controlPlane);
     /** A chunk refused for a gap (its predecessor failed, or a control plane that does not wait). */
@@ -285,6 +286,8 @@ export class SpoolShipper {
       sent++
     ) {
       await window.room();
+      // Until a chunk of this size has gone through to this control plane, one at a time.
+      while (!window.failed && window.size > 0 && !logChunkConfirmed(this.controlPlane)) await window.next();
       // Past the stream's first chunk in flight, only within the budget: else after its next answer.
       while (!window.failed && !this.logBudget.take(size, window.size === 0)) await window.next();
       if (window.failed || gap || cut || this.truncated[stream]) {
@@ -307,6 +310,7 @@ export class SpoolShipper {
       window.add(
         call.then(
           (r) => {
+            confirmLogChunk(this.controlPlane, chunk.length);
             // storedBytes is the control plane's truth: it may be ahead (a previous attempt) but never behind.
             this.offsets[stream] = Math.max(r.storedBytes, this.offsets[stream]);
             if (r.truncated && !this.truncated[stream]) {
@@ -339,51 +343,6 @@ export class SpoolShipper {
     if (cut)
       this.logger.warn({ runId: this.runId, ...cut }, 'a log chunk was refused as too large; sending smaller ones');
     return cut !== undefined;
-  }
-}
-
-/**
- * Requests in flight, at most `limit`: room() waits for one to settle when it is full; the first
- * failure is kept (failed/error) and the rest still run to their end (drain()).
- */
-class Window {
-  private readonly pending = new Set<Promise<void>>();
-  failed = false;
-  error: unknown;
-
-  constructor(private readonly limit: number) {}
-
-  get size(): number {
-    return this.pending.size;
-  }
-
-  add(p: Promise<void>): void {
-    const tracked: Promise<void> = p.then(
-      () => undefined,
-      (err: unknown) => {
-        if (!this.failed) {
-          this.failed = true;
-          this.error = err;
-        }
-      },
-    );
-    const settled = tracked.then(() => {
-      this.pending.delete(settled);
-    });
-    this.pending.add(settled);
-  }
-
-  /** Resolves once one request in flight has settled. */
-  async next(): Promise<void> {
-    if (this.pending.size) await Promise.race(this.pending);
-  }
-
-  async room(): Promise<void> {
-    while (this.pending.size >= this.limit) await this.next();
-  }
-
-  async drain(): Promise<void> {
-    while (this.pending.size) await this.next();
   }
 }
 

@@ -17,6 +17,7 @@ import {
   SpoolShipper,
 } from '../../../src/agent/spool-shipper.js';
 import { eventLinesAfter } from '../../../src/agent/spool-lines.js';
+import { confirmLogChunk } from '../../../src/agent/log-chunk-size.js';
 import { appendWhenContiguous } from '../../../src/control-plane/http/agent-logs.js';
 import { parseEventLines } from '../../../src/control-plane/graphql/event-lines.js';
 import { appendRunEvents, listRunEvents } from '../../../src/control-plane/store/run-events.js';
@@ -344,6 +345,8 @@ test('stdout: the next chunk goes as soon as one is answered; stored bytes ident
     appendComputeLogs: (_a: string, _r: string, _s: 'stdout' | 'stderr', offset: number, data: Buffer) =>
       held.call([offset, data]),
   };
+  // A control plane that already took a chunk of this size (else the first goes alone).
+  confirmLogChunk(client, LOG_CHUNK);
   const shipper = shipperFromStart(runId, spoolDir, client, N, 'STARTED');
   for (let i = 0; i < 100 && (await shipper.shipOnce(true)); i++);
   assert.ok(
