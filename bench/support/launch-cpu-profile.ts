@@ -4,7 +4,7 @@
 // Prints CPU per launch of this process (control plane + bench) and of the Temporal dev server,
 // the profile's busy time split into the bench's own code and the control plane's, and every
 // run workflow's history event counts (what a run costs Temporal).
-//   npx tsx bench/support/launch-cpu-profile.ts [--runs N] [--profile out.cpuprofile]  (PROF_US: sampling interval)
+//   npx tsx bench/support/launch-cpu-profile.ts [--runs N] [--profile out.cpuprofile] [--statements]  (PROF_US: sampling interval)
 import { IncomingMessage } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -16,6 +16,7 @@ import { runBurst } from './dispatch-burst.js';
 import { procTimes } from './proc-cpu.js';
 import { compiledCli, HELLO_MODULE, startBenchSystem } from './stack.js';
 import { runMain } from './report.js';
+import { countStatements, statementCounts } from './sqlite-statements.js';
 import { sleep } from '../../test/support/wait.js';
 
 const arg = (name: string): string | undefined => {
@@ -68,9 +69,11 @@ async function main(): Promise<void> {
     const c0 = process.cpuUsage();
     const w0 = Date.now();
     counting = true;
+    if (process.argv.includes('--statements')) countStatements();
     const burst = await runBurst(stack, sseToken, 'noop', RUNS);
     const wall = Date.now() - w0;
     counting = false;
+    const statements = statementCounts();
     const c = process.cpuUsage(c0);
     const temporal = procTimes(temporalPid)!.own - t0;
     const agentMs = procTimes(agent.pid!)!.own - a0;
@@ -83,6 +86,11 @@ async function main(): Promise<void> {
       `runs ${RUNS} wall ${wall} ms; per run: control plane + bench ${(cp / RUNS).toFixed(1)} ms, Temporal ${(temporal / RUNS).toFixed(1)} ms, agent ${(agentMs / RUNS).toFixed(1)} ms; toStart p50 ${[...burst.toStart].sort((x, y) => x - y)[RUNS >> 1]} ms; warm ${burst.warm.filter(Boolean).length}`,
     );
     for (const [k, v] of [...requests].sort()) console.log(`  ${(v / RUNS).toFixed(2)} ${k}`);
+    if (statements.length > 0) {
+      const all = statements.reduce((a, [, s]) => ({ calls: a.calls + s.calls, ms: a.ms + s.ms }), { calls: 0, ms: 0 });
+      console.log(`SQLite statements per run: ${(all.calls / RUNS).toFixed(2)}, ${(all.ms / RUNS).toFixed(2)} ms`);
+      for (const [k, s] of statements) console.log(`  ${(s.calls / RUNS).toFixed(2)} ${(s.ms / RUNS).toFixed(3)} ms  ${k.slice(0, 160)}`);
+    }
     const connection = await Connection.connect({ address: system.temporal.address });
     const client = new Client({ connection });
     const counts = new Map<string, number>();

@@ -6,6 +6,7 @@ import type { Logger } from '../../shared/logger.js';
 import { createAgentSchema } from '../graphql/agent-schema.js';
 import type { ApiContext } from '../graphql/context.js';
 import { createMaskError } from '../graphql/errors.js';
+import { fastAnswer, ValidatedDocuments, type FastPathDeps } from '../graphql/fast-path.js';
 import { createUserSchema } from '../graphql/user-schema.js';
 import { useCostLimit, useDepthLimit, usePublicErrorShape } from '../graphql/yoga-plugins.js';
 import { limitDetail, type ApiLimits } from '../limits.js';
@@ -105,10 +106,15 @@ const BARE_STATUS: Record<number, ErrorName> = {
 export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const { store, limits, metrics, logger, deployPolicy } = deps;
   const cors: CorsPolicy = deps.cors ?? { allowedOrigins: [] };
+  const maskError = createMaskError(logger);
+  const userDocs = new ValidatedDocuments();
+  const agentDocs = new ValidatedDocuments();
+  const userSchema = createUserSchema();
+  const agentSchema = createAgentSchema();
   const common = {
     // CORS is ours (http/cors.ts): yoga's default echoes any Origin with credentials.
     cors: false as const,
-    maskedErrors: { maskError: createMaskError(logger) },
+    maskedErrors: { maskError },
     landingPage: false,
     batching: false,
     logging: false as const,
@@ -116,17 +122,23 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   };
   const userYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,
-    schema: createUserSchema(),
+    plugins: [...common.plugins, userDocs.plugin()],
+    schema: userSchema,
     graphqlEndpoint: '/graphql',
     // GraphiQL's page is served by the web UI (web/graphiql-page.ts), behind sign-in.
     graphiql: false,
   });
   const agentYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,
-    schema: createAgentSchema(),
+    plugins: [...common.plugins, agentDocs.plugin()],
+    schema: agentSchema,
     graphqlEndpoint: '/agent/graphql',
     graphiql: false,
   });
+  const fast: Record<'user' | 'agent', FastPathDeps> = {
+    user: { schema: userSchema, documents: userDocs, limits, maskError },
+    agent: { schema: agentSchema, documents: agentDocs, limits, maskError },
+  };
 
   async function graphql(
     request: Request,
@@ -155,6 +167,11 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       }
       const body = await readLimited(request, limits.maxBodyBytes);
       if (!body) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
+      if (request.method === 'POST') {
+        const context = { store, limits, metrics, principal, deployPolicy, request };
+        const answer = await fastAnswer(fast[kind], request, body, context);
+        if (answer) return answer;
+      }
       req = new Request(request.url, {
         method: request.method,
         headers: request.headers,
