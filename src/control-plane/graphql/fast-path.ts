@@ -7,6 +7,7 @@
 // which answers it as before; no resolver has run when the fast path declines.
 import { execute, Kind, OperationTypeNode, type DocumentNode, type GraphQLSchema, type Source } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { wholeResponse } from '../http/whole-body.js';
 import type { ApiLimits } from '../limits.js';
 import type { ApiContext } from './context.js';
 import { costCheck, publicAnswer } from './yoga-plugins.js';
@@ -117,7 +118,7 @@ export async function fastAnswer(
   if (!('data' in result)) return undefined;
   const errors = result.errors?.map((e) => deps.maskError(e, 'Unexpected error.'));
   const answer = publicAnswer({ data: result.data, ...(errors ? { errors } : {}) }, deps.limits);
-  return new Response(answer.body, {
+  return wholeResponse(answer.body, {
     status: answer.status,
     headers: { 'content-type': `${type}; charset=utf-8`, ...answer.headers },
   });

@@ -19,6 +19,7 @@ import type { AgentUploadDeps } from './agent-upload.js';
 import { authenticate } from './auth.js';
 import { preflight, withCors, type CorsPolicy } from './cors.js';
 import type { Metrics } from './metrics.js';
+import { wholeResponse } from './whole-body.js';
 
 export interface HandlerDeps {
   store: Store;
@@ -46,7 +47,7 @@ export function errorResponse(e: OutpostError, headers: Record<string, string> =
       },
     ],
   };
-  return new Response(JSON.stringify(body), {
+  return wholeResponse(JSON.stringify(body), {
     status: e.http,
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
   });

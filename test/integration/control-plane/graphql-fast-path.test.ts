@@ -5,11 +5,15 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { request as httpRequest } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before, test } from 'node:test';
 import { createSchema, createYoga } from 'graphql-yoga';
 import { createMaskError } from '../../../src/control-plane/graphql/errors.js';
 import { fastAnswer, ValidatedDocuments } from '../../../src/control-plane/graphql/fast-path.js';
+import { createNodeServer } from '../../../src/control-plane/http/node-server.js';
 import { DEFAULT_API_LIMITS } from '../../../src/control-plane/limits.js';
+import { createLogger } from '../../../src/shared/logger.js';
 import { createToken, revokeToken } from '../../../src/control-plane/store/tokens.js';
 import { loadedLocation, openHarness, type Harness } from '../../support/control-plane-harness.js';
 
@@ -151,4 +155,49 @@ test('only a document yoga validated without an error is executed by the fast pa
   await yoga.fetch(ask('{ nope }'));
   assert.equal(await fastAnswer(deps, ask('{ nope }'), bytes('{ nope }'), ctx), undefined, 'invalid: yoga answers');
   assert.equal(calls, 2);
+});
+
+test('a fast-path answer and a coded refusal leave whole, with a content-length, not chunked', async () => {
+  const server = createNodeServer({
+    handler: h.handler,
+    maxBodyBytes: DEFAULT_API_LIMITS.maxBodyBytes,
+    logger: createLogger({ name: 'fast-path', level: 'silent' }),
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const port = (server.address() as AddressInfo).port;
+  const ask = (token: string) =>
+    new Promise<{ status: number; headers: Record<string, unknown>; body: string }>((resolve, reject) => {
+      const body = JSON.stringify({ query: 'query { me { name } }' });
+      const req = httpRequest(
+        {
+          host: '127.0.0.1',
+          port,
+          path: '/graphql',
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (text += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: text }));
+        },
+      );
+      req.on('error', reject);
+      req.end(body);
+    });
+  try {
+    await ask(h.userToken);
+    const ok = await ask(h.userToken);
+    assert.equal(ok.status, 200);
+    assert.deepEqual(JSON.parse(ok.body), { data: { me: { name: 'test-user' } } });
+    assert.equal(ok.headers['content-length'], String(Buffer.byteLength(ok.body)));
+    assert.equal(ok.headers['transfer-encoding'], undefined);
+    const refused = await ask('opu_' + 'x'.repeat(43));
+    assert.equal(refused.status, 401);
+    assert.match(refused.body, /UNAUTHENTICATED/);
+    assert.equal(refused.headers['content-length'], String(Buffer.byteLength(refused.body)));
+  } finally {
+    await new Promise((r) => server.close(r));
+  }
 });
