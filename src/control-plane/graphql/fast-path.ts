@@ -92,14 +92,14 @@ export interface FastPathDeps {
 export async function fastAnswer(
   deps: FastPathDeps,
   request: Request,
-  body: ArrayBuffer,
+  body: ArrayBuffer | Buffer,
   context: ApiContext,
 ): Promise<Response | undefined> {
   const type = answerType(request.headers.get('accept'));
   if (!type) return undefined;
   let params: Params | undefined;
   try {
-    params = asParams(JSON.parse(Buffer.from(body).toString('utf8')));
+    params = asParams(JSON.parse((Buffer.isBuffer(body) ? body : Buffer.from(body)).toString('utf8')));
   } catch {
     return undefined;
   }

@@ -17,6 +17,7 @@ import { AGENT_EVENTS_PATH, handleAgentEvents } from './agent-events.js';
 import { AGENT_LOGS_PATH, handleAgentLogs } from './agent-logs.js';
 import type { AgentUploadDeps } from './agent-upload.js';
 import { authenticate } from './auth.js';
+import { takeRawBody } from './raw-body.js';
 import { preflight, withCors, type CorsPolicy } from './cors.js';
 import type { Metrics } from './metrics.js';
 import { wholeResponse } from './whole-body.js';
@@ -166,7 +167,8 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       if (!JSON_TYPES.has(type)) {
         return errorResponse(new OutpostError('UNSUPPORTED_MEDIA_TYPE', { detail: type || 'no content-type' }));
       }
-      const body = await readLimited(request, limits.maxBodyBytes);
+      const raw = takeRawBody(request);
+      const body = raw ? await raw(limits.maxBodyBytes) : await readLimited(request, limits.maxBodyBytes);
       if (!body) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
       if (request.method === 'POST') {
         const context = { store, limits, metrics, principal, deployPolicy, request };
@@ -176,7 +178,8 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       req = new Request(request.url, {
         method: request.method,
         headers: request.headers,
-        body,
+        // A Buffer from raw-body.ts is backed by an ArrayBuffer (allocUnsafe or concat).
+        body: Buffer.isBuffer(body) ? (body as Uint8Array<ArrayBuffer>) : body,
         signal: request.signal,
       });
     }

@@ -11,7 +11,8 @@ import { bodyTooLarge, errorResponse, type FetchHandler } from './handler.js';
 import { attachRawBody, readIncoming } from './raw-body.js';
 import { wholeBody } from './whole-body.js';
 
-const RAW_BODY_PATHS: ReadonlySet<string> = new Set([AGENT_EVENTS_PATH, AGENT_LOGS_PATH]);
+// GraphQL POSTs too: handler.ts reads their (JSON) bodies whole, so no web stream is needed.
+const RAW_BODY_PATHS: ReadonlySet<string> = new Set([AGENT_EVENTS_PATH, AGENT_LOGS_PATH, '/graphql', '/agent/graphql']);
 
 export interface NodeServerOptions {
   handler: FetchHandler;
