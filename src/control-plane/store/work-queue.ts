@@ -146,6 +146,18 @@ export function finishable(caller: WorkCaller | undefined) {
     ]);
 }
 
+/** Whether any CLAIMED item's lease ran out by `now` (one indexed read; most claim passes find none). */
+export async function hasExpiredLeases(store: Store, now: number): Promise<boolean> {
+  const row = await store.db
+    .selectFrom('work_items')
+    .select('id')
+    .where('status', '=', 'CLAIMED')
+    .where('lease_expires_at', '<=', now)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 /**
  * CLAIMED items whose lease ran out and that have attempts left go back to QUEUED (conditional,
  * so any number of replicas may run it). Returns how many did.
