@@ -89,7 +89,8 @@ async function main(): Promise<void> {
     if (statements.length > 0) {
       const all = statements.reduce((a, [, s]) => ({ calls: a.calls + s.calls, ms: a.ms + s.ms }), { calls: 0, ms: 0 });
       console.log(`SQLite statements per run: ${(all.calls / RUNS).toFixed(2)}, ${(all.ms / RUNS).toFixed(2)} ms`);
-      for (const [k, s] of statements) console.log(`  ${(s.calls / RUNS).toFixed(2)} ${(s.ms / RUNS).toFixed(3)} ms  ${k.slice(0, 160)}`);
+      for (const [k, s] of statements)
+        console.log(`  ${(s.calls / RUNS).toFixed(2)} ${(s.ms / RUNS).toFixed(3)} ms  ${k.slice(0, 160)}`);
     }
     const connection = await Connection.connect({ address: system.temporal.address });
     const client = new Client({ connection });
