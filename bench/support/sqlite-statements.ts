@@ -2,14 +2,7 @@
 // Statement methods (run/get/all/iterate) wrapped once on their shared prototype, each call's time
 // on the thread (hrtime around the synchronous call: process.cpuUsage would add other threads' CPU) added to its text.
 // For benches that host the control plane in process: "statements per run" before/after.
-import { readFileSync } from 'node:fs';
 import SQLite from 'better-sqlite3';
-
-// STATEMENTS_CLOCK=cpu: the main thread's own CPU time (schedstat, ns) instead of wall time, so a
-// statement that sleeps in SQLite's busy handler or loses the CPU to other work shows as such.
-const onCpu = process.env.STATEMENTS_CLOCK === 'cpu';
-const schedstat = `/proc/self/task/${process.pid}/schedstat`;
-const clock = (): bigint => (onCpu ? BigInt(readFileSync(schedstat, 'utf8').split(' ')[0]!) : process.hrtime.bigint());
 
 export interface StatementCount {
   calls: number;
@@ -30,11 +23,11 @@ function install(): void {
     const orig = proto[m] as (this: SQLite.Statement, ...a: unknown[]) => unknown;
     proto[m] = function (this: SQLite.Statement, ...a: unknown[]) {
       if (!on) return orig.apply(this, a);
-      const t0 = clock();
+      const t0 = process.hrtime.bigint();
       try {
         return orig.apply(this, a);
       } finally {
-        const ns = Number(clock() - t0);
+        const ns = Number(process.hrtime.bigint() - t0);
         const k = this.source.replace(/\s+/g, ' ').trim();
         const e = counts.get(k) ?? { calls: 0, ms: 0 };
         e.calls++;
