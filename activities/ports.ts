@@ -44,8 +44,6 @@ export interface LauncherPort {
   exitStatus(runId: string): ExitStatus | undefined;
   /** The run's first events are stored: work held back off its launch path may start now. */
   launchSettled?(runId: string): void;
-  /** Supervision has shipped everything the run's spool holds: work held back while it flooded may start. */
-  spoolDrained?(runId: string): void;
   /**
    * Settles when the run's worker exits, if this process started it and sees it exit (a child);
    * undefined otherwise (an adopted worker: liveness is then polled).

@@ -323,14 +323,10 @@ export function createRunProcessActivities(deps: ActivityDeps) {
           if (!alive) {
             for (let i = 0; i < 100_000 && (await shipper.shipOnce(true)); i++)
               ctx.heartbeat({ lastSeq: shipper.lastSeq });
-            deps.launcher.spoolDrained?.(runId);
             break;
           }
-          if (!progressed) {
-            // Caught up with the spool: work held back while it flooded (a standby refill) may start.
-            deps.launcher.spoolDrained?.(runId);
+          if (!progressed)
             await shipper.waitForWrite(exited && shipper.watching ? idleMs : pollMs, ctx.cancellationSignal);
-          }
         }
         if (shipper.sawTerminalEvent) {
           // The answer that stored the terminal event carried the run's status: no cursor call.

@@ -25,8 +25,6 @@ export interface Launcher {
   spoolDir(runId: string): string;
   /** The run's first events are stored: work held back off its launch path may start now. */
   launchSettled?(runId: string): void;
-  /** Supervision has shipped everything the run's spool holds (a pass found nothing new). */
-  spoolDrained?(runId: string): void;
   /** Settles when the run's worker exits, if this process started it (undefined for an adopted one). */
   whenExited?(runId: string): Promise<void> | undefined;
 }

@@ -11,7 +11,7 @@
 // run-records.ts. On any later call: process.json present → adopt it (alive or finished,
 // never respawn).
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Logger } from '../../shared/logger.js';
@@ -47,15 +47,6 @@ const noop = (): void => undefined;
 
 /** A taken standby's replacement starts after this long if its launch never settles (launchSettled). */
 const REFILL_FALLBACK_MS = 1_000;
-/**
- * A run whose events file already holds this much when its launch settles is flooding its spool
- * (a worker writes ~64 KiB in a few ms only when it logs in a loop): the replacement of the
- * standby it took waits until supervision has shipped the spool to its end (spoolDrained), the
- * next launch, or REFILL_FALLBACK_MS after the take, so that the boot's ~95 ms of CPU does not
- * compete on a small host with that run's writing and shipping (it did, inside the ingest
- * benchmark's half second).
- */
-export const FLOODED_SPOOL_BYTES = 64 * 1024;
 
 export interface ProcessLauncherOptions {
   /** Agent data dir; runs live in <dataDir>/runs/<runId>/. */
@@ -88,10 +79,7 @@ export class ProcessLauncher implements Launcher {
   /** The launch in flight per run (see launch()). */
   private readonly launching = new Map<string, Promise<LaunchHandle>>();
   /** Refills held back until the launch that took a standby has settled. */
-  private readonly pendingRefills = new Map<
-    string,
-    { spec: StandbySpec; standbyDir: string; timer: NodeJS.Timeout; flooded?: boolean }
-  >();
+  private readonly pendingRefills = new Map<string, { spec: StandbySpec; standbyDir: string; timer: NodeJS.Timeout }>();
   private readonly cli: string[];
   private readonly isolation: Isolation;
   readonly standbys: StandbyPool;
@@ -203,8 +191,6 @@ export class ProcessLauncher implements Launcher {
     const standbySpec = this.standbySpec(spec);
     // A fresh spool only: after a crash the spool may already hold a dead attempt's files.
     const fresh = !existsSync(spool);
-    // A refill held back for a flooded spool is due now: a launch wants standbys.
-    for (const [runId, pending] of this.pendingRefills) if (pending.flooded) this.refill(runId, false);
     let standby = fresh ? this.standbys.take(standbySpec) : undefined;
     if (!standby) {
       // A miss: this launch is already late and the ones behind it need standbys booting now.
@@ -236,37 +222,20 @@ export class ProcessLauncher implements Launcher {
    */
   launchSettled(runId: string): void {
     const pending = this.pendingRefills.get(runId);
-    if (!pending || pending.flooded) return;
-    if (fileSize(join(this.spoolDir(runId), SPOOL_FILES.events)) >= FLOODED_SPOOL_BYTES) pending.flooded = true;
-    else this.refill(runId, true);
-  }
-
-  /** Supervision has shipped the run's spool to its end: a refill held back for the flood starts. */
-  spoolDrained(runId: string): void {
-    if (this.pendingRefills.get(runId)?.flooded) this.refill(runId, true);
-  }
-
-  /**
-   * Starts the refill held back for this run's launch. `later`: on the next turn, so that the
-   * caller (the launch activity) returns its result first and the fork does not hold back the
-   * workflow task that waits for it; else at once (a launch is about to look for a standby).
-   */
-  private refill(runId: string, later: boolean): void {
-    const pending = this.pendingRefills.get(runId);
     if (!pending) return;
     this.pendingRefills.delete(runId);
     clearTimeout(pending.timer);
-    const start = (): void => {
+    // On the next turn: the caller (the launch activity) returns its result first, so the
+    // fork does not hold back the workflow task that waits for it.
+    setImmediate(() => {
       rmSync(pending.standbyDir, { recursive: true, force: true });
       this.standbys.prewarm(pending.spec);
-    };
-    if (later) setImmediate(start);
-    else start();
+    });
   }
 
   /** `standbyDir`: the taken standby's emptied directory (hand-off.ts), removed then too. */
   private refillLater(runId: string, spec: StandbySpec, standbyDir: string): void {
-    const timer = setTimeout(() => this.refill(runId, true), REFILL_FALLBACK_MS).unref();
+    const timer = setTimeout(() => this.launchSettled(runId), REFILL_FALLBACK_MS).unref();
     this.pendingRefills.set(runId, { spec, standbyDir, timer });
   }
 
@@ -351,13 +320,5 @@ export class ProcessLauncher implements Launcher {
       this.opts.logger.error({ runId, err }, 'run worker process error');
       settle();
     });
-  }
-}
-
-function fileSize(file: string): number {
-  try {
-    return statSync(file).size;
-  } catch {
-    return 0;
   }
 }

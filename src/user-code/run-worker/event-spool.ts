@@ -7,13 +7,8 @@ import { TERMINAL_EVENT_TYPES } from '../../shared/run-spool.js';
 
 export type NewEvent = Omit<RunEvent, 'seq' | 'timestamp'>;
 
-/**
- * Flush when this many bytes are buffered, or after FLUSH_DELAY_MS, whichever comes first. 64 KiB
- * (~500 log lines; it was 256 KiB): the agent sees a busy run's first lines within a few ms of
- * them being written, so its first batch leaves sooner and the launcher can tell a flooded spool
- * when the launch settles (process-launcher.ts, FLOODED_SPOOL_BYTES): ~4 more writes per MiB.
- */
-export const FLUSH_BYTES = 64 * 1024;
+/** Flush when this many bytes are buffered, or after FLUSH_DELAY_MS, whichever comes first. */
+const FLUSH_BYTES = 256 * 1024;
 const FLUSH_DELAY_MS = 50;
 
 export class EventSpool {
