@@ -20,6 +20,8 @@ import { isQuick, report, type Figure } from './support/report.js';
 import { compiledCli, HELLO_MODULE, startBenchSystem } from './support/stack.js';
 import { cpuOf, startWindowCpu } from './support/window-cpu.js';
 import { threadCpu, threadCpuSince } from './support/thread-cpu.js';
+import { procTimes } from './support/proc-cpu.js';
+import { descendants } from '../test/support/process.js';
 
 const quick = isQuick();
 const fromSource = process.argv.includes('--from-source');
@@ -96,6 +98,7 @@ async function measure(
     progress(`${dialect}: warm-up run done`);
 
     const threads0 = threadCpu();
+    const children0 = childCpu(agent.pid!);
     const stopCpu = await startWindowCpu(agent.pid!, dialect);
     const runId = await sys.stack.launch('chatty', { events: EVENTS });
     // The last stored event is the one with the highest seq; note when that seq first appeared.
@@ -116,6 +119,8 @@ async function measure(
     }
     const cpu = await stopCpu();
     const threads = threadCpuSince(threads0);
+    let spawnedMs = 0;
+    for (const [key, ms] of childCpu(agent.pid!)) if (!children0.has(key)) spawnedMs += ms;
     const final = await sys.stack.waitRun(runId, ['SUCCESS', 'FAILURE']);
     const rows = await allEvents(store, runId);
     const contiguous = rows.every((e, i) => e.seq === i + 1) && (await maxSeq(store, runId)) === seen;
@@ -164,6 +169,13 @@ async function measure(
         note: `other threads ${perEvent(threads.otherMs)} µs; floor: main ${perEvent(floorThreads.mainMs)}, other ${perEvent(floorThreads.otherMs)}`,
       },
       { name: `${dialect}: CPU per event, agent`, value: (cpu.agentMs * 1000) / rows.length, unit: 'µs' },
+      // What the run's launch started meanwhile: the replacement of the standby the run took.
+      {
+        name: `${dialect}: CPU in the window of processes the agent started during it`,
+        value: spawnedMs,
+        unit: 'ms',
+        note: 'the taken standby’s replacement booting (a standby boot is ~95 ms of CPU)',
+      },
       // The run worker's own writing time bounds end to end from below (it shares the 2 cores).
       {
         name: `${dialect}: first written → last written (run worker)`,
@@ -174,6 +186,16 @@ async function measure(
   } finally {
     await sys.close();
   }
+}
+
+/** CPU so far (ms, own) of each process below `root`, keyed by pid and start time. */
+function childCpu(root: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of descendants(root)) {
+    const t = procTimes(pid);
+    if (t) out.set(`${pid}:${t.startTime}`, t.own);
+  }
+  return out;
 }
 
 async function freshPgUrl(cluster: PgCluster): Promise<string> {
