@@ -1,8 +1,9 @@
 // Ingest: one `chatty` run emitting N LOG events, end to end (run worker spool → agent tail →
 // agent API → store), on SQLite and on PostgreSQL. Measured from the first event's timestamp
 // (written by the run worker) to the moment the last event is visible in the store (read when the
-// store signals a commit of the run's events, and every 10 ms besides). Floor, same run, same store: the same rows appended directly with the store's own
-// appendRunEvents in the agent's batch size (no spool, no HTTP, no GraphQL). The agent (and the
+// store signals a commit of the run's events, and every 10 ms besides). Floor, same run, same
+// store: the same rows appended directly with the store's own appendRunEvents in the agent's
+// batch size (no spool, no HTTP, no GraphQL). The agent (and the
 // run workers it starts) run compiled, as `outpost agent` runs; `--from-source` for the old form
 // (through tsx).
 //   npx tsx bench/ingest.ts [--quick] [--from-source]
