@@ -69,3 +69,34 @@ test('a worker left running by an agent that stopped, whose workflow was then te
   // The new agent finds the recorded live worker and looks at its workflow once nobody supervised it for 30 s.
   await terminatedInTemporalEnds(id);
 });
+
+test('a reset workflow is not closed: its new run goes on supervising the same worker', async () => {
+  const id = await stack.launch('sleepy', { seconds: 300 });
+  await stack.waitRun(id, ['STARTED']);
+  await until('superviseRun started', () => superviseStarted(id), 30_000);
+  const launcher = stack.agent!.launcher;
+  const pids = launcher.groupMembers(id);
+  const handle = t.client.workflow.getHandle(runWorkflowId(id));
+  const first = await handle.describe();
+  const events = (await handle.fetchHistory()).events ?? [];
+  const taskDone = events.find((e) => e.workflowTaskCompletedEventAttributes);
+  assert.ok(taskDone?.eventId, 'the first workflow task completed');
+  await t.client.workflowService.resetWorkflowExecution({
+    namespace: t.client.options.namespace,
+    workflowExecution: { workflowId: runWorkflowId(id), runId: first.runId },
+    reason: 'an operator reset the run workflow',
+    workflowTaskFinishEventId: taskDone.eventId,
+    requestId: `reset-${id}`,
+  });
+  // The old run's supervision is answered NOT_FOUND within a heartbeat (~12 s) and its workflow
+  // asked for at once: open (the new run), so the worker is left to the new run's supervision.
+  await new Promise((r) => setTimeout(r, 16_000));
+  const latest = await handle.describe();
+  assert.notEqual(latest.runId, first.runId);
+  assert.equal(latest.status.name, 'RUNNING');
+  assert.equal((await stack.run(id)).status, 'STARTED');
+  assert.deepEqual(launcher.groupMembers(id), pids, 'the same worker still runs');
+  await handle.signal('terminate');
+  const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'], 60_000);
+  assert.equal(run.status, 'CANCELED');
+});
