@@ -26,6 +26,7 @@ import { isSameLiveProcess, processGroupMembers } from './proc.js';
 import {
   configFileOf,
   hasIntent,
+  listRecordedProcesses,
   readProcessRecord,
   runDir,
   signalRecordedGroup,
@@ -243,6 +244,13 @@ export class ProcessLauncher implements Launcher {
     const rec = this.record(runId);
     if (!rec) return Promise.resolve(undefined);
     return Promise.resolve({ runId, launcher: this.kind, ref: `pid ${rec.pid}`, adopted: !this.children.has(runId) });
+  }
+
+  /** Runs whose recorded worker lives (read at the agent's start: what a previous process left). */
+  recordedRuns(): string[] {
+    return listRecordedProcesses(this.opts.dataDir)
+      .filter((p) => p.kind === 'run' && isSameLiveProcess(p.record.pid, p.record.startTime))
+      .map((p) => p.id);
   }
 
   isAlive(runId: string): Promise<boolean> {
