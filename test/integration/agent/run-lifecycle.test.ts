@@ -239,52 +239,6 @@ describeEachDialect('agent: a run end to end', (target) => {
     assert.deepEqual(items, [{ status: 'COMPLETED', result: JSON.stringify({ status: 'SUCCESS' }) }]);
   });
 
-  test('a completion the control plane refuses is retried until the item is completed, the run SUCCESS', async () => {
-    // Supervision's own attempts fail (as with a control plane down): superviseRun is retried, and
-    // a retry that finds the run already ended leaves the item to the workflow's completeWork.
-    const cp = stack.agent!.controlPlane;
-    const completeWork = cp.completeWork.bind(cp);
-    let refused = 0;
-    cp.completeWork = (agentId, itemId, result) => {
-      if (refused < 3) {
-        refused++;
-        return Promise.reject(new Error('control plane unavailable (test)'));
-      }
-      return completeWork(agentId, itemId, result);
-    };
-    let id: string;
-    try {
-      id = await stack.launch('hello');
-      const handle = t.client.workflow.getHandle(runWorkflowId(id));
-      await until(
-        'the run workflow to start',
-        () =>
-          handle.describe().then(
-            () => true,
-            () => undefined,
-          ),
-        30_000,
-      );
-      assert.deepEqual(await handle.result(), { status: 'SUCCESS' });
-    } finally {
-      cp.completeWork = completeWork;
-    }
-    assert.equal(refused, 3);
-    const events = (await t.client.workflow.getHandle(runWorkflowId(id)).fetchHistory()).events ?? [];
-    const activities = events.flatMap((e) => {
-      const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
-      return name ? [name] : [];
-    });
-    assert.deepEqual(activities, ['superviseRun']);
-    const item = await stack.cp.store.db
-      .selectFrom('work_items')
-      .select(['status'])
-      .where('run_id', '=', id)
-      .where('kind', '=', 'LAUNCH_RUN')
-      .executeTakeFirstOrThrow();
-    assert.equal(item.status, 'COMPLETED');
-  });
-
   test("a first workflow task run on another agent than the run's host schedules launchRun on the host queue", async () => {
     // Started directly (no control-plane run): the workflow names a host queue no worker serves,
     // so this agent's worker runs its first task, launchRunHere answers `elsewhere`, and the
