@@ -171,3 +171,22 @@ export interface LaunchAheadPort {
 
 /** launchRun's outcome (run-process.ts's LaunchOutcome), declared here so the port needs no activity code. */
 export type LaunchAheadOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
+
+export interface SuperviseOptions {
+  /** The run is being terminated: a missing terminal event becomes RUN_CANCELED, not RUN_FAILURE. */
+  terminating?: boolean;
+  /**
+   * Scheduled together with launchRun (the handle carries only the runId): wait until the launch
+   * is reported, and return the stored status at once when it started no worker.
+   */
+  withLaunch?: boolean;
+  /** runWorkflowV3: once the run has ended, complete this work item here (no local activity for it). */
+  completeWorkItem?: string;
+}
+
+export interface SuperviseResult {
+  status: RunStatus;
+  lastSeq: number;
+  /** The item named by `completeWorkItem` is completed with `status`. */
+  itemCompleted?: true;
+}

@@ -11,7 +11,7 @@ import type { WorkItemPayload } from '../src/shared/work-items.js';
 import { coded, toFailure } from './failures.js';
 import { launchSpecOf } from './launch-spec.js';
 import { LaunchBoard, type Launched } from './launch-board.js';
-import type { ActivityDeps, LaunchHandle, RunCursor, RunSpool } from './ports.js';
+import type { ActivityDeps, LaunchHandle, RunCursor, RunSpool, SuperviseOptions, SuperviseResult } from './ports.js';
 import { SpoolWriterStop, UNSUPERVISED_GRACE_MS, UnsupervisedRuns } from './unsupervised-runs.js';
 
 /** Most spool events a launch sends with its report (the rest are supervision's). */
@@ -31,20 +31,7 @@ export type LaunchOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
 /** launchRunHere's answer: the launch's outcome, or `elsewhere` when this is not the run's host. */
 export type LocalLaunchOutcome = LaunchOutcome | { elsewhere: true };
 
-export interface SuperviseOptions {
-  /** The run is being terminated: a missing terminal event becomes RUN_CANCELED, not RUN_FAILURE. */
-  terminating?: boolean;
-  /**
-   * Scheduled together with launchRun (the handle carries only the runId): wait until the launch
-   * is reported, and return the stored status at once when it started no worker.
-   */
-  withLaunch?: boolean;
-}
-
-export interface SuperviseResult {
-  status: RunStatus;
-  lastSeq: number;
-}
+export type { SuperviseOptions, SuperviseResult } from './ports.js';
 
 export function createRunProcessActivities(deps: ActivityDeps) {
   const now = deps.clock ?? Date.now;
@@ -214,6 +201,12 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     const runId = handle.runId;
     const log = deps.logger.child({ runId });
     let shipper: RunSpool | undefined;
+    // The run ended: its item is done (idempotent by id). Not a drain's: its workflow does that.
+    const ended = async (status: RunStatus, lastSeq: number): Promise<SuperviseResult> => {
+      if (!opts.completeWorkItem || opts.terminating) return { status, lastSeq };
+      await deps.controlPlane.completeWork(deps.agentId(), opts.completeWorkItem, { status });
+      return { status, lastSeq, itemCompleted: true };
+    };
     try {
       let cursor: RunCursor | undefined;
       if (opts.withLaunch) {
@@ -269,9 +262,9 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       }
       if (shipper.sawTerminalEvent) {
         // The answer that stored the terminal event carried the run's status: no cursor call.
-        if (shipper.endStatus) return { status: shipper.endStatus, lastSeq: shipper.lastSeq };
+        if (shipper.endStatus) return await ended(shipper.endStatus, shipper.lastSeq);
         const final = await deps.controlPlane.runCursor(deps.agentId(), runId);
-        return { status: final.status, lastSeq: final.lastSeq };
+        return await ended(final.status, final.lastSeq);
       }
       const exit = deps.launcher.exitStatus(runId);
       const how =
@@ -295,7 +288,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         { exitCode: exit?.code ?? null, signal: exit?.signal ?? null },
         shipper.maxSeqInFile,
       );
-      return { status, lastSeq: (await deps.controlPlane.runCursor(deps.agentId(), runId)).lastSeq };
+      return await ended(status, (await deps.controlPlane.runCursor(deps.agentId(), runId)).lastSeq);
     } catch (err) {
       if (err instanceof CancelledFailure) throw err;
       throw toFailure(err);
