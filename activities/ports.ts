@@ -42,6 +42,8 @@ export interface LauncherPort {
   requestTermination(runId: string): Promise<boolean>;
   /** How the worker ended, once it has. */
   exitStatus(runId: string): ExitStatus | undefined;
+  /** Runs whose recorded worker is alive on this host (at the agent's start: a restart's leftovers). */
+  recordedRuns?(): string[];
   /** The run's first events are stored: work held back off its launch path may start now. */
   launchSettled?(runId: string): void;
   /**
@@ -145,6 +147,12 @@ export interface ActivityDeps {
    * and join the one begun for their run instead of launching again. Default: none.
    */
   launchAhead?: LaunchAheadPort;
+  /**
+   * Whether the run's workflow is still open in Temporal (undefined: could not tell). Asked when
+   * a worker launched or recorded here goes unsupervised: a closed workflow's worker is stopped
+   * and its run ended by the agent itself (unsupervised-runs.ts). Default: none (never asked).
+   */
+  runWorkflowOpen?: (runId: string) => Promise<boolean | undefined>;
   /** How often superviseRun polls the spool when idle; default 250 ms. */
   supervisePollMs?: number;
   /**
@@ -163,3 +171,22 @@ export interface LaunchAheadPort {
 
 /** launchRun's outcome (run-process.ts's LaunchOutcome), declared here so the port needs no activity code. */
 export type LaunchAheadOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
+
+export interface SuperviseOptions {
+  /** The run is being terminated: a missing terminal event becomes RUN_CANCELED, not RUN_FAILURE. */
+  terminating?: boolean;
+  /**
+   * Scheduled together with launchRun (the handle carries only the runId): wait until the launch
+   * is reported, and return the stored status at once when it started no worker.
+   */
+  withLaunch?: boolean;
+  /** runWorkflowV3: once the run has ended, complete this work item here (no local activity for it). */
+  completeWorkItem?: string;
+}
+
+export interface SuperviseResult {
+  status: RunStatus;
+  lastSeq: number;
+  /** The item named by `completeWorkItem` is completed with `status`. */
+  itemCompleted?: true;
+}

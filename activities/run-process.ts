@@ -4,13 +4,15 @@
 // this host.
 import { Context, CancelledFailure } from '@temporalio/activity';
 import { sleep } from '../src/shared/backoff.js';
-import { OutpostError, errorCode, isOutpostError } from '../src/shared/errors.js';
+import { errorCode, isOutpostError } from '../src/shared/errors.js';
 import type { RunEvent } from '../src/shared/run-events.js';
 import { isTerminalRunStatus, type RunStatus } from '../src/shared/run-status.js';
-import { codeLocationKind, type WorkItemPayload } from '../src/shared/work-items.js';
+import type { WorkItemPayload } from '../src/shared/work-items.js';
 import { coded, toFailure } from './failures.js';
+import { launchSpecOf } from './launch-spec.js';
 import { LaunchBoard, type Launched } from './launch-board.js';
-import type { ActivityDeps, LaunchHandle, RunCursor, RunLaunchSpec, RunSpool } from './ports.js';
+import type { ActivityDeps, LaunchHandle, RunCursor, RunSpool, SuperviseOptions, SuperviseResult } from './ports.js';
+import { SpoolWriterStop, UNSUPERVISED_GRACE_MS, UnsupervisedRuns } from './unsupervised-runs.js';
 
 /** Most spool events a launch sends with its report (the rest are supervision's). */
 const FIRST_EVENTS_MAX = 100;
@@ -18,57 +20,24 @@ const FIRST_EVENTS_MAX = 100;
 /** How often launchRun heartbeats while it works (its heartbeat timeout is 15 s). */
 const LAUNCH_HEARTBEAT_MS = 3_000;
 
-/** How long a worker found by its spool gets after SIGTERM before SIGKILL (the workflow's default grace). */
-const ORPHAN_GRACE_MS = 10_000;
+/** What supervision needs of its activity: none when the agent supervises a run itself. */
+type SuperviseContext = Pick<Context, 'heartbeat' | 'cancellationSignal'>;
 
-/** A worker supervision found by its spool after its recorded process was gone, and what was sent to it. */
-interface Orphans {
-  termAt?: number;
-  killed: boolean;
-}
+/** The agent supervising a run itself (unsupervised-runs.ts): no heartbeats, never cancelled. */
+const DETACHED: SuperviseContext = { heartbeat: () => undefined, cancellationSignal: new AbortController().signal };
 
 export type LaunchOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
 
 /** launchRunHere's answer: the launch's outcome, or `elsewhere` when this is not the run's host. */
 export type LocalLaunchOutcome = LaunchOutcome | { elsewhere: true };
 
-export interface SuperviseOptions {
-  /** The run is being terminated: a missing terminal event becomes RUN_CANCELED, not RUN_FAILURE. */
-  terminating?: boolean;
-  /**
-   * Scheduled together with launchRun (the handle carries only the runId): wait until the launch
-   * is reported, and return the stored status at once when it started no worker.
-   */
-  withLaunch?: boolean;
-}
-
-export interface SuperviseResult {
-  status: RunStatus;
-  lastSeq: number;
-}
+export type { SuperviseOptions, SuperviseResult } from './ports.js';
 
 export function createRunProcessActivities(deps: ActivityDeps) {
   const now = deps.clock ?? Date.now;
   const pollMs = deps.supervisePollMs ?? 250;
   const idleMs = Math.max(pollMs, deps.superviseIdleMs ?? 2_000);
   const board = new LaunchBoard();
-
-  /**
-   * Termination of a worker whose recorded process is gone (supervision found it by its spool):
-   * the launcher's signals cannot reach it, so its process group is signalled here, as
-   * terminateProcess would: SIGTERM, then SIGKILL after the grace period.
-   */
-  function stopOrphans(shipper: RunSpool, orphans: Orphans, terminating: boolean, log: typeof deps.logger): void {
-    if (!terminating && !shipper.terminationRecorded()) return;
-    const at = now();
-    if (orphans.termAt === undefined) {
-      orphans.termAt = at;
-      log.warn({ groups: shipper.signalWriters('SIGTERM') }, 'sent SIGTERM to the run worker found by its spool');
-    } else if (!orphans.killed && at - orphans.termAt >= ORPHAN_GRACE_MS) {
-      orphans.killed = true;
-      log.warn({ groups: shipper.signalWriters('SIGKILL') }, 'sent SIGKILL to the run worker found by its spool');
-    }
-  }
 
   /** Whether a worker for the run wrote events into its spool on this host. */
   function ranHere(runId: string): boolean {
@@ -101,35 +70,6 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     return res.status;
   }
 
-  /** What to start for a run: Outpost's run worker, or Dagster's `execute_run` for a Dagster location. */
-  async function launchSpec(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<RunLaunchSpec> {
-    const spec = await deps.workspace.spec(payload.location);
-    const common = {
-      runId: payload.runId,
-      location: payload.location,
-      job: payload.job,
-      runConfig: payload.runConfig,
-      ...(spec.env ? { env: spec.env } : {}),
-    };
-    if (codeLocationKind(spec) === 'DAGSTER') {
-      const target = await deps.workspace.dagsterTarget(payload.location);
-      return {
-        ...common,
-        module: '',
-        cwd: target.workingDirectory,
-        dagster: target,
-        tags: payload.tags,
-        ...(payload.assetSelection ? { assetSelection: payload.assetSelection } : {}),
-      };
-    }
-    if (!spec.module) {
-      throw new OutpostError('RUN_WORKER_SPAWN_FAILED', {
-        detail: `location ${payload.location} has no module; command-based locations cannot run jobs yet`,
-      });
-    }
-    return { ...common, module: spec.module, ...(spec.workingDirectory ? { cwd: spec.workingDirectory } : {}) };
-  }
-
   /** Adopts or spawns the run's worker and reports it; never ships (superviseRun does). */
   async function launch(
     payload: WorkItemPayload<'LAUNCH_RUN'>,
@@ -150,7 +90,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         return { skipped: cursor.status } as const;
       }
     }
-    const handle = existing ?? (await deps.launcher.launch(await launchSpec(payload)));
+    const handle = existing ?? (await deps.launcher.launch(await launchSpecOf(deps.workspace, payload)));
     const info = {
       launcher: handle.launcher,
       ref: handle.ref,
@@ -184,7 +124,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
    * from what is stored instead: a reported launch (status past QUEUED) and a recorded worker
    * mean it ran, a stopped run without a worker means it never will.
    */
-  async function awaitLaunch(runId: string, ctx: Context): Promise<Launched> {
+  async function awaitLaunch(runId: string, ctx: SuperviseContext): Promise<Launched> {
     const posted = board.wait(runId);
     try {
       for (;;) {
@@ -219,6 +159,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     board.inFlight.add(payload.runId);
     try {
       const outcome = await launch(payload);
+      if ('launched' in outcome) unsupervised?.watch(payload.runId);
       board.post(payload.runId, 'launched' in outcome ? outcome.posted : undefined);
       return 'launched' in outcome ? { launched: outcome.launched } : outcome;
     } catch (err) {
@@ -248,6 +189,136 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     return launchAndPost(payload, ctx);
   }
 
+  /**
+   * Tails and ships the spool until the worker has exited and everything is stored: superviseRun's
+   * body, also run by the agent itself for a worker whose workflow is closed (DETACHED).
+   */
+  async function supervise(
+    ctx: SuperviseContext,
+    handle: LaunchHandle,
+    opts: SuperviseOptions,
+  ): Promise<SuperviseResult> {
+    const runId = handle.runId;
+    const log = deps.logger.child({ runId });
+    let shipper: RunSpool | undefined;
+    // The run ended: its item is done (idempotent by id). Not a drain's: its workflow does that.
+    const ended = async (status: RunStatus, lastSeq: number): Promise<SuperviseResult> => {
+      if (!opts.completeWorkItem || opts.terminating) return { status, lastSeq };
+      await deps.controlPlane.completeWork(deps.agentId(), opts.completeWorkItem, { status });
+      return { status, lastSeq, itemCompleted: true };
+    };
+    try {
+      let cursor: RunCursor | undefined;
+      if (opts.withLaunch) {
+        const launched = await awaitLaunch(runId, ctx);
+        if (!launched) {
+          const stored = await deps.controlPlane.runCursor(deps.agentId(), runId);
+          return { status: stored.status, lastSeq: stored.lastSeq };
+        }
+        cursor = launched.cursor;
+      }
+      shipper = deps.spool.open(runId, cursor ?? (await deps.controlPlane.runCursor(deps.agentId(), runId)));
+      // A worker this process watches wakes supervision when it exits: with the spool watched
+      // too, nothing is left to poll for, so an idle run costs a pass every idleMs, not every
+      // pollMs (CPU per run with hundreds supervised at once).
+      const exited = deps.launcher.whenExited?.(runId);
+      if (exited) shipper.wakeOn(exited);
+      /** Set once the recorded process is gone while a process still writes the spool's events. */
+      let orphans: SpoolWriterStop | undefined;
+      for (;;) {
+        if (ctx.cancellationSignal.aborted) throw new CancelledFailure('superviseRun cancelled');
+        // Liveness first: whatever was written before we saw the exit is in the files now.
+        let alive = await deps.launcher.isAlive(runId);
+        // The spool is the truth: a worker still writing its events runs, whatever pid was
+        // recorded (a sandbox's outer process dies of SIGTERM while the worker inside goes on).
+        // Asked only when the agent might otherwise end the run itself: no terminal event in
+        // what is there (its complete lines read first, so an ordinary end costs no /proc scan).
+        if (!alive && !shipper.sawTerminalEvent) {
+          for (let i = 0; i < 100_000 && (await shipper.shipOnce(false)); i++)
+            ctx.heartbeat({ lastSeq: shipper.lastSeq });
+        }
+        const writers = !alive && !shipper.sawTerminalEvent ? shipper.writers() : [];
+        if (writers.length) {
+          alive = true;
+          if (!orphans) {
+            orphans = new SpoolWriterStop(now, log);
+            log.warn(
+              { writers },
+              'the recorded run worker process is gone but a process still writes its events: supervising it until it exits',
+            );
+          }
+        }
+        if (alive && orphans) orphans.pass(shipper, opts.terminating === true);
+        const progressed = await shipper.shipOnce(!alive);
+        if (progressed) deps.launcher.launchSettled?.(runId);
+        ctx.heartbeat({ lastSeq: shipper.lastSeq });
+        if (!alive) {
+          for (let i = 0; i < 100_000 && (await shipper.shipOnce(true)); i++)
+            ctx.heartbeat({ lastSeq: shipper.lastSeq });
+          break;
+        }
+        if (!progressed)
+          await shipper.waitForWrite(exited && shipper.watching ? idleMs : pollMs, ctx.cancellationSignal);
+      }
+      if (shipper.sawTerminalEvent) {
+        // The answer that stored the terminal event carried the run's status: no cursor call.
+        if (shipper.endStatus) return await ended(shipper.endStatus, shipper.lastSeq);
+        const final = await deps.controlPlane.runCursor(deps.agentId(), runId);
+        return await ended(final.status, final.lastSeq);
+      }
+      const exit = deps.launcher.exitStatus(runId);
+      const how =
+        !exit || !exit.known
+          ? 'exited while the agent was not watching (exit status unknown)'
+          : exit.signal
+            ? `was killed by ${exit.signal}`
+            : `exited with code ${exit.code}`;
+      // terminateProcess records the request on this host before signalling, so an attempt
+      // started before it (or a retry after an agent restart) still ends the run CANCELED.
+      const terminating = opts.terminating || shipper.terminationRecorded();
+      const type = terminating ? 'RUN_CANCELED' : 'RUN_FAILURE';
+      const message = terminating
+        ? `run terminated: the worker ${how}`
+        : `the run worker ${how} without a terminal event`;
+      log.warn({ exit }, message);
+      const status = await endRun(
+        runId,
+        type,
+        message,
+        { exitCode: exit?.code ?? null, signal: exit?.signal ?? null },
+        shipper.maxSeqInFile,
+      );
+      return await ended(status, (await deps.controlPlane.runCursor(deps.agentId(), runId)).lastSeq);
+    } catch (err) {
+      if (err instanceof CancelledFailure) throw err;
+      throw toFailure(err);
+    } finally {
+      shipper?.close();
+    }
+  }
+
+  /** A run whose workflow is closed while its worker lives: terminated and supervised to its end here. */
+  async function superviseToEnd(runId: string): Promise<SuperviseResult> {
+    await deps.launcher.requestTermination(runId);
+    const kill = setTimeout(() => void deps.launcher.signal(runId, 'SIGKILL'), UNSUPERVISED_GRACE_MS);
+    try {
+      return await supervise(DETACHED, { runId, launcher: '', ref: '', adopted: true }, { terminating: true });
+    } finally {
+      clearTimeout(kill);
+    }
+  }
+
+  const unsupervised = deps.runWorkflowOpen
+    ? new UnsupervisedRuns({
+        workflowOpen: deps.runWorkflowOpen,
+        isAlive: (runId) => deps.launcher.isAlive(runId),
+        superviseToEnd,
+        logger: deps.logger,
+      })
+    : undefined;
+  // Workers recorded before this process started (a restart, a kill -9) are watched too.
+  for (const runId of unsupervised ? (deps.launcher.recordedRuns?.() ?? []) : []) unsupervised?.watch(runId);
+
   return {
     /** Spawns the run worker, or adopts the one this host already launched. Never spawns twice. */
     launchRun(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LaunchOutcome> {
@@ -272,96 +343,12 @@ export function createRunProcessActivities(deps: ActivityDeps) {
      */
     async superviseRun(handle: LaunchHandle, opts: SuperviseOptions = {}): Promise<SuperviseResult> {
       const ctx = Context.current();
-      const runId = handle.runId;
-      const log = deps.logger.child({ runId });
-      let shipper: RunSpool | undefined;
+      const done = unsupervised?.supervise(handle.runId);
       try {
-        let cursor: RunCursor | undefined;
-        if (opts.withLaunch) {
-          const launched = await awaitLaunch(runId, ctx);
-          if (!launched) {
-            const stored = await deps.controlPlane.runCursor(deps.agentId(), runId);
-            return { status: stored.status, lastSeq: stored.lastSeq };
-          }
-          cursor = launched.cursor;
-        }
-        shipper = deps.spool.open(runId, cursor ?? (await deps.controlPlane.runCursor(deps.agentId(), runId)));
-        // A worker this process watches wakes supervision when it exits: with the spool watched
-        // too, nothing is left to poll for, so an idle run costs a pass every idleMs, not every
-        // pollMs (CPU per run with hundreds supervised at once).
-        const exited = deps.launcher.whenExited?.(runId);
-        if (exited) shipper.wakeOn(exited);
-        /** Set once the recorded process is gone while a process still writes the spool's events. */
-        let orphans: Orphans | undefined;
-        for (;;) {
-          if (ctx.cancellationSignal.aborted) throw new CancelledFailure('superviseRun cancelled');
-          // Liveness first: whatever was written before we saw the exit is in the files now.
-          let alive = await deps.launcher.isAlive(runId);
-          // The spool is the truth: a worker still writing its events runs, whatever pid was
-          // recorded (a sandbox's outer process dies of SIGTERM while the worker inside goes on).
-          // Asked only when the agent might otherwise end the run itself: no terminal event in
-          // what is there (its complete lines read first, so an ordinary end costs no /proc scan).
-          if (!alive && !shipper.sawTerminalEvent) {
-            for (let i = 0; i < 100_000 && (await shipper.shipOnce(false)); i++)
-              ctx.heartbeat({ lastSeq: shipper.lastSeq });
-          }
-          const writers = !alive && !shipper.sawTerminalEvent ? shipper.writers() : [];
-          if (writers.length) {
-            alive = true;
-            if (!orphans) {
-              orphans = { killed: false };
-              log.warn(
-                { writers },
-                'the recorded run worker process is gone but a process still writes its events: supervising it until it exits',
-              );
-            }
-          }
-          if (alive && orphans) stopOrphans(shipper, orphans, opts.terminating === true, log);
-          const progressed = await shipper.shipOnce(!alive);
-          if (progressed) deps.launcher.launchSettled?.(runId);
-          ctx.heartbeat({ lastSeq: shipper.lastSeq });
-          if (!alive) {
-            for (let i = 0; i < 100_000 && (await shipper.shipOnce(true)); i++)
-              ctx.heartbeat({ lastSeq: shipper.lastSeq });
-            break;
-          }
-          if (!progressed)
-            await shipper.waitForWrite(exited && shipper.watching ? idleMs : pollMs, ctx.cancellationSignal);
-        }
-        if (shipper.sawTerminalEvent) {
-          // The answer that stored the terminal event carried the run's status: no cursor call.
-          if (shipper.endStatus) return { status: shipper.endStatus, lastSeq: shipper.lastSeq };
-          const final = await deps.controlPlane.runCursor(deps.agentId(), runId);
-          return { status: final.status, lastSeq: final.lastSeq };
-        }
-        const exit = deps.launcher.exitStatus(runId);
-        const how =
-          !exit || !exit.known
-            ? 'exited while the agent was not watching (exit status unknown)'
-            : exit.signal
-              ? `was killed by ${exit.signal}`
-              : `exited with code ${exit.code}`;
-        // terminateProcess records the request on this host before signalling, so an attempt
-        // started before it (or a retry after an agent restart) still ends the run CANCELED.
-        const terminating = opts.terminating || shipper.terminationRecorded();
-        const type = terminating ? 'RUN_CANCELED' : 'RUN_FAILURE';
-        const message = terminating
-          ? `run terminated: the worker ${how}`
-          : `the run worker ${how} without a terminal event`;
-        log.warn({ exit }, message);
-        const status = await endRun(
-          runId,
-          type,
-          message,
-          { exitCode: exit?.code ?? null, signal: exit?.signal ?? null },
-          shipper.maxSeqInFile,
-        );
-        return { status, lastSeq: (await deps.controlPlane.runCursor(deps.agentId(), runId)).lastSeq };
-      } catch (err) {
-        if (err instanceof CancelledFailure) throw err;
-        throw toFailure(err);
+        return await supervise(ctx, handle, opts);
       } finally {
-        shipper?.close();
+        const why = ctx.cancellationDetails;
+        done?.(why?.notFound ? 'workflow-gone' : why?.workerShutdown ? 'shutdown' : 'other');
       }
     },
 

@@ -1,8 +1,9 @@
 // Ingest: one `chatty` run emitting N LOG events, end to end (run worker spool → agent tail →
 // agent API → store), on SQLite and on PostgreSQL. Measured from the first event's timestamp
-// (written by the run worker) to the moment the last event is visible in the store (polled every
-// 10 ms). Floor, same run, same store: the same rows appended directly with the store's own
-// appendRunEvents in the agent's batch size (no spool, no HTTP, no GraphQL). The agent (and the
+// (written by the run worker) to the moment the last event is visible in the store (read when the
+// store signals a commit of the run's events, and every 10 ms besides). Floor, same run, same
+// store: the same rows appended directly with the store's own appendRunEvents in the agent's
+// batch size (no spool, no HTTP, no GraphQL). The agent (and the
 // run workers it starts) run compiled, as `outpost agent` runs; `--from-source` for the old form
 // (through tsx).
 //   npx tsx bench/ingest.ts [--quick] [--from-source]
@@ -19,11 +20,15 @@ import { startPostgres, type PgCluster } from '../test/support/postgres.js';
 import { isQuick, report, type Figure } from './support/report.js';
 import { compiledCli, HELLO_MODULE, startBenchSystem } from './support/stack.js';
 import { cpuOf, startWindowCpu } from './support/window-cpu.js';
-import { sleep } from '../test/support/wait.js';
+import { threadCpu, threadCpuSince } from './support/thread-cpu.js';
+import { procTimes } from './support/proc-cpu.js';
+import { descendants } from '../test/support/process.js';
 
 const quick = isQuick();
 const fromSource = process.argv.includes('--from-source');
 const EVENTS = quick ? 20_000 : 100_000;
+/** Events of the warm-up run: ~7 MB of SQLite WAL, past the checkpoint thread's start at 4 MB (see measure()). */
+const WARMUP_EVENTS = 40_000;
 const progress = (msg: string): void => console.error(`[ingest] ${msg}`);
 
 /**
@@ -84,14 +89,23 @@ async function measure(
     await sys.stack.deploy('hello', HELLO_MODULE);
     progress(`${dialect}: hello deployed`);
     const store = sys.stack.cp.store;
-    // Warm-up: one small run so the code path and the store are hot.
-    const warm = await sys.stack.launch('chatty', { events: 1000 });
+    // Warm-up: one run so the code path and the store are hot, as they are for the floor that
+    // follows the measured run: WARMUP_EVENTS fill more than SQLite's checkpoint threshold (1000
+    // WAL pages), so the store's checkpoint thread is running, as it is while the floor appends
+    // (with 1,000 events it was started inside the measured window, ~30 ms of CPU there, and
+    // 20,000 left the WAL at 3.6 MB, short of it).
+    const warm = await sys.stack.launch('chatty', { events: WARMUP_EVENTS });
     await sys.stack.waitRun(warm, ['SUCCESS']);
     progress(`${dialect}: warm-up run done`);
 
+    const threads0 = threadCpu();
+    const children0 = childCpu(agent.pid!);
     const stopCpu = await startWindowCpu(agent.pid!, dialect);
     const runId = await sys.stack.launch('chatty', { events: EVENTS });
     // The last stored event is the one with the highest seq; note when that seq first appeared.
+    // Read when the store signals a commit of the run's events (as a runEvents subscription is
+    // woken), and every 10 ms besides: a poll alone saw the last commit 5 ms late on average
+    // and spent the control plane's thread on a query every 10 ms.
     let lastStoredAt = 0;
     let seen = 0;
     for (let i = 0; i < 60_000; i++) {
@@ -102,9 +116,12 @@ async function measure(
       }
       // A terminal status read with the seq in one row: nothing is stored after it.
       if (['SUCCESS', 'FAILURE', 'CANCELED'].includes(status)) break;
-      await sleep(10);
+      await store.signals.waitFor({ runId }, 10);
     }
     const cpu = await stopCpu();
+    const threads = threadCpuSince(threads0);
+    let spawnedMs = 0;
+    for (const [key, ms] of childCpu(agent.pid!)) if (!children0.has(key)) spawnedMs += ms;
     const final = await sys.stack.waitRun(runId, ['SUCCESS', 'FAILURE']);
     const rows = await allEvents(store, runId);
     const contiguous = rows.every((e, i) => e.seq === i + 1) && (await maxSeq(store, runId)) === seen;
@@ -116,12 +133,15 @@ async function measure(
     const { run } = await store.transaction((trx) =>
       createRun(trx, store, { location: 'bench', job: 'chatty', runConfig: {}, tags: {} }),
     );
+    const floorThreads0 = threadCpu();
     const t0 = performance.now();
     const floorCpuMs = await cpuOf(async () => {
       for (let i = 0; i < rows.length; i += EVENT_BATCH)
         await appendRunEvents(store, run.id, rows.slice(i, i + EVENT_BATCH));
     });
     const floor = rows.length / ((performance.now() - t0) / 1000);
+    const floorThreads = threadCpuSince(floorThreads0);
+    const perEvent = (ms: number): string => ((ms * 1000) / rows.length).toFixed(2);
     const note = `${rows.length} events, status ${final.status}, seqs contiguous: ${contiguous}`;
     return [
       {
@@ -141,7 +161,22 @@ async function measure(
         unit: 'µs',
         note: `floor (appendRunEvents alone): ${((floorCpuMs * 1000) / rows.length).toFixed(2)} µs/event`,
       },
+      // Split by thread (/proc, 10 ms ticks): the event loop every request waits for, and the
+      // rest (V8's GC helpers, the SQLite checkpoint thread, libuv's pool).
+      {
+        name: `${dialect}: CPU per event, bench process main thread`,
+        value: (threads.mainMs * 1000) / rows.length,
+        unit: 'µs',
+        note: `other threads ${perEvent(threads.otherMs)} µs; floor: main ${perEvent(floorThreads.mainMs)}, other ${perEvent(floorThreads.otherMs)}`,
+      },
       { name: `${dialect}: CPU per event, agent`, value: (cpu.agentMs * 1000) / rows.length, unit: 'µs' },
+      // What the run's launch started meanwhile: the replacement of the standby the run took.
+      {
+        name: `${dialect}: CPU in the window of processes the agent started during it`,
+        value: spawnedMs,
+        unit: 'ms',
+        note: 'the taken standby’s replacement booting (a standby boot is ~95 ms of CPU)',
+      },
       // The run worker's own writing time bounds end to end from below (it shares the 2 cores).
       {
         name: `${dialect}: first written → last written (run worker)`,
@@ -152,6 +187,16 @@ async function measure(
   } finally {
     await sys.close();
   }
+}
+
+/** CPU so far (ms, own) of each process below `root`, keyed by pid and start time. */
+function childCpu(root: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const pid of descendants(root)) {
+    const t = procTimes(pid);
+    if (t) out.set(`${pid}:${t.startTime}`, t.own);
+  }
+  return out;
 }
 
 async function freshPgUrl(cluster: PgCluster): Promise<string> {

@@ -8,7 +8,8 @@
 // a client process of its own (bench/support/run-requests-client.mjs): this process's CPU while
 // the client runs, i.e. what a run's requests cost the control plane with its HTTP layer. No
 // floor: the in-process figure is the HTTP figure's floor (ratio reported).
-//   NODE_ENV=production npx tsx bench/run-requests-cpu.ts [--quick] [--runs N]
+// Also the SQLite statements the in-process requests ran per run (--statements lists them).
+//   NODE_ENV=production npx tsx bench/run-requests-cpu.ts [--quick] [--runs N] [--statements]
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -18,6 +19,7 @@ import { createNodeServer } from '../src/control-plane/http/node-server.js';
 import { DEFAULT_API_LIMITS } from '../src/control-plane/limits.js';
 import { createLogger } from '../src/shared/logger.js';
 import { isQuick, report, runMain } from './support/report.js';
+import { countStatements, statementCounts } from './support/sqlite-statements.js';
 import { clientCpu } from './support/window-cpu.js';
 import { runWorkflowId } from '../src/shared/workflow-contract.js';
 import { loadedLocation, openHarness, postAgentRaw } from '../test/support/control-plane-harness.js';
@@ -51,6 +53,7 @@ async function main(): Promise<void> {
     let ack: { id: string; workflowId: string } | undefined;
     for (let n = 0; n < WARMUP + RUNS; n++) {
       const count = n >= WARMUP;
+      if (n === WARMUP) countStatements();
       const runId = ok(
         await timed('launchRun (user)', count, () =>
           h.gql<{ launchRun: { id: string } }>(
@@ -99,6 +102,14 @@ async function main(): Promise<void> {
       );
     }
     const total = [...cpu.values()].reduce((a, b) => a + b, 0) / RUNS;
+    const statements = statementCounts();
+    const sqlCalls = statements.reduce((a, [, x]) => a + x.calls, 0) / RUNS;
+    const sqlMs = statements.reduce((a, [, x]) => a + x.ms, 0) / RUNS;
+    if (process.argv.includes('--statements')) {
+      for (const [k, x] of [...statements].sort((a, b) => b[1].ms - a[1].ms)) {
+        console.log(`${(x.calls / RUNS).toFixed(2)} ${((1000 * x.ms) / x.calls).toFixed(1)} us  ${k.slice(0, 150)}`);
+      }
+    }
     const server = createNodeServer({
       handler: h.handler,
       maxBodyBytes: DEFAULT_API_LIMITS.maxBodyBytes,
@@ -116,6 +127,13 @@ async function main(): Promise<void> {
     report('run-requests-cpu', { quick, runs: RUNS, warmup: WARMUP, database: 'sqlite' }, [
       ...[...cpu].map(([k, v]) => ({ name: `in process: ${k}`, value: v / RUNS, unit: 'ms' })),
       { name: 'in process: per run, all requests', value: total, unit: 'ms' },
+      { name: 'in process: SQLite statements per run', value: sqlCalls, unit: 'count' },
+      {
+        name: 'in process: SQLite statements per run, time',
+        value: sqlMs,
+        unit: 'ms',
+        note: 'wall time around each synchronous call (bench/support/sqlite-statements.ts)',
+      },
       { name: 'through the HTTP server: per run', value: httpMs, unit: 'ms', note: 'client in its own process' },
       { name: 'in process / through the HTTP server', value: total / httpMs, unit: 'ratio' },
     ]);

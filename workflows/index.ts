@@ -13,5 +13,5 @@ export {
   evaluateSensorWorkflow,
   queryCodeLocationWorkflow,
 } from './code-location.js';
-export { runWorkflow, runWorkflowV2, terminateSignal, phaseQuery } from './run.js';
+export { runWorkflow, runWorkflowV2, runWorkflowV3, terminateSignal, phaseQuery } from './run.js';
 export { terminateRunWorkflow } from './terminate-run.js';

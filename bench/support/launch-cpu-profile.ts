@@ -1,10 +1,11 @@
 // Control-plane and Temporal CPU per run, with a V8 profile of the control plane: N `noop`
 // launches back to back as the dispatch burst fires them (launchRun → RUN_START over SSE → next),
 // through an `outpost agent` child (compiled) and the control plane in this process (SQLite).
-// Prints CPU per launch of this process (control plane + bench) and of the Temporal dev server,
-// the profile's busy time split into the bench's own code and the control plane's, and every
-// run workflow's history event counts (what a run costs Temporal).
-//   npx tsx bench/support/launch-cpu-profile.ts [--runs N] [--profile out.cpuprofile]  (PROF_US: sampling interval)
+// Prints CPU per launch of this process (control plane + bench), of the Temporal dev server and of
+// the agent (by thread), the requests the control plane served per run, the profile's busy time
+// split into the bench's own code and the control plane's, and every run workflow's history
+// event counts (what a run costs Temporal).
+//   npx tsx bench/support/launch-cpu-profile.ts [--runs N] [--profile out.cpuprofile] [--statements]  (PROF_US: sampling interval)
 import { IncomingMessage } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
@@ -14,8 +15,10 @@ import { Client, Connection } from '@temporalio/client';
 import { runWorkflowId } from '../../src/shared/workflow-contract.js';
 import { runBurst } from './dispatch-burst.js';
 import { procTimes } from './proc-cpu.js';
+import { threadCpu, threadCpuDelta } from './burst-processes.js';
 import { compiledCli, HELLO_MODULE, startBenchSystem } from './stack.js';
 import { runMain } from './report.js';
+import { countStatements, statementCounts } from './sqlite-statements.js';
 import { sleep } from '../../test/support/wait.js';
 
 const arg = (name: string): string | undefined => {
@@ -65,15 +68,19 @@ async function main(): Promise<void> {
     const temporalPid = system.temporal.process.pid!;
     const t0 = procTimes(temporalPid)!.own;
     const a0 = procTimes(agent.pid!)!.own;
+    const threads0 = threadCpu(agent.pid!);
     const c0 = process.cpuUsage();
     const w0 = Date.now();
     counting = true;
+    if (process.argv.includes('--statements')) countStatements();
     const burst = await runBurst(stack, sseToken, 'noop', RUNS);
     const wall = Date.now() - w0;
     counting = false;
+    const statements = statementCounts();
     const c = process.cpuUsage(c0);
     const temporal = procTimes(temporalPid)!.own - t0;
     const agentMs = procTimes(agent.pid!)!.own - a0;
+    const agentThreads = threadCpuDelta(threads0, threadCpu(agent.pid!), RUNS);
     if (profileOut) {
       const { profile } = await session.post('Profiler.stop');
       writeFileSync(profileOut, JSON.stringify(profile));
@@ -82,7 +89,14 @@ async function main(): Promise<void> {
     console.log(
       `runs ${RUNS} wall ${wall} ms; per run: control plane + bench ${(cp / RUNS).toFixed(1)} ms, Temporal ${(temporal / RUNS).toFixed(1)} ms, agent ${(agentMs / RUNS).toFixed(1)} ms; toStart p50 ${[...burst.toStart].sort((x, y) => x - y)[RUNS >> 1]} ms; warm ${burst.warm.filter(Boolean).length}`,
     );
+    console.log(`agent by thread (ms per run; 'node' holds the workflow thread, GC and libuv): ${agentThreads}`);
     for (const [k, v] of [...requests].sort()) console.log(`  ${(v / RUNS).toFixed(2)} ${k}`);
+    if (statements.length > 0) {
+      const all = statements.reduce((a, [, s]) => ({ calls: a.calls + s.calls, ms: a.ms + s.ms }), { calls: 0, ms: 0 });
+      console.log(`SQLite statements per run: ${(all.calls / RUNS).toFixed(2)}, ${(all.ms / RUNS).toFixed(2)} ms`);
+      for (const [k, s] of statements)
+        console.log(`  ${(s.calls / RUNS).toFixed(2)} ${(s.ms / RUNS).toFixed(3)} ms  ${k.slice(0, 160)}`);
+    }
     const connection = await Connection.connect({ address: system.temporal.address });
     const client = new Client({ connection });
     const counts = new Map<string, number>();

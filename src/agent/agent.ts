@@ -24,6 +24,7 @@ import { credentialDirs, resolveIsolation, type Isolation } from './launchers/sa
 import { Poller } from './poller.js';
 import { LaunchChecks } from './launch-checks.js';
 import { LaunchAhead } from './launch-ahead.js';
+import { runWorkflowOpen } from './run-workflow-open.js';
 import { createAgentWorkers } from './worker.js';
 
 export const AGENT_VERSION = '0.1.0';
@@ -44,6 +45,8 @@ export interface AgentParts {
   launchChecks?: LaunchChecks;
   /** Launches the poller begins ahead of their run workflow's first task (`all` mode). */
   launchAhead?: LaunchAhead<WorkItemPayload<'LAUNCH_RUN'>, LaunchOutcome>;
+  /** Whether a run's workflow is still open in Temporal (undefined: could not tell). */
+  runWorkflowOpen?: (runId: string) => Promise<boolean | undefined>;
 }
 
 /** The Temporal code this agent's workers run. */
@@ -238,6 +241,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       logger: log,
       ...(launchChecks ? { launchChecks } : {}),
       ...(launchAhead ? { launchAhead } : {}),
+      runWorkflowOpen: runWorkflowOpen(new Client({ connection, namespace: config.temporalNamespace })),
     });
     workers = await createAgentWorkers({
       connection,

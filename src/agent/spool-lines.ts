@@ -154,6 +154,16 @@ export function eventLinesAfter(spoolDir: string, afterSeq: number, max: number)
 
 /** Up to `max` bytes of `file` from `offset`; undefined when the file does not exist yet. */
 export function readRange(file: string, offset: number, max: number): Buffer | undefined {
+  // Sized first: a file with nothing past `offset` (an idle run's every pass, for each of its
+  // three files) costs one stat, not an open, a stat and a close.
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return undefined;
+  }
+  const len = Math.min(max, size - offset);
+  if (len <= 0) return Buffer.alloc(0);
   let fd: number;
   try {
     fd = openSync(file, 'r');
@@ -161,9 +171,6 @@ export function readRange(file: string, offset: number, max: number): Buffer | u
     return undefined;
   }
   try {
-    const size = statSync(file).size;
-    const len = Math.min(max, size - offset);
-    if (len <= 0) return Buffer.alloc(0);
     // Unfilled: every byte up to n is read over it, and only those are used.
     const buf = Buffer.allocUnsafe(len);
     const n = readSync(fd, buf, 0, len, offset);

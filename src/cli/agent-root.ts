@@ -68,6 +68,7 @@ export function activityDeps(parts: AgentParts): ActivityDeps {
     logger,
     ...(parts.launchChecks ? { prefetchedCursor: (runId: string) => parts.launchChecks?.take(runId) } : {}),
     ...(parts.launchAhead ? { launchAhead: parts.launchAhead } : {}),
+    ...(parts.runWorkflowOpen ? { runWorkflowOpen: parts.runWorkflowOpen } : {}),
   };
 }
 

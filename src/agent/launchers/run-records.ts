@@ -18,8 +18,10 @@ import {
   readdirSync,
   readFileSync,
   renameSync,
+  rmdirSync,
   rmSync,
   statSync,
+  unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -147,7 +149,24 @@ export function recordStandbyProcess(dir: string, rec: ProcessRecord): void {
 
 /** A standby that takes a run stops being one: its record goes before the run is sent to it. */
 export function forgetStandbyProcess(dir: string): void {
-  rmSync(join(dir, FILES.process), { force: true });
+  // One unlink: rmSync would lstat first and go through its recursive-removal machinery.
+  try {
+    unlinkSync(join(dir, FILES.process));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+}
+
+/**
+ * Removes a standby's directory once it took a run (its spool moved into the run, its record
+ * gone): one rmdir when it is empty, as it is then; a whole removal if anything is left.
+ */
+export function removeEmptiedStandbyDir(dir: string): void {
+  try {
+    rmdirSync(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 export interface RecordedProcess {

@@ -28,7 +28,7 @@ import { listLocations, reportCodeLocation } from '../store/locations.js';
 import { assertLocationReporter, assertRunWriter } from '../store/ownership.js';
 import { appendRunEvents } from '../store/run-events.js';
 import { requireRun } from '../store/runs.js';
-import { ackWork, ackWorkBatch } from '../store/work-queue.js';
+import { ackWork } from '../store/work-queue.js';
 import { claimWork, completeWork, failWork } from '../services/work-service.js';
 import type { WorkItemView } from '../store/work-items.js';
 import { reportRunLaunched } from '../services/runs-service.js';
@@ -112,10 +112,10 @@ export function createAgentSchema() {
           // An agent acks at most what it claimed (its in-flight items), so the claim limit bounds it too.
           if (acks) checkBatch('claimWork acks', acks.length, 'maxClaimBatch', limits.maxClaimBatch);
           await authorizeAgent(store, agentId, principal.id);
-          if (acks?.length) await ackWorkBatch(store, agentId, acks);
           const items = await claimWork(store, {
             agentId,
             limit,
+            ...(acks?.length ? { acks } : {}),
             waitMs: Math.min(Math.max(0, waitMs), limits.maxWaitMs),
             signal: request.signal,
           });

@@ -33,7 +33,7 @@ export function useDepthLimit(limit: number): Plugin {
 }
 
 /** The cost refusal for an operation, if over a limit; runs with the variables, before execution. */
-function costCheck(
+export function costCheck(
   limits: CostLimits,
   args: { schema: GraphQLSchema; document: DocumentNode; variableValues?: unknown; operationName?: string | null },
 ): GraphQLError | undefined {
@@ -187,35 +187,44 @@ export function refusalStatus(errors: readonly { extensions: { http: number } }[
   return [...statuses].some((s) => s >= 500) ? 500 : 400;
 }
 
+/** The public answer to an execution result: its status, headers and body (also the fast path's, graphql/fast-path.ts). */
+export function publicAnswer(
+  result: { data?: unknown; errors?: readonly unknown[] },
+  limits: Pick<ApiLimits, 'maxResponseBytes'>,
+): { status: number; headers: Record<string, string>; body: string } {
+  const raw = result.errors ?? [];
+  const errors = raw.map(publicError);
+  const refused = errors.length > 0 && (result.data === undefined || result.data === null);
+  const headers: Record<string, string> = {};
+  for (const e of raw) {
+    const h = (e as { extensions?: { http?: { headers?: Record<string, string> } } }).extensions?.http?.headers;
+    if (h) Object.assign(headers, h);
+  }
+  const data: unknown = result.data;
+  const visible = { ...(errors.length ? { errors } : {}), ...(data !== undefined ? { data } : {}) };
+  let status = refused ? refusalStatus(errors) : 200;
+  // A backstop behind the cost limit (which cannot see how large a JSON value is): an answer
+  // over the limit is refused, and measured first without building the string.
+  let body = overBytes(visible, limits.maxResponseBytes) ? undefined : JSON.stringify(visible);
+  if (body === undefined || Buffer.byteLength(body) > limits.maxResponseBytes) {
+    const e = publicError(
+      new OutpostError('RESPONSE_TOO_LARGE', {
+        detail: limitDetail('maxResponseBytes', limits.maxResponseBytes, 'the answer is larger'),
+        data: { limit: 'maxResponseBytes', value: limits.maxResponseBytes },
+      }),
+    );
+    body = JSON.stringify({ errors: [e] });
+    status = e.extensions.http;
+  }
+  return { status, headers, body };
+}
+
 export function usePublicErrorShape(limits: Pick<ApiLimits, 'maxResponseBytes'>): Plugin {
   return {
     onResultProcess(payload) {
       const { result } = payload;
       if (!result || Array.isArray(result) || Symbol.asyncIterator in result) return;
-      const raw = result.errors ?? [];
-      const errors = raw.map(publicError);
-      const refused = errors.length > 0 && (result.data === undefined || result.data === null);
-      const headers: Record<string, string> = {};
-      for (const e of raw) {
-        const h = e.extensions?.http?.headers;
-        if (h) Object.assign(headers, h);
-      }
-      const data: unknown = result.data;
-      const visible = { ...(errors.length ? { errors } : {}), ...(data !== undefined ? { data } : {}) };
-      let status = refused ? refusalStatus(errors) : 200;
-      // A backstop behind the cost limit (which cannot see how large a JSON value is): an answer
-      // over the limit is refused, and measured first without building the string.
-      let body = overBytes(visible, limits.maxResponseBytes) ? undefined : JSON.stringify(visible);
-      if (body === undefined || Buffer.byteLength(body) > limits.maxResponseBytes) {
-        const e = publicError(
-          new OutpostError('RESPONSE_TOO_LARGE', {
-            detail: limitDetail('maxResponseBytes', limits.maxResponseBytes, 'the answer is larger'),
-            data: { limit: 'maxResponseBytes', value: limits.maxResponseBytes },
-          }),
-        );
-        body = JSON.stringify({ errors: [e] });
-        status = e.extensions.http;
-      }
+      const { status, headers, body } = publicAnswer(result, limits);
       payload.setResult({
         ...result,
         extensions: { http: { status, headers } },

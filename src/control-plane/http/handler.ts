@@ -6,6 +6,7 @@ import type { Logger } from '../../shared/logger.js';
 import { createAgentSchema } from '../graphql/agent-schema.js';
 import type { ApiContext } from '../graphql/context.js';
 import { createMaskError } from '../graphql/errors.js';
+import { fastAnswer, ValidatedDocuments, type FastPathDeps } from '../graphql/fast-path.js';
 import { createUserSchema } from '../graphql/user-schema.js';
 import { useCostLimit, useDepthLimit, usePublicErrorShape } from '../graphql/yoga-plugins.js';
 import { limitDetail, type ApiLimits } from '../limits.js';
@@ -16,8 +17,10 @@ import { AGENT_EVENTS_PATH, handleAgentEvents } from './agent-events.js';
 import { AGENT_LOGS_PATH, handleAgentLogs } from './agent-logs.js';
 import type { AgentUploadDeps } from './agent-upload.js';
 import { authenticate } from './auth.js';
+import { takeRawBody } from './raw-body.js';
 import { preflight, withCors, type CorsPolicy } from './cors.js';
 import type { Metrics } from './metrics.js';
+import { wholeResponse } from './whole-body.js';
 
 export interface HandlerDeps {
   store: Store;
@@ -45,7 +48,7 @@ export function errorResponse(e: OutpostError, headers: Record<string, string> =
       },
     ],
   };
-  return new Response(JSON.stringify(body), {
+  return wholeResponse(JSON.stringify(body), {
     status: e.http,
     headers: { 'content-type': 'application/json; charset=utf-8', ...headers },
   });
@@ -105,10 +108,15 @@ const BARE_STATUS: Record<number, ErrorName> = {
 export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const { store, limits, metrics, logger, deployPolicy } = deps;
   const cors: CorsPolicy = deps.cors ?? { allowedOrigins: [] };
+  const maskError = createMaskError(logger);
+  const userDocs = new ValidatedDocuments();
+  const agentDocs = new ValidatedDocuments();
+  const userSchema = createUserSchema();
+  const agentSchema = createAgentSchema();
   const common = {
     // CORS is ours (http/cors.ts): yoga's default echoes any Origin with credentials.
     cors: false as const,
-    maskedErrors: { maskError: createMaskError(logger) },
+    maskedErrors: { maskError },
     landingPage: false,
     batching: false,
     logging: false as const,
@@ -116,17 +124,23 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   };
   const userYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,
-    schema: createUserSchema(),
+    plugins: [...common.plugins, userDocs.plugin()],
+    schema: userSchema,
     graphqlEndpoint: '/graphql',
     // GraphiQL's page is served by the web UI (web/graphiql-page.ts), behind sign-in.
     graphiql: false,
   });
   const agentYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,
-    schema: createAgentSchema(),
+    plugins: [...common.plugins, agentDocs.plugin()],
+    schema: agentSchema,
     graphqlEndpoint: '/agent/graphql',
     graphiql: false,
   });
+  const fast: Record<'user' | 'agent', FastPathDeps> = {
+    user: { schema: userSchema, documents: userDocs, limits, maskError },
+    agent: { schema: agentSchema, documents: agentDocs, limits, maskError },
+  };
 
   async function graphql(
     request: Request,
@@ -153,12 +167,19 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       if (!JSON_TYPES.has(type)) {
         return errorResponse(new OutpostError('UNSUPPORTED_MEDIA_TYPE', { detail: type || 'no content-type' }));
       }
-      const body = await readLimited(request, limits.maxBodyBytes);
+      const raw = takeRawBody(request);
+      const body = raw ? await raw(limits.maxBodyBytes) : await readLimited(request, limits.maxBodyBytes);
       if (!body) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
+      if (request.method === 'POST') {
+        const context = { store, limits, metrics, principal, deployPolicy, request };
+        const answer = await fastAnswer(fast[kind], request, body, context);
+        if (answer) return answer;
+      }
       req = new Request(request.url, {
         method: request.method,
         headers: request.headers,
-        body,
+        // A Buffer from raw-body.ts is backed by an ArrayBuffer (allocUnsafe or concat).
+        body: Buffer.isBuffer(body) ? (body as Uint8Array<ArrayBuffer>) : body,
         signal: request.signal,
       });
     }

@@ -9,8 +9,10 @@ import { AGENT_EVENTS_PATH } from './agent-events.js';
 import { AGENT_LOGS_PATH } from './agent-logs.js';
 import { bodyTooLarge, errorResponse, type FetchHandler } from './handler.js';
 import { attachRawBody, readIncoming } from './raw-body.js';
+import { wholeBody } from './whole-body.js';
 
-const RAW_BODY_PATHS: ReadonlySet<string> = new Set([AGENT_EVENTS_PATH, AGENT_LOGS_PATH]);
+// GraphQL POSTs too: handler.ts reads their (JSON) bodies whole, so no web stream is needed.
+const RAW_BODY_PATHS: ReadonlySet<string> = new Set([AGENT_EVENTS_PATH, AGENT_LOGS_PATH, '/graphql', '/agent/graphql']);
 
 export interface NodeServerOptions {
   handler: FetchHandler;
@@ -95,6 +97,13 @@ async function send(res: ServerResponse, response: Response): Promise<void> {
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length) headers['set-cookie'] = cookies;
+  const whole = wholeBody(response);
+  if (whole !== undefined) {
+    headers['content-length'] = String(Buffer.byteLength(whole));
+    res.writeHead(response.status, headers);
+    res.end(whole);
+    return;
+  }
   res.writeHead(response.status, headers);
   if (!response.body) {
     res.end();

@@ -13,12 +13,17 @@ import type { Store } from './store.js';
 import { getWorkItem, toWorkItemView, type Exec, type WorkItemView } from './work-items.js';
 
 /** One atomic claim of up to `limit` QUEUED items, oldest first. */
-export async function claimOnce(store: Store, agentId: string, limit: number): Promise<WorkItemView[]> {
+export async function claimOnce(
+  store: Store,
+  agentId: string,
+  limit: number,
+  exec: Exec = store.db,
+): Promise<WorkItemView[]> {
   const now = store.now();
   const lease = now + store.limits.leaseMs;
   const set = sql`status = 'CLAIMED', lease_owner = ${agentId}, lease_expires_at = ${lease},
            attempts = attempts + 1, updated_at = ${now}`;
-  const rows = await store.dialect.claimQueued(store.db, set, limit);
+  const rows = await store.dialect.claimQueued(exec, set, limit);
   return rows.map(toWorkItemView).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
 }
 
@@ -79,9 +84,12 @@ export async function ackWorkBatch(
   store: Store,
   agentId: string,
   acks: ReadonlyArray<{ id: string; workflowId: string }>,
+  /** A transaction to run in (the claim's own); else one of its own. */
+  within?: Exec,
 ): Promise<number> {
   if (!acks.length) return 0;
-  return store.transaction(async (trx) => {
+  const inTrx = (fn: (trx: Exec) => Promise<number>) => (within ? fn(within) : store.transaction(fn));
+  return inTrx(async (trx) => {
     const now = store.now();
     let acked = 0;
     for (const a of acks) {
@@ -144,6 +152,18 @@ export function finishable(caller: WorkCaller | undefined) {
           ]
         : []),
     ]);
+}
+
+/** Whether any CLAIMED item's lease ran out by `now` (one indexed read; most claim passes find none). */
+export async function hasExpiredLeases(exec: Exec, now: number): Promise<boolean> {
+  const row = await exec
+    .selectFrom('work_items')
+    .select('id')
+    .where('status', '=', 'CLAIMED')
+    .where('lease_expires_at', '<=', now)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
 }
 
 /**

@@ -10,8 +10,9 @@
 //                       not reported (reportRunLaunchedWithEvents held): runs QUEUED, no event
 //                       stored.
 //   waiting for a boot  the agent's boot cap (2) lets two workers boot while the other runs wait
-//   slot                for a slot: at least one spawned (spawns.log) and at least three with
-//                       only their config.json (no intent.json: nothing of their spawn recorded).
+//   slot                for a slot: at least one spawned (spawns.log) and at least three whose
+//                       launch began (run directory; config.json when cold) with no intent.json
+//                       (nothing of their spawn recorded).
 //   mid-supervise       every run STARTED, events stored and growing, none finished (drip runs
 //                       wait for a release file the case creates only after the restart).
 //   mid-termination     every run CANCELING (none finished) and at least one worker received
@@ -255,8 +256,9 @@ const waitingForBootSlot: AgentKillMoment = {
   release: true,
   items: { LAUNCH_RUN: 1 },
   async reach({ view, agent }, ids) {
-    const waiting = (id: string): boolean =>
-      existsSync(join(runDir(agent, id), 'config.json')) && !hasIntent(runDir(agent, id));
+    // Its launch began (the run's directory; config.json too for a cold spawn, none for a run
+    // waiting on a booting standby) and nothing of its spawn is recorded (no intent.json).
+    const waiting = (id: string): boolean => existsSync(runDir(agent, id)) && !hasIntent(runDir(agent, id));
     const seen = await until(
       'runs spawned and runs waiting for a boot slot',
       () => {
@@ -267,7 +269,7 @@ const waitingForBootSlot: AgentKillMoment = {
       REACH_TIMEOUT_MS,
       TIGHT_MS,
     );
-    return `spawns.log ${seen.spawned}/${ids.length}, waiting for a boot slot (config.json, no intent.json) ${seen.queued}, workers ${tally(ids.map((id) => workerState(agent, id)))}, runs ${tally(statuses(view, ids))}`;
+    return `spawns.log ${seen.spawned}/${ids.length}, waiting for a boot slot or a standby (run directory, no intent.json) ${seen.queued}, workers ${tally(ids.map((id) => workerState(agent, id)))}, runs ${tally(statuses(view, ids))}`;
   },
 };
 

@@ -205,9 +205,9 @@ describeEachDialect('agent: a run end to end', (target) => {
     assert.equal(result.status, 'SUCCESS');
   });
 
-  test('the launch item is completed inside the workflow task that sees supervision end (no completeWork activity task)', async () => {
-    // A run costs Temporal 2 workflow tasks and 1 activity task (superviseRun); the item's
-    // completion is a local activity of the second task, not a third task's activity.
+  test('the launch item is completed by the supervision that sees the run end (no completeWork activity, local or not)', async () => {
+    // A run costs Temporal 2 workflow tasks, 1 activity task (superviseRun) and 1 local activity
+    // (the launch); superviseRun completes the item before it returns (runWorkflowV3).
     const id = await stack.launch('hello');
     assert.equal((await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'])).status, 'SUCCESS');
     const handle = t.client.workflow.getHandle(runWorkflowId(id));
@@ -223,7 +223,8 @@ describeEachDialect('agent: a run end to end', (target) => {
     const markers = events.flatMap((e) =>
       e.markerRecordedEventAttributes ? [e.markerRecordedEventAttributes.markerName] : [],
     );
-    assert.deepEqual(markers, ['core_local_activity', 'core_local_activity'], 'the launch and the completion');
+    // The launch only: the supervision that saw the run end completed its item (runWorkflowV3).
+    assert.deepEqual(markers, ['core_local_activity'], 'the launch');
     assert.equal(
       events.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length,
       0,
@@ -236,51 +237,6 @@ describeEachDialect('agent: a run end to end', (target) => {
       .where('run_id', '=', id)
       .execute();
     assert.deepEqual(items, [{ status: 'COMPLETED', result: JSON.stringify({ status: 'SUCCESS' }) }]);
-  });
-
-  test('a completion the control plane refuses inside the task goes on as the completeWork activity', async () => {
-    // The local attempts fail (as with a control plane down); the retry-forever activity completes it.
-    const cp = stack.agent!.controlPlane;
-    const completeWork = cp.completeWork.bind(cp);
-    let refused = 0;
-    cp.completeWork = (agentId, itemId, result) => {
-      if (refused < 3) {
-        refused++;
-        return Promise.reject(new Error('control plane unavailable (test)'));
-      }
-      return completeWork(agentId, itemId, result);
-    };
-    let id: string;
-    try {
-      id = await stack.launch('hello');
-      const handle = t.client.workflow.getHandle(runWorkflowId(id));
-      await until(
-        'the run workflow to start',
-        () =>
-          handle.describe().then(
-            () => true,
-            () => undefined,
-          ),
-        30_000,
-      );
-      assert.deepEqual(await handle.result(), { status: 'SUCCESS' });
-    } finally {
-      cp.completeWork = completeWork;
-    }
-    assert.equal(refused, 3);
-    const events = (await t.client.workflow.getHandle(runWorkflowId(id)).fetchHistory()).events ?? [];
-    const activities = events.flatMap((e) => {
-      const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
-      return name ? [name] : [];
-    });
-    assert.deepEqual(activities, ['superviseRun', 'completeWork']);
-    const item = await stack.cp.store.db
-      .selectFrom('work_items')
-      .select(['status'])
-      .where('run_id', '=', id)
-      .where('kind', '=', 'LAUNCH_RUN')
-      .executeTakeFirstOrThrow();
-    assert.equal(item.status, 'COMPLETED');
   });
 
   test("a first workflow task run on another agent than the run's host schedules launchRun on the host queue", async () => {

@@ -216,4 +216,37 @@ describeEachDialect('work queue', (target) => {
     assert.equal(await ackWorkBatch(a, 'A', acks), 0, 'acking again changes nothing');
     assert.equal(await ackWorkBatch(a, 'A', []), 0);
   });
+
+  test('acks carried by a claim are applied before lapsed leases are swept, then the claim; a lapsed lease of another item is re-queued and claimed', async () => {
+    await claimWork(a, { agentId: 'drain', limit: 100, waitMs: 0 });
+    const x = (await sensorItem(200)).item;
+    const [claimed] = await claimWork(a, { agentId: 'A', limit: 1, waitMs: 0 });
+    assert.equal(claimed?.id, x.id);
+    const y = (await sensorItem(201)).item;
+    const [held] = await claimWork(b, { agentId: 'B', limit: 1, waitMs: 0 });
+    assert.equal(held?.id, y.id);
+    const z = (await sensorItem(202)).item;
+    // Both leases lapse; A's ack of x still counts (its lapsed lease was not re-queued yet).
+    clock.now += 1_001;
+    const acks = [{ id: x.id, workflowId: workItemWorkflowId(x.id) }];
+    const got = await claimWork(a, { agentId: 'A', limit: 5, waitMs: 0, acks });
+    assert.equal((await getWorkItem(a.db, x.id))?.status, 'ACKED', 'acked, not swept and handed out again');
+    const gotIds = got.map((i) => i.id);
+    // (Leases left by earlier tests lapse too and come back with y.)
+    assert.ok(gotIds.includes(y.id) && gotIds.includes(z.id), "B's lapsed y re-queued and claimed with z");
+    assert.ok(!gotIds.includes(x.id));
+    // With no lapsed lease, acks and claim go together.
+    const w = (await sensorItem(203)).item;
+    const more = await claimWork(a, {
+      agentId: 'A',
+      limit: 5,
+      waitMs: 0,
+      acks: got.map((i) => ({ id: i.id, workflowId: workItemWorkflowId(i.id) })),
+    });
+    assert.deepEqual(
+      more.map((i) => i.id),
+      [w.id],
+    );
+    for (const id of [y.id, z.id]) assert.equal((await getWorkItem(a.db, id))?.status, 'ACKED');
+  });
 });

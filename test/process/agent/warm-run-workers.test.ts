@@ -100,6 +100,8 @@ for (const mode of ['none', 'bubblewrap'] as const) {
         assert.equal(evs.at(-1)?.type, 'RUN_SUCCESS');
         assert.deepEqual(launcher.exitStatus('run_warm_1'), { code: 0, signal: null, known: true });
         assert.equal(launcher.spawnCount('run_warm_1'), 1);
+        // The config went in the hand-off message: no config.json is written for a warm run.
+        assert.equal(existsSync(join(dirname(launcher.spoolDir('run_warm_1')), 'config.json')), false);
         assert.match(
           readFileSync(join(launcher.spoolDir('run_warm_1'), SPOOL_FILES.stdout), 'utf8'),
           /hello from outpost/,
@@ -350,6 +352,8 @@ for (const mode of ['none', 'bubblewrap'] as const) {
         );
         const handle = await launcher.launch(spec('run_broken', 'anything', BROKEN));
         assert.doesNotMatch(handle.ref, /warm/);
+        // A cold worker reads its config from the file.
+        assert.ok(existsSync(join(dirname(launcher.spoolDir('run_broken')), 'config.json')));
         const evs = await finished(launcher, 'run_broken');
         assert.equal(evs.at(-1)?.type, 'RUN_FAILURE');
         assert.match(evs.at(-1)?.message ?? '', /broken on purpose/);
