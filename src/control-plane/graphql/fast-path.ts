@@ -8,11 +8,12 @@
 import { execute, Kind, OperationTypeNode, type DocumentNode, type GraphQLSchema, type Source } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { wholeResponse } from '../http/whole-body.js';
+import { DocumentCache } from './document-cache.js';
 import type { ApiLimits } from '../limits.js';
 import type { ApiContext } from './context.js';
 import { costCheck, publicAnswer } from './yoga-plugins.js';
 
-/** Distinct document texts remembered per API; past it the oldest is let go. */
+/** Distinct document texts remembered per API (and DOCUMENT_CACHE_CHARS of text); past it the least recently used is let go. */
 const DOCUMENTS = 200;
 
 const SOURCE = Symbol('outpost.documentSource');
@@ -25,9 +26,11 @@ function singleOperation(doc: DocumentNode): boolean {
 
 /** Documents yoga validated (with every rule and limit it applies) without an error, by their text. */
 export class ValidatedDocuments {
-  private readonly docs = new Map<string, DocumentNode>();
+  private readonly docs: DocumentCache<DocumentNode>;
 
-  constructor(private readonly size = DOCUMENTS) {}
+  constructor(size = DOCUMENTS, maxChars?: number) {
+    this.docs = new DocumentCache(size, maxChars);
+  }
 
   get(source: string): DocumentNode | undefined {
     return this.docs.get(source);
@@ -47,7 +50,6 @@ export class ValidatedDocuments {
           const doc = params.documentAST as DocumentNode;
           if (!valid || result.length > 0 || typeof source !== 'string' || this.docs.has(source)) return;
           if (!singleOperation(doc)) return;
-          if (this.docs.size >= this.size) this.docs.delete(this.docs.keys().next().value!);
           this.docs.set(source, doc);
         };
       },

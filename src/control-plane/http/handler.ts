@@ -1,10 +1,12 @@
 // The control plane as one fetch-style handler (graphql-yoga style): routes, auth, limits,
 // health and metrics. Tests call it directly with no port; node-server.ts serves it on a socket.
+import type { DocumentNode } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import { OutpostError, type ErrorName } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { createAgentSchema } from '../graphql/agent-schema.js';
 import type { ApiContext } from '../graphql/context.js';
+import { DocumentCache } from '../graphql/document-cache.js';
 import { createMaskError } from '../graphql/errors.js';
 import { fastAnswer, ValidatedDocuments, type FastPathDeps } from '../graphql/fast-path.js';
 import { createUserSchema } from '../graphql/user-schema.js';
@@ -97,6 +99,9 @@ function codedIfBare(res: Response): Response {
   return errorResponse(new OutpostError(name), allow ? { allow } : {});
 }
 
+/** yoga's own default count for its parse caches. */
+const YOGA_DOCUMENTS = 1024;
+
 const JSON_TYPES = new Set(['application/json', 'application/graphql+json']);
 
 const BARE_STATUS: Record<number, ErrorName> = {
@@ -113,6 +118,13 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const agentDocs = new ValidatedDocuments();
   const userSchema = createUserSchema();
   const agentSchema = createAgentSchema();
+  // yoga's parse caches, keyed by document text: bounded by the text they hold, not only by count.
+  const parseCaches = () => ({
+    parserAndValidationCache: {
+      documentCache: new DocumentCache<DocumentNode>(YOGA_DOCUMENTS),
+      errorCache: new DocumentCache<unknown>(YOGA_DOCUMENTS),
+    },
+  });
   const common = {
     // CORS is ours (http/cors.ts): yoga's default echoes any Origin with credentials.
     cors: false as const,
@@ -124,6 +136,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   };
   const userYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,
+    ...parseCaches(),
     plugins: [...common.plugins, userDocs.plugin()],
     schema: userSchema,
     graphqlEndpoint: '/graphql',
@@ -132,6 +145,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   });
   const agentYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,
+    ...parseCaches(),
     plugins: [...common.plugins, agentDocs.plugin()],
     schema: agentSchema,
     graphqlEndpoint: '/agent/graphql',

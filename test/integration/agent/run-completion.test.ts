@@ -12,6 +12,23 @@ import { until } from '../../support/wait.js';
 // At top level, so the shared connection's cleanup hook belongs to the file, not a suite.
 const t = await testTemporal();
 
+/** Launches hello and waits for its run workflow's result, SUCCESS; the run's id. */
+async function launchToSuccess(stack: Stack): Promise<string> {
+  const id = await stack.launch('hello');
+  const handle = t.client.workflow.getHandle(runWorkflowId(id));
+  await until(
+    'the run workflow to start',
+    () =>
+      handle.describe().then(
+        () => true,
+        () => undefined,
+      ),
+    30_000,
+  );
+  assert.deepEqual(await handle.result(), { status: 'SUCCESS' });
+  return id;
+}
+
 describeEachDialect("agent: a run's launch item completed", (target) => {
   let stack: Stack;
   before(async () => {
@@ -36,18 +53,7 @@ describeEachDialect("agent: a run's launch item completed", (target) => {
     };
     let id: string;
     try {
-      id = await stack.launch('hello');
-      const handle = t.client.workflow.getHandle(runWorkflowId(id));
-      await until(
-        'the run workflow to start',
-        () =>
-          handle.describe().then(
-            () => true,
-            () => undefined,
-          ),
-        30_000,
-      );
-      assert.deepEqual(await handle.result(), { status: 'SUCCESS' });
+      id = await launchToSuccess(stack);
     } finally {
       cp.completeWork = completeWork;
     }
@@ -81,18 +87,7 @@ describeEachDialect("agent: a run's launch item completed", (target) => {
     };
     let id: string;
     try {
-      id = await stack.launch('hello');
-      const handle = t.client.workflow.getHandle(runWorkflowId(id));
-      await until(
-        'the run workflow to start',
-        () =>
-          handle.describe().then(
-            () => true,
-            () => undefined,
-          ),
-        30_000,
-      );
-      assert.deepEqual(await handle.result(), { status: 'SUCCESS' });
+      id = await launchToSuccess(stack);
     } finally {
       cp.completeWork = completeWork;
     }
