@@ -15,7 +15,6 @@ import { authorizeAgent } from '../store/agents.js';
 import { appendComputeLogs, type AppendLogsResult } from '../store/compute-logs.js';
 import { assertRunWriter } from '../store/ownership.js';
 import type { Store } from '../store/store.js';
-import { logBodyBuffers, type BodyLease } from './body-buffers.js';
 import { LogChunkOrder, type ChunkEntry } from './log-chunk-order.js';
 import { openAgentUpload, readBodyLimited, type AgentUpload, type AgentUploadDeps } from './agent-upload.js';
 
@@ -143,17 +142,13 @@ export async function handleAgentLogs(request: Request, deps: AgentUploadDeps): 
   await assertRunWriter(store.db, t.runId, t.agentId);
   // In the order before the body: a chunk whose body arrives first still waits for this one.
   const entry = chunkOrderOf(store).enter(t.runId, t.stream, t.offset);
-  // The body goes into a reused buffer (body-buffers.ts), given back once the chunk is settled.
-  let lease: BodyLease | undefined;
   try {
     const limit = Math.min(limits.maxLogChunkBytes, limits.maxBodyBytes);
-    const into = (size: number): Buffer => (lease = logBodyBuffers.lease(size)).buffer;
-    const data = await readBodyLimited(request, limit, (got) => tooLarge(limits, got), into);
+    const data = await readBodyLimited(request, limit, (got) => tooLarge(limits, got));
     const r = await appendWhenContiguous(store, t, data, GAP_WAIT_MS, entry);
     metrics.inc('outpost_compute_log_bytes_received_total', data.length);
     return Response.json(r);
   } finally {
-    lease?.release();
     entry.settle();
   }
 }

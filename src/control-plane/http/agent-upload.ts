@@ -56,19 +56,18 @@ export async function openAgentUpload(
  * The body, refused past `limit` bytes, on the declared length or while reading (never holding
  * more than the limit); `tooLarge` names the limit. node-server.ts's own maxBodyBytes refusal
  * (an error from the stream or its raw reader) passes through. Off a socket the body is read
- * raw (raw-body.ts), into `into`'s buffer when given; otherwise from the Request's stream.
+ * raw (raw-body.ts); otherwise from the Request's stream.
  */
 export async function readBodyLimited(
   request: Request,
   limit: number,
   tooLarge: (got: string) => OutpostError,
-  into?: (size: number) => Buffer,
 ): Promise<Buffer> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > limit) throw tooLarge(String(declared));
   const raw = takeRawBody(request);
   if (raw) {
-    const body = await raw(limit, into);
+    const body = await raw(limit);
     if (!body) throw tooLarge(`more than ${limit}`);
     return body;
   }

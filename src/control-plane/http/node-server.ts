@@ -173,12 +173,9 @@ export function createNodeServer(opts: NodeServerOptions): Server {
       });
       if (raw) {
         // The endpoint's limit, within the server's: past the server's, its own refusal.
-        attachRawBody(request, (limit, into) =>
-          readIncoming(
-            req,
-            Math.min(limit, opts.maxBodyBytes),
-            () => (limit > opts.maxBodyBytes ? bodyTooLarge(opts.maxBodyBytes) : undefined),
-            into,
+        attachRawBody(request, (limit) =>
+          readIncoming(req, Math.min(limit, opts.maxBodyBytes), () =>
+            limit > opts.maxBodyBytes ? bodyTooLarge(opts.maxBodyBytes) : undefined,
           ),
         );
       }

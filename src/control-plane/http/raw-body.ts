@@ -8,11 +8,8 @@
 // ownership), refused past the endpoint's limit while reading, never holding more than it.
 import type { IncomingMessage } from 'node:http';
 
-/**
- * Resolves with the body, or undefined past `limit` bytes (reading stops there). `into` gives the
- * buffer a body of a declared length is read into (exactly that length); a fresh one without it.
- */
-export type RawBodyReader = (limit: number, into?: (size: number) => Buffer) => Promise<Buffer | undefined>;
+/** Resolves with the body, or undefined past `limit` bytes (reading stops there). */
+export type RawBodyReader = (limit: number) => Promise<Buffer | undefined>;
 
 const readers = new WeakMap<Request, RawBodyReader>();
 
@@ -36,11 +33,11 @@ export function readIncoming(
   req: IncomingMessage,
   limit: number,
   overLimit: () => Error | undefined = () => undefined,
-  into: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size),
 ): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
-    let whole = Number.isSafeInteger(declared) && declared >= 0 && declared <= limit ? into(declared) : undefined;
+    let whole =
+      Number.isSafeInteger(declared) && declared >= 0 && declared <= limit ? Buffer.allocUnsafe(declared) : undefined;
     const parts: Buffer[] = [];
     let size = 0;
     const stop = (): void => {

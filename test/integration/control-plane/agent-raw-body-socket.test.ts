@@ -3,8 +3,7 @@
 // stream: a multi-MiB chunk and an NDJSON batch are stored byte for byte; a body over the
 // endpoint's limit is refused naming it, declared (content-length) or chunked without a length,
 // nothing stored, and the connection still answers; an unauthenticated body is refused unread;
-// a body over the server's own maxBodyBytes gets the server's refusal. Log chunk bodies are read
-// into reused buffers (body-buffers.ts): a shorter body after longer ones stores only its own bytes.
+// a body over the server's own maxBodyBytes gets the server's refusal.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest, type Server } from 'node:http';
@@ -12,7 +11,6 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { logBodyBuffers } from '../../../src/control-plane/http/body-buffers.js';
 import { createNodeServer } from '../../../src/control-plane/http/node-server.js';
 import { listRunEvents } from '../../../src/control-plane/store/run-events.js';
 import { readComputeLogs } from '../../../src/control-plane/store/compute-logs.js';
@@ -162,22 +160,4 @@ test('no token: 401 before the body is read, in the one error shape', async () =
   assert.equal(a.status, 401);
   assert.equal(codeOf(a), 'OUTPOST_ERR_UNAUTHENTICATED');
   assert.equal(await storedStdout(), before);
-});
-
-test('log chunk bodies go into reused buffers; a shorter body after longer ones stores only its own bytes', async () => {
-  const from = (await storedStdout()).length;
-  const allocated = logBodyBuffers.allocated;
-  const logs = { type: 'application/octet-stream' };
-  let at = from;
-  for (let i = 0; i < 4; i++) {
-    const a = await post(logsPath(at), [Buffer.alloc(2 * MiB, 'a')], logs);
-    assert.equal(a.status, 200, JSON.stringify(a.body));
-    at += 2 * MiB;
-  }
-  const b = Buffer.alloc(1.5 * MiB, 'b');
-  assert.equal((await post(logsPath(at), [b], logs)).body.storedBytes, at + b.length);
-  assert.ok(logBodyBuffers.size >= 1, 'a body buffer is kept for the next chunk');
-  assert.ok(logBodyBuffers.allocated - allocated <= 1, `buffers allocated: ${logBodyBuffers.allocated - allocated}`);
-  const stored = (await storedStdout()).slice(from);
-  assert.equal(stored, 'a'.repeat(8 * MiB) + 'b'.repeat(b.length));
 });
