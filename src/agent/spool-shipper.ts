@@ -76,6 +76,8 @@ export class SpoolShipper {
     cursor: RunCursor,
     /** Log-chunk bytes in flight, shared with the process's other shippers. */
     private readonly logBudget: LogSendBudget = processLogBudget,
+    /** How long one pass sends for at most (tests lift it: a starved host must not end theirs). */
+    private readonly passMs = PASS_MS,
   ) {
     this.lastSeq = cursor.lastSeq;
     this.offsets = { stdout: cursor.stdoutBytes, stderr: cursor.stderrBytes };
@@ -121,7 +123,7 @@ export class SpoolShipper {
     /** File positions of batches that failed: the next pass starts again from the first. */
     const failedAt: number[] = [];
     let progressed = false;
-    const until = Date.now() + PASS_MS;
+    const until = Date.now() + this.passMs;
     for (let sent = 0; sent < SENDS_PER_PASS && Date.now() < until && !window.failed;) {
       const batch = this.nextBatch(file, final);
       if (!batch) {
@@ -279,7 +281,7 @@ export class SpoolShipper {
     let gap = false;
     /** A chunk refused as too large: sent again, smaller, from the stored offset. */
     let cut = false;
-    const until = Date.now() + PASS_MS;
+    const until = Date.now() + this.passMs;
     for (
       let sent = 0;
       sent < LOG_SENDS_PER_PASS && Date.now() < until && !window.failed && !gap && !cut && !this.truncated[stream];
