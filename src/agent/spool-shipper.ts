@@ -296,11 +296,14 @@ export class SpoolShipper {
         if (!window.failed) this.logBudget.release(size);
         break;
       }
-      const chunk = readRange(file, next, size);
-      if (!chunk || chunk.length === 0) {
-        this.logBudget.release(size);
-        break;
+      let chunk: Buffer | undefined;
+      try {
+        chunk = readRange(file, next, size);
+      } finally {
+        // Nothing to send (or the read failed): the room goes back at once.
+        if (!chunk || chunk.length === 0) this.logBudget.release(size);
       }
+      if (!chunk || chunk.length === 0) break;
       const at = next;
       next += chunk.length;
       const call = this.controlPlane.appendComputeLogs(this.agentId, this.runId, stream, at, chunk);

@@ -5,7 +5,7 @@
 // always goes), with the stored bytes the spool's, byte for byte. A pass sends up to
 // LOG_SENDS_PER_PASS chunks of a stream (it ends by draining them, which idles the control plane).
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -148,4 +148,14 @@ test('one pass sends 40 chunks of a stream (a pass ends by draining its window)'
   await shipper(runId, spoolDir, client, new LogSendBudget(), 60_000).shipOnce(true);
   assert.equal(calls, 1 + chunks, 'every chunk went in the one pass');
   assert.ok((await storedStdoutBytes(store, runId)).equals(bytes), 'stored stdout is the spool, byte for byte');
+});
+
+test('a log read that fails gives its room back (a leak would shrink the budget of every stream for good)', async () => {
+  const { runId, spoolDir } = await runWithStdout(1);
+  // stdout.log a directory: its size reads as non-zero, the read itself fails (EISDIR).
+  rmSync(join(spoolDir, 'stdout.log'));
+  mkdirSync(join(spoolDir, 'stdout.log'));
+  const budget = new LogSendBudget();
+  await assert.rejects(shipper(runId, spoolDir, slowClient(), budget).shipOnce(true), /EISDIR/);
+  assert.equal(budget.inFlight, 0);
 });
