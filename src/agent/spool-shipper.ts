@@ -33,10 +33,12 @@ export { LOG_CHUNK } from './log-chunk-size.js';
  */
 export const LOG_CHUNKS_IN_FLIGHT = 4;
 /**
- * Requests one pass sends at most per kind, and how long it keeps starting them, so a pass
- * returns (liveness, heartbeat: superviseRun's timeout is 15 s) while a run is busy.
+ * Event batches one pass sends at most (320,000 events): a pass ends by draining its window, which
+ * leaves the control plane without a batch (once per 80,000 events at 16); passes of a busy run
+ * end on PASS_MS instead, so a pass still returns (liveness, heartbeat: superviseRun's timeout is
+ * 15 s) while a run is busy.
  */
-const SENDS_PER_PASS = 16;
+const SENDS_PER_PASS = 64;
 /**
  * Log chunks one pass sends at most per stream (256 MiB of 4 MiB chunks): a pass ends by waiting
  * for every chunk in flight, which leaves the control plane without a body to store, so log

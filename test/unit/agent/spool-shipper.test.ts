@@ -379,3 +379,22 @@ test('the run ends in the store only after the logs written before its end are s
   assert.ok((await storedStdout(runId)).equals(bytes));
   assert.equal((await getRun(store.db, runId))?.status, 'SUCCESS');
 });
+
+test('events: one pass sends 20 batches (a pass ends by draining its window, which idles the control plane)', async () => {
+  const n = EVENT_BATCH * 20;
+  const { runId, spoolDir } = await newRun(n, false);
+  let calls = 0;
+  const client = {
+    appendRunEventLines: async (_a: string, id: string, lines: Buffer) => {
+      calls++;
+      const r = await appendRunEvents(store, id, parseEventLines(lines.toString('utf8')));
+      return { highestContiguousSeq: r.highestContiguousSeq, status: r.status };
+    },
+    appendComputeLogs: () => Promise.resolve({ storedBytes: 0, truncated: false }),
+  };
+  const cursor = { runId, lastSeq: 0, stdoutBytes: 0, stderrBytes: 0, status: 'STARTING' as const };
+  // The pass's time limit lifted: on a starved host it, not the count, would end the pass.
+  await new SpoolShipper(runId, AGENT, spoolDir, client, logger, cursor, undefined, 60_000).shipOnce(true);
+  assert.equal(calls, 20, 'every batch went in the one pass');
+  await assertAllStoredOnce(runId, n);
+});
