@@ -100,7 +100,9 @@ export class UnsupervisedRuns {
         if (!this.supervising.has(runId)) this.watch(runId);
         return;
       }
-      if (this.supervising.has(runId) || this.stopped) return;
+      // Another check of this run (a supervision that ended meanwhile checks at once) may have
+      // begun ending it while this one asked Temporal: never twice.
+      if (this.supervising.has(runId) || this.ending.has(runId) || this.stopped) return;
       this.ending.add(runId);
       log.warn(
         'a run worker is alive but its workflow is closed (ended in Temporal, not by the terminate signal): stopping it and ending the run',

@@ -70,3 +70,19 @@ test('a worker that is gone is not asked about; an agent stopping checks nothing
   assert.deepEqual(stopping.ended, []);
   assert.equal(stopping.runs.watched, 0);
 });
+
+test('a check still asking Temporal when supervision ends (workflow gone) and checks again: supervised to the end once', async () => {
+  // The first check is waiting on describe() when a superviseRun starts and ends told its
+  // workflow is gone, which checks again at once: both learn the workflow is closed.
+  const answers: ((open: boolean) => void)[] = [];
+  const { runs, ended } = watchWith(() => new Promise<boolean>((r) => answers.push(r)));
+  runs.watch('r1', 0);
+  await tick(5);
+  assert.equal(answers.length, 1);
+  runs.supervise('r1')('workflow-gone');
+  await tick(5);
+  for (const answer of answers) answer(false);
+  await tick();
+  runs.stop();
+  assert.deepEqual(ended, ['r1']);
+});
