@@ -32,8 +32,6 @@ export class RunCursorBatcher<C extends Cursor> {
   private timer: NodeJS.Timeout | undefined;
   /** Set once the control plane answered a batch as a query it does not know. */
   private batchUnsupported = false;
-  /** Requests sent, single and batched (tests and diagnostics). */
-  requests = 0;
 
   constructor(
     private readonly single: (agentId: string, runId: string) => Promise<C>,
@@ -53,7 +51,6 @@ export class RunCursorBatcher<C extends Cursor> {
 
   private track<T>(p: Promise<T>): Promise<T> {
     this.inFlight++;
-    this.requests++;
     const done = (): void => {
       this.inFlight--;
       this.flush();
