@@ -1,10 +1,10 @@
-// The agent's runCursor calls, coalesced: while one is in flight, the calls that come meanwhile
+// The agent's runCursor calls, coalesced: while two are in flight, the calls that come meanwhile
 // wait and then go as one `runCursors` request. In a burst every claimed launch reads its run's
 // cursor before it spawns (launch-checks.ts explains why), and they all ask at once: on a 2-core
 // host up to 40 of them were in flight together in `bench/concurrency.ts --quick`, each paying an
 // HTTP request, GraphQL execution and the agent's authorization on the control plane, and a
-// request on the agent. One call alone goes at once, as before (nothing waits when nothing is in
-// flight); a queued call waits at most FLUSH_MS even if the call ahead of it hangs.
+// request on the agent. A call goes at once, as before, while fewer than ALONE are in flight (so
+// nothing waits outside a crowd); a queued call waits at most FLUSH_MS even if those ahead hang.
 // Each caller gets its own answer: a batch that fails (one run not this agent's, a control plane
 // from before `runCursors`) is asked again one run at a time, so every caller sees the answer or
 // the error its own call would have had. A control plane without the field is asked one at a time
@@ -15,7 +15,12 @@ export interface Cursor {
   runId: string;
 }
 
-/** A queued call waits at most this long for the call in flight ahead of it. */
+/**
+ * Calls in flight below which a call goes at once, alone: a launch's check does not wait behind
+ * one unrelated call (a supervision's), only behind a crowd.
+ */
+export const ALONE = 2;
+/** A queued call waits at most this long for the calls in flight ahead of it. */
 export const FLUSH_MS = 250;
 /** Ids per batch: the control plane refuses more than maxClaimBatch (100 by default). */
 export const MAX_BATCH = 100;
@@ -40,7 +45,7 @@ export class RunCursorBatcher<C extends Cursor> {
   ) {}
 
   get(agentId: string, runId: string): Promise<C> {
-    if (this.inFlight === 0 || this.batchUnsupported) return this.track(this.single(agentId, runId));
+    if (this.inFlight < ALONE || this.batchUnsupported) return this.track(this.single(agentId, runId));
     return new Promise<C>((resolve, reject) => {
       const list = this.queued.get(agentId) ?? [];
       list.push({ runId, resolve, reject });
