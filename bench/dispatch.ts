@@ -282,7 +282,7 @@ async function main(): Promise<void> {
         name: 'launches in the first task whose RUN_START was stored before superviseRun was scheduled',
         value: startedFirst.before,
         unit: 'runs',
-        note: `of ${startedFirst.both} launched in the first workflow task (burst: ${burstStartedFirst.before} of ${burstStartedFirst.both}; the others went through the launchRun activity); the launch report carries a warm worker's RUN_START, so supervision is not on its path`,
+        note: `of ${startedFirst.both} launched in the first workflow task (burst: ${burstStartedFirst.before} of ${burstStartedFirst.both}; launches through the launchRun activity have supervision scheduled beside them and are not counted); RUN_START is timed on its SSE frame's arrival, a hop after it is stored, so one counted as later may still have been stored first (run-lifecycle.test.ts checks the order in the agent); the launch report carries a warm worker's RUN_START`,
       },
       {
         name: 'launchRun → worker spawned (STARTING), p50',
