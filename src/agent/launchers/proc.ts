@@ -91,3 +91,18 @@ export function findProcessByArgs(
   }
   return undefined;
 }
+
+/**
+ * The live member of process group `pgid` whose command line holds every one of `needles` and
+ * none of whose descendants' does: the worker itself, not the sandbox processes that repeat its
+ * command in their own command lines. Undefined when no member matches.
+ */
+export function innermostGroupMember(pgid: number, needles: readonly string[]): number | undefined {
+  const parentOf = new Map<number, number>();
+  for (const pid of processGroupMembers(pgid)) {
+    const argv = readCmdline(pid);
+    if (argv && needles.every((n) => argv.includes(n))) parentOf.set(pid, readProcStat(pid)?.ppid ?? 0);
+  }
+  const parents = new Set(parentOf.values());
+  return [...parentOf.keys()].find((pid) => !parents.has(pid));
+}
