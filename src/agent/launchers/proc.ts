@@ -93,16 +93,22 @@ export function findProcessByArgs(
 }
 
 /**
- * The live member of process group `pgid` whose command line holds every one of `needles` and
- * none of whose descendants' does: the worker itself, not the sandbox processes that repeat its
- * command in their own command lines. Undefined when no member matches.
+ * The process standing for a worker whose command line holds every one of `needles`, found from
+ * the recorded `root` down: the root itself, or, where a sandbox repeats the command in its own
+ * command lines (bwrap, then its pid 1), the deepest of the chain of matching children.
+ * Undefined when the root does not match (it is gone, or another process's now).
  */
-export function innermostGroupMember(pgid: number, needles: readonly string[]): number | undefined {
-  const parentOf = new Map<number, number>();
-  for (const pid of processGroupMembers(pgid)) {
+export function workerBelow(root: number, needles: readonly string[]): number | undefined {
+  const matches = (pid: number): boolean => {
     const argv = readCmdline(pid);
-    if (argv && needles.every((n) => argv.includes(n))) parentOf.set(pid, readProcStat(pid)?.ppid ?? 0);
+    return argv !== undefined && needles.every((n) => argv.includes(n));
+  };
+  if (!matches(root)) return undefined;
+  let pid = root;
+  for (let depth = 0; depth < 4; depth++) {
+    const next = childPids(pid).find(matches);
+    if (next === undefined) break;
+    pid = next;
   }
-  const parents = new Set(parentOf.values());
-  return [...parentOf.keys()].find((pid) => !parents.has(pid));
+  return pid;
 }

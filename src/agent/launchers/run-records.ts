@@ -27,7 +27,7 @@ import {
 import { dirname, join } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
 import { SPOOL_FILES } from '../../shared/run-events.js';
-import { innermostGroupMember, listPids, processGroupMembers, readProcStat, type ProcStat } from './proc.js';
+import { listPids, processGroupMembers, readProcStat, workerBelow, type ProcStat } from './proc.js';
 
 /** A process we started (a run worker or a standby): enough to find and signal it, never a stranger. */
 export interface ProcessRecord {
@@ -41,7 +41,7 @@ export interface ProcessRecord {
   recovered?: boolean;
   /** True when the run went to a warm standby instead of a fresh spawn. */
   warm?: boolean;
-  /** SpawnPlan.sigtermTo: argv elements of the one member of the group that SIGTERM goes to. */
+  /** SpawnPlan.sigtermTo: argv elements of the one process (the recorded root or below) SIGTERM goes to. */
   sigtermTo?: string[];
 }
 
@@ -231,13 +231,14 @@ export function recordIsLive(rec: ProcessRecord, view: ProcView = liveView): boo
 
 /**
  * Signals the recorded process group while `recordIsLive`; false when nothing was there. A
- * SIGTERM of a record with `sigtermTo` goes to that one member while it is there (a Dagster run
- * worker, which ends its step processes itself), else, as every other signal, to the group.
+ * SIGTERM of a record with `sigtermTo` goes to that one process below the recorded root while it
+ * is there (a Dagster run worker, which ends its step processes itself), else, as every other
+ * signal, to the group.
  */
 export function signalRecordedGroup(rec: ProcessRecord, signal: NodeJS.Signals, view: ProcView = liveView): boolean {
   if (!recordIsLive(rec, view)) return false;
   try {
-    const only = signal === 'SIGTERM' && rec.sigtermTo ? innermostGroupMember(rec.pgid, rec.sigtermTo) : undefined;
+    const only = signal === 'SIGTERM' && rec.sigtermTo ? workerBelow(rec.pid, rec.sigtermTo) : undefined;
     process.kill(only ?? -rec.pgid, signal);
     return true;
   } catch {

@@ -121,7 +121,7 @@ async function startTree(dir: string, marks: { parent: boolean; child: boolean }
   return { pid, pgid: pid, startTime: readProcStat(pid)!.startTime, spawnedAt: Date.now(), sigtermTo: ['mark-7f3'] };
 }
 
-test('a record with sigtermTo: SIGTERM reaches only the innermost member showing it; SIGKILL the whole group', async () => {
+test('a record with sigtermTo: SIGTERM reaches only the worker (the deepest marked process from the root down); SIGKILL the whole group', async () => {
   for (const [name, marks, only] of [
     ['worker', { parent: true, child: false }, 'parent'],
     ['sandboxed worker', { parent: true, child: true }, 'child'],
@@ -143,7 +143,7 @@ test('a record with sigtermTo: SIGTERM reaches only the innermost member showing
   }
 });
 
-test('a record with sigtermTo whose member is gone: SIGTERM goes to what is left of the group', async () => {
+test('a record with sigtermTo whose root shows no mark (gone, or not the worker): SIGTERM goes to the group', async () => {
   const dir = mkdtempSync(join(root, 'term-'));
   const rec = await startTree(dir, { parent: false, child: false });
   assert.equal(signalRecordedGroup(rec, 'SIGTERM'), true);
