@@ -95,20 +95,37 @@ export function findProcessByArgs(
 /**
  * The process standing for a worker whose command line holds every one of `needles`, found from
  * the recorded `root` down: the root itself, or, where a sandbox repeats the command in its own
- * command lines (bwrap, then its pid 1), the deepest of the chain of matching children.
+ * command lines (bwrap, then its pid 1), the deepest of the chain of matching children that
+ * exec'd a command line of its own. A child showing its parent's very command line is a fork
+ * (bwrap's pid 1 of bwrap; a worker's multiprocessing pool under Python's default fork, whose
+ * copies match too): passed through, never taken for the worker.
  * Undefined when the root does not match (it is gone, or another process's now).
  */
 export function workerBelow(root: number, needles: readonly string[]): number | undefined {
-  const matches = (pid: number): boolean => {
+  const matching = (pid: number): string[] | undefined => {
     const argv = readCmdline(pid);
-    return argv !== undefined && needles.every((n) => argv.includes(n));
+    return argv !== undefined && needles.every((n) => argv.includes(n)) ? argv : undefined;
   };
-  if (!matches(root)) return undefined;
+  let argv = matching(root);
+  if (argv === undefined) return undefined;
   let pid = root;
+  let worker = root;
   for (let depth = 0; depth < 4; depth++) {
-    const next = childPids(pid).find(matches);
+    let next: { pid: number; argv: string[] } | undefined;
+    for (const child of childPids(pid)) {
+      const a = matching(child);
+      if (a !== undefined) {
+        next = { pid: child, argv: a };
+        break;
+      }
+    }
     if (next === undefined) break;
-    pid = next;
+    if (!sameArgv(next.argv, argv)) worker = next.pid;
+    ({ pid, argv } = next);
   }
-  return pid;
+  return worker;
+}
+
+function sameArgv(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }

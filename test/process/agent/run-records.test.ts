@@ -151,3 +151,40 @@ test('a record with sigtermTo whose root shows no mark (gone, or not the worker)
   assert.equal(signalRecordedGroup(rec, 'SIGKILL'), true);
   await until('the group gone', () => !alive(rec.pid), 5_000);
 });
+
+test("a record with sigtermTo: a fork of the worker (the same command line, e.g. a multiprocessing pool under Python's default fork) is not taken for it", async () => {
+  // The worker re-runs its own exact argv as its child (as fork() leaves it); only the env tells
+  // the copy not to fork again. Only the worker (the root) may get the SIGTERM.
+  const dir = mkdtempSync(join(root, 'fork-'));
+  const onTerm = (who: string) =>
+    `process.on('SIGTERM', () => require('fs').writeFileSync(require('path').join(${JSON.stringify(dir)}, ${who}), ''));`;
+  const code =
+    `const copy = process.env.FORKED === '1'; ${onTerm("copy ? 'child' : 'parent'")} setInterval(() => {}, 1000);` +
+    ` if (copy) process.send('ready'); else { const c = require('child_process').spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { env: { ...process.env, FORKED: '1' }, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] }); c.once('message', () => console.log('ready')); }`;
+  const child = spawn(process.execPath, ['-e', code, 'mark-7f3'], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const pid = child.pid!;
+  started.push(pid);
+  await new Promise((r) => child.stdout.once('data', r));
+  child.stdout.destroy();
+  child.unref();
+  const rec: ProcessRecord = {
+    pid,
+    pgid: pid,
+    startTime: readProcStat(pid)!.startTime,
+    spawnedAt: Date.now(),
+    sigtermTo: ['mark-7f3'],
+  };
+  assert.equal(signalRecordedGroup(rec, 'SIGTERM'), true);
+  await until('a SIGTERM handled', () => existsSync(join(dir, 'parent')) || existsSync(join(dir, 'child')), 5_000);
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(
+    ['parent', 'child'].filter((who) => existsSync(join(dir, who))),
+    ['parent'],
+    'the SIGTERM reached the worker, not its fork',
+  );
+  assert.equal(signalRecordedGroup(rec, 'SIGKILL'), true);
+  await until('the group gone', () => !alive(rec.pid), 5_000);
+});
