@@ -85,8 +85,9 @@ export class RunCursorBatcher<C extends Cursor> {
         ),
       );
     } catch (err) {
-      // Not a refusal the API defines (unknown field on an older control plane): never batch again.
-      if (isOutpostError(err, 'INTERNAL')) this.batchUnsupported = true;
+      // The schema refuses our fixed document (an older control plane without the field answers
+      // BAD_REQUEST, its code for a validation error), or an answer with no code: never batch again.
+      if (isOutpostError(err, 'BAD_REQUEST') || isOutpostError(err, 'INTERNAL')) this.batchUnsupported = true;
       return this.oneByOne(agentId, waiters);
     }
     const byId = new Map(answers.map((a) => [a.runId, a]));

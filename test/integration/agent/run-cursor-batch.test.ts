@@ -33,16 +33,15 @@ function relayRequest(req: IncomingMessage, res: ServerResponse): void {
   const chunks: Buffer[] = [];
   req.on('data', (c: Buffer) => chunks.push(c));
   req.on('end', () => {
-    const body = Buffer.concat(chunks);
+    let body = Buffer.concat(chunks);
     const text = body.toString();
     const query = (JSON.parse(text || '{}') as { query?: string }).query ?? '';
     const field = /\{\s*(\w+)\s*\(/.exec(query)?.[1] ?? '?';
     forwarded.push(field);
     if (beforeRunCursors && field === 'runCursors') {
-      // What yoga answers for a field the schema does not have.
-      res.writeHead(400, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ errors: [{ message: 'Cannot query field "runCursors" on type "Query".' }] }));
-      return;
+      // The real control plane asked for a field its schema does not have: its own answer
+      // (the public error shape, code BAD_REQUEST), as a control plane from before runCursors.
+      body = Buffer.from(text.replace(/runCursors\(/g, 'runCursorsNotHere('));
     }
     fetch(`${cp.url}${req.url}`, {
       method: req.method!,
