@@ -1,7 +1,7 @@
 // Static query cost, checked before anything executes. Each field costs 1 per time it would
 // resolve; a list field multiplies its subtree by its `first` (argument, variable or schema
-// default) or by UNSIZED_LIST when it takes none; a connection (`runs(first)`) multiplies its
-// edges/nodes. Introspection costs a fixed amount per `__schema`. Aliases count as fields, so
+// default), else by the length of a list argument given (at least UNSIZED_LIST), else by
+// UNSIZED_LIST; a connection (`runs(first)`) multiplies its edges/nodes. Introspection costs a fixed amount per `__schema`. Aliases count as fields, so
 // 3,000 aliases of `run(id){events(first:1000){seq}}` cost 3,000 × 1,002 and are refused.
 import {
   Kind,
@@ -39,11 +39,21 @@ interface Walk {
 }
 
 function listSize(field: GraphQLField<unknown, unknown>, node: { arguments?: readonly unknown[] }, w: Walk): number {
+  const args = node.arguments as { name: { value: string }; value: Parameters<typeof valueFromAST>[0] }[];
   const arg = field.args.find((a) => a.name === 'first');
-  if (!arg) return UNSIZED_LIST;
-  const given = (node.arguments as { name: { value: string }; value: Parameters<typeof valueFromAST>[0] }[]).find(
-    (a) => a.name.value === 'first',
-  );
+  if (!arg) {
+    // A list answered per element of a list argument (`runCursors(runIds)`) is that long: counted
+    // at 10, aliases of it would resolve 100 ids each at a tenth of their cost.
+    let size = UNSIZED_LIST;
+    for (const a of field.args) {
+      if (!isListType(getNullableType(a.type))) continue;
+      const given = args.find((g) => g.name.value === a.name);
+      const v: unknown = given ? valueFromAST(given.value, a.type, w.variables) : undefined;
+      if (Array.isArray(v)) size = Math.max(size, v.length);
+    }
+    return size;
+  }
+  const given = args.find((a) => a.name.value === 'first');
   const v = given ? valueFromAST(given.value, arg.type, w.variables) : arg.defaultValue;
   // An invalid `first` is refused by its resolver; cost it at 1 so that message wins.
   return typeof v === 'number' && Number.isFinite(v) && v > 0 ? v : 1;

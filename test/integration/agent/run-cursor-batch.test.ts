@@ -75,6 +75,8 @@ before(async () => {
     logger,
     daemon: false,
     web: false,
+    // Low enough that the cost of ids, counted per id, shows (the last test).
+    limits: { maxQueryCost: 2000 },
   });
   tok.user = await cp.issueToken('user', 'admin');
   tok.agent = await cp.issueToken('agent', 'a');
@@ -186,4 +188,21 @@ test('a control plane from before runCursors: asked once, then one run at a time
   } finally {
     beforeRunCursors = false;
   }
+});
+
+test('aliases of runCursors cost what they resolve: each id counts, not a list of 10', async () => {
+  // 10 aliases of 100 ids resolve 1,000 cursors (2,000 fields): over a cost of 2,000. Counted as
+  // lists of 10 (210) they ran: 100 ids an alias at a tenth of their cost, past any cost limit.
+  const ids = Array.from({ length: 100 }, () => runIds[0]!);
+  const aliases = Array.from({ length: 10 }, (_, i) => `a${i}: runCursors(agentId: $a, runIds: $r) { runId lastSeq }`);
+  const r = await fetch(`${cp.url}/agent/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${tok.agent}` },
+    body: JSON.stringify({
+      query: `query($a: ID!, $r: [ID!]!) { ${aliases.join(' ')} }`,
+      variables: { a: agentId, r: ids },
+    }),
+  });
+  const body = (await r.json()) as { errors?: { extensions?: { code?: string } }[] };
+  assert.equal(body.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_QUERY_TOO_COSTLY', JSON.stringify(body).slice(0, 300));
 });
