@@ -57,13 +57,19 @@ export async function claimWork(store: Store, opts: ClaimOptions): Promise<WorkI
   // Bounded: each pass either returns or waits at least until the next wake-up or recheck.
   for (let pass = 0; pass < 1_000_000; pass++) {
     const acks = pass === 0 && opts.acks?.length ? opts.acks : undefined;
+    // The client went away (mid-wait, or before the first pass): what it started is still acked,
+    // but nothing is claimed for an answer nobody reads (it would sit out a whole lease).
+    if (opts.signal?.aborted) {
+      if (acks) await ackWorkBatch(store, opts.agentId, acks);
+      return [];
+    }
     let items = acks ? await ackAndClaim(store, { ...opts, acks }) : undefined;
     if (!items) {
       await expireLeases(store);
       items = await claimOnce(store, opts.agentId, opts.limit);
     }
     const remaining = deadline - Date.now();
-    if (items.length || remaining <= 0 || opts.signal?.aborted) return items;
+    if (items.length || remaining <= 0) return items;
     await store.signals.waitFor('work', Math.min(remaining, RECHECK_MS), opts.signal);
   }
   return [];

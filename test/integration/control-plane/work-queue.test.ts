@@ -138,6 +138,45 @@ describeEachDialect('work queue', (target) => {
     await completeWork(a, 'A', item.id, { acknowledged: true });
   });
 
+  test('a waiting claim whose client went away claims nothing: a lease that lapsed meanwhile is left to the next claimer', async () => {
+    const { item } = await sensorItem(300);
+    const [held] = await claimWork(b, { agentId: 'B', limit: 1, waitMs: 0 });
+    assert.equal(held?.id, item.id);
+    const gone = new AbortController();
+    const waiting = claimWork(a, { agentId: 'A', limit: 1, waitMs: 10_000, signal: gone.signal });
+    await new Promise((r) => setTimeout(r, 50));
+    clock.now += 1_001; // B's lease lapses while A waits; nothing wakes A but its client leaving.
+    gone.abort();
+    assert.deepEqual(await waiting, [], 'nothing claimed for an answer nobody reads');
+    const [next] = await claimWork(b, { agentId: 'C', limit: 1, waitMs: 0 });
+    assert.equal(next?.id, item.id, 'the lapsed item goes to the next live claimer');
+    assert.equal(next.leaseOwner, 'C');
+    await completeWork(a, 'C', item.id, { runRequests: [] });
+  });
+
+  test('a claim whose client is already gone still applies the acks it carries, and claims nothing', async () => {
+    const { item: started } = await sensorItem(301);
+    const { item: queued } = await sensorItem(302);
+    const [mine] = await claimWork(a, { agentId: 'A', limit: 1, waitMs: 0 });
+    assert.equal(mine?.id, started.id);
+    const gone = new AbortController();
+    gone.abort();
+    const got = await claimWork(a, {
+      agentId: 'A',
+      limit: 5,
+      waitMs: 0,
+      signal: gone.signal,
+      acks: [{ id: started.id, workflowId: workItemWorkflowId(started.id) }],
+    });
+    assert.deepEqual(got, []);
+    assert.equal((await getWorkItem(a.db, started.id))?.status, 'ACKED');
+    assert.equal((await getWorkItem(a.db, queued.id))?.status, 'QUEUED');
+    const [c] = await claimWork(a, { agentId: 'A', limit: 5, waitMs: 0 });
+    assert.equal(c?.id, queued.id);
+    await completeWork(a, 'A', started.id, { runRequests: [] });
+    await completeWork(a, 'A', queued.id, { runRequests: [] });
+  });
+
   test('ack, complete and fail are idempotent, and effects apply once', async () => {
     const { item } = await enqueueWork(a, {
       kind: 'EVALUATE_SENSOR',
