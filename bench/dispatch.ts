@@ -13,22 +13,24 @@
 // Then a burst (bench/support/dispatch-burst.ts): 20 launches back to back, each fired as soon
 // as the previous one's RUN_START arrived, against the same warm floors: can the standby pool
 // keep up with launches that come faster than a worker boots? Its CPU per launch (agent, its run
-// workers and standbys, control plane, Temporal; launch → run finished) is load-independent:
-// divided by the cores it is the least a launch can take once launches queue on the CPU.
+// workers and standbys, control plane, Temporal; launch → run finished) is load-independent and
+// split by process; beside it, a lower bound measured in the same run from what the floors alone
+// pay per launch (a Node start, the warm hand-off, raw Temporal per workflow; support/burst-cpu.ts)
+// divided by the cores: the least mean interval back-to-back launches can have on this host.
 // The agent runs compiled (dist/, rebuilt when stale, as `outpost agent` and `npm start` run it),
 // so its run workers and standbys do too; --from-source runs it through tsx instead.
 //   npx tsx bench/dispatch.ts [--quick] [--from-source]
 import { mkdtempSync, rmSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Client, Connection } from '@temporalio/client';
 import { sampleWarmWorkerStart, sampleWorkerStart, startTemporalFloor } from './support/floors.js';
-import { addHistoryMarks, formatTimeline, timeline, type Marks } from './support/phase-trace.js';
+import { addHistoryMarks, formatTimeline, orderOf, slowest, timeline, type Marks } from './support/phase-trace.js';
 import { isQuick, report, runMain, summarize, type Figure } from './support/report.js';
 import { firstEventArrival } from './support/run-events-sse.js';
 import { runBurst } from './support/dispatch-burst.js';
-import { procTimes, TreeCpuLedger } from './support/proc-cpu.js';
+import { burstCpuFigures, measureBurstBound, startCpuWindow } from './support/burst-cpu.js';
 import { compiledCli, HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
 import { sleep, until } from '../test/support/wait.js';
 import { runWorkflowId } from '../src/shared/workflow-contract.js';
@@ -60,45 +62,6 @@ const dueAfter = (i: number, samples: number): number =>
 
 const ms = (v: number): string => `${v.toFixed(0)} ms`;
 const total50 = (xs: number[]): number => summarize(xs).p50;
-
-const cores = cpus().length;
-
-/**
- * CPU used from now to stop(), in ms: the agent, every process below it (run workers, standbys,
- * sandboxes; sampled every 20 ms, kept across their exits), this process (control plane and
- * bench) and the Temporal dev server.
- */
-interface CpuWindow {
-  agent: number;
-  children: number;
-  self: number;
-  temporal: number;
-  total: number;
-}
-
-function startCpuWindow(agentPid: number, temporalPid: number): { stop(): CpuWindow } {
-  const ledger = new TreeCpuLedger(agentPid, () => 'children');
-  ledger.sample();
-  const before = ledger.totals();
-  const self0 = process.cpuUsage();
-  const temporal0 = procTimes(temporalPid)?.own ?? 0;
-  const timer = setInterval(() => ledger.sample(), 20);
-  return {
-    stop() {
-      clearInterval(timer);
-      ledger.sample();
-      const after = ledger.totals();
-      const selfUsage = process.cpuUsage(self0);
-      const out = {
-        agent: (after.self ?? 0) - (before.self ?? 0),
-        children: (after.children ?? 0) - (before.children ?? 0),
-        self: (selfUsage.user + selfUsage.system) / 1000,
-        temporal: (procTimes(temporalPid)?.own ?? 0) - temporal0,
-      };
-      return { ...out, total: out.agent + out.children + out.self + out.temporal };
-    },
-  };
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-dispatch-'));
@@ -176,7 +139,6 @@ async function main(): Promise<void> {
         floor2Result.push(s.toResult);
       }
     }
-    await floor.close();
     // Where a launch's time goes: each run workflow's history (server-side event times) between
     // the launchRun call and the store's STARTING / STARTED, medians over every launch.
     const connection = await Connection.connect({ address: system.temporal.address });
@@ -184,10 +146,23 @@ async function main(): Promise<void> {
     for (const t of traces) await addHistoryMarks(client, runWorkflowId(t.runId), t.marks);
     const phases = timeline(traces.map((t) => t.marks)).filter((r) => r.p50 <= total50(toStart) * 1.5);
     console.log(
-      ['', '### where a launch spends its time (p50 over launches)', '', ...formatTimeline(phases)].join('\n'),
+      [
+        '',
+        '### where a launch spends its time (p50 over launches)',
+        '',
+        ...formatTimeline(phases),
+        '',
+        '### the slowest launches (the tail), each mark in ms since launchRun',
+        '',
+        ...slowest(traces, 3),
+      ].join('\n'),
     );
+    // The burst's lower bound, in a quiet window: the last run's workflow closed first.
+    await sleep(2_000);
+    const bound = await measureBurstBound(floor, system.temporal.process.pid!, quick);
+    await floor.close();
     await sleep(BURST_SETTLE_MS);
-    const burstCpu = startCpuWindow(agent.pid!, system.temporal.process.pid!);
+    const burstCpu = startCpuWindow(agent.pid!, system.temporal.process.pid!, join(stack.dataDir, 'agent'), BURST);
     const burstRun = await runBurst(stack, sseToken, 'noop', BURST);
     const burstCpuMs = burstCpu.stop();
     for (const t of burstRun.traces) await addHistoryMarks(client, runWorkflowId(t.runId), t.marks);
@@ -211,6 +186,15 @@ async function main(): Promise<void> {
       rss.push(rssMb(agent.pid!));
       await sleep(1_000);
     }
+    // RUN_START goes with the launch report (a warm worker wrote it before it accepted the run):
+    // whether it was stored before supervision was even scheduled, per launch made inside the
+    // first workflow task (one made by the launchRun activity has supervision scheduled beside it).
+    const inTask = (ts: Array<{ marks: Marks }>): Marks[] =>
+      ts.map((t) => t.marks).filter((m) => !m.has('temporal: ActivityTaskScheduled launchRun'));
+    const STARTED = 'store: STARTED (RUN_START stored, seen over SSE)';
+    const SUPERVISE = 'temporal: ActivityTaskScheduled superviseRun';
+    const startedFirst = orderOf(inTask(traces), STARTED, SUPERVISE);
+    const burstStartedFirst = orderOf(inTask(burstRun.traces), STARTED, SUPERVISE);
     const total = summarize(toStart);
     const spawn = summarize(toSpawn);
     const boot = summarize(workerBoot);
@@ -275,12 +259,7 @@ async function main(): Promise<void> {
         target: '≤ 2',
         note: `burst spends ${ms(burst.p50 - warmFloorSum)} above the warm floors`,
       },
-      {
-        name: 'burst: CPU per launch, launch → run finished',
-        value: burstCpuMs.total / BURST,
-        unit: 'ms',
-        note: `load-independent; agent ${ms(burstCpuMs.agent / BURST)}, its run workers and standbys ${ms(burstCpuMs.children / BURST)}, control plane + bench ${ms(burstCpuMs.self / BURST)}, Temporal ${ms(burstCpuMs.temporal / BURST)}; / ${cores} cores = ${ms(burstCpuMs.total / BURST / cores)}, the least a launch can take when launches queue on the CPU`,
-      },
+      ...burstCpuFigures(burstCpuMs, BURST, bound, { p50: burst.p50, mean: burst.mean }, warmFloorSum),
       {
         name: 'burst launches handed to a warm standby',
         value: burstRun.warm.filter(Boolean).length,
@@ -298,6 +277,12 @@ async function main(): Promise<void> {
         value: warmLaunches,
         unit: 'runs',
         note: `of ${LAUNCHES}; agent --warm-run-workers ${WARM_WORKERS}; the rest spawned cold`,
+      },
+      {
+        name: 'launches in the first task whose RUN_START was stored before superviseRun was scheduled',
+        value: startedFirst.before,
+        unit: 'runs',
+        note: `of ${startedFirst.both} launched in the first workflow task (burst: ${burstStartedFirst.before} of ${burstStartedFirst.both}; launches through the launchRun activity have supervision scheduled beside them and are not counted); RUN_START is timed on its SSE frame's arrival, a hop after it is stored, so one counted as later may still have been stored first (run-lifecycle.test.ts checks the order in the agent); the launch report carries a warm worker's RUN_START`,
       },
       {
         name: 'launchRun → worker spawned (STARTING), p50',

@@ -109,3 +109,42 @@ export function formatTimeline(rows: PhaseRow[]): string[] {
     ),
   ];
 }
+
+/** The `n` items slowest to their last store mark, each as one line of its marks in time order. */
+export function slowest(items: Array<{ runId: string; marks: Marks }>, n: number): string[] {
+  const offsets = (m: Marks): Array<[string, number]> => {
+    const t0 = m.get('store: enqueued')!;
+    return [...m].filter(([, v]) => Number.isFinite(v)).map(([k, v]): [string, number] => [k, v - t0]);
+  };
+  const end = (m: Marks): number =>
+    Math.max(
+      ...offsets(m)
+        .filter(([k]) => k.startsWith('store:'))
+        .map(([, v]) => v),
+    );
+  return [...items]
+    .sort((a, b) => end(b.marks) - end(a.marks))
+    .slice(0, n)
+    .map(
+      (t) =>
+        `- ${t.runId} (${end(t.marks).toFixed(0)} ms): ` +
+        offsets(t.marks)
+          .sort((a, b) => a[1] - b[1])
+          .map(([k, v]) => `${k.replace(/^(store|temporal): /, '')} ${v.toFixed(0)}`)
+          .join(' → '),
+    );
+}
+
+/** How many items have both marks, and of those how many have `first` before (or at) `then`. */
+export function orderOf(items: Marks[], first: string, then: string): { both: number; before: number } {
+  let both = 0;
+  let before = 0;
+  for (const m of items) {
+    const a = m.get(first);
+    const b = m.get(then);
+    if (a === undefined || b === undefined || !Number.isFinite(a) || !Number.isFinite(b)) continue;
+    both++;
+    if (a <= b) before++;
+  }
+  return { both, before };
+}

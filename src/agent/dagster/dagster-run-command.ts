@@ -38,5 +38,10 @@ export function dagsterRunCommand(
     },
     // The exact argument: it holds the run id, and nothing else on the host has it.
     match: ['execute_run', args],
+    // Termination is Dagster's: SIGTERM to the run worker alone, which logs it and sets each
+    // step process's termination event. A step process SIGTERMed at that same moment (the
+    // whole group) may exit while the worker is waking it, and the worker then waits for it
+    // for good (multiprocessing's Condition.notify counts on the sleeper to wake).
+    sigtermTo: ['dagster', 'execute_run', args],
   };
 }

@@ -70,7 +70,12 @@ async function spawnBooting(
   const plan = spec.dagster
     ? dagsterRunCommand(ctx.dataDir, dir, spool, spec, spec.dagster)
     : outpostRunCommand(ctx, spec, configFile, spool);
-  writeIntent(dir, { runId: spec.runId, at: Date.now(), match: plan.match });
+  writeIntent(dir, {
+    runId: spec.runId,
+    at: Date.now(),
+    match: plan.match,
+    ...(plan.sigtermTo ? { sigtermTo: plan.sigtermTo } : {}),
+  });
 
   const child = spawnDetached({
     cmd: plan.cmd,
@@ -106,6 +111,7 @@ async function spawnBooting(
     startTime: stat?.startTime ?? -1,
     pgid: stat?.pgrp ?? pid,
     spawnedAt: Date.now(),
+    ...(plan.sigtermTo ? { sigtermTo: plan.sigtermTo } : {}),
   };
   recordRunProcess(dir, record);
   child.unref();

@@ -14,6 +14,12 @@ export interface SpawnPlan {
   extraEnv: Record<string, string>;
   /** argv elements that identify this run's worker in /proc (recovery.ts, after a crash). */
   match: string[];
+  /**
+   * argv elements of the one process a termination's SIGTERM goes to, instead of the whole
+   * group (SIGKILL after the grace still takes the group). Set for a Dagster run worker, which
+   * ends its step processes itself (see dagster-run-command.ts).
+   */
+  sigtermTo?: string[];
 }
 
 export interface LaunchContext {

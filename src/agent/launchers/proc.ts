@@ -91,3 +91,24 @@ export function findProcessByArgs(
   }
   return undefined;
 }
+
+/**
+ * The process standing for a worker whose command line holds every one of `needles`, found from
+ * the recorded `root` down: the root itself, or, where a sandbox repeats the command in its own
+ * command lines (bwrap, then its pid 1), the deepest of the chain of matching children.
+ * Undefined when the root does not match (it is gone, or another process's now).
+ */
+export function workerBelow(root: number, needles: readonly string[]): number | undefined {
+  const matches = (pid: number): boolean => {
+    const argv = readCmdline(pid);
+    return argv !== undefined && needles.every((n) => argv.includes(n));
+  };
+  if (!matches(root)) return undefined;
+  let pid = root;
+  for (let depth = 0; depth < 4; depth++) {
+    const next = childPids(pid).find(matches);
+    if (next === undefined) break;
+    pid = next;
+  }
+  return pid;
+}

@@ -36,6 +36,7 @@ export async function recover(ctx: LaunchContext, runId: string): Promise<Launch
       pgid: stat?.pgrp ?? pid,
       spawnedAt: Date.now(),
       recovered: true,
+      ...(intent?.sigtermTo ? { sigtermTo: intent.sigtermTo } : {}),
     };
     // The spawn happened (in the crashed attempt) but was never logged: log it now, once.
     recordRunProcess(dir, rec);

@@ -27,7 +27,7 @@ import {
 import { dirname, join } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
 import { SPOOL_FILES } from '../../shared/run-events.js';
-import { listPids, processGroupMembers, readProcStat, type ProcStat } from './proc.js';
+import { listPids, processGroupMembers, readProcStat, workerBelow, type ProcStat } from './proc.js';
 
 /** A process we started (a run worker or a standby): enough to find and signal it, never a stranger. */
 export interface ProcessRecord {
@@ -41,6 +41,8 @@ export interface ProcessRecord {
   recovered?: boolean;
   /** True when the run went to a warm standby instead of a fresh spawn. */
   warm?: boolean;
+  /** SpawnPlan.sigtermTo: argv elements of the one process (the recorded root or below) SIGTERM goes to. */
+  sigtermTo?: string[];
 }
 
 /** Written before a spawn or handoff, so a crash in between can be told from "never launched". */
@@ -51,6 +53,8 @@ export interface IntentRecord {
   standby?: { pid: number; startTime: number };
   /** argv elements identifying the worker about to be spawned (default: Outpost's own). */
   match?: string[];
+  /** Carried into the process record when recovery finds the worker (SpawnPlan.sigtermTo). */
+  sigtermTo?: string[];
 }
 
 const RUNS = 'runs';
@@ -225,11 +229,17 @@ export function recordIsLive(rec: ProcessRecord, view: ProcView = liveView): boo
   return view.members(rec.pgid) > 0;
 }
 
-/** Signals the recorded process group while `recordIsLive`; false when nothing was there. */
+/**
+ * Signals the recorded process group while `recordIsLive`; false when nothing was there. A
+ * SIGTERM of a record with `sigtermTo` goes to that one process below the recorded root while it
+ * is there (a Dagster run worker, which ends its step processes itself), else, as every other
+ * signal, to the group.
+ */
 export function signalRecordedGroup(rec: ProcessRecord, signal: NodeJS.Signals, view: ProcView = liveView): boolean {
   if (!recordIsLive(rec, view)) return false;
   try {
-    process.kill(-rec.pgid, signal);
+    const only = signal === 'SIGTERM' && rec.sigtermTo ? workerBelow(rec.pid, rec.sigtermTo) : undefined;
+    process.kill(only ?? -rec.pgid, signal);
     return true;
   } catch {
     return false;

@@ -180,6 +180,40 @@ describeEachDialect('agent: a run end to end', (target) => {
     assert.equal(launcher.spawnCount(id), 1);
   });
 
+  test('a warm launch stores RUN_START with its report, before superviseRun is scheduled (supervision is not on the dispatch path)', async () => {
+    const agent = stack.agent!;
+    const { launcher, controlPlane: cp } = agent;
+    await until('a ready standby', () => launcher.standbys.counts().ready >= 1);
+    const reports: Array<{ runId: string; lines: string; lastSeq: number; at: number }> = [];
+    const report = cp.reportRunLaunchedWithEvents.bind(cp);
+    cp.reportRunLaunchedWithEvents = async (agentId, runId, info, lines) => {
+      const answer = await report(agentId, runId, info, lines);
+      reports.push({ runId, lines, lastSeq: answer.lastSeq, at: Date.now() });
+      return answer;
+    };
+    let id: string;
+    try {
+      id = await stack.launch('hello');
+      assert.equal((await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'])).status, 'SUCCESS');
+    } finally {
+      cp.reportRunLaunchedWithEvents = report;
+    }
+    const mine = reports.filter((r) => r.runId === id);
+    assert.equal(mine.length, 1, 'reported once');
+    assert.match(mine[0]!.lines.split('\n')[0]!, /"type":"RUN_START"/, 'the report carried RUN_START');
+    assert.ok(mine[0]!.lastSeq >= 1, `the report's answer stored it (lastSeq ${mine[0]!.lastSeq})`);
+    const events = (await t.client.workflow.getHandle(runWorkflowId(id)).fetchHistory()).events ?? [];
+    const scheduled = events.find(
+      (e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'superviseRun',
+    )?.eventTime;
+    assert.ok(scheduled, 'superviseRun was scheduled');
+    const scheduledAt = Number(scheduled.seconds) * 1000 + Math.floor((scheduled.nanos ?? 0) / 1e6);
+    assert.ok(
+      mine[0]!.at <= scheduledAt + 1,
+      `report answered ${mine[0]!.at - scheduledAt} ms after superviseRun was scheduled`,
+    );
+  });
+
   test('a launch begun ahead that fails for good is left to the first task, which launches itself; supervision waits for that one', async () => {
     const { launcher } = stack.agent!;
     const launch = launcher.launch.bind(launcher);

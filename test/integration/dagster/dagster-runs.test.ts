@@ -220,6 +220,13 @@ for (const mode of ['none', 'bubblewrap'] as const) {
         const canceled = evs.find((e) => e.type === 'STEP_CANCELED');
         assert.equal(canceled?.stepKey, 'sleep_a_while');
         assert.equal(canceled?.error, undefined);
+        // Termination is Dagster's own: only the run worker got SIGTERM, and it ended the step
+        // through the step's termination event, after saying so. A SIGTERM to the whole group
+        // (the step process too) raced that hand-off and once left the worker waiting for good.
+        const forwarded = evs.findIndex(
+          (e) => e.type === 'ENGINE' && /received termination signal/.test(e.message ?? ''),
+        );
+        assert.ok(forwarded >= 0 && forwarded < evs.indexOf(canceled), 'the worker forwarded the termination');
         assert.ok(!evs.some((e) => e.type === 'STEP_FAILURE' || e.type === 'RUN_FAILURE'));
         // The group is empty once its members are zombies; the launcher hears of the exit when
         // Node reaps the child (and, under bubblewrap, when bwrap itself has exited) moments later.

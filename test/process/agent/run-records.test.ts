@@ -4,7 +4,7 @@
 // left behind.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, test } from 'node:test';
@@ -14,6 +14,7 @@ import {
   listRecordedProcesses,
   recordRunProcess,
   runDir,
+  signalRecordedGroup,
   stopRecordedProcesses,
   type ProcessRecord,
 } from '../../../src/agent/launchers/run-records.js';
@@ -96,4 +97,57 @@ test('idle standbys are recorded; a restarted agent ends those its predecessor l
   assert.deepEqual(listRecordedProcesses(dataDir), []);
   next.stop();
   first.stop();
+});
+
+/**
+ * A detached group of two: a worker and one child in its group (a Dagster run worker and a step
+ * process; or a sandbox's pid 1 and the worker, both showing `mark`). Each writes `<dir>/<who>`
+ * when SIGTERMed and goes on running.
+ */
+async function startTree(dir: string, marks: { parent: boolean; child: boolean }): Promise<ProcessRecord> {
+  const onTerm = (who: string) =>
+    `process.on('SIGTERM', () => require('fs').writeFileSync(${JSON.stringify(join(dir, who))}, ''));`;
+  const childCode = `${onTerm('child')} setInterval(() => {}, 1000); process.send('ready');`;
+  const parentCode = `${onTerm('parent')} const c = require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(childCode)}${marks.child ? ", 'mark-7f3'" : ''}], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] }); c.once('message', () => console.log('ready')); setInterval(() => {}, 1000);`;
+  const child = spawn(process.execPath, ['-e', parentCode, ...(marks.parent ? ['mark-7f3'] : [])], {
+    detached: true,
+    stdio: ['ignore', 'pipe', 'ignore'],
+  });
+  const pid = child.pid!;
+  started.push(pid);
+  await new Promise((r) => child.stdout.once('data', r));
+  child.stdout.destroy();
+  child.unref();
+  return { pid, pgid: pid, startTime: readProcStat(pid)!.startTime, spawnedAt: Date.now(), sigtermTo: ['mark-7f3'] };
+}
+
+test('a record with sigtermTo: SIGTERM reaches only the worker (the deepest marked process from the root down); SIGKILL the whole group', async () => {
+  for (const [name, marks, only] of [
+    ['worker', { parent: true, child: false }, 'parent'],
+    ['sandboxed worker', { parent: true, child: true }, 'child'],
+  ] as const) {
+    const dir = mkdtempSync(join(root, 'term-'));
+    const rec = await startTree(dir, marks);
+    assert.equal(signalRecordedGroup(rec, 'SIGTERM'), true);
+    await until(`${name}: the SIGTERM handled`, () => existsSync(join(dir, only)), 5_000);
+    // A group signal reaches every member in the one kill(2): had it gone to the group, the
+    // other member's handler would have written by now.
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(
+      ['parent', 'child'].filter((who) => existsSync(join(dir, who))),
+      [only],
+      `${name}: SIGTERM went to one member only`,
+    );
+    assert.equal(signalRecordedGroup(rec, 'SIGKILL'), true);
+    await until(`${name}: the group gone`, () => !alive(rec.pid), 5_000);
+  }
+});
+
+test('a record with sigtermTo whose root shows no mark (gone, or not the worker): SIGTERM goes to the group', async () => {
+  const dir = mkdtempSync(join(root, 'term-'));
+  const rec = await startTree(dir, { parent: false, child: false });
+  assert.equal(signalRecordedGroup(rec, 'SIGTERM'), true);
+  await until('both SIGTERMed', () => existsSync(join(dir, 'parent')) && existsSync(join(dir, 'child')), 5_000);
+  assert.equal(signalRecordedGroup(rec, 'SIGKILL'), true);
+  await until('the group gone', () => !alive(rec.pid), 5_000);
 });
