@@ -39,7 +39,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
   const pollMs = deps.supervisePollMs ?? 250;
   const idleMs = Math.max(pollMs, deps.superviseIdleMs ?? 2_000);
   const board = new LaunchBoard();
-  const ahead = new ShipAhead({ ...deps, pollMs, settled: (runId) => deps.launcher.launchSettled?.(runId) });
+  const ahead = new ShipAhead({ ...deps, pollMs, idleMs, settled: (runId) => deps.launcher.launchSettled?.(runId) });
 
   /** Whether a worker for the run wrote events into its spool on this host. */
   function ranHere(runId: string): boolean {

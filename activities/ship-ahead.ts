@@ -22,8 +22,9 @@ interface Ahead {
 export interface ShipAheadDeps {
   spool: Pick<SpoolPort, 'open'>;
   logger: Logger;
-  /** How long a pass that found nothing waits for a write (supervision's poll interval). */
+  /** How long a pass that found nothing waits for a write: supervision's poll interval, and its idle one once writes wake it. */
   pollMs: number;
+  idleMs: number;
   /** The run's first events are stored: held-back work may start (the launcher's launchSettled). */
   settled?: (runId: string) => void;
   maxMs?: number;
@@ -45,7 +46,11 @@ export class ShipAhead {
       while (!stopping.signal.aborted) {
         const progressed = await spool.shipOnce(false);
         if (progressed) this.deps.settled?.(runId);
-        else if (!stopping.signal.aborted) await spool.waitForWrite(this.deps.pollMs, stopping.signal);
+        else if (!stopping.signal.aborted) {
+          // Writes wake it (inotify): polling is then only a fallback, as in supervision.
+          const ms = spool.watching ? this.deps.idleMs : this.deps.pollMs;
+          await spool.waitForWrite(ms, stopping.signal);
+        }
       }
     })().catch((err: unknown) => {
       // Supervision starts again from a cursor: nothing sent is lost, nothing stored is repeated.
