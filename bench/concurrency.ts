@@ -12,7 +12,7 @@
 // (/proc/<pid>/task/<pid>/schedstat); and the control plane's event-loop delay (it runs in
 // this process). Waiting ≫ running means starved by the scheduler, not busy.
 //   npx tsx bench/concurrency.ts [--quick] [--from-source] [--run-worker-nice N]
-//     [--agent-arg A]... [--trace-file F]
+//     [--agent-arg A]... [--trace-file F] [--timeline F]  (F.ndjson + a 250 ms table in F.md)
 // The agent runs compiled (dist/, rebuilt when stale, as `outpost agent` runs), so its run
 // workers do too; --from-source runs it through tsx instead. --run-worker-nice and each
 // --agent-arg are passed to the agent; --trace-file writes every stored heartbeat time.
@@ -22,7 +22,7 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
-import { commandCpuMs, procTimes, TreeCpuLedger } from './support/proc-cpu.js';
+import { CLOCK_HZ, commandCpuMs, machineTicks, procTimes, schedstat, TreeCpuLedger } from './support/proc-cpu.js';
 import {
   burstProcesses,
   burstProcessFigures,
@@ -31,6 +31,7 @@ import {
   threadCpuDelta,
 } from './support/burst-processes.js';
 import { compiledCli, cpuMs, HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
+import { startTimeline } from './support/cpu-timeline.js';
 import { sleep } from '../test/support/wait.js';
 
 const quick = isQuick();
@@ -43,6 +44,7 @@ const flag = (name: string): string | undefined => {
 };
 const runWorkerNice = flag('--run-worker-nice');
 const traceFile = flag('--trace-file');
+const timelineFile = flag('--timeline');
 const fromSource = process.argv.includes('--from-source');
 const agentArgs = process.argv.flatMap((a, i) => (a === '--agent-arg' ? [process.argv[i + 1]!] : []));
 const FLOOR_SAMPLES = quick ? 3 : 5;
@@ -95,25 +97,7 @@ function cpuByPart(agent: TreeCpuLedger, temporalPid: number, sample: () => void
     host: (machine.busy * 1000) / CLOCK_HZ,
   };
 }
-const CLOCK_HZ = 100;
 const PARTS = ['workers', 'sandboxes', 'agent', 'codeServer', 'controlPlane', 'temporal'] as const;
-
-/** A thread's time on a CPU and time runnable but waiting for one, in ms (schedstat, ns). */
-function schedstat(pid: number): { run: number; wait: number } {
-  try {
-    const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
-    return { run: (run ?? NaN) / 1e6, wait: (wait ?? NaN) / 1e6 };
-  } catch {
-    return { run: NaN, wait: NaN };
-  }
-}
-
-/** Busy and total CPU time of the whole machine so far, in clock ticks (/proc/stat). */
-function machineTicks(): { busy: number; total: number } {
-  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const total = f.reduce((a, b) => a + b, 0);
-  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
-}
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-concurrency-'));
@@ -175,6 +159,9 @@ async function main(): Promise<void> {
       }
     })();
 
+    const timeline = timelineFile
+      ? await startTimeline(timelineFile, { agent: pid, cp: process.pid, temporal: temporalPid })
+      : undefined;
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
     const agentSched0 = schedstat(pid);
@@ -191,7 +178,11 @@ async function main(): Promise<void> {
     if (profiling) process.kill(pid, 'SIGWINCH');
     const t0 = Date.now();
     const ids: string[] = [];
-    for (let i = 0; i < RUNS; i++) ids.push(await sys.stack.launch('sleepy', { seconds: SLEEP_S }));
+    const launchedTimes: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      ids.push(await sys.stack.launch('sleepy', { seconds: SLEEP_S }));
+      launchedTimes.push(Date.now());
+    }
     const launchedAt = Date.now();
     const pending = new Set(ids);
     let allStartedAt = 0;
@@ -216,6 +207,15 @@ async function main(): Promise<void> {
     const threads1 = threadCpu(pid);
     if (profiling) process.kill(pid, 'SIGWINCH');
     const spawned = burstProcesses(procs0, ledger.processes(), runWorkerPids(join(sys.stack.dataDir, 'agent')));
+    if (timeline) {
+      const rows = await store.db
+        .selectFrom('runs')
+        .select(['launched_at', 'started_at'])
+        .where('id', 'in', ids)
+        .execute();
+      const [starting, started] = [rows.map((r) => Number(r.launched_at)), rows.map((r) => Number(r.started_at))];
+      await timeline.finish({ t0, launched: launchedTimes, starting, started });
+    }
     const cpuStart = cpuMs(pid);
     const tStart = Date.now();
     // Wait for all to finish (bounded), then stop sampling.

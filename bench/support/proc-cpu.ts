@@ -99,3 +99,22 @@ export function commandCpuMs(
     });
   });
 }
+
+export const CLOCK_HZ = 100;
+
+/** A thread's time on a CPU and time runnable but waiting for one, in ms (schedstat, ns). */
+export function schedstat(pid: number): { run: number; wait: number } {
+  try {
+    const [run, wait] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+    return { run: (run ?? NaN) / 1e6, wait: (wait ?? NaN) / 1e6 };
+  } catch {
+    return { run: NaN, wait: NaN };
+  }
+}
+
+/** Busy and total CPU time of the whole machine so far, in clock ticks (/proc/stat). */
+export function machineTicks(): { busy: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const total = f.reduce((a, b) => a + b, 0);
+  return { busy: total - (f[3] ?? 0) - (f[4] ?? 0), total };
+}

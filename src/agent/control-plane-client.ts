@@ -23,6 +23,7 @@ import type { RunEvent, ComputeLogStream } from '../shared/run-events.js';
 import type { WorkItemKind } from '../shared/work-items.js';
 import { AGENT_DOCUMENTS } from './control-plane-documents.js';
 import { createRawPoster, type RawAnswer } from './raw-post.js';
+import { RunCursorBatcher } from './run-cursor-batch.js';
 
 // The types below come from the generated src/gen/graphql/agent.ts (npm run gen:graphql); only
 // JSON fields are narrowed: a work item's payload and a location's spec are JSON objects.
@@ -120,6 +121,11 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
   const baseTimeout = opts.timeoutMs ?? 30_000;
   const base = endpoint.replace(/\/agent\/graphql$/, '');
   const rawPost = createRawPoster(base);
+  // Calls that come while one is in flight go together (run-cursor-batch.ts).
+  const cursors = new RunCursorBatcher<RunCursor>(
+    async (agentId, runId) => (await call('RunCursor', { agentId, runId })).runCursor,
+    async (agentId, runIds) => (await call('RunCursors', { agentId, runIds })).runCursors,
+  );
 
   /** Sends the named document (control-plane-documents.ts) with variables and result typed for it. */
   async function call<K extends keyof AgentOperations>(
@@ -255,9 +261,7 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
         },
       );
     },
-    async runCursor(agentId, runId) {
-      return (await call('RunCursor', { agentId, runId })).runCursor;
-    },
+    runCursor: (agentId, runId) => cursors.get(agentId, runId),
   };
 }
 

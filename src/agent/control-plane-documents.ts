@@ -109,4 +109,15 @@ export const AGENT_DOCUMENTS = {
       }
     }
   `,
+  RunCursors: /* GraphQL */ `
+    query RunCursors($agentId: ID!, $runIds: [ID!]!) {
+      runCursors(agentId: $agentId, runIds: $runIds) {
+        runId
+        lastSeq
+        stdoutBytes
+        stderrBytes
+        status
+      }
+    }
+  `,
 } as const;

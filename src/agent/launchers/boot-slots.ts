@@ -9,7 +9,7 @@
 // A boot ends when the worker has written its second spool event (the first is RUN_START,
 // written before the user's code is imported; the next comes once it is loaded: STEP_START,
 // or the run's end), when the process exits, or after `bootTimeoutMs`, whichever is first.
-import { existsSync, openSync, readSync, closeSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { SPOOL_FILES } from '../../shared/run-events.js';
@@ -60,24 +60,71 @@ export class BootSlots {
   }
 }
 
+/** A first line longer than this is not a RUN_START: the boot is taken to have ended. */
+const FIRST_LINE_MAX = 64 * 1024;
+/** Shared read buffer: probes read synchronously, one at a time on the agent's thread. */
+const SCRATCH = Buffer.allocUnsafe(4096);
+
+/**
+ * Watches one spool's events file for its second line. It reads the file only until the end of
+ * the first line (RUN_START, a few hundred bytes) is known, each byte once; from then on a poll
+ * is one stat: the boot has ended once the file is longer than that line. (A poll used to zero a
+ * fresh 64 KiB buffer and open, read and close the file: every 20 ms for each booting worker, on
+ * the agent's main thread, in a burst.)
+ */
+export class BootProbe {
+  /** Offset of the first line's newline, once seen. */
+  private firstLineEnd = -1;
+  /** Bytes of the first line read so far, none of them a newline. */
+  private scanned = 0;
+  /** Bytes read from the file in all (tests). */
+  bytesRead = 0;
+
+  constructor(private readonly file: string) {}
+
+  ended(): boolean {
+    let size: number;
+    try {
+      size = statSync(this.file).size;
+    } catch {
+      return false;
+    }
+    if (this.firstLineEnd < 0 && size > this.scanned) this.scan(size);
+    if (this.firstLineEnd < 0) return this.scanned >= FIRST_LINE_MAX;
+    return size > this.firstLineEnd + 1;
+  }
+
+  /** Reads on from where the last scan stopped, up to `size`, looking for the first newline. */
+  private scan(size: number): void {
+    let fd: number;
+    try {
+      fd = openSync(this.file, 'r');
+    } catch {
+      return;
+    }
+    try {
+      while (this.scanned < size && this.scanned < FIRST_LINE_MAX) {
+        const n = readSync(fd, SCRATCH, 0, Math.min(SCRATCH.length, size - this.scanned), this.scanned);
+        if (n <= 0) return;
+        this.bytesRead += n;
+        const nl = SCRATCH.subarray(0, n).indexOf(10);
+        if (nl >= 0) {
+          this.firstLineEnd = this.scanned + nl;
+          return;
+        }
+        this.scanned += n;
+      }
+    } catch {
+      return;
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
 /** Whether the spool's event file holds at least two lines (RUN_START and one more). */
 export function bootEnded(spoolDir: string): boolean {
-  const file = join(spoolDir, SPOOL_FILES.events);
-  if (!existsSync(file)) return false;
-  // The first line is RUN_START (a few hundred bytes): a second newline within 64 KiB or a
-  // file longer than that both mean a second event.
-  const buf = Buffer.alloc(64 * 1024);
-  const fd = openSync(file, 'r');
-  try {
-    const n = readSync(fd, buf, 0, buf.length, 0);
-    if (n === buf.length) return true;
-    const first = buf.indexOf(10);
-    return first >= 0 && first < n - 1;
-  } catch {
-    return false;
-  } finally {
-    closeSync(fd);
-  }
+  return new BootProbe(join(spoolDir, SPOOL_FILES.events)).ended();
 }
 
 /**
@@ -98,8 +145,9 @@ export function whenBooted(
       clearTimeout(limit);
       resolve();
     };
+    const probe = new BootProbe(join(spoolDir, SPOOL_FILES.events));
     const poll = setInterval(() => {
-      if (bootEnded(spoolDir)) finish();
+      if (probe.ended()) finish();
     }, POLL_MS);
     const limit = setTimeout(finish, timeoutMs);
     exited.then(finish, finish);

@@ -19,6 +19,7 @@ import type {
   MutationReportRunLaunchedArgs,
   MutationReportRunLaunchedWithEventsArgs,
   QueryRunCursorArgs,
+  QueryRunCursorsArgs,
   QueryWorkspaceArgs,
 } from '../../gen/graphql/agent.js';
 import { OutpostError } from '../../shared/errors.js';
@@ -88,6 +89,21 @@ export function createAgentSchema() {
           await authorizeAgent(store, agentId, principal.id);
           await assertRunWriter(store.db, runId, agentId);
           return runCursorOf(store, runId);
+        },
+        async runCursors(
+          _: unknown,
+          { agentId, runIds }: QueryRunCursorsArgs,
+          { store, limits, principal }: ApiContext,
+        ) {
+          // As many as a claim hands out: the checks batched are those of claimed launches.
+          checkBatch('runCursors runIds', runIds.length, 'maxClaimBatch', limits.maxClaimBatch);
+          await authorizeAgent(store, agentId, principal.id);
+          const out = [];
+          for (const runId of runIds) {
+            await assertRunWriter(store.db, runId, agentId);
+            out.push(await runCursorOf(store, runId));
+          }
+          return out;
         },
       },
       Mutation: {

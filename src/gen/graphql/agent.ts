@@ -146,6 +146,11 @@ export interface QueryRunCursorArgs {
   runId: string;
 }
 
+export interface QueryRunCursorsArgs {
+  agentId: string;
+  runIds: Array<string>;
+}
+
 export type RegisterAgentMutationVariables = {
   input: RegisterAgentInput;
 };
@@ -303,6 +308,21 @@ export type RunCursorQuery = {
   };
 };
 
+export type RunCursorsQueryVariables = {
+  agentId: string;
+  runIds: Array<string>;
+};
+
+export type RunCursorsQuery = {
+  runCursors: Array<{
+    runId: string;
+    lastSeq: number;
+    stdoutBytes: number;
+    stderrBytes: number;
+    status: RunStatus;
+  }>;
+};
+
 /** Each operation by name: what it sends and what it gets back. */
 export interface AgentOperations {
   RegisterAgent: { variables: RegisterAgentMutationVariables; result: RegisterAgentMutation };
@@ -317,4 +337,5 @@ export interface AgentOperations {
   AppendRunEventLines: { variables: AppendRunEventLinesMutationVariables; result: AppendRunEventLinesMutation };
   AppendComputeLogs: { variables: AppendComputeLogsMutationVariables; result: AppendComputeLogsMutation };
   RunCursor: { variables: RunCursorQueryVariables; result: RunCursorQuery };
+  RunCursors: { variables: RunCursorsQueryVariables; result: RunCursorsQuery };
 }

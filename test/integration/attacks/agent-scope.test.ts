@@ -32,6 +32,7 @@ const Q = {
   lines: `mutation($a: ID!, $r: ID!, $l: String!) { appendRunEventLines(agentId: $a, runId: $r, lines: $l) { highestContiguousSeq status } }`,
   logs: `mutation($a: ID!, $r: ID!, $s: ComputeLogStream!, $o: Float!, $d: String!) { appendComputeLogs(agentId: $a, runId: $r, stream: $s, offset: $o, data: $d) { storedBytes } }`,
   cursor: `query($a: ID!, $r: ID!) { runCursor(agentId: $a, runId: $r) { lastSeq status } }`,
+  cursors: `query($a: ID!, $r: [ID!]!) { runCursors(agentId: $a, runIds: $r) { lastSeq status } }`,
   deploy: `mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { version } }`,
   launch: `mutation { launchRun(input: { location: "hello", job: "hello" }) { id status } }`,
   terminate: `mutation($r: ID!) { terminateRun(id: $r) { status } }`,
@@ -256,6 +257,7 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
 
   test("B cannot read A's run cursor or report A's run launched", async () => {
     await refused('runCursor', () => asB(Q.cursor, { a: agent.b, r: runId }), 'OUTPOST_ERR_RUN_NOT_OWNED');
+    await refused('runCursors', () => asB(Q.cursors, { a: agent.b, r: [runId] }), 'OUTPOST_ERR_RUN_NOT_OWNED');
     await refused('reportRunLaunched', () => asB(Q.launched, { a: agent.b, r: runId }), 'OUTPOST_ERR_RUN_NOT_OWNED');
   });
 

@@ -185,6 +185,7 @@ describeEachDialect('auth matrix', (target) => {
       'reportRunLaunched',
       'reportRunLaunchedWithEvents',
       'runCursor',
+      'runCursors',
       'workspace',
     ]);
     const unknownOps = operations(createAgentSchema(), 'agent_nope').filter(

@@ -3,11 +3,11 @@
 // RUN_START alone is still booting while one with a second event (or a partial one) is not; and
 // the agent's two settings (--max-booting-run-workers, --run-worker-cpu-weight) load as documented.
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
-import { BootSlots, bootEnded, whenBooted } from '../../../src/agent/launchers/boot-slots.js';
+import { BootProbe, BootSlots, bootEnded, whenBooted } from '../../../src/agent/launchers/boot-slots.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'outpost-boot-slots-'));
@@ -64,6 +64,29 @@ test('a boot ends with the second spool event, a process exit, or the timeout', 
   exit();
   await byExit;
   await whenBooted(join(dir, 'never'), new Promise(() => undefined), 30);
+});
+
+test("a boot probe reads the first line's bytes once; later polls read nothing until the boot ends", () => {
+  const spool = join(dir, 'probe');
+  mkdirSync(spool);
+  const events = join(spool, SPOOL_FILES.events);
+  const probe = new BootProbe(events);
+  assert.equal(probe.ended(), false, 'no file yet');
+  // RUN_START arrives in two writes (a poll may see half a line).
+  const first = `${JSON.stringify({ seq: 1, type: 'RUN_START', message: 'x'.repeat(5000) })}\n`;
+  writeFileSync(events, first.slice(0, 3000));
+  assert.equal(probe.ended(), false, 'half a RUN_START');
+  appendFileSync(events, first.slice(3000));
+  for (let i = 0; i < 50; i++) assert.equal(probe.ended(), false, 'RUN_START alone');
+  // Each byte of the first line was read once: 50 polls of a booting worker read nothing more.
+  assert.equal(probe.bytesRead, Buffer.byteLength(first));
+  appendFileSync(events, '{"seq":2,"type":"STEP_');
+  assert.equal(probe.ended(), true, 'a second event being written');
+  assert.equal(probe.bytesRead, Buffer.byteLength(first));
+  // A first line that never ends within 64 KiB is not a RUN_START: the boot is taken as ended.
+  const long = join(spool, 'long.jsonl');
+  writeFileSync(long, 'x'.repeat(70 * 1024));
+  assert.equal(new BootProbe(long).ended(), true);
 });
 
 test('agent settings: the boot cap and the cgroup weight, from flags, env and defaults', async () => {
