@@ -11,6 +11,7 @@ import type { WorkItemPayload } from '../src/shared/work-items.js';
 import { coded, toFailure } from './failures.js';
 import { launchSpecOf } from './launch-spec.js';
 import { LaunchBoard, type Launched } from './launch-board.js';
+import { ShipAhead } from './ship-ahead.js';
 import type { ActivityDeps, LaunchHandle, RunCursor, RunSpool, SuperviseOptions, SuperviseResult } from './ports.js';
 import { SpoolWriterStop, UNSUPERVISED_GRACE_MS, UnsupervisedRuns } from './unsupervised-runs.js';
 
@@ -38,6 +39,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
   const pollMs = deps.supervisePollMs ?? 250;
   const idleMs = Math.max(pollMs, deps.superviseIdleMs ?? 2_000);
   const board = new LaunchBoard();
+  const ahead = new ShipAhead({ ...deps, pollMs, idleMs, settled: (runId) => deps.launcher.launchSettled?.(runId) });
 
   /** Whether a worker for the run wrote events into its spool on this host. */
   function ranHere(runId: string): boolean {
@@ -160,6 +162,9 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     try {
       const outcome = await launch(payload);
       if ('launched' in outcome) unsupervised?.watch(payload.runId);
+      // Its supervision's activity task may not exist yet: the spool ships from now on.
+      const from = 'launched' in outcome ? outcome.posted.cursor : undefined;
+      if (from && !board.waiting(payload.runId)) ahead.start(payload.runId, from);
       board.post(payload.runId, 'launched' in outcome ? outcome.posted : undefined);
       return 'launched' in outcome ? { launched: outcome.launched } : outcome;
     } catch (err) {
@@ -217,7 +222,9 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         }
         cursor = launched.cursor;
       }
-      shipper = deps.spool.open(runId, cursor ?? (await deps.controlPlane.runCursor(deps.agentId(), runId)));
+      shipper =
+        (await ahead.take(runId)) ??
+        deps.spool.open(runId, cursor ?? (await deps.controlPlane.runCursor(deps.agentId(), runId)));
       // A worker this process watches wakes supervision when it exits: with the spool watched
       // too, nothing is left to poll for, so an idle run costs a pass every idleMs, not every
       // pollMs (CPU per run with hundreds supervised at once).

@@ -37,6 +37,16 @@ export class SendWindow {
     if (this.pending.size) await Promise.race(this.pending);
   }
 
+  /** Resolves once one request in flight has settled, or after `ms`, whichever is first. */
+  async nextOr(ms: number): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([this.next(), new Promise<void>((r) => (timer = setTimeout(r, ms)))]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async room(): Promise<void> {
     while (this.pending.size >= this.limit) await this.next();
   }

@@ -50,6 +50,12 @@ const PASS_MS = 1_000;
 const EVENT_READ = 1024 * 1024;
 /** The longest events.jsonl line read whole (as before this window: 8 MiB). */
 const EVENT_LINE_MAX = 8 * 1024 * 1024;
+/**
+ * While batches are in flight and nothing complete is left to read, the file is looked at again
+ * after this long (one stat when nothing was written), doubling up to RELOOK_MAX_MS.
+ */
+const RELOOK_FIRST_MS = 2;
+const RELOOK_MAX_MS = 64;
 /** Events that move the run's status: the store applies them in commit order. */
 const STATUS_EVENT_TYPES: ReadonlySet<string> = new Set(['RUN_START', ...TERMINAL_EVENT_TYPES]);
 
@@ -126,14 +132,19 @@ export class SpoolShipper {
     const failedAt: number[] = [];
     let progressed = false;
     const until = Date.now() + this.passMs;
+    let relookMs = RELOOK_FIRST_MS;
     for (let sent = 0; sent < SENDS_PER_PASS && Date.now() < until && !window.failed;) {
       const batch = this.nextBatch(file, final);
       if (!batch) {
-        // Nothing complete to read: wait for an answer (the file may grow meanwhile), or stop.
+        // Nothing complete to read: wait for an answer, or stop. The worker may write more before
+        // an answer comes (a run that has just begun logging in a loop): look again meanwhile,
+        // so the window fills with what it writes instead of one batch per answer.
         if (window.size === 0) break;
-        await window.next();
+        await window.nextOr(relookMs);
+        relookMs = Math.min(relookMs * 2, RELOOK_MAX_MS);
         continue;
       }
+      relookMs = RELOOK_FIRST_MS;
       progressed = true;
       if (batch.heads.length === 0) continue;
       // A batch that moves the status is sent alone, after every batch ahead of it is answered;

@@ -19,6 +19,7 @@ import { authorizeAgent } from '../store/agents.js';
 import { assertRunWriter } from '../store/ownership.js';
 import { appendRunEvents, type AppendEventsResult, type RunEventInput } from '../store/run-events.js';
 import type { Store } from '../store/store.js';
+import { jsonAnswer } from './whole-body.js';
 import { openAgentUpload, readBodyLimited, type AgentUploadDeps } from './agent-upload.js';
 
 export const AGENT_EVENTS_PATH = '/agent/events';
@@ -102,5 +103,5 @@ export async function handleAgentEvents(request: Request, deps: AgentUploadDeps)
   const events = parseEventLines(text, codes);
   const r = await appendEventsInOrder(store, runId, events);
   metrics.inc('outpost_run_events_received_total', events.length);
-  return Response.json(r);
+  return jsonAnswer(r);
 }

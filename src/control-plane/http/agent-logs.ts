@@ -16,6 +16,7 @@ import { appendComputeLogs, type AppendLogsResult } from '../store/compute-logs.
 import { assertRunWriter } from '../store/ownership.js';
 import type { Store } from '../store/store.js';
 import { LogChunkOrder, type ChunkEntry } from './log-chunk-order.js';
+import { jsonAnswer } from './whole-body.js';
 import { openAgentUpload, readBodyLimited, type AgentUpload, type AgentUploadDeps } from './agent-upload.js';
 
 export const AGENT_LOGS_PATH = '/agent/logs';
@@ -147,7 +148,7 @@ export async function handleAgentLogs(request: Request, deps: AgentUploadDeps): 
     const data = await readBodyLimited(request, limit, (got) => tooLarge(limits, got));
     const r = await appendWhenContiguous(store, t, data, GAP_WAIT_MS, entry);
     metrics.inc('outpost_compute_log_bytes_received_total', data.length);
-    return Response.json(r);
+    return jsonAnswer(r);
   } finally {
     entry.settle();
   }

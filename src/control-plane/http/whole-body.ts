@@ -17,3 +17,8 @@ export function wholeResponse(body: string, init: ResponseInit): Response {
 export function wholeBody(response: Response): string | undefined {
   return bodies.get(response);
 }
+
+/** A 200 JSON answer (as Response.json makes it) that node-server.ts sends whole: the agent API's raw-body endpoints. */
+export function jsonAnswer(value: unknown): Response {
+  return wholeResponse(JSON.stringify(value), { status: 200, headers: { 'content-type': 'application/json' } });
+}
