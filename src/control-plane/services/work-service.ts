@@ -17,6 +17,7 @@ import {
   listExhaustedLeases,
   markCompleted,
   markFailed,
+  releaseClaim,
   requeueExpiredLeases,
   requireItem,
   type WorkCaller,
@@ -67,6 +68,11 @@ export async function claimWork(store: Store, opts: ClaimOptions): Promise<WorkI
     if (!items) {
       await expireLeases(store);
       items = await claimOnce(store, opts.agentId, opts.limit);
+    }
+    if (items.length && opts.signal?.aborted) {
+      // It went away while this pass claimed: the items go back at once, as never claimed.
+      if (await releaseClaim(store, opts.agentId, items)) store.signals.notifyWork();
+      return [];
     }
     const remaining = deadline - Date.now();
     if (items.length || remaining <= 0) return items;

@@ -181,6 +181,35 @@ export async function requeueExpiredLeases(store: Store, now: number): Promise<n
   return Number(res.numUpdatedRows);
 }
 
+/**
+ * Undoes one claim of `items` (a claim pass's answer, all under one lease) whose client went
+ * away before it could be answered: back to QUEUED, the attempt not counted. Only rows still
+ * under that very lease move. Returns how many did.
+ */
+export async function releaseClaim(store: Store, agentId: string, items: readonly WorkItemView[]): Promise<number> {
+  const lease = items[0]?.leaseExpiresAt;
+  if (lease === undefined || lease === null) return 0;
+  const res = await store.db
+    .updateTable('work_items')
+    .set({
+      status: 'QUEUED',
+      lease_owner: null,
+      lease_expires_at: null,
+      attempts: sql<number>`attempts - 1`,
+      updated_at: store.now(),
+    })
+    .where(
+      'id',
+      'in',
+      items.map((i) => i.id),
+    )
+    .where('status', '=', 'CLAIMED')
+    .where('lease_owner', '=', agentId)
+    .where('lease_expires_at', '=', lease)
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows);
+}
+
 /** CLAIMED items whose lease ran out with no attempt left (what requeueExpiredLeases left). */
 export async function listExhaustedLeases(store: Store, now: number): Promise<WorkItemsTable[]> {
   return store.db

@@ -177,6 +177,21 @@ describeEachDialect('work queue', (target) => {
     await completeWork(a, 'A', queued.id, { runRequests: [] });
   });
 
+  test('a claim whose client goes away while its pass is claiming gives the items back, their attempt not counted', async () => {
+    const { item } = await sensorItem(303);
+    const gone = new AbortController();
+    // The pass is under way (its claim awaits the database) when the client leaves.
+    const claiming = claimWork(a, { agentId: 'A', limit: 5, waitMs: 0, signal: gone.signal });
+    gone.abort();
+    assert.deepEqual(await claiming, [], 'nothing handed to a client that is gone');
+    const back = await getWorkItem(a.db, item.id);
+    assert.deepEqual([back?.status, back?.leaseOwner, back?.attempts], ['QUEUED', null, 0]);
+    const [next] = await claimWork(b, { agentId: 'C', limit: 1, waitMs: 0 });
+    assert.equal(next?.id, item.id, 'the next live claimer gets it at once, not after a lease');
+    assert.equal(next.attempts, 1);
+    await completeWork(a, 'C', item.id, { runRequests: [] });
+  });
+
   test('ack, complete and fail are idempotent, and effects apply once', async () => {
     const { item } = await enqueueWork(a, {
       kind: 'EVALUATE_SENSOR',
