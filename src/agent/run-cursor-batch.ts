@@ -22,7 +22,7 @@ export interface Cursor {
 export const ALONE = 2;
 /** A queued call waits at most this long for the calls in flight ahead of it. */
 export const FLUSH_MS = 250;
-/** Ids per batch: the control plane refuses more than maxClaimBatch (100 by default). */
+/** Ids per batch: the control plane refuses more than maxClaimBatch (100 by default; a lower one, once named in a refusal, from then on). */
 export const MAX_BATCH = 100;
 
 interface Waiter<C> {
@@ -41,7 +41,7 @@ export class RunCursorBatcher<C extends Cursor> {
   constructor(
     private readonly single: (agentId: string, runId: string) => Promise<C>,
     private readonly batch: (agentId: string, runIds: string[]) => Promise<C[]>,
-    private readonly maxBatch = MAX_BATCH,
+    private maxBatch = MAX_BATCH,
   ) {}
 
   get(agentId: string, runId: string): Promise<C> {
@@ -85,6 +85,14 @@ export class RunCursorBatcher<C extends Cursor> {
         ),
       );
     } catch (err) {
+      // A control plane with a lower maxClaimBatch names it: batches fit it from now on.
+      const limit = isOutpostError(err, 'BATCH_TOO_LARGE') ? err.data?.value : undefined;
+      if (typeof limit === 'number' && Number.isInteger(limit) && limit >= 1 && limit < waiters.length) {
+        this.maxBatch = Math.min(this.maxBatch, limit);
+        for (let i = 0; i < waiters.length; i += this.maxBatch)
+          void this.send(agentId, waiters.slice(i, i + this.maxBatch));
+        return;
+      }
       // The schema refuses our fixed document (an older control plane without the field answers
       // BAD_REQUEST, its code for a validation error), or an answer with no code: never batch again.
       if (isOutpostError(err, 'BAD_REQUEST') || isOutpostError(err, 'INTERNAL')) this.batchUnsupported = true;
