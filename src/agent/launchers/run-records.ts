@@ -237,9 +237,14 @@ export function recordIsLive(rec: ProcessRecord, view: ProcView = liveView): boo
  */
 export function signalRecordedGroup(rec: ProcessRecord, signal: NodeJS.Signals, view: ProcView = liveView): boolean {
   if (!recordIsLive(rec, view)) return false;
+  const only = signal === 'SIGTERM' && rec.sigtermTo ? workerBelow(rec.pid, rec.sigtermTo) : undefined;
+  // The worker may have exited since it was looked up: what is left of the group gets it.
+  return (only !== undefined && signalPid(only, signal)) || signalPid(-rec.pgid, signal);
+}
+
+function signalPid(pid: number, signal: NodeJS.Signals): boolean {
   try {
-    const only = signal === 'SIGTERM' && rec.sigtermTo ? workerBelow(rec.pid, rec.sigtermTo) : undefined;
-    process.kill(only ?? -rec.pgid, signal);
+    process.kill(pid, signal);
     return true;
   } catch {
     return false;
