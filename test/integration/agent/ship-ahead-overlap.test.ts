@@ -59,7 +59,12 @@ describe('shipping ahead never opens a second shipper on a supervised spool', ()
     };
     const l = new ProcessLauncher({ dataDir, logger });
     launcher = l;
-    const spools = createRunSpools({ controlPlane, agentId: () => s.agentId, spoolDir: (id) => l.spoolDir(id), logger });
+    const spools = createRunSpools({
+      controlPlane,
+      agentId: () => s.agentId,
+      spoolDir: (id) => l.spoolDir(id),
+      logger,
+    });
     let live = 0;
     let maxLive = 0;
     const spool = {
