@@ -35,11 +35,6 @@ export class LaunchBoard {
     }, KEEP_MS).unref();
   }
 
-  /** Whether supervision waits for the run's launch now (asked before post). */
-  waiting(runId: string): boolean {
-    return this.entries.has(runId);
-  }
-
   /** Resolves with the launch's outcome once posted; the caller races it against a timer. */
   wait(runId: string): Promise<Launched> {
     return this.entry(runId).promise;

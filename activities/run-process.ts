@@ -164,7 +164,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       if ('launched' in outcome) unsupervised?.watch(payload.runId);
       // Its supervision's activity task may not exist yet: the spool ships from now on.
       const from = 'launched' in outcome ? outcome.posted.cursor : undefined;
-      if (from && !board.waiting(payload.runId)) ahead.start(payload.runId, from);
+      if (from) ahead.start(payload.runId, from);
       board.post(payload.runId, 'launched' in outcome ? outcome.posted : undefined);
       return 'launched' in outcome ? { launched: outcome.launched } : outcome;
     } catch (err) {
@@ -206,6 +206,8 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     const runId = handle.runId;
     const log = deps.logger.child({ runId });
     let shipper: RunSpool | undefined;
+    // From here on this supervision is the run's one shipper: a launch reporting now ships nothing ahead.
+    const supervising = ahead.supervise(runId);
     // The run ended: its item is done (idempotent by id). Not a drain's: its workflow does that.
     const ended = async (status: RunStatus, lastSeq: number): Promise<SuperviseResult> => {
       if (!opts.completeWorkItem || opts.terminating) return { status, lastSeq };
@@ -300,6 +302,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       if (err instanceof CancelledFailure) throw err;
       throw toFailure(err);
     } finally {
+      supervising();
       shipper?.close();
     }
   }

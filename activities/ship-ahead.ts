@@ -32,12 +32,31 @@ export interface ShipAheadDeps {
 
 export class ShipAhead {
   private readonly runs = new Map<string, Ahead>();
+  /** Supervisions under way in this process, per run: while one is, nothing ships ahead. */
+  private readonly supervised = new Map<string, number>();
 
   constructor(private readonly deps: ShipAheadDeps) {}
 
-  /** Starts shipping `runId`'s spool from `cursor` (the launch report's answer); once per run. */
+  /**
+   * A supervision of `runId` begins (call the returned function when it ends): no shipping ahead
+   * starts until then. A launch may report after supervision already holds the spool (a retried
+   * launch attempt adopted the worker and posted first, then the first attempt's report returned).
+   */
+  supervise(runId: string): () => void {
+    this.supervised.set(runId, (this.supervised.get(runId) ?? 0) + 1);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      const left = (this.supervised.get(runId) ?? 1) - 1;
+      if (left > 0) this.supervised.set(runId, left);
+      else this.supervised.delete(runId);
+    };
+  }
+
+  /** Starts shipping `runId`'s spool from `cursor` (the launch report's answer); once per run, never while it is supervised. */
   start(runId: string, cursor: RunCursor): void {
-    if (this.runs.has(runId)) return;
+    if (this.runs.has(runId) || this.supervised.has(runId)) return;
     const spool = this.deps.spool.open(runId, cursor);
     const stopping = new AbortController();
     const timer = setTimeout(() => stopping.abort(), this.deps.maxMs ?? AHEAD_MAX_MS).unref();

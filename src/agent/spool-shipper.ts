@@ -71,6 +71,8 @@ export class SpoolShipper {
    */
   endStatus: RunStatus | undefined;
   private eventsPos = 0;
+  /** An unfinished last line's start and the file's end as read (exactly: a file grown meanwhile differs): read again only once it grew. */
+  private unfinished: { pos: number; end: number } | undefined;
   private readonly offsets: Record<ComputeLogStream, number>;
   private readonly truncated: Record<ComputeLogStream, boolean> = { stdout: false, stderr: false };
 
@@ -194,6 +196,7 @@ export class SpoolShipper {
    */
   private nextBatch(file: string, final: boolean): Batch | undefined {
     const pos = this.eventsPos;
+    if (!final && this.unfinished?.pos === pos && fileSize(file) === this.unfinished.end) return undefined;
     let size = EVENT_READ;
     let chunk = readRange(file, pos, size);
     if (!chunk || chunk.length === 0) return undefined;
@@ -235,7 +238,10 @@ export class SpoolShipper {
       if (head && head.seq > this.lastSeq) batch.heads.push(head);
     }
     closeRun(consumed);
-    if (consumed === 0) return undefined;
+    if (consumed === 0) {
+      this.unfinished = { pos, end: pos + chunk.length };
+      return undefined;
+    }
     this.eventsPos = pos + consumed;
     return batch;
   }

@@ -3,7 +3,7 @@
 // fills with what the worker writes), not only once that answer comes. Against the real SQLite
 // store, called in-process; every event stored once, seqs contiguous.
 import assert from 'node:assert/strict';
-import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -92,4 +92,58 @@ test('lines written while a batch awaits its answer are sent before that answer 
     'every event stored once, in order',
   );
   assert.equal(shipper.lastSeq, 400);
+});
+
+/** Bytes this process has read through read syscalls (/proc/self/io rchar). */
+function bytesRead(): number {
+  const io = readFileSync('/proc/self/io', 'utf8');
+  return Number(/^rchar: (\d+)$/m.exec(io)![1]);
+}
+
+test('a long unfinished last line is read again only once the file has grown, not at every relook', async () => {
+  const { run } = await store.transaction((trx) =>
+    createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }),
+  );
+  const spoolDir = mkdtempSync(join(dir, 'spool-'));
+  const file = join(spoolDir, 'events.jsonl');
+  writeFileSync(file, lines(1, 1));
+  await appendRunEvents(store, run.id, parseEventLines(line(1)));
+  // Complete lines, then the first 3 MiB of one long event the worker is still writing.
+  const TAIL = 3 * 1024 * 1024;
+  appendFileSync(
+    file,
+    lines(2, 50) + `{"seq":51,"type":"LOG","timestamp":1,"level":"info","message":"${'x'.repeat(TAIL)}`,
+  );
+  let calls = 0;
+  const client = {
+    appendRunEventLines: async (_agent: string, runId: string, body: Buffer) => {
+      calls++;
+      const r = await appendRunEvents(store, runId, parseEventLines(body.toString('utf8')));
+      // A slow answer: the shipper relooks at the file meanwhile.
+      await new Promise((resolve) => setTimeout(resolve, 800));
+      return { highestContiguousSeq: r.highestContiguousSeq, status: r.status };
+    },
+    appendComputeLogs: () => Promise.resolve({ storedBytes: 0, truncated: false }),
+  };
+  const shipper = new SpoolShipper(
+    run.id,
+    'agent_relook',
+    spoolDir,
+    client,
+    logger,
+    { runId: run.id, lastSeq: 1, stdoutBytes: 0, stderrBytes: 0, status: 'STARTED' },
+    undefined,
+    5_000,
+  );
+  const before = bytesRead();
+  assert.equal(await shipper.shipOnce(false), true);
+  const read = bytesRead() - before;
+  assert.equal(calls, 1);
+  assert.equal(shipper.lastSeq, 50);
+  // The unfinished line is read once (its 1 MiB start, then the rest): not ~16 relooks' worth.
+  assert.ok(read < 4 * TAIL, `the pass read ${(read / 2 ** 20).toFixed(1)} MiB`);
+  // The line completes: the next pass ships it.
+  appendFileSync(file, '"}\n');
+  assert.equal(await shipper.shipOnce(false), true);
+  assert.equal(shipper.lastSeq, 51);
 });
