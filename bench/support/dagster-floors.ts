@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { ProcessLauncher } from '../../src/agent/launchers/process-launcher.js';
 import { resolveIsolation } from '../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../src/shared/logger.js';
-import { startDagsterServer, type DagsterCodePointer } from '../../test/support/dagster-server.js';
+import { launchTargetOf, startDagsterServer, type DagsterCodePointer } from '../../test/support/dagster-server.js';
 import type { DagsterTarget } from '../../src/shared/dagster-target.js';
 import { readListRepositories } from '../../src/agent/dagster/serdes-readers.js';
 import { SPOOL_FILES, type RunEvent } from '../../src/shared/run-events.js';
@@ -47,20 +47,7 @@ export async function sampleGrpcStart(loc: DagsterLocationRef): Promise<GrpcStar
     const list = readListRepositories(await server.client.listRepositories());
     const total = Date.now() - t0;
     if (!list.ok) throw new Error(`ListRepositories of ${loc.locationName}: ${list.error.message}`);
-    const repositoryName = list.value.repositories[0]!.name;
-    return {
-      total,
-      toPing,
-      target: {
-        python: list.value.executablePath!,
-        workingDirectory: loc.workingDirectory,
-        codePointer: list.value.codePointers[repositoryName] as Record<string, unknown>,
-        repositoryName,
-        entryPoint: list.value.entryPoint,
-        locationName: loc.locationName,
-        ...(list.value.dagsterVersion ? { dagsterVersion: list.value.dagsterVersion } : {}),
-      },
-    };
+    return { total, toPing, target: launchTargetOf(list.value, loc.workingDirectory, loc.locationName) };
   } finally {
     await server.stop();
   }

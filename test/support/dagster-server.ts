@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { OutpostError } from '../../src/shared/errors.js';
 import { DagsterGrpcClient, waitForDagsterServer } from '../../src/agent/dagster/dagster-grpc-client.js';
+import { readListRepositories } from '../../src/agent/dagster/serdes-readers.js';
+import type { DagsterTarget } from '../../src/shared/dagster-target.js';
 
 /** Exactly one pointer, as in Dagster's CLI. */
 export type DagsterCodePointer = { pythonFile: string } | { moduleName: string } | { packageName: string };
@@ -110,4 +112,32 @@ export async function startDagsterServer(o: DagsterServerOptions): Promise<Dagst
 /** The end of a Python traceback holds the error itself. */
 function lastLines(text: string, n: number): string {
   return text.trim().split('\n').slice(-n).join('\n');
+}
+
+type Repositories = Extract<ReturnType<typeof readListRepositories>, { ok: true }>['value'];
+
+/** A run's launch target exactly as a code server reports it: its first repository's. */
+export function launchTargetOf(list: Repositories, workingDirectory: string, locationName: string): DagsterTarget {
+  const repositoryName = list.repositories[0]!.name;
+  return {
+    python: list.executablePath!,
+    workingDirectory,
+    codePointer: list.codePointers[repositoryName] as Record<string, unknown>,
+    repositoryName,
+    entryPoint: list.entryPoint,
+    locationName,
+    ...(list.dagsterVersion ? { dagsterVersion: list.dagsterVersion } : {}),
+  };
+}
+
+/** Starts a server for the location, reads its launch target (ListRepositories), stops it. */
+export async function dagsterLaunchTarget(o: DagsterServerOptions): Promise<DagsterTarget> {
+  const server = await startDagsterServer(o);
+  try {
+    const list = readListRepositories(await server.client.listRepositories());
+    if (!list.ok) throw new Error(`ListRepositories of ${o.locationName}: ${list.error.message}`);
+    return launchTargetOf(list.value, o.workingDirectory, o.locationName);
+  } finally {
+    await server.stop();
+  }
 }

@@ -8,13 +8,12 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { readListRepositories } from '../../../src/agent/dagster/serdes-readers.js';
 import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
 import { noIsolation } from '../../../src/agent/launchers/sandbox.js';
 import type { DagsterTarget } from '../../../src/shared/dagster-target.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES, type RunEvent } from '../../../src/shared/run-events.js';
-import { startDagsterServer } from '../../support/dagster-server.js';
+import { dagsterLaunchTarget } from '../../support/dagster-server.js';
 import { until } from '../../support/wait.js';
 
 const python = process.env.OUTPOST_TEST_DAGSTER_PYTHON;
@@ -68,28 +67,12 @@ describe('a Dagster run worker with forked children', { skip }, () => {
   before(async () => {
     mkdirSync(code, { recursive: true });
     writeFileSync(join(code, 'definitions.py'), DEFINITIONS);
-    const server = await startDagsterServer({
+    target = await dagsterLaunchTarget({
       python: python!,
       pointer: { pythonFile: 'definitions.py' },
       workingDirectory: code,
       locationName: LOCATION,
     });
-    try {
-      const list = readListRepositories(await server.client.listRepositories());
-      assert.ok(list.ok, 'the location loads');
-      const repositoryName = list.value.repositories[0]!.name;
-      target = {
-        python: list.value.executablePath!,
-        workingDirectory: code,
-        codePointer: list.value.codePointers[repositoryName] as Record<string, unknown>,
-        repositoryName,
-        entryPoint: list.value.entryPoint,
-        locationName: LOCATION,
-        ...(list.value.dagsterVersion ? { dagsterVersion: list.value.dagsterVersion } : {}),
-      };
-    } finally {
-      await server.stop();
-    }
   });
 
   test('termination reaches the worker, not a fork of it: RUN_CANCELED within the grace', async () => {

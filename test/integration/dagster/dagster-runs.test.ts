@@ -8,9 +8,8 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { DAGSTER_CONSOLE_LOG, artifactDirOf } from '../../../src/agent/dagster/dagster-run-files.js';
-import { startDagsterServer } from '../../support/dagster-server.js';
+import { dagsterLaunchTarget } from '../../support/dagster-server.js';
 import type { DagsterTarget } from '../../../src/shared/dagster-target.js';
-import { readListRepositories } from '../../../src/agent/dagster/serdes-readers.js';
 import type { RunLaunchSpec } from '../../../src/agent/launchers/launcher.js';
 import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
 import { bubblewrapIsolation, bubblewrapUsable, noIsolation } from '../../../src/agent/launchers/sandbox.js';
@@ -113,28 +112,12 @@ for (const mode of ['none', 'bubblewrap'] as const) {
 
       before(async () => {
         // The launch target exactly as a code server reports it.
-        const server = await startDagsterServer({
+        target = await dagsterLaunchTarget({
           python: python!,
           pointer: { pythonFile: 'definitions.py' },
           workingDirectory: EXAMPLE,
           locationName: LOCATION,
         });
-        try {
-          const list = readListRepositories(await server.client.listRepositories());
-          assert.ok(list.ok, 'the example loads');
-          const repositoryName = list.value.repositories[0]!.name;
-          target = {
-            python: list.value.executablePath!,
-            workingDirectory: EXAMPLE,
-            codePointer: list.value.codePointers[repositoryName] as Record<string, unknown>,
-            repositoryName,
-            entryPoint: list.value.entryPoint,
-            locationName: LOCATION,
-            ...(list.value.dagsterVersion ? { dagsterVersion: list.value.dagsterVersion } : {}),
-          };
-        } finally {
-          await server.stop();
-        }
         launcher = newLauncher();
       });
 

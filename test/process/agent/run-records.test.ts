@@ -37,16 +37,26 @@ after(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-/** A detached process group (like a run worker), optionally ignoring SIGTERM; resolves once set up. */
-async function startGroup(ignoreTerm = false): Promise<ProcessRecord> {
-  const code = `${ignoreTerm ? "process.on('SIGTERM', () => {});" : ''} setInterval(() => {}, 1000); console.log('ready')`;
-  const child = spawn(process.execPath, ['-e', code], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+/** Spawns `node -e <code> [...args]` as a detached process group's leader; resolves with its record once it prints. */
+async function startDetached(
+  code: string,
+  args: string[] = [],
+  extra: Partial<ProcessRecord> = {},
+): Promise<ProcessRecord> {
+  const child = spawn(process.execPath, ['-e', code, ...args], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
   const pid = child.pid!;
   started.push(pid);
   await new Promise((r) => child.stdout.once('data', r));
   child.stdout.destroy();
   child.unref();
-  return { pid, pgid: pid, startTime: readProcStat(pid)!.startTime, spawnedAt: Date.now() };
+  return { pid, pgid: pid, startTime: readProcStat(pid)!.startTime, spawnedAt: Date.now(), ...extra };
+}
+
+/** A detached process group (like a run worker), optionally ignoring SIGTERM; resolves once set up. */
+function startGroup(ignoreTerm = false): Promise<ProcessRecord> {
+  return startDetached(
+    `${ignoreTerm ? "process.on('SIGTERM', () => {});" : ''} setInterval(() => {}, 1000); console.log('ready')`,
+  );
 }
 
 test('stopRecordedProcesses ends every recorded run worker (SIGTERM, then SIGKILL after the grace)', async () => {
@@ -104,21 +114,12 @@ test('idle standbys are recorded; a restarted agent ends those its predecessor l
  * process; or a sandbox's pid 1 and the worker, both showing `mark`). Each writes `<dir>/<who>`
  * when SIGTERMed and goes on running.
  */
-async function startTree(dir: string, marks: { parent: boolean; child: boolean }): Promise<ProcessRecord> {
+function startTree(dir: string, marks: { parent: boolean; child: boolean }): Promise<ProcessRecord> {
   const onTerm = (who: string) =>
     `process.on('SIGTERM', () => require('fs').writeFileSync(${JSON.stringify(join(dir, who))}, ''));`;
   const childCode = `${onTerm('child')} setInterval(() => {}, 1000); process.send('ready');`;
   const parentCode = `${onTerm('parent')} const c = require('child_process').spawn(process.execPath, ['-e', ${JSON.stringify(childCode)}${marks.child ? ", 'mark-7f3'" : ''}], { stdio: ['ignore', 'ignore', 'ignore', 'ipc'] }); c.once('message', () => console.log('ready')); setInterval(() => {}, 1000);`;
-  const child = spawn(process.execPath, ['-e', parentCode, ...(marks.parent ? ['mark-7f3'] : [])], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const pid = child.pid!;
-  started.push(pid);
-  await new Promise((r) => child.stdout.once('data', r));
-  child.stdout.destroy();
-  child.unref();
-  return { pid, pgid: pid, startTime: readProcStat(pid)!.startTime, spawnedAt: Date.now(), sigtermTo: ['mark-7f3'] };
+  return startDetached(parentCode, marks.parent ? ['mark-7f3'] : [], { sigtermTo: ['mark-7f3'] });
 }
 
 test('a record with sigtermTo: SIGTERM reaches only the worker (the deepest marked process from the root down); SIGKILL the whole group', async () => {
@@ -161,22 +162,7 @@ test("a record with sigtermTo: a fork of the worker (the same command line, e.g.
   const code =
     `const copy = process.env.FORKED === '1'; ${onTerm("copy ? 'child' : 'parent'")} setInterval(() => {}, 1000);` +
     ` if (copy) process.send('ready'); else { const c = require('child_process').spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { env: { ...process.env, FORKED: '1' }, stdio: ['ignore', 'ignore', 'ignore', 'ipc'] }); c.once('message', () => console.log('ready')); }`;
-  const child = spawn(process.execPath, ['-e', code, 'mark-7f3'], {
-    detached: true,
-    stdio: ['ignore', 'pipe', 'ignore'],
-  });
-  const pid = child.pid!;
-  started.push(pid);
-  await new Promise((r) => child.stdout.once('data', r));
-  child.stdout.destroy();
-  child.unref();
-  const rec: ProcessRecord = {
-    pid,
-    pgid: pid,
-    startTime: readProcStat(pid)!.startTime,
-    spawnedAt: Date.now(),
-    sigtermTo: ['mark-7f3'],
-  };
+  const rec = await startDetached(code, ['mark-7f3'], { sigtermTo: ['mark-7f3'] });
   assert.equal(signalRecordedGroup(rec, 'SIGTERM'), true);
   await until('a SIGTERM handled', () => existsSync(join(dir, 'parent')) || existsSync(join(dir, 'child')), 5_000);
   await new Promise((r) => setTimeout(r, 300));
