@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { reapUnlaunchedRuns } from '../../src/control-plane/services/launch-reaper.js';
 import { browserSkipReason, debugShot, launchBrowser, type TestBrowser } from '../support/browser.js';
-import { startScriptedStack, type ScriptedStack } from '../support/scripted-agent.js';
+import { startHelloStack, type ScriptedStack } from '../support/scripted-agent.js';
 
 const skip = browserSkipReason();
 if (skip) console.log(`# skipped: ${skip}`);
@@ -23,10 +23,7 @@ describe('run page and agent health in the browser', { skip, timeout: 300_000 },
   let beating: ReturnType<typeof setInterval> | undefined;
   before(async () => {
     // 1 s heartbeats: the agent is unhealthy 3 s after its last one.
-    s = await startScriptedStack({ storeLimits: { heartbeatIntervalMs: 1_000, maxAttempts: 1 } });
-    const v = await s.deploy('hello');
-    await s.report('hello', v, { snapshot: await s.helloSnapshot() });
-    await s.heartbeat(['hello']);
+    s = await startHelloStack({ storeLimits: { heartbeatIntervalMs: 1_000, maxAttempts: 1 } });
     beating = setInterval(() => void s.heartbeat(['hello']).catch(() => undefined), 500);
     b = await launchBrowser();
     await b.page.goto(`${s.url}/signin`);

@@ -228,3 +228,12 @@ export async function startScriptedStack(
   };
   return stack;
 }
+
+/** A scripted stack with `hello` deployed, LOADED from the real SDK's definitions, and its agent heartbeating once. */
+export async function startHelloStack(opts: Partial<ControlPlaneOptions> = {}): Promise<ScriptedStack> {
+  const s = await startScriptedStack(opts);
+  const v = await s.deploy('hello');
+  await s.report('hello', v, { snapshot: await s.helloSnapshot() });
+  await s.heartbeat(['hello']);
+  return s;
+}

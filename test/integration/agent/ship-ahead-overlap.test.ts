@@ -11,17 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import {
-  createActivities,
-  type ActivityDeps,
-  type LaunchOutcome,
-  type SuperviseResult,
-} from '../../../activities/index.js';
+import { type LaunchOutcome, type SuperviseResult } from '../../../activities/index.js';
 import { createControlPlaneClient } from '../../../src/agent/control-plane-client.js';
 import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
-import { createRunSpools } from '../../../src/agent/run-spool.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { startScriptedStack, type ScriptedStack } from '../../support/scripted-agent.js';
+import { startHelloStack, type ScriptedStack } from '../../support/scripted-agent.js';
+import { runActivities } from '../../support/run-activities.js';
 import { until } from '../../support/wait.js';
 
 describe('shipping ahead never opens a second shipper on a supervised spool', () => {
@@ -30,10 +25,7 @@ describe('shipping ahead never opens a second shipper on a supervised spool', ()
   let launcher: ProcessLauncher | undefined;
 
   before(async () => {
-    s = await startScriptedStack();
-    const v = await s.deploy('hello');
-    await s.report('hello', v, { snapshot: await s.helloSnapshot() });
-    await s.heartbeat(['hello']);
+    s = await startHelloStack();
   });
   after(async () => {
     launcher?.stop();
@@ -59,45 +51,31 @@ describe('shipping ahead never opens a second shipper on a supervised spool', ()
     };
     const l = new ProcessLauncher({ dataDir, logger });
     launcher = l;
-    const spools = createRunSpools({
-      controlPlane,
-      agentId: () => s.agentId,
-      spoolDir: (id) => l.spoolDir(id),
-      logger,
-    });
     let live = 0;
     let maxLive = 0;
-    const spool = {
-      ...spools,
-      open: (runId: string, cursor: Parameters<typeof spools.open>[1]) => {
-        const opened = spools.open(runId, cursor);
-        live++;
-        maxLive = Math.max(maxLive, live);
-        let closed = false;
-        const close = opened.close;
-        return Object.assign(opened, {
-          close: () => {
-            if (!closed) live--;
-            closed = true;
-            close();
-          },
-        });
-      },
-    };
-    const deps = {
-      controlPlane,
+    const acts = runActivities(s, {
       launcher: l,
-      spool,
-      agentId: () => s.agentId,
       hostTaskQueue: 'ship-ahead-overlap',
-      logger,
-      codeLocations: undefined,
-      workspace: {
-        spec: async (name: string) => (await real.workspace(s.agentId)).find((e) => e.name === name)!.spec,
-      },
       supervisePollMs: 50,
-    } as unknown as ActivityDeps;
-    const acts = createActivities(deps);
+      controlPlane,
+      spool: (spools) => ({
+        ...spools,
+        open: (runId, cursor) => {
+          const opened = spools.open(runId, cursor);
+          live++;
+          maxLive = Math.max(maxLive, live);
+          let closed = false;
+          const close = opened.close;
+          return Object.assign(opened, {
+            close: () => {
+              if (!closed) live--;
+              closed = true;
+              close();
+            },
+          });
+        },
+      }),
+    });
 
     const runId = await s.launch('chatty', { events: 2_000 });
     await s.claimLaunch(runId);

@@ -11,18 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import {
-  createActivities,
-  type ActivityDeps,
-  type LaunchOutcome,
-  type SuperviseResult,
-} from '../../../activities/index.js';
-import { createControlPlaneClient } from '../../../src/agent/control-plane-client.js';
+import { type LaunchOutcome, type SuperviseResult } from '../../../activities/index.js';
 import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
-import { createRunSpools } from '../../../src/agent/run-spool.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
-import { startScriptedStack, type ScriptedStack } from '../../support/scripted-agent.js';
+import { startHelloStack, type ScriptedStack } from '../../support/scripted-agent.js';
+import { runActivities } from '../../support/run-activities.js';
 import { until } from '../../support/wait.js';
 
 const EVENTS = 3_000;
@@ -33,10 +27,7 @@ describe('shipping a run spool ahead of its supervision', () => {
   let launcher: ProcessLauncher | undefined;
 
   before(async () => {
-    s = await startScriptedStack();
-    const v = await s.deploy('hello');
-    await s.report('hello', v, { snapshot: await s.helloSnapshot() });
-    await s.heartbeat(['hello']);
+    s = await startHelloStack();
   });
   after(async () => {
     launcher?.stop();
@@ -45,24 +36,9 @@ describe('shipping a run spool ahead of its supervision', () => {
   });
 
   function activities() {
-    const logger = createLogger({ name: 'agent', level: 'warn' });
-    const controlPlane = createControlPlaneClient({ url: s.url, token: s.agentToken });
-    launcher = new ProcessLauncher({ dataDir, logger });
-    const l = launcher;
-    const deps = {
-      controlPlane,
-      launcher: l,
-      spool: createRunSpools({ controlPlane, agentId: () => s.agentId, spoolDir: (id) => l.spoolDir(id), logger }),
-      agentId: () => s.agentId,
-      hostTaskQueue: 'ship-ahead',
-      logger,
-      codeLocations: undefined,
-      workspace: {
-        spec: async (name: string) => (await controlPlane.workspace(s.agentId)).find((e) => e.name === name)!.spec,
-      },
-      supervisePollMs: 100,
-    } as unknown as ActivityDeps;
-    return { acts: createActivities(deps), launcher: l };
+    const l = new ProcessLauncher({ dataDir, logger: createLogger({ name: 'agent', level: 'warn' }) });
+    launcher = l;
+    return { acts: runActivities(s, { launcher: l, hostTaskQueue: 'ship-ahead', supervisePollMs: 100 }), launcher: l };
   }
 
   type Stored = { status: string; events: Array<{ workerSeq: number | null; type: string }> };

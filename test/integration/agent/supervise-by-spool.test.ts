@@ -16,21 +16,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import {
-  createActivities,
-  type ActivityDeps,
-  type LaunchOutcome,
-  type SuperviseResult,
-} from '../../../activities/index.js';
-import { createControlPlaneClient } from '../../../src/agent/control-plane-client.js';
+import { type LaunchOutcome, type SuperviseResult } from '../../../activities/index.js';
 import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
 import { readProcStat } from '../../../src/agent/launchers/proc.js';
 import { recordRunProcess, runDir, spoolOf, writeIntent } from '../../../src/agent/launchers/run-records.js';
-import { createRunSpools } from '../../../src/agent/run-spool.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import { CLI } from '../../support/code-server-process.js';
-import { startScriptedStack, type ScriptedStack } from '../../support/scripted-agent.js';
+import { startHelloStack, type ScriptedStack } from '../../support/scripted-agent.js';
+import { runActivities } from '../../support/run-activities.js';
 import { until } from '../../support/wait.js';
 
 const HELLO = resolve('examples/hello/definitions.ts');
@@ -41,10 +35,7 @@ describe('superviseRun in a restarted agent, for a CANCELING run whose record do
   const children: ChildProcess[] = [];
 
   before(async () => {
-    s = await startScriptedStack();
-    const v = await s.deploy('hello');
-    await s.report('hello', v, { snapshot: await s.helloSnapshot() });
-    await s.heartbeat(['hello']);
+    s = await startHelloStack();
   });
   after(async () => {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
@@ -54,30 +45,11 @@ describe('superviseRun in a restarted agent, for a CANCELING run whose record do
 
   /** A fresh agent's run activities on this data dir (a new launcher and board, as after a restart). */
   function freshActivities() {
-    const logger = createLogger({ name: 'agent', level: 'warn' });
-    const controlPlane = createControlPlaneClient({ url: s.url, token: s.agentToken });
-    const launcher = new ProcessLauncher({ dataDir, logger });
-    const deps = {
-      controlPlane,
+    const launcher = new ProcessLauncher({ dataDir, logger: createLogger({ name: 'agent', level: 'warn' }) });
+    return {
+      activities: runActivities(s, { launcher, hostTaskQueue: 'supervise-by-spool', supervisePollMs: 100 }),
       launcher,
-      spool: createRunSpools({
-        controlPlane,
-        agentId: () => s.agentId,
-        spoolDir: (runId) => launcher.spoolDir(runId),
-        logger,
-      }),
-      agentId: () => s.agentId,
-      hostTaskQueue: 'supervise-by-spool',
-      logger,
-      // Not reached by supervision, termination or a launch that adopts.
-      codeLocations: undefined,
-      // The location's spec as the control plane serves it to the agent.
-      workspace: {
-        spec: async (name: string) => (await controlPlane.workspace(s.agentId)).find((e) => e.name === name)!.spec,
-      },
-      supervisePollMs: 100,
-    } as unknown as ActivityDeps;
-    return { activities: createActivities(deps), launcher };
+    };
   }
 
   /** A STARTED run of `sleepy` whose real worker runs detached, writing the run's spool here. */

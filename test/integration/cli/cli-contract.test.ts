@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { startScriptedStack, type ScriptedStack } from '../../support/scripted-agent.js';
+import { startHelloStack, startScriptedStack, type ScriptedStack } from '../../support/scripted-agent.js';
 
 const BIN = resolve(import.meta.dirname, '..', '..', '..', 'bin', 'outpost.mjs');
 
@@ -19,10 +19,7 @@ interface CliResult {
 describe('outpost CLI contract', { timeout: 240_000 }, () => {
   let s: ScriptedStack;
   before(async () => {
-    s = await startScriptedStack();
-    const v = await s.deploy('hello');
-    await s.report('hello', v, { snapshot: await s.helloSnapshot() });
-    await s.heartbeat(['hello']);
+    s = await startHelloStack();
   });
   after(() => s?.close());
 
