@@ -14,6 +14,7 @@ import { startControlPlane, type ControlPlane } from '../../../src/control-plane
 import { createLogger } from '../../../src/shared/logger.js';
 import { workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
 import { SNAPSHOT } from '../../support/control-plane-harness.js';
+import { graphqlCall, type Vars } from '../../support/graphql-call.js';
 
 const LIMIT = 4;
 const RUNS = 12;
@@ -48,16 +49,8 @@ function relayRequest(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-async function asUser<T>(token: string, query: string, variables: Record<string, unknown> = {}): Promise<T> {
-  const r = await fetch(`${cp.url}/graphql`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await r.json()) as { data?: T; errors?: unknown };
-  if (!body.data) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const asUser = <T>(token: string, query: string, variables: Vars = {}): Promise<T> =>
+  graphqlCall<T>(cp.url, '/graphql', token, query, variables);
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'outpost-cursor-limit-'));

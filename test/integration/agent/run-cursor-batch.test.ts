@@ -15,6 +15,7 @@ import { startControlPlane, type ControlPlane } from '../../../src/control-plane
 import { createLogger } from '../../../src/shared/logger.js';
 import { workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
 import { SNAPSHOT } from '../../support/control-plane-harness.js';
+import { graphqlCall, type Vars } from '../../support/graphql-call.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const RUNS = 12;
@@ -56,16 +57,8 @@ function relayRequest(req: IncomingMessage, res: ServerResponse): void {
   });
 }
 
-async function gql<T>(path: string, token: string, query: string, variables: Record<string, unknown> = {}) {
-  const r = await fetch(`${cp.url}${path}`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ query, variables }),
-  });
-  const body = (await r.json()) as { data?: T; errors?: { extensions?: { code?: string } }[] };
-  if (!body.data) throw new Error(JSON.stringify(body.errors));
-  return body.data;
-}
+const gql = <T>(path: string, token: string, query: string, variables: Vars = {}): Promise<T> =>
+  graphqlCall<T>(cp.url, path, token, query, variables);
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'outpost-cursor-batch-'));
