@@ -45,6 +45,27 @@ def _env(tmp_path: Path, home: Path) -> dict[str, str]:
     }
 
 
+def _group_states(pgid: int) -> list[str]:
+    """Each process left in the group: pid, state, kernel wait channel and command line."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            fields = (entry / "stat").read_text().rsplit(") ", 1)[1].split()
+            if entry.name.isdigit() and int(fields[2]) == pgid:
+                argv = (entry / "cmdline").read_bytes().replace(b"\0", b" ")[:120].decode(errors="replace")
+                found.append(f"{entry.name} {fields[0]} {(entry / 'wchan').read_text()} {argv}")
+        except (OSError, IndexError, ValueError):
+            continue
+    return found
+
+
+def _kill_group(pgid: int) -> None:
+    try:
+        os.killpg(pgid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 def _run(tmp_path: Path, job: str, config: dict) -> tuple[subprocess.CompletedProcess[str], list[dict]]:
     home, spool = tmp_path / "home", tmp_path / "spool"
     home.mkdir()
@@ -106,10 +127,19 @@ def test_a_terminated_step_is_canceled_not_failed(tmp_path: Path) -> None:
         if events_file.exists() and '"still sleeping"' in events_file.read_text():
             break
         time.sleep(0.2)
-    # What Launcher.requestTermination does: the marker, then SIGTERM to the group.
+    # What Launcher.requestTermination does: the marker, then SIGTERM to the run worker alone (here
+    # `dagster job execute`), which ends its step processes through their termination events.
+    # SIGTERM to the whole group could kill a step while the worker notified its event, and
+    # multiprocessing's Condition.notify then waits forever for that step to wake.
     (spool / "terminate-requested.json").write_text("{}")
-    os.killpg(proc.pid, signal.SIGTERM)
-    proc.wait(timeout=60)
+    try:
+        os.kill(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the worker did not end within 60 s of SIGTERM: {_group_states(proc.pid)}")
+    finally:
+        _kill_group(proc.pid)
     events = [json.loads(line) for line in events_file.read_text().splitlines()]
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
     canceled = [e for e in events if e["type"] == "STEP_CANCELED"]
