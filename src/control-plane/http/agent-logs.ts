@@ -8,7 +8,7 @@
 //   → 200 {"storedBytes": n, "truncated": bool}
 // A chunk whose offset is ahead of what is stored waits (up to GAP_WAIT_MS) for the bytes before
 // it, so an agent may keep several chunks in flight; a gap that does not fill is refused as before.
-// Bodies are read into buffers reused across requests (body-pool.ts), given back once stored.
+// Bodies are read into buffers reused across requests (shared/body-pool.ts), given back once stored.
 import { OutpostError, isOutpostError } from '../../shared/errors.js';
 import type { ComputeLogStream } from '../../shared/run-events.js';
 import { limitDetail, type ApiLimits } from '../limits.js';
@@ -16,7 +16,7 @@ import { authorizeAgent } from '../store/agents.js';
 import { appendComputeLogs, type AppendLogsResult } from '../store/compute-logs.js';
 import { assertRunWriter } from '../store/ownership.js';
 import type { Store } from '../store/store.js';
-import { BodyPool } from './body-pool.js';
+import { BodyPool } from '../../shared/body-pool.js';
 import { LogChunkOrder, type ChunkEntry } from './log-chunk-order.js';
 import { jsonAnswer } from './whole-body.js';
 import { openAgentUpload, readBodyLimited, type AgentUpload, type AgentUploadDeps } from './agent-upload.js';
@@ -64,7 +64,7 @@ function tooLarge(limits: ApiLimits, got: string): OutpostError {
 
 const isGap = (e: unknown): boolean => isOutpostError(e, 'INVALID_ARGUMENT') && typeof e.data?.storedBytes === 'number';
 
-/** Chunk bodies' buffers, reused (body-pool.ts): one pool per process, as the bodies are. */
+/** Chunk bodies' buffers, reused (shared/body-pool.ts): one pool per process, as the bodies are. */
 export const bodies = new BodyPool();
 
 /** One chunk order per store (per process: a replica sees its own requests only). */

@@ -7,7 +7,7 @@
 // The checks are unchanged: read only when the handler asks (after authentication and
 // ownership), refused past the endpoint's limit while reading, never holding more than it.
 // The endpoint may say where the body goes (`alloc`: /agent/logs takes its buffers from a
-// pool, body-pool.ts); the bytes are copied in as they arrive either way.
+// pool, shared/body-pool.ts); the bytes are copied in as they arrive either way.
 import type { IncomingMessage } from 'node:http';
 
 /** Allocates a body's buffer of exactly `size` bytes (contents undefined). */

@@ -1,12 +1,14 @@
-// Reusable buffers for large raw bodies (POST /agent/logs chunks, read by raw-body.ts). A fresh
-// multi-MiB Buffer per chunk is new memory every time: the kernel maps and zeroes its pages while
-// the body is copied in (page faults), and V8 counts it as external memory, which brings
-// mark-compact GCs. Through the real server that was ~0.6-1 ms of the control plane's CPU per MiB
-// (bench/agent-api-cpu.ts), a cost the store's own appends (the floor) never pay.
-// A buffer comes back only when its request is done with it: the store's call has settled (both
-// drivers have copied the bytes by then: better-sqlite3 binds blobs as transient, pg serialises
-// them into its message) and nothing else holds the view. The pool keeps at most maxBytes, and an
-// idle pool lets go of its buffers after idleMs, so a quiet control plane holds none of them.
+// Reusable buffers for compute-log chunks, the largest bodies either side handles: the control
+// plane reads POST /agent/logs bodies into them (raw-body.ts), the agent reads spool chunks into
+// them (spool-shipper.ts). A fresh multi-MiB Buffer per chunk is external memory V8 counts, and
+// every few dozen MiB of it brings a mark-compact GC of the whole heap: through the real server
+// ~0.3-0.5 ms of the control plane's CPU per MiB (bench/agent-api-cpu.ts), which the store's own
+// appends (the floor) never pay, and in the agent a quarter of its CPU while shipping.
+// A buffer comes back only when nothing reads or writes it any more: on the control plane once
+// the store's call has settled (both drivers have copied the bytes by then: better-sqlite3 binds
+// blobs as transient, pg serialises them into its message), in the agent once the chunk was
+// answered 200 (the whole body was read off the socket). The pool keeps at most maxBytes, and an
+// idle pool lets go of its buffers after idleMs, so a quiet process holds none of them.
 
 /** Bytes the pool keeps for reuse at most (four default 4 MiB chunks: one stream's window). */
 export const BODY_POOL_BYTES = 16 * 1024 * 1024;

@@ -1,9 +1,9 @@
-// The body pool (src/control-plane/http/body-pool.ts): a buffer given back is handed out again,
+// The body pool (src/shared/body-pool.ts): a buffer given back is handed out again,
 // one still out never is (nor one given back twice), small bodies and what exceeds the pool's
 // bound are not kept, and an idle pool drops what it keeps.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { BODY_POOL_MIN_BYTES, BodyPool } from '../../../src/control-plane/http/body-pool.js';
+import { BODY_POOL_MIN_BYTES, BodyPool } from '../../../src/shared/body-pool.js';
 import { until } from '../../support/wait.js';
 
 const SIZE = BODY_POOL_MIN_BYTES * 2;
