@@ -58,14 +58,17 @@ export class BodyPool {
       whole = Buffer.allocUnsafeSlow(size);
       this.counts.allocated++;
     }
-    const view = whole.length === size ? whole : whole.subarray(0, size);
+    // A new view object on every take, never `whole` itself: give() knows a holder by its view,
+    // so a late give by an earlier holder of the same memory cannot give back the current one's.
+    const view = whole.subarray(0, size);
     this.out.set(view, whole);
     return view;
   }
 
   /**
    * Takes back a view take() handed out, once nothing reads or writes it any more. A buffer the
-   * pool did not hand out, or one already given back, is ignored (so a second give is harmless).
+   * pool did not hand out, or a view already given back, is ignored (a second give is harmless,
+   * even after the same memory went out again as another view).
    */
   give(view: Buffer): void {
     const whole = this.out.get(view);

@@ -55,3 +55,15 @@ test('an idle pool drops what it keeps', async () => {
   pool.take(SIZE);
   assert.equal(pool.stats().reused, 0);
 });
+
+test('a late give of a view whose buffer was handed out again is ignored (no buffer goes to two holders)', () => {
+  const pool = new BodyPool(4 * SIZE);
+  const first = pool.take(SIZE);
+  pool.give(first);
+  const second = pool.take(SIZE);
+  assert.equal(second.buffer, first.buffer, "the same memory, now the second holder's");
+  pool.give(first); // the first holder's stale give: `second` is still out
+  const third = pool.take(SIZE);
+  assert.notEqual(third.buffer, second.buffer, 'memory still out is not handed out again');
+  assert.equal(pool.stats().keptBytes, 0);
+});
