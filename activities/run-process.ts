@@ -4,10 +4,10 @@
 // this host.
 import { Context, CancelledFailure } from '@temporalio/activity';
 import { sleep } from '../src/shared/backoff.js';
-import { errorCode, isOutpostError } from '../src/shared/errors.js';
-import type { RunEvent } from '../src/shared/run-events.js';
+import { isOutpostError } from '../src/shared/errors.js';
 import { isTerminalRunStatus, type RunStatus } from '../src/shared/run-status.js';
 import type { WorkItemPayload } from '../src/shared/work-items.js';
+import { endRunWithEvents, type RunEnding } from './end-run.js';
 import { coded, toFailure } from './failures.js';
 import { launchSpecOf } from './launch-spec.js';
 import { LaunchBoard, type Launched } from './launch-board.js';
@@ -48,31 +48,8 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     return deps.spool.eventLinesAfter(runId, 0, 1) !== '';
   }
 
-  /** Appends ENGINE + a terminal event after the highest seq, unless the run already ended. */
-  async function endRun(
-    runId: string,
-    type: 'RUN_FAILURE' | 'RUN_CANCELED',
-    message: string,
-    data: Record<string, unknown>,
-    afterSeq = 0,
-  ): Promise<RunStatus> {
-    const cursor = await deps.controlPlane.runCursor(deps.agentId(), runId);
-    if (isTerminalRunStatus(cursor.status)) return cursor.status;
-    const seq = Math.max(cursor.lastSeq, afterSeq) + 1;
-    const at = now();
-    const events: RunEvent[] = [
-      { seq, type: 'ENGINE', timestamp: at, level: type === 'RUN_FAILURE' ? 'error' : 'warn', message, data },
-      {
-        seq: seq + 1,
-        type,
-        timestamp: at,
-        message,
-        ...(type === 'RUN_FAILURE' ? { error: { name: errorCode('RUN_WORKER_EXITED'), message } } : {}),
-      },
-    ];
-    const res = await deps.controlPlane.appendRunEvents(deps.agentId(), runId, events);
-    return res.status;
-  }
+  const endRun = (runId: string, type: RunEnding['type'], message: string, data: RunEnding['data'], afterSeq = 0) =>
+    endRunWithEvents(deps, now, { runId, type, message, data, afterSeq });
 
   /** Adopts or spawns the run's worker and reports it; never ships (superviseRun does). */
   async function launch(
