@@ -6,12 +6,20 @@
 // first goes only when it fits, so the chunks held in memory here and in the control plane for
 // this agent stay within LOG_BYTES_IN_FLIGHT plus one chunk per stream however many runs write at
 // once. A stream's first chunk always goes (no stream waits on another's).
+import { BodyPool } from '../shared/body-pool.js';
 
 /**
  * Log-chunk bytes this agent keeps in flight over all streams (a stream's first chunk goes
  * regardless): 4 chunks of the default 4 MiB for one busy stream, 2 each for two.
  */
 export const LOG_BYTES_IN_FLIGHT = 16 * 1024 * 1024;
+
+/**
+ * The buffers log chunks are read into, reused (shared/body-pool.ts): as many as the budget keeps
+ * in flight. A chunk's goes back once the control plane answered it 200 (it read the whole body,
+ * so the socket no longer reads it); a refused or failed chunk's is left to the GC.
+ */
+export const logChunkBuffers = new BodyPool(LOG_BYTES_IN_FLIGHT);
 
 export class LogSendBudget {
   private used = 0;

@@ -153,7 +153,12 @@ export function eventLinesAfter(spoolDir: string, afterSeq: number, max: number)
 }
 
 /** Up to `max` bytes of `file` from `offset`; undefined when the file does not exist yet. */
-export function readRange(file: string, offset: number, max: number): Buffer | undefined {
+export function readRange(
+  file: string,
+  offset: number,
+  max: number,
+  alloc: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size),
+): Buffer | undefined {
   // Sized first: a file with nothing past `offset` (an idle run's every pass, for each of its
   // three files) costs one stat, not an open, a stat and a close.
   let size: number;
@@ -172,9 +177,10 @@ export function readRange(file: string, offset: number, max: number): Buffer | u
   }
   try {
     // Unfilled: every byte up to n is read over it, and only those are used.
-    const buf = Buffer.allocUnsafe(len);
+    const buf = alloc(len);
     const n = readSync(fd, buf, 0, len, offset);
-    return buf.subarray(0, n);
+    // The very buffer when whole (a pool knows it by identity).
+    return n === len ? buf : buf.subarray(0, n);
   } finally {
     closeSync(fd);
   }

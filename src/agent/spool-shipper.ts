@@ -16,7 +16,7 @@ import { isTerminalRunStatus, type RunStatus } from '../shared/run-status.js';
 import type { Logger } from '../shared/logger.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
 import { confirmLogChunk, cutLogChunk, logChunkConfirmed, logChunkFor } from './log-chunk-size.js';
-import { processLogBudget, type LogSendBudget } from './log-send-budget.js';
+import { logChunkBuffers, processLogBudget, type LogSendBudget } from './log-send-budget.js';
 import { SendWindow } from './send-window.js';
 import { lineHead, parseEvent, readRange, type LineHead } from './spool-lines.js';
 
@@ -317,7 +317,7 @@ export class SpoolShipper {
       }
       let chunk: Buffer | undefined;
       try {
-        chunk = readRange(file, next, size);
+        chunk = readRange(file, next, size, (n) => logChunkBuffers.take(n));
       } finally {
         // Nothing to send (or the read failed): the room goes back at once.
         if (!chunk || chunk.length === 0) this.logBudget.release(size);
@@ -327,14 +327,13 @@ export class SpoolShipper {
       next += chunk.length;
       const call = this.controlPlane.appendComputeLogs(this.agentId, this.runId, stream, at, chunk);
       // Given back before the window sees the answer, so a stream waiting in it finds the room.
-      void call.then(
-        () => this.logBudget.release(size),
-        () => this.logBudget.release(size),
-      );
+      const release = (): void => this.logBudget.release(size);
+      void call.then(release, release);
       window.add(
         call.then(
           (r) => {
             confirmLogChunk(this.controlPlane, chunk.length);
+            logChunkBuffers.give(chunk); // body read whole; a refused chunk's is left to the GC
             // storedBytes is the control plane's truth: it may be ahead (a previous attempt) but never behind.
             this.offsets[stream] = Math.max(r.storedBytes, this.offsets[stream]);
             if (r.truncated && !this.truncated[stream]) {

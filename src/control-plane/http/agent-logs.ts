@@ -8,6 +8,7 @@
 //   → 200 {"storedBytes": n, "truncated": bool}
 // A chunk whose offset is ahead of what is stored waits (up to GAP_WAIT_MS) for the bytes before
 // it, so an agent may keep several chunks in flight; a gap that does not fill is refused as before.
+// Bodies are read into buffers reused across requests (shared/body-pool.ts), given back once stored.
 import { OutpostError, isOutpostError } from '../../shared/errors.js';
 import type { ComputeLogStream } from '../../shared/run-events.js';
 import { limitDetail, type ApiLimits } from '../limits.js';
@@ -15,6 +16,7 @@ import { authorizeAgent } from '../store/agents.js';
 import { appendComputeLogs, type AppendLogsResult } from '../store/compute-logs.js';
 import { assertRunWriter } from '../store/ownership.js';
 import type { Store } from '../store/store.js';
+import { BodyPool } from '../../shared/body-pool.js';
 import { LogChunkOrder, type ChunkEntry } from './log-chunk-order.js';
 import { jsonAnswer } from './whole-body.js';
 import { openAgentUpload, readBodyLimited, type AgentUpload, type AgentUploadDeps } from './agent-upload.js';
@@ -61,6 +63,9 @@ function tooLarge(limits: ApiLimits, got: string): OutpostError {
 }
 
 const isGap = (e: unknown): boolean => isOutpostError(e, 'INVALID_ARGUMENT') && typeof e.data?.storedBytes === 'number';
+
+/** Chunk bodies' buffers, reused (shared/body-pool.ts): one pool per process, as the bodies are. */
+export const bodies = new BodyPool();
 
 /** One chunk order per store (per process: a replica sees its own requests only). */
 const orders = new WeakMap<Store, LogChunkOrder>();
@@ -143,13 +148,21 @@ export async function handleAgentLogs(request: Request, deps: AgentUploadDeps): 
   await assertRunWriter(store.db, t.runId, t.agentId);
   // In the order before the body: a chunk whose body arrives first still waits for this one.
   const entry = chunkOrderOf(store).enter(t.runId, t.stream, t.offset);
+  let data: Buffer | undefined;
   try {
     const limit = Math.min(limits.maxLogChunkBytes, limits.maxBodyBytes);
-    const data = await readBodyLimited(request, limit, (got) => tooLarge(limits, got));
+    data = await readBodyLimited(
+      request,
+      limit,
+      (got) => tooLarge(limits, got),
+      (size) => bodies.take(size),
+    );
     const r = await appendWhenContiguous(store, t, data, GAP_WAIT_MS, entry);
     metrics.inc('outpost_compute_log_bytes_received_total', data.length);
     return jsonAnswer(r);
   } finally {
     entry.settle();
+    // The store's call has settled (or never began): nothing holds the bytes any more.
+    if (data) bodies.give(data);
   }
 }

@@ -7,7 +7,7 @@ import type { ApiLimits } from '../limits.js';
 import type { Store } from '../store/store.js';
 import type { TokenInfo } from '../store/tokens.js';
 import { authenticate } from './auth.js';
-import { takeRawBody } from './raw-body.js';
+import { takeRawBody, type BodyAlloc } from './raw-body.js';
 import type { Metrics } from './metrics.js';
 
 export interface AgentUploadDeps {
@@ -56,18 +56,19 @@ export async function openAgentUpload(
  * The body, refused past `limit` bytes, on the declared length or while reading (never holding
  * more than the limit); `tooLarge` names the limit. node-server.ts's own maxBodyBytes refusal
  * (an error from the stream or its raw reader) passes through. Off a socket the body is read
- * raw (raw-body.ts); otherwise from the Request's stream.
+ * raw (raw-body.ts), into `alloc`'s buffer when given; otherwise from the Request's stream.
  */
 export async function readBodyLimited(
   request: Request,
   limit: number,
   tooLarge: (got: string) => OutpostError,
+  alloc?: BodyAlloc,
 ): Promise<Buffer> {
   const declared = Number(request.headers.get('content-length') ?? NaN);
   if (declared > limit) throw tooLarge(String(declared));
   const raw = takeRawBody(request);
   if (raw) {
-    const body = await raw(limit);
+    const body = await raw(limit, alloc);
     if (!body) throw tooLarge(`more than ${limit}`);
     return body;
   }

@@ -173,9 +173,12 @@ export function createNodeServer(opts: NodeServerOptions): Server {
       });
       if (raw) {
         // The endpoint's limit, within the server's: past the server's, its own refusal.
-        attachRawBody(request, (limit) =>
-          readIncoming(req, Math.min(limit, opts.maxBodyBytes), () =>
-            limit > opts.maxBodyBytes ? bodyTooLarge(opts.maxBodyBytes) : undefined,
+        attachRawBody(request, (limit, alloc) =>
+          readIncoming(
+            req,
+            Math.min(limit, opts.maxBodyBytes),
+            () => (limit > opts.maxBodyBytes ? bodyTooLarge(opts.maxBodyBytes) : undefined),
+            alloc,
           ),
         );
       }

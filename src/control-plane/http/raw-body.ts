@@ -6,10 +6,15 @@
 // there is one (a Request from elsewhere, e.g. a test calling the handler, keeps its own body).
 // The checks are unchanged: read only when the handler asks (after authentication and
 // ownership), refused past the endpoint's limit while reading, never holding more than it.
+// The endpoint may say where the body goes (`alloc`: /agent/logs takes its buffers from a
+// pool, shared/body-pool.ts); the bytes are copied in as they arrive either way.
 import type { IncomingMessage } from 'node:http';
 
+/** Allocates a body's buffer of exactly `size` bytes (contents undefined). */
+export type BodyAlloc = (size: number) => Buffer;
+
 /** Resolves with the body, or undefined past `limit` bytes (reading stops there). */
-export type RawBodyReader = (limit: number) => Promise<Buffer | undefined>;
+export type RawBodyReader = (limit: number, alloc?: BodyAlloc) => Promise<Buffer | undefined>;
 
 const readers = new WeakMap<Request, RawBodyReader>();
 
@@ -27,17 +32,18 @@ export function takeRawBody(request: Request): RawBodyReader | undefined {
 /**
  * Reads `req` to its end, up to `limit` bytes. Past the limit it stops reading (the socket stays
  * open so the client reads the refusal; node-server.ts drains or cuts the rest) and answers
- * `overLimit()`'s error when it gives one, else undefined. A client gone mid-body rejects.
+ * `overLimit()`'s error when it gives one, else undefined. A client gone mid-body rejects. The
+ * declared length's buffer comes from `alloc`; once this settles nothing here writes to it.
  */
 export function readIncoming(
   req: IncomingMessage,
   limit: number,
   overLimit: () => Error | undefined = () => undefined,
+  alloc: BodyAlloc = (size) => Buffer.allocUnsafe(size),
 ): Promise<Buffer | undefined> {
   return new Promise((resolve, reject) => {
     const declared = Number(req.headers['content-length']);
-    let whole =
-      Number.isSafeInteger(declared) && declared >= 0 && declared <= limit ? Buffer.allocUnsafe(declared) : undefined;
+    let whole = Number.isSafeInteger(declared) && declared >= 0 && declared <= limit ? alloc(declared) : undefined;
     const parts: Buffer[] = [];
     let size = 0;
     const stop = (): void => {
@@ -66,7 +72,8 @@ export function readIncoming(
     };
     const onEnd = (): void => {
       stop();
-      resolve(whole ? whole.subarray(0, size) : Buffer.concat(parts, size));
+      // The very buffer `alloc` gave when the length was as declared (a pool knows it by identity).
+      resolve(whole ? (size === whole.length ? whole : whole.subarray(0, size)) : Buffer.concat(parts, size));
     };
     const onError = (err: Error): void => {
       stop();
