@@ -47,6 +47,14 @@ export interface LauncherPort {
   /** The run's first events are stored: work held back off its launch path may start now. */
   launchSettled?(runId: string): void;
   /**
+   * Records durably on this host that the run's workflow asked to stop it, whether or not a worker
+   * runs yet (runWorkflowV4's terminateProcess, which may come before the launch inside
+   * supervision): a launch from then on starts no worker (`terminationRequested`).
+   */
+  recordTermination?(runId: string): void;
+  /** Whether `recordTermination` was called for the run on this host (before or after a restart). */
+  terminationRequested?(runId: string): boolean;
+  /**
    * Settles when the run's worker exits, if this process started it and sees it exit (a child);
    * undefined otherwise (an adopted worker: liveness is then polled).
    */
@@ -182,6 +190,11 @@ export interface SuperviseOptions {
   withLaunch?: boolean;
   /** runWorkflowV3: once the run has ended, complete this work item here (no local activity for it). */
   completeWorkItem?: string;
+  /**
+   * runWorkflowV4: launch the run first, here (join the launch begun ahead, else launch it,
+   * idempotently), then supervise it. A run stopped before its launch ends here without a worker.
+   */
+  launch?: WorkItemPayload<'LAUNCH_RUN'>;
 }
 
 export interface SuperviseResult {

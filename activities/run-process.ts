@@ -4,10 +4,10 @@
 // this host.
 import { Context, CancelledFailure } from '@temporalio/activity';
 import { sleep } from '../src/shared/backoff.js';
-import { errorCode, isOutpostError } from '../src/shared/errors.js';
-import type { RunEvent } from '../src/shared/run-events.js';
+import { isOutpostError } from '../src/shared/errors.js';
 import { isTerminalRunStatus, type RunStatus } from '../src/shared/run-status.js';
 import type { WorkItemPayload } from '../src/shared/work-items.js';
+import { endRunWithEvents, type RunEnding } from './end-run.js';
 import { coded, toFailure } from './failures.js';
 import { launchSpecOf } from './launch-spec.js';
 import { LaunchBoard, type Launched } from './launch-board.js';
@@ -39,6 +39,8 @@ export function createRunProcessActivities(deps: ActivityDeps) {
   const pollMs = deps.supervisePollMs ?? 250;
   const idleMs = Math.max(pollMs, deps.superviseIdleMs ?? 2_000);
   const board = new LaunchBoard();
+  /** Launches under way in this process, by run: a termination waits for its run's (terminateProcess). */
+  const launchesHere = new Map<string, Promise<unknown>>();
   const ahead = new ShipAhead({ ...deps, pollMs, idleMs, settled: (runId) => deps.launcher.launchSettled?.(runId) });
 
   /** Whether a worker for the run wrote events into its spool on this host. */
@@ -46,31 +48,8 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     return deps.spool.eventLinesAfter(runId, 0, 1) !== '';
   }
 
-  /** Appends ENGINE + a terminal event after the highest seq, unless the run already ended. */
-  async function endRun(
-    runId: string,
-    type: 'RUN_FAILURE' | 'RUN_CANCELED',
-    message: string,
-    data: Record<string, unknown>,
-    afterSeq = 0,
-  ): Promise<RunStatus> {
-    const cursor = await deps.controlPlane.runCursor(deps.agentId(), runId);
-    if (isTerminalRunStatus(cursor.status)) return cursor.status;
-    const seq = Math.max(cursor.lastSeq, afterSeq) + 1;
-    const at = now();
-    const events: RunEvent[] = [
-      { seq, type: 'ENGINE', timestamp: at, level: type === 'RUN_FAILURE' ? 'error' : 'warn', message, data },
-      {
-        seq: seq + 1,
-        type,
-        timestamp: at,
-        message,
-        ...(type === 'RUN_FAILURE' ? { error: { name: errorCode('RUN_WORKER_EXITED'), message } } : {}),
-      },
-    ];
-    const res = await deps.controlPlane.appendRunEvents(deps.agentId(), runId, events);
-    return res.status;
-  }
+  const endRun = (runId: string, type: RunEnding['type'], message: string, data: RunEnding['data'], afterSeq = 0) =>
+    endRunWithEvents(deps, now, { runId, type, message, data, afterSeq });
 
   /** Adopts or spawns the run's worker and reports it; never ships (superviseRun does). */
   async function launch(
@@ -79,6 +58,12 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     const log = deps.logger.child({ runId: payload.runId });
     const existing = await deps.launcher.adopt(payload.runId);
     let cursor: RunCursor | undefined;
+    // Its workflow asked to stop it before any worker ran here (runWorkflowV4's terminateProcess
+    // may come before the launch inside supervision): none is started.
+    if (!existing && deps.launcher.terminationRequested?.(payload.runId) && !ranHere(payload.runId)) {
+      log.info('run not launched: its termination was requested first');
+      return { skipped: 'CANCELING' } as const;
+    }
     if (!existing) {
       // A run terminated (or otherwise ended) before launch is never started. The cursor asked
       // for when this agent claimed the launch, if fresh, saves the launch a round trip.
@@ -159,8 +144,10 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     // activity has no heartbeat: its workflow task is kept alive by the SDK instead.
     const beat = !ctx || ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), LAUNCH_HEARTBEAT_MS);
     board.inFlight.add(payload.runId);
+    const launching = launch(payload);
+    launchesHere.set(payload.runId, launching);
     try {
-      const outcome = await launch(payload);
+      const outcome = await launching;
       if ('launched' in outcome) unsupervised?.watch(payload.runId);
       // Its supervision's activity task may not exist yet: the spool ships from now on.
       const from = 'launched' in outcome ? outcome.posted.cursor : undefined;
@@ -176,6 +163,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     } finally {
       clearInterval(beat);
       board.inFlight.delete(payload.runId);
+      if (launchesHere.get(payload.runId) === launching) launchesHere.delete(payload.runId);
     }
   }
 
@@ -216,7 +204,18 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     };
     try {
       let cursor: RunCursor | undefined;
-      if (opts.withLaunch) {
+      if (opts.launch) {
+        // runWorkflowV4: the launch is this activity's first step (a retry adopts what it started).
+        const outcome = await joinOrLaunch(opts.launch);
+        if ('skipped' in outcome) {
+          board.take(runId);
+          if (outcome.skipped === 'CANCELING')
+            await endRun(runId, 'RUN_CANCELED', 'run terminated before it was launched', {});
+          const stored = await deps.controlPlane.runCursor(deps.agentId(), runId);
+          return await ended(stored.status, stored.lastSeq);
+        }
+      }
+      if (opts.withLaunch || opts.launch) {
         const launched = await awaitLaunch(runId, ctx);
         if (!launched) {
           const stored = await deps.controlPlane.runCursor(deps.agentId(), runId);
@@ -366,6 +365,15 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     async terminateProcess(handle: LaunchHandle, graceMs: number): Promise<{ signaled: boolean; killed: boolean }> {
       const ctx = Context.current();
       const runId = handle.runId;
+      // runWorkflowV4 launches inside supervision, so this may come before or during the launch:
+      // recorded first, a launch that begins later starts no worker; one under way here is
+      // waited for, so that its worker gets the SIGTERM.
+      deps.launcher.recordTermination?.(runId);
+      const under = launchesHere.get(runId);
+      if (under) {
+        const beat = setInterval(() => ctx.heartbeat(), LAUNCH_HEARTBEAT_MS);
+        await under.catch(() => undefined).finally(() => clearInterval(beat));
+      }
       const signaled = await deps.launcher.requestTermination(runId);
       if (!signaled) return { signaled: false, killed: false };
       deps.logger.info({ runId, graceMs }, 'sent SIGTERM to the run worker group');

@@ -14,4 +14,5 @@ export {
   queryCodeLocationWorkflow,
 } from './code-location.js';
 export { runWorkflow, runWorkflowV2, runWorkflowV3, terminateSignal, phaseQuery } from './run.js';
+export { runWorkflowV4 } from './run-v4.js';
 export { terminateRunWorkflow } from './terminate-run.js';

@@ -1,8 +1,9 @@
 // Launches begun by the poller, ahead of the run workflow's first task. In `all` mode the poller
 // starts a run's workflow eagerly: when Temporal hands that workflow's first task straight to
-// this process's worker, the task's one possible first step is the launch, as a local activity
-// here (launchRunHere): the workflow exists, this host is the one its input names, and a first
-// task holds no signal (a signal sent after the start comes in a later task). So the poller
+// this process's worker, the run's first step is the launch on this host (inside superviseRun
+// for runWorkflowV4; a local activity of that first task, launchRunHere, for V1-V3): the
+// workflow exists, this host is the one its input names, and a termination waits for a launch
+// under way here (terminateProcess). So the poller
 // begins that very launch at once (the same idempotent path: the launcher's intent and record,
 // the pre-launch cursor check), and the local activity, 14-21 ms later (thread hops, activation,
 // local-activity scheduling), joins it instead of launching again. Exactly once holds as for the

@@ -7,15 +7,15 @@ import type { WorkItemKind } from './work-items.js';
  * Workflow type started for each work-item kind. The code-server kinds are one activity that
  * asks and completes: a local one for schedule and sensor evaluation, a regular one that
  * heartbeats for syncs and queries; the older types stay registered for executions already
- * running. A launch runs runWorkflowV3: runWorkflow with every patch taken, unrecorded, and the
- * item completed by its supervision (runWorkflowV2 stays registered for executions running).
+ * running. A launch runs runWorkflowV4: one activity (superviseRun) launches, supervises and
+ * completes the item (V1-V3 stay registered for executions running).
  */
 export const WORKFLOW_TYPES = {
   SYNC_CODE_LOCATION: 'syncCodeLocationWorkflowV3',
   EVALUATE_SCHEDULE: 'evaluateScheduleWorkflowV3',
   EVALUATE_SENSOR: 'evaluateSensorWorkflowV3',
   QUERY_CODE_LOCATION: 'queryCodeLocationWorkflowV3',
-  LAUNCH_RUN: 'runWorkflowV3',
+  LAUNCH_RUN: 'runWorkflowV4',
   TERMINATE_RUN: 'terminateRunWorkflow',
 } as const satisfies Record<WorkItemKind, string>;
 

@@ -25,6 +25,14 @@ export interface Launcher {
   spoolDir(runId: string): string;
   /** The run's first events are stored: work held back off its launch path may start now. */
   launchSettled?(runId: string): void;
+  /**
+   * Records durably on this host that the run's workflow asked to stop it, whether or not a worker
+   * runs yet (runWorkflowV4's terminateProcess, which may come before the launch inside
+   * supervision): a launch from then on starts no worker (`terminationRequested`).
+   */
+  recordTermination?(runId: string): void;
+  /** Whether `recordTermination` was called for the run on this host (before or after a restart). */
+  terminationRequested?(runId: string): boolean;
   /** Settles when the run's worker exits, if this process started it (undefined for an adopted one). */
   whenExited?(runId: string): Promise<void> | undefined;
 }

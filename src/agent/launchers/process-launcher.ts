@@ -47,6 +47,9 @@ export { defaultCliCommand } from './detached-spawn.js';
 
 const noop = (): void => undefined;
 
+/** In a run's directory: its workflow asked to stop it (recordTermination), before or after its launch. */
+const TERMINATE_REQUESTED = 'terminate-requested';
+
 /** A taken standby's replacement starts after this long if its launch never settles (launchSettled). */
 const REFILL_FALLBACK_MS = 1_000;
 
@@ -273,6 +276,16 @@ export class ProcessLauncher implements Launcher {
   signal(runId: string, signal: NodeJS.Signals): Promise<boolean> {
     const rec = this.record(runId);
     return Promise.resolve(rec !== undefined && signalRecordedGroup(rec, signal));
+  }
+
+  recordTermination(runId: string): void {
+    const dir = this.runDir(runId);
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+    writeFileSync(join(dir, TERMINATE_REQUESTED), JSON.stringify({ at: Date.now() }), { mode: 0o600 });
+  }
+
+  terminationRequested(runId: string): boolean {
+    return existsSync(join(this.runDir(runId), TERMINATE_REQUESTED));
   }
 
   requestTermination(runId: string): Promise<boolean> {

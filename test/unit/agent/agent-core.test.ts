@@ -108,7 +108,7 @@ describe('workflowStartFor', () => {
 
   test('a launch becomes run-<runId> with USE_EXISTING, summary and search attributes', () => {
     const s = workflowStartFor(launch, 'outpost-agent');
-    assert.equal(s.workflowType, 'runWorkflowV3');
+    assert.equal(s.workflowType, 'runWorkflowV4');
     assert.equal(s.options.workflowId, 'run-run_1');
     assert.equal(s.options.taskQueue, 'outpost-agent');
     assert.equal(s.options.workflowIdConflictPolicy, 'USE_EXISTING');

@@ -65,14 +65,17 @@ test('a change to the run workflow without patched() fails the replay', async ()
   const dir = mkdtempSync(resolve('.replay-mutant-'));
   try {
     cpSync(resolve('workflows'), dir, { recursive: true });
-    const runTs = join(dir, 'run.ts');
-    const source = readFileSync(runTs, 'utf8');
-    const mutated = source.replace(
-      'const host = hostActivities(input.hostTaskQueue ?? (await bookkeeping.hostQueue()));',
-      'await bookkeeping.hostQueue();\n  const host = hostActivities(input.hostTaskQueue ?? (await bookkeeping.hostQueue()));',
-    );
-    assert.notEqual(mutated, source, 'the mutation applies');
-    writeFileSync(runTs, mutated);
+    // Every run workflow file (run.ts: V1-V3, run-v4.ts: V4) gets the same extra activity call.
+    for (const file of ['run.ts', 'run-v4.ts']) {
+      const runTs = join(dir, file);
+      const source = readFileSync(runTs, 'utf8');
+      const mutated = source.replace(
+        'const host = hostActivities(input.hostTaskQueue ?? (await bookkeeping.hostQueue()));',
+        'await bookkeeping.hostQueue();\n  const host = hostActivities(input.hostTaskQueue ?? (await bookkeeping.hostQueue()));',
+      );
+      assert.notEqual(mutated, source, `the mutation applies to ${file}`);
+      writeFileSync(runTs, mutated);
+    }
     const runs = load().filter((r) => r.type.startsWith('runWorkflow'));
     const results = await replay(join(dir, 'index.ts'), runs);
     for (const [name, error] of results) {

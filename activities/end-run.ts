@@ -1,0 +1,39 @@
+// How the agent ends a run itself (its worker never ran, or died without a terminal event): an
+// ENGINE event and the terminal one after the highest seq, unless the run already ended.
+import { errorCode } from '../src/shared/errors.js';
+import type { RunEvent } from '../src/shared/run-events.js';
+import { isTerminalRunStatus, type RunStatus } from '../src/shared/run-status.js';
+import type { ActivityDeps } from './ports.js';
+
+export interface RunEnding {
+  runId: string;
+  type: 'RUN_FAILURE' | 'RUN_CANCELED';
+  message: string;
+  data: Record<string, unknown>;
+  /** The highest seq seen in the spool (may be ahead of the stored cursor). */
+  afterSeq: number;
+}
+
+/** Appends ENGINE + a terminal event after the highest seq, unless the run already ended; the run's status. */
+export async function endRunWithEvents(
+  deps: Pick<ActivityDeps, 'controlPlane' | 'agentId'>,
+  now: () => number,
+  { runId, type, message, data, afterSeq }: RunEnding,
+): Promise<RunStatus> {
+  const cursor = await deps.controlPlane.runCursor(deps.agentId(), runId);
+  if (isTerminalRunStatus(cursor.status)) return cursor.status;
+  const seq = Math.max(cursor.lastSeq, afterSeq) + 1;
+  const at = now();
+  const events: RunEvent[] = [
+    { seq, type: 'ENGINE', timestamp: at, level: type === 'RUN_FAILURE' ? 'error' : 'warn', message, data },
+    {
+      seq: seq + 1,
+      type,
+      timestamp: at,
+      message,
+      ...(type === 'RUN_FAILURE' ? { error: { name: errorCode('RUN_WORKER_EXITED'), message } } : {}),
+    },
+  ];
+  const res = await deps.controlPlane.appendRunEvents(deps.agentId(), runId, events);
+  return res.status;
+}

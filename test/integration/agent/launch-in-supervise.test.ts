@@ -1,0 +1,98 @@
+// runWorkflowV4 launches inside superviseRun, so the workflow's `terminate` may reach the host
+// before or during the launch (V3 always launched first). terminateProcess records the request
+// first (a launch that begins later starts no worker) and waits for a launch under way here (its
+// worker then gets the SIGTERM). Real parts: the control plane (SQLite), the agent's
+// ProcessLauncher, real `sleepy` run workers of examples/hello, the activities as the workflow
+// runs them (MockActivityEnvironment).
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import type { SuperviseResult } from '../../../activities/index.js';
+import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
+import { configFileOf } from '../../../src/agent/launchers/run-records.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { startHelloStack, type ScriptedStack } from '../../support/scripted-agent.js';
+import { runActivities } from '../../support/run-activities.js';
+import { until } from '../../support/wait.js';
+
+describe('the launch inside supervision (runWorkflowV4) and termination', () => {
+  let s: ScriptedStack;
+  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-launch-in-supervise-'));
+  const launchers: ProcessLauncher[] = [];
+
+  before(async () => {
+    s = await startHelloStack();
+  });
+  after(async () => {
+    for (const l of launchers) l.stop();
+    await s?.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  function activities(o: { maxBooting?: number } = {}) {
+    const logger = createLogger({ name: 'agent', level: 'warn' });
+    const launcher = new ProcessLauncher({ dataDir, logger, ...o });
+    launchers.push(launcher);
+    return { acts: runActivities(s, { launcher, hostTaskQueue: 'v4', supervisePollMs: 100 }), launcher };
+  }
+
+  async function status(runId: string): Promise<{ status: string; types: string[] }> {
+    const r = await s.user<{ run: { status: string; events: Array<{ type: string }> } }>(
+      'query($id: ID!) { run(id: $id) { status events { type } } }',
+      { id: runId },
+    );
+    return { status: r.run.status, types: r.run.events.map((e) => e.type) };
+  }
+
+  const supervise = (acts: ReturnType<typeof activities>['acts'], runId: string): Promise<SuperviseResult> => {
+    const payload = { runId, location: 'hello', job: 'sleepy', runConfig: { seconds: 300 }, tags: {} };
+    const handle = { runId, launcher: '', ref: '', adopted: false };
+    return new MockActivityEnvironment().run(() => acts.superviseRun(handle, { launch: payload }));
+  };
+  const terminate = (
+    acts: ReturnType<typeof activities>['acts'],
+    runId: string,
+  ): Promise<{ signaled: boolean; killed: boolean }> =>
+    new MockActivityEnvironment().run(() =>
+      acts.terminateProcess({ runId, launcher: '', ref: '', adopted: false }, 5_000),
+    );
+
+  test('terminated before its launch: no worker starts, the run ends CANCELED', async () => {
+    const { acts, launcher } = activities();
+    const runId = await s.launch('sleepy', { seconds: 300 });
+    await s.claimLaunch(runId);
+    // An operator's `terminate` signal (the store still says QUEUED): nothing to signal yet.
+    assert.deepEqual(await terminate(acts, runId), { signaled: false, killed: false });
+    const result = await supervise(acts, runId);
+    assert.equal(result.status, 'CANCELED');
+    assert.equal(launcher.spawnCount(runId), 0, 'no worker spawned');
+    const run = await status(runId);
+    assert.equal(run.status, 'CANCELED');
+    assert.ok(run.types.includes('RUN_CANCELED'), run.types.join(','));
+  });
+
+  test('terminated while its launch waits for a boot slot: the launched worker gets the SIGTERM', async () => {
+    const { acts, launcher } = activities({ maxBooting: 1 });
+    const runId = await s.launch('sleepy', { seconds: 300 });
+    await s.claimLaunch(runId);
+    // The only boot slot is taken: the launch passes its checks and then waits (nothing recorded).
+    const release = await launcher.bootSlots.acquire();
+    const supervised = supervise(acts, runId);
+    await until('the launch waits for a boot slot', () => existsSync(configFileOf(launcher.runDir(runId))), 10_000, 10);
+    let settled = false;
+    const terminated = terminate(acts, runId).finally(() => (settled = true));
+    await sleep(300);
+    assert.equal(settled, false, 'the termination waits for the launch under way');
+    release();
+    assert.equal((await terminated).signaled, true, 'the worker launched meanwhile was signalled');
+    const result = await supervised;
+    assert.equal(result.status, 'CANCELED');
+    assert.equal(launcher.spawnCount(runId), 1, 'launched once');
+    assert.equal(await launcher.isAlive(runId), false);
+    assert.equal((await status(runId)).status, 'CANCELED');
+  });
+});
