@@ -5,15 +5,19 @@
 // ProcessLauncher, real `sleepy` run workers of examples/hello, the activities as the workflow
 // runs them (MockActivityEnvironment).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import type { SuperviseResult } from '../../../activities/index.js';
 import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
-import { configFileOf } from '../../../src/agent/launchers/run-records.js';
+import { outpostWorkerMatch } from '../../../src/agent/launchers/recovery.js';
+import { configFileOf, runDir, spoolOf, writeIntent } from '../../../src/agent/launchers/run-records.js';
+import { isSameLiveProcess, readProcStat } from '../../../src/agent/launchers/proc.js';
+import { CLI } from '../../support/code-server-process.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { startHelloStack, type ScriptedStack } from '../../support/scripted-agent.js';
 import { runActivities } from '../../support/run-activities.js';
@@ -23,12 +27,14 @@ describe('the launch inside supervision (runWorkflowV4) and termination', () => 
   let s: ScriptedStack;
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-launch-in-supervise-'));
   const launchers: ProcessLauncher[] = [];
+  const children: ChildProcess[] = [];
 
   before(async () => {
     s = await startHelloStack();
   });
   after(async () => {
     for (const l of launchers) l.stop();
+    for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
     await s?.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
@@ -94,5 +100,33 @@ describe('the launch inside supervision (runWorkflowV4) and termination', () => 
     assert.equal(launcher.spawnCount(runId), 1, 'launched once');
     assert.equal(await launcher.isAlive(runId), false);
     assert.equal((await status(runId)).status, 'CANCELED');
+  });
+
+  test('an agent killed between spawn and record, then terminated: the unrecorded worker is stopped, not left running', async () => {
+    const runId = await s.launch('sleepy', { seconds: 300 });
+    await s.claimLaunch(runId);
+    // What the killed agent left: its intent, and the worker it spawned (not yet recorded, no
+    // event written yet: frozen right after its exec, as a booting worker is for a second or more).
+    const dir = runDir(dataDir, runId);
+    const spool = spoolOf(dir);
+    mkdirSync(spool, { recursive: true, mode: 0o700 });
+    writeFileSync(configFileOf(dir), JSON.stringify({ seconds: 300 }));
+    writeIntent(dir, { runId, at: Date.now(), match: outpostWorkerMatch(runId) });
+    const module = resolve('examples/hello/definitions.ts');
+    const args = ['api', 'execute-run', '--run-id', runId, '--module', module, '--job', 'sleepy'];
+    const worker = spawn(process.execPath, [...CLI, ...args, '--config-file', configFileOf(dir), '--spool-dir', spool], {
+      detached: true,
+      stdio: 'ignore',
+    });
+    children.push(worker);
+    process.kill(worker.pid!, 'SIGSTOP');
+    const st = readProcStat(worker.pid!)!;
+    // The restarted agent: the workflow's terminateProcess, then superviseRun's retry (launch first).
+    const { acts } = activities();
+    await terminate(acts, runId);
+    const result = await supervise(acts, runId);
+    assert.equal(result.status, 'CANCELED');
+    process.kill(worker.pid!, 'SIGCONT');
+    await until('the worker is gone', () => !isSameLiveProcess(worker.pid!, st.startTime), 20_000, 50);
   });
 });
