@@ -52,6 +52,8 @@ export interface LauncherPort {
    * supervision): a launch from then on starts no worker (`terminationRequested`).
    */
   recordTermination?(runId: string): void;
+  /** A worker started by a launch cut short here (agent killed before its record), recorded now; never spawns. */
+  recoverLaunch?(runId: string): Promise<LaunchHandle | undefined>;
   /** Whether `recordTermination` was called for the run on this host (before or after a restart). */
   terminationRequested?(runId: string): boolean;
   /**

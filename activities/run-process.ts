@@ -56,13 +56,15 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     payload: WorkItemPayload<'LAUNCH_RUN'>,
   ): Promise<{ launched: LaunchHandle; posted: NonNullable<Launched> } | { skipped: RunStatus }> {
     const log = deps.logger.child({ runId: payload.runId });
-    const existing = await deps.launcher.adopt(payload.runId);
+    let existing = await deps.launcher.adopt(payload.runId);
     let cursor: RunCursor | undefined;
-    // Its workflow asked to stop it before any worker ran here (runWorkflowV4's terminateProcess
-    // may come before the launch inside supervision): none is started.
+    // Its workflow asked to stop it (runWorkflowV4's terminateProcess may come before the launch):
+    // none is started; one a launch cut short here started (agent killed before its record) is
+    // found, stopped and supervised.
     if (!existing && deps.launcher.terminationRequested?.(payload.runId) && !ranHere(payload.runId)) {
-      log.info('run not launched: its termination was requested first');
-      return { skipped: 'CANCELING' } as const;
+      existing = await deps.launcher.recoverLaunch?.(payload.runId);
+      if (existing) await deps.launcher.requestTermination(payload.runId);
+      else return { skipped: 'CANCELING' } as const;
     }
     if (!existing) {
       // A run terminated (or otherwise ended) before launch is never started. The cursor asked
@@ -72,7 +74,9 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         (await deps.controlPlane.runCursor(deps.agentId(), payload.runId));
       // Not when a worker already wrote events here (its record lost with a killed agent): the
       // launcher adopts it (recovery.ts) and supervision drains and stops it.
-      if ((cursor.status === 'CANCELING' && !ranHere(payload.runId)) || isTerminalRunStatus(cursor.status)) {
+      const stopped = (cursor.status === 'CANCELING' && !ranHere(payload.runId)) || isTerminalRunStatus(cursor.status);
+      if (stopped) existing = await deps.launcher.recoverLaunch?.(payload.runId);
+      if (stopped && !existing) {
         log.info({ status: cursor.status }, 'run not launched: it was stopped first');
         return { skipped: cursor.status } as const;
       }
@@ -134,10 +138,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     }
   }
 
-  /**
-   * launchRun's body, for every way it runs: an activity on the host queue, local in the workflow
-   * task, or begun by the poller ahead of that task (no activity context: `ctx` undefined).
-   */
+  /** launchRun's body: an activity, local in the workflow task, or begun by the poller (no `ctx`). */
   async function launchAndPost(payload: WorkItemPayload<'LAUNCH_RUN'>, ctx?: Context): Promise<LaunchOutcome> {
     // A launch may outlast the 15 s heartbeat timeout (a standby booting or taking the run on a
     // starved CPU): heartbeat, or Temporal retries it here while this attempt still runs. A local

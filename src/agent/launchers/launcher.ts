@@ -31,6 +31,11 @@ export interface Launcher {
    * supervision): a launch from then on starts no worker (`terminationRequested`).
    */
   recordTermination?(runId: string): void;
+  /**
+   * The run's worker, recorded, or started by a launch cut short on this host (the agent killed
+   * between its intent and its record): found and recorded now. Never spawns.
+   */
+  recoverLaunch?(runId: string): Promise<LaunchHandle | undefined>;
   /** Whether `recordTermination` was called for the run on this host (before or after a restart). */
   terminationRequested?(runId: string): boolean;
   /** Settles when the run's worker exits, if this process started it (undefined for an adopted one). */

@@ -288,10 +288,25 @@ export class ProcessLauncher implements Launcher {
     return existsSync(join(this.runDir(runId), TERMINATE_REQUESTED));
   }
 
-  requestTermination(runId: string): Promise<boolean> {
+  async requestTermination(runId: string): Promise<boolean> {
     const spool = this.spoolDir(runId);
     if (existsSync(spool)) writeFileSync(join(spool, SPOOL_FILES.terminated), JSON.stringify({ at: Date.now() }));
+    // A worker spawned by an agent killed before it recorded it gets the SIGTERM too.
+    await this.recoverLaunch(runId);
     return this.signal(runId, 'SIGTERM');
+  }
+
+  /**
+   * The run's worker, recorded, or started by a launch cut short here (an agent killed between
+   * its intent and its record: found in /proc and recorded now, recovery.ts); never spawns. A
+   * launch under way in this process is waited for first (recovery would find its worker
+   * before its record and record that one spawn twice).
+   */
+  async recoverLaunch(runId: string): Promise<LaunchHandle | undefined> {
+    await this.launching.get(runId)?.catch(noop);
+    const recorded = await this.adopt(runId);
+    if (recorded || !hasIntent(this.runDir(runId))) return recorded;
+    return recover(this.ctx, runId);
   }
 
   whenExited(runId: string): Promise<void> | undefined {
