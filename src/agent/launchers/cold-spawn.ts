@@ -8,7 +8,9 @@
 // for it yet, so a crash while waiting is a launch that never began. What is spawned is a
 // SpawnPlan: Outpost's `outpost api execute-run`, or for a Dagster location
 // `dagster api execute_run` (dagster-run-command.ts); everything else is this one path.
+import { once } from 'node:events';
 import { mkdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { dirname, resolve } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
 import { dagsterRunCommand } from '../dagster/dagster-run-command.js';
@@ -87,7 +89,11 @@ async function spawnBooting(
     secrets: ctx.secrets,
   });
   if (child.pid === undefined) {
-    throw new OutpostError('RUN_WORKER_SPAWN_FAILED', { detail: `run ${spec.runId}: spawn returned no pid` });
+    // Why comes as the 'error' event on the next tick (e.g. ENOENT for a missing cwd).
+    const why = await Promise.race([once(child, 'error').then(([e]) => (e as Error).message), sleep(1_000)]);
+    throw new OutpostError('RUN_WORKER_SPAWN_FAILED', {
+      detail: `run ${spec.runId}: ${why ?? 'spawn returned no pid'} (working directory ${plan.place.cwd})`,
+    });
   }
   // Read before any await: until the loop turns, our child is not reaped, so /proc still holds
   // its start time even if the whole tree has already ended (a quick job on a busy host).

@@ -41,12 +41,16 @@ export function spawnDetached(s: DetachedSpawnSpec): ChildProcess {
   const out = openSync(join(s.logDir, SPOOL_FILES.stdout), 'a', WORKER_LOG_MODE);
   const err = openSync(join(s.logDir, SPOOL_FILES.stderr), 'a', WORKER_LOG_MODE);
   try {
-    return spawn(argv[0]!, argv.slice(1), {
+    const child = spawn(argv[0]!, argv.slice(1), {
       cwd: s.place.cwd,
       detached: true,
       stdio: s.ipc ? ['ignore', out, err, 'ipc'] : ['ignore', out, err],
       env: credentialFreeEnv(s.baseEnv, s.extraEnv, { secrets: s.secrets }),
     });
+    // A failed spawn (no pid: a missing cwd or command) is also an 'error' event on the next
+    // tick: unheard, an uncaught exception that kills the agent. The caller checks the pid.
+    child.on('error', () => undefined);
+    return child;
   } finally {
     closeSync(out);
     closeSync(err);
