@@ -291,8 +291,9 @@ export class ProcessLauncher implements Launcher {
   async requestTermination(runId: string): Promise<boolean> {
     const spool = this.spoolDir(runId);
     if (existsSync(spool)) writeFileSync(join(spool, SPOOL_FILES.terminated), JSON.stringify({ at: Date.now() }));
-    // A worker spawned by an agent killed before it recorded it gets the SIGTERM too.
-    await this.recoverLaunch(runId);
+    // A worker spawned by an agent killed before it recorded it gets the SIGTERM too. Not waiting
+    // for a launch under way here (the poller's local SIGTERM must not): terminateProcess does.
+    if (!this.launching.has(runId)) await this.recoverLaunch(runId);
     return this.signal(runId, 'SIGTERM');
   }
 

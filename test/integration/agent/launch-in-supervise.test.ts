@@ -138,4 +138,44 @@ describe('the launch inside supervision (runWorkflowV4) and termination', () => 
     }
     await until('the worker is gone', () => !isSameLiveProcess(worker.pid!, st.startTime), 20_000, 50);
   });
+
+  test('terminated after its launch failed: the drain ends the run CANCELED, with no worker', async () => {
+    const { acts } = activities();
+    const runId = await s.launch('sleepy', { seconds: 300 });
+    await s.claimLaunch(runId);
+    const handle = { runId, launcher: '', ref: '', adopted: false };
+    const payload = { runId, location: 'no-such-location', job: 'sleepy', runConfig: {}, tags: {} };
+    const failed = await new MockActivityEnvironment()
+      .run(() => acts.superviseRun(handle, { launch: payload }))
+      .then(
+        () => undefined,
+        (err: Error) => err,
+      );
+    assert.ok(failed, 'the launch failed');
+    assert.deepEqual(await terminate(acts, runId), { signaled: false, killed: false });
+    const drained = await new MockActivityEnvironment().run<[], SuperviseResult, () => Promise<SuperviseResult>>(() =>
+      acts.superviseRun(handle, { terminating: true }),
+    );
+    assert.equal(drained.status, 'CANCELED');
+  });
+
+  test('a second superviseRun attempt while the first still waits for a boot slot: one worker, both end with it', async () => {
+    const { acts, launcher } = activities({ maxBooting: 1 });
+    const runId = await s.launch('sleepy', { seconds: 300 });
+    await s.claimLaunch(runId);
+    const release = await launcher.bootSlots.acquire();
+    // Attempt 1 outlived its heartbeat timeout (Temporal's view), attempt 2 starts here meanwhile.
+    const first = supervise(acts, runId).catch((err: Error) => err);
+    await until('the launch waits for a boot slot', () => existsSync(configFileOf(launcher.runDir(runId))), 10_000, 10);
+    const second = supervise(acts, runId).catch((err: Error) => err);
+    await sleep(300);
+    release();
+    await until('a worker runs', () => launcher.isAlive(runId), 30_000, 50);
+    const stopped = await terminate(acts, runId);
+    assert.equal(stopped.signaled, true);
+    const results = await Promise.all([first, second]);
+    assert.equal(launcher.spawnCount(runId), 1, 'launched once');
+    for (const r of results) assert.equal((r as SuperviseResult).status, 'CANCELED', String(r));
+    assert.equal((await status(runId)).status, 'CANCELED');
+  });
 });
