@@ -175,7 +175,8 @@ describe('the launch inside supervision (runWorkflowV4) and termination', () => 
     assert.equal(stopped.signaled, true);
     const results = await Promise.all([first, second]);
     assert.equal(launcher.spawnCount(runId), 1, 'launched once');
-    for (const r of results) assert.equal((r as SuperviseResult).status, 'CANCELED', String(r));
+    for (const r of results)
+      assert.equal((r as SuperviseResult).status, 'CANCELED', r instanceof Error ? r.message : r.status);
     assert.equal((await status(runId)).status, 'CANCELED');
   });
 });
