@@ -179,4 +179,20 @@ describe('the launch inside supervision (runWorkflowV4) and termination', () => 
       assert.equal((r as SuperviseResult).status, 'CANCELED', r instanceof Error ? r.message : r.status);
     assert.equal((await status(runId)).status, 'CANCELED');
   });
+
+  test('two endings of one run at once (a stale attempt and the live one): both answer the stored end', async () => {
+    const { acts } = activities();
+    const env = new MockActivityEnvironment();
+    for (let i = 0; i < 4; i++) {
+      const runId = await s.launch('sleepy', { seconds: 300 });
+      await s.claimLaunch(runId);
+      const endings = await Promise.allSettled([
+        env.run(() => acts.endRunWithoutWorker(runId, 'RUN_CANCELED', 'run terminated before it was launched')),
+        env.run(() => acts.endRunWithoutWorker(runId, 'RUN_FAILURE', 'launch failed')),
+      ]);
+      const failed = endings.filter((e) => e.status === 'rejected').map((e) => String(e.reason));
+      assert.deepEqual(failed, [], 'an ending lost the race with a conflict instead of reading the stored end');
+      assert.ok(['CANCELED', 'FAILURE'].includes((await status(runId)).status));
+    }
+  });
 });
