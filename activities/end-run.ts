@@ -1,6 +1,6 @@
 // How the agent ends a run itself (its worker never ran, or died without a terminal event): an
 // ENGINE event and the terminal one after the highest seq, unless the run already ended.
-import { errorCode } from '../src/shared/errors.js';
+import { errorCode, isOutpostError } from '../src/shared/errors.js';
 import type { RunEvent } from '../src/shared/run-events.js';
 import { isTerminalRunStatus, type RunStatus } from '../src/shared/run-status.js';
 import type { ActivityDeps } from './ports.js';
@@ -34,6 +34,14 @@ export async function endRunWithEvents(
       ...(type === 'RUN_FAILURE' ? { error: { name: errorCode('RUN_WORKER_EXITED'), message } } : {}),
     },
   ];
-  const res = await deps.controlPlane.appendRunEvents(deps.agentId(), runId, events);
-  return res.status;
+  try {
+    return (await deps.controlPlane.appendRunEvents(deps.agentId(), runId, events)).status;
+  } catch (err) {
+    // Another ending of the run landed first (a stale attempt of the same supervision still
+    // running here, or the workflow's endRunWithoutWorker): the run has ended, which is the answer.
+    if (!isOutpostError(err, 'RUN_EVENT_CONFLICT')) throw err;
+    const stored = await deps.controlPlane.runCursor(deps.agentId(), runId);
+    if (!isTerminalRunStatus(stored.status)) throw err;
+    return stored.status;
+  }
 }
