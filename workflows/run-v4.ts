@@ -4,7 +4,7 @@
 // then supervises. V3's first task held a local activity (launchRunHere) until the launch was
 // reported, and one that waited longer than its 5 s (a burst's launches wait seconds for a boot
 // slot) went on as a launchRun activity: an activity task, a workflow task and two activations
-// more per run. Here a noop run is 2 workflow tasks and 1 activity (10 history events) however
+// more per run. Here a noop run is 2 workflow tasks and 1 activity (11 history events) however
 // long its launch waits. Termination: terminateProcess on the host waits for a launch under way
 // there and keeps a later one from starting the worker (activities/run-process.ts).
 import { ActivityFailure, condition, isCancellation, setHandler } from '@temporalio/workflow';
