@@ -3,7 +3,8 @@
 // input: the item, the payload, its own host queue), so the V3 code path (launchRunHere as a
 // local activity, superviseRun with `withLaunch`, terminateProcess after the launch) meets
 // today's activities, which V4 changed (superviseRun's `launch`, terminateProcess's record and
-// wait). Real parts: control plane (SQLite), Temporal dev server, the in-process agent, workers.
+// wait), also after a restart of the agent mid-supervision. Real parts: control plane (SQLite),
+// Temporal dev server, the in-process agent, real run workers.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { testTemporal } from '../../support/temporal.js';
@@ -65,6 +66,25 @@ describe('runWorkflowV3 executions on this agent', () => {
     assert.equal(stack.agent!.launcher.spawnCount(id), 1);
     assert.equal(run.events.filter((e) => e.type === 'RUN_START').length, 1);
     assert.equal(run.events.at(-1)?.type, 'RUN_SUCCESS');
+    assert.deepEqual(await launchItems(id), [{ status: 'COMPLETED', result: JSON.stringify({ status: 'SUCCESS' }) }]);
+  });
+
+  test('a V3 run whose agent restarts mid-supervision: the retried superviseRun (withLaunch) adopts the worker, SUCCESS', async () => {
+    const id = await stack.launch('sleepy', { seconds: 4 });
+    await stack.waitRun(id, ['STARTED']);
+    // A graceful stop cancels the supervision attempt (the worker lives on); the agent that
+    // starts next on the same data dir (same id, same host queue) gets the retry.
+    await stack.agent!.stop();
+    await stack.startAgent();
+    const run = await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);
+    assert.equal(run.status, 'SUCCESS');
+    const h = await history(id);
+    assert.deepEqual(await h.handle.result(), { status: 'SUCCESS' });
+    assert.equal(h.type, 'runWorkflowV3');
+    assert.equal(stack.agent!.launcher.spawnCount(id), 1, 'adopted, not launched again');
+    const types = run.events.map((e) => e.type);
+    assert.equal(types.filter((x) => x === 'RUN_START').length, 1, types.join(','));
+    assert.equal(types.at(-1), 'RUN_SUCCESS', types.join(','));
     assert.deepEqual(await launchItems(id), [{ status: 'COMPLETED', result: JSON.stringify({ status: 'SUCCESS' }) }]);
   });
 
