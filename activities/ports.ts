@@ -49,7 +49,8 @@ export interface LauncherPort {
   /**
    * Records durably on this host that the run's workflow asked to stop it, whether or not a worker
    * runs yet (runWorkflowV4's terminateProcess, which may come before the launch inside
-   * supervision): a launch from then on starts no worker (`terminationRequested`).
+   * supervision): a launch from then on starts no worker (`terminationRequested`), and stops
+   * one it recovers after a crash (spawned, never recorded, so there was nothing to signal).
    */
   recordTermination?(runId: string): void;
   /** A worker started by a launch cut short here (agent killed before its record), recorded now; never spawns. */

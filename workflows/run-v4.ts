@@ -4,17 +4,15 @@
 // then supervises. V3's first task held a local activity (launchRunHere) until the launch was
 // reported, and one that waited longer than its 5 s (a burst's launches wait seconds for a boot
 // slot) went on as a launchRun activity: an activity task, a workflow task and two activations
-// more per run. Here a noop run is 2 workflow tasks and 1 activity (10 history events) however
+// more per run. Here a noop run is 2 workflow tasks and 1 activity (11 history events) however
 // long its launch waits. Termination: terminateProcess on the host waits for a launch under way
 // there and keeps a later one from starting the worker (activities/run-process.ts).
-import { ActivityFailure, condition, isCancellation, setHandler } from '@temporalio/workflow';
+import { condition, isCancellation, setHandler } from '@temporalio/workflow';
 import type { LaunchHandle, SuperviseResult } from '../activities/index.js';
-import type { RunStatus } from '../src/shared/run-status.js';
-import { bookkeeping, hostActivities, localBookkeeping, workFailureOf } from './activity-options.js';
+import { bookkeeping, hostActivities } from './activity-options.js';
+import { completeLaunchItem, failLaunch, terminateAndDrain } from './run-endings.js';
 import { phaseQuery, terminateSignal } from './run.js';
 import type { RunPhase, RunWorkflowInput, RunWorkflowResult } from './types.js';
-
-const DEFAULT_GRACE_MS = 10_000;
 
 export async function runWorkflowV4(input: RunWorkflowInput & { hostTaskQueue?: string }): Promise<RunWorkflowResult> {
   const { runId } = input.payload;
@@ -45,40 +43,20 @@ export async function runWorkflowV4(input: RunWorkflowInput & { hostTaskQueue?: 
       await Promise.race([settled, condition(() => terminateRequested)]);
       if (result === undefined) {
         phase = 'terminating';
-        // SIGTERM (after a launch under way on the host), grace, SIGKILL; supervision sees the
-        // exit and drains, ending a run without a terminal event CANCELED.
-        await host.terminateProcess(handle, input.terminateGraceMs ?? DEFAULT_GRACE_MS);
-        try {
-          await settled;
-        } catch (err) {
-          if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
-          // Supervision failed for good: drain on a fresh attempt, as V3 does.
-          result = await host.superviseRun(handle, { terminating: true });
-        }
+        // The host signals the worker after a launch under way there, or starts none later.
+        result = (await terminateAndDrain(host, handle, input, settled)) ?? result;
       }
     }
   } catch (err) {
     if (isCancellation(err)) throw err;
     // The launch (or supervision) failed for good: the run ends FAILURE unless it already ended.
-    const failure = workFailureOf(err);
     phase = 'finalizing';
-    await bookkeeping.endRunWithoutWorker(runId, 'RUN_FAILURE', `launch failed: ${failure.message}`);
-    await bookkeeping.failWork(input.workItemId, failure);
+    await failLaunch(input, err);
     phase = 'done';
     return { status: 'FAILURE' };
   }
   phase = 'finalizing';
-  if (!result!.itemCompleted) await completeItem(result!.status);
+  if (!result!.itemCompleted) await completeLaunchItem(input.workItemId, result!.status, true);
   phase = 'done';
   return { status: result!.status };
-
-  async function completeItem(status: RunStatus): Promise<void> {
-    try {
-      await localBookkeeping.completeWork(input.workItemId, { status });
-      return;
-    } catch (err) {
-      if (isCancellation(err)) throw err;
-    }
-    await bookkeeping.completeWork(input.workItemId, { status });
-  }
 }

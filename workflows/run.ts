@@ -19,7 +19,8 @@ import {
 } from '@temporalio/workflow';
 import type { LaunchHandle, LaunchOutcome, SuperviseOptions, SuperviseResult } from '../activities/index.js';
 import type { RunStatus } from '../src/shared/run-status.js';
-import { bookkeeping, hostActivities, localBookkeeping, localLaunch, workFailureOf } from './activity-options.js';
+import { bookkeeping, hostActivities, localLaunch } from './activity-options.js';
+import { completeLaunchItem, failLaunch, terminateAndDrain } from './run-endings.js';
 import {
   PHASE_QUERY,
   TERMINATE_SIGNAL,
@@ -118,29 +119,15 @@ async function runWith(
   } catch (err) {
     if (isCancellation(err)) throw err;
     // The launch failed for good (e.g. the worker cannot be spawned): the run ends FAILURE.
-    const failure = workFailureOf(err);
     phase = 'finalizing';
-    await bookkeeping.endRunWithoutWorker(runId, 'RUN_FAILURE', `launch failed: ${failure.message}`);
-    await bookkeeping.failWork(input.workItemId, failure);
+    await failLaunch(input, err);
     phase = 'done';
     return { status: 'FAILURE' };
   }
   phase = 'finalizing';
-  if (!itemCompleted) await completeItem(status);
+  if (!itemCompleted) await completeLaunchItem(input.workItemId, status, has(COMPLETE_IN_TASK_PATCH));
   phase = 'done';
   return { status };
-
-  async function completeItem(runStatus: RunStatus): Promise<void> {
-    if (has(COMPLETE_IN_TASK_PATCH)) {
-      try {
-        await localBookkeeping.completeWork(input.workItemId, { status: runStatus });
-        return;
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-      }
-    }
-    await bookkeeping.completeWork(input.workItemId, { status: runStatus });
-  }
 
   async function launchAndSupervise(): Promise<RunStatus> {
     if (terminateRequested) {
@@ -187,17 +174,9 @@ async function runWith(
     await Promise.race([supervised, condition(() => terminateRequested)]);
     if (result === undefined && has(TERMINATE_AT_ONCE_PATCH)) {
       phase = 'terminating';
-      // SIGTERM now, grace, SIGKILL. The host records the termination first, so supervision,
-      // which sees the exit and drains, ends a run that wrote no terminal event CANCELED. With
-      // the agent dead both wait on the host queue and run when it is back.
-      await host.terminateProcess(handle, input.terminateGraceMs ?? DEFAULT_GRACE_MS);
-      try {
-        await supervised;
-      } catch (err) {
-        if (isCancellation(err) || !(err instanceof ActivityFailure)) throw err;
-        // Supervision failed for good: drain on a fresh attempt, as the old branch does.
-        result = await host.superviseRun(handle, { terminating: true });
-      }
+      // The host records the termination first, so the drain ends the run CANCELED. With the
+      // agent dead both wait on the host queue and run when it is back.
+      result = (await terminateAndDrain(host, handle, input, supervised)) ?? result;
       phase = 'finalizing';
       return result!.status;
     }

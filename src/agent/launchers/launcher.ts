@@ -28,7 +28,8 @@ export interface Launcher {
   /**
    * Records durably on this host that the run's workflow asked to stop it, whether or not a worker
    * runs yet (runWorkflowV4's terminateProcess, which may come before the launch inside
-   * supervision): a launch from then on starts no worker (`terminationRequested`).
+   * supervision): a launch from then on starts no worker (`terminationRequested`), and stops
+   * one it recovers after a crash (spawned, never recorded, so there was nothing to signal).
    */
   recordTermination?(runId: string): void;
   /**

@@ -50,6 +50,9 @@ const noop = (): void => undefined;
 /** In a run's directory: its workflow asked to stop it (recordTermination), before or after its launch. */
 const TERMINATE_REQUESTED = 'terminate-requested';
 
+/** SIGTERM to SIGKILL for a recovered worker whose termination was requested first (the run workflow's default). */
+const RECOVERED_TERMINATE_GRACE_MS = 10_000;
+
 /** A taken standby's replacement starts after this long if its launch never settles (launchSettled). */
 const REFILL_FALLBACK_MS = 1_000;
 
@@ -186,7 +189,10 @@ export class ProcessLauncher implements Launcher {
 
     if (hasIntent(dir)) {
       const recovered = await recover(this.ctx, spec.runId);
-      if (recovered) return recovered;
+      if (recovered) {
+        this.stopIfTerminated(spec.runId);
+        return recovered;
+      }
     }
 
     // Dagster imports user code per step anyway: its runs always spawn cold, no standby pool.
@@ -286,6 +292,18 @@ export class ProcessLauncher implements Launcher {
 
   terminationRequested(runId: string): boolean {
     return existsSync(join(this.runDir(runId), TERMINATE_REQUESTED));
+  }
+
+  /**
+   * A worker recovered after a crash (spawned, never recorded) whose workflow asked to stop the
+   * run meanwhile: terminateProcess found no record to signal then, so it is stopped now
+   * (SIGTERM, then SIGKILL after the workflow's default grace). Supervision sees it exit.
+   */
+  private stopIfTerminated(runId: string): void {
+    if (!this.terminationRequested(runId)) return;
+    this.opts.logger.warn({ runId }, 'run worker recovered after its termination was requested: stopping it');
+    void this.requestTermination(runId);
+    setTimeout(() => void this.signal(runId, 'SIGKILL'), RECOVERED_TERMINATE_GRACE_MS).unref();
   }
 
   async requestTermination(runId: string): Promise<boolean> {

@@ -6,7 +6,7 @@
 // runs them (MockActivityEnvironment).
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -19,6 +19,7 @@ import { configFileOf, runDir, spoolOf, writeIntent } from '../../../src/agent/l
 import { isSameLiveProcess, readProcStat } from '../../../src/agent/launchers/proc.js';
 import { CLI } from '../../support/code-server-process.js';
 import { createLogger } from '../../../src/shared/logger.js';
+import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import { startHelloStack, type ScriptedStack } from '../../support/scripted-agent.js';
 import { runActivities } from '../../support/run-activities.js';
 import { until } from '../../support/wait.js';
@@ -54,10 +55,16 @@ describe('the launch inside supervision (runWorkflowV4) and termination', () => 
     return { status: r.run.status, types: r.run.events.map((e) => e.type) };
   }
 
+  const payloadOf = (runId: string) => ({
+    runId,
+    location: 'hello',
+    job: 'sleepy',
+    runConfig: { seconds: 300 },
+    tags: {},
+  });
   const supervise = (acts: ReturnType<typeof activities>['acts'], runId: string): Promise<SuperviseResult> => {
-    const payload = { runId, location: 'hello', job: 'sleepy', runConfig: { seconds: 300 }, tags: {} };
     const handle = { runId, launcher: '', ref: '', adopted: false };
-    return new MockActivityEnvironment().run(() => acts.superviseRun(handle, { launch: payload }));
+    return new MockActivityEnvironment().run(() => acts.superviseRun(handle, { launch: payloadOf(runId) }));
   };
   const terminate = (
     acts: ReturnType<typeof activities>['acts'],
@@ -194,5 +201,26 @@ describe('the launch inside supervision (runWorkflowV4) and termination', () => 
       assert.deepEqual(failed, [], 'an ending lost the race with a conflict instead of reading the stored end');
       assert.ok(['CANCELED', 'FAILURE'].includes((await status(runId)).status));
     }
+  });
+
+  test('terminated while its agent was down after a spawn it never recorded: the worker the launch then recovers is stopped', async () => {
+    // kill -9 between spawn and record: intent.json and a running worker (it wrote RUN_START),
+    // no process.json. The `terminate` reaches the restarted agent first, then superviseRun's
+    // launch: between them the worker must be stopped, not run on for good.
+    const before = activities();
+    const runId = await s.launch('sleepy', { seconds: 300 });
+    await s.claimLaunch(runId);
+    await new MockActivityEnvironment().run(() => before.acts.launchRun(payloadOf(runId)));
+    const events = join(before.launcher.spoolDir(runId), SPOOL_FILES.events);
+    await until('RUN_START in the spool', () => existsSync(events) && statSync(events).size > 0, 20_000, 20);
+    unlinkSync(join(before.launcher.runDir(runId), 'process.json'));
+    const { acts, launcher } = activities(); // the restarted agent: same data dir, no children
+    await terminate(acts, runId);
+    const result = await Promise.race([supervise(acts, runId), sleep(30_000).then(() => undefined)]);
+    if (result === undefined) await launcher.signal(runId, 'SIGKILL'); // leave nothing behind
+    assert.ok(result, 'supervision ended: the recovered worker was stopped, not left to run 300 s');
+    assert.equal(result.status, 'CANCELED');
+    assert.equal(launcher.spawnCount(runId), 1, 'recovered, not spawned again');
+    assert.equal((await status(runId)).status, 'CANCELED');
   });
 });
