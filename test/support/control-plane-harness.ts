@@ -7,7 +7,10 @@ import {
   type FetchHandler,
   type StoreLimits,
 } from '../../src/control-plane/index.js';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
+import { createNodeServer } from '../../src/control-plane/http/node-server.js';
 import { createToken } from '../../src/control-plane/store/tokens.js';
 import { createLogger } from '../../src/shared/logger.js';
 import type { LocationSnapshot } from '../../src/shared/location-snapshot.js';
@@ -269,4 +272,28 @@ export async function postAgentRaw<B>(
     }),
   );
   return { status: res.status, body: (await res.json()) as RawAnswer<B>['body'] };
+}
+
+/** The harness's handler behind the real node:http server on a free 127.0.0.1 port. */
+export interface ServedHarness {
+  server: Server;
+  base: string;
+  close(): Promise<void>;
+}
+
+export async function serveHarness(h: Harness, maxBodyBytes: number): Promise<ServedHarness> {
+  const server = createNodeServer({
+    handler: h.handler,
+    maxBodyBytes,
+    logger: createLogger({ name: 'test', level: 'silent' }),
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    server,
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: async () => {
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
+    },
+  };
 }

@@ -5,17 +5,20 @@
 // stored would be filled by a later body and show here as wrong bytes.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { bodies } from '../../../src/control-plane/http/agent-logs.js';
-import { createNodeServer } from '../../../src/control-plane/http/node-server.js';
 import { readComputeLogs } from '../../../src/control-plane/store/compute-logs.js';
 import type { ComputeLogStream } from '../../../src/shared/run-events.js';
-import { createLogger } from '../../../src/shared/logger.js';
-import { openHarness, runOfAgentA, type Harness } from '../../support/control-plane-harness.js';
+import {
+  openHarness,
+  runOfAgentA,
+  serveHarness,
+  type Harness,
+  type ServedHarness,
+} from '../../support/control-plane-harness.js';
 
 const KiB = 1024;
 const CHUNK = 512 * KiB;
@@ -23,7 +26,7 @@ const CHUNKS = 16;
 const WINDOW = 4;
 let dir: string;
 let h: Harness;
-let server: Server;
+let served: ServedHarness;
 let base = '';
 let agentA = '';
 let runId = '';
@@ -32,17 +35,11 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'outpost-log-pool-'));
   h = await openHarness(`sqlite:${join(dir, 'db.sqlite')}`, { realClock: true });
   ({ agentA, runId } = await runOfAgentA(h));
-  server = createNodeServer({
-    handler: h.handler,
-    maxBodyBytes: 8 * 1024 * KiB,
-    logger: createLogger({ name: 'test', level: 'silent' }),
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveHarness(h, 8 * 1024 * KiB);
+  base = served.base;
 });
 after(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await served.close();
   await h.close();
   rmSync(dir, { recursive: true, force: true });
 });

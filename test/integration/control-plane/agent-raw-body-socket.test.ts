@@ -6,23 +6,26 @@
 // a body over the server's own maxBodyBytes gets the server's refusal.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { createNodeServer } from '../../../src/control-plane/http/node-server.js';
 import { listRunEvents } from '../../../src/control-plane/store/run-events.js';
 import { readComputeLogs } from '../../../src/control-plane/store/compute-logs.js';
-import { createLogger } from '../../../src/shared/logger.js';
-import { openHarness, runOfAgentA, type Harness } from '../../support/control-plane-harness.js';
+import {
+  openHarness,
+  runOfAgentA,
+  serveHarness,
+  type Harness,
+  type ServedHarness,
+} from '../../support/control-plane-harness.js';
 
 const MiB = 1024 * 1024;
 const CHUNK_LIMIT = 3 * MiB;
 const SERVER_LIMIT = 4 * MiB;
 let dir: string;
 let h: Harness;
-let server: Server;
+let served: ServedHarness;
 let base = '';
 let agentA = '';
 let runId = '';
@@ -35,17 +38,11 @@ before(async () => {
     realClock: true,
   });
   ({ agentA, runId } = await runOfAgentA(h));
-  server = createNodeServer({
-    handler: h.handler,
-    maxBodyBytes: SERVER_LIMIT,
-    logger: createLogger({ name: 'test', level: 'silent' }),
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  served = await serveHarness(h, SERVER_LIMIT);
+  base = served.base;
 });
 after(async () => {
-  server.closeAllConnections();
-  await new Promise((r) => server.close(r));
+  await served.close();
   await h.close();
   rmSync(dir, { recursive: true, force: true });
 });
