@@ -6,8 +6,7 @@
 // through a plain HTTP relay in front of it that answers as a misbehaving proxy would.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -15,12 +14,13 @@ import { createControlPlaneClient } from '../../../src/agent/control-plane-clien
 import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
 import { freePort } from '../../../src/shared/net.js';
 import { createLogger } from '../../../src/shared/logger.js';
+import { startRelay, type Relay } from '../../support/relay.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 let dir: string;
 let cp: ControlPlane;
 let token: string;
-let relay: Server;
+let relay: Relay;
 let relayUrl: string;
 /** What the relay does with the next request: forward it, or answer as a broken proxy. */
 let mode: 'forward' | 'html502' | 'html404' | 'html200' | 'hang' | 'noRawEndpoints' = 'forward';
@@ -29,42 +29,30 @@ const paths: string[] = [];
 let connections = 0;
 
 /** Forwards a request to the control plane, or answers per `mode`. */
-function relayRequest(req: IncomingMessage, res: ServerResponse): void {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const html = (status: number) => {
-      res.writeHead(status, { 'content-type': 'text/html' });
-      res.end('<html><body>Bad Gateway</body></html>');
-    };
-    if (mode === 'html502') return html(502);
-    if (mode === 'html404') return html(404);
-    if (mode === 'html200') return html(200);
-    if (mode === 'hang') return; // never answers
-    paths.push(new URL(req.url!, 'http://x').pathname);
-    if (mode === 'noRawEndpoints' && req.url?.startsWith('/agent/') && !req.url.startsWith('/agent/graphql')) {
-      // A control plane from before the raw-body endpoints.
-      res.writeHead(404, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({ errors: [{ message: 'No such endpoint', extensions: { code: 'OUTPOST_ERR_NO_ROUTE' } }] }),
-      );
-      return;
-    }
-    const body = Buffer.concat(chunks);
-    fetch(`${cp.url}${req.url}`, {
-      method: req.method!,
-      headers: {
-        'content-type': req.headers['content-type'] ?? 'application/json',
-        authorization: req.headers.authorization ?? '',
-      },
-      body,
-    })
-      .then(async (r) => {
-        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
-        res.end(Buffer.from(await r.arrayBuffer()));
-      })
-      .catch(() => req.socket.destroy());
-  });
+function relayStep(
+  req: IncomingMessage,
+  body: Buffer<ArrayBuffer>,
+  res: ServerResponse,
+): Buffer<ArrayBuffer> | undefined {
+  const html = (status: number): undefined => {
+    res.writeHead(status, { 'content-type': 'text/html' });
+    res.end('<html><body>Bad Gateway</body></html>');
+    return undefined;
+  };
+  if (mode === 'html502') return html(502);
+  if (mode === 'html404') return html(404);
+  if (mode === 'html200') return html(200);
+  if (mode === 'hang') return undefined; // never answers
+  paths.push(new URL(req.url!, 'http://x').pathname);
+  if (mode === 'noRawEndpoints' && req.url?.startsWith('/agent/') && !req.url.startsWith('/agent/graphql')) {
+    // A control plane from before the raw-body endpoints.
+    res.writeHead(404, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({ errors: [{ message: 'No such endpoint', extensions: { code: 'OUTPOST_ERR_NO_ROUTE' } }] }),
+    );
+    return undefined;
+  }
+  return body;
 }
 
 before(async () => {
@@ -77,14 +65,12 @@ before(async () => {
     web: false,
   });
   token = await cp.issueToken('agent', 'a');
-  relay = createServer(relayRequest);
-  relay.on('connection', () => connections++);
-  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-  relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  relay = await startRelay(cp.url, relayStep);
+  relay.server.on('connection', () => connections++);
+  relayUrl = relay.url;
 });
 after(async () => {
-  relay.closeAllConnections();
-  await new Promise((r) => relay.close(r));
+  await relay.close();
   await cp.close();
   rmSync(dir, { recursive: true, force: true });
 });

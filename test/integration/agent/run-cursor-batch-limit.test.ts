@@ -4,8 +4,7 @@
 // instead of every burst paying a refused batch and then one request per run.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -15,12 +14,13 @@ import { createLogger } from '../../../src/shared/logger.js';
 import { workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
 import { SNAPSHOT } from '../../support/control-plane-harness.js';
 import { graphqlCall, type Vars } from '../../support/graphql-call.js';
+import { firstField, startRelay, type Relay } from '../../support/relay.js';
 
 const LIMIT = 4;
 const RUNS = 12;
 let dir: string;
 let cp: ControlPlane;
-let relay: Server;
+let relay: Relay;
 let relayUrl: string;
 let agentToken = '';
 let agentId = '';
@@ -28,25 +28,12 @@ const runIds: string[] = [];
 /** Each request the relay forwarded: its first field and, for runCursors, how many ids. */
 const forwarded: string[] = [];
 
-function relayRequest(req: IncomingMessage, res: ServerResponse): void {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    const body = Buffer.concat(chunks);
-    const parsed = JSON.parse(body.toString() || '{}') as { query?: string; variables?: { runIds?: unknown[] } };
-    const field = /\{\s*(\w+)\s*\(/.exec(parsed.query ?? '')?.[1] ?? '?';
-    forwarded.push(field === 'runCursors' ? `runCursors:${parsed.variables?.runIds?.length}` : field);
-    fetch(`${cp.url}${req.url}`, {
-      method: req.method!,
-      headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
-      body,
-    })
-      .then(async (r) => {
-        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
-        res.end(Buffer.from(await r.arrayBuffer()));
-      })
-      .catch(() => req.socket.destroy());
-  });
+/** Notes each operation's first field and, for runCursors, how many ids it asks for. */
+function relayStep(_req: IncomingMessage, body: Buffer<ArrayBuffer>): Buffer<ArrayBuffer> {
+  const field = firstField(body);
+  const ids = (JSON.parse(body.toString() || '{}') as { variables?: { runIds?: unknown[] } }).variables?.runIds;
+  forwarded.push(field === 'runCursors' ? `runCursors:${ids?.length}` : field);
+  return body;
 }
 
 const asUser = <T>(token: string, query: string, variables: Vars = {}): Promise<T> =>
@@ -64,9 +51,8 @@ before(async () => {
   });
   const user = await cp.issueToken('user', 'admin');
   agentToken = await cp.issueToken('agent', 'a');
-  relay = createServer(relayRequest);
-  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-  relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  relay = await startRelay(cp.url, relayStep);
+  relayUrl = relay.url;
   const client = createControlPlaneClient({ url: cp.url, token: agentToken });
   agentId = (await client.registerAgent({ name: 'a', hostname: 'h', version: '0', taskQueue: 'q' })).agentId;
   const { deployCodeLocation } = await asUser<{ deployCodeLocation: { version: number } }>(
@@ -85,8 +71,7 @@ before(async () => {
   for (let got = 0; got < RUNS;) got += (await client.claimWork(agentId, LIMIT, 0)).length;
 });
 after(async () => {
-  relay.closeAllConnections();
-  await new Promise((r) => relay.close(r));
+  await relay.close();
   await cp.close();
   rmSync(dir, { recursive: true, force: true });
 });

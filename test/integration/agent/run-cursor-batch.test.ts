@@ -5,8 +5,7 @@
 // from before `runCursors` (unknown field), which the agent then asks one run at a time.
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -16,12 +15,13 @@ import { createLogger } from '../../../src/shared/logger.js';
 import { workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
 import { SNAPSHOT } from '../../support/control-plane-harness.js';
 import { graphqlCall, type Vars } from '../../support/graphql-call.js';
+import { firstField, startRelay, type Relay } from '../../support/relay.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const RUNS = 12;
 let dir: string;
 let cp: ControlPlane;
-let relay: Server;
+let relay: Relay;
 let relayUrl: string;
 const tok = { user: '', agent: '', b: '' };
 let agentId = '';
@@ -30,31 +30,15 @@ const runIds: string[] = [];
 const forwarded: string[] = [];
 let beforeRunCursors = false;
 
-function relayRequest(req: IncomingMessage, res: ServerResponse): void {
-  const chunks: Buffer[] = [];
-  req.on('data', (c: Buffer) => chunks.push(c));
-  req.on('end', () => {
-    let body = Buffer.concat(chunks);
-    const text = body.toString();
-    const query = (JSON.parse(text || '{}') as { query?: string }).query ?? '';
-    const field = /\{\s*(\w+)\s*\(/.exec(query)?.[1] ?? '?';
-    forwarded.push(field);
-    if (beforeRunCursors && field === 'runCursors') {
-      // The real control plane asked for a field its schema does not have: its own answer
-      // (the public error shape, code BAD_REQUEST), as a control plane from before runCursors.
-      body = Buffer.from(text.replace(/runCursors\(/g, 'runCursorsNotHere('));
-    }
-    fetch(`${cp.url}${req.url}`, {
-      method: req.method!,
-      headers: { 'content-type': 'application/json', authorization: req.headers.authorization ?? '' },
-      body,
-    })
-      .then(async (r) => {
-        res.writeHead(r.status, { 'content-type': r.headers.get('content-type') ?? 'application/json' });
-        res.end(Buffer.from(await r.arrayBuffer()));
-      })
-      .catch(() => req.socket.destroy());
-  });
+/** Notes each operation's first field; before runCursors, asks for a field no schema has. */
+function relayStep(_req: IncomingMessage, body: Buffer<ArrayBuffer>): Buffer<ArrayBuffer> {
+  const field = firstField(body);
+  forwarded.push(field);
+  // The real control plane asked for a field its schema does not have: its own answer (the
+  // public error shape, code BAD_REQUEST), as a control plane from before runCursors.
+  if (beforeRunCursors && field === 'runCursors')
+    return Buffer.from(body.toString().replace(/runCursors\(/g, 'runCursorsNotHere('));
+  return body;
 }
 
 const gql = <T>(path: string, token: string, query: string, variables: Vars = {}): Promise<T> =>
@@ -74,9 +58,8 @@ before(async () => {
   tok.user = await cp.issueToken('user', 'admin');
   tok.agent = await cp.issueToken('agent', 'a');
   tok.b = await cp.issueToken('agent', 'b');
-  relay = createServer(relayRequest);
-  await new Promise<void>((r) => relay.listen(0, '127.0.0.1', r));
-  relayUrl = `http://127.0.0.1:${(relay.address() as AddressInfo).port}`;
+  relay = await startRelay(cp.url, relayStep);
+  relayUrl = relay.url;
   // The agent syncs `hello`, then claims RUNS launches of it: their cursors are its to read.
   const client = createControlPlaneClient({ url: cp.url, token: tok.agent });
   agentId = (await client.registerAgent({ name: 'a', hostname: 'h', version: '0', taskQueue: 'q' })).agentId;
@@ -98,8 +81,7 @@ before(async () => {
   assert.deepEqual(claimed.map((c) => c.runId).sort(), [...runIds].sort());
 });
 after(async () => {
-  relay.closeAllConnections();
-  await new Promise((r) => relay.close(r));
+  await relay.close();
   await cp.close();
   rmSync(dir, { recursive: true, force: true });
 });
