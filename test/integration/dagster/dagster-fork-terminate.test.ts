@@ -4,7 +4,7 @@
 // workerBelow), which then cancels the run within the grace; a SIGTERM to a fork of it left the
 // worker sleeping until the SIGKILL. Real `dagster api grpc` and `dagster api execute_run`.
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -12,7 +12,6 @@ import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.j
 import { noIsolation } from '../../../src/agent/launchers/sandbox.js';
 import type { DagsterTarget } from '../../../src/shared/dagster-target.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { SPOOL_FILES, type RunEvent } from '../../../src/shared/run-events.js';
 import { dagsterLaunchTarget } from '../../support/dagster-server.js';
 import { until } from '../../support/wait.js';
 
@@ -52,15 +51,7 @@ def pool_job() -> None:
 
 defs = Definitions(jobs=[pool_job])
 `;
-
-function events(launcher: ProcessLauncher, runId: string): RunEvent[] {
-  const file = join(launcher.spoolDir(runId), SPOOL_FILES.events);
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as RunEvent);
-}
+import { spooledEvents as events } from '../../support/spool-events.js';
 
 describe('a Dagster run worker with forked children', { skip }, () => {
   let target: DagsterTarget;

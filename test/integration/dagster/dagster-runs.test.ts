@@ -15,6 +15,7 @@ import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.j
 import { bubblewrapIsolation, bubblewrapUsable, noIsolation } from '../../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES, type RunEvent } from '../../../src/shared/run-events.js';
+import { spooledEvents as events } from '../../support/spool-events.js';
 
 const python = process.env.OUTPOST_TEST_DAGSTER_PYTHON;
 const skip = python
@@ -54,15 +55,6 @@ function describeProcesses(pids: number[]): string {
       return `${pid} [${state}, wchan ${read(pid, 'wchan')}] ${read(pid, 'cmdline').split('\0').join(' ').slice(0, 200)}`;
     })
     .join(' | ');
-}
-
-function events(launcher: ProcessLauncher, runId: string): RunEvent[] {
-  const file = join(launcher.spoolDir(runId), SPOOL_FILES.events);
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as RunEvent);
 }
 
 const spoolText = (launcher: ProcessLauncher, runId: string, file: string): string => {

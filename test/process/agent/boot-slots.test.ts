@@ -5,7 +5,7 @@
 // for its slot leaves nothing on disk but its config and never blocks the event loop. Without a
 // cap the same measure sees the boots overlap, so it can tell the two apart.
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -13,8 +13,8 @@ import { ProcessLauncher } from '../../../src/agent/launchers/process-launcher.j
 import { readProcessRecord } from '../../../src/agent/launchers/run-records.js';
 import { bubblewrapIsolation, bubblewrapUsable, noIsolation } from '../../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import { until } from '../../support/wait.js';
+import { spooledEvents as events } from '../../support/spool-events.js';
 
 const MODULE = resolve('examples/hello/definitions.ts');
 const logger = createLogger({ name: 'test', level: 'warn' });
@@ -22,15 +22,6 @@ const dataDir = mkdtempSync(join(tmpdir(), 'outpost-boot-slots-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
 
 const spec = (runId: string) => ({ runId, location: 'hello', job: 'hello', runConfig: {}, module: MODULE });
-
-function events(launcher: ProcessLauncher, runId: string): Array<{ seq: number; type: string; timestamp: number }> {
-  const file = join(launcher.spoolDir(runId), SPOOL_FILES.events);
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { seq: number; type: string; timestamp: number });
-}
 
 /** Most boots in flight at once, from the records: [spawnedAt, second event's timestamp] per run. */
 function maxOverlap(launcher: ProcessLauncher, ids: string[]): number {

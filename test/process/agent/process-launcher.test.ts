@@ -3,7 +3,7 @@
 // process-group termination, and no token in a worker's environment.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -18,20 +18,12 @@ import {
 import { createLogger } from '../../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import { until } from '../../support/wait.js';
+import { spooledEvents as events } from '../../support/spool-events.js';
 
 const MODULE = resolve('examples/hello/definitions.ts');
 const logger = createLogger({ name: 'test', level: 'warn' });
 const dataDir = mkdtempSync(join(tmpdir(), 'outpost-launcher-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
-
-function events(launcher: ProcessLauncher, runId: string): Array<{ seq: number; type: string }> {
-  const file = join(launcher.spoolDir(runId), SPOOL_FILES.events);
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as { seq: number; type: string });
-}
 
 const spec = (runId: string, job: string, runConfig: Record<string, unknown> = {}) => ({
   runId,

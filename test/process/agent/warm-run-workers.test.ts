@@ -29,26 +29,17 @@ import {
   type Isolation,
 } from '../../../src/agent/launchers/sandbox.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { SPOOL_FILES } from '../../../src/shared/run-events.js';
+import { SPOOL_FILES, type RunEvent } from '../../../src/shared/run-events.js';
 import { handoffClaimant, STANDBY_CLAIM_FILE, type StandbyRunMessage } from '../../../src/shared/standby-protocol.js';
 import { alive } from '../../support/process.js';
 import { until } from '../../support/wait.js';
+import { spooledEvents as events } from '../../support/spool-events.js';
 
 const MODULE = resolve('examples/hello/definitions.ts');
 const BROKEN = resolve('test/fixtures/user-code/broken-location/definitions.ts');
 const logger = createLogger({ name: 'test', level: 'warn' });
 const root = mkdtempSync(join(tmpdir(), 'outpost-warm-'));
 after(() => rmSync(root, { recursive: true, force: true }));
-
-type Ev = { seq: number; type: string; data?: Record<string, unknown>; message?: string };
-function events(launcher: ProcessLauncher, runId: string): Ev[] {
-  const file = join(launcher.spoolDir(runId), SPOOL_FILES.events);
-  if (!existsSync(file)) return [];
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .filter(Boolean)
-    .map((l) => JSON.parse(l) as Ev);
-}
 
 const spec = (runId: string, job: string, module = MODULE, runConfig: Record<string, unknown> = {}) => ({
   runId,
@@ -68,7 +59,7 @@ function newLauncher(isolation: Isolation, name: string, version?: () => number)
   });
 }
 
-async function finished(launcher: ProcessLauncher, runId: string): Promise<Ev[]> {
+async function finished(launcher: ProcessLauncher, runId: string): Promise<RunEvent[]> {
   await until(`${runId} to exit`, async () => !(await launcher.isAlive(runId)));
   return events(launcher, runId);
 }
