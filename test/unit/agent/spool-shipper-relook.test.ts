@@ -35,15 +35,21 @@ const lines = (from: number, to: number): string => {
   return out.join('\n') + '\n';
 };
 
-test('lines written while a batch awaits its answer are sent before that answer comes', async () => {
+/** A run whose spool holds RUN_START, already stored (it goes alone): where both tests begin. */
+async function runWithStoredStart(): Promise<{ run: { id: string }; spoolDir: string; file: string }> {
   const { run } = await store.transaction((trx) =>
     createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }),
   );
   const spoolDir = mkdtempSync(join(dir, 'spool-'));
   const file = join(spoolDir, 'events.jsonl');
-  // RUN_START is stored (it goes alone); then the worker's first lines of its loop.
   writeFileSync(file, lines(1, 1));
   await appendRunEvents(store, run.id, parseEventLines(line(1)));
+  return { run, spoolDir, file };
+}
+
+test('lines written while a batch awaits its answer are sent before that answer comes', async () => {
+  const { run, spoolDir, file } = await runWithStoredStart();
+  // Then the worker's first lines of its loop.
   appendFileSync(file, lines(2, 200));
   let calls = 0;
   let sentWhileHeld = 0;
@@ -101,13 +107,7 @@ function bytesRead(): number {
 }
 
 test('a long unfinished last line is read again only once the file has grown, not at every relook', async () => {
-  const { run } = await store.transaction((trx) =>
-    createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }),
-  );
-  const spoolDir = mkdtempSync(join(dir, 'spool-'));
-  const file = join(spoolDir, 'events.jsonl');
-  writeFileSync(file, lines(1, 1));
-  await appendRunEvents(store, run.id, parseEventLines(line(1)));
+  const { run, spoolDir, file } = await runWithStoredStart();
   // Complete lines, then the first 3 MiB of one long event the worker is still writing.
   const TAIL = 3 * 1024 * 1024;
   appendFileSync(
