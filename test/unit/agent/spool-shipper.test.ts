@@ -111,13 +111,18 @@ function shipperFromStart(
   lastSeq = 0,
   status: RunStatus = 'STARTING',
 ): SpoolShipper {
-  return new SpoolShipper(runId, AGENT, spoolDir, client, logger, {
+  return new SpoolShipper(
     runId,
-    lastSeq,
-    stdoutBytes: 0,
-    stderrBytes: 0,
-    status,
-  });
+    AGENT,
+    spoolDir,
+    client,
+    logger,
+    { runId, lastSeq, stdoutBytes: 0, stderrBytes: 0, status },
+    undefined,
+    // A pass on a starved host must not end (and drain its window) on the clock: the tests that
+    // hold an answer count what is sent while it is held.
+    60_000,
+  );
 }
 
 async function shipAll(shipper: SpoolShipper): Promise<void> {
@@ -280,18 +285,20 @@ test('stdout: a failed chunk, then a new shipper from the cursor: no byte lost o
 
 /**
  * A client whose first call's answer is held (after it is stored) until `more` further calls have
- * arrived, or 2 s pass: a window sends on as each answer comes; lock-step pairs wait for it first.
+ * arrived, or 10 s after the first call (a fallback only a lock-step shipper waits out: the clock
+ * starts at the first call, so a slow set-up on a loaded host does not release it early).
  */
 function heldFirstCall<T>(answer: (n: number, args: unknown[]) => Promise<T>, more: number) {
   let calls = 0;
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
   const stats = { arrivedWhileHeld: 0, held: true };
-  const timer = setTimeout(release, 2_000);
+  let timer: NodeJS.Timeout | undefined;
   return {
     stats,
     async call(args: unknown[]): Promise<T> {
       const n = ++calls;
+      if (n === 1) timer = setTimeout(release, 10_000);
       if (n > 1 && stats.held && ++stats.arrivedWhileHeld >= more) release();
       const answered = await answer(n, args);
       if (n === 1) {
