@@ -86,19 +86,24 @@ test('a whole chunk written while a chunk awaits its answer is sent before that 
       return r;
     },
   };
-  const shipper = new SpoolShipper(runId, agentId, spoolDir, client, logger, {
+  const shipper = new SpoolShipper(
     runId,
-    lastSeq: 0,
-    stdoutBytes: 0,
-    stderrBytes: 0,
-    status: 'STARTED',
-  });
+    agentId,
+    spoolDir,
+    client,
+    logger,
+    { runId, lastSeq: 0, stdoutBytes: 0, stderrBytes: 0, status: 'STARTED' },
+    undefined,
+    // A pass on a starved host must not end (and drain its window) on the clock.
+    60_000,
+  );
   for (let i = 0; i < 50 && (await shipper.shipOnce(false)); i++);
   // Then less than a chunk, which is what the worker has written when the shipper next looks.
   appendFileSync(file, text(100_000, 5_000));
   holding = true;
-  // The first chunk's answer reaches the shipper only once another chunk went, or after 3 s.
-  const timer = setTimeout(release, 3_000);
+  // The first chunk's answer reaches the shipper only once another chunk went, or after 10 s (a
+  // shipper that waits for it before sending more would wait for ever).
+  const timer = setTimeout(release, 10_000);
   try {
     for (let i = 0; i < 50 && (await shipper.shipOnce(false)); i++);
     // Whatever the tail's timing, a last pass once the worker is done.
