@@ -73,16 +73,6 @@ async function main(): Promise<void> {
     spoolRoot = join(sys.stack.dataDir, 'agent', 'runs');
     await sys.stack.deploy('bench', resolve('bench/fixtures/bench-location.ts'));
     const store = sys.stack.cp.store;
-    const traceFile = process.env.OUTPOST_LOG_TRACE;
-    const { spawn } = await import('node:child_process');
-    const sampler = traceFile
-      ? spawn('python3', ['/tmp/r9-sampler.py', traceFile, spoolRoot, String(process.pid), String(agent.pid)], {
-          stdio: 'ignore',
-        })
-      : undefined;
-    const { trace } = await import('../src/shared/pipeline-trace.js');
-    sqliteCheckpointerOf(store.dialect)?.on('checkpoint', (r: CheckpointResult) => trace('cp', 'ckpt', { ...r }));
-    trace('bench', 'launch');
     const stopCpu = await startWindowCpu(agent.pid!, 'logs');
     const e2eThreads0 = threadCpu();
     const elu0 = nodePerformance.eventLoopUtilization();
@@ -102,8 +92,6 @@ async function main(): Promise<void> {
       if (run && ['SUCCESS', 'FAILURE', 'CANCELED'].includes(run.status) && seen >= spoolSize(runId)) break;
       await sleep(10);
     }
-    trace('bench', 'stored', { lastStoredAt });
-    sampler?.kill();
     const cpu = await stopCpu();
     const e2eThreads = threadCpuSince(e2eThreads0);
     const elu = nodePerformance.eventLoopUtilization(elu0);

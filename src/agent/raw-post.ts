@@ -4,7 +4,6 @@
 // the Buffer to the socket as it is, about half the CPU per MiB (client and server together).
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { trace, tracing } from '../shared/pipeline-trace.js';
 
 export interface RawAnswer {
   status: number;
@@ -44,10 +43,6 @@ export function createRawPoster(baseUrl: string) {
         },
       );
       req.on('error', reject);
-      if (tracing) {
-        trace('agent', 'send', { url, len: body.length });
-        req.on('finish', () => trace('agent', 'written', { url, len: body.length }));
-      }
       req.end(body);
     });
 }

@@ -18,7 +18,6 @@ import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
 import { confirmLogChunk, cutLogChunk, logChunkConfirmed, logChunkFor } from './log-chunk-size.js';
 import { logChunkBuffers, processLogBudget, type LogSendBudget } from './log-send-budget.js';
 import { SendWindow } from './send-window.js';
-import { trace, tracing } from '../shared/pipeline-trace.js';
 import { lineHead, parseEvent, readRange, type LineHead } from './spool-lines.js';
 
 /** Events per appendRunEventLines call (the control plane's default limit is 10,000). */
@@ -104,7 +103,6 @@ export class SpoolShipper {
    * line of events.jsonl is complete as it will ever be. Returns true when anything was shipped.
    */
   async shipOnce(final = false): Promise<boolean> {
-    if (tracing) trace('agent', 'pass', { final });
     const logs = Promise.allSettled([this.shipLog('stdout'), this.shipLog('stderr')]);
     const results = await Promise.allSettled([this.shipEvents(final, logs), logs.then(unwrap)]);
     const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -334,10 +332,8 @@ export class SpoolShipper {
         break;
       }
       let chunk: Buffer | undefined;
-      if (tracing) trace('agent', 'read0', { stream, at: next, win: window.size });
       try {
         chunk = readRange(file, next, size, (n) => logChunkBuffers.take(n));
-        if (tracing) trace('agent', 'read', { stream, at: next, len: chunk?.length ?? 0, fsize: fileSize(file) });
       } finally {
         // Nothing to send (or the read failed): the room goes back at once.
         if (!chunk || chunk.length === 0) this.logBudget.release(size);
@@ -353,7 +349,6 @@ export class SpoolShipper {
       window.add(
         call.then(
           (r) => {
-            if (tracing) trace('agent', 'answer', { stream, at, len: chunk.length });
             confirmLogChunk(this.controlPlane, chunk.length);
             logChunkBuffers.give(chunk); // body read whole; a refused chunk's is left to the GC
             // storedBytes is the control plane's truth: it may be ahead (a previous attempt) but never behind.
@@ -375,9 +370,7 @@ export class SpoolShipper {
         ),
       );
     }
-    if (tracing) trace('agent', 'logdrain0', { stream, win: window.size });
     await window.drain();
-    if (tracing) trace('agent', 'logdrain1', { stream });
     if (window.failed) throw window.error;
     // Cut smaller: sent again at once (a pass that stored nothing would wait for the next write).
     if (cut) return (await this.shipLog(stream)) || this.offsets[stream] > start;

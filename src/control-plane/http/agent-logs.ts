@@ -18,7 +18,6 @@ import { assertRunWriter } from '../store/ownership.js';
 import type { Store } from '../store/store.js';
 import { BodyPool } from '../../shared/body-pool.js';
 import { LogChunkOrder, type ChunkEntry } from './log-chunk-order.js';
-import { trace, tracing } from '../../shared/pipeline-trace.js';
 import { jsonAnswer } from './whole-body.js';
 import { openAgentUpload, readBodyLimited, type AgentUpload, type AgentUploadDeps } from './agent-upload.js';
 
@@ -99,10 +98,7 @@ export async function appendWhenContiguous(
     await order.before(own, deadline);
     for (;;) {
       try {
-        if (tracing) trace('cp', 'txn0', { stream: t.stream, at: t.offset });
-        const r = await appendComputeLogs(store, t.runId, t.stream, t.offset, data);
-        if (tracing) trace('cp', 'txn1', { stream: t.stream, at: t.offset });
-        return r;
+        return await appendComputeLogs(store, t.runId, t.stream, t.offset, data);
       } catch (e) {
         if (!isGap(e) || Date.now() >= deadline) throw e;
       }
@@ -147,13 +143,11 @@ export async function handleAgentLogs(request: Request, deps: AgentUploadDeps): 
   const { store, limits, metrics } = deps;
   const upload = await openAgentUpload(request, store, AGENT_LOGS_PATH, 'application/octet-stream');
   const t = target(upload);
-  if (tracing) trace('cp', 'head', { stream: t.stream, at: t.offset });
   await authorizeAgent(store, t.agentId, upload.principal.id);
   // Ownership before the body: another agent's chunk is refused unread.
   await assertRunWriter(store.db, t.runId, t.agentId);
   // In the order before the body: a chunk whose body arrives first still waits for this one.
   const entry = chunkOrderOf(store).enter(t.runId, t.stream, t.offset);
-  if (tracing) trace('cp', 'owned', { stream: t.stream, at: t.offset });
   let data: Buffer | undefined;
   try {
     const limit = Math.min(limits.maxLogChunkBytes, limits.maxBodyBytes);
@@ -163,7 +157,6 @@ export async function handleAgentLogs(request: Request, deps: AgentUploadDeps): 
       (got) => tooLarge(limits, got),
       (size) => bodies.take(size),
     );
-    if (tracing) trace('cp', 'body', { stream: t.stream, at: t.offset, len: data.length });
     const r = await appendWhenContiguous(store, t, data, GAP_WAIT_MS, entry);
     metrics.inc('outpost_compute_log_bytes_received_total', data.length);
     return jsonAnswer(r);
