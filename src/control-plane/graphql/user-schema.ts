@@ -59,7 +59,7 @@ import {
   type SensorView,
 } from '../services/instigators-service.js';
 import { launchRun, terminateRun, type LaunchRunInput } from '../services/runs-service.js';
-import { checkLaunchInput } from '../core/input-rules.js';
+import { checkLaunchInput, checkQueryInput, checkSensorCursor } from '../core/input-rules.js';
 import { pageSize, type ApiContext } from './context.js';
 import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
@@ -213,13 +213,15 @@ export function createUserSchema() {
         queryCodeLocation: audited(
           'queryCodeLocation',
           (a: MutationQueryCodeLocationArgs) => a.input.location,
-          (_, a, { store, limits, request }) =>
-            queryCodeLocation(
+          (_, a, { store, limits, request }) => {
+            checkQueryInput(a.input, limits);
+            return queryCodeLocation(
               store,
               withoutNulls(a.input),
               Math.min(a.waitMs ?? 10_000, limits.maxWaitMs),
               request.signal,
-            ),
+            );
+          },
         ),
         reloadCodeLocation: audited(
           'reloadCodeLocation',
@@ -243,7 +245,10 @@ export function createUserSchema() {
         testSensor: audited(
           'testSensor',
           (a: MutationTestSensorArgs) => `${a.input.location}/${a.input.name}`,
-          (_, { input }, { store, request }) => testSensor(store, input, request.signal),
+          (_, { input }, { store, request }) => {
+            checkSensorCursor(input.cursor);
+            return testSensor(store, input, request.signal);
+          },
         ),
         setScheduleState: audited(
           'setScheduleState',
