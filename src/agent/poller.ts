@@ -8,7 +8,13 @@
 //   `ackDelayMs` (the claim long-poll is idle) is sent alone. An ack only stops the lease from
 //   expiring, so a late or lost one costs at most a re-claim that finds the same workflow.
 // - At most `maxInFlight` items are being started at once; claims ask only for free slots.
-import { WorkflowExecutionAlreadyStartedError, type Client } from '@temporalio/client';
+import {
+  ServiceError,
+  WorkflowExecutionAlreadyStartedError,
+  isGrpcServiceError,
+  type Client,
+} from '@temporalio/client';
+import { status as grpcStatus } from '@grpc/grpc-js';
 import { OutpostError, isOutpostError, errorCode } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { SA_JOB, SA_LOCATION, SA_RUN_ID, SA_WORK_ITEM_KIND } from '../shared/search-attributes.js';
@@ -64,6 +70,18 @@ export interface PollerOptions {
    * that already existed or was not started eagerly. Default: none.
    */
   launchAhead?: (payload: WorkItemPayload<'LAUNCH_RUN'>) => void;
+}
+
+/**
+ * Temporal's refusal of a workflow start that no retry can change (gRPC INVALID_ARGUMENT: e.g.
+ * an input past its payload size limit), as a coded error; undefined for anything else.
+ */
+export function permanentStartRefusal(err: unknown, item: ClaimedWorkItem): OutpostError | undefined {
+  const cause = err instanceof ServiceError ? err.cause : undefined;
+  if (!isGrpcServiceError(cause) || cause.code !== grpcStatus.INVALID_ARGUMENT) return undefined;
+  return new OutpostError('INVALID_ARGUMENT', {
+    detail: `Temporal refused the workflow of ${item.kind} item ${item.id}: ${cause.details || cause.message}`,
+  });
 }
 
 const DEFAULT_CLAIM_BATCH = 100;
@@ -246,6 +264,7 @@ export class Poller {
       const runId = (start.options.args[0] as { payload: { runId?: unknown } }).payload.runId;
       if (typeof runId === 'string') this.opts.prefetchLaunch(runId);
     }
+    let refused: OutpostError | undefined;
     const started = await this.retry(log, signal, 'start workflow', async () => {
       try {
         const handle = await this.opts.temporal.workflow.start(start.workflowType, {
@@ -257,10 +276,21 @@ export class Poller {
         const input = start.options.args[0] as { payload: WorkItemPayload<'LAUNCH_RUN'>; hostTaskQueue?: string };
         if (item.kind === 'LAUNCH_RUN' && input.hostTaskQueue !== undefined) this.opts.launchAhead?.(input.payload);
       } catch (err) {
-        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+        if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+        // Retrying would hold this in-flight slot forever: the item fails instead, once.
+        refused = permanentStartRefusal(err, item);
+        if (!refused) throw err;
       }
     });
     if (!started) return;
+    if (refused) {
+      const e = refused;
+      log.error({ code: e.code }, e.message);
+      await this.retry(log, signal, 'failWork', () =>
+        this.opts.controlPlane.failWork(this.opts.agentId, item.id, { code: e.code, message: e.message }),
+      );
+      return;
+    }
     this.queueAck({ id: item.id, workflowId: start.options.workflowId });
     log.info({ workflowId: start.options.workflowId }, 'work item dispatched');
   }

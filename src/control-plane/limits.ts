@@ -79,6 +79,11 @@ export const FIXED_INPUT_LIMITS = {
   /** Agent metadata and short agent fields (name, hostname, version, task queue). */
   maxAgentMetadataBytes: 16 * 1024,
   maxAgentFieldLength: 256,
+  /**
+   * A sensor cursor sent to testSensor, in bytes. Like a run config it travels to the agent as a
+   * Temporal workflow input, which Temporal refuses past 2 MB.
+   */
+  maxSensorCursorBytes: 256 * 1024,
 } as const;
 
 /** The flag and environment variable that set each configurable limit, for error details. */

@@ -63,6 +63,26 @@ export function checkLaunchInput(
   }
 }
 
+/**
+ * queryCodeLocation's runConfig: it travels to the agent as a Temporal workflow input, like a
+ * launch's; past Temporal's limit the agent could not start the item's workflow at all.
+ */
+export function checkQueryInput(input: { runConfig?: unknown }, limits: Pick<ApiLimits, 'maxRunConfigBytes'>): void {
+  checkJsonDepth('runConfig', input.runConfig);
+  const config = jsonBytes(input.runConfig);
+  if (config > limits.maxRunConfigBytes) {
+    throw tooLarge('runConfig', 'maxRunConfigBytes', limits.maxRunConfigBytes, config, ' bytes');
+  }
+}
+
+/** testSensor's cursor, which travels to the agent as a Temporal workflow input. */
+export function checkSensorCursor(cursor: string | null | undefined): void {
+  const bytes = cursor ? Buffer.byteLength(cursor) : 0;
+  if (bytes > L.maxSensorCursorBytes) {
+    throw tooLarge('cursor', 'maxSensorCursorBytes', L.maxSensorCursorBytes, bytes, ' bytes');
+  }
+}
+
 /** Control, format (bidi overrides, zero-width) and line/paragraph separator characters. */
 const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/u;
 

@@ -31,6 +31,7 @@ import { appendRunEvents } from '../store/run-events.js';
 import { requireRun } from '../store/runs.js';
 import { ackWork } from '../store/work-queue.js';
 import { claimWork, completeWork, failWork } from '../services/work-service.js';
+import { authenticate } from '../http/auth.js';
 import type { WorkItemView } from '../store/work-items.js';
 import { reportRunLaunched } from '../services/runs-service.js';
 import { checkBatch, type ApiContext } from './context.js';
@@ -134,6 +135,7 @@ export function createAgentSchema() {
             ...(acks?.length ? { acks } : {}),
             waitMs: Math.min(Math.max(0, waitMs), limits.maxWaitMs),
             signal: request.signal,
+            reauthenticate: () => authenticate(store, request, 'agent'),
           });
           metrics.inc('outpost_work_items_claimed_total', items.length);
           return items.map(workItem);

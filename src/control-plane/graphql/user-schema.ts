@@ -43,6 +43,7 @@ import { checkDeploy } from '../services/deploy-policy.js';
 import { listAudit } from '../store/audit-log.js';
 import { createSigninCode } from '../store/sessions.js';
 import { audited, restricted, roleOf } from './guard.js';
+import { authenticate } from '../http/auth.js';
 import { listRunEvents, type StoredRunEvent } from '../store/run-events.js';
 import { getRun, getRunStatus, listRuns, type RunView } from '../store/runs.js';
 import { createToken, listTokens, revokeToken } from '../store/tokens.js';
@@ -58,7 +59,7 @@ import {
   type SensorView,
 } from '../services/instigators-service.js';
 import { launchRun, terminateRun, type LaunchRunInput } from '../services/runs-service.js';
-import { checkLaunchInput } from '../core/input-rules.js';
+import { checkLaunchInput, checkQueryInput, checkSensorCursor } from '../core/input-rules.js';
 import { pageSize, type ApiContext } from './context.js';
 import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
@@ -80,12 +81,18 @@ const SUBSCRIPTION_PAGE = 1000;
 /** Re-check interval when no wake-up arrives (another replica stored the events). */
 const SUBSCRIPTION_RECHECK_MS = 1000;
 
-/** Streams a run's events from `afterSeq`, ending once the run is finished and all are sent. */
+/**
+ * Streams a run's events from `afterSeq`, ending once the run is finished and all are sent.
+ * `reauthenticate` throws once the caller's token is revoked or its session ended: it runs
+ * before every pass after the first, so a stream opened before then delivers nothing stored
+ * after it (a stream lives as long as its run, up to a day).
+ */
 export async function* runEventStream(
   store: Store,
   runId: string,
   afterSeq: number,
   signal?: AbortSignal,
+  reauthenticate?: () => Promise<unknown>,
 ): AsyncGenerator<StoredRunEvent> {
   if (!(await getRunStatus(store.db, runId))) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
   // One public sequence (1..N, no gap, ENGINE events included): the last seq sent is the cursor.
@@ -93,6 +100,7 @@ export async function* runEventStream(
   let finishedPasses = 0;
   // Bounded by the run finishing (or the client leaving); a day of 1 s rechecks at most.
   for (let pass = 0; pass < 86_400 && !signal?.aborted; pass++) {
+    if (pass > 0) await reauthenticate?.();
     const events = await listRunEvents(store, runId, after, SUBSCRIPTION_PAGE);
     for (const e of events) {
       after = e.seq;
@@ -205,13 +213,15 @@ export function createUserSchema() {
         queryCodeLocation: audited(
           'queryCodeLocation',
           (a: MutationQueryCodeLocationArgs) => a.input.location,
-          (_, a, { store, limits, request }) =>
-            queryCodeLocation(
+          (_, a, { store, limits, request }) => {
+            checkQueryInput(a.input, limits);
+            return queryCodeLocation(
               store,
               withoutNulls(a.input),
               Math.min(a.waitMs ?? 10_000, limits.maxWaitMs),
               request.signal,
-            ),
+            );
+          },
         ),
         reloadCodeLocation: audited(
           'reloadCodeLocation',
@@ -235,7 +245,10 @@ export function createUserSchema() {
         testSensor: audited(
           'testSensor',
           (a: MutationTestSensorArgs) => `${a.input.location}/${a.input.name}`,
-          (_, { input }, { store, request }) => testSensor(store, input, request.signal),
+          (_, { input }, { store, request }) => {
+            checkSensorCursor(input.cursor);
+            return testSensor(store, input, request.signal);
+          },
         ),
         setScheduleState: audited(
           'setScheduleState',
@@ -282,7 +295,7 @@ export function createUserSchema() {
       Subscription: {
         runEvents: {
           subscribe: (_: unknown, a: SubscriptionRunEventsArgs, { store, request }: ApiContext) =>
-            runEventStream(store, a.runId, a.afterSeq ?? 0, request.signal),
+            runEventStream(store, a.runId, a.afterSeq ?? 0, request.signal, () => authenticate(store, request, 'user')),
           resolve: async (e: StoredRunEvent, a: SubscriptionRunEventsArgs, { store }: ApiContext) =>
             (await withAssetKeys(store, a.runId, [e]))[0],
         },

@@ -35,6 +35,11 @@ export interface ClaimOptions {
   signal?: AbortSignal;
   /** Items this agent started since its last claim: acked first (ackWorkBatch's rule), before any lease is swept. */
   acks?: ReadonlyArray<{ id: string; workflowId: string }>;
+  /**
+   * Throws once the caller's token is revoked. Checked when a pass after a wait claimed items:
+   * a poll that waited past a revocation gives them back instead of leasing them to it.
+   */
+  reauthenticate?: () => Promise<unknown>;
 }
 
 /**
@@ -73,6 +78,15 @@ export async function claimWork(store: Store, opts: ClaimOptions): Promise<WorkI
       // It went away while this pass claimed: the items go back at once, as never claimed.
       if (await releaseClaim(store, opts.agentId, items)) store.signals.notifyWork();
       return [];
+    }
+    if (items.length && pass > 0 && opts.reauthenticate) {
+      try {
+        await opts.reauthenticate();
+      } catch (err) {
+        // Revoked while it waited: the items go back at once, as never claimed.
+        if (await releaseClaim(store, opts.agentId, items)) store.signals.notifyWork();
+        throw err;
+      }
     }
     const remaining = deadline - Date.now();
     if (items.length || remaining <= 0) return items;

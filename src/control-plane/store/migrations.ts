@@ -338,9 +338,12 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Pr
   });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
+  // Failing before any step ran (no connection, refused login) is the database being out of
+  // reach: rethrown as is, so that Store.open reports it with its dialect's code and hint.
   if (error) {
+    if (!failed) throw error instanceof Error ? error : new Error(JSON.stringify(error));
     throw new OutpostError('INTERNAL', {
-      detail: `database migration ${failed?.migrationName ?? '(setup)'} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
+      detail: `database migration ${failed.migrationName} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
       cause: error,
     });
   }

@@ -43,6 +43,11 @@ export class Signals {
     this.publish(RUN_EVENTS_CHANNEL, runId);
   }
 
+  /** How many long-polls or subscriptions wait for `what` on this replica right now. */
+  waiting(what: 'work' | { runId: string }): number {
+    return this.emitter.listenerCount(what === 'work' ? 'work' : `run:${what.runId}`);
+  }
+
   /** Resolves on the next signal or after `ms`, whichever is first; never rejects. */
   waitFor(what: 'work' | { runId: string }, ms: number, abort?: AbortSignal): Promise<void> {
     const name = what === 'work' ? 'work' : `run:${what.runId}`;

@@ -1,0 +1,64 @@
+// A work item whose workflow Temporal refuses for good (an input past Temporal's payload size
+// limit, gRPC INVALID_ARGUMENT) fails once with a coded error; it must not be retried forever,
+// which held one of the agent's in-flight slots per claim until no run could launch. Real
+// control plane, real Temporal, the agent's real poller.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { Poller } from '../../../src/agent/poller.js';
+import { enqueueWork } from '../../../src/control-plane/store/work-items.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { testTemporal } from '../../support/temporal.js';
+import { startStack, type Stack } from '../../support/stack.js';
+import { until } from '../../support/wait.js';
+
+const t = await testTemporal();
+let stack: Stack;
+
+before(async () => {
+  stack = await startStack({ temporalAddress: t.address });
+  await stack.startAgent('worker');
+});
+after(async () => {
+  await stack?.close();
+});
+
+test('a workflow input Temporal refuses (3 MB) fails its item with a code instead of retrying forever', async () => {
+  // Straight into the queue: the user API refuses such a runConfig itself (maxRunConfigBytes).
+  const { item } = await enqueueWork(stack.cp.store, {
+    kind: 'QUERY_CODE_LOCATION',
+    payload: { location: 'hello', job: 'hello', query: 'executionPlan', runConfig: { blob: 'x'.repeat(3_000_000) } },
+  });
+  const agent = stack.agent!;
+  const claimed = await agent.controlPlane.claimWork(agent.agentId, 10, 2_000);
+  const mine = claimed.find((c) => c.id === item.id);
+  assert.ok(mine, 'the item was claimed');
+  const poller = new Poller({
+    controlPlane: agent.controlPlane,
+    temporal: t.client,
+    agentId: agent.agentId,
+    taskQueue: stack.taskQueue,
+    maxInFlight: 16,
+    logger: createLogger({ name: 'test-poller', level: 'silent' }),
+    waitMs: 1_000,
+  });
+  const abort = new AbortController();
+  const dispatched = poller.dispatch(mine, abort.signal);
+  try {
+    const failed = await until(
+      'the item FAILED',
+      async () => {
+        const r = await stack.gql<{ workItem: { status: string; error: { code: string; message: string } | null } }>(
+          'query($id: ID!) { workItem(id: $id) { status error { code message } } }',
+          { id: item.id },
+        );
+        return r.workItem.status === 'FAILED' ? r.workItem : undefined;
+      },
+      30_000,
+    );
+    assert.equal(failed.error?.code, 'OUTPOST_ERR_INVALID_ARGUMENT');
+    assert.match(failed.error?.message ?? '', /Temporal refused the workflow of QUERY_CODE_LOCATION item/);
+  } finally {
+    abort.abort();
+    await dispatched;
+  }
+});
