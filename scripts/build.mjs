@@ -51,10 +51,20 @@ function rewriteUrls(source, file) {
 const urlsPlugin = {
   name: 'outpost-urls',
   setup(b) {
-    b.onLoad({ filter: /\.ts$/ }, (a) => ({
-      contents: rewriteUrls(readFileSync(a.path, 'utf8'), a.path),
-      loader: 'ts',
-    }));
+    b.onLoad({ filter: /\.ts$/ }, (a) => {
+      const source = readFileSync(a.path, 'utf8');
+      // Not rewritten (a path computed at run time), so compiled it would name a place under OUT.
+      if (/(?<!['"])import\.meta\.(dirname|filename)\b/.test(source)) {
+        return {
+          errors: [
+            {
+              text: `${relative(ROOT, a.path)} reads import.meta.dirname or .filename: use new URL('<relative>', import.meta.url), which the build rewrites`,
+            },
+          ],
+        };
+      }
+      return { contents: rewriteUrls(source, a.path), loader: 'ts' };
+    });
   },
 };
 

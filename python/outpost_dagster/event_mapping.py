@@ -48,17 +48,37 @@ def _level(levelno: int) -> str:
     return "debug"
 
 
+CAUSED_BY = "The above exception was caused by the following exception:"
+DURING = "The above exception occurred during handling of the following exception:"
+# A cycle cannot be serialized, but a deep chain can be long: the first few links say enough.
+MAX_CHAINED = 10
+
+
 def _error(dagster_event: Any) -> dict[str, str] | None:
-    """The SerializableErrorInfo of a failure event, as Outpost's SerializedError."""
+    """The SerializableErrorInfo of a failure event, as Outpost's SerializedError.
+
+    Its cause (or, without one, its context) is chained into the message and the stack with
+    Python's and Dagster's own words: an op's plain exception arrives wrapped in
+    DagsterExecutionStepExecutionError, and the user's exception is only its cause.
+    """
     info = getattr(getattr(dagster_event, "event_specific_data", None), "error", None)
     if info is None:
         return None
     name = getattr(info, "cls_name", None) or "Error"
-    return {
-        "name": name,
-        "message": (getattr(info, "message", "") or "").strip(),
-        "stack": "".join(getattr(info, "stack", []) or []),
-    }
+    message = (getattr(info, "message", "") or "").strip()
+    stack = "".join(getattr(info, "stack", []) or [])
+    link = info
+    for _ in range(MAX_CHAINED):
+        cause = getattr(link, "cause", None)
+        context = None if cause else getattr(link, "context", None)
+        link = cause or context
+        if link is None:
+            break
+        header = CAUSED_BY if cause else DURING
+        text = (getattr(link, "message", "") or "").strip()
+        message += f"\n\n{header}\n{text}"
+        stack += f"\n{header}\n{text}\n" + "".join(getattr(link, "stack", []) or [])
+    return {"name": name, "message": message, "stack": stack}
 
 
 def _interrupted(dagster_event: Any) -> bool:

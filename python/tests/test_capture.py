@@ -178,6 +178,38 @@ def test_a_failing_op_is_a_step_failure_with_its_error_then_run_failure(tmp_path
     assert [e["seq"] for e in events] == list(range(1, len(events) + 1))
 
 
+def test_a_plain_exception_in_an_op_keeps_its_cause_the_users_error(tmp_path: Path) -> None:
+    """Dagster wraps it (DagsterExecutionStepExecutionError "Error occurred while executing op");
+    the user's own exception, its message and its frames, is the error's cause, as Dagster shows it."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "defs.py").write_text(
+        "from dagster import Definitions, job, op\n"
+        "@op\n"
+        "def boom():\n"
+        "    raise ValueError('kaboom from user code')\n"
+        "@job\n"
+        "def raise_job():\n"
+        "    boom()\n"
+        "defs = Definitions(jobs=[raise_job])\n"
+    )
+    home, spool = tmp_path / "home", tmp_path / "spool"
+    home.mkdir()
+    spool.mkdir()
+    (home / "dagster.yaml").write_text(_dagster_yaml(home, spool))
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagster", "job", "execute", "-f", "defs.py", "-j", "raise_job"],
+        cwd=code, env=_env(tmp_path, home), capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode != 0
+    events = [json.loads(line) for line in (spool / "events.jsonl").read_text().splitlines()]
+    for kind in ("STEP_FAILURE", "RUN_FAILURE"):
+        error = next(e for e in events if e["type"] == kind)["error"]
+        assert error["name"] == "DagsterExecutionStepExecutionError", kind
+        assert "The above exception was caused by the following exception:\nValueError: kaboom from user code" in error["message"], kind
+        assert "defs.py\", line 4, in boom" in error["stack"], kind
+
+
 def test_the_cancel_marker_makes_an_unfinished_run_read_canceling_or_canceled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from dagster import DagsterInstance, DagsterRunStatus, job, op
 

@@ -11,7 +11,7 @@
 // Start = spawn, wait on Ping, then load (dagster-load.ts). Health = ListRepositories.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, lstatSync, mkdirSync, rmSync } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../../shared/logger.js';
@@ -161,6 +161,13 @@ export class DagsterCodeServer {
       ...(python.includes('/') ? [dirname(python)] : []),
       ...(spec.dagster.pythonFile ? [dirname(resolve(cwd, spec.dagster.pythonFile))] : []),
     ];
+    // Spawning in a missing cwd fails as `spawn <program> ENOENT`, naming the sandbox or the
+    // interpreter (both there) instead of the directory the deployer mistyped.
+    if (!statSync(cwd, { throwIfNoEntry: false })?.isDirectory()) {
+      throw new OutpostError('USER_CODE_LOAD_FAILED', {
+        detail: `the working directory ${cwd} does not exist on this agent's host (or is not a directory): redeploy with a --working-directory that does`,
+      });
+    }
     const socketDir = socketDirFor(o.socketDir);
     const socketPath = join(socketDir, SOCKET_NAME);
     const args = [

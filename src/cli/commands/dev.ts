@@ -4,6 +4,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { get as httpGet } from 'node:http';
 import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { cliNodeArgs } from '../../shared/cli-command.js';
 import { assertPortFree } from '../../shared/net.js';
@@ -29,10 +30,14 @@ interface DevOptions {
   dagsterPython?: string;
 }
 
-/** The Dagster example `outpost dev` deploys when given an interpreter that has dagster. */
-const DAGSTER_EXAMPLE = {
+/**
+ * The Dagster example `outpost dev` deploys when given an interpreter that has dagster. A
+ * `new URL` literal, which the build rewrites for the compiled module's place under dist/
+ * (a path joined to the module's own dir is not: compiled, it named dist/examples/dagster).
+ */
+export const DAGSTER_EXAMPLE = {
   name: 'dagster_example',
-  dir: resolve(import.meta.dirname, '..', '..', '..', 'examples', 'dagster'),
+  dir: fileURLToPath(new URL('../../../examples/dagster', import.meta.url)),
 };
 
 /** A run worker's grace after SIGTERM (its own default is 5 s to stop its ops) before SIGKILL. */

@@ -20,7 +20,7 @@ interface RunRow {
   /** Run tags: a sensor's or schedule's run carries its run key here (dagster/run_key, outpost/run_key). */
   tags: Record<string, string>;
 }
-interface EventRow {
+export interface EventRow {
   seq: number;
   type: string;
   timestamp: number;
@@ -264,12 +264,19 @@ function formatTags(tags: Record<string, string> | null | undefined): string[] {
   return entries.length ? [`tags: ${entries.map(([k, v]) => `${k}=${v}`).join(' ')}`] : [];
 }
 
-function formatEvent(e: EventRow): string {
+/**
+ * One event as a line: its message, then its error's message unless the line already says it
+ * (a worker's own failure repeats it as both) or the stack starts with it (a JavaScript stack),
+ * then, for a step failure, the stack (a Dagster one is frames only, its cause chain included).
+ */
+export function formatEvent(e: EventRow): string {
   const time = new Date(e.timestamp).toISOString().slice(11, 23);
   const step = e.stepKey ? ` [${e.stepKey}]` : '';
   const msg = e.message ? ` ${e.message}` : '';
-  const err =
-    e.error?.stack && e.type === 'STEP_FAILURE' ? `\n${e.error.stack}` : e.error?.message ? ` ${e.error.message}` : '';
+  const stack = e.error?.stack && e.type === 'STEP_FAILURE' ? e.error.stack : undefined;
+  const errMessage = e.error?.message;
+  const said = !errMessage || e.message === errMessage || stack?.includes(errMessage);
+  const err = `${said ? '' : ` ${errMessage}`}${stack ? `\n${stack}` : ''}`;
   return `${time} ${String(e.seq).padStart(5)} ${e.type}${step}${msg}${err}`;
 }
 

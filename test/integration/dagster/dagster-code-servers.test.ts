@@ -103,6 +103,12 @@ describe('Dagster code servers in the code-server manager', { skip }, () => {
         /cannot run the Dagster interpreter.*ENOENT/,
       ],
       [
+        // Spawned in a missing cwd, Node's error would name the interpreter (`spawn … ENOENT`).
+        'missing-dir',
+        { pythonFile: 'sensors.py', workingDirectory: `${LOCATIONS_DIR}/no-such-dir` },
+        /^(?!.*ENOENT).*the working directory \S+\/no-such-dir does not exist on this agent's host/s,
+      ],
+      [
         'no-dagster',
         { python: '/usr/bin/python3', pythonFile: 'sensors.py', workingDirectory: LOCATIONS_DIR },
         /No module named dagster/,
@@ -127,7 +133,7 @@ describe('Dagster code servers in the code-server manager', { skip }, () => {
     // Refused before anything is spawned (the spec itself is invalid).
     assert.equal(cp.last('two-pointers')?.status, 'ERROR');
     assert.match(cp.last('two-pointers')?.error ?? '', /exactly one of pythonFile, moduleName and packageName/);
-    console.log(`# five bad locations settled ERROR in ${(performance.now() - t0).toFixed(0)} ms`);
+    console.log(`# six bad locations settled ERROR in ${(performance.now() - t0).toFixed(0)} ms`);
     const syntax = manager.statuses().find((s) => s.location === 'syntax')!.error!;
     assert.match(syntax, /syntax_error\.py/, 'the stack tail names the file');
     // Nothing else moved: the healthy location kept its server and still answers.

@@ -83,6 +83,12 @@ describe('compiled build', () => {
       nodeEval(`import { WORKFLOWS_PATH } from ${JSON.stringify(root)}; console.log(WORKFLOWS_PATH)`),
       join(out, 'workflows/index.js'),
     );
+    // The example `outpost dev --dagster-python` deploys (what `npm start` runs, compiled).
+    const dev = pathToFileURL(join(out, 'src/cli/commands/dev.js')).href;
+    assert.equal(
+      nodeEval(`import { DAGSTER_EXAMPLE } from ${JSON.stringify(dev)}; console.log(DAGSTER_EXAMPLE.dir)`),
+      join(ROOT, 'examples/dagster'),
+    );
   });
 
   test('compiled, Outpost spawns compiled processes; from source (this test, under tsx) it spawns tsx', () => {

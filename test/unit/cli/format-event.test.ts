@@ -1,0 +1,49 @@
+// `outpost runs show` / `--follow` lines: an error's message is printed once, and a step
+// failure's Dagster error (a stack of frames only) keeps its message beside the stack.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { formatEvent, type EventRow } from '../../../src/cli/commands/runs.js';
+
+const row = (over: Partial<EventRow>): EventRow => ({
+  seq: 12,
+  type: 'RUN_FAILURE',
+  timestamp: Date.UTC(2026, 10, 30, 5, 30, 21, 343),
+  stepKey: null,
+  level: 'error',
+  message: null,
+  error: null,
+  ...over,
+});
+
+test('an error whose message is the event message is printed once', () => {
+  const m = 'the run worker was killed by SIGKILL without a terminal event';
+  assert.equal(formatEvent(row({ message: m, error: { message: m } })), `05:30:21.343    12 RUN_FAILURE ${m}`);
+});
+
+test("a Dagster step failure shows its error's message, then the stack with its cause", () => {
+  const line = formatEvent(
+    row({
+      type: 'STEP_FAILURE',
+      stepKey: 'boom',
+      message: 'Execution of step "boom" failed.',
+      error: {
+        message: 'DagsterExecutionStepExecutionError: Error occurred while executing op "boom":',
+        stack:
+          '  File "x.py", line 1\nThe above exception was caused by the following exception:\nValueError: kaboom\n',
+      },
+    }),
+  );
+  assert.equal(
+    line,
+    '05:30:21.343    12 STEP_FAILURE [boom] Execution of step "boom" failed. DagsterExecutionStepExecutionError: Error occurred while executing op "boom":\n' +
+      '  File "x.py", line 1\nThe above exception was caused by the following exception:\nValueError: kaboom\n',
+  );
+});
+
+test('a JavaScript stack that starts with the message is not preceded by it again', () => {
+  const stack = 'Error: nope\n    at f (file.ts:1:1)';
+  assert.equal(
+    formatEvent(row({ type: 'STEP_FAILURE', stepKey: 'a', message: 'failed', error: { message: 'nope', stack } })),
+    `05:30:21.343    12 STEP_FAILURE [a] failed\n${stack}`,
+  );
+});
