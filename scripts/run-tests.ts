@@ -101,7 +101,10 @@ async function main(): Promise<number> {
     'tsx',
     '--test',
     `--test-concurrency=${concurrency}`,
-    '--test-timeout=600000',
+    // Per file. The fault suites take 2-3 min on a quiet 2-core host; at load ~30 (a mid-session
+    // CI beside four engineers' work) agent-kills needed more than 10, each kill -9 scenario 60-115 s.
+    // 20 min still ends a hung file well inside CI's 90.
+    '--test-timeout=1200000',
     ...files,
   ];
   const code = await new Promise<number>((resolve) => {
