@@ -274,7 +274,11 @@ export function formatEvent(e: EventRow): string {
   const step = e.stepKey ? ` [${e.stepKey}]` : '';
   const msg = e.message ? ` ${e.message}` : '';
   const stack = e.error?.stack && e.type === 'STEP_FAILURE' ? e.error.stack : undefined;
-  const errMessage = e.error?.message;
+  // A Dagster error's message carries its cause chain after its first paragraph, as its stack
+  // does (event_mapping.py): with the stack shown, the chain is said there.
+  const full = e.error?.message;
+  const cut = full?.indexOf('\n\n') ?? -1;
+  const errMessage = stack && full && cut > 0 && stack.includes(full.slice(cut + 2)) ? full.slice(0, cut) : full;
   const said = !errMessage || e.message === errMessage || stack?.includes(errMessage);
   const err = `${said ? '' : ` ${errMessage}`}${stack ? `\n${stack}` : ''}`;
   return `${time} ${String(e.seq).padStart(5)} ${e.type}${step}${msg}${err}`;

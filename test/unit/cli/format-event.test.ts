@@ -47,3 +47,22 @@ test('a JavaScript stack that starts with the message is not preceded by it agai
     `05:30:21.343    12 STEP_FAILURE [a] failed\n${stack}`,
   );
 });
+
+test("a Dagster step failure's cause chain, in both its message and its stack, is printed once", () => {
+  // The capture (event_mapping.py) chains the cause into the message and into the stack alike:
+  // the message's own first paragraph is printed, the chain comes with the stack.
+  const caused = 'The above exception was caused by the following exception:\nValueError: kaboom from user code';
+  const line = formatEvent(
+    row({
+      type: 'STEP_FAILURE',
+      stepKey: 'boom',
+      message: 'Execution of step "boom" failed.',
+      error: {
+        message: `DagsterExecutionStepExecutionError: Error occurred while executing op "boom":\n\n${caused}`,
+        stack: `  File "x.py", line 1, in a\n    f()\n\n${caused}\n  File "defs.py", line 4, in boom\n`,
+      },
+    }),
+  );
+  assert.equal(line.split('kaboom from user code').length - 1, 1, line);
+  assert.ok(line.includes('Error occurred while executing op "boom":\n  File "x.py"'), line);
+});
