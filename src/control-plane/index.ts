@@ -108,7 +108,7 @@ export function createControlPlaneFetchHandler(opts: HandlerOptions): FetchHandl
 async function ensureAdminToken(store: Store, dataDir: string, logger: Logger): Promise<void> {
   if (await hasLiveToken(store, 'user')) return;
   const { token } = await createToken(store, 'user', 'admin', { role: 'ADMIN' });
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 }); // like the database's (sqlite-dialect.ts)
   const file = join(dataDir, 'user.token');
   writeFileSync(file, token + '\n', { mode: 0o600 });
   logger.info({ file }, 'created the first admin user token');
@@ -124,7 +124,7 @@ async function ensureAgentTokenFile(store: Store, file: string, logger: Logger):
   }
   if (current && (await verifyToken(store, current))?.kind === 'agent') return;
   const { token } = await createToken(store, 'agent', 'outpost dev agent');
-  mkdirSync(dirname(file), { recursive: true });
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, token + '\n', { mode: 0o600 });
   chmodSync(file, 0o600); // writeFileSync's mode applies only to a new file
   logger.info({ file }, 'wrote a new agent token');

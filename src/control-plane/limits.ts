@@ -36,6 +36,14 @@ export interface ApiLimits {
   maxRunTags: number;
   /** Largest run tags object, as JSON bytes. Default 16 KiB. */
   maxRunTagsBytes: number;
+  /**
+   * Most `runEvents` subscriptions open at once per token (per control-plane process); each
+   * costs a store read and a token read per wake-up or per second. Default 64: the web UI opens
+   * one per run page that is open in a tab (and closes it on leaving the page), the CLI none; a
+   * browser over HTTP/1.1 holds at most 6 connections to a host, so 64 leaves room for several
+   * browsers over HTTP/2 and scripts sharing one token. A refused web UI page polls instead.
+   */
+  maxSubscriptionsPerToken: number;
 }
 
 export const DEFAULT_API_LIMITS: ApiLimits = {
@@ -53,6 +61,7 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
   maxRunConfigBytes: 256 * 1024,
   maxRunTags: 100,
   maxRunTagsBytes: 16 * 1024,
+  maxSubscriptionsPerToken: 64,
 };
 
 /**
@@ -99,6 +108,7 @@ export const LIMIT_SOURCES: Partial<Record<keyof ApiLimits, { flag: string; env:
   maxRunConfigBytes: { flag: '--max-run-config-bytes', env: 'OUTPOST_MAX_RUN_CONFIG_BYTES' },
   maxRunTags: { flag: '--max-run-tags', env: 'OUTPOST_MAX_RUN_TAGS' },
   maxRunTagsBytes: { flag: '--max-run-tags-bytes', env: 'OUTPOST_MAX_RUN_TAGS_BYTES' },
+  maxSubscriptionsPerToken: { flag: '--max-subscriptions-per-token', env: 'OUTPOST_MAX_SUBSCRIPTIONS_PER_TOKEN' },
 };
 
 /** "<what>; the limit maxX is N (raise it with --max-x or OUTPOST_MAX_X)". */

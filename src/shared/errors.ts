@@ -104,6 +104,11 @@ export const ERRORS = {
     'An input is larger than its limit',
     'Shrink the input named in the detail, or raise its limit where the detail says how.',
   ),
+  TOO_MANY_SUBSCRIPTIONS: spec(
+    429,
+    'This token has too many subscriptions open',
+    'Close some (run pages open in other tabs, other watchers sharing this token), or raise the limit named in the detail.',
+  ),
   JSON_TOO_DEEP: spec(400, 'A JSON value is nested too deeply', 'Flatten the value; the limit is in the detail.'),
   UNSUPPORTED_MEDIA_TYPE: spec(
     415,

@@ -51,6 +51,26 @@ describe('web UI sessions against a real control plane', { skip, timeout: 300_00
     assert.equal((await b.context.cookies()).length, 0);
   });
 
+  test('a used #code= link is refused on the page, saying how to get a fresh one', async () => {
+    const { page } = b;
+    const { createSignInLink } = await user<{ createSignInLink: { path: string; code: string } }>(
+      'mutation { createSignInLink { path code } }',
+    );
+    const first = await fetch(`${cp.url}/signin`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: cp.url },
+      body: JSON.stringify({ code: createSignInLink.code }),
+    });
+    assert.equal(first.status, 200, 'the code is used once, elsewhere');
+    await page.goto(`${cp.url}${createSignInLink.path}`);
+    const error = page.locator('.form-error', { hasText: 'expired or was already used' });
+    await error.waitFor();
+    assert.match(await error.innerText(), /outpost signin-link/);
+    assert.equal(new URL(page.url()).pathname, '/signin');
+    assert.ok(!page.url().includes(createSignInLink.code), 'the code is cleared from the URL');
+    assert.equal((await b.context.cookies()).length, 0);
+  });
+
   test('the one-time #code= link signs in, clears the code from the URL, and sets an httpOnly cookie', async () => {
     const { page } = b;
     const { createSignInLink } = await user<{ createSignInLink: { path: string; code: string } }>(

@@ -25,6 +25,7 @@ export const ControlPlaneConfigSchema = z.object({
   maxRunConfigBytes: positiveInt.optional(),
   maxRunTags: positiveInt.optional(),
   maxRunTagsBytes: positiveInt.optional(),
+  maxSubscriptionsPerToken: positiveInt.optional(),
   maxEventsPerBatch: positiveInt.optional(),
   maxClaimBatch: positiveInt.optional(),
   computeLogCapBytes: positiveInt.optional(),
@@ -49,6 +50,7 @@ const NEW_STYLE_LIMITS = [
   'maxRunConfigBytes',
   'maxRunTags',
   'maxRunTagsBytes',
+  'maxSubscriptionsPerToken',
 ] as const satisfies readonly (keyof ApiLimits & keyof Config)[];
 
 function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
@@ -133,6 +135,10 @@ export function registerControlPlaneCommand(program: Command): void {
     .option(
       '--max-run-tags-bytes <n>',
       `largest run tags as JSON (OUTPOST_MAX_RUN_TAGS_BYTES; default ${DEFAULT_API_LIMITS.maxRunTagsBytes})`,
+    )
+    .option(
+      '--max-subscriptions-per-token <n>',
+      `most runEvents subscriptions open at once per token (OUTPOST_MAX_SUBSCRIPTIONS_PER_TOKEN; default ${DEFAULT_API_LIMITS.maxSubscriptionsPerToken})`,
     )
     .option(
       '--max-events-per-batch <n>',

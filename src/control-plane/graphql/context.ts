@@ -5,6 +5,7 @@ import type { Metrics } from '../http/metrics.js';
 import type { DeployPolicy } from '../services/deploy-policy.js';
 import type { Store } from '../store/store.js';
 import type { TokenInfo } from '../store/tokens.js';
+import type { SubscriptionSlots } from './subscription-slots.js';
 
 export interface ApiContext {
   store: Store;
@@ -14,6 +15,8 @@ export interface ApiContext {
   request: Request;
   /** Which module paths and commands a non-ADMIN may deploy (user API only). */
   deployPolicy: DeployPolicy;
+  /** Open `runEvents` streams per token, capped by limits.maxSubscriptionsPerToken. */
+  subscriptions: SubscriptionSlots;
 }
 
 /** Throws BATCH_TOO_LARGE naming the limit when `n` exceeds it. */

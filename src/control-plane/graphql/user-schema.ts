@@ -294,8 +294,13 @@ export function createUserSchema() {
       },
       Subscription: {
         runEvents: {
-          subscribe: (_: unknown, a: SubscriptionRunEventsArgs, { store, request }: ApiContext) =>
-            runEventStream(store, a.runId, a.afterSeq ?? 0, request.signal, () => authenticate(store, request, 'user')),
+          subscribe: (_: unknown, a: SubscriptionRunEventsArgs, c: ApiContext) =>
+            c.subscriptions.hold(
+              c.principal.id,
+              runEventStream(c.store, a.runId, a.afterSeq ?? 0, c.request.signal, () =>
+                authenticate(c.store, c.request, 'user'),
+              ),
+            ),
           resolve: async (e: StoredRunEvent, a: SubscriptionRunEventsArgs, { store }: ApiContext) =>
             (await withAssetKeys(store, a.runId, [e]))[0],
         },

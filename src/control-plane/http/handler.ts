@@ -9,6 +9,7 @@ import type { ApiContext } from '../graphql/context.js';
 import { DocumentCache } from '../graphql/document-cache.js';
 import { createMaskError } from '../graphql/errors.js';
 import { fastAnswer, ValidatedDocuments, type FastPathDeps } from '../graphql/fast-path.js';
+import { SubscriptionSlots } from '../graphql/subscription-slots.js';
 import { createUserSchema } from '../graphql/user-schema.js';
 import { useCostLimit, useDepthLimit, usePublicErrorShape } from '../graphql/yoga-plugins.js';
 import { limitDetail, type ApiLimits } from '../limits.js';
@@ -112,6 +113,7 @@ const BARE_STATUS: Record<number, ErrorName> = {
 
 export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const { store, limits, metrics, logger, deployPolicy } = deps;
+  const subscriptions = new SubscriptionSlots(limits.maxSubscriptionsPerToken);
   const cors: CorsPolicy = deps.cors ?? { allowedOrigins: [] };
   const maskError = createMaskError(logger);
   const userDocs = new ValidatedDocuments();
@@ -185,7 +187,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       const body = raw ? await raw(limits.maxBodyBytes) : await readLimited(request, limits.maxBodyBytes);
       if (!body) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
       if (request.method === 'POST') {
-        const context = { store, limits, metrics, principal, deployPolicy, request };
+        const context = { store, limits, metrics, principal, deployPolicy, subscriptions, request };
         const answer = await fastAnswer(fast[kind], request, body, context);
         if (answer) return answer;
       }
@@ -197,7 +199,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
         signal: request.signal,
       });
     }
-    return codedIfBare(await yoga.fetch(req, { store, limits, metrics, principal, deployPolicy }));
+    return codedIfBare(await yoga.fetch(req, { store, limits, metrics, principal, deployPolicy, subscriptions }));
   }
 
   /** The agent API's raw-body endpoints (agent-logs.ts, agent-events.ts); refusals take the one error shape. */

@@ -3,7 +3,9 @@
 // sign-out, GraphiQL's page) and returns undefined for the rest. A browser holds an opaque
 // server-side session (store/sessions.ts), never a token; `cookieAuth(request)` lets /graphql
 // accept it (see session.ts for the CSRF rules).
+import { OutpostError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
+import { errorResponse } from '../http/handler.js';
 import type { UserRole } from '../core/roles.js';
 import type { WebSessions } from '../store/sessions.js';
 import type { TokenInfo } from '../store/tokens.js';
@@ -79,6 +81,12 @@ function json(body: unknown, status: number, cookies: string[] = []): Response {
   return new Response(JSON.stringify(body), { status, headers });
 }
 
+/** A refusal in the one error shape of every API (`{ errors: [{ message, extensions }] }`). */
+function refused(e: OutpostError): Response {
+  const headers = Object.fromEntries(securityHeaders());
+  return errorResponse(e, { ...headers, 'cache-control': 'no-store' });
+}
+
 interface SignInForm {
   /** A user token pasted into the form, or */
   token: string;
@@ -144,10 +152,9 @@ export function createWebHandler(deps: WebDeps): WebHandler {
 
   async function signIn(request: Request): Promise<Response> {
     // A cross-site form must not be able to sign the browser into someone else's session.
-    if (!originOk(request))
-      return json({ error: { code: 'OUTPOST_ERR_CSRF', message: 'Cross-site sign-in refused' } }, 403);
+    if (!originOk(request)) return refused(new OutpostError('CSRF', { detail: 'cross-site sign-in' }));
     const form = await readSignInForm(request);
-    if (!form) return json({ error: { code: 'OUTPOST_ERR_BAD_REQUEST', message: 'Malformed sign-in request' } }, 400);
+    if (!form) return refused(new OutpostError('BAD_REQUEST', { detail: 'malformed sign-in form' }));
     let sessionId: string | undefined;
     try {
       if (form.code) sessionId = await deps.sessions.openWithCode(form.code);
@@ -160,7 +167,7 @@ export function createWebHandler(deps: WebDeps): WebHandler {
       const message = form.code
         ? 'That sign-in link has expired or was already used. Run `npx outpost signin-link` for a new one, or paste a user token.'
         : 'That token is not a valid user token.';
-      if (form.wantsJson) return json({ error: { code: 'OUTPOST_ERR_UNAUTHENTICATED', message } }, 401);
+      if (form.wantsJson) return refused(new OutpostError('UNAUTHENTICATED', { detail: message }));
       return html(signInPage({ error: message, next: form.next }), 401);
     }
     log.info({ via: form.code ? 'code' : 'token' }, 'sign-in');
@@ -170,7 +177,7 @@ export function createWebHandler(deps: WebDeps): WebHandler {
 
   async function signOut(request: Request): Promise<Response> {
     const c = cookieAuth(request);
-    if (!c.csrfOk) return json({ error: { code: 'OUTPOST_ERR_CSRF', message: 'Cross-site request refused' } }, 403);
+    if (!c.csrfOk) return refused(new OutpostError('CSRF', { detail: 'sign-out without the CSRF header' }));
     // The server-side session ends here, so a copied cookie is worthless afterwards.
     if (c.sessionId) await deps.sessions.close(c.sessionId);
     return json({ ok: true }, 200, clearedCookies(isSecure(request)));

@@ -147,6 +147,46 @@ describe('web handler', () => {
     assert.ok(!body.includes(userToken));
   });
 
+  test('sign-in and sign-out refusals take the one error shape of every API', async () => {
+    const coded = async (res: Response, status: number, code: string): Promise<string> => {
+      assert.equal(res.status, status);
+      assert.match(res.headers.get('content-type') ?? '', /^application\/json/);
+      assert.equal(res.headers.get('cache-control'), 'no-store');
+      assert.ok(res.headers.get('content-security-policy'), 'the web UI security headers');
+      const body = (await res.json()) as {
+        error?: unknown;
+        errors?: Array<{ message: string; extensions: { code: string; hint: string; http: number } }>;
+      };
+      assert.equal(body.error, undefined, 'not the old `{ error: { code, message } }`');
+      assert.equal(body.errors?.length, 1, JSON.stringify(body));
+      const e = body.errors?.[0];
+      assert.ok(e);
+      assert.equal(e.extensions.code, code);
+      assert.equal(e.extensions.http, status);
+      assert.ok(e.extensions.hint.length > 10, 'says what to do next');
+      return e.message;
+    };
+    const json = (body: unknown, origin = BASE): RequestInit => ({
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin },
+      body: JSON.stringify(body),
+    });
+    const { code } = await createSigninCode(store, userTokenId);
+    assert.equal((await call('/signin', json({ code }))).status, 200);
+    const used = await coded(await call('/signin', json({ code })), 401, 'OUTPOST_ERR_UNAUTHENTICATED');
+    assert.match(used, /expired or was already used/);
+    assert.match(used, /outpost signin-link/, 'says how to get a fresh link');
+    await coded(await call('/signin', json({ token: userToken }, 'http://evil.example')), 403, 'OUTPOST_ERR_CSRF');
+    const malformed = await call('/signin', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin: BASE },
+      body: '{',
+    });
+    await coded(malformed, 400, 'OUTPOST_ERR_BAD_REQUEST');
+    const { cookie } = await signIn(userToken);
+    await coded(await call('/signout', { method: 'POST', headers: { cookie } }), 403, 'OUTPOST_ERR_CSRF');
+  });
+
   test('cross-site sign-in is refused', async () => {
     const res = await call('/signin', {
       method: 'POST',

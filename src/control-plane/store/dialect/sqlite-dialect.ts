@@ -2,7 +2,7 @@
 // IMMEDIATE (taking the write lock at once), rows need no lock of their own, and the event
 // ingest uses prepared statements on the raw handle (sqlite-run-events.ts). A file database's
 // WAL checkpoints run on a thread of their own (sqlite-checkpointer.ts), not inside COMMIT.
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, SqliteDriver, sql, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
@@ -128,6 +128,26 @@ class CheckpointedSqliteDialect extends SqliteDialect {
   }
 }
 
+/**
+ * The database holds run configs, compute logs and token hashes: for its owner only. Each
+ * directory created on the way to it is 0700 (mkdir applies the mode to every level it creates),
+ * and the file itself is created 0600 before SQLite opens it; SQLite gives the -wal and -shm files
+ * it creates the main file's mode, so they are 0600 too. A directory or database file that
+ * already exists keeps its mode: the user chose the directory (it may be shared with a backup
+ * group on purpose) and may have set the file's mode themselves; a database readable by others
+ * gets a warning naming the fix instead of a silent chmod.
+ */
+function createPrivately(file: string): void {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  closeSync(openSync(file, 'a', 0o600)); // the mode applies only when this creates the file
+  const mode = statSync(file).mode & 0o777;
+  if ((mode & 0o077) !== 0)
+    process.emitWarning(
+      `the database ${file} is open to other users (mode ${mode.toString(8)}); \`chmod 600\` it and its -wal and -shm files`,
+      'OutpostWarning',
+    );
+}
+
 const checkpointers = new WeakMap<StoreDialect, SqliteCheckpointer>();
 
 /** The checkpointer of an open SQLite file database (tests, diagnostics); none in memory. */
@@ -140,7 +160,7 @@ export const sqliteDialect: DialectFactory = {
   binaryType: 'blob',
   open<DB>(opts: { url: string }) {
     const file = opts.url.replace(/^sqlite:(\/\/)?/, '');
-    if (file !== ':memory:') mkdirSync(dirname(file), { recursive: true });
+    if (file !== ':memory:' && file !== '') createPrivately(file);
     const handle = new SQLite(file);
     // WAL lets readers run beside the single writer; NORMAL sync is durable across process crashes.
     const journal = handle.pragma('journal_mode = WAL', { simple: true });

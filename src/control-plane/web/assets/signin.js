@@ -29,7 +29,7 @@ function signInFromFragment() {
     .then(async (res) => {
       const body = await res.json().catch(() => ({}));
       if (res.ok) window.location.replace(body.next ?? '/runs');
-      else showError(body.error?.message ?? `Sign-in failed (HTTP ${res.status})`);
+      else showError(body.errors?.[0]?.message ?? `Sign-in failed (HTTP ${res.status})`);
     })
     .catch((err) => showError(`Sign-in failed: ${err.message}`));
 }
