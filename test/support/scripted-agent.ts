@@ -237,3 +237,11 @@ export async function startHelloStack(opts: Partial<ControlPlaneOptions> = {}): 
   await s.heartbeat(['hello']);
   return s;
 }
+
+/** A run of `job` on `s` that has started: launched, claimed, reported launched, RUN_START stored. */
+export async function startedRun(s: ScriptedStack, job = 'hello'): Promise<string> {
+  const runId = await s.launch(job);
+  await s.claimLaunch(runId);
+  await s.events(runId, [{ type: 'RUN_START' }]);
+  return runId;
+}

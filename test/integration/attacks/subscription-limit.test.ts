@@ -5,7 +5,7 @@
 // the agent's part played through the real agent API.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startHelloStack, type ScriptedStack } from '../../support/scripted-agent.js';
+import { startHelloStack, startedRun, type ScriptedStack } from '../../support/scripted-agent.js';
 import { until } from '../../support/wait.js';
 
 const LIMIT = 3;
@@ -22,14 +22,6 @@ before(async () => {
 after(async () => {
   await s.close();
 });
-
-/** A started run: launched, claimed, reported launched, RUN_START stored. */
-async function startedRun(): Promise<string> {
-  const runId = await s.launch('hello');
-  await s.claimLaunch(runId);
-  await s.events(runId, [{ type: 'RUN_START' }]);
-  return runId;
-}
 
 interface Stream {
   /** What the stream sent before its first event or error (or its end). */
@@ -87,7 +79,7 @@ test('streams that fail take no slot for good', async () => {
 });
 
 test('one more than the limit is refused, naming it; a closed stream or a finished run frees its slot', async () => {
-  const runId = await startedRun();
+  const runId = await startedRun(s);
   const held: Stream[] = [];
   for (let i = 0; i < LIMIT; i++) held.push(await openHeld(runId));
 
@@ -112,7 +104,7 @@ test('one more than the limit is refused, naming it; a closed stream or a finish
   // The run finishes: every stream ends by itself and gives its slot back.
   await s.events(runId, [{ type: 'RUN_SUCCESS' }]);
   await Promise.all(held.map((st) => st.rest()));
-  const next = await startedRun();
+  const next = await startedRun(s);
   const reopened: Stream[] = [];
   for (let i = 0; i < LIMIT; i++) reopened.push(await openHeld(next));
   const full = await open(next);

@@ -4,7 +4,7 @@
 // the agent's part played through the real agent API.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { startHelloStack, type ScriptedStack } from '../../support/scripted-agent.js';
+import { startHelloStack, startedRun, type ScriptedStack } from '../../support/scripted-agent.js';
 
 let s: ScriptedStack;
 
@@ -14,14 +14,6 @@ before(async () => {
 after(async () => {
   await s.close();
 });
-
-/** A started run: launched, claimed, reported launched, RUN_START stored. */
-async function startedRun(): Promise<string> {
-  const runId = await s.launch('hello');
-  await s.claimLaunch(runId);
-  await s.events(runId, [{ type: 'RUN_START' }]);
-  return runId;
-}
 
 /** An SSE reader: `until(pred)` reads until the text so far matches or the stream ends. */
 async function openStream(runId: string, headers: Record<string, string>) {
@@ -57,7 +49,7 @@ test('revoking the token ends its open subscription: nothing stored afterwards r
   const created = await s.user<{ createToken: { id: string; token: string } }>(
     'mutation { createToken(kind: USER, name: "watcher") { id token } }',
   );
-  const runId = await startedRun();
+  const runId = await startedRun(s);
   const stream = await openStream(runId, { authorization: `Bearer ${created.createToken.token}` });
   await stream.until((t) => t.includes('RUN_START'));
 
@@ -82,7 +74,7 @@ test('signing out ends the browser session’s open subscription', async () => {
   const csrf = cookies.find((c) => c.startsWith('outpost_csrf='))!.split('=')[1]!;
   const cookie = cookies.join('; ');
 
-  const runId = await startedRun();
+  const runId = await startedRun(s);
   const stream = await openStream(runId, { cookie });
   await stream.until((t) => t.includes('RUN_START'));
 
