@@ -74,14 +74,27 @@ export interface PollerOptions {
 
 /**
  * Temporal's refusal of a workflow start that no retry can change (gRPC INVALID_ARGUMENT: e.g.
- * an input past its payload size limit), as a coded error; undefined for anything else.
+ * an input past its payload size limit), as a coded error; undefined for anything else. A
+ * namespace without Outpost's search attributes is refused the same way, but that is the
+ * cluster's setup, not the item: fixed once they are registered (README), so it is retried.
  */
 export function permanentStartRefusal(err: unknown, item: ClaimedWorkItem): OutpostError | undefined {
   const cause = err instanceof ServiceError ? err.cause : undefined;
   if (!isGrpcServiceError(cause) || cause.code !== grpcStatus.INVALID_ARGUMENT) return undefined;
+  if (UNREGISTERED_SEARCH_ATTRIBUTE.test(cause.details || cause.message)) return undefined;
   return new OutpostError('INVALID_ARGUMENT', {
     detail: `Temporal refused the workflow of ${item.kind} item ${item.id}: ${cause.details || cause.message}`,
   });
+}
+
+/** Temporal's words for a search attribute its namespace does not know (not one past a size limit). */
+const UNREGISTERED_SEARCH_ATTRIBUTE = /no mapping defined for search attribute/i;
+
+/** Why a call is retried: Temporal's own words too ('Failed to start Workflow' alone says nothing). */
+function retryReason(err: unknown): string {
+  const message = err instanceof Error ? err.message : String(err);
+  const cause = err instanceof ServiceError ? err.cause : undefined;
+  return isGrpcServiceError(cause) ? `${message}: ${cause.details || cause.message}` : message;
 }
 
 const DEFAULT_CLAIM_BATCH = 100;
@@ -344,7 +357,7 @@ export class Poller {
           return false;
         }
         const delay = backoffDelay(attempt, { initialMs: 250, maxMs: 10_000 });
-        log.warn({ what, err: (err as Error).message, retryInMs: delay }, 'retrying');
+        log.warn({ what, err: retryReason(err), retryInMs: delay }, 'retrying');
         await sleep(delay, signal);
       }
     }

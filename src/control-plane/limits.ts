@@ -93,6 +93,12 @@ export const FIXED_INPUT_LIMITS = {
    * Temporal workflow input, which Temporal refuses past 2 MB.
    */
   maxSensorCursorBytes: 256 * 1024,
+  /**
+   * queryCodeLocation's partitionKey, opSelection and assetSelection together, in JSON bytes:
+   * unlike a launch's, nothing checks them against the location before they are queued, and
+   * they travel to the agent in the same Temporal workflow input as the run config.
+   */
+  maxQuerySelectionBytes: 64 * 1024,
 } as const;
 
 /** The flag and environment variable that set each configurable limit, for error details. */

@@ -56,6 +56,11 @@ export const ERRORS = {
     'PostgreSQL could not be reached',
     'Check OUTPOST_DATABASE_URL and that the server is running.',
   ),
+  DATABASE_TOO_NEW: spec(
+    409,
+    'The database was migrated by a newer Outpost',
+    'Run that version (or a later one) against it: Outpost does not migrate a database back.',
+  ),
 
   // --- auth
   UNAUTHENTICATED: spec(

@@ -64,14 +64,23 @@ export function checkLaunchInput(
 }
 
 /**
- * queryCodeLocation's runConfig: it travels to the agent as a Temporal workflow input, like a
- * launch's; past Temporal's limit the agent could not start the item's workflow at all.
+ * queryCodeLocation's runConfig and selection: they travel to the agent as a Temporal workflow
+ * input, like a launch's; past Temporal's limit the agent could not start the item's workflow.
  */
-export function checkQueryInput(input: { runConfig?: unknown }, limits: Pick<ApiLimits, 'maxRunConfigBytes'>): void {
+export function checkQueryInput(
+  input: { runConfig?: unknown; partitionKey?: unknown; opSelection?: unknown; assetSelection?: unknown },
+  limits: Pick<ApiLimits, 'maxRunConfigBytes'>,
+): void {
   checkJsonDepth('runConfig', input.runConfig);
   const config = jsonBytes(input.runConfig);
   if (config > limits.maxRunConfigBytes) {
     throw tooLarge('runConfig', 'maxRunConfigBytes', limits.maxRunConfigBytes, config, ' bytes');
+  }
+  const { partitionKey, opSelection, assetSelection } = input;
+  const selection = jsonBytes([partitionKey, opSelection, assetSelection]);
+  if (selection > L.maxQuerySelectionBytes) {
+    const what = 'partitionKey, opSelection and assetSelection';
+    throw tooLarge(what, 'maxQuerySelectionBytes', L.maxQuerySelectionBytes, selection, ' bytes');
   }
 }
 

@@ -329,6 +329,17 @@ export async function migrateTo(db: Kysely<unknown>, dialect: Dialect, name: str
   if (error) throw error instanceof Error ? error : new Error(`migration to ${name} failed: ${JSON.stringify(error)}`);
 }
 
+/** Migrations the database ran that this build does not have; none when it cannot be read. */
+async function migrationsNotIn(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
+  const known = migrationsFor(dialect);
+  try {
+    const { rows } = await sql<{ name: string }>`select name from kysely_migration`.execute(db);
+    return rows.map((r) => r.name).filter((name) => !(name in known));
+  } catch {
+    return [];
+  }
+}
+
 /** Brings the database to the latest version; throws a coded error naming the failed step. */
 export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Promise<string[]> {
   const migrator = new Migrator({
@@ -339,9 +350,19 @@ export async function migrateToLatest(db: Kysely<unknown>, dialect: Dialect): Pr
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   // Failing before any step ran (no connection, refused login) is the database being out of
-  // reach: rethrown as is, so that Store.open reports it with its dialect's code and hint.
+  // reach: rethrown as is, so that Store.open reports it with its dialect's code and hint. But
+  // a database a newer build migrated is reached all right: that is said instead.
   if (error) {
-    if (!failed) throw error instanceof Error ? error : new Error(JSON.stringify(error));
+    if (!failed) {
+      const unknown = await migrationsNotIn(db, dialect);
+      if (unknown.length) {
+        throw new OutpostError('DATABASE_TOO_NEW', {
+          detail: `it ran migration ${unknown.join(', ')}, which this build of Outpost does not have`,
+          cause: error,
+        });
+      }
+      throw error instanceof Error ? error : new Error(JSON.stringify(error));
+    }
     throw new OutpostError('INTERNAL', {
       detail: `database migration ${failed.migrationName} failed: ${error instanceof Error ? error.message : JSON.stringify(error)}`,
       cause: error,

@@ -4,7 +4,12 @@
 // control plane, real Temporal, the agent's real poller.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Poller } from '../../../src/agent/poller.js';
+import { Writable } from 'node:stream';
+import { Client } from '@temporalio/client';
+import protos from '@temporalio/proto';
+import { msToTs } from '@temporalio/common/lib/time.js';
+import { Poller, workflowStartFor } from '../../../src/agent/poller.js';
+import { SA_NAMES } from '../../../src/shared/search-attribute-names.js';
 import { enqueueWork } from '../../../src/control-plane/store/work-items.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { testTemporal } from '../../support/temporal.js';
@@ -57,6 +62,75 @@ test('a workflow input Temporal refuses (3 MB) fails its item with a code instea
     );
     assert.equal(failed.error?.code, 'OUTPOST_ERR_INVALID_ARGUMENT');
     assert.match(failed.error?.message ?? '', /Temporal refused the workflow of QUERY_CODE_LOCATION item/);
+  } finally {
+    abort.abort();
+    await dispatched;
+  }
+});
+
+test("a namespace without Outpost's search attributes (the cluster's setup, not the item) is retried, not failed: the workflow starts once they are registered", async () => {
+  // A namespace of its own, created bare: what a real cluster is before its operator registers them.
+  const namespace = `bare-${process.pid}-${Date.now().toString(36)}`;
+  const connection = t.client.connection;
+  await connection.workflowService.registerNamespace({
+    namespace,
+    workflowExecutionRetentionPeriod: msToTs('1 day'),
+  });
+  const bare = new Client({ connection, namespace });
+  const { item } = await enqueueWork(stack.cp.store, {
+    kind: 'QUERY_CODE_LOCATION',
+    payload: { location: 'hello', job: 'hello', query: 'executionPlan' },
+  });
+  const agent = stack.agent!;
+  const claimed = await agent.controlPlane.claimWork(agent.agentId, 10, 2_000);
+  const mine = claimed.find((c) => c.id === item.id);
+  assert.ok(mine, 'the item was claimed');
+  const lines: string[] = [];
+  const poller = new Poller({
+    controlPlane: agent.controlPlane,
+    temporal: bare,
+    agentId: agent.agentId,
+    taskQueue: stack.taskQueue,
+    maxInFlight: 16,
+    logger: createLogger({
+      name: 'test-poller',
+      level: 'warn',
+      destination: new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+    }),
+    waitMs: 1_000,
+  });
+  const abort = new AbortController();
+  const dispatched = poller.dispatch(mine, abort.signal);
+  try {
+    await until('the start was refused for the search attribute', () =>
+      lines.some((l) => /retrying/.test(l) && /no mapping defined for search attribute/.test(l)) ? true : undefined,
+    );
+    const kw = protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+    await connection.operatorService.addSearchAttributes({
+      namespace,
+      searchAttributes: Object.fromEntries(Object.values(SA_NAMES).map((n) => [n, kw])),
+    });
+    const { workflowId } = workflowStartFor(mine, stack.taskQueue).options;
+    await until(
+      'the workflow started',
+      async () =>
+        (await bare.workflow
+          .getHandle(workflowId)
+          .describe()
+          .catch(() => undefined))
+          ? true
+          : undefined,
+      60_000,
+    );
+    const r = await stack.gql<{ workItem: { status: string } }>('query($id: ID!) { workItem(id: $id) { status } }', {
+      id: item.id,
+    });
+    assert.notEqual(r.workItem.status, 'FAILED');
   } finally {
     abort.abort();
     await dispatched;

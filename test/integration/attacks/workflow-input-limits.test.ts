@@ -64,3 +64,19 @@ test('testSensor: a cursor past maxSensorCursorBytes is refused, naming the limi
   assert.match(r.errors[0].message, /maxSensorCursorBytes/);
   assert.equal(await queuedItems('EVALUATE_SENSOR'), before);
 });
+
+test('queryCodeLocation: a partitionKey, opSelection or assetSelection past maxQuerySelectionBytes is refused; nothing is queued', async () => {
+  const before = await queuedItems('QUERY_CODE_LOCATION');
+  const big = 'x'.repeat(3 * 1024 * 1024);
+  const cases: Record<string, unknown>[] = [{ p: big }, { o: [big] }, { a: [big] }];
+  for (const variables of cases) {
+    const r = await asLauncher(
+      'mutation($p: String, $o: [String!], $a: [String!]) { queryCodeLocation(input: { location: "hello", job: "hello", query: EXECUTION_PLAN, partitionKey: $p, opSelection: $o, assetSelection: $a }, waitMs: 0) { id } }',
+      variables,
+    );
+    assert.equal(r.status, 400, JSON.stringify(Object.keys(variables)));
+    assert.equal(r.errors?.[0]?.extensions.code, 'OUTPOST_ERR_INPUT_TOO_LARGE');
+    assert.match(r.errors[0].message, /maxQuerySelectionBytes/);
+  }
+  assert.equal(await queuedItems('QUERY_CODE_LOCATION'), before);
+});
