@@ -2,6 +2,8 @@
 // transaction as the status change (so it happens exactly once): ticks create runs, sensor
 // cursors advance, failed launches fail their run, failed syncs mark the location ERROR.
 import { codeLocationKind, type WorkItemResult, type RunRequest } from '../../shared/work-items.js';
+import { isOutpostError, type OutpostError } from '../../shared/errors.js';
+import { checkSensorCursor } from '../core/input-rules.js';
 import { isTerminal, type RunStatus, RUN_STATUSES } from '../core/run-state.js';
 import { finishTickForItem, updateInstigator } from '../store/instigators.js';
 import { getLocation, markLocationError } from '../store/locations.js';
@@ -52,6 +54,17 @@ export async function applyCompletion(
       const r = result as WorkItemResult<'EVALUATE_SENSOR'>;
       const loc = String(p.location);
       const name = String(p.sensor);
+      // The cursor is the next tick's workflow input: one past the limit would fail every later
+      // tick (Temporal refuses inputs past 2 MB). This tick fails instead, naming the limit; its
+      // run requests are not made and the cursor stays where it was.
+      const tooLarge = cursorTooLarge(r.cursor);
+      if (tooLarge) {
+        await finishTickForItem(trx, store, item.id, {
+          status: 'FAILURE',
+          error: `${tooLarge.code}: ${tooLarge.message}`,
+        });
+        return false;
+      }
       // Without a run key a request always runs; with one, once per sensor and key, ever.
       const runIds = await createRuns(
         trx,
@@ -90,6 +103,17 @@ export async function applyCompletion(
     }
     default:
       return false;
+  }
+}
+
+/** The error a sensor's returned cursor past maxSensorCursorBytes makes, else undefined. */
+function cursorTooLarge(cursor: string | null | undefined): OutpostError | undefined {
+  try {
+    checkSensorCursor(cursor);
+    return undefined;
+  } catch (err) {
+    if (isOutpostError(err, 'INPUT_TOO_LARGE')) return err;
+    throw err;
   }
 }
 

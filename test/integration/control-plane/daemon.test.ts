@@ -9,6 +9,7 @@ import { reportRunLaunched } from '../../../src/control-plane/services/runs-serv
 import { listTicks } from '../../../src/control-plane/store/instigators.js';
 import { reportCodeLocation } from '../../../src/control-plane/store/locations.js';
 import { deployCodeLocation } from '../../../src/control-plane/services/locations-service.js';
+import { FIXED_INPUT_LIMITS } from '../../../src/control-plane/limits.js';
 import { getRun } from '../../../src/control-plane/store/runs.js';
 import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { Store } from '../../../src/control-plane/store/store.js';
@@ -151,6 +152,36 @@ describeEachDialect('daemon', (target) => {
         ['SUCCESS', 1, 'c1'],
       ],
     );
+    await setSensorState(store, 'hello', 'files', 'STOPPED');
+  });
+
+  test("a sensor's cursor past maxSensorCursorBytes fails its tick, naming the limit; runs and cursor stay", async () => {
+    // The cursor is the next tick's workflow input: stored, it would fail every later tick.
+    await setSensorState(store, 'hello', 'files', 'RUNNING');
+    clock.now += 60_000;
+    assert.deepEqual((await daemon.runOnce()).sensorsFired, ['hello/files']);
+    const evaluations = async () =>
+      (await claimWork(store, { agentId: 'A', limit: 10, waitMs: 0 })).filter((i) => i.kind === 'EVALUATE_SENSOR');
+    const [item] = await evaluations();
+    const before = item?.payload.cursor;
+    const huge = 'x'.repeat(FIXED_INPUT_LIMITS.maxSensorCursorBytes + 1);
+    const req = { runKey: 'file-huge', job: 'hello', runConfig: {}, tags: {} };
+    await completeWork(store, 'A', item!.id, { runRequests: [req], cursor: huge });
+    const [tick] = await listTicks(store, 'hello', 'SENSOR', 'files', 1);
+    assert.equal(tick?.status, 'FAILURE');
+    assert.match(tick?.error ?? '', /OUTPOST_ERR_INPUT_TOO_LARGE.*maxSensorCursorBytes/);
+    assert.deepEqual(tick?.runIds, []);
+    const made = await store.db
+      .selectFrom('runs')
+      .select('id')
+      .where('dedupe_key', '=', 'sensor:hello:files:file-huge')
+      .execute();
+    assert.deepEqual(made, [], 'no run from the failed tick');
+    clock.now += 60_000;
+    assert.deepEqual((await daemon.runOnce()).sensorsFired, ['hello/files']);
+    const [next] = await evaluations();
+    assert.equal(next?.payload.cursor, before, 'the next tick carries the cursor from before');
+    await completeWork(store, 'A', next!.id, { runRequests: [] });
     await setSensorState(store, 'hello', 'files', 'STOPPED');
   });
 
