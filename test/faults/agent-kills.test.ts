@@ -54,7 +54,13 @@ describe('fault injection: kill -9 the agent at five moments of 20 concurrent ru
       try {
         await moment.arm?.(ctx);
         const t0 = Date.now();
-        const config = { everyMs: 100, minEvents: 5, releaseFile: release, cleanupMs: 4_000, maxSeconds: 240 };
+        const config = {
+          everyMs: 100,
+          minEvents: 5,
+          releaseFile: release,
+          cleanupMs: moment.cleanupMs ?? 4_000,
+          maxSeconds: 240,
+        };
         const ids = await Promise.all(Array.from({ length: RUNS }, () => launch(cp, 'drip', config, 'faults')));
         const seen = await moment.reach(ctx, ids);
         await agent.kill9();

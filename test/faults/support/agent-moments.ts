@@ -47,6 +47,8 @@ export interface AgentKillMoment {
   release: boolean;
   /** Work items each run ends with (kind -> count). */
   items: Record<string, number>;
+  /** How long a terminated drip worker goes on cleaning up (the fixture's cleanupMs); default 4 s. */
+  cleanupMs?: number;
   /** Before the launches: set the gate's holds. */
   arm?(ctx: MomentContext): Promise<void>;
   /** After the launches: act, then wait until the moment is reached; returns what was seen. */
@@ -311,10 +313,16 @@ const midTermination: AgentKillMoment = {
   expect: 'CANCELED',
   release: false,
   items: { LAUNCH_RUN: 1, TERMINATE_RUN: 1 },
+  // The moment needs every run CANCELING while one worker cleans up: the first worker signalled
+  // must still be cleaning up when the last run is asked to terminate. With 4 s and the calls one
+  // after another, a fresh-clone CI at load ~14 saw every run CANCELED at its first look (the
+  // agent signals at once; the 20 terminateRun calls took longer than the clean-up). The calls now
+  // go at once, and 6 s (60 beats) stays inside the termination's 10 s grace before SIGKILL.
+  cleanupMs: 6_000,
   async reach(ctx, ids) {
     const { cp, view, agent } = ctx;
     await midSupervise.reach(ctx, ids);
-    for (const id of ids) await cp.gql(`mutation($id: ID!) { terminateRun(id: $id) { id } }`, { id });
+    await Promise.all(ids.map((id) => cp.gql(`mutation($id: ID!) { terminateRun(id: $id) { id } }`, { id })));
     const cleaningUp = (id: string): boolean => {
       try {
         return readFileSync(join(runDir(agent, id), 'spool', SPOOL_FILES.stdout), 'utf8').includes(
