@@ -12,7 +12,7 @@
 // never respawn).
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ExitStatus, LaunchHandle, Launcher, RunLaunchSpec } from './launcher.js';
@@ -21,13 +21,12 @@ import { BootSlots, defaultMaxBooting } from './boot-slots.js';
 import { spawnCold } from './cold-spawn.js';
 import { defaultCliCommand } from './detached-spawn.js';
 import { handOff } from './hand-off.js';
-import { outpostWorkerMatch, recover } from './recovery.js';
-import { isSameLiveProcess, processGroupMembers, readCmdline, workerBelow } from './proc.js';
+import { recover } from './recovery.js';
+import { isSameLiveProcess, processGroupMembers } from './proc.js';
 import {
   configFileOf,
   hasIntent,
   listRecordedProcesses,
-  readIntent,
   readProcessRecord,
   removeEmptiedStandbyDir,
   runDir,
@@ -88,8 +87,6 @@ export class ProcessLauncher implements Launcher {
   /** The launch in flight per run (see launch()). */
   private readonly launching = new Map<string, Promise<LaunchHandle>>();
   /** Refills held back until the launch that took a standby has settled. */
-  /** Adopted runs whose sandbox is being ended (rootOutlivedWorker), one wait per run. */
-  private readonly endingRoots = new Map<string, Promise<void>>();
   private readonly pendingRefills = new Map<string, { spec: StandbySpec; standbyDir: string; timer: NodeJS.Timeout }>();
   private readonly cli: string[];
   private readonly isolation: Isolation;
@@ -275,32 +272,11 @@ export class ProcessLauncher implements Launcher {
       .map((p) => p.id);
   }
 
-  async isAlive(runId: string): Promise<boolean> {
+  isAlive(runId: string): Promise<boolean> {
     const watched = this.children.get(runId);
-    if (watched) return watched.exit === undefined;
+    if (watched) return Promise.resolve(watched.exit === undefined);
     const rec = this.record(runId);
-    if (rec === undefined || !isSameLiveProcess(rec.pid, rec.startTime)) return false;
-    if (!this.rootOutlivedWorker(runId, rec)) return true;
-    // As for a watched worker's exit (recordedRootGone): what it left behind ends with its sandbox.
-    const ending = this.endingRoots.get(runId) ?? this.recordedRootGone(runId, undefined, true);
-    this.endingRoots.set(runId, ending);
-    await ending.finally(() => this.endingRoots.delete(runId));
-    return isSameLiveProcess(rec.pid, rec.startTime);
-  }
-
-  /**
-   * A run no process of this agent watched (launched by the one before a restart) whose
-   * recorded root is a sandbox's pid 1 (bwrap) still there while the worker below it, the
-   * process running the launch's command line, is not: what keeps that root is what the
-   * finished worker left running. Not known for a warm standby's run (its command line does
-   * not name the run): read as alive, as before.
-   */
-  private rootOutlivedWorker(runId: string, rec: ProcessRecord): boolean {
-    if (this.isolation.kind === 'none' || rec.warm) return false;
-    const argv0 = readCmdline(rec.pid)?.[0];
-    if (argv0 === undefined || basename(argv0) !== 'bwrap') return false;
-    const match = readIntent(this.runDir(runId))?.match ?? outpostWorkerMatch(runId);
-    return workerBelow(rec.pid, match) === rec.pid;
+    return Promise.resolve(rec !== undefined && isSameLiveProcess(rec.pid, rec.startTime));
   }
 
   signal(runId: string, signal: NodeJS.Signals): Promise<boolean> {

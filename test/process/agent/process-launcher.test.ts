@@ -245,44 +245,6 @@ test(
 );
 
 test(
-  'a sandboxed run that left a process behind while no agent watched it is ended by the next agent',
-  { skip: bwrap.ok ? false : `bubblewrap unusable here: ${bwrap.why}` },
-  async () => {
-    // The agent that launched it is gone (restarted) before its worker exits: nobody sees the
-    // exit, and the sandbox's pid 1, the recorded root, reaps on while the stray lives. The next
-    // agent read it as a running worker (isAlive true for the stray's 777 s, supervised so).
-    const runId = 'run_stray_unwatched';
-    const script = join(dataDir, 'launch-and-exit.mts');
-    const src = (f: string) => JSON.stringify(resolve('src', f));
-    writeFileSync(
-      script,
-      [
-        `import { ProcessLauncher } from ${src('agent/launchers/process-launcher.ts')};`,
-        `import { bubblewrapIsolation } from ${src('agent/launchers/sandbox.ts')};`,
-        `import { createLogger } from ${src('shared/logger.ts')};`,
-        `const isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [${JSON.stringify(dataDir)}] });`,
-        `const logger = createLogger({ name: 'gone', level: 'warn' });`,
-        `const launcher = new ProcessLauncher({ dataDir: ${JSON.stringify(dataDir)}, isolation, logger });`,
-        `await launcher.launch(${JSON.stringify({ ...spec(runId, 'orphan'), location: 'edge', module: EDGE })});`,
-        'process.exit(0);',
-      ].join('\n'),
-    );
-    const agent = spawn(process.execPath, ['--import', 'tsx', script], { stdio: 'inherit' });
-    assert.equal(await new Promise((done) => agent.once('exit', done)), 0);
-    const isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [dataDir] });
-    const launcher = new ProcessLauncher({ dataDir, isolation, logger });
-    await until('the run succeeded', () => events(launcher, runId).at(-1)?.type === 'RUN_SUCCESS', 60_000);
-    const strays = () =>
-      readdirSync('/proc')
-        .filter((p) => /^\d+$/.test(p))
-        .filter((p) => readCmdline(Number(p))?.join(' ') === 'sleep 777.25');
-    await until('the stray started', () => strays().length > 0, 30_000);
-    await until('the finished run read as ended', async () => !(await launcher.isAlive(runId)), 30_000);
-    await until('no process of the finished run left', () => strays().length === 0, 30_000);
-  },
-);
-
-test(
   'a sandbox whose outer bwrap process is killed keeps its worker running (supervised by its spool)',
   { skip: bwrap.ok ? false : `bubblewrap unusable here: ${bwrap.why}` },
   async () => {
