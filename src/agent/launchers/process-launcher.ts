@@ -360,17 +360,15 @@ export class ProcessLauncher implements Launcher {
    * sandbox's pid 1, which reaps until no process of its namespace is left: one the run left
    * running (its own session, a daemon) would keep the finished run's sandbox, and itself, alive.
    * So after a bounded wait it gets SIGKILL, which ends the whole namespace (a container's end).
-   * Only when `workerExited`: a child killed by a signal itself (bwrap's outer process, killed
-   * alone) may leave the worker running inside, writing its spool, which superviseRun follows.
    */
-  private async recordedRootGone(runId: string, childPid: number | undefined, workerExited: boolean): Promise<void> {
+  private async recordedRootGone(runId: string, childPid: number | undefined): Promise<void> {
     const rec = this.record(runId);
     if (!rec || rec.pid === childPid) return;
     const deadline = Date.now() + ROOT_EXIT_WAIT_MS;
     while (isSameLiveProcess(rec.pid, rec.startTime) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 2));
     }
-    if (!workerExited || !isSameLiveProcess(rec.pid, rec.startTime)) return;
+    if (!isSameLiveProcess(rec.pid, rec.startTime)) return;
     this.opts.logger.warn({ runId, pid: rec.pid }, 'run worker exited leaving processes in its sandbox; killing them');
     try {
       process.kill(rec.pid, 'SIGKILL');
@@ -389,8 +387,7 @@ export class ProcessLauncher implements Launcher {
       const { code, signal } = this.isolation.exit(rawCode, rawSignal);
       // Exited means the recorded process is gone too: bubblewrap's outer process exits as soon
       // as its pid 1 reports the command's status, a moment before that pid 1 itself is gone.
-      // A raw signal is the child's own death (bwrap reports the worker's as 128+N, a code).
-      void this.recordedRootGone(runId, child.pid, rawSignal === null).then(() => {
+      void this.recordedRootGone(runId, child.pid).then(() => {
         entry.exit = { code, signal, known: true };
         this.opts.logger.info({ runId, code, signal }, 'run worker exited');
         settle();
