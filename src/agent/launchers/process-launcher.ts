@@ -355,12 +355,7 @@ export class ProcessLauncher implements Launcher {
     return readProcessRecord(this.runDir(runId));
   }
 
-  /**
-   * Resolves once the run's recorded process, when it is not `childPid`, has ended. That is a
-   * sandbox's pid 1, which reaps until no process of its namespace is left: one the run left
-   * running (its own session, a daemon) would keep the finished run's sandbox, and itself, alive.
-   * So after a bounded wait it gets SIGKILL, which ends the whole namespace (a container's end).
-   */
+  /** Resolves once the run's recorded process, when it is not `childPid`, has ended (bounded). */
   private async recordedRootGone(runId: string, childPid: number | undefined): Promise<void> {
     const rec = this.record(runId);
     if (!rec || rec.pid === childPid) return;
@@ -368,14 +363,6 @@ export class ProcessLauncher implements Launcher {
     while (isSameLiveProcess(rec.pid, rec.startTime) && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 2));
     }
-    if (!isSameLiveProcess(rec.pid, rec.startTime)) return;
-    this.opts.logger.warn({ runId, pid: rec.pid }, 'run worker exited leaving processes in its sandbox; killing them');
-    try {
-      process.kill(rec.pid, 'SIGKILL');
-    } catch {
-      // Gone in between.
-    }
-    while (isSameLiveProcess(rec.pid, rec.startTime)) await new Promise((r) => setTimeout(r, 2));
   }
 
   private watch(runId: string, child: ChildProcess): void {

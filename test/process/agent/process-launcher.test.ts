@@ -3,7 +3,7 @@
 // process-group termination, and no token in a worker's environment.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
@@ -21,7 +21,6 @@ import { until } from '../../support/wait.js';
 import { spooledEvents as events } from '../../support/spool-events.js';
 
 const MODULE = resolve('examples/hello/definitions.ts');
-const EDGE = resolve('test/fixtures/user-code/edge-location/definitions.ts');
 const logger = createLogger({ name: 'test', level: 'warn' });
 const dataDir = mkdtempSync(join(tmpdir(), 'outpost-launcher-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -218,31 +217,6 @@ for (const mode of ['none', 'bubblewrap'] as const) {
     });
   });
 }
-
-test(
-  'a sandboxed run that left a process behind (its own session) ends with nothing of it running',
-  { skip: bwrap.ok ? false : `bubblewrap unusable here: ${bwrap.why}` },
-  async () => {
-    // A Dagster op's `subprocess.Popen(..., start_new_session=True)` or a daemon: the worker
-    // exits, but the sandbox's pid 1 reaps on while the stray lives, so the run held its
-    // sandbox, and the stray ran on, with the run finished (as a container's end would not).
-    const strays = () =>
-      readdirSync('/proc')
-        .filter((p) => /^\d+$/.test(p))
-        .filter((p) => readCmdline(Number(p))?.join(' ') === 'sleep 777.25');
-    const isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [dataDir] });
-    const launcher = new ProcessLauncher({ dataDir, isolation, logger });
-    const runId = 'run_leaves_a_stray';
-    await launcher.launch({ ...spec(runId, 'orphan'), location: 'edge', module: EDGE });
-    const keepAlive = setInterval(() => undefined, 1_000);
-    await launcher.whenExited(runId)!.finally(() => clearInterval(keepAlive));
-    assert.equal(launcher.exitStatus(runId)?.code, 0);
-    assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_SUCCESS');
-    // Before the fix the stray ran its full 777 s: a bounded wait fails it.
-    await until('no process of the finished run left', () => strays().length === 0, 30_000);
-    assert.equal(await new ProcessLauncher({ dataDir, isolation, logger }).isAlive(runId), false);
-  },
-);
 
 test("a worker's exit is announced once its recorded root is gone too, not while it lingers", async () => {
   // bubblewrap's outer process exits as soon as its pid 1 reports the command's status, a moment
