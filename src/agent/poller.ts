@@ -147,6 +147,8 @@ export class Poller {
   /** Started items waiting for their ack, in start order. */
   private readonly acks = new Map<string, WorkAck>();
   private ackTimer: NodeJS.Timeout | undefined;
+  /** The stop signal of the work whose acks wait: a timed flush gives up with it, not never. */
+  private ackSignal: AbortSignal | undefined;
   /** Workflows the server started eagerly (their first task handed straight to our worker). */
   eagerStarts = 0;
 
@@ -189,7 +191,7 @@ export class Poller {
         failures = 0;
       } catch (err) {
         // Not known to have landed: send them again (acking twice is harmless).
-        for (const a of acks) this.queueAck(a);
+        for (const a of acks) this.queueAck(a, signal);
         // Aborted by shutdown: an item the server claimed for this aborted poll is not lost,
         // its lease expires and it is claimed again.
         if (signal.aborted) break;
@@ -226,11 +228,12 @@ export class Poller {
     return taken;
   }
 
-  private queueAck(ack: WorkAck): void {
+  private queueAck(ack: WorkAck, signal: AbortSignal | undefined): void {
     this.acks.set(ack.id, ack);
+    this.ackSignal = signal;
     this.ackTimer ??= setTimeout(() => {
       this.ackTimer = undefined;
-      void this.flushAcks();
+      void this.flushAcks(this.ackSignal);
     }, this.opts.ackDelayMs ?? DEFAULT_ACK_DELAY_MS);
   }
 
@@ -304,7 +307,7 @@ export class Poller {
       );
       return;
     }
-    this.queueAck({ id: item.id, workflowId: start.options.workflowId });
+    this.queueAck({ id: item.id, workflowId: start.options.workflowId }, signal);
     log.info({ workflowId: start.options.workflowId }, 'work item dispatched');
   }
 

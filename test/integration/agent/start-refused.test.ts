@@ -8,7 +8,9 @@ import { Writable } from 'node:stream';
 import { Client } from '@temporalio/client';
 import protos from '@temporalio/proto';
 import { msToTs } from '@temporalio/common/lib/time.js';
+import { createServer } from 'node:net';
 import { Poller, workflowStartFor } from '../../../src/agent/poller.js';
+import { createControlPlaneClient } from '../../../src/agent/control-plane-client.js';
 import { SA_NAMES } from '../../../src/shared/search-attribute-names.js';
 import { enqueueWork } from '../../../src/control-plane/store/work-items.js';
 import { createLogger } from '../../../src/shared/logger.js';
@@ -135,4 +137,50 @@ test("a namespace without Outpost's search attributes (the cluster's setup, not 
     abort.abort();
     await dispatched;
   }
+});
+
+test('an ack still waiting when its work stops is given up with it, not retried against a gone control plane forever', async () => {
+  // The ack of a started workflow waits for the next claim or its timer; when the agent stops and
+  // the control plane is gone, that timed send kept retrying (and the process alive) for good.
+  const { item } = await enqueueWork(stack.cp.store, {
+    kind: 'QUERY_CODE_LOCATION',
+    payload: { location: 'hello', job: 'hello', query: 'executionPlan' },
+  });
+  const agent = stack.agent!;
+  const claimed = await agent.controlPlane.claimWork(agent.agentId, 10, 2_000);
+  const mine = claimed.find((c) => c.id === item.id);
+  assert.ok(mine, 'the item was claimed');
+  const closed = createServer().listen(0, '127.0.0.1');
+  await new Promise((res) => closed.once('listening', res));
+  const { port } = closed.address() as { port: number };
+  await new Promise((res) => closed.close(res));
+  const lines: string[] = [];
+  const poller = new Poller({
+    controlPlane: createControlPlaneClient({ url: `http://127.0.0.1:${port}`, token: 'unused' }),
+    temporal: t.client,
+    agentId: agent.agentId,
+    taskQueue: stack.taskQueue,
+    maxInFlight: 16,
+    logger: createLogger({
+      name: 'test-poller',
+      level: 'warn',
+      destination: new Writable({
+        write(chunk: Buffer, _enc, done) {
+          lines.push(chunk.toString());
+          done();
+        },
+      }),
+    }),
+    waitMs: 1_000,
+    ackDelayMs: 50,
+  });
+  const abort = new AbortController();
+  await poller.dispatch(mine, abort.signal);
+  await until('the ack was tried and refused', () =>
+    lines.some((l) => /"what":"ackWork"/.test(l) && /retrying/.test(l)) ? true : undefined,
+  );
+  abort.abort();
+  await until('the ack was given up with the stop', () =>
+    lines.some((l) => /"what":"ackWork"/.test(l) && /stopping with the item unfinished/.test(l)) ? true : undefined,
+  );
 });
