@@ -4,7 +4,6 @@
 // control plane, real Temporal, the agent's real poller.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { Writable } from 'node:stream';
 import { Client } from '@temporalio/client';
 import protos from '@temporalio/proto';
 import { msToTs } from '@temporalio/common/lib/time.js';
@@ -17,6 +16,7 @@ import { createLogger } from '../../../src/shared/logger.js';
 import { testTemporal } from '../../support/temporal.js';
 import { startStack, type Stack } from '../../support/stack.js';
 import { until } from '../../support/wait.js';
+import { capturedLogger } from '../../support/captured-log.js';
 
 const t = await testTemporal();
 let stack: Stack;
@@ -87,23 +87,14 @@ test("a namespace without Outpost's search attributes (the cluster's setup, not 
   const claimed = await agent.controlPlane.claimWork(agent.agentId, 10, 2_000);
   const mine = claimed.find((c) => c.id === item.id);
   assert.ok(mine, 'the item was claimed');
-  const lines: string[] = [];
+  const { logger, lines } = capturedLogger('test-poller', 'warn');
   const poller = new Poller({
     controlPlane: agent.controlPlane,
     temporal: bare,
     agentId: agent.agentId,
     taskQueue: stack.taskQueue,
     maxInFlight: 16,
-    logger: createLogger({
-      name: 'test-poller',
-      level: 'warn',
-      destination: new Writable({
-        write(chunk: Buffer, _enc, done) {
-          lines.push(chunk.toString());
-          done();
-        },
-      }),
-    }),
+    logger,
     waitMs: 1_000,
   });
   const abort = new AbortController();
@@ -154,23 +145,14 @@ test('an ack still waiting when its work stops is given up with it, not retried 
   await new Promise((res) => closed.once('listening', res));
   const { port } = closed.address() as { port: number };
   await new Promise((res) => closed.close(res));
-  const lines: string[] = [];
+  const { logger, lines } = capturedLogger('test-poller', 'warn');
   const poller = new Poller({
     controlPlane: createControlPlaneClient({ url: `http://127.0.0.1:${port}`, token: 'unused' }),
     temporal: t.client,
     agentId: agent.agentId,
     taskQueue: stack.taskQueue,
     maxInFlight: 16,
-    logger: createLogger({
-      name: 'test-poller',
-      level: 'warn',
-      destination: new Writable({
-        write(chunk: Buffer, _enc, done) {
-          lines.push(chunk.toString());
-          done();
-        },
-      }),
-    }),
+    logger,
     waitMs: 1_000,
     ackDelayMs: 50,
   });

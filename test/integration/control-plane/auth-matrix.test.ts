@@ -3,7 +3,6 @@
 // is refused (FORBIDDEN, nothing changed) for another token's agent or an unknown id. Operations
 // are read from the schemas, so a new field is covered automatically. Tokens never reach the log.
 import assert from 'node:assert/strict';
-import { Writable } from 'node:stream';
 import { after, before, test } from 'node:test';
 import {
   getNamedType,
@@ -21,9 +20,9 @@ import { createControlPlaneFetchHandler, type FetchHandler } from '../../../src/
 import { createAgentSchema } from '../../../src/control-plane/graphql/agent-schema.js';
 import { createUserSchema } from '../../../src/control-plane/graphql/user-schema.js';
 import { createToken, revokeToken } from '../../../src/control-plane/store/tokens.js';
-import { createLogger } from '../../../src/shared/logger.js';
 import { describeEachDialect } from '../../support/storage.js';
 import { openHarness, type Harness } from '../../support/control-plane-harness.js';
+import { capturedLogger } from '../../support/captured-log.js';
 
 /** A sample value of `type`; every `agentId` (argument or input field, even optional) is `agentId`. */
 function sample(type: GraphQLInputType, agentId: string): unknown {
@@ -91,22 +90,14 @@ describeEachDialect('auth matrix', (target) => {
   let h: Harness;
   let otherAgentToken: string;
   let handler: FetchHandler;
-  const logged: string[] = [];
+  let logged: string[] = [];
   let revokedUser: string;
   let revokedAgent: string;
 
   before(async () => {
     h = await openHarness(await target.freshUrl());
-    const logger = createLogger({
-      name: 'auth-test',
-      level: 'debug',
-      destination: new Writable({
-        write(chunk: Buffer, _enc, cb) {
-          logged.push(chunk.toString());
-          cb();
-        },
-      }),
-    });
+    const { logger, lines } = capturedLogger('auth-test', 'debug');
+    logged = lines;
     handler = createControlPlaneFetchHandler({ store: h.store, logger, web: false });
     const u = await createToken(h.store, 'user', 'to-revoke');
     const a = await createToken(h.store, 'agent', 'to-revoke');
