@@ -21,6 +21,7 @@ import { startHeartbeat } from './heartbeat.js';
 import { resolveRunWorkerCpu } from './launchers/cpu-cgroup.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
 import { credentialDirs, resolveIsolation, type Isolation } from './launchers/sandbox.js';
+import { checkSearchAttributes } from './search-attribute-check.js';
 import { Poller } from './poller.js';
 import { LaunchChecks } from './launch-checks.js';
 import { LaunchAhead } from './launch-ahead.js';
@@ -227,11 +228,17 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   // workflows eagerly (the first task comes back in the start response, to this process's worker).
   let workerConnection: NativeConnection | undefined;
   if (mode !== 'poller') {
+    const connection = await NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+    // Before any code server starts: a namespace the poller could start nothing in stops us here.
+    if (mode === 'all')
+      await checkSearchAttributes(connection, config.temporalNamespace, log).catch(async (err: unknown) => {
+        await connection.close();
+        throw err;
+      });
+    workerConnection = connection;
     await codeServers
       .refresh()
       .catch((err: unknown) => log.warn({ err: (err as Error).message }, 'workspace fetch failed'));
-    const connection = await NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
-    workerConnection = connection;
     const activities = opts.temporal.activities({
       controlPlane,
       codeServers,
@@ -265,6 +272,11 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     const own = workerConnection
       ? undefined
       : await Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+    if (own)
+      await checkSearchAttributes(own, config.temporalNamespace, log).catch(async (err: unknown) => {
+        await own.close();
+        throw err;
+      });
     const client = new Client({ connection: workerConnection ?? own!, namespace: config.temporalNamespace });
     poller = new Poller({
       controlPlane,

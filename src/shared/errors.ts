@@ -46,6 +46,11 @@ export const ERRORS = {
     'The Temporal dev server did not become ready',
     'Check the server log named in the detail, and that its ports are free.',
   ),
+  TEMPORAL_SEARCH_ATTRIBUTES_MISSING: spec(
+    500,
+    "The Temporal namespace lacks Outpost's search attributes, so no workflow of the agent could start",
+    'Register each one the detail names as a Keyword (`temporal operator search-attribute create --namespace <ns> --name <name> --type Keyword`), then start the agent again.',
+  ),
   PORT_IN_USE: spec(
     409,
     'A port is already in use',

@@ -8,7 +8,12 @@ import { Client } from '@temporalio/client';
 import protos from '@temporalio/proto';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import { createServer } from 'node:net';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Poller, workflowStartFor } from '../../../src/agent/poller.js';
+import { startOutpostAgent } from '../../../src/cli/agent-root.js';
+import { loadAgentConfig } from '../../../src/agent/config.js';
 import { createControlPlaneClient } from '../../../src/agent/control-plane-client.js';
 import { SA_NAMES } from '../../../src/shared/search-attribute-names.js';
 import { enqueueWork } from '../../../src/control-plane/store/work-items.js';
@@ -165,4 +170,45 @@ test('an ack still waiting when its work stops is given up with it, not retried 
   await until('the ack was given up with the stop', () =>
     lines.some((l) => /"what":"ackWork"/.test(l) && /stopping with the item unfinished/.test(l)) ? true : undefined,
   );
+});
+
+test("an agent refuses to start on a namespace without Outpost's search attributes, naming them, and starts once they are registered", async () => {
+  // Before: it started, and every item it claimed then waited on retries with nothing said at start.
+  const namespace = `bare-start-${process.pid}-${Date.now().toString(36)}`;
+  const connection = t.client.connection;
+  await connection.workflowService.registerNamespace({
+    namespace,
+    workflowExecutionRetentionPeriod: msToTs('1 day'),
+  });
+  const dataDir = mkdtempSync(join(tmpdir(), 'outpost-sa-check-'));
+  const start = (mode: 'all' | 'poller') =>
+    startOutpostAgent({
+      config: loadAgentConfig(
+        {
+          url: stack.cp.url,
+          temporalAddress: t.address,
+          temporalNamespace: namespace,
+          taskQueue: stack.taskQueue,
+          dataDir: join(dataDir, mode),
+        },
+        {},
+      ),
+      token: stack.agentToken,
+      logger: createLogger({ name: 'sa-check', level: 'silent' }),
+      mode,
+    });
+  for (const mode of ['all', 'poller'] as const) {
+    await assert.rejects(start(mode), (err: Error & { code?: string }) => {
+      assert.equal(err.code, 'OUTPOST_ERR_TEMPORAL_SEARCH_ATTRIBUTES_MISSING', `${mode}: ${err.message}`);
+      for (const name of Object.values(SA_NAMES)) assert.match(err.message, new RegExp(name));
+      return true;
+    });
+  }
+  const kw = protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+  await connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(Object.values(SA_NAMES).map((n) => [n, kw])),
+  });
+  const agent = await until('the agent started', () => start('poller').catch(() => undefined), 30_000);
+  await agent.stop();
 });

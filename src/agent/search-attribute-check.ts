@@ -1,0 +1,51 @@
+// At agent start: does the namespace know Outpost's search attributes? Without them Temporal
+// refuses every workflow start the poller makes, and each claimed item would wait on retries.
+// A namespace that lacks one (or has it with another type) stops the start with a coded error
+// naming what to register. A cluster that will not tell (the operator API denied or absent, e.g. a
+// namespace-scoped key) is not a verdict: the agent starts and the poller's retries say why.
+import { isGrpcServiceError, type Connection } from '@temporalio/client';
+import type { NativeConnection } from '@temporalio/worker';
+import { status as grpcStatus } from '@grpc/grpc-js';
+import protos from '@temporalio/proto';
+import { SA_NAMES } from '../shared/search-attribute-names.js';
+import { OutpostError } from '../shared/errors.js';
+import type { Logger } from '../shared/logger.js';
+
+const KEYWORD = protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
+
+/** Codes that mean "cannot look", not "not there". */
+const CANNOT_LOOK = new Set<number>([
+  grpcStatus.PERMISSION_DENIED,
+  grpcStatus.UNIMPLEMENTED,
+  grpcStatus.UNAUTHENTICATED,
+]);
+
+export async function checkSearchAttributes(
+  connection: Connection | NativeConnection,
+  namespace: string,
+  log: Logger,
+): Promise<void> {
+  let custom: Record<string, number>;
+  try {
+    const answer = await connection.operatorService.listSearchAttributes({ namespace });
+    custom = answer.customAttributes ?? {};
+  } catch (err) {
+    const code = isGrpcServiceError(err) ? err.code : (err as { code?: unknown }).code;
+    if (typeof code === 'number' && CANNOT_LOOK.has(code)) {
+      log.warn(
+        { namespace, err: (err as Error).message },
+        "could not list the namespace's search attributes; starting without checking them",
+      );
+      return;
+    }
+    throw err;
+  }
+  const wrong = Object.values(SA_NAMES).filter((name) => custom[name] !== KEYWORD);
+  if (!wrong.length) return;
+  throw new OutpostError('TEMPORAL_SEARCH_ATTRIBUTES_MISSING', {
+    detail: `namespace ${namespace} lacks ${wrong
+      .map((name) => (custom[name] === undefined ? name : `${name} (registered with another type)`))
+      .join(', ')}`,
+    data: { namespace, missing: wrong },
+  });
+}
