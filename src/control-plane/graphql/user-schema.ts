@@ -117,6 +117,16 @@ export async function* runEventStream(
   }
 }
 
+/**
+ * An answer that took a wait (an agent's, up to `maxWaitMs`) goes out only if the caller is still
+ * who it was: a token revoked or a session ended meanwhile gets UNAUTHENTICATED instead.
+ */
+async function answerIfStillSignedIn<T>(c: ApiContext, answer: Promise<T>): Promise<T> {
+  const value = await answer;
+  await authenticate(c.store, c.request, 'user');
+  return value;
+}
+
 /** The user API's schema source (user.graphql, next to this module; the Docker image copies src/). */
 const USER_SDL = readFileSync(new URL('./user.graphql', import.meta.url), 'utf8');
 
@@ -213,13 +223,16 @@ export function createUserSchema() {
         queryCodeLocation: audited(
           'queryCodeLocation',
           (a: MutationQueryCodeLocationArgs) => a.input.location,
-          (_, a, { store, limits, request }) => {
-            checkQueryInput(a.input, limits);
-            return queryCodeLocation(
-              store,
-              withoutNulls(a.input),
-              Math.min(a.waitMs ?? 10_000, limits.maxWaitMs),
-              request.signal,
+          (_, a, c) => {
+            checkQueryInput(a.input, c.limits);
+            return answerIfStillSignedIn(
+              c,
+              queryCodeLocation(
+                c.store,
+                withoutNulls(a.input),
+                Math.min(a.waitMs ?? 10_000, c.limits.maxWaitMs),
+                c.request.signal,
+              ),
             );
           },
         ),
@@ -240,14 +253,14 @@ export function createUserSchema() {
         testSchedule: audited(
           'testSchedule',
           (a: MutationTestScheduleArgs) => `${a.input.location}/${a.input.name}`,
-          (_, { input }, { store, request }) => testSchedule(store, input, request.signal),
+          (_, { input }, c) => answerIfStillSignedIn(c, testSchedule(c.store, input, c.request.signal)),
         ),
         testSensor: audited(
           'testSensor',
           (a: MutationTestSensorArgs) => `${a.input.location}/${a.input.name}`,
-          (_, { input }, { store, request }) => {
+          (_, { input }, c) => {
             checkSensorCursor(input.cursor);
-            return testSensor(store, input, request.signal);
+            return answerIfStillSignedIn(c, testSensor(c.store, input, c.request.signal));
           },
         ),
         setScheduleState: audited(
