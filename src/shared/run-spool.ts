@@ -22,7 +22,10 @@ export const SPOOL_FILES = {
   events: 'events.jsonl',
   stdout: 'stdout.log',
   stderr: 'stderr.log',
-  /** Written by the agent when it terminates the run (the worker never writes it). */
+  /**
+   * Written by the agent when it terminates the run, before it signals the worker (the worker
+   * never writes it; it reads it to tell a failure the stop caused from the run's own).
+   */
   terminated: 'terminate-requested.json',
 } as const;
 

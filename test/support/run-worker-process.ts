@@ -22,6 +22,8 @@ export interface WorkerRunOptions {
   env?: NodeJS.ProcessEnv;
   /** 'files': fd 1/2 opened on the spool logs (the agent's way); 'pipe': run as if by hand. */
   stdio?: 'files' | 'pipe';
+  /** Its own process group, as the agent starts it (signal it all with `process.kill(-pid)`). */
+  detached?: boolean;
 }
 
 export function startWorker(opts: WorkerRunOptions): WorkerRun {
@@ -53,7 +55,11 @@ export function startWorker(opts: WorkerRunOptions): WorkerRun {
     fds.push(openSync(join(spoolDir, SPOOL_FILES.stdout), 'a'), openSync(join(spoolDir, SPOOL_FILES.stderr), 'a'));
     stdio = ['ignore', fds[0]!, fds[1]!];
   }
-  const child = spawn(process.execPath, args, { stdio, env: { ...process.env, ...opts.env } });
+  const child = spawn(process.execPath, args, {
+    stdio,
+    env: { ...process.env, ...opts.env },
+    detached: opts.detached ?? false,
+  });
   for (const fd of fds) closeSync(fd);
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.once('exit', (code, signal) => resolve({ code, signal })),

@@ -5,7 +5,7 @@
 // Exit codes: 0 success · 1 run failed (op error, config violation, load error, unknown job) ·
 // 2 usage error before any event (bad flags, spool unusable) · 143 canceled by SIGTERM ·
 // 130 canceled by SIGINT.
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
 import type { LocationDef } from '../sdk/definitions.js';
@@ -86,17 +86,44 @@ export async function runWorker(opts: RunWorkerOptions): Promise<number> {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  /**
+   * Whether the run is being stopped: the signal handled here, or the agent's record of the stop,
+   * which it writes before it signals (so it is there even before the handler has run).
+   */
+  const stopping = (): boolean => cancelExit !== undefined || existsSync(join(opts.spoolDir, SPOOL_FILES.terminated));
+  /**
+   * A failure while the run is being stopped is the stop's doing: the SIGTERM to the worker's whole
+   * group also kills what runs in it (tsx's esbuild service mid-import, an op's subprocess), and a
+   * cleanup may throw. It ends the run RUN_CANCELED, the failure kept in its data; the exit code
+   * is the signal's. Else RUN_FAILURE with exit code 1.
+   */
+  const endFailed = (failure: NewEvent & { type: 'RUN_FAILURE' }): number => {
+    if (stopping()) {
+      const signal = cancelExit === EXIT.sigint ? 'SIGINT' : 'SIGTERM';
+      const { message, error, data } = failure;
+      emit({
+        type: 'RUN_CANCELED',
+        message: `Run canceled (while it stopped: ${message})`,
+        data: { signal, failure: { message, error, data } },
+      });
+      spool.close();
+      return cancelExit ?? EXIT.sigterm;
+    }
+    emit(failure);
+    spool.close();
+    return EXIT.failure;
+  };
   // An error escaping user code (a throwing timer, an unhandled rejection) would kill the process
   // without a terminal event; end the run with it instead.
   const onStray = (err: unknown): void => {
-    emit({
-      type: 'RUN_FAILURE',
-      message: `Uncaught error in user code: ${String((err as Error)?.message ?? err)}`,
-      error: serializeError(err),
-      data: { uncaught: true },
-    });
-    spool.close();
-    process.exit(EXIT.failure);
+    process.exit(
+      endFailed({
+        type: 'RUN_FAILURE',
+        message: `Uncaught error in user code: ${String((err as Error)?.message ?? err)}`,
+        error: serializeError(err),
+        data: { uncaught: true },
+      }),
+    );
   };
   process.on('uncaughtException', onStray);
   process.on('unhandledRejection', onStray);
@@ -117,19 +144,23 @@ export async function runWorker(opts: RunWorkerOptions): Promise<number> {
       spool.close();
       return EXIT.success;
     }
-    emit({
+    // The group's SIGTERM may fail what waited on a process it killed before this process's own
+    // handler has run (their callbacks come in one turn of the loop, in either order): a turn first.
+    await new Promise((resolve) => setImmediate(resolve));
+    return endFailed({
       type: 'RUN_FAILURE',
       message: outcome.message,
       error: outcome.error,
       ...(outcome.data ? { data: outcome.data } : {}),
     });
-    spool.close();
-    return EXIT.failure;
   } catch (err) {
-    // A bug in the worker itself: still end the run with a terminal event.
-    emit({ type: 'RUN_FAILURE', message: `Run worker error: ${(err as Error).message}`, error: serializeError(err) });
-    spool.close();
-    return EXIT.failure;
+    // A bug in the worker itself (or an import failed: see above): still end the run with a terminal event.
+    await new Promise((resolve) => setImmediate(resolve));
+    return endFailed({
+      type: 'RUN_FAILURE',
+      message: `Run worker error: ${(err as Error).message}`,
+      error: serializeError(err),
+    });
   }
 }
 

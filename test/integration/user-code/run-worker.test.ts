@@ -118,6 +118,38 @@ describe('run worker', () => {
     assert.deepEqual([events[2]!.error?.name, events[2]!.error?.message], ['EvalError', 'thrown from a stray timer']);
   });
 
+  test('an error escaping user code after SIGTERM (a cleanup that throws) ends the run RUN_CANCELED, the error kept', async () => {
+    const run = startWorker({ module: EDGE, job: 'messy_stop' });
+    await waitForEvents(run.spoolDir, (e) => e.some((x) => x.type === 'STEP_START'));
+    run.child.kill('SIGTERM');
+    assert.equal((await run.exit).code, 143);
+    const events = readEvents(run.spoolDir);
+    assertContiguous(events);
+    assert.deepEqual(shape(events), ['RUN_START', 'STEP_START:cleanup_throws', 'RUN_CANCELED']);
+    const failure = events[2]!.data?.failure as { error?: { name?: string; message?: string } } | undefined;
+    assert.deepEqual([failure?.error?.name, failure?.error?.message], ['EvalError', 'cleanup failed on termination']);
+  });
+
+  test('SIGTERM to its process group while it still loads through tsx (no transform cache, as on a fresh clone): RUN_CANCELED', async () => {
+    // The group's SIGTERM also kills tsx's esbuild service, a child in that group, and the import
+    // waiting for it fails: the termination's doing, not the run's failure (a fresh CI clone
+    // ended a terminated run FAILURE with "Run worker error: The service was stopped").
+    for (let i = 0; i < 3; i++) {
+      const run = startWorker({
+        job: 'sleepy',
+        config: { seconds: 60 },
+        detached: true,
+        env: { TSX_DISABLE_CACHE: '1' },
+      });
+      await waitForEvents(run.spoolDir, (e) => e.some((x) => x.type === 'RUN_START'));
+      process.kill(-run.child.pid!, 'SIGTERM');
+      const exit = await run.exit;
+      const last = readEvents(run.spoolDir).at(-1);
+      assert.equal(last?.type, 'RUN_CANCELED', `attempt ${i + 1}: ${JSON.stringify(last)}`);
+      assert.equal(exit.code, 143);
+    }
+  });
+
   test('--ops runs a subset only', async () => {
     const run = startWorker({ module: EDGE, job: 'diamond', extraArgs: ['--ops', 'a,c'] });
     assert.equal((await run.exit).code, 0);
