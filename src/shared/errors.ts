@@ -61,6 +61,11 @@ export const ERRORS = {
     'PostgreSQL could not be reached',
     'Check OUTPOST_DATABASE_URL and that the server is running.',
   ),
+  POSTGRES_REFUSED: spec(
+    503,
+    'PostgreSQL refused the control plane (its sign-in, its database, or a table its migrations create)',
+    "Check the user, password and database in OUTPOST_DATABASE_URL, and that the user may create tables in its schema (GRANT CREATE ON SCHEMA public); the detail has PostgreSQL's words.",
+  ),
   DATABASE_TOO_NEW: spec(
     409,
     'The database was migrated by a newer Outpost',

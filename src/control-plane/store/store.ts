@@ -64,7 +64,7 @@ export class Store {
       await opened.db.destroy().catch(() => undefined);
       if (err instanceof OutpostError) throw err;
       const msg = err instanceof Error ? err.message : String(err);
-      throw new OutpostError(opened.ops.unavailableCode, {
+      throw new OutpostError(opened.ops.openErrorCode(err), {
         detail: msg,
         cause: err,
       });

@@ -36,8 +36,8 @@ export interface DialectFactory {
 /** A dialect bound to its open connection (SQLite handle or PostgreSQL pool). */
 export interface StoreDialect {
   readonly name: Dialect;
-  /** The error a failed open or migration becomes (PostgreSQL: a server we could not reach). */
-  readonly unavailableCode: ErrorName;
+  /** The error a failed open or migration becomes (PostgreSQL: unreachable, or refusing us). */
+  openErrorCode(err: unknown): ErrorName;
   /** Cross-process wake-ups (PostgreSQL LISTEN/NOTIFY); SQLite has one process per file. */
   listen(signals: Signals, url: string): Promise<void>;
   /** Runs `fn` in a transaction that holds the write lock from its first statement on. */

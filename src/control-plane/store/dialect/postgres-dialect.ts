@@ -8,10 +8,20 @@ import type { DialectFactory, OpenOptions, StoreDialect } from './dialect.js';
 import { pgModule } from './pg-module.js';
 import { appendRunEventsPostgres } from './postgres-run-events.js';
 
+/**
+ * SQLSTATEs of a server that answered and said no: its sign-in (class 28), a database that does
+ * not exist (3D000), a schema it lacks or may not create in (3F000, 42501). Any other failure to
+ * open is the server not reached.
+ */
+function isRefusal(err: unknown): boolean {
+  const code = (err as { code?: unknown } | undefined)?.code;
+  return typeof code === 'string' && (code.startsWith('28') || ['3D000', '3F000', '42501'].includes(code));
+}
+
 function postgresOps(pool: pg.Pool): StoreDialect {
   return {
     name: 'postgres',
-    unavailableCode: 'POSTGRES_UNAVAILABLE',
+    openErrorCode: (err) => (isRefusal(err) ? 'POSTGRES_REFUSED' : 'POSTGRES_UNAVAILABLE'),
     listen: (signals, url) => signals.listen(url, pool),
     transaction: (db, fn) => db.transaction().execute(fn),
     lockForUpdate: (q) => q.forUpdate(),

@@ -64,7 +64,7 @@ async function onWriteConnection<T>(
 function sqliteOps(handle: SQLite.Database, ckpt: SqliteCheckpointer | undefined): StoreDialect {
   return {
     name: 'sqlite',
-    unavailableCode: 'INTERNAL',
+    openErrorCode: () => 'INTERNAL',
     listen: () => Promise.resolve(),
     // Two processes that read then write wait for each other (busy_timeout) instead of failing
     // with SQLITE_BUSY.
