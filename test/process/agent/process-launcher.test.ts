@@ -3,12 +3,12 @@
 // process-group termination, and no token in a worker's environment.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
-import { childPids, readCmdline, readProcStat } from '../../../src/agent/launchers/proc.js';
+import { childPids, isSameLiveProcess, readCmdline, readProcStat } from '../../../src/agent/launchers/proc.js';
 import {
   bubblewrapUsable,
   bubblewrapIsolation,
@@ -21,6 +21,7 @@ import { until } from '../../support/wait.js';
 import { spooledEvents as events } from '../../support/spool-events.js';
 
 const MODULE = resolve('examples/hello/definitions.ts');
+const EDGE = resolve('test/fixtures/user-code/edge-location/definitions.ts');
 const logger = createLogger({ name: 'test', level: 'warn' });
 const dataDir = mkdtempSync(join(tmpdir(), 'outpost-launcher-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -217,6 +218,99 @@ for (const mode of ['none', 'bubblewrap'] as const) {
     });
   });
 }
+
+test(
+  'a sandboxed run that left a process behind (its own session) ends with nothing of it running',
+  { skip: bwrap.ok ? false : `bubblewrap unusable here: ${bwrap.why}` },
+  async () => {
+    // A Dagster op's `subprocess.Popen(..., start_new_session=True)` or a daemon: the worker
+    // exits, but the sandbox's pid 1 reaps on while the stray lives, so the run held its
+    // sandbox, and the stray ran on, with the run finished (as a container's end would not).
+    const strays = () =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => readCmdline(Number(p))?.join(' ') === 'sleep 777.25');
+    const isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [dataDir] });
+    const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+    const runId = 'run_leaves_a_stray';
+    await launcher.launch({ ...spec(runId, 'orphan'), location: 'edge', module: EDGE });
+    const keepAlive = setInterval(() => undefined, 1_000);
+    await launcher.whenExited(runId)!.finally(() => clearInterval(keepAlive));
+    assert.equal(launcher.exitStatus(runId)?.code, 0);
+    assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_SUCCESS');
+    // Before the fix the stray ran its full 777 s: a bounded wait fails it.
+    await until('no process of the finished run left', () => strays().length === 0, 30_000);
+    assert.equal(await new ProcessLauncher({ dataDir, isolation, logger }).isAlive(runId), false);
+  },
+);
+
+test(
+  'a sandboxed run that left a process behind while no agent watched it is ended by the next agent',
+  { skip: bwrap.ok ? false : `bubblewrap unusable here: ${bwrap.why}` },
+  async () => {
+    // The agent that launched it is gone (restarted) before its worker exits: nobody sees the
+    // exit, and the sandbox's pid 1, the recorded root, reaps on while the stray lives. The next
+    // agent read it as a running worker (isAlive true for the stray's 777 s, supervised so).
+    const runId = 'run_stray_unwatched';
+    const script = join(dataDir, 'launch-and-exit.mts');
+    const src = (f: string) => JSON.stringify(resolve('src', f));
+    writeFileSync(
+      script,
+      [
+        `import { ProcessLauncher } from ${src('agent/launchers/process-launcher.ts')};`,
+        `import { bubblewrapIsolation } from ${src('agent/launchers/sandbox.ts')};`,
+        `import { createLogger } from ${src('shared/logger.ts')};`,
+        `const isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [${JSON.stringify(dataDir)}] });`,
+        `const logger = createLogger({ name: 'gone', level: 'warn' });`,
+        `const launcher = new ProcessLauncher({ dataDir: ${JSON.stringify(dataDir)}, isolation, logger });`,
+        `await launcher.launch(${JSON.stringify({ ...spec(runId, 'orphan'), location: 'edge', module: EDGE })});`,
+        'process.exit(0);',
+      ].join('\n'),
+    );
+    const agent = spawn(process.execPath, ['--import', 'tsx', script], { stdio: 'inherit' });
+    assert.equal(await new Promise((done) => agent.once('exit', done)), 0);
+    const isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [dataDir] });
+    const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+    await until('the run succeeded', () => events(launcher, runId).at(-1)?.type === 'RUN_SUCCESS', 60_000);
+    const strays = () =>
+      readdirSync('/proc')
+        .filter((p) => /^\d+$/.test(p))
+        .filter((p) => readCmdline(Number(p))?.join(' ') === 'sleep 777.25');
+    await until('the stray started', () => strays().length > 0, 30_000);
+    await until('the finished run read as ended', async () => !(await launcher.isAlive(runId)), 30_000);
+    await until('no process of the finished run left', () => strays().length === 0, 30_000);
+  },
+);
+
+test(
+  'a sandbox whose outer bwrap process is killed keeps its worker running (supervised by its spool)',
+  { skip: bwrap.ok ? false : `bubblewrap unusable here: ${bwrap.why}` },
+  async () => {
+    // Only a worker that exited (bwrap exits with its status) may leave strays behind: an outer
+    // process killed by a signal leaves the worker itself running inside, still writing its
+    // spool, and superviseRun follows it by its spool's writers. It must not be SIGKILLed.
+    const isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [dataDir] });
+    const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+    const runId = 'run_outer_bwrap_killed';
+    await launcher.launch({ ...spec(runId, 'stubborn'), location: 'edge', module: EDGE });
+    const rec = JSON.parse(readFileSync(join(dataDir, 'runs', runId, 'process.json'), 'utf8')) as {
+      pid: number;
+      startTime: number;
+    };
+    await until('the op runs', () => events(launcher, runId).some((e) => e.type === 'STEP_START'), 30_000);
+    const outer = readProcStat(rec.pid)!.ppid;
+    assert.equal(readCmdline(outer)?.[0], '/usr/bin/bwrap');
+    process.kill(outer, 'SIGKILL');
+    const keepAlive = setInterval(() => undefined, 1_000);
+    await launcher.whenExited(runId)!.finally(() => clearInterval(keepAlive));
+    try {
+      assert.equal(launcher.exitStatus(runId)?.signal, 'SIGKILL');
+      assert.ok(isSameLiveProcess(rec.pid, rec.startTime), 'the sandbox (and its worker) was killed');
+    } finally {
+      process.kill(rec.pid, 'SIGKILL');
+    }
+  },
+);
 
 test("a worker's exit is announced once its recorded root is gone too, not while it lingers", async () => {
   // bubblewrap's outer process exits as soon as its pid 1 reports the command's status, a moment
