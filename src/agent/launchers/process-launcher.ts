@@ -12,7 +12,7 @@
 // never respawn).
 import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Logger } from '../../shared/logger.js';
 import type { ExitStatus, LaunchHandle, Launcher, RunLaunchSpec } from './launcher.js';
@@ -22,7 +22,7 @@ import { spawnCold } from './cold-spawn.js';
 import { defaultCliCommand } from './detached-spawn.js';
 import { handOff } from './hand-off.js';
 import { outpostWorkerMatch, recover } from './recovery.js';
-import { isSameLiveProcess, processGroupMembers, readCmdline, workerBelow } from './proc.js';
+import { isSameLiveProcess, processGroupMembers } from './proc.js';
 import {
   configFileOf,
   hasIntent,
@@ -38,10 +38,8 @@ import {
   type ProcessRecord,
 } from './run-records.js';
 import { noIsolation, type Isolation } from './sandbox.js';
-import { StandbyPool, type StandbySpec } from './standby-pool.js';
-
-/** How long a worker's exit waits for its recorded sandbox root to be gone as well. */
-const ROOT_EXIT_WAIT_MS = 2_000;
+import { endRootAfterWorker, outlivedItsWorker } from './sandbox-end.js';
+import { STANDBY_COMMAND, StandbyPool, type StandbySpec } from './standby-pool.js';
 
 // Where the CLI command lives now; re-exported for the callers that start it the same way.
 export { defaultCliCommand } from './detached-spawn.js';
@@ -88,9 +86,9 @@ export class ProcessLauncher implements Launcher {
   /** The launch in flight per run (see launch()). */
   private readonly launching = new Map<string, Promise<LaunchHandle>>();
   /** Refills held back until the launch that took a standby has settled. */
-  /** Adopted runs whose sandbox is being ended (rootOutlivedWorker), one wait per run. */
-  private readonly endingRoots = new Map<string, Promise<void>>();
   private readonly pendingRefills = new Map<string, { spec: StandbySpec; standbyDir: string; timer: NodeJS.Timeout }>();
+  /** Adopted runs whose sandbox is being ended (sandbox-end.ts), one wait per run. */
+  private readonly endingRoots = new Map<string, Promise<void>>();
   private readonly cli: string[];
   private readonly isolation: Isolation;
   readonly standbys: StandbyPool;
@@ -280,27 +278,19 @@ export class ProcessLauncher implements Launcher {
     if (watched) return watched.exit === undefined;
     const rec = this.record(runId);
     if (rec === undefined || !isSameLiveProcess(rec.pid, rec.startTime)) return false;
-    if (!this.rootOutlivedWorker(runId, rec)) return true;
-    // As for a watched worker's exit (recordedRootGone): what it left behind ends with its sandbox.
-    const ending = this.endingRoots.get(runId) ?? this.recordedRootGone(runId, undefined, true);
-    this.endingRoots.set(runId, ending);
-    await ending.finally(() => this.endingRoots.delete(runId));
+    if (this.isolation.kind === 'none') return true;
+    // Launched before a restart, so no exit was seen: its worker is gone when no process below
+    // the sandbox's pid 1 runs the worker's command line, and what it left there ends with it.
+    const match = rec.warm ? STANDBY_COMMAND : (readIntent(this.runDir(runId))?.match ?? outpostWorkerMatch(runId));
+    const workerGone = (): boolean => outlivedItsWorker(rec, match);
+    if (!workerGone()) return true;
+    let ending = this.endingRoots.get(runId);
+    if (!ending) {
+      ending = this.endRoot(runId, rec, workerGone).finally(() => this.endingRoots.delete(runId));
+      this.endingRoots.set(runId, ending);
+    }
+    await ending;
     return isSameLiveProcess(rec.pid, rec.startTime);
-  }
-
-  /**
-   * A run no process of this agent watched (launched by the one before a restart) whose
-   * recorded root is a sandbox's pid 1 (bwrap) still there while the worker below it, the
-   * process running the launch's command line, is not: what keeps that root is what the
-   * finished worker left running. Not known for a warm standby's run (its command line does
-   * not name the run): read as alive, as before.
-   */
-  private rootOutlivedWorker(runId: string, rec: ProcessRecord): boolean {
-    if (this.isolation.kind === 'none' || rec.warm) return false;
-    const argv0 = readCmdline(rec.pid)?.[0];
-    if (argv0 === undefined || basename(argv0) !== 'bwrap') return false;
-    const match = readIntent(this.runDir(runId))?.match ?? outpostWorkerMatch(runId);
-    return workerBelow(rec.pid, match) === rec.pid;
   }
 
   signal(runId: string, signal: NodeJS.Signals): Promise<boolean> {
@@ -380,28 +370,16 @@ export class ProcessLauncher implements Launcher {
   }
 
   /**
-   * Resolves once the run's recorded process, when it is not `childPid`, has ended. That is a
-   * sandbox's pid 1, which reaps until no process of its namespace is left: one the run left
-   * running (its own session, a daemon) would keep the finished run's sandbox, and itself, alive.
-   * So after a bounded wait it gets SIGKILL, which ends the whole namespace (a container's end).
-   * Only when `workerExited`: a child killed by a signal itself (bwrap's outer process, killed
-   * alone) may leave the worker running inside, writing its spool, which superviseRun follows.
+   * The run's recorded root, a sandbox's pid 1, once its worker is gone: ended by itself or, what
+   * the worker left running keeping it, with SIGKILL (sandbox-end.ts), while `workerGone()` holds.
    */
-  private async recordedRootGone(runId: string, childPid: number | undefined, workerExited: boolean): Promise<void> {
-    const rec = this.record(runId);
-    if (!rec || rec.pid === childPid) return;
-    const deadline = Date.now() + ROOT_EXIT_WAIT_MS;
-    while (isSameLiveProcess(rec.pid, rec.startTime) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    if (!workerExited || !isSameLiveProcess(rec.pid, rec.startTime)) return;
-    this.opts.logger.warn({ runId, pid: rec.pid }, 'run worker exited leaving processes in its sandbox; killing them');
-    try {
-      process.kill(rec.pid, 'SIGKILL');
-    } catch {
-      // Gone in between.
-    }
-    while (isSameLiveProcess(rec.pid, rec.startTime)) await new Promise((r) => setTimeout(r, 2));
+  private endRoot(runId: string, rec: ProcessRecord, workerGone: () => boolean): Promise<void> {
+    return endRootAfterWorker(rec, workerGone, () =>
+      this.opts.logger.warn(
+        { runId, pid: rec.pid },
+        'run worker exited leaving processes in its sandbox; killing them',
+      ),
+    );
   }
 
   private watch(runId: string, child: ChildProcess): void {
@@ -413,8 +391,12 @@ export class ProcessLauncher implements Launcher {
       const { code, signal } = this.isolation.exit(rawCode, rawSignal);
       // Exited means the recorded process is gone too: bubblewrap's outer process exits as soon
       // as its pid 1 reports the command's status, a moment before that pid 1 itself is gone.
-      // A raw signal is the child's own death (bwrap reports the worker's as 128+N, a code).
-      void this.recordedRootGone(runId, child.pid, rawSignal === null).then(() => {
+      // Only an exit with a code reports the worker's end (bwrap reports its death by signal N
+      // as 128+N): killed by a signal itself, the outer process leaves the worker running on.
+      const rec = this.record(runId);
+      const rootGone =
+        rec && rec.pid !== child.pid ? this.endRoot(runId, rec, () => rawSignal === null) : Promise.resolve();
+      void rootGone.then(() => {
         entry.exit = { code, signal, known: true };
         this.opts.logger.info({ runId, code, signal }, 'run worker exited');
         settle();
