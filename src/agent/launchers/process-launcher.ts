@@ -21,12 +21,13 @@ import { BootSlots, defaultMaxBooting } from './boot-slots.js';
 import { spawnCold } from './cold-spawn.js';
 import { defaultCliCommand } from './detached-spawn.js';
 import { handOff } from './hand-off.js';
-import { recover } from './recovery.js';
+import { outpostWorkerMatch, recover } from './recovery.js';
 import { isSameLiveProcess, processGroupMembers } from './proc.js';
 import {
   configFileOf,
   hasIntent,
   listRecordedProcesses,
+  readIntent,
   readProcessRecord,
   removeEmptiedStandbyDir,
   runDir,
@@ -37,10 +38,8 @@ import {
   type ProcessRecord,
 } from './run-records.js';
 import { noIsolation, type Isolation } from './sandbox.js';
-import { StandbyPool, type StandbySpec } from './standby-pool.js';
-
-/** How long a worker's exit waits for its recorded sandbox root to be gone as well. */
-const ROOT_EXIT_WAIT_MS = 2_000;
+import { endRootAfterWorker, outlivedItsWorker } from './sandbox-end.js';
+import { STANDBY_COMMAND, StandbyPool, type StandbySpec } from './standby-pool.js';
 
 // Where the CLI command lives now; re-exported for the callers that start it the same way.
 export { defaultCliCommand } from './detached-spawn.js';
@@ -88,6 +87,8 @@ export class ProcessLauncher implements Launcher {
   private readonly launching = new Map<string, Promise<LaunchHandle>>();
   /** Refills held back until the launch that took a standby has settled. */
   private readonly pendingRefills = new Map<string, { spec: StandbySpec; standbyDir: string; timer: NodeJS.Timeout }>();
+  /** Adopted runs whose sandbox is being ended (sandbox-end.ts), one wait per run. */
+  private readonly endingRoots = new Map<string, Promise<void>>();
   private readonly cli: string[];
   private readonly isolation: Isolation;
   readonly standbys: StandbyPool;
@@ -272,11 +273,24 @@ export class ProcessLauncher implements Launcher {
       .map((p) => p.id);
   }
 
-  isAlive(runId: string): Promise<boolean> {
+  async isAlive(runId: string): Promise<boolean> {
     const watched = this.children.get(runId);
-    if (watched) return Promise.resolve(watched.exit === undefined);
+    if (watched) return watched.exit === undefined;
     const rec = this.record(runId);
-    return Promise.resolve(rec !== undefined && isSameLiveProcess(rec.pid, rec.startTime));
+    if (rec === undefined || !isSameLiveProcess(rec.pid, rec.startTime)) return false;
+    if (this.isolation.kind === 'none') return true;
+    // Launched before a restart, so no exit was seen: its worker is gone when no process below
+    // the sandbox's pid 1 runs the worker's command line, and what it left there ends with it.
+    const match = rec.warm ? STANDBY_COMMAND : (readIntent(this.runDir(runId))?.match ?? outpostWorkerMatch(runId));
+    const workerGone = (): boolean => outlivedItsWorker(rec, match);
+    if (!workerGone()) return true;
+    let ending = this.endingRoots.get(runId);
+    if (!ending) {
+      ending = this.endRoot(runId, rec, workerGone).finally(() => this.endingRoots.delete(runId));
+      this.endingRoots.set(runId, ending);
+    }
+    await ending;
+    return isSameLiveProcess(rec.pid, rec.startTime);
   }
 
   signal(runId: string, signal: NodeJS.Signals): Promise<boolean> {
@@ -355,14 +369,17 @@ export class ProcessLauncher implements Launcher {
     return readProcessRecord(this.runDir(runId));
   }
 
-  /** Resolves once the run's recorded process, when it is not `childPid`, has ended (bounded). */
-  private async recordedRootGone(runId: string, childPid: number | undefined): Promise<void> {
-    const rec = this.record(runId);
-    if (!rec || rec.pid === childPid) return;
-    const deadline = Date.now() + ROOT_EXIT_WAIT_MS;
-    while (isSameLiveProcess(rec.pid, rec.startTime) && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 2));
-    }
+  /**
+   * The run's recorded root, a sandbox's pid 1, once its worker is gone: ended by itself or, what
+   * the worker left running keeping it, with SIGKILL (sandbox-end.ts), while `workerGone()` holds.
+   */
+  private endRoot(runId: string, rec: ProcessRecord, workerGone: () => boolean): Promise<void> {
+    return endRootAfterWorker(rec, workerGone, () =>
+      this.opts.logger.warn(
+        { runId, pid: rec.pid },
+        'run worker exited leaving processes in its sandbox; killing them',
+      ),
+    );
   }
 
   private watch(runId: string, child: ChildProcess): void {
@@ -374,7 +391,12 @@ export class ProcessLauncher implements Launcher {
       const { code, signal } = this.isolation.exit(rawCode, rawSignal);
       // Exited means the recorded process is gone too: bubblewrap's outer process exits as soon
       // as its pid 1 reports the command's status, a moment before that pid 1 itself is gone.
-      void this.recordedRootGone(runId, child.pid).then(() => {
+      // Only an exit with a code reports the worker's end (bwrap reports its death by signal N
+      // as 128+N): killed by a signal itself, the outer process leaves the worker running on.
+      const rec = this.record(runId);
+      const rootGone =
+        rec && rec.pid !== child.pid ? this.endRoot(runId, rec, () => rawSignal === null) : Promise.resolve();
+      void rootGone.then(() => {
         entry.exit = { code, signal, known: true };
         this.opts.logger.info({ runId, code, signal }, 'run worker exited');
         settle();

@@ -220,7 +220,8 @@ export function bubblewrapIsolation(bwrap: string, opts: IsolationOptions): Isol
   };
 }
 
-function isBwrap(pid: number): boolean {
+/** Whether `pid` runs bubblewrap (its outer process or a sandbox's pid 1). */
+export function isBwrap(pid: number): boolean {
   const argv0 = readCmdline(pid)?.[0];
   return argv0 !== undefined && basename(argv0) === 'bwrap';
 }

@@ -35,6 +35,12 @@ import {
 import { noIsolation, standbySpoolInside, type Isolation } from './sandbox.js';
 import { lowerPriority } from './priority.js';
 
+/**
+ * A standby's command after the CLI's own arguments; also how it reads in /proc once it runs a
+ * run (its command line names no run: the run comes over IPC).
+ */
+export const STANDBY_COMMAND: readonly string[] = ['api', 'run-worker-standby'];
+
 /** What a standby is started for; equal keys are interchangeable. */
 export interface StandbySpec {
   location: string;
@@ -303,7 +309,7 @@ export class StandbyPool {
     // Bound: its spool, a mount that stays reachable once the launcher renames it into the run
     // (sandbox.ts). The run config comes in the run message.
     const child = spawnDetached({
-      cmd: [...this.opts.cli, 'api', 'run-worker-standby', '--module', spec.module],
+      cmd: [...this.opts.cli, ...STANDBY_COMMAND, '--module', spec.module],
       isolation,
       place: {
         cwd: spec.cwd,

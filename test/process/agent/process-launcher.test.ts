@@ -3,12 +3,13 @@
 // process-group termination, and no token in a worker's environment.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { getPriority, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
-import { childPids, readCmdline, readProcStat } from '../../../src/agent/launchers/proc.js';
+import { childPids, isSameLiveProcess, readCmdline, readProcStat } from '../../../src/agent/launchers/proc.js';
+import { readProcessRecord } from '../../../src/agent/launchers/run-records.js';
 import {
   bubblewrapUsable,
   bubblewrapIsolation,
@@ -21,6 +22,7 @@ import { until } from '../../support/wait.js';
 import { spooledEvents as events } from '../../support/spool-events.js';
 
 const MODULE = resolve('examples/hello/definitions.ts');
+const EDGE = resolve('test/fixtures/user-code/edge-location/definitions.ts');
 const logger = createLogger({ name: 'test', level: 'warn' });
 const dataDir = mkdtempSync(join(tmpdir(), 'outpost-launcher-'));
 after(() => rmSync(dataDir, { recursive: true, force: true }));
@@ -217,6 +219,138 @@ for (const mode of ['none', 'bubblewrap'] as const) {
     });
   });
 }
+
+/** The processes the `orphan` job leaves behind (its own session, outliving the worker). */
+const strays = (): string[] =>
+  readdirSync('/proc')
+    .filter((p) => /^\d+$/.test(p))
+    .filter((p) => readCmdline(Number(p))?.join(' ') === 'sleep 777.25');
+
+test(
+  'a sandboxed run that left a process behind (its own session) ends with nothing of it running',
+  { skip: bwrap.ok ? false : `bubblewrap unusable here: ${bwrap.why}` },
+  async () => {
+    // A Dagster op's `subprocess.Popen(..., start_new_session=True)` or a daemon: the worker
+    // exits, but the sandbox's pid 1 reaps on while the stray lives, so the run held its
+    // sandbox, and the stray ran on, with the run finished (as a container's end would not).
+    const isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [dataDir] });
+    const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+    const runId = 'run_leaves_a_stray';
+    await launcher.launch({ ...spec(runId, 'orphan'), location: 'edge', module: EDGE });
+    const keepAlive = setInterval(() => undefined, 1_000);
+    await launcher.whenExited(runId)!.finally(() => clearInterval(keepAlive));
+    assert.equal(launcher.exitStatus(runId)?.code, 0);
+    assert.equal(events(launcher, runId).at(-1)?.type, 'RUN_SUCCESS');
+    // Before the fix the stray ran its full 777 s: a bounded wait fails it.
+    await until('no process of the finished run left', () => strays().length === 0, 30_000);
+    assert.equal(await new ProcessLauncher({ dataDir, isolation, logger }).isAlive(runId), false);
+  },
+);
+
+/**
+ * Launches the run from another process that exits right after (an agent killed or restarted):
+ * nothing watches its worker's exit. `warm`: through a warm standby, as agents do by default.
+ */
+async function launchFromAGoneAgent(runId: string, job: string, warm: boolean): Promise<void> {
+  const script = join(dataDir, `launch-and-exit-${runId}.mts`);
+  const src = (f: string) => JSON.stringify(resolve('src', f));
+  const location = { location: 'edge', module: EDGE };
+  writeFileSync(
+    script,
+    [
+      `import { ProcessLauncher } from ${src('agent/launchers/process-launcher.ts')};`,
+      `import { bubblewrapIsolation } from ${src('agent/launchers/sandbox.ts')};`,
+      `import { createLogger } from ${src('shared/logger.ts')};`,
+      `const isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [${JSON.stringify(dataDir)}] });`,
+      `const logger = createLogger({ name: 'gone', level: 'warn' });`,
+      `const launcher = new ProcessLauncher({ dataDir: ${JSON.stringify(dataDir)}, isolation, logger, warmWorkers: ${warm ? 1 : 0} });`,
+      warm ? `launcher.prewarm(${JSON.stringify(location)});` : '',
+      `await launcher.launch(${JSON.stringify({ ...spec(runId, job), ...location })});`,
+      'process.exit(0);',
+    ].join('\n'),
+  );
+  const agent = spawn(process.execPath, ['--import', 'tsx', script], { stdio: 'inherit' });
+  assert.equal(await new Promise((done) => agent.once('exit', done)), 0);
+}
+
+for (const warm of [false, true]) {
+  test(
+    `a sandboxed run that left a process behind while no agent watched it is ended by the next agent${warm ? ' (warm)' : ''}`,
+    { skip: bwrap.ok ? false : `bubblewrap unusable here: ${bwrap.why}` },
+    async () => {
+      // The agent that launched it is gone (restarted) before its worker exits: nobody sees the
+      // exit, and the sandbox's pid 1, the recorded root, reaps on while the stray lives. The next
+      // agent read it as a running worker (isAlive true for the stray's 777 s, supervised so). A
+      // warm standby's command line names no run: it is known by the standby command.
+      const runId = `run_stray_unwatched${warm ? '_warm' : ''}`;
+      await launchFromAGoneAgent(runId, 'orphan', warm);
+      const isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [dataDir] });
+      const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+      assert.equal(readProcessRecord(launcher.runDir(runId))?.warm === true, warm);
+      await until('the run succeeded', () => events(launcher, runId).at(-1)?.type === 'RUN_SUCCESS', 60_000);
+      await until('the stray started', () => strays().length > 0, 30_000);
+      await until('the finished run read as ended', async () => !(await launcher.isAlive(runId)), 30_000);
+      await until('no process of the finished run left', () => strays().length === 0, 30_000);
+    },
+  );
+}
+
+test(
+  'a sandboxed worker cleaning up after its SIGTERM is neither read as ended nor killed before it exits',
+  { skip: bwrap.ok ? false : `bubblewrap unusable here: ${bwrap.why}` },
+  async () => {
+    // The fault suite's mid-termination at the launcher: `stubborn` ignores the abort, so its
+    // worker runs on for its grace (5 s, past the sandbox end's 2 s wait), then writes
+    // RUN_CANCELED itself and exits 143. Neither the launcher watching it (bwrap's outer process
+    // exits only with the worker) nor a restarted one polling isAlive, as terminateProcess does
+    // (the worker still runs below the sandbox's pid 1), may end its sandbox before that.
+    const isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [dataDir] });
+    const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+    const runId = 'run_cleans_up_after_sigterm';
+    await launcher.launch({ ...spec(runId, 'stubborn'), location: 'edge', module: EDGE });
+    await until('the op runs', () => events(launcher, runId).some((e) => e.type === 'STEP_START'), 30_000);
+    const restarted = new ProcessLauncher({ dataDir, isolation, logger });
+    assert.equal(await restarted.requestTermination(runId), true);
+    assert.equal(await restarted.isAlive(runId), true);
+    await until('the worker ended', async () => !(await restarted.isAlive(runId)), 30_000);
+    const keepAlive = setInterval(() => undefined, 1_000);
+    await launcher.whenExited(runId)!.finally(() => clearInterval(keepAlive));
+    assert.deepEqual(launcher.exitStatus(runId), { code: 143, signal: null, known: true });
+    const last = events(launcher, runId).at(-1);
+    assert.equal(last?.type, 'RUN_CANCELED');
+    assert.equal(last?.data?.graceExpired, true, 'the worker did not end the run itself');
+  },
+);
+
+test(
+  'a sandbox whose outer bwrap process is killed keeps its worker running (supervised by its spool)',
+  { skip: bwrap.ok ? false : `bubblewrap unusable here: ${bwrap.why}` },
+  async () => {
+    // Only a worker that exited (bwrap exits with its status) may leave strays behind: an outer
+    // process killed by a signal leaves the worker itself running inside, still writing its
+    // spool, and superviseRun follows it by its spool's writers. It must not be SIGKILLed.
+    const isolation = bubblewrapIsolation('/usr/bin/bwrap', { hideDirs: [dataDir] });
+    const launcher = new ProcessLauncher({ dataDir, isolation, logger });
+    const runId = 'run_outer_bwrap_killed';
+    await launcher.launch({ ...spec(runId, 'stubborn'), location: 'edge', module: EDGE });
+    const rec = JSON.parse(readFileSync(join(dataDir, 'runs', runId, 'process.json'), 'utf8')) as {
+      pid: number;
+      startTime: number;
+    };
+    await until('the op runs', () => events(launcher, runId).some((e) => e.type === 'STEP_START'), 30_000);
+    const outer = readProcStat(rec.pid)!.ppid;
+    assert.equal(readCmdline(outer)?.[0], '/usr/bin/bwrap');
+    process.kill(outer, 'SIGKILL');
+    const keepAlive = setInterval(() => undefined, 1_000);
+    await launcher.whenExited(runId)!.finally(() => clearInterval(keepAlive));
+    try {
+      assert.equal(launcher.exitStatus(runId)?.signal, 'SIGKILL');
+      assert.ok(isSameLiveProcess(rec.pid, rec.startTime), 'the sandbox (and its worker) was killed');
+    } finally {
+      process.kill(rec.pid, 'SIGKILL');
+    }
+  },
+);
 
 test("a worker's exit is announced once its recorded root is gone too, not while it lingers", async () => {
   // bubblewrap's outer process exits as soon as its pid 1 reports the command's status, a moment
