@@ -51,22 +51,8 @@ export async function runWorker(opts: RunWorkerOptions): Promise<number> {
   }
   captureStdio(opts.spoolDir);
   const emit = (e: NewEvent): void => void spool.append(e);
-  emit({
-    type: 'RUN_START',
-    message: `Started run ${opts.runId} of job ${opts.job}`,
-    data: {
-      job: opts.job,
-      module: opts.module,
-      pid: process.pid,
-      opSelection: opts.opSelection ?? [],
-      warm: opts.preloaded !== undefined,
-    },
-  });
-  // Written now (the agent, and its crash recovery, read it as soon as the run is accepted);
-  // made durable just after, off the launch path: a standby answers `accepted` in this tick,
-  // and the fsync (ms, more on a busy disk) would otherwise hold that answer back.
-  spool.syncSoon();
-
+  // Before RUN_START: a SIGTERM once the run is seen started must find its handler (the default
+  // action would end the process with no terminal event).
   const abort = new AbortController();
   let cancelExit: number | undefined;
   const onSignal = (signal: 'SIGTERM' | 'SIGINT'): void => {
@@ -86,6 +72,22 @@ export async function runWorker(opts: RunWorkerOptions): Promise<number> {
   };
   process.on('SIGTERM', () => onSignal('SIGTERM'));
   process.on('SIGINT', () => onSignal('SIGINT'));
+  emit({
+    type: 'RUN_START',
+    message: `Started run ${opts.runId} of job ${opts.job}`,
+    data: {
+      job: opts.job,
+      module: opts.module,
+      pid: process.pid,
+      opSelection: opts.opSelection ?? [],
+      warm: opts.preloaded !== undefined,
+    },
+  });
+  // Written now (the agent, and its crash recovery, read it as soon as the run is accepted);
+  // made durable just after, off the launch path: a standby answers `accepted` in this tick,
+  // and the fsync (ms, more on a busy disk) would otherwise hold that answer back.
+  spool.syncSoon();
+
   /**
    * Whether the run is being stopped: the signal handled here, or the agent's record of the stop,
    * which it writes before it signals (so it is there even before the handler has run).
