@@ -99,6 +99,16 @@ export const FIXED_INPUT_LIMITS = {
    * they travel to the agent in the same Temporal workflow input as the run config.
    */
   maxQuerySelectionBytes: 64 * 1024,
+  /**
+   * Run requests one schedule or sensor evaluation may return: its runs are made in one
+   * transaction, which holds the database's write lock (SQLite) for as long as it takes.
+   */
+  maxRunRequestsPerTick: 1000,
+  /**
+   * A run request's run key, in bytes. It becomes the run's dedupe key, under a unique index,
+   * whose entries PostgreSQL refuses past ~2.7 KB.
+   */
+  maxRunKeyBytes: 1024,
 } as const;
 
 /** The flag and environment variable that set each configurable limit, for error details. */

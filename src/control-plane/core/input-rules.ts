@@ -84,6 +84,24 @@ export function checkQueryInput(
   }
 }
 
+/**
+ * The run requests of one schedule or sensor evaluation (user code's answer, through the agent):
+ * at most maxRunRequestsPerTick, each run key within maxRunKeyBytes. Each run's config and tags,
+ * as they will be stored, are then held to a launch's rules (checkLaunchInput).
+ */
+export function checkRunRequests(requests: readonly { runKey?: string | undefined }[]): void {
+  if (requests.length > L.maxRunRequestsPerTick) {
+    const what = 'the evaluation';
+    throw tooLarge(what, 'maxRunRequestsPerTick', L.maxRunRequestsPerTick, requests.length, ' run requests');
+  }
+  for (const [i, r] of requests.entries()) {
+    const bytes = r.runKey === undefined ? 0 : Buffer.byteLength(r.runKey);
+    if (bytes > L.maxRunKeyBytes) {
+      throw tooLarge(`runRequests[${i}].runKey`, 'maxRunKeyBytes', L.maxRunKeyBytes, bytes, ' bytes');
+    }
+  }
+}
+
 /** testSensor's cursor, which travels to the agent as a Temporal workflow input. */
 export function checkSensorCursor(cursor: string | null | undefined): void {
   const bytes = cursor ? Buffer.byteLength(cursor) : 0;
