@@ -109,6 +109,12 @@ export const FIXED_INPUT_LIMITS = {
    * whose entries PostgreSQL refuses past ~2.7 KB.
    */
   maxRunKeyBytes: 1024,
+  /**
+   * The name of a job, schedule or sensor in a location's reported definitions, in characters.
+   * Names become keys the store indexes (a tick's dedupe key, a run's job), whose entries
+   * PostgreSQL refuses past ~2.7 KB; a location naming one longer is ERROR, naming this.
+   */
+  maxDefinitionNameLength: 256,
 } as const;
 
 /** The flag and environment variable that set each configurable limit, for error details. */

@@ -102,6 +102,21 @@ export function checkRunRequests(requests: readonly { runKey?: string | undefine
   }
 }
 
+/** A reported snapshot's job, schedule and sensor names: each within maxDefinitionNameLength. */
+export function checkDefinitionNames(snapshot: {
+  jobs: readonly { name: string }[];
+  schedules: readonly { name: string }[];
+  sensors: readonly { name: string }[];
+}): void {
+  const max = L.maxDefinitionNameLength;
+  for (const kind of ['jobs', 'schedules', 'sensors'] as const) {
+    for (const [i, d] of snapshot[kind].entries()) {
+      if (d.name.length > max)
+        throw tooLarge(`${kind}[${i}].name`, 'maxDefinitionNameLength', max, d.name.length, ' characters');
+    }
+  }
+}
+
 /** testSensor's cursor, which travels to the agent as a Temporal workflow input. */
 export function checkSensorCursor(cursor: string | null | undefined): void {
   const bytes = cursor ? Buffer.byteLength(cursor) : 0;
