@@ -115,6 +115,11 @@ export const FIXED_INPUT_LIMITS = {
    * PostgreSQL refuses past ~2.7 KB; a location naming one longer is ERROR, naming this.
    */
   maxDefinitionNameLength: 256,
+  /**
+   * An asset event's key, in bytes, for it to be indexed (location, key) for the asset view;
+   * PostgreSQL refuses index entries past ~2.7 KB. A longer key's event is stored, not indexed.
+   */
+  maxAssetKeyBytes: 1024,
 } as const;
 
 /** The flag and environment variable that set each configurable limit, for error details. */
