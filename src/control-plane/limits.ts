@@ -120,6 +120,11 @@ export const FIXED_INPUT_LIMITS = {
    * PostgreSQL refuses index entries past ~2.7 KB. A longer key's event is stored, not indexed.
    */
   maxAssetKeyBytes: 1024,
+  /**
+   * A tick's skip reason or error (user code's words), in characters: kept with every tick and
+   * listed 25 an instigator on the web UI's automation page. A longer one is cut, saying so.
+   */
+  maxTickMessageLength: 4096,
 } as const;
 
 /** The flag and environment variable that set each configurable limit, for error details. */
