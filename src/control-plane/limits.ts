@@ -99,6 +99,32 @@ export const FIXED_INPUT_LIMITS = {
    * they travel to the agent in the same Temporal workflow input as the run config.
    */
   maxQuerySelectionBytes: 64 * 1024,
+  /**
+   * Run requests one schedule or sensor evaluation may return: its runs are made in one
+   * transaction, which holds the database's write lock (SQLite) for as long as it takes.
+   */
+  maxRunRequestsPerTick: 1000,
+  /**
+   * A run request's run key, in bytes. It becomes the run's dedupe key, under a unique index,
+   * whose entries PostgreSQL refuses past ~2.7 KB.
+   */
+  maxRunKeyBytes: 1024,
+  /**
+   * The name of a job, schedule or sensor in a location's reported definitions, in characters.
+   * Names become keys the store indexes (a tick's dedupe key, a run's job), whose entries
+   * PostgreSQL refuses past ~2.7 KB; a location naming one longer is ERROR, naming this.
+   */
+  maxDefinitionNameLength: 256,
+  /**
+   * An asset event's key, in bytes, for it to be indexed (location, key) for the asset view;
+   * PostgreSQL refuses index entries past ~2.7 KB. A longer key's event is stored, not indexed.
+   */
+  maxAssetKeyBytes: 1024,
+  /**
+   * A tick's skip reason or error (user code's words), in characters: kept with every tick and
+   * listed 25 an instigator on the web UI's automation page. A longer one is cut, saying so.
+   */
+  maxTickMessageLength: 4096,
 } as const;
 
 /** The flag and environment variable that set each configurable limit, for error details. */

@@ -84,6 +84,39 @@ export function checkQueryInput(
   }
 }
 
+/**
+ * The run requests of one schedule or sensor evaluation (user code's answer, through the agent):
+ * at most maxRunRequestsPerTick, each run key within maxRunKeyBytes. Each run's config and tags,
+ * as they will be stored, are then held to a launch's rules (checkLaunchInput).
+ */
+export function checkRunRequests(requests: readonly { runKey?: string | undefined }[]): void {
+  if (requests.length > L.maxRunRequestsPerTick) {
+    const what = 'the evaluation';
+    throw tooLarge(what, 'maxRunRequestsPerTick', L.maxRunRequestsPerTick, requests.length, ' run requests');
+  }
+  for (const [i, r] of requests.entries()) {
+    const bytes = r.runKey === undefined ? 0 : Buffer.byteLength(r.runKey);
+    if (bytes > L.maxRunKeyBytes) {
+      throw tooLarge(`runRequests[${i}].runKey`, 'maxRunKeyBytes', L.maxRunKeyBytes, bytes, ' bytes');
+    }
+  }
+}
+
+/** A reported snapshot's job, schedule and sensor names: each within maxDefinitionNameLength. */
+export function checkDefinitionNames(snapshot: {
+  jobs: readonly { name: string }[];
+  schedules: readonly { name: string }[];
+  sensors: readonly { name: string }[];
+}): void {
+  const max = L.maxDefinitionNameLength;
+  for (const kind of ['jobs', 'schedules', 'sensors'] as const) {
+    for (const [i, d] of snapshot[kind].entries()) {
+      if (d.name.length > max)
+        throw tooLarge(`${kind}[${i}].name`, 'maxDefinitionNameLength', max, d.name.length, ' characters');
+    }
+  }
+}
+
 /** testSensor's cursor, which travels to the agent as a Temporal workflow input. */
 export function checkSensorCursor(cursor: string | null | undefined): void {
   const bytes = cursor ? Buffer.byteLength(cursor) : 0;

@@ -5,6 +5,7 @@
 //   skipped. A schedule seen RUNNING for the first time (or just started) fires from its next tick.
 // - sensors: every minInterval (aligned to an interval grid, so two daemons agree on the tick),
 //   enqueue EVALUATE_SENSOR with the stored cursor, unless the previous evaluation is still open.
+//   One whose tick cannot be started fails alone (PassReport.instigatorsFailed, logged once).
 // - runs stuck in STARTING past `startingTimeoutMs` become FAILURE with an ENGINE event.
 // - expired work-item leases are returned to the queue (or failed) even when no agent polls.
 // - acknowledged launches whose run never reported launched within `launchDeadlineMs` are
@@ -12,7 +13,7 @@
 // - audit rows past their retention, and dead sessions, are deleted (retention.ts).
 import { Cron } from 'croner';
 import type { Logger } from '../../shared/logger.js';
-import { hasOpenTick, listInstigators, updateInstigator } from '../store/instigators.js';
+import { hasOpenTick, listInstigators, updateInstigator, type InstigatorKind } from '../store/instigators.js';
 import { listLocations, type LocationView } from '../store/locations.js';
 import { appendEngineEvent, setRunStatus } from '../store/runs.js';
 import type { InstigatorsTable } from '../store/schema.js';
@@ -80,10 +81,14 @@ export interface PassReport {
   launchesFailed: string[];
   /** Audit, session and sign-in-code rows deleted by retention this pass. */
   pruned: number;
+  /** Schedules and sensors (`location/name`) whose tick could not be started this pass. */
+  instigatorsFailed: string[];
 }
 
 export class Daemon {
   readonly options: DaemonOptions;
+  /** The error each instigator failed with last pass (`KIND:location/name`), so it is logged once. */
+  private failing = new Map<string, string>();
   private readonly retention: Retention;
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<unknown> | undefined;
@@ -129,6 +134,7 @@ export class Daemon {
       launchesRequeued: [],
       launchesFailed: [],
       pruned: 0,
+      instigatorsFailed: [],
     };
     await expireLeases(this.store);
     const reaped = await reapUnlaunchedRuns(this.store, this.options.launchDeadlineMs);
@@ -138,23 +144,47 @@ export class Daemon {
     for (const runId of reaped.failed) this.logger.warn({ runId }, 'run failed: RUN_LAUNCH_TIMEOUT');
     const rows = await listInstigators(this.store.db);
     let enqueued = false;
+    // One instigator whose tick cannot be started (its definitions are broken or hostile) fails
+    // alone: the pass goes on to every other location's, the STARTING timeout and retention.
+    const failing = new Map<string, string>();
+    const pass = async (
+      loc: LocationView,
+      kind: InstigatorKind,
+      name: string,
+      fired: string[],
+      fn: () => Promise<boolean>,
+    ) => {
+      const key = `${loc.name}/${name}`;
+      try {
+        if (await fn()) {
+          fired.push(key);
+          enqueued = true;
+        }
+      } catch (err) {
+        const message = err instanceof Error ? err.message : String(err);
+        report.instigatorsFailed.push(key);
+        failing.set(`${kind}:${key}`, message);
+        // Logged when it starts failing or its error changes, not every pass (every 2 s).
+        if (this.failing.get(`${kind}:${key}`) !== message) {
+          this.logger.error(
+            { location: loc.name, kind, name, err: message },
+            'tick could not be started; other schedules and sensors go on',
+          );
+        }
+      }
+    };
     for (const loc of await listLocations(this.store.db)) {
       if (!loc.snapshot) continue;
       for (const s of loc.snapshot.schedules) {
         const row = rows.find((r) => r.location === loc.name && r.kind === 'SCHEDULE' && r.name === s.name);
-        if (await this.schedulePass(loc, s, row)) {
-          report.schedulesFired.push(`${loc.name}/${s.name}`);
-          enqueued = true;
-        }
+        await pass(loc, 'SCHEDULE', s.name, report.schedulesFired, () => this.schedulePass(loc, s, row));
       }
       for (const s of loc.snapshot.sensors) {
         const row = rows.find((r) => r.location === loc.name && r.kind === 'SENSOR' && r.name === s.name);
-        if (await this.sensorPass(loc, s, row)) {
-          report.sensorsFired.push(`${loc.name}/${s.name}`);
-          enqueued = true;
-        }
+        await pass(loc, 'SENSOR', s.name, report.sensorsFired, () => this.sensorPass(loc, s, row));
       }
     }
+    this.failing = failing;
     report.runsTimedOut = await this.timeoutStartingRuns();
     report.pruned = await this.retention.maybePrune();
     if (enqueued) this.store.signals.notifyWork();

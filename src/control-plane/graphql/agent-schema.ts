@@ -144,9 +144,9 @@ export function createAgentSchema() {
           await authorizeAgent(store, a.agentId, principal.id);
           return workItem(await ackWork(store, a.agentId, a.id, a.workflowId));
         },
-        async completeWork(_: unknown, a: MutationCompleteWorkArgs, { store, principal }: ApiContext) {
+        async completeWork(_: unknown, a: MutationCompleteWorkArgs, { store, principal, limits }: ApiContext) {
           await authorizeAgent(store, a.agentId, principal.id);
-          return workItem(await completeWork(store, a.agentId, a.id, a.result, { tokenId: principal.id }));
+          return workItem(await completeWork(store, a.agentId, a.id, a.result, { tokenId: principal.id }, limits));
         },
         async failWork(_: unknown, a: MutationFailWorkArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, a.agentId, principal.id);

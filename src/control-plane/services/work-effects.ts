@@ -2,15 +2,19 @@
 // transaction as the status change (so it happens exactly once): ticks create runs, sensor
 // cursors advance, failed launches fail their run, failed syncs mark the location ERROR.
 import { codeLocationKind, type WorkItemResult, type RunRequest } from '../../shared/work-items.js';
-import { isOutpostError, type OutpostError } from '../../shared/errors.js';
-import { checkSensorCursor } from '../core/input-rules.js';
+import { isOutpostError, OutpostError } from '../../shared/errors.js';
+import { checkLaunchInput, checkRunRequests, checkSensorCursor } from '../core/input-rules.js';
+import { DEFAULT_API_LIMITS, type ApiLimits } from '../limits.js';
 import { isTerminal, type RunStatus, RUN_STATUSES } from '../core/run-state.js';
 import { finishTickForItem, updateInstigator } from '../store/instigators.js';
 import { getLocation, markLocationError } from '../store/locations.js';
-import { appendEngineEvent, getRun, setRunStatus } from '../store/runs.js';
+import { appendEngineEvent, getRun, setRunStatus, type CreateRunInput } from '../store/runs.js';
 import type { Store } from '../store/store.js';
 import type { Exec, WorkItemView } from '../store/work-items.js';
 import { createRun } from './runs-service.js';
+
+/** The limits a tick's runs are held to, as a launch's are. */
+export type RunInputLimits = Pick<ApiLimits, 'maxRunConfigBytes' | 'maxRunTags' | 'maxRunTagsBytes'>;
 
 /** Returns true when new work was enqueued (the caller wakes pollers after commit). */
 export async function applyCompletion(
@@ -19,6 +23,7 @@ export async function applyCompletion(
   item: WorkItemView,
   result: unknown,
   agentId: string,
+  limits: RunInputLimits = DEFAULT_API_LIMITS,
 ): Promise<boolean> {
   const kind = item.kind;
   const p = item.payload;
@@ -30,16 +35,21 @@ export async function applyCompletion(
       const loc = String(p.location);
       const name = String(p.schedule);
       const tick = Number(p.tickTimeMs);
-      const runIds = await createRuns(
+      const runs = await tickRuns(
         trx,
-        store,
         loc,
         r.runRequests,
         (req, i) => {
           return `schedule:${loc}:${name}:${tick}:${req.runKey ?? i}`;
         },
         { 'outpost/schedule': name, 'outpost/tick': String(tick) },
+        limits,
       );
+      if (!Array.isArray(runs)) {
+        await finishTickForItem(trx, store, item.id, { status: 'FAILURE', error: `${runs.code}: ${runs.message}` });
+        return false;
+      }
+      const runIds = await createRuns(trx, store, runs);
       await finishTickForItem(
         trx,
         store,
@@ -57,23 +67,23 @@ export async function applyCompletion(
       // The cursor is the next tick's workflow input: one past the limit would fail every later
       // tick (Temporal refuses inputs past 2 MB). This tick fails instead, naming the limit; its
       // run requests are not made and the cursor stays where it was.
-      const tooLarge = cursorTooLarge(r.cursor);
-      if (tooLarge) {
-        await finishTickForItem(trx, store, item.id, {
-          status: 'FAILURE',
-          error: `${tooLarge.code}: ${tooLarge.message}`,
-        });
+      // So do run requests past a limit (tickRuns): none of them is made.
+      // Without a run key a request always runs; with one, once per sensor and key, ever.
+      const runs =
+        cursorTooLarge(r.cursor) ??
+        (await tickRuns(
+          trx,
+          loc,
+          r.runRequests,
+          (req) => (req.runKey === undefined ? undefined : `sensor:${loc}:${name}:${req.runKey}`),
+          { 'outpost/sensor': name },
+          limits,
+        ));
+      if (!Array.isArray(runs)) {
+        await finishTickForItem(trx, store, item.id, { status: 'FAILURE', error: `${runs.code}: ${runs.message}` });
         return false;
       }
-      // Without a run key a request always runs; with one, once per sensor and key, ever.
-      const runIds = await createRuns(
-        trx,
-        store,
-        loc,
-        r.runRequests,
-        (req) => (req.runKey === undefined ? undefined : `sensor:${loc}:${name}:${req.runKey}`),
-        { 'outpost/sensor': name },
-      );
+      const runIds = await createRuns(trx, store, runs);
       if (r.cursor !== undefined) {
         await updateInstigator(trx, store, { location: loc, kind: 'SENSOR', name }, { cursor: r.cursor });
       }
@@ -148,32 +158,50 @@ export async function applyFailure(
   }
 }
 
-async function createRuns(
+/**
+ * The runs a tick's requests make, as they will be stored, or the error that fails the tick:
+ * too many requests, a run key past its limit, a job the location lacks, or a run's config or
+ * tags past a launch's limits (the requests are user code's answer, through the agent).
+ */
+async function tickRuns(
   trx: Exec,
-  store: Store,
   location: string,
   requests: RunRequest[],
   dedupeKey: (req: RunRequest, index: number) => string | undefined,
   originTags: Record<string, string>,
-): Promise<string[]> {
-  const ids: string[] = [];
-  const loc = requests.length ? await getLocation(trx, location) : undefined;
-  const dagster = loc ? codeLocationKind(loc.spec) === 'DAGSTER' || loc.snapshot?.kind === 'dagster' : false;
-  for (const [i, req] of requests.entries()) {
-    const key = dedupeKey(req, i);
-    const tags: Record<string, string> = { ...req.tags, ...originTags };
-    if (dagster) Object.assign(tags, dagsterOriginTags(originTags));
-    // The run key, under one Outpost tag for every kind, and Dagster's own for Dagster code.
-    if (req.runKey) tags['outpost/run_key'] = req.runKey;
-    if (req.runKey && dagster) tags['dagster/run_key'] = req.runKey;
-    if (req.partitionKey) tags['outpost/partition'] = req.partitionKey;
-    const { run, created } = await createRun(trx, store, {
-      location,
-      job: req.job,
-      runConfig: req.runConfig,
-      tags,
-      ...(key ? { dedupeKey: key } : {}),
+  limits: RunInputLimits,
+): Promise<CreateRunInput[] | OutpostError> {
+  try {
+    checkRunRequests(requests);
+    const loc = requests.length ? await getLocation(trx, location) : undefined;
+    const dagster = loc ? codeLocationKind(loc.spec) === 'DAGSTER' || loc.snapshot?.kind === 'dagster' : false;
+    const jobs = new Set(loc?.snapshot?.jobs.map((j) => j.name));
+    return requests.map((req, i) => {
+      if (!jobs.has(req.job)) {
+        throw new OutpostError('UNKNOWN_JOB', {
+          detail: `runRequests[${i}] names job ${JSON.stringify(req.job.slice(0, 64))}, which ${location} does not have`,
+        });
+      }
+      const key = dedupeKey(req, i);
+      const tags: Record<string, string> = { ...req.tags, ...originTags };
+      if (dagster) Object.assign(tags, dagsterOriginTags(originTags));
+      // The run key, under one Outpost tag for every kind, and Dagster's own for Dagster code.
+      if (req.runKey) tags['outpost/run_key'] = req.runKey;
+      if (req.runKey && dagster) tags['dagster/run_key'] = req.runKey;
+      if (req.partitionKey) tags['outpost/partition'] = req.partitionKey;
+      checkLaunchInput({ runConfig: req.runConfig, tags }, limits);
+      return { location, job: req.job, runConfig: req.runConfig, tags, ...(key ? { dedupeKey: key } : {}) };
     });
+  } catch (err) {
+    if (isOutpostError(err)) return err;
+    throw err;
+  }
+}
+
+async function createRuns(trx: Exec, store: Store, runs: CreateRunInput[]): Promise<string[]> {
+  const ids: string[] = [];
+  for (const input of runs) {
+    const { run, created } = await createRun(trx, store, input);
     if (created) ids.push(run.id);
   }
   return ids;

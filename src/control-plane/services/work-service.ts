@@ -22,7 +22,7 @@ import {
   requireItem,
   type WorkCaller,
 } from '../store/work-queue.js';
-import { applyCompletion, applyFailure } from './work-effects.js';
+import { applyCompletion, applyFailure, type RunInputLimits } from './work-effects.js';
 
 /** Longest single wait between re-checks, so expired leases are noticed without a wake-up. */
 const RECHECK_MS = 1_000;
@@ -117,8 +117,8 @@ export async function expireLeases(store: Store): Promise<number> {
 }
 
 /**
- * A claimed item -> COMPLETED with a result, and its effects (runs from ticks...) in the same
- * transaction. Idempotent: a finished item is returned as it is. Refused, changing nothing, for
+ * A claimed item -> COMPLETED with a result, and its effects (runs from ticks, held to `limits`
+ * as launches are; default DEFAULT_API_LIMITS) in the same transaction. Idempotent: a finished item is returned as it is. Refused, changing nothing, for
  * an item never claimed or leased under another token (see WorkCaller).
  */
 export async function completeWork(
@@ -127,6 +127,7 @@ export async function completeWork(
   id: string,
   result: unknown,
   caller?: WorkCaller,
+  limits?: RunInputLimits,
 ): Promise<WorkItemView> {
   const current = await requireItem(store, id);
   await assertMayFinish(store.db, current, caller);
@@ -141,7 +142,7 @@ export async function completeWork(
   let notify = false;
   const item = await store.transaction(async (trx) => {
     if (await markCompleted(trx, store, current, parsed.data, finishable(caller))) {
-      notify = await applyCompletion(trx, store, current, parsed.data, agentId);
+      notify = await applyCompletion(trx, store, current, parsed.data, agentId, limits);
     }
     return (await getWorkItem(trx, id))!;
   });

@@ -4,6 +4,7 @@
 // Written after the batch is stored, idempotently (ON CONFLICT DO NOTHING): a batch the agent
 // re-sends because it never saw the answer writes the same rows again, so a crash between the
 // two writes loses nothing the agent does not re-send.
+import { FIXED_INPUT_LIMITS } from '../limits.js';
 import type { Store } from './store.js';
 
 export const ASSET_EVENT_TYPES = ['ASSET_MATERIALIZATION', 'ASSET_OBSERVATION'] as const;
@@ -21,8 +22,15 @@ export interface LastMaterialization {
   timestamp: number;
 }
 
+/**
+ * An asset event with a key to index. A key past maxAssetKeyBytes (user code's) is not: PostgreSQL
+ * refuses the index entry, which failed the whole batch's asset rows; its event is stored as sent.
+ */
 const isAssetEvent = (e: AssetEventInput): e is AssetEventInput & { type: AssetEventType; assetKey: string } =>
-  (ASSET_EVENT_TYPES as readonly string[]).includes(e.type) && typeof e.assetKey === 'string' && e.assetKey !== '';
+  (ASSET_EVENT_TYPES as readonly string[]).includes(e.type) &&
+  typeof e.assetKey === 'string' &&
+  e.assetKey !== '' &&
+  Buffer.byteLength(e.assetKey) <= FIXED_INPUT_LIMITS.maxAssetKeyBytes;
 
 /** Records the batch's asset events (no-op, no query, when it has none). */
 export async function recordAssetEvents(

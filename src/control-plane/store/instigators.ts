@@ -1,5 +1,6 @@
 // Schedule and sensor state (running/stopped override, cursor, last tick) and tick history.
 import { newId } from '../../shared/ids.js';
+import { FIXED_INPUT_LIMITS } from '../limits.js';
 import type { InstigatorsTable, TicksTable } from './schema.js';
 import type { Store } from './store.js';
 import type { Exec } from './work-items.js';
@@ -94,6 +95,14 @@ export async function insertTick(
   return id;
 }
 
+/** `text` within maxTickMessageLength characters: a longer one is cut, the cut naming the limit. */
+function tickMessage(text: string): string {
+  const max = FIXED_INPUT_LIMITS.maxTickMessageLength;
+  if (text.length <= max) return text;
+  const cut = ` [… ${text.length - max} more characters cut: the limit maxTickMessageLength is ${max} (fixed)]`;
+  return text.slice(0, max - cut.length) + cut;
+}
+
 export async function finishTickForItem(
   exec: Exec,
   store: Store,
@@ -111,8 +120,8 @@ export async function finishTickForItem(
     .set({
       status: end.status,
       run_ids: JSON.stringify(end.runIds ?? []),
-      skip_reason: end.skipReason ?? null,
-      error: end.error ?? null,
+      skip_reason: end.skipReason === undefined ? null : tickMessage(end.skipReason),
+      error: end.error === undefined ? null : tickMessage(end.error),
       ...(end.cursor !== undefined ? { cursor: end.cursor } : {}),
       ended_at: store.now(),
     })

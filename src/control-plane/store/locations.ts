@@ -2,7 +2,8 @@
 // itself, with its SYNC_CODE_LOCATION item, is services/locations-service.ts), and the status
 // and definitions snapshot the agent reports.
 import { isAbsolute, resolve } from 'node:path';
-import { OutpostError } from '../../shared/errors.js';
+import { isOutpostError, OutpostError } from '../../shared/errors.js';
+import { checkDefinitionNames } from '../core/input-rules.js';
 import { LocationSnapshotSchema, type LocationSnapshot } from '../../shared/location-snapshot.js';
 import { CodeLocationSpecSchema, type CodeLocationSpec } from '../../shared/work-items.js';
 import type { CodeLocationsTable } from './schema.js';
@@ -130,6 +131,17 @@ export interface ReportLocationInput {
   error?: string | null;
 }
 
+/** The error a snapshot's names past maxDefinitionNameLength make, else undefined. */
+function definitionNamesProblem(snapshot: LocationSnapshot): OutpostError | undefined {
+  try {
+    checkDefinitionNames(snapshot);
+    return undefined;
+  } catch (err) {
+    if (isOutpostError(err)) return err;
+    throw err;
+  }
+}
+
 /** Applies an agent's report; returns false (and changes nothing) for a stale version. */
 export async function reportCodeLocation(store: Store, input: ReportLocationInput): Promise<boolean> {
   let snapshot: LocationSnapshot | null = null;
@@ -142,14 +154,19 @@ export async function reportCodeLocation(store: Store, input: ReportLocationInpu
     }
     snapshot = parsed.data;
   }
+  // Names past their limit are the location's own doing, as a load error is: it is ERROR,
+  // naming the limit, and its definitions are not stored.
+  const named = snapshot ? definitionNamesProblem(snapshot) : undefined;
+  const status = named ? 'ERROR' : input.status;
+  const error = named ? `${named.code}: ${named.message}` : input.error;
   const loc = await requireLocation(store.db, input.location);
   if (input.version < loc.version) return false;
   const res = await store.db
     .updateTable('code_locations')
     .set({
-      status: input.status,
-      ...(snapshot ? { snapshot: JSON.stringify(snapshot) } : {}),
-      load_error: input.status === 'ERROR' ? (input.error ?? 'unknown load error') : null,
+      status,
+      ...(snapshot && !named ? { snapshot: JSON.stringify(snapshot) } : {}),
+      load_error: status === 'ERROR' ? (error ?? 'unknown load error') : null,
       updated_at: store.now(),
     })
     .where('name', '=', input.location)

@@ -8,6 +8,7 @@ import { enqueueWork, getWorkItem } from '../../../src/control-plane/store/work-
 import { ackWork, ackWorkBatch } from '../../../src/control-plane/store/work-queue.js';
 import { claimWork, completeWork, expireLeases, failWork } from '../../../src/control-plane/services/work-service.js';
 import { getRun } from '../../../src/control-plane/store/runs.js';
+import { reportCodeLocation, writeLocationVersion } from '../../../src/control-plane/store/locations.js';
 import { createRun } from '../../../src/control-plane/services/runs-service.js';
 import { isOutpostError } from '../../../src/shared/errors.js';
 import { describeEachDialect } from '../../support/storage.js';
@@ -193,6 +194,10 @@ describeEachDialect('work queue', (target) => {
   });
 
   test('ack, complete and fail are idempotent, and effects apply once', async () => {
+    // The run requested must name a job of the location (work-effects.ts tickRuns).
+    const version = await writeLocationVersion(a.db, a, { name: 'loc', module: 'x.ts' });
+    const snapshot = { jobs: [{ name: 'j' }], schedules: [], sensors: [], partitions: [] };
+    await reportCodeLocation(a, { location: 'loc', version, status: 'LOADED', snapshot });
     const { item } = await enqueueWork(a, {
       kind: 'EVALUATE_SENSOR',
       payload: { location: 'loc', sensor: 'once', cursor: null },
