@@ -179,6 +179,32 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
     assert.equal(await runCount(), n);
   });
 
+  test('partitioned launches: a daily and a multi-partition key the code server lists run; one outside is refused', async () => {
+    // Dagster's time windows (cron + strftime) and multi-partitions list no keys in the
+    // snapshot: the launch asks the code server for them.
+    const daily = await launch({ job: 'daily_job', partitionKey: '2026-11-02' });
+    const multi = await launch({ job: 'multi_job', partitionKey: 'red|2026-11-02' });
+    const n = await runCount();
+    const outside = await refusal(launch({ job: 'daily_job', partitionKey: '2999-01-01' }));
+    assert.equal(outside.code, 'OUTPOST_ERR_UNKNOWN_PARTITION', outside.message);
+    assert.match(outside.message, /2026-11-02/, 'the refusal lists keys the code server gave');
+    const none = await refusal(launch({ job: 'multi_job' }));
+    assert.match(none.message, /name a partition key \(keys: .*red\|2026-11-01/, none.message);
+    assert.equal(await runCount(), n);
+    for (const [id, key] of [
+      [daily, '2026-11-02'],
+      [multi, 'red|2026-11-02'],
+    ] as const) {
+      const run = await s.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
+      const evs = await events(id);
+      assert.equal(run.status, 'SUCCESS', JSON.stringify(evs.map((e) => [e.type, e.message])));
+      assert.ok(
+        evs.some((e) => e.type === 'LOG' && e.message === `painting ${key}`),
+        `painting ${key}`,
+      );
+    }
+  });
+
   test('a failing op ends the run FAILURE with the error', async () => {
     const id = await launch({ job: 'failing_job' });
     const run = await s.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
