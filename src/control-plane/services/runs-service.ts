@@ -68,6 +68,8 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
   }
   // The partition key first: a key outside the set is the problem to name, not the config the
   // partition would have gone with.
+  // A Dagster job's run tags go under the launch's own, as Dagster's webserver puts them.
+  for (const [k, v] of Object.entries(jobDef.runTags ?? {})) if (!(k in tags)) tags[k] = v;
   const tagged = tags[PARTITION_TAG];
   if (partitionKey && tagged !== undefined && tagged !== partitionKey) {
     throw new OutpostError('INVALID_ARGUMENT', {

@@ -161,7 +161,9 @@ async function createRuns(
   const dagster = loc ? codeLocationKind(loc.spec) === 'DAGSTER' || loc.snapshot?.kind === 'dagster' : false;
   for (const [i, req] of requests.entries()) {
     const key = dedupeKey(req, i);
-    const tags: Record<string, string> = { ...req.tags, ...originTags };
+    // A Dagster job's run tags first, the request's over them, as Dagster's daemons order them.
+    const jobRunTags = loc?.snapshot?.jobs.find((j) => j.name === req.job)?.runTags;
+    const tags: Record<string, string> = { ...jobRunTags, ...req.tags, ...originTags };
     if (dagster) Object.assign(tags, dagsterOriginTags(originTags));
     // The run key, under one Outpost tag for every kind, and Dagster's own for Dagster code.
     if (req.runKey) tags['outpost/run_key'] = req.runKey;

@@ -154,10 +154,20 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
   });
 
   test('a run with Dagster config: RUN_SUCCESS, seqs 1..N, the greeting in a LOG event', async () => {
-    const id = await launch({ job: 'greeting_job', runConfig: { ops: { greet: { config: { name: 'x' } } } } });
+    const id = await launch({
+      job: 'greeting_job',
+      runConfig: { ops: { greet: { config: { name: 'x' } } } },
+      tags: { owner: 'me' },
+    });
     const run = await s.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
     const evs = await events(id);
     assert.equal(run.status, 'SUCCESS', JSON.stringify(evs.map((e) => [e.type, e.message])));
+    // The job's tags (it has no run_tags of its own) go on its runs, under the launch's own.
+    const { run: tagged } = await s.gql<{ run: { tags: Record<string, string> } }>(
+      `query($id: ID!) { run(id: $id) { tags } }`,
+      { id },
+    );
+    assert.deepEqual(tagged.tags, { team: 'data', owner: 'me' });
     gapFree(evs);
     assert.ok(evs.some((e) => e.type === 'LOG' && /hello x/.test(e.message ?? '')));
     assert.equal(evs.filter((e) => e.type === 'RUN_START').length, 1);
@@ -319,6 +329,7 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
       );
       assert.equal(run.tags['dagster/run_key'], 'tick-1');
       assert.equal(run.tags['dagster/sensor_name'], 'every_tick');
+      assert.equal(run.tags.team, 'data', "the job's run tags, as Dagster's sensor daemon puts them");
       const done = await s.waitRun(run.id, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
       assert.equal(done.status, 'SUCCESS');
       assert.ok((await events(run.id)).some((e) => /hello tick 1/.test(e.message ?? '')));
