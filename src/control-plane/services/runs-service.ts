@@ -59,7 +59,13 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
       detail: `${location} is ${loc.status}${loc.loadError ? `: ${loc.loadError}` : ''}`,
     });
   }
-  const job = resolveLaunchJob(loc.snapshot, location, parsed.data.job, assetSelection);
+  const job = resolveLaunchJob(
+    loc.snapshot,
+    location,
+    parsed.data.job,
+    assetSelection,
+    partitionKey ?? parsed.data.tags[PARTITION_TAG],
+  );
   const jobDef = loc.snapshot.jobs.find((j) => j.name === job);
   if (!jobDef) {
     throw new OutpostError('UNKNOWN_JOB', {
