@@ -188,6 +188,14 @@ const isDryRun = (item: WorkItemView): boolean =>
 function dagsterOriginTags(origin: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   if (origin['outpost/schedule']) out['dagster/schedule_name'] = origin['outpost/schedule'];
+  const tick = origin['outpost/tick'];
+  if (tick) out['dagster/scheduled_execution_time'] = pythonIsoUtc(Number(tick));
   if (origin['outpost/sensor']) out['dagster/sensor_name'] = origin['outpost/sensor'];
   return out;
+}
+
+/** Python's `datetime.isoformat()` of an aware UTC time (`…T02:00:00+00:00`, `.123000` if any ms). */
+function pythonIsoUtc(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return ms % 1000 === 0 ? iso.replace('.000Z', '+00:00') : iso.replace('Z', '000+00:00');
 }
