@@ -18,6 +18,11 @@ export const JobSnapshotSchema = z.object({
   configSchema: z.record(z.unknown()).default({}),
   ops: z.array(OpSnapshotSchema).default([]),
   partitions: z.string().optional(),
+  /**
+   * Dagster: the tags every run of the job carries (the job's `run_tags`, else its `tags`), as
+   * Dagster's webserver and daemons put them under a run's own tags.
+   */
+  runTags: z.record(z.string()).optional(),
   /** Dagster: the job snapshot id, needed by execution-plan requests. */
   snapshotId: z.string().optional(),
 });

@@ -8,7 +8,7 @@ import type { Logger } from '../../shared/logger.js';
 import { OutpostError, isOutpostError } from '../../shared/errors.js';
 import type { RunRequest, WorkItemPayload, WorkItemResult } from '../../shared/work-items.js';
 import { backoffDelay, sleep } from '../../shared/backoff.js';
-import { toUserCodeError } from './dagster-error.js';
+import { formatDagsterError, toUserCodeError } from './dagster-error.js';
 import type { DagsterCodeServer } from './dagster-code-server.js';
 import { DAGSTER_DEFAULT_TIMEOUT_MS } from './dagster-grpc-client.js';
 import type { DagsterLoaded } from './dagster-load.js';
@@ -22,6 +22,7 @@ import {
   readScheduleResult,
   readSensorResult,
   type DagsterRunRequest,
+  type Read,
 } from './serdes-readers.js';
 
 /** What this needs from the code-server manager. */
@@ -108,9 +109,10 @@ export class DagsterCodeLocation {
         tickMs: payload.tickTimeMs,
         timezone: schedule.timezone,
       });
-      const r = expectOk(
+      const r = expectEvaluation(
         readScheduleResult(await s.client.scheduleExecution(args, this.callMs)),
         `schedule:${schedule.name}`,
+        `schedule ${schedule.name}`,
       );
       const from = `schedule ${schedule.name}`;
       return {
@@ -124,6 +126,11 @@ export class DagsterCodeLocation {
     return this.withServer(payload.location, async (s) => {
       const sensor = s.loaded.snapshot.sensors.find((x) => x.name === payload.sensor);
       if (!sensor) throw unknown('UNKNOWN_SENSOR', payload.sensor, payload.location);
+      if (s.loaded.automationSensors.has(sensor.name)) {
+        throw new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', {
+          detail: `sensor ${sensor.name} is Dagster's declarative automation (AutomationCondition): Dagster's own daemon evaluates it, not the code server, and Outpost does not run that daemon; materialize the assets with a schedule, a sensor of your own, or by hand`,
+        });
+      }
       const args = serdes.sensorExecutionArgs({
         origin: s.loaded.origin,
         sensorName: sensor.name,
@@ -131,7 +138,11 @@ export class DagsterCodeLocation {
         lastTickCompletionMs: payload.lastTickTimeMs ?? null,
         lastRunKey: payload.lastRunKey ?? null,
       });
-      const r = expectOk(readSensorResult(await s.client.sensorExecution(args, this.callMs)), `sensor:${sensor.name}`);
+      const r = expectEvaluation(
+        readSensorResult(await s.client.sensorExecution(args, this.callMs)),
+        `sensor:${sensor.name}`,
+        `sensor ${sensor.name}`,
+      );
       if (r.unsupported.length) {
         throw new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', {
           detail: `sensor ${sensor.name} returned ${r.unsupported.join(', ')}, which Outpost cannot act on yet; the tick fails rather than dropping them`,
@@ -224,4 +235,25 @@ export class DagsterCodeLocation {
 
 function unknown(name: 'UNKNOWN_SCHEDULE' | 'UNKNOWN_SENSOR' | 'UNKNOWN_JOB', what: string, location: string) {
   return new OutpostError(name, { detail: `${what} is not defined in ${location}` });
+}
+
+/** Dagster's words when code asks for the instance and the evaluation was given none. */
+const NO_INSTANCE = /no instance reference was provided/;
+
+/**
+ * A schedule or sensor reply; an evaluation that failed because it read the Dagster instance
+ * (run-status, asset and multi-asset sensors, `context.instance`) is UNSUPPORTED_DAGSTER_FEATURE
+ * saying so, not a user-code error: the user's code is fine, Outpost gives it no instance.
+ */
+function expectEvaluation<T>(r: Read<T>, phase: string, what: string): T {
+  if (!r.ok) {
+    const text = formatDagsterError(r.error);
+    if (NO_INSTANCE.test(text)) {
+      throw new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', {
+        detail: `${what} reads the Dagster instance (a run-status, asset or multi-asset sensor, or context.instance), which Outpost does not give user code yet; its ticks fail until it does. Dagster said: ${text}`,
+        data: { userCodeError: toUserCodeError(r.error, phase) },
+      });
+    }
+  }
+  return expectOk(r, phase);
 }

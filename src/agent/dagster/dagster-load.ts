@@ -36,6 +36,11 @@ export interface DagsterLoaded {
   originJson: string;
   snapshot: LocationSnapshot;
   target: DagsterTarget;
+  /**
+   * Sensors of declarative automation (AutomationCondition, auto-materialize): Dagster's own
+   * daemon evaluates them, never the code server, so Outpost cannot tick them.
+   */
+  automationSensors: ReadonlySet<string>;
 }
 
 /** "Cls: message" for the whole cause chain, then the last frames of the innermost traceback. */
@@ -101,6 +106,11 @@ export async function loadDagsterLocation(
     origin,
     originJson,
     snapshot,
+    automationSensors: new Set(
+      repository.external_sensor_datas
+        .filter((s) => s.sensor_type === 'AUTOMATION' || s.sensor_type === 'AUTO_MATERIALIZE')
+        .map((s) => s.name),
+    ),
     target: {
       python: o.python ?? list.value.executablePath ?? '',
       workingDirectory: pointerDir ?? o.workingDirectory,

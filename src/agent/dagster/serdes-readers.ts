@@ -227,6 +227,8 @@ const JobDataSchema = obj({
     name: z.string(),
     description: z.string().nullish(),
     tags: stringTags,
+    /** Tags every run of the job gets; absent (null) on a job that set none: then `tags` are. */
+    run_tags: z.record(z.unknown()).nullish(),
     dep_structure_snapshot: obj({
       solid_invocation_snaps: z.array(
         obj({

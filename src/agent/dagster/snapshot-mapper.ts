@@ -39,8 +39,15 @@ function mapJob(name: string, snapshotId: string, data: JobData | undefined, par
       };
     }),
     ...(partitions ? { partitions } : {}),
+    ...(snap ? { runTags: runTagsOf(snap) } : {}),
     snapshotId,
   };
+}
+
+/** Dagster's `RemoteJob.run_tags`: the snapshot's `run_tags`, or its `tags` when it has none (null). */
+function runTagsOf(snap: NonNullable<JobData['pipeline_snapshot']>): Record<string, string> {
+  const tags = snap.run_tags ?? snap.tags;
+  return Object.fromEntries(Object.entries(tags).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
 const isoSeconds = (s: number | null | undefined): string | undefined =>

@@ -1,10 +1,16 @@
-// Which partition key a launch may name, decided from the location's snapshot alone (the
-// control plane never asks user code here): a partitioned job needs a key from its set, an
-// unpartitioned job takes none. Pure, given `now` (time windows grow as time passes).
+// Which partition key a launch may name, decided from the location's snapshot where it lists
+// the keys: a partitioned job needs a key from its set, an unpartitioned job takes none. Pure,
+// given `now` (time windows grow as time passes). A Dagster set whose keys the snapshot does not
+// list (a time window by cron and strftime, multi- or dynamic partitions) is `askLocation`: only
+// the code server can enumerate it, so the caller asks it for the names.
 import type { JobSnapshot, LocationSnapshot } from '../../shared/location-snapshot.js';
 import { partitionKeys, type Cadence, type PartitionsDef } from '../../shared/partitions.js';
 
-export type PartitionKeyCheck = { ok: true } | { ok: false; code: 'UNKNOWN_PARTITION'; detail: string };
+export type KeyInSet = { ok: true } | { ok: false; code: 'UNKNOWN_PARTITION'; detail: string };
+export type PartitionKeyCheck =
+  | KeyInSet
+  /** The set's keys are known to the location only (see the header): check against its names. */
+  | { ok: 'askLocation'; set: string };
 
 /** Up to this many keys are listed in an error; the rest are counted. */
 const SHOWN_KEYS = 10;
@@ -22,15 +28,25 @@ export function checkPartitionKey(
   const set = partitions.find((p) => p.name === job.partitions);
   if (!set) return fail(`job ${job.name} names partitions ${job.partitions}, which the location does not define`);
   const keys = keysOf(set, now);
-  if (key === undefined) {
-    return fail(`job ${job.name} is partitioned by ${set.name}: name a partition key (${shown(keys)})`);
-  }
-  if (keys.includes(key)) return { ok: true };
-  return fail(`partition key ${JSON.stringify(key)} is not in ${set.name} (${shown(keys)})`);
+  if (!keys) return { ok: 'askLocation', set: set.name };
+  return checkKeyIn(job.name, set.name, keys, key);
 }
 
-function keysOf(set: LocationSnapshot['partitions'][number], now: number): string[] {
+/** `key` against the keys of `set` (from the snapshot, or as the location listed them). */
+export function checkKeyIn(job: string, set: string, keys: readonly string[], key: string | undefined): KeyInSet {
+  if (key === undefined) {
+    return fail(`job ${job} is partitioned by ${set}: name a partition key (${shown(keys)})`);
+  }
+  if (keys.includes(key)) return { ok: true };
+  return fail(`partition key ${JSON.stringify(key)} is not in ${set} (${shown(keys)})`);
+}
+
+/** The set's keys at `now`, or undefined when only the location can list them. */
+function keysOf(set: LocationSnapshot['partitions'][number], now: number): string[] | undefined {
   if (set.kind === 'static') return set.keys ?? [];
+  // Dagster's time windows carry a cron and a strftime format, which Outpost's cadences and
+  // date-fns formats do not express; multi and dynamic sets carry no keys at all.
+  if (set.kind !== 'timeWindow' || set.cron !== undefined) return undefined;
   const def: PartitionsDef = {
     kind: 'timeWindow',
     name: set.name,
@@ -46,10 +62,10 @@ function keysOf(set: LocationSnapshot['partitions'][number], now: number): strin
   }
 }
 
-function shown(keys: string[]): string {
+function shown(keys: readonly string[]): string {
   if (!keys.length) return 'it has no keys yet';
   const head = keys.slice(0, SHOWN_KEYS).join(', ');
   return keys.length > SHOWN_KEYS ? `keys: ${head}, … ${keys.length - SHOWN_KEYS} more` : `keys: ${head}`;
 }
 
-const fail = (detail: string): PartitionKeyCheck => ({ ok: false, code: 'UNKNOWN_PARTITION', detail });
+const fail = (detail: string): KeyInSet => ({ ok: false, code: 'UNKNOWN_PARTITION', detail });

@@ -23,14 +23,17 @@ export function locationKind(
 
 /**
  * The job a launch runs: `job` as given, or (with an asset selection and no job) the job that
- * materializes every selected asset, the implicit asset job first. Unknown keys, or keys the
- * named job does not materialize, are refused before anything is written.
+ * materializes every selected asset, the implicit asset job first; with a partition key, a
+ * partitioned one (Dagster's implicit asset job has no partition set when the location's assets
+ * are partitioned differently, while a `define_asset_job` with their partitions has one). Unknown
+ * keys, or keys the named job does not materialize, are refused before anything is written.
  */
 export function resolveLaunchJob(
   snapshot: LocationSnapshot,
   location: string,
   job: string | null | undefined,
   assetSelection: readonly string[] | null | undefined,
+  partitionKey?: string,
 ): string {
   if (!assetSelection) {
     if (!job)
@@ -60,10 +63,20 @@ export function resolveLaunchJob(
     return job;
   }
   const common = jobsOf(assetSelection[0]!).filter((j) => assetSelection.every((k) => jobsOf(k).includes(j)));
+  const named = assetSelection.map((k) => JSON.stringify(k)).join(', ');
+  if (partitionKey !== undefined) {
+    const partitioned = new Set(snapshot.jobs.filter((j) => j.partitions).map((j) => j.name));
+    const candidates = common.filter((j) => partitioned.has(j));
+    const found = candidates.find((j) => IMPLICIT_ASSET_JOB.test(j)) ?? candidates[0];
+    if (found) return found;
+    throw new OutpostError('UNKNOWN_PARTITION', {
+      detail: `no partitioned job of ${location} materializes all of ${named} (jobs: ${common.join(', ') || 'none'}); define one with their partitions (Dagster: define_asset_job(..., partitions_def=...)) or launch without a partition key`,
+    });
+  }
   const chosen = common.find((j) => IMPLICIT_ASSET_JOB.test(j)) ?? common[0];
   if (!chosen) {
     throw new OutpostError('INVALID_ARGUMENT', {
-      detail: `no one job of ${location} materializes all of ${assetSelection.map((k) => JSON.stringify(k)).join(', ')} (Dagster puts assets of different partitions in different asset jobs); launch them separately`,
+      detail: `no one job of ${location} materializes all of ${named} (Dagster puts assets of different partitions in different asset jobs); launch them separately`,
     });
   }
   return chosen;

@@ -3,7 +3,7 @@
 // reportRunLaunched records that the agent spawned (or adopted) the run worker.
 import { z } from 'zod';
 import { OutpostError } from '../../shared/errors.js';
-import { checkPartitionKey } from '../core/partition-key.js';
+import { checkKeyIn, checkPartitionKey } from '../core/partition-key.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
 import { requireLocation } from '../store/locations.js';
 import {
@@ -18,7 +18,7 @@ import {
 import type { Store } from '../store/store.js';
 import { assertRunWriter } from '../store/ownership.js';
 import { cancelQueuedLaunch, enqueue, type Exec, type WorkItemView } from '../store/work-items.js';
-import { deepMerge, partitionRunParts } from './partition-run.js';
+import { deepMerge, partitionNames, partitionRunParts } from './partition-run.js';
 import { checkConfigWithLocation, locationKind, resolveLaunchJob } from './launch-target.js';
 import { formatZodIssues } from '../../shared/zod-issues.js';
 import { configValidatorFor } from './config-validators.js';
@@ -59,7 +59,13 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
       detail: `${location} is ${loc.status}${loc.loadError ? `: ${loc.loadError}` : ''}`,
     });
   }
-  const job = resolveLaunchJob(loc.snapshot, location, parsed.data.job, assetSelection);
+  const job = resolveLaunchJob(
+    loc.snapshot,
+    location,
+    parsed.data.job,
+    assetSelection,
+    partitionKey ?? parsed.data.tags[PARTITION_TAG],
+  );
   const jobDef = loc.snapshot.jobs.find((j) => j.name === job);
   if (!jobDef) {
     throw new OutpostError('UNKNOWN_JOB', {
@@ -68,6 +74,8 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
   }
   // The partition key first: a key outside the set is the problem to name, not the config the
   // partition would have gone with.
+  // A Dagster job's run tags go under the launch's own, as Dagster's webserver puts them.
+  for (const [k, v] of Object.entries(jobDef.runTags ?? {})) if (!(k in tags)) tags[k] = v;
   const tagged = tags[PARTITION_TAG];
   if (partitionKey && tagged !== undefined && tagged !== partitionKey) {
     throw new OutpostError('INVALID_ARGUMENT', {
@@ -76,7 +84,11 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
   }
   const key = partitionKey ?? tagged;
   const partition = checkPartitionKey(jobDef, loc.snapshot.partitions, key, store.now());
-  if (!partition.ok) throw new OutpostError(partition.code, { detail: partition.detail });
+  if (partition.ok === 'askLocation') {
+    // Dagster time windows, multi- and dynamic partitions: the code server lists the keys.
+    const listed = checkKeyIn(job, partition.set, await partitionNames(store, location, job), key);
+    if (!listed.ok) throw new OutpostError(listed.code, { detail: listed.detail });
+  } else if (!partition.ok) throw new OutpostError(partition.code, { detail: partition.detail });
   // A partition supplies config and tags (only its location knows them); the user's win.
   let runConfig = parsed.data.runConfig;
   if (jobDef.partitions && key !== undefined) {

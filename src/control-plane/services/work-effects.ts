@@ -175,15 +175,17 @@ async function tickRuns(
     checkRunRequests(requests);
     const loc = requests.length ? await getLocation(trx, location) : undefined;
     const dagster = loc ? codeLocationKind(loc.spec) === 'DAGSTER' || loc.snapshot?.kind === 'dagster' : false;
-    const jobs = new Set(loc?.snapshot?.jobs.map((j) => j.name));
+    const jobs = new Map(loc?.snapshot?.jobs.map((j) => [j.name, j]));
     return requests.map((req, i) => {
-      if (!jobs.has(req.job)) {
+      const job = jobs.get(req.job);
+      if (!job) {
         throw new OutpostError('UNKNOWN_JOB', {
           detail: `runRequests[${i}] names job ${JSON.stringify(req.job.slice(0, 64))}, which ${location} does not have`,
         });
       }
       const key = dedupeKey(req, i);
-      const tags: Record<string, string> = { ...req.tags, ...originTags };
+      // A Dagster job's run tags first, the request's over them, as Dagster's daemons order them.
+      const tags: Record<string, string> = { ...job.runTags, ...req.tags, ...originTags };
       if (dagster) Object.assign(tags, dagsterOriginTags(originTags));
       // The run key, under one Outpost tag for every kind, and Dagster's own for Dagster code.
       if (req.runKey) tags['outpost/run_key'] = req.runKey;
@@ -214,6 +216,14 @@ const isDryRun = (item: WorkItemView): boolean =>
 function dagsterOriginTags(origin: Record<string, string>): Record<string, string> {
   const out: Record<string, string> = {};
   if (origin['outpost/schedule']) out['dagster/schedule_name'] = origin['outpost/schedule'];
+  const tick = origin['outpost/tick'];
+  if (tick) out['dagster/scheduled_execution_time'] = pythonIsoUtc(Number(tick));
   if (origin['outpost/sensor']) out['dagster/sensor_name'] = origin['outpost/sensor'];
   return out;
+}
+
+/** Python's `datetime.isoformat()` of an aware UTC time (`…T02:00:00+00:00`, `.123000` if any ms). */
+function pythonIsoUtc(ms: number): string {
+  const iso = new Date(ms).toISOString();
+  return ms % 1000 === 0 ? iso.replace('.000Z', '+00:00') : iso.replace('Z', '000+00:00');
 }

@@ -202,4 +202,27 @@ describeEachDialect('Dagster schedules and sensors (control plane)', (target) =>
       { status: 'FAILURE', error: `OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE: ${message}` },
     ]);
   });
+
+  test("a schedule's run carries dagster/scheduled_execution_time, as Dagster's scheduler puts it", async () => {
+    h.clock.now += 86_400_000;
+    await daemon.runOnce();
+    const item = await answerNext(
+      h,
+      agentId,
+      'EVALUATE_SCHEDULE',
+      () => ({ result: { runRequests: [{ job: 'greeting_job', runConfig: {}, tags: {} }] } }),
+      (w) => w.payload.location === 'dag',
+    );
+    const tick = Number(item.payload.tickTimeMs);
+    const runs = await h.gql<{ runs: { nodes: Array<{ tags: Record<string, string> }> } }>(
+      'user',
+      '{ runs(filter: { status: [QUEUED] }) { nodes { tags } } }',
+    );
+    const run = runs.data!.runs.nodes.find((r) => r.tags['outpost/tick'] === String(tick));
+    assert.ok(run, JSON.stringify(runs.data));
+    // Python's datetime.isoformat() of the tick in UTC: whole seconds, no fraction, +00:00.
+    assert.equal(tick % 1000, 0);
+    assert.equal(run.tags['dagster/scheduled_execution_time'], new Date(tick).toISOString().replace('.000Z', '+00:00'));
+    assert.equal(run.tags['dagster/schedule_name'], 'greeting_job_schedule');
+  });
 });

@@ -88,6 +88,21 @@ describe('DagsterCodeLocation', { skip }, () => {
       port.evaluateSensor({ location: 'sensors', sensor: 'dynamic_partitions_sensor' }),
       coded('UNSUPPORTED_DAGSTER_FEATURE', /dynamic_partitions_requests/),
     );
+    // Dagster adds a sensor for declarative automation; its daemon evaluates it, never the code
+    // server (which raises NotImplementedError): refused as what it is, without a call.
+    await assert.rejects(
+      port.evaluateSensor({ location: 'sensors', sensor: 'default_automation_condition_sensor' }),
+      coded('UNSUPPORTED_DAGSTER_FEATURE', /declarative automation/),
+    );
+    // A run-status sensor reads the Dagster instance, which Outpost gives user code no access to:
+    // the refusal says so (not "user code raised"), with Dagster's own words after it.
+    await assert.rejects(
+      port.evaluateSensor({ location: 'sensors', sensor: 'after_success' }),
+      coded(
+        'UNSUPPORTED_DAGSTER_FEATURE',
+        /reads the Dagster instance.*run-status.*no instance reference was provided/s,
+      ),
+    );
   });
 
   test('a sensor that hangs ends at the call deadline with a coded timeout', async () => {

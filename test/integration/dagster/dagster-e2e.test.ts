@@ -154,10 +154,20 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
   });
 
   test('a run with Dagster config: RUN_SUCCESS, seqs 1..N, the greeting in a LOG event', async () => {
-    const id = await launch({ job: 'greeting_job', runConfig: { ops: { greet: { config: { name: 'x' } } } } });
+    const id = await launch({
+      job: 'greeting_job',
+      runConfig: { ops: { greet: { config: { name: 'x' } } } },
+      tags: { owner: 'me' },
+    });
     const run = await s.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
     const evs = await events(id);
     assert.equal(run.status, 'SUCCESS', JSON.stringify(evs.map((e) => [e.type, e.message])));
+    // The job's tags (it has no run_tags of its own) go on its runs, under the launch's own.
+    const { run: tagged } = await s.gql<{ run: { tags: Record<string, string> } }>(
+      `query($id: ID!) { run(id: $id) { tags } }`,
+      { id },
+    );
+    assert.deepEqual(tagged.tags, { team: 'data', owner: 'me' });
     gapFree(evs);
     assert.ok(evs.some((e) => e.type === 'LOG' && /hello x/.test(e.message ?? '')));
     assert.equal(evs.filter((e) => e.type === 'RUN_START').length, 1);
@@ -177,6 +187,32 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
     const asset = await refusal(launch({ assetSelection: ['no_such_asset'] }));
     assert.equal(asset.code, 'OUTPOST_ERR_UNKNOWN_ASSET', asset.message);
     assert.equal(await runCount(), n);
+  });
+
+  test('partitioned launches: a daily and a multi-partition key the code server lists run; one outside is refused', async () => {
+    // Dagster's time windows (cron + strftime) and multi-partitions list no keys in the
+    // snapshot: the launch asks the code server for them.
+    const daily = await launch({ job: 'daily_job', partitionKey: '2026-11-02' });
+    const multi = await launch({ job: 'multi_job', partitionKey: 'red|2026-11-02' });
+    const n = await runCount();
+    const outside = await refusal(launch({ job: 'daily_job', partitionKey: '2999-01-01' }));
+    assert.equal(outside.code, 'OUTPOST_ERR_UNKNOWN_PARTITION', outside.message);
+    assert.match(outside.message, /2026-11-02/, 'the refusal lists keys the code server gave');
+    const none = await refusal(launch({ job: 'multi_job' }));
+    assert.match(none.message, /name a partition key \(keys: .*red\|2026-11-01/, none.message);
+    assert.equal(await runCount(), n);
+    for (const [id, key] of [
+      [daily, '2026-11-02'],
+      [multi, 'red|2026-11-02'],
+    ] as const) {
+      const run = await s.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
+      const evs = await events(id);
+      assert.equal(run.status, 'SUCCESS', JSON.stringify(evs.map((e) => [e.type, e.message])));
+      assert.ok(
+        evs.some((e) => e.type === 'LOG' && e.message === `painting ${key}`),
+        `painting ${key}`,
+      );
+    }
   });
 
   test('a failing op ends the run FAILURE with the error', async () => {
@@ -293,6 +329,7 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
       );
       assert.equal(run.tags['dagster/run_key'], 'tick-1');
       assert.equal(run.tags['dagster/sensor_name'], 'every_tick');
+      assert.equal(run.tags.team, 'data', "the job's run tags, as Dagster's sensor daemon puts them");
       const done = await s.waitRun(run.id, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
       assert.equal(done.status, 'SUCCESS');
       assert.ok((await events(run.id)).some((e) => /hello tick 1/.test(e.message ?? '')));

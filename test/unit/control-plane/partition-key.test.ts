@@ -1,7 +1,7 @@
 // Partition keys are checked against the job's set from the snapshot alone.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { checkPartitionKey } from '../../../src/control-plane/core/partition-key.js';
+import { checkKeyIn, checkPartitionKey } from '../../../src/control-plane/core/partition-key.js';
 import type { JobSnapshot } from '../../../src/shared/location-snapshot.js';
 
 const job = (partitions?: string): JobSnapshot => ({
@@ -42,4 +42,38 @@ test('time windows: only ended windows are keys', () => {
   assert.deepEqual(checkPartitionKey(job('days'), sets, '2026-01-03', now), { ok: true });
   assert.equal(checkPartitionKey(job('days'), sets, '2026-01-04', now).ok, false, 'today has not ended');
   assert.equal(checkPartitionKey(job('days'), sets, '2025-12-31', now).ok, false, 'before the start');
+});
+
+test("Dagster sets the snapshot cannot enumerate (time window by cron, multi, dynamic) are checked against the location's names", () => {
+  const dagsterSets = [
+    {
+      name: 'daily_job_partition_set',
+      kind: 'timeWindow' as const,
+      start: '2026-01-01T00:00:00.000Z',
+      cron: '0 0 * * *',
+      timezone: 'UTC',
+      format: '%Y-%m-%d',
+    },
+    {
+      name: 'multi_job_partition_set',
+      kind: 'multi' as const,
+      dimensions: [{ name: 'color', kind: 'static', keys: ['red'] }],
+    },
+    { name: 'customer_job_partition_set', kind: 'dynamic' as const },
+  ];
+  for (const set of dagsterSets) {
+    assert.deepEqual(checkPartitionKey(job(set.name), dagsterSets, '2026-01-02', now), {
+      ok: 'askLocation',
+      set: set.name,
+    });
+    assert.deepEqual(checkPartitionKey(job(set.name), dagsterSets, undefined, now), {
+      ok: 'askLocation',
+      set: set.name,
+    });
+  }
+  assert.deepEqual(checkKeyIn('daily_job', 'daily_job_partition_set', ['2026-01-01', '2026-01-02'], '2026-01-02'), {
+    ok: true,
+  });
+  const r = checkKeyIn('daily_job', 'daily_job_partition_set', ['2026-01-01'], '2027-01-01');
+  assert.match(!r.ok ? r.detail : '', /"2027-01-01" is not in daily_job_partition_set \(keys: 2026-01-01\)/);
 });

@@ -43,6 +43,9 @@ for (const minor of MINORS) {
       const g = snap.jobs.find((j) => j.name === 'greeting_job')!;
       assert.equal(g.description, 'Two ops in a line');
       assert.deepEqual(g.tags, { team: 'data' });
+      // No run_tags of its own: Dagster puts the job's tags on every run of it.
+      assert.deepEqual(g.runTags, { team: 'data' });
+      assert.deepEqual(snap.jobs.find((j) => j.name === 'numbers_job')?.runTags, {});
       assert.match(g.snapshotId ?? '', /^[0-9a-f]{40}$/);
       assert.deepEqual(g.ops, [
         {
