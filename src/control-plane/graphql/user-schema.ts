@@ -122,9 +122,14 @@ export async function* runEventStream(
  * who it was: a token revoked or a session ended meanwhile gets UNAUTHENTICATED instead.
  */
 async function answerIfStillSignedIn<T>(c: ApiContext, answer: Promise<T>): Promise<T> {
-  const value = await answer;
+  // A refusal is an answer too (user code's words in it): it waits for the same check.
+  const settled = await answer.then(
+    (value) => ({ value }),
+    (err: unknown) => ({ err }),
+  );
   await authenticate(c.store, c.request, 'user');
-  return value;
+  if ('err' in settled) throw settled.err;
+  return settled.value;
 }
 
 /** The user API's schema source (user.graphql, next to this module; the Docker image copies src/). */
@@ -203,7 +208,7 @@ export function createUserSchema() {
           (_, { input }, { store, limits }) => {
             checkLaunchInput(input, limits);
             // JSON fields arrive as `unknown`; launchRun parses the input (LaunchInputSchema).
-            return launchRun(store, input as LaunchRunInput);
+            return launchRun(store, input as LaunchRunInput, limits);
           },
         ),
         terminateRun: audited(

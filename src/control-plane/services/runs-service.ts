@@ -22,6 +22,8 @@ import { deepMerge, partitionNames, partitionRunParts } from './partition-run.js
 import { checkConfigWithLocation, locationKind, resolveLaunchJob } from './launch-target.js';
 import { formatZodIssues } from '../../shared/zod-issues.js';
 import { configValidatorFor } from './config-validators.js';
+import { checkLaunchInput } from '../core/input-rules.js';
+import { DEFAULT_API_LIMITS, type ApiLimits } from '../limits.js';
 
 /** The tag that names a run's partition (as sensors and schedules set it). */
 export const PARTITION_TAG = 'outpost/partition';
@@ -43,7 +45,11 @@ export type LaunchRunInput = z.input<typeof LaunchInputSchema>;
  * Validates location (exists, LOADED), job, partition key and run config (merged over the
  * partition's, asked of the location), then creates the run; no run is written on error.
  */
-export async function launchRun(store: Store, input: LaunchRunInput): Promise<RunView> {
+export async function launchRun(
+  store: Store,
+  input: LaunchRunInput,
+  limits: Pick<ApiLimits, 'maxRunConfigBytes' | 'maxRunTags' | 'maxRunTagsBytes'> = DEFAULT_API_LIMITS,
+): Promise<RunView> {
   const parsed = LaunchInputSchema.safeParse(input);
   if (!parsed.success) {
     throw new OutpostError('INVALID_ARGUMENT', {
@@ -109,6 +115,9 @@ export async function launchRun(store: Store, input: LaunchRunInput): Promise<Ru
     }
   }
   if (key !== undefined) tags[PARTITION_TAG] = key;
+  // Again with what the job's and the partition's tags and config added: the run's whole input
+  // must stay what the agent can launch (a Temporal workflow input), as a tick's runs do.
+  checkLaunchInput({ runConfig, tags }, limits);
   const { run } = await store.transaction((trx) =>
     createRun(trx, store, { location, job, runConfig, tags, ...(assetSelection ? { assetSelection } : {}) }),
   );

@@ -99,7 +99,10 @@ export async function insertTick(
 function tickMessage(text: string): string {
   const max = FIXED_INPUT_LIMITS.maxTickMessageLength;
   if (text.length <= max) return text;
-  const cut = ` [… ${text.length - max} more characters cut: the limit maxTickMessageLength is ${max} (fixed)]`;
+  const note = (n: number): string => ` [… ${n} more characters cut: the limit maxTickMessageLength is ${max} (fixed)]`;
+  // The note's own length decides how much is cut; its count may gain a digit, so twice.
+  let cut = note(text.length - max);
+  cut = note(text.length - (max - cut.length));
   return text.slice(0, max - cut.length) + cut;
 }
 

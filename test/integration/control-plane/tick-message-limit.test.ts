@@ -54,6 +54,10 @@ describeEachDialect('tick message limit', (target) => {
     assert.ok(tick.skipReason!.length <= L.maxTickMessageLength, `kept ${tick.skipReason!.length} characters`);
     assert.ok(tick.skipReason!.startsWith('x'.repeat(100)));
     assert.match(tick.skipReason!, /maxTickMessageLength/);
+    // The count it names is what was cut: kept plus cut is what was sent.
+    const kept = /^x*/.exec(tick.skipReason!)![0].length;
+    const said = Number(/… (\d+) more characters cut/.exec(tick.skipReason!)?.[1]);
+    assert.equal(kept + said, 2_000_000);
   });
 
   test("an evaluation's error past maxTickMessageLength is cut, the cut naming the limit", async () => {
