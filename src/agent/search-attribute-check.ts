@@ -31,6 +31,12 @@ export async function checkSearchAttributes(
     custom = answer.customAttributes ?? {};
   } catch (err) {
     const code = isGrpcServiceError(err) ? err.code : (err as { code?: unknown }).code;
+    if (code === grpcStatus.NOT_FOUND) {
+      throw new OutpostError('CONFIG_INVALID', {
+        detail: `--temporal-namespace: Temporal has no namespace ${namespace} (${(err as Error).message})`,
+        cause: err,
+      });
+    }
     if (typeof code === 'number' && CANNOT_LOOK.has(code)) {
       log.warn(
         { namespace, err: (err as Error).message },

@@ -181,15 +181,15 @@ test("an agent refuses to start on a namespace without Outpost's search attribut
     workflowExecutionRetentionPeriod: msToTs('1 day'),
   });
   const dataDir = mkdtempSync(join(tmpdir(), 'outpost-sa-check-'));
-  const start = (mode: 'all' | 'poller') =>
+  const start = (mode: 'all' | 'poller', ns = namespace) =>
     startOutpostAgent({
       config: loadAgentConfig(
         {
           url: stack.cp.url,
           temporalAddress: t.address,
-          temporalNamespace: namespace,
+          temporalNamespace: ns,
           taskQueue: stack.taskQueue,
-          dataDir: join(dataDir, mode),
+          dataDir: join(dataDir, `${mode}-${ns}`),
         },
         {},
       ),
@@ -204,6 +204,13 @@ test("an agent refuses to start on a namespace without Outpost's search attribut
       return true;
     });
   }
+  // A namespace that does not exist at all is the flag's mistake, said as such.
+  const missing = `${namespace}-missing`;
+  await assert.rejects(start('poller', missing), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'OUTPOST_ERR_CONFIG_INVALID', err.message);
+    assert.match(err.message, new RegExp(`--temporal-namespace: Temporal has no namespace ${missing}`));
+    return true;
+  });
   const kw = protos.temporal.api.enums.v1.IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD;
   await connection.operatorService.addSearchAttributes({
     namespace,
