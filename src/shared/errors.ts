@@ -66,6 +66,11 @@ export const ERRORS = {
     'PostgreSQL refused the control plane (its sign-in, its database, or a table its migrations create)',
     "Check the user, password and database in OUTPOST_DATABASE_URL, and that the user may create tables in its schema (GRANT CREATE ON SCHEMA public); the detail has PostgreSQL's words.",
   ),
+  STORE_CLOSED: spec(
+    503,
+    'The metadata store is closed: the control plane is shutting down',
+    'Retry once the control plane is running again (it answers /readyz).',
+  ),
   DATABASE_TOO_NEW: spec(
     409,
     'The database was migrated by a newer Outpost',

@@ -9,6 +9,10 @@ import { freePort } from '../../src/shared/net.js';
 export interface PgCluster {
   /** Superuser URL of the `postgres` database. */
   url: string;
+  /** Stops the server (fast shutdown) and keeps its data, so `restart` brings it back on the same port. */
+  pause(): void;
+  /** Starts a paused server again. */
+  restart(): void;
   stop(): void;
 }
 
@@ -63,26 +67,36 @@ export async function startPostgres(): Promise<PgCluster> {
     '--no-instructions',
   ]);
   const opts = `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200`;
-  run(user.prefix, join(bin, 'pg_ctl'), [
-    '-D',
-    data,
-    '-o',
-    opts,
-    '-l',
-    join(dir, 'server.log'),
-    '-w',
-    '-t',
-    '60',
-    'start',
-  ]);
+  let running = false;
+  const start = (): void => {
+    run(user.prefix, join(bin, 'pg_ctl'), [
+      '-D',
+      data,
+      '-o',
+      opts,
+      '-l',
+      join(dir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]);
+    running = true;
+  };
+  start();
   let stopped = false;
   return {
     url: `postgres://outpost@127.0.0.1:${port}/postgres`,
+    pause() {
+      run(user.prefix, join(bin, 'pg_ctl'), ['-D', data, '-m', 'fast', '-w', 'stop']);
+      running = false;
+    },
+    restart: start,
     stop() {
       if (stopped) return;
       stopped = true;
       try {
-        run(user.prefix, join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
+        if (running) run(user.prefix, join(bin, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']);
       } finally {
         rmSync(dir, { recursive: true, force: true });
       }

@@ -6,12 +6,16 @@
 // - sensors: every minInterval (aligned to an interval grid, so two daemons agree on the tick),
 //   enqueue EVALUATE_SENSOR with the stored cursor, unless the previous evaluation is still open.
 //   One whose tick cannot be started fails alone (PassReport.instigatorsFailed, logged once).
+// - a store that cannot be reached (POSTGRES_UNAVAILABLE) or is closed ends the pass at once: it
+//   is no instigator's fault. The outage is logged once, coded; passes back off until it is back.
 // - runs stuck in STARTING past `startingTimeoutMs` become FAILURE with an ENGINE event.
 // - expired work-item leases are returned to the queue (or failed) even when no agent polls.
 // - acknowledged launches whose run never reported launched within `launchDeadlineMs` are
 //   queued again, then fail with RUN_LAUNCH_TIMEOUT (launch-reaper.ts).
 // - audit rows past their retention, and dead sessions, are deleted (retention.ts).
 import { Cron } from 'croner';
+import { backoffDelay } from '../../shared/backoff.js';
+import type { OutpostError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { hasOpenTick, listInstigators, updateInstigator, type InstigatorKind } from '../store/instigators.js';
 import { listLocations, type LocationView } from '../store/locations.js';
@@ -46,6 +50,9 @@ export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {
   auditRetentionMs: DEFAULT_AUDIT_RETENTION_MS,
   pruneIntervalMs: 3_600_000,
 };
+
+/** The longest wait between passes while the store is unavailable. */
+const OUTAGE_BACKOFF_MAX_MS = 10_000;
 
 /** Searches back from `now` in growing windows, so a long downtime costs few cron steps. */
 const SEARCH_WINDOWS_MS = [3_600_000, 86_400_000, 31 * 86_400_000, 366 * 86_400_000];
@@ -93,6 +100,8 @@ export class Daemon {
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<unknown> | undefined;
   private stopped = true;
+  /** The store error passes are waiting out, and how many passes in a row it ended. */
+  private outage: { error: OutpostError; passes: number } | undefined;
 
   constructor(
     private readonly store: Store,
@@ -118,15 +127,69 @@ export class Daemon {
     if (this.stopped) return;
     this.timer = setTimeout(() => {
       this.current = this.runOnce()
-        .catch((err: unknown) =>
-          this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'daemon pass failed'),
+        .then(
+          () => this.passSucceeded(),
+          (err: unknown) => this.passFailed(err),
         )
-        .finally(() => this.schedule(this.options.intervalMs));
+        .then((next) => {
+          if (next !== undefined) this.schedule(next);
+        });
     }, ms);
   }
 
-  /** One pass at the store's current clock; tests call this directly. */
+  /** The delay before the next pass. */
+  private passSucceeded(): number {
+    if (this.outage) {
+      this.logger.info(
+        { code: this.outage.error.code, failedPasses: this.outage.passes },
+        'metadata store reachable again; schedules and sensors resume',
+      );
+      this.outage = undefined;
+    }
+    return this.options.intervalMs;
+  }
+
+  /** The delay before the next pass, or undefined for none (the store was closed). */
+  private passFailed(err: unknown): number | undefined {
+    const down = this.store.unavailableError(err);
+    if (!down) {
+      this.logger.error({ err: err instanceof Error ? err.message : String(err) }, 'daemon pass failed');
+      return this.options.intervalMs;
+    }
+    if (down.errorName === 'STORE_CLOSED') {
+      this.logger.warn({ code: down.code }, 'metadata store closed; daemon stopped');
+      return undefined;
+    }
+    // One line when the outage begins, not one per pass or per instigator.
+    if (!this.outage) {
+      this.logger.error(
+        { code: down.code, err: down.message, hint: down.hint },
+        'metadata store unavailable; daemon passes back off until it is back',
+      );
+    }
+    const passes = (this.outage?.passes ?? 0) + 1;
+    this.outage = { error: down, passes };
+    const next = backoffDelay(passes - 1, {
+      initialMs: this.options.intervalMs,
+      maxMs: Math.max(this.options.intervalMs, OUTAGE_BACKOFF_MAX_MS),
+    });
+    this.logger.debug({ code: down.code, failedPasses: passes, nextPassMs: next }, 'metadata store still unavailable');
+    return next;
+  }
+
+  /**
+   * One pass at the store's current clock; tests call this directly. Rejects with the store's
+   * coded error (POSTGRES_UNAVAILABLE, STORE_CLOSED) when the store, not one instigator, failed.
+   */
   async runOnce(): Promise<PassReport> {
+    try {
+      return await this.pass();
+    } catch (err) {
+      throw this.store.unavailableError(err) ?? err;
+    }
+  }
+
+  private async pass(): Promise<PassReport> {
     const report: PassReport = {
       schedulesFired: [],
       sensorsFired: [],
@@ -161,6 +224,8 @@ export class Daemon {
           enqueued = true;
         }
       } catch (err) {
+        // A store that is down fails every instigator alike: that ends the pass (runOnce codes it).
+        if (this.store.unavailableError(err)) throw err;
         const message = err instanceof Error ? err.message : String(err);
         report.instigatorsFailed.push(key);
         failing.set(`${kind}:${key}`, message);

@@ -2,7 +2,7 @@
 // the clock, limits and wake-up signals every repository function needs.
 import type { Kysely } from 'kysely';
 import type { Logger } from '../../shared/logger.js';
-import { OutpostError } from '../../shared/errors.js';
+import { OutpostError, isOutpostError } from '../../shared/errors.js';
 import { openDatabase } from './connect.js';
 import type { StoreDialect } from './dialect/dialect.js';
 import { migrateToLatest } from './migrations.js';
@@ -42,6 +42,7 @@ export class Store {
   readonly signals: Signals;
   readonly limits: StoreLimits;
   readonly clock: () => number;
+  private closed = false;
 
   private constructor(
     readonly db: Kysely<Database>,
@@ -55,7 +56,7 @@ export class Store {
   }
 
   static async open(opts: StoreOptions): Promise<Store> {
-    const opened = openDatabase<Database>({ url: opts.url });
+    const opened = openDatabase<Database>({ url: opts.url, ...(opts.logger ? { logger: opts.logger } : {}) });
     const store = new Store(opened.db, opened.ops, opts);
     try {
       await migrateToLatest(opened.db as unknown as Kysely<unknown>, opened.dialect);
@@ -80,6 +81,19 @@ export class Store {
     return this.dialect.transaction(this.db, fn);
   }
 
+  /**
+   * What a failed call means when it is the store, not the call, that failed: STORE_CLOSED once
+   * `close` began, POSTGRES_UNAVAILABLE when the server was not reached (with its words as the
+   * detail). Undefined when the database answered (a constraint, a bad value): that error is
+   * the caller's own.
+   */
+  unavailableError(err: unknown): OutpostError | undefined {
+    if (isOutpostError(err, 'STORE_CLOSED') || isOutpostError(err, 'POSTGRES_UNAVAILABLE')) return err;
+    const name = this.closed ? 'STORE_CLOSED' : this.dialect.unreachableCode(err);
+    if (!name) return undefined;
+    return new OutpostError(name, { detail: err instanceof Error ? err.message : String(err), cause: err });
+  }
+
   now(): number {
     return this.clock();
   }
@@ -90,6 +104,7 @@ export class Store {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.signals.close();
     await this.db.destroy();
   }

@@ -3,6 +3,7 @@
 // of testing which database it is on. Picking the implementation from the URL is connect.ts.
 import type { Kysely, RawBuilder, SelectQueryBuilder } from 'kysely';
 import type { ErrorName } from '../../../shared/errors.js';
+import type { Logger } from '../../../shared/logger.js';
 import type { AppendEventsResult } from '../run-events.js';
 import type { Row } from '../run-event-conflicts.js';
 import type { Database, WorkItemsTable } from '../schema.js';
@@ -16,6 +17,8 @@ export interface OpenOptions {
   url: string;
   /** PostgreSQL pool size; default 10. */
   poolSize?: number;
+  /** Told of errors no caller is waiting on (PostgreSQL: an idle pooled connection the server ended). */
+  logger?: Logger;
 }
 
 export interface OpenedDatabase<DB> {
@@ -38,6 +41,12 @@ export interface StoreDialect {
   readonly name: Dialect;
   /** The error a failed open or migration becomes (PostgreSQL: unreachable, or refusing us). */
   openErrorCode(err: unknown): ErrorName;
+  /**
+   * The error a failed call becomes when the database could not be reached for it (PostgreSQL:
+   * refused, reset, ended by a server shutdown, connect timeout), or undefined when the database
+   * answered. SQLite is a file this process holds open: never unreachable.
+   */
+  unreachableCode(err: unknown): ErrorName | undefined;
   /** Cross-process wake-ups (PostgreSQL LISTEN/NOTIFY); SQLite has one process per file. */
   listen(signals: Signals, url: string): Promise<void>;
   /** Runs `fn` in a transaction that holds the write lock from its first statement on. */

@@ -65,6 +65,7 @@ function sqliteOps(handle: SQLite.Database, ckpt: SqliteCheckpointer | undefined
   return {
     name: 'sqlite',
     openErrorCode: () => 'INTERNAL',
+    unreachableCode: () => undefined,
     listen: () => Promise.resolve(),
     // Two processes that read then write wait for each other (busy_timeout) instead of failing
     // with SQLITE_BUSY.
