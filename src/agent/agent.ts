@@ -22,6 +22,7 @@ import { resolveRunWorkerCpu } from './launchers/cpu-cgroup.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
 import { credentialDirs, resolveIsolation, type Isolation } from './launchers/sandbox.js';
 import { checkSearchAttributes } from './search-attribute-check.js';
+import { connectWithin } from './temporal-reach.js';
 import { Poller } from './poller.js';
 import { LaunchChecks } from './launch-checks.js';
 import { LaunchAhead } from './launch-ahead.js';
@@ -228,13 +229,19 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   // workflows eagerly (the first task comes back in the start response, to this process's worker).
   let workerConnection: NativeConnection | undefined;
   if (mode !== 'poller') {
-    const connection = await NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+    const connection = await connectWithin(
+      config.temporalAddress,
+      () => NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
+      (c) => c.close(),
+    );
     // Before any code server starts: a namespace the poller could start nothing in stops us here.
     if (mode === 'all')
-      await checkSearchAttributes(connection, config.temporalNamespace, log).catch(async (err: unknown) => {
-        await connection.close();
-        throw err;
-      });
+      await checkSearchAttributes(connection, config.temporalNamespace, log, config.temporalAddress).catch(
+        async (err: unknown) => {
+          await connection.close();
+          throw err;
+        },
+      );
     workerConnection = connection;
     await codeServers
       .refresh()
@@ -271,12 +278,18 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   if (mode !== 'worker') {
     const own = workerConnection
       ? undefined
-      : await Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) });
+      : await connectWithin(
+          config.temporalAddress,
+          () => Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
+          (c) => c.close(),
+        );
     if (own)
-      await checkSearchAttributes(own, config.temporalNamespace, log).catch(async (err: unknown) => {
-        await own.close();
-        throw err;
-      });
+      await checkSearchAttributes(own, config.temporalNamespace, log, config.temporalAddress).catch(
+        async (err: unknown) => {
+          await own.close();
+          throw err;
+        },
+      );
     const client = new Client({ connection: workerConnection ?? own!, namespace: config.temporalNamespace });
     poller = new Poller({
       controlPlane,

@@ -51,6 +51,11 @@ export const ERRORS = {
     "The Temporal namespace lacks Outpost's search attributes, so no workflow of the agent could start",
     'Register each one the detail names as a Keyword (`temporal operator search-attribute create --namespace <ns> --name <name> --type Keyword`), then start the agent again.',
   ),
+  TEMPORAL_UNAVAILABLE: spec(
+    503,
+    'Temporal could not be reached, or did not answer in time',
+    'Check --temporal-address / OUTPOST_TEMPORAL_ADDRESS (and TLS), and that the Temporal frontend is running and answering (`temporal operator namespace describe <namespace> --address <address>`); then start the agent again.',
+  ),
   PORT_IN_USE: spec(
     409,
     'A port is already in use',

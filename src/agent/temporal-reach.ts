@@ -1,0 +1,71 @@
+// Reaching Temporal at agent start, within a deadline: a frontend that accepts the TCP connection
+// but never answers (frozen, or a proxy whose backend is gone) held the agent's start forever,
+// in NativeConnection.connect (which has no timeout) and in any call without a deadline.
+// Failures that mean "Temporal is not there" become TEMPORAL_UNAVAILABLE, naming the address.
+import { status as grpcStatus } from '@grpc/grpc-js';
+import { OutpostError } from '../shared/errors.js';
+
+/** How long the agent's start waits for each answer from Temporal (connect, then the checks). */
+export const TEMPORAL_START_DEADLINE_MS = 15_000;
+
+/** gRPC codes of a server not reached or not answering, as opposed to one that said no. */
+const UNREACHED = new Set<number>([grpcStatus.UNAVAILABLE, grpcStatus.DEADLINE_EXCEEDED]);
+
+/**
+ * The coded error for `err` when it means Temporal was not reached or did not answer in time
+ * (gRPC UNAVAILABLE or DEADLINE_EXCEEDED, the SDK's TransportError, connect or call deadline), else
+ * undefined. `what` names the call, for the detail.
+ */
+export function temporalUnavailable(err: unknown, address: string, what: string): OutpostError | undefined {
+  if (err instanceof OutpostError) return err.errorName === 'TEMPORAL_UNAVAILABLE' ? err : undefined;
+  const e = err as { code?: unknown; name?: unknown; message?: unknown } | undefined;
+  const message = typeof e?.message === 'string' ? e.message : String(err);
+  const unreached =
+    (typeof e?.code === 'number' && UNREACHED.has(e.code)) ||
+    e?.name === 'TransportError' ||
+    // The client's connect deadline; the native bridge's call deadline (it reports code CANCELLED).
+    /Failed to connect before the deadline|^Timeout expired$/.test(message);
+  if (!unreached) return undefined;
+  return new OutpostError('TEMPORAL_UNAVAILABLE', {
+    detail: `${what} at ${address}: ${message}`,
+    cause: err,
+    data: { address },
+  });
+}
+
+/**
+ * `connect()` within `deadlineMs`, else TEMPORAL_UNAVAILABLE. A connection that arrives after
+ * the deadline is closed, not leaked.
+ */
+export async function connectWithin<C>(
+  address: string,
+  connect: () => Promise<C>,
+  close: (c: C) => Promise<void>,
+  deadlineMs = TEMPORAL_START_DEADLINE_MS,
+): Promise<C> {
+  let timer: NodeJS.Timeout | undefined;
+  let late = false;
+  const attempt = connect();
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      late = true;
+      reject(
+        new OutpostError('TEMPORAL_UNAVAILABLE', {
+          detail: `connecting to ${address}: no answer within ${deadlineMs} ms`,
+          data: { address },
+        }),
+      );
+    }, deadlineMs);
+  });
+  attempt.then(
+    (c) => (late ? close(c).catch(() => undefined) : undefined),
+    () => undefined,
+  );
+  try {
+    return await Promise.race([attempt, expired]);
+  } catch (err) {
+    throw temporalUnavailable(err, address, 'connecting') ?? err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
