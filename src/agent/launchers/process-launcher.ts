@@ -22,7 +22,7 @@ import { spawnCold } from './cold-spawn.js';
 import { defaultCliCommand } from './detached-spawn.js';
 import { handOff } from './hand-off.js';
 import { outpostWorkerMatch, recover } from './recovery.js';
-import { isSameLiveProcess, processGroupMembers } from './proc.js';
+import { isSameLiveProcess, processGroupMembers, readProcStat, workerBelow } from './proc.js';
 import {
   configFileOf,
   hasIntent,
@@ -37,7 +37,7 @@ import {
   writeAtomic,
   type ProcessRecord,
 } from './run-records.js';
-import { noIsolation, type Isolation } from './sandbox.js';
+import { isBwrap, noIsolation, type Isolation } from './sandbox.js';
 import { endRootAfterWorker, outlivedItsWorker } from './sandbox-end.js';
 import { STANDBY_COMMAND, StandbyPool, type StandbySpec } from './standby-pool.js';
 
@@ -89,6 +89,12 @@ export class ProcessLauncher implements Launcher {
   private readonly pendingRefills = new Map<string, { spec: StandbySpec; standbyDir: string; timer: NodeJS.Timeout }>();
   /** Adopted runs whose sandbox is being ended (sandbox-end.ts), one wait per run. */
   private readonly endingRoots = new Map<string, Promise<void>>();
+  /**
+   * The worker found below an adopted sandbox's root (pid and start time, from /proc/<pid>/stat),
+   * so a supervision pass (every 250 ms) reads that one file instead of the sandbox's process
+   * tree (7-8 reads). The start time is compared on each read: a reused pid is another process.
+   */
+  private readonly adoptedWorkers = new Map<string, { pid: number; startTime: number }>();
   private readonly cli: string[];
   private readonly isolation: Isolation;
   readonly standbys: StandbyPool;
@@ -276,6 +282,10 @@ export class ProcessLauncher implements Launcher {
   async isAlive(runId: string): Promise<boolean> {
     const watched = this.children.get(runId);
     if (watched) return watched.exit === undefined;
+    // The worker lives inside the sandbox, so its root does too (pid 1's end kills the namespace).
+    const known = this.adoptedWorkers.get(runId);
+    if (known && isSameLiveProcess(known.pid, known.startTime)) return true;
+    this.adoptedWorkers.delete(runId);
     const rec = this.record(runId);
     if (rec === undefined || !isSameLiveProcess(rec.pid, rec.startTime)) return false;
     if (this.isolation.kind === 'none') return true;
@@ -283,7 +293,13 @@ export class ProcessLauncher implements Launcher {
     // the sandbox's pid 1 runs the worker's command line, and what it left there ends with it.
     const match = rec.warm ? STANDBY_COMMAND : (readIntent(this.runDir(runId))?.match ?? outpostWorkerMatch(runId));
     const workerGone = (): boolean => outlivedItsWorker(rec, match);
-    if (!workerGone()) return true;
+    if (!isBwrap(rec.pid)) return true;
+    const worker = workerBelow(rec.pid, match);
+    if (worker !== rec.pid) {
+      const stat = worker === undefined ? undefined : readProcStat(worker);
+      if (stat) this.adoptedWorkers.set(runId, { pid: stat.pid, startTime: stat.startTime });
+      return true;
+    }
     let ending = this.endingRoots.get(runId);
     if (!ending) {
       ending = this.endRoot(runId, rec, workerGone).finally(() => this.endingRoots.delete(runId));
