@@ -24,9 +24,10 @@ export async function partitionRun(
   if (item.status === 'FAILED') {
     // The agent's coded error (UNKNOWN_PARTITION, USER_CODE_ERROR from the partition's config) is the one to name.
     const code = item.error?.code?.replace(/^OUTPOST_ERR_/, '') as ErrorName | undefined;
-    throw new OutpostError(code && isErrorName(code) ? code : 'USER_CODE_ERROR', {
-      detail: `${what}: ${item.error?.message ?? 'failed'}`,
-    });
+    const name = code && isErrorName(code) ? code : 'USER_CODE_ERROR';
+    // The agent's message starts with the same code's title, which the refusal already shows.
+    const message = (item.error?.message ?? 'failed').replace(`${ERRORS[name].message}: `, '');
+    throw new OutpostError(name, { detail: `${what}: ${message}` });
   }
   if (item.status !== 'COMPLETED') throw await noAnswer(store, item, `${what} in ${location}`, waitMs);
   const answer = PartitionRunAnswerSchema.safeParse((item.result as { answer?: unknown } | null)?.answer);
