@@ -56,13 +56,13 @@ async function refusal(p: Promise<unknown>): Promise<{ message: string; code: un
 describe('Dagster partition launches (real control plane, agent and code server)', { skip }, () => {
   let s: Stack;
   const queries = async (): Promise<Item[]> =>
-    (await s.cp.store.db
+    await s.cp.store.db
       .selectFrom('work_items')
       .select(['id', 'payload', 'status', 'result'])
       .where('kind', '=', 'QUERY_CODE_LOCATION')
       .orderBy('created_at')
       .orderBy('id')
-      .execute());
+      .execute();
   /** The launch's outcome and the query items it made. */
   const launch = async (
     job: string,
