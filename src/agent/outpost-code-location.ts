@@ -16,7 +16,13 @@ import type {
 import { backoffDelay, sleep } from '../shared/backoff.js';
 import { OutpostError, isOutpostError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
-import type { RunRequest, WorkItemPayload, WorkItemResult } from '../shared/work-items.js';
+import {
+  partitionNamesPage,
+  type PartitionRunAnswer,
+  type RunRequest,
+  type WorkItemPayload,
+  type WorkItemResult,
+} from '../shared/work-items.js';
 import { unary, type CodeServerClient } from './code-server-client.js';
 import type { CodeServerManager } from './code-server-manager.js';
 import { formatUserCodeError } from './definitions-snapshot.js';
@@ -126,7 +132,19 @@ export function createOutpostCodeLocations(opts: OutpostCodeLocationsOptions) {
       switch (payload.query) {
         case 'partitionNames': {
           const r = await call<GetPartitionNamesResponse>(location, 'getPartitionNames', { job, nowMs: 0 });
-          return { answer: r.names };
+          return { answer: partitionNamesPage(r.names, payload.offset, payload.first) };
+        }
+        case 'partitionRun': {
+          // The control plane checked the key against the snapshot's keys; the code server checks it again.
+          const [config, tags] = await Promise.all([
+            call<GetPartitionConfigResponse>(location, 'getPartitionConfig', { job, partitionKey }),
+            call<GetPartitionTagsResponse>(location, 'getPartitionTags', { job, partitionKey }),
+          ]);
+          const answer: PartitionRunAnswer = {
+            runConfig: parseJsonObject(config.runConfigJson, 'partition config'),
+            tags: tags.tags,
+          };
+          return { answer };
         }
         case 'partitionConfig': {
           const r = await call<GetPartitionConfigResponse>(location, 'getPartitionConfig', { job, partitionKey });

@@ -204,7 +204,7 @@ export const ERRORS = {
   UNKNOWN_PARTITION: spec(
     400,
     "The partition key is missing or not in the job's partition set",
-    'Pass one of the keys listed in the detail (`--partition <key>`), or none for an unpartitioned job.',
+    'Pass a key of the set the detail describes (its keys, or its range and the keys nearest yours; `--partition <key>`), or none for an unpartitioned job.',
   ),
   ILLEGAL_RUN_TRANSITION: spec(
     409,

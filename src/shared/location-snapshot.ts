@@ -44,6 +44,16 @@ export const SensorSnapshotSchema = z.object({
   description: z.string().default(''),
 });
 
+/** What else bounds a Dagster time window's keys (the agent decides a key's membership from them). */
+const DagsterWindowFields = {
+  /** Windows past the last ended one that are keys too (Dagster's end_offset; default 0). */
+  endOffset: z.number().int().optional(),
+  /** No window starts at or after this instant (ISO). */
+  end: z.string().optional(),
+  /** How many exclusions (dates or crons) the set has; their keys are not in it. */
+  exclusions: z.number().int().optional(),
+};
+
 export const PartitionsSnapshotSchema = z.object({
   name: z.string(),
   /** `dynamic` and `multi` come from Dagster locations only. */
@@ -55,9 +65,21 @@ export const PartitionsSnapshotSchema = z.object({
   format: z.string().optional(),
   /** Dagster time windows: cron of the window starts (Dagster's own form; `format` is then strftime). */
   cron: z.string().optional(),
+  ...DagsterWindowFields,
   /** Dagster multi-partitions: one entry per dimension, each itself a partitions snapshot. */
   dimensions: z
-    .array(z.object({ name: z.string(), kind: z.string(), keys: z.array(z.string()).optional() }))
+    .array(
+      z.object({
+        name: z.string(),
+        kind: z.string(),
+        keys: z.array(z.string()).optional(),
+        start: z.string().optional(),
+        timezone: z.string().optional(),
+        format: z.string().optional(),
+        cron: z.string().optional(),
+        ...DagsterWindowFields,
+      }),
+    )
     .optional(),
 });
 

@@ -47,9 +47,18 @@ export const PayloadSchemas = {
   }),
   QUERY_CODE_LOCATION: z.object({
     location: z.string(),
-    query: z.enum(['partitionNames', 'partitionConfig', 'partitionTags', 'executionPlan']),
+    /**
+     * partitionRun: whether `partitionKey` is in the job's set, and its run config and tags, in
+     * one answer (PartitionRunAnswer); the set is never listed to the control plane.
+     * partitionNames: one page of the set's keys (PartitionNamesPage), `offset` and `first`.
+     */
+    query: z.enum(['partitionNames', 'partitionConfig', 'partitionTags', 'partitionRun', 'executionPlan']),
     job: z.string(),
     partitionKey: z.string().optional(),
+    /** partitionNames: keys skipped (default 0). */
+    offset: z.number().int().min(0).optional(),
+    /** partitionNames: keys answered, at most MAX_PARTITION_NAMES_PAGE (the default). */
+    first: z.number().int().min(1).optional(),
     opSelection: z.array(z.string()).optional(),
     /** executionPlan: the run config to plan with (Dagster validates it and answers its own error). */
     runConfig: Json.optional(),
@@ -68,6 +77,30 @@ export const PayloadSchemas = {
   TERMINATE_RUN: z.object({ runId: z.string() }),
 } as const satisfies Record<WorkItemKind, z.ZodTypeAny>;
 export type WorkItemPayload<K extends WorkItemKind> = z.infer<(typeof PayloadSchemas)[K]>;
+
+/** The most partition keys one partitionNames answer holds: a page, not the set (an hourly set since 2015 is 2 MB). */
+export const MAX_PARTITION_NAMES_PAGE = 1000;
+
+/** partitionNames: keys `offset` to `offset + keys.length` of `total`, in the location's order. */
+export interface PartitionNamesPage {
+  keys: string[];
+  offset: number;
+  total: number;
+}
+
+/** `first` keys (at most MAX_PARTITION_NAMES_PAGE) of `all` from `offset`. */
+export function partitionNamesPage(
+  all: readonly string[],
+  offset = 0,
+  first = MAX_PARTITION_NAMES_PAGE,
+): PartitionNamesPage {
+  const size = Math.min(first, MAX_PARTITION_NAMES_PAGE);
+  return { keys: all.slice(offset, offset + size), offset, total: all.length };
+}
+
+/** partitionRun: the partition's run config and tags (a key outside the set fails UNKNOWN_PARTITION). */
+export const PartitionRunAnswerSchema = z.object({ runConfig: Json, tags: Tags });
+export type PartitionRunAnswer = z.infer<typeof PartitionRunAnswerSchema>;
 
 export const ResultSchemas = {
   SYNC_CODE_LOCATION: z.object({ status: z.enum(['LOADED', 'ERROR']), error: z.string().optional() }),

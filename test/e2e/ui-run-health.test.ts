@@ -78,8 +78,11 @@ describe('run page and agent health in the browser', { skip, timeout: 300_000 },
   });
 
   test('a partitioned job is launched from the form with only a key picked: the partition brings its config', async () => {
-    // The location answers as examples/hello's partitionConfig / partitionTags do.
-    const stop = s.answerQueries((p) => ({ region: String(p.partitionKey) }));
+    // The location answers partitionRun as examples/hello's partitionConfig / partitionTags do.
+    const stop = s.answerQueries((p) => {
+      const region = String(p.partitionKey);
+      return { runConfig: { region }, tags: { region } };
+    });
     try {
       await b.page.goto(`${s.url}/locations/hello/jobs/greet_region`);
       const select = b.page.locator('select#partition-key');

@@ -12,13 +12,11 @@ import { formatDagsterError, toUserCodeError } from './dagster-error.js';
 import type { DagsterCodeServer } from './dagster-code-server.js';
 import { DAGSTER_DEFAULT_TIMEOUT_MS } from './dagster-grpc-client.js';
 import type { DagsterLoaded } from './dagster-load.js';
+import { answerPartitionQuery } from './dagster-partition-query.js';
 import * as serdes from './serdes.js';
 import {
   expectOk,
   readExecutionPlan,
-  readPartitionConfig,
-  readPartitionNames,
-  readPartitionTags,
   readScheduleResult,
   readSensorResult,
   type DagsterRunRequest,
@@ -190,31 +188,7 @@ export class DagsterCodeLocation {
         }
         return { answer: planSteps(expectOk(r, `executionPlan:${job.name}`).steps) };
       }
-      if (!job.partitions) {
-        throw new OutpostError('UNKNOWN_PARTITION', {
-          detail: `job ${job.name} of ${payload.location} is not partitioned`,
-        });
-      }
-      const set = { origin, jobName: job.name, partitionSetName: job.partitions };
-      const phase = `${payload.query}:${job.name}`;
-      if (payload.query === 'partitionNames') {
-        return {
-          answer: expectOk(
-            readPartitionNames(await s.client.partitionNames(serdes.partitionNamesArgs(set), this.callMs)),
-            phase,
-          ),
-        };
-      }
-      if (!payload.partitionKey) {
-        throw new OutpostError('UNKNOWN_PARTITION', {
-          detail: `${payload.query} of ${job.name} needs a partition key`,
-        });
-      }
-      const args = serdes.partitionArgs({ ...set, partitionName: payload.partitionKey });
-      if (payload.query === 'partitionConfig') {
-        return { answer: expectOk(readPartitionConfig(await s.client.partitionConfig(args, this.callMs)), phase) };
-      }
-      return { answer: expectOk(readPartitionTags(await s.client.partitionTags(args, this.callMs)), phase) };
+      return { answer: await answerPartitionQuery(s, job, payload, this.callMs, Date.now()) };
     });
   }
 

@@ -119,6 +119,8 @@ const PartitionsData: z.ZodType<PartitionsDataT> = z.lazy(() =>
     fmt: z.string().nullish(),
     start: z.number().nullish(),
     end: z.number().nullish(),
+    end_offset: z.number().nullish(),
+    exclusions: z.array(z.unknown()).nullish(),
     timezone: z.string().nullish(),
     name: z.string().nullish(),
     external_partition_dimension_definitions: z
@@ -133,6 +135,8 @@ export interface PartitionsDataT {
   fmt?: string | null;
   start?: number | null;
   end?: number | null;
+  end_offset?: number | null;
+  exclusions?: unknown[] | null;
   timezone?: string | null;
   name?: string | null;
   external_partition_dimension_definitions?: { name: string; external_partitions_def_data: PartitionsDataT }[] | null;

@@ -64,6 +64,9 @@ function partitionsKind(p: PartitionsDataT): Omit<PartitionsSnapshot, 'name'> {
         cron: p.cron_schedule ?? undefined,
         timezone: p.timezone ?? 'UTC',
         format: p.fmt ?? undefined,
+        ...(p.end_offset ? { endOffset: p.end_offset } : {}),
+        ...(p.end != null ? { end: isoSeconds(p.end) } : {}),
+        ...(p.exclusions?.length ? { exclusions: p.exclusions.length } : {}),
       };
     case 'ExternalDynamicPartitionsDefinitionData':
       return { kind: 'dynamic' };
@@ -71,8 +74,9 @@ function partitionsKind(p: PartitionsDataT): Omit<PartitionsSnapshot, 'name'> {
       return {
         kind: 'multi',
         dimensions: (p.external_partition_dimension_definitions ?? []).map((d) => {
-          const inner = partitionsKind(d.external_partitions_def_data);
-          return { name: d.name, kind: inner.kind, ...(inner.keys ? { keys: inner.keys } : {}) };
+          // A dimension keeps what decides its keys (a time window's fields), nothing nested.
+          const { dimensions: _nested, ...inner } = partitionsKind(d.external_partitions_def_data);
+          return { name: d.name, ...inner };
         }),
       };
     default:

@@ -1,15 +1,15 @@
 // Which partition key a launch may name, decided from the location's snapshot where it lists
 // the keys: a partitioned job needs a key from its set, an unpartitioned job takes none. Pure,
 // given `now` (time windows grow as time passes). A Dagster set whose keys the snapshot does not
-// list (a time window by cron and strftime, multi- or dynamic partitions) is `askLocation`: only
-// the code server can enumerate it, so the caller asks it for the names.
-import type { JobSnapshot, LocationSnapshot } from '../../shared/location-snapshot.js';
+// list (a time window by cron and strftime, multi- or dynamic partitions) is `askLocation`: the
+// agent decides the key's membership when the launch asks for the partition's config.
+import type { JobSnapshot, LocationSnapshot, PartitionsSnapshot } from '../../shared/location-snapshot.js';
 import { partitionKeys, type Cadence, type PartitionsDef } from '../../shared/partitions.js';
 
 export type KeyInSet = { ok: true } | { ok: false; code: 'UNKNOWN_PARTITION'; detail: string };
 export type PartitionKeyCheck =
   | KeyInSet
-  /** The set's keys are known to the location only (see the header): check against its names. */
+  /** The set's keys are known to the location only (see the header): the agent checks the key. */
   | { ok: 'askLocation'; set: string };
 
 /** Up to this many keys are listed in an error; the rest are counted. */
@@ -28,7 +28,10 @@ export function checkPartitionKey(
   const set = partitions.find((p) => p.name === job.partitions);
   if (!set) return fail(`job ${job.name} names partitions ${job.partitions}, which the location does not define`);
   const keys = keysOf(set, now);
-  if (!keys) return { ok: 'askLocation', set: set.name };
+  if (!keys) {
+    if (key !== undefined) return { ok: 'askLocation', set: set.name };
+    return fail(`job ${job.name} is partitioned by ${set.name}: name a partition key (${describeSet(set)})`);
+  }
   return checkKeyIn(job.name, set.name, keys, key);
 }
 
@@ -59,6 +62,22 @@ function keysOf(set: LocationSnapshot['partitions'][number], now: number): strin
     return partitionKeys(def, now);
   } catch {
     return [];
+  }
+}
+
+/** What keys a set the snapshot does not list has, from its definition (never by listing them). */
+export function describeSet(set: PartitionsSnapshot | NonNullable<PartitionsSnapshot['dimensions']>[number]): string {
+  switch (set.kind) {
+    case 'static':
+      return shown(set.keys ?? []);
+    case 'timeWindow':
+      return `time windows by cron "${set.cron ?? '?'}" in ${set.timezone ?? 'UTC'} from ${set.start ?? '?'}, keys in strftime ${set.format ?? '?'}`;
+    case 'multi': {
+      const dims = 'dimensions' in set ? (set.dimensions ?? []) : [];
+      return `multi-partitions, keys joined with "|": ${dims.map((d) => `${d.name}: ${describeSet(d)}`).join('; ')}`;
+    }
+    default:
+      return 'dynamic partitions, whose keys Dagster keeps in its instance';
   }
 }
 

@@ -9,6 +9,7 @@ export const CodeLocationQueryValues = {
   PARTITION_NAMES: 'partitionNames',
   PARTITION_CONFIG: 'partitionConfig',
   PARTITION_TAGS: 'partitionTags',
+  PARTITION_RUN: 'partitionRun',
   EXECUTION_PLAN: 'executionPlan',
 } as const;
 

@@ -106,5 +106,5 @@ export async function checkConfigWithLocation(
   );
   if (item.status === 'COMPLETED') return;
   if (item.status === 'FAILED') throw itemError(item, 'CONFIG_SCHEMA_VIOLATION', what);
-  throw noAnswer(item, `${what} (checked by the location)`, waitMs);
+  throw await noAnswer(store, item, `${what} (checked by the location)`, waitMs);
 }

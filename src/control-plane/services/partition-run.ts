@@ -1,69 +1,43 @@
 // What a partition brings to a launch: only the code location knows a partition key's run
-// config and tags, so launchRun asks it (through an agent, bounded) before validating, as
-// Dagster's webserver asks its code server when launching a partition run.
+// config and tags (and, for Dagster sets the snapshot does not list, whether the key is in the
+// set), so launchRun asks it in one query (partitionRun, through an agent, bounded) before
+// validating. The set itself is never listed here: an hourly Dagster set since 2015 is 2 MB.
 import { ERRORS, OutpostError, type ErrorName } from '../../shared/errors.js';
+import { PartitionRunAnswerSchema, type PartitionRunAnswer } from '../../shared/work-items.js';
 import type { Store } from '../store/store.js';
-import { queryCodeLocation } from './query-location.js';
+import { noAnswer, queryCodeLocation } from './query-location.js';
 
-export interface PartitionRunParts {
-  runConfig: Record<string, unknown>;
-  tags: Record<string, string>;
-}
-
-/** The partition's config and tags, asked of the location (both queries at once). */
-export async function partitionRunParts(
+/**
+ * The partition's config and tags, asked of the location; a key outside the set is refused by
+ * the agent (UNKNOWN_PARTITION with a hint), a dynamic Dagster set too (UNSUPPORTED_DAGSTER_FEATURE).
+ */
+export async function partitionRun(
   store: Store,
   location: string,
   job: string,
   partitionKey: string,
   waitMs = store.limits.locationQueryWaitMs,
-): Promise<PartitionRunParts> {
-  const ask = async (query: 'partitionConfig' | 'partitionTags'): Promise<Record<string, unknown>> => {
-    const answer = await askLocation(store, { location, job, query, partitionKey }, waitMs);
-    return isPlainObject(answer) ? answer : {};
-  };
-  const [config, tags] = await Promise.all([ask('partitionConfig'), ask('partitionTags')]);
-  return {
-    runConfig: config,
-    tags: Object.fromEntries(Object.entries(tags).filter((e): e is [string, string] => typeof e[1] === 'string')),
-  };
-}
-
-/**
- * The job's partition keys as its location lists them now (Dagster answers from its code
- * server's clock), for sets the snapshot cannot enumerate.
- */
-export async function partitionNames(
-  store: Store,
-  location: string,
-  job: string,
-  waitMs = store.limits.locationQueryWaitMs,
-): Promise<string[]> {
-  const answer = await askLocation(store, { location, job, query: 'partitionNames' }, waitMs);
-  return Array.isArray(answer) ? answer.filter((k): k is string => typeof k === 'string') : [];
-}
-
-type PartitionQuery = 'partitionNames' | 'partitionConfig' | 'partitionTags';
-
-/** One partition question's answer; a FAILED item with the agent's code, none with NO_AGENT_ANSWER. */
-async function askLocation(
-  store: Store,
-  q: { location: string; job: string; query: PartitionQuery; partitionKey?: string },
-  waitMs: number,
-): Promise<unknown> {
+): Promise<PartitionRunAnswer> {
+  const q = { location, job, query: 'partitionRun' as const, partitionKey };
+  const what = `partitionRun for ${job} partition ${JSON.stringify(partitionKey)}`;
   const item = await queryCodeLocation(store, q, waitMs);
-  const what = `${q.query} for ${q.job}${q.partitionKey === undefined ? '' : ` partition ${JSON.stringify(q.partitionKey)}`}`;
-  if (item.status === 'COMPLETED') return (item.result as { answer?: unknown } | null)?.answer;
   if (item.status === 'FAILED') {
-    // The agent's coded error (e.g. USER_CODE_ERROR from partitionConfig) is the one to name.
+    // The agent's coded error (UNKNOWN_PARTITION, USER_CODE_ERROR from the partition's config) is the one to name.
     const code = item.error?.code?.replace(/^OUTPOST_ERR_/, '') as ErrorName | undefined;
-    throw new OutpostError(code && isErrorName(code) ? code : 'USER_CODE_ERROR', {
-      detail: `${what}: ${item.error?.message ?? 'failed'}`,
+    const name = code && isErrorName(code) ? code : 'USER_CODE_ERROR';
+    // The agent's message starts with the same code's title, which the refusal already shows.
+    const message = (item.error?.message ?? 'failed').replace(`${ERRORS[name].message}: `, '');
+    throw new OutpostError(name, { detail: `${what}: ${message}` });
+  }
+  if (item.status !== 'COMPLETED') throw await noAnswer(store, item, `${what} in ${location}`, waitMs);
+  const answer = PartitionRunAnswerSchema.safeParse((item.result as { answer?: unknown } | null)?.answer);
+  if (!answer.success) {
+    // An agent from before partitionRun answers something else (or refuses the query).
+    throw new OutpostError('NO_AGENT_ANSWER', {
+      detail: `${what}: the agent's answer is not a partition's config and tags (work item ${item.id}); upgrade the agents serving ${location}`,
     });
   }
-  throw new OutpostError('NO_AGENT_ANSWER', {
-    detail: `${what} in ${q.location} was not answered within ${waitMs} ms (work item ${item.id} is ${item.status})`,
-  });
+  return answer.data;
 }
 
 /** `over` merged onto `base`, objects recursively; `over`'s values win (arrays are values). */

@@ -4,7 +4,7 @@ import { ERRORS, OutpostError, type ErrorName } from '../../shared/errors.js';
 import { PayloadSchemas, type WorkItemPayload } from '../../shared/work-items.js';
 import { requireLocation } from '../store/locations.js';
 import type { Store } from '../store/store.js';
-import { enqueueWork, getWorkItem, type WorkItemView } from '../store/work-items.js';
+import { abandonQueued, enqueueWork, getWorkItem, type WorkItemView } from '../store/work-items.js';
 import { formatZodIssues } from '../../shared/zod-issues.js';
 
 /** How often the waiting request re-reads the item (the answer lands on any replica). */
@@ -60,11 +60,25 @@ export function itemError(item: WorkItemView, fallback: ErrorName, what: string)
   return new OutpostError(fallback, { detail: `${what}: ${raw ? `${raw}: ` : ''}${message}` });
 }
 
-/** NO_AGENT_ANSWER for an item still open after `waitMs`. */
-export function noAnswer(item: WorkItemView, what: string, waitMs: number): OutpostError {
-  return new OutpostError('NO_AGENT_ANSWER', {
+/**
+ * NO_AGENT_ANSWER for an item still open after `waitMs`. One still QUEUED is failed with the same
+ * code first: nobody reads its answer any more, so no agent should start on it (left QUEUED, it
+ * stayed in the queue until an agent came, however late, and made its code server answer).
+ */
+export async function noAnswer(store: Store, item: WorkItemView, what: string, waitMs: number): Promise<OutpostError> {
+  const err = new OutpostError('NO_AGENT_ANSWER', {
     detail: `${what} was not answered within ${waitMs} ms (work item ${item.id} is ${item.status})`,
   });
+  if (item.status === 'QUEUED') {
+    // An agent may claim it between the last read and this update: then it stays the agent's.
+    const abandoned = await abandonQueued(store.db, store, item.id, { code: err.code, message: err.message });
+    if (abandoned) {
+      return new OutpostError('NO_AGENT_ANSWER', {
+        detail: `${what} was not answered within ${waitMs} ms (work item ${item.id} was still QUEUED; it is FAILED now, so no agent starts on it)`,
+      });
+    }
+  }
+  return err;
 }
 
 export function isErrorName(name: string): name is ErrorName {

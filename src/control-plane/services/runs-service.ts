@@ -3,7 +3,7 @@
 // reportRunLaunched records that the agent spawned (or adopted) the run worker.
 import { z } from 'zod';
 import { OutpostError } from '../../shared/errors.js';
-import { checkKeyIn, checkPartitionKey } from '../core/partition-key.js';
+import { checkPartitionKey } from '../core/partition-key.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
 import { requireLocation } from '../store/locations.js';
 import {
@@ -18,7 +18,7 @@ import {
 import type { Store } from '../store/store.js';
 import { assertRunWriter } from '../store/ownership.js';
 import { cancelQueuedLaunch, enqueue, type Exec, type WorkItemView } from '../store/work-items.js';
-import { deepMerge, partitionNames, partitionRunParts } from './partition-run.js';
+import { deepMerge, partitionRun } from './partition-run.js';
 import { checkConfigWithLocation, locationKind, resolveLaunchJob } from './launch-target.js';
 import { formatZodIssues } from '../../shared/zod-issues.js';
 import { configValidatorFor } from './config-validators.js';
@@ -89,16 +89,14 @@ export async function launchRun(
     });
   }
   const key = partitionKey ?? tagged;
+  // Sets the snapshot lists are checked here; the others (Dagster time windows, multi- and
+  // dynamic partitions) by the agent, in the same query that brings the partition's config.
   const partition = checkPartitionKey(jobDef, loc.snapshot.partitions, key, store.now());
-  if (partition.ok === 'askLocation') {
-    // Dagster time windows, multi- and dynamic partitions: the code server lists the keys.
-    const listed = checkKeyIn(job, partition.set, await partitionNames(store, location, job), key);
-    if (!listed.ok) throw new OutpostError(listed.code, { detail: listed.detail });
-  } else if (!partition.ok) throw new OutpostError(partition.code, { detail: partition.detail });
+  if (!partition.ok) throw new OutpostError(partition.code, { detail: partition.detail });
   // A partition supplies config and tags (only its location knows them); the user's win.
   let runConfig = parsed.data.runConfig;
   if (jobDef.partitions && key !== undefined) {
-    const fromPartition = await partitionRunParts(store, location, job, key);
+    const fromPartition = await partitionRun(store, location, job, key);
     runConfig = deepMerge(fromPartition.runConfig, runConfig);
     for (const [k, v] of Object.entries(fromPartition.tags)) if (!(k in tags)) tags[k] = v;
   }

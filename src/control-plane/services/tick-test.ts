@@ -60,7 +60,7 @@ export async function testSchedule(
     payload: { location: input.location, schedule: input.name, tickTimeMs, dryRun: true },
   });
   const done = await waitForItem(store, item, waitMs, signal);
-  return evaluation(done, `schedule ${input.location}/${input.name}`, waitMs);
+  return evaluation(store, done, `schedule ${input.location}/${input.name}`, waitMs);
 }
 
 export async function testSensor(
@@ -80,10 +80,10 @@ export async function testSensor(
     payload: { location: input.location, sensor: input.name, cursor: input.cursor ?? null, dryRun: true },
   });
   const done = await waitForItem(store, item, waitMs, signal);
-  return evaluation(done, `sensor ${input.location}/${input.name}`, waitMs);
+  return evaluation(store, done, `sensor ${input.location}/${input.name}`, waitMs);
 }
 
-function evaluation(item: WorkItemView, what: string, waitMs: number): TickEvaluation {
+async function evaluation(store: Store, item: WorkItemView, what: string, waitMs: number): Promise<TickEvaluation> {
   if (item.status === 'COMPLETED') {
     const r = item.result as WorkItemResult<'EVALUATE_SENSOR'>;
     return {
@@ -99,5 +99,5 @@ function evaluation(item: WorkItemView, what: string, waitMs: number): TickEvalu
     }
     throw itemError(item, 'INTERNAL', `evaluating ${what}`);
   }
-  throw noAnswer(item, `evaluating ${what}`, waitMs);
+  throw await noAnswer(store, item, `evaluating ${what}`, waitMs);
 }

@@ -156,3 +156,22 @@ export async function cancelQueuedLaunch(exec: Exec, store: Store, runId: string
     .executeTakeFirst();
   return Number(res.numUpdatedRows) > 0;
 }
+
+/**
+ * A QUEUED (never claimed) item -> FAILED with `code`: its asker stopped waiting, so no agent
+ * should start on it later. Returns whether it was still QUEUED (a claimed one is left to its agent).
+ */
+export async function abandonQueued(
+  exec: Exec,
+  store: Store,
+  id: string,
+  error: { code: string; message: string },
+): Promise<boolean> {
+  const res = await exec
+    .updateTable('work_items')
+    .set({ status: 'FAILED', error: JSON.stringify(error), updated_at: store.now() })
+    .where('id', '=', id)
+    .where('status', '=', 'QUEUED')
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}

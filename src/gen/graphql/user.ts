@@ -5,10 +5,10 @@ export type AutomationState = 'RUNNING' | 'STOPPED';
 
 export type CodeLocationKind = 'OUTPOST' | 'DAGSTER';
 
-export type CodeLocationQuery = 'PARTITION_NAMES' | 'PARTITION_CONFIG' | 'PARTITION_TAGS' | 'EXECUTION_PLAN';
+export type CodeLocationQuery = 'PARTITION_NAMES' | 'PARTITION_CONFIG' | 'PARTITION_TAGS' | 'PARTITION_RUN' | 'EXECUTION_PLAN';
 
 /** CodeLocationQuery as resolvers receive it (enum-values.ts). */
-export type CodeLocationQueryValue = 'partitionNames' | 'partitionConfig' | 'partitionTags' | 'executionPlan';
+export type CodeLocationQueryValue = 'partitionNames' | 'partitionConfig' | 'partitionTags' | 'partitionRun' | 'executionPlan';
 
 export type CodeLocationStatus = 'LOADING' | 'LOADED' | 'ERROR';
 
@@ -71,6 +71,8 @@ export interface QueryCodeLocationInput {
   query: CodeLocationQueryValue;
   job: string;
   partitionKey?: string | null;
+  offset?: number | null;
+  first?: number | null;
   opSelection?: Array<string> | null;
   runConfig?: unknown;
   assetSelection?: Array<string> | null;

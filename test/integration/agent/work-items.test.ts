@@ -206,7 +206,7 @@ describe('agent: work items', () => {
     });
     const done = await settled(names.item.id);
     assert.equal(done.status, 'COMPLETED', JSON.stringify(done.error));
-    assert.deepEqual(done.result, { answer: ['eu', 'us', 'apac'] });
+    assert.deepEqual(done.result, { answer: { keys: ['eu', 'us', 'apac'], offset: 0, total: 3 } });
     const plan = await enqueueWork(stack.cp.store, {
       kind: 'QUERY_CODE_LOCATION',
       payload: { location: 'hello', query: 'executionPlan', job: 'hello', opSelection: ['who', 'greeting'] },

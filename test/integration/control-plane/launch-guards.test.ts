@@ -98,7 +98,9 @@ describeEachDialect('launch guards', (target) => {
           { a: agentId },
         );
         for (const w of r.data!.claimWork.filter((i) => i.kind === 'QUERY_CODE_LOCATION')) {
-          const answer = { region: String(w.payload.partitionKey) };
+          // partitionRun: the partition's config and tags in one answer.
+          const region = String(w.payload.partitionKey);
+          const answer = { runConfig: { region }, tags: { region } };
           const c = await h.gql(
             'agent',
             `mutation($a: ID!, $id: ID!, $r: JSON!) { completeWork(agentId: $a, id: $id, result: $r) { id } }`,
@@ -215,12 +217,16 @@ describeEachDialect('launch guards', (target) => {
     const t0 = Date.now();
     const r = await launch({ job: 'greet_region', partitionKey: 'us' });
     assert.equal(r.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_NO_AGENT_ANSWER', JSON.stringify(r.errors));
-    assert.match(
-      r.errors?.[0]?.message ?? '',
-      /partition(Config|Tags) for greet_region partition "us" .*within 5000 ms/,
-    );
+    assert.match(r.errors?.[0]?.message ?? '', /partitionRun for greet_region partition "us" .*within 5000 ms/);
     assert.ok(Date.now() - t0 < 15_000, 'bounded by locationQueryWaitMs');
     assert.deepEqual(await counts(), before);
+    // Nobody reads its answer any more: the query is FAILED, not left QUEUED for a later agent.
+    const id = /work item (\S+) was still QUEUED/.exec(r.errors?.[0]?.message ?? '')?.[1];
+    assert.ok(id, r.errors?.[0]?.message);
+    const item = await h.store.db.selectFrom('work_items').selectAll().where('id', '=', id).executeTakeFirstOrThrow();
+    assert.equal(item.status, 'FAILED');
+    assert.equal((JSON.parse(item.error ?? '{}') as { code?: string }).code, 'OUTPOST_ERR_NO_AGENT_ANSWER');
+    assert.ok(!(await claim()).some((w) => w.id === id), 'no agent is handed it');
   });
 
   test('an acked launch whose workflow never starts is queued again, then fails with RUN_LAUNCH_TIMEOUT', async () => {

@@ -47,7 +47,7 @@ describe('CodeLocationRouter', { skip }, () => {
     });
     assert.equal(dg.runRequests[0]?.job, 'greeting_job');
     const names = await router.query({ location: 'example', job: 'paint_job', query: 'partitionNames' });
-    assert.deepEqual(names.answer, ['red', 'green', 'blue']);
+    assert.deepEqual(names.answer, { keys: ['red', 'green', 'blue'], offset: 0, total: 3 });
     await assert.rejects(
       router.evaluateSchedule({ location: 'example', schedule: 'every_minute', tickTimeMs: tick }),
       (e) => isOutpostError(e, 'UNKNOWN_SCHEDULE'),

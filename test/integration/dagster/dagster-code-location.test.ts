@@ -126,12 +126,24 @@ describe('DagsterCodeLocation', { skip }, () => {
 
   test('partitions: names, config and tags', async () => {
     const q = { location: 'example', job: 'paint_job' } as const;
-    assert.deepEqual((await port.query({ ...q, query: 'partitionNames' })).answer, ['red', 'green', 'blue']);
+    assert.deepEqual((await port.query({ ...q, query: 'partitionNames' })).answer, {
+      keys: ['red', 'green', 'blue'],
+      offset: 0,
+      total: 3,
+    });
     assert.deepEqual((await port.query({ ...q, query: 'partitionConfig', partitionKey: 'green' })).answer, {});
     const tags = (await port.query({ ...q, query: 'partitionTags', partitionKey: 'green' })).answer;
     assert.equal((tags as Record<string, string>)['dagster/partition'], 'green');
     const daily = (await port.query({ location: 'example', job: 'daily_job', query: 'partitionNames' })).answer;
-    assert.equal((daily as string[])[0], '2026-11-01');
+    assert.equal((daily as { keys: string[] }).keys[0], '2026-11-01');
+    const run = (
+      await port.query({ location: 'example', job: 'multi_job', query: 'partitionRun', partitionKey: 'red|2026-11-02' })
+    ).answer;
+    assert.equal((run as { tags: Record<string, string> }).tags['dagster/partition/color'], 'red');
+    await assert.rejects(
+      port.query({ location: 'example', job: 'customer_job', query: 'partitionRun', partitionKey: 'acme' }),
+      coded('UNSUPPORTED_DAGSTER_FEATURE', /dynamic partitions/),
+    );
     await assert.rejects(
       port.query({ location: 'example', job: 'greeting_job', query: 'partitionNames' }),
       coded('UNKNOWN_PARTITION', /not partitioned/),

@@ -144,7 +144,14 @@ for (const minor of MINORS) {
       assert.equal(byName.customer_job_partition_set?.kind, 'dynamic');
       assert.deepEqual(byName.multi_job_partition_set?.dimensions, [
         { name: 'color', kind: 'static', keys: ['red', 'blue'] },
-        { name: 'date', kind: 'timeWindow' },
+        {
+          name: 'date',
+          kind: 'timeWindow',
+          start: '2026-11-01T00:00:00.000Z',
+          cron: '0 0 * * *',
+          timezone: 'UTC',
+          format: '%Y-%m-%d',
+        },
       ]);
       assert.equal(snap.jobs.find((j) => j.name === 'paint_job')?.partitions, 'paint_job_partition_set');
     });
