@@ -17,7 +17,7 @@ import { backoffDelay, sleep } from '../shared/backoff.js';
 import { OutpostError, isOutpostError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import {
-  partitionNamesPage,
+  partitionNamesAnswer,
   type PartitionRunAnswer,
   type RunRequest,
   type WorkItemPayload,
@@ -132,7 +132,7 @@ export function createOutpostCodeLocations(opts: OutpostCodeLocationsOptions) {
       switch (payload.query) {
         case 'partitionNames': {
           const r = await call<GetPartitionNamesResponse>(location, 'getPartitionNames', { job, nowMs: 0 });
-          return { answer: partitionNamesPage(r.names, payload.offset, payload.first) };
+          return { answer: partitionNamesAnswer(r.names, payload) };
         }
         case 'partitionRun': {
           // The control plane checked the key against the snapshot's keys; the code server checks it again.

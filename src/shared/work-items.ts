@@ -98,6 +98,20 @@ export function partitionNamesPage(
   return { keys: all.slice(offset, offset + size), offset, total: all.length };
 }
 
+/**
+ * An agent's answer to partitionNames. This control plane always asks for a page (`first` is
+ * set); a control plane from before paging asks with neither `offset` nor `first` and checks a
+ * launch's key against the array it gets back, so such a request still gets the whole list: an
+ * agent upgraded before its control plane keeps launching partitions.
+ */
+export function partitionNamesAnswer(
+  all: readonly string[],
+  req: { offset?: number | undefined; first?: number | undefined },
+): PartitionNamesPage | readonly string[] {
+  if (req.offset === undefined && req.first === undefined) return all;
+  return partitionNamesPage(all, req.offset, req.first);
+}
+
 /** partitionRun: the partition's run config and tags (a key outside the set fails UNKNOWN_PARTITION). */
 export const PartitionRunAnswerSchema = z.object({ runConfig: Json, tags: Tags });
 export type PartitionRunAnswer = z.infer<typeof PartitionRunAnswerSchema>;

@@ -1,15 +1,11 @@
 // A Dagster location's partition questions. partitionRun answers a launch in one work item:
 // whether the key is in the job's set (decided from the snapshot, partition-membership.ts; the
 // set is listed here, on the agent, only when the snapshot cannot decide), then the partition's
-// run config and tags from the code server. partitionNames answers one page of the keys.
+// run config and tags from the code server. partitionNames answers one page of the keys (the whole
+// list to a control plane from before paging: work-items.ts partitionNamesAnswer).
 import { OutpostError } from '../../shared/errors.js';
 import type { JobSnapshot, PartitionsSnapshot } from '../../shared/location-snapshot.js';
-import {
-  partitionNamesPage,
-  type PartitionNamesPage,
-  type PartitionRunAnswer,
-  type WorkItemPayload,
-} from '../../shared/work-items.js';
+import { partitionNamesAnswer, type PartitionRunAnswer, type WorkItemPayload } from '../../shared/work-items.js';
 import type { DagsterCodeServer } from './dagster-code-server.js';
 import type { DagsterLoaded } from './dagster-load.js';
 import { inList, keyInSet } from './partition-membership.js';
@@ -38,8 +34,7 @@ export async function answerPartitionQuery(
       `partitionNames:${job.name}`,
     );
   if (payload.query === 'partitionNames') {
-    const page: PartitionNamesPage = partitionNamesPage(await names(), payload.offset, payload.first);
-    return page;
+    return partitionNamesAnswer(await names(), payload);
   }
   const key = payload.partitionKey;
   if (!key) {

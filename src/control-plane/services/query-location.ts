@@ -1,7 +1,7 @@
 // QUERY_CODE_LOCATION from the user API: enqueue the question for an agent (only agents can
 // reach code servers) and wait, bounded, for its answer.
 import { ERRORS, OutpostError, type ErrorName } from '../../shared/errors.js';
-import { PayloadSchemas, type WorkItemPayload } from '../../shared/work-items.js';
+import { MAX_PARTITION_NAMES_PAGE, PayloadSchemas, type WorkItemPayload } from '../../shared/work-items.js';
 import { requireLocation } from '../store/locations.js';
 import type { Store } from '../store/store.js';
 import { abandonQueued, enqueueWork, getWorkItem, type WorkItemView } from '../store/work-items.js';
@@ -23,6 +23,9 @@ export async function queryCodeLocation(
     });
   }
   const payload: WorkItemPayload<'QUERY_CODE_LOCATION'> = parsed.data;
+  // A page, always: an agent answers a request without `first` with the whole list (what a
+  // control plane from before paging expects, work-items.ts partitionNamesAnswer).
+  if (payload.query === 'partitionNames') payload.first ??= MAX_PARTITION_NAMES_PAGE;
   const loc = await requireLocation(store.db, payload.location);
   if (!loc.snapshot?.jobs.some((j) => j.name === payload.job)) {
     throw new OutpostError('UNKNOWN_JOB', { detail: `${payload.job} is not in ${payload.location}` });

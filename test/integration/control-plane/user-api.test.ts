@@ -223,7 +223,8 @@ describeEachDialect('user API', (target) => {
       item = (await claimAll()).find((w) => w.kind === 'QUERY_CODE_LOCATION');
       if (!item) await new Promise((r) => setTimeout(r, 20));
     }
-    assert.deepEqual(item?.payload, { location: 'hello', query: 'partitionNames', job: 'hello' });
+    // A page is always asked for: an agent answers a request without `first` with the whole list.
+    assert.deepEqual(item?.payload, { location: 'hello', query: 'partitionNames', job: 'hello', first: 1000 });
     await h.gql(
       'agent',
       `mutation($a: ID!, $id: ID!) { completeWork(agentId: $a, id: $id, result: { answer: ["2026-01-01"] }) { id } }`,
