@@ -105,6 +105,16 @@ const YOGA_DOCUMENTS = 1024;
 
 const JSON_TYPES = new Set(['application/json', 'application/graphql+json']);
 
+/** Paths the API answers before the web UI is asked. */
+const NON_WEB_PATHS: ReadonlySet<string> = new Set([
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/agent/graphql',
+  AGENT_LOGS_PATH,
+  AGENT_EVENTS_PATH,
+]);
+
 const BARE_STATUS: Record<number, ErrorName> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
   405: 'METHOD_NOT_ALLOWED',
@@ -216,7 +226,18 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     }
   }
 
+  /** Every answer but the web UI's own pages and assets (which set their own caching) is no-store. */
   async function route(request: Request): Promise<Response> {
+    // The web UI answers after the paths it never serves: it owns GraphiQL's page (GET /graphql
+    // for text/html), and returns undefined for the rest of /graphql.
+    if (deps.web && !NON_WEB_PATHS.has(new URL(request.url).pathname)) {
+      const web = await deps.web(request);
+      if (web) return web;
+    }
+    return noStore(await api(request));
+  }
+
+  async function api(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === '/healthz') return Response.json({ status: 'ok' });
     if (path === '/readyz') {
@@ -234,9 +255,6 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     if (path === '/agent/graphql') return graphql(request, agentYoga, 'agent');
     if (path === AGENT_LOGS_PATH) return agentUpload(request, handleAgentLogs);
     if (path === AGENT_EVENTS_PATH) return agentUpload(request, handleAgentEvents);
-    // The web UI first: it owns GraphiQL's page (GET /graphql for text/html).
-    const web = deps.web ? await deps.web(request) : undefined;
-    if (web) return web;
     if (path === '/graphql') {
       if (request.method === 'OPTIONS') return preflight(request, cors);
       return withCors(request, await graphql(request, userYoga, 'user'), cors);
@@ -246,17 +264,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
 
   return async (request) => {
     const path = new URL(request.url).pathname;
-    const routeLabel = [
-      '/graphql',
-      '/agent/graphql',
-      AGENT_LOGS_PATH,
-      AGENT_EVENTS_PATH,
-      '/healthz',
-      '/readyz',
-      '/metrics',
-    ].includes(path)
-      ? path
-      : 'other';
+    const routeLabel = path === '/graphql' || NON_WEB_PATHS.has(path) ? path : 'other';
     try {
       const res = await route(request);
       metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: String(res.status) });
@@ -280,7 +288,17 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
           : err instanceof Error && err.cause instanceof OutpostError
             ? err.cause
             : undefined;
-      return errorResponse(coded ?? new OutpostError('INTERNAL'));
+      return noStore(errorResponse(coded ?? new OutpostError('INTERNAL')));
     }
   };
+}
+
+/**
+ * Marks an API answer `Cache-Control: no-store` (yoga's `no-cache` on a subscription stream
+ * included, which still lets a cache store it): API answers carry user data (runs, configs, logs, a token shown once by createToken), and
+ * neither a shared proxy nor the browser's disk cache may keep them.
+ */
+function noStore(res: Response): Response {
+  res.headers.set('cache-control', 'no-store');
+  return res;
 }
