@@ -20,6 +20,7 @@ import type { RunRequest, WorkItemPayload, WorkItemResult } from '../shared/work
 import { unary, type CodeServerClient } from './code-server-client.js';
 import type { CodeServerManager } from './code-server-manager.js';
 import { formatUserCodeError } from './definitions-snapshot.js';
+import { skipReasonOf } from '../shared/message-limits.js';
 
 /** Deadline of one user-code call (schedules and sensors run user functions). */
 const CALL_TIMEOUT_MS = 60_000;
@@ -103,7 +104,7 @@ export function createOutpostCodeLocations(opts: OutpostCodeLocationsOptions) {
       });
       return {
         runRequests: res.runRequests.map(toRunRequest),
-        ...(res.skipReason ? { skipReason: res.skipReason } : {}),
+        ...skipReasonOf(res.skipReason),
       };
     },
 
@@ -117,7 +118,7 @@ export function createOutpostCodeLocations(opts: OutpostCodeLocationsOptions) {
       return {
         runRequests: res.runRequests.map(toRunRequest),
         ...(res.hasCursor ? { cursor: res.cursor } : {}),
-        ...(res.skipReason ? { skipReason: res.skipReason } : {}),
+        ...skipReasonOf(res.skipReason),
       };
     },
 

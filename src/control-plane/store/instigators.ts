@@ -1,5 +1,6 @@
 // Schedule and sensor state (running/stopped override, cursor, last tick) and tick history.
 import { newId } from '../../shared/ids.js';
+import { cutMessage } from '../../shared/message-limits.js';
 import { FIXED_INPUT_LIMITS } from '../limits.js';
 import type { InstigatorsTable, TicksTable } from './schema.js';
 import type { Store } from './store.js';
@@ -152,13 +153,7 @@ export async function pruneTicks(store: Store, retention: TickRetention, now = s
 
 /** `text` within maxTickMessageLength characters: a longer one is cut, the cut naming the limit. */
 function tickMessage(text: string): string {
-  const max = FIXED_INPUT_LIMITS.maxTickMessageLength;
-  if (text.length <= max) return text;
-  const note = (n: number): string => ` [… ${n} more characters cut: the limit maxTickMessageLength is ${max} (fixed)]`;
-  // The note's own length decides how much is cut; its count may gain a digit, so twice.
-  let cut = note(text.length - max);
-  cut = note(text.length - (max - cut.length));
-  return text.slice(0, max - cut.length) + cut;
+  return cutMessage(text, FIXED_INPUT_LIMITS.maxTickMessageLength, 'maxTickMessageLength');
 }
 
 export async function finishTickForItem(
