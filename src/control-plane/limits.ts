@@ -77,6 +77,11 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
 export const FIXED_INPUT_LIMITS = {
   maxJsonDepth: 64,
   /**
+   * Arrays and objects nested in a user-API request body (its JSON text, read before it is
+   * parsed): room for the body, its variables and input objects around a maxJsonDepth value.
+   */
+  maxBodyNesting: 64 + 16,
+  /**
    * Brackets nested in one GraphQL document, checked on its text before graphql-js's recursive
    * parser (which overflows the stack a few thousand deep). Far above maxQueryDepth + maxJsonDepth.
    */

@@ -12,7 +12,7 @@ import { fastAnswer, ValidatedDocuments, type FastPathDeps } from '../graphql/fa
 import { SubscriptionSlots } from '../graphql/subscription-slots.js';
 import { createUserSchema } from '../graphql/user-schema.js';
 import { useCostLimit, useDepthLimit, usePublicErrorShape } from '../graphql/yoga-plugins.js';
-import { limitDetail, type ApiLimits } from '../limits.js';
+import { FIXED_INPUT_LIMITS, limitDetail, type ApiLimits } from '../limits.js';
 import type { DeployPolicy } from '../services/deploy-policy.js';
 import type { Store } from '../store/store.js';
 import type { WebHandler } from '../web/index.js';
@@ -20,6 +20,7 @@ import { AGENT_EVENTS_PATH, handleAgentEvents } from './agent-events.js';
 import { AGENT_LOGS_PATH, handleAgentLogs } from './agent-logs.js';
 import type { AgentUploadDeps } from './agent-upload.js';
 import { authenticate } from './auth.js';
+import { jsonNesting } from './json-nesting.js';
 import { takeRawBody } from './raw-body.js';
 import { preflight, withCors, type CorsPolicy } from './cors.js';
 import type { Metrics } from './metrics.js';
@@ -61,6 +62,19 @@ export function bodyTooLarge(limit: number): OutpostError {
   return new OutpostError('BODY_TOO_LARGE', {
     detail: limitDetail('maxBodyBytes', limit, `the body has more than ${limit} bytes`),
     data: { limit: 'maxBodyBytes', value: limit },
+  });
+}
+
+const MAX_BODY_NESTING = FIXED_INPUT_LIMITS.maxBodyNesting;
+
+function bodyTooDeep(): OutpostError {
+  return new OutpostError('JSON_TOO_DEEP', {
+    detail: limitDetail(
+      'maxBodyNesting',
+      MAX_BODY_NESTING,
+      `the request body nests more than ${MAX_BODY_NESTING} deep`,
+    ),
+    data: { limit: 'maxBodyNesting', value: MAX_BODY_NESTING },
   });
 }
 
@@ -196,6 +210,11 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       const raw = takeRawBody(request);
       const body = raw ? await raw(limits.maxBodyBytes) : await readLimited(request, limits.maxBodyBytes);
       if (!body) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
+      // A user token of any role could otherwise hold the event loop for seconds per request.
+      if (kind === 'user') {
+        const nesting = jsonNesting(body instanceof ArrayBuffer ? new Uint8Array(body) : body, MAX_BODY_NESTING);
+        if (nesting > MAX_BODY_NESTING) return errorResponse(bodyTooDeep());
+      }
       if (request.method === 'POST') {
         const context = { store, limits, metrics, principal, deployPolicy, subscriptions, request };
         const answer = await fastAnswer(fast[kind], request, body, context);
