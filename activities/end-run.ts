@@ -1,6 +1,7 @@
 // How the agent ends a run itself (its worker never ran, or died without a terminal event): an
 // ENGINE event and the terminal one after the highest seq, unless the run already ended.
 import { errorCode, isOutpostError } from '../src/shared/errors.js';
+import { MAX_FAILURE_MESSAGE_LENGTH, cutMessage } from '../src/shared/message-limits.js';
 import type { RunEvent } from '../src/shared/run-events.js';
 import { isTerminalRunStatus, type RunStatus } from '../src/shared/run-status.js';
 import type { ActivityDeps } from './ports.js';
@@ -18,8 +19,10 @@ export interface RunEnding {
 export async function endRunWithEvents(
   deps: Pick<ActivityDeps, 'controlPlane' | 'agentId'>,
   now: () => number,
-  { runId, type, message, data, afterSeq }: RunEnding,
+  { runId, type, message: given, data, afterSeq }: RunEnding,
 ): Promise<RunStatus> {
+  // A launch's failure may quote user code (a path it deployed, its exception).
+  const message = cutMessage(given, MAX_FAILURE_MESSAGE_LENGTH, 'maxFailureMessageLength');
   const cursor = await deps.controlPlane.runCursor(deps.agentId(), runId);
   if (isTerminalRunStatus(cursor.status)) return cursor.status;
   const seq = Math.max(cursor.lastSeq, afterSeq) + 1;

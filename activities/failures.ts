@@ -3,6 +3,7 @@
 // is transient.
 import { ApplicationFailure } from '@temporalio/common';
 import { errorCode, isOutpostError } from '../src/shared/errors.js';
+import { MAX_FAILURE_MESSAGE_LENGTH, cutMessage } from '../src/shared/message-limits.js';
 
 /** Codes worth retrying: something is down for now, not wrong forever. */
 const RETRYABLE = new Set<string>([
@@ -20,20 +21,20 @@ const RETRYABLE = new Set<string>([
 
 /**
  * Turns an error into an ApplicationFailure whose `type` is the OUTPOST_ERR_* code, so the
- * workflow can pass a coded error to failWork. Unknown errors stay retryable.
+ * workflow can pass a coded error to failWork. Unknown errors stay retryable. A message past
+ * maxFailureMessageLength (user code's exception, as long as the code server's 64 MB replies)
+ * is cut here, before it is written to the workflow's history, and the cause that carries it
+ * whole (in its message and stack) is left out.
  */
 export function toFailure(err: unknown): ApplicationFailure {
   if (err instanceof ApplicationFailure) return err;
-  if (isOutpostError(err)) {
-    return ApplicationFailure.create({
-      type: err.code,
-      message: err.message,
-      nonRetryable: !RETRYABLE.has(err.code),
-      cause: err,
-    });
-  }
   const e = err instanceof Error ? err : new Error(String(err));
-  return ApplicationFailure.create({ type: errorCode('INTERNAL'), message: e.message, cause: e });
+  const message = cutMessage(e.message, MAX_FAILURE_MESSAGE_LENGTH, 'maxFailureMessageLength');
+  const cause = message === e.message ? e : undefined;
+  if (isOutpostError(err)) {
+    return ApplicationFailure.create({ type: err.code, message, nonRetryable: !RETRYABLE.has(err.code), cause });
+  }
+  return ApplicationFailure.create({ type: errorCode('INTERNAL'), message, cause });
 }
 
 /** Runs `fn`, converting what it throws with `toFailure`. */

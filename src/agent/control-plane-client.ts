@@ -20,6 +20,7 @@ import type {
 } from '../gen/graphql/agent.js';
 import { OutpostError, type ErrorName, ERRORS, isOutpostError } from '../shared/errors.js';
 import type { RunEvent, ComputeLogStream } from '../shared/run-events.js';
+import { boundedFailure } from '../shared/message-limits.js';
 import type { WorkItemKind } from '../shared/work-items.js';
 import { AGENT_DOCUMENTS } from './control-plane-documents.js';
 import { createRawPoster, type RawAnswer } from './raw-post.js';
@@ -221,7 +222,8 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
       await call('CompleteWork', { agentId, id, result });
     },
     async failWork(agentId, id, error) {
-      await call('FailWork', { agentId, id, error });
+      // Cut as the control plane would keep it: no multi-megabyte body for it to cut.
+      await call('FailWork', { agentId, id, error: boundedFailure(error) });
     },
     async workspace(agentId) {
       // A location's spec is a JSON object (the deployed CodeLocationSpec).

@@ -26,6 +26,7 @@ import {
 import { unary, type CodeServerClient } from './code-server-client.js';
 import type { CodeServerManager } from './code-server-manager.js';
 import { formatUserCodeError } from './definitions-snapshot.js';
+import { skipReasonOf } from '../shared/message-limits.js';
 
 /** Deadline of one user-code call (schedules and sensors run user functions). */
 const CALL_TIMEOUT_MS = 60_000;
@@ -109,7 +110,7 @@ export function createOutpostCodeLocations(opts: OutpostCodeLocationsOptions) {
       });
       return {
         runRequests: res.runRequests.map(toRunRequest),
-        ...(res.skipReason ? { skipReason: res.skipReason } : {}),
+        ...skipReasonOf(res.skipReason),
       };
     },
 
@@ -123,7 +124,7 @@ export function createOutpostCodeLocations(opts: OutpostCodeLocationsOptions) {
       return {
         runRequests: res.runRequests.map(toRunRequest),
         ...(res.hasCursor ? { cursor: res.cursor } : {}),
-        ...(res.skipReason ? { skipReason: res.skipReason } : {}),
+        ...skipReasonOf(res.skipReason),
       };
     },
 

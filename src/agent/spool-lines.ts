@@ -5,7 +5,7 @@
 // naming a malformed line; the shipper then re-reads that batch strictly here (JSON.parse and
 // RunEventSchema), skipping what is not an event, as it used to for every line. Also the first
 // lines a launch report carries (eventLinesAfter) and the byte reads both use (readRange).
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   LOG_LEVELS,
@@ -152,7 +152,17 @@ export function eventLinesAfter(spoolDir: string, afterSeq: number, max: number)
   return out.join('\n');
 }
 
-/** Up to `max` bytes of `file` from `offset`; undefined when the file does not exist yet. */
+/**
+ * How the agent opens a spool file: the spool is writable by user code (bound into its sandbox),
+ * which may replace a file with a symlink to one only the agent can read (its token file, named
+ * outside the sandbox) or with a FIFO. Neither is followed nor waited on.
+ */
+const SPOOL_READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * Up to `max` bytes of `file` from `offset`; undefined when the file does not exist yet. Only a
+ * regular file is read: a symlink, FIFO or directory planted in its place reads as nothing more.
+ */
 export function readRange(
   file: string,
   offset: number,
@@ -160,22 +170,28 @@ export function readRange(
   alloc: (size: number) => Buffer = (size) => Buffer.allocUnsafe(size),
 ): Buffer | undefined {
   // Sized first: a file with nothing past `offset` (an idle run's every pass, for each of its
-  // three files) costs one stat, not an open, a stat and a close.
+  // three files) costs one lstat, not an open, a stat and a close.
   let size: number;
   try {
-    size = statSync(file).size;
+    const st = lstatSync(file);
+    if (!st.isFile()) return Buffer.alloc(0);
+    size = st.size;
   } catch {
     return undefined;
   }
-  const len = Math.min(max, size - offset);
-  if (len <= 0) return Buffer.alloc(0);
+  if (Math.min(max, size - offset) <= 0) return Buffer.alloc(0);
   let fd: number;
   try {
-    fd = openSync(file, 'r');
-  } catch {
-    return undefined;
+    fd = openSync(file, SPOOL_READ);
+  } catch (err) {
+    // Replaced by a symlink since the lstat (ELOOP): nothing more to read from it.
+    return (err as NodeJS.ErrnoException).code === 'ELOOP' ? Buffer.alloc(0) : undefined;
   }
   try {
+    // Sized again from what was opened (it may have been replaced since the lstat).
+    const st = fstatSync(fd);
+    const len = st.isFile() ? Math.min(max, st.size - offset) : 0;
+    if (len <= 0) return Buffer.alloc(0);
     // Unfilled: every byte up to n is read over it, and only those are used.
     const buf = alloc(len);
     const n = readSync(fd, buf, 0, len, offset);

@@ -1,5 +1,11 @@
 // Request limits of the HTTP and GraphQL layer. Each is named in the error that reports it,
 // with its value and the flag / environment variable that raises it.
+import {
+  MAX_FAILURE_CODE_LENGTH,
+  MAX_FAILURE_MESSAGE_LENGTH,
+  MAX_TICK_MESSAGE_LENGTH,
+} from '../shared/message-limits.js';
+
 export interface ApiLimits {
   /** Largest request body in bytes. Default 16 MiB. */
   maxBodyBytes: number;
@@ -71,6 +77,11 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
 export const FIXED_INPUT_LIMITS = {
   maxJsonDepth: 64,
   /**
+   * Arrays and objects nested in a user-API request body (its JSON text, read before it is
+   * parsed): room for the body, its variables and input objects around a maxJsonDepth value.
+   */
+  maxBodyNesting: 64 + 16,
+  /**
    * Brackets nested in one GraphQL document, checked on its text before graphql-js's recursive
    * parser (which overflows the stack a few thousand deep). Far above maxQueryDepth + maxJsonDepth.
    */
@@ -122,9 +133,16 @@ export const FIXED_INPUT_LIMITS = {
   maxAssetKeyBytes: 1024,
   /**
    * A tick's skip reason or error (user code's words), in characters: kept with every tick and
-   * listed 25 an instigator on the web UI's automation page. A longer one is cut, saying so.
+   * listed 25 an instigator on the web UI's automation page. A longer one is cut, saying so
+   * (the agent cuts it too, where it reads the evaluation: shared/message-limits.ts).
    */
-  maxTickMessageLength: 4096,
+  maxTickMessageLength: MAX_TICK_MESSAGE_LENGTH,
+  /**
+   * A work item's failure message and code (failWork), in characters: a launch's is shown as
+   * its run's ENGINE event. Longer ones are cut, saying so (the agent cuts them before sending).
+   */
+  maxFailureMessageLength: MAX_FAILURE_MESSAGE_LENGTH,
+  maxFailureCodeLength: MAX_FAILURE_CODE_LENGTH,
 } as const;
 
 /** The flag and environment variable that set each configurable limit, for error details. */

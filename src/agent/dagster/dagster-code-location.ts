@@ -8,6 +8,7 @@ import type { Logger } from '../../shared/logger.js';
 import { OutpostError, isOutpostError } from '../../shared/errors.js';
 import type { RunRequest, WorkItemPayload, WorkItemResult } from '../../shared/work-items.js';
 import { backoffDelay, sleep } from '../../shared/backoff.js';
+import { skipReasonOf } from '../../shared/message-limits.js';
 import { formatDagsterError, toUserCodeError } from './dagster-error.js';
 import type { DagsterCodeServer } from './dagster-code-server.js';
 import { DAGSTER_DEFAULT_TIMEOUT_MS } from './dagster-grpc-client.js';
@@ -115,7 +116,7 @@ export class DagsterCodeLocation {
       const from = `schedule ${schedule.name}`;
       return {
         runRequests: r.runRequests.map((x) => toOutpostRunRequest(x, schedule.job, from)),
-        ...(r.skipMessage ? { skipReason: r.skipMessage } : {}),
+        ...skipReasonOf(r.skipMessage),
       };
     });
   }
@@ -152,7 +153,7 @@ export class DagsterCodeLocation {
         runRequests: r.runRequests.map((x) => toOutpostRunRequest(x, sensor.job, from)),
         // Always the reply's cursor: Dagster echoes the input when the sensor did not update it.
         cursor: r.cursor,
-        ...(r.skipMessage ? { skipReason: r.skipMessage } : {}),
+        ...skipReasonOf(r.skipMessage),
       };
     });
   }

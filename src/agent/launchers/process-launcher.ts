@@ -11,7 +11,7 @@
 // run-records.ts. On any later call: process.json present → adopt it (alive or finished,
 // never respawn).
 import type { ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Logger } from '../../shared/logger.js';
@@ -48,6 +48,9 @@ const noop = (): void => undefined;
 
 /** In a run's directory: its workflow asked to stop it (recordTermination), before or after its launch. */
 const TERMINATE_REQUESTED = 'terminate-requested';
+/** Opens a file in a spool for writing: no symlink followed, no FIFO waited on (see markTerminated). */
+const MARKER_WRITE =
+  constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK;
 
 /** SIGTERM to SIGKILL for a recovered worker whose termination was requested first (the run workflow's default). */
 const RECOVERED_TERMINATE_GRACE_MS = 10_000;
@@ -336,9 +339,31 @@ export class ProcessLauncher implements Launcher {
     setTimeout(() => void this.signal(runId, 'SIGKILL'), RECOVERED_TERMINATE_GRACE_MS).unref();
   }
 
+  /**
+   * Writes the spool's termination marker. The spool is writable by the run's user code, which
+   * may have put a symlink (to the agent's token file, its database) or a FIFO at that name:
+   * never followed nor waited on. Without the marker the worker still gets its SIGTERM; it only
+   * cannot tell the failure the stop caused from the run's own.
+   */
+  private markTerminated(runId: string, file: string): void {
+    let fd: number | undefined;
+    try {
+      fd = openSync(file, MARKER_WRITE, 0o600);
+      if (!fstatSync(fd).isFile()) throw Object.assign(new Error('not a regular file'), { code: 'EINVAL' });
+      writeSync(fd, JSON.stringify({ at: Date.now() }));
+    } catch (err) {
+      this.opts.logger.warn(
+        { runId, file, err: (err as NodeJS.ErrnoException).code ?? String(err) },
+        'termination marker not written (a symlink or FIFO at its name in the spool?); the worker still gets its SIGTERM',
+      );
+    } finally {
+      if (fd !== undefined) closeSync(fd);
+    }
+  }
+
   async requestTermination(runId: string): Promise<boolean> {
     const spool = this.spoolDir(runId);
-    if (existsSync(spool)) writeFileSync(join(spool, SPOOL_FILES.terminated), JSON.stringify({ at: Date.now() }));
+    if (existsSync(spool)) this.markTerminated(runId, join(spool, SPOOL_FILES.terminated));
     // A worker spawned by an agent killed before it recorded it gets the SIGTERM too. Not waiting
     // for a launch under way here (the poller's local SIGTERM must not): terminateProcess does.
     if (!this.launching.has(runId)) await this.recoverLaunch(runId);

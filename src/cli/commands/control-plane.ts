@@ -6,6 +6,9 @@ import { startControlPlane } from '../../control-plane/index.js';
 import { boolish, loadConfig, portSchema, positiveInt, type OptionSources } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
 import { DEFAULT_API_LIMITS, LIMIT_SOURCES, type ApiLimits } from '../../control-plane/limits.js';
+import { DEFAULT_SKIPPED_TICK_RETENTION_MS, DEFAULT_TICK_RETENTION_MS } from '../../control-plane/store/instigators.js';
+
+const DAY_MS = 86_400_000;
 
 export const ControlPlaneConfigSchema = z.object({
   host: z.string().default('127.0.0.1'),
@@ -38,6 +41,8 @@ export const ControlPlaneConfigSchema = z.object({
   moduleRoots: z.string().optional(),
   allowedOrigins: z.string().optional(),
   auditRetentionDays: positiveInt.default(90),
+  tickRetentionDays: positiveInt.default(DEFAULT_TICK_RETENTION_MS / DAY_MS),
+  skippedTickRetentionDays: positiveInt.default(DEFAULT_SKIPPED_TICK_RETENTION_MS / DAY_MS),
 });
 type Config = z.input<typeof ControlPlaneConfigSchema>;
 
@@ -80,6 +85,8 @@ const SOURCES: OptionSources<Config> = {
   moduleRoots: { flag: '--module-roots', env: 'OUTPOST_MODULE_ROOTS' },
   allowedOrigins: { flag: '--allowed-origins', env: 'OUTPOST_ALLOWED_ORIGINS' },
   auditRetentionDays: { flag: '--audit-retention-days', env: 'OUTPOST_AUDIT_RETENTION_DAYS' },
+  tickRetentionDays: { flag: '--tick-retention-days', env: 'OUTPOST_TICK_RETENTION_DAYS' },
+  skippedTickRetentionDays: { flag: '--skipped-tick-retention-days', env: 'OUTPOST_SKIPPED_TICK_RETENTION_DAYS' },
 };
 
 /** Splits a list flag (`a,b` or the platform's path delimiter) into its non-empty items. */
@@ -173,6 +180,14 @@ export function registerControlPlaneCommand(program: Command): void {
       '--audit-retention-days <n>',
       'audit rows older than this are pruned (OUTPOST_AUDIT_RETENTION_DAYS; default 90)',
     )
+    .option(
+      '--tick-retention-days <n>',
+      `finished schedule and sensor ticks older than this are pruned (OUTPOST_TICK_RETENTION_DAYS; default ${DEFAULT_TICK_RETENTION_MS / DAY_MS})`,
+    )
+    .option(
+      '--skipped-tick-retention-days <n>',
+      `SKIPPED ticks older than this are pruned (OUTPOST_SKIPPED_TICK_RETENTION_DAYS; default ${DEFAULT_SKIPPED_TICK_RETENTION_MS / DAY_MS})`,
+    )
     .action(async (flags: Record<string, unknown>) => {
       // commander sets daemon=true by default for --no-daemon; only an explicit flag should win over env.
       const given = { ...flags, daemon: flags.daemon === false ? false : undefined };
@@ -203,7 +218,9 @@ export function registerControlPlaneCommand(program: Command): void {
         daemonOptions: {
           ...(cfg.startingTimeoutMs ? { startingTimeoutMs: cfg.startingTimeoutMs } : {}),
           ...(cfg.launchDeadlineMs ? { launchDeadlineMs: cfg.launchDeadlineMs } : {}),
-          auditRetentionMs: cfg.auditRetentionDays * 86_400_000,
+          auditRetentionMs: cfg.auditRetentionDays * DAY_MS,
+          tickRetentionMs: cfg.tickRetentionDays * DAY_MS,
+          skippedTickRetentionMs: cfg.skippedTickRetentionDays * DAY_MS,
         },
         ...(cfg.moduleRoots ? { moduleRoots: list(cfg.moduleRoots, /[:;]/) } : {}),
         ...(cfg.allowedOrigins ? { allowedOrigins: list(cfg.allowedOrigins, /,/) } : {}),

@@ -12,7 +12,7 @@
 // - expired work-item leases are returned to the queue (or failed) even when no agent polls.
 // - acknowledged launches whose run never reported launched within `launchDeadlineMs` are
 //   queued again, then fail with RUN_LAUNCH_TIMEOUT (launch-reaper.ts).
-// - audit rows past their retention, and dead sessions, are deleted (retention.ts).
+// - audit rows and finished ticks past their retention, and dead sessions, are deleted (retention.ts).
 import { Cron } from 'croner';
 import { backoffDelay } from '../../shared/backoff.js';
 import type { OutpostError } from '../../shared/errors.js';
@@ -26,6 +26,7 @@ import { expireLeases } from '../services/work-service.js';
 import { reapUnlaunchedRuns } from '../services/launch-reaper.js';
 import { startScheduleTick, startSensorTick } from '../services/ticks-service.js';
 import { DEFAULT_AUDIT_RETENTION_MS } from '../store/audit-log.js';
+import { DEFAULT_SKIPPED_TICK_RETENTION_MS, DEFAULT_TICK_RETENTION_MS } from '../store/instigators.js';
 import { Retention, type RetentionOptions } from './retention.js';
 
 export type { RetentionOptions } from './retention.js';
@@ -48,6 +49,8 @@ export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {
   startingTimeoutMs: 5 * 60_000,
   launchDeadlineMs: 3 * 60_000,
   auditRetentionMs: DEFAULT_AUDIT_RETENTION_MS,
+  tickRetentionMs: DEFAULT_TICK_RETENTION_MS,
+  skippedTickRetentionMs: DEFAULT_SKIPPED_TICK_RETENTION_MS,
   pruneIntervalMs: 3_600_000,
 };
 
@@ -86,7 +89,7 @@ export interface PassReport {
   /** Runs whose acknowledged launch never started: queued again, or failed after their attempts. */
   launchesRequeued: string[];
   launchesFailed: string[];
-  /** Audit, session and sign-in-code rows deleted by retention this pass. */
+  /** Audit, tick, session and sign-in-code rows deleted by retention this pass. */
   pruned: number;
   /** Schedules and sensors (`location/name`) whose tick could not be started this pass. */
   instigatorsFailed: string[];

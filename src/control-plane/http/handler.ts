@@ -12,7 +12,7 @@ import { fastAnswer, ValidatedDocuments, type FastPathDeps } from '../graphql/fa
 import { SubscriptionSlots } from '../graphql/subscription-slots.js';
 import { createUserSchema } from '../graphql/user-schema.js';
 import { useCostLimit, useDepthLimit, usePublicErrorShape } from '../graphql/yoga-plugins.js';
-import { limitDetail, type ApiLimits } from '../limits.js';
+import { FIXED_INPUT_LIMITS, limitDetail, type ApiLimits } from '../limits.js';
 import type { DeployPolicy } from '../services/deploy-policy.js';
 import type { Store } from '../store/store.js';
 import type { WebHandler } from '../web/index.js';
@@ -20,6 +20,7 @@ import { AGENT_EVENTS_PATH, handleAgentEvents } from './agent-events.js';
 import { AGENT_LOGS_PATH, handleAgentLogs } from './agent-logs.js';
 import type { AgentUploadDeps } from './agent-upload.js';
 import { authenticate } from './auth.js';
+import { jsonNesting } from './json-nesting.js';
 import { takeRawBody } from './raw-body.js';
 import { preflight, withCors, type CorsPolicy } from './cors.js';
 import type { Metrics } from './metrics.js';
@@ -64,6 +65,19 @@ export function bodyTooLarge(limit: number): OutpostError {
   });
 }
 
+const MAX_BODY_NESTING = FIXED_INPUT_LIMITS.maxBodyNesting;
+
+function bodyTooDeep(): OutpostError {
+  return new OutpostError('JSON_TOO_DEEP', {
+    detail: limitDetail(
+      'maxBodyNesting',
+      MAX_BODY_NESTING,
+      `the request body nests more than ${MAX_BODY_NESTING} deep`,
+    ),
+    data: { limit: 'maxBodyNesting', value: MAX_BODY_NESTING },
+  });
+}
+
 /** Reads the body up to `limit` bytes; undefined when it is larger. */
 async function readLimited(request: Request, limit: number): Promise<ArrayBuffer | undefined> {
   if (!request.body) return new ArrayBuffer(0);
@@ -104,6 +118,16 @@ function codedIfBare(res: Response): Response {
 const YOGA_DOCUMENTS = 1024;
 
 const JSON_TYPES = new Set(['application/json', 'application/graphql+json']);
+
+/** Paths the API answers before the web UI is asked. */
+const NON_WEB_PATHS: ReadonlySet<string> = new Set([
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/agent/graphql',
+  AGENT_LOGS_PATH,
+  AGENT_EVENTS_PATH,
+]);
 
 const BARE_STATUS: Record<number, ErrorName> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
@@ -186,6 +210,11 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       const raw = takeRawBody(request);
       const body = raw ? await raw(limits.maxBodyBytes) : await readLimited(request, limits.maxBodyBytes);
       if (!body) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
+      // A user token of any role could otherwise hold the event loop for seconds per request.
+      if (kind === 'user') {
+        const nesting = jsonNesting(body instanceof ArrayBuffer ? new Uint8Array(body) : body, MAX_BODY_NESTING);
+        if (nesting > MAX_BODY_NESTING) return errorResponse(bodyTooDeep());
+      }
       if (request.method === 'POST') {
         const context = { store, limits, metrics, principal, deployPolicy, subscriptions, request };
         const answer = await fastAnswer(fast[kind], request, body, context);
@@ -216,7 +245,18 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     }
   }
 
+  /** Every answer but the web UI's own pages and assets (which set their own caching) is no-store. */
   async function route(request: Request): Promise<Response> {
+    // The web UI answers after the paths it never serves: it owns GraphiQL's page (GET /graphql
+    // for text/html), and returns undefined for the rest of /graphql.
+    if (deps.web && !NON_WEB_PATHS.has(new URL(request.url).pathname)) {
+      const web = await deps.web(request);
+      if (web) return web;
+    }
+    return noStore(await api(request));
+  }
+
+  async function api(request: Request): Promise<Response> {
     const path = new URL(request.url).pathname;
     if (path === '/healthz') return Response.json({ status: 'ok' });
     if (path === '/readyz') {
@@ -234,9 +274,6 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     if (path === '/agent/graphql') return graphql(request, agentYoga, 'agent');
     if (path === AGENT_LOGS_PATH) return agentUpload(request, handleAgentLogs);
     if (path === AGENT_EVENTS_PATH) return agentUpload(request, handleAgentEvents);
-    // The web UI first: it owns GraphiQL's page (GET /graphql for text/html).
-    const web = deps.web ? await deps.web(request) : undefined;
-    if (web) return web;
     if (path === '/graphql') {
       if (request.method === 'OPTIONS') return preflight(request, cors);
       return withCors(request, await graphql(request, userYoga, 'user'), cors);
@@ -246,17 +283,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
 
   return async (request) => {
     const path = new URL(request.url).pathname;
-    const routeLabel = [
-      '/graphql',
-      '/agent/graphql',
-      AGENT_LOGS_PATH,
-      AGENT_EVENTS_PATH,
-      '/healthz',
-      '/readyz',
-      '/metrics',
-    ].includes(path)
-      ? path
-      : 'other';
+    const routeLabel = path === '/graphql' || NON_WEB_PATHS.has(path) ? path : 'other';
     try {
       const res = await route(request);
       metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: String(res.status) });
@@ -280,7 +307,17 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
           : err instanceof Error && err.cause instanceof OutpostError
             ? err.cause
             : undefined;
-      return errorResponse(coded ?? new OutpostError('INTERNAL'));
+      return noStore(errorResponse(coded ?? new OutpostError('INTERNAL')));
     }
   };
+}
+
+/**
+ * Marks an API answer `Cache-Control: no-store` (yoga's `no-cache` on a subscription stream
+ * included, which still lets a cache store it): API answers carry user data (runs, configs, logs, a token shown once by createToken), and
+ * neither a shared proxy nor the browser's disk cache may keep them.
+ */
+function noStore(res: Response): Response {
+  res.headers.set('cache-control', 'no-store');
+  return res;
 }

@@ -23,10 +23,12 @@ export interface DeployPolicy {
 
 /**
  * Environment that changes what a child process loads or runs (Node, the dynamic linker,
- * Python, shells): as good as a `command`, so ADMIN only.
+ * Python, shells; esbuild, which user code's processes run to transpile a file the compile
+ * cache lacks, executes ESBUILD_BINARY_PATH; OpenSSL and glibc's iconv load modules named by
+ * theirs): as good as a `command`, so ADMIN only.
  */
 const CODE_LOADING_ENV =
-  /^(NODE_OPTIONS|NODE_PATH|NODE_LOADER|TSX_.*|LD_.*|DYLD_.*|PYTHON.*|PATH|BASH_ENV|ENV|PERL5.*|RUBY.*)$/i;
+  /^(NODE_OPTIONS|NODE_PATH|NODE_LOADER|TSX_.*|ESBUILD_.*|LD_.*|DYLD_.*|PYTHON.*|PATH|BASH_ENV|ENV|PERL5.*|RUBY.*|OPENSSL_(CONF|MODULES|ENGINES)|GCONV_PATH)$/i;
 
 /** The realpath of `p`, resolving the longest existing prefix (the agent may create the rest). */
 export function realpathLoose(p: string): string {

@@ -3,6 +3,7 @@
 // (services/work-effects.ts: runs from ticks, a failed launch's run, a location's load error)
 // in the same transaction as the item's own move, so they happen exactly once.
 import { OutpostError } from '../../shared/errors.js';
+import { boundedFailure } from '../../shared/message-limits.js';
 import { ResultSchemas, type WorkItemKind } from '../../shared/work-items.js';
 import { formatZodIssues } from '../../shared/zod-issues.js';
 import type { Store } from '../store/store.js';
@@ -163,7 +164,8 @@ export async function failWork(
   const current = await requireItem(store, id);
   await assertMayFinish(store.db, current, caller);
   if (isFinished(current.status)) return current;
-  const item = await failItem(store, id, error, finishable(caller));
+  // An agent's words, kept with the item and, for a launch, shown as its run's ENGINE event.
+  const item = await failItem(store, id, boundedFailure(error), finishable(caller));
   if (!isFinished(item.status)) await assertMayFinish(store.db, item, caller);
   return item;
 }

@@ -1,5 +1,6 @@
 // Schedule and sensor state (running/stopped override, cursor, last tick) and tick history.
 import { newId } from '../../shared/ids.js';
+import { cutMessage } from '../../shared/message-limits.js';
 import { FIXED_INPUT_LIMITS } from '../limits.js';
 import type { InstigatorsTable, TicksTable } from './schema.js';
 import type { Store } from './store.js';
@@ -95,15 +96,64 @@ export async function insertTick(
   return id;
 }
 
+/** How long finished ticks are kept (the daemon's retention duty prunes older ones). */
+export interface TickRetention {
+  /** SUCCESS and FAILURE ticks (and SKIPPED ones, if `skippedMs` is longer). */
+  finishedMs: number;
+  /** SKIPPED ticks: the bulk of a fast sensor's history, and the least worth keeping. */
+  skippedMs: number;
+}
+
+/** Default retention of finished ticks: 30 days (--tick-retention-days). */
+export const DEFAULT_TICK_RETENTION_MS = 30 * 86_400_000;
+/** Default retention of SKIPPED ticks: 7 days (--skipped-tick-retention-days). */
+export const DEFAULT_SKIPPED_TICK_RETENTION_MS = 7 * 86_400_000;
+
+/** Rows one prune statement deletes: a large first prune never holds the database for long. */
+const PRUNE_BATCH = 5_000;
+
+/**
+ * Deletes finished ticks created before their retention; returns how many. A tick's id starts
+ * with its creation time (shared/ids.ts), so the age test is a range on the primary key and
+ * needs no index of its own. STARTED ticks (an evaluation in flight) are never pruned.
+ */
+export async function pruneTicks(store: Store, retention: TickRetention, now = store.now()): Promise<number> {
+  const before = (ms: number) =>
+    `tick_${Math.max(0, now - ms)
+      .toString(32)
+      .padStart(10, '0')}`;
+  const passes: [string, TicksTable['status'][]][] = [
+    [before(retention.finishedMs), ['SUCCESS', 'FAILURE']],
+    [before(retention.skippedMs), ['SKIPPED']],
+  ];
+  let deleted = 0;
+  for (const [bound, statuses] of passes) {
+    for (;;) {
+      const res = await store.db
+        .deleteFrom('ticks')
+        .where(
+          'id',
+          'in',
+          store.db
+            .selectFrom('ticks')
+            .select('id')
+            .where('id', '<', bound)
+            .where('status', 'in', statuses)
+            .orderBy('id')
+            .limit(PRUNE_BATCH),
+        )
+        .executeTakeFirst();
+      const n = Number(res.numDeletedRows);
+      deleted += n;
+      if (n < PRUNE_BATCH) break;
+    }
+  }
+  return deleted;
+}
+
 /** `text` within maxTickMessageLength characters: a longer one is cut, the cut naming the limit. */
 function tickMessage(text: string): string {
-  const max = FIXED_INPUT_LIMITS.maxTickMessageLength;
-  if (text.length <= max) return text;
-  const note = (n: number): string => ` [… ${n} more characters cut: the limit maxTickMessageLength is ${max} (fixed)]`;
-  // The note's own length decides how much is cut; its count may gain a digit, so twice.
-  let cut = note(text.length - max);
-  cut = note(text.length - (max - cut.length));
-  return text.slice(0, max - cut.length) + cut;
+  return cutMessage(text, FIXED_INPUT_LIMITS.maxTickMessageLength, 'maxTickMessageLength');
 }
 
 export async function finishTickForItem(

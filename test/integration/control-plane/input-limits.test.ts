@@ -65,23 +65,22 @@ describeEachDialect('input limits', (target) => {
 
   test('launchRun: a 5,000-deep runConfig is refused by depth, not a stack overflow', async () => {
     // Written by hand: JSON.stringify itself recurses and would overflow on the client side.
-    const deep = '{"a":'.repeat(5000) + '1' + '}'.repeat(5000);
-    const body = `{"query":"mutation($i: LaunchRunInput!) { launchRun(input: $i) { id } }","variables":{"i":{"location":"hello","job":"hello","runConfig":${deep}}}}`;
-    await refused(
-      async () => {
-        const res = await h.handler(
-          new Request('http://127.0.0.1/graphql', {
-            method: 'POST',
-            headers: { 'content-type': 'application/json', authorization: `Bearer ${h.userToken}` },
-            body,
-          }),
-        );
-        return { status: res.status, ...((await res.json()) as Omit<GqlResult, 'status'>) };
-      },
-      'JSON_TOO_DEEP',
-      /maxJsonDepth is 64/,
-      'maxJsonDepth',
-    );
+    const launch = (depth: number) => async () => {
+      const deep = '{"a":'.repeat(depth) + '1' + '}'.repeat(depth);
+      const body = `{"query":"mutation($i: LaunchRunInput!) { launchRun(input: $i) { id } }","variables":{"i":{"location":"hello","job":"hello","runConfig":${deep}}}}`;
+      const res = await h.handler(
+        new Request('http://127.0.0.1/graphql', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: `Bearer ${h.userToken}` },
+          body,
+        }),
+      );
+      return { status: res.status, ...((await res.json()) as Omit<GqlResult, 'status'>) };
+    };
+    // So deep the body itself is refused from its bytes, before it is parsed (body-nesting.test.ts).
+    await refused(launch(5000), 'JSON_TOO_DEEP', /maxBodyNesting is 80/, 'maxBodyNesting');
+    // Within the body's nesting, past the JSON scalar's.
+    await refused(launch(70), 'JSON_TOO_DEEP', /maxJsonDepth is 64/, 'maxJsonDepth');
     // The same as a literal in the document.
     const literal = '{a:'.repeat(100) + '1' + '}'.repeat(100);
     await refused(

@@ -150,12 +150,13 @@ test('one pass sends 40 chunks of a stream (a pass ends by draining its window)'
   assert.ok((await storedStdoutBytes(store, runId)).equals(bytes), 'stored stdout is the spool, byte for byte');
 });
 
-test('a log read that fails gives its room back (a leak would shrink the budget of every stream for good)', async () => {
+test('a log read that finds nothing gives its room back (a leak would shrink the budget of every stream for good)', async () => {
   const { runId, spoolDir } = await runWithStdout(1);
-  // stdout.log a directory: its size reads as non-zero, the read itself fails (EISDIR).
+  // stdout.log a directory: its size reads as non-zero, and the read finds no regular file to
+  // read (as for a symlink or FIFO user code planted there: spool-planted-links.test.ts).
   rmSync(join(spoolDir, 'stdout.log'));
   mkdirSync(join(spoolDir, 'stdout.log'));
   const budget = new LogSendBudget();
-  await assert.rejects(shipper(runId, spoolDir, slowClient(), budget).shipOnce(true), /EISDIR/);
+  await shipper(runId, spoolDir, slowClient(), budget).shipOnce(true);
   assert.equal(budget.inFlight, 0);
 });

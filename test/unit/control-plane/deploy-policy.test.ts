@@ -63,7 +63,18 @@ test('commands and code-loading env need ADMIN; ADMIN may deploy anything', () =
     code(() => checkDeploy({ command: ['sh', '-c', 'id'] }, 'EDITOR', policy)),
     'ROLE_REQUIRED',
   );
-  for (const k of ['NODE_OPTIONS', 'LD_PRELOAD', 'PYTHONPATH', 'PATH', 'node_options']) {
+  // ESBUILD_BINARY_PATH: esbuild, run in user code's processes for a file the compile cache
+  // lacks, executes it (`<path> --service=… --ping`), so it is a command outside the roots.
+  for (const k of [
+    'NODE_OPTIONS',
+    'LD_PRELOAD',
+    'PYTHONPATH',
+    'PATH',
+    'node_options',
+    'ESBUILD_BINARY_PATH',
+    'OPENSSL_CONF',
+    'GCONV_PATH',
+  ]) {
     assert.equal(
       code(() => checkDeploy({ module: 'a/defs.ts', env: { [k]: 'x' } }, 'EDITOR', policy)),
       'ROLE_REQUIRED',
