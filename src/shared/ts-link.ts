@@ -13,9 +13,10 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
-import { dirname, extname, join, parse as parsePath } from 'node:path';
+import { dirname, extname, isAbsolute, join, parse as parsePath, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fileHash, linkedFile, resolverKey, type LinkedGraph } from './ts-cache.js';
+import { inlinePackages } from './ts-link-packages.js';
 import { transpileForLink, type LocationGraph } from './ts-transpile.js';
 import { COMPILED_CONDITION } from './cli-command.js';
 
@@ -61,6 +62,20 @@ function packageJsonOf(file: string, name: string | undefined): string | undefin
       if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === name) return pkg;
     } catch {
       return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Outpost's own package.json: the nearest one up from this module that has a name. */
+function outpostPackageJson(): string | undefined {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== parsePath(dir).root; dir = dirname(dir)) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name) {
+        return join(dir, 'package.json');
+      }
+    } catch {
+      // none here (or dist's own, which has no name)
     }
   }
   return undefined;
@@ -192,29 +207,94 @@ export async function linkLocation(
     const pkg = packageJsonOf(name === undefined ? fileURLToPath(from) : target, name);
     if (!pkg) return `${spec}: no package.json for ${target}`;
     packages[pkg] = fileHash(readFileSync(pkg, 'utf8'));
-    // Node takes the first node_modules/<name> up from the importer, often a symlink (pnpm,
-    // workspaces, npm link) whose real path is where the package is: one installed nearer later,
-    // or that symlink pointed elsewhere, resolves the package elsewhere.
-    if (name === undefined) continue;
-    for (let d = dirname(fileURLToPath(from)); ; d = dirname(d)) {
-      const candidate = join(d, 'node_modules', name);
-      if (existsSync(candidate)) {
-        links[candidate] = realpathSync(candidate);
-        break;
-      }
-      absent.add(candidate);
-      if (d === dirname(d)) break;
-    }
+    if (name !== undefined) recordLookup(spec, from, links, absent);
   }
   const resolver = resolverKey([`--conditions=${COMPILED_CONDITION}`], process.env.NODE_OPTIONS);
   const key = fileHash(JSON.stringify([version, graph.files.map((f) => [f, fileHash(sources[f]!)]), [...bare]]));
+  const ts = graph.files.filter((f) => extname(f) !== '.json');
+  // The entry first: the worker imports files[0].
+  ts.sort((a, b) => Number(b === main) - Number(a === main));
+  const plain = await writeLinked(ts, graph, sources, dir, key, (spec) => bare.get(spec));
+  if (typeof plain === 'string') return plain;
+  const linkedGraph: LinkedGraph = { files: plain.files, packages, absent: [...absent], links, resolver };
+  const writes = plain.writes;
+  // The same graph with its packages inlined, for run workers and standbys (ts-link-packages.ts).
+  // Never inlined: the location's own package and Outpost's (one SDK, one error registry).
+  const own = [packageJsonOf(real, undefined), outpostPackageJson()].flatMap((p) => (p ? [dirname(p)] : []));
+  const ours = (pkg: string): boolean =>
+    own.some((o) => {
+      const rel = relative(o, pkg);
+      return !rel.startsWith('..') && !isAbsolute(rel) && !rel.split(sep).includes('node_modules');
+    });
+  const roots = [...new Set([...bare.values()].filter((u) => u.startsWith('file:')))];
+  const inlined = roots.length
+    ? await inlinePackages(roots, resolveBare, ours).catch(
+        (err: unknown) => `inlining failed: ${String((err as Error)?.message ?? err)}`,
+      )
+    : undefined;
+  if (typeof inlined === 'string') linkedGraph.notInlined = inlined;
+  else if (inlined) {
+    // Bare imports inside inlined packages rest on node_modules entries as the location's do.
+    for (const [spec, from] of inlined.bare) recordLookup(spec, from, links, absent);
+    linkedGraph.absent = [...absent];
+    const inlinedKey = fileHash(JSON.stringify([key, inlined.writes.map(([f]) => f)]));
+    const facade = (url: string): string | undefined => {
+      const name = inlined.entries.get(url);
+      return name === undefined ? url : pathToFileURL(join(dir, name)).href;
+    };
+    const via = await writeLinked(ts, graph, sources, dir, inlinedKey, (spec) => {
+      const url = bare.get(spec);
+      return url === undefined ? undefined : facade(url);
+    });
+    if (typeof via === 'string') linkedGraph.notInlined = via;
+    else {
+      for (const [name, text] of inlined.writes) writes.push([join(dir, name), text]);
+      writes.push(...via.writes);
+      linkedGraph.inlined = {
+        files: [...via.files, ...inlined.writes.map(([name]) => name)],
+        stats: inlined.stats,
+        packages: inlined.packages,
+      };
+      if (Object.keys(inlined.external).length) linkedGraph.notInlined = JSON.stringify(inlined.external);
+    }
+  }
+  return { graph: linkedGraph, writes };
+}
+
+/** Records the node_modules entry Node finds `spec`'s package through from `from` (a URL). */
+function recordLookup(spec: string, from: string, links: Record<string, string>, absent: Set<string>): void {
+  if (spec.startsWith('#')) return;
+  const name = packageName(spec);
+  // Node takes the first node_modules/<name> up from the importer, often a symlink (pnpm,
+  // workspaces, npm link) whose real path is where the package is: one installed nearer later,
+  // or that symlink pointed elsewhere, resolves the package elsewhere.
+  for (let d = dirname(fileURLToPath(from)); ; d = dirname(d)) {
+    const candidate = join(d, 'node_modules', name);
+    if (existsSync(candidate)) {
+      links[candidate] = realpathSync(candidate);
+      break;
+    }
+    absent.add(candidate);
+    if (d === dirname(d)) break;
+  }
+}
+
+/**
+ * The location's files as linked entries under `key`: each static specifier rewritten to its
+ * sibling's linked entry, its JSON file, or what `bareTo(importer URL \0 specifier)` says.
+ */
+async function writeLinked(
+  ts: string[],
+  graph: LocationGraph,
+  sources: Record<string, string>,
+  dir: string,
+  key: string,
+  bareTo: (importerAndSpec: string) => string | undefined,
+): Promise<{ files: string[]; writes: Array<[string, string]> } | string> {
   const { init, parse } = await import('es-module-lexer');
   await init;
   const writes: Array<[string, string]> = [];
   const files: string[] = [];
-  const ts = graph.files.filter((f) => extname(f) !== '.json');
-  // The entry first: the worker imports files[0].
-  ts.sort((a, b) => Number(b === main) - Number(a === main));
   for (const f of ts) {
     const local = new Map((graph.imports[f] ?? []).map((i) => [i.specifier, i.file]));
     const { code, map } = await transpileForLink(f, sources[f]!);
@@ -225,7 +305,7 @@ export async function linkLocation(
       let to: string | undefined;
       if (file && extname(file) === '.json') to = pathToFileURL(file).href;
       else if (file) to = pathToFileURL(linkedFile(dir, key, file)).href;
-      else to = isBuiltin(i.n) ? i.n : bare.get(`${pathToFileURL(f).href}\0${i.n}`);
+      else to = isBuiltin(i.n) ? i.n : bareTo(`${pathToFileURL(f).href}\0${i.n}`);
       if (!to) return `${f}: cannot link ${i.n}`;
       // The whole literal, quotes included, as a JSON string: esbuild writes a specifier in
       // single quotes when that escapes less, and a file URL keeps a ' of its path.
@@ -240,5 +320,5 @@ export async function linkLocation(
     writes.push([linkedFile(dir, key, f), `${out.code}//# sourceMappingURL=data:application/json;base64,${inline}\n`]);
     files.push(linkedFile(dir, key, f).slice(dir.length + 1));
   }
-  return { graph: { files, packages, absent: [...absent], links, resolver }, writes };
+  return { files, writes };
 }
