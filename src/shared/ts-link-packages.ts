@@ -18,7 +18,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Plugin } from 'esbuild';
 
 /** Node's resolution of (specifier, importer URL) pairs; null where it fails. */
-export type Resolver = (pairs: Array<[string, string]>) => Array<string | null>;
+export type Resolver = (pairs: Array<[string, string]>) => Promise<Array<string | null>>;
 
 /** What inlining wrote and what a worker checks before using it. */
 export interface InlinedPackages {
@@ -113,28 +113,28 @@ export async function inlinePackages(
       if (pkg === null) s.unsafe = 'not in a package';
       else if (never(pkg)) s.unsafe = 'kept external';
       else if (!isEsm(file)) s.unsafe = `${extname(file) === '.node' ? 'a native addon' : 'not an ES module'}`;
-      if (s.unsafe) continue;
+      // An ES module that stays external is walked too: what it imports must stay external.
+      if (s.unsafe && s.unsafe !== 'kept external') continue;
       const text = readFileSync(file, 'utf8');
-      let specs: string[] = [];
+      const specs: string[] = [];
       try {
         const [imports] = parse(text, file);
         for (const i of imports) {
-          if (i.d === -2) s.unsafe = 'import.meta';
-          else if (i.d !== -1 || i.n === undefined) s.unsafe = 'a dynamic import';
-          else if (i.a >= 0) s.unsafe = 'an import with attributes';
-          else specs.push(i.n);
+          if (i.d === -2) s.unsafe ??= 'import.meta';
+          else if (i.d !== -1) s.unsafe ??= 'a dynamic import';
+          else if (i.a >= 0) s.unsafe ??= 'an import with attributes';
+          if (i.n !== undefined && i.d !== -2) specs.push(i.n);
         }
       } catch {
-        s.unsafe = 'not parsable as an ES module';
+        s.unsafe ??= 'not parsable as an ES module';
       }
       if (!s.unsafe && COMMONJS_NAME.test(text)) s.unsafe = `uses ${COMMONJS_NAME.exec(text)![0]}`;
-      if (s.unsafe) specs = [];
       pending.push({ s, specs: [...new Set(specs)] });
     }
     const pairs = pending.flatMap(({ s, specs }) =>
       specs.map((n): [string, string] => [n, pathToFileURL(s.file).href]),
     );
-    const resolved = resolve(pairs);
+    const resolved = await resolve(pairs);
     let k = 0;
     const next: string[] = [];
     for (const { s, specs } of pending) {
@@ -166,7 +166,9 @@ export async function inlinePackages(
       }
     }
   }
-  for (const [pkg, why] of bad) external[pkg] = why;
+  // Reported: the packages the location imports that stay external.
+  const imported = new Set(roots.map((u) => scanned.get(fileURLToPath(u))?.pkg));
+  for (const [pkg, why] of bad) if (imported.has(pkg)) external[pkg] = why;
   const inlined = (file: string): boolean => {
     const s = scanned.get(file);
     return s !== undefined && !bad.has(s.pkg);

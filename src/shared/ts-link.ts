@@ -10,13 +10,13 @@
 // package that resolves to what Node cannot import alone (a workspace's .ts source). A package
 // is trusted at run time while its package.json and the real path of the node_modules entry it
 // was found through are unchanged and nothing nearer shadows it (ts-cache.ts linkedEntryUrl).
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
 import { dirname, extname, isAbsolute, join, parse as parsePath, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fileHash, linkedFile, resolverKey, type LinkedGraph } from './ts-cache.js';
-import { inlinePackages } from './ts-link-packages.js';
+import { inlinePackages, type InlinedPackages, type Resolver } from './ts-link-packages.js';
 import { transpileForLink, type LocationGraph } from './ts-transpile.js';
 import { COMPILED_CONDITION } from './cli-command.js';
 
@@ -35,6 +35,10 @@ function packageName(spec: string): string {
   return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
 }
 
+/** How long Node's resolution of a location's imports may take, in all. */
+const RESOLVE_TIMEOUT_MS = 30_000;
+const RESOLVER_ARGS = [`--conditions=${COMPILED_CONDITION}`, '--experimental-import-meta-resolve', '--no-warnings'];
+
 /**
  * Node's own resolution of bare specifiers from their importers, as the compiled workers resolve
  * them (`--conditions=outpost-compiled`; NODE_OPTIONS is inherited and part of the key).
@@ -43,13 +47,54 @@ function resolveBare(pairs: Array<[string, string]>): Array<string | null> {
   if (!pairs.length) return [];
   const script =
     'const p=JSON.parse(process.argv[1]);process.stdout.write(JSON.stringify(p.map(([s,f])=>{try{return import.meta.resolve(s,f)}catch{return null}})))';
-  const args = [`--conditions=${COMPILED_CONDITION}`, '--experimental-import-meta-resolve', '--no-warnings'];
-  const r = spawnSync(process.execPath, [...args, '--input-type=module', '-e', script, JSON.stringify(pairs)], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [...RESOLVER_ARGS, '--input-type=module', '-e', script, JSON.stringify(pairs)],
+    {
+      encoding: 'utf8',
+      timeout: RESOLVE_TIMEOUT_MS,
+    },
+  );
   if (r.status !== 0) throw new Error(`resolving packages: ${r.stderr}`);
   return JSON.parse(r.stdout) as Array<string | null>;
+}
+
+/**
+ * The same resolution as resolveBare for many batches (a package graph, level by level) from one
+ * child Node: a process start per batch costs more than the walk.
+ */
+function resolverProcess(): { resolve: Resolver; close: () => void } {
+  const script =
+    "let b='';process.stdin.setEncoding('utf8').on('data',(d)=>{b+=d;let i;while((i=b.indexOf('\\n'))>=0){const p=JSON.parse(b.slice(0,i));b=b.slice(i+1);" +
+    "process.stdout.write(JSON.stringify(p.map(([s,f])=>{try{return import.meta.resolve(s,f)}catch{return null}}))+'\\n')}})";
+  const child = spawn(process.execPath, [...RESOLVER_ARGS, '--input-type=module', '-e', script], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const waiting: Array<(line: string) => void> = [];
+  let buf = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) waiting.shift()?.(buf.slice(0, i));
+  });
+  const exited = new Promise<never>((_, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the package resolver exited (${code})`)));
+  });
+  exited.catch(() => undefined);
+  // As resolveBare's: a resolver that hangs does not hold the helper.
+  const timer = setTimeout(() => child.kill(), RESOLVE_TIMEOUT_MS).unref();
+  return {
+    resolve: async (pairs) => {
+      if (!pairs.length) return [];
+      const line = new Promise<string>((r) => waiting.push(r));
+      child.stdin.write(`${JSON.stringify(pairs)}\n`);
+      return JSON.parse(await Promise.race([line, exited])) as Array<string | null>;
+    },
+    close: () => {
+      clearTimeout(timer);
+      child.stdin.end();
+    },
+  };
 }
 
 /** The package.json a resolution rests on: the named package's (or the importer's scope's). */
@@ -227,11 +272,13 @@ export async function linkLocation(
       return !rel.startsWith('..') && !isAbsolute(rel) && !rel.split(sep).includes('node_modules');
     });
   const roots = [...new Set([...bare.values()].filter((u) => u.startsWith('file:')))];
-  const inlined = roots.length
-    ? await inlinePackages(roots, resolveBare, ours).catch(
-        (err: unknown) => `inlining failed: ${String((err as Error)?.message ?? err)}`,
-      )
-    : undefined;
+  let inlined: InlinedPackages | string | undefined;
+  if (roots.length) {
+    const resolver = resolverProcess();
+    inlined = await inlinePackages(roots, resolver.resolve, ours)
+      .catch((err: unknown) => `inlining failed: ${String((err as Error)?.message ?? err)}`)
+      .finally(resolver.close);
+  }
   if (typeof inlined === 'string') linkedGraph.notInlined = inlined;
   else if (inlined) {
     // Bare imports inside inlined packages rest on node_modules entries as the location's do.
