@@ -7,7 +7,9 @@
 // aliases, a file that changed since) leaves the process on tsx (cli-command.ts).
 //
 // When the whole graph is cached, the manifest also names its linked entries (ts-link.ts):
-// the same files as ready ES modules a process imports without hooks (linkedEntryUrl).
+// the same files as ready ES modules a process imports without hooks (linkedEntryUrl), and the
+// same again with the location's packages inlined for run workers and standbys, used while every
+// inlined file is as it was (ts-link-packages.ts).
 //
 // Only the agent writes the cache (ts-precompile.ts, a helper it runs outside any sandbox: it
 // parses, never executes, user code); sandboxes see it read-only, so user code cannot plant
@@ -80,7 +82,9 @@ export function resolverKey(execArgv: string[], nodeOptions: string | undefined)
  * hooks: the manifest is usable (every source file unchanged), the graph was linked under this
  * process's resolution, every package.json it rests on is unchanged, nothing shadows a resolved
  * package and each is still found through the same path, and every linked entry is there.
- * Otherwise undefined (the light loader's hooks then).
+ * Otherwise undefined (the light loader's hooks then). With `inlined` (run workers, standbys) the
+ * graph with its packages inlined when it has one and every inlined file has its recorded size,
+ * mtime and ctime (one stat each), else the plain linked graph: its packages load from their files.
  */
 export function linkedEntryUrl(dir: string, entry: string, opts: { inlined?: boolean } = {}): string | undefined {
   const linked = usableManifest(dir, entry)?.linked;

@@ -10,6 +10,9 @@
 // package that resolves to what Node cannot import alone (a workspace's .ts source). A package
 // is trusted at run time while its package.json and the real path of the node_modules entry it
 // was found through are unchanged and nothing nearer shadows it (ts-cache.ts linkedEntryUrl).
+// Beside it, the same graph with the packages it imports inlined where that means the same
+// (ts-link-packages.ts): what run workers and standbys import, one bundle in place of each
+// package's files (zod/v4: 65 modules, ~40 ms of CPU per boot).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
