@@ -84,6 +84,12 @@ interface Scanned {
   unsafe?: string;
   /** (specifier, resolved URL or builtin name) per static import. */
   imports: Array<[string, string]>;
+  stat?: [number, number, number];
+}
+
+function statOf(file: string): [number, number, number] {
+  const st = statSync(file);
+  return [st.size, st.mtimeMs, st.ctimeMs];
 }
 
 /**
@@ -115,6 +121,8 @@ export async function inlinePackages(
       else if (!isEsm(file)) s.unsafe = `${extname(file) === '.node' ? 'a native addon' : 'not an ES module'}`;
       // An ES module that stays external is walked too: what it imports must stay external.
       if (s.unsafe && s.unsafe !== 'kept external') continue;
+      // Before the read: a change after it shows in the stat a worker compares.
+      s.stat = statOf(file);
       const text = readFileSync(file, 'utf8');
       const specs: string[] = [];
       try {
@@ -184,10 +192,8 @@ export async function inlinePackages(
   for (const s of scanned.values()) {
     if (!inlined(s.file)) continue;
     packages.add(s.pkg);
-    for (const f of [s.file, join(s.pkg, 'package.json')]) {
-      const st = statSync(f);
-      stats[f] = [st.size, st.mtimeMs, st.ctimeMs];
-    }
+    stats[s.file] = s.stat!;
+    stats[join(s.pkg, 'package.json')] ??= statOf(join(s.pkg, 'package.json'));
     for (const [n] of s.imports)
       if (!n.startsWith('.') && !n.startsWith('/') && !isBuiltin(n)) bare.push([n, pathToFileURL(s.file).href]);
   }
@@ -233,6 +239,8 @@ export async function inlinePackages(
     if (o.entryPoint)
       entries.set(pathToFileURL(join('/', o.entryPoint)).href, relative('/outpost-inlined', join('/', outPath)));
   }
+  const missing = entryFiles.find((f) => !entries.has(pathToFileURL(f).href));
+  if (missing) throw new Error(`no bundle for ${missing}`);
   const writes = out.outputFiles.map((f): [string, string] => [relative('/outpost-inlined', f.path), f.text]);
   return { entries, writes, stats, packages: [...packages], external, bare };
 }
