@@ -7,13 +7,15 @@
 // aliases, a file that changed since) leaves the process on tsx (cli-command.ts).
 //
 // When the whole graph is cached, the manifest also names its linked entries (ts-link.ts):
-// the same files as ready ES modules a process imports without hooks (linkedEntryUrl).
+// the same files as ready ES modules a process imports without hooks (linkedEntryUrl), and the
+// same again with the location's packages inlined for run workers and standbys, used while every
+// inlined file is as it was (ts-link-packages.ts).
 //
 // Only the agent writes the cache (ts-precompile.ts, a helper it runs outside any sandbox: it
 // parses, never executes, user code); sandboxes see it read-only, so user code cannot plant
 // code for the next run. A process that finds a file missing transpiles it in memory.
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync } from 'node:fs';
+import { chmodSync, existsSync, lstatSync, mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, extname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -80,9 +82,11 @@ export function resolverKey(execArgv: string[], nodeOptions: string | undefined)
  * hooks: the manifest is usable (every source file unchanged), the graph was linked under this
  * process's resolution, every package.json it rests on is unchanged, nothing shadows a resolved
  * package and each is still found through the same path, and every linked entry is there.
- * Otherwise undefined (the light loader's hooks then).
+ * Otherwise undefined (the light loader's hooks then). With `inlined` (run workers, standbys) the
+ * graph with its packages inlined when it has one and every inlined file has its recorded size,
+ * mtime and ctime (one stat each), else the plain linked graph: its packages load from their files.
  */
-export function linkedEntryUrl(dir: string, entry: string): string | undefined {
+export function linkedEntryUrl(dir: string, entry: string, opts: { inlined?: boolean } = {}): string | undefined {
   const linked = usableManifest(dir, entry)?.linked;
   if (!linked || linked.resolver !== resolverKey(process.execArgv, process.env.NODE_OPTIONS)) return undefined;
   try {
@@ -95,10 +99,26 @@ export function linkedEntryUrl(dir: string, entry: string): string | undefined {
   } catch {
     return undefined;
   }
-  if (linked.absent.some((p) => existsSync(p)) || !linked.files.every((f) => existsSync(join(dir, f)))) {
-    return undefined;
+  if (linked.absent.some((p) => existsSync(p))) return undefined;
+  if (opts.inlined && linked.inlined && inlinedUnchanged(linked.inlined.stats)) {
+    if (linked.inlined.files.every((f) => existsSync(join(dir, f)))) {
+      return pathToFileURL(join(dir, linked.inlined.files[0]!)).href;
+    }
   }
+  if (!linked.files.every((f) => existsSync(join(dir, f)))) return undefined;
   return pathToFileURL(join(dir, linked.files[0]!)).href;
+}
+
+/**
+ * Whether every inlined file is as it was inlined: one stat each (a patch-package edit changes
+ * mtime and ctime even when the size stays). Otherwise the packages load from their own files.
+ */
+function inlinedUnchanged(stats: Record<string, [number, number, number]>): boolean {
+  for (const [file, [size, mtime, ctime]] of Object.entries(stats)) {
+    const st = statSync(file, { throwIfNoEntry: false });
+    if (!st || st.size !== size || st.mtimeMs !== mtime || st.ctimeMs !== ctime) return false;
+  }
+  return true;
 }
 
 /** The manifest of a location entry module. */
@@ -131,6 +151,20 @@ export interface LinkedGraph {
   links: Record<string, string>;
   /** The conditions the packages were resolved under (resolverKey). */
   resolver: string;
+  /** The same graph with its packages inlined (ts-link-packages.ts), for run workers and standbys. */
+  inlined?: InlinedGraph;
+  /** Why the packages, or some of them, are not inlined. */
+  notInlined?: string;
+}
+
+/** A linked graph whose packages are inlined: it rests on every inlined file as it was. */
+export interface InlinedGraph {
+  /** Cache file names: the location's linked entries (its module first), then the packages'. */
+  files: string[];
+  /** Each inlined file and package.json → [size, mtimeMs, ctimeMs] when it was inlined. */
+  stats: Record<string, [number, number, number]>;
+  /** The package directories inlined. */
+  packages: string[];
 }
 
 export function fileHash(source: string): string {

@@ -10,12 +10,16 @@
 // package that resolves to what Node cannot import alone (a workspace's .ts source). A package
 // is trusted at run time while its package.json and the real path of the node_modules entry it
 // was found through are unchanged and nothing nearer shadows it (ts-cache.ts linkedEntryUrl).
-import { spawnSync } from 'node:child_process';
+// Beside it, the same graph with the packages it imports inlined where that means the same
+// (ts-link-packages.ts): what run workers and standbys import, one bundle in place of each
+// package's files (zod/v4: 65 modules, ~40 ms of CPU per boot).
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { isBuiltin } from 'node:module';
-import { dirname, extname, join, parse as parsePath } from 'node:path';
+import { dirname, extname, isAbsolute, join, parse as parsePath, relative, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { fileHash, linkedFile, resolverKey, type LinkedGraph } from './ts-cache.js';
+import { inlinePackages, type InlinedPackages, type Resolver } from './ts-link-packages.js';
 import { transpileForLink, type LocationGraph } from './ts-transpile.js';
 import { COMPILED_CONDITION } from './cli-command.js';
 
@@ -34,6 +38,10 @@ function packageName(spec: string): string {
   return spec.startsWith('@') ? parts.slice(0, 2).join('/') : parts[0]!;
 }
 
+/** How long Node's resolution of a location's imports may take, in all. */
+const RESOLVE_TIMEOUT_MS = 30_000;
+const RESOLVER_ARGS = [`--conditions=${COMPILED_CONDITION}`, '--experimental-import-meta-resolve', '--no-warnings'];
+
 /**
  * Node's own resolution of bare specifiers from their importers, as the compiled workers resolve
  * them (`--conditions=outpost-compiled`; NODE_OPTIONS is inherited and part of the key).
@@ -42,13 +50,54 @@ function resolveBare(pairs: Array<[string, string]>): Array<string | null> {
   if (!pairs.length) return [];
   const script =
     'const p=JSON.parse(process.argv[1]);process.stdout.write(JSON.stringify(p.map(([s,f])=>{try{return import.meta.resolve(s,f)}catch{return null}})))';
-  const args = [`--conditions=${COMPILED_CONDITION}`, '--experimental-import-meta-resolve', '--no-warnings'];
-  const r = spawnSync(process.execPath, [...args, '--input-type=module', '-e', script, JSON.stringify(pairs)], {
-    encoding: 'utf8',
-    timeout: 30_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    [...RESOLVER_ARGS, '--input-type=module', '-e', script, JSON.stringify(pairs)],
+    {
+      encoding: 'utf8',
+      timeout: RESOLVE_TIMEOUT_MS,
+    },
+  );
   if (r.status !== 0) throw new Error(`resolving packages: ${r.stderr}`);
   return JSON.parse(r.stdout) as Array<string | null>;
+}
+
+/**
+ * The same resolution as resolveBare for many batches (a package graph, level by level) from one
+ * child Node: a process start per batch costs more than the walk.
+ */
+function resolverProcess(): { resolve: Resolver; close: () => void } {
+  const script =
+    "let b='';process.stdin.setEncoding('utf8').on('data',(d)=>{b+=d;let i;while((i=b.indexOf('\\n'))>=0){const p=JSON.parse(b.slice(0,i));b=b.slice(i+1);" +
+    "process.stdout.write(JSON.stringify(p.map(([s,f])=>{try{return import.meta.resolve(s,f)}catch{return null}}))+'\\n')}})";
+  const child = spawn(process.execPath, [...RESOLVER_ARGS, '--input-type=module', '-e', script], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  const waiting: Array<(line: string) => void> = [];
+  let buf = '';
+  child.stdout.setEncoding('utf8').on('data', (d: string) => {
+    buf += d;
+    for (let i; (i = buf.indexOf('\n')) >= 0; buf = buf.slice(i + 1)) waiting.shift()?.(buf.slice(0, i));
+  });
+  const exited = new Promise<never>((_, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`the package resolver exited (${code})`)));
+  });
+  exited.catch(() => undefined);
+  // As resolveBare's: a resolver that hangs does not hold the helper.
+  const timer = setTimeout(() => child.kill(), RESOLVE_TIMEOUT_MS).unref();
+  return {
+    resolve: async (pairs) => {
+      if (!pairs.length) return [];
+      const line = new Promise<string>((r) => waiting.push(r));
+      child.stdin.write(`${JSON.stringify(pairs)}\n`);
+      return JSON.parse(await Promise.race([line, exited])) as Array<string | null>;
+    },
+    close: () => {
+      clearTimeout(timer);
+      child.stdin.end();
+    },
+  };
 }
 
 /** The package.json a resolution rests on: the named package's (or the importer's scope's). */
@@ -61,6 +110,20 @@ function packageJsonOf(file: string, name: string | undefined): string | undefin
       if ((JSON.parse(readFileSync(pkg, 'utf8')) as { name?: string }).name === name) return pkg;
     } catch {
       return undefined;
+    }
+  }
+  return undefined;
+}
+
+/** Outpost's own package.json: the nearest one up from this module that has a name. */
+function outpostPackageJson(): string | undefined {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== parsePath(dir).root; dir = dirname(dir)) {
+    try {
+      if ((JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as { name?: string }).name) {
+        return join(dir, 'package.json');
+      }
+    } catch {
+      // none here (or dist's own, which has no name)
     }
   }
   return undefined;
@@ -192,29 +255,96 @@ export async function linkLocation(
     const pkg = packageJsonOf(name === undefined ? fileURLToPath(from) : target, name);
     if (!pkg) return `${spec}: no package.json for ${target}`;
     packages[pkg] = fileHash(readFileSync(pkg, 'utf8'));
-    // Node takes the first node_modules/<name> up from the importer, often a symlink (pnpm,
-    // workspaces, npm link) whose real path is where the package is: one installed nearer later,
-    // or that symlink pointed elsewhere, resolves the package elsewhere.
-    if (name === undefined) continue;
-    for (let d = dirname(fileURLToPath(from)); ; d = dirname(d)) {
-      const candidate = join(d, 'node_modules', name);
-      if (existsSync(candidate)) {
-        links[candidate] = realpathSync(candidate);
-        break;
-      }
-      absent.add(candidate);
-      if (d === dirname(d)) break;
-    }
+    if (name !== undefined) recordLookup(spec, from, links, absent);
   }
   const resolver = resolverKey([`--conditions=${COMPILED_CONDITION}`], process.env.NODE_OPTIONS);
   const key = fileHash(JSON.stringify([version, graph.files.map((f) => [f, fileHash(sources[f]!)]), [...bare]]));
+  const ts = graph.files.filter((f) => extname(f) !== '.json');
+  // The entry first: the worker imports files[0].
+  ts.sort((a, b) => Number(b === main) - Number(a === main));
+  const plain = await writeLinked(ts, graph, sources, dir, key, (spec) => bare.get(spec));
+  if (typeof plain === 'string') return plain;
+  const linkedGraph: LinkedGraph = { files: plain.files, packages, absent: [...absent], links, resolver };
+  const writes = plain.writes;
+  // The same graph with its packages inlined, for run workers and standbys (ts-link-packages.ts).
+  // Never inlined: the location's own package and Outpost's (one SDK, one error registry).
+  const own = [packageJsonOf(real, undefined), outpostPackageJson()].flatMap((p) => (p ? [dirname(p)] : []));
+  const ours = (pkg: string): boolean =>
+    own.some((o) => {
+      const rel = relative(o, pkg);
+      return !rel.startsWith('..') && !isAbsolute(rel) && !rel.split(sep).includes('node_modules');
+    });
+  const roots = [...new Set([...bare.values()].filter((u) => u.startsWith('file:')))];
+  let inlined: InlinedPackages | string | undefined;
+  if (roots.length) {
+    const resolver = resolverProcess();
+    inlined = await inlinePackages(roots, resolver.resolve, ours)
+      .catch((err: unknown) => `inlining failed: ${String((err as Error)?.message ?? err)}`)
+      .finally(resolver.close);
+  }
+  if (typeof inlined === 'string') linkedGraph.notInlined = inlined;
+  else if (inlined) {
+    // Bare imports inside inlined packages rest on node_modules entries as the location's do.
+    for (const [spec, from] of inlined.bare) recordLookup(spec, from, links, absent);
+    linkedGraph.absent = [...absent];
+    const inlinedKey = fileHash(JSON.stringify([key, inlined.writes.map(([f]) => f)]));
+    const facade = (url: string): string | undefined => {
+      const name = inlined.entries.get(url);
+      return name === undefined ? url : pathToFileURL(join(dir, name)).href;
+    };
+    const via = await writeLinked(ts, graph, sources, dir, inlinedKey, (spec) => {
+      const url = bare.get(spec);
+      return url === undefined ? undefined : facade(url);
+    });
+    if (typeof via === 'string') linkedGraph.notInlined = via;
+    else {
+      for (const [name, text] of inlined.writes) writes.push([join(dir, name), text]);
+      writes.push(...via.writes);
+      linkedGraph.inlined = {
+        files: [...via.files, ...inlined.writes.map(([name]) => name)],
+        stats: inlined.stats,
+        packages: inlined.packages,
+      };
+      if (Object.keys(inlined.external).length) linkedGraph.notInlined = JSON.stringify(inlined.external);
+    }
+  }
+  return { graph: linkedGraph, writes };
+}
+
+/** Records the node_modules entry Node finds `spec`'s package through from `from` (a URL). */
+function recordLookup(spec: string, from: string, links: Record<string, string>, absent: Set<string>): void {
+  if (spec.startsWith('#')) return;
+  const name = packageName(spec);
+  // Node takes the first node_modules/<name> up from the importer, often a symlink (pnpm,
+  // workspaces, npm link) whose real path is where the package is: one installed nearer later,
+  // or that symlink pointed elsewhere, resolves the package elsewhere.
+  for (let d = dirname(fileURLToPath(from)); ; d = dirname(d)) {
+    const candidate = join(d, 'node_modules', name);
+    if (existsSync(candidate)) {
+      links[candidate] = realpathSync(candidate);
+      break;
+    }
+    absent.add(candidate);
+    if (d === dirname(d)) break;
+  }
+}
+
+/**
+ * The location's files as linked entries under `key`: each static specifier rewritten to its
+ * sibling's linked entry, its JSON file, or what `bareTo(importer URL \0 specifier)` says.
+ */
+async function writeLinked(
+  ts: string[],
+  graph: LocationGraph,
+  sources: Record<string, string>,
+  dir: string,
+  key: string,
+  bareTo: (importerAndSpec: string) => string | undefined,
+): Promise<{ files: string[]; writes: Array<[string, string]> } | string> {
   const { init, parse } = await import('es-module-lexer');
   await init;
   const writes: Array<[string, string]> = [];
   const files: string[] = [];
-  const ts = graph.files.filter((f) => extname(f) !== '.json');
-  // The entry first: the worker imports files[0].
-  ts.sort((a, b) => Number(b === main) - Number(a === main));
   for (const f of ts) {
     const local = new Map((graph.imports[f] ?? []).map((i) => [i.specifier, i.file]));
     const { code, map } = await transpileForLink(f, sources[f]!);
@@ -225,7 +355,7 @@ export async function linkLocation(
       let to: string | undefined;
       if (file && extname(file) === '.json') to = pathToFileURL(file).href;
       else if (file) to = pathToFileURL(linkedFile(dir, key, file)).href;
-      else to = isBuiltin(i.n) ? i.n : bare.get(`${pathToFileURL(f).href}\0${i.n}`);
+      else to = isBuiltin(i.n) ? i.n : bareTo(`${pathToFileURL(f).href}\0${i.n}`);
       if (!to) return `${f}: cannot link ${i.n}`;
       // The whole literal, quotes included, as a JSON string: esbuild writes a specifier in
       // single quotes when that escapes less, and a file URL keeps a ' of its path.
@@ -240,5 +370,5 @@ export async function linkLocation(
     writes.push([linkedFile(dir, key, f), `${out.code}//# sourceMappingURL=data:application/json;base64,${inline}\n`]);
     files.push(linkedFile(dir, key, f).slice(dir.length + 1));
   }
-  return { graph: { files, packages, absent: [...absent], links, resolver }, writes };
+  return { files, writes };
 }

@@ -13,7 +13,22 @@ import { withTimeout } from './with-timeout.js';
 /** Default time a module may take to import (top-level await included). */
 export const DEFAULT_LOAD_TIMEOUT_MS = 30_000;
 
-export async function loadLocation(modulePath: string, timeoutMs = DEFAULT_LOAD_TIMEOUT_MS): Promise<LocationDef> {
+/** How a location is loaded. */
+export interface LoadOptions {
+  /**
+   * Import its packages inlined in the linked graph when the cache has them so (ts-link-packages.ts):
+   * for run workers and standbys, which start once per run. Default false: a code server shares
+   * the location's packages with Outpost's own imports (its zod turns the user's schemas into JSON
+   * Schema, reading zod's registry of descriptions), and it starts once.
+   */
+  inlinePackages?: boolean;
+}
+
+export async function loadLocation(
+  modulePath: string,
+  timeoutMs = DEFAULT_LOAD_TIMEOUT_MS,
+  opts: LoadOptions = {},
+): Promise<LocationDef> {
   const abs = resolve(modulePath);
   if (!existsSync(abs)) throw new OutpostError('USER_CODE_LOAD_FAILED', { detail: `no file at ${abs}` });
   // The SDK before the loader: once module hooks are registered every import costs round trips
@@ -21,7 +36,9 @@ export async function loadLocation(modulePath: string, timeoutMs = DEFAULT_LOAD_
   // zod: a location that imports zod and is not in the linked compile cache loads it through
   // the hooks, slower but the same.)
   await import('../sdk/index.js');
-  const url = (await linkedUrl(abs)) ?? (await ensureTypeScriptLoader(abs), pathToFileURL(abs).href);
+  const url =
+    (await linkedUrl(abs, opts.inlinePackages ?? false)) ??
+    (await ensureTypeScriptLoader(abs), pathToFileURL(abs).href);
   const mod = (await withTimeout(
     () => import(url) as Promise<Record<string, unknown>>,
     timeoutMs,
@@ -41,11 +58,11 @@ export async function loadLocation(modulePath: string, timeoutMs = DEFAULT_LOAD_
  * without hooks (OUTPOST_TS_LOADER=tsx or =hooks says not to). As under the hooks, stack traces
  * are source-mapped to the .ts and require() of a .ts works.
  */
-async function linkedUrl(abs: string): Promise<string | undefined> {
+async function linkedUrl(abs: string, inlined: boolean): Promise<string | undefined> {
   const choice = process.env.OUTPOST_TS_LOADER;
   if (!RUNS_COMPILED || choice === 'tsx' || choice === 'hooks') return undefined;
   const { linkedEntryUrl, tsCacheDir } = await import('../../shared/ts-cache.js');
-  const url = linkedEntryUrl(tsCacheDir(), abs);
+  const url = linkedEntryUrl(tsCacheDir(), abs, { inlined });
   if (!url) return undefined;
   (await import('./ts-require.js')).registerTypeScriptRequire();
   // Enabled last: modules compiled from here on have their maps read (ours need not).

@@ -26,8 +26,11 @@ export async function runStandby(opts: StandbyOptions): Promise<number> {
     process.stderr.write('run-worker-standby: must be started by the agent with an IPC channel\n');
     return EXIT.usage;
   }
-  const [{ loadLocation }] = await Promise.all([import('../common/load-location.js'), import('./run-executor.js')]);
-  const preloaded = loadLocation(opts.module);
+  const [{ loadLocation, DEFAULT_LOAD_TIMEOUT_MS }] = await Promise.all([
+    import('../common/load-location.js'),
+    import('./run-executor.js'),
+  ]);
+  const preloaded = loadLocation(opts.module, DEFAULT_LOAD_TIMEOUT_MS, { inlinePackages: true });
   const loadError = await preloaded.then(
     () => undefined,
     (err: unknown) => String((err as Error)?.message ?? err),

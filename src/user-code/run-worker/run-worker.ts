@@ -184,7 +184,7 @@ async function execute(
     data: { ...(err instanceof OutpostError ? { code: err.code } : {}), ...data },
   });
   // Loaded here, after RUN_START, so the event is written before the heavier imports.
-  const [{ loadLocation }, { executeJob }] = await Promise.all([
+  const [{ loadLocation, DEFAULT_LOAD_TIMEOUT_MS }, { executeJob }] = await Promise.all([
     import('../common/load-location.js'),
     import('./run-executor.js'),
   ]);
@@ -201,7 +201,7 @@ async function execute(
   }
   let location;
   try {
-    location = await (opts.preloaded ?? loadLocation(opts.module));
+    location = await (opts.preloaded ?? loadLocation(opts.module, DEFAULT_LOAD_TIMEOUT_MS, { inlinePackages: true }));
   } catch (err) {
     const wrapped =
       err instanceof OutpostError

@@ -80,12 +80,26 @@ test('a location whose whole graph the cache holds is linked at deploy, and its 
   assert.equal(status.status, 'LOADED', status.loadError ?? '');
   const manifests = readdirSync(cacheDir)
     .filter((f) => f.startsWith('m-'))
-    .map((f) => JSON.parse(readFileSync(join(cacheDir, f), 'utf8')) as { files: object; linked?: { files: string[] } });
+    .map(
+      (f) =>
+        JSON.parse(readFileSync(join(cacheDir, f), 'utf8')) as {
+          files: object;
+          linked?: { files: string[]; inlined?: { files: string[]; packages: string[] } };
+        },
+    );
   const m = manifests.find((x) => LINKED in x.files);
   // definitions.ts and, beside it, ts-features' helpers.ts, lib/twice.ts and lib/index.ts.
   assert.equal(m?.linked?.files.length, 4, JSON.stringify(m));
+  // Run workers import the same four with zod/v4 inlined (ts-link-packages.ts), and zod's bundle.
+  const inlined = m.linked.inlined;
+  assert.deepEqual(
+    inlined?.packages.map((p) => p.split('/').at(-1)),
+    ['zod'],
+    JSON.stringify(m),
+  );
+  assert.equal(inlined.files.filter((f) => f.startsWith('l-')).length, 4);
   // Only the linked entry of helpers.ts is rewritten: only a worker importing linked entries prints it.
-  const helpers = m.linked.files
+  const helpers = inlined.files
     .map((f) => join(cacheDir, f))
     .filter((f) => readFileSync(f, 'utf8').includes('sides in'));
   assert.equal(helpers.length, 1);

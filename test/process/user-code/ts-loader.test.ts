@@ -230,6 +230,13 @@ describe('the linked compile cache (no module hooks)', () => {
       `imported from the linked cache: ${linked.resolved.filter((u) => !u.includes('/node_modules/')).join(' ')}`,
     );
     assert.ok(!linked.resolved.some((u) => u.endsWith('/ts-hooks.js')), 'no module hooks registered');
+    // zod/v4 (65 files) is inlined: the worker loads one bundle from the cache, none of zod's files.
+    assert.ok(linked.resolved.some((u) => u.startsWith(pathToFileURL(join(cacheDir, 'p-')).href)));
+    assert.deepEqual(
+      linked.resolved.filter((u) => u.includes('/node_modules/zod/')),
+      [],
+      'zod is not loaded from its files',
+    );
     const report = line(linked, 'REPORT');
     assert.ok(report, linked.out);
     assert.equal(report, line(viaTsx, 'REPORT'));
