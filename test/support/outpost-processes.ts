@@ -14,9 +14,14 @@ export class ControlPlaneProcess {
   port = 0;
   userToken = '';
 
+  /** Every line the process wrote (each life of it), for tests that read its log. */
+  readonly output: string[] = [];
+
   constructor(
     readonly dir: string,
     readonly extraArgs: string[] = [],
+    /** Default: a SQLite file in `dir`. */
+    readonly databaseUrl?: string,
   ) {}
 
   get dbFile(): string {
@@ -28,7 +33,7 @@ export class ControlPlaneProcess {
       [
         'control-plane',
         '--database-url',
-        `sqlite:${this.dbFile}`,
+        this.databaseUrl ?? `sqlite:${this.dbFile}`,
         '--port',
         String(this.port),
         '--data-dir',
@@ -36,6 +41,8 @@ export class ControlPlaneProcess {
         ...this.extraArgs,
       ],
       /control plane at (http:\/\/127\.0\.0\.1:(\d+))/,
+      {},
+      this.output,
     );
     this.child = child;
     this.url = match[1]!;

@@ -46,11 +46,21 @@ export function publicExtensions(ext: GraphQLErrorExtensions | undefined): Publi
   };
 }
 
-export function createMaskError(logger?: Logger): (error: unknown, message: string) => Error {
+/**
+ * `unavailable` names a store that could not be reached (store.unavailableError): such a failure
+ * answers POSTGRES_UNAVAILABLE (503, what to check), not INTERNAL ("report this"), and is not
+ * logged per request (the daemon logs the outage once, /readyz says it).
+ */
+export function createMaskError(
+  logger?: Logger,
+  unavailable?: (err: unknown) => OutpostError | undefined,
+): (error: unknown, message: string) => Error {
   return (error, message) => {
     const gql = error instanceof GraphQLError ? error : undefined;
     const original = gql?.originalError ?? error;
     if (original instanceof OutpostError) return toGraphQLError(original, gql);
+    const down = unavailable?.(original);
+    if (down) return toGraphQLError(down, gql);
     // No path: the request itself is wrong (syntax, validation, variable types); say so.
     if (gql && !gql.path) return gql;
     logger?.error(

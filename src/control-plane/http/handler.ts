@@ -139,7 +139,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const { store, limits, metrics, logger, deployPolicy } = deps;
   const subscriptions = new SubscriptionSlots(limits.maxSubscriptionsPerToken);
   const cors: CorsPolicy = deps.cors ?? { allowedOrigins: [] };
-  const maskError = createMaskError(logger);
+  const maskError = createMaskError(logger, (err) => store.unavailableError(err));
   const userDocs = new ValidatedDocuments();
   const agentDocs = new ValidatedDocuments();
   const userSchema = createUserSchema();
@@ -265,7 +265,12 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
         return Response.json({ status: 'ready' });
       } catch (err) {
         logger.warn({ err: err instanceof Error ? err.message : String(err) }, 'readiness check failed');
-        return Response.json({ status: 'unavailable' }, { status: 503 });
+        // The code and hint, never the detail (this path needs no token; the detail names the host).
+        const down = store.unavailableError(err);
+        return Response.json(
+          { status: 'unavailable', ...(down ? { code: down.code, hint: down.hint } : {}) },
+          { status: 503 },
+        );
       }
     }
     if (path === '/metrics') {
@@ -296,17 +301,21 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
         metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: '499' });
         return new Response(null, { status: 499 });
       }
-      logger.error(
-        { err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path },
-        'request failed',
-      );
-      metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: '500' });
+      // A store that cannot be reached answers 503 with its code; the outage is logged by the
+      // daemon and /readyz, not once per request.
+      const down = store.unavailableError(err);
       const coded =
         err instanceof OutpostError
           ? err
           : err instanceof Error && err.cause instanceof OutpostError
             ? err.cause
-            : undefined;
+            : down;
+      if (!down)
+        logger.error(
+          { err: err instanceof Error ? { message: err.message, stack: err.stack } : String(err), path },
+          'request failed',
+        );
+      metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: String(coded?.http ?? 500) });
       return noStore(errorResponse(coded ?? new OutpostError('INTERNAL')));
     }
   };

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import type pg from 'pg';
 import type { Logger } from '../../shared/logger.js';
+import { backoffDelay } from '../../shared/backoff.js';
 import { pgModule } from './dialect/pg-module.js';
 
 const WORK_CHANNEL = 'outpost_work';
@@ -12,17 +13,35 @@ export class Signals {
   private readonly emitter = new EventEmitter();
   private listener: pg.Client | undefined;
   private pool: pg.Pool | undefined;
+  private url = '';
+  private relistening: NodeJS.Timeout | undefined;
 
   constructor(private readonly logger?: Logger) {
     // Every long-poll and subscription adds a listener; they are removed when they end.
     this.emitter.setMaxListeners(0);
   }
 
-  /** PostgreSQL only: listen on a dedicated connection (not a pooled one). */
+  /**
+   * PostgreSQL only: listen on a dedicated connection (not a pooled one). A connection the server
+   * ends (a restart) is opened again, with backoff, until `close`: without it, wake-ups from other
+   * replicas stopped for good after the first PostgreSQL restart (long-polls then waited out
+   * their timeout). Wakes local waiters on reconnect, since NOTIFYs sent meanwhile are lost.
+   */
   async listen(url: string, pool: pg.Pool): Promise<void> {
     this.pool = pool;
-    const client = new (pgModule().Client)({ connectionString: url });
+    this.url = url;
+    await this.connectListener();
+  }
+
+  private async connectListener(): Promise<void> {
+    const client = new (pgModule().Client)({ connectionString: this.url });
     client.on('error', (err) => this.logger?.warn({ err: err.message }, 'LISTEN connection error'));
+    // Only the open listener's end starts a reconnect; a failed attempt is retried by relisten.
+    client.on('end', () => {
+      if (this.listener !== client) return;
+      this.listener = undefined;
+      this.relisten(0);
+    });
     await client.connect();
     client.on('notification', (n) => {
       if (n.channel === WORK_CHANNEL) this.emitter.emit('work');
@@ -31,6 +50,24 @@ export class Signals {
     await client.query(`LISTEN ${WORK_CHANNEL}`);
     await client.query(`LISTEN ${RUN_EVENTS_CHANNEL}`);
     this.listener = client;
+  }
+
+  private relisten(attempt: number): void {
+    if (!this.pool || this.relistening) return;
+    this.relistening = setTimeout(
+      () => {
+        this.relistening = undefined;
+        if (!this.pool) return;
+        this.connectListener().then(
+          () => {
+            this.logger?.info({ attempts: attempt + 1 }, 'LISTEN connection open again');
+            this.emitter.emit('work');
+          },
+          () => this.relisten(attempt + 1),
+        );
+      },
+      backoffDelay(attempt, { initialMs: 250, maxMs: 5_000 }),
+    ).unref();
   }
 
   notifyWork(): void {
@@ -73,6 +110,7 @@ export class Signals {
 
   async close(): Promise<void> {
     this.pool = undefined;
+    clearTimeout(this.relistening);
     const l = this.listener;
     this.listener = undefined;
     await l?.end().catch(() => undefined);

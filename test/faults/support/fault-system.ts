@@ -19,6 +19,8 @@ export interface FaultSystemOptions {
   agentArgs?: string[];
   /** Route the agent's calls through an AgentApiGate (pass-through until a hold is set). */
   gate?: boolean;
+  /** The control plane's database; default a SQLite file. */
+  databaseUrl?: string;
   /** Code locations to deploy and wait for: name -> module path. */
   locations: Record<string, string>;
 }
@@ -32,7 +34,7 @@ export class FaultSystem {
   private temporalPort = 0;
 
   constructor(private readonly opts: FaultSystemOptions) {
-    this.cp = new ControlPlaneProcess(join(this.dir, 'cp'), opts.controlPlaneArgs);
+    this.cp = new ControlPlaneProcess(join(this.dir, 'cp'), opts.controlPlaneArgs, opts.databaseUrl);
     this.gate = opts.gate ? new AgentApiGate(() => this.cp.url) : undefined;
   }
 

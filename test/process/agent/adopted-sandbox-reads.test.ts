@@ -50,7 +50,7 @@ test(
       runId,
       location: 'hello',
       job: 'sleepy',
-      runConfig: { ops: { nap: { config: { seconds: 60 } } } },
+      runConfig: { seconds: 60 },
       module: resolve('examples/hello/definitions.ts'),
     });
     await until('the op runs', () => events(launcher, runId).some((e) => e.type === 'STEP_START'), 30_000);
