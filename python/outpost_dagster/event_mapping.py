@@ -6,11 +6,19 @@ become LOG, and every other Dagster event becomes ENGINE with its Dagster type i
 that Dagster reports failed because the run was interrupted while the agent had asked to
 terminate it is STEP_CANCELED, not a failure. The full entry rides along as serdes JSON under
 `data.dagster`, so nothing Dagster said is lost.
+
+The metadata the user attached (an asset's `Output`/`MaterializeResult` metadata, an
+observation's, an asset check's, a `Failure`'s) is also `data.metadata`, plain JSON by label, so
+that the UI and API show it without decoding the serdes record. An asset check evaluation says
+`data.assetCheck` (name, asset key, passed, severity), and a failed one is logged at its
+severity's level (warn or error) instead of Dagster's debug, so that it is not lost among them.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 from typing import Any
 
 from dagster import EventLogEntry
@@ -97,6 +105,97 @@ def _asset_key(dagster_event: Any) -> str | None:
     return "/".join(path) if path else None
 
 
+# `data.metadata` is a copy of what the serdes record already holds: past this many bytes of JSON
+# the remaining entries are left to the record (an event line is at most 8 MiB for the agent).
+METADATA_MAX_BYTES = 64 * 1024
+# Nested values deeper than this are shown as their text (a value is user data: no recursion limit
+# of its own).
+MAX_DEPTH = 20
+
+
+def _plain(value: Any, depth: int = 0) -> Any:
+    """A metadata value as JSON: numbers, text, lists and objects as they are; an asset key as
+    its `/`-joined path; a table as its records; a table schema as its columns; a float that
+    JSON cannot hold (nan, inf) and anything else as its text."""
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if depth >= MAX_DEPTH:
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _plain(v, depth + 1) for k, v in value.items()}
+    # Dagster's values are NamedTuples (`@record`s refuse iteration): ask for their fields first.
+    path = getattr(value, "path", None)
+    if type(path) in (list, tuple) and all(isinstance(p, str) for p in path):
+        return "/".join(path)
+    records = getattr(value, "records", None)
+    if type(records) in (list, tuple):
+        return {"records": [_plain(getattr(r, "data", r), depth + 1) for r in records]}
+    columns = getattr(value, "columns", None)
+    if type(columns) in (list, tuple):
+        return {"columns": [{"name": getattr(c, "name", None), "type": getattr(c, "type", None)} for c in columns]}
+    if type(value) in (list, tuple):
+        return [_plain(v, depth + 1) for v in value]
+    return str(value)
+
+
+# The events whose metadata the user wrote (engine events carry Dagster's own: pids, step keys).
+USER_METADATA_EVENTS = frozenset(
+    {"ASSET_MATERIALIZATION", "ASSET_OBSERVATION", "ASSET_CHECK_EVALUATION", "STEP_FAILURE", "STEP_OUTPUT"}
+)
+
+
+def _metadata_of(dagster_event: Any) -> Any:
+    """The user's metadata the event carries (a dict of MetadataValue by label), if any."""
+    if dagster_event.event_type_value not in USER_METADATA_EVENTS:
+        return None
+    data = getattr(dagster_event, "event_specific_data", None)
+    for holder in (
+        getattr(data, "materialization", None),  # ASSET_MATERIALIZATION
+        getattr(data, "asset_observation", None),  # ASSET_OBSERVATION
+        getattr(data, "user_failure_data", None),  # STEP_FAILURE raised as Failure(metadata=...)
+        data,  # ASSET_CHECK_EVALUATION, STEP_OUTPUT
+    ):
+        metadata = getattr(holder, "metadata", None)
+        if isinstance(metadata, dict) and metadata:
+            return metadata
+    return None
+
+
+def _metadata(dagster_event: Any) -> tuple[dict[str, Any], int] | None:
+    """`{label: value}` within METADATA_MAX_BYTES, and how many entries did not fit."""
+    metadata = _metadata_of(dagster_event)
+    if not metadata:
+        return None
+    out: dict[str, Any] = {}
+    size = 2
+    left = 0
+    for label, value in metadata.items():
+        plain = _plain(getattr(value, "value", value))
+        cost = len(json.dumps({str(label): plain}, allow_nan=False))
+        if size + cost > METADATA_MAX_BYTES:
+            left += 1
+            continue
+        out[str(label)] = plain
+        size += cost
+    return out, left
+
+
+def _asset_check(dagster_event: Any) -> dict[str, Any] | None:
+    data = getattr(dagster_event, "event_specific_data", None)
+    name = getattr(data, "check_name", None)
+    if not isinstance(name, str):
+        return None
+    severity = getattr(getattr(data, "severity", None), "value", None)
+    return {
+        "name": name,
+        "assetKey": "/".join(getattr(getattr(data, "asset_key", None), "path", None) or []),
+        "passed": bool(getattr(data, "passed", False)),
+        "severity": severity if isinstance(severity, str) else "ERROR",
+    }
+
+
 def to_run_event(entry: EventLogEntry, terminating: bool = False) -> dict[str, Any]:
     """`terminating`: the agent asked to terminate the run (its marker is in the spool)."""
     dagster_event = entry.dagster_event
@@ -121,4 +220,20 @@ def to_run_event(entry: EventLogEntry, terminating: bool = False) -> dict[str, A
     error = _error(dagster_event) if dagster_event and outpost_type != "STEP_CANCELED" else None
     if error:
         event["error"] = error
+    if dagster_event is None:
+        return event
+    try:
+        metadata = _metadata(dagster_event)
+    except Exception:  # noqa: BLE001 - a copy for display: never fail the user's step over it
+        metadata = None
+    if metadata:
+        event["data"]["metadata"], left = metadata
+        if left:
+            event["data"]["metadataLeftOut"] = {"entries": left, "limitBytes": METADATA_MAX_BYTES}
+    if dagster_type == "ASSET_CHECK_EVALUATION":
+        check = _asset_check(dagster_event)
+        if check:
+            event["data"]["assetCheck"] = check
+            if not check["passed"]:
+                event["level"] = "warn" if check["severity"] == "WARN" else "error"
     return event

@@ -240,3 +240,57 @@ def test_the_cancel_marker_makes_an_unfinished_run_read_canceling_or_canceled(tm
         # A finished run keeps its real status: the marker only steers an interrupted worker.
         instance.report_run_failed(run)
         assert instance.get_run_by_id(run.run_id).status == DagsterRunStatus.FAILURE
+
+
+def test_user_metadata_and_asset_checks_are_plain_data(tmp_path: Path) -> None:
+    """What Dagster's UI shows of a run besides messages: an asset's output metadata, an
+    observation's, an asset check's result and a Failure's metadata are `data.metadata` (plain
+    JSON by label), and a failed check says so at its severity's level."""
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "defs.py").write_text(
+        "from dagster import (AssetCheckResult, AssetCheckSeverity, AssetKey, AssetObservation, Definitions,\n"
+        "    Failure, MetadataValue, Output, TableRecord, asset, asset_check, define_asset_job)\n"
+        "@asset\n"
+        "def counted(context):\n"
+        "    context.log_event(AssetObservation(asset_key='counted', metadata={'seen': 2}))\n"
+        "    return Output([1, 2, 3], metadata={'rows': 3, 'ratio': float('nan'), 'preview': MetadataValue.md('| a |'),\n"
+        "        'upstream': MetadataValue.asset(AssetKey(['raw', 'x'])),\n"
+        "        'sample': MetadataValue.table([TableRecord({'a': 1})]), 'blob': 'x' * 70000})\n"
+        "@asset_check(asset=counted)\n"
+        "def enough_rows(counted):\n"
+        "    return AssetCheckResult(passed=False, severity=AssetCheckSeverity.WARN, metadata={'have': len(counted)})\n"
+        "@asset\n"
+        "def broken():\n"
+        "    raise Failure(description='bad data', metadata={'bad_rows': 7, 'url': MetadataValue.url('http://x.test')})\n"
+        "all_job = define_asset_job('all_job', selection='*')\n"
+        "defs = Definitions(assets=[counted, broken], asset_checks=[enough_rows], jobs=[all_job])\n"
+    )
+    home, spool = tmp_path / "home", tmp_path / "spool"
+    home.mkdir()
+    spool.mkdir()
+    (home / "dagster.yaml").write_text(_dagster_yaml(home, spool))
+    proc = subprocess.run(
+        [sys.executable, "-m", "dagster", "job", "execute", "-f", "defs.py", "-j", "all_job"],
+        cwd=code, env=_env(tmp_path, home), capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode != 0  # `broken` fails
+    # Each line is strict JSON (no NaN token), as the agent reads it.
+    lines = (spool / "events.jsonl").read_text().splitlines()
+    events = [json.loads(line, parse_constant=lambda c: pytest.fail(f"non-JSON constant {c}")) for line in lines]
+    materialized = next(e for e in events if e["type"] == "ASSET_MATERIALIZATION")
+    metadata = materialized["data"]["metadata"]
+    assert metadata["rows"] == 3 and metadata["ratio"] == "nan" and metadata["preview"] == "| a |"
+    assert metadata["upstream"] == "raw/x" and metadata["sample"] == {"records": [{"a": 1}]}
+    # Past METADATA_MAX_BYTES an entry stays in the Dagster record only, and that is said.
+    assert "blob" not in metadata
+    assert materialized["data"]["metadataLeftOut"] == {"entries": 1, "limitBytes": 65536}
+    observed = next(e for e in events if e["type"] == "ASSET_OBSERVATION")
+    assert observed["data"]["metadata"] == {"seen": 2}
+    check = next(e for e in events if e["data"].get("dagsterEventType") == "ASSET_CHECK_EVALUATION")
+    assert check["data"]["assetCheck"] == {"name": "enough_rows", "assetKey": "counted", "passed": False, "severity": "WARN"}
+    assert check["data"]["metadata"] == {"have": 3}
+    assert check["level"] == "warn"
+    failure = next(e for e in events if e["type"] == "STEP_FAILURE")
+    assert failure["stepKey"] == "broken"
+    assert failure["data"]["metadata"] == {"bad_rows": 7, "url": "http://x.test"}

@@ -77,10 +77,23 @@ export async function loadDagsterLocation(
       data: { dagsterVersion: version },
     });
   }
-  const repo = list.value.repositories[0];
+  const repos = list.value.repositories;
+  const repo = repos[0];
   if (!repo) {
     throw new OutpostError('USER_CODE_LOAD_FAILED', {
       detail: `location ${o.locationName} defines no Definitions object or repository`,
+    });
+  }
+  // Dagster serves every repository a file defines; an Outpost location is one repository, so
+  // hosting only the first would silently drop the others' jobs, schedules and sensors.
+  if (repos.length > 1) {
+    const names = repos.map((r) => r.name);
+    throw new OutpostError('USER_CODE_LOAD_FAILED', {
+      detail:
+        `location ${o.locationName} defines ${names.length} repositories (${names.join(', ')}); ` +
+        'an Outpost location hosts one: deploy the code once per repository, each with ' +
+        `--attribute <name> (GraphQL dagster.attribute), e.g. --attribute ${names[0]}`,
+      data: { repositories: names },
     });
   }
   const origin: serdes.RepositoryOriginInput = {

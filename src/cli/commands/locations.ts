@@ -1,6 +1,10 @@
 // `outpost locations deploy|list|show|reload`. `deploy --dagster` declares an unmodified Dagster
 // code location: an interpreter (`--python`) and exactly one of --python-file, --module, --package.
+// The location's env (what a Dagster EnvVar reads) comes from --env-file and --env; a secret is
+// refused on the command line (`ps` and shell history show it to others) and read from the file.
+import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
+import { isCredentialName } from '../../shared/child-env.js';
 import { OutpostError } from '../../shared/errors.js';
 import { type ClientOptions, spinner, userApi, withClientOptions } from '../client.js';
 import { printTable, runAction } from '../output.js';
@@ -29,10 +33,55 @@ interface DeployOptions {
   pythonFile?: string;
   package?: string;
   attribute?: string;
+  /** NAME=VALUE, repeatable; not for credential-named variables. */
+  env?: string[];
+  /** A file of NAME=VALUE lines (blank lines and # comments skipped). */
+  envFile?: string;
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+function envPair(text: string, where: string): [string, string] {
+  const eq = text.indexOf('=');
+  const name = eq > 0 ? text.slice(0, eq).trim() : '';
+  if (!ENV_NAME.test(name)) {
+    throw new OutpostError('INVALID_ARGUMENT', { detail: `${where}: expected NAME=VALUE, got "${text.slice(0, 40)}"` });
+  }
+  return [name, text.slice(eq + 1)];
+}
+
+/** The location's env from --env-file, then --env (later wins); undefined when neither is given. */
+export function deployEnv(o: Pick<DeployOptions, 'env' | 'envFile'>): Record<string, string> | undefined {
+  if (!o.env?.length && o.envFile === undefined) return undefined;
+  const env: Record<string, string> = {};
+  if (o.envFile !== undefined) {
+    const lines = readFileSync(o.envFile, 'utf8').split(/\r?\n/);
+    lines.forEach((line, i) => {
+      const t = line.trim();
+      if (!t || t.startsWith('#')) return;
+      const [k, v] = envPair(t.replace(/^export\s+/, ''), `--env-file ${o.envFile} line ${i + 1}`);
+      env[k] = v;
+    });
+  }
+  for (const pair of o.env ?? []) {
+    const [k, v] = envPair(pair, '--env');
+    if (isCredentialName(k)) {
+      throw new OutpostError('INVALID_ARGUMENT', {
+        detail: `--env ${k}: a credential on the command line is visible to every user of this host (ps, shell history); put it in a file and pass --env-file`,
+      });
+    }
+    env[k] = v;
+  }
+  return env;
 }
 
 /** The DeployCodeLocationInput for the flags; the API checks the rest (exactly one pointer). */
 export function deployInput(name: string, o: DeployOptions): Record<string, unknown> {
+  const env = deployEnv(o);
+  return env ? { ...deployTarget(name, o), env } : deployTarget(name, o);
+}
+
+function deployTarget(name: string, o: DeployOptions): Record<string, unknown> {
   if (!o.dagster) {
     const dagsterOnly = (['python', 'pythonFile', 'package', 'attribute'] as const).filter((k) => o[k] !== undefined);
     if (dagsterOnly.length) {
@@ -79,6 +128,16 @@ export function registerLocationsCommand(program: Command): void {
       .option('--python-file <file>', 'with --dagster: a Python file (relative: to --working-directory)')
       .option('--package <name>', 'with --dagster: a Python package')
       .option('--attribute <name>', 'with --dagster: the Definitions attribute (default: discovered)')
+      .option(
+        '--env-file <path>',
+        "NAME=VALUE lines: the location's environment (e.g. what a Dagster EnvVar reads); secrets go here",
+      )
+      .option(
+        '--env <NAME=VALUE>',
+        'more environment, repeatable (after --env-file); credential-named variables only through --env-file',
+        (pair: string, all: string[]) => [...all, pair],
+        [] as string[],
+      )
       .option('--no-wait', 'return at once instead of waiting for LOADED or ERROR')
       .option('--timeout <seconds>', 'how long to wait for the location to load', '120'),
   ).action(

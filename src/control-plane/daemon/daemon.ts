@@ -6,6 +6,11 @@
 // - sensors: every minInterval (aligned to an interval grid, so two daemons agree on the tick),
 //   enqueue EVALUATE_SENSOR with the stored cursor, unless the previous evaluation is still open.
 //   One whose tick cannot be started fails alone (PassReport.instigatorsFailed, logged once).
+//   An ERROR location's schedules and sensors do not tick (PassReport.locationsSkipped), as
+//   Dagster's daemons skip a location with a load error: its definitions are the last good ones,
+//   kept for display, but a run they request would meet the code that failed to load, and a
+//   manual launch there is refused (LOCATION_NOT_LOADED). Their state is kept; once the
+//   location loads, a schedule fires its latest missed tick as after downtime.
 // - a store that cannot be reached (POSTGRES_UNAVAILABLE) or is closed ends the pass at once: it
 //   is no instigator's fault. The outage is logged once, coded; passes back off until it is back.
 // - runs stuck in STARTING past `startingTimeoutMs` become FAILURE with an ENGINE event.
@@ -93,12 +98,16 @@ export interface PassReport {
   pruned: number;
   /** Schedules and sensors (`location/name`) whose tick could not be started this pass. */
   instigatorsFailed: string[];
+  /** ERROR locations with schedules or sensors: none of them ticked this pass. */
+  locationsSkipped: string[];
 }
 
 export class Daemon {
   readonly options: DaemonOptions;
   /** The error each instigator failed with last pass (`KIND:location/name`), so it is logged once. */
   private failing = new Map<string, string>();
+  /** ERROR locations skipped by the last pass (logged when a location starts being skipped). */
+  private skipped = new Set<string>();
   private readonly retention: Retention;
   private timer: NodeJS.Timeout | undefined;
   private current: Promise<unknown> | undefined;
@@ -201,6 +210,7 @@ export class Daemon {
       launchesFailed: [],
       pruned: 0,
       instigatorsFailed: [],
+      locationsSkipped: [],
     };
     await expireLeases(this.store);
     const reaped = await reapUnlaunchedRuns(this.store, this.options.launchDeadlineMs);
@@ -241,8 +251,19 @@ export class Daemon {
         }
       }
     };
+    const skipped = new Set<string>();
     for (const loc of await listLocations(this.store.db)) {
       if (!loc.snapshot) continue;
+      if (loc.status === 'ERROR') {
+        const ticking = loc.snapshot.schedules.length + loc.snapshot.sensors.length > 0;
+        if (ticking) skipped.add(loc.name);
+        if (ticking && !this.skipped.has(loc.name))
+          this.logger.warn(
+            { location: loc.name },
+            'location is ERROR: its schedules and sensors do not tick until it loads again',
+          );
+        continue;
+      }
       for (const s of loc.snapshot.schedules) {
         const row = rows.find((r) => r.location === loc.name && r.kind === 'SCHEDULE' && r.name === s.name);
         await pass(loc, 'SCHEDULE', s.name, report.schedulesFired, () => this.schedulePass(loc, s, row));
@@ -253,6 +274,8 @@ export class Daemon {
       }
     }
     this.failing = failing;
+    this.skipped = skipped;
+    report.locationsSkipped = [...skipped];
     report.runsTimedOut = await this.timeoutStartingRuns();
     report.pruned = await this.retention.maybePrune();
     if (enqueued) this.store.signals.notifyWork();

@@ -39,6 +39,7 @@ import { listTicks } from '../store/instigators.js';
 import { getLocation, listLocations, requireLocation, type LocationView } from '../store/locations.js';
 import { deleteCodeLocation, deployCodeLocation, reloadCodeLocation } from '../services/locations-service.js';
 import { roleAtLeast } from '../core/roles.js';
+import { specForReaders } from '../core/hidden-env.js';
 import { checkDeploy } from '../services/deploy-policy.js';
 import { listAudit } from '../store/audit-log.js';
 import { createSigninCode } from '../store/sessions.js';
@@ -324,6 +325,7 @@ export function createUserSchema() {
         },
       },
       CodeLocation: {
+        spec: (l: Parent<LocationView>) => specForReaders(l.spec),
         kind: (l: Parent<LocationView>) => locationKind(l.spec, l.snapshot),
         dagsterVersion: (l: Parent<LocationView>) => l.snapshot?.dagsterVersion ?? null,
         assets: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => assetsOf(store, l),

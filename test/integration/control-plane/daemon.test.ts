@@ -208,4 +208,41 @@ describeEachDialect('daemon', (target) => {
       .execute();
     assert.match(events.at(-1)?.message ?? '', /STARTING timeout/);
   });
+  test("an ERROR location's schedules and sensors do not tick; once it loads, the latest missed tick fires", async () => {
+    // A redeploy whose code no longer imports: the last good definitions stay listed, but as in
+    // Dagster (its daemons skip a location with a load error) nothing ticks there, since a
+    // manual launch is refused (LOCATION_NOT_LOADED) and a run would meet the broken code.
+    const v1 = await deployCodeLocation(store, { name: 'broken', module: 'x.ts' });
+    await reportCodeLocation(store, { location: 'broken', version: v1.version, status: 'LOADED', snapshot: SNAPSHOT });
+    clock.now = at(13, 0, 30);
+    await daemon.runOnce(); // first sight sets the schedule's baseline
+    await setScheduleState(store, 'broken', 'every_minute', 'RUNNING');
+    await setSensorState(store, 'broken', 'files', 'RUNNING');
+    const v2 = await deployCodeLocation(store, { name: 'broken', module: 'y.ts' });
+    await reportCodeLocation(store, { location: 'broken', version: v2.version, status: 'ERROR', error: 'SyntaxError' });
+    clock.now = at(13, 3, 5);
+    const during = await daemon.runOnce();
+    assert.deepEqual(
+      [during.schedulesFired, during.sensorsFired].flat().filter((k) => k.startsWith('broken/')),
+      [],
+      'nothing of the ERROR location ticked',
+    );
+    assert.deepEqual(during.locationsSkipped, ['broken']);
+    assert.deepEqual(await listTicks(store, 'broken', 'SCHEDULE', 'every_minute', 10), []);
+    assert.deepEqual(await listTicks(store, 'broken', 'SENSOR', 'files', 10), []);
+    // Fixed and loaded again: the schedule fires its latest missed tick, the sensor ticks.
+    const v3 = await deployCodeLocation(store, { name: 'broken', module: 'x.ts' });
+    await reportCodeLocation(store, { location: 'broken', version: v3.version, status: 'LOADED', snapshot: SNAPSHOT });
+    const back = await daemon.runOnce();
+    assert.deepEqual(back.locationsSkipped, []);
+    assert.ok(back.schedulesFired.includes('broken/every_minute'), String(back.schedulesFired));
+    assert.ok(back.sensorsFired.includes('broken/files'), String(back.sensorsFired));
+    const ticks = await listTicks(store, 'broken', 'SCHEDULE', 'every_minute', 10);
+    assert.deepEqual(
+      ticks.map((t) => t.tickTime),
+      [at(13, 3)],
+    );
+    await setScheduleState(store, 'broken', 'every_minute', 'STOPPED');
+    await setSensorState(store, 'broken', 'files', 'STOPPED');
+  });
 });

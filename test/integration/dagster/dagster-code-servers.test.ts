@@ -148,6 +148,29 @@ describe('Dagster code servers in the code-server manager', { skip }, () => {
     await manager.refresh();
   });
 
+  test('a file with several repositories is ERROR naming them; --attribute hosts one of them', async () => {
+    cp.set('two-repos', 1, { pythonFile: 'two_repositories.py', workingDirectory: LOCATIONS_DIR });
+    cp.set('second-repo', 1, {
+      pythonFile: 'two_repositories.py',
+      attribute: 'second_repo',
+      workingDirectory: LOCATIONS_DIR,
+    });
+    await manager.refresh();
+    const both = await manager.settled('two-repos', 1, 60_000);
+    assert.equal(both.status, 'ERROR', 'hosting only the first repository would drop second_job unseen');
+    assert.match(both.error ?? '', /defines 2 repositories \(first_repo, second_repo\)/);
+    assert.match(both.error ?? '', /--attribute <name>/);
+    assert.deepEqual(await manager.settled('second-repo', 1, 60_000), { status: 'LOADED' });
+    const snap = LocationSnapshotSchema.parse(cp.last('second-repo')!.snapshot);
+    assert.deepEqual(
+      snap.jobs.map((j) => j.name),
+      ['second_job'],
+    );
+    assert.equal(manager.dagsterTarget('second-repo')?.repositoryName, 'second_repo');
+    cp.entries = cp.entries.filter((e) => e.name === 'example');
+    await manager.refresh();
+  });
+
   test('a SIGKILLed server is restarted and loads again', async () => {
     const pid = await pidOf('example');
     process.kill(pid, 'SIGKILL');
