@@ -202,7 +202,7 @@ describe('agent: work items', () => {
   test('code-location queries: partition names and an execution plan', async () => {
     const names = await enqueueWork(stack.cp.store, {
       kind: 'QUERY_CODE_LOCATION',
-      payload: { location: 'hello', query: 'partitionNames', job: 'greet_region' },
+      payload: { location: 'hello', query: 'partitionNames', job: 'greet_region', first: 1000 },
     });
     const done = await settled(names.item.id);
     assert.equal(done.status, 'COMPLETED', JSON.stringify(done.error));

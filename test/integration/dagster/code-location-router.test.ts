@@ -46,7 +46,7 @@ describe('CodeLocationRouter', { skip }, () => {
       tickTimeMs: tick,
     });
     assert.equal(dg.runRequests[0]?.job, 'greeting_job');
-    const names = await router.query({ location: 'example', job: 'paint_job', query: 'partitionNames' });
+    const names = await router.query({ location: 'example', job: 'paint_job', query: 'partitionNames', first: 1000 });
     assert.deepEqual(names.answer, { keys: ['red', 'green', 'blue'], offset: 0, total: 3 });
     await assert.rejects(
       router.evaluateSchedule({ location: 'example', schedule: 'every_minute', tickTimeMs: tick }),

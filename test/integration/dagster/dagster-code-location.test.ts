@@ -126,15 +126,18 @@ describe('DagsterCodeLocation', { skip }, () => {
 
   test('partitions: names, config and tags', async () => {
     const q = { location: 'example', job: 'paint_job' } as const;
-    assert.deepEqual((await port.query({ ...q, query: 'partitionNames' })).answer, {
+    assert.deepEqual((await port.query({ ...q, query: 'partitionNames', first: 1000 })).answer, {
       keys: ['red', 'green', 'blue'],
       offset: 0,
       total: 3,
     });
+    // Asked without paging (a control plane from before it): the whole list, as it expects.
+    assert.deepEqual((await port.query({ ...q, query: 'partitionNames' })).answer, ['red', 'green', 'blue']);
     assert.deepEqual((await port.query({ ...q, query: 'partitionConfig', partitionKey: 'green' })).answer, {});
     const tags = (await port.query({ ...q, query: 'partitionTags', partitionKey: 'green' })).answer;
     assert.equal((tags as Record<string, string>)['dagster/partition'], 'green');
-    const daily = (await port.query({ location: 'example', job: 'daily_job', query: 'partitionNames' })).answer;
+    const daily = (await port.query({ location: 'example', job: 'daily_job', query: 'partitionNames', first: 1 }))
+      .answer;
     assert.equal((daily as { keys: string[] }).keys[0], '2026-11-01');
     const run = (
       await port.query({ location: 'example', job: 'multi_job', query: 'partitionRun', partitionKey: 'red|2026-11-02' })
