@@ -21,7 +21,7 @@
 //                       the other workers (awaiting SIGTERM, cleaning up, exited).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { NamespaceNotFoundError, WorkflowNotFoundError, type Client } from '@temporalio/client';
 import { hasIntent, readProcessRecord, runDir as recordsRunDir } from '../../../src/agent/launchers/run-records.js';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import type { AgentApiGate, AgentCall } from './agent-api-gate.js';
@@ -85,7 +85,9 @@ export async function workflowsExisting(temporal: Client, ids: string[]): Promis
         await temporal.workflow.getHandle(runWorkflowId(id)).describe();
         return true;
       } catch (err) {
-        if (err instanceof WorkflowNotFoundError) return false;
+        // Not there yet. A dev server under load can also answer a describe with its namespace
+        // not found for a moment (its namespace cache): the caller polls again, bounded.
+        if (err instanceof WorkflowNotFoundError || err instanceof NamespaceNotFoundError) return false;
         throw err;
       }
     }),
