@@ -3,6 +3,7 @@
 // the SDK re-exports it, and the control plane checks a launch's key with it.
 import { Cron } from 'croner';
 import { OutpostError } from './errors.js';
+import { instantOfWallClock, pad, wallClockAt } from './zoned-time.js';
 
 export type Cadence = 'hourly' | 'daily' | 'weekly' | 'monthly';
 
@@ -84,22 +85,9 @@ export function partitionKeys(def: PartitionsDef, nowMs: number): string[] {
   return keys;
 }
 
-function zonedParts(date: Date, timeZone: string): Record<'yyyy' | 'MM' | 'dd' | 'HH' | 'mm', string> {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(date);
-  const get = (t: string): string => parts.find((p) => p.type === t)?.value ?? '00';
-  return { yyyy: get('year'), MM: get('month'), dd: get('day'), HH: get('hour'), mm: get('minute') };
-}
-
 export function formatInZone(date: Date, timeZone: string, format: string): string {
-  const p = zonedParts(date, timeZone);
+  const w = wallClockAt(date.getTime(), timeZone);
+  const p = { yyyy: pad(w.year, 4), MM: pad(w.month), dd: pad(w.day), HH: pad(w.hour), mm: pad(w.minute) };
   return format.replace(/yyyy|MM|dd|HH|mm/g, (t) => p[t as keyof typeof p]);
 }
 
@@ -108,16 +96,9 @@ function zonedToInstant(local: string, timeZone: string, owner: string): Date {
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2}))?$/.exec(local);
   if (!m) throw invalid(`partitions ${owner}: start "${local}" is not yyyy-MM-dd or yyyy-MM-ddTHH:mm`);
   const [, y, mo, d, h = '00', mi = '00'] = m;
-  const asUtc = Date.UTC(Number(y), Number(mo) - 1, Number(d), Number(h), Number(mi));
+  const wall = { year: Number(y), month: Number(mo), day: Number(d), hour: Number(h), minute: Number(mi) };
   try {
-    // Two passes converge on the zone offset at that wall time (DST edges included).
-    let guess = asUtc;
-    for (let i = 0; i < 2; i++) {
-      const p = zonedParts(new Date(guess), timeZone);
-      const shown = Date.UTC(Number(p.yyyy), Number(p.MM) - 1, Number(p.dd), Number(p.HH), Number(p.mm));
-      guess += asUtc - shown;
-    }
-    return new Date(guess);
+    return new Date(instantOfWallClock(wall, timeZone));
   } catch (err) {
     throw invalid(`partitions ${owner}: unknown time zone "${timeZone}" (${(err as Error).message})`);
   }

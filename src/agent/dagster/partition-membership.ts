@@ -6,6 +6,7 @@
 // exclusions, a negative end offset, a cron croner does not read) is `list`: the caller lists it.
 import { Cron } from 'croner';
 import type { PartitionsSnapshot } from '../../shared/location-snapshot.js';
+import { instantOfWallClock, pad, wallClockAt } from '../../shared/zoned-time.js';
 
 export type Membership =
   | { in: true }
@@ -173,17 +174,8 @@ function compileFormat(fmt: string): { parse(key: string): Partial<Record<Field,
 }
 
 function zoned(t: number, tz: string): Record<Field, string> {
-  const parts = new Intl.DateTimeFormat('en-CA', {
-    timeZone: tz,
-    year: 'numeric',
-    month: '2-digit',
-    day: '2-digit',
-    hour: '2-digit',
-    minute: '2-digit',
-    hourCycle: 'h23',
-  }).formatToParts(new Date(t));
-  const get = (type: string): string => parts.find((p) => p.type === type)?.value ?? '00';
-  return { Y: get('year'), m: get('month'), d: get('day'), H: get('hour'), M: get('minute') };
+  const w = wallClockAt(t, tz);
+  return { Y: pad(w.year, 4), m: pad(w.month), d: pad(w.day), H: pad(w.hour), M: pad(w.minute) };
 }
 
 /** `t` as the set's key: strftime with the tokens compileFormat reads. */
@@ -194,13 +186,7 @@ export function formatWindow(t: number, tz: string, fmt: string): string {
 
 /** The instant the wall clock in `tz` reads `f` (missing fields: the start of the period). */
 function wallToInstant(f: Partial<Record<Field, number>>, tz: string): number | undefined {
-  const asUtc = Date.UTC(f.Y ?? 1970, (f.m ?? 1) - 1, f.d ?? 1, f.H ?? 0, f.M ?? 0);
-  if (!Number.isFinite(asUtc)) return undefined;
-  // Two passes converge on the zone's offset at that wall time (DST edges included).
-  let guess = asUtc;
-  for (let i = 0; i < 2; i++) {
-    const p = zoned(guess, tz);
-    guess += asUtc - Date.UTC(Number(p.Y), Number(p.m) - 1, Number(p.d), Number(p.H), Number(p.M));
-  }
-  return guess;
+  const wall = { year: f.Y ?? 1970, month: f.m ?? 1, day: f.d ?? 1, hour: f.H ?? 0, minute: f.M ?? 0 };
+  const t = instantOfWallClock(wall, tz);
+  return Number.isFinite(t) ? t : undefined;
 }
