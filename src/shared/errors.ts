@@ -363,6 +363,12 @@ export class OutpostError extends Error {
 export const isOutpostError = (e: unknown, name?: ErrorName): e is OutpostError =>
   e instanceof OutpostError && (name === undefined || e.errorName === name);
 
+/** Fields for a log line about a failure: its message, and for a coded error its code and what to do. */
+export function errorLogFields(e: unknown): { err: string; code?: ErrorCode; hint?: string } {
+  if (e instanceof OutpostError) return { code: e.code, err: e.message, hint: e.hint };
+  return { err: e instanceof Error ? e.message : String(e) };
+}
+
 /** Human one-liner for terminals: code, message, then what to do. */
 export function formatError(e: unknown): string {
   if (e instanceof OutpostError) return `${e.code}: ${e.message}\n  → ${e.hint}`;
