@@ -71,6 +71,11 @@ export const ERRORS = {
     'PostgreSQL refused the control plane (its sign-in, its database, or a table its migrations create)',
     "Check the user, password and database in OUTPOST_DATABASE_URL, and that the user may create tables in its schema (GRANT CREATE ON SCHEMA public); the detail has PostgreSQL's words.",
   ),
+  STORE_DISK_FULL: spec(
+    503,
+    "The control plane's database has no space left to write in",
+    "Free space where the database keeps its files (the SQLite file of OUTPOST_DATABASE_URL and its -wal beside it, or the PostgreSQL server's data directory). Reads still answer, nothing stored is lost, and writes resume by themselves once there is room: agents retry what they could not store.",
+  ),
   STORE_CLOSED: spec(
     503,
     'The metadata store is closed: the control plane is shutting down',
