@@ -2,13 +2,17 @@
 // OUTPOST_ERR_* code (so the workflow can pass it to failWork), retryable only when the cause
 // is transient.
 import { ApplicationFailure } from '@temporalio/common';
-import { errorCode, isOutpostError } from '../src/shared/errors.js';
+import { ERRORS, errorCode, isOutpostError, type ErrorName } from '../src/shared/errors.js';
 import { MAX_FAILURE_MESSAGE_LENGTH, cutMessage } from '../src/shared/message-limits.js';
 
-/** Codes worth retrying: something is down for now, not wrong forever. */
+/**
+ * Codes worth retrying: something is down for now, not wrong forever. Every code the registry
+ * answers 503 is one: the control plane, a code server, Temporal, or the control plane's own
+ * database (POSTGRES_UNAVAILABLE, STORE_CLOSED: failing a run's activities for good on those
+ * left the run STARTED forever once PostgreSQL came back, its worker gone and its end unstored).
+ */
 const RETRYABLE = new Set<string>([
-  errorCode('CONTROL_PLANE_UNAVAILABLE'),
-  errorCode('CODE_SERVER_UNAVAILABLE'),
+  ...(Object.keys(ERRORS) as ErrorName[]).filter((name) => ERRORS[name].http === 503).map(errorCode),
   errorCode('INTERNAL'),
   // Finishing an item whose lease lapsed before the ack landed: it is re-claimed and acked for
   // this same workflow (the start finds it), after which the retry succeeds.

@@ -12,6 +12,7 @@ import type { RunStatus } from '../shared/run-status.js';
 import { newId } from '../shared/ids.js';
 import type { CodeLocationSpec, WorkItemPayload } from '../shared/work-items.js';
 import { backoffDelay, sleep } from '../shared/backoff.js';
+import { errorLogFields } from '../shared/errors.js';
 import { hostTaskQueue, readAgentId, writeAgentId } from './agent-identity.js';
 import { CodeServerManager } from './code-server-manager.js';
 import { dagsterSocketRoot } from './dagster/dagster-code-server.js';
@@ -156,7 +157,7 @@ async function register(
     } catch (err) {
       if (signal.aborted) throw err;
       const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 15_000 });
-      logger.warn({ err: (err as Error).message, retryInMs: delay }, 'registerAgent failed; retrying');
+      logger.warn({ ...errorLogFields(err), retryInMs: delay }, 'registerAgent failed; retrying');
       await sleep(delay, signal);
     }
   }

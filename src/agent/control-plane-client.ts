@@ -304,8 +304,12 @@ function codedAnswer(status: number, body: unknown, endpoint: string, cause?: un
   const name = typeof code === 'string' ? code.replace(/^OUTPOST_ERR_/, '') : undefined;
   if (name && name in ERRORS) {
     const data = first?.extensions?.data as Record<string, unknown> | undefined;
+    // The server's message already starts with the code's own message: keep only its detail.
+    const own = ERRORS[name as ErrorName].message;
+    const message = first?.message ?? `HTTP ${status}`;
+    const detail = message.startsWith(`${own}: `) ? message.slice(own.length + 2) : message;
     return new OutpostError(name as ErrorName, {
-      detail: first?.message ?? `HTTP ${status}`,
+      ...(detail === own ? {} : { detail }),
       cause,
       ...(data ? { data } : {}),
     });

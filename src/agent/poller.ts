@@ -15,7 +15,7 @@ import {
   type Client,
 } from '@temporalio/client';
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { OutpostError, isOutpostError, errorCode } from '../shared/errors.js';
+import { OutpostError, isOutpostError, errorCode, errorLogFields } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { SA_JOB, SA_LOCATION, SA_RUN_ID, SA_WORK_ITEM_KIND } from '../shared/search-attributes.js';
 import { PayloadSchemas, WORK_ITEM_KINDS, type WorkItemKind, type WorkItemPayload } from '../shared/work-items.js';
@@ -196,7 +196,7 @@ export class Poller {
         // its lease expires and it is claimed again.
         if (signal.aborted) break;
         const delay = backoffDelay(failures++, { initialMs: 500, maxMs: 15_000 });
-        log.warn({ err: (err as Error).message, retryInMs: delay }, 'claimWork failed; backing off');
+        log.warn({ ...errorLogFields(err), retryInMs: delay }, 'claimWork failed; backing off');
         await sleep(delay, signal);
         continue;
       }

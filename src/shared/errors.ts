@@ -71,6 +71,11 @@ export const ERRORS = {
     'PostgreSQL refused the control plane (its sign-in, its database, or a table its migrations create)',
     "Check the user, password and database in OUTPOST_DATABASE_URL, and that the user may create tables in its schema (GRANT CREATE ON SCHEMA public); the detail has PostgreSQL's words.",
   ),
+  STORE_DISK_FULL: spec(
+    503,
+    "The control plane's database has no space left to write in",
+    "Free space where the database keeps its files (the SQLite file of OUTPOST_DATABASE_URL and its -wal beside it, or the PostgreSQL server's data directory). Reads still answer, nothing stored is lost, and writes resume by themselves once there is room: agents retry what they could not store.",
+  ),
   STORE_CLOSED: spec(
     503,
     'The metadata store is closed: the control plane is shutting down',
@@ -362,6 +367,12 @@ export class OutpostError extends Error {
 
 export const isOutpostError = (e: unknown, name?: ErrorName): e is OutpostError =>
   e instanceof OutpostError && (name === undefined || e.errorName === name);
+
+/** Fields for a log line about a failure: its message, and for a coded error its code and what to do. */
+export function errorLogFields(e: unknown): { err: string; code?: ErrorCode; hint?: string } {
+  if (e instanceof OutpostError) return { code: e.code, err: e.message, hint: e.hint };
+  return { err: e instanceof Error ? e.message : String(e) };
+}
 
 /** Human one-liner for terminals: code, message, then what to do. */
 export function formatError(e: unknown): string {

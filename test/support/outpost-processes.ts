@@ -99,6 +99,12 @@ export class AgentProcess {
   ) {}
 
   async start(): Promise<ChildProcess> {
+    // One stream for every life, never ended: a line the old process flushes late still lands.
+    if (this.opts.logFile)
+      this.log ??= createWriteStream(this.opts.logFile, { flags: 'a' }).on('error', () => undefined);
+    const log = this.log;
+    // Every line from the first (an agent waiting for its control plane says why before it is
+    // ready); without a log file the lines are read and dropped, so a full pipe never blocks it.
     const { child } = await spawnOutpost(
       [
         'agent',
@@ -116,17 +122,8 @@ export class AgentProcess {
       ],
       /OUTPOST_AGENT_READY/,
       { OUTPOST_LOG_LEVEL: 'info' },
+      log ? { push: (line: string) => log.write(line) } : undefined,
     );
-    // Keep draining its output so a full pipe never blocks it.
-    if (this.opts.logFile) {
-      // One stream for every life, never ended: a line the old process flushes late still lands.
-      this.log ??= createWriteStream(this.opts.logFile, { flags: 'a' }).on('error', () => undefined);
-      child.stdout?.pipe(this.log, { end: false });
-      child.stderr?.pipe(this.log, { end: false });
-    } else {
-      child.stdout?.resume();
-      child.stderr?.resume();
-    }
     this.child = child;
     return child;
   }

@@ -16,14 +16,15 @@ export function exitOf(child: ChildProcess): Promise<{ code: number | null; sign
 
 /**
  * Spawns `outpost <args>` and resolves once a stdout/stderr line matches `readyLine`; a child that
- * exits or stays silent for 90 s first is killed. `output`, when given, receives every line printed.
+ * exits or stays silent for 90 s first is killed. `output`, when given, receives every line printed
+ * (before and after the ready line).
  * `cli` is the command that starts the CLI (default: this process's form, source or compiled).
  */
 export async function spawnOutpost(
   args: string[],
   readyLine: RegExp,
   env: NodeJS.ProcessEnv = {},
-  output?: string[],
+  output?: { push(line: string): unknown },
   cli: string[] = defaultCliCommand(),
 ): Promise<{ child: ChildProcess; match: RegExpExecArray }> {
   const [node, ...pre] = cli;

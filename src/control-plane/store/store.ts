@@ -83,13 +83,18 @@ export class Store {
 
   /**
    * What a failed call means when it is the store, not the call, that failed: STORE_CLOSED once
-   * `close` began, POSTGRES_UNAVAILABLE when the server was not reached (with its words as the
-   * detail). Undefined when the database answered (a constraint, a bad value): that error is
+   * `close` began, POSTGRES_UNAVAILABLE when the server was not reached, STORE_DISK_FULL when
+   * there is no room to write (with the database's words as the detail). Undefined when the database answered (a constraint, a bad value): that error is
    * the caller's own.
    */
   unavailableError(err: unknown): OutpostError | undefined {
-    if (isOutpostError(err, 'STORE_CLOSED') || isOutpostError(err, 'POSTGRES_UNAVAILABLE')) return err;
-    const name = this.closed ? 'STORE_CLOSED' : this.dialect.unreachableCode(err);
+    if (
+      isOutpostError(err, 'STORE_CLOSED') ||
+      isOutpostError(err, 'POSTGRES_UNAVAILABLE') ||
+      isOutpostError(err, 'STORE_DISK_FULL')
+    )
+      return err;
+    const name = this.closed ? 'STORE_CLOSED' : this.dialect.unavailableCode(err);
     if (!name) return undefined;
     return new OutpostError(name, { detail: err instanceof Error ? err.message : String(err), cause: err });
   }

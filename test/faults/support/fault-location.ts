@@ -4,10 +4,12 @@
 // `releaseFile` exists. Terminated, it keeps dripping for `cleanupMs` (a graceful shutdown
 // that takes a while, so "mid-termination" is a state that lasts), then ends canceled.
 // `maxSeconds` bounds every run: an unreleased one fails loudly instead of hanging the suite.
+// `drip_every_3s` (STOPPED until a test starts it) asks for one short drip run per tick, so a
+// case sees a schedule tick, stall and resume within seconds.
 import { existsSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod/v4';
-import { defineLocation, job, op } from 'outpost/sdk';
+import { defineLocation, job, op, schedule } from 'outpost/sdk';
 
 /** The stdout line a drip run prints when its termination reaches it (tests look for it). */
 export const TERMINATION_RECEIVED = 'drip: termination received, cleaning up';
@@ -47,4 +49,7 @@ const dripOp = op({ name: 'drip', config: DripConfig }, async (ctx) => {
 
 const drip = job({ name: 'drip', description: 'Drips events until released (fault suite).', ops: [dripOp] });
 
-export default defineLocation({ name: 'faults', jobs: [drip] });
+// Six fields: croner reads the first as seconds.
+const dripEvery3s = schedule({ name: 'drip_every_3s', cron: '*/3 * * * * *', job: drip });
+
+export default defineLocation({ name: 'faults', jobs: [drip], schedules: [dripEvery3s] });

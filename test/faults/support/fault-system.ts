@@ -21,6 +21,8 @@ export interface FaultSystemOptions {
   gate?: boolean;
   /** The control plane's database; default a SQLite file. */
   databaseUrl?: string;
+  /** Keep the agent's log (info level, every life of it) in `agentLogFile`, for cases that read it. */
+  agentLog?: boolean;
   /** Code locations to deploy and wait for: name -> module path. */
   locations: Record<string, string>;
 }
@@ -32,6 +34,11 @@ export class FaultSystem {
   temporal!: DevServer;
   agent!: AgentProcess;
   private temporalPort = 0;
+
+  /** Where the agent's log is kept, if anywhere (FaultSystemOptions.agentLog, OUTPOST_FAULT_AGENT_LOG). */
+  get agentLogFile(): string | undefined {
+    return process.env.OUTPOST_FAULT_AGENT_LOG ?? (this.opts.agentLog ? join(this.dir, 'agent.log') : undefined);
+  }
 
   constructor(private readonly opts: FaultSystemOptions) {
     this.cp = new ControlPlaneProcess(join(this.dir, 'cp'), opts.controlPlaneArgs, opts.databaseUrl);
@@ -55,7 +62,7 @@ export class FaultSystem {
       dataDir: join(this.dir, 'agent'),
       extraArgs: this.opts.agentArgs ?? [],
       // A diagnostic: OUTPOST_FAULT_AGENT_LOG=<file> keeps the agent's log (info level) there.
-      ...(process.env.OUTPOST_FAULT_AGENT_LOG ? { logFile: process.env.OUTPOST_FAULT_AGENT_LOG } : {}),
+      ...(this.agentLogFile ? { logFile: this.agentLogFile } : {}),
     });
     await this.agent.start();
     for (const [name, module] of Object.entries(this.opts.locations)) await this.deploy(name, module);
@@ -101,10 +108,12 @@ export class FaultSystem {
     process.off('SIGINT', exitOnSignal);
     killLeftoverWorkers(join(this.dir, 'agent'));
     await this.agent?.stop();
+    // A run a schedule asked for can start while the agent drains: leave none behind.
+    killLeftoverWorkers(join(this.dir, 'agent'));
     await this.gate?.stop();
     await this.cp.stop();
     await this.temporal?.stop();
-    rmSync(this.dir, { recursive: true, force: true });
+    rmSync(this.dir, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 

@@ -42,11 +42,12 @@ export interface StoreDialect {
   /** The error a failed open or migration becomes (PostgreSQL: unreachable, or refusing us). */
   openErrorCode(err: unknown): ErrorName;
   /**
-   * The error a failed call becomes when the database could not be reached for it (PostgreSQL:
-   * refused, reset, ended by a server shutdown, connect timeout), or undefined when the database
-   * answered. SQLite is a file this process holds open: never unreachable.
+   * The error a failed call becomes when the database could not serve it for now: it could not
+   * be reached (PostgreSQL: refused, reset, ended by a server shutdown, connect timeout;
+   * SQLite is a file this process holds open: never unreachable), or it has no space left to
+   * write (STORE_DISK_FULL). Undefined when the database answered about the call itself.
    */
-  unreachableCode(err: unknown): ErrorName | undefined;
+  unavailableCode(err: unknown): ErrorName | undefined;
   /** Cross-process wake-ups (PostgreSQL LISTEN/NOTIFY); SQLite has one process per file. */
   listen(signals: Signals, url: string): Promise<void>;
   /** Runs `fn` in a transaction that holds the write lock from its first statement on. */

@@ -58,7 +58,13 @@ function postgresOps(pool: pg.Pool): StoreDialect {
   return {
     name: 'postgres',
     openErrorCode: (err) => (isRefusal(err) ? 'POSTGRES_REFUSED' : 'POSTGRES_UNAVAILABLE'),
-    unreachableCode: (err) => (isUnreachable(err) ? 'POSTGRES_UNAVAILABLE' : undefined),
+    // SQLSTATE 53100 disk_full: the server's data directory has no room; the write was rolled back.
+    unavailableCode: (err) =>
+      isUnreachable(err)
+        ? 'POSTGRES_UNAVAILABLE'
+        : (err as { code?: unknown } | null)?.code === '53100'
+          ? 'STORE_DISK_FULL'
+          : undefined,
     listen: (signals, url) => signals.listen(url, pool),
     transaction: (db, fn) => db.transaction().execute(fn),
     lockForUpdate: (q) => q.forUpdate(),

@@ -65,7 +65,9 @@ function sqliteOps(handle: SQLite.Database, ckpt: SqliteCheckpointer | undefined
   return {
     name: 'sqlite',
     openErrorCode: () => 'INTERNAL',
-    unreachableCode: () => undefined,
+    // SQLITE_FULL: the filesystem (or max_page_count) has no room; the write was rolled back.
+    unavailableCode: (err) =>
+      (err as { code?: unknown } | null)?.code === 'SQLITE_FULL' ? 'STORE_DISK_FULL' : undefined,
     listen: () => Promise.resolve(),
     // Two processes that read then write wait for each other (busy_timeout) instead of failing
     // with SQLITE_BUSY.
