@@ -192,7 +192,21 @@ export class StandbyPool {
     const have =
       [...this.standbys.values()].filter((s) => s.key === key && (s.state === 'booting' || s.state === 'ready'))
         .length - this.waiting(key);
-    for (let i = have; i < this.target(key); i++) this.spawnOne(spec, key);
+    for (let i = have; i < this.target(key); i++) {
+      try {
+        this.spawnOne(spec, key);
+      } catch (err) {
+        // Its directory or record could not be written (a full disk, a path that is not a
+        // directory): runs start cold meanwhile, and the key is tried again after a pause. An
+        // uncaught throw here (it runs from setImmediate) would end the agent.
+        this.failedKeys.set(key, Date.now());
+        this.opts.logger.warn(
+          { location: spec.location, err: (err as Error).message, errno: (err as NodeJS.ErrnoException).code },
+          "could not start a standby run worker: its files could not be written under the agent's data directory (free space there); runs of this location start cold until it works",
+        );
+        break;
+      }
+    }
   }
 
   /** A ready standby for this spec, removed, else undefined: a miss raises the key's target (up to maxPerKey). */
@@ -332,7 +346,18 @@ export class StandbyPool {
     // Recorded at once (so `outpost dev` can stop it even mid-boot), again once its sandbox's
     // pid 1 is known (below).
     const startTime = readProcStat(pid)?.startTime ?? -1;
-    recordStandbyProcess(dir, { pid, startTime, pgid: pid, spawnedAt: Date.now() });
+    try {
+      recordStandbyProcess(dir, { pid, startTime, pgid: pid, spawnedAt: Date.now() });
+    } catch (err) {
+      // Unrecorded, a crash of the agent would leave it running unseen: it goes now.
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+      rmSync(dir, { recursive: true, force: true });
+      throw err;
+    }
     const root = isolation.root(pid);
     const nice = this.opts.nice;
     // Best effort, as for cold workers.
@@ -362,12 +387,21 @@ export class StandbyPool {
           const st = readProcStat(r);
           sb.startTime = st?.startTime ?? -1;
           if (!sb.taken && sb.state === 'booting') {
-            recordStandbyProcess(sb.dir, {
-              pid: r,
-              startTime: sb.startTime,
-              pgid: st?.pgrp ?? r,
-              spawnedAt: Date.now(),
-            });
+            try {
+              recordStandbyProcess(sb.dir, {
+                pid: r,
+                startTime: sb.startTime,
+                pgid: st?.pgrp ?? r,
+                spawnedAt: Date.now(),
+              });
+            } catch (err) {
+              this.opts.logger.warn(
+                { location: spec.location, err: (err as Error).message, errno: (err as NodeJS.ErrnoException).code },
+                "could not record a standby run worker under the agent's data directory (free space there); it is stopped",
+              );
+              this.retire(sb, 'its record could not be written');
+              return;
+            }
           }
         }
         if (sb.state === 'booting') this.onReady(sb, m, spec);
