@@ -20,6 +20,7 @@ export const ControlPlaneConfigSchema = z.object({
   tlsKey: z.string().optional(),
   daemon: boolish.default(true),
   maxBodyBytes: positiveInt.optional(),
+  maxUserBodyBytes: positiveInt.optional(),
   maxQueryDepth: positiveInt.optional(),
   maxQueryCost: positiveInt.optional(),
   maxQueryFields: positiveInt.optional(),
@@ -48,6 +49,7 @@ type Config = z.input<typeof ControlPlaneConfigSchema>;
 
 /** Limits whose flag, environment variable and default are declared once, in limits.ts. */
 const NEW_STYLE_LIMITS = [
+  'maxUserBodyBytes',
   'maxQueryCost',
   'maxQueryFields',
   'maxQueryTokens',
@@ -117,6 +119,10 @@ export function registerControlPlaneCommand(program: Command): void {
     .option('--tls-key <file>', 'PEM private key (OUTPOST_TLS_KEY)')
     .option('--no-daemon', 'do not run the schedule/sensor daemon in this replica (OUTPOST_DAEMON=false)')
     .option('--max-body-bytes <n>', 'largest request body (OUTPOST_MAX_BODY_BYTES; default 16777216)')
+    .option(
+      '--max-user-body-bytes <n>',
+      `largest /graphql request body (OUTPOST_MAX_USER_BODY_BYTES; default ${DEFAULT_API_LIMITS.maxUserBodyBytes})`,
+    )
     .option('--max-query-depth <n>', 'deepest GraphQL selection (OUTPOST_MAX_QUERY_DEPTH; default 15)')
     .option(
       '--max-query-cost <n>',
