@@ -26,7 +26,7 @@ async function countingParses<T>(minLength: number, fn: () => Promise<T>): Promi
   let parses = 0;
   JSON.parse = ((text: string, reviver?: Parameters<typeof JSON.parse>[1]) => {
     if (typeof text === 'string' && text.length >= minLength) parses++;
-    return original(text, reviver);
+    return original(text, reviver) as unknown;
   }) as typeof JSON.parse;
   try {
     const result = await fn();
