@@ -57,6 +57,16 @@ export interface ApiLimits {
    * browsers over HTTP/2 and scripts sharing one token. A refused web UI page polls instead.
    */
   maxSubscriptionsPerToken: number;
+  /**
+   * User-API requests per second per token, sustained (http/request-budget.ts): a request counts
+   * one, and each mutation in it one more. Past it, RATE_LIMITED (429, Retry-After). Default 50.
+   */
+  maxRequestsPerSecondPerToken: number;
+  /**
+   * Requests a token may send at once before maxRequestsPerSecondPerToken applies (the bucket's
+   * size). Default 500: room for a page of launches (the web UI and CLI send a few per action).
+   */
+  maxRequestBurstPerToken: number;
 }
 
 export const DEFAULT_API_LIMITS: ApiLimits = {
@@ -76,6 +86,8 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
   maxRunTags: 100,
   maxRunTagsBytes: 16 * 1024,
   maxSubscriptionsPerToken: 64,
+  maxRequestsPerSecondPerToken: 50,
+  maxRequestBurstPerToken: 500,
 };
 
 /**
@@ -169,6 +181,11 @@ export const LIMIT_SOURCES: Partial<Record<keyof ApiLimits, { flag: string; env:
   maxRunTags: { flag: '--max-run-tags', env: 'OUTPOST_MAX_RUN_TAGS' },
   maxRunTagsBytes: { flag: '--max-run-tags-bytes', env: 'OUTPOST_MAX_RUN_TAGS_BYTES' },
   maxSubscriptionsPerToken: { flag: '--max-subscriptions-per-token', env: 'OUTPOST_MAX_SUBSCRIPTIONS_PER_TOKEN' },
+  maxRequestsPerSecondPerToken: {
+    flag: '--max-requests-per-second-per-token',
+    env: 'OUTPOST_MAX_REQUESTS_PER_SECOND_PER_TOKEN',
+  },
+  maxRequestBurstPerToken: { flag: '--max-request-burst-per-token', env: 'OUTPOST_MAX_REQUEST_BURST_PER_TOKEN' },
 };
 
 /** "<what>; the limit maxX is N (raise it with --max-x or OUTPOST_MAX_X)". */

@@ -30,6 +30,8 @@ export const ControlPlaneConfigSchema = z.object({
   maxRunTags: positiveInt.optional(),
   maxRunTagsBytes: positiveInt.optional(),
   maxSubscriptionsPerToken: positiveInt.optional(),
+  maxRequestsPerSecondPerToken: positiveInt.optional(),
+  maxRequestBurstPerToken: positiveInt.optional(),
   maxEventsPerBatch: positiveInt.optional(),
   maxClaimBatch: positiveInt.optional(),
   computeLogCapBytes: positiveInt.optional(),
@@ -58,6 +60,8 @@ const NEW_STYLE_LIMITS = [
   'maxRunTags',
   'maxRunTagsBytes',
   'maxSubscriptionsPerToken',
+  'maxRequestsPerSecondPerToken',
+  'maxRequestBurstPerToken',
 ] as const satisfies readonly (keyof ApiLimits & keyof Config)[];
 
 function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
@@ -152,6 +156,14 @@ export function registerControlPlaneCommand(program: Command): void {
     .option(
       '--max-subscriptions-per-token <n>',
       `most runEvents subscriptions open at once per token (OUTPOST_MAX_SUBSCRIPTIONS_PER_TOKEN; default ${DEFAULT_API_LIMITS.maxSubscriptionsPerToken})`,
+    )
+    .option(
+      '--max-requests-per-second-per-token <n>',
+      `user-API requests per second per token, each mutation counting one more (OUTPOST_MAX_REQUESTS_PER_SECOND_PER_TOKEN; default ${DEFAULT_API_LIMITS.maxRequestsPerSecondPerToken})`,
+    )
+    .option(
+      '--max-request-burst-per-token <n>',
+      `user-API requests a token may send at once (OUTPOST_MAX_REQUEST_BURST_PER_TOKEN; default ${DEFAULT_API_LIMITS.maxRequestBurstPerToken})`,
     )
     .option(
       '--max-events-per-batch <n>',

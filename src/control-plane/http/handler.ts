@@ -23,6 +23,7 @@ import { authenticate } from './auth.js';
 import { jsonNesting } from './json-nesting.js';
 import { attachParsedBody, parseBody, useParsedBody } from './parsed-body.js';
 import { takeRawBody } from './raw-body.js';
+import { RequestBudget, retryAfter } from './request-budget.js';
 import { preflight, withCors, type CorsPolicy } from './cors.js';
 import type { Metrics } from './metrics.js';
 import { wholeResponse } from './whole-body.js';
@@ -38,6 +39,8 @@ export interface HandlerDeps {
   deployPolicy: DeployPolicy;
   /** Cross-origin browser access to /graphql. Default: same origin only. */
   cors?: CorsPolicy;
+  /** The clock of the per-token request rate, in ms (default performance.now). */
+  monotonicClock?: () => number;
 }
 
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -139,6 +142,7 @@ const BARE_STATUS: Record<number, ErrorName> = {
 export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const { store, limits, metrics, logger, deployPolicy } = deps;
   const subscriptions = new SubscriptionSlots(limits.maxSubscriptionsPerToken);
+  const requestBudget = new RequestBudget(limits, deps.monotonicClock);
   const cors: CorsPolicy = deps.cors ?? { allowedOrigins: [] };
   const maskError = createMaskError(logger, (err) => store.unavailableError(err));
   const userDocs = new ValidatedDocuments();
@@ -205,6 +209,15 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       }
       throw e;
     }
+    const userBudget = kind === 'user' ? { requestBudget } : {};
+    if (kind === 'user') {
+      try {
+        requestBudget.take(principal.id);
+      } catch (e) {
+        if (e instanceof OutpostError) return errorResponse(e, retryAfter(e));
+        throw e;
+      }
+    }
     let req = request;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       // JSON only: no uploads, so yoga's multipart and form parsers are never reached.
@@ -221,7 +234,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       // Parsed once, for the fast path and for yoga alike (parsed-body.ts); yoga refuses other methods.
       const parsed = request.method === 'POST' ? parseBody(body) : undefined;
       if (parsed) {
-        const context = { store, limits, metrics, principal, deployPolicy, subscriptions, request };
+        const context = { store, limits, metrics, principal, deployPolicy, subscriptions, request, ...userBudget };
         const answer = await fastAnswer(fast[kind], request, parsed, context);
         if (answer) return answer;
       }
@@ -234,7 +247,9 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       });
       if (parsed) attachParsedBody(req, parsed);
     }
-    return codedIfBare(await yoga.fetch(req, { store, limits, metrics, principal, deployPolicy, subscriptions }));
+    return codedIfBare(
+      await yoga.fetch(req, { store, limits, metrics, principal, deployPolicy, subscriptions, ...userBudget }),
+    );
   }
 
   /** The agent API's raw-body endpoints (agent-logs.ts, agent-events.ts); refusals take the one error shape. */
