@@ -43,7 +43,7 @@ export class RequestBudget {
       detail: limitDetail(
         'maxRequestsPerSecondPerToken',
         rate,
-        `this token sent requests faster than its limit (bursts up to maxRequestBurstPerToken ${burst}); retry in ${retryAfterSeconds} s`,
+        `retry in ${retryAfterSeconds} s (bursts up to maxRequestBurstPerToken ${burst})`,
       ),
       data: { limit: 'maxRequestsPerSecondPerToken', value: rate, burst, retryAfterSeconds },
     });
