@@ -78,6 +78,8 @@ export interface HandlerOptions {
   web?: ControlPlaneOptions['web'];
   moduleRoots?: string[];
   allowedOrigins?: string[];
+  /** The clock of the per-token request rate, in ms (default performance.now). */
+  monotonicClock?: () => number;
 }
 
 /** The whole HTTP surface as a fetch handler, for tests without a port. */
@@ -101,6 +103,7 @@ export function createControlPlaneFetchHandler(opts: HandlerOptions): FetchHandl
     deployPolicy: { moduleRoots: opts.moduleRoots ?? [process.cwd()] },
     cors: { allowedOrigins: opts.allowedOrigins ?? [] },
     ...(web ? { web } : {}),
+    ...(opts.monotonicClock ? { monotonicClock: opts.monotonicClock } : {}),
   });
 }
 

@@ -7,8 +7,15 @@ import {
 } from '../shared/message-limits.js';
 
 export interface ApiLimits {
-  /** Largest request body in bytes. Default 16 MiB. */
+  /** Largest request body in bytes (the agent API's; the user API's is maxUserBodyBytes). Default 16 MiB. */
   maxBodyBytes: number;
+  /**
+   * Largest user-API (/graphql) request body in bytes, at most maxBodyBytes. Default 1 MiB: the
+   * largest user inputs are a run config (maxRunConfigBytes, 256 KiB) and a sensor cursor (256
+   * KiB). Parsing a body costs CPU on the event loop in proportion to its values (16 MiB of
+   * `[[],[],…]` took ~2 s per parse, measured), and any VIEWER may send one.
+   */
+  maxUserBodyBytes: number;
   /** Deepest selection nesting in an operation. Default 15. */
   maxQueryDepth: number;
   /**
@@ -50,10 +57,21 @@ export interface ApiLimits {
    * browsers over HTTP/2 and scripts sharing one token. A refused web UI page polls instead.
    */
   maxSubscriptionsPerToken: number;
+  /**
+   * User-API requests per second per token, sustained (http/request-budget.ts): a request counts
+   * one, and each mutation in it one more. Past it, RATE_LIMITED (429, Retry-After). Default 50.
+   */
+  maxRequestsPerSecondPerToken: number;
+  /**
+   * Requests a token may send at once before maxRequestsPerSecondPerToken applies (the bucket's
+   * size). Default 500: room for a page of launches (the web UI and CLI send a few per action).
+   */
+  maxRequestBurstPerToken: number;
 }
 
 export const DEFAULT_API_LIMITS: ApiLimits = {
   maxBodyBytes: 16 * 1024 * 1024,
+  maxUserBodyBytes: 1024 * 1024,
   maxQueryDepth: 15,
   maxQueryCost: 100_000,
   maxQueryFields: 500,
@@ -68,6 +86,8 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
   maxRunTags: 100,
   maxRunTagsBytes: 16 * 1024,
   maxSubscriptionsPerToken: 64,
+  maxRequestsPerSecondPerToken: 50,
+  maxRequestBurstPerToken: 500,
 };
 
 /**
@@ -77,8 +97,9 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
 export const FIXED_INPUT_LIMITS = {
   maxJsonDepth: 64,
   /**
-   * Arrays and objects nested in a user-API request body (its JSON text, read before it is
-   * parsed): room for the body, its variables and input objects around a maxJsonDepth value.
+   * Arrays and objects nested in a GraphQL request body, on either API (its JSON text, read
+   * before it is parsed): room for the body, its variables and input objects around a
+   * maxJsonDepth value.
    */
   maxBodyNesting: 64 + 16,
   /**
@@ -148,6 +169,7 @@ export const FIXED_INPUT_LIMITS = {
 /** The flag and environment variable that set each configurable limit, for error details. */
 export const LIMIT_SOURCES: Partial<Record<keyof ApiLimits, { flag: string; env: string }>> = {
   maxBodyBytes: { flag: '--max-body-bytes', env: 'OUTPOST_MAX_BODY_BYTES' },
+  maxUserBodyBytes: { flag: '--max-user-body-bytes', env: 'OUTPOST_MAX_USER_BODY_BYTES' },
   maxQueryDepth: { flag: '--max-query-depth', env: 'OUTPOST_MAX_QUERY_DEPTH' },
   maxQueryCost: { flag: '--max-query-cost', env: 'OUTPOST_MAX_QUERY_COST' },
   maxQueryFields: { flag: '--max-query-fields', env: 'OUTPOST_MAX_QUERY_FIELDS' },
@@ -159,6 +181,11 @@ export const LIMIT_SOURCES: Partial<Record<keyof ApiLimits, { flag: string; env:
   maxRunTags: { flag: '--max-run-tags', env: 'OUTPOST_MAX_RUN_TAGS' },
   maxRunTagsBytes: { flag: '--max-run-tags-bytes', env: 'OUTPOST_MAX_RUN_TAGS_BYTES' },
   maxSubscriptionsPerToken: { flag: '--max-subscriptions-per-token', env: 'OUTPOST_MAX_SUBSCRIPTIONS_PER_TOKEN' },
+  maxRequestsPerSecondPerToken: {
+    flag: '--max-requests-per-second-per-token',
+    env: 'OUTPOST_MAX_REQUESTS_PER_SECOND_PER_TOKEN',
+  },
+  maxRequestBurstPerToken: { flag: '--max-request-burst-per-token', env: 'OUTPOST_MAX_REQUEST_BURST_PER_TOKEN' },
 };
 
 /** "<what>; the limit maxX is N (raise it with --max-x or OUTPOST_MAX_X)". */

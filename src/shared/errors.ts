@@ -139,6 +139,11 @@ export const ERRORS = {
     'This token has too many subscriptions open',
     'Close some (run pages open in other tabs, other watchers sharing this token), or raise the limit named in the detail.',
   ),
+  RATE_LIMITED: spec(
+    429,
+    'This token sent requests faster than its rate limit',
+    'Wait the seconds in the Retry-After header (or `data.retryAfterSeconds`) and retry; poll less often, or raise the limit named in the detail.',
+  ),
   JSON_TOO_DEEP: spec(400, 'A JSON value is nested too deeply', 'Flatten the value; the limit is in the detail.'),
   UNSUPPORTED_MEDIA_TYPE: spec(
     415,

@@ -9,7 +9,7 @@
 // anything; an agent that gives up waiting (handoff timeout, crash recovery) creates the same
 // file before it kills the standby and spawns cold. Exactly one of them succeeds, however late
 // either one is, and the file says which.
-import { linkSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, linkSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** Agent → standby: the one run this worker executes. */
@@ -57,14 +57,22 @@ export type HandoffClaimant = 'standby' | 'agent';
  * Claims a handed-over run in its spool: `claimed` (the caller decides it), `taken` (someone
  * claimed it first: see handoffClaimant) or `absent` (no such spool: the handoff never moved
  * it there). The file appears with its content at once (written aside, then hard-linked).
+ * The spool is writable by user code (the standby imported the location before any run), so the
+ * aside file is created exclusively (O_EXCL: never through a link planted at its name, which the
+ * agent would otherwise have truncated and written, wherever it pointed); one planted there is removed.
  */
 export function claimHandoff(spoolDir: string, by: HandoffClaimant): 'claimed' | 'taken' | 'absent' {
   const aside = join(spoolDir, `${STANDBY_CLAIM_FILE}.${by}.${process.pid}.tmp`);
-  try {
-    writeFileSync(aside, by, { mode: 0o600 });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return 'absent';
-    throw err;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      writeFileSync(aside, by, { mode: 0o600, flag: 'wx' });
+      break;
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT') return 'absent';
+      if (code !== 'EEXIST' || attempt === PLANTED_ASIDE_ATTEMPTS) throw err;
+      rmSync(aside, { force: true }); // a link or file planted at our name; rm never follows a link
+    }
   }
   try {
     linkSync(aside, join(spoolDir, STANDBY_CLAIM_FILE));
@@ -77,12 +85,27 @@ export function claimHandoff(spoolDir: string, by: HandoffClaimant): 'claimed' |
   }
 }
 
-/** Who holds the claim on a handed-over run; undefined while nobody does. */
+/** Tries at creating the aside file when something keeps reappearing at its name. */
+const PLANTED_ASIDE_ATTEMPTS = 3;
+
+const CLAIM_READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * Who holds the claim on a handed-over run; undefined while nobody does. Only a regular file
+ * counts: a FIFO planted at its name would block the reading process (the agent) for good, and a
+ * link would be read wherever it points.
+ */
 export function handoffClaimant(spoolDir: string): HandoffClaimant | undefined {
+  let fd: number | undefined;
   try {
-    const who = readFileSync(join(spoolDir, STANDBY_CLAIM_FILE), 'utf8');
+    fd = openSync(join(spoolDir, STANDBY_CLAIM_FILE), CLAIM_READ);
+    if (!fstatSync(fd).isFile()) return undefined;
+    const buf = Buffer.alloc(16);
+    const who = buf.toString('utf8', 0, readSync(fd, buf, 0, buf.length, 0));
     return who === 'standby' || who === 'agent' ? who : undefined;
   } catch {
     return undefined;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }

@@ -4,7 +4,7 @@
 // hold whatever user code prints, so they are owner-only (0600) whichever path spawned them;
 // two copies of this step had drifted on exactly that.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { credentialFreeEnv } from '../../shared/child-env.js';
 import { SPOOL_FILES } from '../../shared/run-events.js';
@@ -38,8 +38,14 @@ export interface DetachedSpawnSpec {
 export function spawnDetached(s: DetachedSpawnSpec): ChildProcess {
   const argv = s.isolation.command(s.cmd, s.place);
   // Opened by us in append mode, so a worker's output survives our restarts.
-  const out = openSync(join(s.logDir, SPOOL_FILES.stdout), 'a', WORKER_LOG_MODE);
-  const err = openSync(join(s.logDir, SPOOL_FILES.stderr), 'a', WORKER_LOG_MODE);
+  const out = openWorkerLog(join(s.logDir, SPOOL_FILES.stdout));
+  let err: number;
+  try {
+    err = openWorkerLog(join(s.logDir, SPOOL_FILES.stderr));
+  } catch (e) {
+    closeSync(out);
+    throw e;
+  }
   try {
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: s.place.cwd,
@@ -55,4 +61,27 @@ export function spawnDetached(s: DetachedSpawnSpec): ChildProcess {
     closeSync(out);
     closeSync(err);
   }
+}
+
+const LOG_APPEND =
+  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+
+/**
+ * Opens a worker log for appending, never through a link or into a FIFO: a spool the agent
+ * spawns into again (a standby that did not take its run leaves it, with whatever its user code
+ * put there) may hold one at the log's name, which would have had the run's output appended to
+ * any file the agent can write. Such an entry is removed and the log created afresh.
+ */
+function openWorkerLog(file: string): number {
+  let fd: number | undefined;
+  try {
+    fd = openSync(file, LOG_APPEND, WORKER_LOG_MODE);
+    if (fstatSync(fd).isFile()) return fd;
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ELOOP' && code !== 'ENXIO' && code !== 'EISDIR') throw e;
+  }
+  if (fd !== undefined) closeSync(fd);
+  unlinkSync(file);
+  return openSync(file, LOG_APPEND | constants.O_EXCL, WORKER_LOG_MODE);
 }

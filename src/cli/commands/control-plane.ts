@@ -20,6 +20,7 @@ export const ControlPlaneConfigSchema = z.object({
   tlsKey: z.string().optional(),
   daemon: boolish.default(true),
   maxBodyBytes: positiveInt.optional(),
+  maxUserBodyBytes: positiveInt.optional(),
   maxQueryDepth: positiveInt.optional(),
   maxQueryCost: positiveInt.optional(),
   maxQueryFields: positiveInt.optional(),
@@ -29,6 +30,8 @@ export const ControlPlaneConfigSchema = z.object({
   maxRunTags: positiveInt.optional(),
   maxRunTagsBytes: positiveInt.optional(),
   maxSubscriptionsPerToken: positiveInt.optional(),
+  maxRequestsPerSecondPerToken: positiveInt.optional(),
+  maxRequestBurstPerToken: positiveInt.optional(),
   maxEventsPerBatch: positiveInt.optional(),
   maxClaimBatch: positiveInt.optional(),
   computeLogCapBytes: positiveInt.optional(),
@@ -48,6 +51,7 @@ type Config = z.input<typeof ControlPlaneConfigSchema>;
 
 /** Limits whose flag, environment variable and default are declared once, in limits.ts. */
 const NEW_STYLE_LIMITS = [
+  'maxUserBodyBytes',
   'maxQueryCost',
   'maxQueryFields',
   'maxQueryTokens',
@@ -56,6 +60,8 @@ const NEW_STYLE_LIMITS = [
   'maxRunTags',
   'maxRunTagsBytes',
   'maxSubscriptionsPerToken',
+  'maxRequestsPerSecondPerToken',
+  'maxRequestBurstPerToken',
 ] as const satisfies readonly (keyof ApiLimits & keyof Config)[];
 
 function pick<T extends object, K extends keyof T>(o: T, keys: readonly K[]): Pick<T, K> {
@@ -117,6 +123,10 @@ export function registerControlPlaneCommand(program: Command): void {
     .option('--tls-key <file>', 'PEM private key (OUTPOST_TLS_KEY)')
     .option('--no-daemon', 'do not run the schedule/sensor daemon in this replica (OUTPOST_DAEMON=false)')
     .option('--max-body-bytes <n>', 'largest request body (OUTPOST_MAX_BODY_BYTES; default 16777216)')
+    .option(
+      '--max-user-body-bytes <n>',
+      `largest /graphql request body (OUTPOST_MAX_USER_BODY_BYTES; default ${DEFAULT_API_LIMITS.maxUserBodyBytes})`,
+    )
     .option('--max-query-depth <n>', 'deepest GraphQL selection (OUTPOST_MAX_QUERY_DEPTH; default 15)')
     .option(
       '--max-query-cost <n>',
@@ -146,6 +156,14 @@ export function registerControlPlaneCommand(program: Command): void {
     .option(
       '--max-subscriptions-per-token <n>',
       `most runEvents subscriptions open at once per token (OUTPOST_MAX_SUBSCRIPTIONS_PER_TOKEN; default ${DEFAULT_API_LIMITS.maxSubscriptionsPerToken})`,
+    )
+    .option(
+      '--max-requests-per-second-per-token <n>',
+      `user-API requests per second per token, each mutation counting one more (OUTPOST_MAX_REQUESTS_PER_SECOND_PER_TOKEN; default ${DEFAULT_API_LIMITS.maxRequestsPerSecondPerToken})`,
+    )
+    .option(
+      '--max-request-burst-per-token <n>',
+      `user-API requests a token may send at once (OUTPOST_MAX_REQUEST_BURST_PER_TOKEN; default ${DEFAULT_API_LIMITS.maxRequestBurstPerToken})`,
     )
     .option(
       '--max-events-per-batch <n>',

@@ -5,6 +5,7 @@ import type { Metrics } from '../http/metrics.js';
 import type { DeployPolicy } from '../services/deploy-policy.js';
 import type { Store } from '../store/store.js';
 import type { TokenInfo } from '../store/tokens.js';
+import type { RequestBudget } from '../http/request-budget.js';
 import type { SubscriptionSlots } from './subscription-slots.js';
 
 export interface ApiContext {
@@ -17,6 +18,8 @@ export interface ApiContext {
   deployPolicy: DeployPolicy;
   /** Open `runEvents` streams per token, capped by limits.maxSubscriptionsPerToken. */
   subscriptions: SubscriptionSlots;
+  /** Per-token request rate (user API only; the agent API is exempt): each mutation takes a unit. */
+  requestBudget?: RequestBudget;
 }
 
 /** Throws BATCH_TOO_LARGE naming the limit when `n` exceeds it. */

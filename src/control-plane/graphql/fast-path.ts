@@ -7,6 +7,7 @@
 // which answers it as before; no resolver has run when the fast path declines.
 import { execute, Kind, OperationTypeNode, type DocumentNode, type GraphQLSchema, type Source } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { ParsedBody } from '../http/parsed-body.js';
 import { wholeResponse } from '../http/whole-body.js';
 import { DocumentCache } from './document-cache.js';
 import type { ApiLimits } from '../limits.js';
@@ -90,21 +91,16 @@ export interface FastPathDeps {
   maskError: (error: unknown, message: string) => Error;
 }
 
-/** The answer to a POST whose document yoga validated before, or undefined to let yoga answer it. */
+/** The answer to a POST (its body parsed once, http/parsed-body.ts) whose document yoga validated before, or undefined to let yoga answer it. */
 export async function fastAnswer(
   deps: FastPathDeps,
   request: Request,
-  body: ArrayBuffer | Buffer,
+  body: ParsedBody,
   context: ApiContext,
 ): Promise<Response | undefined> {
   const type = answerType(request.headers.get('accept'));
-  if (!type) return undefined;
-  let params: Params | undefined;
-  try {
-    params = asParams(JSON.parse((Buffer.isBuffer(body) ? body : Buffer.from(body)).toString('utf8')));
-  } catch {
-    return undefined;
-  }
+  if (!type || !body.ok) return undefined;
+  const params = asParams(body.value);
   const document = params && deps.documents.get(params.query);
   if (!params || !document) return undefined;
   const args = {

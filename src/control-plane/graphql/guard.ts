@@ -23,9 +23,11 @@ export function requireRole(ctx: Pick<ApiContext, 'principal'>, action: string):
 
 type Resolver<A, R> = (parent: unknown, args: A, ctx: ApiContext) => Promise<R> | R;
 
-/** Wraps a mutation resolver: role check, then one audit row with the outcome. */
+/** Wraps a mutation resolver: a unit of the token's request rate, role check, then one audit row with the outcome. */
 export function audited<A, R>(action: string, target: (args: A) => string | null, fn: Resolver<A, R>): Resolver<A, R> {
   return async (parent, args, ctx) => {
+    // Before the audit row: a token past its rate writes none (http/request-budget.ts).
+    ctx.requestBudget?.take(ctx.principal.id);
     let outcome = 'ok';
     let tgt: string | null = null;
     try {

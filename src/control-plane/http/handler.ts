@@ -21,7 +21,9 @@ import { AGENT_LOGS_PATH, handleAgentLogs } from './agent-logs.js';
 import type { AgentUploadDeps } from './agent-upload.js';
 import { authenticate } from './auth.js';
 import { jsonNesting } from './json-nesting.js';
+import { attachParsedBody, parseBody, useParsedBody } from './parsed-body.js';
 import { takeRawBody } from './raw-body.js';
+import { RequestBudget, retryAfter } from './request-budget.js';
 import { preflight, withCors, type CorsPolicy } from './cors.js';
 import type { Metrics } from './metrics.js';
 import { wholeResponse } from './whole-body.js';
@@ -37,6 +39,8 @@ export interface HandlerDeps {
   deployPolicy: DeployPolicy;
   /** Cross-origin browser access to /graphql. Default: same origin only. */
   cors?: CorsPolicy;
+  /** The clock of the per-token request rate, in ms (default performance.now). */
+  monotonicClock?: () => number;
 }
 
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -58,10 +62,10 @@ export function errorResponse(e: OutpostError, headers: Record<string, string> =
   });
 }
 
-export function bodyTooLarge(limit: number): OutpostError {
+export function bodyTooLarge(limit: number, name: 'maxBodyBytes' | 'maxUserBodyBytes' = 'maxBodyBytes'): OutpostError {
   return new OutpostError('BODY_TOO_LARGE', {
-    detail: limitDetail('maxBodyBytes', limit, `the body has more than ${limit} bytes`),
-    data: { limit: 'maxBodyBytes', value: limit },
+    detail: limitDetail(name, limit, `the body has more than ${limit} bytes`),
+    data: { limit: name, value: limit },
   });
 }
 
@@ -138,6 +142,7 @@ const BARE_STATUS: Record<number, ErrorName> = {
 export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const { store, limits, metrics, logger, deployPolicy } = deps;
   const subscriptions = new SubscriptionSlots(limits.maxSubscriptionsPerToken);
+  const requestBudget = new RequestBudget(limits, deps.monotonicClock);
   const cors: CorsPolicy = deps.cors ?? { allowedOrigins: [] };
   const maskError = createMaskError(logger, (err) => store.unavailableError(err));
   const userDocs = new ValidatedDocuments();
@@ -163,7 +168,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const userYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,
     ...parseCaches(),
-    plugins: [...common.plugins, userDocs.plugin()],
+    plugins: [...common.plugins, userDocs.plugin(), useParsedBody()],
     schema: userSchema,
     graphqlEndpoint: '/graphql',
     // GraphiQL's page is served by the web UI (web/graphiql-page.ts), behind sign-in.
@@ -172,7 +177,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const agentYoga: YogaServerInstance<ServerContext, object> = createYoga<ServerContext>({
     ...common,
     ...parseCaches(),
-    plugins: [...common.plugins, agentDocs.plugin()],
+    plugins: [...common.plugins, agentDocs.plugin(), useParsedBody()],
     schema: agentSchema,
     graphqlEndpoint: '/agent/graphql',
     graphiql: false,
@@ -187,8 +192,12 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
     yoga: YogaServerInstance<ServerContext, object>,
     kind: 'user' | 'agent',
   ): Promise<Response> {
+    // The user API's own, smaller limit (limits.ts maxUserBodyBytes), when it is the smaller one.
+    const userLimit = kind === 'user' && limits.maxUserBodyBytes < limits.maxBodyBytes;
+    const bodyLimit = userLimit ? limits.maxUserBodyBytes : limits.maxBodyBytes;
+    const tooLarge = () => errorResponse(bodyTooLarge(bodyLimit, userLimit ? 'maxUserBodyBytes' : 'maxBodyBytes'));
     const declared = Number(request.headers.get('content-length') ?? NaN);
-    if (declared > limits.maxBodyBytes) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
+    if (declared > bodyLimit) return tooLarge();
     // Authentication needs only the headers: an unauthenticated request is answered before a
     // byte of its body is read (node-server.ts then drains or cuts the rest).
     let principal;
@@ -200,6 +209,15 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       }
       throw e;
     }
+    const userBudget = kind === 'user' ? { requestBudget } : {};
+    if (kind === 'user') {
+      try {
+        requestBudget.take(principal.id);
+      } catch (e) {
+        if (e instanceof OutpostError) return errorResponse(e, retryAfter(e));
+        throw e;
+      }
+    }
     let req = request;
     if (request.method !== 'GET' && request.method !== 'HEAD') {
       // JSON only: no uploads, so yoga's multipart and form parsers are never reached.
@@ -208,16 +226,16 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
         return errorResponse(new OutpostError('UNSUPPORTED_MEDIA_TYPE', { detail: type || 'no content-type' }));
       }
       const raw = takeRawBody(request);
-      const body = raw ? await raw(limits.maxBodyBytes) : await readLimited(request, limits.maxBodyBytes);
-      if (!body) return errorResponse(bodyTooLarge(limits.maxBodyBytes));
-      // A user token of any role could otherwise hold the event loop for seconds per request.
-      if (kind === 'user') {
-        const nesting = jsonNesting(body instanceof ArrayBuffer ? new Uint8Array(body) : body, MAX_BODY_NESTING);
-        if (nesting > MAX_BODY_NESTING) return errorResponse(bodyTooDeep());
-      }
-      if (request.method === 'POST') {
-        const context = { store, limits, metrics, principal, deployPolicy, subscriptions, request };
-        const answer = await fastAnswer(fast[kind], request, body, context);
+      const body = raw ? await raw(bodyLimit) : await readLimited(request, bodyLimit);
+      if (!body) return tooLarge();
+      // A token of any role (or kind) could otherwise hold the event loop for seconds per request.
+      const nesting = jsonNesting(body instanceof ArrayBuffer ? new Uint8Array(body) : body, MAX_BODY_NESTING);
+      if (nesting > MAX_BODY_NESTING) return errorResponse(bodyTooDeep());
+      // Parsed once, for the fast path and for yoga alike (parsed-body.ts); yoga refuses other methods.
+      const parsed = request.method === 'POST' ? parseBody(body) : undefined;
+      if (parsed) {
+        const context = { store, limits, metrics, principal, deployPolicy, subscriptions, request, ...userBudget };
+        const answer = await fastAnswer(fast[kind], request, parsed, context);
         if (answer) return answer;
       }
       req = new Request(request.url, {
@@ -227,8 +245,11 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
         body: Buffer.isBuffer(body) ? (body as Uint8Array<ArrayBuffer>) : body,
         signal: request.signal,
       });
+      if (parsed) attachParsedBody(req, parsed);
     }
-    return codedIfBare(await yoga.fetch(req, { store, limits, metrics, principal, deployPolicy, subscriptions }));
+    return codedIfBare(
+      await yoga.fetch(req, { store, limits, metrics, principal, deployPolicy, subscriptions, ...userBudget }),
+    );
   }
 
   /** The agent API's raw-body endpoints (agent-logs.ts, agent-events.ts); refusals take the one error shape. */

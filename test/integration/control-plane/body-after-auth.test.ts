@@ -11,10 +11,12 @@ import { after, before, test } from 'node:test';
 import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
 import { createLogger } from '../../../src/shared/logger.js';
 
-const LIMIT = 16 * 1024 * 1024;
+/** Each API's body limit (maxUserBodyBytes, maxBodyBytes) by path. */
+const LIMITS = { '/graphql': 1024 * 1024, '/agent/graphql': 16 * 1024 * 1024 } as const;
 let dir: string;
 let cp: ControlPlane;
 let userToken: string;
+let agentToken: string;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'outpost-body-'));
@@ -26,6 +28,7 @@ before(async () => {
     logger: createLogger({ name: 'body', level: 'silent' }),
   });
   userToken = await cp.issueToken('user', 'body');
+  agentToken = await cp.issueToken('agent', 'body');
 });
 after(async () => {
   await cp.close();
@@ -81,31 +84,37 @@ for (const [what, auth] of [
   ['no token', {}],
   ['an unknown token', { authorization: 'Bearer opu_not-a-real-token-0000000000000000000000000' }],
 ] as const) {
-  for (const path of ['/graphql', '/agent/graphql']) {
+  for (const [path, limit] of Object.entries(LIMITS)) {
     test(`${path} with ${what} is refused 401 before its body is read`, async () => {
       const r = await partialPost(
         path,
-        { 'content-type': 'application/json', 'content-length': String(LIMIT), ...auth },
+        { 'content-type': 'application/json', 'content-length': String(limit), ...auth },
         256 * 1024,
       );
       assert.equal(r.status, 401);
       const body = JSON.parse(r.text) as { errors: { extensions: { code: string } }[] };
       assert.equal(body.errors[0]!.extensions.code, 'OUTPOST_ERR_UNAUTHENTICATED');
-      assert.ok(r.sent < LIMIT, 'answered while the client was still sending');
+      assert.ok(r.sent < limit, 'answered while the client was still sending');
     });
   }
 }
 
-test('an authenticated chunked body is cut at the limit with a coded 413', async () => {
-  const r = await partialPost(
-    '/graphql',
-    { 'content-type': 'application/json', authorization: `Bearer ${userToken}` },
-    LIMIT + 512 * 1024,
-  );
-  assert.equal(r.status, 413);
-  assert.match(r.text, /OUTPOST_ERR_BODY_TOO_LARGE/);
-  assert.match(r.text, /the limit maxBodyBytes is 16777216/);
-});
+for (const [path, limit, name] of [
+  ['/graphql', LIMITS['/graphql'], 'maxUserBodyBytes'],
+  ['/agent/graphql', LIMITS['/agent/graphql'], 'maxBodyBytes'],
+] as const) {
+  test(`${path}: an authenticated chunked body is cut at the limit with a coded 413`, async () => {
+    const token = path === '/graphql' ? userToken : agentToken;
+    const r = await partialPost(
+      path,
+      { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      limit + 512 * 1024,
+    );
+    assert.equal(r.status, 413);
+    assert.match(r.text, /OUTPOST_ERR_BODY_TOO_LARGE/);
+    assert.match(r.text, new RegExp(`the limit ${name} is ${limit}`));
+  });
+}
 
 test('after refusals the server still answers normal requests', async () => {
   const res = await fetch(`${cp.url}/graphql`, {

@@ -20,7 +20,8 @@ let h: Harness;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'outpost-doc-memory-'));
-  h = await openHarness(`sqlite:${join(dir, 'db.sqlite')}`);
+  // The user API's own body limit (1 MiB) raised to the agent API's: the caches are under test here.
+  h = await openHarness(`sqlite:${join(dir, 'db.sqlite')}`, { limits: { maxUserBodyBytes: 16 * 2 ** 20 } });
 });
 after(async () => {
   await h.close();

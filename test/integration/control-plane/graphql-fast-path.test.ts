@@ -12,6 +12,7 @@ import { createSchema, createYoga } from 'graphql-yoga';
 import { createMaskError } from '../../../src/control-plane/graphql/errors.js';
 import { fastAnswer, ValidatedDocuments } from '../../../src/control-plane/graphql/fast-path.js';
 import { createNodeServer } from '../../../src/control-plane/http/node-server.js';
+import { parseBody } from '../../../src/control-plane/http/parsed-body.js';
 import { DEFAULT_API_LIMITS } from '../../../src/control-plane/limits.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { createToken, revokeToken } from '../../../src/control-plane/store/tokens.js';
@@ -144,7 +145,7 @@ test('only a document yoga validated without an error is executed by the fast pa
       body: JSON.stringify({ query }),
     });
   const deps = { schema, documents: docs, limits: DEFAULT_API_LIMITS, maskError: createMaskError() };
-  const bytes = (query: string) => new TextEncoder().encode(JSON.stringify({ query })).buffer;
+  const bytes = (query: string) => parseBody(new TextEncoder().encode(JSON.stringify({ query })).buffer);
   const ctx = { request: ask('{ n }') } as never;
   assert.equal(await fastAnswer(deps, ask('{ n }'), bytes('{ n }'), ctx), undefined, 'not validated yet');
   assert.equal((await yoga.fetch(ask('{ n }'))).status, 200);

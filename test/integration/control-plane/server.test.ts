@@ -81,26 +81,34 @@ test('/healthz, /readyz and /metrics answer', async () => {
   assert.match(metrics, /outpost_agents\{healthy="true"\} \d+/);
 });
 
-test('a streamed body over the limit is refused with 413 naming the limit', async () => {
-  const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
-  let sent = 0;
-  const body = new ReadableStream<Uint8Array>({
-    pull(c) {
-      // 17 MiB, just over the 16 MiB default, without a Content-Length header.
-      if (sent >= 17 * 1024 * 1024) return c.close();
-      sent += chunk.length;
-      c.enqueue(chunk);
-    },
+for (const [path, limit, name, flag] of [
+  ['/graphql', 1024 * 1024, 'maxUserBodyBytes', '--max-user-body-bytes'],
+  ['/agent/graphql', 16 * 1024 * 1024, 'maxBodyBytes', '--max-body-bytes'],
+] as const) {
+  test(`${path}: a streamed body over the limit is refused with 413 naming the limit`, async () => {
+    const chunk = new TextEncoder().encode('x'.repeat(64 * 1024));
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(c) {
+        // 1 MiB over the API's default limit, without a Content-Length header.
+        if (sent >= limit + 1024 * 1024) return c.close();
+        sent += chunk.length;
+        c.enqueue(chunk);
+      },
+    });
+    const res = await fetch(cp.url + path, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        authorization: `Bearer ${path === '/graphql' ? userToken : agentToken}`,
+      },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    assert.equal(res.status, 413);
+    assert.match(await res.text(), new RegExp(`the limit ${name} is ${limit} \\(raise it with ${flag}`));
   });
-  const res = await fetch(cp.url + '/graphql', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${userToken}` },
-    body,
-    duplex: 'half',
-  } as RequestInit);
-  assert.equal(res.status, 413);
-  assert.match(await res.text(), /the limit maxBodyBytes is 16777216 \(raise it with --max-body-bytes/);
-});
+}
 
 test('a long-polling claim is answered by a launch; SSE streams the run events until it ends', async () => {
   const { registerAgent } = await gql<{ registerAgent: { agentId: string } }>(
