@@ -56,8 +56,13 @@ const DagsterWindowFields = {
 
 export const PartitionsSnapshotSchema = z.object({
   name: z.string(),
-  /** `dynamic` and `multi` come from Dagster locations only. */
-  kind: z.enum(['static', 'timeWindow', 'dynamic', 'multi']),
+  /**
+   * `dynamic`, `multi` and `other` come from Dagster locations only; `other` is a kind this
+   * Outpost does not know (a later Dagster's), named by `dagsterClass`: its code server lists its keys.
+   */
+  kind: z.enum(['static', 'timeWindow', 'dynamic', 'multi', 'other']),
+  /** The Dagster serdes class of an `other` set (e.g. `ExternalFooPartitionsDefinitionData`). */
+  dagsterClass: z.string().optional(),
   keys: z.array(z.string()).optional(),
   start: z.string().optional(),
   cadence: z.string().optional(),
@@ -72,6 +77,7 @@ export const PartitionsSnapshotSchema = z.object({
       z.object({
         name: z.string(),
         kind: z.string(),
+        dagsterClass: z.string().optional(),
         keys: z.array(z.string()).optional(),
         start: z.string().optional(),
         timezone: z.string().optional(),

@@ -183,7 +183,10 @@ export class DagsterCodeLocation {
         if (!r.ok && r.error.clsName === 'DagsterInvalidConfigError') {
           // Dagster's own message, as data: the user reads exactly what Dagster says.
           throw new OutpostError('CONFIG_SCHEMA_VIOLATION', {
-            detail: `${job.name}: ${r.error.message.trim()}`,
+            // Dagster's message names the job ("Error in config for job <name>"): not again.
+            detail: r.error.message.includes(job.name)
+              ? r.error.message.trim()
+              : `${job.name}: ${r.error.message.trim()}`,
             data: { userCodeError: toUserCodeError(r.error, `executionPlan:${job.name}`) },
           });
         }

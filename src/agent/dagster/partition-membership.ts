@@ -36,8 +36,11 @@ export function keyInSet(set: PartitionsSnapshot, key: string, now: number): Mem
       return inWindows(set, key, now);
     case 'multi':
       return inMulti(set.dimensions ?? [], key, now);
-    default:
+    case 'dynamic':
       return { in: 'dynamic' };
+    default:
+      // A kind this Outpost does not know (snapshot-mapper.ts): its code server lists the keys.
+      return { in: 'list' };
   }
 }
 
@@ -64,9 +67,14 @@ function inMulti(dimensions: readonly Dimension[], key: string, now: number): Me
   let list = false;
   for (const [i, d] of dimensions.entries()) {
     const part = parts[i]!;
+    if (d.kind === 'dynamic') return { in: 'dynamic', dimension: d.name };
     const r =
       d.kind === 'static' ? inList(d.keys ?? [], part) : d.kind === 'timeWindow' ? inWindows(d, part, now) : undefined;
-    if (!r) return { in: 'dynamic', dimension: d.name };
+    if (!r) {
+      // A dimension of a kind this Outpost does not know: the set's listed keys decide.
+      list = true;
+      continue;
+    }
     if (r.in === 'list') list = true;
     else if (r.in === false)
       return { in: false, hint: `dimension ${d.name} (of ${names}): ${JSON.stringify(part)}: ${r.hint}` };

@@ -80,8 +80,9 @@ function partitionsKind(p: PartitionsDataT): Omit<PartitionsSnapshot, 'name'> {
         }),
       };
     default:
-      // A kind added in a later Dagster: listed by name, with nothing Outpost would misread.
-      return { kind: 'dynamic' };
+      // A kind added in a later Dagster: named as Dagster names it, with nothing Outpost would
+      // misread; its code server lists its keys (a dynamic set's it cannot, without an instance).
+      return { kind: 'other', dagsterClass: p.__class__ };
   }
 }
 

@@ -246,11 +246,14 @@ function describeLocation(l: LocationRow): string {
   const jobs = l.jobs.map((j) => j.name).join(', ') || '(none)';
   const err = l.loadError ? `\nload error:\n${l.loadError}` : '';
   const still = l.status === 'LOADING' ? ' (still loading at the timeout)' : '';
-  // A location in ERROR has no server to reach: its load error says why, not the agents.
+  // A location in ERROR has no server to reach: its load error says why, not the agents. One
+  // still LOADING waits for an agent to load it, which is not yet a fault.
   const agent =
     l.reachable || l.status === 'ERROR'
       ? ''
-      : '\nunreachable: no healthy agent serves this location (see the Agents page or the `agents` query)';
+      : l.status === 'LOADING'
+        ? '\nwaiting for an agent: none has loaded this location yet (is one running? see the Agents page or the `agents` query)'
+        : '\nunreachable: no healthy agent serves this location (see the Agents page or the `agents` query)';
   const kind = l.kind === 'DAGSTER' ? `Dagster ${l.dagsterVersion ?? '(version unknown until loaded)'}` : 'Outpost';
   const assets = l.assets.length ? `; assets: ${l.assets.map((a) => a.key).join(', ')}` : '';
   return `${l.name}: ${l.status}${still} (${kind}, version ${l.version}); jobs: ${jobs}${assets}${err}${agent}`;

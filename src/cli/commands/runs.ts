@@ -28,6 +28,10 @@ export interface EventRow {
   level: string | null;
   message: string | null;
   error: { message?: string; stack?: string } | null;
+  /** ASSET_MATERIALIZATION / ASSET_OBSERVATION: the asset key. */
+  assetKey?: string | null;
+  /** The event's payload; its `metadata` (by label) and `assetCheck` are printed under the line. */
+  data?: Record<string, unknown> | null;
 }
 interface LogChunk {
   data: string;
@@ -37,7 +41,7 @@ interface LogChunk {
 const RUN_FIELDS = 'id status job location tags createdAt startedAt endedAt durationMs launchError { code message }';
 /** Events per request of `runs show`; it pages until it has them all. */
 const EVENT_PAGE = 1000;
-const EVENT_FIELDS = 'seq type timestamp stepKey level message error';
+const EVENT_FIELDS = 'seq type timestamp stepKey assetKey level message error data';
 
 type LaunchOptions = ClientOptions & {
   location: string;
@@ -281,7 +285,32 @@ export function formatEvent(e: EventRow): string {
   const errMessage = stack && full && cut > 0 && stack.includes(full.slice(cut + 2)) ? full.slice(0, cut) : full;
   const said = !errMessage || e.message === errMessage || stack?.includes(errMessage);
   const err = `${said ? '' : ` ${errMessage}`}${stack ? `\n${stack}` : ''}`;
-  return `${time} ${String(e.seq).padStart(5)} ${e.type}${step}${msg}${err}`;
+  const asset = e.assetKey && !e.message?.includes(e.assetKey) ? ` (asset ${e.assetKey})` : '';
+  return `${time} ${String(e.seq).padStart(5)} ${e.type}${step}${asset}${msg}${err}${detailLines(e.data)}`;
+}
+
+/** A metadata value on one line is cut here; `runs show --json` has it whole. */
+const METADATA_VALUE_CHARS = 200;
+
+/** An asset check's verdict and the user's metadata (Dagster's, by label), one indented line each. */
+function detailLines(data: EventRow['data']): string {
+  if (!data || typeof data !== 'object') return '';
+  const lines: string[] = [];
+  const check = data.assetCheck as
+    { name?: string; assetKey?: string; passed?: boolean; severity?: string } | undefined;
+  if (check && typeof check === 'object') {
+    const verdict = check.passed ? 'passed' : `failed${check.severity ? ` (${check.severity})` : ''}`;
+    lines.push(`check ${check.name ?? '?'} on ${check.assetKey ?? '?'}: ${verdict}`);
+  }
+  const metadata = data.metadata;
+  if (metadata && typeof metadata === 'object' && !Array.isArray(metadata)) {
+    for (const [label, value] of Object.entries(metadata)) {
+      const text = typeof value === 'string' ? value : JSON.stringify(value);
+      const cut = text.length > METADATA_VALUE_CHARS ? `${text.slice(0, METADATA_VALUE_CHARS)}…` : text;
+      lines.push(`${label}: ${cut.replace(/\n/g, ' ')}`);
+    }
+  }
+  return lines.map((l) => `\n${' '.repeat(20)}${l}`).join('');
 }
 
 async function fetchLogs(api: UserApi, id: string, stream: string, afterOffset: number): Promise<LogChunk> {
@@ -307,7 +336,7 @@ async function follow(
   // Bounded: a run followed for over ~28 hours stops being followed.
   for (let i = 0; i < 200_000; i++) {
     const res = await api.request<{ run: (RunRow & { events: EventRow[] }) | null }>(
-      `query($id: ID!, $after: Int) { run(id: $id) { ${RUN_FIELDS} events(afterSeq: $after) { seq type timestamp stepKey level message error } } }`,
+      `query($id: ID!, $after: Int) { run(id: $id) { ${RUN_FIELDS} events(afterSeq: $after) { ${EVENT_FIELDS} } } }`,
       { id, after: afterSeq },
     );
     const run = res.run;

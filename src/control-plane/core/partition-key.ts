@@ -76,8 +76,10 @@ export function describeSet(set: PartitionsSnapshot | NonNullable<PartitionsSnap
       const dims = 'dimensions' in set ? (set.dimensions ?? []) : [];
       return `multi-partitions, keys joined with "|": ${dims.map((d) => `${d.name}: ${describeSet(d)}`).join('; ')}`;
     }
-    default:
+    case 'dynamic':
       return 'dynamic partitions, whose keys Dagster keeps in its instance';
+    default:
+      return `partitions of a kind this Outpost does not know (${set.dagsterClass ?? set.kind}), whose keys the code location lists`;
   }
 }
 

@@ -23,7 +23,7 @@ import type {
   QueryWorkspaceArgs,
 } from '../../gen/graphql/agent.js';
 import { OutpostError } from '../../shared/errors.js';
-import { authorizeAgent, heartbeat, registerAgent } from '../store/agents.js';
+import { authorizeAgent, heartbeat, noteCodeServer, registerAgent } from '../store/agents.js';
 import { appendComputeLogs } from '../store/compute-logs.js';
 import { listLocations, reportCodeLocation } from '../store/locations.js';
 import { assertLocationReporter, assertRunWriter } from '../store/ownership.js';
@@ -159,7 +159,11 @@ export function createAgentSchema() {
         ) {
           await authorizeAgent(store, input.agentId, principal.id);
           await assertLocationReporter(store.db, input.location, input.version, input.agentId);
-          return reportCodeLocation(store, input);
+          const applied = await reportCodeLocation(store, input);
+          if (applied && input.status === 'LOADED') {
+            await noteCodeServer(store, input.agentId, { location: input.location, status: 'LOADED' });
+          }
+          return applied;
         },
         async reportRunLaunched(_: unknown, a: MutationReportRunLaunchedArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, a.agentId, principal.id);

@@ -59,7 +59,10 @@ export function itemError(item: WorkItemView, fallback: ErrorName, what: string)
   const raw = item.error?.code ?? '';
   const name = raw.replace(/^OUTPOST_ERR_/, '');
   const message = item.error?.message ?? 'failed';
-  if (isErrorName(name)) return new OutpostError(name, { detail: `${what}: ${message}` });
+  // The agent's message starts with its code's title, which this error's own message shows once.
+  if (isErrorName(name)) {
+    return new OutpostError(name, { detail: `${what}: ${message.replace(`${ERRORS[name].message}: `, '')}` });
+  }
   return new OutpostError(fallback, { detail: `${what}: ${raw ? `${raw}: ` : ''}${message}` });
 }
 

@@ -96,7 +96,8 @@ export async function launchRun(
   // A partition supplies config and tags (only its location knows them); the user's win.
   let runConfig = parsed.data.runConfig;
   if (jobDef.partitions && key !== undefined) {
-    const fromPartition = await partitionRun(store, location, job, key);
+    const askSet = partition.ok === 'askLocation' ? partition.set : undefined;
+    const fromPartition = await partitionRun(store, location, job, key, askSet);
     runConfig = deepMerge(fromPartition.runConfig, runConfig);
     for (const [k, v] of Object.entries(fromPartition.tags)) if (!(k in tags)) tags[k] = v;
   }

@@ -127,6 +127,25 @@ export async function heartbeat(
   if (Number(res.numUpdatedRows) === 0) throw new OutpostError('UNKNOWN_AGENT', { detail: input.agentId });
 }
 
+/**
+ * The agent that just reported `location` loaded serves its code server: recorded now, as its
+ * next heartbeat would, so the location reads as reachable from the moment it reads as LOADED
+ * (a deploy would otherwise show "unreachable" for up to a heartbeat interval). The next
+ * heartbeat replaces the list with the agent's own.
+ */
+export async function noteCodeServer(store: Store, agentId: string, status: CodeServerStatus): Promise<void> {
+  await store.transaction(async (trx) => {
+    const row = await trx.selectFrom('agents').select('code_servers').where('id', '=', agentId).executeTakeFirst();
+    if (!row) return;
+    const servers = (JSON.parse(row.code_servers) as CodeServerStatus[]).filter((c) => c.location !== status.location);
+    await trx
+      .updateTable('agents')
+      .set({ code_servers: JSON.stringify([...servers, status]) })
+      .where('id', '=', agentId)
+      .execute();
+  });
+}
+
 export async function listAgents(store: Store): Promise<AgentView[]> {
   const rows = await store.db.selectFrom('agents').selectAll().orderBy('registered_at').orderBy('id').execute();
   return rows.map((r) => toView(store, r));

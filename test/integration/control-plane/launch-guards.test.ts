@@ -336,4 +336,37 @@ describeEachDialect('launch guards', (target) => {
     h.clock.now += 3 * h.store.limits.heartbeatIntervalMs + 1;
     assert.equal(await reachable(), false, 'the agent went silent');
   });
+
+  test('a redeployed location is reachable as soon as an agent reports it LOADED, before its next heartbeat', async () => {
+    const state = async () =>
+      (
+        await h.gql<{ codeLocation: { status: string; reachable: boolean } }>(
+          'user',
+          `{ codeLocation(name: "hello") { status reachable } }`,
+        )
+      ).data!.codeLocation;
+    const beat = () =>
+      h.gql('agent', `mutation($i: HeartbeatInput!) { heartbeat(input: $i) }`, {
+        i: { agentId, codeServers: [], runningRunIds: [] },
+      });
+    await beat();
+    const dep = await h.gql<{ deployCodeLocation: { version: number } }>(
+      'user',
+      `mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { version } }`,
+      { i: { name: 'hello', module: 'examples/hello/definitions.ts', env: { REDEPLOYED: '1' } } },
+    );
+    assert.deepEqual(await state(), { status: 'LOADING', reachable: false });
+    await claim();
+    const rep = await h.gql('agent', `mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }`, {
+      i: {
+        agentId,
+        location: 'hello',
+        version: dep.data!.deployCodeLocation.version,
+        status: 'LOADED',
+        snapshot: SNAPSHOT,
+      },
+    });
+    assert.equal(rep.errors, undefined);
+    assert.deepEqual(await state(), { status: 'LOADED', reachable: true }, 'no heartbeat came between');
+  });
 });

@@ -66,3 +66,47 @@ test("a Dagster step failure's cause chain, in both its message and its stack, i
   assert.equal(line.split('kaboom from user code').length - 1, 1, line);
   assert.ok(line.includes('Error occurred while executing op "boom":\n  File "x.py"'), line);
 });
+
+test("a materialization's metadata and an asset check's verdict are printed under its line (runs show, --follow)", () => {
+  const materialized = formatEvent(
+    row({
+      type: 'ASSET_MATERIALIZATION',
+      level: 'info',
+      stepKey: 'orders',
+      assetKey: 'orders',
+      message: 'Materialized value orders.',
+      data: {
+        metadata: { rows: 42, path: '/tmp/x.csv', preview: { records: [{ a: 1 }] } },
+        dagster: '{"__class__":…}',
+      },
+    }),
+  );
+  assert.equal(
+    materialized,
+    '05:30:21.343    12 ASSET_MATERIALIZATION [orders] Materialized value orders.\n' +
+      '                    rows: 42\n' +
+      '                    path: /tmp/x.csv\n' +
+      '                    preview: {"records":[{"a":1}]}',
+  );
+  const check = formatEvent(
+    row({
+      type: 'ENGINE',
+      level: 'warn',
+      message: 'Asset check no_nulls on orders failed',
+      data: {
+        assetCheck: { name: 'no_nulls', assetKey: 'orders', passed: false, severity: 'WARN' },
+        metadata: { nulls: 3 },
+      },
+    }),
+  );
+  assert.equal(
+    check,
+    '05:30:21.343    12 ENGINE Asset check no_nulls on orders failed\n' +
+      '                    check no_nulls on orders: failed (WARN)\n' +
+      '                    nulls: 3',
+  );
+  const long = formatEvent(
+    row({ type: 'ASSET_OBSERVATION', assetKey: 'a/b', data: { metadata: { t: 'x'.repeat(300) } } }),
+  );
+  assert.match(long, /ASSET_OBSERVATION \(asset a\/b\)\n {20}t: x{200}…$/);
+});

@@ -111,4 +111,23 @@ describe('keyInSet (Dagster sets, from the snapshot)', () => {
     assert.deepEqual(keyInSet(set, 'us', NOW), { in: true });
     assert.deepEqual(keyInSet(set, 'mars', NOW), { in: false, hint: '3 keys, apac to us; nearest: apac, eu, us' });
   });
+
+  test("a kind this Outpost does not know (a later Dagster's) is decided by listing the set, not refused as dynamic", () => {
+    const other: PartitionsSnapshot = {
+      name: 'o',
+      kind: 'other',
+      dagsterClass: 'ExternalFuturePartitionsDefinitionData',
+    };
+    assert.deepEqual(keyInSet(other, 'k1', NOW), { in: 'list' });
+    const multi: PartitionsSnapshot = {
+      name: 'm',
+      kind: 'multi',
+      dimensions: [
+        { name: 'color', kind: 'static', keys: ['red', 'blue'] },
+        { name: 'future', kind: 'other', dagsterClass: 'ExternalFuturePartitionsDefinitionData' },
+      ],
+    };
+    assert.deepEqual(keyInSet(multi, 'red|x', NOW), { in: 'list' });
+    assert.equal(keyInSet(multi, 'green|x', NOW).in, false, 'a known dimension still refuses its own keys');
+  });
 });

@@ -187,3 +187,38 @@ test('the same code maps to the same snapshot on every minor (only versions and 
   assert.deepEqual(a, c);
   assert.deepEqual(b, c);
 });
+
+describe('a partitions kind this Outpost does not know', () => {
+  test('is "other" named by its Dagster class, in a set and as a dimension, not "dynamic"', () => {
+    const { repository, jobs } = repositoryAndJobs('1.13');
+    const future = { __class__: 'ExternalFuturePartitionsDefinitionData' };
+    const sets = repository.external_partition_set_datas.map((p) =>
+      p.name === 'paint_job_partition_set'
+        ? { ...p, external_partitions_data: future }
+        : p.name === 'multi_job_partition_set'
+          ? {
+              ...p,
+              external_partitions_data: {
+                __class__: 'ExternalMultiPartitionsDefinitionData',
+                external_partition_dimension_definitions: [{ name: 'f', external_partitions_def_data: future }],
+              },
+            }
+          : p,
+    );
+    const snap = mapDagsterSnapshot({
+      dagsterVersion: '1.13.29',
+      repository: { ...repository, external_partition_set_datas: sets },
+      jobs,
+    });
+    assert.deepEqual(LocationSnapshotSchema.parse(snap), snap);
+    const byName = Object.fromEntries(snap.partitions.map((p) => [p.name, p]));
+    assert.deepEqual(byName.paint_job_partition_set, {
+      name: 'paint_job_partition_set',
+      kind: 'other',
+      dagsterClass: 'ExternalFuturePartitionsDefinitionData',
+    });
+    assert.deepEqual(byName.multi_job_partition_set?.dimensions, [
+      { name: 'f', kind: 'other', dagsterClass: 'ExternalFuturePartitionsDefinitionData' },
+    ]);
+  });
+});
