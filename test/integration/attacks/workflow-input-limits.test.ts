@@ -67,7 +67,8 @@ test('testSensor: a cursor past maxSensorCursorBytes is refused, naming the limi
 
 test('queryCodeLocation: a partitionKey, opSelection or assetSelection past maxQuerySelectionBytes is refused; nothing is queued', async () => {
   const before = await queuedItems('QUERY_CODE_LOCATION');
-  const big = 'x'.repeat(3 * 1024 * 1024);
+  // Past the limit, within the user API's body limit (maxUserBodyBytes, 1 MiB).
+  const big = 'x'.repeat(FIXED_INPUT_LIMITS.maxQuerySelectionBytes + 1);
   const cases: Record<string, unknown>[] = [{ p: big }, { o: [big] }, { a: [big] }];
   for (const variables of cases) {
     const r = await asLauncher(
