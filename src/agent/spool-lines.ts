@@ -16,6 +16,7 @@ import {
   type RunEvent,
   type RunEventType,
 } from '../shared/run-events.js';
+import { NO_LINK_NO_WAIT } from '../shared/user-writable-files.js';
 
 /** What the shipper needs of a line before sending it: its seq, and its type (status, terminal). */
 export interface LineHead {
@@ -157,7 +158,7 @@ export function eventLinesAfter(spoolDir: string, afterSeq: number, max: number)
  * which may replace a file with a symlink to one only the agent can read (its token file, named
  * outside the sandbox) or with a FIFO. Neither is followed nor waited on.
  */
-const SPOOL_READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const SPOOL_READ = constants.O_RDONLY | NO_LINK_NO_WAIT;
 
 /**
  * Up to `max` bytes of `file` from `offset`; undefined when the file does not exist yet. Only a

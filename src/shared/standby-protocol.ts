@@ -11,6 +11,7 @@
 // either one is, and the file says which.
 import { closeSync, constants, fstatSync, linkSync, openSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { NO_LINK_NO_WAIT } from './user-writable-files.js';
 
 /** Agent → standby: the one run this worker executes. */
 export interface StandbyRunMessage {
@@ -88,7 +89,7 @@ export function claimHandoff(spoolDir: string, by: HandoffClaimant): 'claimed' |
 /** Tries at creating the aside file when something keeps reappearing at its name. */
 const PLANTED_ASIDE_ATTEMPTS = 3;
 
-const CLAIM_READ = constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const CLAIM_READ = constants.O_RDONLY | NO_LINK_NO_WAIT;
 
 /**
  * Who holds the claim on a handed-over run; undefined while nobody does. Only a regular file

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { credentialFreeEnv } from '../../shared/child-env.js';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Isolation, SandboxPlace } from './sandbox.js';
+import { NO_LINK_NO_WAIT } from '../../shared/user-writable-files.js';
 
 /** Mode of a worker's stdout/stderr log files. */
 export const WORKER_LOG_MODE = 0o600;
@@ -63,8 +64,7 @@ export function spawnDetached(s: DetachedSpawnSpec): ChildProcess {
   }
 }
 
-const LOG_APPEND =
-  constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const LOG_APPEND = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | NO_LINK_NO_WAIT;
 
 /**
  * Opens a worker log for appending, never through a link or into a FIFO: a spool the agent

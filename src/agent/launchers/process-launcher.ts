@@ -40,6 +40,7 @@ import {
 import { isBwrap, noIsolation, type Isolation } from './sandbox.js';
 import { endRootAfterWorker, outlivedItsWorker } from './sandbox-end.js';
 import { STANDBY_COMMAND, StandbyPool, type StandbySpec } from './standby-pool.js';
+import { NO_LINK_NO_WAIT } from '../../shared/user-writable-files.js';
 
 // Where the CLI command lives now; re-exported for the callers that start it the same way.
 export { defaultCliCommand } from './detached-spawn.js';
@@ -49,8 +50,7 @@ const noop = (): void => undefined;
 /** In a run's directory: its workflow asked to stop it (recordTermination), before or after its launch. */
 const TERMINATE_REQUESTED = 'terminate-requested';
 /** Opens a file in a spool for writing: no symlink followed, no FIFO waited on (see markTerminated). */
-const MARKER_WRITE =
-  constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW | constants.O_NONBLOCK;
+const MARKER_WRITE = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | NO_LINK_NO_WAIT;
 
 /** SIGTERM to SIGKILL for a recovered worker whose termination was requested first (the run workflow's default). */
 const RECOVERED_TERMINATE_GRACE_MS = 10_000;
