@@ -78,7 +78,11 @@ const urlsPlugin = {
 // - the SDK, src/user-code/sdk/index.ts (the location's `outpost/sdk`: ~8 modules), the error
 //   registry left out. Its other files stay compiled one by one for the few modules of ours
 //   that import them directly (they hold no state: two copies mean the same).
-// Packages stay imports. A bundle sits where its per-file entry was; a module that reads
+// A third holds a package: src/cli/commander.ts, the option parser of every CLI start
+// (commander's CommonJS files, each resolved, read and scanned for its exports on the way into
+// ESM, cost a client command ~10 % of its CPU). CommonJS inside an ES module calls `require`
+// for Node's built-ins: that bundle makes one for itself.
+// Other packages stay imports. A bundle sits where its per-file entry was; a module that reads
 // import.meta is bundled only from a folder at its entry's depth and only with `../` URLs, which
 // then mean the same from the bundle's URL (the build refuses anything else).
 const src = (...p) => join(ROOT, 'src', ...p);
@@ -88,15 +92,18 @@ const BUNDLES = [
     shared: [src('user-code', 'sdk') + sep, src('shared', 'errors.ts'), src('cli', 'main.ts')],
   },
   { entry: src('user-code', 'sdk', 'index.ts'), shared: [src('shared', 'errors.ts')] },
+  { entry: src('cli', 'commander.ts'), shared: [], packages: ['commander'] },
 ];
-async function bundleEntry({ entry, shared }) {
+const OWN_REQUIRE =
+  "import { createRequire as __outpostRequire } from 'node:module';\nconst require = __outpostRequire(import.meta.url);";
+async function bundleEntry({ entry, shared, packages = [] }) {
   const depth = (f) => relative(ROOT, dirname(f)).split(sep).length;
   const isShared = (target) => shared.some((s) => (s.endsWith(sep) ? target.startsWith(s) : target === s));
   await build({
     entryPoints: [entry],
     outfile: join(OUT, relative(ROOT, entry)).replace(/\.ts$/, '.js'),
     bundle: true,
-    packages: 'external',
+    ...(packages.length ? { banner: { js: OWN_REQUIRE } } : { packages: 'external' }),
     format: 'esm',
     platform: 'node',
     target: 'node20',
@@ -107,6 +114,15 @@ async function bundleEntry({ entry, shared }) {
       {
         name: 'outpost-bundle-shared',
         setup(b) {
+          // Packages stay imports, except those the entry inlines (and their own files).
+          if (packages.length) {
+            b.onResolve({ filter: /^[^./]/ }, (a) => {
+              const name = a.path.startsWith('@') ? a.path.split('/').slice(0, 2).join('/') : a.path.split('/')[0];
+              const inlined =
+                packages.includes(name) || packages.some((p) => a.importer.includes(`/node_modules/${p}/`));
+              return inlined && !a.path.startsWith('node:') ? undefined : { path: a.path, external: true };
+            });
+          }
           b.onResolve({ filter: /^\.\.?\// }, (a) => {
             const target = resolve(a.resolveDir, a.path).replace(/\.js$/, '.ts');
             if (target === entry || !isShared(target)) return undefined;

@@ -4,7 +4,7 @@
 // into ~/.npm/_logs, which sandboxed user code can read): only a file holding it.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Option, type Command } from 'commander';
+import { Option, type Command } from './commander.js';
 import { OutpostError, formatError, type ErrorCode } from '../shared/errors.js';
 
 export interface ClientOptions {

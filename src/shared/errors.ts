@@ -309,7 +309,7 @@ export const ERRORS = {
   CONTROL_PLANE_UNAVAILABLE: spec(
     503,
     'The control plane is not reachable',
-    'The agent retries with backoff; check OUTPOST_URL and the network.',
+    'Check that the control plane is running (`npm start`, or `outpost control-plane`) and that OUTPOST_URL (or --url) names it; an agent keeps retrying with backoff by itself.',
   ),
   RUN_WORKER_SPAWN_FAILED: spec(
     500,

@@ -2,7 +2,7 @@
 // it started when the run worker wrote RUN_START and ended at its terminal event, both by
 // the worker's clock. Times the control plane heard of them (which lag for an adopted or
 // backlogged run) are only a fallback when no such event exists.
-import { TERMINAL_EVENT_TYPES } from './run-events.js';
+import { TERMINAL_EVENT_TYPES } from './run-spool.js';
 import { isTerminalRunStatus } from './run-status.js';
 
 export interface TimedEvent {

@@ -1,7 +1,7 @@
 // The compiled build (scripts/build.mjs) of this tree, into a throwaway directory beside dist/:
 // what the compiled CLI finds at run time (schemas, web assets, the install root the sandbox
 // protects), which processes it spawns (compiled, never tsx for its own code), and the module
-// graph of a client command, recorded by a resolve hook: no Temporal, store or server.
+// graph of a client command, recorded by a resolve hook: no Temporal, store, server or zod.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -225,6 +225,11 @@ export default defineLocation({ jobs: [job({ name: 'twin', ops: [nothing] }), jo
         ),
       );
       assert.deepEqual(heavy, [], `outpost ${args.join(' ')} loaded heavy modules`);
+      // Nor a schema library, and its option parser is the build's one file (src/cli/commander.ts):
+      // zod's ~60 modules and commander's CommonJS files were a third of a client command's CPU.
+      const packages = urls.filter((u) => /node_modules\/(zod|commander)\//.test(u));
+      assert.deepEqual(packages, [], `outpost ${args.join(' ')} loaded zod or commander's own files`);
+      assert.ok(urls.includes(pathToFileURL(join(out, 'src/cli/commander.js')).href), urls.join('\n'));
     }
   });
 });
