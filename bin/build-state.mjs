@@ -11,15 +11,19 @@ export const STAMP = '.build-stamp';
 /** Files outside the trees that change what the build writes. */
 const INPUTS = ['package-lock.json', 'scripts/build.mjs', 'bin/build-state.mjs'];
 
-/** Newest mtime (ms) under dir: files and directories (a deleted file changes its directory's). */
-function newest(dir) {
-  let max = statSync(dir).mtimeMs;
+/**
+ * Whether anything under dir (files and directories: a deleted file changes its directory's
+ * mtime) is newer than `built`. Every `outpost` start runs this over ~300 files, so it stops at
+ * the first newer one and joins paths by hand (path.join normalizes each: a fifth of the walk).
+ */
+function newerThan(dir, built) {
+  if (statSync(dir).mtimeMs > built) return true;
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     if (e.name === '__pycache__' || e.name === 'node_modules') continue;
-    const p = join(dir, e.name);
-    max = Math.max(max, e.isDirectory() ? newest(p) : statSync(p).mtimeMs);
+    const p = `${dir}/${e.name}`;
+    if (e.isDirectory() ? newerThan(p, built) : statSync(p).mtimeMs > built) return true;
   }
-  return max;
+  return false;
 }
 
 /** 'fresh' | 'missing' | 'stale', for the install at root and its build in out (default root/dist). */
@@ -29,7 +33,7 @@ export function buildState(root, out = join(root, 'dist')) {
   const built = statSync(stamp).mtimeMs;
   for (const d of COMPILED_DIRS) {
     const p = join(root, d);
-    if (existsSync(p) && newest(p) > built) return 'stale';
+    if (existsSync(p) && newerThan(p, built)) return 'stale';
   }
   for (const f of INPUTS) {
     const p = join(root, f);

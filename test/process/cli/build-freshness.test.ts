@@ -39,9 +39,10 @@ before(() => {
     "const form: string = import.meta.url.endsWith('.js') ? 'compiled' : 'source';\nconsole.log(form);\n",
   );
   put('src/shared/extra.ts', 'export const x = 1;\n');
-  // The two entries the build writes as one file each (run workers' entry and the SDK).
+  // The entries the build writes as one file each (run workers' entry, the SDK, the option parser).
   put('src/cli/user-code-main.ts', 'export const worker = 1;\n');
   put('src/user-code/sdk/index.ts', 'export const sdk = 1;\n');
+  put('src/cli/commander.ts', "export { Command, Option } from 'commander';\n");
   put('workflows/index.ts', 'export async function noop(): Promise<void> {}\n');
   put('activities/index.ts', 'export const none = {};\n');
 });
