@@ -10,6 +10,7 @@ import { Daemon, type DaemonOptions } from './daemon/daemon.js';
 import { createControlPlaneHandler, type FetchHandler } from './http/handler.js';
 import { Metrics } from './http/metrics.js';
 import { createNodeServer } from './http/node-server.js';
+import { RequestBudget } from './http/request-budget.js';
 import { DEFAULT_API_LIMITS, type ApiLimits } from './limits.js';
 import type { UserRole } from './core/roles.js';
 import { Store, type StoreLimits } from './store/store.js';
@@ -85,11 +86,14 @@ export interface HandlerOptions {
 /** The whole HTTP surface as a fetch handler, for tests without a port. */
 export function createControlPlaneFetchHandler(opts: HandlerOptions): FetchHandler {
   const logger = opts.logger ?? createLogger({ name: 'control-plane' });
+  const limits = { ...DEFAULT_API_LIMITS, ...opts.limits };
+  // One per-token rate for /graphql and the web UI's sign-in with a token.
+  const requestBudget = new RequestBudget(limits, opts.monotonicClock);
   const web =
     opts.web === false || opts.web === undefined
       ? undefined
       : createWebHandler({
-          sessions: storeSessions(opts.store),
+          sessions: storeSessions(opts.store, requestBudget),
           temporalUiUrl: opts.web.temporalUiUrl ?? 'http://127.0.0.1:8233',
           temporalNamespace: opts.web.temporalNamespace ?? 'default',
           logger,
@@ -97,13 +101,13 @@ export function createControlPlaneFetchHandler(opts: HandlerOptions): FetchHandl
         });
   return createControlPlaneHandler({
     store: opts.store,
-    limits: { ...DEFAULT_API_LIMITS, ...opts.limits },
+    limits,
+    requestBudget,
     metrics: new Metrics(),
     logger,
     deployPolicy: { moduleRoots: opts.moduleRoots ?? [process.cwd()] },
     cors: { allowedOrigins: opts.allowedOrigins ?? [] },
     ...(web ? { web } : {}),
-    ...(opts.monotonicClock ? { monotonicClock: opts.monotonicClock } : {}),
   });
 }
 

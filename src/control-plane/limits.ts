@@ -26,6 +26,13 @@ export interface ApiLimits {
   maxQueryCost: number;
   /** Most fields (aliases included, fragments expanded) in one operation. Default 500. */
   maxQueryFields: number;
+  /**
+   * Most mutation fields (aliases included, fragments expanded) in one request, on either API.
+   * Default 10: the web UI, the CLI and the agent send one. Mutations run one after another, each
+   * a write and (user API) an audit row, and some wait for an agent (queryCodeLocation up to
+   * maxWaitMs): 499 aliased ones, all the field limit allowed, held a request for hours.
+   */
+  maxMutationsPerRequest: number;
   /** Most lexical tokens in a GraphQL document (parsing stops there). Default 20000. */
   maxQueryTokens: number;
   /** Largest JSON answer in bytes; a backstop behind the cost limit. Default 32 MiB. */
@@ -75,6 +82,7 @@ export const DEFAULT_API_LIMITS: ApiLimits = {
   maxQueryDepth: 15,
   maxQueryCost: 100_000,
   maxQueryFields: 500,
+  maxMutationsPerRequest: 10,
   maxQueryTokens: 20_000,
   maxResponseBytes: 32 * 1024 * 1024,
   maxEventsPerBatch: 10_000,
@@ -174,6 +182,7 @@ export const LIMIT_SOURCES: Partial<Record<keyof ApiLimits, { flag: string; env:
   maxQueryCost: { flag: '--max-query-cost', env: 'OUTPOST_MAX_QUERY_COST' },
   maxQueryFields: { flag: '--max-query-fields', env: 'OUTPOST_MAX_QUERY_FIELDS' },
   maxQueryTokens: { flag: '--max-query-tokens', env: 'OUTPOST_MAX_QUERY_TOKENS' },
+  maxMutationsPerRequest: { flag: '--max-mutations-per-request', env: 'OUTPOST_MAX_MUTATIONS_PER_REQUEST' },
   maxResponseBytes: { flag: '--max-response-bytes', env: 'OUTPOST_MAX_RESPONSE_BYTES' },
   maxEventsPerBatch: { flag: '--max-events-per-batch', env: 'OUTPOST_MAX_EVENTS_PER_BATCH' },
   maxClaimBatch: { flag: '--max-claim-batch', env: 'OUTPOST_MAX_CLAIM_BATCH' },

@@ -64,7 +64,7 @@ export const ERRORS = {
   POSTGRES_UNAVAILABLE: spec(
     503,
     'PostgreSQL could not be reached',
-    'Check OUTPOST_DATABASE_URL and that the server is running.',
+    "Retry shortly: the control plane reconnects by itself once PostgreSQL is back. Operators: check OUTPOST_DATABASE_URL, that the server is running, and the control plane's log (it has the address tried and PostgreSQL's words).",
   ),
   POSTGRES_REFUSED: spec(
     503,
@@ -374,8 +374,12 @@ export const isOutpostError = (e: unknown, name?: ErrorName): e is OutpostError 
   e instanceof OutpostError && (name === undefined || e.errorName === name);
 
 /** Fields for a log line about a failure: its message, and for a coded error its code and what to do. */
-export function errorLogFields(e: unknown): { err: string; code?: ErrorCode; hint?: string } {
-  if (e instanceof OutpostError) return { code: e.code, err: e.message, hint: e.hint };
+export function errorLogFields(e: unknown): { err: string; code?: ErrorCode; hint?: string; cause?: string } {
+  if (e instanceof OutpostError) {
+    // The cause's words (a database's, naming its address) are for the log, not for callers.
+    const cause = e.cause instanceof Error ? e.cause.message : undefined;
+    return { code: e.code, err: e.message, hint: e.hint, ...(cause && cause !== e.detail ? { cause } : {}) };
+  }
   return { err: e instanceof Error ? e.message : String(e) };
 }
 

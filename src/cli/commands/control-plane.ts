@@ -25,6 +25,7 @@ export const ControlPlaneConfigSchema = z.object({
   maxQueryCost: positiveInt.optional(),
   maxQueryFields: positiveInt.optional(),
   maxQueryTokens: positiveInt.optional(),
+  maxMutationsPerRequest: positiveInt.optional(),
   maxResponseBytes: positiveInt.optional(),
   maxRunConfigBytes: positiveInt.optional(),
   maxRunTags: positiveInt.optional(),
@@ -55,6 +56,7 @@ const NEW_STYLE_LIMITS = [
   'maxQueryCost',
   'maxQueryFields',
   'maxQueryTokens',
+  'maxMutationsPerRequest',
   'maxResponseBytes',
   'maxRunConfigBytes',
   'maxRunTags',
@@ -139,6 +141,10 @@ export function registerControlPlaneCommand(program: Command): void {
     .option(
       '--max-query-tokens <n>',
       `most tokens in a GraphQL document (OUTPOST_MAX_QUERY_TOKENS; default ${DEFAULT_API_LIMITS.maxQueryTokens})`,
+    )
+    .option(
+      '--max-mutations-per-request <n>',
+      `most mutations in one GraphQL request, aliases included (OUTPOST_MAX_MUTATIONS_PER_REQUEST; default ${DEFAULT_API_LIMITS.maxMutationsPerRequest})`,
     )
     .option(
       '--max-response-bytes <n>',

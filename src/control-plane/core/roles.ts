@@ -16,10 +16,21 @@ export function roleAtLeast(role: UserRole, min: UserRole): boolean {
 }
 
 /**
- * The least role for each user-API mutation and guarded query. Anything not listed here is a
- * read open to VIEWER; every mutation must be listed (a test checks the schema against it).
+ * The least role for every root field of the user API: each query, mutation and subscription is
+ * a decision written here (test/unit/control-plane/roles.test.ts fails on a field that is not,
+ * and test/integration/attacks/role-sweep.test.ts calls each one as each role).
  */
 export const REQUIRED_ROLE = {
+  // VIEWER: reads (runs, their events and logs, locations, agents, work items), and its own sign-in link.
+  codeLocations: 'VIEWER',
+  codeLocation: 'VIEWER',
+  runs: 'VIEWER',
+  run: 'VIEWER',
+  agents: 'VIEWER',
+  workItems: 'VIEWER',
+  workItem: 'VIEWER',
+  me: 'VIEWER',
+  runEvents: 'VIEWER',
   // LAUNCHER: runs, and asking user code questions (testing schedules/sensors, partitions).
   launchRun: 'LAUNCHER',
   terminateRun: 'LAUNCHER',
@@ -42,7 +53,7 @@ export const REQUIRED_ROLE = {
 
 export type GuardedAction = keyof typeof REQUIRED_ROLE;
 
-/** The least role for `action`; VIEWER for reads not in the table. */
+/** The least role for `action` (VIEWER for a name not in the table, such as a nested field). */
 export function requiredRole(action: string): UserRole {
   return (REQUIRED_ROLE as Record<string, UserRole>)[action] ?? 'VIEWER';
 }

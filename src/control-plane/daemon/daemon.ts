@@ -20,7 +20,7 @@
 // - audit rows and finished ticks past their retention, and dead sessions, are deleted (retention.ts).
 import { Cron } from 'croner';
 import { backoffDelay } from '../../shared/backoff.js';
-import type { OutpostError } from '../../shared/errors.js';
+import { errorLogFields, type OutpostError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { hasOpenTick, listInstigators, updateInstigator, type InstigatorKind } from '../store/instigators.js';
 import { listLocations, type LocationView } from '../store/locations.js';
@@ -174,10 +174,7 @@ export class Daemon {
     }
     // One line when the outage begins, not one per pass or per instigator.
     if (!this.outage) {
-      this.logger.error(
-        { code: down.code, err: down.message, hint: down.hint },
-        'metadata store unavailable; daemon passes back off until it is back',
-      );
+      this.logger.error(errorLogFields(down), 'metadata store unavailable; daemon passes back off until it is back');
     }
     const passes = (this.outage?.passes ?? 0) + 1;
     this.outage = { error: down, passes };

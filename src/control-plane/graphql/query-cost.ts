@@ -5,6 +5,7 @@
 // 3,000 aliases of `run(id){events(first:1000){seq}}` cost 3,000 × 1,002 and are refused.
 import {
   Kind,
+  OperationTypeNode,
   getNamedType,
   getNullableType,
   isListType,
@@ -140,6 +141,46 @@ export function queryCost(
   const w: Walk = { schema, fragments, variables, stopAt, total: { cost: 0, fields: 0 } };
   walk(operation.selectionSet, root ?? undefined, 1, w, new Set());
   return w.total;
+}
+
+/** The root fields an operation selects, aliases included and fragments expanded (not `__typename`). */
+export function rootFieldCount(
+  operation: OperationDefinitionNode,
+  fragments: Record<string, FragmentDefinitionNode>,
+): number {
+  const count = (set: SelectionSetNode, seen: Set<string>): number => {
+    let n = 0;
+    for (const sel of set.selections) {
+      if (sel.kind === Kind.FIELD) n += sel.name.value === '__typename' ? 0 : 1;
+      else if (sel.kind === Kind.INLINE_FRAGMENT) n += count(sel.selectionSet, seen);
+      else {
+        const frag = fragments[sel.name.value];
+        if (!frag || seen.has(frag.name.value)) continue;
+        n += count(frag.selectionSet, new Set([...seen, frag.name.value]));
+      }
+    }
+    return n;
+  };
+  return count(operation.selectionSet, new Set());
+}
+
+/** The error for a mutation operation with more mutations than maxMutationsPerRequest, or undefined. */
+export function mutationCountError(
+  operation: OperationDefinitionNode,
+  fragments: Record<string, FragmentDefinitionNode>,
+  limits: Pick<ApiLimits, 'maxMutationsPerRequest'>,
+): OutpostError | undefined {
+  if (operation.operation !== OperationTypeNode.MUTATION) return undefined;
+  const n = rootFieldCount(operation, fragments);
+  if (n <= limits.maxMutationsPerRequest) return undefined;
+  return new OutpostError('QUERY_TOO_COSTLY', {
+    detail: limitDetail(
+      'maxMutationsPerRequest',
+      limits.maxMutationsPerRequest,
+      `the request holds ${n} mutations (aliases count); send the rest in further requests`,
+    ),
+    data: { limit: 'maxMutationsPerRequest', value: limits.maxMutationsPerRequest },
+  });
 }
 
 /** The error for an operation over either limit, or undefined. */

@@ -20,7 +20,7 @@ import { OutpostError } from '../../shared/errors.js';
 import type { ApiLimits } from '../limits.js';
 import { FIXED_INPUT_LIMITS, limitDetail } from '../limits.js';
 import { documentNesting } from './document-nesting.js';
-import { costError, queryCost } from './query-cost.js';
+import { costError, mutationCountError, queryCost } from './query-cost.js';
 import { depthLimitRule } from './depth-limit.js';
 import { publicExtensions, toGraphQLError, type PublicErrorExtensions } from './errors.js';
 
@@ -45,6 +45,9 @@ export function costCheck(
   }
   const op = args.operationName ? operations.find((o) => o.name?.value === args.operationName) : operations[0];
   if (!op) return undefined;
+  // Before the cost: nothing has run, so a refused request changes nothing and writes no audit row.
+  const tooMany = mutationCountError(op, fragments, limits);
+  if (tooMany) return toGraphQLError(tooMany, new GraphQLError(tooMany.message, { nodes: [op] }));
   const variables = (args.variableValues ?? {}) as Record<string, unknown>;
   const total = queryCost(args.schema, op, fragments, variables, {
     cost: limits.maxQueryCost,
@@ -66,7 +69,7 @@ function writtenFields(document: DocumentNode, stopAt: number): number {
   return n;
 }
 
-type CostLimits = Pick<ApiLimits, 'maxQueryCost' | 'maxQueryFields' | 'maxQueryTokens'>;
+type CostLimits = Pick<ApiLimits, 'maxQueryCost' | 'maxQueryFields' | 'maxQueryTokens' | 'maxMutationsPerRequest'>;
 
 export function useCostLimit(limits: CostLimits): Plugin {
   // Per document: yoga's parse cache hands the same document object to every request that

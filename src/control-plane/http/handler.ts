@@ -41,6 +41,8 @@ export interface HandlerDeps {
   cors?: CorsPolicy;
   /** The clock of the per-token request rate, in ms (default performance.now). */
   monotonicClock?: () => number;
+  /** The per-token request rate, when shared with the web UI's sign-in; else one of its own. */
+  requestBudget?: RequestBudget;
 }
 
 export type FetchHandler = (request: Request) => Promise<Response>;
@@ -142,7 +144,7 @@ const BARE_STATUS: Record<number, ErrorName> = {
 export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const { store, limits, metrics, logger, deployPolicy } = deps;
   const subscriptions = new SubscriptionSlots(limits.maxSubscriptionsPerToken);
-  const requestBudget = new RequestBudget(limits, deps.monotonicClock);
+  const requestBudget = deps.requestBudget ?? new RequestBudget(limits, deps.monotonicClock);
   const cors: CorsPolicy = deps.cors ?? { allowedOrigins: [] };
   const maskError = createMaskError(logger, (err) => store.unavailableError(err));
   const userDocs = new ValidatedDocuments();

@@ -3,10 +3,11 @@
 // requests as fast as the server answers them, and each mutation in them writes an audit row
 // (a refused one too), so the audit table grew at the caller's request rate.
 // A request takes one unit when it is authenticated (handler.ts), and each mutation field in it
-// one more (graphql/guard.ts `audited`, before its audit row): aliasing 500 mutations into one
-// request costs 501. The agent API is exempt: its traffic is the agent's own work (claims,
-// heartbeats, events, logs), bounded per call by the batch limits, and throttling it would
-// stall runs; agent tokens are issued by an ADMIN. /healthz, /readyz and /metrics take no token.
+// one more (graphql/guard.ts `audited`, before its audit row; maxMutationsPerRequest caps them);
+// a web UI sign-in with the token takes one (store/sessions.ts). The agent API is exempt: its
+// traffic is the agent's own work (claims, heartbeats, events, logs), bounded per call by the
+// batch limits, and throttling it would stall runs; agent tokens are issued by an ADMIN.
+// /healthz, /readyz and /metrics take no token.
 import { OutpostError } from '../../shared/errors.js';
 import { limitDetail, type ApiLimits } from '../limits.js';
 

@@ -107,7 +107,7 @@ export async function pruneSessions(store: Store, now = store.now()): Promise<nu
 
 /** What the web UI needs from the store; see web/index.ts. */
 export interface WebSessions {
-  /** Opens a session for a live user token; its id, or undefined (unknown, revoked, agent token). */
+  /** Opens a session for a live user token; its id, or undefined (unknown, revoked, agent token). Throws RATE_LIMITED past the token's request rate. */
   openWithToken(token: string): Promise<string | undefined>;
   /** Opens a session with a one-time sign-in code; its id, or undefined (unknown, used, expired). */
   openWithCode(code: string): Promise<string | undefined>;
@@ -115,11 +115,19 @@ export interface WebSessions {
   close(sessionId: string): Promise<void>;
 }
 
-export function storeSessions(store: Store): WebSessions {
+/**
+ * `budget` is the user API's per-token request rate (http/request-budget.ts): a sign-in with a
+ * token takes a unit of that token's, as a /graphql request does, and throws RATE_LIMITED past
+ * it. Without it one token opened sessions (a row each, kept 12 h) as fast as the server answered.
+ * A sign-in code needs none: each was made by a mutation, which took its unit.
+ */
+export function storeSessions(store: Store, budget?: { take(tokenId: string): void }): WebSessions {
   return {
     async openWithToken(token) {
       const info = await verifyToken(store, token);
-      return info?.kind === 'user' ? createSession(store, info.id) : undefined;
+      if (info?.kind !== 'user') return undefined;
+      budget?.take(info.id);
+      return createSession(store, info.id);
     },
     async openWithCode(code) {
       const info = await redeemSigninCode(store, code);

@@ -22,6 +22,20 @@ export interface StoreLimits {
   locationQueryWaitMs: number;
 }
 
+/**
+ * What any caller (a VIEWER, an agent, /metrics without a token) is told of a store that failed:
+ * the failure's code (an errno, a SQLSTATE, SQLITE_FULL), never the database's words, which
+ * name its host and port, its user or its files. The operator's log has them (the error's cause:
+ * /readyz and the daemon log it).
+ */
+function callerDetail(err: unknown): string | undefined {
+  for (let e = err, depth = 0; e && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^[A-Z0-9_]{2,40}$/.test(code)) return code;
+  }
+  return undefined;
+}
+
 export const DEFAULT_STORE_LIMITS: StoreLimits = {
   computeLogCapBytes: 50 * 1024 * 1024,
   maxAttempts: 5,
@@ -96,7 +110,7 @@ export class Store {
       return err;
     const name = this.closed ? 'STORE_CLOSED' : this.dialect.unavailableCode(err);
     if (!name) return undefined;
-    return new OutpostError(name, { detail: err instanceof Error ? err.message : String(err), cause: err });
+    return new OutpostError(name, { detail: callerDetail(err), cause: err });
   }
 
   now(): number {

@@ -3,9 +3,10 @@
 // sign-out, GraphiQL's page) and returns undefined for the rest. A browser holds an opaque
 // server-side session (store/sessions.ts), never a token; `cookieAuth(request)` lets /graphql
 // accept it (see session.ts for the CSRF rules).
-import { OutpostError } from '../../shared/errors.js';
+import { OutpostError, isOutpostError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { errorResponse } from '../http/handler.js';
+import { retryAfter } from '../http/request-budget.js';
 import type { UserRole } from '../core/roles.js';
 import type { WebSessions } from '../store/sessions.js';
 import type { TokenInfo } from '../store/tokens.js';
@@ -82,9 +83,9 @@ function json(body: unknown, status: number, cookies: string[] = []): Response {
 }
 
 /** A refusal in the one error shape of every API (`{ errors: [{ message, extensions }] }`). */
-function refused(e: OutpostError): Response {
+function refused(e: OutpostError, extra: Record<string, string> = {}): Response {
   const headers = Object.fromEntries(securityHeaders());
-  return errorResponse(e, { ...headers, 'cache-control': 'no-store' });
+  return errorResponse(e, { ...headers, 'cache-control': 'no-store', ...extra });
 }
 
 interface SignInForm {
@@ -160,6 +161,7 @@ export function createWebHandler(deps: WebDeps): WebHandler {
       if (form.code) sessionId = await deps.sessions.openWithCode(form.code);
       else if (form.token) sessionId = await deps.sessions.openWithToken(form.token);
     } catch (err) {
+      if (isOutpostError(err, 'RATE_LIMITED')) return refused(err, retryAfter(err));
       log.warn({ err }, 'sign-in check failed');
     }
     if (!sessionId) {

@@ -2,7 +2,9 @@
 // reports a connection the server ended as an 'error' event, which unheard killed the process),
 // answer what it cannot do meanwhile with POSTGRES_UNAVAILABLE and its hint (it answered
 // INTERNAL, "report this", and logged a stack per request), and serve again once the server is
-// back, by itself. A real PostgreSQL of this test's own; a real control plane on a real port.
+// back, by itself; no answer names the database's address (a VIEWER's, an agent's, /metrics'
+// without a token all did), only the log. A real PostgreSQL of this test's own; a real control
+// plane on a real port.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
@@ -16,12 +18,14 @@ describe('control plane across a PostgreSQL restart', { skip: postgresSkipReason
   let pg: PgCluster;
   let cp: ControlPlane;
   let token: string;
+  let agentToken: string;
   const log = capturedLogger('control-plane', 'warn');
 
   before(async () => {
     pg = await startPostgres();
     cp = await startControlPlane({ databaseUrl: pg.url, port: 0, logger: log.logger, daemon: false });
-    token = await cp.issueToken('user', 'restart-test');
+    token = await cp.issueToken('user', 'restart-test', 'VIEWER');
+    agentToken = await cp.issueToken('agent', 'restart-agent');
   });
   after(async () => {
     await cp?.close();
@@ -63,6 +67,29 @@ describe('control plane across a PostgreSQL restart', { skip: postgresSkipReason
       const ready = await fetch(`${cp.url}/readyz`);
       assert.equal(ready.status, 503);
       assert.equal(((await ready.json()) as { code?: string }).code, 'OUTPOST_ERR_POSTGRES_UNAVAILABLE');
+      // Any caller (a VIEWER, an agent, /metrics without a token) learns what to do, not where
+      // the database is; the operator's log has the address.
+      const { host, port } = new URL(pg.url);
+      const where = new RegExp(`${host.replace(/\./g, '\\.')}|${port}`);
+      const answers = [
+        JSON.stringify(down.body),
+        await (await fetch(`${cp.url}/metrics`)).text(),
+        await (
+          await fetch(`${cp.url}/agent/graphql`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json', authorization: `Bearer ${agentToken}` },
+            body: JSON.stringify({ query: '{ __typename }' }),
+          })
+        ).text(),
+      ];
+      for (const a of answers) {
+        assert.match(a, /OUTPOST_ERR_POSTGRES_UNAVAILABLE/);
+        assert.doesNotMatch(a, where, 'an answer names the database host or port');
+      }
+      assert.ok(
+        log.lines.some((l) => where.test(l)),
+        `the log names the address: ${log.lines.join('\n')}`,
+      );
     } finally {
       pg.restart();
     }

@@ -2,7 +2,8 @@
 // them (a refused one too) writing an audit row: the audit table grew at the caller's rate.
 // Each token now has a bucket (http/request-budget.ts): a request takes a unit, each mutation
 // in it one more; an empty bucket answers RATE_LIMITED (429, Retry-After) and writes no audit
-// row. Tokens do not share a bucket, and the agent API is exempt. The bucket's clock is a
+// row. A web UI sign-in with the token takes a unit too (each opened a session row, unlimited).
+// Tokens do not share a bucket, and the agent API is exempt. The bucket's clock is a
 // manual one here: the test moves it, nothing is timed. SQLite and PostgreSQL.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -34,6 +35,7 @@ describeEachDialect('per-token request rate', (target) => {
       logger: createLogger({ name: 'test', level: 'silent' }),
       limits: { maxRequestsPerSecondPerToken: RATE, maxRequestBurstPerToken: BURST },
       monotonicClock: () => clock,
+      web: {},
     });
     viewer = (await createToken(store, 'user', 'viewer', { role: 'VIEWER' })).token;
     other = (await createToken(store, 'user', 'other', { role: 'VIEWER' })).token;
@@ -103,6 +105,37 @@ describeEachDialect('per-token request rate', (target) => {
     const refused = await post(viewer, 'mutation { createSignInLink { expiresAt } }');
     assert.equal(refused.status, 429);
     assert.equal((await auditRows()) - before, 2, 'a rate-limited request writes no audit row');
+  });
+
+  test('a sign-in with a token takes a unit of its bucket: past it 429, and no session is opened', async () => {
+    refill();
+    const sessions = async () =>
+      Number(
+        (
+          await store.db
+            .selectFrom('sessions')
+            .select((e) => e.fn.countAll().as('n'))
+            .executeTakeFirstOrThrow()
+        ).n,
+      );
+    const signIn = () =>
+      handler(
+        new Request('http://127.0.0.1/signin', {
+          method: 'POST',
+          redirect: 'manual',
+          headers: { 'content-type': 'application/x-www-form-urlencoded', origin: 'http://127.0.0.1' },
+          body: new URLSearchParams({ token: viewer }).toString(),
+        }),
+      );
+    const before = await sessions();
+    for (let i = 0; i < BURST; i++) assert.equal((await signIn()).status, 303, `sign-in ${i + 1}`);
+    const refused = await signIn();
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers.get('retry-after'), '1');
+    const body = (await refused.json()) as Answer['body'];
+    assert.equal(body.errors?.[0]?.extensions.code, 'OUTPOST_ERR_RATE_LIMITED');
+    assert.equal((await sessions()) - before, BURST, 'the refused sign-in opened no session');
+    assert.equal((await post(viewer, '{ agents { id } }')).status, 429, 'sign-ins and requests share the bucket');
   });
 
   test('the agent API is exempt', async () => {

@@ -5,10 +5,15 @@ import { test } from 'node:test';
 import { createUserSchema } from '../../../src/control-plane/graphql/user-schema.js';
 import { REQUIRED_ROLE, USER_ROLES, allowedActions, can, roleAtLeast } from '../../../src/control-plane/core/roles.js';
 
-test('every user-API mutation has a required role', () => {
-  const mutations = Object.keys(createUserSchema().getMutationType()!.getFields());
-  const missing = mutations.filter((m) => !(m in REQUIRED_ROLE));
-  assert.deepEqual(missing, [], 'add these to REQUIRED_ROLE in core/roles.ts');
+test('every root field of the user API (query, mutation, subscription) has a role decision', () => {
+  const schema = createUserSchema();
+  const roots = [schema.getQueryType(), schema.getMutationType(), schema.getSubscriptionType()];
+  const fields = roots.flatMap((t) => Object.keys(t?.getFields() ?? {}));
+  assert.ok(fields.length >= 20, `only ${fields.length} root fields found`);
+  const missing = fields.filter((f) => !(f in REQUIRED_ROLE));
+  assert.deepEqual(missing, [], 'decide the least role of each in REQUIRED_ROLE (core/roles.ts)');
+  const stale = Object.keys(REQUIRED_ROLE).filter((a) => !fields.includes(a));
+  assert.deepEqual(stale, [], 'REQUIRED_ROLE names fields the schema no longer has');
 });
 
 test('roles are ordered and each includes the ones below', () => {
