@@ -31,8 +31,6 @@ const POLL_MS = 20;
 export class BootSlots {
   private active = 0;
   private readonly queue: Array<() => void> = [];
-  /** Called once each, the next time no spawn waits for a slot (see whenNoneWaiting). */
-  private drained: Array<() => void> = [];
   /** Most boots ever in flight at once (for tests and the agent's own reports). */
   peak = 0;
 
@@ -50,18 +48,7 @@ export class BootSlots {
       released = true;
       this.active--;
       this.queue.shift()?.();
-      if (this.queue.length === 0 && this.drained.length) {
-        const calls = this.drained;
-        this.drained = [];
-        for (const call of calls) call();
-      }
     };
-  }
-
-  /** Calls `fn` once no spawn waits for a slot: now, or when a release empties the queue. */
-  whenNoneWaiting(fn: () => void): void {
-    if (this.queue.length === 0) fn();
-    else this.drained.push(fn);
   }
 
   get booting(): number {

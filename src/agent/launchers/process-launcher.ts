@@ -39,7 +39,7 @@ import {
 } from './run-records.js';
 import { isBwrap, noIsolation, type Isolation } from './sandbox.js';
 import { endRootAfterWorker, outlivedItsWorker } from './sandbox-end.js';
-import { STANDBY_COMMAND, StandbyPool, standbyKey, type StandbySpec } from './standby-pool.js';
+import { STANDBY_COMMAND, StandbyPool, type StandbySpec } from './standby-pool.js';
 import { NO_LINK_NO_WAIT } from '../../shared/user-writable-files.js';
 
 // Where the CLI command lives now; re-exported for the callers that start it the same way.
@@ -90,8 +90,6 @@ export class ProcessLauncher implements Launcher {
   private readonly launching = new Map<string, Promise<LaunchHandle>>();
   /** Refills held back until the launch that took a standby has settled. */
   private readonly pendingRefills = new Map<string, { spec: StandbySpec; standbyDir: string; timer: NodeJS.Timeout }>();
-  /** Standby starts held back while cold spawns wait for a boot slot (see refill), by standby key. */
-  private readonly heldRefills = new Map<string, StandbySpec>();
   /** Adopted runs whose sandbox is being ended (sandbox-end.ts), one wait per run. */
   private readonly endingRoots = new Map<string, Promise<void>>();
   /**
@@ -146,35 +144,7 @@ export class ProcessLauncher implements Launcher {
   stop(): void {
     for (const { timer } of this.pendingRefills.values()) clearTimeout(timer);
     this.pendingRefills.clear();
-    this.heldRefills.clear();
     this.standbys.stop();
-  }
-
-  /**
-   * Starts the standbys a launch took or found missing, unless cold spawns are waiting for a boot
-   * slot: launches then come faster than workers boot and the boots already fill the cores, so a
-   * standby started now serves no launch sooner (the next one spawns cold, or waits for it as long
-   * as its boot takes) and, booting outside the cap, only adds to what competes for the cores
-   * (the 200-run burst: a standby that took a run cost 258 ms of CPU, a cold worker 219). They
-   * start once no spawn waits: spaced launches, and a burst's end, keep their standbys.
-   */
-  private refill(spec: StandbySpec): void {
-    if (this.bootSlots.waiting === 0) {
-      this.standbys.prewarm(spec);
-      return;
-    }
-    const key = standbyKey(spec);
-    if (this.heldRefills.has(key)) {
-      this.heldRefills.set(key, spec);
-      return;
-    }
-    this.heldRefills.set(key, spec);
-    this.bootSlots.whenNoneWaiting(() => {
-      const held = this.heldRefills.get(key);
-      this.heldRefills.delete(key);
-      // Off the releasing launch's path, as every refill.
-      if (held) setImmediate(() => this.standbys.prewarm(held));
-    });
   }
 
   private standbySpec(spec: Omit<RunLaunchSpec, 'runId' | 'job' | 'runConfig'>): StandbySpec {
@@ -242,9 +212,8 @@ export class ProcessLauncher implements Launcher {
     const fresh = !existsSync(spool);
     let standby = fresh ? this.standbys.take(standbySpec) : undefined;
     if (!standby) {
-      // A miss: this launch is already late and the ones behind it need standbys booting now
-      // (unless cold spawns already queue for the cores: refill).
-      setImmediate(() => this.refill(standbySpec));
+      // A miss: this launch is already late and the ones behind it need standbys booting now.
+      setImmediate(() => this.standbys.prewarm(standbySpec));
       // A booting one is further along than a cold spawn: take the first to turn ready (nothing
       // is recorded yet, so a crash meanwhile leaves no trace; it exits when our channel closes).
       if (fresh) standby = await this.standbys.nextReady(standbySpec);
@@ -260,7 +229,7 @@ export class ProcessLauncher implements Launcher {
         this.refillLater(spec.runId, standbySpec, standby.dir);
         return handle;
       }
-      setImmediate(() => this.refill(standbySpec));
+      setImmediate(() => this.standbys.prewarm(standbySpec));
     }
     return this.spawnColdWithConfig(dir, spec);
   }
@@ -290,7 +259,7 @@ export class ProcessLauncher implements Launcher {
     // fork does not hold back the workflow task that waits for it.
     setImmediate(() => {
       removeEmptiedStandbyDir(pending.standbyDir);
-      this.refill(pending.spec);
+      this.standbys.prewarm(pending.spec);
     });
   }
 
