@@ -9,6 +9,7 @@ import { isTerminalRunStatus, type RunStatus } from '../src/shared/run-status.js
 import type { WorkItemPayload } from '../src/shared/work-items.js';
 import { endRunWithEvents, type RunEnding } from './end-run.js';
 import { coded, toFailure } from './failures.js';
+import { holdFirstHeartbeats, type HeartbeatContext } from './first-heartbeat.js';
 import { launchSpecOf } from './launch-spec.js';
 import { LaunchBoard, type Launched } from './launch-board.js';
 import { ShipAhead } from './ship-ahead.js';
@@ -22,7 +23,13 @@ const FIRST_EVENTS_MAX = 100;
 const LAUNCH_HEARTBEAT_MS = 3_000;
 
 /** What supervision needs of its activity: none when the agent supervises a run itself. */
-type SuperviseContext = Pick<Context, 'heartbeat' | 'cancellationSignal'>;
+type SuperviseContext = HeartbeatContext;
+
+/** The activity a launch runs in: a local one has no heartbeat (the SDK keeps its task alive). */
+interface LaunchActivity {
+  isLocal: boolean;
+  heartbeat: () => void;
+}
 
 /** The agent supervising a run itself (unsupervised-runs.ts): no heartbeats, never cancelled. */
 const DETACHED: SuperviseContext = { heartbeat: () => undefined, cancellationSignal: new AbortController().signal };
@@ -139,11 +146,11 @@ export function createRunProcessActivities(deps: ActivityDeps) {
   }
 
   /** launchRun's body: an activity, local in the workflow task, or begun by the poller (no `ctx`). */
-  async function launchAndPost(payload: WorkItemPayload<'LAUNCH_RUN'>, ctx?: Context): Promise<LaunchOutcome> {
+  async function launchAndPost(payload: WorkItemPayload<'LAUNCH_RUN'>, ctx?: LaunchActivity): Promise<LaunchOutcome> {
     // A launch may outlast the 15 s heartbeat timeout (a standby booting or taking the run on a
     // starved CPU): heartbeat, or Temporal retries it here while this attempt still runs. A local
     // activity has no heartbeat: its workflow task is kept alive by the SDK instead.
-    const beat = !ctx || ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), LAUNCH_HEARTBEAT_MS);
+    const beat = !ctx || ctx.isLocal ? undefined : setInterval(() => ctx.heartbeat(), LAUNCH_HEARTBEAT_MS);
     board.inFlight.add(payload.runId);
     const launching = launch(payload);
     launchesHere.set(payload.runId, launching);
@@ -170,13 +177,20 @@ export function createRunProcessActivities(deps: ActivityDeps) {
 
   deps.launchAhead?.serve((payload) => launchAndPost(payload));
 
-  /** The launch begun ahead of this activity for the run, if it succeeded; else launches now. */
-  async function joinOrLaunch(payload: WorkItemPayload<'LAUNCH_RUN'>): Promise<LaunchOutcome> {
-    const ctx = Context.current();
+  /**
+   * The launch begun ahead of this activity for the run, if it succeeded; else launches now.
+   * `beats`: where its heartbeats go (superviseRun's held ones), else the activity's own.
+   */
+  async function joinOrLaunch(
+    payload: WorkItemPayload<'LAUNCH_RUN'>,
+    beats?: HeartbeatContext,
+  ): Promise<LaunchOutcome> {
+    const current = Context.current();
+    const ctx: LaunchActivity = { isLocal: current.info.isLocal, heartbeat: () => (beats ?? current).heartbeat() };
     const ahead = deps.launchAhead?.join(payload.runId);
     if (ahead) {
       // Joined while it still runs: heartbeat as launchAndPost would (a local activity has none).
-      const beat = ctx.info.isLocal ? undefined : setInterval(() => ctx.heartbeat(), LAUNCH_HEARTBEAT_MS);
+      const beat = ctx.isLocal ? undefined : setInterval(() => ctx.heartbeat(), LAUNCH_HEARTBEAT_MS);
       const outcome = await ahead.finally(() => clearInterval(beat));
       if (outcome) return outcome;
     }
@@ -207,7 +221,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       let cursor: RunCursor | undefined;
       if (opts.launch) {
         // runWorkflowV4: the launch is this activity's first step (a retry adopts what it started).
-        const outcome = await joinOrLaunch(opts.launch);
+        const outcome = await joinOrLaunch(opts.launch, ctx);
         if ('skipped' in outcome) {
           board.take(runId);
           if (outcome.skipped === 'CANCELING')
@@ -349,13 +363,15 @@ export function createRunProcessActivities(deps: ActivityDeps) {
 
     /**
      * Tails and ships the spool until the worker has exited and everything is stored.
-     * Heartbeats every pass; a retry (new attempt, or a restarted agent) resumes from runCursor.
+     * Heartbeats every pass once its first seconds are over (first-heartbeat.ts); a retry (new
+     * attempt, or a restarted agent) resumes from runCursor.
      */
     async superviseRun(handle: LaunchHandle, opts: SuperviseOptions = {}): Promise<SuperviseResult> {
       const ctx = Context.current();
       const done = unsupervised?.supervise(handle.runId);
       try {
-        return await supervise(ctx, handle, opts);
+        // Its first heartbeats are held back (first-heartbeat.ts): one Temporal call fewer per run.
+        return await supervise(holdFirstHeartbeats(ctx, now), handle, opts);
       } finally {
         const why = ctx.cancellationDetails;
         done?.(why?.notFound ? 'workflow-gone' : why?.workerShutdown ? 'shutdown' : 'other');
