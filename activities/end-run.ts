@@ -1,6 +1,6 @@
 // How the agent ends a run itself (its worker never ran, or died without a terminal event): an
 // ENGINE event and the terminal one after the highest seq, unless the run already ended.
-import { errorCode, isOutpostError } from '../src/shared/errors.js';
+import { errorCode, isOutpostError, type ErrorName } from '../src/shared/errors.js';
 import { MAX_FAILURE_MESSAGE_LENGTH, cutMessage } from '../src/shared/message-limits.js';
 import type { RunEvent } from '../src/shared/run-events.js';
 import { isTerminalRunStatus, type RunStatus } from '../src/shared/run-status.js';
@@ -13,13 +13,15 @@ export interface RunEnding {
   data: Record<string, unknown>;
   /** The highest seq seen in the spool (may be ahead of the stored cursor). */
   afterSeq: number;
+  /** The failure's code when the cause is known (default RUN_WORKER_EXITED). */
+  code?: ErrorName;
 }
 
 /** Appends ENGINE + a terminal event after the highest seq, unless the run already ended; the run's status. */
 export async function endRunWithEvents(
   deps: Pick<ActivityDeps, 'controlPlane' | 'agentId'>,
   now: () => number,
-  { runId, type, message: given, data, afterSeq }: RunEnding,
+  { runId, type, message: given, data, afterSeq, code = 'RUN_WORKER_EXITED' }: RunEnding,
 ): Promise<RunStatus> {
   // A launch's failure may quote user code (a path it deployed, its exception).
   const message = cutMessage(given, MAX_FAILURE_MESSAGE_LENGTH, 'maxFailureMessageLength');
@@ -34,7 +36,7 @@ export async function endRunWithEvents(
       type,
       timestamp: at,
       message,
-      ...(type === 'RUN_FAILURE' ? { error: { name: errorCode('RUN_WORKER_EXITED'), message } } : {}),
+      ...(type === 'RUN_FAILURE' ? { error: { name: errorCode(code), message } } : {}),
     },
   ];
   try {

@@ -114,6 +114,8 @@ export interface RunSpool {
   wakeOn(event: Promise<unknown>): void;
   /** True when this host recorded a request to terminate the run (Launcher.requestTermination). */
   terminationRecorded(): boolean;
+  /** Where the spool is and the bytes left on its filesystem (undefined: could not tell): a full one explains a lost end. */
+  space(): { dir: string; free: number | undefined };
   /**
    * Live processes (not this agent) holding the spool's files open for writing: the worker's
    * tree, found whatever pid the launcher recorded (src/agent/spool-writers.ts). Scans /proc:

@@ -4,7 +4,8 @@
 // this host.
 import { Context, CancelledFailure } from '@temporalio/activity';
 import { sleep } from '../src/shared/backoff.js';
-import { isOutpostError } from '../src/shared/errors.js';
+import { OutpostError, errorLogFields, isOutpostError } from '../src/shared/errors.js';
+import { SPOOL_FULL_EXIT_CODE } from '../src/shared/run-spool.js';
 import { isTerminalRunStatus, type RunStatus } from '../src/shared/run-status.js';
 import type { WorkItemPayload } from '../src/shared/work-items.js';
 import { endRunWithEvents, type RunEnding } from './end-run.js';
@@ -55,8 +56,14 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     return deps.spool.eventLinesAfter(runId, 0, 1) !== '';
   }
 
-  const endRun = (runId: string, type: RunEnding['type'], message: string, data: RunEnding['data'], afterSeq = 0) =>
-    endRunWithEvents(deps, now, { runId, type, message, data, afterSeq });
+  const endRun = (
+    runId: string,
+    type: RunEnding['type'],
+    message: string,
+    data: RunEnding['data'],
+    afterSeq = 0,
+    code?: RunEnding['code'],
+  ) => endRunWithEvents(deps, now, { runId, type, message, data, afterSeq, ...(code ? { code } : {}) });
 
   /** Adopts or spawns the run's worker and reports it; never ships (superviseRun does). */
   async function launch(
@@ -300,16 +307,23 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       // started before it (or a retry after an agent restart) still ends the run CANCELED.
       const terminating = opts.terminating || shipper.terminationRecorded();
       const type = terminating ? 'RUN_CANCELED' : 'RUN_FAILURE';
+      const full = terminating ? undefined : spoolFull(exit, shipper.space());
       const message = terminating
         ? `run terminated: the worker ${how}`
-        : `the run worker ${how} without a terminal event`;
-      log.warn({ exit }, message);
+        : `the run worker ${how} without a terminal event${full ? `: ${full.message}. ${full.hint}` : ''}`;
+      if (full) log.error({ exit, ...errorLogFields(full) }, 'the run worker could not write its spool: disk full');
+      else log.warn({ exit }, message);
       const status = await endRun(
         runId,
         type,
         message,
-        { exitCode: exit?.code ?? null, signal: exit?.signal ?? null },
+        {
+          exitCode: exit?.code ?? null,
+          signal: exit?.signal ?? null,
+          ...(full ? { code: full.code, spool: full.data } : {}),
+        },
         shipper.maxSeqInFile,
+        full ? 'RUN_SPOOL_DISK_FULL' : undefined,
       );
       return await ended(status, (await deps.controlPlane.runCursor(deps.agentId(), runId)).lastSeq);
     } catch (err) {
@@ -411,4 +425,24 @@ export function createRunProcessActivities(deps: ActivityDeps) {
       return coded(() => endRun(runId, type, message, {}));
     },
   };
+}
+
+/** Below this many free bytes a spool's filesystem counts as full (a worker's next flush would not fit). */
+const SPOOL_FULL_BELOW_BYTES = 64 * 1024;
+
+/**
+ * Why a worker left no terminal event, when it is a full spool: the worker said so (its exit
+ * code), or, its exit unknown or otherwise, the spool's filesystem has (next to) no room left.
+ */
+function spoolFull(
+  exit: { code?: number | null } | undefined,
+  space: { dir: string; free: number | undefined },
+): OutpostError | undefined {
+  const saidSo = exit?.code === SPOOL_FULL_EXIT_CODE;
+  if (!saidSo && (space.free === undefined || space.free >= SPOOL_FULL_BELOW_BYTES)) return undefined;
+  const free = space.free === undefined ? 'unknown' : `${space.free} bytes`;
+  return new OutpostError('RUN_SPOOL_DISK_FULL', {
+    detail: `${space.dir} (free now: ${free})`,
+    data: { dir: space.dir, freeBytes: space.free ?? null },
+  });
 }

@@ -3,17 +3,14 @@
 // cleanly on SIGTERM. The agent's own parts are built here; the Temporal code (workflows and
 // the activities built from these parts) is handed in by the composition root
 // (src/cli/agent-root.ts), so this module imports neither.
-import { hostname } from 'node:os';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type LogLevel, type Worker } from '@temporalio/worker';
 import type { Logger } from '../shared/logger.js';
 import type { LaunchHandle } from '../shared/launch.js';
 import type { RunStatus } from '../shared/run-status.js';
-import { newId } from '../shared/ids.js';
 import type { CodeLocationSpec, WorkItemPayload } from '../shared/work-items.js';
-import { backoffDelay, sleep } from '../shared/backoff.js';
-import { errorLogFields } from '../shared/errors.js';
-import { hostTaskQueue, readAgentId, writeAgentId } from './agent-identity.js';
+import { hostTaskQueue } from './agent-identity.js';
+import { register } from './register-agent.js';
 import { CodeServerManager } from './code-server-manager.js';
 import { dagsterSocketRoot } from './dagster/dagster-code-server.js';
 import { temporalTls, type AgentConfig } from './config.js';
@@ -30,7 +27,7 @@ import { LaunchAhead } from './launch-ahead.js';
 import { runWorkflowOpen } from './run-workflow-open.js';
 import { createAgentWorkers } from './worker.js';
 
-export const AGENT_VERSION = '0.1.0';
+export { AGENT_VERSION } from './register-agent.js';
 /** A launch's outcome as the launch activities report it (activities/ports.ts checks the match). */
 type LaunchOutcome = { launched: LaunchHandle } | { skipped: RunStatus };
 export type AgentMode = 'all' | 'worker' | 'poller';
@@ -123,45 +120,6 @@ function installRuntime(config: AgentConfig, logger: Logger): void {
     // Already installed by the embedding process (tests): keep theirs.
     logger.debug({ err: (err as Error).message }, 'Temporal runtime already installed');
   }
-}
-
-/** Registers (retrying while the control plane is down) and persists the id. */
-async function register(
-  cp: ControlPlaneClient,
-  config: AgentConfig,
-  logger: Logger,
-  signal: AbortSignal,
-): Promise<{ agentId: string; heartbeatIntervalMs: number }> {
-  let agentId = readAgentId(config.dataDir);
-  if (!agentId) {
-    agentId = newId('agent');
-    writeAgentId(config.dataDir, agentId);
-  }
-  for (let attempt = 0; attempt < 10_000; attempt++) {
-    try {
-      const reg = await cp.registerAgent({
-        agentId,
-        name: config.name ?? hostname(),
-        hostname: hostname(),
-        version: AGENT_VERSION,
-        taskQueue: hostTaskQueue(agentId),
-        metadata: { pid: process.pid, sharedTaskQueue: config.taskQueue },
-      });
-      if (reg.agentId !== agentId) {
-        // The control plane assigned another id: adopt it (and its queue) and register again.
-        agentId = reg.agentId;
-        writeAgentId(config.dataDir, agentId);
-        continue;
-      }
-      return reg;
-    } catch (err) {
-      if (signal.aborted) throw err;
-      const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 15_000 });
-      logger.warn({ ...errorLogFields(err), retryInMs: delay }, 'registerAgent failed; retrying');
-      await sleep(delay, signal);
-    }
-  }
-  throw new Error('registerAgent: gave up');
 }
 
 export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent> {

@@ -2,7 +2,7 @@
 // exactly once) plus the SpoolWatch (wake on a write) and the termination record the launcher
 // leaves in the spool directory. Implements the activities' SpoolPort (activities/ports.ts;
 // wired by the composition root).
-import { existsSync } from 'node:fs';
+import { existsSync, statfsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Logger } from '../shared/logger.js';
 import { SPOOL_FILES } from '../shared/run-events.js';
@@ -70,10 +70,21 @@ export function createRunSpools(opts: RunSpoolsOptions) {
           event.then(poke, poke);
         },
         terminationRecorded: () => existsSync(join(dir, SPOOL_FILES.terminated)),
+        space: () => ({ dir, free: freeBytes(dir) }),
         writers: () => spoolWriters(dir).map((w) => w.pid),
         signalWriters: (signal: NodeJS.Signals) => signalSpoolWriters(spoolWriters(dir), signal),
         close: () => watch?.close(),
       };
     },
   };
+}
+
+/** Bytes an unprivileged writer may still use on the filesystem holding `dir` (statfs), if it can be told. */
+function freeBytes(dir: string): number | undefined {
+  try {
+    const fs = statfsSync(dir);
+    return fs.bavail * fs.bsize;
+  } catch {
+    return undefined;
+  }
 }

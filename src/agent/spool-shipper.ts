@@ -8,7 +8,7 @@
 // waits for a pair to finish (the store ignores duplicate seqs and answers the highest contiguous
 // seq, so a batch stored before its predecessor is harmless; the control plane holds a log chunk
 // until the bytes before it are stored). Events and both log streams ship side by side.
-import { statSync } from 'node:fs';
+import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { SPOOL_FILES, TERMINAL_EVENT_TYPES, type ComputeLogStream } from '../shared/run-events.js';
 import { isOutpostError } from '../shared/errors.js';
@@ -406,9 +406,11 @@ const unwrap = (results: PromiseSettledResult<boolean>[]): boolean => {
   return results.some((r) => r.status === 'fulfilled' && r.value);
 };
 
+/** A spool file's size, as readRange reads it: a regular file's, never through a link the run planted. */
 function fileSize(file: string): number {
   try {
-    return statSync(file).size;
+    const st = lstatSync(file);
+    return st.isFile() ? st.size : 0;
   } catch {
     return 0;
   }

@@ -321,6 +321,11 @@ export const ERRORS = {
     'The run worker exited without a terminal event',
     "Read the run's stderr log for the cause.",
   ),
+  RUN_SPOOL_DISK_FULL: spec(
+    507,
+    "The agent's spool filesystem has no space left: the run worker could not write its events or logs",
+    "Free space on the filesystem of the agent's --data-dir (each run keeps its events and logs in runs/<runId>/spool there; those of ended runs are stored by the control plane and may be deleted), or start the agent with a --data-dir on a larger one; then launch the run again. What the run wrote before is kept.",
+  ),
 
   INTERNAL: spec(500, 'Internal error', 'Report this with the server log.'),
 } as const satisfies Record<string, ErrorSpec>;

@@ -29,6 +29,18 @@ export const SPOOL_FILES = {
   terminated: 'terminate-requested.json',
 } as const;
 
+/**
+ * The run worker's exit code when its spool's filesystem is full (ENOSPC, EDQUOT): it could write
+ * no terminal event, so the agent ends the run and names the cause (RUN_SPOOL_DISK_FULL).
+ */
+export const SPOOL_FULL_EXIT_CODE = 3;
+
+/** Whether a write failed because its filesystem (or the user's quota on it) is full. */
+export const isDiskFull = (err: unknown): boolean => {
+  const code = (err as NodeJS.ErrnoException | null)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+};
+
 export function serializeError(err: unknown): SerializedError {
   if (err instanceof Error) return { name: err.name, message: err.message, ...(err.stack ? { stack: err.stack } : {}) };
   return { name: 'Error', message: String(err) };

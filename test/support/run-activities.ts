@@ -6,7 +6,7 @@ import { createActivities, type ActivityDeps } from '../../activities/index.js';
 import { createControlPlaneClient } from '../../src/agent/control-plane-client.js';
 import type { ProcessLauncher } from '../../src/agent/launchers/process-launcher.js';
 import { createRunSpools } from '../../src/agent/run-spool.js';
-import { createLogger } from '../../src/shared/logger.js';
+import { createLogger, type Logger } from '../../src/shared/logger.js';
 import type { ScriptedStack } from './scripted-agent.js';
 
 type ControlPlaneClient = ReturnType<typeof createControlPlaneClient>;
@@ -20,10 +20,12 @@ export interface RunActivitiesOptions {
   controlPlane?: ControlPlaneClient;
   /** Wraps the real spools (e.g. to count those open at once). */
   spool?: (spools: RunSpools) => RunSpools;
+  /** The agent's logger (default: warn level to stdout); tests that read what it said pass a captured one. */
+  logger?: Logger;
 }
 
 export function runActivities(s: ScriptedStack, o: RunActivitiesOptions): ReturnType<typeof createActivities> {
-  const logger = createLogger({ name: 'agent', level: 'warn' });
+  const logger = o.logger ?? createLogger({ name: 'agent', level: 'warn' });
   const controlPlane = o.controlPlane ?? createControlPlaneClient({ url: s.url, token: s.agentToken });
   const spools = createRunSpools({
     controlPlane,

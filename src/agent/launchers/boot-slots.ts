@@ -9,10 +9,11 @@
 // A boot ends when the worker has written its second spool event (the first is RUN_START,
 // written before the user's code is imported; the next comes once it is loaded: STEP_START,
 // or the run's end), when the process exits, or after `bootTimeoutMs`, whichever is first.
-import { closeSync, openSync, readSync, statSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { SPOOL_FILES } from '../../shared/run-events.js';
+import { NO_LINK_NO_WAIT } from '../../shared/user-writable-files.js';
 
 /**
  * Default cap: two booting workers per core, at least 4. A boot also waits (on its loader thread,
@@ -85,7 +86,10 @@ export class BootProbe {
   ended(): boolean {
     let size: number;
     try {
-      size = statSync(this.file).size;
+      const st = lstatSync(this.file);
+      // Not a regular file: the run's code swapped it (for a symlink, a FIFO), so it is running.
+      if (!st.isFile()) return true;
+      size = st.size;
     } catch {
       return false;
     }
@@ -98,11 +102,13 @@ export class BootProbe {
   private scan(size: number): void {
     let fd: number;
     try {
-      fd = openSync(this.file, 'r');
+      // Swapped since the lstat: a link is not followed, a FIFO not waited on (fstat below).
+      fd = openSync(this.file, constants.O_RDONLY | NO_LINK_NO_WAIT);
     } catch {
       return;
     }
     try {
+      if (!fstatSync(fd).isFile()) return;
       while (this.scanned < size && this.scanned < FIRST_LINE_MAX) {
         const n = readSync(fd, SCRATCH, 0, Math.min(SCRATCH.length, size - this.scanned), this.scanned);
         if (n <= 0) return;

@@ -3,9 +3,6 @@
 // named by the intent that took the run; else the worker by its command line in /proc (record
 // and adopt it); else, if its spool shows it already ran, the finished run. Only if there is no
 // trace at all does the launcher spawn.
-import { existsSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { SPOOL_FILES } from '../../shared/run-events.js';
 import { claimHandoff, handoffClaimant } from '../../shared/standby-protocol.js';
 import type { LaunchHandle } from './launcher.js';
 import type { LaunchContext } from './launch-context.js';
@@ -43,8 +40,7 @@ export async function recover(ctx: LaunchContext, runId: string): Promise<Launch
     ctx.logger.warn({ runId, pid }, 'adopted a run worker found after a crash between spawn and record');
     return { runId, launcher: ctx.kind, ref: `pid ${pid}`, adopted: true };
   }
-  const events = join(spoolOf(dir), SPOOL_FILES.events);
-  if (existsSync(events) && statSync(events).size > 0) {
+  if (spoolHasEvents(spoolOf(dir))) {
     // It ran and has already exited: supervise will ship what it wrote.
     const rec: ProcessRecord = { pid: -1, startTime: -1, pgid: -1, spawnedAt: Date.now(), recovered: true };
     recordRunProcess(dir, rec);

@@ -14,13 +14,13 @@
 import {
   appendFileSync,
   existsSync,
+  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
   rmdirSync,
   rmSync,
-  statSync,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
@@ -81,10 +81,15 @@ export const spoolOf = (dir: string): string => join(dir, FILES.spool);
 export const configFileOf = (dir: string): string => join(dir, FILES.config);
 export const hasIntent = (dir: string): boolean => existsSync(join(dir, FILES.intent));
 
-/** True once the worker has written an event: it started the run (RUN_START comes first). */
+/**
+ * True once the worker has written an event: it started the run (RUN_START comes first). Read
+ * without following a link: user code may swap the file for a symlink or a FIFO. Anything but a
+ * regular file there was put by the run's own code, so the run has started: never a second worker.
+ */
 export function spoolHasEvents(spool: string): boolean {
   try {
-    return statSync(join(spool, SPOOL_FILES.events)).size > 0;
+    const st = lstatSync(join(spool, SPOOL_FILES.events));
+    return !st.isFile() || st.size > 0;
   } catch {
     return false;
   }

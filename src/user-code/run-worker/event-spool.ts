@@ -3,7 +3,7 @@
 // boundaries and at the end, so the agent's tailer sees durable, complete lines.
 import { closeSync, fstatSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import type { RunEvent } from '../../shared/run-events.js';
-import { TERMINAL_EVENT_TYPES } from '../../shared/run-spool.js';
+import { TERMINAL_EVENT_TYPES, isDiskFull } from '../../shared/run-spool.js';
 
 export type NewEvent = Omit<RunEvent, 'seq' | 'timestamp'>;
 
@@ -20,8 +20,17 @@ export class EventSpool {
   private finished = false;
   private closed = false;
 
-  /** Opens `path` for appending. Refuses a spool that already holds events: one worker per run. */
-  constructor(readonly path: string) {
+  /**
+   * Opens `path` for appending. Refuses a spool that already holds events: one worker per run.
+   * `onFull` is called when a write or fsync finds the filesystem full (isDiskFull): nothing more,
+   * a terminal event included, can be recorded then. Default: the error is thrown.
+   */
+  constructor(
+    readonly path: string,
+    private readonly onFull: (err: Error) => void = (err) => {
+      throw err;
+    },
+  ) {
     this.fd = openSync(path, 'a', 0o600);
     if (fstatSync(this.fd).size > 0) {
       closeSync(this.fd);
@@ -62,13 +71,28 @@ export class EventSpool {
     const data = this.buffer.join('');
     this.buffer = [];
     this.bufferedBytes = 0;
-    writeSync(this.fd, data);
+    try {
+      const written = writeSync(this.fd, data);
+      // A short write (the filesystem filling up) is continued: the next write says why it stopped.
+      if (written < Buffer.byteLength(data)) {
+        const rest = Buffer.from(data);
+        for (let done = written; done < rest.length;) done += writeSync(this.fd, rest, done);
+      }
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      this.onFull(err as Error);
+    }
   }
 
   /** Flush and fsync: called at step boundaries and at the end of the run. */
   sync(): void {
     this.flush();
-    fsyncSync(this.fd);
+    try {
+      fsyncSync(this.fd);
+    } catch (err) {
+      if (!isDiskFull(err)) throw err;
+      this.onFull(err as Error);
+    }
   }
 
   /**

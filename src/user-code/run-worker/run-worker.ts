@@ -3,13 +3,20 @@
 // job, and ends with exactly one terminal event. It never talks to the control plane.
 //
 // Exit codes: 0 success · 1 run failed (op error, config violation, load error, unknown job) ·
-// 2 usage error before any event (bad flags, spool unusable) · 143 canceled by SIGTERM ·
+// 2 usage error before any event (bad flags, spool unusable) · 3 the spool's filesystem is full
+// (no terminal event could be written) · 143 canceled by SIGTERM ·
 // 130 canceled by SIGINT.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
 import type { LocationDef } from '../sdk/definitions.js';
-import { SPOOL_FILES, serializeError } from '../../shared/run-spool.js';
+import {
+  SPOOL_FILES,
+  SPOOL_FULL_EXIT_CODE,
+  TERMINAL_EVENT_TYPES,
+  isDiskFull,
+  serializeError,
+} from '../../shared/run-spool.js';
 import { EventSpool, type NewEvent } from './event-spool.js';
 import { captureStdio } from './stdio-capture.js';
 import { stripCredentials } from '../common/strip-credentials.js';
@@ -36,7 +43,27 @@ export interface RunWorkerOptions {
   preloaded?: Promise<LocationDef>;
 }
 
-export const EXIT = { success: 0, failure: 1, usage: 2, sigint: 130, sigterm: 143 } as const;
+export const EXIT = {
+  success: 0,
+  failure: 1,
+  usage: 2,
+  spoolFull: SPOOL_FULL_EXIT_CODE,
+  sigint: 130,
+  sigterm: 143,
+} as const;
+
+/**
+ * The spool's filesystem is full: no event can be recorded, a terminal one included. Says so on
+ * stderr (a few bytes may still fit) and exits with the code the agent reads (run-spool.ts).
+ */
+function spoolFull(err: Error): never {
+  try {
+    writeSync(2, `execute-run: the spool's filesystem is full (${err.message}); exiting ${EXIT.spoolFull}\n`);
+  } catch {
+    // No room for that either: the exit code says it.
+  }
+  process.exit(EXIT.spoolFull);
+}
 
 /** Runs the worker and resolves with the process exit code. */
 export async function runWorker(opts: RunWorkerOptions): Promise<number> {
@@ -44,13 +71,25 @@ export async function runWorker(opts: RunWorkerOptions): Promise<number> {
   let spool: EventSpool;
   try {
     mkdirSync(opts.spoolDir, { recursive: true, mode: 0o700 });
-    spool = new EventSpool(join(opts.spoolDir, SPOOL_FILES.events));
+    spool = new EventSpool(join(opts.spoolDir, SPOOL_FILES.events), spoolFull);
   } catch (err) {
     process.stderr.write(`execute-run: cannot open the spool in ${opts.spoolDir}: ${(err as Error).message}\n`);
-    return EXIT.usage;
+    return isDiskFull(err) ? EXIT.spoolFull : EXIT.usage;
   }
   captureStdio(opts.spoolDir);
-  const emit = (e: NewEvent): void => void spool.append(e);
+  // Output the op code wrote that its log file had no room for: the same full spool. Said when the
+  // stream reports it (a turn later), and checked before the run's end, which may come first.
+  const streams = [process.stdout, process.stderr];
+  for (const stream of streams)
+    stream.on('error', (err: Error) => {
+      if (isDiskFull(err)) spoolFull(err);
+      throw err;
+    });
+  const emit = (e: NewEvent): void => {
+    if (TERMINAL_EVENT_TYPES.has(e.type))
+      for (const stream of streams) if (isDiskFull(stream.errored)) spoolFull(stream.errored!);
+    spool.append(e);
+  };
   // Before RUN_START: a SIGTERM once the run is seen started must find its handler (the default
   // action would end the process with no terminal event).
   const abort = new AbortController();
