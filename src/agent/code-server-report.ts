@@ -4,6 +4,7 @@
 import type { Logger } from '../shared/logger.js';
 import { backoffDelay } from '../shared/backoff.js';
 import type { ControlPlaneClient } from './control-plane-client.js';
+import { snapshotForOlderControlPlane } from './older-control-plane.js';
 
 /** Sends of one location report before giving up (about 2 minutes with backoff). */
 const REPORT_ATTEMPTS = 30;
@@ -36,9 +37,19 @@ export class LocationReporter {
       try {
         await this.opts.controlPlane.reportCodeLocation(input);
       } catch (err) {
+        const why = (err as Error).message;
+        // A control plane older than this agent refuses a snapshot it cannot read: send what it reads.
+        const older = input.snapshot === undefined ? undefined : snapshotForOlderControlPlane(input.snapshot, why);
+        if (older !== undefined && this.latestReport.get(location) === input) {
+          this.opts.logger.info(
+            { location, version },
+            'the control plane is older than this agent: snapshot sent in its form',
+          );
+          input.snapshot = older;
+          return send(n + 1);
+        }
         // Refused until this deployment's claim of the version's SYNC item lands (LOCATION_NOT_OWNED),
         // or the control plane is away: send it again, unless a newer report replaced it.
-        const why = (err as Error).message;
         if (this.opts.stopped() || n + 1 >= REPORT_ATTEMPTS || this.latestReport.get(location) !== input) {
           this.opts.logger.warn({ location, version, err: why }, 'reportCodeLocation failed');
           return;

@@ -27,6 +27,7 @@ import { unary, type CodeServerClient } from './code-server-client.js';
 import type { CodeServerManager } from './code-server-manager.js';
 import { formatUserCodeError } from './definitions-snapshot.js';
 import { skipReasonOf } from '../shared/message-limits.js';
+import { inList } from './dagster/partition-membership.js';
 
 /** Deadline of one user-code call (schedules and sensors run user functions). */
 const CALL_TIMEOUT_MS = 60_000;
@@ -136,11 +137,20 @@ export function createOutpostCodeLocations(opts: OutpostCodeLocationsOptions) {
           return { answer: partitionNamesAnswer(r.names, payload) };
         }
         case 'partitionRun': {
-          // The control plane checked the key against the snapshot's keys; the code server checks it again.
+          // The control plane checked the key against the snapshot's keys, or (past the keys a
+          // stored snapshot lists) leaves it to the code server, which refuses a key outside the set.
           const [config, tags] = await Promise.all([
             call<GetPartitionConfigResponse>(location, 'getPartitionConfig', { job, partitionKey }),
             call<GetPartitionTagsResponse>(location, 'getPartitionTags', { job, partitionKey }),
-          ]);
+          ]).catch(async (err: unknown) => {
+            if (!isOutpostError(err, 'INVALID_ARGUMENT')) throw err;
+            const r = await call<GetPartitionNamesResponse>(location, 'getPartitionNames', { job, nowMs: 0 });
+            const member = inList(r.names, partitionKey);
+            if (member.in !== false) throw err;
+            throw new OutpostError('UNKNOWN_PARTITION', {
+              detail: `partition key ${JSON.stringify(partitionKey)} is not in the set of job ${job}: ${member.hint}`,
+            });
+          });
           const answer: PartitionRunAnswer = {
             runConfig: parseJsonObject(config.runConfigJson, 'partition config'),
             tags: tags.tags,

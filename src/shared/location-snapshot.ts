@@ -64,6 +64,11 @@ export const PartitionsSnapshotSchema = z.object({
   /** The Dagster serdes class of an `other` set (e.g. `ExternalFooPartitionsDefinitionData`). */
   dagsterClass: z.string().optional(),
   keys: z.array(z.string()).optional(),
+  /**
+   * How many keys a static set has when `keys` lists only its first MAX_SNAPSHOT_PARTITION_KEYS
+   * (the control plane then asks the location whether a key past them is in the set).
+   */
+  keyCount: z.number().int().optional(),
   start: z.string().optional(),
   cadence: z.string().optional(),
   timezone: z.string().optional(),
@@ -117,6 +122,31 @@ export const LocationSnapshotSchema = z.object({
   assets: z.array(AssetSnapshotSchema).optional(),
 });
 export type LocationSnapshot = z.infer<typeof LocationSnapshotSchema>;
+
+/**
+ * The most keys of one static set a stored snapshot lists. A larger set keeps its first keys and
+ * its `keyCount`: a 100,000-key set is ~1.4 MB, which every launch and every location page in the
+ * web UI would otherwise read; the rest are paged and searched from the location on demand.
+ */
+export const MAX_SNAPSHOT_PARTITION_KEYS = 1000;
+
+/** `snapshot` with each static set past MAX_SNAPSHOT_PARTITION_KEYS cut to its first keys and counted. */
+export function boundPartitionKeys(snapshot: LocationSnapshot): LocationSnapshot {
+  if (!snapshot.partitions.some((p) => (p.keys?.length ?? 0) > MAX_SNAPSHOT_PARTITION_KEYS)) return snapshot;
+  return {
+    ...snapshot,
+    partitions: snapshot.partitions.map((p) =>
+      p.keys && p.keys.length > MAX_SNAPSHOT_PARTITION_KEYS
+        ? { ...p, keys: p.keys.slice(0, MAX_SNAPSHOT_PARTITION_KEYS), keyCount: p.keyCount ?? p.keys.length }
+        : p,
+    ),
+  };
+}
+
+/** Whether the snapshot lists every key of the set (false when cut by boundPartitionKeys). */
+export function listsAllKeys(set: Pick<PartitionsSnapshot, 'keys' | 'keyCount'>): boolean {
+  return set.keyCount === undefined || set.keyCount <= (set.keys?.length ?? 0);
+}
 export type JobSnapshot = z.infer<typeof JobSnapshotSchema>;
 export type PartitionsSnapshot = z.infer<typeof PartitionsSnapshotSchema>;
 export type AssetSnapshot = z.infer<typeof AssetSnapshotSchema>;

@@ -27,6 +27,9 @@ export const RunRequestSchema = z.object({
 });
 export type RunRequest = z.infer<typeof RunRequestSchema>;
 
+/** The longest partitionNames search (a key is searched for by part of it, not by a document). */
+export const MAX_PARTITION_SEARCH_LENGTH = 200;
+
 export const PayloadSchemas = {
   SYNC_CODE_LOCATION: z.object({ location: z.string(), version: z.number().int() }),
   EVALUATE_SCHEDULE: z.object({
@@ -59,6 +62,11 @@ export const PayloadSchemas = {
     offset: z.number().int().min(0).optional(),
     /** partitionNames: keys answered, at most MAX_PARTITION_NAMES_PAGE (the default). */
     first: z.number().int().min(1).optional(),
+    /**
+     * partitionNames: only keys containing this, case-insensitively (the page then counts and
+     * offsets the matches). An agent from before search ignores it: its page does not echo it.
+     */
+    search: z.string().max(MAX_PARTITION_SEARCH_LENGTH).optional(),
     opSelection: z.array(z.string()).optional(),
     /** executionPlan: the run config to plan with (Dagster validates it and answers its own error). */
     runConfig: Json.optional(),
@@ -86,16 +94,22 @@ export interface PartitionNamesPage {
   keys: string[];
   offset: number;
   total: number;
+  /** The search the page answers (its keys and total are the matches); absent: all keys. */
+  search?: string;
 }
 
-/** `first` keys (at most MAX_PARTITION_NAMES_PAGE) of `all` from `offset`. */
+/** `first` keys (at most MAX_PARTITION_NAMES_PAGE) of `all` (or of those matching `search`) from `offset`. */
 export function partitionNamesPage(
   all: readonly string[],
   offset = 0,
   first = MAX_PARTITION_NAMES_PAGE,
+  search?: string,
 ): PartitionNamesPage {
   const size = Math.min(first, MAX_PARTITION_NAMES_PAGE);
-  return { keys: all.slice(offset, offset + size), offset, total: all.length };
+  if (!search) return { keys: all.slice(offset, offset + size), offset, total: all.length };
+  const needle = search.toLowerCase();
+  const matches = all.filter((k) => k.toLowerCase().includes(needle));
+  return { keys: matches.slice(offset, offset + size), offset, total: matches.length, search };
 }
 
 /**
@@ -106,10 +120,10 @@ export function partitionNamesPage(
  */
 export function partitionNamesAnswer(
   all: readonly string[],
-  req: { offset?: number | undefined; first?: number | undefined },
+  req: { offset?: number | undefined; first?: number | undefined; search?: string | undefined },
 ): PartitionNamesPage | readonly string[] {
   if (req.offset === undefined && req.first === undefined) return all;
-  return partitionNamesPage(all, req.offset, req.first);
+  return partitionNamesPage(all, req.offset, req.first, req.search);
 }
 
 /** partitionRun: the partition's run config and tags (a key outside the set fails UNKNOWN_PARTITION). */

@@ -3,7 +3,12 @@
 // given `now` (time windows grow as time passes). A Dagster set whose keys the snapshot does not
 // list (a time window by cron and strftime, multi- or dynamic partitions) is `askLocation`: the
 // agent decides the key's membership when the launch asks for the partition's config.
-import type { JobSnapshot, LocationSnapshot, PartitionsSnapshot } from '../../shared/location-snapshot.js';
+import {
+  listsAllKeys,
+  type JobSnapshot,
+  type LocationSnapshot,
+  type PartitionsSnapshot,
+} from '../../shared/location-snapshot.js';
 import { partitionKeys, type Cadence, type PartitionsDef } from '../../shared/partitions.js';
 
 export type KeyInSet = { ok: true } | { ok: false; code: 'UNKNOWN_PARTITION'; detail: string };
@@ -28,20 +33,31 @@ export function checkPartitionKey(
   const set = partitions.find((p) => p.name === job.partitions);
   if (!set) return fail(`job ${job.name} names partitions ${job.partitions}, which the location does not define`);
   const keys = keysOf(set, now);
+  if (keys && key !== undefined && !listsAllKeys(set) && !keys.includes(key)) {
+    // Past the keys a stored snapshot lists (MAX_SNAPSHOT_PARTITION_KEYS): the location decides.
+    return { ok: 'askLocation', set: set.name };
+  }
   if (!keys) {
     if (key !== undefined) return { ok: 'askLocation', set: set.name };
     return fail(`job ${job.name} is partitioned by ${set.name}: name a partition key (${describeSet(set)})`);
   }
-  return checkKeyIn(job.name, set.name, keys, key);
+  return checkKeyIn(job.name, set.name, keys, key, set.keyCount);
 }
 
 /** `key` against the keys of `set` (from the snapshot, or as the location listed them). */
-export function checkKeyIn(job: string, set: string, keys: readonly string[], key: string | undefined): KeyInSet {
+export function checkKeyIn(
+  job: string,
+  set: string,
+  keys: readonly string[],
+  key: string | undefined,
+  /** The set's size when `keys` are only its first ones. */
+  keyCount?: number,
+): KeyInSet {
   if (key === undefined) {
-    return fail(`job ${job} is partitioned by ${set}: name a partition key (${shown(keys)})`);
+    return fail(`job ${job} is partitioned by ${set}: name a partition key (${shown(keys, keyCount)})`);
   }
   if (keys.includes(key)) return { ok: true };
-  return fail(`partition key ${JSON.stringify(key)} is not in ${set} (${shown(keys)})`);
+  return fail(`partition key ${JSON.stringify(key)} is not in ${set} (${shown(keys, keyCount)})`);
 }
 
 /** The set's keys at `now`, or undefined when only the location can list them. */
@@ -69,7 +85,7 @@ function keysOf(set: LocationSnapshot['partitions'][number], now: number): strin
 export function describeSet(set: PartitionsSnapshot | NonNullable<PartitionsSnapshot['dimensions']>[number]): string {
   switch (set.kind) {
     case 'static':
-      return shown(set.keys ?? []);
+      return shown(set.keys ?? [], 'keyCount' in set ? set.keyCount : undefined);
     case 'timeWindow':
       return `time windows by cron "${set.cron ?? '?'}" in ${set.timezone ?? 'UTC'} from ${set.start ?? '?'}, keys in strftime ${set.format ?? '?'}`;
     case 'multi': {
@@ -83,10 +99,10 @@ export function describeSet(set: PartitionsSnapshot | NonNullable<PartitionsSnap
   }
 }
 
-function shown(keys: readonly string[]): string {
-  if (!keys.length) return 'it has no keys yet';
+function shown(keys: readonly string[], count = keys.length): string {
+  if (!count) return 'it has no keys yet';
   const head = keys.slice(0, SHOWN_KEYS).join(', ');
-  return keys.length > SHOWN_KEYS ? `keys: ${head}, … ${keys.length - SHOWN_KEYS} more` : `keys: ${head}`;
+  return count > SHOWN_KEYS ? `keys: ${head}, … ${count - SHOWN_KEYS} more` : `keys: ${head}`;
 }
 
 const fail = (detail: string): KeyInSet => ({ ok: false, code: 'UNKNOWN_PARTITION', detail });

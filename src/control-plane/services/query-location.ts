@@ -31,7 +31,22 @@ export async function queryCodeLocation(
     throw new OutpostError('UNKNOWN_JOB', { detail: `${payload.job} is not in ${payload.location}` });
   }
   const { item } = await enqueueWork(store, { kind: 'QUERY_CODE_LOCATION', payload });
-  return waitForItem(store, item, waitMs, signal);
+  const answered = await waitForItem(store, item, waitMs, signal);
+  return payload.search ? searchedHere(answered, payload.search) : answered;
+}
+
+/**
+ * An agent from before partitionNames search ignores `search` and answers a plain page (without
+ * `search`): its keys are filtered here, and `searchedPage` says only that page was searched.
+ */
+function searchedHere(item: WorkItemView, search: string): WorkItemView {
+  const answer = (item.result as { answer?: unknown } | null)?.answer;
+  if (item.status !== 'COMPLETED' || typeof answer !== 'object' || answer === null || 'search' in answer) return item;
+  const page = answer as { keys?: unknown };
+  if (!Array.isArray(page.keys)) return item;
+  const needle = search.toLowerCase();
+  const keys = page.keys.filter((k): k is string => typeof k === 'string' && k.toLowerCase().includes(needle));
+  return { ...item, result: { answer: { ...page, keys, search, searchedPage: true } } };
 }
 
 /** Re-reads `item` until it is finished or `waitMs` passed; returns it as last read. */

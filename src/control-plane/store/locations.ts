@@ -4,7 +4,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { isOutpostError, OutpostError } from '../../shared/errors.js';
 import { checkDefinitionNames } from '../core/input-rules.js';
-import { LocationSnapshotSchema, type LocationSnapshot } from '../../shared/location-snapshot.js';
+import { boundPartitionKeys, LocationSnapshotSchema, type LocationSnapshot } from '../../shared/location-snapshot.js';
 import { CodeLocationSpecSchema, type CodeLocationSpec } from '../../shared/work-items.js';
 import type { CodeLocationsTable } from './schema.js';
 import type { Store } from './store.js';
@@ -152,7 +152,8 @@ export async function reportCodeLocation(store: Store, input: ReportLocationInpu
         detail: `snapshot: ${formatZodIssues(parsed.error)}`,
       });
     }
-    snapshot = parsed.data;
+    // Stored bounded, whatever the agent's version sent (an agent lists a static set whole).
+    snapshot = boundPartitionKeys(parsed.data);
   }
   // Names past their limit are the location's own doing, as a load error is: it is ERROR,
   // naming the limit, and its definitions are not stored.

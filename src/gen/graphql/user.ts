@@ -73,6 +73,7 @@ export interface QueryCodeLocationInput {
   partitionKey?: string | null;
   offset?: number | null;
   first?: number | null;
+  search?: string | null;
   opSelection?: Array<string> | null;
   runConfig?: unknown;
   assetSelection?: Array<string> | null;

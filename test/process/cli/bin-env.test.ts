@@ -61,3 +61,18 @@ test('node bin/outpost.mjs still runs the CLI', () => {
   assert.equal(res.status, 0, res.stderr);
   assert.match(res.stdout, /Usage: outpost/);
 });
+
+// Node 20 reads `--env-file <path>` anywhere on its command line as its own option: given a
+// missing file it exited 9 with "node: <path>: not found", before the CLI ran.
+test("the CLI's own --env-file reaches it: a missing file is its coded error, not Node's exit 9", () => {
+  const missing = '/nonexistent/outpost-location.env';
+  const res = spawnSync(BIN, ['locations', 'deploy', 'etl', '--module', 'm.py', '--env-file', missing, '--url', url], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, OUTPOST_TOKEN: 'x' },
+  });
+  assert.notEqual(res.status, 9, res.stderr);
+  assert.equal(res.status, 2, res.stderr);
+  assert.match(res.stderr, /OUTPOST_ERR_CONFIG_INVALID/);
+  assert.match(res.stderr, /--env-file \/nonexistent\/outpost-location\.env: no such file/);
+});

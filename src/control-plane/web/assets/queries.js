@@ -56,7 +56,7 @@ export const JOB = `query Job($name: String!) {
   codeLocation(name: $name) {
     name kind dagsterVersion status
     jobs { name description tags configSchema partitions ops { name description inputs { name fromOp fromOutput } outputs } }
-    partitions { name kind keys }
+    partitions { name kind keys keyCount }
   }
 }`;
 
@@ -104,4 +104,9 @@ export const AUDIT_LOG = `query Audit($first: Int, $after: String, $filter: Audi
     nodes { id at actor actorTokenId action target outcome }
     pageInfo { hasNextPage endCursor }
   }
+}`;
+
+/** One page of a job's partition keys matching `search`, asked of its location (PARTITION_NAMES). */
+export const SEARCH_PARTITION_KEYS = `mutation SearchPartitionKeys($input: QueryCodeLocationInput!) {
+  queryCodeLocation(input: $input, waitMs: 10000) { status result error { code message } }
 }`;

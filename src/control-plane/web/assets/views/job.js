@@ -5,6 +5,7 @@ import { errorBox, h, mount, statusPill, toast } from '../dom.js';
 import { exampleFor, requiredExampleFor, validate } from '../lib/json-schema.js';
 import { JOB, LAUNCH_RUN } from '../queries.js';
 import { opGraph } from './op-graph.js';
+import { partitionPicker } from './partition-picker.js';
 import { kindChip } from './location-kind.js';
 import { isImplicitAssetJob } from './assets.js';
 import { can, role } from '../roles.js';
@@ -41,15 +42,8 @@ export async function jobView(main, { params, navigate }) {
   });
   // A partitioned job runs one partition: a key from its set (the server checks it again).
   const partitionSet = job.partitions ? (l.partitions ?? []).find((p) => p.name === job.partitions) : undefined;
-  const partitionInput = !job.partitions
-    ? null
-    : partitionSet?.keys?.length
-      ? h(
-          'select',
-          { id: 'partition-key', 'aria-label': 'Partition' },
-          partitionSet.keys.map((k) => h('option', { value: k }, k)),
-        )
-      : h('input', { id: 'partition-key', type: 'text', placeholder: 'partition key', 'aria-label': 'Partition' });
+  const picker = partitionPicker(l.name, job, partitionSet);
+  const partitionInput = picker?.input ?? null;
   const problems = h('ul', { class: 'problems', id: 'config-problems', 'aria-live': 'polite' });
   const launchBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'launch' }, 'Launch run');
   const serverError = h('div', {});
@@ -191,6 +185,7 @@ export async function jobView(main, { params, navigate }) {
             problems,
             partitionInput ? h('label', { for: 'partition-key' }, `Partition (${job.partitions})`) : null,
             partitionInput,
+            picker?.hint ?? null,
             h('label', { for: 'launch-tags' }, 'Tags (optional)'),
             tagsInput,
             serverError,

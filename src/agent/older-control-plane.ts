@@ -1,0 +1,28 @@
+// What this agent sends a control plane older than itself, when that control plane refuses what
+// it sent. The one case: a round-11 control plane (before 'other' partitions) refuses a snapshot
+// naming a partition kind 'other' (a later Dagster's set, whose keys the code server lists), and
+// with it the whole location. Sent again with those sets as 'dynamic', the older control plane
+// stores the location and asks this agent whether a key is in such a set at launch (partitionRun),
+// which this agent answers from its own snapshot ('other': it lists the set on the code server).
+
+/** The refusal of a control plane whose snapshot schema does not know partition kind 'other'. */
+const REFUSES_OTHER = /snapshot: .*kind: Invalid enum value\. Expected [^,]*, received 'other'/;
+
+/**
+ * `snapshot` as an older control plane accepts it, given that control plane's refusal
+ * (`refusal`, the error message it answered); undefined when the refusal is about something else.
+ */
+export function snapshotForOlderControlPlane(snapshot: unknown, refusal: string): unknown {
+  if (!REFUSES_OTHER.test(refusal) || !isObject(snapshot) || !Array.isArray(snapshot.partitions)) return undefined;
+  if (!snapshot.partitions.some((p: unknown) => isObject(p) && p.kind === 'other')) return undefined;
+  return {
+    ...snapshot,
+    partitions: snapshot.partitions.map((p: unknown) =>
+      isObject(p) && p.kind === 'other' ? { ...p, kind: 'dynamic' } : p,
+    ),
+  };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
