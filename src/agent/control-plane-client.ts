@@ -29,9 +29,11 @@ import { RunCursorBatcher } from './run-cursor-batch.js';
 // The types below come from the generated src/gen/graphql/agent.ts (npm run gen:graphql); only
 // JSON fields are narrowed: a work item's payload and a location's spec are JSON objects.
 type ClaimedWorkItemResult = ClaimWorkMutation['claimWork'][number];
-export type ClaimedWorkItem = Omit<ClaimedWorkItemResult, 'kind' | 'payload'> & {
+export type ClaimedWorkItem = Omit<ClaimedWorkItemResult, 'kind' | 'payload' | 'runCursor'> & {
   kind: WorkItemKind | (string & {});
   payload: Record<string, unknown>;
+  /** Only when the claim asked for it (`launchCursors`), and only for LAUNCH_RUN items. */
+  runCursor?: ClaimedWorkItemResult['runCursor'];
 };
 
 /** A claimed item whose workflow exists, to be acked. */
@@ -53,6 +55,8 @@ export interface ControlPlaneClient {
   /**
    * `signal` aborts the long-poll (shutdown must not wait out `waitMs`). `acks` are items whose
    * workflow this agent started: acked (as by ackWork) in the same request, before the claim.
+   * `launchCursors`: each LAUNCH_RUN item comes with its run's cursor (`runCursor`), so an agent
+   * that launches what it claims needs no runCursor request for the pre-launch check; default false.
    */
   claimWork(
     agentId: string,
@@ -60,6 +64,7 @@ export interface ControlPlaneClient {
     waitMs: number,
     signal?: AbortSignal,
     acks?: WorkAck[],
+    opts?: { launchCursors?: boolean },
   ): Promise<ClaimedWorkItem[]>;
   ackWork(agentId: string, id: string, workflowId: string): Promise<void>;
   completeWork(agentId: string, id: string, result: unknown): Promise<void>;
@@ -210,8 +215,15 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     async registerAgent(input) {
       return (await call('RegisterAgent', { input })).registerAgent;
     },
-    async claimWork(agentId, limit, waitMs, signal, acks) {
-      const r = await call('ClaimWork', { agentId, limit, waitMs, ...(acks?.length ? { acks } : {}) }, waitMs, signal);
+    async claimWork(agentId, limit, waitMs, signal, acks, opts) {
+      const vars = {
+        agentId,
+        limit,
+        waitMs,
+        ...(acks?.length ? { acks } : {}),
+        ...(opts?.launchCursors ? { launchCursors: true } : {}),
+      };
+      const r = await call('ClaimWork', vars, waitMs, signal);
       // A work item's payload is a JSON object (src/shared/work-items.ts PayloadSchemas).
       return r.claimWork as ClaimedWorkItem[];
     },

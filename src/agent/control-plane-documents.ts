@@ -12,13 +12,26 @@ export const AGENT_DOCUMENTS = {
     }
   `,
   ClaimWork: /* GraphQL */ `
-    mutation ClaimWork($agentId: ID!, $limit: Int!, $waitMs: Int!, $acks: [WorkAckInput!]) {
+    mutation ClaimWork(
+      $agentId: ID!
+      $limit: Int!
+      $waitMs: Int!
+      $acks: [WorkAckInput!]
+      $launchCursors: Boolean = false
+    ) {
       claimWork(agentId: $agentId, limit: $limit, waitMs: $waitMs, acks: $acks) {
         id
         kind
         payload
         attempts
         runId
+        runCursor @include(if: $launchCursors) {
+          runId
+          lastSeq
+          stdoutBytes
+          stderrBytes
+          status
+        }
       }
     }
   `,

@@ -167,6 +167,7 @@ export type ClaimWorkMutationVariables = {
   limit: number;
   waitMs: number;
   acks?: Array<WorkAckInput> | null;
+  launchCursors?: boolean | null;
 };
 
 export type ClaimWorkMutation = {
@@ -176,6 +177,13 @@ export type ClaimWorkMutation = {
     payload: unknown;
     attempts: number;
     runId: string | null;
+    runCursor: {
+      runId: string;
+      lastSeq: number;
+      stdoutBytes: number;
+      stderrBytes: number;
+      status: RunStatus;
+    } | null;
   }>;
 };
 
