@@ -12,20 +12,27 @@ export const AGENT_DOCUMENTS = {
     }
   `,
   ClaimWork: /* GraphQL */ `
-    mutation ClaimWork(
-      $agentId: ID!
-      $limit: Int!
-      $waitMs: Int!
-      $acks: [WorkAckInput!]
-      $launchCursors: Boolean = false
-    ) {
+    mutation ClaimWork($agentId: ID!, $limit: Int!, $waitMs: Int!, $acks: [WorkAckInput!]) {
       claimWork(agentId: $agentId, limit: $limit, waitMs: $waitMs, acks: $acks) {
         id
         kind
         payload
         attempts
         runId
-        runCursor @include(if: $launchCursors) {
+      }
+    }
+  `,
+  // ClaimWork with each LAUNCH_RUN item's run cursor (WorkItem.runCursor): a control plane from
+  // before that field refuses the whole document (validation), so the agent falls back to ClaimWork.
+  ClaimWorkWithCursors: /* GraphQL */ `
+    mutation ClaimWorkWithCursors($agentId: ID!, $limit: Int!, $waitMs: Int!, $acks: [WorkAckInput!]) {
+      claimWork(agentId: $agentId, limit: $limit, waitMs: $waitMs, acks: $acks) {
+        id
+        kind
+        payload
+        attempts
+        runId
+        runCursor {
           runId
           lastSeq
           stdoutBytes

@@ -167,10 +167,26 @@ export type ClaimWorkMutationVariables = {
   limit: number;
   waitMs: number;
   acks?: Array<WorkAckInput> | null;
-  launchCursors?: boolean | null;
 };
 
 export type ClaimWorkMutation = {
+  claimWork: Array<{
+    id: string;
+    kind: WorkItemKind;
+    payload: unknown;
+    attempts: number;
+    runId: string | null;
+  }>;
+};
+
+export type ClaimWorkWithCursorsMutationVariables = {
+  agentId: string;
+  limit: number;
+  waitMs: number;
+  acks?: Array<WorkAckInput> | null;
+};
+
+export type ClaimWorkWithCursorsMutation = {
   claimWork: Array<{
     id: string;
     kind: WorkItemKind;
@@ -335,6 +351,7 @@ export type RunCursorsQuery = {
 export interface AgentOperations {
   RegisterAgent: { variables: RegisterAgentMutationVariables; result: RegisterAgentMutation };
   ClaimWork: { variables: ClaimWorkMutationVariables; result: ClaimWorkMutation };
+  ClaimWorkWithCursors: { variables: ClaimWorkWithCursorsMutationVariables; result: ClaimWorkWithCursorsMutation };
   AckWork: { variables: AckWorkMutationVariables; result: AckWorkMutation };
   CompleteWork: { variables: CompleteWorkMutationVariables; result: CompleteWorkMutation };
   FailWork: { variables: FailWorkMutationVariables; result: FailWorkMutation };
