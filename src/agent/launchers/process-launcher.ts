@@ -12,7 +12,6 @@
 // never respawn).
 import type { ChildProcess } from 'node:child_process';
 import { closeSync, constants, existsSync, fstatSync, mkdirSync, openSync, writeFileSync, writeSync } from 'node:fs';
-import { getPriority } from 'node:os';
 import { join, resolve } from 'node:path';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Logger } from '../../shared/logger.js';
@@ -38,7 +37,6 @@ import {
   writeAtomic,
   type ProcessRecord,
 } from './run-records.js';
-import { canRestorePriority } from './priority.js';
 import { isBwrap, noIsolation, type Isolation } from './sandbox.js';
 import { endRootAfterWorker, outlivedItsWorker } from './sandbox-end.js';
 import { STANDBY_COMMAND, StandbyPool, type StandbySpec } from './standby-pool.js';
@@ -83,16 +81,7 @@ export interface ProcessLauncherOptions {
   warmWorkers?: number;
   /** The current version of a code location, so standbys never run superseded code. */
   locationVersion?: (location: string) => number | undefined;
-  /**
-   * Niceness a standby boots at until a launch takes or waits for it (standby-pool.ts bootNice).
-   * Default: STANDBY_BOOT_NICE where this process may give the priority back (CAP_SYS_NICE or
-   * RLIMIT_NICE, canRestorePriority), else 0.
-   */
-  standbyBootNice?: number;
 }
-
-/** A booting standby's niceness by default: it takes CPU only the launches under way leave. */
-const STANDBY_BOOT_NICE = 19;
 
 export class ProcessLauncher implements Launcher {
   readonly kind = 'process';
@@ -142,9 +131,6 @@ export class ProcessLauncher implements Launcher {
       isolation: this.isolation,
       perKey: opts.warmWorkers ?? 0,
       ...(opts.nice ? { nice: opts.nice } : {}),
-      bootNice:
-        opts.standbyBootNice ??
-        (canRestorePriority(getPriority(process.pid) + (opts.nice ?? 0)) ? STANDBY_BOOT_NICE : 0),
     });
   }
 

@@ -18,13 +18,12 @@
 // restarted agent kills any recorded idle standby of its predecessor still there.
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, rmSync } from 'node:fs';
-import { getPriority } from 'node:os';
 import { dirname } from 'node:path';
 import type { Logger } from '../../shared/logger.js';
 import { newId } from '../../shared/ids.js';
 import { isStandbyMessage, type StandbyMessage } from '../../shared/standby-protocol.js';
 import { spawnDetached } from './detached-spawn.js';
-import { processGroupMembers, readProcStat } from './proc.js';
+import { readProcStat } from './proc.js';
 import {
   listRecordedProcesses,
   recordStandbyProcess,
@@ -34,7 +33,7 @@ import {
   standbyRoot,
 } from './run-records.js';
 import { noIsolation, standbySpoolInside, type Isolation } from './sandbox.js';
-import { lowerPriority, setThreadsPriority } from './priority.js';
+import { lowerPriority } from './priority.js';
 
 /**
  * A standby's command after the CLI's own arguments; also how it reads in /proc once it runs a
@@ -67,8 +66,6 @@ export interface Standby {
   state: 'booting' | 'ready' | 'failed' | 'gone';
   /** Handed to the launcher (always once ready): from now on its exit is the launcher's business. */
   taken?: boolean;
-  /** Booting at `bootNice`: its processes (recorded once ready), to give their priority back. */
-  lowered?: { pids: number[] };
   /** When it was spawned, on the pool's clock (its boot time, once ready, is its key's). */
   spawnedAt?: number;
 }
@@ -101,13 +98,6 @@ export interface StandbyPoolOptions {
   clock?: () => number;
   /** Niceness added to standbys, as for cold-spawned run workers. */
   nice?: number;
-  /**
-   * Niceness a standby boots at until a launch takes it or waits for it (then it gets `nice`
-   * back): a replacement's boot (hundreds of ms of CPU) yields to the launches under way instead
-   * of taking a core from them. Only where the agent may give the priority back
-   * (canRestorePriority), or a run would stay slowed for good; default 0 (boots at `nice`).
-   */
-  bootNice?: number;
 }
 
 /** A key's target above `perKey`, raised by launches that found no ready standby. */
@@ -256,8 +246,6 @@ export class StandbyPool {
     if (!this.enabled) return Promise.resolve(undefined);
     const key = standbyKey(spec);
     if (this.booting(key) <= this.waiting(key)) return Promise.resolve(undefined);
-    // A launch waits for these now: their boot is no longer in the background.
-    for (const sb of this.standbys.values()) if (sb.key === key && sb.state === 'booting') this.restorePriority(sb);
     return new Promise((resolve) => {
       // Idle standbys do not keep the event loop alive; a launch waiting on one must.
       const hold = setInterval(() => undefined, 1 << 30);
@@ -282,7 +270,6 @@ export class StandbyPool {
   private hand(sb: Standby): Standby {
     this.standbys.delete(sb.id);
     sb.taken = true;
-    this.restorePriority(sb);
     // Someone now runs a run on it: its messages and exit must keep the event loop alive until
     // the handoff is done (the launcher unrefs it again, as it does every run worker).
     sb.child.ref();
@@ -373,10 +360,8 @@ export class StandbyPool {
     }
     const root = isolation.root(pid);
     const nice = this.opts.nice;
-    const bootNice = this.opts.bootNice ?? 0;
-    // Best effort, as for cold workers; a standby booting lower gets `nice` when it is handed.
-    if (bootNice > (nice ?? 0)) setThreadsPriority([pid], this.niceOf(bootNice));
-    else if (nice) void root.then((r) => lowerPriority(r ?? pid, nice, () => undefined));
+    // Best effort, as for cold workers.
+    if (nice) void root.then((r) => lowerPriority(r ?? pid, nice, () => undefined));
     const sb: Standby = {
       id,
       key,
@@ -388,7 +373,6 @@ export class StandbyPool {
       dir,
       state: 'booting',
       spawnedAt: this.now(),
-      ...(bootNice > (nice ?? 0) ? { lowered: { pids: [pid] } } : {}),
     };
     this.standbys.set(id, sb);
     // Idle standbys must not keep the agent's event loop alive.
@@ -420,9 +404,6 @@ export class StandbyPool {
             }
           }
         }
-        // What its sandbox runs is there now (what they fork later inherits): the processes
-        // whose priority a launch gives back. Read here, off the launch's path.
-        if (sb.lowered && !sb.taken) sb.lowered.pids = treeOf(pid, sb.pid);
         if (sb.state === 'booting') this.onReady(sb, m, spec);
       });
     });
@@ -462,26 +443,6 @@ export class StandbyPool {
     this.retire(sb, 'its location failed to import');
   }
 
-  /** A niceness `by` above the agent's own, capped at 19. */
-  private niceOf(by: number): number {
-    return Math.min(19, getPriority(process.pid) + by);
-  }
-
-  /** A standby booting at `bootNice` gets the run workers' priority back (every thread of its processes). */
-  private restorePriority(sb: Standby): void {
-    const lowered = sb.lowered;
-    if (!lowered) return;
-    sb.lowered = undefined;
-    // Not yet ready: its sandbox's processes were not read, so its whole group is.
-    const pids = sb.state === 'ready' ? lowered.pids : treeOf(sb.child.pid ?? sb.pid, sb.pid);
-    if (!setThreadsPriority(pids, this.niceOf(this.opts.nice ?? 0))) {
-      this.opts.logger.warn(
-        { location: sb.location, pid: sb.pid },
-        'could not give a standby run worker its priority back; its run runs at the boot priority',
-      );
-    }
-  }
-
   private retire(sb: Standby, why: string): void {
     this.opts.logger.debug({ location: sb.location, pid: sb.pid, why }, 'retiring standby run worker');
     this.standbys.delete(sb.id);
@@ -496,10 +457,4 @@ export class StandbyPool {
       }
     }
   }
-}
-
-/** A standby's processes: its own and, sandboxed, its sandbox's (their process groups). */
-function treeOf(pid: number, root: number): number[] {
-  const groups = new Set([pid, readProcStat(root)?.pgrp ?? root]);
-  return [...new Set([pid, root, ...[...groups].flatMap((g) => processGroupMembers(g))])];
 }

@@ -15,7 +15,7 @@ import {
   rmSync,
   writeFileSync,
 } from 'node:fs';
-import { getPriority, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, describe, test } from 'node:test';
 import { defaultCliCommand, ProcessLauncher } from '../../../src/agent/launchers/process-launcher.js';
@@ -123,33 +123,6 @@ for (const mode of ['none', 'bubblewrap'] as const) {
         await until('the refills', () => launcher.standbys.spawned === 3);
         assert.equal(launcher.standbys.counts().booting + launcher.standbys.counts().ready, 2);
       } finally {
-        launcher.stop();
-      }
-    });
-
-    test("a standby boots at its boot niceness; the run it takes runs at the workers' priority, every thread", async () => {
-      const launcher = new ProcessLauncher({
-        dataDir: join(root, `${isolation.kind}-boot-nice`),
-        isolation,
-        logger,
-        warmWorkers: 1,
-        standbyBootNice: 19,
-      });
-      const runId = `${mode}_run_boot_nice`;
-      try {
-        launcher.prewarm({ location: 'hello', module: MODULE });
-        await until('a ready standby', () => launcher.standbys.counts().ready === 1);
-        const [standbyPid] = launcher.standbys.pids();
-        assert.deepEqual(new Set(threadNices(treeBelow(standbyPid!))), new Set([19]), 'booted low');
-        const handle = await launcher.launch(spec(runId, 'sleepy', MODULE, { seconds: 30 }));
-        assert.match(handle.ref, /\(warm\)/);
-        // Threads it starts from now on inherit from the ones given back.
-        await new Promise((r) => setTimeout(r, 200));
-        const own = getPriority(process.pid);
-        assert.deepEqual(new Set(threadNices(treeBelow(standbyPid!))), new Set([own]), 'the run runs at ours');
-      } finally {
-        await launcher.signal(runId, 'SIGKILL');
-        await until('worker exit', async () => !(await launcher.isAlive(runId)));
         launcher.stop();
       }
     });
@@ -485,31 +458,4 @@ function beginHandoff(
   const sandboxed = readFileSync(`/proc/${sb.pid}/cmdline`, 'utf8').includes('bwrap');
   const inside = sandboxed ? standbySpoolInside(dirname(dirname(dir))) : spoolDir;
   return { message: { type: 'run', runId, job, runConfig, spoolDir: inside }, spoolDir };
-}
-
-/** A process and every process below it (by parent pid, from /proc). */
-function treeBelow(pid: number): number[] {
-  const parents = new Map<number, number>();
-  for (const name of readdirSync('/proc')) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
-      parents.set(Number(name), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {
-      // gone
-    }
-  }
-  const tree = [pid];
-  for (let i = 0; i < tree.length; i++) for (const [p, pp] of parents) if (pp === tree[i]) tree.push(p);
-  return tree;
-}
-
-/** The niceness of every thread of these processes (/proc/<pid>/task/<tid>/stat, field 19). */
-function threadNices(pids: number[]): number[] {
-  return pids.flatMap((pid) =>
-    readdirSync(`/proc/${pid}/task`).map((tid) => {
-      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-      return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
-    }),
-  );
 }
