@@ -14,7 +14,7 @@ import { register } from './register-agent.js';
 import { CodeServerManager } from './code-server-manager.js';
 import { dagsterSocketRoot } from './dagster/dagster-code-server.js';
 import { temporalTls, type AgentConfig } from './config.js';
-import { createControlPlaneClient, type ControlPlaneClient } from './control-plane-client.js';
+import { createControlPlaneClient, type ControlPlaneClient, type RunCursor } from './control-plane-client.js';
 import { startHeartbeat } from './heartbeat.js';
 import { resolveRunWorkerCpu } from './launchers/cpu-cgroup.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
@@ -263,7 +263,9 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
         ? {
             hostTaskQueue: hostQueue,
             terminateLocally: (runId: string) => launcher.requestTermination(runId),
-            ...(launchChecks ? { prefetchLaunch: (runId: string) => launchChecks.prefetch(runId) } : {}),
+            ...(launchChecks
+              ? { prefetchLaunch: (runId: string, cursor?: RunCursor) => launchChecks.prefetch(runId, cursor) }
+              : {}),
             ...(launchAhead
               ? { launchAhead: (payload: WorkItemPayload<'LAUNCH_RUN'>) => launchAhead.begin(payload) }
               : {}),

@@ -16,7 +16,7 @@ import type {
   WorkAckInput,
   WorkErrorInput,
   WorkspaceQuery,
-  ClaimWorkMutation,
+  ClaimWorkWithCursorsMutation,
 } from '../gen/graphql/agent.js';
 import { OutpostError, type ErrorName, ERRORS, isOutpostError } from '../shared/errors.js';
 import type { RunEvent, ComputeLogStream } from '../shared/run-events.js';
@@ -28,10 +28,12 @@ import { RunCursorBatcher } from './run-cursor-batch.js';
 
 // The types below come from the generated src/gen/graphql/agent.ts (npm run gen:graphql); only
 // JSON fields are narrowed: a work item's payload and a location's spec are JSON objects.
-type ClaimedWorkItemResult = ClaimWorkMutation['claimWork'][number];
-export type ClaimedWorkItem = Omit<ClaimedWorkItemResult, 'kind' | 'payload'> & {
+type ClaimedWorkItemResult = ClaimWorkWithCursorsMutation['claimWork'][number];
+export type ClaimedWorkItem = Omit<ClaimedWorkItemResult, 'kind' | 'payload' | 'runCursor'> & {
   kind: WorkItemKind | (string & {});
   payload: Record<string, unknown>;
+  /** Only when the claim asked for it (`launchCursors`), and only for LAUNCH_RUN items. */
+  runCursor?: ClaimedWorkItemResult['runCursor'];
 };
 
 /** A claimed item whose workflow exists, to be acked. */
@@ -53,6 +55,8 @@ export interface ControlPlaneClient {
   /**
    * `signal` aborts the long-poll (shutdown must not wait out `waitMs`). `acks` are items whose
    * workflow this agent started: acked (as by ackWork) in the same request, before the claim.
+   * `launchCursors`: each LAUNCH_RUN item comes with its run's cursor (`runCursor`), so an agent
+   * that launches what it claims needs no runCursor request for the pre-launch check; default false.
    */
   claimWork(
     agentId: string,
@@ -60,6 +64,7 @@ export interface ControlPlaneClient {
     waitMs: number,
     signal?: AbortSignal,
     acks?: WorkAck[],
+    opts?: { launchCursors?: boolean },
   ): Promise<ClaimedWorkItem[]>;
   ackWork(agentId: string, id: string, workflowId: string): Promise<void>;
   completeWork(agentId: string, id: string, result: unknown): Promise<void>;
@@ -164,6 +169,12 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     }
   }
 
+  /**
+   * Whether claims may ask for each launch's run cursor (WorkItem.runCursor); false from the
+   * first refusal on (a control plane from before that field: the launch asks runCursor itself).
+   */
+  let claimCursors = true;
+
   /** The raw-body endpoints this control plane answers; one answering NO_ROUTE (older) is not asked again. */
   const raw = { logs: true, events: true };
 
@@ -210,9 +221,20 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
     async registerAgent(input) {
       return (await call('RegisterAgent', { input })).registerAgent;
     },
-    async claimWork(agentId, limit, waitMs, signal, acks) {
-      const r = await call('ClaimWork', { agentId, limit, waitMs, ...(acks?.length ? { acks } : {}) }, waitMs, signal);
-      // A work item's payload is a JSON object (src/shared/work-items.ts PayloadSchemas).
+    async claimWork(agentId, limit, waitMs, signal, acks, opts) {
+      const vars = { agentId, limit, waitMs, ...(acks?.length ? { acks } : {}) };
+      if (opts?.launchCursors && claimCursors) {
+        try {
+          const r = await call('ClaimWorkWithCursors', vars, waitMs, signal);
+          // A work item's payload is a JSON object (src/shared/work-items.ts PayloadSchemas).
+          return r.claimWork as ClaimedWorkItem[];
+        } catch (err) {
+          // Refused before it ran (validation: nothing claimed, no ack applied): asked as before.
+          if (!refusesField(err, 'WorkItem', 'runCursor')) throw err;
+          claimCursors = false;
+        }
+      }
+      const r = await call('ClaimWork', vars, waitMs, signal);
       return r.claimWork as ClaimedWorkItem[];
     },
     async ackWork(agentId, id, workflowId) {
@@ -286,6 +308,18 @@ export class ControlPlaneResponseError extends Error {
     super(errors?.[0]?.message ?? `HTTP ${status}`);
     this.name = 'ControlPlaneResponseError';
   }
+}
+
+/**
+ * Whether a call failed because the control plane's schema has no `type.field` (GraphQL
+ * validation, graphql-js's wording: `Cannot query field "f" on type "T".`): one older than the
+ * agent's document. Nothing of such a request ran.
+ */
+export function refusesField(err: unknown, type: string, field: string): boolean {
+  const cause = err instanceof Error ? err.cause : undefined;
+  const errors = cause instanceof ControlPlaneResponseError ? cause.errors : undefined;
+  const said = `Cannot query field "${field}" on type "${type}"`;
+  return errors?.some((e) => typeof e.message === 'string' && e.message.startsWith(said)) ?? false;
 }
 
 /** Maps a failed call to an OutpostError, keeping the server's code when it sent one. */

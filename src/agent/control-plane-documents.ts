@@ -22,6 +22,26 @@ export const AGENT_DOCUMENTS = {
       }
     }
   `,
+  // ClaimWork with each LAUNCH_RUN item's run cursor (WorkItem.runCursor): a control plane from
+  // before that field refuses the whole document (validation), so the agent falls back to ClaimWork.
+  ClaimWorkWithCursors: /* GraphQL */ `
+    mutation ClaimWorkWithCursors($agentId: ID!, $limit: Int!, $waitMs: Int!, $acks: [WorkAckInput!]) {
+      claimWork(agentId: $agentId, limit: $limit, waitMs: $waitMs, acks: $acks) {
+        id
+        kind
+        payload
+        attempts
+        runId
+        runCursor {
+          runId
+          lastSeq
+          stdoutBytes
+          stderrBytes
+          status
+        }
+      }
+    }
+  `,
   AckWork: /* GraphQL */ `
     mutation AckWork($agentId: ID!, $id: ID!, $workflowId: String!) {
       ackWork(agentId: $agentId, id: $id, workflowId: $workflowId) {

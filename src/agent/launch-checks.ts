@@ -1,9 +1,10 @@
 // Pre-launch checks asked for early. Before a launch starts a worker it reads the run's cursor
 // (a run stopped meanwhile is never started; a fresh one ships its first events from there).
-// When this agent claims a run's launch and will host it (`all` mode), the poller asks for that
-// cursor at once, while the run workflow is being started and its first task runs: the launch,
-// ~20-30 ms later, takes the answer instead of a control-plane round trip of its own. An answer
-// is used once, and only while fresh (asked for at most `maxAgeMs` ago); else the launch asks.
+// When this agent claims a run's launch and will host it (`all` mode), the claim's answer carries
+// that cursor (read when the item was claimed), and the launch, ~20-30 ms later, takes it instead
+// of a control-plane round trip of its own (a claim without one has the poller ask for it at
+// once, while the run workflow starts). An answer is used once, and only
+// while fresh (claimed or asked for at most `maxAgeMs` ago); else the launch asks.
 // The check then reflects the run's status at the claim rather than a few ms before the spawn:
 // a run terminated in between starts, and its run workflow, signalled by the termination,
 // terminates it (as for a termination that lands just after the check today).
@@ -36,10 +37,15 @@ export class LaunchChecks {
     private readonly now: () => number = Date.now,
   ) {}
 
-  /** A launch of this run was claimed: asks for its cursor now, unless launches run late. A failure only means the launch asks itself. */
-  prefetch(runId: string): void {
+  /**
+   * A launch of this run was claimed: keeps the cursor the claim brought (`known`), else asks for
+   * it now, unless launches run late. A failure only means the launch asks itself.
+   */
+  prefetch(runId: string, known?: RunCursor): void {
     let cursor: Promise<RunCursor | undefined> | undefined;
-    if (this.now() - this.lateAt > LATE_HOLD_MS && this.backlog() < BACKLOG_MAX) {
+    if (known) {
+      cursor = Promise.resolve(known);
+    } else if (this.now() - this.lateAt > LATE_HOLD_MS && this.backlog() < BACKLOG_MAX) {
       cursor = this.fetch(runId).catch(() => undefined);
     }
     const entry = { at: this.now(), cursor };

@@ -21,7 +21,7 @@ import { SA_JOB, SA_LOCATION, SA_RUN_ID, SA_WORK_ITEM_KIND } from '../shared/sea
 import { PayloadSchemas, WORK_ITEM_KINDS, type WorkItemKind, type WorkItemPayload } from '../shared/work-items.js';
 import { TERMINATE_SIGNAL, WORKFLOW_TYPES, runWorkflowId, workflowIdFor } from '../shared/workflow-contract.js';
 import { backoffDelay, sleep } from '../shared/backoff.js';
-import type { ClaimedWorkItem, ControlPlaneClient, WorkAck } from './control-plane-client.js';
+import type { ClaimedWorkItem, ControlPlaneClient, RunCursor, WorkAck } from './control-plane-client.js';
 import { formatZodIssues } from '../shared/zod-issues.js';
 
 export interface PollerOptions {
@@ -59,10 +59,11 @@ export interface PollerOptions {
   eagerStart?: boolean;
   /**
    * Called with the run id of each LAUNCH_RUN item before its workflow starts, when this process
-   * launches the runs it claims (`all` mode): the launch's pre-launch check is asked for now
-   * (launch-checks.ts). Default: none.
+   * launches the runs it claims (`all` mode): the launch's pre-launch check is taken from the
+   * cursor the claim brought (claims then ask for it), or asked for now (launch-checks.ts).
+   * Default: none.
    */
-  prefetchLaunch?: (runId: string) => void;
+  prefetchLaunch?: (runId: string, cursor?: RunCursor) => void;
   /**
    * Called with a LAUNCH_RUN item's payload once its run workflow was started eagerly here (its
    * first task handed to this process's worker, whose first step is launching on this host): the
@@ -187,6 +188,8 @@ export class Poller {
           this.opts.waitMs ?? 20_000,
           signal,
           acks,
+          // Each launch's pre-launch check rides on the claim: no runCursor request per launch.
+          this.opts.prefetchLaunch ? { launchCursors: true } : undefined,
         );
         failures = 0;
       } catch (err) {
@@ -278,7 +281,7 @@ export class Poller {
     if (item.kind === 'TERMINATE_RUN') await this.signalTerminateNow(item, log);
     if (item.kind === 'LAUNCH_RUN' && this.opts.prefetchLaunch) {
       const runId = (start.options.args[0] as { payload: { runId?: unknown } }).payload.runId;
-      if (typeof runId === 'string') this.opts.prefetchLaunch(runId);
+      if (typeof runId === 'string') this.opts.prefetchLaunch(runId, item.runCursor ?? undefined);
     }
     let refused: OutpostError | undefined;
     const started = await this.retry(log, signal, 'start workflow', async () => {

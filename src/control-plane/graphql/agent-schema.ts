@@ -81,6 +81,10 @@ export function createAgentSchema() {
     resolvers: {
       JSON: JSONScalar,
       ComputeLogStream: ComputeLogStreamValues,
+      WorkItem: {
+        runCursor: (w: { kind: string; runId?: string | null }, _: unknown, { store }: ApiContext) =>
+          w.kind === 'LAUNCH_RUN' && w.runId ? runCursorOf(store, w.runId) : null,
+      },
       Query: {
         async workspace(_: unknown, { agentId }: QueryWorkspaceArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, agentId, principal.id);

@@ -179,6 +179,30 @@ export type ClaimWorkMutation = {
   }>;
 };
 
+export type ClaimWorkWithCursorsMutationVariables = {
+  agentId: string;
+  limit: number;
+  waitMs: number;
+  acks?: Array<WorkAckInput> | null;
+};
+
+export type ClaimWorkWithCursorsMutation = {
+  claimWork: Array<{
+    id: string;
+    kind: WorkItemKind;
+    payload: unknown;
+    attempts: number;
+    runId: string | null;
+    runCursor: {
+      runId: string;
+      lastSeq: number;
+      stdoutBytes: number;
+      stderrBytes: number;
+      status: RunStatus;
+    } | null;
+  }>;
+};
+
 export type AckWorkMutationVariables = {
   agentId: string;
   id: string;
@@ -327,6 +351,7 @@ export type RunCursorsQuery = {
 export interface AgentOperations {
   RegisterAgent: { variables: RegisterAgentMutationVariables; result: RegisterAgentMutation };
   ClaimWork: { variables: ClaimWorkMutationVariables; result: ClaimWorkMutation };
+  ClaimWorkWithCursors: { variables: ClaimWorkWithCursorsMutationVariables; result: ClaimWorkWithCursorsMutation };
   AckWork: { variables: AckWorkMutationVariables; result: AckWorkMutation };
   CompleteWork: { variables: CompleteWorkMutationVariables; result: CompleteWorkMutation };
   FailWork: { variables: FailWorkMutationVariables; result: FailWorkMutation };

@@ -106,8 +106,8 @@ describeEachDialect('agent: a run end to end', (target) => {
   });
 
   test('in `all` mode the one activity task is superviseRun, which launches: no launchRun, no local activity', async () => {
-    // The pre-launch check (runCursor) is asked for when the launch is claimed, before the run
-    // workflow starts (launch-checks.ts), not once its first task runs.
+    // The pre-launch check (the run's cursor) comes with the claim of the launch, before the run
+    // workflow starts (launch-checks.ts): no runCursor request of its own, before or in its first task.
     const cp = stack.agent!.controlPlane;
     const asked: Array<{ runId: string; at: number }> = [];
     const runCursor = cp.runCursor.bind(cp);
@@ -125,13 +125,14 @@ describeEachDialect('agent: a run end to end', (target) => {
     const handle = t.client.workflow.getHandle(runWorkflowId(id));
     await handle.result();
     const events = (await handle.fetchHistory()).events ?? [];
-    const started = events[0]!.eventTime!;
-    const startedAt = Number(started.seconds) * 1000 + Math.floor((started.nanos ?? 0) / 1e6);
-    const check = asked.find((a) => a.runId === id);
-    assert.ok(
-      check && check.at <= startedAt,
-      `the check asked for ${check ? check.at - startedAt : '?'} ms after the start`,
+    const { run } = await stack.gql<{ run: { launchedAt: number | null } }>(
+      `query($id: ID!) { run(id: $id) { launchedAt } }`,
+      { id },
     );
+    const launchedAt = run.launchedAt;
+    assert.ok(launchedAt, 'STARTING recorded');
+    const before = asked.filter((a) => a.runId === id && a.at <= launchedAt);
+    assert.deepEqual(before, [], 'no runCursor request before the launch was reported');
     const activities = events.flatMap((e) => {
       const name = e.activityTaskScheduledEventAttributes?.activityType?.name;
       return name ? [name] : [];

@@ -248,6 +248,38 @@ describeEachDialect('agent API', (target) => {
     assert.equal(codeOf(await call(tokenB, complete, { a: b, i: two.id })), 'OUTPOST_ERR_FORBIDDEN');
   });
 
+  test("claimWork answers a launch's run cursor when asked (the pre-launch check without a runCursor request)", async () => {
+    const agentId = await loadedLocation(h);
+    const launched = await h.gql<{ launchRun: { id: string } }>(
+      'user',
+      `mutation { launchRun(input: { location: "hello", job: "hello" }) { id } }`,
+    );
+    const runId = launched.data!.launchRun.id;
+    const claimed = await h.gql<{
+      claimWork: { kind: string; runId: string; runCursor: Record<string, unknown> | null }[];
+    }>(
+      'agent',
+      `mutation($a: ID!, $c: Boolean = false) { claimWork(agentId: $a, limit: 10, waitMs: 50) { kind runId runCursor @include(if: $c) { runId lastSeq stdoutBytes stderrBytes status } } }`,
+      { a: agentId, c: true },
+    );
+    assert.deepEqual(claimed.errors, undefined);
+    const item = claimed.data!.claimWork.find((w) => w.runId === runId)!;
+    assert.equal(item.kind, 'LAUNCH_RUN');
+    assert.deepEqual(item.runCursor, { runId, lastSeq: 0, stdoutBytes: 0, stderrBytes: 0, status: 'QUEUED' });
+    // A run stopped before its launch is claimed shows it: the launch is skipped on that answer.
+    await h.gql('user', `mutation($r: ID!) { terminateRun(id: $r) { id } }`, { r: runId });
+    const terminate = await h.gql<{ claimWork: { kind: string; runCursor: unknown }[] }>(
+      'agent',
+      `mutation($a: ID!) { claimWork(agentId: $a, limit: 10, waitMs: 50) { kind runCursor { status } } }`,
+      { a: agentId },
+    );
+    assert.deepEqual(
+      terminate.data!.claimWork.map((w) => [w.kind, w.runCursor]),
+      [['TERMINATE_RUN', null]],
+      'only a LAUNCH_RUN item carries its cursor',
+    );
+  });
+
   test("reportRunLaunchedWithEvents: the launch and the worker's first events in one call, answering the cursor", async () => {
     const agentId = await loadedLocation(h);
     const launched = await h.gql<{ launchRun: { id: string } }>(

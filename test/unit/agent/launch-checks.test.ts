@@ -41,6 +41,21 @@ test('a prefetched cursor is taken once, then the launch asks itself', async () 
   assert.equal(checks.take('r1'), undefined, 'used once');
 });
 
+test('a cursor the claim brought is kept without asking the control plane, even while launches run late', async () => {
+  const clock = { now: 1_000 };
+  const { checks, asked } = recordingChecks(500, clock);
+  checks.prefetch('r1', cursorOf('r1', 'CANCELING'));
+  assert.deepEqual(asked, [], 'nothing asked');
+  assert.deepEqual(await checks.take('r1'), cursorOf('r1', 'CANCELING'));
+  // A late launch holds off asking ahead; a cursor that came with its claim costs nothing.
+  checks.prefetch('r2');
+  clock.now += 600;
+  assert.equal(checks.take('r2'), undefined, 'stale');
+  checks.prefetch('r3', cursorOf('r3'));
+  assert.deepEqual(asked, ['r2']);
+  assert.deepEqual(await checks.take('r3'), cursorOf('r3'));
+});
+
 test('a stale prefetch is not used', async () => {
   let now = 1_000;
   const checks = new LaunchChecks(
