@@ -432,12 +432,14 @@ const SPOOL_FULL_BELOW_BYTES = 64 * 1024;
 
 /**
  * Why a worker left no terminal event, when it is a full spool: the worker said so (its exit
- * code), or, its exit unknown or otherwise, the spool's filesystem has (next to) no room left.
+ * code), or, its exit unknown or a plain exit code, the spool's filesystem has (next to) no room
+ * left. A worker killed by a signal (the OOM killer, a crash) was not stopped by the disk.
  */
 function spoolFull(
-  exit: { code?: number | null } | undefined,
+  exit: { code?: number | null; signal?: string | null } | undefined,
   space: { dir: string; free: number | undefined },
 ): OutpostError | undefined {
+  if (exit?.signal) return undefined;
   const saidSo = exit?.code === SPOOL_FULL_EXIT_CODE;
   if (!saidSo && (space.free === undefined || space.free >= SPOOL_FULL_BELOW_BYTES)) return undefined;
   const free = space.free === undefined ? 'unknown' : `${space.free} bytes`;

@@ -31,7 +31,8 @@ export async function register(
     agentId = newId('agent');
     writeAgentId(config.dataDir, agentId);
   }
-  for (let attempt = 0; attempt < 10_000; attempt++) {
+  // ~41 h of retries at the 2 s cap (as long as the 10,000 attempts at the former 15 s cap).
+  for (let attempt = 0; attempt < 75_000; attempt++) {
     try {
       const reg = await cp.registerAgent({
         agentId,

@@ -122,7 +122,7 @@ export function partitionNamesAnswer(
   all: readonly string[],
   req: { offset?: number | undefined; first?: number | undefined; search?: string | undefined },
 ): PartitionNamesPage | readonly string[] {
-  if (req.offset === undefined && req.first === undefined) return all;
+  if (req.offset === undefined && req.first === undefined && !req.search) return all;
   return partitionNamesPage(all, req.offset, req.first, req.search);
 }
 

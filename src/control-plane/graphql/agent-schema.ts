@@ -82,8 +82,10 @@ export function createAgentSchema() {
       JSON: JSONScalar,
       ComputeLogStream: ComputeLogStreamValues,
       WorkItem: {
+        // Read after the claim leased the items: a failed read answers null (the launch then asks
+        // runCursor itself) rather than an error that would make the agent drop what it claimed.
         runCursor: (w: { kind: string; runId?: string | null }, _: unknown, { store }: ApiContext) =>
-          w.kind === 'LAUNCH_RUN' && w.runId ? runCursorOf(store, w.runId) : null,
+          w.kind === 'LAUNCH_RUN' && w.runId ? runCursorOf(store, w.runId).catch(() => null) : null,
       },
       Query: {
         async workspace(_: unknown, { agentId }: QueryWorkspaceArgs, { store, principal }: ApiContext) {

@@ -148,15 +148,20 @@ export function rootFieldCount(
   operation: OperationDefinitionNode,
   fragments: Record<string, FragmentDefinitionNode>,
 ): number {
+  // Each fragment is counted once (memo): spreads of spreads would otherwise cost 2^depth.
+  const memo = new Map<string, number>();
   const count = (set: SelectionSetNode, seen: Set<string>): number => {
     let n = 0;
     for (const sel of set.selections) {
       if (sel.kind === Kind.FIELD) n += sel.name.value === '__typename' ? 0 : 1;
       else if (sel.kind === Kind.INLINE_FRAGMENT) n += count(sel.selectionSet, seen);
       else {
-        const frag = fragments[sel.name.value];
-        if (!frag || seen.has(frag.name.value)) continue;
-        n += count(frag.selectionSet, new Set([...seen, frag.name.value]));
+        const name = sel.name.value;
+        const frag = fragments[name];
+        if (!frag || seen.has(name)) continue;
+        let c = memo.get(name);
+        if (c === undefined) memo.set(name, (c = count(frag.selectionSet, new Set([...seen, name]))));
+        n += c;
       }
     }
     return n;

@@ -18,3 +18,13 @@ test('a request with first or offset gets one page of at most MAX_PARTITION_NAME
   const capped = partitionNamesAnswer(keys, { first: 5000 }) as { keys: string[] };
   assert.equal(capped.keys.length, MAX_PARTITION_NAMES_PAGE);
 });
+
+test('a search without offset or first gets the first page of the matching keys, not the whole list', () => {
+  const page = partitionNamesAnswer(keys, { search: 'K249' });
+  assert.deepEqual(page, {
+    keys: ['k249', 'k2490', 'k2491', 'k2492', 'k2493', 'k2494', 'k2495', 'k2496', 'k2497', 'k2498', 'k2499'],
+    offset: 0,
+    total: 11,
+    search: 'K249',
+  });
+});
