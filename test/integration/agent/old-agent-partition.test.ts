@@ -4,42 +4,29 @@
 // where the snapshot cannot list it), so a partition launch still gets its config and tags.
 // Before the fallback the launch was refused INVALID_ARGUMENT with the old agent's zod message.
 import assert from 'node:assert/strict';
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { testTemporal } from '../../support/temporal.js';
 import { spawnAgentProcess, startStack, type Stack } from '../../support/stack.js';
+import { extractRelease, releaseCli, releaseSkip } from '../../support/old-release.js';
 import { until } from '../../support/wait.js';
 
 /** The last commit before partitionRun (f489111): its agent knows partitionNames/Config/Tags only. */
 const OLD_AGENT_COMMIT = 'd1a0f8815ddb0f0236114d36dea49ba16e703bee';
-const ROOT = resolve(import.meta.dirname, '..', '..', '..');
-
-function hasCommit(): boolean {
-  try {
-    execFileSync('git', ['-C', ROOT, 'cat-file', '-e', `${OLD_AGENT_COMMIT}^{commit}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip = hasCommit() ? false : `commit ${OLD_AGENT_COMMIT} is not in this clone (a shallow clone?)`;
-if (skip) console.log(`# skipping the old-agent test: ${skip}`);
+const skip = releaseSkip(OLD_AGENT_COMMIT, 'old-agent');
 
 describe('an agent from before partitionRun, under this control plane', { skip, timeout: 400_000 }, () => {
   let stack: Stack;
   let oldTree: string;
   let agent: ChildProcess | undefined;
   before(async () => {
-    oldTree = mkdtempSync(join(tmpdir(), 'outpost-old-agent-'));
-    execFileSync('sh', ['-c', `git -C "${ROOT}" archive ${OLD_AGENT_COMMIT} | tar -x -C "${oldTree}"`]);
-    symlinkSync(join(ROOT, 'node_modules'), join(oldTree, 'node_modules'));
+    oldTree = extractRelease(OLD_AGENT_COMMIT, 'outpost-old-agent-');
     const t = await testTemporal();
     stack = await startStack({ temporalAddress: t.address });
     agent = await spawnAgentProcess(stack, [], {
-      cli: [process.execPath, join(oldTree, 'bin', 'outpost.mjs')],
+      cli: releaseCli(oldTree),
       env: { OUTPOST_FROM_SOURCE: '1' },
     });
     const dep = await stack.gql<{ deployCodeLocation: { version: number } }>(

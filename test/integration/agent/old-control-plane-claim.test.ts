@@ -4,74 +4,47 @@
 // agent claims as before (and its launches ask runCursor themselves). Before the fallback every
 // claim failed validation and no run was ever launched.
 import assert from 'node:assert/strict';
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { testTemporal } from '../../support/temporal.js';
-import { spawnOutpost, stopGracefully } from '../../support/process.js';
+import { stopGracefully } from '../../support/process.js';
 import { AgentProcess } from '../../support/outpost-processes.js';
+import {
+  extractRelease,
+  releaseSkip,
+  startReleaseControlPlane,
+  type ReleaseControlPlane,
+} from '../../support/old-release.js';
 import { until } from '../../support/wait.js';
 
 /** The last commit before WorkItem.runCursor: its control plane answers claims without cursors. */
 const OLD_CONTROL_PLANE_COMMIT = 'aad79cbb2de4d6e2afc4975962ca4c1d2ffb1652';
 const ROOT = resolve(import.meta.dirname, '..', '..', '..');
 
-function hasCommit(): boolean {
-  try {
-    execFileSync('git', ['-C', ROOT, 'cat-file', '-e', `${OLD_CONTROL_PLANE_COMMIT}^{commit}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip = hasCommit() ? false : `commit ${OLD_CONTROL_PLANE_COMMIT} is not in this clone (a shallow clone?)`;
-if (skip) console.log(`# skipping the old-control-plane test: ${skip}`);
+const skip = releaseSkip(OLD_CONTROL_PLANE_COMMIT, 'old-control-plane');
 
 describe('this agent under a control plane from before WorkItem.runCursor', { skip, timeout: 400_000 }, () => {
   let oldTree: string;
   let dir: string;
-  let cp: ChildProcess | undefined;
-  let url = '';
-  let userToken = '';
+  let cp: ReleaseControlPlane | undefined;
   let agent: AgentProcess | undefined;
   const agentLog = (): string => readFileSync(join(dir, 'agent.log'), 'utf8');
-
-  const gql = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
-    const res = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${userToken}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> };
-    if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '));
-    return body.data as T;
-  };
+  const gql = <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => cp!.gql<T>(query, variables);
 
   before(async () => {
-    oldTree = mkdtempSync(join(tmpdir(), 'outpost-old-cp-'));
+    oldTree = extractRelease(OLD_CONTROL_PLANE_COMMIT, 'outpost-old-cp-');
     dir = mkdtempSync(join(tmpdir(), 'outpost-old-cp-data-'));
-    execFileSync('sh', ['-c', `git -C "${ROOT}" archive ${OLD_CONTROL_PLANE_COMMIT} | tar -x -C "${oldTree}"`]);
-    symlinkSync(join(ROOT, 'node_modules'), join(oldTree, 'node_modules'));
     const temporal = await testTemporal();
-    const started = await spawnOutpost(
-      ['control-plane', '--database-url', `sqlite:${join(dir, 'outpost.db')}`, '--port', '0', '--data-dir', dir],
-      /control plane at (http:\/\/127\.0\.0\.1:(\d+))/,
-      { OUTPOST_FROM_SOURCE: '1' },
-      undefined,
-      [process.execPath, join(oldTree, 'bin', 'outpost.mjs')],
-    );
-    cp = started.child;
-    url = started.match[1]!;
-    userToken = readFileSync(join(dir, 'user.token'), 'utf8').trim();
+    cp = await startReleaseControlPlane(oldTree, dir);
     const { createToken } = await gql<{ createToken: { token: string } }>(
       `mutation { createToken(kind: AGENT, name: "new-agent") { token } }`,
     );
     const tokenFile = join(dir, 'agent.token');
     writeFileSync(tokenFile, `${createToken.token}\n`, { mode: 0o600 });
     agent = new AgentProcess({
-      url: () => url,
+      url: () => cp!.url,
       tokenFile,
       temporalAddress: temporal.address,
       taskQueue: `old-cp-${process.pid}`,
@@ -97,7 +70,7 @@ describe('this agent under a control plane from before WorkItem.runCursor', { sk
   });
   after(async () => {
     await agent?.stop();
-    await stopGracefully(cp);
+    await stopGracefully(cp?.child);
     if (oldTree) rmSync(oldTree, { recursive: true, force: true });
     if (dir) rmSync(dir, { recursive: true, force: true });
   });

@@ -5,72 +5,37 @@
 // older control plane then asks the agent about a key at launch, and the agent answers from its
 // own snapshot). The snapshot is written here: no Dagster release this repository pins has such a set.
 import assert from 'node:assert/strict';
-import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { LocationReporter } from '../../../src/agent/code-server-report.js';
 import { createControlPlaneClient, type ControlPlaneClient } from '../../../src/agent/control-plane-client.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { spawnOutpost, stopGracefully } from '../../support/process.js';
+import { stopGracefully } from '../../support/process.js';
+import {
+  extractRelease,
+  releaseSkip,
+  startReleaseControlPlane,
+  type ReleaseControlPlane,
+} from '../../support/old-release.js';
 import { until } from '../../support/wait.js';
 
 /** The last commit of round 11 (bench: round 11 runs): its snapshot schema knows no 'other'. */
 const R11_COMMIT = '9697ccb';
-const ROOT = resolve(import.meta.dirname, '..', '..', '..');
-
-function hasCommit(): boolean {
-  try {
-    execFileSync('git', ['-C', ROOT, 'cat-file', '-e', `${R11_COMMIT}^{commit}`], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
-const skip = hasCommit() ? false : `commit ${R11_COMMIT} is not in this clone (a shallow clone?)`;
-if (skip) console.log(`# skipping the older-control-plane test: ${skip}`);
+const skip = releaseSkip(R11_COMMIT, 'older-control-plane');
 
 describe('a round-11 control plane, reported to by this agent', { skip, timeout: 300_000 }, () => {
   let oldTree: string;
-  let cp: ChildProcess | undefined;
+  let cp: ReleaseControlPlane | undefined;
   let url: string;
-  let userToken: string;
-  const user = async <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => {
-    const res = await fetch(`${url}/graphql`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${userToken}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    const body = (await res.json()) as { data?: T; errors?: Array<{ message: string }> };
-    if (body.errors?.length) throw new Error(body.errors.map((e) => e.message).join('; '));
-    return body.data as T;
-  };
+  const user = <T>(query: string, variables: Record<string, unknown> = {}): Promise<T> => cp!.gql<T>(query, variables);
   before(async () => {
-    oldTree = mkdtempSync(join(tmpdir(), 'outpost-r11-cp-'));
-    execFileSync('sh', ['-c', `git -C "${ROOT}" archive ${R11_COMMIT} | tar -x -C "${oldTree}"`]);
-    symlinkSync(join(ROOT, 'node_modules'), join(oldTree, 'node_modules'));
-    const started = await spawnOutpost(
-      [
-        'control-plane',
-        '--database-url',
-        `sqlite:${join(oldTree, 'outpost.db')}`,
-        '--port',
-        '0',
-        '--data-dir',
-        oldTree,
-      ],
-      /control plane at (http:\/\/127\.0\.0\.1:\d+)/,
-      { OUTPOST_FROM_SOURCE: '1' },
-      undefined,
-      [process.execPath, join(oldTree, 'bin', 'outpost.mjs')],
-    );
-    cp = started.child;
-    url = started.match[1]!;
-    userToken = readFileSync(join(oldTree, 'user.token'), 'utf8').trim();
+    oldTree = extractRelease(R11_COMMIT, 'outpost-r11-cp-');
+    cp = await startReleaseControlPlane(oldTree, oldTree);
+    url = cp.url;
   });
   after(async () => {
-    await stopGracefully(cp);
+    await stopGracefully(cp?.child);
     if (oldTree) rmSync(oldTree, { recursive: true, force: true });
   });
 
