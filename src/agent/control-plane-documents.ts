@@ -2,6 +2,9 @@
 // operation's name). `npm run gen:graphql` validates them against src/control-plane/graphql/agent.graphql
 // and generates their variables and result types into src/gen/graphql/agent.ts (AgentOperations).
 
+// The work-item fields both claim documents select (the generator takes no fragments).
+const WORK_ITEM_FIELDS = 'id kind payload attempts runId';
+
 export const AGENT_DOCUMENTS = {
   RegisterAgent: /* GraphQL */ `
     mutation RegisterAgent($input: RegisterAgentInput!) {
@@ -14,11 +17,7 @@ export const AGENT_DOCUMENTS = {
   ClaimWork: /* GraphQL */ `
     mutation ClaimWork($agentId: ID!, $limit: Int!, $waitMs: Int!, $acks: [WorkAckInput!]) {
       claimWork(agentId: $agentId, limit: $limit, waitMs: $waitMs, acks: $acks) {
-        id
-        kind
-        payload
-        attempts
-        runId
+        ${WORK_ITEM_FIELDS}
       }
     }
   `,
@@ -27,11 +26,7 @@ export const AGENT_DOCUMENTS = {
   ClaimWorkWithCursors: /* GraphQL */ `
     mutation ClaimWorkWithCursors($agentId: ID!, $limit: Int!, $waitMs: Int!, $acks: [WorkAckInput!]) {
       claimWork(agentId: $agentId, limit: $limit, waitMs: $waitMs, acks: $acks) {
-        id
-        kind
-        payload
-        attempts
-        runId
+        ${WORK_ITEM_FIELDS}
         runCursor {
           runId
           lastSeq
