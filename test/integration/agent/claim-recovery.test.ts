@@ -114,19 +114,20 @@ test('failed claims back off to at most ~2 s (they reached 15 s), and each failu
 });
 
 test('a claim waiting out its backoff is sent at once when another request of the agent gets an answer', async () => {
-  let poller: Poller | undefined;
+  // As agent.ts wires it: every answered request of the client wakes the poller.
+  const wakes: { poller?: Poller } = {};
   const client = createControlPlaneClient({
     url: relay.url,
     token,
-    onAnswer: () => poller?.controlPlaneAnswered(),
+    onAnswer: () => wakes.poller?.controlPlaneAnswered(),
   });
   const { agentId } = await client.registerAgent(register);
   // A backoff far longer than the test: only the wake-up can bring the next claim.
   const made = pollerFor(client, agentId, { claimRetry: { initialMs: 3_600_000, maxMs: 3_600_000 } });
-  poller = made.poller;
+  wakes.poller = made.poller;
   down = true;
   const abort = new AbortController();
-  const polling = poller.run(abort.signal);
+  const polling = made.poller.run(abort.signal);
   try {
     await until('a failed claim', () => retryDelays(made.lines).length >= 1);
     down = false;
