@@ -16,6 +16,7 @@ import { dagsterSocketRoot } from './dagster/dagster-code-server.js';
 import { temporalTls, type AgentConfig } from './config.js';
 import { createControlPlaneClient, type ControlPlaneClient, type RunCursor } from './control-plane-client.js';
 import { startHeartbeat } from './heartbeat.js';
+import { startSpoolRetention } from './spool-retention.js';
 import { resolveRunWorkerCpu } from './launchers/cpu-cgroup.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
 import { credentialDirs, resolveIsolation, type Isolation } from './launchers/sandbox.js';
@@ -90,6 +91,9 @@ export interface RunningAgent {
 }
 
 let runtimeInstalled = false;
+const HOUR_MS = 3_600_000;
+/** How often finished runs' directories are looked at (or each retention period, when shorter). */
+const RETENTION_SWEEP_MS = 10 * 60_000;
 
 /** Routes Temporal's own logs into pino, and turns on Prometheus metrics when asked. Once per process. */
 function installRuntime(config: AgentConfig, logger: Logger): void {
@@ -127,7 +131,13 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const mode = opts.mode ?? 'all';
   installRuntime(config, logger);
   const abort = new AbortController();
-  const controlPlane = createControlPlaneClient({ url: config.url, token: opts.token });
+  // Any answer from the control plane ends a failed claim's backoff (the poller, made below).
+  let controlPlaneAnswered = (): void => {};
+  const controlPlane = createControlPlaneClient({
+    url: config.url,
+    token: opts.token,
+    onAnswer: () => controlPlaneAnswered(),
+  });
   const reg = await register(controlPlane, config, logger, abort.signal);
   const agentId = reg.agentId;
   const hostQueue = hostTaskQueue(agentId);
@@ -272,6 +282,8 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
           }
         : {}),
     });
+    const answered = poller;
+    controlPlaneAnswered = () => answered.controlPlaneAnswered();
     const polling = poller.run(abort.signal);
     // The poller stops first so no new workflow starts while workers drain.
     stoppers.unshift(async () => {
@@ -291,6 +303,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     intervalMs,
     state: () => ({ agentId, codeServers: codeServers.statuses(), runningRunIds: launcher.running() }),
     logger: log,
+    onBeat: () => controlPlaneAnswered(),
   });
   const reconcile = async (): Promise<void> => {
     try {
@@ -301,6 +314,21 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     }
   };
   const timer = setInterval(() => void reconcile(), intervalMs);
+  // Finished runs' spools go once stored and past their retention (spool-retention.ts).
+  const retentionMs = config.spoolRetentionHours * HOUR_MS;
+  const retention =
+    mode !== 'poller' && retentionMs > 0
+      ? startSpoolRetention({
+          dataDir: config.dataDir,
+          retentionMs,
+          everyMs: Math.min(retentionMs, RETENTION_SWEEP_MS),
+          controlPlane,
+          agentId: () => agentId,
+          busy: (runId) => launcher.running().includes(runId),
+          now: Date.now,
+          logger: log,
+        })
+      : undefined;
 
   log.info(
     {
@@ -323,6 +351,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       log.info('agent stopping');
       abort.abort();
       clearInterval(timer);
+      await retention?.stop();
       await heartbeat.stop();
       for (const s of stoppers) await s();
       launcher.stop();
