@@ -21,7 +21,7 @@ import { resolveRunWorkerCpu } from './launchers/cpu-cgroup.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
 import { credentialDirs, resolveIsolation, type Isolation } from './launchers/sandbox.js';
 import { checkSearchAttributes } from './search-attribute-check.js';
-import { connectWithin } from './temporal-reach.js';
+import { connectWithin, whenTemporalAnswers } from './temporal-reach.js';
 import { Poller } from './poller.js';
 import { LaunchChecks } from './launch-checks.js';
 import { LaunchAhead } from './launch-ahead.js';
@@ -198,19 +198,27 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   // workflows eagerly (the first task comes back in the start response, to this process's worker).
   let workerConnection: NativeConnection | undefined;
   if (mode !== 'poller') {
-    const connection = await connectWithin(
+    const connection = await whenTemporalAnswers(
       config.temporalAddress,
-      () => NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
-      (c) => c.close(),
+      async () => {
+        const c = await connectWithin(
+          config.temporalAddress,
+          () => NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
+          (c) => c.close(),
+        );
+        // Before any code server starts: a namespace the poller could start nothing in stops us here.
+        if (mode === 'all')
+          await checkSearchAttributes(c, config.temporalNamespace, log, config.temporalAddress).catch(
+            async (err: unknown) => {
+              await c.close();
+              throw err;
+            },
+          );
+        return c;
+      },
+      log,
+      abort.signal,
     );
-    // Before any code server starts: a namespace the poller could start nothing in stops us here.
-    if (mode === 'all')
-      await checkSearchAttributes(connection, config.temporalNamespace, log, config.temporalAddress).catch(
-        async (err: unknown) => {
-          await connection.close();
-          throw err;
-        },
-      );
     workerConnection = connection;
     await codeServers
       .refresh()
@@ -247,18 +255,25 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   if (mode !== 'worker') {
     const own = workerConnection
       ? undefined
-      : await connectWithin(
+      : await whenTemporalAnswers(
           config.temporalAddress,
-          () => Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
-          (c) => c.close(),
+          async () => {
+            const c = await connectWithin(
+              config.temporalAddress,
+              () => Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
+              (c) => c.close(),
+            );
+            await checkSearchAttributes(c, config.temporalNamespace, log, config.temporalAddress).catch(
+              async (err: unknown) => {
+                await c.close();
+                throw err;
+              },
+            );
+            return c;
+          },
+          log,
+          abort.signal,
         );
-    if (own)
-      await checkSearchAttributes(own, config.temporalNamespace, log, config.temporalAddress).catch(
-        async (err: unknown) => {
-          await own.close();
-          throw err;
-        },
-      );
     const client = new Client({ connection: workerConnection ?? own!, namespace: config.temporalNamespace });
     poller = new Poller({
       controlPlane,
