@@ -16,11 +16,12 @@ import { dagsterSocketRoot } from './dagster/dagster-code-server.js';
 import { temporalTls, type AgentConfig } from './config.js';
 import { createControlPlaneClient, type ControlPlaneClient, type RunCursor } from './control-plane-client.js';
 import { startHeartbeat } from './heartbeat.js';
+import { startSpoolRetention } from './spool-retention.js';
 import { resolveRunWorkerCpu } from './launchers/cpu-cgroup.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
 import { credentialDirs, resolveIsolation, type Isolation } from './launchers/sandbox.js';
 import { checkSearchAttributes } from './search-attribute-check.js';
-import { connectWithin } from './temporal-reach.js';
+import { connectWithin, whenTemporalAnswers } from './temporal-reach.js';
 import { Poller } from './poller.js';
 import { LaunchChecks } from './launch-checks.js';
 import { LaunchAhead } from './launch-ahead.js';
@@ -90,6 +91,9 @@ export interface RunningAgent {
 }
 
 let runtimeInstalled = false;
+const HOUR_MS = 3_600_000;
+/** How often finished runs' directories are looked at (or each retention period, when shorter). */
+const RETENTION_SWEEP_MS = 10 * 60_000;
 
 /** Routes Temporal's own logs into pino, and turns on Prometheus metrics when asked. Once per process. */
 function installRuntime(config: AgentConfig, logger: Logger): void {
@@ -127,7 +131,13 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const mode = opts.mode ?? 'all';
   installRuntime(config, logger);
   const abort = new AbortController();
-  const controlPlane = createControlPlaneClient({ url: config.url, token: opts.token });
+  // Any answer from the control plane ends a failed claim's backoff (the poller, made below).
+  let controlPlaneAnswered = (): void => {};
+  const controlPlane = createControlPlaneClient({
+    url: config.url,
+    token: opts.token,
+    onAnswer: () => controlPlaneAnswered(),
+  });
   const reg = await register(controlPlane, config, logger, abort.signal);
   const agentId = reg.agentId;
   const hostQueue = hostTaskQueue(agentId);
@@ -188,19 +198,27 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   // workflows eagerly (the first task comes back in the start response, to this process's worker).
   let workerConnection: NativeConnection | undefined;
   if (mode !== 'poller') {
-    const connection = await connectWithin(
+    const connection = await whenTemporalAnswers(
       config.temporalAddress,
-      () => NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
-      (c) => c.close(),
+      async () => {
+        const c = await connectWithin(
+          config.temporalAddress,
+          () => NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
+          (c) => c.close(),
+        );
+        // Before any code server starts: a namespace the poller could start nothing in stops us here.
+        if (mode === 'all')
+          await checkSearchAttributes(c, config.temporalNamespace, log, config.temporalAddress).catch(
+            async (err: unknown) => {
+              await c.close();
+              throw err;
+            },
+          );
+        return c;
+      },
+      log,
+      abort.signal,
     );
-    // Before any code server starts: a namespace the poller could start nothing in stops us here.
-    if (mode === 'all')
-      await checkSearchAttributes(connection, config.temporalNamespace, log, config.temporalAddress).catch(
-        async (err: unknown) => {
-          await connection.close();
-          throw err;
-        },
-      );
     workerConnection = connection;
     await codeServers
       .refresh()
@@ -237,18 +255,25 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   if (mode !== 'worker') {
     const own = workerConnection
       ? undefined
-      : await connectWithin(
+      : await whenTemporalAnswers(
           config.temporalAddress,
-          () => Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
-          (c) => c.close(),
+          async () => {
+            const c = await connectWithin(
+              config.temporalAddress,
+              () => Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
+              (c) => c.close(),
+            );
+            await checkSearchAttributes(c, config.temporalNamespace, log, config.temporalAddress).catch(
+              async (err: unknown) => {
+                await c.close();
+                throw err;
+              },
+            );
+            return c;
+          },
+          log,
+          abort.signal,
         );
-    if (own)
-      await checkSearchAttributes(own, config.temporalNamespace, log, config.temporalAddress).catch(
-        async (err: unknown) => {
-          await own.close();
-          throw err;
-        },
-      );
     const client = new Client({ connection: workerConnection ?? own!, namespace: config.temporalNamespace });
     poller = new Poller({
       controlPlane,
@@ -272,6 +297,8 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
           }
         : {}),
     });
+    const answered = poller;
+    controlPlaneAnswered = () => answered.controlPlaneAnswered();
     const polling = poller.run(abort.signal);
     // The poller stops first so no new workflow starts while workers drain.
     stoppers.unshift(async () => {
@@ -291,6 +318,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     intervalMs,
     state: () => ({ agentId, codeServers: codeServers.statuses(), runningRunIds: launcher.running() }),
     logger: log,
+    onBeat: () => controlPlaneAnswered(),
   });
   const reconcile = async (): Promise<void> => {
     try {
@@ -301,6 +329,21 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     }
   };
   const timer = setInterval(() => void reconcile(), intervalMs);
+  // Finished runs' spools go once stored and past their retention (spool-retention.ts).
+  const retentionMs = config.spoolRetentionHours * HOUR_MS;
+  const retention =
+    mode !== 'poller' && retentionMs > 0
+      ? startSpoolRetention({
+          dataDir: config.dataDir,
+          retentionMs,
+          everyMs: Math.min(retentionMs, RETENTION_SWEEP_MS),
+          controlPlane,
+          agentId: () => agentId,
+          busy: (runId) => launcher.running().includes(runId),
+          now: Date.now,
+          logger: log,
+        })
+      : undefined;
 
   log.info(
     {
@@ -323,6 +366,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       log.info('agent stopping');
       abort.abort();
       clearInterval(timer);
+      await retention?.stop();
       await heartbeat.stop();
       for (const s of stoppers) await s();
       launcher.stop();

@@ -68,6 +68,12 @@ export const AgentConfigSchema = z.object({
    * their parent, e.g. a file sensor's inbox under the data dir. Default none.
    */
   isolationExpose: z.string().optional(),
+  /**
+   * Hours a finished run's directory (spool, pid records) stays on this host after its last write,
+   * once the control plane stores all its events and logs (src/agent/spool-retention.ts).
+   * Default 24; 0 = never delete.
+   */
+  spoolRetentionHours: z.coerce.number().min(0).max(100_000).default(24),
 });
 export type AgentConfig = z.output<typeof AgentConfigSchema>;
 
@@ -91,6 +97,7 @@ export const AGENT_OPTION_SOURCES: OptionSources<z.input<typeof AgentConfigSchem
   runWorkerCpuWeight: { flag: '--run-worker-cpu-weight', env: 'OUTPOST_AGENT_RUN_WORKER_CPU_WEIGHT' },
   isolation: { flag: '--isolation', env: 'OUTPOST_AGENT_ISOLATION' },
   isolationExpose: { flag: '--isolation-expose', env: 'OUTPOST_AGENT_ISOLATION_EXPOSE' },
+  spoolRetentionHours: { flag: '--spool-retention-hours', env: 'OUTPOST_AGENT_SPOOL_RETENTION_HOURS' },
 };
 
 export function loadAgentConfig(

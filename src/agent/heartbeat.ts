@@ -23,6 +23,8 @@ export interface HeartbeatOptions {
   /** The status to report; read on the main thread once per interval. */
   state: () => HeartbeatInput;
   logger: Logger;
+  /** Called when a beat got through (the control plane answers). Default: none. */
+  onBeat?: () => void;
 }
 
 export interface Heartbeat {
@@ -50,7 +52,10 @@ export function startHeartbeat(opts: HeartbeatOptions): Heartbeat {
   worker.on('message', (m: { type?: string; ok?: boolean; message?: string }) => {
     if (m.type !== 'beat') return;
     if (!m.ok) opts.logger.warn({ err: m.message }, 'heartbeat failed');
-    else if (failing) opts.logger.info('heartbeats are getting through again');
+    else {
+      if (failing) opts.logger.info('heartbeats are getting through again');
+      opts.onBeat?.();
+    }
     failing = m.ok === false;
   });
   worker.on('error', (err) => opts.logger.error({ err: err.message }, 'heartbeat thread failed'));

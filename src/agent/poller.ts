@@ -20,7 +20,7 @@ import type { Logger } from '../shared/logger.js';
 import { SA_JOB, SA_LOCATION, SA_RUN_ID, SA_WORK_ITEM_KIND } from '../shared/search-attributes.js';
 import { PayloadSchemas, WORK_ITEM_KINDS, type WorkItemKind, type WorkItemPayload } from '../shared/work-items.js';
 import { TERMINATE_SIGNAL, WORKFLOW_TYPES, runWorkflowId, workflowIdFor } from '../shared/workflow-contract.js';
-import { backoffDelay, sleep } from '../shared/backoff.js';
+import { backoffDelay, sleep, type BackoffOptions } from '../shared/backoff.js';
 import type { ClaimedWorkItem, ControlPlaneClient, RunCursor, WorkAck } from './control-plane-client.js';
 import { formatZodIssues } from '../shared/zod-issues.js';
 
@@ -71,7 +71,17 @@ export interface PollerOptions {
    * that already existed or was not started eagerly. Default: none.
    */
   launchAhead?: (payload: WorkItemPayload<'LAUNCH_RUN'>) => void;
+  /** Backoff between failed claims; default CLAIM_RETRY (tests pass a longer one). */
+  claimRetry?: BackoffOptions;
 }
+
+/**
+ * Backoff between failed claims: full jitter in [cap/2, cap], capped at 2 s like registration's.
+ * A claim is one cheap request a second to a control plane that is down, and once it is back,
+ * work waits at most ~2 s (it waited up to 15 s). Any other request of the agent that gets an
+ * answer meanwhile (a heartbeat, a shipment) ends the wait at once (controlPlaneAnswered).
+ */
+export const CLAIM_RETRY = { initialMs: 250, maxMs: 2_000 } as const satisfies BackoffOptions;
 
 /**
  * Temporal's refusal of a workflow start that no retry can change (gRPC INVALID_ARGUMENT: e.g.
@@ -152,6 +162,8 @@ export class Poller {
   private ackSignal: AbortSignal | undefined;
   /** Workflows the server started eagerly (their first task handed straight to our worker). */
   eagerStarts = 0;
+  /** Ends the backoff after a failed claim early (controlPlaneAnswered). */
+  private backoffWake: AbortController | undefined;
 
   constructor(private readonly opts: PollerOptions) {}
 
@@ -161,6 +173,14 @@ export class Poller {
 
   get inFlightCount(): number {
     return this.inFlight;
+  }
+
+  /**
+   * Some other request of this agent just got an answer from the control plane: a claim waiting
+   * out its backoff after a failure is sent now (the control plane is back), not at the next try.
+   */
+  controlPlaneAnswered(): void {
+    this.backoffWake?.abort();
   }
 
   /** Runs until `signal` aborts, then waits for dispatches in progress to settle. */
@@ -198,9 +218,12 @@ export class Poller {
         // Aborted by shutdown: an item the server claimed for this aborted poll is not lost,
         // its lease expires and it is claimed again.
         if (signal.aborted) break;
-        const delay = backoffDelay(failures++, { initialMs: 500, maxMs: 15_000 });
+        const delay = backoffDelay(failures++, this.opts.claimRetry ?? CLAIM_RETRY);
         log.warn({ ...errorLogFields(err), retryInMs: delay }, 'claimWork failed; backing off');
-        await sleep(delay, signal);
+        const wake = new AbortController();
+        this.backoffWake = wake;
+        await sleep(delay, AbortSignal.any([signal, wake.signal]));
+        this.backoffWake = undefined;
         continue;
       }
       for (const item of items) {

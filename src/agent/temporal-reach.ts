@@ -3,7 +3,9 @@
 // in NativeConnection.connect (which has no timeout) and in any call without a deadline.
 // Failures that mean "Temporal is not there" become TEMPORAL_UNAVAILABLE, naming the address.
 import { status as grpcStatus } from '@grpc/grpc-js';
-import { OutpostError } from '../shared/errors.js';
+import { OutpostError, errorLogFields, isOutpostError } from '../shared/errors.js';
+import { backoffDelay, sleep } from '../shared/backoff.js';
+import type { Logger } from '../shared/logger.js';
 
 /** How long the agent's start waits for each answer from Temporal (connect, then the checks). */
 export const TEMPORAL_START_DEADLINE_MS = 15_000;
@@ -67,5 +69,31 @@ export async function connectWithin<C>(
     throw temporalUnavailable(err, address, 'connecting') ?? err;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * `step()` (connect, then the start's checks) again while it fails with TEMPORAL_UNAVAILABLE,
+ * each failure logged with its code and the next try (backoff capped at 2 s), until `signal`
+ * aborts: an agent started while Temporal is down (restarting with it, not up yet) waits for
+ * it, as it waits for its control plane at registration, instead of exiting. Any other failure
+ * (TLS, a namespace without Outpost's search attributes) is thrown at once.
+ */
+export async function whenTemporalAnswers<T>(
+  address: string,
+  step: () => Promise<T>,
+  log: Logger,
+  signal: AbortSignal,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await step();
+    } catch (err) {
+      if (!isOutpostError(err, 'TEMPORAL_UNAVAILABLE') || signal.aborted) throw err;
+      const delay = backoffDelay(attempt, { initialMs: 500, maxMs: 2_000 });
+      log.warn({ ...errorLogFields(err), address, retryInMs: delay }, 'Temporal not reached; retrying');
+      await sleep(delay, signal);
+      if (signal.aborted) throw err;
+    }
   }
 }

@@ -27,6 +27,7 @@ interface AgentFlags {
   runWorkerCpuWeight?: string;
   isolation?: string;
   isolationExpose?: string;
+  spoolRetentionHours?: string;
 }
 
 const MODES: readonly AgentMode[] = ['all', 'worker', 'poller'];
@@ -91,6 +92,10 @@ export function registerAgentCommand(program: Command): void {
     .option(
       '--isolation-expose <dirs>',
       'colon-separated directories user code may use even inside hidden ones, e.g. a sensor inbox (env OUTPOST_AGENT_ISOLATION_EXPOSE)',
+    )
+    .option(
+      '--spool-retention-hours <h>',
+      "hours a finished run's spool stays after its last write, once the control plane stores all its events and logs; 0 = keep for ever (env OUTPOST_AGENT_SPOOL_RETENTION_HOURS; default 24)",
     )
     .action(async (mode: string, flags: AgentFlags) => {
       if (!(MODES as readonly string[]).includes(mode)) {
