@@ -125,9 +125,10 @@ export async function partitionKeys(
   }
   // Per version: a deploy or reload bumps it, and its keys may differ.
   const scope = JSON.stringify([loc.name, loc.version, job.name]);
-  const key = scope + JSON.stringify([search ?? '', offset, first]);
+  // The search is case-insensitive: "K0999" and "k0999" are one search.
+  const key = scope + JSON.stringify([search?.toLowerCase() ?? '', offset, first]);
   const remembered = cache.get(key);
-  if (remembered) return { ...remembered, source: 'CACHE' };
+  if (remembered) return { ...remembered, ...(search ? { search } : {}), source: 'CACHE' };
   const wider = search && offset === 0 ? cache.narrowing(scope, search) : undefined;
   if (wider) return { ...partitionNamesPage(wider.keys, 0, first, search), source: 'CACHE' };
   const page = await cache.shared(key, async () => {
