@@ -9,7 +9,12 @@ import { GraphQLClient } from 'graphql-request';
 import type { AgentMode, RunningAgent } from '../../src/agent/agent.js';
 import { startOutpostAgent } from '../../src/cli/agent-root.js';
 import { loadAgentConfig } from '../../src/agent/config.js';
-import { startControlPlane, type ControlPlane, type StoreLimits } from '../../src/control-plane/index.js';
+import {
+  startControlPlane,
+  type ApiLimits,
+  type ControlPlane,
+  type StoreLimits,
+} from '../../src/control-plane/index.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { spawnOutpost } from './process.js';
 import { uniqueTaskQueue } from './temporal.js';
@@ -56,6 +61,7 @@ export async function startStack(opts: {
   databaseUrl?: string;
   temporalAddress: string;
   storeLimits?: Partial<StoreLimits>;
+  limits?: Partial<ApiLimits>;
   /** Run the schedule/sensor daemon (default false: tests drive work items themselves). */
   daemon?: boolean;
 }): Promise<Stack> {
@@ -68,6 +74,7 @@ export async function startStack(opts: {
     web: false,
     logger: quiet,
     storeLimits: { heartbeatIntervalMs: 2_000, ...opts.storeLimits },
+    ...(opts.limits ? { limits: opts.limits } : {}),
   });
   const userToken = await cp.issueToken('user', 'agent-tests');
   const agentToken = await cp.issueToken('agent', 'agent-tests');

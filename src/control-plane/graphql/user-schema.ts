@@ -16,6 +16,7 @@ import type {
   MutationTestScheduleArgs,
   MutationTestSensorArgs,
   QueryAuditLogArgs,
+  QueryPartitionKeysArgs,
   QueryCodeLocationArgs,
   QueryRunArgs,
   QueryRunsArgs,
@@ -50,6 +51,7 @@ import { getRun, getRunStatus, listRuns, type RunView } from '../store/runs.js';
 import { createToken, listTokens, revokeToken } from '../store/tokens.js';
 import { getWorkItem, listWorkItems } from '../store/work-items.js';
 import { queryCodeLocation } from '../services/query-location.js';
+import { partitionKeys, PartitionSearchCache } from '../services/partition-keys.js';
 import type { Store } from '../store/store.js';
 import {
   schedulesOf,
@@ -154,6 +156,7 @@ function withoutNulls(input: object): Record<string, unknown> {
 }
 
 export function createUserSchema() {
+  const partitionSearches = new PartitionSearchCache();
   return createSchema<ApiContext>({
     typeDefs: USER_SDL,
     resolvers: {
@@ -166,6 +169,26 @@ export function createUserSchema() {
         codeLocations: (_: unknown, __: unknown, { store }: ApiContext) => listLocations(store.db),
         codeLocation: (_: unknown, { name }: QueryCodeLocationArgs, { store }: ApiContext) =>
           getLocation(store.db, name),
+        partitionKeys: restricted('queryCodeLocation', (_: unknown, a: QueryPartitionKeysArgs, c: ApiContext) => {
+          // A unit per field, as a mutation takes: aliases in one request may each ask an agent.
+          c.requestBudget?.take(c.principal.id);
+          return answerIfStillSignedIn(
+            c,
+            partitionKeys(
+              c.store,
+              partitionSearches,
+              {
+                location: a.location,
+                job: a.job,
+                search: a.search ?? undefined,
+                offset: a.offset ?? undefined,
+                first: a.first ?? undefined,
+              },
+              Math.min(a.waitMs ?? 10_000, c.limits.maxWaitMs),
+              c.request.signal,
+            ),
+          );
+        }),
         async runs(_: unknown, a: QueryRunsArgs, { store, limits }: ApiContext) {
           const first = pageSize(a.first, 50, limits);
           // The cursor is a run id this API handed out; anything else is an error, not an empty page.

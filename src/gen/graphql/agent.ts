@@ -43,6 +43,7 @@ export interface ReportCodeLocationInput {
   status: CodeLocationStatus;
   snapshot?: unknown;
   error?: string | null;
+  keysBounded?: boolean | null;
 }
 
 export interface RunEventInput {

@@ -162,6 +162,15 @@ export interface QueryCodeLocationArgs {
   name: string;
 }
 
+export interface QueryPartitionKeysArgs {
+  location: string;
+  job: string;
+  search?: string | null;
+  offset?: number | null;
+  first?: number | null;
+  waitMs?: number | null;
+}
+
 export interface QueryRunsArgs {
   filter?: RunsFilter | null;
   first?: number | null;

@@ -2,12 +2,16 @@
 // stores and serves its first MAX_SNAPSHOT_PARTITION_KEYS keys and its count (not ~1.3 MB of
 // keys), a key past them still launches (the location decides membership), a key outside the set
 // is refused, and the keys are searched page by page in the location (PARTITION_NAMES search).
+// The partitionKeys query (the web UI's search as you type) answers a set its snapshot lists
+// whole there, asks the location once per distinct search (a repeated or narrowing search is
+// answered from memory, identical ones in flight share one question), writes no audit row, and
+// takes a unit of the token's request rate per field.
 import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MAX_SNAPSHOT_PARTITION_KEYS } from '../../../src/shared/location-snapshot.js';
 import { testTemporal } from '../../support/temporal.js';
-import { startStack, type Stack } from '../../support/stack.js';
+import { HELLO_MODULE, startStack, type Stack } from '../../support/stack.js';
 
 const t = await testTemporal();
 const BIG = resolve(import.meta.dirname, '..', '..', 'fixtures', 'user-code', 'big-partitions', 'definitions.ts');
@@ -22,9 +26,11 @@ interface Page {
 describe('a static partition set of 100,000 keys', { timeout: 300_000 }, () => {
   let stack: Stack;
   before(async () => {
-    stack = await startStack({ temporalAddress: t.address });
+    // A burst of 40 requests: one request with more partitionKeys fields than that is refused.
+    stack = await startStack({ temporalAddress: t.address, limits: { maxRequestBurstPerToken: 40 } });
     await stack.startAgent();
     await stack.deploy('big', BIG);
+    await stack.deploy('hello', HELLO_MODULE);
   });
   after(() => stack?.close());
 
@@ -90,5 +96,84 @@ describe('a static partition set of 100,000 keys', { timeout: 300_000 }, () => {
     const all = await ask({});
     assert.equal(all.keys.length, 1000, 'a page, at most 1,000 keys');
     assert.equal(all.total, 100_000);
+  });
+
+  interface KeysPage extends Page {
+    source: string;
+  }
+  const PARTITION_KEYS = `query($location: String!, $job: String!, $search: String, $offset: Int, $first: Int) {
+    partitionKeys(location: $location, job: $job, search: $search, offset: $offset, first: $first) { keys offset total search source }
+  }`;
+  const keysOf = async (vars: Record<string, unknown>): Promise<KeysPage> =>
+    (await stack.gql<{ partitionKeys: KeysPage }>(PARTITION_KEYS, { location: 'big', job: 'shard', ...vars }))
+      .partitionKeys;
+  const queryItems = async (): Promise<number> =>
+    (
+      await stack.gql<{ workItems: unknown[] }>(
+        `{ workItems(filter: { kind: QUERY_CODE_LOCATION }, first: 1000) { id } }`,
+      )
+    ).workItems.length;
+
+  const auditCount = async (): Promise<number> =>
+    (await stack.gql<{ auditLog: { nodes: unknown[] } }>(`{ auditLog(first: 1000) { nodes { id } } }`)).auditLog.nodes
+      .length;
+
+  test('partitionKeys asks the location once per distinct search; repeated and narrowing searches are answered here', async () => {
+    const before = await queryItems();
+    const audited = await auditCount();
+    const found = await keysOf({ search: 'K0999', first: 5 });
+    assert.deepEqual(found, {
+      keys: ['k099900', 'k099901', 'k099902', 'k099903', 'k099904'],
+      offset: 0,
+      total: 100,
+      search: 'K0999',
+      source: 'LOCATION',
+    });
+    assert.equal(await queryItems(), before + 1);
+    assert.deepEqual(await keysOf({ search: 'K0999', first: 5 }), { ...found, source: 'CACHE' });
+    assert.equal(await queryItems(), before + 1, 'the same search again asks no agent');
+
+    // All 100 matches of k0999 on one page: any longer search containing it is among them.
+    const whole = await keysOf({ search: 'k0999' });
+    assert.equal(whole.keys.length, 100);
+    assert.equal(await queryItems(), before + 2);
+    const narrower = await keysOf({ search: 'k09999', first: 3 });
+    assert.deepEqual(narrower, {
+      keys: ['k099990', 'k099991', 'k099992'],
+      offset: 0,
+      total: 10,
+      search: 'k09999',
+      source: 'CACHE',
+    });
+    assert.equal(await queryItems(), before + 2, 'a narrowing search asks no agent');
+
+    // Three identical searches at once: one question.
+    const three = await Promise.all([1, 2, 3].map(() => keysOf({ search: '12345' })));
+    assert.deepEqual(
+      three.map((p) => p.keys),
+      [1, 2, 3].map(() => ['k012345']),
+    );
+    assert.equal(await queryItems(), before + 3);
+
+    assert.equal(await auditCount(), audited, 'searching writes no audit row');
+  });
+
+  test('partitionKeys of a set the snapshot lists whole is answered from the snapshot', async () => {
+    const before = await queryItems();
+    const { partitionKeys: page } = await stack.gql<{ partitionKeys: KeysPage }>(PARTITION_KEYS, {
+      location: 'hello',
+      job: 'greet_region',
+      search: 'S',
+    });
+    assert.deepEqual(page, { keys: ['us'], offset: 0, total: 1, search: 'S', source: 'SNAPSHOT' });
+    assert.equal(await queryItems(), before);
+  });
+
+  test('partitionKeys fields take the request rate: more in one request than the burst are refused', async () => {
+    const fields = Array.from(
+      { length: 60 },
+      (_, i) => `k${i}: partitionKeys(location: "big", job: "shard", search: "k0999", first: 5) { total }`,
+    );
+    await assert.rejects(stack.gql(`{ ${fields.join(' ')} }`), /RATE_LIMITED/);
   });
 });

@@ -106,7 +106,7 @@ export const AUDIT_LOG = `query Audit($first: Int, $after: String, $filter: Audi
   }
 }`;
 
-/** One page of a job's partition keys matching `search`, asked of its location (PARTITION_NAMES). */
-export const SEARCH_PARTITION_KEYS = `mutation SearchPartitionKeys($input: QueryCodeLocationInput!) {
-  queryCodeLocation(input: $input, waitMs: 10000) { status result error { code message } }
+/** One page of a job's partition keys matching `search` (from the snapshot, a recent search or the location). */
+export const SEARCH_PARTITION_KEYS = `query SearchPartitionKeys($location: String!, $job: String!, $search: String, $first: Int) {
+  partitionKeys(location: $location, job: $job, search: $search, first: $first) { keys offset total search source searchedPage }
 }`;

@@ -68,9 +68,10 @@ export async function jobView(main, { params, navigate }) {
       ...errs.map((e) =>
         h('li', { class: blocking.includes(e) ? null : 'advisory' }, h('code', {}, e.path), ' ', e.message),
       ),
-      blocking.length < errs.length
-        ? h('li', { class: 'muted advisory-note' }, 'Dagster checks the config when you launch.')
-        : null,
+      // replaceChildren writes a null as the text "null": only elements.
+      ...(blocking.length < errs.length
+        ? [h('li', { class: 'muted advisory-note' }, 'Dagster checks the config when you launch.')]
+        : []),
     );
     editor.classList.toggle('invalid', blocking.length > 0);
     launchBtn.disabled = blocking.length > 0 || l.status !== 'LOADED';
