@@ -36,7 +36,8 @@ const Q = {
   append: `mutation($a: ID!, $r: ID!, $e: [RunEventInput!]!) { appendRunEvents(agentId: $a, runId: $r, events: $e) { highestContiguousSeq status } }`,
   deploy: `mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { version } }`,
   launch: `mutation { launchRun(input: { location: "hello", job: "hello" }) { id status } }`,
-  createToken: `mutation($k: TokenKind!, $n: String!, $r: ID) { createToken(kind: $k, name: $n, replaces: $r) { id token } }`,
+  createToken: `mutation($k: TokenKind!, $n: String!) { createToken(kind: $k, name: $n) { id token } }`,
+  createSuccessor: `mutation($k: TokenKind!, $n: String!, $r: ID) { createToken(kind: $k, name: $n, replaces: $r) { id token } }`,
   revoke: `mutation($id: ID!) { revokeToken(id: $id) { id } }`,
   reachable: `query($n: String!) { codeLocation(name: $n) { reachable } }`,
   agents: `{ agents { id codeServers } }`,
@@ -84,10 +85,10 @@ describeEachDialect('attack: an agent id taken over by another token', (target) 
   };
   async function newAgentToken(name: string, replaces?: string): Promise<{ id: string; token: string }> {
     return ok(
-      await asUser<{ createToken: { id: string; token: string } }>(Q.createToken, {
+      await asUser<{ createToken: { id: string; token: string } }>(replaces ? Q.createSuccessor : Q.createToken, {
         k: 'AGENT',
         n: name,
-        r: replaces ?? null,
+        ...(replaces ? { r: replaces } : {}),
       }),
     ).createToken;
   }
@@ -242,15 +243,15 @@ describeEachDialect('attack: an agent id taken over by another token', (target) 
   });
 
   test('only an agent token replaces, and only an existing agent token', async () => {
-    const user = await asUser<{ createToken: { id: string } }>(Q.createToken, { k: 'USER', n: 'u', r: a.tokenId });
+    const user = await asUser<{ createToken: { id: string } }>(Q.createSuccessor, { k: 'USER', n: 'u', r: a.tokenId });
     assert.equal(codeOf(user), 'OUTPOST_ERR_INVALID_ARGUMENT');
     const [me] = await cp.store.db.selectFrom('tokens').select('id').where('kind', '=', 'user').execute();
     assert.equal(
-      codeOf(await asUser(Q.createToken, { k: 'AGENT', n: 'x', r: me!.id })),
+      codeOf(await asUser(Q.createSuccessor, { k: 'AGENT', n: 'x', r: me!.id })),
       'OUTPOST_ERR_INVALID_ARGUMENT',
     );
     assert.equal(
-      codeOf(await asUser(Q.createToken, { k: 'AGENT', n: 'x', r: 'tok_nope' })),
+      codeOf(await asUser(Q.createSuccessor, { k: 'AGENT', n: 'x', r: 'tok_nope' })),
       'OUTPOST_ERR_UNKNOWN_TOKEN',
     );
   });
