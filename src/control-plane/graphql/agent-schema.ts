@@ -27,7 +27,7 @@ import { checkHeartbeat } from '../core/input-rules.js';
 import { authorizeAgent, heartbeat, noteCodeServer, registerAgent } from '../store/agents.js';
 import { appendComputeLogs } from '../store/compute-logs.js';
 import { listLocations, reportCodeLocation } from '../store/locations.js';
-import { assertLocationReporter, assertRunWriter, servedLocations } from '../store/ownership.js';
+import { assertLocationReporter, assertRunWriter, heldRuns, servedLocations } from '../store/ownership.js';
 import { appendRunEvents } from '../store/run-events.js';
 import { requireRun } from '../store/runs.js';
 import { ackWork } from '../store/work-queue.js';
@@ -124,13 +124,18 @@ export function createAgentSchema() {
         async heartbeat(_: unknown, { input }: MutationHeartbeatArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, input.agentId, principal.id);
           checkHeartbeat(input); // bounds the lookups below
-          // Only the code servers of locations its deployment serves count (store/ownership.ts).
+          // Only the code servers of locations its deployment serves, and runs it holds, count
+          // (store/ownership.ts).
           const served = await servedLocations(
             store.db,
             input.agentId,
             input.codeServers.map((c) => c.location),
           );
-          await heartbeat(store, { ...input, codeServers: input.codeServers.filter((c) => served.has(c.location)) });
+          await heartbeat(store, {
+            ...input,
+            codeServers: input.codeServers.filter((c) => served.has(c.location)),
+            runningRunIds: await heldRuns(store.db, input.agentId, input.runningRunIds),
+          });
           return true;
         },
         async claimWork(

@@ -108,6 +108,31 @@ export async function servedLocations(exec: Exec, agentId: string, locations: re
   return served;
 }
 
+/**
+ * Of `runIds` (an agent's heartbeat), the runs this agent holds: launched by it, or, before a
+ * launch is reported, whose LAUNCH_RUN lease it holds. Others are dropped, so one agent cannot
+ * list another's runs as its own. Order is kept.
+ */
+export async function heldRuns(exec: Exec, agentId: string, runIds: readonly string[]): Promise<string[]> {
+  if (runIds.length === 0) return [];
+  const rows = await exec
+    .selectFrom('runs')
+    .leftJoin('work_items', (j) =>
+      j.onRef('work_items.run_id', '=', 'runs.id').on('work_items.kind', '=', 'LAUNCH_RUN'),
+    )
+    .select('runs.id')
+    .where('runs.id', 'in', [...new Set(runIds)])
+    .where((eb) =>
+      eb.or([
+        eb('runs.agent_id', '=', agentId),
+        eb.and([eb('runs.agent_id', 'is', null), eb('work_items.lease_owner', '=', agentId)]),
+      ]),
+    )
+    .execute();
+  const held = new Set(rows.map((r) => r.id));
+  return runIds.filter((id) => held.has(id));
+}
+
 async function sameToken(exec: Exec, a: string, b: string): Promise<boolean> {
   const [ta, tb] = await Promise.all([agentTokenId(exec, a), agentTokenId(exec, b)]);
   return ta !== undefined && ta === tb;

@@ -182,6 +182,18 @@ describeEachDialect('attack: an agent id taken over by another token', (target) 
     assert.deepEqual(await servers(a.agent), []);
   });
 
+  test("B's heartbeat cannot list A's run as running on B; A's own is kept", async () => {
+    const beatRuns = `mutation($a: ID!, $r: [ID!]!) { heartbeat(input: { agentId: $a, codeServers: [], runningRunIds: $r }) }`;
+    const running = async (id: string) =>
+      ok(
+        await asUser<{ agents: { id: string; runningRunIds: string[] }[] }>(`{ agents { id runningRunIds } }`),
+      ).agents.find((x) => x.id === id)!.runningRunIds;
+    ok(await asAgent(b.token, beatRuns, { a: b.agent, r: [runId, 'run_nope'] }));
+    assert.deepEqual(await running(b.agent), []);
+    ok(await asAgent(a.token, beatRuns, { a: a.agent, r: [runId] }));
+    assert.deepEqual(await running(a.agent), [runId]);
+  });
+
   test("once A's token is revoked, B can neither register as A's agent nor write its run", async () => {
     ok(await asUser(Q.revoke, { id: a.tokenId }));
     const before = await rows();
