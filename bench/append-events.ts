@@ -61,10 +61,10 @@ async function httpThroughput(store: Store, batch: number): Promise<number> {
     web: false,
     logger: createLogger({ name: 'bench', level: 'silent' }),
   });
-  const { token, id: tokenId } = await createToken(store, 'agent', 'bench');
+  const { token, info } = await createToken(store, 'agent', 'bench');
   const runId = await newRun(store);
   // Only the agent holding the run's launch may append: register one and claim the launch.
-  const agentId = await registerAgent(store, { name: 'bench', hostname: 'h', version: '0', taskQueue: 'q' }, tokenId);
+  const agentId = await registerAgent(store, { name: 'bench', hostname: 'h', version: '0', taskQueue: 'q' }, info);
   await claimOnce(store, agentId, 100);
   const query = `mutation($a: ID!, $r: ID!, $e: [RunEventInput!]!) { appendRunEvents(agentId: $a, runId: $r, events: $e) { highestContiguousSeq } }`;
   const post = async (from: number): Promise<void> => {

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import type { Logger } from '../shared/logger.js';
 import { newId } from '../shared/ids.js';
 import { backoffDelay, sleep } from '../shared/backoff.js';
-import { errorLogFields } from '../shared/errors.js';
+import { errorLogFields, isOutpostError } from '../shared/errors.js';
 import { hostTaskQueue, readAgentId, writeAgentId } from './agent-identity.js';
 import type { AgentConfig } from './config.js';
 import type { ControlPlaneClient } from './control-plane-client.js';
@@ -19,10 +19,10 @@ export const AGENT_VERSION = '0.1.0';
 export const registerRetryDelay = (attempt: number, random?: () => number): number =>
   backoffDelay(attempt, { initialMs: 500, maxMs: 2_000, ...(random ? { random } : {}) });
 
-/** Registers (retrying while the control plane is down) and persists the id. */
+/** Registers (retrying while the control plane is down, not when its id is another token's) and persists the id. */
 export async function register(
   cp: ControlPlaneClient,
-  config: AgentConfig,
+  config: Pick<AgentConfig, 'dataDir' | 'name' | 'taskQueue'>,
   logger: Logger,
   signal: AbortSignal,
 ): Promise<{ agentId: string; heartbeatIntervalMs: number }> {
@@ -50,7 +50,8 @@ export async function register(
       }
       return reg;
     } catch (err) {
-      if (signal.aborted) throw err;
+      // Another token owns this id: no retry changes that (the error says what the operator does).
+      if (signal.aborted || isOutpostError(err, 'AGENT_ID_TAKEN')) throw err;
       const delay = registerRetryDelay(attempt);
       logger.warn({ ...errorLogFields(err), retryInMs: delay }, 'registerAgent failed; retrying');
       await sleep(delay, signal);

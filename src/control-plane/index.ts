@@ -15,7 +15,7 @@ import { DEFAULT_API_LIMITS, type ApiLimits } from './limits.js';
 import type { UserRole } from './core/roles.js';
 import { Store, type StoreLimits } from './store/store.js';
 import { storeSessions } from './store/sessions.js';
-import { createToken, hasLiveToken, verifyToken, type TokenKind } from './store/tokens.js';
+import { createToken, hasLiveToken, agentTokenIdOf, verifyToken, type TokenKind } from './store/tokens.js';
 import { createWebHandler } from './web/index.js';
 
 export { Store, type StoreLimits } from './store/store.js';
@@ -130,7 +130,9 @@ async function ensureAgentTokenFile(store: Store, file: string, logger: Logger):
     // absent: create one
   }
   if (current && (await verifyToken(store, current))?.kind === 'agent') return;
-  const { token } = await createToken(store, 'agent', 'outpost dev agent');
+  // The new token succeeds the file's old one, so the agent using this file keeps its id.
+  const replaces = current ? await agentTokenIdOf(store, current) : undefined;
+  const { token } = await createToken(store, 'agent', 'outpost dev agent', replaces ? { replaces } : {});
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, token + '\n', { mode: 0o600 });
   chmodSync(file, 0o600); // writeFileSync's mode applies only to a new file

@@ -99,6 +99,11 @@ export const ERRORS = {
     'User tokens open /graphql; agent tokens open /agent/graphql.',
   ),
   CSRF: spec(403, 'Cross-site request refused', 'Reload the page and try again.'),
+  AGENT_ID_TAKEN: spec(
+    403,
+    'This agent id belongs to another agent token',
+    'An agent id (kept in the agent’s data dir) is bound to the token that first registered it, even once that token is revoked. To rotate an agent’s token, an ADMIN creates the new one as its successor (`outpost tokens create --kind agent --name <name> --replaces <old token id>`) and the agent restarts with it; or start the agent with a fresh --data-dir to register as a new agent.',
+  ),
   ROLE_REQUIRED: spec(
     403,
     "This token's role does not allow this action",

@@ -12,6 +12,7 @@ interface TokenRow {
   revokedAt: number | null;
   lastUsedAt?: number | null;
   role?: string | null;
+  replaces?: string | null;
 }
 
 export function registerTokensCommand(program: Command): void {
@@ -24,8 +25,12 @@ export function registerTokensCommand(program: Command): void {
       .requiredOption('--name <name>', 'a label, e.g. the agent host')
       .option('--kind <kind>', 'user (opens /graphql) or agent (opens /agent/graphql)', 'user')
       .option('--role <role>', 'user tokens: viewer, launcher, editor or admin (default viewer)')
+      .option(
+        '--replaces <token id>',
+        "agent tokens: succeed this agent token, taking over its agents' ids when they restart with the new one (rotation)",
+      )
       .option('--raw', 'print only the token (for scripts)'),
-  ).action((opts: ClientOptions & { name: string; kind: string; role?: string; raw?: boolean }) =>
+  ).action((opts: ClientOptions & { name: string; kind: string; role?: string; replaces?: string; raw?: boolean }) =>
     runAction(opts, async () => {
       const kind = opts.kind.toUpperCase();
       if (kind !== 'USER' && kind !== 'AGENT')
@@ -33,21 +38,25 @@ export function registerTokensCommand(program: Command): void {
       const role = opts.role?.toUpperCase() ?? null;
       if (role !== null && !['VIEWER', 'LAUNCHER', 'EDITOR', 'ADMIN'].includes(role))
         throw new OutpostError('INVALID_ARGUMENT', { detail: '--role must be viewer, launcher, editor or admin' });
+      if (opts.replaces && kind !== 'AGENT')
+        throw new OutpostError('INVALID_ARGUMENT', { detail: '--replaces is for agent tokens (--kind agent)' });
       const api = userApi(opts);
       const res = await api.request<{ createToken: { token: string; id: string; role: string | null } }>(
-        `mutation($kind: TokenKind!, $name: String!, $role: UserRole) {
-          createToken(kind: $kind, name: $name, role: $role) { id token role }
+        `mutation($kind: TokenKind!, $name: String!, $role: UserRole, $replaces: ID) {
+          createToken(kind: $kind, name: $name, role: $role, replaces: $replaces) { id token role }
         }`,
-        { kind, name: opts.name, role },
+        { kind, name: opts.name, role, replaces: opts.replaces ?? null },
       );
       const { id, token } = res.createToken;
       const shownRole = res.createToken.role ? ` ${res.createToken.role}` : '';
       return {
-        data: { id, kind, name: opts.name, role: res.createToken.role, token },
+        data: { id, kind, name: opts.name, role: res.createToken.role, replaces: opts.replaces ?? null, token },
         text: () =>
           opts.raw
             ? token
-            : `created ${kind.toLowerCase()}${shownRole.toLowerCase()} token ${id} (${opts.name}); it is shown only once:\n${token}`,
+            : `created ${kind.toLowerCase()}${shownRole.toLowerCase()} token ${id} (${opts.name})${
+                opts.replaces ? `, successor of ${opts.replaces}` : ''
+              }; it is shown only once:\n${token}`,
       };
     }),
   );
@@ -56,17 +65,20 @@ export function registerTokensCommand(program: Command): void {
     (opts: ClientOptions) =>
       runAction(opts, async () => {
         const api = userApi(opts);
-        const res = await api.request<{ tokens: TokenRow[] }>(`{ tokens { id kind name role createdAt revokedAt } }`);
+        const res = await api.request<{ tokens: TokenRow[] }>(
+          `{ tokens { id kind name role replaces createdAt revokedAt } }`,
+        );
         return {
           data: res.tokens,
           text: () =>
             printTable(
-              ['ID', 'KIND', 'NAME', 'ROLE', 'CREATED', 'REVOKED'],
+              ['ID', 'KIND', 'NAME', 'ROLE', 'REPLACES', 'CREATED', 'REVOKED'],
               res.tokens.map((t) => [
                 t.id,
                 t.kind,
                 t.name,
                 t.role ?? '',
+                t.replaces ?? '',
                 new Date(t.createdAt).toISOString(),
                 t.revokedAt ? new Date(t.revokedAt).toISOString() : '',
               ]),

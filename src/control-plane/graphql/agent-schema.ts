@@ -23,10 +23,11 @@ import type {
   QueryWorkspaceArgs,
 } from '../../gen/graphql/agent.js';
 import { OutpostError } from '../../shared/errors.js';
+import { checkHeartbeat } from '../core/input-rules.js';
 import { authorizeAgent, heartbeat, noteCodeServer, registerAgent } from '../store/agents.js';
 import { appendComputeLogs } from '../store/compute-logs.js';
 import { listLocations, reportCodeLocation } from '../store/locations.js';
-import { assertLocationReporter, assertRunWriter } from '../store/ownership.js';
+import { assertLocationReporter, assertRunWriter, heldRuns, servedLocations } from '../store/ownership.js';
 import { appendRunEvents } from '../store/run-events.js';
 import { requireRun } from '../store/runs.js';
 import { ackWork } from '../store/work-queue.js';
@@ -117,12 +118,24 @@ export function createAgentSchema() {
         async registerAgent(_: unknown, { input }: MutationRegisterAgentArgs, ctx: ApiContext) {
           // JSON arrives as `unknown`; the agent sends metadata as an object (kept as sent, as before).
           const metadata = input.metadata as Record<string, unknown> | null | undefined;
-          const agentId = await registerAgent(ctx.store, { ...input, metadata }, ctx.principal.id);
+          const agentId = await registerAgent(ctx.store, { ...input, metadata }, ctx.principal);
           return { agentId, heartbeatIntervalMs: ctx.store.limits.heartbeatIntervalMs };
         },
         async heartbeat(_: unknown, { input }: MutationHeartbeatArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, input.agentId, principal.id);
-          await heartbeat(store, input);
+          checkHeartbeat(input); // bounds the lookups below
+          // Only the code servers of locations its deployment serves, and runs it holds, count
+          // (store/ownership.ts).
+          const served = await servedLocations(
+            store.db,
+            input.agentId,
+            input.codeServers.map((c) => c.location),
+          );
+          await heartbeat(store, {
+            ...input,
+            codeServers: input.codeServers.filter((c) => served.has(c.location)),
+            runningRunIds: await heldRuns(store.db, input.agentId, input.runningRunIds),
+          });
           return true;
         },
         async claimWork(

@@ -304,7 +304,8 @@ export function createUserSchema() {
         ),
         createToken: audited(
           'createToken',
-          (a: MutationCreateTokenArgs) => `${a.kind} ${a.name}${a.role ? ` ${a.role}` : ''}`,
+          (a: MutationCreateTokenArgs) =>
+            `${a.kind} ${a.name}${a.role ? ` ${a.role}` : ''}${a.replaces ? ` replaces ${a.replaces}` : ''}`,
           async (_, a, ctx) => {
             const role = a.kind === 'user' ? (a.role ?? 'VIEWER') : undefined;
             if (a.kind === 'agent' && a.role) {
@@ -315,6 +316,7 @@ export function createUserSchema() {
             }
             const t = await createToken(ctx.store, a.kind, a.name, {
               ...(role ? { role } : {}),
+              ...(a.replaces ? { replaces: a.replaces } : {}),
               createdBy: ctx.principal.id,
             });
             return { id: t.id, kind: a.kind, name: a.name, role: t.info.role, token: t.token };

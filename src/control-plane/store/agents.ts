@@ -2,6 +2,7 @@
 import { OutpostError } from '../../shared/errors.js';
 import { newId } from '../../shared/ids.js';
 import { checkAgentRegistration, checkHeartbeat } from '../core/input-rules.js';
+import { recordAudit } from './audit-log.js';
 import type { AgentsTable } from './schema.js';
 import type { Store } from './store.js';
 import type { Exec } from './work-items.js';
@@ -36,15 +37,28 @@ export interface RegisterAgentInput {
   metadata?: Record<string, unknown> | null;
 }
 
+/** The calling agent token, as registerAgent needs it. */
+export interface AgentTokenRef {
+  id: string;
+  name: string;
+  /** The token this one succeeds (TokenInfo.replaces). */
+  replaces: string | null;
+}
+
 /**
  * Registers (or re-registers, keeping its id) an agent, bound to the token that registered it.
- * Re-registering an id bound to another live token is refused (FORBIDDEN) and changes nothing;
- * an id whose token was revoked (rotation) or that predates binding is taken over by this one.
+ * An id bound to another token stays bound to it, even once that token is revoked (a revoked
+ * agent's id is readable by any VIEWER): re-registering it is refused (AGENT_ID_TAKEN) and
+ * changes nothing. The one way to move an id to another token is that token having been created
+ * as the bound one's successor by an ADMIN (rotation); the takeover is audited. An id that
+ * predates binding is bound to the first token that registers it.
  */
-export async function registerAgent(store: Store, input: RegisterAgentInput, tokenId: string): Promise<string> {
+export async function registerAgent(store: Store, input: RegisterAgentInput, token: AgentTokenRef): Promise<string> {
   checkAgentRegistration(input);
+  const tokenId = token.id;
   const now = store.now();
   const id = input.agentId ?? newId('agent', now);
+  const before = input.agentId ? await agentTokenId(store.db, id) : undefined;
   const row = {
     name: input.name,
     hostname: input.hostname,
@@ -66,17 +80,26 @@ export async function registerAgent(store: Store, input: RegisterAgentInput, tok
           eb.or([
             eb('agents.token_id', '=', tokenId),
             eb('agents.token_id', 'is', null),
-            eb(
-              'agents.token_id',
-              'not in',
-              eb.selectFrom('tokens').select('tokens.id').where('tokens.revoked_at', 'is', null),
-            ),
+            ...(token.replaces ? [eb('agents.token_id', '=', token.replaces)] : []),
           ]),
         ),
     )
     .returning('id')
     .executeTakeFirst();
-  if (!done) throw new OutpostError('FORBIDDEN', { detail: `agent ${id} is registered with another token` });
+  if (!done) {
+    throw new OutpostError('AGENT_ID_TAKEN', {
+      detail: `agent ${id} is registered with another token, which this one does not replace`,
+    });
+  }
+  if (before !== undefined && before !== tokenId && before === token.replaces) {
+    await recordAudit(store, {
+      actorTokenId: tokenId,
+      actor: token.name,
+      action: 'takeOverAgent',
+      target: `${id} from ${before}`,
+      outcome: 'ok',
+    });
+  }
   return id;
 }
 

@@ -245,6 +245,13 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
           .execute();
       },
     },
+    // An agent token may be created as another's successor (rotation): only a successor takes
+    // over the agent ids bound to the token it replaces, revoked or not (store/agents.ts).
+    '0014_token_successor': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('tokens').addColumn('replaces', 'text').execute();
+      },
+    },
   };
 }
 

@@ -11,6 +11,8 @@
 // A code location version: the deployment (token) holding that version's SYNC_CODE_LOCATION
 // item. Every agent of a deployment serves the whole workspace and reports from its own code
 // servers, and the claimer may be a poller-only agent, so the check is per token, per version.
+// The same deployment is the one whose heartbeat may list the location's code server (what
+// makes a location read as reachable).
 import { OutpostError } from '../../shared/errors.js';
 import { agentTokenId } from './agents.js';
 import type { Exec } from './work-items.js';
@@ -65,6 +67,70 @@ export async function assertLocationReporter(
       !item ? 'no such version was deployed' : !holder ? 'its sync is not claimed yet' : 'another deployment syncs it'
     }`,
   });
+}
+
+/**
+ * Of `locations` (an agent's heartbeat), those its deployment serves: the token holding the
+ * location's latest claimed SYNC_CODE_LOCATION item (the current version's, or while that is
+ * not claimed yet, the version before it, whose code server still answers). Others are dropped,
+ * so one agent cannot make a location it does not serve read as reachable.
+ */
+export async function servedLocations(exec: Exec, agentId: string, locations: readonly string[]): Promise<Set<string>> {
+  const served = new Set<string>();
+  if (locations.length === 0) return served;
+  const current = await exec
+    .selectFrom('code_locations')
+    .select(['name', 'version'])
+    .where('name', 'in', [...new Set(locations)])
+    .execute();
+  if (current.length === 0) return served;
+  const key = (name: string, version: number) => `sync:${name}:${version}`;
+  const items = await exec
+    .selectFrom('work_items')
+    .leftJoin('agents', 'agents.id', 'work_items.lease_owner')
+    .select(['work_items.dedupe_key', 'work_items.lease_owner', 'agents.token_id'])
+    .where('work_items.kind', '=', 'SYNC_CODE_LOCATION')
+    .where(
+      'work_items.dedupe_key',
+      'in',
+      current.flatMap((l) => [key(l.name, l.version), key(l.name, l.version - 1)]),
+    )
+    .where('work_items.lease_owner', 'is not', null)
+    .execute();
+  const holders = new Map(items.map((i) => [i.dedupe_key, i]));
+  const mine = await agentTokenId(exec, agentId);
+  for (const l of current) {
+    const holder = holders.get(key(l.name, l.version)) ?? holders.get(key(l.name, l.version - 1));
+    if (holder && (holder.lease_owner === agentId || (mine !== undefined && holder.token_id === mine))) {
+      served.add(l.name);
+    }
+  }
+  return served;
+}
+
+/**
+ * Of `runIds` (an agent's heartbeat), the runs this agent holds: launched by it, or, before a
+ * launch is reported, whose LAUNCH_RUN lease it holds. Others are dropped, so one agent cannot
+ * list another's runs as its own. Order is kept.
+ */
+export async function heldRuns(exec: Exec, agentId: string, runIds: readonly string[]): Promise<string[]> {
+  if (runIds.length === 0) return [];
+  const rows = await exec
+    .selectFrom('runs')
+    .leftJoin('work_items', (j) =>
+      j.onRef('work_items.run_id', '=', 'runs.id').on('work_items.kind', '=', 'LAUNCH_RUN'),
+    )
+    .select('runs.id')
+    .where('runs.id', 'in', [...new Set(runIds)])
+    .where((eb) =>
+      eb.or([
+        eb('runs.agent_id', '=', agentId),
+        eb.and([eb('runs.agent_id', 'is', null), eb('work_items.lease_owner', '=', agentId)]),
+      ]),
+    )
+    .execute();
+  const held = new Set(rows.map((r) => r.id));
+  return runIds.filter((id) => held.has(id));
 }
 
 async function sameToken(exec: Exec, a: string, b: string): Promise<boolean> {

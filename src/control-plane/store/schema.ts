@@ -32,6 +32,8 @@ export interface TokensTable {
   role: string | null;
   /** The token that created this one (null: bootstrap or created before 0006). */
   created_by: string | null;
+  /** Agent tokens: the agent token this one succeeds; it may take over that token's agent ids. */
+  replaces: string | null;
 }
 
 /** Browser sessions: the cookie holds a random id; only its sha256 is stored. */

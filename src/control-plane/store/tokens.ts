@@ -22,6 +22,8 @@ export interface TokenInfo {
   role: UserRole | null;
   /** The token that created this one, when known. */
   createdBy: string | null;
+  /** Agent tokens: the agent token this one succeeds (it may take over that token's agents). */
+  replaces: string | null;
 }
 
 export interface CreateTokenOptions {
@@ -29,6 +31,11 @@ export interface CreateTokenOptions {
   role?: UserRole;
   /** Id of the token that created this one. */
   createdBy?: string;
+  /**
+   * Agent tokens: id of the agent token this one succeeds. The new token may then register the
+   * agent ids bound to that one (rotating a running agent's token); no other token ever may.
+   */
+  replaces?: string;
 }
 
 export const hashToken = (token: string): string => createHash('sha256').update(token, 'utf8').digest('hex');
@@ -46,6 +53,8 @@ export async function createToken(
   }
   const role = kind === 'user' ? (opts.role ?? 'ADMIN') : null;
   const createdBy = opts.createdBy ?? null;
+  const replaces = opts.replaces ?? null;
+  if (replaces !== null) await checkReplaced(store, kind, replaces);
   const token = PREFIX[kind] + randomBytes(32).toString('base64url');
   const now = store.now();
   const id = newId('tok', now);
@@ -61,9 +70,37 @@ export async function createToken(
       last_used_at: null,
       role,
       created_by: createdBy,
+      replaces,
     })
     .execute();
-  return { id, token, info: { id, kind, name, createdAt: now, revokedAt: null, lastUsedAt: null, role, createdBy } };
+  return {
+    id,
+    token,
+    info: { id, kind, name, createdAt: now, revokedAt: null, lastUsedAt: null, role, createdBy, replaces },
+  };
+}
+
+/** A successor is an agent token of an existing agent token (revoked or not). */
+async function checkReplaced(store: Store, kind: TokenKind, replaces: string): Promise<void> {
+  if (kind !== 'agent') {
+    throw new OutpostError('INVALID_ARGUMENT', { detail: 'only agent tokens replace another; omit `replaces`' });
+  }
+  const old = await store.db.selectFrom('tokens').select('kind').where('id', '=', replaces).executeTakeFirst();
+  if (!old) throw new OutpostError('UNKNOWN_TOKEN', { detail: `replaces ${replaces}` });
+  if (old.kind !== 'agent') {
+    throw new OutpostError('INVALID_ARGUMENT', { detail: `replaces ${replaces}: not an agent token` });
+  }
+}
+
+/** The id of the agent token `presented`, revoked or not (agentTokenFile's successor names it). */
+export async function agentTokenIdOf(store: Store, presented: string): Promise<string | undefined> {
+  const row = await store.db
+    .selectFrom('tokens')
+    .select('id')
+    .where('hash', '=', hashToken(presented))
+    .where('kind', '=', 'agent')
+    .executeTakeFirst();
+  return row?.id;
 }
 
 export async function getToken(store: Store, id: string): Promise<TokenInfo | undefined> {
@@ -131,6 +168,7 @@ function toInfo(row: {
   last_used_at: number | null;
   role: string | null;
   created_by: string | null;
+  replaces: string | null;
 }): TokenInfo {
   return {
     id: row.id,
@@ -142,5 +180,6 @@ function toInfo(row: {
     // A user token with no recognizable role gets the least one, never more.
     role: row.kind === 'user' ? (isUserRole(row.role) ? row.role : 'VIEWER') : null,
     createdBy: row.created_by,
+    replaces: row.replaces,
   };
 }

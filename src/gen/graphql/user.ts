@@ -152,6 +152,7 @@ export interface MutationCreateTokenArgs {
   kind: TokenKindValue;
   name: string;
   role?: UserRole | null;
+  replaces?: string | null;
 }
 
 export interface MutationRevokeTokenArgs {

@@ -52,6 +52,9 @@ test('written (0600) before listening, kept while it works, replaced once revoke
   const second = readFileSync(file, 'utf8').trim();
   assert.notEqual(second, first, 'a revoked token is replaced');
   assert.equal(await agentApiStatus(cp.url, second), 200);
+  // By its successor, so the dev agent using the file keeps its id (AGENT_ID_TAKEN otherwise).
+  const successor = (await listTokens(cp.store)).find((t) => t.kind === 'agent' && t.revokedAt === null);
+  assert.equal(successor?.replaces, id);
   await cp.close();
 
   writeFileSync(file, 'garbage\n', { mode: 0o644 });

@@ -160,7 +160,7 @@ describeEachDialect('auth matrix', (target) => {
 
   const agentRow = () => h.store.db.selectFrom('agents').selectAll().where('id', '=', AGENT_ID).executeTakeFirst();
 
-  test('agent API: every operation naming an agent × another token / unknown id → FORBIDDEN, nothing changed', async () => {
+  test('agent API: every operation naming an agent × another token / unknown id → FORBIDDEN (AGENT_ID_TAKEN), nothing changed', async () => {
     const ops = operations(createAgentSchema(), AGENT_ID).filter((o) => o.namesAgent);
     assert.deepEqual(ops.map((o) => o.name.split(' ')[1]).sort(), [
       'ackWork',
@@ -193,7 +193,9 @@ describeEachDialect('auth matrix', (target) => {
         data?: Record<string, unknown> | null;
         errors?: { extensions?: { code?: string } }[];
       };
-      assert.equal(body.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_FORBIDDEN', `${op.name} as ${who}: ${r.text}`);
+      // Registering another token's agent id has its own code, saying how to rotate a token.
+      const want = op.name.endsWith('registerAgent') ? 'OUTPOST_ERR_AGENT_ID_TAKEN' : 'OUTPOST_ERR_FORBIDDEN';
+      assert.equal(body.errors?.[0]?.extensions?.code, want, `${op.name} as ${who}: ${r.text}`);
       assert.ok(!body.data || Object.values(body.data).every((v) => v === null), `${op.name} as ${who}: no data`);
     }
     assert.equal(JSON.stringify(await agentRow()), before, "the agent's row is unchanged");
@@ -237,18 +239,17 @@ describeEachDialect('auth matrix', (target) => {
     }
   });
 
-  test('an agent whose token was revoked may be re-registered by a new token (rotation)', async () => {
+  test("an agent id stays its token's once revoked; only that token's successor re-registers it (rotation)", async () => {
     const old = await createToken(h.store, 'agent', 'old');
     const fresh = (await createToken(h.store, 'agent', 'new')).token;
     const i = { agentId: 'agent_rotated', name: 'r', hostname: 'h', version: '0', taskQueue: 'q' };
     assert.ok((await h.gql('agent', REGISTER, { i }, old.token)).data);
-    assert.equal(
-      (await h.gql('agent', REGISTER, { i }, fresh)).errors?.[0]?.extensions?.code,
-      'OUTPOST_ERR_FORBIDDEN',
-      'refused while the first token is live',
-    );
+    const code = async (token: string) => (await h.gql('agent', REGISTER, { i }, token)).errors?.[0]?.extensions?.code;
+    assert.equal(await code(fresh), 'OUTPOST_ERR_AGENT_ID_TAKEN', 'refused while the first token is live');
     await revokeToken(h.store, old.id);
-    const r = await h.gql<{ registerAgent: { agentId: string } }>('agent', REGISTER, { i }, fresh);
+    assert.equal(await code(fresh), 'OUTPOST_ERR_AGENT_ID_TAKEN', 'and once it is revoked');
+    const successor = (await createToken(h.store, 'agent', 'successor', { replaces: old.id })).token;
+    const r = await h.gql<{ registerAgent: { agentId: string } }>('agent', REGISTER, { i }, successor);
     assert.equal(r.data?.registerAgent.agentId, 'agent_rotated', JSON.stringify(r.errors));
   });
 
