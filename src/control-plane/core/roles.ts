@@ -35,6 +35,7 @@ export const REQUIRED_ROLE = {
   launchRun: 'LAUNCHER',
   terminateRun: 'LAUNCHER',
   queryCodeLocation: 'LAUNCHER',
+  partitionKeys: 'LAUNCHER',
   testSchedule: 'LAUNCHER',
   testSensor: 'LAUNCHER',
   createSignInLink: 'VIEWER',

@@ -169,7 +169,7 @@ export function createUserSchema() {
         codeLocations: (_: unknown, __: unknown, { store }: ApiContext) => listLocations(store.db),
         codeLocation: (_: unknown, { name }: QueryCodeLocationArgs, { store }: ApiContext) =>
           getLocation(store.db, name),
-        partitionKeys: restricted('queryCodeLocation', (_: unknown, a: QueryPartitionKeysArgs, c: ApiContext) => {
+        partitionKeys: restricted('partitionKeys', (_: unknown, a: QueryPartitionKeysArgs, c: ApiContext) => {
           // A unit per field, as a mutation takes: aliases in one request may each ask an agent.
           c.requestBudget?.take(c.principal.id);
           return answerIfStillSignedIn(

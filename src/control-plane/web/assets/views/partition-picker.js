@@ -116,7 +116,7 @@ export function partitionPicker(location, job, set) {
       open(false);
     }
   });
-  if (!can('queryCodeLocation')) return { input, hint };
+  if (!can('partitionKeys')) return { input, hint };
   let timer;
   let asked = 0;
   input.addEventListener('input', () => {
