@@ -42,6 +42,12 @@ export type WorkAck = WorkAckInput;
 export type WorkspaceEntry = Omit<WorkspaceQuery['workspace'][number], 'spec'> & { spec: Record<string, unknown> };
 
 export type RunCursor = RunCursorQuery['runCursor'];
+/**
+ * The run cursor the spool retention sweep judges by: `logsTruncated` says whether the control
+ * plane's log cap dropped output; null from a control plane too old to say (then nothing proves
+ * that its logs are whole).
+ */
+export type RetentionCursor = RunCursor & { logsTruncated: boolean | null };
 
 export interface CodeServerStatusReport {
   location: string;
@@ -105,6 +111,7 @@ export interface ControlPlaneClient {
     data: Buffer,
   ): Promise<AgentOperations['AppendComputeLogs']['result']['appendComputeLogs']>;
   runCursor(agentId: string, runId: string): Promise<RunCursor>;
+  retentionCursor(agentId: string, runId: string): Promise<RetentionCursor>;
 }
 
 export interface ControlPlaneClientOptions {
@@ -177,6 +184,9 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
    * first refusal on (a control plane from before that field: the launch asks runCursor itself).
    */
   let claimCursors = true;
+
+  /** Whether the control plane answers RunCursor.logsTruncated; false from its first refusal on (an older one). */
+  let retentionTruncation = true;
 
   /** The raw-body endpoints this control plane answers; one answering NO_ROUTE (older) is not asked again. */
   const raw = { logs: true, events: true };
@@ -290,6 +300,17 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
       );
     },
     runCursor: (agentId, runId) => cursors.get(agentId, runId),
+    async retentionCursor(agentId, runId) {
+      if (retentionTruncation) {
+        try {
+          return (await call('RetentionCursor', { agentId, runId })).runCursor;
+        } catch (err) {
+          if (!refusesField(err, 'RunCursor', 'logsTruncated')) throw err;
+          retentionTruncation = false;
+        }
+      }
+      return { ...(await cursors.get(agentId, runId)), logsTruncated: null };
+    },
   };
 }
 

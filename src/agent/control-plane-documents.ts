@@ -124,6 +124,21 @@ export const AGENT_DOCUMENTS = {
       }
     }
   `,
+  // RunCursor with whether the log cap dropped output (RunCursor.logsTruncated), asked only by the
+  // spool retention sweep: a control plane from before that field refuses it, and the sweep then
+  // keeps the spool (it cannot tell that the stored logs are whole).
+  RetentionCursor: /* GraphQL */ `
+    query RetentionCursor($agentId: ID!, $runId: ID!) {
+      runCursor(agentId: $agentId, runId: $runId) {
+        runId
+        lastSeq
+        stdoutBytes
+        stderrBytes
+        status
+        logsTruncated
+      }
+    }
+  `,
   RunCursors: /* GraphQL */ `
     query RunCursors($agentId: ID!, $runIds: [ID!]!) {
       runCursors(agentId: $agentId, runIds: $runIds) {

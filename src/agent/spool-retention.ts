@@ -4,7 +4,8 @@
 //   this process is not launching or supervising it;
 // - nothing in it was written for `retentionMs` (the retention period, --spool-retention-hours);
 // - the control plane says the run has ended and stores all of it: its events up to the spool's
-//   last seq, and both log files to their full size (runCursor).
+//   last seq, and both log files to their full size, none of their output dropped by its per-run
+//   log cap (runCursor with logsTruncated; a control plane too old to say keeps the directory).
 // Every check is read afresh from disk and the control plane at each sweep, so a restarted agent
 // sweeps as it would have (nothing to lose on a crash); a directory it cannot judge is kept.
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
@@ -23,7 +24,7 @@ export interface SpoolRetentionOptions {
   dataDir: string;
   /** How long a finished run's directory is kept after its last write. */
   retentionMs: number;
-  controlPlane: Pick<ControlPlaneClient, 'runCursor'>;
+  controlPlane: Pick<ControlPlaneClient, 'retentionCursor'>;
   agentId: () => string;
   /** Runs this process is launching or supervising right now: never deleted. */
   busy: (runId: string) => boolean;
@@ -80,7 +81,7 @@ async function keepReason(opts: SpoolRetentionOptions, runId: string): Promise<s
   if (age < opts.retentionMs) return 'within its retention period';
   let cursor;
   try {
-    cursor = await opts.controlPlane.runCursor(opts.agentId(), runId);
+    cursor = await opts.controlPlane.retentionCursor(opts.agentId(), runId);
   } catch (err) {
     // RUN_NOT_OWNED (another agent holds its launch), a control plane that is down: ask later.
     const { code, err: message } = errorLogFields(err);
@@ -91,6 +92,9 @@ async function keepReason(opts: SpoolRetentionOptions, runId: string): Promise<s
   if (lastSeq > cursor.lastSeq) return `events after seq ${cursor.lastSeq} not stored yet`;
   if (fileSize(join(spool, SPOOL_FILES.stdout)) > cursor.stdoutBytes) return 'stdout not fully stored';
   if (fileSize(join(spool, SPOOL_FILES.stderr)) > cursor.stderrBytes) return 'stderr not fully stored';
+  // Past the cap the control plane keeps a prefix and a marker: the spool is the only full copy.
+  if (cursor.logsTruncated) return 'logs truncated by the control plane: the spool is their only full copy';
+  if (cursor.logsTruncated === null) return 'the control plane does not say whether it truncated the logs (older)';
   return undefined;
 }
 

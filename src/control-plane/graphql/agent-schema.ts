@@ -73,6 +73,7 @@ async function runCursorOf(store: ApiContext['store'], runId: string) {
     stdoutBytes: run.stdoutBytes,
     stderrBytes: run.stderrBytes,
     status: run.status,
+    logsTruncated: run.logsTruncated,
   };
 }
 

@@ -333,6 +333,22 @@ export type RunCursorQuery = {
   };
 };
 
+export type RetentionCursorQueryVariables = {
+  agentId: string;
+  runId: string;
+};
+
+export type RetentionCursorQuery = {
+  runCursor: {
+    runId: string;
+    lastSeq: number;
+    stdoutBytes: number;
+    stderrBytes: number;
+    status: RunStatus;
+    logsTruncated: boolean;
+  };
+};
+
 export type RunCursorsQueryVariables = {
   agentId: string;
   runIds: Array<string>;
@@ -363,5 +379,6 @@ export interface AgentOperations {
   AppendRunEventLines: { variables: AppendRunEventLinesMutationVariables; result: AppendRunEventLinesMutation };
   AppendComputeLogs: { variables: AppendComputeLogsMutationVariables; result: AppendComputeLogsMutation };
   RunCursor: { variables: RunCursorQueryVariables; result: RunCursorQuery };
+  RetentionCursor: { variables: RetentionCursorQueryVariables; result: RetentionCursorQuery };
   RunCursors: { variables: RunCursorsQueryVariables; result: RunCursorsQuery };
 }
