@@ -10,7 +10,7 @@
 // sweeps as it would have (nothing to lose on a crash); a directory it cannot judge is kept.
 import { lstatSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { errorLogFields } from '../shared/errors.js';
+import { errorLogFields, isOutpostError } from '../shared/errors.js';
 import type { Logger } from '../shared/logger.js';
 import { SPOOL_FILES } from '../shared/run-events.js';
 import { isTerminalRunStatus } from '../shared/run-status.js';
@@ -18,7 +18,7 @@ import type { ControlPlaneClient } from './control-plane-client.js';
 import { isSameLiveProcess } from './launchers/proc.js';
 import { readProcessRecord, runsRoot, spoolOf } from './launchers/run-records.js';
 import { lineHead, readRange } from './spool-lines.js';
-import { spoolWriters } from './spool-writers.js';
+import { eventsFileId, spoolsWrittenNow } from './spool-writers.js';
 
 export interface SpoolRetentionOptions {
   dataDir: string;
@@ -38,8 +38,29 @@ export interface SweepResult {
   kept: Map<string, string>;
 }
 
+/** Control plane questions one sweep asks at most; the rest wait for a later sweep. */
+export const MAX_CURSOR_QUESTIONS_PER_SWEEP = 200;
+/** How long a directory whose answer cannot change soon is not asked about again (doubling up to a week). */
+const FIRST_BACKOFF_MS = 60 * 60 * 1000;
+const MAX_BACKOFF_MS = 7 * 24 * 60 * 60 * 1000;
+
+/**
+ * What sweeps remember between them (nothing a restart needs): when each run was last asked
+ * about, and when a run whose answer will not change soon (another agent's run, one the control
+ * plane does not know, logs cut by its cap) may be asked again.
+ */
+export interface SweepMemory {
+  askedAt: Map<string, number>;
+  backoff: Map<string, { until: number; waitMs: number }>;
+}
+
+export const newSweepMemory = (): SweepMemory => ({ askedAt: new Map(), backoff: new Map() });
+
 /** One pass over `<dataDir>/runs`: deletes what may go (see the header), says why the rest stays. */
-export async function sweepRunDirs(opts: SpoolRetentionOptions): Promise<SweepResult> {
+export async function sweepRunDirs(
+  opts: SpoolRetentionOptions & { stopped?: () => boolean },
+  memory: SweepMemory = newSweepMemory(),
+): Promise<SweepResult> {
   const result: SweepResult = { deleted: [], kept: new Map() };
   let runIds: string[];
   try {
@@ -47,10 +68,45 @@ export async function sweepRunDirs(opts: SpoolRetentionOptions): Promise<SweepRe
   } catch {
     return result; // no run yet
   }
+  // Cheap checks on disk first; the /proc walk once for the sweep, only when a directory is old
+  // enough to need it; then the control plane, least recently asked first, at most a bounded number.
+  const now = opts.now();
+  let written: Set<string> | undefined;
+  const candidates: string[] = [];
   for (const runId of runIds) {
-    const why = await keepReason(opts, runId);
-    if (why) {
-      result.kept.set(runId, why);
+    const why = localKeepReason(opts, runId, now, () => (written ??= spoolsWrittenNow()));
+    if (why) result.kept.set(runId, why);
+    else candidates.push(runId);
+  }
+  const present = new Set(runIds);
+  for (const map of [memory.askedAt, memory.backoff]) for (const id of map.keys()) if (!present.has(id)) map.delete(id);
+  candidates.sort((a, b) => (memory.askedAt.get(a) ?? 0) - (memory.askedAt.get(b) ?? 0));
+  let asked = 0;
+  for (const runId of candidates) {
+    if (opts.stopped?.()) {
+      result.kept.set(runId, 'agent stopping');
+      continue;
+    }
+    const backoff = memory.backoff.get(runId);
+    if (backoff && backoff.until > now) {
+      result.kept.set(runId, 'asked recently; its answer will not change soon');
+      continue;
+    }
+    if (asked >= MAX_CURSOR_QUESTIONS_PER_SWEEP) {
+      result.kept.set(runId, `not asked this sweep (at most ${MAX_CURSOR_QUESTIONS_PER_SWEEP} questions per sweep)`);
+      continue;
+    }
+    asked++;
+    memory.askedAt.set(runId, now);
+    const judged = await storedKeepReason(opts, runId);
+    if (judged.settled) {
+      const waitMs = Math.min(MAX_BACKOFF_MS, backoff ? backoff.waitMs * 2 : FIRST_BACKOFF_MS);
+      memory.backoff.set(runId, { until: now + waitMs, waitMs });
+    } else {
+      memory.backoff.delete(runId);
+    }
+    if (judged.why) {
+      result.kept.set(runId, judged.why);
       continue;
     }
     try {
@@ -68,34 +124,61 @@ export async function sweepRunDirs(opts: SpoolRetentionOptions): Promise<SweepRe
   return result;
 }
 
-/** Why the run's directory stays, or undefined when it may go. */
-async function keepReason(opts: SpoolRetentionOptions, runId: string): Promise<string | undefined> {
+/** Why the run's directory stays, judged on this host alone; undefined when the control plane decides. */
+function localKeepReason(
+  opts: SpoolRetentionOptions,
+  runId: string,
+  now: number,
+  written: () => Set<string>,
+): string | undefined {
   const dir = join(runsRoot(opts.dataDir), runId);
   const spool = spoolOf(dir);
   if (!lstatSync(dir, { throwIfNoEntry: false })?.isDirectory()) return 'not a run directory';
   if (opts.busy(runId)) return 'live here';
+  if (now - lastWrite(dir, spool) < opts.retentionMs) return 'within its retention period';
   const rec = readProcessRecord(dir);
   if (rec && isSameLiveProcess(rec.pid, rec.startTime)) return 'its worker is alive';
-  if (spoolWriters(spool).length) return 'a process still writes its spool';
-  const age = opts.now() - lastWrite(dir, spool);
-  if (age < opts.retentionMs) return 'within its retention period';
+  const events = eventsFileId(spool);
+  if (events && written().has(events)) return 'a process still writes its spool';
+  return undefined;
+}
+
+/**
+ * Why the run's directory stays, by what the control plane stores, or no reason when it may go;
+ * `settled` when that answer will not change soon (asked again only after a backoff).
+ */
+async function storedKeepReason(
+  opts: SpoolRetentionOptions,
+  runId: string,
+): Promise<{ why?: string; settled: boolean }> {
+  const spool = spoolOf(join(runsRoot(opts.dataDir), runId));
   let cursor;
   try {
     cursor = await opts.controlPlane.retentionCursor(opts.agentId(), runId);
   } catch (err) {
-    // RUN_NOT_OWNED (another agent holds its launch), a control plane that is down: ask later.
+    // RUN_NOT_OWNED (another agent holds its launch) or UNKNOWN_RUN: not soon ours to judge; a
+    // control plane that is down: ask at the next sweep.
     const { code, err: message } = errorLogFields(err);
-    return `control plane did not answer: ${code ?? message}`;
+    const settled = isOutpostError(err, 'RUN_NOT_OWNED') || isOutpostError(err, 'UNKNOWN_RUN');
+    return { why: `control plane did not answer: ${code ?? message}`, settled };
   }
-  if (!isTerminalRunStatus(cursor.status)) return `run is ${cursor.status}`;
+  if (!isTerminalRunStatus(cursor.status)) return { why: `run is ${cursor.status}`, settled: false };
   const lastSeq = lastSpoolSeq(join(spool, SPOOL_FILES.events));
-  if (lastSeq > cursor.lastSeq) return `events after seq ${cursor.lastSeq} not stored yet`;
-  if (fileSize(join(spool, SPOOL_FILES.stdout)) > cursor.stdoutBytes) return 'stdout not fully stored';
-  if (fileSize(join(spool, SPOOL_FILES.stderr)) > cursor.stderrBytes) return 'stderr not fully stored';
+  if (lastSeq > cursor.lastSeq) return { why: `events after seq ${cursor.lastSeq} not stored yet`, settled: false };
+  if (fileSize(join(spool, SPOOL_FILES.stdout)) > cursor.stdoutBytes) {
+    return { why: 'stdout not fully stored', settled: false };
+  }
+  if (fileSize(join(spool, SPOOL_FILES.stderr)) > cursor.stderrBytes) {
+    return { why: 'stderr not fully stored', settled: false };
+  }
   // Past the cap the control plane keeps a prefix and a marker: the spool is the only full copy.
-  if (cursor.logsTruncated) return 'logs truncated by the control plane: the spool is their only full copy';
-  if (cursor.logsTruncated === null) return 'the control plane does not say whether it truncated the logs (older)';
-  return undefined;
+  if (cursor.logsTruncated) {
+    return { why: 'logs truncated by the control plane: the spool is their only full copy', settled: true };
+  }
+  if (cursor.logsTruncated === null) {
+    return { why: 'the control plane does not say whether it truncated the logs (older)', settled: false };
+  }
+  return { settled: false };
 }
 
 /** Newest mtime of the run directory's and its spool's entries (ms). */
@@ -148,24 +231,32 @@ function lastSpoolSeq(file: string): number {
   return Number.MAX_SAFE_INTEGER;
 }
 
-/** Sweeps at start and then every `everyMs` until stopped. */
+/**
+ * Sweeps at start and then `everyMs` after each sweep ends (never two at once, however long one
+ * takes), until stopped; stop() waits for the sweep under way, which stops asking at once.
+ */
 export function startSpoolRetention(opts: SpoolRetentionOptions & { everyMs: number }): { stop(): Promise<void> } {
-  let sweeping: Promise<unknown> = Promise.resolve();
+  const memory = newSweepMemory();
   let stopped = false;
+  let timer: NodeJS.Timeout | undefined;
+  let sweeping: Promise<void>;
   const sweep = (): void => {
-    sweeping = sweepRunDirs(opts).catch((err: unknown) =>
-      opts.logger.warn({ err: (err as Error).message }, 'spool retention sweep failed'),
-    );
+    sweeping = sweepRunDirs({ ...opts, stopped: () => stopped }, memory)
+      .then(
+        () => undefined,
+        (err: unknown) => opts.logger.warn({ err: (err as Error).message }, 'spool retention sweep failed'),
+      )
+      .then(() => {
+        if (stopped) return;
+        timer = setTimeout(sweep, opts.everyMs);
+        timer.unref();
+      });
   };
   sweep();
-  const timer = setInterval(() => {
-    if (!stopped) void sweeping.then(sweep);
-  }, opts.everyMs);
-  timer.unref();
   return {
     async stop() {
       stopped = true;
-      clearInterval(timer);
+      clearTimeout(timer);
       await sweeping;
     },
   };

@@ -49,26 +49,61 @@ export function spoolWriters(spoolDir: string, self = process.pid): SpoolWriter[
 }
 
 function holdsForWriting(pid: number, files: Set<string>): boolean {
+  return writtenFiles(pid, (id) => files.has(id), true).length > 0;
+}
+
+/**
+ * The `dev:ino` of every events file that a live process other than `self` holds open for writing:
+ * one walk over /proc for a whole sweep of spools (spool-retention.ts), rather than one per spool.
+ */
+export function spoolsWrittenNow(self = process.pid): Set<string> {
+  const out = new Set<string>();
+  let pids: string[];
+  try {
+    pids = readdirSync('/proc').filter((n) => /^\d+$/.test(n));
+  } catch {
+    return out;
+  }
+  for (const p of pids) {
+    if (Number(p) === self) continue;
+    for (const id of writtenFiles(Number(p), () => true, false)) out.add(id);
+  }
+  return out;
+}
+
+/** The `dev:ino` of `pid`'s events files open for writing that `wanted` accepts (`first`: stop at one). */
+function writtenFiles(pid: number, wanted: (id: string) => boolean, first: boolean): string[] {
   let fds: string[];
   try {
     fds = readdirSync(`/proc/${pid}/fd`);
   } catch {
-    return false; // gone, or not ours to look at
+    return []; // gone, or not ours to look at
   }
+  const out: string[] = [];
   for (const fd of fds) {
     try {
       // The link's name is cheap and filters nearly every fd; the inode decides.
       if (!WATCHED.includes(basename(readlinkSync(`/proc/${pid}/fd/${fd}`)))) continue;
       const st = statSync(`/proc/${pid}/fd/${fd}`);
-      if (!files.has(`${st.dev}:${st.ino}`)) continue;
+      const id = `${st.dev}:${st.ino}`;
+      if (!wanted(id)) continue;
       // O_ACCMODE: 0 read-only (a reader such as `tail` does not keep a run going), 1 or 2 write.
       const flags = /flags:\s*([0-7]+)/.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8'))?.[1];
-      if (flags !== undefined && (parseInt(flags, 8) & 3) !== 0) return true;
+      if (flags !== undefined && (parseInt(flags, 8) & 3) !== 0) {
+        out.push(id);
+        if (first) break;
+      }
     } catch {
       // Closed meanwhile.
     }
   }
-  return false;
+  return out;
+}
+
+/** The `dev:ino` key of the spool's events file, as spoolsWrittenNow() lists them; undefined when absent. */
+export function eventsFileId(spoolDir: string): string | undefined {
+  const st = statSync(join(spoolDir, SPOOL_FILES.events), { throwIfNoEntry: false });
+  return st ? `${st.dev}:${st.ino}` : undefined;
 }
 
 function processGroup(pid: number): number | undefined {

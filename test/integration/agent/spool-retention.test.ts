@@ -4,11 +4,18 @@
 // cut (the spool is then their only full copy), or one within its retention period stays.
 // Real control plane, real Temporal, a real agent running real runs of examples/hello.
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, readdirSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadAgentConfig } from '../../../src/agent/config.js';
-import { sweepRunDirs } from '../../../src/agent/spool-retention.js';
+import {
+  MAX_CURSOR_QUESTIONS_PER_SWEEP,
+  newSweepMemory,
+  startSpoolRetention,
+  sweepRunDirs,
+  type SpoolRetentionOptions,
+  type SweepMemory,
+} from '../../../src/agent/spool-retention.js';
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { testTemporal } from '../../support/temporal.js';
@@ -39,16 +46,17 @@ const launchRegion = async (partitionKey: string): Promise<string> =>
     )
   ).launchRun.id;
 
-const sweep = (retentionMs: number) =>
-  sweepRunDirs({
-    dataDir: join(agent.launcher.runDir('x'), '..', '..'),
-    retentionMs,
-    controlPlane: agent.controlPlane,
-    agentId: () => agent.agentId,
-    busy: (runId) => agent.launcher.running().includes(runId),
-    now: Date.now,
-    logger: createLogger({ name: 'test-retention', level: 'silent' }),
-  });
+const retentionOptions = (retentionMs: number, controlPlane: SpoolRetentionOptions['controlPlane']) => ({
+  dataDir: join(agent.launcher.runDir('x'), '..', '..'),
+  retentionMs,
+  controlPlane,
+  agentId: () => agent.agentId,
+  busy: (runId: string) => agent.launcher.running().includes(runId),
+  now: Date.now,
+  logger: createLogger({ name: 'test-retention', level: 'silent' }),
+});
+const sweep = (retentionMs: number, memory?: SweepMemory) =>
+  sweepRunDirs(retentionOptions(retentionMs, agent.controlPlane), memory);
 
 test('a finished, fully stored run goes once its retention has passed; one within it, one the control plane lacks bytes of, one with logs past the cap, and a live one stay', async () => {
   const done = await launchRegion('eu');
@@ -90,6 +98,59 @@ test('a finished, fully stored run goes once its retention has passed; one withi
   // The events and logs stay readable where they are stored.
   assert.match(await stack.computeLogs(done, 'stdout'), /hello eu/);
   assert.ok(!readdirSync(join(agent.launcher.runDir(done), '..')).includes(done));
+});
+
+test('a sweep asks the control plane about a bounded number of directories, least recently asked first, and not again soon about one it cannot judge or whose logs were cut', async () => {
+  // Directories the control plane has never heard of (UNKNOWN_RUN): one more than a sweep asks about.
+  const root = join(agent.launcher.runDir('x'), '..');
+  const strays = Array.from({ length: MAX_CURSOR_QUESTIONS_PER_SWEEP + 1 }, (_, i) => `stray-${i}`);
+  for (const id of strays) mkdirSync(join(root, id));
+  try {
+    const memory = newSweepMemory();
+    const first = await sweep(0, memory);
+    const notAsked = (r: typeof first) => [...r.kept].filter(([, why]) => why.startsWith('not asked this sweep'));
+    assert.ok(notAsked(first).length >= 1, 'some directory waits for a later sweep');
+    assert.match(first.kept.get(strays[0]!) ?? '', /^control plane did not answer: OUTPOST_ERR_(UNKNOWN_RUN|RUN_NOT_OWNED)$/);
+    const second = await sweep(0, memory);
+    // The ones asked before are not asked again soon (settled answers); the rest are asked now.
+    assert.equal(second.kept.get(strays[0]!), 'asked recently; its answer will not change soon');
+    for (const [id] of notAsked(first)) assert.doesNotMatch(second.kept.get(id) ?? '', /^not asked this sweep/, id);
+    const capped = [...second.kept].find(([, why]) => why.startsWith('logs truncated'));
+    assert.equal(capped, undefined, 'the run with cut logs was asked in the first sweep and waits');
+  } finally {
+    for (const id of strays) rmSync(join(root, id), { recursive: true, force: true });
+  }
+});
+
+test('sweeps never overlap, and none runs or asks after stop()', async () => {
+  let inFlight = 0;
+  let most = 0;
+  let calls = 0;
+  let stopped = false;
+  let afterStop = 0;
+  // The real client, counted.
+  const counted: SpoolRetentionOptions['controlPlane'] = {
+    async retentionCursor(agentId, runId) {
+      calls++;
+      if (stopped) afterStop++;
+      most = Math.max(most, ++inFlight);
+      try {
+        return await agent.controlPlane.retentionCursor(agentId, runId);
+      } finally {
+        inFlight--;
+      }
+    },
+  };
+  // Every millisecond: far shorter than a sweep, which asks about the run with unstored stdout each time.
+  const retention = startSpoolRetention({ ...retentionOptions(0, counted), everyMs: 1 });
+  await until('several sweeps', async () => (calls >= 5 ? true : undefined));
+  stopped = true;
+  await retention.stop();
+  const atStop = calls;
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(most, 1, 'one question at a time: sweeps do not pile up');
+  assert.equal(afterStop, 0, 'no question after stop()');
+  assert.equal(calls, atStop);
 });
 
 test('--spool-retention-hours defaults to 24 and 0 turns deletion off', () => {
