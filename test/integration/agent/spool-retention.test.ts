@@ -110,7 +110,10 @@ test('a sweep asks the control plane about a bounded number of directories, leas
     const first = await sweep(0, memory);
     const notAsked = (r: typeof first) => [...r.kept].filter(([, why]) => why.startsWith('not asked this sweep'));
     assert.ok(notAsked(first).length >= 1, 'some directory waits for a later sweep');
-    assert.match(first.kept.get(strays[0]!) ?? '', /^control plane did not answer: OUTPOST_ERR_(UNKNOWN_RUN|RUN_NOT_OWNED)$/);
+    assert.match(
+      first.kept.get(strays[0]!) ?? '',
+      /^control plane did not answer: OUTPOST_ERR_(UNKNOWN_RUN|RUN_NOT_OWNED)$/,
+    );
     const second = await sweep(0, memory);
     // The ones asked before are not asked again soon (settled answers); the rest are asked now.
     assert.equal(second.kept.get(strays[0]!), 'asked recently; its answer will not change soon');
@@ -143,7 +146,7 @@ test('sweeps never overlap, and none runs or asks after stop()', async () => {
   };
   // Every millisecond: far shorter than a sweep, which asks about the run with unstored stdout each time.
   const retention = startSpoolRetention({ ...retentionOptions(0, counted), everyMs: 1 });
-  await until('several sweeps', async () => (calls >= 5 ? true : undefined));
+  await until('several sweeps', () => (calls >= 5 ? true : undefined));
   stopped = true;
   await retention.stop();
   const atStop = calls;
