@@ -22,6 +22,9 @@ export function temporalUnavailable(err: unknown, address: string, what: string)
   if (err instanceof OutpostError) return err.errorName === 'TEMPORAL_UNAVAILABLE' ? err : undefined;
   const e = err as { code?: unknown; name?: unknown; message?: unknown } | undefined;
   const message = typeof e?.message === 'string' ? e.message : String(err);
+  // The native client reports a failed TLS handshake as a TransportError too: not a Temporal that
+  // is away, a configuration that no retry fixes (connectWithin throws it as TEMPORAL_TLS_FAILED).
+  if (isTlsFailure(message)) return undefined;
   const unreached =
     (typeof e?.code === 'number' && UNREACHED.has(e.code)) ||
     e?.name === 'TransportError' ||
@@ -33,6 +36,19 @@ export function temporalUnavailable(err: unknown, address: string, what: string)
     cause: err,
     data: { address },
   });
+}
+
+/**
+ * Whether a connect error's message is a TLS handshake failure, as the native client (rustls under
+ * tonic) words it: a server certificate no trusted CA signed or for another name, an alert from the
+ * server (it wanted a client certificate, or refused ours), TLS spoken to a plaintext frontend
+ * (its answer is no TLS record: InvalidContentType / CorruptMessage), or a frontend that speaks no
+ * HTTP/2 over TLS.
+ */
+export function isTlsFailure(message: string): boolean {
+  return /InvalidCertificate|invalid peer certificate|UnknownIssuer|NotValidForName|BadSignature|AlertReceived|received fatal alert|HandshakeFailure|CertificateRequired|InvalidContentType|CorruptMessage|InvalidMessage|PeerIncompatible|PeerMisbehaved|NoApplicationProtocol|tls handshake|certificate verify failed/i.test(
+    message,
+  );
 }
 
 /**
@@ -66,6 +82,14 @@ export async function connectWithin<C>(
   try {
     return await Promise.race([attempt, expired]);
   } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    if (!(err instanceof OutpostError) && isTlsFailure(message)) {
+      throw new OutpostError('TEMPORAL_TLS_FAILED', {
+        detail: `connecting to ${address}: ${message}`,
+        cause: err,
+        data: { address },
+      });
+    }
     throw temporalUnavailable(err, address, 'connecting') ?? err;
   } finally {
     clearTimeout(timer);
@@ -77,7 +101,7 @@ export async function connectWithin<C>(
  * each failure logged with its code and the next try (backoff capped at 2 s), until `signal`
  * aborts: an agent started while Temporal is down (restarting with it, not up yet) waits for
  * it, as it waits for its control plane at registration, instead of exiting. Any other failure
- * (TLS, a namespace without Outpost's search attributes) is thrown at once.
+ * (TEMPORAL_TLS_FAILED, a namespace without Outpost's search attributes) is thrown at once.
  */
 export async function whenTemporalAnswers<T>(
   address: string,

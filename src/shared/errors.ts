@@ -56,6 +56,11 @@ export const ERRORS = {
     'Temporal could not be reached, or did not answer in time',
     'Check --temporal-address / OUTPOST_TEMPORAL_ADDRESS (and TLS), and that the Temporal frontend is running and answering (`temporal operator namespace describe <namespace> --address <address>`); then start the agent again.',
   ),
+  TEMPORAL_TLS_FAILED: spec(
+    502,
+    'The TLS handshake with Temporal failed',
+    'The agent and the Temporal frontend disagree on TLS: check --temporal-tls-ca (the CA that signed the server certificate), --temporal-tls-cert / --temporal-tls-key (the client certificate) and --temporal-tls-server-name against how the frontend is served (TLS or plaintext); then start the agent again. Retrying cannot fix this.',
+  ),
   PORT_IN_USE: spec(
     409,
     'A port is already in use',

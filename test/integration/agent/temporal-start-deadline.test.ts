@@ -4,11 +4,16 @@
 // frontend that is gone surfaced as a raw gRPC UNAVAILABLE. A dev server of this test's own, so
 // freezing it stops no other test.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createServer as createTlsServer } from 'node:tls';
 import { after, before, test } from 'node:test';
 import { Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import { checkSearchAttributes } from '../../../src/agent/search-attribute-check.js';
-import { connectWithin } from '../../../src/agent/temporal-reach.js';
+import { connectWithin, whenTemporalAnswers } from '../../../src/agent/temporal-reach.js';
 import { isOutpostError } from '../../../src/shared/errors.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { startDevServer, type DevServer } from '../../../src/shared/temporal-dev-server.js';
@@ -56,6 +61,88 @@ function assertUnavailable(err: unknown, what: string): void {
   assert.ok(err.message.includes(server.address), `${what}: the detail names the address: ${err.message}`);
   assert.match(err.hint, /--temporal-address/);
 }
+
+/** How the agent's start ends when every try fails as `connect` does: thrown at once, or retried until aborted. */
+async function startVerdict(address: string, connect: () => Promise<NativeConnection>): Promise<unknown> {
+  const tries = { n: 0 };
+  const stop = new AbortController();
+  const bound = setTimeout(() => stop.abort(), 20_000);
+  try {
+    await whenTemporalAnswers(
+      address,
+      () => {
+        tries.n++;
+        return connectWithin(address, connect, (c) => c.close(), 10_000);
+      },
+      log,
+      stop.signal,
+    );
+    return 'connected';
+  } catch (err) {
+    return { err, tries: tries.n, aborted: stop.signal.aborted };
+  } finally {
+    clearTimeout(bound);
+  }
+}
+
+test('a TLS misconfiguration ends the start at once instead of waiting for Temporal: TLS to a plaintext frontend, a server certificate of an unknown CA', async () => {
+  const plain = (await startVerdict(server.address, () =>
+    NativeConnection.connect({ address: server.address, tls: true }),
+  )) as { err: unknown; tries: number; aborted: boolean };
+  assert.equal(plain.tries, 1, `one try: ${String(plain.err)}`);
+  assert.ok(!isOutpostError(plain.err, 'TEMPORAL_UNAVAILABLE'), String(plain.err));
+
+  // A real TLS frontend whose certificate no trusted CA signed (self-signed, made here).
+  const dir = mkdtempSync(join(tmpdir(), 'outpost-tls-'));
+  const tls = createTlsServer(
+    (() => {
+      execFileSync(
+        'openssl',
+        [
+          'req',
+          '-x509',
+          '-newkey',
+          'ec',
+          '-pkeyopt',
+          'ec_paramgen_curve:prime256v1',
+          '-nodes',
+          '-days',
+          '1',
+          '-subj',
+          '/CN=127.0.0.1',
+          '-addext',
+          'subjectAltName=IP:127.0.0.1',
+          '-keyout',
+          join(dir, 'key.pem'),
+          '-out',
+          join(dir, 'cert.pem'),
+        ],
+        { stdio: 'ignore' },
+      );
+      return {
+        key: readFileSync(join(dir, 'key.pem')),
+        cert: readFileSync(join(dir, 'cert.pem')),
+        ALPNProtocols: ['h2'],
+      };
+    })(),
+    (s) => s.on('error', () => undefined),
+  );
+  tls.on('tlsClientError', () => undefined);
+  await new Promise<void>((r) => tls.listen(0, '127.0.0.1', () => r()));
+  const address = `127.0.0.1:${(tls.address() as { port: number }).port}`;
+  try {
+    const unknownCa = (await startVerdict(address, () => NativeConnection.connect({ address, tls: true }))) as {
+      err: unknown;
+      tries: number;
+    };
+    assert.equal(unknownCa.tries, 1, `one try: ${String(unknownCa.err)}`);
+    assert.ok(isOutpostError(unknownCa.err, 'TEMPORAL_TLS_FAILED'), String(unknownCa.err));
+    assert.ok(isOutpostError(plain.err, 'TEMPORAL_TLS_FAILED'), String(plain.err));
+  } finally {
+    tls.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test('a Temporal that holds the connection and never answers: the check and a new connection end with TEMPORAL_UNAVAILABLE', async () => {
   process.kill(server.process.pid!, 'SIGSTOP');
