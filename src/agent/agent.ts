@@ -131,7 +131,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const mode = opts.mode ?? 'all';
   installRuntime(config, logger);
   const abort = new AbortController();
-  // Any answer from the control plane ends a failed claim's backoff (the poller, made below).
+  // A 2xx answer from the control plane ends the backoff of a claim that did not reach it (the poller, made below).
   let controlPlaneAnswered = (): void => {};
   const controlPlane = createControlPlaneClient({
     url: config.url,

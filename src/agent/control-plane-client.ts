@@ -121,7 +121,7 @@ export interface ControlPlaneClientOptions {
   token: string;
   /** Per-request timeout in ms, added to any long-poll wait; default 30 s. */
   timeoutMs?: number;
-  /** Called after each request the control plane answered below 500 (it is up, not a proxy's 502/503). Default: none. */
+  /** Called after each request the control plane answered with a 2xx (it is up and let us in). Default: none. */
   onAnswer?: () => void;
 }
 
@@ -163,7 +163,7 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
         Buffer.from(JSON.stringify({ query: AGENT_DOCUMENTS[operation], variables, operationName: operation })),
         abort ? AbortSignal.any([timeout, abort]) : timeout,
       );
-      if (res.status < 500) opts.onAnswer?.();
+      if (res.status >= 200 && res.status < 300) opts.onAnswer?.();
       const body = res.body as GraphQLBody | undefined;
       const ok = res.status >= 200 && res.status < 300;
       if (!ok || body?.errors?.length) {
@@ -209,7 +209,7 @@ export function createControlPlaneClient(opts: ControlPlaneClientOptions): Contr
       const message = err instanceof Error ? err.message : String(err);
       throw new OutpostError('CONTROL_PLANE_UNAVAILABLE', { detail: `${url}: ${message}`, cause: err });
     }
-    if (answer.status < 500) opts.onAnswer?.();
+    if (answer.status >= 200 && answer.status < 300) opts.onAnswer?.();
     if (answer.status >= 200 && answer.status < 300) {
       // A 2xx that is not our JSON answer (a proxy's page, a cut body): the transport failed.
       if (typeof answer.body === 'object' && answer.body !== null) return answer.body as T;

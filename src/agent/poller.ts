@@ -220,6 +220,12 @@ export class Poller {
         if (signal.aborted) break;
         const delay = backoffDelay(failures++, this.opts.claimRetry ?? CLAIM_RETRY);
         log.warn({ ...errorLogFields(err), retryInMs: delay }, 'claimWork failed; backing off');
+        // Only a claim that did not reach the control plane is sent again when another request
+        // gets through: one it refused (a revoked token, an internal error) would be refused again.
+        if (!isOutpostError(err, 'CONTROL_PLANE_UNAVAILABLE')) {
+          await sleep(delay, signal);
+          continue;
+        }
         const wake = new AbortController();
         this.backoffWake = wake;
         await sleep(delay, AbortSignal.any([signal, wake.signal]));

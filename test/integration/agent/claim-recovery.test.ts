@@ -141,3 +141,34 @@ test('a claim waiting out its backoff is sent at once when another request of th
     await polling;
   }
 });
+
+test('a claim the control plane refuses (not one that did not reach it) waits out its backoff: answers to other requests do not wake it', async () => {
+  const wakes: { poller?: Poller } = {};
+  const client = createControlPlaneClient({
+    url: relay.url,
+    token,
+    onAnswer: () => wakes.poller?.controlPlaneAnswered(),
+  });
+  const { agentId } = await client.registerAgent(register);
+  // Claims for an agent id another token holds: refused every time, with the control plane up.
+  const other = createControlPlaneClient({ url: relay.url, token: await cp.issueToken('agent', 'b') });
+  const { agentId: theirs } = await other.registerAgent({ ...register, name: 'b' });
+  const made = pollerFor(client, theirs, { claimRetry: { initialMs: 3_600_000, maxMs: 3_600_000 } });
+  wakes.poller = made.poller;
+  const abort = new AbortController();
+  const polling = made.poller.run(abort.signal);
+  try {
+    await until('a refused claim', () => retryDelays(made.lines).length >= 1);
+    // Shipments and heartbeats keep being answered: a retry they woke would be refused again.
+    for (let i = 0; i < 3; i++) await client.workspace(agentId);
+    forwarded.length = 0;
+    await client.workspace(agentId);
+    await until('the relay forwarded the last request', () => forwarded.includes('Workspace'));
+    await new Promise((r) => setTimeout(r, 1_000));
+    assert.equal(retryDelays(made.lines).length, 1, `claims: ${forwarded.join(', ')}`);
+    assert.ok(!forwarded.includes('ClaimWork'));
+  } finally {
+    abort.abort();
+    await polling;
+  }
+});
