@@ -4,10 +4,12 @@
 // cut (the spool is then their only full copy), or one within its retention period stays.
 // Real control plane, real Temporal, a real agent running real runs of examples/hello.
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { buildSchema, parse, validate } from 'graphql';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { loadAgentConfig } from '../../../src/agent/config.js';
+import { createControlPlaneClient } from '../../../src/agent/control-plane-client.js';
 import {
   MAX_CURSOR_QUESTIONS_PER_SWEEP,
   newSweepMemory,
@@ -19,6 +21,7 @@ import {
 import type { RunningAgent } from '../../../src/agent/agent.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { testTemporal } from '../../support/temporal.js';
+import { startRelay } from '../../support/relay.js';
 import { startStack, type Stack } from '../../support/stack.js';
 import { until } from '../../support/wait.js';
 
@@ -154,6 +157,35 @@ test('sweeps never overlap, and none runs or asks after stop()', async () => {
   assert.equal(most, 1, 'one question at a time: sweeps do not pile up');
   assert.equal(afterStop, 0, 'no question after stop()');
   assert.equal(calls, atStop);
+});
+
+test('a control plane from before RunCursor.logsTruncated refuses the field: the sweep keeps a finished, fully stored run', async () => {
+  const run = await launchRegion('apac');
+  await stack.waitRun(run, ['SUCCESS']);
+  await until('the run shipped', async () =>
+    (await agent.controlPlane.runCursor(agent.agentId, run)).stdoutBytes > 0 ? true : undefined,
+  );
+  // The agent schema without the field, validated as graphql-js does in any control plane.
+  const sdl = readFileSync(new URL('../../../src/control-plane/graphql/agent.graphql', import.meta.url), 'utf8');
+  assert.match(sdl, /^\s*logsTruncated: Boolean!$/m);
+  const older = buildSchema(sdl.replace(/^\s*logsTruncated: Boolean!$/m, ''));
+  const relay = await startRelay(stack.cp.url, (_req, body, res) => {
+    const errors = validate(older, parse((JSON.parse(body.toString('utf8')) as { query: string }).query));
+    if (!errors.length) return body;
+    res.writeHead(400, { 'content-type': 'application/graphql-response+json' });
+    res.end(JSON.stringify({ errors: errors.map((e) => ({ message: e.message })) }));
+    return undefined;
+  });
+  try {
+    const client = createControlPlaneClient({ url: relay.url, token: stack.agentToken });
+    const r = await sweepRunDirs(retentionOptions(0, client));
+    assert.equal(r.kept.get(run), 'the control plane does not say whether it truncated the logs (older)');
+    assert.ok(existsSync(agent.launcher.spoolDir(run)));
+    // The same sweep through the current control plane deletes it.
+    assert.ok((await sweep(0)).deleted.includes(run));
+  } finally {
+    await relay.close();
+  }
 });
 
 test('--spool-retention-hours defaults to 24 and 0 turns deletion off', () => {
