@@ -88,54 +88,21 @@ export async function stopGracefully(child: ChildProcess | undefined): Promise<v
 
 /** Every process descending from `root`, read from /proc (Linux), so none outlives the test. */
 export function descendants(root: number): number[] {
-  let scanned: Map<number, number[]> | undefined;
-  const out: number[] = [];
-  const queue = [root];
-  for (let i = 0; i < queue.length && i < 10_000; i++) {
-    const pid = queue[i]!;
-    for (const c of childrenOf(pid) ?? (scanned ??= childrenByScan()).get(pid) ?? []) {
-      out.push(c);
-      queue.push(c);
-    }
-  }
-  return out;
-}
-
-/**
- * The children of `pid` from its threads' `children` files (each lists what that thread forked),
- * without reading every process of the host: [] once it exited; undefined where the kernel has
- * no such files (then childrenByScan).
- */
-function childrenOf(pid: number): number[] | undefined {
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return [];
-  }
-  const out: number[] = [];
-  for (const tid of tasks) {
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && tid === String(pid)) return undefined;
-      continue; // the thread ended while we looked
-    }
-    for (const c of text.split(' ')) if (c.trim()) out.push(Number(c));
-  }
-  return out;
-}
-
-/** Every process's children, from each one's parent pid (/proc/<pid>/stat of the whole host). */
-function childrenByScan(): Map<number, number[]> {
   const children = new Map<number, number[]>();
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const st = readProcStat(Number(entry)); // undefined: exited while we looked
     if (st) children.set(st.ppid, [...(children.get(st.ppid) ?? []), st.pid]);
   }
-  return children;
+  const out: number[] = [];
+  const queue = [root];
+  for (let i = 0; i < queue.length && i < 10_000; i++) {
+    for (const c of children.get(queue[i]!) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
 }
 
 /**
