@@ -14,6 +14,7 @@ import { RequestBudget } from './http/request-budget.js';
 import { DEFAULT_API_LIMITS, type ApiLimits } from './limits.js';
 import type { UserRole } from './core/roles.js';
 import { Store, type StoreLimits } from './store/store.js';
+import { recordAudit } from './store/audit-log.js';
 import { storeSessions } from './store/sessions.js';
 import { createToken, hasLiveToken, agentTokenIdOf, verifyToken, type TokenKind } from './store/tokens.js';
 import { createWebHandler } from './web/index.js';
@@ -132,7 +133,18 @@ async function ensureAgentTokenFile(store: Store, file: string, logger: Logger):
   if (current && (await verifyToken(store, current))?.kind === 'agent') return;
   // The new token succeeds the file's old one, so the agent using this file keeps its id.
   const replaces = current ? await agentTokenIdOf(store, current) : undefined;
-  const { token } = await createToken(store, 'agent', 'outpost dev agent', replaces ? { replaces } : {});
+  const name = 'outpost dev agent';
+  const { id, token } = await createToken(store, 'agent', name, replaces ? { replaces } : {});
+  // Audited as the API's createToken is (a successor takes the old token's agents over), by no
+  // token: the control plane's own start did it. Before the file is written: if the row cannot
+  // be written the start fails, and nobody holds the new token.
+  await recordAudit(store, {
+    actorTokenId: null,
+    actor: 'control plane (--agent-token-file)',
+    action: 'createToken',
+    target: `agent ${name}${replaces ? ` replaces ${replaces}` : ''} (${id})`,
+    outcome: 'ok',
+  });
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   writeFileSync(file, token + '\n', { mode: 0o600 });
   chmodSync(file, 0o600); // writeFileSync's mode applies only to a new file

@@ -186,6 +186,7 @@ export function createUserSchema() {
               },
               Math.min(a.waitMs ?? 10_000, c.limits.maxWaitMs),
               c.request.signal,
+              c.limits.maxWaitMs,
             ),
           );
         }),

@@ -58,7 +58,6 @@ export async function registerAgent(store: Store, input: RegisterAgentInput, tok
   const tokenId = token.id;
   const now = store.now();
   const id = input.agentId ?? newId('agent', now);
-  const before = input.agentId ? await agentTokenId(store.db, id) : undefined;
   const row = {
     name: input.name,
     hostname: input.hostname,
@@ -68,38 +67,47 @@ export async function registerAgent(store: Store, input: RegisterAgentInput, tok
     last_heartbeat_at: now,
     token_id: tokenId,
   };
-  // One conditional upsert, so two tokens racing for a new id cannot both win.
-  const done = await store.db
-    .insertInto('agents')
-    .values({ id, ...row, registered_at: now, code_servers: '[]', running_run_ids: '[]', errors: '[]' })
-    .onConflict((oc) =>
-      oc
-        .column('id')
-        .doUpdateSet(row)
-        .where((eb) =>
-          eb.or([
-            eb('agents.token_id', '=', tokenId),
-            eb('agents.token_id', 'is', null),
-            ...(token.replaces ? [eb('agents.token_id', '=', token.replaces)] : []),
-          ]),
-        ),
-    )
-    .returning('id')
-    .executeTakeFirst();
-  if (!done) {
-    throw new OutpostError('AGENT_ID_TAKEN', {
-      detail: `agent ${id} is registered with another token, which this one does not replace`,
-    });
-  }
-  if (before !== undefined && before !== tokenId && before === token.replaces) {
-    await recordAudit(store, {
-      actorTokenId: tokenId,
-      actor: token.name,
-      action: 'takeOverAgent',
-      target: `${id} from ${before}`,
-      outcome: 'ok',
-    });
-  }
+  // One transaction: the binding read, the conditional upsert (two tokens racing for a new id
+  // cannot both win) and a takeover's audit row are written together or not at all, so a
+  // takeover is never done unaudited (a retry after a failed audit would read the id as its own).
+  await store.transaction(async (trx) => {
+    const before = input.agentId ? await agentTokenId(trx, id) : undefined;
+    const done = await trx
+      .insertInto('agents')
+      .values({ id, ...row, registered_at: now, code_servers: '[]', running_run_ids: '[]', errors: '[]' })
+      .onConflict((oc) =>
+        oc
+          .column('id')
+          .doUpdateSet(row)
+          .where((eb) =>
+            eb.or([
+              eb('agents.token_id', '=', tokenId),
+              eb('agents.token_id', 'is', null),
+              ...(token.replaces ? [eb('agents.token_id', '=', token.replaces)] : []),
+            ]),
+          ),
+      )
+      .returning('id')
+      .executeTakeFirst();
+    if (!done) {
+      throw new OutpostError('AGENT_ID_TAKEN', {
+        detail: `agent ${id} is registered with another token, which this one does not replace`,
+      });
+    }
+    if (before !== undefined && before !== tokenId && before === token.replaces) {
+      await recordAudit(
+        store,
+        {
+          actorTokenId: tokenId,
+          actor: token.name,
+          action: 'takeOverAgent',
+          target: `${id} from ${before}`,
+          outcome: 'ok',
+        },
+        trx,
+      );
+    }
+  });
   return id;
 }
 

@@ -2,6 +2,7 @@
 // token, what, on what, and how it ended). Read by ADMINs; pruned by the daemon after a retention.
 import { newId } from '../../shared/ids.js';
 import type { Store } from './store.js';
+import type { Exec } from './work-items.js';
 
 export interface AuditEntry {
   id: string;
@@ -35,9 +36,14 @@ function printable(s: string): string {
   return s.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (c) => `\\u{${c.codePointAt(0)!.toString(16)}}`);
 }
 
-export async function recordAudit(store: Store, e: Omit<AuditEntry, 'id' | 'at'>): Promise<void> {
+export async function recordAudit(
+  store: Store,
+  e: Omit<AuditEntry, 'id' | 'at'>,
+  /** A transaction the row belongs to (it is written, or not, with the change it records). */
+  db: Exec = store.db,
+): Promise<void> {
   const at = store.now();
-  await store.db
+  await db
     .insertInto('audit_log')
     .values({
       id: newId('aud', at),

@@ -111,7 +111,9 @@ export async function servedLocations(exec: Exec, agentId: string, locations: re
 /**
  * Of `runIds` (an agent's heartbeat), the runs this agent holds: launched by it, or, before a
  * launch is reported, whose LAUNCH_RUN lease it holds. Others are dropped, so one agent cannot
- * list another's runs as its own. Order is kept.
+ * list another's runs as its own. Order is kept. Stricter than assertRunWriter (no other agent of
+ * the lease holder's token), on purpose and display only: a split-mode worker's run shows from its
+ * launch report on (README, agent API ownership table).
  */
 export async function heldRuns(exec: Exec, agentId: string, runIds: readonly string[]): Promise<string[]> {
   if (runIds.length === 0) return [];

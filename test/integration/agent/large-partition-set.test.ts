@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { MAX_SNAPSHOT_PARTITION_KEYS } from '../../../src/shared/location-snapshot.js';
+import { pageOfKeys, PartitionSearchCache } from '../../../src/control-plane/services/partition-keys.js';
 import { testTemporal } from '../../support/temporal.js';
 import { HELLO_MODULE, startStack, type Stack } from '../../support/stack.js';
 
@@ -156,6 +157,66 @@ describe('a static partition set of 100,000 keys', { timeout: 300_000 }, () => {
     assert.equal(await queryItems(), before + 3);
 
     assert.equal(await auditCount(), audited, 'searching writes no audit row');
+  });
+
+  test('a first past the page bound is the bounded page: one search, asked once', async () => {
+    const before = await queryItems();
+    const page = await keysOf({ search: 'k05', first: 5000 });
+    assert.equal(page.keys.length, 1000);
+    assert.equal(page.source, 'LOCATION');
+    assert.equal((await keysOf({ search: 'k05', first: 5000 })).source, 'CACHE');
+    assert.equal((await keysOf({ search: 'k05', first: 1000 })).source, 'CACHE');
+    assert.equal(await queryItems(), before + 1);
+  });
+
+  test('a request leaving a shared question early does not fail the others asking it', async () => {
+    // The first request waits 100 ms (an agent takes longer to search 100,000 keys); the second,
+    // sent at once, joins its question and waits for the answer. Once only the first request's
+    // wait bounded the shared question, and the second failed with it.
+    const token = await stack.cp.issueToken('user', 'leaver', 'LAUNCHER');
+    const ask = async (waitMs: number) => {
+      const res = await fetch(`${stack.cp.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify({
+          query: `{ partitionKeys(location: "big", job: "shard", search: "k0777", first: 2, waitMs: ${waitMs}) { keys total } }`,
+        }),
+      });
+      return (await res.json()) as { data?: { partitionKeys: Page } | null; errors?: { message: string }[] };
+    };
+    const before = await queryItems();
+    const [gone, kept] = await Promise.all([ask(100), ask(20_000)]);
+    assert.equal(kept.errors, undefined, JSON.stringify(kept.errors));
+    assert.deepEqual(kept.data?.partitionKeys, { keys: ['k077700', 'k077701'], total: 100 });
+    if (gone.errors) assert.match(gone.errors[0]!.message, /not answered within/);
+    assert.ok((await queryItems()) <= before + 2);
+  });
+
+  test('the search cache bounds the characters of keys it holds and remembers only pages', () => {
+    const cache = new PartitionSearchCache(undefined, 1000);
+    const page = (n: number, len: number) => ({
+      keys: Array.from({ length: n }, (_, i) => String(i).padStart(len, 'k')),
+      offset: 0,
+      total: n,
+      source: 'LOCATION' as const,
+    });
+    cache.set('a', page(10, 40)); // 400 characters
+    cache.set('b', page(10, 40));
+    assert.equal(cache.rememberedKeyChars, 800);
+    cache.set('c', page(10, 40)); // over 1000: the oldest goes
+    assert.equal(cache.get('a'), undefined);
+    assert.ok(cache.get('b') && cache.get('c'));
+    assert.equal(cache.rememberedKeyChars, 800);
+    cache.set('d', page(1, 2000)); // larger than the bound: not remembered
+    assert.equal(cache.get('d'), undefined);
+    assert.equal(cache.rememberedKeyChars, 800);
+
+    // An agent's answer is a page only with string keys and whole-number offset and total.
+    assert.ok(pageOfKeys({ keys: ['a'], offset: 0, total: 1 }));
+    assert.equal(pageOfKeys({ keys: [1, 2], offset: 0, total: 2 }), undefined);
+    assert.equal(pageOfKeys({ keys: ['a'], offset: 0, total: '1' }), undefined);
+    assert.equal(pageOfKeys({ keys: ['a'], offset: 0.5, total: 1 }), undefined);
+    assert.equal(pageOfKeys({ keys: ['a', 'b'], offset: 0, total: 1 }), undefined);
   });
 
   test('partitionKeys of a set the snapshot lists whole is answered from the snapshot', async () => {

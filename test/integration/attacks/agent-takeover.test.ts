@@ -2,6 +2,7 @@
 // socket. (1) Once agent A's token is revoked, another live agent token B registers with A's id
 // (which any VIEWER reads from `agents`) and then writes A's runs: refused; only a token an ADMIN
 // created as A's token's successor takes the id over (rotation), and the audit log says so.
+// (A takeover whose audit row the database refuses is not done: the id stays with the old token.)
 // (2) Any agent's heartbeat could list any location's code server and make it read reachable:
 // only the deployment syncing the location counts.
 import assert from 'node:assert/strict';
@@ -252,6 +253,44 @@ describeEachDialect('attack: an agent id taken over by another token', (target) 
     ok(await asAgent(next.token, Q.beat, { a: id, c: [] }));
     assert.equal(codeOf(await asAgent(old.token, Q.beat, { a: id, c: [] })), 'OUTPOST_ERR_FORBIDDEN');
     assert.equal(codeOf(await asAgent(old.token, Q.register, reg('live', id))), 'OUTPOST_ERR_AGENT_ID_TAKEN');
+  });
+
+  test('a takeover whose audit row cannot be written is not done; its retry is audited', async () => {
+    const old = await newAgentToken('audit-old');
+    const id = ok(await asAgent<{ registerAgent: { agentId: string } }>(old.token, Q.register, reg('audit')))
+      .registerAgent.agentId;
+    const next = await newAgentToken('audit-new', old.id);
+    // The database itself refuses the takeover's audit row.
+    if (target.dialect === 'sqlite') {
+      await sql`CREATE TRIGGER refuse_takeover_audit BEFORE INSERT ON audit_log WHEN NEW.action = 'takeOverAgent'
+        BEGIN SELECT RAISE(ABORT, 'audit refused'); END`.execute(cp.store.db);
+    } else {
+      await sql`CREATE FUNCTION refuse_takeover_audit() RETURNS trigger LANGUAGE plpgsql AS $$
+        BEGIN IF NEW.action = 'takeOverAgent' THEN RAISE EXCEPTION 'audit refused'; END IF; RETURN NEW; END $$`.execute(
+        cp.store.db,
+      );
+      await sql`CREATE TRIGGER refuse_takeover_audit BEFORE INSERT ON audit_log
+        FOR EACH ROW EXECUTE FUNCTION refuse_takeover_audit()`.execute(cp.store.db);
+    }
+    const bound = async () =>
+      (await cp.store.db.selectFrom('agents').select('token_id').where('id', '=', id).executeTakeFirst())?.token_id;
+    try {
+      assert.ok((await asAgent(next.token, Q.register, reg('audit', id))).errors);
+      assert.equal(await bound(), old.id, 'the id stays with the old token while its takeover cannot be audited');
+    } finally {
+      await sql`DROP TRIGGER refuse_takeover_audit${sql.raw(target.dialect === 'sqlite' ? '' : ' ON audit_log')}`.execute(
+        cp.store.db,
+      );
+    }
+    ok(await asAgent(next.token, Q.register, reg('audit', id)));
+    assert.equal(await bound(), next.id);
+    const audited = await cp.store.db
+      .selectFrom('audit_log')
+      .select(['target', 'actor_token_id'])
+      .where('action', '=', 'takeOverAgent')
+      .where('target', '=', `${id} from ${old.id}`)
+      .execute();
+    assert.deepEqual(audited, [{ target: `${id} from ${old.id}`, actor_token_id: next.id }]);
   });
 
   test('only an agent token replaces, and only an existing agent token', async () => {

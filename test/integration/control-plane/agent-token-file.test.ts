@@ -1,6 +1,6 @@
 // `agentTokenFile` (`outpost control-plane --agent-token-file`, used by `outpost dev`): the file
 // holds a live agent token before the server listens; a restart keeps a working one and
-// replaces one that no longer works.
+// replaces one that no longer works (by its successor, audited as the control plane's own act).
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,6 +55,19 @@ test('written (0600) before listening, kept while it works, replaced once revoke
   // By its successor, so the dev agent using the file keeps its id (AGENT_ID_TAKEN otherwise).
   const successor = (await listTokens(cp.store)).find((t) => t.kind === 'agent' && t.revokedAt === null);
   assert.equal(successor?.replaces, id);
+  // Audited like an ADMIN's createToken, by the control plane itself (no token).
+  const audit = await cp.store.db
+    .selectFrom('audit_log')
+    .select(['actor_token_id', 'actor', 'target', 'outcome'])
+    .where('action', '=', 'createToken')
+    .orderBy('at')
+    .execute();
+  assert.deepEqual(audit.at(-1), {
+    actor_token_id: null,
+    actor: 'control plane (--agent-token-file)',
+    target: `agent outpost dev agent replaces ${id} (${successor.id})`,
+    outcome: 'ok',
+  });
   await cp.close();
 
   writeFileSync(file, 'garbage\n', { mode: 0o644 });
