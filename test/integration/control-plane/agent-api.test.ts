@@ -161,7 +161,7 @@ describeEachDialect('agent API', (target) => {
     const a2 = (await register('own-a2', h.agentToken)).data!.registerAgent.agentId;
     const b = (await register('own-b', tokenB)).data!.registerAgent.agentId;
     const hijack = await register('evil', tokenB, a);
-    assert.equal(hijack.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_FORBIDDEN', "B cannot re-register A's id");
+    assert.equal(hijack.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_AGENT_ID_TAKEN', "B cannot re-register A's id");
 
     const runs: string[] = [];
     for (let i = 0; i < 2; i++) {
