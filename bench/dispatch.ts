@@ -244,7 +244,15 @@ async function main(): Promise<void> {
         name: 'dispatch p50 / (floor 1w + floor 2) p50',
         value: total.p50 / warmFloorSum,
         unit: 'ratio',
+        target: '≤ 1.5',
         note: `warm floors sum ${ms(warmFloorSum)}; dispatch spends ${ms(total.p50 - warmFloorSum)} above them`,
+      },
+      {
+        name: 'dispatch p99 / (floor 1w + floor 2) p50',
+        value: total.p99 / warmFloorSum,
+        unit: 'ratio',
+        target: '≤ 3',
+        note: `p99 ${ms(total.p99)} against the warm floors' p50 sum ${ms(warmFloorSum)}`,
       },
       {
         name: 'burst: launchRun → RUN_START stored, p50',

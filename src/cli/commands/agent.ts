@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import type { AgentMode } from '../../agent/agent.js';
 import { loadAgentConfig, readAgentToken } from '../../agent/config.js';
 import { OutpostError } from '../../shared/errors.js';
+import { collectWhenIdle } from '../../shared/idle-collect.js';
 import { createLogger } from '../../shared/logger.js';
 import { startOutpostAgent } from '../agent-root.js';
 
@@ -113,6 +114,8 @@ export function registerAgentCommand(program: Command): void {
       process.env.MALLOC_ARENA_MAX ??= '2';
       const logger = createLogger({ name: 'agent' });
       const agent = await startOutpostAgent({ config, token, logger, mode: mode as AgentMode });
+      // Start-up leaves V8's young generation at its largest: give it back once the agent is quiet.
+      collectWhenIdle({ logger });
       process.stderr.write(
         [
           `outpost agent ${agent.agentId} (${mode})`,

@@ -58,6 +58,9 @@ export function registerCodeServerCommand(program: Command): void {
         ...(flags.location ? { locationName: flags.location } : {}),
       });
       process.stdout.write(`OUTPOST_CODE_SERVER_READY port=${server.port} server_id=${server.serverId}\n`);
+      // Loading the module leaves V8's young generation at its largest: give it back once quiet.
+      const { collectWhenIdle } = await import('../../shared/idle-collect.js');
+      collectWhenIdle({ logger });
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;

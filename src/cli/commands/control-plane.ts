@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { startControlPlane } from '../../control-plane/index.js';
+import { collectWhenIdle } from '../../shared/idle-collect.js';
 import { boolish, loadConfig, portSchema, positiveInt, type OptionSources } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
 import { DEFAULT_API_LIMITS, LIMIT_SOURCES, type ApiLimits } from '../../control-plane/limits.js';
@@ -251,6 +252,8 @@ export function registerControlPlaneCommand(program: Command): void {
         web: { temporalUiUrl: cfg.temporalUiUrl, temporalNamespace: cfg.temporalNamespace },
       });
       console.log(`control plane at ${cp.url} (GraphiQL: ${cp.url}/graphql)`);
+      // Start-up leaves V8's young generation at its largest: give it back once the server is quiet.
+      collectWhenIdle({ logger });
       let stopping = false;
       const stop = (): void => {
         if (stopping) return;
