@@ -136,6 +136,37 @@ describe('web UI sessions against a real control plane', { skip, timeout: 300_00
     assert.equal(after.codeLocation.schedules.find((s) => s.name === 'every_minute')?.state, 'STOPPED');
   });
 
+  test("a co-user's sign-in link opened in a signed-in browser asks before switching users", async () => {
+    const { page } = b;
+    const coUser = await cp.issueToken('user', 'co-user', 'VIEWER');
+    const linkOf = async () => {
+      const res = await fetch(`${cp.url}/graphql`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${coUser}` },
+        body: JSON.stringify({ query: 'mutation { createSignInLink { path } }' }),
+      });
+      return ((await res.json()) as { data: { createSignInLink: { path: string } } }).data.createSignInLink.path;
+    };
+    const session = async () => (await b.context.cookies()).find((c) => c.name === 'outpost_session')?.value;
+    const mine = await session();
+    assert.ok(mine, 'signed in before');
+    // Sent a link, you are asked; keeping your session leaves it as it was.
+    await page.goto(`${cp.url}${await linkOf()}`);
+    await page.locator('#switch-session').waitFor();
+    assert.ok(!page.url().includes('code='), 'the code is cleared from the URL while asking');
+    assert.equal(await session(), mine, 'nothing changed while asking');
+    await page.locator('#switch-session-keep').click();
+    await page.waitForURL((u) => u.pathname === '/runs');
+    assert.notEqual(await page.locator('.role-badge').textContent(), 'VIEWER');
+    assert.equal(await session(), mine);
+    // Confirmed, the link signs in as its user.
+    await page.goto(`${cp.url}${await linkOf()}`);
+    await page.locator('#switch-session-confirm').click();
+    await page.waitForURL((u) => u.pathname === '/runs');
+    assert.equal(await page.locator('.role-badge').textContent(), 'VIEWER');
+    assert.notEqual(await session(), mine);
+  });
+
   test('sign out ends the session', async () => {
     const { page } = b;
     await page.goto(`${cp.url}/runs`);

@@ -40,7 +40,16 @@ export interface TestBrowser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(opts: { viewport?: { width: number; height: number } } = {}): Promise<TestBrowser> {
+export interface BrowserOptions {
+  viewport?: { width: number; height: number };
+  /**
+   * Ignore the pages' Content-Security-Policy (default false): an XSS probe then sees any
+   * injected markup run, instead of the CSP hiding an injection behind a refusal.
+   */
+  bypassCSP?: boolean;
+}
+
+export async function launchBrowser(opts: BrowserOptions = {}): Promise<TestBrowser> {
   const profile = mkdtempSync(join(tmpdir(), 'outpost-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM_PATH,
@@ -48,6 +57,7 @@ export async function launchBrowser(opts: { viewport?: { width: number; height: 
     args: ARGS,
     viewport: opts.viewport ?? { width: 1360, height: 900 },
     deviceScaleFactor: 1,
+    bypassCSP: opts.bypassCSP ?? false,
     timeout: 60_000,
   });
   context.setDefaultTimeout(20_000);

@@ -125,14 +125,22 @@ const YOGA_DOCUMENTS = 1024;
 
 const JSON_TYPES = new Set(['application/json', 'application/graphql+json']);
 
+/**
+ * The agent API's raw-body endpoints, by path: the one list the router serves and the agent
+ * attack sweep (test/integration/attacks/agent-sweep.test.ts) covers, so a new one is swept.
+ */
+export const AGENT_UPLOADS: Readonly<Record<string, (request: Request, deps: AgentUploadDeps) => Promise<Response>>> = {
+  [AGENT_LOGS_PATH]: handleAgentLogs,
+  [AGENT_EVENTS_PATH]: handleAgentEvents,
+};
+
 /** Paths the API answers before the web UI is asked. */
 const NON_WEB_PATHS: ReadonlySet<string> = new Set([
   '/healthz',
   '/readyz',
   '/metrics',
   '/agent/graphql',
-  AGENT_LOGS_PATH,
-  AGENT_EVENTS_PATH,
+  ...Object.keys(AGENT_UPLOADS),
 ]);
 
 const BARE_STATUS: Record<number, ErrorName> = {
@@ -300,8 +308,8 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
       return new Response(await metrics.render(store), { headers: { 'content-type': 'text/plain; version=0.0.4' } });
     }
     if (path === '/agent/graphql') return graphql(request, agentYoga, 'agent');
-    if (path === AGENT_LOGS_PATH) return agentUpload(request, handleAgentLogs);
-    if (path === AGENT_EVENTS_PATH) return agentUpload(request, handleAgentEvents);
+    const upload = Object.hasOwn(AGENT_UPLOADS, path) ? AGENT_UPLOADS[path] : undefined;
+    if (upload) return agentUpload(request, upload);
     if (path === '/graphql') {
       if (request.method === 'OPTIONS') return preflight(request, cors);
       return withCors(request, await graphql(request, userYoga, 'user'), cors);

@@ -173,6 +173,14 @@ export function createWebHandler(deps: WebDeps): WebHandler {
       return html(signInPage({ error: message, next: form.next }), 401);
     }
     log.info({ via: form.code ? 'code' : 'token' }, 'sign-in');
+    // The session this browser held until now ends here, not 12 h later: its cookie is being
+    // replaced, so a copy of it (or one planted in the browser) would otherwise live on unseen.
+    const replaced = parseCookies(request.headers.get('cookie')).get(SESSION_COOKIE);
+    if (replaced) {
+      await deps.sessions
+        .close(replaced)
+        .catch((err: unknown) => log.warn({ err }, 'ending the replaced session failed'));
+    }
     const cookies = sessionCookies(sessionId, isSecure(request));
     return form.wantsJson ? json({ ok: true, next: form.next }, 200, cookies) : redirect(form.next, cookies);
   }

@@ -15,11 +15,7 @@ function showError(message) {
   p.textContent = message;
 }
 
-function signInFromFragment() {
-  const code = new URLSearchParams(window.location.hash.slice(1)).get('code');
-  if (!code) return;
-  window.history.replaceState(null, '', window.location.pathname + window.location.search);
-  const next = new URLSearchParams(window.location.search).get('next') ?? '/runs';
+function redeem(code, next) {
   fetch('/signin', {
     method: 'POST',
     credentials: 'same-origin',
@@ -32,6 +28,48 @@ function signInFromFragment() {
       else showError(body.errors?.[0]?.message ?? `Sign-in failed (HTTP ${res.status})`);
     })
     .catch((err) => showError(`Sign-in failed: ${err.message}`));
+}
+
+/**
+ * A browser with a session (its readable CSRF cookie says so) asks before a link switches it to
+ * the link's user: a link is made by any signed-in user, and opened unasked it would swap your
+ * session for theirs, unseen.
+ */
+function confirmSwitch(code, next) {
+  document.getElementById('switch-session')?.remove();
+  const box = document.createElement('div');
+  box.id = 'switch-session';
+  box.className = 'form-error';
+  box.setAttribute('role', 'alert');
+  const text = document.createElement('p');
+  text.textContent =
+    'This browser is signed in already. The link signs it in as the user who made the link, ending your session. Use it only if you asked for it.';
+  const use = document.createElement('button');
+  use.type = 'button';
+  use.className = 'btn btn-primary';
+  use.id = 'switch-session-confirm';
+  use.textContent = 'Sign in with the link';
+  use.addEventListener('click', () => {
+    box.remove();
+    redeem(code, next);
+  });
+  const keep = document.createElement('a');
+  keep.className = 'btn btn-ghost';
+  keep.id = 'switch-session-keep';
+  // Not `next`: it comes from the URL, which whoever made the link chose.
+  keep.href = '/runs';
+  keep.textContent = 'Keep my session';
+  box.append(text, use, keep);
+  form.before(box);
+}
+
+function signInFromFragment() {
+  const code = new URLSearchParams(window.location.hash.slice(1)).get('code');
+  if (!code) return;
+  window.history.replaceState(null, '', window.location.pathname + window.location.search);
+  const next = new URLSearchParams(window.location.search).get('next') ?? '/runs';
+  if (/(?:^|;\s*)outpost_csrf=/.test(document.cookie)) confirmSwitch(code, next);
+  else redeem(code, next);
 }
 
 signInFromFragment();
