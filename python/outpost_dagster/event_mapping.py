@@ -234,6 +234,9 @@ def to_run_event(entry: EventLogEntry, terminating: bool = False) -> dict[str, A
         check = _asset_check(dagster_event)
         if check:
             event["data"]["assetCheck"] = check
+            # Keyed by the checked asset: the control plane indexes it as the asset's check.
+            if check["assetKey"]:
+                event["assetKey"] = check["assetKey"]
             if not check["passed"]:
                 event["level"] = "warn" if check["severity"] == "WARN" else "error"
     return event

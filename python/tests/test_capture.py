@@ -299,6 +299,8 @@ def test_user_metadata_and_asset_checks_are_plain_data(tmp_path: Path) -> None:
     assert check["data"]["assetCheck"] == {"name": "enough_rows", "assetKey": "counted", "passed": False, "severity": "WARN"}
     assert check["data"]["metadata"] == {"have": 3}
     assert check["level"] == "warn"
+    # Keyed by the checked asset, so the control plane lists it among that asset's checks.
+    assert check["type"] == "ENGINE" and check["assetKey"] == "counted"
     failure = next(e for e in events if e["type"] == "STEP_FAILURE")
     assert failure["stepKey"] == "broken"
     assert failure["data"]["metadata"] == {"bad_rows": 7, "url": "http://x.test"}

@@ -10,6 +10,7 @@ import type { Killer } from './code-server-spawn.js';
 import type { LocationStatus } from './code-server-report.js';
 import type { Slot } from './code-server-slot.js';
 import { DagsterCodeServer, isDagsterLoadError, type DagsterCodeServerOptions } from './dagster/dagster-code-server.js';
+import { isOutpostError } from '../shared/errors.js';
 
 /** What the manager lends this start (all bound to the slot and version). */
 export interface DagsterStartContext {
@@ -51,7 +52,12 @@ export async function startDagsterSlot(
     await ctx.report('LOADED', { snapshot: loaded.snapshot });
   } catch (err) {
     if (server) void server.stop();
-    const message = err instanceof Error ? err.message : String(err);
+    // Coded ("OUTPOST_ERR_USER_CODE_LOAD_FAILED: ..."), as the UI and CLI show it to the user.
+    const message = isOutpostError(err)
+      ? `${err.code}: ${err.message}`
+      : err instanceof Error
+        ? err.message
+        : String(err);
     const loadError = isDagsterLoadError(err);
     log.error({ err: message }, loadError ? 'Dagster code location failed to load' : 'Dagster code server failed');
     if (slot.version === version && !slot.removed && (loadError || !slot.current || slot.current.exited)) {

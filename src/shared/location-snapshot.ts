@@ -94,6 +94,15 @@ export const PartitionsSnapshotSchema = z.object({
     .optional(),
 });
 
+/** A Dagster asset check: a test of its asset's data, run with the asset (or on its own). */
+export const AssetCheckSnapshotSchema = z.object({
+  name: z.string(),
+  description: z.string().default(''),
+  /** A blocking check that fails stops the asset's downstream assets in the same run. */
+  blocking: z.boolean().default(false),
+});
+export type AssetCheckSnapshot = z.infer<typeof AssetCheckSnapshotSchema>;
+
 /** A software-defined asset (Dagster locations). */
 export const AssetSnapshotSchema = z.object({
   /** Path parts joined with '/'. */
@@ -104,6 +113,8 @@ export const AssetSnapshotSchema = z.object({
   deps: z.array(z.string()).default([]),
   /** Jobs that materialize it (including Dagster's implicit `__ASSET_JOB`). */
   jobNames: z.array(z.string()).default([]),
+  /** Its asset checks (absent from snapshots of agents before them). */
+  checks: z.array(AssetCheckSnapshotSchema).optional(),
 });
 
 export const LocationSnapshotSchema = z.object({

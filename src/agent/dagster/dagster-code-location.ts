@@ -217,15 +217,26 @@ function unknown(name: 'UNKNOWN_SCHEDULE' | 'UNKNOWN_SENSOR' | 'UNKNOWN_JOB', wh
 
 /** Dagster's words when code asks for the instance and the evaluation was given none. */
 const NO_INSTANCE = /no instance reference was provided/;
+/**
+ * Dagster's words (1.9 to 1.13) when a dynamic partition key is checked without an instance, e.g.
+ * a sensor that adds a key and requests a run of it in one result, Dagster's documented pattern.
+ */
+const NO_DYNAMIC_PARTITIONS = /instance is not available to load partitions/;
 
 /**
  * A schedule or sensor reply; an evaluation that failed because it read the Dagster instance
- * (run-status, asset and multi-asset sensors, `context.instance`) is UNSUPPORTED_DAGSTER_FEATURE
- * saying so, not a user-code error: the user's code is fine, Outpost gives it no instance.
+ * (run-status, asset and multi-asset sensors, `context.instance`, dynamic partition keys) is
+ * UNSUPPORTED_DAGSTER_FEATURE saying so, not a user-code error: the user's code is fine, Outpost gives it no instance.
  */
 function expectEvaluation<T>(r: Read<T>, phase: string, what: string): T {
   if (!r.ok) {
     const text = formatDagsterError(r.error);
+    if (NO_DYNAMIC_PARTITIONS.test(text)) {
+      throw new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', {
+        detail: `${what} uses dynamic partitions (DynamicPartitionsDefinition), whose keys Dagster keeps in its instance, which Outpost does not give user code yet; its ticks fail until it does. Partition the job with static or time-window partitions instead. Dagster said: ${text}`,
+        data: { userCodeError: toUserCodeError(r.error, phase) },
+      });
+    }
     if (NO_INSTANCE.test(text)) {
       throw new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', {
         detail: `${what} reads the Dagster instance (a run-status, asset or multi-asset sensor, or context.instance), which Outpost does not give user code yet; its ticks fail until it does. Dagster said: ${text}`,

@@ -43,12 +43,18 @@ export interface DagsterLoaded {
   automationSensors: ReadonlySet<string>;
 }
 
-/** "Cls: message" for the whole cause chain, then the last frames of the innermost traceback. */
+/**
+ * Frames that say nothing about the user's code: Python's import machinery, and Dagster's own
+ * loading (dagster, dagster_shared) that every load error passes through.
+ */
+const NOT_USER_FRAME =
+  /<frozen importlib|[\\/]importlib[\\/]__init__\.py"|[\\/]site-packages[\\/]dagster(_shared)?[\\/]/;
+
+/** "Cls: message" for the whole cause chain, then the user's last frames of the innermost traceback. */
 export function describeLoadError(e: DagsterErrorInfo, frames = 4): string {
   let root = e;
   while (root.cause) root = root.cause;
-  // Python's import machinery says nothing about the user's code: skip its frames.
-  const userFrames = root.stack.filter((f) => !/<frozen importlib|[\\/]importlib[\\/]__init__\.py"/.test(f));
+  const userFrames = root.stack.filter((f) => !NOT_USER_FRAME.test(f));
   const tail = userFrames.slice(-frames).join('').trimEnd();
   return tail ? `${formatDagsterError(e)}\n${tail}` : formatDagsterError(e);
 }

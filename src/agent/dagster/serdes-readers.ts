@@ -185,6 +185,17 @@ const RepositoryDataSchema = obj({
       }),
     )
     .nullish(),
+  // `ExternalAssetCheck` (AssetCheckNodeSnap in Dagster's code), one per check, by asset key.
+  external_asset_checks: z
+    .array(
+      obj({
+        name: z.string(),
+        asset_key: AssetKey,
+        description: z.string().nullish(),
+        blocking: z.boolean().nullish(),
+      }),
+    )
+    .nullish(),
 });
 export type RepositoryData = z.output<typeof RepositoryDataSchema>;
 

@@ -1,6 +1,7 @@
 // Dagster's repository snapshot (ListRepositories + deferred ExternalRepository + one ExternalJob
 // per job) as Outpost's LocationSnapshot. Pure: the caller fetches, this maps.
 import type {
+  AssetCheckSnapshot,
   AssetSnapshot,
   JobSnapshot,
   LocationSnapshot,
@@ -91,12 +92,19 @@ export function mapDagsterSnapshot(input: DagsterSnapshotInput): LocationSnapsho
   // Outpost names a job's partitions; Dagster names the partition set `<job>_partition_set`.
   const partitionSets = repo.external_partition_set_datas.filter((p) => p.external_partitions_data);
   const setByJob = new Map(partitionSets.map((p) => [p.pipeline_name, p.name]));
+  const checksByAsset = new Map<string, AssetCheckSnapshot[]>();
+  for (const c of repo.external_asset_checks ?? []) {
+    const list = checksByAsset.get(c.asset_key) ?? [];
+    list.push({ name: c.name, description: c.description ?? '', blocking: c.blocking ?? false });
+    checksByAsset.set(c.asset_key, list);
+  }
   const assets: AssetSnapshot[] = (repo.external_asset_graph_data ?? []).map((a) => ({
     key: a.asset_key,
     ...(a.group_name ? { groupName: a.group_name } : {}),
     description: a.description ?? a.op_description ?? '',
     deps: (a.dependencies ?? []).map((d) => d.upstream_asset_key),
     jobNames: a.job_names ?? [],
+    ...(checksByAsset.has(a.asset_key) ? { checks: checksByAsset.get(a.asset_key) } : {}),
   }));
   return {
     kind: 'dagster',

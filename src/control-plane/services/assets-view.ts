@@ -1,19 +1,26 @@
 // Assets as the user API shows them: the location snapshot's asset definitions with each one's
 // latest stored materialization, and run events with the asset key they were shipped with.
-import type { AssetSnapshot } from '../../shared/location-snapshot.js';
+import type { AssetCheckSnapshot, AssetSnapshot } from '../../shared/location-snapshot.js';
 import {
   ASSET_EVENT_TYPES,
   assetKeysOfRun,
+  lastCheckEvaluations,
   lastMaterializations,
+  type CheckEvaluation,
   type LastMaterialization,
 } from '../store/asset-events.js';
 import type { LocationView } from '../store/locations.js';
 import type { StoredRunEvent } from '../store/run-events.js';
 import type { Store } from '../store/store.js';
 
-export interface AssetView extends AssetSnapshot {
+export interface AssetCheckView extends AssetCheckSnapshot {
+  lastEvaluation: CheckEvaluation | null;
+}
+
+export interface AssetView extends Omit<AssetSnapshot, 'checks'> {
   groupName: string | undefined;
   lastMaterialization: LastMaterialization | null;
+  checks: AssetCheckView[];
 }
 
 export async function assetsOf(store: Store, loc: LocationView): Promise<AssetView[]> {
@@ -23,7 +30,23 @@ export async function assetsOf(store: Store, loc: LocationView): Promise<AssetVi
     loc.name,
     assets.map((a) => a.key),
   );
-  return assets.map((a) => ({ ...a, groupName: a.groupName, lastMaterialization: last.get(a.key) ?? null }));
+  return Promise.all(
+    assets.map(async (a) => {
+      const defined = a.checks ?? [];
+      const evaluated = await lastCheckEvaluations(
+        store,
+        loc.name,
+        a.key,
+        defined.map((c) => c.name),
+      );
+      return {
+        ...a,
+        groupName: a.groupName,
+        lastMaterialization: last.get(a.key) ?? null,
+        checks: defined.map((c) => ({ ...c, lastEvaluation: evaluated.get(c.name) ?? null })),
+      };
+    }),
+  );
 }
 
 /** The events with `assetKey` set on asset events (one lookup per page, only when it has any). */

@@ -9,6 +9,13 @@ import type { Store } from './store.js';
 
 export const ASSET_EVENT_TYPES = ['ASSET_MATERIALIZATION', 'ASSET_OBSERVATION'] as const;
 export type AssetEventType = (typeof ASSET_EVENT_TYPES)[number];
+/**
+ * An ENGINE event shipped with an asset key is a Dagster asset check evaluation, keyed by the
+ * checked asset (python/outpost_dagster/event_mapping.py); asset_events records it as this type.
+ */
+export const ASSET_CHECK_EVALUATION = 'ASSET_CHECK_EVALUATION' as const;
+/** How many of an asset's latest check evaluations are read to find each check's latest. */
+const CHECK_EVALUATIONS_READ = 200;
 
 export interface AssetEventInput {
   seq: number;
@@ -22,12 +29,22 @@ export interface LastMaterialization {
   timestamp: number;
 }
 
+/** An asset check's latest evaluation, as its run event says (`data.assetCheck`, `data.metadata`). */
+export interface CheckEvaluation {
+  runId: string;
+  timestamp: number;
+  passed: boolean;
+  /** ERROR or WARN: what a failure means (WARN: noted, not an error). */
+  severity: string;
+  metadata: Record<string, unknown> | null;
+}
+
 /**
  * An asset event with a key to index. A key past maxAssetKeyBytes (user code's) is not: PostgreSQL
  * refuses the index entry, which failed the whole batch's asset rows; its event is stored as sent.
  */
-const isAssetEvent = (e: AssetEventInput): e is AssetEventInput & { type: AssetEventType; assetKey: string } =>
-  (ASSET_EVENT_TYPES as readonly string[]).includes(e.type) &&
+const isAssetEvent = (e: AssetEventInput): e is AssetEventInput & { assetKey: string } =>
+  ((ASSET_EVENT_TYPES as readonly string[]).includes(e.type) || e.type === 'ENGINE') &&
   typeof e.assetKey === 'string' &&
   e.assetKey !== '' &&
   Buffer.byteLength(e.assetKey) <= FIXED_INPUT_LIMITS.maxAssetKeyBytes;
@@ -50,7 +67,7 @@ export async function recordAssetEvents(
         worker_seq: e.seq,
         location: run.location,
         asset_key: e.assetKey,
-        type: e.type,
+        type: e.type === 'ENGINE' ? ASSET_CHECK_EVALUATION : (e.type as AssetEventType),
         timestamp: e.timestamp,
       })),
     )
@@ -79,6 +96,52 @@ export async function lastMaterializations(
       .limit(1)
       .executeTakeFirst();
     if (row) out.set(key, { runId: row.run_id, timestamp: Number(row.timestamp) });
+  }
+  return out;
+}
+
+/**
+ * The latest evaluation of each of `names` (checks of `assetKey` in `location`), by check name
+ * (checks never evaluated are absent): its latest check events by index, newest first, then
+ * those events' data until every name is found.
+ */
+export async function lastCheckEvaluations(
+  store: Store,
+  location: string,
+  assetKey: string,
+  names: readonly string[],
+): Promise<Map<string, CheckEvaluation>> {
+  const out = new Map<string, CheckEvaluation>();
+  if (!names.length) return out;
+  const wanted = new Set(names);
+  const latest = await store.db
+    .selectFrom('asset_events')
+    .select(['run_id', 'worker_seq'])
+    .where('location', '=', location)
+    .where('asset_key', '=', assetKey)
+    .where('type', '=', ASSET_CHECK_EVALUATION)
+    .orderBy('timestamp', 'desc')
+    .orderBy('run_id', 'desc')
+    .limit(CHECK_EVALUATIONS_READ)
+    .execute();
+  for (const ref of latest) {
+    if (out.size === wanted.size) break;
+    const row = await store.db
+      .selectFrom('run_events')
+      .select(['timestamp', 'data'])
+      .where('run_id', '=', ref.run_id)
+      .where('worker_seq', '=', ref.worker_seq)
+      .executeTakeFirst();
+    const data = row?.data ? (JSON.parse(row.data) as Record<string, unknown>) : null;
+    const check = data?.assetCheck as { name?: unknown; passed?: unknown; severity?: unknown } | undefined;
+    if (!row || typeof check?.name !== 'string' || !wanted.has(check.name) || out.has(check.name)) continue;
+    out.set(check.name, {
+      runId: ref.run_id,
+      timestamp: Number(row.timestamp),
+      passed: check.passed === true,
+      severity: typeof check.severity === 'string' ? check.severity : 'ERROR',
+      metadata: (data?.metadata as Record<string, unknown> | undefined) ?? null,
+    });
   }
   return out;
 }

@@ -201,7 +201,8 @@ export interface AssetEventsTable {
   worker_seq: number;
   location: string;
   asset_key: string;
-  type: 'ASSET_MATERIALIZATION' | 'ASSET_OBSERVATION';
+  /** ASSET_CHECK_EVALUATION: an asset check's evaluation, keyed by the checked asset. */
+  type: 'ASSET_MATERIALIZATION' | 'ASSET_OBSERVATION' | 'ASSET_CHECK_EVALUATION';
   timestamp: number;
 }
 

@@ -169,6 +169,84 @@ describeEachDialect('Dagster contract (control plane)', (target) => {
     assert.equal(rows.length, 2);
   });
 
+  test("asset checks: each with its latest evaluation (passed, or failed at its severity, with metadata), from the runs' check events", async () => {
+    const launch = h.gql<{ launchRun: { id: string } }>('user', LAUNCH, {
+      i: { location: 'dag', assetSelection: ['summary'] },
+    });
+    await answerNext(h, agentId, 'QUERY_CODE_LOCATION', () => ({ result: { answer: [] } }));
+    const runId = (await launch).data!.launchRun.id;
+    const [item] = (await claim(h, agentId, 1000)).filter((w) => w.kind === 'LAUNCH_RUN');
+    await h.gql(
+      'agent',
+      `mutation($a: ID!, $i: ID!, $w: String!) { ackWork(agentId: $a, id: $i, workflowId: $w) { id } }`,
+      {
+        a: agentId,
+        i: item!.id,
+        w: runWorkflowId(runId),
+      },
+    );
+    await h.gql('agent', 'mutation($a: ID!, $r: ID!) { reportRunLaunched(agentId: $a, runId: $r) }', {
+      a: agentId,
+      r: runId,
+    });
+    const t = h.clock.now;
+    // As the run worker's shim writes them: ENGINE events keyed by the checked asset.
+    const checkEvent = (
+      seq: number,
+      name: string,
+      passed: boolean,
+      severity: string,
+      ts: number,
+      metadata?: object,
+    ) => ({
+      seq,
+      type: 'ENGINE',
+      timestamp: ts,
+      stepKey: `summary_${name}`,
+      assetKey: 'summary',
+      level: passed ? 'debug' : 'warn',
+      message: `Asset check '${name}' on 'summary' ${passed ? 'passed' : 'did not pass'}.`,
+      data: {
+        dagsterEventType: 'ASSET_CHECK_EVALUATION',
+        assetCheck: { name, assetKey: 'summary', passed, severity },
+        ...(metadata ? { metadata } : {}),
+      },
+    });
+    const events = [
+      { seq: 1, type: 'RUN_START', timestamp: t },
+      checkEvent(2, 'no_negatives', true, 'ERROR', t + 1),
+      checkEvent(3, 'fresh', false, 'ERROR', t + 2),
+      // The same check again later in the run: the later one is the latest.
+      checkEvent(4, 'no_negatives', false, 'WARN', t + 3, { bad_count: 2 }),
+    ];
+    const append = `mutation($a: ID!, $r: ID!, $e: [RunEventInput!]!) { appendRunEvents(agentId: $a, runId: $r, events: $e) { highestContiguousSeq } }`;
+    const r = await h.gql('agent', append, { a: agentId, r: runId, e: events });
+    assert.equal(r.errors, undefined, JSON.stringify(r.errors));
+    const q = await h.gql<{ codeLocation: { assets: Array<{ key: string; checks: unknown[] }> } }>(
+      'user',
+      `{ codeLocation(name: "dag") { assets { key checks { name description blocking
+           lastEvaluation { runId timestamp passed severity metadata } } } } }`,
+    );
+    assert.equal(q.errors, undefined, JSON.stringify(q.errors));
+    const byKey = Object.fromEntries(q.data!.codeLocation.assets.map((a) => [a.key, a.checks]));
+    assert.deepEqual(byKey['raw/customers'], []);
+    assert.deepEqual(byKey.summary, [
+      {
+        name: 'no_negatives',
+        description: 'no negative totals',
+        blocking: false,
+        lastEvaluation: { runId, timestamp: t + 3, passed: false, severity: 'WARN', metadata: { bad_count: 2 } },
+      },
+      {
+        name: 'fresh',
+        description: '',
+        blocking: true,
+        lastEvaluation: { runId, timestamp: t + 2, passed: false, severity: 'ERROR', metadata: null },
+      },
+      { name: 'never_run', description: '', blocking: false, lastEvaluation: null },
+    ]);
+  });
+
   test('Dagster run config goes to the location, not the strict JSON Schema: Dagster-style config is accepted', async () => {
     // `execution` is valid Dagster config the converted schema does not list: the strict
     // check would refuse it; the location (Dagster) is the judge.

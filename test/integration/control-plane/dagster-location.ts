@@ -57,7 +57,17 @@ export const DAGSTER_SNAPSHOT: LocationSnapshot = {
       deps: [],
       jobNames: ['__ASSET_JOB', 'customer_job'],
     },
-    { key: 'summary', description: '', deps: ['raw/customers'], jobNames: ['__ASSET_JOB'] },
+    {
+      key: 'summary',
+      description: '',
+      deps: ['raw/customers'],
+      jobNames: ['__ASSET_JOB'],
+      checks: [
+        { name: 'no_negatives', description: 'no negative totals', blocking: false },
+        { name: 'fresh', description: '', blocking: true },
+        { name: 'never_run', description: '', blocking: false },
+      ],
+    },
   ],
 };
 

@@ -88,6 +88,13 @@ describe('DagsterCodeLocation', { skip }, () => {
       port.evaluateSensor({ location: 'sensors', sensor: 'dynamic_partitions_sensor' }),
       coded('UNSUPPORTED_DAGSTER_FEATURE', /dynamic_partitions_requests/),
     );
+    // Dagster's documented pattern (add a key, request a run of it) raises in the code server,
+    // which has no instance to check the new key against: refused as dynamic partitions, not as
+    // a user-code error whose text (1.9-1.11) blames an "older dagster-webserver".
+    await assert.rejects(
+      port.evaluateSensor({ location: 'sensors', sensor: 'new_customer_sensor' }),
+      coded('UNSUPPORTED_DAGSTER_FEATURE', /new_customer_sensor uses dynamic partitions.*static or time-window/s),
+    );
     // Dagster adds a sensor for declarative automation; its daemon evaluates it, never the code
     // server (which raises NotImplementedError): refused as what it is, without a call.
     await assert.rejects(

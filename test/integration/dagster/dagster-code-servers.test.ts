@@ -136,6 +136,7 @@ describe('Dagster code servers in the code-server manager', { skip }, () => {
     console.log(`# six bad locations settled ERROR in ${(performance.now() - t0).toFixed(0)} ms`);
     const syntax = manager.statuses().find((s) => s.location === 'syntax')!.error!;
     assert.match(syntax, /syntax_error\.py/, 'the stack tail names the file');
+    assert.match(syntax, /^OUTPOST_ERR_USER_CODE_LOAD_FAILED: /, 'the code the user can look up comes first');
     // Nothing else moved: the healthy location kept its server and still answers.
     assert.equal(await pidOf('example'), healthyPid);
     assert.equal(manager.statuses().find((s) => s.location === 'example')?.status, 'LOADED');

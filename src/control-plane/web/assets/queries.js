@@ -63,7 +63,10 @@ export const JOB = `query Job($name: String!) {
 export const ASSETS = `query Assets($name: String!) {
   codeLocation(name: $name) {
     name kind status dagsterVersion
-    assets { key groupName description deps jobNames lastMaterialization { runId timestamp } }
+    assets {
+      key groupName description deps jobNames lastMaterialization { runId timestamp }
+      checks { name description blocking lastEvaluation { runId timestamp passed severity metadata } }
+    }
   }
 }`;
 

@@ -51,6 +51,39 @@ test('load error text: every cause as "Cls: message", then the innermost stack t
   );
 });
 
+test("load error text: Dagster's own loading frames are left out, the user's frames kept (a real 1.13 NameError)", () => {
+  const site = '/root/.cache/outpost/dagster/1.13.29/lib/python3.11/site-packages';
+  const error = (stack: string[]) => ({
+    clsName: 'DagsterUserCodeLoadError',
+    message: 'Error occurred during the loading of Dagster definitions in python_file=/srv/defs.py',
+    stack: [`  File "${site}/dagster/_grpc/utils.py", line 46, in get_loadable_targets\n`],
+    cause: { clsName: 'NameError', message: "name 'undefined_name' is not defined", stack, cause: null },
+  });
+  const text = describeLoadError(
+    error([
+      `  File "${site}/dagster/_core/code_pointer.py", line 86, in load_python_file\n    return import_module_from_path(module_name, python_file)\n`,
+      `  File "${site}/dagster_shared/seven/__init__.py", line 51, in import_module_from_path\n    spec.loader.exec_module(module)\n`,
+      '  File "<frozen importlib._bootstrap_external>", line 940, in exec_module\n',
+      '  File "/srv/defs.py", line 187, in <module>\n    VALUE = _helper()\n',
+      '  File "/srv/defs.py", line 185, in _helper\n    return undefined_name + 1\n',
+    ]),
+  );
+  assert.match(text, /caused by NameError: name 'undefined_name' is not defined\n {2}File "\/srv\/defs.py", line 187/);
+  assert.match(text, /line 185, in _helper\n {4}return undefined_name \+ 1$/);
+  assert.doesNotMatch(text, /code_pointer\.py|dagster_shared|exec_module/);
+  // A SyntaxError's place is in its message; its stack is Dagster's alone: the text ends there.
+  const syntax = describeLoadError({
+    ...error([`  File "${site}/dagster/_core/code_pointer.py", line 86, in load_python_file\n`]),
+    cause: {
+      clsName: 'SyntaxError',
+      message: '  File "/srv/defs.py", line 197\n    def broken(:\n               ^\nSyntaxError: invalid syntax',
+      stack: [`  File "${site}/dagster/_core/code_pointer.py", line 86, in load_python_file\n`],
+      cause: null,
+    },
+  });
+  assert.match(syntax, /SyntaxError: invalid syntax$/);
+});
+
 test('pointer flags: exactly the one pointer given, then the attribute', () => {
   assert.deepEqual(dagsterPointerArgs({ python: 'p', pythonFile: 'defs.py' }), ['--python-file', 'defs.py']);
   assert.deepEqual(dagsterPointerArgs({ python: 'p', moduleName: 'm', attribute: 'defs' }), [

@@ -2,7 +2,7 @@
 // LocationSnapshot; the converted config schema is checked with the run worker's own validator.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { readListRepositories } from '../../../../src/agent/dagster/serdes-readers.js';
+import { readListRepositories, readRepositoryData } from '../../../../src/agent/dagster/serdes-readers.js';
 import { mapDagsterSnapshot } from '../../../../src/agent/dagster/snapshot-mapper.js';
 import { LocationSnapshotSchema, type LocationSnapshot } from '../../../../src/shared/location-snapshot.js';
 import { toConfigSchema } from '../../../../src/user-code/sdk/config-schema.js';
@@ -221,4 +221,37 @@ describe('a partitions kind this Outpost does not know', () => {
       { name: 'f', kind: 'other', dagsterClass: 'ExternalFuturePartitionsDefinitionData' },
     ]);
   });
+});
+
+test("asset checks: listed on their asset, from the repository reply's ExternalAssetCheck entries", () => {
+  // The recorded 1.13 reply with two checks on raw_numbers, written as a real 1.13 server wrote
+  // them for an @asset_check location (fields trimmed to the ones that vary).
+  const raw = JSON.parse(recorded('1.13', 'external-repository').reply) as Record<string, unknown>;
+  const check = (name: string, description: string | null, blocking: boolean) => ({
+    __class__: 'ExternalAssetCheck',
+    additional_asset_keys: [],
+    asset_key: { __class__: 'AssetKey', path: ['raw_numbers'] },
+    atomic_execution_unit_id: 'e6cb8e8b',
+    automation_condition: null,
+    automation_condition_snapshot: null,
+    blocking,
+    description,
+    job_names: ['__ASSET_JOB'],
+    name,
+    partitions_def_snapshot: null,
+  });
+  raw.external_asset_checks = [check('no_negatives', 'no negative numbers', false), check('not_empty', null, true)];
+  const { jobs } = repositoryAndJobs('1.13');
+  const snap = mapDagsterSnapshot({
+    dagsterVersion: '1.13.29',
+    repository: readRepositoryData(JSON.stringify(raw)),
+    jobs,
+  });
+  assert.deepEqual(LocationSnapshotSchema.parse(snap), snap);
+  const byKey = Object.fromEntries((snap.assets ?? []).map((a) => [a.key, a]));
+  assert.deepEqual(byKey.raw_numbers?.checks, [
+    { name: 'no_negatives', description: 'no negative numbers', blocking: false },
+    { name: 'not_empty', description: '', blocking: true },
+  ]);
+  assert.equal(byKey.doubled_numbers?.checks, undefined, 'an asset without checks has none listed');
 });

@@ -102,7 +102,7 @@ export async function assetsView(main, { params, query, navigate }) {
         : h('p', { class: 'muted' }, 'This location defines no assets.'),
     );
     tbody.replaceChildren(...assets.map(row));
-    if (!assets.length) tbody.append(h('tr', {}, h('td', { colspan: 7, class: 'empty' }, 'No assets.')));
+    if (!assets.length) tbody.append(h('tr', {}, h('td', { colspan: 8, class: 'empty' }, 'No assets.')));
     selBtn.textContent = `Materialize selected (${selected.size})`;
     selBtn.disabled = selected.size === 0 || l.status !== 'LOADED';
     allBtn.disabled = all().length === 0 || l.status !== 'LOADED';
@@ -155,7 +155,28 @@ export async function assetsView(main, { params, query, navigate }) {
             )
           : h('span', { class: 'muted' }, 'never'),
       ),
+      h('td', { class: 'asset-checks' }, (a.checks ?? []).map(checkChip)),
     );
+  }
+
+  // One check: its latest result (passed, or failed at its severity) linking to the run, or "not run".
+  function checkChip(c) {
+    const e = c.lastEvaluation;
+    const state = !e ? 'none' : e.passed ? 'passed' : e.severity === 'WARN' ? 'warn' : 'failed';
+    const mark = { none: '○', passed: '✓', warn: '!', failed: '✗' }[state];
+    const said = !e ? 'not evaluated yet' : e.passed ? 'passed' : `failed (${e.severity})`;
+    const meta = e?.metadata ? Object.entries(e.metadata).map(([k, v]) => `${k}: ${JSON.stringify(v)}`) : [];
+    const title = [
+      `${c.name}: ${said}${e ? ` ${fmtTime(e.timestamp)} · run ${e.runId}` : ''}`,
+      c.description,
+      c.blocking ? 'blocking: a failure stops downstream assets' : '',
+      ...meta,
+    ]
+      .filter(Boolean)
+      .join('\n');
+    const attrs = { class: `tag asset-check check-${state}`, 'data-check': c.name, 'data-state': state, title };
+    const text = `${mark} ${c.name}${e && !e.passed ? ` (${e.severity})` : ''}`;
+    return e ? h('a', { ...attrs, href: `/runs/${encodeURIComponent(e.runId)}` }, text) : h('span', attrs, text);
   }
 
   mount(
@@ -199,7 +220,7 @@ export async function assetsView(main, { params, query, navigate }) {
           h(
             'tr',
             {},
-            ['', 'Asset', 'Group', 'Description', 'Depends on', 'Jobs', 'Latest materialization'].map((c) =>
+            ['', 'Asset', 'Group', 'Description', 'Depends on', 'Jobs', 'Latest materialization', 'Checks'].map((c) =>
               h('th', {}, c),
             ),
           ),
