@@ -1,5 +1,6 @@
 // regularFileSize: the one look (lstat, no open) the agent takes at a file in a directory user
 // code can write: a regular file's size, 'other' for whatever else was put there, never followed.
+// A process test: its FIFO is made by mkfifo.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
