@@ -10,9 +10,10 @@ export interface RunEnding {
   runId: string;
   type: 'RUN_FAILURE' | 'RUN_CANCELED';
   message: string;
-  data: Record<string, unknown>;
-  /** The highest seq seen in the spool (may be ahead of the stored cursor). */
-  afterSeq: number;
+  /** The ENGINE event's data. Default {}. */
+  data?: Record<string, unknown>;
+  /** The highest seq seen in the spool (may be ahead of the stored cursor). Default 0: the stored cursor's. */
+  afterSeq?: number;
   /** The failure's code when the cause is known (default RUN_WORKER_EXITED). */
   code?: ErrorName;
 }
@@ -21,7 +22,7 @@ export interface RunEnding {
 export async function endRunWithEvents(
   deps: Pick<ActivityDeps, 'controlPlane' | 'agentId'>,
   now: () => number,
-  { runId, type, message: given, data, afterSeq, code = 'RUN_WORKER_EXITED' }: RunEnding,
+  { runId, type, message: given, data = {}, afterSeq = 0, code = 'RUN_WORKER_EXITED' }: RunEnding,
 ): Promise<RunStatus> {
   // A launch's failure may quote user code (a path it deployed, its exception).
   const message = cutMessage(given, MAX_FAILURE_MESSAGE_LENGTH, 'maxFailureMessageLength');

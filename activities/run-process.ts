@@ -56,14 +56,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
     return deps.spool.eventLinesAfter(runId, 0, 1) !== '';
   }
 
-  const endRun = (
-    runId: string,
-    type: RunEnding['type'],
-    message: string,
-    data: RunEnding['data'],
-    afterSeq = 0,
-    code?: RunEnding['code'],
-  ) => endRunWithEvents(deps, now, { runId, type, message, data, afterSeq, ...(code ? { code } : {}) });
+  const endRun = (ending: RunEnding) => endRunWithEvents(deps, now, ending);
 
   /** Adopts or spawns the run's worker and reports it; never ships (superviseRun does). */
   async function launch(
@@ -232,7 +225,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         if ('skipped' in outcome) {
           board.take(runId);
           if (outcome.skipped === 'CANCELING')
-            await endRun(runId, 'RUN_CANCELED', 'run terminated before it was launched', {});
+            await endRun({ runId, type: 'RUN_CANCELED', message: 'run terminated before it was launched' });
           const stored = await deps.controlPlane.runCursor(deps.agentId(), runId);
           return await ended(stored.status, stored.lastSeq);
         }
@@ -313,18 +306,18 @@ export function createRunProcessActivities(deps: ActivityDeps) {
         : `the run worker ${how} without a terminal event${full ? `: ${full.message}. ${full.hint}` : ''}`;
       if (full) log.error({ exit, ...errorLogFields(full) }, 'the run worker could not write its spool: disk full');
       else log.warn({ exit }, message);
-      const status = await endRun(
+      const status = await endRun({
         runId,
         type,
         message,
-        {
+        data: {
           exitCode: exit?.code ?? null,
           signal: exit?.signal ?? null,
           ...(full ? { code: full.code, spool: full.data } : {}),
         },
-        shipper.maxSeqInFile,
-        full ? 'RUN_SPOOL_DISK_FULL' : undefined,
-      );
+        afterSeq: shipper.maxSeqInFile,
+        ...(full ? { code: 'RUN_SPOOL_DISK_FULL' as const } : {}),
+      });
       return await ended(status, (await deps.controlPlane.runCursor(deps.agentId(), runId)).lastSeq);
     } catch (err) {
       if (err instanceof CancelledFailure) throw err;
@@ -422,7 +415,7 @@ export function createRunProcessActivities(deps: ActivityDeps) {
 
     /** Ends a run that never got a worker (terminated before launch, or the launch failed). */
     endRunWithoutWorker(runId: string, type: 'RUN_FAILURE' | 'RUN_CANCELED', message: string): Promise<RunStatus> {
-      return coded(() => endRun(runId, type, message, {}));
+      return coded(() => endRun({ runId, type, message }));
     },
   };
 }

@@ -95,6 +95,35 @@ const HOUR_MS = 3_600_000;
 /** How often finished runs' directories are looked at (or each retention period, when shorter). */
 const RETENTION_SWEEP_MS = 10 * 60_000;
 
+/**
+ * `connect()`ed once Temporal answers (tried again while it is away, until `signal` aborts), and,
+ * when `checkAttributes`, checked for Outpost's search attributes: a namespace the poller could
+ * start nothing in stops the agent's start here, its connection closed. The workers' connection
+ * and the poller's own one (`poller` mode) both come from here.
+ */
+async function reachTemporal<C extends Connection | NativeConnection>(
+  { config, log, signal }: { config: AgentConfig; log: Logger; signal: AbortSignal },
+  connect: () => Promise<C>,
+  checkAttributes: boolean,
+): Promise<C> {
+  const address = config.temporalAddress;
+  return whenTemporalAnswers(
+    address,
+    async () => {
+      const c = await connectWithin(address, connect, (c) => c.close());
+      if (checkAttributes) {
+        await checkSearchAttributes(c, config.temporalNamespace, log, address).catch(async (err: unknown) => {
+          await c.close();
+          throw err;
+        });
+      }
+      return c;
+    },
+    log,
+    signal,
+  );
+}
+
 /** Routes Temporal's own logs into pino, and turns on Prometheus metrics when asked. Once per process. */
 function installRuntime(config: AgentConfig, logger: Logger): void {
   if (runtimeInstalled) return;
@@ -193,31 +222,17 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const stoppers: Array<() => Promise<void>> = [];
   const running: Promise<void>[] = [];
   let workers: Worker[] = [];
+  const reach = { config, log, signal: abort.signal };
 
   // In `all` mode the poller's client shares the workers' NativeConnection, which lets it start
   // workflows eagerly (the first task comes back in the start response, to this process's worker).
   let workerConnection: NativeConnection | undefined;
   if (mode !== 'poller') {
-    const connection = await whenTemporalAnswers(
-      config.temporalAddress,
-      async () => {
-        const c = await connectWithin(
-          config.temporalAddress,
-          () => NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
-          (c) => c.close(),
-        );
-        // Before any code server starts: a namespace the poller could start nothing in stops us here.
-        if (mode === 'all')
-          await checkSearchAttributes(c, config.temporalNamespace, log, config.temporalAddress).catch(
-            async (err: unknown) => {
-              await c.close();
-              throw err;
-            },
-          );
-        return c;
-      },
-      log,
-      abort.signal,
+    // Checked before any code server starts when the poller is in this process too.
+    const connection = await reachTemporal(
+      reach,
+      () => NativeConnection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
+      mode === 'all',
     );
     workerConnection = connection;
     await codeServers
@@ -255,24 +270,10 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   if (mode !== 'worker') {
     const own = workerConnection
       ? undefined
-      : await whenTemporalAnswers(
-          config.temporalAddress,
-          async () => {
-            const c = await connectWithin(
-              config.temporalAddress,
-              () => Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
-              (c) => c.close(),
-            );
-            await checkSearchAttributes(c, config.temporalNamespace, log, config.temporalAddress).catch(
-              async (err: unknown) => {
-                await c.close();
-                throw err;
-              },
-            );
-            return c;
-          },
-          log,
-          abort.signal,
+      : await reachTemporal(
+          reach,
+          () => Connection.connect({ address: config.temporalAddress, ...(tls ? { tls } : {}) }),
+          true,
         );
     const client = new Client({ connection: workerConnection ?? own!, namespace: config.temporalNamespace });
     poller = new Poller({

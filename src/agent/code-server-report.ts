@@ -66,7 +66,7 @@ export class LocationReporter {
           return send(n + 1);
         }
         // A control plane older than this agent refuses a snapshot it cannot read: send what it reads.
-        const older = input.snapshot === undefined ? undefined : snapshotForOlderControlPlane(input.snapshot, why);
+        const older = input.snapshot === undefined ? undefined : snapshotForOlderControlPlane(input.snapshot, err);
         if (older !== undefined && this.latestReport.get(location) === input) {
           this.opts.logger.info(
             { location, version },

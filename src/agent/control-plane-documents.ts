@@ -2,8 +2,10 @@
 // operation's name). `npm run gen:graphql` validates them against src/control-plane/graphql/agent.graphql
 // and generates their variables and result types into src/gen/graphql/agent.ts (AgentOperations).
 
-// The work-item fields both claim documents select (the generator takes no fragments).
+// The fields several documents select (the generator takes no fragments): a work item's, in both
+// claim documents; a run's cursor (RunCursor), wherever the agent is answered one.
 const WORK_ITEM_FIELDS = 'id kind payload attempts runId';
+const RUN_CURSOR_FIELDS = 'runId lastSeq stdoutBytes stderrBytes status';
 
 export const AGENT_DOCUMENTS = {
   RegisterAgent: /* GraphQL */ `
@@ -28,11 +30,7 @@ export const AGENT_DOCUMENTS = {
       claimWork(agentId: $agentId, limit: $limit, waitMs: $waitMs, acks: $acks) {
         ${WORK_ITEM_FIELDS}
         runCursor {
-          runId
-          lastSeq
-          stdoutBytes
-          stderrBytes
-          status
+          ${RUN_CURSOR_FIELDS}
         }
       }
     }
@@ -75,11 +73,7 @@ export const AGENT_DOCUMENTS = {
   ReportRunLaunchedWithEvents: /* GraphQL */ `
     mutation ReportRunLaunchedWithEvents($agentId: ID!, $runId: ID!, $info: JSON, $lines: String) {
       reportRunLaunchedWithEvents(agentId: $agentId, runId: $runId, info: $info, lines: $lines) {
-        runId
-        lastSeq
-        stdoutBytes
-        stderrBytes
-        status
+        ${RUN_CURSOR_FIELDS}
       }
     }
   `,
@@ -116,11 +110,7 @@ export const AGENT_DOCUMENTS = {
   RunCursor: /* GraphQL */ `
     query RunCursor($agentId: ID!, $runId: ID!) {
       runCursor(agentId: $agentId, runId: $runId) {
-        runId
-        lastSeq
-        stdoutBytes
-        stderrBytes
-        status
+        ${RUN_CURSOR_FIELDS}
       }
     }
   `,
@@ -130,11 +120,7 @@ export const AGENT_DOCUMENTS = {
   RetentionCursor: /* GraphQL */ `
     query RetentionCursor($agentId: ID!, $runId: ID!) {
       runCursor(agentId: $agentId, runId: $runId) {
-        runId
-        lastSeq
-        stdoutBytes
-        stderrBytes
-        status
+        ${RUN_CURSOR_FIELDS}
         logsTruncated
       }
     }
@@ -142,11 +128,7 @@ export const AGENT_DOCUMENTS = {
   RunCursors: /* GraphQL */ `
     query RunCursors($agentId: ID!, $runIds: [ID!]!) {
       runCursors(agentId: $agentId, runIds: $runIds) {
-        runId
-        lastSeq
-        stdoutBytes
-        stderrBytes
-        status
+        ${RUN_CURSOR_FIELDS}
       }
     }
   `,

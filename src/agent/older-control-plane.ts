@@ -7,23 +7,31 @@
 // with it the whole location. Sent again with those sets as 'dynamic', the older control plane
 // stores the location and asks this agent whether a key is in such a set at launch (partitionRun),
 // which this agent answers from its own snapshot ('other': it lists the set on the code server).
-
-/** The refusal of a control plane whose snapshot schema does not know partition kind 'other'. */
-const REFUSES_OTHER = /snapshot: .*kind: Invalid enum value\. Expected [^,]*, received 'other'/;
+import { isOutpostError } from '../shared/errors.js';
 
 /**
- * `snapshot` as an older control plane accepts it, given that control plane's refusal
- * (`refusal`, the error message it answered); undefined when the refusal is about something else.
+ * Whether `refusal` is a control plane's INVALID_ARGUMENT about the kind of partition set `index`
+ * of the snapshot. Its detail is `snapshot: <issues>`, each issue `<path>: <message>` joined by
+ * "; " (shared/zod-issues.ts, as in round 11): the path is the control plane's own; the message
+ * after it is zod's, whose words differ between zod versions, so it is not read.
  */
-export function snapshotForOlderControlPlane(snapshot: unknown, refusal: string): unknown {
-  if (!REFUSES_OTHER.test(refusal) || !isObject(snapshot) || !Array.isArray(snapshot.partitions)) return undefined;
-  if (!snapshot.partitions.some((p: unknown) => isObject(p) && p.kind === 'other')) return undefined;
-  return {
-    ...snapshot,
-    partitions: snapshot.partitions.map((p: unknown) =>
-      isObject(p) && p.kind === 'other' ? { ...p, kind: 'dynamic' } : p,
-    ),
-  };
+function refusesPartitionKind(refusal: unknown, index: number): boolean {
+  if (!isOutpostError(refusal, 'INVALID_ARGUMENT') || !refusal.detail?.startsWith('snapshot: ')) return false;
+  const issues = refusal.detail.slice('snapshot: '.length).split('; ');
+  return issues.some((issue) => issue.startsWith(`partitions.${index}.kind: `));
+}
+
+/**
+ * `snapshot` as an older control plane accepts it, given that control plane's refusal (the error
+ * its call threw): its 'other' sets as 'dynamic' when the refusal is about the kind of one of
+ * them; undefined when it is about something else.
+ */
+export function snapshotForOlderControlPlane(snapshot: unknown, refusal: unknown): unknown {
+  if (!isObject(snapshot) || !Array.isArray(snapshot.partitions)) return undefined;
+  const partitions: unknown[] = snapshot.partitions;
+  const isOther = (p: unknown): p is Record<string, unknown> => isObject(p) && p.kind === 'other';
+  if (!partitions.some((p, i) => isOther(p) && refusesPartitionKind(refusal, i))) return undefined;
+  return { ...snapshot, partitions: partitions.map((p) => (isOther(p) ? { ...p, kind: 'dynamic' } : p)) };
 }
 
 function isObject(v: unknown): v is Record<string, unknown> {

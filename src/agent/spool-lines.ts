@@ -5,7 +5,7 @@
 // naming a malformed line; the shipper then re-reads that batch strictly here (JSON.parse and
 // RunEventSchema), skipping what is not an event, as it used to for every line. Also the first
 // lines a launch report carries (eventLinesAfter) and the byte reads both use (readRange).
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   LOG_LEVELS,
@@ -16,7 +16,7 @@ import {
   type RunEvent,
   type RunEventType,
 } from '../shared/run-events.js';
-import { NO_LINK_NO_WAIT } from '../shared/user-writable-files.js';
+import { NO_LINK_NO_WAIT, regularFileSize } from '../shared/user-writable-files.js';
 
 /** What the shipper needs of a line before sending it: its seq, and its type (status, terminal). */
 export interface LineHead {
@@ -172,14 +172,9 @@ export function readRange(
 ): Buffer | undefined {
   // Sized first: a file with nothing past `offset` (an idle run's every pass, for each of its
   // three files) costs one lstat, not an open, a stat and a close.
-  let size: number;
-  try {
-    const st = lstatSync(file);
-    if (!st.isFile()) return Buffer.alloc(0);
-    size = st.size;
-  } catch {
-    return undefined;
-  }
+  const size = regularFileSize(file);
+  if (size === undefined) return undefined;
+  if (size === 'other') return Buffer.alloc(0);
   if (Math.min(max, size - offset) <= 0) return Buffer.alloc(0);
   let fd: number;
   try {

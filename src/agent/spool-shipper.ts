@@ -8,7 +8,6 @@
 // waits for a pair to finish (the store ignores duplicate seqs and answers the highest contiguous
 // seq, so a batch stored before its predecessor is harmless; the control plane holds a log chunk
 // until the bytes before it are stored). Events and both log streams ship side by side.
-import { lstatSync } from 'node:fs';
 import { join } from 'node:path';
 import { SPOOL_FILES, TERMINAL_EVENT_TYPES, type ComputeLogStream } from '../shared/run-events.js';
 import { isOutpostError } from '../shared/errors.js';
@@ -19,6 +18,7 @@ import { confirmLogChunk, cutLogChunk, logChunkConfirmed, logChunkFor } from './
 import { logChunkBuffers, processLogBudget, type LogSendBudget } from './log-send-budget.js';
 import { SendWindow } from './send-window.js';
 import { lineHead, parseEvent, readRange, type LineHead } from './spool-lines.js';
+import { regularFileSize } from '../shared/user-writable-files.js';
 
 /** Events per appendRunEventLines call (the control plane's default limit is 10,000). */
 export const EVENT_BATCH = 5_000;
@@ -408,10 +408,6 @@ const unwrap = (results: PromiseSettledResult<boolean>[]): boolean => {
 
 /** A spool file's size, as readRange reads it: a regular file's, never through a link the run planted. */
 function fileSize(file: string): number {
-  try {
-    const st = lstatSync(file);
-    return st.isFile() ? st.size : 0;
-  } catch {
-    return 0;
-  }
+  const size = regularFileSize(file);
+  return typeof size === 'number' ? size : 0;
 }

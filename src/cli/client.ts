@@ -5,6 +5,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Option, type Command } from './commander.js';
+import { readFlagFile } from './flag-file.js';
 import { OutpostError, formatError, type ErrorCode } from '../shared/errors.js';
 
 export interface ClientOptions {
@@ -36,7 +37,10 @@ export function resolveTarget(
   if (opts.token !== undefined) {
     throw new OutpostError('TOKEN_ON_COMMAND_LINE', { detail: '--token <token>' });
   }
-  let token = opts.tokenFile !== undefined ? readTokenFile(opts.tokenFile) : env.OUTPOST_TOKEN;
+  let token =
+    opts.tokenFile !== undefined
+      ? readFlagFile('--token-file', opts.tokenFile, 'a file holding the user token').trim()
+      : env.OUTPOST_TOKEN;
   if (!token && opts.tokenFile === undefined) {
     const file = join(opts.dataDir ?? '.outpost', 'user.token');
     if (existsSync(file)) token = readFileSync(file, 'utf8').trim();
@@ -47,16 +51,6 @@ export function resolveTarget(
     });
   }
   return { url, token };
-}
-
-function readTokenFile(file: string): string {
-  try {
-    return readFileSync(file, 'utf8').trim();
-  } catch (err) {
-    throw new OutpostError('CONFIG_INVALID', {
-      detail: `--token-file ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    });
-  }
 }
 
 function readUrlFile(dataDir = '.outpost'): string | undefined {

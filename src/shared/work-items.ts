@@ -107,9 +107,14 @@ export function partitionNamesPage(
 ): PartitionNamesPage {
   const size = Math.min(first, MAX_PARTITION_NAMES_PAGE);
   if (!search) return { keys: all.slice(offset, offset + size), offset, total: all.length };
-  const needle = search.toLowerCase();
-  const matches = all.filter((k) => k.toLowerCase().includes(needle));
+  const matches = keysMatching(all, search);
   return { keys: matches.slice(offset, offset + size), offset, total: matches.length, search };
+}
+
+/** The keys of `keys` that contain `search`, case-insensitively: what a partitionNames search matches. */
+export function keysMatching(keys: readonly string[], search: string): string[] {
+  const needle = search.toLowerCase();
+  return keys.filter((k) => k.toLowerCase().includes(needle));
 }
 
 /**

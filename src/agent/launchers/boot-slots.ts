@@ -9,11 +9,11 @@
 // A boot ends when the worker has written its second spool event (the first is RUN_START,
 // written before the user's code is imported; the next comes once it is loaded: STEP_START,
 // or the run's end), when the process exits, or after `bootTimeoutMs`, whichever is first.
-import { closeSync, constants, fstatSync, lstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import { SPOOL_FILES } from '../../shared/run-events.js';
-import { NO_LINK_NO_WAIT } from '../../shared/user-writable-files.js';
+import { NO_LINK_NO_WAIT, regularFileSize } from '../../shared/user-writable-files.js';
 
 /**
  * Default cap: two booting workers per core, at least 4. A boot also waits (on its loader thread,
@@ -84,15 +84,10 @@ export class BootProbe {
   constructor(private readonly file: string) {}
 
   ended(): boolean {
-    let size: number;
-    try {
-      const st = lstatSync(this.file);
-      // Not a regular file: the run's code swapped it (for a symlink, a FIFO), so it is running.
-      if (!st.isFile()) return true;
-      size = st.size;
-    } catch {
-      return false;
-    }
+    const size = regularFileSize(this.file);
+    if (size === undefined) return false;
+    // Not a regular file: the run's code swapped it (for a symlink, a FIFO), so it is running.
+    if (size === 'other') return true;
     if (this.firstLineEnd < 0 && size > this.scanned) this.scan(size);
     if (this.firstLineEnd < 0) return this.scanned >= FIRST_LINE_MAX;
     return size > this.firstLineEnd + 1;

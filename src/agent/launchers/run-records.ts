@@ -14,7 +14,6 @@
 import {
   appendFileSync,
   existsSync,
-  lstatSync,
   mkdirSync,
   readdirSync,
   readFileSync,
@@ -27,6 +26,7 @@ import {
 import { dirname, join } from 'node:path';
 import { OutpostError } from '../../shared/errors.js';
 import { SPOOL_FILES } from '../../shared/run-events.js';
+import { regularFileSize } from '../../shared/user-writable-files.js';
 import { listPids, processGroupMembers, readProcStat, workerBelow, type ProcStat } from './proc.js';
 
 /** A process we started (a run worker or a standby): enough to find and signal it, never a stranger. */
@@ -87,12 +87,8 @@ export const hasIntent = (dir: string): boolean => existsSync(join(dir, FILES.in
  * regular file there was put by the run's own code, so the run has started: never a second worker.
  */
 export function spoolHasEvents(spool: string): boolean {
-  try {
-    const st = lstatSync(join(spool, SPOOL_FILES.events));
-    return !st.isFile() || st.size > 0;
-  } catch {
-    return false;
-  }
+  const size = regularFileSize(join(spool, SPOOL_FILES.events));
+  return size === 'other' || (size !== undefined && size > 0);
 }
 
 export function readIntent(dir: string): IntentRecord | undefined {

@@ -2,12 +2,11 @@
 // code location: an interpreter (`--python`) and exactly one of --python-file, --module, --package.
 // The location's env (what a Dagster EnvVar reads) comes from --env-file and --env; a secret is
 // refused on the command line (`ps` and shell history show it to others) and read from the file.
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { isCredentialName } from '../../shared/child-env.js';
 import { OutpostError } from '../../shared/errors.js';
 import { type ClientOptions, spinner, userApi, withClientOptions } from '../client.js';
+import { readFlagFile } from '../flag-file.js';
 import { printTable, runAction } from '../output.js';
 
 interface LocationRow {
@@ -51,25 +50,12 @@ function envPair(text: string, where: string): [string, string] {
   return [name, text.slice(eq + 1)];
 }
 
-function readEnvFile(file: string): string {
-  try {
-    return readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why =
-      code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory, not a file' : (code ?? String(err));
-    throw new OutpostError('CONFIG_INVALID', {
-      detail: `--env-file ${file}: ${why} (${resolve(file)}); pass a file of NAME=value lines`,
-    });
-  }
-}
-
 /** The location's env from --env-file, then --env (later wins); undefined when neither is given. */
 export function deployEnv(o: Pick<DeployOptions, 'env' | 'envFile'>): Record<string, string> | undefined {
   if (!o.env?.length && o.envFile === undefined) return undefined;
   const env: Record<string, string> = {};
   if (o.envFile !== undefined) {
-    const lines = readEnvFile(o.envFile).split(/\r?\n/);
+    const lines = readFlagFile('--env-file', o.envFile, 'a file of NAME=value lines').split(/\r?\n/);
     lines.forEach((line, i) => {
       const t = line.trim();
       if (!t || t.startsWith('#')) return;

@@ -29,7 +29,7 @@ import { appendComputeLogs } from '../store/compute-logs.js';
 import { listLocations, reportCodeLocation } from '../store/locations.js';
 import { assertLocationReporter, assertRunWriter, heldRuns, servedLocations } from '../store/ownership.js';
 import { appendRunEvents } from '../store/run-events.js';
-import { requireRun } from '../store/runs.js';
+import { getRuns, requireRun, type RunView } from '../store/runs.js';
 import { ackWork } from '../store/work-queue.js';
 import { claimWork, completeWork, failWork } from '../services/work-service.js';
 import { authenticate } from '../http/auth.js';
@@ -65,16 +65,38 @@ function decodeBase64(data: string): Buffer {
 }
 
 /** What the control plane has of a run: the agent ships its spool from here. */
-async function runCursorOf(store: ApiContext['store'], runId: string) {
-  const run = await requireRun(store.db, runId);
-  return {
-    runId: run.id,
-    lastSeq: run.lastSeq,
-    stdoutBytes: run.stdoutBytes,
-    stderrBytes: run.stderrBytes,
-    status: run.status,
-    logsTruncated: run.logsTruncated,
-  };
+const cursorOf = (run: RunView) => ({
+  runId: run.id,
+  lastSeq: run.lastSeq,
+  stdoutBytes: run.stdoutBytes,
+  stderrBytes: run.stderrBytes,
+  status: run.status,
+  logsTruncated: run.logsTruncated,
+});
+type RunCursor = ReturnType<typeof cursorOf>;
+
+async function runCursorOf(store: ApiContext['store'], runId: string): Promise<RunCursor> {
+  return cursorOf(await requireRun(store.db, runId));
+}
+
+/** The cursors of the runs of `runIds` that exist, by run id, in one read. */
+async function runCursorsOf(store: ApiContext['store'], runIds: readonly string[]): Promise<Map<string, RunCursor>> {
+  const runs = await getRuns(store.db, runIds);
+  return new Map([...runs].map(([id, run]) => [id, cursorOf(run)]));
+}
+
+/** A work item as answered; a claim's items share one read of their launches' cursors. */
+type ItemAnswer = ReturnType<typeof workItem> & { claimCursors?: () => Promise<Map<string, RunCursor>> };
+
+/**
+ * The claimed items, whose launches' cursors (WorkItem.runCursor) are read once for all of
+ * them, when the first is asked for: not one read per item, and none when no cursor is asked.
+ */
+function claimAnswer(store: ApiContext['store'], items: WorkItemView[]): ItemAnswer[] {
+  const launches = items.flatMap((w) => (w.kind === 'LAUNCH_RUN' && w.runId ? [w.runId] : []));
+  let read: Promise<Map<string, RunCursor>> | undefined;
+  const claimCursors = () => (read ??= runCursorsOf(store, launches));
+  return items.map((w) => ({ ...workItem(w), claimCursors }));
 }
 
 export function createAgentSchema() {
@@ -86,8 +108,14 @@ export function createAgentSchema() {
       WorkItem: {
         // Read after the claim leased the items: a failed read answers null (the launch then asks
         // runCursor itself) rather than an error that would make the agent drop what it claimed.
-        runCursor: (w: { kind: string; runId?: string | null }, _: unknown, { store }: ApiContext) =>
-          w.kind === 'LAUNCH_RUN' && w.runId ? runCursorOf(store, w.runId).catch(() => null) : null,
+        runCursor: ({ kind, runId, claimCursors }: ItemAnswer, _: unknown, { store }: ApiContext) => {
+          if (kind !== 'LAUNCH_RUN' || !runId) return null;
+          const read = claimCursors ? claimCursors() : runCursorsOf(store, [runId]);
+          return read.then(
+            (cursors) => cursors.get(runId) ?? null,
+            () => null,
+          );
+        },
       },
       Query: {
         async workspace(_: unknown, { agentId }: QueryWorkspaceArgs, { store, principal }: ApiContext) {
@@ -107,12 +135,13 @@ export function createAgentSchema() {
           // As many as a claim hands out: the checks batched are those of claimed launches.
           checkBatch('runCursors runIds', runIds.length, 'maxClaimBatch', limits.maxClaimBatch);
           await authorizeAgent(store, agentId, principal.id);
-          const out = [];
-          for (const runId of runIds) {
-            await assertRunWriter(store.db, runId, agentId);
-            out.push(await runCursorOf(store, runId));
-          }
-          return out;
+          for (const runId of runIds) await assertRunWriter(store.db, runId, agentId);
+          const cursors = await runCursorsOf(store, runIds);
+          return runIds.map((runId) => {
+            const cursor = cursors.get(runId);
+            if (!cursor) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
+            return cursor;
+          });
         },
       },
       Mutation: {
@@ -158,7 +187,7 @@ export function createAgentSchema() {
             reauthenticate: () => authenticate(store, request, 'agent'),
           });
           metrics.inc('outpost_work_items_claimed_total', items.length);
-          return items.map(workItem);
+          return claimAnswer(store, items);
         },
         async ackWork(_: unknown, a: MutationAckWorkArgs, { store, principal }: ApiContext) {
           await authorizeAgent(store, a.agentId, principal.id);

@@ -1,7 +1,12 @@
 // QUERY_CODE_LOCATION from the user API: enqueue the question for an agent (only agents can
 // reach code servers) and wait, bounded, for its answer.
 import { ERRORS, OutpostError, type ErrorName } from '../../shared/errors.js';
-import { MAX_PARTITION_NAMES_PAGE, PayloadSchemas, type WorkItemPayload } from '../../shared/work-items.js';
+import {
+  keysMatching,
+  MAX_PARTITION_NAMES_PAGE,
+  PayloadSchemas,
+  type WorkItemPayload,
+} from '../../shared/work-items.js';
 import { requireLocation } from '../store/locations.js';
 import type { Store } from '../store/store.js';
 import { abandonQueued, enqueueWork, getWorkItem, type WorkItemView } from '../store/work-items.js';
@@ -44,8 +49,10 @@ function searchedHere(item: WorkItemView, search: string): WorkItemView {
   if (item.status !== 'COMPLETED' || typeof answer !== 'object' || answer === null || 'search' in answer) return item;
   const page = answer as { keys?: unknown };
   if (!Array.isArray(page.keys)) return item;
-  const needle = search.toLowerCase();
-  const keys = page.keys.filter((k): k is string => typeof k === 'string' && k.toLowerCase().includes(needle));
+  const keys = keysMatching(
+    page.keys.filter((k): k is string => typeof k === 'string'),
+    search,
+  );
   return { ...item, result: { answer: { ...page, keys, search, searchedPage: true } } };
 }
 

@@ -160,6 +160,17 @@ export async function getRunStatus(exec: Exec, id: string): Promise<RunStatus | 
   return r?.status;
 }
 
+/** The runs of `ids` that exist, by id, in one read. */
+export async function getRuns(exec: Exec, ids: readonly string[]): Promise<Map<string, RunView>> {
+  if (ids.length === 0) return new Map();
+  const rows = await exec
+    .selectFrom('runs')
+    .selectAll()
+    .where('id', 'in', [...new Set(ids)])
+    .execute();
+  return new Map(rows.map((r) => [r.id, toRunView(r)]));
+}
+
 export async function requireRun(exec: Exec, id: string): Promise<RunView> {
   const r = await getRun(exec, id);
   if (!r) throw new OutpostError('UNKNOWN_RUN', { detail: id });
