@@ -4,7 +4,7 @@ import type { Command } from 'commander';
 import type { AgentMode } from '../../agent/agent.js';
 import { loadAgentConfig, readAgentToken } from '../../agent/config.js';
 import { OutpostError } from '../../shared/errors.js';
-import { collectWhenIdle } from '../../shared/idle-collect.js';
+import { collectWhenIdle, takeCollector } from '../../shared/idle-collect.js';
 import { createLogger } from '../../shared/logger.js';
 import { startOutpostAgent } from '../agent-root.js';
 
@@ -99,6 +99,8 @@ export function registerAgentCommand(program: Command): void {
       "hours a finished run's spool stays after its last write, once the control plane stores all its events and logs; 0 = keep for ever (env OUTPOST_AGENT_SPOOL_RETENTION_HOURS; default 24)",
     )
     .action(async (mode: string, flags: AgentFlags) => {
+      // Before any thread starts (idle-collect.ts says why).
+      const collect = takeCollector();
       if (!(MODES as readonly string[]).includes(mode)) {
         throw new OutpostError('CONFIG_INVALID', {
           detail: `agent mode must be one of ${MODES.join(', ')}, got ${mode}`,
@@ -115,7 +117,7 @@ export function registerAgentCommand(program: Command): void {
       const logger = createLogger({ name: 'agent' });
       const agent = await startOutpostAgent({ config, token, logger, mode: mode as AgentMode });
       // Start-up leaves V8's young generation at its largest: give it back once the agent is quiet.
-      collectWhenIdle({ logger });
+      collectWhenIdle(collect, { logger });
       process.stderr.write(
         [
           `outpost agent ${agent.agentId} (${mode})`,

@@ -27,6 +27,9 @@ export function registerCodeServerCommand(program: Command): void {
     .option('--load-timeout-ms <ms>', 'bound on importing the module', '30000')
     .option('--exit-with-parent', 'shut down when stdin closes (the agent holds it open; set by the agent)')
     .action(async (flags: CodeServerFlags) => {
+      // Before user code loads (idle-collect.ts says why).
+      const { collectWhenIdle, takeCollector } = await import('../../shared/idle-collect.js');
+      const collect = takeCollector();
       const { stripCredentials } = await import('../../user-code/common/strip-credentials.js');
       stripCredentials();
       const [{ startCodeServer }, { createLogger }, { loadConfig, portSchema, positiveInt }, { z }] = await Promise.all(
@@ -59,8 +62,7 @@ export function registerCodeServerCommand(program: Command): void {
       });
       process.stdout.write(`OUTPOST_CODE_SERVER_READY port=${server.port} server_id=${server.serverId}\n`);
       // Loading the module leaves V8's young generation at its largest: give it back once quiet.
-      const { collectWhenIdle } = await import('../../shared/idle-collect.js');
-      collectWhenIdle({ logger });
+      collectWhenIdle(collect, { logger });
       let stopping = false;
       const stop = (signal: string): void => {
         if (stopping) return;

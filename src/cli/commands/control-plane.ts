@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { startControlPlane } from '../../control-plane/index.js';
-import { collectWhenIdle } from '../../shared/idle-collect.js';
+import { collectWhenIdle, takeCollector } from '../../shared/idle-collect.js';
 import { boolish, loadConfig, portSchema, positiveInt, type OptionSources } from '../../shared/config.js';
 import { createLogger } from '../../shared/logger.js';
 import { DEFAULT_API_LIMITS, LIMIT_SOURCES, type ApiLimits } from '../../control-plane/limits.js';
@@ -214,6 +214,8 @@ export function registerControlPlaneCommand(program: Command): void {
       `SKIPPED ticks older than this are pruned (OUTPOST_SKIPPED_TICK_RETENTION_DAYS; default ${DEFAULT_SKIPPED_TICK_RETENTION_MS / DAY_MS})`,
     )
     .action(async (flags: Record<string, unknown>) => {
+      // Before any thread starts (idle-collect.ts says why).
+      const collect = takeCollector();
       // commander sets daemon=true by default for --no-daemon; only an explicit flag should win over env.
       const given = { ...flags, daemon: flags.daemon === false ? false : undefined };
       const cfg = loadConfig(ControlPlaneConfigSchema, SOURCES, given as Partial<Record<keyof Config, unknown>>);
@@ -253,7 +255,7 @@ export function registerControlPlaneCommand(program: Command): void {
       });
       console.log(`control plane at ${cp.url} (GraphiQL: ${cp.url}/graphql)`);
       // Start-up leaves V8's young generation at its largest: give it back once the server is quiet.
-      collectWhenIdle({ logger });
+      collectWhenIdle(collect, { logger });
       let stopping = false;
       const stop = (): void => {
         if (stopping) return;
