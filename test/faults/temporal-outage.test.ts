@@ -99,10 +99,13 @@ describe('fault injection: Temporal goes away for longer than a lease under a li
       await sleep(Math.max(0, downAt + OUTAGE_MS - Date.now()));
       assert.ok(sys.agent.child && sys.agent.child.exitCode === null, 'the agent stayed up');
 
+      // The outage ends when the dev server starts: its start may take seconds, and the agent
+      // can reach it before it says it is ready.
+      const restarting = Date.now();
       await sys.startTemporal();
       const back = Date.now();
       say(`Temporal started again on the same file and port after ${back - downAt} ms`);
-      const outageLines = agentLines(logFrom).filter((l) => l.time >= downAt && l.time < back && l.level >= 40);
+      const outageLines = agentLines(logFrom).filter((l) => l.time >= downAt && l.time < restarting && l.level >= 40);
       say(
         `agent lines at warn or above during the outage: ${outageLines.length}; codes: ${[...new Set(outageLines.map((l) => l.code))].join(',')}`,
       );
@@ -118,7 +121,7 @@ describe('fault injection: Temporal goes away for longer than a lease under a li
       );
       const all = await ticks();
       const scheduled = all.flatMap((t) => t.runIds);
-      const during = all.filter((t) => t.tickTime > downAt && t.tickTime < back);
+      const during = all.filter((t) => t.tickTime > downAt && t.tickTime < restarting);
       for (const t of during)
         say(
           `  tick ${new Date(t.tickTime).toISOString()} ${t.status} ${t.runIds.join(',')} ${t.skipReason ?? ''} ${t.error ?? ''}`,
@@ -149,6 +152,62 @@ describe('fault injection: Temporal goes away for longer than a lease under a li
       const times = all.map((t) => t.tickTime);
       assert.equal(new Set(times).size, times.length, 'no tick time twice');
       assert.equal(new Set(scheduled).size, scheduled.length, 'no run in two ticks');
+    } finally {
+      await setSchedule('STOPPED').catch(() => undefined);
+    }
+  });
+
+  test('kill -9 the agent while the control plane is down; the agent comes back first, then the control plane', async () => {
+    const say = (...w: unknown[]): void => console.log('agent -9 while control plane down:', ...w);
+    const release = join(sys.dir, 'release-b');
+    const config = { everyMs: 100, minEvents: 5, releaseFile: release, maxSeconds: 240 };
+    await setSchedule('RUNNING');
+    try {
+      const drips = await Promise.all([0, 1].map(() => launch(sys.cp, 'drip', config, 'faults')));
+      await until(
+        'drip runs STARTED',
+        async () => (await Promise.all(drips.map((id) => runStatus(sys.cp, id)))).every((s) => s === 'STARTED'),
+        90_000,
+        100,
+      );
+      await sys.cp.stop();
+      await sys.agent.kill9();
+      const logFrom = readFileSync(sys.agentLogFile!, 'utf8').length;
+      say(`${drips.length} drip runs STARTED; control plane stopped, then SIGKILL to the agent`);
+      const restarted = sys.agent.start();
+      await until(
+        'the restarted agent names the missing control plane',
+        () => agentLines(logFrom).some((l) => l.code === 'OUTPOST_ERR_CONTROL_PLANE_UNAVAILABLE'),
+        60_000,
+        250,
+      );
+      writeFileSync(release, '');
+      await sleep(5_000);
+      await sys.cp.start();
+      const back = Date.now();
+      await restarted;
+      say(`control plane started again; the agent was ready ${Date.now() - back} ms later`);
+      const lines = agentLines(logFrom).filter((l) => l.time < back && l.level >= 40);
+      for (const m of new Set(lines.map((l) => `${l.code ?? ''} ${l.msg}`)))
+        say(`  ${lines.filter((l) => `${l.code ?? ''} ${l.msg}` === m).length} x ${m}`);
+      await until(
+        'a schedule tick after the control plane came back, with a run',
+        async () => (await ticks()).find((t) => t.tickTime > back && t.runIds.length),
+        90_000,
+        250,
+      );
+      const all = await ticks();
+      const scheduled = all.flatMap((t) => t.runIds);
+      await waitTerminal(sys.cp, [...drips, ...scheduled], 180_000);
+      for (const id of [...drips, ...scheduled]) say(await checkRun(sys.cp, sys.agent, id, { status: 'SUCCESS' }));
+      const times = all.map((t) => t.tickTime);
+      assert.equal(new Set(times).size, times.length, 'no tick time twice');
+      assert.equal(new Set(scheduled).size, scheduled.length, 'no run in two ticks');
+      assert.deepEqual(
+        all.filter((t) => t.status === 'FAILURE'),
+        [],
+        'no tick failed',
+      );
     } finally {
       await setSchedule('STOPPED').catch(() => undefined);
     }
