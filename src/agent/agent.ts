@@ -283,6 +283,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
       taskQueue: config.taskQueue,
       maxInFlight: config.maxInFlight,
       logger: log,
+      temporalAddress: config.temporalAddress,
       eagerStart: workerConnection !== undefined,
       // In `all` mode this process also hosts runs: the runs it claims are launched here.
       ...(mode === 'all'

@@ -8,6 +8,10 @@
 //   `ackDelayMs` (the claim long-poll is idle) is sent alone. An ack only stops the lease from
 //   expiring, so a late or lost one costs at most a re-claim that finds the same workflow.
 // - At most `maxInFlight` items are being started at once; claims ask only for free slots.
+// - While Temporal does not answer, no item is claimed: a claim would only hold the item under
+//   leases that expire, each re-claim spending one of its attempts, until a run launched during
+//   a few minutes' outage failed WORK_ITEM_EXHAUSTED. The poller says TEMPORAL_UNAVAILABLE once,
+//   asks Temporal again with backoff (capped at 2 s), and claims again once it answers.
 import {
   ServiceError,
   WorkflowExecutionAlreadyStartedError,
@@ -21,6 +25,7 @@ import { SA_JOB, SA_LOCATION, SA_RUN_ID, SA_WORK_ITEM_KIND } from '../shared/sea
 import { PayloadSchemas, WORK_ITEM_KINDS, type WorkItemKind, type WorkItemPayload } from '../shared/work-items.js';
 import { TERMINATE_SIGNAL, WORKFLOW_TYPES, runWorkflowId, workflowIdFor } from '../shared/workflow-contract.js';
 import { backoffDelay, sleep, type BackoffOptions } from '../shared/backoff.js';
+import { temporalUnavailable } from './temporal-reach.js';
 import type { ClaimedWorkItem, ControlPlaneClient, RunCursor, WorkAck } from './control-plane-client.js';
 import { formatZodIssues } from '../shared/zod-issues.js';
 
@@ -73,7 +78,17 @@ export interface PollerOptions {
   launchAhead?: (payload: WorkItemPayload<'LAUNCH_RUN'>) => void;
   /** Backoff between failed claims; default CLAIM_RETRY (tests pass a longer one). */
   claimRetry?: BackoffOptions;
+  /** Temporal's address, named in the TEMPORAL_UNAVAILABLE the poller logs; default "Temporal". */
+  temporalAddress?: string;
+  /** Backoff between asking a Temporal that did not answer again; default TEMPORAL_RETRY. */
+  temporalRetry?: BackoffOptions;
 }
+
+/** Backoff between asking Temporal again while it does not answer: capped at 2 s, like the agent's start. */
+export const TEMPORAL_RETRY = { initialMs: 500, maxMs: 2_000 } as const satisfies BackoffOptions;
+
+/** How long one "does Temporal answer" question waits (a frozen frontend never answers). */
+const TEMPORAL_PROBE_DEADLINE_MS = 5_000;
 
 /**
  * Backoff between failed claims: full jitter in [cap/2, cap], capped at 2 s like registration's.
@@ -164,6 +179,10 @@ export class Poller {
   eagerStarts = 0;
   /** Ends the backoff after a failed claim early (controlPlaneAnswered). */
   private backoffWake: AbortController | undefined;
+  /** Set while Temporal does not answer: nothing is claimed until it does. */
+  private temporalDown: { since: number; error: OutpostError } | undefined;
+  /** Ends the claim long-poll in progress (Temporal went away: what it would claim could not start). */
+  private claimAbort: AbortController | undefined;
 
   constructor(private readonly opts: PollerOptions) {}
 
@@ -188,6 +207,10 @@ export class Poller {
     const log = this.opts.logger;
     let failures = 0;
     while (!signal.aborted) {
+      if (this.temporalDown) {
+        await this.untilTemporalAnswers(signal);
+        continue;
+      }
       const free = this.opts.maxInFlight - this.inFlight;
       if (free <= 0) {
         await new Promise<void>((res) => {
@@ -202,11 +225,12 @@ export class Poller {
         // One claim asks for at most the control plane's batch limit (default 100): a larger
         // --max-in-flight fills over several claims instead of being refused forever.
         const limit = Math.min(free, this.claimBatch);
+        this.claimAbort = new AbortController();
         items = await this.opts.controlPlane.claimWork(
           this.opts.agentId,
           limit,
           this.opts.waitMs ?? 20_000,
-          signal,
+          AbortSignal.any([signal, this.claimAbort.signal]),
           acks,
           // Each launch's pre-launch check rides on the claim: no runCursor request per launch.
           this.opts.prefetchLaunch ? { launchCursors: true } : undefined,
@@ -218,6 +242,8 @@ export class Poller {
         // Aborted by shutdown: an item the server claimed for this aborted poll is not lost,
         // its lease expires and it is claimed again.
         if (signal.aborted) break;
+        // Ended because Temporal went away: the server gives back what it claimed for it.
+        if (this.claimAbort?.signal.aborted) continue;
         const delay = backoffDelay(failures++, this.opts.claimRetry ?? CLAIM_RETRY);
         log.warn({ ...errorLogFields(err), retryInMs: delay }, 'claimWork failed; backing off');
         // Only a claim that did not reach the control plane is sent again when another request
@@ -325,6 +351,11 @@ export class Poller {
         if (item.kind === 'LAUNCH_RUN' && input.hostTaskQueue !== undefined) this.opts.launchAhead?.(input.payload);
       } catch (err) {
         if (err instanceof WorkflowExecutionAlreadyStartedError) return;
+        const down = this.temporalOutage(err, 'starting a workflow');
+        if (down) {
+          this.noteTemporalDown(down);
+          throw down;
+        }
         // Retrying would hold this in-flight slot forever: the item fails instead, once.
         refused = permanentStartRefusal(err, item);
         if (!refused) throw err;
@@ -341,6 +372,52 @@ export class Poller {
     }
     this.queueAck({ id: item.id, workflowId: start.options.workflowId }, signal);
     log.info({ workflowId: start.options.workflowId }, 'work item dispatched');
+  }
+
+  /** TEMPORAL_UNAVAILABLE when `err` (or the cause a client's ServiceError wraps) means Temporal did not answer. */
+  private temporalOutage(err: unknown, what: string): OutpostError | undefined {
+    const address = this.opts.temporalAddress ?? 'Temporal';
+    const cause = err instanceof ServiceError ? err.cause : undefined;
+    return temporalUnavailable(err, address, what) ?? (cause ? temporalUnavailable(cause, address, what) : undefined);
+  }
+
+  /** Stops claiming until Temporal answers; said once per outage, coded, with what to do. */
+  private noteTemporalDown(error: OutpostError): void {
+    if (this.temporalDown) return;
+    this.temporalDown = { since: Date.now(), error };
+    this.claimAbort?.abort();
+    this.opts.logger.error(
+      { ...errorLogFields(error), inFlight: this.inFlight },
+      'Temporal does not answer; no work is claimed until it does (claimed items wait for it)',
+    );
+  }
+
+  /** Asks Temporal, with backoff, until it answers or we stop; then claiming resumes. */
+  private async untilTemporalAnswers(signal: AbortSignal): Promise<void> {
+    const log = this.opts.logger;
+    const { temporal } = this.opts;
+    for (let attempt = 0; !signal.aborted; attempt++) {
+      await sleep(backoffDelay(attempt, this.opts.temporalRetry ?? TEMPORAL_RETRY), signal);
+      if (signal.aborted) return;
+      try {
+        await temporal.connection.withDeadline(Date.now() + TEMPORAL_PROBE_DEADLINE_MS, () =>
+          // Not getSystemInfo: a client may answer that from what it kept at connect.
+          temporal.workflowService.describeNamespace({ namespace: temporal.options.namespace }),
+        );
+      } catch (err) {
+        const down = this.temporalOutage(err, 'asking for its system info');
+        if (down) {
+          log.debug({ code: down.code, err: down.message, attempt }, 'Temporal still does not answer');
+          continue;
+        }
+        // It answered, if only with a refusal: starting workflows will say what is wrong.
+        log.debug({ err: retryReason(err) }, 'Temporal answered the probe with a refusal');
+      }
+      const downMs = this.temporalDown ? Date.now() - this.temporalDown.since : 0;
+      log.info({ code: this.temporalDown?.error.code, downMs }, 'Temporal answers again; claiming work');
+      this.temporalDown = undefined;
+      return;
+    }
   }
 
   /**
@@ -392,7 +469,10 @@ export class Poller {
           return false;
         }
         const delay = backoffDelay(attempt, { initialMs: 250, maxMs: 10_000 });
-        log.warn({ what, err: retryReason(err), retryInMs: delay }, 'retrying');
+        // Temporal away is said once, by the poller (noteTemporalDown), not per item per try.
+        if (isOutpostError(err, 'TEMPORAL_UNAVAILABLE'))
+          log.debug({ what, code: err.code, retryInMs: delay }, 'retrying');
+        else log.warn({ what, err: retryReason(err), retryInMs: delay }, 'retrying');
         await sleep(delay, signal);
       }
     }

@@ -54,7 +54,7 @@ export const ERRORS = {
   TEMPORAL_UNAVAILABLE: spec(
     503,
     'Temporal could not be reached, or did not answer in time',
-    'Check --temporal-address / OUTPOST_TEMPORAL_ADDRESS (and TLS), and that the Temporal frontend is running and answering (`temporal operator namespace describe <namespace> --address <address>`); then start the agent again.',
+    'Check --temporal-address / OUTPOST_TEMPORAL_ADDRESS (and TLS), and that the Temporal frontend is running and answering (`temporal operator namespace describe <namespace> --address <address>`). A running or starting agent waits and asks again on its own; work stays queued meanwhile.',
   ),
   TEMPORAL_TLS_FAILED: spec(
     502,
@@ -268,6 +268,11 @@ export const ERRORS = {
   ),
   RUN_NOT_TERMINABLE: spec(409, 'The run has already finished', 'Nothing to terminate.'),
   RUN_CANCELED: spec(409, 'The run was canceled before it launched', 'Launch the job again if it should run.'),
+  TICK_SUPERSEDED: spec(
+    409,
+    'A schedule tick was skipped: its evaluation had not begun when a later tick came due',
+    'An agent or Temporal was away (see their logs). Nothing to do: the latest due tick fires (the missed-tick policy); launch the job by hand if a skipped tick must run.',
+  ),
   RUN_LAUNCH_TIMEOUT: spec(
     504,
     'The run was never launched: an agent acknowledged it, but its run worker did not start in time',

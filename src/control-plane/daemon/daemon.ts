@@ -2,7 +2,11 @@
 // - schedules: enqueue EVALUATE_SCHEDULE for the latest due cron tick, dedupe key
 //   `schedule:<loc>:<name>:<tickTime>`, so restarted or duplicated daemons never double-fire.
 //   Missed-tick policy: after downtime only the most recent missed tick fires; older ones are
-//   skipped. A schedule seen RUNNING for the first time (or just started) fires from its next tick.
+//   skipped, and the daemon says how many (one line per schedule). A schedule seen RUNNING for
+//   the first time (or just started) fires from its next tick. The same holds while the daemon
+//   runs but no agent evaluates (agents, or Temporal, away): a tick whose evaluation has not
+//   begun when the next comes due is skipped (TICK_SUPERSEDED, its tick row says why), so the
+//   outage leaves one tick to fire, not one per interval; said once per stall, and when it ends.
 // - sensors: every minInterval (aligned to an interval grid, so two daemons agree on the tick),
 //   enqueue EVALUATE_SENSOR with the stored cursor, unless the previous evaluation is still open.
 //   One whose tick cannot be started fails alone (PassReport.instigatorsFailed, logged once).
@@ -20,7 +24,7 @@
 // - audit rows and finished ticks past their retention, and dead sessions, are deleted (retention.ts).
 import { Cron } from 'croner';
 import { backoffDelay } from '../../shared/backoff.js';
-import { errorLogFields, type OutpostError } from '../../shared/errors.js';
+import { errorCode, errorLogFields, type OutpostError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { hasOpenTick, listInstigators, updateInstigator, type InstigatorKind } from '../store/instigators.js';
 import { listLocations, type LocationView } from '../store/locations.js';
@@ -87,6 +91,19 @@ export function latestDueTick(cron: string, timezone: string, after: number, now
   return undefined;
 }
 
+/** Missed ticks are counted up to this many (a long downtime is reported as "N+"). */
+const MAX_COUNTED_TICKS = 10_000;
+
+/** How many cron times t with after < t < before (at most MAX_COUNTED_TICKS). */
+export function countTicksBetween(cron: string, timezone: string, after: number, before: number): number {
+  const c = new Cron(cron, { timezone, paused: true });
+  let n = 0;
+  for (let t = c.nextRun(new Date(after))?.getTime(); t !== undefined && t < before && n < MAX_COUNTED_TICKS; n++) {
+    t = c.nextRun(new Date(t))?.getTime();
+  }
+  return n;
+}
+
 export interface PassReport {
   schedulesFired: string[];
   sensorsFired: string[];
@@ -114,6 +131,8 @@ export class Daemon {
   private stopped = true;
   /** The store error passes are waiting out, and how many passes in a row it ended. */
   private outage: { error: OutpostError; passes: number } | undefined;
+  /** Schedules (`location/name`) whose ticks are being skipped unevaluated, and how many so far. */
+  private stalled = new Map<string, { skipped: number; since: number }>();
 
   constructor(
     private readonly store: Store,
@@ -300,7 +319,50 @@ export class Daemon {
       return false;
     }
     if (tick === undefined) return false;
-    return startScheduleTick(store, { location: loc.name, name: s.name }, tick);
+    const last = Number(row.last_tick_at);
+    const missed = countTicksBetween(s.cron, s.timezone, last, tick);
+    if (missed > 0)
+      this.logger.warn(
+        {
+          location: loc.name,
+          schedule: s.name,
+          missedTicks: missed >= MAX_COUNTED_TICKS ? `${MAX_COUNTED_TICKS}+` : missed,
+          since: new Date(last).toISOString(),
+          firing: new Date(tick).toISOString(),
+        },
+        'schedule ticks came due while no daemon pass ran (downtime, or a pass held up); only the latest fires (missed-tick policy)',
+      );
+    const started = await startScheduleTick(store, { location: loc.name, name: s.name }, tick);
+    if (started.created) this.noteSuperseded(`${loc.name}/${s.name}`, started.superseded, tick);
+    return started.created;
+  }
+
+  /** Says when a schedule's ticks start being skipped unevaluated (once), and when that ends. */
+  private noteSuperseded(key: string, superseded: number[], tick: number): void {
+    const stall = this.stalled.get(key);
+    if (!superseded.length) {
+      if (!stall) return;
+      this.stalled.delete(key);
+      this.logger.info(
+        { schedule: key, skippedTicks: stall.skipped, since: new Date(stall.since).toISOString() },
+        'schedule ticks are evaluated again',
+      );
+      return;
+    }
+    if (stall) {
+      stall.skipped += superseded.length;
+      return;
+    }
+    this.stalled.set(key, { skipped: superseded.length, since: superseded[0]! });
+    this.logger.warn(
+      {
+        code: errorCode('TICK_SUPERSEDED'),
+        schedule: key,
+        skipped: superseded.map((t) => new Date(t).toISOString()),
+        firing: new Date(tick).toISOString(),
+      },
+      'schedule tick skipped: no agent began its evaluation before the next came due (agent or Temporal away?); until one does, each tick waits for the next',
+    );
   }
 
   private async sensorPass(

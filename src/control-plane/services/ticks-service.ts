@@ -1,18 +1,31 @@
 // A schedule or sensor tick the daemon decided is due: its EVALUATE_* work item, its tick row
 // and the instigator's last tick time, in one transaction (the dedupe key makes a second
 // replica's attempt a no-op). The caller wakes pollers after commit when one was created.
+// A schedule's earlier ticks whose evaluation never began (no agent claimed them, or no agent
+// could start their workflow: Temporal away) are skipped in that transaction, so an outage's
+// ticks do not all fire afterwards: the latest fires, as after the daemon's own downtime.
+import type { ExpressionBuilder } from 'kysely';
+import { errorCode } from '../../shared/errors.js';
 import type { InstigatorKind } from '../store/instigators.js';
-import { insertTick, updateInstigator } from '../store/instigators.js';
+import { finishTickForItem, insertTick, updateInstigator } from '../store/instigators.js';
+import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
-import { enqueue } from '../store/work-items.js';
+import { enqueue, type Exec } from '../store/work-items.js';
+import { markFailed } from '../store/work-queue.js';
 
 interface TickKey {
   location: string;
   name: string;
 }
 
-/** Returns whether the tick was new (an EVALUATE_SCHEDULE item was enqueued). */
-export async function startScheduleTick(store: Store, key: TickKey, tickTime: number): Promise<boolean> {
+export interface ScheduleTickStart {
+  /** Whether the tick was new (an EVALUATE_SCHEDULE item was enqueued). */
+  created: boolean;
+  /** Tick times of earlier ticks skipped for it (their evaluation had not begun), oldest first. */
+  superseded: number[];
+}
+
+export async function startScheduleTick(store: Store, key: TickKey, tickTime: number): Promise<ScheduleTickStart> {
   const ref = { ...key, kind: 'SCHEDULE' as InstigatorKind };
   return store.transaction(async (trx) => {
     const { item, created } = await enqueue(trx, store, {
@@ -20,10 +33,55 @@ export async function startScheduleTick(store: Store, key: TickKey, tickTime: nu
       payload: { location: key.location, schedule: key.name, tickTimeMs: tickTime },
       dedupeKey: `schedule:${key.location}:${key.name}:${tickTime}`,
     });
-    if (created) await insertTick(trx, store, { ...ref, tickTime, workItemId: item.id });
+    let superseded: number[] = [];
+    if (created) {
+      superseded = await supersedeWaitingTicks(trx, store, key, tickTime);
+      await insertTick(trx, store, { ...ref, tickTime, workItemId: item.id });
+    }
     await updateInstigator(trx, store, ref, { last_tick_at: tickTime });
-    return created;
+    return { created, superseded };
   });
+}
+
+/**
+ * The schedule's open ticks before `tickTime` whose evaluation has not begun: the item QUEUED
+ * (no agent claimed it, or its lease lapsed), or CLAIMED under a lease that ran out with no
+ * workflow acknowledged. Each item FAILS with TICK_SUPERSEDED (an agent that still starts its
+ * workflow completes nothing: the item is finished) and its tick is SKIPPED, saying why. A live
+ * claim (an agent starting it now) and an evaluation under way (ACKED) are left to finish.
+ * Returns their tick times.
+ */
+async function supersedeWaitingTicks(trx: Exec, store: Store, key: TickKey, tickTime: number): Promise<number[]> {
+  const now = store.now();
+  const notBegun = (eb: ExpressionBuilder<Database, 'work_items'>) =>
+    eb.or([
+      eb('work_items.status', '=', 'QUEUED'),
+      eb.and([eb('work_items.status', '=', 'CLAIMED'), eb('work_items.lease_expires_at', '<=', now)]),
+    ]);
+  const waiting = await trx
+    .selectFrom('ticks')
+    .innerJoin('work_items', 'work_items.id', 'ticks.work_item_id')
+    .select(['ticks.tick_time', 'ticks.work_item_id', 'work_items.status'])
+    .where('ticks.location', '=', key.location)
+    .where('ticks.kind', '=', 'SCHEDULE')
+    .where('ticks.name', '=', key.name)
+    .where('ticks.status', '=', 'STARTED')
+    .where('ticks.tick_time', '<', tickTime)
+    .where(notBegun)
+    .orderBy('ticks.tick_time')
+    .execute();
+  const at = new Date(tickTime).toISOString();
+  const skipped: number[] = [];
+  for (const w of waiting) {
+    const itemId = w.work_item_id!;
+    const waited = w.status === 'QUEUED' ? 'no agent began it' : "its agent's claim lapsed before it began";
+    const message = `the tick of ${at} came due first: ${waited} (agent or Temporal away?); the latest due tick fires`;
+    const moved = await markFailed(trx, store, itemId, { code: errorCode('TICK_SUPERSEDED'), message }, notBegun);
+    if (!moved) continue;
+    await finishTickForItem(trx, store, itemId, { status: 'SKIPPED', skipReason: `superseded: ${message}` });
+    skipped.push(Number(w.tick_time));
+  }
+  return skipped;
 }
 
 /** Returns whether the tick was new (an EVALUATE_SENSOR item was enqueued). */

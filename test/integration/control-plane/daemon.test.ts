@@ -1,6 +1,7 @@
 // The daemon with an injected clock, on SQLite and PostgreSQL: cron ticks fire once (dedupe
-// keys hold across a second daemon and a lost last-tick), missed ticks collapse to the latest,
-// sensors carry their cursor and dedupe run keys, and STARTING runs time out.
+// keys hold across a second daemon and a lost last-tick), missed ticks collapse to the latest
+// (after the daemon's downtime, and while no agent begins the ticks it enqueued), sensors carry
+// their cursor and dedupe run keys, and STARTING runs time out.
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Daemon } from '../../../src/control-plane/daemon/daemon.js';
@@ -79,6 +80,10 @@ describeEachDialect('daemon', (target) => {
       `schedule:hello:every_minute:${at(12, 1)}`,
       `schedule:hello:every_minute:${at(12, 5)}`,
     ]);
+    // The 12:01 tick no agent began is skipped for it, as the missed 12:02-12:04 were.
+    const t1 = (await listTicks(store, 'hello', 'SCHEDULE', 'every_minute', 10)).find((t) => t.tickTime === at(12, 1));
+    assert.equal(t1?.status, 'SKIPPED');
+    assert.match(t1?.skipReason ?? '', /^superseded: the tick of 2026-01-01T12:05:00.000Z came due first/);
   });
 
   test('completing a tick creates its runs once and records the tick', async () => {
@@ -97,10 +102,11 @@ describeEachDialect('daemon', (target) => {
     assert.equal(run.tags['outpost/schedule'], 'every_minute');
     const launches = await listWorkItems(store, { kind: 'LAUNCH_RUN', runId: run.id }, 10);
     assert.equal(launches.length, 1);
-    const skipped = items.find((i) => i.payload.tickTimeMs === at(12, 1))!;
-    await completeWork(store, 'A', skipped.id, { runRequests: [], skipReason: 'nothing to do' });
-    const t1 = (await listTicks(store, 'hello', 'SCHEDULE', 'every_minute', 10)).find((t) => t.tickTime === at(12, 1));
-    assert.deepEqual([t1?.status, t1?.skipReason], ['SKIPPED', 'nothing to do']);
+    assert.equal(
+      items.find((i) => i.payload.tickTimeMs === at(12, 1)),
+      undefined,
+      'the superseded tick is not claimed',
+    );
   });
 
   test('a stopped schedule does not fire; restarting it fires from the next tick only', async () => {
@@ -244,5 +250,65 @@ describeEachDialect('daemon', (target) => {
     );
     await setScheduleState(store, 'broken', 'every_minute', 'STOPPED');
     await setSensorState(store, 'broken', 'files', 'STOPPED');
+  });
+
+  test('a tick no agent begins is skipped when the next comes due, saying why; a live claim is left alone', async () => {
+    // Agents (or their Temporal) away for a few minutes: without this every minute's tick
+    // waited in the queue and all of them fired at once when the agents came back.
+    const hello = async (): Promise<Map<number, { status: string; skipReason: string | null }>> =>
+      new Map((await listTicks(store, 'hello', 'SCHEDULE', 'every_minute', 50)).map((t) => [t.tickTime, t]));
+    const claimTicks = async () =>
+      (await claimWork(store, { agentId: 'A', limit: 50, waitMs: 0 })).filter(
+        (i) => i.kind === 'EVALUATE_SCHEDULE' && i.payload.location === 'hello',
+      );
+    clock.now = at(14, 0, 30);
+    await setScheduleState(store, 'hello', 'every_minute', 'RUNNING');
+    await daemon.runOnce();
+    clock.now = at(14, 1, 5);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    clock.now = at(14, 2, 5);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    let ticks = await hello();
+    assert.equal(ticks.get(at(14, 1))?.status, 'SKIPPED', 'the 14:01 tick no agent began');
+    assert.match(ticks.get(at(14, 1))?.skipReason ?? '', /superseded: .*no agent began it/);
+    assert.equal(ticks.get(at(14, 2))?.status, 'STARTED');
+    const [item1] = await listWorkItems(store, { kind: 'EVALUATE_SCHEDULE' }, 100).then((all) =>
+      all.filter((w) => w.payload.location === 'hello' && w.payload.tickTimeMs === at(14, 1)),
+    );
+    assert.equal(item1?.status, 'FAILED');
+    assert.match(JSON.stringify(item1?.error), /OUTPOST_ERR_TICK_SUPERSEDED/);
+
+    // An agent claims 14:02 (a live lease, 60 s): the 14:03 tick leaves it alone.
+    const [claimed] = await claimTicks();
+    assert.equal(claimed?.payload.tickTimeMs, at(14, 2));
+    clock.now = at(14, 3, 2);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    ticks = await hello();
+    assert.equal(ticks.get(at(14, 2))?.status, 'STARTED', 'a live claim is left alone');
+    // Its lease lapsed without a workflow (the agent's Temporal away): 14:04 skips it and 14:03.
+    clock.now = at(14, 4, 3);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    ticks = await hello();
+    assert.match(ticks.get(at(14, 2))?.skipReason ?? '', /^superseded: the tick of 2026-01-01T14:04:00.000Z came due/);
+    assert.equal(ticks.get(at(14, 3))?.status, 'SKIPPED');
+    assert.equal(ticks.get(at(14, 4))?.status, 'STARTED');
+    // The agent's evaluation of 14:02 still arrives: it makes no run.
+    await completeWork(store, 'A', claimed.id, { runRequests: [{ job: 'hello', runConfig: {}, tags: {} }] });
+    assert.equal((await hello()).get(at(14, 2))?.status, 'SKIPPED');
+    const runs = await store.db
+      .selectFrom('runs')
+      .select('id')
+      .where('dedupe_key', 'like', `schedule:hello:every_minute:${at(14, 2)}:%`)
+      .execute();
+    assert.deepEqual(runs, [], 'no run from a superseded tick');
+    // An agent is back: 14:04 is evaluated, 14:05 fires as usual.
+    const [latest] = await claimTicks();
+    assert.equal(latest?.payload.tickTimeMs, at(14, 4));
+    await completeWork(store, 'A', latest.id, { runRequests: [] });
+    clock.now = at(14, 5, 1);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    assert.equal((await hello()).get(at(14, 4))?.status, 'SKIPPED');
+    assert.equal((await hello()).get(at(14, 4))?.skipReason, 'no run requests');
+    await setScheduleState(store, 'hello', 'every_minute', 'STOPPED');
   });
 });
