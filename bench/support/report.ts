@@ -1,6 +1,6 @@
 // What every benchmark reports: the machine, the parameters, the figures, as a markdown
 // table on stdout and JSON in bench/results/<name>.json.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 
@@ -20,7 +20,28 @@ export function machine(): Record<string, unknown> {
     memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
+    nodeExtraCaCerts: extraCaCerts(),
   };
+}
+
+/**
+ * NODE_EXTRA_CA_CERTS as every Node process of a run inherits it: Node 20 builds its whole root
+ * store (the bundled roots plus the file's) at start-up when it is set, so each process start
+ * (`node -e 0`, a run worker, a standby) pays for it. Measured on this host (2 cores, round 15):
+ * `node -e 0` 37-43 ms of CPU without it, 74-87 ms with a one-certificate file, 113-130 ms with
+ * the system bundle (144 certificates); a noop run worker 117-122 vs 180-214 ms. Runs with and
+ * without it do not compare.
+ */
+function extraCaCerts(): { file: string; certificates: number } | null {
+  const file = process.env.NODE_EXTRA_CA_CERTS;
+  if (!file) return null;
+  let certificates = -1;
+  try {
+    certificates = readFileSync(file, 'utf8').split('-----BEGIN CERTIFICATE-----').length - 1;
+  } catch {
+    // Unreadable: Node warns and goes on without it.
+  }
+  return { file, certificates };
 }
 
 export function percentile(sorted: number[], p: number): number {

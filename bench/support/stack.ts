@@ -37,12 +37,17 @@ export async function startBenchSystem(opts: {
     temporalAddress: temporal.address,
     ...(opts.storeLimits ? { storeLimits: opts.storeLimits } : {}),
   });
+  let closing = false;
   const system: BenchSystem = {
     temporal,
     stack,
     async spawnAgent(extraArgs = [], cli) {
       const tokenFile = join(stack.dataDir, 'agent.token');
       writeFileSync(tokenFile, `${stack.agentToken}\n`, { mode: 0o600 });
+      // The agent's last lines: printed if it dies before close() (a benchmark then fails reading
+      // its /proc files, which says nothing of why).
+      const tail: string[] = [];
+      const output = { push: (line: string) => tail.push(line) > 50 && tail.shift() };
       // At log level warn the ready signal is the banner on stderr (OUTPOST_AGENT_READY is an info log).
       const { child } = await spawnOutpost(
         [
@@ -61,15 +66,20 @@ export async function startBenchSystem(opts: {
         ],
         /OUTPOST_AGENT_READY|^outpost agent \S+ \(/,
         {},
-        undefined,
+        output,
         cli,
       );
-      child.stderr?.resume();
-      child.stdout?.resume();
+      child.once('exit', (code, signal) => {
+        if (closing) return;
+        process.stderr.write(
+          `outpost agent exited during the benchmark (code ${code}, signal ${signal}); its last lines:\n${tail.join('')}`,
+        );
+      });
       system.agentProcess = child;
       return child;
     },
     async close() {
+      closing = true;
       const child = system.agentProcess;
       if (child && child.exitCode === null && child.signalCode === null) {
         const exited = new Promise((r) => child.once('exit', r));
