@@ -40,7 +40,11 @@ export async function assetsOf(store: Store, loc: LocationView): Promise<AssetVi
     checks: async () => {
       const defined = a.checks ?? [];
       if (!defined.length) return [];
-      evaluations ??= lastCheckEvaluations(store, loc.name);
+      evaluations ??= lastCheckEvaluations(
+        store,
+        loc.name,
+        assets.flatMap((x) => (x.checks ?? []).map((c) => ({ assetKey: x.key, name: c.name }))),
+      );
       const evaluated = await evaluations;
       return defined.map((c) => ({ ...c, lastEvaluation: evaluated.get(checkKey(a.key, c.name)) ?? null }));
     },

@@ -5,7 +5,6 @@
 // Written after the batch is stored, idempotently (ON CONFLICT DO NOTHING): a batch the agent
 // re-sends because it never saw the answer writes the same rows again, so a crash between the
 // two writes loses nothing the agent does not re-send.
-import { sql } from 'kysely';
 import { FIXED_INPUT_LIMITS } from '../limits.js';
 import { JsonText } from './json-text.js';
 import type { Store } from './store.js';
@@ -144,43 +143,63 @@ export async function lastMaterializations(
 /** The key of an asset check in lastCheckEvaluations' answer. */
 export const checkKey = (assetKey: string, checkName: string): string => JSON.stringify([assetKey, checkName]);
 
+/** Checks read per query: SQLite allows at most 500 SELECTs in one compound SELECT. */
+const CHECKS_PER_QUERY = 400;
+
 /**
- * The latest evaluation of every check evaluated in `location`, by checkKey(asset key, check
- * name), in one query: each (asset, check)'s newest row (by timestamp, then run, then seq).
+ * The latest evaluation of each of `checks` (asset key, check name) in `location`, by
+ * checkKey (checks never evaluated are absent): one query per 400 checks, a UNION ALL of one
+ * index seek per check (asset_events_checks), so its cost follows the checks, not how often
+ * they ran.
  */
-export async function lastCheckEvaluations(store: Store, location: string): Promise<Map<string, CheckEvaluation>> {
-  const rows = await store.db
-    .selectFrom((db) =>
-      db
-        .selectFrom('asset_events')
-        .select([
-          'asset_key',
-          'check_name',
-          'run_id',
-          'timestamp',
-          'check_passed',
-          'check_severity',
-          'check_metadata',
-          sql<number>`row_number() over (partition by asset_key, check_name
-            order by timestamp desc, run_id desc, worker_seq desc)`.as('nth'),
-        ])
-        .where('location', '=', location)
-        .where('type', '=', ASSET_CHECK_EVALUATION)
-        .where('check_name', 'is not', null)
-        .as('e'),
-    )
-    .selectAll()
-    .where('nth', '=', 1)
-    .execute();
+export async function lastCheckEvaluations(
+  store: Store,
+  location: string,
+  checks: ReadonlyArray<{ assetKey: string; name: string }>,
+): Promise<Map<string, CheckEvaluation>> {
   const out = new Map<string, CheckEvaluation>();
-  for (const r of rows) {
-    out.set(checkKey(r.asset_key, r.check_name!), {
-      runId: r.run_id,
-      timestamp: Number(r.timestamp),
-      passed: Number(r.check_passed) === 1,
-      severity: r.check_severity ?? 'ERROR',
-      metadata: r.check_metadata ? (JSON.parse(r.check_metadata) as Record<string, unknown>) : null,
-    });
+  for (let i = 0; i < checks.length; i += CHECKS_PER_QUERY) {
+    const arms = checks
+      .slice(i, i + CHECKS_PER_QUERY)
+      .map((c, n) =>
+        store.db
+          .selectFrom((db) =>
+            db
+              .selectFrom('asset_events')
+              .select([
+                'asset_key',
+                'check_name',
+                'run_id',
+                'timestamp',
+                'check_passed',
+                'check_severity',
+                'check_metadata',
+              ])
+              .where('location', '=', location)
+              .where('type', '=', ASSET_CHECK_EVALUATION)
+              .where('asset_key', '=', c.assetKey)
+              .where('check_name', '=', c.name)
+              .orderBy('timestamp', 'desc')
+              .orderBy('run_id', 'desc')
+              .orderBy('worker_seq', 'desc')
+              .limit(1)
+              .as(`c${n}`),
+          )
+          .selectAll(),
+      );
+    const rows = await arms
+      .slice(1)
+      .reduce((q, arm) => q.unionAll(arm), arms[0]!)
+      .execute();
+    for (const r of rows) {
+      out.set(checkKey(r.asset_key, r.check_name!), {
+        runId: r.run_id,
+        timestamp: Number(r.timestamp),
+        passed: Number(r.check_passed) === 1,
+        severity: r.check_severity ?? 'ERROR',
+        metadata: r.check_metadata ? (JSON.parse(r.check_metadata) as Record<string, unknown>) : null,
+      });
+    }
   }
   return out;
 }

@@ -254,9 +254,10 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
       },
     },
     // Asset check evaluations keep their check's name, outcome, severity and metadata in
-    // asset_events, so each check's latest evaluation is one indexed query per location instead
-    // of a read of run_events per evaluation. Rows stored before take them from their event;
-    // an ENGINE event indexed without a check in its data (0012 took any with an asset key) goes.
+    // asset_events, so each check's latest evaluation is one index seek (asset_events_checks),
+    // all of a location's in one query, instead of a read of run_events per evaluation. Rows
+    // stored before take them from their event; an ENGINE event indexed without a check in its
+    // data (0012 took any with an asset key) goes.
     '0015_asset_check_columns': {
       async up(db: Kysely<unknown>) {
         for (const [name, type] of [
@@ -270,7 +271,7 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
         await db.schema
           .createIndex('asset_events_checks')
           .on('asset_events')
-          .columns(['location', 'type', 'asset_key', 'check_name', 'timestamp'])
+          .columns(['location', 'type', 'asset_key', 'check_name', 'timestamp', 'run_id', 'worker_seq'])
           .execute();
         await backfillCheckColumns(db);
       },

@@ -20,15 +20,24 @@ import { describeEachDialect } from '../../support/storage.js';
 import { openHarness, type Harness } from '../../support/control-plane-harness.js';
 import { loadedDagsterLocation } from './dagster-location.js';
 
-/** The store with each SELECT that reads asset_events or run_events counted. */
+/**
+ * The store with each SELECT sent that reads asset_events or run_events counted: counted when its
+ * result comes back (Kysely also transforms the builders a query is composed of, one by one).
+ */
 function countingEventReads(store: Store): { store: Store; reads: () => number } {
   let reads = 0;
+  const readsEvents = new WeakSet<object>();
   const plugin: KyselyPlugin = {
-    transformQuery: ({ node }) => {
-      if (SelectQueryNode.is(node) && /"name":"(asset_events|run_events)"/.test(JSON.stringify(node))) reads++;
+    transformQuery: ({ node, queryId }) => {
+      if (SelectQueryNode.is(node) && /"name":"(asset_events|run_events)"/.test(JSON.stringify(node))) {
+        readsEvents.add(queryId);
+      }
       return node;
     },
-    transformResult: ({ result }) => Promise.resolve(result),
+    transformResult: ({ result, queryId }) => {
+      if (readsEvents.has(queryId)) reads++;
+      return Promise.resolve(result);
+    },
   };
   const counted = Object.create(store, { db: { value: store.db.withPlugin(plugin) } }) as Store;
   return { store: counted, reads: () => reads };
