@@ -1,11 +1,12 @@
 // A hostile agent and user code fill every string the web UI shows with markup that would run if
 // it were ever parsed as HTML: job, op, asset, group, schedule, sensor and partition names,
-// descriptions, tags, config schema, a code location's load error, run config and tags, event
-// messages, step keys, asset keys, event data and errors, stdout, the agent's name, hostname and
-// heartbeat errors, a token's name in the audit log. A real browser visits each page with the
-// CSP bypassed (so an injection runs instead of hiding behind a CSP refusal) and checks that no
-// probe ran (no dialog, no injected element or inline script), that each hostile string is on the
-// page as text, and that each page was served with the strict CSP.
+// descriptions, tags, config schema, asset checks (name, description, severity, metadata), a
+// code location's load error, run config and tags, event messages, step keys, asset keys, event
+// data and errors, stdout, the agent's name, hostname and heartbeat errors, a token's name in the
+// audit log. A real browser visits each page with the CSP bypassed (so an injection runs instead
+// of hiding behind a CSP refusal) and checks that no probe ran (no dialog, no injected element or
+// inline script), that each hostile string is on the page as text, and that each page was served
+// with the strict CSP.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { LocationSnapshotSchema } from '../../src/shared/location-snapshot.js';
@@ -50,6 +51,7 @@ const snapshot = LocationSnapshotSchema.parse({
       description: P('asset-description'),
       deps: [P('dep')],
       jobNames: [P('job')],
+      checks: [{ name: P('check'), description: P('check-description'), blocking: true }],
     },
   ],
 });
@@ -105,6 +107,18 @@ describe('hostile strings in every page of the web UI, in a real browser', { ski
         assetKey: P('asset'),
         message: P('materialization'),
         data: { metadata: { [P('metadata-key')]: P('metadata-value'), url: 'javascript:alert(1)' } },
+      },
+      {
+        // An asset check evaluation, as the run worker's shim ships it (failed at a hostile severity).
+        type: 'ENGINE',
+        stepKey: P('step'),
+        assetKey: P('asset'),
+        message: P('check-evaluation'),
+        data: {
+          dagsterEventType: 'ASSET_CHECK_EVALUATION',
+          assetCheck: { name: P('check'), assetKey: P('asset'), passed: false, severity: P('check-severity') },
+          metadata: { [P('check-metadata-key')]: P('check-metadata-value') },
+        },
       },
       {
         type: 'STEP_FAILURE',
@@ -224,7 +238,14 @@ describe('hostile strings in every page of the web UI, in a real browser', { ski
   });
 
   test('assets, schedules and sensors, agents, audit log', async () => {
-    await visit('/locations/hello/assets', ['asset', 'group', 'asset-description', 'dep']);
+    await visit('/locations/hello/assets', ['asset', 'group', 'asset-description', 'dep', 'check', 'check-severity']);
+    // A check's description and metadata are in its chip's title (an attribute, shown as text).
+    const titles = await b.page.evaluate(() =>
+      [...document.querySelectorAll('.asset-check')].map((el) => el.getAttribute('title') ?? '').join('\n'),
+    );
+    for (const tag of ['check-description', 'check-metadata-key', 'check-metadata-value']) {
+      assert.ok(titles.includes(P(tag)), `asset check title: ${tag}`);
+    }
     await visit('/automation', ['schedule', 'sensor', 'job']);
     await visit('/agents', ['agent-name', 'agent-host']);
     await visit('/audit', ['token-name']);

@@ -68,7 +68,7 @@ import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from
 import { JSONScalar } from './scalars.js';
 import { testSchedule, testSensor } from '../services/tick-test.js';
 import { locationKind } from '../services/launch-target.js';
-import { assetsOf, withAssetKeys } from '../services/assets-view.js';
+import { assetsOf, withAssetKeys, type AssetView } from '../services/assets-view.js';
 
 /** The shape of a runs cursor (a run id: `run_` + 24 base-32 characters). */
 const RUN_CURSOR = /^run_[0-9a-z]{24}$/;
@@ -364,6 +364,9 @@ export function createUserSchema() {
         schedules: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => schedulesOf(store, l),
         sensors: (l: Parent<LocationView>, _: unknown, { store }: ApiContext) => sensorsOf(store, l),
         partitions: (l: Parent<LocationView>) => l.snapshot?.partitions ?? [],
+      },
+      Asset: {
+        checks: (a: Parent<AssetView>) => a.checks(),
       },
       Schedule: {
         ticks: (s: Parent<ScheduleView>, a: ScheduleTicksArgs, { store, limits }: ApiContext) =>

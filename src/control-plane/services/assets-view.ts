@@ -4,6 +4,7 @@ import type { AssetCheckSnapshot, AssetSnapshot } from '../../shared/location-sn
 import {
   ASSET_EVENT_TYPES,
   assetKeysOfRun,
+  checkKey,
   lastCheckEvaluations,
   lastMaterializations,
   type CheckEvaluation,
@@ -20,7 +21,8 @@ export interface AssetCheckView extends AssetCheckSnapshot {
 export interface AssetView extends Omit<AssetSnapshot, 'checks'> {
   groupName: string | undefined;
   lastMaterialization: LastMaterialization | null;
-  checks: AssetCheckView[];
+  /** Read only when asked for (Asset.checks): one query for all the location's assets. */
+  checks: () => Promise<AssetCheckView[]>;
 }
 
 export async function assetsOf(store: Store, loc: LocationView): Promise<AssetView[]> {
@@ -30,23 +32,23 @@ export async function assetsOf(store: Store, loc: LocationView): Promise<AssetVi
     loc.name,
     assets.map((a) => a.key),
   );
-  return Promise.all(
-    assets.map(async (a) => {
+  let evaluations: Promise<Map<string, CheckEvaluation>> | undefined;
+  return assets.map((a) => ({
+    ...a,
+    groupName: a.groupName,
+    lastMaterialization: last.get(a.key) ?? null,
+    checks: async () => {
       const defined = a.checks ?? [];
-      const evaluated = await lastCheckEvaluations(
+      if (!defined.length) return [];
+      evaluations ??= lastCheckEvaluations(
         store,
         loc.name,
-        a.key,
-        defined.map((c) => c.name),
+        assets.flatMap((x) => (x.checks ?? []).map((c) => ({ assetKey: x.key, name: c.name }))),
       );
-      return {
-        ...a,
-        groupName: a.groupName,
-        lastMaterialization: last.get(a.key) ?? null,
-        checks: defined.map((c) => ({ ...c, lastEvaluation: evaluated.get(c.name) ?? null })),
-      };
-    }),
-  );
+      const evaluated = await evaluations;
+      return defined.map((c) => ({ ...c, lastEvaluation: evaluated.get(checkKey(a.key, c.name)) ?? null }));
+    },
+  }));
 }
 
 /** The events with `assetKey` set on asset events (one lookup per page, only when it has any). */

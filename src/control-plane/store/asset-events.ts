@@ -1,27 +1,29 @@
-// Asset events by asset key: every ASSET_MATERIALIZATION / ASSET_OBSERVATION a run ships is
-// also recorded here under (run, worker seq), with the run's location and the asset key, so a
-// location's assets show their latest materialization by index, not by scanning run_events.
+// Asset events by asset key: every ASSET_MATERIALIZATION / ASSET_OBSERVATION a run ships, and
+// every asset check evaluation (with the check's name, outcome and metadata), is also recorded
+// here under (run, worker seq), with the run's location and the asset key, so a location's
+// assets show their latest materialization and check evaluations without reading run_events.
 // Written after the batch is stored, idempotently (ON CONFLICT DO NOTHING): a batch the agent
 // re-sends because it never saw the answer writes the same rows again, so a crash between the
 // two writes loses nothing the agent does not re-send.
 import { FIXED_INPUT_LIMITS } from '../limits.js';
+import { JsonText } from './json-text.js';
 import type { Store } from './store.js';
 
 export const ASSET_EVENT_TYPES = ['ASSET_MATERIALIZATION', 'ASSET_OBSERVATION'] as const;
 export type AssetEventType = (typeof ASSET_EVENT_TYPES)[number];
 /**
- * An ENGINE event shipped with an asset key is a Dagster asset check evaluation, keyed by the
- * checked asset (python/outpost_dagster/event_mapping.py); asset_events records it as this type.
+ * An ENGINE event whose data carries `assetCheck` (its name, passed, severity) is a Dagster asset
+ * check evaluation, keyed by the checked asset (python/outpost_dagster/event_mapping.py);
+ * asset_events records it as this type, with the check's name, outcome and metadata.
  */
 export const ASSET_CHECK_EVALUATION = 'ASSET_CHECK_EVALUATION' as const;
-/** How many of an asset's latest check evaluations are read to find each check's latest. */
-const CHECK_EVALUATIONS_READ = 200;
 
 export interface AssetEventInput {
   seq: number;
   type: string;
   timestamp: number;
   assetKey?: string | null;
+  data?: unknown;
 }
 
 export interface LastMaterialization {
@@ -39,12 +41,40 @@ export interface CheckEvaluation {
   metadata: Record<string, unknown> | null;
 }
 
+/** What asset_events keeps of a check evaluation (null for any other event). */
+interface CheckColumns {
+  check_name: string;
+  check_passed: number;
+  check_severity: string;
+  check_metadata: string | null;
+}
+
+/**
+ * The check an ENGINE event's data evaluates: `data.assetCheck` with a string name. Any other
+ * ENGINE event (one with an asset key but no check, say) is not a check evaluation.
+ */
+export function checkColumnsOf(data: unknown): CheckColumns | null {
+  const value = data instanceof JsonText ? (JSON.parse(data.text) as unknown) : data;
+  if (typeof value !== 'object' || value === null) return null;
+  const { assetCheck, metadata } = value as { assetCheck?: unknown; metadata?: unknown };
+  if (typeof assetCheck !== 'object' || assetCheck === null) return null;
+  const check = assetCheck as { name?: unknown; passed?: unknown; severity?: unknown };
+  if (typeof check.name !== 'string' || check.name === '') return null;
+  return {
+    check_name: check.name,
+    check_passed: check.passed === true ? 1 : 0,
+    check_severity: typeof check.severity === 'string' ? check.severity : 'ERROR',
+    check_metadata: typeof metadata === 'object' && metadata !== null ? JSON.stringify(metadata) : null,
+  };
+}
+
+const NO_CHECK = { check_name: null, check_passed: null, check_severity: null, check_metadata: null };
+
 /**
  * An asset event with a key to index. A key past maxAssetKeyBytes (user code's) is not: PostgreSQL
  * refuses the index entry, which failed the whole batch's asset rows; its event is stored as sent.
  */
-const isAssetEvent = (e: AssetEventInput): e is AssetEventInput & { assetKey: string } =>
-  ((ASSET_EVENT_TYPES as readonly string[]).includes(e.type) || e.type === 'ENGINE') &&
+const hasIndexableKey = (e: AssetEventInput): e is AssetEventInput & { assetKey: string } =>
   typeof e.assetKey === 'string' &&
   e.assetKey !== '' &&
   Buffer.byteLength(e.assetKey) <= FIXED_INPUT_LIMITS.maxAssetKeyBytes;
@@ -55,20 +85,30 @@ export async function recordAssetEvents(
   runId: string,
   events: readonly AssetEventInput[],
 ): Promise<void> {
-  const assets = events.filter(isAssetEvent);
-  if (!assets.length) return;
+  const rows = [];
+  for (const e of events) {
+    if (!hasIndexableKey(e)) continue;
+    if ((ASSET_EVENT_TYPES as readonly string[]).includes(e.type)) {
+      rows.push({ e, type: e.type as AssetEventType, check: NO_CHECK });
+    } else if (e.type === 'ENGINE') {
+      const check = checkColumnsOf(e.data);
+      if (check) rows.push({ e, type: ASSET_CHECK_EVALUATION, check });
+    }
+  }
+  if (!rows.length) return;
   const run = await store.db.selectFrom('runs').select('location').where('id', '=', runId).executeTakeFirst();
   if (!run) return;
   await store.db
     .insertInto('asset_events')
     .values(
-      assets.map((e) => ({
+      rows.map(({ e, type, check }) => ({
         run_id: runId,
         worker_seq: e.seq,
         location: run.location,
         asset_key: e.assetKey,
-        type: e.type === 'ENGINE' ? ASSET_CHECK_EVALUATION : (e.type as AssetEventType),
+        type,
         timestamp: e.timestamp,
+        ...check,
       })),
     )
     .onConflict((oc) => oc.columns(['run_id', 'worker_seq']).doNothing())
@@ -100,48 +140,66 @@ export async function lastMaterializations(
   return out;
 }
 
+/** The key of an asset check in lastCheckEvaluations' answer. */
+export const checkKey = (assetKey: string, checkName: string): string => JSON.stringify([assetKey, checkName]);
+
+/** Checks read per query: SQLite allows at most 500 SELECTs in one compound SELECT. */
+const CHECKS_PER_QUERY = 400;
+
 /**
- * The latest evaluation of each of `names` (checks of `assetKey` in `location`), by check name
- * (checks never evaluated are absent): its latest check events by index, newest first, then
- * those events' data until every name is found.
+ * The latest evaluation of each of `checks` (asset key, check name) in `location`, by
+ * checkKey (checks never evaluated are absent): one query per 400 checks, a UNION ALL of one
+ * index seek per check (asset_events_checks), so its cost follows the checks, not how often
+ * they ran.
  */
 export async function lastCheckEvaluations(
   store: Store,
   location: string,
-  assetKey: string,
-  names: readonly string[],
+  checks: ReadonlyArray<{ assetKey: string; name: string }>,
 ): Promise<Map<string, CheckEvaluation>> {
   const out = new Map<string, CheckEvaluation>();
-  if (!names.length) return out;
-  const wanted = new Set(names);
-  const latest = await store.db
-    .selectFrom('asset_events')
-    .select(['run_id', 'worker_seq'])
-    .where('location', '=', location)
-    .where('asset_key', '=', assetKey)
-    .where('type', '=', ASSET_CHECK_EVALUATION)
-    .orderBy('timestamp', 'desc')
-    .orderBy('run_id', 'desc')
-    .limit(CHECK_EVALUATIONS_READ)
-    .execute();
-  for (const ref of latest) {
-    if (out.size === wanted.size) break;
-    const row = await store.db
-      .selectFrom('run_events')
-      .select(['timestamp', 'data'])
-      .where('run_id', '=', ref.run_id)
-      .where('worker_seq', '=', ref.worker_seq)
-      .executeTakeFirst();
-    const data = row?.data ? (JSON.parse(row.data) as Record<string, unknown>) : null;
-    const check = data?.assetCheck as { name?: unknown; passed?: unknown; severity?: unknown } | undefined;
-    if (!row || typeof check?.name !== 'string' || !wanted.has(check.name) || out.has(check.name)) continue;
-    out.set(check.name, {
-      runId: ref.run_id,
-      timestamp: Number(row.timestamp),
-      passed: check.passed === true,
-      severity: typeof check.severity === 'string' ? check.severity : 'ERROR',
-      metadata: (data?.metadata as Record<string, unknown> | undefined) ?? null,
-    });
+  for (let i = 0; i < checks.length; i += CHECKS_PER_QUERY) {
+    const arms = checks
+      .slice(i, i + CHECKS_PER_QUERY)
+      .map((c, n) =>
+        store.db
+          .selectFrom((db) =>
+            db
+              .selectFrom('asset_events')
+              .select([
+                'asset_key',
+                'check_name',
+                'run_id',
+                'timestamp',
+                'check_passed',
+                'check_severity',
+                'check_metadata',
+              ])
+              .where('location', '=', location)
+              .where('type', '=', ASSET_CHECK_EVALUATION)
+              .where('asset_key', '=', c.assetKey)
+              .where('check_name', '=', c.name)
+              .orderBy('timestamp', 'desc')
+              .orderBy('run_id', 'desc')
+              .orderBy('worker_seq', 'desc')
+              .limit(1)
+              .as(`c${n}`),
+          )
+          .selectAll(),
+      );
+    const rows = await arms
+      .slice(1)
+      .reduce((q, arm) => q.unionAll(arm), arms[0]!)
+      .execute();
+    for (const r of rows) {
+      out.set(checkKey(r.asset_key, r.check_name!), {
+        runId: r.run_id,
+        timestamp: Number(r.timestamp),
+        passed: Number(r.check_passed) === 1,
+        severity: r.check_severity ?? 'ERROR',
+        metadata: r.check_metadata ? (JSON.parse(r.check_metadata) as Record<string, unknown>) : null,
+      });
+    }
   }
   return out;
 }

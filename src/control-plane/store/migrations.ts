@@ -3,6 +3,7 @@
 import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import { DIALECTS, type Dialect } from './connect.js';
 import { OutpostError } from '../../shared/errors.js';
+import { checkColumnsOf } from './asset-events.js';
 
 function migrationsFor(dialect: Dialect): Record<string, Migration> {
   const bytes = DIALECTS[dialect].binaryType;
@@ -252,7 +253,50 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
         await db.schema.alterTable('tokens').addColumn('replaces', 'text').execute();
       },
     },
+    // Asset check evaluations keep their check's name, outcome, severity and metadata in
+    // asset_events, so each check's latest evaluation is one index seek (asset_events_checks),
+    // all of a location's in one query, instead of a read of run_events per evaluation. Rows
+    // stored before take them from their event; an ENGINE event indexed without a check in its
+    // data (0012 took any with an asset key) goes.
+    '0015_asset_check_columns': {
+      async up(db: Kysely<unknown>) {
+        for (const [name, type] of [
+          ['check_name', 'text'],
+          ['check_passed', 'integer'],
+          ['check_severity', 'text'],
+          ['check_metadata', 'text'],
+        ] as const) {
+          await db.schema.alterTable('asset_events').addColumn(name, type).execute();
+        }
+        await db.schema
+          .createIndex('asset_events_checks')
+          .on('asset_events')
+          .columns(['location', 'type', 'asset_key', 'check_name', 'timestamp', 'run_id', 'worker_seq'])
+          .execute();
+        await backfillCheckColumns(db);
+      },
+    },
   };
+}
+
+/** 0015: each stored check evaluation's columns from its run event's data (store/asset-events.ts). */
+async function backfillCheckColumns(db: Kysely<unknown>): Promise<void> {
+  const { rows } = await sql<{ run_id: string; worker_seq: number | string; data: string | null }>`
+    SELECT a.run_id, a.worker_seq, e.data FROM asset_events a
+    LEFT JOIN run_events e ON e.run_id = a.run_id AND e.worker_seq = a.worker_seq
+    WHERE a.type = 'ASSET_CHECK_EVALUATION'`.execute(db);
+  for (const r of rows) {
+    const where = sql`run_id = ${r.run_id} AND worker_seq = ${Number(r.worker_seq)}`;
+    const check = checkColumnsOf(r.data === null ? null : (JSON.parse(r.data) as unknown));
+    if (!check) {
+      await sql`DELETE FROM asset_events WHERE ${where}`.execute(db);
+      continue;
+    }
+    await sql`
+      UPDATE asset_events SET check_name = ${check.check_name}, check_passed = ${check.check_passed},
+        check_severity = ${check.check_severity}, check_metadata = ${check.check_metadata}
+      WHERE ${where}`.execute(db);
+  }
 }
 
 /**

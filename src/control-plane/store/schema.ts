@@ -204,6 +204,11 @@ export interface AssetEventsTable {
   /** ASSET_CHECK_EVALUATION: an asset check's evaluation, keyed by the checked asset. */
   type: 'ASSET_MATERIALIZATION' | 'ASSET_OBSERVATION' | 'ASSET_CHECK_EVALUATION';
   timestamp: number;
+  /** ASSET_CHECK_EVALUATION only (null otherwise): the check, its outcome (1 passed, 0 not), its metadata JSON. */
+  check_name: string | null;
+  check_passed: number | null;
+  check_severity: string | null;
+  check_metadata: string | null;
 }
 
 export interface Database {
