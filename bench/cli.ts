@@ -2,6 +2,9 @@
 // rebuilt first if stale) against a running control plane holding some finished runs; wall time
 // and peak RSS per call from /usr/bin/time, interleaved with `node -e 0` (the floor, same run)
 // and a few calls of the same command from source through tsx (OUTPOST_FROM_SOURCE=1: before).
+// When the host sets NODE_EXTRA_CA_CERTS, Node builds its whole certificate store at every start
+// (with a 144-certificate bundle: `node -e 0` 37-43 -> 113-130 ms of CPU), so the command and its
+// floor are also timed without it, interleaved.
 //   npx tsx bench/cli.ts [--quick]
 import { execFile, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
@@ -54,7 +57,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < RUNS; i++) ids.push(await stack.launch('noop'));
     for (const id of ids) await stack.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED']);
     const token = await stack.cp.issueToken('user', 'bench-cli');
-    const env = { ...process.env, OUTPOST_TOKEN: token };
+    const env: NodeJS.ProcessEnv = { ...process.env, OUTPOST_TOKEN: token };
     const cmd = [process.execPath, BIN, 'runs', 'list', '--url', stack.cp.url];
 
     // The listing is checked once: every run is there.
@@ -69,12 +72,19 @@ async function main(): Promise<void> {
     const cli: Sample[] = [];
     const floor: Sample[] = [];
     const source: Sample[] = [];
+    const { NODE_EXTRA_CA_CERTS: extraCerts, ...bareEnv } = env;
+    const bare: Sample[] = [];
+    const bareFloor: Sample[] = [];
     await timed(cmd, env); // warm the page cache once, for both
     await timed([process.execPath, '-e', '0'], env);
     for (let i = 0; i < SAMPLES; i++) {
       cli.push(await timed(cmd, env));
       floor.push(await timed([process.execPath, '-e', '0'], env));
       if (i < SOURCE_SAMPLES) source.push(await timed(cmd, { ...env, OUTPOST_FROM_SOURCE: '1' }));
+      if (extraCerts) {
+        bare.push(await timed(cmd, bareEnv));
+        bareFloor.push(await timed([process.execPath, '-e', '0'], bareEnv));
+      }
     }
     const s = (xs: Sample[], k: keyof Sample) => summarize(xs.map((x) => x[k]));
     const [cliWall, floorWall, srcWall] = [s(cli, 'wallMs'), s(floor, 'wallMs'), s(source, 'wallMs')];
@@ -89,6 +99,19 @@ async function main(): Promise<void> {
       { name: 'runs list wall p50 (from source, tsx)', value: srcWall.p50, unit: 'ms', note: 'before: 3.5 s' },
       { name: 'runs list peak RSS p50 (from source, tsx)', value: srcRss.p50, unit: 'MiB', note: 'before: 277 MiB' },
     ];
+    if (extraCerts) {
+      const [bareWall, bareFloorWall] = [s(bare, 'wallMs'), s(bareFloor, 'wallMs')];
+      const note = `NODE_EXTRA_CA_CERTS=${extraCerts} unset for these calls (set by this host for the others)`;
+      figures.push(
+        { name: 'runs list wall p50 (compiled, without NODE_EXTRA_CA_CERTS)', value: bareWall.p50, unit: 'ms', note },
+        { name: 'node -e 0 wall p50 (without NODE_EXTRA_CA_CERTS)', value: bareFloorWall.p50, unit: 'ms', note },
+        {
+          name: 'runs list / node -e 0 (wall p50, without NODE_EXTRA_CA_CERTS)',
+          value: bareWall.p50 / bareFloorWall.p50,
+          unit: '×',
+        },
+      );
+    }
     report('cli', { quick, runs: RUNS, samples: SAMPLES, sourceSamples: SOURCE_SAMPLES }, figures);
   } finally {
     await system.close();
