@@ -10,6 +10,8 @@
 // once. After that new space is small, and the check stays a few microseconds a window until
 // work grows it again. A collection that leaves new space large (allocation went on in a quiet
 // loop) waits twice as many windows before the next try, up to 32.
+// The control plane and code servers use it. The agent does not: a young generation given back
+// makes its next burst of runs cost more in GC (cli/commands/agent.ts).
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import v8 from 'node:v8';
 import { runInNewContext } from 'node:vm';

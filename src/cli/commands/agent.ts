@@ -4,7 +4,6 @@ import type { Command } from 'commander';
 import type { AgentMode } from '../../agent/agent.js';
 import { loadAgentConfig, readAgentToken } from '../../agent/config.js';
 import { OutpostError } from '../../shared/errors.js';
-import { collectWhenIdle, takeCollector } from '../../shared/idle-collect.js';
 import { createLogger } from '../../shared/logger.js';
 import { startOutpostAgent } from '../agent-root.js';
 
@@ -99,8 +98,6 @@ export function registerAgentCommand(program: Command): void {
       "hours a finished run's spool stays after its last write, once the control plane stores all its events and logs; 0 = keep for ever (env OUTPOST_AGENT_SPOOL_RETENTION_HOURS; default 24)",
     )
     .action(async (mode: string, flags: AgentFlags) => {
-      // Before any thread starts (idle-collect.ts says why).
-      const collect = takeCollector();
       if (!(MODES as readonly string[]).includes(mode)) {
         throw new OutpostError('CONFIG_INVALID', {
           detail: `agent mode must be one of ${MODES.join(', ')}, got ${mode}`,
@@ -116,8 +113,9 @@ export function registerAgentCommand(program: Command): void {
       process.env.MALLOC_ARENA_MAX ??= '2';
       const logger = createLogger({ name: 'agent' });
       const agent = await startOutpostAgent({ config, token, logger, mode: mode as AgentMode });
-      // Start-up leaves V8's young generation at its largest: give it back once the agent is quiet.
-      collectWhenIdle(collect, { logger });
+      // No idle collection here (shared/idle-collect.ts), unlike the control plane and code
+      // servers: an agent whose young generation was given back paid ~27 ms more CPU per run
+      // (its GC threads) in the 200-run burst that followed (bench/README.md, round 15).
       process.stderr.write(
         [
           `outpost agent ${agent.agentId} (${mode})`,
