@@ -114,8 +114,9 @@ export function registerAgentCommand(program: Command): void {
       const logger = createLogger({ name: 'agent' });
       const agent = await startOutpostAgent({ config, token, logger, mode: mode as AgentMode });
       // No idle collection here (shared/idle-collect.ts), unlike the control plane and code
-      // servers: an agent whose young generation was given back paid ~27 ms more CPU per run
-      // (its GC threads) in the 200-run burst that followed (bench/README.md, round 15).
+      // servers: in two runs of three, an agent whose young generation was given back paid ~25 ms
+      // more CPU per run (its GC threads) in the 200-run burst that followed (bench/README.md,
+      // round 15).
       process.stderr.write(
         [
           `outpost agent ${agent.agentId} (${mode})`,
