@@ -3,11 +3,12 @@
 //   tsx scripts/run-tests.ts [unit|process|integration|e2e|faults|all] [file...]
 // `unit` is in-process only; tests that spawn child processes live in `process/` (see test/README.md).
 import { spawn } from 'node:child_process';
-import { readdirSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { startDevServer, type DevServer } from '../src/shared/temporal-dev-server.js';
 import { startPostgres, type PgCluster } from '../test/support/postgres.js';
 import { prepareDagsterForTests } from './dagster-venv.js';
+import { failureSummary, tapFailures } from './tap-failures.js';
 
 const SUITES = ['unit', 'process', 'integration', 'e2e', 'faults'] as const;
 type Suite = (typeof SUITES)[number];
@@ -96,6 +97,9 @@ async function main(): Promise<number> {
   }
 
   const concurrency = env.OUTPOST_TEST_CONCURRENCY ?? '2';
+  // Besides what the terminal shows, a TAP copy, read at the end to list what failed last.
+  mkdirSync('.outpost', { recursive: true });
+  const tapReport = join('.outpost', 'test-report.tap');
   const nodeArgs = [
     '--import',
     'tsx',
@@ -105,6 +109,10 @@ async function main(): Promise<number> {
     // CI beside four engineers' work) agent-kills needed more than 10, each kill -9 scenario 60-115 s.
     // 20 min still ends a hung file well inside CI's 90.
     '--test-timeout=1200000',
+    `--test-reporter=${process.stdout.isTTY ? 'spec' : 'tap'}`,
+    '--test-reporter-destination=stdout',
+    '--test-reporter=tap',
+    `--test-reporter-destination=${tapReport}`,
     ...files,
   ];
   const code = await new Promise<number>((resolve) => {
@@ -113,6 +121,13 @@ async function main(): Promise<number> {
   });
   await temporal?.stop();
   cleanup();
+  let summary = '';
+  try {
+    summary = failureSummary(tapFailures(readFileSync(tapReport, 'utf8')), tapReport);
+  } catch (err) {
+    console.error(`run-tests: could not read ${tapReport}: ${err instanceof Error ? err.message : String(err)}`);
+  }
+  if (summary) console.error(summary);
   return code;
 }
 
