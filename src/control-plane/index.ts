@@ -2,7 +2,7 @@
 // /agent/graphql, /healthz, /readyz, /metrics and the web UI, and runs the schedule/sensor daemon.
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { isIP, type AddressInfo } from 'node:net';
 import { dirname, join } from 'node:path';
 import { OutpostError } from '../shared/errors.js';
 import { createLogger, redactUrl, type Logger } from '../shared/logger.js';
@@ -61,6 +61,12 @@ export interface ControlPlaneOptions {
   moduleRoots?: string[];
   /** Origins allowed to call /graphql from a browser (--allowed-origins / OUTPOST_ALLOWED_ORIGINS). Default none. */
   allowedOrigins?: string[];
+  /**
+   * Host names the server answers for besides localhost and IP literals
+   * (--allowed-hosts / OUTPOST_ALLOWED_HOSTS; `*` = any). Default: none, plus `host` when it is
+   * a name. A browser request for any other name (DNS rebinding) is refused HOST_NOT_ALLOWED.
+   */
+  allowedHosts?: string[];
 }
 
 export interface ControlPlane {
@@ -80,6 +86,8 @@ export interface HandlerOptions {
   web?: ControlPlaneOptions['web'];
   moduleRoots?: string[];
   allowedOrigins?: string[];
+  /** Host names answered besides localhost and IP literals (ControlPlaneOptions.allowedHosts). */
+  allowedHosts?: string[];
   /** The clock of the per-token request rate, in ms (default performance.now). */
   monotonicClock?: () => number;
 }
@@ -108,6 +116,7 @@ export function createControlPlaneFetchHandler(opts: HandlerOptions): FetchHandl
     logger,
     deployPolicy: { moduleRoots: opts.moduleRoots ?? [process.cwd()] },
     cors: { allowedOrigins: opts.allowedOrigins ?? [] },
+    hosts: { allowedHosts: opts.allowedHosts ?? [] },
     ...(web ? { web } : {}),
   });
 }
@@ -151,6 +160,13 @@ async function ensureAgentTokenFile(store: Store, file: string, logger: Logger):
   logger.info({ file }, 'wrote a new agent token');
 }
 
+/** The operator's host names, and the bound interface when it is a name (`--host outpost.internal`). */
+function allowedHostsFor(opts: ControlPlaneOptions): string[] {
+  const host = opts.host ?? '127.0.0.1';
+  const named = host !== '' && isIP(host) === 0 && host !== 'localhost';
+  return [...(opts.allowedHosts ?? []), ...(named ? [host] : [])];
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions): Promise<ControlPlane> {
   const logger = opts.logger ?? createLogger({ name: 'control-plane' });
   const store = await Store.open({
@@ -172,6 +188,7 @@ export async function startControlPlane(opts: ControlPlaneOptions): Promise<Cont
       web: opts.web ?? {},
       ...(opts.moduleRoots ? { moduleRoots: opts.moduleRoots } : {}),
       ...(opts.allowedOrigins ? { allowedOrigins: opts.allowedOrigins } : {}),
+      allowedHosts: allowedHostsFor(opts),
     });
     const tls =
       opts.tlsCertFile && opts.tlsKeyFile

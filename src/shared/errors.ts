@@ -104,6 +104,11 @@ export const ERRORS = {
     'User tokens open /graphql; agent tokens open /agent/graphql.',
   ),
   CSRF: spec(403, 'Cross-site request refused', 'Reload the page and try again.'),
+  HOST_NOT_ALLOWED: spec(
+    403,
+    'This server does not answer for the host name the request was sent to (a defence against DNS rebinding)',
+    'Use http://127.0.0.1:<port> or localhost, or have the operator add the name you reach Outpost by (a DNS name, a proxy, a compose service) to --allowed-hosts / OUTPOST_ALLOWED_HOSTS (comma-separated; `*` answers any name, for a proxy that checks Host itself).',
+  ),
   AGENT_ID_TAKEN: spec(
     403,
     'This agent id belongs to another agent token',

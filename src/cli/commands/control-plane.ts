@@ -45,6 +45,7 @@ export const ControlPlaneConfigSchema = z.object({
   temporalNamespace: z.string().default('default'),
   moduleRoots: z.string().optional(),
   allowedOrigins: z.string().optional(),
+  allowedHosts: z.string().optional(),
   auditRetentionDays: positiveInt.default(90),
   tickRetentionDays: positiveInt.default(DEFAULT_TICK_RETENTION_MS / DAY_MS),
   skippedTickRetentionDays: positiveInt.default(DEFAULT_SKIPPED_TICK_RETENTION_MS / DAY_MS),
@@ -93,6 +94,7 @@ const SOURCES: OptionSources<Config> = {
   temporalNamespace: { flag: '--temporal-namespace', env: 'OUTPOST_TEMPORAL_NAMESPACE' },
   moduleRoots: { flag: '--module-roots', env: 'OUTPOST_MODULE_ROOTS' },
   allowedOrigins: { flag: '--allowed-origins', env: 'OUTPOST_ALLOWED_ORIGINS' },
+  allowedHosts: { flag: '--allowed-hosts', env: 'OUTPOST_ALLOWED_HOSTS' },
   auditRetentionDays: { flag: '--audit-retention-days', env: 'OUTPOST_AUDIT_RETENTION_DAYS' },
   tickRetentionDays: { flag: '--tick-retention-days', env: 'OUTPOST_TICK_RETENTION_DAYS' },
   skippedTickRetentionDays: { flag: '--skipped-tick-retention-days', env: 'OUTPOST_SKIPPED_TICK_RETENTION_DAYS' },
@@ -202,6 +204,10 @@ export function registerControlPlaneCommand(program: Command): void {
       'comma-separated origins allowed to call /graphql cross-origin, without cookies (OUTPOST_ALLOWED_ORIGINS; default none)',
     )
     .option(
+      '--allowed-hosts <names>',
+      "comma-separated host names served besides localhost and IP literals, e.g. a proxy's or compose service's; * = any (OUTPOST_ALLOWED_HOSTS; default none)",
+    )
+    .option(
       '--audit-retention-days <n>',
       'audit rows older than this are pruned (OUTPOST_AUDIT_RETENTION_DAYS; default 90)',
     )
@@ -251,6 +257,7 @@ export function registerControlPlaneCommand(program: Command): void {
         },
         ...(cfg.moduleRoots ? { moduleRoots: list(cfg.moduleRoots, /[:;]/) } : {}),
         ...(cfg.allowedOrigins ? { allowedOrigins: list(cfg.allowedOrigins, /,/) } : {}),
+        ...(cfg.allowedHosts ? { allowedHosts: list(cfg.allowedHosts, /,/) } : {}),
         web: { temporalUiUrl: cfg.temporalUiUrl, temporalNamespace: cfg.temporalNamespace },
       });
       console.log(`control plane at ${cp.url} (GraphiQL: ${cp.url}/graphql)`);

@@ -25,6 +25,7 @@ import { attachParsedBody, parseBody, useParsedBody } from './parsed-body.js';
 import { takeRawBody } from './raw-body.js';
 import { RequestBudget, retryAfter } from './request-budget.js';
 import { preflight, withCors, type CorsPolicy } from './cors.js';
+import { hostAllowed, hostNotAllowed, type HostPolicy } from './allowed-hosts.js';
 import type { Metrics } from './metrics.js';
 import { wholeResponse } from './whole-body.js';
 
@@ -39,6 +40,8 @@ export interface HandlerDeps {
   deployPolicy: DeployPolicy;
   /** Cross-origin browser access to /graphql. Default: same origin only. */
   cors?: CorsPolicy;
+  /** Host names answered besides localhost and IP literals (allowed-hosts.ts). Default none. */
+  hosts?: HostPolicy;
   /** The clock of the per-token request rate, in ms (default performance.now). */
   monotonicClock?: () => number;
   /** The per-token request rate, when shared with the web UI's sign-in; else one of its own. */
@@ -154,6 +157,7 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   const subscriptions = new SubscriptionSlots(limits.maxSubscriptionsPerToken);
   const requestBudget = deps.requestBudget ?? new RequestBudget(limits, deps.monotonicClock);
   const cors: CorsPolicy = deps.cors ?? { allowedOrigins: [] };
+  const hosts: HostPolicy = deps.hosts ?? { allowedHosts: [] };
   const maskError = createMaskError(logger, (err) => store.unavailableError(err));
   const userDocs = new ValidatedDocuments();
   const agentDocs = new ValidatedDocuments();
@@ -320,6 +324,12 @@ export function createControlPlaneHandler(deps: HandlerDeps): FetchHandler {
   return async (request) => {
     const path = new URL(request.url).pathname;
     const routeLabel = path === '/graphql' || NON_WEB_PATHS.has(path) ? path : 'other';
+    // Before any route, token-free ones included: a DNS-rebound page must read nothing.
+    const host = request.headers.get('host');
+    if (!hostAllowed(host, hosts)) {
+      metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: '403' });
+      return noStore(errorResponse(hostNotAllowed(host ?? '')));
+    }
     try {
       const res = await route(request);
       metrics.inc('outpost_http_requests_total', 1, { route: routeLabel, status: String(res.status) });

@@ -4,6 +4,7 @@
 // read off the socket directly (raw-body.ts), not through a web stream.
 import { createServer as createHttp, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { createServer as createHttps } from 'node:https';
+import { OutpostError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { AGENT_EVENTS_PATH } from './agent-events.js';
 import { AGENT_LOGS_PATH } from './agent-logs.js';
@@ -139,6 +140,9 @@ async function sendThenDrain(
   }
 }
 
+/** A name or IPv4 address, or a bracketed IPv6 address, and an optional port: nothing else. */
+const HOST_HEADER = /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*)|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+
 export function createNodeServer(opts: NodeServerOptions): Server {
   const listener = (req: IncomingMessage, res: ServerResponse): void => {
     const abort = new AbortController();
@@ -164,6 +168,13 @@ export function createNodeServer(opts: NodeServerOptions): Server {
       }
       const proto = opts.tls ? 'https' : 'http';
       const url = `${proto}://${req.headers.host ?? 'localhost'}${req.url ?? '/'}`;
+      if (req.headers.host !== undefined && !HOST_HEADER.test(req.headers.host)) {
+        // A Host that is no authority would fail below as a bare 500 (`:3000`), or move the
+        // path the router sees away from the one a proxy checked (`cp/metrics#` + `/graphql`).
+        const detail = `the Host header ${JSON.stringify((req.headers.host ?? '').slice(0, 253))} is not a host name`;
+        await sendThenDrain(req, res, errorResponse(new OutpostError('BAD_REQUEST', { detail })), opts.maxBodyBytes);
+        return;
+      }
       const raw = hasBody && req.method === 'POST' && RAW_BODY_PATHS.has((req.url ?? '/').split('?')[0]!);
       const request = new Request(url, {
         method: req.method ?? 'GET',
