@@ -117,6 +117,12 @@ export const FIXED_INPUT_LIMITS = {
   maxDocumentNesting: 256,
   /** Token names: printable, no control or bidi-override characters. */
   maxTokenNameLength: 128,
+  /**
+   * A deployed code location's spec (module, command, workingDirectory, env, dagster), as JSON
+   * bytes: stored with every version, read by every agent's sync, and its env handed to every
+   * code server and run worker, where the kernel refuses one variable past 128 KiB (E2BIG).
+   */
+  maxLocationSpecBytes: 64 * 1024,
   /** Code location names: a safe identifier, `^[A-Za-z0-9][A-Za-z0-9_.-]*$` minus `..`. */
   maxLocationNameLength: 64,
   /** Heartbeat `errors`: at most this many strings... */

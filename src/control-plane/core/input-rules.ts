@@ -63,6 +63,15 @@ export function checkLaunchInput(
   }
 }
 
+/** deployCodeLocation's spec: see FIXED_INPUT_LIMITS.maxLocationSpecBytes. */
+export function checkLocationSpec(spec: unknown): void {
+  checkJsonDepth('the location spec', spec);
+  const bytes = jsonBytes(spec);
+  if (bytes > L.maxLocationSpecBytes) {
+    throw tooLarge('the location spec', 'maxLocationSpecBytes', L.maxLocationSpecBytes, bytes, ' bytes');
+  }
+}
+
 /**
  * queryCodeLocation's runConfig and selection: they travel to the agent as a Temporal workflow
  * input, like a launch's; past Temporal's limit the agent could not start the item's workflow.

@@ -62,7 +62,7 @@ import {
   type SensorView,
 } from '../services/instigators-service.js';
 import { launchRun, terminateRun, type LaunchRunInput } from '../services/runs-service.js';
-import { checkLaunchInput, checkQueryInput, checkSensorCursor } from '../core/input-rules.js';
+import { checkLaunchInput, checkLocationSpec, checkQueryInput, checkSensorCursor } from '../core/input-rules.js';
 import { pageSize, type ApiContext } from './context.js';
 import { CodeLocationQueryValues, ComputeLogStreamValues, TokenKindValues } from './enum-values.js';
 import { JSONScalar } from './scalars.js';
@@ -246,6 +246,7 @@ export function createUserSchema() {
           (a: MutationDeployCodeLocationArgs) => a.input.name,
           (_, { input }, ctx) => {
             const spec = withoutNulls(input);
+            checkLocationSpec(spec);
             checkDeploy(spec, roleOf(ctx), ctx.deployPolicy);
             return deployCodeLocation(ctx.store, spec);
           },

@@ -126,6 +126,33 @@ describeEachDialect('input limits', (target) => {
     assert.equal(ok.errors, undefined, JSON.stringify(ok.errors));
   });
 
+  test('location specs: a module path, working directory, env or command past maxLocationSpecBytes is refused', async () => {
+    // Each was stored whole (up to the 1 MiB body), read by every agent's sync, and its env
+    // handed to every process spawned for the location (one variable past 128 KiB: E2BIG).
+    const deploy = (i: Record<string, unknown>) =>
+      h.gql('user', `mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { name } }`, {
+        i: { name: 'big', ...i },
+      });
+    const big = 'x'.repeat(200 * 1024);
+    const specs = [
+      { module: big },
+      { module: 'm.ts', workingDirectory: big },
+      { module: 'm.ts', env: { A: big } },
+      { module: 'm.ts', env: Object.fromEntries(Array.from({ length: 20_000 }, (_, i) => [`K${i}`, 'v'])) },
+      { command: Array.from({ length: 50_000 }, () => 'a') },
+    ];
+    for (const spec of specs) {
+      await refused(
+        () => deploy(spec),
+        'INPUT_TOO_LARGE',
+        /the limit maxLocationSpecBytes is 65536 \(fixed\)/,
+        'maxLocationSpecBytes',
+      );
+    }
+    const ok = await deploy({ module: 'm.ts', env: { CERT: 'c'.repeat(8 * 1024) } });
+    assert.equal(ok.errors, undefined, JSON.stringify(ok.errors));
+  });
+
   test('heartbeat errors and agent metadata are bounded', async () => {
     const beat = (input: Record<string, unknown>) =>
       h.gql('agent', `mutation($i: HeartbeatInput!) { heartbeat(input: $i) }`, {
