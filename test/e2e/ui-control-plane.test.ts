@@ -203,9 +203,14 @@ describe('web UI against a real control plane', { skip, timeout: 300_000 }, () =
     const s = (await user<Loc>(q)).codeLocation.schedules.find((x) => x.name === 'every_minute');
     assert.equal(s?.state, 'RUNNING');
     assert.ok(s?.nextTickAt, 'a running schedule has a next tick');
+    // The state to expect comes from the row before the click: an API read right after it can
+    // run before the UI's mutation commits, and then waits for a row the refresh already replaced.
+    const was = await page.locator('tr[data-sensor="file_sensor"]').getAttribute('data-state');
+    const want = was === 'RUNNING' ? 'STOPPED' : 'RUNNING';
     await page.locator('[data-toggle="sensor:hello:file_sensor"]').click();
-    const want = (await user<Loc>(q)).codeLocation.sensors.find((x) => x.name === 'file_sensor');
-    await page.locator(`tr[data-sensor="file_sensor"][data-state="${want?.state}"]`).waitFor();
+    await page.locator(`tr[data-sensor="file_sensor"][data-state="${want}"]`).waitFor();
+    const sensor = (await user<Loc>(q)).codeLocation.sensors.find((x) => x.name === 'file_sensor');
+    assert.equal(sensor?.state, want);
     await page.locator('[data-toggle="schedule:hello:every_minute"]').click();
     await page.locator('tr[data-schedule="every_minute"][data-state="STOPPED"]').waitFor();
     await debugShot(page, 'automation');
