@@ -114,6 +114,23 @@ describe('outpost CLI: Dagster locations', { timeout: 240_000 }, () => {
     const assets = await cli(['assets', 'list', 'dag']);
     assert.equal(assets.code, 0, assets.stderr);
     assert.match(assets.stdout, /raw\/customers\s+ingest\s+__ASSET_JOB,customer_job\s+never/);
+    // Dagster automation Outpost does not evaluate is named under the table, coded.
+    assert.match(assets.stdout, /OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE/);
+    assert.match(assets.stdout, /summary: AutomationCondition eager is not evaluated/);
+    assert.match(assets.stdout, /summary: freshness policy \(fails when older than 1h\) is not evaluated/);
+  });
+
+  test("Dagster's automation sensor: listed UNSUPPORTED with the reason; sensors start refuses it, coded", async () => {
+    const list = await cli(['sensors', 'list']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /dag\s+default_automation_condition_sensor\s+__ASSET_JOB\s+STOPPED \(UNSUPPORTED\)/);
+    assert.match(
+      list.stdout,
+      /dag\/default_automation_condition_sensor: OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE: .*declarative automation/,
+    );
+    const start = await cli(['sensors', 'start', 'default_automation_condition_sensor', '--location', 'dag']);
+    assert.notEqual(start.code, 0);
+    assert.match(start.stderr, /OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE/);
   });
 
   test('runs launch --asset materializes assets through the asset job; an unknown key is refused', async () => {
