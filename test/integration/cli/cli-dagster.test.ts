@@ -226,4 +226,31 @@ describe('outpost CLI: Dagster locations', { timeout: 240_000 }, () => {
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /OUTPOST_ERR_UNKNOWN_SENSOR/);
   });
+
+  test('a location that fails after a good load: show says the definitions are the last that loaded', async () => {
+    const deploy = async () => {
+      const d = await cli(
+        ['locations', 'deploy', 'stale', '--dagster', '--python', '/venv/bin/python'].concat([
+          '--python-file',
+          '/srv/code/defs.py',
+          '--no-wait',
+          '--json',
+        ]),
+      );
+      assert.equal(d.code, 0, d.stderr);
+      return (JSON.parse(d.stdout) as { version: number }).version;
+    };
+    await s.report('stale', await deploy(), { snapshot: DAGSTER_SNAPSHOT });
+    const good = await cli(['locations', 'show', 'stale']);
+    assert.doesNotMatch(good.stdout, /last definitions that loaded/);
+    const v2 = await deploy();
+    await s.report('stale', v2, { error: 'OUTPOST_ERR_USER_CODE_LOAD_FAILED: SyntaxError: invalid syntax' });
+    const show = await cli(['locations', 'show', 'stale']);
+    assert.match(show.stdout, /stale: ERROR \(Dagster 1\.13\.29, version \d+\); jobs: greeting_job/);
+    assert.match(
+      show.stdout,
+      new RegExp(`the jobs and assets above are the last definitions that loaded: version ${v2} failed`),
+    );
+    assert.match(show.stdout, /load error:\nOUTPOST_ERR_USER_CODE_LOAD_FAILED: SyntaxError/);
+  });
 });

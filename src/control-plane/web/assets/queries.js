@@ -62,7 +62,7 @@ export const JOB = `query Job($name: String!) {
 
 export const ASSETS = `query Assets($name: String!) {
   codeLocation(name: $name) {
-    name kind status dagsterVersion
+    name kind status version dagsterVersion
     assets {
       key groupName description deps jobNames automationCondition freshnessPolicy lastMaterialization { runId timestamp }
       checks { name description blocking lastEvaluation { runId timestamp passed severity metadata } }

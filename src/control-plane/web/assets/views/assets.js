@@ -6,7 +6,7 @@
 import { gql } from '../api.js';
 import { errorBox, fmtRelative, fmtTime, h, mount, shortId, statusPill, toast } from '../dom.js';
 import { ASSETS, LAUNCH_RUN } from '../queries.js';
-import { kindChip } from './location-kind.js';
+import { kindChip, staleNote } from './location-kind.js';
 import { opGraph } from './op-graph.js';
 import { can, role } from '../roles.js';
 
@@ -239,6 +239,7 @@ export async function assetsView(main, { params, query, navigate }) {
         )
       : h('p', { class: 'muted small', id: 'materialize-denied' }, `Your role (${role}) cannot materialize assets.`),
     serverError,
+    staleNote(l),
     unsupportedNote(assets),
     h('div', { class: 'card' }, h('h3', {}, 'Lineage'), graphSlot),
     h(
