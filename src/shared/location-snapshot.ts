@@ -42,6 +42,11 @@ export const SensorSnapshotSchema = z.object({
   minIntervalSeconds: z.number().int().positive().default(30),
   defaultStatus: z.enum(['RUNNING', 'STOPPED']).default('STOPPED'),
   description: z.string().default(''),
+  /**
+   * Why Outpost cannot evaluate this sensor (the detail of OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE),
+   * e.g. Dagster's declarative automation sensor; absent when it can. Starting it is refused.
+   */
+  unsupported: z.string().optional(),
 });
 
 /** What else bounds a Dagster time window's keys (the agent decides a key's membership from them). */
@@ -115,6 +120,10 @@ export const AssetSnapshotSchema = z.object({
   jobNames: z.array(z.string()).default([]),
   /** Its asset checks (absent from snapshots of agents before them). */
   checks: z.array(AssetCheckSnapshotSchema).optional(),
+  /** Dagster's AutomationCondition (or auto-materialize policy), by its label; Outpost does not evaluate it. */
+  automationCondition: z.string().optional(),
+  /** Dagster's freshness policy, described; Outpost does not evaluate it. */
+  freshnessPolicy: z.string().optional(),
 });
 
 export const LocationSnapshotSchema = z.object({

@@ -125,11 +125,7 @@ export class DagsterCodeLocation {
     return this.withServer(payload.location, async (s) => {
       const sensor = s.loaded.snapshot.sensors.find((x) => x.name === payload.sensor);
       if (!sensor) throw unknown('UNKNOWN_SENSOR', payload.sensor, payload.location);
-      if (s.loaded.automationSensors.has(sensor.name)) {
-        throw new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', {
-          detail: `sensor ${sensor.name} is Dagster's declarative automation (AutomationCondition): Dagster's own daemon evaluates it, not the code server, and Outpost does not run that daemon; materialize the assets with a schedule, a sensor of your own, or by hand`,
-        });
-      }
+      if (sensor.unsupported) throw new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', { detail: sensor.unsupported });
       const args = serdes.sensorExecutionArgs({
         origin: s.loaded.origin,
         sensorName: sensor.name,

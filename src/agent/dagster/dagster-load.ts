@@ -36,11 +36,6 @@ export interface DagsterLoaded {
   originJson: string;
   snapshot: LocationSnapshot;
   target: DagsterTarget;
-  /**
-   * Sensors of declarative automation (AutomationCondition, auto-materialize): Dagster's own
-   * daemon evaluates them, never the code server, so Outpost cannot tick them.
-   */
-  automationSensors: ReadonlySet<string>;
 }
 
 /**
@@ -125,11 +120,6 @@ export async function loadDagsterLocation(
     origin,
     originJson,
     snapshot,
-    automationSensors: new Set(
-      repository.external_sensor_datas
-        .filter((s) => s.sensor_type === 'AUTOMATION' || s.sensor_type === 'AUTO_MATERIALIZE')
-        .map((s) => s.name),
-    ),
     target: {
       python: o.python ?? list.value.executablePath ?? '',
       workingDirectory: pointerDir ?? o.workingDirectory,

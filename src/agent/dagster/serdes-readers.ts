@@ -182,6 +182,13 @@ const RepositoryDataSchema = obj({
         compute_kind: z.string().nullish(),
         is_source: z.boolean().nullish(),
         is_observable: z.boolean().nullish(),
+        // Declarative automation: the condition travels inside the legacy auto-materialize policy
+        // (its label, e.g. "eager"); a condition Dagster cannot serialize comes as a snapshot instead.
+        auto_materialize_policy: obj({ asset_condition: obj({ label: z.string().nullish() }).nullish() }).nullish(),
+        automation_condition_snapshot: obj({}).nullish(),
+        // 1.11+: TimeWindowFreshnessPolicy / CronFreshnessPolicy; 1.9: the legacy policy.
+        new_freshness_policy: obj({}).nullish(),
+        freshness_policy: obj({}).nullish(),
       }),
     )
     .nullish(),

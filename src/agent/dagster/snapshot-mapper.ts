@@ -51,6 +51,9 @@ function runTagsOf(snap: NonNullable<JobData['pipeline_snapshot']>): Record<stri
   return Object.fromEntries(Object.entries(tags).filter((e): e is [string, string] => typeof e[1] === 'string'));
 }
 
+const optional = <K extends string>(k: K, v: string | undefined): Partial<Record<K, string>> =>
+  v === undefined ? {} : ({ [k]: v } as Record<K, string>);
+
 const isoSeconds = (s: number | null | undefined): string | undefined =>
   s == null ? undefined : new Date(s * 1000).toISOString();
 
@@ -87,6 +90,60 @@ function partitionsKind(p: PartitionsDataT): Omit<PartitionsSnapshot, 'name'> {
   }
 }
 
+type AssetNode = NonNullable<RepositoryData['external_asset_graph_data']>[number];
+
+/** The asset's declarative automation, by the condition's label; undefined when it has none. */
+function automationOf(a: AssetNode): string | undefined {
+  const policy = a.auto_materialize_policy;
+  if (policy?.asset_condition) return policy.asset_condition.label ?? 'a custom AutomationCondition';
+  if (policy) return 'an auto-materialize policy';
+  if (a.automation_condition_snapshot) return 'a custom AutomationCondition';
+  return undefined;
+}
+
+/** Dagster's SerializableTimeDelta as "1h 30m". */
+function timeDelta(v: unknown): string {
+  const d = (v ?? {}) as { days?: number; seconds?: number };
+  const total = (d.days ?? 0) * 86_400 + (d.seconds ?? 0);
+  const parts = [
+    [Math.floor(total / 86_400), 'd'],
+    [Math.floor((total % 86_400) / 3600), 'h'],
+    [Math.floor((total % 3600) / 60), 'm'],
+    [total % 60, 's'],
+  ] as const;
+  return (
+    parts
+      .filter(([n]) => n > 0)
+      .map(([n, u]) => `${n}${u}`)
+      .join(' ') || '0s'
+  );
+}
+
+/** A scalar field of a serdes object as text ('' when absent or not a scalar). */
+const text = (v: unknown): string => (typeof v === 'string' || typeof v === 'number' ? String(v) : '');
+
+/** The asset's freshness policy in a few words; undefined when it has none. */
+function freshnessOf(a: AssetNode): string | undefined {
+  const p = a.new_freshness_policy ?? a.freshness_policy;
+  if (!p) return undefined;
+  switch (p.__class__) {
+    case 'TimeWindowFreshnessPolicy':
+      return `fails when older than ${timeDelta(p.fail_window)}${p.warn_window ? `, warns after ${timeDelta(p.warn_window)}` : ''}`;
+    case 'CronFreshnessPolicy':
+      return `due by cron ${text(p.deadline_cron)}${text(p.timezone) ? ` (${text(p.timezone)})` : ''}`;
+    case 'FreshnessPolicy': // 1.9's (later LegacyFreshnessPolicy)
+      return `at most ${text(p.maximum_lag_minutes)} min old${text(p.cron_schedule) ? ` by cron ${text(p.cron_schedule)}` : ''}`;
+    default:
+      return text(p.__class__) || 'a freshness policy';
+  }
+}
+
+/** Why Outpost cannot evaluate a sensor of this Dagster type, or undefined when it can. */
+function sensorUnsupported(name: string, sensorType: string | undefined): string | undefined {
+  if (sensorType !== 'AUTOMATION' && sensorType !== 'AUTO_MATERIALIZE') return undefined;
+  return `sensor ${name} is Dagster's declarative automation (AutomationCondition): Dagster's own daemon evaluates it, not the code server, and Outpost does not run that daemon; materialize the assets with a schedule, a sensor of your own, or by hand`;
+}
+
 export function mapDagsterSnapshot(input: DagsterSnapshotInput): LocationSnapshot {
   const repo = input.repository;
   // Outpost names a job's partitions; Dagster names the partition set `<job>_partition_set`.
@@ -105,6 +162,8 @@ export function mapDagsterSnapshot(input: DagsterSnapshotInput): LocationSnapsho
     deps: (a.dependencies ?? []).map((d) => d.upstream_asset_key),
     jobNames: a.job_names ?? [],
     ...(checksByAsset.has(a.asset_key) ? { checks: checksByAsset.get(a.asset_key) } : {}),
+    ...optional('automationCondition', automationOf(a)),
+    ...optional('freshnessPolicy', freshnessOf(a)),
   }));
   return {
     kind: 'dagster',
@@ -126,6 +185,7 @@ export function mapDagsterSnapshot(input: DagsterSnapshotInput): LocationSnapsho
       minIntervalSeconds: Math.max(1, Math.round(s.min_interval ?? 30)),
       defaultStatus: s.default_status === 'RUNNING' ? 'RUNNING' : 'STOPPED',
       description: s.description ?? '',
+      ...optional('unsupported', sensorUnsupported(s.name, s.sensor_type ?? undefined)),
     })),
     partitions: partitionSets.map((p) => ({ name: p.name, ...partitionsKind(p.external_partitions_data!) })),
     assets,

@@ -14,6 +14,8 @@ interface Automation {
   nextTickAt?: number | null;
   minIntervalSeconds?: number;
   cursor?: string | null;
+  /** Sensors only: why Outpost cannot evaluate it (e.g. Dagster's declarative automation). */
+  unsupported?: string | null;
 }
 
 type Kind = 'schedules' | 'sensors';
@@ -26,7 +28,8 @@ export function registerAutomationCommands(program: Command): void {
 function register(program: Command, kind: Kind): void {
   const noun = kind === 'schedules' ? 'schedule' : 'sensor';
   const cmd = program.command(kind).description(`Turn ${kind} on and off`);
-  const fields = kind === 'schedules' ? 'name job state cron nextTickAt' : 'name job state minIntervalSeconds cursor';
+  const fields =
+    kind === 'schedules' ? 'name job state cron nextTickAt' : 'name job state minIntervalSeconds cursor unsupported';
   const mutation = kind === 'schedules' ? 'setScheduleState' : 'setSensorState';
 
   withClientOptions(cmd.command('list').description(`List ${kind} of every code location`)).action(
@@ -40,24 +43,30 @@ function register(program: Command, kind: Kind): void {
         return {
           data: rows,
           text: () =>
-            printTable(
-              [
-                'LOCATION',
-                noun.toUpperCase(),
-                'JOB',
-                'STATE',
-                kind === 'schedules' ? 'CRON' : 'INTERVAL',
-                kind === 'schedules' ? 'NEXT TICK' : 'CURSOR',
-              ],
-              rows.map((r) => [
-                r.location,
-                r.name,
-                r.job,
-                r.state,
-                kind === 'schedules' ? (r.cron ?? '') : `${r.minIntervalSeconds ?? ''}s`,
-                kind === 'schedules' ? (r.nextTickAt ? new Date(r.nextTickAt).toISOString() : '') : (r.cursor ?? ''),
-              ]),
-            ),
+            [
+              printTable(
+                [
+                  'LOCATION',
+                  noun.toUpperCase(),
+                  'JOB',
+                  'STATE',
+                  kind === 'schedules' ? 'CRON' : 'INTERVAL',
+                  kind === 'schedules' ? 'NEXT TICK' : 'CURSOR',
+                ],
+                rows.map((r) => [
+                  r.location,
+                  r.name,
+                  r.job,
+                  r.unsupported ? `${r.state} (UNSUPPORTED)` : r.state,
+                  kind === 'schedules' ? (r.cron ?? '') : `${r.minIntervalSeconds ?? ''}s`,
+                  kind === 'schedules' ? (r.nextTickAt ? new Date(r.nextTickAt).toISOString() : '') : (r.cursor ?? ''),
+                ]),
+              ),
+              // What UNSUPPORTED means, per sensor: the same coded reason starting it is refused with.
+              ...rows
+                .filter((r) => r.unsupported)
+                .map((r) => `${r.location}/${r.name}: OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE: ${r.unsupported}`),
+            ].join('\n'),
         };
       }),
   );

@@ -245,6 +245,11 @@ const firstLine = (s: string | null): string => (s ?? '').split('\n')[0] ?? '';
 function describeLocation(l: LocationRow): string {
   const jobs = l.jobs.map((j) => j.name).join(', ') || '(none)';
   const err = l.loadError ? `\nload error:\n${l.loadError}` : '';
+  // The store keeps the last good load's definitions until a new one loads: say whose they are.
+  const stale =
+    l.status === 'ERROR' && (l.jobs.length || l.assets.length)
+      ? `\nthe jobs and assets above are the last definitions that loaded: version ${l.version} failed, so they may no longer match the code, and runs cannot be launched until a version loads`
+      : '';
   const still = l.status === 'LOADING' ? ' (still loading at the timeout)' : '';
   // A location in ERROR has no server to reach: its load error says why, not the agents. One
   // still LOADING waits for an agent to load it, which is not yet a fault.
@@ -256,5 +261,5 @@ function describeLocation(l: LocationRow): string {
         : '\nunreachable: no healthy agent serves this location (see the Agents page or the `agents` query)';
   const kind = l.kind === 'DAGSTER' ? `Dagster ${l.dagsterVersion ?? '(version unknown until loaded)'}` : 'Outpost';
   const assets = l.assets.length ? `; assets: ${l.assets.map((a) => a.key).join(', ')}` : '';
-  return `${l.name}: ${l.status}${still} (${kind}, version ${l.version}); jobs: ${jobs}${assets}${err}${agent}`;
+  return `${l.name}: ${l.status}${still} (${kind}, version ${l.version}); jobs: ${jobs}${assets}${stale}${err}${agent}`;
 }

@@ -119,6 +119,10 @@ export async function setSensorState(
   const loc = await requireLocation(store.db, location);
   const def = loc.snapshot?.sensors.find((s) => s.name === name);
   if (!def) throw new OutpostError('UNKNOWN_SENSOR', { detail: `${name} in ${location}` });
+  // Turned on, it would only fail every tick: refused, saying why. Stopping it is always allowed.
+  if (def.unsupported && state === 'RUNNING') {
+    throw new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', { detail: def.unsupported });
+  }
   await updateInstigator(store.db, store, { location, kind: 'SENSOR', name }, { state });
   return sensorView(location, def, await getInstigator(store.db, location, 'SENSOR', name));
 }

@@ -114,6 +114,23 @@ describe('outpost CLI: Dagster locations', { timeout: 240_000 }, () => {
     const assets = await cli(['assets', 'list', 'dag']);
     assert.equal(assets.code, 0, assets.stderr);
     assert.match(assets.stdout, /raw\/customers\s+ingest\s+__ASSET_JOB,customer_job\s+never/);
+    // Dagster automation Outpost does not evaluate is named under the table, coded.
+    assert.match(assets.stdout, /OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE/);
+    assert.match(assets.stdout, /summary: AutomationCondition eager is not evaluated/);
+    assert.match(assets.stdout, /summary: freshness policy \(fails when older than 1h\) is not evaluated/);
+  });
+
+  test("Dagster's automation sensor: listed UNSUPPORTED with the reason; sensors start refuses it, coded", async () => {
+    const list = await cli(['sensors', 'list']);
+    assert.equal(list.code, 0, list.stderr);
+    assert.match(list.stdout, /dag\s+default_automation_condition_sensor\s+__ASSET_JOB\s+STOPPED \(UNSUPPORTED\)/);
+    assert.match(
+      list.stdout,
+      /dag\/default_automation_condition_sensor: OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE: .*declarative automation/,
+    );
+    const start = await cli(['sensors', 'start', 'default_automation_condition_sensor', '--location', 'dag']);
+    assert.notEqual(start.code, 0);
+    assert.match(start.stderr, /OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE/);
   });
 
   test('runs launch --asset materializes assets through the asset job; an unknown key is refused', async () => {
@@ -208,5 +225,32 @@ describe('outpost CLI: Dagster locations', { timeout: 240_000 }, () => {
     const unknown = await cli(['sensors', 'test', 'dag', 'nope']);
     assert.equal(unknown.code, 2);
     assert.match(unknown.stderr, /OUTPOST_ERR_UNKNOWN_SENSOR/);
+  });
+
+  test('a location that fails after a good load: show says the definitions are the last that loaded', async () => {
+    const deploy = async () => {
+      const d = await cli(
+        ['locations', 'deploy', 'stale', '--dagster', '--python', '/venv/bin/python'].concat([
+          '--python-file',
+          '/srv/code/defs.py',
+          '--no-wait',
+          '--json',
+        ]),
+      );
+      assert.equal(d.code, 0, d.stderr);
+      return (JSON.parse(d.stdout) as { version: number }).version;
+    };
+    await s.report('stale', await deploy(), { snapshot: DAGSTER_SNAPSHOT });
+    const good = await cli(['locations', 'show', 'stale']);
+    assert.doesNotMatch(good.stdout, /last definitions that loaded/);
+    const v2 = await deploy();
+    await s.report('stale', v2, { error: 'OUTPOST_ERR_USER_CODE_LOAD_FAILED: SyntaxError: invalid syntax' });
+    const show = await cli(['locations', 'show', 'stale']);
+    assert.match(show.stdout, /stale: ERROR \(Dagster 1\.13\.29, version \d+\); jobs: greeting_job/);
+    assert.match(
+      show.stdout,
+      new RegExp(`the jobs and assets above are the last definitions that loaded: version ${v2} failed`),
+    );
+    assert.match(show.stdout, /load error:\nOUTPOST_ERR_USER_CODE_LOAD_FAILED: SyntaxError/);
   });
 });

@@ -130,6 +130,46 @@ describeEachDialect('Dagster schedules and sensors (control plane)', (target) =>
     assert.deepEqual(await counts(h), before);
   });
 
+  test("Dagster's declarative automation is named, not ignored: the sensor says why it cannot run and starting it is refused", async () => {
+    const res = await h.gql<{
+      codeLocation: {
+        sensors: Array<{ name: string; state: string; unsupported: string | null }>;
+        assets: Array<{ key: string; automationCondition: string | null; freshnessPolicy: string | null }>;
+      };
+    }>(
+      'user',
+      `{ codeLocation(name: "dag") { sensors { name state unsupported } assets { key automationCondition freshnessPolicy } } }`,
+    );
+    const loc = res.data!.codeLocation;
+    assert.deepEqual(
+      loc.sensors.map((s) => [s.name, s.state, s.unsupported !== null]),
+      [
+        ['cursor_sensor', 'STOPPED', false],
+        ['default_automation_condition_sensor', 'STOPPED', true],
+      ],
+    );
+    assert.deepEqual(
+      loc.assets.map((a) => [a.key, a.automationCondition, a.freshnessPolicy]),
+      [
+        ['raw/customers', null, null],
+        ['summary', 'eager', 'fails when older than 1h'],
+      ],
+    );
+    const before = await state();
+    const SET = `mutation($n: String!, $s: AutomationState!) { setSensorState(location: "dag", name: $n, state: $s) { state } }`;
+    const started = await h.gql('user', SET, { n: 'default_automation_condition_sensor', s: 'RUNNING' });
+    assert.equal(
+      started.errors?.[0]?.extensions?.code,
+      'OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE',
+      JSON.stringify(started),
+    );
+    assert.match(started.errors?.[0]?.message ?? '', /declarative automation/);
+    assert.deepEqual(await state(), before, 'nothing changed');
+    // Stopping it (say, one a Dagster default_status left running) is allowed.
+    const stopped = await h.gql('user', SET, { n: 'default_automation_condition_sensor', s: 'STOPPED' });
+    assert.equal(stopped.errors, undefined, JSON.stringify(stopped));
+  });
+
   test('no agent answers: NO_AGENT_ANSWER', async () => {
     const fast = await openHarness(await target.freshUrl(), { storeLimits: { locationQueryWaitMs: 300 } });
     try {

@@ -47,6 +47,16 @@ export const DAGSTER_SNAPSHOT: LocationSnapshot = {
   ],
   sensors: [
     { name: 'cursor_sensor', job: 'greeting_job', minIntervalSeconds: 30, defaultStatus: 'STOPPED', description: '' },
+    // Dagster's declarative automation sensor, as the mapper reports it: Outpost cannot tick it.
+    {
+      name: 'default_automation_condition_sensor',
+      job: '__ASSET_JOB',
+      minIntervalSeconds: 30,
+      defaultStatus: 'STOPPED',
+      description: '',
+      unsupported:
+        "sensor default_automation_condition_sensor is Dagster's declarative automation (AutomationCondition)",
+    },
   ],
   partitions: [],
   assets: [
@@ -62,6 +72,8 @@ export const DAGSTER_SNAPSHOT: LocationSnapshot = {
       description: '',
       deps: ['raw/customers'],
       jobNames: ['__ASSET_JOB'],
+      automationCondition: 'eager',
+      freshnessPolicy: 'fails when older than 1h',
       checks: [
         { name: 'no_negatives', description: 'no negative totals', blocking: false },
         { name: 'fresh', description: '', blocking: true },

@@ -126,4 +126,63 @@ describe('run timeline: step spans', () => {
       ],
     );
   });
+
+  test('a retried Dagster step shows each attempt, from its own start to its own end', () => {
+    // What a RetryPolicy of 2 and a RetryRequested make: STEP_UP_FOR_RETRY ends an attempt and
+    // STEP_RESTARTED starts the next (both ENGINE events carrying their Dagster type).
+    const engine = (dagsterEventType: string, timestamp: number) => ({
+      type: 'ENGINE',
+      stepKey: 'flaky',
+      timestamp,
+      data: { dagsterEventType },
+    });
+    const spans = (
+      stepSpans as (events: unknown[]) => Array<{
+        key: string;
+        status: string;
+        start: number;
+        end: number;
+        attempts: Array<{ start: number; end: number; status: string }>;
+      }>
+    )([
+      engine('STEP_WORKER_STARTING', 500),
+      { type: 'STEP_START', stepKey: 'flaky', timestamp: 1000 },
+      engine('STEP_UP_FOR_RETRY', 1100),
+      engine('STEP_WORKER_STARTING', 5000),
+      engine('STEP_RESTARTED', 6000),
+      engine('STEP_UP_FOR_RETRY', 6100),
+      engine('STEP_RESTARTED', 9000),
+      { type: 'STEP_SUCCESS', stepKey: 'flaky', timestamp: 9100 },
+      { type: 'STEP_START', stepKey: 'once', timestamp: 1000 },
+      { type: 'STEP_SUCCESS', stepKey: 'once', timestamp: 1500 },
+    ]);
+    assert.deepEqual(
+      spans.map((s) => [s.key, s.status, s.start, s.end, s.attempts.map((a) => [a.start, a.end, a.status])]),
+      [
+        [
+          'flaky',
+          'SUCCESS',
+          1000,
+          9100,
+          [
+            [1000, 1100, 'RETRY'],
+            [6000, 6100, 'RETRY'],
+            [9000, 9100, 'SUCCESS'],
+          ],
+        ],
+        ['once', 'SUCCESS', 1000, 1500, [[1000, 1500, 'SUCCESS']]],
+      ],
+    );
+  });
+
+  test('a step waiting to be retried is not running', () => {
+    const spans = (stepSpans as (events: unknown[]) => Array<{ status: string; end?: number }>)([
+      { type: 'STEP_START', stepKey: 'flaky', timestamp: 1000 },
+      { type: 'ENGINE', stepKey: 'flaky', timestamp: 1100, data: { dagsterEventType: 'STEP_UP_FOR_RETRY' } },
+    ]);
+    assert.deepEqual(
+      spans.map((s) => [s.status, s.end]),
+      [['RETRY', 1100]],
+    );
+  });
 });

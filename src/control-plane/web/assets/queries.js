@@ -62,9 +62,9 @@ export const JOB = `query Job($name: String!) {
 
 export const ASSETS = `query Assets($name: String!) {
   codeLocation(name: $name) {
-    name kind status dagsterVersion
+    name kind status version dagsterVersion
     assets {
-      key groupName description deps jobNames lastMaterialization { runId timestamp }
+      key groupName description deps jobNames automationCondition freshnessPolicy lastMaterialization { runId timestamp }
       checks { name description blocking lastEvaluation { runId timestamp passed severity metadata } }
     }
   }
@@ -84,7 +84,7 @@ export const AUTOMATION = `query {
   codeLocations {
     name status
     schedules { name job cron timezone state nextTickAt ${TICK_FIELDS} }
-    sensors { name job state cursor minIntervalSeconds ${TICK_FIELDS} }
+    sensors { name job state cursor minIntervalSeconds unsupported ${TICK_FIELDS} }
   }
 }`;
 

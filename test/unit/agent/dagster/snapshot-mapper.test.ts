@@ -255,3 +255,60 @@ test("asset checks: listed on their asset, from the repository reply's ExternalA
   ]);
   assert.equal(byKey.doubled_numbers?.checks, undefined, 'an asset without checks has none listed');
 });
+
+test('declarative automation and freshness policies are named on their asset, the automation sensor says why it cannot run', () => {
+  // Fields as real servers wrote them (1.13.29 for eager() and a time-window policy, 1.9.13 for
+  // on_cron and the legacy policy), on the recorded 1.13 reply's two assets.
+  const raw = JSON.parse(recorded('1.13', 'external-repository').reply) as {
+    external_asset_graph_data: Array<Record<string, unknown> & { asset_key: { path: string[] } }>;
+    external_sensor_datas: Array<Record<string, unknown>>;
+  };
+  const [doubled, rawNumbers] = raw.external_asset_graph_data;
+  assert.equal(doubled!.asset_key.path[0], 'doubled_numbers');
+  doubled!.auto_materialize_policy = {
+    __class__: 'AutoMaterializePolicy',
+    asset_condition: { __class__: 'AndAssetCondition', label: 'eager', operands: [] },
+    max_materializations_per_minute: null,
+    rules: { __frozenset__: [] },
+    time_window_partition_scope_minutes: 1e-6,
+  };
+  doubled!.new_freshness_policy = {
+    __class__: 'TimeWindowFreshnessPolicy',
+    fail_window: { __class__: 'SerializableTimeDelta', days: 0, microseconds: 0, seconds: 3600 },
+    warn_window: { __class__: 'SerializableTimeDelta', days: 0, microseconds: 0, seconds: 1800 },
+  };
+  rawNumbers!.auto_materialize_policy = {
+    __class__: 'AutoMaterializePolicy',
+    asset_condition: { __class__: 'AndAssetCondition', label: null, operands: [] },
+  };
+  rawNumbers!.freshness_policy = {
+    __class__: 'FreshnessPolicy',
+    cron_schedule: null,
+    cron_schedule_timezone: null,
+    maximum_lag_minutes: 60.0,
+  };
+  raw.external_sensor_datas.push({
+    __class__: 'ExternalSensorData',
+    asset_selection: { __class__: 'AllSelection', include_sources: false },
+    description: null,
+    min_interval: 30,
+    name: 'default_automation_condition_sensor',
+    pipeline_name: null,
+    sensor_type: { __enum__: 'SensorType.AUTO_MATERIALIZE' },
+    target_dict: {},
+  });
+  const snap = mapDagsterSnapshot({
+    dagsterVersion: '1.13.29',
+    repository: readRepositoryData(JSON.stringify(raw)),
+    jobs: repositoryAndJobs('1.13').jobs,
+  });
+  assert.deepEqual(LocationSnapshotSchema.parse(snap), snap);
+  const byKey = Object.fromEntries((snap.assets ?? []).map((a) => [a.key, a]));
+  assert.equal(byKey.doubled_numbers?.automationCondition, 'eager');
+  assert.equal(byKey.doubled_numbers?.freshnessPolicy, 'fails when older than 1h, warns after 30m');
+  assert.equal(byKey.raw_numbers?.automationCondition, 'a custom AutomationCondition');
+  assert.equal(byKey.raw_numbers?.freshnessPolicy, 'at most 60 min old');
+  const sensors = Object.fromEntries(snap.sensors.map((s) => [s.name, s]));
+  assert.match(sensors.default_automation_condition_sensor?.unsupported ?? '', /declarative automation/);
+  assert.equal(sensors.every_tick?.unsupported, undefined, 'a standard sensor runs');
+});

@@ -6,7 +6,7 @@
 import { gql } from '../api.js';
 import { errorBox, fmtRelative, fmtTime, h, mount, shortId, statusPill, toast } from '../dom.js';
 import { ASSETS, LAUNCH_RUN } from '../queries.js';
-import { kindChip } from './location-kind.js';
+import { kindChip, staleNote } from './location-kind.js';
 import { opGraph } from './op-graph.js';
 import { can, role } from '../roles.js';
 
@@ -15,6 +15,20 @@ export const isImplicitAssetJob = (job) => /^__ASSET_JOB(_\d+)?$/.test(job);
 
 export const assetHref = (location, key) =>
   `/locations/${encodeURIComponent(location)}/assets?asset=${encodeURIComponent(key)}`;
+
+/** A note naming the assets whose Dagster automation Outpost does not evaluate; null when none. */
+function unsupportedNote(assets) {
+  const named = assets.filter((a) => a.automationCondition || a.freshnessPolicy).map((a) => a.key);
+  if (!named.length) return null;
+  return h(
+    'div',
+    { class: 'notice-box', id: 'assets-unsupported' },
+    h('strong', {}, 'OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE'),
+    ` ${named.join(', ')} declare${named.length === 1 ? 's' : ''} a Dagster AutomationCondition or freshness policy. `,
+    'Outpost does not run Dagster’s automation daemon: nothing materializes these assets on its own and no freshness is checked. ',
+    'Materialize them here, or with a schedule or a sensor of your own.',
+  );
+}
 
 export async function assetsView(main, { params, query, navigate }) {
   const name = params[0];
@@ -126,7 +140,7 @@ export async function assetsView(main, { params, query, navigate }) {
       ),
       h('td', { class: 'mono' }, h('strong', {}, a.key)),
       h('td', {}, a.groupName ?? h('span', { class: 'muted' }, 'default')),
-      h('td', { class: 'muted' }, a.description || ''),
+      h('td', { class: 'muted' }, a.description || '', unsupportedTags(a)),
       h(
         'td',
         { class: 'asset-deps' },
@@ -156,6 +170,25 @@ export async function assetsView(main, { params, query, navigate }) {
           : h('span', { class: 'muted' }, 'never'),
       ),
       h('td', { class: 'asset-checks' }, (a.checks ?? []).map(checkChip)),
+    );
+  }
+
+  // Dagster automation the asset declares and Outpost does not evaluate: named, never dropped.
+  function unsupportedTags(a) {
+    const tags = [
+      ['automation', a.automationCondition, 'AutomationCondition', 'nothing materializes this asset on its own'],
+      ['freshness', a.freshnessPolicy, 'freshness policy', 'no freshness state is kept or checked'],
+    ].filter(([, v]) => v);
+    return tags.map(([kind, v, what, effect]) =>
+      h(
+        'span',
+        {
+          class: 'tag asset-unsupported',
+          'data-unsupported': kind,
+          title: `OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE: Outpost does not evaluate Dagster's ${what} (${v}): ${effect}. Materialize it by hand, or with a schedule or a sensor of your own.`,
+        },
+        `${kind}: ${v} · not evaluated`,
+      ),
     );
   }
 
@@ -206,6 +239,8 @@ export async function assetsView(main, { params, query, navigate }) {
         )
       : h('p', { class: 'muted small', id: 'materialize-denied' }, `Your role (${role}) cannot materialize assets.`),
     serverError,
+    staleNote(l),
+    unsupportedNote(assets),
     h('div', { class: 'card' }, h('h3', {}, 'Lineage'), graphSlot),
     h(
       'div',

@@ -72,16 +72,18 @@ export async function automationView(main) {
   }
 
   function toggleCell(kind, l, item) {
+    const allowed = can(kind === 'schedule' ? 'setScheduleState' : 'setSensorState');
+    // A sensor Outpost cannot evaluate cannot be turned on (the server refuses it too); one left
+    // running can still be turned off.
+    const blocked = item.unsupported && item.state !== 'RUNNING';
     const input = h('input', {
       type: 'checkbox',
       role: 'switch',
       class: 'switch',
       checked: item.state === 'RUNNING',
       // Turning automation on or off is EDITOR's; below that the switch shows state only.
-      disabled: !can(kind === 'schedule' ? 'setScheduleState' : 'setSensorState'),
-      title: can(kind === 'schedule' ? 'setScheduleState' : 'setSensorState')
-        ? null
-        : `Your role (${role}) cannot change this`,
+      disabled: !allowed || blocked,
+      title: !allowed ? `Your role (${role}) cannot change this` : blocked ? 'Outpost cannot run this sensor' : null,
       'aria-label': `${item.name} on/off`,
       'data-toggle': `${kind}:${l.name}:${item.name}`,
       onchange: (e) => void toggle(kind, l.name, item.name, e.target.checked, e.target),
@@ -212,7 +214,18 @@ export async function automationView(main) {
               'tr',
               { 'data-sensor': s.name, 'data-state': s.state },
               toggleCell('sensor', l, s),
-              h('td', {}, h('strong', {}, s.name)),
+              h(
+                'td',
+                {},
+                h('strong', {}, s.name),
+                s.unsupported
+                  ? h(
+                      'div',
+                      { class: 'unsupported-note small', 'data-unsupported': 'sensor' },
+                      `Not supported (OUTPOST_ERR_UNSUPPORTED_DAGSTER_FEATURE): ${s.unsupported}`,
+                    )
+                  : null,
+              ),
               h('td', {}, h('a', { href: `/locations/${encodeURIComponent(l.name)}` }, l.name)),
               h(
                 'td',

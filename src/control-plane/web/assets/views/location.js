@@ -3,7 +3,7 @@
 import { gql } from '../api.js';
 import { errorBox, fmtRelative, h, mount, statusPill } from '../dom.js';
 import { LOCATION } from '../queries.js';
-import { kindChip } from './location-kind.js';
+import { kindChip, staleNote } from './location-kind.js';
 import { isImplicitAssetJob } from './assets.js';
 
 export async function locationView(main, { params }) {
@@ -37,6 +37,7 @@ export async function locationView(main, { params }) {
     l.loadError
       ? h('div', { class: 'card' }, h('h3', {}, 'Load error'), h('pre', { class: 'load-error' }, l.loadError))
       : null,
+    staleNote(l),
     h(
       'div',
       { class: 'card table-card' },

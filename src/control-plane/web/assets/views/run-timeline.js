@@ -4,21 +4,38 @@
 // times) and the run's length is its durationMs, so the header and the timeline agree.
 import { fmtDuration, fmtTime, h, TERMINAL, toMs } from '../dom.js';
 
-/** Pure: step spans from events, in first-start order. */
+/** How a step attempt ends, by event type (Dagster's STEP_UP_FOR_RETRY arrives as an ENGINE event). */
+const ATTEMPT_END = { STEP_SUCCESS: 'SUCCESS', STEP_FAILURE: 'FAILURE', STEP_CANCELED: 'CANCELED' };
+const dagsterType = (e) => (e.type === 'ENGINE' ? e.data?.dagsterEventType : undefined);
+
+/**
+ * Pure: step spans from events, in first-start order. A retried step (Dagster's RetryPolicy or
+ * RetryRequested) has one attempt per execution: STEP_START or STEP_RESTARTED opens one,
+ * STEP_UP_FOR_RETRY ends it as RETRY; the span runs from the first attempt's start to the last's end.
+ */
 export function stepSpans(events) {
   const steps = new Map();
   for (const e of events) {
     if (!e.stepKey) continue;
     const t = toMs(e.timestamp);
-    const s = steps.get(e.stepKey) ?? { key: e.stepKey, start: t, end: undefined, status: 'RUNNING' };
-    if (e.type === 'STEP_START') s.start = t;
-    else if (e.type === 'STEP_SUCCESS') [s.end, s.status] = [t, 'SUCCESS'];
-    else if (e.type === 'STEP_FAILURE') [s.end, s.status] = [t, 'FAILURE'];
-    else if (e.type === 'STEP_CANCELED') [s.end, s.status] = [t, 'CANCELED'];
-    steps.set(e.stepKey, s);
+    let s = steps.get(e.stepKey);
+    if (!s) steps.set(e.stepKey, (s = { key: e.stepKey, start: t, end: undefined, status: 'RUNNING', attempts: [] }));
+    const type = dagsterType(e);
+    const ends = ATTEMPT_END[e.type] ?? (type === 'STEP_UP_FOR_RETRY' ? 'RETRY' : undefined);
+    if (e.type === 'STEP_START' || type === 'STEP_RESTARTED') {
+      if (!s.attempts.length) s.start = t;
+      s.attempts.push({ start: t, end: undefined, status: 'RUNNING' });
+      [s.end, s.status] = [undefined, 'RUNNING'];
+    } else if (ends) {
+      const open = s.attempts.at(-1);
+      if (open && open.end === undefined) [open.end, open.status] = [t, ends];
+      [s.end, s.status] = [t, ends];
+    }
   }
   return [...steps.values()];
 }
+
+const attemptLabel = (status) => (status === 'RETRY' ? 'failed, retried' : status.toLowerCase());
 
 /** Pure: what the run is doing now, for the open end of the timeline. */
 export function liveLabel(status, { agentsHealthy = true } = {}) {
@@ -64,11 +81,12 @@ export function renderTimeline(el, run, events, now = Date.now(), opts = {}) {
       ),
     );
 
-  const steps = stepSpans(events).map((s) =>
-    s.end === undefined && terminal
-      ? { ...s, end: ended ?? s.start, status: run.status === 'CANCELED' ? 'CANCELED' : s.status }
-      : s,
-  );
+  // A step still open when the run ended ends with it (its open attempt too).
+  const close = (x) =>
+    x.end === undefined && terminal
+      ? { ...x, end: ended ?? x.start, status: run.status === 'CANCELED' ? 'CANCELED' : x.status }
+      : x;
+  const steps = stepSpans(events).map((s) => ({ ...close(s), attempts: s.attempts.map(close) }));
   let gantt = null;
   if (steps.length) {
     const t0 = Math.min(started ?? Infinity, ...steps.map((s) => s.start ?? Infinity));
@@ -86,13 +104,28 @@ export function renderTimeline(el, run, events, now = Date.now(), opts = {}) {
           h(
             'span',
             { class: 'tl-track' },
-            h('span', {
-              class: `tl-bar tl-bar-${s.status.toLowerCase()}`,
-              style: `left:${pct(s.start ?? t0)};width:${width(s.start ?? t0, s.end ?? now)}`,
-              title: `${s.key}: ${s.status.toLowerCase()}`,
-            }),
+            // A retried step draws each attempt where it ran; the gaps are the waits between them.
+            s.attempts.length > 1
+              ? s.attempts.map((a, i) =>
+                  h('span', {
+                    class: `tl-bar tl-bar-${a.status.toLowerCase()}`,
+                    'data-attempt': i + 1,
+                    style: `left:${pct(a.start)};width:${width(a.start, a.end ?? now)}`,
+                    title: `${s.key}, attempt ${i + 1} of ${s.attempts.length}: ${attemptLabel(a.status)}, ${fmtDuration((a.end ?? now) - a.start)}`,
+                  }),
+                )
+              : h('span', {
+                  class: `tl-bar tl-bar-${s.status.toLowerCase()}`,
+                  style: `left:${pct(s.start ?? t0)};width:${width(s.start ?? t0, s.end ?? now)}`,
+                  title: `${s.key}: ${attemptLabel(s.status)}`,
+                }),
           ),
-          h('span', { class: 'tl-step-dur num' }, fmtDuration((s.end ?? now) - (s.start ?? t0))),
+          h(
+            'span',
+            { class: 'tl-step-dur num' },
+            fmtDuration((s.end ?? now) - (s.start ?? t0)),
+            s.attempts.length > 1 ? h('span', { class: 'tl-attempts' }, ` · ${s.attempts.length} attempts`) : null,
+          ),
         ),
       ),
     );
