@@ -10,6 +10,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { commandCpuMs, procTimes } from './proc-cpu.js';
 import { compiledCli, HELLO_MODULE } from './stack.js';
+import type * as NodeCa from '../../src/agent/launchers/node-ca.js';
+
+type NodeCaModule = typeof NodeCa;
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const TICK_MS = 10;
@@ -41,8 +44,9 @@ export async function workerBootCpu(samples: number): Promise<BootCpu> {
     const cli = defaultCliCommand();
     // The agent's own start (src/agent/launchers/node-ca.ts): its certificate store instead of
     // NODE_EXTRA_CA_CERTS when that is exact, else the command as it is.
-    const nodeCa = (await import(pathToFileURL(join(ROOT, 'dist', 'src', 'agent', 'launchers', 'node-ca.js')).href)) as
-      typeof import('../../src/agent/launchers/node-ca.js');
+    const nodeCa = (await import(
+      pathToFileURL(join(ROOT, 'dist', 'src', 'agent', 'launchers', 'node-ca.js')).href
+    )) as NodeCaModule;
     const store = nodeCa.nodeCaStore(join(dir, 'data'), env);
     const start = (cmd: string[]): { cmd: string[]; env: NodeJS.ProcessEnv } => nodeCa.withNodeCa(store, cli, cmd, env);
     const out: BootCpu = { node: [], cold: [], standbyBoot: [], standbyRun: [] };
@@ -55,7 +59,10 @@ export async function workerBootCpu(samples: number): Promise<BootCpu> {
       const cold = await commandCpuMs(coldStart.cmd, { env: coldStart.env });
       if (cold.code !== 0) throw new Error(`cold worker exited ${cold.code}`);
       out.cold.push(cold.cpuMs);
-      const standby = await standbyCpu(start([...cli, 'api', 'run-worker-standby', '--module', module]), join(dir, `warm-${i}`));
+      const standby = await standbyCpu(
+        start([...cli, 'api', 'run-worker-standby', '--module', module]),
+        join(dir, `warm-${i}`),
+      );
       out.standbyBoot.push(standby.boot);
       out.standbyRun.push(standby.run);
     }

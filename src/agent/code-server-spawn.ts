@@ -76,7 +76,12 @@ export function spawnCodeServer(
   // Module or command, the same rule: credential-free environment, same sandbox; it ends
   // with the agent.
   const readable = spec.module ? [dirname(resolve(cwd, spec.module))] : [];
-  const start = withNodeCa(o.nodeCa, defaultCliCommand(), cmd, credentialFreeEnv(o.env, spec.env ?? {}, { secrets: o.secrets }));
+  const start = withNodeCa(
+    o.nodeCa,
+    defaultCliCommand(),
+    cmd,
+    credentialFreeEnv(o.env, spec.env ?? {}, { secrets: o.secrets }),
+  );
   const internal = start.applied ? [o.nodeCa!.dir] : [];
   const argv = o.isolation.command(start.cmd, { cwd, readable, internal, dieWithParent: true });
   const child = spawn(argv[0]!, argv.slice(1), { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: start.env });

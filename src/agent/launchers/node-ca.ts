@@ -6,7 +6,7 @@
 // Same trust, paid on use: once per agent start the agent files the certificates that process
 // would trust (Node's bundled roots and the file's) in a hashed directory (subject-hash.ts) under
 // its data dir, and starts Outpost's own Node processes with `--use-openssl-ca`,
-// SSL_CERT_FILE=<an empty file> and SSL_CERT_DIR=<that directory> instead of
+// SSL_CERT_DIR=<that directory> and SSL_CERT_FILE=<the few sharing a name hash> instead of
 // NODE_EXTRA_CA_CERTS. OpenSSL then reads a certificate from the directory only when a chain
 // needs it. The entry (src/user-code/common/node-ca-restore.ts) creates the root store from
 // those settings before any user code runs, then puts back the environment and execArgv the
@@ -20,14 +20,18 @@ import { rootCertificates } from 'node:tls';
 import { CA_VARIABLES, NODE_CA_ENV, USE_OPENSSL_CA } from '../../shared/node-ca-env.js';
 import { subjectHash } from './subject-hash.js';
 
-
 export interface NodeCaStore {
   /** The NODE_EXTRA_CA_CERTS value it stands for. */
   extraCerts: string;
-  /** The hashed directory: Node's bundled roots and the file's certificates. */
+  /** The hashed directory: Node's bundled roots and the file's certificates, but those below. */
   dir: string;
-  /** An empty file: OpenSSL's default file lookup loads nothing from it. */
-  emptyFile: string;
+  /**
+   * The certificates whose subject hash another one shares, loaded when the store is created:
+   * for a name held by several certificates, OpenSSL's directory lookup may answer with one of
+   * them where the in-memory store answers with all (a self-signed root presented as a server's
+   * own certificate would then not match). Often empty.
+   */
+  file: string;
 }
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----([^-]*)-----END \1-----/g;
@@ -64,6 +68,8 @@ const decided = new Map<string, NodeCaStore | undefined>();
 export function nodeCaStore(dataDir: string, env: NodeJS.ProcessEnv): NodeCaStore | undefined {
   const extraCerts = env.NODE_EXTRA_CA_CERTS;
   if (!extraCerts || Number(process.versions.node.split('.')[0]) !== 20) return undefined;
+  // The operator's way back to the plain start (and the benchmarks' A/B within one build).
+  if (env.OUTPOST_NODE_CA_STORE === 'off') return undefined;
   const key = `${dataDir}\0${extraCerts}`;
   if (!decided.has(key)) decided.set(key, buildStore(dataDir, extraCerts));
   return decided.get(key);
@@ -81,25 +87,28 @@ function buildStore(dataDir: string, extraCerts: string): NodeCaStore | undefine
   if (!extra || !bundled) return undefined;
   const unique = new Map<string, Buffer>();
   for (const der of [...bundled, ...extra]) unique.set(der.toString('base64'), der);
-  const ders = [...unique.values()].sort(Buffer.compare);
+  const ders = [...unique.values()].sort((a, b) => Buffer.compare(a, b));
   const digest = createHash('sha256');
   for (const d of ders) digest.update(d);
   const root = join(dataDir, 'node-ca');
   const dir = join(root, digest.digest('hex').slice(0, 32));
-  const emptyFile = join(dir, 'none.pem');
-  if (!existsSync(emptyFile)) {
+  const file = join(dir, 'shared-hash.pem');
+  if (!existsSync(file)) {
     mkdirSync(root, { recursive: true, mode: 0o755 });
     const tmp = `${dir}.${process.pid}.tmp`;
     rmSync(tmp, { recursive: true, force: true });
     mkdirSync(tmp, { mode: 0o755 });
-    const used = new Map<string, number>();
+    const byHash = new Map<string, Buffer[]>();
     for (const der of ders) {
       const h = subjectHash(der);
-      const n = used.get(h) ?? 0;
-      used.set(h, n + 1);
-      writeFileSync(join(tmp, `${h}.${n}`), toPem(der), { mode: 0o644 });
+      byHash.set(h, [...(byHash.get(h) ?? []), der]);
     }
-    writeFileSync(join(tmp, 'none.pem'), '', { mode: 0o644 });
+    const shared: Buffer[] = [];
+    for (const [h, group] of byHash) {
+      if (group.length > 1) shared.push(...group);
+      else writeFileSync(join(tmp, `${h}.0`), toPem(group[0]!), { mode: 0o644 });
+    }
+    writeFileSync(join(tmp, 'shared-hash.pem'), shared.map(toPem).join(''), { mode: 0o644 });
     try {
       renameSync(tmp, dir);
     } catch {
@@ -107,9 +116,10 @@ function buildStore(dataDir: string, extraCerts: string): NodeCaStore | undefine
     }
   }
   for (const other of readdirSync(root)) {
-    if (join(root, other) !== dir && !other.endsWith('.tmp')) rmSync(join(root, other), { recursive: true, force: true });
+    if (join(root, other) !== dir && !other.endsWith('.tmp'))
+      rmSync(join(root, other), { recursive: true, force: true });
   }
-  return { extraCerts, dir, emptyFile };
+  return { extraCerts, dir, file };
 }
 
 /** NODE_OPTIONS that choose a store or an OpenSSL configuration: the start must not differ. */
@@ -132,7 +142,7 @@ export function withNodeCa(
   if (cmd.length < cli.length || cli.some((a, i) => cmd[i] !== a) || cli[0] !== process.execPath) return same;
   const saved: Record<string, string | null> = {};
   for (const name of CA_VARIABLES) saved[name] = env[name] ?? null;
-  const next: NodeJS.ProcessEnv = { ...env, SSL_CERT_FILE: store.emptyFile, SSL_CERT_DIR: store.dir };
+  const next: NodeJS.ProcessEnv = { ...env, SSL_CERT_FILE: store.file, SSL_CERT_DIR: store.dir };
   delete next.NODE_EXTRA_CA_CERTS;
   next[NODE_CA_ENV] = JSON.stringify(saved);
   return { cmd: [cmd[0]!, USE_OPENSSL_CA, ...cmd.slice(1)], env: next, applied: true };

@@ -37,7 +37,7 @@ function readTlv(der: Uint8Array, at: number, limit = der.length): Tlv {
 
 function children(der: Uint8Array, parent: Tlv): Tlv[] {
   const out: Tlv[] = [];
-  for (let at = parent.body; at < parent.end; ) {
+  for (let at = parent.body; at < parent.end;) {
     const t = readTlv(der, at, parent.end);
     out.push(t);
     at = t.end;
@@ -64,7 +64,9 @@ function decodeString(tag: number, bytes: Uint8Array): string {
     if (bytes.length % 4) throw new Error('bad UniversalString');
     let s = '';
     for (let i = 0; i < bytes.length; i += 4) {
-      s += String.fromCodePoint(((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0);
+      s += String.fromCodePoint(
+        ((bytes[i]! << 24) | (bytes[i + 1]! << 16) | (bytes[i + 2]! << 8) | bytes[i + 3]!) >>> 0,
+      );
     }
     return s;
   }
@@ -81,7 +83,7 @@ function canonBytes(utf8: Uint8Array): Uint8Array {
   while (from < to && isSpace(utf8[from]!)) from++;
   while (to > from && isSpace(utf8[to - 1]!)) to--;
   const out: number[] = [];
-  for (let i = from; i < to; ) {
+  for (let i = from; i < to;) {
     const b = utf8[i]!;
     if (b & 0x80) {
       out.push(b);
