@@ -10,10 +10,13 @@ import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { readEvents, startWorker } from '../../test/support/run-worker-process.js';
 import { defaultCliCommand } from '../../src/agent/launchers/process-launcher.js';
+import { nodeCaStore, type NodeCaStore } from '../../src/agent/launchers/node-ca.js';
 import { StandbyPool } from '../../src/agent/launchers/standby-pool.js';
 import { createLogger } from '../../src/shared/logger.js';
 import { SPOOL_FILES } from '../../src/shared/run-events.js';
 import type { StandbyRunMessage } from '../../src/shared/standby-protocol.js';
+
+const nodeCaOption = (nodeCa: NodeCaStore | undefined): { nodeCa?: NodeCaStore } => (nodeCa ? { nodeCa } : {});
 
 /**
  * Hands one run of `job` to a booted standby worker alone (no agent, no Temporal) and returns
@@ -27,6 +30,8 @@ export async function sampleWarmWorkerStart(module: string, job: string): Promis
     cli: defaultCliCommand(),
     env: process.env,
     perKey: 1,
+    // Booted as the agent boots its standbys (src/agent/launchers/node-ca.ts).
+    ...nodeCaOption(nodeCaStore(dir, process.env)),
   });
   const spec = { location: 'bench', module, cwd: process.cwd(), env: {} };
   try {

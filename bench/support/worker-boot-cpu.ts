@@ -10,6 +10,9 @@ import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { commandCpuMs, procTimes } from './proc-cpu.js';
 import { compiledCli, HELLO_MODULE } from './stack.js';
+import type * as NodeCa from '../../src/agent/launchers/node-ca.js';
+
+type NodeCaModule = typeof NodeCa;
 
 const ROOT = resolve(import.meta.dirname, '..', '..');
 const TICK_MS = 10;
@@ -39,16 +42,27 @@ export async function workerBootCpu(samples: number): Promise<BootCpu> {
     if (!manifest.linked) throw new Error(`${HELLO_MODULE} was not linked: the workers would load it through hooks`);
     const { defaultCliCommand } = (await import(dist('cli-command.js'))) as { defaultCliCommand: () => string[] };
     const cli = defaultCliCommand();
+    // The agent's own start (src/agent/launchers/node-ca.ts): its certificate store instead of
+    // NODE_EXTRA_CA_CERTS when that is exact, else the command as it is.
+    const nodeCa = (await import(
+      pathToFileURL(join(ROOT, 'dist', 'src', 'agent', 'launchers', 'node-ca.js')).href
+    )) as NodeCaModule;
+    const store = nodeCa.nodeCaStore(join(dir, 'data'), env);
+    const start = (cmd: string[]): { cmd: string[]; env: NodeJS.ProcessEnv } => nodeCa.withNodeCa(store, cli, cmd, env);
     const out: BootCpu = { node: [], cold: [], standbyBoot: [], standbyRun: [] };
     for (let i = 0; i < samples; i++) {
       out.node.push((await commandCpuMs([process.execPath, '-e', '0'])).cpuMs);
       const spool = join(dir, `cold-${i}`);
       mkdirSync(spool);
       const args = ['api', 'execute-run', '--run-id', `cold_${i}`, '--module', module, '--job', 'noop'];
-      const cold = await commandCpuMs([...cli, ...args, '--spool-dir', spool], { env });
+      const coldStart = start([...cli, ...args, '--spool-dir', spool]);
+      const cold = await commandCpuMs(coldStart.cmd, { env: coldStart.env });
       if (cold.code !== 0) throw new Error(`cold worker exited ${cold.code}`);
       out.cold.push(cold.cpuMs);
-      const standby = await standbyCpu(cli, module, join(dir, `warm-${i}`), env);
+      const standby = await standbyCpu(
+        start([...cli, 'api', 'run-worker-standby', '--module', module]),
+        join(dir, `warm-${i}`),
+      );
       out.standbyBoot.push(standby.boot);
       out.standbyRun.push(standby.run);
     }
@@ -63,20 +77,14 @@ export async function workerBootCpu(samples: number): Promise<BootCpu> {
  * exits); its own CPU at `ready` is read from /proc while it waits for a run.
  */
 async function standbyCpu(
-  cli: string[],
-  module: string,
+  start: { cmd: string[]; env: NodeJS.ProcessEnv },
   spool: string,
-  env: NodeJS.ProcessEnv,
 ): Promise<{ boot: number; run: number }> {
   mkdirSync(spool);
-  const sh = spawn(
-    'sh',
-    ['-c', '"$@"; cat /proc/$$/stat >&3', 'sh', ...cli, 'api', 'run-worker-standby', '--module', module],
-    {
-      stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'ipc'],
-      env,
-    },
-  );
+  const sh = spawn('sh', ['-c', '"$@"; cat /proc/$$/stat >&3', 'sh', ...start.cmd], {
+    stdio: ['ignore', 'ignore', 'inherit', 'pipe', 'ipc'],
+    env: start.env,
+  });
   let stat = '';
   sh.stdio[3]!.on('data', (b: Buffer) => (stat += b.toString()));
   const exited = new Promise<void>((r) => sh.once('exit', () => r()));

@@ -20,6 +20,7 @@ import { startSpoolRetention } from './spool-retention.js';
 import { resolveRunWorkerCpu } from './launchers/cpu-cgroup.js';
 import { ProcessLauncher } from './launchers/process-launcher.js';
 import { credentialDirs, resolveIsolation, type Isolation } from './launchers/sandbox.js';
+import { nodeCaStore } from './launchers/node-ca.js';
 import { checkSearchAttributes } from './search-attribute-check.js';
 import { connectWithin, whenTemporalAnswers } from './temporal-reach.js';
 import { Poller } from './poller.js';
@@ -193,8 +194,12 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
   const launchChecks = mode === 'all' ? new LaunchChecks((runId) => controlPlane.runCursor(agentId, runId)) : undefined;
   const launchAhead = mode === 'all' ? new LaunchAhead<WorkItemPayload<'LAUNCH_RUN'>, LaunchOutcome>() : undefined;
 
+  // Decided once: Outpost's own user-code processes start without paying NODE_EXTRA_CA_CERTS
+  // when the agent's certificate store can stand for it exactly (launchers/node-ca.ts).
+  const nodeCa = nodeCaStore(config.dataDir, opts.env ?? process.env);
   const launcher = new ProcessLauncher({
     dataDir: config.dataDir,
+    ...(nodeCa ? { nodeCa } : {}),
     logger: log,
     nice: config.runWorkerNice,
     // A poller-only agent never launches runs here.
@@ -213,6 +218,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
     ...(mode !== 'poller' ? { dataDir: config.dataDir } : {}),
     isolation,
     secrets,
+    ...(nodeCa ? { nodeCa } : {}),
     dagster: { socketDir: dagsterSockets },
     ...(opts.env ? { env: opts.env } : {}),
     onLoaded: (name, spec) => {

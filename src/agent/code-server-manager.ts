@@ -26,6 +26,7 @@ import type { CodeServerStatusReport, ControlPlaneClient, WorkspaceEntry } from 
 import { formatUserCodeError, snapshotFromDefinitions } from './definitions-snapshot.js';
 import { defaultCliCommand } from './launchers/detached-spawn.js';
 import { noIsolation, type Isolation } from './launchers/sandbox.js';
+import type { NodeCaStore } from './launchers/node-ca.js';
 import { formatZodIssues } from '../shared/zod-issues.js';
 import { precompileLocationTs } from '../shared/ts-precompile.js';
 import { dagsterSocketRoot, type DagsterCodeServer } from './dagster/dagster-code-server.js';
@@ -46,6 +47,8 @@ export interface CodeServerManagerOptions {
   healthIntervalMs?: number;
   env?: NodeJS.ProcessEnv;
   /** Secrets the agent holds (its token): no variable carrying one reaches a code server. */
+  /** The agent's certificate store for Outpost's own code servers (launchers/node-ca.ts). */
+  nodeCa?: NodeCaStore;
   secrets?: string[];
   /** How code servers are kept from the agent's credentials (launchers/sandbox.ts); default none. */
   isolation?: Isolation;
@@ -380,6 +383,7 @@ export class CodeServerManager {
       isolation: this.opts.isolation ?? noIsolation,
       env: this.opts.env ?? process.env,
       secrets: this.opts.secrets ?? [],
+      ...(this.opts.nodeCa ? { nodeCa: this.opts.nodeCa } : {}),
       startTimeoutMs: this.opts.startTimeoutMs ?? 60_000,
       logger: this.opts.logger,
     };

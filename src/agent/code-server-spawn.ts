@@ -11,6 +11,8 @@ import type { CodeLocationSpec } from '../shared/work-items.js';
 import { credentialFreeEnv } from '../shared/child-env.js';
 import { connectCodeServer, type CodeServerClient } from './code-server-client.js';
 import type { Isolation } from './launchers/sandbox.js';
+import { withNodeCa, type NodeCaStore } from './launchers/node-ca.js';
+import { defaultCliCommand } from '../shared/cli-command.js';
 
 export interface ServerProcess {
   child: ChildProcess;
@@ -31,6 +33,8 @@ export interface CodeServerSpawnOptions {
   isolation: Isolation;
   env: NodeJS.ProcessEnv;
   secrets: string[];
+  /** The agent's certificate store: Outpost's own code server starts with it (launchers/node-ca.ts). */
+  nodeCa?: NodeCaStore;
   /** Wait for the READY line at most this long. */
   startTimeoutMs: number;
   logger: Logger;
@@ -72,12 +76,15 @@ export function spawnCodeServer(
   // Module or command, the same rule: credential-free environment, same sandbox; it ends
   // with the agent.
   const readable = spec.module ? [dirname(resolve(cwd, spec.module))] : [];
-  const argv = o.isolation.command(cmd, { cwd, readable, dieWithParent: true });
-  const child = spawn(argv[0]!, argv.slice(1), {
-    cwd,
-    stdio: ['pipe', 'pipe', 'pipe'],
-    env: credentialFreeEnv(o.env, spec.env ?? {}, { secrets: o.secrets }),
-  });
+  const start = withNodeCa(
+    o.nodeCa,
+    defaultCliCommand(),
+    cmd,
+    credentialFreeEnv(o.env, spec.env ?? {}, { secrets: o.secrets }),
+  );
+  const internal = start.applied ? [o.nodeCa!.dir] : [];
+  const argv = o.isolation.command(start.cmd, { cwd, readable, internal, dieWithParent: true });
+  const child = spawn(argv[0]!, argv.slice(1), { cwd, stdio: ['pipe', 'pipe', 'pipe'], env: start.env });
   const kill = killer(child, o.isolation);
   started(child, kill);
   const log = o.logger.child({ location: spec.name, pid: child.pid });

@@ -2,6 +2,7 @@
 // only when that command runs: a client command (`runs list`) must not pay for Temporal, the
 // store or the server, and the run worker (`api execute-run`, once per run) and the code server
 // start often. Help without a command (or an unknown one) loads every registration.
+import '../user-code/common/node-ca-restore.js';
 import { Command } from './commander.js';
 import { formatError, isOutpostError } from '../shared/errors.js';
 

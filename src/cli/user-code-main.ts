@@ -5,6 +5,7 @@
 // without loading the CLI's option parser (commander: ~8 ms of CPU per boot). Anything else (a code
 // server, help, a flag in another form, a value that looks like a flag) is the full CLI, main.ts,
 // on the same argv: parsed, checked and reported exactly as before.
+import '../user-code/common/node-ca-restore.js';
 import {
   executeRun,
   runWorkerStandby,

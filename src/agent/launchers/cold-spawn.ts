@@ -87,6 +87,7 @@ async function spawnBooting(
     baseEnv: ctx.env,
     extraEnv: plan.extraEnv,
     secrets: ctx.secrets,
+    ...(ctx.nodeCa ? { nodeCa: ctx.nodeCa } : {}),
   });
   if (child.pid === undefined) {
     // Why comes as the 'error' event on the next tick (e.g. ENOENT for a missing cwd).

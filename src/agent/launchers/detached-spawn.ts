@@ -10,12 +10,14 @@ import { credentialFreeEnv } from '../../shared/child-env.js';
 import { SPOOL_FILES } from '../../shared/run-events.js';
 import type { Isolation, SandboxPlace } from './sandbox.js';
 import { NO_LINK_NO_WAIT } from '../../shared/user-writable-files.js';
+import { defaultCliCommand } from '../../shared/cli-command.js';
+import { withNodeCa, type NodeCaStore } from './node-ca.js';
 
 /** Mode of a worker's stdout/stderr log files. */
 export const WORKER_LOG_MODE = 0o600;
 
 /** This Node on the CLI, compiled when the agent runs compiled, else through tsx (cli-command.ts). */
-export { defaultCliCommand } from '../../shared/cli-command.js';
+export { defaultCliCommand };
 
 export interface DetachedSpawnSpec {
   /** The command, before isolation wraps it. */
@@ -33,11 +35,16 @@ export interface DetachedSpawnSpec {
   secrets: string[];
   /** Open an IPC channel (warm standbys receive their run over it). */
   ipc?: boolean;
+  /** The agent's certificate store: Outpost's own workers start with it (node-ca.ts). */
+  nodeCa?: NodeCaStore;
 }
 
 /** Spawns it; the caller checks `child.pid` (undefined when the spawn failed). */
 export function spawnDetached(s: DetachedSpawnSpec): ChildProcess {
-  const argv = s.isolation.command(s.cmd, s.place);
+  const env = credentialFreeEnv(s.baseEnv, s.extraEnv, { secrets: s.secrets });
+  const start = withNodeCa(s.nodeCa, defaultCliCommand(), s.cmd, env);
+  const place = start.applied ? { ...s.place, internal: [...(s.place.internal ?? []), s.nodeCa!.dir] } : s.place;
+  const argv = s.isolation.command(start.cmd, place);
   // Opened by us in append mode, so a worker's output survives our restarts.
   const out = openWorkerLog(join(s.logDir, SPOOL_FILES.stdout));
   let err: number;
@@ -52,7 +59,7 @@ export function spawnDetached(s: DetachedSpawnSpec): ChildProcess {
       cwd: s.place.cwd,
       detached: true,
       stdio: s.ipc ? ['ignore', out, err, 'ipc'] : ['ignore', out, err],
-      env: credentialFreeEnv(s.baseEnv, s.extraEnv, { secrets: s.secrets }),
+      env: start.env,
     });
     // A failed spawn (no pid: a missing cwd or command) is also an 'error' event on the next
     // tick: unheard, an uncaught exception that kills the agent. The caller checks the pid.

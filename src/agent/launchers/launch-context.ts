@@ -3,6 +3,7 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Logger } from '../../shared/logger.js';
 import type { BootSlots } from './boot-slots.js';
+import type { NodeCaStore } from './node-ca.js';
 import type { Isolation, SandboxPlace } from './sandbox.js';
 
 /** What a cold spawn runs: Outpost's own worker, or another engine's (dagster-run-command.ts). */
@@ -32,6 +33,8 @@ export interface LaunchContext {
   cli: string[];
   env: NodeJS.ProcessEnv;
   secrets: string[];
+  /** The agent's certificate store for Outpost's own workers (node-ca.ts). */
+  nodeCa?: NodeCaStore;
   /** Niceness added to each run worker; 0/undefined = the agent's priority. */
   nice?: number;
   /** Cold spawns wait here for one of the N boot slots (boot-slots.ts). */

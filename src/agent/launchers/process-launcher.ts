@@ -20,6 +20,7 @@ import type { LaunchContext } from './launch-context.js';
 import { BootSlots, defaultMaxBooting } from './boot-slots.js';
 import { spawnCold } from './cold-spawn.js';
 import { defaultCliCommand } from './detached-spawn.js';
+import type { NodeCaStore } from './node-ca.js';
 import { handOff } from './hand-off.js';
 import { outpostWorkerMatch, recover } from './recovery.js';
 import { isSameLiveProcess, processGroupMembers, readProcStat, workerBelow } from './proc.js';
@@ -67,6 +68,8 @@ export interface ProcessLauncherOptions {
   /** Base environment for workers; default process.env (credentials are always stripped). */
   env?: NodeJS.ProcessEnv;
   /** Secrets the agent holds (its token): no variable carrying one reaches a worker. */
+  /** The agent's certificate store for Outpost's own workers (node-ca.ts). */
+  nodeCa?: NodeCaStore;
   secrets?: string[];
   /** How workers are kept from the agent's credentials (sandbox.ts); default none. */
   isolation?: Isolation;
@@ -117,6 +120,7 @@ export class ProcessLauncher implements Launcher {
       cli: this.cli,
       env: opts.env ?? process.env,
       secrets: opts.secrets ?? [],
+      ...(opts.nodeCa ? { nodeCa: opts.nodeCa } : {}),
       ...(opts.nice ? { nice: opts.nice } : {}),
       bootSlots: this.bootSlots,
       watch: (runId, child) => this.watch(runId, child),
@@ -128,6 +132,7 @@ export class ProcessLauncher implements Launcher {
       cli: this.cli,
       env: opts.env ?? process.env,
       secrets: opts.secrets ?? [],
+      ...(opts.nodeCa ? { nodeCa: opts.nodeCa } : {}),
       isolation: this.isolation,
       perKey: opts.warmWorkers ?? 0,
       ...(opts.nice ? { nice: opts.nice } : {}),

@@ -23,6 +23,7 @@ import type { Logger } from '../../shared/logger.js';
 import { newId } from '../../shared/ids.js';
 import { isStandbyMessage, type StandbyMessage } from '../../shared/standby-protocol.js';
 import { spawnDetached } from './detached-spawn.js';
+import type { NodeCaStore } from './node-ca.js';
 import { readProcStat } from './proc.js';
 import {
   listRecordedProcesses,
@@ -84,6 +85,8 @@ export interface StandbyPoolOptions {
   env: NodeJS.ProcessEnv;
   /** Secrets the agent holds: no variable carrying one reaches a standby. */
   secrets?: string[];
+  /** The agent's certificate store for Outpost's own workers (node-ca.ts). */
+  nodeCa?: NodeCaStore;
   /** Standbys are sandboxed from the start: they run user code (the import) before any run. */
   isolation?: Isolation;
   /** Standbys kept per key at rest; 0 disables the pool. */
@@ -334,6 +337,7 @@ export class StandbyPool {
       baseEnv: this.opts.env,
       extraEnv: spec.env,
       secrets: this.opts.secrets ?? [],
+      ...(this.opts.nodeCa ? { nodeCa: this.opts.nodeCa } : {}),
       ipc: true,
     });
     const pid = child.pid;
