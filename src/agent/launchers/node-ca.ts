@@ -68,6 +68,8 @@ const decided = new Map<string, NodeCaStore | undefined>();
 export function nodeCaStore(dataDir: string, env: NodeJS.ProcessEnv): NodeCaStore | undefined {
   const extraCerts = env.NODE_EXTRA_CA_CERTS;
   if (!extraCerts || Number(process.versions.node.split('.')[0]) !== 20) return undefined;
+  // The entry creates the store through process.getBuiltinModule (Node >= 20.16; engines allow 20.3).
+  if (typeof process.getBuiltinModule !== 'function') return undefined;
   // The operator's way back to the plain start (and the benchmarks' A/B within one build).
   if (env.OUTPOST_NODE_CA_STORE === 'off') return undefined;
   const key = `${dataDir}\0${extraCerts}`;
