@@ -11,14 +11,14 @@ import { isOutpostError } from '../shared/errors.js';
 
 /**
  * Whether `refusal` is a control plane's INVALID_ARGUMENT about the kind of partition set `index`
- * of the snapshot. Its detail is `snapshot: <issues>`, each issue `<path>: <message>` joined by
- * "; " (shared/zod-issues.ts, as in round 11): the path is the control plane's own; the message
- * after it is zod's, whose words differ between zod versions, so it is not read.
+ * of the snapshot: one of its issues (shared/zod-issues.ts, as in round 11: `<path>: <message>`,
+ * joined by "; ") names the path `partitions.<index>.kind`. Only the code and that path are read:
+ * not the words before the issues (the code's message and the `snapshot: ` label, the control
+ * plane's to reword) nor zod's after the path (they differ between zod versions).
  */
 function refusesPartitionKind(refusal: unknown, index: number): boolean {
-  if (!isOutpostError(refusal, 'INVALID_ARGUMENT') || !refusal.detail?.startsWith('snapshot: ')) return false;
-  const issues = refusal.detail.slice('snapshot: '.length).split('; ');
-  return issues.some((issue) => issue.startsWith(`partitions.${index}.kind: `));
+  if (!isOutpostError(refusal, 'INVALID_ARGUMENT')) return false;
+  return new RegExp(`(?:^|: |; )partitions\\.${index}\\.kind: `).test(refusal.message);
 }
 
 /**

@@ -27,7 +27,13 @@ import { checkHeartbeat } from '../core/input-rules.js';
 import { authorizeAgent, heartbeat, noteCodeServer, registerAgent } from '../store/agents.js';
 import { appendComputeLogs } from '../store/compute-logs.js';
 import { listLocations, reportCodeLocation } from '../store/locations.js';
-import { assertLocationReporter, assertRunWriter, heldRuns, servedLocations } from '../store/ownership.js';
+import {
+  assertLocationReporter,
+  assertRunWriter,
+  assertRunWriters,
+  heldRuns,
+  servedLocations,
+} from '../store/ownership.js';
 import { appendRunEvents } from '../store/run-events.js';
 import { getRuns, requireRun, type RunView } from '../store/runs.js';
 import { ackWork } from '../store/work-queue.js';
@@ -135,7 +141,7 @@ export function createAgentSchema() {
           // As many as a claim hands out: the checks batched are those of claimed launches.
           checkBatch('runCursors runIds', runIds.length, 'maxClaimBatch', limits.maxClaimBatch);
           await authorizeAgent(store, agentId, principal.id);
-          for (const runId of runIds) await assertRunWriter(store.db, runId, agentId);
+          await assertRunWriters(store.db, runIds, agentId);
           const cursors = await runCursorsOf(store, runIds);
           return runIds.map((runId) => {
             const cursor = cursors.get(runId);

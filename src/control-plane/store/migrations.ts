@@ -3,7 +3,6 @@
 import { type CreateTableBuilder, type Kysely, type Migration, type MigrationProvider, Migrator, sql } from 'kysely';
 import { DIALECTS, type Dialect } from './connect.js';
 import { OutpostError } from '../../shared/errors.js';
-import { checkColumnsOf } from './asset-events.js';
 
 function migrationsFor(dialect: Dialect): Record<string, Migration> {
   const bytes = DIALECTS[dialect].binaryType;
@@ -279,7 +278,7 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
   };
 }
 
-/** 0015: each stored check evaluation's columns from its run event's data (store/asset-events.ts). */
+/** 0015: each stored check evaluation's columns from its run event's data. */
 async function backfillCheckColumns(db: Kysely<unknown>): Promise<void> {
   const { rows } = await sql<{ run_id: string; worker_seq: number | string; data: string | null }>`
     SELECT a.run_id, a.worker_seq, e.data FROM asset_events a
@@ -287,7 +286,7 @@ async function backfillCheckColumns(db: Kysely<unknown>): Promise<void> {
     WHERE a.type = 'ASSET_CHECK_EVALUATION'`.execute(db);
   for (const r of rows) {
     const where = sql`run_id = ${r.run_id} AND worker_seq = ${Number(r.worker_seq)}`;
-    const check = checkColumnsOf(r.data === null ? null : (JSON.parse(r.data) as unknown));
+    const check = checkColumnsAt0015(r.data === null ? null : (JSON.parse(r.data) as unknown));
     if (!check) {
       await sql`DELETE FROM asset_events WHERE ${where}`.execute(db);
       continue;
@@ -297,6 +296,27 @@ async function backfillCheckColumns(db: Kysely<unknown>): Promise<void> {
         check_severity = ${check.check_severity}, check_metadata = ${check.check_metadata}
       WHERE ${where}`.execute(db);
   }
+}
+
+/**
+ * 0015's own copy of what a check evaluation's event data meant when it was written (the store's
+ * checkColumnsOf, store/asset-events.ts, at that time): a migration must do the same on every
+ * database it ever runs on, whatever the store later reads into an event.
+ */
+function checkColumnsAt0015(
+  data: unknown,
+): { check_name: string; check_passed: number; check_severity: string; check_metadata: string | null } | null {
+  if (typeof data !== 'object' || data === null) return null;
+  const { assetCheck, metadata } = data as { assetCheck?: unknown; metadata?: unknown };
+  if (typeof assetCheck !== 'object' || assetCheck === null) return null;
+  const check = assetCheck as { name?: unknown; passed?: unknown; severity?: unknown };
+  if (typeof check.name !== 'string' || check.name === '') return null;
+  return {
+    check_name: check.name,
+    check_passed: check.passed === true ? 1 : 0,
+    check_severity: typeof check.severity === 'string' ? check.severity : 'ERROR',
+    check_metadata: typeof metadata === 'object' && metadata !== null ? JSON.stringify(metadata) : null,
+  };
 }
 
 /**

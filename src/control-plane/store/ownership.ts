@@ -24,26 +24,48 @@ export interface RunWriter {
 
 /** Refuses (RUN_NOT_OWNED) an agent that does not hold run `runId`'s launch. */
 export async function assertRunWriter(exec: Exec, runId: string, agentId: string): Promise<RunWriter> {
-  const row = await exec
+  const [writer] = await assertRunWriters(exec, [runId], agentId);
+  return writer!;
+}
+
+/**
+ * assertRunWriter for each of `runIds` (a runCursors call), in one query whatever their number:
+ * refuses at the first of them, in their order, that the agent does not hold.
+ */
+export async function assertRunWriters(exec: Exec, runIds: readonly string[], agentId: string): Promise<RunWriter[]> {
+  if (runIds.length === 0) return [];
+  const rows = await exec
     .selectFrom('runs')
     .leftJoin('work_items', (j) =>
       j.onRef('work_items.run_id', '=', 'runs.id').on('work_items.kind', '=', 'LAUNCH_RUN'),
     )
-    .select(['runs.agent_id', 'work_items.lease_owner'])
-    .where('runs.id', '=', runId)
-    .executeTakeFirst();
-  if (!row) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
-  const refuse = (why: string) => new OutpostError('RUN_NOT_OWNED', { detail: `run ${runId}: ${why}` });
-  if (row.agent_id) {
-    if (row.agent_id === agentId) return { launchedBy: row.agent_id };
-    throw refuse(`it was launched by another agent, not ${agentId}`);
-  }
-  const holder = row.lease_owner;
-  if (!holder) throw refuse('its launch is not held by any agent (not claimed, or its lease lapsed)');
-  if (holder !== agentId && !(await sameToken(exec, holder, agentId))) {
-    throw refuse(`its launch is held by an agent of another token, not ${agentId}`);
-  }
-  return { launchedBy: null };
+    .leftJoin('agents as holder', 'holder.id', 'work_items.lease_owner')
+    .select((eb) => [
+      'runs.id',
+      'runs.agent_id',
+      'work_items.lease_owner',
+      'holder.token_id as holder_token',
+      eb.selectFrom('agents').select('agents.token_id').where('agents.id', '=', agentId).as('caller_token'),
+    ])
+    .where('runs.id', 'in', [...new Set(runIds)])
+    .execute();
+  const byId = new Map<string, (typeof rows)[number]>();
+  for (const row of rows) if (!byId.has(row.id)) byId.set(row.id, row);
+  return runIds.map((runId) => {
+    const row = byId.get(runId);
+    if (!row) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
+    const refuse = (why: string) => new OutpostError('RUN_NOT_OWNED', { detail: `run ${runId}: ${why}` });
+    if (row.agent_id) {
+      if (row.agent_id === agentId) return { launchedBy: row.agent_id };
+      throw refuse(`it was launched by another agent, not ${agentId}`);
+    }
+    const holder = row.lease_owner;
+    if (!holder) throw refuse('its launch is not held by any agent (not claimed, or its lease lapsed)');
+    const sameToken = row.holder_token !== null && row.holder_token === row.caller_token;
+    if (holder !== agentId && !sameToken)
+      throw refuse(`its launch is held by an agent of another token, not ${agentId}`);
+    return { launchedBy: null };
+  });
 }
 
 /** Refuses (LOCATION_NOT_OWNED) an agent whose deployment was not asked to sync `location` at `version`. */

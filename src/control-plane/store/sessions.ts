@@ -3,6 +3,7 @@
 // acts as the token it was opened with, so revoking that token ends it too.
 import { randomBytes } from 'node:crypto';
 import type { Store } from './store.js';
+import type { Exec } from './work-items.js';
 import { getToken, hashToken, verifyToken, type TokenInfo } from './tokens.js';
 
 /** How long a browser session lasts without signing in again. */
@@ -15,14 +16,26 @@ const CODE_RE = /^opc_[A-Za-z0-9_-]{43}$/;
 
 const secret = (prefix: string): string => prefix + randomBytes(32).toString('base64url');
 
-/** Opens a session for a live user token; returns the cookie value (shown to the browser only). */
-export async function createSession(store: Store, tokenId: string, ttlMs = SESSION_TTL_MS): Promise<string> {
+/**
+ * Opens a session for a live user token; returns the cookie value (shown to the browser only).
+ * `replacing`, the session the browser held until now, ends in the same transaction: both
+ * happen or neither does, so a sign-in never leaves the old session alive behind the new one.
+ */
+export async function createSession(
+  store: Store,
+  tokenId: string,
+  ttlMs = SESSION_TTL_MS,
+  replacing?: string,
+): Promise<string> {
   const id = secret('ops_');
   const now = store.now();
-  await store.db
-    .insertInto('sessions')
-    .values({ id_hash: hashToken(id), token_id: tokenId, created_at: now, expires_at: now + ttlMs, revoked_at: null })
-    .execute();
+  await store.transaction(async (trx) => {
+    if (replacing !== undefined && SESSION_RE.test(replacing)) await revoke(trx, hashToken(replacing), now);
+    await trx
+      .insertInto('sessions')
+      .values({ id_hash: hashToken(id), token_id: tokenId, created_at: now, expires_at: now + ttlMs, revoked_at: null })
+      .execute();
+  });
   return id;
 }
 
@@ -42,11 +55,14 @@ export async function sessionPrincipal(store: Store, sessionId: string): Promise
 
 /** Ends a session (sign-out); unknown ids are ignored. */
 export async function revokeSession(store: Store, sessionId: string): Promise<void> {
-  if (!SESSION_RE.test(sessionId)) return;
-  await store.db
+  if (SESSION_RE.test(sessionId)) await revoke(store.db, hashToken(sessionId), store.now());
+}
+
+async function revoke(exec: Exec, idHash: string, now: number): Promise<void> {
+  await exec
     .updateTable('sessions')
-    .set({ revoked_at: store.now() })
-    .where('id_hash', '=', hashToken(sessionId))
+    .set({ revoked_at: now })
+    .where('id_hash', '=', idHash)
     .where('revoked_at', 'is', null)
     .execute();
 }
@@ -107,10 +123,14 @@ export async function pruneSessions(store: Store, now = store.now()): Promise<nu
 
 /** What the web UI needs from the store; see web/index.ts. */
 export interface WebSessions {
-  /** Opens a session for a live user token; its id, or undefined (unknown, revoked, agent token). Throws RATE_LIMITED past the token's request rate. */
-  openWithToken(token: string): Promise<string | undefined>;
-  /** Opens a session with a one-time sign-in code; its id, or undefined (unknown, used, expired). */
-  openWithCode(code: string): Promise<string | undefined>;
+  /**
+   * Opens a session for a live user token; its id, or undefined (unknown, revoked, agent token).
+   * Throws RATE_LIMITED past the token's request rate. `replacing` (the session the browser held)
+   * ends with the opening, in one transaction: if either fails, both fail (createSession).
+   */
+  openWithToken(token: string, replacing?: string): Promise<string | undefined>;
+  /** Opens a session with a one-time sign-in code; its id, or undefined (unknown, used, expired). As openWithToken. */
+  openWithCode(code: string, replacing?: string): Promise<string | undefined>;
   principal(sessionId: string): Promise<TokenInfo | undefined>;
   close(sessionId: string): Promise<void>;
 }
@@ -123,15 +143,15 @@ export interface WebSessions {
  */
 export function storeSessions(store: Store, budget?: { take(tokenId: string): void }): WebSessions {
   return {
-    async openWithToken(token) {
+    async openWithToken(token, replacing) {
       const info = await verifyToken(store, token);
       if (info?.kind !== 'user') return undefined;
       budget?.take(info.id);
-      return createSession(store, info.id);
+      return createSession(store, info.id, SESSION_TTL_MS, replacing);
     },
-    async openWithCode(code) {
+    async openWithCode(code, replacing) {
       const info = await redeemSigninCode(store, code);
-      return info ? createSession(store, info.id) : undefined;
+      return info ? createSession(store, info.id, SESSION_TTL_MS, replacing) : undefined;
     },
     principal: (id) => sessionPrincipal(store, id),
     close: (id) => revokeSession(store, id),

@@ -156,13 +156,23 @@ export function createWebHandler(deps: WebDeps): WebHandler {
     if (!originOk(request)) return refused(new OutpostError('CSRF', { detail: 'cross-site sign-in' }));
     const form = await readSignInForm(request);
     if (!form) return refused(new OutpostError('BAD_REQUEST', { detail: 'malformed sign-in form' }));
+    // The session this browser held until now ends with the sign-in, not 12 h later: its cookie
+    // is being replaced, so a copy of it (or one planted in the browser) would otherwise live on
+    // unseen. Both in one transaction: a sign-in that cannot end it does not happen.
+    const replaced = parseCookies(request.headers.get('cookie')).get(SESSION_COOKIE);
     let sessionId: string | undefined;
     try {
-      if (form.code) sessionId = await deps.sessions.openWithCode(form.code);
-      else if (form.token) sessionId = await deps.sessions.openWithToken(form.token);
+      if (form.code) sessionId = await deps.sessions.openWithCode(form.code, replaced);
+      else if (form.token) sessionId = await deps.sessions.openWithToken(form.token, replaced);
     } catch (err) {
       if (isOutpostError(err, 'RATE_LIMITED')) return refused(err, retryAfter(err));
-      log.warn({ err }, 'sign-in check failed');
+      log.warn({ err }, 'sign-in failed');
+      const failed = new OutpostError('INTERNAL', {
+        detail:
+          'sign-in did not complete, and the session this browser held is as it was. Sign in again (a sign-in link works once: `npx outpost signin-link` prints a new one)',
+      });
+      if (form.wantsJson) return refused(failed);
+      return html(signInPage({ error: `${failed.message}. ${failed.hint}`, next: form.next }), failed.http);
     }
     if (!sessionId) {
       log.info({ via: form.code ? 'code' : 'token' }, 'sign-in refused');
@@ -173,14 +183,6 @@ export function createWebHandler(deps: WebDeps): WebHandler {
       return html(signInPage({ error: message, next: form.next }), 401);
     }
     log.info({ via: form.code ? 'code' : 'token' }, 'sign-in');
-    // The session this browser held until now ends here, not 12 h later: its cookie is being
-    // replaced, so a copy of it (or one planted in the browser) would otherwise live on unseen.
-    const replaced = parseCookies(request.headers.get('cookie')).get(SESSION_COOKIE);
-    if (replaced) {
-      await deps.sessions
-        .close(replaced)
-        .catch((err: unknown) => log.warn({ err }, 'ending the replaced session failed'));
-    }
     const cookies = sessionCookies(sessionId, isSecure(request));
     return form.wantsJson ? json({ ok: true, next: form.next }, 200, cookies) : redirect(form.next, cookies);
   }

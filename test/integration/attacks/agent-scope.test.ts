@@ -8,16 +8,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
-import { STORE_TABLES } from '../../../src/control-plane/store/schema.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { describeEachDialect } from '../../support/storage.js';
+import {
+  answerOf,
+  b64,
+  ev,
+  launchedRun,
+  ok,
+  registerAgent,
+  syncHello,
+  tableRows,
+  type Answer,
+  type Vars,
+} from '../../support/agent-attack.js';
 import { SNAPSHOT } from '../../support/control-plane-harness.js';
 import { runWorkflowId, workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
-
-interface Answer<T = Record<string, unknown>> {
-  data?: T;
-  errors?: { message: string; extensions?: { code?: string; hint?: string } }[];
-}
 
 const logger = createLogger({ name: 'attack', level: 'silent' });
 const codeOf = (r: Answer<unknown>): string | undefined => r.errors?.[0]?.extensions?.code;
@@ -45,14 +51,6 @@ interface WorkItem {
   payload: { version?: number };
 }
 
-const ev = (seq: number, type: string, message = `worker event ${seq}`) => ({
-  seq,
-  type,
-  timestamp: 1_000 + seq,
-  message,
-});
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-
 describeEachDialect('attack: one agent token writes another agent’s work', (target) => {
   let dir: string;
   let cp: ControlPlane;
@@ -62,46 +60,10 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
   let launchItem = '';
   let version = 0;
 
-  async function gql<T = Record<string, unknown>>(
-    path: '/graphql' | '/agent/graphql',
-    token: string,
-    query: string,
-    variables: Record<string, unknown> = {},
-  ): Promise<Answer<T>> {
-    const res = await fetch(cp.url + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await res.json()) as Answer<T>;
-  }
-  const asA = <T = Record<string, unknown>>(q: string, v: Record<string, unknown> = {}) =>
-    gql<T>('/agent/graphql', tok.a, q, v);
-  const asB = <T = Record<string, unknown>>(q: string, v: Record<string, unknown> = {}) =>
-    gql<T>('/agent/graphql', tok.b, q, v);
-  const asUser = <T = Record<string, unknown>>(q: string, v: Record<string, unknown> = {}) =>
-    gql<T>('/graphql', tok.user, q, v);
-  const ok = <T>(r: Answer<T>): T => {
-    if (r.errors || !r.data) throw new Error(JSON.stringify(r.errors));
-    return r.data;
-  };
-
-  /** Every row of every table (tokens without last_used_at, which any request may touch). */
-  async function rows(): Promise<string> {
-    const all: Record<string, unknown[]> = {};
-    for (const t of STORE_TABLES) {
-      const r = await cp.store.db.selectFrom(t).selectAll().execute();
-      all[t] = r
-        .map((row) => {
-          const copy: Record<string, unknown> = { ...row };
-          delete copy.last_used_at;
-          for (const [k, v] of Object.entries(copy)) if (Buffer.isBuffer(v)) copy[k] = v.toString('base64');
-          return JSON.stringify(copy, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
-        })
-        .sort();
-    }
-    return JSON.stringify(all);
-  }
+  const asA = <T = Record<string, unknown>>(q: string, v: Vars = {}) => answerOf<T>(cp, '/agent/graphql', tok.a, q, v);
+  const asB = <T = Record<string, unknown>>(q: string, v: Vars = {}) => answerOf<T>(cp, '/agent/graphql', tok.b, q, v);
+  const asUser = <T = Record<string, unknown>>(q: string, v: Vars = {}) => answerOf<T>(cp, '/graphql', tok.user, q, v);
+  const rows = () => tableRows(cp);
 
   /** Runs B's attempt, asserts its code, and that no row of any table changed. */
   async function refused(what: string, attempt: () => Promise<Answer<unknown>>, code: string): Promise<void> {
@@ -118,35 +80,17 @@ describeEachDialect('attack: one agent token writes another agent’s work', (ta
     tok.user = await cp.issueToken('user', 'admin');
     tok.a = await cp.issueToken('agent', 'deployment-a');
     tok.b = await cp.issueToken('agent', 'deployment-b');
-    const reg = (token: string, name: string) =>
-      gql<{ registerAgent: { agentId: string } }>('/agent/graphql', token, Q.register, {
-        i: { name, hostname: 'h', version: '0', taskQueue: `q-${name}` },
-      });
-    agent.a = ok(await reg(tok.a, 'a')).registerAgent.agentId;
-    agent.b = ok(await reg(tok.b, 'b')).registerAgent.agentId;
-
+    agent.a = await registerAgent(cp, tok.a, 'a');
+    agent.b = await registerAgent(cp, tok.b, 'b');
     // A is asked to sync `hello` (it claims the SYNC item) and reports it LOADED.
-    version = ok(
-      await asUser<{ deployCodeLocation: { version: number } }>(Q.deploy, {
-        i: { name: 'hello', module: 'examples/hello/definitions.ts' },
-      }),
-    ).deployCodeLocation.version;
-    const [sync] = ok(await asA<{ claimWork: WorkItem[] }>(Q.claim, { a: agent.a })).claimWork;
-    assert.equal(sync?.kind, 'SYNC_CODE_LOCATION');
-    ok(await asA(Q.ack, { a: agent.a, i: sync.id, w: workItemWorkflowId(sync.id) }));
-    const loaded = { agentId: agent.a, location: 'hello', version, status: 'LOADED', snapshot: SNAPSHOT };
-    assert.equal(ok(await asA<{ reportCodeLocation: boolean }>(Q.report, { i: loaded })).reportCodeLocation, true);
-
+    ({ version } = await syncHello(cp, tok.user, { token: tok.a, agent: agent.a }));
     // A claims a launch, acks it, reports it launched and ships the worker's first events and stdout.
-    runId = ok(await asUser<{ launchRun: { id: string } }>(Q.launch)).launchRun.id;
-    const [launch] = ok(await asA<{ claimWork: WorkItem[] }>(Q.claim, { a: agent.a })).claimWork;
-    assert.equal(launch?.runId, runId);
-    launchItem = launch.id;
-    ok(await asA(Q.ack, { a: agent.a, i: launchItem, w: runWorkflowId(runId) }));
-    assert.equal(ok(await asA(Q.launched, { a: agent.a, r: runId })).reportRunLaunched, 'STARTING');
-    const first = ok(await asA(Q.append, { a: agent.a, r: runId, e: [ev(1, 'RUN_START'), ev(2, 'LOG')] }));
-    assert.deepEqual(first.appendRunEvents, { highestContiguousSeq: 2, status: 'STARTED' });
-    ok(await asA(Q.logs, { a: agent.a, r: runId, s: 'STDOUT', o: 0, d: b64('hello from outpost\n') }));
+    ({ runId, itemId: launchItem } = await launchedRun(
+      cp,
+      tok.user,
+      { token: tok.a, agent: agent.a },
+      'hello from outpost\n',
+    ));
   });
   after(async () => {
     await cp?.close();

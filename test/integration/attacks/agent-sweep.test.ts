@@ -23,19 +23,22 @@ import {
 import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
 import { createAgentSchema } from '../../../src/control-plane/graphql/agent-schema.js';
 import { AGENT_UPLOADS } from '../../../src/control-plane/http/handler.js';
-import { STORE_TABLES } from '../../../src/control-plane/store/schema.js';
 import { enqueueWork } from '../../../src/control-plane/store/work-items.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { runWorkflowId, workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
+import {
+  answerOf,
+  b64,
+  ev,
+  ok as okOf,
+  registerAgent,
+  syncHello,
+  tableRows,
+  type Answer,
+  type Vars,
+} from '../../support/agent-attack.js';
 import { SNAPSHOT } from '../../support/control-plane-harness.js';
 import { describeEachDialect } from '../../support/storage.js';
-
-type Vars = Record<string, unknown>;
-
-interface Answer {
-  data?: Record<string, unknown> | null;
-  errors?: { message: string; extensions?: { code?: string; hint?: string } }[];
-}
 
 /** One thing B tries through a field or an upload path. */
 interface Attempt {
@@ -103,14 +106,6 @@ function renamed(args: Vars, from: string, to: string): Vars | undefined {
   return changed ? out : undefined;
 }
 
-const ev = (seq: number, type: string, message = `worker event ${seq}`) => ({
-  seq,
-  type,
-  timestamp: 1_000 + seq,
-  message,
-});
-const b64 = (s: string) => Buffer.from(s).toString('base64');
-
 describeEachDialect('attack: agent B calls every agent-API field on agent A’s work', (target) => {
   const schema = createAgentSchema();
   const fields: ['query' | 'mutation', GraphQLField<unknown, unknown>][] = [
@@ -127,39 +122,14 @@ describeEachDialect('attack: agent B calls every agent-API field on agent A’s 
   const item = { sync: '', launched: '', held: '', question: '', sensor: '', canceled: '' };
   let version = 0;
 
-  async function post(path: string, token: string, query: string, variables: Vars = {}): Promise<Answer> {
-    const res = await fetch(cp.url + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await res.json()) as Answer;
-  }
-  const ok = async <T = Vars>(p: Promise<Answer>): Promise<T> => {
-    const r = await p;
-    if (r.errors || !r.data) throw new Error(JSON.stringify(r.errors));
-    return r.data as T;
-  };
+  const post = (path: '/graphql' | '/agent/graphql', token: string, query: string, variables: Vars = {}) =>
+    answerOf(cp, path, token, query, variables);
+  const ok = async <T = Vars>(p: Promise<Answer>): Promise<T> => okOf(await p) as T;
   const asA = (q: string, v: Vars = {}) => post('/agent/graphql', tok.a, q, v);
   const asUser = (q: string, v: Vars = {}) => post('/graphql', tok.user, q, v);
 
-  /** Every row of every table except B's own agent row; tokens without last_used_at. */
-  async function rows(): Promise<string> {
-    const all: Record<string, string[]> = {};
-    for (const t of STORE_TABLES) {
-      const r = await cp.store.db.selectFrom(t).selectAll().execute();
-      all[t] = r
-        .filter((row) => !(t === 'agents' && (row as { id?: string }).id === agent.b))
-        .map((row) => {
-          const copy: Record<string, unknown> = { ...row };
-          delete copy.last_used_at;
-          for (const [k, v] of Object.entries(copy)) if (Buffer.isBuffer(v)) copy[k] = v.toString('base64');
-          return JSON.stringify(copy, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
-        })
-        .sort();
-    }
-    return JSON.stringify(all);
-  }
+  /** Every row of every table except B's own agent row. */
+  const rows = () => tableRows(cp, (t, row) => t === 'agents' && row.id === agent.b);
 
   const forgedLine = () => JSON.stringify(ev(3, 'RUN_SUCCESS', 'forged'));
   const logArgs = (runId: string, stream: string, offset: number) => ({
@@ -418,33 +388,14 @@ describeEachDialect('attack: agent B calls every agent-API field on agent A’s 
     tok.user = await cp.issueToken('user', 'admin');
     tok.a = await cp.issueToken('agent', 'deployment-a');
     tok.b = await cp.issueToken('agent', 'deployment-b');
-    const register = `mutation($i: RegisterAgentInput!) { registerAgent(input: $i) { agentId } }`;
-    for (const who of ['a', 'b'] as const) {
-      const input = { name: who, hostname: 'h', version: '0', taskQueue: `q-${who}` };
-      const r = await ok<{ registerAgent: { agentId: string } }>(
-        post('/agent/graphql', tok[who], register, { i: input }),
-      );
-      agent[who] = r.registerAgent.agentId;
-    }
+    agent.a = await registerAgent(cp, tok.a, 'a');
+    agent.b = await registerAgent(cp, tok.b, 'b');
     const claim = `mutation($a: ID!) { claimWork(agentId: $a, limit: 10, waitMs: 0) { id kind runId } }`;
     const ack = `mutation($a: ID!, $i: ID!, $w: String!) { ackWork(agentId: $a, id: $i, workflowId: $w) { id } }`;
     const launch = `mutation { launchRun(input: { location: "hello", job: "hello" }) { id } }`;
 
     // A's deployment syncs hello.
-    const deployed = await ok<{ deployCodeLocation: { version: number } }>(
-      asUser(
-        `mutation { deployCodeLocation(input: { name: "hello", module: "examples/hello/definitions.ts" }) { version } }`,
-      ),
-    );
-    version = deployed.deployCodeLocation.version;
-    const [sync] = (await ok<{ claimWork: { id: string }[] }>(asA(claim, { a: agent.a }))).claimWork;
-    item.sync = sync!.id;
-    await ok(asA(ack, { a: agent.a, i: item.sync, w: workItemWorkflowId(item.sync) }));
-    await ok(
-      asA(`mutation($i: ReportCodeLocationInput!) { reportCodeLocation(input: $i) }`, {
-        i: { agentId: agent.a, location: 'hello', version, status: 'LOADED', snapshot: SNAPSHOT },
-      }),
-    );
+    ({ version, syncItem: item.sync } = await syncHello(cp, tok.user, { token: tok.a, agent: agent.a }));
 
     // Two launches, a partition question and a sensor tick, all claimed by A; a third launch is
     // canceled while still queued (its item FAILED, never leased to anyone).

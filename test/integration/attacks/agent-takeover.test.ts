@@ -11,18 +11,21 @@ import { sql } from 'kysely';
 import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
 import { openDatabase } from '../../../src/control-plane/store/connect.js';
 import { migrateTo } from '../../../src/control-plane/store/migrations.js';
-import { STORE_TABLES } from '../../../src/control-plane/store/schema.js';
 import { Store } from '../../../src/control-plane/store/store.js';
 import { getToken } from '../../../src/control-plane/store/tokens.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { runWorkflowId, workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
-import { SNAPSHOT } from '../../support/control-plane-harness.js';
+import {
+  answerOf,
+  ev,
+  launchedRun,
+  ok,
+  registerAgent,
+  syncHello,
+  tableRows,
+  type Answer,
+  type Vars,
+} from '../../support/agent-attack.js';
 import { describeEachDialect } from '../../support/storage.js';
-
-interface Answer<T = Record<string, unknown>> {
-  data?: T;
-  errors?: { message: string; extensions?: { code?: string; hint?: string } }[];
-}
 
 const logger = createLogger({ name: 'attack', level: 'silent' });
 const codeOf = (r: Answer<unknown>): string | undefined => r.errors?.[0]?.extensions?.code;
@@ -51,7 +54,6 @@ interface WorkItem {
   payload: { version?: number };
 }
 
-const ev = (seq: number, type: string) => ({ seq, type, timestamp: 1_000 + seq, message: `event ${seq}` });
 const reg = (name: string, agentId?: string) => ({
   i: { ...(agentId ? { agentId } : {}), name, hostname: 'h', version: '0', taskQueue: `q-${name}` },
 });
@@ -63,27 +65,9 @@ describeEachDialect('attack: an agent id taken over by another token', (target) 
   const b = { token: '', tokenId: '', agent: '' };
   let runId = '';
 
-  async function gql<T = Record<string, unknown>>(
-    path: '/graphql' | '/agent/graphql',
-    token: string,
-    query: string,
-    variables: Record<string, unknown> = {},
-  ): Promise<Answer<T>> {
-    const res = await fetch(cp.url + path, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ query, variables }),
-    });
-    return (await res.json()) as Answer<T>;
-  }
-  const asAgent = <T = Record<string, unknown>>(token: string, q: string, v: Record<string, unknown> = {}) =>
-    gql<T>('/agent/graphql', token, q, v);
-  const asUser = <T = Record<string, unknown>>(q: string, v: Record<string, unknown> = {}) =>
-    gql<T>('/graphql', userToken, q, v);
-  const ok = <T>(r: Answer<T>): T => {
-    if (r.errors || !r.data) throw new Error(JSON.stringify(r.errors));
-    return r.data;
-  };
+  const asAgent = <T = Record<string, unknown>>(token: string, q: string, v: Vars = {}) =>
+    answerOf<T>(cp, '/agent/graphql', token, q, v);
+  const asUser = <T = Record<string, unknown>>(q: string, v: Vars = {}) => answerOf<T>(cp, '/graphql', userToken, q, v);
   async function newAgentToken(name: string, replaces?: string): Promise<{ id: string; token: string }> {
     return ok(
       await asUser<{ createToken: { id: string; token: string } }>(replaces ? Q.createSuccessor : Q.createToken, {
@@ -94,22 +78,7 @@ describeEachDialect('attack: an agent id taken over by another token', (target) 
     ).createToken;
   }
 
-  /** Every row of every table (tokens without last_used_at, which any request may touch). */
-  async function rows(): Promise<string> {
-    const all: Record<string, unknown[]> = {};
-    for (const t of STORE_TABLES) {
-      const r = await cp.store.db.selectFrom(t).selectAll().execute();
-      all[t] = r
-        .map((row) => {
-          const copy: Record<string, unknown> = { ...row };
-          delete copy.last_used_at;
-          for (const [k, v] of Object.entries(copy)) if (Buffer.isBuffer(v)) copy[k] = v.toString('base64');
-          return JSON.stringify(copy, (_k, v: unknown) => (typeof v === 'bigint' ? Number(v) : v));
-        })
-        .sort();
-    }
-    return JSON.stringify(all);
-  }
+  const rows = () => tableRows(cp);
 
   before(async () => {
     cp = await startControlPlane({ databaseUrl: await target.freshUrl(), port: 0, logger, daemon: false, web: false });
@@ -121,30 +90,11 @@ describeEachDialect('attack: an agent id taken over by another token', (target) 
       const t = await newAgentToken(name);
       who.token = t.token;
       who.tokenId = t.id;
-      who.agent = ok(
-        await asAgent<{ registerAgent: { agentId: string } }>(t.token, Q.register, reg(name)),
-      ).registerAgent.agentId;
+      who.agent = await registerAgent(cp, t.token, name);
     }
     // A syncs `hello`, reports it LOADED, claims a launch, reports it launched and ships events.
-    const version = ok(
-      await asUser<{ deployCodeLocation: { version: number } }>(Q.deploy, {
-        i: { name: 'hello', module: 'examples/hello/definitions.ts' },
-      }),
-    ).deployCodeLocation.version;
-    const [sync] = ok(await asAgent<{ claimWork: WorkItem[] }>(a.token, Q.claim, { a: a.agent })).claimWork;
-    assert.equal(sync?.kind, 'SYNC_CODE_LOCATION');
-    ok(await asAgent(a.token, Q.ack, { a: a.agent, i: sync.id, w: workItemWorkflowId(sync.id) }));
-    ok(
-      await asAgent(a.token, Q.report, {
-        i: { agentId: a.agent, location: 'hello', version, status: 'LOADED', snapshot: SNAPSHOT },
-      }),
-    );
-    runId = ok(await asUser<{ launchRun: { id: string } }>(Q.launch)).launchRun.id;
-    const [launch] = ok(await asAgent<{ claimWork: WorkItem[] }>(a.token, Q.claim, { a: a.agent })).claimWork;
-    assert.equal(launch?.runId, runId);
-    ok(await asAgent(a.token, Q.ack, { a: a.agent, i: launch.id, w: runWorkflowId(runId) }));
-    ok(await asAgent(a.token, Q.launched, { a: a.agent, r: runId }));
-    ok(await asAgent(a.token, Q.append, { a: a.agent, r: runId, e: [ev(1, 'RUN_START'), ev(2, 'LOG')] }));
+    await syncHello(cp, userToken, a);
+    ({ runId } = await launchedRun(cp, userToken, a));
   });
   after(async () => {
     await cp?.close();

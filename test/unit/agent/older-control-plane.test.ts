@@ -9,8 +9,9 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { z as z3 } from 'zod';
 import { z as z4 } from 'zod/v4';
+import { ControlPlaneResponseError, toOutpostError } from '../../../src/agent/control-plane-client.js';
 import { snapshotForOlderControlPlane } from '../../../src/agent/older-control-plane.js';
-import { OutpostError } from '../../../src/shared/errors.js';
+import { OutpostError, isOutpostError } from '../../../src/shared/errors.js';
 import { formatZodIssues } from '../../../src/shared/zod-issues.js';
 
 const KINDS = ['static', 'timeWindow', 'dynamic', 'multi'] as const;
@@ -45,6 +46,23 @@ for (const [zod, schema] of [
     });
   });
 }
+
+test('a refusal whose words before the issues differ from this agent’s is still recognised by code and path', () => {
+  // As the agent's client reads a control plane's answer: the code's message there is not this
+  // agent's (so the detail is not split off it), and the issues carry another label.
+  const issues = refusal(v4, snapshot).detail!.slice('snapshot: '.length);
+  for (const message of [`Argument refused: snapshot: ${issues}`, `Invalid argument: report.snapshot: ${issues}`]) {
+    const answer = new ControlPlaneResponseError(200, [
+      { message, extensions: { code: 'OUTPOST_ERR_INVALID_ARGUMENT' } },
+    ]);
+    const err = toOutpostError(answer, 'reportCodeLocation');
+    assert.ok(isOutpostError(err, 'INVALID_ARGUMENT'), message);
+    assert.deepEqual(snapshotForOlderControlPlane(snapshot, err), {
+      ...snapshot,
+      partitions: [snapshot.partitions[0], { ...snapshot.partitions[1], kind: 'dynamic' }],
+    });
+  }
+});
 
 test('a refusal about something else, or not coded, changes nothing', () => {
   // The 'other' set is snapshot.partitions[1]: a refusal of set 0's kind, or of a name, is not about it.

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { sql } from 'kysely';
 import { createLogger } from '../../../src/shared/logger.js';
 import { Store } from '../../../src/control-plane/store/store.js';
 import { createSigninCode, storeSessions } from '../../../src/control-plane/store/sessions.js';
@@ -60,10 +61,11 @@ function setCookies(res: Response): string[] {
 async function signIn(
   token: string,
   field: 'token' | 'code' = 'token',
+  held?: string,
 ): Promise<{ res: Response; cookie: string; csrf: string }> {
   const res = await call('/signin', {
     method: 'POST',
-    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: BASE },
+    headers: { 'content-type': 'application/x-www-form-urlencoded', origin: BASE, ...(held ? { cookie: held } : {}) },
     body: new URLSearchParams({ [field]: token, next: '/runs?status=FAILURE' }).toString(),
   });
   const cookies = setCookies(res).map((c) => c.split(';')[0]!);
@@ -232,6 +234,46 @@ describe('web handler', () => {
     for (const c of cleared) assert.match(c, /Max-Age=0/);
     // A copy of the old cookie (kept by an attacker, or a browser that ignored Max-Age=0) is dead.
     assert.equal((await call('/runs', { headers: { cookie } })).status, 303);
+  });
+
+  test('a sign-in that cannot end the session the browser held fails, and opens none', async () => {
+    const first = await signIn(userToken);
+    const sessions = async () => (await store.db.selectFrom('sessions').select('id_hash').execute()).length;
+    // The database refuses to end a session (as a full disk or a lost connection would).
+    await sql`CREATE TRIGGER keep_sessions BEFORE UPDATE OF revoked_at ON sessions
+      BEGIN SELECT RAISE(ABORT, 'refused by the test'); END`.execute(store.db);
+    try {
+      const before = await sessions();
+      for (const wantsJson of [false, true]) {
+        const res = await call('/signin', {
+          method: 'POST',
+          headers: wantsJson
+            ? { 'content-type': 'application/json', origin: BASE, cookie: first.cookie }
+            : { 'content-type': 'application/x-www-form-urlencoded', origin: BASE, cookie: first.cookie },
+          body: wantsJson ? JSON.stringify({ token: userToken }) : new URLSearchParams({ token: userToken }).toString(),
+        });
+        assert.equal(res.status, 500, 'the sign-in says it did not happen');
+        assert.deepEqual(setCookies(res), [], 'no new session cookie');
+        const body = await res.text();
+        assert.match(body, /sign-in did not complete/);
+        if (wantsJson) {
+          const answer = JSON.parse(body) as { errors: { extensions: { code: string } }[] };
+          assert.equal(answer.errors[0]?.extensions.code, 'OUTPOST_ERR_INTERNAL');
+        }
+      }
+      assert.equal(await sessions(), before, 'no session was opened beside the one that could not end');
+    } finally {
+      await sql`DROP TRIGGER keep_sessions`.execute(store.db);
+    }
+    // Once the database takes it, signing in over the old session ends it.
+    const second = await signIn(userToken, 'token', first.cookie);
+    assert.equal(second.res.status, 303);
+    assert.equal((await call('/runs', { headers: { cookie: second.cookie } })).status, 200);
+    assert.equal(
+      (await call('/runs', { headers: { cookie: first.cookie } })).status,
+      303,
+      'the replaced session ended',
+    );
   });
 
   test('a one-time sign-in code works once, and not after it expires', async () => {
