@@ -5,7 +5,7 @@
 // chunks in flight together: the stored bytes are the spool's, byte for byte. Both keep a window
 // of requests in flight (the next goes as soon as one is answered), a status event going alone.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -437,4 +437,31 @@ test('a spool line over EVENT_LINE_MAX (written past the SDK) is replaced at its
   });
   assert.match(replaced.message ?? '', /a LOG event of \d+ bytes was dropped/);
   assert.equal((await getRun(store.db, run.id))?.status, 'SUCCESS');
+});
+
+test('an over-long line still being written waits for its end (nothing after it is guessed), then is replaced', async () => {
+  const { run } = await store.transaction((trx) =>
+    createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }),
+  );
+  const spoolDir = mkdtempSync(join(dir, 'spool-'));
+  const file = join(spoolDir, 'events.jsonl');
+  const line = (seq: number, type: string) =>
+    JSON.stringify({ seq, timestamp: 1_700_000_000_000 + seq, type, level: 'info', message: `m${seq}` });
+  const head = `{"seq":2,"timestamp":1700000000002,"type":"LOG","level":"info","message":"`;
+  writeFileSync(file, `${line(1, 'RUN_START')}\n${head}${'q'.repeat(EVENT_LINE_MAX + 10)}`);
+  const shipper = shipperFromStart(run.id, spoolDir, storeClient(run.id));
+  for (let i = 0; i < 3; i++) await shipper.shipOnce(false);
+  assert.equal(shipper.lastSeq, 1, 'the unfinished line is not replaced yet');
+  appendFileSync(file, `${'q'.repeat(1024 * 1024)}"}\n${line(3, 'LOG')}\n${line(4, 'RUN_SUCCESS')}\n`);
+  for (let i = 0; i < 5 && shipper.lastSeq < 4; i++) await shipper.shipOnce(false);
+  assert.equal(shipper.lastSeq, 4);
+  const events = await listRunEvents(store, run.id, 0, 100);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['RUN_START', 'ENGINE', 'LOG', 'RUN_SUCCESS'],
+  );
+  assert.equal(
+    (events[1]!.data as { droppedBytes: number }).droppedBytes,
+    head.length + EVENT_LINE_MAX + 10 + 1024 * 1024 + 2,
+  );
 });
