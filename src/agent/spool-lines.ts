@@ -68,7 +68,18 @@ const isNumberChar = (c: number | undefined): boolean =>
 export function lineHead(buf: Buffer, start: number, end: number): LineHead | undefined {
   let e = end;
   while (e > start && (buf[e - 1] === 0x20 || buf[e - 1] === 0x0d || buf[e - 1] === 0x09)) e--;
-  if (e - start < 16 || buf[e - 1] !== 0x7d || !at(buf, start, SEQ)) return undefined;
+  if (e - start < 16 || buf[e - 1] !== 0x7d) return undefined;
+  return headOf(buf, start, e);
+}
+
+/**
+ * The head at the start of `buf` (a line's first bytes, its end not read: one too long to read
+ * whole), in the spool writers' shape; undefined for anything else.
+ */
+export const leadingHead = (buf: Buffer): LineHead | undefined => headOf(buf, 0, buf.length);
+
+function headOf(buf: Buffer, start: number, e: number): LineHead | undefined {
+  if (!at(buf, start, SEQ)) return undefined;
   let p = start + SEQ.length;
   if (!isDigit(buf[p]) || buf[p] === 0x30) return undefined;
   let seq = 0;

@@ -10,14 +10,14 @@
 // until the bytes before it are stored). Events and both log streams ship side by side.
 import { join } from 'node:path';
 import { SPOOL_FILES, TERMINAL_EVENT_TYPES, type ComputeLogStream } from '../shared/run-events.js';
-import { isOutpostError } from '../shared/errors.js';
+import { errorCode, isOutpostError } from '../shared/errors.js';
 import { isTerminalRunStatus, type RunStatus } from '../shared/run-status.js';
 import type { Logger } from '../shared/logger.js';
 import type { ControlPlaneClient, RunCursor } from './control-plane-client.js';
 import { confirmLogChunk, cutLogChunk, logChunkConfirmed, logChunkFor } from './log-chunk-size.js';
 import { logChunkBuffers, processLogBudget, type LogSendBudget } from './log-send-budget.js';
 import { SendWindow } from './send-window.js';
-import { lineHead, parseEvent, readRange, type LineHead } from './spool-lines.js';
+import { leadingHead, lineHead, parseEvent, readRange, type LineHead } from './spool-lines.js';
 import { regularFileSize } from '../shared/user-writable-files.js';
 
 /** Events per appendRunEventLines call (the control plane's default limit is 10,000). */
@@ -48,8 +48,11 @@ export const LOG_SENDS_PER_PASS = 64;
 const PASS_MS = 1_000;
 /** Bytes of events.jsonl read at a time (grown, up to EVENT_LINE_MAX, for a longer line). */
 const EVENT_READ = 1024 * 1024;
-/** The longest events.jsonl line read whole (as before this window: 8 MiB). */
-const EVENT_LINE_MAX = 8 * 1024 * 1024;
+/**
+ * The longest events.jsonl line read whole (8 MiB, `eventLineMaxBytes`): a longer one is shipped
+ * as an event saying it was dropped (RUN_EVENT_TOO_LARGE). Exported for tests.
+ */
+export const EVENT_LINE_MAX = 8 * 1024 * 1024;
 /**
  * While batches are in flight and nothing complete is left to read, the file is looked at again
  * after this long (one stat when nothing was written), doubling up to RELOOK_MAX_MS.
@@ -78,6 +81,8 @@ export class SpoolShipper {
   private eventsPos = 0;
   /** An unfinished last line's start and the file's end as read (exactly: a file grown meanwhile differs): read again only once it grew. */
   private unfinished: { pos: number; end: number } | undefined;
+  /** A line longer than EVENT_LINE_MAX whose end is not written yet: how far it was looked through. */
+  private longLine: { pos: number; scanned: number } | undefined;
   private readonly offsets: Record<ComputeLogStream, number>;
   private readonly truncated: Record<ComputeLogStream, boolean> = { stdout: false, stderr: false };
 
@@ -205,11 +210,13 @@ export class SpoolShipper {
     let size = EVENT_READ;
     let chunk = readRange(file, pos, size);
     if (!chunk || chunk.length === 0) return undefined;
-    // A line longer than the read: read more, up to EVENT_LINE_MAX (a longer one waits, as before).
+    // A line longer than the read: read more, up to EVENT_LINE_MAX; a longer one is replaced.
     while (chunk.indexOf(0x0a) === -1 && chunk.length === size && size < EVENT_LINE_MAX) {
       size = Math.min(size * 4, EVENT_LINE_MAX);
       chunk = readRange(file, pos, size) ?? chunk;
     }
+    if (size === EVENT_LINE_MAX && chunk.length === size && chunk.indexOf(0x0a) === -1)
+      return this.overlongLine(file, pos, chunk, final);
     const batch: Batch = { pos, heads: [], parts: [] };
     /** Start of the current run of lines sent as the file's own bytes. */
     let runFrom = -1;
@@ -248,6 +255,68 @@ export class SpoolShipper {
       return undefined;
     }
     this.eventsPos = pos + consumed;
+    return batch;
+  }
+
+  /**
+   * A line longer than EVENT_LINE_MAX at `pos` (`head`, its first bytes): once its end is written
+   * (or the writer is gone), a batch of one event in its place, at its seq and of its type when
+   * that moves the run's status (else ENGINE), saying what was dropped and why; the lines after it
+   * ship as usual. Undefined while its end is not written yet. One whose seq cannot be read off
+   * its head is skipped, logged, as an unparseable line is.
+   */
+  private overlongLine(file: string, pos: number, head: Buffer, final: boolean): Batch | undefined {
+    let from = this.longLine?.pos === pos ? this.longLine.scanned : pos + head.length;
+    let end = -1;
+    for (;;) {
+      const piece = readRange(file, from, EVENT_READ);
+      if (!piece || piece.length === 0) break;
+      const nl = piece.indexOf(0x0a);
+      if (nl >= 0) {
+        end = from + nl;
+        break;
+      }
+      from += piece.length;
+    }
+    if (end < 0) {
+      if (!final) {
+        this.longLine = { pos, scanned: from };
+        this.unfinished = { pos, end: from };
+        return undefined;
+      }
+      end = from;
+    }
+    this.longLine = undefined;
+    this.eventsPos = Math.min(end + 1, Math.max(end, fileSize(file)));
+    const batch: Batch = { pos, heads: [], parts: [] };
+    const dropped = leadingHead(head);
+    const bytes = end - pos;
+    if (!dropped) {
+      this.logger.error({ runId: this.runId, bytes }, 'an over-long spool line with no seq skipped');
+      return batch;
+    }
+    this.maxSeqInFile = Math.max(this.maxSeqInFile, dropped.seq);
+    if (TERMINAL_EVENT_TYPES.has(dropped.type)) this.sawTerminalEvent = true;
+    this.logger.warn(
+      { runId: this.runId, seq: dropped.seq, type: dropped.type, bytes },
+      'an over-long spool line replaced',
+    );
+    if (dropped.seq <= this.lastSeq) return batch;
+    const event = {
+      seq: dropped.seq,
+      timestamp: Date.now(),
+      type: STATUS_EVENT_TYPES.has(dropped.type) ? dropped.type : 'ENGINE',
+      level: 'error',
+      message: `a ${dropped.type} event of ${bytes} bytes was dropped: the agent ships spool lines of at most ${EVENT_LINE_MAX} bytes (eventLineMaxBytes, fixed)`,
+      data: {
+        code: errorCode('RUN_EVENT_TOO_LARGE'),
+        droppedType: dropped.type,
+        droppedBytes: bytes,
+        eventLineMaxBytes: EVENT_LINE_MAX,
+      },
+    };
+    batch.heads.push({ seq: dropped.seq, type: event.type });
+    batch.parts.push(Buffer.from(JSON.stringify(event)), NEWLINE);
     return batch;
   }
 

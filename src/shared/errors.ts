@@ -341,6 +341,11 @@ export const ERRORS = {
     'The run worker exited without a terminal event',
     "Read the run's stderr log for the cause.",
   ),
+  RUN_EVENT_TOO_LARGE: spec(
+    413,
+    "A line of the run's event spool was longer than the agent reads whole: it was not shipped",
+    "The event named in the detail was replaced by one saying so; the rest of the run was shipped. Log less in one event (the SDK cuts ctx.log at maxLogMessageBytes and maxLogDataBytes); the whole line is still in the run's spool on the agent host.",
+  ),
   RUN_SPOOL_DISK_FULL: spec(
     507,
     "The agent's spool filesystem has no space left: the run worker could not write its events or logs",

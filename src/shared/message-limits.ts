@@ -46,3 +46,55 @@ export function boundedFailure(error: { code: string; message: string }): { code
 export function skipReasonOf(reason: string | null | undefined): { skipReason?: string } {
   return reason ? { skipReason: cutMessage(reason, MAX_TICK_MESSAGE_LENGTH, 'maxTickMessageLength') } : {};
 }
+
+/**
+ * A LOG event's message from user code (ctx.log), in UTF-8 bytes: the SDK cuts a longer one
+ * where it is logged, the cut saying how many bytes and naming the limit. A spool line is read
+ * whole by the agent and stored and sent to every viewer as one event.
+ */
+export const MAX_LOG_MESSAGE_BYTES = 256 * 1024;
+
+/** A LOG event's data (ctx.log's fields) as JSON, in UTF-8 bytes: past it, the SDK keeps the JSON text cut, under `cut`. */
+export const MAX_LOG_DATA_BYTES = 1024 * 1024;
+
+/**
+ * `text` within `max` UTF-8 bytes: a longer one is cut (never inside a character), the cut saying
+ * how many bytes and naming the limit (`limit`, as the README names it).
+ */
+export function cutBytes(text: string, max: number, limit: string): string {
+  // A UTF-16 unit is at most 3 UTF-8 bytes: the common short text is not encoded.
+  if (text.length * 3 <= max) return text;
+  const bytes = Buffer.from(text, 'utf8');
+  if (bytes.length <= max) return text;
+  const note = (n: number): string => ` [… ${n} more bytes cut: the limit ${limit} is ${max} (fixed)]`;
+  // The note decides how much is kept; its count may gain a digit, so twice.
+  let keep = max - Buffer.byteLength(note(bytes.length - max));
+  keep = max - Buffer.byteLength(note(bytes.length - keep));
+  while (keep > 0 && (bytes[keep]! & 0xc0) === 0x80) keep--;
+  return bytes.toString('utf8', 0, keep) + note(bytes.length - keep);
+}
+
+/** A LOG event's message within maxLogMessageBytes. */
+export const boundedLogMessage = (message: string): string =>
+  cutBytes(message, MAX_LOG_MESSAGE_BYTES, 'maxLogMessageBytes');
+
+/**
+ * A LOG event's data (JSON-safe already) within maxLogDataBytes of JSON: past it, `{ cut }`, its
+ * JSON text cut with a note. A flat record of short values is bounded without being serialized.
+ */
+export function boundedLogData(data: Record<string, unknown>): Record<string, unknown> {
+  let bound = 2;
+  for (const key in data) {
+    const v = data[key];
+    if (typeof v === 'string') bound += (key.length + v.length) * 6 + 6;
+    else if (v === null || typeof v === 'number' || typeof v === 'boolean') bound += key.length * 6 + 32;
+    else {
+      bound = Infinity;
+      break;
+    }
+  }
+  if (bound <= MAX_LOG_DATA_BYTES) return data;
+  const json = JSON.stringify(data);
+  if (json.length * 3 <= MAX_LOG_DATA_BYTES || Buffer.byteLength(json) <= MAX_LOG_DATA_BYTES) return data;
+  return { cut: cutBytes(json, MAX_LOG_DATA_BYTES, 'maxLogDataBytes') };
+}

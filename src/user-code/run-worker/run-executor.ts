@@ -2,6 +2,7 @@
 // turns what happens into run events. No process concerns here (signals, files, exit codes):
 // the run worker owns those and hands in `emit`, `checkpoint` and an AbortSignal.
 import { serializeError, type SerializedError } from '../../shared/run-spool.js';
+import { boundedLogData, boundedLogMessage } from '../../shared/message-limits.js';
 import type { JobDef, OpDef } from '../sdk/definitions.js';
 import type { NewEvent } from './event-spool.js';
 import { executionPlan, type PlanStep } from '../common/execution-plan.js';
@@ -99,7 +100,14 @@ async function runStep(op: OpDef, opts: ExecuteOptions, results: Map<string, unk
       config,
       signal: opts.signal,
       log: createOpLogger((level, message, fields) =>
-        opts.emit({ type: 'LOG', stepKey, level, message, ...(fields ? { data: toJsonRecord(fields) } : {}) }),
+        // Cut to their limits here: the agent reads a spool line whole, and stores it as one event.
+        opts.emit({
+          type: 'LOG',
+          stepKey,
+          level,
+          message: boundedLogMessage(message),
+          ...(fields ? { data: boundedLogData(toJsonRecord(fields)) } : {}),
+        }),
       ),
       addOutputMetadata: (m) => Object.assign(metadata, toJsonRecord(m)),
     };

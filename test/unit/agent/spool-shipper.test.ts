@@ -5,13 +5,14 @@
 // chunks in flight together: the stored bytes are the spool's, byte for byte. Both keep a window
 // of requests in flight (the next goes as soon as one is answered), a status event going alone.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import {
   EVENT_BATCH,
   EVENT_BATCHES_IN_FLIGHT,
+  EVENT_LINE_MAX,
   LOG_CHUNK,
   LOG_CHUNKS_IN_FLIGHT,
   SpoolShipper,
@@ -404,4 +405,63 @@ test('events: one pass sends 20 batches (a pass ends by draining its window, whi
   await new SpoolShipper(runId, AGENT, spoolDir, client, logger, cursor, undefined, 60_000).shipOnce(true);
   assert.equal(calls, 20, 'every batch went in the one pass');
   await assertAllStoredOnce(runId, n);
+});
+
+test('a spool line over EVENT_LINE_MAX (written past the SDK) is replaced at its seq by an event naming the drop, and later lines ship', async () => {
+  // Before, the shipper stopped at such a line for good: nothing after it, not even RUN_SUCCESS.
+  const { run } = await store.transaction((trx) =>
+    createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }),
+  );
+  const spoolDir = mkdtempSync(join(dir, 'spool-'));
+  const line = (seq: number, type: string, message = `m${seq}`) =>
+    JSON.stringify({ seq, timestamp: 1_700_000_000_000 + seq, type, level: 'info', message });
+  const long = line(3, 'LOG', 'z'.repeat(EVENT_LINE_MAX + 1024));
+  const lines = [line(1, 'RUN_START'), line(2, 'LOG'), long, line(4, 'LOG'), line(5, 'RUN_SUCCESS')];
+  writeFileSync(join(spoolDir, 'events.jsonl'), lines.join('\n') + '\n');
+  const shipper = shipperFromStart(run.id, spoolDir, storeClient(run.id));
+  await shipAll(shipper);
+  assert.equal(shipper.lastSeq, 5);
+  const events = await listRunEvents(store, run.id, 0, 100);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['RUN_START', 'LOG', 'ENGINE', 'LOG', 'RUN_SUCCESS'],
+  );
+  const replaced = events[2]!;
+  assert.equal(replaced.seq, 3);
+  assert.equal(replaced.level, 'error');
+  assert.deepEqual(replaced.data, {
+    code: 'OUTPOST_ERR_RUN_EVENT_TOO_LARGE',
+    droppedType: 'LOG',
+    droppedBytes: Buffer.byteLength(long),
+    eventLineMaxBytes: EVENT_LINE_MAX,
+  });
+  assert.match(replaced.message ?? '', /a LOG event of \d+ bytes was dropped/);
+  assert.equal((await getRun(store.db, run.id))?.status, 'SUCCESS');
+});
+
+test('an over-long line still being written waits for its end (nothing after it is guessed), then is replaced', async () => {
+  const { run } = await store.transaction((trx) =>
+    createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }),
+  );
+  const spoolDir = mkdtempSync(join(dir, 'spool-'));
+  const file = join(spoolDir, 'events.jsonl');
+  const line = (seq: number, type: string) =>
+    JSON.stringify({ seq, timestamp: 1_700_000_000_000 + seq, type, level: 'info', message: `m${seq}` });
+  const head = `{"seq":2,"timestamp":1700000000002,"type":"LOG","level":"info","message":"`;
+  writeFileSync(file, `${line(1, 'RUN_START')}\n${head}${'q'.repeat(EVENT_LINE_MAX + 10)}`);
+  const shipper = shipperFromStart(run.id, spoolDir, storeClient(run.id));
+  for (let i = 0; i < 3; i++) await shipper.shipOnce(false);
+  assert.equal(shipper.lastSeq, 1, 'the unfinished line is not replaced yet');
+  appendFileSync(file, `${'q'.repeat(1024 * 1024)}"}\n${line(3, 'LOG')}\n${line(4, 'RUN_SUCCESS')}\n`);
+  for (let i = 0; i < 5 && shipper.lastSeq < 4; i++) await shipper.shipOnce(false);
+  assert.equal(shipper.lastSeq, 4);
+  const events = await listRunEvents(store, run.id, 0, 100);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['RUN_START', 'ENGINE', 'LOG', 'RUN_SUCCESS'],
+  );
+  assert.equal(
+    (events[1]!.data as { droppedBytes: number }).droppedBytes,
+    head.length + EVENT_LINE_MAX + 10 + 1024 * 1024 + 2,
+  );
 });
