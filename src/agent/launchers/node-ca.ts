@@ -14,7 +14,17 @@
 // Anything this cannot reproduce exactly (a file that is not clean PEM certificates, NODE_OPTIONS
 // choosing a store, a location's own NODE_EXTRA_CA_CERTS, another Node major) changes nothing.
 import { X509Certificate, createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
 import { CA_VARIABLES, NODE_CA_ENV, USE_OPENSSL_CA } from '../../shared/node-ca-env.js';
@@ -23,6 +33,8 @@ import { subjectHash } from './subject-hash.js';
 export interface NodeCaStore {
   /** The NODE_EXTRA_CA_CERTS value it stands for. */
   extraCerts: string;
+  /** That file as it was read (device, inode, size, mtime): a start after it changed is plain. */
+  read: string;
   /** The hashed directory: Node's bundled roots and the file's certificates, but those below. */
   dir: string;
   /**
@@ -72,18 +84,44 @@ export function nodeCaStore(dataDir: string, env: NodeJS.ProcessEnv): NodeCaStor
   if (typeof process.getBuiltinModule !== 'function') return undefined;
   // The operator's way back to the plain start (and the benchmarks' A/B within one build).
   if (env.OUTPOST_NODE_CA_STORE === 'off') return undefined;
+  // SSL_CERT_DIR is a list separated by ':'.
+  if (dataDir.includes(':')) return undefined;
   const key = `${dataDir}\0${extraCerts}`;
-  if (!decided.has(key)) decided.set(key, buildStore(dataDir, extraCerts));
+  if (!decided.has(key)) {
+    let store: NodeCaStore | undefined;
+    try {
+      store = buildStore(dataDir, extraCerts);
+    } catch {
+      // A certificate subjectHash cannot read, an unwritable data dir: the plain start, as promised.
+      store = undefined;
+    }
+    decided.set(key, store);
+  }
   return decided.get(key);
 }
 
+/** What identifies the file's content without reading it, checked at every start. */
+function fileState(path: string): string | undefined {
+  try {
+    const st = statSync(path);
+    return `${st.dev}:${st.ino}:${st.size}:${st.mtimeMs}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Store directories not used by an agent start for this long are removed (workers outlive restarts). */
+const STALE_STORE_MS = 30 * 24 * 3600_000;
+
 function buildStore(dataDir: string, extraCerts: string): NodeCaStore | undefined {
+  const read = fileState(extraCerts);
   let text: string;
   try {
     text = readFileSync(extraCerts, 'utf8');
   } catch {
     return undefined; // Node warns at each start and trusts its bundle only: left to Node.
   }
+  if (!read || read !== fileState(extraCerts)) return undefined; // changed while read
   const extra = certificates(text);
   const bundled = certificates(rootCertificates.join('\n'));
   if (!extra || !bundled) return undefined;
@@ -116,16 +154,30 @@ function buildStore(dataDir: string, extraCerts: string): NodeCaStore | undefine
     } catch {
       rmSync(tmp, { recursive: true, force: true }); // another agent on this data dir wrote it
     }
+    if (!existsSync(file)) return undefined;
   }
+  // Run workers and standbys started from an older store outlive an agent restart and read it on
+  // use: a store (or a crashed start's .tmp) goes only once no start has used it for 30 days.
+  const now = new Date();
+  utimesSync(dir, now, now);
   for (const other of readdirSync(root)) {
-    if (join(root, other) !== dir && !other.endsWith('.tmp'))
-      rmSync(join(root, other), { recursive: true, force: true });
+    const path = join(root, other);
+    if (path === dir) continue;
+    try {
+      if (now.getTime() - statSync(path).mtimeMs > STALE_STORE_MS) rmSync(path, { recursive: true, force: true });
+    } catch {
+      // gone meanwhile
+    }
   }
-  return { extraCerts, dir, file };
+  return { extraCerts, read, dir, file };
 }
 
-/** NODE_OPTIONS that choose a store or an OpenSSL configuration: the start must not differ. */
-const STORE_OPTIONS = /--use-(openssl|bundled)-ca|--openssl-(shared-)?config/;
+/**
+ * NODE_OPTIONS that choose a store or an OpenSSL configuration, or preload code that would run
+ * before the entry restores the user's environment: the start must not differ.
+ */
+const STORE_OPTIONS =
+  /--use-(openssl|bundled)-ca|--openssl-(shared-)?config|--require|(^|\s)-r(\s|=|$)|--import|--loader|--experimental-loader/;
 
 /**
  * The command and environment that start `cmd` (Outpost's own Node on its entry, `cli`) with the
@@ -141,6 +193,8 @@ export function withNodeCa(
   if (!store || env.NODE_EXTRA_CA_CERTS !== store.extraCerts || STORE_OPTIONS.test(env.NODE_OPTIONS ?? '')) {
     return same;
   }
+  // The file changed since the store was built (update-ca-certificates): what Node would read now.
+  if (fileState(store.extraCerts) !== store.read) return same;
   if (cmd.length < cli.length || cli.some((a, i) => cmd[i] !== a) || cli[0] !== process.execPath) return same;
   const saved: Record<string, string | null> = {};
   for (const name of CA_VARIABLES) saved[name] = env[name] ?? null;

@@ -234,5 +234,29 @@ describe('run workers started with the agent’s certificate store', () => {
     assert.equal(withNodeCa(store, cli, cmd, { NODE_EXTRA_CA_CERTS: withoutCa }).applied, false, 'another file');
     assert.equal(withNodeCa(store, cli, ['python3', '-c', 'pass'], env).applied, false, 'not Outpost’s entry');
     assert.equal(withNodeCa(undefined, cli, cmd, env).applied, false);
+    for (const preload of ['--require ./x.cjs', '-r ./x.cjs', '--import ./x.mjs', '--loader ./l.mjs']) {
+      assert.equal(withNodeCa(store, cli, cmd, { ...env, NODE_OPTIONS: preload }).applied, false, preload);
+    }
+    assert.equal(nodeCaStore(join(home, 'data:colon'), env), undefined, "SSL_CERT_DIR is ':'-separated");
+  });
+
+  test('the file changed since the agent read it (update-ca-certificates): the plain start, which reads it anew', () => {
+    const file = join(home, 'changing.pem');
+    writeFileSync(file, readFileSync(withCa, 'utf8'));
+    const store = nodeCaStore(join(home, 'data-changing'), { NODE_EXTRA_CA_CERTS: file }) as NodeCaStore;
+    const cli = defaultCliCommand();
+    const cmd = [...cli, 'api', 'execute-run'];
+    assert.equal(withNodeCa(store, cli, cmd, { NODE_EXTRA_CA_CERTS: file }).applied, true);
+    writeFileSync(file, readFileSync(withoutCa, 'utf8'));
+    assert.equal(withNodeCa(store, cli, cmd, { NODE_EXTRA_CA_CERTS: file }).applied, false);
+  });
+
+  test('a later start keeps an earlier start’s store: workers from before a restart still read it', () => {
+    const dataDir = join(home, 'data-restart');
+    const first = nodeCaStore(dataDir, { NODE_EXTRA_CA_CERTS: withCa }) as NodeCaStore;
+    // Another file (a new bundle, a Node upgrade): a new store beside the first, which stays whole.
+    const second = nodeCaStore(dataDir, { NODE_EXTRA_CA_CERTS: withoutCa }) as NodeCaStore;
+    assert.notEqual(first.dir, second.dir);
+    assert.ok(existsSync(first.file) && readdirSync(first.dir).length > 100, 'the first store is whole');
   });
 });
