@@ -21,6 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type * as NodeCa from '../src/agent/launchers/node-ca.js';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { CLOCK_HZ, commandCpuMs, machineTicks, procTimes, schedstat, TreeCpuLedger } from './support/proc-cpu.js';
 import {
@@ -62,14 +63,24 @@ async function workerCli(): Promise<string[]> {
   return defaultCliCommand();
 }
 
-/** Per-worker boot CPU, alone: `noop` run workers one after another, CPU of each (ms). */
+/**
+ * Per-worker boot CPU, alone: `noop` run workers one after another, CPU of each (ms), started as
+ * the agent starts them: with its certificate store instead of NODE_EXTRA_CA_CERTS when that
+ * applies (src/agent/launchers/node-ca.ts), so the floor never costs more than the agent's start.
+ */
 async function bootCpuFloor(cli: string[], dir: string): Promise<number[]> {
+  const mod = fromSource
+    ? join(ROOT, 'src', 'agent', 'launchers', 'node-ca.ts')
+    : join(ROOT, 'dist', 'src', 'agent', 'launchers', 'node-ca.js');
+  const nodeCa = (await import(pathToFileURL(mod).href)) as typeof NodeCa;
+  const store = nodeCa.nodeCaStore(join(dir, 'floor-data'), process.env);
   const out: number[] = [];
   for (let i = 0; i < FLOOR_SAMPLES; i++) {
     const spool = join(dir, `floor-${i}`);
     mkdirSync(spool);
     const argv = [...cli, 'api', 'execute-run', '--run-id', `floor_${i}`, '--module', HELLO_MODULE];
-    const { cpuMs, code } = await commandCpuMs([...argv, '--job', 'noop', '--spool-dir', spool]);
+    const start = nodeCa.withNodeCa(store, cli, [...argv, '--job', 'noop', '--spool-dir', spool], process.env);
+    const { cpuMs, code } = await commandCpuMs(start.cmd, { env: start.env });
     if (code !== 0) throw new Error(`floor worker exited ${code}: ${argv.join(' ')}`);
     out.push(cpuMs);
   }
@@ -285,7 +296,7 @@ async function main(): Promise<void> {
           name: 'run worker boot CPU alone (floor sample) p50',
           value: floorSamples.p50,
           unit: 'ms',
-          note: `${FLOOR_SAMPLES} noop workers, spawn → exit, ${fromSource ? 'from source' : 'compiled'}; max ${floorSamples.max}`,
+          note: `${FLOOR_SAMPLES} noop workers, spawn → exit, ${fromSource ? 'from source' : 'compiled'}, started as the agent starts them (its certificate store when it applies); max ${floorSamples.max}`,
         },
         {
           name: 'CPU floor (N × boot CPU / cores)',

@@ -49,9 +49,12 @@ export async function workerBootCpu(samples: number): Promise<BootCpu> {
     )) as NodeCaModule;
     const store = nodeCa.nodeCaStore(join(dir, 'data'), env);
     const start = (cmd: string[]): { cmd: string[]; env: NodeJS.ProcessEnv } => nodeCa.withNodeCa(store, cli, cmd, env);
+    // The least a Node process costs, started the same way (with the store, `node -e 0` too).
+    const entry = start([...cli]);
+    const bare = [...entry.cmd.slice(0, entry.cmd.length - cli.length + 1), '-e', '0'];
     const out: BootCpu = { node: [], cold: [], standbyBoot: [], standbyRun: [] };
     for (let i = 0; i < samples; i++) {
-      out.node.push((await commandCpuMs([process.execPath, '-e', '0'])).cpuMs);
+      out.node.push((await commandCpuMs(bare, { env: entry.env })).cpuMs);
       const spool = join(dir, `cold-${i}`);
       mkdirSync(spool);
       const args = ['api', 'execute-run', '--run-id', `cold_${i}`, '--module', module, '--job', 'noop'];
