@@ -6,7 +6,8 @@
 // also the database rows: one run row whose last_seq is the event count, the expected work
 // items all COMPLETED, and stdout chunks that tile the spool's bytes.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { SPOOL_FILES } from '../../../src/shared/run-events.js';
 import type { StoreView } from './store-view.js';
 import type { AgentProcess, ControlPlaneProcess } from '../../support/outpost-processes.js';
@@ -137,13 +138,12 @@ export async function checkRun(
   assert.deepEqual(
     user.slice(0, spooled.length).map((e) => `${e.workerSeq} ${e.type}`),
     spooled.map((e) => `${e.seq} ${e.type}`),
-    `run ${id}: stored events differ from the spool; ${divergence(user, spooled)}`,
+    `run ${id}: stored events differ from the spool; ${divergence(user, spooled)}; ${describeRunDir(agent, id)}`,
   );
   // Beyond the spool only the agent's ending of a worker that could not end the run itself.
-  assert.ok(
-    extra.length === 0 || (extra.length === 2 && extra[0]!.type === 'ENGINE' && /^RUN_/.test(extra[1]!.type)),
-    `run ${id}: events beyond the spool: ${extra.map((e) => e.type).join(',')}`,
-  );
+  const agentEnded = extra.length === 2 && extra[0]!.type === 'ENGINE' && /^RUN_/.test(extra[1]!.type);
+  if (extra.length > 0 && !agentEnded)
+    assert.fail(`run ${id}: events beyond the spool: ${extra.map((e) => e.type).join(',')}; ${describeRunDir(agent, id)}`);
   const spawns = agent.spawnCount(id);
   assert.equal(spawns, 1, `run ${id}: spawned ${spawns} times`);
   if (expect.stdout !== false) {
@@ -220,4 +220,29 @@ function divergence(user: RunEventView[], spooled: Array<{ seq: number; type: st
     .join(' | ');
   const last = spooled[spooled.length - 1];
   return `first difference at worker seq ${at + 1}: stored ${stored}; spool ${spool} … ${spooled.length} lines, last ${last ? `${last.seq} ${last.type}` : 'none'}`;
+}
+
+/**
+ * What the run's directory holds, for a failure message: each entry with its size (and the
+ * small records' text), so a spool found short says whether it was missing, empty or replaced.
+ */
+function describeRunDir(agent: AgentProcess, id: string): string {
+  const dir = dirname(agent.spoolFile(id, SPOOL_FILES.events));
+  const runDir = dirname(dir);
+  const list = (d: string): string => {
+    try {
+      return readdirSync(d)
+        .map((name) => {
+          const st = statSync(join(d, name), { throwIfNoEntry: false });
+          if (!st) return `${name} (gone)`;
+          if (st.isDirectory()) return `${name}/`;
+          const small = st.size <= 400 && !name.endsWith('.log') && !name.endsWith('.jsonl');
+          return `${name} ${st.size} B${small ? ` ${readFileSync(join(d, name), 'utf8').trim()}` : ''}`;
+        })
+        .join(', ');
+    } catch (err) {
+      return `unreadable (${(err as NodeJS.ErrnoException).code ?? String(err)})`;
+    }
+  };
+  return `run directory: [${list(runDir)}]; spool: [${list(dir)}]`;
 }
