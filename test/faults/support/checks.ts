@@ -143,7 +143,9 @@ export async function checkRun(
   // Beyond the spool only the agent's ending of a worker that could not end the run itself.
   const agentEnded = extra.length === 2 && extra[0]!.type === 'ENGINE' && /^RUN_/.test(extra[1]!.type);
   if (extra.length > 0 && !agentEnded)
-    assert.fail(`run ${id}: events beyond the spool: ${extra.map((e) => e.type).join(',')}; ${describeRunDir(agent, id)}`);
+    assert.fail(
+      `run ${id}: events beyond the spool: ${extra.map((e) => e.type).join(',')}; ${describeRunDir(agent, id)}`,
+    );
   const spawns = agent.spawnCount(id);
   assert.equal(spawns, 1, `run ${id}: spawned ${spawns} times`);
   if (expect.stdout !== false) {
