@@ -168,11 +168,13 @@ describe('Dagster partition launches (real control plane, agent and code server)
     assert.equal(first.result.answer.keys[0], '2015-01-01-00:00');
     assert.ok(first.result.answer.total > 100_000, String(first.result.answer.total));
     const page = await ask(', offset: 24, first: 2');
-    assert.deepEqual(page.result.answer, {
-      keys: ['2015-01-02-00:00', '2015-01-02-01:00'],
-      offset: 24,
-      total: first.result.answer.total,
-    });
+    // An hourly set gains a key on the hour: a page asked just after it may count one more.
+    const { total, ...rest } = page.result.answer;
+    assert.deepEqual(rest, { keys: ['2015-01-02-00:00', '2015-01-02-01:00'], offset: 24 });
+    assert.ok(
+      total === first.result.answer.total || total === first.result.answer.total + 1,
+      `total ${total} after ${first.result.answer.total}`,
+    );
     const big = await ask(', first: 1000000');
     assert.equal(big.result.answer.keys.length, 1000);
   });
