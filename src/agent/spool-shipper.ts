@@ -81,8 +81,8 @@ export class SpoolShipper {
   private eventsPos = 0;
   /** An unfinished last line's start and the file's end as read (exactly: a file grown meanwhile differs): read again only once it grew. */
   private unfinished: { pos: number; end: number } | undefined;
-  /** A line longer than EVENT_LINE_MAX whose end is not written yet: how far it was looked through. */
-  private longLine: { pos: number; scanned: number } | undefined;
+  /** A line longer than EVENT_LINE_MAX whose end is not written yet: its head, how far it was looked through. */
+  private longLine: LongLine | undefined;
   private readonly offsets: Record<ComputeLogStream, number>;
   private readonly truncated: Record<ComputeLogStream, boolean> = { stdout: false, stderr: false };
 
@@ -98,6 +98,8 @@ export class SpoolShipper {
     private readonly logBudget: LogSendBudget = processLogBudget,
     /** How long one pass sends for at most (tests lift it: a starved host must not end theirs). */
     private readonly passMs = PASS_MS,
+    /** How the spool's files are read (tests count the bytes a pass reads). */
+    private readonly read: typeof readRange = readRange,
   ) {
     this.lastSeq = cursor.lastSeq;
     this.offsets = { stdout: cursor.stdoutBytes, stderr: cursor.stderrBytes };
@@ -207,16 +209,19 @@ export class SpoolShipper {
   private nextBatch(file: string, final: boolean): Batch | undefined {
     const pos = this.eventsPos;
     if (!final && this.unfinished?.pos === pos && fileSize(file) === this.unfinished.end) return undefined;
+    // An over-long line still being written: looked through from where the last pass stopped,
+    // not read again from its start (13 MiB a pass while it grows).
+    if (this.longLine?.pos === pos) return this.overlongLine(file, this.longLine, final);
     let size = EVENT_READ;
-    let chunk = readRange(file, pos, size);
+    let chunk = this.read(file, pos, size);
     if (!chunk || chunk.length === 0) return undefined;
     // A line longer than the read: read more, up to EVENT_LINE_MAX; a longer one is replaced.
     while (chunk.indexOf(0x0a) === -1 && chunk.length === size && size < EVENT_LINE_MAX) {
       size = Math.min(size * 4, EVENT_LINE_MAX);
-      chunk = readRange(file, pos, size) ?? chunk;
+      chunk = this.read(file, pos, size) ?? chunk;
     }
     if (size === EVENT_LINE_MAX && chunk.length === size && chunk.indexOf(0x0a) === -1)
-      return this.overlongLine(file, pos, chunk, final);
+      return this.overlongLine(file, { pos, scanned: pos + chunk.length, head: leadingHead(chunk) }, final);
     const batch: Batch = { pos, heads: [], parts: [] };
     /** Start of the current run of lines sent as the file's own bytes. */
     let runFrom = -1;
@@ -259,17 +264,18 @@ export class SpoolShipper {
   }
 
   /**
-   * A line longer than EVENT_LINE_MAX at `pos` (`head`, its first bytes): once its end is written
-   * (or the writer is gone), a batch of one event in its place, at its seq and of its type when
-   * that moves the run's status (else ENGINE), saying what was dropped and why; the lines after it
-   * ship as usual. Undefined while its end is not written yet. One whose seq cannot be read off
-   * its head is skipped, logged, as an unparseable line is.
+   * A line longer than EVENT_LINE_MAX (`line`): once its end is written (or the writer is gone),
+   * a batch of one event in its place, at its seq and of its type when that moves the run's
+   * status (else ENGINE), saying what was dropped and why; the lines after it ship as usual.
+   * Undefined while its end is not written yet. One whose seq cannot be read off its head is
+   * skipped, logged, as an unparseable line is.
    */
-  private overlongLine(file: string, pos: number, head: Buffer, final: boolean): Batch | undefined {
-    let from = this.longLine?.pos === pos ? this.longLine.scanned : pos + head.length;
+  private overlongLine(file: string, line: LongLine, final: boolean): Batch | undefined {
+    const { pos } = line;
+    let from = line.scanned;
     let end = -1;
     for (;;) {
-      const piece = readRange(file, from, EVENT_READ);
+      const piece = this.read(file, from, EVENT_READ);
       if (!piece || piece.length === 0) break;
       const nl = piece.indexOf(0x0a);
       if (nl >= 0) {
@@ -280,7 +286,7 @@ export class SpoolShipper {
     }
     if (end < 0) {
       if (!final) {
-        this.longLine = { pos, scanned: from };
+        this.longLine = { ...line, scanned: from };
         this.unfinished = { pos, end: from };
         return undefined;
       }
@@ -289,7 +295,7 @@ export class SpoolShipper {
     this.longLine = undefined;
     this.eventsPos = Math.min(end + 1, Math.max(end, fileSize(file)));
     const batch: Batch = { pos, heads: [], parts: [] };
-    const dropped = leadingHead(head);
+    const dropped = line.head;
     const bytes = end - pos;
     if (!dropped) {
       this.logger.error({ runId: this.runId, bytes }, 'an over-long spool line with no seq skipped');
@@ -402,7 +408,7 @@ export class SpoolShipper {
       }
       let chunk: Buffer | undefined;
       try {
-        chunk = readRange(file, next, size, (n) => logChunkBuffers.take(n));
+        chunk = this.read(file, next, size, (n) => logChunkBuffers.take(n));
       } finally {
         // Nothing to send (or the read failed): the room goes back at once.
         if (!chunk || chunk.length === 0) this.logBudget.release(size);
@@ -463,6 +469,13 @@ interface Batch {
   pos: number;
   heads: LineHead[];
   parts: Buffer[];
+}
+
+/** A line longer than EVENT_LINE_MAX at `pos`: the head read off its first bytes, and how far it was looked through. */
+interface LongLine {
+  pos: number;
+  scanned: number;
+  head: LineHead | undefined;
 }
 
 const NEWLINE = Buffer.from('\n');

@@ -20,18 +20,42 @@ export const MAX_FAILURE_CODE_LENGTH = 128;
 
 /**
  * `text` within `max` characters: a longer one is cut, the cut saying how much and naming the
- * limit (`limit`, as the error registry and README name it).
+ * limit (`limit`, as the error registry and README name it); text and note never pass `max`
+ * (one shorter than the note itself is cut to it with no note).
  */
 export function cutMessage(text: string, max: number, limit: string): string {
   if (text.length <= max) return text;
   const note = (n: number): string => ` [… ${n} more characters cut: the limit ${limit} is ${max} (fixed)]`;
-  // The note's own length decides how much is kept; its count may gain a digit, so twice.
-  let keep = max - note(text.length - max).length;
-  keep = max - note(text.length - keep).length;
-  // Never end on the first half of a surrogate pair (one more cut character keeps within max).
-  const last = text.charCodeAt(keep - 1);
-  if (last >= 0xd800 && last <= 0xdbff) keep--;
+  // Never end on the first half of a surrogate pair.
+  const start = (k: number): number => {
+    const last = text.charCodeAt(k - 1);
+    return k > 0 && last >= 0xd800 && last <= 0xdbff ? k - 1 : k;
+  };
+  const keep = keptWithNote(text.length, max, (n) => note(n).length, start);
+  if (keep === undefined) return text.slice(0, start(max));
   return text.slice(0, keep) + note(text.length - keep);
+}
+
+/**
+ * How many of a text's `total` units (characters or bytes) to keep so that they and the note
+ * counting the rest fit in `max`, `start(k)` moving a cut back to where a character starts; the
+ * note's count may gain a digit as the cut moves back, so it is sized until it fits (each round
+ * keeps fewer). Undefined when not even the note fits.
+ */
+function keptWithNote(
+  total: number,
+  max: number,
+  noteLength: (cut: number) => number,
+  start: (keep: number) => number,
+): number | undefined {
+  let keep = max - noteLength(total - max);
+  while (keep >= 0) {
+    keep = start(keep);
+    const over = keep + noteLength(total - keep) - max;
+    if (over <= 0) return keep;
+    keep -= over;
+  }
+  return undefined;
 }
 
 /** A work item's failure, its message and code within their limits. */
@@ -59,7 +83,8 @@ export const MAX_LOG_DATA_BYTES = 1024 * 1024;
 
 /**
  * `text` within `max` UTF-8 bytes: a longer one is cut (never inside a character), the cut saying
- * how many bytes and naming the limit (`limit`, as the README names it).
+ * how many bytes and naming the limit (`limit`, as the README names it); text and note never
+ * pass `max` (one shorter than the note itself is cut to it with no note).
  */
 export function cutBytes(text: string, max: number, limit: string): string {
   // A UTF-16 unit is at most 3 UTF-8 bytes: the common short text is not encoded.
@@ -67,10 +92,13 @@ export function cutBytes(text: string, max: number, limit: string): string {
   const bytes = Buffer.from(text, 'utf8');
   if (bytes.length <= max) return text;
   const note = (n: number): string => ` [… ${n} more bytes cut: the limit ${limit} is ${max} (fixed)]`;
-  // The note decides how much is kept; its count may gain a digit, so twice.
-  let keep = max - Buffer.byteLength(note(bytes.length - max));
-  keep = max - Buffer.byteLength(note(bytes.length - keep));
-  while (keep > 0 && (bytes[keep]! & 0xc0) === 0x80) keep--;
+  // Never inside a character: back to its first byte (not a 10xxxxxx continuation byte).
+  const start = (k: number): number => {
+    while (k > 0 && (bytes[k]! & 0xc0) === 0x80) k--;
+    return k;
+  };
+  const keep = keptWithNote(bytes.length, max, (n) => Buffer.byteLength(note(n)), start);
+  if (keep === undefined) return bytes.toString('utf8', 0, start(max));
   return bytes.toString('utf8', 0, keep) + note(bytes.length - keep);
 }
 

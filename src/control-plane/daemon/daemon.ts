@@ -10,6 +10,8 @@
 // - sensors: every minInterval (aligned to an interval grid, so two daemons agree on the tick),
 //   enqueue EVALUATE_SENSOR with the stored cursor, unless the previous evaluation is still open.
 //   One whose tick cannot be started fails alone (PassReport.instigatorsFailed, logged once).
+//   One Outpost cannot evaluate (`unsupported`) found RUNNING is stopped instead, once, with a
+//   SKIPPED tick saying why (PassReport.sensorsStopped, logged once, coded).
 //   An ERROR location's schedules and sensors do not tick (PassReport.locationsSkipped), as
 //   Dagster's daemons skip a location with a load error: its definitions are the last good ones,
 //   kept for display, but a run they request would meet the code that failed to load, and a
@@ -33,7 +35,7 @@ import type { InstigatorsTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { expireLeases } from '../services/work-service.js';
 import { reapUnlaunchedRuns } from '../services/launch-reaper.js';
-import { startScheduleTick, startSensorTick } from '../services/ticks-service.js';
+import { startScheduleTick, startSensorTick, stopUnsupportedSensor } from '../services/ticks-service.js';
 import { DEFAULT_AUDIT_RETENTION_MS } from '../store/audit-log.js';
 import { DEFAULT_SKIPPED_TICK_RETENTION_MS, DEFAULT_TICK_RETENTION_MS } from '../store/instigators.js';
 import { Retention, type RetentionOptions } from './retention.js';
@@ -113,6 +115,8 @@ export interface PassReport {
   launchesFailed: string[];
   /** Audit, tick, session and sign-in-code rows deleted by retention this pass. */
   pruned: number;
+  /** Unsupported sensors (`location/name`) found RUNNING and stopped this pass. */
+  sensorsStopped: string[];
   /** Schedules and sensors (`location/name`) whose tick could not be started this pass. */
   instigatorsFailed: string[];
   /** ERROR locations with schedules or sensors: none of them ticked this pass. */
@@ -221,6 +225,7 @@ export class Daemon {
     const report: PassReport = {
       schedulesFired: [],
       sensorsFired: [],
+      sensorsStopped: [],
       runsTimedOut: [],
       launchesRequeued: [],
       launchesFailed: [],
@@ -286,7 +291,10 @@ export class Daemon {
       }
       for (const s of loc.snapshot.sensors) {
         const row = rows.find((r) => r.location === loc.name && r.kind === 'SENSOR' && r.name === s.name);
-        await pass(loc, 'SENSOR', s.name, report.sensorsFired, () => this.sensorPass(loc, s, row));
+        const fn = s.unsupported
+          ? () => this.stopUnsupported(loc, s, row, report.sensorsStopped)
+          : () => this.sensorPass(loc, s, row);
+        await pass(loc, 'SENSOR', s.name, report.sensorsFired, fn);
       }
     }
     this.failing = failing;
@@ -378,6 +386,28 @@ export class Daemon {
     if (last !== undefined && tickTime <= last) return false;
     if (await hasOpenTick(store.db, loc.name, 'SENSOR', s.name)) return false;
     return startSensorTick(store, { location: loc.name, name: s.name }, tickTime, row?.cursor ?? null, last);
+  }
+
+  /**
+   * An unsupported sensor found RUNNING: stopped, saying why (once: it is not RUNNING after), and
+   * added to `stopped`. Returns false: it never ticks.
+   */
+  private async stopUnsupported(
+    loc: LocationView,
+    s: NonNullable<LocationView['snapshot']>['sensors'][number],
+    row: InstigatorsTable | undefined,
+    stopped: string[],
+  ): Promise<boolean> {
+    if ((row?.state ?? s.defaultStatus) !== 'RUNNING' || !s.unsupported) return false;
+    const key = { location: loc.name, name: s.name };
+    if (await stopUnsupportedSensor(this.store, key, { unsupported: s.unsupported, defaultStatus: s.defaultStatus })) {
+      stopped.push(`${loc.name}/${s.name}`);
+      this.logger.warn(
+        { code: errorCode('UNSUPPORTED_DAGSTER_FEATURE'), ...key, detail: s.unsupported },
+        'a sensor Outpost cannot evaluate was RUNNING: stopped it rather than fail every tick (its tick history says why)',
+      );
+    }
+    return false;
   }
 
   private async timeoutStartingRuns(): Promise<string[]> {

@@ -7,7 +7,13 @@
 import type { ExpressionBuilder } from 'kysely';
 import { errorCode } from '../../shared/errors.js';
 import type { InstigatorKind } from '../store/instigators.js';
-import { finishTickForItem, insertTick, updateInstigator } from '../store/instigators.js';
+import {
+  finishTickForItem,
+  insertSkippedTick,
+  insertTick,
+  stopRunningInstigator,
+  updateInstigator,
+} from '../store/instigators.js';
 import type { Database } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { enqueue, type Exec } from '../store/work-items.js';
@@ -107,5 +113,25 @@ export async function startSensorTick(
     if (created) await insertTick(trx, store, { ...ref, tickTime, workItemId: item.id, cursor });
     await updateInstigator(trx, store, ref, { last_tick_at: tickTime });
     return created;
+  });
+}
+
+/**
+ * A sensor Outpost cannot evaluate (`unsupported`: Dagster's declarative automation sensor)
+ * found RUNNING (stored so from before starting one was refused, or by its default status):
+ * stopped, with one SKIPPED tick saying why, coded, in one transaction, instead of an evaluation
+ * that fails every interval. Returns whether this call stopped it (false: a replica did first).
+ */
+export async function stopUnsupportedSensor(
+  store: Store,
+  key: TickKey,
+  sensor: { unsupported: string; defaultStatus: 'RUNNING' | 'STOPPED' },
+): Promise<boolean> {
+  const ref = { ...key, kind: 'SENSOR' as InstigatorKind };
+  return store.transaction(async (trx) => {
+    if (!(await stopRunningInstigator(trx, store, ref, sensor.defaultStatus === 'RUNNING'))) return false;
+    const skipReason = `${errorCode('UNSUPPORTED_DAGSTER_FEATURE')}: ${sensor.unsupported}. It was RUNNING (started before Outpost refused to start it, or by its default status); Outpost stopped it rather than fail a tick every interval`;
+    await insertSkippedTick(trx, store, { ...ref, tickTime: store.now(), skipReason });
+    return true;
   });
 }

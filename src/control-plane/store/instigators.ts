@@ -96,6 +96,63 @@ export async function insertTick(
   return id;
 }
 
+/**
+ * Sets a RUNNING instigator (stored RUNNING, or no stored state and `defaultRunning`) STOPPED;
+ * returns whether this call did (false: it was stopped already, say by another daemon).
+ */
+export async function stopRunningInstigator(
+  exec: Exec,
+  store: Store,
+  key: { location: string; kind: InstigatorKind; name: string },
+  defaultRunning: boolean,
+): Promise<boolean> {
+  const now = store.now();
+  // A row to update: one with no stored state reads as its default.
+  await exec
+    .insertInto('instigators')
+    .values({ ...key, state: null, cursor: null, last_tick_at: null, updated_at: now })
+    .onConflict((oc) => oc.columns(['location', 'kind', 'name']).doNothing())
+    .execute();
+  const res = await exec
+    .updateTable('instigators')
+    .set({ state: 'STOPPED', updated_at: now })
+    .where('location', '=', key.location)
+    .where('kind', '=', key.kind)
+    .where('name', '=', key.name)
+    .where((eb) =>
+      defaultRunning ? eb.or([eb('state', '=', 'RUNNING'), eb('state', 'is', null)]) : eb('state', '=', 'RUNNING'),
+    )
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) > 0;
+}
+
+/** A tick that was skipped without an evaluation (no work item), saying why. */
+export async function insertSkippedTick(
+  exec: Exec,
+  store: Store,
+  t: { location: string; kind: InstigatorKind; name: string; tickTime: number; skipReason: string },
+): Promise<void> {
+  const now = store.now();
+  await exec
+    .insertInto('ticks')
+    .values({
+      id: newId('tick', now),
+      location: t.location,
+      kind: t.kind,
+      name: t.name,
+      tick_time: t.tickTime,
+      status: 'SKIPPED',
+      work_item_id: null,
+      run_ids: '[]',
+      skip_reason: tickMessage(t.skipReason),
+      error: null,
+      cursor: null,
+      created_at: now,
+      ended_at: now,
+    })
+    .execute();
+}
+
 /** How long finished ticks are kept (the daemon's retention duty prunes older ones). */
 export interface TickRetention {
   /** SUCCESS and FAILURE ticks (and SKIPPED ones, if `skippedMs` is longer). */

@@ -17,7 +17,7 @@ import {
   LOG_CHUNKS_IN_FLIGHT,
   SpoolShipper,
 } from '../../../src/agent/spool-shipper.js';
-import { eventLinesAfter } from '../../../src/agent/spool-lines.js';
+import { eventLinesAfter, readRange } from '../../../src/agent/spool-lines.js';
 import { confirmLogChunk } from '../../../src/agent/log-chunk-size.js';
 import { appendWhenContiguous } from '../../../src/control-plane/http/agent-logs.js';
 import { parseEventLines } from '../../../src/control-plane/graphql/event-lines.js';
@@ -463,5 +463,56 @@ test('an over-long line still being written waits for its end (nothing after it 
   assert.equal(
     (events[1]!.data as { droppedBytes: number }).droppedBytes,
     head.length + EVENT_LINE_MAX + 10 + 1024 * 1024 + 2,
+  );
+});
+
+test('an over-long line still being written is not read again from its start each pass: a pass reads what was appended', async () => {
+  // Before, every pass read the line's first 13 MiB again (1, 4, then 8 MiB) while it grew.
+  const { run } = await store.transaction((trx) =>
+    createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }),
+  );
+  const spoolDir = mkdtempSync(join(dir, 'spool-'));
+  const file = join(spoolDir, 'events.jsonl');
+  const line = (seq: number, type: string) =>
+    JSON.stringify({ seq, timestamp: 1_700_000_000_000 + seq, type, level: 'info', message: `m${seq}` });
+  const head = `{"seq":2,"timestamp":1700000000002,"type":"LOG","level":"info","message":"`;
+  writeFileSync(file, `${line(1, 'RUN_START')}\n${head}${'q'.repeat(EVENT_LINE_MAX + 10)}`);
+  let read = 0;
+  const counting: typeof readRange = (f, offset, max, alloc) => {
+    const buf = readRange(f, offset, max, alloc);
+    read += buf?.length ?? 0;
+    return buf;
+  };
+  const shipper = new SpoolShipper(
+    run.id,
+    AGENT,
+    spoolDir,
+    storeClient(run.id),
+    logger,
+    { runId: run.id, lastSeq: 0, stdoutBytes: 0, stderrBytes: 0, status: 'STARTING' },
+    undefined,
+    60_000,
+    counting,
+  );
+  await shipper.shipOnce(false);
+  assert.ok(read > EVENT_LINE_MAX, `the first pass reads the line through (${read} bytes)`);
+  const GROWTH = 4096;
+  for (let i = 0; i < 3; i++) {
+    appendFileSync(file, 'q'.repeat(GROWTH));
+    read = 0;
+    await shipper.shipOnce(false);
+    assert.ok(read <= GROWTH, `pass ${i + 2} read ${read} bytes for ${GROWTH} appended`);
+  }
+  assert.equal(shipper.lastSeq, 1, 'the unfinished line is not replaced yet');
+  appendFileSync(file, `"}\n${line(3, 'RUN_SUCCESS')}\n`);
+  for (let i = 0; i < 5 && shipper.lastSeq < 3; i++) await shipper.shipOnce(false);
+  const events = await listRunEvents(store, run.id, 0, 100);
+  assert.deepEqual(
+    events.map((e) => e.type),
+    ['RUN_START', 'ENGINE', 'RUN_SUCCESS'],
+  );
+  assert.equal(
+    (events[1]!.data as { droppedBytes: number }).droppedBytes,
+    head.length + EVENT_LINE_MAX + 10 + 3 * GROWTH + 2,
   );
 });

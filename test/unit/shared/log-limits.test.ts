@@ -9,6 +9,7 @@ import {
   boundedLogData,
   boundedLogMessage,
   cutBytes,
+  cutMessage,
 } from '../../../src/shared/message-limits.js';
 
 const NOTE = /^(.*) \[… (\d+) more bytes cut: the limit (\w+) is (\d+) \(fixed\)\]$/s;
@@ -34,6 +35,43 @@ test('a 4-byte character at the cut is kept whole or not at all', () => {
     assert.ok(m && !m[1]!.includes('\ufffd') && Buffer.byteLength(cut) <= 200, cut);
     assert.equal(Buffer.byteLength(m[1]!) + Number(m[2]), pad + 400);
   }
+});
+
+test("a cut text and its note never pass the maximum: the note's count gaining a digit, any character at the cut", () => {
+  // A 40-character limit name makes the note ~90 bytes, so the count crosses 99 -> 100 within
+  // the note's own length: the case where the note, sized for one count, grew by a byte.
+  for (const limit of ['someLimit', 'l'.repeat(40)]) {
+    for (const max of [100, 101, 102, 103, 200]) {
+      for (const ch of ['a', 'é', '€', '😀']) {
+        for (let pad = 0; pad < 4; pad++) {
+          for (let n = 1; n * Buffer.byteLength(ch) + pad <= max + 300; n++) {
+            const text = 'a'.repeat(pad) + ch.repeat(n);
+            const total = Buffer.byteLength(text);
+            const cut = cutBytes(text, max, limit);
+            assert.ok(
+              Buffer.byteLength(cut) <= max,
+              `${limit.length}/${max}/${ch}/${pad}/${n}: ${Buffer.byteLength(cut)} bytes`,
+            );
+            if (total <= max) {
+              assert.equal(cut, text);
+              continue;
+            }
+            const m = NOTE.exec(cut);
+            assert.ok(m && !m[1]!.includes('\ufffd'), cut);
+            assert.equal(Buffer.byteLength(m[1]!) + Number(m[2]), total);
+            const chars = cutMessage(text, max, limit);
+            assert.ok(chars.length <= max, `${limit.length}/${max}/${ch}/${pad}/${n}: ${chars.length} characters`);
+          }
+        }
+      }
+    }
+  }
+});
+
+test('a maximum shorter than the note itself: the text is cut to it, with no note', () => {
+  const cut = cutBytes('é'.repeat(100), 21, 'someLimit');
+  assert.equal(cut, 'é'.repeat(10));
+  assert.equal(cutMessage('x'.repeat(100), 21, 'someLimit'), 'x'.repeat(21));
 });
 
 test('fields within the limit are kept as they are; past it, their JSON text cut under `cut`', () => {
