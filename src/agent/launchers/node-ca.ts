@@ -13,6 +13,7 @@
 // user set, so user code and every process it starts see and inherit exactly what they did.
 // Anything this cannot reproduce exactly (a file that is not clean PEM certificates, NODE_OPTIONS
 // choosing a store, a location's own NODE_EXTRA_CA_CERTS, another Node major) changes nothing.
+import { spawnSync } from 'node:child_process';
 import { X509Certificate, createHash } from 'node:crypto';
 import {
   existsSync,
@@ -27,6 +28,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { rootCertificates } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { RUNS_COMPILED } from '../../shared/cli-command.js';
 import { CA_VARIABLES, NODE_CA_ENV, USE_OPENSSL_CA } from '../../shared/node-ca-env.js';
 import { subjectHash } from './subject-hash.js';
 
@@ -88,14 +91,7 @@ export function nodeCaStore(dataDir: string, env: NodeJS.ProcessEnv): NodeCaStor
   if (dataDir.includes(':')) return undefined;
   const key = `${dataDir}\0${extraCerts}`;
   if (!decided.has(key)) {
-    let store: NodeCaStore | undefined;
-    try {
-      store = buildStore(dataDir, extraCerts);
-    } catch {
-      // A certificate subjectHash cannot read, an unwritable data dir: the plain start, as promised.
-      store = undefined;
-    }
-    decided.set(key, store);
+    decided.set(key, buildInChild(dataDir, extraCerts));
   }
   return decided.get(key);
 }
@@ -113,7 +109,39 @@ function fileState(path: string): string | undefined {
 /** Store directories not used by an agent start for this long are removed (workers outlive restarts). */
 const STALE_STORE_MS = 30 * 24 * 3600_000;
 
-function buildStore(dataDir: string, extraCerts: string): NodeCaStore | undefined {
+/** The child's entry (node-ca-build.ts): argv dataDir, extraCerts; prints the store as JSON. */
+const BUILD_ENTRY = fileURLToPath(new URL('./node-ca-build.ts', import.meta.url));
+
+/**
+ * buildStore in a short-lived child. Parsing Node's bundled roots and the file (~290
+ * certificates here) grew the agent's young generation and left OpenSSL's freed certificates in
+ * its malloc arena: ~5 MB of RSS an idle agent never gave back, for a store whose result is four
+ * strings. The child reads neither NODE_EXTRA_CA_CERTS (it needs the file's text, not its trust)
+ * nor NODE_OPTIONS. Whatever it cannot do (a certificate subjectHash cannot read, an unwritable
+ * data dir, a child that fails) is the plain start, as promised.
+ */
+function buildInChild(dataDir: string, extraCerts: string): NodeCaStore | undefined {
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  delete env.NODE_EXTRA_CA_CERTS;
+  delete env.NODE_OPTIONS;
+  const loader = RUNS_COMPILED ? [] : ['--import', import.meta.resolve('tsx')];
+  const child = spawnSync(process.execPath, [...loader, BUILD_ENTRY, dataDir, extraCerts], {
+    env,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'ignore'],
+    timeout: 60_000,
+  });
+  if (child.status !== 0) return undefined;
+  try {
+    const store = JSON.parse(child.stdout) as NodeCaStore | null;
+    return store && store.extraCerts === extraCerts ? store : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The store's files under `dataDir` (run in the child: buildInChild). */
+export function buildStore(dataDir: string, extraCerts: string): NodeCaStore | undefined {
   const read = fileState(extraCerts);
   let text: string;
   try {
