@@ -439,16 +439,25 @@ test('a spool line over EVENT_LINE_MAX (written past the SDK) is replaced at its
   assert.equal((await getRun(store.db, run.id))?.status, 'SUCCESS');
 });
 
-test('an over-long line still being written waits for its end (nothing after it is guessed), then is replaced', async () => {
+/**
+ * A run whose spool holds RUN_START and then a LOG line longer than EVENT_LINE_MAX whose end
+ * is not written yet (`head`: its first bytes); `line` makes a whole event line.
+ */
+async function overlongLineInSpool() {
   const { run } = await store.transaction((trx) =>
     createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }),
   );
   const spoolDir = mkdtempSync(join(dir, 'spool-'));
   const file = join(spoolDir, 'events.jsonl');
-  const line = (seq: number, type: string) =>
+  const line = (seq: number, type: string): string =>
     JSON.stringify({ seq, timestamp: 1_700_000_000_000 + seq, type, level: 'info', message: `m${seq}` });
   const head = `{"seq":2,"timestamp":1700000000002,"type":"LOG","level":"info","message":"`;
   writeFileSync(file, `${line(1, 'RUN_START')}\n${head}${'q'.repeat(EVENT_LINE_MAX + 10)}`);
+  return { run, spoolDir, file, line, head };
+}
+
+test('an over-long line still being written waits for its end (nothing after it is guessed), then is replaced', async () => {
+  const { run, spoolDir, file, line, head } = await overlongLineInSpool();
   const shipper = shipperFromStart(run.id, spoolDir, storeClient(run.id));
   for (let i = 0; i < 3; i++) await shipper.shipOnce(false);
   assert.equal(shipper.lastSeq, 1, 'the unfinished line is not replaced yet');
@@ -468,15 +477,7 @@ test('an over-long line still being written waits for its end (nothing after it 
 
 test('an over-long line still being written is not read again from its start each pass: a pass reads what was appended', async () => {
   // Before, every pass read the line's first 13 MiB again (1, 4, then 8 MiB) while it grew.
-  const { run } = await store.transaction((trx) =>
-    createRun(trx, store, { location: 'l', job: 'j', runConfig: {}, tags: {} }),
-  );
-  const spoolDir = mkdtempSync(join(dir, 'spool-'));
-  const file = join(spoolDir, 'events.jsonl');
-  const line = (seq: number, type: string) =>
-    JSON.stringify({ seq, timestamp: 1_700_000_000_000 + seq, type, level: 'info', message: `m${seq}` });
-  const head = `{"seq":2,"timestamp":1700000000002,"type":"LOG","level":"info","message":"`;
-  writeFileSync(file, `${line(1, 'RUN_START')}\n${head}${'q'.repeat(EVENT_LINE_MAX + 10)}`);
+  const { run, spoolDir, file, line, head } = await overlongLineInSpool();
   let read = 0;
   const counting: typeof readRange = (f, offset, max, alloc) => {
     const buf = readRange(f, offset, max, alloc);
