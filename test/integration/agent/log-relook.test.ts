@@ -64,6 +64,10 @@ test('a whole chunk written while a chunk awaits its answer is sent before that 
   let firstAnswered = false;
   let release!: () => void;
   const released = new Promise<void>((r) => (release = r));
+  /** The worker's later writes, awaited before the last pass (one landing after the test ended threw there). */
+  let tail: Promise<unknown> = Promise.resolve();
+  const writeAfter = (ms: number, data: Buffer): Promise<void> =>
+    new Promise((done) => setTimeout(() => done(appendFileSync(file, data)), ms));
   const client: ControlPlaneClient = {
     ...real,
     appendComputeLogs: async (...args) => {
@@ -72,8 +76,7 @@ test('a whole chunk written while a chunk awaits its answer is sent before that 
       if (n === 1) {
         // The worker goes on writing once the shipper found nothing more to read: a whole chunk,
         // then a short tail.
-        setTimeout(() => appendFileSync(file, text(LOG_CHUNK, 10_000)), 30);
-        setTimeout(() => appendFileSync(file, text(5_000, 900_000)), 200);
+        tail = Promise.all([writeAfter(30, text(LOG_CHUNK, 10_000)), writeAfter(200, text(5_000, 900_000))]);
       } else if (n === 2 && !firstAnswered) {
         sentWhileHeld++;
         release();
@@ -107,6 +110,7 @@ test('a whole chunk written while a chunk awaits its answer is sent before that 
   try {
     for (let i = 0; i < 50 && (await shipper.shipOnce(false)); i++);
     // Whatever the tail's timing, a last pass once the worker is done.
+    await tail;
     for (let i = 0; i < 50 && (await shipper.shipOnce(true)); i++);
   } finally {
     clearTimeout(timer);
