@@ -347,7 +347,7 @@ export async function startAgent(opts: StartAgentOptions): Promise<RunningAgent>
           everyMs: Math.min(retentionMs, RETENTION_SWEEP_MS),
           controlPlane,
           agentId: () => agentId,
-          busy: (runId) => launcher.running().includes(runId),
+          busy: (runId) => launcher.busy(runId),
           now: Date.now,
           logger: log,
         })

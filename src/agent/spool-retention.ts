@@ -2,7 +2,8 @@
 // does not grow with every run for ever. A run's directory goes only when all of these hold:
 // - no process of the run is alive here (its recorded worker, or any writer of its spool), and
 //   this process is not launching or supervising it;
-// - nothing in it was written for `retentionMs` (the retention period, --spool-retention-hours);
+// - nothing in it was written for `retentionMs` (the retention period, --spool-retention-hours),
+//   judged again after the control plane answers (a relaunch may have written meanwhile);
 // - the control plane says the run has ended and stores all of it: its events up to the spool's
 //   last seq, and both log files to their full size, none of their output dropped by its per-run
 //   log cap (runCursor with logsTruncated; a control plane too old to say keeps the directory).
@@ -109,6 +110,13 @@ export async function sweepRunDirs(
       result.kept.set(runId, judged.why);
       continue;
     }
+    // The answer took time: a launch (a restarted agent relaunching this run) may have written
+    // here meanwhile, and the run it wrote for may be the one the control plane says has ended.
+    const since = localKeepReason(opts, runId, opts.now(), () => spoolsWrittenNow());
+    if (since) {
+      result.kept.set(runId, since);
+      continue;
+    }
     try {
       // Not following links: user code may have planted a symlink in its spool.
       rmSync(join(runsRoot(opts.dataDir), runId), { recursive: true, force: true });
@@ -181,10 +189,16 @@ async function storedKeepReason(
   return { settled: false };
 }
 
-/** Newest mtime of the run directory's and its spool's entries (ms). */
+/**
+ * Newest mtime of the run directory, its spool and their entries (ms). The directories' own count:
+ * a launch's mkdir is a write, and an empty directory made a moment ago is not an old one.
+ */
 function lastWrite(dir: string, spool: string): number {
   let newest = 0;
   for (const d of [dir, spool]) {
+    const own = lstatSync(d, { throwIfNoEntry: false });
+    if (!own) continue;
+    if (own.mtimeMs > newest) newest = own.mtimeMs;
     let names: string[];
     try {
       names = readdirSync(d);

@@ -400,6 +400,11 @@ export class ProcessLauncher implements Launcher {
     return { code: null, signal: null, known: false };
   }
 
+  /** Whether this process is launching the run or supervising its live worker (retention keeps it). */
+  busy(runId: string): boolean {
+    return this.launching.has(runId) || this.running().includes(runId);
+  }
+
   /** Runs whose worker this process spawned and that are still running (for heartbeats). */
   running(): string[] {
     return [...this.children].filter(([, c]) => c.exit === undefined).map(([runId]) => runId);

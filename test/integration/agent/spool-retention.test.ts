@@ -4,7 +4,16 @@
 // cut (the spool is then their only full copy), or one within its retention period stays.
 // Real control plane, real Temporal, a real agent running real runs of examples/hello.
 import assert from 'node:assert/strict';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { buildSchema, parse, validate } from 'graphql';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -54,7 +63,7 @@ const retentionOptions = (retentionMs: number, controlPlane: SpoolRetentionOptio
   retentionMs,
   controlPlane,
   agentId: () => agent.agentId,
-  busy: (runId: string) => agent.launcher.running().includes(runId),
+  busy: (runId: string) => agent.launcher.busy(runId),
   now: Date.now,
   logger: createLogger({ name: 'test-retention', level: 'silent' }),
 });
@@ -101,6 +110,44 @@ test('a finished, fully stored run goes once its retention has passed; one withi
   // The events and logs stay readable where they are stored.
   assert.match(await stack.computeLogs(done, 'stdout'), /hello eu/);
   assert.ok(!readdirSync(join(agent.launcher.runDir(done), '..')).includes(done));
+});
+
+test('a directory created or written while a sweep runs is within its retention period, whatever the control plane then says', async () => {
+  // A kill -9 between a launch's mkdir and its first file (a warm launch waiting for a standby)
+  // left an empty directory; the restarted agent's first sweep saw it empty, asked about it, and
+  // by the answer the relaunched run had finished and stored everything: the sweep deleted the
+  // run directory, spool and all, seconds after its last write.
+  const emptied = await launchRegion('eu');
+  const rewritten = await launchRegion('us');
+  for (const id of [emptied, rewritten]) {
+    await stack.waitRun(id, ['SUCCESS']);
+    await until(`${id} shipped`, async () =>
+      (await agent.controlPlane.runCursor(agent.agentId, id)).stdoutBytes > 0 ? true : undefined,
+    );
+  }
+  // An empty directory made a moment ago, as the launch's mkdir leaves it.
+  rmSync(agent.launcher.runDir(emptied), { recursive: true });
+  mkdirSync(agent.launcher.runDir(emptied), { mode: 0o700 });
+  // Entries and directories all written two days ago, and a write while the sweep waits for the
+  // control plane's answer (a recovering launch's first file).
+  const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
+  const dir = agent.launcher.runDir(rewritten);
+  const spool = agent.launcher.spoolDir(rewritten);
+  for (const d of [spool, dir]) {
+    for (const name of readdirSync(d)) utimesSync(join(d, name), twoDaysAgo, twoDaysAgo);
+    utimesSync(d, twoDaysAgo, twoDaysAgo);
+  }
+  const slow: SpoolRetentionOptions['controlPlane'] = {
+    async retentionCursor(agentId, runId) {
+      if (runId === rewritten) writeFileSync(join(dir, 'late-write'), '');
+      return agent.controlPlane.retentionCursor(agentId, runId);
+    },
+  };
+  const r = await sweepRunDirs(retentionOptions(3_600_000, slow));
+  assert.equal(r.kept.get(emptied), 'within its retention period');
+  assert.equal(r.kept.get(rewritten), 'within its retention period');
+  assert.ok(existsSync(agent.launcher.runDir(emptied)));
+  assert.ok(existsSync(join(spool, 'stdout.log')));
 });
 
 test('a sweep asks the control plane about a bounded number of directories, least recently asked first, and not again soon about one it cannot judge or whose logs were cut', async () => {
