@@ -78,6 +78,9 @@ export class CodeServerManager {
   private readonly children = new Map<ChildProcess, Killer>();
   private readonly reporter: LocationReporter;
   private socketDir: string | undefined;
+  /** Workspace refreshes asked for, and the latest one whose answer was applied (refresh()). */
+  private refreshesAsked = 0;
+  private refreshApplied = 0;
 
   constructor(private readonly opts: CodeServerManagerOptions) {
     this.cli = opts.cliCommand ?? defaultCliCommand();
@@ -94,7 +97,12 @@ export class CodeServerManager {
 
   /** Fetches the workspace and reconciles. */
   async refresh(): Promise<void> {
+    const asked = ++this.refreshesAsked;
     const entries = await this.opts.controlPlane.workspace(this.opts.agentId());
+    // Refreshes overlap (the reconcile timer, a launch's or a sync's refresh): an answer older
+    // than one already applied would remove locations added since, stopping their servers.
+    if (asked < this.refreshApplied) return;
+    this.refreshApplied = asked;
     this.reconcile(entries);
   }
 
@@ -291,6 +299,12 @@ export class CodeServerManager {
         unary<object, GetServerInfoResponse>(server.client, 'getServerInfo', {}, 10_000),
         unary<object, GetDefinitionsResponse>(server.client, 'getDefinitions', {}, 60_000),
       ]);
+      // Its definitions took up to a minute: the location may have been removed or moved on to a
+      // newer version meanwhile (as the Dagster path checks after its load).
+      if (slot.removed || this.stopped || slot.version !== version) {
+        await killServer(server);
+        return;
+      }
       this.serve(slot, server);
       const loadError = defs.loadError ?? info.loadError;
       if (loadError) {
