@@ -44,6 +44,8 @@ export const MAX_CURSOR_QUESTIONS_PER_SWEEP = 200;
 /** How long a directory whose answer cannot change soon is not asked about again (doubling up to a week). */
 const FIRST_BACKOFF_MS = 60 * 60 * 1000;
 const MAX_BACKOFF_MS = 7 * 24 * 60 * 60 * 1000;
+/** How old a /proc walk of open spool files may be and still serve a recheck. */
+const WALK_REUSE_MS = 1_000;
 
 /**
  * What sweeps remember between them (nothing a restart needs): when each run was last asked
@@ -72,10 +74,16 @@ export async function sweepRunDirs(
   // Cheap checks on disk first; the /proc walk once for the sweep, only when a directory is old
   // enough to need it; then the control plane, least recently asked first, at most a bounded number.
   const now = opts.now();
-  let written: Set<string> | undefined;
+  // The /proc walk, taken again for a recheck only when over a second old: a sweep may delete
+  // up to MAX_CURSOR_QUESTIONS_PER_SWEEP directories, each rechecked on the agent's main thread.
+  let walk: { at: number; files: Set<string> } | undefined;
+  const written = (): Set<string> => {
+    if (!walk || opts.now() - walk.at > WALK_REUSE_MS) walk = { at: opts.now(), files: spoolsWrittenNow() };
+    return walk.files;
+  };
   const candidates: string[] = [];
   for (const runId of runIds) {
-    const why = localKeepReason(opts, runId, now, () => (written ??= spoolsWrittenNow()));
+    const why = localKeepReason(opts, runId, now, written);
     if (why) result.kept.set(runId, why);
     else candidates.push(runId);
   }
@@ -112,7 +120,7 @@ export async function sweepRunDirs(
     }
     // The answer took time: a launch (a restarted agent relaunching this run) may have written
     // here meanwhile, and the run it wrote for may be the one the control plane says has ended.
-    const since = localKeepReason(opts, runId, opts.now(), () => spoolsWrittenNow());
+    const since = localKeepReason(opts, runId, opts.now(), written);
     if (since) {
       result.kept.set(runId, since);
       continue;
