@@ -340,7 +340,12 @@ export class Daemon {
         },
         'schedule ticks came due while no daemon pass ran (downtime, or a pass held up); only the latest fires (missed-tick policy)',
       );
-    const started = await startScheduleTick(store, { location: loc.name, name: s.name }, tick);
+    const started = await startScheduleTick(
+      store,
+      { location: loc.name, name: s.name },
+      tick,
+      s.defaultStatus === 'RUNNING',
+    );
     if (started.created) this.noteSuperseded(`${loc.name}/${s.name}`, started.superseded, tick);
     return started.created;
   }
@@ -385,7 +390,8 @@ export class Daemon {
     const last = row?.last_tick_at == null ? undefined : Number(row.last_tick_at);
     if (last !== undefined && tickTime <= last) return false;
     if (await hasOpenTick(store.db, loc.name, 'SENSOR', s.name)) return false;
-    return startSensorTick(store, { location: loc.name, name: s.name }, tickTime, row?.cursor ?? null, last);
+    // The row was read at the pass's start: startSensorTick decides again on the locked row.
+    return startSensorTick(store, { location: loc.name, name: s.name }, tickTime, s.defaultStatus === 'RUNNING');
   }
 
   /**
@@ -422,7 +428,7 @@ export class Daemon {
     const failed: string[] = [];
     for (const { id } of stuck) {
       const changed = await store.transaction(async (trx) => {
-        const r = await setRunStatus(trx, store, id, 'FAILURE', { strict: false });
+        const r = await setRunStatus(trx, store, id, 'FAILURE', { strict: false, from: ['STARTING'] });
         if (r.changed) {
           await appendEngineEvent(
             trx,

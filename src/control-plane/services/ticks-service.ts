@@ -9,6 +9,8 @@ import { errorCode } from '../../shared/errors.js';
 import type { InstigatorKind } from '../store/instigators.js';
 import {
   finishTickForItem,
+  hasOpenTick,
+  lockInstigator,
   insertSkippedTick,
   insertTick,
   stopRunningInstigator,
@@ -31,9 +33,19 @@ export interface ScheduleTickStart {
   superseded: number[];
 }
 
-export async function startScheduleTick(store: Store, key: TickKey, tickTime: number): Promise<ScheduleTickStart> {
+export async function startScheduleTick(
+  store: Store,
+  key: TickKey,
+  tickTime: number,
+  defaultRunning: boolean,
+): Promise<ScheduleTickStart> {
   const ref = { ...key, kind: 'SCHEDULE' as InstigatorKind };
   return store.transaction(async (trx) => {
+    // Stopped (or restarted, which moves last_tick_at to now) since the daemon's read: no tick.
+    const row = await lockInstigator(trx, store, ref);
+    const state = row.state ?? (defaultRunning ? 'RUNNING' : 'STOPPED');
+    if (state !== 'RUNNING' || (row.last_tick_at != null && tickTime <= Number(row.last_tick_at)))
+      return { created: false, superseded: [] };
     const { item, created } = await enqueue(trx, store, {
       kind: 'EVALUATE_SCHEDULE',
       payload: { location: key.location, schedule: key.name, tickTimeMs: tickTime },
@@ -90,16 +102,27 @@ async function supersedeWaitingTicks(trx: Exec, store: Store, key: TickKey, tick
   return skipped;
 }
 
-/** Returns whether the tick was new (an EVALUATE_SENSOR item was enqueued). */
+/**
+ * Returns whether the tick was new (an EVALUATE_SENSOR item was enqueued). The daemon decided
+ * from a read taken at the start of its pass; the decision is re-made here on the instigator's
+ * row, locked until commit (a completion that moves the cursor, another replica's tick and a
+ * stop by a user all write that row): still RUNNING, this tick past its last, none open, and
+ * the cursor as stored now.
+ */
 export async function startSensorTick(
   store: Store,
   key: TickKey,
   tickTime: number,
-  cursor: string | null,
-  lastTickTime: number | undefined,
+  defaultRunning: boolean,
 ): Promise<boolean> {
   const ref = { ...key, kind: 'SENSOR' as InstigatorKind };
   return store.transaction(async (trx) => {
+    const row = await lockInstigator(trx, store, ref);
+    if ((row.state ?? (defaultRunning ? 'RUNNING' : 'STOPPED')) !== 'RUNNING') return false;
+    const lastTickTime = row.last_tick_at == null ? undefined : Number(row.last_tick_at);
+    if (lastTickTime !== undefined && tickTime <= lastTickTime) return false;
+    if (await hasOpenTick(trx, key.location, 'SENSOR', key.name)) return false;
+    const cursor = row.cursor;
     const { item, created } = await enqueue(trx, store, {
       kind: 'EVALUATE_SENSOR',
       payload: {

@@ -283,3 +283,29 @@ export async function listTicks(
     endedAt: r.ended_at === null ? null : Number(r.ended_at),
   }));
 }
+
+/**
+ * The instigator's row (created with no stored state if missing), locked until the transaction
+ * ends (PostgreSQL FOR UPDATE; SQLite's transaction holds the write lock already).
+ */
+export async function lockInstigator(
+  exec: Exec,
+  store: Store,
+  key: { location: string; kind: InstigatorKind; name: string },
+): Promise<InstigatorsTable> {
+  await exec
+    .insertInto('instigators')
+    .values({ ...key, state: null, cursor: null, last_tick_at: null, updated_at: store.now() })
+    .onConflict((oc) => oc.columns(['location', 'kind', 'name']).doNothing())
+    .execute();
+  return store.dialect
+    .lockForUpdate(
+      exec
+        .selectFrom('instigators')
+        .selectAll()
+        .where('location', '=', key.location)
+        .where('kind', '=', key.kind)
+        .where('name', '=', key.name),
+    )
+    .executeTakeFirstOrThrow();
+}

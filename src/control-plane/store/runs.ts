@@ -206,6 +206,12 @@ export interface SetStatusOptions {
   /** Throw ILLEGAL_RUN_TRANSITION (true) or leave the status as is (false). Default true. */
   strict?: boolean;
   agentId?: string;
+  /**
+   * Move only from one of these (the status the caller's decision was based on). Checked on the
+   * status re-read here, and the UPDATE is conditional on it: a run that moved meanwhile
+   * (STARTING -> STARTED) is left as is (changed: false), whatever `strict` says.
+   */
+  from?: readonly RunStatus[];
 }
 
 /**
@@ -221,6 +227,7 @@ export async function setRunStatus(
 ): Promise<{ run: RunView; changed: boolean }> {
   for (let attempt = 0; attempt < 5; attempt++) {
     const run = await requireRun(exec, runId);
+    if (opts.from && !opts.from.includes(run.status)) return { run, changed: false };
     const r = checkTransition(run.status, to);
     if (!r.ok) {
       if (opts.strict === false) return { run, changed: false };
@@ -283,4 +290,19 @@ export async function appendEngineEvent(
       error: null,
     })
     .execute();
+}
+
+/**
+ * Whether run `runId` is in one of `statuses`, holding its row until the transaction ends (a
+ * no-op UPDATE: a row lock on PostgreSQL, where FOR UPDATE would do too; SQLite's transactions
+ * hold the write lock already). A concurrent setRunStatus waits, then re-reads.
+ */
+export async function lockRunIn(exec: Exec, runId: string, statuses: readonly RunStatus[]): Promise<boolean> {
+  const res = await exec
+    .updateTable('runs')
+    .set({ updated_at: sql<number>`updated_at` })
+    .where('id', '=', runId)
+    .where('status', 'in', [...statuses])
+    .executeTakeFirst();
+  return Number(res.numUpdatedRows) === 1;
 }

@@ -1,0 +1,117 @@
+// The daemon decides from reads taken before it writes; another transaction (an agent's
+// completion, a worker's RUN_START, another replica) may commit in between. Each case holds the
+// daemon at its write with a PostgreSQL lock, commits that other transaction meanwhile, and lets
+// the daemon go on: its write must follow what is stored by then, not what it read.
+// - A sensor tick began from the cursor read at the pass's start: a tick that completed during
+//   the pass (moving the cursor) had its run requests evaluated again from the old cursor.
+// - The STARTING timeout failed a run whose RUN_START landed between its list and its update.
+// PostgreSQL only: SQLite serializes writers with BEGIN IMMEDIATE, and its reads outside a
+// transaction cannot be held from outside.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { sql } from 'kysely';
+import { Daemon } from '../../../src/control-plane/daemon/daemon.js';
+import { setSensorState } from '../../../src/control-plane/services/instigators-service.js';
+import { deployCodeLocation } from '../../../src/control-plane/services/locations-service.js';
+import { createRun, reportRunLaunched } from '../../../src/control-plane/services/runs-service.js';
+import { claimWork, completeWork } from '../../../src/control-plane/services/work-service.js';
+import { finishTickForItem, updateInstigator } from '../../../src/control-plane/store/instigators.js';
+import { reportCodeLocation } from '../../../src/control-plane/store/locations.js';
+import { getRun, setRunStatus } from '../../../src/control-plane/store/runs.js';
+import { Store } from '../../../src/control-plane/store/store.js';
+import { createLogger } from '../../../src/shared/logger.js';
+import { SNAPSHOT } from '../../support/control-plane-harness.js';
+import { describeEachDialect } from '../../support/storage.js';
+import { until } from '../../support/wait.js';
+
+const at = (h: number, m: number, s = 0) => Date.UTC(2026, 0, 1, h, m, s);
+
+describeEachDialect('daemon: a write after a stale read', (target) => {
+  if (target.dialect !== 'postgres') {
+    describe('held with PostgreSQL locks', () => {
+      test('SQLite', { skip: 'the interleaving is held with PostgreSQL locks; SQLite serializes writers' }, () => {});
+    });
+    return;
+  }
+  let store: Store;
+  const clock = { now: at(12, 0, 30) };
+  let daemon: Daemon;
+
+  before(async () => {
+    store = await Store.open({ url: await target.freshUrl(), clock: () => clock.now });
+    daemon = new Daemon(store, createLogger({ name: 'test', level: 'silent' }), { startingTimeoutMs: 1_000 });
+    const loc = await deployCodeLocation(store, { name: 'hello', module: 'x.ts' });
+    // No schedule: the sensor's open-tick check is the pass's first read of `ticks`.
+    const snapshot = { ...SNAPSHOT, schedules: [] };
+    await reportCodeLocation(store, { location: 'hello', version: loc.version, status: 'LOADED', snapshot });
+    const [sync] = await claimWork(store, { agentId: 'A', limit: 1, waitMs: 0 });
+    await completeWork(store, 'A', sync!.id, { status: 'LOADED' });
+  });
+  after(async () => {
+    await store?.close();
+  });
+
+  /** The statements of other sessions waiting for a lock now. */
+  const waiting = async (): Promise<string[]> =>
+    (
+      await sql<{ query: string }>`SELECT query FROM pg_stat_activity
+        WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()`.execute(store.db)
+    ).rows.map((r) => r.query);
+
+  test('a sensor tick begun after the previous one completed during the pass starts from the stored cursor', async () => {
+    await setSensorState(store, 'hello', 'files', 'RUNNING');
+    assert.deepEqual((await daemon.runOnce()).sensorsFired, ['hello/files']);
+    const [first] = await claimWork(store, { agentId: 'A', limit: 1, waitMs: 0 });
+    assert.equal(first?.kind, 'EVALUATE_SENSOR');
+    clock.now = at(12, 1, 5);
+    let pass: Promise<unknown> | undefined;
+    await store.transaction(async (trx) => {
+      // The pass reads the sensor's row (cursor null, its tick open), then waits here.
+      await sql`LOCK TABLE ticks IN ACCESS EXCLUSIVE MODE`.execute(trx);
+      pass = daemon.runOnce();
+      const held = await until('the pass waits on ticks', async () => {
+        const w = await waiting();
+        return w.length ? w : undefined;
+      });
+      assert.match(held.join('\n'), /from "ticks"/i);
+      // The agent completes the open tick meanwhile, moving the cursor.
+      await finishTickForItem(trx, store, first.id, { status: 'SUCCESS', cursor: 'c2' });
+      await updateInstigator(trx, store, { location: 'hello', kind: 'SENSOR', name: 'files' }, { cursor: 'c2' });
+    });
+    await pass;
+    const evaluations = await store.db
+      .selectFrom('work_items')
+      .select(['payload'])
+      .where('kind', '=', 'EVALUATE_SENSOR')
+      .orderBy('created_at')
+      .execute();
+    const cursors = evaluations.map((e) => (JSON.parse(e.payload) as { cursor: string | null }).cursor);
+    assert.deepEqual(cursors, [null, 'c2'], 'the second evaluation starts from the cursor the first one stored');
+    await setSensorState(store, 'hello', 'files', 'STOPPED');
+  });
+
+  test('the STARTING timeout leaves a run whose RUN_START landed between its list and its update', async () => {
+    const { run } = await store.transaction((trx) =>
+      createRun(trx, store, { location: 'hello', job: 'hello', runConfig: {}, tags: {} }),
+    );
+    const claimed = await claimWork(store, { agentId: 'A', limit: 50, waitMs: 0 });
+    assert.ok(claimed.some((i) => i.kind === 'LAUNCH_RUN' && i.runId === run.id));
+    await reportRunLaunched(store, 'A', run.id, { pid: 1 });
+    clock.now += 2_000;
+    let pass: Promise<{ runsTimedOut: string[] }> | undefined;
+    await store.transaction(async (trx) => {
+      // Reads go on (the list sees STARTING); the daemon's UPDATE of this row waits.
+      await sql`SELECT id FROM runs WHERE id = ${run.id} FOR UPDATE`.execute(trx);
+      pass = daemon.runOnce();
+      const held = await until('the timeout waits on the run row', async () => {
+        const w = await waiting();
+        return w.length ? w : undefined;
+      });
+      assert.match(held.join('\n'), /update "runs"/i);
+      // The worker's RUN_START is stored meanwhile.
+      await setRunStatus(trx, store, run.id, 'STARTED');
+    });
+    assert.deepEqual((await pass!).runsTimedOut, []);
+    assert.equal((await getRun(store.db, run.id))?.status, 'STARTED');
+  });
+});
