@@ -8,7 +8,7 @@
 // change is conditional on the row being as read.
 import { errorCode } from '../../shared/errors.js';
 import { countEngineEvents } from '../store/run-events.js';
-import { appendEngineEvent } from '../store/runs.js';
+import { appendEngineEvent, lockRunIn } from '../store/runs.js';
 import type { Store } from '../store/store.js';
 import { listStaleAckedLaunches, requeueAcked } from '../store/work-queue.js';
 import { failItem } from './work-service.js';
@@ -40,11 +40,14 @@ export async function reapUnlaunchedRuns(store: Store, launchDeadlineMs: number)
           message: `not launched within ${seconds} s of being acknowledged, ${tries} of ${row.max_attempts} attempts; last: ${who}`,
         },
         (eb) => eb.and([eb('status', '=', 'ACKED'), eb('updated_at', '=', row.updated_at)]),
+        // Listed with its run QUEUED; reportRunLaunched does not touch the item's updated_at.
+        ['QUEUED'],
       );
       if (item.status === 'FAILED') report.failed.push(runId);
       continue;
     }
     const requeued = await store.transaction(async (trx) => {
+      if (!(await lockRunIn(trx, runId, ['QUEUED']))) return false;
       if (!(await requeueAcked(trx, row.id, row.updated_at, now))) return false;
       await appendEngineEvent(
         trx,

@@ -7,6 +7,8 @@ import { boundedFailure } from '../../shared/message-limits.js';
 import { ResultSchemas, type WorkItemKind } from '../../shared/work-items.js';
 import { formatZodIssues } from '../../shared/zod-issues.js';
 import type { Store } from '../store/store.js';
+import type { RunStatus } from '../core/run-state.js';
+import { lockRunIn } from '../store/runs.js';
 import { getWorkItem, type WorkItemView } from '../store/work-items.js';
 import {
   ackWorkBatch,
@@ -108,10 +110,16 @@ export async function expireLeases(store: Store): Promise<number> {
   const requeued = await requeueExpiredLeases(store, now);
   const exhausted = await listExhaustedLeases(store, now);
   for (const row of exhausted) {
-    await failItem(store, row.id, {
-      code: 'OUTPOST_ERR_WORK_ITEM_EXHAUSTED',
-      message: `lease expired after ${row.attempts} of ${row.max_attempts} attempts (last holder ${row.lease_owner ?? '?'})`,
-    });
+    // Only as listed: the holder may ack a lapsed lease meanwhile (then its workflow is running).
+    await failItem(
+      store,
+      row.id,
+      {
+        code: 'OUTPOST_ERR_WORK_ITEM_EXHAUSTED',
+        message: `lease expired after ${row.attempts} of ${row.max_attempts} attempts (last holder ${row.lease_owner ?? '?'})`,
+      },
+      (eb) => eb.and([eb('status', '=', 'CLAIMED'), eb('lease_expires_at', '<=', now)]),
+    );
   }
   if (requeued) store.signals.notifyWork();
   return requeued + exhausted.length;
@@ -176,9 +184,12 @@ export async function failItem(
   id: string,
   error: { code: string; message: string },
   guard?: Parameters<typeof markFailed>[4],
+  /** Fail it only while its run is in one of these (row-locked until commit). */
+  runIn?: readonly RunStatus[],
 ): Promise<WorkItemView> {
   return store.transaction(async (trx) => {
     const current = (await getWorkItem(trx, id))!;
+    if (runIn && current.runId && !(await lockRunIn(trx, current.runId, runIn))) return current;
     if (await markFailed(trx, store, id, error, guard)) await applyFailure(trx, store, current, error);
     return (await getWorkItem(trx, id))!;
   });

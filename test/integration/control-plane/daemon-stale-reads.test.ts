@@ -5,6 +5,10 @@
 // - A sensor tick began from the cursor read at the pass's start: a tick that completed during
 //   the pass (moving the cursor) had its run requests evaluated again from the old cursor.
 // - The STARTING timeout failed a run whose RUN_START landed between its list and its update.
+// - The launch reaper queued again (or failed) a launch whose run was reported launched between
+//   its list and its update (the report does not touch the work item the reaper guards on).
+// - Lease expiry failed an item, and with it its run, that its holder acknowledged between the
+//   list of exhausted leases and the update (a lapsed lease may still be acknowledged).
 // PostgreSQL only: SQLite serializes writers with BEGIN IMMEDIATE, and its reads outside a
 // transaction cannot be held from outside.
 import assert from 'node:assert/strict';
@@ -18,6 +22,9 @@ import { claimWork, completeWork } from '../../../src/control-plane/services/wor
 import { finishTickForItem, updateInstigator } from '../../../src/control-plane/store/instigators.js';
 import { reportCodeLocation } from '../../../src/control-plane/store/locations.js';
 import { getRun, setRunStatus } from '../../../src/control-plane/store/runs.js';
+import { ackWork } from '../../../src/control-plane/store/work-queue.js';
+import { getWorkItem } from '../../../src/control-plane/store/work-items.js';
+import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 import { Store } from '../../../src/control-plane/store/store.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { SNAPSHOT } from '../../support/control-plane-harness.js';
@@ -39,7 +46,10 @@ describeEachDialect('daemon: a write after a stale read', (target) => {
 
   before(async () => {
     store = await Store.open({ url: await target.freshUrl(), clock: () => clock.now });
-    daemon = new Daemon(store, createLogger({ name: 'test', level: 'silent' }), { startingTimeoutMs: 1_000 });
+    daemon = new Daemon(store, createLogger({ name: 'test', level: 'silent' }), {
+      startingTimeoutMs: 1_000,
+      launchDeadlineMs: 60_000,
+    });
     const loc = await deployCodeLocation(store, { name: 'hello', module: 'x.ts' });
     // No schedule: the sensor's open-tick check is the pass's first read of `ticks`.
     const snapshot = { ...SNAPSHOT, schedules: [] };
@@ -113,5 +123,73 @@ describeEachDialect('daemon: a write after a stale read', (target) => {
     });
     assert.deepEqual((await pass!).runsTimedOut, []);
     assert.equal((await getRun(store.db, run.id))?.status, 'STARTED');
+  });
+
+  /** A new run and its LAUNCH_RUN item, claimed by agent A. */
+  const claimedLaunch = async (): Promise<{ runId: string; itemId: string }> => {
+    const { run } = await store.transaction((trx) =>
+      createRun(trx, store, { location: 'hello', job: 'hello', runConfig: {}, tags: {} }),
+    );
+    const claimed = await claimWork(store, { agentId: 'A', limit: 50, waitMs: 0 });
+    const item = claimed.find((i) => i.kind === 'LAUNCH_RUN' && i.runId === run.id);
+    assert.ok(item);
+    return { runId: run.id, itemId: item.id };
+  };
+
+  test('the launch reaper does not queue again a launch reported launched between its list and its update', async () => {
+    const { runId, itemId } = await claimedLaunch();
+    await ackWork(store, 'A', itemId, runWorkflowId(runId));
+    clock.now += 61_000;
+    let pass: Promise<{ launchesRequeued: string[]; launchesFailed: string[] }> | undefined;
+    await store.transaction(async (trx) => {
+      await sql`SELECT id FROM runs WHERE id = ${runId} FOR UPDATE`.execute(trx);
+      pass = daemon.runOnce();
+      const held = await until('the reaper waits on the run row', async () => {
+        const w = await waiting();
+        return w.length ? w : undefined;
+      });
+      assert.match(held.join('\n'), /update "runs"/i);
+      // The agent's launch report lands meanwhile.
+      await setRunStatus(trx, store, runId, 'STARTING');
+    });
+    const report = await pass!;
+    assert.deepEqual([report.launchesRequeued, report.launchesFailed], [[], []]);
+    assert.equal((await getWorkItem(store.db, itemId))?.status, 'ACKED');
+    const queuedAgain = await store.db
+      .selectFrom('run_events')
+      .select('message')
+      .where('run_id', '=', runId)
+      .where('message', 'like', '%queued again%')
+      .execute();
+    assert.deepEqual(queuedAgain, []);
+    assert.equal((await getRun(store.db, runId))?.status, 'STARTING');
+  });
+
+  test('lease expiry does not fail an item its holder acknowledged between the list and the update', async () => {
+    const { runId, itemId } = await claimedLaunch();
+    // Its last attempt: past the lease it is exhausted, not queued again.
+    await store.db.updateTable('work_items').set({ max_attempts: 1 }).where('id', '=', itemId).execute();
+    clock.now += 10 * 60_000;
+    let pass: Promise<unknown> | undefined;
+    await store.transaction(async (trx) => {
+      await sql`SELECT id FROM work_items WHERE id = ${itemId} FOR UPDATE`.execute(trx);
+      pass = daemon.runOnce();
+      const held = await until('the expiry waits on the item row', async () => {
+        const w = await waiting();
+        return w.length ? w : undefined;
+      });
+      assert.match(held.join('\n'), /update "work_items"/i);
+      // The holder's ack of its lapsed lease lands meanwhile (ackWork's own statement).
+      await trx
+        .updateTable('work_items')
+        .set({ status: 'ACKED', lease_expires_at: null, workflow_id: runWorkflowId(runId), updated_at: clock.now })
+        .where('id', '=', itemId)
+        .where('status', '=', 'CLAIMED')
+        .where('lease_owner', '=', 'A')
+        .execute();
+    });
+    await pass;
+    assert.equal((await getWorkItem(store.db, itemId))?.status, 'ACKED');
+    assert.equal((await getRun(store.db, runId))?.status, 'QUEUED');
   });
 });
