@@ -5,44 +5,38 @@
 // - a workspace answer older than one already applied must not undo it (a refresh asked before
 //   a location was deployed, answered after one asked later, removed the location's server).
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { unary } from '../../../src/agent/code-server-client.js';
 import { CodeServerManager } from '../../../src/agent/code-server-manager.js';
 import { createControlPlaneClient, type ControlPlaneClient } from '../../../src/agent/control-plane-client.js';
-import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
+import { type ControlPlane } from '../../../src/control-plane/index.js';
 import type { GetDefinitionsResponse } from '../../../src/gen/outpost/codeserver/v1/code_server.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { until } from '../../support/wait.js';
+import { startBareControlPlane, type BareControlPlane } from '../../support/bare-control-plane.js';
 
 const MODULE = 'test/fixtures/user-code/slow-location/definitions.ts';
 const logger = createLogger({ name: 'test', level: 'silent' });
 let dir: string;
 let cp: ControlPlane;
+let bare: BareControlPlane | undefined;
 let userToken: string;
 let client: ControlPlaneClient;
 let agentId: string;
 const managers: CodeServerManager[] = [];
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'outpost-cs-races-'));
-  cp = await startControlPlane({
-    databaseUrl: `sqlite:${join(dir, 'db.sqlite')}`,
-    port: 0,
-    logger,
-    daemon: false,
-    web: false,
-  });
+  bare = await startBareControlPlane('cs-races', logger);
+  ({ cp, dir } = bare);
   userToken = await cp.issueToken('user', 'u');
   client = createControlPlaneClient({ url: cp.url, token: await cp.issueToken('agent', 'a') });
   ({ agentId } = await client.registerAgent({ name: 'a', hostname: 'h', version: '0', taskQueue: 'q' }));
 });
 after(async () => {
   await Promise.all(managers.map((m) => m.stop()));
-  await cp.close();
-  rmSync(dir, { recursive: true, force: true });
+  await bare?.close();
 });
 
 async function deploy(name: string, env: Record<string, string>): Promise<number> {

@@ -5,20 +5,18 @@
 // Calls reuse kept-alive connections. Real control plane on a socket; the proxy cases go
 // through a plain HTTP relay in front of it that answers as a misbehaving proxy would.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createControlPlaneClient } from '../../../src/agent/control-plane-client.js';
-import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
+import { type ControlPlane } from '../../../src/control-plane/index.js';
 import { freePort } from '../../../src/shared/net.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { startRelay, type Relay } from '../../support/relay.js';
+import { startBareControlPlane, type BareControlPlane } from '../../support/bare-control-plane.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
-let dir: string;
 let cp: ControlPlane;
+let bare: BareControlPlane | undefined;
 let token: string;
 let relay: Relay;
 let relayUrl: string;
@@ -56,14 +54,8 @@ function relayStep(
 }
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'outpost-cp-client-'));
-  cp = await startControlPlane({
-    databaseUrl: `sqlite:${join(dir, 'db.sqlite')}`,
-    port: 0,
-    logger,
-    daemon: false,
-    web: false,
-  });
+  bare = await startBareControlPlane('cp-client', logger);
+  ({ cp } = bare);
   token = await cp.issueToken('agent', 'a');
   relay = await startRelay(cp.url, relayStep);
   relay.server.on('connection', () => connections++);
@@ -71,8 +63,7 @@ before(async () => {
 });
 after(async () => {
   await relay.close();
-  await cp.close();
-  rmSync(dir, { recursive: true, force: true });
+  await bare?.close();
 });
 
 const codeOf = async (p: Promise<unknown>): Promise<string | undefined> => {

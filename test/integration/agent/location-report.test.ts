@@ -4,38 +4,29 @@
 // sent again once the claim lands, or the location would stay LOADING for good. Real control
 // plane on a socket, the agent's real client and code-server manager, a real code server.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { CodeServerManager } from '../../../src/agent/code-server-manager.js';
 import { createControlPlaneClient, type ControlPlaneClient } from '../../../src/agent/control-plane-client.js';
-import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
+import { type ControlPlane } from '../../../src/control-plane/index.js';
 import { getLocation } from '../../../src/control-plane/store/locations.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { until } from '../../support/wait.js';
+import { startBareControlPlane, type BareControlPlane } from '../../support/bare-control-plane.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
-let dir: string;
 let cp: ControlPlane;
+let bare: BareControlPlane | undefined;
 let client: ControlPlaneClient;
 let manager: CodeServerManager | undefined;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'outpost-report-'));
-  cp = await startControlPlane({
-    databaseUrl: `sqlite:${join(dir, 'db.sqlite')}`,
-    port: 0,
-    logger,
-    daemon: false,
-    web: false,
-  });
+  bare = await startBareControlPlane('report', logger);
+  ({ cp } = bare);
   client = createControlPlaneClient({ url: cp.url, token: await cp.issueToken('agent', 'a') });
 });
 after(async () => {
   await manager?.stop();
-  await cp.close();
-  rmSync(dir, { recursive: true, force: true });
+  await bare?.close();
 });
 
 test('a LOADED report refused before the SYNC claim is sent again once the claim lands', async () => {

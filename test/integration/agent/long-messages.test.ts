@@ -4,35 +4,27 @@
 // result or failure (Temporal's history) nor in a request to the control plane. A real control
 // plane on a socket, the agent's real client, code-server manager and port, a real code server.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApplicationFailure } from '@temporalio/common';
 import { coded } from '../../../activities/failures.js';
 import { CodeServerManager } from '../../../src/agent/code-server-manager.js';
 import { createControlPlaneClient } from '../../../src/agent/control-plane-client.js';
 import { createOutpostCodeLocations } from '../../../src/agent/outpost-code-location.js';
-import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
+import { type ControlPlane } from '../../../src/control-plane/index.js';
 import { FIXED_INPUT_LIMITS as L } from '../../../src/control-plane/limits.js';
 import { createLogger } from '../../../src/shared/logger.js';
+import { startBareControlPlane, type BareControlPlane } from '../../support/bare-control-plane.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const LONG = 2_000_000;
-let dir: string;
 let cp: ControlPlane;
+let bare: BareControlPlane | undefined;
 let manager: CodeServerManager | undefined;
 let port: ReturnType<typeof createOutpostCodeLocations>;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'outpost-long-'));
-  cp = await startControlPlane({
-    databaseUrl: `sqlite:${join(dir, 'db.sqlite')}`,
-    port: 0,
-    logger,
-    daemon: false,
-    web: false,
-  });
+  bare = await startBareControlPlane('long', logger);
+  ({ cp } = bare);
   const client = createControlPlaneClient({ url: cp.url, token: await cp.issueToken('agent', 'a') });
   const user = await cp.issueToken('user', 'u');
   const deployed = await fetch(`${cp.url}/graphql`, {
@@ -51,8 +43,7 @@ before(async () => {
 });
 after(async () => {
   await manager?.stop();
-  await cp.close();
-  rmSync(dir, { recursive: true, force: true });
+  await bare?.close();
 });
 
 /** `text` kept within `max`, starting with what was sent and naming `limit`, with the count it cut. */

@@ -3,34 +3,27 @@
 // AGENT_ID_TAKEN (retrying cannot help; the error says how to rotate) instead of retrying for
 // hours; restarted with a token an ADMIN created as its old token's successor, it keeps its id.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { readAgentId } from '../../../src/agent/agent-identity.js';
 import { createControlPlaneClient } from '../../../src/agent/control-plane-client.js';
 import { register } from '../../../src/agent/register-agent.js';
-import { createToken, revokeToken, startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
+import { createToken, revokeToken, type ControlPlane } from '../../../src/control-plane/index.js';
 import { isOutpostError } from '../../../src/shared/errors.js';
 import { createLogger } from '../../../src/shared/logger.js';
+import { startBareControlPlane, type BareControlPlane } from '../../support/bare-control-plane.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 let dir: string;
 let cp: ControlPlane;
+let bare: BareControlPlane | undefined;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'outpost-rotation-'));
-  cp = await startControlPlane({
-    databaseUrl: `sqlite:${join(dir, 'db.sqlite')}`,
-    port: 0,
-    logger,
-    daemon: false,
-    web: false,
-  });
+  bare = await startBareControlPlane('rotation', logger);
+  ({ cp, dir } = bare);
 });
 after(async () => {
-  await cp?.close();
-  rmSync(dir, { recursive: true, force: true });
+  await bare?.close();
 });
 
 const registerWith = (token: string, dataDir: string, signal: AbortSignal) =>

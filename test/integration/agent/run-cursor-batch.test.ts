@@ -4,23 +4,21 @@
 // control plane on a socket behind a counting relay; the relay can also answer as a control plane
 // from before `runCursors` (unknown field), which the agent then asks one run at a time.
 import assert from 'node:assert/strict';
-import { mkdtempSync, rmSync } from 'node:fs';
 import type { IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { createControlPlaneClient, type ControlPlaneClient } from '../../../src/agent/control-plane-client.js';
-import { startControlPlane, type ControlPlane } from '../../../src/control-plane/index.js';
+import { type ControlPlane } from '../../../src/control-plane/index.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { workItemWorkflowId } from '../../../src/shared/workflow-contract.js';
 import { SNAPSHOT } from '../../support/control-plane-harness.js';
 import { graphqlCall, type Vars } from '../../support/graphql-call.js';
 import { firstField, startRelay, type Relay } from '../../support/relay.js';
+import { startBareControlPlane, type BareControlPlane } from '../../support/bare-control-plane.js';
 
 const logger = createLogger({ name: 'test', level: 'silent' });
 const RUNS = 12;
-let dir: string;
 let cp: ControlPlane;
+let bare: BareControlPlane | undefined;
 let relay: Relay;
 let relayUrl: string;
 const tok = { user: '', agent: '', b: '' };
@@ -45,16 +43,11 @@ const gql = <T>(path: string, token: string, query: string, variables: Vars = {}
   graphqlCall<T>(cp.url, path, token, query, variables);
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'outpost-cursor-batch-'));
-  cp = await startControlPlane({
-    databaseUrl: `sqlite:${join(dir, 'db.sqlite')}`,
-    port: 0,
-    logger,
-    daemon: false,
-    web: false,
+  bare = await startBareControlPlane('cursor-batch', logger, {
     // Low enough that the cost of ids, counted per id, shows (the last test).
     limits: { maxQueryCost: 2000 },
   });
+  ({ cp } = bare);
   tok.user = await cp.issueToken('user', 'admin');
   tok.agent = await cp.issueToken('agent', 'a');
   tok.b = await cp.issueToken('agent', 'b');
@@ -82,8 +75,7 @@ before(async () => {
 });
 after(async () => {
   await relay.close();
-  await cp.close();
-  rmSync(dir, { recursive: true, force: true });
+  await bare?.close();
 });
 
 /** Every run's cursor asked for at once; each answer must be its own run's. */
