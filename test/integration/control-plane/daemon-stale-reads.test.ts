@@ -14,7 +14,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { sql } from 'kysely';
-import { Daemon } from '../../../src/control-plane/daemon/daemon.js';
+import { Daemon, type PassReport } from '../../../src/control-plane/daemon/daemon.js';
 import { setSensorState } from '../../../src/control-plane/services/instigators-service.js';
 import { deployCodeLocation } from '../../../src/control-plane/services/locations-service.js';
 import { createRun, reportRunLaunched } from '../../../src/control-plane/services/runs-service.js';
@@ -68,22 +68,28 @@ describeEachDialect('daemon: a write after a stale read', (target) => {
         WHERE wait_event_type = 'Lock' AND pid <> pg_backend_pid()`.execute(store.db)
     ).rows.map((r) => r.query);
 
+  /** Starts a daemon pass and returns it once it waits on a lock, in a statement matching `at`. */
+  const passHeldAt = async (at: RegExp, what: string): Promise<{ pass: Promise<PassReport> }> => {
+    const pass = daemon.runOnce();
+    const held = await until(what, async () => {
+      const w = await waiting();
+      return w.length ? w : undefined;
+    });
+    assert.match(held.join('\n'), at);
+    return { pass };
+  };
+
   test('a sensor tick begun after the previous one completed during the pass starts from the stored cursor', async () => {
     await setSensorState(store, 'hello', 'files', 'RUNNING');
     assert.deepEqual((await daemon.runOnce()).sensorsFired, ['hello/files']);
     const [first] = await claimWork(store, { agentId: 'A', limit: 1, waitMs: 0 });
     assert.equal(first?.kind, 'EVALUATE_SENSOR');
     clock.now = at(12, 1, 5);
-    let pass: Promise<unknown> | undefined;
+    let pass: Promise<PassReport> | undefined;
     await store.transaction(async (trx) => {
       // The pass reads the sensor's row (cursor null, its tick open), then waits here.
       await sql`LOCK TABLE ticks IN ACCESS EXCLUSIVE MODE`.execute(trx);
-      pass = daemon.runOnce();
-      const held = await until('the pass waits on ticks', async () => {
-        const w = await waiting();
-        return w.length ? w : undefined;
-      });
-      assert.match(held.join('\n'), /from "ticks"/i);
+      ({ pass } = await passHeldAt(/from "ticks"/i, 'the pass waits on ticks'));
       // The agent completes the open tick meanwhile, moving the cursor.
       await finishTickForItem(trx, store, first.id, { status: 'SUCCESS', cursor: 'c2' });
       await updateInstigator(trx, store, { location: 'hello', kind: 'SENSOR', name: 'files' }, { cursor: 'c2' });
@@ -108,16 +114,11 @@ describeEachDialect('daemon: a write after a stale read', (target) => {
     assert.ok(claimed.some((i) => i.kind === 'LAUNCH_RUN' && i.runId === run.id));
     await reportRunLaunched(store, 'A', run.id, { pid: 1 });
     clock.now += 2_000;
-    let pass: Promise<{ runsTimedOut: string[] }> | undefined;
+    let pass: Promise<PassReport> | undefined;
     await store.transaction(async (trx) => {
       // Reads go on (the list sees STARTING); the daemon's UPDATE of this row waits.
       await sql`SELECT id FROM runs WHERE id = ${run.id} FOR UPDATE`.execute(trx);
-      pass = daemon.runOnce();
-      const held = await until('the timeout waits on the run row', async () => {
-        const w = await waiting();
-        return w.length ? w : undefined;
-      });
-      assert.match(held.join('\n'), /update "runs"/i);
+      ({ pass } = await passHeldAt(/update "runs"/i, 'the timeout waits on the run row'));
       // The worker's RUN_START is stored meanwhile.
       await setRunStatus(trx, store, run.id, 'STARTED');
     });
@@ -140,15 +141,10 @@ describeEachDialect('daemon: a write after a stale read', (target) => {
     const { runId, itemId } = await claimedLaunch();
     await ackWork(store, 'A', itemId, runWorkflowId(runId));
     clock.now += 61_000;
-    let pass: Promise<{ launchesRequeued: string[]; launchesFailed: string[] }> | undefined;
+    let pass: Promise<PassReport> | undefined;
     await store.transaction(async (trx) => {
       await sql`SELECT id FROM runs WHERE id = ${runId} FOR UPDATE`.execute(trx);
-      pass = daemon.runOnce();
-      const held = await until('the reaper waits on the run row', async () => {
-        const w = await waiting();
-        return w.length ? w : undefined;
-      });
-      assert.match(held.join('\n'), /update "runs"/i);
+      ({ pass } = await passHeldAt(/update "runs"/i, 'the reaper waits on the run row'));
       // The agent's launch report lands meanwhile.
       await setRunStatus(trx, store, runId, 'STARTING');
     });
@@ -170,15 +166,10 @@ describeEachDialect('daemon: a write after a stale read', (target) => {
     // Its last attempt: past the lease it is exhausted, not queued again.
     await store.db.updateTable('work_items').set({ max_attempts: 1 }).where('id', '=', itemId).execute();
     clock.now += 10 * 60_000;
-    let pass: Promise<unknown> | undefined;
+    let pass: Promise<PassReport> | undefined;
     await store.transaction(async (trx) => {
       await sql`SELECT id FROM work_items WHERE id = ${itemId} FOR UPDATE`.execute(trx);
-      pass = daemon.runOnce();
-      const held = await until('the expiry waits on the item row', async () => {
-        const w = await waiting();
-        return w.length ? w : undefined;
-      });
-      assert.match(held.join('\n'), /update "work_items"/i);
+      ({ pass } = await passHeldAt(/update "work_items"/i, 'the expiry waits on the item row'));
       // The holder's ack of its lapsed lease lands meanwhile (ackWork's own statement).
       await trx
         .updateTable('work_items')
