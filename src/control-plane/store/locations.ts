@@ -46,6 +46,19 @@ export async function requireLocation(exec: Exec, name: string): Promise<Locatio
   return l;
 }
 
+/**
+ * The location's row, locked until the transaction ends (PostgreSQL FOR UPDATE; SQLite's write
+ * transaction holds the lock already): a deploy, reload or delete builds on the row as it is
+ * once no other one is writing it, not on what it read before (on PostgreSQL a plain read does
+ * not wait for a deploy in flight).
+ */
+export async function lockLocation(exec: Exec, store: Store, name: string): Promise<LocationView | undefined> {
+  const r = await store.dialect
+    .lockForUpdate(exec.selectFrom('code_locations').selectAll().where('name', '=', name))
+    .executeTakeFirst();
+  return r ? toView(r) : undefined;
+}
+
 export async function listLocations(exec: Exec): Promise<LocationView[]> {
   const rows = await exec.selectFrom('code_locations').selectAll().orderBy('name').execute();
   return rows.map(toView);
@@ -57,7 +70,7 @@ export async function listLocations(exec: Exec): Promise<LocationView[]> {
  */
 export async function writeLocationVersion(exec: Exec, store: Store, spec: CodeLocationSpec): Promise<number> {
   const now = store.now();
-  const existing = await getLocation(exec, spec.name);
+  const existing = await lockLocation(exec, store, spec.name);
   // Past the last version of a deleted location of this name too: never a reused version.
   const floor = await exec
     .selectFrom('location_version_floors')
