@@ -60,3 +60,16 @@ export function describeEachDialect(name: string, fn: (target: DialectTarget) =>
     describe(`${name} [postgres]`, () => fn(postgresTarget(process.env.OUTPOST_TEST_PG_URL!)));
   }
 }
+
+/**
+ * `describe` on PostgreSQL alone, for a case SQLite cannot have (`why`, printed in the title): an
+ * interleaving held with PostgreSQL locks, where SQLite serializes every writer. Skipped as
+ * describeEachDialect skips PostgreSQL.
+ */
+export function describePostgres(name: string, why: string, fn: (target: DialectTarget) => void): void {
+  const skip = postgresSkipReason();
+  if (skip) console.warn(`skipping "${name} [postgres]": ${skip}`);
+  describe(`${name} [postgres only: ${why}]`, skip ? { skip } : {}, () => {
+    if (!skip) fn(postgresTarget(process.env.OUTPOST_TEST_PG_URL!));
+  });
+}
