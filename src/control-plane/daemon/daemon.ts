@@ -19,18 +19,17 @@
 //   location loads, a schedule fires its latest missed tick as after downtime.
 // - a store that cannot be reached (POSTGRES_UNAVAILABLE) or is closed ends the pass at once: it
 //   is no instigator's fault. The outage is logged once, coded; passes back off until it is back.
-// - runs stuck in STARTING past `startingTimeoutMs` become FAILURE with an ENGINE event.
+// - runs stuck in STARTING past `startingTimeoutMs` become FAILURE with an ENGINE event
+//   (starting-timeout.ts).
 // - expired work-item leases are returned to the queue (or failed) even when no agent polls.
 // - acknowledged launches whose run never reported launched within `launchDeadlineMs` are
 //   queued again, then fail with RUN_LAUNCH_TIMEOUT (launch-reaper.ts).
 // - audit rows and finished ticks past their retention, and dead sessions, are deleted (retention.ts).
-import { Cron } from 'croner';
 import { backoffDelay } from '../../shared/backoff.js';
 import { errorCode, errorLogFields, type OutpostError } from '../../shared/errors.js';
 import type { Logger } from '../../shared/logger.js';
 import { hasOpenTick, listInstigators, updateInstigator, type InstigatorKind } from '../store/instigators.js';
 import { listLocations, type LocationView } from '../store/locations.js';
-import { appendEngineEvent, setRunStatus } from '../store/runs.js';
 import type { InstigatorsTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { expireLeases } from '../services/work-service.js';
@@ -39,6 +38,8 @@ import { startScheduleTick, startSensorTick, stopUnsupportedSensor } from '../se
 import { DEFAULT_AUDIT_RETENTION_MS } from '../store/audit-log.js';
 import { DEFAULT_SKIPPED_TICK_RETENTION_MS, DEFAULT_TICK_RETENTION_MS } from '../store/instigators.js';
 import { Retention, type RetentionOptions } from './retention.js';
+import { countTicksBetween, latestDueTick, MAX_COUNTED_TICKS } from './cron-ticks.js';
+import { timeoutStartingRuns } from '../services/starting-timeout.js';
 
 export type { RetentionOptions } from './retention.js';
 
@@ -67,44 +68,6 @@ export const DEFAULT_DAEMON_OPTIONS: DaemonOptions = {
 
 /** The longest wait between passes while the store is unavailable. */
 const OUTAGE_BACKOFF_MAX_MS = 10_000;
-
-/** Searches back from `now` in growing windows, so a long downtime costs few cron steps. */
-const SEARCH_WINDOWS_MS = [3_600_000, 86_400_000, 31 * 86_400_000, 366 * 86_400_000];
-const MAX_STEPS = 100_000;
-
-/** The latest cron time t with after < t <= now, or undefined. */
-export function latestDueTick(cron: string, timezone: string, after: number, now: number): number | undefined {
-  const c = new Cron(cron, { timezone, paused: true });
-  for (const w of [...SEARCH_WINDOWS_MS, Infinity]) {
-    const start = Math.max(after, now - w);
-    const first = c.nextRun(new Date(start))?.getTime();
-    if (first === undefined || first > now) {
-      if (start === after) return undefined;
-      continue;
-    }
-    let t: number = first;
-    for (let i = 0; i < MAX_STEPS; i++) {
-      const n: number | undefined = c.nextRun(new Date(t))?.getTime();
-      if (n === undefined || n > now) break;
-      t = n;
-    }
-    return t;
-  }
-  return undefined;
-}
-
-/** Missed ticks are counted up to this many (a long downtime is reported as "N+"). */
-const MAX_COUNTED_TICKS = 10_000;
-
-/** How many cron times t with after < t < before (at most MAX_COUNTED_TICKS). */
-export function countTicksBetween(cron: string, timezone: string, after: number, before: number): number {
-  const c = new Cron(cron, { timezone, paused: true });
-  let n = 0;
-  for (let t = c.nextRun(new Date(after))?.getTime(); t !== undefined && t < before && n < MAX_COUNTED_TICKS; n++) {
-    t = c.nextRun(new Date(t))?.getTime();
-  }
-  return n;
-}
 
 export interface PassReport {
   schedulesFired: string[];
@@ -300,7 +263,8 @@ export class Daemon {
     this.failing = failing;
     this.skipped = skipped;
     report.locationsSkipped = [...skipped];
-    report.runsTimedOut = await this.timeoutStartingRuns();
+    report.runsTimedOut = await timeoutStartingRuns(this.store, this.options.startingTimeoutMs);
+    for (const runId of report.runsTimedOut) this.logger.warn({ runId }, 'run failed: STARTING timeout');
     report.pruned = await this.retention.maybePrune();
     if (enqueued) this.store.signals.notifyWork();
     return report;
@@ -414,41 +378,5 @@ export class Daemon {
       );
     }
     return false;
-  }
-
-  private async timeoutStartingRuns(): Promise<string[]> {
-    const store = this.store;
-    const limit = this.options.startingTimeoutMs;
-    const stuck = await store.db
-      .selectFrom('runs')
-      .select(['id'])
-      .where('status', '=', 'STARTING')
-      .where('launched_at', '<', store.now() - limit)
-      .execute();
-    const failed: string[] = [];
-    for (const { id } of stuck) {
-      const changed = await store.transaction(async (trx) => {
-        const r = await setRunStatus(trx, store, id, 'FAILURE', { strict: false, from: ['STARTING'] });
-        if (r.changed) {
-          await appendEngineEvent(
-            trx,
-            store,
-            id,
-            `run did not start within ${Math.round(limit / 1000)} s of launch (STARTING timeout)`,
-            'error',
-            {
-              reason: 'STARTING_TIMEOUT',
-              startingTimeoutMs: limit,
-            },
-          );
-        }
-        return r.changed;
-      });
-      if (changed) {
-        failed.push(id);
-        this.logger.warn({ runId: id }, 'run failed: STARTING timeout');
-      }
-    }
-    return failed;
   }
 }

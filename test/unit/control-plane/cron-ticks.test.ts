@@ -2,7 +2,7 @@
 // including time zones and downtimes long enough to need the widening search.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { latestDueTick } from '../../../src/control-plane/daemon/daemon.js';
+import { latestDueTick } from '../../../src/control-plane/daemon/cron-ticks.js';
 
 const utc = (iso: string) => Date.parse(iso);
 
