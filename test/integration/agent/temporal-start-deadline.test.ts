@@ -5,7 +5,7 @@
 // freezing it stops no other test.
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer as createTlsServer } from 'node:tls';
@@ -17,6 +17,7 @@ import { connectWithin, whenTemporalAnswers } from '../../../src/agent/temporal-
 import { isOutpostError } from '../../../src/shared/errors.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { startDevServer, type DevServer } from '../../../src/shared/temporal-dev-server.js';
+import { until } from '../../support/wait.js';
 
 const log = createLogger({ name: 'test', level: 'silent' });
 let server: DevServer;
@@ -144,9 +145,24 @@ test('a TLS misconfiguration ends the start at once instead of waiting for Tempo
   }
 });
 
+/**
+ * Each thread's state letter (/proc/<pid>/task/<tid>/stat, after the command's closing paren):
+ * 'T' once a SIGSTOP has taken effect on it.
+ */
+function threadStates(pid: number): string[] {
+  return readdirSync(`/proc/${pid}/task`).map((tid) => {
+    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+  });
+}
+
 test('a Temporal that holds the connection and never answers: the check and a new connection end with TEMPORAL_UNAVAILABLE', async () => {
-  process.kill(server.process.pid!, 'SIGSTOP');
+  const pid = server.process.pid!;
+  process.kill(pid, 'SIGSTOP');
   try {
+    // kill() returns once the signal is queued; on a loaded host a thread of the server can still
+    // run for a moment (CI once saw the check answered 15 ms later). Every thread stopped first.
+    await until('every thread of the dev server stopped', () => threadStates(pid).every((s) => s === 'T'), 10_000, 5);
     assertUnavailable(await outcome(checkSearchAttributes(client, 'default', log, server.address, 1_000)), 'client');
     assertUnavailable(await outcome(checkSearchAttributes(native, 'default', log, server.address, 1_000)), 'native');
     const connecting = connectWithin(
