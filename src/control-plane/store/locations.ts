@@ -47,16 +47,33 @@ export async function requireLocation(exec: Exec, name: string): Promise<Locatio
 }
 
 /**
- * The location's row, locked until the transaction ends (PostgreSQL FOR UPDATE; SQLite's write
- * transaction holds the lock already): a deploy, reload or delete builds on the row as it is
- * once no other one is writing it, not on what it read before (on PostgreSQL a plain read does
- * not wait for a deploy in flight).
+ * The location's row (undefined if it has none), read once its name is locked until the
+ * transaction ends. Every deploy, reload and delete takes this lock first, so writers of one name
+ * run one after another (on SQLite the write transaction has them so anyway) and each builds on
+ * what the one before committed, not on what it read before.
  */
 export async function lockLocation(exec: Exec, store: Store, name: string): Promise<LocationView | undefined> {
-  const r = await store.dialect
-    .lockForUpdate(exec.selectFrom('code_locations').selectAll().where('name', '=', name))
-    .executeTakeFirst();
-  return r ? toView(r) : undefined;
+  await lockName(exec, store, name);
+  return getLocation(exec, name);
+}
+
+/**
+ * Locks `name` until the transaction ends and returns its version floor (0 if no location of
+ * this name was deleted). The lock is the name's floor row (PostgreSQL FOR UPDATE), created if
+ * missing, not the location's own row: a name with no row (new, or deleted) would lock nothing,
+ * and two deploys of it would both write the same version under one SYNC item.
+ */
+async function lockName(exec: Exec, store: Store, name: string): Promise<number> {
+  // A racing insert of the same name waits here until the other transaction ends.
+  await exec
+    .insertInto('location_version_floors')
+    .values({ name, version: 0 })
+    .onConflict((oc) => oc.column('name').doNothing())
+    .execute();
+  const floor = await store.dialect
+    .lockForUpdate(exec.selectFrom('location_version_floors').select('version').where('name', '=', name))
+    .executeTakeFirstOrThrow();
+  return Number(floor.version);
 }
 
 export async function listLocations(exec: Exec): Promise<LocationView[]> {
@@ -70,14 +87,10 @@ export async function listLocations(exec: Exec): Promise<LocationView[]> {
  */
 export async function writeLocationVersion(exec: Exec, store: Store, spec: CodeLocationSpec): Promise<number> {
   const now = store.now();
-  const existing = await lockLocation(exec, store, spec.name);
   // Past the last version of a deleted location of this name too: never a reused version.
-  const floor = await exec
-    .selectFrom('location_version_floors')
-    .select('version')
-    .where('name', '=', spec.name)
-    .executeTakeFirst();
-  const version = Math.max(existing?.version ?? 0, Number(floor?.version ?? 0)) + 1;
+  const floor = await lockName(exec, store, spec.name);
+  const existing = await getLocation(exec, spec.name);
+  const version = Math.max(existing?.version ?? 0, floor) + 1;
   await exec
     .insertInto('code_locations')
     .values({

@@ -189,7 +189,10 @@ export interface TicksTable {
   ended_at: number | null;
 }
 
-/** The last version a deleted location reached: a later deploy under its name goes past it. */
+/**
+ * The last version a deleted location reached (0 if none was): a later deploy under its name goes
+ * past it. A name's row is also its write lock (store/locations.ts lockLocation).
+ */
 export interface LocationVersionFloorsTable {
   name: string;
   version: number;
