@@ -177,9 +177,10 @@ export interface RunOfAgentA {
 /**
  * `loadedLocation`, then a second agent registered with its own token, and a `hello` run whose
  * LAUNCH_RUN item agent A claims, acks and reports launched: the set-up of the agent upload
- * endpoints' ownership tests.
+ * endpoints' ownership tests. Up to `'claimed'`, A only claims it: A holds the run through its
+ * lease alone (not acked, no launching agent recorded), which lapses `store.limits.leaseMs` on.
  */
-export async function runOfAgentA(h: Harness): Promise<RunOfAgentA> {
+export async function runOfAgentA(h: Harness, upTo: 'claimed' | 'launched' = 'launched'): Promise<RunOfAgentA> {
   const agentA = await loadedLocation(h);
   const tokenB = (await createToken(h.store, 'agent', 'deployment-b')).token;
   const reg = await h.gql<{ registerAgent: { agentId: string } }>(
@@ -201,6 +202,7 @@ export async function runOfAgentA(h: Harness): Promise<RunOfAgentA> {
     { a: agentA },
   );
   const item = claimed.data!.claimWork[0]!;
+  if (upTo === 'claimed') return { agentA, agentB, tokenB, runId };
   await h.gql(
     'agent',
     `mutation($a: ID!, $i: ID!, $w: String!) { ackWork(agentId: $a, id: $i, workflowId: $w) { id } }`,

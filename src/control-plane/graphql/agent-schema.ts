@@ -243,7 +243,7 @@ export function createAgentSchema() {
           await reportRunLaunched(store, a.agentId, a.runId, a.info as Record<string, unknown> | null | undefined);
           if (events.length) {
             // reportRunLaunched checked (and recorded) this agent as the run's writer.
-            await appendRunEvents(store, a.runId, events);
+            await appendRunEvents(store, a.runId, events, a.agentId);
             metrics.inc('outpost_run_events_received_total', events.length);
           }
           return runCursorOf(store, a.runId);
@@ -256,7 +256,7 @@ export function createAgentSchema() {
           await authorizeAgent(store, agentId, principal.id);
           checkBatch('appendRunEvents events', events.length, 'maxEventsPerBatch', limits.maxEventsPerBatch);
           await assertRunWriter(store.db, runId, agentId);
-          const r = await appendRunEvents(store, runId, events);
+          const r = await appendRunEvents(store, runId, events, agentId);
           metrics.inc('outpost_run_events_received_total', events.length);
           return r;
         },
@@ -274,7 +274,7 @@ export function createAgentSchema() {
           );
           const events = parseEventLines(lines);
           await assertRunWriter(store.db, runId, agentId);
-          const r = await appendRunEvents(store, runId, events);
+          const r = await appendRunEvents(store, runId, events, agentId);
           metrics.inc('outpost_run_events_received_total', events.length);
           return r;
         },
@@ -287,7 +287,7 @@ export function createAgentSchema() {
           const bytes = decodeBase64(a.data);
           checkBatch('appendComputeLogs data (bytes)', bytes.length, 'maxLogChunkBytes', limits.maxLogChunkBytes);
           await assertRunWriter(store.db, a.runId, a.agentId);
-          const r = await appendComputeLogs(store, a.runId, a.stream, a.offset, bytes);
+          const r = await appendComputeLogs(store, a.runId, a.stream, a.offset, bytes, a.agentId);
           metrics.inc('outpost_compute_log_bytes_received_total', bytes.length);
           return r;
         },

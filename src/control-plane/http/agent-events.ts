@@ -30,13 +30,15 @@ export const EVENT_GAP_WAIT_MS = 1_000;
 /**
  * appendRunEvents, after waiting for the run's stored seqs to reach the batch's first one. Only a
  * batch ahead of a gap arms a waiter (an AbortController and a listener cost ~0.1 ms), and it is
- * armed before each look again, so a predecessor committing in between still wakes it.
+ * armed before each look again, so a predecessor committing in between still wakes it. `writer`
+ * is checked to write the run in the transaction that stores the batch (appendRunEvents).
  */
 export async function appendEventsInOrder(
   store: Store,
   runId: string,
   events: RunEventInput[],
   waitMs = EVENT_GAP_WAIT_MS,
+  writer?: string,
 ): Promise<AppendEventsResult> {
   let first = Infinity;
   for (const e of events) if (e.seq < first) first = e.seq;
@@ -48,7 +50,7 @@ export async function appendEventsInOrder(
   // stored seq only grows: a batch that follows one this process stored needs no look.
   const known = answered.get(store)?.get(runId);
   if (!events.length || (known !== undefined && first <= known + 1) || (await ready()))
-    return appendAndNote(store, runId, events);
+    return appendAndNote(store, runId, events, writer);
   const deadline = Date.now() + waitMs;
   while (Date.now() < deadline) {
     const disarm = new AbortController();
@@ -60,7 +62,7 @@ export async function appendEventsInOrder(
       disarm.abort();
     }
   }
-  return appendAndNote(store, runId, events);
+  return appendAndNote(store, runId, events, writer);
 }
 
 /** Per store, the highest contiguous seq this process last answered per run (runs still going). */
@@ -68,8 +70,13 @@ const answered = new WeakMap<Store, Map<string, number>>();
 /** Runs remembered at most (a bound, not a working-set size: forgetting costs one query). */
 const ANSWERED_MAX = 10_000;
 
-async function appendAndNote(store: Store, runId: string, events: RunEventInput[]): Promise<AppendEventsResult> {
-  const r = await appendRunEvents(store, runId, events);
+async function appendAndNote(
+  store: Store,
+  runId: string,
+  events: RunEventInput[],
+  writer: string | undefined,
+): Promise<AppendEventsResult> {
+  const r = await appendRunEvents(store, runId, events, writer);
   let byRun = answered.get(store);
   if (!byRun) answered.set(store, (byRun = new Map<string, number>()));
   if (isTerminal(r.status)) byRun.delete(runId);
@@ -87,7 +94,8 @@ export async function handleAgentEvents(request: Request, deps: AgentUploadDeps)
   const agentId = upload.param('agentId');
   const runId = upload.param('runId');
   await authorizeAgent(store, agentId, upload.principal.id);
-  // Ownership before the body: another agent's batch is refused unread.
+  // Ownership before the body: another agent's batch is refused unread. The body may take long
+  // to arrive and the lease may move meanwhile, so the write checks it again (appendRunEvents).
   await assertRunWriter(store.db, runId, agentId);
   const body = await readBodyLimited(
     request,
@@ -101,7 +109,7 @@ export async function handleAgentEvents(request: Request, deps: AgentUploadDeps)
   const { text, codes } = bodyText(body);
   checkBatch(`${AGENT_EVENTS_PATH} lines`, countEventLines(text), 'maxEventsPerBatch', limits.maxEventsPerBatch);
   const events = parseEventLines(text, codes);
-  const r = await appendEventsInOrder(store, runId, events);
+  const r = await appendEventsInOrder(store, runId, events, EVENT_GAP_WAIT_MS, agentId);
   metrics.inc('outpost_run_events_received_total', events.length);
   return jsonAnswer(r);
 }

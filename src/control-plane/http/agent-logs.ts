@@ -2,7 +2,8 @@
 // fast path beside the appendComputeLogs mutation. The bytes no longer travel base64 inside a
 // GraphQL JSON string (encode, escape, parse, decode: most of the control plane's CPU per MiB).
 // Same rules as the mutation: an agent token, the agentId bound to it (authorizeAgent), the run
-// written only by the agent holding its launch (assertRunWriter), the chunk within
+// written only by the agent holding its launch (assertRunWriter before the body is read, and
+// again in the transaction that stores it: the lease may move while it arrives), the chunk within
 // maxLogChunkBytes (and the body within maxBodyBytes), every refusal in the one error shape.
 //   POST /agent/logs?agentId=<id>&runId=<id>&stream=stdout|stderr&offset=<bytes>
 //   → 200 {"storedBytes": n, "truncated": bool}
@@ -31,13 +32,14 @@ const STREAMS: ReadonlySet<string> = new Set<ComputeLogStream>(['stdout', 'stder
 const invalid = (detail: string) => new OutpostError('INVALID_ARGUMENT', { detail });
 
 interface LogChunkTarget {
-  agentId: string;
+  /** The agent whose chunk it is, checked to write the run when it is stored; none in-process. */
+  agentId?: string;
   runId: string;
   stream: ComputeLogStream;
   offset: number;
 }
 
-function target(upload: AgentUpload): LogChunkTarget {
+function target(upload: AgentUpload): Required<LogChunkTarget> {
   const { param } = upload;
   const stream = param('stream');
   if (!STREAMS.has(stream)) throw invalid('`stream` must be stdout or stderr');
@@ -86,7 +88,7 @@ export function chunkOrderOf(store: Store): LogChunkOrder {
  */
 export async function appendWhenContiguous(
   store: Store,
-  t: Omit<LogChunkTarget, 'agentId'>,
+  t: LogChunkTarget,
   data: Buffer,
   waitMs = GAP_WAIT_MS,
   entry?: ChunkEntry,
@@ -98,7 +100,7 @@ export async function appendWhenContiguous(
     await order.before(own, deadline);
     for (;;) {
       try {
-        return await appendComputeLogs(store, t.runId, t.stream, t.offset, data);
+        return await appendComputeLogs(store, t.runId, t.stream, t.offset, data, t.agentId);
       } catch (e) {
         if (!isGap(e) || Date.now() >= deadline) throw e;
       }
@@ -118,7 +120,7 @@ async function gapFilled(
   store: Store,
   order: LogChunkOrder,
   entry: ChunkEntry,
-  t: Omit<LogChunkTarget, 'agentId'>,
+  t: LogChunkTarget,
   deadline: number,
 ): Promise<void> {
   const col = t.stream === 'stdout' ? 'stdout_bytes' : 'stderr_bytes';
@@ -144,7 +146,8 @@ export async function handleAgentLogs(request: Request, deps: AgentUploadDeps): 
   const upload = await openAgentUpload(request, store, AGENT_LOGS_PATH, 'application/octet-stream');
   const t = target(upload);
   await authorizeAgent(store, t.agentId, upload.principal.id);
-  // Ownership before the body: another agent's chunk is refused unread.
+  // Ownership before the body: another agent's chunk is refused unread. The body may take long
+  // to arrive and the lease may move meanwhile, so the write checks it again (appendComputeLogs).
   await assertRunWriter(store.db, t.runId, t.agentId);
   // In the order before the body: a chunk whose body arrives first still waits for this one.
   const entry = chunkOrderOf(store).enter(t.runId, t.stream, t.offset);

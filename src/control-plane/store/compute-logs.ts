@@ -3,6 +3,7 @@
 // per-run cap, data is dropped (offsets still advance, so senders move on) and readers see a marker.
 import { OutpostError } from '../../shared/errors.js';
 import type { ComputeLogStream } from '../../shared/run-events.js';
+import { assertRunWriterIn } from './ownership.js';
 import type { Store } from './store.js';
 
 export interface AppendLogsResult {
@@ -19,12 +20,17 @@ function formatBytes(n: number): string {
   return `${n} bytes`;
 }
 
+/**
+ * Stores a chunk at `offset` of `stream`. `writer`: the agent whose chunk it is, checked to
+ * write the run (RUN_NOT_OWNED) in the transaction that stores it; in-process callers pass none.
+ */
 export async function appendComputeLogs(
   store: Store,
   runId: string,
   stream: ComputeLogStream,
   offset: number,
   data: Buffer,
+  writer?: string,
 ): Promise<AppendLogsResult> {
   if (!Number.isInteger(offset) || offset < 0) {
     throw new OutpostError('INVALID_ARGUMENT', { detail: 'offset must be a non-negative integer' });
@@ -35,11 +41,12 @@ export async function appendComputeLogs(
       .lockForUpdate(
         trx
           .selectFrom('runs')
-          .select(['stdout_bytes', 'stderr_bytes', 'log_bytes_stored', 'logs_truncated'])
+          .select(['stdout_bytes', 'stderr_bytes', 'log_bytes_stored', 'logs_truncated', 'agent_id'])
           .where('id', '=', runId),
       )
       .executeTakeFirst();
     if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
+    if (writer !== undefined) await assertRunWriterIn(store, trx, runId, writer, run.agent_id);
     const pos = Number(run[col]);
     const truncated = Number(run.logs_truncated) === 1;
     if (offset > pos) {

@@ -13,13 +13,89 @@
 // servers, and the claimer may be a poller-only agent, so the check is per token, per version.
 // The same deployment is the one whose heartbeat may list the location's code server (what
 // makes a location read as reachable).
+//
+// A run's writer can change while a write is on its way (the lease lapses and another agent
+// claims the launch; another agent of the token reports the launch), so a write decides it again
+// inside its own transaction (assertRunWriterIn), on the run row it has read there.
 import { OutpostError } from '../../shared/errors.js';
 import { agentTokenId } from './agents.js';
+import type { Store } from './store.js';
 import type { Exec } from './work-items.js';
 
 export interface RunWriter {
   /** The run's recorded launching agent, or null while the launch is not reported. */
   launchedBy: string | null;
+}
+
+/** The run's LAUNCH_RUN lease as ownership reads it: its holder, and the holder's and the caller's tokens. */
+export interface LaunchLease {
+  lease_owner: string | null;
+  holder_token: string | null;
+  caller_token: string | null;
+}
+
+/**
+ * Whether `agentId` writes run `runId`, from the run's launching agent and (read only while there
+ * is none) its launch's lease; `lease` undefined: no lease row. Pure; throws RUN_NOT_OWNED.
+ */
+export function runWriterOf(
+  runId: string,
+  agentId: string,
+  launchedBy: string | null,
+  lease: LaunchLease | undefined,
+): RunWriter {
+  const refuse = (why: string) => new OutpostError('RUN_NOT_OWNED', { detail: `run ${runId}: ${why}` });
+  if (launchedBy) {
+    if (launchedBy === agentId) return { launchedBy };
+    throw refuse(`it was launched by another agent, not ${agentId}`);
+  }
+  const holder = lease?.lease_owner;
+  if (!holder) throw refuse('its launch is not held by any agent (not claimed, or its lease lapsed)');
+  const sameToken = lease.holder_token !== null && lease.holder_token === lease.caller_token;
+  if (holder !== agentId && !sameToken) throw refuse(`its launch is held by an agent of another token, not ${agentId}`);
+  return { launchedBy: null };
+}
+
+/**
+ * The read behind LaunchLease: one row of work_items by its run_id index, the tokens as scalar
+ * subqueries (so a row lock taken on it holds the work item alone). One SQL text for any run and
+ * agent: the SQLite ingest prepares it once (dialect/sqlite-run-events.ts).
+ */
+export function launchLeaseQuery(exec: Exec, runId: string, agentId: string) {
+  return exec
+    .selectFrom('work_items')
+    .select((eb) => [
+      'work_items.lease_owner',
+      eb
+        .selectFrom('agents')
+        .select('agents.token_id')
+        .whereRef('agents.id', '=', 'work_items.lease_owner')
+        .as('holder_token'),
+      eb.selectFrom('agents').select('agents.token_id').where('agents.id', '=', agentId).as('caller_token'),
+    ])
+    .where('work_items.run_id', '=', runId)
+    .where('work_items.kind', '=', 'LAUNCH_RUN');
+}
+
+/**
+ * assertRunWriter at write time, inside the transaction `trx` that writes run `runId`, given
+ * `launchedBy` as that transaction read it from the run row it holds. The launching agent itself
+ * costs no read; before a launch is reported, the launch's lease is read and held until commit,
+ * so a lease moving meanwhile either waits for this write or is seen by it.
+ */
+export async function assertRunWriterIn(
+  store: Store,
+  trx: Exec,
+  runId: string,
+  agentId: string,
+  launchedBy: string | null,
+): Promise<void> {
+  if (launchedBy) {
+    runWriterOf(runId, agentId, launchedBy, undefined);
+    return;
+  }
+  const lease = await store.dialect.lockForShare(launchLeaseQuery(trx, runId, agentId)).executeTakeFirst();
+  runWriterOf(runId, agentId, null, lease);
 }
 
 /** Refuses (RUN_NOT_OWNED) an agent that does not hold run `runId`'s launch. */
@@ -54,17 +130,7 @@ export async function assertRunWriters(exec: Exec, runIds: readonly string[], ag
   return runIds.map((runId) => {
     const row = byId.get(runId);
     if (!row) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
-    const refuse = (why: string) => new OutpostError('RUN_NOT_OWNED', { detail: `run ${runId}: ${why}` });
-    if (row.agent_id) {
-      if (row.agent_id === agentId) return { launchedBy: row.agent_id };
-      throw refuse(`it was launched by another agent, not ${agentId}`);
-    }
-    const holder = row.lease_owner;
-    if (!holder) throw refuse('its launch is not held by any agent (not claimed, or its lease lapsed)');
-    const sameToken = row.holder_token !== null && row.holder_token === row.caller_token;
-    if (holder !== agentId && !sameToken)
-      throw refuse(`its launch is held by an agent of another token, not ${agentId}`);
-    return { launchedBy: null };
+    return runWriterOf(runId, agentId, row.agent_id, row);
   });
 }
 

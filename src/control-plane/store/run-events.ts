@@ -148,14 +148,19 @@ export function planStatus(current: RunStatus, newEvents: FreshEvent[], now: num
   return { status, startedAt: times.startedAt, endedAt: ended ? (times.endedAt ?? now) : undefined };
 }
 
-/** Stores a batch; duplicates are ignored. Returns the highest contiguous seq and the status. */
+/**
+ * Stores a batch; duplicates are ignored. Returns the highest contiguous seq and the status.
+ * `writer`: the agent whose batch it is, checked to write the run (RUN_NOT_OWNED) in the
+ * transaction that stores it; in-process callers pass none.
+ */
 export async function appendRunEvents(
   store: Store,
   runId: string,
   events: RunEventInput[],
+  writer?: string,
 ): Promise<AppendEventsResult> {
   const rows = toRows(runId, events);
-  const result = await store.dialect.appendRunEvents(store, runId, rows);
+  const result = await store.dialect.appendRunEvents(store, runId, rows, writer);
   await recordAssetEvents(store, runId, events);
   if (events.length) store.signals.notifyRunEvents(runId);
   return result;

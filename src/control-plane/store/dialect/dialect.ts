@@ -54,8 +54,10 @@ export interface StoreDialect {
   transaction<T>(db: Kysely<Database>, fn: (trx: Kysely<Database>) => Promise<T>): Promise<T>;
   /** A read inside a transaction that the transaction then writes: row lock where rows lock. */
   lockForUpdate<DB, TB extends keyof DB, O>(q: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O>;
+  /** A read inside a transaction whose rows must not change until it ends (a check its write rests on). */
+  lockForShare<DB, TB extends keyof DB, O>(q: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O>;
   /** One atomic claim of up to `limit` QUEUED items, oldest first, with `set` applied. */
   claimQueued(db: Kysely<Database>, set: RawBuilder<unknown>, limit: number): Promise<WorkItemsTable[]>;
-  /** The batched event ingest of run-events.ts, written for this database. */
-  appendRunEvents(store: Store, runId: string, rows: Row[]): Promise<AppendEventsResult>;
+  /** The batched event ingest of run-events.ts (`writer` checked in its transaction), written for this database. */
+  appendRunEvents(store: Store, runId: string, rows: Row[], writer?: string): Promise<AppendEventsResult>;
 }

@@ -68,6 +68,7 @@ function postgresOps(pool: pg.Pool): StoreDialect {
     listen: (signals, url) => signals.listen(url, pool),
     transaction: (db, fn) => db.transaction().execute(fn),
     lockForUpdate: (q) => q.forUpdate(),
+    lockForShare: (q) => q.forShare(),
     // The pick is a MATERIALIZED CTE, run once. As `id IN (SELECT ... LIMIT n FOR UPDATE SKIP
     // LOCKED)` the planner may re-run the subquery and claim more than `limit` items (seen in
     // the work-queue test: 4 claimed for a limit of 3).

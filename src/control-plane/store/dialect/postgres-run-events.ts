@@ -19,6 +19,7 @@ import {
   type AppendEventsResult,
   type FreshEvent,
 } from '../run-events.js';
+import { assertRunWriterIn } from '../ownership.js';
 import type { Store } from '../store.js';
 
 /** unnest() of rows (optionally with a leading public seq column) for a multi-row INSERT. */
@@ -31,15 +32,21 @@ function unnestRows(rows: Row[], publicSeqs?: number[]) {
     ${col<string | null>(8)}::text[])`;
 }
 
-export async function appendRunEventsPostgres(store: Store, runId: string, rows: Row[]): Promise<AppendEventsResult> {
+export async function appendRunEventsPostgres(
+  store: Store,
+  runId: string,
+  rows: Row[],
+  writer?: string,
+): Promise<AppendEventsResult> {
   return store.transaction(async (trx) => {
     const run = await trx
       .selectFrom('runs')
-      .select(['status', 'last_seq', 'event_seq'])
+      .select(['status', 'last_seq', 'event_seq', 'agent_id'])
       .where('id', '=', runId)
       .forUpdate()
       .executeTakeFirst();
     if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
+    if (writer !== undefined) await assertRunWriterIn(store, trx, runId, writer, run.agent_id);
     const last0 = Number(run.last_seq);
     const offset = Number(run.event_seq) - last0;
     // Every worker seq up to last_seq is stored once already: those rows are re-sends.

@@ -85,6 +85,8 @@ function sqliteOps(handle: SQLite.Database, ckpt: SqliteCheckpointer | undefined
         }
       }),
     lockForUpdate: (q) => q,
+    // BEGIN IMMEDIATE holds the one write lock until commit: nothing read can change meanwhile.
+    lockForShare: (q) => q,
     claimQueued: async (db, set, limit) =>
       (
         await sql<WorkItemsTable>`
@@ -93,9 +95,9 @@ function sqliteOps(handle: SQLite.Database, ckpt: SqliteCheckpointer | undefined
        AND status = 'QUEUED'
     RETURNING *`.execute(db)
       ).rows,
-    appendRunEvents: async (store, runId, rows) => {
+    appendRunEvents: async (store, runId, rows, writer) => {
       const result = await onWriteConnection(store.db, ckpt, () =>
-        Promise.resolve(appendRunEventsSqlite(store, handle, runId, rows)),
+        Promise.resolve(appendRunEventsSqlite(store, handle, runId, rows, writer)),
       );
       ckpt?.afterCommit();
       return result;

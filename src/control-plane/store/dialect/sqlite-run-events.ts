@@ -14,6 +14,7 @@ import {
   type StoredCols,
 } from '../run-event-conflicts.js';
 import { batchChainEnd, COLS, contiguousFrom, planStatus, type AppendEventsResult } from '../run-events.js';
+import { launchLeaseQuery, runWriterOf, type LaunchLease } from '../ownership.js';
 import type { Store } from '../store.js';
 
 /** Statements by SQL text, per database handle: compiled once, not on every batch. */
@@ -27,17 +28,31 @@ function prep(db: SQLite.Database, sql: string): SQLite.Statement {
   return st;
 }
 
-/** One batch in one transaction; the caller holds Kysely's connection so nothing interleaves with it. */
+/** ownership.ts's launchLeaseQuery on the raw handle: one SQL text, so one prepared statement. */
+function launchLease(store: Store, db: SQLite.Database, runId: string, agentId: string): LaunchLease | undefined {
+  const q = launchLeaseQuery(store.db, runId, agentId).compile();
+  return prep(db, q.sql).get(...q.parameters) as LaunchLease | undefined;
+}
+
+/**
+ * One batch in one transaction; the caller holds Kysely's connection so nothing interleaves with
+ * it. `writer`, when given, is checked to write the run first (store/ownership.ts): its launching
+ * agent from the run row read here, its launch's lease only while no launch is recorded.
+ */
 export function appendRunEventsSqlite(
   store: Store,
   db: SQLite.Database,
   runId: string,
   rows: Row[],
+  writer?: string,
 ): AppendEventsResult {
   const tx = db.transaction((): AppendEventsResult => {
-    const run = prep(db, 'SELECT status, last_seq, event_seq FROM runs WHERE id = ?').get(runId) as
-      { status: RunStatus; last_seq: number; event_seq: number } | undefined;
+    const run = prep(db, 'SELECT status, last_seq, event_seq, agent_id FROM runs WHERE id = ?').get(runId) as
+      { status: RunStatus; last_seq: number; event_seq: number; agent_id: string | null } | undefined;
     if (!run) throw new OutpostError('UNKNOWN_RUN', { detail: runId });
+    if (writer !== undefined && run.agent_id !== writer) {
+      runWriterOf(runId, writer, run.agent_id, run.agent_id ? undefined : launchLease(store, db, runId, writer));
+    }
     const last0 = Number(run.last_seq);
     const offset = Number(run.event_seq) - last0;
     // Every worker seq up to last_seq is stored once already: those rows are re-sends.
