@@ -21,6 +21,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type * as NodeCa from '../src/agent/launchers/node-ca.js';
 import { isQuick, report, summarize, type Figure } from './support/report.js';
 import { CLOCK_HZ, commandCpuMs, machineTicks, procTimes, schedstat, TreeCpuLedger } from './support/proc-cpu.js';
@@ -33,6 +34,8 @@ import {
 } from './support/burst-processes.js';
 import { compiledCli, cpuMs, HELLO_MODULE, rssMb, startBenchSystem } from './support/stack.js';
 import { startTimeline } from './support/cpu-timeline.js';
+import { rawTemporalCpu } from './support/burst-cpu.js';
+import { startTemporalFloor } from './support/floors.js';
 import { sleep } from '../test/support/wait.js';
 
 const quick = isQuick();
@@ -110,7 +113,29 @@ function cpuByPart(agent: TreeCpuLedger, temporalPid: number, sample: () => void
 }
 const PARTS = ['workers', 'sandboxes', 'agent', 'codeServer', 'controlPlane', 'temporal'] as const;
 
+/**
+ * Raw Temporal's own CPU per workflow at the burst's size: RUNS workflows of floor 2's shape
+ * (an empty workflow, one activity) started at once on the same dev server, with a Worker and
+ * Client of this process (support/floors.ts), the same processes' idle rate taken off. Started
+ * all at once, they batch at least as well as the burst's launches, which come one after another:
+ * what any design that gives each run a workflow with an activity pays here, at least. The
+ * floor's Worker is closed before the burst, so it adds nothing to the control plane's figure.
+ */
+async function rawTemporalAtBurst(
+  address: string,
+  temporalPid: number,
+): Promise<{ server: number; client: number; wall: number }> {
+  const floor = await startTemporalFloor(address);
+  try {
+    await floor.batch(Math.min(20, RUNS)); // the Worker's first tasks and connections, untimed
+    return await rawTemporalCpu(temporalPid, RUNS, () => floor.batch(RUNS));
+  } finally {
+    await floor.close();
+  }
+}
+
 async function main(): Promise<void> {
+  Runtime.install({ logger: new DefaultLogger('WARN') });
   const dir = mkdtempSync(join(tmpdir(), 'outpost-bench-concurrency-'));
   const sys = await startBenchSystem({
     databaseUrl: `sqlite:${join(dir, 'c.db')}`,
@@ -135,6 +160,7 @@ async function main(): Promise<void> {
     const cores = cpus().length;
     const floorMs = (RUNS * floorSamples.p50) / cores;
     const temporalPid = sys.temporal.process.pid!;
+    const rawTemporal = await rawTemporalAtBurst(sys.temporal.address, temporalPid);
     const ledger = new TreeCpuLedger(pid, roleOf);
     // The bench's own /proc sampling runs in this process, so it is inside "controlPlane":
     // measured (synchronous, so process.cpuUsage around it is its own) and reported apart.
@@ -260,6 +286,7 @@ async function main(): Promise<void> {
     const toStarted = allStartedAt ? allStartedAt - t0 : NaN;
     const burstCpu = (part: string): number => (parts1[part] ?? 0) - (parts0[part] ?? 0);
     const ours = PARTS.reduce((sum, p) => sum + burstCpu(p), 0);
+    const rawPerWorkflow = rawTemporal.server + rawTemporal.client;
     const perRun = (part: string): Figure => ({
       name: `CPU per run over the burst: ${part}`,
       value: burstCpu(part) / RUNS,
@@ -309,6 +336,24 @@ async function main(): Promise<void> {
           value: toStarted / floorMs,
           unit: 'ratio',
           target: '≤ 1.5',
+        },
+        {
+          name: 'raw Temporal CPU per workflow at the burst size',
+          value: rawPerWorkflow,
+          unit: 'ms',
+          note: `${RUNS} workflows of floor 2's shape (empty workflow, one activity) started at once on the same dev server before the burst, ${rawTemporal.wall.toFixed(0)} ms to all done: dev server ${rawTemporal.server.toFixed(1)} ms + the floor's Worker and Client ${rawTemporal.client.toFixed(1)} ms, each less its idle rate`,
+        },
+        {
+          name: 'reference: (boot CPU + raw Temporal per workflow) / boot CPU',
+          value: (floorSamples.p50 + rawPerWorkflow) / floorSamples.p50,
+          unit: 'ratio',
+          note: `a run that is only its worker's boot and a plain workflow with one activity, against the CPU floor with every core ours: it leaves ${(1.5 * floorSamples.p50 - floorSamples.p50 - rawPerWorkflow).toFixed(1)} ms per run under the 1.5 target for everything else (the control plane, the runs' events, workers slowed by sharing the cores)`,
+        },
+        {
+          name: 'agent + Temporal per run over the burst / raw Temporal per workflow',
+          value: (burstCpu('agent') + burstCpu('temporal')) / RUNS / rawPerWorkflow,
+          unit: 'ratio',
+          note: `the agent (${(burstCpu('agent') / RUNS).toFixed(1)} ms per run: its Temporal worker and client, launches, heartbeats, spool shipping) and the dev server (${(burstCpu('temporal') / RUNS).toFixed(1)} ms) against the plain workflow's dev server, Worker and Client (${rawPerWorkflow.toFixed(1)} ms); below 1: Outpost's orchestration of a run costs less than a plain workflow with one activity`,
         },
         {
           name: 'our CPU over the burst / cores / CPU floor',

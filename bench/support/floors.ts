@@ -80,6 +80,8 @@ export interface TemporalFloor {
   sample(): Promise<{ toActivity: number; toResult: number }>;
   /** Starts `awaitSignalWorkflow` (untimed), then times one signal → workflow result, in ms. */
   sampleSignal(): Promise<number>;
+  /** Starts `n` `emptyWorkflow`s at once and resolves when every one has its result (untimed). */
+  batch(n: number): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -92,6 +94,7 @@ export interface TemporalFloor {
 export async function startTemporalFloor(address: string): Promise<TemporalFloor> {
   const taskQueue = `bench-floor-${Date.now()}`;
   let activityAt: number | undefined;
+  let activities = 0;
   const native = await NativeConnection.connect({ address });
   const worker = await Worker.create({
     connection: native,
@@ -100,6 +103,7 @@ export async function startTemporalFloor(address: string): Promise<TemporalFloor
     activities: {
       empty: (): Promise<void> => {
         activityAt = performance.now();
+        activities++;
         return Promise.resolve();
       },
     },
@@ -116,6 +120,15 @@ export async function startTemporalFloor(address: string): Promise<TemporalFloor
       const t1 = performance.now();
       if (activityAt === undefined) throw new Error('emptyWorkflow completed without running its activity');
       return { toActivity: activityAt - t0, toResult: t1 - t0 };
+    },
+    async batch(count) {
+      const before = activities;
+      await Promise.all(
+        Array.from({ length: count }, () =>
+          client.workflow.execute('emptyWorkflow', { taskQueue, workflowId: `${taskQueue}-${n++}` }),
+        ),
+      );
+      if (activities - before !== count) throw new Error(`${count} workflows ran ${activities - before} activities`);
     },
     async sampleSignal() {
       const handle = await client.workflow.start('awaitSignalWorkflow', {
