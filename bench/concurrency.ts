@@ -11,6 +11,11 @@
 // control plane's main threads ran and how long they were runnable but waiting for a CPU
 // (/proc/<pid>/task/<pid>/schedstat); and the control plane's event-loop delay (it runs in
 // this process). Waiting ≫ running means starved by the scheduler, not busy.
+// Beside the floor, a reference measured before the burst on the same dev server: raw Temporal's
+// CPU per workflow (dev server + a Worker and Client in this process) for the same number of
+// plain workflows (one activity each) started at once, so the report can say what a run that is
+// only a worker boot and a plain workflow would cost against the floor, and how the agent plus
+// Temporal per run compare with that plain workflow.
 //   npx tsx bench/concurrency.ts [--quick] [--from-source] [--run-worker-nice N]
 //     [--agent-arg A]... [--trace-file F] [--timeline F]  (F.ndjson + a 250 ms table in F.md)
 // The agent runs compiled (dist/, rebuilt when stale, as `outpost agent` runs), so its run
