@@ -25,6 +25,7 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { Session } from 'node:inspector/promises';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { DefaultLogger, Runtime } from '@temporalio/worker';
 import type * as NodeCa from '../src/agent/launchers/node-ca.js';
@@ -215,9 +216,18 @@ async function main(): Promise<void> {
     const procs0 = ledger.processes();
     const threads0 = threadCpu(pid);
     samplingMs = 0;
-    // With the profile preload (bench/support/cpu-profile.mjs) in the agent: profile the burst.
-    const profiling = process.env.OUTPOST_CPU_PROFILE_DIR !== undefined;
-    if (profiling) process.kill(pid, 'SIGWINCH');
+    // With OUTPOST_CPU_PROFILE_DIR set and the profile preload in NODE_OPTIONS
+    // (bench/support/cpu-profile.mjs), the agent and this process are profiled over the burst.
+    // This process (the control plane and the bench) through node:inspector, written beside them.
+    const profileDir = process.env.OUTPOST_CPU_PROFILE_DIR;
+    const profiling = profileDir !== undefined;
+    const session = profiling ? new Session() : undefined;
+    if (session) {
+      session.connect();
+      await session.post('Profiler.enable');
+      await session.post('Profiler.start');
+      process.kill(pid, 'SIGWINCH');
+    }
     const t0 = Date.now();
     const ids: string[] = [];
     const launchedTimes: number[] = [];
@@ -247,7 +257,12 @@ async function main(): Promise<void> {
     const parts1 = cpuByPart(ledger, temporalPid, sampleLedger);
     const samplingBurstMs = samplingMs; // the sample inside parts1 included, as controlPlane includes it
     const threads1 = threadCpu(pid);
-    if (profiling) process.kill(pid, 'SIGWINCH');
+    if (session) {
+      process.kill(pid, 'SIGWINCH');
+      const { profile } = await session.post('Profiler.stop');
+      writeFileSync(join(profileDir!, 'control-plane.cpuprofile'), JSON.stringify(profile));
+      session.disconnect();
+    }
     const spawned = burstProcesses(procs0, ledger.processes(), runWorkerPids(join(sys.stack.dataDir, 'agent')));
     if (timeline) {
       const rows = await store.db
