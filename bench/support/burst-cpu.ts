@@ -9,6 +9,9 @@
 // floor-2 samples in a quiet window, minus the same processes' idle rate measured just before.
 // In a steady stream of launches each fired when the previous one's RUN_START arrives, every
 // launch interval must absorb one launch's CPU on average: mean interval ≥ that CPU / cores.
+// Beside it, a reference that swaps `node -e 0` for a compiled standby's own boot (the
+// replacement every warm launch starts), measured in the same samples: whether a launch that is
+// only that boot, the hand-off and a plain workflow already fills the target's CPU budget.
 import { cpus } from 'node:os';
 import { sleep } from '../../test/support/wait.js';
 import { burstProcesses, runWorkerPids, threadCpu as threadCpuOf, threadCpuDelta } from './burst-processes.js';
@@ -83,6 +86,8 @@ export interface BurstBound {
   node: number;
   /** A compiled standby handed `noop` alone, ready → exit, mean CPU (ms). */
   handoff: number;
+  /** That standby's own boot alone, spawn → ready, mean CPU (ms): what each launch's replacement costs. */
+  standbyBoot: number;
   /** Raw Temporal per floor-2 workflow: dev server and this process (floor Worker + Client), idle rate taken off. */
   temporalServer: number;
   temporalClient: number;
@@ -126,6 +131,7 @@ export async function measureBurstBound(
   return {
     node: mean(boot.node),
     handoff: mean(boot.standbyRun),
+    standbyBoot: mean(boot.standbyBoot),
     temporalServer: temporal.server,
     temporalClient: temporal.client,
     samples: { node: nodeSamples, temporal: temporalSamples },
@@ -185,6 +191,12 @@ export function burstCpuFigures(
       value: boundWall,
       unit: 'ms',
       note: `${ms(boundCpu)} / ${cores} cores, with both cores ours alone: a steady stream of launches, each fired when the previous RUN_START arrives, absorbs one launch's CPU per interval on average; against the target 2 × warm floors = ${ms(2 * warmFloorSum)}; measured burst mean ${ms(burst.mean)}, p50 ${ms(burst.p50)}; measured CPU per launch / cores ${ms(per(cpu.total) / cores)}`,
+    },
+    {
+      name: 'burst reference: a standby boot + hand-off + plain workflow, / cores / (2 × warm floors)',
+      value: (boundCpu - bound.node + bound.standbyBoot) / cores / (2 * warmFloorSum),
+      unit: 'ratio',
+      note: `the bound with a compiled standby's own boot alone (${ms(bound.standbyBoot)}, spawn → ready) in place of node -e 0: what a launch costs when it is only a replacement standby's boot, the hand-off and a plain workflow with one activity (${ms(boundCpu - bound.node + bound.standbyBoot)}), over the target's CPU budget (2 × warm floors × ${cores} cores = ${ms(2 * warmFloorSum * cores)}); above 1: no room is left for the agent's and the control plane's own work`,
     },
     {
       name: 'burst lower bound / (2 × warm floors)',
