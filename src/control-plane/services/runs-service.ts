@@ -9,6 +9,7 @@ import { requireLocation } from '../store/locations.js';
 import {
   appendEngineEvent,
   insertRun,
+  lockRun,
   recordLaunchingAgent,
   requireRun,
   setRunStatus,
@@ -157,6 +158,8 @@ export async function createRun(
  */
 export async function terminateRun(store: Store, runId: string): Promise<RunView> {
   const { run, enqueued } = await store.transaction(async (trx) => {
+    // The run before its launch item (store/runs.ts lockRun): cancelQueuedLaunch writes the item.
+    await lockRun(trx, store, runId);
     const run = await requireRun(trx, runId);
     if (isTerminal(run.status)) {
       throw new OutpostError('RUN_NOT_TERMINABLE', { detail: `${runId} is ${run.status}` });

@@ -8,7 +8,7 @@ import { ResultSchemas, type WorkItemKind } from '../../shared/work-items.js';
 import { formatZodIssues } from '../../shared/zod-issues.js';
 import type { Store } from '../store/store.js';
 import type { RunStatus } from '../core/run-state.js';
-import { lockRunIn } from '../store/runs.js';
+import { lockRun, lockRunIn } from '../store/runs.js';
 import { getWorkItem, type WorkItemView } from '../store/work-items.js';
 import {
   ackWorkBatch,
@@ -150,6 +150,7 @@ export async function completeWork(
   }
   let notify = false;
   const item = await store.transaction(async (trx) => {
+    if (current.runId) await lockRun(trx, store, current.runId);
     if (await markCompleted(trx, store, current, parsed.data, finishable(caller))) {
       notify = await applyCompletion(trx, store, current, parsed.data, agentId, limits);
     }
@@ -189,7 +190,9 @@ export async function failItem(
 ): Promise<WorkItemView> {
   return store.transaction(async (trx) => {
     const current = (await getWorkItem(trx, id))!;
+    // The run before the item (store/runs.ts lockRun), whether or not its status decides.
     if (runIn && current.runId && !(await lockRunIn(trx, current.runId, runIn))) return current;
+    if (!runIn && current.runId) await lockRun(trx, store, current.runId);
     if (await markFailed(trx, store, id, error, guard)) await applyFailure(trx, store, current, error);
     return (await getWorkItem(trx, id))!;
   });

@@ -293,6 +293,17 @@ export async function appendEngineEvent(
 }
 
 /**
+ * Holds run `runId`'s row until the transaction ends (PostgreSQL FOR UPDATE; SQLite's write
+ * transaction holds everything already). The order every transaction that writes a run and one
+ * of its work items takes: the run first. The agent ingest holds the run, then reads the launch's
+ * lease FOR SHARE (store/ownership.ts); a transaction that took the item first and then waited on
+ * the run would close a deadlock cycle with it.
+ */
+export async function lockRun(exec: Exec, store: Store, runId: string): Promise<void> {
+  await store.dialect.lockForUpdate(exec.selectFrom('runs').select('id').where('id', '=', runId)).execute();
+}
+
+/**
  * Whether run `runId` is in one of `statuses`, holding its row until the transaction ends (a
  * no-op UPDATE: a row lock on PostgreSQL, where FOR UPDATE would do too; SQLite's transactions
  * hold the write lock already). A concurrent setRunStatus waits, then re-reads.
