@@ -11,6 +11,9 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, before } from 'node:test';
 import { createNodeServer } from '../../src/control-plane/http/node-server.js';
+import { deployCodeLocation } from '../../src/control-plane/services/locations-service.js';
+import { claimWork, completeWork } from '../../src/control-plane/services/work-service.js';
+import { reportCodeLocation } from '../../src/control-plane/store/locations.js';
 import { createToken } from '../../src/control-plane/store/tokens.js';
 import { createLogger } from '../../src/shared/logger.js';
 import type { LocationSnapshot } from '../../src/shared/location-snapshot.js';
@@ -164,6 +167,23 @@ export async function loadedLocation(h: Harness, name = 'hello'): Promise<string
   });
   if (rep.errors) throw new Error(JSON.stringify(rep.errors));
   return agentId;
+}
+
+/**
+ * A loaded location on a bare store (the services called directly, no HTTP): deploys `name`,
+ * reports it LOADED with `snapshot`, and has agent A claim and complete its SYNC item, so later
+ * claims see only what the test or the daemon enqueues. Call it while nothing else is queued.
+ */
+export async function loadedInStore(
+  store: Store,
+  name = 'hello',
+  snapshot: LocationSnapshot = SNAPSHOT,
+): Promise<void> {
+  const loc = await deployCodeLocation(store, { name, module: 'x.ts' });
+  await reportCodeLocation(store, { location: name, version: loc.version, status: 'LOADED', snapshot });
+  const [sync] = await claimWork(store, { agentId: 'A', limit: 1, waitMs: 0 });
+  if (sync?.kind !== 'SYNC_CODE_LOCATION') throw new Error(`expected ${name}'s SYNC item, claimed ${sync?.kind}`);
+  await completeWork(store, 'A', sync.id, { status: 'LOADED' });
 }
 
 /** Two agents on two tokens, and a run launched to the first (claimed, acked, reported launched). */

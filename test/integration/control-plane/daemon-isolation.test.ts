@@ -5,15 +5,13 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Daemon } from '../../../src/control-plane/daemon/daemon.js';
 import { setSensorState } from '../../../src/control-plane/services/instigators-service.js';
-import { deployCodeLocation } from '../../../src/control-plane/services/locations-service.js';
 import { createRun, reportRunLaunched } from '../../../src/control-plane/services/runs-service.js';
-import { claimWork, completeWork } from '../../../src/control-plane/services/work-service.js';
-import { reportCodeLocation } from '../../../src/control-plane/store/locations.js';
+import { claimWork } from '../../../src/control-plane/services/work-service.js';
 import { getRun } from '../../../src/control-plane/store/runs.js';
 import { Store } from '../../../src/control-plane/store/store.js';
 import type { LocationSnapshot } from '../../../src/shared/location-snapshot.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { SNAPSHOT } from '../../support/control-plane-harness.js';
+import { SNAPSHOT, loadedInStore } from '../../support/control-plane-harness.js';
 import { describeEachDialect } from '../../support/storage.js';
 
 /**
@@ -48,10 +46,7 @@ describeEachDialect('daemon isolation', (target) => {
       ['a0', BROKEN],
       ['hello', SNAPSHOT],
     ] as const) {
-      const loc = await deployCodeLocation(store, { name, module: 'x.ts' });
-      await reportCodeLocation(store, { location: name, version: loc.version, status: 'LOADED', snapshot });
-      const [sync] = await claimWork(store, { agentId: 'A', limit: 1, waitMs: 0 });
-      await completeWork(store, 'A', sync!.id, { status: 'LOADED' });
+      await loadedInStore(store, name, snapshot);
     }
     await store.db
       .updateTable('code_locations')

@@ -16,18 +16,16 @@ import { after, before, test } from 'node:test';
 import { sql } from 'kysely';
 import { Daemon, type PassReport } from '../../../src/control-plane/daemon/daemon.js';
 import { setSensorState } from '../../../src/control-plane/services/instigators-service.js';
-import { deployCodeLocation } from '../../../src/control-plane/services/locations-service.js';
 import { createRun, reportRunLaunched } from '../../../src/control-plane/services/runs-service.js';
-import { claimWork, completeWork } from '../../../src/control-plane/services/work-service.js';
+import { claimWork } from '../../../src/control-plane/services/work-service.js';
 import { finishTickForItem, updateInstigator } from '../../../src/control-plane/store/instigators.js';
-import { reportCodeLocation } from '../../../src/control-plane/store/locations.js';
 import { getRun, setRunStatus } from '../../../src/control-plane/store/runs.js';
 import { ackWork } from '../../../src/control-plane/store/work-queue.js';
 import { getWorkItem } from '../../../src/control-plane/store/work-items.js';
 import { runWorkflowId } from '../../../src/shared/workflow-contract.js';
 import { Store } from '../../../src/control-plane/store/store.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { SNAPSHOT } from '../../support/control-plane-harness.js';
+import { SNAPSHOT, loadedInStore } from '../../support/control-plane-harness.js';
 import { describePostgres } from '../../support/storage.js';
 import { until } from '../../support/wait.js';
 
@@ -47,12 +45,8 @@ describePostgres(
         startingTimeoutMs: 1_000,
         launchDeadlineMs: 60_000,
       });
-      const loc = await deployCodeLocation(store, { name: 'hello', module: 'x.ts' });
       // No schedule: the sensor's open-tick check is the pass's first read of `ticks`.
-      const snapshot = { ...SNAPSHOT, schedules: [] };
-      await reportCodeLocation(store, { location: 'hello', version: loc.version, status: 'LOADED', snapshot });
-      const [sync] = await claimWork(store, { agentId: 'A', limit: 1, waitMs: 0 });
-      await completeWork(store, 'A', sync!.id, { status: 'LOADED' });
+      await loadedInStore(store, 'hello', { ...SNAPSHOT, schedules: [] });
     });
     after(async () => {
       await store?.close();

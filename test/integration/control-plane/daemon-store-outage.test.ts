@@ -5,14 +5,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { Daemon } from '../../../src/control-plane/daemon/daemon.js';
-import { deployCodeLocation } from '../../../src/control-plane/services/locations-service.js';
-import { claimWork, completeWork } from '../../../src/control-plane/services/work-service.js';
-import { reportCodeLocation } from '../../../src/control-plane/store/locations.js';
 import { Store } from '../../../src/control-plane/store/store.js';
 import { isOutpostError } from '../../../src/shared/errors.js';
 import type { LocationSnapshot } from '../../../src/shared/location-snapshot.js';
 import { capturedLogger } from '../../support/captured-log.js';
-import { SNAPSHOT } from '../../support/control-plane-harness.js';
+import { SNAPSHOT, loadedInStore } from '../../support/control-plane-harness.js';
 import { startPostgres, type PgCluster } from '../../support/postgres.js';
 import { postgresSkipReason } from '../../support/storage.js';
 import { until } from '../../support/wait.js';
@@ -55,10 +52,7 @@ describe('daemon on a PostgreSQL that stops and comes back', { skip: postgresSki
       },
     });
     for (const name of ['l1', 'l2']) {
-      const loc = await deployCodeLocation(store, { name, module: 'x.ts' });
-      await reportCodeLocation(store, { location: name, version: loc.version, status: 'LOADED', snapshot: SENSORS });
-      const [sync] = await claimWork(store, { agentId: 'A', limit: 1, waitMs: 0 });
-      await completeWork(store, 'A', sync!.id, { status: 'LOADED' });
+      await loadedInStore(store, name, SENSORS);
     }
   });
   after(async () => {

@@ -7,15 +7,13 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { Daemon } from '../../../src/control-plane/daemon/daemon.js';
 import { sensorsOf, setSensorState } from '../../../src/control-plane/services/instigators-service.js';
-import { deployCodeLocation } from '../../../src/control-plane/services/locations-service.js';
-import { claimWork, completeWork } from '../../../src/control-plane/services/work-service.js';
 import { listTicks, updateInstigator } from '../../../src/control-plane/store/instigators.js';
-import { reportCodeLocation, requireLocation } from '../../../src/control-plane/store/locations.js';
+import { requireLocation } from '../../../src/control-plane/store/locations.js';
 import { Store } from '../../../src/control-plane/store/store.js';
 import { isOutpostError } from '../../../src/shared/errors.js';
 import type { LocationSnapshot } from '../../../src/shared/location-snapshot.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { SNAPSHOT } from '../../support/control-plane-harness.js';
+import { SNAPSHOT, loadedInStore } from '../../support/control-plane-harness.js';
 import { describeEachDialect } from '../../support/storage.js';
 
 const WHY = "sensor auto is Dagster's declarative automation (AutomationCondition): Outpost does not run that daemon";
@@ -56,15 +54,7 @@ describeEachDialect('daemon: an unsupported sensor found RUNNING', (target) => {
       }) as typeof logger.warn;
     }
     daemon = new Daemon(store, capture);
-    const loc = await deployCodeLocation(store, { name: 'hello', module: 'x.ts' });
-    await reportCodeLocation(store, {
-      location: 'hello',
-      version: loc.version,
-      status: 'LOADED',
-      snapshot: WITH_AUTOMATION,
-    });
-    const [sync] = await claimWork(store, { agentId: 'A', limit: 1, waitMs: 0 });
-    await completeWork(store, 'A', sync!.id, { status: 'LOADED' });
+    await loadedInStore(store, 'hello', WITH_AUTOMATION);
     await updateInstigator(store.db, store, { location: 'hello', kind: 'SENSOR', name: 'auto' }, { state: 'RUNNING' });
     await setSensorState(store, 'hello', 'files', 'RUNNING');
   });

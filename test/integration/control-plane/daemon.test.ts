@@ -18,7 +18,7 @@ import { listWorkItems } from '../../../src/control-plane/store/work-items.js';
 import { claimWork, completeWork } from '../../../src/control-plane/services/work-service.js';
 import { createLogger } from '../../../src/shared/logger.js';
 import { describeEachDialect } from '../../support/storage.js';
-import { SNAPSHOT } from '../../support/control-plane-harness.js';
+import { SNAPSHOT, loadedInStore } from '../../support/control-plane-harness.js';
 
 const at = (h: number, m: number, s = 0) => Date.UTC(2026, 0, 1, h, m, s);
 
@@ -37,11 +37,7 @@ describeEachDialect('daemon', (target) => {
     other = target.dialect === 'postgres' ? await Store.open({ url, clock: () => clock.now }) : store;
     daemon = new Daemon(store, logger, { startingTimeoutMs: 60_000 });
     second = new Daemon(other, logger, { startingTimeoutMs: 60_000 });
-    const loc = await deployCodeLocation(store, { name: 'hello', module: 'x.ts' });
-    await reportCodeLocation(store, { location: 'hello', version: loc.version, status: 'LOADED', snapshot: SNAPSHOT });
-    // Drain the SYNC item so later claims see only what the daemon enqueues.
-    const [sync] = await claimWork(store, { agentId: 'A', limit: 1, waitMs: 0 });
-    await completeWork(store, 'A', sync!.id, { status: 'LOADED' });
+    await loadedInStore(store);
   });
   after(async () => {
     if (other !== store) await other.close();

@@ -12,14 +12,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { sql } from 'kysely';
-import { deployCodeLocation } from '../../../src/control-plane/services/locations-service.js';
 import { createRun, terminateRun } from '../../../src/control-plane/services/runs-service.js';
 import { claimWork, completeWork, failWork } from '../../../src/control-plane/services/work-service.js';
-import { reportCodeLocation } from '../../../src/control-plane/store/locations.js';
 import { getRun } from '../../../src/control-plane/store/runs.js';
 import { Store } from '../../../src/control-plane/store/store.js';
 import { getWorkItem } from '../../../src/control-plane/store/work-items.js';
-import { SNAPSHOT } from '../../support/control-plane-harness.js';
+import { loadedInStore } from '../../support/control-plane-harness.js';
 import { describePostgres } from '../../support/storage.js';
 import { until } from '../../support/wait.js';
 
@@ -31,15 +29,7 @@ describePostgres(
 
     before(async () => {
       store = await Store.open({ url: await target.freshUrl() });
-      const loc = await deployCodeLocation(store, { name: 'hello', module: 'x.ts' });
-      await reportCodeLocation(store, {
-        location: 'hello',
-        version: loc.version,
-        status: 'LOADED',
-        snapshot: SNAPSHOT,
-      });
-      const [sync] = await claimWork(store, { agentId: 'A', limit: 1, waitMs: 0 });
-      await completeWork(store, 'A', sync!.id, { status: 'LOADED' });
+      await loadedInStore(store);
     });
     after(async () => {
       await store?.close();

@@ -9,13 +9,11 @@ import { after, before, test } from 'node:test';
 import { Daemon } from '../../../src/control-plane/daemon/daemon.js';
 import { FIXED_INPUT_LIMITS } from '../../../src/control-plane/limits.js';
 import { setSensorState } from '../../../src/control-plane/services/instigators-service.js';
-import { deployCodeLocation } from '../../../src/control-plane/services/locations-service.js';
 import { claimWork, completeWork, failWork } from '../../../src/control-plane/services/work-service.js';
 import { listTicks } from '../../../src/control-plane/store/instigators.js';
-import { reportCodeLocation } from '../../../src/control-plane/store/locations.js';
 import { Store } from '../../../src/control-plane/store/store.js';
 import { createLogger } from '../../../src/shared/logger.js';
-import { SNAPSHOT } from '../../support/control-plane-harness.js';
+import { loadedInStore } from '../../support/control-plane-harness.js';
 import { describeEachDialect } from '../../support/storage.js';
 
 const L = FIXED_INPUT_LIMITS;
@@ -28,10 +26,7 @@ describeEachDialect('tick message limit', (target) => {
   before(async () => {
     store = await Store.open({ url: await target.freshUrl(), clock: () => clock.now });
     daemon = new Daemon(store, createLogger({ name: 'test', level: 'silent' }));
-    const loc = await deployCodeLocation(store, { name: 'hello', module: 'x.ts' });
-    await reportCodeLocation(store, { location: 'hello', version: loc.version, status: 'LOADED', snapshot: SNAPSHOT });
-    const [sync] = await claimWork(store, { agentId: 'A', limit: 1, waitMs: 0 });
-    await completeWork(store, 'A', sync!.id, { status: 'LOADED' });
+    await loadedInStore(store);
     await setSensorState(store, 'hello', 'files', 'RUNNING');
   });
   after(async () => {
