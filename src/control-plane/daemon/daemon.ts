@@ -7,6 +7,8 @@
 //   runs but no agent evaluates (agents, or Temporal, away): a tick whose evaluation has not
 //   begun when the next comes due is skipped (TICK_SUPERSEDED, its tick row says why), so the
 //   outage leaves one tick to fire, not one per interval; said once per stall, and when it ends.
+//   Nor is a tick claimed once its next is due (claim_until), even before the pass that enqueues
+//   that one; a tick whose next never comes (its schedule stopped) is skipped all the same.
 // - sensors: every minInterval (aligned to an interval grid, so two daemons agree on the tick),
 //   enqueue EVALUATE_SENSOR with the stored cursor, unless the previous evaluation is still open.
 //   One whose tick cannot be started fails alone (PassReport.instigatorsFailed, logged once).
@@ -34,11 +36,16 @@ import type { InstigatorsTable } from '../store/schema.js';
 import type { Store } from '../store/store.js';
 import { expireLeases } from '../services/work-service.js';
 import { reapUnlaunchedRuns } from '../services/launch-reaper.js';
-import { startScheduleTick, startSensorTick, stopUnsupportedSensor } from '../services/ticks-service.js';
+import {
+  startScheduleTick,
+  startSensorTick,
+  stopUnsupportedSensor,
+  supersedeStaleTicks,
+} from '../services/ticks-service.js';
 import { DEFAULT_AUDIT_RETENTION_MS } from '../store/audit-log.js';
 import { DEFAULT_SKIPPED_TICK_RETENTION_MS, DEFAULT_TICK_RETENTION_MS } from '../store/instigators.js';
 import { Retention, type RetentionOptions } from './retention.js';
-import { countTicksBetween, latestDueTick, MAX_COUNTED_TICKS } from './cron-ticks.js';
+import { countTicksBetween, latestDueTick, MAX_COUNTED_TICKS, nextTickAfter } from './cron-ticks.js';
 import { timeoutStartingRuns } from '../services/starting-timeout.js';
 
 export type { RetentionOptions } from './retention.js';
@@ -260,6 +267,14 @@ export class Daemon {
         await pass(loc, 'SENSOR', s.name, report.sensorsFired, fn);
       }
     }
+    // After the schedules: a RUNNING schedule's new tick skipped its own (and said so, once per
+    // stall); what is left is a stopped schedule's, or an ERROR location's.
+    const stale = await supersedeStaleTicks(this.store);
+    if (stale)
+      this.logger.info(
+        { code: errorCode('TICK_SUPERSEDED'), ticks: stale },
+        'schedule ticks skipped: no agent began them before their next tick came due (their tick rows say why)',
+      );
     this.failing = failing;
     this.skipped = skipped;
     report.locationsSkipped = [...skipped];
@@ -307,7 +322,7 @@ export class Daemon {
     const started = await startScheduleTick(
       store,
       { location: loc.name, name: s.name },
-      tick,
+      { tickTime: tick, nextTickTime: nextTickAfter(s.cron, s.timezone, tick) },
       s.defaultStatus === 'RUNNING',
     );
     if (started.created) this.noteSuperseded(`${loc.name}/${s.name}`, started.superseded, tick);

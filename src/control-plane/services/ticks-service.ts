@@ -4,6 +4,10 @@
 // A schedule's earlier ticks whose evaluation never began (no agent claimed them, or no agent
 // could start their workflow: Temporal away) are skipped in that transaction, so an outage's
 // ticks do not all fire afterwards: the latest fires, as after the daemon's own downtime.
+// A tick's item is claimable only until its schedule's next tick comes due (claim_until): an
+// agent back between that moment and the daemon's pass that enqueues the next tick would begin
+// the old tick, and both fire. The daemon skips such items each pass (supersedeStaleTicks), also
+// those of a schedule stopped since, whose next tick never comes.
 import type { ExpressionBuilder } from 'kysely';
 import { errorCode } from '../../shared/errors.js';
 import type { InstigatorKind } from '../store/instigators.js';
@@ -33,10 +37,11 @@ export interface ScheduleTickStart {
   superseded: number[];
 }
 
+/** `nextTickTime`: the schedule's next cron time after `tickTime`, if any (the item's claim_until). */
 export async function startScheduleTick(
   store: Store,
   key: TickKey,
-  tickTime: number,
+  { tickTime, nextTickTime }: { tickTime: number; nextTickTime: number | undefined },
   defaultRunning: boolean,
 ): Promise<ScheduleTickStart> {
   const ref = { ...key, kind: 'SCHEDULE' as InstigatorKind };
@@ -50,10 +55,11 @@ export async function startScheduleTick(
       kind: 'EVALUATE_SCHEDULE',
       payload: { location: key.location, schedule: key.name, tickTimeMs: tickTime },
       dedupeKey: `schedule:${key.location}:${key.name}:${tickTime}`,
+      ...(nextTickTime !== undefined ? { claimUntil: nextTickTime } : {}),
     });
     let superseded: number[] = [];
     if (created) {
-      superseded = await supersedeWaitingTicks(trx, store, key, tickTime);
+      superseded = await supersedeWaitingTicks(trx, store, { schedule: key, before: tickTime });
       await insertTick(trx, store, { ...ref, tickTime, workItemId: item.id });
     }
     await updateInstigator(trx, store, ref, { last_tick_at: tickTime });
@@ -62,44 +68,70 @@ export async function startScheduleTick(
 }
 
 /**
- * The schedule's open ticks before `tickTime` whose evaluation has not begun: the item QUEUED
- * (no agent claimed it, or its lease lapsed), or CLAIMED under a lease that ran out with no
- * workflow acknowledged. Each item FAILS with TICK_SUPERSEDED (an agent that still starts its
+ * Open schedule ticks whose evaluation has not begun: the item QUEUED (no agent claimed it, or
+ * its lease lapsed), or CLAIMED under a lease that ran out with no workflow acknowledged. Either
+ * `schedule`'s ticks `before` its new tick, or any schedule's whose next tick came due
+ * (claim_until <= now). Each item FAILS with TICK_SUPERSEDED (an agent that still starts its
  * workflow completes nothing: the item is finished) and its tick is SKIPPED, saying why. A live
  * claim (an agent starting it now) and an evaluation under way (ACKED) are left to finish.
- * Returns their tick times.
+ * Returns their tick times, oldest first.
  */
-async function supersedeWaitingTicks(trx: Exec, store: Store, key: TickKey, tickTime: number): Promise<number[]> {
+async function supersedeWaitingTicks(
+  trx: Exec,
+  store: Store,
+  which: { schedule: TickKey; before: number } | { due: true },
+): Promise<number[]> {
   const now = store.now();
   const notBegun = (eb: ExpressionBuilder<Database, 'work_items'>) =>
     eb.or([
       eb('work_items.status', '=', 'QUEUED'),
       eb.and([eb('work_items.status', '=', 'CLAIMED'), eb('work_items.lease_expires_at', '<=', now)]),
     ]);
-  const waiting = await trx
+  let q = trx
     .selectFrom('ticks')
     .innerJoin('work_items', 'work_items.id', 'ticks.work_item_id')
-    .select(['ticks.tick_time', 'ticks.work_item_id', 'work_items.status'])
-    .where('ticks.location', '=', key.location)
+    .select(['ticks.tick_time', 'ticks.work_item_id', 'work_items.status', 'work_items.claim_until'])
     .where('ticks.kind', '=', 'SCHEDULE')
-    .where('ticks.name', '=', key.name)
     .where('ticks.status', '=', 'STARTED')
-    .where('ticks.tick_time', '<', tickTime)
-    .where(notBegun)
-    .orderBy('ticks.tick_time')
-    .execute();
-  const at = new Date(tickTime).toISOString();
+    .where(notBegun);
+  q =
+    'schedule' in which
+      ? q
+          .where('ticks.location', '=', which.schedule.location)
+          .where('ticks.name', '=', which.schedule.name)
+          .where('ticks.tick_time', '<', which.before)
+      : q.where('work_items.claim_until', '<=', now);
+  const waiting = await q.orderBy('ticks.tick_time').execute();
   const skipped: number[] = [];
   for (const w of waiting) {
     const itemId = w.work_item_id!;
+    const next = 'schedule' in which ? which.before : Number(w.claim_until);
     const waited = w.status === 'QUEUED' ? 'no agent began it' : "its agent's claim lapsed before it began";
-    const message = `the tick of ${at} came due first: ${waited} (agent or Temporal away?); the latest due tick fires`;
+    const message = `the tick of ${new Date(next).toISOString()} came due first: ${waited} (agent or Temporal away?); the latest due tick fires`;
     const moved = await markFailed(trx, store, itemId, { code: errorCode('TICK_SUPERSEDED'), message }, notBegun);
     if (!moved) continue;
     await finishTickForItem(trx, store, itemId, { status: 'SKIPPED', skipReason: `superseded: ${message}` });
     skipped.push(Number(w.tick_time));
   }
   return skipped;
+}
+
+/**
+ * Skips every schedule tick not begun whose next tick came due (the daemon's pass, after its
+ * schedules: a RUNNING schedule's new tick supersedes its own first). Returns how many.
+ */
+export async function supersedeStaleTicks(store: Store): Promise<number> {
+  // A read first: a pass with nothing to skip (nearly every pass) opens no write transaction.
+  const candidate = await store.db
+    .selectFrom('work_items')
+    .select('id')
+    .where('status', 'in', ['QUEUED', 'CLAIMED'])
+    .where('kind', '=', 'EVALUATE_SCHEDULE')
+    .where('claim_until', '<=', store.now())
+    .limit(1)
+    .executeTakeFirst();
+  if (!candidate) return 0;
+  return (await store.transaction((trx) => supersedeWaitingTicks(trx, store, { due: true }))).length;
 }
 
 /**

@@ -275,6 +275,14 @@ function migrationsFor(dialect: Dialect): Record<string, Migration> {
         await backfillCheckColumns(db);
       },
     },
+    // A schedule tick's item is claimed only before its schedule's next tick comes due
+    // (work_items.claim_until): after that the daemon skips it, so an agent back from an outage
+    // does not begin a tick the next one supersedes moments later (two runs for one outage).
+    '0016_work_item_claim_until': {
+      async up(db: Kysely<unknown>) {
+        await db.schema.alterTable('work_items').addColumn('claim_until', 'bigint').execute();
+      },
+    },
   };
 }
 

@@ -94,6 +94,11 @@ export interface WorkItemsTable {
   result: string | null;
   /** JSON { code, message }. */
   error: string | null;
+  /**
+   * Claimed only before this time, or always when null. A schedule tick's: its next tick's time
+   * (a tick not begun by then is skipped, services/ticks-service.ts).
+   */
+  claim_until: number | null;
   created_at: number;
   updated_at: number;
 }

@@ -54,6 +54,8 @@ export interface EnqueueInput<K extends WorkItemKind> {
   /** Unique across all items ever enqueued; a second enqueue with the same key returns the first item. */
   dedupeKey?: string;
   maxAttempts?: number;
+  /** No agent claims it from this time on (WorkItemsTable.claim_until). */
+  claimUntil?: number;
 }
 
 /** Inserts a QUEUED item, or returns the existing item with the same dedupe key. */
@@ -77,6 +79,7 @@ export async function enqueue<K extends WorkItemKind>(
     workflow_id: null,
     result: null,
     error: null,
+    claim_until: input.claimUntil ?? null,
     created_at: now,
     updated_at: now,
   };

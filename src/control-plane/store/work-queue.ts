@@ -23,7 +23,7 @@ export async function claimOnce(
   const lease = now + store.limits.leaseMs;
   const set = sql`status = 'CLAIMED', lease_owner = ${agentId}, lease_expires_at = ${lease},
            attempts = attempts + 1, updated_at = ${now}`;
-  const rows = await store.dialect.claimQueued(exec, set, limit);
+  const rows = await store.dialect.claimQueued(exec, set, limit, now);
   return rows.map(toWorkItemView).sort((a, b) => a.createdAt - b.createdAt || a.id.localeCompare(b.id));
 }
 

@@ -248,15 +248,18 @@ describeEachDialect('daemon', (target) => {
     await setSensorState(store, 'broken', 'files', 'STOPPED');
   });
 
+  /** hello/every_minute's ticks by tick time. */
+  const hello = async (): Promise<Map<number, { status: string; skipReason: string | null }>> =>
+    new Map((await listTicks(store, 'hello', 'SCHEDULE', 'every_minute', 50)).map((t) => [t.tickTime, t]));
+  /** What agent A claims of hello's schedule ticks now. */
+  const claimTicks = async () =>
+    (await claimWork(store, { agentId: 'A', limit: 50, waitMs: 0 })).filter(
+      (i) => i.kind === 'EVALUATE_SCHEDULE' && i.payload.location === 'hello',
+    );
+
   test('a tick no agent begins is skipped when the next comes due, saying why; a live claim is left alone', async () => {
     // Agents (or their Temporal) away for a few minutes: without this every minute's tick
     // waited in the queue and all of them fired at once when the agents came back.
-    const hello = async (): Promise<Map<number, { status: string; skipReason: string | null }>> =>
-      new Map((await listTicks(store, 'hello', 'SCHEDULE', 'every_minute', 50)).map((t) => [t.tickTime, t]));
-    const claimTicks = async () =>
-      (await claimWork(store, { agentId: 'A', limit: 50, waitMs: 0 })).filter(
-        (i) => i.kind === 'EVALUATE_SCHEDULE' && i.payload.location === 'hello',
-      );
     clock.now = at(14, 0, 30);
     await setScheduleState(store, 'hello', 'every_minute', 'RUNNING');
     await daemon.runOnce();
@@ -306,5 +309,45 @@ describeEachDialect('daemon', (target) => {
     assert.equal((await hello()).get(at(14, 4))?.status, 'SKIPPED');
     assert.equal((await hello()).get(at(14, 4))?.skipReason, 'no run requests');
     await setScheduleState(store, 'hello', 'every_minute', 'STOPPED');
+  });
+
+  test('a tick whose next came due before an agent claimed it is not claimed: it is skipped, also when its schedule stopped', async () => {
+    // An agent back from an outage between the next tick coming due and the daemon's pass that
+    // enqueues it claimed the waiting tick, a live claim that tick then left alone: both fired,
+    // two runs for one outage (seen in the Temporal-outage fault test).
+    clock.now = at(15, 0, 30);
+    await setScheduleState(store, 'hello', 'every_minute', 'RUNNING');
+    await daemon.runOnce();
+    clock.now = at(15, 1, 5);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    clock.now = at(15, 2, 1);
+    assert.deepEqual(
+      (await claimTicks()).map((i) => i.payload.tickTimeMs),
+      [],
+      'the 15:01 tick, once 15:02 is due, is not claimed',
+    );
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    let ticks = await hello();
+    assert.match(ticks.get(at(15, 1))?.skipReason ?? '', /^superseded: the tick of 2026-01-01T15:02:00.000Z came due/);
+    const [latest] = await claimTicks();
+    assert.equal(latest?.payload.tickTimeMs, at(15, 2));
+    await completeWork(store, 'A', latest.id, { runRequests: [] });
+
+    // A stopped schedule makes no next tick: its waiting tick is skipped when the next would
+    // have come due, not left STARTED for ever.
+    clock.now = at(15, 3, 2);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    await setScheduleState(store, 'hello', 'every_minute', 'STOPPED');
+    clock.now = at(15, 4, 1);
+    assert.deepEqual(await claimTicks(), []);
+    await daemon.runOnce();
+    ticks = await hello();
+    assert.equal(ticks.get(at(15, 3))?.status, 'SKIPPED');
+    assert.match(ticks.get(at(15, 3))?.skipReason ?? '', /^superseded: the tick of 2026-01-01T15:04:00.000Z came due/);
+    const [item] = (await listWorkItems(store, { kind: 'EVALUATE_SCHEDULE' }, 100)).filter(
+      (w) => w.payload.location === 'hello' && w.payload.tickTimeMs === at(15, 3),
+    );
+    assert.equal(item?.status, 'FAILED');
+    assert.match(JSON.stringify(item?.error), /OUTPOST_ERR_TICK_SUPERSEDED/);
   });
 });

@@ -1,7 +1,7 @@
 // What differs between SQLite and PostgreSQL, as one small interface with two implementations
 // (sqlite-dialect.ts, postgres-dialect.ts), so shared store code asks for a capability instead
 // of testing which database it is on. Picking the implementation from the URL is connect.ts.
-import type { Kysely, RawBuilder, SelectQueryBuilder } from 'kysely';
+import { sql, type Kysely, type RawBuilder, type SelectQueryBuilder } from 'kysely';
 import type { ErrorName } from '../../../shared/errors.js';
 import type { Logger } from '../../../shared/logger.js';
 import type { AppendEventsResult } from '../run-events.js';
@@ -56,8 +56,13 @@ export interface StoreDialect {
   lockForUpdate<DB, TB extends keyof DB, O>(q: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O>;
   /** A read inside a transaction whose rows must not change until it ends (a check its write rests on). */
   lockForShare<DB, TB extends keyof DB, O>(q: SelectQueryBuilder<DB, TB, O>): SelectQueryBuilder<DB, TB, O>;
-  /** One atomic claim of up to `limit` QUEUED items, oldest first, with `set` applied. */
-  claimQueued(db: Kysely<Database>, set: RawBuilder<unknown>, limit: number): Promise<WorkItemsTable[]>;
+  /** One atomic claim of up to `limit` QUEUED items claimable at `now` (claimable), oldest first, with `set` applied. */
+  claimQueued(db: Kysely<Database>, set: RawBuilder<unknown>, limit: number, now: number): Promise<WorkItemsTable[]>;
   /** The batched event ingest of run-events.ts (`writer` checked in its transaction), written for this database. */
   appendRunEvents(store: Store, runId: string, rows: Row[], writer?: string): Promise<AppendEventsResult>;
+}
+
+/** A QUEUED item an agent may claim at `now`: no claim_until, or one still ahead. */
+export function claimable(now: number): RawBuilder<boolean> {
+  return sql<boolean>`(claim_until IS NULL OR claim_until > ${now})`;
 }

@@ -4,7 +4,7 @@
 import { Kysely, PostgresDialect, sql } from 'kysely';
 import type pg from 'pg';
 import type { WorkItemsTable } from '../schema.js';
-import type { DialectFactory, OpenOptions, StoreDialect } from './dialect.js';
+import { claimable, type DialectFactory, type OpenOptions, type StoreDialect } from './dialect.js';
 import { pgModule } from './pg-module.js';
 import { appendRunEventsPostgres } from './postgres-run-events.js';
 
@@ -72,11 +72,12 @@ function postgresOps(pool: pg.Pool): StoreDialect {
     // The pick is a MATERIALIZED CTE, run once. As `id IN (SELECT ... LIMIT n FOR UPDATE SKIP
     // LOCKED)` the planner may re-run the subquery and claim more than `limit` items (seen in
     // the work-queue test: 4 claimed for a limit of 3).
-    claimQueued: async (db, set, limit) =>
+    claimQueued: async (db, set, limit, now) =>
       (
         await sql<WorkItemsTable>`
     WITH picked AS MATERIALIZED (
-      SELECT id FROM work_items WHERE status = 'QUEUED' ORDER BY created_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
+      SELECT id FROM work_items WHERE status = 'QUEUED' AND ${claimable(now)}
+       ORDER BY created_at, id LIMIT ${limit} FOR UPDATE SKIP LOCKED)
     UPDATE work_items SET ${set}
       FROM picked
      WHERE work_items.id = picked.id AND work_items.status = 'QUEUED'

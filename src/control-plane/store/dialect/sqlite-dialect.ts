@@ -7,7 +7,7 @@ import { dirname, resolve } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, SqliteDialect, SqliteDriver, sql, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
 import type { Database, WorkItemsTable } from '../schema.js';
-import type { DialectFactory, StoreDialect } from './dialect.js';
+import { claimable, type DialectFactory, type StoreDialect } from './dialect.js';
 import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 import { appendRunEventsSqlite } from './sqlite-run-events.js';
 
@@ -87,11 +87,12 @@ function sqliteOps(handle: SQLite.Database, ckpt: SqliteCheckpointer | undefined
     lockForUpdate: (q) => q,
     // BEGIN IMMEDIATE holds the one write lock until commit: nothing read can change meanwhile.
     lockForShare: (q) => q,
-    claimQueued: async (db, set, limit) =>
+    claimQueued: async (db, set, limit, now) =>
       (
         await sql<WorkItemsTable>`
     UPDATE work_items SET ${set}
-     WHERE id IN (SELECT id FROM work_items WHERE status = 'QUEUED' ORDER BY created_at, id LIMIT ${limit})
+     WHERE id IN (SELECT id FROM work_items WHERE status = 'QUEUED' AND ${claimable(now)}
+                  ORDER BY created_at, id LIMIT ${limit})
        AND status = 'QUEUED'
     RETURNING *`.execute(db)
       ).rows,
