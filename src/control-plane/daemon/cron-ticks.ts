@@ -26,11 +26,6 @@ export function latestDueTick(cron: string, timezone: string, after: number, now
   return undefined;
 }
 
-/** The first cron time after `after`, or undefined when the expression has none. */
-export function nextTickAfter(cron: string, timezone: string, after: number): number | undefined {
-  return new Cron(cron, { timezone, paused: true }).nextRun(new Date(after))?.getTime();
-}
-
 /** Missed ticks are counted up to this many (a long downtime is reported as "N+"). */
 export const MAX_COUNTED_TICKS = 10_000;
 

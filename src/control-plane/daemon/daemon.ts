@@ -45,7 +45,8 @@ import {
 import { DEFAULT_AUDIT_RETENTION_MS } from '../store/audit-log.js';
 import { DEFAULT_SKIPPED_TICK_RETENTION_MS, DEFAULT_TICK_RETENTION_MS } from '../store/instigators.js';
 import { Retention, type RetentionOptions } from './retention.js';
-import { countTicksBetween, latestDueTick, MAX_COUNTED_TICKS, nextTickAfter } from './cron-ticks.js';
+import { countTicksBetween, latestDueTick, MAX_COUNTED_TICKS } from './cron-ticks.js';
+import { nextCronTime } from '../services/instigators-service.js';
 import { timeoutStartingRuns } from '../services/starting-timeout.js';
 
 export type { RetentionOptions } from './retention.js';
@@ -203,6 +204,7 @@ export class Daemon {
       instigatorsFailed: [],
       locationsSkipped: [],
     };
+    const passStart = this.store.now();
     await expireLeases(this.store);
     const reaped = await reapUnlaunchedRuns(this.store, this.options.launchDeadlineMs);
     report.launchesRequeued = reaped.requeued;
@@ -267,22 +269,42 @@ export class Daemon {
         await pass(loc, 'SENSOR', s.name, report.sensorsFired, fn);
       }
     }
-    // After the schedules: a RUNNING schedule's new tick skipped its own (and said so, once per
-    // stall); what is left is a stopped schedule's, or an ERROR location's.
-    const stale = await supersedeStaleTicks(this.store);
-    if (stale)
-      this.logger.info(
-        { code: errorCode('TICK_SUPERSEDED'), ticks: stale },
-        'schedule ticks skipped: no agent began them before their next tick came due (their tick rows say why)',
-      );
     this.failing = failing;
     this.skipped = skipped;
     report.locationsSkipped = [...skipped];
+    // Agents claim what this pass enqueued now, not after the rest of the pass.
+    if (enqueued) this.store.signals.notifyWork();
+    await this.sweepStaleTicks(passStart);
     report.runsTimedOut = await timeoutStartingRuns(this.store, this.options.startingTimeoutMs);
     for (const runId of report.runsTimedOut) this.logger.warn({ runId }, 'run failed: STARTING timeout');
     report.pruned = await this.retention.maybePrune();
-    if (enqueued) this.store.signals.notifyWork();
     return report;
+  }
+
+  /**
+   * Skips schedule ticks not begun whose next tick was due at the pass's start. A RUNNING
+   * schedule's turn in the pass skipped its own already (and said so, once per stall), so what is
+   * left is a stopped schedule's, an ERROR location's or one whose tick failed to start. Fails
+   * alone, as an instigator does: the rest of the pass goes on.
+   */
+  private async sweepStaleTicks(passStart: number): Promise<void> {
+    try {
+      const stale = await supersedeStaleTicks(this.store, passStart);
+      if (stale.length)
+        this.logger.info(
+          {
+            code: errorCode('TICK_SUPERSEDED'),
+            ticks: stale.map((t) => `${t.location}/${t.name}@${new Date(t.tickTime).toISOString()}`),
+          },
+          'schedule ticks skipped: no agent began them before their next tick came due (their tick rows say why)',
+        );
+    } catch (err) {
+      if (this.store.unavailableError(err)) throw err;
+      this.logger.error(
+        { err: err instanceof Error ? err.message : String(err) },
+        'skipping stale schedule ticks failed',
+      );
+    }
   }
 
   private async schedulePass(
@@ -322,7 +344,7 @@ export class Daemon {
     const started = await startScheduleTick(
       store,
       { location: loc.name, name: s.name },
-      { tickTime: tick, nextTickTime: nextTickAfter(s.cron, s.timezone, tick) },
+      { tickTime: tick, nextTickTime: nextCronTime(s.cron, s.timezone, tick) ?? undefined },
       s.defaultStatus === 'RUNNING',
     );
     if (started.created) this.noteSuperseded(`${loc.name}/${s.name}`, started.superseded, tick);

@@ -59,7 +59,7 @@ export async function startScheduleTick(
     });
     let superseded: number[] = [];
     if (created) {
-      superseded = await supersedeWaitingTicks(trx, store, { schedule: key, before: tickTime });
+      superseded = await supersedeWaitingTicks(trx, store, key, tickTime);
       await insertTick(trx, store, { ...ref, tickTime, workItemId: item.id });
     }
     await updateInstigator(trx, store, ref, { last_tick_at: tickTime });
@@ -68,70 +68,90 @@ export async function startScheduleTick(
 }
 
 /**
- * Open schedule ticks whose evaluation has not begun: the item QUEUED (no agent claimed it, or
- * its lease lapsed), or CLAIMED under a lease that ran out with no workflow acknowledged. Either
- * `schedule`'s ticks `before` its new tick, or any schedule's whose next tick came due
- * (claim_until <= now). Each item FAILS with TICK_SUPERSEDED (an agent that still starts its
- * workflow completes nothing: the item is finished) and its tick is SKIPPED, saying why. A live
+ * A schedule item whose evaluation has not begun at `now`: QUEUED (no agent claimed it, or its
+ * lease lapsed), or CLAIMED under a lease that ran out with no workflow acknowledged. A live
  * claim (an agent starting it now) and an evaluation under way (ACKED) are left to finish.
- * Returns their tick times, oldest first.
  */
-async function supersedeWaitingTicks(
-  trx: Exec,
-  store: Store,
-  which: { schedule: TickKey; before: number } | { due: true },
-): Promise<number[]> {
-  const now = store.now();
-  const notBegun = (eb: ExpressionBuilder<Database, 'work_items'>) =>
-    eb.or([
-      eb('work_items.status', '=', 'QUEUED'),
-      eb.and([eb('work_items.status', '=', 'CLAIMED'), eb('work_items.lease_expires_at', '<=', now)]),
-    ]);
-  let q = trx
+const notBegun = (now: number) => (eb: ExpressionBuilder<Database, 'work_items'>) =>
+  eb.or([
+    eb('work_items.status', '=', 'QUEUED'),
+    eb.and([eb('work_items.status', '=', 'CLAIMED'), eb('work_items.lease_expires_at', '<=', now)]),
+  ]);
+
+const waitedFor = (status: string): string =>
+  status === 'QUEUED' ? 'no agent began it' : "its agent's claim lapsed before it began";
+
+/**
+ * The item FAILS with TICK_SUPERSEDED (an agent that still starts its workflow completes nothing:
+ * the item is finished) and its tick is SKIPPED, saying why; unless it began meanwhile.
+ */
+async function skipTick(trx: Exec, store: Store, itemId: string, message: string): Promise<boolean> {
+  const code = errorCode('TICK_SUPERSEDED');
+  if (!(await markFailed(trx, store, itemId, { code, message }, notBegun(store.now())))) return false;
+  await finishTickForItem(trx, store, itemId, { status: 'SKIPPED', skipReason: `superseded: ${message}` });
+  return true;
+}
+
+/** Skips the schedule's open ticks before `tickTime` whose evaluation has not begun; returns their tick times. */
+async function supersedeWaitingTicks(trx: Exec, store: Store, key: TickKey, tickTime: number): Promise<number[]> {
+  const waiting = await trx
     .selectFrom('ticks')
     .innerJoin('work_items', 'work_items.id', 'ticks.work_item_id')
-    .select(['ticks.tick_time', 'ticks.work_item_id', 'work_items.status', 'work_items.claim_until'])
+    .select(['ticks.tick_time', 'ticks.work_item_id', 'work_items.status'])
+    .where('ticks.location', '=', key.location)
     .where('ticks.kind', '=', 'SCHEDULE')
+    .where('ticks.name', '=', key.name)
     .where('ticks.status', '=', 'STARTED')
-    .where(notBegun);
-  q =
-    'schedule' in which
-      ? q
-          .where('ticks.location', '=', which.schedule.location)
-          .where('ticks.name', '=', which.schedule.name)
-          .where('ticks.tick_time', '<', which.before)
-      : q.where('work_items.claim_until', '<=', now);
-  const waiting = await q.orderBy('ticks.tick_time').execute();
+    .where('ticks.tick_time', '<', tickTime)
+    .where(notBegun(store.now()))
+    .orderBy('ticks.tick_time')
+    .execute();
+  const at = new Date(tickTime).toISOString();
   const skipped: number[] = [];
   for (const w of waiting) {
-    const itemId = w.work_item_id!;
-    const next = 'schedule' in which ? which.before : Number(w.claim_until);
-    const waited = w.status === 'QUEUED' ? 'no agent began it' : "its agent's claim lapsed before it began";
-    const message = `the tick of ${new Date(next).toISOString()} came due first: ${waited} (agent or Temporal away?); the latest due tick fires`;
-    const moved = await markFailed(trx, store, itemId, { code: errorCode('TICK_SUPERSEDED'), message }, notBegun);
-    if (!moved) continue;
-    await finishTickForItem(trx, store, itemId, { status: 'SKIPPED', skipReason: `superseded: ${message}` });
-    skipped.push(Number(w.tick_time));
+    const message = `the tick of ${at} came due first: ${waitedFor(w.status)} (agent or Temporal away?); the latest due tick fires`;
+    if (await skipTick(trx, store, w.work_item_id!, message)) skipped.push(Number(w.tick_time));
   }
   return skipped;
 }
 
 /**
- * Skips every schedule tick not begun whose next tick came due (the daemon's pass, after its
- * schedules: a RUNNING schedule's new tick supersedes its own first). Returns how many.
+ * Skips every schedule tick not begun whose next tick was due by `dueBy` (its item's
+ * claim_until), each in a transaction of its own (no lock held while another is waited for).
+ * Returns those skipped.
  */
-export async function supersedeStaleTicks(store: Store): Promise<number> {
-  // A read first: a pass with nothing to skip (nearly every pass) opens no write transaction.
-  const candidate = await store.db
+export async function supersedeStaleTicks(
+  store: Store,
+  dueBy: number,
+): Promise<Array<{ location: string; name: string; tickTime: number }>> {
+  // Read outside a transaction: a pass with nothing to skip (nearly every pass) writes nothing.
+  const stale = await store.db
     .selectFrom('work_items')
-    .select('id')
-    .where('status', 'in', ['QUEUED', 'CLAIMED'])
-    .where('kind', '=', 'EVALUATE_SCHEDULE')
-    .where('claim_until', '<=', store.now())
-    .limit(1)
-    .executeTakeFirst();
-  if (!candidate) return 0;
-  return (await store.transaction((trx) => supersedeWaitingTicks(trx, store, { due: true }))).length;
+    .innerJoin('ticks', 'ticks.work_item_id', 'work_items.id')
+    .select([
+      'work_items.id',
+      'work_items.status',
+      'work_items.claim_until',
+      'ticks.location',
+      'ticks.name',
+      'ticks.tick_time',
+    ])
+    .where('work_items.status', 'in', ['QUEUED', 'CLAIMED'])
+    .where('work_items.kind', '=', 'EVALUATE_SCHEDULE')
+    .where('work_items.claim_until', '<=', dueBy)
+    .where(notBegun(store.now()))
+    .where('ticks.status', '=', 'STARTED')
+    .orderBy('work_items.created_at')
+    .orderBy('work_items.id')
+    .execute();
+  const skipped: Array<{ location: string; name: string; tickTime: number }> = [];
+  for (const w of stale) {
+    const next = new Date(Number(w.claim_until)).toISOString();
+    const message = `its next tick (${next}) came due first: ${waitedFor(w.status)} (agent or Temporal away?); a tick is evaluated only until its next comes due`;
+    if (await store.transaction((trx) => skipTick(trx, store, w.id, message)))
+      skipped.push({ location: w.location, name: w.name, tickTime: Number(w.tick_time) });
+  }
+  return skipped;
 }
 
 /**
