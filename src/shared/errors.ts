@@ -275,8 +275,8 @@ export const ERRORS = {
   RUN_CANCELED: spec(409, 'The run was canceled before it launched', 'Launch the job again if it should run.'),
   TICK_SUPERSEDED: spec(
     409,
-    'A schedule tick was skipped: its evaluation had not begun when a later tick came due',
-    'An agent or Temporal was away (see their logs). Nothing to do: the latest due tick fires (the missed-tick policy); launch the job by hand if a skipped tick must run.',
+    'A schedule tick was skipped: its evaluation had not begun when its next tick came due',
+    'An agent or Temporal was away (see their logs). Nothing to do: a running schedule fires its latest due tick (the missed-tick policy); launch the job by hand if a skipped tick must run.',
   ),
   RUN_LAUNCH_TIMEOUT: spec(
     504,
