@@ -24,6 +24,11 @@ export const RunRequestSchema = z.object({
   runConfig: Json.default({}),
   tags: Tags.default({}),
   partitionKey: z.string().optional(),
+  /**
+   * Asset keys (path parts joined with `/`) the run materializes, of those `job` materializes;
+   * omitted: the whole job. A Dagster sensor that targets assets asks for its selection so.
+   */
+  assetSelection: z.array(z.string().min(1)).optional(),
 });
 export type RunRequest = z.infer<typeof RunRequestSchema>;
 

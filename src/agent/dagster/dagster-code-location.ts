@@ -55,6 +55,9 @@ export function toOutpostRunRequest(r: DagsterRunRequest, ownJob: string, from: 
     tags: { ...r.tags, ...(r.runKey ? { [RUN_KEY_TAG]: r.runKey } : {}) },
     ...(r.runKey ? { runKey: r.runKey } : {}),
     ...(r.partitionKey ? { partitionKey: r.partitionKey } : {}),
+    // Dagster's daemon runs the request's asset subset of the job: without it, every asset of
+    // the job (a sensor that targets assets asks for its own selection on each request).
+    ...(r.assetSelection ? { assetSelection: r.assetSelection } : {}),
   };
 }
 

@@ -43,23 +43,9 @@ export function resolveLaunchJob(
   if (!assetSelection.length) {
     throw new OutpostError('INVALID_ARGUMENT', { detail: '`assetSelection` is empty; omit it to run the whole job' });
   }
-  const assets = snapshot.assets ?? [];
-  const byKey = new Map(assets.map((a) => [a.key, a]));
-  const unknown = [...new Set(assetSelection.filter((k) => !byKey.has(k)))];
-  if (unknown.length) {
-    throw new OutpostError('UNKNOWN_ASSET', {
-      detail: `${unknown.map((k) => JSON.stringify(k)).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not in ${location} (assets: ${assets.map((a) => a.key).join(', ') || 'none'})`,
-      data: { unknown },
-    });
-  }
-  const jobsOf = (k: string): string[] => byKey.get(k)?.jobNames ?? [];
+  const jobsOf = assetJobs(snapshot, location, assetSelection);
   if (job) {
-    const outside = assetSelection.filter((k) => !jobsOf(k).includes(job));
-    if (outside.length) {
-      throw new OutpostError('INVALID_ARGUMENT', {
-        detail: `job ${job} does not materialize ${outside.map((k) => JSON.stringify(k)).join(', ')}; omit \`job\` to use the asset job`,
-      });
-    }
+    checkAssetsInJob(jobsOf, job, assetSelection, '; omit `job` to use the asset job');
     return job;
   }
   const common = jobsOf(assetSelection[0]!).filter((j) => assetSelection.every((k) => jobsOf(k).includes(j)));
@@ -80,6 +66,61 @@ export function resolveLaunchJob(
     });
   }
   return chosen;
+}
+
+/**
+ * The jobs that materialize each selected asset key; UNKNOWN_ASSET naming every key `snapshot`
+ * does not have.
+ */
+function assetJobs(
+  snapshot: LocationSnapshot,
+  location: string,
+  assetSelection: readonly string[],
+): (key: string) => string[] {
+  const assets = snapshot.assets ?? [];
+  const byKey = new Map(assets.map((a) => [a.key, a]));
+  const unknown = [...new Set(assetSelection.filter((k) => !byKey.has(k)))];
+  if (unknown.length) {
+    throw new OutpostError('UNKNOWN_ASSET', {
+      detail: `${unknown.map((k) => JSON.stringify(k)).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not in ${location} (assets: ${assets.map((a) => a.key).join(', ') || 'none'})`,
+      data: { unknown },
+    });
+  }
+  return (k) => byKey.get(k)?.jobNames ?? [];
+}
+
+function checkAssetsInJob(
+  jobsOf: (key: string) => string[],
+  job: string,
+  assetSelection: readonly string[],
+  hint: string,
+): void {
+  const outside = [...new Set(assetSelection.filter((k) => !jobsOf(k).includes(job)))];
+  if (outside.length) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: `job ${job} does not materialize ${outside.map((k) => JSON.stringify(k)).join(', ')}${hint}`,
+    });
+  }
+}
+
+/**
+ * A run request's asset selection (a schedule's or sensor's), deduplicated: every key an asset
+ * of `location` that `job` materializes, else UNKNOWN_ASSET or INVALID_ARGUMENT, as a launch's.
+ */
+export function requestedAssets(
+  snapshot: LocationSnapshot,
+  location: string,
+  job: string,
+  assetSelection: readonly string[],
+): string[] {
+  const keys = [...new Set(assetSelection)];
+  if (!keys.length) {
+    throw new OutpostError('INVALID_ARGUMENT', {
+      detail: 'its `assetSelection` is empty; leave it out to run the whole job',
+    });
+  }
+  checkAssetsInJob(assetJobs(snapshot, location, keys), job, keys, '');
+  return keys;
 }
 
 /**

@@ -11,6 +11,8 @@ import { getLocation, markLocationError } from '../store/locations.js';
 import { appendEngineEvent, getRun, setRunStatus, type CreateRunInput } from '../store/runs.js';
 import type { Store } from '../store/store.js';
 import type { Exec, WorkItemView } from '../store/work-items.js';
+import type { LocationSnapshot } from '../../shared/location-snapshot.js';
+import { requestedAssets } from './launch-target.js';
 import { createRun } from './runs-service.js';
 
 /** The limits a tick's runs are held to, as a launch's are. */
@@ -175,10 +177,11 @@ async function tickRuns(
     checkRunRequests(requests);
     const loc = requests.length ? await getLocation(trx, location) : undefined;
     const dagster = loc ? codeLocationKind(loc.spec) === 'DAGSTER' || loc.snapshot?.kind === 'dagster' : false;
-    const jobs = new Map(loc?.snapshot?.jobs.map((j) => [j.name, j]));
+    const snapshot = loc?.snapshot;
+    const jobs = new Map(snapshot?.jobs.map((j) => [j.name, j]));
     return requests.map((req, i) => {
       const job = jobs.get(req.job);
-      if (!job) {
+      if (!job || !snapshot) {
         throw new OutpostError('UNKNOWN_JOB', {
           detail: `runRequests[${i}] names job ${JSON.stringify(req.job.slice(0, 64))}, which ${location} does not have`,
         });
@@ -192,11 +195,38 @@ async function tickRuns(
       if (req.runKey && dagster) tags['dagster/run_key'] = req.runKey;
       if (req.partitionKey) tags['outpost/partition'] = req.partitionKey;
       checkLaunchInput({ runConfig: req.runConfig, tags }, limits);
-      return { location, job: req.job, runConfig: req.runConfig, tags, ...(key ? { dedupeKey: key } : {}) };
+      const assets = req.assetSelection && selectedAssets(snapshot, location, req.job, req.assetSelection, i);
+      return {
+        location,
+        job: req.job,
+        runConfig: req.runConfig,
+        tags,
+        ...(key ? { dedupeKey: key } : {}),
+        ...(assets ? { assetSelection: assets } : {}),
+      };
     });
   } catch (err) {
     if (isOutpostError(err)) return err;
     throw err;
+  }
+}
+
+/** requestedAssets, its refusal naming the request. */
+function selectedAssets(
+  snapshot: LocationSnapshot,
+  location: string,
+  job: string,
+  selection: readonly string[],
+  index: number,
+): string[] {
+  try {
+    return requestedAssets(snapshot, location, job, selection);
+  } catch (err) {
+    if (!isOutpostError(err)) throw err;
+    throw new OutpostError(err.errorName, {
+      detail: `runRequests[${index}]: ${err.detail ?? err.message}`,
+      ...(err.data ? { data: err.data } : {}),
+    });
   }
 }
 

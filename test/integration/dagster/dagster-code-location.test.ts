@@ -34,6 +34,8 @@ describe('DagsterCodeLocation', { skip }, () => {
     cp.set('sensors', 1, { pythonFile: 'sensors.py', workingDirectory: LOCATIONS_DIR });
     assert.deepEqual(await port.sync({ location: 'example', version: 1 }), { status: 'LOADED' });
     assert.deepEqual(await port.sync({ location: 'sensors', version: 1 }), { status: 'LOADED' });
+    cp.set('fruit', 1, { pythonFile: 'asset_sensors.py', workingDirectory: LOCATIONS_DIR });
+    assert.deepEqual(await port.sync({ location: 'fruit', version: 1 }), { status: 'LOADED' });
   });
   after(async () => {
     await manager?.stop();
@@ -73,6 +75,23 @@ describe('DagsterCodeLocation', { skip }, () => {
     assert.equal(second.runRequests[0]?.runKey, 'tick-2');
     const skipped = await port.evaluateSensor({ location: 'example', sensor: 'every_tick', cursor: 'abc' });
     assert.deepEqual(skipped, { runRequests: [], cursor: 'abc', skipReason: 'nothing new since abc' });
+  });
+
+  test("sensors' run requests carry their asset selection, as Dagster's daemon runs them", async () => {
+    // A sensor that targets assets: Dagster gives each request the sensor's selection, on the
+    // asset job. Dropped, the run materialized every asset of that job.
+    const targeted = await port.evaluateSensor({ location: 'fruit', sensor: 'pears_and_plums' });
+    const [all] = targeted.runRequests;
+    assert.deepEqual([...(all?.assetSelection ?? [])].sort(), ['pears', 'plums']);
+    assert.match(all?.job ?? '', /^__ASSET_JOB/);
+    const one = await port.evaluateSensor({ location: 'fruit', sensor: 'only_plums' });
+    assert.deepEqual(
+      one.runRequests.map((r) => [r.job, r.assetSelection]),
+      [['fruit_job', ['plums']]],
+    );
+    // A plain request still names no selection: the whole job runs.
+    const plain = await port.evaluateSensor({ location: 'example', sensor: 'every_tick', cursor: null });
+    assert.equal(plain.runRequests[0]?.assetSelection, undefined);
   });
 
   test('a sensor that raises fails with the Python error; unsupported results fail the tick', async () => {

@@ -388,4 +388,80 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
       );
     }
   });
+
+  test("a sensor's asset selection: its run materializes those assets alone; an unknown asset fails the tick", async () => {
+    const FRUIT = 'dagster_fruit';
+    await s.gql(`mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { kind } }`, {
+      i: {
+        name: FRUIT,
+        dagster: {
+          python,
+          pythonFile: 'asset_sensors.py',
+          workingDirectory: resolve('test/fixtures/dagster/locations'),
+        },
+      },
+    });
+    const st = await until(
+      `${FRUIT} settled`,
+      async () => {
+        const l = await s.locationStatus(FRUIT);
+        return l.status !== 'LOADING' ? l : undefined;
+      },
+      120_000,
+    );
+    assert.equal(st.status, 'LOADED', `load error: ${st.loadError}`);
+    const tested = await s.gql<{ testSensor: { runRequests: unknown[]; error: string | null } }>(
+      `mutation { testSensor(input: { location: "${FRUIT}", name: "only_plums" }) { runRequests { job assetSelection } error } }`,
+    );
+    assert.deepEqual(tested.testSensor, {
+      runRequests: [{ job: 'fruit_job', assetSelection: ['plums'] }],
+      error: null,
+    });
+    const setSensors = (state: string) =>
+      Promise.all(
+        ['only_plums', 'unknown_fruit'].map((name) =>
+          s.gql(`mutation { setSensorState(location: "${FRUIT}", name: "${name}", state: ${state}) { state } }`),
+        ),
+      );
+    await setSensors('RUNNING');
+    try {
+      const run = await until(
+        'the only_plums run',
+        async () =>
+          (
+            await s.gql<{ runs: { nodes: Array<{ id: string; job: string; tags: Record<string, string> }> } }>(
+              `{ runs(first: 500) { nodes { id job tags } } }`,
+            )
+          ).runs.nodes.find((r) => r.tags['dagster/sensor_name'] === 'only_plums'),
+        90_000,
+        500,
+      );
+      assert.equal(run.job, 'fruit_job');
+      const done = await s.waitRun(run.id, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
+      const evs = await events(run.id);
+      assert.equal(done.status, 'SUCCESS', JSON.stringify(evs.map((e) => [e.type, e.message])));
+      assert.deepEqual(
+        evs.filter((e) => e.type === 'ASSET_MATERIALIZATION').map((e) => e.assetKey),
+        ['plums'],
+        'only the requested asset, not the whole job',
+      );
+      assert.ok(!evs.some((e) => e.stepKey === 'apples' || e.stepKey === 'pears'), 'no other step ran');
+      const failed = await until(
+        'the unknown_fruit tick failed',
+        async () => {
+          const { codeLocation } = await s.gql<{
+            codeLocation: { sensors: Array<{ name: string; ticks: Array<{ status: string; error: string | null }> }> };
+          }>(`{ codeLocation(name: "${FRUIT}") { sensors { name ticks(first: 5) { status error } } } }`);
+          return codeLocation.sensors
+            .find((x) => x.name === 'unknown_fruit')
+            ?.ticks.find((t) => t.status === 'FAILURE');
+        },
+        90_000,
+        500,
+      );
+      assert.match(failed.error ?? '', /OUTPOST_ERR_UNKNOWN_ASSET.*runRequests\[0\]: "figs" is not in dagster_fruit/);
+    } finally {
+      await setSensors('STOPPED');
+    }
+  });
 });
