@@ -216,7 +216,7 @@ describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, (
     const request = panel.locator('tr.run-request');
     await request.waitFor();
     const text = await request.innerText();
-    assert.match(text, /daily_job\s+2026-12-28\s+2026-12-28/);
+    assert.match(text, /daily_job\s+2026-12-28\s+2026-12-28\s+whole job/);
     assert.match(text, /dagster\/schedule_name=daily_job_schedule/);
     assert.match(await panel.locator('.tick-summary').innerText(), /1 run request \(none launched\)/);
     const item = await agent.item((c) => c.kind === 'EVALUATE_SCHEDULE');

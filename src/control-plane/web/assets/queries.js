@@ -70,7 +70,7 @@ export const ASSETS = `query Assets($name: String!) {
   }
 }`;
 
-const TICK_EVALUATION = `runRequests { runKey job runConfig tags partitionKey } skipReason cursor error`;
+const TICK_EVALUATION = `runRequests { runKey job runConfig tags partitionKey assetSelection } skipReason cursor error`;
 
 export const TEST_SCHEDULE = `mutation TestSchedule($input: TestScheduleInput!) {
   testSchedule(input: $input) { ${TICK_EVALUATION} }

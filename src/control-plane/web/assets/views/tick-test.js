@@ -120,7 +120,7 @@ function evaluationView(kind, t) {
           h(
             'tr',
             {},
-            ['Job', 'Run key', 'Partition', 'Tags', 'Run config'].map((c) => h('th', {}, c)),
+            ['Job', 'Run key', 'Partition', 'Assets', 'Tags', 'Run config'].map((c) => h('th', {}, c)),
           ),
         ),
         h(
@@ -133,6 +133,12 @@ function evaluationView(kind, t) {
               h('td', { class: 'mono' }, r.job),
               h('td', { class: 'mono' }, r.runKey ?? h('span', { class: 'muted' }, '—')),
               h('td', { class: 'mono' }, r.partitionKey ?? h('span', { class: 'muted' }, '—')),
+              // A request that names assets runs those alone; none named: every asset of the job.
+              h(
+                'td',
+                { class: 'mono request-assets' },
+                r.assetSelection?.length ? r.assetSelection.join(', ') : h('span', { class: 'muted' }, 'whole job'),
+              ),
               h(
                 'td',
                 {},
