@@ -32,7 +32,7 @@ import { OutpostError } from '../../shared/errors.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
 import { strictConfigSchema } from '../core/strict-config.js';
 import { runDurationMs } from '../../shared/run-timing.js';
-import { launchErrorOf } from '../store/work-items.js';
+import { launchAssetSelectionOf, launchErrorOf } from '../store/work-items.js';
 import { reachableLocations } from '../store/agents.js';
 import { listAgents } from '../store/agents.js';
 import { readComputeLogs } from '../store/compute-logs.js';
@@ -389,6 +389,8 @@ export function createUserSchema() {
         lastSeq: (r: Parent<RunView>) => r.eventSeq,
         durationMs: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => runDurationMs(r, store.now()),
         launchError: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => launchErrorOf(store.db, r.id),
+        assetSelection: (r: Parent<RunView>, _: unknown, { store }: ApiContext) =>
+          launchAssetSelectionOf(store.db, r.id),
         events: async (r: Parent<RunView>, a: RunEventsArgs, { store, limits }: ApiContext) =>
           withAssetKeys(
             store,

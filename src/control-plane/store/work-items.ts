@@ -129,6 +129,24 @@ export async function listWorkItems(store: Store, filter: WorkItemFilter, first:
   return rows.map(toWorkItemView);
 }
 
+/**
+ * The asset keys a run materializes (its LAUNCH_RUN item's assetSelection: a launch's, or a
+ * schedule's or sensor's run request's), or null for its whole job.
+ */
+export async function launchAssetSelectionOf(db: Exec, runId: string): Promise<string[] | null> {
+  const row = await db
+    .selectFrom('work_items')
+    .select('payload')
+    .where('run_id', '=', runId)
+    .where('kind', '=', 'LAUNCH_RUN')
+    .orderBy('created_at')
+    .limit(1)
+    .executeTakeFirst();
+  if (!row) return null;
+  const selection = (JSON.parse(row.payload) as { assetSelection?: unknown }).assetSelection;
+  return Array.isArray(selection) ? selection.filter((k): k is string => typeof k === 'string') : null;
+}
+
 /** Why a run never launched: the error of its FAILED LAUNCH_RUN item, or null. */
 export async function launchErrorOf(db: Exec, runId: string): Promise<{ code: string; message: string } | null> {
   const row = await db

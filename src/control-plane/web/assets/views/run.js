@@ -141,21 +141,17 @@ export async function runView(main, { params, config, navigate }) {
         { class: 'btn', id: 'temporal-link', href: temporalHref, target: '_blank', rel: 'noopener noreferrer' },
         'Open in Temporal UI ↗',
       ),
-      // An asset materialization is launched again from the asset view: the run does not say
-      // which assets it selected, and relaunching its asset job would materialize them all.
       isImplicitAssetJob(run.job)
         ? h(
             'a',
             { class: 'btn', id: 'to-assets', href: `/locations/${encodeURIComponent(run.location)}/assets` },
             'Assets →',
           )
-        : can('launchRun')
-          ? h(
-              'button',
-              { class: 'btn', id: 'relaunch', onclick: (e) => void relaunch(e.currentTarget) },
-              'Launch again',
-            )
-          : null,
+        : null,
+      // The same job, config, tags and assets: a run of a few assets is launched again with those.
+      can('launchRun')
+        ? h('button', { class: 'btn', id: 'relaunch', onclick: (e) => void relaunch(e.currentTarget) }, 'Launch again')
+        : null,
       can('terminateRun') ? terminateBtn : null,
     ),
     h('div', { class: 'card' }, facts, whySlot, timeline),
@@ -183,6 +179,9 @@ export async function runView(main, { params, config, navigate }) {
         'Job',
         h('a', { href: `/locations/${encodeURIComponent(run.location)}/jobs/${encodeURIComponent(run.job)}` }, run.job),
       ),
+      run.assetSelection?.length
+        ? row('Assets', h('span', { class: 'mono', id: 'run-assets' }, run.assetSelection.join(', ')))
+        : null,
       row('Created', fmtTime(run.createdAt)),
       row('Started', fmtTime(run.startedAt)),
       row('Ended', fmtTime(run.endedAt)),
@@ -332,6 +331,7 @@ export async function runView(main, { params, config, navigate }) {
     btn.disabled = true;
     try {
       const input = { location: run.location, job: run.job, runConfig: run.runConfig ?? {}, tags: run.tags ?? {} };
+      if (run.assetSelection?.length) input.assetSelection = run.assetSelection;
       const data = await gql(LAUNCH_RUN, { input });
       toast(`Launched ${run.job} again`);
       navigate(`/runs/${encodeURIComponent(data.launchRun.id)}`);
