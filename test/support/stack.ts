@@ -49,6 +49,11 @@ export interface Stack {
   startAgent(mode?: AgentMode): Promise<RunningAgent>;
   gql<T>(query: string, variables?: Record<string, unknown>): Promise<T>;
   deploy(name: string, module: string, env?: Record<string, string>): Promise<void>;
+  /** Deploys a Dagster location and waits until it is LOADED (throws with its load error if not); returns its kind. */
+  deployDagster(
+    name: string,
+    dagster: { python: string; pythonFile: string; workingDirectory: string },
+  ): Promise<string>;
   locationStatus(name: string): Promise<{ status: string; version: number; loadError: string | null }>;
   launch(job: string, runConfig?: Record<string, unknown>, location?: string): Promise<string>;
   run(id: string): Promise<RunView>;
@@ -114,6 +119,23 @@ export async function startStack(opts: {
         const s = await stack.locationStatus(name);
         return s.version === r.deployCodeLocation.version && s.status !== 'LOADING' ? s : undefined;
       });
+    },
+    async deployDagster(name, dagster) {
+      const r = await gql<{ deployCodeLocation: { kind: string; version: number } }>(
+        `mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { kind version } }`,
+        { i: { name, dagster } },
+      );
+      const { version } = r.deployCodeLocation;
+      const st = await until(
+        `${name} v${version} settled`,
+        async () => {
+          const l = await stack.locationStatus(name);
+          return l.version === version && l.status !== 'LOADING' ? l : undefined;
+        },
+        120_000,
+      );
+      if (st.status !== 'LOADED') throw new Error(`${name} is ${st.status}: ${st.loadError}`);
+      return r.deployCodeLocation.kind;
     },
     async locationStatus(name) {
       const r = await gql<{ codeLocation: { status: string; version: number; loadError: string | null } }>(

@@ -106,20 +106,12 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
       storeLimits: { locationQueryWaitMs: 60_000 },
     });
     await s.startAgent();
-    const dep = await s.gql<{ deployCodeLocation: { kind: string } }>(
-      `mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { kind } }`,
-      { i: { name: LOC, dagster: { python, pythonFile: 'definitions.py', workingDirectory: EXAMPLE } } },
-    );
-    assert.equal(dep.deployCodeLocation.kind, 'DAGSTER');
-    const st = await until(
-      `${LOC} settled`,
-      async () => {
-        const l = await s.locationStatus(LOC);
-        return l.status !== 'LOADING' ? l : undefined;
-      },
-      120_000,
-    );
-    assert.equal(st.status, 'LOADED', `load error: ${st.loadError}`);
+    const kind = await s.deployDagster(LOC, {
+      python: python!,
+      pythonFile: 'definitions.py',
+      workingDirectory: EXAMPLE,
+    });
+    assert.equal(kind, 'DAGSTER');
   });
   after(() => s?.close());
 
@@ -391,25 +383,11 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
 
   test("a sensor's asset selection: its run materializes those assets alone; an unknown asset fails the tick", async () => {
     const FRUIT = 'dagster_fruit';
-    await s.gql(`mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { kind } }`, {
-      i: {
-        name: FRUIT,
-        dagster: {
-          python,
-          pythonFile: 'asset_sensors.py',
-          workingDirectory: resolve('test/fixtures/dagster/locations'),
-        },
-      },
+    await s.deployDagster(FRUIT, {
+      python: python!,
+      pythonFile: 'asset_sensors.py',
+      workingDirectory: resolve('test/fixtures/dagster/locations'),
     });
-    const st = await until(
-      `${FRUIT} settled`,
-      async () => {
-        const l = await s.locationStatus(FRUIT);
-        return l.status !== 'LOADING' ? l : undefined;
-      },
-      120_000,
-    );
-    assert.equal(st.status, 'LOADED', `load error: ${st.loadError}`);
     const tested = await s.gql<{ testSensor: { runRequests: unknown[]; error: string | null } }>(
       `mutation { testSensor(input: { location: "${FRUIT}", name: "only_plums" }) { runRequests { job assetSelection } error } }`,
     );

@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { resolve } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startStack, type Stack } from '../../support/stack.js';
-import { until } from '../../support/wait.js';
 
 const python = process.env.OUTPOST_TEST_DAGSTER_PYTHON;
 const temporalAddress = process.env.OUTPOST_TEST_TEMPORAL_ADDRESS;
@@ -32,21 +31,11 @@ describe('a Dagster static partition set of 100,000 keys', { skip, timeout: 300_
   before(async () => {
     s = await startStack({ temporalAddress: temporalAddress!, storeLimits: { locationQueryWaitMs: 60_000 } });
     await s.startAgent();
-    await s.gql(`mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { kind } }`, {
-      i: {
-        name: LOC,
-        dagster: { python, pythonFile: 'big_static.py', workingDirectory: resolve('test/fixtures/dagster/locations') },
-      },
+    await s.deployDagster(LOC, {
+      python: python!,
+      pythonFile: 'big_static.py',
+      workingDirectory: resolve('test/fixtures/dagster/locations'),
     });
-    const st = await until(
-      `${LOC} settled`,
-      async () => {
-        const l = await s.locationStatus(LOC);
-        return l.status !== 'LOADING' ? l : undefined;
-      },
-      120_000,
-    );
-    assert.equal(st.status, 'LOADED', `load error: ${st.loadError}`);
   });
   after(() => s?.close());
 
