@@ -26,6 +26,7 @@ export async function launchSpecOf(
       dagster: target,
       tags: payload.tags,
       ...(payload.assetSelection ? { assetSelection: payload.assetSelection } : {}),
+      ...(payload.opSelection ? { opSelection: payload.opSelection } : {}),
     };
   }
   if (!spec.module) {

@@ -24,6 +24,8 @@ export interface RunLaunchSpec {
   tags?: Record<string, string>;
   /** Asset keys (path parts joined with '/') the run materializes; all of the job's when absent. */
   assetSelection?: string[];
+  /** Names of the job's ops the run executes (Dagster); all of them when absent. */
+  opSelection?: string[];
 }
 
 /** Opaque to workflows: enough for the same launcher (on the same host) to find the run again. */

@@ -86,6 +86,8 @@ export const PayloadSchemas = {
     tags: Tags,
     /** Asset keys (path parts joined with `/`) to materialize; absent = the whole job. */
     assetSelection: z.array(z.string()).optional(),
+    /** Names of the job's ops to run (a Dagster job's subset); absent = every op. */
+    opSelection: z.array(z.string()).optional(),
   }),
   TERMINATE_RUN: z.object({ runId: z.string() }),
 } as const satisfies Record<WorkItemKind, z.ZodTypeAny>;

@@ -111,6 +111,7 @@ describe('outpost dev with a Dagster interpreter: the example deployed, the READ
         if (args[0] === 'locations') assert.match(out, /LOADED \(Dagster \d/, out);
         if (args[1] === 'deploy') assert.match(out, /my_dagster: LOADED/, out);
         if (args[1] === 'launch' && args.includes('greeting_job')) assert.match(out, /hello you/, out);
+        if (args.includes('--op')) assert.doesNotMatch(out, /shout/, 'the op left out did not run');
         if (args[0] === 'runs' && args[1] === 'terminate') {
           await until(
             'the slow run CANCELED',

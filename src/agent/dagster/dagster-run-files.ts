@@ -55,8 +55,10 @@ export function pipelineRun(spec: RunLaunchSpec, target: DagsterTarget): string 
     tags: jsonValue(spec.tags ?? {}),
     status: { __enum__: 'PipelineRunStatus.NOT_STARTED' },
     asset_selection: spec.assetSelection ? { __frozenset__: spec.assetSelection.map(assetKey) } : null,
-    solid_selection: null,
-    solids_to_execute: null,
+    // Op names, never Dagster's query syntax (the control plane refuses it): the names are the
+    // resolved selection too, and the worker runs that subset of the job.
+    solid_selection: spec.opSelection ? [...spec.opSelection] : null,
+    solids_to_execute: spec.opSelection ? { __frozenset__: [...spec.opSelection] } : null,
     step_keys_to_execute: null,
     root_run_id: null,
     parent_run_id: null,

@@ -50,6 +50,7 @@ type LaunchOptions = ClientOptions & {
   tag: string[];
   partition?: string;
   asset: string[];
+  op: string[];
   follow?: boolean;
 };
 
@@ -68,6 +69,12 @@ export function registerRunsCommand(program: Command): void {
       .option(
         '--asset <key>',
         'an asset key to materialize, path parts joined with / (repeatable; without a job: the asset job)',
+        (v: string, acc: string[]) => [...acc, v],
+        [] as string[],
+      )
+      .option(
+        '--op <name>',
+        "an op of the job to run, the others not (repeatable; a Dagster job's op names)",
         (v: string, acc: string[]) => [...acc, v],
         [] as string[],
       )
@@ -96,6 +103,7 @@ export function registerRunsCommand(program: Command): void {
             tags,
             partitionKey: opts.partition,
             ...(opts.asset.length ? { assetSelection: opts.asset } : {}),
+            ...(opts.op.length ? { opSelection: opts.op } : {}),
           },
         },
       );

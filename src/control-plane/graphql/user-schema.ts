@@ -32,7 +32,7 @@ import { OutpostError } from '../../shared/errors.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
 import { strictConfigSchema } from '../core/strict-config.js';
 import { runDurationMs } from '../../shared/run-timing.js';
-import { launchAssetSelectionOf, launchErrorOf } from '../store/work-items.js';
+import { launchErrorOf, launchSelectionOf } from '../store/work-items.js';
 import { reachableLocations } from '../store/agents.js';
 import { listAgents } from '../store/agents.js';
 import { readComputeLogs } from '../store/compute-logs.js';
@@ -390,7 +390,9 @@ export function createUserSchema() {
         durationMs: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => runDurationMs(r, store.now()),
         launchError: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => launchErrorOf(store.db, r.id),
         assetSelection: (r: Parent<RunView>, _: unknown, { store }: ApiContext) =>
-          launchAssetSelectionOf(store.db, r.id),
+          launchSelectionOf(store.db, r.id, 'assetSelection'),
+        opSelection: (r: Parent<RunView>, _: unknown, { store }: ApiContext) =>
+          launchSelectionOf(store.db, r.id, 'opSelection'),
         events: async (r: Parent<RunView>, a: RunEventsArgs, { store, limits }: ApiContext) =>
           withAssetKeys(
             store,

@@ -69,6 +69,36 @@ export function resolveLaunchJob(
 }
 
 /**
+ * A launch's op selection, deduplicated: names of `job`'s ops, of a Dagster location (Outpost's
+ * own runs execute whole jobs), without an asset selection (Dagster selects one or the other).
+ * Dagster's query syntax (`*op`, `op+`) is refused: the names are the resolved selection.
+ */
+export function selectedOps(
+  job: Pick<LocationSnapshot['jobs'][number], 'name' | 'ops'>,
+  kind: CodeLocationKind,
+  opSelection: readonly string[],
+  assetSelection: readonly string[] | undefined,
+): string[] {
+  const refuse = (detail: string) => new OutpostError('INVALID_ARGUMENT', { detail });
+  if (kind !== 'DAGSTER') throw refuse('`opSelection` runs some ops of a Dagster job; an Outpost job runs whole');
+  if (assetSelection) throw refuse('`opSelection` and `assetSelection` cannot be combined: select ops or assets');
+  const names = [...new Set(opSelection)];
+  if (!names.length) throw refuse('`opSelection` is empty; omit it to run every op');
+  const queries = names.filter((n) => /[*+]/.test(n));
+  if (queries.length)
+    throw refuse(
+      `${queries.map((q) => JSON.stringify(q)).join(', ')}: Dagster's selection syntax (*, +) is not taken here; name each op to run`,
+    );
+  const ops = new Set(job.ops.map((o) => o.name));
+  const unknown = names.filter((n) => !ops.has(n));
+  if (unknown.length)
+    throw refuse(
+      `${unknown.map((n) => JSON.stringify(n)).join(', ')} ${unknown.length === 1 ? 'is' : 'are'} not an op of ${job.name} (ops: ${[...ops].join(', ') || 'none'})`,
+    );
+  return names;
+}
+
+/**
  * The jobs that materialize each selected asset key; UNKNOWN_ASSET naming every key `snapshot`
  * does not have.
  */
@@ -130,7 +160,13 @@ export function requestedAssets(
  */
 export async function checkConfigWithLocation(
   store: Store,
-  input: { location: string; job: string; runConfig: Record<string, unknown>; assetSelection?: string[] | undefined },
+  input: {
+    location: string;
+    job: string;
+    runConfig: Record<string, unknown>;
+    assetSelection?: string[] | undefined;
+    opSelection?: string[] | undefined;
+  },
   waitMs = store.limits.locationQueryWaitMs,
 ): Promise<void> {
   const what = `run config of ${input.location}/${input.job}`;
@@ -142,6 +178,7 @@ export async function checkConfigWithLocation(
       query: 'executionPlan',
       runConfig: input.runConfig,
       ...(input.assetSelection ? { assetSelection: input.assetSelection } : {}),
+      ...(input.opSelection ? { opSelection: input.opSelection } : {}),
     },
     waitMs,
   );

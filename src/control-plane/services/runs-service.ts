@@ -20,7 +20,7 @@ import type { Store } from '../store/store.js';
 import { assertRunWriter } from '../store/ownership.js';
 import { cancelQueuedLaunch, enqueue, type Exec, type WorkItemView } from '../store/work-items.js';
 import { deepMerge, partitionRun } from './partition-run.js';
-import { checkConfigWithLocation, locationKind, resolveLaunchJob } from './launch-target.js';
+import { checkConfigWithLocation, selectedOps, locationKind, resolveLaunchJob } from './launch-target.js';
 import { formatZodIssues } from '../../shared/zod-issues.js';
 import { configValidatorFor } from './config-validators.js';
 import { checkLaunchInput } from '../core/input-rules.js';
@@ -35,6 +35,8 @@ const LaunchInputSchema = z.object({
   job: z.string().min(1).nullish(),
   /** Asset keys (path parts joined with `/`) to materialize. */
   assetSelection: z.array(z.string().min(1)).nullish(),
+  /** Names of the job's ops to run (a Dagster job); the others are not. */
+  opSelection: z.array(z.string().min(1)).nullish(),
   runConfig: z.record(z.unknown()).default({}),
   tags: z.record(z.string()).default({}),
   /** Stored as the `outpost/partition` tag (which may carry it instead). */
@@ -79,6 +81,9 @@ export async function launchRun(
       detail: `${job} is not in ${location} (jobs: ${loc.snapshot.jobs.map((j) => j.name).join(', ') || 'none'})`,
     });
   }
+  const kind = locationKind(loc.spec, loc.snapshot);
+  const opSelection =
+    parsed.data.opSelection == null ? undefined : selectedOps(jobDef, kind, parsed.data.opSelection, assetSelection);
   // The partition key first: a key outside the set is the problem to name, not the config the
   // partition would have gone with.
   // A Dagster job's run tags go under the launch's own, as Dagster's webserver puts them.
@@ -102,8 +107,9 @@ export async function launchRun(
     runConfig = deepMerge(fromPartition.runConfig, runConfig);
     for (const [k, v] of Object.entries(fromPartition.tags)) if (!(k in tags)) tags[k] = v;
   }
-  if (locationKind(loc.spec, loc.snapshot) === 'DAGSTER') {
-    await checkConfigWithLocation(store, { location, job, runConfig, assetSelection });
+  if (kind === 'DAGSTER') {
+    // Dagster plans the subset: config for an op not selected is refused in its words.
+    await checkConfigWithLocation(store, { location, job, runConfig, assetSelection, opSelection });
   } else {
     const validate = await configValidatorFor(jobDef.configSchema);
     const problems = validate(runConfig);
@@ -119,7 +125,14 @@ export async function launchRun(
   // must stay what the agent can launch (a Temporal workflow input), as a tick's runs do.
   checkLaunchInput({ runConfig, tags }, limits);
   const { run } = await store.transaction((trx) =>
-    createRun(trx, store, { location, job, runConfig, tags, ...(assetSelection ? { assetSelection } : {}) }),
+    createRun(trx, store, {
+      location,
+      job,
+      runConfig,
+      tags,
+      ...(assetSelection ? { assetSelection } : {}),
+      ...(opSelection ? { opSelection } : {}),
+    }),
   );
   store.signals.notifyWork();
   return run;
@@ -145,6 +158,7 @@ export async function createRun(
       runConfig: input.runConfig,
       tags: input.tags,
       ...(input.assetSelection ? { assetSelection: input.assetSelection } : {}),
+      ...(input.opSelection ? { opSelection: input.opSelection } : {}),
     },
     runId: run.id,
     dedupeKey: `launch:${run.id}`,

@@ -89,6 +89,8 @@ export interface CreateRunInput {
   dedupeKey?: string;
   /** Asset keys to materialize (Dagster); carried by the LAUNCH_RUN item. */
   assetSelection?: string[];
+  /** Names of the job's ops to run (Dagster); carried by the LAUNCH_RUN item. */
+  opSelection?: string[];
 }
 
 /**

@@ -130,10 +130,15 @@ export async function listWorkItems(store: Store, filter: WorkItemFilter, first:
 }
 
 /**
- * The asset keys a run materializes (its LAUNCH_RUN item's assetSelection: a launch's, or a
- * schedule's or sensor's run request's), or null for its whole job.
+ * What of its job a run executes, from its LAUNCH_RUN item: `assetSelection`, the asset keys it
+ * materializes (a launch's, or a schedule's or sensor's run request's), or `opSelection`, the ops
+ * it runs; null: the whole job.
  */
-export async function launchAssetSelectionOf(db: Exec, runId: string): Promise<string[] | null> {
+export async function launchSelectionOf(
+  db: Exec,
+  runId: string,
+  which: 'assetSelection' | 'opSelection',
+): Promise<string[] | null> {
   const row = await db
     .selectFrom('work_items')
     .select('payload')
@@ -143,7 +148,7 @@ export async function launchAssetSelectionOf(db: Exec, runId: string): Promise<s
     .limit(1)
     .executeTakeFirst();
   if (!row) return null;
-  const selection = (JSON.parse(row.payload) as { assetSelection?: unknown }).assetSelection;
+  const selection = (JSON.parse(row.payload) as Record<string, unknown>)[which];
   return Array.isArray(selection) ? selection.filter((k): k is string => typeof k === 'string') : null;
 }
 

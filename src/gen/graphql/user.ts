@@ -61,6 +61,7 @@ export interface LaunchRunInput {
   location: string;
   job?: string | null;
   assetSelection?: Array<string> | null;
+  opSelection?: Array<string> | null;
   runConfig?: unknown;
   tags?: unknown;
   partitionKey?: string | null;

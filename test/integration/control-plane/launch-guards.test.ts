@@ -182,6 +182,17 @@ describeEachDialect('launch guards', (target) => {
     assert.equal(sleepy.configSchema.additionalProperties, false, 'the form sees the schema the API checks');
   });
 
+  test('an op selection of an Outpost job is refused (it runs whole), and nothing is written', async () => {
+    const before = await counts();
+    const r = await launch({ job: 'sleepy', runConfig: { seconds: 1 }, opSelection: ['nap'] });
+    assert.equal(r.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_INVALID_ARGUMENT');
+    assert.match(
+      r.errors?.[0]?.message ?? '',
+      /`opSelection` runs some ops of a Dagster job; an Outpost job runs whole/,
+    );
+    assert.deepEqual(await counts(), before);
+  });
+
   test('a partition key outside its set (mars) is refused; a key from the set runs, tagged', async () => {
     const before = await counts();
     for (const input of [

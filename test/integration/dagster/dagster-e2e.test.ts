@@ -284,6 +284,45 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
     assert.ok(!e2.some((e) => e.stepKey === 'raw_numbers'), 'the upstream was not recomputed');
   });
 
+  test('op selection: the selected op runs and no other; what Dagster or Outpost refuses writes nothing', async () => {
+    const id = await launch({
+      job: 'greeting_job',
+      opSelection: ['greet'],
+      runConfig: { ops: { greet: { config: { name: 'subset' } } } },
+    });
+    const done = await s.waitRun(id, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
+    const evs = await events(id);
+    assert.equal(done.status, 'SUCCESS', JSON.stringify(evs.map((e) => [e.type, e.message])));
+    gapFree(evs);
+    assert.deepEqual(
+      evs.filter((e) => e.type === 'STEP_START').map((e) => e.stepKey),
+      ['greet'],
+      'shout, downstream of greet, did not run',
+    );
+    assert.ok(evs.some((e) => /hello subset/.test(e.message ?? '')));
+    const { run } = await s.gql<{ run: { opSelection: string[] | null; assetSelection: string[] | null } }>(
+      `query($id: ID!) { run(id: $id) { opSelection assetSelection } }`,
+      { id },
+    );
+    assert.deepEqual(run, { opSelection: ['greet'], assetSelection: null });
+
+    const n = await runCount();
+    // Dagster plans the subset: an op whose input came from an op left out is refused in its words.
+    const orphan = await refusal(launch({ job: 'greeting_job', opSelection: ['shout'] }));
+    assert.equal(orphan.code, 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION', orphan.message);
+    assert.match(orphan.message, /who|inputs/);
+    const unknown = await refusal(launch({ job: 'greeting_job', opSelection: ['nope'] }));
+    assert.equal(unknown.code, 'OUTPOST_ERR_INVALID_ARGUMENT');
+    assert.match(unknown.message, /"nope" is not an op of greeting_job \(ops: greet, shout\)/);
+    const query = await refusal(launch({ job: 'greeting_job', opSelection: ['greet*'] }));
+    assert.match(query.message, /"greet\*": Dagster's selection syntax/);
+    const both = await refusal(
+      launch({ job: 'numbers_job', opSelection: ['raw_numbers'], assetSelection: ['raw_numbers'] }),
+    );
+    assert.match(both.message, /cannot be combined/);
+    assert.equal(await runCount(), n, 'no run written for a refused launch');
+  });
+
   test('testSchedule returns run requests; testSensor advances its cursor', async () => {
     const sched = await s.gql<{ testSchedule: Tick }>(
       `mutation { testSchedule(input: { location: "${LOC}", name: "greeting_job_schedule", tickTime: ${Date.UTC(2026, 10, 29, 2)} }) { runRequests { job runConfig tags runKey } skipReason error } }`,

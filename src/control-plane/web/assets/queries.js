@@ -12,7 +12,7 @@ export const RUNS = `query Runs($filter: RunsFilter, $first: Int, $after: String
 export const LOCATION_NAMES = `query { codeLocations { name status jobs { name } } }`;
 
 export const RUN = `query Run($id: ID!) {
-  run(id: $id) { ${RUN_FIELDS} runConfig agentId assetSelection launchError { code message } }
+  run(id: $id) { ${RUN_FIELDS} runConfig agentId assetSelection opSelection launchError { code message } }
 }`;
 
 const EVENT_FIELDS = 'seq type timestamp stepKey assetKey level message data error';

@@ -148,7 +148,7 @@ export async function runView(main, { params, config, navigate }) {
             'Assets →',
           )
         : null,
-      // The same job, config, tags and assets: a run of a few assets is launched again with those.
+      // The same job, config, tags and selection: a run of a few assets or ops is launched again with those.
       can('launchRun')
         ? h('button', { class: 'btn', id: 'relaunch', onclick: (e) => void relaunch(e.currentTarget) }, 'Launch again')
         : null,
@@ -181,6 +181,9 @@ export async function runView(main, { params, config, navigate }) {
       ),
       run.assetSelection?.length
         ? row('Assets', h('span', { class: 'mono', id: 'run-assets' }, run.assetSelection.join(', ')))
+        : null,
+      run.opSelection?.length
+        ? row('Ops', h('span', { class: 'mono', id: 'run-ops' }, run.opSelection.join(', ')))
         : null,
       row('Created', fmtTime(run.createdAt)),
       row('Started', fmtTime(run.startedAt)),
@@ -332,6 +335,7 @@ export async function runView(main, { params, config, navigate }) {
     try {
       const input = { location: run.location, job: run.job, runConfig: run.runConfig ?? {}, tags: run.tags ?? {} };
       if (run.assetSelection?.length) input.assetSelection = run.assetSelection;
+      if (run.opSelection?.length) input.opSelection = run.opSelection;
       const data = await gql(LAUNCH_RUN, { input });
       toast(`Launched ${run.job} again`);
       navigate(`/runs/${encodeURIComponent(data.launchRun.id)}`);
