@@ -261,6 +261,11 @@ export const ERRORS = {
     'The work item failed after its maximum attempts',
     "Read the item's error, fix the cause and retry the action.",
   ),
+  AGENT_UPGRADE_REQUIRED: spec(
+    409,
+    'The agent that answered is from before this feature and would not carry it out',
+    'Upgrade the agents that serve this location to this release (control plane first, then agents), then try again; nothing was written.',
+  ),
   NO_AGENT_ANSWER: spec(
     504,
     'No agent answered the code location query in time',

@@ -151,7 +151,14 @@ export const ResultSchemas = {
     cursor: z.string().nullable().optional(),
     skipReason: z.string().optional(),
   }),
-  QUERY_CODE_LOCATION: z.object({ answer: z.unknown() }),
+  QUERY_CODE_LOCATION: z.object({
+    answer: z.unknown(),
+    /**
+     * executionPlan with an opSelection: this agent launches the subset it planned. One from
+     * before op selection leaves it out, and would run every op of the job.
+     */
+    launchesOpSelection: z.literal(true).optional(),
+  }),
   LAUNCH_RUN: z.object({ status: z.string() }),
   TERMINATE_RUN: z.object({ acknowledged: z.boolean() }),
 } as const satisfies Record<WorkItemKind, z.ZodTypeAny>;

@@ -7,6 +7,7 @@
 import type { Logger } from '../../shared/logger.js';
 import { OutpostError, isOutpostError } from '../../shared/errors.js';
 import type { RunRequest, WorkItemPayload, WorkItemResult } from '../../shared/work-items.js';
+import type { AssetSnapshot } from '../../shared/location-snapshot.js';
 import { backoffDelay, sleep } from '../../shared/backoff.js';
 import { skipReasonOf } from '../../shared/message-limits.js';
 import { formatDagsterError, toUserCodeError } from './dagster-error.js';
@@ -42,12 +43,32 @@ const UNAVAILABLE_ATTEMPTS = 4;
 export const RUN_KEY_TAG = 'dagster/run_key';
 
 /** A Dagster RunRequest as Outpost's: `job_name` null means the schedule's or sensor's own job. */
-export function toOutpostRunRequest(r: DagsterRunRequest, ownJob: string, from: string): RunRequest {
+export function toOutpostRunRequest(
+  r: DagsterRunRequest,
+  ownJob: string,
+  from: string,
+  assets: readonly AssetSnapshot[] = [],
+): RunRequest {
   const job = r.jobName ?? ownJob;
-  if (!job) {
-    throw new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', {
-      detail: `${from} requested a run without a job, and targets no job of its own`,
-    });
+  const unsupported = (detail: string) => new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', { detail });
+  if (!job) throw unsupported(`${from} requested a run without a job, and targets no job of its own`);
+  // What a run would carry out differently from what was asked fails the tick, not the data.
+  if (r.staleAssetsOnly)
+    throw unsupported(
+      `${from} requested stale assets only, which needs the Dagster instance's materialization history; Outpost gives user code no instance yet`,
+    );
+  if (r.assetCheckKeys) {
+    // Dagster names the selected assets' own checks on a sensor's requests; Outpost runs an
+    // asset's checks with it, so any other selection of checks would be run differently.
+    const selected = new Set(r.assetSelection ?? []);
+    const own = assets
+      .filter((a) => selected.has(a.key))
+      .flatMap((a) => (a.checks ?? []).map((c) => `${a.key}:${c.name}`));
+    const asked = [...new Set(r.assetCheckKeys)].sort();
+    if (asked.join('\n') !== [...new Set(own)].sort().join('\n'))
+      throw unsupported(
+        `${from} selected the asset checks [${asked.join(', ')}], not those of its assets ([${own.join(', ')}]); Outpost runs an asset's checks with it and selects no checks apart yet`,
+      );
   }
   return {
     job,
@@ -118,7 +139,7 @@ export class DagsterCodeLocation {
       );
       const from = `schedule ${schedule.name}`;
       return {
-        runRequests: r.runRequests.map((x) => toOutpostRunRequest(x, schedule.job, from)),
+        runRequests: r.runRequests.map((x) => toOutpostRunRequest(x, schedule.job, from, s.loaded.snapshot.assets)),
         ...skipReasonOf(r.skipMessage),
       };
     });
@@ -149,7 +170,7 @@ export class DagsterCodeLocation {
       }
       const from = `sensor ${sensor.name}`;
       return {
-        runRequests: r.runRequests.map((x) => toOutpostRunRequest(x, sensor.job, from)),
+        runRequests: r.runRequests.map((x) => toOutpostRunRequest(x, sensor.job, from, s.loaded.snapshot.assets)),
         // Always the reply's cursor: Dagster echoes the input when the sensor did not update it.
         cursor: r.cursor,
         ...skipReasonOf(r.skipMessage),
@@ -189,7 +210,18 @@ export class DagsterCodeLocation {
             data: { userCodeError: toUserCodeError(r.error, `executionPlan:${job.name}`) },
           });
         }
-        return { answer: planSteps(expectOk(r, `executionPlan:${job.name}`).steps) };
+        if (!r.ok && r.error.clsName === 'DagsterInvalidSubsetError') {
+          // An op or asset selection Dagster cannot plan (an input no op left in provides): the
+          // launch's argument, in Dagster's words, not an error of the user's code.
+          throw new OutpostError('INVALID_ARGUMENT', {
+            detail: `${job.name}: ${r.error.message.trim()}`,
+            data: { userCodeError: toUserCodeError(r.error, `executionPlan:${job.name}`) },
+          });
+        }
+        return {
+          answer: planSteps(expectOk(r, `executionPlan:${job.name}`).steps),
+          ...(payload.opSelection?.length ? { launchesOpSelection: true as const } : {}),
+        };
       }
       return { answer: await answerPartitionQuery(s, job, payload, this.callMs, Date.now()) };
     });

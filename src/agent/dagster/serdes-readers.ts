@@ -358,6 +358,8 @@ const RunRequestSchema = obj({
   tags: stringTags,
   partition_key: z.string().nullish(),
   asset_selection: z.array(AssetKey).nullish(),
+  asset_check_keys: z.array(obj({ asset_key: AssetKey, name: z.string() })).nullish(),
+  stale_assets_only: z.boolean().nullish(),
 }).transform((r) => ({
   runKey: r.run_key ?? null,
   /** Null: the schedule's or sensor's own job. */
@@ -366,6 +368,9 @@ const RunRequestSchema = obj({
   tags: r.tags,
   partitionKey: r.partition_key ?? null,
   assetSelection: r.asset_selection ?? null,
+  /** `<asset key>:<check name>`; null: the checks of the selected assets (Dagster's default). */
+  assetCheckKeys: r.asset_check_keys?.map((k) => `${k.asset_key}:${k.name}`) ?? null,
+  staleAssetsOnly: r.stale_assets_only ?? false,
 }));
 export type DagsterRunRequest = z.output<typeof RunRequestSchema>;
 

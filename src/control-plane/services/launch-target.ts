@@ -6,7 +6,12 @@
 // defaults, Permissive or Selector fields, so it would refuse valid config.
 import { OutpostError } from '../../shared/errors.js';
 import type { LocationSnapshot } from '../../shared/location-snapshot.js';
-import { codeLocationKind, type CodeLocationKind, type CodeLocationSpec } from '../../shared/work-items.js';
+import {
+  codeLocationKind,
+  type CodeLocationKind,
+  type CodeLocationSpec,
+  type WorkItemResult,
+} from '../../shared/work-items.js';
 import type { Store } from '../store/store.js';
 import { itemError, noAnswer, queryCodeLocation } from './query-location.js';
 
@@ -136,19 +141,16 @@ function checkAssetsInJob(
 /**
  * A run request's asset selection (a schedule's or sensor's), deduplicated: every key an asset
  * of `location` that `job` materializes, else UNKNOWN_ASSET or INVALID_ARGUMENT, as a launch's.
+ * Empty is the whole job (undefined), as Dagster's daemon takes it.
  */
 export function requestedAssets(
   snapshot: LocationSnapshot,
   location: string,
   job: string,
   assetSelection: readonly string[],
-): string[] {
+): string[] | undefined {
   const keys = [...new Set(assetSelection)];
-  if (!keys.length) {
-    throw new OutpostError('INVALID_ARGUMENT', {
-      detail: 'its `assetSelection` is empty; leave it out to run the whole job',
-    });
-  }
+  if (!keys.length) return undefined;
   checkAssetsInJob(assetJobs(snapshot, location, keys), job, keys, '');
   return keys;
 }
@@ -182,7 +184,15 @@ export async function checkConfigWithLocation(
     },
     waitMs,
   );
-  if (item.status === 'COMPLETED') return;
+  if (item.status === 'COMPLETED') {
+    // An agent from before op selection plans the subset, then launches every op: refused.
+    const result = item.result as WorkItemResult<'QUERY_CODE_LOCATION'> | null;
+    if (input.opSelection && result?.launchesOpSelection !== true)
+      throw new OutpostError('AGENT_UPGRADE_REQUIRED', {
+        detail: `the agent serving ${input.location} planned the op selection of ${input.job} but is from before op selection: it would run every op`,
+      });
+    return;
+  }
   if (item.status === 'FAILED') throw itemError(item, 'CONFIG_SCHEMA_VIOLATION', what);
   throw await noAnswer(store, item, `${what} (checked by the location)`, waitMs);
 }

@@ -218,7 +218,7 @@ function selectedAssets(
   job: string,
   selection: readonly string[],
   index: number,
-): string[] {
+): string[] | undefined {
   try {
     return requestedAssets(snapshot, location, job, selection);
   } catch (err) {

@@ -298,4 +298,35 @@ describeEachDialect('Dagster contract (control plane)', (target) => {
       await fast.close();
     }
   });
+
+  test('an op selection is launched only when the planning agent says it launches the subset; an older agent is refused', async () => {
+    const launch = () =>
+      h.gql<{ launchRun: { id: string } }>('user', LAUNCH, {
+        i: { location: 'dag', job: 'greeting_job', opSelection: ['greet', 'greet'] },
+      });
+    // An agent from before op selection plans the subset (it took opSelection on plans) and
+    // answers without saying it launches one: it would run every op of the job.
+    const before = await counts(h);
+    const old = launch();
+    const plan = await answerNext(h, agentId, 'QUERY_CODE_LOCATION', () => ({ result: { answer: [] } }));
+    assert.deepEqual(plan.payload.opSelection, ['greet']);
+    const refused = await old;
+    assert.equal(refused.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_AGENT_UPGRADE_REQUIRED', JSON.stringify(refused));
+    const after = await counts(h);
+    assert.deepEqual({ ...after, items: after.items - 1 }, before, 'only the query item; no run');
+
+    const current = launch();
+    await answerNext(h, agentId, 'QUERY_CODE_LOCATION', () => ({ result: { answer: [], launchesOpSelection: true } }));
+    const res = await current;
+    assert.equal(res.errors, undefined, JSON.stringify(res));
+    const runId = res.data!.launchRun.id;
+    const [item] = (await claim(h, agentId, 1000)).filter((w) => w.kind === 'LAUNCH_RUN' && w.runId === runId);
+    assert.deepEqual(item?.payload.opSelection, ['greet']);
+    const shown = await h.gql<{ run: { opSelection: string[] | null; assetSelection: string[] | null } }>(
+      'user',
+      `query($id: ID!) { run(id: $id) { opSelection assetSelection } }`,
+      { id: runId },
+    );
+    assert.deepEqual(shown.data?.run, { opSelection: ['greet'], assetSelection: null });
+  });
 });

@@ -94,6 +94,21 @@ describe('DagsterCodeLocation', { skip }, () => {
     assert.equal(plain.runRequests[0]?.assetSelection, undefined);
   });
 
+  test('an op selection Dagster can plan says the agent launches it; one it cannot is refused in its words', async () => {
+    const q = { location: 'fruit', job: 'basket_job', query: 'executionPlan' } as const;
+    const plan = await port.query({ ...q, opSelection: ['fill'] });
+    assert.equal(plan.launchesOpSelection, true);
+    assert.deepEqual(
+      (plan.answer as Array<{ key: string }>).map((s) => s.key),
+      ['fill'],
+    );
+    assert.equal((await port.query(q)).launchesOpSelection, undefined, 'no selection, no claim');
+    await assert.rejects(
+      port.query({ ...q, opSelection: ['count'] }),
+      coded('INVALID_ARGUMENT', /basket_job: .*invalid graph/s),
+    );
+  });
+
   test('a sensor that raises fails with the Python error; unsupported results fail the tick', async () => {
     await assert.rejects(
       port.evaluateSensor({ location: 'sensors', sensor: 'raising_sensor' }),

@@ -6,7 +6,7 @@ import { dagsterPointerArgs } from '../../../../src/agent/dagster/dagster-code-s
 import { planSteps, toOutpostRunRequest } from '../../../../src/agent/dagster/dagster-code-location.js';
 import { describeLoadError, isSupportedDagsterVersion } from '../../../../src/agent/dagster/dagster-load.js';
 import * as serdes from '../../../../src/agent/dagster/serdes.js';
-import { readSensorResult } from '../../../../src/agent/dagster/serdes-readers.js';
+import { readSensorResult, type DagsterRunRequest } from '../../../../src/agent/dagster/serdes-readers.js';
 import { isOutpostError } from '../../../../src/shared/errors.js';
 import { MINORS, recorded } from './dagster-fixtures.js';
 
@@ -96,7 +96,16 @@ test('pointer flags: exactly the one pointer given, then the attribute', () => {
 });
 
 describe('run requests', () => {
-  const base = { runKey: null, jobName: null, runConfig: {}, tags: {}, partitionKey: null, assetSelection: null };
+  const base: DagsterRunRequest = {
+    runKey: null,
+    jobName: null,
+    runConfig: {},
+    tags: {},
+    partitionKey: null,
+    assetSelection: null,
+    assetCheckKeys: null,
+    staleAssetsOnly: false,
+  };
   test("job_name null is the sensor's or schedule's own job; run_key becomes a tag too", () => {
     assert.deepEqual(toOutpostRunRequest({ ...base, runKey: 'k', tags: { a: 'b' } }, 'own_job', 'sensor s'), {
       job: 'own_job',
@@ -110,6 +119,37 @@ describe('run requests', () => {
       tags: {},
       partitionKey: 'red',
     });
+  });
+  test("an asset selection is carried; checks other than its assets' own, or stale-only, fail loudly", () => {
+    const assets = [
+      {
+        key: 'pears',
+        description: '',
+        deps: [],
+        jobNames: ['fruit'],
+        checks: [{ name: 'ripe', description: '', blocking: false }],
+      },
+      { key: 'plums', description: '', deps: [], jobNames: ['fruit'] },
+    ];
+    const req = { ...base, assetSelection: ['pears', 'plums'] };
+    assert.deepEqual(toOutpostRunRequest({ ...req, assetCheckKeys: ['pears:ripe'] }, 'fruit', 's', assets), {
+      job: 'fruit',
+      runConfig: {},
+      tags: {},
+      assetSelection: ['pears', 'plums'],
+    });
+    const refused = (r: DagsterRunRequest, what: RegExp) =>
+      assert.throws(
+        () => toOutpostRunRequest(r, 'fruit', 'sensor s', assets),
+        (e) => isOutpostError(e, 'UNSUPPORTED_DAGSTER_FEATURE') && what.test(e.message),
+      );
+    // Its assets without their checks, and a check run on its own: Outpost would run them otherwise.
+    refused(
+      { ...req, assetCheckKeys: [] },
+      /selected the asset checks \[\], not those of its assets \(\[pears:ripe\]\)/,
+    );
+    refused({ ...base, assetCheckKeys: ['pears:ripe'] }, /selected the asset checks \[pears:ripe\]/);
+    refused({ ...req, staleAssetsOnly: true }, /stale assets only/);
   });
   test('no job at all is a coded error, not a guess', () => {
     assert.throws(

@@ -334,6 +334,9 @@ export async function runView(main, { params, config, navigate }) {
     btn.disabled = true;
     try {
       const input = { location: run.location, job: run.job, runConfig: run.runConfig ?? {}, tags: run.tags ?? {} };
+      // Assets of the implicit asset job: the control plane picks their job again (a partitioned
+      // one when the run has a partition; the implicit job has no partition set then).
+      if (isImplicitAssetJob(run.job) && run.assetSelection?.length) delete input.job;
       if (run.assetSelection?.length) input.assetSelection = run.assetSelection;
       if (run.opSelection?.length) input.opSelection = run.opSelection;
       const data = await gql(LAUNCH_RUN, { input });
