@@ -436,7 +436,7 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
     });
     const setSensors = (state: string) =>
       Promise.all(
-        ['only_plums', 'unknown_fruit'].map((name) =>
+        ['only_plums', 'unknown_fruit', 'pears_and_plums'].map((name) =>
           s.gql(`mutation { setSensorState(location: "${FRUIT}", name: "${name}", state: ${state}) { state } }`),
         ),
       );
@@ -463,6 +463,35 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
         'only the requested asset, not the whole job',
       );
       assert.ok(!evs.some((e) => e.stepKey === 'apples' || e.stepKey === 'pears'), 'no other step ran');
+      // A sensor that targets assets: each of its runs is the sensor's selection, on the asset job.
+      const targeted = await until(
+        'the pears_and_plums run',
+        async () =>
+          (
+            await s.gql<{ runs: { nodes: Array<{ id: string; job: string; tags: Record<string, string> }> } }>(
+              `{ runs(first: 500) { nodes { id job tags } } }`,
+            )
+          ).runs.nodes.find((r) => r.tags['dagster/sensor_name'] === 'pears_and_plums'),
+        90_000,
+        500,
+      );
+      assert.match(targeted.job, /^__ASSET_JOB/);
+      const tDone = await s.waitRun(targeted.id, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
+      const tEvs = await events(targeted.id);
+      assert.equal(tDone.status, 'SUCCESS', JSON.stringify(tEvs.map((e) => [e.type, e.message])));
+      assert.deepEqual(
+        tEvs
+          .filter((e) => e.type === 'ASSET_MATERIALIZATION')
+          .map((e) => e.assetKey)
+          .sort(),
+        ['pears', 'plums'],
+        'not apples: the sensor targets pears and plums',
+      );
+      const { run: shown } = await s.gql<{ run: { assetSelection: string[] | null } }>(
+        `query($id: ID!) { run(id: $id) { assetSelection } }`,
+        { id: targeted.id },
+      );
+      assert.deepEqual([...(shown.assetSelection ?? [])].sort(), ['pears', 'plums']);
       const failed = await until(
         'the unknown_fruit tick failed',
         async () => {
