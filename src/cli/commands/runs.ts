@@ -19,6 +19,9 @@ interface RunRow {
   launchError: { code: string; message: string } | null;
   /** Run tags: a sensor's or schedule's run carries its run key here (dagster/run_key, outpost/run_key). */
   tags: Record<string, string>;
+  /** `runs show` only: the assets it materializes, the ops it runs (null: the whole job). */
+  assetSelection?: string[] | null;
+  opSelection?: string[] | null;
 }
 export interface EventRow {
   seq: number;
@@ -171,6 +174,8 @@ export function registerRunsCommand(program: Command): void {
             [
               `run ${run.id}: ${run.status} (${run.job} @ ${run.location}) ${formatDuration(run.durationMs)}${describeLaunchError(run)}${hint}`,
               ...formatTags(run.tags),
+              ...(run.assetSelection?.length ? [`assets: ${run.assetSelection.join(', ')}`] : []),
+              ...(run.opSelection?.length ? [`ops: ${run.opSelection.join(', ')}`] : []),
               ...run.events.map(formatEvent),
             ].join('\n'),
         };
@@ -258,7 +263,7 @@ async function showRun(api: UserApi, id: string): Promise<RunRow & { events: Eve
   // Bounded: 100k pages of 1,000 events is far more than a run stores.
   for (let page = 0; page < 100_000; page++) {
     const res = await api.request<{ run: (RunRow & { events: EventRow[] }) | null }>(
-      `query($id: ID!, $after: Int, $first: Int) { run(id: $id) { ${RUN_FIELDS} events(afterSeq: $after, first: $first) { ${EVENT_FIELDS} } } }`,
+      `query($id: ID!, $after: Int, $first: Int) { run(id: $id) { ${RUN_FIELDS} assetSelection opSelection events(afterSeq: $after, first: $first) { ${EVENT_FIELDS} } } }`,
       { id, after: afterSeq, first: EVENT_PAGE },
     );
     if (!res.run) throw new OutpostError('UNKNOWN_RUN', { detail: id });

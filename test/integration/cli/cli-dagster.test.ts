@@ -139,7 +139,11 @@ describe('outpost CLI: Dagster locations', { timeout: 240_000 }, () => {
     assert.deepEqual(plan.payload.assetSelection, ['summary']);
     const r = await launch;
     assert.equal(r.code, 0, r.stderr);
-    assert.equal((JSON.parse(r.stdout) as { job: string }).job, '__ASSET_JOB');
+    const launched = JSON.parse(r.stdout) as { id: string; job: string };
+    assert.equal(launched.job, '__ASSET_JOB');
+    const shown = await cli(['runs', 'show', launched.id]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^assets: summary$/m);
     const bad = await cli(['runs', 'launch', '--location', 'dag', '--asset', 'nope']);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /OUTPOST_ERR_UNKNOWN_ASSET[\s\S]*"nope"/);
