@@ -142,7 +142,9 @@ export const FIXED_INPUT_LIMITS = {
   /**
    * queryCodeLocation's partitionKey, opSelection and assetSelection together, in JSON bytes:
    * unlike a launch's, nothing checks them against the location before they are queued, and
-   * they travel to the agent in the same Temporal workflow input as the run config.
+   * they travel to the agent in the same Temporal workflow input as the run config. A launch's
+   * and a schedule's or sensor's run request's opSelection and assetSelection are held to it
+   * too: each key is the location's, but a location may have very many.
    */
   maxQuerySelectionBytes: 64 * 1024,
   /**

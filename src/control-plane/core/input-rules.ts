@@ -43,10 +43,23 @@ function tooLarge(what: string, limit: string, value: number, got: number, unit 
 const jsonBytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v ?? null));
 
 /** launchRun's runConfig and tags: what the agent can still launch (a Temporal workflow input). */
+/**
+ * A launch's or run request's op and asset selections, which ride in its workflow input: each
+ * key is one of the location's, but a location may have very many (maxQuerySelectionBytes).
+ */
+export function checkSelection(input: { assetSelection?: unknown; opSelection?: unknown }): void {
+  const selection = jsonBytes([input.opSelection, input.assetSelection]);
+  if (selection > L.maxQuerySelectionBytes) {
+    const what = 'opSelection and assetSelection';
+    throw tooLarge(what, 'maxQuerySelectionBytes', L.maxQuerySelectionBytes, selection, ' bytes');
+  }
+}
+
 export function checkLaunchInput(
-  input: { runConfig?: unknown; tags?: unknown },
+  input: { runConfig?: unknown; tags?: unknown; assetSelection?: unknown; opSelection?: unknown },
   limits: Pick<ApiLimits, 'maxRunConfigBytes' | 'maxRunTags' | 'maxRunTagsBytes'>,
 ): void {
+  checkSelection(input);
   checkJsonDepth('runConfig', input.runConfig);
   checkJsonDepth('tags', input.tags);
   const config = jsonBytes(input.runConfig);

@@ -23,7 +23,7 @@ import { deepMerge, partitionRun } from './partition-run.js';
 import { checkConfigWithLocation, selectedOps, locationKind, resolveLaunchJob } from './launch-target.js';
 import { formatZodIssues } from '../../shared/zod-issues.js';
 import { configValidatorFor } from './config-validators.js';
-import { checkLaunchInput } from '../core/input-rules.js';
+import { checkLaunchInput, checkSelection } from '../core/input-rules.js';
 import { DEFAULT_API_LIMITS, type ApiLimits } from '../limits.js';
 
 /** The tag that names a run's partition (as sensors and schedules set it). */
@@ -84,6 +84,8 @@ export async function launchRun(
   const kind = locationKind(loc.spec, loc.snapshot);
   const opSelection =
     parsed.data.opSelection == null ? undefined : selectedOps(jobDef, kind, parsed.data.opSelection, assetSelection);
+  // Before the location is asked to plan them: the plan's query carries them too.
+  checkSelection({ assetSelection, opSelection });
   // The partition key first: a key outside the set is the problem to name, not the config the
   // partition would have gone with.
   // A Dagster job's run tags go under the launch's own, as Dagster's webserver puts them.
@@ -123,7 +125,7 @@ export async function launchRun(
   if (key !== undefined) tags[PARTITION_TAG] = key;
   // Again with what the job's and the partition's tags and config added: the run's whole input
   // must stay what the agent can launch (a Temporal workflow input), as a tick's runs do.
-  checkLaunchInput({ runConfig, tags }, limits);
+  checkLaunchInput({ runConfig, tags, assetSelection, opSelection }, limits);
   const { run } = await store.transaction((trx) =>
     createRun(trx, store, {
       location,

@@ -194,8 +194,8 @@ async function tickRuns(
       if (req.runKey) tags['outpost/run_key'] = req.runKey;
       if (req.runKey && dagster) tags['dagster/run_key'] = req.runKey;
       if (req.partitionKey) tags['outpost/partition'] = req.partitionKey;
-      checkLaunchInput({ runConfig: req.runConfig, tags }, limits);
       const assets = req.assetSelection && selectedAssets(snapshot, location, req.job, req.assetSelection, i);
+      checkLaunchInput({ runConfig: req.runConfig, tags, assetSelection: assets }, limits);
       return {
         location,
         job: req.job,

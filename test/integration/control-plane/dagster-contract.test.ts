@@ -329,4 +329,26 @@ describeEachDialect('Dagster contract (control plane)', (target) => {
     );
     assert.deepEqual(shown.data?.run, { opSelection: ['greet'], assetSelection: null });
   });
+
+  test('an asset selection too large for a workflow input is refused before the location is asked; nothing is queued', async () => {
+    // Every key is the location's own: a location with very many assets, all selected.
+    const keys = Array.from(
+      { length: 2_000 },
+      (_, i) => `warehouse/a_rather_long_table_name_${String(i).padStart(5, '0')}`,
+    );
+    const wide = await openHarness(await target.freshUrl(), { storeLimits: { locationQueryWaitMs: 300 } });
+    try {
+      await loadedDagsterLocation(wide, 'wide', {
+        ...DAGSTER_SNAPSHOT,
+        assets: keys.map((key) => ({ key, description: '', deps: [], jobNames: ['__ASSET_JOB'] })),
+      });
+      const before = await counts(wide);
+      const res = await wide.gql('user', LAUNCH, { i: { location: 'wide', assetSelection: keys } });
+      assert.equal(res.errors?.[0]?.extensions?.code, 'OUTPOST_ERR_INPUT_TOO_LARGE', JSON.stringify(res).slice(0, 500));
+      assert.match(res.errors[0].message, /maxQuerySelectionBytes/);
+      assert.deepEqual(await counts(wide), before, 'no query item, no run');
+    } finally {
+      await wide.close();
+    }
+  });
 });

@@ -91,7 +91,11 @@ export interface Claimed {
 }
 
 /** Registers an agent; deploys `name` as a Dagster location and reports it LOADED. */
-export async function loadedDagsterLocation(h: Harness, name = 'dag'): Promise<string> {
+export async function loadedDagsterLocation(
+  h: Harness,
+  name = 'dag',
+  snapshot: LocationSnapshot = DAGSTER_SNAPSHOT,
+): Promise<string> {
   const dep = await h.gql<{ deployCodeLocation: { version: number } }>(
     'user',
     `mutation($i: DeployCodeLocationInput!) { deployCodeLocation(input: $i) { version } }`,
@@ -120,7 +124,7 @@ export async function loadedDagsterLocation(h: Harness, name = 'dag'): Promise<s
       location: name,
       version: dep.data.deployCodeLocation.version,
       status: 'LOADED',
-      snapshot: DAGSTER_SNAPSHOT,
+      snapshot,
     },
   });
   if (rep.errors) throw new Error(JSON.stringify(rep.errors));
