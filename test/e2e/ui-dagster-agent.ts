@@ -103,7 +103,12 @@ export function playAgent(s: ScriptedStack) {
                   e: { code: 'OUTPOST_ERR_CONFIG_SCHEMA_VIOLATION', message: rec.plan.error.message },
                 },
               );
-            } else if (rec?.plan.ok) await complete(w.id, { answer: rec.plan.value });
+            } else if (rec?.plan.ok)
+              // As the agent answers a plan of an op selection: it launches that subset.
+              await complete(w.id, {
+                answer: rec.plan.value,
+                ...(Array.isArray(w.payload.opSelection) ? { launchesOpSelection: true } : {}),
+              });
             // No recording plans an asset selection: its plan is one step per selected asset.
             else if (Array.isArray(w.payload.assetSelection))
               await complete(w.id, { answer: { stepKeys: w.payload.assetSelection } });

@@ -200,6 +200,29 @@ describe('a Dagster code location in the browser', { skip, timeout: 300_000 }, (
     assert.deepEqual(launch.payload.runConfig, { ops: { greet: { config: { name: 'world' } } } });
     assert.equal(launch.payload.job, 'greeting_job');
     assert.equal(launch.payload.assetSelection, undefined);
+    assert.equal(launch.payload.opSelection, undefined, 'every op checked: the whole job');
+
+    // Some of its ops: Dagster's op selection. None checked cannot launch.
+    await b.page.goto(`${s.url}/locations/${LOC}/jobs/greeting_job`);
+    await editor.fill(JSON.stringify(valid!.runConfig));
+    const picker = b.page.locator('#op-picker');
+    assert.deepEqual(
+      await picker.locator('input[type="checkbox"]').evaluateAll((es) => es.map((e) => e.getAttribute('data-op'))),
+      ['greet', 'shout'],
+    );
+    await picker.locator('input[data-op="greet"]').uncheck();
+    await picker.locator('input[data-op="shout"]').uncheck();
+    await b.page.locator('#no-ops').waitFor();
+    assert.equal(await b.page.locator('#launch').isDisabled(), true);
+    await picker.locator('input[data-op="greet"]').check();
+    assert.equal(await b.page.locator('#launch').isDisabled(), false);
+    await debugShot(b.page, 'dagster-op-selection');
+    await b.page.locator('#launch').click();
+    await b.page.waitForURL((u) => u.pathname.startsWith('/runs/') && !u.pathname.endsWith(runId));
+    const opRunId = decodeURIComponent(new URL(b.page.url()).pathname.split('/').pop()!);
+    const opLaunch = await agent.item((c) => c.kind === 'LAUNCH_RUN' && c.runId === opRunId);
+    assert.deepEqual(opLaunch.payload.opSelection, ['greet']);
+    assert.equal((await b.page.locator('#run-ops').innerText()).trim(), 'greet');
   });
 
   test('test schedule and test sensor show the evaluation and launch nothing', async () => {

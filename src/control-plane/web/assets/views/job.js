@@ -45,6 +45,22 @@ export async function jobView(main, { params, navigate }) {
   const picker = partitionPicker(l.name, job, partitionSet);
   const partitionInput = picker?.input ?? null;
   const problems = h('ul', { class: 'problems', id: 'config-problems', 'aria-live': 'polite' });
+  // A Dagster job of several ops can run some of them (Dagster's op selection); all checked is
+  // the whole job. Dagster plans the subset on launch and says what it cannot run.
+  const opNames = dagster && (job.ops?.length ?? 0) > 1 ? job.ops.map((o) => o.name) : [];
+  const opBoxes = opNames.map((name) =>
+    h('input', { type: 'checkbox', checked: true, value: name, 'data-op': name, onchange: () => check() }),
+  );
+  const opPicker = opNames.length
+    ? h(
+        'fieldset',
+        { class: 'op-picker', id: 'op-picker' },
+        h('legend', {}, 'Ops to run'),
+        opBoxes.map((box, i) => h('label', { class: 'op-choice' }, box, ' ', h('span', { class: 'mono' }, opNames[i]))),
+        h('p', { class: 'muted small' }, 'All checked runs the whole job; Dagster plans a subset when you launch.'),
+      )
+    : null;
+  const selectedOps = () => opBoxes.filter((b) => b.checked).map((b) => b.value);
   const launchBtn = h('button', { type: 'submit', class: 'btn btn-primary', id: 'launch' }, 'Launch run');
   const serverError = h('div', {});
 
@@ -74,8 +90,10 @@ export async function jobView(main, { params, navigate }) {
         : []),
     );
     editor.classList.toggle('invalid', blocking.length > 0);
-    launchBtn.disabled = blocking.length > 0 || l.status !== 'LOADED';
-    return blocking.length ? undefined : value;
+    const noOps = opBoxes.length > 0 && selectedOps().length === 0;
+    if (noOps) problems.append(h('li', { id: 'no-ops' }, 'Check at least one op to run.'));
+    launchBtn.disabled = blocking.length > 0 || noOps || l.status !== 'LOADED';
+    return blocking.length || noOps ? undefined : value;
   }
   editor.addEventListener('input', check);
 
@@ -97,6 +115,8 @@ export async function jobView(main, { params, navigate }) {
     try {
       const input = { location: l.name, job: job.name, runConfig, tags: parseTags() };
       if (partitionInput) input.partitionKey = partitionInput.value.trim();
+      const ops = selectedOps();
+      if (ops.length && ops.length < opBoxes.length) input.opSelection = ops;
       const data = await gql(LAUNCH_RUN, { input });
       toast(`Launched ${job.name}`);
       navigate(`/runs/${encodeURIComponent(data.launchRun.id)}`);
@@ -184,6 +204,7 @@ export async function jobView(main, { params, navigate }) {
               : null,
             editor,
             problems,
+            opPicker,
             partitionInput ? h('label', { for: 'partition-key' }, `Partition (${job.partitions})`) : null,
             partitionInput,
             picker?.hint ?? null,
