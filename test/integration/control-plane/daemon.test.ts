@@ -257,14 +257,19 @@ describeEachDialect('daemon', (target) => {
       (i) => i.kind === 'EVALUATE_SCHEDULE' && i.payload.location === 'hello',
     );
 
+  /** hello/every_minute started at hh:00:30, and its hh:01 tick enqueued. */
+  const runningWithFirstTick = async (hour: number) => {
+    clock.now = at(hour, 0, 30);
+    await setScheduleState(store, 'hello', 'every_minute', 'RUNNING');
+    await daemon.runOnce();
+    clock.now = at(hour, 1, 5);
+    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+  };
+
   test('a tick no agent begins is skipped when the next comes due, saying why; a live claim is left alone', async () => {
     // Agents (or their Temporal) away for a few minutes: without this every minute's tick
     // waited in the queue and all of them fired at once when the agents came back.
-    clock.now = at(14, 0, 30);
-    await setScheduleState(store, 'hello', 'every_minute', 'RUNNING');
-    await daemon.runOnce();
-    clock.now = at(14, 1, 5);
-    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    await runningWithFirstTick(14);
     clock.now = at(14, 2, 5);
     assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
     let ticks = await hello();
@@ -315,11 +320,7 @@ describeEachDialect('daemon', (target) => {
     // An agent back from an outage between the next tick coming due and the daemon's pass that
     // enqueues it claimed the waiting tick, a live claim that tick then left alone: both fired,
     // two runs for one outage (seen in the Temporal-outage fault test).
-    clock.now = at(15, 0, 30);
-    await setScheduleState(store, 'hello', 'every_minute', 'RUNNING');
-    await daemon.runOnce();
-    clock.now = at(15, 1, 5);
-    assert.deepEqual((await daemon.runOnce()).schedulesFired, ['hello/every_minute']);
+    await runningWithFirstTick(15);
     clock.now = at(15, 2, 1);
     assert.deepEqual(
       (await claimTicks()).map((i) => i.payload.tickTimeMs),

@@ -440,19 +440,22 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
           s.gql(`mutation { setSensorState(location: "${FRUIT}", name: "${name}", state: ${state}) { state } }`),
         ),
       );
-    await setSensors('RUNNING');
-    try {
-      const run = await until(
-        'the only_plums run',
+    /** The one run the sensor requested (each asks with a run key). */
+    const sensorRun = (name: string) =>
+      until(
+        `the ${name} run`,
         async () =>
           (
             await s.gql<{ runs: { nodes: Array<{ id: string; job: string; tags: Record<string, string> }> } }>(
               `{ runs(first: 500) { nodes { id job tags } } }`,
             )
-          ).runs.nodes.find((r) => r.tags['dagster/sensor_name'] === 'only_plums'),
+          ).runs.nodes.find((r) => r.tags['dagster/sensor_name'] === name),
         90_000,
         500,
       );
+    await setSensors('RUNNING');
+    try {
+      const run = await sensorRun('only_plums');
       assert.equal(run.job, 'fruit_job');
       const done = await s.waitRun(run.id, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
       const evs = await events(run.id);
@@ -464,17 +467,7 @@ describe('Dagster end to end: control plane + agent + Temporal + real Dagster', 
       );
       assert.ok(!evs.some((e) => e.stepKey === 'apples' || e.stepKey === 'pears'), 'no other step ran');
       // A sensor that targets assets: each of its runs is the sensor's selection, on the asset job.
-      const targeted = await until(
-        'the pears_and_plums run',
-        async () =>
-          (
-            await s.gql<{ runs: { nodes: Array<{ id: string; job: string; tags: Record<string, string> }> } }>(
-              `{ runs(first: 500) { nodes { id job tags } } }`,
-            )
-          ).runs.nodes.find((r) => r.tags['dagster/sensor_name'] === 'pears_and_plums'),
-        90_000,
-        500,
-      );
+      const targeted = await sensorRun('pears_and_plums');
       assert.match(targeted.job, /^__ASSET_JOB/);
       const tDone = await s.waitRun(targeted.id, ['SUCCESS', 'FAILURE', 'CANCELED'], 120_000);
       const tEvs = await events(targeted.id);
