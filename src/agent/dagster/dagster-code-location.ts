@@ -53,7 +53,10 @@ export function toOutpostRunRequest(
   const unsupported = (detail: string) => new OutpostError('UNSUPPORTED_DAGSTER_FEATURE', { detail });
   if (!job) throw unsupported(`${from} requested a run without a job, and targets no job of its own`);
   // What a run would carry out differently from what was asked fails the tick, not the data.
-  if (r.staleAssetsOnly)
+  if (r.assetGraphSubset)
+    throw unsupported(`${from} requested a backfill (an asset graph subset), which Outpost does not run yet`);
+  // Dagster ignores it for a job without assets.
+  if (r.staleAssetsOnly && assets.some((a) => a.jobNames.includes(job)))
     throw unsupported(
       `${from} requested stale assets only, which needs the Dagster instance's materialization history; Outpost gives user code no instance yet`,
     );

@@ -360,6 +360,7 @@ const RunRequestSchema = obj({
   asset_selection: z.array(AssetKey).nullish(),
   asset_check_keys: z.array(obj({ asset_key: AssetKey, name: z.string() })).nullish(),
   stale_assets_only: z.boolean().nullish(),
+  asset_graph_subset: z.unknown().optional(),
 }).transform((r) => ({
   runKey: r.run_key ?? null,
   /** Null: the schedule's or sensor's own job. */
@@ -371,6 +372,8 @@ const RunRequestSchema = obj({
   /** `<asset key>:<check name>`; null: the checks of the selected assets (Dagster's default). */
   assetCheckKeys: r.asset_check_keys?.map((k) => `${k.asset_key}:${k.name}`) ?? null,
   staleAssetsOnly: r.stale_assets_only ?? false,
+  /** A backfill's request (RunRequest.for_asset_graph_subset): no job, no selection. */
+  assetGraphSubset: r.asset_graph_subset != null,
 }));
 export type DagsterRunRequest = z.output<typeof RunRequestSchema>;
 

@@ -1,9 +1,9 @@
 // `outpost runs launch|list|show|logs|terminate`.
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { OutpostError } from '../../shared/errors.js';
+import { OutpostError, errorCode } from '../../shared/errors.js';
 import { isTerminalRunStatus } from '../../shared/run-status.js';
-import { type ClientOptions, type UserApi, userApi, withClientOptions } from '../client.js';
+import { RemoteError, type ClientOptions, type UserApi, userApi, withClientOptions } from '../client.js';
 import { formatDuration, printTable, runAction } from '../output.js';
 
 interface RunRow {
@@ -263,16 +263,32 @@ async function showRun(api: UserApi, id: string): Promise<RunRow & { events: Eve
   // Bounded: 100k pages of 1,000 events is far more than a run stores.
   for (let page = 0; page < 100_000; page++) {
     const res = await api.request<{ run: (RunRow & { events: EventRow[] }) | null }>(
-      `query($id: ID!, $after: Int, $first: Int) { run(id: $id) { ${RUN_FIELDS} assetSelection opSelection events(afterSeq: $after, first: $first) { ${EVENT_FIELDS} } } }`,
+      `query($id: ID!, $after: Int, $first: Int) { run(id: $id) { ${RUN_FIELDS} events(afterSeq: $after, first: $first) { ${EVENT_FIELDS} } } }`,
       { id, after: afterSeq, first: EVENT_PAGE },
     );
     if (!res.run) throw new OutpostError('UNKNOWN_RUN', { detail: id });
     events.push(...res.run.events);
     const last = res.run.events.at(-1);
-    if (res.run.events.length < EVENT_PAGE || !last || last.seq <= afterSeq) return { ...res.run, events };
+    if (res.run.events.length < EVENT_PAGE || !last || last.seq <= afterSeq)
+      return { ...res.run, ...(await selectionOf(api, id)), events };
     afterSeq = last.seq;
   }
   throw new OutpostError('INTERNAL', { detail: `run ${id} has more events than runs show pages through` });
+}
+
+/** The run's asset and op selections, asked once; none from a control plane from before them. */
+async function selectionOf(api: UserApi, id: string): Promise<Pick<RunRow, 'assetSelection' | 'opSelection'>> {
+  try {
+    const res = await api.request<{ run: Pick<RunRow, 'assetSelection' | 'opSelection'> | null }>(
+      'query($id: ID!) { run(id: $id) { assetSelection opSelection } }',
+      { id },
+    );
+    return res.run ?? {};
+  } catch (err) {
+    // The server's schema has no such fields: its GraphQL validation refused the query.
+    if (err instanceof RemoteError && err.code === errorCode('BAD_REQUEST')) return {};
+    throw err;
+  }
 }
 
 /** One `tags:` line (sorted key=value), none when the run has no tags. */

@@ -42,7 +42,6 @@ function tooLarge(what: string, limit: string, value: number, got: number, unit 
 
 const jsonBytes = (v: unknown): number => Buffer.byteLength(JSON.stringify(v ?? null));
 
-/** launchRun's runConfig and tags: what the agent can still launch (a Temporal workflow input). */
 /**
  * A launch's or run request's op and asset selections, which ride in its workflow input: each
  * key is one of the location's, but a location may have very many (maxQuerySelectionBytes).
@@ -55,6 +54,7 @@ export function checkSelection(input: { assetSelection?: unknown; opSelection?: 
   }
 }
 
+/** launchRun's runConfig, tags and selections: what the agent can still launch (a Temporal workflow input). */
 export function checkLaunchInput(
   input: { runConfig?: unknown; tags?: unknown; assetSelection?: unknown; opSelection?: unknown },
   limits: Pick<ApiLimits, 'maxRunConfigBytes' | 'maxRunTags' | 'maxRunTagsBytes'>,

@@ -141,7 +141,8 @@ function checkAssetsInJob(
 /**
  * A run request's asset selection (a schedule's or sensor's), deduplicated: every key an asset
  * of `location` that `job` materializes, else UNKNOWN_ASSET or INVALID_ARGUMENT, as a launch's.
- * Empty is the whole job (undefined), as Dagster's daemon takes it.
+ * Empty is the whole job (undefined), as Dagster's daemon takes it; so is every asset of the job
+ * (a sensor that targets a very wide selection would otherwise pass the input limit each tick).
  */
 export function requestedAssets(
   snapshot: LocationSnapshot,
@@ -152,7 +153,8 @@ export function requestedAssets(
   const keys = [...new Set(assetSelection)];
   if (!keys.length) return undefined;
   checkAssetsInJob(assetJobs(snapshot, location, keys), job, keys, '');
-  return keys;
+  const ofJob = (snapshot.assets ?? []).filter((a) => a.jobNames.includes(job)).length;
+  return keys.length === ofJob ? undefined : keys;
 }
 
 /**

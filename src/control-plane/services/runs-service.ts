@@ -110,7 +110,8 @@ export async function launchRun(
     for (const [k, v] of Object.entries(fromPartition.tags)) if (!(k in tags)) tags[k] = v;
   }
   if (kind === 'DAGSTER') {
-    // Dagster plans the subset: config for an op not selected is refused in its words.
+    // Dagster plans the subset (an op fed by one left out is refused in its words; config for
+    // an op left out is ignored, as Dagster ignores it).
     await checkConfigWithLocation(store, { location, job, runConfig, assetSelection, opSelection });
   } else {
     const validate = await configValidatorFor(jobDef.configSchema);

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { OutpostError } from '../../../src/shared/errors.js';
 import type { LocationSnapshot } from '../../../src/shared/location-snapshot.js';
-import { resolveLaunchJob } from '../../../src/control-plane/services/launch-target.js';
+import { requestedAssets, resolveLaunchJob } from '../../../src/control-plane/services/launch-target.js';
 
 const job = (name: string, partitions?: string): LocationSnapshot['jobs'][number] => ({
   name,
@@ -44,5 +44,23 @@ test('with a partition key and no partitioned job for the selection: refused, sa
       /no partitioned job of shop materializes all of "customers" \(jobs: __ASSET_JOB, shop_job\); define one/.test(
         err.message,
       ),
+  );
+});
+
+test("a run request's asset selection: deduplicated; empty or all of the job's assets is the whole job; others refused", () => {
+  assert.deepEqual(requestedAssets(snapshot, 'shop', '__ASSET_JOB', ['customers', 'customers']), ['customers']);
+  assert.equal(requestedAssets(snapshot, 'shop', '__ASSET_JOB', []), undefined);
+  assert.equal(requestedAssets(snapshot, 'shop', '__ASSET_JOB', ['customers', 'daily_thing']), undefined);
+  assert.equal(requestedAssets(snapshot, 'shop', 'shop_job', ['customers']), undefined, "shop_job's only asset");
+  assert.throws(
+    () => requestedAssets(snapshot, 'shop', 'shop_job', ['daily_thing']),
+    (e: unknown) =>
+      e instanceof OutpostError &&
+      e.errorName === 'INVALID_ARGUMENT' &&
+      /job shop_job does not materialize "daily_thing"/.test(e.message),
+  );
+  assert.throws(
+    () => requestedAssets(snapshot, 'shop', 'shop_job', ['figs']),
+    (e: unknown) => e instanceof OutpostError && e.errorName === 'UNKNOWN_ASSET',
   );
 });

@@ -105,6 +105,7 @@ describe('run requests', () => {
     assetSelection: null,
     assetCheckKeys: null,
     staleAssetsOnly: false,
+    assetGraphSubset: false,
   };
   test("job_name null is the sensor's or schedule's own job; run_key becomes a tag too", () => {
     assert.deepEqual(toOutpostRunRequest({ ...base, runKey: 'k', tags: { a: 'b' } }, 'own_job', 'sensor s'), {
@@ -150,6 +151,9 @@ describe('run requests', () => {
     );
     refused({ ...base, assetCheckKeys: ['pears:ripe'] }, /selected the asset checks \[pears:ripe\]/);
     refused({ ...req, staleAssetsOnly: true }, /stale assets only/);
+    refused({ ...base, assetGraphSubset: true }, /a backfill/);
+    // Dagster ignores stale-only for a job that materializes no asset.
+    assert.equal(toOutpostRunRequest({ ...base, staleAssetsOnly: true }, 'op_job', 's', assets).job, 'op_job');
   });
   test('no job at all is a coded error, not a guess', () => {
     assert.throws(

@@ -47,7 +47,9 @@ export async function jobView(main, { params, navigate }) {
   const problems = h('ul', { class: 'problems', id: 'config-problems', 'aria-live': 'polite' });
   // A Dagster job of several ops can run some of them (Dagster's op selection); all checked is
   // the whole job. Dagster plans the subset on launch and says what it cannot run.
-  const opNames = dagster && (job.ops?.length ?? 0) > 1 ? job.ops.map((o) => o.name) : [];
+  // Not the implicit asset job's: its assets are picked in the asset view.
+  const opNames =
+    dagster && !isImplicitAssetJob(job.name) && (job.ops?.length ?? 0) > 1 ? job.ops.map((o) => o.name) : [];
   const opBoxes = opNames.map((name) =>
     h('input', { type: 'checkbox', checked: true, value: name, 'data-op': name, onchange: () => check() }),
   );
