@@ -32,7 +32,7 @@ import { OutpostError } from '../../shared/errors.js';
 import { isTerminal, type RunStatus } from '../core/run-state.js';
 import { strictConfigSchema } from '../core/strict-config.js';
 import { runDurationMs } from '../../shared/run-timing.js';
-import { launchErrorOf, launchSelectionOf } from '../store/work-items.js';
+import { launchErrorOf, launchSelectionOf, type RunSelection } from '../store/work-items.js';
 import { reachableLocations } from '../store/agents.js';
 import { listAgents } from '../store/agents.js';
 import { readComputeLogs } from '../store/compute-logs.js';
@@ -83,6 +83,17 @@ const notACursor = (): OutpostError =>
 const SUBSCRIPTION_PAGE = 1000;
 /** Re-check interval when no wake-up arrives (another replica stored the events). */
 const SUBSCRIPTION_RECHECK_MS = 1000;
+
+/** A run's selections, read once per run object (both fields of one run in a request share it). */
+const selections = new WeakMap<object, Promise<RunSelection>>();
+function selectionOf(store: Store, run: Parent<RunView>): Promise<RunSelection> {
+  let p = selections.get(run);
+  if (!p) {
+    p = launchSelectionOf(store.db, run.id);
+    selections.set(run, p);
+  }
+  return p;
+}
 
 /**
  * Streams a run's events from `afterSeq`, ending once the run is finished and all are sent.
@@ -389,10 +400,10 @@ export function createUserSchema() {
         lastSeq: (r: Parent<RunView>) => r.eventSeq,
         durationMs: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => runDurationMs(r, store.now()),
         launchError: (r: Parent<RunView>, _: unknown, { store }: ApiContext) => launchErrorOf(store.db, r.id),
-        assetSelection: (r: Parent<RunView>, _: unknown, { store }: ApiContext) =>
-          launchSelectionOf(store.db, r.id, 'assetSelection'),
-        opSelection: (r: Parent<RunView>, _: unknown, { store }: ApiContext) =>
-          launchSelectionOf(store.db, r.id, 'opSelection'),
+        assetSelection: async (r: Parent<RunView>, _: unknown, { store }: ApiContext) =>
+          (await selectionOf(store, r)).assetSelection,
+        opSelection: async (r: Parent<RunView>, _: unknown, { store }: ApiContext) =>
+          (await selectionOf(store, r)).opSelection,
         events: async (r: Parent<RunView>, a: RunEventsArgs, { store, limits }: ApiContext) =>
           withAssetKeys(
             store,

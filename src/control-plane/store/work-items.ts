@@ -129,16 +129,15 @@ export async function listWorkItems(store: Store, filter: WorkItemFilter, first:
   return rows.map(toWorkItemView);
 }
 
-/**
- * What of its job a run executes, from its LAUNCH_RUN item: `assetSelection`, the asset keys it
- * materializes (a launch's, or a schedule's or sensor's run request's), or `opSelection`, the ops
- * it runs; null: the whole job.
- */
-export async function launchSelectionOf(
-  db: Exec,
-  runId: string,
-  which: 'assetSelection' | 'opSelection',
-): Promise<string[] | null> {
+export interface RunSelection {
+  /** The asset keys it materializes (a launch's, or a schedule's or sensor's run request's); null: the whole job. */
+  assetSelection: string[] | null;
+  /** The ops it runs; null: every op. */
+  opSelection: string[] | null;
+}
+
+/** What of its job a run executes, from its LAUNCH_RUN item (one read for both selections). */
+export async function launchSelectionOf(db: Exec, runId: string): Promise<RunSelection> {
   const row = await db
     .selectFrom('work_items')
     .select('payload')
@@ -147,9 +146,9 @@ export async function launchSelectionOf(
     .orderBy('created_at')
     .limit(1)
     .executeTakeFirst();
-  if (!row) return null;
-  const selection = (JSON.parse(row.payload) as Record<string, unknown>)[which];
-  return Array.isArray(selection) ? selection.filter((k): k is string => typeof k === 'string') : null;
+  const payload = row ? (JSON.parse(row.payload) as Record<string, unknown>) : {};
+  const names = (v: unknown) => (Array.isArray(v) ? v.filter((k): k is string => typeof k === 'string') : null);
+  return { assetSelection: names(payload.assetSelection), opSelection: names(payload.opSelection) };
 }
 
 /** Why a run never launched: the error of its FAILED LAUNCH_RUN item, or null. */
